@@ -1,0 +1,120 @@
+import type { Event } from '../shared/event.ts';
+
+/** One rung of the HLS ladder as planned or encoded. */
+export interface RenditionInfo {
+  /** Ladder name, e.g. `360p`; for a source below 144p, `source`. */
+  name: string;
+  /** Output width in pixels (even). */
+  width: number;
+  /** Output height in pixels (even). */
+  height: number;
+  /** Peak bandwidth for the master playlist BANDWIDTH attribute, bits/s. */
+  bandwidth: number;
+  /** RFC 6381 codecs string for the master playlist CODECS attribute, e.g. `avc1.64001f,mp4a.40.2`. */
+  codecs: string;
+  /** Object key of the rendition's media playlist, relative to the video's HLS prefix, e.g. `360p/index.m3u8`. */
+  playlist: string;
+}
+
+/** An owner asked to upload a video; the multipart upload is open. Key: videoId. */
+export type UploadStarted = Event<'UploadStarted', {
+  videoId: string;
+  ownerId: string;
+  uploadId: string;
+  /** Object key of the raw upload in the object store. */
+  objectKey: string;
+  filename: string;
+  /** Declared size, bytes. */
+  sizeBytes: number;
+  contentType: string;
+  title: string;
+  description: string;
+  tags: string[];
+  /** Part size the client must use, bytes. */
+  partSizeBytes: number;
+  startedAt: number;
+}>;
+
+/** All parts arrived and the multipart upload was assembled. Key: videoId. */
+export type UploadCompleted = Event<'UploadCompleted', {
+  videoId: string;
+  uploadId: string;
+  objectKey: string;
+  /** Actual assembled size, bytes. */
+  sizeBytes: number;
+  completedAt: number;
+}>;
+
+/** The transcoder probed the source and planned the ladder. Key: videoId. */
+export type VideoProcessingStarted = Event<'VideoProcessingStarted', {
+  videoId: string;
+  /** Planned renditions, lowest first. */
+  ladder: RenditionInfo[];
+  /** Source duration, seconds. */
+  durationSeconds: number;
+  startedAt: number;
+}>;
+
+/** Coarse transcoding progress (throttled). Key: videoId. */
+export type VideoProcessingProgressed = Event<'VideoProcessingProgressed', {
+  videoId: string;
+  /** 0–100. */
+  progress: number;
+  at: number;
+}>;
+
+/** One rendition is encoded and uploaded; it is in the master playlist. Key: videoId. */
+export type RenditionEncoded = Event<'RenditionEncoded', {
+  videoId: string;
+  rendition: RenditionInfo;
+  at: number;
+}>;
+
+/** The video is playable (its lowest rendition is ready). Key: videoId. */
+export type VideoPublished = Event<'VideoPublished', {
+  videoId: string;
+  /** Object key of the master playlist. */
+  masterPlaylistKey: string;
+  /** Object key of the thumbnail JPEG. */
+  thumbnailKey: string;
+  durationSeconds: number;
+  publishedAt: number;
+}>;
+
+/** Processing failed for good (bad source, or retries exhausted). Key: videoId. */
+export type VideoProcessingFailed = Event<'VideoProcessingFailed', {
+  videoId: string;
+  /** Human-readable reason shown in the status endpoint. */
+  reason: string;
+  /** Stable machine-readable code, e.g. `NO_VIDEO_STREAM`, `UNREADABLE_MEDIA`. */
+  code: string;
+  failedAt: number;
+}>;
+
+/** The owner edited title, description or tags. Absent fields are unchanged. Key: videoId. */
+export type VideoMetadataUpdated = Event<'VideoMetadataUpdated', {
+  videoId: string;
+  title?: string | null;
+  description?: string | null;
+  tags?: string[] | null;
+  updatedBy: string;
+  updatedAt: number;
+}>;
+
+/** The owner deleted the video. Key: videoId. */
+export type VideoDeleted = Event<'VideoDeleted', {
+  videoId: string;
+  deletedBy: string;
+  deletedAt: number;
+}>;
+
+export type VideoEvent =
+  | UploadStarted
+  | UploadCompleted
+  | VideoProcessingStarted
+  | VideoProcessingProgressed
+  | RenditionEncoded
+  | VideoPublished
+  | VideoProcessingFailed
+  | VideoMetadataUpdated
+  | VideoDeleted;
