@@ -1,5 +1,6 @@
 import type { CommandMetadata } from '../domain/shared/event.ts';
 import type { DomainEvent, RenditionInfo } from '../domain/events.ts';
+import type { RecordMetadata } from '../processors/log/event-log.port.ts';
 
 /**
  * Commands: intentions sent to an aggregate. Ids and time arrive on the command
@@ -32,12 +33,22 @@ export type Command =
 
 export type CommandType = Command['type'];
 
+/** What a command produced: the events and where they landed on the log. */
+export interface CommandResult {
+  /** Appended events; `[]` for an idempotent retry. */
+  events: DomainEvent[];
+  /**
+   * Log positions of the appended events, in order. The gateway hands them to a read model's
+   * `waitFor(positions)` to give a client read-your-writes consistency.
+   */
+  positions: RecordMetadata[];
+}
+
 /**
  * CommandBus: decides a command against the current state of its aggregate and appends the
- * resulting events to the log. Resolves with the appended events once they are acknowledged
- * (durable). An idempotent retry resolves with `[]`.
+ * resulting events to the log. Resolves once they are acknowledged (durable).
  * @throws DomainError (from domain/shared/event.ts) when the command breaks an invariant.
  */
 export interface CommandBus {
-  send(command: Command): Promise<DomainEvent[]>;
+  send(command: Command): Promise<CommandResult>;
 }
