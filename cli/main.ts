@@ -1,0 +1,124 @@
+/**
+ * `streamwave` CLI: `start` runs standalone mode; `register`, `upload` and `sample` are the
+ * creator's tools (they use the same HTTP client as the end-to-end tests).
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { SingleBar, Presets } from 'cli-progress';
+import { spawnSync } from 'node:child_process';
+import { StreamWaveClient, ApiError } from './client/streamwave-client.ts';
+import { uploadFile, waitForProcessing } from './client/upload-file.ts';
+
+const program = new Command();
+program.name('streamwave').description('StreamWave video platform backend').showHelpAfterError();
+
+const serverOption = (cmd: Command) =>
+  cmd.option('-s, --server <url>', 'gateway URL', process.env.STREAMWAVE_URL ?? `http://127.0.0.1:${process.env.STREAMWAVE_PORT ?? 8080}`);
+
+program
+  .command('start')
+  .description('run standalone mode: every role in one process, embedded adapters, data on disk (STREAMWAVE_DATA_DIR)')
+  .action(async () => {
+    const { loadConfig } = await import('../deploy/config/config.ts');
+    const { startStandalone } = await import('../deploy/standalone/standalone.ts');
+    let config;
+    try {
+      config = loadConfig();
+    } catch (e) {
+      console.error(`invalid configuration: ${(e as Error).message}`);
+      process.exit(2);
+    }
+    const app = await startStandalone(config);
+    const shutdown = async () => {
+      await app.stop();
+      process.exit(0);
+    };
+    process.once('SIGINT', shutdown);
+    process.once('SIGTERM', shutdown);
+  });
+
+serverOption(
+  program
+    .command('register')
+    .description('create an account')
+    .argument('<username>')
+    .argument('<email>')
+    .argument('<password>'),
+).action(async (username: string, email: string, password: string, opts: { server: string }) => {
+  const client = new StreamWaveClient(opts.server);
+  const r = await client.register(username, email, password);
+  console.log(`registered ${username} (${r.id})`);
+});
+
+const parseTags = (v: string) => {
+  const tags = v.split(',').map((t) => t.trim()).filter(Boolean);
+  if (tags.length > 20) throw new InvalidArgumentError('at most 20 tags');
+  return tags;
+};
+
+serverOption(
+  program
+    .command('upload')
+    .description('log in, upload a video (resuming an interrupted upload of the same file), wait for processing, print the playback URL')
+    .argument('<file>', 'video file')
+    .requiredOption('-t, --title <title>', 'video title')
+    .option('-d, --description <text>', 'description', '')
+    .option('--tags <a,b,c>', 'comma-separated tags', parseTags, [] as string[])
+    .option('-u, --username <name>', 'account (or STREAMWAVE_USERNAME)', process.env.STREAMWAVE_USERNAME)
+    .option('-p, --password <password>', 'password (or STREAMWAVE_PASSWORD)', process.env.STREAMWAVE_PASSWORD)
+    .option('--no-wait', 'return once the upload is complete, without waiting for processing'),
+).action(async (file: string, opts: { server: string; title: string; description: string; tags: string[]; username?: string; password?: string; wait: boolean }) => {
+  if (!opts.username || !opts.password) {
+    console.error('upload needs --username and --password (or STREAMWAVE_USERNAME / STREAMWAVE_PASSWORD)');
+    process.exit(2);
+  }
+  const client = new StreamWaveClient(opts.server);
+  await client.login(opts.username, opts.password);
+  const bar = new SingleBar({ format: 'upload     [{bar}] {percentage}% | {value}/{total} MiB | {eta}s left', hideCursor: true }, Presets.shades_classic);
+  const mib = (b: number) => Math.round((b / 1048576) * 10) / 10;
+  let started = false;
+  const up = await uploadFile(client, file, {
+    title: opts.title,
+    description: opts.description,
+    tags: opts.tags,
+    onProgress: (sent, total) => {
+      if (!started) { bar.start(mib(total), mib(sent)); started = true; }
+      bar.update(mib(sent));
+    },
+  });
+  bar.stop();
+  console.log(`${up.resumed ? 'resumed and completed' : 'uploaded'} ${file} as video ${up.videoId}`);
+  if (!opts.wait) return;
+  const pbar = new SingleBar({ format: 'processing [{bar}] {percentage}% | {status}', hideCursor: true }, Presets.shades_classic);
+  pbar.start(100, 0, { status: 'uploaded' });
+  const final = await waitForProcessing(client, up.videoId, { onStatus: (s) => pbar.update(s.progress, { status: s.status }) });
+  pbar.stop();
+  if (final.status !== 'ready') {
+    console.error(`processing failed: ${final.error ?? final.status}`);
+    process.exit(1);
+  }
+  const { manifest_url } = await client.stream(up.videoId);
+  console.log(`ready: ${final.renditions.map((r) => r.name).join(', ')}`);
+  console.log(`playback URL (HLS): ${manifest_url}`);
+});
+
+program
+  .command('sample')
+  .description('make a 10-second sample clip with ffmpeg (test pattern and tone), for trying StreamWave without a video of your own')
+  .argument('[file]', 'output file', 'sample.mp4')
+  .action((file: string) => {
+    const ffmpeg = process.env.STREAMWAVE_FFMPEG_PATH ?? 'ffmpeg';
+    const r = spawnSync(ffmpeg, [
+      '-v', 'error', '-y',
+      '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30:duration=10',
+      '-f', 'lavfi', '-i', 'sine=frequency=440:duration=10',
+      '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', file,
+    ], { stdio: 'inherit' });
+    if (r.status !== 0) process.exit(r.status ?? 1);
+    console.log(`wrote ${file}`);
+  });
+
+program.parseAsync().catch((e: unknown) => {
+  if (e instanceof ApiError) console.error(e.message);
+  else console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});
