@@ -89,6 +89,11 @@ export interface Subscription {
   eachBatch(batch: RecordBatch): Promise<void>;
   /** Max records per batch. Default 500. */
   maxBatchSize?: number;
+  /**
+   * How many partitions may have a batch in flight at once (kafkajs' `partitionsConsumedConcurrently`);
+   * order within a partition is always kept. Default 1. Adapters may ignore it (then 1).
+   */
+  partitionsConsumedConcurrently?: number;
 }
 
 export interface ConsumerHandle {

@@ -1,0 +1,321 @@
+import { assertNever, DomainError } from '../shared/event.ts';
+import type { Decider } from '../shared/decider.ts';
+import { charLength, isNonBlank, isNonNegativeFinite } from '../shared/validation.ts';
+import type { RenditionInfo, VideoEvent, VideoMetadataUpdated } from './video.events.ts';
+import type { VideoCommand } from './video.commands.ts';
+
+/**
+ * Lifecycle of a video (seed doc, "video status model"):
+ * pending_upload → uploaded → processing → ready | failed, and deleted from any of them.
+ * Status only moves forward; `deleted` is terminal.
+ */
+export type VideoStatus = 'pending_upload' | 'uploaded' | 'processing' | 'ready' | 'failed' | 'deleted';
+
+/** A video that exists on the log (at least its UploadStarted was appended). */
+export interface ExistingVideoState {
+  readonly status: VideoStatus;
+  readonly videoId: string;
+  readonly ownerId: string;
+  readonly uploadId: string;
+  /** Object key of the raw upload. */
+  readonly objectKey: string;
+  readonly filename: string;
+  readonly contentType: string;
+  /** Declared size until the upload completes, then the assembled size; bytes. */
+  readonly sizeBytes: number;
+  readonly title: string;
+  readonly description: string;
+  readonly tags: readonly string[];
+  /** Planned renditions, lowest first (empty until processing starts). */
+  readonly ladder: readonly RenditionInfo[];
+  /** Encoded renditions in the order they were recorded. */
+  readonly encoded: readonly RenditionInfo[];
+  /** Source duration, seconds; null until processing starts. */
+  readonly durationSeconds: number | null;
+  /** Highest reported transcoding progress, 0–100. */
+  readonly progress: number;
+  readonly masterPlaylistKey: string | null;
+  readonly thumbnailKey: string | null;
+  readonly failure: { readonly code: string; readonly reason: string } | null;
+  /** Status before the video was deleted (for diagnostics), null while not deleted. */
+  readonly statusBeforeDelete: Exclude<VideoStatus, 'deleted'> | null;
+  /** Milliseconds since the Unix epoch. */
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly publishedAt: number | null;
+}
+
+/** State of the video aggregate: `{ status: 'absent' }` before its first event. */
+export type VideoState = { readonly status: 'absent' } | ExistingVideoState;
+
+export const initialVideoState: VideoState = { status: 'absent' };
+
+/** Limits of the video metadata (seed doc): title 1..200 chars, description ≤ 5000, ≤ 20 tags of 1..50 chars. */
+export const VIDEO_METADATA_LIMITS = { titleMax: 200, descriptionMax: 5000, tagsMax: 20, tagMax: 50 } as const;
+
+const invalid = (code: string, message: string) => new DomainError(code, message, 'invalid');
+const conflict = (code: string, message: string) => new DomainError(code, message, 'conflict');
+
+/**
+ * The state of a video a command may act on.
+ * @throws DomainError `VIDEO_NOT_FOUND` (not_found) when the video does not exist,
+ *   `VIDEO_DELETED` (not_found) when it was deleted: deleted videos reject every command.
+ */
+export function requireLiveVideo(state: VideoState, videoId: string): ExistingVideoState & { status: Exclude<VideoStatus, 'deleted'> } {
+  if (state.status === 'absent') throw new DomainError('VIDEO_NOT_FOUND', `video ${videoId} not found`, 'not_found');
+  if (state.status === 'deleted') throw new DomainError('VIDEO_DELETED', `video ${videoId} was deleted`, 'not_found');
+  return state as ExistingVideoState & { status: Exclude<VideoStatus, 'deleted'> };
+}
+
+/**
+ * Validates and normalises (trims) title, description and tags; absent fields stay absent.
+ * @throws DomainError `INVALID_METADATA` (invalid) when a limit of VIDEO_METADATA_LIMITS is broken.
+ */
+export function normaliseVideoMetadata(m: { title?: unknown; description?: unknown; tags?: unknown }): {
+  title?: string; description?: string; tags?: string[];
+} {
+  const out: { title?: string; description?: string; tags?: string[] } = {};
+  if (m.title !== undefined) {
+    if (typeof m.title !== 'string') throw invalid('INVALID_METADATA', 'title must be a string');
+    const title = m.title.trim();
+    const n = charLength(title);
+    if (n < 1 || n > VIDEO_METADATA_LIMITS.titleMax) {
+      throw invalid('INVALID_METADATA', `title must be 1..${VIDEO_METADATA_LIMITS.titleMax} characters (got ${n})`);
+    }
+    out.title = title;
+  }
+  if (m.description !== undefined) {
+    if (typeof m.description !== 'string') throw invalid('INVALID_METADATA', 'description must be a string');
+    const description = m.description.trim();
+    const n = charLength(description);
+    if (n > VIDEO_METADATA_LIMITS.descriptionMax) {
+      throw invalid('INVALID_METADATA', `description must be at most ${VIDEO_METADATA_LIMITS.descriptionMax} characters (got ${n})`);
+    }
+    out.description = description;
+  }
+  if (m.tags !== undefined) {
+    if (!Array.isArray(m.tags)) throw invalid('INVALID_METADATA', 'tags must be an array of strings');
+    if (m.tags.length > VIDEO_METADATA_LIMITS.tagsMax) {
+      throw invalid('INVALID_METADATA', `at most ${VIDEO_METADATA_LIMITS.tagsMax} tags (got ${m.tags.length})`);
+    }
+    out.tags = m.tags.map((t: unknown) => {
+      if (typeof t !== 'string') throw invalid('INVALID_METADATA', 'each tag must be a string');
+      const tag = t.trim();
+      const n = charLength(tag);
+      if (n < 1 || n > VIDEO_METADATA_LIMITS.tagMax) {
+        throw invalid('INVALID_METADATA', `each tag must be 1..${VIDEO_METADATA_LIMITS.tagMax} characters (got ${n})`);
+      }
+      return tag;
+    });
+  }
+  return out;
+}
+
+const isPositiveSafeInteger = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) > 0;
+const isNonNegativeSafeInteger = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
+const sameTags = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((t, i) => t === b[i]);
+
+/**
+ * Decides a video command against the video's state. Pure.
+ *
+ * Idempotent retries return `[]`: StartUpload/CompleteUpload with the same uploadId once done,
+ * StartProcessing once processing, RecordRenditionEncoded for an already encoded rendition name
+ * (per (videoId, rendition)), PublishVideo once ready, FailProcessing once failed,
+ * ReportProcessingProgress that does not increase progress (or outside processing/ready),
+ * UpdateVideoMetadata that changes nothing.
+ *
+ * @throws DomainError
+ *  - `VIDEO_NOT_FOUND` / `VIDEO_DELETED` (not_found): unknown or deleted video (deleted rejects everything);
+ *  - `VIDEO_ALREADY_EXISTS` (conflict): StartUpload for an existing video with another uploadId;
+ *  - `UPLOAD_ID_MISMATCH` (conflict): CompleteUpload with another uploadId than the open upload;
+ *  - `INVALID_TRANSITION` (conflict): a backward or skipped status move (e.g. FailProcessing after ready);
+ *  - `NO_RENDITION_ENCODED` (conflict): PublishVideo before any rendition is encoded (a published video must be playable);
+ *  - `NOT_OWNER` (forbidden): UpdateVideoMetadata/DeleteVideo by someone other than the owner (`metadata.actorId`);
+ *  - `INVALID_METADATA`, `INVALID_UPLOAD`, `INVALID_PROCESSING_PLAN`, `INVALID_PROGRESS`, `INVALID_RENDITION`,
+ *    `INVALID_PUBLICATION`, `INVALID_FAILURE` (invalid): malformed command data.
+ */
+export function decideVideo(command: VideoCommand, state: VideoState): VideoEvent[] {
+  const now = command.metadata.now;
+  switch (command.type) {
+    case 'StartUpload': {
+      const d = command.data;
+      if (state.status === 'deleted') requireLiveVideo(state, d.videoId);
+      if (state.status !== 'absent') {
+        if (state.uploadId === d.uploadId) return [];
+        throw conflict('VIDEO_ALREADY_EXISTS', `video ${d.videoId} already exists with another upload`);
+      }
+      for (const f of ['videoId', 'ownerId', 'uploadId', 'objectKey', 'filename', 'contentType'] as const) {
+        if (!isNonBlank(d[f])) throw invalid('INVALID_UPLOAD', `${f} is required`);
+      }
+      if (!isPositiveSafeInteger(d.sizeBytes)) throw invalid('INVALID_UPLOAD', 'sizeBytes must be a positive integer (bytes)');
+      if (!isPositiveSafeInteger(d.partSizeBytes)) throw invalid('INVALID_UPLOAD', 'partSizeBytes must be a positive integer (bytes)');
+      const m = normaliseVideoMetadata({ title: d.title, description: d.description ?? '', tags: d.tags ?? [] });
+      return [{
+        type: 'UploadStarted',
+        data: {
+          videoId: d.videoId, ownerId: d.ownerId, uploadId: d.uploadId, objectKey: d.objectKey, filename: d.filename,
+          sizeBytes: d.sizeBytes, contentType: d.contentType, title: m.title!, description: m.description!, tags: m.tags!,
+          partSizeBytes: d.partSizeBytes, startedAt: now,
+        },
+      }];
+    }
+    case 'CompleteUpload': {
+      const d = command.data;
+      const v = requireLiveVideo(state, d.videoId);
+      if (v.uploadId !== d.uploadId) {
+        throw conflict('UPLOAD_ID_MISMATCH', `upload ${d.uploadId} is not the upload of video ${d.videoId}`);
+      }
+      if (v.status !== 'pending_upload') return []; // completes once; a retry of the same upload is a no-op
+      if (!isNonNegativeSafeInteger(d.sizeBytes)) throw invalid('INVALID_UPLOAD', 'sizeBytes must be a non-negative integer (bytes)');
+      return [{ type: 'UploadCompleted', data: { videoId: d.videoId, uploadId: d.uploadId, objectKey: v.objectKey, sizeBytes: d.sizeBytes, completedAt: now } }];
+    }
+    case 'StartProcessing': {
+      const d = command.data;
+      const v = requireLiveVideo(state, d.videoId);
+      // A redelivered UploadCompleted makes the transcoder start again: not an error once started.
+      if (v.status === 'processing' || v.status === 'ready') return [];
+      if (v.status !== 'uploaded') throw conflict('INVALID_TRANSITION', `cannot start processing a video that is ${v.status}`);
+      if (!Array.isArray(d.ladder) || d.ladder.length === 0) throw invalid('INVALID_PROCESSING_PLAN', 'the ladder must have at least one rendition');
+      const names = new Set<string>();
+      for (const r of d.ladder) {
+        if (!isNonBlank(r?.name)) throw invalid('INVALID_PROCESSING_PLAN', 'every rendition needs a name');
+        if (names.has(r.name)) throw invalid('INVALID_PROCESSING_PLAN', `rendition ${r.name} is planned twice`);
+        names.add(r.name);
+      }
+      if (!isNonNegativeFinite(d.durationSeconds) || d.durationSeconds === 0) {
+        throw invalid('INVALID_PROCESSING_PLAN', 'durationSeconds must be a finite number > 0 (seconds)');
+      }
+      return [{ type: 'VideoProcessingStarted', data: { videoId: d.videoId, ladder: d.ladder, durationSeconds: d.durationSeconds, startedAt: now } }];
+    }
+    case 'ReportProcessingProgress': {
+      const d = command.data;
+      const v = requireLiveVideo(state, d.videoId);
+      if (!isNonNegativeFinite(d.progress) || d.progress > 100) throw invalid('INVALID_PROGRESS', 'progress must be a number in 0..100');
+      if (v.status !== 'processing' && v.status !== 'ready') return [];
+      if (d.progress <= v.progress) return [];
+      return [{ type: 'VideoProcessingProgressed', data: { videoId: d.videoId, progress: d.progress, at: now } }];
+    }
+    case 'RecordRenditionEncoded': {
+      const d = command.data;
+      const v = requireLiveVideo(state, d.videoId);
+      if (v.status !== 'processing' && v.status !== 'ready') {
+        throw conflict('INVALID_TRANSITION', `cannot record a rendition of a video that is ${v.status}`);
+      }
+      if (!isNonBlank(d.rendition?.name)) throw invalid('INVALID_RENDITION', 'the rendition needs a name');
+      if (v.encoded.some((r) => r.name === d.rendition.name)) return []; // idempotent per (videoId, rendition)
+      return [{ type: 'RenditionEncoded', data: { videoId: d.videoId, rendition: d.rendition, at: now } }];
+    }
+    case 'PublishVideo': {
+      const d = command.data;
+      const v = requireLiveVideo(state, d.videoId);
+      if (v.status === 'ready') return [];
+      if (v.status !== 'processing') throw conflict('INVALID_TRANSITION', `cannot publish a video that is ${v.status}`);
+      if (v.encoded.length === 0) throw conflict('NO_RENDITION_ENCODED', `video ${d.videoId} has no encoded rendition yet`);
+      if (!isNonBlank(d.masterPlaylistKey) || !isNonBlank(d.thumbnailKey)) {
+        throw invalid('INVALID_PUBLICATION', 'masterPlaylistKey and thumbnailKey are required');
+      }
+      if (!isNonNegativeFinite(d.durationSeconds)) throw invalid('INVALID_PUBLICATION', 'durationSeconds must be a finite number ≥ 0 (seconds)');
+      return [{
+        type: 'VideoPublished',
+        data: { videoId: d.videoId, masterPlaylistKey: d.masterPlaylistKey, thumbnailKey: d.thumbnailKey, durationSeconds: d.durationSeconds, publishedAt: now },
+      }];
+    }
+    case 'FailProcessing': {
+      const d = command.data;
+      const v = requireLiveVideo(state, d.videoId);
+      if (v.status === 'failed') return [];
+      // The transcoder may fail while probing, i.e. before VideoProcessingStarted: uploaded → failed is forward.
+      if (v.status !== 'uploaded' && v.status !== 'processing') {
+        throw conflict('INVALID_TRANSITION', `cannot fail processing of a video that is ${v.status}`);
+      }
+      if (!isNonBlank(d.code)) throw invalid('INVALID_FAILURE', 'a failure code is required');
+      return [{ type: 'VideoProcessingFailed', data: { videoId: d.videoId, reason: String(d.reason ?? ''), code: d.code, failedAt: now } }];
+    }
+    case 'UpdateVideoMetadata': {
+      const d = command.data;
+      const v = requireLiveVideo(state, d.videoId);
+      if (command.metadata.actorId !== v.ownerId) throw new DomainError('NOT_OWNER', 'only the owner may edit a video', 'forbidden');
+      const m = normaliseVideoMetadata({ title: d.title, description: d.description, tags: d.tags });
+      const title = m.title !== undefined && m.title !== v.title ? m.title : null;
+      const description = m.description !== undefined && m.description !== v.description ? m.description : null;
+      const tags = m.tags !== undefined && !sameTags(m.tags, v.tags) ? m.tags : null;
+      if (title === null && description === null && tags === null) return [];
+      const event: VideoMetadataUpdated = {
+        type: 'VideoMetadataUpdated',
+        data: { videoId: d.videoId, title, description, tags, updatedBy: command.metadata.actorId, updatedAt: now },
+      };
+      return [event];
+    }
+    case 'DeleteVideo': {
+      const d = command.data;
+      const v = requireLiveVideo(state, d.videoId);
+      if (command.metadata.actorId !== v.ownerId) throw new DomainError('NOT_OWNER', 'only the owner may delete a video', 'forbidden');
+      return [{ type: 'VideoDeleted', data: { videoId: d.videoId, deletedBy: command.metadata.actorId, deletedAt: now } }];
+    }
+    default:
+      return assertNever(command);
+  }
+}
+
+/**
+ * Applies a video event. Total and pure: events are facts, so it never throws; an event that
+ * cannot apply (no UploadStarted yet) leaves the state unchanged, and `deleted` is terminal.
+ */
+export function evolveVideo(state: VideoState, event: VideoEvent): VideoState {
+  if (event.type === 'UploadStarted') {
+    if (state.status !== 'absent') return state;
+    const d = event.data;
+    return {
+      status: 'pending_upload', videoId: d.videoId, ownerId: d.ownerId, uploadId: d.uploadId, objectKey: d.objectKey,
+      filename: d.filename, contentType: d.contentType, sizeBytes: d.sizeBytes, title: d.title, description: d.description,
+      tags: d.tags, ladder: [], encoded: [], durationSeconds: null, progress: 0, masterPlaylistKey: null, thumbnailKey: null,
+      failure: null, statusBeforeDelete: null, createdAt: d.startedAt, updatedAt: d.startedAt, publishedAt: null,
+    };
+  }
+  if (state.status === 'absent' || state.status === 'deleted') return state;
+  switch (event.type) {
+    case 'UploadCompleted':
+      return { ...state, status: 'uploaded', sizeBytes: event.data.sizeBytes, updatedAt: event.data.completedAt };
+    case 'VideoProcessingStarted':
+      return {
+        ...state, status: 'processing', ladder: event.data.ladder, durationSeconds: event.data.durationSeconds,
+        updatedAt: event.data.startedAt,
+      };
+    case 'VideoProcessingProgressed':
+      return { ...state, progress: Math.max(state.progress, event.data.progress), updatedAt: event.data.at };
+    case 'RenditionEncoded':
+      if (state.encoded.some((r) => r.name === event.data.rendition.name)) return state;
+      return { ...state, encoded: [...state.encoded, event.data.rendition], updatedAt: event.data.at };
+    case 'VideoPublished':
+      return {
+        ...state, status: 'ready', masterPlaylistKey: event.data.masterPlaylistKey, thumbnailKey: event.data.thumbnailKey,
+        durationSeconds: event.data.durationSeconds, publishedAt: event.data.publishedAt, updatedAt: event.data.publishedAt,
+      };
+    case 'VideoProcessingFailed':
+      return { ...state, status: 'failed', failure: { code: event.data.code, reason: event.data.reason }, updatedAt: event.data.failedAt };
+    case 'VideoMetadataUpdated': {
+      const d = event.data;
+      return {
+        ...state,
+        title: d.title ?? state.title,
+        description: d.description ?? state.description,
+        tags: d.tags ?? state.tags,
+        updatedAt: d.updatedAt,
+      };
+    }
+    case 'VideoDeleted':
+      return { ...state, status: 'deleted', statusBeforeDelete: state.status, updatedAt: event.data.deletedAt };
+    default:
+      return assertNever(event);
+  }
+}
+
+/** The video aggregate as a decider (key: videoId, topic `streamwave.videos`). */
+export const videoDecider: Decider<VideoState, VideoCommand, VideoEvent> = {
+  initialState: initialVideoState,
+  decide: decideVideo,
+  evolve: evolveVideo,
+};
+
+/** Emmett-style aliases: `decide(command, state)`, `evolve(state, event)`. */
+export { decideVideo as decide, evolveVideo as evolve };

@@ -1,0 +1,214 @@
+/**
+ * The gateway's ONE error catalogue and ONE error handler.
+ *
+ * Every error a client can see has a stable `code` (never renamed: clients switch on it) and the
+ * body shape `{ statusCode, code, message }` (+ `details` for validation errors). Errors raised
+ * deeper down (DomainError from deciders, ObjectStoreError from the object store,
+ * InvalidCursorError from read models, Fastify's own FST_* errors) are translated here so a route
+ * never builds an error body by hand.
+ *
+ * Rule: bad input is ALWAYS a 4xx. A 5xx means a bug or an unavailable dependency, and its body
+ * hides the internal message (`{ code: 'INTERNAL' }`); the full error goes to the log.
+ */
+import createError from '@fastify/error';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { Type, type Static } from '@fastify/type-provider-typebox';
+import { DomainError, assertNever } from '../domain/shared/event.ts';
+import { ObjectStoreError } from '../processors/object-store/object-store.port.ts';
+import { InvalidCursorError } from '../projections/read-model.ports.ts';
+
+/**
+ * Error catalogue. `new Errors.X(arg)` fills `%s` in the message. Status codes follow RFC 9110
+ * (401 carries `WWW-Authenticate: Bearer`, RFC 6750 §3; 429 carries `Retry-After`, RFC 6585 §4).
+ */
+export const Errors = {
+  ValidationError: createError('VALIDATION_ERROR', '%s', 400),
+  MalformedJson: createError('MALFORMED_JSON', 'request body is not valid JSON', 400),
+  InvalidCursor: createError('INVALID_CURSOR', 'cursor is invalid or expired', 400),
+  InvalidPart: createError('INVALID_PART', '%s', 400),
+  Unauthorized: createError('UNAUTHORIZED', 'a Bearer access token is required', 401),
+  InvalidToken: createError('INVALID_TOKEN', 'the access token is invalid or expired', 401),
+  InvalidCredentials: createError('INVALID_CREDENTIALS', 'unknown username or wrong password', 401),
+  NotOwner: createError('NOT_OWNER', 'only the owner of this video may do that', 403),
+  NotFound: createError('NOT_FOUND', 'route %s not found', 404),
+  VideoNotFound: createError('VIDEO_NOT_FOUND', 'video %s not found', 404),
+  UploadNotFound: createError('UPLOAD_NOT_FOUND', 'upload %s not found', 404),
+  UsernameTaken: createError('USERNAME_TAKEN', 'username %s is already taken', 409),
+  VideoNotReady: createError('VIDEO_NOT_READY', 'video %s is not playable yet', 409),
+  UploadAlreadyCompleted: createError('UPLOAD_ALREADY_COMPLETED', 'upload %s is already completed', 409),
+  PayloadTooLarge: createError('PAYLOAD_TOO_LARGE', 'request body is too large', 413),
+  UploadTooLarge: createError('UPLOAD_TOO_LARGE', 'declared size %s bytes exceeds the limit of %s bytes', 413),
+  UnsupportedMediaType: createError('UNSUPPORTED_MEDIA_TYPE', '%s', 415),
+  RateLimited: createError('RATE_LIMITED', 'rate limit exceeded, retry in %s', 429),
+  Internal: createError('INTERNAL', 'internal server error', 500),
+} as const;
+
+/** Codes of the catalogue, used to recognise our own errors in the handler. */
+const CATALOGUE_CODES = new Set<string>(Object.values(Errors).map((E) => new E().code));
+
+/** Body of every error response (the OpenAPI document references it on every route). */
+export const ErrorResponse = Type.Object(
+  {
+    statusCode: Type.Integer(),
+    code: Type.String({ description: 'Stable machine-readable error code.' }),
+    message: Type.String(),
+    details: Type.Optional(
+      Type.Array(
+        Type.Object({
+          path: Type.String({ description: 'JSON pointer of the offending value, e.g. `/body/size_bytes`.' }),
+          message: Type.String(),
+          keyword: Type.String(),
+        }),
+      ),
+    ),
+  },
+  { title: 'ErrorResponse' },
+);
+export type ErrorResponse = Static<typeof ErrorResponse>;
+
+/** Adds the shared error body to a route's response map for the OpenAPI document and serializer. */
+export function withErrors<T extends Record<number, unknown>>(responses: T): T & { '4xx': typeof ErrorResponse; '5xx': typeof ErrorResponse } {
+  return { ...responses, '4xx': ErrorResponse, '5xx': ErrorResponse };
+}
+
+/** HTTP status of a DomainError kind (kinds are defined in domain/shared/event.ts). */
+export function statusOfDomainKind(kind: DomainError['kind']): number {
+  switch (kind) {
+    case 'not_found':
+      return 404;
+    case 'forbidden':
+      return 403;
+    case 'conflict':
+      return 409;
+    case 'invalid':
+      return 400;
+    default:
+      return assertNever(kind);
+  }
+}
+
+/**
+ * Translates an ObjectStoreError (S3 error codes) into a client error, or undefined when it is
+ * not the client's fault (then it is a 500).
+ */
+function fromObjectStoreError(err: ObjectStoreError): ErrorResponse | undefined {
+  switch (err.code) {
+    case 'InvalidPart':
+    case 'InvalidPartOrder':
+    case 'EntityTooSmall':
+      return { statusCode: 400, code: 'INVALID_PART', message: err.message };
+    case 'EntityTooLarge':
+      return { statusCode: 413, code: 'UPLOAD_TOO_LARGE', message: err.message };
+    case 'NoSuchUpload':
+      return { statusCode: 404, code: 'UPLOAD_NOT_FOUND', message: err.message };
+    default:
+      return undefined;
+  }
+}
+
+interface AjvLikeError {
+  instancePath?: string;
+  message?: string;
+  keyword?: string;
+  params?: Record<string, unknown>;
+}
+
+/**
+ * Maps any thrown value to the public error body. Pure (no logging), exported for tests.
+ * - Fastify validation errors → 400 VALIDATION_ERROR with `details` (one entry per Ajv error).
+ * - FST_ERR_CTP_* body parse errors → 400 MALFORMED_JSON / 413 PAYLOAD_TOO_LARGE / 415.
+ * - DomainError → status by kind, its own code. ObjectStoreError → see fromObjectStoreError.
+ * - InvalidCursorError → 400 INVALID_CURSOR. Catalogue errors → their own status and code.
+ * - Anything else with a 4xx statusCode → that status, code kept if present.
+ * - Everything else → 500 INTERNAL with a generic message.
+ */
+export function toErrorResponse(error: unknown): ErrorResponse {
+  if (error instanceof DomainError) {
+    return { statusCode: statusOfDomainKind(error.kind), code: error.code, message: error.message };
+  }
+  if (error instanceof ObjectStoreError) {
+    return fromObjectStoreError(error) ?? internal();
+  }
+  if (error instanceof InvalidCursorError) {
+    return { statusCode: 400, code: 'INVALID_CURSOR', message: error.message || 'cursor is invalid or expired' };
+  }
+  if (typeof error !== 'object' || error === null) return internal();
+  const err = error as Partial<FastifyError> & { validation?: AjvLikeError[]; validationContext?: string };
+
+  if (Array.isArray(err.validation)) {
+    const context = err.validationContext ?? 'request';
+    return {
+      statusCode: 400,
+      code: 'VALIDATION_ERROR',
+      message: err.message ?? 'request is invalid',
+      details: err.validation.map((v) => ({
+        path: `/${context}${v.instancePath ?? ''}`,
+        message: describeAjvError(v),
+        keyword: v.keyword ?? 'unknown',
+      })),
+    };
+  }
+  if (typeof err.code === 'string' && CATALOGUE_CODES.has(err.code) && typeof err.statusCode === 'number') {
+    if (err.statusCode >= 500) return internal();
+    return { statusCode: err.statusCode, code: err.code, message: err.message ?? err.code };
+  }
+  switch (err.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return { statusCode: 400, code: 'MALFORMED_JSON', message: err.message ?? 'request body is not valid JSON' };
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { statusCode: 413, code: 'PAYLOAD_TOO_LARGE', message: 'request body is too large' };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_TYPE':
+      return { statusCode: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: err.message ?? 'unsupported content type' };
+    default:
+      break;
+  }
+  // JSON.parse SyntaxError surfacing without a Fastify wrapper (e.g. a custom parser).
+  if (err instanceof SyntaxError && typeof err.statusCode === 'number' && err.statusCode === 400) {
+    return { statusCode: 400, code: 'MALFORMED_JSON', message: 'request body is not valid JSON' };
+  }
+  if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+    return {
+      statusCode: err.statusCode,
+      code: typeof err.code === 'string' && err.code.length > 0 ? stripFastifyPrefix(err.code) : 'BAD_REQUEST',
+      message: err.message ?? 'bad request',
+    };
+  }
+  return internal();
+}
+
+function internal(): ErrorResponse {
+  return { statusCode: 500, code: 'INTERNAL', message: 'internal server error' };
+}
+
+/** `FST_ERR_FOO` → `FOO`: clients should not depend on framework-internal prefixes. */
+function stripFastifyPrefix(code: string): string {
+  return code.replace(/^FST_(ERR_)?/, '');
+}
+
+function describeAjvError(v: AjvLikeError): string {
+  if (v.keyword === 'additionalProperties' && typeof v.params?.additionalProperty === 'string') {
+    return `unknown field '${v.params.additionalProperty}'`;
+  }
+  return v.message ?? 'is invalid';
+}
+
+/**
+ * The gateway's error handler (set once on the root instance; every encapsulated route plugin
+ * inherits it). Logs 5xx at error level with the full error, 4xx at debug.
+ */
+export function gatewayErrorHandler(this: unknown, error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const body = toErrorResponse(error);
+  if (body.statusCode >= 500) {
+    request.log.error({ err: error }, 'request failed');
+  } else {
+    request.log.debug({ code: body.code, statusCode: body.statusCode }, 'request rejected');
+  }
+  if (body.statusCode === 401 && !reply.hasHeader('www-authenticate')) {
+    // RFC 6750 §3: a 401 for a protected resource names the scheme (and the error for a bad token).
+    reply.header('www-authenticate', body.code === 'INVALID_TOKEN' ? 'Bearer error="invalid_token"' : 'Bearer');
+  }
+  return reply.status(body.statusCode).type('application/json; charset=utf-8').send(body);
+}

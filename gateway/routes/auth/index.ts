@@ -1,0 +1,31 @@
+/**
+ * Auth resource (prefix `/api/v1/auth`):
+ * - `POST /token` {username, password, grant_type?} → 200 `{ access_token, token_type: 'Bearer', expires_in }`
+ *   (RFC 6749 §5.1 successful response, with `Cache-Control: no-store`); bad credentials → 401
+ *   INVALID_CREDENTIALS. Accepts JSON or `application/x-www-form-urlencoded` (the encoding
+ *   RFC 6749 §4.3.2 prescribes for token requests).
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { decoyPasswordHash, verifyPassword } from '../../auth/password.ts';
+import { Errors } from '../../errors.ts';
+import { tokenSchema } from './auth.schemas.ts';
+
+export const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { videoQueries } = fastify.gateway;
+
+  // Encapsulated: only this plugin parses form bodies.
+  fastify.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+
+  fastify.post('/token', { schema: tokenSchema }, async (request, reply) => {
+    const { username, password } = request.body;
+    const account = await videoQueries.findUserByUsername(username);
+    // Same scrypt work whether or not the user exists (no enumeration by timing).
+    const ok = await verifyPassword(password, account?.passwordHash ?? (await decoyPasswordHash()));
+    if (!account || !ok) throw new Errors.InvalidCredentials();
+    const { accessToken, expiresIn } = fastify.issueAccessToken(account.userId);
+    reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+    return { access_token: accessToken, token_type: 'Bearer' as const, expires_in: expiresIn };
+  });
+};

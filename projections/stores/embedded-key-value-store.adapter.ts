@@ -1,0 +1,271 @@
+import { mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import pino from 'pino';
+import type { OffsetMap } from '../../processors/log/event-log.port.ts';
+import type { JsonValue, KeyValueEntry, KeyValueOp, KeyValueStore, ScanOptions } from './key-value-store.port.ts';
+import { KeyValueStoreError } from './key-value-store.port.ts';
+
+export interface EmbeddedKeyValueStoreOptions {
+  /** Directory owned by this store (created if missing). One store per directory. */
+  dir: string;
+  /** Compact the journal into a snapshot once it exceeds this many bytes. Default 16 MiB. */
+  compactAfterBytes?: number;
+  logger?: pino.Logger;
+}
+
+/** The embedded store plus introspection used by tests and the ops CLI. */
+export interface EmbeddedKeyValueStore extends KeyValueStore {
+  /** Writes a snapshot now and starts an empty journal. */
+  compact(): Promise<void>;
+  /** Current journal size, bytes. */
+  journalBytes(): number;
+}
+
+const SNAPSHOT = 'snapshot.jsonl';
+const SNAPSHOT_FORMAT = 'streamwave.kv.snapshot/1';
+const journalName = (generation: number) => `journal-${generation}.log`;
+
+/**
+ * Embedded key-value store: an in-memory sorted map, made durable by
+ * - an append-only journal `journal-<gen>.log`: one line per commit,
+ *   `<crc32 of json, 8 hex> <json {ops, cp}>\n`, fdatasync'ed before the commit resolves;
+ * - a snapshot `snapshot.jsonl` (header line with generation and checkpoint, then one
+ *   `[key, value]` line per entry) written to a temp file, fsynced and renamed over the old one
+ *   (atomic on POSIX), after which the next generation's journal starts empty.
+ * On open: load the snapshot, replay its generation's journal, and drop a torn or corrupt tail
+ * (the first line without its newline or with a bad CRC and everything after it — a commit that
+ * never resolved), truncating the file so later appends stay well-formed.
+ * Values are kept serialised, so callers always get fresh copies (as from Redis).
+ * @throws KeyValueStoreError `STORE_CORRUPT` when the snapshot cannot be parsed.
+ */
+export async function createEmbeddedKeyValueStore(opts: EmbeddedKeyValueStoreOptions): Promise<EmbeddedKeyValueStore> {
+  const logger = opts.logger ?? pino({ level: 'silent' });
+  const compactAfterBytes = opts.compactAfterBytes ?? 16 * 1024 * 1024;
+  const dir = opts.dir;
+  await mkdir(dir, { recursive: true });
+
+  const keys: string[] = [];
+  const values = new Map<string, string>();
+  const checkpoint: OffsetMap = new Map();
+  let generation = 0;
+
+  // ---- sorted map -------------------------------------------------------------------------
+  const lowerBound = (k: string): number => {
+    let lo = 0, hi = keys.length;
+    while (lo < hi) { const mid = (lo + hi) >>> 1; if (keys[mid] < k) lo = mid + 1; else hi = mid; }
+    return lo;
+  };
+  const putRaw = (k: string, json: string) => {
+    if (!values.has(k)) keys.splice(lowerBound(k), 0, k);
+    values.set(k, json);
+  };
+  const deleteRaw = (k: string) => {
+    if (!values.delete(k)) return;
+    keys.splice(lowerBound(k), 1);
+  };
+  const applyEntry = (ops: SerialisedOp[], cp: Record<string, number>) => {
+    for (const o of ops) {
+      if (o[0] === 'p') putRaw(o[1], o[2]); else deleteRaw(o[1]);
+    }
+    for (const [k, v] of Object.entries(cp)) checkpoint.set(k, v);
+  };
+
+  // ---- open: snapshot + journal replay ------------------------------------------------------
+  const snapshotPath = join(dir, SNAPSHOT);
+  let snapshotText: string | undefined;
+  try { snapshotText = await readFile(snapshotPath, 'utf8'); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; }
+  if (snapshotText !== undefined) {
+    try {
+      const lines = snapshotText.split('\n');
+      const header = JSON.parse(lines[0]) as { format: string; generation: number; checkpoint: Record<string, number>; entries: number };
+      if (header.format !== SNAPSHOT_FORMAT) throw new Error(`unknown snapshot format ${header.format}`);
+      generation = header.generation;
+      for (let i = 1; i <= header.entries; i++) {
+        const [k, v] = JSON.parse(lines[i]) as [string, JsonValue];
+        putRaw(k, JSON.stringify(v));
+      }
+      for (const [k, v] of Object.entries(header.checkpoint)) checkpoint.set(k, v);
+    } catch (e) {
+      throw new KeyValueStoreError('STORE_CORRUPT', `snapshot ${snapshotPath} is unreadable: ${(e as Error).message}`);
+    }
+  }
+  const journalPath = () => join(dir, journalName(generation));
+  let journal: FileHandle = await open(journalPath(), 'a+');
+  let journalSize = 0;
+  {
+    const buf = await journal.readFile();
+    let pos = 0;
+    let replayed = 0;
+    while (pos < buf.length) {
+      const nl = buf.indexOf(0x0a, pos);
+      if (nl < 0) break;
+      const line = buf.subarray(pos, nl);
+      const entry = parseJournalLine(line);
+      if (!entry) break;
+      applyEntry(entry.ops, entry.cp);
+      replayed++;
+      pos = nl + 1;
+    }
+    if (pos < buf.length) {
+      logger.warn({ dir, droppedBytes: buf.length - pos, keptEntries: replayed }, 'kv store: dropping torn journal tail');
+      await journal.truncate(pos);
+      await journal.sync();
+    }
+    journalSize = pos;
+  }
+  // Leftovers of an interrupted compaction: older journals and temp snapshots.
+  for (const f of await readdir(dir)) {
+    if ((f.startsWith('journal-') && f !== journalName(generation)) || f.endsWith('.tmp')) {
+      await unlink(join(dir, f)).catch(() => undefined);
+    }
+  }
+
+  // ---- writes -------------------------------------------------------------------------------
+  let closed = false;
+  let chain: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = chain.then(fn, fn);
+    chain = run.catch(() => undefined);
+    return run;
+  };
+  const assertOpen = () => { if (closed) throw new KeyValueStoreError('STORE_CLOSED', `kv store ${dir} is closed`); };
+
+  const compactNow = async () => {
+    const next = generation + 1;
+    const tmp = join(dir, `${SNAPSHOT}.${next}.tmp`);
+    const fh = await open(tmp, 'w');
+    try {
+      const header = { format: SNAPSHOT_FORMAT, generation: next, checkpoint: Object.fromEntries(checkpoint), entries: keys.length };
+      let chunk = JSON.stringify(header) + '\n';
+      for (const k of keys) {
+        chunk += `[${JSON.stringify(k)},${values.get(k)!}]\n`;
+        if (chunk.length > 1 << 20) { await fh.write(chunk); chunk = ''; }
+      }
+      if (chunk) await fh.write(chunk);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, snapshotPath);
+    await fsyncDir(dir);
+    // From here the snapshot (generation `next`) is authoritative; the old journal is garbage.
+    const oldJournal = journalPath();
+    const oldHandle = journal;
+    generation = next;
+    journal = await open(journalPath(), 'a+');
+    journalSize = 0;
+    await fsyncDir(dir);
+    await oldHandle.close();
+    await unlink(oldJournal).catch(() => undefined);
+    logger.debug({ dir, generation, entries: keys.length }, 'kv store: compacted');
+  };
+
+  const store: EmbeddedKeyValueStore = {
+    async get<T = JsonValue>(key: string) {
+      const v = values.get(key);
+      return v === undefined ? undefined : (JSON.parse(v) as T);
+    },
+    async getMany<T = JsonValue>(ks: string[]) {
+      return ks.map((k) => { const v = values.get(k); return v === undefined ? undefined : (JSON.parse(v) as T); });
+    },
+    async scan<T = JsonValue>(prefix: string, o: ScanOptions) {
+      const out: KeyValueEntry<T>[] = [];
+      const limit = Math.max(0, Math.floor(o.limit));
+      if (limit === 0) return out;
+      if (!o.reverse) {
+        let i = lowerBound(prefix);
+        if (o.after !== undefined && o.after >= prefix) {
+          i = lowerBound(o.after);
+          if (keys[i] === o.after) i++;
+        }
+        for (; i < keys.length && out.length < limit && keys[i].startsWith(prefix); i++) {
+          out.push({ key: keys[i], value: JSON.parse(values.get(keys[i])!) as T });
+        }
+      } else {
+        // End of the prefix range: keys ≥ prefix that start with it are contiguous.
+        let lo = lowerBound(prefix), hi = keys.length;
+        while (lo < hi) { const mid = (lo + hi) >>> 1; if (keys[mid].startsWith(prefix)) lo = mid + 1; else hi = mid; }
+        let i = lo - 1;
+        if (o.after !== undefined) i = Math.min(i, lowerBound(o.after) - 1);
+        for (; i >= 0 && out.length < limit && keys[i].startsWith(prefix); i--) {
+          out.push({ key: keys[i], value: JSON.parse(values.get(keys[i])!) as T });
+        }
+      }
+      return out;
+    },
+    commit(ops: KeyValueOp[], cp: OffsetMap) {
+      return serial(async () => {
+        assertOpen();
+        const serialised: SerialisedOp[] = ops.map((o) => {
+          if (typeof o.key !== 'string') throw new KeyValueStoreError('INVALID_KEY', `key must be a string, got ${typeof o.key}`);
+          if (o.op === 'put') {
+            const json = JSON.stringify(o.value);
+            if (json === undefined) throw new KeyValueStoreError('INVALID_KEY', `value of ${o.key} is not JSON`);
+            return ['p', o.key, json];
+          }
+          return ['d', o.key];
+        });
+        const cpObj = Object.fromEntries(cp);
+        // Ops are embedded as already-serialised JSON so a value is stringified once.
+        const json = `{"ops":[${serialised.map((s) => (s[0] === 'p' ? `["p",${JSON.stringify(s[1])},${s[2]}]` : `["d",${JSON.stringify(s[1])}]`)).join(',')}],"cp":${JSON.stringify(cpObj)}}`;
+        const line = Buffer.from(`${crc32(json).toString(16).padStart(8, '0')} ${json}\n`, 'utf8');
+        try {
+          await journal.write(line, 0, line.length, journalSize);
+          await journal.datasync();
+        } catch (e) {
+          // Leave no half-written entry behind the next append.
+          await journal.truncate(journalSize).catch(() => undefined);
+          throw new KeyValueStoreError('STORE_IO', `kv store ${dir}: journal write failed: ${(e as Error).message}`);
+        }
+        journalSize += line.length;
+        applyEntry(serialised, cpObj);
+        if (journalSize > compactAfterBytes) {
+          await compactNow().catch((e) => logger.error({ err: e, dir }, 'kv store: compaction failed; journal kept'));
+        }
+      });
+    },
+    async checkpoint() { return new Map(checkpoint); },
+    compact() { return serial(async () => { assertOpen(); await compactNow(); }); },
+    journalBytes: () => journalSize,
+    close() {
+      return serial(async () => {
+        if (closed) return;
+        closed = true;
+        await journal.close();
+      });
+    },
+  };
+  return store;
+}
+
+/** `['p', key, valueJson]` or `['d', key]`. */
+type SerialisedOp = ['p', string, string] | ['d', string];
+
+function parseJournalLine(line: Buffer): { ops: SerialisedOp[]; cp: Record<string, number> } | undefined {
+  if (line.length < 10 || line[8] !== 0x20) return undefined;
+  const crc = line.subarray(0, 8).toString('latin1');
+  const json = line.subarray(9);
+  if (crc32(json).toString(16).padStart(8, '0') !== crc) return undefined;
+  try {
+    const parsed = JSON.parse(json.toString('utf8')) as { ops: (['p', string, JsonValue] | ['d', string])[]; cp: Record<string, number> };
+    return {
+      ops: parsed.ops.map((o) => (o[0] === 'p' ? ['p', o[1], JSON.stringify(o[2])] : ['d', o[1]])),
+      cp: parsed.cp,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try { await fh.sync(); } finally { await fh.close(); }
+}
+
+/** Size of a store's files on disk, bytes (for the ops CLI / metrics). */
+export async function embeddedKeyValueStoreBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const f of await readdir(dir).catch(() => [] as string[])) total += (await stat(join(dir, f)).catch(() => ({ size: 0 }))).size;
+  return total;
+}

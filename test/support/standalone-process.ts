@@ -1,0 +1,85 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** A free TCP port on loopback (bind to 0, read, close). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface StandaloneProcess {
+  url: string;
+  port: number;
+  dataDir: string;
+  child: ChildProcess;
+  /** Everything the process printed (pino JSON lines). */
+  output: () => string;
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<void>;
+  /** SIGKILL (crash) and wait for exit. */
+  kill9(): Promise<void>;
+}
+
+/**
+ * Starts `streamwave start` (standalone mode) as a child process, exactly as `npm start` does,
+ * and waits until GET /health answers 200.
+ * @throws if it does not become healthy within `timeoutMs` (default 60 s) or exits early.
+ */
+export async function startStandaloneProcess(opts: { dataDir: string; port?: number; env?: Record<string, string>; timeoutMs?: number }): Promise<StandaloneProcess> {
+  const port = opts.port ?? (await freePort());
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'cli', 'main.ts'), 'start'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      STREAMWAVE_PORT: String(port),
+      STREAMWAVE_DATA_DIR: opts.dataDir,
+      STREAMWAVE_LOG_LEVEL: process.env.STREAMWAVE_TEST_LOG_LEVEL ?? 'warn',
+      ...opts.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => { out += d; if (out.length > 2_000_000) out = out.slice(-1_000_000); });
+  child.stderr!.on('data', (d) => { out += d; if (out.length > 2_000_000) out = out.slice(-1_000_000); });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`standalone exited early (${child.exitCode}):\n${out.slice(-4000)}`);
+    try {
+      const r = await fetch(`${url}/health`);
+      if (r.ok) break;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`standalone did not become healthy:\n${out.slice(-4000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    url, port, dataDir: opts.dataDir, child,
+    output: () => out,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(t);
+    },
+    async kill9() {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
