@@ -1,35 +1,16 @@
-import type { CommandMetadata } from '../domain/shared/event.ts';
-import type { DomainEvent, RenditionInfo } from '../domain/events.ts';
+import type { DomainEvent } from '../domain/events.ts';
+import type { DomainCommand } from '../domain/commands.ts';
 import type { RecordMetadata } from '../processors/log/event-log.port.ts';
+
+export type * from '../domain/commands.ts';
 
 /**
  * Commands: intentions sent to an aggregate. Ids and time arrive on the command
  * (`metadata.now`, generated ids) so `decide` is pure and replay is deterministic.
+ * The types live in the domain (`domain/<aggregate>/<aggregate>.commands.ts`, composed in
+ * `domain/commands.ts`) so the deciders need not import from the command side.
  */
-export type Command =
-  | { type: 'RegisterUser'; data: { userId: string; username: string; email: string; passwordHash: string }; metadata: CommandMetadata }
-  | {
-      type: 'StartUpload';
-      data: {
-        videoId: string; ownerId: string; uploadId: string; objectKey: string; filename: string; sizeBytes: number;
-        contentType: string; title: string; description: string; tags: string[]; partSizeBytes: number;
-      };
-      metadata: CommandMetadata;
-    }
-  | { type: 'CompleteUpload'; data: { videoId: string; uploadId: string; sizeBytes: number }; metadata: CommandMetadata }
-  | { type: 'StartProcessing'; data: { videoId: string; ladder: RenditionInfo[]; durationSeconds: number }; metadata: CommandMetadata }
-  | { type: 'ReportProcessingProgress'; data: { videoId: string; progress: number }; metadata: CommandMetadata }
-  | { type: 'RecordRenditionEncoded'; data: { videoId: string; rendition: RenditionInfo }; metadata: CommandMetadata }
-  | { type: 'PublishVideo'; data: { videoId: string; masterPlaylistKey: string; thumbnailKey: string; durationSeconds: number }; metadata: CommandMetadata }
-  | { type: 'FailProcessing'; data: { videoId: string; reason: string; code: string }; metadata: CommandMetadata }
-  | { type: 'UpdateVideoMetadata'; data: { videoId: string; title?: string; description?: string; tags?: string[] }; metadata: CommandMetadata }
-  | { type: 'DeleteVideo'; data: { videoId: string }; metadata: CommandMetadata }
-  | { type: 'PostComment'; data: { commentId: string; videoId: string; authorId: string; parentId?: string | null; body: string }; metadata: CommandMetadata }
-  | {
-      type: 'RecordView';
-      data: { videoId: string; sessionId: string; viewerId?: string | null; watchedSeconds: number; positionSeconds: number };
-      metadata: CommandMetadata;
-    };
+export type Command = DomainCommand;
 
 export type CommandType = Command['type'];
 

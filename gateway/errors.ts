@@ -156,7 +156,7 @@ export function toErrorResponse(error: unknown): ErrorResponse {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return { statusCode: 400, code: 'MALFORMED_JSON', message: err.message ?? 'request body is not valid JSON' };
+      return { statusCode: 400, code: 'MALFORMED_JSON', message: 'request body is not valid JSON' };
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return { statusCode: 413, code: 'PAYLOAD_TOO_LARGE', message: 'request body is too large' };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
@@ -164,10 +164,6 @@ export function toErrorResponse(error: unknown): ErrorResponse {
       return { statusCode: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: err.message ?? 'unsupported content type' };
     default:
       break;
-  }
-  // JSON.parse SyntaxError surfacing without a Fastify wrapper (e.g. a custom parser).
-  if (err instanceof SyntaxError && typeof err.statusCode === 'number' && err.statusCode === 400) {
-    return { statusCode: 400, code: 'MALFORMED_JSON', message: 'request body is not valid JSON' };
   }
   if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
     return {

@@ -61,6 +61,8 @@ export function decideComment(command: CommentCommand, state: CommentThreadState
 /** Applies a video event (to the video part) or a comment event (to the thread). Total and pure. */
 export function evolveComment(state: CommentThreadState, event: VideoEvent | CommentEvent): CommentThreadState {
   if (event.type === 'CommentPosted') {
+    // A thread holds the comments of one video only: a parent must be "an existing comment of the same video".
+    if (state.video.status !== 'absent' && event.data.videoId !== state.video.videoId) return state;
     const commentIds = state.commentIds.add(event.data.commentId);
     return commentIds === state.commentIds ? state : { ...state, commentIds };
   }

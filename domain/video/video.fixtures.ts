@@ -1,5 +1,5 @@
 /** Test fixtures: events and commands of one video's life, for decider and command-bus tests. */
-import type { CommandMetadata } from '../shared/event.ts';
+import { assertNever, type CommandMetadata } from '../shared/event.ts';
 import type { RenditionInfo, VideoEvent } from './video.events.ts';
 import type { VideoCommand } from './video.commands.ts';
 
@@ -13,7 +13,8 @@ export const rendition = (name: string, height: number): RenditionInfo => ({
 });
 export const LADDER: RenditionInfo[] = [rendition('240p', 240), rendition('360p', 360)];
 
-export const meta = (now = T0, actorId?: string): CommandMetadata => (actorId === undefined ? { now } : { now, actorId });
+/** `actorId` null or absent: an anonymous command. */
+export const meta = (now = T0, actorId?: string | null): CommandMetadata => (actorId == null ? { now } : { now, actorId });
 
 type Data<T extends VideoCommand['type']> = Extract<VideoCommand, { type: T }>['data'];
 
@@ -38,10 +39,10 @@ export function videoCommands(videoId: string) {
       metadata: meta(T0 + 5),
     }),
     fail: (code = 'UNREADABLE_MEDIA'): VideoCommand => ({ type: 'FailProcessing', data: { videoId, reason: 'ffmpeg said no', code }, metadata: meta(T0 + 6) }),
-    update: (data: Omit<Data<'UpdateVideoMetadata'>, 'videoId'>, actorId: string | undefined = OWNER): VideoCommand => ({
+    update: (data: Omit<Data<'UpdateVideoMetadata'>, 'videoId'>, actorId: string | null = OWNER): VideoCommand => ({
       type: 'UpdateVideoMetadata', data: { videoId, ...data }, metadata: meta(T0 + 7, actorId),
     }),
-    delete: (actorId: string | undefined = OWNER): VideoCommand => ({ type: 'DeleteVideo', data: { videoId }, metadata: meta(T0 + 8, actorId) }),
+    delete: (actorId: string | null = OWNER): VideoCommand => ({ type: 'DeleteVideo', data: { videoId }, metadata: meta(T0 + 8, actorId) }),
   };
 }
 
@@ -84,5 +85,6 @@ export function historyUpTo(videoId: string, status: 'pending_upload' | 'uploade
     case 'ready': return ready;
     case 'failed': return [...processing, e.failed()];
     case 'deleted': return [...ready, e.deleted()];
+    default: return assertNever(status);
   }
 }

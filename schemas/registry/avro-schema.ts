@@ -27,12 +27,14 @@ class PassThroughLogicalType extends avro.types.LogicalType {
   protected override _fromValue(val: unknown): unknown { return val; }
   protected override _toValue(val: unknown): unknown { return val; }
   protected override _resolve(type: avro.Type): unknown {
-    // Same underlying type (or one avsc can promote) reads as-is.
-    const underlying = this.underlyingType;
-    if (avro.Type.isType(type, 'logical:' + (this as unknown as { _logicalTypeName: string })._logicalTypeName)) {
+    // Only used for canonical forms, never to decode: accept whatever the underlying type accepts.
+    const writer = avro.Type.isType(type, 'logical') ? (type as avro.types.LogicalType).underlyingType : type;
+    try {
+      this.underlyingType.createResolver(writer);
       return (v: unknown) => v;
+    } catch {
+      return undefined;
     }
-    try { underlying.createResolver(type); return (v: unknown) => v; } catch { return undefined; }
   }
   protected override _export(schema: avro.Schema): void { Object.assign(schema as object, this.extraAttrs); }
 }

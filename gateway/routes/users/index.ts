@@ -20,7 +20,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
    */
   const pending = new Set<string>();
 
-  fastify.post('/', { schema: registerUserSchema }, async (request, reply) => {
+  fastify.post('', { schema: registerUserSchema }, async (request, reply) => {
     const { username, email, password } = request.body;
     const reservation = username.toLowerCase();
     if (pending.has(reservation) || (await videoQueries.findUserByUsername(username))) {

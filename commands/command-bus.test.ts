@@ -1,0 +1,196 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createCommandBus, CommandBusError } from './command-bus.ts';
+import type { Command } from './command-bus.port.ts';
+import { createInMemoryEventLog, partitionForKey } from '../processors/log/in-memory-event-log.adapter.ts';
+import type { EventLog } from '../processors/log/event-log.port.ts';
+import { createJsonEventCodec } from '../test/support/json-event-codec.ts';
+import { TOPICS, type DomainEvent } from '../domain/events.ts';
+import { DomainError } from '../domain/shared/event.ts';
+import { LADDER, OWNER, STRANGER, T0, videoCommands } from '../domain/video/video.fixtures.ts';
+
+const codec = createJsonEventCodec();
+
+async function startedBus(log: EventLog = createInMemoryEventLog()) {
+  const bus = createCommandBus({ log, codec });
+  await bus.start();
+  return bus;
+}
+
+/** Sends the commands that bring a video to ready. */
+async function publishVideo(bus: Awaited<ReturnType<typeof startedBus>>, videoId: string) {
+  const c = videoCommands(videoId);
+  for (const cmd of [c.startUpload(), c.completeUpload(), c.startProcessing(), c.renditionEncoded(), c.publish()]) await bus.send(cmd);
+}
+
+const register = (userId: string, username: string): Command => ({
+  type: 'RegisterUser',
+  data: { userId, username, email: `${userId}@example.com`, passwordHash: '$scrypt$ln=15,r=8,p=1$c2FsdA$aGFzaA' },
+  metadata: { now: T0 },
+});
+
+const decodeAll = async (log: ReturnType<typeof createInMemoryEventLog>, topic: string) =>
+  Promise.all(log.records(topic).map(async (r) => ({ record: r, event: await codec.decode(r.value!) })));
+
+const rejectsWith = (p: Promise<unknown>, code: string, kind?: DomainError['kind']) =>
+  assert.rejects(p, (e: unknown) => {
+    assert.ok(e instanceof DomainError, `expected DomainError, got ${String(e)}`);
+    assert.equal(e.code, code);
+    if (kind) assert.equal(e.kind, kind);
+    return true;
+  });
+
+describe('command bus', () => {
+  test('start creates every topic with 6 partitions', async () => {
+    const log = createInMemoryEventLog();
+    await startedBus(log);
+    const topics = await log.listTopics();
+    for (const name of Object.values(TOPICS)) {
+      assert.equal(topics.find((t) => t.name === name)?.partitions, 6, name);
+    }
+  });
+
+  test('send before start fails with NOT_STARTED', async () => {
+    const bus = createCommandBus({ log: createInMemoryEventLog(), codec });
+    await assert.rejects(bus.send(register('u1', 'alice')), (e: unknown) => e instanceof CommandBusError && e.code === 'NOT_STARTED');
+  });
+
+  test('events land on their topic and on the partition of their aggregate key, positions returned in order', async () => {
+    const log = createInMemoryEventLog();
+    const bus = await startedBus(log);
+    const ids = ['vid-a', 'vid-b', 'vid-c', 'vid-d'];
+    for (const id of ids) await publishVideo(bus, id);
+    const videos = await decodeAll(log, TOPICS.videos);
+    assert.equal(videos.length, ids.length * 5);
+    for (const { record, event } of videos) {
+      const id = (event.data as { videoId: string }).videoId;
+      assert.equal(record.key, id);
+      assert.equal(record.partition, partitionForKey(TOPICS.videos, id, 6));
+    }
+    const u = await bus.send(register('user-1', 'alice'));
+    assert.deepEqual(u.events.map((e) => e.type), ['UserRegistered']);
+    assert.deepEqual(u.positions, [{ topic: TOPICS.users, partition: partitionForKey(TOPICS.users, 'user-1', 6), offset: 0 }]);
+    const [rec] = log.records(TOPICS.users);
+    assert.equal(rec.key, 'user-1');
+    assert.deepEqual(await codec.decode(rec.value!), u.events[0]);
+
+    const comment = await bus.send({
+      type: 'PostComment', data: { commentId: 'c1', videoId: 'vid-a', authorId: 'user-1', body: 'hi' }, metadata: { now: T0 + 10 },
+    });
+    assert.equal(comment.positions[0].topic, TOPICS.comments);
+    assert.equal(comment.positions[0].partition, partitionForKey(TOPICS.comments, 'vid-a', 6));
+    const view = await bus.send({
+      type: 'RecordView', data: { videoId: 'vid-b', sessionId: 's', watchedSeconds: 3, positionSeconds: 3 }, metadata: { now: T0 + 11 },
+    });
+    assert.equal(view.positions[0].topic, TOPICS.views);
+    assert.equal((view.events[0] as Extract<DomainEvent, { type: 'VideoViewed' }>).data.videoDurationSeconds, 12.5);
+    // The record's timestamp is the command's time (event time), not wall-clock time.
+    assert.equal(log.records(TOPICS.views)[0].timestamp, T0 + 11);
+  });
+
+  test('state survives a restart: a new bus over the same log sees every aggregate', async () => {
+    const log = createInMemoryEventLog();
+    const bus1 = await startedBus(log);
+    await publishVideo(bus1, 'vid-r');
+    await bus1.send(register('user-1', 'Alice'));
+    await bus1.send({ type: 'PostComment', data: { commentId: 'c1', videoId: 'vid-r', authorId: 'user-1', body: 'root' }, metadata: { now: T0 } });
+    const before = bus1.getVideoState('vid-r');
+
+    const bus2 = await startedBus(log);
+    assert.deepEqual(bus2.getVideoState('vid-r'), before);
+    assert.equal(bus2.getVideoState('vid-r')?.status, 'ready');
+    assert.equal(bus2.getVideoState('nope'), undefined);
+    const c = videoCommands('vid-r');
+    // Idempotency and invariants hold across the restart.
+    assert.deepEqual((await bus2.send(c.completeUpload())).events, []);
+    assert.deepEqual((await bus2.send(c.renditionEncoded(LADDER[0]))).events, []);
+    await rejectsWith(bus2.send(c.fail()), 'INVALID_TRANSITION', 'conflict');
+    await rejectsWith(bus2.send(register('user-1', 'someone')), 'USER_ALREADY_EXISTS', 'conflict');
+    await rejectsWith(bus2.send(register('user-2', 'ALICE')), 'USERNAME_TAKEN', 'conflict');
+    assert.equal(bus2.findUserIdByUsername('alice'), 'user-1');
+    // The comment thread was rebuilt: a reply to c1 is accepted.
+    const reply = await bus2.send({
+      type: 'PostComment', data: { commentId: 'c2', videoId: 'vid-r', authorId: 'user-1', parentId: 'c1', body: 'reply' }, metadata: { now: T0 },
+    });
+    assert.equal(reply.events.length, 1);
+  });
+
+  test('concurrent sends to one aggregate are serialised: 20 identical RecordRenditionEncoded → one event', async () => {
+    const log = createInMemoryEventLog();
+    const bus = await startedBus(log);
+    const c = videoCommands('vid-x');
+    for (const cmd of [c.startUpload(), c.completeUpload(), c.startProcessing()]) await bus.send(cmd);
+    const results = await Promise.all(Array.from({ length: 20 }, () => bus.send(c.renditionEncoded(LADDER[1]))));
+    assert.equal(results.filter((r) => r.events.length === 1).length, 1);
+    assert.equal(results.filter((r) => r.events.length === 0).length, 19);
+    const encoded = (await decodeAll(log, TOPICS.videos)).filter(({ event }) => event.type === 'RenditionEncoded');
+    assert.equal(encoded.length, 1);
+  });
+
+  test('concurrent registrations of one username in different cases: exactly one wins', async () => {
+    const bus = await startedBus();
+    const names = ['bob', 'BOB', 'Bob', 'bOb'];
+    const settled = await Promise.allSettled(names.map((n, i) => bus.send(register(`user-${i}`, n))));
+    assert.equal(settled.filter((s) => s.status === 'fulfilled').length, 1);
+    for (const s of settled) {
+      if (s.status === 'rejected') assert.equal((s.reason as DomainError).code, 'USERNAME_TAKEN');
+    }
+  });
+
+  test('domain errors propagate and append nothing', async () => {
+    const log = createInMemoryEventLog();
+    const bus = await startedBus(log);
+    const c = videoCommands('vid-e');
+    await rejectsWith(bus.send(c.completeUpload()), 'VIDEO_NOT_FOUND', 'not_found');
+    await bus.send(c.startUpload());
+    await rejectsWith(bus.send(c.delete(STRANGER)), 'NOT_OWNER', 'forbidden');
+    await rejectsWith(bus.send(c.completeUpload('other-upload')), 'UPLOAD_ID_MISMATCH', 'conflict');
+    await rejectsWith(bus.send({
+      type: 'PostComment', data: { commentId: 'c', videoId: 'vid-e', authorId: OWNER, body: 'early' }, metadata: { now: T0 },
+    }), 'VIDEO_NOT_PUBLISHED', 'conflict');
+    await rejectsWith(bus.send({ type: 'Nope', data: {}, metadata: { now: 1 } } as unknown as Command), 'INVALID_COMMAND', 'invalid');
+    assert.equal(log.records(TOPICS.videos).length, 1);
+    assert.equal(log.records(TOPICS.comments).length, 0);
+    assert.equal(bus.getVideoState('vid-e')?.status, 'pending_upload');
+  });
+
+  test('rebuild skips undecodable records', async () => {
+    const log = createInMemoryEventLog();
+    const bus1 = await startedBus(log);
+    await bus1.send(videoCommands('vid-g').startUpload());
+    await log.append(TOPICS.videos, [{ key: 'vid-g', value: Buffer.from('\0garbage') }]);
+    await bus1.send(videoCommands('vid-g').completeUpload());
+    const bus2 = await startedBus(log);
+    assert.equal(bus2.getVideoState('vid-g')?.status, 'uploaded');
+  });
+
+  test('a failed append leaves the state unchanged; an ambiguous one is re-read from the log', async () => {
+    const inner = createInMemoryEventLog();
+    let mode: 'ok' | 'fail-before' | 'fail-after' = 'ok';
+    const log: EventLog = {
+      ...inner,
+      async append(topic, records) {
+        if (mode === 'fail-before') { mode = 'ok'; throw new Error('broker unavailable'); }
+        const out = await inner.append(topic, records);
+        if (mode === 'fail-after') { mode = 'ok'; throw new Error('request timed out'); }
+        return out;
+      },
+    };
+    const bus = await startedBus(log);
+    const c = videoCommands('vid-f');
+    await bus.send(c.startUpload());
+
+    mode = 'fail-before';
+    await assert.rejects(bus.send(c.completeUpload()), /broker unavailable/);
+    assert.equal(bus.getVideoState('vid-f')?.status, 'pending_upload');
+    assert.equal((await bus.send(c.completeUpload())).events.length, 1);
+
+    await bus.send(c.startProcessing());
+    mode = 'fail-after'; // the record is on the log but the producer saw an error
+    await assert.rejects(bus.send(c.renditionEncoded()), /timed out/);
+    // The retry must not write a second RenditionEncoded: the aggregate is re-read first.
+    assert.deepEqual((await bus.send(c.renditionEncoded())).events, []);
+    const encoded = (await decodeAll(inner, TOPICS.videos)).filter(({ event }) => event.type === 'RenditionEncoded');
+    assert.equal(encoded.length, 1);
+  });
+});

@@ -1,0 +1,139 @@
+/**
+ * The public HTTP API (Fastify). `buildGateway(deps)` assembles it without listening; the caller
+ * (standalone wiring, cluster gateway role, tests via `inject`) decides where to listen.
+ *
+ * Layout: shared decorators (`fastify.gateway`, auth, metrics) are registered once with
+ * fastify-plugin; each resource is one encapsulated plugin under `gateway/routes/<resource>/`.
+ * One error handler (gateway/errors.ts) turns every failure into `{ statusCode, code, message }`.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { monotonicFactory } from 'ulid';
+import { Errors, gatewayErrorHandler } from './errors.ts';
+import { DEFAULT_GATEWAY_CONFIG, type GatewayContext, type GatewayDeps, type IdGenerator, type ResolvedGatewayConfig } from './gateway.types.ts';
+import { authPlugin } from './plugins/auth.plugin.ts';
+import { contextPlugin } from './plugins/context.plugin.ts';
+import { metricsPlugin } from './plugins/metrics.plugin.ts';
+import { analyticsRoutes } from './routes/analytics/index.ts';
+import { authRoutes } from './routes/auth/index.ts';
+import { commentsRoutes } from './routes/comments/index.ts';
+import { searchRoutes } from './routes/search/index.ts';
+import { systemRoutes } from './routes/system/index.ts';
+import { uploadsRoutes } from './routes/uploads/index.ts';
+import { usersRoutes } from './routes/users/index.ts';
+import { videosRoutes } from './routes/videos/index.ts';
+import { viewsRoutes } from './routes/views/index.ts';
+
+export type { GatewayConfig, GatewayDeps, GatewayContext, IdGenerator } from './gateway.types.ts';
+
+/** ULID-based ids: `vid_01JD…`, `usr_…`, `upl_…`, `cmt_…` (monotonic within one millisecond). */
+export function createUlidIds(): IdGenerator {
+  const ulid = monotonicFactory();
+  return { newId: (prefix) => `${prefix}_${ulid()}` };
+}
+
+/** Fills in config defaults (see DEFAULT_GATEWAY_CONFIG) and validates them. @throws Error on a bad config. */
+export function resolveGatewayConfig(config: GatewayDeps['config']): ResolvedGatewayConfig {
+  const resolved: ResolvedGatewayConfig = {
+    ...DEFAULT_GATEWAY_CONFIG,
+    ...Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined)),
+    jwtSecret: config.jwtSecret,
+  };
+  if (!resolved.jwtSecret) throw new Error('gateway config: jwtSecret is required');
+  if (resolved.minPartSizeBytes > resolved.maxPartSizeBytes) {
+    throw new Error('gateway config: minPartSizeBytes must be ≤ maxPartSizeBytes');
+  }
+  for (const k of ['tokenTtlSeconds', 'maxUploadBytes', 'minPartSizeBytes', 'maxPartSizeBytes', 'uploadUrlTtlSeconds', 'bodyLimitBytes'] as const) {
+    if (!(Number.isFinite(resolved[k]) && resolved[k] > 0)) throw new Error(`gateway config: ${k} must be a positive number`);
+  }
+  if (!(Number.isInteger(resolved.uploadsPerHour) && resolved.uploadsPerHour >= 0)) {
+    throw new Error('gateway config: uploadsPerHour must be a non-negative integer');
+  }
+  return resolved;
+}
+
+/**
+ * Builds the gateway (not listening). Routes: see README of each `gateway/routes/<resource>/index.ts`;
+ * OpenAPI at `/docs` (`/docs/json`), health at `/health`, Prometheus at `/metrics`.
+ * @throws Error when the config is invalid (see resolveGatewayConfig).
+ */
+export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> {
+  const config = resolveGatewayConfig(deps.config);
+  const context: GatewayContext = {
+    config,
+    commandBus: deps.commandBus,
+    videoQueries: deps.videoQueries,
+    analytics: deps.analytics,
+    search: deps.search,
+    readYourWrites: deps.readYourWrites ?? (async () => {}),
+    objectStore: deps.objectStore,
+    ids: deps.ids ?? createUlidIds(),
+    now: deps.now ?? Date.now,
+  };
+
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    bodyLimit: config.bodyLimitBytes,
+    // Cluster mode runs behind a load balancer; request.ip must be the client's.
+    trustProxy: true,
+    ajv: {
+      customOptions: {
+        // Unknown fields are REJECTED (400), not silently stripped: a typo must not pass as a no-op.
+        removeAdditional: false,
+        // Querystrings arrive as strings; coercion is what turns `?page_size=5` into 5.
+        coerceTypes: 'array',
+        useDefaults: true,
+        allErrors: false,
+      },
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setErrorHandler(gatewayErrorHandler);
+  app.setNotFoundHandler(async (request) => {
+    throw new Errors.NotFound(`${request.method} ${request.url.split('?')[0]}`);
+  });
+
+  await app.register(contextPlugin, { context });
+  await app.register(metricsPlugin, { registry: deps.metricsRegistry });
+  await app.register(authPlugin, { jwtSecret: config.jwtSecret, tokenTtlSeconds: config.tokenTtlSeconds });
+  // Route-level limits only (uploads); onExceeded answers through the error handler.
+  await app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_request, ctx) => new Errors.RateLimited(ctx.after),
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'StreamWave API',
+        version: '1.0.0',
+        description: 'Upload, transcode to HLS, stream, search, comment and analytics. Errors: `{ statusCode, code, message }` with stable codes.',
+      },
+      components: {
+        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      },
+      tags: ['users', 'auth', 'uploads', 'videos', 'comments', 'views', 'search', 'analytics', 'system'].map((name) => ({ name })),
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  await app.register(systemRoutes, { health: deps.health, registry: deps.metricsRegistry });
+  await app.register(usersRoutes, { prefix: '/api/v1/users' });
+  await app.register(authRoutes, { prefix: '/api/v1/auth' });
+  await app.register(uploadsRoutes, { prefix: '/api/v1/uploads' });
+  await app.register(videosRoutes, { prefix: '/api/v1/videos' });
+  await app.register(commentsRoutes, { prefix: '/api/v1/videos' });
+  await app.register(viewsRoutes, { prefix: '/api/v1/videos' });
+  await app.register(analyticsRoutes, { prefix: '/api/v1/videos' });
+  await app.register(searchRoutes, { prefix: '/api/v1/search' });
+
+  for (const { plugin, prefix, options } of deps.plugins ?? []) {
+    await app.register(plugin, { ...(options ?? {}), ...(prefix !== undefined && { prefix }) });
+  }
+
+  return app as unknown as FastifyInstance;
+}

@@ -1,0 +1,42 @@
+import { Type } from '@fastify/type-provider-typebox';
+import { withErrors } from '../../errors.ts';
+import { BEARER, IdParam, NullableString, VideoIdParams } from '../shared.ts';
+
+export const postCommentSchema = {
+  summary: 'Comment on (or reply to a comment on) a published video',
+  tags: ['comments'],
+  security: BEARER,
+  params: VideoIdParams,
+  body: Type.Object(
+    { body: Type.String({ minLength: 1, maxLength: 5000 }), parent_id: Type.Optional(Type.Union([IdParam, Type.Null()])) },
+    { additionalProperties: false },
+  ),
+  response: withErrors({ 201: Type.Object({ id: Type.String() }) }),
+};
+
+export const listCommentsSchema = {
+  summary: 'Comments on a video, newest first (cursor pagination)',
+  tags: ['comments'],
+  params: VideoIdParams,
+  querystring: Type.Object(
+    {
+      cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'Opaque; next_cursor of the previous page.' })),
+      limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+    },
+    { additionalProperties: false },
+  ),
+  response: withErrors({
+    200: Type.Object({
+      comments: Type.Array(
+        Type.Object({
+          id: Type.String(),
+          author_id: Type.String(),
+          parent_id: NullableString,
+          body: Type.String(),
+          posted_at: Type.String({ format: 'date-time' }),
+        }),
+      ),
+      next_cursor: NullableString,
+    }),
+  }),
+};

@@ -1,0 +1,45 @@
+/**
+ * Comments resource (prefix `/api/v1/videos`):
+ * - `POST /{id}/comments` (auth) {body, parent_id?} → 201 `{ id }`. The comment decider decides
+ *   whether the video accepts comments (published) and whether the parent exists.
+ * - `GET /{id}/comments?cursor=&limit=` → newest first; a bad cursor → 400 INVALID_CURSOR.
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { requireUserId } from '../../plugins/auth.plugin.ts';
+import { iso, loadVideo } from '../shared.ts';
+import { listCommentsSchema, postCommentSchema } from './comments.schemas.ts';
+
+export const commentsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { commandBus, videoQueries, readYourWrites, ids, now } = fastify.gateway;
+
+  fastify.post('/:id/comments', { schema: postCommentSchema, onRequest: fastify.authenticate }, async (request, reply) => {
+    const authorId = requireUserId(request);
+    // The comment decider checks the video (404 VIDEO_NOT_FOUND / VIDEO_DELETED, 409
+    // VIDEO_NOT_PUBLISHED) and the parent (400 PARENT_COMMENT_NOT_FOUND) against the log.
+    const commentId = ids.newId('cmt');
+    const result = await commandBus.send({
+      type: 'PostComment',
+      data: { commentId, videoId: request.params.id, authorId, parentId: request.body.parent_id ?? null, body: request.body.body },
+      metadata: { now: now(), actorId: authorId },
+    });
+    // The client re-lists the comments next and expects to see its own.
+    await readYourWrites(result.positions);
+    return reply.status(201).send({ id: commentId });
+  });
+
+  fastify.get('/:id/comments', { schema: listCommentsSchema }, async (request) => {
+    const video = await loadVideo(fastify, request.params.id);
+    const { limit, cursor } = request.query;
+    const page = await videoQueries.listComments(video.videoId, limit, cursor);
+    return {
+      comments: page.comments.map((c) => ({
+        id: c.commentId,
+        author_id: c.authorId,
+        parent_id: c.parentId,
+        body: c.body,
+        posted_at: iso(c.postedAt),
+      })),
+      next_cursor: page.nextCursor,
+    };
+  });
+};

@@ -1,0 +1,49 @@
+/**
+ * Multipart upload planning. S3 limits (Amazon S3 User Guide, "Multipart upload limits"):
+ * at most 10,000 parts, every part but the last ≥ 5 MiB, at most 5 GiB per part.
+ */
+export const MAX_PARTS = 10_000;
+const MiB = 1024 * 1024;
+
+export interface PartPlanLimits {
+  /** Bytes. */
+  minPartSizeBytes: number;
+  /** Bytes. */
+  maxPartSizeBytes: number;
+}
+
+export interface PartPlan {
+  /** Bytes; every part but the last has exactly this size. */
+  partSizeBytes: number;
+  /** Number of parts, ≥ 1. */
+  partCount: number;
+}
+
+/**
+ * Part size = ceil(size / 10,000) rounded up to a whole MiB, clamped to [min, max]; part count =
+ * ceil(size / part size). Pure: GET /uploads/{id} recomputes the plan from the declared size.
+ * Returns undefined when even the largest parts would exceed 10,000 parts (caller answers 413).
+ * @param sizeBytes declared size, bytes (≥ 1)
+ */
+export function planParts(sizeBytes: number, limits: PartPlanLimits): PartPlan | undefined {
+  const wanted = Math.ceil(Math.ceil(sizeBytes / MAX_PARTS) / MiB) * MiB;
+  const partSizeBytes = Math.min(Math.max(wanted, limits.minPartSizeBytes), limits.maxPartSizeBytes);
+  const partCount = Math.max(1, Math.ceil(sizeBytes / partSizeBytes));
+  if (partCount > MAX_PARTS) return undefined;
+  return { partSizeBytes, partCount };
+}
+
+/** Object key of an upload's raw source (the transcoder reads it from here). */
+export function sourceObjectKey(videoId: string): string {
+  return `uploads/${videoId}/source`;
+}
+
+/**
+ * Declared content types we accept: any video/* or audio/* (the transcoder probes the actual
+ * streams and fails the video with a reason if there is nothing to play), or the generic
+ * application/octet-stream browsers send for unknown extensions (e.g. .mkv on some systems).
+ */
+export function isAcceptedContentType(contentType: string): boolean {
+  const essence = contentType.split(';')[0]!.trim().toLowerCase();
+  return /^(video|audio)\/[a-z0-9][a-z0-9!#$&^_.+-]*$/.test(essence) || essence === 'application/octet-stream';
+}

@@ -1,0 +1,59 @@
+import { Type } from '@fastify/type-provider-typebox';
+import { withErrors } from '../../errors.ts';
+import { BEARER, NullableString, VideoDetailJson, VideoIdParams } from '../shared.ts';
+import { Description, Tags, Title } from '../uploads/uploads.schemas.ts';
+
+export const getVideoSchema = {
+  summary: 'Video detail',
+  tags: ['videos'],
+  params: VideoIdParams,
+  response: withErrors({ 200: VideoDetailJson }),
+};
+
+export const patchVideoSchema = {
+  summary: "Edit a video's title, description or tags (owner only)",
+  tags: ['videos'],
+  security: BEARER,
+  params: VideoIdParams,
+  body: Type.Object(
+    { title: Type.Optional(Title), description: Type.Optional(Description), tags: Type.Optional(Tags) },
+    { additionalProperties: false, minProperties: 1 },
+  ),
+  response: withErrors({ 200: VideoDetailJson }),
+};
+
+export const deleteVideoSchema = {
+  summary: 'Delete a video (owner only)',
+  tags: ['videos'],
+  security: BEARER,
+  params: VideoIdParams,
+  response: withErrors({ 204: Type.Null() }),
+};
+
+export const videoStatusSchema = {
+  summary: 'Processing status of a video',
+  tags: ['videos'],
+  params: VideoIdParams,
+  response: withErrors({
+    200: Type.Object({
+      status: Type.String({ description: 'pending_upload | uploaded | processing | ready | failed' }),
+      progress: Type.Number({ description: '0–100' }),
+      renditions: Type.Array(
+        Type.Object({
+          name: Type.String(),
+          width: Type.Integer(),
+          height: Type.Integer(),
+          bandwidth: Type.Integer({ description: 'Peak bandwidth, bits/s.' }),
+        }),
+      ),
+      error: NullableString,
+    }),
+  }),
+};
+
+export const streamSchema = {
+  summary: 'HLS master playlist URL of a playable video',
+  tags: ['videos'],
+  params: VideoIdParams,
+  response: withErrors({ 200: Type.Object({ manifest_url: Type.String() }) }),
+};

@@ -1,0 +1,229 @@
+/**
+ * Processor runtime: runs a declared {@link ProcessorDefinition} on the EventLog port, in Kafka
+ * Streams style (consumer group `streamwave.<name>`, per-partition order, commit after each batch).
+ *
+ * Guarantees:
+ * - At-least-once: a record's offset is committed only after `handle` resolved (or the record was
+ *   dead-lettered); a crash or `stop()` mid-batch redelivers the batch. Handlers must be
+ *   idempotent (or store a checkpoint with their state and seek to it in `onAssigned`) to make
+ *   the effect exactly-once.
+ * - No stuck partition: a record whose handler keeps throwing is retried with exponential
+ *   backoff (p-retry; default 5 retries, 200 ms → 5 s), then appended to the dead-letter topic
+ *   (default `<source-topic>.<name>.dlq`, the naming of Kafka Connect's `errors.deadletterqueue`)
+ *   with `x-dlq-*` headers, `onDeadLetter` is called, and the partition keeps flowing.
+ *   If the dead-letter append itself fails, the batch is redelivered (nothing is dropped).
+ *
+ * Metrics (prom-client, on the registry passed in; shared safely by several processors):
+ * `streamwave_processor_records_processed_total{processor}`, `streamwave_processor_failures_total{processor}`
+ * (failed handler attempts), `streamwave_processor_dead_lettered_total{processor}`,
+ * `streamwave_processor_lag{processor,topic,partition}` (records, collected on scrape).
+ */
+import pRetry from 'p-retry';
+import { pino } from 'pino';
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { ConsumerHandle, EventLog, LogRecord } from '../log/event-log.port.ts';
+import type { ProcessorDefinition } from './processor.port.ts';
+
+export interface RunProcessorOptions {
+  logger?: pino.Logger;
+  /** Prometheus registry for the processor metrics; a private one when omitted. */
+  registry?: Registry;
+}
+
+export interface ProcessorHandle {
+  /** Consumer group id used (`streamwave.<name>`). */
+  readonly groupId: string;
+  /** Stops consuming: aborts pending retry waits, waits for the in-flight handler, leaves the batch uncommitted. */
+  stop(): Promise<void>;
+  /** Resolves once every source partition is processed up to the end offsets at call time. */
+  caughtUp(): Promise<void>;
+  /** Per `topic:partition`: end offset minus the processor's position (records). */
+  lag(): Promise<Map<string, number>>;
+}
+
+/** Default retry policy (processor.port.ts): 5 retries, 200 ms → 5 s exponential backoff. */
+export const DEFAULT_RETRY = { retries: 5, minTimeoutMs: 200, maxTimeoutMs: 5_000 } as const;
+
+/** Consumer group id of a processor; stable because offsets and checkpoints are keyed by it. */
+export const processorGroupId = (name: string): string => `streamwave.${name}`;
+
+/** Dead-letter topic for records of `sourceTopic` that processor `name` gave up on. */
+export const deadLetterTopicFor = (def: Pick<ProcessorDefinition, 'name' | 'deadLetterTopic'>, sourceTopic: string): string =>
+  def.deadLetterTopic ?? `${sourceTopic}.${def.name}.dlq`;
+
+/** Header names put on dead-lettered records. */
+export const DLQ_HEADERS = {
+  error: 'x-dlq-error',
+  errorCode: 'x-dlq-error-code',
+  topic: 'x-dlq-topic',
+  partition: 'x-dlq-partition',
+  offset: 'x-dlq-offset',
+  processor: 'x-dlq-processor',
+} as const;
+
+/**
+ * p-retry does not retry a TypeError (it assumes a programming error); a handler's TypeError on
+ * odd data should get the same retries as any failure, so it travels wrapped and is unwrapped after.
+ */
+class AttemptFailure extends Error {
+  constructor(readonly original: Error) { super(original.message); }
+}
+
+const toError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
+
+/** Stable error code for the `x-dlq-error-code` header: the error's `code` if it has one, else its class name. */
+function errorCode(err: Error): string {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' || typeof code === 'number' ? String(code) : err.name || 'Error';
+}
+
+type LagSource = { processor: string; lag(): Promise<Map<string, number>> };
+const lagSources = new WeakMap<Gauge, Set<LagSource>>();
+
+function metricsOn(registry: Registry) {
+  const counter = (name: string, help: string) =>
+    (registry.getSingleMetric(name) as Counter<'processor'> | undefined)
+    ?? new Counter({ name, help, labelNames: ['processor'] as const, registers: [registry] });
+  const lagName = 'streamwave_processor_lag';
+  let lag = registry.getSingleMetric(lagName) as Gauge<'processor' | 'topic' | 'partition'> | undefined;
+  if (!lag) {
+    const sources = new Set<LagSource>();
+    lag = new Gauge({
+      name: lagName,
+      help: 'Records between the end of each source partition and the processor position',
+      labelNames: ['processor', 'topic', 'partition'] as const,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const s of sources) {
+          for (const [tp, n] of await s.lag()) {
+            const i = tp.lastIndexOf(':');
+            this.set({ processor: s.processor, topic: tp.slice(0, i), partition: tp.slice(i + 1) }, n);
+          }
+        }
+      },
+    });
+    lagSources.set(lag, sources);
+  }
+  return {
+    processed: counter('streamwave_processor_records_processed_total', 'Records handled successfully'),
+    failures: counter('streamwave_processor_failures_total', 'Failed handler attempts (each retry counts)'),
+    deadLettered: counter('streamwave_processor_dead_lettered_total', 'Records sent to a dead-letter topic'),
+    lagSources: lagSources.get(lag)!,
+  };
+}
+
+/**
+ * Starts a processor: joins consumer group `streamwave.<def.name>` on `def.topics` and calls
+ * `def.handle` for each record, in offset order per partition, up to `def.concurrency`
+ * partitions at once.
+ * @throws whatever `log.subscribe` throws (e.g. EventLogError UNKNOWN_TOPIC when a source topic is missing).
+ */
+export async function runProcessor(log: EventLog, def: ProcessorDefinition, opts: RunProcessorOptions = {}): Promise<ProcessorHandle> {
+  const logger = (opts.logger ?? pino({ level: 'silent' })).child({ processor: def.name });
+  const metrics = metricsOn(opts.registry ?? new Registry());
+  const retry = def.retry ?? DEFAULT_RETRY;
+  const groupId = processorGroupId(def.name);
+  const abort = new AbortController();
+  const dlqReady = new Map<string, Promise<void>>();
+
+  const ensureDeadLetterTopic = (sourceTopic: string, dlqTopic: string): Promise<void> => {
+    let ready = dlqReady.get(dlqTopic);
+    if (!ready) {
+      ready = (async () => {
+        const existing = await log.listTopics();
+        if (existing.some((t) => t.name === dlqTopic)) return;
+        // Same partition count as the source so a key keeps its partition number in the DLQ.
+        const partitions = existing.find((t) => t.name === sourceTopic)?.partitions ?? 1;
+        await log.createTopic({ name: dlqTopic, partitions });
+      })();
+      dlqReady.set(dlqTopic, ready);
+      ready.catch(() => dlqReady.delete(dlqTopic));
+    }
+    return ready;
+  };
+
+  const deadLetter = async (record: LogRecord, error: Error): Promise<void> => {
+    const dlqTopic = deadLetterTopicFor(def, record.topic);
+    await ensureDeadLetterTopic(record.topic, dlqTopic);
+    await log.append(dlqTopic, [{
+      key: record.key,
+      value: record.value,
+      headers: {
+        ...record.headers,
+        [DLQ_HEADERS.error]: error.message,
+        [DLQ_HEADERS.errorCode]: errorCode(error),
+        [DLQ_HEADERS.topic]: record.topic,
+        [DLQ_HEADERS.partition]: String(record.partition),
+        [DLQ_HEADERS.offset]: String(record.offset),
+        [DLQ_HEADERS.processor]: def.name,
+      },
+    }]);
+    metrics.deadLettered.inc({ processor: def.name });
+    logger.error({ err: error, topic: record.topic, partition: record.partition, offset: record.offset, dlqTopic }, 'record dead-lettered');
+    if (def.onDeadLetter) {
+      try {
+        await def.onDeadLetter(record, error);
+      } catch (err) {
+        logger.error({ err, offset: record.offset }, 'onDeadLetter failed (not retried)');
+      }
+    }
+  };
+
+  const processRecord = async (record: LogRecord): Promise<void> => {
+    try {
+      await pRetry(async () => {
+        try {
+          await def.handle(record);
+        } catch (e) {
+          throw new AttemptFailure(toError(e));
+        }
+      }, {
+        retries: retry.retries,
+        minTimeout: retry.minTimeoutMs,
+        maxTimeout: retry.maxTimeoutMs,
+        factor: 2,
+        signal: abort.signal,
+        onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
+          metrics.failures.inc({ processor: def.name });
+          const err = error instanceof AttemptFailure ? error.original : error;
+          logger.warn({ err, topic: record.topic, partition: record.partition, offset: record.offset, attemptNumber, retriesLeft }, 'handler failed');
+        },
+      });
+      metrics.processed.inc({ processor: def.name });
+    } catch (e) {
+      // Stopping: leave the batch uncommitted so it is redelivered on the next start.
+      if (abort.signal.aborted) throw e;
+      await deadLetter(record, e instanceof AttemptFailure ? e.original : toError(e));
+    }
+  };
+
+  const consumer: ConsumerHandle = await log.subscribe({
+    groupId,
+    topics: def.topics,
+    onAssigned: def.onAssigned ? (partitions) => def.onAssigned!(partitions) : undefined,
+    partitionsConsumedConcurrently: def.concurrency ?? 1,
+    eachBatch: async (batch) => {
+      for (const record of batch.records) await processRecord(record);
+    },
+  });
+  const lagSource: LagSource = { processor: def.name, lag: () => consumer.lag() };
+  metrics.lagSources.add(lagSource);
+  logger.info({ groupId, topics: def.topics }, 'processor started');
+
+  let stopping: Promise<void> | null = null;
+  return {
+    groupId,
+    stop() {
+      stopping ??= (async () => {
+        abort.abort(new Error(`processor ${def.name} stopping`));
+        await consumer.stop();
+        metrics.lagSources.delete(lagSource);
+        logger.info('processor stopped');
+      })();
+      return stopping;
+    },
+    caughtUp: () => consumer.caughtUp(),
+    lag: () => consumer.lag(),
+  };
+}

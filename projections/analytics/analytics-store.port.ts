@@ -1,0 +1,56 @@
+import type { OffsetMap } from '../../processors/log/event-log.port.ts';
+import type { VideoAnalytics } from '../read-model.ports.ts';
+
+/**
+ * One consumed record of the views topic as stored in the analytics table: a VideoViewed
+ * heartbeat, or a skip marker (`video_id` = '') for a record that could not be decoded, so the
+ * checkpoint derived from the table still moves past it.
+ */
+export interface HeartbeatRow {
+  video_id: string;
+  session_id: string;
+  /** '' when anonymous. */
+  viewer_id: string;
+  /** Cumulative seconds watched in the session. */
+  watched_seconds: number;
+  /** Seconds. */
+  video_duration_seconds: number;
+  /** Milliseconds since the Unix epoch. */
+  viewed_at: number;
+  topic: string;
+  partition: number;
+  offset: number;
+}
+
+/**
+ * AnalyticsStore: raw heartbeats in a ClickHouse ReplacingMergeTree keyed by log position (chDB
+ * in standalone mode, a ClickHouse server via @clickhouse/client in cluster mode; both run the
+ * SQL in analytics.sql.ts). The checkpoint is derived from the table itself (max(offset)+1 per
+ * partition), so state and checkpoint are the same data and one INSERT commits both.
+ */
+export interface AnalyticsStore {
+  /**
+   * Inserts rows with ONE INSERT (atomic: a single block/part). Re-inserting a row with the same
+   * (topic, partition, offset) is harmless: every aggregate is duplicate-insensitive and merges
+   * collapse the copies.
+   * @throws AnalyticsStoreError `ANALYTICS_IO`
+   */
+  insertHeartbeats(rows: HeartbeatRow[]): Promise<void>;
+  /** `topic:partition` → max(offset) + 1 over stored rows. */
+  checkpoint(): Promise<OffsetMap>;
+  /** Numbers under view rule v1 (docs/view-rule.md). @throws AnalyticsStoreError `ANALYTICS_IO` */
+  videoAnalytics(videoId: string): Promise<VideoAnalytics>;
+  close(): Promise<void>;
+}
+
+export class AnalyticsStoreError extends Error {
+  constructor(
+    /** `ANALYTICS_IO` (query/insert failed), `ANALYTICS_CLOSED`, `ANALYTICS_BUSY` (chDB data dir held). */
+    readonly code: string,
+    message: string,
+    override readonly cause?: unknown,
+  ) {
+    super(message);
+    this.name = 'AnalyticsStoreError';
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * All analytics SQL, written for ClickHouse ≥ 23 so the same statements run on chDB (standalone)
+ * and on a ClickHouse server (cluster mode, @clickhouse/client with `query_params`). Parameters use
+ * ClickHouse's server-side `{name:Type}` binding; nothing is interpolated from user input.
+ * UInt64 results may come back as JSON strings on a server (output_format_json_quote_64bit_integers),
+ * so callers convert with Number().
+ */
+import { MIN_VIEW_SECONDS, WHOLE_VIDEO_TOLERANCE_SECONDS } from '../view-rule.ts';
+
+export const ANALYTICS_DATABASE = 'streamwave';
+export const HEARTBEATS_TABLE = `${ANALYTICS_DATABASE}.view_heartbeats`;
+
+export const CREATE_DATABASE = `CREATE DATABASE IF NOT EXISTS ${ANALYTICS_DATABASE}`;
+
+/**
+ * Raw heartbeats, one row per consumed record. ReplacingMergeTree over a key that contains the log
+ * position (topic, partition, offset): a redelivered record collapses into the same row. video_id
+ * and session_id lead the key so per-video queries read one key range; they are functions of the
+ * record, so the key still identifies exactly one record. fsync settings make an acknowledged
+ * insert survive a machine crash, not just a process crash.
+ */
+export const CREATE_HEARTBEATS_TABLE = `
+CREATE TABLE IF NOT EXISTS ${HEARTBEATS_TABLE} (
+  video_id String,
+  session_id String,
+  viewer_id String,
+  watched_seconds Float64,
+  video_duration_seconds Float64,
+  viewed_at DateTime64(3, 'UTC'),
+  topic LowCardinality(String),
+  partition UInt32,
+  offset UInt64
+) ENGINE = ReplacingMergeTree
+ORDER BY (video_id, session_id, topic, partition, offset)
+SETTINGS fsync_after_insert = 1, fsync_part_directory = 1`;
+
+/** Checkpoint derived from the data: next offset per partition. */
+export const SELECT_CHECKPOINT = `
+SELECT topic, partition, max(offset) + 1 AS next_offset
+FROM ${HEARTBEATS_TABLE}
+GROUP BY topic, partition`;
+
+/** Parameters every rule-v1 query takes; values come from projections/view-rule.ts. */
+export const VIEW_RULE_PARAMS = { min_view_seconds: MIN_VIEW_SECONDS, whole_tolerance_seconds: WHOLE_VIDEO_TOLERANCE_SECONDS };
+
+/**
+ * One row per session of a video (view rule v1): a heartbeat qualifies when
+ * watched > 0 and watched ≥ threshold(duration), threshold = duration − tolerance (≥ 0) for
+ * 0 < duration < min_view_seconds, else min_view_seconds (view-rule.ts viewThresholdSeconds).
+ */
+const SESSIONS = `
+SELECT
+  session_id,
+  max(watched_seconds) AS max_watched,
+  countIf(qualifies) > 0 AS counted,
+  minIf(viewed_at, qualifies) AS counted_at,
+  minIf(viewer_id, viewer_id != '') AS viewer
+FROM (
+  SELECT
+    session_id, viewer_id, watched_seconds, viewed_at,
+    watched_seconds > 0 AND watched_seconds >= if(
+      video_duration_seconds > 0 AND video_duration_seconds < {min_view_seconds:Float64},
+      greatest(0, video_duration_seconds - {whole_tolerance_seconds:Float64}),
+      {min_view_seconds:Float64}) AS qualifies
+  FROM ${HEARTBEATS_TABLE}
+  WHERE video_id = {video_id:String}
+)
+GROUP BY session_id`;
+
+/** views, unique_viewers, watch_time_seconds of one video. Params: video_id + VIEW_RULE_PARAMS. */
+export const SELECT_VIDEO_TOTALS = `
+SELECT
+  countIf(counted) AS views,
+  uniqExactIf(if(viewer != '', concat('u:', viewer), concat('s:', session_id)), counted) AS unique_viewers,
+  sum(max_watched) AS watch_time_seconds
+FROM (${SESSIONS})`;
+
+/** Views per UTC minute (the minute a session first qualified), ascending; minute as Unix seconds. */
+export const SELECT_VIEWS_PER_MINUTE = `
+SELECT toUnixTimestamp(toStartOfMinute(counted_at)) AS minute_s, count() AS views
+FROM (${SESSIONS})
+WHERE counted
+GROUP BY minute_s
+ORDER BY minute_s`;

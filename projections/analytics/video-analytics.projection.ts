@@ -1,0 +1,76 @@
+import pino from 'pino';
+import { TOPICS } from '../../domain/events.ts';
+import type { EventLog } from '../../processors/log/event-log.port.ts';
+import type { EventCodec } from '../../schemas/event-codec.port.ts';
+import type { AnalyticsQueries } from '../read-model.ports.ts';
+import type { Projection, ProjectionHandle } from '../projection.port.ts';
+import { projectionGroupId } from '../projection.port.ts';
+import { createAppliedTracker, runProjection, type ProjectionBatch } from '../projection-runner.ts';
+import type { AnalyticsStore, HeartbeatRow } from './analytics-store.port.ts';
+
+export const VIDEO_ANALYTICS_PROJECTION = 'video-analytics';
+
+export interface VideoAnalyticsProjectionDeps {
+  store: AnalyticsStore;
+  codec: EventCodec;
+  logger?: pino.Logger;
+  /** Records per INSERT. Default 500. */
+  maxBatchSize?: number;
+}
+
+/**
+ * Creator analytics read model: every record of the views topic becomes one row (a heartbeat, or
+ * a skip marker with video_id '' for an undecodable record), inserted once per batch. The
+ * checkpoint is the table's own max(offset)+1, so the insert IS the checkpoint commit.
+ * Serves `AnalyticsQueries` (view rule v1).
+ */
+export function createVideoAnalyticsProjection(deps: VideoAnalyticsProjectionDeps): Projection<AnalyticsQueries> {
+  const logger = deps.logger ?? pino({ level: 'silent' });
+  const { store } = deps;
+  const topics = [TOPICS.views];
+  const groupId = projectionGroupId(VIDEO_ANALYTICS_PROJECTION);
+  const tracker = createAppliedTracker(topics);
+  let handle: ProjectionHandle | undefined;
+  let closed = false;
+
+  async function applyBatch(batch: ProjectionBatch): Promise<void> {
+    const rows: HeartbeatRow[] = batch.records.map(({ record, event }) => {
+      const pos = { topic: record.topic, partition: record.partition, offset: record.offset };
+      if (event?.type === 'VideoViewed') {
+        const d = event.data;
+        return {
+          video_id: d.videoId, session_id: d.sessionId, viewer_id: d.viewerId ?? '', watched_seconds: d.watchedSeconds,
+          video_duration_seconds: d.videoDurationSeconds, viewed_at: d.viewedAt, ...pos,
+        };
+      }
+      if (event) logger.warn({ ...pos, type: event.type }, 'video-analytics: unexpected event type on the views topic; stored as a skip marker');
+      return { video_id: '', session_id: '', viewer_id: '', watched_seconds: 0, video_duration_seconds: 0, viewed_at: record.timestamp, ...pos };
+    });
+    await store.insertHeartbeats(rows);
+  }
+
+  return {
+    name: VIDEO_ANALYTICS_PROJECTION,
+    groupId,
+    topics,
+    queries: { videoAnalytics: (videoId) => store.videoAnalytics(videoId) },
+    async start(log: EventLog) {
+      if (closed) throw new Error('video-analytics projection is closed');
+      if (handle) throw new Error('video-analytics projection already started');
+      handle = await runProjection({
+        log, groupId, topics, codec: deps.codec, logger, maxBatchSize: deps.maxBatchSize,
+        loadCheckpoint: () => store.checkpoint(),
+        apply: applyBatch,
+      }, tracker);
+      const h = handle;
+      return { ...h, stop: async () => { await h.stop(); if (handle === h) handle = undefined; } };
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (handle) await handle.stop();
+      handle = undefined;
+      await store.close();
+    },
+  };
+}
