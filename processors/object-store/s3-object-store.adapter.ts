@@ -78,7 +78,7 @@ function mapError(err: unknown): never {
  *
  * The client is built with `requestChecksumCalculation: 'WHEN_REQUIRED'`: SDK ≥ 3.729 otherwise
  * adds CRC32 checksums and aws-chunked bodies, which many S3-compatible stores (and the embedded
- * endpoint) do not accept; integrity still rests on Content-MD5-free ETag checks at completion.
+ * endpoint) do not accept; part integrity is still checked through the MD5 ETags at completion.
  */
 export function createS3ObjectStore(opts: S3ObjectStoreOptions): ObjectStore & ObjectRangeReader {
   const { bucket } = opts;

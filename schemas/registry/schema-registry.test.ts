@@ -117,6 +117,9 @@ describe('schema registry core', () => {
     await reader.start();
     const { id } = await writer.register('x', v1);
     assert.equal(await reader.getSchemaById(id), v1);
+    await writer.register('y', v2);
+    assert.equal((await reader.getVersion('y', 1)).schema, v2);
+    assert.equal((await reader.lookup('y', v2)).version, 1);
   });
 
   test('concurrent registrations are serialized: dense versions, no duplicate ids', async () => {

@@ -1,0 +1,71 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DomainError } from '../domain/shared/event.ts';
+import { ObjectStoreError } from '../processors/object-store/object-store.port.ts';
+import { InvalidCursorError } from '../projections/read-model.ports.ts';
+import { Errors, toErrorResponse } from './errors.ts';
+
+describe('toErrorResponse', () => {
+  test('DomainError kinds map to 404/403/409/400 with the domain code', () => {
+    const cases = [
+      ['not_found', 404],
+      ['forbidden', 403],
+      ['conflict', 409],
+      ['invalid', 400],
+    ] as const;
+    for (const [kind, status] of cases) {
+      assert.deepEqual(toErrorResponse(new DomainError(`CODE_${kind}`, `msg ${kind}`, kind)), {
+        statusCode: status,
+        code: `CODE_${kind}`,
+        message: `msg ${kind}`,
+      });
+    }
+  });
+
+  test('ObjectStoreError: part errors → 400 INVALID_PART, NoSuchUpload → 404, others are internal', () => {
+    for (const code of ['InvalidPart', 'InvalidPartOrder', 'EntityTooSmall']) {
+      const r = toErrorResponse(new ObjectStoreError(code, 'bad part'));
+      assert.equal(r.statusCode, 400);
+      assert.equal(r.code, 'INVALID_PART');
+    }
+    assert.equal(toErrorResponse(new ObjectStoreError('NoSuchUpload', 'x')).statusCode, 404);
+    const internal = toErrorResponse(new ObjectStoreError('SlowDown', 'disk /var/data is full'));
+    assert.equal(internal.statusCode, 500);
+    assert.doesNotMatch(internal.message, /disk/);
+  });
+
+  test('InvalidCursorError → 400 INVALID_CURSOR', () => {
+    const r = toErrorResponse(new InvalidCursorError('tampered'));
+    assert.equal(r.statusCode, 400);
+    assert.equal(r.code, 'INVALID_CURSOR');
+  });
+
+  test('catalogue errors keep their status and code', () => {
+    assert.deepEqual(toErrorResponse(new Errors.UsernameTaken('bob')), {
+      statusCode: 409,
+      code: 'USERNAME_TAKEN',
+      message: 'username bob is already taken',
+    });
+    assert.equal(toErrorResponse(new Errors.RateLimited('1 hour')).statusCode, 429);
+  });
+
+  test('unknown errors and non-errors are 500 INTERNAL without the internal message', () => {
+    for (const e of [new Error('connection string postgres://secret'), 'boom', null, { statusCode: 503, message: 'upstream secret' }]) {
+      const r = toErrorResponse(e);
+      assert.equal(r.statusCode, 500);
+      assert.equal(r.code, 'INTERNAL');
+      assert.doesNotMatch(r.message, /secret/);
+    }
+  });
+
+  test('validation errors carry details with a JSON pointer per failure', () => {
+    const err = Object.assign(new Error('body/size_bytes must be integer'), {
+      statusCode: 400,
+      validationContext: 'body',
+      validation: [{ instancePath: '/size_bytes', message: 'must be integer', keyword: 'type', params: {} }],
+    });
+    const r = toErrorResponse(err);
+    assert.equal(r.code, 'VALIDATION_ERROR');
+    assert.deepEqual(r.details, [{ path: '/body/size_bytes', message: 'must be integer', keyword: 'type' }]);
+  });
+});
