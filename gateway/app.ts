@@ -10,7 +10,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { registerAjvFormats, TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { monotonicFactory } from 'ulid';
 import { Errors, gatewayErrorHandler } from './errors.ts';
 import { DEFAULT_GATEWAY_CONFIG, type GatewayContext, type GatewayDeps, type IdGenerator, type ResolvedGatewayConfig } from './gateway.types.ts';
@@ -26,6 +26,9 @@ import { uploadsRoutes } from './routes/uploads/index.ts';
 import { usersRoutes } from './routes/users/index.ts';
 import { videosRoutes } from './routes/videos/index.ts';
 import { viewsRoutes } from './routes/views/index.ts';
+
+// TypeBox's validator knows `format: email` etc. only once the ajv-formats checks are registered.
+registerAjvFormats();
 
 export type { GatewayConfig, GatewayDeps, GatewayContext, IdGenerator } from './gateway.types.ts';
 
@@ -81,7 +84,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     trustProxy: true,
     ajv: {
       customOptions: {
-        // Unknown fields are REJECTED (400), not silently stripped: a typo must not pass as a no-op.
+        // For mounted plugins (our own routes use TypeBox, see below). Unknown fields are
+        // REJECTED (400), not silently stripped: a typo must not pass as a no-op.
         removeAdditional: false,
         // Querystrings arrive as strings; coercion is what turns `?page_size=5` into 5.
         coerceTypes: 'array',
@@ -122,14 +126,21 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   await app.register(systemRoutes, { health: deps.health, registry: deps.metricsRegistry });
-  await app.register(usersRoutes, { prefix: '/api/v1/users' });
-  await app.register(authRoutes, { prefix: '/api/v1/auth' });
-  await app.register(uploadsRoutes, { prefix: '/api/v1/uploads' });
-  await app.register(videosRoutes, { prefix: '/api/v1/videos' });
-  await app.register(commentsRoutes, { prefix: '/api/v1/videos' });
-  await app.register(viewsRoutes, { prefix: '/api/v1/videos' });
-  await app.register(analyticsRoutes, { prefix: '/api/v1/videos' });
-  await app.register(searchRoutes, { prefix: '/api/v1/search' });
+  await app.register(async (api) => {
+    // The public API validates with TypeBox's compiler: bodies are checked strictly (no type
+    // coercion: `"size_bytes": "12"` is a 400, not 12), querystrings and params are converted
+    // from strings, and every failure is reported (bounded by the schemas' own sizes). Mounted
+    // plugins (S3, registry, media) keep Fastify's Ajv, configured below.
+    api.setValidatorCompiler(TypeBoxValidatorCompiler);
+    await api.register(usersRoutes, { prefix: '/api/v1/users' });
+    await api.register(authRoutes, { prefix: '/api/v1/auth' });
+    await api.register(uploadsRoutes, { prefix: '/api/v1/uploads' });
+    await api.register(videosRoutes, { prefix: '/api/v1/videos' });
+    await api.register(commentsRoutes, { prefix: '/api/v1/videos' });
+    await api.register(viewsRoutes, { prefix: '/api/v1/videos' });
+    await api.register(analyticsRoutes, { prefix: '/api/v1/videos' });
+    await api.register(searchRoutes, { prefix: '/api/v1/search' });
+  });
 
   for (const { plugin, prefix, options } of deps.plugins ?? []) {
     await app.register(plugin, { ...(options ?? {}), ...(prefix !== undefined && { prefix }) });

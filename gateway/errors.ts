@@ -108,6 +108,7 @@ function fromObjectStoreError(err: ObjectStoreError): ErrorResponse | undefined 
 
 interface AjvLikeError {
   instancePath?: string;
+  schemaPath?: string;
   message?: string;
   keyword?: string;
   params?: Record<string, unknown>;
@@ -141,7 +142,7 @@ export function toErrorResponse(error: unknown): ErrorResponse {
       statusCode: 400,
       code: 'VALIDATION_ERROR',
       message: err.message ?? 'request is invalid',
-      details: err.validation.map((v) => ({
+      details: err.validation.slice(0, MAX_DETAILS).map((v) => ({
         path: `/${context}${v.instancePath ?? ''}`,
         message: describeAjvError(v),
         keyword: v.keyword ?? 'unknown',
@@ -184,12 +185,21 @@ function stripFastifyPrefix(code: string): string {
   return code.replace(/^FST_(ERR_)?/, '');
 }
 
+/** Human-readable message of one Ajv-style error (Ajv and TypeBox 1.x report the same shape). */
 function describeAjvError(v: AjvLikeError): string {
-  if (v.keyword === 'additionalProperties' && typeof v.params?.additionalProperty === 'string') {
-    return `unknown field '${v.params.additionalProperty}'`;
+  const extra = v.params?.additionalProperty ?? v.params?.additionalProperties;
+  if (v.keyword === 'additionalProperties' && (typeof extra === 'string' || Array.isArray(extra))) {
+    return `unknown field${Array.isArray(extra) && extra.length > 1 ? 's' : ''} ${[extra].flat().map((f) => `'${String(f)}'`).join(', ')}`;
+  }
+  // TypeBox also reports the unknown property itself against `additionalProperties: false`.
+  if (v.keyword === 'boolean' && v.schemaPath?.endsWith('/additionalProperties')) {
+    return `unknown field '${(v.instancePath ?? '').split('/').pop() ?? ''}'`;
   }
   return v.message ?? 'is invalid';
 }
+
+/** At most this many entries in `details` (one request cannot make us build a huge body). */
+const MAX_DETAILS = 20;
 
 /**
  * The gateway's error handler (set once on the root instance; every encapsulated route plugin

@@ -57,7 +57,8 @@ export const authPlugin = fp<AuthPluginOptions>(
   async (fastify, opts) => {
     await fastify.register(fastifyJwt, {
       secret: opts.jwtSecret,
-      sign: { algorithm: 'HS256', expiresIn: opts.tokenTtlSeconds * 1000 },
+      // A number here is seconds (@fastify/jwt converts it, jsonwebtoken-style).
+      sign: { algorithm: 'HS256', expiresIn: opts.tokenTtlSeconds },
       // Pin the algorithm: never let the token header choose it (RFC 8725 §3.1).
       verify: { algorithms: ['HS256'] },
     });

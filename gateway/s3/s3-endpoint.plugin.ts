@@ -110,7 +110,7 @@ export const s3EndpointPlugin: FastifyPluginAsync<S3EndpointPluginOptions> = asy
   });
 
   function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown) {
-    const { status, code, body } = s3ErrorResponse(err, request.url, String(request.id));
+    const { status, code, body } = s3ErrorResponse(err, request.url.split('?')[0], String(request.id));
     if (status >= 500) request.log.error({ err }, 's3 endpoint failure');
     else request.log.info({ code, url: request.url }, 's3 request rejected');
     // If the body was not read to the end (auth failure, EntityTooLarge), stop reading it: close

@@ -40,7 +40,8 @@ export async function createTestGateway(
   const world = createFakeWorld();
   const registry = new Registry();
   const app = await buildGateway({
-    config: { jwtSecret: TEST_JWT_SECRET, ...config },
+    // A generous upload quota unless a test is about the rate limit.
+    config: { jwtSecret: TEST_JWT_SECRET, uploadsPerHour: 1000, ...config },
     commandBus: world.commandBus,
     videoQueries: world.readModels,
     analytics: world.readModels,

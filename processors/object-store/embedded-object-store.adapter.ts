@@ -15,6 +15,7 @@ import {
   assertPartListOrder,
   assertValidKey,
   assertValidPartNumber,
+  discardWriteStream,
   encodeKeyPath,
   encodeRfc3986,
   multipartEtag,
@@ -236,7 +237,7 @@ export function createEmbeddedObjectStore(opts: EmbeddedObjectStoreOptions): Emb
         throw new ObjectStoreError('XAmzContentSHA256Mismatch', 'the body does not match x-amz-content-sha256');
       }
     } catch (err) {
-      out.destroy();
+      await discardWriteStream(out);
       await rm(tmp, { force: true });
       throw err;
     }
@@ -413,11 +414,14 @@ export function createEmbeddedObjectStore(opts: EmbeddedObjectStoreOptions): Emb
         }
         assertPartListOrder(requested);
         const stored = new Map((await readParts(uploadId)).map((p) => [p.partNumber, p]));
-        requested.forEach((p, i) => {
+        for (const p of requested) {
           const have = stored.get(p.partNumber);
           if (!have || normalizeEtag(have.etag) !== p.etag) {
             throw new ObjectStoreError('InvalidPart', `part ${p.partNumber} was not uploaded or its ETag does not match`);
           }
+        }
+        requested.forEach((p, i) => {
+          const have = stored.get(p.partNumber)!;
           if (i < requested.length - 1 && have.size < minPartSizeBytes) {
             throw new ObjectStoreError('EntityTooSmall', `part ${p.partNumber} is ${have.size} bytes; all parts but the last must be at least ${minPartSizeBytes} bytes`);
           }
@@ -438,7 +442,7 @@ export function createEmbeddedObjectStore(opts: EmbeddedObjectStoreOptions): Emb
             out.end();
             await once(out, 'close');
           } catch (err) {
-            out.destroy();
+            await discardWriteStream(out);
             throw err;
           }
         } catch (err) {
@@ -497,7 +501,7 @@ export function createEmbeddedObjectStore(opts: EmbeddedObjectStoreOptions): Emb
         await once(out, 'close');
         await rename(tmp, path);
       } catch (err) {
-        out.destroy();
+        await discardWriteStream(out);
         obj.body.destroy();
         await rm(tmp, { force: true });
         throw err;

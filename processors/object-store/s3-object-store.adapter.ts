@@ -25,6 +25,7 @@ import {
   assertPartListOrder,
   assertValidKey,
   assertValidPartNumber,
+  discardWriteStream,
   encodeKeyPath,
   multipartEtag,
   normalizeEtag,
@@ -234,7 +235,7 @@ export function createS3ObjectStore(opts: S3ObjectStoreOptions): ObjectStore & O
           out.end();
           await once(out, 'close');
         } catch (err) {
-          out.destroy();
+          await discardWriteStream(out);
           throw err;
         }
         await putFromFile(key, path, contentType);
@@ -262,7 +263,7 @@ export function createS3ObjectStore(opts: S3ObjectStoreOptions): ObjectStore & O
         await once(out, 'close');
         await rename(tmp, path);
       } catch (err) {
-        out.destroy();
+        await discardWriteStream(out);
         obj.body.destroy();
         await rm(tmp, { force: true });
         throw err;

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { WriteStream } from 'node:fs';
 import { ObjectStoreError } from './object-store.port.ts';
 
 /**
@@ -92,4 +93,15 @@ export function encodeRfc3986(value: string): string {
 /** Key → URL path, each segment encoded, `/` kept (S3 path-style addressing). */
 export function encodeKeyPath(key: string): string {
   return key.split('/').map(encodeRfc3986).join('/');
+}
+
+/**
+ * Destroys a file write stream and waits until its descriptor is closed, so a following `rm`
+ * cannot race the stream's own (async) open and leave an orphaned temp file.
+ */
+export async function discardWriteStream(out: WriteStream): Promise<void> {
+  if (out.closed) return;
+  const closed = new Promise<void>((resolve) => out.once('close', () => resolve()));
+  out.destroy();
+  await closed;
 }

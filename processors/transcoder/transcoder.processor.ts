@@ -65,6 +65,8 @@ export interface EncodedRendition extends RenditionInfo {
   averageBandwidth: number;
   /** Frames/s. */
   frameRate: number;
+  /** Sum of the segment durations, seconds (what is actually playable). */
+  durationSeconds: number;
 }
 
 /** Object keys of a video's HLS output (the layout the gateway and CDN serve). */
@@ -198,6 +200,7 @@ export function buildTranscoderProcessor(deps: TranscoderDeps): ProcessorDefinit
       codecs: avc1 ? codecsString(avc1, hasAudio) : plannedCodecs,
       playlist: `${out.plan.name}/index.m3u8`,
       frameRate: fps,
+      durationSeconds: segments.reduce((n, s) => n + s.duration, 0),
     };
   }
 
@@ -328,7 +331,11 @@ export function buildTranscoderProcessor(deps: TranscoderDeps): ProcessorDefinit
       // Master with only the renditions that are complete (a player must never see a missing variant).
       await uploadMaster(videoId, done);
       await send('RecordRenditionEncoded', { videoId, rendition: toRenditionInfo(done.get(lowest.name)!) });
-      await send('PublishVideo', { videoId, masterPlaylistKey: hlsKeys.master(videoId), thumbnailKey, durationSeconds: info.duration });
+      // A truncated upload can claim a duration in its header (e.g. 1132 s) far beyond what decodes:
+      // publish the playable duration then.
+      const playable = done.get(lowest.name)!.durationSeconds;
+      const durationSeconds = playable > 0 && playable < info.duration * 0.9 ? playable : info.duration;
+      await send('PublishVideo', { videoId, masterPlaylistKey: hlsKeys.master(videoId), thumbnailKey, durationSeconds });
 
       // 2. Every remaining rung in ONE run: one decode, split filter, one HLS output per rung.
       if (remaining.length > 0) {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import MiniSearch, { type SearchOptions } from 'minisearch';
+import MiniSearch, { type Options, type SearchOptions } from 'minisearch';
 import pino from 'pino';
 import type { DomainEvent } from '../../domain/events.ts';
 import { TOPICS } from '../../domain/events.ts';
@@ -18,11 +18,11 @@ export const VIDEO_SEARCH_PROJECTION = 'video-search';
 
 /** MiniSearch settings (typo tolerance: fuzzy 0.2 of the term length; prefix matching; title ×2). */
 const SEARCH_OPTIONS: SearchOptions = { fuzzy: 0.2, prefix: true, boost: { title: 2 } };
-const INDEX_OPTIONS = {
+const INDEX_OPTIONS: Options<SearchDoc> = {
   idField: 'videoId',
   fields: ['title', 'description', 'tags'],
-  extractField: (doc: Record<string, unknown>, field: string) => {
-    const v = doc[field];
+  extractField: (doc, field) => {
+    const v = (doc as unknown as Record<string, unknown>)[field];
     return Array.isArray(v) ? v.join(' ') : v;
   },
   searchOptions: SEARCH_OPTIONS,

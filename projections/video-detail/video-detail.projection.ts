@@ -12,6 +12,7 @@ import type { Projection, ProjectionHandle } from '../projection.port.ts';
 import { projectionGroupId } from '../projection.port.ts';
 import { createAppliedTracker, runProjection, type ProjectionBatch } from '../projection-runner.ts';
 import type { JsonValue, KeyValueOp, KeyValueStore } from '../stores/key-value-store.port.ts';
+import { KeyValueStoreError } from '../stores/key-value-store.port.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { foldHeartbeat, type SessionViewState } from '../view-rule.ts';
 
@@ -37,7 +38,7 @@ export const VIDEO_DETAIL_PROJECTION = 'video-detail';
  */
 const enc = encodeURIComponent;
 const pad = (n: number) => String(Math.max(0, Math.floor(n))).padStart(15, '0');
-export const keys = {
+export const videoDetailKeys = {
   video: (videoId: string) => `video:${enc(videoId)}`,
   stats: (videoId: string) => `stats:${enc(videoId)}`,
   upload: (uploadId: string) => `upload:${enc(uploadId)}`,
@@ -50,6 +51,8 @@ export const keys = {
   user: (userId: string) => `user:${enc(userId)}`,
   username: (username: string) => `username:${enc(username.toLowerCase())}`,
 };
+
+const keys = videoDetailKeys;
 
 type StoredVideo = Omit<VideoDetail, 'views' | 'commentCount'>;
 interface VideoStats { views: number; commentCount: number }
@@ -83,7 +86,9 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
       try {
         await applyEvent(tx, event);
       } catch (err) {
-        // A malformed event (schema drift) must not wedge the partition; the rest of the batch applies.
+        // Store failures redeliver the batch; a malformed event (schema drift) must not wedge the
+        // partition, so it is logged and the rest of the batch applies.
+        if (err instanceof KeyValueStoreError) throw err;
         logger.error({ err, topic: record.topic, partition: record.partition, offset: record.offset, type: event.type }, 'video-detail: event not applied');
       }
     }

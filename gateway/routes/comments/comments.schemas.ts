@@ -2,6 +2,9 @@ import { Type } from '@fastify/type-provider-typebox';
 import { withErrors } from '../../errors.ts';
 import { BEARER, IdParam, NullableString, VideoIdParams } from '../shared.ts';
 
+/** Page size when `limit` is absent. */
+export const DEFAULT_COMMENTS_PAGE = 20;
+
 export const postCommentSchema = {
   summary: 'Comment on (or reply to a comment on) a published video',
   tags: ['comments'],
@@ -21,7 +24,7 @@ export const listCommentsSchema = {
   querystring: Type.Object(
     {
       cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'Opaque; next_cursor of the previous page.' })),
-      limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+      limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: DEFAULT_COMMENTS_PAGE })),
     },
     { additionalProperties: false },
   ),

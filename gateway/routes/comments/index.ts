@@ -7,7 +7,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { requireUserId } from '../../plugins/auth.plugin.ts';
 import { iso, loadVideo } from '../shared.ts';
-import { listCommentsSchema, postCommentSchema } from './comments.schemas.ts';
+import { DEFAULT_COMMENTS_PAGE, listCommentsSchema, postCommentSchema } from './comments.schemas.ts';
 
 export const commentsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { commandBus, videoQueries, readYourWrites, ids, now } = fastify.gateway;
@@ -30,7 +30,7 @@ export const commentsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/:id/comments', { schema: listCommentsSchema }, async (request) => {
     const video = await loadVideo(fastify, request.params.id);
     const { limit, cursor } = request.query;
-    const page = await videoQueries.listComments(video.videoId, limit, cursor);
+    const page = await videoQueries.listComments(video.videoId, limit ?? DEFAULT_COMMENTS_PAGE, cursor);
     return {
       comments: page.comments.map((c) => ({
         id: c.commentId,

@@ -4,14 +4,14 @@
  *   (the search read model raises InvalidCursorError; the error handler maps it).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { searchVideosSchema } from './search.schemas.ts';
+import { DEFAULT_SEARCH_PAGE, searchVideosSchema } from './search.schemas.ts';
 
 export const searchRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { search, objectStore } = fastify.gateway;
 
   fastify.get('/videos', { schema: searchVideosSchema }, async (request) => {
     const { q, page_size: pageSize, cursor } = request.query;
-    const page = await search.search(q, pageSize, cursor);
+    const page = await search.search(q, pageSize ?? DEFAULT_SEARCH_PAGE, cursor);
     return {
       videos: page.videos.map((v) => ({
         id: v.videoId,

@@ -1,0 +1,195 @@
+/** Video detail, edit, delete, status, stream, views, analytics and watch history over the fakes. */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { RecordMetadata } from '../../../processors/log/event-log.port.ts';
+import { createTestGateway, type TestGateway } from '../../testing/test-gateway.ts';
+
+describe('videos', () => {
+  let t: TestGateway;
+  let alice: { id: string; token: string };
+  let mallory: { id: string; token: string };
+  before(async () => {
+    t = await createTestGateway();
+    alice = await t.signUp('alice');
+    mallory = await t.signUp('mallory');
+  });
+  after(() => t.close());
+
+  test('GET detail: snake_case fields, ISO timestamps, public thumbnail URL once ready', async () => {
+    const id = await t.uploadVideo(alice.token, { publish: true, title: 'Sunset', tags: ['sky'] });
+    const res = await t.inject({ method: 'GET', url: `/api/v1/videos/${id}` });
+    assert.equal(res.statusCode, 200);
+    const v = res.json();
+    assert.equal(v.id, id);
+    assert.equal(v.owner_id, alice.id);
+    assert.equal(v.title, 'Sunset');
+    assert.deepEqual(v.tags, ['sky']);
+    assert.equal(v.status, 'ready');
+    assert.equal(v.duration_seconds, 10);
+    assert.equal(v.thumbnail_url, t.world.objectStore.publicUrl(`hls/${id}/thumb.jpg`));
+    assert.equal(new Date(v.created_at).toISOString(), v.created_at);
+    assert.equal(new Date(v.published_at).toISOString(), v.published_at);
+    assert.ok(!('ownerId' in v));
+  });
+
+  test('GET of an unknown video → 404 VIDEO_NOT_FOUND; a malformed id → 400', async () => {
+    const res = await t.inject({ method: 'GET', url: '/api/v1/videos/vid_nope' });
+    assert.equal(res.statusCode, 404);
+    assert.equal(res.json().code, 'VIDEO_NOT_FOUND');
+    const bad = await t.inject({ method: 'GET', url: '/api/v1/videos/vid%20%3Cscript%3E' });
+    assert.equal(bad.statusCode, 400);
+    assert.equal(bad.json().code, 'VALIDATION_ERROR');
+  });
+
+  test('PATCH by the owner → 200 with the edit; by another user → 403 NOT_OWNER and no event', async () => {
+    const id = await t.uploadVideo(alice.token);
+    const theirs = await t.inject({ method: 'PATCH', url: `/api/v1/videos/${id}`, token: mallory.token, payload: { title: 'pwned' } });
+    assert.equal(theirs.statusCode, 403);
+    assert.equal(theirs.json().code, 'NOT_OWNER');
+    assert.equal(t.world.commandBus.log.filter((x) => x.event.type === 'VideoMetadataUpdated').length, 0);
+
+    const mine = await t.inject({ method: 'PATCH', url: `/api/v1/videos/${id}`, token: alice.token, payload: { title: 'Renamed', tags: ['a', 'b'] } });
+    assert.equal(mine.statusCode, 200);
+    assert.equal(mine.json().title, 'Renamed');
+    assert.deepEqual(mine.json().tags, ['a', 'b']);
+  });
+
+  test('PATCH with no field, an unknown field, or without a token → 400/400/401', async () => {
+    const id = await t.uploadVideo(alice.token);
+    const empty = await t.inject({ method: 'PATCH', url: `/api/v1/videos/${id}`, token: alice.token, payload: {} });
+    assert.equal(empty.statusCode, 400);
+    const unknown = await t.inject({ method: 'PATCH', url: `/api/v1/videos/${id}`, token: alice.token, payload: { owner_id: mallory.id } });
+    assert.equal(unknown.statusCode, 400);
+    assert.equal(unknown.json().code, 'VALIDATION_ERROR');
+    const anon = await t.inject({ method: 'PATCH', url: `/api/v1/videos/${id}`, payload: { title: 'x' } });
+    assert.equal(anon.statusCode, 401);
+  });
+
+  test('DELETE: another user → 403; owner → 204, then the video is 404 everywhere', async () => {
+    const id = await t.uploadVideo(alice.token, { publish: true });
+    const theirs = await t.inject({ method: 'DELETE', url: `/api/v1/videos/${id}`, token: mallory.token });
+    assert.equal(theirs.statusCode, 403);
+    const mine = await t.inject({ method: 'DELETE', url: `/api/v1/videos/${id}`, token: alice.token });
+    assert.equal(mine.statusCode, 204);
+    assert.equal(mine.body, '');
+    for (const url of [`/api/v1/videos/${id}`, `/api/v1/videos/${id}/status`, `/api/v1/videos/${id}/stream`]) {
+      assert.equal((await t.inject({ method: 'GET', url })).statusCode, 404, url);
+    }
+    const again = await t.inject({ method: 'DELETE', url: `/api/v1/videos/${id}`, token: alice.token });
+    assert.equal(again.statusCode, 404);
+  });
+
+  test('status and stream follow processing: 409 VIDEO_NOT_READY until published', async () => {
+    const id = await t.uploadVideo(alice.token);
+    const status = await t.inject({ method: 'GET', url: `/api/v1/videos/${id}/status` });
+    assert.deepEqual(status.json(), { status: 'uploaded', progress: 0, renditions: [], error: null });
+    const early = await t.inject({ method: 'GET', url: `/api/v1/videos/${id}/stream` });
+    assert.equal(early.statusCode, 409);
+    assert.equal(early.json().code, 'VIDEO_NOT_READY');
+
+    await t.world.publish(id);
+    const ready = await t.inject({ method: 'GET', url: `/api/v1/videos/${id}/status` });
+    assert.equal(ready.json().status, 'ready');
+    assert.deepEqual(ready.json().renditions, [{ name: '360p', width: 640, height: 360, bandwidth: 1_000_000 }]);
+    const stream = await t.inject({ method: 'GET', url: `/api/v1/videos/${id}/stream` });
+    assert.equal(stream.statusCode, 200);
+    assert.equal(stream.json().manifest_url, t.world.objectStore.publicUrl(`hls/${id}/master.m3u8`));
+  });
+
+  test('a failed video shows its human-readable reason', async () => {
+    const id = await t.uploadVideo(alice.token);
+    await t.world.commandBus.send({ type: 'FailProcessing', data: { videoId: id, reason: 'the file has no video stream', code: 'NO_VIDEO_STREAM' }, metadata: { now: Date.now() } });
+    const res = await t.inject({ method: 'GET', url: `/api/v1/videos/${id}/status` });
+    assert.equal(res.json().status, 'failed');
+    assert.equal(res.json().error, 'the file has no video stream');
+  });
+});
+
+describe('views, analytics, history', () => {
+  let t: TestGateway;
+  let alice: { id: string; token: string };
+  let bob: { id: string; token: string };
+  let videoId: string;
+  before(async () => {
+    t = await createTestGateway();
+    alice = await t.signUp('alice');
+    bob = await t.signUp('bob');
+    videoId = await t.uploadVideo(alice.token, { publish: true });
+  });
+  after(() => t.close());
+
+  test('anonymous heartbeat → 202 with a null viewer; with a token → the viewer is the token subject', async () => {
+    const anon = await t.inject({ method: 'POST', url: `/api/v1/videos/${videoId}/views`, payload: { session_id: 's-anon', watched_seconds: 4, position_seconds: 4 } });
+    assert.equal(anon.statusCode, 202);
+    assert.deepEqual(anon.json(), { accepted: true });
+    const signed = await t.inject({ method: 'POST', url: `/api/v1/videos/${videoId}/views`, token: bob.token, payload: { session_id: 's-bob', watched_seconds: 6, position_seconds: 7.5 } });
+    assert.equal(signed.statusCode, 202);
+    const viewers = t.world.commandBus.sent.filter((c) => c.type === 'RecordView').map((c) => c.type === 'RecordView' && c.data.viewerId);
+    assert.deepEqual(viewers, [null, bob.id]);
+  });
+
+  test('heartbeat validation: negative seconds / missing session → 400; bad token → 401; not ready → 409', async () => {
+    for (const payload of [{ session_id: 's', watched_seconds: -1, position_seconds: 0 }, { watched_seconds: 1, position_seconds: 0 }, { session_id: '', watched_seconds: 1, position_seconds: 0 }]) {
+      const res = await t.inject({ method: 'POST', url: `/api/v1/videos/${videoId}/views`, payload });
+      assert.equal(res.statusCode, 400, JSON.stringify(payload));
+    }
+    const bad = await t.inject({ method: 'POST', url: `/api/v1/videos/${videoId}/views`, headers: { authorization: 'Bearer nope' }, payload: { session_id: 's', watched_seconds: 1, position_seconds: 1 } });
+    assert.equal(bad.statusCode, 401);
+    const pending = await t.uploadVideo(alice.token);
+    const early = await t.inject({ method: 'POST', url: `/api/v1/videos/${pending}/views`, payload: { session_id: 's', watched_seconds: 1, position_seconds: 1 } });
+    assert.equal(early.statusCode, 409);
+    assert.equal(early.json().code, 'VIDEO_NOT_PUBLISHED');
+  });
+
+  test('analytics: owner → 200 from the analytics port; another user → 403 NOT_OWNER; anonymous → 401', async () => {
+    const res = await t.inject({ method: 'GET', url: `/api/v1/videos/${videoId}/analytics`, token: alice.token });
+    assert.equal(res.statusCode, 200);
+    const expected = await t.world.readModels.videoAnalytics(videoId);
+    assert.deepEqual(res.json(), expected);
+    assert.equal(res.json().views, 2);
+    const theirs = await t.inject({ method: 'GET', url: `/api/v1/videos/${videoId}/analytics`, token: bob.token });
+    assert.equal(theirs.statusCode, 403);
+    assert.equal(theirs.json().code, 'NOT_OWNER');
+    const anon = await t.inject({ method: 'GET', url: `/api/v1/videos/${videoId}/analytics` });
+    assert.equal(anon.statusCode, 401);
+  });
+
+  test("history lists the caller's watched videos only", async () => {
+    const res = await t.inject({ method: 'GET', url: '/api/v1/users/me/history', token: bob.token });
+    assert.equal(res.statusCode, 200);
+    const { history } = res.json();
+    assert.equal(history.length, 1);
+    assert.equal(history[0].video_id, videoId);
+    assert.equal(history[0].position_seconds, 7.5);
+    const empty = await t.inject({ method: 'GET', url: '/api/v1/users/me/history', token: alice.token });
+    assert.deepEqual(empty.json(), { history: [] });
+  });
+});
+
+describe('read-your-writes', () => {
+  test('awaited with the command positions after register, upload start/complete, PATCH and comment, never after a view', async () => {
+    const calls: { url: string; positions: RecordMetadata[] }[] = [];
+    let currentUrl = '';
+    const t = await createTestGateway({}, { readYourWrites: async (positions) => { calls.push({ url: currentUrl, positions }); } });
+    t.app.addHook('onRequest', async (req) => { currentUrl = `${req.method} ${req.routeOptions.url}`; });
+    try {
+      const alice = await t.signUp('alice');
+      const id = await t.uploadVideo(alice.token, { publish: true });
+      await t.inject({ method: 'PATCH', url: `/api/v1/videos/${id}`, token: alice.token, payload: { title: 'New' } });
+      await t.inject({ method: 'POST', url: `/api/v1/videos/${id}/comments`, token: alice.token, payload: { body: 'first' } });
+      await t.inject({ method: 'POST', url: `/api/v1/videos/${id}/views`, payload: { session_id: 's', watched_seconds: 1, position_seconds: 1 } });
+      assert.deepEqual(calls.map((c) => c.url), [
+        'POST /api/v1/users',
+        'POST /api/v1/uploads',
+        'POST /api/v1/uploads/:upload_id/complete',
+        'PATCH /api/v1/videos/:id',
+        'POST /api/v1/videos/:id/comments',
+      ]);
+      const log = t.world.commandBus.log;
+      const comment = log.find((x) => x.event.type === 'CommentPosted');
+      assert.deepEqual(calls.at(-1)!.positions, [comment!.position]);
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -1,0 +1,58 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { foldHeartbeat, heartbeatQualifies, summariseHeartbeats, viewThresholdSeconds, type Heartbeat } from './view-rule.ts';
+
+const T = Date.UTC(2026, 10, 24, 10, 0, 0);
+const hb = (sessionId: string, watchedSeconds: number, viewedAt: number, viewerId: string | null = null, videoDurationSeconds = 120): Heartbeat =>
+  ({ sessionId, watchedSeconds, viewedAt, viewerId, videoDurationSeconds });
+
+describe('view rule v1', () => {
+  test('threshold: 10 s, or the whole video (−0.5 s) when shorter', () => {
+    assert.equal(viewThresholdSeconds(120), 10);
+    assert.equal(viewThresholdSeconds(10), 10);
+    assert.equal(viewThresholdSeconds(6), 5.5);
+    assert.equal(viewThresholdSeconds(0.3), 0);
+    assert.equal(viewThresholdSeconds(0), 10, 'unknown duration falls back to 10 s');
+    assert.equal(viewThresholdSeconds(Number.NaN), 10);
+    assert.equal(heartbeatQualifies({ watchedSeconds: 9.99, videoDurationSeconds: 60 }), false);
+    assert.equal(heartbeatQualifies({ watchedSeconds: 10, videoDurationSeconds: 60 }), true);
+    assert.equal(heartbeatQualifies({ watchedSeconds: 5.5, videoDurationSeconds: 6 }), true);
+    assert.equal(heartbeatQualifies({ watchedSeconds: 5.4, videoDurationSeconds: 6 }), false);
+    assert.equal(heartbeatQualifies({ watchedSeconds: 0, videoDurationSeconds: 0.3 }), false, 'nothing watched is never a view');
+  });
+
+  test('repeated heartbeats count once; a lower later heartbeat does not reduce watch time', () => {
+    let s = foldHeartbeat(undefined, hb('s', 12, T));
+    assert.equal(s.newView, true);
+    assert.equal(s.watchTimeDeltaSeconds, 12);
+    const again = foldHeartbeat(s.state, hb('s', 12, T));
+    assert.equal(again.newView, false);
+    assert.equal(again.watchTimeDeltaSeconds, 0);
+    s = foldHeartbeat(again.state, hb('s', 20, T + 5000));
+    assert.equal(s.newView, false);
+    assert.equal(s.watchTimeDeltaSeconds, 8);
+    const lower = foldHeartbeat(s.state, hb('s', 3, T + 9000));
+    assert.equal(lower.watchTimeDeltaSeconds, 0);
+    assert.equal(lower.state.maxWatchedSeconds, 20);
+    assert.equal(lower.state.countedAt, T);
+  });
+
+  test('summary: two sessions of one viewer are 2 views and 1 unique viewer; minute of first crossing', () => {
+    const m = (min: number, sec: number) => T + min * 60_000 + sec * 1000;
+    const sum = summariseHeartbeats([
+      hb('a', 5, m(0, 50), 'u1'), hb('a', 10, m(1, 5), 'u1'), hb('a', 40, m(2, 0), 'u1'),
+      hb('b', 11, m(1, 30), 'u1'),
+      hb('c', 4, m(1, 40)), // anonymous, never counted
+      hb('d', 3.5, m(3, 0), null, 4), // short video, 3.5 ≥ 4 − 0.5
+    ]);
+    assert.deepEqual(sum, {
+      views: 3,
+      unique_viewers: 2,
+      watch_time_seconds: 40 + 11 + 4 + 3.5,
+      views_per_minute: [{ minute: '2026-11-24T10:01:00Z', views: 2 }, { minute: '2026-11-24T10:03:00Z', views: 1 }],
+    });
+    // Order-independent.
+    assert.deepEqual(summariseHeartbeats([hb('b', 11, m(1, 30), 'u1'), hb('a', 40, m(2, 0), 'u1'), hb('a', 10, m(1, 5), 'u1')]).views_per_minute,
+      [{ minute: '2026-11-24T10:01:00Z', views: 2 }]);
+  });
+});
