@@ -1,0 +1,89 @@
+/** Comments: auth, posting through the real comment decider, cursor pagination. */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createTestGateway, type TestGateway } from '../../testing/test-gateway.ts';
+
+describe('comments', () => {
+  let t: TestGateway;
+  let alice: { id: string; token: string };
+  let videoId: string;
+  before(async () => {
+    t = await createTestGateway();
+    alice = await t.signUp('alice');
+    videoId = await t.uploadVideo(alice.token, { publish: true });
+  });
+  after(() => t.close());
+
+  const post = (payload: unknown, token?: string, id = videoId) =>
+    t.inject({ method: 'POST', url: `/api/v1/videos/${id}/comments`, payload: payload as object, ...(token && { token }) });
+
+  test('401 UNAUTHORIZED without a token, and nothing is sent', async () => {
+    const before = t.world.commandBus.sent.length;
+    const res = await post({ body: 'hello' });
+    assert.equal(res.statusCode, 401);
+    assert.equal(res.json().code, 'UNAUTHORIZED');
+    assert.equal(t.world.commandBus.sent.length, before);
+  });
+
+  test('201 with the comment id; replies carry parent_id; listed newest first', async () => {
+    const first = await post({ body: 'first!' }, alice.token);
+    assert.equal(first.statusCode, 201);
+    const firstId = first.json().id;
+    assert.match(firstId, /^cmt_/);
+    const reply = await post({ body: 'a reply', parent_id: firstId }, alice.token);
+    assert.equal(reply.statusCode, 201);
+
+    const list = await t.inject({ method: 'GET', url: `/api/v1/videos/${videoId}/comments` });
+    assert.equal(list.statusCode, 200);
+    const { comments, next_cursor } = list.json();
+    assert.deepEqual(comments.map((c: { body: string }) => c.body), ['a reply', 'first!']);
+    assert.equal(comments[0].parent_id, firstId);
+    assert.equal(comments[1].parent_id, null);
+    assert.equal(comments[0].author_id, alice.id);
+    assert.equal(new Date(comments[0].posted_at).toISOString(), comments[0].posted_at);
+    assert.equal(next_cursor, null);
+  });
+
+  test('a reply to an unknown comment → 400 PARENT_COMMENT_NOT_FOUND; on a video not yet published → 409', async () => {
+    const orphan = await post({ body: 'reply', parent_id: 'cmt_missing' }, alice.token);
+    assert.equal(orphan.statusCode, 400);
+    assert.equal(orphan.json().code, 'PARENT_COMMENT_NOT_FOUND');
+    const pending = await t.uploadVideo(alice.token);
+    const early = await post({ body: 'too soon' }, alice.token, pending);
+    assert.equal(early.statusCode, 409);
+    assert.equal(early.json().code, 'VIDEO_NOT_PUBLISHED');
+    const missing = await post({ body: 'nobody home' }, alice.token, 'vid_missing');
+    assert.equal(missing.statusCode, 404);
+  });
+
+  test('empty or oversized body → 400', async () => {
+    for (const payload of [{ body: '' }, { body: 'x'.repeat(5001) }, { text: 'wrong field' }]) {
+      const res = await post(payload, alice.token);
+      assert.equal(res.statusCode, 400);
+    }
+  });
+
+  test('pagination: limit and next_cursor walk every comment once; a bad cursor → 400 INVALID_CURSOR', async () => {
+    const id = await t.uploadVideo(alice.token, { publish: true });
+    for (const body of ['one', 'two', 'three']) assert.equal((await post({ body }, alice.token, id)).statusCode, 201);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    for (let page = 0; page < 5; page++) {
+      const qs: string = `limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+      const res = await t.inject({ method: 'GET', url: `/api/v1/videos/${id}/comments?${qs}` });
+      assert.equal(res.statusCode, 200);
+      const body: { comments: { body: string }[]; next_cursor: string | null } = res.json();
+      assert.ok(body.comments.length <= 2);
+      seen.push(...body.comments.map((c) => c.body));
+      cursor = body.next_cursor;
+      if (!cursor) break;
+    }
+    assert.deepEqual(seen, ['three', 'two', 'one']);
+
+    const bad = await t.inject({ method: 'GET', url: `/api/v1/videos/${id}/comments?cursor=%25%25garbage` });
+    assert.equal(bad.statusCode, 400);
+    assert.equal(bad.json().code, 'INVALID_CURSOR');
+    const limit0 = await t.inject({ method: 'GET', url: `/api/v1/videos/${id}/comments?limit=0` });
+    assert.equal(limit0.statusCode, 400);
+  });
+});
