@@ -123,6 +123,26 @@ describe('request validation and the error catalogue', () => {
     }
   });
 
+  test('non-JSON bodies → 415 UNSUPPORTED_MEDIA_TYPE; bad URL encoding → 400; over-long path parameter → 414', async () => {
+    for (const [type, payload] of [['text/plain', 'hi'], ['application/x-www-form-urlencoded', 'username=bob']]) {
+      const res = await t.inject({ method: 'POST', url: '/api/v1/users', headers: { 'content-type': type }, payload });
+      assert.equal(res.statusCode, 415, type);
+      assert.equal(res.json().code, 'UNSUPPORTED_MEDIA_TYPE');
+    }
+    const badUrl = await t.inject({ method: 'GET', url: '/api/v1/videos/%E0%A4%A' });
+    assert.equal(badUrl.statusCode, 400);
+    assert.equal(badUrl.json().code, 'BAD_URL');
+    const long = await t.inject({ method: 'GET', url: `/api/v1/videos/${'x'.repeat(2000)}` });
+    assert.equal(long.statusCode, 414);
+    assert.equal(long.json().code, 'URI_TOO_LONG');
+  });
+
+  test('a body above the limit → 413 PAYLOAD_TOO_LARGE', async () => {
+    const res = await t.inject({ method: 'POST', url: '/api/v1/users', payload: { username: 'x'.repeat(200_000), email: 'a@b.co', password: 'password-1' } });
+    assert.equal(res.statusCode, 413);
+    assert.equal(res.json().code, 'PAYLOAD_TOO_LARGE');
+  });
+
   test('unknown route → 404 NOT_FOUND in the same error shape', async () => {
     const res = await t.inject({ method: 'GET', url: '/api/v1/nothing-here' });
     assert.equal(res.statusCode, 404);

@@ -82,6 +82,12 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     bodyLimit: config.bodyLimitBytes,
     // Cluster mode runs behind a load balancer; request.ip must be the client's.
     trustProxy: true,
+    // S3 UploadIds (path parameter of /uploads/{upload_id}) are longer than Fastify's default 100.
+    routerOptions: { maxParamLength: 1024 },
+    // Router-level failures (bad URL encoding, over-long parameter) use the same error body.
+    frameworkErrors: (error, request, reply) => {
+      gatewayErrorHandler(error, request, reply);
+    },
     ajv: {
       customOptions: {
         // For mounted plugins (our own routes use TypeBox, see below). Unknown fields are
@@ -106,6 +112,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   // Route-level limits only (uploads); onExceeded answers through the error handler.
   await app.register(rateLimit, {
     global: false,
+    ...(deps.rateLimitRedis && { redis: deps.rateLimitRedis, nameSpace: 'streamwave-gateway-rl-' }),
     errorResponseBuilder: (_request, ctx) => new Errors.RateLimited(ctx.after),
   });
 
@@ -132,6 +139,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     // from strings, and every failure is reported (bounded by the schemas' own sizes). Mounted
     // plugins (S3, registry, media) keep Fastify's Ajv, configured below.
     api.setValidatorCompiler(TypeBoxValidatorCompiler);
+    // The API speaks JSON (and form-encoded on /auth/token): other bodies are 415, not a string.
+    api.removeContentTypeParser('text/plain');
     await api.register(usersRoutes, { prefix: '/api/v1/users' });
     await api.register(authRoutes, { prefix: '/api/v1/auth' });
     await api.register(uploadsRoutes, { prefix: '/api/v1/uploads' });

@@ -158,6 +158,10 @@ export function toErrorResponse(error: unknown): ErrorResponse {
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return { statusCode: 400, code: 'MALFORMED_JSON', message: 'request body is not valid JSON' };
+    case 'FST_ERR_BAD_URL':
+      return { statusCode: 400, code: 'BAD_URL', message: 'the URL is malformed' };
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return { statusCode: 414, code: 'URI_TOO_LONG', message: 'a path parameter is too long' };
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return { statusCode: 413, code: 'PAYLOAD_TOO_LARGE', message: 'request body is too large' };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':

@@ -3,6 +3,7 @@
  * in standalone mode (embedded adapters) and cluster mode (Kafka, Redis, ClickHouse, Typesense, S3).
  */
 import type { FastifyPluginAsync } from 'fastify';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { CommandBus } from '../commands/command-bus.port.ts';
@@ -70,6 +71,11 @@ export interface GatewayDeps {
   /** Extra fields for GET /health (e.g. consumer lag); throwing makes /health answer 503. */
   health?: () => Promise<Record<string, unknown>>;
   ids?: IdGenerator;
+  /**
+   * Cluster mode: share the upload rate-limit counters between gateway replicas through Redis
+   * (@fastify/rate-limit's Redis store). Standalone: omitted, counters live in process memory.
+   */
+  rateLimitRedis?: Redis;
   /** Wall clock, ms since epoch. Default Date.now. */
   now?: () => number;
   /** Mounted as-is after the gateway's own routes (schema registry at /registry, S3 at /s3, media). */

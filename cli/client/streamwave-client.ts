@@ -107,7 +107,7 @@ export class StreamWaveClient {
    * @throws ApiError with the S3 error code on failure.
    */
   async uploadPart(url: string, body: Buffer): Promise<string> {
-    const res = await fetch(url, { method: 'PUT', body, headers: { 'content-type': 'application/octet-stream' } });
+    const res = await fetch(url, { method: 'PUT', body: body as unknown as BodyInit, headers: { 'content-type': 'application/octet-stream' } });
     const text = await res.text();
     if (!res.ok) {
       const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? 'HTTP_ERROR';

@@ -72,7 +72,7 @@ describe('upload → transcode → stream', () => {
   let videoId: string;
   let clip: string;
 
-  test('a 720p clip with audio ends ready with a correct ladder', async () => {
+  test('a 720p clip with audio ends ready with a correct ladder', async (t) => {
     clip = await makeClip(join(tmp, 'clip.mp4'), { seconds: 9, width: 1280, height: 720, audio: true });
     const up = await uploadFile(alice, clip, { title: 'Dinosaur documentary', description: 'A film about a dinosaur', tags: ['nature', 'dinosaur'], resumeFile: resumeFile() });
     videoId = up.videoId;
@@ -86,7 +86,7 @@ describe('upload → transcode → stream', () => {
     assert.equal(final.progress, 100);
     assert.deepEqual(final.renditions.map((r) => r.height), [144, 240, 360, 480, 720]);
     // The ready-before-complete window is short on a fast machine; record it rather than require it.
-    test.diagnostic?.(`playable before the full ladder was observed: ${sawPlayableBeforeDone}`);
+    t.diagnostic(`playable before the full ladder was observed: ${sawPlayableBeforeDone}`);
     const { manifest_url } = await alice.stream(videoId);
     const hls = await checkHls(manifest_url);
     assert.match(hls.masterContentType ?? '', /mpegurl/i);

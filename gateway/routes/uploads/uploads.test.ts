@@ -172,6 +172,9 @@ describe('resume and complete', () => {
     const completed = t.world.commandBus.log.filter((x) => x.event.type === 'UploadCompleted' && x.event.data.videoId === started.video_id);
     assert.equal(completed.length, 1);
     assert.equal(completed[0]!.event.type === 'UploadCompleted' && completed[0]!.event.data.sizeBytes, 2000);
+    const resume = await t.inject({ method: 'GET', url: `/api/v1/uploads/${started.upload_id}`, token: alice.token });
+    assert.equal(resume.statusCode, 409);
+    assert.equal(resume.json().code, 'UPLOAD_ALREADY_COMPLETED');
   });
 
   test('complete recovers when the store assembled the object but CompleteUpload never landed', async () => {

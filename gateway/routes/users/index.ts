@@ -4,6 +4,7 @@
  * - `GET /me/history` (auth) → the caller's watch history.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { usernameKey } from '../../../domain/user/user.decider.ts';
 import { hashPassword } from '../../auth/password.ts';
 import { Errors } from '../../errors.ts';
 import { requireUserId } from '../../plugins/auth.plugin.ts';
@@ -22,7 +23,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.post('', { schema: registerUserSchema }, async (request, reply) => {
     const { username, email, password } = request.body;
-    const reservation = username.toLowerCase();
+    const reservation = usernameKey(username);
     if (pending.has(reservation) || (await videoQueries.findUserByUsername(username))) {
       throw new Errors.UsernameTaken(username);
     }

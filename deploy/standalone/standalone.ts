@@ -1,0 +1,145 @@
+/**
+ * Standalone mode: every role of StreamWave in one process on embedded adapters, data on disk
+ * under STREAMWAVE_DATA_DIR — the embedded log, the built-in schema registry (served at /registry),
+ * the command bus, the three projections, the transcoder, the object store with its S3-compatible
+ * endpoint (/s3) and HLS delivery (/media), and the gateway. `main` only wires; every piece is the
+ * same code cluster mode runs with other adapters behind the same ports.
+ */
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { pino } from 'pino';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { StreamWaveConfig } from '../config/config.ts';
+import { createEmbeddedEventLog } from '../../processors/log/embedded-event-log.adapter.ts';
+import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts';
+import { schemaRegistryRoutes } from '../../schemas/registry/schema-registry.routes.ts';
+import { createInProcessSchemaRegistryApi } from '../../schemas/codec/schema-registry-api.ts';
+import { createAvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
+import { createCommandBus } from '../../commands/command-bus.ts';
+import { openStandaloneProjections } from '../../projections/standalone-projections.ts';
+import { createEmbeddedObjectStore } from '../../processors/object-store/embedded-object-store.adapter.ts';
+import { buildTranscoderProcessor } from '../../processors/transcoder/transcoder.processor.ts';
+import { runProcessor } from '../../processors/runtime/processor.runtime.ts';
+import { buildGateway } from '../../gateway/app.ts';
+import { s3EndpointPlugin } from '../../gateway/s3/s3-endpoint.plugin.ts';
+import { mediaPlugin } from '../../gateway/media/media.plugin.ts';
+import type { RecordMetadata } from '../../processors/log/event-log.port.ts';
+
+export interface RunningStandalone {
+  /** Base URL the gateway listens on. */
+  url: string;
+  /** Graceful stop: HTTP first, then processors and projections, then the log. */
+  stop(): Promise<void>;
+}
+
+/** How long a command's answer waits for the read models to show it (read-your-writes), ms. */
+const READ_YOUR_WRITES_TIMEOUT_MS = 5_000;
+
+/**
+ * Starts standalone mode and listens on `config.host:config.port`.
+ * @throws when the data dir is locked by another process (`LOG_LOCKED`) or the port is taken.
+ */
+export async function startStandalone(config: StreamWaveConfig): Promise<RunningStandalone> {
+  const logger = pino({ name: 'streamwave', level: config.logLevel });
+  const metricsRegistry = new Registry();
+  collectDefaultMetrics({ register: metricsRegistry });
+  const dir = (name: string) => {
+    const d = join(config.dataDir, name);
+    mkdirSync(d, { recursive: true });
+    return d;
+  };
+  const secret = (purpose: string) => createHash('sha256').update(`${purpose}:${config.jwtSecret}`).digest('base64url');
+
+  const log = await createEmbeddedEventLog({ dataDir: config.dataDir, logger: logger.child({ role: 'log' }) });
+  const registry = createSchemaRegistry({ log, logger: logger.child({ role: 'schema-registry' }) });
+  await registry.start();
+  const codec = createAvroEventCodec({ registry: createInProcessSchemaRegistryApi(registry), logger: logger.child({ role: 'codec' }) });
+  await codec.registerAll();
+
+  const commandBus = createCommandBus({ log, codec, logger: logger.child({ role: 'commands' }) });
+  await commandBus.start();
+
+  const projections = await openStandaloneProjections({
+    dataDir: config.dataDir,
+    codec,
+    searchCursorSecret: secret('search-cursor'),
+    logger: logger.child({ role: 'projections' }),
+  });
+  const handles = {
+    videoDetail: await projections.videoDetail.start(log),
+    analytics: await projections.analytics.start(log),
+    search: await projections.search.start(log),
+  };
+
+  const objectStore = createEmbeddedObjectStore({
+    dir: dir('objects'),
+    publicBaseUrl: config.publicUrl,
+    s3: { endpointPath: '/s3', bucket: 'streamwave', region: 'us-east-1', accessKeyId: 'streamwave-standalone', secretAccessKey: secret('s3') },
+    mediaPathPrefix: '/media',
+    logger: logger.child({ role: 'object-store' }),
+  });
+
+  const transcoder = await runProcessor(
+    log,
+    {
+      ...buildTranscoderProcessor({ commandBus, codec, objectStore, workDir: dir('work'), logger: logger.child({ role: 'transcoder' }) }),
+      concurrency: config.transcodeConcurrency,
+    },
+    { logger: logger.child({ role: 'runtime' }), registry: metricsRegistry },
+  );
+
+  const readYourWrites = async (positions: RecordMetadata[]) => {
+    await handles.videoDetail.waitFor(positions, READ_YOUR_WRITES_TIMEOUT_MS);
+  };
+
+  const lagOf = async (h: { lag(): Promise<Map<string, number>> }) => [...(await h.lag()).values()].reduce((a, b) => a + b, 0);
+  const app = await buildGateway({
+    config: {
+      jwtSecret: config.jwtSecret,
+      tokenTtlSeconds: config.tokenTtlSeconds,
+      maxUploadBytes: config.maxUploadBytes,
+      uploadsPerHour: config.uploadsPerHour,
+      cursorSecret: secret('cursor'),
+    },
+    commandBus,
+    videoQueries: projections.videoDetail.queries,
+    analytics: projections.analytics.queries,
+    search: projections.search.queries,
+    readYourWrites,
+    objectStore,
+    logger,
+    metricsRegistry,
+    health: async () => ({
+      mode: 'standalone',
+      lag: {
+        'video-detail': await lagOf(handles.videoDetail),
+        analytics: await lagOf(handles.analytics),
+        search: await lagOf(handles.search),
+        transcoder: await lagOf(transcoder),
+      },
+    }),
+    plugins: [
+      { plugin: schemaRegistryRoutes, prefix: '/registry', options: { registry } },
+      { plugin: s3EndpointPlugin, prefix: '/s3', options: { store: objectStore } },
+      { plugin: mediaPlugin, prefix: '/media', options: { store: objectStore } },
+    ],
+  });
+  const address = await app.listen({ port: config.port, host: config.host });
+  logger.info({ address, dataDir: config.dataDir, publicUrl: config.publicUrl }, 'StreamWave standalone is up');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url: address,
+    stop() {
+      stopping ??= (async () => {
+        await app.close();
+        await transcoder.stop();
+        await projections.close();
+        await log.close();
+        logger.info('StreamWave standalone stopped');
+      })();
+      return stopping;
+    },
+  };
+}
