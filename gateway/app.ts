@@ -59,7 +59,7 @@ export function resolveGatewayConfig(config: GatewayDeps['config']): ResolvedGat
 }
 
 /**
- * Builds the gateway (not listening). Routes: see README of each `gateway/routes/<resource>/index.ts`;
+ * Builds the gateway (not listening). Routes: see the header comment of each `gateway/routes/<resource>/index.ts`;
  * OpenAPI at `/docs` (`/docs/json`), health at `/health`, Prometheus at `/metrics`.
  * @throws Error when the config is invalid (see resolveGatewayConfig).
  */
@@ -80,8 +80,9 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: config.bodyLimitBytes,
-    // Cluster mode runs behind a load balancer; request.ip must be the client's.
-    trustProxy: true,
+    // Behind a load balancer (cluster mode) request.ip must come from X-Forwarded-For; exposed
+    // directly (standalone), trusting that header would let clients pick their own IP.
+    trustProxy: config.trustProxy,
     // S3 UploadIds (path parameter of /uploads/{upload_id}) are longer than Fastify's default 100.
     routerOptions: { maxParamLength: 1024 },
     // Router-level failures (bad URL encoding, over-long parameter) use the same error body.
@@ -109,7 +110,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   await app.register(contextPlugin, { context });
   await app.register(metricsPlugin, { registry: deps.metricsRegistry });
   await app.register(authPlugin, { jwtSecret: config.jwtSecret, tokenTtlSeconds: config.tokenTtlSeconds });
-  // Route-level limits only (uploads); onExceeded answers through the error handler.
+  // Route-level limits only (uploads); the 429 is thrown, so it goes through the error handler.
   await app.register(rateLimit, {
     global: false,
     ...(deps.rateLimitRedis && { redis: deps.rateLimitRedis, nameSpace: 'streamwave-gateway-rl-' }),
@@ -137,7 +138,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     // The public API validates with TypeBox's compiler: bodies are checked strictly (no type
     // coercion: `"size_bytes": "12"` is a 400, not 12), querystrings and params are converted
     // from strings, and every failure is reported (bounded by the schemas' own sizes). Mounted
-    // plugins (S3, registry, media) keep Fastify's Ajv, configured below.
+    // plugins (S3, registry, media) keep Fastify's Ajv, configured above.
     api.setValidatorCompiler(TypeBoxValidatorCompiler);
     // The API speaks JSON (and form-encoded on /auth/token): other bodies are 415, not a string.
     api.removeContentTypeParser('text/plain');

@@ -35,9 +35,14 @@ export interface GatewayConfig {
   cursorSecret?: string;
   /** Largest JSON request body, bytes. Default 64 KiB (the API never takes media in JSON). */
   bodyLimitBytes?: number;
+  /** Fastify `trustProxy` (true, hop count, or addresses/CIDRs of trusted proxies). Default false. */
+  trustProxy?: boolean | number | string | string[];
 }
 
-export type ResolvedGatewayConfig = Required<Omit<GatewayConfig, 'cursorSecret'>> & { cursorSecret?: string };
+export type ResolvedGatewayConfig = Required<Omit<GatewayConfig, 'cursorSecret' | 'trustProxy'>> & {
+  cursorSecret?: string;
+  trustProxy: boolean | number | string | string[];
+};
 
 export const DEFAULT_GATEWAY_CONFIG = {
   tokenTtlSeconds: 3600,
@@ -47,6 +52,7 @@ export const DEFAULT_GATEWAY_CONFIG = {
   uploadsPerHour: 5,
   uploadUrlTtlSeconds: 3600,
   bodyLimitBytes: 64 * 1024,
+  trustProxy: false,
 } as const;
 
 /** Id generator: `newId('vid')` → `vid_01J…` (ULID: sortable by creation time). */

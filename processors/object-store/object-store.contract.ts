@@ -86,6 +86,18 @@ export function runObjectStoreContract(name: string, setup: () => Promise<Object
       assert.equal((await readAll(got.body)).toString(), 'new-segment');
     });
 
+    test('keys with spaces, unicode and reserved characters round-trip (put, multipart, get)', async () => {
+      const k = key("my clip (1) ü+&=.mp4");
+      await fx.store.putObject(k, Buffer.from('odd key'), 'video/mp4');
+      const got = await fx.store.getObject(k);
+      assert.ok(got);
+      assert.equal((await readAll(got.body)).toString(), 'odd key');
+      const uploadId = await fx.store.createMultipartUpload(k, 'video/mp4');
+      const res = await putPart(await fx.store.presignUploadPart(k, uploadId, 1, 300), Buffer.from('part'));
+      assert.equal(res.status, 200);
+      assert.equal(await fx.store.completeMultipartUpload(k, uploadId, [{ partNumber: 1, etag: md5Etag(Buffer.from('part')) }]), 4);
+    });
+
     test('missing objects: getObject undefined, exists false, downloadToFile NoSuchKey', async () => {
       const k = key('missing.jpg');
       assert.equal(await fx.store.getObject(k), undefined);
