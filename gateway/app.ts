@@ -6,7 +6,8 @@
  * fastify-plugin; each resource is one encapsulated plugin under `gateway/routes/<resource>/`.
  * One error handler (gateway/errors.ts) turns every failure into `{ statusCode, code, message }`.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyHttpOptions, type FastifyInstance } from 'fastify';
+import type { Server } from 'node:http';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -77,7 +78,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     now: deps.now ?? Date.now,
   };
 
-  const app = Fastify({
+  const serverOptions: FastifyHttpOptions<Server> = {
     loggerInstance: deps.logger,
     bodyLimit: config.bodyLimitBytes,
     // Behind a load balancer (cluster mode) request.ip must come from X-Forwarded-For; exposed
@@ -100,7 +101,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
         allErrors: false,
       },
     },
-  }).withTypeProvider<TypeBoxTypeProvider>();
+  };
+  const app = Fastify(serverOptions).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setErrorHandler(gatewayErrorHandler);
   app.setNotFoundHandler(async (request) => {

@@ -35,13 +35,13 @@ export interface GatewayConfig {
   cursorSecret?: string;
   /** Largest JSON request body, bytes. Default 64 KiB (the API never takes media in JSON). */
   bodyLimitBytes?: number;
-  /** Fastify `trustProxy` (true, hop count, or addresses/CIDRs of trusted proxies). Default false. */
-  trustProxy?: boolean | number | string | string[];
+  /** Fastify `trustProxy` (true, or addresses/CIDRs of trusted proxies). Default false. */
+  trustProxy?: boolean | string | string[];
 }
 
 export type ResolvedGatewayConfig = Required<Omit<GatewayConfig, 'cursorSecret' | 'trustProxy'>> & {
   cursorSecret?: string;
-  trustProxy: boolean | number | string | string[];
+  trustProxy: boolean | string | string[];
 };
 
 export const DEFAULT_GATEWAY_CONFIG = {

@@ -135,7 +135,10 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
       case 'VideoProcessingProgressed':
         return updateVideo(tx, e.data.videoId, e.data.at, (v) => {
           const p = Number.isFinite(e.data.progress) ? Math.min(100, Math.max(0, e.data.progress)) : 0;
-          v.progress = Math.max(v.progress, p); // progress never goes down (reports can be reordered/retried)
+          // Progress never goes down (reports can be reordered/retried), and 100 means "whole ladder
+          // encoded": a transcoder report of 100 can precede the last RenditionEncoded events.
+          const ladderDone = v.plannedRenditions > 0 && v.renditions.length >= v.plannedRenditions;
+          v.progress = Math.max(v.progress, ladderDone ? p : Math.min(p, 99));
         });
       case 'RenditionEncoded':
         return updateVideo(tx, e.data.videoId, e.data.at, (v) => {

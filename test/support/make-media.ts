@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 
 const run = promisify(execFile);
 const FFMPEG = process.env.STREAMWAVE_FFMPEG_PATH ?? 'ffmpeg';
@@ -11,15 +11,21 @@ const FFMPEG = process.env.STREAMWAVE_FFMPEG_PATH ?? 'ffmpeg';
  * @param o.seconds duration; o.width/o.height coded size; o.audio add a 440 Hz tone; o.rotate write
  *   a display-matrix rotation (degrees) into the MP4; o.bitrate video bits/s (to make larger files).
  */
-export async function makeClip(path: string, o: { seconds: number; width: number; height: number; fps?: number; audio?: boolean; rotate?: number; bitrate?: number }): Promise<string> {
+export async function makeClip(path: string, o: { seconds: number; width: number; height: number; fps?: number; audio?: boolean; rotate?: number; noisy?: boolean }): Promise<string> {
   const args = ['-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=${o.width}x${o.height}:rate=${o.fps ?? 25}:duration=${o.seconds}`];
   if (o.audio !== false) args.push('-f', 'lavfi', '-i', `sine=frequency=440:duration=${o.seconds}`);
+  // Noise defeats compression: a few seconds make a multi-part (> 5 MiB) upload.
+  if (o.noisy) args.push('-vf', 'noise=alls=80:allf=t+u', '-qp', '30');
   args.push('-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p');
-  if (o.bitrate) args.push('-b:v', String(o.bitrate), '-maxrate', String(o.bitrate), '-bufsize', String(o.bitrate));
   if (o.audio !== false) args.push('-c:a', 'aac', '-shortest');
-  if (o.rotate) args.push('-metadata:s:v:0', `rotate=${o.rotate}`);
-  args.push(path);
+  // FFmpeg 5.1 has no -display_rotation: a `rotate` tag on an MP4 stream copy writes a display matrix.
+  const encoded = o.rotate ? `${path}.plain.mp4` : path;
+  args.push(encoded);
   await run(FFMPEG, args);
+  if (o.rotate) {
+    await run(FFMPEG, ['-v', 'error', '-y', '-i', encoded, '-c', 'copy', '-metadata:s:v:0', `rotate=${o.rotate}`, path]);
+    await rm(encoded, { force: true });
+  }
   return path;
 }
 
