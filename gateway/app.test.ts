@@ -280,3 +280,18 @@ describe('health, metrics, docs, mounted plugins', () => {
     assert.deepEqual(res.json(), { pong: true });
   });
 });
+
+describe('resolveGatewayConfig', () => {
+  test('applies defaults and rejects impossible settings', async () => {
+    const { resolveGatewayConfig } = await import('./app.ts');
+    const c = resolveGatewayConfig({ jwtSecret: 's' });
+    assert.equal(c.tokenTtlSeconds, 3600);
+    assert.equal(c.maxUploadBytes, 4 * 1024 ** 3);
+    assert.equal(c.minPartSizeBytes, 5 * 1024 ** 2);
+    assert.equal(c.maxPartSizeBytes, 64 * 1024 ** 2);
+    assert.equal(c.uploadsPerHour, 5);
+    assert.throws(() => resolveGatewayConfig({ jwtSecret: '' }), /jwtSecret/);
+    assert.throws(() => resolveGatewayConfig({ jwtSecret: 's', minPartSizeBytes: 10, maxPartSizeBytes: 5 }), /minPartSizeBytes/);
+    assert.throws(() => resolveGatewayConfig({ jwtSecret: 's', tokenTtlSeconds: -1 }), /tokenTtlSeconds/);
+  });
+});
