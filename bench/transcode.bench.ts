@@ -28,7 +28,7 @@
  * e.g. no FFmpeg or a pipeline failure).
  */
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
@@ -71,6 +71,27 @@ const log = (msg: string): void => {
 };
 const START = performance.now();
 const sec = (ms: number): string => (ms / 1000).toFixed(2);
+
+/** Kernel clock ticks per second (`getconf CLK_TCK`), the unit of /proc/<pid>/stat times. */
+let clockTicks = 100;
+
+/**
+ * CPU time, ms: this process (user+system) plus every child it has reaped (cutime+cstime from
+ * /proc/self/stat, Linux). Children = ffprobe/ffmpeg runs, so this is the work done, which a busy
+ * shared machine distorts far less than wall time. NaN where /proc is unavailable.
+ */
+function cpuNowMs(): number {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    // Fields after "(comm)": state is field 3, so cutime (16) and cstime (17) are at 13 and 14.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const children = ((Number(f[13]) + Number(f[14])) * 1000) / clockTicks;
+    const self = process.cpuUsage();
+    return children + (self.user + self.system) / 1000;
+  } catch {
+    return NaN;
+  }
+}
 
 /** Median of a non-empty list (mean of the middle two for an even count). */
 export function median(xs: number[]): number {
@@ -217,12 +238,16 @@ async function generateClip(dir: string): Promise<string> {
 interface Mark {
   /** ms since the start of `handle`. */
   at: number;
+  /** CPU ms (see cpuNowMs) since the start of `handle`; a child's time counts once it has exited. */
+  cpu: number;
   what: string;
 }
 
 interface PipelineSample {
   firstPlayableMs: number;
   totalMs: number;
+  /** CPU ms of the whole `handle` (node + ffprobe + every ffmpeg run). */
+  cpuMs: number;
   renditions: string[];
   /** ms spent in object-store calls, by kind. */
   storeMs: { download: number; upload: number; uploads: number };
@@ -281,9 +306,10 @@ async function measurePipeline(src: string, root: string, runId: string): Promis
     await fake.putFile(objectKey, src, 'application/octet-stream');
 
     let t0 = 0;
+    let c0 = 0;
     const marks: Mark[] = [];
     const mark = (what: string): void => {
-      if (t0) marks.push({ at: performance.now() - t0, what });
+      if (t0) marks.push({ at: performance.now() - t0, cpu: cpuNowMs() - c0, what });
     };
     const storeMs = { download: 0, upload: 0, uploads: 0 };
     const rungOptions = new Map<string, string>();
@@ -325,42 +351,49 @@ async function measurePipeline(src: string, root: string, runId: string): Promis
     });
     const record: LogRecord = { topic: TOPICS.videos, partition: 0, offset: 0, key: videoId, value, headers: {}, timestamp: Date.now() };
 
+    c0 = cpuNowMs();
     t0 = performance.now();
     await processor.handle(record);
     const totalMs = performance.now() - t0;
+    const cpuMs = cpuNowMs() - c0;
 
     const failed = recording.commands.find((c) => c.type === 'FailProcessing');
     if (failed) throw new Error(`pipeline failed: ${JSON.stringify(failed.data)}`);
     if (Number.isNaN(firstPlayableMs)) throw new Error('pipeline never sent PublishVideo');
     const renditions = recording.effective.flatMap((c) => (c.type === 'RecordRenditionEncoded' ? [c.data.rendition.name] : []));
-    return { firstPlayableMs, totalMs, renditions, storeMs, marks, rungOptions };
+    return { firstPlayableMs, totalMs, cpuMs, renditions, storeMs, marks, rungOptions };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-/** Phase durations (ms) read off a pipeline timeline; NaN when a mark is missing. */
-function phases(s: PipelineSample): Record<string, number> {
-  const at = (pred: (w: string) => boolean, from = 0): number => s.marks.find((m) => m.at >= from && pred(m.what))?.at ?? NaN;
+/** Phase durations (wall ms, CPU ms) read off a pipeline timeline; NaN when a mark is missing. */
+function phases(s: PipelineSample): Record<string, { wall: number; cpu: number }> {
+  const none: Mark = { at: NaN, cpu: NaN, what: '' };
+  const find = (pred: (w: string) => boolean, from = 0): Mark => s.marks.find((m) => m.at >= from && pred(m.what)) ?? none;
   const ladders = s.marks.filter((m) => m.what.startsWith('ffmpeg:ladder'));
-  const lowestStart = ladders[0]?.at ?? NaN;
-  const restStart = ladders[1]?.at ?? NaN;
-  const started = at((w) => w === 'command:StartProcessing');
-  const lowestUpload = at((w) => w.startsWith('upload:'), lowestStart);
-  const lowestDone = at((w) => w === 'log:lowest rendition encoded');
-  const thumbStart = at((w) => w === 'ffmpeg:thumbnail');
-  const thumbUpload = at((w) => w.startsWith('upload:') && w.endsWith('thumbnail.jpg'));
-  const restUpload = at((w) => w.startsWith('upload:'), restStart);
-  const finished = at((w) => w === 'log:transcode finished');
+  const start: Mark = { at: 0, cpu: 0, what: 'start' };
+  const end: Mark = { at: s.totalMs, cpu: s.cpuMs, what: 'end' };
+  const lowestStart = ladders[0] ?? none;
+  const restStart = ladders[1] ?? none;
+  const started = find((w) => w === 'command:StartProcessing');
+  const lowestUpload = find((w) => w.startsWith('upload:'), lowestStart.at);
+  const lowestDone = find((w) => w === 'log:lowest rendition encoded');
+  const thumbStart = find((w) => w === 'ffmpeg:thumbnail');
+  const thumbUpload = find((w) => w.startsWith('upload:') && w.endsWith('thumbnail.jpg'));
+  const published = find((w) => w === 'command:PublishVideo');
+  const restUpload = find((w) => w.startsWith('upload:'), restStart.at);
+  const finished = find((w) => w === 'log:transcode finished');
+  const span = (a: Mark, b: Mark): { wall: number; cpu: number } => ({ wall: b.at - a.at, cpu: b.cpu - a.cpu });
   return {
-    'download+probe': started,
-    'lowest encode': lowestUpload - lowestStart,
-    'lowest upload': lowestDone - lowestUpload,
-    thumbnail: thumbUpload - thumbStart,
-    'publish (master+cmds)': s.firstPlayableMs - thumbUpload,
-    'rest encode': restUpload - restStart,
-    'rest upload+master': finished - restUpload,
-    'cleanup (rm work dir)': s.totalMs - finished,
+    'download+probe': span(start, started),
+    'lowest encode': span(lowestStart, lowestUpload),
+    'lowest upload': span(lowestUpload, lowestDone),
+    thumbnail: span(thumbStart, thumbUpload),
+    'publish (master+cmds)': span(thumbUpload, published),
+    'rest encode': span(restStart, restUpload),
+    'rest upload+master': span(restUpload, finished),
+    'cleanup (rm work dir)': span(finished, end),
   };
 }
 
@@ -369,6 +402,8 @@ function phases(s: PipelineSample): Record<string, number> {
 
 interface BaselineSample {
   totalMs: number;
+  /** CPU ms of the ffmpeg process. */
+  cpuMs: number;
   rungOptions: Map<string, string>;
   /** Output bytes (segments + init + playlists). */
   bytes: number;
@@ -428,16 +463,20 @@ async function measureBaseline(src: string, info: SourceInfo, root: string): Pro
     const job = ladderJobFor(src, info, plansFor(info), dir);
     await Promise.all(job.renditions.map((r) => mkdir(r.outputDir, { recursive: true })));
     const argv = toArgv(buildFfmpegInvocation(job));
+    const c0 = cpuNowMs();
     const totalMs = await spawnFfmpeg(argv);
-    return { totalMs, rungOptions: rungOptionsOf(argv), bytes: await dirBytes(dir) };
+    const cpuMs = cpuNowMs() - c0;
+    return { totalMs, cpuMs, rungOptions: rungOptionsOf(argv), bytes: await dirBytes(dir) };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-/** Decode-only pass of the video stream (what the pipeline's extra run costs at least), ms. */
-async function measureDecode(src: string, info: SourceInfo): Promise<number> {
-  return spawnFfmpeg(['-hide_banner', '-nostdin', '-v', 'error', '-protocol_whitelist', 'file', '-i', src, '-map', `0:${info.video!.index}`, '-f', 'null', '-']);
+/** Decode-only pass of the video stream (what the pipeline's extra run costs at least): wall and CPU ms. */
+async function measureDecode(src: string, info: SourceInfo): Promise<{ wall: number; cpu: number }> {
+  const c0 = cpuNowMs();
+  const wall = await spawnFfmpeg(['-hide_banner', '-nostdin', '-v', 'error', '-protocol_whitelist', 'file', '-i', src, '-map', `0:${info.video!.index}`, '-f', 'null', '-']);
+  return { wall, cpu: cpuNowMs() - c0 };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -467,7 +506,7 @@ interface FileResult {
   rungs: string[];
   pipeline: PipelineSample[];
   baseline: BaselineSample[];
-  decodeMs: number;
+  decode: { wall: number; cpu: number };
   sameSettings: boolean;
 }
 
@@ -495,6 +534,7 @@ async function main(): Promise<void> {
       candidates = [{ path: clip, label: `${basename(clip)} (generated)`, info, playableSeconds: info.duration, weight: v.displayWidth * v.displayHeight * info.duration }];
     }
     if (candidates.length === 0) throw new Error('no playable video found');
+    clockTicks = Number((await execFileP('getconf', ['CLK_TCK']).catch(() => ({ stdout: '100' }))).stdout.trim()) || 100;
     log(`warm-up: fluent-ffmpeg capability probe took ${sec(await warmFluentFfmpeg())} s (once per process; excluded)`);
 
     const results: FileResult[] = [];
@@ -503,7 +543,7 @@ async function main(): Promise<void> {
       const rungs = plans.map((p) => p.name);
       const v = c.info.video!;
       log(`file ${i + 1}/${candidates.length}: ${c.label} ${v.displayWidth}x${v.displayHeight} ${c.info.duration.toFixed(2)} s, ${v.codec}, audio ${c.info.audio?.codec ?? 'none'}, ladder ${rungs.join(' ')}`);
-      const r: FileResult = { candidate: c, rungs, pipeline: [], baseline: [], decodeMs: NaN, sameSettings: false };
+      const r: FileResult = { candidate: c, rungs, pipeline: [], baseline: [], decode: { wall: NaN, cpu: NaN }, sameSettings: false };
       for (let run = 0; run < opts.runs; run++) {
         const pipelineFirst = (i + run) % 2 === 0;
         const order = pipelineFirst ? (['pipeline', 'baseline'] as const) : (['baseline', 'pipeline'] as const);
@@ -512,17 +552,17 @@ async function main(): Promise<void> {
             log(`  run ${run + 1}/${opts.runs}: pipeline …`);
             const s = await measurePipeline(c.path, root, `${i}-${run}`);
             r.pipeline.push(s);
-            log(`  run ${run + 1}/${opts.runs}: pipeline first playable ${sec(s.firstPlayableMs)} s, total ${sec(s.totalMs)} s, renditions ${s.renditions.join(' ')}`);
+            log(`  run ${run + 1}/${opts.runs}: pipeline first playable ${sec(s.firstPlayableMs)} s, total ${sec(s.totalMs)} s (CPU ${sec(s.cpuMs)} s), renditions ${s.renditions.join(' ')}`);
           } else {
             log(`  run ${run + 1}/${opts.runs}: baseline (one ffmpeg, ${rungs.length} rungs) …`);
             const s = await measureBaseline(c.path, c.info, root);
             r.baseline.push(s);
-            log(`  run ${run + 1}/${opts.runs}: baseline total ${sec(s.totalMs)} s, output ${(s.bytes / 1024).toFixed(0)} KiB`);
+            log(`  run ${run + 1}/${opts.runs}: baseline total ${sec(s.totalMs)} s (CPU ${sec(s.cpuMs)} s), output ${(s.bytes / 1024).toFixed(0)} KiB`);
           }
         }
       }
-      r.decodeMs = await measureDecode(c.path, c.info);
-      log(`  decode-only pass of the video stream: ${sec(r.decodeMs)} s`);
+      r.decode = await measureDecode(c.path, c.info);
+      log(`  decode-only pass of the video stream: ${sec(r.decode.wall)} s (CPU ${sec(r.decode.cpu)} s)`);
       // Same rungs and same per-rung codec settings on both sides?
       const p = r.pipeline[0]!.rungOptions;
       const b = r.baseline[0]!.rungOptions;
@@ -570,21 +610,30 @@ async function main(): Promise<void> {
     console.log('it does NOT include a thumbnail, the probe, the copy of the source out of the object store, or any upload.');
     console.log('The pipeline figures include all of those (fs object-store fake: uploads are local file copies).');
 
-    console.log('\n=== Pipeline phases (median run; seconds) ===');
+    console.log('\n=== CPU time (ffmpeg/ffprobe children + node; medians; seconds) — less sensitive to other load than wall time ===');
+    const cpuRows = results.map((r) => {
+      const pc = median(r.pipeline.map((s) => s.cpuMs));
+      const bc = median(r.baseline.map((s) => s.cpuMs));
+      return [r.candidate.label, sec(pc), sec(bc), (pc / bc).toFixed(2), sec(pc - bc), sec(r.decode.cpu)];
+    });
+    console.log(table(['file', 'pipeline CPU s', 'baseline CPU s', 'CPU ratio', 'extra CPU s', 'decode-only CPU s'], cpuRows));
+
+    console.log('\n=== Pipeline phases (median run by total; wall s / CPU s) ===');
     const phaseNames = Object.keys(phases(results[0]!.pipeline[0]!));
     const phaseRows = results.map((r) => {
       const mid = [...r.pipeline].sort((a, b) => a.totalMs - b.totalMs)[(r.pipeline.length - 1) >> 1]!;
       const ph = phases(mid);
+      const b = [...r.baseline].sort((x, y) => x.totalMs - y.totalMs)[(r.baseline.length - 1) >> 1]!;
       return [
         r.candidate.label,
-        ...phaseNames.map((n) => sec(ph[n]!)),
+        ...phaseNames.map((n) => `${sec(ph[n]!.wall)}/${sec(ph[n]!.cpu)}`),
         `${sec(mid.storeMs.upload)} (${mid.storeMs.uploads})`,
-        sec(median(r.baseline.map((s) => s.totalMs))),
-        sec(r.decodeMs),
+        `${sec(b.totalMs)}/${sec(b.cpuMs)}`,
+        `${sec(r.decode.wall)}/${sec(r.decode.cpu)}`,
         r.sameSettings ? 'yes' : 'NO',
       ];
     });
-    console.log(table(['file', ...phaseNames, 'all uploads (count)', 'baseline', 'decode-only', 'same settings'], phaseRows));
+    console.log(table(['file', ...phaseNames, 'uploads wall (count)', 'baseline', 'decode-only', 'same settings'], phaseRows));
     console.log(`\nload average at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}; elapsed ${sec(performance.now() - START)} s`);
   } finally {
     cleanup();

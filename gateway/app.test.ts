@@ -138,7 +138,7 @@ describe('request validation and the error catalogue', () => {
   });
 
   test('a body above the limit → 413 PAYLOAD_TOO_LARGE', async () => {
-    const res = await t.inject({ method: 'POST', url: '/api/v1/users', payload: { username: 'x'.repeat(200_000), email: 'a@b.co', password: 'password-1' } });
+    const res = await t.inject({ method: 'POST', url: '/api/v1/users', payload: { username: 'x'.repeat(1_100_000), email: 'a@b.co', password: 'password-1' } });
     assert.equal(res.statusCode, 413);
     assert.equal(res.json().code, 'PAYLOAD_TOO_LARGE');
   });

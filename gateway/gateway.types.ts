@@ -33,7 +33,10 @@ export interface GatewayConfig {
    * InvalidCursorError); the gateway keeps it so the wiring can share one secret. Optional.
    */
   cursorSecret?: string;
-  /** Largest JSON request body, bytes. Default 64 KiB (the API never takes media in JSON). */
+  /**
+   * Largest JSON request body, bytes. Default 1 MiB: the API never takes media in JSON, but a
+   * complete-upload body lists up to 10,000 parts (~60 bytes each).
+   */
   bodyLimitBytes?: number;
   /** Fastify `trustProxy` (true, or addresses/CIDRs of trusted proxies). Default false. */
   trustProxy?: boolean | string | string[];
@@ -51,7 +54,7 @@ export const DEFAULT_GATEWAY_CONFIG = {
   maxPartSizeBytes: 64 * MiB,
   uploadsPerHour: 5,
   uploadUrlTtlSeconds: 3600,
-  bodyLimitBytes: 64 * 1024,
+  bodyLimitBytes: 1024 * 1024,
   trustProxy: false,
 } as const;
 
