@@ -36,7 +36,7 @@ function listMedia(dir: string): string[] {
 
 /** Clean, well-formed videos that must come out playable (not merely "ready or failed"). */
 const MUST_BE_READY = [
-  /peertube\/video_short(_\d+p?)?\.(mp4|webm|mkv|ogv|avi)$/,
+  /peertube\/video_short(_[1-9]\d*p?)?\.(mp4|webm|mkv|ogv|avi)$/,
   /peertube\/video_short_no_audio\.mp4$/,
   /peertube\/60fps_720p_small\.mp4$/,
   /mediabunny\/rotate-buck-bunny\.mp4$/,

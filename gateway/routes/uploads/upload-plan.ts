@@ -45,5 +45,16 @@ export function sourceObjectKey(videoId: string): string {
  */
 export function isAcceptedContentType(contentType: string): boolean {
   const essence = contentType.split(';')[0]!.trim().toLowerCase();
-  return /^(video|audio)\/[a-z0-9][a-z0-9!#$&^_.+-]*$/.test(essence) || essence === 'application/octet-stream';
+  if (!/^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/.test(essence)) return false;
+  const [type, subtype] = essence.split('/') as [string, string];
+  if (type === 'video' || type === 'audio') return true;
+  // Containers registered under application/ (RealMedia, MXF, Ogg, Matroska, ASF, MP4, …): the
+  // declared type is only the client's guess from the file name; the transcoder's probe decides.
+  return type === 'application' && CONTAINER_SUBTYPES.has(subtype);
 }
+
+/** application/* media types of video containers (IANA registry and common extensions). */
+const CONTAINER_SUBTYPES = new Set([
+  'octet-stream', 'vnd.rn-realmedia', 'vnd.rn-realmedia-vbr', 'mxf', 'ogg', 'x-matroska', 'mp4',
+  'vnd.ms-asf', 'x-mpegurl', 'mp2t', 'x-troff-msvideo', 'x-shockwave-flash', 'x-flv', 'mpeg4-generic',
+]);
