@@ -3,7 +3,7 @@
  * in standalone mode (embedded adapters) and cluster mode (Kafka, Redis, ClickHouse, Typesense, S3).
  */
 import type { FastifyPluginAsync } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RateLimitPluginOptions } from '@fastify/rate-limit';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { CommandBus } from '../commands/command-bus.port.ts';
@@ -84,7 +84,7 @@ export interface GatewayDeps {
    * Cluster mode: share the upload rate-limit counters between gateway replicas through Redis
    * (@fastify/rate-limit's Redis store). Standalone: omitted, counters live in process memory.
    */
-  rateLimitRedis?: Redis;
+  rateLimitRedis?: RateLimitPluginOptions['redis'];
   /** Wall clock, ms since epoch. Default Date.now. */
   now?: () => number;
   /** Mounted as-is after the gateway's own routes (schema registry at /registry, S3 at /s3, media). */
