@@ -1,12 +1,16 @@
 /**
  * `streamwave` CLI: `start` runs standalone mode; `register`, `upload` and `sample` are the
- * creator's tools (they use the same HTTP client as the end-to-end tests).
+ * creator's tools (they use the same HTTP client as the end-to-end tests); `replay`, `topics` and
+ * `schemas` are the ops tools (cli/commands/).
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { spawnSync } from 'node:child_process';
 import { StreamWaveClient, ApiError } from './client/streamwave-client.ts';
 import { uploadFile, waitForProcessing } from './client/upload-file.ts';
+import { registerReplayCommand } from './commands/replay.command.ts';
+import { registerTopicsCommand } from './commands/topics.command.ts';
+import { registerSchemasCommand } from './commands/schemas.command.ts';
 
 const program = new Command();
 program.name('streamwave').description('StreamWave video platform backend').showHelpAfterError();
@@ -30,6 +34,34 @@ program
     const app = await startStandalone(config);
     const shutdown = async () => {
       await app.stop();
+      process.exit(0);
+    };
+    process.once('SIGINT', shutdown);
+    process.once('SIGTERM', shutdown);
+  });
+
+// Cluster mode (issue 3): one role per process on Kafka; see deploy/cluster/roles.ts.
+program
+  .command('run')
+  .description('run one cluster-mode role on Kafka (STREAMWAVE_KAFKA_BROKERS): registry | projector | transcoder | gateway | all')
+  .argument('<role>', 'registry, projector, transcoder, gateway or all')
+  .action(async (role: string) => {
+    const { loadConfig } = await import('../deploy/config/config.ts');
+    const { startRole, isClusterRole, CLUSTER_ROLES } = await import('../deploy/cluster/roles.ts');
+    if (!isClusterRole(role)) {
+      console.error(`unknown role ${role}; one of ${CLUSTER_ROLES.join(', ')}`);
+      process.exit(2);
+    }
+    let config;
+    try {
+      config = loadConfig();
+    } catch (e) {
+      console.error(`invalid configuration: ${(e as Error).message}`);
+      process.exit(2);
+    }
+    const running = await startRole(role, config);
+    const shutdown = async () => {
+      await running.stop();
       process.exit(0);
     };
     process.once('SIGINT', shutdown);
@@ -116,6 +148,11 @@ program
     if (r.status !== 0) process.exit(r.status ?? 1);
     console.log(`wrote ${file}`);
   });
+
+// Tools for the data team and engineers (issue 3): replay, topics, schemas.
+registerReplayCommand(program, serverOption);
+registerTopicsCommand(program, serverOption);
+registerSchemasCommand(program);
 
 program.parseAsync().catch((e: unknown) => {
   if (e instanceof ApiError) console.error(e.message);

@@ -48,7 +48,7 @@ export interface LocalCommandBus extends CommandBus {
 
 const COMMAND_TYPES: ReadonlySet<CommandType> = new Set<CommandType>([
   'RegisterUser', 'StartUpload', 'CompleteUpload', 'StartProcessing', 'ReportProcessingProgress', 'RecordRenditionEncoded',
-  'PublishVideo', 'FailProcessing', 'UpdateVideoMetadata', 'DeleteVideo', 'PostComment', 'RecordView',
+  'PublishVideo', 'FailProcessing', 'CompleteProcessing', 'UpdateVideoMetadata', 'DeleteVideo', 'PostComment', 'RecordView',
 ]);
 
 /** Lock key of a registration: one for all users, because username uniqueness spans user aggregates. */
@@ -110,6 +110,7 @@ export function createCommandBus(opts: CommandBusOptions): LocalCommandBus {
       case 'RenditionEncoded':
       case 'VideoPublished':
       case 'VideoProcessingFailed':
+      case 'VideoProcessingCompleted':
       case 'VideoMetadataUpdated':
       case 'VideoDeleted': {
         const id = event.data.videoId;
@@ -262,6 +263,7 @@ export function createCommandBus(opts: CommandBusOptions): LocalCommandBus {
       case 'RecordRenditionEncoded':
       case 'PublishVideo':
       case 'FailProcessing':
+      case 'CompleteProcessing':
       case 'UpdateVideoMetadata':
       case 'DeleteVideo': {
         const id = command.data.videoId;

@@ -33,6 +33,7 @@ export const TOPIC_OF: Record<DomainEventType, string> = {
   RenditionEncoded: TOPICS.videos,
   VideoPublished: TOPICS.videos,
   VideoProcessingFailed: TOPICS.videos,
+  VideoProcessingCompleted: TOPICS.videos,
   VideoMetadataUpdated: TOPICS.videos,
   VideoDeleted: TOPICS.videos,
   CommentPosted: TOPICS.comments,

@@ -14,12 +14,17 @@ export interface VideoDetail {
   description: string;
   tags: string[];
   status: VideoStatus;
-  /** 0–100: ready at the first rendition, 100 when the whole ladder is encoded. */
+  /**
+   * 0–100: ready at the first rendition, 100 when the whole ladder is encoded or processing
+   * completed (VideoProcessingCompleted) with some rungs omitted.
+   */
   progress: number;
   /** Encoded renditions, lowest first. */
   renditions: RenditionInfo[];
   /** Planned ladder size (0 until processing starts). */
   plannedRenditions: number;
+  /** Planned renditions that could not be encoded (VideoProcessingCompleted); [] otherwise. */
+  omittedRenditions: { name: string; reason: string }[];
   /** Human-readable failure reason when status is failed. */
   error: string | null;
   errorCode: string | null;

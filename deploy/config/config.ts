@@ -27,6 +27,25 @@ export interface StreamWaveConfig {
   /** Renditions encoded at once (ffmpeg processes; default 1 on small machines). */
   transcodeConcurrency: number;
   logLevel: string;
+  /**
+   * Bearer token of the admin API (`/admin/*`: replays, topics). From STREAMWAVE_ADMIN_TOKEN, else
+   * generated once into `<dataDir>/admin.token` (mode 0600), where the CLI finds it too.
+   */
+  adminToken: string;
+  /** Cluster mode (issue 3): Kafka bootstrap servers `host:port`, from the comma list STREAMWAVE_KAFKA_BROKERS; empty in standalone mode. */
+  kafkaBrokers: string[];
+  /** Cluster mode: base URL of the Confluent-compatible schema registry (the `registry` role), e.g. `http://registry:8081`. */
+  schemaRegistryUrl?: string;
+  /** Cluster mode: replication factor of topics the roles create (default 1: a single-broker dev cluster; 3 in production). */
+  kafkaReplicationFactor: number;
+  /** Cluster mode: partitions of each StreamWave topic created by the roles (default 6, seed doc). */
+  topicPartitions: number;
+  /**
+   * Cluster mode: consumer group session timeout, ms (default 45 000, the Java client's). A member
+   * that dies (kill -9) keeps its partitions this long; tests and fast-failover deployments lower it
+   * (the broker's `group.min.session.timeout.ms` bounds it from below).
+   */
+  kafkaSessionTimeoutMs: number;
 }
 
 const schema = {
@@ -41,6 +60,12 @@ const schema = {
     STREAMWAVE_MAX_UPLOAD_BYTES: { type: 'integer', minimum: 1, default: 4 * 1024 ** 3 },
     STREAMWAVE_UPLOADS_PER_HOUR: { type: 'integer', minimum: 1, default: 5 },
     STREAMWAVE_TRANSCODE_CONCURRENCY: { type: 'integer', minimum: 1, maximum: 16, default: 1 },
+    STREAMWAVE_ADMIN_TOKEN: { type: 'string', minLength: 16 },
+    STREAMWAVE_KAFKA_BROKERS: { type: 'string', pattern: '^\\s*[^,\\s]+:[0-9]+\\s*(,\\s*[^,\\s]+:[0-9]+\\s*)*$' },
+    STREAMWAVE_SCHEMA_REGISTRY_URL: { type: 'string', pattern: '^https?://' },
+    STREAMWAVE_KAFKA_REPLICATION_FACTOR: { type: 'integer', minimum: 1, maximum: 32, default: 1 },
+    STREAMWAVE_TOPIC_PARTITIONS: { type: 'integer', minimum: 1, maximum: 10000, default: 6 },
+    STREAMWAVE_KAFKA_SESSION_TIMEOUT_MS: { type: 'integer', minimum: 1000, maximum: 3600000, default: 45000 },
     STREAMWAVE_LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
   },
 } as const;
@@ -56,6 +81,12 @@ interface Env {
   STREAMWAVE_UPLOADS_PER_HOUR: number;
   STREAMWAVE_TRANSCODE_CONCURRENCY: number;
   STREAMWAVE_LOG_LEVEL: string;
+  STREAMWAVE_ADMIN_TOKEN?: string;
+  STREAMWAVE_KAFKA_BROKERS?: string;
+  STREAMWAVE_SCHEMA_REGISTRY_URL?: string;
+  STREAMWAVE_KAFKA_REPLICATION_FACTOR: number;
+  STREAMWAVE_TOPIC_PARTITIONS: number;
+  STREAMWAVE_KAFKA_SESSION_TIMEOUT_MS: number;
 }
 
 /**
@@ -81,12 +112,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StreamWaveConf
     uploadsPerHour: e.STREAMWAVE_UPLOADS_PER_HOUR,
     transcodeConcurrency: e.STREAMWAVE_TRANSCODE_CONCURRENCY,
     logLevel: e.STREAMWAVE_LOG_LEVEL,
+    adminToken: e.STREAMWAVE_ADMIN_TOKEN ?? persistedSecret(dataDir, ADMIN_TOKEN_FILE),
+    kafkaBrokers: (e.STREAMWAVE_KAFKA_BROKERS ?? '').split(',').map((b) => b.trim()).filter(Boolean),
+    schemaRegistryUrl: e.STREAMWAVE_SCHEMA_REGISTRY_URL?.replace(/\/$/, ''),
+    kafkaReplicationFactor: e.STREAMWAVE_KAFKA_REPLICATION_FACTOR,
+    topicPartitions: e.STREAMWAVE_TOPIC_PARTITIONS,
+    kafkaSessionTimeoutMs: e.STREAMWAVE_KAFKA_SESSION_TIMEOUT_MS,
   };
 }
 
+/** File under the data dir holding the generated admin token (read by `streamwave replay|topics`). */
+export const ADMIN_TOKEN_FILE = 'admin.token';
+
 /** A random secret created on first start and kept in the data dir, so tokens survive restarts. */
-function persistedSecret(dataDir: string): string {
-  const file = join(dataDir, 'secret.key');
+function persistedSecret(dataDir: string, name = 'secret.key'): string {
+  const file = join(dataDir, name);
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   const secret = randomBytes(48).toString('base64url');
   writeFileSync(file, secret, { mode: 0o600 });

@@ -17,7 +17,11 @@ import { schemaRegistryRoutes } from '../../schemas/registry/schema-registry.rou
 import { createInProcessSchemaRegistryApi } from '../../schemas/codec/schema-registry-api.ts';
 import { createAvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
 import { createCommandBus } from '../../commands/command-bus.ts';
-import { openStandaloneProjections } from '../../projections/standalone-projections.ts';
+// --- replay (issue 3): projections run behind the projection manager so admin replays can swap them ---
+import { createProjectionManager } from '../../projections/replay/projection-manager.ts';
+import { createFileCurrentInstanceStore, standaloneReplayableProjections } from '../../projections/replay/standalone-replayable.ts';
+import { describeLog } from '../../projections/replay/log-overview.ts';
+import { adminRoutes } from '../../gateway/routes/admin/index.ts';
 import { createEmbeddedObjectStore } from '../../processors/object-store/embedded-object-store.adapter.ts';
 import { buildTranscoderProcessor } from '../../processors/transcoder/transcoder.processor.ts';
 import { runProcessor } from '../../processors/runtime/processor.runtime.ts';
@@ -60,17 +64,28 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
   const commandBus = createCommandBus({ log, codec, logger: logger.child({ role: 'commands' }) });
   await commandBus.start();
 
-  const projections = await openStandaloneProjections({
-    dataDir: config.dataDir,
-    codec,
-    searchCursorSecret: secret('search-cursor'),
-    logger: logger.child({ role: 'projections' }),
+  // --- replay (issue 3): the manager opens the CURRENT instance of each read model (see
+  // projections/replay/standalone-replayable.ts for the layout) and serves stable query ports.
+  const projectionManager = createProjectionManager({
+    log,
+    projections: standaloneReplayableProjections({
+      dataDir: config.dataDir,
+      codec,
+      searchCursorSecret: secret('search-cursor'),
+      logger: logger.child({ role: 'projections' }),
+    }),
+    pointers: createFileCurrentInstanceStore(config.dataDir),
+    logger: logger.child({ role: 'projection-manager' }),
   });
-  const handles = {
-    videoDetail: await projections.videoDetail.start(log),
-    analytics: await projections.analytics.start(log),
-    search: await projections.search.start(log),
+  await projectionManager.start();
+  const projections = {
+    videoDetail: projectionManager.get('video-detail'),
+    analytics: projectionManager.get('analytics'),
+    search: projectionManager.get('search'),
+    close: () => projectionManager.close(),
   };
+  const handles = { videoDetail: projections.videoDetail.handle, analytics: projections.analytics.handle, search: projections.search.handle };
+  // --- end replay wiring
 
   const objectStore = createEmbeddedObjectStore({
     dir: dir('objects'),
@@ -123,6 +138,8 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
       { plugin: schemaRegistryRoutes, prefix: '/registry', options: { registry } },
       { plugin: s3EndpointPlugin, prefix: '/s3', options: { store: objectStore } },
       { plugin: mediaPlugin, prefix: '/media', options: { store: objectStore } },
+      // --- replay (issue 3): admin API (bearer admin token)
+      { plugin: adminRoutes, prefix: '/admin', options: { token: config.adminToken, replays: projectionManager, topics: () => describeLog(log) } },
     ],
   });
   const address = await app.listen({ port: config.port, host: config.host });

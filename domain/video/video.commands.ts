@@ -39,6 +39,16 @@ export type PublishVideo = {
 /** Processing failed for good; `code` is stable (e.g. `NO_VIDEO_STREAM`), `reason` human-readable. */
 export type FailProcessing = { type: 'FailProcessing'; data: { videoId: string; reason: string; code: string }; metadata: CommandMetadata };
 
+/**
+ * The transcoder finished a published video for good: `renditions` are the names in the final
+ * master playlist (lowest first), `omitted` the planned renditions that could not be encoded.
+ */
+export type CompleteProcessing = {
+  type: 'CompleteProcessing';
+  data: { videoId: string; renditions: string[]; omitted: { name: string; reason: string }[] };
+  metadata: CommandMetadata;
+};
+
 /** The owner (`metadata.actorId`) edits title, description or tags; absent fields stay unchanged. */
 export type UpdateVideoMetadata = {
   type: 'UpdateVideoMetadata'; data: { videoId: string; title?: string; description?: string; tags?: string[] }; metadata: CommandMetadata;
@@ -56,5 +66,6 @@ export type VideoCommand =
   | RecordRenditionEncoded
   | PublishVideo
   | FailProcessing
+  | CompleteProcessing
   | UpdateVideoMetadata
   | DeleteVideo;

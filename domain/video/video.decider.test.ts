@@ -13,7 +13,7 @@ const ev = videoEvents(V);
 const given = (status: Parameters<typeof historyUpTo>[1], ...more: VideoEvent[]) => spec.given([...historyUpTo(V, status), ...more]);
 const ALL_COMMANDS = [
   cmd.startUpload(), cmd.completeUpload(), cmd.startProcessing(), cmd.progress(50), cmd.renditionEncoded(), cmd.publish(),
-  cmd.fail(), cmd.update({ title: 'x' }), cmd.delete(),
+  cmd.fail(), cmd.complete(), cmd.update({ title: 'x' }), cmd.delete(),
 ];
 
 describe('video decider', () => {
@@ -56,6 +56,11 @@ describe('video decider', () => {
     test('a retried StartUpload with the same uploadId is idempotent, another uploadId conflicts', () => {
       given('pending_upload').when(cmd.startUpload()).then([]);
       given('pending_upload').when(cmd.startUpload({ uploadId: 'up-2' })).thenThrows('VIDEO_ALREADY_EXISTS', 'conflict');
+    });
+    test('processing cannot complete before the video is published', () => {
+      given('pending_upload').when(cmd.complete()).thenThrows('INVALID_TRANSITION', 'conflict');
+      given('uploaded').when(cmd.complete()).thenThrows('INVALID_TRANSITION', 'conflict');
+      given('processing', ev.renditionEncoded()).when(cmd.complete()).thenThrows('INVALID_TRANSITION', 'conflict');
     });
     test('processing cannot start, be published or fail before the upload completes', () => {
       given('pending_upload').when(cmd.startProcessing()).thenThrows('INVALID_TRANSITION', 'conflict');
@@ -151,6 +156,39 @@ describe('video decider', () => {
       assert.equal(s.masterPlaylistKey, `hls/${V}/master.m3u8`);
       assert.equal(s.durationSeconds, 12.5);
       assert.deepEqual(s.encoded.map((r) => r.name), ['240p']);
+    });
+  });
+
+  describe('when the ready video completes processing', () => {
+    const r360 = rendition('360p', 360);
+    test('CompleteProcessing records the final renditions and the omitted ones', () => {
+      given('ready').when(cmd.complete(['240p'], [{ name: '360p', reason: 'Encoding failed' }]))
+        .then([ev.completed(['240p'], [{ name: '360p', reason: 'Encoding failed' }])]);
+      given('ready', ev.renditionEncoded(r360)).when(cmd.complete(['240p', '360p'])).then([ev.completed(['240p', '360p'])]);
+    });
+    test('a second CompleteProcessing is an idempotent no-op', () => {
+      given('ready', ev.completed()).when(cmd.complete()).then([]);
+      given('ready', ev.completed()).when(cmd.complete(['240p'], [{ name: '360p', reason: 'x' }])).then([]);
+    });
+    test('renditions must be non-empty, encoded and listed once', () => {
+      given('ready').when(cmd.complete([])).thenThrows('INVALID_COMPLETION', 'invalid');
+      given('ready').when(cmd.complete(['240p', '360p'])).thenThrows('INVALID_COMPLETION', 'invalid');
+      given('ready').when(cmd.complete(['240p', '240p'])).thenThrows('INVALID_COMPLETION', 'invalid');
+    });
+    test('omitted renditions need a name and cannot also be listed', () => {
+      given('ready').when(cmd.complete(['240p'], [{ name: ' ', reason: 'x' }])).thenThrows('INVALID_COMPLETION', 'invalid');
+      given('ready').when(cmd.complete(['240p'], [{ name: '240p', reason: 'x' }])).thenThrows('INVALID_COMPLETION', 'invalid');
+    });
+    test('a failed video cannot complete', () => {
+      given('failed').when(cmd.complete()).thenThrows('INVALID_TRANSITION', 'conflict');
+    });
+    test('evolve records completed and keeps the video ready', () => {
+      const before = given('ready').state as Extract<VideoState, { videoId: string }>;
+      assert.equal(before.completed, false);
+      const s = given('ready', ev.completed()).state as Extract<VideoState, { videoId: string }>;
+      assert.equal(s.completed, true);
+      assert.equal(s.status, 'ready');
+      assert.equal(s.updatedAt, T0 + 9);
     });
   });
 

@@ -37,6 +37,8 @@ export interface ExistingVideoState {
   readonly masterPlaylistKey: string | null;
   readonly thumbnailKey: string | null;
   readonly failure: { readonly code: string; readonly reason: string } | null;
+  /** True once VideoProcessingCompleted: the ladder is final (some planned rungs may be omitted). */
+  readonly completed: boolean;
   /** Status before the video was deleted (for diagnostics), null while not deleted. */
   readonly statusBeforeDelete: Exclude<VideoStatus, 'deleted'> | null;
   /** Milliseconds since the Unix epoch. */
@@ -122,17 +124,20 @@ const sameTags = (a: readonly string[], b: readonly string[]) => a.length === b.
  * StartProcessing once processing, RecordRenditionEncoded for an already encoded rendition name
  * (per (videoId, rendition)), PublishVideo once ready, FailProcessing once failed,
  * ReportProcessingProgress that does not increase progress (or outside processing/ready),
- * UpdateVideoMetadata that changes nothing.
+ * CompleteProcessing once completed, UpdateVideoMetadata that changes nothing.
  *
  * @throws DomainError
  *  - `VIDEO_NOT_FOUND` / `VIDEO_DELETED` (not_found): unknown or deleted video (deleted rejects everything);
  *  - `VIDEO_ALREADY_EXISTS` (conflict): StartUpload for an existing video with another uploadId;
  *  - `UPLOAD_ID_MISMATCH` (conflict): CompleteUpload with another uploadId than the open upload;
- *  - `INVALID_TRANSITION` (conflict): a backward or skipped status move (e.g. FailProcessing after ready);
+ *  - `INVALID_TRANSITION` (conflict): a backward or skipped status move (e.g. FailProcessing after ready,
+ *    CompleteProcessing before the video is published);
  *  - `NO_RENDITION_ENCODED` (conflict): PublishVideo before any rendition is encoded (a published video must be playable);
  *  - `NOT_OWNER` (forbidden): UpdateVideoMetadata/DeleteVideo by someone other than the owner (`metadata.actorId`);
  *  - `INVALID_METADATA`, `INVALID_UPLOAD`, `INVALID_PROCESSING_PLAN`, `INVALID_PROGRESS`, `INVALID_RENDITION`,
- *    `INVALID_PUBLICATION`, `INVALID_FAILURE` (invalid): malformed command data.
+ *    `INVALID_PUBLICATION`, `INVALID_FAILURE` (invalid): malformed command data;
+ *  - `INVALID_COMPLETION` (invalid): CompleteProcessing without renditions, naming a rendition that was
+ *    not encoded (a player must never see a missing variant) or twice, or a malformed omitted entry.
  */
 export function decideVideo(command: VideoCommand, state: VideoState): VideoEvent[] {
   const now = command.metadata.now;
@@ -231,6 +236,36 @@ export function decideVideo(command: VideoCommand, state: VideoState): VideoEven
       if (!isNonBlank(d.code)) throw invalid('INVALID_FAILURE', 'a failure code is required');
       return [{ type: 'VideoProcessingFailed', data: { videoId: d.videoId, reason: String(d.reason ?? ''), code: d.code, failedAt: now } }];
     }
+    case 'CompleteProcessing': {
+      const d = command.data;
+      const v = requireLiveVideo(state, d.videoId);
+      if (v.completed) return []; // a redelivered transcoder job completes again
+      // Completion is the end of a published video's processing; a failed video ends with VideoProcessingFailed.
+      if (v.status !== 'ready') throw conflict('INVALID_TRANSITION', `cannot complete processing of a video that is ${v.status}`);
+      if (!Array.isArray(d.renditions) || d.renditions.length === 0) {
+        throw invalid('INVALID_COMPLETION', 'at least one rendition must be in the master playlist');
+      }
+      const encoded = new Set(v.encoded.map((r) => r.name));
+      const listed = new Set<string>();
+      for (const name of d.renditions) {
+        if (!encoded.has(name)) throw invalid('INVALID_COMPLETION', `rendition ${String(name)} was not encoded`);
+        if (listed.has(name)) throw invalid('INVALID_COMPLETION', `rendition ${name} is listed twice`);
+        listed.add(name);
+      }
+      const omitted = d.omitted ?? [];
+      if (!Array.isArray(omitted)) throw invalid('INVALID_COMPLETION', 'omitted must be an array');
+      for (const o of omitted) {
+        if (!isNonBlank(o?.name)) throw invalid('INVALID_COMPLETION', 'every omitted rendition needs a name');
+        if (listed.has(o.name)) throw invalid('INVALID_COMPLETION', `rendition ${o.name} is both listed and omitted`);
+      }
+      return [{
+        type: 'VideoProcessingCompleted',
+        data: {
+          videoId: d.videoId, renditions: [...d.renditions],
+          omitted: omitted.map((o) => ({ name: o.name, reason: String(o.reason ?? '') })), completedAt: now,
+        },
+      }];
+    }
     case 'UpdateVideoMetadata': {
       const d = command.data;
       const v = requireLiveVideo(state, d.videoId);
@@ -269,7 +304,7 @@ export function evolveVideo(state: VideoState, event: VideoEvent): VideoState {
       status: 'pending_upload', videoId: d.videoId, ownerId: d.ownerId, uploadId: d.uploadId, objectKey: d.objectKey,
       filename: d.filename, contentType: d.contentType, sizeBytes: d.sizeBytes, title: d.title, description: d.description,
       tags: d.tags, ladder: [], encoded: [], durationSeconds: null, progress: 0, masterPlaylistKey: null, thumbnailKey: null,
-      failure: null, statusBeforeDelete: null, createdAt: d.startedAt, updatedAt: d.startedAt, publishedAt: null,
+      failure: null, completed: false, statusBeforeDelete: null, createdAt: d.startedAt, updatedAt: d.startedAt, publishedAt: null,
     };
   }
   if (state.status === 'absent' || state.status === 'deleted') return state;
@@ -293,6 +328,8 @@ export function evolveVideo(state: VideoState, event: VideoEvent): VideoState {
       };
     case 'VideoProcessingFailed':
       return { ...state, status: 'failed', failure: { code: event.data.code, reason: event.data.reason }, updatedAt: event.data.failedAt };
+    case 'VideoProcessingCompleted':
+      return { ...state, completed: true, updatedAt: event.data.completedAt };
     case 'VideoMetadataUpdated': {
       const d = event.data;
       return {

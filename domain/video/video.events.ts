@@ -91,6 +91,20 @@ export type VideoProcessingFailed = Event<'VideoProcessingFailed', {
   failedAt: number;
 }>;
 
+/**
+ * Processing ended for good on a published video: the final master playlist is written and no
+ * more renditions will come. Progress is 100 from here even when planned rungs are missing
+ * (the transcoder keeps a video published when its higher rungs fail permanently). Key: videoId.
+ */
+export type VideoProcessingCompleted = Event<'VideoProcessingCompleted', {
+  videoId: string;
+  /** Names of the renditions in the final master playlist, lowest first. */
+  renditions: string[];
+  /** Planned renditions that could not be encoded, with the human-readable reason. */
+  omitted: { name: string; reason: string }[];
+  completedAt: number;
+}>;
+
 /** The owner edited title, description or tags. Absent fields are unchanged. Key: videoId. */
 export type VideoMetadataUpdated = Event<'VideoMetadataUpdated', {
   videoId: string;
@@ -116,5 +130,6 @@ export type VideoEvent =
   | RenditionEncoded
   | VideoPublished
   | VideoProcessingFailed
+  | VideoProcessingCompleted
   | VideoMetadataUpdated
   | VideoDeleted;

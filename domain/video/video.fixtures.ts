@@ -39,6 +39,9 @@ export function videoCommands(videoId: string) {
       metadata: meta(T0 + 5),
     }),
     fail: (code = 'UNREADABLE_MEDIA'): VideoCommand => ({ type: 'FailProcessing', data: { videoId, reason: 'ffmpeg said no', code }, metadata: meta(T0 + 6) }),
+    complete: (renditions: string[] = [LADDER[0].name], omitted: Data<'CompleteProcessing'>['omitted'] = []): VideoCommand => ({
+      type: 'CompleteProcessing', data: { videoId, renditions, omitted }, metadata: meta(T0 + 9),
+    }),
     update: (data: Omit<Data<'UpdateVideoMetadata'>, 'videoId'>, actorId: string | null = OWNER): VideoCommand => ({
       type: 'UpdateVideoMetadata', data: { videoId, ...data }, metadata: meta(T0 + 7, actorId),
     }),
@@ -67,6 +70,9 @@ export function videoEvents(videoId: string) {
       data: { videoId, masterPlaylistKey: `hls/${videoId}/master.m3u8`, thumbnailKey: `hls/${videoId}/thumb.jpg`, durationSeconds: 12.5, publishedAt: T0 + 5 },
     }),
     failed: (code = 'UNREADABLE_MEDIA'): VideoEvent => ({ type: 'VideoProcessingFailed', data: { videoId, reason: 'ffmpeg said no', code, failedAt: T0 + 6 } }),
+    completed: (renditions: string[] = [LADDER[0].name], omitted: { name: string; reason: string }[] = []): VideoEvent => ({
+      type: 'VideoProcessingCompleted', data: { videoId, renditions, omitted, completedAt: T0 + 9 },
+    }),
     deleted: (): VideoEvent => ({ type: 'VideoDeleted', data: { videoId, deletedBy: OWNER, deletedAt: T0 + 8 } }),
   };
 }

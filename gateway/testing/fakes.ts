@@ -78,7 +78,7 @@ export class FakeReadModels implements VideoQueries, AnalyticsQueries, SearchQue
         const d = event.data;
         this.videos.set(d.videoId, {
           videoId: d.videoId, ownerId: d.ownerId, title: d.title, description: d.description, tags: d.tags,
-          status: 'pending_upload', progress: 0, renditions: [], plannedRenditions: 0, error: null, errorCode: null,
+          status: 'pending_upload', progress: 0, renditions: [], plannedRenditions: 0, omittedRenditions: [], error: null, errorCode: null,
           uploadId: d.uploadId, filename: d.filename, sizeBytes: d.sizeBytes, durationSeconds: null,
           masterPlaylistKey: null, thumbnailKey: null, views: 0, commentCount: 0, createdAt: d.startedAt,
           publishedAt: null, updatedAt: d.startedAt,
@@ -105,6 +105,8 @@ export class FakeReadModels implements VideoQueries, AnalyticsQueries, SearchQue
         });
       case 'VideoProcessingFailed':
         return this.patch(event.data.videoId, { status: 'failed', error: event.data.reason, errorCode: event.data.code });
+      case 'VideoProcessingCompleted':
+        return this.patch(event.data.videoId, { progress: 100, omittedRenditions: event.data.omitted });
       case 'VideoMetadataUpdated': {
         const d = event.data;
         const v = this.videos.get(d.videoId);
@@ -265,6 +267,7 @@ export class FakeCommandBus implements CommandBus {
       case 'RecordRenditionEncoded':
       case 'PublishVideo':
       case 'FailProcessing':
+      case 'CompleteProcessing':
       case 'UpdateVideoMetadata':
       case 'DeleteVideo': {
         const key = `video:${command.data.videoId}`;

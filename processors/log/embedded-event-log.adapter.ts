@@ -583,6 +583,11 @@ export async function createEmbeddedEventLog(opts: EmbeddedEventLogOptions): Pro
       await persistGroup(groupId, g);
     },
 
+    async listGroups() {
+      ensureOpen();
+      return [...groups.keys()].sort();
+    },
+
     async subscribe(sub: Subscription): Promise<ConsumerHandle> {
       const assigned: TopicPartition[] = sub.topics.flatMap((name) => topic(name).parts.map((_, partition) => ({ topic: name, partition })));
       const seek = (await sub.onAssigned?.(assigned)) ?? new Map<string, number>();

@@ -124,6 +124,11 @@ export interface EventLog {
   offsetsForTimestamp(topic: string, timestamp: number): Promise<number[]>;
   committedOffsets(groupId: string): Promise<OffsetMap>;
   commitOffsets(groupId: string, offsets: OffsetMap): Promise<void>;
+  /**
+   * Ids of the consumer groups the log knows (those with committed offsets; Kafka: every group the
+   * coordinators know, `admin.listGroups()`), sorted. Used by ops tools for lag per group.
+   */
+  listGroups(): Promise<string[]>;
   /** Joins the consumer group and starts delivering batches. */
   subscribe(subscription: Subscription): Promise<ConsumerHandle>;
   close(): Promise<void>;

@@ -72,6 +72,7 @@ export function createInMemoryEventLog(): EventLog & { records(topic: string): L
       for (const [k, v] of offsets) m.set(k, v);
       committed.set(groupId, m);
     },
+    async listGroups() { return [...committed.keys()].sort(); },
     async subscribe(sub: Subscription): Promise<ConsumerHandle> {
       const assigned = sub.topics.flatMap((t) => topic(t).parts.map((_, partition) => ({ topic: t, partition })));
       const seek = (await sub.onAssigned?.(assigned)) ?? new Map();

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -52,13 +52,17 @@ interface Harness {
 }
 
 let harnessCount = 0;
-function harness(busOpts?: Parameters<typeof createRecordingCommandBus>[0], storeOverride?: (s: FsObjectStoreFake) => FsObjectStoreFake): Harness {
+function harness(
+  busOpts?: Parameters<typeof createRecordingCommandBus>[0],
+  storeOverride?: (s: FsObjectStoreFake) => FsObjectStoreFake,
+  ffmpegPath?: string,
+): Harness {
   const n = harnessCount++;
   const base = createFsObjectStoreFake(join(root, `store-${n}`));
   const store = storeOverride ? storeOverride(base) : base;
   const bus = createRecordingCommandBus(busOpts);
   const workDir = join(root, `work-${n}`);
-  const processor = buildTranscoderProcessor({ commandBus: bus, codec, objectStore: store, workDir, now: () => 1_700_000_000_000 });
+  const processor = buildTranscoderProcessor({ commandBus: bus, codec, objectStore: store, workDir, now: () => 1_700_000_000_000, ffmpegPath });
   return { store, bus, processor, workDir };
 }
 
@@ -111,6 +115,16 @@ describe('transcoder processor', { skip: !haveFfmpeg && 'ffmpeg not installed' }
       const publish = ofType(h.bus.commands, 'PublishVideo')[0]!;
       assert.equal(publish.data.masterPlaylistKey, 'videos/vid-1/hls/master.m3u8');
       assert.equal(publish.data.thumbnailKey, 'videos/vid-1/thumbnail.jpg');
+    });
+
+    test('processing ends with CompleteProcessing listing every rung, lowest first, nothing omitted', () => {
+      const last = h.bus.commands.at(-1)!;
+      assert.equal(last.type, 'CompleteProcessing');
+      const complete = ofType(h.bus.commands, 'CompleteProcessing');
+      assert.equal(complete.length, 1);
+      const encoded = ofType(h.bus.commands, 'RecordRenditionEncoded').map((c) => c.data.rendition.name);
+      assert.deepEqual(complete[0]!.data, { videoId: 'vid-1', renditions: encoded, omitted: [] });
+      assert.deepEqual(complete[0]!.data.renditions, ['144p', '240p', '360p']);
     });
 
     test('renditions have the planned size, H.264 High + AAC stereo, square pixels, no location metadata', async () => {
@@ -204,6 +218,10 @@ describe('transcoder processor', { skip: !haveFfmpeg && 'ffmpeg not installed' }
       const newEffective = h.bus.effective.slice(effectiveBefore).filter((c) => c.type !== 'ReportProcessingProgress');
       assert.deepEqual(newEffective, []);
       assert.equal(ofType(h.bus.commands.slice(effectiveBefore), 'ReportProcessingProgress').length, 0);
+      // CompleteProcessing is sent again (the aggregate ignores the repeat), with the same final ladder.
+      const again = ofType(h.bus.commands.slice(effectiveBefore), 'CompleteProcessing');
+      assert.equal(again.length, 1);
+      assert.deepEqual(again[0]!.data.renditions, ['144p', '240p', '360p']);
     });
   });
 
@@ -226,6 +244,31 @@ describe('transcoder processor', { skip: !haveFfmpeg && 'ffmpeg not installed' }
     assert.deepEqual([p.streams[0].width, p.streams[0].height], [r.width, r.height]);
     assert.equal((p.streams[0].side_data_list ?? []).some((d: { rotation?: number }) => d.rotation), false);
     assert.equal(ofType(h.bus.commands, 'PublishVideo').length, 1);
+  });
+
+  test('higher rungs that fail for good leave the video published; CompleteProcessing omits them with the reason', async () => {
+    // An FFmpeg wrapper that rejects the run producing the 240p rung (the higher-rungs run) as undecodable.
+    const wrapper = join(root, 'ffmpeg-failing-higher-rungs.sh');
+    await writeFile(wrapper, [
+      '#!/bin/sh',
+      'for a in "$@"; do case "$a" in */hls/240p/*) echo "Invalid data found when processing input" >&2; exit 1;; esac; done',
+      `exec '${ffmpeg}' "$@"`,
+      '',
+    ].join('\n'));
+    await chmod(wrapper, 0o755);
+    const h = harness(undefined, undefined, wrapper);
+    await h.processor.handle(await uploadAndRecord(h, 'partial', src('landscape.mp4')));
+    assert.equal(ofType(h.bus.commands, 'FailProcessing').length, 0);
+    assert.equal(ofType(h.bus.commands, 'PublishVideo').length, 1);
+    assert.deepEqual(ofType(h.bus.commands, 'RecordRenditionEncoded').map((c) => c.data.rendition.name), ['144p']);
+    const last = h.bus.commands.at(-1)!;
+    assert.equal(last.type, 'CompleteProcessing');
+    if (last.type !== 'CompleteProcessing') return;
+    assert.deepEqual(last.data.renditions, ['144p']);
+    assert.deepEqual(last.data.omitted.map((o) => o.name), ['240p', '360p']);
+    for (const o of last.data.omitted) assert.match(o.reason, /could not be decoded.*240p, 360p/);
+    const master = await readObjectText(h.store, hlsKeys.master('partial'));
+    assert.deepEqual(master.split('\n').filter((l) => l && !l.startsWith('#')), ['144p/index.m3u8']);
   });
 
   for (const [file, code] of [['audio-only.mp4', 'NO_VIDEO_STREAM'], ['text.mp4', 'UNREADABLE_MEDIA']] as const) {

@@ -2,7 +2,8 @@
  * Transcoder processor: reacts to `UploadCompleted`, probes the source, plans the ladder, encodes
  * HLS (fMP4/CMAF) renditions with FFmpeg, uploads them, and drives the video aggregate through
  * StartProcessing → ReportProcessingProgress → RecordRenditionEncoded → PublishVideo (as soon as
- * the lowest rendition is ready) → RecordRenditionEncoded for the rest; or FailProcessing.
+ * the lowest rendition is ready) → RecordRenditionEncoded for the rest → CompleteProcessing (the
+ * final ladder, with the rungs that failed for good); or FailProcessing.
  */
 import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -338,6 +339,7 @@ export function buildTranscoderProcessor(deps: TranscoderDeps): ProcessorDefinit
       await send('PublishVideo', { videoId, masterPlaylistKey: hlsKeys.master(videoId), thumbnailKey, durationSeconds });
 
       // 2. Every remaining rung in ONE run: one decode, split filter, one HLS output per rung.
+      let higherFailure: MediaRejectedError | null = null;
       if (remaining.length > 0) {
         const outs = (await Promise.all(remaining.map(outputFor))) as [HlsRenditionOutput, ...HlsRenditionOutput[]];
         try {
@@ -352,6 +354,7 @@ export function buildTranscoderProcessor(deps: TranscoderDeps): ProcessorDefinit
           // The video is already published with its lowest rendition: a permanent problem with the
           // higher rungs leaves it playable rather than failing it.
           if (!(err instanceof MediaRejectedError)) throw err;
+          higherFailure = err;
           log.error({ err, code: err.code }, 'higher renditions failed; video stays published with fewer renditions');
         }
       }
@@ -361,7 +364,14 @@ export function buildTranscoderProcessor(deps: TranscoderDeps): ProcessorDefinit
         if (r) await send('RecordRenditionEncoded', { videoId, rendition: toRenditionInfo(r) });
       }
       await progress.flush();
-      log.info({ renditions: [...done.keys()] }, 'transcode finished');
+      // 3. The end of processing, explicitly: clients waiting for progress 100 must not wait for
+      // rungs that will never come. Sent again on redelivery (the aggregate ignores a repeat).
+      const inMaster = plans.filter((p) => done.has(p.name)).map((p) => p.name);
+      const omitted = plans
+        .filter((p) => !done.has(p.name))
+        .map((p) => ({ name: p.name, reason: higherFailure?.reason ?? 'The rendition could not be encoded.' }));
+      await send('CompleteProcessing', { videoId, renditions: inMaster, omitted });
+      log.info({ renditions: inMaster, omitted: omitted.map((o) => o.name) }, 'transcode finished');
     } finally {
       await rm(dir, { recursive: true, force: true }).catch((err) => log.warn({ err, dir }, 'could not delete work dir'));
     }

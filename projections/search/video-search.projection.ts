@@ -189,6 +189,7 @@ export function createVideoSearchProjection(deps: VideoSearchProjectionDeps): Pr
       case 'VideoProcessingProgressed':
       case 'RenditionEncoded':
       case 'VideoProcessingFailed':
+      case 'VideoProcessingCompleted':
       case 'UserRegistered':
       case 'CommentPosted':
       case 'VideoViewed':

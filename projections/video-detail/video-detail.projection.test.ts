@@ -110,6 +110,49 @@ describe('video-detail projection', () => {
     }
   });
 
+  test('VideoProcessingCompleted ends processing at 100 with the omitted renditions', async () => {
+    const log = await createScriptedLog();
+    const { p, h } = await runToEnd(log, 'completed');
+    try {
+      let pos = await appendEvents(log, codec, [
+        ...videoHistory('v1', 'u1', T0),
+        { type: 'VideoProcessingStarted', data: { videoId: 'v1', ladder, durationSeconds: 42, startedAt: T0 + 3 } },
+        { type: 'RenditionEncoded', data: { videoId: 'v1', rendition: ladder[0], at: T0 + 4 } },
+        { type: 'VideoPublished', data: { videoId: 'v1', masterPlaylistKey: 'hls/v1/master.m3u8', thumbnailKey: 'thumb/v1.jpg', durationSeconds: 42, publishedAt: T0 + 5 } },
+        // The transcoder's last report: capped below 100 while a planned rung is missing.
+        { type: 'VideoProcessingProgressed', data: { videoId: 'v1', progress: 100, at: T0 + 6 } },
+      ]);
+      assert.equal(await h.waitFor(pos, 5_000), true);
+      let v = (await p.queries.getVideo('v1'))!;
+      assert.equal(v.status, 'ready');
+      assert.ok(v.progress < 100, `progress ${v.progress} before completion`);
+      assert.deepEqual(v.omittedRenditions, []);
+
+      const omitted = [{ name: '720p', reason: 'Encoding failed while producing renditions 720p.' }];
+      pos = await appendEvents(log, codec, [
+        { type: 'VideoProcessingCompleted', data: { videoId: 'v1', renditions: ['360p'], omitted, completedAt: T0 + 7 } },
+      ]);
+      assert.equal(await h.waitFor(pos, 5_000), true);
+      v = (await p.queries.getVideo('v1'))!;
+      assert.equal(v.progress, 100);
+      assert.equal(v.status, 'ready');
+      assert.equal(v.error, null);
+      assert.deepEqual(v.renditions.map((r) => r.name), ['360p']);
+      assert.deepEqual(v.omittedRenditions, omitted);
+      assert.equal(v.updatedAt, T0 + 7);
+
+      // A redelivered job that encodes the omitted rung after all: it is no longer omitted.
+      pos = await appendEvents(log, codec, [{ type: 'RenditionEncoded', data: { videoId: 'v1', rendition: ladder[1], at: T0 + 8 } }]);
+      assert.equal(await h.waitFor(pos, 5_000), true);
+      v = (await p.queries.getVideo('v1'))!;
+      assert.equal(v.progress, 100);
+      assert.deepEqual(v.omittedRenditions, []);
+    } finally {
+      await h.stop();
+      await p.close();
+    }
+  });
+
   test('users by lowercased username; comments newest first with cursor paging', async () => {
     const log = await createScriptedLog();
     await appendEvents(log, codec, [

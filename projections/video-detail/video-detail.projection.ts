@@ -111,7 +111,7 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
         if (await tx.get(keys.video(d.videoId))) return;
         const v: StoredVideo = {
           videoId: d.videoId, ownerId: d.ownerId, title: d.title, description: d.description, tags: [...d.tags],
-          status: 'pending_upload', progress: 0, renditions: [], plannedRenditions: 0, error: null, errorCode: null,
+          status: 'pending_upload', progress: 0, renditions: [], plannedRenditions: 0, omittedRenditions: [], error: null, errorCode: null,
           uploadId: d.uploadId, filename: d.filename, sizeBytes: d.sizeBytes, durationSeconds: null,
           masterPlaylistKey: null, thumbnailKey: null, createdAt: d.startedAt, publishedAt: null, updatedAt: d.startedAt,
         };
@@ -143,6 +143,8 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
       case 'RenditionEncoded':
         return updateVideo(tx, e.data.videoId, e.data.at, (v) => {
           v.renditions = upsertRendition(v.renditions, e.data.rendition);
+          // A redelivered transcoder job may encode a rung an earlier run omitted.
+          v.omittedRenditions = (v.omittedRenditions ?? []).filter((o) => o.name !== e.data.rendition.name);
           completeIfLadderDone(v);
         });
       case 'VideoPublished':
@@ -160,6 +162,12 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
           v.errorCode = e.data.code;
           // A published video stays playable (its encoded renditions are served); the error is still shown.
           if (v.status !== 'ready') v.status = 'failed';
+        });
+      case 'VideoProcessingCompleted':
+        return updateVideo(tx, e.data.videoId, e.data.completedAt, (v) => {
+          // The end of processing: 100 even when higher rungs failed for good (the ladder stays short).
+          v.progress = 100;
+          v.omittedRenditions = e.data.omitted.map((o) => ({ name: o.name, reason: o.reason }));
         });
       case 'VideoMetadataUpdated':
         return updateVideo(tx, e.data.videoId, e.data.updatedAt, (v) => {
@@ -228,7 +236,15 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
 
   const withStats = async (videos: (StoredVideo | undefined)[]): Promise<(VideoDetail | undefined)[]> => {
     const stats = await store.getMany<VideoStats>(videos.map((v) => (v ? keys.stats(v.videoId) : '')));
-    return videos.map((v, i) => (v ? { ...v, views: stats[i]?.views ?? 0, commentCount: stats[i]?.commentCount ?? 0 } : undefined));
+    return videos.map((v, i) => (v
+      ? {
+        ...v,
+        // Stored before omittedRenditions existed.
+        omittedRenditions: v.omittedRenditions ?? [],
+        views: stats[i]?.views ?? 0,
+        commentCount: stats[i]?.commentCount ?? 0,
+      }
+      : undefined));
   };
 
   const queries: VideoQueries = {

@@ -50,6 +50,11 @@ const SAMPLES: { [K in DomainEventType]: Extract<DomainEvent, { type: K }> } = {
   VideoProcessingFailed: { type: 'VideoProcessingFailed', data: {
     videoId: '01HXZ8R0000000000000000002', reason: 'the file has no video stream', code: 'NO_VIDEO_STREAM', failedAt: t0 + 80_000,
   } },
+  VideoProcessingCompleted: { type: 'VideoProcessingCompleted', data: {
+    videoId: '01HXZ8R0000000000000000001', renditions: ['240p', '360p'],
+    omitted: [{ name: '720p', reason: 'Encoding failed while producing renditions 720p (Conversion failed!).' }],
+    completedAt: t0 + 85_000,
+  } },
   VideoMetadataUpdated: { type: 'VideoMetadataUpdated', data: {
     videoId: '01HXZ8R0000000000000000001', title: 'Sunset over the bay (4K)', description: null, tags: [],
     updatedBy: '01HXZ8Q3J5V1QK2M7W9E4R6T8Y', updatedAt: t0 + 90_000,

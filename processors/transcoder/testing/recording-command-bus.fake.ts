@@ -5,8 +5,9 @@ export interface RecordingCommandBus extends CommandBus {
   /** Every command received, in order. */
   readonly commands: Command[];
   /**
-   * Commands that would have produced an event: duplicates of StartProcessing, PublishVideo and
-   * RecordRenditionEncoded (same video, same rendition) are dropped, as the video aggregate does.
+   * Commands that would have produced an event: duplicates of StartProcessing, PublishVideo,
+   * CompleteProcessing and RecordRenditionEncoded (same video, same rendition) are dropped, as the
+   * video aggregate does.
    */
   readonly effective: Command[];
 }
@@ -19,6 +20,7 @@ export function createRecordingCommandBus(opts: { failOn?: (c: Command) => Error
     switch (c.type) {
       case 'StartProcessing':
       case 'PublishVideo':
+      case 'CompleteProcessing':
         return `${c.type}:${c.data.videoId}`;
       case 'RecordRenditionEncoded':
         return `${c.type}:${c.data.videoId}:${c.data.rendition.name}`;

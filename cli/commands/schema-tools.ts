@@ -1,0 +1,263 @@
+/**
+ * Schema tools behind `streamwave schemas …`: a plain-fetch client for ANY Confluent-compatible
+ * schema registry (REST API v1), a readable field diff, and the offline compatibility check of
+ * the working tree's schemas against a git ref (CI gate).
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { TOPIC_OF, type DomainEventType } from '../../domain/events.ts';
+import { loadEventSchemas, subjectFor, SCHEMAS_DIR, type EventSchema } from '../../schemas/codec/event-schemas.ts';
+import { namedTypesRegistry, normalizeSchema } from '../../schemas/registry/avro-schema.ts';
+import { checkCompatibility, type CompatibilityLevel } from '../../schemas/registry/compatibility.ts';
+
+/** Content type of the Confluent Schema Registry REST API v1. */
+const SR_CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
+
+/** An error answer of a registry: HTTP status and Confluent `error_code`. */
+export class RegistryHttpError extends Error {
+  constructor(readonly status: number, readonly errorCode: number, message: string) {
+    super(`registry answered ${status} (${errorCode}): ${message}`);
+    this.name = 'RegistryHttpError';
+  }
+}
+
+export interface RegisteredVersion {
+  subject: string;
+  version: number;
+  id: number;
+  schema: string;
+}
+
+/** Confluent Schema Registry REST client (GET /subjects, versions, register, compatibility). */
+export interface RegistryHttpClient {
+  subjects(): Promise<string[]>;
+  /** Latest version of a subject; undefined when the subject does not exist (40401). */
+  latest(subject: string): Promise<RegisteredVersion | undefined>;
+  /** @throws RegistryHttpError 409/40901 when incompatible, 422/42201 when invalid. */
+  register(subject: string, schema: string): Promise<number>;
+  /**
+   * `POST /compatibility/subjects/{s}/versions/latest?verbose=true`: checks against the versions
+   * the subject's compatibility level requires. A subject without versions is compatible.
+   */
+  checkLatest(subject: string, schema: string): Promise<{ compatible: boolean; messages: string[] }>;
+}
+
+/** @param baseUrl e.g. `http://localhost:8081` or `http://127.0.0.1:8080/registry` */
+export function createRegistryHttpClient(baseUrl: string, fetchImpl: typeof fetch = fetch): RegistryHttpClient {
+  const base = baseUrl.replace(/\/$/, '');
+  const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const res = await fetchImpl(`${base}${path}`, {
+      method,
+      headers: { accept: `${SR_CONTENT_TYPE}, application/json`, ...(body !== undefined && { 'content-type': SR_CONTENT_TYPE }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let json: unknown;
+    try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+    if (!res.ok) {
+      const j = (json ?? {}) as { error_code?: number; message?: string };
+      throw new RegistryHttpError(res.status, j.error_code ?? res.status, j.message ?? text.slice(0, 200));
+    }
+    return json as T;
+  };
+  const enc = encodeURIComponent;
+  return {
+    subjects: () => call<string[]>('GET', '/subjects'),
+    async latest(subject) {
+      try {
+        return await call<RegisteredVersion>('GET', `/subjects/${enc(subject)}/versions/latest`);
+      } catch (e) {
+        if (e instanceof RegistryHttpError && e.status === 404) return undefined;
+        throw e;
+      }
+    },
+    async register(subject, schema) {
+      return (await call<{ id: number }>('POST', `/subjects/${enc(subject)}/versions`, { schema })).id;
+    },
+    async checkLatest(subject, schema) {
+      try {
+        const r = await call<{ is_compatible: boolean; messages?: string[] }>(
+          'POST', `/compatibility/subjects/${enc(subject)}/versions/latest?verbose=true`, { schema });
+        return { compatible: r.is_compatible, messages: r.messages ?? [] };
+      } catch (e) {
+        // Confluent: 40401 subject not found / 40402 version not found → nothing to be incompatible with.
+        if (e instanceof RegistryHttpError && e.status === 404) return { compatible: true, messages: [] };
+        throw e;
+      }
+    },
+  };
+}
+
+/** A schema to compare: its registry subject and self-contained schema text. */
+export interface SubjectSchema {
+  subject: string;
+  /** Avro record full name. */
+  fullName: string;
+  schemaText: string;
+}
+
+/** The event schemas of a `schemas/` folder (default: this package's), by subject. */
+export function localSubjectSchemas(dir: string = SCHEMAS_DIR): SubjectSchema[] {
+  return [...loadEventSchemas(dir).values()]
+    .map((s: EventSchema) => ({ subject: s.subject, fullName: s.fullName, schemaText: s.schemaText }))
+    .sort((a, b) => a.subject.localeCompare(b.subject));
+}
+
+/** One field-level difference between two record schemas. */
+export type FieldChange =
+  | { kind: 'added'; field: string; type: string; default?: string }
+  | { kind: 'removed'; field: string; type: string }
+  | { kind: 'changed'; field: string; what: 'type' | 'default'; from: string; to: string };
+
+interface AvroField { name: string; type: unknown; default?: unknown }
+
+const fieldsOf = (schemaText: string): AvroField[] => {
+  const j = JSON.parse(schemaText) as { fields?: AvroField[] };
+  return Array.isArray(j.fields) ? j.fields : [];
+};
+
+/** Compact type text: named types by name, unions as `a | b`, records/enums by name. */
+function typeText(t: unknown): string {
+  if (typeof t === 'string') return t;
+  if (Array.isArray(t)) return t.map(typeText).join(' | ');
+  if (t && typeof t === 'object') {
+    const o = t as { type: unknown; name?: string; items?: unknown; values?: unknown; logicalType?: string };
+    if (o.name) return o.name;
+    if (o.type === 'array') return `array<${typeText(o.items)}>`;
+    if (o.type === 'map') return `map<${typeText(o.values)}>`;
+    if (o.logicalType) return `${typeText(o.type)}(${o.logicalType})`;
+    return typeText(o.type);
+  }
+  return JSON.stringify(t);
+}
+
+/**
+ * Field-level diff of two record schemas (`from` = registry/baseline, `to` = local): added,
+ * removed, and changed fields (type or default). Nested records are compared by their full JSON.
+ */
+export function diffRecordSchemas(from: string, to: string): FieldChange[] {
+  const a = new Map(fieldsOf(from).map((f) => [f.name, f]));
+  const b = new Map(fieldsOf(to).map((f) => [f.name, f]));
+  const out: FieldChange[] = [];
+  for (const [name, f] of b) {
+    const old = a.get(name);
+    if (!old) {
+      out.push({ kind: 'added', field: name, type: typeText(f.type), ...('default' in f && { default: JSON.stringify(f.default) }) });
+      continue;
+    }
+    if (JSON.stringify(old.type) !== JSON.stringify(f.type)) {
+      const from = typeText(old.type);
+      const to = typeText(f.type);
+      out.push({ kind: 'changed', field: name, what: 'type', from: from === to ? JSON.stringify(old.type) : from, to: from === to ? JSON.stringify(f.type) : to });
+    }
+    const da = 'default' in old ? JSON.stringify(old.default) : '(none)';
+    const db = 'default' in f ? JSON.stringify(f.default) : '(none)';
+    if (da !== db) out.push({ kind: 'changed', field: name, what: 'default', from: da, to: db });
+  }
+  for (const [name, f] of a) if (!b.has(name)) out.push({ kind: 'removed', field: name, type: typeText(f.type) });
+  return out;
+}
+
+/** One line per change, e.g. `+ title: string (default "")`. */
+export function formatFieldChange(c: FieldChange): string {
+  switch (c.kind) {
+    case 'added': return `+ ${c.field}: ${c.type}${c.default !== undefined ? ` (default ${c.default})` : ' (no default)'}`;
+    case 'removed': return `- ${c.field}: ${c.type}`;
+    case 'changed': return `~ ${c.field}: ${c.what} ${c.from} → ${c.to}`;
+    default: {
+      const never: never = c;
+      throw new Error(`unknown change ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/** A text file of a git tree. */
+export interface RefFile { path: string; text: string }
+
+/**
+ * The `.avsc` files under `schemas/` at git `ref` (`git ls-tree` + `git show <ref>:<path>`).
+ * @throws Error when `ref` is not a commit of the repository at `cwd`.
+ */
+export function readGitSchemaFiles(ref: string, cwd: string): RefFile[] {
+  const git = (args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    git(['rev-parse', '-q', '--verify', `${ref}^{commit}`]);
+  } catch {
+    throw new Error(`git ref ${ref} not found in ${cwd}`);
+  }
+  const paths = git(['ls-tree', '-r', '--name-only', ref, '--', 'schemas/']).split('\n').filter((p) => p.endsWith('.avsc'));
+  return paths.map((path) => ({ path, text: git(['show', `${ref}:${path}`]) }));
+}
+
+/**
+ * The `.avsc` files of a working tree's `schemas/` folder (`<repo>/schemas/<aggregate>/*.avsc`),
+ * paths relative to `repo` like `readGitSchemaFiles` returns them.
+ */
+export function readDirSchemaFiles(repo: string): RefFile[] {
+  const root = join(repo, 'schemas');
+  const out: RefFile[] = [];
+  for (const agg of readdirSync(root, { withFileTypes: true })) {
+    if (!agg.isDirectory() || agg.name === 'node_modules') continue;
+    for (const f of readdirSync(join(root, agg.name)).sort()) {
+      if (!f.endsWith('.avsc')) continue;
+      const file = join(root, agg.name, f);
+      out.push({ path: relative(repo, file), text: readFileSync(file, 'utf8') });
+    }
+  }
+  return out;
+}
+
+/**
+ * Event schemas of a set of `.avsc` files (another commit's `schemas/`): records whose name is an
+ * event type become subjects (topic from the CURRENT domain/events.ts), the rest are shared
+ * named types inlined into them. Lenient: event types the files do not have are simply absent.
+ */
+export function subjectSchemasOfFiles(files: readonly RefFile[]): SubjectSchema[] {
+  const parsed = files.map((f) => ({ path: f.path, json: JSON.parse(f.text) as { name?: string; namespace?: string } }));
+  const isEvent = (n: string | undefined): n is DomainEventType => n !== undefined && Object.prototype.hasOwnProperty.call(TOPIC_OF, n);
+  const shared = namedTypesRegistry(parsed.filter((p) => !isEvent(p.json.name)).map((p) => p.json));
+  const out: SubjectSchema[] = [];
+  for (const { json } of parsed) {
+    if (!isEvent(json.name)) continue;
+    const fullName = `${json.namespace}.${json.name}`;
+    out.push({ subject: subjectFor(TOPIC_OF[json.name], fullName), fullName, schemaText: JSON.stringify(normalizeSchema(json, shared)) });
+  }
+  return out.sort((a, b) => a.subject.localeCompare(b.subject));
+}
+
+/** Verdict for one subject of a compatibility check. */
+export interface SubjectCheck {
+  subject: string;
+  status: 'compatible' | 'incompatible' | 'new' | 'removed' | 'unchanged';
+  messages: string[];
+  changes: FieldChange[];
+}
+
+/**
+ * Checks `local` against `baseline` (same subjects) under `level` (default BACKWARD_TRANSITIVE:
+ * events are replayed from the start of the log, so the new reader must read every old writer).
+ * A subject that disappeared is `removed` and counts as incompatible: records of that type on the
+ * log could no longer be decoded.
+ */
+export function checkAgainstBaseline(local: readonly SubjectSchema[], baseline: readonly SubjectSchema[], level: CompatibilityLevel = 'BACKWARD_TRANSITIVE'): SubjectCheck[] {
+  const base = new Map(baseline.map((s) => [s.subject, s]));
+  const out: SubjectCheck[] = [];
+  for (const s of local) {
+    const old = base.get(s.subject);
+    if (!old) { out.push({ subject: s.subject, status: 'new', messages: [], changes: [] }); continue; }
+    const changes = diffRecordSchemas(old.schemaText, s.schemaText);
+    const r = checkCompatibility(s.schemaText, [old.schemaText], level);
+    out.push({ subject: s.subject, status: r.compatible ? (changes.length ? 'compatible' : 'unchanged') : 'incompatible', messages: r.messages, changes });
+  }
+  const localSubjects = new Set(local.map((s) => s.subject));
+  for (const old of baseline) {
+    if (!localSubjects.has(old.subject)) {
+      out.push({ subject: old.subject, status: 'removed', messages: ['schema removed: records of this type already on the log could no longer be decoded'], changes: [] });
+    }
+  }
+  return out;
+}
+
+/** True when any verdict fails the check. */
+export const hasIncompatible = (checks: readonly SubjectCheck[]): boolean => checks.some((c) => c.status === 'incompatible' || c.status === 'removed');

@@ -1,0 +1,80 @@
+/**
+ * Ports of projection replay (rebuilding a read model into a shadow copy and swapping it in).
+ * Log-agnostic: everything here works on the EventLog port, so the same manager runs against the
+ * embedded log (standalone) and Kafka (cluster mode).
+ */
+import type { Projection } from '../projection.port.ts';
+
+/** Instance id of the store a projection had before any replay (its original location). */
+export const PRIMARY_INSTANCE = 'primary';
+
+/**
+ * A projection whose read model can exist as several independent instances (stores), e.g. the
+ * live one and a shadow being rebuilt. Each instance has its own store and checkpoint.
+ */
+export interface ReplayableProjection<Q> {
+  /** Name used by the CLI and the admin API: `video-detail`, `analytics`, `search`. */
+  readonly name: string;
+  /** Opens (creates when missing) instance `instanceId` — its store — without starting it. */
+  open(instanceId: string): Promise<Projection<Q>>;
+  /** Deletes the store of a CLOSED instance (directory, table or database). Idempotent. */
+  destroy(instanceId: string): Promise<void>;
+  /** Ids of the instances that exist in storage (to clean up shadows of an interrupted replay). */
+  instances?(): Promise<string[]>;
+}
+
+/** Which instance of a projection serves queries, persisted so a restart opens the same one. */
+export interface CurrentInstance {
+  instanceId: string;
+  /** Consumer group of the instance (`streamwave.projection.<name>.replay-<ts>` after a replay). */
+  groupId: string;
+  /** A partial rebuild's lower bound, ms since epoch: the instance never reads records before it. */
+  fromTimestamp?: number;
+  /** When it became current, ms since epoch. */
+  since: number;
+}
+
+/** Durable pointer per projection name (file `current.json`, a Redis key, …). Writes are atomic. */
+export interface CurrentInstanceStore {
+  load(name: string): Promise<CurrentInstance | undefined>;
+  save(name: string, current: CurrentInstance): Promise<void>;
+}
+
+/** Where a replay starts: the beginning of the log, or the first record at/after a timestamp (ms). */
+export type ReplayFrom = { fromBeginning: true } | { fromTimestamp: number };
+
+export type ReplayState = 'running' | 'swapped' | 'failed';
+
+/** Progress and outcome of one replay (shape of `GET /admin/replays/{id}`, camel-cased). */
+export interface ReplayStatus {
+  replayId: string;
+  projection: string;
+  status: ReplayState;
+  /** Shadow instance id and consumer group. */
+  instanceId: string;
+  groupId: string;
+  /** Records the shadow has consumed since its start offsets. */
+  consumed: number;
+  /** Records between the start offsets and the current end offsets. */
+  total: number;
+  /** Consumption rate over the last few seconds, records/s. */
+  eventsPerSecond: number;
+  /** Seconds left at the current rate; null when unknown (rate 0). */
+  etaSeconds: number | null;
+  /** ms since epoch. */
+  startedAt: number;
+  finishedAt: number | null;
+  error: string | null;
+}
+
+/** Errors of the projection manager, with stable codes. */
+export class ReplayError extends Error {
+  constructor(
+    /** `UNKNOWN_PROJECTION`, `REPLAY_IN_PROGRESS`, `INVALID_REPLAY_FROM`, `MANAGER_CLOSED`, `REPLAY_ABORTED`, `NOT_STARTED`. */
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ReplayError';
+  }
+}
