@@ -144,8 +144,9 @@ export async function uploadFile(client: StreamWaveClient, path: string, opts: U
 }
 
 /**
- * Polls the status endpoint until processing ends: `ready` with progress 100 (whole ladder
- * encoded), or `failed`.
+ * Polls the status endpoint until processing ends: `ready` with progress 100 (processing
+ * completed: every rendition of the ladder that could be encoded is in the master playlist), or
+ * `failed`.
  * @param timeoutMs give up after this long (throws Error 'processing timed out').
  */
 export async function waitForProcessing(
