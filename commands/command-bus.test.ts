@@ -193,4 +193,23 @@ describe('command bus', () => {
     const encoded = (await decodeAll(inner, TOPICS.videos)).filter(({ event }) => event.type === 'RenditionEncoded');
     assert.equal(encoded.length, 1);
   });
+
+  test('an ambiguous registration holds its username for every other user, not only for its own retry', async () => {
+    const inner = createInMemoryEventLog();
+    let failAfter = false;
+    const log: EventLog = {
+      ...inner,
+      async append(topic, records) {
+        const out = await inner.append(topic, records);
+        if (failAfter) { failAfter = false; throw new Error('request timed out'); }
+        return out;
+      },
+    };
+    const bus = await startedBus(log);
+    failAfter = true; // alice's UserRegistered is on the log, but the producer saw an error
+    await assert.rejects(bus.send(register('u-a', 'alice')), /timed out/);
+    await rejectsWith(bus.send(register('u-b', 'Alice')), 'USERNAME_TAKEN', 'conflict');
+    const registered = (await decodeAll(inner, TOPICS.users)).filter(({ event }) => event.type === 'UserRegistered');
+    assert.equal(registered.length, 1);
+  });
 });

@@ -194,6 +194,12 @@ export function createCommandBus(opts: CommandBusOptions): LocalCommandBus {
     logger.info({ topic, key }, 'stale aggregate reloaded from the log');
   }
 
+  /** Keys of the aggregates of `topic` marked stale. */
+  function staleKeys(topic: string): string[] {
+    const prefix = `${topic}\0`;
+    return [...stale].filter((id) => id.startsWith(prefix)).map((id) => id.slice(prefix.length));
+  }
+
   /** Runs `fn` after every earlier task of `key` settled (a per-key mutex). */
   function serialise<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const prev = chains.get(key) ?? Promise.resolve();
@@ -248,6 +254,9 @@ export function createCommandBus(opts: CommandBusOptions): LocalCommandBus {
     switch (command.type) {
       case 'RegisterUser':
         return serialise(USER_REGISTRY_LOCK, async () => {
+          // Username uniqueness spans user aggregates: a registration of ANOTHER user whose append
+          // was ambiguous may hold this name on the log, so every stale user is re-read, not only this one.
+          for (const userId of staleKeys(TOPICS.users)) await reloadIfStale(TOPICS.users, userId);
           await reloadIfStale(TOPICS.users, command.data.userId);
           const events = decideUser(command, users.get(command.data.userId) ?? initialUserState);
           const holder = usernames.get(usernameKey(command.data.username));

@@ -133,3 +133,45 @@ export async function runProjection(opts: RunProjectionOptions, tracker: Applied
     waitFor: (positions, timeoutMs) => tracker.waitFor(positions, timeoutMs),
   };
 }
+
+/** What `createProjectionLifecycle` needs besides the log: the `runProjection` options and the hooks. */
+export interface ProjectionLifecycleOptions extends Omit<RunProjectionOptions, 'log'> {
+  /** Projection name, for the error messages (`video-detail`, …). */
+  name: string;
+  /** The projection's tracker (also serves its `waitFor` before a start). */
+  tracker: AppliedTracker;
+  /** Awaited before subscribing, e.g. a snapshot still loading; a rejection fails `start`. */
+  beforeStart?(): Promise<void>;
+  /** Run after the handle returned by `start` has stopped its consumer, e.g. a snapshot flush. */
+  afterStop?(): Promise<void>;
+  /** Closes the store; run once by `close`, after the running consumer (if any) has stopped. */
+  release(): Promise<void>;
+}
+
+/**
+ * `start`/`close` of a Projection over runProjection, the part every read model shares: at most
+ * one running consumer, `close` idempotent and stopping a running consumer before `release`.
+ * `start` throws `Error` when the projection is closed or already started.
+ */
+export function createProjectionLifecycle(opts: ProjectionLifecycleOptions): { start(log: EventLog): Promise<ProjectionHandle>; close(): Promise<void> } {
+  const { name, tracker, beforeStart, afterStop, release, ...run } = opts;
+  let handle: ProjectionHandle | undefined;
+  let closed = false;
+  return {
+    async start(log) {
+      if (closed) throw new Error(`${name} projection is closed`);
+      if (handle) throw new Error(`${name} projection already started`);
+      await beforeStart?.();
+      handle = await runProjection({ ...run, log }, tracker);
+      const h = handle;
+      return { ...h, stop: async () => { await h.stop(); if (handle === h) handle = undefined; await afterStop?.(); } };
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (handle) await handle.stop();
+      handle = undefined;
+      await release();
+    },
+  };
+}

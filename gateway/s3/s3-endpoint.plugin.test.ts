@@ -235,6 +235,25 @@ describe('S3 endpoint', () => {
     assert.equal((await ep.store.headObject('videos/h/a.jpg'))?.contentType, 'image/jpeg');
   });
 
+  test('bad input is a 4xx, never a 500: malformed Content-Type, over-long key segment, DELETE of a "folder"', async () => {
+    // Fastify refuses a Content-Type that is not type/subtype before the route runs.
+    const badType = await signedFetch(ep.baseUrl, 'PUT', objectPath('videos/ct/a.bin'), {}, 'x', { headers: { 'content-type': 'not-a-media-type' } });
+    assert.equal((await s3Error(badType)).status, 415);
+    // S3 takes 1024-byte keys; a file system does not take a 300-byte path segment.
+    const longKey = `videos/${'x'.repeat(300)}`;
+    const put = await s3Error(await signedFetch(ep.baseUrl, 'PUT', objectPath(longKey), {}, 'x'));
+    assert.deepEqual(put, { status: 400, code: 'KeyTooLongError' });
+    assert.deepEqual(await s3Error(await signedFetch(ep.baseUrl, 'GET', objectPath(longKey))), { status: 404, code: 'NoSuchKey' });
+    const created = await signedFetch(ep.baseUrl, 'POST', objectPath(longKey), { uploads: '' });
+    assert.deepEqual(await s3Error(created), { status: 400, code: 'KeyTooLongError' });
+    // DeleteObject of a key that holds no object is a 204 in S3, also when it names a "folder".
+    assert.equal((await signedFetch(ep.baseUrl, 'PUT', objectPath('videos/dir/file'), {}, 'x')).status, 200);
+    assert.equal((await signedFetch(ep.baseUrl, 'DELETE', objectPath('videos/dir'))).status, 204);
+    assert.equal((await signedFetch(ep.baseUrl, 'DELETE', objectPath('videos/dir/file/below'))).status, 204);
+    assert.equal((await signedFetch(ep.baseUrl, 'DELETE', objectPath(longKey))).status, 204);
+    assert.equal(await ep.store.exists('videos/dir/file'), true);
+  });
+
   test('CORS: preflight answered without auth; ETag exposed to browsers', async () => {
     const pre = await fetch(`${ep.baseUrl}${objectPath('uploads/c/source')}?partNumber=1&uploadId=x`, {
       method: 'OPTIONS',

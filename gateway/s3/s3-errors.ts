@@ -14,6 +14,7 @@ export const S3_ERROR_STATUS: Readonly<Record<string, number>> = {
   AuthorizationQueryParametersError: 400,
   MissingSecurityHeader: 400,
   InvalidArgument: 400,
+  KeyTooLongError: 400,
   InvalidRequest: 400,
   InvalidPart: 400,
   InvalidPartOrder: 400,
@@ -54,16 +55,30 @@ export function toS3Xml(doc: Record<string, unknown>): string {
 }
 
 /**
- * Maps any error to an S3 error response: ObjectStoreError / S3RequestError keep their code,
- * anything else becomes a 500 InternalError without leaking the message.
+ * Maps any error to an S3 error response: ObjectStoreError / S3RequestError keep their code; a
+ * framework error with a 4xx `statusCode` (Fastify's FST_ERR_CTP_* for a malformed Content-Type or
+ * an oversized body, FST_ERR_BAD_URL, …) keeps that status as `InvalidRequest`, since it is the
+ * client's input; anything else becomes a 500 InternalError without leaking the message.
  */
 export function s3ErrorResponse(err: unknown, resource: string, requestId: string): { status: number; code: string; body: string } {
   let code = 'InternalError';
   let message = 'We encountered an internal error. Please try again.';
+  let status: number | undefined;
   if (err instanceof S3RequestError || err instanceof ObjectStoreError) {
     code = err.code;
     message = err.message;
+  } else if (isClientFrameworkError(err)) {
+    code = 'InvalidRequest';
+    message = err.message;
+    status = err.statusCode;
   }
-  const status = S3_ERROR_STATUS[code] ?? 400;
+  status ??= S3_ERROR_STATUS[code] ?? 400;
   return { status, code, body: toS3Xml({ Error: { Code: code, Message: message, Resource: resource, RequestId: requestId } }) };
+}
+
+/** A Fastify error that blames the request (4xx `statusCode`), e.g. FST_ERR_CTP_INVALID_MEDIA_TYPE. */
+function isClientFrameworkError(err: unknown): err is Error & { statusCode: number } {
+  if (!(err instanceof Error)) return false;
+  const { statusCode } = err as { statusCode?: unknown };
+  return typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500;
 }

@@ -105,6 +105,23 @@ describe('embedded object store specifics', () => {
     await assert.rejects(store.putObject('videos/v9/file/child', Buffer.from('y'), 'text/plain'), isCode('InvalidArgument'));
   });
 
+  test('deleting a key that names a folder or lies below a file is a no-op, as for any missing key', async () => {
+    await store.putObject('videos/v10/file', Buffer.from('x'), 'text/plain');
+    await store.deleteObject('videos/v10');
+    await store.deleteObject('videos/v10/file/child');
+    assert.equal(await store.exists('videos/v10/file'), true);
+  });
+
+  test('a path segment longer than the file system takes → KeyTooLongError (missing on reads)', async () => {
+    const key = `videos/${'y'.repeat(300)}/x`;
+    await assert.rejects(store.putObject(key, Buffer.from('x'), 'text/plain'), isCode('KeyTooLongError'));
+    await assert.rejects(store.createMultipartUpload(key, 'video/mp4'), isCode('KeyTooLongError'));
+    assert.equal(await store.headObject(key), undefined);
+    assert.equal(await store.getObject(key), undefined);
+    assert.equal(await store.exists(key), false);
+    await store.deleteObject(key);
+  });
+
   test('publicUrl = publicBaseUrl + mediaPathPrefix + key', () => {
     assert.equal(store.publicUrl('videos/v1/master.m3u8'), 'http://media.test:8080/media/videos/v1/master.m3u8');
   });

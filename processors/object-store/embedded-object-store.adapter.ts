@@ -6,6 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
 import pino from 'pino';
+import { writeStreamToFile } from './file-streams.ts';
 import { NodeSha256 } from './node-sha256.ts';
 import type { ObjectRangeReader } from './object-range.port.ts';
 import { ObjectStoreError, type ObjectStore, type UploadedPart } from './object-store.port.ts';
@@ -142,6 +143,41 @@ async function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
 
 const UPLOAD_ID = /^[A-Za-z0-9_-]{16,128}$/;
 
+/**
+ * Longest path segment of a key the embedded store can hold, bytes of UTF-8: NAME_MAX (255 on
+ * ext4, XFS, APFS, NTFS) minus the `.json` of the metadata file written next to the object.
+ * S3 itself allows any segment within its 1024-byte key.
+ */
+export const EMBEDDED_MAX_SEGMENT_BYTES = 250;
+
+/**
+ * assertValidKey plus the file-system limit of the embedded store.
+ * @throws ObjectStoreError InvalidArgument (see assertValidKey), KeyTooLongError (S3's code for a
+ *         key too long) when a segment exceeds EMBEDDED_MAX_SEGMENT_BYTES.
+ */
+function assertStorableKey(key: string): void {
+  assertValidKey(key);
+  for (const segment of key.split('/')) {
+    if (Buffer.byteLength(segment, 'utf8') > EMBEDDED_MAX_SEGMENT_BYTES) {
+      throw new ObjectStoreError('KeyTooLongError', `object key has a path segment longer than ${EMBEDDED_MAX_SEGMENT_BYTES} bytes`);
+    }
+  }
+}
+
+/**
+ * True when `key` could name a stored object; false for a valid S3 key the store cannot hold (reads
+ * of it find nothing). @throws ObjectStoreError InvalidArgument for an invalid key (assertValidKey).
+ */
+function isStorableKey(key: string): boolean {
+  try {
+    assertStorableKey(key);
+    return true;
+  } catch (err) {
+    if (err instanceof ObjectStoreError && err.code === 'KeyTooLongError') return false;
+    throw err;
+  }
+}
+
 function isErrno(err: unknown, ...codes: string[]): boolean {
   return typeof err === 'object' && err !== null && codes.includes((err as NodeJS.ErrnoException).code ?? '');
 }
@@ -186,7 +222,7 @@ export function createEmbeddedObjectStore(opts: EmbeddedObjectStoreOptions): Emb
     (ready ??= Promise.all([objectsDir, metaDir, multipartDir, tmpDir].map((d) => mkdir(d, { recursive: true }))).then(() => undefined));
 
   const objectPath = (key: string) => {
-    assertValidKey(key);
+    assertStorableKey(key);
     return join(objectsDir, key);
   };
   const metaPath = (key: string) => join(metaDir, `${key}.json`);
@@ -296,6 +332,7 @@ export function createEmbeddedObjectStore(opts: EmbeddedObjectStoreOptions): Emb
   }
 
   async function openObject(key: string, range?: { start: number; end: number }) {
+    if (!isStorableKey(key)) return undefined;
     const path = objectPath(key);
     let handle;
     try {
@@ -331,7 +368,7 @@ export function createEmbeddedObjectStore(opts: EmbeddedObjectStoreOptions): Emb
     minPartSizeBytes,
 
     async createMultipartUpload(key, contentType) {
-      assertValidKey(key);
+      assertStorableKey(key);
       await ensureDirs();
       const uploadId = randomUUID().replace(/-/g, '') + randomBytes(8).toString('hex');
       const dir = uploadDir(uploadId);
@@ -343,7 +380,7 @@ export function createEmbeddedObjectStore(opts: EmbeddedObjectStoreOptions): Emb
     },
 
     async presignUploadPart(key, uploadId, partNumber, expiresInSeconds) {
-      assertValidKey(key);
+      assertStorableKey(key);
       assertValidPartNumber(partNumber);
       if (!Number.isInteger(expiresInSeconds) || expiresInSeconds < 1 || expiresInSeconds > SIGV4_MAX_EXPIRES_SECONDS) {
         throw new ObjectStoreError('InvalidArgument', `expiresInSeconds must be an integer between 1 and ${SIGV4_MAX_EXPIRES_SECONDS}`);
@@ -396,7 +433,7 @@ export function createEmbeddedObjectStore(opts: EmbeddedObjectStoreOptions): Emb
     },
 
     async completeMultipartUpload(key, uploadId, parts) {
-      assertValidKey(key);
+      assertStorableKey(key);
       const dir = uploadDir(uploadId);
       return withLock(`upload:${dir}`, async () => {
         const manifest = await readManifest(uploadId);
@@ -476,7 +513,7 @@ export function createEmbeddedObjectStore(opts: EmbeddedObjectStoreOptions): Emb
     },
 
     async writeObject(key, body, contentType, writeOpts) {
-      assertValidKey(key);
+      assertStorableKey(key);
       const { tmp, size, md5 } = await spool(body, writeOpts?.maxBytes, writeOpts?.expectedSha256);
       const etag = quoteEtag(md5);
       await commitObject(key, tmp, { size, contentType, etag, lastModified: new Date() });
@@ -490,22 +527,7 @@ export function createEmbeddedObjectStore(opts: EmbeddedObjectStoreOptions): Emb
     async downloadToFile(key, path) {
       const obj = await openObject(key);
       if (!obj) throw new ObjectStoreError('NoSuchKey', `no object ${JSON.stringify(key)}`);
-      const tmp = `${path}.${randomBytes(6).toString('hex')}.part`;
-      await mkdir(dirname(path), { recursive: true });
-      const out = createWriteStream(tmp, { flags: 'wx' });
-      try {
-        for await (const chunk of obj.body) {
-          if (!out.write(chunk)) await once(out, 'drain');
-        }
-        out.end();
-        await once(out, 'close');
-        await rename(tmp, path);
-      } catch (err) {
-        await discardWriteStream(out);
-        obj.body.destroy();
-        await rm(tmp, { force: true });
-        throw err;
-      }
+      await writeStreamToFile(obj.body, path);
     },
 
     async getObject(key) {
@@ -518,6 +540,7 @@ export function createEmbeddedObjectStore(opts: EmbeddedObjectStoreOptions): Emb
     },
 
     async headObject(key) {
+      if (!isStorableKey(key)) return undefined;
       const path = objectPath(key);
       let st;
       try {
@@ -550,9 +573,17 @@ export function createEmbeddedObjectStore(opts: EmbeddedObjectStoreOptions): Emb
     },
 
     async deleteObject(key) {
+      // S3 DeleteObject of a missing key succeeds; a key no object can have is missing too.
+      if (!isStorableKey(key)) return;
       const target = objectPath(key);
       await withLock(`object:${target}`, async () => {
-        await rm(target, { force: true });
+        try {
+          await rm(target, { force: true });
+        } catch (err) {
+          // The key names a folder of other objects, or lies below an object: no object to delete.
+          if (isErrno(err, 'EISDIR', 'ERR_FS_EISDIR', 'ENOTDIR')) return;
+          throw err;
+        }
         await rm(metaPath(key), { force: true });
       });
     },

@@ -13,26 +13,41 @@ export interface UploadedPart {
   size: number;
 }
 
+/**
+ * Every method taking a key throws ObjectStoreError `InvalidArgument` for a key S3 would refuse or
+ * that could escape the embedded store's folder (see s3-rules.ts assertValidKey); the embedded
+ * store also refuses a path segment it cannot hold with `KeyTooLongError`. Other failures (network,
+ * disk) surface as the underlying error, which callers treat as a 5xx/retry.
+ */
 export interface ObjectStore {
-  /** Opens a multipart upload; returns its upload id. */
+  /** Opens a multipart upload; returns its upload id (opaque, S3 UploadId). */
   createMultipartUpload(key: string, contentType: string): Promise<string>;
   /**
-   * A presigned URL the client PUTs one part to (S3 UploadPart), valid for `expiresInSeconds`.
+   * A presigned URL the client PUTs one part to (S3 UploadPart), valid for `expiresInSeconds`
+   * (seconds, 1..604800: SigV4's 7-day maximum). `partNumber` is 1..10000.
+   * @throws ObjectStoreError InvalidArgument (part number or expiry out of range)
    */
   presignUploadPart(key: string, uploadId: string, partNumber: number, expiresInSeconds: number): Promise<string>;
-  /** Parts received so far (S3 ListParts). @throws ObjectStoreError NO_SUCH_UPLOAD */
+  /** Parts received so far (S3 ListParts), ascending part number. @throws ObjectStoreError NoSuchUpload */
   listParts(key: string, uploadId: string): Promise<UploadedPart[]>;
   /**
    * Assembles the parts (S3 CompleteMultipartUpload); returns the object's size in bytes.
-   * @throws ObjectStoreError INVALID_PART (unknown part or ETag mismatch), INVALID_PART_ORDER, NO_SUCH_UPLOAD
+   * @throws ObjectStoreError InvalidPart (unknown part or ETag mismatch), InvalidPartOrder,
+   *         EntityTooSmall (a part but the last under the minimum part size), NoSuchUpload
    */
   completeMultipartUpload(key: string, uploadId: string, parts: { partNumber: number; etag: string }[]): Promise<number>;
+  /** Drops an open multipart upload and its parts (S3 AbortMultipartUpload). @throws ObjectStoreError NoSuchUpload */
   abortMultipartUpload(key: string, uploadId: string): Promise<void>;
+  /** Stores (or replaces) an object. */
   putObject(key: string, body: Buffer | Readable, contentType: string): Promise<void>;
   /** Uploads a local file. */
   putFile(key: string, path: string, contentType: string): Promise<void>;
-  /** Downloads an object to a local file (the transcoder reads sources from disk). */
+  /**
+   * Downloads an object to a local file (the transcoder reads sources from disk), through a temp
+   * file renamed into place. @throws ObjectStoreError NoSuchKey
+   */
   downloadToFile(key: string, path: string): Promise<void>;
+  /** The object as a stream (`size` in bytes), or undefined when the key holds no object. */
   getObject(key: string): Promise<{ body: Readable; size: number; contentType: string } | undefined>;
   exists(key: string): Promise<boolean>;
   /** Public (CDN-style) URL of an object, e.g. for the master playlist. */
@@ -41,7 +56,11 @@ export interface ObjectStore {
 
 export class ObjectStoreError extends Error {
   constructor(
-    /** S3-style code: NoSuchUpload, InvalidPart, InvalidPartOrder, EntityTooLarge, EntityTooSmall, NoSuchKey. */
+    /**
+     * S3 error code (Amazon S3 API reference, "List of error codes"): NoSuchUpload, NoSuchKey,
+     * InvalidPart, InvalidPartOrder, EntityTooLarge, EntityTooSmall, InvalidArgument,
+     * KeyTooLongError, XAmzContentSHA256Mismatch.
+     */
     readonly code: string,
     message: string,
   ) {

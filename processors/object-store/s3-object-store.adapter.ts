@@ -1,9 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
@@ -18,6 +16,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import pino from 'pino';
+import { writeStreamToFile } from './file-streams.ts';
 import type { ObjectRangeReader } from './object-range.port.ts';
 import { ObjectStoreError, type ObjectStore, type UploadedPart } from './object-store.port.ts';
 import {
@@ -25,7 +24,6 @@ import {
   assertPartListOrder,
   assertValidKey,
   assertValidPartNumber,
-  discardWriteStream,
   encodeKeyPath,
   multipartEtag,
   normalizeEtag,
@@ -227,17 +225,7 @@ export function createS3ObjectStore(opts: S3ObjectStoreOptions): ObjectStore & O
       const dir = await mkdtemp(join(tmpdir(), 'streamwave-s3-put-'));
       try {
         const path = join(dir, 'body');
-        const out = createWriteStream(path);
-        try {
-          for await (const chunk of body) {
-            if (!out.write(chunk)) await once(out, 'drain');
-          }
-          out.end();
-          await once(out, 'close');
-        } catch (err) {
-          await discardWriteStream(out);
-          throw err;
-        }
+        await writeStreamToFile(body, path);
         await putFromFile(key, path, contentType);
       } finally {
         await rm(dir, { recursive: true, force: true });
@@ -252,22 +240,7 @@ export function createS3ObjectStore(opts: S3ObjectStoreOptions): ObjectStore & O
     async downloadToFile(key, path) {
       const obj = await get(key);
       if (!obj) throw new ObjectStoreError('NoSuchKey', `no object ${JSON.stringify(key)}`);
-      await mkdir(dirname(path), { recursive: true });
-      const tmp = `${path}.${randomBytes(6).toString('hex')}.part`;
-      const out = createWriteStream(tmp, { flags: 'wx' });
-      try {
-        for await (const chunk of obj.body) {
-          if (!out.write(chunk)) await once(out, 'drain');
-        }
-        out.end();
-        await once(out, 'close');
-        await rename(tmp, path);
-      } catch (err) {
-        await discardWriteStream(out);
-        obj.body.destroy();
-        await rm(tmp, { force: true });
-        throw err;
-      }
+      await writeStreamToFile(obj.body, path);
     },
 
     async getObject(key) {

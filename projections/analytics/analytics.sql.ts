@@ -7,10 +7,50 @@
  */
 import { MIN_VIEW_SECONDS, WHOLE_VIDEO_TOLERANCE_SECONDS } from '../view-rule.ts';
 
+/** Database of the live analytics read model; replay instances use `streamwave_replay_<ts>`. */
 export const ANALYTICS_DATABASE = 'streamwave';
-export const HEARTBEATS_TABLE = `${ANALYTICS_DATABASE}.view_heartbeats`;
 
-export const CREATE_DATABASE = `CREATE DATABASE IF NOT EXISTS ${ANALYTICS_DATABASE}`;
+/** ClickHouse identifiers we accept as a database name (no quoting needed, nothing user-supplied). */
+const DATABASE_NAME = /^[a-zA-Z_][a-zA-Z0-9_]{0,62}$/;
+
+/** True when `database` is a bare ClickHouse identifier `analyticsSql` accepts. */
+export const isAnalyticsDatabaseName = (database: string): boolean => DATABASE_NAME.test(database);
+
+/** The analytics statements of one database (every statement names `<database>.view_heartbeats`). */
+export interface AnalyticsSql {
+  database: string;
+  /** `<database>.view_heartbeats`, for inserts. */
+  heartbeatsTable: string;
+  createDatabase: string;
+  createHeartbeatsTable: string;
+  selectCheckpoint: string;
+  selectVideoTotals: string;
+  selectViewsPerMinute: string;
+}
+
+/**
+ * The statements below retargeted at `database` (default `streamwave`), so a replay instance of the
+ * read model can live in its own database next to the live one (libchdb binds one data directory
+ * per process, so a second directory is not an option).
+ * @throws RangeError when `database` is not a bare identifier (see isAnalyticsDatabaseName).
+ */
+export function analyticsSql(database: string = ANALYTICS_DATABASE): AnalyticsSql {
+  if (!isAnalyticsDatabaseName(database)) throw new RangeError(`illegal analytics database name "${database}"`);
+  const table = `${database}.view_heartbeats`;
+  const at = (sql: string) => sql.replaceAll(TABLE, table);
+  return {
+    database,
+    heartbeatsTable: table,
+    createDatabase: `CREATE DATABASE IF NOT EXISTS ${database}`,
+    createHeartbeatsTable: at(CREATE_HEARTBEATS_TABLE),
+    selectCheckpoint: at(SELECT_CHECKPOINT),
+    selectVideoTotals: at(SELECT_VIDEO_TOTALS),
+    selectViewsPerMinute: at(SELECT_VIEWS_PER_MINUTE),
+  };
+}
+
+/** Placeholder the templates below carry for `<database>.view_heartbeats`. */
+const TABLE = '{{heartbeats_table}}';
 
 /**
  * Raw heartbeats, one row per consumed record. ReplacingMergeTree over a key that contains the log
@@ -19,8 +59,8 @@ export const CREATE_DATABASE = `CREATE DATABASE IF NOT EXISTS ${ANALYTICS_DATABA
  * record, so the key still identifies exactly one record. fsync settings make an acknowledged
  * insert survive a machine crash, not just a process crash.
  */
-export const CREATE_HEARTBEATS_TABLE = `
-CREATE TABLE IF NOT EXISTS ${HEARTBEATS_TABLE} (
+const CREATE_HEARTBEATS_TABLE = `
+CREATE TABLE IF NOT EXISTS ${TABLE} (
   video_id String,
   session_id String,
   viewer_id String,
@@ -35,9 +75,9 @@ ORDER BY (video_id, session_id, topic, partition, offset)
 SETTINGS fsync_after_insert = 1, fsync_part_directory = 1`;
 
 /** Checkpoint derived from the data: next offset per partition. */
-export const SELECT_CHECKPOINT = `
+const SELECT_CHECKPOINT = `
 SELECT topic, partition, max(offset) + 1 AS next_offset
-FROM ${HEARTBEATS_TABLE}
+FROM ${TABLE}
 GROUP BY topic, partition`;
 
 /** Parameters every rule-v1 query takes; values come from projections/view-rule.ts. */
@@ -62,13 +102,13 @@ FROM (
       video_duration_seconds > 0 AND video_duration_seconds < {min_view_seconds:Float64},
       greatest(0, video_duration_seconds - {whole_tolerance_seconds:Float64}),
       {min_view_seconds:Float64}) AS qualifies
-  FROM ${HEARTBEATS_TABLE}
+  FROM ${TABLE}
   WHERE video_id = {video_id:String}
 )
 GROUP BY session_id`;
 
 /** views, unique_viewers, watch_time_seconds of one video. Params: video_id + VIEW_RULE_PARAMS. */
-export const SELECT_VIDEO_TOTALS = `
+const SELECT_VIDEO_TOTALS = `
 SELECT
   countIf(counted) AS views,
   uniqExactIf(if(viewer != '', concat('u:', viewer), concat('s:', session_id)), counted) AS unique_viewers,
@@ -76,7 +116,7 @@ SELECT
 FROM (${SESSIONS})`;
 
 /** Views per UTC minute (the minute a session first qualified), ascending; minute as Unix seconds. */
-export const SELECT_VIEWS_PER_MINUTE = `
+const SELECT_VIEWS_PER_MINUTE = `
 SELECT toUnixTimestamp(toStartOfMinute(counted_at)) AS minute_s, count() AS views
 FROM (${SESSIONS})
 WHERE counted

@@ -7,13 +7,17 @@ import type { VideoAnalytics } from '../read-model.ports.ts';
 import { minuteIso } from '../view-rule.ts';
 import type { AnalyticsStore, HeartbeatRow } from './analytics-store.port.ts';
 import { AnalyticsStoreError } from './analytics-store.port.ts';
-import {
-  CREATE_DATABASE, CREATE_HEARTBEATS_TABLE, HEARTBEATS_TABLE, SELECT_CHECKPOINT, SELECT_VIDEO_TOTALS, SELECT_VIEWS_PER_MINUTE, VIEW_RULE_PARAMS,
-} from './analytics.sql.ts';
+import { ANALYTICS_DATABASE, VIEW_RULE_PARAMS, analyticsSql, isAnalyticsDatabaseName } from './analytics.sql.ts';
 
 export interface ChdbAnalyticsStoreOptions {
   /** chDB data directory (created if missing), e.g. `<dataDir>/analytics`. */
   path: string;
+  /**
+   * ClickHouse database holding the tables (created if missing); default `streamwave`. A replay
+   * instance uses its own database in the SAME directory (`streamwave_replay_<ts>`), because
+   * libchdb binds one data directory per process. Must match /^[a-zA-Z_][a-zA-Z0-9_]{0,62}$/.
+   */
+  database?: string;
   logger?: pino.Logger;
 }
 
@@ -24,17 +28,14 @@ export interface ChdbAnalyticsStoreOptions {
  *
  * libchdb binds ONE data directory per process: open at most one store at a time; `close()`
  * waits (drainPending) until the directory is free for the next one.
- * @throws AnalyticsStoreError `ANALYTICS_BUSY` when another chDB session of a different path is open.
+ * @throws AnalyticsStoreError `ANALYTICS_BUSY` when another chDB session of a different path is open,
+ *         `ANALYTICS_IO` when the database name is illegal or the tables cannot be created.
  */
 export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions): Promise<AnalyticsStore> {
   const logger = opts.logger ?? pino({ level: 'silent' });
+  const sql = analyticsSqlOrThrow(opts.database ?? ANALYTICS_DATABASE);
   await mkdir(opts.path, { recursive: true });
-  let session: Session;
-  try {
-    session = new Session(opts.path);
-  } catch (e) {
-    throw new AnalyticsStoreError('ANALYTICS_BUSY', `cannot open chDB at ${opts.path}: ${(e as Error).message}`, e);
-  }
+  const session = openSession(opts.path);
   let closed = false;
   const guard = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
     if (closed) throw new AnalyticsStoreError('ANALYTICS_CLOSED', 'analytics store is closed');
@@ -52,27 +53,27 @@ export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions):
   };
 
   try {
-    await session.queryAsync(CREATE_DATABASE);
-    await session.queryAsync(CREATE_HEARTBEATS_TABLE);
+    await session.queryAsync(sql.createDatabase);
+    await session.queryAsync(sql.createHeartbeatsTable);
   } catch (e) {
     session.close();
     await drainPending();
-    throw new AnalyticsStoreError('ANALYTICS_IO', `cannot create analytics tables: ${(e as Error).message}`, e);
+    throw new AnalyticsStoreError('ANALYTICS_IO', `cannot create analytics tables in ${sql.database}: ${(e as Error).message}`, e);
   }
-  logger.debug({ path: opts.path }, 'chdb analytics store open');
+  logger.debug({ path: opts.path, database: sql.database }, 'chdb analytics store open');
 
   return {
     insertHeartbeats(batch: HeartbeatRow[]) {
       return guard('insert', async () => {
         if (!batch.length) return;
         const payload = batch.map((r) => JSON.stringify(toJsonRow(r))).join('\n') + '\n';
-        await session.insert({ table: HEARTBEATS_TABLE, values: Buffer.from(payload, 'utf8'), format: 'JSONEachRow' });
+        await session.insert({ table: sql.heartbeatsTable, values: Buffer.from(payload, 'utf8'), format: 'JSONEachRow' });
       });
     },
     checkpoint() {
       return guard('checkpoint', async () => {
         const out: OffsetMap = new Map();
-        for (const r of await rows<{ topic: string; partition: number | string; next_offset: number | string }>(SELECT_CHECKPOINT, {})) {
+        for (const r of await rows<{ topic: string; partition: number | string; next_offset: number | string }>(sql.selectCheckpoint, {})) {
           out.set(tpKey(r.topic, Number(r.partition)), Number(r.next_offset));
         }
         return out;
@@ -81,8 +82,8 @@ export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions):
     videoAnalytics(videoId: string) {
       return guard('query', async () => {
         const params = { ...VIEW_RULE_PARAMS, video_id: videoId };
-        const [totals] = await rows<{ views: number | string; unique_viewers: number | string; watch_time_seconds: number | string }>(SELECT_VIDEO_TOTALS, params);
-        const perMinute = await rows<{ minute_s: number | string; views: number | string }>(SELECT_VIEWS_PER_MINUTE, params);
+        const [totals] = await rows<{ views: number | string; unique_viewers: number | string; watch_time_seconds: number | string }>(sql.selectVideoTotals, params);
+        const perMinute = await rows<{ minute_s: number | string; views: number | string }>(sql.selectViewsPerMinute, params);
         const result: VideoAnalytics = {
           views: Number(totals?.views ?? 0),
           unique_viewers: Number(totals?.unique_viewers ?? 0),
@@ -99,6 +100,49 @@ export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions):
       await drainPending();
     },
   };
+}
+
+/**
+ * Drops `database` (and its tables) from the chDB directory `path`; a missing one is fine.
+ * @throws AnalyticsStoreError `ANALYTICS_BUSY` when another chDB directory is open in this process,
+ *         `ANALYTICS_IO` when the name is illegal.
+ */
+export async function dropChdbDatabase(path: string, database: string): Promise<void> {
+  const sql = analyticsSqlOrThrow(database);
+  const session = openSession(path);
+  try {
+    await session.queryAsync(`DROP DATABASE IF EXISTS ${sql.database} SYNC`);
+  } finally {
+    session.close();
+  }
+}
+
+/**
+ * Names of the databases of the chDB directory `path` that start with `prefix`.
+ * @throws AnalyticsStoreError `ANALYTICS_BUSY` when another chDB directory is open in this process.
+ */
+export async function listChdbDatabases(path: string, prefix: string): Promise<string[]> {
+  const session = openSession(path);
+  try {
+    const r = await session.queryAsync('SELECT name FROM system.databases', { format: 'JSONEachRow' });
+    const text = r.text().trim();
+    return (text ? text.split('\n').map((l) => (JSON.parse(l) as { name: string }).name) : []).filter((n) => n.startsWith(prefix));
+  } finally {
+    session.close();
+  }
+}
+
+function analyticsSqlOrThrow(database: string) {
+  if (!isAnalyticsDatabaseName(database)) throw new AnalyticsStoreError('ANALYTICS_IO', `illegal chDB database name "${database}"`);
+  return analyticsSql(database);
+}
+
+function openSession(path: string): Session {
+  try {
+    return new Session(path);
+  } catch (e) {
+    throw new AnalyticsStoreError('ANALYTICS_BUSY', `cannot open chDB at ${path}: ${(e as Error).message}`, e);
+  }
 }
 
 /** Row as ClickHouse JSONEachRow input; DateTime64 as 'YYYY-MM-DD hh:mm:ss.sss' in UTC (the column's zone). */

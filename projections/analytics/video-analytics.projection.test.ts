@@ -109,4 +109,22 @@ describe('video-analytics projection (chDB)', () => {
       await r.close();
     }
   });
+
+  test('the database option keeps two read models apart in one chDB directory; an illegal name is refused', async () => {
+    const path = join(root, 'databases');
+    const row = { session_id: 's', viewer_id: '', watched_seconds: 30, video_duration_seconds: 60, viewed_at: at(9, 0, 0), topic: TOPICS.views, partition: 0 };
+    const live = await createChdbAnalyticsStore({ path });
+    const shadow = await createChdbAnalyticsStore({ path, database: 'streamwave_replay_1' });
+    try {
+      await live.insertHeartbeats([{ ...row, video_id: 'v1', offset: 0 }]);
+      await shadow.insertHeartbeats([{ ...row, video_id: 'v1', offset: 0 }, { ...row, session_id: 's2', video_id: 'v1', offset: 1 }]);
+      assert.equal((await live.videoAnalytics('v1')).views, 1);
+      assert.equal((await shadow.videoAnalytics('v1')).views, 2);
+      assert.equal((await shadow.checkpoint()).get(`${TOPICS.views}:0`), 2);
+      await assert.rejects(createChdbAnalyticsStore({ path, database: 'x; DROP DATABASE streamwave' }), { code: 'ANALYTICS_IO' });
+    } finally {
+      await shadow.close();
+      await live.close();
+    }
+  });
 });

@@ -1,11 +1,10 @@
 import pino from 'pino';
 import { TOPICS } from '../../domain/events.ts';
-import type { EventLog } from '../../processors/log/event-log.port.ts';
 import type { EventCodec } from '../../schemas/event-codec.port.ts';
 import type { AnalyticsQueries } from '../read-model.ports.ts';
-import type { Projection, ProjectionHandle } from '../projection.port.ts';
+import type { Projection } from '../projection.port.ts';
 import { projectionGroupId } from '../projection.port.ts';
-import { createAppliedTracker, runProjection, type ProjectionBatch } from '../projection-runner.ts';
+import { createAppliedTracker, createProjectionLifecycle, type ProjectionBatch } from '../projection-runner.ts';
 import type { AnalyticsStore, HeartbeatRow } from './analytics-store.port.ts';
 
 export const VIDEO_ANALYTICS_PROJECTION = 'video-analytics';
@@ -30,8 +29,6 @@ export function createVideoAnalyticsProjection(deps: VideoAnalyticsProjectionDep
   const topics = [TOPICS.views];
   const groupId = projectionGroupId(VIDEO_ANALYTICS_PROJECTION);
   const tracker = createAppliedTracker(topics);
-  let handle: ProjectionHandle | undefined;
-  let closed = false;
 
   async function applyBatch(batch: ProjectionBatch): Promise<void> {
     const rows: HeartbeatRow[] = batch.records.map(({ record, event }) => {
@@ -54,23 +51,11 @@ export function createVideoAnalyticsProjection(deps: VideoAnalyticsProjectionDep
     groupId,
     topics,
     queries: { videoAnalytics: (videoId) => store.videoAnalytics(videoId) },
-    async start(log: EventLog) {
-      if (closed) throw new Error('video-analytics projection is closed');
-      if (handle) throw new Error('video-analytics projection already started');
-      handle = await runProjection({
-        log, groupId, topics, codec: deps.codec, logger, maxBatchSize: deps.maxBatchSize,
-        loadCheckpoint: () => store.checkpoint(),
-        apply: applyBatch,
-      }, tracker);
-      const h = handle;
-      return { ...h, stop: async () => { await h.stop(); if (handle === h) handle = undefined; } };
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
-      if (handle) await handle.stop();
-      handle = undefined;
-      await store.close();
-    },
+    ...createProjectionLifecycle({
+      name: VIDEO_ANALYTICS_PROJECTION, tracker, groupId, topics, codec: deps.codec, logger, maxBatchSize: deps.maxBatchSize,
+      loadCheckpoint: () => store.checkpoint(),
+      apply: applyBatch,
+      release: () => store.close(),
+    }),
   };
 }

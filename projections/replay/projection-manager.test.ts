@@ -13,7 +13,7 @@ import { createVideoDetailProjection } from '../video-detail/video-detail.projec
 import type { VideoQueries } from '../read-model.ports.ts';
 import { createProjectionManager, parseReplayTimestamp } from './projection-manager.ts';
 import { createFileCurrentInstanceStore, standaloneReplayableProjections } from './standalone-replayable.ts';
-import { listChdbDatabases } from './chdb-database-analytics-store.ts';
+import { listChdbDatabases } from '../analytics/chdb-analytics-store.adapter.ts';
 import type { ReplayableProjection, ReplayStatus } from './replay.port.ts';
 
 const codec = createJsonEventCodec();

@@ -18,11 +18,11 @@ import type { EventCodec } from '../../schemas/event-codec.port.ts';
 import type { AnalyticsQueries, SearchQueries, VideoQueries } from '../read-model.ports.ts';
 import { createEmbeddedKeyValueStore } from '../stores/embedded-key-value-store.adapter.ts';
 import { createVideoDetailProjection } from '../video-detail/video-detail.projection.ts';
-import { createChdbAnalyticsStore } from '../analytics/chdb-analytics-store.adapter.ts';
+import { createChdbAnalyticsStore, dropChdbDatabase, listChdbDatabases } from '../analytics/chdb-analytics-store.adapter.ts';
+import { ANALYTICS_DATABASE } from '../analytics/analytics.sql.ts';
 import { createVideoAnalyticsProjection } from '../analytics/video-analytics.projection.ts';
 import { createFileSnapshotStore } from '../search/search-snapshot-store.ts';
 import { createVideoSearchProjection } from '../search/video-search.projection.ts';
-import { ANALYTICS_DATABASE, createChdbDatabaseAnalyticsStore, dropChdbDatabase, listChdbDatabases } from './chdb-database-analytics-store.ts';
 import { PRIMARY_INSTANCE, type CurrentInstance, type CurrentInstanceStore, type ReplayableProjection } from './replay.port.ts';
 
 /** Query ports by replayable projection name. */
@@ -100,9 +100,7 @@ export function standaloneReplayableProjections(opts: {
     analytics: {
       name: 'analytics',
       async open(id) {
-        const store = check(id) === PRIMARY_INSTANCE
-          ? await createChdbAnalyticsStore({ path: chdbPath, logger: logger.child({ store: 'analytics' }) })
-          : await createChdbDatabaseAnalyticsStore({ path: chdbPath, database: chdbDatabase(id), logger: logger.child({ store: 'analytics', instance: id }) });
+        const store = await createChdbAnalyticsStore({ path: chdbPath, database: chdbDatabase(check(id)), logger: logger.child({ store: 'analytics', instance: id }) });
         return createVideoAnalyticsProjection({ store, codec: opts.codec, logger: logger.child({ projection: 'video-analytics', instance: id }) });
       },
       async destroy(id) {

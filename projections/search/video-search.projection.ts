@@ -4,13 +4,13 @@ import pino from 'pino';
 import type { DomainEvent } from '../../domain/events.ts';
 import { TOPICS } from '../../domain/events.ts';
 import { assertNever } from '../../domain/shared/event.ts';
-import type { EventLog, OffsetMap } from '../../processors/log/event-log.port.ts';
+import type { OffsetMap } from '../../processors/log/event-log.port.ts';
 import type { EventCodec } from '../../schemas/event-codec.port.ts';
 import type { SearchHit, SearchQueries } from '../read-model.ports.ts';
 import { InvalidCursorError } from '../read-model.ports.ts';
-import type { Projection, ProjectionHandle } from '../projection.port.ts';
+import type { Projection } from '../projection.port.ts';
 import { projectionGroupId } from '../projection.port.ts';
-import { createAppliedTracker, runProjection, type ProjectionBatch } from '../projection-runner.ts';
+import { createAppliedTracker, createProjectionLifecycle, type ProjectionBatch } from '../projection-runner.ts';
 import { decodeSignedCursor, encodeSignedCursor } from '../cursor.ts';
 import type { SnapshotStore } from './search-snapshot-store.ts';
 
@@ -87,8 +87,6 @@ export function createVideoSearchProjection(deps: VideoSearchProjectionDeps): Pr
   let index = new MiniSearch<SearchDoc>(INDEX_OPTIONS);
   let docs = new Map<string, SearchDoc>();
   const checkpoint: OffsetMap = new Map();
-  let handle: ProjectionHandle | undefined;
-  let closed = false;
 
   // ---- load --------------------------------------------------------------------------------
   const loaded = (async () => {
@@ -244,25 +242,13 @@ export function createVideoSearchProjection(deps: VideoSearchProjectionDeps): Pr
     groupId,
     topics,
     queries,
-    async start(log: EventLog) {
-      if (closed) throw new Error('video-search projection is closed');
-      if (handle) throw new Error('video-search projection already started');
-      await loaded;
-      handle = await runProjection({
-        log, groupId, topics, codec: deps.codec, logger, maxBatchSize: deps.maxBatchSize,
-        loadCheckpoint: async () => new Map(checkpoint),
-        apply: applyBatch,
-      }, tracker);
-      const h = handle;
-      return { ...h, stop: async () => { await h.stop(); if (handle === h) handle = undefined; await flush(); } };
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
-      if (handle) await handle.stop();
-      handle = undefined;
-      await loaded.catch(() => undefined);
-      await flush();
-    },
+    ...createProjectionLifecycle({
+      name: VIDEO_SEARCH_PROJECTION, tracker, groupId, topics, codec: deps.codec, logger, maxBatchSize: deps.maxBatchSize,
+      loadCheckpoint: async () => new Map(checkpoint),
+      apply: applyBatch,
+      beforeStart: () => loaded,
+      afterStop: flush,
+      release: async () => { await loaded.catch(() => undefined); await flush(); },
+    }),
   };
 }

@@ -2,15 +2,14 @@ import pino from 'pino';
 import type { DomainEvent, RenditionInfo } from '../../domain/events.ts';
 import { TOPICS } from '../../domain/events.ts';
 import { assertNever } from '../../domain/shared/event.ts';
-import type { EventLog } from '../../processors/log/event-log.port.ts';
 import type { EventCodec } from '../../schemas/event-codec.port.ts';
 import type {
   CommentView, UserAccount, VideoDetail, VideoQueries, WatchHistoryEntry,
 } from '../read-model.ports.ts';
 import { InvalidCursorError } from '../read-model.ports.ts';
-import type { Projection, ProjectionHandle } from '../projection.port.ts';
+import type { Projection } from '../projection.port.ts';
 import { projectionGroupId } from '../projection.port.ts';
-import { createAppliedTracker, runProjection, type ProjectionBatch } from '../projection-runner.ts';
+import { createAppliedTracker, createProjectionLifecycle, type ProjectionBatch } from '../projection-runner.ts';
 import type { JsonValue, KeyValueOp, KeyValueStore } from '../stores/key-value-store.port.ts';
 import { KeyValueStoreError } from '../stores/key-value-store.port.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
@@ -76,8 +75,6 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
   const topics = [TOPICS.users, TOPICS.videos, TOPICS.comments, TOPICS.views];
   const groupId = projectionGroupId(VIDEO_DETAIL_PROJECTION);
   const tracker = createAppliedTracker(topics);
-  let handle: ProjectionHandle | undefined;
-  let closed = false;
 
   async function applyBatch(batch: ProjectionBatch): Promise<void> {
     const tx = createOverlay(store);
@@ -296,24 +293,12 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
     groupId,
     topics,
     queries,
-    async start(log: EventLog) {
-      if (closed) throw new Error('video-detail projection is closed');
-      if (handle) throw new Error('video-detail projection already started');
-      handle = await runProjection({
-        log, groupId, topics, codec: deps.codec, logger, maxBatchSize: deps.maxBatchSize,
-        loadCheckpoint: () => store.checkpoint(),
-        apply: applyBatch,
-      }, tracker);
-      const h = handle;
-      return { ...h, stop: async () => { await h.stop(); if (handle === h) handle = undefined; } };
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
-      if (handle) await handle.stop();
-      handle = undefined;
-      await store.close();
-    },
+    ...createProjectionLifecycle({
+      name: VIDEO_DETAIL_PROJECTION, tracker, groupId, topics, codec: deps.codec, logger, maxBatchSize: deps.maxBatchSize,
+      loadCheckpoint: () => store.checkpoint(),
+      apply: applyBatch,
+      release: () => store.close(),
+    }),
   };
 }
 
