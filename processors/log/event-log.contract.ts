@@ -111,7 +111,8 @@ export function testEventLog(name: string, factory: () => Promise<EventLogFixtur
     }));
 
     test('round-trips headers, null keys, null values (tombstones), empty values and timestamps', () => withLog(async ({ log }) => {
-      await log.createTopic({ name: 't', partitions: 1, compacted: true });
+      // Not compacted: Kafka rejects null-key records on compacted topics (INVALID_RECORD).
+      await log.createTopic({ name: 't', partitions: 1 });
       await log.append('t', [
         { key: 'a', value: buf('héllo'), headers: { 'content-type': 'avro', 'x-trace': 'abc' }, timestamp: 1_700_000_000_123 },
         { key: 'a', value: null },

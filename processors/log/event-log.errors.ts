@@ -22,6 +22,8 @@ export type EventLogErrorCode =
   | 'IO_FAILED'
   /** A record does not fit the on-disk format (e.g. larger than the max record size). */
   | 'RECORD_TOO_LARGE'
+  /** The broker rejected a record (Kafka INVALID_RECORD, e.g. a null key on a compacted topic). */
+  | 'INVALID_RECORD'
   /** Consumer-less `commitOffsets` on a group that has active members in another process (Kafka adapter). */
   | 'GROUP_ACTIVE'
   /** A consumer was stopped while someone awaited `caughtUp()`. */

@@ -1,0 +1,363 @@
+/**
+ * Cluster mode (issue 3): each StreamWave role as its own process on Apache Kafka
+ * (`STREAMWAVE_KAFKA_BROKERS`), started by `streamwave run <role>`. Read models stay on their
+ * EMBEDDED adapters in this issue (key-value journal, chDB, MiniSearch under the role's data dir);
+ * a later issue moves them to Redis / ClickHouse / Typesense behind the same ports. The object
+ * store is the embedded one under `<STREAMWAVE_DATA_DIR>/objects` — the `transcoder` and `gateway`
+ * roles must therefore share that folder (one host, or a shared volume) until the S3 adapter is
+ * wired here.
+ *
+ * Roles and the guarantee each processor gives:
+ * - `registry`: the Confluent-compatible schema registry REST API (`buildSchemaRegistryServer`)
+ *   over the compacted Kafka topic `_schemas`, on `STREAMWAVE_PORT`. Single writer: run ONE
+ *   instance (like Confluent's elected leader). Every other role reaches it by URL
+ *   (`STREAMWAVE_SCHEMA_REGISTRY_URL`, `createConfluentSchemaRegistryApi`).
+ * - `projector`: the three projections (video-detail, analytics, search) under
+ *   `<dataDir>/projector`, consumer groups `streamwave.projection.<name>`.
+ *   Guarantee: at-least-once delivery from Kafka + the checkpoint (next offset per partition)
+ *   stored atomically with the read model's state and sought to on every assignment → each event
+ *   takes effect exactly once in the store ("effectively once"), across crashes and rebalances.
+ *   This is the role the data team scales and replays. Note that with embedded stores each
+ *   projector instance holds only the partitions it was assigned; a shared store (next issue)
+ *   makes instances interchangeable.
+ * - `transcoder`: the transcoder processor (`processors/transcoder`) in group `streamwave.transcoder`.
+ *   Guarantee: at-least-once (offset committed after the job) + idempotent outputs (a rendition
+ *   whose playlist exists is not re-encoded; the deciders turn repeated commands into no-ops).
+ *   Failed jobs are retried with backoff, then dead-lettered and the video marked failed.
+ * - `gateway`: the Fastify gateway with the command bus. The command bus rebuilds aggregate state
+ *   by reading the topics at start and is a single writer per aggregate PER PROCESS only: two
+ *   processes writing the same aggregate (gateway replicas; the transcoder's progress commands)
+ *   can decide on stale state. A production cluster needs partition-affine command processors
+ *   (commands routed by aggregate id to the owner of that key's partition, Kafka transactions to
+ *   fence zombies, KIP-98/KIP-447) — not implemented. Interim: `createRefreshingCommandBus`
+ *   rebuilds the state from the topics once when a decider refuses a command, so a role sees the
+ *   aggregates other roles created after it started. Because read models are embedded in this
+ *   issue, the gateway ALSO hosts the projections it queries, in consumer groups of its own
+ *   (`streamwave.gateway.<instance>.projection.<name>`, one per replica so replicas never split
+ *   partitions) under `<dataDir>/gateway`; same effectively-once guarantee as the projector.
+ * - `all`: every role in one process on Kafka (the registry mounted at `/registry` of the gateway,
+ *   one set of projections shared by projector and gateway) — for trying cluster mode on a laptop.
+ *
+ * Every role logs with pino, serves `GET /health` (lag per consumer) and `GET /metrics`
+ * (Prometheus) — the gateway through its own routes, the others on a tiny Fastify server on
+ * `STREAMWAVE_PORT` — and stops gracefully on SIGTERM (`RunningRole.stop`).
+ */
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import pRetry from 'p-retry';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { StreamWaveConfig } from '../config/config.ts';
+import { TOPICS } from '../../domain/events.ts';
+import type { EventLog, RecordMetadata } from '../../processors/log/event-log.port.ts';
+import { createKafkaEventLog, type KafkaEventLog, type KafkaEventLogOptions } from '../../processors/log/kafka-event-log.adapter.ts';
+import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts';
+import { buildSchemaRegistryServer, schemaRegistryRoutes } from '../../schemas/registry/schema-registry.routes.ts';
+import { createConfluentSchemaRegistryApi, createInProcessSchemaRegistryApi, type SchemaRegistryApi } from '../../schemas/codec/schema-registry-api.ts';
+import { createAvroEventCodec, type AvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
+import { createCommandBus, type LocalCommandBus } from '../../commands/command-bus.ts';
+import type { CommandBus } from '../../commands/command-bus.port.ts';
+import { DomainError } from '../../domain/shared/event.ts';
+import { openStandaloneProjections, type StandaloneProjections } from '../../projections/standalone-projections.ts';
+import type { ProjectionHandle } from '../../projections/projection.port.ts';
+import { logForInstance } from '../../projections/replay/projection-manager.ts';
+import { createEmbeddedObjectStore, type EmbeddedObjectStore } from '../../processors/object-store/embedded-object-store.adapter.ts';
+import { buildTranscoderProcessor } from '../../processors/transcoder/transcoder.processor.ts';
+import { runProcessor, type ProcessorHandle } from '../../processors/runtime/processor.runtime.ts';
+import { buildGateway } from '../../gateway/app.ts';
+import { s3EndpointPlugin } from '../../gateway/s3/s3-endpoint.plugin.ts';
+import { mediaPlugin } from '../../gateway/media/media.plugin.ts';
+
+/** The roles `streamwave run <role>` accepts. */
+export const CLUSTER_ROLES = ['registry', 'projector', 'transcoder', 'gateway', 'all'] as const;
+export type ClusterRole = (typeof CLUSTER_ROLES)[number];
+
+export const isClusterRole = (v: string): v is ClusterRole => (CLUSTER_ROLES as readonly string[]).includes(v);
+
+/** Raised when a role cannot start for a configuration reason. Stable codes. */
+export class ClusterRoleError extends Error {
+  constructor(readonly code: 'NO_BROKERS' | 'NO_SCHEMA_REGISTRY_URL' | 'UNKNOWN_ROLE', message: string) {
+    super(message);
+    this.name = 'ClusterRoleError';
+  }
+}
+
+export interface RunningRole {
+  role: ClusterRole;
+  /** Base URL of the role's HTTP server (`/health`, `/metrics`; the gateway's API; the registry's REST API). */
+  url: string;
+  /** Graceful stop: HTTP first, then consumers (in-flight batch finished or left uncommitted), stores, the log. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface StartRoleOptions {
+  logger?: pino.Logger;
+  /** Extra Kafka adapter options (tests: `maxWaitTimeMs`, `rebalanceTimeoutMs`, …). */
+  kafka?: Partial<KafkaEventLogOptions>;
+}
+
+/** How long a command's answer waits for the gateway's read models to show it (read-your-writes), ms. */
+const READ_YOUR_WRITES_TIMEOUT_MS = 5_000;
+
+/** The consumer-group heartbeat interval for a session timeout: a third, as the Java client recommends. */
+const heartbeatFor = (sessionMs: number) => Math.max(300, Math.floor(sessionMs / 3));
+
+/**
+ * Starts one role (see the file comment) and listens on `config.host:config.port`.
+ * @throws ClusterRoleError `NO_BROKERS` (STREAMWAVE_KAFKA_BROKERS unset), `NO_SCHEMA_REGISTRY_URL`
+ *   (a role other than `registry`/`all` without STREAMWAVE_SCHEMA_REGISTRY_URL); the kafkajs
+ *   connection error when no broker answers; EventLogError `TOPIC_CONFLICT` when a StreamWave topic
+ *   exists with another partition count than STREAMWAVE_TOPIC_PARTITIONS.
+ */
+export async function startRole(role: ClusterRole, config: StreamWaveConfig, opts: StartRoleOptions = {}): Promise<RunningRole> {
+  if (!isClusterRole(role)) throw new ClusterRoleError('UNKNOWN_ROLE', `unknown role ${String(role)}; one of ${CLUSTER_ROLES.join(', ')}`);
+  if (config.kafkaBrokers.length === 0) throw new ClusterRoleError('NO_BROKERS', 'cluster mode needs STREAMWAVE_KAFKA_BROKERS (comma list of host:port)');
+  if (role !== 'registry' && role !== 'all' && !config.schemaRegistryUrl) {
+    throw new ClusterRoleError('NO_SCHEMA_REGISTRY_URL', `role ${role} needs STREAMWAVE_SCHEMA_REGISTRY_URL (the registry role's URL)`);
+  }
+  const logger = (opts.logger ?? pino({ name: 'streamwave', level: config.logLevel })).child({ role });
+  const metricsRegistry = new Registry();
+  metricsRegistry.setDefaultLabels({ role });
+  collectDefaultMetrics({ register: metricsRegistry });
+  const dir = (...parts: string[]) => {
+    const d = join(config.dataDir, ...parts);
+    mkdirSync(d, { recursive: true });
+    return d;
+  };
+  const secret = (purpose: string) => createHash('sha256').update(`${purpose}:${config.jwtSecret}`).digest('base64url');
+
+  // Everything started so far, stopped in reverse order on failure or stop().
+  const cleanup: Array<() => Promise<unknown>> = [];
+  const stopAll = async () => {
+    for (const f of cleanup.splice(0).reverse()) {
+      await f().catch((err: unknown) => logger.warn({ err }, 'error while stopping'));
+    }
+  };
+
+  try {
+    const log: KafkaEventLog = await createKafkaEventLog({
+      brokers: config.kafkaBrokers,
+      clientId: `streamwave-${role}`,
+      replicationFactor: config.kafkaReplicationFactor,
+      defaultPartitions: config.topicPartitions,
+      sessionTimeoutMs: config.kafkaSessionTimeoutMs,
+      heartbeatIntervalMs: heartbeatFor(config.kafkaSessionTimeoutMs),
+      logger: logger.child({ component: 'kafka' }),
+      ...opts.kafka,
+    });
+    cleanup.push(() => log.close());
+
+    // --- schema registry: served by `registry`/`all`, reached by URL by the others.
+    let registryApi: SchemaRegistryApi | undefined;
+    let registryCore: ReturnType<typeof createSchemaRegistry> | undefined;
+    if (role === 'registry' || role === 'all') {
+      registryCore = createSchemaRegistry({ log, logger: logger.child({ component: 'schema-registry' }) });
+      await registryCore.start();
+      cleanup.push(() => registryCore!.stop());
+      registryApi = createInProcessSchemaRegistryApi(registryCore);
+    }
+    if (role === 'registry') {
+      const app = buildSchemaRegistryServer({ registry: registryCore!, logger: logger.child({ component: 'http' }) });
+      addOpsRoutes(app, metricsRegistry, async () => ({ mode: 'cluster', role }));
+      const url = await app.listen({ port: config.port, host: config.host });
+      cleanup.push(() => app.close());
+      logger.info({ url, brokers: config.kafkaBrokers }, 'schema registry role is up');
+      return running(role, url, stopAll);
+    }
+    registryApi ??= createConfluentSchemaRegistryApi({ host: config.schemaRegistryUrl! });
+    const codec = await openCodec(registryApi, logger);
+
+    // Topics exist before any consumer subscribes (the broker does not auto-create them).
+    await ensureTopics(log, config.topicPartitions, config.kafkaReplicationFactor);
+
+    const lags: Record<string, () => Promise<number>> = {};
+    const sumLag = async (h: { lag(): Promise<Map<string, number>> }) => [...(await h.lag()).values()].reduce((a, b) => a + b, 0);
+    const health = async () => {
+      const lag: Record<string, number> = {};
+      for (const [name, f] of Object.entries(lags)) lag[name] = await f();
+      return { mode: 'cluster', role, lag };
+    };
+
+    // --- projections: the projector's (shared group) or the gateway's own (group per replica).
+    let projections: StandaloneProjections | undefined;
+    let projectionHandles: { videoDetail: ProjectionHandle; analytics: ProjectionHandle; search: ProjectionHandle } | undefined;
+    if (role === 'projector' || role === 'gateway' || role === 'all') {
+      const own = role === 'gateway';
+      projections = await openStandaloneProjections({
+        dataDir: dir(own ? 'gateway' : 'projector'),
+        codec,
+        searchCursorSecret: secret('search-cursor'),
+        logger: logger.child({ component: 'projections' }),
+      });
+      cleanup.push(() => projections!.close());
+      const instance = `${hostname()}-${config.port}`.replace(/[^a-zA-Z0-9._-]/g, '_');
+      const logFor = (name: string): EventLog => (own ? logForInstance(log, `streamwave.gateway.${instance}.projection.${name}`) : log);
+      const p = projections;
+      projectionHandles = {
+        videoDetail: await p.videoDetail.start(logFor(p.videoDetail.name)),
+        analytics: await p.analytics.start(logFor(p.analytics.name)),
+        search: await p.search.start(logFor(p.search.name)),
+      };
+      const h = projectionHandles;
+      cleanup.push(async () => { await Promise.allSettled([h.videoDetail.stop(), h.analytics.stop(), h.search.stop()]); });
+      lags['video-detail'] = () => sumLag(h.videoDetail);
+      lags.analytics = () => sumLag(h.analytics);
+      lags.search = () => sumLag(h.search);
+    }
+
+    // --- object store + command bus for the roles that write (transcoder, gateway).
+    let objectStore: EmbeddedObjectStore | undefined;
+    let commandBus: CommandBus | undefined;
+    if (role === 'transcoder' || role === 'gateway' || role === 'all') {
+      objectStore = createEmbeddedObjectStore({
+        dir: dir('objects'),
+        publicBaseUrl: config.publicUrl,
+        s3: { endpointPath: '/s3', bucket: 'streamwave', region: 'us-east-1', accessKeyId: 'streamwave-cluster', secretAccessKey: secret('s3') },
+        mediaPathPrefix: '/media',
+        logger: logger.child({ component: 'object-store' }),
+      });
+      commandBus = await createRefreshingCommandBus(
+        () => createCommandBus({ log, codec, partitions: config.topicPartitions, logger: logger.child({ component: 'commands' }) }),
+        logger.child({ component: 'commands' }),
+      );
+    }
+
+    let transcoder: ProcessorHandle | undefined;
+    if (role === 'transcoder' || role === 'all') {
+      transcoder = await runProcessor(
+        log,
+        {
+          ...buildTranscoderProcessor({ commandBus: commandBus!, codec, objectStore: objectStore!, workDir: dir('work'), logger: logger.child({ component: 'transcoder' }) }),
+          concurrency: config.transcodeConcurrency,
+        },
+        { logger: logger.child({ component: 'runtime' }), registry: metricsRegistry },
+      );
+      const t = transcoder;
+      cleanup.push(() => t.stop());
+      lags.transcoder = () => sumLag(t);
+    }
+
+    if (role === 'projector' || role === 'transcoder') {
+      const app = Fastify({ loggerInstance: logger.child({ component: 'http' }) }) as unknown as FastifyInstance;
+      addOpsRoutes(app, metricsRegistry, health);
+      const url = await app.listen({ port: config.port, host: config.host });
+      // HTTP closes first on stop (pushed last, popped first).
+      cleanup.push(() => app.close());
+      logger.info({ url, brokers: config.kafkaBrokers }, `${role} role is up`);
+      return running(role, url, stopAll);
+    }
+
+    // --- gateway / all
+    const h = projectionHandles!;
+    const app = await buildGateway({
+      config: {
+        jwtSecret: config.jwtSecret,
+        tokenTtlSeconds: config.tokenTtlSeconds,
+        maxUploadBytes: config.maxUploadBytes,
+        uploadsPerHour: config.uploadsPerHour,
+        cursorSecret: secret('cursor'),
+      },
+      commandBus: commandBus!,
+      videoQueries: projections!.videoDetail.queries,
+      analytics: projections!.analytics.queries,
+      search: projections!.search.queries,
+      readYourWrites: async (positions: RecordMetadata[]) => { await h.videoDetail.waitFor(positions, READ_YOUR_WRITES_TIMEOUT_MS); },
+      objectStore: objectStore!,
+      logger,
+      metricsRegistry,
+      health,
+      plugins: [
+        ...(registryCore ? [{ plugin: schemaRegistryRoutes, prefix: '/registry', options: { registry: registryCore } }] : []),
+        { plugin: s3EndpointPlugin, prefix: '/s3', options: { store: objectStore! } },
+        { plugin: mediaPlugin, prefix: '/media', options: { store: objectStore! } },
+      ],
+    });
+    const url = await app.listen({ port: config.port, host: config.host });
+    cleanup.push(() => app.close());
+    logger.info({ url, brokers: config.kafkaBrokers }, `${role} role is up`);
+    return running(role, url, stopAll);
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}
+
+/**
+ * Interim for cluster mode: another process (the gateway, the transcoder) writes the same video
+ * aggregates, and a LocalCommandBus only reads the topics at start, so its state can be stale
+ * (e.g. the transcoder has never seen an upload the gateway started after it). When a command is
+ * refused by a decider (DomainError), the state is rebuilt from the topics once and the command
+ * decided again; a refusal on fresh state stands. Costs one re-read of the users/videos/comments
+ * topics per refusal; partition-affine command processors (see file comment) replace it.
+ */
+export async function createRefreshingCommandBus(make: () => LocalCommandBus, logger: pino.Logger): Promise<CommandBus> {
+  let bus = make();
+  await bus.start();
+  let rebuilding: Promise<LocalCommandBus> | undefined;
+  return {
+    async send(command) {
+      const current = bus;
+      try {
+        return await current.send(command);
+      } catch (e) {
+        if (!(e instanceof DomainError)) throw e;
+        logger.info({ code: e.code, command: command.type }, 'command refused on possibly stale state; rebuilding from the log and retrying once');
+        if (bus === current) {
+          rebuilding ??= (async () => { const next = make(); await next.start(); bus = next; rebuilding = undefined; return next; })();
+          await rebuilding;
+        }
+        return bus.send(command);
+      }
+    },
+  };
+}
+
+function running(role: ClusterRole, url: string, stopAll: () => Promise<void>): RunningRole {
+  let stopping: Promise<void> | undefined;
+  return { role, url, stop: () => (stopping ??= stopAll()) };
+}
+
+/** `GET /health` (200 `{status:'ok', …}`, 503 when the probe throws) and `GET /metrics` (Prometheus text). */
+function addOpsRoutes(app: FastifyInstance, metrics: Registry, probe: () => Promise<Record<string, unknown>>): void {
+  app.get('/health', async (req, reply) => {
+    try {
+      return { status: 'ok', ...(await probe()) };
+    } catch (err) {
+      req.log.error({ err }, 'health check failed');
+      return reply.code(503).send({ status: 'unavailable' });
+    }
+  });
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', metrics.contentType);
+    return metrics.metrics();
+  });
+}
+
+/**
+ * Codec over the registry; registers every event schema first (so an incompatible local schema
+ * stops the role at start instead of at its first write). The registry role may still be starting:
+ * retried with backoff for about a minute.
+ */
+async function openCodec(api: SchemaRegistryApi, logger: pino.Logger): Promise<AvroEventCodec> {
+  const codec = createAvroEventCodec({ registry: api, logger: logger.child({ component: 'codec' }) });
+  await pRetry(() => codec.registerAll(), {
+    retries: 8,
+    minTimeout: 250,
+    maxTimeout: 10_000,
+    // 409 (incompatible) / 422 (invalid) will not heal by waiting.
+    shouldRetry: ({ error }) => !/\b(409|422|40901|42201)\b/.test(String((error as Error).message) + String((error as { status?: number }).status ?? '')),
+    onFailedAttempt: ({ error, attemptNumber }) => logger.warn({ err: error, attemptNumber }, 'schema registry not ready; retrying'),
+  });
+  return codec;
+}
+
+/**
+ * Creates the four StreamWave topics when missing (idempotent; the port's `createTopic` checks the shape).
+ * @throws EventLogError TOPIC_CONFLICT when one exists with another partition count.
+ */
+export async function ensureTopics(log: EventLog, partitions: number, replicationFactor?: number): Promise<void> {
+  for (const name of Object.values(TOPICS)) await log.createTopic({ name, partitions, replicationFactor });
+}

@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# Local single-node Apache Kafka broker (KRaft, combined broker+controller) for tests and development.
+#
+#   kafka.sh fetch                      fetch the broker jars from Maven Central into .kafka/libs (idempotent)
+#   kafka.sh start [--port P] [--dir D] format D (first time only) and start the broker in the background;
+#                                       prints "bootstrap=127.0.0.1:P" and "pid=N" once it serves requests
+#   kafka.sh stop  [--dir D]            SIGTERM (clean shutdown), SIGKILL after KAFKA_STOP_TIMEOUT seconds
+#   kafka.sh status [--dir D]           prints the pid and bootstrap when running; exit 1 otherwise
+#
+# Defaults: P=9092, D=deploy/local/.kafka/data. The jar list comes from pom.xml next to this
+# script (`mvn dependency:copy-dependencies`), so nothing but Maven Central is contacted. Needs
+# Java 17+ and Maven (fetch only). Data (log dirs, KRaft metadata log, server.log) lives under D;
+# a second `start` on the same D reuses the formatted storage, its cluster id and the data.
+#
+# Environment: KAFKA_HEAP (default -Xmx512m -Xms128m), KAFKA_START_TIMEOUT (s, default 90),
+# KAFKA_STOP_TIMEOUT (s, default 30).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+HOME_DIR="$HERE/.kafka"
+LIBS="$HOME_DIR/libs"
+KAFKA_VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$HERE/pom.xml")"
+MARKER="$LIBS/.fetched-$KAFKA_VERSION"
+
+die() { echo "kafka.sh: $*" >&2; exit 1; }
+
+# True when something accepts TCP connections on 127.0.0.1:$1 (bash's /dev/tcp, no netcat needed).
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# A port nobody listens on, from the ephemeral range; used for the controller listener.
+free_port() {
+  local p i
+  for i in $(seq 1 50); do
+    p=$(( 20000 + RANDOM % 30000 ))
+    if ! port_open "$p"; then echo "$p"; return 0; fi
+  done
+  die "no free port found"
+}
+
+# Kafka cluster ids are 16 random bytes in URL-safe base64 without padding (22 chars),
+# the format of `kafka-storage random-uuid`; generated here to save a JVM start.
+random_cluster_id() {
+  head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'
+}
+
+cmd_fetch() {
+  if [[ -f "$MARKER" ]]; then
+    return 0
+  fi
+  command -v mvn >/dev/null || die "maven (mvn) is required to fetch the broker"
+  command -v java >/dev/null || die "java 17+ is required to run the broker"
+  mkdir -p "$HOME_DIR"
+  # Concurrent fetches (parallel test files) serialise on a lock; the loser finds the marker.
+  exec 9>"$HOME_DIR/.fetch.lock"
+  flock 9
+  if [[ -f "$MARKER" ]]; then
+    return 0
+  fi
+  local tmp="$HOME_DIR/libs.tmp.$$"
+  rm -rf "$tmp"
+  echo "kafka.sh: fetching org.apache.kafka:kafka_2.13:$KAFKA_VERSION from Maven Central" >&2
+  mvn -q -B -Dstyle.color=never -f "$HERE/pom.xml" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$tmp" >&2
+  ls "$tmp"/kafka_2.13-*.jar >/dev/null 2>&1 || die "fetch did not produce kafka_2.13 jar"
+  touch "$tmp/.fetched-$KAFKA_VERSION"
+  rm -rf "$LIBS"
+  mv "$tmp" "$LIBS"
+  echo "kafka.sh: fetched $(ls "$LIBS"/*.jar | wc -l) jars into $LIBS" >&2
+}
+
+# Parses --port/--dir into PORT and DIR.
+parse_opts() {
+  PORT=9092
+  DIR="$HOME_DIR/data"
+  while [[ $# -gt 0 ]]; do
+    case "$1" in
+      --port) PORT="${2:?--port needs a value}"; shift 2 ;;
+      --port=*) PORT="${1#--port=}"; shift ;;
+      --dir) DIR="${2:?--dir needs a value}"; shift 2 ;;
+      --dir=*) DIR="${1#--dir=}"; shift ;;
+      *) die "unknown option: $1" ;;
+    esac
+  done
+  [[ "$PORT" =~ ^[0-9]+$ ]] || die "bad port: $PORT"
+  mkdir -p "$DIR"
+  DIR="$(cd "$DIR" && pwd)"
+  PID_FILE="$DIR/kafka.pid"
+}
+
+running_pid() {
+  [[ -f "$PID_FILE" ]] || return 1
+  local pid
+  pid="$(cat "$PID_FILE")"
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
+  echo "$pid"
+}
+
+write_properties() {
+  local controller_port="$1"
+  cat >"$DIR/server.properties" <<EOF
+# Written by deploy/local/kafka.sh: single-node KRaft (combined broker + controller), dev/test only.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$controller_port
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$controller_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$DIR/data
+# Topics are created explicitly by the EventLog adapter (partition count is part of the contract).
+auto.create.topics.enable=false
+num.partitions=1
+# One broker: internal topics cannot be replicated.
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+# Fewer __consumer_offsets partitions than the default 50: the first group join creates them.
+offsets.topic.num.partitions=5
+# Joins of the first member complete at once instead of waiting 3 s for more members.
+group.initial.rebalance.delay.ms=0
+# Lets tests use short consumer session timeouts (broker default minimum is 6 s).
+group.min.session.timeout.ms=1000
+EOF
+}
+
+cmd_start() {
+  parse_opts "$@"
+  cmd_fetch
+  if pid="$(running_pid)"; then
+    die "a broker already runs from $DIR (pid $pid)"
+  fi
+  port_open "$PORT" && die "port $PORT is already in use"
+  mkdir -p "$DIR/logs"
+
+  local controller_port=""
+  if [[ -f "$DIR/server.properties" ]]; then
+    controller_port="$(sed -n 's/^controller.quorum.voters=1@127.0.0.1:\([0-9]*\)$/\1/p' "$DIR/server.properties")"
+  fi
+  if [[ -z "$controller_port" ]] || port_open "$controller_port"; then
+    controller_port="$(free_port)"
+    while [[ "$controller_port" == "$PORT" ]]; do controller_port="$(free_port)"; done
+  fi
+  write_properties "$controller_port"
+
+  local heap="${KAFKA_HEAP:--Xmx512m -Xms128m}"
+  # shellcheck disable=SC2206
+  local jvm=($heap -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true
+    "-Dkafka.logs.dir=$DIR/logs" "-Dlog4j.configuration=file:$HERE/log4j.properties"
+    -cp "$LIBS/*")
+
+  if [[ ! -f "$DIR/data/meta.properties" ]]; then
+    java "${jvm[@]}" kafka.tools.StorageTool format --ignore-formatted \
+      -t "$(random_cluster_id)" -c "$DIR/server.properties" >"$DIR/logs/format.log" 2>&1 \
+      || { cat "$DIR/logs/format.log" >&2; die "storage format failed"; }
+  fi
+
+  # setsid: the broker outlives this script and does not get the caller's terminal signals.
+  setsid nohup java "${jvm[@]}" kafka.Kafka "$DIR/server.properties" \
+    >"$DIR/logs/stdout.log" 2>&1 </dev/null &
+  local pid=$!
+  echo "$pid" >"$PID_FILE"
+
+  # Serving = the port accepts AND the broker logged the end of its startup (the socket may be
+  # bound before request processing is enabled).
+  local deadline=$(( SECONDS + ${KAFKA_START_TIMEOUT:-90} ))
+  local marker_from=0
+  [[ -f "$DIR/logs/server.log" ]] && marker_from="$(wc -l <"$DIR/logs/server.log")"
+  while :; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      rm -f "$PID_FILE"
+      tail -n 30 "$DIR/logs/server.log" "$DIR/logs/stdout.log" >&2 2>/dev/null || true
+      die "broker exited during startup (logs in $DIR/logs)"
+    fi
+    if port_open "$PORT" && tail -n "+$(( marker_from + 1 ))" "$DIR/logs/server.log" 2>/dev/null | grep -q "Kafka Server started"; then
+      break
+    fi
+    if (( SECONDS >= deadline )); then
+      kill -KILL "$pid" 2>/dev/null || true
+      rm -f "$PID_FILE"
+      tail -n 30 "$DIR/logs/server.log" >&2 2>/dev/null || true
+      die "broker did not start within ${KAFKA_START_TIMEOUT:-90}s"
+    fi
+    sleep 0.2
+  done
+  echo "bootstrap=127.0.0.1:$PORT"
+  echo "pid=$pid"
+}
+
+cmd_stop() {
+  parse_opts "$@"
+  local pid
+  if ! pid="$(running_pid)"; then
+    rm -f "$PID_FILE"
+    return 0
+  fi
+  kill -TERM "$pid" 2>/dev/null || true
+  local deadline=$(( SECONDS + ${KAFKA_STOP_TIMEOUT:-30} ))
+  while kill -0 "$pid" 2>/dev/null; do
+    if (( SECONDS >= deadline )); then
+      echo "kafka.sh: broker $pid did not stop within ${KAFKA_STOP_TIMEOUT:-30}s; SIGKILL" >&2
+      kill -KILL "$pid" 2>/dev/null || true
+      break
+    fi
+    sleep 0.2
+  done
+  # Reap: wait until the process is really gone so the ports are free for a restart.
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  rm -f "$PID_FILE"
+}
+
+cmd_status() {
+  parse_opts "$@"
+  local pid
+  pid="$(running_pid)" || { echo "stopped"; return 1; }
+  local port
+  port="$(sed -n 's/^advertised.listeners=PLAINTEXT:\/\/\(.*\)$/\1/p' "$DIR/server.properties")"
+  echo "bootstrap=$port"
+  echo "pid=$pid"
+}
+
+case "${1:-}" in
+  fetch) shift; cmd_fetch ;;
+  start) shift; cmd_start "$@" ;;
+  stop) shift; cmd_stop "$@" ;;
+  status) shift; cmd_status "$@" ;;
+  *) echo "usage: $0 fetch | start [--port P] [--dir D] | stop [--dir D] | status [--dir D]" >&2; exit 2 ;;
+esac

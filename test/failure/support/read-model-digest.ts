@@ -1,0 +1,107 @@
+/**
+ * Read-model digest, run as a CHILD process by the crash proof (chDB allows one data path per
+ * process, so each store is opened in a process of its own):
+ *
+ *   node --import tsx read-model-digest.ts stored <dataDir> <videoIds,> <searchWords,>
+ *     opens the three read models a projector role left in `<dataDir>` (not started: stored state)
+ *   node --import tsx read-model-digest.ts replay <freshDir> <videoIds,> <searchWords,> <brokers> <registryUrl>
+ *     CLEAN REPLAY: copies every StreamWave topic from Kafka into an in-memory log (same
+ *     partitions, offsets and timestamps), builds fresh read models in `<freshDir>` from it
+ *
+ * Prints one line of JSON: per video its detail, every comment and its analytics numbers, plus the
+ * ids each search word finds — sorted, so two digests are equal iff the read models agree.
+ */
+import { createKafkaEventLog } from '../../../processors/log/kafka-event-log.adapter.ts';
+import { createInMemoryEventLog } from '../../../processors/log/in-memory-event-log.adapter.ts';
+import { createConfluentSchemaRegistryApi } from '../../../schemas/codec/schema-registry-api.ts';
+import { createAvroEventCodec } from '../../../schemas/codec/avro-event-codec.ts';
+import { openStandaloneProjections, type StandaloneProjections } from '../../../projections/standalone-projections.ts';
+import { TOPICS } from '../../../domain/events.ts';
+import type { EventCodec } from '../../../schemas/event-codec.port.ts';
+
+const SEARCH_SECRET = 'failure-proof-search-secret';
+
+/** Sorted-key JSON, so equal data prints equal text. */
+export function canonicalJson(v: unknown): string {
+  const norm = (x: unknown): unknown => {
+    if (Array.isArray(x)) return x.map(norm);
+    if (x && typeof x === 'object') return Object.fromEntries(Object.keys(x).sort().map((k) => [k, norm((x as Record<string, unknown>)[k])]));
+    return x;
+  };
+  return JSON.stringify(norm(v));
+}
+
+async function digest(p: StandaloneProjections, videoIds: string[], words: string[]) {
+  const videos: Record<string, unknown> = {};
+  for (const id of videoIds) {
+    const comments: unknown[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < 10_000; page++) {
+      const r = await p.videoDetail.queries.listComments(id, 100, cursor);
+      comments.push(...r.comments);
+      if (!r.nextCursor) break;
+      cursor = r.nextCursor;
+    }
+    videos[id] = {
+      detail: (await p.videoDetail.queries.getVideo(id)) ?? null,
+      comments,
+      analytics: await p.analytics.queries.videoAnalytics(id),
+    };
+  }
+  const search: Record<string, string[]> = {};
+  for (const w of words) search[w] = (await p.search.queries.search(w, 100)).videos.map((v) => v.videoId).sort();
+  return { videos, search };
+}
+
+async function main() {
+  const [mode, dir, ids, wordList, brokers, registryUrl] = process.argv.slice(2);
+  const videoIds = ids.split(',').filter(Boolean);
+  const words = (wordList ?? '').split(',').filter(Boolean);
+  if (mode === 'stored') {
+    // Stored state only: decoding is never needed (queries read the stores).
+    const codec: EventCodec = { encode: () => Promise.reject(new Error('read only')), decode: () => Promise.reject(new Error('read only')) };
+    const p = await openStandaloneProjections({ dataDir: dir, codec, searchCursorSecret: SEARCH_SECRET });
+    const d = await digest(p, videoIds, words);
+    await p.close();
+    await print(canonicalJson(d));
+    return;
+  }
+  if (mode !== 'replay') throw new Error(`unknown mode ${mode}`);
+  const kafka = await createKafkaEventLog({ brokers: brokers.split(','), clientId: 'digest-replay', replicationFactor: 1 });
+  const mem = createInMemoryEventLog();
+  const codec = createAvroEventCodec({ registry: createConfluentSchemaRegistryApi({ host: registryUrl }) });
+  for (const topic of Object.values(TOPICS)) {
+    const partitions = (await kafka.listTopics()).find((t) => t.name === topic)?.partitions;
+    if (!partitions) continue;
+    await mem.createTopic({ name: topic, partitions });
+    const ends = await kafka.endOffsets(topic);
+    for (let partition = 0; partition < partitions; partition++) {
+      for (let offset = 0; offset < ends[partition];) {
+        const recs = await kafka.read(topic, partition, offset, 5000);
+        if (recs.length === 0) throw new Error(`no records at ${topic}/${partition}@${offset} below end ${ends[partition]}`);
+        const meta = await mem.append(topic, recs.map((r) => ({ key: r.key, value: r.value, headers: r.headers, timestamp: r.timestamp, partition })));
+        // Offsets must match so checkpoints mean the same thing (the topics have no gaps: no compaction, no transactions).
+        if (meta[0].offset !== recs[0].offset) throw new Error(`offset mismatch copying ${topic}/${partition}: ${meta[0].offset} vs ${recs[0].offset}`);
+        offset = recs[recs.length - 1].offset + 1;
+      }
+    }
+  }
+  await kafka.close();
+  const p = await openStandaloneProjections({ dataDir: dir, codec, searchCursorSecret: SEARCH_SECRET });
+  const handles = [await p.videoDetail.start(mem), await p.analytics.start(mem), await p.search.start(mem)];
+  for (const h of handles) await h.caughtUp();
+  for (const h of handles) await h.stop();
+  const d = await digest(p, videoIds, words);
+  await p.close();
+  await print(canonicalJson(d));
+}
+
+/** Writes to a pipe and waits until it is flushed (process.exit right after a large write truncates it). */
+const print = (text: string) => new Promise<void>((resolve, reject) => process.stdout.write(text + '\n', (e) => (e ? reject(e) : resolve())));
+
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
+  main().then(() => process.exit(0), (e: unknown) => {
+    process.stderr.write(`${(e as Error).stack ?? e}\n`);
+    process.exit(1);
+  });
+}
