@@ -145,6 +145,8 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       defaultPartitions: config.topicPartitions,
       sessionTimeoutMs: config.kafkaSessionTimeoutMs,
       heartbeatIntervalMs: heartbeatFor(config.kafkaSessionTimeoutMs),
+      ssl: config.kafkaSsl,
+      sasl: config.kafkaSasl as KafkaEventLogOptions['sasl'],
       logger: logger.child({ component: 'kafka' }),
       ...opts.kafka,
     });

@@ -46,6 +46,10 @@ export interface StreamWaveConfig {
    * (the broker's `group.min.session.timeout.ms` bounds it from below).
    */
   kafkaSessionTimeoutMs: number;
+  /** TLS to the brokers (STREAMWAVE_KAFKA_SSL=true). */
+  kafkaSsl: boolean;
+  /** SASL credentials (STREAMWAVE_KAFKA_SASL_MECHANISM / _USERNAME / _PASSWORD), for managed clusters. */
+  kafkaSasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
 }
 
 const schema = {
@@ -66,6 +70,10 @@ const schema = {
     STREAMWAVE_KAFKA_REPLICATION_FACTOR: { type: 'integer', minimum: 1, maximum: 32, default: 1 },
     STREAMWAVE_TOPIC_PARTITIONS: { type: 'integer', minimum: 1, maximum: 10000, default: 6 },
     STREAMWAVE_KAFKA_SESSION_TIMEOUT_MS: { type: 'integer', minimum: 1000, maximum: 3600000, default: 45000 },
+    STREAMWAVE_KAFKA_SSL: { type: 'boolean', default: false },
+    STREAMWAVE_KAFKA_SASL_MECHANISM: { type: 'string', enum: ['plain', 'scram-sha-256', 'scram-sha-512'] },
+    STREAMWAVE_KAFKA_SASL_USERNAME: { type: 'string' },
+    STREAMWAVE_KAFKA_SASL_PASSWORD: { type: 'string' },
     STREAMWAVE_LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
   },
 } as const;
@@ -87,6 +95,10 @@ interface Env {
   STREAMWAVE_KAFKA_REPLICATION_FACTOR: number;
   STREAMWAVE_TOPIC_PARTITIONS: number;
   STREAMWAVE_KAFKA_SESSION_TIMEOUT_MS: number;
+  STREAMWAVE_KAFKA_SSL: boolean;
+  STREAMWAVE_KAFKA_SASL_MECHANISM?: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+  STREAMWAVE_KAFKA_SASL_USERNAME?: string;
+  STREAMWAVE_KAFKA_SASL_PASSWORD?: string;
 }
 
 /**
@@ -118,6 +130,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StreamWaveConf
     kafkaReplicationFactor: e.STREAMWAVE_KAFKA_REPLICATION_FACTOR,
     topicPartitions: e.STREAMWAVE_TOPIC_PARTITIONS,
     kafkaSessionTimeoutMs: e.STREAMWAVE_KAFKA_SESSION_TIMEOUT_MS,
+    kafkaSsl: e.STREAMWAVE_KAFKA_SSL,
+    kafkaSasl: e.STREAMWAVE_KAFKA_SASL_MECHANISM
+      ? { mechanism: e.STREAMWAVE_KAFKA_SASL_MECHANISM, username: e.STREAMWAVE_KAFKA_SASL_USERNAME ?? '', password: e.STREAMWAVE_KAFKA_SASL_PASSWORD ?? '' }
+      : undefined,
   };
 }
 
