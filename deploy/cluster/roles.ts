@@ -41,6 +41,13 @@
  * Every role logs with pino, serves `GET /health` (lag per consumer) and `GET /metrics`
  * (Prometheus) — the gateway through its own routes, the others on a tiny Fastify server on
  * `STREAMWAVE_PORT` — and stops gracefully on SIGTERM (`RunningRole.stop`).
+ *
+ * Replay (issue 3): the roles hosting projections (`projector`, `gateway`, `all`) run them behind
+ * the projection manager (projections/replay) and serve the admin API (`/admin/replays`,
+ * `/admin/topics`; bearer `adminToken`, i.e. STREAMWAVE_ADMIN_TOKEN or `<STREAMWAVE_DATA_DIR>/admin.token`)
+ * — on the gateway, or on the projector's small HTTP server — so `streamwave replay <projection>
+ * --server <role URL>` rebuilds that role's read model into a shadow (consumer group
+ * `<the instance's group>.replay-<ts>`) and swaps it in. Each role replays only its OWN copy.
  */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -61,9 +68,12 @@ import { createAvroEventCodec, type AvroEventCodec } from '../../schemas/codec/a
 import { createCommandBus, type LocalCommandBus } from '../../commands/command-bus.ts';
 import type { CommandBus } from '../../commands/command-bus.port.ts';
 import { DomainError } from '../../domain/shared/event.ts';
-import { openStandaloneProjections, type StandaloneProjections } from '../../projections/standalone-projections.ts';
-import type { ProjectionHandle } from '../../projections/projection.port.ts';
-import { logForInstance } from '../../projections/replay/projection-manager.ts';
+import type { Projection } from '../../projections/projection.port.ts';
+import { createProjectionManager, logForInstance, type ProjectionManager } from '../../projections/replay/projection-manager.ts';
+import { createFileCurrentInstanceStore, standaloneReplayableProjections, type StandaloneQueryMap } from '../../projections/replay/standalone-replayable.ts';
+import type { ReplayableProjection } from '../../projections/replay/replay.port.ts';
+import { describeLog } from '../../projections/replay/log-overview.ts';
+import { adminRoutes } from '../../gateway/routes/admin/index.ts';
 import { createEmbeddedObjectStore, type EmbeddedObjectStore } from '../../processors/object-store/embedded-object-store.adapter.ts';
 import { buildTranscoderProcessor } from '../../processors/transcoder/transcoder.processor.ts';
 import { runProcessor, type ProcessorHandle } from '../../processors/runtime/processor.runtime.ts';
@@ -183,32 +193,43 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       return { mode: 'cluster', role, lag };
     };
 
-    // --- projections: the projector's (shared group) or the gateway's own (group per replica).
-    let projections: StandaloneProjections | undefined;
-    let projectionHandles: { videoDetail: ProjectionHandle; analytics: ProjectionHandle; search: ProjectionHandle } | undefined;
+    // --- projections: the projector's (shared group) or the gateway's own (group per replica),
+    // behind the projection manager so `streamwave replay` can rebuild them into a shadow and swap
+    // (same as standalone; instances and `current.json` pointers under the role's projection dir).
+    let projectionManager: ProjectionManager<StandaloneQueryMap> | undefined;
     if (role === 'projector' || role === 'gateway' || role === 'all') {
       const own = role === 'gateway';
-      projections = await openStandaloneProjections({
-        dataDir: dir(own ? 'gateway' : 'projector'),
+      const projectionDir = dir(own ? 'gateway' : 'projector');
+      const instance = `${hostname()}-${config.port}`.replace(/[^a-zA-Z0-9._-]/g, '_');
+      const slots = standaloneReplayableProjections({
+        dataDir: projectionDir,
         codec,
         searchCursorSecret: secret('search-cursor'),
         logger: logger.child({ component: 'projections' }),
       });
-      cleanup.push(() => projections!.close());
-      const instance = `${hostname()}-${config.port}`.replace(/[^a-zA-Z0-9._-]/g, '_');
-      const logFor = (name: string): EventLog => (own ? logForInstance(log, `streamwave.gateway.${instance}.projection.${name}`) : log);
-      const p = projections;
-      projectionHandles = {
-        videoDetail: await p.videoDetail.start(logFor(p.videoDetail.name)),
-        analytics: await p.analytics.start(logFor(p.analytics.name)),
-        search: await p.search.start(logFor(p.search.name)),
-      };
-      const h = projectionHandles;
-      cleanup.push(async () => { await Promise.allSettled([h.videoDetail.stop(), h.analytics.stop(), h.search.stop()]); });
-      lags['video-detail'] = () => sumLag(h.videoDetail);
-      lags.analytics = () => sumLag(h.analytics);
-      lags.search = () => sumLag(h.search);
+      const gatewayGroup = (name: string) => `streamwave.gateway.${instance}.projection.${name}`;
+      const m = createProjectionManager<StandaloneQueryMap>({
+        log,
+        // The gateway's read models consume in groups of their own (see file comment); a replay
+        // shadow then gets `<that group>.replay-<ts>`.
+        projections: own
+          ? { 'video-detail': inGroup(slots['video-detail'], gatewayGroup), analytics: inGroup(slots.analytics, gatewayGroup), search: inGroup(slots.search, gatewayGroup) }
+          : slots,
+        pointers: createFileCurrentInstanceStore(projectionDir),
+        logger: logger.child({ component: 'projection-manager' }),
+      });
+      await m.start();
+      projectionManager = m;
+      cleanup.push(() => m.close());
+      lags['video-detail'] = () => sumLag(m.get('video-detail').handle);
+      lags.analytics = () => sumLag(m.get('analytics').handle);
+      lags.search = () => sumLag(m.get('search').handle);
     }
+    const admin = () => ({
+      plugin: adminRoutes,
+      prefix: '/admin',
+      options: { token: config.adminToken, replays: projectionManager!, topics: () => describeLog(log) },
+    });
 
     // --- object store + command bus for the roles that write (transcoder, gateway).
     let objectStore: EmbeddedObjectStore | undefined;
@@ -245,6 +266,10 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     if (role === 'projector' || role === 'transcoder') {
       const app = Fastify({ loggerInstance: logger.child({ component: 'http' }) }) as unknown as FastifyInstance;
       addOpsRoutes(app, metricsRegistry, health);
+      if (projectionManager) {
+        const a = admin();
+        await app.register(a.plugin, { prefix: a.prefix, ...a.options });
+      }
       const url = await app.listen({ port: config.port, host: config.host });
       // HTTP closes first on stop (pushed last, popped first).
       cleanup.push(() => app.close());
@@ -253,7 +278,11 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     }
 
     // --- gateway / all
-    const h = projectionHandles!;
+    const projections = {
+      videoDetail: projectionManager!.get('video-detail'),
+      analytics: projectionManager!.get('analytics'),
+      search: projectionManager!.get('search'),
+    };
     const app = await buildGateway({
       config: {
         jwtSecret: config.jwtSecret,
@@ -263,10 +292,10 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
         cursorSecret: secret('cursor'),
       },
       commandBus: commandBus!,
-      videoQueries: projections!.videoDetail.queries,
-      analytics: projections!.analytics.queries,
-      search: projections!.search.queries,
-      readYourWrites: async (positions: RecordMetadata[]) => { await h.videoDetail.waitFor(positions, READ_YOUR_WRITES_TIMEOUT_MS); },
+      videoQueries: projections.videoDetail.queries,
+      analytics: projections.analytics.queries,
+      search: projections.search.queries,
+      readYourWrites: async (positions: RecordMetadata[]) => { await projections.videoDetail.handle.waitFor(positions, READ_YOUR_WRITES_TIMEOUT_MS); },
       objectStore: objectStore!,
       logger,
       metricsRegistry,
@@ -275,6 +304,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
         ...(registryCore ? [{ plugin: schemaRegistryRoutes, prefix: '/registry', options: { registry: registryCore } }] : []),
         { plugin: s3EndpointPlugin, prefix: '/s3', options: { store: objectStore! } },
         { plugin: mediaPlugin, prefix: '/media', options: { store: objectStore! } },
+        admin(),
       ],
     });
     const url = await app.listen({ port: config.port, host: config.host });
@@ -313,6 +343,33 @@ export async function createRefreshingCommandBus(make: () => LocalCommandBus, lo
         }
         return bus.send(command);
       }
+    },
+  };
+}
+
+/**
+ * `slot` with every instance consuming in consumer group `groupFor(projection.name)` instead of
+ * `streamwave.projection.<name>` (the gateway's per-replica groups). The projection manager sees
+ * that group as the instance's own, so a replay shadow gets `<group>.replay-<ts>` (its override
+ * is applied inside this one, so it wins).
+ */
+function inGroup<Q>(slot: ReplayableProjection<Q>, groupFor: (projectionName: string) => string): ReplayableProjection<Q> {
+  return {
+    name: slot.name,
+    destroy: (id) => slot.destroy(id),
+    ...(slot.instances && { instances: () => slot.instances!() }),
+    async open(id) {
+      const p = await slot.open(id);
+      const groupId = groupFor(p.name);
+      const wrapped: Projection<Q> = {
+        name: p.name,
+        groupId,
+        topics: p.topics,
+        get queries() { return p.queries; },
+        start: (l) => p.start(logForInstance(l, groupId)),
+        close: () => p.close(),
+      };
+      return wrapped;
     },
   };
 }

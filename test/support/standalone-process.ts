@@ -36,8 +36,35 @@ export interface StandaloneProcess {
  * @throws if it does not become healthy within `timeoutMs` (default 60 s) or exits early.
  */
 export async function startStandaloneProcess(opts: { dataDir: string; port?: number; env?: Record<string, string>; timeoutMs?: number }): Promise<StandaloneProcess> {
+  return startServerProcess({ ...opts, args: ['start'] });
+}
+
+/**
+ * Starts cluster-mode role `role` (`streamwave run <role>`) on the brokers `kafkaBrokers` as a
+ * child process and waits until GET /health answers 200. Roles other than `registry`/`all` need
+ * STREAMWAVE_SCHEMA_REGISTRY_URL in `env`.
+ * @throws like `startStandaloneProcess`.
+ */
+export async function startClusterRoleProcess(opts: {
+  role: 'registry' | 'projector' | 'transcoder' | 'gateway' | 'all';
+  kafkaBrokers: string;
+  dataDir: string;
+  port?: number;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+}): Promise<StandaloneProcess> {
+  return startServerProcess({
+    ...opts,
+    args: ['run', opts.role],
+    env: { STREAMWAVE_KAFKA_BROKERS: opts.kafkaBrokers, ...opts.env },
+  });
+}
+
+/** `streamwave <args>` as a child process serving HTTP on `port` (see `startStandaloneProcess`). */
+async function startServerProcess(opts: { args: string[]; dataDir: string; port?: number; env?: Record<string, string>; timeoutMs?: number }): Promise<StandaloneProcess> {
+  const what = `streamwave ${opts.args.join(' ')}`;
   const port = opts.port ?? (await freePort());
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'cli', 'main.ts'), 'start'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'cli', 'main.ts'), ...opts.args], {
     cwd: root,
     env: {
       ...process.env,
@@ -55,7 +82,7 @@ export async function startStandaloneProcess(opts: { dataDir: string; port?: num
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`standalone exited early (${child.exitCode}):\n${out.slice(-4000)}`);
+    if (child.exitCode !== null) throw new Error(`${what} exited early (${child.exitCode}):\n${out.slice(-4000)}`);
     try {
       const r = await fetch(`${url}/health`);
       if (r.ok) break;
@@ -64,7 +91,7 @@ export async function startStandaloneProcess(opts: { dataDir: string; port?: num
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`standalone did not become healthy:\n${out.slice(-4000)}`);
+      throw new Error(`${what} did not become healthy:\n${out.slice(-4000)}`);
     }
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -82,4 +109,23 @@ export async function startStandaloneProcess(opts: { dataDir: string; port?: num
       await exited;
     },
   };
+}
+
+/**
+ * Runs `streamwave <args>` to completion as an operator would (bounded: SIGKILL after `timeoutMs`,
+ * default 60 s, then `code` is null). STREAMWAVE_ADMIN_TOKEN is cleared unless `env` sets it, so
+ * the CLI's own token lookup is what gets exercised.
+ */
+export function runStreamwave(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'cli', 'main.ts'), ...args], {
+      cwd: root, env: { ...process.env, STREAMWAVE_ADMIN_TOKEN: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => { stdout += d; });
+    child.stderr!.on('data', (d) => { stderr += d; });
+    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('close', (code) => { clearTimeout(t); resolve({ code, stdout, stderr }); });
+  });
 }
