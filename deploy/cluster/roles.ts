@@ -23,7 +23,9 @@
  * - `transcoder`: the transcoder processor (`processors/transcoder`) in group `streamwave.transcoder`.
  *   Guarantee: at-least-once (offset committed after the job) + idempotent outputs (a rendition
  *   whose playlist exists is not re-encoded; the deciders turn repeated commands into no-ops).
- *   Failed jobs are retried with backoff, then dead-lettered and the video marked failed.
+ *   Failed jobs are retried with backoff, then dead-lettered and the video marked failed; the DLQ
+ *   record and the source offset commit are ONE Kafka transaction (one transactional producer per
+ *   input partition, `subscribeTransactional`): exactly-once DLQ, no duplicate after a crash.
  * - `gateway`: the Fastify gateway with the command bus. The command bus rebuilds aggregate state
  *   by reading the topics at start and is a single writer per aggregate PER PROCESS only: two
  *   processes writing the same aggregate (gateway replicas; the transcoder's progress commands)
@@ -77,6 +79,7 @@ import { adminRoutes } from '../../gateway/routes/admin/index.ts';
 import { createEmbeddedObjectStore, type EmbeddedObjectStore } from '../../processors/object-store/embedded-object-store.adapter.ts';
 import { buildTranscoderProcessor } from '../../processors/transcoder/transcoder.processor.ts';
 import { runProcessor, type ProcessorHandle } from '../../processors/runtime/processor.runtime.ts';
+import { subscribeTransactional } from '../../processors/log/kafka-transactional-processor.ts';
 import { buildGateway } from '../../gateway/app.ts';
 import { s3EndpointPlugin } from '../../gateway/s3/s3-endpoint.plugin.ts';
 import { mediaPlugin } from '../../gateway/media/media.plugin.ts';
@@ -256,7 +259,11 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
           ...buildTranscoderProcessor({ commandBus: commandBus!, codec, objectStore: objectStore!, workDir: dir('work'), logger: logger.child({ component: 'transcoder' }) }),
           concurrency: config.transcodeConcurrency,
         },
-        { logger: logger.child({ component: 'runtime' }), registry: metricsRegistry },
+        {
+          logger: logger.child({ component: 'runtime' }),
+          registry: metricsRegistry,
+          transactionalSubscribe: (sub) => subscribeTransactional(log, sub, { logger: logger.child({ component: 'eos' }) }),
+        },
       );
       const t = transcoder;
       cleanup.push(() => t.stop());

@@ -23,6 +23,9 @@
  *   first offset is below a pending seek target, or of a partition not (or not yet) assigned, is
  *   dropped unresolved — the classic kafkajs rebalance pitfall (tulios/kafkajs #1603, #1046,
  *   #1568: batches fetched before a seek, commits after losing a partition).
+ * - Isolation: consumers and `read` are READ_COMMITTED: records of open transactions are not
+ *   returned yet, records of aborted ones never (kafkajs' aborted-transaction filter is applied to
+ *   the raw fetches of `read` too), so outputs of kafka-transactional-processor.ts are seen once.
  * - Reads (`read`) are direct Fetch requests to the partition leader (the analogue of the Java
  *   consumer's `assign()` + `seek()`), no consumer group involved; consumer-less commits
  *   (`commitOffsets` while no member of this process is in the group) are OffsetCommit with
@@ -38,6 +41,7 @@ import type {
   Admin, Consumer, EachBatchPayload, KafkaMessage, LogEntry, Producer, SASLOptions,
 } from 'kafkajs';
 import type { ConnectionOptions } from 'node:tls';
+import { createRequire } from 'node:module';
 import { pino } from 'pino';
 import type {
   ConsumerHandle, EventLog, Headers, LogRecord, OffsetMap, ProduceRecord, RecordMetadata, Subscription,
@@ -79,12 +83,32 @@ export interface KafkaEventLogOptions {
 /** kafkajs error shape: protocol errors carry the Kafka error name in `type`. */
 interface KafkaJsError extends Error { type?: string; retriable?: boolean }
 
+/** A record as kafkajs' Fetch decoder returns it (kafkajs 2.2.4 src/protocol/recordBatch). */
+type RawFetchedMessage = KafkaMessage & { isControlRecord?: boolean; batchContext?: { producerId: string; inTransaction: boolean } };
+
+/**
+ * kafkajs' own aborted-transaction filter (src/consumer/filterAbortedMessages.js, what its
+ * consumers apply to every READ_COMMITTED fetch): drops records of the transactions the broker
+ * lists as aborted, up to each one's abort marker. A raw Fetch must apply it too — READ_COMMITTED
+ * only stops the broker at the last stable offset; aborted records below it are still returned.
+ */
+const filterAbortedMessages = createRequire(import.meta.url)('kafkajs/src/consumer/filterAbortedMessages.js') as (
+  args: { messages: RawFetchedMessage[]; abortedTransactions?: Array<{ producerId: string; firstOffset: string }> },
+) => RawFetchedMessage[];
+
 /** The subset of kafkajs' internal Cluster / Broker the adapter uses (kafkajs 2.2.4 src/cluster). */
 interface InternalBroker {
   fetch(req: {
     maxWaitTime: number; minBytes: number; maxBytes: number; isolationLevel: number;
     topics: Array<{ topic: string; partitions: Array<{ partition: number; fetchOffset: string; maxBytes: number }> }>;
-  }): Promise<{ responses: Array<{ topicName: string; partitions: Array<{ partition: number; highWatermark: string; messages: Array<KafkaMessage & { isControlRecord?: boolean }> }> }> }>;
+  }): Promise<{ responses: Array<{ topicName: string; partitions: Array<{
+    partition: number; highWatermark: string;
+    /** Fetch v4+: end of the stable (no open transaction) prefix; READ_COMMITTED returns nothing past it. */
+    lastStableOffset?: string;
+    /** Fetch v4+ under READ_COMMITTED: transactions aborted in the returned range; the client filters them. */
+    abortedTransactions?: Array<{ producerId: string; firstOffset: string }>;
+    messages: RawFetchedMessage[];
+  }> }> }>;
   offsetCommit(req: {
     groupId: string; groupGenerationId: number; memberId: string;
     topics: Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }>;
@@ -150,11 +174,33 @@ const isRebalanceError = (e: unknown): boolean => {
     || (e as Error)?.name === 'KafkaJSNotLeaderForPartition';
 };
 
+/**
+ * What Kafka-only processors built on this adapter (kafka-transactional-processor.ts: one
+ * transactional producer per input partition) need beyond the port: the kafkajs client (same
+ * brokers, TLS/SASL and pino logging) and the namespace mapping of topic and group names.
+ */
+export interface KafkaClientAccess {
+  /** The adapter's kafkajs client; producers/consumers made from it are owned by the caller. */
+  readonly client: Kafka;
+  /** Broker-side name of a topic (`<namespace>.<topic>`). @throws EventLogError INVALID_TOPIC */
+  topicName(topic: string): string;
+  /** Broker-side consumer group id (`<namespace>.<groupId>`). */
+  groupName(groupId: string): string;
+  /** Partition count of a topic (cached). @throws EventLogError UNKNOWN_TOPIC */
+  partitionCount(topic: string): Promise<number>;
+}
+
 /** Kafka EventLog; see the file comment for the guarantees. */
 export interface KafkaEventLog extends EventLog {
   /** Deletes topics (prefixed by the namespace); tools and tests only, not part of the port. */
   deleteTopics(names: string[]): Promise<void>;
+  /** Kafka-only extension point (not part of the port); see {@link KafkaClientAccess}. */
+  readonly kafka: KafkaClientAccess;
 }
+
+/** True when `log` is the Kafka adapter (cluster mode), i.e. Kafka-only features may be used on it. */
+export const isKafkaEventLog = (log: EventLog): log is KafkaEventLog =>
+  typeof (log as Partial<KafkaEventLog>).kafka === 'object' && (log as Partial<KafkaEventLog>).kafka !== null;
 
 /**
  * Connects to the cluster (admin + idempotent producer + internal cluster for reads).
@@ -392,23 +438,28 @@ export async function createKafkaEventLog(opts: KafkaEventLogOptions): Promise<K
         throw new EventLogError('IO_FAILED', `read ${topic}/${partition}@${offset} failed: ${(e as Error).message}`, { cause: e });
       }
       const p = resp.responses.find((r) => r.topicName === full)?.partitions.find((x) => x.partition === partition);
-      const messages = (p?.messages ?? []).filter((m) => !m.isControlRecord && Number(m.offset) >= offset);
+      const raw = (p?.messages ?? []).filter((m) => Number(m.offset) >= offset);
+      // READ_COMMITTED (isolationLevel 1): records of aborted transactions are dropped here, as
+      // kafkajs' consumers do, and control records (commit/abort markers) are never records.
+      const messages = filterAbortedMessages({ messages: raw, abortedTransactions: p?.abortedTransactions })
+        .filter((m) => !m.isControlRecord);
       const hw = Number(p?.highWatermark ?? -1);
+      const lso = Number(p?.lastStableOffset ?? -1);
+      // Nothing at or past the last stable offset is readable until its transaction ends.
+      const end = lso >= 0 ? Math.min(lso, hw) : hw;
       for (const m of messages) {
-        if (out.length >= maxRecords) break;
+        if (out.length >= maxRecords) return out;
         out.push(toRecord(topic, partition, m));
       }
-      if (messages.length === 0) {
-        if (hw <= offset) return out;
-        // Records exist but none came back (a batch larger than maxBytes on an old broker, or only
-        // control records / compacted gaps in the fetched range): widen and move on.
-        const lastRaw = p?.messages.length ? Number(p.messages[p.messages.length - 1].offset) : undefined;
-        if (lastRaw !== undefined && lastRaw >= offset) offset = lastRaw + 1;
-        else maxBytes = Math.min(maxBytes * 4, 64 << 20);
+      if (raw.length === 0) {
+        if (end <= offset) return out;
+        // Records exist but none came back (a batch larger than maxBytes on an old broker): widen.
+        maxBytes = Math.min(maxBytes * 4, 64 << 20);
         continue;
       }
-      offset = Number(messages[messages.length - 1].offset) + 1;
-      if (offset >= hw) break;
+      // Move past everything fetched, aborted records and markers included.
+      offset = Number(raw[raw.length - 1].offset) + 1;
+      if (offset >= end) break;
     }
     return out;
   }
@@ -484,6 +535,9 @@ export async function createKafkaEventLog(opts: KafkaEventLogOptions): Promise<K
       heartbeatInterval: opts.heartbeatIntervalMs ?? 3_000,
       rebalanceTimeout: opts.rebalanceTimeoutMs ?? 60_000,
       maxWaitTimeInMs: opts.maxWaitTimeMs ?? 500,
+      // READ_COMMITTED (kafkajs' default, stated so it cannot drift): records of aborted
+      // transactions (kafka-transactional-processor.ts) are never delivered.
+      readUncommitted: false,
       // kafkajs only restarts a crashed consumer for retriable causes; a subscription must outlive
       // any crash (broker restarts, coordinator moves), so always restart (after kafkajs' backoff).
       retry: { restartOnFailure: async (e: Error) => { log.error({ err: e }, 'kafka consumer crashed; restarting'); return !stopped; } },
@@ -717,6 +771,12 @@ export async function createKafkaEventLog(opts: KafkaEventLogOptions): Promise<K
       return groups.map((g) => g.groupId).filter((g) => g.startsWith(prefix)).map(int).sort();
     },
     subscribe,
+    kafka: {
+      client: kafka,
+      topicName: checkName,
+      groupName: ext,
+      partitionCount: partitionsOf,
+    },
     async deleteTopics(names) {
       ensureOpen();
       const full = names.map((n) => checkName(n));

@@ -12,6 +12,15 @@
  *   (default `<source-topic>.<name>.dlq`, the naming of Kafka Connect's `errors.deadletterqueue`)
  *   with `x-dlq-*` headers, `onDeadLetter` is called, and the partition keeps flowing.
  *   If the dead-letter append itself fails, the batch is redelivered (nothing is dropped).
+ * - Dead-letter + offset commit: by default (embedded / in-memory log, or Kafka without the option)
+ *   the DLQ append and the source offset commit are two steps — a crash between them redelivers
+ *   the record and dead-letters it AGAIN (at-least-once DLQ: a duplicate DLQ record is possible).
+ *   With `transactionalSubscribe` (Kafka only, processors/log/kafka-transactional-processor.ts) the
+ *   DLQ record and the source partition's next offset are committed in ONE Kafka transaction by
+ *   that input partition's transactional producer: exactly-once DLQ for READ_COMMITTED readers —
+ *   a crash before the commit leaves neither (the record is redelivered and dead-lettered once),
+ *   after it both; a zombie instance is fenced by the per-input-partition transactional.id
+ *   (KIP-98; kafkajs has no KIP-447). Handled records keep the at-least-once guarantee above.
  *
  * Metrics (prom-client, on the registry passed in; shared safely by several processors):
  * `streamwave_processor_records_processed_total{processor}`, `streamwave_processor_failures_total{processor}`
@@ -21,13 +30,21 @@
 import pRetry from 'p-retry';
 import { pino } from 'pino';
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { ConsumerHandle, EventLog, LogRecord } from '../log/event-log.port.ts';
+import type { ConsumerHandle, EventLog, LogRecord, RecordBatch } from '../log/event-log.port.ts';
+import type { PartitionTransaction, TransactionalSubscription } from '../log/kafka-transactional-processor.ts';
 import type { ProcessorDefinition } from './processor.port.ts';
 
 export interface RunProcessorOptions {
   logger?: pino.Logger;
   /** Prometheus registry for the processor metrics; a private one when omitted. */
   registry?: Registry;
+  /**
+   * Kafka only: subscribe through one transactional producer per input partition, e.g.
+   * `(sub) => subscribeTransactional(kafkaLog, sub)` (processors/log/kafka-transactional-processor.ts),
+   * so a dead-lettered record's DLQ append and its source offset commit are ONE transaction (see
+   * the file comment). The DLQ topic is still created through `log`. Omit for the embedded log.
+   */
+  transactionalSubscribe?: (sub: TransactionalSubscription) => Promise<ConsumerHandle>;
 }
 
 export interface ProcessorHandle {
@@ -143,10 +160,11 @@ export async function runProcessor(log: EventLog, def: ProcessorDefinition, opts
     return ready;
   };
 
-  const deadLetter = async (record: LogRecord, error: Error): Promise<void> => {
+  /** `tx`: the input partition's transaction scope when `transactionalSubscribe` is used (Kafka). */
+  const deadLetter = async (record: LogRecord, error: Error, tx?: PartitionTransaction): Promise<void> => {
     const dlqTopic = deadLetterTopicFor(def, record.topic);
     await ensureDeadLetterTopic(record.topic, dlqTopic);
-    await log.append(dlqTopic, [{
+    const dlqRecord = {
       key: record.key,
       value: record.value,
       headers: {
@@ -158,7 +176,10 @@ export async function runProcessor(log: EventLog, def: ProcessorDefinition, opts
         [DLQ_HEADERS.offset]: String(record.offset),
         [DLQ_HEADERS.processor]: def.name,
       },
-    }]);
+    };
+    // Kafka transactional: DLQ record + source offset (next = this record's offset + 1) atomically.
+    if (tx) await tx.commit([{ topic: dlqTopic, ...dlqRecord }], record.offset + 1);
+    else await log.append(dlqTopic, [dlqRecord]);
     metrics.deadLettered.inc({ processor: def.name });
     logger.error({ err: error, topic: record.topic, partition: record.partition, offset: record.offset, dlqTopic }, 'record dead-lettered');
     if (def.onDeadLetter) {
@@ -170,7 +191,7 @@ export async function runProcessor(log: EventLog, def: ProcessorDefinition, opts
     }
   };
 
-  const processRecord = async (record: LogRecord): Promise<void> => {
+  const processRecord = async (record: LogRecord, tx?: PartitionTransaction): Promise<void> => {
     try {
       await pRetry(async () => {
         try {
@@ -194,19 +215,22 @@ export async function runProcessor(log: EventLog, def: ProcessorDefinition, opts
     } catch (e) {
       // Stopping: leave the batch uncommitted so it is redelivered on the next start.
       if (abort.signal.aborted) throw e;
-      await deadLetter(record, e instanceof AttemptFailure ? e.original : toError(e));
+      await deadLetter(record, e instanceof AttemptFailure ? e.original : toError(e), tx);
     }
   };
 
-  const consumer: ConsumerHandle = await log.subscribe({
+  const subscription = {
     groupId,
     topics: def.topics,
-    onAssigned: def.onAssigned ? (partitions) => def.onAssigned!(partitions) : undefined,
+    onAssigned: def.onAssigned ? (partitions: Parameters<NonNullable<ProcessorDefinition['onAssigned']>>[0]) => def.onAssigned!(partitions) : undefined,
     partitionsConsumedConcurrently: def.concurrency ?? 1,
-    eachBatch: async (batch) => {
-      for (const record of batch.records) await processRecord(record);
-    },
-  });
+  };
+  const eachBatch = async (batch: RecordBatch, tx?: PartitionTransaction) => {
+    for (const record of batch.records) await processRecord(record, tx);
+  };
+  const consumer: ConsumerHandle = opts.transactionalSubscribe
+    ? await opts.transactionalSubscribe({ ...subscription, eachBatch })
+    : await log.subscribe({ ...subscription, eachBatch: (batch) => eachBatch(batch) });
   const lagSource: LagSource = { processor: def.name, lag: () => consumer.lag() };
   metrics.lagSources.add(lagSource);
   logger.info({ groupId, topics: def.topics }, 'processor started');
