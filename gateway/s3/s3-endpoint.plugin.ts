@@ -60,6 +60,18 @@ function signedBodyHash(auth: VerifiedRequest): string | undefined {
   throw new S3RequestError('NotImplemented', `x-amz-content-sha256 ${auth.payloadHash} (aws-chunked) is not supported`);
 }
 
+/** Reads and discards the rest of a request body; resolves at its end, on error, or after 30 s. */
+function drain(raw: FastifyRequest['raw']): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => { clearTimeout(timer); resolve(); };
+    const timer = setTimeout(done, 30_000);
+    raw.once('end', done);
+    raw.once('error', done);
+    raw.once('close', done);
+    raw.resume();
+  });
+}
+
 function contentLengthOf(request: FastifyRequest): number | undefined {
   const raw = request.headers['content-length'];
   return raw !== undefined && /^\d+$/.test(raw) ? Number(raw) : undefined;
@@ -90,6 +102,8 @@ const completeParser = new XMLParser({
 export const s3EndpointPlugin: FastifyPluginAsync<S3EndpointPluginOptions> = async (fastify, opts) => {
   const { store } = opts;
   const maxPartSizeBytes = opts.maxPartSizeBytes ?? 64 * 1024 * 1024;
+  /** A rejected request body up to this size is read and discarded before answering, bytes. */
+  const drainLimitBytes = 2 * maxPartSizeBytes;
   const maxObjectSizeBytes = opts.maxObjectSizeBytes ?? 5 * 1024 * 1024 * 1024;
   const maxXmlBodyBytes = opts.maxXmlBodyBytes ?? 1024 * 1024;
   const verifier = createSigV4Verifier({
@@ -109,13 +123,19 @@ export const s3EndpointPlugin: FastifyPluginAsync<S3EndpointPluginOptions> = asy
     reply.header('x-amz-request-id', request.id);
   });
 
-  function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown) {
+  async function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown) {
     const { status, code, body } = s3ErrorResponse(err, request.url.split('?')[0], String(request.id));
     if (status >= 500) request.log.error({ err }, 's3 endpoint failure');
     else request.log.info({ code, url: request.url }, 's3 request rejected');
-    // If the body was not read to the end (auth failure, EntityTooLarge), stop reading it: close
-    // the connection after answering instead of draining what could be gigabytes.
-    if (!request.raw.complete) reply.header('connection', 'close');
+    if (!request.raw.complete) {
+      // The body was not read to the end (auth failure, EntityTooLarge). Answering while the
+      // client is still sending makes most HTTP clients see a connection reset instead of our
+      // error, so drain a body of bounded size first; past the bound, close the connection
+      // after answering rather than read what could be gigabytes.
+      const declared = contentLengthOf(request);
+      if (declared !== undefined && declared <= drainLimitBytes && !request.raw.destroyed) await drain(request.raw);
+      if (!request.raw.complete) reply.header('connection', 'close');
+    }
     return reply.code(status).type('application/xml').send(body);
   }
 
