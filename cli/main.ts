@@ -18,26 +18,33 @@ program.name('streamwave').description('StreamWave video platform backend').show
 const serverOption = (cmd: Command) =>
   cmd.option('-s, --server <url>', 'gateway URL', process.env.STREAMWAVE_URL ?? `http://127.0.0.1:${process.env.STREAMWAVE_PORT ?? 8080}`);
 
+/** Validated configuration from STREAMWAVE_* variables; exits 2 naming the bad variable. */
+async function loadConfigOrExit() {
+  const { loadConfig } = await import('../deploy/config/config.ts');
+  try {
+    return loadConfig();
+  } catch (e) {
+    console.error(`invalid configuration: ${(e as Error).message}`);
+    process.exit(2);
+  }
+}
+
+/** Graceful stop on SIGINT/SIGTERM: HTTP first, then consumers, then the log (each service's `stop`). */
+function stopOnSignals(service: { stop(): Promise<void> }): void {
+  const shutdown = async () => {
+    await service.stop();
+    process.exit(0);
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+}
+
 program
   .command('start')
   .description('run standalone mode: every role in one process, embedded adapters, data on disk (STREAMWAVE_DATA_DIR)')
   .action(async () => {
-    const { loadConfig } = await import('../deploy/config/config.ts');
     const { startStandalone } = await import('../deploy/standalone/standalone.ts');
-    let config;
-    try {
-      config = loadConfig();
-    } catch (e) {
-      console.error(`invalid configuration: ${(e as Error).message}`);
-      process.exit(2);
-    }
-    const app = await startStandalone(config);
-    const shutdown = async () => {
-      await app.stop();
-      process.exit(0);
-    };
-    process.once('SIGINT', shutdown);
-    process.once('SIGTERM', shutdown);
+    stopOnSignals(await startStandalone(await loadConfigOrExit()));
   });
 
 // Cluster mode (issue 3): one role per process on Kafka; see deploy/cluster/roles.ts.
@@ -46,26 +53,12 @@ program
   .description('run one cluster-mode role on Kafka (STREAMWAVE_KAFKA_BROKERS): registry | projector | transcoder | gateway | all')
   .argument('<role>', 'registry, projector, transcoder, gateway or all')
   .action(async (role: string) => {
-    const { loadConfig } = await import('../deploy/config/config.ts');
     const { startRole, isClusterRole, CLUSTER_ROLES } = await import('../deploy/cluster/roles.ts');
     if (!isClusterRole(role)) {
       console.error(`unknown role ${role}; one of ${CLUSTER_ROLES.join(', ')}`);
       process.exit(2);
     }
-    let config;
-    try {
-      config = loadConfig();
-    } catch (e) {
-      console.error(`invalid configuration: ${(e as Error).message}`);
-      process.exit(2);
-    }
-    const running = await startRole(role, config);
-    const shutdown = async () => {
-      await running.stop();
-      process.exit(0);
-    };
-    process.once('SIGINT', shutdown);
-    process.once('SIGTERM', shutdown);
+    stopOnSignals(await startRole(role, await loadConfigOrExit()));
   });
 
 serverOption(
