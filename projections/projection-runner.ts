@@ -1,6 +1,6 @@
 import pino from 'pino';
 import type { DomainEvent } from '../domain/events.ts';
-import type { EventLog, LogRecord, OffsetMap, RecordBatch, RecordMetadata, TopicPartition } from '../processors/log/event-log.port.ts';
+import type { EventLog, LogRecord, OffsetMap, RecordMetadata, TopicPartition } from '../processors/log/event-log.port.ts';
 import { tpKey } from '../processors/log/event-log.port.ts';
 import type { EventCodec } from '../schemas/event-codec.port.ts';
 import type { ProjectionHandle } from './projection.port.ts';
@@ -11,17 +11,12 @@ export interface DecodedRecord {
   event: DomainEvent | undefined;
 }
 
-/**
- * A batch handed to a projection: only records not yet applied. It may coalesce the log's batches
- * of SEVERAL partitions (group commit: one store commit, one fsync, for all of them): records are
- * grouped by partition, each partition's in offset order; use `record.topic`/`record.partition`.
- */
+/** A batch handed to a projection: only records not yet applied, in offset order. */
 export interface ProjectionBatch {
-  /** Topic and partition of the first record (the only ones when `checkpoint` has one entry). */
   topic: string;
   partition: number;
   records: DecodedRecord[];
-  /** Checkpoint entries to store atomically with the batch's state: `{ 'topic:partition' → next offset }`, one per partition in the batch. */
+  /** Checkpoint entry to store atomically with the batch's state: `{ 'topic:partition' → next offset }`. */
   checkpoint: OffsetMap;
 }
 
@@ -38,12 +33,6 @@ export interface RunProjectionOptions {
    */
   apply(batch: ProjectionBatch): Promise<void>;
   maxBatchSize?: number;
-  /**
-   * Partitions whose log batches may be in flight at once (default 8). Batches that arrive while
-   * an `apply` runs are coalesced into the next one, so a fetch covering several partitions
-   * costs one store commit instead of one per partition.
-   */
-  partitionsConsumedConcurrently?: number;
   logger?: pino.Logger;
 }
 
@@ -85,64 +74,18 @@ export type AppliedTracker = ReturnType<typeof createAppliedTracker>;
  * Runs a projection on the log: seeks to the stored checkpoint on assignment, skips records
  * below it (redelivery), decodes records (an undecodable record is logged, passed with
  * `event: undefined` and still checkpointed), serialises `apply` calls and advances `tracker`
- * after each applied batch. Group commit: the log's batches (of different partitions) that wait
- * while an `apply` runs are applied together by the next one (one store commit with every
- * partition's checkpoint); each batch's `eachBatch` resolves once that commit resolved, and all
- * of them reject (are redelivered) when it throws, so a log batch is never acknowledged before
- * its state and checkpoint are stored.
+ * after each applied batch.
  */
 export async function runProjection(opts: RunProjectionOptions, tracker: AppliedTracker): Promise<ProjectionHandle> {
   const logger = opts.logger ?? pino({ level: 'silent' });
   tracker.reset();
   tracker.advance(await opts.loadCheckpoint());
   let chain: Promise<unknown> = Promise.resolve();
-  interface Waiting { batch: RecordBatch; done: () => void; fail: (e: unknown) => void }
-  /** Log batches waiting for the next `apply` (at most one per partition: the adapter keeps order). */
-  let queue: Waiting[] = [];
-  const decode = async (record: LogRecord): Promise<DomainEvent | undefined> => {
-    if (record.value === null) {
-      logger.warn({ topic: record.topic, partition: record.partition, offset: record.offset }, 'projection: skipping tombstone');
-      return undefined;
-    }
-    try {
-      return await opts.codec.decode(record.value);
-    } catch (err) {
-      logger.warn({ err, topic: record.topic, partition: record.partition, offset: record.offset }, 'projection: skipping undecodable record');
-      return undefined;
-    }
-  };
-  /** Applies every queued batch in one `apply` (one store commit); settles their `eachBatch` calls. */
-  const drain = async () => {
-    const taken = queue;
-    queue = [];
-    if (taken.length === 0) return;
-    try {
-      const records: DecodedRecord[] = [];
-      const checkpoint: OffsetMap = new Map();
-      for (const { batch } of taken) {
-        const k = tpKey(batch.topic, batch.partition);
-        const from = Math.max(tracker.next(batch.topic, batch.partition), checkpoint.get(k) ?? 0);
-        const fresh = batch.records.filter((r) => r.offset >= from);
-        if (!fresh.length) continue;
-        for (const record of fresh) records.push({ record, event: await decode(record) });
-        checkpoint.set(k, fresh[fresh.length - 1].offset + 1);
-      }
-      if (records.length > 0) {
-        const first = records[0].record;
-        await opts.apply({ topic: first.topic, partition: first.partition, records, checkpoint });
-        tracker.advance(checkpoint);
-      }
-      for (const w of taken) w.done();
-    } catch (e) {
-      for (const w of taken) w.fail(e);
-    }
-  };
   const consumer = await opts.log.subscribe({
     groupId: opts.groupId,
     topics: [...opts.topics],
     fromBeginning: true,
     maxBatchSize: opts.maxBatchSize,
-    partitionsConsumedConcurrently: Math.max(1, opts.partitionsConsumedConcurrently ?? 8),
     async onAssigned(partitions: TopicPartition[]) {
       const cp = await opts.loadCheckpoint();
       const seek: OffsetMap = new Map();
@@ -153,13 +96,30 @@ export async function runProjection(opts: RunProjectionOptions, tracker: Applied
       return seek;
     },
     eachBatch(batch) {
-      return new Promise<void>((done, fail) => {
-        queue.push({ batch, done, fail });
-        // One drain per queued batch keeps `chain` the serial order of applies; a drain that
-        // finds the queue empty (its batch went with an earlier one) is a no-op. The drain waits
-        // one macrotask so the batches of one fetch (handed over in the same tick) share a commit.
-        chain = chain.then(() => new Promise<void>((r) => setImmediate(r))).then(drain);
+      const run = chain.then(async () => {
+        const from = tracker.next(batch.topic, batch.partition);
+        const fresh = batch.records.filter((r) => r.offset >= from);
+        if (!fresh.length) return;
+        const records: DecodedRecord[] = [];
+        for (const record of fresh) {
+          let event: DomainEvent | undefined;
+          if (record.value === null) {
+            logger.warn({ topic: record.topic, partition: record.partition, offset: record.offset }, 'projection: skipping tombstone');
+          } else {
+            try {
+              event = await opts.codec.decode(record.value);
+            } catch (err) {
+              logger.warn({ err, topic: record.topic, partition: record.partition, offset: record.offset }, 'projection: skipping undecodable record');
+            }
+          }
+          records.push({ record, event });
+        }
+        const checkpoint: OffsetMap = new Map([[tpKey(batch.topic, batch.partition), fresh[fresh.length - 1].offset + 1]]);
+        await opts.apply({ topic: batch.topic, partition: batch.partition, records, checkpoint });
+        tracker.advance(checkpoint);
       });
+      chain = run.catch(() => undefined);
+      return run;
     },
   });
   return {
