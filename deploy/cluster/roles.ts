@@ -54,14 +54,14 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { createHash } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import pRetry from 'p-retry';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { StreamWaveConfig } from '../config/config.ts';
+import { derivedSecret, gatewayConfigOf, objectStorePlugins, openEmbeddedObjectStore, readYourWritesVia, totalLag } from '../shared/wiring.ts';
 import { TOPICS } from '../../domain/events.ts';
-import type { EventLog, RecordMetadata } from '../../processors/log/event-log.port.ts';
+import type { EventLog } from '../../processors/log/event-log.port.ts';
 import { createKafkaEventLog, type KafkaEventLog, type KafkaEventLogOptions } from '../../processors/log/kafka-event-log.adapter.ts';
 import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts';
 import { buildSchemaRegistryServer, schemaRegistryRoutes } from '../../schemas/registry/schema-registry.routes.ts';
@@ -76,13 +76,11 @@ import { createFileCurrentInstanceStore, standaloneReplayableProjections, type S
 import type { ReplayableProjection } from '../../projections/replay/replay.port.ts';
 import { describeLog } from '../../projections/replay/log-overview.ts';
 import { adminRoutes } from '../../gateway/routes/admin/index.ts';
-import { createEmbeddedObjectStore, type EmbeddedObjectStore } from '../../processors/object-store/embedded-object-store.adapter.ts';
+import type { EmbeddedObjectStore } from '../../processors/object-store/embedded-object-store.adapter.ts';
 import { buildTranscoderProcessor } from '../../processors/transcoder/transcoder.processor.ts';
 import { runProcessor, type ProcessorHandle } from '../../processors/runtime/processor.runtime.ts';
 import { subscribeTransactional } from '../../processors/log/kafka-transactional-processor.ts';
 import { buildGateway } from '../../gateway/app.ts';
-import { s3EndpointPlugin } from '../../gateway/s3/s3-endpoint.plugin.ts';
-import { mediaPlugin } from '../../gateway/media/media.plugin.ts';
 
 /** The roles `streamwave run <role>` accepts. */
 export const CLUSTER_ROLES = ['registry', 'projector', 'transcoder', 'gateway', 'all'] as const;
@@ -112,9 +110,6 @@ export interface StartRoleOptions {
   kafka?: Partial<KafkaEventLogOptions>;
 }
 
-/** How long a command's answer waits for the gateway's read models to show it (read-your-writes), ms. */
-const READ_YOUR_WRITES_TIMEOUT_MS = 5_000;
-
 /** The consumer-group heartbeat interval for a session timeout: a third, as the Java client recommends. */
 const heartbeatFor = (sessionMs: number) => Math.max(300, Math.floor(sessionMs / 3));
 
@@ -140,7 +135,6 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     mkdirSync(d, { recursive: true });
     return d;
   };
-  const secret = (purpose: string) => createHash('sha256').update(`${purpose}:${config.jwtSecret}`).digest('base64url');
 
   // Everything started so far, stopped in reverse order on failure or stop().
   const cleanup: Array<() => Promise<unknown>> = [];
@@ -189,7 +183,6 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     await ensureTopics(log, config.topicPartitions, config.kafkaReplicationFactor);
 
     const lags: Record<string, () => Promise<number>> = {};
-    const sumLag = async (h: { lag(): Promise<Map<string, number>> }) => [...(await h.lag()).values()].reduce((a, b) => a + b, 0);
     const health = async () => {
       const lag: Record<string, number> = {};
       for (const [name, f] of Object.entries(lags)) lag[name] = await f();
@@ -207,7 +200,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       const slots = standaloneReplayableProjections({
         dataDir: projectionDir,
         codec,
-        searchCursorSecret: secret('search-cursor'),
+        searchCursorSecret: derivedSecret(config, 'search-cursor'),
         logger: logger.child({ component: 'projections' }),
       });
       const gatewayGroup = (name: string) => `streamwave.gateway.${instance}.projection.${name}`;
@@ -224,9 +217,9 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       await m.start();
       projectionManager = m;
       cleanup.push(() => m.close());
-      lags['video-detail'] = () => sumLag(m.get('video-detail').handle);
-      lags.analytics = () => sumLag(m.get('analytics').handle);
-      lags.search = () => sumLag(m.get('search').handle);
+      lags['video-detail'] = () => totalLag(m.get('video-detail').handle);
+      lags.analytics = () => totalLag(m.get('analytics').handle);
+      lags.search = () => totalLag(m.get('search').handle);
     }
     const admin = () => ({
       plugin: adminRoutes,
@@ -238,13 +231,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     let objectStore: EmbeddedObjectStore | undefined;
     let commandBus: CommandBus | undefined;
     if (role === 'transcoder' || role === 'gateway' || role === 'all') {
-      objectStore = createEmbeddedObjectStore({
-        dir: dir('objects'),
-        publicBaseUrl: config.publicUrl,
-        s3: { endpointPath: '/s3', bucket: 'streamwave', region: 'us-east-1', accessKeyId: 'streamwave-cluster', secretAccessKey: secret('s3') },
-        mediaPathPrefix: '/media',
-        logger: logger.child({ component: 'object-store' }),
-      });
+      objectStore = openEmbeddedObjectStore(config, dir('objects'), 'streamwave-cluster', logger.child({ component: 'object-store' }));
       commandBus = await createRefreshingCommandBus(
         () => createCommandBus({ log, codec, partitions: config.topicPartitions, logger: logger.child({ component: 'commands' }) }),
         logger.child({ component: 'commands' }),
@@ -267,7 +254,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       );
       const t = transcoder;
       cleanup.push(() => t.stop());
-      lags.transcoder = () => sumLag(t);
+      lags.transcoder = () => totalLag(t);
     }
 
     if (role === 'projector' || role === 'transcoder') {
@@ -291,26 +278,19 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       search: projectionManager!.get('search'),
     };
     const app = await buildGateway({
-      config: {
-        jwtSecret: config.jwtSecret,
-        tokenTtlSeconds: config.tokenTtlSeconds,
-        maxUploadBytes: config.maxUploadBytes,
-        uploadsPerHour: config.uploadsPerHour,
-        cursorSecret: secret('cursor'),
-      },
+      config: gatewayConfigOf(config),
       commandBus: commandBus!,
       videoQueries: projections.videoDetail.queries,
       analytics: projections.analytics.queries,
       search: projections.search.queries,
-      readYourWrites: async (positions: RecordMetadata[]) => { await projections.videoDetail.handle.waitFor(positions, READ_YOUR_WRITES_TIMEOUT_MS); },
+      readYourWrites: readYourWritesVia(projections.videoDetail.handle),
       objectStore: objectStore!,
       logger,
       metricsRegistry,
       health,
       plugins: [
         ...(registryCore ? [{ plugin: schemaRegistryRoutes, prefix: '/registry', options: { registry: registryCore } }] : []),
-        { plugin: s3EndpointPlugin, prefix: '/s3', options: { store: objectStore! } },
-        { plugin: mediaPlugin, prefix: '/media', options: { store: objectStore! } },
+        ...objectStorePlugins(objectStore!),
         admin(),
       ],
     });

@@ -7,10 +7,10 @@
  */
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { pino } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { StreamWaveConfig } from '../config/config.ts';
+import { derivedSecret, gatewayConfigOf, objectStorePlugins, openEmbeddedObjectStore, readYourWritesVia, totalLag } from '../shared/wiring.ts';
 import { createEmbeddedEventLog } from '../../processors/log/embedded-event-log.adapter.ts';
 import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts';
 import { schemaRegistryRoutes } from '../../schemas/registry/schema-registry.routes.ts';
@@ -22,13 +22,9 @@ import { createProjectionManager } from '../../projections/replay/projection-man
 import { createFileCurrentInstanceStore, standaloneReplayableProjections } from '../../projections/replay/standalone-replayable.ts';
 import { describeLog } from '../../projections/replay/log-overview.ts';
 import { adminRoutes } from '../../gateway/routes/admin/index.ts';
-import { createEmbeddedObjectStore } from '../../processors/object-store/embedded-object-store.adapter.ts';
 import { buildTranscoderProcessor } from '../../processors/transcoder/transcoder.processor.ts';
 import { runProcessor } from '../../processors/runtime/processor.runtime.ts';
 import { buildGateway } from '../../gateway/app.ts';
-import { s3EndpointPlugin } from '../../gateway/s3/s3-endpoint.plugin.ts';
-import { mediaPlugin } from '../../gateway/media/media.plugin.ts';
-import type { RecordMetadata } from '../../processors/log/event-log.port.ts';
 
 export interface RunningStandalone {
   /** Base URL the gateway listens on. */
@@ -36,9 +32,6 @@ export interface RunningStandalone {
   /** Graceful stop: HTTP first, then processors and projections, then the log. */
   stop(): Promise<void>;
 }
-
-/** How long a command's answer waits for the read models to show it (read-your-writes), ms. */
-const READ_YOUR_WRITES_TIMEOUT_MS = 5_000;
 
 /**
  * Starts standalone mode and listens on `config.host:config.port`.
@@ -53,7 +46,6 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
     mkdirSync(d, { recursive: true });
     return d;
   };
-  const secret = (purpose: string) => createHash('sha256').update(`${purpose}:${config.jwtSecret}`).digest('base64url');
 
   const log = await createEmbeddedEventLog({ dataDir: config.dataDir, logger: logger.child({ role: 'log' }) });
   const registry = createSchemaRegistry({ log, logger: logger.child({ role: 'schema-registry' }) });
@@ -71,7 +63,7 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
     projections: standaloneReplayableProjections({
       dataDir: config.dataDir,
       codec,
-      searchCursorSecret: secret('search-cursor'),
+      searchCursorSecret: derivedSecret(config, 'search-cursor'),
       logger: logger.child({ role: 'projections' }),
     }),
     pointers: createFileCurrentInstanceStore(config.dataDir),
@@ -87,13 +79,7 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
   const handles = { videoDetail: projections.videoDetail.handle, analytics: projections.analytics.handle, search: projections.search.handle };
   // --- end replay wiring
 
-  const objectStore = createEmbeddedObjectStore({
-    dir: dir('objects'),
-    publicBaseUrl: config.publicUrl,
-    s3: { endpointPath: '/s3', bucket: 'streamwave', region: 'us-east-1', accessKeyId: 'streamwave-standalone', secretAccessKey: secret('s3') },
-    mediaPathPrefix: '/media',
-    logger: logger.child({ role: 'object-store' }),
-  });
+  const objectStore = openEmbeddedObjectStore(config, dir('objects'), 'streamwave-standalone', logger.child({ role: 'object-store' }));
 
   const transcoder = await runProcessor(
     log,
@@ -104,40 +90,28 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
     { logger: logger.child({ role: 'runtime' }), registry: metricsRegistry },
   );
 
-  const readYourWrites = async (positions: RecordMetadata[]) => {
-    await handles.videoDetail.waitFor(positions, READ_YOUR_WRITES_TIMEOUT_MS);
-  };
-
-  const lagOf = async (h: { lag(): Promise<Map<string, number>> }) => [...(await h.lag()).values()].reduce((a, b) => a + b, 0);
   const app = await buildGateway({
-    config: {
-      jwtSecret: config.jwtSecret,
-      tokenTtlSeconds: config.tokenTtlSeconds,
-      maxUploadBytes: config.maxUploadBytes,
-      uploadsPerHour: config.uploadsPerHour,
-      cursorSecret: secret('cursor'),
-    },
+    config: gatewayConfigOf(config),
     commandBus,
     videoQueries: projections.videoDetail.queries,
     analytics: projections.analytics.queries,
     search: projections.search.queries,
-    readYourWrites,
+    readYourWrites: readYourWritesVia(handles.videoDetail),
     objectStore,
     logger,
     metricsRegistry,
     health: async () => ({
       mode: 'standalone',
       lag: {
-        'video-detail': await lagOf(handles.videoDetail),
-        analytics: await lagOf(handles.analytics),
-        search: await lagOf(handles.search),
-        transcoder: await lagOf(transcoder),
+        'video-detail': await totalLag(handles.videoDetail),
+        analytics: await totalLag(handles.analytics),
+        search: await totalLag(handles.search),
+        transcoder: await totalLag(transcoder),
       },
     }),
     plugins: [
       { plugin: schemaRegistryRoutes, prefix: '/registry', options: { registry } },
-      { plugin: s3EndpointPlugin, prefix: '/s3', options: { store: objectStore } },
-      { plugin: mediaPlugin, prefix: '/media', options: { store: objectStore } },
+      ...objectStorePlugins(objectStore),
       // --- replay (issue 3): admin API (bearer admin token)
       { plugin: adminRoutes, prefix: '/admin', options: { token: config.adminToken, replays: projectionManager, topics: () => describeLog(log) } },
     ],

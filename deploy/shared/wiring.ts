@@ -1,0 +1,71 @@
+/**
+ * Wiring shared by standalone mode (deploy/standalone) and the cluster roles (deploy/cluster):
+ * the pieces both build the same way, so the two modes cannot drift apart.
+ */
+import { createHash } from 'node:crypto';
+import type { pino } from 'pino';
+import type { StreamWaveConfig } from '../config/config.ts';
+import type { GatewayConfig, GatewayDeps } from '../../gateway/app.ts';
+import type { RecordMetadata } from '../../processors/log/event-log.port.ts';
+import { createEmbeddedObjectStore, type EmbeddedObjectStore } from '../../processors/object-store/embedded-object-store.adapter.ts';
+import { s3EndpointPlugin } from '../../gateway/s3/s3-endpoint.plugin.ts';
+import { mediaPlugin } from '../../gateway/media/media.plugin.ts';
+
+/** How long a command's answer waits for the read models to show it (read-your-writes), ms. */
+export const READ_YOUR_WRITES_TIMEOUT_MS = 5_000;
+
+/**
+ * A secret for one purpose (S3 signing key, cursor HMAC, …) derived from the one configured
+ * secret: SHA-256 of `<purpose>:<jwtSecret>`, base64url. Rotating STREAMWAVE_JWT_SECRET rotates them all.
+ */
+export function derivedSecret(config: Pick<StreamWaveConfig, 'jwtSecret'>, purpose: string): string {
+  return createHash('sha256').update(`${purpose}:${config.jwtSecret}`).digest('base64url');
+}
+
+/** Total lag of a consumer (records behind the end offsets, summed over its partitions). */
+export async function totalLag(h: { lag(): Promise<Map<string, number>> }): Promise<number> {
+  return [...(await h.lag()).values()].reduce((a, b) => a + b, 0);
+}
+
+/** The gateway's settings from the StreamWave configuration. */
+export function gatewayConfigOf(config: StreamWaveConfig): GatewayConfig {
+  return {
+    jwtSecret: config.jwtSecret,
+    tokenTtlSeconds: config.tokenTtlSeconds,
+    maxUploadBytes: config.maxUploadBytes,
+    uploadsPerHour: config.uploadsPerHour,
+    cursorSecret: derivedSecret(config, 'cursor'),
+  };
+}
+
+/**
+ * Read-your-writes through the video-detail read model: waits (bounded) until it has applied the
+ * given log positions; a timeout answers anyway (the write is durable, the read model just lags).
+ */
+export function readYourWritesVia(handle: { waitFor(p: RecordMetadata[], timeoutMs: number): Promise<boolean> }): (positions: RecordMetadata[]) => Promise<void> {
+  return async (positions) => {
+    await handle.waitFor(positions, READ_YOUR_WRITES_TIMEOUT_MS);
+  };
+}
+
+/**
+ * The embedded object store under `dir`, with its S3-compatible endpoint at `/s3` (bucket
+ * `streamwave`, SigV4 key derived from the configured secret) and HLS delivery at `/media`.
+ */
+export function openEmbeddedObjectStore(config: StreamWaveConfig, dir: string, accessKeyId: string, logger: pino.Logger): EmbeddedObjectStore {
+  return createEmbeddedObjectStore({
+    dir,
+    publicBaseUrl: config.publicUrl,
+    s3: { endpointPath: '/s3', bucket: 'streamwave', region: 'us-east-1', accessKeyId, secretAccessKey: derivedSecret(config, 's3') },
+    mediaPathPrefix: '/media',
+    logger,
+  });
+}
+
+/** Gateway plugins serving the embedded object store: the S3 endpoint (`/s3`) and HLS delivery (`/media`). */
+export function objectStorePlugins(store: EmbeddedObjectStore): NonNullable<GatewayDeps['plugins']> {
+  return [
+    { plugin: s3EndpointPlugin, prefix: '/s3', options: { store } },
+    { plugin: mediaPlugin, prefix: '/media', options: { store } },
+  ];
+}
