@@ -247,7 +247,7 @@ export function createProjectionManager<M extends Record<string, unknown>>(opts:
     const ts = Math.max(now(), lastReplayTs + 1);
     lastReplayTs = ts;
     const instanceId = `replay-${ts}`;
-    const baseGroup = live.projection.groupId.replace(/\.replay-\d+$/, '');
+    const baseGroup = live.projection.groupId;
     const status: ReplayStatus = {
       replayId: `${name}.${instanceId}`, projection: name, status: 'running', instanceId, groupId: `${baseGroup}.${instanceId}`,
       consumed: 0, total: 0, eventsPerSecond: 0, etaSeconds: null, startedAt: now(), finishedAt: null, error: null,

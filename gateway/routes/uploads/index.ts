@@ -17,7 +17,7 @@ import type { VideoDetail } from '../../../projections/read-model.ports.ts';
 import { Errors } from '../../errors.ts';
 import { requireUserId } from '../../plugins/auth.plugin.ts';
 import { assertOwner, iso } from '../shared.ts';
-import { isAcceptedContentType, planParts, sourceObjectKey } from './upload-plan.ts';
+import { MAX_PARTS, isAcceptedContentType, planParts, sourceObjectKey } from './upload-plan.ts';
 import { completeUploadSchema, getUploadSchema, startUploadSchema } from './uploads.schemas.ts';
 
 async function loadUpload(fastify: FastifyInstance, uploadId: string, userId: string): Promise<VideoDetail> {
@@ -62,7 +62,7 @@ export const uploadsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         throw new Errors.UnsupportedMediaType(`content_type ${body.content_type} is not a video or audio type`);
       }
       const plan = planParts(body.size_bytes, config);
-      if (!plan) throw new Errors.UploadTooLarge(body.size_bytes, config.maxPartSizeBytes * 10_000);
+      if (!plan) throw new Errors.UploadTooLarge(body.size_bytes, config.maxPartSizeBytes * MAX_PARTS);
 
       const videoId = ids.newId('vid');
       const objectKey = sourceObjectKey(videoId);
@@ -112,7 +112,7 @@ export const uploadsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const video = await loadUpload(fastify, uploadId, userId);
     if (video.status !== 'pending_upload') throw new Errors.UploadAlreadyCompleted(uploadId);
     const plan = planParts(video.sizeBytes, config);
-    if (!plan) throw new Errors.UploadTooLarge(video.sizeBytes, config.maxPartSizeBytes * 10_000);
+    if (!plan) throw new Errors.UploadTooLarge(video.sizeBytes, config.maxPartSizeBytes * MAX_PARTS);
     const key = sourceObjectKey(video.videoId);
     const received = await objectStore.listParts(key, uploadId);
     const have = new Set(received.map((p) => p.partNumber));

@@ -15,7 +15,7 @@ import { assertOwner, loadVideo, videoDetailJson } from '../shared.ts';
 import { deleteVideoSchema, getVideoSchema, patchVideoSchema, streamSchema, videoStatusSchema } from './videos.schemas.ts';
 
 export const videosRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { commandBus, objectStore, readYourWrites, videoQueries, now } = fastify.gateway;
+  const { commandBus, objectStore, readYourWrites, now } = fastify.gateway;
 
   fastify.get('/:id', { schema: getVideoSchema }, async (request) => {
     return videoDetailJson(await loadVideo(fastify, request.params.id), objectStore);
@@ -38,9 +38,7 @@ export const videosRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     });
     // The response IS the next read: it must show the edit.
     await readYourWrites(result.positions);
-    const updated = await videoQueries.getVideo(video.videoId);
-    if (!updated || updated.status === 'deleted') throw new Errors.VideoNotFound(video.videoId);
-    return videoDetailJson(updated, objectStore);
+    return videoDetailJson(await loadVideo(fastify, video.videoId), objectStore);
   });
 
   fastify.delete('/:id', { schema: deleteVideoSchema, onRequest: fastify.authenticate }, async (request, reply) => {
