@@ -57,10 +57,10 @@ import { Consumer as PltConsumer, Producer as PltProducer, ProduceAcks, compatib
 import type { DomainEvent } from '../domain/events.ts';
 import { keyOf, TOPICS } from '../domain/events.ts';
 import { assertNever } from '../domain/shared/event.ts';
-import type { EventLog, OffsetMap, RecordMetadata } from '../processors/log/event-log.port.ts';
-import { createEmbeddedEventLog } from '../processors/log/embedded-event-log.adapter.ts';
-import { partitionForKey } from '../processors/log/in-memory-event-log.adapter.ts';
-import { createKafkaEventLog } from '../processors/log/kafka-event-log.adapter.ts';
+import type { EventLog, OffsetMap, RecordMetadata } from '../platform/log/event-log.port.ts';
+import { createEmbeddedEventLog } from '../platform/log/embedded/embedded-event-log.adapter.ts';
+import { partitionForKey } from '../platform/log/in-memory/in-memory-event-log.adapter.ts';
+import { createKafkaEventLog } from '../platform/log/kafka/kafka-event-log.adapter.ts';
 import { createVideoDetailProjection } from '../projections/video-detail/video-detail.projection.ts';
 import { createEmbeddedKeyValueStore } from '../projections/stores/embedded-key-value-store.adapter.ts';
 import type { KeyValueStore } from '../projections/stores/key-value-store.port.ts';

@@ -1,6 +1,6 @@
 import type { DomainEvent } from '../domain/events.ts';
 import type { DomainCommand } from '../domain/commands.ts';
-import type { RecordMetadata } from '../processors/log/event-log.port.ts';
+import type { RecordMetadata } from '../platform/log/event-log.port.ts';
 
 export type * from '../domain/commands.ts';
 

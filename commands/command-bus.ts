@@ -6,7 +6,7 @@ import { decideUser, evolveUser, initialUserState, usernameKey, type UserState }
 import { decideVideo, evolveVideo, initialVideoState, type VideoState } from '../domain/video/video.decider.ts';
 import { decideComment, evolveComment, type CommentThreadState } from '../domain/comment/comment.decider.ts';
 import { decideView } from '../domain/view/view.decider.ts';
-import type { EventLog, RecordMetadata } from '../processors/log/event-log.port.ts';
+import type { EventLog, RecordMetadata } from '../platform/log/event-log.port.ts';
 import type { EventCodec } from '../schemas/event-codec.port.ts';
 import type { Command, CommandBus, CommandResult, CommandType } from './command-bus.port.ts';
 

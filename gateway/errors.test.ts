@@ -1,8 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DomainError } from '../domain/shared/event.ts';
-import { ObjectStoreError } from '../processors/object-store/object-store.port.ts';
-import { InvalidCursorError } from '../projections/read-model.ports.ts';
+import { ObjectStoreError } from '../platform/object-store/object-store.port.ts';
+import { InvalidCursorError } from '../projections/read-model.port.ts';
 import { Errors, toErrorResponse } from './errors.ts';
 
 describe('toErrorResponse', () => {

@@ -14,8 +14,8 @@ import createError from '@fastify/error';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@fastify/type-provider-typebox';
 import { DomainError, assertNever } from '../domain/shared/event.ts';
-import { ObjectStoreError } from '../processors/object-store/object-store.port.ts';
-import { InvalidCursorError } from '../projections/read-model.ports.ts';
+import { ObjectStoreError } from '../platform/object-store/object-store.port.ts';
+import { InvalidCursorError } from '../projections/read-model.port.ts';
 
 /**
  * Error catalogue. `new Errors.X(arg)` fills `%s` in the message. Status codes follow RFC 9110

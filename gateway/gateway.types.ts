@@ -7,9 +7,9 @@ import type { RateLimitPluginOptions } from '@fastify/rate-limit';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { CommandBus } from '../commands/command-bus.port.ts';
-import type { RecordMetadata } from '../processors/log/event-log.port.ts';
-import type { ObjectStore } from '../processors/object-store/object-store.port.ts';
-import type { AnalyticsQueries, SearchQueries, VideoQueries } from '../projections/read-model.ports.ts';
+import type { RecordMetadata } from '../platform/log/event-log.port.ts';
+import type { ObjectStore } from '../platform/object-store/object-store.port.ts';
+import type { AnalyticsQueries, SearchQueries, VideoQueries } from '../projections/read-model.port.ts';
 
 const MiB = 1024 * 1024;
 

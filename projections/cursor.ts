@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { InvalidCursorError } from './read-model.ports.ts';
+import { InvalidCursorError } from './read-model.port.ts';
 
 /** Opaque unsigned cursor: base64url of JSON. @throws InvalidCursorError when undecodable. */
 export function encodeCursor(payload: object): string {

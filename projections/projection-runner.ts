@@ -1,7 +1,7 @@
 import pino from 'pino';
 import type { DomainEvent } from '../domain/events.ts';
-import type { EventLog, LogRecord, OffsetMap, RecordMetadata, TopicPartition } from '../processors/log/event-log.port.ts';
-import { tpKey } from '../processors/log/event-log.port.ts';
+import type { EventLog, LogRecord, OffsetMap, RecordMetadata, TopicPartition } from '../platform/log/event-log.port.ts';
+import { tpKey } from '../platform/log/event-log.port.ts';
 import type { EventCodec } from '../schemas/event-codec.port.ts';
 import type { ProjectionHandle } from './projection.port.ts';
 

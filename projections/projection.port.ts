@@ -1,4 +1,4 @@
-import type { ConsumerHandle, EventLog, RecordMetadata } from '../processors/log/event-log.port.ts';
+import type { ConsumerHandle, EventLog, RecordMetadata } from '../platform/log/event-log.port.ts';
 
 /**
  * The uniform shape of every read-model projection (video-detail, analytics, search).

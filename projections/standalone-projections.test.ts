@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DomainEvent } from '../domain/events.ts';
 import { createJsonEventCodec } from '../test/support/json-event-codec.ts';
-import { appendEvents, createScriptedLog } from './projection-test-kit.ts';
+import { appendEvents, createScriptedLog } from './testing/projection-test-kit.ts';
 import { openStandaloneProjections } from './standalone-projections.ts';
 
 const root = await mkdtemp(join(tmpdir(), 'sw-proj-'));

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import pino from 'pino';
 import type { EventCodec } from '../schemas/event-codec.port.ts';
-import type { AnalyticsQueries, SearchQueries, VideoQueries } from './read-model.ports.ts';
+import type { AnalyticsQueries, SearchQueries, VideoQueries } from './read-model.port.ts';
 import type { Projection } from './projection.port.ts';
 import { createEmbeddedKeyValueStore } from './stores/embedded-key-value-store.adapter.ts';
 import { createVideoDetailProjection } from './video-detail/video-detail.projection.ts';

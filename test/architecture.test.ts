@@ -11,7 +11,7 @@ test('dependency rules hold (domain pure, gateway through ports, no cycles)', ()
   let out = '';
   let code = 0;
   try {
-    out = execFileSync(process.execPath, [join(root, 'node_modules', 'dependency-cruiser', 'bin', 'dependency-cruise.mjs'), '--config', '.dependency-cruiser.cjs', '--output-type', 'err', 'domain', 'commands', 'projections', 'processors', 'schemas', 'gateway', 'deploy', 'cli'], { cwd: root, encoding: 'utf8' });
+    out = execFileSync(process.execPath, [join(root, 'node_modules', 'dependency-cruiser', 'bin', 'dependency-cruise.mjs'), '--config', '.dependency-cruiser.cjs', '--output-type', 'err', 'domain', 'commands', 'projections', 'processors', 'schemas', 'gateway', 'platform', 'deploy', 'cli'], { cwd: root, encoding: 'utf8' });
   } catch (e) {
     code = (e as { status: number }).status;
     out = String((e as { stdout: string }).stdout);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 const args = process.argv.slice(2);
 const unitOnly = args.includes('--unit');
 const filters = args.filter((a) => !a.startsWith('--'));
-const roots = ['domain', 'commands', 'projections', 'processors', 'schemas', 'gateway', 'deploy', 'cli', 'test'];
+const roots = ['domain', 'commands', 'projections', 'processors', 'schemas', 'gateway', 'platform', 'deploy', 'cli', 'test'];
 const files = [];
 const walk = (dir) => {
   let entries;

@@ -80,7 +80,7 @@ async function replayOnline(name: string, from: { from_beginning?: true; from_ti
 }
 
 async function replayOffline(name: string, from: { fromBeginning: true } | { fromTimestamp: number }, dataDir: string): Promise<number> {
-  const { createEmbeddedEventLog, embeddedEventLogExists } = await import('../../processors/log/embedded-event-log.adapter.ts');
+  const { createEmbeddedEventLog, embeddedEventLogExists } = await import('../../platform/log/embedded/embedded-event-log.adapter.ts');
   const { createSchemaRegistry } = await import('../../schemas/registry/schema-registry.ts');
   const { createInProcessSchemaRegistryApi } = await import('../../schemas/codec/schema-registry-api.ts');
   const { createAvroEventCodec } = await import('../../schemas/codec/avro-event-codec.ts');

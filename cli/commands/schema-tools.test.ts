@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
-import { createInMemoryEventLog } from '../../processors/log/in-memory-event-log.adapter.ts';
+import { createInMemoryEventLog } from '../../platform/log/in-memory/in-memory-event-log.adapter.ts';
 import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts';
 import { buildSchemaRegistryServer } from '../../schemas/registry/schema-registry.routes.ts';
 import {

@@ -4,25 +4,14 @@
  * or with `--brokers host:port,…` directly against Kafka through the EventLog port.
  */
 import type { Command } from 'commander';
-import type { EventLog } from '../../processors/log/event-log.port.ts';
-import { formatLogOverview, type LogOverview } from '../../projections/replay/log-overview.ts';
+import type { EventLog } from '../../platform/log/event-log.port.ts';
+import { createKafkaEventLog } from '../../platform/log/kafka/kafka-event-log.adapter.ts';
+import { describeLog, formatLogOverview, type LogOverview } from '../../platform/log/log-overview.ts';
 import { createAdminClient, resolveAdminToken } from './admin-client.ts';
 
-/**
- * Opens the Kafka EventLog adapter (`processors/log/kafka-event-log.adapter.ts`, imported at
- * runtime so the CLI works without it).
- * @throws Error with a clear message when the adapter is missing or exports no `createKafkaEventLog`.
- */
+/** Opens the Kafka EventLog adapter as the CLI's client. @throws the kafkajs connection error when no broker answers. */
 export async function openKafkaEventLog(brokers: string[]): Promise<EventLog> {
-  const path = '../../processors/log/kafka-event-log.adapter.ts';
-  let mod: { createKafkaEventLog?: (opts: Record<string, unknown>) => EventLog | Promise<EventLog> };
-  try {
-    mod = await import(path);
-  } catch (e) {
-    throw new Error(`the Kafka event log adapter is not available (${path}: ${(e as Error).message})`);
-  }
-  if (typeof mod.createKafkaEventLog !== 'function') throw new Error(`${path} does not export createKafkaEventLog`);
-  return mod.createKafkaEventLog({ brokers, clientId: 'streamwave-cli' });
+  return createKafkaEventLog({ brokers, clientId: 'streamwave-cli' });
 }
 
 export function registerTopicsCommand(program: Command, serverOption: (cmd: Command) => Command): void {
@@ -37,7 +26,6 @@ export function registerTopicsCommand(program: Command, serverOption: (cmd: Comm
   ).action(async (opts: { server: string; brokers?: string; adminToken?: string; dataDir?: string; json?: boolean }) => {
     let overview: LogOverview;
     if (opts.brokers) {
-      const { describeLog } = await import('../../projections/replay/log-overview.ts');
       const log = await openKafkaEventLog(opts.brokers.split(',').map((b) => b.trim()).filter(Boolean));
       try {
         overview = await describeLog(log);

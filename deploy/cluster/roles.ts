@@ -61,8 +61,8 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { StreamWaveConfig } from '../config/config.ts';
 import { derivedSecret, gatewayConfigOf, objectStorePlugins, openEmbeddedObjectStore, readYourWritesVia, totalLag } from '../shared/wiring.ts';
 import { TOPICS } from '../../domain/events.ts';
-import type { EventLog } from '../../processors/log/event-log.port.ts';
-import { createKafkaEventLog, type KafkaEventLog, type KafkaEventLogOptions } from '../../processors/log/kafka-event-log.adapter.ts';
+import type { EventLog } from '../../platform/log/event-log.port.ts';
+import { createKafkaEventLog, type KafkaEventLog, type KafkaEventLogOptions } from '../../platform/log/kafka/kafka-event-log.adapter.ts';
 import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts';
 import { buildSchemaRegistryServer, schemaRegistryRoutes } from '../../schemas/registry/schema-registry.routes.ts';
 import { createConfluentSchemaRegistryApi, createInProcessSchemaRegistryApi, type SchemaRegistryApi } from '../../schemas/codec/schema-registry-api.ts';
@@ -74,12 +74,12 @@ import type { Projection } from '../../projections/projection.port.ts';
 import { createProjectionManager, logForInstance, type ProjectionManager } from '../../projections/replay/projection-manager.ts';
 import { createFileCurrentInstanceStore, standaloneReplayableProjections, type StandaloneQueryMap } from '../../projections/replay/standalone-replayable.ts';
 import type { ReplayableProjection } from '../../projections/replay/replay.port.ts';
-import { describeLog } from '../../projections/replay/log-overview.ts';
+import { describeLog } from '../../platform/log/log-overview.ts';
 import { adminRoutes } from '../../gateway/routes/admin/index.ts';
-import type { EmbeddedObjectStore } from '../../processors/object-store/embedded-object-store.adapter.ts';
+import type { EmbeddedObjectStore } from '../../platform/object-store/embedded/embedded-object-store.adapter.ts';
 import { buildTranscoderProcessor } from '../../processors/transcoder/transcoder.processor.ts';
 import { runProcessor, type ProcessorHandle } from '../../processors/runtime/processor.runtime.ts';
-import { subscribeTransactional } from '../../processors/log/kafka-transactional-processor.ts';
+import { subscribeTransactional } from '../../platform/log/kafka/kafka-transactions.ts';
 import { buildGateway } from '../../gateway/app.ts';
 
 /** The roles `streamwave run <role>` accepts. */

@@ -6,10 +6,10 @@ import { createHash } from 'node:crypto';
 import type { pino } from 'pino';
 import type { StreamWaveConfig } from '../config/config.ts';
 import type { GatewayConfig, GatewayDeps } from '../../gateway/app.ts';
-import type { RecordMetadata } from '../../processors/log/event-log.port.ts';
-import { createEmbeddedObjectStore, type EmbeddedObjectStore } from '../../processors/object-store/embedded-object-store.adapter.ts';
-import { s3EndpointPlugin } from '../../gateway/s3/s3-endpoint.plugin.ts';
-import { mediaPlugin } from '../../gateway/media/media.plugin.ts';
+import type { RecordMetadata } from '../../platform/log/event-log.port.ts';
+import { createEmbeddedObjectStore, type EmbeddedObjectStore } from '../../platform/object-store/embedded/embedded-object-store.adapter.ts';
+import { s3EndpointPlugin } from '../../platform/object-store/http/s3-endpoint.plugin.ts';
+import { mediaPlugin } from '../../platform/object-store/http/media.plugin.ts';
 
 /** How long a command's answer waits for the read models to show it (read-your-writes), ms. */
 export const READ_YOUR_WRITES_TIMEOUT_MS = 5_000;

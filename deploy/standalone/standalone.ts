@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { StreamWaveConfig } from '../config/config.ts';
 import { derivedSecret, gatewayConfigOf, objectStorePlugins, openEmbeddedObjectStore, readYourWritesVia, totalLag } from '../shared/wiring.ts';
-import { createEmbeddedEventLog } from '../../processors/log/embedded-event-log.adapter.ts';
+import { createEmbeddedEventLog } from '../../platform/log/embedded/embedded-event-log.adapter.ts';
 import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts';
 import { schemaRegistryRoutes } from '../../schemas/registry/schema-registry.routes.ts';
 import { createInProcessSchemaRegistryApi } from '../../schemas/codec/schema-registry-api.ts';
@@ -20,7 +20,7 @@ import { createCommandBus } from '../../commands/command-bus.ts';
 // --- replay (issue 3): projections run behind the projection manager so admin replays can swap them ---
 import { createProjectionManager } from '../../projections/replay/projection-manager.ts';
 import { createFileCurrentInstanceStore, standaloneReplayableProjections } from '../../projections/replay/standalone-replayable.ts';
-import { describeLog } from '../../projections/replay/log-overview.ts';
+import { describeLog } from '../../platform/log/log-overview.ts';
 import { adminRoutes } from '../../gateway/routes/admin/index.ts';
 import { buildTranscoderProcessor } from '../../processors/transcoder/transcoder.processor.ts';
 import { runProcessor } from '../../processors/runtime/processor.runtime.ts';

@@ -4,8 +4,8 @@
  */
 import { Type } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import type { ObjectStore } from '../../processors/object-store/object-store.port.ts';
-import type { VideoDetail } from '../../projections/read-model.ports.ts';
+import type { ObjectStore } from '../../platform/object-store/object-store.port.ts';
+import type { VideoDetail } from '../../projections/read-model.port.ts';
 import { Errors } from '../errors.ts';
 
 /** Ids are opaque to clients; bound their size so a path param can never be abusive. */

@@ -22,8 +22,8 @@ import { assertNever, DomainError } from '../../domain/shared/event.ts';
 import { userDecider, usernameKey } from '../../domain/user/user.decider.ts';
 import { videoDecider } from '../../domain/video/video.decider.ts';
 import { viewDecider } from '../../domain/view/view.decider.ts';
-import type { RecordMetadata } from '../../processors/log/event-log.port.ts';
-import { ObjectStoreError, type ObjectStore, type UploadedPart } from '../../processors/object-store/object-store.port.ts';
+import type { RecordMetadata } from '../../platform/log/event-log.port.ts';
+import { ObjectStoreError, type ObjectStore, type UploadedPart } from '../../platform/object-store/object-store.port.ts';
 import {
   InvalidCursorError,
   type AnalyticsQueries,
@@ -35,7 +35,7 @@ import {
   type VideoDetail,
   type VideoQueries,
   type WatchHistoryEntry,
-} from '../../projections/read-model.ports.ts';
+} from '../../projections/read-model.port.ts';
 
 const isVideoEvent = (e: DomainEvent): e is VideoEvent => TOPIC_OF[e.type] === TOPICS.videos;
 const isCommentEvent = (e: DomainEvent): e is CommentEvent => TOPIC_OF[e.type] === TOPICS.comments;

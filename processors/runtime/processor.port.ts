@@ -1,4 +1,4 @@
-import type { LogRecord, OffsetMap, TopicPartition } from '../log/event-log.port.ts';
+import type { LogRecord, OffsetMap, TopicPartition } from '../../platform/log/event-log.port.ts';
 
 /**
  * A declared processor (Kafka Streams style: declared by a `build…` function, run by the

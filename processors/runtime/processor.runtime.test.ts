@@ -2,9 +2,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
-import type { LogRecord } from '../log/event-log.port.ts';
-import { createInMemoryEventLog } from '../log/in-memory-event-log.adapter.ts';
-import { within } from '../log/event-log.contract.ts';
+import type { LogRecord } from '../../platform/log/event-log.port.ts';
+import { createInMemoryEventLog } from '../../platform/log/in-memory/in-memory-event-log.adapter.ts';
+import { within } from '../../platform/log/event-log.contract.ts';
 import { DLQ_HEADERS, runProcessor } from './processor.runtime.ts';
 
 const BOUND_MS = 10_000;

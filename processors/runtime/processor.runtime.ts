@@ -15,7 +15,7 @@
  * - Dead-letter + offset commit: by default (embedded / in-memory log, or Kafka without the option)
  *   the DLQ append and the source offset commit are two steps — a crash between them redelivers
  *   the record and dead-letters it AGAIN (at-least-once DLQ: a duplicate DLQ record is possible).
- *   With `transactionalSubscribe` (Kafka only, processors/log/kafka-transactional-processor.ts) the
+ *   With `transactionalSubscribe` (Kafka only, platform/log/kafka/kafka-transactions.ts) the
  *   DLQ record and the source partition's next offset are committed in ONE Kafka transaction by
  *   that input partition's transactional producer: exactly-once DLQ for READ_COMMITTED readers —
  *   a crash before the commit leaves neither (the record is redelivered and dead-lettered once),
@@ -30,8 +30,8 @@
 import pRetry from 'p-retry';
 import { pino } from 'pino';
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { ConsumerHandle, EventLog, LogRecord, RecordBatch } from '../log/event-log.port.ts';
-import type { PartitionTransaction, TransactionalSubscription } from '../log/kafka-transactional-processor.ts';
+import type { ConsumerHandle, EventLog, LogRecord, RecordBatch } from '../../platform/log/event-log.port.ts';
+import type { PartitionTransaction, TransactionalSubscription } from '../../platform/log/kafka/kafka-transactions.ts';
 import type { ProcessorDefinition } from './processor.port.ts';
 
 export interface RunProcessorOptions {
@@ -40,7 +40,7 @@ export interface RunProcessorOptions {
   registry?: Registry;
   /**
    * Kafka only: subscribe through one transactional producer per input partition, e.g.
-   * `(sub) => subscribeTransactional(kafkaLog, sub)` (processors/log/kafka-transactional-processor.ts),
+   * `(sub) => subscribeTransactional(kafkaLog, sub)` (platform/log/kafka/kafka-transactions.ts),
    * so a dead-lettered record's DLQ append and its source offset commit are ONE transaction (see
    * the file comment). The DLQ topic is still created through `log`. Omit for the embedded log.
    */

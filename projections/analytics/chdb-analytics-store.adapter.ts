@@ -1,9 +1,9 @@
 import { mkdir } from 'node:fs/promises';
 import { Session, drainPending } from 'chdb';
 import pino from 'pino';
-import type { OffsetMap } from '../../processors/log/event-log.port.ts';
-import { tpKey } from '../../processors/log/event-log.port.ts';
-import type { VideoAnalytics } from '../read-model.ports.ts';
+import type { OffsetMap } from '../../platform/log/event-log.port.ts';
+import { tpKey } from '../../platform/log/event-log.port.ts';
+import type { VideoAnalytics } from '../read-model.port.ts';
 import { minuteIso } from '../view-rule.ts';
 import type { AnalyticsStore, HeartbeatRow } from './analytics-store.port.ts';
 import { AnalyticsStoreError } from './analytics-store.port.ts';

@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { TOPICS } from '../../domain/events.ts';
 import type { EventCodec } from '../../schemas/event-codec.port.ts';
-import type { AnalyticsQueries } from '../read-model.ports.ts';
+import type { AnalyticsQueries } from '../read-model.port.ts';
 import type { Projection } from '../projection.port.ts';
 import { projectionGroupId } from '../projection.port.ts';
 import { createAppliedTracker, createProjectionLifecycle, type ProjectionBatch } from '../projection-runner.ts';

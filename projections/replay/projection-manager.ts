@@ -18,8 +18,8 @@
  * by wrapping `subscribe`, so projections need no replay-specific code.
  */
 import pino from 'pino';
-import type { EventLog, OffsetMap, RecordMetadata, Subscription, TopicPartition } from '../../processors/log/event-log.port.ts';
-import { tpKey } from '../../processors/log/event-log.port.ts';
+import type { EventLog, OffsetMap, RecordMetadata, Subscription, TopicPartition } from '../../platform/log/event-log.port.ts';
+import { tpKey } from '../../platform/log/event-log.port.ts';
 import type { Projection, ProjectionHandle } from '../projection.port.ts';
 import {
   PRIMARY_INSTANCE, ReplayError, type CurrentInstance, type CurrentInstanceStore, type ReplayFrom, type ReplayableProjection, type ReplayStatus,

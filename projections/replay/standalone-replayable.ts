@@ -13,9 +13,9 @@
 import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import pino from 'pino';
-import { writeFileAtomic } from '../../processors/log/atomic-file.ts';
+import { writeFileAtomic } from '../../platform/files/atomic-file.ts';
 import type { EventCodec } from '../../schemas/event-codec.port.ts';
-import type { AnalyticsQueries, SearchQueries, VideoQueries } from '../read-model.ports.ts';
+import type { AnalyticsQueries, SearchQueries, VideoQueries } from '../read-model.port.ts';
 import { createEmbeddedKeyValueStore } from '../stores/embedded-key-value-store.adapter.ts';
 import { createVideoDetailProjection } from '../video-detail/video-detail.projection.ts';
 import { createChdbAnalyticsStore, dropChdbDatabase, listChdbDatabases } from '../analytics/chdb-analytics-store.adapter.ts';

@@ -4,10 +4,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DomainEvent } from '../../domain/events.ts';
-import type { EventLog } from '../../processors/log/event-log.port.ts';
+import type { EventLog } from '../../platform/log/event-log.port.ts';
 import { createJsonEventCodec } from '../../test/support/json-event-codec.ts';
-import { InvalidCursorError, type SearchQueries } from '../read-model.ports.ts';
-import { appendEvents, createScriptedLog, duplicatingLog, within } from '../projection-test-kit.ts';
+import { InvalidCursorError, type SearchQueries } from '../read-model.port.ts';
+import { appendEvents, createScriptedLog, duplicatingLog, within } from '../testing/projection-test-kit.ts';
 import { createFileSnapshotStore, type SnapshotStore } from './search-snapshot-store.ts';
 import { createVideoSearchProjection } from './video-search.projection.ts';
 

@@ -2,7 +2,7 @@ import { mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle }
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import pino from 'pino';
-import type { OffsetMap } from '../../processors/log/event-log.port.ts';
+import type { OffsetMap } from '../../platform/log/event-log.port.ts';
 import type { JsonValue, KeyValueEntry, KeyValueOp, KeyValueStore, ScanOptions } from './key-value-store.port.ts';
 import { KeyValueStoreError } from './key-value-store.port.ts';
 

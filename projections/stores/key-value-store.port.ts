@@ -1,4 +1,4 @@
-import type { OffsetMap } from '../../processors/log/event-log.port.ts';
+import type { OffsetMap } from '../../platform/log/event-log.port.ts';
 
 /**
  * KeyValueStore: the store behind key-value read models (embedded journal+snapshot in standalone

@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DomainEvent, RenditionInfo } from '../../domain/events.ts';
 import { TOPICS } from '../../domain/events.ts';
-import type { EventLog } from '../../processors/log/event-log.port.ts';
+import type { EventLog } from '../../platform/log/event-log.port.ts';
 import { createJsonEventCodec } from '../../test/support/json-event-codec.ts';
 import { createEmbeddedKeyValueStore } from '../stores/embedded-key-value-store.adapter.ts';
-import { InvalidCursorError } from '../read-model.ports.ts';
-import { appendEvents, createScriptedLog, duplicatingLog, within } from '../projection-test-kit.ts';
+import { InvalidCursorError } from '../read-model.port.ts';
+import { appendEvents, createScriptedLog, duplicatingLog, within } from '../testing/projection-test-kit.ts';
 import { createVideoDetailProjection, WATCH_HISTORY_CAP } from './video-detail.projection.ts';
 
 const codec = createJsonEventCodec();

@@ -5,8 +5,8 @@ import { assertNever } from '../../domain/shared/event.ts';
 import type { EventCodec } from '../../schemas/event-codec.port.ts';
 import type {
   CommentView, UserAccount, VideoDetail, VideoQueries, WatchHistoryEntry,
-} from '../read-model.ports.ts';
-import { InvalidCursorError } from '../read-model.ports.ts';
+} from '../read-model.port.ts';
+import { InvalidCursorError } from '../read-model.port.ts';
 import type { Projection } from '../projection.port.ts';
 import { projectionGroupId } from '../projection.port.ts';
 import { createAppliedTracker, createProjectionLifecycle, type ProjectionBatch } from '../projection-runner.ts';

@@ -4,7 +4,7 @@ import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TOPIC_OF, type DomainEvent, type DomainEventType } from '../../domain/events.ts';
-import { createInMemoryEventLog } from '../../processors/log/in-memory-event-log.adapter.ts';
+import { createInMemoryEventLog } from '../../platform/log/in-memory/in-memory-event-log.adapter.ts';
 import { CodecError } from '../event-codec.port.ts';
 import { createSchemaRegistry } from '../registry/schema-registry.ts';
 import { createAvroEventCodec } from './avro-event-codec.ts';

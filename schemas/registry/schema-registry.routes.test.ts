@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { COMPATIBILITY, SchemaRegistry as ConfluentClient, SchemaType } from '@kafkajs/confluent-schema-registry';
-import { createInMemoryEventLog } from '../../processors/log/in-memory-event-log.adapter.ts';
+import { createInMemoryEventLog } from '../../platform/log/in-memory/in-memory-event-log.adapter.ts';
 import { TOPIC_OF, type DomainEvent } from '../../domain/events.ts';
 import { createAvroEventCodec } from '../codec/avro-event-codec.ts';
 import { createConfluentSchemaRegistryApi } from '../codec/schema-registry-api.ts';

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createInMemoryEventLog } from '../../processors/log/in-memory-event-log.adapter.ts';
+import { createInMemoryEventLog } from '../../platform/log/in-memory/in-memory-event-log.adapter.ts';
 import { RegistryError } from './registry-errors.ts';
 import { createSchemaRegistry } from './schema-registry.ts';
 

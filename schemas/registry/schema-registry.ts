@@ -1,5 +1,5 @@
 import pino from 'pino';
-import type { EventLog, LogRecord } from '../../processors/log/event-log.port.ts';
+import type { EventLog, LogRecord } from '../../platform/log/event-log.port.ts';
 import { canonicalSchema, normalizeSchema } from './avro-schema.ts';
 import {
   checkCompatibility, DEFAULT_COMPATIBILITY, isCompatibilityLevel, type CompatibilityLevel, type CompatibilityResult,

@@ -9,7 +9,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { kafkaAvailable, startKafkaBroker } from '../support/kafka-broker.ts';
-import { createKafkaEventLog } from '../../processors/log/kafka-event-log.adapter.ts';
+import { createKafkaEventLog } from '../../platform/log/kafka/kafka-event-log.adapter.ts';
 import { waitUntil, sleep } from './support/cluster-harness.ts';
 
 const cleanups: Array<() => Promise<unknown>> = [];

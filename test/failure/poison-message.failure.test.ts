@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kafkaAvailable, startKafkaBroker, freePort } from '../support/kafka-broker.ts';
-import { createKafkaEventLog } from '../../processors/log/kafka-event-log.adapter.ts';
+import { createKafkaEventLog } from '../../platform/log/kafka/kafka-event-log.adapter.ts';
 import { createConfluentSchemaRegistryApi } from '../../schemas/codec/schema-registry-api.ts';
 import { createAvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
 import { runProcessor, DLQ_HEADERS, deadLetterTopicFor } from '../../processors/runtime/processor.runtime.ts';

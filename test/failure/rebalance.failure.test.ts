@@ -14,7 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kafkaAvailable, startKafkaBroker } from '../support/kafka-broker.ts';
-import { createKafkaEventLog } from '../../processors/log/kafka-event-log.adapter.ts';
+import { createKafkaEventLog } from '../../platform/log/kafka/kafka-event-log.adapter.ts';
 import { readSink } from './support/rebalance-member.ts';
 import { ROOT, waitUntil, sleep } from './support/cluster-harness.ts';
 

@@ -14,7 +14,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import createError from '@fastify/error';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { ReplayError, type ReplayFrom, type ReplayStatus } from '../../../projections/replay/replay.port.ts';
-import type { LogOverview } from '../../../projections/replay/log-overview.ts';
+import type { LogOverview } from '../../../platform/log/event-log.port.ts';
 
 /** What the admin routes need from the projection manager. */
 export interface AdminReplayService {

@@ -12,8 +12,8 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import { ObjectStoreError } from '../../../processors/object-store/object-store.port.ts';
-import type { VideoDetail } from '../../../projections/read-model.ports.ts';
+import { ObjectStoreError } from '../../../platform/object-store/object-store.port.ts';
+import type { VideoDetail } from '../../../projections/read-model.port.ts';
 import { Errors } from '../../errors.ts';
 import { requireUserId } from '../../plugins/auth.plugin.ts';
 import { assertOwner, iso } from '../shared.ts';

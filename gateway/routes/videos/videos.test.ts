@@ -1,7 +1,7 @@
 /** Video detail, edit, delete, status, stream, views, analytics and watch history over the fakes. */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RecordMetadata } from '../../../processors/log/event-log.port.ts';
+import type { RecordMetadata } from '../../../platform/log/event-log.port.ts';
 import { createTestGateway, type TestGateway } from '../../testing/test-gateway.ts';
 
 describe('videos', () => {

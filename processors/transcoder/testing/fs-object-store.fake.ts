@@ -3,8 +3,8 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { ObjectStore, UploadedPart } from '../../object-store/object-store.port.ts';
-import { ObjectStoreError } from '../../object-store/object-store.port.ts';
+import type { ObjectStore, UploadedPart } from '../../../platform/object-store/object-store.port.ts';
+import { ObjectStoreError } from '../../../platform/object-store/object-store.port.ts';
 
 /** An ObjectStore over a local directory, for transcoder tests; records every write. */
 export interface FsObjectStoreFake extends ObjectStore {

@@ -11,8 +11,8 @@
  * Prints one line of JSON: per video its detail, every comment and its analytics numbers, plus the
  * ids each search word finds — sorted, so two digests are equal iff the read models agree.
  */
-import { createKafkaEventLog } from '../../../processors/log/kafka-event-log.adapter.ts';
-import { createInMemoryEventLog } from '../../../processors/log/in-memory-event-log.adapter.ts';
+import { createKafkaEventLog } from '../../../platform/log/kafka/kafka-event-log.adapter.ts';
+import { createInMemoryEventLog } from '../../../platform/log/in-memory/in-memory-event-log.adapter.ts';
 import { createConfluentSchemaRegistryApi } from '../../../schemas/codec/schema-registry-api.ts';
 import { createAvroEventCodec } from '../../../schemas/codec/avro-event-codec.ts';
 import { openStandaloneProjections, type StandaloneProjections } from '../../../projections/standalone-projections.ts';

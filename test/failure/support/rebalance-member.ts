@@ -12,9 +12,9 @@
  */
 import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createKafkaEventLog } from '../../../processors/log/kafka-event-log.adapter.ts';
+import { createKafkaEventLog } from '../../../platform/log/kafka/kafka-event-log.adapter.ts';
 import { runProjection, createAppliedTracker } from '../../../projections/projection-runner.ts';
-import { tpKey, type OffsetMap } from '../../../processors/log/event-log.port.ts';
+import { tpKey, type OffsetMap } from '../../../platform/log/event-log.port.ts';
 import type { EventCodec } from '../../../schemas/event-codec.port.ts';
 import type { DomainEvent } from '../../../domain/events.ts';
 

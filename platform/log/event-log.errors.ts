@@ -1,0 +1,37 @@
+/**
+ * Typed errors raised by the EventLog adapters in platform/log. Each carries a stable `code`
+ * so callers (gateway, CLI, runtime) can branch without parsing messages; none of them should
+ * ever crash the process on bad input.
+ */
+
+/** Stable codes of {@link EventLogError}. */
+export type EventLogErrorCode =
+  /** The topic does not exist (append/read/offsets on a topic never created). */
+  | 'UNKNOWN_TOPIC'
+  /** Topic name outside Kafka's legal set `[a-zA-Z0-9._-]{1,249}` (and not `.`/`..`). */
+  | 'INVALID_TOPIC'
+  /** `createTopic` on an existing topic with a different partition count or cleanup policy. */
+  | 'TOPIC_CONFLICT'
+  /** Explicit partition outside `[0, partitions)`, or a negative / non-integer offset. */
+  | 'INVALID_PARTITION'
+  /** Another live process (or another instance in this process) holds the data directory lock. */
+  | 'LOG_LOCKED'
+  /** The log was closed. */
+  | 'LOG_CLOSED'
+  /** A write or fsync failed; the partition refuses further appends until reopened. */
+  | 'IO_FAILED'
+  /** A record does not fit the on-disk format (e.g. larger than the max record size). */
+  | 'RECORD_TOO_LARGE'
+  /** The broker rejected a record (Kafka INVALID_RECORD, e.g. a null key on a compacted topic). */
+  | 'INVALID_RECORD'
+  /** Consumer-less `commitOffsets` on a group that has active members in another process (Kafka adapter). */
+  | 'GROUP_ACTIVE'
+  /** A consumer was stopped while someone awaited `caughtUp()`. */
+  | 'CONSUMER_STOPPED';
+
+export class EventLogError extends Error {
+  constructor(readonly code: EventLogErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'EventLogError';
+  }
+}

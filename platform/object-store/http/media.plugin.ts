@@ -1,0 +1,158 @@
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { ObjectStoreError, type ObjectStore } from '../object-store.port.ts';
+import { supportsRangeReads } from '../object-range.port.ts';
+import { assertNever } from '../../shared/assert-never.ts';
+import { decideByteRange } from './byte-range.ts';
+import { Transform, type Readable } from 'node:stream';
+
+export interface MediaPluginOptions {
+  store: ObjectStore;
+  /** Key prefixes that are public. Default `['videos/']`: HLS output and thumbnails; raw uploads stay private. */
+  publicPrefixes?: string[];
+}
+
+/** How long a response may be cached; why it differs per kind is in `mediaResponseHeaders`. */
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+const PLAYLIST = 'public, max-age=2';
+
+/**
+ * Content type and Cache-Control for a media key, by extension.
+ * - `.m3u8` → `application/vnd.apple.mpegurl` (RFC 8216 §4), cached 2 s: the master playlist grows
+ *   as renditions finish, so players must refetch it soon.
+ * - `.m4s` → `video/iso.segment` (CMAF/ISO BMFF media segment), `.mp4` (init segment) → `video/mp4`,
+ *   `.ts` → `video/mp2t`, `.jpg` → `image/jpeg`, `.vtt` → `text/vtt`: written once under a
+ *   per-video key and never rewritten, so cached for a year as `immutable`.
+ * Other extensions keep the stored content type and a short cache.
+ */
+export function mediaResponseHeaders(key: string, storedContentType: string): { contentType: string; cacheControl: string } {
+  const ext = /\.([A-Za-z0-9]+)$/.exec(key)?.[1]?.toLowerCase();
+  switch (ext) {
+    case 'm3u8':
+      return { contentType: 'application/vnd.apple.mpegurl', cacheControl: PLAYLIST };
+    case 'm4s':
+      return { contentType: 'video/iso.segment', cacheControl: IMMUTABLE };
+    case 'mp4':
+      return { contentType: 'video/mp4', cacheControl: IMMUTABLE };
+    case 'ts':
+      return { contentType: 'video/mp2t', cacheControl: IMMUTABLE };
+    case 'jpg':
+    case 'jpeg':
+      return { contentType: 'image/jpeg', cacheControl: IMMUTABLE };
+    case 'vtt':
+      return { contentType: 'text/vtt', cacheControl: IMMUTABLE };
+    default:
+      return { contentType: storedContentType, cacheControl: 'public, max-age=60' };
+  }
+}
+
+/** Skips `start` bytes and passes `end - start + 1`, for stores without ranged reads. */
+function sliceStream(body: Readable, start: number, end: number): Readable {
+  let offset = 0;
+  const slicer = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      const from = Math.max(0, start - offset);
+      const to = Math.min(chunk.length, end + 1 - offset);
+      offset += chunk.length;
+      cb(null, from < to ? chunk.subarray(from, to) : undefined);
+    },
+  });
+  body.on('error', (err) => slicer.destroy(err));
+  slicer.on('close', () => body.destroy());
+  return body.pipe(slicer);
+}
+
+function notFound(reply: FastifyReply) {
+  return reply.code(404).header('cache-control', 'no-store').send({ code: 'NOT_FOUND', message: 'no such media object' });
+}
+
+/**
+ * Serves published media (HLS playlists, init and media segments, thumbnails) from the
+ * ObjectStore at `GET /media/<key>` (mount with `{ prefix: '/media' }`, matching the embedded
+ * store's `mediaPathPrefix`, so `store.publicUrl(key)` points here). Only keys under
+ * `publicPrefixes` are served; anything else (e.g. raw `uploads/`) is a 404 `{ code: 'NOT_FOUND' }`,
+ * indistinguishable from a missing object. Supports single byte ranges (206 / 416) and HEAD, and
+ * sends `Access-Control-Allow-Origin: *` so web players on other origins can fetch segments.
+ */
+export const mediaPlugin: FastifyPluginAsync<MediaPluginOptions> = async (fastify, opts) => {
+  const { store } = opts;
+  const publicPrefixes = opts.publicPrefixes ?? ['videos/'];
+
+  fastify.addHook('onSend', async (_request, reply) => {
+    reply.header('access-control-allow-origin', '*');
+    reply.header('access-control-expose-headers', 'Content-Length, Content-Range, Accept-Ranges');
+  });
+
+  fastify.options('/*', async (_request, reply) =>
+    reply
+      .code(204)
+      .header('access-control-allow-methods', 'GET, HEAD, OPTIONS')
+      .header('access-control-allow-headers', 'Range')
+      .header('access-control-max-age', '86400')
+      .send(),
+  );
+
+  fastify.get<{ Params: { '*': string } }>('/*', async (request, reply) => {
+    const key = request.params['*'] ?? '';
+    if (!publicPrefixes.some((p) => key.startsWith(p))) return notFound(reply);
+    try {
+      const ranged = supportsRangeReads(store);
+      const info = ranged ? await store.headObject(key) : undefined;
+      if (ranged && !info) return notFound(reply);
+
+      if (ranged && info) {
+        const { contentType, cacheControl } = mediaResponseHeaders(key, info.contentType);
+        reply.header('content-type', contentType).header('cache-control', cacheControl).header('accept-ranges', 'bytes');
+        if (info.etag) reply.header('etag', info.etag);
+        if (info.lastModified) reply.header('last-modified', info.lastModified.toUTCString());
+        const decision = decideByteRange(request.headers.range, info.size);
+        switch (decision.kind) {
+          case 'unsatisfiable':
+            return reply.code(416).header('content-range', `bytes */${info.size}`).send();
+          case 'partial': {
+            const obj = await store.getObjectRange(key, { start: decision.start, end: decision.end });
+            if (!obj) return notFound(reply);
+            return reply
+              .code(206)
+              .header('content-range', `bytes ${decision.start}-${decision.end}/${info.size}`)
+              .header('content-length', decision.end - decision.start + 1)
+              .send(obj.body);
+          }
+          case 'full': {
+            const obj = await store.getObjectRange(key);
+            if (!obj) return notFound(reply);
+            return reply.code(200).header('content-length', obj.size).send(obj.body);
+          }
+          default:
+            return assertNever(decision);
+        }
+      }
+
+      const obj = await store.getObject(key);
+      if (!obj) return notFound(reply);
+      const { contentType, cacheControl } = mediaResponseHeaders(key, obj.contentType);
+      reply.header('content-type', contentType).header('cache-control', cacheControl).header('accept-ranges', 'bytes');
+      const decision = decideByteRange(request.headers.range, obj.size);
+      switch (decision.kind) {
+        case 'unsatisfiable':
+          obj.body.destroy();
+          return reply.code(416).header('content-range', `bytes */${obj.size}`).send();
+        case 'partial':
+          return reply
+            .code(206)
+            .header('content-range', `bytes ${decision.start}-${decision.end}/${obj.size}`)
+            .header('content-length', decision.end - decision.start + 1)
+            .send(sliceStream(obj.body, decision.start, decision.end));
+        case 'full':
+          return reply.code(200).header('content-length', obj.size).send(obj.body);
+        default:
+          return assertNever(decision);
+      }
+    } catch (err) {
+      // Invalid keys (`..`, empty segments) are just objects that do not exist, to a player.
+      if (err instanceof ObjectStoreError && (err.code === 'InvalidArgument' || err.code === 'NoSuchKey')) return notFound(reply);
+      throw err;
+    }
+  });
+};
+
+export default mediaPlugin;

@@ -1,0 +1,263 @@
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListPartsCommand,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import pino from 'pino';
+import { writeStreamToFile } from '../../files/file-streams.ts';
+import type { ObjectRangeReader } from '../object-range.port.ts';
+import { ObjectStoreError, type ObjectStore, type UploadedPart } from '../object-store.port.ts';
+import {
+  SIGV4_MAX_EXPIRES_SECONDS,
+  assertPartListOrder,
+  assertValidKey,
+  assertValidPartNumber,
+  encodeKeyPath,
+  multipartEtag,
+  normalizeEtag,
+} from '../s3-rules.ts';
+
+export interface S3ObjectStoreOptions {
+  /** Custom endpoint (MinIO, the embedded endpoint `http://host:port/s3`); omit for AWS S3. */
+  endpoint?: string;
+  region: string;
+  bucket: string;
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Path-style addressing (`/bucket/key`); needed for MinIO and the embedded endpoint. Default false. */
+  forcePathStyle?: boolean;
+  /** CDN / public origin of the bucket; `publicUrl(key)` = `${publicBaseUrl}/${key}`. */
+  publicBaseUrl: string;
+  /** SDK attempts per call (retries on 5xx / throttling). Default 3 (SDK default). */
+  maxAttempts?: number;
+  /** Use an existing client instead of building one (tests, shared connection pools). */
+  client?: S3Client;
+  logger?: pino.Logger;
+}
+
+/** S3 error codes the port surfaces as ObjectStoreError (see ObjectStoreError). */
+const MAPPED_CODES = new Set(['NoSuchUpload', 'InvalidPart', 'InvalidPartOrder', 'EntityTooLarge', 'EntityTooSmall', 'NoSuchKey', 'InvalidArgument']);
+
+function errorName(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { name?: string; Code?: string };
+  return e.Code ?? e.name;
+}
+
+function httpStatus(err: unknown): number | undefined {
+  return (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
+}
+
+function isNotFound(err: unknown): boolean {
+  const name = errorName(err);
+  return name === 'NoSuchKey' || name === 'NotFound' || (httpStatus(err) === 404 && name !== 'NoSuchUpload' && name !== 'NoSuchBucket');
+}
+
+/** Re-raises S3 service errors with port codes; other errors pass through unchanged. */
+function mapError(err: unknown): never {
+  const name = errorName(err);
+  if (name && MAPPED_CODES.has(name)) throw new ObjectStoreError(name, (err as Error).message || name);
+  throw err;
+}
+
+/**
+ * Cluster-mode ObjectStore on S3 (or anything S3-compatible: MinIO, the embedded endpoint) via
+ * @aws-sdk/client-s3. Presigned part URLs come from @aws-sdk/s3-request-presigner.
+ *
+ * The client is built with `requestChecksumCalculation: 'WHEN_REQUIRED'`: SDK ≥ 3.729 otherwise
+ * adds CRC32 checksums and aws-chunked bodies, which many S3-compatible stores (and the embedded
+ * endpoint) do not accept; part integrity is still checked through the MD5 ETags at completion.
+ */
+export function createS3ObjectStore(opts: S3ObjectStoreOptions): ObjectStore & ObjectRangeReader {
+  const { bucket } = opts;
+  const logger = opts.logger ?? pino({ level: 'silent' });
+  const publicBaseUrl = opts.publicBaseUrl.replace(/\/+$/, '');
+  const client =
+    opts.client ??
+    new S3Client({
+      region: opts.region,
+      endpoint: opts.endpoint,
+      forcePathStyle: opts.forcePathStyle ?? false,
+      credentials: opts.credentials,
+      maxAttempts: opts.maxAttempts,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+
+  async function head(key: string) {
+    assertValidKey(key);
+    try {
+      const out = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      return {
+        size: out.ContentLength ?? 0,
+        contentType: out.ContentType ?? 'application/octet-stream',
+        etag: out.ETag,
+        lastModified: out.LastModified,
+      };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async function get(key: string, range?: { start: number; end: number }) {
+    assertValidKey(key);
+    try {
+      const out = await client.send(
+        new GetObjectCommand({ Bucket: bucket, Key: key, Range: range ? `bytes=${range.start}-${range.end}` : undefined }),
+      );
+      const total = range && out.ContentRange ? Number(out.ContentRange.split('/')[1]) : out.ContentLength;
+      return {
+        // In Node the SDK's body is an http.IncomingMessage (a Readable).
+        body: out.Body as Readable,
+        size: total ?? 0,
+        contentType: out.ContentType ?? 'application/octet-stream',
+        etag: out.ETag,
+        lastModified: out.LastModified,
+      };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async function putFromFile(key: string, path: string, contentType: string) {
+    const { size } = await stat(path);
+    // A known ContentLength lets the SDK stream the file instead of buffering it (S3 needs the length).
+    await client.send(
+      new PutObjectCommand({ Bucket: bucket, Key: key, Body: createReadStream(path), ContentLength: size, ContentType: contentType }),
+    );
+  }
+
+  const store: ObjectStore & ObjectRangeReader = {
+    async createMultipartUpload(key, contentType) {
+      assertValidKey(key);
+      const out = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentType }));
+      if (!out.UploadId) throw new ObjectStoreError('InternalError', 'CreateMultipartUpload returned no UploadId');
+      return out.UploadId;
+    },
+
+    async presignUploadPart(key, uploadId, partNumber, expiresInSeconds) {
+      assertValidKey(key);
+      assertValidPartNumber(partNumber);
+      if (!Number.isInteger(expiresInSeconds) || expiresInSeconds < 1 || expiresInSeconds > SIGV4_MAX_EXPIRES_SECONDS) {
+        throw new ObjectStoreError('InvalidArgument', `expiresInSeconds must be an integer between 1 and ${SIGV4_MAX_EXPIRES_SECONDS}`);
+      }
+      return getSignedUrl(client, new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber }), {
+        expiresIn: expiresInSeconds,
+      });
+    },
+
+    async listParts(key, uploadId) {
+      assertValidKey(key);
+      const parts: UploadedPart[] = [];
+      let marker: string | undefined;
+      try {
+        // ListParts pages at 1000 parts (S3); follow NextPartNumberMarker until IsTruncated is false.
+        for (;;) {
+          const out = await client.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker }));
+          for (const p of out.Parts ?? []) {
+            if (p.PartNumber !== undefined && p.ETag) parts.push({ partNumber: p.PartNumber, etag: p.ETag, size: p.Size ?? 0 });
+          }
+          if (!out.IsTruncated || !out.NextPartNumberMarker) break;
+          marker = out.NextPartNumberMarker;
+        }
+      } catch (err) {
+        mapError(err);
+      }
+      return parts.sort((a, b) => a.partNumber - b.partNumber);
+    },
+
+    async completeMultipartUpload(key, uploadId, parts) {
+      assertValidKey(key);
+      assertPartListOrder(parts);
+      try {
+        await client.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: bucket,
+            Key: key,
+            UploadId: uploadId,
+            MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: `"${normalizeEtag(p.etag)}"` })) },
+          }),
+        );
+      } catch (err) {
+        if (errorName(err) === 'NoSuchUpload') {
+          // A retried completion: S3 has already dropped the upload. Accept it if the object is the
+          // one these parts make (multipart ETag = MD5 of part MD5s + "-N").
+          const info = await head(key);
+          if (info?.etag && normalizeEtag(info.etag) === normalizeEtag(multipartEtag(parts.map((p) => p.etag)))) return info.size;
+        }
+        mapError(err);
+      }
+      const info = await head(key);
+      if (!info) throw new ObjectStoreError('NoSuchKey', `completed object ${key} is not readable`);
+      logger.info({ key, uploadId, size: info.size, parts: parts.length }, 'multipart upload completed');
+      return info.size;
+    },
+
+    async abortMultipartUpload(key, uploadId) {
+      assertValidKey(key);
+      try {
+        await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }));
+      } catch (err) {
+        mapError(err);
+      }
+    },
+
+    async putObject(key, body, contentType) {
+      assertValidKey(key);
+      if (Buffer.isBuffer(body)) {
+        await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.length, ContentType: contentType }));
+        return;
+      }
+      // S3 PutObject needs a Content-Length up front; spool a stream of unknown length to a temp file.
+      const dir = await mkdtemp(join(tmpdir(), 'streamwave-s3-put-'));
+      try {
+        const path = join(dir, 'body');
+        await writeStreamToFile(body, path);
+        await putFromFile(key, path, contentType);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+
+    async putFile(key, path, contentType) {
+      assertValidKey(key);
+      await putFromFile(key, path, contentType);
+    },
+
+    async downloadToFile(key, path) {
+      const obj = await get(key);
+      if (!obj) throw new ObjectStoreError('NoSuchKey', `no object ${JSON.stringify(key)}`);
+      await writeStreamToFile(obj.body, path);
+    },
+
+    async getObject(key) {
+      const obj = await get(key);
+      return obj && { body: obj.body, size: obj.size, contentType: obj.contentType };
+    },
+
+    getObjectRange: get,
+    headObject: head,
+
+    async exists(key) {
+      return (await head(key)) !== undefined;
+    },
+
+    publicUrl(key) {
+      return `${publicBaseUrl}/${encodeKeyPath(key)}`;
+    },
+  };
+  return store;
+}
