@@ -37,7 +37,7 @@ import { parseArgs, promisify } from 'node:util';
 import ffmpeg from 'fluent-ffmpeg';
 import pino from 'pino';
 import type { Command, CommandBus } from '../commands/command-bus.port.ts';
-import { TOPICS } from '../domain/events.ts';
+import { TOPICS } from '../schemas/topics.ts';
 import type { LogRecord } from '../platform/log/event-log.port.ts';
 import type { ObjectStore } from '../platform/object-store/object-store.port.ts';
 import { buildFfmpegInvocation, outputFps, toArgv } from '../processors/transcoder/ffmpeg-args.ts';

@@ -2,10 +2,12 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCommandBus, CommandBusError } from './command-bus.ts';
 import type { Command } from './command-bus.port.ts';
-import { createInMemoryEventLog, partitionForKey } from '../platform/log/in-memory/in-memory-event-log.adapter.ts';
+import { createInMemoryEventLog } from '../platform/log/in-memory/in-memory-event-log.adapter.ts';
+import { partitionForKey } from '../platform/log/partitioner.ts';
 import type { EventLog } from '../platform/log/event-log.port.ts';
 import { createJsonEventCodec } from '../test/support/json-event-codec.ts';
-import { TOPICS, type DomainEvent } from '../domain/events.ts';
+import { type DomainEvent } from '../domain/events.ts';
+import { TOPICS } from '../schemas/topics.ts';
 import { DomainError } from '../domain/shared/event.ts';
 import { LADDER, OWNER, STRANGER, T0, videoCommands } from '../domain/video/video.fixtures.ts';
 

@@ -1,6 +1,7 @@
 import { pino, type Logger } from 'pino';
 import { assertNever, DomainError } from '../domain/shared/event.ts';
-import { keyOf, TOPIC_OF, TOPICS, type DomainEvent } from '../domain/events.ts';
+import { keyOf, type DomainEvent } from '../domain/events.ts';
+import { DEFAULT_TOPIC_PARTITIONS, ensureEventTopics, TOPIC_OF, TOPICS } from '../schemas/topics.ts';
 import { AppendOnlySet } from '../domain/shared/append-only-set.ts';
 import { decideUser, evolveUser, initialUserState, usernameKey, type UserState } from '../domain/user/user.decider.ts';
 import { decideVideo, evolveVideo, initialVideoState, type VideoState } from '../domain/video/video.decider.ts';
@@ -10,8 +11,6 @@ import type { EventLog, RecordMetadata } from '../platform/log/event-log.port.ts
 import type { EventCodec } from '../schemas/event-codec.port.ts';
 import type { Command, CommandBus, CommandResult, CommandType } from './command-bus.port.ts';
 
-/** Partitions of each StreamWave topic created by the command bus (seed doc: 6 per topic). */
-export const DEFAULT_TOPIC_PARTITIONS = 6;
 
 /** Raised by the bus itself (not by a decider). Codes: `NOT_STARTED`. */
 export class CommandBusError extends Error {
@@ -164,10 +163,7 @@ export function createCommandBus(opts: CommandBusOptions): LocalCommandBus {
   }
 
   async function doStart(): Promise<void> {
-    const existing = new Set((await log.listTopics()).map((t) => t.name));
-    for (const name of Object.values(TOPICS)) {
-      if (!existing.has(name)) await log.createTopic({ name, partitions });
-    }
+    await ensureEventTopics(log, { partitions });
     // Videos before comments is not required for correctness (their states are separate maps), but
     // replaying them one topic at a time keeps memory and log reads predictable.
     for (const topic of [TOPICS.users, TOPICS.videos, TOPICS.comments]) {

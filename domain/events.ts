@@ -12,35 +12,7 @@ export type * from './view/view.events.ts';
 export type DomainEvent = UserEvent | VideoEvent | CommentEvent | ViewEvent;
 export type DomainEventType = DomainEvent['type'];
 
-/**
- * Topic of each event. Several event types share a topic so that all events of one
- * aggregate are ordered in one partition (key = aggregate id); subjects in the
- * schema registry therefore use TopicRecordNameStrategy (`<topic>-<record full name>`).
- */
-export const TOPICS = {
-  users: 'streamwave.users',
-  videos: 'streamwave.videos',
-  comments: 'streamwave.comments',
-  views: 'streamwave.views',
-} as const;
-
-export const TOPIC_OF: Record<DomainEventType, string> = {
-  UserRegistered: TOPICS.users,
-  UploadStarted: TOPICS.videos,
-  UploadCompleted: TOPICS.videos,
-  VideoProcessingStarted: TOPICS.videos,
-  VideoProcessingProgressed: TOPICS.videos,
-  RenditionEncoded: TOPICS.videos,
-  VideoPublished: TOPICS.videos,
-  VideoProcessingFailed: TOPICS.videos,
-  VideoProcessingCompleted: TOPICS.videos,
-  VideoMetadataUpdated: TOPICS.videos,
-  VideoDeleted: TOPICS.videos,
-  CommentPosted: TOPICS.comments,
-  VideoViewed: TOPICS.views,
-};
-
-/** Aggregate id used as the record key (Kafka partitioning key) of an event. */
+/** Aggregate id used as the record key (Kafka partitioning key) of an event; its topic is `TOPIC_OF` in schemas/topics.ts. */
 export function keyOf(e: DomainEvent): string {
   switch (e.type) {
     case 'UserRegistered':

@@ -4,7 +4,9 @@
  */
 import type { RenditionInfo } from '../domain/events.ts';
 
-export type VideoStatus = 'pending_upload' | 'uploaded' | 'processing' | 'ready' | 'failed' | 'deleted';
+import type { VideoStatus } from '../domain/video/video.decider.ts';
+
+export type { VideoStatus };
 
 /** Video detail read model (key-value: Redis in cluster mode). */
 export interface VideoDetail {

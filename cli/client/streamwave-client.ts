@@ -2,6 +2,7 @@
  * StreamWaveClient: the HTTP client the CLI and the end-to-end tests share. It speaks the public
  * API (README "API") and nothing else, so the tests exercise exactly what users run.
  */
+import type { VideoStatus } from '../../domain/video/video.decider.ts';
 
 /** An error answer from the API: HTTP status plus the stable `code` of the error catalogue. */
 export class ApiError extends Error {
@@ -28,7 +29,7 @@ export interface UploadState {
 }
 
 export interface VideoStatusView {
-  status: 'pending_upload' | 'uploaded' | 'processing' | 'ready' | 'failed' | 'deleted';
+  status: VideoStatus;
   progress: number;
   renditions: { name: string; width: number; height: number; bandwidth: number }[];
   error: string | null;

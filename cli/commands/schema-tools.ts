@@ -6,7 +6,8 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { TOPIC_OF, type DomainEventType } from '../../domain/events.ts';
+import { type DomainEventType } from '../../domain/events.ts';
+import { TOPIC_OF } from '../../schemas/topics.ts';
 import { loadEventSchemas, subjectFor, SCHEMAS_DIR, type EventSchema } from '../../schemas/codec/event-schemas.ts';
 import { namedTypesRegistry, normalizeSchema } from '../../schemas/registry/avro-schema.ts';
 import { checkCompatibility, type CompatibilityLevel } from '../../schemas/registry/compatibility.ts';

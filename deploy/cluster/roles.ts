@@ -60,7 +60,7 @@ import pRetry from 'p-retry';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { StreamWaveConfig } from '../config/config.ts';
 import { derivedSecret, gatewayConfigOf, objectStorePlugins, openEmbeddedObjectStore, readYourWritesVia, totalLag } from '../shared/wiring.ts';
-import { TOPICS } from '../../domain/events.ts';
+import { ensureEventTopics } from '../../schemas/topics.ts';
 import type { EventLog } from '../../platform/log/event-log.port.ts';
 import { createKafkaEventLog, type KafkaEventLog, type KafkaEventLogOptions } from '../../platform/log/kafka/kafka-event-log.adapter.ts';
 import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts';
@@ -180,7 +180,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     const codec = await openCodec(registryApi, logger);
 
     // Topics exist before any consumer subscribes (the broker does not auto-create them).
-    await ensureTopics(log, config.topicPartitions, config.kafkaReplicationFactor);
+    await ensureEventTopics(log, { partitions: config.topicPartitions, replicationFactor: config.kafkaReplicationFactor });
 
     const lags: Record<string, () => Promise<number>> = {};
     const health = async () => {
@@ -398,12 +398,4 @@ async function openCodec(api: SchemaRegistryApi, logger: pino.Logger): Promise<A
     onFailedAttempt: ({ error, attemptNumber }) => logger.warn({ err: error, attemptNumber }, 'schema registry not ready; retrying'),
   });
   return codec;
-}
-
-/**
- * Creates the four StreamWave topics when missing (idempotent; the port's `createTopic` checks the shape).
- * @throws EventLogError TOPIC_CONFLICT when one exists with another partition count.
- */
-export async function ensureTopics(log: EventLog, partitions: number, replicationFactor?: number): Promise<void> {
-  for (const name of Object.values(TOPICS)) await log.createTopic({ name, partitions, replicationFactor });
 }

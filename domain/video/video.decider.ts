@@ -9,7 +9,8 @@ import type { VideoCommand } from './video.commands.ts';
  * pending_upload → uploaded → processing → ready | failed, and deleted from any of them.
  * Status only moves forward; `deleted` is terminal.
  */
-export type VideoStatus = 'pending_upload' | 'uploaded' | 'processing' | 'ready' | 'failed' | 'deleted';
+export const VIDEO_STATUSES = ['pending_upload', 'uploaded', 'processing', 'ready', 'failed', 'deleted'] as const;
+export type VideoStatus = (typeof VIDEO_STATUSES)[number];
 
 /** A video that exists on the log (at least its UploadStarted was appended). */
 export interface ExistingVideoState {

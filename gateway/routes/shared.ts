@@ -4,6 +4,7 @@
  */
 import { Type } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
+import { VIDEO_STATUSES, type VideoStatus } from '../../domain/video/video.decider.ts';
 import type { ObjectStore } from '../../platform/object-store/object-store.port.ts';
 import type { VideoDetail } from '../../projections/read-model.port.ts';
 import { Errors } from '../errors.ts';
@@ -17,6 +18,13 @@ export const BEARER = [{ bearerAuth: [] as string[] }];
 
 export const NullableString = Type.Union([Type.String(), Type.Null()]);
 export const NullableNumber = Type.Union([Type.Number(), Type.Null()]);
+
+/** A video's lifecycle status (domain/video/video.decider.ts VIDEO_STATUSES). */
+export const VideoStatusJson = Type.Unsafe<VideoStatus>({
+  type: 'string',
+  enum: [...VIDEO_STATUSES],
+  description: 'pending_upload → uploaded → processing → ready | failed; deleted',
+});
 
 /** ISO 8601 UTC timestamp of a ms-since-epoch number. */
 export const iso = (ms: number): string => new Date(ms).toISOString();
@@ -43,7 +51,7 @@ export const VideoDetailJson = Type.Object({
   title: Type.String(),
   description: Type.String(),
   tags: Type.Array(Type.String()),
-  status: Type.String({ description: 'pending_upload | uploaded | processing | ready | failed' }),
+  status: VideoStatusJson,
   progress: Type.Number({ description: '0–100' }),
   duration_seconds: NullableNumber,
   views: Type.Integer(),

@@ -10,7 +10,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EventLog, LogRecord, RecordBatch } from './event-log.port.ts';
 import { tpKey } from './event-log.port.ts';
-import { partitionForKey } from './in-memory/in-memory-event-log.adapter.ts';
+import { partitionForKey } from './partitioner.ts';
 
 export interface EventLogFixture {
   log: EventLog;

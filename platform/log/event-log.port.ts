@@ -61,6 +61,11 @@ export interface TopicPartition {
 /** `topic:partition` → offset of the next record to read. */
 export type OffsetMap = Map<string, number>;
 export const tpKey = (topic: string, partition: number): string => `${topic}:${partition}`;
+/** The inverse of {@link tpKey}: `'streamwave.views:3'` → `{ topic: 'streamwave.views', partition: 3 }` (topic names may not contain `:`). */
+export function parseTpKey(key: string): TopicPartition {
+  const i = key.lastIndexOf(':');
+  return { topic: key.slice(0, i), partition: Number(key.slice(i + 1)) };
+}
 
 export interface RecordBatch {
   topic: string;

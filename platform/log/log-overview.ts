@@ -4,7 +4,7 @@
  * port only, so it is the same for the embedded log and Kafka.
  */
 import type { EventLog } from './event-log.port.ts';
-import { tpKey, type GroupOverview, type GroupPartitionLag, type LogOverview, type TopicOverview } from './event-log.port.ts';
+import { parseTpKey, tpKey, type GroupOverview, type GroupPartitionLag, type LogOverview, type TopicOverview } from './event-log.port.ts';
 
 export type { GroupOverview, GroupPartitionLag, LogOverview, TopicOverview } from './event-log.port.ts';
 
@@ -31,8 +31,7 @@ export async function describeLog(log: EventLog): Promise<LogOverview> {
     for (const [k, committed] of await log.committedOffsets(groupId)) {
       const end = ends.get(k);
       if (end === undefined) continue;
-      const i = k.lastIndexOf(':');
-      partitions.push({ topic: k.slice(0, i), partition: Number(k.slice(i + 1)), committed, end, lag: Math.max(0, end - committed) });
+      partitions.push({ ...parseTpKey(k), committed, end, lag: Math.max(0, end - committed) });
     }
     partitions.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
     groups.push({ groupId, lag: partitions.reduce((s, p) => s + p.lag, 0), partitions });

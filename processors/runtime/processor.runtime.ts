@@ -30,8 +30,9 @@
 import pRetry from 'p-retry';
 import { pino } from 'pino';
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { ConsumerHandle, EventLog, LogRecord, RecordBatch } from '../../platform/log/event-log.port.ts';
+import { parseTpKey, type ConsumerHandle, type EventLog, type LogRecord, type RecordBatch } from '../../platform/log/event-log.port.ts';
 import type { PartitionTransaction, TransactionalSubscription } from '../../platform/log/kafka/kafka-transactions.ts';
+import { deadLetterTopicName, ensureDeadLetterTopic } from '../../schemas/topics.ts';
 import type { ProcessorDefinition } from './processor.port.ts';
 
 export interface RunProcessorOptions {
@@ -66,7 +67,7 @@ export const processorGroupId = (name: string): string => `streamwave.${name}`;
 
 /** Dead-letter topic for records of `sourceTopic` that processor `name` gave up on. */
 export const deadLetterTopicFor = (def: Pick<ProcessorDefinition, 'name' | 'deadLetterTopic'>, sourceTopic: string): string =>
-  def.deadLetterTopic ?? `${sourceTopic}.${def.name}.dlq`;
+  def.deadLetterTopic ?? deadLetterTopicName(sourceTopic, def.name);
 
 /** Header names put on dead-lettered records. */
 export const DLQ_HEADERS = {
@@ -114,8 +115,8 @@ function metricsOn(registry: Registry) {
         this.reset();
         for (const s of sources) {
           for (const [tp, n] of await s.lag()) {
-            const i = tp.lastIndexOf(':');
-            this.set({ processor: s.processor, topic: tp.slice(0, i), partition: tp.slice(i + 1) }, n);
+            const { topic, partition } = parseTpKey(tp);
+            this.set({ processor: s.processor, topic, partition: String(partition) }, n);
           }
         }
       },
@@ -144,16 +145,10 @@ export async function runProcessor(log: EventLog, def: ProcessorDefinition, opts
   const abort = new AbortController();
   const dlqReady = new Map<string, Promise<void>>();
 
-  const ensureDeadLetterTopic = (sourceTopic: string, dlqTopic: string): Promise<void> => {
+  const ensureDeadLetterTopicOnce = (sourceTopic: string, dlqTopic: string): Promise<void> => {
     let ready = dlqReady.get(dlqTopic);
     if (!ready) {
-      ready = (async () => {
-        const existing = await log.listTopics();
-        if (existing.some((t) => t.name === dlqTopic)) return;
-        // Same partition count as the source so a key keeps its partition number in the DLQ.
-        const partitions = existing.find((t) => t.name === sourceTopic)?.partitions ?? 1;
-        await log.createTopic({ name: dlqTopic, partitions });
-      })();
+      ready = ensureDeadLetterTopic(log, sourceTopic, dlqTopic);
       dlqReady.set(dlqTopic, ready);
       ready.catch(() => dlqReady.delete(dlqTopic));
     }
@@ -163,7 +158,7 @@ export async function runProcessor(log: EventLog, def: ProcessorDefinition, opts
   /** `tx`: the input partition's transaction scope when `transactionalSubscribe` is used (Kafka). */
   const deadLetter = async (record: LogRecord, error: Error, tx?: PartitionTransaction): Promise<void> => {
     const dlqTopic = deadLetterTopicFor(def, record.topic);
-    await ensureDeadLetterTopic(record.topic, dlqTopic);
+    await ensureDeadLetterTopicOnce(record.topic, dlqTopic);
     const dlqRecord = {
       key: record.key,
       value: record.value,

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Command } from '../../commands/command-bus.port.ts';
-import { TOPICS } from '../../domain/events.ts';
+import { TOPICS } from '../../schemas/topics.ts';
 import type { DomainEvent, RenditionInfo } from '../../domain/events.ts';
 import { createJsonEventCodec } from '../../test/support/json-event-codec.ts';
 import type { LogRecord } from '../../platform/log/event-log.port.ts';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import type { Logger } from 'pino';
 import type { Command, CommandBus } from '../../commands/command-bus.port.ts';
-import { TOPICS } from '../../domain/events.ts';
+import { TOPICS } from '../../schemas/topics.ts';
 import type { RenditionInfo } from '../../domain/events.ts';
 import { DomainError } from '../../domain/shared/event.ts';
 import type { EventCodec } from '../../schemas/event-codec.port.ts';

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DomainEvent, VideoViewed } from '../../domain/events.ts';
-import { TOPICS } from '../../domain/events.ts';
+import { TOPICS } from '../../schemas/topics.ts';
 import type { EventLog } from '../../platform/log/event-log.port.ts';
 import { createJsonEventCodec } from '../../test/support/json-event-codec.ts';
 import { appendEvents, createScriptedLog, duplicatingLog, within } from '../testing/projection-test-kit.ts';

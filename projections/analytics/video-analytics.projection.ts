@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { TOPICS } from '../../domain/events.ts';
+import { TOPICS } from '../../schemas/topics.ts';
 import type { EventCodec } from '../../schemas/event-codec.port.ts';
 import type { AnalyticsQueries } from '../read-model.port.ts';
 import type { Projection } from '../projection.port.ts';

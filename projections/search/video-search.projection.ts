@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import MiniSearch, { type Options, type SearchOptions } from 'minisearch';
 import pino from 'pino';
 import type { DomainEvent } from '../../domain/events.ts';
-import { TOPICS } from '../../domain/events.ts';
+import { TOPICS } from '../../schemas/topics.ts';
 import { assertNever } from '../../domain/shared/event.ts';
 import type { OffsetMap } from '../../platform/log/event-log.port.ts';
 import type { EventCodec } from '../../schemas/event-codec.port.ts';

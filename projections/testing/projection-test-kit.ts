@@ -3,14 +3,15 @@
  * log, and a log wrapper that delivers every batch twice (at-least-once redelivery).
  */
 import type { DomainEvent } from '../../domain/events.ts';
-import { TOPIC_OF, TOPICS, keyOf } from '../../domain/events.ts';
+import { keyOf } from '../../domain/events.ts';
+import { ensureEventTopics, TOPIC_OF } from '../../schemas/topics.ts';
 import type { EventLog, RecordMetadata } from '../../platform/log/event-log.port.ts';
 import { createInMemoryEventLog } from '../../platform/log/in-memory/in-memory-event-log.adapter.ts';
 import type { EventCodec } from '../../schemas/event-codec.port.ts';
 
 export async function createScriptedLog(partitions = 2) {
   const log = createInMemoryEventLog();
-  for (const name of Object.values(TOPICS)) await log.createTopic({ name, partitions });
+  await ensureEventTopics(log, { partitions });
   return log;
 }
 

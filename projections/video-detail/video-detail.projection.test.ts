@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DomainEvent, RenditionInfo } from '../../domain/events.ts';
-import { TOPICS } from '../../domain/events.ts';
+import { TOPICS } from '../../schemas/topics.ts';
 import type { EventLog } from '../../platform/log/event-log.port.ts';
 import { createJsonEventCodec } from '../../test/support/json-event-codec.ts';
 import { createEmbeddedKeyValueStore } from '../stores/embedded-key-value-store.adapter.ts';

@@ -1,6 +1,6 @@
 import pino from 'pino';
 import type { DomainEvent, RenditionInfo } from '../../domain/events.ts';
-import { TOPICS } from '../../domain/events.ts';
+import { TOPICS } from '../../schemas/topics.ts';
 import { assertNever } from '../../domain/shared/event.ts';
 import type { EventCodec } from '../../schemas/event-codec.port.ts';
 import type {

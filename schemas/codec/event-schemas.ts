@@ -2,7 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type avro from 'avsc';
-import { TOPIC_OF, type DomainEventType } from '../../domain/events.ts';
+import { type DomainEventType } from '../../domain/events.ts';
+import { TOPIC_OF } from '../topics.ts';
 import { namedTypesRegistry, normalizeSchema, parseAvro } from '../registry/avro-schema.ts';
 
 /** Folder holding `<aggregate>/<RecordName>.avsc` (this package's `schemas/`). */

@@ -1,5 +1,6 @@
 import pino from 'pino';
 import type { EventLog, LogRecord } from '../../platform/log/event-log.port.ts';
+import { ensureSchemasTopic, SCHEMAS_TOPIC } from '../topics.ts';
 import { canonicalSchema, normalizeSchema } from './avro-schema.ts';
 import {
   checkCompatibility, DEFAULT_COMPATIBILITY, isCompatibilityLevel, type CompatibilityLevel, type CompatibilityResult,
@@ -118,7 +119,7 @@ function assertAvro(schemaType: string | undefined): void {
  */
 export function createSchemaRegistry(opts: SchemaRegistryOptions): SchemaRegistry {
   const { log } = opts;
-  const topic = opts.topic ?? '_schemas';
+  const topic = opts.topic ?? SCHEMAS_TOPIC;
   const logger = opts.logger ?? pino({ level: 'silent' });
 
   // subject → version → value (non-deleted)
@@ -263,7 +264,7 @@ export function createSchemaRegistry(opts: SchemaRegistryOptions): SchemaRegistr
 
   return {
     async start() {
-      await log.createTopic({ name: topic, partitions: 1, compacted: true });
+      await ensureSchemasTopic(log, topic);
       position = 0;
       await catchUp();
       started = true;

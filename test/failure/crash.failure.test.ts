@@ -18,8 +18,9 @@ import { createConfluentSchemaRegistryApi } from '../../schemas/codec/schema-reg
 import { createAvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
 import { createEmbeddedObjectStore } from '../../platform/object-store/embedded/embedded-object-store.adapter.ts';
 import { loadConfig } from '../../deploy/config/config.ts';
-import { startRole, ensureTopics, type RunningRole } from '../../deploy/cluster/roles.ts';
-import { TOPICS, TOPIC_OF, keyOf, type DomainEvent } from '../../domain/events.ts';
+import { startRole, type RunningRole } from '../../deploy/cluster/roles.ts';
+import { keyOf, type DomainEvent } from '../../domain/events.ts';
+import { ensureEventTopics, TOPICS, TOPIC_OF } from '../../schemas/topics.ts';
 import { heartbeatQualifies } from '../../projections/view-rule.ts';
 import { projectionGroupId } from '../../projections/projection.port.ts';
 import { VIDEO_DETAIL_PROJECTION } from '../../projections/video-detail/video-detail.projection.ts';
@@ -91,7 +92,7 @@ test('crash: kill -9 projector and transcoder during a 50k-event load; read mode
 
   const log = await createKafkaEventLog({ brokers: [broker.bootstrap], clientId: 'crash-loader', replicationFactor: 1 });
   cleanups.push(() => log.close());
-  await ensureTopics(log, 6, 1);
+  await ensureEventTopics(log, { partitions: 6, replicationFactor: 1 });
   const codec = createAvroEventCodec({ registry: createConfluentSchemaRegistryApi({ host: registry.url }) });
   await codec.registerAll();
 

@@ -15,8 +15,9 @@ import { createConfluentSchemaRegistryApi } from '../../schemas/codec/schema-reg
 import { createAvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
 import { SCHEMAS_DIR, subjectFor } from '../../schemas/codec/event-schemas.ts';
 import { loadConfig } from '../../deploy/config/config.ts';
-import { startRole, ensureTopics } from '../../deploy/cluster/roles.ts';
-import { TOPICS, type DomainEvent } from '../../domain/events.ts';
+import { startRole } from '../../deploy/cluster/roles.ts';
+import { type DomainEvent } from '../../domain/events.ts';
+import { ensureEventTopics, TOPICS } from '../../schemas/topics.ts';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 after(async () => { for (const f of cleanups.reverse()) await f().catch(() => {}); });
@@ -31,7 +32,7 @@ test('incompatible schema: 409/40901 from the registry role, and nothing produce
   cleanups.push(() => registry.stop());
   const log = await createKafkaEventLog({ brokers: [broker.bootstrap], clientId: 'schema-proof', replicationFactor: 1 });
   cleanups.push(() => log.close());
-  await ensureTopics(log, 3, 1);
+  await ensureEventTopics(log, { partitions: 3, replicationFactor: 1 });
 
   // The current schemas, registered as every role does at start, and one event produced with them.
   const codec = createAvroEventCodec({ registry: createConfluentSchemaRegistryApi({ host: registry.url }) });

@@ -18,7 +18,8 @@ import { runProcessor, DLQ_HEADERS, deadLetterTopicFor } from '../../processors/
 import type { ProcessorDefinition } from '../../processors/runtime/processor.port.ts';
 import { loadConfig } from '../../deploy/config/config.ts';
 import { startRole } from '../../deploy/cluster/roles.ts';
-import { TOPICS, type DomainEvent } from '../../domain/events.ts';
+import { type DomainEvent } from '../../domain/events.ts';
+import { TOPICS } from '../../schemas/topics.ts';
 import { waitUntil } from './support/cluster-harness.ts';
 
 const cleanups: Array<() => Promise<unknown>> = [];

@@ -1,6 +1,6 @@
 import { Type } from '@fastify/type-provider-typebox';
 import { withErrors } from '../../errors.ts';
-import { BEARER, NullableString, VideoDetailJson, VideoIdParams } from '../shared.ts';
+import { BEARER, NullableString, VideoDetailJson, VideoIdParams, VideoStatusJson } from '../shared.ts';
 import { Description, Tags, Title } from '../uploads/uploads.schemas.ts';
 
 export const getVideoSchema = {
@@ -36,7 +36,7 @@ export const videoStatusSchema = {
   params: VideoIdParams,
   response: withErrors({
     200: Type.Object({
-      status: Type.String({ description: 'pending_upload | uploaded | processing | ready | failed' }),
+      status: VideoStatusJson,
       progress: Type.Number({ description: '0–100' }),
       renditions: Type.Array(
         Type.Object({

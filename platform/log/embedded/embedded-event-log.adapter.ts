@@ -40,7 +40,7 @@ import type {
   TopicPartition, TopicSpec,
 } from '../event-log.port.ts';
 import { tpKey } from '../event-log.port.ts';
-import { partitionForKey } from '../in-memory/in-memory-event-log.adapter.ts';
+import { partitionForKey } from '../partitioner.ts';
 import { EventLogError } from '../event-log.errors.ts';
 import { fsyncDir, writeFileAtomic } from '../../files/atomic-file.ts';
 

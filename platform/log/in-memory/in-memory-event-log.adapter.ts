@@ -1,21 +1,8 @@
-import { Partitioners } from 'kafkajs';
 import type {
   ConsumerHandle, EventLog, LogRecord, OffsetMap, ProduceRecord, RecordMetadata, Subscription, TopicDescription, TopicSpec,
 } from '../event-log.port.ts';
 import { tpKey } from '../event-log.port.ts';
-
-const kafkaPartitioner = Partitioners.DefaultPartitioner();
-
-/**
- * Kafka's default partition for a key: murmur2(key) mod partitions (kafkajs' DefaultPartitioner,
- * the same function as the Java client), so a key lands on the same partition number as on Kafka.
- * Null keys go round-robin.
- */
-export function partitionForKey(topic: string, key: string | null, partitions: number, counter = 0): number {
-  if (key === null) return counter % partitions;
-  const partitionMetadata = Array.from({ length: partitions }, (_, i) => ({ partitionId: i, leader: 0 }));
-  return kafkaPartitioner({ topic, partitionMetadata: partitionMetadata as never, message: { key, value: null } });
-}
+import { partitionForKey } from '../partitioner.ts';
 
 /**
  * In-memory EventLog: a test driver (like Kafka Streams' TopologyTestDriver) with the port's

@@ -47,8 +47,8 @@ import type {
   ConsumerHandle, EventLog, Headers, LogRecord, OffsetMap, ProduceRecord, RecordMetadata, Subscription,
   TopicDescription, TopicPartition, TopicSpec,
 } from '../event-log.port.ts';
-import { tpKey } from '../event-log.port.ts';
-import { partitionForKey } from '../in-memory/in-memory-event-log.adapter.ts';
+import { parseTpKey, tpKey } from '../event-log.port.ts';
+import { partitionForKey } from '../partitioner.ts';
 import { EventLogError } from '../event-log.errors.ts';
 
 export interface KafkaEventLogOptions {
@@ -485,10 +485,7 @@ export async function createKafkaEventLog(opts: KafkaEventLogOptions): Promise<K
     return out;
   }
 
-  const splitKey = (key: string): TopicPartition => {
-    const i = key.lastIndexOf(':');
-    return { topic: key.slice(0, i), partition: Number(key.slice(i + 1)) };
-  };
+  const splitKey = parseTpKey;
 
   async function commitOffsets(groupId: string, offsets: OffsetMap): Promise<void> {
     ensureOpen();

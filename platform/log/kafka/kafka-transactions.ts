@@ -42,7 +42,7 @@ import type {
   ConsumerHandle, LogRecord, OffsetMap, ProduceRecord, RecordBatch, TopicPartition,
 } from '../event-log.port.ts';
 import { tpKey } from '../event-log.port.ts';
-import { partitionForKey } from '../in-memory/in-memory-event-log.adapter.ts';
+import { partitionForKey } from '../partitioner.ts';
 import { EventLogError } from '../event-log.errors.ts';
 import { createKafkaEventLog } from './kafka-event-log.adapter.ts';
 import type { KafkaEventLog, KafkaEventLogOptions } from './kafka-event-log.adapter.ts';

@@ -12,7 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import pino from 'pino';
-import { TOPICS } from '../../../domain/events.ts';
+import { TOPICS } from '../../../schemas/topics.ts';
 import { createJsonEventCodec } from '../../../test/support/json-event-codec.ts';
 import { buildTranscoderProcessor, hlsKeys } from '../transcoder.processor.ts';
 import { createFsObjectStoreFake, readObjectText } from './fs-object-store.fake.ts';

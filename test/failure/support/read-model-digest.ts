@@ -16,7 +16,7 @@ import { createInMemoryEventLog } from '../../../platform/log/in-memory/in-memor
 import { createConfluentSchemaRegistryApi } from '../../../schemas/codec/schema-registry-api.ts';
 import { createAvroEventCodec } from '../../../schemas/codec/avro-event-codec.ts';
 import { openStandaloneProjections, type StandaloneProjections } from '../../../projections/standalone-projections.ts';
-import { TOPICS } from '../../../domain/events.ts';
+import { TOPICS } from '../../../schemas/topics.ts';
 import type { EventCodec } from '../../../schemas/event-codec.port.ts';
 
 const SEARCH_SECRET = 'failure-proof-search-secret';

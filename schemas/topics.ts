@@ -1,0 +1,86 @@
+/**
+ * Every topic StreamWave writes, and the one place they are created (`ensure…` below): the four
+ * event topics, the schema registry's `_schemas`, and the processors' dead-letter topics.
+ *
+ * Several event types share a topic so that all events of one aggregate are ordered in one
+ * partition (record key = aggregate id, `keyOf` in domain/events.ts); subjects in the schema
+ * registry therefore use TopicRecordNameStrategy (`<topic>-<record full name>`).
+ */
+import type { DomainEventType } from '../domain/events.ts';
+import type { EventLog, TopicSpec } from '../platform/log/event-log.port.ts';
+
+/** The event topics. Retention is infinite on Kafka (`retention.ms=-1`): the log is the system of record. */
+export const TOPICS = {
+  users: 'streamwave.users',
+  videos: 'streamwave.videos',
+  comments: 'streamwave.comments',
+  views: 'streamwave.views',
+} as const;
+
+export type EventTopic = (typeof TOPICS)[keyof typeof TOPICS];
+
+/** Topic of each event type. */
+export const TOPIC_OF: Record<DomainEventType, EventTopic> = {
+  UserRegistered: TOPICS.users,
+  UploadStarted: TOPICS.videos,
+  UploadCompleted: TOPICS.videos,
+  VideoProcessingStarted: TOPICS.videos,
+  VideoProcessingProgressed: TOPICS.videos,
+  RenditionEncoded: TOPICS.videos,
+  VideoPublished: TOPICS.videos,
+  VideoProcessingFailed: TOPICS.videos,
+  VideoProcessingCompleted: TOPICS.videos,
+  VideoMetadataUpdated: TOPICS.videos,
+  VideoDeleted: TOPICS.videos,
+  CommentPosted: TOPICS.comments,
+  VideoViewed: TOPICS.views,
+};
+
+/** Partitions of each event topic unless configured (STREAMWAVE_TOPIC_PARTITIONS; seed doc: 6 per topic). */
+export const DEFAULT_TOPIC_PARTITIONS = 6;
+
+/** The schema registry's store topic (Confluent's default `kafkastore.topic`): compacted, one partition. */
+export const SCHEMAS_TOPIC = '_schemas';
+
+export interface TopicSettings {
+  /** Partitions of created event topics (≥ 1). Default DEFAULT_TOPIC_PARTITIONS. */
+  partitions?: number;
+  /** Replication factor on Kafka; ignored by the embedded log. */
+  replicationFactor?: number;
+}
+
+/** The event topics as created on a log. */
+export function eventTopicSpecs(settings: TopicSettings = {}): TopicSpec[] {
+  const partitions = settings.partitions ?? DEFAULT_TOPIC_PARTITIONS;
+  return Object.values(TOPICS).map((name) => ({ name, partitions, replicationFactor: settings.replicationFactor }));
+}
+
+/**
+ * Creates the event topics when missing. Idempotent.
+ * @throws EventLogError `TOPIC_CONFLICT` when one exists with another partition count.
+ */
+export async function ensureEventTopics(log: EventLog, settings: TopicSettings = {}): Promise<void> {
+  for (const spec of eventTopicSpecs(settings)) await log.createTopic(spec);
+}
+
+/** Creates `topic` (default `_schemas`) as the registry's store: compacted, one partition (total order of schema ids). */
+export async function ensureSchemasTopic(log: EventLog, topic: string = SCHEMAS_TOPIC, replicationFactor?: number): Promise<void> {
+  await log.createTopic({ name: topic, partitions: 1, compacted: true, replicationFactor });
+}
+
+/**
+ * Dead-letter topic of processor `processor` for records of `sourceTopic`: `<source>.<processor>.dlq`
+ * (the naming of Kafka Connect's `errors.deadletterqueue.topic.name` convention).
+ */
+export const deadLetterTopicName = (sourceTopic: string, processor: string): string => `${sourceTopic}.${processor}.dlq`;
+
+/**
+ * Creates a dead-letter topic when missing, with the source topic's partition count so a key keeps
+ * its partition number in the DLQ.
+ */
+export async function ensureDeadLetterTopic(log: EventLog, sourceTopic: string, dlqTopic: string): Promise<void> {
+  const existing = await log.listTopics();
+  if (existing.some((t) => t.name === dlqTopic)) return;
+  const partitions = existing.find((t) => t.name === sourceTopic)?.partitions ?? 1;
+  await log.createTopic({ name: dlqTopic, partitions });
+}
