@@ -62,6 +62,7 @@ import type { EventLog, OffsetMap, RecordMetadata } from '../platform/log/event-
 import { createEmbeddedEventLog } from '../platform/log/embedded/embedded-event-log.adapter.ts';
 import { partitionForKey } from '../platform/log/partitioner.ts';
 import { createKafkaEventLog } from '../platform/log/kafka/kafka-event-log.adapter.ts';
+import { runProjection } from '../processors/runtime/projection.runtime.ts';
 import { createVideoDetailProjection } from '../projections/video-detail/video-detail.projection.ts';
 import { createEmbeddedKeyValueStore } from '../projections/stores/embedded-key-value-store.adapter.ts';
 import type { KeyValueStore } from '../projections/stores/key-value-store.port.ts';
@@ -562,9 +563,9 @@ async function runStreamWave(
 
     const store = await createEmbeddedKeyValueStore({ dir: join(dir, 'read-model') });
     const inst = instrument(store, codec);
-    const projection = createVideoDetailProjection({ store: inst.store, codec: inst.codec });
+    const projection = createVideoDetailProjection({ store: inst.store });
     cleanups.unshift(() => projection.close());
-    const handle = await projection.start(eventLog);
+    const handle = await runProjection(projection, { log: eventLog, codec: inst.codec });
     cleanups.unshift(() => handle.stop());
     if (!(await handle.waitFor(setupPositions, 60_000))) throw new Error('setup events not applied within 60 s');
     inst.reset();

@@ -69,9 +69,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   const context: GatewayContext = {
     config,
     commandBus: deps.commandBus,
-    videoQueries: deps.videoQueries,
-    analytics: deps.analytics,
-    search: deps.search,
+    readModels: deps.readModels,
     readYourWrites: deps.readYourWrites ?? (async () => {}),
     objectStore: deps.objectStore,
     ids: deps.ids ?? createUlidIds(),

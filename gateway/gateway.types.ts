@@ -9,7 +9,7 @@ import type { Registry } from 'prom-client';
 import type { CommandBus } from '../commands/command-bus.port.ts';
 import type { RecordMetadata } from '../platform/log/event-log.port.ts';
 import type { ObjectStore } from '../platform/object-store/object-store.port.ts';
-import type { AnalyticsQueries, SearchQueries, VideoQueries } from '../projections/read-model.port.ts';
+import type { ReadModelName, ReadModelQueries } from '../projections/read-model.port.ts';
 
 const MiB = 1024 * 1024;
 
@@ -29,11 +29,6 @@ export interface GatewayConfig {
   /** Lifetime of presigned part URLs, seconds. Default 3600. */
   uploadUrlTtlSeconds?: number;
   /**
-   * Secret for signing opaque cursors. The read models own cursor encoding (they raise
-   * InvalidCursorError); the gateway keeps it so the wiring can share one secret. Optional.
-   */
-  cursorSecret?: string;
-  /**
    * Largest JSON request body, bytes. Default 1 MiB: the API never takes media in JSON, but a
    * complete-upload body lists up to 10,000 parts (~60 bytes each).
    */
@@ -42,8 +37,7 @@ export interface GatewayConfig {
   trustProxy?: boolean | string | string[];
 }
 
-export type ResolvedGatewayConfig = Required<Omit<GatewayConfig, 'cursorSecret' | 'trustProxy'>> & {
-  cursorSecret?: string;
+export type ResolvedGatewayConfig = Required<Omit<GatewayConfig, 'trustProxy'>> & {
   trustProxy: boolean | string | string[];
 };
 
@@ -58,6 +52,9 @@ export const DEFAULT_GATEWAY_CONFIG = {
   trustProxy: false,
 } as const;
 
+/** See GatewayDeps.readYourWrites. Never throws; a timeout answers anyway (the write is durable, the read model lags). */
+export type ReadYourWrites = (readModel: ReadModelName, positions: RecordMetadata[]) => Promise<void>;
+
 /** Id generator: `newId('vid')` → `vid_01J…` (ULID: sortable by creation time). */
 export interface IdGenerator {
   newId(prefix: 'vid' | 'usr' | 'upl' | 'cmt' | string): string;
@@ -66,14 +63,14 @@ export interface IdGenerator {
 export interface GatewayDeps {
   config: GatewayConfig;
   commandBus: CommandBus;
-  videoQueries: VideoQueries;
-  analytics: AnalyticsQueries;
-  search: SearchQueries;
+  /** The query port of every read model, by name (projections/read-model.port.ts). */
+  readModels: ReadModelQueries;
   /**
-   * Waits until the read models have applied the given log positions (read-your-writes).
-   * Called after commands whose result the client reads next. Default: resolves immediately.
+   * Read-your-writes: waits (bounded) until `readModel` — the one that answers the client's next
+   * read — has applied the given log positions. Called after commands whose result the client
+   * reads next. Default: resolves immediately.
    */
-  readYourWrites?: (positions: RecordMetadata[]) => Promise<void>;
+  readYourWrites?: ReadYourWrites;
   objectStore: ObjectStore;
   logger: Logger;
   metricsRegistry: Registry;
@@ -95,10 +92,8 @@ export interface GatewayDeps {
 export interface GatewayContext {
   config: ResolvedGatewayConfig;
   commandBus: CommandBus;
-  videoQueries: VideoQueries;
-  analytics: AnalyticsQueries;
-  search: SearchQueries;
-  readYourWrites: (positions: RecordMetadata[]) => Promise<void>;
+  readModels: ReadModelQueries;
+  readYourWrites: ReadYourWrites;
   objectStore: ObjectStore;
   ids: IdGenerator;
   now: () => number;

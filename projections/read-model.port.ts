@@ -1,112 +1,36 @@
 /**
- * Query ports the gateway reads through. Each is served by a projection (a read model built
- * from the log); the gateway never touches a store directly.
+ * The read models the gateway reads through, by name. Each is built by one projection node and
+ * has its own store and checkpoint, so each can be replayed and swapped alone
+ * (`streamwave replay <name>`).
  */
-import type { RenditionInfo } from '../domain/events.ts';
+import type { AnalyticsQueries } from './analytics/analytics.port.ts';
+import type { CommentQueries } from './comments/comments.port.ts';
+import type { SearchQueries } from './search/search.port.ts';
+import type { UserAccountQueries } from './user-accounts/user-accounts.port.ts';
+import type { VideoDetailQueries } from './video-detail/video-detail.port.ts';
+import type { WatchHistoryQueries } from './watch-history/watch-history.port.ts';
 
-import type { VideoStatus } from '../domain/video/video.decider.ts';
+export type { AnalyticsQueries, VideoAnalytics } from './analytics/analytics.port.ts';
+export type { CommentQueries, CommentView } from './comments/comments.port.ts';
+export type { SearchHit, SearchQueries } from './search/search.port.ts';
+export type { UserAccount, UserAccountQueries } from './user-accounts/user-accounts.port.ts';
+export type { VideoDetail, VideoDetailQueries, VideoStatus } from './video-detail/video-detail.port.ts';
+export type { WatchHistoryEntry, WatchHistoryQueries } from './watch-history/watch-history.port.ts';
 
-export type { VideoStatus };
+/** Query port of each read model, by read-model name. */
+export type ReadModelQueries = {
+  'video-detail': VideoDetailQueries;
+  comments: CommentQueries;
+  'user-accounts': UserAccountQueries;
+  'watch-history': WatchHistoryQueries;
+  analytics: AnalyticsQueries;
+  search: SearchQueries;
+};
 
-/** Video detail read model (key-value: Redis in cluster mode). */
-export interface VideoDetail {
-  videoId: string;
-  ownerId: string;
-  title: string;
-  description: string;
-  tags: string[];
-  status: VideoStatus;
-  /**
-   * 0–100: ready at the first rendition, 100 when the whole ladder is encoded or processing
-   * completed (VideoProcessingCompleted) with some rungs omitted.
-   */
-  progress: number;
-  /** Encoded renditions, lowest first. */
-  renditions: RenditionInfo[];
-  /** Planned ladder size (0 until processing starts). */
-  plannedRenditions: number;
-  /** Planned renditions that could not be encoded (VideoProcessingCompleted); [] otherwise. */
-  omittedRenditions: { name: string; reason: string }[];
-  /** Human-readable failure reason when status is failed. */
-  error: string | null;
-  errorCode: string | null;
-  uploadId: string;
-  filename: string;
-  sizeBytes: number;
-  durationSeconds: number | null;
-  masterPlaylistKey: string | null;
-  thumbnailKey: string | null;
-  /** View counter (view rule v1). */
-  views: number;
-  commentCount: number;
-  createdAt: number;
-  publishedAt: number | null;
-  updatedAt: number;
-}
+export type ReadModelName = keyof ReadModelQueries;
 
-export interface CommentView {
-  commentId: string;
-  videoId: string;
-  authorId: string;
-  parentId: string | null;
-  body: string;
-  postedAt: number;
-}
-
-export interface WatchHistoryEntry {
-  videoId: string;
-  /** Last heartbeat time, ms since epoch. */
-  watchedAt: number;
-  positionSeconds: number;
-}
-
-export interface UserAccount {
-  userId: string;
-  username: string;
-  email: string;
-  passwordHash: string;
-}
-
-export interface VideoQueries {
-  getVideo(videoId: string): Promise<VideoDetail | undefined>;
-  getVideoByUploadId(uploadId: string): Promise<VideoDetail | undefined>;
-  listUserVideos(ownerId: string): Promise<VideoDetail[]>;
-  /** Newest first; `cursor` is opaque (from a previous page's next cursor). */
-  listComments(videoId: string, limit: number, cursor?: string): Promise<{ comments: CommentView[]; nextCursor: string | null }>;
-  /** Most recent first, capped (WATCH_HISTORY_CAP entries). */
-  getWatchHistory(userId: string): Promise<WatchHistoryEntry[]>;
-  findUserByUsername(username: string): Promise<UserAccount | undefined>;
-}
-
-/** Creator analytics (ClickHouse). Numbers follow view rule v1 (docs/view-rule.md). */
-export interface VideoAnalytics {
-  views: number;
-  unique_viewers: number;
-  /** Seconds. */
-  watch_time_seconds: number;
-  /** `minute` is ISO 8601 UTC at minute precision, e.g. `2026-11-24T10:15:00Z`, ascending. */
-  views_per_minute: { minute: string; views: number }[];
-}
-
-export interface AnalyticsQueries {
-  videoAnalytics(videoId: string): Promise<VideoAnalytics>;
-}
-
-export interface SearchHit {
-  videoId: string;
-  title: string;
-  description: string;
-  tags: string[];
-  ownerId: string;
-  thumbnailKey: string | null;
-  durationSeconds: number | null;
-  publishedAt: number | null;
-}
-
-export interface SearchQueries {
-  /** Full-text search with typo tolerance over title, description and tags; only ready videos. */
-  search(q: string, pageSize: number, cursor?: string): Promise<{ videos: SearchHit[]; nextCursor: string | null }>;
-}
+/** Every read model, in the order they are opened. */
+export const READ_MODELS: readonly ReadModelName[] = ['video-detail', 'comments', 'user-accounts', 'watch-history', 'analytics', 'search'];
 
 /** Raised for an invalid or tampered cursor; the gateway maps it to 400 INVALID_CURSOR. */
 export class InvalidCursorError extends Error {

@@ -11,9 +11,16 @@ import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Presets, SingleBar } from 'cli-progress';
+import { createEmbeddedEventLog, embeddedEventLogExists } from '../../platform/log/embedded/embedded-event-log.adapter.ts';
+import { READ_MODELS, type ReadModelName } from '../../projections/read-model.port.ts';
+import { createProjectionManager } from '../../projections/replay/projection-manager.ts';
+import { createAvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
+import { createInProcessSchemaRegistryApi } from '../../schemas/codec/schema-registry-api.ts';
+import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts';
+import { createFileCurrentInstanceStore, embeddedReadModels } from '../../deploy/shared/embedded-read-models.ts';
 import { createAdminClient, resolveAdminToken } from './admin-client.ts';
 
-export const REPLAY_TARGETS = ['video-detail', 'analytics', 'search'] as const;
+export const REPLAY_TARGETS = READ_MODELS;
 
 /** Wire form of `GET /admin/replays/{id}`. */
 interface ReplayStatusBody {
@@ -79,13 +86,7 @@ async function replayOnline(name: string, from: { from_beginning?: true; from_ti
   return 0;
 }
 
-async function replayOffline(name: string, from: { fromBeginning: true } | { fromTimestamp: number }, dataDir: string): Promise<number> {
-  const { createEmbeddedEventLog, embeddedEventLogExists } = await import('../../platform/log/embedded/embedded-event-log.adapter.ts');
-  const { createSchemaRegistry } = await import('../../schemas/registry/schema-registry.ts');
-  const { createInProcessSchemaRegistryApi } = await import('../../schemas/codec/schema-registry-api.ts');
-  const { createAvroEventCodec } = await import('../../schemas/codec/avro-event-codec.ts');
-  const { createProjectionManager } = await import('../../projections/replay/projection-manager.ts');
-  const { createFileCurrentInstanceStore, standaloneReplayableProjections } = await import('../../projections/replay/standalone-replayable.ts');
+async function replayOffline(name: ReadModelName, from: { fromBeginning: true } | { fromTimestamp: number }, dataDir: string): Promise<number> {
   if (!(await embeddedEventLogExists(dataDir))) {
     console.error(`no embedded event log in ${dataDir}`);
     return 2;
@@ -106,10 +107,11 @@ async function replayOffline(name: string, from: { fromBeginning: true } | { fro
     await registry.start();
     const codec = createAvroEventCodec({ registry: createInProcessSchemaRegistryApi(registry) });
     // Queries are never served from this process, so search cursors need no stable key here.
-    const slots = standaloneReplayableProjections({ dataDir, codec, searchCursorSecret: randomBytes(32) });
-    const manager = createProjectionManager({
+    const slots = embeddedReadModels({ dataDir, searchCursorSecret: randomBytes(32) });
+    const manager = createProjectionManager<Record<string, unknown>>({
       log,
-      projections: { [name]: slots[name as keyof typeof slots] } as unknown as typeof slots,
+      codec,
+      projections: { [name]: slots[name] },
       pointers: createFileCurrentInstanceStore(dataDir),
     });
     await manager.start();
@@ -145,7 +147,7 @@ export function registerReplayCommand(program: Command, serverOption: (cmd: Comm
       .option('--data-dir <dir>', 'standalone data dir (admin.token lookup; required with --offline)', process.env.STREAMWAVE_DATA_DIR)
       .option('--offline', 'run in this process against the embedded log of a STOPPED standalone server (needs --data-dir)')
       .option('--poll-ms <ms>', 'status polling interval', (v) => Number(v), 500),
-  ).action(async (name: string, opts: { server: string; fromBeginning?: boolean; fromTimestamp?: number; adminToken?: string; dataDir?: string; offline?: boolean; pollMs: number }) => {
+  ).action(async (name: ReadModelName, opts: { server: string; fromBeginning?: boolean; fromTimestamp?: number; adminToken?: string; dataDir?: string; offline?: boolean; pollMs: number }) => {
     if (opts.offline) {
       if (!opts.dataDir) {
         console.error('--offline needs --data-dir (or STREAMWAVE_DATA_DIR)');

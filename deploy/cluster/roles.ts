@@ -59,7 +59,8 @@ import { pino } from 'pino';
 import pRetry from 'p-retry';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { StreamWaveConfig } from '../config/config.ts';
-import { derivedSecret, gatewayConfigOf, objectStorePlugins, openEmbeddedObjectStore, readYourWritesVia, totalLag } from '../shared/wiring.ts';
+import { derivedSecret, gatewayConfigOf, objectStorePlugins, openEmbeddedObjectStore, readModelsOf, totalLag } from '../shared/wiring.ts';
+import { createFileCurrentInstanceStore, embeddedReadModels } from '../shared/embedded-read-models.ts';
 import { ensureEventTopics } from '../../schemas/topics.ts';
 import type { EventLog } from '../../platform/log/event-log.port.ts';
 import { createKafkaEventLog, type KafkaEventLog, type KafkaEventLogOptions } from '../../platform/log/kafka/kafka-event-log.adapter.ts';
@@ -70,10 +71,8 @@ import { createAvroEventCodec, type AvroEventCodec } from '../../schemas/codec/a
 import { createCommandBus, type LocalCommandBus } from '../../commands/command-bus.ts';
 import type { CommandBus } from '../../commands/command-bus.port.ts';
 import { DomainError } from '../../domain/shared/event.ts';
-import type { Projection } from '../../projections/projection.port.ts';
-import { createProjectionManager, logForInstance, type ProjectionManager } from '../../projections/replay/projection-manager.ts';
-import { createFileCurrentInstanceStore, standaloneReplayableProjections, type StandaloneQueryMap } from '../../projections/replay/standalone-replayable.ts';
-import type { ReplayableProjection } from '../../projections/replay/replay.port.ts';
+import { createProjectionManager, type ProjectionManager } from '../../projections/replay/projection-manager.ts';
+import type { ReadModelQueries } from '../../projections/read-model.port.ts';
 import { describeLog } from '../../platform/log/log-overview.ts';
 import { adminRoutes } from '../../gateway/routes/admin/index.ts';
 import type { EmbeddedObjectStore } from '../../platform/object-store/embedded/embedded-object-store.adapter.ts';
@@ -182,44 +181,45 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     // Topics exist before any consumer subscribes (the broker does not auto-create them).
     await ensureEventTopics(log, { partitions: config.topicPartitions, replicationFactor: config.kafkaReplicationFactor });
 
-    const lags: Record<string, () => Promise<number>> = {};
+    const lags: Record<string, () => Promise<number | Record<string, number>>> = {};
     const health = async () => {
-      const lag: Record<string, number> = {};
-      for (const [name, f] of Object.entries(lags)) lag[name] = await f();
+      let lag: Record<string, number> = {};
+      for (const [name, f] of Object.entries(lags)) {
+        const v = await f();
+        lag = typeof v === 'number' ? { ...lag, [name]: v } : { ...lag, ...v };
+      }
       return { mode: 'cluster', role, lag };
     };
 
     // --- projections: the projector's (shared group) or the gateway's own (group per replica),
     // behind the projection manager so `streamwave replay` can rebuild them into a shadow and swap
     // (same as standalone; instances and `current.json` pointers under the role's projection dir).
-    let projectionManager: ProjectionManager<StandaloneQueryMap> | undefined;
+    let projectionManager: ProjectionManager<ReadModelQueries> | undefined;
+    let readModels: ReturnType<typeof readModelsOf> | undefined;
     if (role === 'projector' || role === 'gateway' || role === 'all') {
       const own = role === 'gateway';
       const projectionDir = dir(own ? 'gateway' : 'projector');
       const instance = `${hostname()}-${config.port}`.replace(/[^a-zA-Z0-9._-]/g, '_');
-      const slots = standaloneReplayableProjections({
-        dataDir: projectionDir,
-        codec,
-        searchCursorSecret: derivedSecret(config, 'search-cursor'),
-        logger: logger.child({ component: 'projections' }),
-      });
-      const gatewayGroup = (name: string) => `streamwave.gateway.${instance}.projection.${name}`;
-      const m = createProjectionManager<StandaloneQueryMap>({
+      const m = createProjectionManager<ReadModelQueries>({
         log,
-        // The gateway's read models consume in groups of their own (see file comment); a replay
-        // shadow then gets `<that group>.replay-<ts>`.
-        projections: own
-          ? { 'video-detail': inGroup(slots['video-detail'], gatewayGroup), analytics: inGroup(slots.analytics, gatewayGroup), search: inGroup(slots.search, gatewayGroup) }
-          : slots,
+        codec,
+        projections: embeddedReadModels({
+          dataDir: projectionDir,
+          searchCursorSecret: derivedSecret(config, 'search-cursor'),
+          logger: logger.child({ component: 'projections' }),
+        }),
+        // The gateway's read models consume in groups of their own, one per replica (see the file
+        // comment); a replay shadow then gets `<that group>.replay-<ts>`.
+        ...(own && { groupIdOf: (name: string) => `streamwave.gateway.${instance}.projection.${name}` }),
         pointers: createFileCurrentInstanceStore(projectionDir),
         logger: logger.child({ component: 'projection-manager' }),
       });
       await m.start();
       projectionManager = m;
       cleanup.push(() => m.close());
-      lags['video-detail'] = () => totalLag(m.get('video-detail').handle);
-      lags.analytics = () => totalLag(m.get('analytics').handle);
-      lags.search = () => totalLag(m.get('search').handle);
+      const r = readModelsOf(m);
+      readModels = r;
+      lags.readModels = r.lag;
     }
     const admin = () => ({
       plugin: adminRoutes,
@@ -272,18 +272,11 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     }
 
     // --- gateway / all
-    const projections = {
-      videoDetail: projectionManager!.get('video-detail'),
-      analytics: projectionManager!.get('analytics'),
-      search: projectionManager!.get('search'),
-    };
     const app = await buildGateway({
       config: gatewayConfigOf(config),
       commandBus: commandBus!,
-      videoQueries: projections.videoDetail.queries,
-      analytics: projections.analytics.queries,
-      search: projections.search.queries,
-      readYourWrites: readYourWritesVia(projections.videoDetail.handle),
+      readModels: readModels!.readModels,
+      readYourWrites: readModels!.readYourWrites,
       objectStore: objectStore!,
       logger,
       metricsRegistry,
@@ -330,33 +323,6 @@ export async function createRefreshingCommandBus(make: () => LocalCommandBus, lo
         }
         return bus.send(command);
       }
-    },
-  };
-}
-
-/**
- * `slot` with every instance consuming in consumer group `groupFor(projection.name)` instead of
- * `streamwave.projection.<name>` (the gateway's per-replica groups). The projection manager sees
- * that group as the instance's own, so a replay shadow gets `<group>.replay-<ts>` (its override
- * is applied inside this one, so it wins).
- */
-function inGroup<Q>(slot: ReplayableProjection<Q>, groupFor: (projectionName: string) => string): ReplayableProjection<Q> {
-  return {
-    name: slot.name,
-    destroy: (id) => slot.destroy(id),
-    ...(slot.instances && { instances: () => slot.instances!() }),
-    async open(id) {
-      const p = await slot.open(id);
-      const groupId = groupFor(p.name);
-      const wrapped: Projection<Q> = {
-        name: p.name,
-        groupId,
-        topics: p.topics,
-        get queries() { return p.queries; },
-        start: (l) => p.start(logForInstance(l, groupId)),
-        close: () => p.close(),
-      };
-      return wrapped;
     },
   };
 }

@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import type { pino } from 'pino';
 import type { StreamWaveConfig } from '../config/config.ts';
 import type { GatewayConfig, GatewayDeps } from '../../gateway/app.ts';
-import type { RecordMetadata } from '../../platform/log/event-log.port.ts';
+import { READ_MODELS, type ReadModelName, type ReadModelQueries } from '../../projections/read-model.port.ts';
+import type { ProjectionManager } from '../../projections/replay/projection-manager.ts';
 import { createEmbeddedObjectStore, type EmbeddedObjectStore } from '../../platform/object-store/embedded/embedded-object-store.adapter.ts';
 import { s3EndpointPlugin } from '../../platform/object-store/http/s3-endpoint.plugin.ts';
 import { mediaPlugin } from '../../platform/object-store/http/media.plugin.ts';
@@ -34,17 +35,27 @@ export function gatewayConfigOf(config: StreamWaveConfig): GatewayConfig {
     tokenTtlSeconds: config.tokenTtlSeconds,
     maxUploadBytes: config.maxUploadBytes,
     uploadsPerHour: config.uploadsPerHour,
-    cursorSecret: derivedSecret(config, 'cursor'),
   };
 }
 
 /**
- * Read-your-writes through the video-detail read model: waits (bounded) until it has applied the
- * given log positions; a timeout answers anyway (the write is durable, the read model just lags).
+ * The gateway's read models from the projection manager: the query port of every read model
+ * (stable across replay swaps), read-your-writes through the read model that answers the next
+ * read (waits at most READ_YOUR_WRITES_TIMEOUT_MS; a timeout answers anyway: the write is
+ * durable, the read model just lags), and the lag of each for `/health`.
  */
-export function readYourWritesVia(handle: { waitFor(p: RecordMetadata[], timeoutMs: number): Promise<boolean> }): (positions: RecordMetadata[]) => Promise<void> {
-  return async (positions) => {
-    await handle.waitFor(positions, READ_YOUR_WRITES_TIMEOUT_MS);
+export function readModelsOf(manager: ProjectionManager<ReadModelQueries>): Pick<GatewayDeps, 'readModels' | 'readYourWrites'> & { lag(): Promise<Record<ReadModelName, number>> } {
+  const readModels = Object.fromEntries(READ_MODELS.map((name) => [name, manager.get(name).queries])) as unknown as ReadModelQueries;
+  return {
+    readModels,
+    async readYourWrites(name, positions) {
+      await manager.get(name).handle.waitFor(positions, READ_YOUR_WRITES_TIMEOUT_MS);
+    },
+    async lag() {
+      const out = {} as Record<ReadModelName, number>;
+      for (const name of READ_MODELS) out[name] = await totalLag(manager.get(name).handle);
+      return out;
+    },
   };
 }
 

@@ -1,7 +1,7 @@
 /**
  * Standalone mode: every role of StreamWave in one process on embedded adapters, data on disk
  * under STREAMWAVE_DATA_DIR — the embedded log, the built-in schema registry (served at /registry),
- * the command bus, the three projections, the transcoder, the object store with its S3-compatible
+ * the command bus, the six read models, the transcoder, the object store with its S3-compatible
  * endpoint (/s3) and HLS delivery (/media), and the gateway. `main` only wires; every piece is the
  * same code cluster mode runs with other adapters behind the same ports.
  */
@@ -10,16 +10,15 @@ import { mkdirSync } from 'node:fs';
 import { pino } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { StreamWaveConfig } from '../config/config.ts';
-import { derivedSecret, gatewayConfigOf, objectStorePlugins, openEmbeddedObjectStore, readYourWritesVia, totalLag } from '../shared/wiring.ts';
+import { derivedSecret, gatewayConfigOf, objectStorePlugins, openEmbeddedObjectStore, readModelsOf, totalLag } from '../shared/wiring.ts';
 import { createEmbeddedEventLog } from '../../platform/log/embedded/embedded-event-log.adapter.ts';
 import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts';
 import { schemaRegistryRoutes } from '../../schemas/registry/schema-registry.routes.ts';
 import { createInProcessSchemaRegistryApi } from '../../schemas/codec/schema-registry-api.ts';
 import { createAvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
 import { createCommandBus } from '../../commands/command-bus.ts';
-// --- replay (issue 3): projections run behind the projection manager so admin replays can swap them ---
 import { createProjectionManager } from '../../projections/replay/projection-manager.ts';
-import { createFileCurrentInstanceStore, standaloneReplayableProjections } from '../../projections/replay/standalone-replayable.ts';
+import { createFileCurrentInstanceStore, embeddedReadModels } from '../shared/embedded-read-models.ts';
 import { describeLog } from '../../platform/log/log-overview.ts';
 import { adminRoutes } from '../../gateway/routes/admin/index.ts';
 import { buildTranscoderProcessor } from '../../processors/transcoder/transcoder.processor.ts';
@@ -56,28 +55,17 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
   const commandBus = createCommandBus({ log, codec, logger: logger.child({ role: 'commands' }) });
   await commandBus.start();
 
-  // --- replay (issue 3): the manager opens the CURRENT instance of each read model (see
-  // projections/replay/standalone-replayable.ts for the layout) and serves stable query ports.
+  // The read models run behind the projection manager, which opens the current instance of each
+  // (see deploy/shared/embedded-read-models.ts for the layout) and lets `streamwave replay` swap them.
   const projectionManager = createProjectionManager({
     log,
-    projections: standaloneReplayableProjections({
-      dataDir: config.dataDir,
-      codec,
-      searchCursorSecret: derivedSecret(config, 'search-cursor'),
-      logger: logger.child({ role: 'projections' }),
-    }),
+    codec,
+    projections: embeddedReadModels({ dataDir: config.dataDir, searchCursorSecret: derivedSecret(config, 'search-cursor'), logger: logger.child({ role: 'projections' }) }),
     pointers: createFileCurrentInstanceStore(config.dataDir),
     logger: logger.child({ role: 'projection-manager' }),
   });
   await projectionManager.start();
-  const projections = {
-    videoDetail: projectionManager.get('video-detail'),
-    analytics: projectionManager.get('analytics'),
-    search: projectionManager.get('search'),
-    close: () => projectionManager.close(),
-  };
-  const handles = { videoDetail: projections.videoDetail.handle, analytics: projections.analytics.handle, search: projections.search.handle };
-  // --- end replay wiring
+  const readModels = readModelsOf(projectionManager);
 
   const objectStore = openEmbeddedObjectStore(config, dir('objects'), 'streamwave-standalone', logger.child({ role: 'object-store' }));
 
@@ -93,26 +81,19 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
   const app = await buildGateway({
     config: gatewayConfigOf(config),
     commandBus,
-    videoQueries: projections.videoDetail.queries,
-    analytics: projections.analytics.queries,
-    search: projections.search.queries,
-    readYourWrites: readYourWritesVia(handles.videoDetail),
+    readModels: readModels.readModels,
+    readYourWrites: readModels.readYourWrites,
     objectStore,
     logger,
     metricsRegistry,
     health: async () => ({
       mode: 'standalone',
-      lag: {
-        'video-detail': await totalLag(handles.videoDetail),
-        analytics: await totalLag(handles.analytics),
-        search: await totalLag(handles.search),
-        transcoder: await totalLag(transcoder),
-      },
+      lag: { ...(await readModels.lag()), transcoder: await totalLag(transcoder) },
     }),
     plugins: [
       { plugin: schemaRegistryRoutes, prefix: '/registry', options: { registry } },
       ...objectStorePlugins(objectStore),
-      // --- replay (issue 3): admin API (bearer admin token)
+      // Admin API (bearer admin token): replays and the topics overview.
       { plugin: adminRoutes, prefix: '/admin', options: { token: config.adminToken, replays: projectionManager, topics: () => describeLog(log) } },
     ],
   });
@@ -126,7 +107,7 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
       stopping ??= (async () => {
         await app.close();
         await transcoder.stop();
-        await projections.close();
+        await projectionManager.close();
         await log.close();
         logger.info('StreamWave standalone stopped');
       })();

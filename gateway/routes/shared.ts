@@ -6,7 +6,7 @@ import { Type } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { VIDEO_STATUSES, type VideoStatus } from '../../domain/video/video.decider.ts';
 import type { ObjectStore } from '../../platform/object-store/object-store.port.ts';
-import type { VideoDetail } from '../../projections/read-model.port.ts';
+import type { VideoDetail } from '../../projections/video-detail/video-detail.port.ts';
 import { Errors } from '../errors.ts';
 
 /** Ids are opaque to clients; bound their size so a path param can never be abusive. */
@@ -35,7 +35,7 @@ export const isoOrNull = (ms: number | null | undefined): string | null => (ms =
  * gone for every client, owner included).
  */
 export async function loadVideo(fastify: FastifyInstance, videoId: string): Promise<VideoDetail> {
-  const video = await fastify.gateway.videoQueries.getVideo(videoId);
+  const video = await fastify.gateway.readModels['video-detail'].getVideo(videoId);
   if (!video || video.status === 'deleted') throw new Errors.VideoNotFound(videoId);
   return video;
 }

@@ -1,25 +1,75 @@
 /**
- * Builds a gateway over the fakes for `inject` tests, plus helpers to register users and upload
- * videos through the public API. Always `await ctx.close()` (closes the Fastify instance).
+ * The gateway on the real wiring, for `inject` tests: the real command bus over an in-memory log
+ * with the JSON codec, the real read models (key-value and search stores in memory, analytics on
+ * chDB in a database of its own) run by the topology test driver, and the embedded object store
+ * in a temporary directory. Read-your-writes runs the driver until the read models have applied
+ * everything, so a test reads what a client would after the answer; after a command the gateway
+ * does not wait on (a view heartbeat), call `world.settle()` before reading.
+ * Nothing here is a fake: spies record what passes through real objects. Always `await ctx.close()`.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import pino from 'pino';
 import { Registry } from 'prom-client';
+import { createCommandBus } from '../../commands/command-bus.ts';
+import type { Command, CommandBus } from '../../commands/command-bus.port.ts';
+import type { DomainEvent } from '../../domain/events.ts';
+import type { RecordMetadata } from '../../platform/log/event-log.port.ts';
+import { createEmbeddedObjectStore, type EmbeddedObjectStore } from '../../platform/object-store/embedded/embedded-object-store.adapter.ts';
+import { createTopologyTestDriver, type TopologyTestDriver } from '../../processors/runtime/testing/topology-test-driver.ts';
+import { createChdbAnalyticsStore } from '../../projections/analytics/chdb-analytics-store.adapter.ts';
+import { READ_MODELS, type ReadModelQueries } from '../../projections/read-model.port.ts';
+import { openReadModel } from '../../projections/read-models.ts';
+import { inMemoryStores, TEST_SEARCH_SECRET } from '../../projections/testing/projection-test-kit.ts';
+import { TOPICS } from '../../schemas/topics.ts';
+import { createJsonEventCodec } from '../../test/support/json-event-codec.ts';
 import { buildGateway } from '../app.ts';
 import type { GatewayConfig, GatewayDeps } from '../gateway.types.ts';
-import { createFakeWorld, type FakeWorld } from './fakes.ts';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-at-least-32-bytes-long!';
 
+/** Minimum part size the tests' object store accepts (the S3 rule is 5 MiB). */
+const MIN_PART_BYTES = 5 * 1024 * 1024;
+
+// libchdb binds one data directory per process: every test gateway of a test file (one process)
+// shares this directory, each with an analytics database of its own.
+let chdbDir: Promise<string> | undefined;
+let databases = 0;
+
+/** Everything behind a test gateway. */
+export interface TestWorld {
+  readonly commandBus: CommandBus;
+  /** Every command the gateway sent, refused ones included, in order. */
+  readonly sent: Command[];
+  readonly readModels: ReadModelQueries;
+  readonly objectStore: EmbeddedObjectStore;
+  /** Multipart uploads opened and aborted through the object store port. */
+  readonly multipart: { created: number; aborted: number };
+  readonly driver: TopologyTestDriver;
+  /** Every event on the log, decoded, with its position (per topic in offset order). */
+  events(): Promise<{ event: DomainEvent; position: RecordMetadata }[]>;
+  /** Runs the read models until they have applied every record on the log. */
+  settle(): Promise<void>;
+  /** Stands in for a client's PUT to a presigned part URL (S3 UploadPart); returns the ETag. */
+  uploadPart(uploadId: string, partNumber: number, body: Buffer): Promise<string>;
+  /**
+   * Drives an uploaded video to `ready` through the real command bus, as the transcoder does
+   * (StartProcessing → RecordRenditionEncoded → PublishVideo). Duration in seconds.
+   */
+  publish(videoId: string, durationSeconds?: number): Promise<void>;
+}
+
 export interface TestGateway {
   app: FastifyInstance;
-  world: FakeWorld;
+  world: TestWorld;
   registry: Registry;
   /** Registers a user and logs in; returns its id and a Bearer access token. */
   signUp(username: string, password?: string): Promise<{ id: string; token: string }>;
   /** Starts an upload of `sizeBytes` (auth as `token`); returns the 201 body. */
   startUpload(token: string, sizeBytes?: number, extra?: Record<string, unknown>): Promise<StartUploadBody>;
-  /** Start → upload parts (fake PUT) → complete: returns the video id. `publish` also drives it to ready. */
+  /** Start → upload the part → complete: returns the video id. `publish` also drives it to ready. */
   uploadVideo(token: string, opts?: { publish?: boolean; title?: string; tags?: string[] }): Promise<string>;
   inject(opts: InjectOptions & { token?: string }): Promise<LightMyRequestResponse>;
   close(): Promise<void>;
@@ -33,19 +83,71 @@ export interface StartUploadBody {
   expires_at: string;
 }
 
-export async function createTestGateway(
-  config: Partial<GatewayConfig> = {},
-  overrides: Partial<GatewayDeps> = {},
-): Promise<TestGateway> {
-  const world = createFakeWorld();
+async function createTestWorld(dir: string): Promise<TestWorld & { close(): Promise<void> }> {
+  const codec = createJsonEventCodec();
+  chdbDir ??= mkdtemp(join(tmpdir(), 'sw-gw-chdb-'));
+  const chdbPath = await chdbDir;
+  const database = `gw_${process.pid}_${++databases}`;
+  const stores = { ...inMemoryStores(), analytics: () => createChdbAnalyticsStore({ path: chdbPath, database }) };
+  const nodes = await Promise.all(READ_MODELS.map((name) => openReadModel(name, stores, { searchCursorSecret: TEST_SEARCH_SECRET })));
+  const driver = await createTopologyTestDriver({ nodes, codec });
+  const bus = createCommandBus({ log: driver.log, codec, partitions: 2 });
+  await bus.start();
+  const sent: Command[] = [];
+  const multipart = { created: 0, aborted: 0 };
+  const store = createEmbeddedObjectStore({
+    dir: join(dir, 'objects'),
+    publicBaseUrl: 'http://streamwave.test',
+    s3: { endpointPath: '/s3', bucket: 'streamwave', region: 'us-east-1', accessKeyId: 'test', secretAccessKey: 'test-secret' },
+    mediaPathPrefix: '/media',
+    minPartSizeBytes: MIN_PART_BYTES,
+  });
+  const objectStore: EmbeddedObjectStore = Object.assign(Object.create(store) as EmbeddedObjectStore, {
+    async createMultipartUpload(key: string, contentType: string) { multipart.created++; return store.createMultipartUpload(key, contentType); },
+    async abortMultipartUpload(key: string, uploadId: string) { multipart.aborted++; return store.abortMultipartUpload(key, uploadId); },
+  });
+  const readModels = Object.fromEntries(nodes.map((n) => [n.name, n.queries])) as unknown as ReadModelQueries;
+  const commandBus: CommandBus = { send: (command) => { sent.push(command); return bus.send(command); } };
+  return {
+    commandBus, sent, readModels, objectStore, multipart, driver,
+    async events() {
+      const out: { event: DomainEvent; position: RecordMetadata }[] = [];
+      for (const topic of Object.values(TOPICS)) {
+        for (const r of driver.log.records(topic)) {
+          out.push({ event: await codec.decode(r.value!), position: { topic: r.topic, partition: r.partition, offset: r.offset } });
+        }
+      }
+      return out;
+    },
+    settle: () => driver.process(),
+    uploadPart: (uploadId, partNumber, body) => store.writePart(uploadId, partNumber, body, body.length),
+    async publish(videoId, durationSeconds = 10) {
+      const rendition = { name: '360p', width: 640, height: 360, bandwidth: 1_000_000, codecs: 'avc1.64001e,mp4a.40.2', playlist: '360p/index.m3u8' };
+      const metadata = { now: Date.now() };
+      await commandBus.send({ type: 'StartProcessing', data: { videoId, ladder: [rendition], durationSeconds }, metadata });
+      await commandBus.send({ type: 'RecordRenditionEncoded', data: { videoId, rendition }, metadata });
+      await commandBus.send({
+        type: 'PublishVideo',
+        data: { videoId, masterPlaylistKey: `hls/${videoId}/master.m3u8`, thumbnailKey: `hls/${videoId}/thumb.jpg`, durationSeconds },
+        metadata,
+      });
+      await driver.process();
+    },
+    close: () => driver.close(),
+  };
+}
+
+/** A gateway on the real wiring (see the file comment). `overrides` replace gateway dependencies. */
+export async function createTestGateway(config: Partial<GatewayConfig> = {}, overrides: Partial<GatewayDeps> = {}): Promise<TestGateway> {
+  const dir = await mkdtemp(join(tmpdir(), 'sw-gw-'));
+  const world = await createTestWorld(dir);
   const registry = new Registry();
   const app = await buildGateway({
     // A generous upload quota unless a test is about the rate limit.
-    config: { jwtSecret: TEST_JWT_SECRET, uploadsPerHour: 1000, ...config },
+    config: { jwtSecret: TEST_JWT_SECRET, uploadsPerHour: 1000, minPartSizeBytes: MIN_PART_BYTES, ...config },
     commandBus: world.commandBus,
-    videoQueries: world.readModels,
-    analytics: world.readModels,
-    search: world.readModels,
+    readModels: world.readModels,
+    readYourWrites: () => world.settle(),
     objectStore: world.objectStore,
     logger: pino({ level: 'silent' }),
     metricsRegistry: registry,
@@ -56,7 +158,6 @@ export async function createTestGateway(
     const { token, ...rest } = opts;
     return app.inject({ ...rest, headers: { ...(rest.headers ?? {}), ...(token && { authorization: `Bearer ${token}` }) } });
   };
-
   const expectStatus = (res: LightMyRequestResponse, status: number, what: string) => {
     if (res.statusCode !== status) throw new Error(`${what}: expected ${status}, got ${res.statusCode} ${res.body}`);
   };
@@ -86,18 +187,17 @@ export async function createTestGateway(
     async uploadVideo(token, opts = {}) {
       const size = 1000;
       const started = await ctx.startUpload(token, size, { ...(opts.title && { title: opts.title }), ...(opts.tags && { tags: opts.tags }) });
-      const etag = world.objectStore.uploadPart(started.upload_id, 1, Buffer.alloc(size, 7));
-      const done = await inject({
-        method: 'POST',
-        url: `/api/v1/uploads/${started.upload_id}/complete`,
-        token,
-        payload: { parts: [{ part_number: 1, etag }] },
-      });
+      const etag = await world.uploadPart(started.upload_id, 1, Buffer.alloc(size, 7));
+      const done = await inject({ method: 'POST', url: `/api/v1/uploads/${started.upload_id}/complete`, token, payload: { parts: [{ part_number: 1, etag }] } });
       expectStatus(done, 202, 'complete upload');
       if (opts.publish) await world.publish(started.video_id);
       return started.video_id;
     },
-    close: () => app.close(),
+    async close() {
+      await app.close();
+      await world.close();
+      await rm(dir, { recursive: true, force: true });
+    },
   };
   return ctx;
 }

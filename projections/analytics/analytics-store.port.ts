@@ -1,5 +1,5 @@
 import type { OffsetMap } from '../../platform/log/event-log.port.ts';
-import type { VideoAnalytics } from '../read-model.port.ts';
+import type { VideoAnalytics } from './analytics.port.ts';
 
 /**
  * One consumed record of the views topic as stored in the analytics table: a VideoViewed

@@ -5,7 +5,7 @@
  * UInt64 results may come back as JSON strings on a server (output_format_json_quote_64bit_integers),
  * so callers convert with Number().
  */
-import { MIN_VIEW_SECONDS, WHOLE_VIDEO_TOLERANCE_SECONDS } from '../view-rule.ts';
+import { MIN_VIEW_SECONDS, WHOLE_VIDEO_TOLERANCE_SECONDS } from '../../domain/view/view-rule.ts';
 
 /** Database of the live analytics read model; replay instances use `streamwave_replay_<ts>`. */
 export const ANALYTICS_DATABASE = 'streamwave';
@@ -80,7 +80,7 @@ SELECT topic, partition, max(offset) + 1 AS next_offset
 FROM ${TABLE}
 GROUP BY topic, partition`;
 
-/** Parameters every rule-v1 query takes; values come from projections/view-rule.ts. */
+/** Parameters every rule-v1 query takes; values come from domain/view/view-rule.ts. */
 export const VIEW_RULE_PARAMS = { min_view_seconds: MIN_VIEW_SECONDS, whole_tolerance_seconds: WHOLE_VIDEO_TOLERANCE_SECONDS };
 
 /**

@@ -14,19 +14,29 @@
  * A crash before step 3 leaves the old pointer, so the old instance serves after restart and the
  * orphan shadow is deleted on start; a crash after the pointer write opens the shadow (caught up).
  *
- * Log-agnostic (EventLog port only): the consumer group override and the timestamp seek are done
- * by wrapping `subscribe`, so projections need no replay-specific code.
+ * Log-agnostic (EventLog port only): each instance is the same projection node run by the
+ * projection runtime with its own consumer group (and, for a partial rebuild, a lower bound on its
+ * start offsets), so projections need no replay-specific code.
  */
 import pino from 'pino';
-import type { EventLog, OffsetMap, RecordMetadata, Subscription, TopicPartition } from '../../platform/log/event-log.port.ts';
+import type { EventLog, OffsetMap, RecordMetadata, TopicPartition } from '../../platform/log/event-log.port.ts';
 import { tpKey } from '../../platform/log/event-log.port.ts';
-import type { Projection, ProjectionHandle } from '../projection.port.ts';
+import { projectionGroupId, runProjection, type ProjectionHandle } from '../../processors/runtime/projection.runtime.ts';
+import type { ProjectionNode } from '../../processors/runtime/topology.port.ts';
+import type { EventCodec } from '../../schemas/event-codec.port.ts';
 import {
   PRIMARY_INSTANCE, ReplayError, type CurrentInstance, type CurrentInstanceStore, type ReplayFrom, type ReplayableProjection, type ReplayStatus,
 } from './replay.port.ts';
 
 export interface ProjectionManagerOptions<M extends Record<string, unknown>> {
   log: EventLog;
+  /** Decodes the records the projections consume. */
+  codec: EventCodec;
+  /**
+   * Consumer group of a projection's live instance; default `streamwave.projection.<name>`. A
+   * replay shadow consumes in `<that group>.replay-<ts>`.
+   */
+  groupIdOf?(name: string): string;
   /** The replayable projections by name (`video-detail`, `analytics`, `search`). */
   projections: { [K in keyof M & string]: ReplayableProjection<M[K]> };
   pointers: CurrentInstanceStore;
@@ -72,36 +82,10 @@ export interface ProjectionManager<M extends Record<string, unknown>> {
 interface Instance<Q> {
   instanceId: string;
   groupId: string;
-  projection: Projection<Q>;
+  projection: ProjectionNode<Q>;
   handle: ProjectionHandle;
   inflight: number;
   drained: Set<() => void>;
-}
-
-/**
- * A view of `log` whose `subscribe` uses `groupId` and never starts a partition before
- * `startAt` (the seek the projection asks for still wins when it is further ahead — its stored
- * checkpoint).
- */
-export function logForInstance(log: EventLog, groupId: string, startAt?: (partitions: TopicPartition[]) => Promise<OffsetMap>): EventLog {
-  const subscribe = async (sub: Subscription) => log.subscribe({
-    ...sub,
-    groupId,
-    onAssigned: async (partitions) => {
-      const seek: OffsetMap = new Map((await sub.onAssigned?.(partitions)) ?? []);
-      if (startAt) {
-        for (const [k, v] of await startAt(partitions)) seek.set(k, Math.max(v, seek.get(k) ?? 0));
-      }
-      return seek;
-    },
-  });
-  return new Proxy(log, {
-    get(target, prop) {
-      if (prop === 'subscribe') return subscribe;
-      const v = Reflect.get(target, prop, target) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
 }
 
 /** `offsetsForTimestamp(T)` for every assigned partition (Kafka ListOffsets by timestamp). */
@@ -143,13 +127,13 @@ export function createProjectionManager<M extends Record<string, unknown>>(opts:
     return s;
   };
 
+  const groupIdOf = opts.groupIdOf ?? projectionGroupId;
   const openInstance = async <Q>(s: ReplayableProjection<Q>, ptr: { instanceId: string; groupId?: string; fromTimestamp?: number }): Promise<Instance<Q>> => {
     const projection = await s.open(ptr.instanceId);
-    const groupId = ptr.groupId ?? projection.groupId;
+    const groupId = ptr.groupId ?? groupIdOf(projection.name);
     try {
-      const seek = ptr.fromTimestamp === undefined ? undefined : timestampSeek(opts.log, ptr.fromTimestamp);
-      const log = groupId === projection.groupId && !seek ? opts.log : logForInstance(opts.log, groupId, seek);
-      const handle = await projection.start(log);
+      const startAt = ptr.fromTimestamp === undefined ? undefined : timestampSeek(opts.log, ptr.fromTimestamp);
+      const handle = await runProjection(projection, { log: opts.log, codec: opts.codec, groupId, startAt, logger });
       return { instanceId: ptr.instanceId, groupId, projection, handle, inflight: 0, drained: new Set() };
     } catch (err) {
       await projection.close().catch(() => undefined);
@@ -247,7 +231,7 @@ export function createProjectionManager<M extends Record<string, unknown>>(opts:
     const ts = Math.max(now(), lastReplayTs + 1);
     lastReplayTs = ts;
     const instanceId = `replay-${ts}`;
-    const baseGroup = live.projection.groupId;
+    const baseGroup = groupIdOf(name);
     const status: ReplayStatus = {
       replayId: `${name}.${instanceId}`, projection: name, status: 'running', instanceId, groupId: `${baseGroup}.${instanceId}`,
       consumed: 0, total: 0, eventsPerSecond: 0, etaSeconds: null, startedAt: now(), finishedAt: null, error: null,
@@ -266,7 +250,7 @@ export function createProjectionManager<M extends Record<string, unknown>>(opts:
       let opening: Promise<Instance<unknown>> | undefined;
       let timer: NodeJS.Timeout | undefined;
       try {
-        const starts = await startOffsets(live.projection.topics, fromTimestamp);
+        const starts = await startOffsets(live.projection.inputs, fromTimestamp);
         opening = openInstance(s, { instanceId, groupId: status.groupId, fromTimestamp });
         shadow = await Promise.race([opening, abortSignal]);
         logger.info({ projection: name, instanceId, groupId: status.groupId, fromTimestamp }, 'replay: shadow started');
@@ -276,7 +260,7 @@ export function createProjectionManager<M extends Record<string, unknown>>(opts:
           const lag = await shadowHandle.lag();
           let consumed = 0;
           let total = 0;
-          for (const topic of live.projection.topics) {
+          for (const topic of live.projection.inputs) {
             const ends = await opts.log.endOffsets(topic);
             ends.forEach((end, p) => {
               const k = tpKey(topic, p);
@@ -410,12 +394,4 @@ export function createProjectionManager<M extends Record<string, unknown>>(opts:
     },
   };
   return manager;
-}
-
-/** Parses a `--from-timestamp` value: ISO 8601 or ms since epoch. @throws ReplayError INVALID_REPLAY_FROM */
-export function parseReplayTimestamp(value: string): number {
-  const v = value.trim();
-  const ms = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
-  if (!Number.isFinite(ms) || ms < 0) throw new ReplayError('INVALID_REPLAY_FROM', `not an ISO 8601 time or ms since epoch: "${value}"`);
-  return ms;
 }

@@ -3,7 +3,7 @@
  * Log-agnostic: everything here works on the EventLog port, so the same manager runs against the
  * embedded log (standalone) and Kafka (cluster mode).
  */
-import type { Projection } from '../projection.port.ts';
+import type { ProjectionNode } from '../../processors/runtime/topology.port.ts';
 
 /** Instance id of the store a projection had before any replay (its original location). */
 export const PRIMARY_INSTANCE = 'primary';
@@ -13,10 +13,10 @@ export const PRIMARY_INSTANCE = 'primary';
  * live one and a shadow being rebuilt. Each instance has its own store and checkpoint.
  */
 export interface ReplayableProjection<Q> {
-  /** Name used by the CLI and the admin API: `video-detail`, `analytics`, `search`. */
+  /** Read-model name used by the CLI and the admin API (`video-detail`, `comments`, …, see READ_MODELS). */
   readonly name: string;
-  /** Opens (creates when missing) instance `instanceId` — its store — without starting it. */
-  open(instanceId: string): Promise<Projection<Q>>;
+  /** Opens (creates when missing) instance `instanceId` — its store — as a projection node, not running yet. */
+  open(instanceId: string): Promise<ProjectionNode<Q>>;
   /** Deletes the store of a CLOSED instance (directory, table or database). Idempotent. */
   destroy(instanceId: string): Promise<void>;
   /** Ids of the instances that exist in storage (to clean up shadows of an interrupted replay). */

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import pino from 'pino';
 import type { OffsetMap } from '../../platform/log/event-log.port.ts';
-import type { JsonValue, KeyValueEntry, KeyValueOp, KeyValueStore, ScanOptions } from './key-value-store.port.ts';
+import type { JsonValue, KeyValueOp, KeyValueStore, ScanOptions } from './key-value-store.port.ts';
+import { SortedJsonMap } from './sorted-json-map.ts';
 import { KeyValueStoreError } from './key-value-store.port.ts';
 
 export interface EmbeddedKeyValueStoreOptions {
@@ -27,7 +28,7 @@ const SNAPSHOT_FORMAT = 'streamwave.kv.snapshot/1';
 const journalName = (generation: number) => `journal-${generation}.log`;
 
 /**
- * Embedded key-value store: an in-memory sorted map, made durable by
+ * Embedded key-value store: an in-memory sorted map (SortedJsonMap), made durable by
  * - an append-only journal `journal-<gen>.log`: one line per commit,
  *   `<crc32 of json, 8 hex> <json {ops, cp}>\n`, fdatasync'ed before the commit resolves;
  * - a snapshot `snapshot.jsonl` (header line with generation and checkpoint, then one
@@ -45,28 +46,13 @@ export async function createEmbeddedKeyValueStore(opts: EmbeddedKeyValueStoreOpt
   const dir = opts.dir;
   await mkdir(dir, { recursive: true });
 
-  const keys: string[] = [];
-  const values = new Map<string, string>();
+  const map = new SortedJsonMap();
   const checkpoint: OffsetMap = new Map();
   let generation = 0;
 
-  // ---- sorted map -------------------------------------------------------------------------
-  const lowerBound = (k: string): number => {
-    let lo = 0, hi = keys.length;
-    while (lo < hi) { const mid = (lo + hi) >>> 1; if (keys[mid] < k) lo = mid + 1; else hi = mid; }
-    return lo;
-  };
-  const putRaw = (k: string, json: string) => {
-    if (!values.has(k)) keys.splice(lowerBound(k), 0, k);
-    values.set(k, json);
-  };
-  const deleteRaw = (k: string) => {
-    if (!values.delete(k)) return;
-    keys.splice(lowerBound(k), 1);
-  };
   const applyEntry = (ops: SerialisedOp[], cp: Record<string, number>) => {
     for (const o of ops) {
-      if (o[0] === 'p') putRaw(o[1], o[2]); else deleteRaw(o[1]);
+      if (o[0] === 'p') map.putJson(o[1], o[2]); else map.delete(o[1]);
     }
     for (const [k, v] of Object.entries(cp)) checkpoint.set(k, v);
   };
@@ -83,7 +69,7 @@ export async function createEmbeddedKeyValueStore(opts: EmbeddedKeyValueStoreOpt
       generation = header.generation;
       for (let i = 1; i <= header.entries; i++) {
         const [k, v] = JSON.parse(lines[i]) as [string, JsonValue];
-        putRaw(k, JSON.stringify(v));
+        map.putJson(k, JSON.stringify(v));
       }
       for (const [k, v] of Object.entries(header.checkpoint)) checkpoint.set(k, v);
     } catch (e) {
@@ -136,10 +122,10 @@ export async function createEmbeddedKeyValueStore(opts: EmbeddedKeyValueStoreOpt
     const tmp = join(dir, `${SNAPSHOT}.${next}.tmp`);
     const fh = await open(tmp, 'w');
     try {
-      const header = { format: SNAPSHOT_FORMAT, generation: next, checkpoint: Object.fromEntries(checkpoint), entries: keys.length };
+      const header = { format: SNAPSHOT_FORMAT, generation: next, checkpoint: Object.fromEntries(checkpoint), entries: map.size };
       let chunk = JSON.stringify(header) + '\n';
-      for (const k of keys) {
-        chunk += `[${JSON.stringify(k)},${values.get(k)!}]\n`;
+      for (const [k, json] of map.entries()) {
+        chunk += `[${JSON.stringify(k)},${json}]\n`;
         if (chunk.length > 1 << 20) { await fh.write(chunk); chunk = ''; }
       }
       if (chunk) await fh.write(chunk);
@@ -158,41 +144,18 @@ export async function createEmbeddedKeyValueStore(opts: EmbeddedKeyValueStoreOpt
     await fsyncDir(dir);
     await oldHandle.close();
     await unlink(oldJournal).catch(() => undefined);
-    logger.debug({ dir, generation, entries: keys.length }, 'kv store: compacted');
+    logger.debug({ dir, generation, entries: map.size }, 'kv store: compacted');
   };
 
   const store: EmbeddedKeyValueStore = {
     async get<T = JsonValue>(key: string) {
-      const v = values.get(key);
-      return v === undefined ? undefined : (JSON.parse(v) as T);
+      return map.get<T>(key);
     },
     async getMany<T = JsonValue>(ks: string[]) {
-      return ks.map((k) => { const v = values.get(k); return v === undefined ? undefined : (JSON.parse(v) as T); });
+      return ks.map((k) => map.get<T>(k));
     },
     async scan<T = JsonValue>(prefix: string, o: ScanOptions) {
-      const out: KeyValueEntry<T>[] = [];
-      const limit = Math.max(0, Math.floor(o.limit));
-      if (limit === 0) return out;
-      if (!o.reverse) {
-        let i = lowerBound(prefix);
-        if (o.after !== undefined && o.after >= prefix) {
-          i = lowerBound(o.after);
-          if (keys[i] === o.after) i++;
-        }
-        for (; i < keys.length && out.length < limit && keys[i].startsWith(prefix); i++) {
-          out.push({ key: keys[i], value: JSON.parse(values.get(keys[i])!) as T });
-        }
-      } else {
-        // End of the prefix range: keys ≥ prefix that start with it are contiguous.
-        let lo = lowerBound(prefix), hi = keys.length;
-        while (lo < hi) { const mid = (lo + hi) >>> 1; if (keys[mid].startsWith(prefix)) lo = mid + 1; else hi = mid; }
-        let i = lo - 1;
-        if (o.after !== undefined) i = Math.min(i, lowerBound(o.after) - 1);
-        for (; i >= 0 && out.length < limit && keys[i].startsWith(prefix); i--) {
-          out.push({ key: keys[i], value: JSON.parse(values.get(keys[i])!) as T });
-        }
-      }
-      return out;
+      return map.scan<T>(prefix, o);
     },
     commit(ops: KeyValueOp[], cp: OffsetMap) {
       return serial(async () => {

@@ -1,13 +1,56 @@
 /**
- * Helpers shared by the projection tests (not used in production code): a scripted in-memory
- * log, and a log wrapper that delivers every batch twice (at-least-once redelivery).
+ * Helpers shared by the projection tests: read models on in-memory stores run by the topology
+ * test driver, a scripted in-memory log for the runtime and replay tests, bounded waits.
  */
 import type { DomainEvent } from '../../domain/events.ts';
 import { keyOf } from '../../domain/events.ts';
-import { ensureEventTopics, TOPIC_OF } from '../../schemas/topics.ts';
 import type { EventLog, RecordMetadata } from '../../platform/log/event-log.port.ts';
 import { createInMemoryEventLog } from '../../platform/log/in-memory/in-memory-event-log.adapter.ts';
+import { createTopologyTestDriver, type TopologyTestDriver } from '../../processors/runtime/testing/topology-test-driver.ts';
+import type { ProjectionNode } from '../../processors/runtime/topology.port.ts';
 import type { EventCodec } from '../../schemas/event-codec.port.ts';
+import { ensureEventTopics, TOPIC_OF } from '../../schemas/topics.ts';
+import { createJsonEventCodec } from '../../test/support/json-event-codec.ts';
+import type { ReadModelName, ReadModelQueries } from '../read-model.port.ts';
+import { openReadModel, type ReadModelStores } from '../read-models.ts';
+import { createInMemoryKeyValueStore } from '../stores/in-memory-key-value-store.adapter.ts';
+
+export const TEST_SEARCH_SECRET = 'test-search-cursor-secret';
+
+/** Stores for `openReadModel` kept in memory (analytics has no in-memory store: chDB tests open their own). */
+export function inMemoryStores(): ReadModelStores {
+  let snapshot: string | undefined;
+  return {
+    keyValue: async () => createInMemoryKeyValueStore(),
+    analytics: () => Promise.reject(new Error('analytics needs a chDB store in tests')),
+    searchSnapshots: () => ({ load: async () => snapshot, save: async (t) => { snapshot = t; } }),
+  };
+}
+
+/**
+ * Read model `name` on in-memory stores, driven by a topology test driver with the JSON codec:
+ * `pipe` events, `process()`, then query `node.queries`.
+ */
+export async function driveReadModel<K extends ReadModelName>(name: K, opts: { redeliver?: boolean; stores?: ReadModelStores; now?: () => number } = {}): Promise<{
+  driver: TopologyTestDriver;
+  node: ProjectionNode<ReadModelQueries[K]>;
+  queries: ReadModelQueries[K];
+  /** pipe + process. */
+  apply(events: DomainEvent[]): Promise<RecordMetadata[]>;
+}> {
+  const node = await openReadModel(name, opts.stores ?? inMemoryStores(), { searchCursorSecret: TEST_SEARCH_SECRET, now: opts.now });
+  const driver = await createTopologyTestDriver({ nodes: [node], codec: createJsonEventCodec(), redeliver: opts.redeliver });
+  return {
+    driver,
+    node,
+    queries: node.queries,
+    async apply(events) {
+      const positions = await driver.pipe(events);
+      await driver.process();
+      return positions;
+    },
+  };
+}
 
 export async function createScriptedLog(partitions = 2) {
   const log = createInMemoryEventLog();

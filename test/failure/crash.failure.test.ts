@@ -21,11 +21,8 @@ import { loadConfig } from '../../deploy/config/config.ts';
 import { startRole, type RunningRole } from '../../deploy/cluster/roles.ts';
 import { keyOf, type DomainEvent } from '../../domain/events.ts';
 import { ensureEventTopics, TOPICS, TOPIC_OF } from '../../schemas/topics.ts';
-import { heartbeatQualifies } from '../../projections/view-rule.ts';
-import { projectionGroupId } from '../../projections/projection.port.ts';
-import { VIDEO_DETAIL_PROJECTION } from '../../projections/video-detail/video-detail.projection.ts';
-import { VIDEO_ANALYTICS_PROJECTION } from '../../projections/analytics/video-analytics.projection.ts';
-import { VIDEO_SEARCH_PROJECTION } from '../../projections/search/video-search.projection.ts';
+import { heartbeatQualifies } from '../../domain/view/view-rule.ts';
+import { projectionGroupId } from '../../processors/runtime/projection.runtime.ts';
 import { processorGroupId } from '../../processors/runtime/processor.runtime.ts';
 import { ROOT, prng, spawnRole, waitHealthy, waitUntil, sleep, type RoleProcess } from './support/cluster-harness.ts';
 
@@ -197,14 +194,18 @@ test('crash: kill -9 projector and transcoder during a 50k-event load; read mode
   await Promise.all(restarts);
   const loadSeconds = (Date.now() - loadStarted) / 1000;
 
-  // --- drain: transcoder first (it appends video events), then the three projections ------------
+  // --- drain: transcoder first (it appends video events), then the projections -----------------
   const drainStarted = Date.now();
   await waitUntil('transcoder drained', 240_000, () => groupDone(log, processorGroupId('transcoder'), [TOPICS.videos]), 500);
-  const projectionGroups = [
-    [projectionGroupId(VIDEO_DETAIL_PROJECTION), Object.values(TOPICS)],
-    [projectionGroupId(VIDEO_ANALYTICS_PROJECTION), [TOPICS.views]],
-    [projectionGroupId(VIDEO_SEARCH_PROJECTION), [TOPICS.videos]],
-  ] as const;
+  // Each read model's consumer group and input topics (the projection nodes' `inputs`).
+  const projectionGroups = ([
+    ['video-detail', [TOPICS.videos, TOPICS.comments, TOPICS.views]],
+    ['comments', [TOPICS.comments]],
+    ['user-accounts', [TOPICS.users]],
+    ['watch-history', [TOPICS.views]],
+    ['analytics', [TOPICS.views]],
+    ['search', [TOPICS.videos]],
+  ] as const).map(([name, topics]) => [projectionGroupId(name), topics] as const);
   await waitUntil('projections drained', 300_000, async () => {
     for (const [g, topics] of projectionGroups) if (!(await groupDone(log, g, [...topics]))) return false;
     return true;

@@ -9,7 +9,7 @@ import { assertOwner, loadVideo } from '../shared.ts';
 import { videoAnalyticsSchema } from './analytics.schemas.ts';
 
 export const analyticsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { analytics } = fastify.gateway;
+  const { analytics } = fastify.gateway.readModels;
 
   fastify.get('/:id/analytics', { schema: videoAnalyticsSchema, onRequest: fastify.authenticate }, async (request) => {
     const userId = requireUserId(request);

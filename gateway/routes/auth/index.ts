@@ -11,7 +11,7 @@ import { Errors } from '../../errors.ts';
 import { tokenSchema } from './auth.schemas.ts';
 
 export const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { videoQueries } = fastify.gateway;
+  const { readModels } = fastify.gateway;
 
   // Encapsulated: only this plugin parses form bodies.
   fastify.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
@@ -20,7 +20,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.post('/token', { schema: tokenSchema }, async (request, reply) => {
     const { username, password } = request.body;
-    const account = await videoQueries.findUserByUsername(username);
+    const account = await readModels['user-accounts'].findUserByUsername(username);
     // Same scrypt work whether or not the user exists (no enumeration by timing).
     const ok = await verifyPassword(password, account?.passwordHash ?? (await decoyPasswordHash()));
     if (!account || !ok) throw new Errors.InvalidCredentials();

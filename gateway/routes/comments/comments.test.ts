@@ -18,11 +18,11 @@ describe('comments', () => {
     t.inject({ method: 'POST', url: `/api/v1/videos/${id}/comments`, payload: payload as object, ...(token && { token }) });
 
   test('401 UNAUTHORIZED without a token, and nothing is sent', async () => {
-    const before = t.world.commandBus.sent.length;
+    const before = t.world.sent.length;
     const res = await post({ body: 'hello' });
     assert.equal(res.statusCode, 401);
     assert.equal(res.json().code, 'UNAUTHORIZED');
-    assert.equal(t.world.commandBus.sent.length, before);
+    assert.equal(t.world.sent.length, before);
   });
 
   test('201 with the comment id; replies carry parent_id; listed newest first', async () => {

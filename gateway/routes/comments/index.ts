@@ -10,7 +10,7 @@ import { iso, loadVideo } from '../shared.ts';
 import { DEFAULT_COMMENTS_PAGE, listCommentsSchema, postCommentSchema } from './comments.schemas.ts';
 
 export const commentsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { commandBus, videoQueries, readYourWrites, ids, now } = fastify.gateway;
+  const { commandBus, readModels, readYourWrites, ids, now } = fastify.gateway;
 
   fastify.post('/:id/comments', { schema: postCommentSchema, onRequest: fastify.authenticate }, async (request, reply) => {
     const authorId = requireUserId(request);
@@ -23,14 +23,14 @@ export const commentsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       metadata: { now: now(), actorId: authorId },
     });
     // The client re-lists the comments next and expects to see its own.
-    await readYourWrites(result.positions);
+    await readYourWrites('comments', result.positions);
     return reply.status(201).send({ id: commentId });
   });
 
   fastify.get('/:id/comments', { schema: listCommentsSchema }, async (request) => {
     const video = await loadVideo(fastify, request.params.id);
     const { limit, cursor } = request.query;
-    const page = await videoQueries.listComments(video.videoId, limit ?? DEFAULT_COMMENTS_PAGE, cursor);
+    const page = await readModels.comments.listComments(video.videoId, limit ?? DEFAULT_COMMENTS_PAGE, cursor);
     return {
       comments: page.comments.map((c) => ({
         id: c.commentId,

@@ -7,7 +7,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { DEFAULT_SEARCH_PAGE, searchVideosSchema } from './search.schemas.ts';
 
 export const searchRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { search, objectStore } = fastify.gateway;
+  const { readModels: { search }, objectStore } = fastify.gateway;
 
   fastify.get('/videos', { schema: searchVideosSchema }, async (request) => {
     const { q, page_size: pageSize, cursor } = request.query;

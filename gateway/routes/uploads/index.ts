@@ -21,7 +21,7 @@ import { MAX_PARTS, isAcceptedContentType, planParts, sourceObjectKey } from './
 import { completeUploadSchema, getUploadSchema, startUploadSchema } from './uploads.schemas.ts';
 
 async function loadUpload(fastify: FastifyInstance, uploadId: string, userId: string): Promise<VideoDetail> {
-  const video = await fastify.gateway.videoQueries.getVideoByUploadId(uploadId);
+  const video = await fastify.gateway.readModels['video-detail'].getVideoByUploadId(uploadId);
   if (!video || video.status === 'deleted') throw new Errors.UploadNotFound(uploadId);
   assertOwner(video, userId);
   return video;
@@ -88,7 +88,7 @@ export const uploadsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
           metadata: { now: startedAt, actorId: ownerId },
         });
         // The client polls GET /uploads/{id} and /videos/{id}/status next.
-        await readYourWrites(result.positions);
+        await readYourWrites('video-detail', result.positions);
         return reply.status(201).send({
           video_id: videoId,
           upload_id: uploadId,
@@ -156,8 +156,8 @@ export const uploadsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       data: { videoId: video.videoId, uploadId, sizeBytes },
       metadata: { now: now(), actorId: userId },
     });
-    await readYourWrites(result.positions);
-    const after = await fastify.gateway.videoQueries.getVideo(video.videoId);
+    await readYourWrites('video-detail', result.positions);
+    const after = await fastify.gateway.readModels['video-detail'].getVideo(video.videoId);
     return reply.status(202).send({ video_id: video.videoId, status: after?.status ?? 'uploaded' });
   });
 };

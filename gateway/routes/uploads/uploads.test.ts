@@ -1,4 +1,4 @@
-/** Upload flow over the fakes: start (plan, presign, StartUpload), resume, complete, limits. */
+/** Upload flow on the real wiring (gateway/testing/test-gateway.ts): start (plan, presign, StartUpload), resume, complete, limits. */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestGateway, type TestGateway } from '../../testing/test-gateway.ts';
@@ -25,11 +25,11 @@ describe('POST /api/v1/uploads', () => {
       const url = new URL(p.url);
       assert.equal(url.searchParams.get('uploadId'), body.upload_id);
       assert.equal(url.searchParams.get('partNumber'), String(p.part_number));
-      assert.equal(url.pathname, `/uploads/${body.video_id}/source`);
+      assert.equal(url.pathname, `/s3/streamwave/uploads/${body.video_id}/source`);
     }
     const expires = Date.parse(body.expires_at);
     assert.ok(expires >= before + 600_000 && expires <= Date.now() + 600_000);
-    const cmd = t.world.commandBus.sent.find((c) => c.type === 'StartUpload' && c.data.videoId === body.video_id);
+    const cmd = t.world.sent.find((c) => c.type === 'StartUpload' && c.data.videoId === body.video_id);
     assert.ok(cmd && cmd.type === 'StartUpload');
     assert.equal(cmd.data.ownerId, alice.id);
     assert.equal(cmd.data.objectKey, `uploads/${body.video_id}/source`);
@@ -43,14 +43,14 @@ describe('POST /api/v1/uploads', () => {
   });
 
   test('413 UPLOAD_TOO_LARGE above maxUploadBytes, and no multipart upload is opened', async () => {
-    const open = t.world.objectStore.uploads.size;
+    const open = t.world.multipart.created;
     const res = await t.inject({
       method: 'POST', url: '/api/v1/uploads', token: alice.token,
       payload: { filename: 'big.mp4', size_bytes: 100 * MiB + 1, content_type: 'video/mp4', title: 'Big' },
     });
     assert.equal(res.statusCode, 413);
     assert.equal(res.json().code, 'UPLOAD_TOO_LARGE');
-    assert.equal(t.world.objectStore.uploads.size, open);
+    assert.equal(t.world.multipart.created, open);
   });
 
   test('415 UNSUPPORTED_MEDIA_TYPE for a non-media content type', async () => {
@@ -81,7 +81,7 @@ describe('POST /api/v1/uploads', () => {
     });
     assert.equal(res.statusCode, 400);
     assert.equal(res.json().code, 'INVALID_METADATA');
-    assert.equal(t.world.objectStore.aborted.length, 1);
+    assert.equal(t.world.multipart.aborted, 1);
   });
 
   test('401 without a token', async () => {
@@ -107,7 +107,7 @@ describe('upload rate limit', () => {
       assert.equal(res.json().code, 'RATE_LIMITED');
       const retryAfter = Number(res.headers['retry-after']);
       assert.ok(retryAfter > 0 && retryAfter <= 3600, `retry-after ${res.headers['retry-after']}`);
-      assert.equal(t.world.commandBus.sent.filter((c) => c.type === 'StartUpload').length, 2);
+      assert.equal(t.world.sent.filter((c) => c.type === 'StartUpload').length, 2);
       // Keyed by user: another user still has a full quota.
       await t.startUpload(carol.token);
     } finally {
@@ -129,7 +129,7 @@ describe('resume and complete', () => {
 
   test('GET /uploads/{id} lists received parts and fresh URLs for the missing ones', async () => {
     const started = await t.startUpload(alice.token, 6 * MiB);
-    const etag = t.world.objectStore.uploadPart(started.upload_id, 1, Buffer.alloc(5 * MiB, 1));
+    const etag = await t.world.uploadPart(started.upload_id, 1, Buffer.alloc(5 * MiB, 1));
     const res = await t.inject({ method: 'GET', url: `/api/v1/uploads/${started.upload_id}`, token: alice.token });
     assert.equal(res.statusCode, 200);
     const body = res.json();
@@ -150,7 +150,7 @@ describe('resume and complete', () => {
 
   test('complete: wrong ETag → 400 INVALID_PART; right ETag → 202 uploaded; a retry is idempotent', async () => {
     const started = await t.startUpload(alice.token, 2000);
-    const etag = t.world.objectStore.uploadPart(started.upload_id, 1, Buffer.alloc(2000, 9));
+    const etag = await t.world.uploadPart(started.upload_id, 1, Buffer.alloc(2000, 9));
     const url = `/api/v1/uploads/${started.upload_id}/complete`;
 
     const wrong = await t.inject({ method: 'POST', url, token: alice.token, payload: { parts: [{ part_number: 1, etag: '"00000000000000000000000000000000"' }] } });
@@ -164,12 +164,12 @@ describe('resume and complete', () => {
     const ok = await t.inject({ method: 'POST', url, token: alice.token, payload: { parts: [{ part_number: 1, etag: etag.replaceAll('"', '') }] } });
     assert.equal(ok.statusCode, 202);
     assert.deepEqual(ok.json(), { video_id: started.video_id, status: 'uploaded' });
-    assert.equal(t.world.objectStore.objects.get(`uploads/${started.video_id}/source`)?.body.length, 2000);
+    assert.equal((await t.world.objectStore.headObject(`uploads/${started.video_id}/source`))?.size, 2000);
 
     const retry = await t.inject({ method: 'POST', url, token: alice.token, payload: { parts: [{ part_number: 1, etag }] } });
     assert.equal(retry.statusCode, 202);
     assert.equal(retry.json().video_id, started.video_id);
-    const completed = t.world.commandBus.log.filter((x) => x.event.type === 'UploadCompleted' && x.event.data.videoId === started.video_id);
+    const completed = (await t.world.events()).filter((x) => x.event.type === 'UploadCompleted' && x.event.data.videoId === started.video_id);
     assert.equal(completed.length, 1);
     assert.equal(completed[0]!.event.type === 'UploadCompleted' && completed[0]!.event.data.sizeBytes, 2000);
     const resume = await t.inject({ method: 'GET', url: `/api/v1/uploads/${started.upload_id}`, token: alice.token });
@@ -179,7 +179,7 @@ describe('resume and complete', () => {
 
   test('complete recovers when the store assembled the object but CompleteUpload never landed', async () => {
     const started = await t.startUpload(alice.token, 100);
-    const etag = t.world.objectStore.uploadPart(started.upload_id, 1, Buffer.alloc(100, 3));
+    const etag = await t.world.uploadPart(started.upload_id, 1, Buffer.alloc(100, 3));
     // The store side of an earlier attempt went through...
     await t.world.objectStore.completeMultipartUpload(`uploads/${started.video_id}/source`, started.upload_id, [{ partNumber: 1, etag }]);
     // ...the client retries:

@@ -12,7 +12,7 @@ import { iso } from '../shared.ts';
 import { registerUserSchema, watchHistorySchema } from './users.schemas.ts';
 
 export const usersRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { commandBus, videoQueries, readYourWrites, ids, now } = fastify.gateway;
+  const { commandBus, readModels, readYourWrites, ids, now } = fastify.gateway;
   /**
    * Usernames being registered by this process right now. The user aggregate is keyed by user
    * id, so the decider cannot see other users: uniqueness is checked against the user read model,
@@ -24,14 +24,14 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('', { schema: registerUserSchema }, async (request, reply) => {
     const { username, email, password } = request.body;
     const reservation = usernameKey(username);
-    if (pending.has(reservation) || (await videoQueries.findUserByUsername(username))) {
+    if (pending.has(reservation) || (await readModels['user-accounts'].findUserByUsername(username))) {
       throw new Errors.UsernameTaken(username);
     }
     pending.add(reservation);
     try {
       const passwordHash = await hashPassword(password);
       // Re-check after the (slow) hash: another gateway may have registered it meanwhile.
-      if (await videoQueries.findUserByUsername(username)) throw new Errors.UsernameTaken(username);
+      if (await readModels['user-accounts'].findUserByUsername(username)) throw new Errors.UsernameTaken(username);
       const userId = ids.newId('usr');
       const result = await commandBus.send({
         type: 'RegisterUser',
@@ -39,7 +39,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         metadata: { now: now() },
       });
       // The client logs in next: the user read model must know the account.
-      await readYourWrites(result.positions);
+      await readYourWrites('user-accounts', result.positions);
       return reply.status(201).send({ id: userId });
     } finally {
       pending.delete(reservation);
@@ -48,7 +48,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get('/me/history', { schema: watchHistorySchema, onRequest: fastify.authenticate }, async (request) => {
     const userId = requireUserId(request);
-    const entries = await videoQueries.getWatchHistory(userId);
+    const entries = await readModels['watch-history'].getWatchHistory(userId);
     return {
       history: entries.map((e) => ({ video_id: e.videoId, watched_at: iso(e.watchedAt), position_seconds: e.positionSeconds })),
     };

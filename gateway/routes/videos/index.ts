@@ -37,7 +37,7 @@ export const videosRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       metadata: { now: now(), actorId: userId },
     });
     // The response IS the next read: it must show the edit.
-    await readYourWrites(result.positions);
+    await readYourWrites('video-detail', result.positions);
     return videoDetailJson(await loadVideo(fastify, video.videoId), objectStore);
   });
 
@@ -46,7 +46,7 @@ export const videosRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const video = await loadVideo(fastify, request.params.id);
     assertOwner(video, userId);
     const result = await commandBus.send({ type: 'DeleteVideo', data: { videoId: video.videoId }, metadata: { now: now(), actorId: userId } });
-    await readYourWrites(result.positions);
+    await readYourWrites('video-detail', result.positions);
     return reply.status(204).send(null);
   });
 

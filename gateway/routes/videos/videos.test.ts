@@ -1,7 +1,8 @@
-/** Video detail, edit, delete, status, stream, views, analytics and watch history over the fakes. */
+/** Video detail, edit, delete, status, stream, views, analytics and watch history on the real wiring (gateway/testing/test-gateway.ts). */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RecordMetadata } from '../../../platform/log/event-log.port.ts';
+import type { ReadModelName } from '../../../projections/read-model.port.ts';
 import { createTestGateway, type TestGateway } from '../../testing/test-gateway.ts';
 
 describe('videos', () => {
@@ -46,7 +47,7 @@ describe('videos', () => {
     const theirs = await t.inject({ method: 'PATCH', url: `/api/v1/videos/${id}`, token: mallory.token, payload: { title: 'pwned' } });
     assert.equal(theirs.statusCode, 403);
     assert.equal(theirs.json().code, 'NOT_OWNER');
-    assert.equal(t.world.commandBus.log.filter((x) => x.event.type === 'VideoMetadataUpdated').length, 0);
+    assert.equal((await t.world.events()).filter((x) => x.event.type === 'VideoMetadataUpdated').length, 0);
 
     const mine = await t.inject({ method: 'PATCH', url: `/api/v1/videos/${id}`, token: alice.token, payload: { title: 'Renamed', tags: ['a', 'b'] } });
     assert.equal(mine.statusCode, 200);
@@ -99,6 +100,7 @@ describe('videos', () => {
   test('a failed video shows its human-readable reason', async () => {
     const id = await t.uploadVideo(alice.token);
     await t.world.commandBus.send({ type: 'FailProcessing', data: { videoId: id, reason: 'the file has no video stream', code: 'NO_VIDEO_STREAM' }, metadata: { now: Date.now() } });
+    await t.world.settle();
     const res = await t.inject({ method: 'GET', url: `/api/v1/videos/${id}/status` });
     assert.equal(res.json().status, 'failed');
     assert.equal(res.json().error, 'the file has no video stream');
@@ -124,7 +126,7 @@ describe('views, analytics, history', () => {
     assert.deepEqual(anon.json(), { accepted: true });
     const signed = await t.inject({ method: 'POST', url: `/api/v1/videos/${videoId}/views`, token: bob.token, payload: { session_id: 's-bob', watched_seconds: 6, position_seconds: 7.5 } });
     assert.equal(signed.statusCode, 202);
-    const viewers = t.world.commandBus.sent.filter((c) => c.type === 'RecordView').map((c) => c.type === 'RecordView' && c.data.viewerId);
+    const viewers = t.world.sent.filter((c) => c.type === 'RecordView').map((c) => c.type === 'RecordView' && c.data.viewerId);
     assert.deepEqual(viewers, [null, bob.id]);
   });
 
@@ -141,12 +143,20 @@ describe('views, analytics, history', () => {
     assert.equal(early.json().code, 'VIDEO_NOT_PUBLISHED');
   });
 
-  test('analytics: owner → 200 from the analytics port; another user → 403 NOT_OWNER; anonymous → 401', async () => {
+  test('analytics: owner → 200 from the analytics read model (view rule v1); another user → 403 NOT_OWNER; anonymous → 401', async () => {
+    // The sessions above watched 4 s and 6 s of a 10 s video: no view yet. Both now watch it whole.
+    for (const [session_id, token] of [['s-anon', undefined], ['s-bob', bob.token]] as const) {
+      const hb = await t.inject({ method: 'POST', url: `/api/v1/videos/${videoId}/views`, token, payload: { session_id, watched_seconds: 10, position_seconds: 10 } });
+      assert.equal(hb.statusCode, 202);
+    }
+    await t.world.settle();
     const res = await t.inject({ method: 'GET', url: `/api/v1/videos/${videoId}/analytics`, token: alice.token });
     assert.equal(res.statusCode, 200);
-    const expected = await t.world.readModels.videoAnalytics(videoId);
-    assert.deepEqual(res.json(), expected);
+    assert.deepEqual(res.json(), await t.world.readModels.analytics.videoAnalytics(videoId));
     assert.equal(res.json().views, 2);
+    assert.equal(res.json().unique_viewers, 2);
+    assert.equal(res.json().watch_time_seconds, 20);
+    assert.equal((await t.inject({ method: 'GET', url: `/api/v1/videos/${videoId}` })).json().views, 2, 'the video detail counter agrees');
     const theirs = await t.inject({ method: 'GET', url: `/api/v1/videos/${videoId}/analytics`, token: bob.token });
     assert.equal(theirs.statusCode, 403);
     assert.equal(theirs.json().code, 'NOT_OWNER');
@@ -160,7 +170,7 @@ describe('views, analytics, history', () => {
     const { history } = res.json();
     assert.equal(history.length, 1);
     assert.equal(history[0].video_id, videoId);
-    assert.equal(history[0].position_seconds, 7.5);
+    assert.equal(history[0].position_seconds, 10, 'the latest heartbeat');
     const empty = await t.inject({ method: 'GET', url: '/api/v1/users/me/history', token: alice.token });
     assert.deepEqual(empty.json(), { history: [] });
   });
@@ -168,9 +178,10 @@ describe('views, analytics, history', () => {
 
 describe('read-your-writes', () => {
   test('awaited with the command positions after register, upload start/complete, PATCH and comment, never after a view', async () => {
-    const calls: { url: string; positions: RecordMetadata[] }[] = [];
+    const calls: { url: string; readModel: ReadModelName; positions: RecordMetadata[] }[] = [];
     let currentUrl = '';
-    const t = await createTestGateway({}, { readYourWrites: async (positions) => { calls.push({ url: currentUrl, positions }); } });
+    let t!: TestGateway;
+    t = await createTestGateway({}, { readYourWrites: async (readModel, positions) => { calls.push({ url: currentUrl, readModel, positions }); await t.world.settle(); } });
     t.app.addHook('onRequest', async (req) => { currentUrl = `${req.method} ${req.routeOptions.url}`; });
     try {
       const alice = await t.signUp('alice');
@@ -178,14 +189,15 @@ describe('read-your-writes', () => {
       await t.inject({ method: 'PATCH', url: `/api/v1/videos/${id}`, token: alice.token, payload: { title: 'New' } });
       await t.inject({ method: 'POST', url: `/api/v1/videos/${id}/comments`, token: alice.token, payload: { body: 'first' } });
       await t.inject({ method: 'POST', url: `/api/v1/videos/${id}/views`, payload: { session_id: 's', watched_seconds: 1, position_seconds: 1 } });
-      assert.deepEqual(calls.map((c) => c.url), [
-        'POST /api/v1/users',
-        'POST /api/v1/uploads',
-        'POST /api/v1/uploads/:upload_id/complete',
-        'PATCH /api/v1/videos/:id',
-        'POST /api/v1/videos/:id/comments',
+      // Each waits on the read model that answers the client's next read.
+      assert.deepEqual(calls.map((c) => [c.url, c.readModel]), [
+        ['POST /api/v1/users', 'user-accounts'],
+        ['POST /api/v1/uploads', 'video-detail'],
+        ['POST /api/v1/uploads/:upload_id/complete', 'video-detail'],
+        ['PATCH /api/v1/videos/:id', 'video-detail'],
+        ['POST /api/v1/videos/:id/comments', 'comments'],
       ]);
-      const log = t.world.commandBus.log;
+      const log = await t.world.events();
       const comment = log.find((x) => x.event.type === 'CommentPosted');
       assert.deepEqual(calls.at(-1)!.positions, [comment!.position]);
     } finally {

@@ -3,7 +3,8 @@
  * process, so each store is opened in a process of its own):
  *
  *   node --import tsx read-model-digest.ts stored <dataDir> <videoIds,> <searchWords,>
- *     opens the three read models a projector role left in `<dataDir>` (not started: stored state)
+ *     opens the read models a projector role left in `<dataDir>` (their current instances, not
+ *     started: stored state) — through the same opener the roles use
  *   node --import tsx read-model-digest.ts replay <freshDir> <videoIds,> <searchWords,> <brokers> <registryUrl>
  *     CLEAN REPLAY: copies every StreamWave topic from Kafka into an in-memory log (same
  *     partitions, offsets and timestamps), builds fresh read models in `<freshDir>` from it
@@ -15,9 +16,12 @@ import { createKafkaEventLog } from '../../../platform/log/kafka/kafka-event-log
 import { createInMemoryEventLog } from '../../../platform/log/in-memory/in-memory-event-log.adapter.ts';
 import { createConfluentSchemaRegistryApi } from '../../../schemas/codec/schema-registry-api.ts';
 import { createAvroEventCodec } from '../../../schemas/codec/avro-event-codec.ts';
-import { openStandaloneProjections, type StandaloneProjections } from '../../../projections/standalone-projections.ts';
+import { createFileCurrentInstanceStore, embeddedReadModels } from '../../../deploy/shared/embedded-read-models.ts';
+import { runProjection } from '../../../processors/runtime/projection.runtime.ts';
+import type { ProjectionNode } from '../../../processors/runtime/topology.port.ts';
+import type { ReadModelQueries } from '../../../projections/read-model.port.ts';
+import { PRIMARY_INSTANCE } from '../../../projections/replay/replay.port.ts';
 import { TOPICS } from '../../../schemas/topics.ts';
-import type { EventCodec } from '../../../schemas/event-codec.port.ts';
 
 const SEARCH_SECRET = 'failure-proof-search-secret';
 
@@ -31,19 +35,31 @@ export function canonicalJson(v: unknown): string {
   return JSON.stringify(norm(v));
 }
 
-async function digest(p: StandaloneProjections, videoIds: string[], words: string[]) {
+type Digested = { [K in 'video-detail' | 'comments' | 'analytics' | 'search']: ProjectionNode<ReadModelQueries[K]> };
+
+/** The read models the digest reads, opened in `dataDir` (their current instances). */
+async function openDigested(dataDir: string): Promise<Digested> {
+  const models = embeddedReadModels({ dataDir, searchCursorSecret: SEARCH_SECRET });
+  const pointers = createFileCurrentInstanceStore(dataDir);
+  const open = async <K extends keyof Digested>(name: K) => models[name].open((await pointers.load(name))?.instanceId ?? PRIMARY_INSTANCE) as Promise<Digested[K]>;
+  return { 'video-detail': await open('video-detail'), comments: await open('comments'), analytics: await open('analytics'), search: await open('search') };
+}
+
+const closeAll = async (p: Digested) => { for (const node of Object.values(p)) await node.close(); };
+
+async function digest(p: Digested, videoIds: string[], words: string[]) {
   const videos: Record<string, unknown> = {};
   for (const id of videoIds) {
     const comments: unknown[] = [];
     let cursor: string | undefined;
     for (let page = 0; page < 10_000; page++) {
-      const r = await p.videoDetail.queries.listComments(id, 100, cursor);
+      const r = await p.comments.queries.listComments(id, 100, cursor);
       comments.push(...r.comments);
       if (!r.nextCursor) break;
       cursor = r.nextCursor;
     }
     videos[id] = {
-      detail: (await p.videoDetail.queries.getVideo(id)) ?? null,
+      detail: (await p['video-detail'].queries.getVideo(id)) ?? null,
       comments,
       analytics: await p.analytics.queries.videoAnalytics(id),
     };
@@ -58,11 +74,9 @@ async function main() {
   const videoIds = ids.split(',').filter(Boolean);
   const words = (wordList ?? '').split(',').filter(Boolean);
   if (mode === 'stored') {
-    // Stored state only: decoding is never needed (queries read the stores).
-    const codec: EventCodec = { encode: () => Promise.reject(new Error('read only')), decode: () => Promise.reject(new Error('read only')) };
-    const p = await openStandaloneProjections({ dataDir: dir, codec, searchCursorSecret: SEARCH_SECRET });
+    const p = await openDigested(dir);
     const d = await digest(p, videoIds, words);
-    await p.close();
+    await closeAll(p);
     await print(canonicalJson(d));
     return;
   }
@@ -87,12 +101,12 @@ async function main() {
     }
   }
   await kafka.close();
-  const p = await openStandaloneProjections({ dataDir: dir, codec, searchCursorSecret: SEARCH_SECRET });
-  const handles = [await p.videoDetail.start(mem), await p.analytics.start(mem), await p.search.start(mem)];
+  const p = await openDigested(dir);
+  const handles = await Promise.all(Object.values(p).map((node) => runProjection(node, { log: mem, codec })));
   for (const h of handles) await h.caughtUp();
   for (const h of handles) await h.stop();
   const d = await digest(p, videoIds, words);
-  await p.close();
+  await closeAll(p);
   await print(canonicalJson(d));
 }
 

@@ -3,7 +3,7 @@
  *
  *   node --import tsx rebalance-member.ts <brokers> <topic> <groupId> <sinkDir> <memberId>
  *
- * It runs the PROJECTION RUNNER (projections/projection-runner.ts — what every projector role
+ * It runs the PROJECTION RUNTIME (processors/runtime/projection.runtime.ts — what every projector role
  * runs) in consumer group `<groupId>` with a store standing in for the shared read-model store of
  * cluster mode: each member appends `partition offset member` lines to its own file in `sinkDir`
  * (the batch and its checkpoint in ONE append), and the checkpoint it seeks to on assignment is
@@ -13,7 +13,7 @@
 import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createKafkaEventLog } from '../../../platform/log/kafka/kafka-event-log.adapter.ts';
-import { runProjection, createAppliedTracker } from '../../../projections/projection-runner.ts';
+import { runProjection } from '../../../processors/runtime/projection.runtime.ts';
 import { tpKey, type OffsetMap } from '../../../platform/log/event-log.port.ts';
 import type { EventCodec } from '../../../schemas/event-codec.port.ts';
 import type { DomainEvent } from '../../../domain/events.ts';
@@ -49,11 +49,13 @@ async function main() {
     return cp;
   };
   const handle = await runProjection({
-    log, groupId, topics: [topic], codec, loadCheckpoint, maxBatchSize: 200,
+    kind: 'projection', name: 'rebalance-proof', inputs: [topic], guarantee: 'effectively-once', output: 'member files', queries: {},
+    loadCheckpoint, maxBatchSize: 200,
     async apply(batch) {
       appendFileSync(file, batch.records.map((r) => `${r.record.partition} ${r.record.offset} ${memberId}\n`).join(''));
     },
-  }, createAppliedTracker([topic]));
+    async close() {},
+  }, { log, codec, groupId });
   process.stdout.write('ready\n');
   process.once('SIGTERM', () => {
     void (async () => {

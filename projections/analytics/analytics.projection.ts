@@ -1,17 +1,13 @@
 import pino from 'pino';
 import { TOPICS } from '../../schemas/topics.ts';
-import type { EventCodec } from '../../schemas/event-codec.port.ts';
-import type { AnalyticsQueries } from '../read-model.port.ts';
-import type { Projection } from '../projection.port.ts';
-import { projectionGroupId } from '../projection.port.ts';
-import { createAppliedTracker, createProjectionLifecycle, type ProjectionBatch } from '../projection-runner.ts';
+import type { ProjectionBatch, ProjectionNode } from '../../processors/runtime/topology.port.ts';
+import type { AnalyticsQueries } from './analytics.port.ts';
 import type { AnalyticsStore, HeartbeatRow } from './analytics-store.port.ts';
 
-export const VIDEO_ANALYTICS_PROJECTION = 'video-analytics';
+export const ANALYTICS = 'analytics';
 
-export interface VideoAnalyticsProjectionDeps {
+export interface AnalyticsProjectionDeps {
   store: AnalyticsStore;
-  codec: EventCodec;
   logger?: pino.Logger;
   /** Records per INSERT. Default 500. */
   maxBatchSize?: number;
@@ -23,12 +19,9 @@ export interface VideoAnalyticsProjectionDeps {
  * checkpoint is the table's own max(offset)+1, so the insert IS the checkpoint commit.
  * Serves `AnalyticsQueries` (view rule v1).
  */
-export function createVideoAnalyticsProjection(deps: VideoAnalyticsProjectionDeps): Projection<AnalyticsQueries> {
+export function createAnalyticsProjection(deps: AnalyticsProjectionDeps): ProjectionNode<AnalyticsQueries> {
   const logger = deps.logger ?? pino({ level: 'silent' });
   const { store } = deps;
-  const topics = [TOPICS.views];
-  const groupId = projectionGroupId(VIDEO_ANALYTICS_PROJECTION);
-  const tracker = createAppliedTracker(topics);
 
   async function applyBatch(batch: ProjectionBatch): Promise<void> {
     const rows: HeartbeatRow[] = batch.records.map(({ record, event }) => {
@@ -40,22 +33,22 @@ export function createVideoAnalyticsProjection(deps: VideoAnalyticsProjectionDep
           video_duration_seconds: d.videoDurationSeconds, viewed_at: d.viewedAt, ...pos,
         };
       }
-      if (event) logger.warn({ ...pos, type: event.type }, 'video-analytics: unexpected event type on the views topic; stored as a skip marker');
+      if (event) logger.warn({ ...pos, type: event.type }, 'analytics: unexpected event type on the views topic; stored as a skip marker');
       return { video_id: '', session_id: '', viewer_id: '', watched_seconds: 0, video_duration_seconds: 0, viewed_at: record.timestamp, ...pos };
     });
     await store.insertHeartbeats(rows);
   }
 
   return {
-    name: VIDEO_ANALYTICS_PROJECTION,
-    groupId,
-    topics,
+    kind: 'projection',
+    name: ANALYTICS,
+    inputs: [TOPICS.views],
+    guarantee: 'effectively-once',
+    output: 'ClickHouse table view_heartbeats',
     queries: { videoAnalytics: (videoId) => store.videoAnalytics(videoId) },
-    ...createProjectionLifecycle({
-      name: VIDEO_ANALYTICS_PROJECTION, tracker, groupId, topics, codec: deps.codec, logger, maxBatchSize: deps.maxBatchSize,
-      loadCheckpoint: () => store.checkpoint(),
-      apply: applyBatch,
-      release: () => store.close(),
-    }),
+    maxBatchSize: deps.maxBatchSize,
+    loadCheckpoint: () => store.checkpoint(),
+    apply: applyBatch,
+    close: () => store.close(),
   };
 }

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createAppliedTracker } from './projection-runner.ts';
+import { createAppliedTracker } from './projection.runtime.ts';
 
 describe('applied tracker (waitFor)', () => {
   test('resolves once every position is applied; ignores topics it does not consume', async () => {

@@ -6,10 +6,11 @@ import { join } from 'node:path';
 import type { DomainEvent } from '../../domain/events.ts';
 import type { EventLog } from '../../platform/log/event-log.port.ts';
 import { createJsonEventCodec } from '../../test/support/json-event-codec.ts';
+import { runProjection } from '../../processors/runtime/projection.runtime.ts';
 import { InvalidCursorError, type SearchQueries } from '../read-model.port.ts';
 import { appendEvents, createScriptedLog, duplicatingLog, within } from '../testing/projection-test-kit.ts';
 import { createFileSnapshotStore, type SnapshotStore } from './search-snapshot-store.ts';
-import { createVideoSearchProjection } from './video-search.projection.ts';
+import { createSearchProjection } from './search.projection.ts';
 
 const codec = createJsonEventCodec();
 const root = await mkdtemp(join(tmpdir(), 'sw-search-'));
@@ -26,8 +27,8 @@ function video(videoId: string, title: string, description = '', tags: string[] 
 }
 
 async function run(log: EventLog, snapshots: SnapshotStore, flushIntervalMs?: number) {
-  const p = createVideoSearchProjection({ snapshots, codec, cursorSecret: secret, flushIntervalMs, now: () => T0 + 1_000_000 });
-  const h = await p.start(log);
+  const p = createSearchProjection({ snapshots, cursorSecret: secret, flushIntervalMs, now: () => T0 + 1_000_000 });
+  const h = await runProjection(p, { log, codec });
   await within(h.caughtUp(), 5_000, 'caughtUp');
   return { p, h, async close() { await h.stop(); await p.close(); } };
 }
@@ -101,7 +102,7 @@ describe('video-search projection', () => {
       const forged = `${Buffer.from(JSON.stringify({ ...payload, offset: 0 })).toString('base64url')}.${sig}`;
       await assert.rejects(r.p.queries.search('ocean', 3, forged), InvalidCursorError);
       await assert.rejects(r.p.queries.search('ocean', 3, 'garbage'), InvalidCursorError);
-      const other = createVideoSearchProjection({ snapshots: memorySnapshots(), codec, cursorSecret: 'other-secret' });
+      const other = createSearchProjection({ snapshots: memorySnapshots(), cursorSecret: 'other-secret' });
       await assert.rejects(other.queries.search('ocean', 3, c), InvalidCursorError);
       await other.close();
       // Same query modulo case and spacing is the same query.

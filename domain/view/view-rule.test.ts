@@ -1,10 +1,21 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { foldHeartbeat, heartbeatQualifies, summariseHeartbeats, viewThresholdSeconds, type Heartbeat } from './view-rule.ts';
+import { caseHeartbeats, VIEW_RULE_CASES } from './view-rule.cases.ts';
 
 const T = Date.UTC(2026, 10, 24, 10, 0, 0);
 const hb = (sessionId: string, watchedSeconds: number, viewedAt: number, viewerId: string | null = null, videoDurationSeconds = 120): Heartbeat =>
   ({ sessionId, watchedSeconds, viewedAt, viewerId, videoDurationSeconds });
+
+describe('view rule v1: the table of cases, on the reference fold', () => {
+  for (const c of VIEW_RULE_CASES) {
+    test(c.name, () => {
+      assert.deepEqual(summariseHeartbeats(caseHeartbeats(c)), c.expected);
+      // Order-independent: the same heartbeats delivered in reverse give the same numbers.
+      assert.deepEqual(summariseHeartbeats(caseHeartbeats(c).reverse()), c.expected);
+    });
+  }
+});
 
 describe('view rule v1', () => {
   test('threshold: 10 s, or the whole video (−0.5 s) when shorter', () => {

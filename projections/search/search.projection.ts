@@ -5,16 +5,13 @@ import type { DomainEvent } from '../../domain/events.ts';
 import { TOPICS } from '../../schemas/topics.ts';
 import { assertNever } from '../../domain/shared/event.ts';
 import type { OffsetMap } from '../../platform/log/event-log.port.ts';
-import type { EventCodec } from '../../schemas/event-codec.port.ts';
-import type { SearchHit, SearchQueries } from '../read-model.port.ts';
+import type { ProjectionBatch, ProjectionNode } from '../../processors/runtime/topology.port.ts';
 import { InvalidCursorError } from '../read-model.port.ts';
-import type { Projection } from '../projection.port.ts';
-import { projectionGroupId } from '../projection.port.ts';
-import { createAppliedTracker, createProjectionLifecycle, type ProjectionBatch } from '../projection-runner.ts';
+import type { SearchHit, SearchQueries } from './search.port.ts';
 import { decodeSignedCursor, encodeSignedCursor } from '../cursor.ts';
 import type { SnapshotStore } from './search-snapshot-store.ts';
 
-export const VIDEO_SEARCH_PROJECTION = 'video-search';
+export const SEARCH = 'search';
 
 /** MiniSearch settings (typo tolerance: fuzzy 0.2 of the term length; prefix matching; title ×2). */
 const SEARCH_OPTIONS: SearchOptions = { fuzzy: 0.2, prefix: true, boost: { title: 2 } };
@@ -50,10 +47,9 @@ interface SearchCursor {
   query_hash: string;
 }
 
-export interface VideoSearchProjectionDeps {
+export interface SearchProjectionDeps {
   /** Where index + checkpoint are persisted together. */
   snapshots: SnapshotStore;
-  codec: EventCodec;
   /** HMAC-SHA256 key for search cursors. */
   cursorSecret: string | Buffer;
   /** Min interval between snapshot writes, ms. Default 1000. */
@@ -76,13 +72,10 @@ const queryHash = (q: string) => createHash('sha256').update(normaliseQuery(q)).
  * the projection resumes from the snapshot's checkpoint, re-applying whatever came after it.
  * Serves `SearchQueries` (results by score, then videoId; signed cursors).
  */
-export function createVideoSearchProjection(deps: VideoSearchProjectionDeps): Projection<SearchQueries> {
+export function createSearchProjection(deps: SearchProjectionDeps): ProjectionNode<SearchQueries> {
   const logger = deps.logger ?? pino({ level: 'silent' });
   const now = deps.now ?? Date.now;
   const flushIntervalMs = deps.flushIntervalMs ?? 1000;
-  const topics = [TOPICS.videos];
-  const groupId = projectionGroupId(VIDEO_SEARCH_PROJECTION);
-  const tracker = createAppliedTracker(topics);
 
   let index = new MiniSearch<SearchDoc>(INDEX_OPTIONS);
   let docs = new Map<string, SearchDoc>();
@@ -97,7 +90,7 @@ export function createVideoSearchProjection(deps: VideoSearchProjectionDeps): Pr
     index = MiniSearch.loadJS<SearchDoc>(snap.index as never, INDEX_OPTIONS);
     docs = new Map(Object.entries(snap.docs));
     for (const [k, v] of Object.entries(snap.checkpoint)) checkpoint.set(k, v);
-    logger.info({ documents: index.documentCount, checkpoint: snap.checkpoint }, 'video-search: snapshot loaded');
+    logger.info({ documents: index.documentCount, checkpoint: snap.checkpoint }, 'search: snapshot loaded');
   })();
   loaded.catch(() => undefined); // surfaced by start()/queries
 
@@ -118,7 +111,7 @@ export function createVideoSearchProjection(deps: VideoSearchProjectionDeps): Pr
     } satisfies Snapshot);
     flushing = flushing.then(() => deps.snapshots.save(text)).catch((err) => {
       dirty = true; // retried on the next batch or on close
-      logger.error({ err }, 'video-search: snapshot write failed');
+      logger.error({ err }, 'search: snapshot write failed');
     });
     return flushing;
   };
@@ -137,7 +130,7 @@ export function createVideoSearchProjection(deps: VideoSearchProjectionDeps): Pr
       try {
         applyEvent(event);
       } catch (err) {
-        logger.error({ err, topic: record.topic, partition: record.partition, offset: record.offset, type: event.type }, 'video-search: event not applied');
+        logger.error({ err, topic: record.topic, partition: record.partition, offset: record.offset, type: event.type }, 'search: event not applied');
       }
     }
     for (const [k, v] of batch.checkpoint) checkpoint.set(k, v);
@@ -237,18 +230,24 @@ export function createVideoSearchProjection(deps: VideoSearchProjectionDeps): Pr
     },
   };
 
+  let closed = false;
   return {
-    name: VIDEO_SEARCH_PROJECTION,
-    groupId,
-    topics,
+    kind: 'projection',
+    name: SEARCH,
+    inputs: [TOPICS.videos],
+    guarantee: 'effectively-once',
+    output: 'MiniSearch index snapshot',
     queries,
-    ...createProjectionLifecycle({
-      name: VIDEO_SEARCH_PROJECTION, tracker, groupId, topics, codec: deps.codec, logger, maxBatchSize: deps.maxBatchSize,
-      loadCheckpoint: async () => new Map(checkpoint),
-      apply: applyBatch,
-      beforeStart: () => loaded,
-      afterStop: flush,
-      release: async () => { await loaded.catch(() => undefined); await flush(); },
-    }),
+    maxBatchSize: deps.maxBatchSize,
+    loadCheckpoint: async () => { await loaded; return new Map(checkpoint); },
+    apply: applyBatch,
+    ready: () => loaded,
+    flush,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await loaded.catch(() => undefined);
+      await flush();
+    },
   };
 }

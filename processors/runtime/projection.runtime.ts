@@ -1,0 +1,160 @@
+/**
+ * Runs a projection node (topology.port.ts) on an EventLog — the embedded log or Kafka, the same
+ * code — with the effectively-once guarantee: on every partition assignment the consumer seeks to
+ * the checkpoint stored in the read model (not the group's committed offset, which is only a hint
+ * for lag), records below it are skipped (redelivery), and each batch is applied together with its
+ * checkpoint in one store commit. A crash at any point neither skips nor double-applies an event.
+ */
+import pino from 'pino';
+import type { DomainEvent } from '../../domain/events.ts';
+import type {
+  ConsumerHandle, EventLog, LogRecord, OffsetMap, RecordMetadata, TopicPartition,
+} from '../../platform/log/event-log.port.ts';
+import { tpKey } from '../../platform/log/event-log.port.ts';
+import type { EventCodec } from '../../schemas/event-codec.port.ts';
+import type { DecodedRecord, ProjectionNode } from './topology.port.ts';
+
+/** Consumer group of a projection unless its runner chooses another (replay shadows, per-replica groups). */
+export const projectionGroupId = (name: string): string => `streamwave.projection.${name}`;
+
+/** A running projection consumer. */
+export interface ProjectionHandle extends ConsumerHandle {
+  /**
+   * Read-your-writes: resolves true once every position has been applied to the read model (its
+   * checkpoint for that topic:partition is > offset), false when `timeoutMs` (ms) elapses first or
+   * the consumer stops. Never throws. Positions of topics the projection does not consume are ignored.
+   */
+  waitFor(positions: RecordMetadata[], timeoutMs: number): Promise<boolean>;
+}
+
+/**
+ * The applied position per topic:partition ("next offset", Kafka's committed-offset convention)
+ * and the `waitFor` waiters on it.
+ */
+export function createAppliedTracker(topics: readonly string[]) {
+  const applied = new Map<string, number>();
+  const waiters = new Set<() => void>();
+  const topicSet = new Set(topics);
+  const done = (positions: RecordMetadata[]) =>
+    positions.every((p) => !topicSet.has(p.topic) || (applied.get(tpKey(p.topic, p.partition)) ?? 0) > p.offset);
+  let stopped = false;
+  return {
+    advance(cp: OffsetMap) {
+      for (const [k, v] of cp) if (v > (applied.get(k) ?? 0)) applied.set(k, v);
+      for (const w of [...waiters]) w();
+    },
+    next: (topic: string, partition: number) => applied.get(tpKey(topic, partition)) ?? 0,
+    stop() { stopped = true; for (const w of [...waiters]) w(); },
+    waitFor(positions: RecordMetadata[], timeoutMs: number): Promise<boolean> {
+      if (done(positions)) return Promise.resolve(true);
+      if (stopped) return Promise.resolve(false);
+      return new Promise<boolean>((resolve) => {
+        const finish = (ok: boolean) => { clearTimeout(timer); waiters.delete(check); resolve(ok); };
+        const check = () => { if (done(positions)) finish(true); else if (stopped) finish(false); };
+        const timer = setTimeout(() => finish(false), Math.max(0, timeoutMs));
+        waiters.add(check);
+      });
+    },
+  };
+}
+
+export type AppliedTracker = ReturnType<typeof createAppliedTracker>;
+
+/**
+ * One step of a projection, shared by the runtime and the test driver: drops records the read
+ * model has already applied, decodes the rest (an undecodable record or a tombstone is logged,
+ * passed with `event: undefined` and still checkpointed, so it never wedges the partition),
+ * applies them with their checkpoint and advances `tracker`. Steps must not overlap.
+ */
+export function createProjectionStep(node: ProjectionNode, codec: EventCodec, tracker: AppliedTracker, logger: pino.Logger) {
+  return async (topic: string, partition: number, batch: LogRecord[]): Promise<void> => {
+    const from = tracker.next(topic, partition);
+    const fresh = batch.filter((r) => r.offset >= from);
+    if (!fresh.length) return;
+    const records: DecodedRecord[] = [];
+    for (const record of fresh) {
+      let event: DomainEvent | undefined;
+      const at = { projection: node.name, topic: record.topic, partition: record.partition, offset: record.offset };
+      if (record.value === null) {
+        logger.warn(at, 'projection: skipping tombstone');
+      } else {
+        try {
+          event = await codec.decode(record.value);
+        } catch (err) {
+          logger.warn({ ...at, err }, 'projection: skipping undecodable record');
+        }
+      }
+      records.push({ record, event });
+    }
+    const checkpoint: OffsetMap = new Map([[tpKey(topic, partition), fresh[fresh.length - 1].offset + 1]]);
+    await node.apply({ topic, partition, records, checkpoint });
+    tracker.advance(checkpoint);
+  };
+}
+
+export interface RunProjectionOptions {
+  log: EventLog;
+  codec: EventCodec;
+  /** Default `streamwave.projection.<node.name>`. */
+  groupId?: string;
+  /**
+   * Lower bound of the start offsets per assigned partition (a replay from a timestamp): the
+   * stored checkpoint still wins where it is further ahead.
+   */
+  startAt?(partitions: TopicPartition[]): Promise<OffsetMap>;
+  logger?: pino.Logger;
+}
+
+/**
+ * Subscribes `node` to its input topics and applies batches until stopped. Stopping waits for the
+ * batch in flight and then calls `node.flush`; it does not close the node.
+ * @throws whatever `node.ready()` or `log.subscribe` throws (e.g. EventLogError UNKNOWN_TOPIC).
+ */
+export async function runProjection(node: ProjectionNode, opts: RunProjectionOptions): Promise<ProjectionHandle> {
+  const logger = opts.logger ?? pino({ level: 'silent' });
+  const groupId = opts.groupId ?? projectionGroupId(node.name);
+  await node.ready?.();
+  const tracker = createAppliedTracker(node.inputs);
+  tracker.advance(await node.loadCheckpoint());
+  const step = createProjectionStep(node, opts.codec, tracker, logger);
+  let chain: Promise<unknown> = Promise.resolve();
+  const consumer = await opts.log.subscribe({
+    groupId,
+    topics: [...node.inputs],
+    fromBeginning: true,
+    maxBatchSize: node.maxBatchSize,
+    async onAssigned(partitions: TopicPartition[]) {
+      const cp = await node.loadCheckpoint();
+      const floor = (await opts.startAt?.(partitions)) ?? new Map<string, number>();
+      const seek: OffsetMap = new Map();
+      // Unseen partitions start at 0 (or the replay's lower bound), not at the group's committed
+      // offset: the read model has applied nothing of them.
+      for (const tp of partitions) {
+        const k = tpKey(tp.topic, tp.partition);
+        seek.set(k, Math.max(cp.get(k) ?? 0, floor.get(k) ?? 0));
+      }
+      logger.info({ projection: node.name, groupId, seek: Object.fromEntries(seek) }, 'projection: seeking to the stored checkpoint');
+      return seek;
+    },
+    eachBatch(batch) {
+      const run = chain.then(() => step(batch.topic, batch.partition, batch.records));
+      chain = run.catch(() => undefined);
+      return run;
+    },
+  });
+  let stopping: Promise<void> | undefined;
+  return {
+    caughtUp: () => consumer.caughtUp(),
+    lag: () => consumer.lag(),
+    stop() {
+      stopping ??= (async () => {
+        await consumer.stop();
+        await chain;
+        tracker.stop();
+        await node.flush?.();
+      })();
+      return stopping;
+    },
+    waitFor: (positions, timeoutMs) => tracker.waitFor(positions, timeoutMs),
+  };
+}

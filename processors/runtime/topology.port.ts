@@ -1,0 +1,113 @@
+/**
+ * The processing topology as data (Kafka Streams' habit: build the topology apart from running
+ * it). Every processor and projection of StreamWave is a node described here — a stable name, its
+ * input topics, its handler, its guarantee, what it outputs — and nothing in a node knows which
+ * log it runs on. Three things run the same nodes:
+ *
+ * - the runtime (`projection.runtime.ts`, `processor.runtime.ts`, `topology.runtime.ts`) on any
+ *   EventLog: the embedded log in standalone mode, Kafka in cluster mode (where the log offers
+ *   transactions, the runtime uses them; see each guarantee below);
+ * - the projection manager (projections/replay), which runs several instances of one projection
+ *   node (live and shadow) for replays;
+ * - the topology test driver (`testing/topology-test-driver.ts`), which delivers records to the
+ *   nodes in a loop with no I/O and no timers, like Kafka Streams' TopologyTestDriver.
+ */
+import type { DomainEvent } from '../../domain/events.ts';
+import type { LogRecord, OffsetMap, TopicPartition } from '../../platform/log/event-log.port.ts';
+
+/**
+ * What a node promises about the effect of each input record.
+ * - `at-least-once`: a record may be handled again after a crash or rebalance; the handler's
+ *   outputs are idempotent (e.g. deciders turn a repeated command into a no-op).
+ * - `effectively-once`: the node stores its checkpoint atomically with its state and resumes from
+ *   it, so a redelivered record is a no-op; each record takes effect exactly once in the store.
+ * - `exactly-once`: Kafka to Kafka; output records and the consumed offset are committed in one
+ *   transaction (KIP-98), read_committed readers never see a duplicate.
+ */
+export type Guarantee = 'at-least-once' | 'effectively-once' | 'exactly-once';
+
+/** One record of a batch with its decoded event (`undefined` when it could not be decoded, or a tombstone). */
+export interface DecodedRecord {
+  record: LogRecord;
+  event: DomainEvent | undefined;
+}
+
+/** A batch handed to a projection: records of one partition not applied yet, in offset order. */
+export interface ProjectionBatch {
+  topic: string;
+  partition: number;
+  records: DecodedRecord[];
+  /** Checkpoint entry to store atomically with the batch's effect: `{ 'topic:partition' → next offset }`. */
+  checkpoint: OffsetMap;
+}
+
+/**
+ * A projection: builds one read model from its input topics and serves queries `Q` from it.
+ * Consumer group `streamwave.projection.<name>` unless the runner says otherwise (replay shadows,
+ * per-replica groups).
+ */
+export interface ProjectionNode<Q = unknown> {
+  readonly kind: 'projection';
+  /** Stable name of the read model (`video-detail`, `comments`, …): consumer group, metrics, `streamwave replay <name>`. */
+  readonly name: string;
+  readonly inputs: readonly string[];
+  readonly guarantee: 'effectively-once';
+  /** What the node writes, e.g. `key-value store` or `ClickHouse table view_heartbeats` (shown by ops tools). */
+  readonly output: string;
+  /** Queries served from the stored state; usable before and while the node runs. */
+  readonly queries: Q;
+  /** Max records per batch (one store commit per batch). Default 500. */
+  readonly maxBatchSize?: number;
+  /** The checkpoint stored with the read model: next offset per `topic:partition`. */
+  loadCheckpoint(): Promise<OffsetMap>;
+  /**
+   * Applies a batch and stores `batch.checkpoint` atomically with it. Throwing makes the runtime
+   * redeliver the batch, so nothing of it may have been stored. Calls are serialised.
+   */
+  apply(batch: ProjectionBatch): Promise<void>;
+  /** Awaited before the first batch, e.g. a snapshot still loading; a rejection fails the start. */
+  ready?(): Promise<void>;
+  /** Called when consumption stops, e.g. to write a debounced snapshot. */
+  flush?(): Promise<void>;
+  /** Flushes and closes the store; the node is not used afterwards. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Retry policy of a processor before it dead-letters a record. */
+export interface RetryPolicy {
+  retries: number;
+  /** First backoff, ms (exponential, factor 2). */
+  minTimeoutMs: number;
+  maxTimeoutMs: number;
+}
+
+/**
+ * A processor: reacts to each record of its input topics (the transcoder). Consumer group
+ * `streamwave.<name>`. A record whose handler keeps throwing is retried with backoff, then
+ * appended to the dead-letter topic `<input>.<name>.dlq` and the partition keeps flowing.
+ */
+export interface ProcessorNode {
+  readonly kind: 'processor';
+  /** Stable name: consumer group `streamwave.<name>`, metric labels, dead-letter topic names. */
+  readonly name: string;
+  readonly inputs: readonly string[];
+  readonly guarantee: 'at-least-once';
+  /** Where its effects go (topics written through the command bus, object-store prefixes), for ops tools. */
+  readonly outputs: readonly string[];
+  /** Handles one record. Throwing means "retry" (with backoff), then dead-letter. */
+  handle(record: LogRecord): Promise<void>;
+  /** Optional seek on assignment (e.g. a checkpoint stored with the processor's own state). */
+  onAssigned?(partitions: TopicPartition[]): Promise<OffsetMap | void>;
+  /** Default: 5 retries, 200 ms → 5 s. */
+  readonly retry?: RetryPolicy;
+  /** Dead-letter topic; default `<input>.<name>.dlq`. */
+  readonly deadLetterTopic?: string;
+  /** Called after a record was dead-lettered (e.g. mark the video failed); its errors are logged, not retried. */
+  onDeadLetter?(record: LogRecord, error: Error): Promise<void>;
+  /** Partitions handled at once (order is kept within a partition). Default 1. */
+  readonly concurrency?: number;
+  /** Releases what the processor holds, if anything. Idempotent. */
+  close?(): Promise<void>;
+}
+
+export type TopologyNode = ProjectionNode | ProcessorNode;

@@ -1,0 +1,46 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { DomainEvent } from '../../domain/events.ts';
+import { InvalidCursorError } from '../read-model.port.ts';
+import { driveReadModel } from '../testing/projection-test-kit.ts';
+
+const T0 = Date.UTC(2026, 10, 24, 10, 0, 0);
+const comment = (videoId: string, i: number, parentId: string | null = null): DomainEvent => ({
+  type: 'CommentPosted', data: { commentId: `c${i}`, videoId, authorId: 'u1', parentId, body: `comment ${i}`, postedAt: T0 + 10 + i },
+});
+
+describe('comments projection', () => {
+  test('newest first, paged with an opaque cursor bound to the video', async () => {
+    const { apply, queries } = await driveReadModel('comments');
+    await apply([...[0, 1, 2, 3].map((i) => comment('v1', i)), comment('v1', 4, 'c1'), comment('v2', 9)]);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    for (let i = 0; i < 10; i++) {
+      const page = await queries.listComments('v1', 2, cursor);
+      assert.ok(page.comments.length <= 2);
+      seen.push(...page.comments.map((c) => c.commentId));
+      if (!page.nextCursor) break;
+      cursor = page.nextCursor;
+    }
+    assert.deepEqual(seen, ['c4', 'c3', 'c2', 'c1', 'c0']);
+    const [reply] = (await queries.listComments('v1', 1)).comments;
+    assert.deepEqual(reply, { commentId: 'c4', videoId: 'v1', authorId: 'u1', parentId: 'c1', body: 'comment 4', postedAt: T0 + 14 });
+    assert.deepEqual((await queries.listComments('v2', 10)).comments.map((c) => c.commentId), ['c9']);
+    assert.deepEqual(await queries.listComments('none', 10), { comments: [], nextCursor: null });
+  });
+
+  test('a cursor of another video, or not a cursor at all, is InvalidCursorError', async () => {
+    const { apply, queries } = await driveReadModel('comments');
+    await apply([0, 1, 2].map((i) => comment('v1', i)));
+    const first = await queries.listComments('v1', 2);
+    await assert.rejects(queries.listComments('v2', 2, first.nextCursor!), InvalidCursorError);
+    await assert.rejects(queries.listComments('v1', 2, 'not!base64'), InvalidCursorError);
+    await assert.rejects(queries.listComments('v1', 2, Buffer.from('[1]').toString('base64url')), InvalidCursorError);
+  });
+
+  test('a comment event on the log twice is listed once', async () => {
+    const { apply, queries } = await driveReadModel('comments', { redeliver: true });
+    await apply([comment('v1', 1), comment('v1', 1)]);
+    assert.deepEqual((await queries.listComments('v1', 10)).comments.map((c) => c.commentId), ['c1']);
+  });
+});

@@ -1,0 +1,70 @@
+/**
+ * The read models by name: which store each needs and how its projection node is built on it.
+ * The one way to open them — standalone, the cluster roles, replays, the failure proofs' digest
+ * and the tests all come through `openReadModel`, with stores from the adapters they choose
+ * (deploy/ picks embedded files, tests pick in-memory stores).
+ */
+import pino from 'pino';
+import type { ProjectionNode } from '../processors/runtime/topology.port.ts';
+import { ANALYTICS, createAnalyticsProjection } from './analytics/analytics.projection.ts';
+import type { AnalyticsStore } from './analytics/analytics-store.port.ts';
+import { COMMENTS, COMMENTS_LAYOUT_VERSION, createCommentsProjection } from './comments/comments.projection.ts';
+import type { ReadModelName, ReadModelQueries } from './read-model.port.ts';
+import { createSearchProjection, SEARCH } from './search/search.projection.ts';
+import type { SnapshotStore } from './search/search-snapshot-store.ts';
+import { layoutOf } from './stores/key-value-projection.ts';
+import type { KeyValueStore } from './stores/key-value-store.port.ts';
+import { createUserAccountsProjection, USER_ACCOUNTS, USER_ACCOUNTS_LAYOUT_VERSION } from './user-accounts/user-accounts.projection.ts';
+import { createVideoDetailProjection, VIDEO_DETAIL, VIDEO_DETAIL_LAYOUT_VERSION } from './video-detail/video-detail.projection.ts';
+import { createWatchHistoryProjection, WATCH_HISTORY, WATCH_HISTORY_LAYOUT_VERSION } from './watch-history/watch-history.projection.ts';
+
+/** The read models kept in a key-value store, with their current layout version. */
+export const KEY_VALUE_READ_MODELS = {
+  [VIDEO_DETAIL]: VIDEO_DETAIL_LAYOUT_VERSION,
+  [COMMENTS]: COMMENTS_LAYOUT_VERSION,
+  [USER_ACCOUNTS]: USER_ACCOUNTS_LAYOUT_VERSION,
+  [WATCH_HISTORY]: WATCH_HISTORY_LAYOUT_VERSION,
+} as const satisfies Partial<Record<ReadModelName, number>>;
+
+export type KeyValueReadModel = keyof typeof KEY_VALUE_READ_MODELS;
+
+export const isKeyValueReadModel = (name: string): name is KeyValueReadModel => Object.hasOwn(KEY_VALUE_READ_MODELS, name);
+
+/** `<name>/<version>` a key-value read model records in its store (LAYOUT_KEY). */
+export const keyValueLayout = (name: KeyValueReadModel): string => layoutOf({ name, layoutVersion: KEY_VALUE_READ_MODELS[name] });
+
+/** Where the read models keep their state; the caller (deploy/, tests) chooses the adapters. */
+export interface ReadModelStores {
+  /**
+   * The store of a key-value read model, holding `layout` (keyValueLayout) or nothing yet: a store
+   * written by another layout must be emptied first (holdsOtherLayout in stores/key-value-projection.ts).
+   */
+  keyValue(name: KeyValueReadModel, layout: string): Promise<KeyValueStore>;
+  analytics(): Promise<AnalyticsStore>;
+  searchSnapshots(): SnapshotStore;
+}
+
+export interface ReadModelOptions {
+  /** HMAC key of search cursors. */
+  searchCursorSecret: string | Buffer;
+  logger?: pino.Logger;
+  /** Wall clock of search cursors, ms. Default Date.now. */
+  now?: () => number;
+}
+
+/** Opens read model `name` on its store as a projection node (not running yet). */
+export async function openReadModel<K extends ReadModelName>(name: K, stores: ReadModelStores, opts: ReadModelOptions): Promise<ProjectionNode<ReadModelQueries[K]>> {
+  const logger = (opts.logger ?? pino({ level: 'silent' })).child({ projection: name });
+  const kv = async (n: KeyValueReadModel) => stores.keyValue(n, keyValueLayout(n));
+  let node: ProjectionNode<unknown>;
+  switch (name as ReadModelName) {
+    case VIDEO_DETAIL: node = createVideoDetailProjection({ store: await kv(VIDEO_DETAIL), logger }); break;
+    case COMMENTS: node = createCommentsProjection({ store: await kv(COMMENTS), logger }); break;
+    case USER_ACCOUNTS: node = createUserAccountsProjection({ store: await kv(USER_ACCOUNTS), logger }); break;
+    case WATCH_HISTORY: node = createWatchHistoryProjection({ store: await kv(WATCH_HISTORY), logger }); break;
+    case ANALYTICS: node = createAnalyticsProjection({ store: await stores.analytics(), logger }); break;
+    case SEARCH: node = createSearchProjection({ snapshots: stores.searchSnapshots(), cursorSecret: opts.searchCursorSecret, now: opts.now, logger }); break;
+    default: throw new RangeError(`unknown read model ${String(name)}`);
+  }
+  return node as ProjectionNode<ReadModelQueries[K]>;
+}

@@ -1,0 +1,111 @@
+/**
+ * A projection node over a KeyValueStore, the part the key-value read models (video detail,
+ * comments, user accounts, watch history) share: each batch is applied through a read-through
+ * write buffer and committed as ONE `store.commit(ops, checkpoint)`, so state and checkpoint never
+ * part. The store also records the read model's layout (`meta:layout`), so that a store written
+ * by another layout of the read model is recognised and rebuilt instead of misread
+ * (see `holdsOtherLayout`).
+ */
+import pino from 'pino';
+import type { DomainEvent } from '../../domain/events.ts';
+import type { LogRecord } from '../../platform/log/event-log.port.ts';
+import type { ProjectionBatch, ProjectionNode } from '../../processors/runtime/topology.port.ts';
+import { KeyValueStoreError, type JsonValue, type KeyValueOp, type KeyValueStore } from './key-value-store.port.ts';
+
+/** Key under which a key-value read model records its layout (`<name>/<version>`). */
+export const LAYOUT_KEY = 'meta:layout';
+
+/** Read-through write buffer over the store for one batch: reads see the batch's own writes. */
+export interface KeyValueBatch {
+  get<T>(key: string): Promise<T | undefined>;
+  put(key: string, value: unknown): void;
+  del(key: string): void;
+}
+
+export interface KeyValueProjectionOptions<Q> {
+  /** Stable read-model name (`video-detail`, …). */
+  name: string;
+  /** Layout version of the keys and values; bump it when they change so older stores are rebuilt. */
+  layoutVersion: number;
+  inputs: readonly string[];
+  store: KeyValueStore;
+  queries: Q;
+  /**
+   * Applies one event to the batch. Throwing a KeyValueStoreError redelivers the batch; any other
+   * error (a malformed event) is logged and the rest of the batch applies, so one bad event never
+   * wedges the partition.
+   */
+  applyEvent(tx: KeyValueBatch, event: DomainEvent, record: LogRecord): Promise<void>;
+  logger?: pino.Logger;
+  /** Default 500. */
+  maxBatchSize?: number;
+}
+
+/** `<name>/<layoutVersion>`, the value stored under LAYOUT_KEY. */
+export const layoutOf = (o: Pick<KeyValueProjectionOptions<unknown>, 'name' | 'layoutVersion'>): string => `${o.name}/${o.layoutVersion}`;
+
+/**
+ * True when `store` holds state of another layout of the read model: it has consumed records (a
+ * non-empty checkpoint) and its recorded layout differs (or it predates layouts). Such a store is
+ * deleted and rebuilt from offset 0 by whoever opens it (deploy/), since a read model can always
+ * be rebuilt from the log.
+ */
+export async function holdsOtherLayout(store: KeyValueStore, layout: string): Promise<boolean> {
+  if ((await store.checkpoint()).size === 0) return false;
+  return (await store.get<string>(LAYOUT_KEY)) !== layout;
+}
+
+/** The projection node of a key-value read model (see the file comment). */
+export function createKeyValueProjection<Q>(opts: KeyValueProjectionOptions<Q>): ProjectionNode<Q> {
+  const logger = opts.logger ?? pino({ level: 'silent' });
+  const { store } = opts;
+  const layout = layoutOf(opts);
+  let layoutRecorded: boolean | undefined;
+
+  async function apply(batch: ProjectionBatch): Promise<void> {
+    const tx = createBatch(store);
+    layoutRecorded ??= (await store.get<string>(LAYOUT_KEY)) === layout;
+    if (!layoutRecorded) tx.put(LAYOUT_KEY, layout);
+    for (const { record, event } of batch.records) {
+      if (!event) continue;
+      try {
+        await opts.applyEvent(tx, event, record);
+      } catch (err) {
+        if (err instanceof KeyValueStoreError) throw err;
+        logger.error({ err, projection: opts.name, topic: record.topic, partition: record.partition, offset: record.offset, type: event.type }, 'event not applied');
+      }
+    }
+    await store.commit(tx.ops(), batch.checkpoint);
+    layoutRecorded = true;
+  }
+
+  return {
+    kind: 'projection',
+    name: opts.name,
+    inputs: opts.inputs,
+    guarantee: 'effectively-once',
+    output: `key-value store (layout ${layout})`,
+    queries: opts.queries,
+    maxBatchSize: opts.maxBatchSize,
+    loadCheckpoint: () => store.checkpoint(),
+    apply,
+    close: () => store.close(),
+  };
+}
+
+function createBatch(store: KeyValueStore): KeyValueBatch & { ops(): KeyValueOp[] } {
+  const pending = new Map<string, { value: JsonValue } | null>();
+  return {
+    async get<T>(key: string) {
+      const p = pending.get(key);
+      if (p === null) return undefined;
+      if (p) return p.value as T;
+      return store.get<T>(key);
+    },
+    put(key, value) { pending.set(key, { value: value as JsonValue }); },
+    del(key) { pending.set(key, null); },
+    ops() {
+      return [...pending].map(([key, p]): KeyValueOp => (p ? { op: 'put', key, value: p.value } : { op: 'delete', key }));
+    },
+  };
+}

@@ -1,0 +1,22 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { DomainEvent } from '../../domain/events.ts';
+import { driveReadModel } from '../testing/projection-test-kit.ts';
+
+const T0 = Date.UTC(2026, 10, 24, 10, 0, 0);
+const registered = (userId: string, username: string, email: string): DomainEvent => ({
+  type: 'UserRegistered', data: { userId, username, email, passwordHash: `$scrypt$${userId}`, registeredAt: T0 },
+});
+
+describe('user-accounts projection', () => {
+  test('finds an account by username whatever its case or Unicode width; the first registration of a name wins', async () => {
+    const { apply, queries } = await driveReadModel('user-accounts');
+    await apply([registered('u1', 'Alice', 'a@x'), registered('u2', 'ALICE', 'b@x'), registered('u3', 'bob', 'c@x')]);
+    const alice = { userId: 'u1', username: 'Alice', email: 'a@x', passwordHash: '$scrypt$u1' };
+    assert.deepEqual(await queries.findUserByUsername('alice'), alice);
+    assert.deepEqual(await queries.findUserByUsername('aLiCe'), alice);
+    assert.deepEqual(await queries.findUserByUsername('Ａｌｉｃｅ'), alice, 'full-width letters are the same name (NFKC)');
+    assert.equal((await queries.findUserByUsername('BOB'))!.userId, 'u3');
+    assert.equal(await queries.findUserByUsername('carol'), undefined);
+  });
+});

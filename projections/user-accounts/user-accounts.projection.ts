@@ -1,0 +1,55 @@
+/**
+ * The user-accounts read model: what sign-in reads. Consumes the users topic. Serves
+ * UserAccountQueries.
+ *
+ * Key layout: `user:<userId>` → UserAccount; `username:<usernameKey>` → UserAccount, where
+ * `usernameKey` is the user decider's NFKC + lower-case normal form, so `Alice`, `ALICE` and the
+ * full-width `Ａｌｉｃｅ` find the same account. The first registration of a name wins (the write
+ * side refuses duplicates; this guards a race across partitions).
+ */
+import pino from 'pino';
+import type { DomainEvent } from '../../domain/events.ts';
+import { usernameKey } from '../../domain/user/user.decider.ts';
+import type { ProjectionNode } from '../../processors/runtime/topology.port.ts';
+import { TOPICS } from '../../schemas/topics.ts';
+import { createKeyValueProjection, type KeyValueBatch } from '../stores/key-value-projection.ts';
+import type { KeyValueStore } from '../stores/key-value-store.port.ts';
+import type { UserAccount, UserAccountQueries } from './user-accounts.port.ts';
+
+export const USER_ACCOUNTS = 'user-accounts';
+export const USER_ACCOUNTS_LAYOUT_VERSION = 1;
+
+const enc = encodeURIComponent;
+const keys = {
+  user: (userId: string) => `user:${enc(userId)}`,
+  username: (username: string) => `username:${enc(usernameKey(username))}`,
+};
+
+export interface UserAccountsProjectionDeps {
+  store: KeyValueStore;
+  logger?: pino.Logger;
+  /** Default 500. */
+  maxBatchSize?: number;
+}
+
+/** The user-accounts projection node (see the file comment). */
+export function createUserAccountsProjection(deps: UserAccountsProjectionDeps): ProjectionNode<UserAccountQueries> {
+  const { store } = deps;
+
+  async function applyEvent(tx: KeyValueBatch, e: DomainEvent): Promise<void> {
+    if (e.type !== 'UserRegistered') return;
+    const d = e.data;
+    const account: UserAccount = { userId: d.userId, username: d.username, email: d.email, passwordHash: d.passwordHash };
+    tx.put(keys.user(d.userId), account);
+    const holder = await tx.get<UserAccount>(keys.username(d.username));
+    if (!holder || holder.userId === d.userId) tx.put(keys.username(d.username), account);
+  }
+
+  const queries: UserAccountQueries = {
+    findUserByUsername: (username) => store.get<UserAccount>(keys.username(username)),
+  };
+
+  return createKeyValueProjection({
+    name: USER_ACCOUNTS, layoutVersion: USER_ACCOUNTS_LAYOUT_VERSION, inputs: [TOPICS.users], store, queries, applyEvent, logger: deps.logger, maxBatchSize: deps.maxBatchSize,
+  });
+}

@@ -1,0 +1,54 @@
+/**
+ * Query port of the video-detail read model: one document per video (metadata, processing status
+ * and progress, renditions, counters) and the lookups the API needs. Key-value store: embedded in
+ * standalone mode, Redis in cluster mode.
+ */
+import type { RenditionInfo } from '../../domain/events.ts';
+import type { VideoStatus } from '../../domain/video/video.decider.ts';
+
+export type { VideoStatus };
+
+export interface VideoDetail {
+  videoId: string;
+  ownerId: string;
+  title: string;
+  description: string;
+  tags: string[];
+  status: VideoStatus;
+  /**
+   * 0–100: ready at the first rendition, 100 when the whole ladder is encoded or processing
+   * completed (VideoProcessingCompleted) with some rungs omitted.
+   */
+  progress: number;
+  /** Encoded renditions, lowest first. */
+  renditions: RenditionInfo[];
+  /** Planned ladder size (0 until processing starts). */
+  plannedRenditions: number;
+  /** Planned renditions that could not be encoded (VideoProcessingCompleted); [] otherwise. */
+  omittedRenditions: { name: string; reason: string }[];
+  /** Human-readable failure reason when status is failed. */
+  error: string | null;
+  errorCode: string | null;
+  uploadId: string;
+  filename: string;
+  /** Bytes. */
+  sizeBytes: number;
+  /** Seconds; null until probed. */
+  durationSeconds: number | null;
+  masterPlaylistKey: string | null;
+  thumbnailKey: string | null;
+  /** View counter (view rule v1, domain/view/view-rule.ts). */
+  views: number;
+  commentCount: number;
+  /** ms since the Unix epoch. */
+  createdAt: number;
+  publishedAt: number | null;
+  updatedAt: number;
+}
+
+export interface VideoDetailQueries {
+  getVideo(videoId: string): Promise<VideoDetail | undefined>;
+  getVideoByUploadId(uploadId: string): Promise<VideoDetail | undefined>;
+  /** The owner's videos, newest first; deleted ones are left out. */
+  listUserVideos(ownerId: string): Promise<VideoDetail[]>;
+}

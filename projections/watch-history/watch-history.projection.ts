@@ -1,0 +1,59 @@
+/**
+ * The watch-history read model: per signed-in viewer, the videos they watched, newest first,
+ * capped at WATCH_HISTORY_CAP. Consumes the views topic (heartbeats with a viewerId). Serves
+ * WatchHistoryQueries.
+ *
+ * Key layout: `history:<userId>` → WatchHistoryEntry[] (newest first).
+ */
+import pino from 'pino';
+import type { DomainEvent } from '../../domain/events.ts';
+import type { ProjectionNode } from '../../processors/runtime/topology.port.ts';
+import { TOPICS } from '../../schemas/topics.ts';
+import { createKeyValueProjection, type KeyValueBatch } from '../stores/key-value-projection.ts';
+import type { KeyValueStore } from '../stores/key-value-store.port.ts';
+import { WATCH_HISTORY_CAP, type WatchHistoryEntry, type WatchHistoryQueries } from './watch-history.port.ts';
+
+export const WATCH_HISTORY = 'watch-history';
+export const WATCH_HISTORY_LAYOUT_VERSION = 1;
+
+const historyKey = (userId: string) => `history:${encodeURIComponent(userId)}`;
+
+export interface WatchHistoryProjectionDeps {
+  store: KeyValueStore;
+  logger?: pino.Logger;
+  /** Default 500. */
+  maxBatchSize?: number;
+}
+
+/** The watch-history projection node (see the file comment). */
+export function createWatchHistoryProjection(deps: WatchHistoryProjectionDeps): ProjectionNode<WatchHistoryQueries> {
+  const { store } = deps;
+
+  async function applyEvent(tx: KeyValueBatch, e: DomainEvent): Promise<void> {
+    if (e.type !== 'VideoViewed' || !e.data.viewerId) return;
+    const d = e.data;
+    const key = historyKey(d.viewerId!);
+    const history = (await tx.get<WatchHistoryEntry[]>(key)) ?? [];
+    tx.put(key, addToHistory(history, { videoId: d.videoId, watchedAt: d.viewedAt, positionSeconds: d.positionSeconds }));
+  }
+
+  const queries: WatchHistoryQueries = {
+    getWatchHistory: async (userId) => (await store.get<WatchHistoryEntry[]>(historyKey(userId))) ?? [],
+  };
+
+  return createKeyValueProjection({
+    name: WATCH_HISTORY, layoutVersion: WATCH_HISTORY_LAYOUT_VERSION, inputs: [TOPICS.views], store, queries, applyEvent, logger: deps.logger, maxBatchSize: deps.maxBatchSize,
+  });
+}
+
+/**
+ * Watch history with `entry` on top: one entry per video (the latest heartbeat wins), newest
+ * first, at most WATCH_HISTORY_CAP entries (the oldest are evicted).
+ */
+export function addToHistory(history: WatchHistoryEntry[], entry: WatchHistoryEntry): WatchHistoryEntry[] {
+  const existing = history.find((h) => h.videoId === entry.videoId);
+  if (existing && existing.watchedAt > entry.watchedAt) return history; // a stale, reordered heartbeat
+  return [entry, ...history.filter((h) => h.videoId !== entry.videoId)]
+    .sort((a, b) => b.watchedAt - a.watchedAt)
+    .slice(0, WATCH_HISTORY_CAP);
+}
