@@ -33,9 +33,11 @@ export interface StandaloneProcess {
 /**
  * Starts `streamwave start` (standalone mode) as a child process, exactly as `npm start` does,
  * and waits until GET /health answers 200.
+ * @param opts.checkout the source tree to run (its `cli/main.ts`, with it as working directory);
+ *   default this repository. The upgrade test runs an older release extracted from git this way.
  * @throws if it does not become healthy within `timeoutMs` (default 60 s) or exits early.
  */
-export async function startStandaloneProcess(opts: { dataDir: string; port?: number; env?: Record<string, string>; timeoutMs?: number }): Promise<StandaloneProcess> {
+export async function startStandaloneProcess(opts: { dataDir: string; port?: number; env?: Record<string, string>; timeoutMs?: number; checkout?: string }): Promise<StandaloneProcess> {
   return startServerProcess({ ...opts, args: ['start'] });
 }
 
@@ -61,11 +63,12 @@ export async function startClusterRoleProcess(opts: {
 }
 
 /** `streamwave <args>` as a child process serving HTTP on `port` (see `startStandaloneProcess`). */
-async function startServerProcess(opts: { args: string[]; dataDir: string; port?: number; env?: Record<string, string>; timeoutMs?: number }): Promise<StandaloneProcess> {
-  const what = `streamwave ${opts.args.join(' ')}`;
+async function startServerProcess(opts: { args: string[]; dataDir: string; port?: number; env?: Record<string, string>; timeoutMs?: number; checkout?: string }): Promise<StandaloneProcess> {
+  const checkout = opts.checkout ?? root;
+  const what = `streamwave ${opts.args.join(' ')}${checkout === root ? '' : ` (from ${checkout})`}`;
   const port = opts.port ?? (await freePort());
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'cli', 'main.ts'), ...opts.args], {
-    cwd: root,
+  const child = spawn(process.execPath, ['--import', 'tsx', join(checkout, 'cli', 'main.ts'), ...opts.args], {
+    cwd: checkout,
     env: {
       ...process.env,
       STREAMWAVE_PORT: String(port),
