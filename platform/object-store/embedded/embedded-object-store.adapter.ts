@@ -13,13 +13,12 @@ import { writeStreamToFile } from '../../files/file-streams.ts';
 import type { ObjectRangeReader } from '../object-range.port.ts';
 import { ObjectStoreError, type ObjectStore } from '../object-store.port.ts';
 import { S3_MIN_PART_SIZE_BYTES, encodeKeyPath, quoteEtag } from '../s3-rules.ts';
-import { MultipartUploads, type EmbeddedUploadedPart, type MultipartManifest } from './multipart-uploads.ts';
+import { MultipartUploads, type EmbeddedUploadedPart } from './multipart-uploads.ts';
 import { ObjectFiles, assertStorableKey, type EmbeddedObjectInfo } from './object-files.ts';
 import { PartUrlPresigner, type EmbeddedS3Config } from './presigner.ts';
 
 export type { EmbeddedObjectInfo } from './object-files.ts';
-export type { EmbeddedUploadedPart, MultipartManifest } from './multipart-uploads.ts';
-export { EMBEDDED_MAX_SEGMENT_BYTES } from './object-files.ts';
+export type { EmbeddedUploadedPart } from './multipart-uploads.ts';
 export type { EmbeddedS3Config } from './presigner.ts';
 
 export interface EmbeddedObjectStoreOptions {
@@ -40,8 +39,6 @@ export interface EmbeddedObjectStoreOptions {
 /** Embedded ObjectStore plus what the S3 endpoint and the media plugin need beyond the port. */
 export interface EmbeddedObjectStore extends ObjectStore, ObjectRangeReader {
   readonly s3: Readonly<EmbeddedS3Config>;
-  /** The effective minimum part size, bytes. */
-  readonly minPartSizeBytes: number;
   /**
    * Streams one part (S3 UploadPart) to `dir/multipart/<uploadId>/<partNumber>.part`; replaces an
    * earlier upload of the same part number. Reads at most `maxBytes` + 1 bytes, then gives up
@@ -66,8 +63,6 @@ export interface EmbeddedObjectStore extends ObjectStore, ObjectRangeReader {
   ): Promise<string>;
   listParts(key: string, uploadId: string): Promise<EmbeddedUploadedPart[]>;
   headObject(key: string): Promise<EmbeddedObjectInfo | undefined>;
-  /** The upload's manifest, or undefined (unknown upload). */
-  getUpload(uploadId: string): Promise<MultipartManifest | undefined>;
   /** Removes an object; no error if absent (S3 DeleteObject). */
   deleteObject(key: string): Promise<void>;
 }
@@ -83,12 +78,10 @@ export function createEmbeddedObjectStore(opts: EmbeddedObjectStoreOptions): Emb
   const s3: EmbeddedS3Config = { ...opts.s3, endpointPath: opts.s3.endpointPath.replace(/\/+$/, '') };
   const presigner = new PartUrlPresigner(opts.publicBaseUrl, s3, opts.now ?? (() => new Date()));
   const files = new ObjectFiles(resolve(opts.dir));
-  const minPartSizeBytes = opts.minPartSizeBytes ?? S3_MIN_PART_SIZE_BYTES;
-  const uploads = new MultipartUploads(files, minPartSizeBytes, logger);
+  const uploads = new MultipartUploads(files, opts.minPartSizeBytes ?? S3_MIN_PART_SIZE_BYTES, logger);
 
   const store: EmbeddedObjectStore = {
     s3,
-    minPartSizeBytes,
 
     createMultipartUpload: (key, contentType) => uploads.create(key, contentType),
     presignUploadPart: (key, uploadId, partNumber, expiresInSeconds) => presigner.presignUploadPart(key, uploadId, partNumber, expiresInSeconds),
@@ -131,7 +124,6 @@ export function createEmbeddedObjectStore(opts: EmbeddedObjectStoreOptions): Emb
       return (await store.headObject(key)) !== undefined;
     },
 
-    getUpload: (uploadId) => uploads.get(uploadId),
     deleteObject: (key) => files.delete(key),
 
     publicUrl(key) {

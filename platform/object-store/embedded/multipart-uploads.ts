@@ -24,8 +24,7 @@ export interface EmbeddedUploadedPart extends UploadedPart {
   lastModified: Date;
 }
 
-/** Manifest of an open (or completed) multipart upload. */
-export interface MultipartManifest {
+interface Manifest {
   key: string;
   contentType: string;
   /** ISO-8601. */
@@ -64,7 +63,7 @@ export class MultipartUploads {
     const uploadId = randomUUID().replace(/-/g, '') + randomBytes(8).toString('hex');
     const dir = this.uploadDir(uploadId);
     await mkdir(dir, { recursive: true });
-    const manifest: MultipartManifest = { key, contentType, created: new Date().toISOString() };
+    const manifest: Manifest = { key, contentType, created: new Date().toISOString() };
     await this.files.writeFileAtomic(join(dir, 'manifest.json'), JSON.stringify(manifest));
     this.logger.debug({ key, uploadId }, 'multipart upload created');
     return uploadId;
@@ -169,16 +168,6 @@ export class MultipartUploads {
     });
   }
 
-  /** The upload's manifest, or undefined (unknown upload). */
-  async get(uploadId: string): Promise<MultipartManifest | undefined> {
-    try {
-      return await this.readManifest(uploadId);
-    } catch (err) {
-      if (err instanceof ObjectStoreError) return undefined;
-      throw err;
-    }
-  }
-
   /** Copies the parts, in order, into a new temp file; returns it and its size in bytes. */
   private async concatenate(dir: string, partNumbers: number[]): Promise<{ tmp: string; size: number }> {
     await this.files.ensureDirs();
@@ -212,8 +201,8 @@ export class MultipartUploads {
     return join(this.files.multipartDir, uploadId);
   }
 
-  private readManifest(uploadId: string): Promise<MultipartManifest | undefined> {
-    return readJson<MultipartManifest>(join(this.uploadDir(uploadId), 'manifest.json'));
+  private readManifest(uploadId: string): Promise<Manifest | undefined> {
+    return readJson<Manifest>(join(this.uploadDir(uploadId), 'manifest.json'));
   }
 
   /**

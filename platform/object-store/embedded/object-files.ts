@@ -41,18 +41,18 @@ export interface OpenedObject {
  * ext4, XFS, APFS, NTFS) minus the `.json` of the metadata file written next to the object.
  * S3 itself allows any segment within its 1024-byte key.
  */
-export const EMBEDDED_MAX_SEGMENT_BYTES = 250;
+const MAX_SEGMENT_BYTES = 250;
 
 /**
  * assertValidKey plus the file-system limit of the embedded store.
  * @throws ObjectStoreError InvalidArgument (see assertValidKey), KeyTooLongError (S3's code for a
- *         key too long) when a segment exceeds EMBEDDED_MAX_SEGMENT_BYTES.
+ *         key too long) when a segment exceeds 250 bytes.
  */
 export function assertStorableKey(key: string): void {
   assertValidKey(key);
   for (const segment of key.split('/')) {
-    if (Buffer.byteLength(segment, 'utf8') > EMBEDDED_MAX_SEGMENT_BYTES) {
-      throw new ObjectStoreError('KeyTooLongError', `object key has a path segment longer than ${EMBEDDED_MAX_SEGMENT_BYTES} bytes`);
+    if (Buffer.byteLength(segment, 'utf8') > MAX_SEGMENT_BYTES) {
+      throw new ObjectStoreError('KeyTooLongError', `object key has a path segment longer than ${MAX_SEGMENT_BYTES} bytes`);
     }
   }
 }
