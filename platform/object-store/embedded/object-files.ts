@@ -61,7 +61,7 @@ export function assertStorableKey(key: string): void {
  * True when `key` could name a stored object; false for a valid S3 key the store cannot hold (reads
  * of it find nothing). @throws ObjectStoreError InvalidArgument for an invalid key (assertValidKey).
  */
-export function isStorableKey(key: string): boolean {
+function isStorableKey(key: string): boolean {
   try {
     assertStorableKey(key);
     return true;
