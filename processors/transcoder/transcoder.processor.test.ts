@@ -17,7 +17,8 @@ import { createFsObjectStoreFake, readObjectText } from './testing/fs-object-sto
 import type { FsObjectStoreFake } from './testing/fs-object-store.fake.ts';
 import { createRecordingCommandBus } from './testing/recording-command-bus.fake.ts';
 import type { RecordingCommandBus } from './testing/recording-command-bus.fake.ts';
-import { PROCESSING_FAILED_CODE, buildTranscoderProcessor, hlsKeys } from './transcoder.processor.ts';
+import { hlsKeys } from './hls-keys.ts';
+import { PROCESSING_FAILED_CODE, buildTranscoderProcessor } from './transcoder.processor.ts';
 
 const run = promisify(execFile);
 const { ffmpeg, ffprobe } = resolveFfmpegBinaries();

@@ -14,7 +14,8 @@ import { basename, join } from 'node:path';
 import pino from 'pino';
 import { TOPICS } from '../../../schemas/topics.ts';
 import { createJsonEventCodec } from '../../../test/support/json-event-codec.ts';
-import { buildTranscoderProcessor, hlsKeys } from '../transcoder.processor.ts';
+import { hlsKeys } from '../hls-keys.ts';
+import { buildTranscoderProcessor } from '../transcoder.processor.ts';
 import { createFsObjectStoreFake, readObjectText } from './fs-object-store.fake.ts';
 import { createRecordingCommandBus } from './recording-command-bus.fake.ts';
 

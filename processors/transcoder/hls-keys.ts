@@ -1,0 +1,27 @@
+/**
+ * Object keys of a video's HLS output, the layout the gateway and the CDN serve:
+ *
+ *   videos/<videoId>/hls/master.m3u8                  master playlist (complete renditions only)
+ *   videos/<videoId>/hls/<rendition>/index.m3u8       media playlist, uploaded last
+ *   videos/<videoId>/hls/<rendition>/init.mp4, seg-NNNNN.m4s, rendition.json (sidecar)
+ *   videos/<videoId>/thumbnail.jpg
+ */
+export const hlsKeys = {
+  master: (videoId: string): string => `videos/${videoId}/hls/master.m3u8`,
+  rendition: (videoId: string, rendition: string, file: string): string => `videos/${videoId}/hls/${rendition}/${file}`,
+  thumbnail: (videoId: string): string => `videos/${videoId}/thumbnail.jpg`,
+};
+
+/** MIME types of the files the transcoder uploads (playlists: RFC 8216 §4). */
+const CONTENT_TYPES: Record<string, string> = {
+  '.m3u8': 'application/vnd.apple.mpegurl',
+  '.m4s': 'video/iso.segment',
+  '.mp4': 'video/mp4',
+  '.json': 'application/json',
+  '.jpg': 'image/jpeg',
+};
+
+/** Content type of an output file by its extension; `application/octet-stream` if unknown. */
+export function contentTypeOf(file: string): string {
+  return CONTENT_TYPES[file.slice(file.lastIndexOf('.'))] ?? 'application/octet-stream';
+}

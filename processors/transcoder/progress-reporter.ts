@@ -1,0 +1,46 @@
+import type { Logger } from 'pino';
+
+/** Progress is reported only when it rose by at least this many points (throttling). */
+const PROGRESS_STEP = 5;
+
+/**
+ * Throttled progress of a transcode: 0–100 over FFmpeg runs weighted by pixels × duration.
+ * Reports go out one after the other; a failed report is logged, never fails the encode.
+ */
+export class ProgressReporter {
+  private reported = 0;
+  private doneWeight = 0;
+  private chain: Promise<void> = Promise.resolve();
+
+  /**
+   * @param totalWeight sum of the weights of every run to come (≤ 0: report nothing)
+   * @param send sends one progress value (integer percent)
+   */
+  constructor(
+    private readonly totalWeight: number,
+    private readonly send: (progress: number) => Promise<void>,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Reports the progress of a run of `weight` that is `fraction` (0–1) done. */
+  update(weight: number, fraction: number): void {
+    if (this.totalWeight <= 0) return;
+    const f = Math.min(1, Math.max(0, fraction));
+    const p = Math.min(100, Math.floor(((this.doneWeight + weight * f) / this.totalWeight) * 100));
+    if (p - this.reported >= PROGRESS_STEP || (p === 100 && this.reported < 100)) {
+      this.reported = p;
+      this.chain = this.chain.then(() => this.send(p)).catch((err) => this.logger.warn({ err }, 'progress report failed'));
+    }
+  }
+
+  /** Marks a run of `weight` as done. */
+  finishRun(weight: number): void {
+    this.update(weight, 1);
+    this.doneWeight += weight;
+  }
+
+  /** Resolves once every report so far has been sent (or failed). */
+  flush(): Promise<void> {
+    return this.chain;
+  }
+}
