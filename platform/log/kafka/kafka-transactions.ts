@@ -42,9 +42,9 @@ import type {
   ConsumerHandle, LogRecord, OffsetMap, ProduceRecord, RecordBatch, TopicPartition,
 } from '../event-log.port.ts';
 import { tpKey } from '../event-log.port.ts';
-import { partitionForKey } from '../partitioner.ts';
 import { EventLogError } from '../event-log.errors.ts';
 import { createKafkaEventLog } from './kafka-event-log.adapter.ts';
+import { toKafkaMessage, type PartitionedMessage } from './kafka-producer.ts';
 import type { KafkaEventLog, KafkaEventLogOptions } from './kafka-event-log.adapter.ts';
 
 /** An output record: a `ProduceRecord` plus its topic (port name, without namespace). */
@@ -217,30 +217,11 @@ export async function subscribeTransactional(
   };
 
   async function toTopicMessages(outputs: OutputRecord[]) {
-    const byTopic = new Map<string, Array<{ key: string | null; value: Buffer | null; partition: number; headers?: Record<string, string>; timestamp?: string }>>();
+    const byTopic = new Map<string, PartitionedMessage[]>();
     for (const r of outputs) {
       const full = kafka.topicName(r.topic);
-      const n = await kafka.partitionCount(r.topic);
-      let partition: number;
-      if (r.partition !== undefined) {
-        if (!Number.isInteger(r.partition) || r.partition < 0 || r.partition >= n) {
-          throw new EventLogError('INVALID_PARTITION', `partition ${r.partition} outside [0, ${n}) of ${r.topic}`);
-        }
-        partition = r.partition;
-      } else if (r.key !== null) {
-        partition = partitionForKey(full, r.key, n);
-      } else {
-        const c = roundRobin.get(full) ?? 0;
-        roundRobin.set(full, c + 1);
-        partition = c % n;
-      }
-      const list = byTopic.get(full) ?? [];
-      list.push({
-        key: r.key, value: r.value, partition,
-        headers: r.headers ? { ...r.headers } : undefined,
-        timestamp: r.timestamp !== undefined ? String(r.timestamp) : undefined,
-      });
-      byTopic.set(full, list);
+      const message = toKafkaMessage(r, { name: r.topic, full, partitions: await kafka.partitionCount(r.topic) }, roundRobin);
+      byTopic.set(full, [...(byTopic.get(full) ?? []), message]);
     }
     return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
   }
