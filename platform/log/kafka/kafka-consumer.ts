@@ -27,7 +27,7 @@ import type { ConsumerHandle, Subscription, TopicPartition } from '../event-log.
 import { parseTpKey, tpKey } from '../event-log.port.ts';
 import { EventLogError } from '../event-log.errors.ts';
 import { ensureOpen, MAX_BACKOFF_MS, sleep, type KafkaContext } from './kafka-client.ts';
-import { committedOffsets, partitionCount } from './kafka-admin.ts';
+import { fetchCommittedOffsets, partitionCount } from './kafka-admin.ts';
 import { toRecord } from './kafka-fetch.ts';
 
 /** One live subscription. Keys of the maps and sets are broker-side `topic:partition`. */
@@ -78,7 +78,8 @@ async function positionAssignment(s: GroupSubscription, gen: number, parts: Topi
   for (let attempt = 0; ; attempt++) {
     try {
       const override = (await s.sub.onAssigned?.(parts.map((p) => ({ topic: int(p.topic), partition: p.partition })))) ?? new Map<string, number>();
-      const committed = await committedOffsets(ctx, s.sub.groupId);
+      // Only the assigned partitions: one OffsetFetch, no metadata of the namespace's other topics.
+      const committed = await fetchCommittedOffsets(ctx, s.fullGroup, parts);
       const needDefault = parts.filter((p) => !override.has(tpKey(int(p.topic), p.partition)) && !committed.has(tpKey(int(p.topic), p.partition)));
       const defaults = new Map<string, number>();
       for (const t of new Set(needDefault.map((p) => p.topic))) {
