@@ -12,6 +12,8 @@
  * - kafka-fetch.ts: `read` — a direct READ_COMMITTED Fetch to the partition leader, no group.
  * - kafka-consumer.ts: `subscribe` — at-least-once, generation-fenced commits, every partition
  *   paused and `seek`ed to its start offset before the first batch of a generation.
+ * - kafka-transactions.ts: `subscribeTransactional`, the port's optional exactly-once capability
+ *   (`TransactionalEventLog`, event-log.port.ts) — one transactional producer per input partition.
  *
  * Isolation: consumers and `read` are READ_COMMITTED: records of open transactions are not
  * returned yet, records of aborted ones never.
@@ -20,7 +22,7 @@
  * environments or test cases on one cluster); `listTopics` only shows the namespace, unprefixed.
  */
 import { pino } from 'pino';
-import type { EventLog } from '../event-log.port.ts';
+import type { EventLog, TransactionalEventLog } from '../event-log.port.ts';
 import {
   createKafkaClient, internalCluster, namespaceOf, settingsOf,
   type KafkaClientAccess, type KafkaContext, type KafkaEventLogOptions,
@@ -31,11 +33,12 @@ import {
 import { append, createIdempotentProducer } from './kafka-producer.ts';
 import { read } from './kafka-fetch.ts';
 import { subscribe } from './kafka-consumer.ts';
+import { subscribeTransactional } from './kafka-transactions.ts';
 
 export type { KafkaClientAccess, KafkaEventLogOptions } from './kafka-client.ts';
 
-/** Kafka EventLog; see the file comment for the guarantees. */
-export interface KafkaEventLog extends EventLog {
+/** Kafka EventLog, with the exactly-once capability; see the file comment for the guarantees. */
+export interface KafkaEventLog extends TransactionalEventLog {
   /** Deletes topics (prefixed by the namespace); tools and tests only, not part of the port. */
   deleteTopics(names: string[]): Promise<void>;
   /** Kafka-only extension point (not part of the port); see {@link KafkaClientAccess}. */
@@ -83,6 +86,7 @@ export async function createKafkaEventLog(opts: KafkaEventLogOptions): Promise<K
     commitOffsets: (groupId, offsets) => commitOffsets(ctx, groupId, offsets),
     listGroups: () => listGroups(ctx),
     subscribe: (sub) => subscribe(ctx, sub),
+    subscribeTransactional: (sub) => subscribeTransactional(ctx, sub),
     kafka: {
       client,
       topicName: (topic) => ctx.ns.topic(topic),
