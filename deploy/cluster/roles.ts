@@ -25,7 +25,8 @@
  *   whose playlist exists is not re-encoded; the deciders turn repeated commands into no-ops).
  *   Failed jobs are retried with backoff, then dead-lettered and the video marked failed; the DLQ
  *   record and the source offset commit are ONE Kafka transaction (one transactional producer per
- *   input partition, `subscribeTransactional`): exactly-once DLQ, no duplicate after a crash.
+ *   input partition; the processor runtime uses the Kafka log's `subscribeTransactional`
+ *   capability on its own): exactly-once DLQ, no duplicate after a crash.
  * - `gateway`: the Fastify gateway with the command bus. The command bus rebuilds aggregate state
  *   by reading the topics at start and is a single writer per aggregate PER PROCESS only: two
  *   processes writing the same aggregate (gateway replicas; the transcoder's progress commands)
@@ -78,7 +79,6 @@ import { adminRoutes } from '../../gateway/routes/admin/index.ts';
 import type { EmbeddedObjectStore } from '../../platform/object-store/embedded/embedded-object-store.adapter.ts';
 import { buildTranscoderProcessor } from '../../processors/transcoder/transcoder.processor.ts';
 import { runProcessor, type ProcessorHandle } from '../../processors/runtime/processor.runtime.ts';
-import { subscribeTransactional } from '../../platform/log/kafka/kafka-transactions.ts';
 import { buildGateway } from '../../gateway/app.ts';
 
 /** The roles `streamwave run <role>` accepts. */
@@ -249,7 +249,6 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
         {
           logger: logger.child({ component: 'runtime' }),
           registry: metricsRegistry,
-          transactionalSubscribe: (sub) => subscribeTransactional(log, sub, { logger: logger.child({ component: 'eos' }) }),
         },
       );
       const t = transcoder;

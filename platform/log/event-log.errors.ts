@@ -35,3 +35,20 @@ export class EventLogError extends Error {
     this.name = 'EventLogError';
   }
 }
+
+/** Stable codes of {@link TransactionalProcessorError}. */
+export type TransactionalProcessorErrorCode =
+  /** Another producer initialised this partition's transactional.id: the partition moved (or we are a zombie). */
+  | 'PRODUCER_FENCED'
+  /** The transaction failed for another reason; it was aborted (or will be by the next owner / the timeout). */
+  | 'TRANSACTION_FAILED'
+  /** The partition has no usable producer (dropped after a failure; a rejoin is pending). */
+  | 'PARTITION_NOT_OWNED';
+
+/** Raised by `PartitionTransaction.commit` (event-log.port.ts); `cause` holds the client's error. */
+export class TransactionalProcessorError extends Error {
+  constructor(readonly code: TransactionalProcessorErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TransactionalProcessorError';
+  }
+}

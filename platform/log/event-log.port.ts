@@ -139,6 +139,92 @@ export interface EventLog {
   close(): Promise<void>;
 }
 
+// --- Optional capability: exactly-once consume-transform-produce (Kafka transactions, KIP-98).
+
+/** A record to write in a transaction: a `ProduceRecord` plus its topic (port name). */
+export interface OutputRecord extends ProduceRecord {
+  topic: string;
+}
+
+/** One input partition's transaction scope, handed to {@link TransactionalSubscription.eachBatch}. */
+export interface PartitionTransaction {
+  /** Input topic and partition (port names). */
+  readonly topic: string;
+  readonly partition: number;
+  /**
+   * In ONE transaction: appends `outputs` (may be empty; partitions chosen as by `append`) and
+   * commits the consumer group's offset of the input partition to `nextOffset` (the next record
+   * to read). Serialised per partition. After it resolves, records below `nextOffset` are never
+   * delivered again to this subscription (nor, through the committed offset, to any later owner).
+   * @throws TransactionalProcessorError (event-log.errors.ts) PRODUCER_FENCED | TRANSACTION_FAILED
+   *   | PARTITION_NOT_OWNED: nothing of the transaction is visible to READ_COMMITTED readers; the
+   *   subscription rejoins the group and the batch is redelivered (to whoever owns it then).
+   * @throws EventLogError UNKNOWN_TOPIC / INVALID_TOPIC / INVALID_PARTITION for a bad output record (before any write).
+   */
+  commit(outputs: OutputRecord[], nextOffset: number): Promise<void>;
+}
+
+/** A subscription whose batches get a {@link PartitionTransaction} for their input partition. */
+export interface TransactionalSubscription {
+  /** Consumer group id (port name). */
+  groupId: string;
+  topics: string[];
+  /** Where to start without a committed offset: earliest (true, default) or latest. */
+  fromBeginning?: boolean;
+  /** Called after the assigned partitions' producers are initialised (previous owners fenced); may return seek offsets. */
+  onAssigned?(partitions: TopicPartition[]): Promise<OffsetMap | void>;
+  /**
+   * Handles a batch of one input partition. Records already committed through `tx` in this
+   * assignment are removed from redelivered batches. Throwing redelivers the (rest of the) batch.
+   * When it resolves, the batch's offset is also committed as by `subscribe` (at-least-once for
+   * records not covered by a `tx.commit`).
+   */
+  eachBatch(batch: RecordBatch, tx: PartitionTransaction): Promise<void>;
+  maxBatchSize?: number;
+  partitionsConsumedConcurrently?: number;
+}
+
+/**
+ * An EventLog that can commit a batch's outputs together with the consumed offset (Kafka; the
+ * embedded and in-memory logs cannot). Test with {@link supportsTransactions}.
+ *
+ * Guarantee — exactly-once per input partition, for READ_COMMITTED readers:
+ * - Atomicity: `tx.commit(outputs, nextOffset)` writes the outputs AND the group's offset of that
+ *   input partition (TxnOffsetCommit) in ONE transaction: both become visible or neither (abort,
+ *   or a crash before the commit: the broker aborts the open transaction when the partition's
+ *   next owner initialises the same transactional.id, or after the transaction timeout).
+ * - Visibility: only to READ_COMMITTED readers — the Kafka adapter's `subscribe` and `read` are;
+ *   they see every input's outputs exactly once (0 lost, 0 duplicated) across crashes, restarts
+ *   and rebalances. READ_UNCOMMITTED readers also see aborted records.
+ * - Fencing per input partition: one transactional producer per assigned input partition, with
+ *   `transactional.id = <group>.<topic>.<partition>` (broker-side names), initialised on every
+ *   fresh assignment BEFORE the committed offset is read. That bumps the producer epoch, so a
+ *   previous owner still processing the partition (a zombie) fails its next commit with a
+ *   fencing error (PRODUCER_FENCED) and its open transaction is aborted; the offset read after is
+ *   final. A producer is re-initialised only on a fresh assignment, never lazily after an error,
+ *   so a member that does not yet know it was evicted cannot fence the new owner.
+ * - kafkajs has no KIP-447: the offset commit cannot carry the group generation, so the group
+ *   coordinator cannot reject a commit of an evicted member; fencing rests on the per-input-
+ *   partition transactional.id alone (Kafka Streams' original "EOS alpha", one producer per
+ *   input partition rather than one per instance).
+ * - Not covered: side effects of `eachBatch` outside the log (at least once), and records of a
+ *   batch not committed through `tx` (at least once, see `eachBatch`).
+ */
+export interface TransactionalEventLog extends EventLog {
+  /**
+   * Joins consumer group `sub.groupId` with one transactional producer per assigned input
+   * partition. The handle follows the subscription across the rejoins that follow a failed
+   * transaction; `close()` of the log stops it.
+   * @throws as `subscribe` (EventLogError UNKNOWN_TOPIC for a missing input topic).
+   */
+  subscribeTransactional(sub: TransactionalSubscription): Promise<ConsumerHandle>;
+}
+
+/** True when `log` has the exactly-once capability ({@link TransactionalEventLog}). */
+export function supportsTransactions(log: EventLog): log is TransactionalEventLog {
+  return typeof (log as Partial<TransactionalEventLog>).subscribeTransactional === 'function';
+}
+
 // --- What ops tools (`streamwave topics`, `GET /admin/topics`) see of a log, built by describeLog (log-overview.ts).
 
 export interface TopicOverview {

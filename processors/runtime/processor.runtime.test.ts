@@ -1,11 +1,15 @@
-/** Processor runtime on the in-memory log: retries, dead-lettering of a poison record, flow after it, metrics, stop. */
+/**
+ * Processor runtime on the in-memory log: retries, dead-lettering of a poison record, flow after
+ * it, metrics, stop; and, on a log with the transactional capability (a recording wrapper of the
+ * in-memory log), the dead-letter path through `tx.commit`. On Kafka: transform.runtime.test.ts.
+ */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
-import type { LogRecord } from '../../platform/log/event-log.port.ts';
+import type { LogRecord, OutputRecord, TransactionalEventLog } from '../../platform/log/event-log.port.ts';
 import { createInMemoryEventLog } from '../../platform/log/in-memory/in-memory-event-log.adapter.ts';
 import { within } from '../../platform/log/event-log.contract.ts';
-import { DLQ_HEADERS, runProcessor } from './processor.runtime.ts';
+import { DLQ_HEADERS, deadLetterTopicFor, runProcessor } from './processor.runtime.ts';
 
 const BOUND_MS = 10_000;
 const fast = { retries: 2, minTimeoutMs: 1, maxTimeoutMs: 5 };
@@ -130,5 +134,39 @@ describe('processor runtime', () => {
     await within(proc.caughtUp(), BOUND_MS, 'caughtUp');
     assert.equal(await metricValue(registry, 'streamwave_processor_lag', { processor: 'lagging', topic: 't', partition: '0' }), 0);
     await proc.stop();
+  });
+
+  test('on a log with the transactional capability a dead-lettered record and its source offset go through one tx.commit', async () => {
+    const inner = createInMemoryEventLog();
+    await inner.createTopic({ name: 't', partitions: 1 });
+    await inner.append('t', ['a', 'poison', 'b'].map((v) => ({ key: 'k', value: Buffer.from(v) })));
+    const commits: Array<{ input: string; outputs: OutputRecord[]; nextOffset: number }> = [];
+    const appended: string[] = [];
+    const log: TransactionalEventLog = {
+      ...inner,
+      async append(topic, records) { appended.push(topic); return inner.append(topic, records); },
+      subscribeTransactional: (sub) => inner.subscribe({
+        ...sub,
+        eachBatch: (batch) => sub.eachBatch(batch, {
+          topic: batch.topic,
+          partition: batch.partition,
+          async commit(outputs, nextOffset) { commits.push({ input: `${batch.topic}:${batch.partition}`, outputs, nextOffset }); },
+        }),
+      }),
+    };
+    const handled: string[] = [];
+    const def = {
+      name: 'tx', topics: ['t'], retry: { retries: 0, minTimeoutMs: 1, maxTimeoutMs: 1 },
+      async handle(r: LogRecord) { if (r.value!.toString() === 'poison') throw new Error('no'); handled.push(r.value!.toString()); },
+    };
+    const proc = await runProcessor(log, def);
+    await within(proc.caughtUp(), BOUND_MS, 'caughtUp');
+    await proc.stop();
+    assert.deepEqual(handled, ['a', 'b']);
+    assert.deepEqual(appended, [], 'no plain append of the DLQ record');
+    assert.equal(commits.length, 1);
+    assert.equal(commits[0].input, 't:0');
+    assert.equal(commits[0].nextOffset, 2, 'the source offset after the dead-lettered record');
+    assert.deepEqual(commits[0].outputs.map((o) => [o.topic, o.value!.toString(), o.headers?.[DLQ_HEADERS.offset]]), [[deadLetterTopicFor(def, 't'), 'poison', '1']]);
   });
 });

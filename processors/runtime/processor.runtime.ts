@@ -12,15 +12,17 @@
  *   (default `<source-topic>.<name>.dlq`, the naming of Kafka Connect's `errors.deadletterqueue`)
  *   with `x-dlq-*` headers, `onDeadLetter` is called, and the partition keeps flowing.
  *   If the dead-letter append itself fails, the batch is redelivered (nothing is dropped).
- * - Dead-letter + offset commit: by default (embedded / in-memory log, or Kafka without the option)
- *   the DLQ append and the source offset commit are two steps — a crash between them redelivers
- *   the record and dead-letters it AGAIN (at-least-once DLQ: a duplicate DLQ record is possible).
- *   With `transactionalSubscribe` (Kafka only, platform/log/kafka/kafka-transactions.ts) the
- *   DLQ record and the source partition's next offset are committed in ONE Kafka transaction by
- *   that input partition's transactional producer: exactly-once DLQ for READ_COMMITTED readers —
- *   a crash before the commit leaves neither (the record is redelivered and dead-lettered once),
- *   after it both; a zombie instance is fenced by the per-input-partition transactional.id
- *   (KIP-98; kafkajs has no KIP-447). Handled records keep the at-least-once guarantee above.
+ * - Dead-letter + offset commit: on a log without the transactional capability (embedded /
+ *   in-memory log) the DLQ append and the source offset commit are two steps — a crash between
+ *   them redelivers the record and dead-letters it AGAIN (at-least-once DLQ: a duplicate DLQ
+ *   record is possible). On a log with it (`supportsTransactions(log)`, the Kafka log; see
+ *   `TransactionalEventLog` in platform/log/event-log.port.ts) the processor subscribes through
+ *   `subscribeTransactional`, and the DLQ record and the source partition's next offset are
+ *   committed in ONE transaction by that input partition's transactional producer: exactly-once
+ *   DLQ for READ_COMMITTED readers — a crash before the commit leaves neither (the record is
+ *   redelivered and dead-lettered once), after it both; a zombie instance is fenced by the
+ *   per-input-partition transactional.id (KIP-98; kafkajs has no KIP-447). Handled records keep
+ *   the at-least-once guarantee above.
  *
  * Metrics (prom-client, on the registry passed in; shared safely by several processors):
  * `streamwave_processor_records_processed_total{processor}`, `streamwave_processor_failures_total{processor}`
@@ -30,8 +32,9 @@
 import pRetry from 'p-retry';
 import { pino } from 'pino';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { parseTpKey, type ConsumerHandle, type EventLog, type LogRecord, type RecordBatch } from '../../platform/log/event-log.port.ts';
-import type { PartitionTransaction, TransactionalSubscription } from '../../platform/log/kafka/kafka-transactions.ts';
+import {
+  parseTpKey, supportsTransactions, type ConsumerHandle, type EventLog, type LogRecord, type PartitionTransaction, type RecordBatch,
+} from '../../platform/log/event-log.port.ts';
 import { deadLetterTopicName, ensureDeadLetterTopic } from '../../schemas/topics.ts';
 import type { ProcessorDefinition } from './processor.port.ts';
 
@@ -39,13 +42,6 @@ export interface RunProcessorOptions {
   logger?: pino.Logger;
   /** Prometheus registry for the processor metrics; a private one when omitted. */
   registry?: Registry;
-  /**
-   * Kafka only: subscribe through one transactional producer per input partition, e.g.
-   * `(sub) => subscribeTransactional(kafkaLog, sub)` (platform/log/kafka/kafka-transactions.ts),
-   * so a dead-lettered record's DLQ append and its source offset commit are ONE transaction (see
-   * the file comment). The DLQ topic is still created through `log`. Omit for the embedded log.
-   */
-  transactionalSubscribe?: (sub: TransactionalSubscription) => Promise<ConsumerHandle>;
 }
 
 export interface ProcessorHandle {
@@ -155,7 +151,7 @@ export async function runProcessor(log: EventLog, def: ProcessorDefinition, opts
     return ready;
   };
 
-  /** `tx`: the input partition's transaction scope when `transactionalSubscribe` is used (Kafka). */
+  /** `tx`: the input partition's transaction scope when the log supports transactions (Kafka). */
   const deadLetter = async (record: LogRecord, error: Error, tx?: PartitionTransaction): Promise<void> => {
     const dlqTopic = deadLetterTopicFor(def, record.topic);
     await ensureDeadLetterTopicOnce(record.topic, dlqTopic);
@@ -172,7 +168,7 @@ export async function runProcessor(log: EventLog, def: ProcessorDefinition, opts
         [DLQ_HEADERS.processor]: def.name,
       },
     };
-    // Kafka transactional: DLQ record + source offset (next = this record's offset + 1) atomically.
+    // Transactional log: DLQ record + source offset (next = this record's offset + 1) atomically.
     if (tx) await tx.commit([{ topic: dlqTopic, ...dlqRecord }], record.offset + 1);
     else await log.append(dlqTopic, [dlqRecord]);
     metrics.deadLettered.inc({ processor: def.name });
@@ -223,8 +219,9 @@ export async function runProcessor(log: EventLog, def: ProcessorDefinition, opts
   const eachBatch = async (batch: RecordBatch, tx?: PartitionTransaction) => {
     for (const record of batch.records) await processRecord(record, tx);
   };
-  const consumer: ConsumerHandle = opts.transactionalSubscribe
-    ? await opts.transactionalSubscribe({ ...subscription, eachBatch })
+  // The DLQ topic is created through `log` either way (ensureDeadLetterTopicOnce).
+  const consumer: ConsumerHandle = supportsTransactions(log)
+    ? await log.subscribeTransactional({ ...subscription, eachBatch })
     : await log.subscribe({ ...subscription, eachBatch: (batch) => eachBatch(batch) });
   const lagSource: LagSource = { processor: def.name, lag: () => consumer.lag() };
   metrics.lagSources.add(lagSource);
