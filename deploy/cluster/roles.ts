@@ -67,7 +67,7 @@ import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts'
 import { buildSchemaRegistryServer, schemaRegistryRoutes } from '../../schemas/registry/schema-registry.routes.ts';
 import { createConfluentSchemaRegistryApi, createInProcessSchemaRegistryApi, type SchemaRegistryApi } from '../../schemas/codec/schema-registry-api.ts';
 import { createAvroEventCodec, type AvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
-import { createCommandBus, type LocalCommandBus } from '../../commands/command-bus.ts';
+import { createCommandBus, type CommandHandler } from '../../commands/command-handler.ts';
 import type { CommandBus } from '../../commands/command-bus.port.ts';
 import { DomainError } from '../../domain/shared/event.ts';
 import type { Projection } from '../../projections/projection.port.ts';
@@ -312,10 +312,10 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
  * decided again; a refusal on fresh state stands. Costs one re-read of the users/videos/comments
  * topics per refusal; partition-affine command processors (see file comment) replace it.
  */
-export async function createRefreshingCommandBus(make: () => LocalCommandBus, logger: pino.Logger): Promise<CommandBus> {
+export async function createRefreshingCommandBus(make: () => CommandHandler, logger: pino.Logger): Promise<CommandBus> {
   let bus = make();
   await bus.start();
-  let rebuilding: Promise<LocalCommandBus> | undefined;
+  let rebuilding: Promise<CommandHandler> | undefined;
   return {
     async send(command) {
       const current = bus;

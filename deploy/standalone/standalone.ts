@@ -16,7 +16,7 @@ import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts'
 import { schemaRegistryRoutes } from '../../schemas/registry/schema-registry.routes.ts';
 import { createInProcessSchemaRegistryApi } from '../../schemas/codec/schema-registry-api.ts';
 import { createAvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
-import { createCommandBus } from '../../commands/command-bus.ts';
+import { createCommandBus } from '../../commands/command-handler.ts';
 // --- replay (issue 3): projections run behind the projection manager so admin replays can swap them ---
 import { createProjectionManager } from '../../projections/replay/projection-manager.ts';
 import { createFileCurrentInstanceStore, standaloneReplayableProjections } from '../../projections/replay/standalone-replayable.ts';
