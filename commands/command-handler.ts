@@ -7,6 +7,7 @@ import { AGGREGATES, lockOf, type AggregateDefinition, type AggregateKind, type 
 import { routeCommand, type RoutedCommand } from './routing.ts';
 import { createAggregateStateCache } from './aggregate-state-cache.ts';
 import { createUsernameIndex } from './username-index.ts';
+import { decideRefreshingOnConflict, type RefreshPlan } from './refresh-on-conflict.ts';
 import type { CommandBus, CommandResult } from './command-bus.port.ts';
 
 /** Raised by the handler itself (not by a decider). Codes: `NOT_STARTED`. */
@@ -25,6 +26,12 @@ export interface CommandHandlerOptions {
   partitions?: number;
   /** Records per `log.read` while rebuilding or reloading. Default 1000. */
   readBatchSize?: number;
+  /**
+   * When a decider refuses a command, reload the aggregates it is decided against (their
+   * partitions only) and decide once more (see refresh-on-conflict.ts for the cost). For
+   * processes that share their aggregates with other writers (cluster roles). Default false.
+   */
+  refreshOnConflict?: boolean;
 }
 
 /** The write side of one process: the `CommandBus` port plus its lifecycle and a read of its aggregate states. */
@@ -59,7 +66,8 @@ export interface CommandHandler extends CommandBus {
  * lock: a heartbeat changes no state). The cache is evolved only after the log acknowledged the
  * append, so a failed append changes nothing in memory; an append that failed ambiguously (e.g. a
  * timeout: the records may be on the log) marks the streams stale, and they are re-read from their
- * partitions before the next command on their key. Across processes nothing is serialised.
+ * partitions before the next command on their key. Across processes nothing is serialised: see
+ * `refreshOnConflict`.
  *
  * `send` resolves once the events are acknowledged (durable); `events: []` for an idempotent retry.
  * @throws from `send`: CommandBusError `NOT_STARTED` before `start()`; DomainError `INVALID_COMMAND`
@@ -131,9 +139,10 @@ export function createCommandBus(opts: CommandHandlerOptions): CommandHandler {
     return { events, positions };
   }
 
-  /** Under the stream's key (if any), reload the stale streams of that key, then decide and append. */
-  function attempt(routed: RoutedCommand): Promise<CommandResult> {
-    const key = lockOf(routed.kind, routed.streamId);
+  /** One attempt: under the stream's key (if any), reload the stale streams of that key, then decide and append. */
+  function attempt(routed: RoutedCommand, refresh?: RefreshPlan): Promise<CommandResult> {
+    if (refresh) cache.markStale(refresh.streams);
+    const key = refresh ? refresh.lock : lockOf(routed.kind, routed.streamId);
     if (key === null) return decideAndAppend(routed);
     return serialise(key, async () => {
       // Every stale stream this key protects, not only the command's own: for registrations, a user
@@ -157,7 +166,9 @@ export function createCommandBus(opts: CommandHandlerOptions): CommandHandler {
     async send(command) {
       if (!started) throw new CommandBusError('NOT_STARTED', 'call start() before sending commands');
       await started;
-      return attempt(routeCommand(command));
+      const routed = routeCommand(command);
+      if (!opts.refreshOnConflict) return attempt(routed);
+      return decideRefreshingOnConflict(routed, (refresh) => attempt(routed, refresh), logger);
     },
     state: (kind, streamId) => cache.state(kind, streamId),
     findUserIdByUsername: (username) => usernames.holder(username),
