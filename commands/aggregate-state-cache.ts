@@ -14,6 +14,7 @@ export type StateChange = {
   [K in AggregateKind]: { readonly kind: K; readonly id: string; readonly before: StateOf<K> | undefined; readonly after: StateOf<K> };
 }[AggregateKind];
 
+/** What the cache reads from (`log`, decoded with `codec`) and whom it tells about changes. */
 export interface AggregateStateCacheOptions {
   log: EventLog;
   codec: EventCodec;
@@ -71,6 +72,7 @@ const refKey = (kind: AggregateKind, id: string): string => `${kind}\0${id}`;
 const evolverOf = (kind: AggregateKind) =>
   (AGGREGATES[kind].decider as unknown as Decider<unknown, never, never, DomainEvent>).evolve;
 
+/** An empty cache over `opts.log`; call `rebuild()` before use. */
 export function createAggregateStateCache(opts: AggregateStateCacheOptions): AggregateStateCache {
   const { log, codec } = opts;
   const logger = opts.logger ?? pino({ level: 'silent' });

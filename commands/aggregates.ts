@@ -40,7 +40,9 @@ export interface AggregateTypes {
 
 /** `user | video | comment | view`. */
 export type AggregateKind = keyof AggregateTypes;
+/** The state a command of kind `K` is decided against (`UserState`, `VideoState`, `CommentThreadState`). */
 export type StateOf<K extends AggregateKind> = AggregateTypes[K]['state'];
+/** The commands kind `K` decides. */
 export type CommandOf<K extends AggregateKind> = AggregateTypes[K]['command'];
 
 /**
@@ -103,7 +105,11 @@ const USER_REGISTRY_LOCK = 'user-registry';
 /** Videos and their comment threads serialise on one key: a comment is decided against the video. */
 const videoLock = (videoId: string): string => `video:${videoId}`;
 
-/** The decider registry. */
+/**
+ * The decider registry: one entry per aggregate kind. The routing table (routing.ts), the
+ * aggregate-state cache and the command handler read it; adding a command type to the domain
+ * without listing it here fails to compile.
+ */
 export const AGGREGATES: { readonly [K in AggregateKind]: AggregateDefinition<K> } = {
   user: {
     kind: 'user',

@@ -18,6 +18,7 @@ export class CommandBusError extends Error {
   }
 }
 
+/** What `createCommandBus` needs: the log it appends to and rebuilds from, the codec of its records. */
 export interface CommandHandlerOptions {
   log: EventLog;
   codec: EventCodec;
@@ -67,7 +68,8 @@ export interface CommandHandler extends CommandBus {
  * append, so a failed append changes nothing in memory; an append that failed ambiguously (e.g. a
  * timeout: the records may be on the log) marks the streams stale, and they are re-read from their
  * partitions before the next command on their key. Across processes nothing is serialised: see
- * `refreshOnConflict`.
+ * `refreshOnConflict`. This handler is the one entry of the write side: a consumer of a commands
+ * topic (partition-affine command processors) would call `send` here like the gateway does.
  *
  * `send` resolves once the events are acknowledged (durable); `events: []` for an idempotent retry.
  * @throws from `send`: CommandBusError `NOT_STARTED` before `start()`; DomainError `INVALID_COMMAND`

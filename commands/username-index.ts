@@ -16,6 +16,7 @@ export interface UsernameIndex {
   userChanged(userId: string, before: UserState | undefined, after: UserState): void;
 }
 
+/** An empty index; the cache fills it while it rebuilds and evolves user states. */
 export function createUsernameIndex(): UsernameIndex {
   const holders = new Map<string, string>();
   return {
