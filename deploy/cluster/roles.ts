@@ -32,10 +32,11 @@
  *   processes writing the same aggregate (gateway replicas; the transcoder's progress commands)
  *   can decide on stale state. A production cluster needs partition-affine command processors
  *   (commands routed by aggregate id to the owner of that key's partition, Kafka transactions to
- *   fence zombies, KIP-98/KIP-447) — not implemented. Interim: `createRefreshingCommandBus`
- *   rebuilds the state from the topics once when a decider refuses a command, so a role sees the
- *   aggregates other roles created after it started. Because read models are embedded in this
- *   issue, the gateway ALSO hosts the projections it queries, in consumer groups of its own
+ *   fence zombies, KIP-98/KIP-447) — not implemented. Meanwhile the command handler runs with
+ *   `refreshOnConflict` (commands/refresh-on-conflict.ts): when a decider refuses a command, the
+ *   aggregates it is decided against are reloaded from their partitions and the command decided
+ *   once more, so a role sees the aggregates other roles created after it started. Because read
+ *   models are embedded in this issue, the gateway ALSO hosts the projections it queries, in consumer groups of its own
  *   (`streamwave.gateway.<instance>.projection.<name>`, one per replica so replicas never split
  *   partitions) under `<dataDir>/gateway`; same effectively-once guarantee as the projector.
  * - `all`: every role in one process on Kafka (the registry mounted at `/registry` of the gateway,
@@ -69,9 +70,8 @@ import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts'
 import { buildSchemaRegistryServer, schemaRegistryRoutes } from '../../schemas/registry/schema-registry.routes.ts';
 import { createConfluentSchemaRegistryApi, createInProcessSchemaRegistryApi, type SchemaRegistryApi } from '../../schemas/codec/schema-registry-api.ts';
 import { createAvroEventCodec, type AvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
-import { createCommandBus, type LocalCommandBus } from '../../commands/command-bus.ts';
+import { createCommandBus } from '../../commands/command-handler.ts';
 import type { CommandBus } from '../../commands/command-bus.port.ts';
-import { DomainError } from '../../domain/shared/event.ts';
 import { createProjectionManager, type ProjectionManager } from '../../projections/replay/projection-manager.ts';
 import type { ReadModelQueries } from '../../projections/read-model.port.ts';
 import { describeLog } from '../../platform/log/log-overview.ts';
@@ -232,10 +232,11 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     let commandBus: CommandBus | undefined;
     if (role === 'transcoder' || role === 'gateway' || role === 'all') {
       objectStore = openEmbeddedObjectStore(config, dir('objects'), 'streamwave-cluster', logger.child({ component: 'object-store' }));
-      commandBus = await createRefreshingCommandBus(
-        () => createCommandBus({ log, codec, partitions: config.topicPartitions, logger: logger.child({ component: 'commands' }) }),
-        logger.child({ component: 'commands' }),
-      );
+      const handler = createCommandBus({
+        log, codec, partitions: config.topicPartitions, refreshOnConflict: true, logger: logger.child({ component: 'commands' }),
+      });
+      await handler.start();
+      commandBus = handler;
     }
 
     let transcoder: ProcessorHandle | undefined;
@@ -294,36 +295,6 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     await stopAll();
     throw e;
   }
-}
-
-/**
- * Interim for cluster mode: another process (the gateway, the transcoder) writes the same video
- * aggregates, and a LocalCommandBus only reads the topics at start, so its state can be stale
- * (e.g. the transcoder has never seen an upload the gateway started after it). When a command is
- * refused by a decider (DomainError), the state is rebuilt from the topics once and the command
- * decided again; a refusal on fresh state stands. Costs one re-read of the users/videos/comments
- * topics per refusal; partition-affine command processors (see file comment) replace it.
- */
-export async function createRefreshingCommandBus(make: () => LocalCommandBus, logger: pino.Logger): Promise<CommandBus> {
-  let bus = make();
-  await bus.start();
-  let rebuilding: Promise<LocalCommandBus> | undefined;
-  return {
-    async send(command) {
-      const current = bus;
-      try {
-        return await current.send(command);
-      } catch (e) {
-        if (!(e instanceof DomainError)) throw e;
-        logger.info({ code: e.code, command: command.type }, 'command refused on possibly stale state; rebuilding from the log and retrying once');
-        if (bus === current) {
-          rebuilding ??= (async () => { const next = make(); await next.start(); bus = next; rebuilding = undefined; return next; })();
-          await rebuilding;
-        }
-        return bus.send(command);
-      }
-    },
-  };
 }
 
 function running(role: ClusterRole, url: string, stopAll: () => Promise<void>): RunningRole {

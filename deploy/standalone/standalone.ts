@@ -16,7 +16,7 @@ import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts'
 import { schemaRegistryRoutes } from '../../schemas/registry/schema-registry.routes.ts';
 import { createInProcessSchemaRegistryApi } from '../../schemas/codec/schema-registry-api.ts';
 import { createAvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
-import { createCommandBus } from '../../commands/command-bus.ts';
+import { createCommandBus } from '../../commands/command-handler.ts';
 import { createProjectionManager } from '../../projections/replay/projection-manager.ts';
 import { createFileCurrentInstanceStore, embeddedReadModels } from '../shared/embedded-read-models.ts';
 import { describeLog } from '../../platform/log/log-overview.ts';

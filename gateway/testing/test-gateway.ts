@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { createCommandBus } from '../../commands/command-bus.ts';
+import { createCommandBus } from '../../commands/command-handler.ts';
 import type { Command, CommandBus } from '../../commands/command-bus.port.ts';
 import type { DomainEvent } from '../../domain/events.ts';
 import type { RecordMetadata } from '../../platform/log/event-log.port.ts';

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createCommandBus, CommandBusError } from './command-bus.ts';
+import { createCommandBus, CommandBusError } from './command-handler.ts';
 import type { Command } from './command-bus.port.ts';
 import { createInMemoryEventLog } from '../platform/log/in-memory/in-memory-event-log.adapter.ts';
 import { partitionForKey } from '../platform/log/partitioner.ts';
@@ -42,7 +42,7 @@ const rejectsWith = (p: Promise<unknown>, code: string, kind?: DomainError['kind
     return true;
   });
 
-describe('command bus', () => {
+describe('command handler', () => {
   test('start creates every topic with 6 partitions', async () => {
     const log = createInMemoryEventLog();
     await startedBus(log);
@@ -96,12 +96,12 @@ describe('command bus', () => {
     await publishVideo(bus1, 'vid-r');
     await bus1.send(register('user-1', 'Alice'));
     await bus1.send({ type: 'PostComment', data: { commentId: 'c1', videoId: 'vid-r', authorId: 'user-1', body: 'root' }, metadata: { now: T0 } });
-    const before = bus1.getVideoState('vid-r');
+    const before = bus1.state('video', 'vid-r');
 
     const bus2 = await startedBus(log);
-    assert.deepEqual(bus2.getVideoState('vid-r'), before);
-    assert.equal(bus2.getVideoState('vid-r')?.status, 'ready');
-    assert.equal(bus2.getVideoState('nope'), undefined);
+    assert.deepEqual(bus2.state('video', 'vid-r'), before);
+    assert.equal(bus2.state('video', 'vid-r')?.status, 'ready');
+    assert.equal(bus2.state('video', 'nope'), undefined);
     const c = videoCommands('vid-r');
     // Idempotency and invariants hold across the restart.
     assert.deepEqual((await bus2.send(c.completeUpload())).events, []);
@@ -153,7 +153,7 @@ describe('command bus', () => {
     await rejectsWith(bus.send({ type: 'Nope', data: {}, metadata: { now: 1 } } as unknown as Command), 'INVALID_COMMAND', 'invalid');
     assert.equal(log.records(TOPICS.videos).length, 1);
     assert.equal(log.records(TOPICS.comments).length, 0);
-    assert.equal(bus.getVideoState('vid-e')?.status, 'pending_upload');
+    assert.equal(bus.state('video', 'vid-e')?.status, 'pending_upload');
   });
 
   test('rebuild skips undecodable records', async () => {
@@ -163,7 +163,7 @@ describe('command bus', () => {
     await log.append(TOPICS.videos, [{ key: 'vid-g', value: Buffer.from('\0garbage') }]);
     await bus1.send(videoCommands('vid-g').completeUpload());
     const bus2 = await startedBus(log);
-    assert.equal(bus2.getVideoState('vid-g')?.status, 'uploaded');
+    assert.equal(bus2.state('video', 'vid-g')?.status, 'uploaded');
   });
 
   test('a failed append leaves the state unchanged; an ambiguous one is re-read from the log', async () => {
@@ -184,7 +184,7 @@ describe('command bus', () => {
 
     mode = 'fail-before';
     await assert.rejects(bus.send(c.completeUpload()), /broker unavailable/);
-    assert.equal(bus.getVideoState('vid-f')?.status, 'pending_upload');
+    assert.equal(bus.state('video', 'vid-f')?.status, 'pending_upload');
     assert.equal((await bus.send(c.completeUpload())).events.length, 1);
 
     await bus.send(c.startProcessing());
@@ -213,5 +213,94 @@ describe('command bus', () => {
     await rejectsWith(bus.send(register('u-b', 'Alice')), 'USERNAME_TAKEN', 'conflict');
     const registered = (await decodeAll(inner, TOPICS.users)).filter(({ event }) => event.type === 'UserRegistered');
     assert.equal(registered.length, 1);
+  });
+});
+
+/** An in-memory log counting `read` calls per `topic:partition`, with a switch to fail the next append after writing it. */
+function instrumentedLog() {
+  const inner = createInMemoryEventLog();
+  const reads = new Map<string, number>();
+  const state = { failNextAppendAfterWrite: false };
+  const log: EventLog = {
+    ...inner,
+    async read(topic, partition, from, max) {
+      reads.set(`${topic}:${partition}`, (reads.get(`${topic}:${partition}`) ?? 0) + 1);
+      return inner.read(topic, partition, from, max);
+    },
+    async append(topic, records) {
+      const out = await inner.append(topic, records);
+      if (state.failNextAppendAfterWrite) { state.failNextAppendAfterWrite = false; throw new Error('request timed out'); }
+      return out;
+    },
+  };
+  return { log, inner, reads, state };
+}
+
+describe('command handler driven by the decider registry', () => {
+  describe('when the video is deleted', () => {
+    test('a comment is refused by the comment decider and a heartbeat by the view decider, both through the bus', async () => {
+      const log = createInMemoryEventLog();
+      const bus = await startedBus(log);
+      await publishVideo(bus, 'vid-d');
+      await bus.send(videoCommands('vid-d').delete());
+      await rejectsWith(bus.send({
+        type: 'PostComment', data: { commentId: 'c', videoId: 'vid-d', authorId: OWNER, body: 'late' }, metadata: { now: T0 + 20 },
+      }), 'VIDEO_DELETED', 'not_found');
+      await rejectsWith(bus.send({
+        type: 'RecordView', data: { videoId: 'vid-d', sessionId: 's', watchedSeconds: 1, positionSeconds: 1 }, metadata: { now: T0 + 20 },
+      }), 'VIDEO_DELETED', 'not_found');
+      assert.equal(log.records(TOPICS.comments).length, 0);
+      assert.equal(log.records(TOPICS.views).length, 0);
+    });
+  });
+
+  test('state(kind, id) reads what a command of that kind is decided against', async () => {
+    const bus = await startedBus();
+    await publishVideo(bus, 'vid-s');
+    await bus.send(register('user-1', 'Alice'));
+    await bus.send({ type: 'PostComment', data: { commentId: 'c1', videoId: 'vid-s', authorId: 'user-1', body: 'x' }, metadata: { now: T0 } });
+    assert.equal(bus.state('user', 'user-1')?.status, 'registered');
+    assert.equal(bus.state('comment', 'vid-s')?.commentIds.has('c1'), true);
+    assert.equal(bus.state('comment', 'vid-s')?.video, bus.state('video', 'vid-s'));
+    assert.equal(bus.state('view', 'vid-s'), bus.state('video', 'vid-s'));
+    assert.equal(bus.state('user', 'nobody'), undefined);
+  });
+
+  describe('given an ambiguous append (on the log, but the producer saw an error)', () => {
+    test('the stale video is reloaded from its partition of the videos topic only, before its next command only', async () => {
+      const { log, reads, state } = instrumentedLog();
+      const bus = await startedBus(log);
+      const c = videoCommands('vid-f');
+      await bus.send(c.startUpload());
+      await publishVideo(bus, 'vid-other');
+      state.failNextAppendAfterWrite = true;
+      await assert.rejects(bus.send(c.completeUpload()), /timed out/);
+      reads.clear();
+
+      await bus.send(videoCommands('vid-other').update({ title: 'x' }));
+      assert.equal(reads.size, 0, 'a command on another stream reads nothing');
+      assert.deepEqual((await bus.send(c.completeUpload())).events, [], 'the retry sees the event already on the log');
+      assert.deepEqual([...reads], [[`${TOPICS.videos}:${partitionForKey(TOPICS.videos, 'vid-f', 6)}`, 1]]);
+      reads.clear();
+      await bus.send(c.startProcessing());
+      assert.equal(reads.size, 0, 'reloaded once');
+    });
+
+    test('a registration first reloads the stale users, each from its partition of the users topic only', async () => {
+      const { log, reads, state } = instrumentedLog();
+      const bus = await startedBus(log);
+      const ambiguous = ['u-1', 'u-2', 'u-3'];
+      reads.clear();
+      for (const u of ambiguous) {
+        state.failNextAppendAfterWrite = true;
+        await assert.rejects(bus.send(register(u, `name-${u}`)), /timed out/);
+      }
+      await rejectsWith(bus.send(register('u-9', 'NAME-u-2')), 'USERNAME_TAKEN', 'conflict');
+      // u-2's registration reloaded u-1, u-3's reloaded u-2, u-9's reloaded u-3: one partition read each.
+      const partitions = new Set(ambiguous.map((u) => `${TOPICS.users}:${partitionForKey(TOPICS.users, u, 6)}`));
+      assert.deepEqual(new Set(reads.keys()), partitions);
+      assert.equal([...reads.values()].reduce((a, b) => a + b, 0), ambiguous.length);
+      for (const u of ambiguous) assert.equal(bus.findUserIdByUsername(`name-${u}`), u);
+    });
   });
 });

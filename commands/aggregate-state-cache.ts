@@ -1,0 +1,226 @@
+import { pino, type Logger } from 'pino';
+import type { Decider } from '../domain/shared/decider.ts';
+import { keyOf, type DomainEvent } from '../domain/events.ts';
+import { TOPIC_OF } from '../schemas/topics.ts';
+import type { EventCodec } from '../schemas/event-codec.port.ts';
+import type { EventLog, LogRecord } from '../platform/log/event-log.port.ts';
+import { partitionForKey } from '../platform/log/partitioner.ts';
+import {
+  AGGREGATES, kindsEvolvedBy, ownTopics, STATEFUL_KINDS, type AggregateKind, type StateOf, type StreamRef,
+} from './aggregates.ts';
+
+/** A stream's cached state changed: `before` undefined when it was not cached, `after` the new state. */
+export type StateChange = {
+  [K in AggregateKind]: { readonly kind: K; readonly id: string; readonly before: StateOf<K> | undefined; readonly after: StateOf<K> };
+}[AggregateKind];
+
+/** What the cache reads from (`log`, decoded with `codec`) and whom it tells about changes. */
+export interface AggregateStateCacheOptions {
+  log: EventLog;
+  codec: EventCodec;
+  logger?: Logger;
+  /** Records per `log.read` while rebuilding or reloading. Default 1000. */
+  readBatchSize?: number;
+  /** Called after every change of a cached state, in log order (e.g. to feed the username index). */
+  onChange?(change: StateChange): void;
+}
+
+/**
+ * The write side's in-memory aggregate states, per (kind, stream id), for the kinds that keep
+ * state of their own (`STATEFUL_KINDS`). A kind that borrows another's state (comment threads,
+ * views borrow the video's) is composed on read, so every video's state is held once.
+ *
+ * The cache does no locking: the command handler evolves and reloads a stream only while holding
+ * that stream's concurrency key, and evolves only with events the log acknowledged.
+ */
+export interface AggregateStateCache {
+  /**
+   * Reads the own topics of every stateful kind from the beginning, up to the end offsets taken
+   * when each topic starts, and evolves the states. Undecodable records are skipped with a warning.
+   * Call once, before any other method.
+   * @throws the log's error when a read fails.
+   */
+  rebuild(): Promise<void>;
+  /**
+   * The state `decide` sees for a command of `kind` on stream `id`: its own state combined with
+   * the borrowed one. `undefined` when neither is cached (the aggregate never existed).
+   */
+  state<K extends AggregateKind>(kind: K, id: string): StateOf<K> | undefined;
+  /** Evolves the states with events the log acknowledged, in order. Stream id: the event's key (`keyOf`). */
+  evolve(events: readonly DomainEvent[]): void;
+  /** Marks streams whose cached state may lag the log; `reloadStale` re-reads them. */
+  markStale(streams: Iterable<StreamRef>): void;
+  /**
+   * Marks stale every stream whose own topics include `topic`, at `keys`: an append of those
+   * records failed ambiguously (they may or may not be on the log).
+   */
+  markAppendUnknown(topic: string, keys: Iterable<string>): void;
+  /**
+   * Re-reads the stale streams `select` picks and replaces their cached states. Reads only the
+   * partitions of their keys (`partitionForKey`, the partition count from `log.listTopics()`),
+   * each partition once for all selected keys on it, from its beginning offset up to the end
+   * offset taken now. The new states replace the old ones only once every read succeeded; on a
+   * failure the streams stay stale and the error propagates.
+   * @returns the number of streams reloaded.
+   */
+  reloadStale(select: (stream: StreamRef) => boolean): Promise<number>;
+}
+
+const refKey = (kind: AggregateKind, id: string): string => `${kind}\0${id}`;
+
+/** `evolve` of a kind over the events of its own topics; the caller checks the topic, which TypeScript cannot. */
+const evolverOf = (kind: AggregateKind) =>
+  (AGGREGATES[kind].decider as unknown as Decider<unknown, never, never, DomainEvent>).evolve;
+
+/** An empty cache over `opts.log`; call `rebuild()` before use. */
+export function createAggregateStateCache(opts: AggregateStateCacheOptions): AggregateStateCache {
+  const { log, codec } = opts;
+  const logger = opts.logger ?? pino({ level: 'silent' });
+  const readBatchSize = opts.readBatchSize ?? 1000;
+  const states = new Map<AggregateKind, Map<string, unknown>>(STATEFUL_KINDS.map((k) => [k, new Map()]));
+  /** Stale streams (`kind\0id`) → the mark's generation, so a reload clears only marks older than itself. */
+  const stale = new Map<string, { ref: StreamRef; generation: number }>();
+  let generation = 0;
+
+  const initial = (kind: AggregateKind): unknown => AGGREGATES[kind].decider.initialState;
+  const cached = (kind: AggregateKind, id: string): unknown => states.get(kind)?.get(id);
+
+  /** Stores `after` for a stream (dropping it when back to the initial state) and reports the change. */
+  function replace(kind: AggregateKind, id: string, before: unknown, after: unknown): void {
+    if (after === (before ?? initial(kind))) return;
+    const map = states.get(kind)!;
+    if (after === initial(kind)) map.delete(id);
+    else map.set(id, after);
+    opts.onChange?.({ kind, id, before, after } as StateChange);
+  }
+
+  /** Evolves `target` (the live states or a reload's scratch copy) with one event read from `topic`. */
+  function evolveInto(target: (kind: AggregateKind, id: string) => { get(): unknown; set(s: unknown): void }, topic: string, event: DomainEvent, only?: ReadonlySet<string>) {
+    // An event on a topic it does not belong to was not written by the command side: never fed to a decider.
+    if (TOPIC_OF[event.type] !== topic) return false;
+    const id = keyOf(event);
+    if (only && !only.has(id)) return true;
+    for (const kind of kindsEvolvedBy(topic)) {
+      const slot = target(kind, id);
+      slot.set(evolverOf(kind)(slot.get() ?? initial(kind), event));
+    }
+    return true;
+  }
+
+  const live = (kind: AggregateKind, id: string) => ({
+    get: () => cached(kind, id),
+    set: (s: unknown) => replace(kind, id, cached(kind, id), s),
+  });
+
+  async function decode(r: LogRecord, purpose: string): Promise<DomainEvent | undefined> {
+    if (r.value === null) return undefined;
+    try {
+      return await codec.decode(r.value);
+    } catch (err) {
+      logger.warn({ err, topic: r.topic, partition: r.partition, offset: r.offset }, `skipping undecodable record while ${purpose}`);
+      return undefined;
+    }
+  }
+
+  /** Reads one partition from `from` to `to` (exclusive), handing every record to `each`. */
+  async function readPartition(topic: string, partition: number, from: number, to: number, each: (r: LogRecord) => Promise<void>): Promise<number> {
+    let offset = from;
+    let count = 0;
+    while (offset < to) {
+      const records = await log.read(topic, partition, offset, Math.min(readBatchSize, to - offset));
+      if (records.length === 0) break; // nothing readable below the end offset (e.g. truncated by retention)
+      for (const r of records) await each(r);
+      count += records.length;
+      offset = records[records.length - 1].offset + 1;
+    }
+    return count;
+  }
+
+  async function rebuildTopic(topic: string): Promise<number> {
+    const [begin, end] = await Promise.all([log.beginningOffsets(topic), log.endOffsets(topic)]);
+    // Aggregates never span partitions (key = aggregate id), so partitions replay independently.
+    const counts = await Promise.all(end.map((to, p) => readPartition(topic, p, begin[p] ?? 0, to, async (r) => {
+      const event = await decode(r, 'rebuilding aggregates');
+      if (event && !evolveInto(live, topic, event)) logger.warn({ topic, partition: p, offset: r.offset, type: event.type }, 'skipping an event on a foreign topic');
+    })));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  function markStale(streams: Iterable<StreamRef>): void {
+    generation += 1;
+    for (const ref of streams) {
+      if (STATEFUL_KINDS.includes(ref.kind)) stale.set(refKey(ref.kind, ref.id), { ref, generation });
+    }
+  }
+
+  async function reloadStale(select: (stream: StreamRef) => boolean): Promise<number> {
+    const targets = [...stale.values()].filter((s) => select(s.ref));
+    if (targets.length === 0) return 0;
+    const scratch = new Map<string, unknown>();
+    const scratchSlot = (kind: AggregateKind, id: string) => ({
+      get: () => scratch.get(refKey(kind, id)),
+      set: (s: unknown) => { scratch.set(refKey(kind, id), s); },
+    });
+    // topic → keys of the selected streams whose own topics include it.
+    const keysByTopic = new Map<string, Set<string>>();
+    for (const { ref } of targets) {
+      for (const topic of ownTopics(ref.kind)) {
+        if (!keysByTopic.has(topic)) keysByTopic.set(topic, new Set());
+        keysByTopic.get(topic)!.add(ref.id);
+      }
+    }
+    const partitionsOf = new Map((await log.listTopics()).map((t) => [t.name, t.partitions]));
+    for (const [topic, keys] of keysByTopic) {
+      const partitions = partitionsOf.get(topic);
+      if (partitions === undefined) throw new Error(`topic ${topic} does not exist`);
+      const keysByPartition = new Map<number, Set<string>>();
+      for (const key of keys) {
+        const p = partitionForKey(topic, key, partitions);
+        if (!keysByPartition.has(p)) keysByPartition.set(p, new Set());
+        keysByPartition.get(p)!.add(key);
+      }
+      const [begin, end] = await Promise.all([log.beginningOffsets(topic), log.endOffsets(topic)]);
+      await Promise.all([...keysByPartition].map(([p, onPartition]) => readPartition(topic, p, begin[p] ?? 0, end[p] ?? 0, async (r) => {
+        if (r.key === null || !onPartition.has(r.key)) return;
+        const event = await decode(r, 'reloading aggregates');
+        if (event) evolveInto(scratchSlot, topic, event, onPartition);
+      })));
+    }
+    // Every read succeeded: swap the fresh states in, all at once (a lock-free reader never sees a half-read stream).
+    for (const { ref, generation: g } of targets) {
+      const k = refKey(ref.kind, ref.id);
+      replace(ref.kind, ref.id, cached(ref.kind, ref.id), scratch.get(k) ?? initial(ref.kind));
+      if (stale.get(k)?.generation === g) stale.delete(k);
+    }
+    logger.info({ streams: targets.map((t) => t.ref), topics: [...keysByTopic.keys()] }, 'stale aggregates reloaded from their partitions');
+    return targets.length;
+  }
+
+  return {
+    async rebuild() {
+      const topics = [...new Set(STATEFUL_KINDS.flatMap((k) => ownTopics(k)))];
+      for (const topic of topics) {
+        const n = await rebuildTopic(topic);
+        logger.info({ topic, records: n }, 'aggregates rebuilt from topic');
+      }
+    },
+    state<K extends AggregateKind>(kind: K, id: string): StateOf<K> | undefined {
+      const def = AGGREGATES[kind];
+      const own = cached(kind, id);
+      if (!def.borrows) return own as StateOf<K> | undefined;
+      const borrowed = cached(def.borrows.kind, id);
+      if (own === undefined && borrowed === undefined) return undefined;
+      const into = def.borrows.into as (own: unknown, borrowed: unknown) => StateOf<K>;
+      return into(own ?? initial(kind), borrowed ?? initial(def.borrows.kind));
+    },
+    evolve(events) {
+      for (const e of events) evolveInto(live, TOPIC_OF[e.type], e);
+    },
+    markStale,
+    markAppendUnknown(topic, keys) {
+      const kinds = kindsEvolvedBy(topic);
+      markStale([...keys].flatMap((id) => kinds.map((kind) => ({ kind, id }))));
+    },
+    reloadStale,
+  };
+}

@@ -1,0 +1,178 @@
+import { pino, type Logger } from 'pino';
+import type { DomainEvent } from '../domain/events.ts';
+import { DEFAULT_TOPIC_PARTITIONS, ensureEventTopics, TOPIC_OF } from '../schemas/topics.ts';
+import type { EventCodec } from '../schemas/event-codec.port.ts';
+import type { EventLog, ProduceRecord, RecordMetadata } from '../platform/log/event-log.port.ts';
+import { AGGREGATES, lockOf, type AggregateDefinition, type AggregateKind, type CommandOf, type CrossAggregateLookups, type StateOf } from './aggregates.ts';
+import { routeCommand, type RoutedCommand } from './routing.ts';
+import { createAggregateStateCache } from './aggregate-state-cache.ts';
+import { createUsernameIndex } from './username-index.ts';
+import { decideRefreshingOnConflict, type RefreshPlan } from './refresh-on-conflict.ts';
+import type { CommandBus, CommandResult } from './command-bus.port.ts';
+
+/** Raised by the handler itself (not by a decider). Codes: `NOT_STARTED`. */
+export class CommandBusError extends Error {
+  constructor(readonly code: 'NOT_STARTED', message: string) {
+    super(message);
+    this.name = 'CommandBusError';
+  }
+}
+
+/** What `createCommandBus` needs: the log it appends to and rebuilds from, the codec of its records. */
+export interface CommandHandlerOptions {
+  log: EventLog;
+  codec: EventCodec;
+  logger?: Logger;
+  /** Partitions of event topics the handler creates when missing. Default DEFAULT_TOPIC_PARTITIONS (6). */
+  partitions?: number;
+  /** Records per `log.read` while rebuilding or reloading. Default 1000. */
+  readBatchSize?: number;
+  /**
+   * When a decider refuses a command, reload the aggregates it is decided against (their
+   * partitions only) and decide once more (see refresh-on-conflict.ts for the cost). For
+   * processes that share their aggregates with other writers (cluster roles). Default false.
+   */
+  refreshOnConflict?: boolean;
+}
+
+/** The write side of one process: the `CommandBus` port plus its lifecycle and a read of its aggregate states. */
+export interface CommandHandler extends CommandBus {
+  /**
+   * Creates the event topics when missing, then rebuilds every aggregate state by reading the
+   * topics the registry's stateful kinds evolve from (users, videos, comments; never views) from
+   * the beginning. Idempotent: a second call returns the same promise; a failed start may be
+   * retried. `send` waits for it.
+   * @throws the log's error (e.g. EventLogError `TOPIC_CONFLICT` for a topic with another partition count).
+   */
+  start(): Promise<void>;
+  /**
+   * The state a command of `kind` on stream `streamId` would be decided against (a comment thread
+   * includes its video; a view sees the video), `undefined` if the aggregate never existed.
+   */
+  state<K extends AggregateKind>(kind: K, streamId: string): StateOf<K> | undefined;
+  /** The userId holding a username (case-insensitive, NFKC), if any. */
+  findUserIdByUsername(username: string): string | undefined;
+}
+
+/**
+ * The generic command handler, driven by the decider registry (aggregates.ts):
+ * validate and route (routing.ts) → serialise on the stream's concurrency key → reload the stale
+ * streams of that key → load the state from the cache → `decide` → cross-aggregate checks
+ * (`USERNAME_TAKEN`) → encode and append the events grouped by topic (key = stream id, timestamp
+ * = `metadata.now`, ms) → evolve the cache → the events and their log positions.
+ *
+ * Guarantee: a single writer per aggregate **in this process**. Commands of one stream run one
+ * at a time (a per-key promise chain: videos and their comment threads share `video:<videoId>`,
+ * registrations share one key because username uniqueness spans user aggregates; views take no
+ * lock: a heartbeat changes no state). The cache is evolved only after the log acknowledged the
+ * append, so a failed append changes nothing in memory; an append that failed ambiguously (e.g. a
+ * timeout: the records may be on the log) marks the streams stale, and they are re-read from their
+ * partitions before the next command on their key. Across processes nothing is serialised: see
+ * `refreshOnConflict`. This handler is the one entry of the write side: a consumer of a commands
+ * topic (partition-affine command processors) would call `send` here like the gateway does.
+ *
+ * `send` resolves once the events are acknowledged (durable); `events: []` for an idempotent retry.
+ * @throws from `send`: CommandBusError `NOT_STARTED` before `start()`; DomainError `INVALID_COMMAND`
+ *   (invalid) for a malformed envelope; the deciders' DomainErrors; `USERNAME_TAKEN` (conflict)
+ *   for a RegisterUser whose username another user holds; the log's or codec's error when an
+ *   append fails.
+ */
+export function createCommandBus(opts: CommandHandlerOptions): CommandHandler {
+  const { log, codec } = opts;
+  const logger = opts.logger ?? pino({ level: 'silent' });
+  const partitions = opts.partitions ?? DEFAULT_TOPIC_PARTITIONS;
+  const usernames = createUsernameIndex();
+  const cache = createAggregateStateCache({
+    log,
+    codec,
+    logger,
+    readBatchSize: opts.readBatchSize,
+    onChange: (change) => { if (change.kind === 'user') usernames.userChanged(change.id, change.before, change.after); },
+  });
+  const lookups: CrossAggregateLookups = { userIdOfUsername: (username) => usernames.holder(username) };
+  const chains = new Map<string, Promise<unknown>>();
+  let started: Promise<void> | undefined;
+
+  /** Runs `fn` after every earlier task of `key` settled (a per-key mutex). */
+  function serialise<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = chains.get(key) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.then(() => undefined, () => undefined);
+    chains.set(key, tail);
+    void tail.then(() => { if (chains.get(key) === tail) chains.delete(key); });
+    return run;
+  }
+
+  /** `decide` of the kind against the cached state, then the kind's cross-aggregate checks. Pure of I/O. */
+  function decide<K extends AggregateKind>(kind: K, command: CommandOf<K>, streamId: string): DomainEvent[] {
+    const def: AggregateDefinition<K> = AGGREGATES[kind];
+    const events: DomainEvent[] = def.decider.decide(command, cache.state(kind, streamId) ?? def.decider.initialState);
+    def.checkAcross?.(command, lookups);
+    return events;
+  }
+
+  /**
+   * Encodes and appends events of one stream, in order, one `log.append` per run of events of one
+   * topic. On a failed append every stream written may lag the log: marked stale, then rethrown.
+   */
+  async function append(streamId: string, events: DomainEvent[], timestamp: number): Promise<RecordMetadata[]> {
+    const groups: { topic: string; records: ProduceRecord[] }[] = [];
+    for (const e of events) {
+      const topic = TOPIC_OF[e.type];
+      const record: ProduceRecord = { key: streamId, value: await codec.encode(topic, e), timestamp };
+      if (groups.at(-1)?.topic === topic) groups.at(-1)!.records.push(record);
+      else groups.push({ topic, records: [record] });
+    }
+    const positions: RecordMetadata[] = [];
+    try {
+      for (const g of groups) positions.push(...(await log.append(g.topic, g.records)));
+    } catch (err) {
+      for (const g of groups) cache.markAppendUnknown(g.topic, [streamId]);
+      throw err;
+    }
+    return positions;
+  }
+
+  async function decideAndAppend(routed: RoutedCommand): Promise<CommandResult> {
+    const events = decide(routed.kind, routed.command, routed.streamId);
+    if (events.length === 0) return { events: [], positions: [] };
+    const positions = await append(routed.streamId, events, routed.command.metadata.now);
+    cache.evolve(events);
+    return { events, positions };
+  }
+
+  /** One attempt: under the stream's key (if any), reload the stale streams of that key, then decide and append. */
+  function attempt(routed: RoutedCommand, refresh?: RefreshPlan): Promise<CommandResult> {
+    if (refresh) cache.markStale(refresh.streams);
+    const key = refresh ? refresh.lock : lockOf(routed.kind, routed.streamId);
+    if (key === null) return decideAndAppend(routed);
+    return serialise(key, async () => {
+      // Every stale stream this key protects, not only the command's own: for registrations, a user
+      // whose registration was ambiguous may hold the username on the log.
+      await cache.reloadStale((s) => lockOf(s.kind, s.id) === key);
+      return decideAndAppend(routed);
+    });
+  }
+
+  async function doStart(): Promise<void> {
+    await ensureEventTopics(log, { partitions });
+    await cache.rebuild();
+    logger.info('command handler started');
+  }
+
+  return {
+    start() {
+      started ??= doStart().catch((err: unknown) => { started = undefined; throw err; });
+      return started;
+    },
+    async send(command) {
+      if (!started) throw new CommandBusError('NOT_STARTED', 'call start() before sending commands');
+      await started;
+      const routed = routeCommand(command);
+      if (!opts.refreshOnConflict) return attempt(routed);
+      return decideRefreshingOnConflict(routed, (refresh) => attempt(routed, refresh), logger);
+    },
+    state: (kind, streamId) => cache.state(kind, streamId),
+    findUserIdByUsername: (username) => usernames.holder(username),
+  };
+}
