@@ -6,10 +6,14 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
-import type { LogRecord, OutputRecord, TransactionalEventLog } from '../../platform/log/event-log.port.ts';
+import type { EventLog, LogRecord, OutputRecord, TransactionalEventLog } from '../../platform/log/event-log.port.ts';
 import { createInMemoryEventLog } from '../../platform/log/in-memory/in-memory-event-log.adapter.ts';
 import { within } from '../../platform/log/event-log.contract.ts';
 import { DLQ_HEADERS, deadLetterTopicFor, runProcessor } from './processor.runtime.ts';
+import { processorNode } from './topology.port.ts';
+
+/** A processor node from test parts, run on `log`. */
+const run = (log: EventLog, spec: Parameters<typeof processorNode>[0], opts?: Parameters<typeof runProcessor>[2]) => runProcessor(log, processorNode(spec), opts);
 
 const BOUND_MS = 10_000;
 const fast = { retries: 2, minTimeoutMs: 1, maxTimeoutMs: 5 };
@@ -27,9 +31,9 @@ describe('processor runtime', () => {
     const handled: string[] = [];
     const deadLettered: { record: LogRecord; error: Error }[] = [];
     const registry = new Registry();
-    const proc = await runProcessor(log, {
+    const proc = await run(log, {
       name: 'thumbnailer',
-      topics: ['video-events'],
+      inputs: ['video-events'],
       retry: fast,
       async handle(r) {
         const v = r.value!.toString();
@@ -74,8 +78,8 @@ describe('processor runtime', () => {
     await log.createTopic({ name: 't', partitions: 1 });
     await log.append('t', [{ key: 'k', value: Buffer.from('x') }]);
     let calls = 0;
-    const proc = await runProcessor(log, {
-      name: 'flaky', topics: ['t'], retry: fast,
+    const proc = await run(log, {
+      name: 'flaky', inputs: ['t'], retry: fast,
       async handle() { calls++; if (calls === 1) throw new TypeError('odd'); if (calls === 2) throw 'not an error'; },
     });
     await within(proc.caughtUp(), BOUND_MS, 'caughtUp');
@@ -89,8 +93,8 @@ describe('processor runtime', () => {
     await log.createTopic({ name: 't', partitions: 1 });
     await log.append('t', ['skip', 'bad', 'ok'].map((v) => ({ key: 'k', value: Buffer.from(v) })));
     const handled: string[] = [];
-    const proc = await runProcessor(log, {
-      name: 'p', topics: ['t'], retry: { retries: 0, minTimeoutMs: 1, maxTimeoutMs: 1 }, deadLetterTopic: 'all.dlq',
+    const proc = await run(log, {
+      name: 'p', inputs: ['t'], retry: { retries: 0, minTimeoutMs: 1, maxTimeoutMs: 1 }, deadLetterTopic: 'all.dlq',
       onAssigned: async () => new Map([['t:0', 1]]),
       async handle(r) { if (r.value!.toString() === 'bad') throw new Error('bad'); handled.push(r.value!.toString()); },
       async onDeadLetter() { throw new Error('hook broke'); },
@@ -107,8 +111,8 @@ describe('processor runtime', () => {
     await log.append('t', [{ key: 'k', value: Buffer.from('x') }]);
     let firstAttempt!: () => void;
     const attempted = new Promise<void>((r) => { firstAttempt = r; });
-    const proc = await runProcessor(log, {
-      name: 'slow', topics: ['t'], retry: { retries: 5, minTimeoutMs: 60_000, maxTimeoutMs: 60_000 },
+    const proc = await run(log, {
+      name: 'slow', inputs: ['t'], retry: { retries: 5, minTimeoutMs: 60_000, maxTimeoutMs: 60_000 },
       async handle() { firstAttempt(); throw new Error('down'); },
     });
     await within(attempted, BOUND_MS, 'first attempt');
@@ -125,7 +129,7 @@ describe('processor runtime', () => {
     const gate = new Promise<void>((r) => { open = r; });
     let started!: () => void;
     const blocked = new Promise<void>((r) => { started = r; });
-    const proc = await runProcessor(log, { name: 'lagging', topics: ['t'], async handle() { started(); await gate; } }, { registry });
+    const proc = await run(log, { name: 'lagging', inputs: ['t'], async handle() { started(); await gate; } }, { registry });
     await log.append('t', [1, 2, 3].map((i) => ({ key: null, value: Buffer.from(String(i)), partition: 0 })));
     await within(blocked, BOUND_MS, 'handler started');
     assert.equal(await metricValue(registry, 'streamwave_processor_lag', { processor: 'lagging', topic: 't', partition: '0' }), 3);
@@ -156,10 +160,10 @@ describe('processor runtime', () => {
     };
     const handled: string[] = [];
     const def = {
-      name: 'tx', topics: ['t'], retry: { retries: 0, minTimeoutMs: 1, maxTimeoutMs: 1 },
+      name: 'tx', inputs: ['t'], retry: { retries: 0, minTimeoutMs: 1, maxTimeoutMs: 1 },
       async handle(r: LogRecord) { if (r.value!.toString() === 'poison') throw new Error('no'); handled.push(r.value!.toString()); },
     };
-    const proc = await runProcessor(log, def);
+    const proc = await run(log, def);
     await within(proc.caughtUp(), BOUND_MS, 'caughtUp');
     await proc.stop();
     assert.deepEqual(handled, ['a', 'b']);

@@ -1,5 +1,5 @@
 /**
- * Processor runtime: runs a declared {@link ProcessorDefinition} on the EventLog port, in Kafka
+ * Processor runtime: runs a processor node (topology.port.ts) on the EventLog port, in Kafka
  * Streams style (consumer group `streamwave.<name>`, per-partition order, commit after each batch).
  *
  * Guarantees:
@@ -36,7 +36,7 @@ import {
   parseTpKey, supportsTransactions, type ConsumerHandle, type EventLog, type LogRecord, type PartitionTransaction, type RecordBatch,
 } from '../../platform/log/event-log.port.ts';
 import { deadLetterTopicName, ensureDeadLetterTopic } from '../../schemas/topics.ts';
-import type { ProcessorDefinition } from './processor.port.ts';
+import type { ProcessorNode, RetryPolicy } from './topology.port.ts';
 
 export interface RunProcessorOptions {
   logger?: pino.Logger;
@@ -55,14 +55,14 @@ export interface ProcessorHandle {
   lag(): Promise<Map<string, number>>;
 }
 
-/** Default retry policy (processor.port.ts): 5 retries, 200 ms → 5 s exponential backoff. */
-export const DEFAULT_RETRY = { retries: 5, minTimeoutMs: 200, maxTimeoutMs: 5_000 } as const;
+/** Default retry policy: 5 retries, 200 ms → 5 s exponential backoff. */
+export const DEFAULT_RETRY: RetryPolicy = { retries: 5, minTimeoutMs: 200, maxTimeoutMs: 5_000 };
 
 /** Consumer group id of a processor; stable because offsets and checkpoints are keyed by it. */
 export const processorGroupId = (name: string): string => `streamwave.${name}`;
 
 /** Dead-letter topic for records of `sourceTopic` that processor `name` gave up on. */
-export const deadLetterTopicFor = (def: Pick<ProcessorDefinition, 'name' | 'deadLetterTopic'>, sourceTopic: string): string =>
+export const deadLetterTopicFor = (def: Pick<ProcessorNode, 'name' | 'deadLetterTopic'>, sourceTopic: string): string =>
   def.deadLetterTopic ?? deadLetterTopicName(sourceTopic, def.name);
 
 /** Header names put on dead-lettered records. */
@@ -94,7 +94,8 @@ function errorCode(err: Error): string {
 type LagSource = { processor: string; lag(): Promise<Map<string, number>> };
 const lagSources = new WeakMap<Gauge, Set<LagSource>>();
 
-function metricsOn(registry: Registry) {
+/** The processor metrics on `registry` (created once per registry, shared by its processors). */
+export function metricsOn(registry: Registry) {
   const counter = (name: string, help: string) =>
     (registry.getSingleMetric(name) as Counter<'processor'> | undefined)
     ?? new Counter({ name, help, labelNames: ['processor'] as const, registers: [registry] });
@@ -127,18 +128,26 @@ function metricsOn(registry: Registry) {
   };
 }
 
+export interface ProcessorStepOptions {
+  log: EventLog;
+  logger: pino.Logger;
+  metrics: ReturnType<typeof metricsOn>;
+  /** Aborts pending retry waits; an aborted step throws so the batch stays uncommitted. */
+  signal: AbortSignal;
+  /** The node's retry policy unless given (the test driver retries without waiting). */
+  retry?: RetryPolicy;
+}
+
 /**
- * Starts a processor: joins consumer group `streamwave.<def.name>` on `def.topics` and calls
- * `def.handle` for each record, in offset order per partition, up to `def.concurrency`
- * partitions at once.
- * @throws whatever `log.subscribe` throws (e.g. EventLogError UNKNOWN_TOPIC when a source topic is missing).
+ * One record through a processor node, shared by the runtime and the topology test driver: the
+ * handler with retries and backoff, then — when it keeps failing — the dead-letter topic with
+ * `x-dlq-*` headers (in the input partition's transaction `tx` when the log has transactions)
+ * and `onDeadLetter`. Throws only when stopping or when the dead-letter append itself fails, so
+ * the record is redelivered.
  */
-export async function runProcessor(log: EventLog, def: ProcessorDefinition, opts: RunProcessorOptions = {}): Promise<ProcessorHandle> {
-  const logger = (opts.logger ?? pino({ level: 'silent' })).child({ processor: def.name });
-  const metrics = metricsOn(opts.registry ?? new Registry());
-  const retry = def.retry ?? DEFAULT_RETRY;
-  const groupId = processorGroupId(def.name);
-  const abort = new AbortController();
+export function createProcessorStep(def: ProcessorNode, opts: ProcessorStepOptions) {
+  const { log, logger, metrics } = opts;
+  const retry = opts.retry ?? def.retry ?? DEFAULT_RETRY;
   const dlqReady = new Map<string, Promise<void>>();
 
   const ensureDeadLetterTopicOnce = (sourceTopic: string, dlqTopic: string): Promise<void> => {
@@ -195,7 +204,7 @@ export async function runProcessor(log: EventLog, def: ProcessorDefinition, opts
         minTimeout: retry.minTimeoutMs,
         maxTimeout: retry.maxTimeoutMs,
         factor: 2,
-        signal: abort.signal,
+        signal: opts.signal,
         onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
           metrics.failures.inc({ processor: def.name });
           const err = error instanceof AttemptFailure ? error.original : error;
@@ -205,15 +214,31 @@ export async function runProcessor(log: EventLog, def: ProcessorDefinition, opts
       metrics.processed.inc({ processor: def.name });
     } catch (e) {
       // Stopping: leave the batch uncommitted so it is redelivered on the next start.
-      if (abort.signal.aborted) throw e;
+      if (opts.signal.aborted) throw e;
       await deadLetter(record, e instanceof AttemptFailure ? e.original : toError(e), tx);
     }
   };
 
+  return processRecord;
+}
+
+/**
+ * Starts a processor: joins consumer group `streamwave.<def.name>` on `def.inputs` and calls
+ * `def.handle` for each record, in offset order per partition, up to `def.concurrency`
+ * partitions at once.
+ * @throws whatever `log.subscribe` throws (e.g. EventLogError UNKNOWN_TOPIC when a source topic is missing).
+ */
+export async function runProcessor(log: EventLog, def: ProcessorNode, opts: RunProcessorOptions = {}): Promise<ProcessorHandle> {
+  const logger = (opts.logger ?? pino({ level: 'silent' })).child({ processor: def.name });
+  const metrics = metricsOn(opts.registry ?? new Registry());
+  const groupId = processorGroupId(def.name);
+  const abort = new AbortController();
+  const processRecord = createProcessorStep(def, { log, logger, metrics, signal: abort.signal });
+
   const subscription = {
     groupId,
-    topics: def.topics,
-    onAssigned: def.onAssigned ? (partitions: Parameters<NonNullable<ProcessorDefinition['onAssigned']>>[0]) => def.onAssigned!(partitions) : undefined,
+    topics: [...def.inputs],
+    onAssigned: def.onAssigned ? (partitions: Parameters<NonNullable<ProcessorNode['onAssigned']>>[0]) => def.onAssigned!(partitions) : undefined,
     partitionsConsumedConcurrently: def.concurrency ?? 1,
   };
   const eachBatch = async (batch: RecordBatch, tx?: PartitionTransaction) => {
@@ -225,7 +250,7 @@ export async function runProcessor(log: EventLog, def: ProcessorDefinition, opts
     : await log.subscribe({ ...subscription, eachBatch: (batch) => eachBatch(batch) });
   const lagSource: LagSource = { processor: def.name, lag: () => consumer.lag() };
   metrics.lagSources.add(lagSource);
-  logger.info({ groupId, topics: def.topics }, 'processor started');
+  logger.info({ groupId, topics: def.inputs, guarantee: def.guarantee }, 'processor started');
 
   let stopping: Promise<void> | null = null;
   return {

@@ -111,3 +111,8 @@ export interface ProcessorNode {
 }
 
 export type TopologyNode = ProjectionNode | ProcessorNode;
+
+/** A processor node from its parts: `kind` and `guarantee` filled in, `outputs` `[]` unless given. */
+export function processorNode(spec: Omit<ProcessorNode, 'kind' | 'guarantee' | 'outputs'> & { outputs?: readonly string[] }): ProcessorNode {
+  return { ...spec, kind: 'processor', guarantee: 'at-least-once', outputs: spec.outputs ?? [] };
+}

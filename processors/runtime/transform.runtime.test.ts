@@ -26,7 +26,7 @@ import { kafkaAvailable, startKafkaBroker } from '../../test/support/kafka-broke
 import type { KafkaBroker } from '../../test/support/kafka-broker.ts';
 import { consumeAll, type SeenRecord } from '../../test/support/kafka-topic-reader.ts';
 import { DLQ_HEADERS, deadLetterTopicFor, runProcessor } from './processor.runtime.ts';
-import type { ProcessorDefinition } from './processor.port.ts';
+import { processorNode } from './topology.port.ts';
 import { runTransactionalProcessor, TransformRuntimeError, type TransactionalProcessorHandle } from './transform.runtime.ts';
 
 test('without the transactional capability the transform runtime refuses with TRANSACTIONS_UNSUPPORTED', async () => {
@@ -199,16 +199,16 @@ describe('exactly-once processing on Kafka (real broker)', { skip: !available &&
     await log.createTopic({ name: 'src', partitions: 2 });
     const meta = await log.append('src', ['a', 'b', 'poison', 'c', 'd'].map((v) => ({ key: 'k1', value: Buffer.from(v) })));
     const handled: string[] = [];
-    const def: ProcessorDefinition = {
+    const def = processorNode({
       name: 'eos-dlq',
-      topics: ['src'],
+      inputs: ['src'],
       retry: { retries: 1, minTimeoutMs: 10, maxTimeoutMs: 20 },
       async handle(record) {
         const v = record.value!.toString();
         if (v === 'poison') throw Object.assign(new Error('cannot handle poison'), { code: 'POISON' });
         handled.push(v);
       },
-    };
+    });
     // No option: the runtime uses the log's transactional capability by itself.
     const run = () => runProcessor(log, def, { logger: testLogger() });
     let proc = await run();

@@ -14,7 +14,7 @@ import { DomainError } from '../../domain/shared/event.ts';
 import type { EventCodec } from '../../schemas/event-codec.port.ts';
 import type { LogRecord } from '../../platform/log/event-log.port.ts';
 import type { ObjectStore } from '../../platform/object-store/object-store.port.ts';
-import type { ProcessorDefinition } from '../runtime/processor.port.ts';
+import type { ProcessorNode } from '../runtime/topology.port.ts';
 import { resolveFfmpegBinaries } from './ffmpeg-binaries.ts';
 import { MediaRejectedError } from './ffprobe.ts';
 import { transcode, type SendCommand } from './transcode-job.ts';
@@ -41,15 +41,16 @@ export interface TranscoderDeps {
 }
 
 /**
- * Builds the transcoder processor (consumer group `streamwave.transcoder`, topic
- * `streamwave.videos`; only `UploadCompleted` is handled).
+ * Builds the transcoder processor node (consumer group `streamwave.transcoder`, topic
+ * `streamwave.videos`; only `UploadCompleted` is handled). Guarantee: at-least-once with
+ * idempotent outputs.
  *
  * Errors: input problems (unreadable, audio-only, undecodable…) → `FailProcessing` and a normal
  * return (no retry); object-store, spawn and other unexpected errors are thrown so the runtime
  * retries with backoff and finally dead-letters, where `onDeadLetter` sends `FailProcessing`.
  * Idempotent per (video, rendition): a rendition whose `index.m3u8` exists is not re-encoded.
  */
-export function buildTranscoderProcessor(deps: TranscoderDeps): ProcessorDefinition {
+export function buildTranscoderProcessor(deps: TranscoderDeps): ProcessorNode {
   const logger = deps.logger ?? pino({ level: 'silent' });
   const now = deps.now ?? Date.now;
   const binaries = resolveFfmpegBinaries();
@@ -74,8 +75,12 @@ export function buildTranscoderProcessor(deps: TranscoderDeps): ProcessorDefinit
   };
 
   return {
+    kind: 'processor',
     name: 'transcoder',
-    topics: [TOPICS.videos],
+    inputs: [TOPICS.videos],
+    guarantee: 'at-least-once',
+    // Its events go through the command bus (deciders make repeats no-ops); the ladder to the object store.
+    outputs: [TOPICS.videos, 'object store: hls/<videoId>/…'],
     async handle(record) {
       const job = await decodeUploadCompleted(record);
       if (!job) return;

@@ -41,22 +41,22 @@ describe('ops CLI against standalone', () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  test('replay video-detail --from-beginning swaps in a rebuilt read model that still serves the API', async () => {
+  test('replay user-accounts --from-beginning swaps in a rebuilt read model that still serves the API', async () => {
     const client = new StreamWaveClient(server.url);
     for (const n of ['alice', 'bob', 'carol']) await client.register(n, `${n}@example.com`, 'correct horse battery');
 
-    const denied = await streamwave(['replay', 'video-detail', '--server', server.url, '--admin-token', 'wrong-token-0123456789']);
+    const denied = await streamwave(['replay', 'user-accounts', '--server', server.url, '--admin-token', 'wrong-token-0123456789']);
     assert.equal(denied.code, 1);
     assert.match(denied.stderr, /401/);
 
-    const r = await streamwave(['replay', 'video-detail', '--from-beginning', '--server', server.url, '--data-dir', dataDir, '--poll-ms', '100']);
+    const r = await streamwave(['replay', 'user-accounts', '--from-beginning', '--server', server.url, '--data-dir', dataDir, '--poll-ms', '100']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /swapped video-detail: instance (replay-\d+) \(consumer group streamwave\.projection\.video-detail\.replay-\d+\)/);
+    assert.match(r.stdout, /swapped user-accounts: instance (replay-\d+) \(consumer group streamwave\.projection\.user-accounts\.replay-\d+\)/);
     const instance = /instance (replay-\d+)/.exec(r.stdout)![1];
-    const ptr = JSON.parse(await readFile(join(dataDir, 'projections', 'replays', 'video-detail', 'current.json'), 'utf8'));
+    const ptr = JSON.parse(await readFile(join(dataDir, 'projections', 'replays', 'user-accounts', 'current.json'), 'utf8'));
     assert.equal(ptr.instanceId, instance);
 
-    // Login reads the user from the video-detail read model: the rebuilt one knows every account.
+    // Login reads the user from the user-accounts read model: the rebuilt one knows every account.
     for (const n of ['alice', 'bob', 'carol']) assert.ok(await new StreamWaveClient(server.url).login(n, 'correct horse battery'));
     await client.register('dave', 'dave@example.com', 'correct horse battery');
     assert.ok(await new StreamWaveClient(server.url).login('dave', 'correct horse battery'));
@@ -68,7 +68,7 @@ describe('ops CLI against standalone', () => {
     assert.match(r.stdout, /^TOPIC\s+PARTITIONS\s+RECORDS/m);
     assert.match(r.stdout, /^streamwave\.users\s+\d+\s+[1-9]\d*\s/m);
     assert.match(r.stdout, /^CONSUMER GROUP\s+TOPIC\s+LAG/m);
-    assert.match(r.stdout, /^streamwave\.projection\.video-detail\.replay-\d+\s+streamwave\.users\s+\d+/m);
+    assert.match(r.stdout, /^streamwave\.projection\.user-accounts\.replay-\d+\s+streamwave\.users\s+\d+/m);
     const json = await streamwave(['topics', '--json', '--server', server.url, '--data-dir', dataDir]);
     const o = JSON.parse(json.stdout) as { topics: { name: string; endOffsets: number[] }[] };
     const users = o.topics.find((t) => t.name === 'streamwave.users')!;

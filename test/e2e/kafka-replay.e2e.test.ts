@@ -1,7 +1,7 @@
 /**
  * `streamwave replay` on Kafka (issue 3: "works on both logs"): a real single-node broker, the
  * `all` cluster role as a child process (`streamwave run all`), data written through the API, then
- * the CLI rebuilds the video-detail read model into a shadow (its own consumer group), swaps it in,
+ * the CLI rebuilds the user-accounts read model into a shadow (its own consumer group), swaps it in,
  * and the API keeps answering with the same data — also after a restart, which must reopen the
  * swapped-in instance from its pointer.
  */
@@ -44,7 +44,7 @@ describe('streamwave replay against the `all` role on Kafka', { skip: !available
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  test('replay video-detail --from-beginning swaps in a rebuilt read model; the API serves the same data, also after a restart', async () => {
+  test('replay user-accounts --from-beginning swaps in a rebuilt read model; the API serves the same data, also after a restart', async () => {
     const url = server!.url;
     for (const n of USERS) await new StreamWaveClient(url).register(n, `${n}@example.com`, PASSWORD);
     const alice = new StreamWaveClient(url);
@@ -53,24 +53,24 @@ describe('streamwave replay against the `all` role on Kafka', { skip: !available
     const before = await alice.video(ticket.video_id);
     assert.equal(before.title, 'Replayed on Kafka');
 
-    const denied = await runStreamwave(['replay', 'video-detail', '--server', url, '--admin-token', 'wrong-token-0123456789']);
+    const denied = await runStreamwave(['replay', 'user-accounts', '--server', url, '--admin-token', 'wrong-token-0123456789']);
     assert.equal(denied.code, 1);
     assert.match(denied.stderr, /401/);
 
     // The token is found in the role's data dir (<STREAMWAVE_DATA_DIR>/admin.token).
-    const r = await runStreamwave(['replay', 'video-detail', '--from-beginning', '--server', url, '--data-dir', dataDir, '--poll-ms', '100'], {}, 120_000);
+    const r = await runStreamwave(['replay', 'user-accounts', '--from-beginning', '--server', url, '--data-dir', dataDir, '--poll-ms', '100'], {}, 120_000);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    const m = /swapped video-detail: instance (replay-\d+) \(consumer group (streamwave\.projection\.video-detail\.replay-\d+)\).*?; (\d+) events replayed/.exec(r.stdout);
+    const m = /swapped user-accounts: instance (replay-\d+) \(consumer group (streamwave\.projection\.user-accounts\.replay-\d+)\).*?; (\d+) events replayed/.exec(r.stdout);
     assert.ok(m, r.stdout);
     const [, instance, group, replayed] = m;
-    // 3 registrations + 1 upload, all on topics video-detail consumes.
-    assert.equal(Number(replayed), USERS.length + 1);
+    // The registrations: the users topic is all user-accounts consumes.
+    assert.equal(Number(replayed), USERS.length);
     // The `all` role keeps its projections under <dataDir>/projector.
-    const ptr = JSON.parse(await readFile(join(dataDir, 'projector', 'projections', 'replays', 'video-detail', 'current.json'), 'utf8'));
+    const ptr = JSON.parse(await readFile(join(dataDir, 'projector', 'projections', 'replays', 'user-accounts', 'current.json'), 'utf8'));
     assert.equal(ptr.instanceId, instance);
     assert.equal(ptr.groupId, group);
 
-    // Login reads the user from the video-detail read model: the rebuilt one knows every account.
+    // Login reads the user from the user-accounts read model: the rebuilt one knows every account.
     for (const n of USERS) assert.ok(await new StreamWaveClient(url).login(n, PASSWORD));
     assert.deepEqual(await alice.video(ticket.video_id), before);
     // The shadow is now the live consumer: a write after the swap shows up (read-your-writes).

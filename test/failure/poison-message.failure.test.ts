@@ -15,7 +15,7 @@ import { createKafkaEventLog } from '../../platform/log/kafka/kafka-event-log.ad
 import { createConfluentSchemaRegistryApi } from '../../schemas/codec/schema-registry-api.ts';
 import { createAvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
 import { runProcessor, DLQ_HEADERS, deadLetterTopicFor } from '../../processors/runtime/processor.runtime.ts';
-import type { ProcessorDefinition } from '../../processors/runtime/processor.port.ts';
+import { processorNode } from '../../processors/runtime/topology.port.ts';
 import { loadConfig } from '../../deploy/config/config.ts';
 import { startRole } from '../../deploy/cluster/roles.ts';
 import { type DomainEvent } from '../../domain/events.ts';
@@ -58,9 +58,9 @@ test('poison message: undecodable, unknown schema id and a throwing handler are 
   const attempts = new Map<number, number>();
   const handled: string[] = [];
   const retries = 3;
-  const def: ProcessorDefinition = {
+  const def = processorNode({
     name: 'poison-proof',
-    topics: [TOPICS.views],
+    inputs: [TOPICS.views],
     retry: { retries, minTimeoutMs: 50, maxTimeoutMs: 400 },
     async handle(record) {
       attempts.set(record.offset, (attempts.get(record.offset) ?? 0) + 1);
@@ -69,7 +69,7 @@ test('poison message: undecodable, unknown schema id and a throwing handler are 
       if (e.data.sessionId === 'boom') throw new Error('handler refuses session boom');
       handled.push(e.data.sessionId);
     },
-  };
+  });
   const started = Date.now();
   const proc = await runProcessor(log, def);
   cleanups.push(() => proc.stop());

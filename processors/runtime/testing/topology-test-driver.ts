@@ -1,11 +1,12 @@
 /**
  * Topology test driver (Kafka Streams' TopologyTestDriver, emmett's in-memory habit): runs
  * projection and processor nodes over an in-memory log with no I/O of its own, no consumer loop
- * and no timers. Records are delivered only when the test calls `process()`, in offset order per
+ * and no backoff waits (a failing processor record is retried at once, then dead-lettered). Records are delivered only when the test calls `process()`, in offset order per
  * partition, in batches of the node's size, through the same step functions the runtime uses — so
  * a node behaves here as it does on the embedded log or Kafka, deterministically.
  */
 import pino from 'pino';
+import { Registry } from 'prom-client';
 import type { DomainEvent } from '../../../domain/events.ts';
 import { keyOf } from '../../../domain/events.ts';
 import type { LogRecord, ProduceRecord, RecordMetadata } from '../../../platform/log/event-log.port.ts';
@@ -13,7 +14,8 @@ import { createInMemoryEventLog } from '../../../platform/log/in-memory/in-memor
 import type { EventCodec } from '../../../schemas/event-codec.port.ts';
 import { ensureEventTopics, TOPIC_OF } from '../../../schemas/topics.ts';
 import { createAppliedTracker, createProjectionStep } from '../projection.runtime.ts';
-import type { ProjectionNode, TopologyNode } from '../topology.port.ts';
+import { createProcessorStep, DEFAULT_RETRY, metricsOn } from '../processor.runtime.ts';
+import type { ProcessorNode, ProjectionNode, TopologyNode } from '../topology.port.ts';
 
 export interface TopologyTestDriverOptions {
   nodes: TopologyNode[];
@@ -57,9 +59,21 @@ export async function createTopologyTestDriver(opts: TopologyTestDriverOptions):
   await ensureEventTopics(log, { partitions: opts.partitions ?? 2 });
   const attached: Attached[] = [];
 
-  const attach = async (node: TopologyNode): Promise<Attached> => {
-    if (node.kind === 'processor') throw new Error(`processor ${node.name}: the driver runs projection nodes`);
-    return attachProjection(node);
+  const attach = (node: TopologyNode): Promise<Attached> => (node.kind === 'processor' ? attachProcessor(node) : attachProjection(node));
+
+  /** Processors start at the beginning (or where `onAssigned` seeks) and retry without waiting. */
+  const attachProcessor = async (node: ProcessorNode): Promise<Attached> => {
+    const partitions = [];
+    for (const topic of node.inputs) {
+      const n = (await log.endOffsets(topic)).length;
+      for (let partition = 0; partition < n; partition++) partitions.push({ topic, partition });
+    }
+    const position = new Map((await node.onAssigned?.(partitions)) ?? []);
+    const step = createProcessorStep(node, {
+      log, logger, metrics: metricsOn(new Registry()), signal: new AbortController().signal,
+      retry: { ...(node.retry ?? DEFAULT_RETRY), minTimeoutMs: 0, maxTimeoutMs: 0 },
+    });
+    return { node, position, async deliver(_topic, _partition, records) { for (const r of records) await step(r); } };
   };
 
   const attachProjection = async (node: ProjectionNode): Promise<Attached> => {
