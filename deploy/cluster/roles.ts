@@ -1,57 +1,34 @@
 /**
- * Cluster mode (issue 3): each StreamWave role as its own process on Apache Kafka
- * (`STREAMWAVE_KAFKA_BROKERS`), started by `streamwave run <role>`. Read models stay on their
- * EMBEDDED adapters in this issue (key-value journal, chDB, MiniSearch under the role's data dir);
- * a later issue moves them to Redis / ClickHouse / Typesense behind the same ports. The object
- * store is the embedded one under `<STREAMWAVE_DATA_DIR>/objects` — the `transcoder` and `gateway`
- * roles must therefore share that folder (one host, or a shared volume) until the S3 adapter is
- * wired here.
+ * Cluster mode: each StreamWave role as its own process on Apache Kafka (`STREAMWAVE_KAFKA_BROKERS`),
+ * started by `streamwave run <role>`. The roles run the same topology nodes as standalone mode
+ * (each node states its guarantee; see processors/runtime/topology.port.ts):
  *
- * Roles and the guarantee each processor gives:
- * - `registry`: the Confluent-compatible schema registry REST API (`buildSchemaRegistryServer`)
- *   over the compacted Kafka topic `_schemas`, on `STREAMWAVE_PORT`. Single writer: run ONE
- *   instance (like Confluent's elected leader). Every other role reaches it by URL
- *   (`STREAMWAVE_SCHEMA_REGISTRY_URL`, `createConfluentSchemaRegistryApi`).
- * - `projector`: the three projections (video-detail, analytics, search) under
- *   `<dataDir>/projector`, consumer groups `streamwave.projection.<name>`.
- *   Guarantee: at-least-once delivery from Kafka + the checkpoint (next offset per partition)
- *   stored atomically with the read model's state and sought to on every assignment → each event
- *   takes effect exactly once in the store ("effectively once"), across crashes and rebalances.
- *   This is the role the data team scales and replays. Note that with embedded stores each
- *   projector instance holds only the partitions it was assigned; a shared store (next issue)
- *   makes instances interchangeable.
- * - `transcoder`: the transcoder processor (`processors/transcoder`) in group `streamwave.transcoder`.
- *   Guarantee: at-least-once (offset committed after the job) + idempotent outputs (a rendition
- *   whose playlist exists is not re-encoded; the deciders turn repeated commands into no-ops).
- *   Failed jobs are retried with backoff, then dead-lettered and the video marked failed; the DLQ
- *   record and the source offset commit are ONE Kafka transaction (one transactional producer per
- *   input partition; the processor runtime uses the Kafka log's `subscribeTransactional`
- *   capability on its own): exactly-once DLQ, no duplicate after a crash.
- * - `gateway`: the Fastify gateway with the command bus. The command bus rebuilds aggregate state
- *   by reading the topics at start and is a single writer per aggregate PER PROCESS only: two
- *   processes writing the same aggregate (gateway replicas; the transcoder's progress commands)
- *   can decide on stale state. A production cluster needs partition-affine command processors
- *   (commands routed by aggregate id to the owner of that key's partition, Kafka transactions to
- *   fence zombies, KIP-98/KIP-447) — not implemented. Meanwhile the command handler runs with
- *   `refreshOnConflict` (commands/refresh-on-conflict.ts): when a decider refuses a command, the
- *   aggregates it is decided against are reloaded from their partitions and the command decided
- *   once more, so a role sees the aggregates other roles created after it started. Because read
- *   models are embedded in this issue, the gateway ALSO hosts the projections it queries, in consumer groups of its own
+ * - `registry`: the Confluent-compatible schema registry REST API over the compacted topic
+ *   `_schemas`. Single writer: run ONE instance (like Confluent's elected leader); every other role
+ *   reaches it by URL (`STREAMWAVE_SCHEMA_REGISTRY_URL`).
+ * - `projector`: the read models (projections/read-models.ts) behind the projection manager,
+ *   consumer groups `streamwave.projection.<name>`, effectively-once. The role the data team
+ *   scales and replays.
+ * - `transcoder`: the transcoder processor, group `streamwave.transcoder`, at-least-once with
+ *   idempotent outputs; its dead-letter record and the source offset are one Kafka transaction.
+ * - `gateway`: the HTTP API and the command handler (refresh-on-conflict, because several
+ *   processes write the same aggregates until commands are routed to one owner per partition),
+ *   plus its own copy of the read models it queries, in consumer groups of its own
  *   (`streamwave.gateway.<instance>.projection.<name>`, one per replica so replicas never split
- *   partitions) under `<dataDir>/gateway`; same effectively-once guarantee as the projector.
- * - `all`: every role in one process on Kafka (the registry mounted at `/registry` of the gateway,
- *   one set of projections shared by projector and gateway) — for trying cluster mode on a laptop.
+ *   partitions).
+ * - `all`: every role in one process (the registry at `/registry` of the gateway) — for trying
+ *   cluster mode on one machine.
+ *
+ * Read models and objects still live on their embedded adapters under the role's data dir, so the
+ * `transcoder` and `gateway` roles share `<STREAMWAVE_DATA_DIR>/objects` (one host or a shared
+ * volume) — docs/adr/0003-platform-wing-and-one-write-side.md says what moves next.
  *
  * Every role logs with pino, serves `GET /health` (lag per consumer) and `GET /metrics`
- * (Prometheus) — the gateway through its own routes, the others on a tiny Fastify server on
- * `STREAMWAVE_PORT` — and stops gracefully on SIGTERM (`RunningRole.stop`).
- *
- * Replay (issue 3): the roles hosting projections (`projector`, `gateway`, `all`) run them behind
- * the projection manager (projections/replay) and serve the admin API (`/admin/replays`,
- * `/admin/topics`; bearer `adminToken`, i.e. STREAMWAVE_ADMIN_TOKEN or `<STREAMWAVE_DATA_DIR>/admin.token`)
- * — on the gateway, or on the projector's small HTTP server — so `streamwave replay <projection>
- * --server <role URL>` rebuilds that role's read model into a shadow (consumer group
- * `<the instance's group>.replay-<ts>`) and swaps it in. Each role replays only its OWN copy.
+ * (Prometheus) — the gateway through its own routes, the others on a small Fastify server on
+ * `STREAMWAVE_PORT` — and stops gracefully on SIGTERM (`RunningRole.stop`). The roles hosting read
+ * models serve the admin API (`/admin/replays`, `/admin/topics`; bearer STREAMWAVE_ADMIN_TOKEN or
+ * `<STREAMWAVE_DATA_DIR>/admin.token`), so `streamwave replay <read model> --server <role URL>`
+ * rebuilds that role's own copy into a shadow and swaps it in.
  */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -64,7 +41,6 @@ import type { StreamWaveConfig } from '../config/config.ts';
 import { derivedSecret, gatewayConfigOf, objectStorePlugins, openEmbeddedObjectStore, readModelsOf, totalLag } from '../shared/wiring.ts';
 import { createFileCurrentInstanceStore, embeddedReadModels } from '../shared/embedded-read-models.ts';
 import { ensureEventTopics } from '../../schemas/topics.ts';
-import type { EventLog } from '../../platform/log/event-log.port.ts';
 import { createKafkaEventLog, type KafkaEventLog, type KafkaEventLogOptions } from '../../platform/log/kafka/kafka-event-log.adapter.ts';
 import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts';
 import { buildSchemaRegistryServer, schemaRegistryRoutes } from '../../schemas/registry/schema-registry.routes.ts';

@@ -32,7 +32,7 @@ export interface StreamWaveConfig {
    * generated once into `<dataDir>/admin.token` (mode 0600), where the CLI finds it too.
    */
   adminToken: string;
-  /** Cluster mode (issue 3): Kafka bootstrap servers `host:port`, from the comma list STREAMWAVE_KAFKA_BROKERS; empty in standalone mode. */
+  /** Cluster mode: Kafka bootstrap servers `host:port`, from the comma list STREAMWAVE_KAFKA_BROKERS; empty in standalone mode. */
   kafkaBrokers: string[];
   /** Cluster mode: base URL of the Confluent-compatible schema registry (the `registry` role), e.g. `http://registry:8081`. */
   schemaRegistryUrl?: string;
