@@ -1,5 +1,5 @@
 /**
- * Event log benchmark (issue 3): StreamWave's log path against bare Kafka clients, side by side in
+ * Event log benchmark: StreamWave's log path against bare Kafka clients, side by side in
  * one run, on one real single-node Apache Kafka broker (KRaft, `deploy/local/kafka.sh`, started
  * and stopped here through `test/support/kafka-broker.ts`).
  *
@@ -42,7 +42,7 @@
  * with the median e2e time; ratios vs kafkajs are per run (variants back to back), then the median. Node CPU is this process's user+system time over the window; broker
  * CPU is the JVM's (from /proc). `BENCH_CPU_PROFILE_DIR=dir` writes a CPU profile per window.
  *
- * Goal (issue 3): StreamWave-through-Kafka e2e throughput ≥ 0.8 × bare kafkajs. It is a benchmark,
+ * Goal: StreamWave-through-Kafka e2e throughput ≥ 0.8 × bare kafkajs. It is a benchmark,
  * not a test: exit 0 when the goal is missed (1 only when the setup breaks, e.g. no broker).
  */
 import { spawnSync } from 'node:child_process';
@@ -73,7 +73,7 @@ import { createSchemaRegistry } from '../schemas/registry/schema-registry.ts';
 import { startKafkaBroker, kafkaAvailable } from '../test/support/kafka-broker.ts';
 import type { KafkaBroker } from '../test/support/kafka-broker.ts';
 
-/** Goal (issue 3): StreamWave through Kafka reaches ≥ 0.8 × bare kafkajs end-to-end events/s. */
+/** Goal: StreamWave through Kafka reaches ≥ 0.8 × bare kafkajs end-to-end events/s. */
 export const THROUGHPUT_RATIO_GOAL = 0.8;
 
 const VIDEOS = 60;
@@ -675,7 +675,7 @@ async function main(): Promise<void> {
     if (!Number.isInteger(v) || v < 1) { console.error(`--${k} must be a positive integer`); process.exit(2); }
   }
 
-  console.log('StreamWave event log benchmark (issue 3)');
+  console.log('StreamWave event log benchmark');
   for (const l of machineInfo()) console.log(`  ${l}`);
   console.log(`  workload: ${n} VideoViewed events, ${VIDEOS} videos, ${partitions} partitions, ${batch} records per produce call, ≤ ${inFlight} calls in flight, ${runs} run(s)`);
 

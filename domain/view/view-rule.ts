@@ -96,7 +96,7 @@ function minViewer(a: string | null, b: string | null): string | null {
   return a < b ? a : b;
 }
 
-/** Analytics of one video under rule v1 (same shape as VideoAnalytics in read-model.ports.ts). */
+/** Analytics of one video under rule v1 (the shape of VideoAnalytics, projections/analytics/analytics.port.ts). */
 export interface ViewSummary {
   views: number;
   unique_viewers: number;

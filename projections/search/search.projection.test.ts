@@ -41,7 +41,7 @@ function memorySnapshots(initial?: string) {
   return { load: async () => text, save: async (t: string) => { text = t; saves++; }, get text() { return text; }, get saves() { return saves; } };
 }
 
-describe('video-search projection', () => {
+describe('search projection', () => {
   test('typo-tolerant search over ready videos; updates and deletes', async () => {
     const log = await createScriptedLog();
     await appendEvents(log, codec, [

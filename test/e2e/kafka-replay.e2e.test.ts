@@ -1,5 +1,5 @@
 /**
- * `streamwave replay` on Kafka (issue 3: "works on both logs"): a real single-node broker, the
+ * `streamwave replay` on Kafka — the same tool on both logs: a real single-node broker, the
  * `all` cluster role as a child process (`streamwave run all`), data written through the API, then
  * the CLI rebuilds the user-accounts read model into a shadow (its own consumer group), swaps it in,
  * and the API keeps answering with the same data — also after a restart, which must reopen the

@@ -1,5 +1,5 @@
 /**
- * Failure proof — BROKER RESTART (issue 3): the (single) Kafka broker process is stopped and
+ * Failure proof — BROKER RESTART — the (single) Kafka broker process is stopped and
  * started again in the middle of a produce + consume load. The producer and the consumer recover
  * without a process restart, and every ACKNOWLEDGED event is on the log exactly once (count per
  * key/sequence). An append that failed while the broker was down is not acknowledged: it may or

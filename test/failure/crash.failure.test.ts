@@ -1,5 +1,5 @@
 /**
- * Failure proof — CRASH (issue 3): during a load of ≥ 50,000 events (VideoViewed heartbeats of a
+ * Failure proof — CRASH — during a load of ≥ 50,000 events (VideoViewed heartbeats of a
  * few hundred sessions over a handful of published videos, plus comments, plus real uploads for
  * the transcoder), the projector role process and a transcoder role process are `kill -9`ed at
  * random points several times and restarted. Afterwards each read model equals a CLEAN REPLAY of

@@ -1,5 +1,5 @@
 /**
- * Failure proof — INCOMPATIBLE SCHEMA (issue 3): registering an incompatible version of an event
+ * Failure proof — INCOMPATIBLE SCHEMA — registering an incompatible version of an event
  * schema (a new required field without a default) with the `registry` role over HTTP fails with
  * 409 / error_code 40901, and nothing is produced with it: the codec refuses to encode with an
  * unregistered schema and the topic's end offsets do not move. Real Kafka broker.

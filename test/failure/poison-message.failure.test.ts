@@ -1,5 +1,5 @@
 /**
- * Failure proof — POISON MESSAGE (issue 3): on a real Kafka broker, a processor run by the
+ * Failure proof — POISON MESSAGE — on a real Kafka broker, a processor run by the
  * processor runtime meets (1) undecodable bytes, (2) a record with the Confluent wire header of an
  * unknown schema id (99999) and (3) a record its handler throws on. Each is retried with backoff,
  * then appended to the dead-letter topic with `x-dlq-*` headers naming the error and the original

@@ -1,5 +1,5 @@
 /**
- * Failure proof — REBALANCE (issue 3): consumer instances (projection-runner processes, as the
+ * Failure proof — REBALANCE: consumer instances (projection runtime processes, as the
  * projector role runs them) are added to and removed from one consumer group while a load is
  * produced. Each instance has its own store file; the checkpoint an instance seeks to on
  * assignment is read from all of them (the shared read-model store of cluster mode). Across the
