@@ -10,11 +10,12 @@
  * generated with FFmpeg (lavfi testsrc2 + sine) into a temp dir and benchmarked instead.
  *
  * What is measured, wall clock, seconds:
- * - pipeline: `buildTranscoderProcessor(...).handle(record)` fed one JSON-encoded `UploadCompleted`,
- *   with the fs object-store fake (temp dir) and a recording command bus. "first playable" is when
- *   the `PublishVideo` command is sent, "total" is when `handle` resolves, both from the start of
- *   `handle` (so they include the download of the source from the store, the probe, uploads, the
- *   thumbnail and the deletion of the work dir).
+ * - pipeline: the transcoder on the real wiring (processors/transcoder/testing/transcoder-world.ts:
+ *   real command bus and video aggregate on an in-memory log, the embedded object store in a temp
+ *   dir), run by the topology test driver on one completed upload. "first playable" is when the
+ *   `PublishVideo` command is sent, "total" is when the driver has nothing left to deliver, both
+ *   from the start of `process()` (so they include the download of the source from the store, the
+ *   probe, uploads, the thumbnail and the deletion of the work dir).
  * - baseline: one `ffmpeg` process (plain spawn) running `buildFfmpegInvocation` of a single
  *   `hls-ladder` job holding every rung (same rungs, same codec settings). No thumbnail, no probe,
  *   no upload: it is the floor the pipeline is compared with.
@@ -36,9 +37,6 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import ffmpeg from 'fluent-ffmpeg';
 import pino from 'pino';
-import type { Command, CommandBus } from '../commands/command-bus.port.ts';
-import { TOPICS } from '../schemas/topics.ts';
-import type { LogRecord } from '../platform/log/event-log.port.ts';
 import type { ObjectStore } from '../platform/object-store/object-store.port.ts';
 import { buildFfmpegInvocation, outputFps, toArgv } from '../processors/transcoder/ffmpeg-args.ts';
 import type { HlsLadderJob, HlsRenditionOutput } from '../processors/transcoder/ffmpeg-args.ts';
@@ -47,10 +45,8 @@ import { MediaRejectedError, probeMedia } from '../processors/transcoder/ffprobe
 import type { SourceInfo } from '../processors/transcoder/ffprobe.ts';
 import { planLadder } from '../processors/transcoder/ladder.ts';
 import type { RenditionPlan } from '../processors/transcoder/ladder.ts';
-import { createFsObjectStoreFake } from '../processors/transcoder/testing/fs-object-store.fake.ts';
-import { createRecordingCommandBus } from '../processors/transcoder/testing/recording-command-bus.fake.ts';
-import { DEFAULT_SEGMENT_SECONDS, buildTranscoderProcessor } from '../processors/transcoder/transcoder.processor.ts';
-import { createJsonEventCodec } from '../test/support/json-event-codec.ts';
+import { createTranscoderWorld } from '../processors/transcoder/testing/transcoder-world.ts';
+import { DEFAULT_SEGMENT_SECONDS } from '../processors/transcoder/transcoder.processor.ts';
 
 const execFileP = promisify(execFile);
 
@@ -236,9 +232,9 @@ async function generateClip(dir: string): Promise<string> {
 // (a) The pipeline
 
 interface Mark {
-  /** ms since the start of `handle`. */
+  /** ms since the start of `process()`. */
   at: number;
-  /** CPU ms (see cpuNowMs) since the start of `handle`; a child's time counts once it has exited. */
+  /** CPU ms (see cpuNowMs) since the start of `process()`; a child's time counts once it has exited. */
   cpu: number;
   what: string;
 }
@@ -246,7 +242,7 @@ interface Mark {
 interface PipelineSample {
   firstPlayableMs: number;
   totalMs: number;
-  /** CPU ms of the whole `handle` (node + ffprobe + every ffmpeg run). */
+  /** CPU ms of the whole `process()` (node + ffprobe + every ffmpeg run). */
   cpuMs: number;
   renditions: string[];
   /** ms spent in object-store calls, by kind. */
@@ -295,75 +291,59 @@ function timedStore(store: ObjectStore, acc: PipelineSample['storeMs'], mark: (w
   };
 }
 
-async function measurePipeline(src: string, root: string, runId: string): Promise<PipelineSample> {
-  const dir = await mkdtemp(join(root, 'pipeline-'));
-  try {
-    const codec = createJsonEventCodec();
-    const fake = createFsObjectStoreFake(join(dir, 'store'));
-    const videoId = `bench-${runId}`;
-    const objectKey = `uploads/${videoId}`;
-    // The upload itself happened before UploadCompleted: not measured.
-    await fake.putFile(objectKey, src, 'application/octet-stream');
-
-    let t0 = 0;
-    let c0 = 0;
-    const marks: Mark[] = [];
-    const mark = (what: string): void => {
-      if (t0) marks.push({ at: performance.now() - t0, cpu: cpuNowMs() - c0, what });
-    };
-    const storeMs = { download: 0, upload: 0, uploads: 0 };
-    const rungOptions = new Map<string, string>();
-    let firstPlayableMs = NaN;
-    const recording = createRecordingCommandBus();
-    const bus: CommandBus = {
-      async send(c: Command) {
+async function measurePipeline(src: string, runId: string): Promise<PipelineSample> {
+  let t0 = 0;
+  let c0 = 0;
+  const marks: Mark[] = [];
+  const mark = (what: string): void => {
+    if (t0) marks.push({ at: performance.now() - t0, cpu: cpuNowMs() - c0, what });
+  };
+  const storeMs = { download: 0, upload: 0, uploads: 0 };
+  const rungOptions = new Map<string, string>();
+  let firstPlayableMs = NaN;
+  // The processor logs `ffmpeg start` (debug, with argv) and its milestones: they time the phases.
+  const logger = pino(
+    { level: 'debug', base: undefined, timestamp: false },
+    {
+      write(line: string) {
+        const entry = JSON.parse(line) as { msg?: string; argv?: string[] };
+        if (entry.msg === 'ffmpeg start' && entry.argv) {
+          const rungs = rungOptionsOf(entry.argv);
+          for (const [k, v] of rungs) rungOptions.set(k, v);
+          mark(rungs.size ? `ffmpeg:ladder ${[...rungs.keys()].join(',')}` : 'ffmpeg:thumbnail');
+        } else if (entry.msg) mark(`log:${entry.msg}`);
+      },
+    },
+  );
+  const world = await createTranscoderWorld({
+    objectStore: (store) => timedStore(store, storeMs, mark),
+    commandBus: (bus) => ({
+      async send(c) {
         if (c.type === 'PublishVideo' && Number.isNaN(firstPlayableMs)) firstPlayableMs = performance.now() - t0;
         if (c.type !== 'ReportProcessingProgress') mark(`command:${c.type}`);
-        return recording.send(c);
+        return bus.send(c);
       },
-    };
-    // The processor logs `ffmpeg start` (debug, with argv) and its milestones: they time the phases.
-    const logger = pino(
-      { level: 'debug', base: undefined, timestamp: false },
-      {
-        write(line: string) {
-          const entry = JSON.parse(line) as { msg?: string; argv?: string[] };
-          if (entry.msg === 'ffmpeg start' && entry.argv) {
-            const rungs = rungOptionsOf(entry.argv);
-            for (const [k, v] of rungs) rungOptions.set(k, v);
-            mark(rungs.size ? `ffmpeg:ladder ${[...rungs.keys()].join(',')}` : 'ffmpeg:thumbnail');
-          } else if (entry.msg) mark(`log:${entry.msg}`);
-        },
-      },
-    );
-    const processor = buildTranscoderProcessor({
-      commandBus: bus,
-      codec,
-      objectStore: timedStore(fake, storeMs, mark),
-      workDir: join(dir, 'work'),
-      logger,
-      ffmpegPath: BINARIES.ffmpeg,
-      ffprobePath: BINARIES.ffprobe,
-    });
-    const value = await codec.encode(TOPICS.videos, {
-      type: 'UploadCompleted',
-      data: { videoId, uploadId: 'bench', objectKey, sizeBytes: (await stat(src)).size, completedAt: Date.now() },
-    });
-    const record: LogRecord = { topic: TOPICS.videos, partition: 0, offset: 0, key: videoId, value, headers: {}, timestamp: Date.now() };
+    }),
+    transcoder: { logger, ffmpegPath: BINARIES.ffmpeg, ffprobePath: BINARIES.ffprobe },
+  });
+  try {
+    const videoId = `bench-${runId}`;
+    // The upload itself happened before UploadCompleted: not measured.
+    await world.upload(videoId, src);
 
     c0 = cpuNowMs();
     t0 = performance.now();
-    await processor.handle(record);
+    await world.process();
     const totalMs = performance.now() - t0;
     const cpuMs = cpuNowMs() - c0;
 
-    const failed = recording.commands.find((c) => c.type === 'FailProcessing');
-    if (failed) throw new Error(`pipeline failed: ${JSON.stringify(failed.data)}`);
+    const video = await world.video(videoId);
+    if (video.status !== 'ready') throw new Error(`pipeline failed: ${video.status} ${video.errorCode ?? ''} ${video.error ?? ''}`);
     if (Number.isNaN(firstPlayableMs)) throw new Error('pipeline never sent PublishVideo');
-    const renditions = recording.effective.flatMap((c) => (c.type === 'RecordRenditionEncoded' ? [c.data.rendition.name] : []));
+    const renditions = (await world.videoEvents(videoId)).flatMap((e) => (e.type === 'RenditionEncoded' ? [e.data.rendition.name] : []));
     return { firstPlayableMs, totalMs, cpuMs, renditions, storeMs, marks, rungOptions };
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await world.close();
   }
 }
 
@@ -550,7 +530,7 @@ async function main(): Promise<void> {
         for (const which of order) {
           if (which === 'pipeline') {
             log(`  run ${run + 1}/${opts.runs}: pipeline …`);
-            const s = await measurePipeline(c.path, root, `${i}-${run}`);
+            const s = await measurePipeline(c.path, `${i}-${run}`);
             r.pipeline.push(s);
             log(`  run ${run + 1}/${opts.runs}: pipeline first playable ${sec(s.firstPlayableMs)} s, total ${sec(s.totalMs)} s (CPU ${sec(s.cpuMs)} s), renditions ${s.renditions.join(' ')}`);
           } else {
@@ -608,7 +588,7 @@ async function main(): Promise<void> {
     }
     console.log('\nNotes: the baseline is ONE ffmpeg process writing the same ladder (same rungs, same per-rung options, checked below);');
     console.log('it does NOT include a thumbnail, the probe, the copy of the source out of the object store, or any upload.');
-    console.log('The pipeline figures include all of those (fs object-store fake: uploads are local file copies).');
+    console.log('The pipeline figures include all of those (embedded object store: uploads are local file writes).');
 
     console.log('\n=== CPU time (ffmpeg/ffprobe children + node; medians; seconds) — less sensitive to other load than wall time ===');
     const cpuRows = results.map((r) => {
