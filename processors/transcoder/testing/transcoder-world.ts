@@ -29,7 +29,7 @@ export const UPLOADER = 'user-uploader';
 /** Wall clock of the world's commands, ms since the epoch. */
 export const WORLD_NOW = 1_700_000_000_000;
 
-export interface TranscoderWorldOptions {
+interface TranscoderWorldOptions {
   /** Deliver every batch twice, as after a lost offset commit. Default false. */
   redeliver?: boolean;
   /**
@@ -46,6 +46,7 @@ export interface TranscoderWorldOptions {
   transcoder?: Pick<TranscoderDeps, 'ffmpegPath' | 'ffprobePath' | 'logger' | 'segmentSeconds'>;
 }
 
+/** The world of one test: its nodes, the spies, and helpers to act and look (see the file comment). */
 export interface TranscoderWorld extends TopologyWorld {
   /** The real store, undecorated: tests read the transcoder's output through it. */
   readonly objectStore: EmbeddedObjectStore;
