@@ -10,11 +10,12 @@
  * generated with FFmpeg (lavfi testsrc2 + sine) into a temp dir and benchmarked instead.
  *
  * What is measured, wall clock, seconds:
- * - pipeline: `buildTranscoderProcessor(...).handle(record)` fed one JSON-encoded `UploadCompleted`,
- *   with the fs object-store fake (temp dir) and a recording command bus. "first playable" is when
- *   the `PublishVideo` command is sent, "total" is when `handle` resolves, both from the start of
- *   `handle` (so they include the download of the source from the store, the probe, uploads, the
- *   thumbnail and the deletion of the work dir).
+ * - pipeline: the transcoder on the real wiring (processors/transcoder/testing/transcoder-world.ts:
+ *   real command bus and video aggregate on an in-memory log, the embedded object store in a temp
+ *   dir), run by the topology test driver on one completed upload. "first playable" is when the
+ *   `PublishVideo` command is sent, "total" is when the driver has nothing left to deliver, both
+ *   from the start of `process()` (so they include the download of the source from the store, the
+ *   probe, uploads, the thumbnail and the deletion of the work dir).
  * - baseline: one `ffmpeg` process (plain spawn) running `buildFfmpegInvocation` of a single
  *   `hls-ladder` job holding every rung (same rungs, same codec settings). No thumbnail, no probe,
  *   no upload: it is the floor the pipeline is compared with.
@@ -27,96 +28,33 @@
  * It is a benchmark, not a test: exits 0 when goals are missed (exit 1 only on a broken setup,
  * e.g. no FFmpeg or a pipeline failure).
  */
-import { execFile, spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { existsSync, rmSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
 import ffmpeg from 'fluent-ffmpeg';
-import pino from 'pino';
-import type { Command, CommandBus } from '../commands/command-bus.port.ts';
-import { TOPICS } from '../schemas/topics.ts';
-import type { LogRecord } from '../platform/log/event-log.port.ts';
-import type { ObjectStore } from '../platform/object-store/object-store.port.ts';
-import { buildFfmpegInvocation, outputFps, toArgv } from '../processors/transcoder/ffmpeg-args.ts';
-import type { HlsLadderJob, HlsRenditionOutput } from '../processors/transcoder/ffmpeg-args.ts';
-import { resolveFfmpegBinaries } from '../processors/transcoder/ffmpeg-binaries.ts';
-import { MediaRejectedError, probeMedia } from '../processors/transcoder/ffprobe.ts';
-import type { SourceInfo } from '../processors/transcoder/ffprobe.ts';
-import { planLadder } from '../processors/transcoder/ladder.ts';
-import type { RenditionPlan } from '../processors/transcoder/ladder.ts';
-import { createFsObjectStoreFake } from '../processors/transcoder/testing/fs-object-store.fake.ts';
-import { createRecordingCommandBus } from '../processors/transcoder/testing/recording-command-bus.fake.ts';
-import { DEFAULT_SEGMENT_SECONDS, buildTranscoderProcessor } from '../processors/transcoder/transcoder.processor.ts';
-import { createJsonEventCodec } from '../test/support/json-event-codec.ts';
-
-const execFileP = promisify(execFile);
+import { probeMedia } from '../processors/transcoder/ffprobe.ts';
+import { DEFAULT_SEGMENT_SECONDS } from '../processors/transcoder/transcoder.processor.ts';
+import { measureBaseline, measureDecode, plansFor, type BaselineSample } from './transcode/baseline.ts';
+import { generateClip, pickLargest, type Candidate, type PickOptions } from './transcode/pick-files.ts';
+import { measurePipeline, phases, type PipelineSample } from './transcode/pipeline.ts';
+import { BINARIES, elapsedMs, execFileP, log, median, readClockTicks, sec, table } from './transcode/support.ts';
 
 /** Goal: pipeline total ≤ 1.10 × the plain single command. */
-export const TOTAL_RATIO_GOAL = 1.1;
+const TOTAL_RATIO_GOAL = 1.1;
 /** Goal: first playable ≤ 0.5 × the pipeline total. */
-export const FIRST_PLAYABLE_RATIO_GOAL = 0.5;
+const FIRST_PLAYABLE_RATIO_GOAL = 0.5;
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const BINARIES = resolveFfmpegBinaries();
-
-// ---------------------------------------------------------------------------------------------
-// Small helpers
-
-const log = (msg: string): void => {
-  const t = ((performance.now() - START) / 1000).toFixed(1).padStart(6);
-  console.log(`[${t}s] ${msg}`);
-};
-const START = performance.now();
-const sec = (ms: number): string => (ms / 1000).toFixed(2);
-
-/** Kernel clock ticks per second (`getconf CLK_TCK`), the unit of /proc/<pid>/stat times. */
-let clockTicks = 100;
-
-/**
- * CPU time, ms: this process (user+system) plus every child it has reaped (cutime+cstime from
- * /proc/self/stat, Linux). Children = ffprobe/ffmpeg runs, so this is the work done, which a busy
- * shared machine distorts far less than wall time. NaN where /proc is unavailable.
- */
-function cpuNowMs(): number {
-  try {
-    const stat = readFileSync('/proc/self/stat', 'utf8');
-    // Fields after "(comm)": state is field 3, so cutime (16) and cstime (17) are at 13 and 14.
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const children = ((Number(f[13]) + Number(f[14])) * 1000) / clockTicks;
-    const self = process.cpuUsage();
-    return children + (self.user + self.system) / 1000;
-  } catch {
-    return NaN;
-  }
-}
-
-/** Median of a non-empty list (mean of the middle two for an even count). */
-export function median(xs: number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-/** Left-pads/right-pads cells into an aligned text table. */
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
 
 // ---------------------------------------------------------------------------------------------
 // Options
 
-interface BenchOptions {
-  files: number;
+interface BenchOptions extends PickOptions {
+  /** Runs per measurement (the median is reported). */
   runs: number;
-  mediaDir: string;
-  /** `playable`: duration = what the video stream's packets cover (truncated files rank by what decodes); `header`: the container's claim. */
-  rankBy: 'playable' | 'header';
 }
 
 function parseOptions(): BenchOptions {
@@ -143,340 +81,6 @@ function parseOptions(): BenchOptions {
     mediaDir: resolve(values.media ?? process.env.STREAMWAVE_BENCH_MEDIA ?? join(REPO_ROOT, '..', 'shared', 'media')),
     rankBy,
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Picking the files
-
-interface Candidate {
-  path: string;
-  /** Path shown in the table (relative to the media folder). */
-  label: string;
-  info: SourceInfo;
-  /** Seconds the video packets cover (≤ header duration for truncated files). */
-  playableSeconds: number;
-  /** displayWidth × displayHeight × ranking duration. */
-  weight: number;
-}
-
-async function listFiles(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((e) => e.isFile() && !/\.(md|json|txt)$/i.test(e.name))
-    .map((e) => join(e.parentPath ?? (e as unknown as { path: string }).path, e.name))
-    .sort();
-}
-
-/** Seconds covered by the packets of one stream (last pts + its duration − first pts); 0 when none. */
-async function packetSpanSeconds(path: string, streamIndex: number): Promise<number> {
-  const { stdout } = await execFileP(
-    BINARIES.ffprobe,
-    ['-v', 'error', '-protocol_whitelist', 'file', '-select_streams', String(streamIndex), '-show_entries', 'packet=pts_time,duration_time', '-of', 'csv=p=0', path],
-    { maxBuffer: 64 * 1024 * 1024 },
-  );
-  let first = Infinity;
-  let last = -Infinity;
-  for (const line of stdout.split('\n')) {
-    const [pts, dur] = line.split(',').map(Number);
-    if (pts === undefined || !Number.isFinite(pts)) continue;
-    first = Math.min(first, pts);
-    last = Math.max(last, pts + (Number.isFinite(dur) ? dur! : 0));
-  }
-  return last > first ? last - first : 0;
-}
-
-async function pickLargest(opts: BenchOptions): Promise<Candidate[]> {
-  const files = await listFiles(opts.mediaDir);
-  log(`probing ${files.length} files in ${opts.mediaDir} (probeMedia, as the transcoder does)`);
-  const found: Candidate[] = [];
-  let rejected = 0;
-  for (const path of files) {
-    let info: SourceInfo;
-    try {
-      info = await probeMedia(path, { ffprobePath: BINARIES.ffprobe });
-    } catch (err) {
-      if (err instanceof MediaRejectedError) {
-        rejected++;
-        continue;
-      }
-      throw err;
-    }
-    const v = info.video!;
-    const playableSeconds = Math.min(info.duration, await packetSpanSeconds(path, v.index).catch(() => 0));
-    if (!(playableSeconds > 0)) {
-      rejected++;
-      continue;
-    }
-    const seconds = opts.rankBy === 'header' ? info.duration : playableSeconds;
-    found.push({ path, label: relative(opts.mediaDir, path), info, playableSeconds, weight: v.displayWidth * v.displayHeight * seconds });
-  }
-  found.sort((a, b) => b.weight - a.weight || a.label.localeCompare(b.label));
-  log(`${found.length} playable videos, ${rejected} rejected; ranked by display pixels × ${opts.rankBy} duration:`);
-  for (const c of found.slice(0, opts.files + 3)) {
-    const v = c.info.video!;
-    const truncated = c.playableSeconds < c.info.duration * 0.9 ? ` (header claims ${c.info.duration.toFixed(1)} s: truncated)` : '';
-    log(`  ${(c.weight / 1e6).toFixed(1).padStart(7)} Mpx·s  ${c.label}  ${v.displayWidth}x${v.displayHeight}  ${c.playableSeconds.toFixed(2)} s${truncated}`);
-  }
-  return found.slice(0, opts.files);
-}
-
-/** Generates a 20 s 1080p30 H.264 + AAC clip (lavfi testsrc2 + sine) when no media folder exists. */
-async function generateClip(dir: string): Promise<string> {
-  const out = join(dir, 'testsrc2-1080p-20s.mp4');
-  await execFileP(BINARIES.ffmpeg, [
-    '-hide_banner', '-v', 'error', '-nostdin',
-    '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=30',
-    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-    '-t', '20', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-y', out,
-  ]);
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// (a) The pipeline
-
-interface Mark {
-  /** ms since the start of `handle`. */
-  at: number;
-  /** CPU ms (see cpuNowMs) since the start of `handle`; a child's time counts once it has exited. */
-  cpu: number;
-  what: string;
-}
-
-interface PipelineSample {
-  firstPlayableMs: number;
-  totalMs: number;
-  /** CPU ms of the whole `handle` (node + ffprobe + every ffmpeg run). */
-  cpuMs: number;
-  renditions: string[];
-  /** ms spent in object-store calls, by kind. */
-  storeMs: { download: number; upload: number; uploads: number };
-  marks: Mark[];
-  /** Per-rung output options of every ladder run (paths normalised), for the same-settings check. */
-  rungOptions: Map<string, string>;
-}
-
-/** Per-rung output options of a ladder argv, keyed by rung name; the output dir becomes `<out>`. */
-export function rungOptionsOf(argv: string[]): Map<string, string> {
-  const out = new Map<string, string>();
-  const fc = argv.indexOf('-filter_complex');
-  if (fc < 0) return out;
-  let opts: string[] = [];
-  for (const tok of argv.slice(fc + 2)) {
-    if (tok.endsWith('/index.m3u8')) {
-      const dir = dirname(tok);
-      const name = basename(dir);
-      out.set(name, opts.map((o) => o.split(dir).join('<out>').replace(/^\[v\d+\]$/, '[v]')).join(' '));
-      opts = [];
-    } else opts.push(tok);
-  }
-  return out;
-}
-
-/** Wraps an ObjectStore to time downloads and uploads (and mark when each upload starts). */
-function timedStore(store: ObjectStore, acc: PipelineSample['storeMs'], mark: (what: string) => void): ObjectStore {
-  const timed =
-    <A extends unknown[], R>(kind: 'download' | 'upload', fn: (...a: A) => Promise<R>, name: (...a: A) => string) =>
-    async (...a: A): Promise<R> => {
-      const t = performance.now();
-      mark(`${kind}:${name(...a)}`);
-      try {
-        return await fn(...a);
-      } finally {
-        acc[kind] += performance.now() - t;
-        if (kind === 'upload') acc.uploads++;
-      }
-    };
-  return {
-    ...store,
-    downloadToFile: timed('download', store.downloadToFile.bind(store), (k) => k),
-    putFile: timed('upload', store.putFile.bind(store), (k) => k),
-    putObject: timed('upload', store.putObject.bind(store), (k) => k),
-  };
-}
-
-async function measurePipeline(src: string, root: string, runId: string): Promise<PipelineSample> {
-  const dir = await mkdtemp(join(root, 'pipeline-'));
-  try {
-    const codec = createJsonEventCodec();
-    const fake = createFsObjectStoreFake(join(dir, 'store'));
-    const videoId = `bench-${runId}`;
-    const objectKey = `uploads/${videoId}`;
-    // The upload itself happened before UploadCompleted: not measured.
-    await fake.putFile(objectKey, src, 'application/octet-stream');
-
-    let t0 = 0;
-    let c0 = 0;
-    const marks: Mark[] = [];
-    const mark = (what: string): void => {
-      if (t0) marks.push({ at: performance.now() - t0, cpu: cpuNowMs() - c0, what });
-    };
-    const storeMs = { download: 0, upload: 0, uploads: 0 };
-    const rungOptions = new Map<string, string>();
-    let firstPlayableMs = NaN;
-    const recording = createRecordingCommandBus();
-    const bus: CommandBus = {
-      async send(c: Command) {
-        if (c.type === 'PublishVideo' && Number.isNaN(firstPlayableMs)) firstPlayableMs = performance.now() - t0;
-        if (c.type !== 'ReportProcessingProgress') mark(`command:${c.type}`);
-        return recording.send(c);
-      },
-    };
-    // The processor logs `ffmpeg start` (debug, with argv) and its milestones: they time the phases.
-    const logger = pino(
-      { level: 'debug', base: undefined, timestamp: false },
-      {
-        write(line: string) {
-          const entry = JSON.parse(line) as { msg?: string; argv?: string[] };
-          if (entry.msg === 'ffmpeg start' && entry.argv) {
-            const rungs = rungOptionsOf(entry.argv);
-            for (const [k, v] of rungs) rungOptions.set(k, v);
-            mark(rungs.size ? `ffmpeg:ladder ${[...rungs.keys()].join(',')}` : 'ffmpeg:thumbnail');
-          } else if (entry.msg) mark(`log:${entry.msg}`);
-        },
-      },
-    );
-    const processor = buildTranscoderProcessor({
-      commandBus: bus,
-      codec,
-      objectStore: timedStore(fake, storeMs, mark),
-      workDir: join(dir, 'work'),
-      logger,
-      ffmpegPath: BINARIES.ffmpeg,
-      ffprobePath: BINARIES.ffprobe,
-    });
-    const value = await codec.encode(TOPICS.videos, {
-      type: 'UploadCompleted',
-      data: { videoId, uploadId: 'bench', objectKey, sizeBytes: (await stat(src)).size, completedAt: Date.now() },
-    });
-    const record: LogRecord = { topic: TOPICS.videos, partition: 0, offset: 0, key: videoId, value, headers: {}, timestamp: Date.now() };
-
-    c0 = cpuNowMs();
-    t0 = performance.now();
-    await processor.handle(record);
-    const totalMs = performance.now() - t0;
-    const cpuMs = cpuNowMs() - c0;
-
-    const failed = recording.commands.find((c) => c.type === 'FailProcessing');
-    if (failed) throw new Error(`pipeline failed: ${JSON.stringify(failed.data)}`);
-    if (Number.isNaN(firstPlayableMs)) throw new Error('pipeline never sent PublishVideo');
-    const renditions = recording.effective.flatMap((c) => (c.type === 'RecordRenditionEncoded' ? [c.data.rendition.name] : []));
-    return { firstPlayableMs, totalMs, cpuMs, renditions, storeMs, marks, rungOptions };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-/** Phase durations (wall ms, CPU ms) read off a pipeline timeline; NaN when a mark is missing. */
-function phases(s: PipelineSample): Record<string, { wall: number; cpu: number }> {
-  const none: Mark = { at: NaN, cpu: NaN, what: '' };
-  const find = (pred: (w: string) => boolean, from = 0): Mark => s.marks.find((m) => m.at >= from && pred(m.what)) ?? none;
-  const ladders = s.marks.filter((m) => m.what.startsWith('ffmpeg:ladder'));
-  const start: Mark = { at: 0, cpu: 0, what: 'start' };
-  const end: Mark = { at: s.totalMs, cpu: s.cpuMs, what: 'end' };
-  const lowestStart = ladders[0] ?? none;
-  const restStart = ladders[1] ?? none;
-  const started = find((w) => w === 'command:StartProcessing');
-  const lowestUpload = find((w) => w.startsWith('upload:'), lowestStart.at);
-  const lowestDone = find((w) => w === 'log:lowest rendition encoded');
-  const thumbStart = find((w) => w === 'ffmpeg:thumbnail');
-  const thumbUpload = find((w) => w.startsWith('upload:') && w.endsWith('thumbnail.jpg'));
-  const published = find((w) => w === 'command:PublishVideo');
-  const restUpload = find((w) => w.startsWith('upload:'), restStart.at);
-  const finished = find((w) => w === 'log:transcode finished');
-  const span = (a: Mark, b: Mark): { wall: number; cpu: number } => ({ wall: b.at - a.at, cpu: b.cpu - a.cpu });
-  return {
-    'download+probe': span(start, started),
-    'lowest encode': span(lowestStart, lowestUpload),
-    'lowest upload': span(lowestUpload, lowestDone),
-    thumbnail: span(thumbStart, thumbUpload),
-    'publish (master+cmds)': span(thumbUpload, published),
-    'rest encode': span(restStart, restUpload),
-    'rest upload+master': span(restUpload, finished),
-    'cleanup (rm work dir)': span(finished, end),
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// (b) The baseline: one plain ffmpeg command with the whole ladder
-
-interface BaselineSample {
-  totalMs: number;
-  /** CPU ms of the ffmpeg process. */
-  cpuMs: number;
-  rungOptions: Map<string, string>;
-  /** Output bytes (segments + init + playlists). */
-  bytes: number;
-}
-
-function ladderJobFor(src: string, info: SourceInfo, plans: RenditionPlan[], outDir: string): HlsLadderJob {
-  const video = info.video!;
-  const renditions = plans.map((plan): HlsRenditionOutput => ({ plan, outputDir: join(outDir, plan.name) })) as [HlsRenditionOutput, ...HlsRenditionOutput[]];
-  return {
-    type: 'hls-ladder',
-    input: src,
-    videoStreamIndex: video.index,
-    audio: info.audio ? { streamIndex: info.audio.index, sampleRate: info.audio.sampleRate } : null,
-    interlaced: video.interlaced,
-    fps: outputFps(video.fpsRational),
-    segmentSeconds: DEFAULT_SEGMENT_SECONDS,
-    renditions,
-  };
-}
-
-/** Same planning as the processor: ladder from the display size and the output frame rate. */
-function plansFor(info: SourceInfo): RenditionPlan[] {
-  const v = info.video!;
-  const fps = outputFps(v.fpsRational);
-  return planLadder({ displayWidth: v.displayWidth, displayHeight: v.displayHeight, fps: fps.num / fps.den });
-}
-
-/** Runs ffmpeg with a plain spawn; resolves with the wall time, ms. */
-function spawnFfmpeg(argv: string[]): Promise<number> {
-  return new Promise((resolvePromise, reject) => {
-    const t = performance.now();
-    const child = spawn(BINARIES.ffmpeg, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let tail = '';
-    child.stderr.on('data', (d: Buffer) => {
-      tail = (tail + d.toString()).slice(-4000);
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      const ms = performance.now() - t;
-      if (code === 0) resolvePromise(ms);
-      else reject(new Error(`ffmpeg exited ${code ?? signal}: ${tail.split('\n').filter((l) => l && !/^\s*frame=/.test(l)).slice(-5).join(' | ')}`));
-    });
-  });
-}
-
-async function dirBytes(dir: string): Promise<number> {
-  let n = 0;
-  for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (e.isFile()) n += (await stat(join(e.parentPath ?? (e as unknown as { path: string }).path, e.name))).size;
-  }
-  return n;
-}
-
-async function measureBaseline(src: string, info: SourceInfo, root: string): Promise<BaselineSample> {
-  const dir = await mkdtemp(join(root, 'baseline-'));
-  try {
-    const job = ladderJobFor(src, info, plansFor(info), dir);
-    await Promise.all(job.renditions.map((r) => mkdir(r.outputDir, { recursive: true })));
-    const argv = toArgv(buildFfmpegInvocation(job));
-    const c0 = cpuNowMs();
-    const totalMs = await spawnFfmpeg(argv);
-    const cpuMs = cpuNowMs() - c0;
-    return { totalMs, cpuMs, rungOptions: rungOptionsOf(argv), bytes: await dirBytes(dir) };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-/** Decode-only pass of the video stream (what the pipeline's extra run costs at least): wall and CPU ms. */
-async function measureDecode(src: string, info: SourceInfo): Promise<{ wall: number; cpu: number }> {
-  const c0 = cpuNowMs();
-  const wall = await spawnFfmpeg(['-hide_banner', '-nostdin', '-v', 'error', '-protocol_whitelist', 'file', '-i', src, '-map', `0:${info.video!.index}`, '-f', 'null', '-']);
-  return { wall, cpu: cpuNowMs() - c0 };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -534,7 +138,7 @@ async function main(): Promise<void> {
       candidates = [{ path: clip, label: `${basename(clip)} (generated)`, info, playableSeconds: info.duration, weight: v.displayWidth * v.displayHeight * info.duration }];
     }
     if (candidates.length === 0) throw new Error('no playable video found');
-    clockTicks = Number((await execFileP('getconf', ['CLK_TCK']).catch(() => ({ stdout: '100' }))).stdout.trim()) || 100;
+    await readClockTicks();
     log(`warm-up: fluent-ffmpeg capability probe took ${sec(await warmFluentFfmpeg())} s (once per process; excluded)`);
 
     const results: FileResult[] = [];
@@ -550,7 +154,7 @@ async function main(): Promise<void> {
         for (const which of order) {
           if (which === 'pipeline') {
             log(`  run ${run + 1}/${opts.runs}: pipeline …`);
-            const s = await measurePipeline(c.path, root, `${i}-${run}`);
+            const s = await measurePipeline(c.path, `${i}-${run}`);
             r.pipeline.push(s);
             log(`  run ${run + 1}/${opts.runs}: pipeline first playable ${sec(s.firstPlayableMs)} s, total ${sec(s.totalMs)} s (CPU ${sec(s.cpuMs)} s), renditions ${s.renditions.join(' ')}`);
           } else {
@@ -608,7 +212,7 @@ async function main(): Promise<void> {
     }
     console.log('\nNotes: the baseline is ONE ffmpeg process writing the same ladder (same rungs, same per-rung options, checked below);');
     console.log('it does NOT include a thumbnail, the probe, the copy of the source out of the object store, or any upload.');
-    console.log('The pipeline figures include all of those (fs object-store fake: uploads are local file copies).');
+    console.log('The pipeline figures include all of those (embedded object store: uploads are local file writes).');
 
     console.log('\n=== CPU time (ffmpeg/ffprobe children + node; medians; seconds) — less sensitive to other load than wall time ===');
     const cpuRows = results.map((r) => {
@@ -634,7 +238,7 @@ async function main(): Promise<void> {
       ];
     });
     console.log(table(['file', ...phaseNames, 'uploads wall (count)', 'baseline', 'decode-only', 'same settings'], phaseRows));
-    console.log(`\nload average at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}; elapsed ${sec(performance.now() - START)} s`);
+    console.log(`\nload average at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}; elapsed ${sec(elapsedMs())} s`);
   } finally {
     cleanup();
   }

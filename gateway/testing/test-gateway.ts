@@ -13,18 +13,16 @@ import { join } from 'node:path';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { createCommandBus } from '../../commands/command-handler.ts';
 import type { Command, CommandBus } from '../../commands/command-bus.port.ts';
 import type { DomainEvent } from '../../domain/events.ts';
 import type { RecordMetadata } from '../../platform/log/event-log.port.ts';
-import { createEmbeddedObjectStore, type EmbeddedObjectStore } from '../../platform/object-store/embedded/embedded-object-store.adapter.ts';
-import { createTopologyTestDriver, type TopologyTestDriver } from '../../processors/runtime/testing/topology-test-driver.ts';
+import type { EmbeddedObjectStore } from '../../platform/object-store/embedded/embedded-object-store.adapter.ts';
+import type { TopologyTestDriver } from '../../processors/runtime/testing/topology-test-driver.ts';
 import { createChdbAnalyticsStore } from '../../projections/analytics/chdb-analytics-store.adapter.ts';
 import { READ_MODELS, type ReadModelQueries } from '../../projections/read-model.port.ts';
 import { openReadModel } from '../../projections/read-models.ts';
 import { inMemoryStores, TEST_SEARCH_SECRET } from '../../projections/testing/projection-test-kit.ts';
-import { TOPICS } from '../../schemas/topics.ts';
-import { createJsonEventCodec } from '../../test/support/json-event-codec.ts';
+import { createTestObjectStore, createTopologyWorld } from '../../test/support/test-world.ts';
 import { buildGateway } from '../app.ts';
 import type { GatewayConfig, GatewayDeps } from '../gateway.types.ts';
 
@@ -84,41 +82,21 @@ export interface StartUploadBody {
 }
 
 async function createTestWorld(dir: string): Promise<TestWorld & { close(): Promise<void> }> {
-  const codec = createJsonEventCodec();
   chdbDir ??= mkdtemp(join(tmpdir(), 'sw-gw-chdb-'));
   const chdbPath = await chdbDir;
   const database = `gw_${process.pid}_${++databases}`;
   const stores = { ...inMemoryStores(), analytics: () => createChdbAnalyticsStore({ path: chdbPath, database }) };
   const nodes = await Promise.all(READ_MODELS.map((name) => openReadModel(name, stores, { searchCursorSecret: TEST_SEARCH_SECRET })));
-  const driver = await createTopologyTestDriver({ nodes, codec });
-  const bus = createCommandBus({ log: driver.log, codec, partitions: 2 });
-  await bus.start();
-  const sent: Command[] = [];
+  const { driver, commandBus, sent, events, close } = await createTopologyWorld({ nodes });
   const multipart = { created: 0, aborted: 0 };
-  const store = createEmbeddedObjectStore({
-    dir: join(dir, 'objects'),
-    publicBaseUrl: 'http://streamwave.test',
-    s3: { endpointPath: '/s3', bucket: 'streamwave', region: 'us-east-1', accessKeyId: 'test', secretAccessKey: 'test-secret' },
-    mediaPathPrefix: '/media',
-    minPartSizeBytes: MIN_PART_BYTES,
-  });
+  const store = createTestObjectStore(dir, { minPartSizeBytes: MIN_PART_BYTES });
   const objectStore: EmbeddedObjectStore = Object.assign(Object.create(store) as EmbeddedObjectStore, {
     async createMultipartUpload(key: string, contentType: string) { multipart.created++; return store.createMultipartUpload(key, contentType); },
     async abortMultipartUpload(key: string, uploadId: string) { multipart.aborted++; return store.abortMultipartUpload(key, uploadId); },
   });
   const readModels = Object.fromEntries(nodes.map((n) => [n.name, n.queries])) as unknown as ReadModelQueries;
-  const commandBus: CommandBus = { send: (command) => { sent.push(command); return bus.send(command); } };
   return {
-    commandBus, sent, readModels, objectStore, multipart, driver,
-    async events() {
-      const out: { event: DomainEvent; position: RecordMetadata }[] = [];
-      for (const topic of Object.values(TOPICS)) {
-        for (const r of driver.log.records(topic)) {
-          out.push({ event: await codec.decode(r.value!), position: { topic: r.topic, partition: r.partition, offset: r.offset } });
-        }
-      }
-      return out;
-    },
+    commandBus, sent, readModels, objectStore, multipart, driver, events,
     settle: () => driver.process(),
     uploadPart: (uploadId, partNumber, body) => store.writePart(uploadId, partNumber, body, body.length),
     async publish(videoId, durationSeconds = 10) {
@@ -133,7 +111,7 @@ async function createTestWorld(dir: string): Promise<TestWorld & { close(): Prom
       });
       await driver.process();
     },
-    close: () => driver.close(),
+    close,
   };
 }
 

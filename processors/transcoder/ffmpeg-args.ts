@@ -6,12 +6,15 @@ import { assertNever } from '../../domain/shared/event.ts';
 import type { Rational } from './ffprobe.ts';
 import type { RenditionPlan } from './ladder.ts';
 
-/** Highest output frame rate, frames/s (the issue: cap at source fps up to 60). */
-export const MAX_OUTPUT_FPS = 60;
+/**
+ * Highest output frame rate, frames/s: faster sources are decimated to it, since more frames cost
+ * bits on every rung and HLS players and devices commonly stop at 60.
+ */
+const MAX_OUTPUT_FPS = 60;
 /** Lowest output frame rate, frames/s: keeps a keyframe available at every segment boundary. */
-export const MIN_OUTPUT_FPS = 1;
+const MIN_OUTPUT_FPS = 1;
 /** x264 constant-rate factor, capped by each rung's VBV maxrate/bufsize. */
-export const X264_CRF = 23;
+const X264_CRF = 23;
 /** AAC bitrate, bits/s (stereo). */
 export const AUDIO_BITRATE = 128_000;
 /** Sample rates kept as they are; anything else is resampled to 48 kHz. */
@@ -43,7 +46,7 @@ export interface HlsLadderJob {
 }
 
 /** Grab one JPEG frame. */
-export interface ThumbnailJob {
+interface ThumbnailJob {
   type: 'thumbnail';
   input: string;
   videoStreamIndex: number;
@@ -71,13 +74,13 @@ export interface FfmpegInvocation {
 const COMMON_INPUT_OPTIONS = ['-hide_banner', '-nostdin', '-stats_period', '0.5', '-protocol_whitelist', 'file'];
 
 /** Metadata stripping (GPS, device, capture date, chapters): `-map_metadata -1 -map_chapters -1`. */
-export const STRIP_METADATA = ['-map_metadata', '-1', '-map_chapters', '-1'];
+const STRIP_METADATA = ['-map_metadata', '-1', '-map_chapters', '-1'];
 
 /**
  * The HLS muxer flags, defined once: VOD playlist, fMP4/CMAF segments, every segment starts with
  * a keyframe (`independent_segments`), files named `init.mp4` and `seg-00001.m4s`.
  */
-export function hlsMuxerOptions(outputDir: string, segmentSeconds: number): string[] {
+function hlsMuxerOptions(outputDir: string, segmentSeconds: number): string[] {
   return [
     '-f', 'hls',
     '-hls_time', String(segmentSeconds),

@@ -1,7 +1,7 @@
 import { accessSync, constants } from 'node:fs';
 
 /** Absolute paths (or PATH-resolved names) of the FFmpeg binaries the transcoder runs. */
-export interface FfmpegBinaries {
+interface FfmpegBinaries {
   ffmpeg: string;
   ffprobe: string;
 }

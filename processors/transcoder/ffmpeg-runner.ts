@@ -20,13 +20,13 @@ export class FfmpegRunError extends Error {
 }
 
 /** Parses `time=HH:MM:SS.xx` from an FFmpeg stats line; seconds, or null. */
-export function parseStatsTime(line: string): number | null {
+function parseStatsTime(line: string): number | null {
   const m = /time=\s*(-?)(\d+):(\d{2}):(\d{2}(?:\.\d+)?)/.exec(line);
   if (!m || m[1] === '-') return null;
   return Number(m[2]) * 3600 + Number(m[3]) * 60 + Number(m[4]);
 }
 
-export interface RunFfmpegOptions {
+interface RunFfmpegOptions {
   ffmpegPath: string;
   /** Called with the output time reached, seconds (from FFmpeg's periodic stats line). */
   onProgress?: (outputSeconds: number) => void;

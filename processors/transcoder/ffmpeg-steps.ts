@@ -12,6 +12,7 @@ import { FfmpegRunError, runFfmpeg } from './ffmpeg-runner.ts';
 import { MediaRejectedError } from './ffprobe.ts';
 import type { TranscodePlan } from './transcode-plan.ts';
 
+/** What running FFmpeg needs: the binary and the job's logger. */
 export interface FfmpegEnv {
   ffmpegPath: string;
   logger: Logger;

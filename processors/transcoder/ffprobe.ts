@@ -14,7 +14,7 @@ import { resolveFfmpegBinaries } from './ffmpeg-binaries.ts';
  * - `ENCODE_FAILED`: FFmpeg failed for another reason on this input;
  * - `SOURCE_NOT_FOUND`: the uploaded object is gone.
  */
-export type MediaRejectionCode =
+type MediaRejectionCode =
   | 'UNREADABLE_MEDIA'
   | 'UNSUPPORTED_CONTAINER'
   | 'NO_VIDEO_STREAM'
@@ -42,6 +42,7 @@ export interface Rational {
   den: number;
 }
 
+/** The video stream a transcode uses (the first one that is not cover art). */
 export interface VideoStreamInfo {
   /** Absolute stream index in the container (for `-map 0:<index>` / `[0:<index>]`). */
   index: number;
@@ -71,7 +72,7 @@ export interface VideoStreamInfo {
   pixFmt: string;
 }
 
-export interface AudioStreamInfo {
+interface AudioStreamInfo {
   index: number;
   codec: string;
   channels: number;

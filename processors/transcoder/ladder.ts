@@ -3,7 +3,7 @@
  * Pure; no I/O.
  */
 
-/** Standard rung heights, pixels, lowest first (the issue's ladder: 144p … 2160p). */
+/** Standard rung heights, pixels, lowest first: the common 16:9 ladder from 144p to 2160p (4K UHD). */
 export const LADDER_HEIGHTS = [144, 240, 360, 480, 720, 1080, 1440, 2160] as const;
 
 /**
@@ -30,7 +30,7 @@ const HIGH_FPS_THRESHOLD = 30.5;
 const HIGH_FPS_FACTOR = 1.5;
 
 /** What the planner needs to know about the source (from `probeMedia`). */
-export interface LadderSource {
+interface LadderSource {
   /** Display width after SAR and rotation, pixels. */
   displayWidth: number;
   /** Display height after SAR and rotation, pixels. */
@@ -54,7 +54,7 @@ export interface RenditionPlan {
 }
 
 /** Rounds to the nearest even integer ≥ 2 (yuv420p needs even dimensions). */
-export function toEven(x: number): number {
+function toEven(x: number): number {
   return Math.max(2, 2 * Math.round(x / 2));
 }
 
@@ -72,7 +72,7 @@ function maxrateFor(width: number, height: number, referenceHeight: (typeof LADD
 /**
  * Plans the ladder, lowest first.
  *
- * Rules (from the transcoding issue):
+ * Rules:
  * - a rung is kept only when its height ≤ the source's DISPLAY height (no upscaling);
  * - a source whose display height is < 144 gets a single rendition named `source` at its own
  *   (even-rounded) display size;

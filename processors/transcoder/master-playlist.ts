@@ -4,7 +4,7 @@
  */
 
 /** One variant stream of the master playlist. */
-export interface MasterVariant {
+interface MasterVariant {
   /** Peak segment bitrate, bits/s (RFC 8216: BANDWIDTH is the peak segment bit rate). */
   bandwidth: number;
   /** Average segment bitrate, bits/s. */
@@ -20,7 +20,7 @@ export interface MasterVariant {
 }
 
 /** `mp4a.40.2`: MPEG-4 audio, object type 2 (AAC-LC) (RFC 6381 §3.3). */
-export const AAC_LC_CODEC = 'mp4a.40.2';
+const AAC_LC_CODEC = 'mp4a.40.2';
 
 const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
 
@@ -79,7 +79,7 @@ export function writeMasterPlaylist(variants: MasterVariant[]): string {
 }
 
 /** One media segment of a media playlist. */
-export interface MediaSegment {
+interface MediaSegment {
   /** Seconds (EXTINF). */
   duration: number;
   /** URI relative to the media playlist. */

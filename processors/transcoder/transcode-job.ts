@@ -24,7 +24,7 @@ import { ladderJob, planTranscode, plannedCodecs, type TranscodePlan } from './t
 /** Sends a command to the video aggregate (metadata added by the sender). */
 export type SendCommand = <C extends Command>(type: C['type'], data: C['data']) => Promise<void>;
 
-export interface TranscodeEnv extends FfmpegEnv {
+interface TranscodeEnv extends FfmpegEnv {
   objectStore: ObjectStore;
   /** Local scratch folder; each job works in `<workDir>/<videoId>/`. */
   workDir: string;

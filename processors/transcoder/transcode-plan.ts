@@ -11,6 +11,7 @@ import { planLadder } from './ladder.ts';
 import type { RenditionPlan } from './ladder.ts';
 import { H264_HIGH_PROFILE_IDC, avc1Codec, codecsString, h264LevelFor } from './master-playlist.ts';
 
+/** The plan of one transcode (see `planTranscode`). */
 export interface TranscodePlan {
   /** The local source file. */
   src: string;

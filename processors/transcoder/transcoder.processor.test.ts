@@ -1,42 +1,40 @@
+/**
+ * The transcoder on the real wiring (testing/transcoder-world.ts): an upload's real commands go
+ * through the real command bus, the topology test driver runs the transcoder and the video-detail
+ * read model, and the output lands in the embedded object store. Assertions are on what a user
+ * sees: the video's document, the events on the log, the objects (checked with ffprobe).
+ */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Command } from '../../commands/command-bus.port.ts';
-import { TOPICS } from '../../schemas/topics.ts';
-import type { DomainEvent, RenditionInfo } from '../../domain/events.ts';
-import { createJsonEventCodec } from '../../test/support/json-event-codec.ts';
-import type { LogRecord } from '../../platform/log/event-log.port.ts';
+import type { RenditionInfo, VideoEvent } from '../../domain/events.ts';
 import { ObjectStoreError } from '../../platform/object-store/object-store.port.ts';
+import { DLQ_HEADERS } from '../runtime/processor.runtime.ts';
+import { makeAudioOnly, makeClip } from '../../test/support/make-media.ts';
 import { resolveFfmpegBinaries } from './ffmpeg-binaries.ts';
-import { parseMediaPlaylist } from './master-playlist.ts';
-import { createFsObjectStoreFake, readObjectText } from './testing/fs-object-store.fake.ts';
-import type { FsObjectStoreFake } from './testing/fs-object-store.fake.ts';
-import { createRecordingCommandBus } from './testing/recording-command-bus.fake.ts';
-import type { RecordingCommandBus } from './testing/recording-command-bus.fake.ts';
 import { hlsKeys } from './hls-keys.ts';
-import { PROCESSING_FAILED_CODE, buildTranscoderProcessor } from './transcoder.processor.ts';
+import { parseMediaPlaylist } from './master-playlist.ts';
+import { createTranscoderWorld, UPLOADER, WORLD_NOW, type TranscoderWorld } from './testing/transcoder-world.ts';
+import { PROCESSING_FAILED_CODE } from './transcoder.processor.ts';
 
 const run = promisify(execFile);
 const { ffmpeg, ffprobe } = resolveFfmpegBinaries();
 const haveFfmpeg = await run(ffmpeg, ['-version']).then(() => true, () => false);
-const codec = createJsonEventCodec();
 
-let root = '';
-const src = (name: string): string => join(root, 'media', name);
+let media = '';
+const src = (name: string): string => join(media, name);
 
 /** Tiny sources generated with lavfi, so the suite needs no media files. */
 async function generateMedia(): Promise<void> {
-  const lavfi = (spec: string) => ['-f', 'lavfi', '-i', spec];
-  const enc = ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p'];
-  await run(ffmpeg, ['-v', 'error', '-y', ...lavfi('testsrc=size=640x360:rate=15'), ...lavfi('sine=frequency=440:sample_rate=44100'), '-t', '5', ...enc, '-c:a', 'aac', '-metadata', 'location=+48.8584+002.2945/', src('landscape.mp4')]);
-  // FFmpeg 5.1 has no -display_rotation: a `rotate` tag on an mp4 stream copy writes a display matrix.
-  await run(ffmpeg, ['-v', 'error', '-y', ...lavfi('testsrc=size=320x180:rate=15'), '-t', '2', ...enc, src('plain.mp4')]);
-  await run(ffmpeg, ['-v', 'error', '-y', '-i', src('plain.mp4'), '-c', 'copy', '-metadata:s:v:0', 'rotate=90', src('rotated.mp4')]);
-  await run(ffmpeg, ['-v', 'error', '-y', ...lavfi('sine=frequency=440:sample_rate=44100'), '-t', '1', '-c:a', 'aac', src('audio-only.mp4')]);
+  await makeClip(src('landscape.mp4'), { seconds: 5, width: 640, height: 360, fps: 15, metadata: { location: '+48.8584+002.2945/' } });
+  await makeClip(src('rotated.mp4'), { seconds: 2, width: 320, height: 180, fps: 15, audio: false, rotate: 90 });
+  await makeClip(src('plain.mp4'), { seconds: 2, width: 320, height: 180, fps: 15, audio: false });
+  await makeAudioOnly(src('audio-only.mp4'), 1);
   await writeFile(src('text.mp4'), 'this is not a video\n'.repeat(20));
 }
 
@@ -45,96 +43,92 @@ async function probeJson(path: string, entries: string): Promise<any> {
   return JSON.parse(stdout);
 }
 
-interface Harness {
-  store: FsObjectStoreFake;
-  bus: RecordingCommandBus;
-  processor: ReturnType<typeof buildTranscoderProcessor>;
-  workDir: string;
+/** A rendition's init segment + first media segment as one local MP4, for ffprobe. */
+async function firstSegmentFile(world: TranscoderWorld, videoId: string, rendition: string): Promise<string> {
+  const path = join(world.dir, `joined-${videoId}-${rendition}.mp4`);
+  const key = (f: string) => hlsKeys.rendition(videoId, rendition, f);
+  await writeFile(path, Buffer.concat([await world.read(key('init.mp4')), await world.read(key('seg-00001.m4s'))]));
+  return path;
 }
 
-let harnessCount = 0;
-function harness(
-  busOpts?: Parameters<typeof createRecordingCommandBus>[0],
-  storeOverride?: (s: FsObjectStoreFake) => FsObjectStoreFake,
-  ffmpegPath?: string,
-): Harness {
-  const n = harnessCount++;
-  const base = createFsObjectStoreFake(join(root, `store-${n}`));
-  const store = storeOverride ? storeOverride(base) : base;
-  const bus = createRecordingCommandBus(busOpts);
-  const workDir = join(root, `work-${n}`);
-  const processor = buildTranscoderProcessor({ commandBus: bus, codec, objectStore: store, workDir, now: () => 1_700_000_000_000, ffmpegPath });
-  return { store, bus, processor, workDir };
-}
+const text = async (world: TranscoderWorld, key: string): Promise<string> => (await world.read(key)).toString('utf8');
+const masterUris = (master: string): string[] => master.split('\n').filter((l) => l && !l.startsWith('#'));
 
-async function recordOf(event: DomainEvent, offset = 0): Promise<LogRecord> {
-  return { topic: TOPICS.videos, partition: 0, offset, key: 'k', value: await codec.encode(TOPICS.videos, event), headers: {}, timestamp: 0 };
-}
-
-async function uploadAndRecord(h: Harness, videoId: string, file: string): Promise<LogRecord> {
-  await h.store.putFile(`uploads/${videoId}`, file, 'video/mp4');
-  h.store.writes.length = 0;
-  return recordOf({ type: 'UploadCompleted', data: { videoId, uploadId: 'u1', objectKey: `uploads/${videoId}`, sizeBytes: 1, completedAt: 0 } });
-}
-
-const ofType = <T extends Command['type']>(cmds: Command[], type: T): Extract<Command, { type: T }>[] =>
+type Of<T extends VideoEvent['type']> = Extract<VideoEvent, { type: T }>;
+const ofType = <T extends VideoEvent['type']>(events: VideoEvent[], type: T): Of<T>[] => events.filter((e): e is Of<T> => e.type === type);
+const sentOfType = <T extends Command['type']>(cmds: Command[], type: T): Extract<Command, { type: T }>[] =>
   cmds.filter((c): c is Extract<Command, { type: T }> => c.type === type);
+/** What the transcoder did to the video, in log order: the events after UploadCompleted. */
+const afterUpload = (events: VideoEvent[]): VideoEvent[] => events.slice(events.findIndex((e) => e.type === 'UploadCompleted') + 1);
 
 describe('transcoder processor', { skip: !haveFfmpeg && 'ffmpeg not installed' }, () => {
   before(async () => {
-    root = await mkdtemp(join(tmpdir(), 'sw-transcoder-test-'));
-    await writeFile(join(root, '.keep'), '');
-    await run('mkdir', ['-p', join(root, 'media')]);
+    media = await mkdtemp(join(tmpdir(), 'sw-transcoder-media-'));
     await generateMedia();
   });
   after(async () => {
-    await rm(root, { recursive: true, force: true });
+    await rm(media, { recursive: true, force: true });
   });
 
-  describe('a 5 s 640x360 video with audio', () => {
-    let h: Harness;
-    let record: LogRecord;
+  describe('given the upload of a 5 s 640x360 video with audio, when it completes', () => {
+    let world: TranscoderWorld;
+    let events: VideoEvent[];
     before(async () => {
-      h = harness();
-      record = await uploadAndRecord(h, 'vid-1', src('landscape.mp4'));
-      await h.processor.handle(record);
+      world = await createTranscoderWorld();
+      await world.upload('vid-1', src('landscape.mp4'));
+      await world.process();
+      events = await world.videoEvents('vid-1');
+    });
+    after(() => world.close());
+
+    test('then the video is ready at progress 100 with every rendition, lowest first', async () => {
+      const v = await world.video('vid-1');
+      assert.equal(v.status, 'ready');
+      assert.equal(v.progress, 100);
+      assert.deepEqual(v.renditions.map((r) => r.name), ['144p', '240p', '360p']);
+      assert.equal(v.plannedRenditions, 3);
+      assert.deepEqual(v.omittedRenditions, []);
+      assert.equal(v.errorCode, null);
+      assert.equal(v.masterPlaylistKey, hlsKeys.master('vid-1'));
+      assert.equal(v.thumbnailKey, hlsKeys.thumbnail('vid-1'));
+      assert.ok(Math.abs(v.durationSeconds! - 5) < 0.2, `duration ${v.durationSeconds}`);
+      assert.equal(v.publishedAt, WORLD_NOW);
     });
 
-    test('StartProcessing first, with the planned ladder and duration', () => {
-      const first = h.bus.commands[0]!;
-      assert.equal(first.type, 'StartProcessing');
-      if (first.type !== 'StartProcessing') return;
+    test('then processing starts first, with the planned ladder and the source duration', () => {
+      const first = afterUpload(events)[0]!;
+      assert.equal(first.type, 'VideoProcessingStarted');
+      if (first.type !== 'VideoProcessingStarted') return;
       assert.deepEqual(first.data.ladder.map((r) => [r.name, r.height]), [['144p', 144], ['240p', 240], ['360p', 360]]);
       assert.ok(Math.abs(first.data.durationSeconds - 5) < 0.2);
     });
 
-    test('publish comes after the lowest rendition and before the others', () => {
-      const seq = h.bus.commands
-        .filter((c) => c.type === 'RecordRenditionEncoded' || c.type === 'PublishVideo')
-        .map((c) => (c.type === 'RecordRenditionEncoded' ? c.data.rendition.name : c.type));
-      assert.deepEqual(seq, ['144p', 'PublishVideo', '240p', '360p']);
-      const publish = ofType(h.bus.commands, 'PublishVideo')[0]!;
-      assert.equal(publish.data.masterPlaylistKey, 'videos/vid-1/hls/master.m3u8');
-      assert.equal(publish.data.thumbnailKey, 'videos/vid-1/thumbnail.jpg');
+    test('then the video is published after its lowest rendition and before the others', () => {
+      const seq = events
+        .filter((e) => e.type === 'RenditionEncoded' || e.type === 'VideoPublished')
+        .map((e) => (e.type === 'RenditionEncoded' ? e.data.rendition.name : e.type));
+      assert.deepEqual(seq, ['144p', 'VideoPublished', '240p', '360p']);
+      const published = ofType(events, 'VideoPublished')[0]!;
+      assert.equal(published.data.masterPlaylistKey, 'videos/vid-1/hls/master.m3u8');
+      assert.equal(published.data.thumbnailKey, 'videos/vid-1/thumbnail.jpg');
     });
 
-    test('processing ends with CompleteProcessing listing every rung, lowest first, nothing omitted', () => {
-      const last = h.bus.commands.at(-1)!;
-      assert.equal(last.type, 'CompleteProcessing');
-      const complete = ofType(h.bus.commands, 'CompleteProcessing');
-      assert.equal(complete.length, 1);
-      const encoded = ofType(h.bus.commands, 'RecordRenditionEncoded').map((c) => c.data.rendition.name);
-      assert.deepEqual(complete[0]!.data, { videoId: 'vid-1', renditions: encoded, omitted: [] });
-      assert.deepEqual(complete[0]!.data.renditions, ['144p', '240p', '360p']);
+    test('then processing completes last, listing every rung lowest first, nothing omitted', () => {
+      const last = events.at(-1)!;
+      assert.equal(last.type, 'VideoProcessingCompleted');
+      const completed = ofType(events, 'VideoProcessingCompleted');
+      assert.equal(completed.length, 1);
+      const encoded = ofType(events, 'RenditionEncoded').map((e) => e.data.rendition.name);
+      assert.deepEqual(completed[0]!.data.renditions, encoded);
+      assert.deepEqual(completed[0]!.data.renditions, ['144p', '240p', '360p']);
+      assert.deepEqual(completed[0]!.data.omitted, []);
     });
 
-    test('renditions have the planned size, H.264 High + AAC stereo, square pixels, no location metadata', async () => {
-      for (const c of ofType(h.bus.commands, 'RecordRenditionEncoded')) {
-        const r = c.data.rendition;
-        const dir = dirname(h.store.pathOf(hlsKeys.rendition('vid-1', r.name, 'index.m3u8')));
-        const joined = join(root, `joined-${r.name}.mp4`);
-        await writeFile(joined, Buffer.concat([await readFile(join(dir, 'init.mp4')), await readFile(join(dir, 'seg-00001.m4s'))]));
-        const p = await probeJson(joined, 'stream=codec_name,profile,level,width,height,sample_aspect_ratio,channels,sample_rate:format_tags');
+    test('then renditions have the planned size, H.264 High + AAC stereo, square pixels, no location metadata', async () => {
+      const source = await probeJson(src('landscape.mp4'), 'format_tags=location');
+      assert.ok(source.format.tags?.location, 'the source carries a location to strip');
+      for (const { data: { rendition: r } } of ofType(events, 'RenditionEncoded')) {
+        const p = await probeJson(await firstSegmentFile(world, 'vid-1', r.name), 'stream=codec_name,profile,level,width,height,sample_aspect_ratio,channels,sample_rate:format_tags');
         const [v, a] = p.streams;
         assert.equal(v.codec_name, 'h264');
         assert.equal(v.profile, 'High');
@@ -149,25 +143,24 @@ describe('transcoder processor', { skip: !haveFfmpeg && 'ffmpeg not installed' }
       }
     });
 
-    test('segments are ≤ 6 s except the last, and the 5 s video has ≥ 2 segments', async () => {
+    test('then segments are ≤ 6 s except the last, and the 5 s video has ≥ 2 segments per rendition', async () => {
       for (const name of ['144p', '240p', '360p']) {
-        const { segments, initUri } = parseMediaPlaylist(await readObjectText(h.store, hlsKeys.rendition('vid-1', name, 'index.m3u8')));
+        const { segments, initUri } = parseMediaPlaylist(await text(world, hlsKeys.rendition('vid-1', name, 'index.m3u8')));
         assert.equal(initUri, 'init.mp4');
         assert.ok(segments.length >= 2, `${name}: ${segments.length} segments`);
         segments.slice(0, -1).forEach((s) => assert.ok(s.duration <= 6, `${name} segment ${s.uri} is ${s.duration} s`));
         assert.equal(segments[0]!.uri, 'seg-00001.m4s');
-        for (const s of segments) assert.ok(await h.store.exists(hlsKeys.rendition('vid-1', name, s.uri)));
+        for (const s of segments) assert.ok(await world.objectStore.exists(hlsKeys.rendition('vid-1', name, s.uri)), s.uri);
       }
     });
 
-    test('master playlist lists every rendition, lowest first, with measured BANDWIDTH and real CODECS', async () => {
-      const master = await readObjectText(h.store, hlsKeys.master('vid-1'));
-      const lines = master.trim().split('\n');
+    test('then the master playlist lists every rendition, lowest first, with measured BANDWIDTH and real CODECS', async () => {
+      const lines = (await text(world, hlsKeys.master('vid-1'))).trim().split('\n');
       assert.deepEqual(lines.slice(0, 3), ['#EXTM3U', '#EXT-X-VERSION:7', '#EXT-X-INDEPENDENT-SEGMENTS']);
-      const encoded = new Map(ofType(h.bus.commands, 'RecordRenditionEncoded').map((c) => [c.data.rendition.playlist, c.data.rendition] as [string, RenditionInfo]));
+      const encoded = new Map(ofType(events, 'RenditionEncoded').map((e) => [e.data.rendition.playlist, e.data.rendition] as [string, RenditionInfo]));
       const inf = lines.filter((l) => l.startsWith('#EXT-X-STREAM-INF:'));
       assert.equal(inf.length, 3);
-      const uris = lines.filter((l) => !l.startsWith('#'));
+      const uris = masterUris(lines.join('\n'));
       assert.deepEqual(uris, ['144p/index.m3u8', '240p/index.m3u8', '360p/index.m3u8']);
       inf.forEach((l, i) => {
         const r = encoded.get(uris[i]!)!;
@@ -179,24 +172,25 @@ describe('transcoder processor', { skip: !haveFfmpeg && 'ffmpeg not installed' }
       });
       // BANDWIDTH is the peak segment bitrate: at least the average of the segments.
       for (const r of encoded.values()) {
-        const { segments } = parseMediaPlaylist(await readObjectText(h.store, hlsKeys.rendition('vid-1', r.name, 'index.m3u8')));
-        const dir = dirname(h.store.pathOf(hlsKeys.rendition('vid-1', r.name, 'index.m3u8')));
-        const bits = (await Promise.all(segments.map((s) => readFile(join(dir, s.uri))))).reduce((n, b) => n + b.length * 8, 0);
+        const { segments } = parseMediaPlaylist(await text(world, hlsKeys.rendition('vid-1', r.name, 'index.m3u8')));
+        const bytes = await Promise.all(segments.map((s) => world.read(hlsKeys.rendition('vid-1', r.name, s.uri))));
+        const bits = bytes.reduce((n, b) => n + b.length * 8, 0);
         const secs = segments.reduce((n, s) => n + s.duration, 0);
         assert.ok(r.bandwidth >= bits / secs, `${r.name}: ${r.bandwidth} < ${bits / secs}`);
       }
     });
 
-    test('thumbnail is a JPEG ≤ 640 wide', async () => {
-      const path = h.store.pathOf(hlsKeys.thumbnail('vid-1'));
-      const bytes = await readFile(path);
+    test('then the thumbnail is a JPEG ≤ 640 wide', async () => {
+      const bytes = await world.read(hlsKeys.thumbnail('vid-1'));
       assert.deepEqual([...bytes.subarray(0, 2)], [0xff, 0xd8]);
+      const path = join(world.dir, 'thumbnail.jpg');
+      await writeFile(path, bytes);
       const p = await probeJson(path, 'stream=width,height');
       assert.ok(p.streams[0].width <= 640 && p.streams[0].width > 0);
     });
 
-    test('progress rises in steps of ≥ 5 points, within 0..100', () => {
-      const values = ofType(h.bus.commands, 'ReportProcessingProgress').map((c) => c.data.progress);
+    test('then progress rises in steps of ≥ 5 points within 0..100 and ends at 100', () => {
+      const values = ofType(events, 'VideoProcessingProgressed').map((e) => e.data.progress);
       assert.ok(values.length >= 1);
       values.forEach((v, i) => {
         assert.ok(v >= 0 && v <= 100);
@@ -205,51 +199,80 @@ describe('transcoder processor', { skip: !haveFfmpeg && 'ffmpeg not installed' }
       assert.equal(values.at(-1), 100);
     });
 
-    test('the work directory is deleted', async () => {
-      const left = await readdir(h.workDir).catch(() => []);
-      assert.deepEqual(left, []);
+    test('then the work directory is deleted', async () => {
+      assert.deepEqual(await readdir(world.workDir).catch(() => []), []);
+    });
+  });
+
+  describe('given the same completed upload delivered twice (a lost offset commit)', () => {
+    let world: TranscoderWorld;
+    let events: VideoEvent[];
+    before(async () => {
+      world = await createTranscoderWorld({ redeliver: true });
+      await world.upload('twice', src('landscape.mp4'));
+      await world.process();
+      events = await world.videoEvents('twice');
+    });
+    after(() => world.close());
+
+    test('then the log holds each outcome once: one start, one RenditionEncoded per rung, one VideoPublished, one completion', () => {
+      assert.equal(ofType(events, 'VideoProcessingStarted').length, 1);
+      assert.deepEqual(ofType(events, 'RenditionEncoded').map((e) => e.data.rendition.name), ['144p', '240p', '360p']);
+      assert.equal(ofType(events, 'VideoPublished').length, 1);
+      assert.equal(ofType(events, 'VideoProcessingCompleted').length, 1);
+      assert.equal(ofType(events, 'VideoProcessingFailed').length, 0);
     });
 
-    test('a redelivered job encodes nothing again and produces no new events', async () => {
-      const effectiveBefore = h.bus.effective.length;
-      h.store.writes.length = 0;
-      await h.processor.handle(record);
-      const rewritten = h.store.writes.filter((k) => k !== hlsKeys.master('vid-1'));
-      assert.deepEqual(rewritten, [], 'no rendition or thumbnail object is written again');
-      const newEffective = h.bus.effective.slice(effectiveBefore).filter((c) => c.type !== 'ReportProcessingProgress');
-      assert.deepEqual(newEffective, []);
-      assert.equal(ofType(h.bus.commands.slice(effectiveBefore), 'ReportProcessingProgress').length, 0);
+    test('then the second delivery encodes nothing: no rendition or thumbnail object is written twice', () => {
+      const twice = world.writes.filter((k, i) => k !== hlsKeys.master('twice') && world.writes.indexOf(k) !== i);
+      assert.deepEqual(twice, []);
+    });
+
+    test('then the second delivery reports no progress and completes again with the same final ladder', () => {
+      const starts = world.sent.flatMap((c, i) => (c.type === 'StartProcessing' ? [i] : []));
+      assert.equal(starts.length, 2, 'the job ran twice');
+      const second = world.sent.slice(starts[1]);
+      assert.equal(sentOfType(second, 'ReportProcessingProgress').length, 0);
       // CompleteProcessing is sent again (the aggregate ignores the repeat), with the same final ladder.
-      const again = ofType(h.bus.commands.slice(effectiveBefore), 'CompleteProcessing');
+      const again = sentOfType(second, 'CompleteProcessing');
       assert.equal(again.length, 1);
       assert.deepEqual(again[0]!.data.renditions, ['144p', '240p', '360p']);
     });
+
+    test('then the video is ready at progress 100 with its three renditions', async () => {
+      const v = await world.video('twice');
+      assert.deepEqual([v.status, v.progress, v.renditions.map((r) => r.name)], ['ready', 100, ['144p', '240p', '360p']]);
+    });
   });
 
-  test('a rotated video without audio gives portrait, video-only renditions without rotation side data', async () => {
-    const h = harness();
-    await h.processor.handle(await uploadAndRecord(h, 'rot', src('rotated.mp4')));
-    const start = ofType(h.bus.commands, 'StartProcessing')[0]!;
-    // 320x180 coded, rotated 90° → 180x320 display: rungs up to 320 tall.
-    assert.deepEqual(start.data.ladder.map((r) => r.height), [144, 240]);
-    const encoded = ofType(h.bus.commands, 'RecordRenditionEncoded').map((c) => c.data.rendition);
-    assert.deepEqual(encoded.map((r) => r.name), ['144p', '240p']);
-    for (const e of encoded) assert.ok(e.width < e.height, `portrait expected, got ${e.width}x${e.height}`);
-    const r = encoded[1]!;
-    assert.doesNotMatch(r.codecs, /mp4a/);
-    const dir = dirname(h.store.pathOf(hlsKeys.rendition('rot', r.name, 'index.m3u8')));
-    const joined = join(root, 'joined-rot.mp4');
-    await writeFile(joined, Buffer.concat([await readFile(join(dir, 'init.mp4')), await readFile(join(dir, 'seg-00001.m4s'))]));
-    const p = await probeJson(joined, 'stream=codec_type,width,height:stream_side_data=rotation');
-    assert.equal(p.streams.length, 1);
-    assert.deepEqual([p.streams[0].width, p.streams[0].height], [r.width, r.height]);
-    assert.equal((p.streams[0].side_data_list ?? []).some((d: { rotation?: number }) => d.rotation), false);
-    assert.equal(ofType(h.bus.commands, 'PublishVideo').length, 1);
+  test('given a rotated video without audio, then renditions are portrait, video-only and carry no rotation side data', async () => {
+    const world = await createTranscoderWorld();
+    try {
+      await world.upload('rot', src('rotated.mp4'));
+      await world.process();
+      const events = await world.videoEvents('rot');
+      const start = ofType(events, 'VideoProcessingStarted')[0]!;
+      // 320x180 coded, rotated 90° → 180x320 display: rungs up to 320 tall.
+      assert.deepEqual(start.data.ladder.map((r) => r.height), [144, 240]);
+      const encoded = ofType(events, 'RenditionEncoded').map((e) => e.data.rendition);
+      assert.deepEqual(encoded.map((r) => r.name), ['144p', '240p']);
+      for (const e of encoded) assert.ok(e.width < e.height, `portrait expected, got ${e.width}x${e.height}`);
+      const r = encoded[1]!;
+      assert.doesNotMatch(r.codecs, /mp4a/);
+      const p = await probeJson(await firstSegmentFile(world, 'rot', r.name), 'stream=codec_type,width,height:stream_side_data=rotation');
+      assert.equal(p.streams.length, 1);
+      assert.deepEqual([p.streams[0].width, p.streams[0].height], [r.width, r.height]);
+      assert.equal((p.streams[0].side_data_list ?? []).some((d: { rotation?: number }) => d.rotation), false);
+      assert.equal(ofType(events, 'VideoPublished').length, 1);
+      assert.equal((await world.video('rot')).status, 'ready');
+    } finally {
+      await world.close();
+    }
   });
 
-  test('higher rungs that fail for good leave the video published; CompleteProcessing omits them with the reason', async () => {
-    // An FFmpeg wrapper that rejects the run producing the 240p rung (the higher-rungs run) as undecodable.
-    const wrapper = join(root, 'ffmpeg-failing-higher-rungs.sh');
+  test('given higher rungs that fail for good, then the video stays published with the lowest and completion omits the rest with the reason', async () => {
+    // The real FFmpeg behind a wrapper that rejects the run producing the 240p rung (the higher-rungs run) as undecodable.
+    const wrapper = join(media, 'ffmpeg-failing-higher-rungs.sh');
     await writeFile(wrapper, [
       '#!/bin/sh',
       'for a in "$@"; do case "$a" in */hls/240p/*) echo "Invalid data found when processing input" >&2; exit 1;; esac; done',
@@ -257,63 +280,134 @@ describe('transcoder processor', { skip: !haveFfmpeg && 'ffmpeg not installed' }
       '',
     ].join('\n'));
     await chmod(wrapper, 0o755);
-    const h = harness(undefined, undefined, wrapper);
-    await h.processor.handle(await uploadAndRecord(h, 'partial', src('landscape.mp4')));
-    assert.equal(ofType(h.bus.commands, 'FailProcessing').length, 0);
-    assert.equal(ofType(h.bus.commands, 'PublishVideo').length, 1);
-    assert.deepEqual(ofType(h.bus.commands, 'RecordRenditionEncoded').map((c) => c.data.rendition.name), ['144p']);
-    const last = h.bus.commands.at(-1)!;
-    assert.equal(last.type, 'CompleteProcessing');
-    if (last.type !== 'CompleteProcessing') return;
-    assert.deepEqual(last.data.renditions, ['144p']);
-    assert.deepEqual(last.data.omitted.map((o) => o.name), ['240p', '360p']);
-    for (const o of last.data.omitted) assert.match(o.reason, /could not be decoded.*240p, 360p/);
-    const master = await readObjectText(h.store, hlsKeys.master('partial'));
-    assert.deepEqual(master.split('\n').filter((l) => l && !l.startsWith('#')), ['144p/index.m3u8']);
+    const world = await createTranscoderWorld({ transcoder: { ffmpegPath: wrapper } });
+    try {
+      await world.upload('partial', src('landscape.mp4'));
+      await world.process();
+      const events = await world.videoEvents('partial');
+      assert.equal(ofType(events, 'VideoProcessingFailed').length, 0);
+      assert.equal(ofType(events, 'VideoPublished').length, 1);
+      assert.deepEqual(ofType(events, 'RenditionEncoded').map((e) => e.data.rendition.name), ['144p']);
+      const last = events.at(-1)!;
+      assert.equal(last.type, 'VideoProcessingCompleted');
+      if (last.type !== 'VideoProcessingCompleted') return;
+      assert.deepEqual(last.data.renditions, ['144p']);
+      assert.deepEqual(last.data.omitted.map((o) => o.name), ['240p', '360p']);
+      for (const o of last.data.omitted) assert.match(o.reason, /could not be decoded.*240p, 360p/);
+      assert.deepEqual(masterUris(await text(world, hlsKeys.master('partial'))), ['144p/index.m3u8']);
+      const v = await world.video('partial');
+      assert.deepEqual([v.status, v.progress, v.renditions.map((r) => r.name)], ['ready', 100, ['144p']]);
+      assert.deepEqual(v.omittedRenditions.map((o) => o.name), ['240p', '360p']);
+    } finally {
+      await world.close();
+    }
   });
 
-  for (const [file, code] of [['audio-only.mp4', 'NO_VIDEO_STREAM'], ['text.mp4', 'UNREADABLE_MEDIA']] as const) {
-    test(`${file} is rejected with ${code} and a readable reason, without retry`, async () => {
-      const h = harness();
-      await h.processor.handle(await uploadAndRecord(h, 'bad', src(file)));
-      assert.deepEqual(h.bus.commands.map((c) => c.type), ['FailProcessing']);
-      const fail = ofType(h.bus.commands, 'FailProcessing')[0]!;
-      assert.equal(fail.data.code, code);
-      assert.ok(fail.data.reason.length > 10);
-      assert.deepEqual(h.store.writes, []);
+  for (const [file, what, code] of [['audio-only.mp4', 'an audio-only file', 'NO_VIDEO_STREAM'], ['text.mp4', 'a text file', 'UNREADABLE_MEDIA']] as const) {
+    test(`given ${what}, then the video fails with ${code} and a readable reason, without retry and without output`, async () => {
+      const world = await createTranscoderWorld();
+      try {
+        await world.upload('bad', src(file));
+        await world.process();
+        const v = await world.video('bad');
+        assert.equal(v.status, 'failed');
+        assert.equal(v.errorCode, code);
+        assert.ok(v.error!.length > 10, v.error!);
+        assert.deepEqual(world.sent.map((c) => c.type), ['StartUpload', 'CompleteUpload', 'FailProcessing']);
+        assert.deepEqual(await world.deadLetters(), []);
+        assert.deepEqual(world.writes, []);
+      } finally {
+        await world.close();
+      }
     });
   }
 
-  test('a missing source object fails the video with SOURCE_NOT_FOUND', async () => {
-    const h = harness();
-    await h.processor.handle(await recordOf({ type: 'UploadCompleted', data: { videoId: 'gone', uploadId: 'u', objectKey: 'uploads/nope', sizeBytes: 1, completedAt: 0 } }));
-    assert.deepEqual(h.bus.commands.map((c) => [c.type, c.type === 'FailProcessing' ? c.data.code : '']), [['FailProcessing', 'SOURCE_NOT_FOUND']]);
+  test('given an upload whose source object is gone, then the video fails with SOURCE_NOT_FOUND', async () => {
+    const world = await createTranscoderWorld();
+    try {
+      await world.upload('gone', null);
+      await world.process();
+      const v = await world.video('gone');
+      assert.deepEqual([v.status, v.errorCode], ['failed', 'SOURCE_NOT_FOUND']);
+      assert.deepEqual(await world.deadLetters(), []);
+    } finally {
+      await world.close();
+    }
   });
 
-  test('other event types are ignored', async () => {
-    const h = harness();
-    await h.processor.handle(await recordOf({ type: 'VideoDeleted', data: { videoId: 'x', deletedBy: 'u', deletedAt: 0 } }));
-    await h.processor.handle({ ...(await recordOf({ type: 'VideoDeleted', data: { videoId: 'x', deletedBy: 'u', deletedAt: 0 } })), topic: TOPICS.comments });
-    assert.deepEqual(h.bus.commands, []);
+  test('given events other than a completed upload (an upload still open, a deletion, a comment), then nothing is transcoded', async () => {
+    const world = await createTranscoderWorld();
+    try {
+      await world.driver.pipe([
+        {
+          type: 'UploadStarted',
+          data: {
+            videoId: 'open', ownerId: UPLOADER, uploadId: 'u', objectKey: 'uploads/open', filename: 'a.mp4', sizeBytes: 1,
+            contentType: 'video/mp4', title: 't', description: '', tags: [], partSizeBytes: 1, startedAt: 0,
+          },
+        },
+        { type: 'VideoDeleted', data: { videoId: 'x', deletedBy: UPLOADER, deletedAt: 0 } },
+        { type: 'CommentPosted', data: { commentId: 'c', videoId: 'x', authorId: UPLOADER, body: 'hi', postedAt: 0 } },
+      ]);
+      await world.process();
+      assert.deepEqual(world.sent, []);
+      assert.equal((await world.events()).length, 3);
+      assert.equal((await world.video('open')).status, 'pending_upload');
+    } finally {
+      await world.close();
+    }
   });
 
-  test('a transient object-store error is thrown (retry); onDeadLetter then fails the video', async () => {
-    const h = harness(undefined, (s) => ({
-      ...s,
-      putFile: async (key, path, type) => {
-        if (key.includes('/hls/')) throw new ObjectStoreError('SlowDown', 'store unavailable');
-        return s.putFile(key, path, type);
-      },
-    }));
-    const record = await uploadAndRecord(h, 'flaky', src('plain.mp4'));
-    await assert.rejects(h.processor.handle(record), (e: unknown) => e instanceof ObjectStoreError);
-    assert.equal(ofType(h.bus.commands, 'FailProcessing').length, 0);
-    assert.equal(ofType(h.bus.commands, 'PublishVideo').length, 0);
-    assert.deepEqual(await readdir(h.workDir), [], 'work dir cleaned up after a failure too');
-    await h.processor.onDeadLetter!(record, new Error('store unavailable'));
-    const fail = ofType(h.bus.commands, 'FailProcessing');
-    assert.equal(fail.length, 1);
-    assert.equal(fail[0]!.data.code, PROCESSING_FAILED_CODE);
-    assert.match(fail[0]!.data.reason, /^processing failed after retries: store unavailable/);
+  test('given a video deleted before it is transcoded, then the refused job is dropped: no retry, no output, nothing dead-lettered', async () => {
+    const world = await createTranscoderWorld();
+    try {
+      await world.upload('deleted', src('plain.mp4'));
+      await world.commandBus.send({ type: 'DeleteVideo', data: { videoId: 'deleted' }, metadata: { now: WORLD_NOW, actorId: UPLOADER } });
+      await world.process();
+      assert.equal(sentOfType(world.sent, 'StartProcessing').length, 1, 'refused once, not retried');
+      assert.deepEqual(world.writes, []);
+      assert.deepEqual(await world.deadLetters(), []);
+      assert.deepEqual((await world.videoEvents('deleted')).map((e) => e.type), ['UploadStarted', 'UploadCompleted', 'VideoDeleted']);
+      assert.deepEqual(await readdir(world.workDir).catch(() => []), []);
+    } finally {
+      await world.close();
+    }
+  });
+
+  test('given an object store refusing HLS writes, then the job is retried, dead-lettered, and the video fails with PROCESSING_FAILED', async () => {
+    let refused = 0;
+    const world = await createTranscoderWorld({
+      objectStore: (store) => ({
+        ...store,
+        async putFile(key, path, type) {
+          if (key.includes('/hls/')) {
+            refused++;
+            throw new ObjectStoreError('SlowDown', 'store unavailable');
+          }
+          return store.putFile(key, path, type);
+        },
+      }),
+    });
+    try {
+      await world.upload('flaky', src('plain.mp4'));
+      await world.process();
+      assert.ok(sentOfType(world.sent, 'StartProcessing').length > 1, 'the job was retried');
+      assert.ok(refused > 1);
+      const [dead, ...more] = await world.deadLetters();
+      assert.equal(more.length, 0);
+      assert.equal(dead!.headers[DLQ_HEADERS.error], 'store unavailable');
+      assert.equal((await world.codec.decode(dead!.value!)).type, 'UploadCompleted');
+      const events = await world.videoEvents('flaky');
+      assert.equal(ofType(events, 'VideoPublished').length, 0);
+      const failed = ofType(events, 'VideoProcessingFailed');
+      assert.equal(failed.length, 1);
+      assert.equal(failed[0]!.data.code, PROCESSING_FAILED_CODE);
+      assert.match(failed[0]!.data.reason, /^processing failed after retries: store unavailable/);
+      const v = await world.video('flaky');
+      assert.deepEqual([v.status, v.errorCode], ['failed', PROCESSING_FAILED_CODE]);
+      assert.deepEqual(await readdir(world.workDir), [], 'work dir cleaned up after a failure too');
+    } finally {
+      await world.close();
+    }
   });
 });

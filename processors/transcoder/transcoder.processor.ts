@@ -24,6 +24,7 @@ export const DEFAULT_SEGMENT_SECONDS = 4;
 /** Code of the failure sent by `onDeadLetter`. */
 export const PROCESSING_FAILED_CODE = 'PROCESSING_FAILED';
 
+/** What the transcoder node is built from; the composition roots (deploy/) pass their adapters. */
 export interface TranscoderDeps {
   commandBus: CommandBus;
   codec: EventCodec;

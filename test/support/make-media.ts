@@ -8,16 +8,21 @@ const FFMPEG = process.env.STREAMWAVE_FFMPEG_PATH ?? 'ffmpeg';
 /**
  * Makes a test clip with ffmpeg's lavfi sources (test pattern + tone), so the tests need no media
  * files of their own.
- * @param o.seconds duration; o.width/o.height coded size; o.audio add a 440 Hz tone; o.rotate write
- *   a display-matrix rotation (degrees) into the MP4; o.bitrate video bits/s (to make larger files).
+ * @param o.seconds duration; o.width/o.height coded size, pixels; o.fps frames/s (default 25);
+ *   o.audio add a 440 Hz tone (default true); o.rotate write a display-matrix rotation (degrees)
+ *   into the MP4; o.noisy add noise (larger files); o.metadata global tags, e.g. `location`.
  */
-export async function makeClip(path: string, o: { seconds: number; width: number; height: number; fps?: number; audio?: boolean; rotate?: number; noisy?: boolean }): Promise<string> {
+export async function makeClip(
+  path: string,
+  o: { seconds: number; width: number; height: number; fps?: number; audio?: boolean; rotate?: number; noisy?: boolean; metadata?: Record<string, string> },
+): Promise<string> {
   const args = ['-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=${o.width}x${o.height}:rate=${o.fps ?? 25}:duration=${o.seconds}`];
   if (o.audio !== false) args.push('-f', 'lavfi', '-i', `sine=frequency=440:duration=${o.seconds}`);
   // Noise defeats compression: a few seconds make a multi-part (> 5 MiB) upload.
   if (o.noisy) args.push('-vf', 'noise=alls=80:allf=t+u', '-qp', '30');
   args.push('-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p');
   if (o.audio !== false) args.push('-c:a', 'aac', '-shortest');
+  for (const [k, v] of Object.entries(o.metadata ?? {})) args.push('-metadata', `${k}=${v}`);
   // FFmpeg 5.1 has no -display_rotation: a `rotate` tag on an MP4 stream copy writes a display matrix.
   const encoded = o.rotate ? `${path}.plain.mp4` : path;
   args.push(encoded);

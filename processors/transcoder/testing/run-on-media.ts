@@ -1,76 +1,65 @@
 /**
- * Manual check (not a unit test): runs the transcoder processor over real media files with the
- * fake object store and a recording command bus, then prints what happened per file.
+ * Manual check (not a unit test): runs the transcoder on the real wiring (transcoder-world.ts)
+ * over real media files, one world per file, then prints what happened per file.
  *
  *   node --import tsx processors/transcoder/testing/run-on-media.ts [--keep] FILE...
  *
- * Output goes to a temp dir (deleted unless --keep). Prints: the commands sent (progress
- * collapsed), renditions, the master playlist, and an ffprobe of each rendition's first segment.
+ * Each world lives in a temp dir (deleted unless --keep; objects under `<dir>/objects`). Prints:
+ * the commands the transcoder sent (progress collapsed), the video's status, the master
+ * playlist, and per rendition its segment durations and an ffprobe of its first segment.
+ * LOG_LEVEL=debug shows the transcoder's log (FFmpeg command lines included).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
 import pino from 'pino';
-import { TOPICS } from '../../../schemas/topics.ts';
-import { createJsonEventCodec } from '../../../test/support/json-event-codec.ts';
+import { resolveFfmpegBinaries } from '../ffmpeg-binaries.ts';
 import { hlsKeys } from '../hls-keys.ts';
-import { buildTranscoderProcessor } from '../transcoder.processor.ts';
-import { createFsObjectStoreFake, readObjectText } from './fs-object-store.fake.ts';
-import { createRecordingCommandBus } from './recording-command-bus.fake.ts';
+import { createTranscoderWorld } from './transcoder-world.ts';
 
 const args = process.argv.slice(2);
 const keep = args.includes('--keep');
 const files = args.filter((a) => !a.startsWith('--'));
-const codec = createJsonEventCodec();
+const { ffprobe } = resolveFfmpegBinaries();
 
 for (const [i, file] of files.entries()) {
-  const root = await mkdtemp(join(tmpdir(), 'sw-transcode-manual-'));
-  const store = createFsObjectStoreFake(join(root, 'store'));
-  const bus = createRecordingCommandBus();
-  const processor = buildTranscoderProcessor({
-    commandBus: bus,
-    codec,
-    objectStore: store,
-    workDir: join(root, 'work'),
-    logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
-  });
+  const world = await createTranscoderWorld({ transcoder: { logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }) } });
   const videoId = `v${i}`;
-  await store.putFile(`uploads/${videoId}`, file, 'application/octet-stream');
-  const value = await codec.encode(TOPICS.videos, {
-    type: 'UploadCompleted',
-    data: { videoId, uploadId: 'u', objectKey: `uploads/${videoId}`, sizeBytes: 0, completedAt: 0 },
-  });
+  await world.upload(videoId, file);
+  const uploadCommands = world.sent.length;
   const t0 = performance.now();
-  let outcome = 'ok';
-  try {
-    await processor.handle({ topic: TOPICS.videos, partition: 0, offset: i, key: videoId, value, headers: {}, timestamp: 0 });
-  } catch (err) {
-    outcome = `THROWN ${(err as Error).name}: ${(err as Error).message}`;
-  }
+  await world.process();
   const seconds = ((performance.now() - t0) / 1000).toFixed(1);
+  const video = await world.video(videoId);
+  const dead = await world.deadLetters();
+  const outcome = `${video.status}${video.errorCode ? ` ${video.errorCode}: ${video.error}` : ''}${dead.length ? ` (dead-lettered ${dead.length}×)` : ''}`;
   console.log(`\n=== ${file} (${seconds} s) ${outcome}`);
-  const progress = bus.commands.filter((c) => c.type === 'ReportProcessingProgress').map((c) => (c.data as { progress: number }).progress);
-  for (const c of bus.commands) {
+  const sent = world.sent.slice(uploadCommands);
+  const progress = sent.flatMap((c) => (c.type === 'ReportProcessingProgress' ? [c.data.progress] : []));
+  for (const c of sent) {
     if (c.type === 'ReportProcessingProgress') continue;
-    const d = c.data as Record<string, unknown>;
-    if (c.type === 'StartProcessing') console.log(`  StartProcessing ladder=${(d.ladder as { name: string; width: number; height: number }[]).map((r) => `${r.name}:${r.width}x${r.height}`).join(' ')} duration=${d.durationSeconds}`);
-    else if (c.type === 'RecordRenditionEncoded') console.log(`  RecordRenditionEncoded ${JSON.stringify(d.rendition)}`);
-    else console.log(`  ${c.type} ${JSON.stringify({ ...d, videoId: undefined })}`);
+    if (c.type === 'StartProcessing') console.log(`  StartProcessing ladder=${c.data.ladder.map((r) => `${r.name}:${r.width}x${r.height}`).join(' ')} duration=${c.data.durationSeconds}`);
+    else if (c.type === 'RecordRenditionEncoded') console.log(`  RecordRenditionEncoded ${JSON.stringify(c.data.rendition)}`);
+    else console.log(`  ${c.type} ${JSON.stringify({ ...c.data, videoId: undefined })}`);
   }
   console.log(`  progress: ${progress.join(',')}`);
-  if (await store.exists(hlsKeys.master(videoId))) {
-    console.log((await readObjectText(store, hlsKeys.master(videoId))).trim().replace(/^/gm, '    '));
-    for (const c of bus.effective.filter((x) => x.type === 'RecordRenditionEncoded')) {
-      const r = (c.data as { rendition: { name: string } }).rendition.name;
-      const playlist = await readObjectText(store, hlsKeys.rendition(videoId, r, 'index.m3u8'));
+  if (await world.objectStore.exists(hlsKeys.master(videoId))) {
+    console.log((await world.read(hlsKeys.master(videoId))).toString('utf8').trim().replace(/^/gm, '    '));
+    for (const r of video.renditions) {
+      const key = (f: string) => hlsKeys.rendition(videoId, r.name, f);
+      const playlist = (await world.read(key('index.m3u8'))).toString('utf8');
       const durations = [...playlist.matchAll(/#EXTINF:([\d.]+)/g)].map((m) => Number(m[1]).toFixed(2));
-      const seg = store.pathOf(hlsKeys.rendition(videoId, r, 'seg-00001.m4s'));
-      const init = store.pathOf(hlsKeys.rendition(videoId, r, 'init.mp4'));
-      const probe = execFileSync('sh', ['-c', `cat "${init}" "${seg}" | ffprobe -v error -show_entries stream=codec_name,profile,level,width,height,sample_aspect_ratio,channels,sample_rate:stream_side_data=rotation:format_tags -of compact=p=0 -`]).toString().trim();
-      console.log(`    ${r}: EXTINF ${durations.join(' ')} | ${probe.replace(/\n/g, ' | ')}`);
+      const firstSegment = Buffer.concat([await world.read(key('init.mp4')), await world.read(key('seg-00001.m4s'))]);
+      const probe = execFileSync(ffprobe, [
+        '-v', 'error', '-show_entries',
+        'stream=codec_name,profile,level,width,height,sample_aspect_ratio,channels,sample_rate:stream_side_data=rotation:format_tags',
+        '-of', 'compact=p=0', '-',
+      ], { input: firstSegment }).toString().trim();
+      console.log(`    ${r.name}: EXTINF ${durations.join(' ')} | ${probe.replace(/\n/g, ' | ')}`);
     }
   }
-  if (keep) console.log(`  kept: ${root}`);
-  else await rm(root, { recursive: true, force: true });
+  if (keep) {
+    await world.driver.close();
+    console.log(`  kept: ${world.dir}`);
+  } else {
+    await world.close();
+  }
 }
