@@ -24,7 +24,7 @@ const PLAYLIST = 'public, max-age=2';
  *   per-video key and never rewritten, so cached for a year as `immutable`.
  * Other extensions keep the stored content type and a short cache.
  */
-export function mediaResponseHeaders(key: string, storedContentType: string): { contentType: string; cacheControl: string } {
+function mediaResponseHeaders(key: string, storedContentType: string): { contentType: string; cacheControl: string } {
   const ext = /\.([A-Za-z0-9]+)$/.exec(key)?.[1]?.toLowerCase();
   switch (ext) {
     case 'm3u8':
@@ -154,5 +154,3 @@ export const mediaPlugin: FastifyPluginAsync<MediaPluginOptions> = async (fastif
     }
   });
 };
-
-export default mediaPlugin;

@@ -95,7 +95,7 @@ const completeParser = new XMLParser({
  * Every request must carry SigV4 auth (presigned query or Authorization header); CORS preflights
  * are answered so browsers can PUT parts and read the ETag header.
  *
- * Errors are S3 XML (`<Error><Code/><Message/></Error>`) with S3 status codes (see S3_ERROR_STATUS).
+ * Errors are S3 XML (`<Error><Code/><Message/></Error>`) with S3 status codes (see `s3ErrorResponse` in s3-errors.ts).
  * Not wrapped in fastify-plugin on purpose: its raw-body content-type parser and hooks must stay
  * encapsulated to this prefix.
  */
@@ -353,5 +353,3 @@ export const s3EndpointPlugin: FastifyPluginAsync<S3EndpointPluginOptions> = asy
     }
   }
 };
-
-export default s3EndpointPlugin;

@@ -71,7 +71,7 @@ function parseAmzDate(value: string | undefined): Date | undefined {
  * Splits a raw request target (`/s3/b/k?x=1&y`) into the undecoded path (S3 signs the path as
  * sent, SigV4 `uriEscapePath: false`) and the decoded query (repeated names become arrays).
  */
-export function splitRawUrl(rawUrl: string): { path: string; query: Record<string, string | string[]> } {
+function splitRawUrl(rawUrl: string): { path: string; query: Record<string, string | string[]> } {
   const q = rawUrl.indexOf('?');
   const path = q === -1 ? rawUrl : rawUrl.slice(0, q);
   const query: Record<string, string | string[]> = {};
@@ -247,5 +247,3 @@ export function createSigV4Verifier(opts: SigV4VerifierOptions) {
     },
   };
 }
-
-export type SigV4Verifier = ReturnType<typeof createSigV4Verifier>;
