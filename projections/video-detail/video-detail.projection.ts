@@ -45,8 +45,6 @@ export interface VideoDetailProjectionDeps {
   /** The read model's own store (its checkpoint lives there too). */
   store: KeyValueStore;
   logger?: pino.Logger;
-  /** Max records per batch (one store commit per batch). Default 500. */
-  maxBatchSize?: number;
 }
 
 /** The video-detail projection node (see the file comment). */
@@ -213,7 +211,6 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
     queries,
     applyEvent,
     logger,
-    maxBatchSize: deps.maxBatchSize,
   });
 }
 
