@@ -44,7 +44,7 @@ export const layoutOf = (o: Pick<KeyValueProjectionOptions<unknown>, 'name' | 'l
 
 /**
  * True when `store` holds state of another layout of the read model: it has consumed records (a
- * non-empty checkpoint) and its recorded layout differs (or it predates layouts). Such a store is
+ * non-empty checkpoint) and its recorded layout differs (or it records none). Such a store is
  * deleted and rebuilt from offset 0 by whoever opens it (deploy/), since a read model can always
  * be rebuilt from the log.
  */

@@ -23,7 +23,7 @@ import type { KeyValueStore } from '../stores/key-value-store.port.ts';
 import type { VideoDetail, VideoDetailQueries } from './video-detail.port.ts';
 
 export const VIDEO_DETAIL = 'video-detail';
-/** 2: comments, accounts and watch history moved to read models of their own (1 held them all). */
+/** Version of the key layout above; bump it when the layout changes, so a store of another layout is rebuilt from the log. */
 export const VIDEO_DETAIL_LAYOUT_VERSION = 2;
 
 const enc = encodeURIComponent;
