@@ -47,7 +47,7 @@ program
     stopOnSignals(await startStandalone(await loadConfigOrExit()));
   });
 
-// Cluster mode (issue 3): one role per process on Kafka; see deploy/cluster/roles.ts.
+// Cluster mode: one role per process on Kafka; see deploy/cluster/roles.ts.
 program
   .command('run')
   .description('run one cluster-mode role on Kafka (STREAMWAVE_KAFKA_BROKERS): registry | projector | transcoder | gateway | all')
@@ -142,7 +142,7 @@ program
     console.log(`wrote ${file}`);
   });
 
-// Tools for the data team and engineers (issue 3): replay, topics, schemas.
+// Tools for the data team and engineers: replay, topics, schemas.
 registerReplayCommand(program, serverOption);
 registerTopicsCommand(program, serverOption);
 registerSchemasCommand(program);
