@@ -2,8 +2,6 @@ import type { DomainEvent } from '../domain/events.ts';
 import type { DomainCommand } from '../domain/commands.ts';
 import type { RecordMetadata } from '../platform/log/event-log.port.ts';
 
-export type * from '../domain/commands.ts';
-
 /**
  * Commands: intentions sent to an aggregate. Ids and time arrive on the command
  * (`metadata.now`, generated ids) so `decide` is pure and replay is deterministic.

@@ -25,8 +25,6 @@ export interface CommandHandlerOptions {
   logger?: Logger;
   /** Partitions of event topics the handler creates when missing. Default DEFAULT_TOPIC_PARTITIONS (6). */
   partitions?: number;
-  /** Records per `log.read` while rebuilding or reloading. Default 1000. */
-  readBatchSize?: number;
   /**
    * When a decider refuses a command, reload the aggregates it is decided against (their
    * partitions only) and decide once more (see refresh-on-conflict.ts for the cost). For
@@ -86,7 +84,6 @@ export function createCommandBus(opts: CommandHandlerOptions): CommandHandler {
     log,
     codec,
     logger,
-    readBatchSize: opts.readBatchSize,
     onChange: (change) => { if (change.kind === 'user') usernames.userChanged(change.id, change.before, change.after); },
   });
   const lookups: CrossAggregateLookups = { userIdOfUsername: (username) => usernames.holder(username) };

@@ -3,11 +3,6 @@ import type { VideoCommand } from './video/video.commands.ts';
 import type { CommentCommand } from './comment/comment.commands.ts';
 import type { ViewCommand } from './view/view.commands.ts';
 
-export type * from './user/user.commands.ts';
-export type * from './video/video.commands.ts';
-export type * from './comment/comment.commands.ts';
-export type * from './view/view.commands.ts';
-
 /**
  * Every command StreamWave decides. Commands are intentions sent to one aggregate; ids and time
  * arrive on the command (`metadata.now`, generated ids) so `decide` is pure and replay deterministic.

@@ -31,10 +31,10 @@ import { viewsRoutes } from './routes/views/index.ts';
 // TypeBox's validator knows `format: email` etc. only once the ajv-formats checks are registered.
 registerAjvFormats();
 
-export type { GatewayConfig, GatewayDeps, GatewayContext, IdGenerator } from './gateway.types.ts';
+export type { GatewayConfig, GatewayDeps, IdGenerator } from './gateway.types.ts';
 
 /** ULID-based ids: `vid_01JD…`, `usr_…`, `upl_…`, `cmt_…` (monotonic within one millisecond). */
-export function createUlidIds(): IdGenerator {
+function createUlidIds(): IdGenerator {
   const ulid = monotonicFactory();
   return { newId: (prefix) => `${prefix}_${ulid()}` };
 }

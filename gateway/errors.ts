@@ -72,7 +72,7 @@ export function withErrors<T extends Record<number, unknown>>(responses: T): T &
 }
 
 /** HTTP status of a DomainError kind (kinds are defined in domain/shared/event.ts). */
-export function statusOfDomainKind(kind: DomainError['kind']): number {
+function statusOfDomainKind(kind: DomainError['kind']): number {
   switch (kind) {
     case 'not_found':
       return 404;

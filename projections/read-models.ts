@@ -31,7 +31,7 @@ export type KeyValueReadModel = keyof typeof KEY_VALUE_READ_MODELS;
 export const isKeyValueReadModel = (name: string): name is KeyValueReadModel => Object.hasOwn(KEY_VALUE_READ_MODELS, name);
 
 /** `<name>/<version>` a key-value read model records in its store (LAYOUT_KEY). */
-export const keyValueLayout = (name: KeyValueReadModel): string => layoutOf({ name, layoutVersion: KEY_VALUE_READ_MODELS[name] });
+const keyValueLayout = (name: KeyValueReadModel): string => layoutOf({ name, layoutVersion: KEY_VALUE_READ_MODELS[name] });
 
 /** Where the read models keep their state; the caller (deploy/, tests) chooses the adapters. */
 export interface ReadModelStores {

@@ -36,7 +36,7 @@ export const TOPIC_OF: Record<DomainEventType, EventTopic> = {
   VideoViewed: TOPICS.views,
 };
 
-/** Partitions of each event topic unless configured (STREAMWAVE_TOPIC_PARTITIONS; seed doc: 6 per topic). */
+/** Partitions of each event topic unless configured (STREAMWAVE_TOPIC_PARTITIONS). */
 export const DEFAULT_TOPIC_PARTITIONS = 6;
 
 /** The schema registry's store topic (Confluent's default `kafkastore.topic`): compacted, one partition. */
@@ -50,7 +50,7 @@ export interface TopicSettings {
 }
 
 /** The event topics as created on a log. */
-export function eventTopicSpecs(settings: TopicSettings = {}): TopicSpec[] {
+function eventTopicSpecs(settings: TopicSettings = {}): TopicSpec[] {
   const partitions = settings.partitions ?? DEFAULT_TOPIC_PARTITIONS;
   return Object.values(TOPICS).map((name) => ({ name, partitions, replicationFactor: settings.replicationFactor }));
 }
@@ -63,9 +63,9 @@ export async function ensureEventTopics(log: EventLog, settings: TopicSettings =
   for (const spec of eventTopicSpecs(settings)) await log.createTopic(spec);
 }
 
-/** Creates `topic` (default `_schemas`) as the registry's store: compacted, one partition (total order of schema ids). */
-export async function ensureSchemasTopic(log: EventLog, topic: string = SCHEMAS_TOPIC, replicationFactor?: number): Promise<void> {
-  await log.createTopic({ name: topic, partitions: 1, compacted: true, replicationFactor });
+/** Creates `_schemas` as the registry's store: compacted, one partition (total order of schema ids). */
+export async function ensureSchemasTopic(log: EventLog): Promise<void> {
+  await log.createTopic({ name: SCHEMAS_TOPIC, partitions: 1, compacted: true });
 }
 
 /**

@@ -6,7 +6,7 @@ import pRetry, { AbortError } from 'p-retry';
 import { ApiError, type StreamWaveClient, type VideoStatusView } from './streamwave-client.ts';
 
 /** Where interrupted uploads are remembered so a rerun resumes them (JSON: fingerprint → ids). */
-export function defaultResumeFile(): string {
+function defaultResumeFile(): string {
   return process.env.STREAMWAVE_CLIENT_STATE ?? resolve(homedir(), '.config', 'streamwave', 'uploads.json');
 }
 
@@ -51,8 +51,8 @@ async function writeBook(file: string, book: ResumeBook): Promise<void> {
 }
 
 /**
- * Uploads a file through the multipart protocol (seed 001 §5 "Video Upload"): asks the API for
- * presigned part URLs, PUTs the parts straight to object storage (retrying transient failures
+ * Uploads a file through the multipart protocol: asks the API for presigned part URLs,
+ * PUTs the parts straight to object storage (retrying transient failures
  * with backoff), and completes the upload. An interrupted upload of the same file (same path,
  * size and mtime, same server) is resumed: only the parts the store has not received are sent.
  * @throws ApiError when the API or the store rejects the upload (4xx), after retries for 5xx/network errors.
@@ -152,7 +152,7 @@ export async function uploadFile(client: StreamWaveClient, path: string, opts: U
 export async function waitForProcessing(
   client: StreamWaveClient,
   videoId: string,
-  opts: { timeoutMs?: number; intervalMs?: number; onStatus?: (s: VideoStatusView) => void; untilPlayable?: boolean } = {},
+  opts: { timeoutMs?: number; intervalMs?: number; onStatus?: (s: VideoStatusView) => void } = {},
 ): Promise<VideoStatusView> {
   const deadline = Date.now() + (opts.timeoutMs ?? 30 * 60_000);
   for (;;) {
@@ -165,7 +165,7 @@ export async function waitForProcessing(
     if (s) {
       opts.onStatus?.(s);
       if (s.status === 'failed' || s.status === 'deleted') return s;
-      if (s.status === 'ready' && (opts.untilPlayable || s.progress >= 100)) return s;
+      if (s.status === 'ready' && s.progress >= 100) return s;
     }
     if (Date.now() > deadline) throw new Error(`processing of ${videoId} timed out (last status ${s?.status ?? 'unknown'})`);
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 500));

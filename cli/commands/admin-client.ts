@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 const ADMIN_TOKEN_FILE = 'admin.token';
 
 /** An error answer of the admin API (`{statusCode, code, message}`) or an unreachable server. */
-export class AdminApiError extends Error {
+class AdminApiError extends Error {
   constructor(readonly status: number, readonly code: string, message: string) {
     super(status ? `${status} ${code}: ${message}` : `${code}: ${message}`);
     this.name = 'AdminApiError';

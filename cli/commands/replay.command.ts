@@ -20,8 +20,6 @@ import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts'
 import { createFileCurrentInstanceStore, embeddedReadModels } from '../../deploy/shared/embedded-read-models.ts';
 import { createAdminClient, resolveAdminToken } from './admin-client.ts';
 
-export const REPLAY_TARGETS = READ_MODELS;
-
 /** Wire form of `GET /admin/replays/{id}`. */
 interface ReplayStatusBody {
   replay_id: string;
@@ -37,7 +35,7 @@ interface ReplayStatusBody {
 }
 
 /** `--from-timestamp` value: ISO 8601 or ms since epoch. */
-export function parseTimestampOption(v: string): number {
+function parseTimestampOption(v: string): number {
   const t = v.trim();
   const ms = /^\d+$/.test(t) ? Number(t) : Date.parse(t);
   if (!Number.isFinite(ms) || ms < 0) throw new InvalidArgumentError('expected an ISO 8601 time (2026-01-31T12:00:00Z) or milliseconds since the epoch');
@@ -140,7 +138,7 @@ export function registerReplayCommand(program: Command, serverOption: (cmd: Comm
     program
       .command('replay')
       .description('rebuild a read model into a shadow copy from the log, then swap it in atomically (live queries keep being served)')
-      .addArgument(new Command().createArgument('<projection>', 'read model').choices([...REPLAY_TARGETS]))
+      .addArgument(new Command().createArgument('<projection>', 'read model').choices([...READ_MODELS]))
       .addOption(new Option('--from-beginning', 'full rebuild from the first offset (default)').conflicts('fromTimestamp'))
       .addOption(new Option('--from-timestamp <time>', 'partial rebuild (backfill): only events at/after this time (ISO 8601 or ms) — the shadow starts at offsetsForTimestamp(T)').argParser(parseTimestampOption))
       .option('--admin-token <token>', 'admin API token (default: STREAMWAVE_ADMIN_TOKEN or <data dir>/admin.token)')

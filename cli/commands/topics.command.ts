@@ -10,7 +10,7 @@ import { describeLog, formatLogOverview, type LogOverview } from '../../platform
 import { createAdminClient, resolveAdminToken } from './admin-client.ts';
 
 /** Opens the Kafka EventLog adapter as the CLI's client. @throws the kafkajs connection error when no broker answers. */
-export async function openKafkaEventLog(brokers: string[]): Promise<EventLog> {
+async function openKafkaEventLog(brokers: string[]): Promise<EventLog> {
   return createKafkaEventLog({ brokers, clientId: 'streamwave-cli' });
 }
 

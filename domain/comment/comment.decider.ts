@@ -18,10 +18,10 @@ export interface CommentThreadState {
   readonly commentIds: AppendOnlySet;
 }
 
-export const initialCommentThreadState: CommentThreadState = { video: initialVideoState, commentIds: AppendOnlySet.empty() };
+const initialCommentThreadState: CommentThreadState = { video: initialVideoState, commentIds: AppendOnlySet.empty() };
 
-/** Comment body: 1..5000 characters after trimming (seed doc). */
-export const COMMENT_BODY_MAX = 5000;
+/** Comment body: 1..5000 characters after trimming. */
+const COMMENT_BODY_MAX = 5000;
 
 /**
  * Decides PostComment. Pure. A retried PostComment whose commentId is already on the thread returns `[]`.
@@ -29,7 +29,7 @@ export const COMMENT_BODY_MAX = 5000;
  *   unless the video is ready; `INVALID_COMMENT` (invalid) for a blank or over-long body or missing ids;
  *   `PARENT_COMMENT_NOT_FOUND` (invalid) when parentId is not a comment of this video.
  */
-export function decideComment(command: CommentCommand, state: CommentThreadState): CommentEvent[] {
+function decideComment(command: CommentCommand, state: CommentThreadState): CommentEvent[] {
   switch (command.type) {
     case 'PostComment': {
       const d = command.data;
@@ -59,7 +59,7 @@ export function decideComment(command: CommentCommand, state: CommentThreadState
 }
 
 /** Applies a video event (to the video part) or a comment event (to the thread). Total and pure. */
-export function evolveComment(state: CommentThreadState, event: VideoEvent | CommentEvent): CommentThreadState {
+function evolveComment(state: CommentThreadState, event: VideoEvent | CommentEvent): CommentThreadState {
   if (event.type === 'CommentPosted') {
     // A thread holds the comments of one video only: a parent must be "an existing comment of the same video".
     if (state.video.status !== 'absent' && event.data.videoId !== state.video.videoId) return state;
@@ -76,5 +76,3 @@ export const commentDecider: Decider<CommentThreadState, CommentCommand, Comment
   decide: decideComment,
   evolve: evolveComment,
 };
-
-export { decideComment as decide, evolveComment as evolve };

@@ -18,7 +18,7 @@ export type UserState =
       readonly registeredAt: number;
     };
 
-export const initialUserState: UserState = { status: 'absent' };
+const initialUserState: UserState = { status: 'absent' };
 
 /** Username: 1..64 characters, no whitespace or control characters (they make impersonation and URLs awkward). */
 const USERNAME = /^[^\s\p{Cc}]{1,64}$/u;
@@ -39,7 +39,7 @@ export function usernameKey(username: string): string {
  * @throws DomainError `USER_ALREADY_EXISTS` (conflict) when the userId is registered;
  *   `INVALID_USER` (invalid) for a malformed username (1..64 chars, no whitespace), email or password hash (PHC, starts with `$`).
  */
-export function decideUser(command: UserCommand, state: UserState): UserEvent[] {
+function decideUser(command: UserCommand, state: UserState): UserEvent[] {
   switch (command.type) {
     case 'RegisterUser': {
       const d = command.data;
@@ -65,7 +65,7 @@ export function decideUser(command: UserCommand, state: UserState): UserEvent[] 
 }
 
 /** Applies a user event. Total: a second UserRegistered for the same id is ignored (first one wins). */
-export function evolveUser(state: UserState, event: UserEvent): UserState {
+function evolveUser(state: UserState, event: UserEvent): UserState {
   switch (event.type) {
     case 'UserRegistered':
       if (state.status !== 'absent') return state;
@@ -81,5 +81,3 @@ export const userDecider: Decider<UserState, UserCommand, UserEvent> = {
   decide: decideUser,
   evolve: evolveUser,
 };
-
-export { decideUser as decide, evolveUser as evolve };

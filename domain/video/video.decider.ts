@@ -5,7 +5,7 @@ import type { RenditionInfo, VideoEvent, VideoMetadataUpdated } from './video.ev
 import type { VideoCommand } from './video.commands.ts';
 
 /**
- * Lifecycle of a video (seed doc, "video status model"):
+ * Lifecycle of a video:
  * pending_upload → uploaded → processing → ready | failed, and deleted from any of them.
  * Status only moves forward; `deleted` is terminal.
  */
@@ -53,8 +53,8 @@ export type VideoState = { readonly status: 'absent' } | ExistingVideoState;
 
 export const initialVideoState: VideoState = { status: 'absent' };
 
-/** Limits of the video metadata (seed doc): title 1..200 chars, description ≤ 5000, ≤ 20 tags of 1..50 chars. */
-export const VIDEO_METADATA_LIMITS = { titleMax: 200, descriptionMax: 5000, tagsMax: 20, tagMax: 50 } as const;
+/** Limits of the video metadata: title 1..200 chars, description ≤ 5000, ≤ 20 tags of 1..50 chars. */
+const VIDEO_METADATA_LIMITS = { titleMax: 200, descriptionMax: 5000, tagsMax: 20, tagMax: 50 } as const;
 
 const invalid = (code: string, message: string) => new DomainError(code, message, 'invalid');
 const conflict = (code: string, message: string) => new DomainError(code, message, 'conflict');
@@ -74,7 +74,7 @@ export function requireLiveVideo(state: VideoState, videoId: string): ExistingVi
  * Validates and normalises (trims) title, description and tags; absent fields stay absent.
  * @throws DomainError `INVALID_METADATA` (invalid) when a limit of VIDEO_METADATA_LIMITS is broken.
  */
-export function normaliseVideoMetadata(m: { title?: unknown; description?: unknown; tags?: unknown }): {
+function normaliseVideoMetadata(m: { title?: unknown; description?: unknown; tags?: unknown }): {
   title?: string; description?: string; tags?: string[];
 } {
   const out: { title?: string; description?: string; tags?: string[] } = {};
@@ -140,7 +140,7 @@ const sameTags = (a: readonly string[], b: readonly string[]) => a.length === b.
  *  - `INVALID_COMPLETION` (invalid): CompleteProcessing without renditions, naming a rendition that was
  *    not encoded (a player must never see a missing variant) or twice, or a malformed omitted entry.
  */
-export function decideVideo(command: VideoCommand, state: VideoState): VideoEvent[] {
+function decideVideo(command: VideoCommand, state: VideoState): VideoEvent[] {
   const now = command.metadata.now;
   switch (command.type) {
     case 'StartUpload': {
@@ -354,6 +354,3 @@ export const videoDecider: Decider<VideoState, VideoCommand, VideoEvent> = {
   decide: decideVideo,
   evolve: evolveVideo,
 };
-
-/** Emmett-style aliases: `decide(command, state)`, `evolve(state, event)`. */
-export { decideVideo as decide, evolveVideo as evolve };

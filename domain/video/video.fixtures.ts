@@ -14,7 +14,7 @@ export const rendition = (name: string, height: number): RenditionInfo => ({
 export const LADDER: RenditionInfo[] = [rendition('240p', 240), rendition('360p', 360)];
 
 /** `actorId` null or absent: an anonymous command. */
-export const meta = (now = T0, actorId?: string | null): CommandMetadata => (actorId == null ? { now } : { now, actorId });
+const meta = (now = T0, actorId?: string | null): CommandMetadata => (actorId == null ? { now } : { now, actorId });
 
 type Data<T extends VideoCommand['type']> = Extract<VideoCommand, { type: T }>['data'];
 

@@ -10,7 +10,7 @@
 import type { Heartbeat, ViewSummary } from './view-rule.ts';
 
 /** Time of the first heartbeat of every case: 2026-11-24T10:00:00Z, ms since the Unix epoch. */
-export const VIEW_RULE_CASES_T0 = Date.UTC(2026, 10, 24, 10, 0, 0);
+const VIEW_RULE_CASES_T0 = Date.UTC(2026, 10, 24, 10, 0, 0);
 
 export interface ViewRuleCase {
   name: string;

@@ -14,7 +14,7 @@ import type { ViewCommand } from './view.commands.ts';
  *   unless the video is ready; `INVALID_VIEW` (invalid) when watchedSeconds/positionSeconds are not
  *   finite numbers ≥ 0 or sessionId is blank.
  */
-export function decideView(command: ViewCommand, state: VideoState): ViewEvent[] {
+function decideView(command: ViewCommand, state: VideoState): ViewEvent[] {
   switch (command.type) {
     case 'RecordView': {
       const d = command.data;
@@ -39,7 +39,7 @@ export function decideView(command: ViewCommand, state: VideoState): ViewEvent[]
 }
 
 /** Views do not change the video: only video events evolve the state. */
-export function evolveView(state: VideoState, event: VideoEvent | ViewEvent): VideoState {
+function evolveView(state: VideoState, event: VideoEvent | ViewEvent): VideoState {
   return event.type === 'VideoViewed' ? state : evolveVideo(state, event);
 }
 
@@ -49,5 +49,3 @@ export const viewDecider: Decider<VideoState, ViewCommand, ViewEvent, VideoEvent
   decide: decideView,
   evolve: evolveView,
 };
-
-export { decideView as decide, evolveView as evolve };

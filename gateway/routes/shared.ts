@@ -28,7 +28,7 @@ export const VideoStatusJson = Type.Unsafe<VideoStatus>({
 
 /** ISO 8601 UTC timestamp of a ms-since-epoch number. */
 export const iso = (ms: number): string => new Date(ms).toISOString();
-export const isoOrNull = (ms: number | null | undefined): string | null => (ms == null ? null : iso(ms));
+const isoOrNull = (ms: number | null | undefined): string | null => (ms == null ? null : iso(ms));
 
 /**
  * The video, or 404 VIDEO_NOT_FOUND when it does not exist or was deleted (a deleted video is

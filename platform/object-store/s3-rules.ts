@@ -10,9 +10,9 @@ import { ObjectStoreError } from './object-store.port.ts';
 /** Smallest allowed size of every part except the last, bytes (S3: 5 MiB). */
 export const S3_MIN_PART_SIZE_BYTES = 5 * 1024 * 1024;
 /** Part numbers run from 1 to 10,000 (S3). */
-export const S3_MAX_PART_NUMBER = 10_000;
+const S3_MAX_PART_NUMBER = 10_000;
 /** Longest key, bytes of UTF-8 (S3). */
-export const S3_MAX_KEY_BYTES = 1024;
+const S3_MAX_KEY_BYTES = 1024;
 /** Longest validity of a SigV4 presigned URL, seconds (7 days, SigV4 spec). */
 export const SIGV4_MAX_EXPIRES_SECONDS = 604_800;
 

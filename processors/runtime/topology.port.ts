@@ -4,7 +4,7 @@
  * input topics, its handler, its guarantee, what it outputs — and nothing in a node knows which
  * log it runs on. Three things run the same nodes:
  *
- * - the runtime (`projection.runtime.ts`, `processor.runtime.ts`, `topology.runtime.ts`) on any
+ * - the runtime (`projection.runtime.ts`, `processor.runtime.ts`) on any
  *   EventLog: the embedded log in standalone mode, Kafka in cluster mode (where the log offers
  *   transactions, the runtime uses them; see each guarantee below);
  * - the projection manager (projections/replay), which runs several instances of one projection

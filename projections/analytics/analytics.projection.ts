@@ -9,8 +9,6 @@ export const ANALYTICS = 'analytics';
 export interface AnalyticsProjectionDeps {
   store: AnalyticsStore;
   logger?: pino.Logger;
-  /** Records per INSERT. Default 500. */
-  maxBatchSize?: number;
 }
 
 /**
@@ -46,7 +44,6 @@ export function createAnalyticsProjection(deps: AnalyticsProjectionDeps): Projec
     guarantee: 'effectively-once',
     output: 'ClickHouse table view_heartbeats',
     queries: { videoAnalytics: (videoId) => store.videoAnalytics(videoId) },
-    maxBatchSize: deps.maxBatchSize,
     loadCheckpoint: () => store.checkpoint(),
     apply: applyBatch,
     close: () => store.close(),

@@ -19,7 +19,7 @@ export const COMMENTS = 'comments';
 export const COMMENTS_LAYOUT_VERSION = 1;
 
 /** Largest page of comments, and the default the gateway asks for is smaller (20). */
-export const MAX_COMMENTS_PAGE = 1000;
+const MAX_COMMENTS_PAGE = 1000;
 
 const enc = encodeURIComponent;
 const pad = (n: number) => String(Math.max(0, Math.floor(n))).padStart(15, '0');
@@ -29,8 +29,6 @@ const commentKey = (videoId: string, postedAt: number, commentId: string) => `${
 export interface CommentsProjectionDeps {
   store: KeyValueStore;
   logger?: pino.Logger;
-  /** Default 500. */
-  maxBatchSize?: number;
 }
 
 /** The comments projection node (see the file comment). */
@@ -65,6 +63,6 @@ export function createCommentsProjection(deps: CommentsProjectionDeps): Projecti
   };
 
   return createKeyValueProjection({
-    name: COMMENTS, layoutVersion: COMMENTS_LAYOUT_VERSION, inputs: [TOPICS.comments], store, queries, applyEvent, logger: deps.logger, maxBatchSize: deps.maxBatchSize,
+    name: COMMENTS, layoutVersion: COMMENTS_LAYOUT_VERSION, inputs: [TOPICS.comments], store, queries, applyEvent, logger: deps.logger,
   });
 }

@@ -28,6 +28,9 @@ import {
   PRIMARY_INSTANCE, ReplayError, type CurrentInstance, type CurrentInstanceStore, type ReplayFrom, type ReplayableProjection, type ReplayStatus,
 } from './replay.port.ts';
 
+/** Max wait for queries still running on a replaced instance before it is closed, ms. */
+const QUERY_DRAIN_TIMEOUT_MS = 5_000;
+
 export interface ProjectionManagerOptions<M extends Record<string, unknown>> {
   log: EventLog;
   /** Decodes the records the projections consume. */
@@ -43,8 +46,6 @@ export interface ProjectionManagerOptions<M extends Record<string, unknown>> {
   logger?: pino.Logger;
   /** How often replay progress is sampled and reported, ms. Default 500. */
   progressIntervalMs?: number;
-  /** Max wait for queries still running on a replaced instance before it is closed, ms. Default 5 000. */
-  queryDrainTimeoutMs?: number;
   /** Wall clock, ms. Default Date.now. */
   now?: () => number;
 }
@@ -111,7 +112,6 @@ export function createProjectionManager<M extends Record<string, unknown>>(opts:
   const logger = opts.logger ?? pino({ level: 'silent' });
   const now = opts.now ?? Date.now;
   const progressIntervalMs = opts.progressIntervalMs ?? 500;
-  const drainTimeoutMs = opts.queryDrainTimeoutMs ?? 5_000;
   const slots = opts.projections as Record<string, ReplayableProjection<unknown>>;
   const current = new Map<string, Instance<unknown>>();
   const managed = new Map<string, ManagedProjection<unknown>>();
@@ -145,7 +145,7 @@ export function createProjectionManager<M extends Record<string, unknown>>(opts:
   const drain = (inst: Instance<unknown>) => new Promise<void>((resolve) => {
     if (inst.inflight === 0) return resolve();
     const done = () => { clearTimeout(t); inst.drained.delete(done); resolve(); };
-    const t = setTimeout(done, drainTimeoutMs);
+    const t = setTimeout(done, QUERY_DRAIN_TIMEOUT_MS);
     inst.drained.add(done);
   });
 

@@ -1,5 +1,5 @@
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 
 /**
  * Durable home of an in-memory read model that is persisted whole (the MiniSearch index with its
@@ -45,6 +45,3 @@ export function createFileSnapshotStore(opts: { path: string }): SnapshotStore {
     },
   };
 }
-
-/** Default snapshot path of the search read model under a data directory. */
-export const searchSnapshotPath = (dataDir: string): string => join(dataDir, 'search', 'video-search.json');

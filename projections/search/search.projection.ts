@@ -57,7 +57,6 @@ export interface SearchProjectionDeps {
   /** Wall clock for `search_timestamp_ms`, ms. Default Date.now. */
   now?: () => number;
   logger?: pino.Logger;
-  maxBatchSize?: number;
 }
 
 /** Normalised query text: trimmed, lowercased, single spaces. */
@@ -238,7 +237,6 @@ export function createSearchProjection(deps: SearchProjectionDeps): ProjectionNo
     guarantee: 'effectively-once',
     output: 'MiniSearch index snapshot',
     queries,
-    maxBatchSize: deps.maxBatchSize,
     loadCheckpoint: async () => { await loaded; return new Map(checkpoint); },
     apply: applyBatch,
     ready: () => loaded,

@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import pino from 'pino';
@@ -224,11 +224,4 @@ function parseJournalLine(line: Buffer): { ops: SerialisedOp[]; cp: Record<strin
 async function fsyncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r');
   try { await fh.sync(); } finally { await fh.close(); }
-}
-
-/** Size of a store's files on disk, bytes (for the ops CLI / metrics). */
-export async function embeddedKeyValueStoreBytes(dir: string): Promise<number> {
-  let total = 0;
-  for (const f of await readdir(dir).catch(() => [] as string[])) total += (await stat(join(dir, f)).catch(() => ({ size: 0 }))).size;
-  return total;
 }

@@ -13,7 +13,7 @@ import type { ProjectionBatch, ProjectionNode } from '../../processors/runtime/t
 import { KeyValueStoreError, type JsonValue, type KeyValueOp, type KeyValueStore } from './key-value-store.port.ts';
 
 /** Key under which a key-value read model records its layout (`<name>/<version>`). */
-export const LAYOUT_KEY = 'meta:layout';
+const LAYOUT_KEY = 'meta:layout';
 
 /** Read-through write buffer over the store for one batch: reads see the batch's own writes. */
 export interface KeyValueBatch {
@@ -37,8 +37,6 @@ export interface KeyValueProjectionOptions<Q> {
    */
   applyEvent(tx: KeyValueBatch, event: DomainEvent, record: LogRecord): Promise<void>;
   logger?: pino.Logger;
-  /** Default 500. */
-  maxBatchSize?: number;
 }
 
 /** `<name>/<layoutVersion>`, the value stored under LAYOUT_KEY. */
@@ -46,7 +44,7 @@ export const layoutOf = (o: Pick<KeyValueProjectionOptions<unknown>, 'name' | 'l
 
 /**
  * True when `store` holds state of another layout of the read model: it has consumed records (a
- * non-empty checkpoint) and its recorded layout differs (or it predates layouts). Such a store is
+ * non-empty checkpoint) and its recorded layout differs (or it records none). Such a store is
  * deleted and rebuilt from offset 0 by whoever opens it (deploy/), since a read model can always
  * be rebuilt from the log.
  */
@@ -86,7 +84,6 @@ export function createKeyValueProjection<Q>(opts: KeyValueProjectionOptions<Q>):
     guarantee: 'effectively-once',
     output: `key-value store (layout ${layout})`,
     queries: opts.queries,
-    maxBatchSize: opts.maxBatchSize,
     loadCheckpoint: () => store.checkpoint(),
     apply,
     close: () => store.close(),

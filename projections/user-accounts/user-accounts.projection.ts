@@ -28,8 +28,6 @@ const keys = {
 export interface UserAccountsProjectionDeps {
   store: KeyValueStore;
   logger?: pino.Logger;
-  /** Default 500. */
-  maxBatchSize?: number;
 }
 
 /** The user-accounts projection node (see the file comment). */
@@ -50,6 +48,6 @@ export function createUserAccountsProjection(deps: UserAccountsProjectionDeps): 
   };
 
   return createKeyValueProjection({
-    name: USER_ACCOUNTS, layoutVersion: USER_ACCOUNTS_LAYOUT_VERSION, inputs: [TOPICS.users], store, queries, applyEvent, logger: deps.logger, maxBatchSize: deps.maxBatchSize,
+    name: USER_ACCOUNTS, layoutVersion: USER_ACCOUNTS_LAYOUT_VERSION, inputs: [TOPICS.users], store, queries, applyEvent, logger: deps.logger,
   });
 }

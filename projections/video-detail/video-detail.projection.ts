@@ -23,7 +23,7 @@ import type { KeyValueStore } from '../stores/key-value-store.port.ts';
 import type { VideoDetail, VideoDetailQueries } from './video-detail.port.ts';
 
 export const VIDEO_DETAIL = 'video-detail';
-/** 2: comments, accounts and watch history moved to read models of their own (1 held them all). */
+/** Version of the key layout above; bump it when the layout changes, so a store of another layout is rebuilt from the log. */
 export const VIDEO_DETAIL_LAYOUT_VERSION = 2;
 
 const enc = encodeURIComponent;
@@ -45,8 +45,6 @@ export interface VideoDetailProjectionDeps {
   /** The read model's own store (its checkpoint lives there too). */
   store: KeyValueStore;
   logger?: pino.Logger;
-  /** Max records per batch (one store commit per batch). Default 500. */
-  maxBatchSize?: number;
 }
 
 /** The video-detail projection node (see the file comment). */
@@ -213,7 +211,6 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
     queries,
     applyEvent,
     logger,
-    maxBatchSize: deps.maxBatchSize,
   });
 }
 

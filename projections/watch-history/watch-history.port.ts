@@ -1,8 +1,8 @@
 /** Query port of the watch-history read model (key-value store). */
 
 /**
- * Max entries of a user's watch history. The seed system kept an unbounded history table that
- * grew to 300 GB; the read model keeps the newest 200 videos per user and evicts the oldest.
+ * Max entries of a user's watch history: the read model keeps the newest 200 videos per user and
+ * evicts the oldest, so it grows with the number of users, not with the number of views.
  */
 export const WATCH_HISTORY_CAP = 200;
 

@@ -21,8 +21,6 @@ const historyKey = (userId: string) => `history:${encodeURIComponent(userId)}`;
 export interface WatchHistoryProjectionDeps {
   store: KeyValueStore;
   logger?: pino.Logger;
-  /** Default 500. */
-  maxBatchSize?: number;
 }
 
 /** The watch-history projection node (see the file comment). */
@@ -42,7 +40,7 @@ export function createWatchHistoryProjection(deps: WatchHistoryProjectionDeps): 
   };
 
   return createKeyValueProjection({
-    name: WATCH_HISTORY, layoutVersion: WATCH_HISTORY_LAYOUT_VERSION, inputs: [TOPICS.views], store, queries, applyEvent, logger: deps.logger, maxBatchSize: deps.maxBatchSize,
+    name: WATCH_HISTORY, layoutVersion: WATCH_HISTORY_LAYOUT_VERSION, inputs: [TOPICS.views], store, queries, applyEvent, logger: deps.logger,
   });
 }
 
@@ -50,7 +48,7 @@ export function createWatchHistoryProjection(deps: WatchHistoryProjectionDeps): 
  * Watch history with `entry` on top: one entry per video (the latest heartbeat wins), newest
  * first, at most WATCH_HISTORY_CAP entries (the oldest are evicted).
  */
-export function addToHistory(history: WatchHistoryEntry[], entry: WatchHistoryEntry): WatchHistoryEntry[] {
+function addToHistory(history: WatchHistoryEntry[], entry: WatchHistoryEntry): WatchHistoryEntry[] {
   const existing = history.find((h) => h.videoId === entry.videoId);
   if (existing && existing.watchedAt > entry.watchedAt) return history; // a stale, reordered heartbeat
   return [entry, ...history.filter((h) => h.videoId !== entry.videoId)]

@@ -7,8 +7,8 @@ import { loadEventSchemas, SCHEMAS_DIR, subjectFor, type EventSchema } from './e
 import type { SchemaRegistryApi } from './schema-registry-api.ts';
 
 /** Confluent wire format: magic byte 0, then the schema id as a 4-byte big-endian int, then Avro binary. */
-export const MAGIC_BYTE = 0;
-export const WIRE_HEADER_BYTES = 5;
+const MAGIC_BYTE = 0;
+const WIRE_HEADER_BYTES = 5;
 
 export interface AvroEventCodecOptions {
   registry: SchemaRegistryApi;

@@ -10,7 +10,7 @@ import { namedTypesRegistry, normalizeSchema, parseAvro } from '../registry/avro
 export const SCHEMAS_DIR = fileURLToPath(new URL('..', import.meta.url));
 
 /** Namespace prefix of every StreamWave record: `io.streamwave.<aggregate>`. */
-export const NAMESPACE_PREFIX = 'io.streamwave.';
+const NAMESPACE_PREFIX = 'io.streamwave.';
 
 /** The schema of one event type, ready to register. */
 export interface EventSchema {

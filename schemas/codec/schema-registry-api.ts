@@ -29,16 +29,15 @@ export function createInProcessSchemaRegistryApi(registry: SchemaRegistry): Sche
 
 export interface ConfluentSchemaRegistryApiOptions {
   /** Registry base URL, e.g. `http://schema-registry:8081` or `http://localhost:8080/registry`. */
-  host?: string;
-  /** An existing client (then `host` is ignored). */
-  client?: ConfluentSchemaRegistryClient;
-  /**
-   * Subject compatibility the client sets on first registration and asserts afterwards
-   * (`@kafkajs/confluent-schema-registry` throws if the subject has another level).
-   * Default BACKWARD_TRANSITIVE: events are replayed forever.
-   */
-  compatibility?: COMPATIBILITY;
+  host: string;
 }
+
+/**
+ * Subject compatibility the client sets on first registration and asserts afterwards
+ * (`@kafkajs/confluent-schema-registry` throws if the subject has another level).
+ * BACKWARD_TRANSITIVE: events are replayed forever.
+ */
+const COMPATIBILITY_LEVEL = COMPATIBILITY.BACKWARD_TRANSITIVE;
 
 /**
  * SchemaRegistryApi over `@kafkajs/confluent-schema-registry`'s client, for a registry reached by
@@ -46,12 +45,10 @@ export interface ConfluentSchemaRegistryApiOptions {
  * the client caches ids, so a steady-state decode makes no HTTP call.
  */
 export function createConfluentSchemaRegistryApi(opts: ConfluentSchemaRegistryApiOptions): SchemaRegistryApi {
-  if (!opts.client && !opts.host) throw new Error('createConfluentSchemaRegistryApi needs a host or a client');
-  const client = opts.client ?? new ConfluentSchemaRegistryClient({ host: opts.host! });
-  const compatibility = opts.compatibility ?? COMPATIBILITY.BACKWARD_TRANSITIVE;
+  const client = new ConfluentSchemaRegistryClient({ host: opts.host });
   return {
     async register(subject, schemaJson) {
-      const { id } = await client.register({ type: SchemaType.AVRO, schema: schemaJson }, { subject, compatibility });
+      const { id } = await client.register({ type: SchemaType.AVRO, schema: schemaJson }, { subject, compatibility: COMPATIBILITY_LEVEL });
       return id;
     },
     async getSchema(id) {

@@ -42,7 +42,7 @@ class PassThroughLogicalType extends avro.types.LogicalType {
 const PASS_THROUGH = Object.fromEntries(SPEC_LOGICAL_TYPES.map((n) => [n, PassThroughLogicalType]));
 
 /** Parses JSON text if needed. @throws RegistryError INVALID_SCHEMA (42201) on malformed JSON. */
-export function toSchemaJson(schema: AvroSchemaInput): unknown {
+function toSchemaJson(schema: AvroSchemaInput): unknown {
   if (typeof schema !== 'string') return schema;
   try {
     return JSON.parse(schema);

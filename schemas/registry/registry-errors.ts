@@ -17,7 +17,7 @@ export type RegistryErrorCode =
   | 'STORE_ERROR';
 
 /** `code` → [HTTP status, Confluent `error_code`]. */
-export const REGISTRY_ERROR_CODES: Record<RegistryErrorCode, readonly [status: number, errorCode: number]> = {
+const REGISTRY_ERROR_CODES: Record<RegistryErrorCode, readonly [status: number, errorCode: number]> = {
   SUBJECT_NOT_FOUND: [404, 40401],
   VERSION_NOT_FOUND: [404, 40402],
   SCHEMA_NOT_FOUND: [404, 40403],

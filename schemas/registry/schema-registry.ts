@@ -80,8 +80,6 @@ export interface SchemaRegistry {
 
 export interface SchemaRegistryOptions {
   log: EventLog;
-  /** Store topic. Default `_schemas` (Confluent's default `kafkastore.topic`). */
-  topic?: string;
   logger?: pino.Logger;
 }
 
@@ -119,7 +117,7 @@ function assertAvro(schemaType: string | undefined): void {
  */
 export function createSchemaRegistry(opts: SchemaRegistryOptions): SchemaRegistry {
   const { log } = opts;
-  const topic = opts.topic ?? SCHEMAS_TOPIC;
+  const topic = SCHEMAS_TOPIC;
   const logger = opts.logger ?? pino({ level: 'silent' });
 
   // subject → version → value (non-deleted)
@@ -264,7 +262,7 @@ export function createSchemaRegistry(opts: SchemaRegistryOptions): SchemaRegistr
 
   return {
     async start() {
-      await ensureSchemasTopic(log, topic);
+      await ensureSchemasTopic(log);
       position = 0;
       await catchUp();
       started = true;

@@ -33,7 +33,7 @@ export interface AdminRoutesOptions {
 }
 
 /** Errors of the admin API (stable codes; the gateway's error handler renders them). */
-export const AdminErrors = {
+const AdminErrors = {
   Unauthorized: createError('ADMIN_UNAUTHORIZED', 'a valid admin Bearer token is required', 401),
   ReplayNotFound: createError('REPLAY_NOT_FOUND', 'replay %s not found', 404),
   UnknownProjection: createError('UNKNOWN_PROJECTION', '%s', 400),
@@ -45,14 +45,14 @@ export const AdminErrors = {
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 
 /** Constant-time check of `Authorization: Bearer <token>`. */
-export function isAdminAuthorized(request: Pick<FastifyRequest, 'headers'>, token: string): boolean {
+function isAdminAuthorized(request: Pick<FastifyRequest, 'headers'>, token: string): boolean {
   const h = request.headers.authorization;
   if (typeof h !== 'string' || !/^Bearer /i.test(h)) return false;
   return timingSafeEqual(digest(h.slice(7).trim()), digest(token));
 }
 
 /** Snake-case wire form of a replay status. */
-export function replayStatusBody(s: ReplayStatus) {
+function replayStatusBody(s: ReplayStatus) {
   return {
     replay_id: s.replayId,
     projection: s.projection,

@@ -35,7 +35,7 @@ export const startUploadSchema = {
   }),
 };
 
-export const UploadIdParams = Type.Object({ upload_id: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false });
+const UploadIdParams = Type.Object({ upload_id: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false });
 
 export const getUploadSchema = {
   summary: 'Upload progress, with fresh URLs for the parts still missing (resume)',

@@ -2,8 +2,8 @@ import { Type } from '@fastify/type-provider-typebox';
 import { withErrors } from '../../errors.ts';
 import { BEARER } from '../shared.ts';
 
-export const Username = Type.String({ minLength: 3, maxLength: 32, pattern: '^[a-zA-Z0-9_.-]+$' });
-export const Password = Type.String({ minLength: 8, maxLength: 128 });
+const Username = Type.String({ minLength: 3, maxLength: 32, pattern: '^[a-zA-Z0-9_.-]+$' });
+const Password = Type.String({ minLength: 8, maxLength: 128 });
 
 export const registerUserSchema = {
   summary: 'Register a user account',

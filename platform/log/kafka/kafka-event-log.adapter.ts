@@ -22,7 +22,7 @@
  * environments or test cases on one cluster); `listTopics` only shows the namespace, unprefixed.
  */
 import { pino } from 'pino';
-import type { EventLog, TransactionalEventLog } from '../event-log.port.ts';
+import type { TransactionalEventLog } from '../event-log.port.ts';
 import {
   createKafkaClient, internalCluster, namespaceOf, settingsOf,
   type KafkaClientAccess, type KafkaContext, type KafkaEventLogOptions,
@@ -44,10 +44,6 @@ export interface KafkaEventLog extends TransactionalEventLog {
   /** Kafka-only extension point (not part of the port); see {@link KafkaClientAccess}. */
   readonly kafka: KafkaClientAccess;
 }
-
-/** True when `log` is the Kafka adapter (cluster mode), i.e. Kafka-only features may be used on it. */
-export const isKafkaEventLog = (log: EventLog): log is KafkaEventLog =>
-  typeof (log as Partial<KafkaEventLog>).kafka === 'object' && (log as Partial<KafkaEventLog>).kafka !== null;
 
 /**
  * Connects to the cluster (admin + idempotent producer + internal cluster for reads).

@@ -54,7 +54,7 @@ export function isFencingError(e: unknown): boolean {
 }
 
 /** transactional.id of an input partition (broker-side names): stable, so the next owner fences the previous one. */
-export const transactionalIdOf = (fullGroup: string, fullTopic: string, partition: number): string => `${fullGroup}.${fullTopic}.${partition}`;
+const transactionalIdOf = (fullGroup: string, fullTopic: string, partition: number): string => `${fullGroup}.${fullTopic}.${partition}`;
 
 /** A usable producer of an assigned input partition; `busy` settles when its last transaction has. */
 interface Slot { producer: Producer; busy: Promise<void> }

@@ -7,9 +7,10 @@ import { Transform, type Readable } from 'node:stream';
 
 export interface MediaPluginOptions {
   store: ObjectStore;
-  /** Key prefixes that are public. Default `['videos/']`: HLS output and thumbnails; raw uploads stay private. */
-  publicPrefixes?: string[];
 }
+
+/** Key prefixes that are public: HLS output and thumbnails; raw uploads stay private. */
+const PUBLIC_PREFIXES = ['videos/'];
 
 /** How long a response may be cached; why it differs per kind is in `mediaResponseHeaders`. */
 const IMMUTABLE = 'public, max-age=31536000, immutable';
@@ -24,7 +25,7 @@ const PLAYLIST = 'public, max-age=2';
  *   per-video key and never rewritten, so cached for a year as `immutable`.
  * Other extensions keep the stored content type and a short cache.
  */
-export function mediaResponseHeaders(key: string, storedContentType: string): { contentType: string; cacheControl: string } {
+function mediaResponseHeaders(key: string, storedContentType: string): { contentType: string; cacheControl: string } {
   const ext = /\.([A-Za-z0-9]+)$/.exec(key)?.[1]?.toLowerCase();
   switch (ext) {
     case 'm3u8':
@@ -69,13 +70,12 @@ function notFound(reply: FastifyReply) {
  * Serves published media (HLS playlists, init and media segments, thumbnails) from the
  * ObjectStore at `GET /media/<key>` (mount with `{ prefix: '/media' }`, matching the embedded
  * store's `mediaPathPrefix`, so `store.publicUrl(key)` points here). Only keys under
- * `publicPrefixes` are served; anything else (e.g. raw `uploads/`) is a 404 `{ code: 'NOT_FOUND' }`,
+ * `PUBLIC_PREFIXES` are served; anything else (e.g. raw `uploads/`) is a 404 `{ code: 'NOT_FOUND' }`,
  * indistinguishable from a missing object. Supports single byte ranges (206 / 416) and HEAD, and
  * sends `Access-Control-Allow-Origin: *` so web players on other origins can fetch segments.
  */
 export const mediaPlugin: FastifyPluginAsync<MediaPluginOptions> = async (fastify, opts) => {
   const { store } = opts;
-  const publicPrefixes = opts.publicPrefixes ?? ['videos/'];
 
   fastify.addHook('onSend', async (_request, reply) => {
     reply.header('access-control-allow-origin', '*');
@@ -93,7 +93,7 @@ export const mediaPlugin: FastifyPluginAsync<MediaPluginOptions> = async (fastif
 
   fastify.get<{ Params: { '*': string } }>('/*', async (request, reply) => {
     const key = request.params['*'] ?? '';
-    if (!publicPrefixes.some((p) => key.startsWith(p))) return notFound(reply);
+    if (!PUBLIC_PREFIXES.some((p) => key.startsWith(p))) return notFound(reply);
     try {
       const ranged = supportsRangeReads(store);
       const info = ranged ? await store.headObject(key) : undefined;
@@ -154,5 +154,3 @@ export const mediaPlugin: FastifyPluginAsync<MediaPluginOptions> = async (fastif
     }
   });
 };
-
-export default mediaPlugin;

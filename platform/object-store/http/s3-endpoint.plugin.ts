@@ -9,20 +9,18 @@ import { S3RequestError, s3ErrorResponse, toS3Xml } from './s3-errors.ts';
 import { UNSIGNED_PAYLOAD, createSigV4Verifier, type VerifiedRequest } from './sigv4-verifier.ts';
 
 const S3_XMLNS = 'http://s3.amazonaws.com/doc/2006-03-01/';
+/** Largest accepted PutObject body, bytes: 5 GiB (S3's single-PUT limit). */
+const MAX_OBJECT_SIZE_BYTES = 5 * 1024 * 1024 * 1024;
+/** Largest CompleteMultipartUpload XML body, bytes: 1 MiB. */
+const MAX_XML_BODY_BYTES = 1024 * 1024;
 
 export interface S3EndpointPluginOptions {
   /** The embedded store; its `s3` config supplies bucket, region and the accepted access key. */
   store: EmbeddedObjectStore;
   /** Largest accepted UploadPart body, bytes. Default 64 MiB. Larger → 400 EntityTooLarge. */
   maxPartSizeBytes?: number;
-  /** Largest accepted PutObject body, bytes. Default 5 GiB (S3's single-PUT limit). */
-  maxObjectSizeBytes?: number;
-  /** Largest CompleteMultipartUpload XML body, bytes. Default 1 MiB. */
-  maxXmlBodyBytes?: number;
   /** Clock for signature expiry, ms since the epoch (tests). */
   now?: () => number;
-  /** Allowed clock skew for signed requests, seconds. Default 900 (S3). */
-  maxClockSkewSeconds?: number;
 }
 
 type S3Request = FastifyRequest<{ Params: { bucket?: string; '*'?: string } }>;
@@ -95,7 +93,7 @@ const completeParser = new XMLParser({
  * Every request must carry SigV4 auth (presigned query or Authorization header); CORS preflights
  * are answered so browsers can PUT parts and read the ETag header.
  *
- * Errors are S3 XML (`<Error><Code/><Message/></Error>`) with S3 status codes (see S3_ERROR_STATUS).
+ * Errors are S3 XML (`<Error><Code/><Message/></Error>`) with S3 status codes (see `s3ErrorResponse` in s3-errors.ts).
  * Not wrapped in fastify-plugin on purpose: its raw-body content-type parser and hooks must stay
  * encapsulated to this prefix.
  */
@@ -104,13 +102,10 @@ export const s3EndpointPlugin: FastifyPluginAsync<S3EndpointPluginOptions> = asy
   const maxPartSizeBytes = opts.maxPartSizeBytes ?? 64 * 1024 * 1024;
   /** A rejected request body up to this size is read and discarded before answering, bytes. */
   const drainLimitBytes = 2 * maxPartSizeBytes;
-  const maxObjectSizeBytes = opts.maxObjectSizeBytes ?? 5 * 1024 * 1024 * 1024;
-  const maxXmlBodyBytes = opts.maxXmlBodyBytes ?? 1024 * 1024;
   const verifier = createSigV4Verifier({
     credentials: { accessKeyId: store.s3.accessKeyId, secretAccessKey: store.s3.secretAccessKey },
     region: store.s3.region,
     now: opts.now,
-    maxClockSkewSeconds: opts.maxClockSkewSeconds,
   });
 
   // Bodies stay raw streams: parts go straight to disk, and the signature may cover the exact bytes.
@@ -244,11 +239,11 @@ export const s3EndpointPlugin: FastifyPluginAsync<S3EndpointPluginOptions> = asy
     if (request.headers['x-amz-copy-source']) throw new S3RequestError('NotImplemented', 'CopyObject is not implemented');
     const expectedSha256 = signedBodyHash(auth);
     const declared = contentLengthOf(request);
-    if (declared !== undefined && declared > maxObjectSizeBytes) {
-      throw new S3RequestError('EntityTooLarge', `object is ${declared} bytes; the maximum is ${maxObjectSizeBytes} bytes`);
+    if (declared !== undefined && declared > MAX_OBJECT_SIZE_BYTES) {
+      throw new S3RequestError('EntityTooLarge', `object is ${declared} bytes; the maximum is ${MAX_OBJECT_SIZE_BYTES} bytes`);
     }
     const contentType = request.headers['content-type'] ?? 'application/octet-stream';
-    const etag = await store.writeObject(key, bodyOf(request), contentType, { maxBytes: maxObjectSizeBytes, expectedSha256 });
+    const etag = await store.writeObject(key, bodyOf(request), contentType, { maxBytes: MAX_OBJECT_SIZE_BYTES, expectedSha256 });
     return reply.code(200).header('etag', etag).send();
   }
 
@@ -263,7 +258,7 @@ export const s3EndpointPlugin: FastifyPluginAsync<S3EndpointPluginOptions> = asy
 
   async function completeUpload(request: S3Request, reply: FastifyReply, auth: VerifiedRequest, key: string, uploadId: string) {
     const expectedSha256 = signedBodyHash(auth);
-    const raw = await readSmallBody(bodyOf(request), maxXmlBodyBytes);
+    const raw = await readSmallBody(bodyOf(request), MAX_XML_BODY_BYTES);
     if (expectedSha256 && createHash('sha256').update(raw).digest('hex') !== expectedSha256) {
       throw new S3RequestError('XAmzContentSHA256Mismatch', 'the body does not match x-amz-content-sha256');
     }
@@ -353,5 +348,3 @@ export const s3EndpointPlugin: FastifyPluginAsync<S3EndpointPluginOptions> = asy
     }
   }
 };
-
-export default s3EndpointPlugin;

@@ -5,7 +5,7 @@ import { ObjectStoreError } from '../object-store.port.ts';
  * HTTP status of each S3 error code the endpoint returns.
  * Source: Amazon S3 API reference, "Error responses" → "List of error codes".
  */
-export const S3_ERROR_STATUS: Readonly<Record<string, number>> = {
+const S3_ERROR_STATUS: Readonly<Record<string, number>> = {
   AccessDenied: 403,
   SignatureDoesNotMatch: 403,
   InvalidAccessKeyId: 403,
@@ -40,10 +40,6 @@ export class S3RequestError extends Error {
   ) {
     super(message);
     this.name = 'S3RequestError';
-  }
-
-  get status(): number {
-    return S3_ERROR_STATUS[this.code] ?? 400;
   }
 }
 

@@ -25,13 +25,14 @@ export interface SigV4VerifierOptions {
   credentials: { accessKeyId: string; secretAccessKey: string };
   /** Region requests must be scoped to, e.g. `us-east-1`. */
   region: string;
-  /** Signing service name; `s3`. */
-  service?: string;
   /** Milliseconds since the epoch (tests move it). */
   now?: () => number;
-  /** Allowed difference between the request's X-Amz-Date and our clock, seconds. Default 900 (S3: 15 minutes). */
-  maxClockSkewSeconds?: number;
 }
+
+/** Signing service name requests must be scoped to. */
+const SERVICE = 's3';
+/** Allowed difference between the request's X-Amz-Date and our clock, ms (S3: 15 minutes). */
+const MAX_CLOCK_SKEW_MS = 900 * 1000;
 
 type SignableRequest = Parameters<SignatureV4['presign']>[0];
 
@@ -71,7 +72,7 @@ function parseAmzDate(value: string | undefined): Date | undefined {
  * Splits a raw request target (`/s3/b/k?x=1&y`) into the undecoded path (S3 signs the path as
  * sent, SigV4 `uriEscapePath: false`) and the decoded query (repeated names become arrays).
  */
-export function splitRawUrl(rawUrl: string): { path: string; query: Record<string, string | string[]> } {
+function splitRawUrl(rawUrl: string): { path: string; query: Record<string, string | string[]> } {
   const q = rawUrl.indexOf('?');
   const path = q === -1 ? rawUrl : rawUrl.slice(0, q);
   const query: Record<string, string | string[]> = {};
@@ -124,13 +125,11 @@ function constantTimeEqualHex(a: string, b: string): boolean {
  *   AuthorizationQueryParametersError, RequestTimeTooSkewed, MissingSecurityHeader
  */
 export function createSigV4Verifier(opts: SigV4VerifierOptions) {
-  const service = opts.service ?? 's3';
   const now = opts.now ?? Date.now;
-  const skewMs = (opts.maxClockSkewSeconds ?? 900) * 1000;
   const signer = new VerifyingSigner({
     credentials: opts.credentials,
     region: opts.region,
-    service,
+    service: SERVICE,
     sha256: NodeSha256,
     uriEscapePath: false,
     applyChecksum: false,
@@ -147,7 +146,7 @@ export function createSigV4Verifier(opts: SigV4VerifierOptions) {
       throw new S3RequestError('InvalidAccessKeyId', 'the AWS access key id you provided does not exist in our records');
     }
     if (region !== opts.region) throw new S3RequestError(malformed, `the region '${region}' is wrong; expecting '${opts.region}'`);
-    if (svc !== service) throw new S3RequestError(malformed, `the service '${svc}' is wrong; expecting '${service}'`);
+    if (svc !== SERVICE) throw new S3RequestError(malformed, `the service '${svc}' is wrong; expecting '${SERVICE}'`);
     return { accessKeyId, shortDate, region, service: svc };
   }
 
@@ -207,7 +206,7 @@ export function createSigV4Verifier(opts: SigV4VerifierOptions) {
         if (!signature || !/^[0-9a-fA-F]{64}$/.test(signature) || !signedHeaders) throw new S3RequestError(bad, 'X-Amz-Signature and X-Amz-SignedHeaders are required');
         const t = now();
         if (t > signedAt.getTime() + expires * 1000) throw new S3RequestError('AccessDenied', 'Request has expired');
-        if (signedAt.getTime() > t + skewMs) throw new S3RequestError('AccessDenied', 'Request is not valid yet');
+        if (signedAt.getTime() > t + MAX_CLOCK_SKEW_MS) throw new S3RequestError('AccessDenied', 'Request is not valid yet');
         const canonicalHeaders = canonicalHeadersFor(headers, signedHeaders);
         const hoisted = Object.keys(query).find((k) => k.toLowerCase() === 'x-amz-content-sha256');
         const payloadHash = (hoisted && single(query[hoisted])) || UNSIGNED_PAYLOAD;
@@ -233,7 +232,7 @@ export function createSigV4Verifier(opts: SigV4VerifierOptions) {
         const longDate = headerValue(headers, 'x-amz-date');
         const signedAt = parseAmzDate(longDate);
         if (!signedAt || !longDate) throw new S3RequestError('AccessDenied', 'AWS authentication requires a valid x-amz-date header');
-        if (Math.abs(now() - signedAt.getTime()) > skewMs) {
+        if (Math.abs(now() - signedAt.getTime()) > MAX_CLOCK_SKEW_MS) {
           throw new S3RequestError('RequestTimeTooSkewed', 'the difference between the request time and the server time is too large');
         }
         const payloadHash = headerValue(headers, 'x-amz-content-sha256');
@@ -247,5 +246,3 @@ export function createSigV4Verifier(opts: SigV4VerifierOptions) {
     },
   };
 }
-
-export type SigV4Verifier = ReturnType<typeof createSigV4Verifier>;
