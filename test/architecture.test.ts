@@ -3,7 +3,9 @@
  * - the dependency rules between the wings hold, with no per-path exception (dependency-cruiser,
  *   rules in .dependency-cruiser.cjs);
  * - no source file outside tests and benches is over 400 lines;
- * - the lock file records what every supported platform needs, so `npm ci` works on each.
+ * - the lock file records what every supported platform needs, so `npm ci` works on each;
+ * - everything type-checks (tsx runs the tests without checking types, so this is where a type
+ *   error or an unused local fails `npm test`; tsconfig.json sets strict and noUnused*).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -37,6 +39,18 @@ test('dependency rules hold: each wing imports only the wings it may, the gatewa
   let code = 0;
   try {
     out = execFileSync(process.execPath, [join(root, 'node_modules', 'dependency-cruiser', 'bin', 'dependency-cruise.mjs'), '--config', '.dependency-cruiser.cjs', '--output-type', 'err', ...WINGS], { cwd: root, encoding: 'utf8' });
+  } catch (e) {
+    code = (e as { status: number }).status;
+    out = String((e as { stdout: string }).stdout);
+  }
+  assert.equal(code, 0, out);
+});
+
+test('the whole project type-checks (tsc --noEmit with tsconfig.json: strict, no unused locals or parameters)', () => {
+  let out = '';
+  let code = 0;
+  try {
+    out = execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit', '--pretty', 'false'], { cwd: root, encoding: 'utf8' });
   } catch (e) {
     code = (e as { status: number }).status;
     out = String((e as { stdout: string }).stdout);
