@@ -11,19 +11,16 @@
  * The capability itself (fencing, isolation) is tested in platform/log/kafka/kafka-transactions.test.ts.
  * Kafka cases are skipped when Java/Maven are missing.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
 import { within } from '../../platform/log/event-log.contract.ts';
 import { createInMemoryEventLog } from '../../platform/log/in-memory/in-memory-event-log.adapter.ts';
-import { createKafkaEventLog } from '../../platform/log/kafka/kafka-event-log.adapter.ts';
 import type { KafkaEventLog } from '../../platform/log/kafka/kafka-event-log.adapter.ts';
-import { kafkaAvailable, startKafkaBroker } from '../../test/support/kafka-broker.ts';
-import type { KafkaBroker } from '../../test/support/kafka-broker.ts';
+import { kafkaTestFile, kafkaTestLogger as testLogger } from '../../test/support/kafka-test-file.ts';
 import { consumeAll, type SeenRecord } from '../../test/support/kafka-topic-reader.ts';
 import { DLQ_HEADERS, deadLetterTopicFor, runProcessor } from './processor.runtime.ts';
 import { processorNode } from './topology.port.ts';
@@ -38,29 +35,13 @@ test('without the transactional capability the transform runtime refuses with TR
   );
 });
 
-const available = await kafkaAvailable();
-let broker: KafkaBroker | undefined;
-const cleanups: Array<() => Promise<unknown>> = [];
-
-before(async () => { if (available) broker = await startKafkaBroker(); }, { timeout: 600_000 });
-after(async () => {
-  for (const f of cleanups.reverse()) await f().catch(() => {});
-  await broker?.stop();
-}, { timeout: 120_000 });
+const kafkaFile = await kafkaTestFile();
 
 const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'testing', 'transactional-doubler.child.ts');
 const N = 2000;
 const PARTITIONS = 3;
-const testLogger = () => (process.env.KAFKA_TEST_LOG ? pino({ level: process.env.KAFKA_TEST_LOG }, pino.destination(2)) : undefined);
 
-async function open(namespace: string, clientId = 'eos-test'): Promise<KafkaEventLog> {
-  const log = await createKafkaEventLog({
-    brokers: [broker!.bootstrap], clientId, namespace, replicationFactor: 1, logger: testLogger(),
-    sessionTimeoutMs: 6_000, heartbeatIntervalMs: 500, rebalanceTimeoutMs: 6_000, maxWaitTimeMs: 100, redeliveryDelayMs: 10,
-  });
-  cleanups.push(() => log.close());
-  return log;
-}
+const open = (namespace: string, clientId = 'eos-test'): Promise<KafkaEventLog> => kafkaFile.openLog(namespace, clientId);
 
 /** Creates `in`/`out` and appends inputs 0..n-1 (value = n, 50 distinct keys). */
 async function seedInputs(log: KafkaEventLog, n: number): Promise<void> {
@@ -87,7 +68,7 @@ function tally(outputs: SeenRecord[], n: number) {
   return { outputs: outputs.length, distinct: counts.size, lost, duplicated, strays };
 }
 
-describe('exactly-once processing on Kafka (real broker)', { skip: !available && 'java or maven missing' }, () => {
+describe('exactly-once processing on Kafka (real broker)', { skip: !kafkaFile.available && 'java or maven missing' }, () => {
   test('(a) a keyed transform n → 2n: every input yields exactly one committed output, on its key\'s partition', { timeout: 120_000 }, async (t) => {
     const ns = `eos-a-${randomUUID().slice(0, 8)}`;
     const log = await open(ns);
@@ -109,7 +90,7 @@ describe('exactly-once processing on Kafka (real broker)', { skip: !available &&
       await proc?.stop();
     }
 
-    const outputs = await consumeAll(broker!.bootstrap, `${ns}.out`, false);
+    const outputs = await consumeAll(kafkaFile.broker().bootstrap, `${ns}.out`, false);
     const figures = tally(outputs, N);
     // The adapter's `read` is a raw READ_COMMITTED fetch: it must agree with the consumer.
     const viaRead: SeenRecord[] = [];
@@ -134,10 +115,10 @@ describe('exactly-once processing on Kafka (real broker)', { skip: !available &&
     await log.createTopic({ name: 'out', partitions: PARTITIONS });
 
     const children = new Set<ReturnType<typeof spawn>>();
-    cleanups.push(async () => { for (const c of children) c.kill('SIGKILL'); });
+    kafkaFile.onCleanup(async () => { for (const c of children) c.kill('SIGKILL'); });
     /** Starts the child; resolves once it printed READY (assignment positioned). */
     const startChild = () => new Promise<{ child: ReturnType<typeof spawn>; exited: Promise<number | string | null> }>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', CHILD, broker!.bootstrap, ns, '10'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', CHILD, kafkaFile.broker().bootstrap, ns, '10'], { stdio: ['ignore', 'pipe', 'pipe'] });
       children.add(child);
       let stderr = '';
       let ready = false;
@@ -180,8 +161,8 @@ describe('exactly-once processing on Kafka (real broker)', { skip: !available &&
     child.kill('SIGTERM');
     assert.equal(await within(exited, 30_000, 'child graceful stop'), 0);
 
-    const committedOut = await consumeAll(broker!.bootstrap, `${ns}.out`, false);
-    const rawOut = await consumeAll(broker!.bootstrap, `${ns}.out`, true);
+    const committedOut = await consumeAll(kafkaFile.broker().bootstrap, `${ns}.out`, false);
+    const rawOut = await consumeAll(kafkaFile.broker().bootstrap, `${ns}.out`, true);
     const figures = tally(committedOut, N);
     const aborted = rawOut.length - committedOut.length;
     t.diagnostic(`kills=${kills} (group offsets at kill: ${killedAt.join(', ')}) inputs=${N} committed outputs=${figures.outputs} distinct=${figures.distinct} lost=${figures.lost} duplicated=${figures.duplicated}; aborted records in the log (seen only read_uncommitted)=${aborted}`);
@@ -221,7 +202,7 @@ describe('exactly-once processing on Kafka (real broker)', { skip: !available &&
 
     const dlqTopic = deadLetterTopicFor(def, 'src');
     const p = meta[2].partition;
-    const committedDlq = await consumeAll(broker!.bootstrap, `${ns}.${dlqTopic}`, false);
+    const committedDlq = await consumeAll(kafkaFile.broker().bootstrap, `${ns}.${dlqTopic}`, false);
     const viaRead = await log.read(dlqTopic, p, 0, 100);
     const dlqEnd = (await log.endOffsets(dlqTopic))[p];
     const committed = await log.committedOffsets('streamwave.eos-dlq');

@@ -4,41 +4,22 @@
  * consumer, broker-side record validation, and consumer-less commits on an active group.
  * Skipped when Java/Maven are missing.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { pino } from 'pino';
 import type { LogRecord, TopicPartition } from '../event-log.port.ts';
 import { tpKey } from '../event-log.port.ts';
 import { within } from '../event-log.contract.ts';
 import { EventLogError } from '../event-log.errors.ts';
-import { createKafkaEventLog } from './kafka-event-log.adapter.ts';
 import type { KafkaEventLog } from './kafka-event-log.adapter.ts';
-import { kafkaAvailable, startKafkaBroker } from '../../../test/support/kafka-broker.ts';
-import type { KafkaBroker } from '../../../test/support/kafka-broker.ts';
+import { kafkaTestFile } from '../../../test/support/kafka-test-file.ts';
 
-const available = await kafkaAvailable();
-let broker: KafkaBroker | undefined;
-const logs: KafkaEventLog[] = [];
-
-before(async () => { if (available) broker = await startKafkaBroker(); }, { timeout: 600_000 });
-after(async () => {
-  await Promise.allSettled(logs.map((l) => l.close()));
-  await broker?.stop();
-}, { timeout: 120_000 });
+const kafkaFile = await kafkaTestFile();
 
 const BOUND_MS = 30_000;
 const buf = (s: string) => Buffer.from(s, 'utf8');
 
-async function open(namespace: string): Promise<KafkaEventLog> {
-  const log = await createKafkaEventLog({
-    brokers: [broker!.bootstrap], clientId: 'adapter-test', namespace, replicationFactor: 1,
-    sessionTimeoutMs: 6_000, heartbeatIntervalMs: 500, rebalanceTimeoutMs: 6_000, maxWaitTimeMs: 100, redeliveryDelayMs: 10,
-    logger: process.env.KAFKA_TEST_LOG ? pino({ level: process.env.KAFKA_TEST_LOG }, pino.destination(2)) : undefined,
-  });
-  logs.push(log);
-  return log;
-}
+const open = (namespace: string): Promise<KafkaEventLog> => kafkaFile.openLog(namespace, 'adapter-test');
 
 /** Polls `cond` every 50 ms until true; rejects after `ms`. */
 async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
@@ -49,7 +30,7 @@ async function until(cond: () => boolean | Promise<boolean>, ms: number, what: s
   }
 }
 
-describe('Kafka EventLog (real broker)', { skip: !available && 'java or maven missing' }, () => {
+describe('Kafka EventLog (real broker)', { skip: !kafkaFile.available && 'java or maven missing' }, () => {
   test('a null key on a compacted topic is rejected by the broker with a typed error', async () => {
     const log = await open(`a-${randomUUID().slice(0, 8)}`);
     await log.createTopic({ name: 'c', partitions: 1, compacted: true });
@@ -108,7 +89,7 @@ describe('Kafka EventLog (real broker)', { skip: !available && 'java or maven mi
     const seen = new Set<string>();
     const c = await log.subscribe({ groupId: 'g', topics: ['t'], eachBatch: async (b) => { b.records.forEach((r) => seen.add(r.value!.toString())); } });
     await within(c.caughtUp(), BOUND_MS, 'caught up before restart');
-    await broker!.restart();
+    await kafkaFile.broker().restart();
     await within(log.append('t', Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: buf(String(10 + i)) }))), 120_000, 'append after restart');
     await until(() => seen.size === 20, 60_000, 'consumer sees the records appended after the restart');
     await c.stop();

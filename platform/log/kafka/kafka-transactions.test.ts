@@ -11,43 +11,24 @@
  * The runtime built on the capability is tested in processors/runtime/transform.runtime.test.ts.
  * Skipped when Java/Maven are missing.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
-import { pino } from 'pino';
 import { supportsTransactions } from '../event-log.port.ts';
 import type { LogRecord } from '../event-log.port.ts';
 import { within } from '../event-log.contract.ts';
 import { EventLogError, TransactionalProcessorError } from '../event-log.errors.ts';
 import { partitionForKey } from '../partitioner.ts';
-import { createKafkaEventLog } from './kafka-event-log.adapter.ts';
 import type { KafkaEventLog } from './kafka-event-log.adapter.ts';
 import { isFencingError } from './kafka-transactions.ts';
-import { kafkaAvailable, startKafkaBroker } from '../../../test/support/kafka-broker.ts';
-import type { KafkaBroker } from '../../../test/support/kafka-broker.ts';
+import { kafkaTestFile } from '../../../test/support/kafka-test-file.ts';
 import { consumeAll } from '../../../test/support/kafka-topic-reader.ts';
 
-const available = await kafkaAvailable();
-let broker: KafkaBroker | undefined;
-const cleanups: Array<() => Promise<unknown>> = [];
+const kafkaFile = await kafkaTestFile();
 
-before(async () => { if (available) broker = await startKafkaBroker(); }, { timeout: 600_000 });
-after(async () => {
-  for (const f of cleanups.reverse()) await f().catch(() => {});
-  await broker?.stop();
-}, { timeout: 120_000 });
 
-const testLogger = () => (process.env.KAFKA_TEST_LOG ? pino({ level: process.env.KAFKA_TEST_LOG }, pino.destination(2)) : undefined);
-
-async function open(namespace: string, clientId = 'eos-test'): Promise<KafkaEventLog> {
-  const log = await createKafkaEventLog({
-    brokers: [broker!.bootstrap], clientId, namespace, replicationFactor: 1, logger: testLogger(),
-    sessionTimeoutMs: 6_000, heartbeatIntervalMs: 500, rebalanceTimeoutMs: 6_000, maxWaitTimeMs: 100, redeliveryDelayMs: 10,
-  });
-  cleanups.push(() => log.close());
-  return log;
-}
+const open = (namespace: string, clientId = 'eos-test'): Promise<KafkaEventLog> => kafkaFile.openLog(namespace, clientId);
 
 const text = (r: LogRecord) => r.value!.toString();
 const errType = (x: unknown): string => {
@@ -55,7 +36,7 @@ const errType = (x: unknown): string => {
   return e?.type ?? (e?.originalError || e?.cause ? errType(e.originalError ?? e.cause) : e?.name ?? String(x));
 };
 
-describe('Kafka EventLog: exactly-once capability (real broker)', { skip: !available && 'java or maven missing' }, () => {
+describe('Kafka EventLog: exactly-once capability (real broker)', { skip: !kafkaFile.available && 'java or maven missing' }, () => {
   test('(a) tx.commit makes outputs and the input offset visible together; a bad output is refused before any write', { timeout: 60_000 }, async () => {
     const ns = `eos-a-${randomUUID().slice(0, 8)}`;
     const log = await open(ns);
@@ -138,8 +119,8 @@ describe('Kafka EventLog: exactly-once capability (real broker)', { skip: !avail
     assert.equal(fenceError.code, 'PRODUCER_FENCED');
     assert.ok(isFencingError(fenceError.cause), `a broker fencing error (PRODUCER_FENCED / INVALID_PRODUCER_EPOCH), got ${errType(fenceError.cause)}`);
 
-    const committed = (await consumeAll(broker!.bootstrap, `${ns}.out`, false)).map((r) => r.value);
-    const uncommitted = (await consumeAll(broker!.bootstrap, `${ns}.out`, true)).map((r) => r.value);
+    const committed = (await consumeAll(kafkaFile.broker().bootstrap, `${ns}.out`, false)).map((r) => r.value);
+    const uncommitted = (await consumeAll(kafkaFile.broker().bootstrap, `${ns}.out`, true)).map((r) => r.value);
     const viaRead = (await successorLog.read('out', 0, 0, 100)).map(text);
     t.diagnostic(`read_committed sees [${committed.join(', ')}]; read_uncommitted sees [${uncommitted.join(', ')}]`);
     assert.deepEqual(committed, ['successor-1', 'successor-2']);
@@ -152,9 +133,9 @@ describe('Kafka EventLog: exactly-once capability (real broker)', { skip: !avail
     const log = await open(ns);
     await log.createTopic({ name: 'out', partitions: 1 });
     // A bare transactional producer: this test is about isolation, not about the adapter's producers.
-    const kafka = new Kafka({ clientId: 'eos-aborter', brokers: [broker!.bootstrap], logLevel: logLevel.NOTHING });
+    const kafka = new Kafka({ clientId: 'eos-aborter', brokers: [kafkaFile.broker().bootstrap], logLevel: logLevel.NOTHING });
     const producer = kafka.producer({ transactionalId: `${ns}.aborter`, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-    cleanups.push(() => producer.disconnect());
+    kafkaFile.onCleanup(() => producer.disconnect());
     await producer.connect();
     const aborted = await producer.transaction();
     await aborted.send({ topic: `${ns}.out`, acks: -1, messages: [{ key: 'x', value: 'aborted-1', partition: 0 }, { key: 'x', value: 'aborted-2', partition: 0 }] });
@@ -163,8 +144,8 @@ describe('Kafka EventLog: exactly-once capability (real broker)', { skip: !avail
     await kept.send({ topic: `${ns}.out`, acks: -1, messages: [{ key: 'x', value: 'committed', partition: 0 }] });
     await kept.commit();
 
-    const committed = (await consumeAll(broker!.bootstrap, `${ns}.out`, false)).map((r) => r.value);
-    const uncommitted = (await consumeAll(broker!.bootstrap, `${ns}.out`, true)).map((r) => r.value);
+    const committed = (await consumeAll(kafkaFile.broker().bootstrap, `${ns}.out`, false)).map((r) => r.value);
+    const uncommitted = (await consumeAll(kafkaFile.broker().bootstrap, `${ns}.out`, true)).map((r) => r.value);
     const viaRead = (await log.read('out', 0, 0, 100)).map(text);
     t.diagnostic(`read_committed sees [${committed.join(', ')}]; read_uncommitted sees [${uncommitted.join(', ')}]; EventLog.read [${viaRead.join(', ')}]`);
     assert.deepEqual(committed, ['committed']);
