@@ -68,7 +68,7 @@ function tally(outputs: SeenRecord[], n: number) {
   return { outputs: outputs.length, distinct: counts.size, lost, duplicated, strays };
 }
 
-describe('exactly-once processing on Kafka (real broker)', { skip: !kafkaFile.available && 'java or maven missing' }, () => {
+describe('exactly-once processing on Kafka (real broker)', { skip: kafkaFile.skip }, () => {
   test('(a) a keyed transform n → 2n: every input yields exactly one committed output, on its key\'s partition', { timeout: 120_000 }, async (t) => {
     const ns = `eos-a-${randomUUID().slice(0, 8)}`;
     const log = await open(ns);

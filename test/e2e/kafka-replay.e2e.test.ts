@@ -11,15 +11,15 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StreamWaveClient } from '../../cli/client/streamwave-client.ts';
-import { kafkaAvailable, startKafkaBroker, type KafkaBroker } from '../support/kafka-broker.ts';
+import { kafkaRequirement, startKafkaBroker, type KafkaBroker } from '../support/kafka-broker.ts';
 import { runStreamwave, startClusterRoleProcess, type StandaloneProcess } from '../support/standalone-process.ts';
 
 const PASSWORD = 'correct horse battery';
 const USERS = ['alice', 'bob', 'carol'];
 
-const available = await kafkaAvailable();
+const skip = await kafkaRequirement();
 
-describe('streamwave replay against the `all` role on Kafka', { skip: !available && 'no java/maven for a Kafka broker' }, () => {
+describe('streamwave replay against the `all` role on Kafka', { skip }, () => {
   let broker: KafkaBroker | undefined;
   let dataDir: string;
   let server: StandaloneProcess | undefined;

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kafkaAvailable, startKafkaBroker, freePort } from '../support/kafka-broker.ts';
+import { kafkaRequirement, startKafkaBroker, freePort } from '../support/kafka-broker.ts';
 import { createKafkaEventLog } from '../../platform/log/kafka/kafka-event-log.adapter.ts';
 import { createConfluentSchemaRegistryApi } from '../../schemas/codec/schema-registry-api.ts';
 import { createAvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
@@ -22,11 +22,11 @@ import { type DomainEvent } from '../../domain/events.ts';
 import { TOPICS } from '../../schemas/topics.ts';
 import { waitUntil } from './support/cluster-harness.ts';
 
+const skip = await kafkaRequirement();
 const cleanups: Array<() => Promise<unknown>> = [];
 after(async () => { for (const f of cleanups.reverse()) await f().catch(() => {}); });
 
-test('poison message: undecodable, unknown schema id and a throwing handler are retried, dead-lettered with headers, and the partition keeps flowing', { timeout: 300_000 }, async (t) => {
-  if (!(await kafkaAvailable())) { t.skip('no java/maven for a Kafka broker'); return; }
+test('poison message: undecodable, unknown schema id and a throwing handler are retried, dead-lettered with headers, and the partition keeps flowing', { timeout: 300_000, skip }, async (t) => {
   const broker = await startKafkaBroker();
   cleanups.push(() => broker.stop());
   const dataDir = await mkdtemp(join(tmpdir(), 'streamwave-poison-'));

@@ -13,11 +13,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kafkaAvailable, startKafkaBroker } from '../support/kafka-broker.ts';
+import { kafkaRequirement, startKafkaBroker } from '../support/kafka-broker.ts';
 import { createKafkaEventLog } from '../../platform/log/kafka/kafka-event-log.adapter.ts';
 import { readSink } from './support/rebalance-member.ts';
 import { ROOT, waitUntil, sleep } from './support/cluster-harness.ts';
 
+const skip = await kafkaRequirement();
 const cleanups: Array<() => Promise<unknown>> = [];
 after(async () => { for (const f of cleanups.reverse()) await f().catch(() => {}); });
 
@@ -28,8 +29,7 @@ const PER_APPEND = 250;
 
 interface Member { id: string; child: ChildProcess; exited: Promise<unknown>; ready: Promise<void> }
 
-test('rebalance: members join and leave during the load; every record applied exactly once across instances', { timeout: 600_000 }, async (t) => {
-  if (!(await kafkaAvailable())) { t.skip('no java/maven for a Kafka broker'); return; }
+test('rebalance: members join and leave during the load; every record applied exactly once across instances', { timeout: 600_000, skip }, async (t) => {
   const broker = await startKafkaBroker();
   cleanups.push(() => broker.stop());
   const sinkDir = await mkdtemp(join(tmpdir(), 'streamwave-rebalance-'));

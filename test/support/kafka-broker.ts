@@ -2,8 +2,9 @@
  * A real single-node Apache Kafka broker (KRaft) for tests, driven through
  * `deploy/local/kafka.sh` (which fetches the jars from Maven Central on first use).
  *
- *   if (!(await kafkaAvailable())) { t.skip('no java/maven'); return; }
- *   const broker = await startKafkaBroker();
+ *   const skip = await kafkaRequirement();   // once per file, at module level
+ *   test('…', { skip }, async () => {
+ *     const broker = await startKafkaBroker();
  *   ... new Kafka({ brokers: [broker.bootstrap] }) ...
  *   await broker.stop();
  *
@@ -18,6 +19,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { requirement } from './requirements.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const KAFKA_SCRIPT = join(ROOT, 'deploy/local/kafka.sh');
@@ -47,20 +49,34 @@ const succeeds = (cmd: string, args: string[]) => new Promise<boolean>((res) => 
   execFile(cmd, args, { timeout: 30_000 }, (err) => res(!err));
 });
 
-let available: Promise<boolean> | undefined;
+let missing: Promise<string | undefined> | undefined;
 
 /**
- * True when a broker can run here: `java` works and the jars are fetched or `mvn` can fetch them.
- * `STREAMWAVE_SKIP_KAFKA=1` forces false. Cached per process.
+ * Why a broker cannot run here (`java` does not run; the jars are not fetched and `mvn` cannot
+ * fetch them; `STREAMWAVE_SKIP_KAFKA=1`), or undefined when it can. Cached per process.
  */
-export function kafkaAvailable(): Promise<boolean> {
-  if (process.env.STREAMWAVE_SKIP_KAFKA === '1') return Promise.resolve(false);
-  available ??= (async () => {
-    if (!(await succeeds('java', ['-version']))) return false;
-    if (existsSync(LIBS) && readdirSync(LIBS).some((f) => f.startsWith('.fetched-'))) return true;
-    return succeeds('mvn', ['-v']);
+export function kafkaMissing(): Promise<string | undefined> {
+  if (process.env.STREAMWAVE_SKIP_KAFKA === '1') return Promise.resolve('STREAMWAVE_SKIP_KAFKA=1 is set');
+  missing ??= (async () => {
+    if (!(await succeeds('java', ['-version']))) return 'java does not run (Java 17+ needed)';
+    if (existsSync(LIBS) && readdirSync(LIBS).some((f) => f.startsWith('.fetched-'))) return undefined;
+    if (!(await succeeds('mvn', ['-v']))) return 'the Kafka jars are not fetched and mvn does not run';
+    return undefined;
   })();
-  return available;
+  return missing;
+}
+
+/** True when a broker can run here (see `kafkaMissing`). */
+export async function kafkaAvailable(): Promise<boolean> {
+  return (await kafkaMissing()) === undefined;
+}
+
+/**
+ * The `skip` option for a test or suite that needs a broker: see test/support/requirements.ts
+ * (skips locally with the reason; under CI registers a failing test). Call once per test file.
+ */
+export async function kafkaRequirement(): Promise<string | false> {
+  return requirement('a Kafka broker (Java 17+ and Maven)', await kafkaMissing());
 }
 
 /** A TCP port free on 127.0.0.1 right now (the OS picks it). */

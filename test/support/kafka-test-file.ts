@@ -6,7 +6,7 @@
  * failed.
  *
  *   const kafkaFile = await kafkaTestFile();
- *   describe('…', { skip: !kafkaFile.available && 'java or maven missing' }, () => {
+ *   describe('…', { skip: kafkaFile.skip }, () => {
  *     test('…', async () => { const log = await kafkaFile.openLog('ns-1', 'my-test'); … });
  *   });
  */
@@ -14,12 +14,14 @@ import { after, before } from 'node:test';
 import pino from 'pino';
 import { createKafkaEventLog, type KafkaEventLog } from '../../platform/log/kafka/kafka-event-log.adapter.ts';
 import type { KafkaEventLogOptions } from '../../platform/log/kafka/kafka-client.ts';
-import { kafkaAvailable, startKafkaBroker, type KafkaBroker } from './kafka-broker.ts';
+import { kafkaRequirement, startKafkaBroker, type KafkaBroker } from './kafka-broker.ts';
 
 /** What a test file gets: see the module comment. */
 export interface KafkaTestFile {
-  /** False when Java or Maven is missing: the file's suites should skip. */
+  /** False when Java or Maven is missing: the file's suites skip (see `skip`). */
   available: boolean;
+  /** The `skip` option for the file's suites: false, or the reason (under CI a failing test is registered too; test/support/requirements.ts). */
+  skip: string | false;
   /** The file's broker; throws when called before the `before` hook ran or when unavailable. */
   broker(): KafkaBroker;
   /** Options for a log on the file's broker: `namespace` prefixes topics and groups; sessions of 6 s, 100 ms fetch waits. */
@@ -35,7 +37,8 @@ export const kafkaTestLogger = () => (process.env.KAFKA_TEST_LOG ? pino({ level:
 
 /** Registers the file's hooks and returns its handle (see the module comment). Call once, at module level. */
 export async function kafkaTestFile(): Promise<KafkaTestFile> {
-  const available = await kafkaAvailable();
+  const skip = await kafkaRequirement();
+  const available = skip === false;
   let broker: KafkaBroker | undefined;
   const cleanups: Array<() => Promise<unknown> | unknown> = [];
   before(async () => { if (available) broker = await startKafkaBroker(); }, { timeout: 600_000 });
@@ -45,6 +48,7 @@ export async function kafkaTestFile(): Promise<KafkaTestFile> {
   }, { timeout: 120_000 });
   const file: KafkaTestFile = {
     available,
+    skip,
     broker() {
       if (!broker) throw new Error('no Kafka broker: the before hook has not run, or Java/Maven are missing');
       return broker;

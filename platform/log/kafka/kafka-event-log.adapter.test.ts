@@ -30,7 +30,7 @@ async function until(cond: () => boolean | Promise<boolean>, ms: number, what: s
   }
 }
 
-describe('Kafka EventLog (real broker)', { skip: !kafkaFile.available && 'java or maven missing' }, () => {
+describe('Kafka EventLog (real broker)', { skip: kafkaFile.skip }, () => {
   test('a null key on a compacted topic is rejected by the broker with a typed error', async () => {
     const log = await open(`a-${randomUUID().slice(0, 8)}`);
     await log.createTopic({ name: 'c', partitions: 1, compacted: true });

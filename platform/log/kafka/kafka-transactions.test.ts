@@ -36,7 +36,7 @@ const errType = (x: unknown): string => {
   return e?.type ?? (e?.originalError || e?.cause ? errType(e.originalError ?? e.cause) : e?.name ?? String(x));
 };
 
-describe('Kafka EventLog: exactly-once capability (real broker)', { skip: !kafkaFile.available && 'java or maven missing' }, () => {
+describe('Kafka EventLog: exactly-once capability (real broker)', { skip: kafkaFile.skip }, () => {
   test('(a) tx.commit makes outputs and the input offset visible together; a bad output is refused before any write', { timeout: 60_000 }, async () => {
     const ns = `eos-a-${randomUUID().slice(0, 8)}`;
     const log = await open(ns);
