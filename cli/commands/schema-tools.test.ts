@@ -11,7 +11,7 @@ import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts'
 import { buildSchemaRegistryServer } from '../../schemas/registry/schema-registry.routes.ts';
 import {
   checkAgainstBaseline, createRegistryHttpClient, diffRecordSchemas, formatFieldChange, hasIncompatible, readDirSchemaFiles, readGitSchemaFiles,
-  subjectSchemasOfFiles,
+  readGitSchemaHistory, subjectSchemasOfFiles,
 } from './schema-tools.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -82,6 +82,59 @@ describe('schemas check --baseline-git', () => {
   test('an unknown ref is a clear error', () => {
     const repo = makeRepo('repo3');
     assert.throws(() => readGitSchemaFiles('no-such-ref', repo), /git ref no-such-ref not found/);
+  });
+});
+
+const commitAll = (repo: string, message: string) => {
+  execFileSync('git', ['add', '.'], { cwd: repo, stdio: 'pipe' });
+  execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-q', '-m', message], { cwd: repo, stdio: 'pipe' });
+};
+const cliHistory = (repo: string) => spawnSync(process.execPath, ['--import', 'tsx', join(root, 'cli', 'main.ts'), 'schemas', 'check', '--history', '--repo', repo], {
+  cwd: root, encoding: 'utf8', timeout: 60_000,
+});
+
+describe('schemas check --history (every released version, what CI runs)', () => {
+  test('a change compatible with the previous commit but not with an older one fails (compatibility is not transitive)', () => {
+    const repo = makeRepo('hist1');
+    // v1 (baseline commit) writes no `tier`; v2 adds `tier: string` with a default; v3 drops it (compatible with v2)...
+    editUserSchema(repo, (f) => f.push({ name: 'tier', type: 'string', default: 'free' }));
+    commitAll(repo, 'v2: tier string');
+    editUserSchema(repo, (f) => { f.pop(); });
+    commitAll(repo, 'v3: no tier');
+    // ...and the working tree brings `tier` back as an int: fine against v3 (the default fills it), not against v2's strings.
+    editUserSchema(repo, (f) => f.push({ name: 'tier', type: 'int', default: 0 }));
+    const previousOnly = checkAgainstBaseline(subjectSchemasOfFiles(readDirSchemaFiles(repo)), subjectSchemasOfFiles(readGitSchemaFiles('HEAD', repo)));
+    assert.equal(hasIncompatible(previousOnly), false, 'against the previous commit alone the change passes');
+    const history = readGitSchemaHistory(repo);
+    assert.equal(history.commits.length, 3);
+    const all = checkAgainstBaseline(subjectSchemasOfFiles(readDirSchemaFiles(repo)), history.schemas);
+    assert.equal(all.find((c) => c.subject === USERS_SUBJECT)!.status, 'incompatible');
+    const r = cliHistory(repo);
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /FAIL streamwave\.users-io\.streamwave\.user\.UserRegistered: incompatible/);
+    assert.match(r.stdout, /3 commit\(s\)/);
+
+    editUserSchema(repo, (f) => { f.pop(); f.push({ name: 'tier', type: 'string', default: 'free' }); });
+    const r0 = cliHistory(repo);
+    assert.equal(r0.status, 0, r0.stdout + r0.stderr);
+  });
+
+  test('without a baseline the gate fails: a shallow clone, or a history with no schemas', () => {
+    const repo = makeRepo('hist2');
+    editUserSchema(repo, (f) => f.push({ name: 'tier', type: 'string', default: 'free' }));
+    commitAll(repo, 'v2');
+    const shallow = join(tmp, 'hist2-shallow');
+    execFileSync('git', ['clone', '-q', '--depth', '1', `file://${repo}`, shallow], { stdio: 'pipe' });
+    assert.throws(() => readGitSchemaHistory(shallow), /shallow clone/);
+    const r = cliHistory(shallow);
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /no baseline: .*shallow clone/);
+
+    const empty = join(tmp, 'hist2-empty');
+    execFileSync('git', ['init', '-q', empty], { stdio: 'pipe' });
+    writeFileSync(join(empty, 'README'), 'no schemas');
+    commitAll(empty, 'no schemas');
+    assert.throws(() => readGitSchemaHistory(empty), /no commit .* has event schemas/);
   });
 });
 

@@ -236,28 +236,61 @@ export interface SubjectCheck {
 }
 
 /**
- * Checks `local` against `baseline` (same subjects) under `level` (default BACKWARD_TRANSITIVE:
- * events are replayed from the start of the log, so the new reader must read every old writer).
+ * Checks `local` against `baseline` under `level` (default BACKWARD_TRANSITIVE: events are
+ * replayed from the start of the log, so the new reader must read every old writer). `baseline`
+ * may hold several versions of one subject, oldest first (`readGitSchemaHistory`): the local
+ * schema is checked against all of them, and field changes are listed against the newest.
  * A subject that disappeared is `removed` and counts as incompatible: records of that type on the
  * log could no longer be decoded.
  */
 export function checkAgainstBaseline(local: readonly SubjectSchema[], baseline: readonly SubjectSchema[], level: CompatibilityLevel = 'BACKWARD_TRANSITIVE'): SubjectCheck[] {
-  const base = new Map(baseline.map((s) => [s.subject, s]));
+  const base = new Map<string, string[]>();
+  for (const s of baseline) {
+    const versions = base.get(s.subject) ?? [];
+    if (!versions.includes(s.schemaText)) versions.push(s.schemaText);
+    base.set(s.subject, versions);
+  }
   const out: SubjectCheck[] = [];
   for (const s of local) {
-    const old = base.get(s.subject);
-    if (!old) { out.push({ subject: s.subject, status: 'new', messages: [], changes: [] }); continue; }
-    const changes = diffRecordSchemas(old.schemaText, s.schemaText);
-    const r = checkCompatibility(s.schemaText, [old.schemaText], level);
+    const versions = base.get(s.subject);
+    if (!versions) { out.push({ subject: s.subject, status: 'new', messages: [], changes: [] }); continue; }
+    const changes = diffRecordSchemas(versions[versions.length - 1], s.schemaText);
+    const r = checkCompatibility(s.schemaText, versions, level);
     out.push({ subject: s.subject, status: r.compatible ? (changes.length ? 'compatible' : 'unchanged') : 'incompatible', messages: r.messages, changes });
   }
   const localSubjects = new Set(local.map((s) => s.subject));
-  for (const old of baseline) {
-    if (!localSubjects.has(old.subject)) {
-      out.push({ subject: old.subject, status: 'removed', messages: ['schema removed: records of this type already on the log could no longer be decoded'], changes: [] });
+  for (const subject of base.keys()) {
+    if (!localSubjects.has(subject)) {
+      out.push({ subject, status: 'removed', messages: ['schema removed: records of this type already on the log could no longer be decoded'], changes: [] });
     }
   }
   return out;
+}
+
+/** Every released version of the event schemas: see `readGitSchemaHistory`. */
+export interface SchemaHistory {
+  /** Commits that changed a schema, oldest first (abbreviated hashes). */
+  commits: string[];
+  /** Each commit's event schemas, oldest commit first (the same schema repeats across commits). */
+  schemas: SubjectSchema[];
+}
+
+/**
+ * The event schemas at every commit of the repository at `cwd` that changed a `.avsc` file under
+ * `schemas/` (`git log -- 'schemas/*.avsc'`), oldest first: the baseline of a gate that must hold
+ * against every version ever released, not only the previous commit (compatibility with the
+ * previous commit alone is not transitive).
+ * @throws Error when `cwd` is a shallow clone (the history, and so the baseline, is incomplete),
+ *   or when no commit has schemas (nothing to compare with: a gate without a baseline is no gate).
+ */
+export function readGitSchemaHistory(cwd: string): SchemaHistory {
+  const git = (args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  if (git(['rev-parse', '--is-shallow-repository']) === 'true') {
+    throw new Error(`${cwd} is a shallow clone: the schema history is incomplete (git fetch --unshallow, or clone with full history)`);
+  }
+  const commits = git(['log', '--reverse', '--format=%h', '--', 'schemas/*.avsc', 'schemas/**/*.avsc']).split('\n').filter(Boolean);
+  if (commits.length === 0) throw new Error(`no commit of ${cwd} has event schemas under schemas/: no baseline to check against`);
+  return { commits, schemas: commits.flatMap((c) => subjectSchemasOfFiles(readGitSchemaFiles(c, cwd))) };
 }
 
 /** True when any verdict fails the check. */

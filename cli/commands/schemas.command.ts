@@ -1,14 +1,15 @@
 /**
  * `streamwave schemas list|register|diff|check`: the event schemas of `schemas/` against any
  * Confluent-compatible registry (`--registry URL`; standalone serves one at `<server>/registry`),
- * and `schemas check --baseline-git <ref>`: offline gate against the schemas of a git commit.
+ * and offline gates: `schemas check --baseline-git <ref>` against the schemas of one git commit,
+ * `schemas check --history` against every version in the repository's git history (what CI runs).
  * Exit codes: 0 ok, 1 incompatible / registration refused, 2 bad usage.
  */
 import { execFileSync } from 'node:child_process';
 import type { Command } from 'commander';
 import {
   checkAgainstBaseline, createRegistryHttpClient, diffRecordSchemas, formatFieldChange, hasIncompatible, localSubjectSchemas,
-  readDirSchemaFiles, readGitSchemaFiles, RegistryHttpError, subjectSchemasOfFiles, type SubjectCheck,
+  readDirSchemaFiles, readGitSchemaFiles, readGitSchemaHistory, RegistryHttpError, subjectSchemasOfFiles, type SubjectCheck, type SubjectSchema,
 } from './schema-tools.ts';
 
 const registryOption = (cmd: Command) =>
@@ -74,16 +75,32 @@ export function registerSchemasCommand(program: Command): void {
 
   registryOption(schemas.command('check').description('check local schemas for compatibility (registry, or --baseline-git <ref> offline); exit 1 when any is incompatible'))
     .option('--baseline-git <ref>', 'offline: check the working tree\'s schemas against those at this git ref under BACKWARD_TRANSITIVE')
+    .option('--history', 'offline: check the working tree\'s schemas against every version in the git history (each commit that changed schemas/); fails on a shallow clone')
     .option('--repo <dir>', 'git working tree holding schemas/ (default: the repository of the current directory)')
-    .action(async (opts: { registry?: string; baselineGit?: string; repo?: string }) => {
-      if (opts.baselineGit) {
+    .action(async (opts: { registry?: string; baselineGit?: string; history?: boolean; repo?: string }) => {
+      if (opts.baselineGit || opts.history) {
         const repo = opts.repo ?? execFileSync('git', ['rev-parse', '--show-toplevel'], { encoding: 'utf8' }).trim();
+        let baseline: SubjectSchema[];
+        let against: string;
+        try {
+          if (opts.history) {
+            const h = readGitSchemaHistory(repo);
+            baseline = h.schemas;
+            against = `every schema version in the git history (${h.commits.length} commit(s): ${h.commits.join(', ')})`;
+          } else {
+            baseline = subjectSchemasOfFiles(readGitSchemaFiles(opts.baselineGit!, repo));
+            against = opts.baselineGit!;
+          }
+        } catch (e) {
+          console.error(`no baseline: ${(e as Error).message}`);
+          process.exitCode = 1;
+          return;
+        }
         // Both sides are read the same (lenient) way: this gate is about compatibility only.
-        const local = subjectSchemasOfFiles(readDirSchemaFiles(repo));
-        const checks = checkAgainstBaseline(local, subjectSchemasOfFiles(readGitSchemaFiles(opts.baselineGit, repo)));
+        const checks = checkAgainstBaseline(subjectSchemasOfFiles(readDirSchemaFiles(repo)), baseline);
         printChecks(checks);
         const bad = hasIncompatible(checks);
-        console.log(bad ? `incompatible schema change(s) against ${opts.baselineGit}` : `all schemas compatible with ${opts.baselineGit} (BACKWARD_TRANSITIVE)`);
+        console.log(bad ? `incompatible schema change(s) against ${against}` : `all schemas compatible with ${against} (BACKWARD_TRANSITIVE)`);
         if (bad) process.exitCode = 1;
         return;
       }
