@@ -33,7 +33,8 @@ export async function within<T>(p: Promise<T>, ms: number, what: string): Promis
   }
 }
 
-const BOUND_MS = 10_000;
+/** Hang guard for awaits in the suite (a deadlock fails the test instead of hanging it), not a timing expectation. */
+const BOUND_MS = 60_000;
 const buf = (s: string) => Buffer.from(s, 'utf8');
 const text = (r: LogRecord) => r.value?.toString('utf8') ?? null;
 
@@ -277,13 +278,16 @@ export function testEventLog(name: string, factory: () => Promise<EventLogFixtur
       let open!: () => void;
       const gate = new Promise<void>((r) => { open = r; });
       let handled = 0;
-      const c = await log.subscribe({ groupId: 'g', topics: ['t'], maxBatchSize: 2, eachBatch: async (b) => { await gate; handled += b.records.length; } });
+      let entered!: () => void;
+      const handlerEntered = new Promise<void>((r) => { entered = r; });
+      const c = await log.subscribe({ groupId: 'g', topics: ['t'], maxBatchSize: 2, eachBatch: async (b) => { entered(); await gate; handled += b.records.length; } });
       const lagBefore = await c.lag();
       assert.equal(lagBefore.get('t:0'), 6);
       assert.equal(lagBefore.get('t:1'), 0);
       let caught = false;
       const cu = c.caughtUp().then(() => { caught = true; });
-      await new Promise((r) => setTimeout(r, 30));
+      await within(handlerEntered, BOUND_MS, 'first batch delivered');
+      await new Promise((r) => setImmediate(r));
       assert.equal(caught, false, 'not caught up while the handler is blocked');
       open();
       await within(cu, BOUND_MS, 'caughtUp');

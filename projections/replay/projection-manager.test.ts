@@ -61,7 +61,7 @@ async function snapshotOf(q: VideoDetailQueries, users: number[], videos: string
 async function freshBuild(log: EventLog, dir: string, users: number[], videos: string[]) {
   const p = createVideoDetailProjection({ store: await createEmbeddedKeyValueStore({ dir }) });
   const h = await runProjection(p, { log, codec });
-  await within(h.caughtUp(), 5_000, 'fresh build');
+  await within(h.caughtUp(), 60_000, 'fresh build');
   const snap = await snapshotOf(p.queries, users, videos);
   await h.stop();
   await p.close();
@@ -80,7 +80,7 @@ describe('projection manager', () => {
     await manager.start();
     const vd = manager.get('video-detail');
     try {
-      await within(vd.handle.caughtUp(), 5_000, 'live catch-up');
+      await within(vd.handle.caughtUp(), 60_000, 'live catch-up');
       assert.equal(vd.current().instanceId, 'primary');
       assert.equal(vd.current().groupId, 'streamwave.projection.video-detail');
       const progress: ReplayStatus[] = [];
@@ -88,7 +88,7 @@ describe('projection manager', () => {
       replay.catch(() => undefined);
 
       // The shadow is held: the live instance keeps serving, including events appended now.
-      await within((async () => { while (!progress.length) await new Promise((r) => setTimeout(r, 5)); })(), 5_000, 'first progress report');
+      await within((async () => { while (!progress.length) await new Promise((r) => setTimeout(r, 5)); })(), 60_000, 'first progress report');
       await assert.rejects(manager.replay('video-detail', { fromBeginning: true }), { code: 'REPLAY_IN_PROGRESS' });
       const positions = await appendEvents(base, codec, [user(3), upload('v3', 'u3')]);
       assert.equal(await vd.handle.waitFor(positions, 5_000), true);
@@ -169,7 +169,7 @@ describe('projection manager', () => {
     const m2 = make();
     await m2.start();
     try {
-      await within(m2.get('user-accounts').handle.caughtUp(), 5_000, 'restart catch-up');
+      await within(m2.get('user-accounts').handle.caughtUp(), 60_000, 'restart catch-up');
       // Without the persisted bound, partition 0 (no checkpoint yet) would be read from offset 0.
       assert.equal(await m2.get('user-accounts').queries.findUserByUsername('user1'), undefined);
     } finally {
@@ -195,12 +195,12 @@ describe('projection manager', () => {
       assert.throws(() => manager.startReplay('user-accounts', { fromTimestamp: Number.NaN }), { code: 'INVALID_REPLAY_FROM' });
       const first = manager.startReplay('user-accounts', { fromBeginning: true });
       assert.equal(first.status, 'running');
-      await within((async () => { while (manager.replayStatus(first.replayId)?.status === 'running') await new Promise((r) => setTimeout(r, 5)); })(), 5_000, 'failure');
+      await within((async () => { while (manager.replayStatus(first.replayId)?.status === 'running') await new Promise((r) => setTimeout(r, 5)); })(), 60_000, 'failure');
       const s = manager.replayStatus(first.replayId)!;
       assert.equal(s.status, 'failed');
       assert.match(s.error ?? '', /disk full/);
       assert.deepEqual(destroyed, [first.instanceId]);
-      await within(manager.get('user-accounts').handle.caughtUp(), 5_000, 'live');
+      await within(manager.get('user-accounts').handle.caughtUp(), 60_000, 'live');
       assert.equal((await manager.get('user-accounts').queries.findUserByUsername('user1'))?.userId, 'u1');
       assert.equal(manager.get('user-accounts').current().instanceId, 'primary');
     } finally {

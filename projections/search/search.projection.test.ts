@@ -29,7 +29,7 @@ function video(videoId: string, title: string, description = '', tags: string[] 
 async function run(log: EventLog, snapshots: SnapshotStore, flushIntervalMs?: number) {
   const p = createSearchProjection({ snapshots, cursorSecret: secret, flushIntervalMs, now: () => T0 + 1_000_000 });
   const h = await runProjection(p, { log, codec });
-  await within(h.caughtUp(), 5_000, 'caughtUp');
+  await within(h.caughtUp(), 60_000, 'caughtUp');
   return { p, h, async close() { await h.stop(); await p.close(); } };
 }
 

@@ -1,6 +1,7 @@
 /** Embedded-log specifics beyond the port contract: torn-tail recovery, lock file, typed errors. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { within } from '../event-log.contract.ts';
 import { appendFile, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -106,13 +107,14 @@ describe('embedded event log', () => {
         active++;
         maxActive = Math.max(maxActive, active);
         if (active === 2) release();
-        // The first batch of each partition waits until both partitions are in flight (bounded).
-        await Promise.race([bothStarted, new Promise((r) => setTimeout(r, 2000))]);
+        // The first batch of each partition waits until both partitions are in flight: without
+        // concurrency this never happens, and the hang guard below fails the test.
+        await bothStarted;
         order.set(b.partition, [...(order.get(b.partition) ?? []), b.records[0].offset]);
         active--;
       },
     });
-    await c.caughtUp();
+    await within(c.caughtUp(), 60_000, 'both partitions in flight at once, then caught up');
     await c.stop();
     assert.equal(maxActive, 2);
     assert.deepEqual(order.get(0), [0, 1, 2]);
