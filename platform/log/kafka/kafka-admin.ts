@@ -53,7 +53,9 @@ export async function createTopic(ctx: KafkaContext, spec: TopicSpec): Promise<v
   if (!Number.isInteger(partitions) || partitions < 1) throw new EventLogError('INVALID_PARTITION', `partition count must be ≥ 1: ${partitions}`);
   const compacted = spec.compacted ?? false;
   const created = await ctx.admin.createTopics({
-    waitForLeaders: true,
+    // kafkajs' own wait retries only LEADER_NOT_AVAILABLE and throws on the UNKNOWN_TOPIC_OR_PARTITION
+    // a loaded broker answers for a moment after the create (kafkajs#1222): see waitForLeaders.
+    waitForLeaders: false,
     topics: [{
       topic: full,
       numPartitions: partitions,
@@ -73,7 +75,36 @@ export async function createTopic(ctx: KafkaContext, spec: TopicSpec): Promise<v
     }
     return;
   }
+  await waitForLeaders(ctx, full, partitions);
   ctx.partitionCounts.set(full, partitions);
+}
+
+/** How long a new topic's partitions may take to get leaders before createTopic gives up, ms. */
+const LEADER_WAIT_MS = 60_000;
+
+/**
+ * Polls the metadata of a just-created topic until it has `partitions` partitions, each with a
+ * leader, tolerating the transient UNKNOWN_TOPIC_OR_PARTITION / LEADER_NOT_AVAILABLE answers of a
+ * broker still settling leadership (what Kafka's own tests and sarama/rdkafka do after a create).
+ * @throws EventLogError IO_FAILED when leaders are still missing after LEADER_WAIT_MS (60 s)
+ */
+async function waitForLeaders(ctx: KafkaContext, full: string, partitions: number): Promise<void> {
+  const deadline = Date.now() + LEADER_WAIT_MS;
+  let last = '';
+  for (;;) {
+    try {
+      const md = await ctx.admin.fetchTopicMetadata({ topics: [full] });
+      const ps = md.topics.find((t) => t.name === full)?.partitions ?? [];
+      if (ps.length === partitions && ps.every((p) => p.leader >= 0)) return;
+      last = `${ps.filter((p) => p.leader >= 0).length}/${partitions} partitions with a leader`;
+    } catch (e) {
+      const err = e as KafkaJsError;
+      if (!(err.retriable || err.type === 'UNKNOWN_TOPIC_OR_PARTITION' || err.type === 'LEADER_NOT_AVAILABLE')) throw e;
+      last = err.type ?? String(e);
+    }
+    if (Date.now() > deadline) throw new EventLogError('IO_FAILED', `topic ${full} created, but its partitions have no leader after ${LEADER_WAIT_MS / 1000} s (${last})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** `EventLog.listTopics`: the namespace's topics only, port names. */
