@@ -1,7 +1,8 @@
 /**
  * Failure proof — REBALANCE: consumer instances (projection runtime processes, as the
  * projector role runs them) are added to and removed from one consumer group while a load is
- * produced. Each instance has its own store file; the checkpoint an instance seeks to on
+ * produced, and one is killed with SIGKILL (no leave-group: its partitions move only when its
+ * session times out). Each instance has its own store file; the checkpoint an instance seeks to on
  * assignment is read from all of them (the shared read-model store of cluster mode). Across the
  * union, every record is applied EXACTLY once: no (partition, offset) twice, none missing — which
  * fails if two members ever own a partition at once, if a revoked member commits or applies after
@@ -67,8 +68,16 @@ test('rebalance: members join and leave during the load; every record applied ex
     return (Date.now() - t0) / 1000;
   };
 
+  /** A crash: SIGKILL, no leave-group; the coordinator notices only when the session times out. */
+  const kill9 = async (id: string) => {
+    const m = members.get(id)!;
+    m.child.kill('SIGKILL');
+    await m.exited;
+    members.delete(id);
+  };
+
   await add().ready;
-  // Membership changes at fixed points of the load: +1, +1, -first, +1, -second, +1.
+  // Membership changes at fixed points of the load: +1, +1, -first, +1, -second, +1, then a crash of the third.
   const plan = new Map<number, () => Promise<unknown>>([
     [20, async () => add().ready],
     [35, async () => add().ready],
@@ -76,6 +85,7 @@ test('rebalance: members join and leave during the load; every record applied ex
     [65, async () => add().ready],
     [80, () => remove('m1')],
     [95, async () => add().ready],
+    [105, () => kill9('m2')],
   ]);
   const changes: string[] = [];
   const started = Date.now();
@@ -103,7 +113,7 @@ test('rebalance: members join and leave during the load; every record applied ex
   const perMember = new Map<string, number>();
   for (const r of applied) perMember.set(r.member, (perMember.get(r.member) ?? 0) + 1);
   t.diagnostic(`records ${total}; applied ${applied.length}; duplicated ${duplicated}; missing ${missing}; ${loadSeconds.toFixed(1)} s until all applied`);
-  t.diagnostic(`members ${n} (4 joins after the first, 2 graceful leaves); applied per member ${[...perMember].map(([m, c]) => `${m}=${c}`).join(' ')}; changes ${changes.join('; ')}`);
+  t.diagnostic(`members ${n} (4 joins after the first, 2 graceful leaves, 1 kill -9); applied per member ${[...perMember].map(([m, c]) => `${m}=${c}`).join(' ')}; changes ${changes.join('; ')}`);
 
   assert.ok(changes.every((c) => c.endsWith('ok')), changes.join('; '));
   assert.ok(perMember.size >= 3, 'partitions really moved between members');
