@@ -10,6 +10,10 @@ const FFPROBE = process.env.STREAMWAVE_FFPROBE_PATH ?? 'ffprobe';
 export interface SourceFacts {
   /** Display height after SAR and rotation, pixels; null when there is no (non-cover-art) video stream. */
   displayHeight: number | null;
+  /** Display width after SAR and rotation, pixels; null when there is no (non-cover-art) video stream. */
+  displayWidth: number | null;
+  /** Container duration, seconds; null when unknown. */
+  durationSeconds: number | null;
   hasAudio: boolean;
   probeOk: boolean;
 }
@@ -18,19 +22,22 @@ export interface SourceFacts {
 export async function sourceFacts(path: string): Promise<SourceFacts> {
   try {
     const { stdout } = await run(FFPROBE, ['-v', 'error', '-show_streams', '-show_format', '-of', 'json', path], { maxBuffer: 32 << 20 });
-    const j = JSON.parse(stdout) as { streams?: Record<string, any>[] };
+    const j = JSON.parse(stdout) as { streams?: Record<string, any>[]; format?: Record<string, any> };
     const streams = j.streams ?? [];
+    const d = Number(j.format?.duration);
+    const durationSeconds = d > 0 ? d : null;
     const v = streams.find((s) => s.codec_type === 'video' && !(s.disposition?.attached_pic === 1));
     const hasAudio = streams.some((s) => s.codec_type === 'audio');
-    if (!v || !v.width || !v.height) return { displayHeight: null, hasAudio, probeOk: true };
+    if (!v || !v.width || !v.height) return { displayHeight: null, displayWidth: null, durationSeconds, hasAudio, probeOk: true };
     const [sn, sd] = String(v.sample_aspect_ratio ?? '1:1').split(':').map(Number);
     const sar = sn > 0 && sd > 0 ? sn / sd : 1;
     const rotation = Number((v.side_data_list ?? []).find((d: any) => d.rotation !== undefined)?.rotation ?? 0);
     const quarter = Math.abs(rotation) % 180 === 90;
     const displayHeight = quarter ? v.width * sar : v.height;
-    return { displayHeight, hasAudio, probeOk: true };
+    const displayWidth = quarter ? v.height : v.width * sar;
+    return { displayHeight, displayWidth, durationSeconds, hasAudio, probeOk: true };
   } catch {
-    return { displayHeight: null, hasAudio: false, probeOk: false };
+    return { displayHeight: null, displayWidth: null, durationSeconds: null, hasAudio: false, probeOk: false };
   }
 }
 
@@ -44,6 +51,8 @@ export interface RenditionCheck {
   audioCodec: string | null;
   width: number;
   height: number;
+  /** Display-matrix rotation of the rendition's video, degrees (0 when none: pixels already upright). */
+  rotation: number;
   segmentContentType: string | null;
 }
 
@@ -101,6 +110,7 @@ export async function checkHls(manifestUrl: string): Promise<{ masterContentType
         audioCodec: as?.codec_name ?? null,
         width: vs?.width ?? 0,
         height: vs?.height ?? 0,
+        rotation: Number((vs?.side_data_list ?? []).find((d: any) => d.rotation !== undefined)?.rotation ?? 0),
         segmentContentType: segRes.headers.get('content-type'),
       });
     }
