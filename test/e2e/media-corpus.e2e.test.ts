@@ -158,9 +158,9 @@ after(async () => {
 });
 
 /** Checks one ready generated upload against its expectation; throws on the first difference. */
-async function checkReady(videoId: string, e: Extract<Expected, { status: 'ready' }>): Promise<string> {
+async function checkReady(file: string, videoId: string, e: Extract<Expected, { status: 'ready' }>): Promise<string> {
   const { manifest_url } = await client.stream(videoId);
-  const hls = await checkHls(manifest_url);
+  const hls = await checkHls(manifest_url, { source: file });
   const heights = hls.renditions.map((r) => r.height).sort((a, b) => a - b);
   assert.deepEqual(heights, e.heights, 'rung heights');
   for (const r of hls.renditions) {
@@ -170,6 +170,8 @@ async function checkReady(videoId: string, e: Extract<Expected, { status: 'ready
     assert.equal(r.width % 2, 0);
     assert.equal(r.height % 2, 0);
     assert.equal(r.rotation, 0, `${r.resolution}: pixels upright, no display matrix left for the player`);
+    // The picture is the source as displayed: right way up, not mirrored, not squashed.
+    assert.ok(r.psnrVsSource! >= 25, `${r.resolution}: first frame differs from the displayed source (PSNR ${r.psnrVsSource?.toFixed(1)} dB)`);
     // Width is the even number nearest height × aspect: off by at most 1 pixel.
     assert.ok(Math.abs(r.width - r.height * e.aspect) <= 1, `${r.resolution}: aspect ${(r.width / r.height).toFixed(3)}, expected ${e.aspect.toFixed(3)}`);
     const total = r.segmentDurations.reduce((s, d) => s + d, 0);
@@ -178,21 +180,21 @@ async function checkReady(videoId: string, e: Extract<Expected, { status: 'ready
   const detail = await client.video(videoId);
   const duration = Number(detail.duration_seconds);
   assert.ok(duration >= e.duration[0] && duration <= e.duration[1], `published duration ${duration} s, expected ${e.duration.join('–')} s`);
-  return hls.renditions.map((r) => r.resolution).join(' ');
+  return hls.renditions.map((r) => `${r.resolution} (${r.psnrVsSource?.toFixed(1)} dB)`).join(' ');
 }
 
 test('every generated edge case ends exactly as expected', async (t) => {
   const dir = join(tmp, 'generated');
   await mkdir(dir);
-  const uploads: { c: GeneratedCase; videoId: string }[] = [];
+  const uploads: { c: GeneratedCase; file: string; videoId: string }[] = [];
   // Upload each file as soon as it is made: the transcoder works through its queue meanwhile.
   for (const c of GENERATED) {
     const file = await c.make(join(dir, c.name));
     const up = await uploadFile(client, file, { title: `generated ${c.name}`, tags: ['corpus'], resumeFile: join(tmp, 'resume.json') });
-    uploads.push({ c, videoId: up.videoId });
+    uploads.push({ c, file, videoId: up.videoId });
   }
   const problems: string[] = [];
-  for (const { c, videoId } of uploads) {
+  for (const { c, file, videoId } of uploads) {
     const final = await waitForProcessing(client, videoId, { timeoutMs: 10 * 60_000, intervalMs: 250 });
     try {
       const e = c.expected;
@@ -204,7 +206,7 @@ test('every generated edge case ends exactly as expected', async (t) => {
       } else {
         assert.equal(final.progress, 100);
         assert.equal(final.error, null);
-        t.diagnostic(`ready   ${c.name}: ${await checkReady(videoId, e)}`);
+        t.diagnostic(`ready   ${c.name}: ${await checkReady(file, videoId, e)}`);
       }
     } catch (err) {
       problems.push(`${c.name}: ${(err as Error).message}`);
