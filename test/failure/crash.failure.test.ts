@@ -17,7 +17,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kafkaAvailable, startKafkaBroker, freePort, type KafkaBroker } from '../support/kafka-broker.ts';
+import { kafkaRequirement, startKafkaBroker, freePort, type KafkaBroker } from '../support/kafka-broker.ts';
 import { createKafkaEventLog, type KafkaEventLog } from '../../platform/log/kafka/kafka-event-log.adapter.ts';
 import { createConfluentSchemaRegistryApi } from '../../schemas/codec/schema-registry-api.ts';
 import { createAvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
@@ -105,8 +105,9 @@ async function groupDone(log: KafkaEventLog, group: string, topics: string[]): P
   return true;
 }
 
-test('crash: kill -9 projector and transcoder during a 50k-event load; read models equal a clean replay, 0 lost / 0 double-counted views', { timeout: 900_000 }, async (t) => {
-  if (!(await kafkaAvailable())) { t.skip('no java/maven for a Kafka broker'); return; }
+const skip = await kafkaRequirement();
+
+test('crash: kill -9 projector and transcoder during a 50k-event load; read models equal a clean replay, 0 lost / 0 double-counted views', { timeout: 900_000, skip }, async (t) => {
   const seed = Number(process.env.STREAMWAVE_FAILURE_SEED ?? Date.now() % 1_000_000);
   const rnd = prng(seed);
   t.diagnostic(`seed ${seed} (STREAMWAVE_FAILURE_SEED to reproduce)`);

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kafkaAvailable, startKafkaBroker, freePort } from '../support/kafka-broker.ts';
+import { kafkaRequirement, startKafkaBroker, freePort } from '../support/kafka-broker.ts';
 import { createKafkaEventLog } from '../../platform/log/kafka/kafka-event-log.adapter.ts';
 import { createConfluentSchemaRegistryApi } from '../../schemas/codec/schema-registry-api.ts';
 import { createAvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
@@ -44,8 +44,9 @@ async function readTopic(log: EventLog, topic: string): Promise<string[]> {
 const cleanups: Array<() => Promise<unknown>> = [];
 after(async () => { for (const f of cleanups.reverse()) await f().catch(() => {}); });
 
-test('incompatible schema: 409/40901 from the registry role, and nothing produced with it', { timeout: 300_000 }, async (t) => {
-  if (!(await kafkaAvailable())) { t.skip('no java/maven for a Kafka broker'); return; }
+const skip = await kafkaRequirement();
+
+test('incompatible schema: 409/40901 from the registry role, and nothing produced with it', { timeout: 300_000, skip }, async (t) => {
   const broker = await startKafkaBroker();
   cleanups.push(() => broker.stop());
   const dataDir = await mkdtemp(join(tmpdir(), 'streamwave-schema-'));
