@@ -374,6 +374,43 @@ describe('transcoder processor', { skip: !haveFfmpeg && 'ffmpeg not installed' }
     }
   });
 
+  test('given a video its owner deletes while it is being encoded, then the transcoder stops: nothing uploaded or published, no retry, nothing dead-lettered', async () => {
+    // The owner's DeleteVideo goes through the real bus right after the aggregate accepted
+    // StartProcessing: the job is then encoding its lowest rung.
+    let deleted = false;
+    const world = await createTranscoderWorld({
+      commandBus: (bus) => ({
+        async send(command) {
+          const result = await bus.send(command);
+          if (command.type === 'StartProcessing' && !deleted) {
+            deleted = true;
+            await bus.send({ type: 'DeleteVideo', data: { videoId: 'mid' }, metadata: { now: WORLD_NOW, actorId: UPLOADER } });
+          }
+          return result;
+        },
+      }),
+    });
+    try {
+      await world.upload('mid', src('landscape.mp4'));
+      await world.process();
+      assert.ok(deleted, 'the video was deleted during its transcode');
+      // The decider refuses every command for the deleted video: the log ends with the deletion.
+      assert.deepEqual((await world.videoEvents('mid')).map((e) => e.type), ['UploadStarted', 'UploadCompleted', 'VideoProcessingStarted', 'VideoDeleted']);
+      // The transcoder stopped at the refusal instead of uploading and publishing for a deleted video.
+      assert.deepEqual(world.writes, [], 'nothing written to the object store');
+      assert.equal(await world.objectStore.exists(hlsKeys.master('mid')), false);
+      for (const type of ['RecordRenditionEncoded', 'PublishVideo', 'CompleteProcessing', 'FailProcessing'] as const) {
+        assert.equal(sentOfType(world.sent, type).length, 0, `${type} sent for a deleted video`);
+      }
+      assert.equal(sentOfType(world.sent, 'StartProcessing').length, 1, 'a refusal is not retried');
+      assert.deepEqual(await world.deadLetters(), []);
+      assert.equal((await world.video('mid')).status, 'deleted');
+      assert.deepEqual(await readdir(world.workDir).catch(() => []), []);
+    } finally {
+      await world.close();
+    }
+  });
+
   test('given an object store refusing HLS writes, then the job is retried, dead-lettered, and the video fails with PROCESSING_FAILED', async () => {
     let refused = 0;
     const world = await createTranscoderWorld({
