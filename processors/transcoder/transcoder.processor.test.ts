@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import type { Command } from '../../commands/command-bus.port.ts';
 import type { RenditionInfo, VideoEvent } from '../../domain/events.ts';
 import { ObjectStoreError } from '../../platform/object-store/object-store.port.ts';
-import { DLQ_HEADERS } from '../runtime/processor.runtime.ts';
+import { DEFAULT_RETRY, DLQ_HEADERS } from '../runtime/processor.runtime.ts';
 import { makeAudioOnly, makeClip } from '../../test/support/make-media.ts';
 import { resolveFfmpegBinaries } from './ffmpeg-binaries.ts';
 import { hlsKeys } from './hls-keys.ts';
@@ -443,6 +443,38 @@ describe('transcoder processor', { skip: !haveFfmpeg && 'ffmpeg not installed' }
       const v = await world.video('flaky');
       assert.deepEqual([v.status, v.errorCode], ['failed', PROCESSING_FAILED_CODE]);
       assert.deepEqual(await readdir(world.workDir), [], 'work dir cleaned up after a failure too');
+    } finally {
+      await world.close();
+    }
+  });
+
+  test('given FFmpeg killed by a signal on every attempt (a transient failure), then after its retries the record is dead-lettered and FailProcessing fails the video with the reason', async () => {
+    // The real FFmpeg binary is never reached: the wrapper dies as the OOM killer would kill it.
+    const wrapper = join(media, 'ffmpeg-killed.sh');
+    await writeFile(wrapper, '#!/bin/sh\nkill -9 $$\n');
+    await chmod(wrapper, 0o755);
+    const world = await createTranscoderWorld({ transcoder: { ffmpegPath: wrapper } });
+    try {
+      await world.upload('killed', src('plain.mp4'));
+      await world.process();
+      // Every attempt got as far as the encode: one attempt plus every retry of the runtime's policy.
+      assert.equal(sentOfType(world.sent, 'StartProcessing').length, DEFAULT_RETRY.retries + 1);
+      const dead = await world.deadLetters();
+      assert.equal(dead.length, 1);
+      assert.match(dead[0]!.headers[DLQ_HEADERS.error]!, /killed with signal SIGKILL/);
+      assert.equal(dead[0]!.headers[DLQ_HEADERS.processor], 'transcoder');
+      const deadEvent = await world.codec.decode(dead[0]!.value!);
+      assert.deepEqual([deadEvent.type, (deadEvent as Of<'UploadCompleted'>).data.videoId], ['UploadCompleted', 'killed']);
+      // FailProcessing was decided by the aggregate: the log ends with the failure, nothing was published.
+      const events = await world.videoEvents('killed');
+      assert.deepEqual(afterUpload(events).map((e) => e.type), ['VideoProcessingStarted', 'VideoProcessingFailed']);
+      const failed = ofType(events, 'VideoProcessingFailed')[0]!;
+      assert.equal(failed.data.code, PROCESSING_FAILED_CODE);
+      assert.match(failed.data.reason, /^processing failed after retries: .*killed with signal SIGKILL/);
+      const v = await world.video('killed');
+      assert.deepEqual([v.status, v.errorCode, v.error], ['failed', PROCESSING_FAILED_CODE, failed.data.reason]);
+      assert.deepEqual(world.writes, []);
+      assert.deepEqual(await readdir(world.workDir), []);
     } finally {
       await world.close();
     }
