@@ -108,6 +108,11 @@ describe('transcoder processor', { skip: !haveFfmpeg && 'ffmpeg not installed' }
         .filter((e) => e.type === 'RenditionEncoded' || e.type === 'VideoPublished')
         .map((e) => (e.type === 'RenditionEncoded' ? e.data.rendition.name : e.type));
       assert.deepEqual(seq, ['144p', 'VideoPublished', '240p', '360p']);
+      // Published while the higher rungs were still encoding: their progress comes after, up to 100.
+      const at = events.findIndex((e) => e.type === 'VideoPublished');
+      const progressAfter = ofType(events.slice(at), 'VideoProcessingProgressed').map((e) => e.data.progress);
+      assert.equal(progressAfter.at(-1), 100, `progress after publishing: ${progressAfter.join(',')}`);
+      assert.ok(ofType(events.slice(0, at), 'VideoProcessingProgressed').every((e) => e.data.progress < 100));
       const published = ofType(events, 'VideoPublished')[0]!;
       assert.equal(published.data.masterPlaylistKey, 'videos/vid-1/hls/master.m3u8');
       assert.equal(published.data.thumbnailKey, 'videos/vid-1/thumbnail.jpg');
