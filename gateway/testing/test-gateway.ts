@@ -1,6 +1,6 @@
 /**
  * The gateway on the real wiring, for `inject` tests: the real command bus over an in-memory log
- * with the JSON codec, the real read models (key-value and search stores in memory, analytics on
+ * with the Avro codec and an in-process schema registry, the real read models (key-value and search stores in memory, analytics on
  * chDB in a database of its own) run by the topology test driver, and the embedded object store
  * in a temporary directory. Read-your-writes runs the driver until the read models have applied
  * everything, so a test reads what a client would after the answer; after a command the gateway

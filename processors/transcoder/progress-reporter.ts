@@ -1,16 +1,19 @@
 import type { Logger } from 'pino';
+import { DomainError } from '../../domain/shared/event.ts';
 
 /** Progress is reported only when it rose by at least this many points (throttling). */
 const PROGRESS_STEP = 5;
 
 /**
  * Throttled progress of a transcode: 0–100 over FFmpeg runs weighted by pixels × duration.
- * Reports go out one after the other; a failed report is logged, never fails the encode.
+ * Reports go out one after the other; a failed report is logged, never fails the encode, but a
+ * report the aggregate refused (e.g. the video was deleted meanwhile) is kept for `confirm`.
  */
 export class ProgressReporter {
   private reported = 0;
   private doneWeight = 0;
   private chain: Promise<void> = Promise.resolve();
+  private refusal: DomainError | null = null;
 
   /**
    * @param totalWeight sum of the weights of every run to come (≤ 0: report nothing)
@@ -29,7 +32,10 @@ export class ProgressReporter {
     const p = Math.min(100, Math.floor(((this.doneWeight + weight * f) / this.totalWeight) * 100));
     if (p - this.reported >= PROGRESS_STEP || (p === 100 && this.reported < 100)) {
       this.reported = p;
-      this.chain = this.chain.then(() => this.send(p)).catch((err) => this.logger.warn({ err }, 'progress report failed'));
+      this.chain = this.chain.then(() => this.send(p)).catch((err) => {
+        if (err instanceof DomainError) this.refusal ??= err;
+        this.logger.warn({ err }, 'progress report failed');
+      });
     }
   }
 
@@ -37,6 +43,17 @@ export class ProgressReporter {
   finishRun(weight: number): void {
     this.update(weight, 1);
     this.doneWeight += weight;
+  }
+
+  /**
+   * Asks the aggregate whether the job may go on, before anything is uploaded: waits for the
+   * reports so far and sends the last value again (a no-op for a live video).
+   * @throws DomainError when the aggregate refused a report (e.g. VIDEO_DELETED): the job must stop
+   */
+  async confirm(): Promise<void> {
+    await this.chain;
+    if (this.refusal) throw this.refusal;
+    await this.send(this.reported);
   }
 
   /** Resolves once every report so far has been sent (or failed). */

@@ -79,6 +79,8 @@ class TranscodeJob {
     if (!done.has(lowest.name)) {
       const [out] = await this.encode(plan, [lowest], `the ${lowest.name} rendition`, (f) => progress.update(lowestWeight, f));
       progress.finishRun(lowestWeight);
+      // Deleted while encoding? Then nothing of it may reach the (public) object store.
+      await progress.confirm();
       await this.store(plan, out);
       log.info({ rendition: done.get(lowest.name) }, 'lowest rendition encoded');
     }
@@ -91,6 +93,7 @@ class TranscodeJob {
         const what = `renditions ${remaining.map((p) => p.name).join(', ')}`;
         const outs = await this.encode(plan, remaining as [RenditionPlan, ...RenditionPlan[]], what, (f) => progress.update(restWeight, f));
         progress.finishRun(restWeight);
+        await progress.confirm();
         for (const out of outs) await this.store(plan, out);
       } catch (err) {
         // The video is already published with its lowest rendition: a permanent problem with the

@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import type { Command } from '../../commands/command-bus.port.ts';
 import type { RenditionInfo, VideoEvent } from '../../domain/events.ts';
 import { ObjectStoreError } from '../../platform/object-store/object-store.port.ts';
-import { DLQ_HEADERS } from '../runtime/processor.runtime.ts';
+import { DEFAULT_RETRY, DLQ_HEADERS } from '../runtime/processor.runtime.ts';
 import { makeAudioOnly, makeClip } from '../../test/support/make-media.ts';
 import { resolveFfmpegBinaries } from './ffmpeg-binaries.ts';
 import { hlsKeys } from './hls-keys.ts';
@@ -108,6 +108,11 @@ describe('transcoder processor', { skip: !haveFfmpeg && 'ffmpeg not installed' }
         .filter((e) => e.type === 'RenditionEncoded' || e.type === 'VideoPublished')
         .map((e) => (e.type === 'RenditionEncoded' ? e.data.rendition.name : e.type));
       assert.deepEqual(seq, ['144p', 'VideoPublished', '240p', '360p']);
+      // Published while the higher rungs were still encoding: their progress comes after, up to 100.
+      const at = events.findIndex((e) => e.type === 'VideoPublished');
+      const progressAfter = ofType(events.slice(at), 'VideoProcessingProgressed').map((e) => e.data.progress);
+      assert.equal(progressAfter.at(-1), 100, `progress after publishing: ${progressAfter.join(',')}`);
+      assert.ok(ofType(events.slice(0, at), 'VideoProcessingProgressed').every((e) => e.data.progress < 100));
       const published = ofType(events, 'VideoPublished')[0]!;
       assert.equal(published.data.masterPlaylistKey, 'videos/vid-1/hls/master.m3u8');
       assert.equal(published.data.thumbnailKey, 'videos/vid-1/thumbnail.jpg');
@@ -374,6 +379,43 @@ describe('transcoder processor', { skip: !haveFfmpeg && 'ffmpeg not installed' }
     }
   });
 
+  test('given a video its owner deletes while it is being encoded, then the transcoder stops: nothing uploaded or published, no retry, nothing dead-lettered', async () => {
+    // The owner's DeleteVideo goes through the real bus right after the aggregate accepted
+    // StartProcessing: the job is then encoding its lowest rung.
+    let deleted = false;
+    const world = await createTranscoderWorld({
+      commandBus: (bus) => ({
+        async send(command) {
+          const result = await bus.send(command);
+          if (command.type === 'StartProcessing' && !deleted) {
+            deleted = true;
+            await bus.send({ type: 'DeleteVideo', data: { videoId: 'mid' }, metadata: { now: WORLD_NOW, actorId: UPLOADER } });
+          }
+          return result;
+        },
+      }),
+    });
+    try {
+      await world.upload('mid', src('landscape.mp4'));
+      await world.process();
+      assert.ok(deleted, 'the video was deleted during its transcode');
+      // The decider refuses every command for the deleted video: the log ends with the deletion.
+      assert.deepEqual((await world.videoEvents('mid')).map((e) => e.type), ['UploadStarted', 'UploadCompleted', 'VideoProcessingStarted', 'VideoDeleted']);
+      // The transcoder stopped at the refusal instead of uploading and publishing for a deleted video.
+      assert.deepEqual(world.writes, [], 'nothing written to the object store');
+      assert.equal(await world.objectStore.exists(hlsKeys.master('mid')), false);
+      for (const type of ['RecordRenditionEncoded', 'PublishVideo', 'CompleteProcessing', 'FailProcessing'] as const) {
+        assert.equal(sentOfType(world.sent, type).length, 0, `${type} sent for a deleted video`);
+      }
+      assert.equal(sentOfType(world.sent, 'StartProcessing').length, 1, 'a refusal is not retried');
+      assert.deepEqual(await world.deadLetters(), []);
+      assert.equal((await world.video('mid')).status, 'deleted');
+      assert.deepEqual(await readdir(world.workDir).catch(() => []), []);
+    } finally {
+      await world.close();
+    }
+  });
+
   test('given an object store refusing HLS writes, then the job is retried, dead-lettered, and the video fails with PROCESSING_FAILED', async () => {
     let refused = 0;
     const world = await createTranscoderWorld({
@@ -406,6 +448,38 @@ describe('transcoder processor', { skip: !haveFfmpeg && 'ffmpeg not installed' }
       const v = await world.video('flaky');
       assert.deepEqual([v.status, v.errorCode], ['failed', PROCESSING_FAILED_CODE]);
       assert.deepEqual(await readdir(world.workDir), [], 'work dir cleaned up after a failure too');
+    } finally {
+      await world.close();
+    }
+  });
+
+  test('given FFmpeg killed by a signal on every attempt (a transient failure), then after its retries the record is dead-lettered and FailProcessing fails the video with the reason', async () => {
+    // The real FFmpeg binary is never reached: the wrapper dies as the OOM killer would kill it.
+    const wrapper = join(media, 'ffmpeg-killed.sh');
+    await writeFile(wrapper, '#!/bin/sh\nkill -9 $$\n');
+    await chmod(wrapper, 0o755);
+    const world = await createTranscoderWorld({ transcoder: { ffmpegPath: wrapper } });
+    try {
+      await world.upload('killed', src('plain.mp4'));
+      await world.process();
+      // Every attempt got as far as the encode: one attempt plus every retry of the runtime's policy.
+      assert.equal(sentOfType(world.sent, 'StartProcessing').length, DEFAULT_RETRY.retries + 1);
+      const dead = await world.deadLetters();
+      assert.equal(dead.length, 1);
+      assert.match(dead[0]!.headers[DLQ_HEADERS.error]!, /killed with signal SIGKILL/);
+      assert.equal(dead[0]!.headers[DLQ_HEADERS.processor], 'transcoder');
+      const deadEvent = await world.codec.decode(dead[0]!.value!);
+      assert.deepEqual([deadEvent.type, (deadEvent as Of<'UploadCompleted'>).data.videoId], ['UploadCompleted', 'killed']);
+      // FailProcessing was decided by the aggregate: the log ends with the failure, nothing was published.
+      const events = await world.videoEvents('killed');
+      assert.deepEqual(afterUpload(events).map((e) => e.type), ['VideoProcessingStarted', 'VideoProcessingFailed']);
+      const failed = ofType(events, 'VideoProcessingFailed')[0]!;
+      assert.equal(failed.data.code, PROCESSING_FAILED_CODE);
+      assert.match(failed.data.reason, /^processing failed after retries: .*killed with signal SIGKILL/);
+      const v = await world.video('killed');
+      assert.deepEqual([v.status, v.errorCode, v.error], ['failed', PROCESSING_FAILED_CODE, failed.data.reason]);
+      assert.deepEqual(world.writes, []);
+      assert.deepEqual(await readdir(world.workDir), []);
     } finally {
       await world.close();
     }

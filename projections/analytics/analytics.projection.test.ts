@@ -66,7 +66,7 @@ describe('analytics projection (chDB)', () => {
   });
 
   test('redelivered batches and re-inserted rows change nothing', async () => {
-    const { apply, queries, driver } = await driveReadModel('analytics', { redeliver: true, stores: { ...inMemoryStores(), analytics: freshStore } });
+    const { apply, queries, driver, codec: driverCodec } = await driveReadModel('analytics', { redeliver: true, stores: { ...inMemoryStores(), analytics: freshStore } });
     try {
       await apply(script);
       const before = await queries.videoAnalytics('v1');
@@ -74,10 +74,10 @@ describe('analytics projection (chDB)', () => {
       // Re-insert rows at positions already stored (as a crash between insert and offset commit would).
       const store = await createChdbAnalyticsStore({ path: chdbPath, database: `t_${databases}` });
       try {
-        await store.insertHeartbeats(driver.log.records(TOPICS.views).slice(0, 3).map((rec) => {
-          const d = (JSON.parse(rec.value!.toString()) as VideoViewed).data;
+        await store.insertHeartbeats(await Promise.all(driver.log.records(TOPICS.views).slice(0, 3).map(async (rec) => {
+          const d = ((await driverCodec.decode(rec.value!)) as VideoViewed).data;
           return { video_id: d.videoId, session_id: d.sessionId, viewer_id: d.viewerId ?? '', watched_seconds: d.watchedSeconds, video_duration_seconds: d.videoDurationSeconds, viewed_at: d.viewedAt, topic: rec.topic, partition: rec.partition, offset: rec.offset };
-        }));
+        })));
       } finally {
         await store.close();
       }

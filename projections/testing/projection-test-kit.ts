@@ -10,7 +10,7 @@ import { createTopologyTestDriver, type TopologyTestDriver } from '../../process
 import type { ProjectionNode } from '../../processors/runtime/topology.port.ts';
 import type { EventCodec } from '../../schemas/event-codec.port.ts';
 import { ensureEventTopics, TOPIC_OF } from '../../schemas/topics.ts';
-import { createJsonEventCodec } from '../../test/support/json-event-codec.ts';
+import { testCodec, type TestCodec } from '../../test/support/test-world.ts';
 import type { ReadModelName, ReadModelQueries } from '../read-model.port.ts';
 import { openReadModel, type ReadModelStores } from '../read-models.ts';
 import { createInMemoryKeyValueStore } from '../stores/in-memory-key-value-store.adapter.ts';
@@ -28,20 +28,24 @@ export function inMemoryStores(): ReadModelStores {
 }
 
 /**
- * Read model `name` on in-memory stores, driven by a topology test driver with the JSON codec:
- * `pipe` events, `process()`, then query `node.queries`.
+ * Read model `name` on in-memory stores, driven by a topology test driver with the Avro codec
+ * (`opts.codec: 'json'` for JSON): `pipe` events, `process()`, then query `node.queries`.
  */
-export async function driveReadModel<K extends ReadModelName>(name: K, opts: { redeliver?: boolean; stores?: ReadModelStores; now?: () => number } = {}): Promise<{
+export async function driveReadModel<K extends ReadModelName>(name: K, opts: { redeliver?: boolean; stores?: ReadModelStores; now?: () => number; codec?: TestCodec } = {}): Promise<{
   driver: TopologyTestDriver;
+  /** The codec of the driver's records. */
+  codec: EventCodec;
   node: ProjectionNode<ReadModelQueries[K]>;
   queries: ReadModelQueries[K];
   /** pipe + process. */
   apply(events: DomainEvent[]): Promise<RecordMetadata[]>;
 }> {
   const node = await openReadModel(name, opts.stores ?? inMemoryStores(), { searchCursorSecret: TEST_SEARCH_SECRET, now: opts.now });
-  const driver = await createTopologyTestDriver({ nodes: [node], codec: createJsonEventCodec(), redeliver: opts.redeliver });
+  const codec = await testCodec(opts.codec);
+  const driver = await createTopologyTestDriver({ nodes: [node], codec, redeliver: opts.redeliver });
   return {
     driver,
+    codec,
     node,
     queries: node.queries,
     async apply(events) {

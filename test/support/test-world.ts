@@ -1,6 +1,7 @@
 /**
  * The real wiring for tests, shared by the gateway's and the transcoder's harnesses: a topology
- * test driver (in-memory log, JSON codec) running the given nodes, the real command bus writing
+ * test driver (in-memory log, the Avro codec with an in-process schema registry, as in
+ * production; JSON on request) running the given nodes, the real command bus writing
  * to the driver's log, and the embedded object store in a folder of the caller's. Nothing here is
  * a fake: the spy on the bus only records what passes through it.
  */
@@ -14,7 +15,16 @@ import { createTopologyTestDriver, type TopologyTestDriver } from '../../process
 import type { TopologyNode } from '../../processors/runtime/topology.port.ts';
 import type { EventCodec } from '../../schemas/event-codec.port.ts';
 import { TOPICS } from '../../schemas/topics.ts';
+import { sharedAvroTestCodec } from './avro-test-codec.ts';
 import { createJsonEventCodec } from './json-event-codec.ts';
+
+/** The codec of a test world: `avro` (the production codec, default) or `json`. */
+export type TestCodec = 'avro' | 'json';
+
+/** The codec a world or test driver uses; Avro is shared by the worlds of a test process. */
+export function testCodec(kind: TestCodec = 'avro'): Promise<EventCodec> {
+  return kind === 'json' ? Promise.resolve(createJsonEventCodec()) : sharedAvroTestCodec();
+}
 
 /** The driver, the command bus on its log, and what went through them. */
 export interface TopologyWorld {
@@ -34,10 +44,11 @@ export interface TopologyWorld {
 /**
  * Creates the driver over `opts.nodes` (more can be added with `driver.add`, e.g. a processor
  * that needs `commandBus`) and starts the command bus on its log (2 partitions per topic).
- * `opts.redeliver` delivers every batch twice, as after a lost offset commit.
+ * `opts.redeliver` delivers every batch twice, as after a lost offset commit; `opts.codec`
+ * picks the codec (default `avro`).
  */
-export async function createTopologyWorld(opts: { nodes: TopologyNode[]; redeliver?: boolean }): Promise<TopologyWorld> {
-  const codec = createJsonEventCodec();
+export async function createTopologyWorld(opts: { nodes: TopologyNode[]; redeliver?: boolean; codec?: TestCodec }): Promise<TopologyWorld> {
+  const codec = await testCodec(opts.codec);
   const driver = await createTopologyTestDriver({ nodes: opts.nodes, codec, redeliver: opts.redeliver });
   const bus = createCommandBus({ log: driver.log, codec, partitions: 2 });
   await bus.start();
