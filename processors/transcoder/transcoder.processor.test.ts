@@ -20,11 +20,12 @@ import { resolveFfmpegBinaries } from './ffmpeg-binaries.ts';
 import { hlsKeys } from './hls-keys.ts';
 import { parseMediaPlaylist } from './master-playlist.ts';
 import { createTranscoderWorld, UPLOADER, WORLD_NOW, type TranscoderWorld } from './testing/transcoder-world.ts';
+import { ffmpegMissing, requirement } from '../../test/support/requirements.ts';
 import { PROCESSING_FAILED_CODE } from './transcoder.processor.ts';
 
 const run = promisify(execFile);
 const { ffmpeg, ffprobe } = resolveFfmpegBinaries();
-const haveFfmpeg = await run(ffmpeg, ['-version']).then(() => true, () => false);
+const skip = requirement('FFmpeg', await ffmpegMissing());
 
 let media = '';
 const src = (name: string): string => join(media, name);
@@ -61,7 +62,7 @@ const sentOfType = <T extends Command['type']>(cmds: Command[], type: T): Extrac
 /** What the transcoder did to the video, in log order: the events after UploadCompleted. */
 const afterUpload = (events: VideoEvent[]): VideoEvent[] => events.slice(events.findIndex((e) => e.type === 'UploadCompleted') + 1);
 
-describe('transcoder processor', { skip: !haveFfmpeg && 'ffmpeg not installed' }, () => {
+describe('transcoder processor', { skip }, () => {
   before(async () => {
     media = await mkdtemp(join(tmpdir(), 'sw-transcoder-media-'));
     await generateMedia();
