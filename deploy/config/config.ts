@@ -109,6 +109,12 @@ interface Env {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): StreamWaveConfig {
   const data = Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('STREAMWAVE_')));
   const e = envSchema<Env>({ schema, data, dotenv: false });
+  if (e.STREAMWAVE_KAFKA_SASL_MECHANISM) {
+    // An empty SASL user or password only fails later, at the broker, with a message naming neither.
+    for (const k of ['STREAMWAVE_KAFKA_SASL_USERNAME', 'STREAMWAVE_KAFKA_SASL_PASSWORD'] as const) {
+      if (!e[k]) throw new Error(`env/${k} is required when STREAMWAVE_KAFKA_SASL_MECHANISM is set`);
+    }
+  }
   const dataDir = resolve(e.STREAMWAVE_DATA_DIR);
   mkdirSync(dataDir, { recursive: true });
   const host = e.STREAMWAVE_HOST;

@@ -34,8 +34,12 @@ export interface KafkaBroker {
   dir: string;
   /** Stops the broker (SIGTERM, SIGKILL after 30 s) and removes `dir` when it was a temp dir. */
   stop(): Promise<void>;
-  /** Stops and starts the same broker: same port, same data and cluster id (broker-restart tests). */
-  restart(): Promise<void>;
+  /**
+   * Stops and starts the same broker: same port, same data and cluster id (broker-restart tests).
+   * `signal` 'SIGTERM' (default) is a clean shutdown; 'SIGKILL' kills the JVM outright (a crash:
+   * no flush, no clean-shutdown marker, so the broker runs log recovery on start).
+   */
+  restart(opts?: { signal?: 'SIGTERM' | 'SIGKILL' }): Promise<void>;
 }
 
 const run = (args: string[], timeoutMs: number) => new Promise<string>((res, rej) => {
@@ -144,7 +148,11 @@ export async function startKafkaBroker(opts: { dir?: string } = {}): Promise<Kaf
       livePids.delete(broker.pid);
       if (ownDir) await rm(dir, { recursive: true, force: true });
     },
-    async restart() {
+    async restart({ signal = 'SIGTERM' } = {}) {
+      if (signal === 'SIGKILL') {
+        try { process.kill(broker.pid, 'SIGKILL'); } catch { /* already gone */ }
+      }
+      // After a SIGKILL this only waits for the pid to be gone and removes the pid file.
       await run(['stop', '--dir', dir], 60_000);
       livePids.delete(broker.pid);
       const next = parse(await run(['start', '--port', String(port), '--dir', dir], 180_000));

@@ -38,6 +38,7 @@ import { ConsumerGroups } from './consumer-groups.ts';
 import { acquireDataDirLock } from './data-dir-lock.ts';
 import { EmbeddedSubscription, startOffsets } from './embedded-subscription.ts';
 import { bodyBytes, encodeRecord } from './record-format.ts';
+import { fdatasync, type SyncData } from './partition-log.ts';
 import { TopicRegistry } from './topic-registry.ts';
 
 export interface EmbeddedEventLogOptions {
@@ -49,6 +50,15 @@ export interface EmbeddedEventLogOptions {
    * process crash (data is in the OS page cache) but not a power loss; meant for tests and benches.
    */
   fsync?: boolean;
+  /**
+   * How a partition segment's written bytes are made durable before an append is acknowledged
+   * (only with `fsync`; default `fdatasync(2)` of the segment file). A test seam: tests inject a
+   * spy or a failing sync to prove the ordering write → sync → acknowledge. A rejection fails
+   * the appends of that group commit with EventLogError `IO_FAILED`, acknowledges none of them,
+   * and makes the partition refuse further appends until the log is reopened. Topic metadata and
+   * group offsets (writeFileAtomic) do not go through it.
+   */
+  syncData?: SyncData;
   /** Largest encoded record body accepted, bytes (default 8 MiB; Kafka's default is 1 MiB). */
   maxRecordBytes?: number;
   /**
@@ -72,6 +82,7 @@ export interface EmbeddedEventLog extends EventLog {
 export async function createEmbeddedEventLog(opts: EmbeddedEventLogOptions): Promise<EmbeddedEventLog> {
   const logger = opts.logger ?? pino({ level: 'silent' });
   const fsync = opts.fsync ?? true;
+  const syncData = opts.syncData ?? fdatasync;
   const maxRecordBytes = opts.maxRecordBytes ?? 8 * 1024 * 1024;
   const redeliveryDelayMs = opts.redeliveryDelayMs ?? 100;
   const dir = resolve(opts.dataDir, 'log');
@@ -85,7 +96,7 @@ export async function createEmbeddedEventLog(opts: EmbeddedEventLogOptions): Pro
   let topics: TopicRegistry;
   let groups: ConsumerGroups;
   try {
-    topics = await TopicRegistry.open({ dir, fsync, maxRecordBytes, logger, onAppended: wakeConsumers });
+    topics = await TopicRegistry.open({ dir, fsync, syncData, maxRecordBytes, logger, onAppended: wakeConsumers });
     try {
       groups = await ConsumerGroups.load(groupsDir, fsync);
     } catch (err) {

@@ -15,6 +15,15 @@ import { FRAME_HEADER_BYTES, MIN_BODY_BYTES, decodeRecord, readFrameHeader, seal
 
 const SCAN_CHUNK_BYTES = 1 << 20;
 
+/**
+ * Makes the bytes written so far through `file` durable; resolves once they are on stable storage,
+ * rejects with the fs error (EIO, ENOSPC…) otherwise. The default is {@link fdatasync}.
+ */
+export type SyncData = (file: FileHandle) => Promise<void>;
+
+/** The default {@link SyncData}: `fdatasync(2)` of the segment. */
+export const fdatasync: SyncData = (file) => file.datasync();
+
 export interface PartitionLogOptions {
   topic: string;
   partition: number;
@@ -22,6 +31,8 @@ export interface PartitionLogOptions {
   path: string;
   /** fdatasync each group commit before acknowledging it. */
   fsync: boolean;
+  /** Makes the segment's written bytes durable (see `EmbeddedEventLogOptions.syncData`). */
+  syncData: SyncData;
   /** Called after each group commit has made records visible (wakes the consumers). */
   onAppended: () => void;
 }
@@ -54,6 +65,7 @@ export class PartitionLog {
     readonly partition: number,
     private readonly fh: FileHandle,
     private readonly fsync: boolean,
+    private readonly syncData: SyncData,
     private readonly onAppended: () => void,
     /** File position of offset i. */
     private readonly positions: number[],
@@ -81,10 +93,10 @@ export class PartitionLog {
           'truncating torn tail of event log segment',
         );
         await fh.truncate(index.validBytes);
-        if (opts.fsync) await fh.datasync();
+        if (opts.fsync) await opts.syncData(fh);
       }
     }
-    return new PartitionLog(topic, partition, fh, opts.fsync, opts.onAppended, index.positions, index.maxTs, index.validBytes);
+    return new PartitionLog(topic, partition, fh, opts.fsync, opts.syncData, opts.onAppended, index.positions, index.maxTs, index.validBytes);
   }
 
   /** The high watermark: offset of the next record. */
@@ -146,7 +158,7 @@ export class PartitionLog {
         }
         if (this.fsync) {
           try {
-            await this.fh.datasync();
+            await this.syncData(this.fh);
           } catch (cause) {
             // After a failed fsync the page cache state is unknown ("fsyncgate"): refuse further appends.
             this.broken = new EventLogError('IO_FAILED', `fsync of ${this.topic}/${this.partition} failed: ${(cause as Error).message}`, { cause });

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { TopicDescription, TopicSpec } from '../event-log.port.ts';
 import { EventLogError } from '../event-log.errors.ts';
 import { fsyncDir, writeFileAtomic } from '../../files/atomic-file.ts';
-import { PartitionLog } from './partition-log.ts';
+import { PartitionLog, type SyncData } from './partition-log.ts';
 
 /** Kafka's legal topic names (besides `.` and `..`). */
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
@@ -27,6 +27,8 @@ export interface TopicRegistryOptions {
   /** The log directory (`<dataDir>/log`); `topics/` in it must exist. */
   dir: string;
   fsync: boolean;
+  /** Makes a segment's written bytes durable (used only when `fsync`). */
+  syncData: SyncData;
   /** Largest record body the recovery scan accepts, bytes. */
   maxRecordBytes: number;
   logger: Logger;
@@ -152,8 +154,8 @@ export class TopicRegistry {
   }
 
   private openPartition(topic: string, partition: number, recovery?: { maxRecordBytes: number; logger: Logger }): Promise<PartitionLog> {
-    const { fsync, onAppended } = this.opts;
-    return PartitionLog.open({ topic, partition, path: join(this.topicsDir, topic, `${partition}.log`), fsync, onAppended }, recovery);
+    const { fsync, syncData, onAppended } = this.opts;
+    return PartitionLog.open({ topic, partition, path: join(this.topicsDir, topic, `${partition}.log`), fsync, syncData, onAppended }, recovery);
   }
 
   private save(): Promise<void> {

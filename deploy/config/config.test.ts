@@ -1,0 +1,77 @@
+/** loadConfig: every invalid STREAMWAVE_* value fails with a message naming the variable. */
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from './config.ts';
+import { ClusterRoleError, startRole } from '../cluster/roles.ts';
+
+let dataDir = '';
+before(async () => { dataDir = await mkdtemp(join(tmpdir(), 'streamwave-config-')); });
+after(async () => { await rm(dataDir, { recursive: true, force: true }); });
+
+/** [variable, bad value, what is wrong]. */
+const BAD: Array<[string, string, string]> = [
+  ['STREAMWAVE_PORT', 'abc', 'non-numeric port'],
+  ['STREAMWAVE_PORT', '70000', 'port above 65535'],
+  ['STREAMWAVE_PORT', '-1', 'negative port'],
+  ['STREAMWAVE_MAX_UPLOAD_BYTES', '-5', 'negative size'],
+  ['STREAMWAVE_MAX_UPLOAD_BYTES', '1.5', 'fractional size'],
+  ['STREAMWAVE_TOKEN_TTL_SECONDS', '10', 'TTL below 60 s'],
+  ['STREAMWAVE_UPLOADS_PER_HOUR', '0', 'zero quota'],
+  ['STREAMWAVE_TRANSCODE_CONCURRENCY', '17', 'concurrency above 16'],
+  ['STREAMWAVE_LOG_LEVEL', 'loud', 'unknown log level'],
+  ['STREAMWAVE_PUBLIC_URL', 'ftp://x', 'non-http public URL'],
+  ['STREAMWAVE_DATA_DIR', '', 'empty data dir'],
+  ['STREAMWAVE_JWT_SECRET', 'short', 'secret under 32 chars'],
+  ['STREAMWAVE_ADMIN_TOKEN', 'short', 'admin token under 16 chars'],
+  ['STREAMWAVE_KAFKA_BROKERS', 'nohost', 'broker without port'],
+  ['STREAMWAVE_KAFKA_BROKERS', 'a:1,,b:2', 'empty broker in the list'],
+  ['STREAMWAVE_SCHEMA_REGISTRY_URL', 'registry:8081', 'registry URL without scheme'],
+  ['STREAMWAVE_KAFKA_REPLICATION_FACTOR', '0', 'replication factor 0'],
+  ['STREAMWAVE_TOPIC_PARTITIONS', 'six', 'non-numeric partitions'],
+  ['STREAMWAVE_KAFKA_SESSION_TIMEOUT_MS', '10', 'session timeout below 1 s'],
+  ['STREAMWAVE_KAFKA_SSL', 'maybe', 'non-boolean SSL flag'],
+  ['STREAMWAVE_KAFKA_SASL_MECHANISM', 'md5', 'unknown SASL mechanism'],
+];
+
+describe('loadConfig names the bad variable', () => {
+  test('valid defaults load', () => {
+    const c = loadConfig({ STREAMWAVE_DATA_DIR: dataDir });
+    assert.equal(c.port, 8080);
+    assert.deepEqual(c.kafkaBrokers, []);
+  });
+
+  for (const [name, value, what] of BAD) {
+    test(`${what}: ${name}=${JSON.stringify(value)}`, () => {
+      assert.throws(() => loadConfig({ STREAMWAVE_DATA_DIR: dataDir, [name]: value }), (err: Error) => {
+        assert.match(err.message, new RegExp(`\\b${name}\\b`), `message "${err.message}" names ${name}`);
+        return true;
+      });
+    });
+  }
+
+  for (const missing of ['STREAMWAVE_KAFKA_SASL_USERNAME', 'STREAMWAVE_KAFKA_SASL_PASSWORD']) {
+    test(`SASL mechanism without ${missing}`, () => {
+      const env: Record<string, string> = {
+        STREAMWAVE_DATA_DIR: dataDir, STREAMWAVE_KAFKA_SASL_MECHANISM: 'plain',
+        STREAMWAVE_KAFKA_SASL_USERNAME: 'u', STREAMWAVE_KAFKA_SASL_PASSWORD: 'p',
+      };
+      delete env[missing];
+      assert.throws(() => loadConfig(env), (err: Error) => err.message.includes(missing));
+    });
+  }
+
+  test('cluster mode without brokers names STREAMWAVE_KAFKA_BROKERS (before any connection)', async () => {
+    const config = loadConfig({ STREAMWAVE_DATA_DIR: dataDir });
+    await assert.rejects(startRole('projector', config), (err: unknown) =>
+      err instanceof ClusterRoleError && err.code === 'NO_BROKERS' && err.message.includes('STREAMWAVE_KAFKA_BROKERS'));
+  });
+
+  test('a non-registry role without a registry URL names STREAMWAVE_SCHEMA_REGISTRY_URL', async () => {
+    const config = loadConfig({ STREAMWAVE_DATA_DIR: dataDir, STREAMWAVE_KAFKA_BROKERS: '127.0.0.1:1' });
+    await assert.rejects(startRole('projector', config), (err: unknown) =>
+      err instanceof ClusterRoleError && err.code === 'NO_SCHEMA_REGISTRY_URL' && err.message.includes('STREAMWAVE_SCHEMA_REGISTRY_URL'));
+  });
+});
