@@ -19,7 +19,7 @@ const KILL_AFTER_ACKED_APPENDS = 60;
 /** Bound on appends per writer, so a producer that never recovers ends the test (as a failure). */
 const MAX_APPENDS_PER_WRITER = 2_000;
 
-describe('broker SIGKILL mid-load', { skip: !kafkaFile.available && 'java or maven missing' }, () => {
+describe('broker SIGKILL mid-load', { skip: kafkaFile.skip }, () => {
   test('every acknowledged record is read back after the broker is killed and restarted on the same data', { timeout: 600_000 }, async (t) => {
     const broker = kafkaFile.broker();
     const log = await createKafkaEventLog({ ...kafkaFile.logOptions('crash', 'broker-crash'), deliveryTimeoutMs: 30_000 });

@@ -8,7 +8,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { kafkaAvailable, startKafkaBroker } from '../support/kafka-broker.ts';
+import { kafkaRequirement, startKafkaBroker } from '../support/kafka-broker.ts';
 import { createKafkaEventLog } from '../../platform/log/kafka/kafka-event-log.adapter.ts';
 import { waitUntil, sleep } from './support/cluster-harness.ts';
 
@@ -20,8 +20,9 @@ const KEYS = 40;
 const PER_APPEND = 25;
 const APPENDS = 240; // 6,000 events
 
-test('broker restart mid-load: producer and consumer recover in-process; every acknowledged event is on the log exactly once', { timeout: 600_000 }, async (t) => {
-  if (!(await kafkaAvailable())) { t.skip('no java/maven for a Kafka broker'); return; }
+const skip = await kafkaRequirement();
+
+test('broker restart mid-load: producer and consumer recover in-process; every acknowledged event is on the log exactly once', { timeout: 600_000, skip }, async (t) => {
   const broker = await startKafkaBroker();
   cleanups.push(() => broker.stop());
   const log = await createKafkaEventLog({
