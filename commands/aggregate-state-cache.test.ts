@@ -8,7 +8,7 @@ import { createUsernameIndex } from './username-index.ts';
 import { createInMemoryEventLog } from '../platform/log/in-memory/in-memory-event-log.adapter.ts';
 import { partitionForKey } from '../platform/log/partitioner.ts';
 import type { EventLog } from '../platform/log/event-log.port.ts';
-import { createJsonEventCodec } from '../test/support/json-event-codec.ts';
+import { sharedAvroTestCodec } from '../test/support/avro-test-codec.ts';
 import { keyOf, type DomainEvent } from '../domain/events.ts';
 import type { CommentEvent } from '../domain/comment/comment.events.ts';
 import type { UserEvent } from '../domain/user/user.events.ts';
@@ -16,7 +16,7 @@ import { fold } from '../domain/shared/decider.ts';
 import { ensureEventTopics, TOPIC_OF, TOPICS } from '../schemas/topics.ts';
 import { historyUpTo, T0, videoEvents } from '../domain/video/video.fixtures.ts';
 
-const codec = createJsonEventCodec();
+const codec = await sharedAvroTestCodec();
 const PARTITIONS = 6;
 
 const registered = (userId: string, username: string): UserEvent => ({

@@ -5,13 +5,13 @@ import type { Command } from './command-bus.port.ts';
 import { createInMemoryEventLog } from '../platform/log/in-memory/in-memory-event-log.adapter.ts';
 import { partitionForKey } from '../platform/log/partitioner.ts';
 import type { EventLog } from '../platform/log/event-log.port.ts';
-import { createJsonEventCodec } from '../test/support/json-event-codec.ts';
+import { sharedAvroTestCodec } from '../test/support/avro-test-codec.ts';
 import { type DomainEvent } from '../domain/events.ts';
 import { TOPICS } from '../schemas/topics.ts';
 import { DomainError } from '../domain/shared/event.ts';
 import { LADDER, OWNER, STRANGER, T0, videoCommands } from '../domain/video/video.fixtures.ts';
 
-const codec = createJsonEventCodec();
+const codec = await sharedAvroTestCodec();
 
 async function startedBus(log: EventLog = createInMemoryEventLog()) {
   const bus = createCommandBus({ log, codec });

@@ -7,12 +7,12 @@ import { routeCommand } from './routing.ts';
 import { createInMemoryEventLog } from '../platform/log/in-memory/in-memory-event-log.adapter.ts';
 import { partitionForKey } from '../platform/log/partitioner.ts';
 import type { EventLog } from '../platform/log/event-log.port.ts';
-import { createJsonEventCodec } from '../test/support/json-event-codec.ts';
+import { sharedAvroTestCodec } from '../test/support/avro-test-codec.ts';
 import { TOPICS } from '../schemas/topics.ts';
 import { DomainError } from '../domain/shared/event.ts';
 import { OWNER, T0, videoCommands } from '../domain/video/video.fixtures.ts';
 
-const codec = createJsonEventCodec();
+const codec = await sharedAvroTestCodec();
 const partitionOf = (topic: string, key: string) => `${topic}:${partitionForKey(topic, key, 6)}`;
 
 /** Two handlers on one log, as two processes: A (plain) and B (refresh-on-conflict), B's reads and appends counted. */

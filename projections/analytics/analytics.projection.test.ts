@@ -8,12 +8,12 @@ import { caseHeartbeats, VIEW_RULE_CASES } from '../../domain/view/view-rule.cas
 import type { EventLog } from '../../platform/log/event-log.port.ts';
 import { runProjection } from '../../processors/runtime/projection.runtime.ts';
 import { TOPICS } from '../../schemas/topics.ts';
-import { createJsonEventCodec } from '../../test/support/json-event-codec.ts';
+import { sharedAvroTestCodec } from '../../test/support/avro-test-codec.ts';
 import { appendEvents, createScriptedLog, driveReadModel, inMemoryStores, within } from '../testing/projection-test-kit.ts';
 import { createChdbAnalyticsStore } from './chdb-analytics-store.adapter.ts';
 import { createAnalyticsProjection } from './analytics.projection.ts';
 
-const codec = createJsonEventCodec();
+const codec = await sharedAvroTestCodec();
 const root = await mkdtemp(join(tmpdir(), 'sw-an-'));
 after(() => rm(root, { recursive: true, force: true }));
 // libchdb binds one data directory per process: every store of this file lives in this one,

@@ -7,7 +7,7 @@ import type { DomainEvent } from '../../domain/events.ts';
 import { keyOf } from '../../domain/events.ts';
 import { TOPIC_OF } from '../../schemas/topics.ts';
 import type { EventLog } from '../../platform/log/event-log.port.ts';
-import { createJsonEventCodec } from '../../test/support/json-event-codec.ts';
+import { sharedAvroTestCodec } from '../../test/support/avro-test-codec.ts';
 import { appendEvents, createScriptedLog, within } from '../testing/projection-test-kit.ts';
 import { createFileCurrentInstanceStore, embeddedReadModels } from '../../deploy/shared/embedded-read-models.ts';
 import { runProjection } from '../../processors/runtime/projection.runtime.ts';
@@ -18,7 +18,7 @@ import { createProjectionManager } from './projection-manager.ts';
 import { listChdbDatabases } from '../analytics/chdb-analytics-store.adapter.ts';
 import type { ReplayableProjection, ReplayStatus } from './replay.port.ts';
 
-const codec = createJsonEventCodec();
+const codec = await sharedAvroTestCodec();
 const root = await mkdtemp(join(tmpdir(), 'sw-replay-'));
 after(() => rm(root, { recursive: true, force: true }));
 const exists = (p: string) => stat(p).then(() => true, () => false);

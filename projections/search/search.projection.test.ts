@@ -5,14 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DomainEvent } from '../../domain/events.ts';
 import type { EventLog } from '../../platform/log/event-log.port.ts';
-import { createJsonEventCodec } from '../../test/support/json-event-codec.ts';
+import { sharedAvroTestCodec } from '../../test/support/avro-test-codec.ts';
 import { runProjection } from '../../processors/runtime/projection.runtime.ts';
 import { InvalidCursorError, type SearchQueries } from '../read-model.port.ts';
 import { appendEvents, createScriptedLog, duplicatingLog, within } from '../testing/projection-test-kit.ts';
 import { createFileSnapshotStore, type SnapshotStore } from './search-snapshot-store.ts';
 import { createSearchProjection } from './search.projection.ts';
 
-const codec = createJsonEventCodec();
+const codec = await sharedAvroTestCodec();
 const root = await mkdtemp(join(tmpdir(), 'sw-search-'));
 after(() => rm(root, { recursive: true, force: true }));
 const secret = 'test-secret';

@@ -2,13 +2,13 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DomainEvent } from '../../../domain/events.ts';
 import type { LogRecord } from '../../../platform/log/event-log.port.ts';
-import { createJsonEventCodec } from '../../../test/support/json-event-codec.ts';
+import { sharedAvroTestCodec } from '../../../test/support/avro-test-codec.ts';
 import { TOPICS } from '../../../schemas/topics.ts';
 import { DLQ_HEADERS } from '../processor.runtime.ts';
 import { processorNode, type ProjectionBatch, type ProjectionNode } from '../topology.port.ts';
 import { createTopologyTestDriver } from './topology-test-driver.ts';
 
-const codec = createJsonEventCodec();
+const codec = await sharedAvroTestCodec();
 const T0 = Date.UTC(2026, 10, 24, 10, 0, 0);
 const upload = (videoId: string, title: string): DomainEvent => ({
   type: 'UploadStarted',
