@@ -103,13 +103,21 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   const app = Fastify(serverOptions).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setErrorHandler(gatewayErrorHandler);
+  // Every response, mounted plugins (media, S3, registry) and errors included: browsers must not
+  // sniff a served file into another type (issue 8, finding 10).
+  app.addHook('onRequest', async (_request, reply) => {
+    reply.header('x-content-type-options', 'nosniff');
+  });
   app.setNotFoundHandler(async (request) => {
     throw new Errors.NotFound(`${request.method} ${request.url.split('?')[0]}`);
   });
 
   await app.register(contextPlugin, { context });
   await app.register(metricsPlugin, { registry: deps.metricsRegistry });
-  await app.register(authPlugin, { jwtSecret: config.jwtSecret, tokenTtlSeconds: config.tokenTtlSeconds });
+  await app.register(authPlugin, {
+    jwtSecret: config.jwtSecret, tokenTtlSeconds: config.tokenTtlSeconds,
+    keys: config.jwtKeys, issuer: config.jwtIssuer, audience: config.jwtAudience,
+  });
   // Route-level limits only (uploads); the 429 is thrown, so it goes through the error handler.
   await app.register(rateLimit, {
     global: false,

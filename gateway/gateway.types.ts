@@ -16,6 +16,12 @@ const MiB = 1024 * 1024;
 export interface GatewayConfig {
   /** HS256 secret for access tokens (≥ 32 bytes recommended, RFC 7518 §3.2). */
   jwtSecret: string;
+  /** JWT keys, first signs, all verify (rotation; issue 8). Default: one key `default` = jwtSecret. */
+  jwtKeys?: { kid: string; secret: string }[];
+  /** `iss` of access tokens. Default `streamwave`. */
+  jwtIssuer?: string;
+  /** `aud` of access tokens. Default `streamwave-api`. */
+  jwtAudience?: string;
   /** Access token lifetime, seconds. Default 3600. */
   tokenTtlSeconds?: number;
   /** Largest declared upload, bytes. Default 4 GiB. */
@@ -37,8 +43,9 @@ export interface GatewayConfig {
   trustProxy?: boolean | string | string[];
 }
 
-export type ResolvedGatewayConfig = Required<Omit<GatewayConfig, 'trustProxy'>> & {
+export type ResolvedGatewayConfig = Required<Omit<GatewayConfig, 'trustProxy' | 'jwtKeys'>> & {
   trustProxy: boolean | string | string[];
+  jwtKeys?: { kid: string; secret: string }[];
 };
 
 export const DEFAULT_GATEWAY_CONFIG = {
@@ -50,6 +57,8 @@ export const DEFAULT_GATEWAY_CONFIG = {
   uploadUrlTtlSeconds: 3600,
   bodyLimitBytes: 1024 * 1024,
   trustProxy: false,
+  jwtIssuer: 'streamwave',
+  jwtAudience: 'streamwave-api',
 } as const;
 
 /** See GatewayDeps.readYourWrites. Never throws; a timeout answers anyway (the write is durable, the read model lags). */

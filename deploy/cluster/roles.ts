@@ -34,11 +34,12 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { pino } from 'pino';
+import type { pino } from 'pino';
+import { createRedactingLogger } from '../../platform/logging/log-redaction.ts';
 import pRetry from 'p-retry';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { StreamWaveConfig } from '../config/config.ts';
-import { derivedSecret, gatewayConfigOf, objectStorePlugins, openEmbeddedObjectStore, readModelsOf, totalLag } from '../shared/wiring.ts';
+import { gatewayConfigOf, objectStorePlugins, openEmbeddedObjectStore, readModelsOf, totalLag } from '../shared/wiring.ts';
 import { createFileCurrentInstanceStore, embeddedReadModels } from '../shared/embedded-read-models.ts';
 import { ensureEventTopics } from '../../schemas/topics.ts';
 import { createKafkaEventLog, type KafkaEventLog, type KafkaEventLogOptions } from '../../platform/log/kafka/kafka-event-log.adapter.ts';
@@ -101,7 +102,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
   if (role !== 'registry' && role !== 'all' && !config.schemaRegistryUrl) {
     throw new ClusterRoleError('NO_SCHEMA_REGISTRY_URL', `role ${role} needs STREAMWAVE_SCHEMA_REGISTRY_URL (the registry role's URL)`);
   }
-  const logger = (opts.logger ?? pino({ name: 'streamwave', level: config.logLevel })).child({ role });
+  const logger = (opts.logger ?? createRedactingLogger({ name: 'streamwave', level: config.logLevel })).child({ role });
   const metricsRegistry = new Registry();
   metricsRegistry.setDefaultLabels({ role });
   collectDefaultMetrics({ register: metricsRegistry });
@@ -144,14 +145,14 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       registryApi = createInProcessSchemaRegistryApi(registryCore);
     }
     if (role === 'registry') {
-      const app = buildSchemaRegistryServer({ registry: registryCore!, logger: logger.child({ component: 'http' }) });
+      const app = buildSchemaRegistryServer({ registry: registryCore!, auth: config.schemaRegistryAuth, logger: logger.child({ component: 'http' }) });
       addOpsRoutes(app, metricsRegistry, async () => ({ mode: 'cluster', role }));
       const url = await app.listen({ port: config.port, host: config.host });
       cleanup.push(() => app.close());
       logger.info({ url, brokers: config.kafkaBrokers }, 'schema registry role is up');
       return running(role, url, stopAll);
     }
-    registryApi ??= createConfluentSchemaRegistryApi({ host: config.schemaRegistryUrl! });
+    registryApi ??= createConfluentSchemaRegistryApi({ host: config.schemaRegistryUrl!, auth: config.schemaRegistryAuth });
     const codec = await openCodec(registryApi, logger);
 
     // Topics exist before any consumer subscribes (the broker does not auto-create them).
@@ -181,7 +182,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
         codec,
         projections: embeddedReadModels({
           dataDir: projectionDir,
-          searchCursorSecret: derivedSecret(config, 'search-cursor'),
+          searchCursorSecret: config.cursorSecret,
           logger: logger.child({ component: 'projections' }),
         }),
         // The gateway's read models consume in groups of their own, one per replica (see the file
@@ -258,7 +259,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       metricsRegistry,
       health,
       plugins: [
-        ...(registryCore ? [{ plugin: schemaRegistryRoutes, prefix: '/registry', options: { registry: registryCore } }] : []),
+        ...(registryCore ? [{ plugin: schemaRegistryRoutes, prefix: '/registry', options: { registry: registryCore, auth: config.schemaRegistryAuth } }] : []),
         ...objectStorePlugins(objectStore!),
         admin(),
       ],

@@ -2,6 +2,7 @@ import { envSchema } from 'env-schema';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { loadOrCreateSecret } from '../shared/secrets.ts';
 
 /**
  * StreamWave configuration: environment variables with the `STREAMWAVE_` prefix, validated at
@@ -18,6 +19,26 @@ export interface StreamWaveConfig {
   dataDir: string;
   /** HS256 secret for access tokens; generated once and kept in the data dir when unset. */
   jwtSecret: string;
+  /**
+   * JWT keys (issue 8): `[{kid, secret}]`, the first signs, all verify (rotation: add the new key
+   * first, remove the old one after the token lifetime). From STREAMWAVE_JWT_KEYS
+   * (`kid:secret,kid:secret`), else one key `default` with `jwtSecret`.
+   */
+  jwtKeys: { kid: string; secret: string }[];
+  /** `iss` of access tokens, checked on verify (STREAMWAVE_JWT_ISSUER, default `streamwave`). */
+  jwtIssuer: string;
+  /** `aud` of access tokens, checked on verify (STREAMWAVE_JWT_AUDIENCE, default `streamwave-api`). */
+  jwtAudience: string;
+  /** Key of presigned upload URLs (SigV4) (STREAMWAVE_PRESIGN_SECRET, else `<dataDir>/presign.key`). */
+  presignSecret: string;
+  /** HMAC key of opaque cursors (STREAMWAVE_CURSOR_SECRET, else `<dataDir>/cursor.key`). */
+  cursorSecret: string;
+  /**
+   * HTTP Basic credentials of the schema registry's write API (issue 8), used by the registry and
+   * by every role that registers schemas. STREAMWAVE_SCHEMA_REGISTRY_USERNAME (default
+   * `streamwave`) / _PASSWORD (else generated into `<dataDir>/schema-registry.password`, 0600).
+   */
+  schemaRegistryAuth: { username: string; password: string };
   /** Access token lifetime, seconds. */
   tokenTtlSeconds: number;
   /** Largest declared upload size, bytes (default 4 GiB). */
@@ -60,6 +81,13 @@ const schema = {
     STREAMWAVE_PUBLIC_URL: { type: 'string', pattern: '^https?://' },
     STREAMWAVE_DATA_DIR: { type: 'string', minLength: 1, default: './data' },
     STREAMWAVE_JWT_SECRET: { type: 'string', minLength: 32 },
+    STREAMWAVE_JWT_KEYS: { type: 'string', pattern: '^\\s*[A-Za-z0-9._-]+:[^,\\s]{32,}\\s*(,\\s*[A-Za-z0-9._-]+:[^,\\s]{32,}\\s*)*$' },
+    STREAMWAVE_JWT_ISSUER: { type: 'string', minLength: 1, default: 'streamwave' },
+    STREAMWAVE_JWT_AUDIENCE: { type: 'string', minLength: 1, default: 'streamwave-api' },
+    STREAMWAVE_PRESIGN_SECRET: { type: 'string', minLength: 32 },
+    STREAMWAVE_CURSOR_SECRET: { type: 'string', minLength: 32 },
+    STREAMWAVE_SCHEMA_REGISTRY_USERNAME: { type: 'string', minLength: 1, pattern: '^[^:]+$', default: 'streamwave' },
+    STREAMWAVE_SCHEMA_REGISTRY_PASSWORD: { type: 'string', minLength: 1 },
     STREAMWAVE_TOKEN_TTL_SECONDS: { type: 'integer', minimum: 60, default: 3600 },
     STREAMWAVE_MAX_UPLOAD_BYTES: { type: 'integer', minimum: 1, default: 4 * 1024 ** 3 },
     STREAMWAVE_UPLOADS_PER_HOUR: { type: 'integer', minimum: 1, default: 5 },
@@ -84,6 +112,13 @@ interface Env {
   STREAMWAVE_PUBLIC_URL?: string;
   STREAMWAVE_DATA_DIR: string;
   STREAMWAVE_JWT_SECRET?: string;
+  STREAMWAVE_JWT_KEYS?: string;
+  STREAMWAVE_JWT_ISSUER: string;
+  STREAMWAVE_JWT_AUDIENCE: string;
+  STREAMWAVE_PRESIGN_SECRET?: string;
+  STREAMWAVE_CURSOR_SECRET?: string;
+  STREAMWAVE_SCHEMA_REGISTRY_USERNAME: string;
+  STREAMWAVE_SCHEMA_REGISTRY_PASSWORD?: string;
   STREAMWAVE_TOKEN_TTL_SECONDS: number;
   STREAMWAVE_MAX_UPLOAD_BYTES: number;
   STREAMWAVE_UPLOADS_PER_HOUR: number;
@@ -117,6 +152,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StreamWaveConf
   }
   const dataDir = resolve(e.STREAMWAVE_DATA_DIR);
   mkdirSync(dataDir, { recursive: true });
+  const jwtSecret = e.STREAMWAVE_JWT_SECRET ?? persistedSecret(dataDir);
   const host = e.STREAMWAVE_HOST;
   const publicHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   return {
@@ -124,7 +160,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StreamWaveConf
     host,
     publicUrl: (e.STREAMWAVE_PUBLIC_URL ?? `http://${publicHost}:${e.STREAMWAVE_PORT}`).replace(/\/$/, ''),
     dataDir,
-    jwtSecret: e.STREAMWAVE_JWT_SECRET ?? persistedSecret(dataDir),
+    jwtSecret,
+    jwtKeys: e.STREAMWAVE_JWT_KEYS ? parseJwtKeys(e.STREAMWAVE_JWT_KEYS) : [{ kid: 'default', secret: jwtSecret }],
+    jwtIssuer: e.STREAMWAVE_JWT_ISSUER,
+    jwtAudience: e.STREAMWAVE_JWT_AUDIENCE,
+    presignSecret: e.STREAMWAVE_PRESIGN_SECRET ?? loadOrCreateSecret(dataDir, PRESIGN_SECRET_FILE),
+    cursorSecret: e.STREAMWAVE_CURSOR_SECRET ?? loadOrCreateSecret(dataDir, CURSOR_SECRET_FILE),
+    schemaRegistryAuth: {
+      username: e.STREAMWAVE_SCHEMA_REGISTRY_USERNAME,
+      password: e.STREAMWAVE_SCHEMA_REGISTRY_PASSWORD ?? loadOrCreateSecret(dataDir, SCHEMA_REGISTRY_PASSWORD_FILE),
+    },
     tokenTtlSeconds: e.STREAMWAVE_TOKEN_TTL_SECONDS,
     maxUploadBytes: e.STREAMWAVE_MAX_UPLOAD_BYTES,
     uploadsPerHour: e.STREAMWAVE_UPLOADS_PER_HOUR,
@@ -145,6 +190,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StreamWaveConf
 
 /** File under the data dir holding the generated admin token (read by `streamwave replay|topics`). */
 export const ADMIN_TOKEN_FILE = 'admin.token';
+
+/** Files under the data dir holding generated secrets when their variable is unset (issue 8). */
+export const PRESIGN_SECRET_FILE = 'presign.key';
+export const CURSOR_SECRET_FILE = 'cursor.key';
+/** Generated registry password (read by `streamwave schemas register` when no password is given). */
+export const SCHEMA_REGISTRY_PASSWORD_FILE = 'schema-registry.password';
+
+/**
+ * STREAMWAVE_JWT_KEYS `kid:secret[,kid:secret…]` → keys, first signs.
+ * @throws Error naming the variable on a duplicate kid (the pattern already checked the shape).
+ */
+function parseJwtKeys(raw: string): { kid: string; secret: string }[] {
+  const keys = raw.split(',').map((p) => p.trim()).filter(Boolean).map((p) => {
+    const i = p.indexOf(':');
+    return { kid: p.slice(0, i), secret: p.slice(i + 1) };
+  });
+  if (new Set(keys.map((k) => k.kid)).size !== keys.length) throw new Error('env/STREAMWAVE_JWT_KEYS has a duplicate kid');
+  return keys;
+}
 
 /** A random secret created on first start and kept in the data dir, so tokens survive restarts. */
 function persistedSecret(dataDir: string, name = 'secret.key'): string {

@@ -2,7 +2,6 @@
  * Wiring shared by standalone mode (deploy/standalone) and the cluster roles (deploy/cluster):
  * the pieces both build the same way, so the two modes cannot drift apart.
  */
-import { createHash } from 'node:crypto';
 import type { pino } from 'pino';
 import type { StreamWaveConfig } from '../config/config.ts';
 import type { GatewayConfig, GatewayDeps } from '../../gateway/app.ts';
@@ -15,14 +14,6 @@ import { mediaPlugin } from '../../platform/object-store/http/media.plugin.ts';
 /** How long a command's answer waits for the read models to show it (read-your-writes), ms. */
 export const READ_YOUR_WRITES_TIMEOUT_MS = 5_000;
 
-/**
- * A secret for one purpose (S3 signing key, cursor HMAC, …) derived from the one configured
- * secret: SHA-256 of `<purpose>:<jwtSecret>`, base64url. Rotating STREAMWAVE_JWT_SECRET rotates them all.
- */
-export function derivedSecret(config: Pick<StreamWaveConfig, 'jwtSecret'>, purpose: string): string {
-  return createHash('sha256').update(`${purpose}:${config.jwtSecret}`).digest('base64url');
-}
-
 /** Total lag of a consumer (records behind the end offsets, summed over its partitions). */
 export async function totalLag(h: { lag(): Promise<Map<string, number>> }): Promise<number> {
   return [...(await h.lag()).values()].reduce((a, b) => a + b, 0);
@@ -32,6 +23,9 @@ export async function totalLag(h: { lag(): Promise<Map<string, number>> }): Prom
 export function gatewayConfigOf(config: StreamWaveConfig): GatewayConfig {
   return {
     jwtSecret: config.jwtSecret,
+    jwtKeys: config.jwtKeys,
+    jwtIssuer: config.jwtIssuer,
+    jwtAudience: config.jwtAudience,
     tokenTtlSeconds: config.tokenTtlSeconds,
     maxUploadBytes: config.maxUploadBytes,
     uploadsPerHour: config.uploadsPerHour,
@@ -61,13 +55,13 @@ export function readModelsOf(manager: ProjectionManager<ReadModelQueries>): Pick
 
 /**
  * The embedded object store under `dir`, with its S3-compatible endpoint at `/s3` (bucket
- * `streamwave`, SigV4 key derived from the configured secret) and HLS delivery at `/media`.
+ * `streamwave`, SigV4 key = the presign secret, independent of the token keys) and HLS delivery at `/media`.
  */
 export function openEmbeddedObjectStore(config: StreamWaveConfig, dir: string, accessKeyId: string, logger: pino.Logger): EmbeddedObjectStore {
   return createEmbeddedObjectStore({
     dir,
     publicBaseUrl: config.publicUrl,
-    s3: { endpointPath: '/s3', bucket: 'streamwave', region: 'us-east-1', accessKeyId, secretAccessKey: derivedSecret(config, 's3') },
+    s3: { endpointPath: '/s3', bucket: 'streamwave', region: 'us-east-1', accessKeyId, secretAccessKey: config.presignSecret },
     mediaPathPrefix: '/media',
     logger,
   });

@@ -7,10 +7,10 @@
  */
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { pino } from 'pino';
+import { createRedactingLogger } from '../../platform/logging/log-redaction.ts';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { StreamWaveConfig } from '../config/config.ts';
-import { derivedSecret, gatewayConfigOf, objectStorePlugins, openEmbeddedObjectStore, readModelsOf, totalLag } from '../shared/wiring.ts';
+import { gatewayConfigOf, objectStorePlugins, openEmbeddedObjectStore, readModelsOf, totalLag } from '../shared/wiring.ts';
 import { createEmbeddedEventLog } from '../../platform/log/embedded/embedded-event-log.adapter.ts';
 import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts';
 import { schemaRegistryRoutes } from '../../schemas/registry/schema-registry.routes.ts';
@@ -37,7 +37,7 @@ export interface RunningStandalone {
  * @throws when the data dir is locked by another process (`LOG_LOCKED`) or the port is taken.
  */
 export async function startStandalone(config: StreamWaveConfig): Promise<RunningStandalone> {
-  const logger = pino({ name: 'streamwave', level: config.logLevel });
+  const logger = createRedactingLogger({ name: 'streamwave', level: config.logLevel });
   const metricsRegistry = new Registry();
   collectDefaultMetrics({ register: metricsRegistry });
   const dir = (name: string) => {
@@ -60,7 +60,7 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
   const projectionManager = createProjectionManager({
     log,
     codec,
-    projections: embeddedReadModels({ dataDir: config.dataDir, searchCursorSecret: derivedSecret(config, 'search-cursor'), logger: logger.child({ role: 'projections' }) }),
+    projections: embeddedReadModels({ dataDir: config.dataDir, searchCursorSecret: config.cursorSecret, logger: logger.child({ role: 'projections' }) }),
     pointers: createFileCurrentInstanceStore(config.dataDir),
     logger: logger.child({ role: 'projection-manager' }),
   });
@@ -91,7 +91,7 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
       lag: { ...(await readModels.lag()), transcoder: await totalLag(transcoder) },
     }),
     plugins: [
-      { plugin: schemaRegistryRoutes, prefix: '/registry', options: { registry } },
+      { plugin: schemaRegistryRoutes, prefix: '/registry', options: { registry, auth: config.schemaRegistryAuth } },
       ...objectStorePlugins(objectStore),
       // Admin API (bearer admin token): replays and the topics overview.
       { plugin: adminRoutes, prefix: '/admin', options: { token: config.adminToken, replays: projectionManager, topics: () => describeLog(log) } },

@@ -1,5 +1,9 @@
 /**
  * Bearer-token authentication (RFC 6750) with HS256 JWTs (RFC 7519) issued by POST /api/v1/auth/token.
+ * Tokens carry `iss`, `aud` (checked on verify, RFC 7519 §4.1.1/§4.1.3; RFC 8725 §3.8–3.9) and a
+ * `kid` header (RFC 7515 §4.1.4) naming the key that signed them: the first of `keys` signs, every
+ * listed key verifies, so keys rotate without logging everyone out (issue 8, finding 11). A token
+ * with a wrong `iss`/`aud`, no `kid` or an unknown `kid` is a 401 INVALID_TOKEN.
  *
  * Decorates:
  * - `fastify.issueAccessToken(userId)` → `{ accessToken, expiresIn }` (seconds).
@@ -41,8 +45,21 @@ declare module 'fastify' {
   }
 }
 
+/** One HS256 key: `kid` goes in the token header, `secret` signs/verifies. */
+export interface JwtKey {
+  kid: string;
+  secret: string;
+}
+
 export interface AuthPluginOptions {
+  /** Key of a single-key deployment (kid `default`), used when `keys` is absent. */
   jwtSecret: string;
+  /** Keys, first signs, all verify (rotation). Default `[{kid: 'default', secret: jwtSecret}]`. */
+  keys?: JwtKey[];
+  /** `iss` claim set and required. Default `streamwave`. */
+  issuer?: string;
+  /** `aud` claim set and required. Default `streamwave-api`. */
+  audience?: string;
   /** Token lifetime, seconds. */
   tokenTtlSeconds: number;
 }
@@ -55,12 +72,17 @@ export function requireUserId(request: FastifyRequest): string {
 
 export const authPlugin = fp<AuthPluginOptions>(
   async (fastify, opts) => {
+    const keys = opts.keys?.length ? opts.keys : [{ kid: 'default', secret: opts.jwtSecret }];
+    const issuer = opts.issuer ?? 'streamwave';
+    const audience = opts.audience ?? 'streamwave-api';
+    const signing = keys[0]!;
+    const secretOf = new Map(keys.map((k) => [k.kid, k.secret]));
     await fastify.register(fastifyJwt, {
-      secret: opts.jwtSecret,
+      secret: signing.secret,
       // A number here is seconds (@fastify/jwt converts it, jsonwebtoken-style).
-      sign: { algorithm: 'HS256', expiresIn: opts.tokenTtlSeconds },
+      sign: { algorithm: 'HS256', expiresIn: opts.tokenTtlSeconds, kid: signing.kid, iss: issuer, aud: audience },
       // Pin the algorithm: never let the token header choose it (RFC 8725 §3.1).
-      verify: { algorithms: ['HS256'] },
+      verify: { algorithms: ['HS256'], allowedIss: issuer, allowedAud: audience, requiredClaims: ['iss', 'aud'] },
     });
 
     fastify.decorateRequest('principal', null);
@@ -75,7 +97,12 @@ export const authPlugin = fp<AuthPluginOptions>(
       if (!m) throw new Errors.InvalidToken();
       let payload: { sub?: unknown };
       try {
-        payload = fastify.jwt.verify<{ sub?: unknown }>(m[1]!);
+        const kid = (fastify.jwt.decode<{ header: { kid?: unknown } }>(m[1]!, { complete: true }))?.header?.kid;
+        const secret = typeof kid === 'string' ? secretOf.get(kid) : undefined;
+        if (secret === undefined) throw new Errors.InvalidToken();
+        payload = kid === signing.kid
+          ? fastify.jwt.verify<{ sub?: unknown }>(m[1]!)
+          : fastify.jwt.verify<{ sub?: unknown }>(m[1]!, { key: secret });
       } catch {
         throw new Errors.InvalidToken();
       }

@@ -30,6 +30,8 @@ export function createInProcessSchemaRegistryApi(registry: SchemaRegistry): Sche
 export interface ConfluentSchemaRegistryApiOptions {
   /** Registry base URL, e.g. `http://schema-registry:8081` or `http://localhost:8080/registry`. */
   host: string;
+  /** HTTP Basic credentials of the registry's write API (issue 8); sent on every call. */
+  auth?: { username: string; password: string };
 }
 
 /**
@@ -45,7 +47,7 @@ const COMPATIBILITY_LEVEL = COMPATIBILITY.BACKWARD_TRANSITIVE;
  * the client caches ids, so a steady-state decode makes no HTTP call.
  */
 export function createConfluentSchemaRegistryApi(opts: ConfluentSchemaRegistryApiOptions): SchemaRegistryApi {
-  const client = new ConfluentSchemaRegistryClient({ host: opts.host });
+  const client = new ConfluentSchemaRegistryClient({ host: opts.host, ...(opts.auth && { auth: opts.auth }) });
   return {
     async register(subject, schemaJson) {
       const { id } = await client.register({ type: SchemaType.AVRO, schema: schemaJson }, { subject, compatibility: COMPATIBILITY_LEVEL });

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply } from 'fastify';
 import type pino from 'pino';
 import { RegistryError } from './registry-errors.ts';
+import { requireRegistryCredentials, type RegistryCredentials } from './registry-auth.ts';
 import type { SchemaRegistry } from './schema-registry.ts';
 
 /** Content type of the Confluent Schema Registry REST API v1. */
@@ -8,6 +9,12 @@ export const SCHEMA_REGISTRY_CONTENT_TYPE = 'application/vnd.schemaregistry.v1+j
 
 export interface SchemaRegistryRoutesOptions {
   registry: SchemaRegistry;
+  /**
+   * Credentials the write routes (POST /subjects/{s}/versions, PUT /config, PUT|DELETE
+   * /config/{s}) require (HTTP Basic; issue 8). Every deployment passes them (standalone generates
+   * a password when none is configured); without them the writes are open (tests only).
+   */
+  auth?: RegistryCredentials;
 }
 
 interface SchemaBody { schema?: unknown; schemaType?: string; references?: unknown[] }
@@ -51,7 +58,9 @@ function sendError(reply: FastifyReply, status: number, errorCode: number, messa
  * POST /compatibility/subjects/{s}/versions[/{v|latest}] → {is_compatible[, messages]}.
  * Errors: `{error_code, message}` with Confluent codes (see registry-errors.ts).
  */
-export const schemaRegistryRoutes: FastifyPluginAsync<SchemaRegistryRoutesOptions> = async (app, { registry }) => {
+export const schemaRegistryRoutes: FastifyPluginAsync<SchemaRegistryRoutesOptions> = async (app, { registry, auth }) => {
+  // Writes need credentials; reads, lookups and compatibility tests stay open (as Confluent's).
+  const write = auth ? { onRequest: requireRegistryCredentials(auth, SCHEMA_REGISTRY_CONTENT_TYPE) } : {};
   const jsonParser = app.getDefaultJsonParser('error', 'ignore');
   app.addContentTypeParser(
     [SCHEMA_REGISTRY_CONTENT_TYPE, 'application/vnd.schemaregistry+json', 'application/octet-stream'],
@@ -92,7 +101,7 @@ export const schemaRegistryRoutes: FastifyPluginAsync<SchemaRegistryRoutesOption
     return reply.type(SCHEMA_REGISTRY_CONTENT_TYPE).send(v.schema);
   });
 
-  app.post<{ Params: SubjectParams; Body: SchemaBody }>('/subjects/:subject/versions', { schema: { body: schemaBody } }, async (req) => {
+  app.post<{ Params: SubjectParams; Body: SchemaBody }>('/subjects/:subject/versions', { ...write, schema: { body: schemaBody } }, async (req) => {
     const { schema, schemaType } = schemaOf(req.body);
     const { id } = await registry.register(req.params.subject, schema, schemaType);
     return { id };
@@ -113,7 +122,7 @@ export const schemaRegistryRoutes: FastifyPluginAsync<SchemaRegistryRoutesOption
 
   app.get('/config', async () => ({ compatibilityLevel: await registry.getGlobalCompatibility() }));
 
-  app.put<{ Body: { compatibility?: string } }>('/config', async (req) => {
+  app.put<{ Body: { compatibility?: string } }>('/config', write, async (req) => {
     const compatibility = await registry.setGlobalCompatibility(String(req.body?.compatibility ?? ''));
     return { compatibility };
   });
@@ -126,12 +135,12 @@ export const schemaRegistryRoutes: FastifyPluginAsync<SchemaRegistryRoutesOption
       `Subject '${req.params.subject}' does not have subject-level compatibility configured`);
   });
 
-  app.put<{ Params: SubjectParams; Body: { compatibility?: string } }>('/config/:subject', async (req) => {
+  app.put<{ Params: SubjectParams; Body: { compatibility?: string } }>('/config/:subject', write, async (req) => {
     const compatibility = await registry.setSubjectCompatibility(req.params.subject, String(req.body?.compatibility ?? ''));
     return { compatibility };
   });
 
-  app.delete<{ Params: SubjectParams }>('/config/:subject', async (req) => ({
+  app.delete<{ Params: SubjectParams }>('/config/:subject', write, async (req) => ({
     compatibilityLevel: await registry.deleteSubjectCompatibility(req.params.subject),
   }));
 
@@ -156,6 +165,8 @@ export interface SchemaRegistryServerOptions {
   registry: SchemaRegistry;
   /** Request logger; default none. */
   logger?: pino.Logger;
+  /** Credentials of the write routes (see SchemaRegistryRoutesOptions.auth). */
+  auth?: RegistryCredentials;
 }
 
 /**
@@ -164,6 +175,10 @@ export interface SchemaRegistryServerOptions {
  */
 export function buildSchemaRegistryServer(opts: SchemaRegistryServerOptions): FastifyInstance {
   const app = (opts.logger ? Fastify({ loggerInstance: opts.logger }) : Fastify({ logger: false })) as unknown as FastifyInstance;
-  app.register(schemaRegistryRoutes, { registry: opts.registry });
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff');
+    return payload;
+  });
+  app.register(schemaRegistryRoutes, { registry: opts.registry, auth: opts.auth });
   return app;
 }

@@ -45,6 +45,8 @@ for (const variant of ['ranged store', 'port-only store'] as const) {
       await store.putObject('videos/v1/720p/init.mp4', Buffer.from('init'), 'application/octet-stream');
       await store.putObject('videos/v1/thumb.jpg', Buffer.from('jpeg'), 'application/octet-stream');
       await store.putObject('videos/v1/notes.txt', Buffer.from('hi'), 'text/plain');
+      await store.putObject('videos/v1/720p/rendition.json', Buffer.from('{"ffmpeg":"/srv/streamwave/tmp/x"}'), 'application/json');
+      await store.putObject('videos/v1/page.html', Buffer.from('<script>alert(1)</script>'), 'text/html');
       await store.putObject('uploads/u1/source', Buffer.from('raw upload'), 'video/mp4');
     });
     after(async () => {
@@ -65,6 +67,7 @@ for (const variant of ['ranged store', 'port-only store'] as const) {
         assert.equal(res.headers['content-type'], c.type);
         assert.equal(res.headers['cache-control'], c.cache);
         assert.equal(res.headers['access-control-allow-origin'], '*');
+        assert.equal(res.headers['x-content-type-options'], 'nosniff');
         const stored = await store.getObject(c.key);
         assert.ok(stored);
         assert.equal(res.headers['content-length'], String(stored.size));
@@ -72,12 +75,21 @@ for (const variant of ['ranged store', 'port-only store'] as const) {
       });
     }
 
-    test('the body is the stored object; other extensions keep the stored content type', async () => {
+    test('the body is the stored object', async () => {
       const seg = await app.inject({ method: 'GET', url: '/media/videos/v1/720p/seg-00001.m4s' });
       assert.deepEqual(seg.rawPayload, segment);
-      const txt = await app.inject({ method: 'GET', url: '/media/videos/v1/notes.txt' });
-      assert.equal(txt.headers['content-type'], 'text/plain');
-      assert.equal(txt.body, 'hi');
+    });
+
+    test('issue 8: rendition.json and any non-player file under a public prefix → 404 (stored, but never served)', async () => {
+      for (const key of ['videos/v1/720p/rendition.json', 'videos/v1/notes.txt', 'videos/v1/page.html']) {
+        assert.ok(await store.exists(key), key);
+        for (const range of [undefined, 'bytes=0-3']) {
+          const res = await app.inject({ method: 'GET', url: `/media/${key}`, headers: range ? { range } : {} });
+          assert.equal(res.statusCode, 404, key);
+          assert.equal(res.json().code, 'NOT_FOUND', key);
+          assert.doesNotMatch(res.body, /srv|script/);
+        }
+      }
     });
 
     test('raw uploads, missing keys and traversal attempts → 404 {code: NOT_FOUND}', async () => {

@@ -23,9 +23,11 @@ const PLAYLIST = 'public, max-age=2';
  * - `.m4s` → `video/iso.segment` (CMAF/ISO BMFF media segment), `.mp4` (init segment) → `video/mp4`,
  *   `.ts` → `video/mp2t`, `.jpg` → `image/jpeg`, `.vtt` → `text/vtt`: written once under a
  *   per-video key and never rewritten, so cached for a year as `immutable`.
- * Other extensions keep the stored content type and a short cache.
+ * `.webp` → `image/webp` (thumbnails) likewise. Any other extension (e.g. the transcoder's
+ * `rendition.json`) is not a player file: `undefined`, and the plugin answers 404 (issue 8,
+ * finding 10). The stored content type is never echoed: only these fixed types are served.
  */
-function mediaResponseHeaders(key: string, storedContentType: string): { contentType: string; cacheControl: string } {
+function mediaResponseHeaders(key: string): { contentType: string; cacheControl: string } | undefined {
   const ext = /\.([A-Za-z0-9]+)$/.exec(key)?.[1]?.toLowerCase();
   switch (ext) {
     case 'm3u8':
@@ -39,10 +41,13 @@ function mediaResponseHeaders(key: string, storedContentType: string): { content
     case 'jpg':
     case 'jpeg':
       return { contentType: 'image/jpeg', cacheControl: IMMUTABLE };
+    case 'webp':
+      return { contentType: 'image/webp', cacheControl: IMMUTABLE };
     case 'vtt':
       return { contentType: 'text/vtt', cacheControl: IMMUTABLE };
     default:
-      return { contentType: storedContentType, cacheControl: 'public, max-age=60' };
+      // Not a player file (rendition.json, probe output, anything else): never public (issue 8).
+      return undefined;
   }
 }
 
@@ -93,15 +98,17 @@ export const mediaPlugin: FastifyPluginAsync<MediaPluginOptions> = async (fastif
 
   fastify.get<{ Params: { '*': string } }>('/*', async (request, reply) => {
     const key = request.params['*'] ?? '';
-    if (!PUBLIC_PREFIXES.some((p) => key.startsWith(p))) return notFound(reply);
+    const headers = mediaResponseHeaders(key);
+    if (!headers || !PUBLIC_PREFIXES.some((p) => key.startsWith(p))) return notFound(reply);
     try {
       const ranged = supportsRangeReads(store);
       const info = ranged ? await store.headObject(key) : undefined;
       if (ranged && !info) return notFound(reply);
 
       if (ranged && info) {
-        const { contentType, cacheControl } = mediaResponseHeaders(key, info.contentType);
-        reply.header('content-type', contentType).header('cache-control', cacheControl).header('accept-ranges', 'bytes');
+        const { contentType, cacheControl } = headers;
+        reply.header('content-type', contentType).header('cache-control', cacheControl).header('accept-ranges', 'bytes')
+          .header('x-content-type-options', 'nosniff');
         if (info.etag) reply.header('etag', info.etag);
         if (info.lastModified) reply.header('last-modified', info.lastModified.toUTCString());
         const decision = decideByteRange(request.headers.range, info.size);
@@ -129,8 +136,9 @@ export const mediaPlugin: FastifyPluginAsync<MediaPluginOptions> = async (fastif
 
       const obj = await store.getObject(key);
       if (!obj) return notFound(reply);
-      const { contentType, cacheControl } = mediaResponseHeaders(key, obj.contentType);
-      reply.header('content-type', contentType).header('cache-control', cacheControl).header('accept-ranges', 'bytes');
+      const { contentType, cacheControl } = headers;
+      reply.header('content-type', contentType).header('cache-control', cacheControl).header('accept-ranges', 'bytes')
+          .header('x-content-type-options', 'nosniff');
       const decision = decideByteRange(request.headers.range, obj.size);
       switch (decision.kind) {
         case 'unsatisfiable':
