@@ -11,6 +11,13 @@ import { uploadFile, waitForProcessing } from './client/upload-file.ts';
 import { registerReplayCommand } from './commands/replay.command.ts';
 import { registerTopicsCommand } from './commands/topics.command.ts';
 import { registerSchemasCommand } from './commands/schemas.command.ts';
+import { PASSWORD_ARGUMENT_REFUSED, PasswordInputError, readPassword, USAGE_EXIT_CODE } from './client/password-input.ts';
+
+/** Exits 2 with PASSWORD_ARGUMENT_REFUSED (issue 8: never a password on the command line). */
+function refusePasswordArgument(): never {
+  console.error(PASSWORD_ARGUMENT_REFUSED);
+  process.exit(USAGE_EXIT_CODE);
+}
 
 const program = new Command();
 program.name('streamwave').description('StreamWave video platform backend').showHelpAfterError();
@@ -64,11 +71,15 @@ program
 serverOption(
   program
     .command('register')
-    .description('create an account')
+    .description('create an account; the password comes from --password-stdin, STREAMWAVE_PASSWORD or a prompt, never an argument')
     .argument('<username>')
     .argument('<email>')
-    .argument('<password>'),
-).action(async (username: string, email: string, password: string, opts: { server: string }) => {
+    // Accepted only to be refused with a clear message (exit 2) instead of commander's generic one.
+    .argument('[password]')
+    .option('--password-stdin', 'read the password from standard input'),
+).action(async (username: string, email: string, passwordArg: string | undefined, opts: { server: string; passwordStdin?: boolean }) => {
+  if (passwordArg !== undefined) refusePasswordArgument();
+  const password = (await readPassword({ fromStdin: opts.passwordStdin, envVar: 'STREAMWAVE_PASSWORD', prompt: `password for ${username}` }))!;
   const client = new StreamWaveClient(opts.server);
   const r = await client.register(username, email, password);
   console.log(`registered ${username} (${r.id})`);
@@ -89,15 +100,18 @@ serverOption(
     .option('-d, --description <text>', 'description', '')
     .option('--tags <a,b,c>', 'comma-separated tags', parseTags, [] as string[])
     .option('-u, --username <name>', 'account (or STREAMWAVE_USERNAME)', process.env.STREAMWAVE_USERNAME)
-    .option('-p, --password <password>', 'password (or STREAMWAVE_PASSWORD)', process.env.STREAMWAVE_PASSWORD)
+    .option('-p, --password <password>', 'refused: a password argument is visible in ps and shell history (exit 2)')
+    .option('--password-stdin', 'read the password from standard input (else STREAMWAVE_PASSWORD, else a prompt)')
     .option('--no-wait', 'return once the upload is complete, without waiting for processing'),
-).action(async (file: string, opts: { server: string; title: string; description: string; tags: string[]; username?: string; password?: string; wait: boolean }) => {
-  if (!opts.username || !opts.password) {
-    console.error('upload needs --username and --password (or STREAMWAVE_USERNAME / STREAMWAVE_PASSWORD)');
-    process.exit(2);
+).action(async (file: string, opts: { server: string; title: string; description: string; tags: string[]; username?: string; password?: string; passwordStdin?: boolean; wait: boolean }) => {
+  if (opts.password !== undefined) refusePasswordArgument();
+  if (!opts.username) {
+    console.error('upload needs --username (or STREAMWAVE_USERNAME)');
+    process.exit(USAGE_EXIT_CODE);
   }
+  const password = (await readPassword({ fromStdin: opts.passwordStdin, envVar: 'STREAMWAVE_PASSWORD', prompt: `password for ${opts.username}` }))!;
   const client = new StreamWaveClient(opts.server);
-  await client.login(opts.username, opts.password);
+  await client.login(opts.username, password);
   const bar = new SingleBar({ format: 'upload     [{bar}] {percentage}% | {value}/{total} MiB | {eta}s left', hideCursor: true }, Presets.shades_classic);
   const mib = (b: number) => Math.round((b / 1048576) * 10) / 10;
   let started = false;
@@ -148,6 +162,10 @@ registerTopicsCommand(program, serverOption);
 registerSchemasCommand(program);
 
 program.parseAsync().catch((e: unknown) => {
+  if (e instanceof PasswordInputError) {
+    console.error(e.message);
+    process.exit(e.exitCode);
+  }
   if (e instanceof ApiError) console.error(e.message);
   else console.error(e instanceof Error ? e.message : e);
   process.exit(1);

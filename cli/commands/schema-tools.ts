@@ -45,12 +45,18 @@ export interface RegistryHttpClient {
 }
 
 /** @param baseUrl e.g. `http://localhost:8081` or `http://127.0.0.1:8080/registry` */
-export function createRegistryHttpClient(baseUrl: string, fetchImpl: typeof fetch = fetch): RegistryHttpClient {
+export function createRegistryHttpClient(baseUrl: string, fetchImpl: typeof fetch = fetch, auth?: { username: string; password: string }): RegistryHttpClient {
   const base = baseUrl.replace(/\/$/, '');
+  // HTTP Basic (RFC 7617), what the registry's write API requires (issue 8); harmless on reads.
+  const authorization = auth && `Basic ${Buffer.from(`${auth.username}:${auth.password}`, 'utf8').toString('base64')}`;
   const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
     const res = await fetchImpl(`${base}${path}`, {
       method,
-      headers: { accept: `${SR_CONTENT_TYPE}, application/json`, ...(body !== undefined && { 'content-type': SR_CONTENT_TYPE }) },
+      headers: {
+        accept: `${SR_CONTENT_TYPE}, application/json`,
+        ...(body !== undefined && { 'content-type': SR_CONTENT_TYPE }),
+        ...(authorization && { authorization }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();

@@ -6,11 +6,33 @@
  * Exit codes: 0 ok, 1 incompatible / registration refused, 2 bad usage.
  */
 import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import {
   checkAgainstBaseline, createRegistryHttpClient, diffRecordSchemas, formatFieldChange, hasIncompatible, localSubjectSchemas,
   readDirSchemaFiles, readGitSchemaFiles, readGitSchemaHistory, RegistryHttpError, subjectSchemasOfFiles, type SubjectCheck, type SubjectSchema,
 } from './schema-tools.ts';
+import { SCHEMA_REGISTRY_PASSWORD_FILE } from '../../deploy/config/config.ts';
+import { readPassword } from '../client/password-input.ts';
+
+/**
+ * Credentials of the registry's write API (issue 8): user from --registry-username
+ * (STREAMWAVE_SCHEMA_REGISTRY_USERNAME, default `streamwave`); password from --password-stdin,
+ * STREAMWAVE_SCHEMA_REGISTRY_PASSWORD, the standalone server's generated
+ * `<data dir>/schema-registry.password`, or a prompt on a terminal. None found: no credentials
+ * (the registry answers 401 and the command exits 1).
+ */
+async function registryCredentials(opts: { registryUsername: string; passwordStdin?: boolean; dataDir: string }) {
+  const file = join(resolve(opts.dataDir), SCHEMA_REGISTRY_PASSWORD_FILE);
+  const fromFile = !opts.passwordStdin && !process.env.STREAMWAVE_SCHEMA_REGISTRY_PASSWORD && existsSync(file)
+    ? readFileSync(file, 'utf8').trim() : undefined;
+  const password = fromFile ?? await readPassword({
+    fromStdin: opts.passwordStdin, envVar: 'STREAMWAVE_SCHEMA_REGISTRY_PASSWORD',
+    prompt: `schema registry password for ${opts.registryUsername}`, optional: true,
+  });
+  return password === undefined ? undefined : { username: opts.registryUsername, password };
+}
 
 const registryOption = (cmd: Command) =>
   cmd.option('-r, --registry <url>', 'schema registry URL (standalone: <server>/registry)', process.env.STREAMWAVE_SCHEMA_REGISTRY_URL);
@@ -48,8 +70,12 @@ export function registerSchemasCommand(program: Command): void {
     console.log(`${subjects.length} subject(s)`);
   });
 
-  registryOption(schemas.command('register').description('register every event schema under its subject (<topic>-<record full name>)')).action(async (opts: { registry?: string }) => {
-    const client = createRegistryHttpClient(needRegistry(opts.registry));
+  registryOption(schemas.command('register').description('register every event schema under its subject (<topic>-<record full name>); needs the registry\'s write credentials'))
+    .option('--registry-username <name>', 'registry user (HTTP Basic)', process.env.STREAMWAVE_SCHEMA_REGISTRY_USERNAME || 'streamwave')
+    .option('--password-stdin', 'read the registry password from standard input (else STREAMWAVE_SCHEMA_REGISTRY_PASSWORD, else <data-dir>/schema-registry.password, else a prompt)')
+    .option('--data-dir <dir>', 'standalone data dir holding the generated schema-registry.password', process.env.STREAMWAVE_DATA_DIR ?? './data')
+    .action(async (opts: { registry?: string; registryUsername: string; passwordStdin?: boolean; dataDir: string }) => {
+    const client = createRegistryHttpClient(needRegistry(opts.registry), fetch, await registryCredentials(opts));
     let failed = 0;
     for (const s of localSubjectSchemas()) {
       try {

@@ -14,16 +14,19 @@ import { startStandaloneProcess, type StandaloneProcess } from '../support/stand
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** Runs `streamwave <args>` (bounded: killed after `timeoutMs`). */
-function streamwave(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs `streamwave <args>` (bounded: killed after `timeoutMs`); `input` is written to its standard input. */
+function streamwave(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000, input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'cli', 'main.ts'), ...args], {
-      cwd: root, env: { ...process.env, STREAMWAVE_ADMIN_TOKEN: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: root,
+      env: { ...process.env, STREAMWAVE_ADMIN_TOKEN: '', STREAMWAVE_PASSWORD: '', STREAMWAVE_SCHEMA_REGISTRY_PASSWORD: '', ...env },
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
+    if (input !== undefined) child.stdin!.end(input);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
+    child.stdout!.on('data', (d) => { stdout += d; });
+    child.stderr!.on('data', (d) => { stderr += d; });
     const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.once('close', (code) => { clearTimeout(t); resolve({ code, stdout, stderr }); });
   });
@@ -80,5 +83,53 @@ describe('ops CLI against standalone', () => {
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /^streamwave\.users-io\.streamwave\.user\.UserRegistered\s+1\s+\d+$/m);
     assert.match(r.stdout, /\d+ subject\(s\)/);
+  });
+
+  test('issue 8: a password as an argument is refused (exit 2, no account); --password-stdin and STREAMWAVE_PASSWORD work', async () => {
+    const refused = await streamwave(['register', 'erin', 'erin@example.com', 'visible in ps', '--server', server.url]);
+    assert.equal(refused.code, 2, refused.stdout + refused.stderr);
+    assert.match(refused.stderr, /not accepted as arguments/);
+    await assert.rejects(new StreamWaveClient(server.url).login('erin', 'visible in ps'));
+    const refusedUpload = await streamwave(['upload', 'x.mp4', '-t', 'x', '-u', 'erin', '-p', 'visible in ps', '--server', server.url]);
+    assert.equal(refusedUpload.code, 2, refusedUpload.stdout + refusedUpload.stderr);
+    assert.match(refusedUpload.stderr, /not accepted as arguments/);
+    const none = await streamwave(['register', 'erin', 'erin@example.com', '--server', server.url]);
+    assert.equal(none.code, 2, none.stdout + none.stderr);
+    assert.match(none.stderr, /--password-stdin/);
+
+    const viaStdin = await streamwave(['register', 'erin', 'erin@example.com', '--password-stdin', '--server', server.url], {}, 60_000, 'piped password 1\n');
+    assert.equal(viaStdin.code, 0, viaStdin.stdout + viaStdin.stderr);
+    assert.ok(await new StreamWaveClient(server.url).login('erin', 'piped password 1'));
+    const viaEnv = await streamwave(['register', 'frank', 'frank@example.com', '--server', server.url], { STREAMWAVE_PASSWORD: 'env password 22' });
+    assert.equal(viaEnv.code, 0, viaEnv.stdout + viaEnv.stderr);
+    assert.ok(await new StreamWaveClient(server.url).login('frank', 'env password 22'));
+  });
+
+  test('issue 8: registry writes need credentials; `schemas register` sends them (generated password file, env or stdin)', async () => {
+    const registry = `${server.url}/registry`;
+    // The reported attack against the real server: no credentials → 401, nothing changed.
+    const attack = await fetch(`${registry}/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ compatibility: 'NONE' }) });
+    assert.equal(attack.status, 401);
+    assert.match(attack.headers.get('www-authenticate') ?? '', /^Basic/);
+    assert.equal((await attack.json()).error_code, 40101);
+    assert.deepEqual(await (await fetch(`${registry}/config`)).json(), { compatibilityLevel: 'BACKWARD_TRANSITIVE' });
+
+    const emptyDir = await mkdtemp(join(tmpdir(), 'sw-no-password-'));
+    try {
+      const anonymous = await streamwave(['schemas', 'register', '--registry', registry, '--data-dir', emptyDir]);
+      assert.equal(anonymous.code, 1, anonymous.stdout + anonymous.stderr);
+      assert.match(anonymous.stderr, /Unauthorized/);
+      const wrong = await streamwave(['schemas', 'register', '--registry', registry, '--data-dir', emptyDir, '--password-stdin'], {}, 60_000, 'wrong\n');
+      assert.equal(wrong.code, 1, wrong.stdout + wrong.stderr);
+    } finally { await rm(emptyDir, { recursive: true, force: true }); }
+
+    const password = (await readFile(join(dataDir, 'schema-registry.password'), 'utf8')).trim();
+    const fromFile = await streamwave(['schemas', 'register', '--registry', registry, '--data-dir', dataDir]);
+    assert.equal(fromFile.code, 0, fromFile.stdout + fromFile.stderr);
+    assert.match(fromFile.stdout, /^streamwave\.users-io\.streamwave\.user\.UserRegistered: id \d+$/m);
+    const fromEnv = await streamwave(['schemas', 'register', '--registry', registry], { STREAMWAVE_SCHEMA_REGISTRY_PASSWORD: password, STREAMWAVE_DATA_DIR: '/nonexistent' });
+    assert.equal(fromEnv.code, 0, fromEnv.stdout + fromEnv.stderr);
+    const fromStdin = await streamwave(['schemas', 'register', '--registry', registry, '--password-stdin'], {}, 60_000, `${password}\n`);
+    assert.equal(fromStdin.code, 0, fromStdin.stdout + fromStdin.stderr);
   });
 });
