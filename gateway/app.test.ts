@@ -200,11 +200,16 @@ describe('bearer authentication', () => {
     assert.equal(basic.json().code, 'INVALID_TOKEN');
   });
 
-  test('a valid token we did not issue through login but signed with our secret is accepted', async () => {
+  test('a valid token we did not issue through login but signed with our secret (kid, iss, aud as ours) is accepted', async () => {
     const nowS = Math.floor(Date.now() / 1000);
-    const res = await history({ authorization: `Bearer ${signJwt({ sub: userId, iat: nowS, exp: nowS + 60 }, TEST_JWT_SECRET)}` });
+    const claims = { sub: userId, iat: nowS, exp: nowS + 60, iss: 'streamwave', aud: 'streamwave-api' };
+    const res = await history({ authorization: `Bearer ${signJwt(claims, TEST_JWT_SECRET, { alg: 'HS256', typ: 'JWT', kid: 'default' })}` });
     assert.equal(res.statusCode, 200);
     assert.deepEqual(res.json(), { history: [] });
+    // Issue 8: the same token without kid, iss or aud is refused.
+    for (const [c, h] of [[claims, { alg: 'HS256' }], [{ ...claims, iss: undefined }, { alg: 'HS256', kid: 'default' }], [{ ...claims, aud: 'x' }, { alg: 'HS256', kid: 'default' }]] as const) {
+      assert.equal((await history({ authorization: `Bearer ${signJwt(c, TEST_JWT_SECRET, h)}` })).statusCode, 401);
+    }
   });
 });
 
@@ -217,6 +222,16 @@ describe('health, metrics, docs, mounted plugins', () => {
     t = await createTestGateway({}, { health: async () => ({ log: 'up', lag: 0 }), plugins: [{ plugin: extra, prefix: '/registry' }] });
   });
   after(() => t.close());
+
+  test('issue 8: every response carries X-Content-Type-Options: nosniff (API, errors, 404, docs, mounted plugins)', async () => {
+    for (const url of ['/health', '/api/v1/users/me/history', '/nowhere', '/docs/json', '/registry/ping', '/metrics']) {
+      const res = await t.inject({ method: 'GET', url });
+      assert.equal(res.headers['x-content-type-options'], 'nosniff', url);
+    }
+    const bad = await t.inject({ method: 'POST', url: '/api/v1/users', payload: '{not json', headers: { 'content-type': 'application/json' } });
+    assert.equal(bad.statusCode, 400);
+    assert.equal(bad.headers['x-content-type-options'], 'nosniff');
+  });
 
   test('GET /health merges the health probe', async () => {
     const res = await t.inject({ method: 'GET', url: '/health' });
