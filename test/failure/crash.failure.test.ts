@@ -124,15 +124,19 @@ test('crash: kill -9 projector and transcoder during a 50k-event load; read mode
 
   // The registry role in this process (not under test here); the others reach it by URL.
   const registryPort = await freePort();
+  // Registry writes need credentials (issue 8): one password for the registry and every role.
+  const registryPassword = 'crash-test-registry-password';
+  const auth = { username: 'streamwave', password: registryPassword };
   const registry: RunningRole = await startRole('registry', loadConfig({
     STREAMWAVE_DATA_DIR: join(dataDir, 'registry'), STREAMWAVE_PORT: String(registryPort), STREAMWAVE_KAFKA_BROKERS: broker.bootstrap, STREAMWAVE_LOG_LEVEL: 'silent',
+    STREAMWAVE_SCHEMA_REGISTRY_PASSWORD: registryPassword,
   }));
   cleanups.push(() => registry.stop());
 
   const log = await createKafkaEventLog({ brokers: [broker.bootstrap], clientId: 'crash-loader', replicationFactor: 1 });
   cleanups.push(() => log.close());
   await ensureEventTopics(log, { partitions: 6, replicationFactor: 1 });
-  const codec = createAvroEventCodec({ registry: createConfluentSchemaRegistryApi({ host: registry.url }) });
+  const codec = createAvroEventCodec({ registry: createConfluentSchemaRegistryApi({ host: registry.url, auth }) });
   await codec.registerAll();
 
   // --- the load -------------------------------------------------------------------------------
@@ -185,7 +189,7 @@ test('crash: kill -9 projector and transcoder during a 50k-event load; read mode
 
   // --- roles under test ------------------------------------------------------------------------
   const roleEnv = {
-    STREAMWAVE_DATA_DIR: join(dataDir, 'roles'), STREAMWAVE_KAFKA_BROKERS: broker.bootstrap, STREAMWAVE_SCHEMA_REGISTRY_URL: registry.url,
+    STREAMWAVE_DATA_DIR: join(dataDir, 'roles'), STREAMWAVE_KAFKA_BROKERS: broker.bootstrap, STREAMWAVE_SCHEMA_REGISTRY_URL: registry.url, STREAMWAVE_SCHEMA_REGISTRY_PASSWORD: registryPassword,
     STREAMWAVE_JWT_SECRET: 'x'.repeat(40),
   };
   const live: Record<'projector' | 'transcoder', RoleProcess | undefined> = { projector: undefined, transcoder: undefined };

@@ -51,14 +51,17 @@ test('incompatible schema: 409/40901 from the registry role, and nothing produce
   cleanups.push(() => broker.stop());
   const dataDir = await mkdtemp(join(tmpdir(), 'streamwave-schema-'));
   cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
-  const registry = await startRole('registry', loadConfig({ STREAMWAVE_DATA_DIR: join(dataDir, 'data'), STREAMWAVE_PORT: String(await freePort()), STREAMWAVE_KAFKA_BROKERS: broker.bootstrap, STREAMWAVE_LOG_LEVEL: 'silent' }));
+  const config = loadConfig({ STREAMWAVE_DATA_DIR: join(dataDir, 'data'), STREAMWAVE_PORT: String(await freePort()), STREAMWAVE_KAFKA_BROKERS: broker.bootstrap, STREAMWAVE_LOG_LEVEL: 'silent' });
+  // Registry writes need the credentials (issue 8): the roles and this test use the configured ones.
+  const auth = config.schemaRegistryAuth;
+  const registry = await startRole('registry', config);
   cleanups.push(() => registry.stop());
   const log = await createKafkaEventLog({ brokers: [broker.bootstrap], clientId: 'schema-proof', replicationFactor: 1 });
   cleanups.push(() => log.close());
   await ensureEventTopics(log, { partitions: 3, replicationFactor: 1 });
 
   // The current schemas, registered as every role does at start; a published video and one view of it produced with them.
-  const codec = createAvroEventCodec({ registry: createConfluentSchemaRegistryApi({ host: registry.url }) });
+  const codec = createAvroEventCodec({ registry: createConfluentSchemaRegistryApi({ host: registry.url, auth }) });
   await codec.registerAll();
   const videoId = 'vid_s';
   const rendition = { name: '144p', width: 256, height: 144, bandwidth: 300_000, codecs: 'avc1.64000c,mp4a.40.2', playlist: '144p/index.m3u8' };
@@ -84,7 +87,7 @@ test('incompatible schema: 409/40901 from the registry role, and nothing produce
 
   const res = await fetch(`${registry.url}/subjects/${encodeURIComponent(subject)}/versions`, {
     method: 'POST',
-    headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+    headers: { 'content-type': 'application/vnd.schemaregistry.v1+json', authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` },
     body: JSON.stringify({ schema: JSON.stringify(v2) }),
   });
   const body = (await res.json()) as { error_code: number; message: string };
@@ -96,7 +99,7 @@ test('incompatible schema: 409/40901 from the registry role, and nothing produce
   const avsc = JSON.parse(await readFile(file, 'utf8')) as { fields: Array<{ name: string; type: unknown }> };
   narrow(avsc);
   await writeFile(file, JSON.stringify(avsc));
-  const v2codec = createAvroEventCodec({ registry: createConfluentSchemaRegistryApi({ host: registry.url }), schemaDir: dir });
+  const v2codec = createAvroEventCodec({ registry: createConfluentSchemaRegistryApi({ host: registry.url, auth }), schemaDir: dir });
   // The product's produce path with that codec: the command bus decides the view, encodes it, appends it.
   const bus = createCommandBus({ log, codec: v2codec, partitions: 3 });
   await bus.start();

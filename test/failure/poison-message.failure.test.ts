@@ -31,11 +31,14 @@ test('poison message: undecodable, unknown schema id and a throwing handler are 
   cleanups.push(() => broker.stop());
   const dataDir = await mkdtemp(join(tmpdir(), 'streamwave-poison-'));
   cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
-  const registry = await startRole('registry', loadConfig({ STREAMWAVE_DATA_DIR: dataDir, STREAMWAVE_PORT: String(await freePort()), STREAMWAVE_KAFKA_BROKERS: broker.bootstrap, STREAMWAVE_LOG_LEVEL: 'silent' }));
+  const config = loadConfig({ STREAMWAVE_DATA_DIR: dataDir, STREAMWAVE_PORT: String(await freePort()), STREAMWAVE_KAFKA_BROKERS: broker.bootstrap, STREAMWAVE_LOG_LEVEL: 'silent' });
+  // Registry writes need credentials (issue 8).
+  const auth = config.schemaRegistryAuth;
+  const registry = await startRole('registry', config);
   cleanups.push(() => registry.stop());
   const log = await createKafkaEventLog({ brokers: [broker.bootstrap], clientId: 'poison', replicationFactor: 1, sessionTimeoutMs: 6000, heartbeatIntervalMs: 1000 });
   cleanups.push(() => log.close());
-  const codec = createAvroEventCodec({ registry: createConfluentSchemaRegistryApi({ host: registry.url }) });
+  const codec = createAvroEventCodec({ registry: createConfluentSchemaRegistryApi({ host: registry.url, auth }) });
   await log.createTopic({ name: TOPICS.views, partitions: 3 });
 
   const hb = (sessionId: string): DomainEvent => ({ type: 'VideoViewed', data: { videoId: 'vid_p', sessionId, viewerId: null, watchedSeconds: 1, positionSeconds: 1, videoDurationSeconds: 60, viewedAt: 1 } });
