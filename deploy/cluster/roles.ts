@@ -56,6 +56,7 @@ import type { EmbeddedObjectStore } from '../../platform/object-store/embedded/e
 import { buildTranscoderProcessor } from '../../processors/transcoder/transcoder.processor.ts';
 import { runProcessor, type ProcessorHandle } from '../../processors/runtime/processor.runtime.ts';
 import { buildGateway } from '../../gateway/app.ts';
+import { createInMemoryRateLimitStore } from '../../platform/rate-limit/in-memory/in-memory-rate-limit-store.adapter.ts';
 
 /** The roles `streamwave run <role>` accepts. */
 export const CLUSTER_ROLES = ['registry', 'projector', 'transcoder', 'gateway', 'all'] as const;
@@ -256,6 +257,8 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       objectStore: objectStore!,
       logger,
       metricsRegistry,
+      // Per process for now: the cluster issue shares the counters (a Redis adapter of the port).
+      rateLimitStore: createInMemoryRateLimitStore(),
       health,
       plugins: [
         ...(registryCore ? [{ plugin: schemaRegistryRoutes, prefix: '/registry', options: { registry: registryCore } }] : []),

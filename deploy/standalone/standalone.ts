@@ -24,6 +24,7 @@ import { adminRoutes } from '../../gateway/routes/admin/index.ts';
 import { buildTranscoderProcessor } from '../../processors/transcoder/transcoder.processor.ts';
 import { runProcessor } from '../../processors/runtime/processor.runtime.ts';
 import { buildGateway } from '../../gateway/app.ts';
+import { createInMemoryRateLimitStore } from '../../platform/rate-limit/in-memory/in-memory-rate-limit-store.adapter.ts';
 
 export interface RunningStandalone {
   /** Base URL the gateway listens on. */
@@ -86,6 +87,7 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
     objectStore,
     logger,
     metricsRegistry,
+    rateLimitStore: createInMemoryRateLimitStore(),
     health: async () => ({
       mode: 'standalone',
       lag: { ...(await readModels.lag()), transcoder: await totalLag(transcoder) },

@@ -4,8 +4,12 @@
  *   (RFC 6749 §5.1 successful response, with `Cache-Control: no-store`); bad credentials → 401
  *   INVALID_CREDENTIALS. Accepts JSON or `application/x-www-form-urlencoded` (the encoding
  *   RFC 6749 §4.3.2 prescribes for token requests).
+ *   Rate limits (issue 8, finding 6): `login.ip` per address, and `login.failures` per account +
+ *   address: after 10 wrong passwords in the window that pair gets 429 RATE_LIMITED with
+ *   Retry-After — before any scrypt work — while the same account from another address still logs in.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { usernameKey } from '../../../domain/user/user.decider.ts';
 import { decoyPasswordHash, verifyPassword } from '../../auth/password.ts';
 import { Errors } from '../../errors.ts';
 import { tokenSchema } from './auth.schemas.ts';
@@ -20,10 +24,15 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.post('/token', { schema: tokenSchema }, async (request, reply) => {
     const { username, password } = request.body;
+    const subject = usernameKey(username);
+    await fastify.rateLimits.check('login.failures', request, reply, subject);
     const account = await readModels['user-accounts'].findUserByUsername(username);
     // Same scrypt work whether or not the user exists (no enumeration by timing).
     const ok = await verifyPassword(password, account?.passwordHash ?? (await decoyPasswordHash()));
-    if (!account || !ok) throw new Errors.InvalidCredentials();
+    if (!account || !ok) {
+      await fastify.rateLimits.hit('login.failures', request, reply, subject);
+      throw new Errors.InvalidCredentials();
+    }
     const { accessToken, expiresIn } = fastify.issueAccessToken(account.userId);
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
     return { access_token: accessToken, token_type: 'Bearer' as const, expires_in: expiresIn };
