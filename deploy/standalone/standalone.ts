@@ -10,6 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { pino } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { StreamWaveConfig } from '../config/config.ts';
+import { shutdownInOrder } from '../shared/shutdown.ts';
 import { derivedSecret, gatewayConfigOf, objectStorePlugins, openEmbeddedObjectStore, readModelsOf, totalLag } from '../shared/wiring.ts';
 import { createEmbeddedEventLog } from '../../platform/log/embedded/embedded-event-log.adapter.ts';
 import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts';
@@ -29,7 +30,10 @@ import { createInMemoryRateLimitStore } from '../../platform/rate-limit/in-memor
 export interface RunningStandalone {
   /** Base URL the gateway listens on. */
   url: string;
-  /** Graceful stop: HTTP first, then processors and projections, then the log. */
+  /**
+   * Graceful stop: HTTP first, then processors and projections, then the log.
+   * @throws ShutdownTimeoutError past STREAMWAVE_SHUTDOWN_TIMEOUT_SECONDS (naming the component).
+   */
   stop(): Promise<void>;
 }
 
@@ -106,11 +110,17 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
   return {
     url: address,
     stop() {
+      // Bounded by STREAMWAVE_SHUTDOWN_TIMEOUT_SECONDS (deploy/shared/shutdown.ts): rejects naming the component that hung.
       stopping ??= (async () => {
-        await app.close();
-        await transcoder.stop();
-        await projectionManager.close();
-        await log.close();
+        await shutdownInOrder(
+          [
+            { name: 'http', close: () => app.close() },
+            { name: 'transcoder', close: () => transcoder.stop() },
+            { name: 'projections', close: () => projectionManager.close() },
+            { name: 'log', close: () => log.close() },
+          ],
+          { timeoutSeconds: config.shutdownTimeoutSeconds, logger },
+        );
         logger.info('StreamWave standalone stopped');
       })();
       return stopping;
