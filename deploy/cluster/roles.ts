@@ -40,6 +40,7 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { StreamWaveConfig } from '../config/config.ts';
 import { derivedSecret, gatewayConfigOf, objectStorePlugins, openEmbeddedObjectStore, readModelsOf, totalLag } from '../shared/wiring.ts';
 import { createFileCurrentInstanceStore, embeddedReadModels } from '../shared/embedded-read-models.ts';
+import { applyServerTimeouts } from '../shared/server-timeouts.ts';
 import { ensureEventTopics } from '../../schemas/topics.ts';
 import { createKafkaEventLog, type KafkaEventLog, type KafkaEventLogOptions } from '../../platform/log/kafka/kafka-event-log.adapter.ts';
 import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts';
@@ -147,6 +148,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     if (role === 'registry') {
       const app = buildSchemaRegistryServer({ registry: registryCore!, logger: logger.child({ component: 'http' }) });
       addOpsRoutes(app, metricsRegistry, async () => ({ mode: 'cluster', role }));
+      applyServerTimeouts(app.server, config);
       const url = await app.listen({ port: config.port, host: config.host });
       cleanup.push(() => app.close());
       logger.info({ url, brokers: config.kafkaBrokers }, 'schema registry role is up');
@@ -237,6 +239,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     if (role === 'projector' || role === 'transcoder') {
       const app = Fastify({ loggerInstance: logger.child({ component: 'http' }) }) as unknown as FastifyInstance;
       addOpsRoutes(app, metricsRegistry, health);
+      applyServerTimeouts(app.server, config);
       if (projectionManager) {
         const a = admin();
         await app.register(a.plugin, { prefix: a.prefix, ...a.options });

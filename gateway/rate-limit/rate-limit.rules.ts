@@ -41,8 +41,8 @@ export const RATE_LIMIT_RULES = {
   'heartbeat.ip': { key: 'ip', max: 600, windowSeconds: 60, what: 'view heartbeats per address' },
   'heartbeat.session': { key: 'session', max: 30, windowSeconds: 60, what: 'view heartbeats per playback session' },
   'stream.ip': { key: 'ip', max: 300, windowSeconds: 60, what: 'playback sessions issued per address' },
-  'search.ip': { key: 'ip', max: 120, windowSeconds: 60, what: 'searches per address' },
-  'analytics.ip': { key: 'ip', max: 120, windowSeconds: 60, what: 'analytics queries per address' },
+  'search.ip': { key: 'ip', max: 300, windowSeconds: 60, what: 'searches per address' },
+  'analytics.ip': { key: 'ip', max: 300, windowSeconds: 60, what: 'analytics queries per address' },
   's3.ip': { key: 'ip', max: 1200, windowSeconds: 60, what: 'S3 writes (part uploads) per address' },
   'registry.ip': { key: 'ip', max: 60, windowSeconds: 60, what: 'schema registry writes per address' },
 } as const satisfies Record<string, RuleSpec>;
