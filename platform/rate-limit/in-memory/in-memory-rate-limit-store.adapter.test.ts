@@ -17,3 +17,16 @@ test('in-memory: a flood of fresh keys is bounded by maxKeys (least recently hit
   assert.equal((await store.read('kept', 60_000)).count, 201, 'a key hit regularly survives the flood');
   assert.equal((await store.read('forged-0', 60_000)).count, 0, 'the oldest fresh key was evicted');
 });
+
+test('in-memory: long keys (kept as digests) stay distinct', async () => {
+  const store = createInMemoryRateLimitStore();
+  const a = `heartbeat.session|${'a'.repeat(120)}`;
+  const b = `heartbeat.session|${'a'.repeat(119)}b`;
+  await store.hit(a, 60_000);
+  await store.hit(a, 60_000);
+  await store.hit(b, 60_000);
+  assert.equal((await store.read(a, 60_000)).count, 2);
+  assert.equal((await store.read(b, 60_000)).count, 1);
+  await store.reset(a);
+  assert.equal((await store.read(a, 60_000)).count, 0);
+});
