@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LightMyRequestResponse } from 'fastify';
 import { createTestGateway, type TestGateway } from '../testing/test-gateway.ts';
-import { parseRateLimits, RATE_LIMIT_RULES } from '../rate-limit/rate-limit.rules.ts';
+import { parseRateLimits, RATE_LIMIT_RULES, rulesOf } from '../rate-limit/rate-limit.rules.ts';
 
 const ATTACKER = '203.0.113.66';
 const OWNER = '198.51.100.7';
@@ -47,6 +47,23 @@ describe('login brute force (per account + address)', () => {
     // Another account from the attacking address has its own budget.
     assert.equal((await login('bob', 'wrong', ATTACKER)).statusCode, 401);
     assert.equal((await login('bob', 'bob-right-password', ATTACKER)).statusCode, 200);
+  });
+});
+
+describe('credential stuffing from one address (login.ip)', () => {
+  test('many accounts from one address: past login.ip every attempt is 429, whatever the account', async () => {
+    const t = await createTestGateway({ rateLimits: { 'login.ip': { max: 5, windowSeconds: 900 } } });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 7; i++) {
+        const res = await t.inject({ method: 'POST', url: '/api/v1/auth/token', payload: { username: `victim${i}`, password: 'Summer2026!' }, remoteAddress: ATTACKER });
+        statuses.push(res.statusCode);
+        if (res.statusCode === 429) assertRateLimited(res, 'stuffing');
+      }
+      assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429, 429]);
+    } finally {
+      await t.close();
+    }
   });
 });
 
@@ -140,6 +157,20 @@ describe('STREAMWAVE_RATE_LIMITS=off', () => {
     } finally {
       await t.close();
     }
+  });
+});
+
+describe('rulesOf: the routes each rule covers', () => {
+  test('API writes, heartbeats, search; S3 and registry writes but not their reads; media and plain reads unlimited', () => {
+    assert.deepEqual(rulesOf('POST', '/api/v1/videos/:id/comments'), ['write.ip', 'write.account']);
+    assert.deepEqual(rulesOf('GET', '/api/v1/uploads/:upload_id'), ['write.ip', 'write.account']);
+    assert.deepEqual(rulesOf('POST', '/api/v1/videos/:id/views'), ['heartbeat.ip', 'heartbeat.session']);
+    assert.deepEqual(rulesOf('PUT', '/s3/*'), ['s3.ip']);
+    assert.deepEqual(rulesOf('GET', '/s3/*'), []);
+    assert.deepEqual(rulesOf('PUT', '/registry/config'), ['registry.ip']);
+    assert.deepEqual(rulesOf('GET', '/registry/subjects'), []);
+    assert.deepEqual(rulesOf('GET', '/media/*'), []);
+    assert.deepEqual(rulesOf('GET', '/api/v1/videos/:id'), []);
   });
 });
 

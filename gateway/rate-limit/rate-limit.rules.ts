@@ -34,10 +34,10 @@ interface RuleSpec extends RateLimit {
 /** Every rule with its default limit. Names are stable: they appear in STREAMWAVE_RATE_LIMITS. */
 export const RATE_LIMIT_RULES = {
   'register.ip': { key: 'ip', max: 10, windowSeconds: 3600, what: 'account registrations per address' },
-  'login.ip': { key: 'ip', max: 60, windowSeconds: 900, what: 'login attempts per address (every account)' },
+  'login.ip': { key: 'ip', max: 100, windowSeconds: 900, what: 'login attempts per address (every account)' },
   'login.failures': { key: 'account-ip', max: 10, windowSeconds: 900, what: 'wrong passwords per account and address' },
-  'write.ip': { key: 'ip', max: 300, windowSeconds: 60, what: 'API writes and presigning per address' },
-  'write.account': { key: 'account', max: 60, windowSeconds: 60, what: 'API writes and presigning per account' },
+  'write.ip': { key: 'ip', max: 600, windowSeconds: 60, what: 'API writes and presigning per address' },
+  'write.account': { key: 'account', max: 120, windowSeconds: 60, what: 'API writes and presigning per account' },
   'heartbeat.ip': { key: 'ip', max: 600, windowSeconds: 60, what: 'view heartbeats per address' },
   'heartbeat.session': { key: 'session', max: 30, windowSeconds: 60, what: 'view heartbeats per playback session' },
   'stream.ip': { key: 'ip', max: 300, windowSeconds: 60, what: 'playback sessions issued per address' },
