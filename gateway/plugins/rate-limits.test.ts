@@ -125,6 +125,9 @@ describe('heartbeats, search and writes', () => {
     const search = (remoteAddress: string) => t.inject({ method: 'GET', url: '/api/v1/search/videos?q=clip', remoteAddress });
     for (let i = 0; i < 4; i++) assert.equal((await search('192.0.2.4')).statusCode, 200);
     assertRateLimited(await search('192.0.2.4'), '5th search');
+    const head = await t.inject({ method: 'HEAD', url: '/api/v1/search/videos?q=clip', remoteAddress: '192.0.2.4' });
+    assert.equal(head.statusCode, 429, 'HEAD (the GET handler, body dropped) does not escape the limit');
+    assert.ok(Number(head.headers['retry-after']) >= 1);
     assert.equal((await search('192.0.2.5')).statusCode, 200);
   });
 
@@ -171,6 +174,7 @@ describe('rulesOf: the routes each rule covers', () => {
     assert.deepEqual(rulesOf('GET', '/registry/subjects'), []);
     assert.deepEqual(rulesOf('GET', '/media/*'), []);
     assert.deepEqual(rulesOf('GET', '/api/v1/videos/:id'), []);
+    assert.deepEqual(rulesOf('HEAD', '/api/v1/search/videos'), ['search.ip'], 'HEAD runs the GET handler');
   });
 });
 

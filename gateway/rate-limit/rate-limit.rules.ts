@@ -102,7 +102,9 @@ const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
  * unlimited; `/media` (HLS segments) is meant for a CDN and unlimited; long-lived streams added
  * later get rules of their own.
  */
-export function rulesOf(method: string, url: string): RateLimitRuleName[] {
+export function rulesOf(requestMethod: string, url: string): RateLimitRuleName[] {
+  // Fastify answers HEAD with the GET handler (the body is dropped, the work is done): same rules.
+  const method = requestMethod === 'HEAD' ? 'GET' : requestMethod;
   if (url.startsWith('/s3')) return WRITE_METHODS.has(method) ? ['s3.ip'] : [];
   if (url.startsWith('/registry')) return WRITE_METHODS.has(method) ? ['registry.ip'] : [];
   if (!url.startsWith('/api/')) return [];
