@@ -44,6 +44,9 @@ export const timeoutsPlugin = fp<TimeoutsPluginOptions>(
       out.once('end', done);
       out.once('close', done);
       reply.raw.once('close', done);
+      // The body parser listens for the error; this no-op keeps a stream nobody reads (the route
+      // answered before parsing) from turning it into an uncaught exception.
+      out.on('error', () => {});
       payload.on('error', (err) => out.destroy(err));
       payload.pipe(out);
       return out;
