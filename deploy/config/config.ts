@@ -51,6 +51,12 @@ export interface StreamWaveConfig {
   kafkaSsl: boolean;
   /** SASL credentials (STREAMWAVE_KAFKA_SASL_MECHANISM / _USERNAME / _PASSWORD), for managed clusters. */
   kafkaSasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
+  /**
+   * Proxies whose X-Forwarded-For is believed (STREAMWAVE_TRUST_PROXY: `true`, or a comma list of
+   * addresses/CIDRs); default none. Behind a load balancer, without it every client shares the
+   * balancer's address and so one per-address rate-limit budget.
+   */
+  trustProxy: boolean | string[];
   /** STREAMWAVE_RATE_LIMITS: `on` (default), `off`, or `<rule>=<max>/<window>` overrides (gateway/rate-limit/rate-limit.rules.ts). */
   rateLimits: RateLimitsConfig;
   /** Request body timeout on the API and registry, seconds (STREAMWAVE_BODY_TIMEOUT_SECONDS, default 30). */
@@ -92,6 +98,7 @@ const schema = {
     STREAMWAVE_KAFKA_SASL_USERNAME: { type: 'string' },
     STREAMWAVE_KAFKA_SASL_PASSWORD: { type: 'string' },
     STREAMWAVE_RATE_LIMITS: { type: 'string', default: 'on' },
+    STREAMWAVE_TRUST_PROXY: { type: 'string', pattern: '^(true|false|[0-9a-fA-F.:/]+(\\s*,\\s*[0-9a-fA-F.:/]+)*)?$', default: 'false' },
     STREAMWAVE_BODY_TIMEOUT_SECONDS: { type: 'integer', minimum: 1, maximum: 3600, default: 30 },
     STREAMWAVE_REQUEST_TIMEOUT_SECONDS: { type: 'integer', minimum: 1, maximum: 86400, default: 900 },
     STREAMWAVE_HEADERS_TIMEOUT_SECONDS: { type: 'integer', minimum: 1, maximum: 3600, default: 15 },
@@ -125,6 +132,7 @@ interface Env {
   STREAMWAVE_KAFKA_SASL_USERNAME?: string;
   STREAMWAVE_KAFKA_SASL_PASSWORD?: string;
   STREAMWAVE_RATE_LIMITS: string;
+  STREAMWAVE_TRUST_PROXY: string;
   STREAMWAVE_BODY_TIMEOUT_SECONDS: number;
   STREAMWAVE_REQUEST_TIMEOUT_SECONDS: number;
   STREAMWAVE_HEADERS_TIMEOUT_SECONDS: number;
@@ -180,6 +188,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StreamWaveConf
       ? { mechanism: e.STREAMWAVE_KAFKA_SASL_MECHANISM, username: e.STREAMWAVE_KAFKA_SASL_USERNAME ?? '', password: e.STREAMWAVE_KAFKA_SASL_PASSWORD ?? '' }
       : undefined,
     rateLimits,
+    trustProxy: ['', 'false'].includes(e.STREAMWAVE_TRUST_PROXY) ? false : e.STREAMWAVE_TRUST_PROXY === 'true' ? true : e.STREAMWAVE_TRUST_PROXY.split(',').map((a) => a.trim()),
     bodyTimeoutSeconds: e.STREAMWAVE_BODY_TIMEOUT_SECONDS,
     requestTimeoutSeconds: e.STREAMWAVE_REQUEST_TIMEOUT_SECONDS,
     headersTimeoutSeconds: e.STREAMWAVE_HEADERS_TIMEOUT_SECONDS,

@@ -36,6 +36,7 @@ export function gatewayConfigOf(config: StreamWaveConfig): GatewayConfig {
     maxUploadBytes: config.maxUploadBytes,
     uploadsPerHour: config.uploadsPerHour,
     rateLimits: config.rateLimits,
+    trustProxy: config.trustProxy,
     bodyTimeoutSeconds: config.bodyTimeoutSeconds,
     uploadRequestTimeoutSeconds: config.requestTimeoutSeconds,
     headersTimeoutSeconds: config.headersTimeoutSeconds,

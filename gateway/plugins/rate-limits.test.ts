@@ -142,6 +142,21 @@ describe('heartbeats, search and writes', () => {
   });
 });
 
+describe('behind a trusted proxy (STREAMWAVE_TRUST_PROXY)', () => {
+  test('clients are told apart by X-Forwarded-For, not by the balancer address they all share', async () => {
+    const t = await createTestGateway({ trustProxy: true, rateLimits: { 'search.ip': { max: 1, windowSeconds: 60 } } });
+    try {
+      const search = (client: string) =>
+        t.inject({ method: 'GET', url: '/api/v1/search/videos?q=x', remoteAddress: '10.0.0.2', headers: { 'x-forwarded-for': client } });
+      assert.equal((await search('192.0.2.10')).statusCode, 200);
+      assertRateLimited(await search('192.0.2.10'), 'same client');
+      assert.equal((await search('192.0.2.11')).statusCode, 200, 'another client behind the same balancer');
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('STREAMWAVE_RATE_LIMITS=off', () => {
   test('switches every limit off: wrong passwords stay 401, registrations and uploads go through', async () => {
     const t = await createTestGateway({ rateLimits: 'off', uploadsPerHour: 1 });
