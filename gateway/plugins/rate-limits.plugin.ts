@@ -28,8 +28,12 @@ export interface RateLimitsPluginOptions {
   redis?: RateLimitPluginOptions['redis'];
 }
 
-/** Applies one rule to a request; throws 429 RATE_LIMITED (Retry-After set on `reply`) when over it. */
-type RuleCheck = (rule: RateLimitRuleName, request: FastifyRequest, reply: FastifyReply, subject: string) => Promise<void>;
+/**
+ * Applies one rule to a request; throws 429 RATE_LIMITED (Retry-After set on `reply`) when over it.
+ * `pending`: hits the caller knows are on their way (requests in flight for the same key), counted
+ * as if already made — so concurrent attempts cannot all pass a check before any of them is counted.
+ */
+type RuleCheck = (rule: RateLimitRuleName, request: FastifyRequest, reply: FastifyReply, subject: string, pending?: number) => Promise<void>;
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -38,7 +42,7 @@ declare module 'fastify' {
       readonly enabled: boolean;
       /** Counts one hit of `rule` for `subject` (plus the client address for `account-ip` rules). */
       hit: RuleCheck;
-      /** Refuses when `subject` is already at the rule's max, without counting (login: before scrypt). */
+      /** Refuses when `subject` (+ `pending` in-flight hits) is already at the rule's max, without counting (login: before scrypt). */
       check: RuleCheck;
     };
   }
@@ -96,13 +100,13 @@ export const rateLimitsPlugin = fp<RateLimitsPluginOptions>(
       ]),
     );
 
-    const apply = async (increment: boolean, rule: RateLimitRuleName, request: FastifyRequest, reply: FastifyReply, subject: string) => {
+    const apply = async (increment: boolean, rule: RateLimitRuleName, request: FastifyRequest, reply: FastifyReply, subject: string, pending = 0) => {
       if (!enabled) return;
       keys.set(request, `${rule}|${limits[rule].key === 'account-ip' ? `${subject}|${clientAddress(request)}` : subject}`);
       const r = await limiters.get(rule)!(request, { increment });
       if (r.isAllowed) return;
       // A hit is over the limit past `max`; a check refuses once `max` is reached (the next hit would be over).
-      if (increment ? !r.isExceeded : r.remaining > 0) return;
+      if (increment ? !r.isExceeded : r.remaining - pending > 0) return;
       const retryAfter = Math.max(1, r.ttlInSeconds);
       request.log.info({ rule, retryAfter }, 'rate limited');
       reply.header('retry-after', String(retryAfter));
@@ -111,7 +115,7 @@ export const rateLimitsPlugin = fp<RateLimitsPluginOptions>(
     fastify.decorate('rateLimits', {
       enabled,
       hit: (rule, request, reply, subject) => apply(true, rule, request, reply, subject),
-      check: (rule, request, reply, subject) => apply(false, rule, request, reply, subject),
+      check: (rule, request, reply, subject, pending) => apply(false, rule, request, reply, subject, pending),
     });
     if (!enabled) return;
 

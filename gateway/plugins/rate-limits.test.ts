@@ -50,6 +50,26 @@ describe('login brute force (per account + address)', () => {
   });
 });
 
+describe('concurrent guesses', () => {
+  test('20 wrong passwords sent at once from one address: at most 10 are tried (401), the rest 429', async () => {
+    const t = await createTestGateway({ rateLimits: {} });
+    try {
+      await t.signUp('carol', 'carol-right-password');
+      const res = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          t.inject({ method: 'POST', url: '/api/v1/auth/token', payload: { username: 'carol', password: `guess-${i}` }, remoteAddress: ATTACKER }),
+        ),
+      );
+      const statuses = res.map((r) => r.statusCode);
+      console.log(`# 20 concurrent guesses: ${statuses.filter((s) => s === 401).length} × 401, ${statuses.filter((s) => s === 429).length} × 429`);
+      assert.equal(statuses.filter((s) => s === 401).length, RATE_LIMIT_RULES['login.failures'].max);
+      assert.equal(statuses.filter((s) => s === 429).length, 20 - RATE_LIMIT_RULES['login.failures'].max);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('credential stuffing from one address (login.ip)', () => {
   test('many accounts from one address: past login.ip every attempt is 429, whatever the account', async () => {
     const t = await createTestGateway({ rateLimits: { 'login.ip': { max: 5, windowSeconds: 900 } } });

@@ -22,17 +22,34 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
 
+  /**
+   * Logins in flight per account + address (this process). They count against `login.failures`
+   * before they finish, so twenty guesses sent at once cannot all pass the check while none has
+   * failed yet.
+   */
+  const inFlight = new Map<string, number>();
+
   fastify.post('/token', { schema: tokenSchema }, async (request, reply) => {
     const { username, password } = request.body;
     const subject = usernameKey(username);
-    await fastify.rateLimits.check('login.failures', request, reply, subject);
-    const account = await readModels['user-accounts'].findUserByUsername(username);
-    // Same scrypt work whether or not the user exists (no enumeration by timing).
-    const ok = await verifyPassword(password, account?.passwordHash ?? (await decoyPasswordHash()));
-    if (!account || !ok) {
-      await fastify.rateLimits.hit('login.failures', request, reply, subject);
-      throw new Errors.InvalidCredentials();
+    const pair = `${subject}|${request.ip}`;
+    // Reserved synchronously, before the first await, so concurrent requests see each other.
+    const others = inFlight.get(pair) ?? 0;
+    inFlight.set(pair, others + 1);
+    let ok = false;
+    let account: Awaited<ReturnType<typeof readModels['user-accounts']['findUserByUsername']>>;
+    try {
+      await fastify.rateLimits.check('login.failures', request, reply, subject, others);
+      account = await readModels['user-accounts'].findUserByUsername(username);
+      // Same scrypt work whether or not the user exists (no enumeration by timing).
+      ok = await verifyPassword(password, account?.passwordHash ?? (await decoyPasswordHash()));
+      if (!account || !ok) await fastify.rateLimits.hit('login.failures', request, reply, subject);
+    } finally {
+      const n = (inFlight.get(pair) ?? 1) - 1;
+      if (n > 0) inFlight.set(pair, n);
+      else inFlight.delete(pair);
     }
+    if (!account || !ok) throw new Errors.InvalidCredentials();
     const { accessToken, expiresIn } = fastify.issueAccessToken(account.userId);
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
     return { access_token: accessToken, token_type: 'Bearer' as const, expires_in: expiresIn };
