@@ -36,14 +36,13 @@ async function loadConfigOrExit() {
   }
 }
 
-/** Graceful stop on SIGINT/SIGTERM: HTTP first, then consumers, then the log (each service's `stop`). */
-function stopOnSignals(service: { stop(): Promise<void> }): void {
-  const shutdown = async () => {
-    await service.stop();
-    process.exit(0);
-  };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
+/**
+ * Graceful stop on SIGINT/SIGTERM: HTTP first, then consumers, then the log (each service's `stop`);
+ * exit 1 when it fails or passes STREAMWAVE_SHUTDOWN_TIMEOUT_SECONDS (deploy/shared/shutdown.ts).
+ */
+async function stopOnSignals(service: { stop(): Promise<void> }, config: { shutdownTimeoutSeconds: number; logLevel: string }, name: string): Promise<void> {
+  const [{ exitOnSignals }, { pino }] = await Promise.all([import('../deploy/shared/shutdown.ts'), import('pino')]);
+  exitOnSignals(service, { timeoutSeconds: config.shutdownTimeoutSeconds, logger: pino({ name: 'streamwave', level: config.logLevel }), name });
 }
 
 program
@@ -51,7 +50,8 @@ program
   .description('run standalone mode: every role in one process, embedded adapters, data on disk (STREAMWAVE_DATA_DIR)')
   .action(async () => {
     const { startStandalone } = await import('../deploy/standalone/standalone.ts');
-    stopOnSignals(await startStandalone(await loadConfigOrExit()));
+    const config = await loadConfigOrExit();
+    await stopOnSignals(await startStandalone(config), config, 'standalone');
   });
 
 // Cluster mode: one role per process on Kafka; see deploy/cluster/roles.ts.
@@ -65,7 +65,8 @@ program
       console.error(`unknown role ${role}; one of ${CLUSTER_ROLES.join(', ')}`);
       process.exit(2);
     }
-    stopOnSignals(await startRole(role, await loadConfigOrExit()));
+    const config = await loadConfigOrExit();
+    await stopOnSignals(await startRole(role, config), config, `role ${role}`);
   });
 
 serverOption(

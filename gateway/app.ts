@@ -8,7 +8,6 @@
  */
 import Fastify, { type FastifyHttpOptions, type FastifyInstance } from 'fastify';
 import type { Server } from 'node:http';
-import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { registerAjvFormats, TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -16,6 +15,9 @@ import { monotonicFactory } from 'ulid';
 import { Errors, gatewayErrorHandler } from './errors.ts';
 import { DEFAULT_GATEWAY_CONFIG, type GatewayContext, type GatewayDeps, type IdGenerator, type ResolvedGatewayConfig } from './gateway.types.ts';
 import { authPlugin } from './plugins/auth.plugin.ts';
+import { configurePasswordHashing } from './auth/password.ts';
+import { rateLimitsPlugin } from './plugins/rate-limits.plugin.ts';
+import { timeoutsPlugin } from './plugins/timeouts.plugin.ts';
 import { contextPlugin } from './plugins/context.plugin.ts';
 import { metricsPlugin } from './plugins/metrics.plugin.ts';
 import { analyticsRoutes } from './routes/analytics/index.ts';
@@ -50,7 +52,11 @@ export function resolveGatewayConfig(config: GatewayDeps['config']): ResolvedGat
   if (resolved.minPartSizeBytes > resolved.maxPartSizeBytes) {
     throw new Error('gateway config: minPartSizeBytes must be ≤ maxPartSizeBytes');
   }
-  for (const k of ['tokenTtlSeconds', 'maxUploadBytes', 'minPartSizeBytes', 'maxPartSizeBytes', 'uploadUrlTtlSeconds', 'bodyLimitBytes'] as const) {
+  for (const k of [
+    'tokenTtlSeconds', 'maxUploadBytes', 'minPartSizeBytes', 'maxPartSizeBytes', 'uploadUrlTtlSeconds', 'bodyLimitBytes',
+    'bodyTimeoutSeconds', 'uploadRequestTimeoutSeconds', 'headersTimeoutSeconds', 'connectionTimeoutSeconds', 'keepAliveTimeoutSeconds',
+    'passwordHashConcurrency',
+  ] as const) {
     if (!(Number.isFinite(resolved[k]) && resolved[k] > 0)) throw new Error(`gateway config: ${k} must be a positive number`);
   }
   if (!(Number.isInteger(resolved.uploadsPerHour) && resolved.uploadsPerHour >= 0)) {
@@ -82,6 +88,10 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     // Behind a load balancer (cluster mode) request.ip must come from X-Forwarded-For; exposed
     // directly (standalone), trusting that header would let clients pick their own IP.
     trustProxy: config.trustProxy,
+    // Timeouts (issue 8, finding 9; see gateway/plugins/timeouts.plugin.ts for the per-route body rule).
+    requestTimeout: config.uploadRequestTimeoutSeconds * 1000,
+    connectionTimeout: config.connectionTimeoutSeconds * 1000,
+    keepAliveTimeout: config.keepAliveTimeoutSeconds * 1000,
     // S3 UploadIds (path parameter of /uploads/{upload_id}) are longer than Fastify's default 100.
     routerOptions: { maxParamLength: 1024 },
     // Router-level failures (bad URL encoding, over-long parameter) use the same error body.
@@ -101,6 +111,9 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     },
   };
   const app = Fastify(serverOptions).withTypeProvider<TypeBoxTypeProvider>();
+  // Node requires headersTimeout ≤ requestTimeout.
+  app.server.headersTimeout = Math.min(config.headersTimeoutSeconds, config.uploadRequestTimeoutSeconds) * 1000;
+  configurePasswordHashing({ concurrency: config.passwordHashConcurrency, queue: config.passwordHashQueue });
 
   app.setErrorHandler(gatewayErrorHandler);
   // Every response, mounted plugins (media, S3, registry) and errors included: browsers must not
@@ -118,12 +131,10 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     jwtSecret: config.jwtSecret, tokenTtlSeconds: config.tokenTtlSeconds,
     keys: config.jwtKeys, issuer: config.jwtIssuer, audience: config.jwtAudience,
   });
-  // Route-level limits only (uploads); the 429 is thrown, so it goes through the error handler.
-  await app.register(rateLimit, {
-    global: false,
-    ...(deps.rateLimitRedis && { redis: deps.rateLimitRedis, nameSpace: 'streamwave-gateway-rl-' }),
-    errorResponseBuilder: (_request, ctx) => new Errors.RateLimited(ctx.after),
-  });
+  // Rate limits on every public write/expensive route (rules: gateway/rate-limit/rate-limit.rules.ts)
+  // and the request-body timeout; both add their hooks to the routes registered below.
+  await app.register(rateLimitsPlugin, { limits: config.rateLimits, store: deps.rateLimitStore, redis: deps.rateLimitRedis });
+  await app.register(timeoutsPlugin, { bodyTimeoutSeconds: config.bodyTimeoutSeconds });
 
   await app.register(swagger, {
     openapi: {

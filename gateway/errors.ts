@@ -39,8 +39,12 @@ export const Errors = {
   PayloadTooLarge: createError('PAYLOAD_TOO_LARGE', 'request body is too large', 413),
   UploadTooLarge: createError('UPLOAD_TOO_LARGE', 'declared size %s bytes exceeds the limit of %s bytes', 413),
   UnsupportedMediaType: createError('UNSUPPORTED_MEDIA_TYPE', '%s', 415),
+  /** A request body not received within the body timeout (issue 8, finding 9); the connection is closed. */
+  RequestTimeout: createError('REQUEST_TIMEOUT', 'the request body was not received in time', 408),
   RateLimited: createError('RATE_LIMITED', 'rate limit exceeded, retry in %s', 429),
   Internal: createError('INTERNAL', 'internal server error', 500),
+  /** Deliberate overload refusal (the password-hashing queue is full): public, with `Retry-After`. */
+  ServerBusy: createError('SERVER_BUSY', '%s', 503),
 } as const;
 
 /** Codes of the catalogue, used to recognise our own errors in the handler. */
@@ -150,7 +154,7 @@ export function toErrorResponse(error: unknown): ErrorResponse {
     };
   }
   if (typeof err.code === 'string' && CATALOGUE_CODES.has(err.code) && typeof err.statusCode === 'number') {
-    if (err.statusCode >= 500) return internal();
+    if (err.statusCode >= 500 && err.code !== 'SERVER_BUSY') return internal();
     return { statusCode: err.statusCode, code: err.code, message: err.message ?? err.code };
   }
   switch (err.code) {
@@ -216,6 +220,7 @@ export function gatewayErrorHandler(this: unknown, error: unknown, request: Fast
   } else {
     request.log.debug({ code: body.code, statusCode: body.statusCode }, 'request rejected');
   }
+  if (body.code === 'SERVER_BUSY' && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
   if (body.statusCode === 401 && !reply.hasHeader('www-authenticate')) {
     // RFC 6750 §3: a 401 for a protected resource names the scheme (and the error for a bad token).
     reply.header('www-authenticate', body.code === 'INVALID_TOKEN' ? 'Bearer error="invalid_token"' : 'Bearer');

@@ -9,7 +9,9 @@ import type { Registry } from 'prom-client';
 import type { CommandBus } from '../commands/command-bus.port.ts';
 import type { RecordMetadata } from '../platform/log/event-log.port.ts';
 import type { ObjectStore } from '../platform/object-store/object-store.port.ts';
+import type { RateLimitStore } from '../platform/rate-limit/rate-limit-store.port.ts';
 import type { ReadModelName, ReadModelQueries } from '../projections/read-model.port.ts';
+import type { RateLimitsConfig } from './rate-limit/rate-limit.rules.ts';
 
 const MiB = 1024 * 1024;
 
@@ -41,11 +43,34 @@ export interface GatewayConfig {
   bodyLimitBytes?: number;
   /** Fastify `trustProxy` (true, or addresses/CIDRs of trusted proxies). Default false. */
   trustProxy?: boolean | string | string[];
+  /**
+   * Rate limits (gateway/rate-limit/rate-limit.rules.ts): `'off'`, or per-rule overrides of the
+   * defaults. Default: every rule at its default (STREAMWAVE_RATE_LIMITS).
+   */
+  rateLimits?: RateLimitsConfig;
+  /**
+   * Time to receive a whole request body on the API and registry routes, seconds (a trickled body
+   * is cut with 408 REQUEST_TIMEOUT). Default 30. S3 part uploads are bounded by `uploadRequestTimeoutSeconds`.
+   */
+  bodyTimeoutSeconds?: number;
+  /** Time to receive a whole request on any route (node's `server.requestTimeout`), seconds. Default 900 (a 64 MiB part at ~600 kbit/s). */
+  uploadRequestTimeoutSeconds?: number;
+  /** Time to receive the request headers (node's `server.headersTimeout`; Slowloris), seconds. Default 15. */
+  headersTimeoutSeconds?: number;
+  /** A socket idle this long is closed (Fastify `connectionTimeout`), seconds. Default 60. */
+  connectionTimeoutSeconds?: number;
+  /** An idle keep-alive connection is closed after this long (Fastify `keepAliveTimeout`), seconds. Default 5; above the load balancer's idle timeout behind one. */
+  keepAliveTimeoutSeconds?: number;
+  /** Password hashes (scrypt) computed at once (gateway/auth/password.ts). Default 2 of libuv's 4 threads. */
+  passwordHashConcurrency?: number;
+  /** Logins/registrations waiting for a hashing slot before 503 SERVER_BUSY. Default 32. */
+  passwordHashQueue?: number;
 }
 
-export type ResolvedGatewayConfig = Required<Omit<GatewayConfig, 'trustProxy' | 'jwtKeys'>> & {
+export type ResolvedGatewayConfig = Required<Omit<GatewayConfig, 'trustProxy' | 'jwtKeys' | 'rateLimits'>> & {
   trustProxy: boolean | string | string[];
   jwtKeys?: { kid: string; secret: string }[];
+  rateLimits: RateLimitsConfig;
 };
 
 export const DEFAULT_GATEWAY_CONFIG = {
@@ -59,6 +84,14 @@ export const DEFAULT_GATEWAY_CONFIG = {
   trustProxy: false,
   jwtIssuer: 'streamwave',
   jwtAudience: 'streamwave-api',
+  rateLimits: {},
+  bodyTimeoutSeconds: 30,
+  uploadRequestTimeoutSeconds: 900,
+  headersTimeoutSeconds: 15,
+  connectionTimeoutSeconds: 60,
+  keepAliveTimeoutSeconds: 5,
+  passwordHashConcurrency: 2,
+  passwordHashQueue: 32,
 } as const;
 
 /** See GatewayDeps.readYourWrites. Never throws; a timeout answers anyway (the write is durable, the read model lags). */
@@ -91,6 +124,11 @@ export interface GatewayDeps {
    * (@fastify/rate-limit's Redis store). Standalone: omitted, counters live in process memory.
    */
   rateLimitRedis?: RateLimitPluginOptions['redis'];
+  /**
+   * Where rate-limit counters live (platform/rate-limit; standalone: the in-memory adapter). Without
+   * it and without `rateLimitRedis`, @fastify/rate-limit keeps them in its own process memory.
+   */
+  rateLimitStore?: RateLimitStore;
   /** Wall clock, ms since epoch. Default Date.now. */
   now?: () => number;
   /** Mounted as-is after the gateway's own routes (schema registry at /registry, S3 at /s3, media). */

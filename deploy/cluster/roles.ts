@@ -41,6 +41,7 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { StreamWaveConfig } from '../config/config.ts';
 import { gatewayConfigOf, objectStorePlugins, openEmbeddedObjectStore, readModelsOf, totalLag } from '../shared/wiring.ts';
 import { createFileCurrentInstanceStore, embeddedReadModels } from '../shared/embedded-read-models.ts';
+import { applyServerTimeouts } from '../shared/server-timeouts.ts';
 import { ensureEventTopics } from '../../schemas/topics.ts';
 import { createKafkaEventLog, type KafkaEventLog, type KafkaEventLogOptions } from '../../platform/log/kafka/kafka-event-log.adapter.ts';
 import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts';
@@ -57,6 +58,7 @@ import type { EmbeddedObjectStore } from '../../platform/object-store/embedded/e
 import { buildTranscoderProcessor } from '../../processors/transcoder/transcoder.processor.ts';
 import { runProcessor, type ProcessorHandle } from '../../processors/runtime/processor.runtime.ts';
 import { buildGateway } from '../../gateway/app.ts';
+import { createInMemoryRateLimitStore } from '../../platform/rate-limit/in-memory/in-memory-rate-limit-store.adapter.ts';
 
 /** The roles `streamwave run <role>` accepts. */
 export const CLUSTER_ROLES = ['registry', 'projector', 'transcoder', 'gateway', 'all'] as const;
@@ -147,6 +149,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     if (role === 'registry') {
       const app = buildSchemaRegistryServer({ registry: registryCore!, auth: config.schemaRegistryAuth, logger: logger.child({ component: 'http' }) });
       addOpsRoutes(app, metricsRegistry, async () => ({ mode: 'cluster', role }));
+      applyServerTimeouts(app.server, config);
       const url = await app.listen({ port: config.port, host: config.host });
       cleanup.push(() => app.close());
       logger.info({ url, brokers: config.kafkaBrokers }, 'schema registry role is up');
@@ -237,6 +240,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     if (role === 'projector' || role === 'transcoder') {
       const app = Fastify({ loggerInstance: logger.child({ component: 'http' }) }) as unknown as FastifyInstance;
       addOpsRoutes(app, metricsRegistry, health);
+      applyServerTimeouts(app.server, config);
       if (projectionManager) {
         const a = admin();
         await app.register(a.plugin, { prefix: a.prefix, ...a.options });
@@ -257,6 +261,8 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       objectStore: objectStore!,
       logger,
       metricsRegistry,
+      // Per process for now: the cluster issue shares the counters (a Redis adapter of the port).
+      rateLimitStore: createInMemoryRateLimitStore(),
       health,
       plugins: [
         ...(registryCore ? [{ plugin: schemaRegistryRoutes, prefix: '/registry', options: { registry: registryCore, auth: config.schemaRegistryAuth } }] : []),

@@ -34,6 +34,12 @@ const BAD: Array<[string, string, string]> = [
   ['STREAMWAVE_KAFKA_SESSION_TIMEOUT_MS', '10', 'session timeout below 1 s'],
   ['STREAMWAVE_KAFKA_SSL', 'maybe', 'non-boolean SSL flag'],
   ['STREAMWAVE_KAFKA_SASL_MECHANISM', 'md5', 'unknown SASL mechanism'],
+  ['STREAMWAVE_RATE_LIMITS', 'login=1/1m', 'unknown rate-limit rule'],
+  ['STREAMWAVE_TRUST_PROXY', 'everyone', 'trust proxy neither boolean nor addresses'],
+  ['STREAMWAVE_RATE_LIMITS', 'search.ip=lots/1m', 'non-numeric rate limit'],
+  ['STREAMWAVE_BODY_TIMEOUT_SECONDS', '0', 'zero body timeout'],
+  ['STREAMWAVE_SHUTDOWN_TIMEOUT_SECONDS', '-1', 'negative shutdown deadline'],
+  ['STREAMWAVE_PASSWORD_HASH_CONCURRENCY', '0', 'no password hashing at all'],
 ];
 
 describe('loadConfig names the bad variable', () => {
@@ -41,6 +47,20 @@ describe('loadConfig names the bad variable', () => {
     const c = loadConfig({ STREAMWAVE_DATA_DIR: dataDir });
     assert.equal(c.port, 8080);
     assert.deepEqual(c.kafkaBrokers, []);
+  });
+
+  test('rate limits and timeouts: defaults, off, overrides (issue 8)', () => {
+    const c = loadConfig({ STREAMWAVE_DATA_DIR: dataDir });
+    assert.deepEqual(c.rateLimits, {});
+    assert.deepEqual(
+      [c.bodyTimeoutSeconds, c.requestTimeoutSeconds, c.headersTimeoutSeconds, c.connectionTimeoutSeconds, c.keepAliveTimeoutSeconds, c.shutdownTimeoutSeconds, c.passwordHashConcurrency],
+      [30, 900, 15, 60, 5, 30, 2],
+    );
+    assert.equal(loadConfig({ STREAMWAVE_DATA_DIR: dataDir, STREAMWAVE_RATE_LIMITS: 'off' }).rateLimits, 'off');
+    assert.equal(c.trustProxy, false);
+    assert.equal(loadConfig({ STREAMWAVE_DATA_DIR: dataDir, STREAMWAVE_TRUST_PROXY: 'true' }).trustProxy, true);
+    assert.deepEqual(loadConfig({ STREAMWAVE_DATA_DIR: dataDir, STREAMWAVE_TRUST_PROXY: '10.0.0.0/8, 192.168.1.1' }).trustProxy, ['10.0.0.0/8', '192.168.1.1']);
+    assert.deepEqual(loadConfig({ STREAMWAVE_DATA_DIR: dataDir, STREAMWAVE_RATE_LIMITS: 'register.ip=3/1h' }).rateLimits, { 'register.ip': { max: 3, windowSeconds: 3600 } });
   });
 
   for (const [name, value, what] of BAD) {

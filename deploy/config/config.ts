@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadOrCreateSecret } from '../shared/secrets.ts';
+import { parseRateLimits, type RateLimitsConfig } from '../../gateway/rate-limit/rate-limit.rules.ts';
 
 /**
  * StreamWave configuration: environment variables with the `STREAMWAVE_` prefix, validated at
@@ -71,6 +72,28 @@ export interface StreamWaveConfig {
   kafkaSsl: boolean;
   /** SASL credentials (STREAMWAVE_KAFKA_SASL_MECHANISM / _USERNAME / _PASSWORD), for managed clusters. */
   kafkaSasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
+  /**
+   * Proxies whose X-Forwarded-For is believed (STREAMWAVE_TRUST_PROXY: `true`, or a comma list of
+   * addresses/CIDRs); default none. Behind a load balancer, without it every client shares the
+   * balancer's address and so one per-address rate-limit budget.
+   */
+  trustProxy: boolean | string[];
+  /** STREAMWAVE_RATE_LIMITS: `on` (default), `off`, or `<rule>=<max>/<window>` overrides (gateway/rate-limit/rate-limit.rules.ts). */
+  rateLimits: RateLimitsConfig;
+  /** Request body timeout on the API and registry, seconds (STREAMWAVE_BODY_TIMEOUT_SECONDS, default 30). */
+  bodyTimeoutSeconds: number;
+  /** Whole-request timeout on every route, S3 part uploads included, seconds (STREAMWAVE_REQUEST_TIMEOUT_SECONDS, default 900). */
+  requestTimeoutSeconds: number;
+  /** Request headers timeout, seconds (STREAMWAVE_HEADERS_TIMEOUT_SECONDS, default 15). */
+  headersTimeoutSeconds: number;
+  /** Idle socket timeout, seconds (STREAMWAVE_CONNECTION_TIMEOUT_SECONDS, default 60). */
+  connectionTimeoutSeconds: number;
+  /** Idle keep-alive timeout, seconds (STREAMWAVE_KEEP_ALIVE_TIMEOUT_SECONDS, default 5). */
+  keepAliveTimeoutSeconds: number;
+  /** Password hashes computed at once (STREAMWAVE_PASSWORD_HASH_CONCURRENCY, default 2). */
+  passwordHashConcurrency: number;
+  /** Graceful-stop deadline, seconds (STREAMWAVE_SHUTDOWN_TIMEOUT_SECONDS, default 30): past it the process exits 1 naming what hung. */
+  shutdownTimeoutSeconds: number;
 }
 
 const schema = {
@@ -102,6 +125,15 @@ const schema = {
     STREAMWAVE_KAFKA_SASL_MECHANISM: { type: 'string', enum: ['plain', 'scram-sha-256', 'scram-sha-512'] },
     STREAMWAVE_KAFKA_SASL_USERNAME: { type: 'string' },
     STREAMWAVE_KAFKA_SASL_PASSWORD: { type: 'string' },
+    STREAMWAVE_RATE_LIMITS: { type: 'string', default: 'on' },
+    STREAMWAVE_TRUST_PROXY: { type: 'string', pattern: '^(true|false|[0-9a-fA-F.:/]+(\\s*,\\s*[0-9a-fA-F.:/]+)*)?$', default: 'false' },
+    STREAMWAVE_BODY_TIMEOUT_SECONDS: { type: 'integer', minimum: 1, maximum: 3600, default: 30 },
+    STREAMWAVE_REQUEST_TIMEOUT_SECONDS: { type: 'integer', minimum: 1, maximum: 86400, default: 900 },
+    STREAMWAVE_HEADERS_TIMEOUT_SECONDS: { type: 'integer', minimum: 1, maximum: 3600, default: 15 },
+    STREAMWAVE_CONNECTION_TIMEOUT_SECONDS: { type: 'integer', minimum: 1, maximum: 86400, default: 60 },
+    STREAMWAVE_KEEP_ALIVE_TIMEOUT_SECONDS: { type: 'integer', minimum: 1, maximum: 3600, default: 5 },
+    STREAMWAVE_PASSWORD_HASH_CONCURRENCY: { type: 'integer', minimum: 1, maximum: 64, default: 2 },
+    STREAMWAVE_SHUTDOWN_TIMEOUT_SECONDS: { type: 'integer', minimum: 1, maximum: 3600, default: 30 },
     STREAMWAVE_LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
   },
 } as const;
@@ -134,6 +166,15 @@ interface Env {
   STREAMWAVE_KAFKA_SASL_MECHANISM?: 'plain' | 'scram-sha-256' | 'scram-sha-512';
   STREAMWAVE_KAFKA_SASL_USERNAME?: string;
   STREAMWAVE_KAFKA_SASL_PASSWORD?: string;
+  STREAMWAVE_RATE_LIMITS: string;
+  STREAMWAVE_TRUST_PROXY: string;
+  STREAMWAVE_BODY_TIMEOUT_SECONDS: number;
+  STREAMWAVE_REQUEST_TIMEOUT_SECONDS: number;
+  STREAMWAVE_HEADERS_TIMEOUT_SECONDS: number;
+  STREAMWAVE_CONNECTION_TIMEOUT_SECONDS: number;
+  STREAMWAVE_KEEP_ALIVE_TIMEOUT_SECONDS: number;
+  STREAMWAVE_PASSWORD_HASH_CONCURRENCY: number;
+  STREAMWAVE_SHUTDOWN_TIMEOUT_SECONDS: number;
 }
 
 /**
@@ -149,6 +190,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StreamWaveConf
     for (const k of ['STREAMWAVE_KAFKA_SASL_USERNAME', 'STREAMWAVE_KAFKA_SASL_PASSWORD'] as const) {
       if (!e[k]) throw new Error(`env/${k} is required when STREAMWAVE_KAFKA_SASL_MECHANISM is set`);
     }
+  }
+  let rateLimits: RateLimitsConfig;
+  try {
+    rateLimits = parseRateLimits(e.STREAMWAVE_RATE_LIMITS);
+  } catch (err) {
+    throw new Error(`env/STREAMWAVE_RATE_LIMITS: ${(err as Error).message}`);
   }
   const dataDir = resolve(e.STREAMWAVE_DATA_DIR);
   mkdirSync(dataDir, { recursive: true });
@@ -185,6 +232,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StreamWaveConf
     kafkaSasl: e.STREAMWAVE_KAFKA_SASL_MECHANISM
       ? { mechanism: e.STREAMWAVE_KAFKA_SASL_MECHANISM, username: e.STREAMWAVE_KAFKA_SASL_USERNAME ?? '', password: e.STREAMWAVE_KAFKA_SASL_PASSWORD ?? '' }
       : undefined,
+    rateLimits,
+    trustProxy: ['', 'false'].includes(e.STREAMWAVE_TRUST_PROXY) ? false : e.STREAMWAVE_TRUST_PROXY === 'true' ? true : e.STREAMWAVE_TRUST_PROXY.split(',').map((a) => a.trim()),
+    bodyTimeoutSeconds: e.STREAMWAVE_BODY_TIMEOUT_SECONDS,
+    requestTimeoutSeconds: e.STREAMWAVE_REQUEST_TIMEOUT_SECONDS,
+    headersTimeoutSeconds: e.STREAMWAVE_HEADERS_TIMEOUT_SECONDS,
+    connectionTimeoutSeconds: e.STREAMWAVE_CONNECTION_TIMEOUT_SECONDS,
+    keepAliveTimeoutSeconds: e.STREAMWAVE_KEEP_ALIVE_TIMEOUT_SECONDS,
+    passwordHashConcurrency: e.STREAMWAVE_PASSWORD_HASH_CONCURRENCY,
+    shutdownTimeoutSeconds: e.STREAMWAVE_SHUTDOWN_TIMEOUT_SECONDS,
   };
 }
 

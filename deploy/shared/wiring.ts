@@ -29,6 +29,14 @@ export function gatewayConfigOf(config: StreamWaveConfig): GatewayConfig {
     tokenTtlSeconds: config.tokenTtlSeconds,
     maxUploadBytes: config.maxUploadBytes,
     uploadsPerHour: config.uploadsPerHour,
+    rateLimits: config.rateLimits,
+    trustProxy: config.trustProxy,
+    bodyTimeoutSeconds: config.bodyTimeoutSeconds,
+    uploadRequestTimeoutSeconds: config.requestTimeoutSeconds,
+    headersTimeoutSeconds: config.headersTimeoutSeconds,
+    connectionTimeoutSeconds: config.connectionTimeoutSeconds,
+    keepAliveTimeoutSeconds: config.keepAliveTimeoutSeconds,
+    passwordHashConcurrency: config.passwordHashConcurrency,
   };
 }
 

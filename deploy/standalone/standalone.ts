@@ -11,6 +11,7 @@ import { createRedactingLogger } from '../../platform/logging/log-redaction.ts';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { StreamWaveConfig } from '../config/config.ts';
 import { gatewayConfigOf, objectStorePlugins, openEmbeddedObjectStore, readModelsOf, totalLag } from '../shared/wiring.ts';
+import { shutdownInOrder } from '../shared/shutdown.ts';
 import { createEmbeddedEventLog } from '../../platform/log/embedded/embedded-event-log.adapter.ts';
 import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts';
 import { schemaRegistryRoutes } from '../../schemas/registry/schema-registry.routes.ts';
@@ -24,11 +25,15 @@ import { adminRoutes } from '../../gateway/routes/admin/index.ts';
 import { buildTranscoderProcessor } from '../../processors/transcoder/transcoder.processor.ts';
 import { runProcessor } from '../../processors/runtime/processor.runtime.ts';
 import { buildGateway } from '../../gateway/app.ts';
+import { createInMemoryRateLimitStore } from '../../platform/rate-limit/in-memory/in-memory-rate-limit-store.adapter.ts';
 
 export interface RunningStandalone {
   /** Base URL the gateway listens on. */
   url: string;
-  /** Graceful stop: HTTP first, then processors and projections, then the log. */
+  /**
+   * Graceful stop: HTTP first, then processors and projections, then the log.
+   * @throws ShutdownTimeoutError past STREAMWAVE_SHUTDOWN_TIMEOUT_SECONDS (naming the component).
+   */
   stop(): Promise<void>;
 }
 
@@ -86,6 +91,7 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
     objectStore,
     logger,
     metricsRegistry,
+    rateLimitStore: createInMemoryRateLimitStore(),
     health: async () => ({
       mode: 'standalone',
       lag: { ...(await readModels.lag()), transcoder: await totalLag(transcoder) },
@@ -104,11 +110,17 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
   return {
     url: address,
     stop() {
+      // Bounded by STREAMWAVE_SHUTDOWN_TIMEOUT_SECONDS (deploy/shared/shutdown.ts): rejects naming the component that hung.
       stopping ??= (async () => {
-        await app.close();
-        await transcoder.stop();
-        await projectionManager.close();
-        await log.close();
+        await shutdownInOrder(
+          [
+            { name: 'http', close: () => app.close() },
+            { name: 'transcoder', close: () => transcoder.stop() },
+            { name: 'projections', close: () => projectionManager.close() },
+            { name: 'log', close: () => log.close() },
+          ],
+          { timeoutSeconds: config.shutdownTimeoutSeconds, logger },
+        );
         logger.info('StreamWave standalone stopped');
       })();
       return stopping;

@@ -9,6 +9,8 @@
  * string so they can be raised later while old hashes still verify.
  */
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { Errors } from '../errors.ts';
+import { createSemaphore, type Semaphore } from './semaphore.ts';
 
 const LOG2_N = 14;
 const BLOCK_SIZE = 8;
@@ -20,10 +22,40 @@ const MAX_LOG2_N = 20;
 const MAX_R = 32;
 const MAX_P = 16;
 
+/**
+ * scrypt runs on libuv's thread pool (4 threads by default), which the embedded log's fsyncs and
+ * every other fs call share: a login flood with unbounded hashing would queue every fsync behind
+ * it and stall all disk I/O (issue 8, finding 6). Hashing is therefore bounded per process: at
+ * most `concurrency` hashes at once (default 2, leaving the other threads to file I/O), at most
+ * `queue` waiting; beyond that 503 SERVER_BUSY with Retry-After. Per process, like the pool.
+ */
+let hashing: Semaphore = createHashingSemaphore(2, 32);
+
+function createHashingSemaphore(concurrency: number, queue: number): Semaphore {
+  return createSemaphore({ concurrency, queue, refused: () => new Errors.ServerBusy('too many logins at once, retry shortly') });
+}
+
+/**
+ * Sets the hashing bounds (see above); tasks already admitted finish under the old ones.
+ * @throws RangeError when `concurrency` < 1 or `queue` < 0.
+ */
+export function configurePasswordHashing(opts: { concurrency: number; queue: number }): void {
+  hashing = createHashingSemaphore(opts.concurrency, opts.queue);
+}
+
+/** Hashes running and waiting now, the most ever run at once, and the refused ones (current bounds). */
+export function passwordHashingStats(): ReturnType<Semaphore['stats']> {
+  return hashing.stats();
+}
+
+/** @throws SERVER_BUSY (503) when the hashing queue is full. */
 function scrypt(password: string, salt: Buffer, keyLength: number, options: ScryptOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    scryptCb(password.normalize('NFKC'), salt, keyLength, options, (err, key) => (err ? reject(err) : resolve(key)));
-  });
+  return hashing.run(
+    () =>
+      new Promise<Buffer>((resolve, reject) => {
+        scryptCb(password.normalize('NFKC'), salt, keyLength, options, (err, key) => (err ? reject(err) : resolve(key)));
+      }),
+  );
 }
 
 /** Memory scrypt needs is 128·N·r bytes (RFC 7914 §6); give node twice that as a ceiling. */
@@ -34,7 +66,7 @@ function maxmem(n: number, r: number, p: number): number {
 const b64 = (buf: Buffer): string => buf.toString('base64').replace(/=+$/, '');
 
 /**
- * Hashes a password; resolves to a PHC string (~100 characters). The password is NFKC-normalised
+ * Hashes a password; resolves to a PHC string (~100 characters). @throws SERVER_BUSY (503) when the hashing queue is full. The password is NFKC-normalised
  * first (as recommended for password comparison by RFC 8265 §4.1), so visually identical inputs match.
  */
 export async function hashPassword(password: string): Promise<string> {
@@ -70,7 +102,8 @@ export function parsePasswordHash(phc: string): ParsedHash | undefined {
 
 /**
  * Verifies a password against a PHC scrypt string in constant time (crypto.timingSafeEqual).
- * Resolves false (never throws) for a wrong password or a malformed/unsupported hash.
+ * Resolves false for a wrong password or a malformed/unsupported hash.
+ * @throws SERVER_BUSY (503) when the hashing queue is full (see configurePasswordHashing).
  */
 export async function verifyPassword(password: string, phc: string): Promise<boolean> {
   const parsed = parsePasswordHash(phc);
@@ -87,6 +120,9 @@ export async function verifyPassword(password: string, phc: string): Promise<boo
  */
 let decoyHash: Promise<string> | undefined;
 export function decoyPasswordHash(): Promise<string> {
-  decoyHash ??= hashPassword(randomBytes(16).toString('hex'));
+  decoyHash ??= hashPassword(randomBytes(16).toString('hex')).catch((err: unknown) => {
+    decoyHash = undefined; // refused (busy): try again next time, do not cache the refusal
+    throw err;
+  });
   return decoyHash;
 }

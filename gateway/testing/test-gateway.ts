@@ -23,7 +23,9 @@ import { READ_MODELS, type ReadModelQueries } from '../../projections/read-model
 import { openReadModel } from '../../projections/read-models.ts';
 import { inMemoryStores, TEST_SEARCH_SECRET } from '../../projections/testing/projection-test-kit.ts';
 import { createTestObjectStore, createTopologyWorld } from '../../test/support/test-world.ts';
+import { createInMemoryRateLimitStore } from '../../platform/rate-limit/in-memory/in-memory-rate-limit-store.adapter.ts';
 import { buildGateway } from '../app.ts';
+import { parseRateLimits } from '../rate-limit/rate-limit.rules.ts';
 import type { GatewayConfig, GatewayDeps } from '../gateway.types.ts';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-at-least-32-bytes-long!';
@@ -115,20 +117,28 @@ async function createTestWorld(dir: string): Promise<TestWorld & { close(): Prom
   };
 }
 
-/** A gateway on the real wiring (see the file comment). `overrides` replace gateway dependencies. */
+/**
+ * A gateway on the real wiring (see the file comment). `overrides` replace gateway dependencies.
+ * Rate limits are on at their defaults, like production, unless `config.rateLimits` says otherwise
+ * or the test process runs with STREAMWAVE_RATE_LIMITS (e.g. `off` for floods and fuzzing).
+ */
 export async function createTestGateway(config: Partial<GatewayConfig> = {}, overrides: Partial<GatewayDeps> = {}): Promise<TestGateway> {
   const dir = await mkdtemp(join(tmpdir(), 'sw-gw-'));
   const world = await createTestWorld(dir);
   const registry = new Registry();
   const app = await buildGateway({
     // A generous upload quota unless a test is about the rate limit.
-    config: { jwtSecret: TEST_JWT_SECRET, uploadsPerHour: 1000, minPartSizeBytes: MIN_PART_BYTES, ...config },
+    config: {
+      jwtSecret: TEST_JWT_SECRET, uploadsPerHour: 1000, minPartSizeBytes: MIN_PART_BYTES,
+      rateLimits: parseRateLimits(process.env.STREAMWAVE_RATE_LIMITS), ...config,
+    },
     commandBus: world.commandBus,
     readModels: world.readModels,
     readYourWrites: () => world.settle(),
     objectStore: world.objectStore,
     logger: pino({ level: 'silent' }),
     metricsRegistry: registry,
+    rateLimitStore: createInMemoryRateLimitStore(),
     ...overrides,
   });
 

@@ -1,6 +1,7 @@
 /**
  * Users resource (prefix `/api/v1/users`):
- * - `POST /` register → 201 `{ id }`; 409 USERNAME_TAKEN.
+ * - `POST /` register → 201 `{ id }`; 409 USERNAME_TAKEN; 429 RATE_LIMITED past `register.ip`
+ *   (gateway/rate-limit/rate-limit.rules.ts: account creation per address, issue 8 finding 4).
  * - `GET /me/history` (auth) → the caller's watch history.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
