@@ -11,6 +11,7 @@ import { uploadFile, waitForProcessing } from './client/upload-file.ts';
 import { registerReplayCommand } from './commands/replay.command.ts';
 import { registerTopicsCommand } from './commands/topics.command.ts';
 import { registerSchemasCommand } from './commands/schemas.command.ts';
+import { registerLogCommand } from './commands/log.command.ts';
 
 const program = new Command();
 program.name('streamwave').description('StreamWave video platform backend').showHelpAfterError();
@@ -142,10 +143,11 @@ program
     console.log(`wrote ${file}`);
   });
 
-// Tools for the data team and engineers: replay, topics, schemas.
+// Tools for the data team and engineers: replay, topics, schemas, log verify.
 registerReplayCommand(program, serverOption);
 registerTopicsCommand(program, serverOption);
 registerSchemasCommand(program);
+registerLogCommand(program);
 
 program.parseAsync().catch((e: unknown) => {
   if (e instanceof ApiError) console.error(e.message);
