@@ -30,6 +30,9 @@
  * `<STREAMWAVE_DATA_DIR>/admin.token`), so `streamwave replay <read model> --server <role URL>`
  * rebuilds that role's own copy into a shadow and swaps it in.
  */
+import { systemRoutes } from '../../gateway/routes/system/index.ts';
+import type { Readiness } from '../../platform/health/readiness.port.ts';
+import { createRoleReadiness, registerLogReadiness, registerProjectionReadiness, registerTranscoderReadiness } from '../shared/readiness-wiring.ts';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
@@ -145,7 +148,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     }
     if (role === 'registry') {
       const app = buildSchemaRegistryServer({ registry: registryCore!, logger: logger.child({ component: 'http' }) });
-      addOpsRoutes(app, metricsRegistry, async () => ({ mode: 'cluster', role }));
+      await addOpsRoutes(app, metricsRegistry, async () => ({ mode: 'cluster', role }), createRoleReadiness(config, logger.child({ component: 'readiness' })));
       const url = await app.listen({ port: config.port, host: config.host });
       cleanup.push(() => app.close());
       logger.info({ url, brokers: config.kafkaBrokers }, 'schema registry role is up');
@@ -157,6 +160,9 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     // Topics exist before any consumer subscribes (the broker does not auto-create them).
     await ensureEventTopics(log, { partitions: config.topicPartitions, replicationFactor: config.kafkaReplicationFactor });
 
+    // Readiness (GET /health/ready, /health; issue 8): disk floor in every role, plus the checks below.
+    const readiness = createRoleReadiness(config, logger.child({ component: 'readiness' }));
+    registerLogReadiness(readiness, log);
     const lags: Record<string, () => Promise<number | Record<string, number>>> = {};
     const health = async () => {
       let lag: Record<string, number> = {};
@@ -191,6 +197,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
         logger: logger.child({ component: 'projection-manager' }),
       });
       await m.start();
+      registerProjectionReadiness(readiness, m, config.health.projectionFailingAfter);
       projectionManager = m;
       cleanup.push(() => m.close());
       const r = readModelsOf(m);
@@ -217,10 +224,12 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
 
     let transcoder: ProcessorHandle | undefined;
     if (role === 'transcoder' || role === 'all') {
+      const transcoderNode = buildTranscoderProcessor({ commandBus: commandBus!, codec, objectStore: objectStore!, workDir: dir('work'), logger: logger.child({ component: 'transcoder' }) });
+      registerTranscoderReadiness(readiness, transcoderNode);
       transcoder = await runProcessor(
         log,
         {
-          ...buildTranscoderProcessor({ commandBus: commandBus!, codec, objectStore: objectStore!, workDir: dir('work'), logger: logger.child({ component: 'transcoder' }) }),
+          ...transcoderNode,
           concurrency: config.transcodeConcurrency,
         },
         {
@@ -235,7 +244,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
 
     if (role === 'projector' || role === 'transcoder') {
       const app = Fastify({ loggerInstance: logger.child({ component: 'http' }) }) as unknown as FastifyInstance;
-      addOpsRoutes(app, metricsRegistry, health);
+      await addOpsRoutes(app, metricsRegistry, health, readiness);
       if (projectionManager) {
         const a = admin();
         await app.register(a.plugin, { prefix: a.prefix, ...a.options });
@@ -257,6 +266,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       logger,
       metricsRegistry,
       health,
+      readiness,
       plugins: [
         ...(registryCore ? [{ plugin: schemaRegistryRoutes, prefix: '/registry', options: { registry: registryCore } }] : []),
         ...objectStorePlugins(objectStore!),
@@ -278,20 +288,13 @@ function running(role: ClusterRole, url: string, stopAll: () => Promise<void>): 
   return { role, url, stop: () => (stopping ??= stopAll()) };
 }
 
-/** `GET /health` (200 `{status:'ok', …}`, 503 when the probe throws) and `GET /metrics` (Prometheus text). */
-function addOpsRoutes(app: FastifyInstance, metrics: Registry, probe: () => Promise<Record<string, unknown>>): void {
-  app.get('/health', async (req, reply) => {
-    try {
-      return { status: 'ok', ...(await probe()) };
-    } catch (err) {
-      req.log.error({ err }, 'health check failed');
-      return reply.code(503).send({ status: 'unavailable' });
-    }
-  });
-  app.get('/metrics', async (_req, reply) => {
-    reply.header('content-type', metrics.contentType);
-    return metrics.metrics();
-  });
+/**
+ * The ops routes of a role's own HTTP server: `GET /health/live`, `GET /health/ready` and its alias
+ * `GET /health` (200 `{status:'ok', …}`, 503 `{status:'unavailable', reasons}`), `GET /metrics` —
+ * the gateway's system routes, so every role answers the same.
+ */
+async function addOpsRoutes(app: FastifyInstance, metrics: Registry, probe: () => Promise<Record<string, unknown>>, readiness: Readiness): Promise<void> {
+  await app.register(systemRoutes, { health: probe, readiness, registry: metrics });
 }
 
 /**
