@@ -98,7 +98,7 @@ export class PartitionLog {
         throw new EventLogError(
           'LOG_CORRUPTED',
           `event log segment ${path} (${topic}/${partition}) is corrupted at byte offset ${scan.validBytes} ` +
-            `(after offset ${scan.positions.length - 1}); ${why}. Refusing to start rather than drop acknowledged ` +
+            `(after ${scan.positions.length} valid records); ${why}. Refusing to start rather than drop acknowledged ` +
             'records: restore the segment from a backup or replica (streamwave log verify lists every damaged partition).',
         );
       }
