@@ -23,7 +23,8 @@
  * `transcoder` and `gateway` roles share `<STREAMWAVE_DATA_DIR>/objects` (one host or a shared
  * volume) — docs/adr/0003-platform-wing-and-one-write-side.md says what moves next.
  *
- * Every role logs with pino, serves `GET /health` (lag per consumer) and `GET /metrics`
+ * Every role logs with pino, serves `GET /health/live`, `GET /health/ready` (alias `GET /health`:
+ * lag per consumer, 503 with reasons when not ready; deploy/shared/readiness-wiring.ts) and `GET /metrics`
  * (Prometheus) — the gateway through its own routes, the others on a small Fastify server on
  * `STREAMWAVE_PORT` — and stops gracefully on SIGTERM (`RunningRole.stop`). The roles hosting read
  * models serve the admin API (`/admin/replays`, `/admin/topics`; bearer STREAMWAVE_ADMIN_TOKEN or
