@@ -18,6 +18,7 @@ function refusePasswordArgument(): never {
   console.error(PASSWORD_ARGUMENT_REFUSED);
   process.exit(USAGE_EXIT_CODE);
 }
+import { registerLogCommand } from './commands/log.command.ts';
 
 const program = new Command();
 program.name('streamwave').description('StreamWave video platform backend').showHelpAfterError();
@@ -157,10 +158,11 @@ program
     console.log(`wrote ${file}`);
   });
 
-// Tools for the data team and engineers: replay, topics, schemas.
+// Tools for the data team and engineers: replay, topics, schemas, log verify.
 registerReplayCommand(program, serverOption);
 registerTopicsCommand(program, serverOption);
 registerSchemasCommand(program);
+registerLogCommand(program);
 
 program.parseAsync().catch((e: unknown) => {
   if (e instanceof PasswordInputError) {

@@ -67,7 +67,7 @@ export function resolveGatewayConfig(config: GatewayDeps['config']): ResolvedGat
 
 /**
  * Builds the gateway (not listening). Routes: see the header comment of each `gateway/routes/<resource>/index.ts`;
- * OpenAPI at `/docs` (`/docs/json`), health at `/health`, Prometheus at `/metrics`.
+ * OpenAPI at `/docs` (`/docs/json`), health at `/health/live` and `/health/ready` (`/health` = ready), Prometheus at `/metrics`.
  * @throws Error when the config is invalid (see resolveGatewayConfig).
  */
 export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> {
@@ -152,7 +152,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  await app.register(systemRoutes, { health: deps.health, registry: deps.metricsRegistry });
+  await app.register(systemRoutes, { health: deps.health, readiness: deps.readiness, registry: deps.metricsRegistry });
   await app.register(async (api) => {
     // The public API validates with TypeBox's compiler: bodies are checked strictly (no type
     // coercion: `"size_bytes": "12"` is a 400, not 12), querystrings and params are converted

@@ -2,6 +2,7 @@
  * What the gateway needs from the outside world. Everything is a port, so the same gateway runs
  * in standalone mode (embedded adapters) and cluster mode (Kafka, Redis, ClickHouse, Typesense, S3).
  */
+import type { Readiness } from '../platform/health/readiness.port.ts';
 import type { FastifyPluginAsync } from 'fastify';
 import type { RateLimitPluginOptions } from '@fastify/rate-limit';
 import type { Logger } from 'pino';
@@ -118,6 +119,8 @@ export interface GatewayDeps {
   metricsRegistry: Registry;
   /** Extra fields for GET /health (e.g. consumer lag); throwing makes /health answer 503. */
   health?: () => Promise<Record<string, unknown>>;
+  /** Readiness checks of GET /health/ready (and /health): 503 with reasons when one fails (issue 8). */
+  readiness?: Readiness;
   ids?: IdGenerator;
   /**
    * Cluster mode: share the upload rate-limit counters between gateway replicas through Redis

@@ -23,13 +23,17 @@
  * `transcoder` and `gateway` roles share `<STREAMWAVE_DATA_DIR>/objects` (one host or a shared
  * volume) — docs/adr/0003-platform-wing-and-one-write-side.md says what moves next.
  *
- * Every role logs with pino, serves `GET /health` (lag per consumer) and `GET /metrics`
+ * Every role logs with pino, serves `GET /health/live`, `GET /health/ready` (alias `GET /health`:
+ * lag per consumer, 503 with reasons when not ready; deploy/shared/readiness-wiring.ts) and `GET /metrics`
  * (Prometheus) — the gateway through its own routes, the others on a small Fastify server on
  * `STREAMWAVE_PORT` — and stops gracefully on SIGTERM (`RunningRole.stop`). The roles hosting read
  * models serve the admin API (`/admin/replays`, `/admin/topics`; bearer STREAMWAVE_ADMIN_TOKEN or
  * `<STREAMWAVE_DATA_DIR>/admin.token`), so `streamwave replay <read model> --server <role URL>`
  * rebuilds that role's own copy into a shadow and swaps it in.
  */
+import { systemRoutes } from '../../gateway/routes/system/index.ts';
+import type { Readiness } from '../../platform/health/readiness.port.ts';
+import { createRoleReadiness, registerLogReadiness, registerProjectionReadiness, registerTranscoderReadiness } from '../shared/readiness-wiring.ts';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
@@ -148,7 +152,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     }
     if (role === 'registry') {
       const app = buildSchemaRegistryServer({ registry: registryCore!, auth: config.schemaRegistryAuth, logger: logger.child({ component: 'http' }) });
-      addOpsRoutes(app, metricsRegistry, async () => ({ mode: 'cluster', role }));
+      await addOpsRoutes(app, metricsRegistry, async () => ({ mode: 'cluster', role }), createRoleReadiness(config, logger.child({ component: 'readiness' })));
       applyServerTimeouts(app.server, config);
       const url = await app.listen({ port: config.port, host: config.host });
       cleanup.push(() => app.close());
@@ -161,6 +165,9 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     // Topics exist before any consumer subscribes (the broker does not auto-create them).
     await ensureEventTopics(log, { partitions: config.topicPartitions, replicationFactor: config.kafkaReplicationFactor });
 
+    // Readiness (GET /health/ready, /health; issue 8): disk floor in every role, plus the checks below.
+    const readiness = createRoleReadiness(config, logger.child({ component: 'readiness' }));
+    registerLogReadiness(readiness, log);
     const lags: Record<string, () => Promise<number | Record<string, number>>> = {};
     const health = async () => {
       let lag: Record<string, number> = {};
@@ -195,6 +202,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
         logger: logger.child({ component: 'projection-manager' }),
       });
       await m.start();
+      registerProjectionReadiness(readiness, m, config.health.projectionFailingAfter);
       projectionManager = m;
       cleanup.push(() => m.close());
       const r = readModelsOf(m);
@@ -221,10 +229,12 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
 
     let transcoder: ProcessorHandle | undefined;
     if (role === 'transcoder' || role === 'all') {
+      const transcoderNode = buildTranscoderProcessor({ commandBus: commandBus!, codec, objectStore: objectStore!, workDir: dir('work'), logger: logger.child({ component: 'transcoder' }) });
+      registerTranscoderReadiness(readiness, transcoderNode);
       transcoder = await runProcessor(
         log,
         {
-          ...buildTranscoderProcessor({ commandBus: commandBus!, codec, objectStore: objectStore!, workDir: dir('work'), logger: logger.child({ component: 'transcoder' }) }),
+          ...transcoderNode,
           concurrency: config.transcodeConcurrency,
         },
         {
@@ -239,7 +249,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
 
     if (role === 'projector' || role === 'transcoder') {
       const app = Fastify({ loggerInstance: logger.child({ component: 'http' }) }) as unknown as FastifyInstance;
-      addOpsRoutes(app, metricsRegistry, health);
+      await addOpsRoutes(app, metricsRegistry, health, readiness);
       applyServerTimeouts(app.server, config);
       if (projectionManager) {
         const a = admin();
@@ -264,6 +274,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       // Per process for now: the cluster issue shares the counters (a Redis adapter of the port).
       rateLimitStore: createInMemoryRateLimitStore(),
       health,
+      readiness,
       plugins: [
         ...(registryCore ? [{ plugin: schemaRegistryRoutes, prefix: '/registry', options: { registry: registryCore, auth: config.schemaRegistryAuth } }] : []),
         ...objectStorePlugins(objectStore!),
@@ -285,20 +296,13 @@ function running(role: ClusterRole, url: string, stopAll: () => Promise<void>): 
   return { role, url, stop: () => (stopping ??= stopAll()) };
 }
 
-/** `GET /health` (200 `{status:'ok', …}`, 503 when the probe throws) and `GET /metrics` (Prometheus text). */
-function addOpsRoutes(app: FastifyInstance, metrics: Registry, probe: () => Promise<Record<string, unknown>>): void {
-  app.get('/health', async (req, reply) => {
-    try {
-      return { status: 'ok', ...(await probe()) };
-    } catch (err) {
-      req.log.error({ err }, 'health check failed');
-      return reply.code(503).send({ status: 'unavailable' });
-    }
-  });
-  app.get('/metrics', async (_req, reply) => {
-    reply.header('content-type', metrics.contentType);
-    return metrics.metrics();
-  });
+/**
+ * The ops routes of a role's own HTTP server: `GET /health/live`, `GET /health/ready` and its alias
+ * `GET /health` (200 `{status:'ok', …}`, 503 `{status:'unavailable', reasons}`), `GET /metrics` —
+ * the gateway's system routes, so every role answers the same.
+ */
+async function addOpsRoutes(app: FastifyInstance, metrics: Registry, probe: () => Promise<Record<string, unknown>>, readiness: Readiness): Promise<void> {
+  await app.register(systemRoutes, { health: probe, readiness, registry: metrics });
 }
 
 /**

@@ -50,6 +50,13 @@ export interface StreamWaveConfig {
   transcodeConcurrency: number;
   logLevel: string;
   /**
+   * Readiness (`GET /health/ready`, issue 8 finding 7): free-space floors of the data directory's
+   * file system (bytes, default 512 MiB; percent, default 0 = off) under which ready answers 503
+   * DISK_SPACE_LOW, and the consecutive failures of one projection batch after which it answers
+   * 503 PROJECTION_FAILING (default 3).
+   */
+  health: { minFreeDiskBytes: number; minFreeDiskPercent: number; projectionFailingAfter: number };
+  /**
    * Bearer token of the admin API (`/admin/*`: replays, topics). From STREAMWAVE_ADMIN_TOKEN, else
    * generated once into `<dataDir>/admin.token` (mode 0600), where the CLI finds it too.
    */
@@ -116,6 +123,9 @@ const schema = {
     STREAMWAVE_UPLOADS_PER_HOUR: { type: 'integer', minimum: 1, default: 5 },
     STREAMWAVE_TRANSCODE_CONCURRENCY: { type: 'integer', minimum: 1, maximum: 16, default: 1 },
     STREAMWAVE_ADMIN_TOKEN: { type: 'string', minLength: 16 },
+    STREAMWAVE_MIN_FREE_DISK_BYTES: { type: 'integer', minimum: 0, default: 512 * 1024 ** 2 },
+    STREAMWAVE_MIN_FREE_DISK_PERCENT: { type: 'number', minimum: 0, maximum: 100, default: 0 },
+    STREAMWAVE_PROJECTION_FAILING_AFTER: { type: 'integer', minimum: 1, maximum: 1000, default: 3 },
     STREAMWAVE_KAFKA_BROKERS: { type: 'string', pattern: '^\\s*[^,\\s]+:[0-9]+\\s*(,\\s*[^,\\s]+:[0-9]+\\s*)*$' },
     STREAMWAVE_SCHEMA_REGISTRY_URL: { type: 'string', pattern: '^https?://' },
     STREAMWAVE_KAFKA_REPLICATION_FACTOR: { type: 'integer', minimum: 1, maximum: 32, default: 1 },
@@ -157,6 +167,9 @@ interface Env {
   STREAMWAVE_TRANSCODE_CONCURRENCY: number;
   STREAMWAVE_LOG_LEVEL: string;
   STREAMWAVE_ADMIN_TOKEN?: string;
+  STREAMWAVE_MIN_FREE_DISK_BYTES: number;
+  STREAMWAVE_MIN_FREE_DISK_PERCENT: number;
+  STREAMWAVE_PROJECTION_FAILING_AFTER: number;
   STREAMWAVE_KAFKA_BROKERS?: string;
   STREAMWAVE_SCHEMA_REGISTRY_URL?: string;
   STREAMWAVE_KAFKA_REPLICATION_FACTOR: number;
@@ -222,6 +235,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StreamWaveConf
     uploadsPerHour: e.STREAMWAVE_UPLOADS_PER_HOUR,
     transcodeConcurrency: e.STREAMWAVE_TRANSCODE_CONCURRENCY,
     logLevel: e.STREAMWAVE_LOG_LEVEL,
+    health: {
+      minFreeDiskBytes: e.STREAMWAVE_MIN_FREE_DISK_BYTES,
+      minFreeDiskPercent: e.STREAMWAVE_MIN_FREE_DISK_PERCENT,
+      projectionFailingAfter: e.STREAMWAVE_PROJECTION_FAILING_AFTER,
+    },
     adminToken: e.STREAMWAVE_ADMIN_TOKEN ?? persistedSecret(dataDir, ADMIN_TOKEN_FILE),
     kafkaBrokers: (e.STREAMWAVE_KAFKA_BROKERS ?? '').split(',').map((b) => b.trim()).filter(Boolean),
     schemaRegistryUrl: e.STREAMWAVE_SCHEMA_REGISTRY_URL?.replace(/\/$/, ''),

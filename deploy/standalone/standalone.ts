@@ -26,6 +26,7 @@ import { buildTranscoderProcessor } from '../../processors/transcoder/transcoder
 import { runProcessor } from '../../processors/runtime/processor.runtime.ts';
 import { buildGateway } from '../../gateway/app.ts';
 import { createInMemoryRateLimitStore } from '../../platform/rate-limit/in-memory/in-memory-rate-limit-store.adapter.ts';
+import { createRoleReadiness, registerLogReadiness, registerProjectionReadiness, registerTranscoderReadiness } from '../shared/readiness-wiring.ts';
 
 export interface RunningStandalone {
   /** Base URL the gateway listens on. */
@@ -74,14 +75,22 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
 
   const objectStore = openEmbeddedObjectStore(config, dir('objects'), 'streamwave-standalone', logger.child({ role: 'object-store' }));
 
+  const transcoderNode = buildTranscoderProcessor({ commandBus, codec, objectStore, workDir: dir('work'), logger: logger.child({ role: 'transcoder' }) });
   const transcoder = await runProcessor(
     log,
     {
-      ...buildTranscoderProcessor({ commandBus, codec, objectStore, workDir: dir('work'), logger: logger.child({ role: 'transcoder' }) }),
+      ...transcoderNode,
       concurrency: config.transcodeConcurrency,
     },
     { logger: logger.child({ role: 'runtime' }), registry: metricsRegistry },
   );
+
+  // Readiness (GET /health/ready, /health): disk floor, log partitions refusing writes, projections
+  // failing in a loop, the transcoder's own report (issue 8).
+  const readiness = createRoleReadiness(config, logger.child({ role: 'readiness' }));
+  registerLogReadiness(readiness, log);
+  registerProjectionReadiness(readiness, projectionManager, config.health.projectionFailingAfter);
+  registerTranscoderReadiness(readiness, transcoderNode);
 
   const app = await buildGateway({
     config: gatewayConfigOf(config),
@@ -92,6 +101,7 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
     logger,
     metricsRegistry,
     rateLimitStore: createInMemoryRateLimitStore(),
+    readiness,
     health: async () => ({
       mode: 'standalone',
       lag: { ...(await readModels.lag()), transcoder: await totalLag(transcoder) },

@@ -20,6 +20,11 @@ export type EventLogErrorCode =
   | 'LOG_CLOSED'
   /** A write or fsync failed; the partition refuses further appends until reopened. */
   | 'IO_FAILED'
+  /**
+   * A segment holds bad bytes followed by valid records (or any bad bytes after a clean
+   * shutdown): start-up refuses to cut acknowledged records (issue 8, finding 8).
+   */
+  | 'LOG_CORRUPTED'
   /** A record does not fit the on-disk format (e.g. larger than the max record size). */
   | 'RECORD_TOO_LARGE'
   /** The broker rejected a record (Kafka INVALID_RECORD, e.g. a null key on a compacted topic). */

@@ -25,6 +25,12 @@ export interface ProjectionHandle extends ConsumerHandle {
    * the consumer stops. Never throws. Positions of topics the projection does not consume are ignored.
    */
   waitFor(positions: RecordMetadata[], timeoutMs: number): Promise<boolean>;
+  /**
+   * Consecutive failed batches (a throwing handler or store commit; the log redelivers the batch
+   * with backoff, so a poison batch fails in a loop) and the last error's message; 0 after a
+   * batch succeeds. Readiness reports PROJECTION_FAILING from it (issue 8, finding 7).
+   */
+  failures(): { consecutive: number; lastError?: string };
 }
 
 /**
@@ -118,6 +124,7 @@ export async function runProjection(node: ProjectionNode, opts: RunProjectionOpt
   tracker.advance(await node.loadCheckpoint());
   const step = createProjectionStep(node, opts.codec, tracker, logger);
   let chain: Promise<unknown> = Promise.resolve();
+  const failures: { consecutive: number; lastError?: string } = { consecutive: 0 };
   const consumer = await opts.log.subscribe({
     groupId,
     topics: [...node.inputs],
@@ -138,7 +145,10 @@ export async function runProjection(node: ProjectionNode, opts: RunProjectionOpt
     },
     eachBatch(batch) {
       const run = chain.then(() => step(batch.topic, batch.partition, batch.records));
-      chain = run.catch(() => undefined);
+      chain = run.then(
+        () => { failures.consecutive = 0; failures.lastError = undefined; },
+        (err: unknown) => { failures.consecutive++; failures.lastError = err instanceof Error ? err.message : String(err); },
+      );
       return run;
     },
   });
@@ -156,5 +166,6 @@ export async function runProjection(node: ProjectionNode, opts: RunProjectionOpt
       return stopping;
     },
     waitFor: (positions, timeoutMs) => tracker.waitFor(positions, timeoutMs),
+    failures: () => ({ ...failures }),
   };
 }

@@ -56,7 +56,7 @@ export interface ManagedProjection<Q> {
   /** Delegates every call to the instance current at call time. */
   readonly queries: Q;
   /** `waitFor`/`lag`/`caughtUp` of the current instance's consumer (`waitFor` follows a swap). */
-  readonly handle: Pick<ProjectionHandle, 'waitFor' | 'lag' | 'caughtUp'>;
+  readonly handle: Pick<ProjectionHandle, 'waitFor' | 'lag' | 'caughtUp' | 'failures'>;
   /** Id and group of the instance serving now. */
   current(): { instanceId: string; groupId: string };
 }
@@ -195,6 +195,7 @@ export function createProjectionManager<M extends Record<string, unknown>>(opts:
         },
         lag: () => cur().handle.lag(),
         caughtUp: () => cur().handle.caughtUp(),
+        failures: () => cur().handle.failures(),
       },
     };
   };

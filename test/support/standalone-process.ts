@@ -32,12 +32,13 @@ export interface StandaloneProcess {
 
 /**
  * Starts `streamwave start` (standalone mode) as a child process, exactly as `npm start` does,
- * and waits until GET /health answers 200.
+ * and waits until GET /health answers 200 (with `waitFor: 'live'`, until GET /health/live does:
+ * for tests that start a server expected to be unready).
  * @param opts.checkout the source tree to run (its `cli/main.ts`, with it as working directory);
  *   default this repository. The upgrade test runs an older release extracted from git this way.
  * @throws if it does not become healthy within `timeoutMs` (default 60 s) or exits early.
  */
-export async function startStandaloneProcess(opts: { dataDir: string; port?: number; env?: Record<string, string>; timeoutMs?: number; checkout?: string }): Promise<StandaloneProcess> {
+export async function startStandaloneProcess(opts: { dataDir: string; port?: number; env?: Record<string, string>; timeoutMs?: number; checkout?: string; waitFor?: 'live' | 'ready' }): Promise<StandaloneProcess> {
   return startServerProcess({ ...opts, args: ['start'] });
 }
 
@@ -63,7 +64,7 @@ export async function startClusterRoleProcess(opts: {
 }
 
 /** `streamwave <args>` as a child process serving HTTP on `port` (see `startStandaloneProcess`). */
-async function startServerProcess(opts: { args: string[]; dataDir: string; port?: number; env?: Record<string, string>; timeoutMs?: number; checkout?: string }): Promise<StandaloneProcess> {
+async function startServerProcess(opts: { args: string[]; dataDir: string; port?: number; env?: Record<string, string>; timeoutMs?: number; checkout?: string; waitFor?: 'live' | 'ready' }): Promise<StandaloneProcess> {
   const checkout = opts.checkout ?? root;
   const what = `streamwave ${opts.args.join(' ')}${checkout === root ? '' : ` (from ${checkout})`}`;
   const port = opts.port ?? (await freePort());
@@ -87,7 +88,7 @@ async function startServerProcess(opts: { args: string[]; dataDir: string; port?
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${what} exited early (${child.exitCode}):\n${out.slice(-4000)}`);
     try {
-      const r = await fetch(`${url}/health`);
+      const r = await fetch(`${url}${opts.waitFor === 'live' ? '/health/live' : '/health'}`);
       if (r.ok) break;
     } catch {
       /* not listening yet */

@@ -5,7 +5,7 @@ import { within } from '../event-log.contract.ts';
 import { appendFile, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createEmbeddedEventLog } from './embedded-event-log.adapter.ts';
+import { CLEAN_SHUTDOWN_MARKER, createEmbeddedEventLog } from './embedded-event-log.adapter.ts';
 import { EventLogError } from '../event-log.errors.ts';
 
 const withDir = async (fn: (dir: string) => Promise<void>) => {
@@ -14,6 +14,8 @@ const withDir = async (fn: (dir: string) => Promise<void>) => {
 };
 const code = (c: string) => (err: unknown) => err instanceof EventLogError && err.code === c;
 const seg = (dir: string, topic: string, p: number) => join(dir, 'log', 'topics', topic, `${p}.log`);
+/** What a crash leaves: no clean-shutdown marker (a clean close writes it). */
+const crashed = (dir: string) => rm(join(dir, 'log', CLEAN_SHUTDOWN_MARKER));
 
 describe('embedded event log', () => {
   test('a torn tail (partial record) is truncated on open and appends continue densely', () => withDir(async (dir) => {
@@ -22,6 +24,7 @@ describe('embedded event log', () => {
     await log.append('t', [0, 1, 2].map((i) => ({ key: 'k', value: Buffer.from(`v${i}`) })));
     await log.close();
     const goodSize = (await stat(seg(dir, 't', 0))).size;
+    await crashed(dir);
     // Simulate a crash mid-write: a length prefix promising more bytes than were written.
     const torn = Buffer.alloc(20);
     torn.writeUInt32LE(500, 0);
@@ -35,7 +38,7 @@ describe('embedded event log', () => {
     await log.close();
   }));
 
-  test('a record failing its CRC ends the valid log there', () => withDir(async (dir) => {
+  test('a last record failing its CRC after a crash is a torn tail: the valid log ends there', () => withDir(async (dir) => {
     let log = await createEmbeddedEventLog({ dataDir: dir });
     await log.createTopic({ name: 't', partitions: 1 });
     await log.append('t', [{ key: 'a', value: Buffer.from('first') }]);
@@ -45,6 +48,7 @@ describe('embedded event log', () => {
     const fh = await open(seg(dir, 't', 0), 'r+');
     await fh.write(Buffer.from('X'), 0, 1, size1 + 40); // flip a byte inside record 1's body
     await fh.close();
+    await crashed(dir);
     log = await createEmbeddedEventLog({ dataDir: dir });
     assert.deepEqual(await log.endOffsets('t'), [1]);
     assert.equal((await log.read('t', 0, 0, 10))[0].value!.toString(), 'first');

@@ -15,20 +15,24 @@
  *
  * On-disk layout under `<dataDir>/log/`:
  * - `LOCK`                        pid of the process holding the log (data-dir-lock.ts).
+ * - `CLEAN_SHUTDOWN`              written by a clean close, removed on open (Kafka's
+ *                                 `.kafka_cleanshutdown`): when present, recovery may cut nothing.
  * - `topics.json`                 topic metadata (name, partitions, compacted), replaced atomically
  *                                 (topic-registry.ts).
  * - `topics/<topic>/<p>.log`      one append-only segment per partition, records framed with a
  *                                 CRC (record-format.ts).
  * - `groups/<groupId>.json`       committed offsets of a consumer group, replaced atomically
  *                                 (consumer-groups.ts).
- * On open every segment is scanned once to rebuild the in-memory index; a torn tail (crash
- * mid-write) is truncated, never a crash.
+ * On open every segment is scanned once to rebuild the in-memory index (segment-scan.ts). A torn
+ * tail (a crash mid-write: bad bytes at the end, nothing valid after them) is truncated with a
+ * warning; bad bytes followed by valid records, or any bad bytes after a clean shutdown, stop the
+ * open with `LOG_CORRUPTED` naming the file and byte offset (issue 8, finding 8).
  *
  * Not implemented: log compaction. Compacted topics are stored and flagged (`compacted: true`)
  * but keep every record, which is correct for readers (the last record per key still wins) and
  * only costs disk; `beginningOffsets` is therefore always 0. Offsets are dense from 0.
  */
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import type { ConsumerHandle, EventLog, ProduceRecord, RecordMetadata, Subscription, TopicPartition } from '../event-log.port.ts';
@@ -72,11 +76,20 @@ export interface EmbeddedEventLogOptions {
 export interface EmbeddedEventLog extends EventLog {
   /** Absolute path of the log directory (`<dataDir>/log`). */
   readonly dir: string;
+  /**
+   * Partitions that refuse appends after a failed fsync, with the reason (empty when all accept
+   * them). Readiness reports them as LOG_WRITES_REFUSED.
+   */
+  refusedPartitions(): Array<{ topic: string; partition: number; reason: string }>;
 }
+
+/** Name of the clean-shutdown marker in `<dataDir>/log/`. */
+export const CLEAN_SHUTDOWN_MARKER = 'CLEAN_SHUTDOWN';
 
 /**
  * Opens (creating if needed) the embedded event log in `<dataDir>/log/`, recovering torn tails.
- * @throws EventLogError LOG_LOCKED when another live process holds the directory; fs errors
+ * @throws EventLogError LOG_LOCKED when another live process holds the directory; LOG_CORRUPTED
+ *   when a segment holds bad bytes that are not a torn tail (file and byte offset named); fs errors
  *   (EACCES, ENOSPC…) when the directory cannot be created.
  */
 export async function createEmbeddedEventLog(opts: EmbeddedEventLogOptions): Promise<EmbeddedEventLog> {
@@ -96,7 +109,11 @@ export async function createEmbeddedEventLog(opts: EmbeddedEventLogOptions): Pro
   let topics: TopicRegistry;
   let groups: ConsumerGroups;
   try {
-    topics = await TopicRegistry.open({ dir, fsync, syncData, maxRecordBytes, logger, onAppended: wakeConsumers });
+    const marker = join(dir, CLEAN_SHUTDOWN_MARKER);
+    const cleanShutdown = await stat(marker).then(() => true, () => false);
+    topics = await TopicRegistry.open({ dir, fsync, syncData, maxRecordBytes, logger, onAppended: wakeConsumers, cleanShutdown });
+    // From here on a crash may tear a tail again. Kept when the open fails, so the next try is as strict.
+    if (cleanShutdown) await rm(marker, { force: true });
     try {
       groups = await ConsumerGroups.load(groupsDir, fsync);
     } catch (err) {
@@ -116,6 +133,7 @@ export async function createEmbeddedEventLog(opts: EmbeddedEventLogOptions): Pro
 
   const log: EmbeddedEventLog = {
     dir,
+    refusedPartitions: () => topics.refusedPartitions(),
 
     async createTopic(spec) {
       ensureOpen();
@@ -205,9 +223,12 @@ export async function createEmbeddedEventLog(opts: EmbeddedEventLogOptions): Pro
       await Promise.all([...consumers].map((c) => c.stop()));
       await topics.idle();
       await groups.idle();
+      const refused = topics.refusedPartitions();
       await topics.close();
+      // Clean only when every write made it: a partition whose fsync failed may hold a torn tail.
+      if (refused.length === 0) await writeFile(join(dir, CLEAN_SHUTDOWN_MARKER), `${new Date().toISOString()}\n`);
       await lock.release();
-      logger.info({ dir }, 'embedded event log closed');
+      logger.info({ dir, clean: refused.length === 0 }, 'embedded event log closed');
     },
   };
   return log;

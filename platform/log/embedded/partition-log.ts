@@ -11,9 +11,8 @@ import type { FileHandle } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { LogRecord } from '../event-log.port.ts';
 import { EventLogError } from '../event-log.errors.ts';
-import { FRAME_HEADER_BYTES, MIN_BODY_BYTES, decodeRecord, readFrameHeader, sealRecord, verifyBody } from './record-format.ts';
-
-const SCAN_CHUNK_BYTES = 1 << 20;
+import { decodeRecord, sealRecord } from './record-format.ts';
+import { scanSegment } from './segment-scan.ts';
 
 /**
  * Makes the bytes written so far through `file` durable; resolves once they are on stable storage,
@@ -37,14 +36,15 @@ export interface PartitionLogOptions {
   onAppended: () => void;
 }
 
-/** What a recovery scan rebuilds from a segment. */
-interface SegmentIndex {
-  /** File position of offset i. */
-  positions: number[];
-  /** Max timestamp over offsets 0..i (Kafka's time-index semantics), for binary search. */
-  maxTs: number[];
-  /** Bytes of the segment holding whole, valid records. */
-  validBytes: number;
+/** What the recovery of an existing segment needs. */
+export interface PartitionRecovery {
+  maxRecordBytes: number;
+  logger: Logger;
+  /**
+   * The log was closed cleanly last time (the `CLEAN_SHUTDOWN` marker was there): every byte was
+   * acknowledged, so no truncation at all is allowed — even a bad tail is corruption.
+   */
+  cleanShutdown?: boolean;
 }
 
 interface PendingAppend {
@@ -76,28 +76,49 @@ export class PartitionLog {
   ) {}
 
   /**
-   * Opens a partition's segment. With `recovery`, scans it and truncates a torn tail (a crash
-   * mid-write): the first record that is short, oversized, fails its CRC or breaks the offset
-   * sequence ends the valid log. Without it, the segment must be empty (a new topic).
+   * Opens a partition's segment. With `recovery`, scans it (segment-scan.ts): a torn tail (bad
+   * bytes at the end with nothing valid after them: a crash mid-write of an unacknowledged group
+   * commit) is truncated with a warning; bad bytes followed by a valid record, or any bad bytes
+   * after a clean shutdown, stop the open. Without `recovery`, the segment must be empty (a new topic).
+   * @throws EventLogError LOG_CORRUPTED naming the file and the byte offset of the first bad byte.
    */
-  static async open(opts: PartitionLogOptions, recovery?: { maxRecordBytes: number; logger: Logger }): Promise<PartitionLog> {
+  static async open(opts: PartitionLogOptions, recovery?: PartitionRecovery): Promise<PartitionLog> {
     const { path, topic, partition } = opts;
     const fh = await open(path, 'a+').then((h) => h.close()).then(() => open(path, 'r+'));
-    let index: SegmentIndex = { positions: [], maxTs: [], validBytes: 0 };
+    let index = { positions: [] as number[], maxTs: [] as number[], validBytes: 0 };
     if (recovery) {
       const { size } = await fh.stat();
-      index = await scanSegment(fh, size, recovery.maxRecordBytes);
-      if (index.validBytes < size) {
-        recovery.logger.warn(
-          { topic, partition, droppedBytes: size - index.validBytes, records: index.positions.length },
-          'truncating torn tail of event log segment',
+      const scan = await scanSegment(fh, size, recovery.maxRecordBytes);
+      index = scan;
+      if (scan.damage && (scan.damage.kind === 'corrupted' || recovery.cleanShutdown)) {
+        await fh.close();
+        const why = scan.damage.kind === 'corrupted'
+          ? `a valid record follows at byte ${scan.damage.nextValidAt}`
+          : 'the log was shut down cleanly, so no tail may be torn';
+        throw new EventLogError(
+          'LOG_CORRUPTED',
+          `event log segment ${path} (${topic}/${partition}) is corrupted at byte offset ${scan.validBytes} ` +
+            `(after ${scan.positions.length} valid records); ${why}. Refusing to start rather than drop acknowledged ` +
+            'records: restore the segment from a backup or replica (streamwave log verify lists every damaged partition).',
         );
-        await fh.truncate(index.validBytes);
+      }
+      if (scan.damage) {
+        recovery.logger.warn(
+          { topic, partition, file: path, atByte: scan.validBytes, droppedBytes: size - scan.validBytes, records: scan.positions.length },
+          'truncating torn tail of event log segment (unacknowledged write of a crash)',
+        );
+        await fh.truncate(scan.validBytes);
         if (opts.fsync) await opts.syncData(fh);
       }
     }
     return new PartitionLog(topic, partition, fh, opts.fsync, opts.syncData, opts.onAppended, index.positions, index.maxTs, index.validBytes);
   }
+
+  /**
+   * Why the partition refuses appends (the failed fsync's message), undefined while it accepts
+   * them. Readiness reports it as LOG_WRITES_REFUSED (issue 8, finding 7).
+   */
+  get refusal(): string | undefined { return this.broken?.message; }
 
   /** The high watermark: offset of the next record. */
   get end(): number { return this.positions.length; }
@@ -220,47 +241,4 @@ async function writeFully(fh: FileHandle, data: Buffer, position: number): Promi
     if (bytesWritten <= 0) throw new Error('short write');
     done += bytesWritten;
   }
-}
-
-/**
- * Scans a segment of `fileSize` bytes from the start, rebuilding the index. Stops at the first
- * short, oversized (body over `maxRecordBytes`), CRC-failing or out-of-sequence record.
- */
-async function scanSegment(fh: FileHandle, fileSize: number, maxRecordBytes: number): Promise<SegmentIndex> {
-  const positions: number[] = [];
-  const maxTs: number[] = [];
-  let buf = Buffer.alloc(0);
-  let bufStart = 0;
-  /** Makes bytes `from..to` of the file available in `buf`; false when the file ends first. */
-  const ensure = async (from: number, to: number): Promise<boolean> => {
-    if (to > fileSize) return false;
-    if (from >= bufStart && to <= bufStart + buf.length) return true;
-    const len = Math.min(Math.max(to - from, SCAN_CHUNK_BYTES), fileSize - from);
-    buf = Buffer.allocUnsafe(len);
-    let got = 0;
-    while (got < len) {
-      const { bytesRead } = await fh.read(buf, got, len - got, from + got);
-      if (bytesRead <= 0) break;
-      got += bytesRead;
-    }
-    buf = buf.subarray(0, got);
-    bufStart = from;
-    return to <= bufStart + buf.length;
-  };
-  let pos = 0;
-  let runMax = -Infinity;
-  while (pos < fileSize) {
-    if (!(await ensure(pos, pos + FRAME_HEADER_BYTES))) break;
-    const { bodyLength, crc } = readFrameHeader(buf, pos - bufStart);
-    if (bodyLength < MIN_BODY_BYTES || bodyLength > maxRecordBytes) break;
-    if (!(await ensure(pos, pos + FRAME_HEADER_BYTES + bodyLength))) break;
-    const b = pos - bufStart + FRAME_HEADER_BYTES;
-    const timestamp = verifyBody(buf.subarray(b, b + bodyLength), crc, positions.length);
-    if (timestamp === undefined) break;
-    runMax = Math.max(runMax, timestamp);
-    positions.push(pos);
-    maxTs.push(runMax);
-    pos += FRAME_HEADER_BYTES + bodyLength;
-  }
-  return { positions, maxTs, validBytes: pos };
 }

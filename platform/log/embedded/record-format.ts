@@ -90,6 +90,14 @@ export function verifyBody(body: Buffer, crc: number, expectedOffset: number): n
 }
 
 /**
+ * True when `body` is a whole record of this format (CRC and magic), whatever its offset: how
+ * the recovery scan recognises valid records after a bad one (segment-scan.ts).
+ */
+export function verifyFrame(body: Buffer, crc: number): boolean {
+  return crc32(body) === crc && body.readUInt8(0) === MAGIC;
+}
+
+/**
  * Decodes the record starting at `at` in `buf`, which must lie in the acknowledged range (written
  * by this process or checked by the recovery scan); returns it and the position of the next one.
  */

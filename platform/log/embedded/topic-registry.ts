@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { TopicDescription, TopicSpec } from '../event-log.port.ts';
 import { EventLogError } from '../event-log.errors.ts';
 import { fsyncDir, writeFileAtomic } from '../../files/atomic-file.ts';
-import { PartitionLog, type SyncData } from './partition-log.ts';
+import { PartitionLog, type PartitionRecovery, type SyncData } from './partition-log.ts';
 
 /** Kafka's legal topic names (besides `.` and `..`). */
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
@@ -32,6 +32,8 @@ export interface TopicRegistryOptions {
   /** Largest record body the recovery scan accepts, bytes. */
   maxRecordBytes: number;
   logger: Logger;
+  /** The last close was clean (CLEAN_SHUTDOWN marker): recovery may truncate nothing. */
+  cleanShutdown?: boolean;
   /** Called whenever a partition acknowledged new records. */
   onAppended: () => void;
 }
@@ -62,6 +64,15 @@ export class TopicRegistry {
   }
 
   get size(): number { return this.topics.size; }
+
+  /** Partitions refusing appends (after a failed fsync), with the reason. */
+  refusedPartitions(): Array<{ topic: string; partition: number; reason: string }> {
+    const out: Array<{ topic: string; partition: number; reason: string }> = [];
+    for (const t of this.topics.values()) {
+      for (const p of t.parts) if (p.refusal) out.push({ topic: p.topic, partition: p.partition, reason: p.refusal });
+    }
+    return out;
+  }
 
   list(): TopicDescription[] {
     return [...this.topics.values()].map((t) => ({ ...t.spec }));
@@ -116,11 +127,11 @@ export class TopicRegistry {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '{"topics":[]}';
       throw err;
     })) as { topics: TopicDescription[] };
-    const { maxRecordBytes, logger } = this.opts;
+    const { maxRecordBytes, logger, cleanShutdown } = this.opts;
     for (const spec of meta.topics) {
       const parts: PartitionLog[] = [];
       await mkdir(join(this.topicsDir, spec.name), { recursive: true });
-      for (let p = 0; p < spec.partitions; p++) parts.push(await this.openPartition(spec.name, p, { maxRecordBytes, logger }));
+      for (let p = 0; p < spec.partitions; p++) parts.push(await this.openPartition(spec.name, p, { maxRecordBytes, logger, cleanShutdown }));
       this.topics.set(spec.name, { spec: { name: spec.name, partitions: spec.partitions, compacted: !!spec.compacted }, parts, roundRobin: 0 });
     }
   }
@@ -153,7 +164,7 @@ export class TopicRegistry {
     this.opts.logger.debug({ topic: spec.name, partitions: spec.partitions }, 'topic created');
   }
 
-  private openPartition(topic: string, partition: number, recovery?: { maxRecordBytes: number; logger: Logger }): Promise<PartitionLog> {
+  private openPartition(topic: string, partition: number, recovery?: PartitionRecovery): Promise<PartitionLog> {
     const { fsync, syncData, onAppended } = this.opts;
     return PartitionLog.open({ topic, partition, path: join(this.topicsDir, topic, `${partition}.log`), fsync, syncData, onAppended }, recovery);
   }
