@@ -84,7 +84,8 @@ export function createEmbeddedObjectStore(opts: EmbeddedObjectStoreOptions): Emb
     s3,
 
     createMultipartUpload: (key, contentType) => uploads.create(key, contentType),
-    presignUploadPart: (key, uploadId, partNumber, expiresInSeconds) => presigner.presignUploadPart(key, uploadId, partNumber, expiresInSeconds),
+    presignUploadPart: (key, uploadId, partNumber, expiresInSeconds, contentLength) =>
+      presigner.presignUploadPart(key, uploadId, partNumber, expiresInSeconds, contentLength),
     listParts: (key, uploadId) => uploads.listParts(key, uploadId),
     writePart: (uploadId, partNumber, body, maxBytes, partOpts) => uploads.writePart(uploadId, partNumber, body, maxBytes, partOpts),
     completeMultipartUpload: (key, uploadId, parts) => uploads.complete(key, uploadId, parts),
