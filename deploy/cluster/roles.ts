@@ -210,6 +210,8 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       objectStore = openEmbeddedObjectStore(config, dir('objects'), 'streamwave-cluster', logger.child({ component: 'object-store' }));
       const handler = createCommandBus({
         log, codec, partitions: config.topicPartitions, refreshOnConflict: true, logger: logger.child({ component: 'commands' }),
+        // Issue 8: per process for now (each gateway keeps its own storage index over the videos topic).
+        userStorageQuotaBytes: config.userStorageQuotaBytes,
       });
       await handler.start();
       commandBus = handler;

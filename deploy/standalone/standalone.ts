@@ -52,7 +52,9 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
   const codec = createAvroEventCodec({ registry: createInProcessSchemaRegistryApi(registry), logger: logger.child({ role: 'codec' }) });
   await codec.registerAll();
 
-  const commandBus = createCommandBus({ log, codec, logger: logger.child({ role: 'commands' }) });
+  const commandBus = createCommandBus({
+    log, codec, logger: logger.child({ role: 'commands' }), userStorageQuotaBytes: config.userStorageQuotaBytes,
+  });
   await commandBus.start();
 
   // The read models run behind the projection manager, which opens the current instance of each
