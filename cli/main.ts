@@ -10,6 +10,7 @@ import { StreamWaveClient, ApiError } from './client/streamwave-client.ts';
 import { uploadFile, waitForProcessing } from './client/upload-file.ts';
 import { registerReplayCommand } from './commands/replay.command.ts';
 import { registerTopicsCommand } from './commands/topics.command.ts';
+import { registerUploadsCommand } from './commands/uploads.command.ts';
 import { registerSchemasCommand } from './commands/schemas.command.ts';
 
 const program = new Command();
@@ -146,6 +147,7 @@ program
 registerReplayCommand(program, serverOption);
 registerTopicsCommand(program, serverOption);
 registerSchemasCommand(program);
+registerUploadsCommand(program, serverOption);
 
 program.parseAsync().catch((e: unknown) => {
   if (e instanceof ApiError) console.error(e.message);

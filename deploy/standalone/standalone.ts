@@ -17,6 +17,7 @@ import { schemaRegistryRoutes } from '../../schemas/registry/schema-registry.rou
 import { createInProcessSchemaRegistryApi } from '../../schemas/codec/schema-registry-api.ts';
 import { createAvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
 import { createCommandBus } from '../../commands/command-handler.ts';
+import { createUploadReaper } from '../../processors/upload-reaper/upload-reaper.ts';
 import { createProjectionManager } from '../../projections/replay/projection-manager.ts';
 import { createFileCurrentInstanceStore, embeddedReadModels } from '../shared/embedded-read-models.ts';
 import { describeLog } from '../../platform/log/log-overview.ts';
@@ -80,6 +81,14 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
     { logger: logger.child({ role: 'runtime' }), registry: metricsRegistry },
   );
 
+  // Issue 8: abandoned uploads and orphaned temp files (transcoder scratch, partial objects).
+  const reaper = createUploadReaper({
+    commandBus, pendingUploads: (before) => commandBus.pendingUploads(before), objectStore,
+    tempDirs: [dir('work'), ...objectStore.scratchDirs], expirySeconds: config.uploadExpirySeconds,
+    logger: logger.child({ role: 'upload-reaper' }),
+  });
+  reaper.start(config.uploadReaperIntervalSeconds);
+
   const app = await buildGateway({
     config: gatewayConfigOf(config),
     commandBus,
@@ -96,7 +105,7 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
       { plugin: schemaRegistryRoutes, prefix: '/registry', options: { registry } },
       ...objectStorePlugins(objectStore),
       // Admin API (bearer admin token): replays and the topics overview.
-      { plugin: adminRoutes, prefix: '/admin', options: { token: config.adminToken, replays: projectionManager, topics: () => describeLog(log) } },
+      { plugin: adminRoutes, prefix: '/admin', options: { token: config.adminToken, replays: projectionManager, topics: () => describeLog(log), reaper } },
     ],
   });
   const address = await app.listen({ port: config.port, host: config.host });
@@ -108,6 +117,7 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
     stop() {
       stopping ??= (async () => {
         await app.close();
+        await reaper.stop();
         await transcoder.stop();
         await projectionManager.close();
         await log.close();
