@@ -84,12 +84,41 @@ describe('upload reaper', () => {
     const aborted: string[] = [];
     const reaper = createUploadReaper({
       commandBus: bus, pendingUploads: (before) => bus.pendingUploads(before),
-      objectStore: { abortMultipartUpload: async (_key, uploadId) => { aborted.push(uploadId); throw new ObjectStoreError('NoSuchUpload', 'gone'); } },
+      objectStore: {
+        abortMultipartUpload: async (_key, uploadId) => { aborted.push(uploadId); throw new ObjectStoreError('NoSuchUpload', 'gone'); },
+        exists: async () => false,
+      },
       tempDirs: [], expirySeconds: 60, now: () => T0 + 61_000, logger: pino({ level: 'silent' }),
     });
     const report = await reaper.reap();
     assert.deepEqual(aborted, ['up-gone']);
     assert.equal(report.abandonedUploads.length, 1);
     assert.equal(bus.state('video', 'v-gone')?.status, 'failed');
+  });
+
+  test('an upload this index still sees pending but that was completed elsewhere (source exists) is left alone', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sw-reaper-'));
+    try {
+      const bus = createCommandBus({ log: createInMemoryEventLog(), codec });
+      await bus.start();
+      const store = createEmbeddedObjectStore({ dir, publicBaseUrl: 'http://127.0.0.1', s3: S3 });
+      const key = 'uploads/v-done/source';
+      const uploadId = await store.createMultipartUpload(key, 'video/mp4');
+      const etag = await store.writePart(uploadId, 1, Buffer.alloc(100, 1), 100);
+      await bus.send(videoCommands('v-done').startUpload({ uploadId, objectKey: key, sizeBytes: 100 }, { now: T0, actorId: OWNER }));
+      // Another process completed the upload; its UploadCompleted has not reached this index.
+      await store.completeMultipartUpload(key, uploadId, [{ partNumber: 1, etag }]);
+      const reaper = createUploadReaper({
+        commandBus: bus, pendingUploads: (before) => bus.pendingUploads(before), objectStore: store,
+        tempDirs: [], expirySeconds: 60, now: () => T0 + 61_000, logger: pino({ level: 'silent' }),
+      });
+      const report = await reaper.reap();
+      assert.deepEqual(report.abandonedUploads, []);
+      assert.deepEqual(report.skipped, [{ videoId: 'v-done', uploadId }]);
+      assert.equal(bus.state('video', 'v-done')?.status, 'pending_upload');
+      assert.equal(await store.exists(key), true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -21,7 +21,7 @@ export interface UploadReaperOptions {
   commandBus: CommandBus;
   /** Uploads still pending that started at or before an instant (ms since the epoch): the command handler's storage index. */
   pendingUploads(startedBefore: number): PendingUpload[];
-  objectStore: Pick<ObjectStore, 'abortMultipartUpload'>;
+  objectStore: Pick<ObjectStore, 'abortMultipartUpload' | 'exists'>;
   /** Folders whose direct entries are temp files or folders (absent folders are skipped). */
   tempDirs: string[];
   /** Age past which an upload is abandoned and a temp entry orphaned, seconds (STREAMWAVE_UPLOAD_EXPIRY_SECONDS). */
@@ -56,10 +56,20 @@ export function createUploadReaper(opts: UploadReaperOptions): UploadReaper {
 
   async function abandon(u: PendingUpload, at: number, report: ReapReport): Promise<void> {
     try {
-      await opts.objectStore.abortMultipartUpload(u.objectKey, u.uploadId).catch((err: unknown) => {
-        // Already gone (aborted by an earlier run, or never created in this store): fail it anyway.
-        if (!(err instanceof ObjectStoreError && err.code === 'NoSuchUpload')) throw err;
-      });
+      const gone = await opts.objectStore.abortMultipartUpload(u.objectKey, u.uploadId).then(
+        () => false,
+        (err: unknown) => {
+          if (err instanceof ObjectStoreError && err.code === 'NoSuchUpload') return true;
+          throw err;
+        },
+      );
+      // No open multipart upload but a source object: it was completed, by a process whose events
+      // this (possibly stale, cluster mode) index has not seen yet. Never fail a completed upload.
+      if (gone && (await opts.objectStore.exists(u.objectKey))) {
+        report.skipped.push({ videoId: u.videoId, uploadId: u.uploadId });
+        return;
+      }
+      // Aborted now, or already gone without a source (aborted by an earlier run): fail it.
       await opts.commandBus.send({
         type: 'FailUpload',
         data: {
@@ -96,7 +106,7 @@ export function createUploadReaper(opts: UploadReaperOptions): UploadReaper {
   async function run(): Promise<ReapReport> {
     const at = now();
     const cutoff = at - opts.expirySeconds * 1000;
-    const report: ReapReport = { abandonedUploads: [], removedTempEntries: 0, errors: [], cutoff };
+    const report: ReapReport = { abandonedUploads: [], skipped: [], removedTempEntries: 0, errors: [], cutoff };
     const expired = opts.pendingUploads(cutoff);
     logger.info({ expired: expired.length, cutoff: new Date(cutoff).toISOString() }, 'upload reaper: run started');
     for (const [i, u] of expired.entries()) {

@@ -5,7 +5,7 @@
  * - `GET /admin/replays/{id}` → `{replay_id, status: running|swapped|failed, projection, consumed,
  *   total, events_per_second, eta_seconds, error, …}`;
  * - `GET /admin/topics` → topics with end offsets and consumer-group lag;
- * - `POST /admin/uploads/reap` → 200 `{abandoned_uploads: [{video_id, upload_id}], removed_temp_entries,
+ * - `POST /admin/uploads/reap` → 200 `{abandoned_uploads: [{video_id, upload_id}], skipped_completed_uploads, removed_temp_entries,
  *   errors, cutoff}`: runs the upload reaper now (issue 8); 409 ADMIN_UNAVAILABLE when none is wired.
  *
  * Every route needs `Authorization: Bearer <admin token>` (config `adminToken`), compared in
@@ -141,6 +141,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
     const r = await opts.reaper.reap();
     return {
       abandoned_uploads: r.abandonedUploads.map((u) => ({ video_id: u.videoId, upload_id: u.uploadId })),
+      skipped_completed_uploads: r.skipped.map((u) => ({ video_id: u.videoId, upload_id: u.uploadId })),
       removed_temp_entries: r.removedTempEntries,
       errors: r.errors,
       cutoff: new Date(r.cutoff).toISOString(),
