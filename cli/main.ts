@@ -10,6 +10,7 @@ import { StreamWaveClient, ApiError } from './client/streamwave-client.ts';
 import { uploadFile, waitForProcessing } from './client/upload-file.ts';
 import { registerReplayCommand } from './commands/replay.command.ts';
 import { registerTopicsCommand } from './commands/topics.command.ts';
+import { registerUploadsCommand } from './commands/uploads.command.ts';
 import { registerSchemasCommand } from './commands/schemas.command.ts';
 import { PASSWORD_ARGUMENT_REFUSED, PasswordInputError, readPassword, USAGE_EXIT_CODE } from './client/password-input.ts';
 
@@ -163,6 +164,7 @@ registerReplayCommand(program, serverOption);
 registerTopicsCommand(program, serverOption);
 registerSchemasCommand(program);
 registerLogCommand(program);
+registerUploadsCommand(program, serverOption);
 
 program.parseAsync().catch((e: unknown) => {
   if (e instanceof PasswordInputError) {

@@ -85,7 +85,10 @@ describe('decider registry', () => {
       const register = (userId: string) => ({
         type: 'RegisterUser' as const, data: { userId, username: 'Alice', email: 'a@b', passwordHash: '$x' }, metadata: { now: T0 },
       });
-      const lookups = { userIdOfUsername: (name: string) => (name.toLowerCase() === 'alice' ? 'u-1' : undefined) };
+      const lookups = {
+        userIdOfUsername: (name: string) => (name.toLowerCase() === 'alice' ? 'u-1' : undefined),
+        storageUsedBy: () => 0, userStorageQuotaBytes: 1,
+      };
       assert.doesNotThrow(() => AGGREGATES.user.checkAcross!(register('u-1'), lookups));
       assert.throws(() => AGGREGATES.user.checkAcross!(register('u-2'), lookups), (e: unknown) => e instanceof DomainError && e.code === 'USERNAME_TAKEN' && e.kind === 'conflict');
     });

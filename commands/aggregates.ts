@@ -52,6 +52,10 @@ export type CommandOf<K extends AggregateKind> = AggregateTypes[K]['command'];
 export interface CrossAggregateLookups {
   /** The userId holding `username` (compared NFKC-lowercased, `usernameKey`), if any. */
   userIdOfUsername(username: string): string | undefined;
+  /** Bytes of storage `ownerId` holds (declared sizes of live, non-failed videos; storage-index.ts). */
+  storageUsedBy(ownerId: string): number;
+  /** The per-user storage quota, bytes (STREAMWAVE_USER_STORAGE_QUOTA_BYTES). */
+  readonly userStorageQuotaBytes: number;
 }
 
 /** A kind decides against another kind's state instead of keeping a copy of it (see the file comment). */
@@ -94,7 +98,8 @@ export interface AggregateDefinition<K extends AggregateKind> {
    */
   concurrencyKey: ((streamId: string) => string) | null;
   /**
-   * Invariants spanning aggregates, checked after `decide` on the same lock.
+   * Invariants spanning aggregates, checked after `decide` on the same lock, only when `decide`
+   * produced events (an idempotent retry changes nothing, so it breaks nothing).
    * @throws DomainError when one is broken.
    */
   checkAcross?(command: CommandOf<K>, lookups: CrossAggregateLookups): void;
@@ -130,13 +135,25 @@ export const AGGREGATES: { readonly [K in AggregateKind]: AggregateDefinition<K>
     kind: 'video',
     decider: videoDecider,
     commandTypes: {
-      StartUpload: true, CompleteUpload: true, StartProcessing: true, ReportProcessingProgress: true, RecordRenditionEncoded: true,
+      StartUpload: true, CompleteUpload: true, FailUpload: true, StartProcessing: true, ReportProcessingProgress: true, RecordRenditionEncoded: true,
       PublishVideo: true, FailProcessing: true, CompleteProcessing: true, UpdateVideoMetadata: true, DeleteVideo: true,
     },
     streamId: (c) => c.data.videoId,
     evolvesFrom: [TOPICS.videos],
     topic: TOPIC_OF.UploadStarted,
     concurrencyKey: videoLock,
+    checkAcross(command, lookups) {
+      // Issue 8: a user's declared storage is bounded (checked only when the upload is new).
+      if (command.type !== 'StartUpload') return;
+      const used = lookups.storageUsedBy(command.data.ownerId);
+      if (used + command.data.sizeBytes > lookups.userStorageQuotaBytes) {
+        throw new DomainError(
+          'STORAGE_QUOTA_EXCEEDED',
+          `this upload of ${command.data.sizeBytes} bytes would take your storage to ${used + command.data.sizeBytes} bytes; the quota is ${lookups.userStorageQuotaBytes} bytes`,
+          'forbidden',
+        );
+      }
+    },
   },
   comment: {
     kind: 'comment',

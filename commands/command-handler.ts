@@ -6,6 +6,7 @@ import type { EventLog, ProduceRecord, RecordMetadata } from '../platform/log/ev
 import { AGGREGATES, lockOf, type AggregateDefinition, type AggregateKind, type CommandOf, type CrossAggregateLookups, type StateOf } from './aggregates.ts';
 import { routeCommand, type RoutedCommand } from './routing.ts';
 import { createAggregateStateCache } from './aggregate-state-cache.ts';
+import { createStorageIndex, DEFAULT_USER_STORAGE_QUOTA_BYTES, type PendingUpload } from './storage-index.ts';
 import { createUsernameIndex } from './username-index.ts';
 import { decideRefreshingOnConflict, type RefreshPlan } from './refresh-on-conflict.ts';
 import type { CommandBus, CommandResult } from './command-bus.port.ts';
@@ -31,6 +32,11 @@ export interface CommandHandlerOptions {
    * processes that share their aggregates with other writers (cluster roles). Default false.
    */
   refreshOnConflict?: boolean;
+  /**
+   * Per-user storage quota, bytes (issue 8): StartUpload fails with STORAGE_QUOTA_EXCEEDED when the
+   * user's live, non-failed videos plus the new declaration exceed it. Default 50 GiB.
+   */
+  userStorageQuotaBytes?: number;
 }
 
 /** The write side of one process: the `CommandBus` port plus its lifecycle and a read of its aggregate states. */
@@ -50,6 +56,10 @@ export interface CommandHandler extends CommandBus {
   state<K extends AggregateKind>(kind: K, streamId: string): StateOf<K> | undefined;
   /** The userId holding a username (case-insensitive, NFKC), if any. */
   findUserIdByUsername(username: string): string | undefined;
+  /** Uploads still `pending_upload` that started at or before `startedBefore` (ms since the epoch), oldest first; for the upload reaper. */
+  pendingUploads(startedBefore: number): PendingUpload[];
+  /** Bytes counted against a user's storage quota (storage-index.ts). */
+  storageUsedBy(ownerId: string): number;
 }
 
 /**
@@ -80,13 +90,21 @@ export function createCommandBus(opts: CommandHandlerOptions): CommandHandler {
   const logger = opts.logger ?? pino({ level: 'silent' });
   const partitions = opts.partitions ?? DEFAULT_TOPIC_PARTITIONS;
   const usernames = createUsernameIndex();
+  const storage = createStorageIndex();
   const cache = createAggregateStateCache({
     log,
     codec,
     logger,
-    onChange: (change) => { if (change.kind === 'user') usernames.userChanged(change.id, change.before, change.after); },
+    onChange: (change) => {
+      if (change.kind === 'user') usernames.userChanged(change.id, change.before, change.after);
+      else if (change.kind === 'video') storage.videoChanged(change.id, change.before, change.after);
+    },
   });
-  const lookups: CrossAggregateLookups = { userIdOfUsername: (username) => usernames.holder(username) };
+  const lookups: CrossAggregateLookups = {
+    userIdOfUsername: (username) => usernames.holder(username),
+    storageUsedBy: (ownerId) => storage.usedBy(ownerId),
+    userStorageQuotaBytes: opts.userStorageQuotaBytes ?? DEFAULT_USER_STORAGE_QUOTA_BYTES,
+  };
   const chains = new Map<string, Promise<unknown>>();
   let started: Promise<void> | undefined;
 
@@ -104,7 +122,7 @@ export function createCommandBus(opts: CommandHandlerOptions): CommandHandler {
   function decide<K extends AggregateKind>(kind: K, command: CommandOf<K>, streamId: string): DomainEvent[] {
     const def: AggregateDefinition<K> = AGGREGATES[kind];
     const events: DomainEvent[] = def.decider.decide(command, cache.state(kind, streamId) ?? def.decider.initialState);
-    def.checkAcross?.(command, lookups);
+    if (events.length > 0) def.checkAcross?.(command, lookups);
     return events;
   }
 
@@ -170,6 +188,8 @@ export function createCommandBus(opts: CommandHandlerOptions): CommandHandler {
       return decideRefreshingOnConflict(routed, (refresh) => attempt(routed, refresh), logger);
     },
     state: (kind, streamId) => cache.state(kind, streamId),
+    pendingUploads: (startedBefore) => storage.pendingUploads(startedBefore),
+    storageUsedBy: (ownerId) => storage.usedBy(ownerId),
     findUserIdByUsername: (username) => usernames.holder(username),
   };
 }

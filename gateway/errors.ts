@@ -26,6 +26,8 @@ export const Errors = {
   MalformedJson: createError('MALFORMED_JSON', 'request body is not valid JSON', 400),
   InvalidCursor: createError('INVALID_CURSOR', 'cursor is invalid or expired', 400),
   InvalidPart: createError('INVALID_PART', '%s', 400),
+  /** Issue 8: the parts do not follow the plan or do not add up to the declared size; the upload is failed. */
+  UploadSizeMismatch: createError('UPLOAD_SIZE_MISMATCH', '%s', 400),
   Unauthorized: createError('UNAUTHORIZED', 'a Bearer access token is required', 401),
   InvalidToken: createError('INVALID_TOKEN', 'the access token is invalid or expired', 401),
   InvalidCredentials: createError('INVALID_CREDENTIALS', 'unknown username or wrong password', 401),

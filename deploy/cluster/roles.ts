@@ -58,6 +58,7 @@ import { createProjectionManager, type ProjectionManager } from '../../projectio
 import type { ReadModelQueries } from '../../projections/read-model.port.ts';
 import { describeLog } from '../../platform/log/log-overview.ts';
 import { adminRoutes } from '../../gateway/routes/admin/index.ts';
+import { createUploadReaper, type UploadReaper } from '../../processors/upload-reaper/upload-reaper.ts';
 import type { EmbeddedObjectStore } from '../../platform/object-store/embedded/embedded-object-store.adapter.ts';
 import { buildTranscoderProcessor } from '../../processors/transcoder/transcoder.processor.ts';
 import { runProcessor, type ProcessorHandle } from '../../processors/runtime/processor.runtime.ts';
@@ -209,10 +210,11 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       readModels = r;
       lags.readModels = r.lag;
     }
+    let reaper: UploadReaper | undefined;
     const admin = () => ({
       plugin: adminRoutes,
       prefix: '/admin',
-      options: { token: config.adminToken, replays: projectionManager!, topics: () => describeLog(log) },
+      options: { token: config.adminToken, replays: projectionManager!, topics: () => describeLog(log), reaper },
     });
 
     // --- object store + command bus for the roles that write (transcoder, gateway).
@@ -222,9 +224,21 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       objectStore = openEmbeddedObjectStore(config, dir('objects'), 'streamwave-cluster', logger.child({ component: 'object-store' }));
       const handler = createCommandBus({
         log, codec, partitions: config.topicPartitions, refreshOnConflict: true, logger: logger.child({ component: 'commands' }),
+        // Issue 8: per process for now (each gateway keeps its own storage index over the videos topic).
+        userStorageQuotaBytes: config.userStorageQuotaBytes,
       });
       await handler.start();
       commandBus = handler;
+      // Issue 8: every writing role reaps its own temp folders; abandoning an upload is idempotent
+      // (FailUpload once failed is a no-op, a gone multipart upload is tolerated), so replicas may overlap.
+      const r = createUploadReaper({
+        commandBus: handler, pendingUploads: (before) => handler.pendingUploads(before), objectStore,
+        tempDirs: [dir('work'), ...objectStore.scratchDirs], expirySeconds: config.uploadExpirySeconds,
+        logger: logger.child({ component: 'upload-reaper' }),
+      });
+      r.start(config.uploadReaperIntervalSeconds);
+      cleanup.push(() => r.stop());
+      reaper = r;
     }
 
     let transcoder: ProcessorHandle | undefined;

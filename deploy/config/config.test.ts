@@ -20,6 +20,10 @@ const BAD: Array<[string, string, string]> = [
   ['STREAMWAVE_MAX_UPLOAD_BYTES', '1.5', 'fractional size'],
   ['STREAMWAVE_TOKEN_TTL_SECONDS', '10', 'TTL below 60 s'],
   ['STREAMWAVE_UPLOADS_PER_HOUR', '0', 'zero quota'],
+  ['STREAMWAVE_USER_STORAGE_QUOTA_BYTES', '0', 'zero storage quota'],
+  ['STREAMWAVE_USER_STORAGE_QUOTA_BYTES', '1.5', 'fractional storage quota'],
+  ['STREAMWAVE_UPLOAD_EXPIRY_SECONDS', '59', 'upload expiry under a minute'],
+  ['STREAMWAVE_UPLOAD_REAPER_INTERVAL_SECONDS', '0', 'zero reaper interval'],
   ['STREAMWAVE_TRANSCODE_CONCURRENCY', '17', 'concurrency above 16'],
   ['STREAMWAVE_LOG_LEVEL', 'loud', 'unknown log level'],
   ['STREAMWAVE_PUBLIC_URL', 'ftp://x', 'non-http public URL'],
@@ -41,6 +45,18 @@ const BAD: Array<[string, string, string]> = [
   ['STREAMWAVE_SHUTDOWN_TIMEOUT_SECONDS', '-1', 'negative shutdown deadline'],
   ['STREAMWAVE_PASSWORD_HASH_CONCURRENCY', '0', 'no password hashing at all'],
 ];
+
+test('issue 8 storage settings: documented defaults, and values are read', () => {
+  const d = loadConfig({ STREAMWAVE_DATA_DIR: dataDir, STREAMWAVE_JWT_SECRET: 'x'.repeat(32), STREAMWAVE_ADMIN_TOKEN: 'a'.repeat(16) });
+  assert.equal(d.userStorageQuotaBytes, 50 * 1024 ** 3);
+  assert.equal(d.uploadExpirySeconds, 86_400);
+  assert.equal(d.uploadReaperIntervalSeconds, 3600);
+  const c = loadConfig({
+    STREAMWAVE_DATA_DIR: dataDir, STREAMWAVE_JWT_SECRET: 'x'.repeat(32), STREAMWAVE_ADMIN_TOKEN: 'a'.repeat(16),
+    STREAMWAVE_USER_STORAGE_QUOTA_BYTES: '1048576', STREAMWAVE_UPLOAD_EXPIRY_SECONDS: '600', STREAMWAVE_UPLOAD_REAPER_INTERVAL_SECONDS: '30',
+  });
+  assert.deepEqual([c.userStorageQuotaBytes, c.uploadExpirySeconds, c.uploadReaperIntervalSeconds], [1_048_576, 600, 30]);
+});
 
 describe('loadConfig names the bad variable', () => {
   test('valid defaults load', () => {

@@ -44,6 +44,12 @@ export interface StreamWaveConfig {
   tokenTtlSeconds: number;
   /** Largest declared upload size, bytes (default 4 GiB). */
   maxUploadBytes: number;
+  /** Per-user storage quota, bytes: declared sizes of the user's live, non-failed videos (default 50 GiB; issue 8). */
+  userStorageQuotaBytes: number;
+  /** A multipart upload still open this long after it started is abandoned by the reaper, seconds (default 86 400; issue 8). */
+  uploadExpirySeconds: number;
+  /** Period of the upload reaper, seconds (default 3600; issue 8). */
+  uploadReaperIntervalSeconds: number;
   /** Uploads per user per hour (default 5; seed 001 §3). */
   uploadsPerHour: number;
   /** Renditions encoded at once (ffmpeg processes; default 1 on small machines). */
@@ -121,6 +127,9 @@ const schema = {
     STREAMWAVE_TOKEN_TTL_SECONDS: { type: 'integer', minimum: 60, default: 3600 },
     STREAMWAVE_MAX_UPLOAD_BYTES: { type: 'integer', minimum: 1, default: 4 * 1024 ** 3 },
     STREAMWAVE_UPLOADS_PER_HOUR: { type: 'integer', minimum: 1, default: 5 },
+    STREAMWAVE_USER_STORAGE_QUOTA_BYTES: { type: 'integer', minimum: 1, default: 50 * 1024 ** 3 },
+    STREAMWAVE_UPLOAD_EXPIRY_SECONDS: { type: 'integer', minimum: 60, default: 86_400 },
+    STREAMWAVE_UPLOAD_REAPER_INTERVAL_SECONDS: { type: 'integer', minimum: 1, default: 3600 },
     STREAMWAVE_TRANSCODE_CONCURRENCY: { type: 'integer', minimum: 1, maximum: 16, default: 1 },
     STREAMWAVE_ADMIN_TOKEN: { type: 'string', minLength: 16 },
     STREAMWAVE_MIN_FREE_DISK_BYTES: { type: 'integer', minimum: 0, default: 512 * 1024 ** 2 },
@@ -164,6 +173,9 @@ interface Env {
   STREAMWAVE_TOKEN_TTL_SECONDS: number;
   STREAMWAVE_MAX_UPLOAD_BYTES: number;
   STREAMWAVE_UPLOADS_PER_HOUR: number;
+  STREAMWAVE_USER_STORAGE_QUOTA_BYTES: number;
+  STREAMWAVE_UPLOAD_EXPIRY_SECONDS: number;
+  STREAMWAVE_UPLOAD_REAPER_INTERVAL_SECONDS: number;
   STREAMWAVE_TRANSCODE_CONCURRENCY: number;
   STREAMWAVE_LOG_LEVEL: string;
   STREAMWAVE_ADMIN_TOKEN?: string;
@@ -233,6 +245,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StreamWaveConf
     tokenTtlSeconds: e.STREAMWAVE_TOKEN_TTL_SECONDS,
     maxUploadBytes: e.STREAMWAVE_MAX_UPLOAD_BYTES,
     uploadsPerHour: e.STREAMWAVE_UPLOADS_PER_HOUR,
+    userStorageQuotaBytes: e.STREAMWAVE_USER_STORAGE_QUOTA_BYTES,
+    uploadExpirySeconds: e.STREAMWAVE_UPLOAD_EXPIRY_SECONDS,
+    uploadReaperIntervalSeconds: e.STREAMWAVE_UPLOAD_REAPER_INTERVAL_SECONDS,
     transcodeConcurrency: e.STREAMWAVE_TRANSCODE_CONCURRENCY,
     logLevel: e.STREAMWAVE_LOG_LEVEL,
     health: {

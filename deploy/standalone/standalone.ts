@@ -18,6 +18,7 @@ import { schemaRegistryRoutes } from '../../schemas/registry/schema-registry.rou
 import { createInProcessSchemaRegistryApi } from '../../schemas/codec/schema-registry-api.ts';
 import { createAvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
 import { createCommandBus } from '../../commands/command-handler.ts';
+import { createUploadReaper } from '../../processors/upload-reaper/upload-reaper.ts';
 import { createProjectionManager } from '../../projections/replay/projection-manager.ts';
 import { createFileCurrentInstanceStore, embeddedReadModels } from '../shared/embedded-read-models.ts';
 import { describeLog } from '../../platform/log/log-overview.ts';
@@ -58,7 +59,9 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
   const codec = createAvroEventCodec({ registry: createInProcessSchemaRegistryApi(registry), logger: logger.child({ role: 'codec' }) });
   await codec.registerAll();
 
-  const commandBus = createCommandBus({ log, codec, logger: logger.child({ role: 'commands' }) });
+  const commandBus = createCommandBus({
+    log, codec, logger: logger.child({ role: 'commands' }), userStorageQuotaBytes: config.userStorageQuotaBytes,
+  });
   await commandBus.start();
 
   // The read models run behind the projection manager, which opens the current instance of each
@@ -91,6 +94,13 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
   registerLogReadiness(readiness, log);
   registerProjectionReadiness(readiness, projectionManager, config.health.projectionFailingAfter);
   registerTranscoderReadiness(readiness, transcoderNode);
+  // Issue 8: abandoned uploads and orphaned temp files (transcoder scratch, partial objects).
+  const reaper = createUploadReaper({
+    commandBus, pendingUploads: (before) => commandBus.pendingUploads(before), objectStore,
+    tempDirs: [dir('work'), ...objectStore.scratchDirs], expirySeconds: config.uploadExpirySeconds,
+    logger: logger.child({ role: 'upload-reaper' }),
+  });
+  reaper.start(config.uploadReaperIntervalSeconds);
 
   const app = await buildGateway({
     config: gatewayConfigOf(config),
@@ -110,7 +120,7 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
       { plugin: schemaRegistryRoutes, prefix: '/registry', options: { registry, auth: config.schemaRegistryAuth } },
       ...objectStorePlugins(objectStore),
       // Admin API (bearer admin token): replays and the topics overview.
-      { plugin: adminRoutes, prefix: '/admin', options: { token: config.adminToken, replays: projectionManager, topics: () => describeLog(log) } },
+      { plugin: adminRoutes, prefix: '/admin', options: { token: config.adminToken, replays: projectionManager, topics: () => describeLog(log), reaper } },
     ],
   });
   const address = await app.listen({ port: config.port, host: config.host });
@@ -125,6 +135,7 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
         await shutdownInOrder(
           [
             { name: 'http', close: () => app.close() },
+            { name: 'upload-reaper', close: () => reaper.stop() },
             { name: 'transcoder', close: () => transcoder.stop() },
             { name: 'projections', close: () => projectionManager.close() },
             { name: 'log', close: () => log.close() },

@@ -18,6 +18,14 @@ export type StartUpload = {
 /** All parts of the multipart upload arrived and were assembled (`sizeBytes`: actual size, bytes). */
 export type CompleteUpload = { type: 'CompleteUpload'; data: { videoId: string; uploadId: string; sizeBytes: number }; metadata: CommandMetadata };
 
+/**
+ * The upload ends without a source (issue 8): its assembled size differs from the declared one
+ * (`UPLOAD_SIZE_MISMATCH`) or it was abandoned past the expiry (`UPLOAD_ABANDONED`). Recorded as
+ * VideoProcessingFailed, so the video ends `failed` with the reason instead of hanging in
+ * `pending_upload`.
+ */
+export type FailUpload = { type: 'FailUpload'; data: { videoId: string; uploadId: string; reason: string; code: string }; metadata: CommandMetadata };
+
 /** The transcoder probed the source and planned the ladder (lowest rendition first; duration in seconds). */
 export type StartProcessing = {
   type: 'StartProcessing'; data: { videoId: string; ladder: RenditionInfo[]; durationSeconds: number }; metadata: CommandMetadata;
@@ -61,6 +69,7 @@ export type DeleteVideo = { type: 'DeleteVideo'; data: { videoId: string }; meta
 export type VideoCommand =
   | StartUpload
   | CompleteUpload
+  | FailUpload
   | StartProcessing
   | ReportProcessingProgress
   | RecordRenditionEncoded

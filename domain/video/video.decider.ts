@@ -124,13 +124,13 @@ const sameTags = (a: readonly string[], b: readonly string[]) => a.length === b.
  * Idempotent retries return `[]`: StartUpload/CompleteUpload with the same uploadId once done,
  * StartProcessing once processing, RecordRenditionEncoded for an already encoded rendition name
  * (per (videoId, rendition)), PublishVideo once ready, FailProcessing once failed,
- * ReportProcessingProgress that does not increase progress (or outside processing/ready),
+ * FailUpload once failed, ReportProcessingProgress that does not increase progress (or outside processing/ready),
  * CompleteProcessing once completed, UpdateVideoMetadata that changes nothing.
  *
  * @throws DomainError
  *  - `VIDEO_NOT_FOUND` / `VIDEO_DELETED` (not_found): unknown or deleted video (deleted rejects everything);
  *  - `VIDEO_ALREADY_EXISTS` (conflict): StartUpload for an existing video with another uploadId;
- *  - `UPLOAD_ID_MISMATCH` (conflict): CompleteUpload with another uploadId than the open upload;
+ *  - `UPLOAD_ID_MISMATCH` (conflict): CompleteUpload/FailUpload with another uploadId than the open upload;
  *  - `INVALID_TRANSITION` (conflict): a backward or skipped status move (e.g. FailProcessing after ready,
  *    CompleteProcessing before the video is published);
  *  - `NO_RENDITION_ENCODED` (conflict): PublishVideo before any rendition is encoded (a published video must be playable);
@@ -174,6 +174,17 @@ function decideVideo(command: VideoCommand, state: VideoState): VideoEvent[] {
       if (v.status !== 'pending_upload') return []; // completes once; a retry of the same upload is a no-op
       if (!isNonNegativeSafeInteger(d.sizeBytes)) throw invalid('INVALID_UPLOAD', 'sizeBytes must be a non-negative integer (bytes)');
       return [{ type: 'UploadCompleted', data: { videoId: d.videoId, uploadId: d.uploadId, objectKey: v.objectKey, sizeBytes: d.sizeBytes, completedAt: now } }];
+    }
+    case 'FailUpload': {
+      const d = command.data;
+      const v = requireLiveVideo(state, d.videoId);
+      if (v.uploadId !== d.uploadId) {
+        throw conflict('UPLOAD_ID_MISMATCH', `upload ${d.uploadId} is not the upload of video ${d.videoId}`);
+      }
+      if (v.status === 'failed') return []; // a retried failure (e.g. two reaper runs)
+      if (v.status !== 'pending_upload') throw conflict('INVALID_TRANSITION', `cannot fail the upload of a video that is ${v.status}`);
+      if (!isNonBlank(d.code)) throw invalid('INVALID_FAILURE', 'a failure code is required');
+      return [{ type: 'VideoProcessingFailed', data: { videoId: d.videoId, reason: String(d.reason ?? ''), code: d.code, failedAt: now } }];
     }
     case 'StartProcessing': {
       const d = command.data;

@@ -83,13 +83,19 @@ export interface StartUploadBody {
   expires_at: string;
 }
 
-async function createTestWorld(dir: string): Promise<TestWorld & { close(): Promise<void> }> {
+/** Options of the world behind a test gateway (the command side's settings). */
+export interface TestWorldOptions {
+  /** Per-user storage quota of the command bus, bytes (default 50 GiB). */
+  userStorageQuotaBytes?: number;
+}
+
+async function createTestWorld(dir: string, opts: TestWorldOptions = {}): Promise<TestWorld & { close(): Promise<void> }> {
   chdbDir ??= mkdtemp(join(tmpdir(), 'sw-gw-chdb-'));
   const chdbPath = await chdbDir;
   const database = `gw_${process.pid}_${++databases}`;
   const stores = { ...inMemoryStores(), analytics: () => createChdbAnalyticsStore({ path: chdbPath, database }) };
   const nodes = await Promise.all(READ_MODELS.map((name) => openReadModel(name, stores, { searchCursorSecret: TEST_SEARCH_SECRET })));
-  const { driver, commandBus, sent, events, close } = await createTopologyWorld({ nodes });
+  const { driver, commandBus, sent, events, close } = await createTopologyWorld({ nodes, userStorageQuotaBytes: opts.userStorageQuotaBytes });
   const multipart = { created: 0, aborted: 0 };
   const store = createTestObjectStore(dir, { minPartSizeBytes: MIN_PART_BYTES });
   const objectStore: EmbeddedObjectStore = Object.assign(Object.create(store) as EmbeddedObjectStore, {
@@ -122,9 +128,13 @@ async function createTestWorld(dir: string): Promise<TestWorld & { close(): Prom
  * Rate limits are on at their defaults, like production, unless `config.rateLimits` says otherwise
  * or the test process runs with STREAMWAVE_RATE_LIMITS (e.g. `off` for floods and fuzzing).
  */
-export async function createTestGateway(config: Partial<GatewayConfig> = {}, overrides: Partial<GatewayDeps> = {}): Promise<TestGateway> {
+export async function createTestGateway(
+  config: Partial<GatewayConfig> = {},
+  overrides: Partial<GatewayDeps> = {},
+  worldOpts: TestWorldOptions = {},
+): Promise<TestGateway> {
   const dir = await mkdtemp(join(tmpdir(), 'sw-gw-'));
-  const world = await createTestWorld(dir);
+  const world = await createTestWorld(dir, worldOpts);
   const registry = new Registry();
   const app = await buildGateway({
     // A generous upload quota unless a test is about the rate limit.

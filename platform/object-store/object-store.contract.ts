@@ -86,6 +86,18 @@ export function runObjectStoreContract(name: string, setup: () => Promise<Object
       assert.equal((await readAll(got.body)).toString(), 'new-segment');
     });
 
+    test('a part URL presigned with a contentLength refuses any other length (403) and takes exactly that length (issue 8)', async () => {
+      const k = key('signed-length.mp4');
+      const uploadId = await fx.store.createMultipartUpload(k, 'video/mp4');
+      const url = await fx.store.presignUploadPart(k, uploadId, 1, 300, 4);
+      assert.match(new URL(url).searchParams.get('X-Amz-SignedHeaders') ?? '', /(^|;)content-length(;|$)/);
+      assert.equal((await putPart(url, Buffer.from('12345'))).status, 403);
+      assert.equal((await putPart(url, Buffer.from('123'))).status, 403);
+      assert.deepEqual(await fx.store.listParts(k, uploadId), []);
+      assert.equal((await putPart(url, Buffer.from('1234'))).status, 200);
+      assert.deepEqual((await fx.store.listParts(k, uploadId)).map((p) => p.size), [4]);
+    });
+
     test('keys with spaces, unicode and reserved characters round-trip (put, multipart, get)', async () => {
       const k = key("my clip (1) ü+&=.mp4");
       await fx.store.putObject(k, Buffer.from('odd key'), 'video/mp4');

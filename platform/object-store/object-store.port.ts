@@ -25,9 +25,12 @@ export interface ObjectStore {
   /**
    * A presigned URL the client PUTs one part to (S3 UploadPart), valid for `expiresInSeconds`
    * (seconds, 1..604800: SigV4's 7-day maximum). `partNumber` is 1..10000.
-   * @throws ObjectStoreError InvalidArgument (part number or expiry out of range)
+   * `contentLength` (bytes, optional): the exact size the part must have; it is a signed header
+   * (`Content-Length` in X-Amz-SignedHeaders), so a PUT of any other length fails the signature
+   * with 403, as S3 does (issue 8: a part cannot exceed the upload's part-size plan).
+   * @throws ObjectStoreError InvalidArgument (part number, expiry or content length out of range)
    */
-  presignUploadPart(key: string, uploadId: string, partNumber: number, expiresInSeconds: number): Promise<string>;
+  presignUploadPart(key: string, uploadId: string, partNumber: number, expiresInSeconds: number, contentLength?: number): Promise<string>;
   /** Parts received so far (S3 ListParts), ascending part number. @throws ObjectStoreError NoSuchUpload */
   listParts(key: string, uploadId: string): Promise<UploadedPart[]>;
   /**

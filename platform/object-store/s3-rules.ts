@@ -105,3 +105,13 @@ export async function discardWriteStream(out: WriteStream): Promise<void> {
   out.destroy();
   await closed;
 }
+
+/**
+ * A presigned part's signed length: undefined (not signed) or a safe integer ≥ 0, bytes.
+ * @throws ObjectStoreError InvalidArgument otherwise
+ */
+export function assertContentLength(contentLength: number | undefined): void {
+  if (contentLength !== undefined && (!Number.isSafeInteger(contentLength) || contentLength < 0)) {
+    throw new ObjectStoreError('InvalidArgument', 'contentLength must be an integer number of bytes >= 0');
+  }
+}

@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -131,5 +131,43 @@ describe('ops CLI against standalone', () => {
     assert.equal(fromEnv.code, 0, fromEnv.stdout + fromEnv.stderr);
     const fromStdin = await streamwave(['schemas', 'register', '--registry', registry, '--password-stdin'], {}, 60_000, `${password}\n`);
     assert.equal(fromStdin.code, 0, fromStdin.stdout + fromStdin.stderr);
+  });
+});
+
+describe('streamwave uploads reap against standalone (issue 8)', () => {
+  let dataDir: string;
+  let server: StandaloneProcess;
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'sw-cli-reap-'));
+    server = await startStandaloneProcess({ dataDir });
+  });
+  after(async () => {
+    await server?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  test('removes an orphaned temp file older than the expiry, keeps a fresh one and a fresh upload', async () => {
+    const client = new StreamWaveClient(server.url);
+    await client.register('alice', 'alice@example.com', 'correct horse battery');
+    await client.login('alice', 'correct horse battery');
+    const fresh = await client.createUpload({ filename: 'x.mp4', size_bytes: 1000, content_type: 'video/mp4', title: 'fresh' });
+    const work = join(dataDir, 'work');
+    await mkdir(work, { recursive: true });
+    await writeFile(join(work, 'orphan.ts'), 'x');
+    await writeFile(join(work, 'fresh.ts'), 'x');
+    const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
+    await utimes(join(work, 'orphan.ts'), twoDaysAgo, twoDaysAgo);
+
+    const denied = await streamwave(['uploads', 'reap', '--server', server.url, '--admin-token', 'wrong-token-0123456789']);
+    assert.equal(denied.code, 1);
+    const r = await streamwave(['uploads', 'reap', '--json', '--server', server.url, '--data-dir', dataDir]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const report = JSON.parse(r.stdout) as { abandoned_uploads: unknown[]; removed_temp_entries: number; errors: unknown[] };
+    console.log('reap report', r.stdout.replace(/\s+/g, ' '));
+    assert.deepEqual(report.abandoned_uploads, []);
+    assert.equal(report.removed_temp_entries, 1);
+    assert.deepEqual(report.errors, []);
+    assert.deepEqual((await readdir(work)).sort(), ['fresh.ts']);
+    assert.equal((await client.status(fresh.video_id)).status, 'pending_upload');
   });
 });

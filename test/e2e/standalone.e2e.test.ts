@@ -269,7 +269,9 @@ describe('bad input gets a clear 4xx, never a 5xx', () => {
   test('oversized declared size, part over the limit, wrong ETag', async () => {
     await expectApiError(alice.createUpload({ filename: 'huge.mp4', size_bytes: 5 * 1024 ** 3, content_type: 'video/mp4', title: 'huge' }), 413);
     const t = await alice.createUpload({ filename: 'x.mp4', size_bytes: 1000, content_type: 'video/mp4', title: 'x' });
-    await expectApiError(alice.uploadPart(t.parts[0].url, Buffer.alloc(64 * 1024 * 1024 + 1)), 400, 'EntityTooLarge');
+    // Issue 8: the part URL signs the planned Content-Length (1000 bytes): any other length fails the signature.
+    await expectApiError(alice.uploadPart(t.parts[0].url, Buffer.alloc(64 * 1024 * 1024 + 1)), 403, 'SignatureDoesNotMatch');
+    await expectApiError(alice.uploadPart(t.parts[0].url, Buffer.alloc(1001)), 403, 'SignatureDoesNotMatch');
     await alice.uploadPart(t.parts[0].url, Buffer.alloc(1000, 7));
     await expectApiError(alice.completeUpload(t.upload_id, [{ part_number: 1, etag: '"00000000000000000000000000000000"' }]), 400);
     const tampered = t.parts[0].url.replace(/X-Amz-Signature=[0-9a-f]+/, 'X-Amz-Signature=' + '0'.repeat(64));

@@ -47,10 +47,14 @@ export interface TopologyWorld {
  * `opts.redeliver` delivers every batch twice, as after a lost offset commit; `opts.codec`
  * picks the codec (default `avro`).
  */
-export async function createTopologyWorld(opts: { nodes: TopologyNode[]; redeliver?: boolean; codec?: TestCodec }): Promise<TopologyWorld> {
+export async function createTopologyWorld(opts: {
+  nodes: TopologyNode[]; redeliver?: boolean; codec?: TestCodec;
+  /** Per-user storage quota of the command bus, bytes (default: the product's 50 GiB). */
+  userStorageQuotaBytes?: number;
+}): Promise<TopologyWorld> {
   const codec = await testCodec(opts.codec);
   const driver = await createTopologyTestDriver({ nodes: opts.nodes, codec, redeliver: opts.redeliver });
-  const bus = createCommandBus({ log: driver.log, codec, partitions: 2 });
+  const bus = createCommandBus({ log: driver.log, codec, partitions: 2, userStorageQuotaBytes: opts.userStorageQuotaBytes });
   await bus.start();
   const sent: Command[] = [];
   return {

@@ -4,7 +4,9 @@
  *   → 202 `{replay_id}`: rebuilds a read model into a shadow and swaps it in (projections/replay);
  * - `GET /admin/replays/{id}` → `{replay_id, status: running|swapped|failed, projection, consumed,
  *   total, events_per_second, eta_seconds, error, …}`;
- * - `GET /admin/topics` → topics with end offsets and consumer-group lag.
+ * - `GET /admin/topics` → topics with end offsets and consumer-group lag;
+ * - `POST /admin/uploads/reap` → 200 `{abandoned_uploads: [{video_id, upload_id}], skipped_completed_uploads, removed_temp_entries,
+ *   errors, cutoff}`: runs the upload reaper now (issue 8); 409 ADMIN_UNAVAILABLE when none is wired.
  *
  * Every route needs `Authorization: Bearer <admin token>` (config `adminToken`), compared in
  * constant time (both sides hashed first, so the length does not leak either). Mount with the
@@ -15,6 +17,7 @@ import createError from '@fastify/error';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { ReplayError, type ReplayFrom, type ReplayStatus } from '../../../projections/replay/replay.port.ts';
 import type { LogOverview } from '../../../platform/log/event-log.port.ts';
+import type { UploadReaperService } from '../../../processors/upload-reaper/upload-reaper.port.ts';
 
 /** What the admin routes need from the projection manager. */
 export interface AdminReplayService {
@@ -30,6 +33,8 @@ export interface AdminRoutesOptions {
   replays: AdminReplayService;
   /** Topics and consumer-group lag of the log. */
   topics(): Promise<LogOverview>;
+  /** The upload reaper (processors/upload-reaper), for `POST /admin/uploads/reap`; absent → 409. */
+  reaper?: UploadReaperService;
 }
 
 /** Errors of the admin API (stable codes; the gateway's error handler renders them). */
@@ -130,4 +135,16 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
   });
 
   app.get('/topics', async () => opts.topics());
+
+  app.post('/uploads/reap', async () => {
+    if (!opts.reaper) throw new AdminErrors.Unavailable('no upload reaper runs in this process');
+    const r = await opts.reaper.reap();
+    return {
+      abandoned_uploads: r.abandonedUploads.map((u) => ({ video_id: u.videoId, upload_id: u.uploadId })),
+      skipped_completed_uploads: r.skipped.map((u) => ({ video_id: u.videoId, upload_id: u.uploadId })),
+      removed_temp_entries: r.removedTempEntries,
+      errors: r.errors,
+      cutoff: new Date(r.cutoff).toISOString(),
+    };
+  });
 };

@@ -5,19 +5,22 @@
  *   429 RATE_LIMITED (uploadsPerHour per user, with Retry-After).
  * - `GET /{upload_id}` (owner) → parts received and fresh URLs for the missing ones (resume).
  * - `POST /{upload_id}/complete` (owner) → 202: CompleteMultipartUpload then CompleteUpload.
- *   Idempotent: a retry after success answers 202 again without touching the store.
+ *   Idempotent: a retry after success answers 202 again without touching the store. Parts must
+ *   follow the plan and add up to the declared size, else 400 UPLOAD_SIZE_MISMATCH and the upload
+ *   ends `failed` (FailUpload) with the reason (issue 8).
+ * - Quota: StartUpload past STREAMWAVE_USER_STORAGE_QUOTA_BYTES → 403 STORAGE_QUOTA_EXCEEDED (command side).
  *
  * `upload_id` is the object store's multipart upload id (S3 UploadId), recorded on UploadStarted,
  * so the video is found with `getVideoByUploadId` and the store needs no extra mapping.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ObjectStoreError } from '../../../platform/object-store/object-store.port.ts';
 import type { VideoDetail } from '../../../projections/read-model.port.ts';
 import { Errors } from '../../errors.ts';
 import { requireUserId } from '../../plugins/auth.plugin.ts';
 import { assertOwner, iso } from '../shared.ts';
-import { MAX_PARTS, isAcceptedContentType, planParts, sourceObjectKey } from './upload-plan.ts';
+import { MAX_PARTS, isAcceptedContentType, planParts, plannedPartSize, sizeMismatch, sourceObjectKey, type PartPlan } from './upload-plan.ts';
 import { completeUploadSchema, getUploadSchema, startUploadSchema } from './uploads.schemas.ts';
 
 async function loadUpload(fastify: FastifyInstance, uploadId: string, userId: string): Promise<VideoDetail> {
@@ -30,13 +33,32 @@ async function loadUpload(fastify: FastifyInstance, uploadId: string, userId: st
 export const uploadsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { config, commandBus, objectStore, readYourWrites, ids, now } = fastify.gateway;
 
-  const presign = (key: string, uploadId: string, partNumbers: number[]) =>
+  // Each URL signs the planned length of its part (Content-Length), so no part can outgrow the plan.
+  const presign = (key: string, uploadId: string, plan: PartPlan, sizeBytes: number, partNumbers: number[]) =>
     Promise.all(
       partNumbers.map(async (n) => ({
         part_number: n,
-        url: await objectStore.presignUploadPart(key, uploadId, n, config.uploadUrlTtlSeconds),
+        url: await objectStore.presignUploadPart(key, uploadId, n, config.uploadUrlTtlSeconds, plannedPartSize(plan, sizeBytes, n)),
       })),
     );
+
+  /**
+   * The assembled size cannot match the declaration (issue 8): drop the multipart upload, record
+   * the failure on the log (FailUpload: the video ends `failed` with the reason), answer 400.
+   */
+  async function refuseSize(request: FastifyRequest, video: VideoDetail, key: string, userId: string, reason: string): Promise<never> {
+    await objectStore.abortMultipartUpload(key, video.uploadId).catch((err: unknown) => {
+      if (!(err instanceof ObjectStoreError && err.code === 'NoSuchUpload')) request.log.warn({ err, uploadId: video.uploadId }, 'could not abort multipart upload');
+    });
+    const result = await commandBus.send({
+      type: 'FailUpload',
+      data: { videoId: video.videoId, uploadId: video.uploadId, code: 'UPLOAD_SIZE_MISMATCH', reason },
+      metadata: { now: now(), actorId: userId },
+    });
+    await readYourWrites('video-detail', result.positions);
+    request.log.info({ videoId: video.videoId, uploadId: video.uploadId, reason }, 'upload refused: size does not match the declaration');
+    throw new Errors.UploadSizeMismatch(reason);
+  }
 
   fastify.post(
     '',
@@ -69,7 +91,7 @@ export const uploadsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       const startedAt = now();
       const uploadId = await objectStore.createMultipartUpload(objectKey, body.content_type);
       try {
-        const parts = await presign(objectKey, uploadId, Array.from({ length: plan.partCount }, (_, i) => i + 1));
+        const parts = await presign(objectKey, uploadId, plan, body.size_bytes, Array.from({ length: plan.partCount }, (_, i) => i + 1));
         const result = await commandBus.send({
           type: 'StartUpload',
           data: {
@@ -126,7 +148,7 @@ export const uploadsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         .slice()
         .sort((a, b) => a.partNumber - b.partNumber)
         .map((p) => ({ part_number: p.partNumber, etag: p.etag, size_bytes: p.size })),
-      missing_parts: await presign(key, uploadId, missing),
+      missing_parts: await presign(key, uploadId, plan, video.sizeBytes, missing),
       expires_at: iso(now() + config.uploadUrlTtlSeconds * 1000),
     };
   });
@@ -141,8 +163,14 @@ export const uploadsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
     const key = sourceObjectKey(video.videoId);
     const parts = request.body.parts.map((p) => ({ partNumber: p.part_number, etag: normaliseEtag(p.etag) }));
+    const plan = planParts(video.sizeBytes, config);
+    if (!plan) throw new Errors.UploadTooLarge(video.sizeBytes, config.maxPartSizeBytes * MAX_PARTS);
     let sizeBytes: number;
     try {
+      // ListParts first: parts that do not follow the plan are never assembled (issue 8).
+      const stored = await objectStore.listParts(key, uploadId);
+      const mismatch = sizeMismatch(video.sizeBytes, plan, parts.map((p) => p.partNumber), stored);
+      if (mismatch) await refuseSize(request, video, key, userId, mismatch);
       sizeBytes = await objectStore.completeMultipartUpload(key, uploadId, parts);
     } catch (err) {
       // The store completed on an earlier attempt whose CompleteUpload command did not land
@@ -150,6 +178,9 @@ export const uploadsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       const recovered = err instanceof ObjectStoreError && err.code === 'NoSuchUpload' ? await assembledSize(fastify, key) : undefined;
       if (recovered === undefined) throw err;
       sizeBytes = recovered;
+    }
+    if (sizeBytes !== video.sizeBytes) {
+      await refuseSize(request, video, key, userId, `the assembled object is ${sizeBytes} bytes; ${video.sizeBytes} bytes were declared`);
     }
     const result = await commandBus.send({
       type: 'CompleteUpload',

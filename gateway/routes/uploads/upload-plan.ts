@@ -58,3 +58,40 @@ const CONTAINER_SUBTYPES = new Set([
   'octet-stream', 'vnd.rn-realmedia', 'vnd.rn-realmedia-vbr', 'mxf', 'ogg', 'x-matroska', 'mp4',
   'vnd.ms-asf', 'x-mpegurl', 'mp2t', 'x-troff-msvideo', 'x-shockwave-flash', 'x-flv', 'mpeg4-generic',
 ]);
+
+/**
+ * Size of part `partNumber` (1..partCount) in the plan of an upload of `sizeBytes` bytes: the
+ * plan's part size, the last part the remainder. Presigned part URLs sign it as Content-Length,
+ * so a part of any other length is refused (issue 8: an upload cannot exceed its declaration).
+ */
+export function plannedPartSize(plan: PartPlan, sizeBytes: number, partNumber: number): number {
+  return partNumber < plan.partCount ? plan.partSizeBytes : sizeBytes - (plan.partCount - 1) * plan.partSizeBytes;
+}
+
+/**
+ * Checks, before CompleteMultipartUpload, that the parts to assemble follow the plan and add up to
+ * the declared size (issue 8). Parts not stored are left to the store (S3 answers InvalidPart).
+ * @param declaredBytes size declared at StartUpload, bytes
+ * @param requested part numbers the client asks to assemble, in order
+ * @param stored parts the store holds (ListParts): number and size in bytes
+ * @returns a reason (no server paths, fit for `/status`) when the sizes do not match, else undefined
+ */
+export function sizeMismatch(
+  declaredBytes: number,
+  plan: PartPlan,
+  requested: readonly number[],
+  stored: readonly { partNumber: number; size: number }[],
+): string | undefined {
+  const sizes = new Map(stored.map((p) => [p.partNumber, p.size]));
+  if (requested.some((n) => !sizes.has(n))) return undefined;
+  let total = 0;
+  for (const n of requested) {
+    const size = sizes.get(n)!;
+    if (n > plan.partCount) return `part ${n} is outside the plan of ${plan.partCount} parts`;
+    const planned = plannedPartSize(plan, declaredBytes, n);
+    if (size !== planned) return `part ${n} is ${size} bytes; the plan says ${planned} bytes`;
+    total += size;
+  }
+  if (total !== declaredBytes) return `the parts add up to ${total} bytes; ${declaredBytes} bytes were declared`;
+  return undefined;
+}

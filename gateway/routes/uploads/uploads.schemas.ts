@@ -10,7 +10,10 @@ const PresignedPart = Type.Object({ part_number: Type.Integer(), url: Type.Strin
 
 export const startUploadSchema = {
   summary: 'Start a resumable multipart upload of a new video',
-  description: 'PUT each part to its presigned URL, then POST /api/v1/uploads/{upload_id}/complete with the ETags.',
+  description:
+    'PUT each part to its presigned URL with exactly its planned length (part_size_bytes, the last part the remainder: '
+    + 'the URL signs Content-Length, another length gets 403), then POST /api/v1/uploads/{upload_id}/complete with the ETags. '
+    + '403 STORAGE_QUOTA_EXCEEDED when the declared size would exceed the per-user storage quota.',
   tags: ['uploads'],
   security: BEARER,
   body: Type.Object(
@@ -57,6 +60,9 @@ export const getUploadSchema = {
 
 export const completeUploadSchema = {
   summary: 'Assemble the uploaded parts; processing starts',
+  description:
+    'Parts must follow the part-size plan and add up to the declared size; otherwise 400 UPLOAD_SIZE_MISMATCH, '
+    + 'the multipart upload is aborted and the video ends failed with the reason.',
   tags: ['uploads'],
   security: BEARER,
   params: UploadIdParams,

@@ -65,6 +65,11 @@ export interface EmbeddedObjectStore extends ObjectStore, ObjectRangeReader {
   headObject(key: string): Promise<EmbeddedObjectInfo | undefined>;
   /** Removes an object; no error if absent (S3 DeleteObject). */
   deleteObject(key: string): Promise<void>;
+  /**
+   * Folders whose entries are scratch: partial objects (`tmp/`) and multipart uploads
+   * (`multipart/`); the upload reaper removes the entries untouched for longer than the expiry.
+   */
+  readonly scratchDirs: readonly string[];
 }
 
 /**
@@ -82,9 +87,11 @@ export function createEmbeddedObjectStore(opts: EmbeddedObjectStoreOptions): Emb
 
   const store: EmbeddedObjectStore = {
     s3,
+    scratchDirs: [files.tmpDir, files.multipartDir],
 
     createMultipartUpload: (key, contentType) => uploads.create(key, contentType),
-    presignUploadPart: (key, uploadId, partNumber, expiresInSeconds) => presigner.presignUploadPart(key, uploadId, partNumber, expiresInSeconds),
+    presignUploadPart: (key, uploadId, partNumber, expiresInSeconds, contentLength) =>
+      presigner.presignUploadPart(key, uploadId, partNumber, expiresInSeconds, contentLength),
     listParts: (key, uploadId) => uploads.listParts(key, uploadId),
     writePart: (uploadId, partNumber, body, maxBytes, partOpts) => uploads.writePart(uploadId, partNumber, body, maxBytes, partOpts),
     completeMultipartUpload: (key, uploadId, parts) => uploads.complete(key, uploadId, parts),

@@ -89,7 +89,8 @@ export class ObjectFiles {
   readonly multipartDir: string;
   private readonly objectsDir: string;
   private readonly metaDir: string;
-  private readonly tmpDir: string;
+  /** Bodies being received (partial objects). */
+  readonly tmpDir: string;
   private ready: Promise<void> | undefined;
 
   /** @param root absolute path of the store's folder */

@@ -7,7 +7,7 @@
 import { S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
 import { NodeSha256 } from '../node-sha256.ts';
 import { ObjectStoreError } from '../object-store.port.ts';
-import { SIGV4_MAX_EXPIRES_SECONDS, assertValidPartNumber, encodeKeyPath, encodeRfc3986 } from '../s3-rules.ts';
+import { SIGV4_MAX_EXPIRES_SECONDS, assertContentLength, assertValidPartNumber, encodeKeyPath, encodeRfc3986 } from '../s3-rules.ts';
 import { assertStorableKey } from './object-files.ts';
 
 /** The S3-compatible endpoint the embedded store is served through (standalone mode). */
@@ -42,15 +42,17 @@ export class PartUrlPresigner {
 
   /**
    * URL to PUT part `partNumber` (1..10000) of upload `uploadId` of `key`, valid for
-   * `expiresInSeconds` (1..604800, SigV4's 7-day maximum).
-   * @throws ObjectStoreError InvalidArgument (key, part number or expiry), KeyTooLongError
+   * `expiresInSeconds` (1..604800, SigV4's 7-day maximum). With `contentLength` (bytes ≥ 0) the
+   * URL signs `content-length`, so the endpoint's verifier refuses (403) a body of another length.
+   * @throws ObjectStoreError InvalidArgument (key, part number, expiry or length), KeyTooLongError
    */
-  async presignUploadPart(key: string, uploadId: string, partNumber: number, expiresInSeconds: number): Promise<string> {
+  async presignUploadPart(key: string, uploadId: string, partNumber: number, expiresInSeconds: number, contentLength?: number): Promise<string> {
     assertStorableKey(key);
     assertValidPartNumber(partNumber);
     if (!Number.isInteger(expiresInSeconds) || expiresInSeconds < 1 || expiresInSeconds > SIGV4_MAX_EXPIRES_SECONDS) {
       throw new ObjectStoreError('InvalidArgument', `expiresInSeconds must be an integer between 1 and ${SIGV4_MAX_EXPIRES_SECONDS}`);
     }
+    assertContentLength(contentLength);
     const { publicBase, s3 } = this;
     const basePath = publicBase.pathname.replace(/\/+$/, '');
     const path = `${basePath}${s3.endpointPath}/${encodeRfc3986(s3.bucket)}/${encodeKeyPath(key)}`;
@@ -62,7 +64,7 @@ export class PartUrlPresigner {
         port: publicBase.port ? Number(publicBase.port) : undefined,
         path,
         query: { partNumber: String(partNumber), uploadId },
-        headers: {},
+        headers: contentLength === undefined ? {} : { 'content-length': String(contentLength) },
       },
       { expiresIn: expiresInSeconds, signingDate: this.now() },
     );

@@ -23,6 +23,7 @@ import {
   SIGV4_MAX_EXPIRES_SECONDS,
   assertPartListOrder,
   assertValidKey,
+  assertContentLength,
   assertValidPartNumber,
   encodeKeyPath,
   multipartEtag,
@@ -148,14 +149,17 @@ export function createS3ObjectStore(opts: S3ObjectStoreOptions): ObjectStore & O
       return out.UploadId;
     },
 
-    async presignUploadPart(key, uploadId, partNumber, expiresInSeconds) {
+    async presignUploadPart(key, uploadId, partNumber, expiresInSeconds, contentLength) {
       assertValidKey(key);
       assertValidPartNumber(partNumber);
+      assertContentLength(contentLength);
       if (!Number.isInteger(expiresInSeconds) || expiresInSeconds < 1 || expiresInSeconds > SIGV4_MAX_EXPIRES_SECONDS) {
         throw new ObjectStoreError('InvalidArgument', `expiresInSeconds must be an integer between 1 and ${SIGV4_MAX_EXPIRES_SECONDS}`);
       }
-      return getSignedUrl(client, new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber }), {
+      return getSignedUrl(client, new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, ContentLength: contentLength }), {
         expiresIn: expiresInSeconds,
+        // S3 then checks the PUT's Content-Length against the signature (403 SignatureDoesNotMatch).
+        ...(contentLength === undefined ? {} : { signableHeaders: new Set(['content-length']) }),
       });
     },
 
