@@ -220,7 +220,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       transcoder = await runProcessor(
         log,
         {
-          ...buildTranscoderProcessor({ commandBus: commandBus!, codec, objectStore: objectStore!, workDir: dir('work'), logger: logger.child({ component: 'transcoder' }) }),
+          ...buildTranscoderProcessor({ commandBus: commandBus!, codec, objectStore: objectStore!, workDir: dir('work'), logger: logger.child({ component: 'transcoder' }), ...config.media, registry: metricsRegistry }),
           concurrency: config.transcodeConcurrency,
         },
         {

@@ -72,7 +72,7 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
   const transcoder = await runProcessor(
     log,
     {
-      ...buildTranscoderProcessor({ commandBus, codec, objectStore, workDir: dir('work'), logger: logger.child({ role: 'transcoder' }) }),
+      ...buildTranscoderProcessor({ commandBus, codec, objectStore, workDir: dir('work'), logger: logger.child({ role: 'transcoder' }), ...config.media, registry: metricsRegistry }),
       concurrency: config.transcodeConcurrency,
     },
     { logger: logger.child({ role: 'runtime' }), registry: metricsRegistry },

@@ -58,6 +58,9 @@ export function checkSourceLimits(info: SourceInfo, limits: SourceLimits = DEFAU
   }
 }
 
+/** Default address-space cap of one FFmpeg/ffprobe process (`prlimit --as`), bytes: 4 GiB. */
+export const DEFAULT_TRANSCODE_MEMORY_LIMIT_BYTES = 4 * 1024 ** 3;
+
 /** How long FFmpeg and ffprobe may run. */
 export interface TimeLimits {
   /** ffprobe's limit, seconds (default 30). */

@@ -21,7 +21,7 @@ import { findPrlimit } from './bounded-process.ts';
 import { resolveFfmpegBinaries } from './ffmpeg-binaries.ts';
 import { OutOfMemoryError } from './ffmpeg-steps.ts';
 import { MediaRejectedError } from './ffprobe.ts';
-import { DEFAULT_SOURCE_LIMITS, DEFAULT_TIME_LIMITS, type SourceLimits, type TimeLimits } from './media-limits.ts';
+import { DEFAULT_SOURCE_LIMITS, DEFAULT_TIME_LIMITS, DEFAULT_TRANSCODE_MEMORY_LIMIT_BYTES, type SourceLimits, type TimeLimits } from './media-limits.ts';
 import { transcode, type SendCommand } from './transcode-job.ts';
 
 /** Default target segment duration, seconds (segments must stay ≤ 6 s). */
@@ -60,9 +60,6 @@ export interface TranscoderDeps {
   /** Prometheus registry for `streamwave_transcoder_time_limit_exceeded_total`; a private one when omitted. */
   registry?: Registry;
 }
-
-/** Default address-space cap of one FFmpeg process, bytes (4 GiB). */
-export const DEFAULT_TRANSCODE_MEMORY_LIMIT_BYTES = 4 * 1024 ** 3;
 
 /** Why the transcoder is not ready (for `/health/ready`). */
 export interface TranscoderUnready {
