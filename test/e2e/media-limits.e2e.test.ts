@@ -10,7 +10,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -88,5 +88,50 @@ test('hostile sources end failed (or terminal) with a clear code while a normal 
     const body = JSON.stringify(final);
     assert.equal(body.includes(tmp), false, `${c.name}: status names a server path`);
     assert.doesNotMatch(body, /\/work\/|ffmpeg|ffprobe|@ 0x/i);
+  }
+});
+
+test('a hung FFmpeg does not block shutdown: SIGTERM kills it, the process exits by itself, and the job is redelivered on restart, not failed', { skip }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'sw-media-hung-'));
+  const pidFile = join(dir, 'ffmpeg.pid');
+  const hung = join(dir, 'ffmpeg-hung.sh');
+  // Deaf to SIGTERM, never ends: only SIGKILL stops it. Time limits are far (120 s floor).
+  await writeFile(hung, `#!/bin/sh\ntrap '' TERM\necho $$ > '${pidFile}'\nwhile :; do sleep 1; done\n`);
+  await chmod(hung, 0o755);
+  const env = { STREAMWAVE_FFMPEG_PATH: hung, STREAMWAVE_TRANSCODE_KILL_GRACE_SECONDS: '1', STREAMWAVE_UPLOADS_PER_HOUR: '1000', STREAMWAVE_RATE_LIMITS: 'off' };
+  const dataDir = join(dir, 'data');
+  const readPid = async (): Promise<number> => Number(await readFile(pidFile, 'utf8').catch(() => '0')) || 0;
+  const waitForPid = async (notPid = 0): Promise<number> => {
+    for (;;) {
+      const pid = await readPid();
+      if (pid && pid !== notPid) return pid;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+  let server = await startStandaloneProcess({ dataDir, env });
+  try {
+    const c = new StreamWaveClient(server.url);
+    await c.register('hung', 'hung@example.com', 'hung-password');
+    await c.login('hung', 'hung-password');
+    const clip = await makeClip(join(dir, 'clip.mp4'), { seconds: 2, width: 320, height: 180, audio: false });
+    const up = await uploadFile(c, clip, { title: 'hung', resumeFile: join(dir, 'resume.json') });
+    const firstPid = await waitForPid();
+    const stopping = Date.now();
+    await server.stop();
+    t.diagnostic(`SIGTERM → exit in ${((Date.now() - stopping) / 1000).toFixed(1)} s with FFmpeg hung (its time limit: 120 s)`);
+    assert.notEqual(server.child.signalCode, 'SIGKILL', 'the server exited by itself, not by the test harness SIGKILL');
+    assert.equal(alive(firstPid), false, 'the hung FFmpeg was killed on shutdown');
+
+    server = await startStandaloneProcess({ dataDir, env });
+    const secondPid = await waitForPid(firstPid);
+    t.diagnostic(`after restart the job was redelivered: FFmpeg started again (pid ${firstPid} → ${secondPid})`);
+    const owner = new StreamWaveClient(server.url);
+    await owner.login('hung', 'hung-password');
+    const status = await owner.status(up.videoId);
+    assert.equal(status.status, 'processing', 'an interrupted job is not failed');
+  } finally {
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
   }
 });
