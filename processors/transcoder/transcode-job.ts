@@ -13,7 +13,7 @@ import type { Command } from '../../commands/command-bus.port.ts';
 import type { ObjectStore } from '../../platform/object-store/object-store.port.ts';
 import { ObjectStoreError } from '../../platform/object-store/object-store.port.ts';
 import type { HlsRenditionOutput } from './ffmpeg-args.ts';
-import { makeThumbnail, runJob, type FfmpegEnv } from './ffmpeg-steps.ts';
+import { makeThumbnail, OutOfMemoryError, runJob, type FfmpegEnv } from './ffmpeg-steps.ts';
 import { MediaRejectedError, probeMedia } from './ffprobe.ts';
 import { hlsKeys } from './hls-keys.ts';
 import { describeRendition, readUploadedRendition, toRenditionInfo, uploadMaster, uploadRendition, type EncodedRendition } from './hls-output.ts';
@@ -35,6 +35,11 @@ interface TranscodeEnv extends FfmpegEnv {
   send: SendCommand;
   /** What a source may be (checked after ffprobe, before any encode); default DEFAULT_SOURCE_LIMITS. */
   sourceLimits?: SourceLimits;
+  /**
+   * The last attempt the caller allows (the retry after an out-of-memory kill): an
+   * OutOfMemoryError of the higher rungs then omits them (OUT_OF_MEMORY) instead of being thrown.
+   */
+  finalAttempt?: boolean;
 }
 
 /**
@@ -101,9 +106,10 @@ class TranscodeJob {
       } catch (err) {
         // The video is already published with its lowest rendition: a permanent problem with the
         // higher rungs leaves it playable rather than failing it.
-        if (!(err instanceof MediaRejectedError)) throw err;
-        higherFailure = err;
-        log.error({ err, code: err.code }, 'higher renditions failed; video stays published with fewer renditions');
+        const permanent = err instanceof OutOfMemoryError && env.finalAttempt ? new MediaRejectedError('OUT_OF_MEMORY', err.message, { cause: err }) : err;
+        if (!(permanent instanceof MediaRejectedError)) throw err;
+        higherFailure = permanent;
+        log.error({ err, code: permanent.code }, 'higher renditions failed; video stays published with fewer renditions');
       }
     }
     await uploadMaster(env.objectStore, videoId, done);

@@ -49,6 +49,7 @@ describe('transcoder media limits', { skip }, () => {
   before(async () => {
     media = await mkdtemp(join(tmpdir(), 'sw-transcoder-limits-'));
     await makeClip(join(media, 'plain.mp4'), { seconds: 2, width: 320, height: 180, fps: 15, audio: false });
+    await makeClip(join(media, 'landscape.mp4'), { seconds: 2, width: 640, height: 360, fps: 15, audio: false });
     await makeClip(join(media, 'wide-sar.mp4'), { seconds: 1, width: 256, height: 144, fps: 5, audio: false, sar: '1000:1' });
   });
   after(async () => {
@@ -133,6 +134,24 @@ describe('transcoder media limits', { skip }, () => {
       assert.equal(failed.length, 1);
       assert.equal(JSON.stringify(failed[0]!.data).includes(media), false, 'no server path in the event');
       assert.deepEqual([(failed[0]!.data as { code: string }).code], ['OUT_OF_MEMORY']);
+    } finally {
+      await world.close();
+    }
+  });
+
+  test('given the higher rungs running out of memory on both attempts, then the video stays published with the lowest and completion omits them with OUT_OF_MEMORY', async () => {
+    const path = join(media, 'ffmpeg-enomem-higher.sh');
+    await writeFile(path, `#!/bin/sh\nfor a in "$@"; do case "$a" in */hls/240p/*) echo "Cannot allocate memory" >&2; exit 1;; esac; done\nexec '${ffmpeg}' "$@"\n`);
+    await chmod(path, 0o755);
+    const world = await createTranscoderWorld({ transcoder: { ffmpegPath: path } });
+    try {
+      await world.upload('higher', join(media, 'landscape.mp4'));
+      await world.process();
+      assert.equal(world.sent.filter((c) => c.type === 'StartProcessing').length, 2, 'retried once');
+      const v = await world.video('higher');
+      assert.deepEqual([v.status, v.progress, v.renditions.map((r) => r.name)], ['ready', 100, ['144p']]);
+      assert.deepEqual(v.omittedRenditions.map((o) => [o.name, o.reason]), [['240p', PROCESSING_FAILURE_MESSAGES.OUT_OF_MEMORY], ['360p', PROCESSING_FAILURE_MESSAGES.OUT_OF_MEMORY]]);
+      assert.deepEqual(await world.deadLetters(), []);
     } finally {
       await world.close();
     }

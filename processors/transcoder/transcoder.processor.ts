@@ -169,7 +169,7 @@ export function buildTranscoderProcessor(deps: TranscoderDeps): TranscoderNode {
       // used to be "temporary" and was tried 6 times).
       for (let attempt = 1; ; attempt++) {
         try {
-          await transcode(jobEnv, job.videoId, job.objectKey, log);
+          await transcode({ ...jobEnv, finalAttempt: attempt >= 2 }, job.videoId, job.objectKey, log);
           return;
         } catch (err) {
           if (err instanceof OutOfMemoryError && !context?.signal.aborted) {
