@@ -92,9 +92,14 @@ function timeLimitCounter(registry: Registry): Counter<'step' | 'cause'> {
  * `streamwave.videos`; only `UploadCompleted` is handled). Guarantee: at-least-once with
  * idempotent outputs.
  *
- * Errors: input problems (unreadable, audio-only, undecodable…) → `FailProcessing` and a normal
- * return (no retry); object-store, spawn and other unexpected errors are thrown so the runtime
- * retries with backoff and finally dead-letters, where `onDeadLetter` sends `FailProcessing`.
+ * Errors: input problems (unreadable, audio-only, undecodable…), sources beyond the source limits
+ * and runs past their time limit (PROCESSING_TIMEOUT) → `FailProcessing` with the code's fixed
+ * sentence (domain/video/processing-failure.ts) and a normal return (no retry); an out-of-memory
+ * kill is retried once here, then OUT_OF_MEMORY; object-store, spawn and other unexpected errors
+ * are thrown so the runtime retries with backoff and finally dead-letters, where `onDeadLetter`
+ * sends `FailProcessing` PROCESSING_FAILED. When the runtime stops (`context.signal`), the running
+ * FFmpeg is killed and the error thrown: the record is redelivered, the video is not failed.
+ * Limits: issue 8, finding 3 (see media-limits.ts and bounded-process.ts).
  * Idempotent per (video, rendition): a rendition whose `index.m3u8` exists is not re-encoded.
  */
 export function buildTranscoderProcessor(deps: TranscoderDeps): TranscoderNode {
