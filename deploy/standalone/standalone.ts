@@ -69,10 +69,12 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
 
   const objectStore = openEmbeddedObjectStore(config, dir('objects'), 'streamwave-standalone', logger.child({ role: 'object-store' }));
 
+  // Kept for its readiness() (issue 8: /health/ready reports TRANSCODE_TIMED_OUT from it).
+  const transcoderNode = buildTranscoderProcessor({ commandBus, codec, objectStore, workDir: dir('work'), logger: logger.child({ role: 'transcoder' }), ...config.media, registry: metricsRegistry });
   const transcoder = await runProcessor(
     log,
     {
-      ...buildTranscoderProcessor({ commandBus, codec, objectStore, workDir: dir('work'), logger: logger.child({ role: 'transcoder' }), ...config.media, registry: metricsRegistry }),
+      ...transcoderNode,
       concurrency: config.transcodeConcurrency,
     },
     { logger: logger.child({ role: 'runtime' }), registry: metricsRegistry },
