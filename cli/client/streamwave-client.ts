@@ -32,7 +32,10 @@ export interface VideoStatusView {
   status: VideoStatus;
   progress: number;
   renditions: { name: string; width: number; height: number; bandwidth: number }[];
+  /** The failure's fixed public sentence when failed (one per `error_code`). */
   error: string | null;
+  /** Stable failure code when failed, e.g. `RESOLUTION_TOO_HIGH` (servers before issue 8 omit it). */
+  error_code?: string | null;
 }
 
 export interface CreateUploadRequest {

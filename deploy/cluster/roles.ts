@@ -243,7 +243,8 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
 
     let transcoder: ProcessorHandle | undefined;
     if (role === 'transcoder' || role === 'all') {
-      const transcoderNode = buildTranscoderProcessor({ commandBus: commandBus!, codec, objectStore: objectStore!, workDir: dir('work'), logger: logger.child({ component: 'transcoder' }) });
+      // Kept for its readiness() (issue 8: /health/ready reports TRANSCODE_TIMED_OUT from it).
+      const transcoderNode = buildTranscoderProcessor({ commandBus: commandBus!, codec, objectStore: objectStore!, workDir: dir('work'), logger: logger.child({ component: 'transcoder' }), ...config.media, registry: metricsRegistry });
       registerTranscoderReadiness(readiness, transcoderNode);
       transcoder = await runProcessor(
         log,

@@ -44,6 +44,11 @@ const BAD: Array<[string, string, string]> = [
   ['STREAMWAVE_BODY_TIMEOUT_SECONDS', '0', 'zero body timeout'],
   ['STREAMWAVE_SHUTDOWN_TIMEOUT_SECONDS', '-1', 'negative shutdown deadline'],
   ['STREAMWAVE_PASSWORD_HASH_CONCURRENCY', '0', 'no password hashing at all'],
+  ['STREAMWAVE_MEDIA_MAX_SIDE_PX', 'big', 'non-numeric max side'],
+  ['STREAMWAVE_MEDIA_MAX_ASPECT_RATIO', '0.5', 'aspect ratio limit below 1'],
+  ['STREAMWAVE_MEDIA_MAX_DURATION_SECONDS', '0', 'zero max duration'],
+  ['STREAMWAVE_TRANSCODE_TIMEOUT_MIN_SECONDS', '-1', 'negative time-limit floor'],
+  ['STREAMWAVE_TRANSCODE_MEMORY_LIMIT_BYTES', '-1', 'negative memory cap'],
 ];
 
 test('issue 8 storage settings: documented defaults, and values are read', () => {
@@ -56,6 +61,18 @@ test('issue 8 storage settings: documented defaults, and values are read', () =>
     STREAMWAVE_USER_STORAGE_QUOTA_BYTES: '1048576', STREAMWAVE_UPLOAD_EXPIRY_SECONDS: '600', STREAMWAVE_UPLOAD_REAPER_INTERVAL_SECONDS: '30',
   });
   assert.deepEqual([c.userStorageQuotaBytes, c.uploadExpirySeconds, c.uploadReaperIntervalSeconds], [1_048_576, 600, 30]);
+});
+
+test('media limits: PeerTube-like defaults, each configurable (issue 8)', () => {
+  const d = loadConfig({ STREAMWAVE_DATA_DIR: dataDir }).media;
+  assert.deepEqual(d.sourceLimits, { maxSidePx: 8192, maxPixels: 8192 * 4320, maxAspectRatio: 4, maxDurationSeconds: 21600, maxFps: 240 });
+  assert.deepEqual(d.timeLimits, { probeSeconds: 30, encodeFactor: 10, floorSeconds: 120, ceilingSeconds: 43200, stallSeconds: 600, killGraceSeconds: 5 });
+  assert.equal(d.memoryLimitBytes, 4 * 1024 ** 3);
+  const c = loadConfig({
+    STREAMWAVE_DATA_DIR: dataDir, STREAMWAVE_MEDIA_MAX_SIDE_PX: '4096', STREAMWAVE_MEDIA_MAX_DURATION_SECONDS: '3600',
+    STREAMWAVE_TRANSCODE_STALL_SECONDS: '60', STREAMWAVE_TRANSCODE_MEMORY_LIMIT_BYTES: '0',
+  }).media;
+  assert.deepEqual([c.sourceLimits.maxSidePx, c.sourceLimits.maxDurationSeconds, c.timeLimits.stallSeconds, c.memoryLimitBytes], [4096, 3600, 60, 0]);
 });
 
 describe('loadConfig names the bad variable', () => {

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadOrCreateSecret } from '../shared/secrets.ts';
 import { parseRateLimits, type RateLimitsConfig } from '../../gateway/rate-limit/rate-limit.rules.ts';
+import { DEFAULT_SOURCE_LIMITS, DEFAULT_TIME_LIMITS, DEFAULT_TRANSCODE_MEMORY_LIMIT_BYTES, type SourceLimits, type TimeLimits } from '../../processors/transcoder/media-limits.ts';
 
 /**
  * StreamWave configuration: environment variables with the `STREAMWAVE_` prefix, validated at
@@ -67,6 +68,11 @@ export interface StreamWaveConfig {
    * generated once into `<dataDir>/admin.token` (mode 0600), where the CLI finds it too.
    */
   adminToken: string;
+  /**
+   * Media limits of the transcoder (issue 8, finding 3): source limits checked after ffprobe,
+   * FFmpeg/ffprobe time limits, and the address-space cap per FFmpeg process (bytes; 0: none).
+   */
+  media: { sourceLimits: SourceLimits; timeLimits: TimeLimits; memoryLimitBytes: number };
   /** Cluster mode: Kafka bootstrap servers `host:port`, from the comma list STREAMWAVE_KAFKA_BROKERS; empty in standalone mode. */
   kafkaBrokers: string[];
   /** Cluster mode: base URL of the Confluent-compatible schema registry (the `registry` role), e.g. `http://registry:8081`. */
@@ -135,6 +141,18 @@ const schema = {
     STREAMWAVE_MIN_FREE_DISK_BYTES: { type: 'integer', minimum: 0, default: 512 * 1024 ** 2 },
     STREAMWAVE_MIN_FREE_DISK_PERCENT: { type: 'number', minimum: 0, maximum: 100, default: 0 },
     STREAMWAVE_PROJECTION_FAILING_AFTER: { type: 'integer', minimum: 1, maximum: 1000, default: 3 },
+    STREAMWAVE_MEDIA_MAX_SIDE_PX: { type: 'integer', minimum: 16, default: DEFAULT_SOURCE_LIMITS.maxSidePx },
+    STREAMWAVE_MEDIA_MAX_PIXELS: { type: 'integer', minimum: 256, default: DEFAULT_SOURCE_LIMITS.maxPixels },
+    STREAMWAVE_MEDIA_MAX_ASPECT_RATIO: { type: 'number', minimum: 1, default: DEFAULT_SOURCE_LIMITS.maxAspectRatio },
+    STREAMWAVE_MEDIA_MAX_DURATION_SECONDS: { type: 'number', exclusiveMinimum: 0, default: DEFAULT_SOURCE_LIMITS.maxDurationSeconds },
+    STREAMWAVE_MEDIA_MAX_FPS: { type: 'number', exclusiveMinimum: 0, default: DEFAULT_SOURCE_LIMITS.maxFps },
+    STREAMWAVE_PROBE_TIMEOUT_SECONDS: { type: 'number', exclusiveMinimum: 0, default: DEFAULT_TIME_LIMITS.probeSeconds },
+    STREAMWAVE_TRANSCODE_TIMEOUT_FACTOR: { type: 'number', exclusiveMinimum: 0, default: DEFAULT_TIME_LIMITS.encodeFactor },
+    STREAMWAVE_TRANSCODE_TIMEOUT_MIN_SECONDS: { type: 'number', exclusiveMinimum: 0, default: DEFAULT_TIME_LIMITS.floorSeconds },
+    STREAMWAVE_TRANSCODE_TIMEOUT_MAX_SECONDS: { type: 'number', exclusiveMinimum: 0, default: DEFAULT_TIME_LIMITS.ceilingSeconds },
+    STREAMWAVE_TRANSCODE_STALL_SECONDS: { type: 'number', exclusiveMinimum: 0, default: DEFAULT_TIME_LIMITS.stallSeconds },
+    STREAMWAVE_TRANSCODE_KILL_GRACE_SECONDS: { type: 'number', minimum: 0, default: DEFAULT_TIME_LIMITS.killGraceSeconds },
+    STREAMWAVE_TRANSCODE_MEMORY_LIMIT_BYTES: { type: 'integer', minimum: 0, default: DEFAULT_TRANSCODE_MEMORY_LIMIT_BYTES },
     STREAMWAVE_KAFKA_BROKERS: { type: 'string', pattern: '^\\s*[^,\\s]+:[0-9]+\\s*(,\\s*[^,\\s]+:[0-9]+\\s*)*$' },
     STREAMWAVE_SCHEMA_REGISTRY_URL: { type: 'string', pattern: '^https?://' },
     STREAMWAVE_KAFKA_REPLICATION_FACTOR: { type: 'integer', minimum: 1, maximum: 32, default: 1 },
@@ -182,6 +200,18 @@ interface Env {
   STREAMWAVE_MIN_FREE_DISK_BYTES: number;
   STREAMWAVE_MIN_FREE_DISK_PERCENT: number;
   STREAMWAVE_PROJECTION_FAILING_AFTER: number;
+  STREAMWAVE_MEDIA_MAX_SIDE_PX: number;
+  STREAMWAVE_MEDIA_MAX_PIXELS: number;
+  STREAMWAVE_MEDIA_MAX_ASPECT_RATIO: number;
+  STREAMWAVE_MEDIA_MAX_DURATION_SECONDS: number;
+  STREAMWAVE_MEDIA_MAX_FPS: number;
+  STREAMWAVE_PROBE_TIMEOUT_SECONDS: number;
+  STREAMWAVE_TRANSCODE_TIMEOUT_FACTOR: number;
+  STREAMWAVE_TRANSCODE_TIMEOUT_MIN_SECONDS: number;
+  STREAMWAVE_TRANSCODE_TIMEOUT_MAX_SECONDS: number;
+  STREAMWAVE_TRANSCODE_STALL_SECONDS: number;
+  STREAMWAVE_TRANSCODE_KILL_GRACE_SECONDS: number;
+  STREAMWAVE_TRANSCODE_MEMORY_LIMIT_BYTES: number;
   STREAMWAVE_KAFKA_BROKERS?: string;
   STREAMWAVE_SCHEMA_REGISTRY_URL?: string;
   STREAMWAVE_KAFKA_REPLICATION_FACTOR: number;
@@ -256,6 +286,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StreamWaveConf
       projectionFailingAfter: e.STREAMWAVE_PROJECTION_FAILING_AFTER,
     },
     adminToken: e.STREAMWAVE_ADMIN_TOKEN ?? persistedSecret(dataDir, ADMIN_TOKEN_FILE),
+    media: {
+      sourceLimits: {
+        maxSidePx: e.STREAMWAVE_MEDIA_MAX_SIDE_PX,
+        maxPixels: e.STREAMWAVE_MEDIA_MAX_PIXELS,
+        maxAspectRatio: e.STREAMWAVE_MEDIA_MAX_ASPECT_RATIO,
+        maxDurationSeconds: e.STREAMWAVE_MEDIA_MAX_DURATION_SECONDS,
+        maxFps: e.STREAMWAVE_MEDIA_MAX_FPS,
+      },
+      timeLimits: {
+        probeSeconds: e.STREAMWAVE_PROBE_TIMEOUT_SECONDS,
+        encodeFactor: e.STREAMWAVE_TRANSCODE_TIMEOUT_FACTOR,
+        floorSeconds: e.STREAMWAVE_TRANSCODE_TIMEOUT_MIN_SECONDS,
+        ceilingSeconds: Math.max(e.STREAMWAVE_TRANSCODE_TIMEOUT_MIN_SECONDS, e.STREAMWAVE_TRANSCODE_TIMEOUT_MAX_SECONDS),
+        stallSeconds: e.STREAMWAVE_TRANSCODE_STALL_SECONDS,
+        killGraceSeconds: e.STREAMWAVE_TRANSCODE_KILL_GRACE_SECONDS,
+      },
+      memoryLimitBytes: e.STREAMWAVE_TRANSCODE_MEMORY_LIMIT_BYTES,
+    },
     kafkaBrokers: (e.STREAMWAVE_KAFKA_BROKERS ?? '').split(',').map((b) => b.trim()).filter(Boolean),
     schemaRegistryUrl: e.STREAMWAVE_SCHEMA_REGISTRY_URL?.replace(/\/$/, ''),
     kafkaReplicationFactor: e.STREAMWAVE_KAFKA_REPLICATION_FACTOR,

@@ -107,10 +107,11 @@ describe('readiness reasons (issue 8, finding 7)', () => {
 
   test('TRANSCODE_TIMED_OUT from the transcoder node\'s readiness() hook; no hook, no check', async () => {
     const r = createReadiness();
-    let timedOut: string | undefined = 'transcode of vid_1 exceeded its time limit of 120 s';
+    // The transcoder node's own shape (processors/transcoder/transcoder.processor.ts TranscoderUnready).
+    let timedOut: { reason: 'TRANSCODE_TIMED_OUT'; at: number; videoId: string } | null = { reason: 'TRANSCODE_TIMED_OUT', at: Date.now(), videoId: 'vid_1' };
     registerTranscoderReadiness(r, { name: 'transcoder', readiness: () => timedOut });
     assert.deepEqual(await codes(r), ['transcoder:TRANSCODE_TIMED_OUT']);
-    timedOut = undefined;
+    timedOut = null;
     assert.deepEqual(await codes(r), []);
     const none = createReadiness();
     registerTranscoderReadiness(none, { name: 'transcoder' });

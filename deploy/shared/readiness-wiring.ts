@@ -9,9 +9,10 @@
  * | `projection:<rm>`  | PROJECTION_FAILING  | standalone, projector, gateway, all    |
  * | `transcoder`       | TRANSCODE_TIMED_OUT | standalone, transcoder, all            |
  */
+import type { TranscoderUnready } from '../../processors/transcoder/transcoder.processor.ts';
 import type { pino } from 'pino';
 import type { StreamWaveConfig } from '../config/config.ts';
-import { createReadiness, signalCheck, type Readiness, type Signal } from '../../platform/health/readiness.port.ts';
+import { createReadiness, signalCheck, type Readiness } from '../../platform/health/readiness.port.ts';
 import { diskSpaceCheck, type DiskSpaceProbe } from '../../platform/health/disk-space.check.ts';
 import { READ_MODELS } from '../../projections/read-model.port.ts';
 
@@ -70,7 +71,10 @@ export function registerProjectionReadiness(readiness: Readiness, manager: Proje
  * nothing while the node has no `readiness()`, so this file does not depend on that change.
  */
 export function registerTranscoderReadiness(readiness: Readiness, transcoderNode: object): void {
-  const report = (transcoderNode as { readiness?: () => Signal | Promise<Signal> }).readiness;
+  const report = (transcoderNode as { readiness?: () => TranscoderUnready | null }).readiness;
   if (typeof report !== 'function') return;
-  readiness.register('transcoder', signalCheck('TRANSCODE_TIMED_OUT', () => report.call(transcoderNode)));
+  readiness.register('transcoder', signalCheck('TRANSCODE_TIMED_OUT', () => {
+    const unready = report.call(transcoderNode);
+    return unready ? `a transcode of video ${unready.videoId} was stopped at its time limit at ${new Date(unready.at).toISOString()}` : undefined;
+  }));
 }

@@ -78,7 +78,8 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
 
   const objectStore = openEmbeddedObjectStore(config, dir('objects'), 'streamwave-standalone', logger.child({ role: 'object-store' }));
 
-  const transcoderNode = buildTranscoderProcessor({ commandBus, codec, objectStore, workDir: dir('work'), logger: logger.child({ role: 'transcoder' }) });
+  // Kept for its readiness() (issue 8: /health/ready reports TRANSCODE_TIMED_OUT from it).
+  const transcoderNode = buildTranscoderProcessor({ commandBus, codec, objectStore, workDir: dir('work'), logger: logger.child({ role: 'transcoder' }), ...config.media, registry: metricsRegistry });
   const transcoder = await runProcessor(
     log,
     {

@@ -5,6 +5,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { Registry } from 'prom-client';
 import type { EventLog, LogRecord, OutputRecord, TransactionalEventLog } from '../../platform/log/event-log.port.ts';
 import { createInMemoryEventLog } from '../../platform/log/in-memory/in-memory-event-log.adapter.ts';
@@ -119,6 +120,31 @@ describe('processor runtime', () => {
     await within(proc.stop(), BOUND_MS, 'stop during backoff');
     assert.equal((await log.listTopics()).some((t) => t.name.endsWith('.dlq')), false);
     assert.equal((await log.committedOffsets('streamwave.slow')).get('t:0'), undefined);
+  });
+
+  test('issue 8: stop() aborts the in-flight handler through its signal: a hung child is killed, stop is not blocked, the record is redelivered', async () => {
+    const log = createInMemoryEventLog();
+    await log.createTopic({ name: 't', partitions: 1 });
+    await log.append('t', [{ key: 'k', value: Buffer.from('x') }]);
+    let childStarted!: (pid: number) => void;
+    const started = new Promise<number>((r) => { childStarted = r; });
+    let deadLettered = 0;
+    const proc = await run(log, {
+      name: 'hung', inputs: ['t'], retry: { retries: 5, minTimeoutMs: 1, maxTimeoutMs: 1 },
+      async handle(_record, context) {
+        // A child that never ends on its own (as a hung FFmpeg), killed when the signal fires.
+        const child = spawn('sleep', ['1000'], { signal: context!.signal, stdio: 'ignore' });
+        child.once('spawn', () => childStarted(child.pid!));
+        await new Promise((resolve, reject) => { child.once('exit', resolve); child.once('error', reject); });
+        throw new Error('the child ended without being killed');
+      },
+      async onDeadLetter() { deadLettered++; },
+    });
+    const pid = await within(started, BOUND_MS, 'child started');
+    await within(proc.stop(), BOUND_MS, 'stop with a hung handler');
+    assert.throws(() => process.kill(pid, 0), 'the hung child was killed');
+    assert.equal(deadLettered, 0);
+    assert.equal((await log.committedOffsets('streamwave.hung')).get('t:0'), undefined, 'left for redelivery');
   });
 
   test('lag is exported per processor and partition on scrape', async () => {

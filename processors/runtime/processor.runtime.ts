@@ -47,7 +47,10 @@ export interface RunProcessorOptions {
 export interface ProcessorHandle {
   /** Consumer group id used (`streamwave.<name>`). */
   readonly groupId: string;
-  /** Stops consuming: aborts pending retry waits, waits for the in-flight handler, leaves the batch uncommitted. */
+  /**
+   * Stops consuming: aborts pending retry waits and the in-flight handler's signal (the transcoder
+   * kills its FFmpeg), waits for the handler, leaves the batch uncommitted.
+   */
   stop(): Promise<void>;
   /** Resolves once every source partition is processed up to the end offsets at call time. */
   caughtUp(): Promise<void>;
@@ -195,7 +198,7 @@ export function createProcessorStep(def: ProcessorNode, opts: ProcessorStepOptio
     try {
       await pRetry(async () => {
         try {
-          await def.handle(record);
+          await def.handle(record, { signal: opts.signal });
         } catch (e) {
           throw new AttemptFailure(toError(e));
         }

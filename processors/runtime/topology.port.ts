@@ -81,6 +81,15 @@ export interface RetryPolicy {
   maxTimeoutMs: number;
 }
 
+/** What the runtime hands a processor's handler besides the record. */
+export interface HandleContext {
+  /**
+   * Fires when the processor stops (shutdown): the handler must end promptly (kill its child
+   * processes) and throw; the record is then redelivered on the next start, not failed.
+   */
+  signal: AbortSignal;
+}
+
 /**
  * A processor: reacts to each record of its input topics (the transcoder). Consumer group
  * `streamwave.<name>`. A record whose handler keeps throwing is retried with backoff, then
@@ -94,8 +103,11 @@ export interface ProcessorNode {
   readonly guarantee: 'at-least-once';
   /** Where its effects go (topics written through the command bus, object-store prefixes), for ops tools. */
   readonly outputs: readonly string[];
-  /** Handles one record. Throwing means "retry" (with backoff), then dead-letter. */
-  handle(record: LogRecord): Promise<void>;
+  /**
+   * Handles one record. Throwing means "retry" (with backoff), then dead-letter; after
+   * `context.signal` fired it means "stopping": the record stays uncommitted and is redelivered.
+   */
+  handle(record: LogRecord, context?: HandleContext): Promise<void>;
   /** Optional seek on assignment (e.g. a checkpoint stored with the processor's own state). */
   onAssigned?(partitions: TopicPartition[]): Promise<OffsetMap | void>;
   /** Default: 5 retries, 200 ms → 5 s. */

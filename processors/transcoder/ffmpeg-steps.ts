@@ -6,45 +6,93 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { BoundedProcessError } from './bounded-process.ts';
 import { buildFfmpegInvocation, planThumbnail } from './ffmpeg-args.ts';
 import type { FfmpegJob } from './ffmpeg-args.ts';
-import { FfmpegRunError, runFfmpeg } from './ffmpeg-runner.ts';
+import { runFfmpeg } from './ffmpeg-runner.ts';
 import { MediaRejectedError } from './ffprobe.ts';
+import { DEFAULT_TIME_LIMITS, encodeTimeLimitSeconds, type TimeLimits } from './media-limits.ts';
 import type { TranscodePlan } from './transcode-plan.ts';
 
-/** What running FFmpeg needs: the binary and the job's logger. */
+/** What running FFmpeg needs: the binary, the job's logger and its bounds. */
 export interface FfmpegEnv {
   ffmpegPath: string;
   logger: Logger;
+  /** Time limits (default DEFAULT_TIME_LIMITS). */
+  timeLimits?: TimeLimits;
+  /** Address-space cap per FFmpeg process, bytes, applied with `prlimit` when `prlimitPath` is set. */
+  memoryLimitBytes?: number;
+  prlimitPath?: string | null;
+  /** The job's abort signal (the processor runtime's, on shutdown): kills the running FFmpeg. */
+  signal?: AbortSignal;
+  /** Called when an FFmpeg or ffprobe run was killed at its time limit or for a stall. */
+  onTimeLimitExceeded?: (what: 'probe' | 'encode', cause: 'timeout' | 'stalled') => void;
 }
 
-/** Classifies an FFmpeg failure: permanent input problem (MediaRejectedError) or transient (rethrown as is). */
-function classifyFfmpegError(err: unknown, what: string): Error {
-  if (!(err instanceof FfmpegRunError)) return err instanceof Error ? err : new Error(String(err));
-  if (err.killed || err.spawnCode || /No space left|Cannot allocate memory|Too many open files/i.test(err.stderrTail)) return err;
+/**
+ * FFmpeg was killed for memory (SIGKILL not sent by us, as the kernel's OOM killer does), or an
+ * allocation failed (ENOMEM, "Cannot allocate memory": the `prlimit --as` cap). Not the input's
+ * fault for sure: the transcoder retries once, then fails the video with OUT_OF_MEMORY.
+ */
+export class OutOfMemoryError extends Error {
+  constructor(message: string, readonly stderrTail: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'OutOfMemoryError';
+  }
+}
+
+const OOM_TEXT = /Cannot allocate memory|ENOMEM|Out of memory|malloc of size \d+ failed|std::bad_alloc|failed to allocate/i;
+
+/**
+ * Sorts an FFmpeg failure: a bound hit (PROCESSING_TIMEOUT, permanent), out of memory
+ * (OutOfMemoryError), a permanent input problem (MediaRejectedError), or transient (returned as is:
+ * spawn failure, shutdown abort, full disk, other signals).
+ */
+function classifyFfmpegError(env: FfmpegEnv, err: unknown, what: string): Error {
+  if (!(err instanceof BoundedProcessError)) return err instanceof Error ? err : new Error(String(err));
+  if (err.kind === 'timeout' || err.kind === 'stalled') {
+    env.onTimeLimitExceeded?.('encode', err.kind);
+    env.logger.error({ err, what, stderrTail: err.stderrTail }, 'ffmpeg killed at its time limit');
+    return new MediaRejectedError('PROCESSING_TIMEOUT', `${what}: ${err.message}`, { cause: err });
+  }
+  if (err.kind === 'aborted' || err.kind === 'spawn') return err;
+  if ((err.kind === 'signal' && err.details.signal === 'SIGKILL') || OOM_TEXT.test(err.stderrTail)) {
+    env.logger.error({ err, what, stderrTail: err.stderrTail }, 'ffmpeg ran out of memory');
+    return new OutOfMemoryError(`${what}: ${err.message}`, err.stderrTail, { cause: err });
+  }
+  if (err.kind === 'signal' || /No space left|Too many open files/i.test(err.stderrTail)) return err;
   const lastLine = err.stderrTail.split('\n').filter(Boolean).pop() ?? err.message;
   const undecodable = /decod|Invalid data found|corrupt|non-existing PPS|no frame|Invalid NAL/i.test(err.stderrTail);
-  return new MediaRejectedError(
-    undecodable ? 'UNDECODABLE_VIDEO' : 'ENCODE_FAILED',
-    `${undecodable ? 'The video could not be decoded' : 'Encoding failed'} while producing ${what} (${lastLine.trim().slice(0, 200)}).`,
-    { cause: err },
-  );
+  // The stderr tail (server paths included) goes to the structured log only; clients get the code's sentence.
+  env.logger.warn({ what, stderrTail: err.stderrTail }, 'ffmpeg failed on this input');
+  return new MediaRejectedError(undecodable ? 'UNDECODABLE_VIDEO' : 'ENCODE_FAILED', `${what}: ${lastLine.trim().slice(0, 200)}`, { cause: err });
 }
 
 /**
  * Runs one job; `what` names its output in error messages. With `onFraction` and `duration`
- * (seconds of source), reports the fraction (0–1) of the source encoded so far.
- * @throws MediaRejectedError (see classifyFfmpegError), or the transient error as is
+ * (seconds of source), reports the fraction (0–1) of the source encoded so far. The run is bounded
+ * by `encodeTimeLimitSeconds(duration)`, the stall limit, the memory cap and `env.signal`.
+ * @throws MediaRejectedError (PROCESSING_TIMEOUT, UNDECODABLE_VIDEO, ENCODE_FAILED),
+ *   OutOfMemoryError, or the transient error as is (BoundedProcessError aborted/spawn/signal)
  */
 export async function runJob(env: FfmpegEnv, job: FfmpegJob, what: string, onFraction?: (f: number) => void, duration?: number): Promise<void> {
+  const limits = env.timeLimits ?? DEFAULT_TIME_LIMITS;
   try {
     await runFfmpeg(buildFfmpegInvocation(job), {
       ffmpegPath: env.ffmpegPath,
       logger: env.logger,
       onProgress: onFraction && duration ? (t) => onFraction(t / duration) : undefined,
+      bounds: {
+        timeoutMs: encodeTimeLimitSeconds(duration ?? 0, limits) * 1000,
+        stallMs: limits.stallSeconds * 1000,
+        killGraceMs: limits.killGraceSeconds * 1000,
+        memoryLimitBytes: env.memoryLimitBytes,
+        prlimitPath: env.prlimitPath,
+        signal: env.signal,
+      },
     });
   } catch (err) {
-    throw classifyFfmpegError(err, what);
+    throw classifyFfmpegError(env, err, what);
   }
 }
 
@@ -57,9 +105,9 @@ export async function makeThumbnail(env: FfmpegEnv, dir: string, plan: Transcode
   const t = planThumbnail(info.duration, video.displayWidth, video.displayHeight);
   const output = join(dir, 'thumbnail.jpg');
   const base = { type: 'thumbnail' as const, input: plan.src, videoStreamIndex: video.index, interlaced: video.interlaced, width: t.width, height: t.height, output };
-  await runJob(env, { ...base, atSeconds: t.atSeconds }, 'the thumbnail');
+  await runJob(env, { ...base, atSeconds: t.atSeconds }, 'the thumbnail', undefined, info.duration);
   // A duration that lies (truncated files) can put the seek point past the last frame: retry at 0.
-  if (!(await stat(output).catch(() => null))?.size && t.atSeconds > 0) await runJob(env, { ...base, atSeconds: 0 }, 'the thumbnail');
+  if (!(await stat(output).catch(() => null))?.size && t.atSeconds > 0) await runJob(env, { ...base, atSeconds: 0 }, 'the thumbnail', undefined, info.duration);
   if (!(await stat(output).catch(() => null))?.size) {
     throw new MediaRejectedError('UNDECODABLE_VIDEO', 'No video frame could be decoded for the thumbnail.');
   }

@@ -1,38 +1,32 @@
 import { open } from 'node:fs/promises';
-import ffmpeg from 'fluent-ffmpeg';
 import type { FfprobeData, FfprobeStream } from 'fluent-ffmpeg';
+import { PROCESSING_FAILURE_MESSAGES, type ProcessingFailureCode } from '../../domain/video/processing-failure.ts';
+import { BoundedProcessError, runBounded, type BoundedProcessOptions } from './bounded-process.ts';
 import { resolveFfmpegBinaries } from './ffmpeg-binaries.ts';
 
 /**
- * Stable codes of a permanent input rejection (sent as `FailProcessing.code`):
- * - `UNREADABLE_MEDIA`: ffprobe cannot open the file, or it holds no media stream;
- * - `UNSUPPORTED_CONTAINER`: a playlist/concat script that would make FFmpeg open other files;
- * - `NO_VIDEO_STREAM`: audio only (a cover-art picture is not video);
- * - `UNDECODABLE_VIDEO`: a video stream FFmpeg cannot decode (unknown codec/size/pixel format),
- *   or decoding failed during the encode;
- * - `INVALID_DURATION`: no usable duration;
- * - `ENCODE_FAILED`: FFmpeg failed for another reason on this input;
- * - `SOURCE_NOT_FOUND`: the uploaded object is gone.
+ * Stable code of a permanent input rejection (sent as `FailProcessing.code`); the catalogue with
+ * each code's public sentence is domain/video/processing-failure.ts.
  */
-type MediaRejectionCode =
-  | 'UNREADABLE_MEDIA'
-  | 'UNSUPPORTED_CONTAINER'
-  | 'NO_VIDEO_STREAM'
-  | 'UNDECODABLE_VIDEO'
-  | 'INVALID_DURATION'
-  | 'ENCODE_FAILED'
-  | 'SOURCE_NOT_FOUND';
+type MediaRejectionCode = ProcessingFailureCode;
 
-/** A permanent problem with the input: retrying cannot help; the video is marked failed. */
+/**
+ * A permanent problem with the input: retrying cannot help; the video is marked failed with
+ * `code` and its fixed public sentence (`reason`). `detail` says more, for the structured log
+ * only: it may name server paths or quote FFmpeg's stderr.
+ */
 export class MediaRejectedError extends Error {
+  /** The fixed public sentence of `code`, shown to the uploader by `/status`. */
+  readonly reason: string;
   constructor(
     readonly code: MediaRejectionCode,
-    /** Human-readable reason, shown to the uploader in the status endpoint. */
-    readonly reason: string,
+    /** What exactly went wrong (log only, never shown to clients). */
+    readonly detail: string = '',
     options?: { cause?: unknown },
   ) {
-    super(`${code}: ${reason}`, options);
+    super(`${code}: ${detail || PROCESSING_FAILURE_MESSAGES[code]}`, options);
     this.name = 'MediaRejectedError';
+    this.reason = PROCESSING_FAILURE_MESSAGES[code];
   }
 }
 
@@ -66,6 +60,8 @@ export interface VideoStreamInfo {
   fps: number;
   /** The same frame rate as a rational, for exact `fps=` filter arguments. */
   fpsRational: Rational;
+  /** The declared average frame rate (avg_frame_rate, uncapped), frames/s; 0 when absent. Checked against the source limits. */
+  avgFps: number;
   /** True when field_order is tt/bb/tb/bt. */
   interlaced: boolean;
   /** FFmpeg pixel format, e.g. `yuv420p`, `yuv420p10le`. */
@@ -182,6 +178,7 @@ export function interpretProbe(data: FfprobeData): SourceInfo {
       displayHeight,
       fps: fpsRational.num / fpsRational.den,
       fpsRational,
+      avgFps: avg ? avg.num / avg.den : 0,
       interlaced: INTERLACED_FIELD_ORDERS.has(fieldOrder),
       pixFmt,
     },
@@ -213,34 +210,51 @@ async function sniffForbidden(path: string): Promise<void> {
   }
 }
 
+/** Default ffprobe time limit, ms (issue 8: 30 s). */
+export const DEFAULT_PROBE_TIMEOUT_MS = 30_000;
+
+/** ffprobe's JSON (`-of json -show_format -show_streams`) in the shape `interpretProbe` reads (fluent-ffmpeg's). */
+function fromProbeJson(json: unknown): FfprobeData {
+  const j = (json ?? {}) as { streams?: Record<string, unknown>[]; format?: Record<string, unknown> };
+  const streams = (j.streams ?? []).map((s) => {
+    // The display matrix is in side_data_list; fluent-ffmpeg flattened it to `stream.rotation`.
+    const side = Array.isArray(s.side_data_list) ? (s.side_data_list as Record<string, unknown>[]) : [];
+    const rotation = side.find((d) => d.rotation !== undefined)?.rotation;
+    return { ...s, ...(rotation !== undefined && s.rotation === undefined ? { rotation } : {}) };
+  });
+  return { streams, format: j.format ?? {}, chapters: [] } as unknown as FfprobeData;
+}
+
 /**
  * Probes a local file with ffprobe (`-protocol_whitelist file`: an upload must not make FFmpeg
- * open network URLs) through fluent-ffmpeg.
+ * open network URLs), bounded by a time limit (default 30 s; killed past it) and the caller's
+ * abort signal.
  * @param path local path of the source.
- * @throws MediaRejectedError when the input is not a playable video (permanent).
- * @throws Error when ffprobe itself cannot be run (ENOENT/EACCES; transient/config).
+ * @param opts.bounds memory cap, kill grace, abort signal (see `runBounded`).
+ * @throws MediaRejectedError when the input is not a playable video (permanent), PROCESSING_TIMEOUT
+ *   when ffprobe ran past its time limit.
+ * @throws BoundedProcessError when ffprobe cannot be run (spawn), was aborted, or was killed by a
+ *   signal (transient/config).
  */
-export async function probeMedia(path: string, opts: { ffprobePath?: string } = {}): Promise<SourceInfo> {
+export async function probeMedia(path: string, opts: { ffprobePath?: string; timeoutMs?: number; bounds?: BoundedProcessOptions } = {}): Promise<SourceInfo> {
   await sniffForbidden(path);
   const ffprobePath = opts.ffprobePath ?? resolveFfmpegBinaries().ffprobe;
-  const data = await new Promise<FfprobeData>((resolve, reject) => {
-    ffmpeg(path)
-      .setFfprobePath(ffprobePath)
-      .ffprobe(['-v', 'error', '-protocol_whitelist', 'file'], (err: unknown, d: FfprobeData) => {
-        if (!err) return resolve(d);
-        const code = (err as { code?: unknown }).code;
-        if (typeof code === 'string') return reject(err); // spawn failure (ENOENT…), not the file's fault
-        const detail = String((err as Error).message ?? err)
-          .split('\n')
-          .map((l) => l.trim())
-          .filter((l) => l && !l.startsWith('ffprobe exited'))
-          .pop();
-        reject(
-          new MediaRejectedError('UNREADABLE_MEDIA', `The file could not be read as audio or video${detail ? ` (${detail.replace(path, 'input')})` : ''}.`, {
-            cause: err,
-          }),
-        );
-      });
-  });
-  return interpretProbe(data);
+  const args = ['-v', 'error', '-protocol_whitelist', 'file', '-of', 'json', '-show_format', '-show_streams', path];
+  let stdout: string;
+  try {
+    stdout = await runBounded(ffprobePath, args, { ...opts.bounds, timeoutMs: opts.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS, captureStdout: true });
+  } catch (err) {
+    if (!(err instanceof BoundedProcessError)) throw err;
+    if (err.kind === 'timeout' || err.kind === 'stalled') throw new MediaRejectedError('PROCESSING_TIMEOUT', `ffprobe: ${err.message}`, { cause: err });
+    if (err.kind !== 'exit') throw err; // spawn failure, abort or a signal: not the file's fault
+    const detail = err.stderrTail.split('\n').map((l) => l.trim()).filter(Boolean).pop();
+    throw new MediaRejectedError('UNREADABLE_MEDIA', `ffprobe: ${detail ?? err.message}`, { cause: err });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(stdout);
+  } catch (err) {
+    throw new MediaRejectedError('UNREADABLE_MEDIA', 'ffprobe printed no JSON', { cause: err });
+  }
+  return interpretProbe(fromProbeJson(json));
 }

@@ -37,6 +37,8 @@ interface LadderSource {
   displayHeight: number;
   /** Output frame rate, frames/s (already capped at 60); scales the bitrate caps. */
   fps?: number;
+  /** Longest side a rendition may have, pixels (the source limit; default 8192). */
+  maxSidePx?: number;
 }
 
 /** One planned rendition. */
@@ -76,9 +78,12 @@ function maxrateFor(width: number, height: number, referenceHeight: (typeof LADD
  * - a rung is kept only when its height ≤ the source's DISPLAY height (no upscaling);
  * - a source whose display height is < 144 gets a single rendition named `source` at its own
  *   (even-rounded) display size;
- * - width = height × display aspect ratio, rounded to an even number; output pixels are square.
+ * - width = height × display aspect ratio, rounded to an even number; output pixels are square;
+ * - no rendition is wider or taller than `maxSidePx` (issue 8: a 1000:1 SAR once planned a
+ *   256000-pixel-wide "144p"); rungs beyond it are left out.
  *
- * @throws RangeError when the display size is not a positive finite number.
+ * @throws RangeError when the display size is not a positive finite number, or when even the
+ *   lowest rung would exceed `maxSidePx` (the source limits reject such a source first).
  */
 export function planLadder(source: LadderSource): RenditionPlan[] {
   const { displayWidth, displayHeight, fps } = source;
@@ -92,9 +97,12 @@ export function planLadder(source: LadderSource): RenditionPlan[] {
     const maxrate = maxrateFor(w, h, ref, fps);
     return { name, width: w, height: h, maxrate, bufsize: 2 * maxrate };
   };
-  if (displayHeight < LADDER_HEIGHTS[0]) {
+  const maxSide = source.maxSidePx ?? 8192;
+  const rungs = displayHeight < LADDER_HEIGHTS[0]
     // Floor, not round: never upscale a tiny source, even by one pixel.
-    return [plan('source', Math.max(2, 2 * Math.floor(displayHeight / 2)), 144)];
-  }
-  return LADDER_HEIGHTS.filter((h) => h <= displayHeight).map((h) => plan(`${h}p`, h, h));
+    ? [plan('source', Math.max(2, 2 * Math.floor(displayHeight / 2)), 144)]
+    : LADDER_HEIGHTS.filter((h) => h <= displayHeight).map((h) => plan(`${h}p`, h, h));
+  const within = rungs.filter((r) => r.width <= maxSide && r.height <= maxSide);
+  if (within.length === 0) throw new RangeError(`display size ${displayWidth}x${displayHeight} gives no rendition within ${maxSide} px`);
+  return within;
 }

@@ -13,12 +13,13 @@ import type { Command } from '../../commands/command-bus.port.ts';
 import type { ObjectStore } from '../../platform/object-store/object-store.port.ts';
 import { ObjectStoreError } from '../../platform/object-store/object-store.port.ts';
 import type { HlsRenditionOutput } from './ffmpeg-args.ts';
-import { makeThumbnail, runJob, type FfmpegEnv } from './ffmpeg-steps.ts';
+import { makeThumbnail, OutOfMemoryError, runJob, type FfmpegEnv } from './ffmpeg-steps.ts';
 import { MediaRejectedError, probeMedia } from './ffprobe.ts';
 import { hlsKeys } from './hls-keys.ts';
 import { describeRendition, readUploadedRendition, toRenditionInfo, uploadMaster, uploadRendition, type EncodedRendition } from './hls-output.ts';
 import type { RenditionPlan } from './ladder.ts';
 import { ProgressReporter } from './progress-reporter.ts';
+import { checkSourceLimits, DEFAULT_SOURCE_LIMITS, DEFAULT_TIME_LIMITS, type SourceLimits } from './media-limits.ts';
 import { ladderJob, planTranscode, plannedCodecs, type TranscodePlan } from './transcode-plan.ts';
 
 /** Sends a command to the video aggregate (metadata added by the sender). */
@@ -32,6 +33,13 @@ interface TranscodeEnv extends FfmpegEnv {
   segmentSeconds: number;
   ffprobePath: string;
   send: SendCommand;
+  /** What a source may be (checked after ffprobe, before any encode); default DEFAULT_SOURCE_LIMITS. */
+  sourceLimits?: SourceLimits;
+  /**
+   * The last attempt the caller allows (the retry after an out-of-memory kill): an
+   * OutOfMemoryError of the higher rungs then omits them (OUT_OF_MEMORY) instead of being thrown.
+   */
+  finalAttempt?: boolean;
 }
 
 /**
@@ -98,9 +106,10 @@ class TranscodeJob {
       } catch (err) {
         // The video is already published with its lowest rendition: a permanent problem with the
         // higher rungs leaves it playable rather than failing it.
-        if (!(err instanceof MediaRejectedError)) throw err;
-        higherFailure = err;
-        log.error({ err, code: err.code }, 'higher renditions failed; video stays published with fewer renditions');
+        const permanent = err instanceof OutOfMemoryError && env.finalAttempt ? new MediaRejectedError('OUT_OF_MEMORY', err.message, { cause: err }) : err;
+        if (!(permanent instanceof MediaRejectedError)) throw err;
+        higherFailure = permanent;
+        log.error({ err, code: permanent.code }, 'higher renditions failed; video stays published with fewer renditions');
       }
     }
     await uploadMaster(env.objectStore, videoId, done);
@@ -133,10 +142,28 @@ class TranscodeJob {
     return src;
   }
 
-  /** Probes the source, plans the ladder and announces it (StartProcessing). */
+  /**
+   * Probes the source (bounded), checks it against the source limits, plans the ladder and
+   * announces it (StartProcessing).
+   * @throws MediaRejectedError for a source beyond the limits or one ffprobe rejects or times out on
+   */
   private async planFrom(src: string): Promise<TranscodePlan> {
-    const info = await probeMedia(src, { ffprobePath: this.env.ffprobePath });
-    const plan = planTranscode(src, info);
+    const { env } = this;
+    const limits = env.sourceLimits ?? DEFAULT_SOURCE_LIMITS;
+    const timeLimits = env.timeLimits ?? DEFAULT_TIME_LIMITS;
+    let info;
+    try {
+      info = await probeMedia(src, {
+        ffprobePath: env.ffprobePath,
+        timeoutMs: timeLimits.probeSeconds * 1000,
+        bounds: { killGraceMs: timeLimits.killGraceSeconds * 1000, memoryLimitBytes: env.memoryLimitBytes, prlimitPath: env.prlimitPath, signal: env.signal },
+      });
+    } catch (err) {
+      if (err instanceof MediaRejectedError && err.code === 'PROCESSING_TIMEOUT') env.onTimeLimitExceeded?.('probe', 'timeout');
+      throw err;
+    }
+    checkSourceLimits(info, limits);
+    const plan = planTranscode(src, info, limits.maxSidePx);
     this.log.info({ source: { ...info }, ladder: plan.ladder.map((r) => r.name) }, 'transcode planned');
     await this.env.send('StartProcessing', { videoId: this.videoId, ladder: plan.ladder, durationSeconds: info.duration });
     return plan;

@@ -27,13 +27,16 @@ export interface TranscodePlan {
   ladder: RenditionInfo[];
 }
 
-/** Plans the ladder of a probed source at `src`. */
-export function planTranscode(src: string, info: SourceInfo): TranscodePlan {
+/**
+ * Plans the ladder of a probed source at `src`; no rendition is wider or taller than `maxSidePx`
+ * (pixels, the source limit; default 8192).
+ */
+export function planTranscode(src: string, info: SourceInfo, maxSidePx?: number): TranscodePlan {
   const video = info.video!; // interpretProbe rejects sources without video
   const fps = outputFps(video.fpsRational);
   const fpsValue = fps.num / fps.den;
   const hasAudio = info.audio !== null;
-  const rungs = planLadder({ displayWidth: video.displayWidth, displayHeight: video.displayHeight, fps: fpsValue }) as [RenditionPlan, ...RenditionPlan[]];
+  const rungs = planLadder({ displayWidth: video.displayWidth, displayHeight: video.displayHeight, fps: fpsValue, maxSidePx }) as [RenditionPlan, ...RenditionPlan[]];
   const plan: TranscodePlan = { src, info, video, fps, fpsValue, hasAudio, rungs, ladder: [] };
   plan.ladder = rungs.map((p) => ({
     name: p.name,

@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import type { Command } from '../../commands/command-bus.port.ts';
 import type { RenditionInfo, VideoEvent } from '../../domain/events.ts';
 import { ObjectStoreError } from '../../platform/object-store/object-store.port.ts';
-import { DEFAULT_RETRY, DLQ_HEADERS } from '../runtime/processor.runtime.ts';
+import { DLQ_HEADERS } from '../runtime/processor.runtime.ts';
 import { makeAudioOnly, makeClip } from '../../test/support/make-media.ts';
 import { resolveFfmpegBinaries } from './ffmpeg-binaries.ts';
 import { hlsKeys } from './hls-keys.ts';
@@ -22,6 +22,7 @@ import { parseMediaPlaylist } from './master-playlist.ts';
 import { createTranscoderWorld, UPLOADER, WORLD_NOW, type TranscoderWorld } from './testing/transcoder-world.ts';
 import { ffmpegMissing, requirement } from '../../test/support/requirements.ts';
 import { PROCESSING_FAILED_CODE } from './transcoder.processor.ts';
+import { PROCESSING_FAILURE_MESSAGES } from '../../domain/video/processing-failure.ts';
 
 const run = promisify(execFile);
 const { ffmpeg, ffprobe } = resolveFfmpegBinaries();
@@ -299,7 +300,7 @@ describe('transcoder processor', { skip }, () => {
       if (last.type !== 'VideoProcessingCompleted') return;
       assert.deepEqual(last.data.renditions, ['144p']);
       assert.deepEqual(last.data.omitted.map((o) => o.name), ['240p', '360p']);
-      for (const o of last.data.omitted) assert.match(o.reason, /could not be decoded.*240p, 360p/);
+      for (const o of last.data.omitted) assert.equal(o.reason, PROCESSING_FAILURE_MESSAGES.UNDECODABLE_VIDEO);
       assert.deepEqual(masterUris(await text(world, hlsKeys.master('partial'))), ['144p/index.m3u8']);
       const v = await world.video('partial');
       assert.deepEqual([v.status, v.progress, v.renditions.map((r) => r.name)], ['ready', 100, ['144p']]);
@@ -445,7 +446,8 @@ describe('transcoder processor', { skip }, () => {
       const failed = ofType(events, 'VideoProcessingFailed');
       assert.equal(failed.length, 1);
       assert.equal(failed[0]!.data.code, PROCESSING_FAILED_CODE);
-      assert.match(failed[0]!.data.reason, /^processing failed after retries: store unavailable/);
+      // The dead-letter text stays in the DLQ headers and the log: the uploader gets the code's sentence.
+      assert.equal(failed[0]!.data.reason, PROCESSING_FAILURE_MESSAGES.PROCESSING_FAILED);
       const v = await world.video('flaky');
       assert.deepEqual([v.status, v.errorCode], ['failed', PROCESSING_FAILED_CODE]);
       assert.deepEqual(await readdir(world.workDir), [], 'work dir cleaned up after a failure too');
@@ -454,7 +456,7 @@ describe('transcoder processor', { skip }, () => {
     }
   });
 
-  test('given FFmpeg killed by a signal on every attempt (a transient failure), then after its retries the record is dead-lettered and FailProcessing fails the video with the reason', async () => {
+  test('given FFmpeg killed by SIGKILL on every attempt (as by the OOM killer), then it is retried once, then the video fails for good with OUT_OF_MEMORY: no runtime retries, nothing dead-lettered', async () => {
     // The real FFmpeg binary is never reached: the wrapper dies as the OOM killer would kill it.
     const wrapper = join(media, 'ffmpeg-killed.sh');
     await writeFile(wrapper, '#!/bin/sh\nkill -9 $$\n');
@@ -463,22 +465,15 @@ describe('transcoder processor', { skip }, () => {
     try {
       await world.upload('killed', src('plain.mp4'));
       await world.process();
-      // Every attempt got as far as the encode: one attempt plus every retry of the runtime's policy.
-      assert.equal(sentOfType(world.sent, 'StartProcessing').length, DEFAULT_RETRY.retries + 1);
-      const dead = await world.deadLetters();
-      assert.equal(dead.length, 1);
-      assert.match(dead[0]!.headers[DLQ_HEADERS.error]!, /killed with signal SIGKILL/);
-      assert.equal(dead[0]!.headers[DLQ_HEADERS.processor], 'transcoder');
-      const deadEvent = await world.codec.decode(dead[0]!.value!);
-      assert.deepEqual([deadEvent.type, (deadEvent as Of<'UploadCompleted'>).data.videoId], ['UploadCompleted', 'killed']);
-      // FailProcessing was decided by the aggregate: the log ends with the failure, nothing was published.
+      // Issue 8: it used to be "temporary" and tried 1 + DEFAULT_RETRY.retries times.
+      assert.equal(sentOfType(world.sent, 'StartProcessing').length, 2, 'one attempt and one retry');
+      assert.deepEqual(await world.deadLetters(), []);
       const events = await world.videoEvents('killed');
       assert.deepEqual(afterUpload(events).map((e) => e.type), ['VideoProcessingStarted', 'VideoProcessingFailed']);
       const failed = ofType(events, 'VideoProcessingFailed')[0]!;
-      assert.equal(failed.data.code, PROCESSING_FAILED_CODE);
-      assert.match(failed.data.reason, /^processing failed after retries: .*killed with signal SIGKILL/);
+      assert.deepEqual([failed.data.code, failed.data.reason], ['OUT_OF_MEMORY', PROCESSING_FAILURE_MESSAGES.OUT_OF_MEMORY]);
       const v = await world.video('killed');
-      assert.deepEqual([v.status, v.errorCode, v.error], ['failed', PROCESSING_FAILED_CODE, failed.data.reason]);
+      assert.deepEqual([v.status, v.errorCode], ['failed', 'OUT_OF_MEMORY']);
       assert.deepEqual(world.writes, []);
       assert.deepEqual(await readdir(world.workDir), []);
     } finally {

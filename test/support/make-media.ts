@@ -73,3 +73,25 @@ export async function truncateCopy(src: string, dest: string, fraction: number):
   await writeFile(dest, b.subarray(0, Math.floor(b.length * fraction)));
   return dest;
 }
+
+/**
+ * A two-frame MJPEG MKV of `width`×`height` pixels (a flat grey picture, 1 frame/s). FFmpeg 5.1
+ * refuses frames where (w+128)×(h+128) ≥ 2³¹/8, so 16384×16000 is about the largest it makes;
+ * a true 16384×16384 file probes as 0×0. Needs ~2.5 GB of memory for a 16384-wide frame.
+ */
+export async function makeHugeFrames(path: string, width: number, height: number): Promise<string> {
+  await run(FFMPEG, ['-v', 'error', '-y', '-f', 'lavfi', '-i', `color=c=gray:s=${width}x${height}:r=1:d=1`, '-c:v', 'mjpeg', '-q:v', '31', '-pix_fmt', 'yuvj420p', path]);
+  return path;
+}
+
+/**
+ * A tiny MKV holding two 64×64 H.264 frames `apartSeconds` apart (pts 0 and `apartSeconds`), so it
+ * claims a duration of `apartSeconds` + 1 s in about 1.3 kB (issue 8: "two frames ten hours apart").
+ */
+export async function makeTwoFramesApart(path: string, apartSeconds: number): Promise<string> {
+  await run(FFMPEG, [
+    '-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=blue:s=64x64:r=1:d=2', '-vf', `setpts=N*${apartSeconds}/TB`,
+    '-fps_mode', 'passthrough', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', path,
+  ]);
+  return path;
+}

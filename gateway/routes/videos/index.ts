@@ -9,6 +9,7 @@
  * video decider re-checks it against the aggregate (the authority).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { isProcessingFailureCode, processingFailureMessage } from '../../../domain/video/processing-failure.ts';
 import { Errors } from '../../errors.ts';
 import { requireUserId } from '../../plugins/auth.plugin.ts';
 import { assertOwner, loadVideo, videoDetailJson } from '../shared.ts';
@@ -56,7 +57,10 @@ export const videosRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       status: video.status,
       progress: video.progress,
       renditions: video.renditions.map((r) => ({ name: r.name, width: r.width, height: r.height, bandwidth: r.bandwidth })),
-      error: video.status === 'failed' ? (video.error ?? 'processing failed') : null,
+      // A fixed sentence per code (issue 8, finding 10): stored free text (older history held FFmpeg
+      // stderr and dead-letter messages with server paths) never reaches a client.
+      error: video.status === 'failed' ? processingFailureMessage(video.errorCode) : null,
+      error_code: video.status === 'failed' ? (isProcessingFailureCode(video.errorCode) ? video.errorCode : 'PROCESSING_FAILED') : null,
     };
   });
 

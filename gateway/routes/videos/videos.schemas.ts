@@ -47,6 +47,7 @@ export const videoStatusSchema = {
         }),
       ),
       error: NullableString,
+      error_code: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'Stable failure code (e.g. RESOLUTION_TOO_HIGH) when failed; `error` is its fixed sentence.' })),
     }),
   }),
 };

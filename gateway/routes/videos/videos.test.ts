@@ -1,4 +1,5 @@
 /** Video detail, edit, delete, status, stream, views, analytics and watch history on the real wiring (gateway/testing/test-gateway.ts). */
+import { processingFailureMessage } from '../../../domain/video/processing-failure.ts';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RecordMetadata } from '../../../platform/log/event-log.port.ts';
@@ -83,7 +84,7 @@ describe('videos', () => {
   test('status and stream follow processing: 409 VIDEO_NOT_READY until published', async () => {
     const id = await t.uploadVideo(alice.token);
     const status = await t.inject({ method: 'GET', url: `/api/v1/videos/${id}/status` });
-    assert.deepEqual(status.json(), { status: 'uploaded', progress: 0, renditions: [], error: null });
+    assert.deepEqual(status.json(), { status: 'uploaded', progress: 0, renditions: [], error: null, error_code: null });
     const early = await t.inject({ method: 'GET', url: `/api/v1/videos/${id}/stream` });
     assert.equal(early.statusCode, 409);
     assert.equal(early.json().code, 'VIDEO_NOT_READY');
@@ -97,13 +98,26 @@ describe('videos', () => {
     assert.equal(stream.json().manifest_url, t.world.objectStore.publicUrl(`hls/${id}/master.m3u8`));
   });
 
-  test('a failed video shows its human-readable reason', async () => {
+  test('a failed video shows its code and the fixed sentence of the code, never the stored free text', async () => {
     const id = await t.uploadVideo(alice.token);
     await t.world.commandBus.send({ type: 'FailProcessing', data: { videoId: id, reason: 'the file has no video stream', code: 'NO_VIDEO_STREAM' }, metadata: { now: Date.now() } });
     await t.world.settle();
     const res = await t.inject({ method: 'GET', url: `/api/v1/videos/${id}/status` });
     assert.equal(res.json().status, 'failed');
-    assert.equal(res.json().error, 'the file has no video stream');
+    assert.equal(res.json().error_code, 'NO_VIDEO_STREAM');
+    assert.equal(res.json().error, processingFailureMessage('NO_VIDEO_STREAM'));
+  });
+
+  test('issue 8 #10: an old failure whose stored reason holds FFmpeg stderr with server paths and dead-letter text shows none of it', async () => {
+    const id = await t.uploadVideo(alice.token);
+    const leaky = 'processing failed after retries: /srv/streamwave/data/work/vid_1/source: Invalid data found when processing input';
+    await t.world.commandBus.send({ type: 'FailProcessing', data: { videoId: id, reason: leaky, code: 'SOMETHING_OLD' }, metadata: { now: Date.now() } });
+    await t.world.settle();
+    const body = (await t.inject({ method: 'GET', url: `/api/v1/videos/${id}/status` })).json();
+    assert.equal(body.status, 'failed');
+    assert.equal(body.error_code, 'PROCESSING_FAILED');
+    assert.equal(body.error, processingFailureMessage('PROCESSING_FAILED'));
+    assert.doesNotMatch(JSON.stringify(body), /\/srv|work|Invalid data|after retries/);
   });
 });
 

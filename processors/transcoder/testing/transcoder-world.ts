@@ -22,7 +22,7 @@ import type { VideoDetail, VideoDetailQueries } from '../../../projections/video
 import { VIDEO_DETAIL } from '../../../projections/video-detail/video-detail.projection.ts';
 import { deadLetterTopicName, TOPIC_OF, TOPICS } from '../../../schemas/topics.ts';
 import { createTestObjectStore, createTopologyWorld, type TopologyWorld } from '../../../test/support/test-world.ts';
-import { buildTranscoderProcessor, type TranscoderDeps } from '../transcoder.processor.ts';
+import { buildTranscoderProcessor, type TranscoderDeps, type TranscoderNode } from '../transcoder.processor.ts';
 
 /** The owner of every upload in a transcoder world. */
 export const UPLOADER = 'user-uploader';
@@ -43,7 +43,7 @@ interface TranscoderWorldOptions {
    */
   commandBus?: (bus: CommandBus) => CommandBus;
   /** Passed to the transcoder as they are (e.g. an FFmpeg wrapper that fails some runs, a logger). */
-  transcoder?: Pick<TranscoderDeps, 'ffmpegPath' | 'ffprobePath' | 'logger' | 'segmentSeconds'>;
+  transcoder?: Pick<TranscoderDeps, 'ffmpegPath' | 'ffprobePath' | 'logger' | 'segmentSeconds' | 'timeLimits' | 'sourceLimits' | 'memoryLimitBytes' | 'prlimitPath'>;
 }
 
 /** The world of one test: its nodes, the spies, and helpers to act and look (see the file comment). */
@@ -57,6 +57,8 @@ export interface TranscoderWorld extends TopologyWorld {
   readonly dir: string;
   /** The transcoder's work folder. */
   readonly workDir: string;
+  /** The transcoder node itself (its `readiness()`, its metrics; `handle` for a test of its own). */
+  readonly transcoder: TranscoderNode;
   /**
    * Stores `source` (a local file) as the upload's object `uploads/<videoId>`, unless null (a
    * source that is gone), then sends StartUpload and CompleteUpload through the bus as
@@ -113,6 +115,7 @@ export async function createTranscoderWorld(opts: TranscoderWorldOptions = {}): 
     videoDetail: readModel.queries,
     dir,
     workDir,
+    transcoder,
     async upload(videoId, source) {
       const objectKey = `uploads/${videoId}`;
       if (source !== null) await objectStore.putFile(objectKey, source, 'video/mp4');
