@@ -24,6 +24,10 @@ export interface StreamWaveConfig {
   maxUploadBytes: number;
   /** Uploads per user per hour (default 5; seed 001 §3). */
   uploadsPerHour: number;
+  /** Lifetime of a signed media URL (private and not-yet-ready videos), seconds (default 14400: a long film plus pauses; issue 8). */
+  mediaUrlTtlSeconds: number;
+  /** CDN purge hook: POSTed `{ video_id, prefix, paths }` after a video is deleted (issue 8); unset: no CDN, nothing to purge. */
+  cdnPurgeUrl?: string;
   /** Renditions encoded at once (ffmpeg processes; default 1 on small machines). */
   transcodeConcurrency: number;
   logLevel: string;
@@ -63,6 +67,8 @@ const schema = {
     STREAMWAVE_TOKEN_TTL_SECONDS: { type: 'integer', minimum: 60, default: 3600 },
     STREAMWAVE_MAX_UPLOAD_BYTES: { type: 'integer', minimum: 1, default: 4 * 1024 ** 3 },
     STREAMWAVE_UPLOADS_PER_HOUR: { type: 'integer', minimum: 1, default: 5 },
+    STREAMWAVE_MEDIA_URL_TTL_SECONDS: { type: 'integer', minimum: 60, maximum: 7 * 24 * 3600, default: 14400 },
+    STREAMWAVE_CDN_PURGE_URL: { type: 'string', pattern: '^https?://' },
     STREAMWAVE_TRANSCODE_CONCURRENCY: { type: 'integer', minimum: 1, maximum: 16, default: 1 },
     STREAMWAVE_ADMIN_TOKEN: { type: 'string', minLength: 16 },
     STREAMWAVE_KAFKA_BROKERS: { type: 'string', pattern: '^\\s*[^,\\s]+:[0-9]+\\s*(,\\s*[^,\\s]+:[0-9]+\\s*)*$' },
@@ -88,6 +94,8 @@ interface Env {
   STREAMWAVE_MAX_UPLOAD_BYTES: number;
   STREAMWAVE_UPLOADS_PER_HOUR: number;
   STREAMWAVE_TRANSCODE_CONCURRENCY: number;
+  STREAMWAVE_MEDIA_URL_TTL_SECONDS: number;
+  STREAMWAVE_CDN_PURGE_URL?: string;
   STREAMWAVE_LOG_LEVEL: string;
   STREAMWAVE_ADMIN_TOKEN?: string;
   STREAMWAVE_KAFKA_BROKERS?: string;
@@ -129,6 +137,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StreamWaveConf
     maxUploadBytes: e.STREAMWAVE_MAX_UPLOAD_BYTES,
     uploadsPerHour: e.STREAMWAVE_UPLOADS_PER_HOUR,
     transcodeConcurrency: e.STREAMWAVE_TRANSCODE_CONCURRENCY,
+    mediaUrlTtlSeconds: e.STREAMWAVE_MEDIA_URL_TTL_SECONDS,
+    ...(e.STREAMWAVE_CDN_PURGE_URL && { cdnPurgeUrl: e.STREAMWAVE_CDN_PURGE_URL }),
     logLevel: e.STREAMWAVE_LOG_LEVEL,
     adminToken: e.STREAMWAVE_ADMIN_TOKEN ?? persistedSecret(dataDir, ADMIN_TOKEN_FILE),
     kafkaBrokers: (e.STREAMWAVE_KAFKA_BROKERS ?? '').split(',').map((b) => b.trim()).filter(Boolean),

@@ -23,8 +23,11 @@ export interface MediaUrlSigningOptions {
 export interface MediaUrlSigning {
   /** A fresh token `<expiresAt>.<mac>` for `videoId`, valid `ttlSeconds` from now. */
   token(videoId: string): string;
-  /** The key path to append to the media prefix: `signed/<token>/<key>`; the key must be under `videos/<videoId>/`. */
-  signedKeyPath(key: string): string;
+  /**
+   * The key path to append to the media prefix: `signed/<token for videoId>/<key>`. Media delivery
+   * accepts it only for keys under `videos/<videoId>/`.
+   */
+  signedKeyPath(videoId: string, key: string): string;
   /** True when `token` was issued for `videoId` and has not expired. Never throws. */
   verify(token: string, videoId: string): boolean;
 }
@@ -44,9 +47,7 @@ export function createMediaUrlSigning(opts: MediaUrlSigningOptions): MediaUrlSig
       const expiresAt = Math.floor(now() / 1000) + Math.max(1, Math.floor(opts.ttlSeconds));
       return `${expiresAt}.${mac(videoId, expiresAt).toString('base64url')}`;
     },
-    signedKeyPath(key) {
-      const videoId = videoIdOfMediaKey(key);
-      if (!videoId) throw new RangeError(`not a video media key: ${key}`);
+    signedKeyPath(videoId, key) {
       return `signed/${signing.token(videoId)}/${key}`;
     },
     verify(token, videoId) {

@@ -52,7 +52,7 @@ describe('media plugin: visibility and deletion', () => {
   test('a deleted video: every playlist, segment and the thumbnail are 404, signed or not', async () => {
     for (const k of KEYS) {
       assert.equal((await get(`/media/videos/del/${k}`)).statusCode, 404, k);
-      assert.equal((await get(`/media/${signing.signedKeyPath(`videos/del/${k}`)}`)).statusCode, 404, `signed ${k}`);
+      assert.equal((await get(`/media/${signing.signedKeyPath('del', `videos/del/${k}`)}`)).statusCode, 404, `signed ${k}`);
     }
     // Deleting a public video flips its media to 404 on the next request: no cache of the lookup.
     levels.set('pub', 'gone');
@@ -65,10 +65,10 @@ describe('media plugin: visibility and deletion', () => {
 
   test("a private video: 404 without a signature, with another key's signature, another video's token or an expired one", async () => {
     for (const k of KEYS) assert.equal((await get(`/media/videos/priv/${k}`)).statusCode, 404, k);
-    assert.equal((await get(`/media/${other.signedKeyPath('videos/priv/hls/master.m3u8')}`)).statusCode, 404, 'wrong secret');
+    assert.equal((await get(`/media/${other.signedKeyPath('priv', 'videos/priv/hls/master.m3u8')}`)).statusCode, 404, 'wrong secret');
     assert.equal((await get(`/media/signed/${signing.token('pub')}/videos/priv/hls/master.m3u8`)).statusCode, 404, 'token of another video');
     assert.equal((await get('/media/signed/garbage/videos/priv/hls/master.m3u8')).statusCode, 404, 'malformed token');
-    const path = signing.signedKeyPath('videos/priv/hls/master.m3u8');
+    const path = signing.signedKeyPath('priv', 'videos/priv/hls/master.m3u8');
     clock += 61_000;
     try {
       assert.equal((await get(`/media/${path}`)).statusCode, 404, 'expired');
