@@ -38,7 +38,7 @@ import { pino } from 'pino';
 import pRetry from 'p-retry';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { StreamWaveConfig } from '../config/config.ts';
-import { derivedSecret, gatewayConfigOf, objectStorePlugins, openEmbeddedObjectStore, readModelsOf, totalLag } from '../shared/wiring.ts';
+import { derivedSecret, gatewayConfigOf, mediaUrlSigningOf, objectStorePlugins, openEmbeddedObjectStore, readModelsOf, totalLag } from '../shared/wiring.ts';
 import { createFileCurrentInstanceStore, embeddedReadModels } from '../shared/embedded-read-models.ts';
 import { ensureEventTopics } from '../../schemas/topics.ts';
 import { createKafkaEventLog, type KafkaEventLog, type KafkaEventLogOptions } from '../../platform/log/kafka/kafka-event-log.adapter.ts';
@@ -248,8 +248,10 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     }
 
     // --- gateway / all
+    const mediaUrls = mediaUrlSigningOf(config);
     const app = await buildGateway({
       config: gatewayConfigOf(config),
+      mediaUrls,
       commandBus: commandBus!,
       readModels: readModels!.readModels,
       readYourWrites: readModels!.readYourWrites,
@@ -259,7 +261,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       health,
       plugins: [
         ...(registryCore ? [{ plugin: schemaRegistryRoutes, prefix: '/registry', options: { registry: registryCore } }] : []),
-        ...objectStorePlugins(objectStore!),
+        ...objectStorePlugins(objectStore!, { videoDetail: readModels!.readModels['video-detail'], signing: mediaUrls }),
         admin(),
       ],
     });

@@ -10,7 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { pino } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { StreamWaveConfig } from '../config/config.ts';
-import { derivedSecret, gatewayConfigOf, objectStorePlugins, openEmbeddedObjectStore, readModelsOf, totalLag } from '../shared/wiring.ts';
+import { derivedSecret, gatewayConfigOf, mediaUrlSigningOf, objectStorePlugins, openEmbeddedObjectStore, readModelsOf, totalLag } from '../shared/wiring.ts';
 import { createEmbeddedEventLog } from '../../platform/log/embedded/embedded-event-log.adapter.ts';
 import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts';
 import { schemaRegistryRoutes } from '../../schemas/registry/schema-registry.routes.ts';
@@ -78,8 +78,10 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
     { logger: logger.child({ role: 'runtime' }), registry: metricsRegistry },
   );
 
+  const mediaUrls = mediaUrlSigningOf(config);
   const app = await buildGateway({
     config: gatewayConfigOf(config),
+    mediaUrls,
     commandBus,
     readModels: readModels.readModels,
     readYourWrites: readModels.readYourWrites,
@@ -92,7 +94,7 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
     }),
     plugins: [
       { plugin: schemaRegistryRoutes, prefix: '/registry', options: { registry } },
-      ...objectStorePlugins(objectStore),
+      ...objectStorePlugins(objectStore, { videoDetail: readModels.readModels['video-detail'], signing: mediaUrls }),
       // Admin API (bearer admin token): replays and the topics overview.
       { plugin: adminRoutes, prefix: '/admin', options: { token: config.adminToken, replays: projectionManager, topics: () => describeLog(log) } },
     ],

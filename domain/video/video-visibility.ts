@@ -11,8 +11,6 @@
  *   failed) is seen by its owner only, and a `deleted` video by no one. Others get 404, never
  *   403, so a video's existence is not leaked.
  */
-import type { VideoStatus } from './video.decider.ts';
-
 /** The visibilities a video can have; `public` is the default (events written before issue 8 carry none). */
 export const VIDEO_VISIBILITIES = ['public', 'unlisted', 'private'] as const;
 export type VideoVisibility = (typeof VIDEO_VISIBILITIES)[number];
@@ -26,7 +24,8 @@ export function isVideoVisibility(v: unknown): v is VideoVisibility {
 /** What the rule needs to know of a video; `visibility` undefined (old events) means public. */
 export interface VisibilitySubject {
   ownerId: string;
-  status: VideoStatus;
+  /** A VideoStatus of video.decider.ts (typed as string so this module does not import the decider, which imports it). */
+  status: string;
   visibility?: VideoVisibility | undefined;
 }
 
