@@ -3,7 +3,7 @@
  * creator's tools (they use the same HTTP client as the end-to-end tests); `replay`, `topics` and
  * `schemas` are the ops tools (cli/commands/).
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { spawnSync } from 'node:child_process';
 import { StreamWaveClient, ApiError } from './client/streamwave-client.ts';
@@ -88,10 +88,11 @@ serverOption(
     .requiredOption('-t, --title <title>', 'video title')
     .option('-d, --description <text>', 'description', '')
     .option('--tags <a,b,c>', 'comma-separated tags', parseTags, [] as string[])
+    .addOption(new Option('--visibility <v>', 'public: listed; unlisted: playable by link only; private: you only').choices(['public', 'unlisted', 'private']).default('public'))
     .option('-u, --username <name>', 'account (or STREAMWAVE_USERNAME)', process.env.STREAMWAVE_USERNAME)
     .option('-p, --password <password>', 'password (or STREAMWAVE_PASSWORD)', process.env.STREAMWAVE_PASSWORD)
     .option('--no-wait', 'return once the upload is complete, without waiting for processing'),
-).action(async (file: string, opts: { server: string; title: string; description: string; tags: string[]; username?: string; password?: string; wait: boolean }) => {
+).action(async (file: string, opts: { server: string; title: string; description: string; tags: string[]; visibility: 'public' | 'unlisted' | 'private'; username?: string; password?: string; wait: boolean }) => {
   if (!opts.username || !opts.password) {
     console.error('upload needs --username and --password (or STREAMWAVE_USERNAME / STREAMWAVE_PASSWORD)');
     process.exit(2);
@@ -105,6 +106,7 @@ serverOption(
     title: opts.title,
     description: opts.description,
     tags: opts.tags,
+    visibility: opts.visibility,
     onProgress: (sent, total) => {
       if (!started) { bar.start(mib(total), mib(sent)); started = true; }
       bar.update(mib(sent));
