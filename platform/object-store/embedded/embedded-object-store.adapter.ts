@@ -65,6 +65,8 @@ export interface EmbeddedObjectStore extends ObjectStore, ObjectRangeReader {
   headObject(key: string): Promise<EmbeddedObjectInfo | undefined>;
   /** Removes an object; no error if absent (S3 DeleteObject). */
   deleteObject(key: string): Promise<void>;
+  /** Removes every object under the folder `prefix` (ends with `/`); returns how many; see ObjectDeletion. */
+  deletePrefix(prefix: string): Promise<number>;
 }
 
 /**
@@ -125,6 +127,7 @@ export function createEmbeddedObjectStore(opts: EmbeddedObjectStoreOptions): Emb
     },
 
     deleteObject: (key) => files.delete(key),
+    deletePrefix: (prefix) => files.deletePrefix(prefix),
 
     publicUrl(key) {
       return `${publicBaseUrl}${mediaPathPrefix}/${encodeKeyPath(key)}`;
