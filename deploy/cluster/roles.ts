@@ -11,6 +11,7 @@
  *   scales and replays.
  * - `transcoder`: the transcoder processor, group `streamwave.transcoder`, at-least-once with
  *   idempotent outputs; its dead-letter record and the source offset are one Kafka transaction.
+ *   The media collector (group `streamwave.media-collector`, issue 8) runs beside it.
  * - `gateway`: the HTTP API and the command handler (refresh-on-conflict, because several
  *   processes write the same aggregates until commands are routed to one owner per partition),
  *   plus its own copy of the read models it queries, in consumer groups of its own
@@ -54,6 +55,7 @@ import { describeLog } from '../../platform/log/log-overview.ts';
 import { adminRoutes } from '../../gateway/routes/admin/index.ts';
 import type { EmbeddedObjectStore } from '../../platform/object-store/embedded/embedded-object-store.adapter.ts';
 import { buildTranscoderProcessor } from '../../processors/transcoder/transcoder.processor.ts';
+import { buildMediaCollector } from '../../processors/media-collector/media-collector.processor.ts';
 import { runProcessor, type ProcessorHandle } from '../../processors/runtime/processor.runtime.ts';
 import { buildGateway } from '../../gateway/app.ts';
 
@@ -231,6 +233,13 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       const t = transcoder;
       cleanup.push(() => t.stop());
       lags.transcoder = () => totalLag(t);
+      // Issue 8: the media collector runs with the transcoder (same object store), group streamwave.media-collector.
+      const collector = await runProcessor(
+        log,
+        buildMediaCollector({ codec, objects: objectStore!, cdnPurgeUrl: config.cdnPurgeUrl, logger: logger.child({ component: 'media-collector' }) }),
+        { logger: logger.child({ component: 'runtime' }), registry: metricsRegistry },
+      );
+      cleanup.push(() => collector.stop());
     }
 
     if (role === 'projector' || role === 'transcoder') {

@@ -22,6 +22,7 @@ import { createFileCurrentInstanceStore, embeddedReadModels } from '../shared/em
 import { describeLog } from '../../platform/log/log-overview.ts';
 import { adminRoutes } from '../../gateway/routes/admin/index.ts';
 import { buildTranscoderProcessor } from '../../processors/transcoder/transcoder.processor.ts';
+import { buildMediaCollector } from '../../processors/media-collector/media-collector.processor.ts';
 import { runProcessor } from '../../processors/runtime/processor.runtime.ts';
 import { buildGateway } from '../../gateway/app.ts';
 
@@ -78,6 +79,13 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
     { logger: logger.child({ role: 'runtime' }), registry: metricsRegistry },
   );
 
+  // Issue 8: removes a deleted video's objects and purges the CDN (the tombstone already hides them).
+  const mediaCollector = await runProcessor(
+    log,
+    buildMediaCollector({ codec, objects: objectStore, cdnPurgeUrl: config.cdnPurgeUrl, logger: logger.child({ role: 'media-collector' }) }),
+    { logger: logger.child({ role: 'runtime' }), registry: metricsRegistry },
+  );
+
   const mediaUrls = mediaUrlSigningOf(config);
   const app = await buildGateway({
     config: gatewayConfigOf(config),
@@ -109,6 +117,7 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
       stopping ??= (async () => {
         await app.close();
         await transcoder.stop();
+        await mediaCollector.stop();
         await projectionManager.close();
         await log.close();
         logger.info('StreamWave standalone stopped');
