@@ -3,7 +3,7 @@
  * creator's tools (they use the same HTTP client as the end-to-end tests); `replay`, `topics` and
  * `schemas` are the ops tools (cli/commands/).
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { spawnSync } from 'node:child_process';
 import { StreamWaveClient, ApiError } from './client/streamwave-client.ts';
@@ -102,11 +102,12 @@ serverOption(
     .requiredOption('-t, --title <title>', 'video title')
     .option('-d, --description <text>', 'description', '')
     .option('--tags <a,b,c>', 'comma-separated tags', parseTags, [] as string[])
+    .addOption(new Option('--visibility <v>', 'public: listed; unlisted: playable by link only; private: you only').choices(['public', 'unlisted', 'private']).default('public'))
     .option('-u, --username <name>', 'account (or STREAMWAVE_USERNAME)', process.env.STREAMWAVE_USERNAME)
     .option('-p, --password <password>', 'refused: a password argument is visible in ps and shell history (exit 2)')
     .option('--password-stdin', 'read the password from standard input (else STREAMWAVE_PASSWORD, else a prompt)')
     .option('--no-wait', 'return once the upload is complete, without waiting for processing'),
-).action(async (file: string, opts: { server: string; title: string; description: string; tags: string[]; username?: string; password?: string; passwordStdin?: boolean; wait: boolean }) => {
+).action(async (file: string, opts: { server: string; title: string; description: string; tags: string[]; visibility: 'public' | 'unlisted' | 'private'; username?: string; password?: string; passwordStdin?: boolean; wait: boolean }) => {
   if (opts.password !== undefined) refusePasswordArgument();
   if (!opts.username) {
     console.error('upload needs --username (or STREAMWAVE_USERNAME)');
@@ -122,6 +123,7 @@ serverOption(
     title: opts.title,
     description: opts.description,
     tags: opts.tags,
+    visibility: opts.visibility,
     onProgress: (sent, total) => {
       if (!started) { bar.start(mib(total), mib(sent)); started = true; }
       bar.update(mib(sent));

@@ -80,6 +80,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     objectStore: deps.objectStore,
     ids: deps.ids ?? createUlidIds(),
     now: deps.now ?? Date.now,
+    mediaUrl: (videoId, key, signed) => deps.objectStore.publicUrl(signed && deps.mediaUrls ? deps.mediaUrls.signedKeyPath(videoId, key) : key),
   };
 
   const serverOptions: FastifyHttpOptions<Server> = {

@@ -134,6 +134,13 @@ export interface GatewayDeps {
   rateLimitStore?: RateLimitStore;
   /** Wall clock, ms since epoch. Default Date.now. */
   now?: () => number;
+  /**
+   * Signed media URLs for media only the owner may fetch (private or not-yet-ready videos; issue 8):
+   * `signedKeyPath(videoId, key)` → `signed/<expiresAt>.<hmac>/<key>`, resolved through `objectStore.publicUrl`
+   * (platform/object-store/http/media-url-signing.ts). Absent: plain public URLs (media delivery
+   * then answers 404 for those videos).
+   */
+  mediaUrls?: { signedKeyPath(videoId: string, key: string): string };
   /** Mounted as-is after the gateway's own routes (schema registry at /registry, S3 at /s3, media). */
   plugins?: Array<{ plugin: FastifyPluginAsync<any>; prefix?: string; options?: Record<string, unknown> }>;
 }
@@ -147,4 +154,6 @@ export interface GatewayContext {
   objectStore: ObjectStore;
   ids: IdGenerator;
   now: () => number;
+  /** URL of a media object of a video the caller may see: plain when its media is public, signed otherwise (GatewayDeps.mediaUrls). */
+  mediaUrl: (videoId: string, key: string, signed: boolean) => string;
 }

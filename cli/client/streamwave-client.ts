@@ -45,6 +45,8 @@ export interface CreateUploadRequest {
   title: string;
   description?: string;
   tags?: string[];
+  /** public (default) | unlisted | private (issue 8). */
+  visibility?: 'public' | 'unlisted' | 'private';
 }
 
 export class StreamWaveClient {

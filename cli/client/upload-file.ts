@@ -14,6 +14,8 @@ export interface UploadFileOptions {
   title: string;
   description?: string;
   tags?: string[];
+  /** Who may see the video: public (default) | unlisted | private (issue 8). */
+  visibility?: 'public' | 'unlisted' | 'private';
   /** Resume-state file (default: defaultResumeFile()). */
   resumeFile?: string;
   /** Parts in flight at once (default 2). */
@@ -88,6 +90,7 @@ export async function uploadFile(client: StreamWaveClient, path: string, opts: U
       title: opts.title,
       description: opts.description ?? '',
       tags: opts.tags ?? [],
+      ...(opts.visibility && { visibility: opts.visibility }),
     });
     ticket = { uploadId: t.upload_id, videoId: t.video_id, partSize: t.part_size_bytes, todo: t.parts, done: [] };
     book[fingerprint] = { upload_id: t.upload_id, video_id: t.video_id };

@@ -11,6 +11,7 @@
  *   scales and replays.
  * - `transcoder`: the transcoder processor, group `streamwave.transcoder`, at-least-once with
  *   idempotent outputs; its dead-letter record and the source offset are one Kafka transaction.
+ *   The media collector (group `streamwave.media-collector`, issue 8) runs beside it.
  * - `gateway`: the HTTP API and the command handler (refresh-on-conflict, because several
  *   processes write the same aggregates until commands are routed to one owner per partition),
  *   plus its own copy of the read models it queries, in consumer groups of its own
@@ -43,7 +44,7 @@ import { createRedactingLogger } from '../../platform/logging/log-redaction.ts';
 import pRetry from 'p-retry';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { StreamWaveConfig } from '../config/config.ts';
-import { gatewayConfigOf, objectStorePlugins, openEmbeddedObjectStore, readModelsOf, totalLag } from '../shared/wiring.ts';
+import { gatewayConfigOf, mediaUrlSigningOf, objectStorePlugins, openEmbeddedObjectStore, readModelsOf, totalLag } from '../shared/wiring.ts';
 import { createFileCurrentInstanceStore, embeddedReadModels } from '../shared/embedded-read-models.ts';
 import { applyServerTimeouts } from '../shared/server-timeouts.ts';
 import { ensureEventTopics } from '../../schemas/topics.ts';
@@ -61,6 +62,7 @@ import { adminRoutes } from '../../gateway/routes/admin/index.ts';
 import { createUploadReaper, type UploadReaper } from '../../processors/upload-reaper/upload-reaper.ts';
 import type { EmbeddedObjectStore } from '../../platform/object-store/embedded/embedded-object-store.adapter.ts';
 import { buildTranscoderProcessor } from '../../processors/transcoder/transcoder.processor.ts';
+import { buildMediaCollector } from '../../processors/media-collector/media-collector.processor.ts';
 import { runProcessor, type ProcessorHandle } from '../../processors/runtime/processor.runtime.ts';
 import { buildGateway } from '../../gateway/app.ts';
 import { createInMemoryRateLimitStore } from '../../platform/rate-limit/in-memory/in-memory-rate-limit-store.adapter.ts';
@@ -260,6 +262,13 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       const t = transcoder;
       cleanup.push(() => t.stop());
       lags.transcoder = () => totalLag(t);
+      // Issue 8: the media collector runs with the transcoder (same object store), group streamwave.media-collector.
+      const collector = await runProcessor(
+        log,
+        buildMediaCollector({ codec, objects: objectStore!, cdnPurgeUrl: config.cdnPurgeUrl, logger: logger.child({ component: 'media-collector' }) }),
+        { logger: logger.child({ component: 'runtime' }), registry: metricsRegistry },
+      );
+      cleanup.push(() => collector.stop());
     }
 
     if (role === 'projector' || role === 'transcoder') {
@@ -278,8 +287,10 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     }
 
     // --- gateway / all
+    const mediaUrls = mediaUrlSigningOf(config);
     const app = await buildGateway({
       config: gatewayConfigOf(config),
+      mediaUrls,
       commandBus: commandBus!,
       readModels: readModels!.readModels,
       readYourWrites: readModels!.readYourWrites,
@@ -292,7 +303,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       readiness,
       plugins: [
         ...(registryCore ? [{ plugin: schemaRegistryRoutes, prefix: '/registry', options: { registry: registryCore, auth: config.schemaRegistryAuth } }] : []),
-        ...objectStorePlugins(objectStore!),
+        ...objectStorePlugins(objectStore!, { videoDetail: readModels!.readModels['video-detail'], signing: mediaUrls }),
         admin(),
       ],
     });

@@ -35,6 +35,8 @@ export interface StreamWaveConfig {
   presignSecret: string;
   /** HMAC key of opaque cursors (STREAMWAVE_CURSOR_SECRET, else `<dataDir>/cursor.key`). */
   cursorSecret: string;
+  /** HMAC key of signed media URLs of private videos (STREAMWAVE_MEDIA_URL_SECRET, else `<dataDir>/media-url.key`). */
+  mediaUrlSecret: string;
   /**
    * HTTP Basic credentials of the schema registry's write API (issue 8), used by the registry and
    * by every role that registers schemas. STREAMWAVE_SCHEMA_REGISTRY_USERNAME (default
@@ -53,6 +55,10 @@ export interface StreamWaveConfig {
   uploadReaperIntervalSeconds: number;
   /** Uploads per user per hour (default 5; seed 001 §3). */
   uploadsPerHour: number;
+  /** Lifetime of a signed media URL (private and not-yet-ready videos), seconds (default 14400: a long film plus pauses; issue 8). */
+  mediaUrlTtlSeconds: number;
+  /** CDN purge hook: POSTed `{ video_id, prefix, paths }` after a video is deleted (issue 8); unset: no CDN, nothing to purge. */
+  cdnPurgeUrl?: string;
   /** Renditions encoded at once (ffmpeg processes; default 1 on small machines). */
   transcodeConcurrency: number;
   logLevel: string;
@@ -128,6 +134,7 @@ const schema = {
     STREAMWAVE_JWT_AUDIENCE: { type: 'string', minLength: 1, default: 'streamwave-api' },
     STREAMWAVE_PRESIGN_SECRET: { type: 'string', minLength: 32 },
     STREAMWAVE_CURSOR_SECRET: { type: 'string', minLength: 32 },
+    STREAMWAVE_MEDIA_URL_SECRET: { type: 'string', minLength: 32 },
     STREAMWAVE_SCHEMA_REGISTRY_USERNAME: { type: 'string', minLength: 1, pattern: '^[^:]+$', default: 'streamwave' },
     STREAMWAVE_SCHEMA_REGISTRY_PASSWORD: { type: 'string', minLength: 1 },
     STREAMWAVE_TOKEN_TTL_SECONDS: { type: 'integer', minimum: 60, default: 3600 },
@@ -136,6 +143,8 @@ const schema = {
     STREAMWAVE_USER_STORAGE_QUOTA_BYTES: { type: 'integer', minimum: 1, default: 50 * 1024 ** 3 },
     STREAMWAVE_UPLOAD_EXPIRY_SECONDS: { type: 'integer', minimum: 60, default: 86_400 },
     STREAMWAVE_UPLOAD_REAPER_INTERVAL_SECONDS: { type: 'integer', minimum: 1, default: 3600 },
+    STREAMWAVE_MEDIA_URL_TTL_SECONDS: { type: 'integer', minimum: 60, maximum: 7 * 24 * 3600, default: 14400 },
+    STREAMWAVE_CDN_PURGE_URL: { type: 'string', pattern: '^https?://' },
     STREAMWAVE_TRANSCODE_CONCURRENCY: { type: 'integer', minimum: 1, maximum: 16, default: 1 },
     STREAMWAVE_ADMIN_TOKEN: { type: 'string', minLength: 16 },
     STREAMWAVE_MIN_FREE_DISK_BYTES: { type: 'integer', minimum: 0, default: 512 * 1024 ** 2 },
@@ -186,6 +195,7 @@ interface Env {
   STREAMWAVE_JWT_AUDIENCE: string;
   STREAMWAVE_PRESIGN_SECRET?: string;
   STREAMWAVE_CURSOR_SECRET?: string;
+  STREAMWAVE_MEDIA_URL_SECRET?: string;
   STREAMWAVE_SCHEMA_REGISTRY_USERNAME: string;
   STREAMWAVE_SCHEMA_REGISTRY_PASSWORD?: string;
   STREAMWAVE_TOKEN_TTL_SECONDS: number;
@@ -195,6 +205,8 @@ interface Env {
   STREAMWAVE_UPLOAD_EXPIRY_SECONDS: number;
   STREAMWAVE_UPLOAD_REAPER_INTERVAL_SECONDS: number;
   STREAMWAVE_TRANSCODE_CONCURRENCY: number;
+  STREAMWAVE_MEDIA_URL_TTL_SECONDS: number;
+  STREAMWAVE_CDN_PURGE_URL?: string;
   STREAMWAVE_LOG_LEVEL: string;
   STREAMWAVE_ADMIN_TOKEN?: string;
   STREAMWAVE_MIN_FREE_DISK_BYTES: number;
@@ -268,6 +280,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StreamWaveConf
     jwtAudience: e.STREAMWAVE_JWT_AUDIENCE,
     presignSecret: e.STREAMWAVE_PRESIGN_SECRET ?? loadOrCreateSecret(dataDir, PRESIGN_SECRET_FILE),
     cursorSecret: e.STREAMWAVE_CURSOR_SECRET ?? loadOrCreateSecret(dataDir, CURSOR_SECRET_FILE),
+    mediaUrlSecret: e.STREAMWAVE_MEDIA_URL_SECRET ?? loadOrCreateSecret(dataDir, MEDIA_URL_SECRET_FILE),
     schemaRegistryAuth: {
       username: e.STREAMWAVE_SCHEMA_REGISTRY_USERNAME,
       password: e.STREAMWAVE_SCHEMA_REGISTRY_PASSWORD ?? loadOrCreateSecret(dataDir, SCHEMA_REGISTRY_PASSWORD_FILE),
@@ -279,6 +292,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StreamWaveConf
     uploadExpirySeconds: e.STREAMWAVE_UPLOAD_EXPIRY_SECONDS,
     uploadReaperIntervalSeconds: e.STREAMWAVE_UPLOAD_REAPER_INTERVAL_SECONDS,
     transcodeConcurrency: e.STREAMWAVE_TRANSCODE_CONCURRENCY,
+    mediaUrlTtlSeconds: e.STREAMWAVE_MEDIA_URL_TTL_SECONDS,
+    ...(e.STREAMWAVE_CDN_PURGE_URL && { cdnPurgeUrl: e.STREAMWAVE_CDN_PURGE_URL }),
     logLevel: e.STREAMWAVE_LOG_LEVEL,
     health: {
       minFreeDiskBytes: e.STREAMWAVE_MIN_FREE_DISK_BYTES,
@@ -331,6 +346,7 @@ export const ADMIN_TOKEN_FILE = 'admin.token';
 /** Files under the data dir holding generated secrets when their variable is unset (issue 8). */
 export const PRESIGN_SECRET_FILE = 'presign.key';
 export const CURSOR_SECRET_FILE = 'cursor.key';
+export const MEDIA_URL_SECRET_FILE = 'media-url.key';
 /** Generated registry password (read by `streamwave schemas register` when no password is given). */
 export const SCHEMA_REGISTRY_PASSWORD_FILE = 'schema-registry.password';
 

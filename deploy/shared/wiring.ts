@@ -10,6 +10,9 @@ import type { ProjectionManager } from '../../projections/replay/projection-mana
 import { createEmbeddedObjectStore, type EmbeddedObjectStore } from '../../platform/object-store/embedded/embedded-object-store.adapter.ts';
 import { s3EndpointPlugin } from '../../platform/object-store/http/s3-endpoint.plugin.ts';
 import { mediaPlugin } from '../../platform/object-store/http/media.plugin.ts';
+import { createMediaUrlSigning, type MediaUrlSigning } from '../../platform/object-store/http/media-url-signing.ts';
+import { videoMediaAccess } from '../../projections/video-detail/video-media-access.ts';
+import type { VideoDetailQueries } from '../../projections/video-detail/video-detail.port.ts';
 
 /** How long a command's answer waits for the read models to show it (read-your-writes), ms. */
 export const READ_YOUR_WRITES_TIMEOUT_MS = 5_000;
@@ -75,10 +78,30 @@ export function openEmbeddedObjectStore(config: StreamWaveConfig, dir: string, a
   });
 }
 
-/** Gateway plugins serving the embedded object store: the S3 endpoint (`/s3`) and HLS delivery (`/media`). */
-export function objectStorePlugins(store: EmbeddedObjectStore): NonNullable<GatewayDeps['plugins']> {
+/**
+ * Signed media URLs (private and not-yet-ready videos; issue 8), valid STREAMWAVE_MEDIA_URL_TTL_SECONDS.
+ * TODO(issue 8, merge): take the key from the registry helper's `loadOrCreateSecret` (an independent
+ * secret in the data dir) instead of deriving it from the JWT secret.
+ */
+export function mediaUrlSigningOf(config: Pick<StreamWaveConfig, 'mediaUrlSecret' | 'mediaUrlTtlSeconds'>): MediaUrlSigning {
+  return createMediaUrlSigning({ secret: config.mediaUrlSecret, ttlSeconds: config.mediaUrlTtlSeconds });
+}
+
+/**
+ * Gateway plugins serving the embedded object store: the S3 endpoint (`/s3`) and HLS delivery
+ * (`/media`). With `media`, delivery checks each video's access level in the video-detail read
+ * model (deleted → 404 at once, private → signed URLs only; issue 8).
+ */
+export function objectStorePlugins(
+  store: EmbeddedObjectStore,
+  media?: { videoDetail: Pick<VideoDetailQueries, 'getVideo'>; signing: MediaUrlSigning },
+): NonNullable<GatewayDeps['plugins']> {
   return [
     { plugin: s3EndpointPlugin, prefix: '/s3', options: { store } },
-    { plugin: mediaPlugin, prefix: '/media', options: { store } },
+    {
+      plugin: mediaPlugin,
+      prefix: '/media',
+      options: { store, ...(media && { access: videoMediaAccess(media.videoDetail), signing: media.signing }) },
+    },
   ];
 }

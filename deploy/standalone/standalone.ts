@@ -10,7 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { createRedactingLogger } from '../../platform/logging/log-redaction.ts';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { StreamWaveConfig } from '../config/config.ts';
-import { gatewayConfigOf, objectStorePlugins, openEmbeddedObjectStore, readModelsOf, totalLag } from '../shared/wiring.ts';
+import { gatewayConfigOf, mediaUrlSigningOf, objectStorePlugins, openEmbeddedObjectStore, readModelsOf, totalLag } from '../shared/wiring.ts';
 import { shutdownInOrder } from '../shared/shutdown.ts';
 import { createEmbeddedEventLog } from '../../platform/log/embedded/embedded-event-log.adapter.ts';
 import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts';
@@ -24,6 +24,7 @@ import { createFileCurrentInstanceStore, embeddedReadModels } from '../shared/em
 import { describeLog } from '../../platform/log/log-overview.ts';
 import { adminRoutes } from '../../gateway/routes/admin/index.ts';
 import { buildTranscoderProcessor } from '../../processors/transcoder/transcoder.processor.ts';
+import { buildMediaCollector } from '../../processors/media-collector/media-collector.processor.ts';
 import { runProcessor } from '../../processors/runtime/processor.runtime.ts';
 import { buildGateway } from '../../gateway/app.ts';
 import { createInMemoryRateLimitStore } from '../../platform/rate-limit/in-memory/in-memory-rate-limit-store.adapter.ts';
@@ -103,8 +104,17 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
   });
   reaper.start(config.uploadReaperIntervalSeconds);
 
+  // Issue 8: removes a deleted video's objects and purges the CDN (the tombstone already hides them).
+  const mediaCollector = await runProcessor(
+    log,
+    buildMediaCollector({ codec, objects: objectStore, cdnPurgeUrl: config.cdnPurgeUrl, logger: logger.child({ role: 'media-collector' }) }),
+    { logger: logger.child({ role: 'runtime' }), registry: metricsRegistry },
+  );
+
+  const mediaUrls = mediaUrlSigningOf(config);
   const app = await buildGateway({
     config: gatewayConfigOf(config),
+    mediaUrls,
     commandBus,
     readModels: readModels.readModels,
     readYourWrites: readModels.readYourWrites,
@@ -119,7 +129,7 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
     }),
     plugins: [
       { plugin: schemaRegistryRoutes, prefix: '/registry', options: { registry, auth: config.schemaRegistryAuth } },
-      ...objectStorePlugins(objectStore),
+      ...objectStorePlugins(objectStore, { videoDetail: readModels.readModels['video-detail'], signing: mediaUrls }),
       // Admin API (bearer admin token): replays and the topics overview.
       { plugin: adminRoutes, prefix: '/admin', options: { token: config.adminToken, replays: projectionManager, topics: () => describeLog(log), reaper } },
     ],
@@ -138,6 +148,7 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
             { name: 'http', close: () => app.close() },
             { name: 'upload-reaper', close: () => reaper.stop() },
             { name: 'transcoder', close: () => transcoder.stop() },
+            { name: 'media-collector', close: () => mediaCollector.stop() },
             { name: 'projections', close: () => projectionManager.close() },
             { name: 'log', close: () => log.close() },
           ],

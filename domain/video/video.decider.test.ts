@@ -17,6 +17,24 @@ const ALL_COMMANDS = [
 ];
 
 describe('video decider', () => {
+  describe('visibility (issue 8)', () => {
+    test('StartUpload records the visibility, public by default; an unknown one is INVALID_VISIBILITY', () => {
+      spec.given([]).when(cmd.startUpload({ visibility: 'private' }))
+        .thenMatches((es) => assert.equal((es[0]!.data as { visibility?: string }).visibility, 'private'));
+      spec.given([]).when(cmd.startUpload({ visibility: 'secret' as never })).thenThrows('INVALID_VISIBILITY', 'invalid');
+    });
+    test('UpdateVideoMetadata changes the visibility (owner only); the same visibility again is a no-op', () => {
+      given('ready').when(cmd.update({ visibility: 'unlisted' })).thenMatches((es) => {
+        assert.equal(es.length, 1);
+        assert.equal((es[0]!.data as { visibility?: string | null }).visibility, 'unlisted');
+      });
+      given('ready').when(cmd.update({ visibility: 'public' })).then([]);
+      given('ready').when(cmd.update({ visibility: 'private' }, STRANGER)).thenThrows('NOT_OWNER', 'forbidden');
+      given('ready').when(cmd.update({ visibility: 'nobody' as never })).thenThrows('INVALID_VISIBILITY', 'invalid');
+      const state = fold(videoDecider, [...historyUpTo(V, 'ready'), ...videoDecider.decide(cmd.update({ visibility: 'private' }), fold(videoDecider, historyUpTo(V, 'ready')))]);
+      assert.equal((state as { visibility?: string }).visibility, 'private');
+    });
+  });
   describe('when the video does not exist', () => {
     test('StartUpload opens the upload with trimmed metadata', () => {
       spec.given([]).when(cmd.startUpload({ title: '  A clip  ', tags: [' cats '] })).then([ev.uploadStarted()]);

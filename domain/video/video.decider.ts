@@ -3,6 +3,7 @@ import type { Decider } from '../shared/decider.ts';
 import { charLength, isNonBlank, isNonNegativeFinite } from '../shared/validation.ts';
 import type { RenditionInfo, VideoEvent, VideoMetadataUpdated } from './video.events.ts';
 import type { VideoCommand } from './video.commands.ts';
+import { DEFAULT_VISIBILITY, isVideoVisibility, type VideoVisibility } from './video-visibility.ts';
 
 /**
  * Lifecycle of a video:
@@ -27,6 +28,8 @@ export interface ExistingVideoState {
   readonly title: string;
   readonly description: string;
   readonly tags: readonly string[];
+  /** Who may see the video (domain/video/video-visibility.ts). */
+  readonly visibility: VideoVisibility;
   /** Planned renditions, lowest first (empty until processing starts). */
   readonly ladder: readonly RenditionInfo[];
   /** Encoded renditions in the order they were recorded. */
@@ -135,7 +138,7 @@ const sameTags = (a: readonly string[], b: readonly string[]) => a.length === b.
  *    CompleteProcessing before the video is published);
  *  - `NO_RENDITION_ENCODED` (conflict): PublishVideo before any rendition is encoded (a published video must be playable);
  *  - `NOT_OWNER` (forbidden): UpdateVideoMetadata/DeleteVideo by someone other than the owner (`metadata.actorId`);
- *  - `INVALID_METADATA`, `INVALID_UPLOAD`, `INVALID_PROCESSING_PLAN`, `INVALID_PROGRESS`, `INVALID_RENDITION`,
+ *  - `INVALID_METADATA`, `INVALID_VISIBILITY`, `INVALID_UPLOAD`, `INVALID_PROCESSING_PLAN`, `INVALID_PROGRESS`, `INVALID_RENDITION`,
  *    `INVALID_PUBLICATION`, `INVALID_FAILURE` (invalid): malformed command data;
  *  - `INVALID_COMPLETION` (invalid): CompleteProcessing without renditions, naming a rendition that was
  *    not encoded (a player must never see a missing variant) or twice, or a malformed omitted entry.
@@ -156,12 +159,14 @@ function decideVideo(command: VideoCommand, state: VideoState): VideoEvent[] {
       if (!isPositiveSafeInteger(d.sizeBytes)) throw invalid('INVALID_UPLOAD', 'sizeBytes must be a positive integer (bytes)');
       if (!isPositiveSafeInteger(d.partSizeBytes)) throw invalid('INVALID_UPLOAD', 'partSizeBytes must be a positive integer (bytes)');
       const m = normaliseVideoMetadata({ title: d.title, description: d.description ?? '', tags: d.tags ?? [] });
+      const visibility = d.visibility ?? DEFAULT_VISIBILITY;
+      if (!isVideoVisibility(visibility)) throw invalid('INVALID_VISIBILITY', 'visibility must be public, unlisted or private');
       return [{
         type: 'UploadStarted',
         data: {
           videoId: d.videoId, ownerId: d.ownerId, uploadId: d.uploadId, objectKey: d.objectKey, filename: d.filename,
           sizeBytes: d.sizeBytes, contentType: d.contentType, title: m.title!, description: m.description!, tags: m.tags!,
-          partSizeBytes: d.partSizeBytes, startedAt: now,
+          partSizeBytes: d.partSizeBytes, startedAt: now, visibility,
         },
       }];
     }
@@ -286,10 +291,17 @@ function decideVideo(command: VideoCommand, state: VideoState): VideoEvent[] {
       const title = m.title !== undefined && m.title !== v.title ? m.title : null;
       const description = m.description !== undefined && m.description !== v.description ? m.description : null;
       const tags = m.tags !== undefined && !sameTags(m.tags, v.tags) ? m.tags : null;
-      if (title === null && description === null && tags === null) return [];
+      if (d.visibility !== undefined && !isVideoVisibility(d.visibility)) {
+        throw invalid('INVALID_VISIBILITY', 'visibility must be public, unlisted or private');
+      }
+      const visibility = d.visibility !== undefined && d.visibility !== v.visibility ? d.visibility : null;
+      if (title === null && description === null && tags === null && visibility === null) return [];
       const event: VideoMetadataUpdated = {
         type: 'VideoMetadataUpdated',
-        data: { videoId: d.videoId, title, description, tags, updatedBy: command.metadata.actorId, updatedAt: now },
+        data: {
+          videoId: d.videoId, title, description, tags, ...(visibility !== null && { visibility }),
+          updatedBy: command.metadata.actorId, updatedAt: now,
+        },
       };
       return [event];
     }
@@ -315,7 +327,7 @@ export function evolveVideo(state: VideoState, event: VideoEvent): VideoState {
     return {
       status: 'pending_upload', videoId: d.videoId, ownerId: d.ownerId, uploadId: d.uploadId, objectKey: d.objectKey,
       filename: d.filename, contentType: d.contentType, sizeBytes: d.sizeBytes, title: d.title, description: d.description,
-      tags: d.tags, ladder: [], encoded: [], durationSeconds: null, progress: 0, masterPlaylistKey: null, thumbnailKey: null,
+      tags: d.tags, visibility: d.visibility ?? DEFAULT_VISIBILITY, ladder: [], encoded: [], durationSeconds: null, progress: 0, masterPlaylistKey: null, thumbnailKey: null,
       failure: null, completed: false, statusBeforeDelete: null, createdAt: d.startedAt, updatedAt: d.startedAt, publishedAt: null,
     };
   }
@@ -349,6 +361,7 @@ export function evolveVideo(state: VideoState, event: VideoEvent): VideoState {
         title: d.title ?? state.title,
         description: d.description ?? state.description,
         tags: d.tags ?? state.tags,
+        visibility: d.visibility ?? state.visibility,
         updatedAt: d.updatedAt,
       };
     }

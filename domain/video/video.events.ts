@@ -1,4 +1,5 @@
 import type { Event } from '../shared/event.ts';
+import type { VideoVisibility } from './video-visibility.ts';
 
 /** One rung of the HLS ladder as planned or encoded. */
 export interface RenditionInfo {
@@ -33,6 +34,8 @@ export type UploadStarted = Event<'UploadStarted', {
   /** Part size the client must use, bytes. */
   partSizeBytes: number;
   startedAt: number;
+  /** public | unlisted | private (domain/video/video-visibility.ts); absent on events before issue 8: public. */
+  visibility?: VideoVisibility;
 }>;
 
 /** All parts arrived and the multipart upload was assembled. Key: videoId. */
@@ -105,12 +108,14 @@ export type VideoProcessingCompleted = Event<'VideoProcessingCompleted', {
   completedAt: number;
 }>;
 
-/** The owner edited title, description or tags. Absent fields are unchanged. Key: videoId. */
+/** The owner edited title, description, tags or visibility. Absent (null) fields are unchanged. Key: videoId. */
 export type VideoMetadataUpdated = Event<'VideoMetadataUpdated', {
   videoId: string;
   title?: string | null;
   description?: string | null;
   tags?: string[] | null;
+  /** New visibility (domain/video/video-visibility.ts), or null/absent if unchanged. */
+  visibility?: VideoVisibility | null;
   updatedBy: string;
   updatedAt: number;
 }>;

@@ -56,7 +56,7 @@ export function videoEvents(videoId: string) {
       type: 'UploadStarted',
       data: {
         videoId, ownerId: OWNER, uploadId: 'up-1', objectKey: `uploads/${videoId}/source`, filename: 'clip.mp4', sizeBytes: 1_048_576,
-        contentType: 'video/mp4', title: 'A clip', description: 'desc', tags: ['cats'], partSizeBytes: 5_242_880, startedAt: T0,
+        contentType: 'video/mp4', title: 'A clip', description: 'desc', tags: ['cats'], partSizeBytes: 5_242_880, startedAt: T0, visibility: 'public',
       },
     }),
     uploadCompleted: (): VideoEvent => ({

@@ -3,9 +3,9 @@
  * visibility rules, ownership checks, and the snake_case JSON mapping of read models.
  */
 import { Type } from '@fastify/type-provider-typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { VIDEO_STATUSES, type VideoStatus } from '../../domain/video/video.decider.ts';
-import type { ObjectStore } from '../../platform/object-store/object-store.port.ts';
+import { canSeeVideo, mediaAccessOf, VIDEO_VISIBILITIES, type VideoVisibility } from '../../domain/video/video-visibility.ts';
 import type { VideoDetail } from '../../projections/video-detail/video-detail.port.ts';
 import { Errors } from '../errors.ts';
 
@@ -26,6 +26,13 @@ export const VideoStatusJson = Type.Unsafe<VideoStatus>({
   description: 'pending_upload → uploaded → processing → ready | failed; deleted',
 });
 
+/** public | unlisted | private (domain/video/video-visibility.ts). */
+export const VisibilityJson = Type.Unsafe<VideoVisibility>({
+  type: 'string',
+  enum: [...VIDEO_VISIBILITIES],
+  description: 'public: listed in search; unlisted: playable by link, never listed; private: owner only, media through signed URLs',
+});
+
 /** ISO 8601 UTC timestamp of a ms-since-epoch number. */
 export const iso = (ms: number): string => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null | undefined): string | null => (ms == null ? null : iso(ms));
@@ -40,6 +47,23 @@ export async function loadVideo(fastify: FastifyInstance, videoId: string): Prom
   return video;
 }
 
+/**
+ * The video if the caller (`request.principal`, null when anonymous) may see it under the
+ * visibility rule (domain/video/video-visibility.ts canSeeVideo), else 404 VIDEO_NOT_FOUND —
+ * never 403, so a private, processing or failed video's existence is not leaked (issue 8).
+ * Routes using it run `fastify.optionalAuthenticate` (or `authenticate`) first.
+ */
+export async function loadVisibleVideo(fastify: FastifyInstance, request: FastifyRequest, videoId: string): Promise<VideoDetail> {
+  const video = await loadVideo(fastify, videoId);
+  if (!canSeeVideo(video, request.principal?.userId ?? null)) throw new Errors.VideoNotFound(videoId);
+  return video;
+}
+
+/** URL of one of the video's media objects: plain while its media is public, signed otherwise (media-url-signing.ts). */
+export function mediaUrlOf(fastify: FastifyInstance, video: VideoDetail, key: string): string {
+  return fastify.gateway.mediaUrl(video.videoId, key, mediaAccessOf(video) !== 'public');
+}
+
 /** Throws 403 NOT_OWNER unless `userId` owns the video. */
 export function assertOwner(video: VideoDetail, userId: string): void {
   if (video.ownerId !== userId) throw new Errors.NotOwner();
@@ -52,6 +76,7 @@ export const VideoDetailJson = Type.Object({
   description: Type.String(),
   tags: Type.Array(Type.String()),
   status: VideoStatusJson,
+  visibility: VisibilityJson,
   progress: Type.Number({ description: '0–100' }),
   duration_seconds: NullableNumber,
   views: Type.Integer(),
@@ -61,8 +86,8 @@ export const VideoDetailJson = Type.Object({
   published_at: NullableString,
 });
 
-/** Snake_case JSON of the video detail read model. */
-export function videoDetailJson(video: VideoDetail, store: ObjectStore) {
+/** Snake_case JSON of the video detail read model (thumbnail URL signed when its media is not public). */
+export function videoDetailJson(video: VideoDetail, fastify: FastifyInstance) {
   return {
     id: video.videoId,
     owner_id: video.ownerId,
@@ -70,11 +95,12 @@ export function videoDetailJson(video: VideoDetail, store: ObjectStore) {
     description: video.description,
     tags: video.tags,
     status: video.status,
+    visibility: video.visibility,
     progress: video.progress,
     duration_seconds: video.durationSeconds,
     views: video.views,
     comment_count: video.commentCount,
-    thumbnail_url: video.thumbnailKey ? store.publicUrl(video.thumbnailKey) : null,
+    thumbnail_url: video.thumbnailKey ? mediaUrlOf(fastify, video, video.thumbnailKey) : null,
     created_at: iso(video.createdAt),
     published_at: isoOrNull(video.publishedAt),
   };

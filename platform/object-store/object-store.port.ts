@@ -57,6 +57,17 @@ export interface ObjectStore {
   publicUrl(key: string): string;
 }
 
+/**
+ * Deleting objects (issue 8: the media collector removes a deleted video's renditions, thumbnail
+ * and raw upload). Apart from ObjectStore so stores and test doubles without it still type-check.
+ */
+export interface ObjectDeletion {
+  /** Removes one object; no error if it is absent (S3 DeleteObject). */
+  deleteObject(key: string): Promise<void>;
+  /** Removes every object under `prefix` (a folder, ending with `/`); returns how many were removed. */
+  deletePrefix(prefix: string): Promise<number>;
+}
+
 export class ObjectStoreError extends Error {
   constructor(
     /**

@@ -42,6 +42,29 @@ function memorySnapshots(initial?: string) {
 }
 
 describe('search projection', () => {
+  test('unlisted and private videos never appear in results; a PATCH of visibility adds or removes them (issue 8)', async () => {
+    const log = await createScriptedLog();
+    const withVisibility = (events: DomainEvent[], visibility: 'public' | 'unlisted' | 'private') =>
+      events.map((e) => (e.type === 'UploadStarted' ? { ...e, data: { ...e.data, visibility } } : e));
+    await appendEvents(log, codec, [
+      ...withVisibility(video('p1', 'Volcano public'), 'public'),
+      ...withVisibility(video('u1', 'Volcano unlisted'), 'unlisted'),
+      ...withVisibility(video('s1', 'Volcano private'), 'private'),
+    ]);
+    const r = await run(log, memorySnapshots());
+    try {
+      assert.deepEqual(await ids(r.p.queries, 'volcano'), ['p1']);
+      const pos = await appendEvents(log, codec, [
+        { type: 'VideoMetadataUpdated', data: { videoId: 'p1', visibility: 'private', updatedBy: 'o1', updatedAt: T0 + 5 } },
+        { type: 'VideoMetadataUpdated', data: { videoId: 'u1', visibility: 'public', updatedBy: 'o1', updatedAt: T0 + 5 } },
+      ]);
+      assert.equal(await r.h.waitFor(pos, 5_000), true);
+      assert.deepEqual(await ids(r.p.queries, 'volcano'), ['u1']);
+    } finally {
+      await r.close();
+    }
+  });
+
   test('typo-tolerant search over ready videos; updates and deletes', async () => {
     const log = await createScriptedLog();
     await appendEvents(log, codec, [

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import MiniSearch, { type Options, type SearchOptions } from 'minisearch';
 import pino from 'pino';
 import type { DomainEvent } from '../../domain/events.ts';
+import { DEFAULT_VISIBILITY, isListed, type VideoVisibility } from '../../domain/video/video-visibility.ts';
 import { TOPICS } from '../../schemas/topics.ts';
 import { assertNever } from '../../domain/shared/event.ts';
 import type { OffsetMap } from '../../platform/log/event-log.port.ts';
@@ -27,10 +28,17 @@ const INDEX_OPTIONS: Options<SearchDoc> = {
 const SNAPSHOT_FORMAT = 'streamwave.search/1';
 const MAX_PAGE_SIZE = 100;
 
-/** A video known to the search read model; only `ready` ones are in the full-text index. */
+/**
+ * A video known to the search read model; only listed ones (ready and public, isListed in
+ * domain/video/video-visibility.ts) are in the full-text index: unlisted and private videos never
+ * appear in results (issue 8). `visibility` absent (older snapshots/events): public.
+ */
 interface SearchDoc extends SearchHit {
   ready: boolean;
+  visibility?: VideoVisibility;
 }
+
+const listed = (d: SearchDoc): boolean => isListed({ ownerId: d.ownerId, status: d.ready ? 'ready' : 'processing', visibility: d.visibility });
 
 interface Snapshot {
   format: string;
@@ -139,7 +147,7 @@ export function createSearchProjection(deps: SearchProjectionDeps): ProjectionNo
 
   const reindex = (d: SearchDoc) => {
     if (index.has(d.videoId)) index.discard(d.videoId);
-    if (d.ready) index.add(d);
+    if (listed(d)) index.add(d);
   };
 
   function applyEvent(e: DomainEvent): void {
@@ -149,7 +157,7 @@ export function createSearchProjection(deps: SearchProjectionDeps): ProjectionNo
         if (docs.has(d.videoId)) return;
         docs.set(d.videoId, {
           videoId: d.videoId, title: d.title, description: d.description, tags: [...d.tags], ownerId: d.ownerId,
-          thumbnailKey: null, durationSeconds: null, publishedAt: null, ready: false,
+          thumbnailKey: null, durationSeconds: null, publishedAt: null, ready: false, visibility: d.visibility ?? DEFAULT_VISIBILITY,
         });
         return;
       }
@@ -166,6 +174,7 @@ export function createSearchProjection(deps: SearchProjectionDeps): ProjectionNo
         if (e.data.title != null) doc.title = e.data.title;
         if (e.data.description != null) doc.description = e.data.description;
         if (e.data.tags != null) doc.tags = [...e.data.tags];
+        if (e.data.visibility != null) doc.visibility = e.data.visibility;
         reindex(doc);
         return;
       }
@@ -212,7 +221,7 @@ export function createSearchProjection(deps: SearchProjectionDeps): ProjectionNo
       if (!normaliseQuery(q)) return { videos: [], nextCursor: null };
       // Videos published after the first page are left out of later pages, so pages stay one result set.
       const results = index.search(q)
-        .filter((r) => { const d = docs.get(r.id as string); return !!d && d.ready && (d.publishedAt ?? 0) <= searchTs; })
+        .filter((r) => { const d = docs.get(r.id as string); return !!d && listed(d) && (d.publishedAt ?? 0) <= searchTs; })
         .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
       if (lastId !== undefined) {
         // Continue right after the last video shown (robust to removals before it); fall back to the offset.
@@ -220,7 +229,7 @@ export function createSearchProjection(deps: SearchProjectionDeps): ProjectionNo
         if (i >= 0) start = i + 1;
       }
       const page = results.slice(start, start + size);
-      const videos = page.map((r) => { const { ready: _ready, ...hit } = docs.get(r.id as string)!; return hit; });
+      const videos = page.map((r) => { const { ready: _ready, visibility: _visibility, ...hit } = docs.get(r.id as string)!; return hit; });
       const end = start + page.length;
       const nextCursor = page.length && end < results.length
         ? encodeSignedCursor({ search_timestamp_ms: searchTs, last_video_id: page[page.length - 1].id as string, offset: end, query_hash: hash } satisfies SearchCursor, deps.cursorSecret)

@@ -5,6 +5,7 @@
  */
 import type { RenditionInfo } from '../../domain/events.ts';
 import type { VideoStatus } from '../../domain/video/video.decider.ts';
+import type { VideoVisibility } from '../../domain/video/video-visibility.ts';
 
 export type { VideoStatus };
 
@@ -15,6 +16,8 @@ export interface VideoDetail {
   description: string;
   tags: string[];
   status: VideoStatus;
+  /** Who may see it (domain/video/video-visibility.ts); documents from before issue 8 read as public. */
+  visibility: VideoVisibility;
   /**
    * 0–100: ready at the first rendition, 100 when the whole ladder is encoded or processing
    * completed (VideoProcessingCompleted) with some rungs omitted.
@@ -49,6 +52,6 @@ export interface VideoDetail {
 export interface VideoDetailQueries {
   getVideo(videoId: string): Promise<VideoDetail | undefined>;
   getVideoByUploadId(uploadId: string): Promise<VideoDetail | undefined>;
-  /** The owner's videos, newest first; deleted ones are left out. */
+  /** The owner's videos, newest first, all visibilities; deleted ones are left out (filter with domain/video/video-visibility.ts before showing them to others). */
   listUserVideos(ownerId: string): Promise<VideoDetail[]>;
 }

@@ -23,6 +23,18 @@ const comment = (videoId: string, commentId: string, postedAt: number): DomainEv
 });
 
 describe('video-detail projection', () => {
+  test('visibility: from UploadStarted (absent → public), changed by VideoMetadataUpdated; a deleted video is a tombstone (issue 8)', async () => {
+    const { apply, queries } = await driveReadModel('video-detail');
+    const [started, completed] = videoHistory('pv', 'u1', T0);
+    await apply([{ ...started, data: { ...started!.data, visibility: 'private' } } as DomainEvent, completed!, ...videoHistory('old', 'u1', T0)]);
+    assert.equal((await queries.getVideo('pv'))!.visibility, 'private');
+    assert.equal((await queries.getVideo('old'))!.visibility, 'public', 'events from before issue 8 carry no visibility');
+    await apply([{ type: 'VideoMetadataUpdated', data: { videoId: 'pv', visibility: 'unlisted', updatedBy: 'u1', updatedAt: T0 + 9 } }]);
+    assert.equal((await queries.getVideo('pv'))!.visibility, 'unlisted');
+    await apply([{ type: 'VideoDeleted', data: { videoId: 'pv', deletedBy: 'u1', deletedAt: T0 + 10 } }]);
+    assert.equal((await queries.getVideo('pv'))!.status, 'deleted', 'kept as a tombstone that media delivery checks');
+  });
+
   test('status, progress and renditions follow the processing events', async () => {
     const { apply, queries } = await driveReadModel('video-detail');
     await apply([...videoHistory('v1', 'u1', T0), { type: 'VideoProcessingProgressed', data: { videoId: 'v1', progress: 5, at: T0 + 2 } }]);

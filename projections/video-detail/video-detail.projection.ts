@@ -15,6 +15,7 @@
 import pino from 'pino';
 import type { DomainEvent, RenditionInfo } from '../../domain/events.ts';
 import { assertNever } from '../../domain/shared/event.ts';
+import { DEFAULT_VISIBILITY } from '../../domain/video/video-visibility.ts';
 import { foldHeartbeat, type SessionViewState } from '../../domain/view/view-rule.ts';
 import type { ProjectionNode } from '../../processors/runtime/topology.port.ts';
 import { TOPICS } from '../../schemas/topics.ts';
@@ -59,7 +60,7 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
         if (await tx.get(keys.video(d.videoId))) return;
         const v: StoredVideo = {
           videoId: d.videoId, ownerId: d.ownerId, title: d.title, description: d.description, tags: [...d.tags],
-          status: 'pending_upload', progress: 0, renditions: [], plannedRenditions: 0, omittedRenditions: [], error: null, errorCode: null,
+          status: 'pending_upload', visibility: d.visibility ?? DEFAULT_VISIBILITY, progress: 0, renditions: [], plannedRenditions: 0, omittedRenditions: [], error: null, errorCode: null,
           uploadId: d.uploadId, filename: d.filename, sizeBytes: d.sizeBytes, durationSeconds: null,
           masterPlaylistKey: null, thumbnailKey: null, createdAt: d.startedAt, publishedAt: null, updatedAt: d.startedAt,
         };
@@ -122,6 +123,7 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
           if (e.data.title != null) v.title = e.data.title;
           if (e.data.description != null) v.description = e.data.description;
           if (e.data.tags != null) v.tags = [...e.data.tags];
+          if (e.data.visibility != null) v.visibility = e.data.visibility;
         });
       case 'VideoDeleted': {
         const v = await tx.get<StoredVideo>(keys.video(e.data.videoId));
@@ -178,7 +180,7 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
 
   const withStats = async (videos: (StoredVideo | undefined)[]): Promise<(VideoDetail | undefined)[]> => {
     const stats = await store.getMany<VideoStats>(videos.map((v) => (v ? keys.stats(v.videoId) : '')));
-    return videos.map((v, i) => (v ? { ...v, views: stats[i]?.views ?? 0, commentCount: stats[i]?.commentCount ?? 0 } : undefined));
+    return videos.map((v, i) => (v ? { ...v, visibility: v.visibility ?? DEFAULT_VISIBILITY, views: stats[i]?.views ?? 0, commentCount: stats[i]?.commentCount ?? 0 } : undefined));
   };
 
   const queries: VideoDetailQueries = {

@@ -27,7 +27,7 @@ const SAMPLES: { [K in DomainEventType]: Extract<DomainEvent, { type: K }> } = {
     videoId: '01HXZ8R0000000000000000001', ownerId: '01HXZ8Q3J5V1QK2M7W9E4R6T8Y', uploadId: 'up-7f3a',
     objectKey: 'uploads/01HXZ8R0000000000000000001/source.mp4', filename: 'Ünïcode clip (final).mp4',
     sizeBytes: 5_368_709_120, contentType: 'video/mp4', title: 'Sunset over the bay', description: '',
-    tags: ['sunset', 'timelapse'], partSizeBytes: 8 * 1024 * 1024, startedAt: t0 + 1,
+    tags: ['sunset', 'timelapse'], partSizeBytes: 8 * 1024 * 1024, startedAt: t0 + 1, visibility: 'unlisted',
   } },
   UploadCompleted: { type: 'UploadCompleted', data: {
     videoId: '01HXZ8R0000000000000000001', uploadId: 'up-7f3a', objectKey: 'uploads/01HXZ8R0000000000000000001/source.mp4',
@@ -57,7 +57,7 @@ const SAMPLES: { [K in DomainEventType]: Extract<DomainEvent, { type: K }> } = {
     completedAt: t0 + 85_000,
   } },
   VideoMetadataUpdated: { type: 'VideoMetadataUpdated', data: {
-    videoId: '01HXZ8R0000000000000000001', title: 'Sunset over the bay (4K)', description: null, tags: [],
+    videoId: '01HXZ8R0000000000000000001', title: 'Sunset over the bay (4K)', description: null, tags: [], visibility: 'private',
     updatedBy: '01HXZ8Q3J5V1QK2M7W9E4R6T8Y', updatedAt: t0 + 90_000,
   } },
   VideoDeleted: { type: 'VideoDeleted', data: {
@@ -105,7 +105,11 @@ describe('avro event codec', () => {
     const { codec } = await setup();
     const e = { type: 'VideoMetadataUpdated', data: { videoId: 'v1', updatedBy: 'u1', updatedAt: t0 } } as DomainEvent;
     const decoded = await codec.decode(await codec.encode(TOPIC_OF.VideoMetadataUpdated, e));
-    assert.deepEqual(decoded.data, { videoId: 'v1', title: null, description: null, tags: null, updatedBy: 'u1', updatedAt: t0 });
+    assert.deepEqual(decoded.data, { videoId: 'v1', title: null, description: null, tags: null, visibility: null, updatedBy: 'u1', updatedAt: t0 });
+    // UploadStarted written without a visibility (as before issue 8) reads as public.
+    const { visibility: _v, ...before } = SAMPLES.UploadStarted.data;
+    const started = await codec.decode(await codec.encode(TOPIC_OF.UploadStarted, { type: 'UploadStarted', data: before }));
+    assert.equal((started.data as { visibility?: string }).visibility, 'public');
     const withViewer = { ...SAMPLES.VideoViewed, data: { ...SAMPLES.VideoViewed.data, viewerId: 'u9' } };
     assert.deepEqual(await codec.decode(await codec.encode(TOPIC_OF.VideoViewed, withViewer)), withViewer);
   });

@@ -6,7 +6,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { requireUserId } from '../../plugins/auth.plugin.ts';
-import { iso, loadVideo } from '../shared.ts';
+import { iso, loadVisibleVideo } from '../shared.ts';
 import { DEFAULT_COMMENTS_PAGE, listCommentsSchema, postCommentSchema } from './comments.schemas.ts';
 
 export const commentsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -14,6 +14,8 @@ export const commentsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.post('/:id/comments', { schema: postCommentSchema, onRequest: fastify.authenticate }, async (request, reply) => {
     const authorId = requireUserId(request);
+    // A video the author may not see (private, not ready) is 404 here too (issue 8, visibility).
+    await loadVisibleVideo(fastify, request, request.params.id);
     // The comment decider checks the video (404 VIDEO_NOT_FOUND / VIDEO_DELETED, 409
     // VIDEO_NOT_PUBLISHED) and the parent (400 PARENT_COMMENT_NOT_FOUND) against the log.
     const commentId = ids.newId('cmt');
@@ -27,8 +29,8 @@ export const commentsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     return reply.status(201).send({ id: commentId });
   });
 
-  fastify.get('/:id/comments', { schema: listCommentsSchema }, async (request) => {
-    const video = await loadVideo(fastify, request.params.id);
+  fastify.get('/:id/comments', { schema: listCommentsSchema, onRequest: fastify.optionalAuthenticate }, async (request) => {
+    const video = await loadVisibleVideo(fastify, request, request.params.id);
     const { limit, cursor } = request.query;
     const page = await readModels.comments.listComments(video.videoId, limit ?? DEFAULT_COMMENTS_PAGE, cursor);
     return {

@@ -106,6 +106,7 @@ export const uploadsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
             description: body.description ?? '',
             tags: body.tags ?? [],
             partSizeBytes: plan.partSizeBytes,
+            ...(body.visibility !== undefined && { visibility: body.visibility }),
           },
           metadata: { now: startedAt, actorId: ownerId },
         });

@@ -1,6 +1,6 @@
 import { Type } from '@fastify/type-provider-typebox';
 import { withErrors } from '../../errors.ts';
-import { BEARER } from '../shared.ts';
+import { BEARER, VisibilityJson } from '../shared.ts';
 
 export const Title = Type.String({ minLength: 1, maxLength: 200 });
 export const Description = Type.String({ maxLength: 5000 });
@@ -24,6 +24,7 @@ export const startUploadSchema = {
       title: Title,
       description: Type.Optional(Description),
       tags: Type.Optional(Tags),
+      visibility: Type.Optional(VisibilityJson),
     },
     { additionalProperties: false },
   ),

@@ -37,8 +37,9 @@ describe('POST /api/v1/uploads', () => {
     assert.equal(cmd.data.sizeBytes, size);
     assert.equal(cmd.data.partSizeBytes, 5 * MiB);
     // The read model sees the video at once (read-your-writes) with the decider's trimmed title.
-    const status = await t.inject({ method: 'GET', url: `/api/v1/videos/${body.video_id}` });
+    const status = await t.inject({ method: 'GET', url: `/api/v1/videos/${body.video_id}`, token: alice.token });
     assert.equal(status.json().status, 'pending_upload');
+    assert.equal(status.json().visibility, 'public');
     assert.equal(status.json().title, 'Trip');
   });
 

@@ -1,9 +1,12 @@
 /**
  * Videos resource (prefix `/api/v1/videos`):
  * - `GET /{id}` detail; `PATCH /{id}` (owner) edit → 200 detail; `DELETE /{id}` (owner) → 204.
- * - `GET /{id}/status` processing status (public read).
- * - `GET /{id}/stream` → `{ manifest_url }`; 409 VIDEO_NOT_READY until the video is published.
- * Deleted videos answer 404 VIDEO_NOT_FOUND everywhere.
+ * - `GET /{id}/status` processing status.
+ * - `GET /{id}/stream` → `{ manifest_url }`; 409 VIDEO_NOT_READY until the video is published
+ *   (owner only until then); a private video's manifest URL is signed (media-url-signing.ts).
+ * Deleted videos answer 404 VIDEO_NOT_FOUND everywhere. Detail, status and stream follow the
+ * visibility rule (domain/video/video-visibility.ts): a private, processing or failed video is
+ * 404 VIDEO_NOT_FOUND to anyone but its owner (issue 8); send the owner's token to see it.
  *
  * Ownership is checked on the read model for a clear 403 before the command is sent; the
  * video decider re-checks it against the aggregate (the authority).
@@ -12,21 +15,22 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { isProcessingFailureCode, processingFailureMessage } from '../../../domain/video/processing-failure.ts';
 import { Errors } from '../../errors.ts';
 import { requireUserId } from '../../plugins/auth.plugin.ts';
-import { assertOwner, loadVideo, videoDetailJson } from '../shared.ts';
+import { assertOwner, loadVideo, loadVisibleVideo, mediaUrlOf, videoDetailJson } from '../shared.ts';
 import { deleteVideoSchema, getVideoSchema, patchVideoSchema, streamSchema, videoStatusSchema } from './videos.schemas.ts';
 
 export const videosRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { commandBus, objectStore, readYourWrites, now } = fastify.gateway;
+  const { commandBus, readYourWrites, now } = fastify.gateway;
 
-  fastify.get('/:id', { schema: getVideoSchema }, async (request) => {
-    return videoDetailJson(await loadVideo(fastify, request.params.id), objectStore);
+  fastify.get('/:id', { schema: getVideoSchema, onRequest: fastify.optionalAuthenticate }, async (request) => {
+    return videoDetailJson(await loadVisibleVideo(fastify, request, request.params.id), fastify);
   });
 
   fastify.patch('/:id', { schema: patchVideoSchema, onRequest: fastify.authenticate }, async (request) => {
     const userId = requireUserId(request);
-    const video = await loadVideo(fastify, request.params.id);
+    // 404 (not 403) for a video the caller may not even see: its existence is not leaked.
+    const video = await loadVisibleVideo(fastify, request, request.params.id);
     assertOwner(video, userId);
-    const { title, description, tags } = request.body;
+    const { title, description, tags, visibility } = request.body;
     const result = await commandBus.send({
       type: 'UpdateVideoMetadata',
       data: {
@@ -34,25 +38,26 @@ export const videosRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         ...(title !== undefined && { title }),
         ...(description !== undefined && { description }),
         ...(tags !== undefined && { tags }),
+        ...(visibility !== undefined && { visibility }),
       },
       metadata: { now: now(), actorId: userId },
     });
     // The response IS the next read: it must show the edit.
     await readYourWrites('video-detail', result.positions);
-    return videoDetailJson(await loadVideo(fastify, video.videoId), objectStore);
+    return videoDetailJson(await loadVideo(fastify, video.videoId), fastify);
   });
 
   fastify.delete('/:id', { schema: deleteVideoSchema, onRequest: fastify.authenticate }, async (request, reply) => {
     const userId = requireUserId(request);
-    const video = await loadVideo(fastify, request.params.id);
+    const video = await loadVisibleVideo(fastify, request, request.params.id);
     assertOwner(video, userId);
     const result = await commandBus.send({ type: 'DeleteVideo', data: { videoId: video.videoId }, metadata: { now: now(), actorId: userId } });
     await readYourWrites('video-detail', result.positions);
     return reply.status(204).send(null);
   });
 
-  fastify.get('/:id/status', { schema: videoStatusSchema }, async (request) => {
-    const video = await loadVideo(fastify, request.params.id);
+  fastify.get('/:id/status', { schema: videoStatusSchema, onRequest: fastify.optionalAuthenticate }, async (request) => {
+    const video = await loadVisibleVideo(fastify, request, request.params.id);
     return {
       status: video.status,
       progress: video.progress,
@@ -64,9 +69,9 @@ export const videosRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     };
   });
 
-  fastify.get('/:id/stream', { schema: streamSchema }, async (request) => {
-    const video = await loadVideo(fastify, request.params.id);
+  fastify.get('/:id/stream', { schema: streamSchema, onRequest: fastify.optionalAuthenticate }, async (request) => {
+    const video = await loadVisibleVideo(fastify, request, request.params.id);
     if (video.status !== 'ready' || !video.masterPlaylistKey) throw new Errors.VideoNotReady(video.videoId);
-    return { manifest_url: objectStore.publicUrl(video.masterPlaylistKey) };
+    return { manifest_url: mediaUrlOf(fastify, video, video.masterPlaylistKey) };
   });
 };

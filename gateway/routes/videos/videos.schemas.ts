@@ -1,6 +1,6 @@
 import { Type } from '@fastify/type-provider-typebox';
 import { withErrors } from '../../errors.ts';
-import { BEARER, NullableString, VideoDetailJson, VideoIdParams, VideoStatusJson } from '../shared.ts';
+import { BEARER, NullableString, VideoDetailJson, VideoIdParams, VideoStatusJson, VisibilityJson } from '../shared.ts';
 import { Description, Tags, Title } from '../uploads/uploads.schemas.ts';
 
 export const getVideoSchema = {
@@ -11,12 +11,12 @@ export const getVideoSchema = {
 };
 
 export const patchVideoSchema = {
-  summary: "Edit a video's title, description or tags (owner only)",
+  summary: "Edit a video's title, description, tags or visibility (owner only)",
   tags: ['videos'],
   security: BEARER,
   params: VideoIdParams,
   body: Type.Object(
-    { title: Type.Optional(Title), description: Type.Optional(Description), tags: Type.Optional(Tags) },
+    { title: Type.Optional(Title), description: Type.Optional(Description), tags: Type.Optional(Tags), visibility: Type.Optional(VisibilityJson) },
     { additionalProperties: false, minProperties: 1 },
   ),
   response: withErrors({ 200: VideoDetailJson }),

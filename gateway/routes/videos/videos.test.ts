@@ -43,8 +43,12 @@ describe('videos', () => {
     assert.equal(bad.json().code, 'VALIDATION_ERROR');
   });
 
-  test('PATCH by the owner → 200 with the edit; by another user → 403 NOT_OWNER and no event', async () => {
-    const id = await t.uploadVideo(alice.token);
+  test('PATCH by the owner → 200 with the edit; by another user → 403 NOT_OWNER (404 while they cannot see it) and no event', async () => {
+    const hidden = await t.uploadVideo(alice.token);
+    const unseen = await t.inject({ method: 'PATCH', url: `/api/v1/videos/${hidden}`, token: mallory.token, payload: { title: 'pwned' } });
+    assert.equal(unseen.statusCode, 404);
+    assert.equal(unseen.json().code, 'VIDEO_NOT_FOUND');
+    const id = await t.uploadVideo(alice.token, { publish: true });
     const theirs = await t.inject({ method: 'PATCH', url: `/api/v1/videos/${id}`, token: mallory.token, payload: { title: 'pwned' } });
     assert.equal(theirs.statusCode, 403);
     assert.equal(theirs.json().code, 'NOT_OWNER');
@@ -81,11 +85,18 @@ describe('videos', () => {
     assert.equal(again.statusCode, 404);
   });
 
-  test('status and stream follow processing: 409 VIDEO_NOT_READY until published', async () => {
+  test('status and stream follow processing: owner only until published (others 404), 409 VIDEO_NOT_READY to the owner', async () => {
     const id = await t.uploadVideo(alice.token);
-    const status = await t.inject({ method: 'GET', url: `/api/v1/videos/${id}/status` });
+    for (const token of [undefined, mallory.token]) {
+      for (const url of [`/api/v1/videos/${id}`, `/api/v1/videos/${id}/status`, `/api/v1/videos/${id}/stream`, `/api/v1/videos/${id}/comments`]) {
+        const res = await t.inject({ method: 'GET', url, ...(token && { token }) });
+        assert.equal(res.statusCode, 404, `${token ? 'another user' : 'anonymous'}: ${url}`);
+        assert.equal(res.json().code, 'VIDEO_NOT_FOUND');
+      }
+    }
+    const status = await t.inject({ method: 'GET', url: `/api/v1/videos/${id}/status`, token: alice.token });
     assert.deepEqual(status.json(), { status: 'uploaded', progress: 0, renditions: [], error: null, error_code: null });
-    const early = await t.inject({ method: 'GET', url: `/api/v1/videos/${id}/stream` });
+    const early = await t.inject({ method: 'GET', url: `/api/v1/videos/${id}/stream`, token: alice.token });
     assert.equal(early.statusCode, 409);
     assert.equal(early.json().code, 'VIDEO_NOT_READY');
 
@@ -102,7 +113,9 @@ describe('videos', () => {
     const id = await t.uploadVideo(alice.token);
     await t.world.commandBus.send({ type: 'FailProcessing', data: { videoId: id, reason: 'the file has no video stream', code: 'NO_VIDEO_STREAM' }, metadata: { now: Date.now() } });
     await t.world.settle();
-    const res = await t.inject({ method: 'GET', url: `/api/v1/videos/${id}/status` });
+    assert.equal((await t.inject({ method: 'GET', url: `/api/v1/videos/${id}/status` })).statusCode, 404, 'failed: owner only');
+    assert.equal((await t.inject({ method: 'GET', url: `/api/v1/videos/${id}/status`, token: mallory.token })).statusCode, 404, 'failed: owner only');
+    const res = await t.inject({ method: 'GET', url: `/api/v1/videos/${id}/status`, token: alice.token });
     assert.equal(res.json().status, 'failed');
     assert.equal(res.json().error_code, 'NO_VIDEO_STREAM');
     assert.equal(res.json().error, processingFailureMessage('NO_VIDEO_STREAM'));
@@ -113,7 +126,7 @@ describe('videos', () => {
     const leaky = 'processing failed after retries: /srv/streamwave/data/work/vid_1/source: Invalid data found when processing input';
     await t.world.commandBus.send({ type: 'FailProcessing', data: { videoId: id, reason: leaky, code: 'SOMETHING_OLD' }, metadata: { now: Date.now() } });
     await t.world.settle();
-    const body = (await t.inject({ method: 'GET', url: `/api/v1/videos/${id}/status` })).json();
+    const body = (await t.inject({ method: 'GET', url: `/api/v1/videos/${id}/status`, token: alice.token })).json();
     assert.equal(body.status, 'failed');
     assert.equal(body.error_code, 'PROCESSING_FAILED');
     assert.equal(body.error, processingFailureMessage('PROCESSING_FAILED'));

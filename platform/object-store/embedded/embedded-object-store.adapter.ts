@@ -70,6 +70,8 @@ export interface EmbeddedObjectStore extends ObjectStore, ObjectRangeReader {
    * (`multipart/`); the upload reaper removes the entries untouched for longer than the expiry.
    */
   readonly scratchDirs: readonly string[];
+  /** Removes every object under the folder `prefix` (ends with `/`); returns how many; see ObjectDeletion. */
+  deletePrefix(prefix: string): Promise<number>;
 }
 
 /**
@@ -132,6 +134,7 @@ export function createEmbeddedObjectStore(opts: EmbeddedObjectStoreOptions): Emb
     },
 
     deleteObject: (key) => files.delete(key),
+    deletePrefix: (prefix) => files.deletePrefix(prefix),
 
     publicUrl(key) {
       return `${publicBaseUrl}${mediaPathPrefix}/${encodeKeyPath(key)}`;

@@ -9,7 +9,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { ObjectStoreError } from '../object-store.port.ts';
@@ -256,6 +256,22 @@ export class ObjectFiles {
     });
   }
 
+  /**
+   * Removes every object whose key starts with `prefix` (which must end with `/`: a folder of
+   * objects, e.g. `videos/<id>/`), with their metadata; returns how many files were removed.
+   * No error when nothing is there. Used by the media collector (issue 8).
+   */
+  async deletePrefix(prefix: string): Promise<number> {
+    if (!prefix.endsWith('/') || !isStorableKey(`${prefix}x`)) throw new RangeError(`not a folder prefix: ${prefix}`);
+    const dir = this.objectPath(prefix.slice(0, -1));
+    const files = await countFiles(dir);
+    await withLock(`object:${dir}`, async () => {
+      await rm(dir, { recursive: true, force: true });
+      await rm(join(this.metaDir, prefix.slice(0, -1)), { recursive: true, force: true });
+    });
+    return files;
+  }
+
   private objectPath(key: string): string {
     assertStorableKey(key);
     return join(this.objectsDir, key);
@@ -263,5 +279,16 @@ export class ObjectFiles {
 
   private metaPath(key: string): string {
     return join(this.metaDir, `${key}.json`);
+  }
+}
+
+/** Files under `dir`, recursively; 0 when it does not exist. */
+async function countFiles(dir: string): Promise<number> {
+  try {
+    const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+    return entries.filter((e) => e.isFile()).length;
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return 0;
+    throw err;
   }
 }

@@ -4,10 +4,29 @@ import { supportsRangeReads } from '../object-range.port.ts';
 import { assertNever } from '../../shared/assert-never.ts';
 import { decideByteRange } from './byte-range.ts';
 import { Transform, type Readable } from 'node:stream';
+import { videoIdOfMediaKey, type MediaUrlSigning } from './media-url-signing.ts';
+
+/**
+ * How a video's media may be served (the rule is domain/video/video-visibility.ts mediaAccessOf):
+ * `public` plain URLs, cacheable; `signed` only under a valid signed prefix, `private, no-store`;
+ * `gone` 404 for everyone (deleted or unknown: the tombstone check of issue 8).
+ */
+export type MediaAccessLevel = 'public' | 'signed' | 'gone';
 
 export interface MediaPluginOptions {
   store: ObjectStore;
+  /**
+   * The access level of a video, looked up before every response (the video-detail read model,
+   * which the DELETE waits for before its 204: deleted media answers 404 at once, whatever the
+   * collector has removed yet). Absent: every video is public (tests, tools).
+   */
+  access?: (videoId: string) => Promise<MediaAccessLevel>;
+  /** Verifies signed media URLs (`/signed/<token>/<key>`); absent: signed URLs answer 404. */
+  signing?: MediaUrlSigning;
 }
+
+/** Cache-Control of media served through a signed URL: never stored by a shared cache (issue 8). */
+const PRIVATE = 'private, no-store';
 
 /** Key prefixes that are public: HLS output and thumbnails; raw uploads stay private. */
 const PUBLIC_PREFIXES = ['videos/'];
@@ -78,6 +97,11 @@ function notFound(reply: FastifyReply) {
  * `PUBLIC_PREFIXES` are served; anything else (e.g. raw `uploads/`) is a 404 `{ code: 'NOT_FOUND' }`,
  * indistinguishable from a missing object. Supports single byte ranges (206 / 416) and HEAD, and
  * sends `Access-Control-Allow-Origin: *` so web players on other origins can fetch segments.
+ *
+ * Visibility and deletion (issue 8): with `access`, a video's media is served at `/media/<key>`
+ * only while its level is `public`; `signed` videos (private, or not ready) only at
+ * `/media/signed/<token>/<key>` with a valid token (media-url-signing.ts), answered
+ * `Cache-Control: private, no-store`; `gone` (deleted) videos are a 404 on both paths.
  */
 export const mediaPlugin: FastifyPluginAsync<MediaPluginOptions> = async (fastify, opts) => {
   const { store } = opts;
@@ -98,20 +122,41 @@ export const mediaPlugin: FastifyPluginAsync<MediaPluginOptions> = async (fastif
 
   fastify.get<{ Params: { '*': string } }>('/*', async (request, reply) => {
     const key = request.params['*'] ?? '';
-    const headers = mediaResponseHeaders(key);
-    if (!headers || !PUBLIC_PREFIXES.some((p) => key.startsWith(p))) return notFound(reply);
+    if (!mediaResponseHeaders(key) || !PUBLIC_PREFIXES.some((p) => key.startsWith(p))) return notFound(reply);
+    if (opts.access) {
+      const videoId = videoIdOfMediaKey(key);
+      if (!videoId || (await opts.access(videoId)) !== 'public') return notFound(reply);
+    }
+    return serve(key, request.headers.range, reply);
+  });
+
+  fastify.get<{ Params: { token: string; '*': string } }>('/signed/:token/*', async (request, reply) => {
+    const key = request.params['*'] ?? '';
+    const videoId = videoIdOfMediaKey(key);
+    if (!videoId || !mediaResponseHeaders(key) || !opts.signing || !opts.signing.verify(request.params.token, videoId)) return notFound(reply);
+    if (opts.access && (await opts.access(videoId)) === 'gone') return notFound(reply);
+    return serve(key, request.headers.range, reply, PRIVATE);
+  });
+
+  /** Sends the object at `key` (ranges, HEAD); `cacheOverride` replaces the per-kind Cache-Control. */
+  async function serve(key: string, range: string | undefined, reply: FastifyReply, cacheOverride?: string) {
+    // The stored content type is never echoed: only the fixed player types (checked by the routes).
+    const headersOf = () => {
+      const h = mediaResponseHeaders(key)!;
+      return { contentType: h.contentType, cacheControl: cacheOverride ?? h.cacheControl };
+    };
     try {
       const ranged = supportsRangeReads(store);
       const info = ranged ? await store.headObject(key) : undefined;
       if (ranged && !info) return notFound(reply);
 
       if (ranged && info) {
-        const { contentType, cacheControl } = headers;
+        const { contentType, cacheControl } = headersOf();
         reply.header('content-type', contentType).header('cache-control', cacheControl).header('accept-ranges', 'bytes')
           .header('x-content-type-options', 'nosniff');
         if (info.etag) reply.header('etag', info.etag);
         if (info.lastModified) reply.header('last-modified', info.lastModified.toUTCString());
-        const decision = decideByteRange(request.headers.range, info.size);
+        const decision = decideByteRange(range, info.size);
         switch (decision.kind) {
           case 'unsatisfiable':
             return reply.code(416).header('content-range', `bytes */${info.size}`).send();
@@ -136,10 +181,10 @@ export const mediaPlugin: FastifyPluginAsync<MediaPluginOptions> = async (fastif
 
       const obj = await store.getObject(key);
       if (!obj) return notFound(reply);
-      const { contentType, cacheControl } = headers;
+      const { contentType, cacheControl } = headersOf();
       reply.header('content-type', contentType).header('cache-control', cacheControl).header('accept-ranges', 'bytes')
-          .header('x-content-type-options', 'nosniff');
-      const decision = decideByteRange(request.headers.range, obj.size);
+        .header('x-content-type-options', 'nosniff');
+      const decision = decideByteRange(range, obj.size);
       switch (decision.kind) {
         case 'unsatisfiable':
           obj.body.destroy();
@@ -160,5 +205,5 @@ export const mediaPlugin: FastifyPluginAsync<MediaPluginOptions> = async (fastif
       if (err instanceof ObjectStoreError && (err.code === 'InvalidArgument' || err.code === 'NoSuchKey')) return notFound(reply);
       throw err;
     }
-  });
+  }
 };
