@@ -35,10 +35,18 @@ export interface GatewayConfig {
   bodyLimitBytes?: number;
   /** Fastify `trustProxy` (true, or addresses/CIDRs of trusted proxies). Default false. */
   trustProxy?: boolean | string | string[];
+  /**
+   * HMAC key of playback session ids (STREAMWAVE_PLAYBACK_SECRET; gateway/playback, issue 8).
+   * Default: derived from jwtSecret (SHA-256 of `playback-session:<jwtSecret>`).
+   */
+  playbackSecret?: string;
+  /** Lifetime of a playback session issued by `GET /videos/{id}/stream`, seconds. Default 21600 (6 h). */
+  playbackSessionTtlSeconds?: number;
 }
 
-export type ResolvedGatewayConfig = Required<Omit<GatewayConfig, 'trustProxy'>> & {
+export type ResolvedGatewayConfig = Required<Omit<GatewayConfig, 'trustProxy' | 'playbackSecret'>> & {
   trustProxy: boolean | string | string[];
+  playbackSecret?: string;
 };
 
 export const DEFAULT_GATEWAY_CONFIG = {
@@ -50,6 +58,7 @@ export const DEFAULT_GATEWAY_CONFIG = {
   uploadUrlTtlSeconds: 3600,
   bodyLimitBytes: 1024 * 1024,
   trustProxy: false,
+  playbackSessionTtlSeconds: 6 * 3600,
 } as const;
 
 /** See GatewayDeps.readYourWrites. Never throws; a timeout answers anyway (the write is durable, the read model lags). */

@@ -24,6 +24,10 @@ export interface StreamWaveConfig {
   maxUploadBytes: number;
   /** Uploads per user per hour (default 5; seed 001 §3). */
   uploadsPerHour: number;
+  /** HMAC key of playback session ids (STREAMWAVE_PLAYBACK_SECRET, ≥ 32 chars); unset: derived in deploy/shared/wiring.ts (issue 8). */
+  playbackSecret?: string;
+  /** Lifetime of a playback session, seconds (STREAMWAVE_PLAYBACK_SESSION_TTL_SECONDS, default 21600 = 6 h; issue 8). */
+  playbackSessionTtlSeconds: number;
   /** Renditions encoded at once (ffmpeg processes; default 1 on small machines). */
   transcodeConcurrency: number;
   logLevel: string;
@@ -63,6 +67,8 @@ const schema = {
     STREAMWAVE_TOKEN_TTL_SECONDS: { type: 'integer', minimum: 60, default: 3600 },
     STREAMWAVE_MAX_UPLOAD_BYTES: { type: 'integer', minimum: 1, default: 4 * 1024 ** 3 },
     STREAMWAVE_UPLOADS_PER_HOUR: { type: 'integer', minimum: 1, default: 5 },
+    STREAMWAVE_PLAYBACK_SECRET: { type: 'string', minLength: 32 },
+    STREAMWAVE_PLAYBACK_SESSION_TTL_SECONDS: { type: 'integer', minimum: 60, maximum: 7 * 24 * 3600, default: 6 * 3600 },
     STREAMWAVE_TRANSCODE_CONCURRENCY: { type: 'integer', minimum: 1, maximum: 16, default: 1 },
     STREAMWAVE_ADMIN_TOKEN: { type: 'string', minLength: 16 },
     STREAMWAVE_KAFKA_BROKERS: { type: 'string', pattern: '^\\s*[^,\\s]+:[0-9]+\\s*(,\\s*[^,\\s]+:[0-9]+\\s*)*$' },
@@ -87,6 +93,8 @@ interface Env {
   STREAMWAVE_TOKEN_TTL_SECONDS: number;
   STREAMWAVE_MAX_UPLOAD_BYTES: number;
   STREAMWAVE_UPLOADS_PER_HOUR: number;
+  STREAMWAVE_PLAYBACK_SECRET?: string;
+  STREAMWAVE_PLAYBACK_SESSION_TTL_SECONDS: number;
   STREAMWAVE_TRANSCODE_CONCURRENCY: number;
   STREAMWAVE_LOG_LEVEL: string;
   STREAMWAVE_ADMIN_TOKEN?: string;
@@ -128,6 +136,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StreamWaveConf
     tokenTtlSeconds: e.STREAMWAVE_TOKEN_TTL_SECONDS,
     maxUploadBytes: e.STREAMWAVE_MAX_UPLOAD_BYTES,
     uploadsPerHour: e.STREAMWAVE_UPLOADS_PER_HOUR,
+    playbackSecret: e.STREAMWAVE_PLAYBACK_SECRET,
+    playbackSessionTtlSeconds: e.STREAMWAVE_PLAYBACK_SESSION_TTL_SECONDS,
     transcodeConcurrency: e.STREAMWAVE_TRANSCODE_CONCURRENCY,
     logLevel: e.STREAMWAVE_LOG_LEVEL,
     adminToken: e.STREAMWAVE_ADMIN_TOKEN ?? persistedSecret(dataDir, ADMIN_TOKEN_FILE),

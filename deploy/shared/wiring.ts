@@ -35,6 +35,10 @@ export function gatewayConfigOf(config: StreamWaveConfig): GatewayConfig {
     tokenTtlSeconds: config.tokenTtlSeconds,
     maxUploadBytes: config.maxUploadBytes,
     uploadsPerHour: config.uploadsPerHour,
+    // TODO(issue 8, merge): use the registry helper's loadOrCreateSecret for an independent
+    // playback secret; until then derived from the one configured secret.
+    playbackSecret: config.playbackSecret ?? derivedSecret(config, 'playback-session'),
+    playbackSessionTtlSeconds: config.playbackSessionTtlSeconds,
   };
 }
 

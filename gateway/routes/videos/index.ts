@@ -2,7 +2,9 @@
  * Videos resource (prefix `/api/v1/videos`):
  * - `GET /{id}` detail; `PATCH /{id}` (owner) edit → 200 detail; `DELETE /{id}` (owner) → 204.
  * - `GET /{id}/status` processing status (public read).
- * - `GET /{id}/stream` → `{ manifest_url }`; 409 VIDEO_NOT_READY until the video is published.
+ * - `GET /{id}/stream` → `{ manifest_url, session_id, session_expires_at }`: a signed playback session
+ *   bound to the video (gateway/playback, issue 8) that heartbeats must carry; 409 VIDEO_NOT_READY
+ *   until the video is published.
  * Deleted videos answer 404 VIDEO_NOT_FOUND everywhere.
  *
  * Ownership is checked on the read model for a clear 403 before the command is sent; the
@@ -11,11 +13,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Errors } from '../../errors.ts';
 import { requireUserId } from '../../plugins/auth.plugin.ts';
+import { playbackSessionsOf } from '../../playback/playback-session.ts';
 import { assertOwner, loadVideo, videoDetailJson } from '../shared.ts';
 import { deleteVideoSchema, getVideoSchema, patchVideoSchema, streamSchema, videoStatusSchema } from './videos.schemas.ts';
 
 export const videosRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { commandBus, objectStore, readYourWrites, now } = fastify.gateway;
+  const { commandBus, objectStore, readYourWrites, now, config } = fastify.gateway;
+  const playbackSessions = playbackSessionsOf(config, now);
 
   fastify.get('/:id', { schema: getVideoSchema }, async (request) => {
     return videoDetailJson(await loadVideo(fastify, request.params.id), objectStore);
@@ -63,6 +67,11 @@ export const videosRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/:id/stream', { schema: streamSchema }, async (request) => {
     const video = await loadVideo(fastify, request.params.id);
     if (video.status !== 'ready' || !video.masterPlaylistKey) throw new Errors.VideoNotReady(video.videoId);
-    return { manifest_url: objectStore.publicUrl(video.masterPlaylistKey) };
+    const session = playbackSessions.issue(video.videoId);
+    return {
+      manifest_url: objectStore.publicUrl(video.masterPlaylistKey),
+      session_id: session.sessionId,
+      session_expires_at: new Date(session.expiresAt).toISOString(),
+    };
   });
 };
