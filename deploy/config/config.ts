@@ -26,7 +26,7 @@ export interface StreamWaveConfig {
   uploadsPerHour: number;
   /** HMAC key of playback session ids (STREAMWAVE_PLAYBACK_SECRET, ≥ 32 chars); unset: derived in deploy/shared/wiring.ts (issue 8). */
   playbackSecret?: string;
-  /** Lifetime of a playback session, seconds (STREAMWAVE_PLAYBACK_SESSION_TTL_SECONDS, default 21600 = 6 h; issue 8). */
+  /** Lifetime of a playback session, seconds (STREAMWAVE_PLAYBACK_SESSION_TTL_SECONDS, default 21600 = 6 h, at most 86400: below the 48 h session-state horizon of the video-detail projection; issue 8). */
   playbackSessionTtlSeconds: number;
   /** Renditions encoded at once (ffmpeg processes; default 1 on small machines). */
   transcodeConcurrency: number;
@@ -68,7 +68,7 @@ const schema = {
     STREAMWAVE_MAX_UPLOAD_BYTES: { type: 'integer', minimum: 1, default: 4 * 1024 ** 3 },
     STREAMWAVE_UPLOADS_PER_HOUR: { type: 'integer', minimum: 1, default: 5 },
     STREAMWAVE_PLAYBACK_SECRET: { type: 'string', minLength: 32 },
-    STREAMWAVE_PLAYBACK_SESSION_TTL_SECONDS: { type: 'integer', minimum: 60, maximum: 7 * 24 * 3600, default: 6 * 3600 },
+    STREAMWAVE_PLAYBACK_SESSION_TTL_SECONDS: { type: 'integer', minimum: 60, maximum: 24 * 3600, default: 6 * 3600 },
     STREAMWAVE_TRANSCODE_CONCURRENCY: { type: 'integer', minimum: 1, maximum: 16, default: 1 },
     STREAMWAVE_ADMIN_TOKEN: { type: 'string', minLength: 16 },
     STREAMWAVE_KAFKA_BROKERS: { type: 'string', pattern: '^\\s*[^,\\s]+:[0-9]+\\s*(,\\s*[^,\\s]+:[0-9]+\\s*)*$' },
