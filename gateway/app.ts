@@ -167,7 +167,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     await api.register(uploadsRoutes, { prefix: '/api/v1/uploads' });
     await api.register(videosRoutes, { prefix: '/api/v1/videos' });
     await api.register(commentsRoutes, { prefix: '/api/v1/videos' });
-    await api.register(viewsRoutes, { prefix: '/api/v1/videos' });
+    await api.register(viewsRoutes, { prefix: '/api/v1/videos', registry: deps.metricsRegistry });
     await api.register(analyticsRoutes, { prefix: '/api/v1/videos' });
     await api.register(searchRoutes, { prefix: '/api/v1/search' });
   });

@@ -28,6 +28,8 @@ export const Errors = {
   InvalidPart: createError('INVALID_PART', '%s', 400),
   /** Issue 8: the parts do not follow the plan or do not add up to the declared size; the upload is failed. */
   UploadSizeMismatch: createError('UPLOAD_SIZE_MISMATCH', '%s', 400),
+  /** Heartbeat whose session_id was not issued for this video by `GET /videos/{id}/stream`, is malformed, or expired (issue 8). */
+  InvalidPlaybackSession: createError('INVALID_PLAYBACK_SESSION', 'playback session is invalid or expired (%s); get a new one from GET /videos/{id}/stream', 400),
   Unauthorized: createError('UNAUTHORIZED', 'a Bearer access token is required', 401),
   InvalidToken: createError('INVALID_TOKEN', 'the access token is invalid or expired', 401),
   InvalidCredentials: createError('INVALID_CREDENTIALS', 'unknown username or wrong password', 401),

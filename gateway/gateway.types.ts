@@ -66,10 +66,18 @@ export interface GatewayConfig {
   passwordHashConcurrency?: number;
   /** Logins/registrations waiting for a hashing slot before 503 SERVER_BUSY. Default 32. */
   passwordHashQueue?: number;
+  /**
+   * HMAC key of playback session ids (STREAMWAVE_PLAYBACK_SECRET, else `<dataDir>/playback.key`;
+   * gateway/playback, issue 8). Default (tests): derived from jwtSecret.
+   */
+  playbackSecret?: string;
+  /** Lifetime of a playback session issued by `GET /videos/{id}/stream`, seconds. Default 21600 (6 h). */
+  playbackSessionTtlSeconds?: number;
 }
 
-export type ResolvedGatewayConfig = Required<Omit<GatewayConfig, 'trustProxy' | 'jwtKeys' | 'rateLimits'>> & {
+export type ResolvedGatewayConfig = Required<Omit<GatewayConfig, 'trustProxy' | 'jwtKeys' | 'rateLimits' | 'playbackSecret'>> & {
   trustProxy: boolean | string | string[];
+  playbackSecret?: string;
   jwtKeys?: { kid: string; secret: string }[];
   rateLimits: RateLimitsConfig;
 };
@@ -93,6 +101,7 @@ export const DEFAULT_GATEWAY_CONFIG = {
   keepAliveTimeoutSeconds: 5,
   passwordHashConcurrency: 2,
   passwordHashQueue: 32,
+  playbackSessionTtlSeconds: 6 * 3600,
 } as const;
 
 /** See GatewayDeps.readYourWrites. Never throws; a timeout answers anyway (the write is durable, the read model lags). */

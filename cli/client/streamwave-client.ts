@@ -132,10 +132,19 @@ export class StreamWaveClient {
     return this.request('GET', `/api/v1/videos/${encodeURIComponent(videoId)}`);
   }
 
-  stream(videoId: string): Promise<{ manifest_url: string }> {
+  /**
+   * `GET /videos/{id}/stream`: the master playlist URL and a new signed playback session
+   * (`session_id`, valid until `session_expires_at`, RFC 3339) that `recordView` must carry (issue 8).
+   */
+  stream(videoId: string): Promise<{ manifest_url: string; session_id: string; session_expires_at: string }> {
     return this.request('GET', `/api/v1/videos/${encodeURIComponent(videoId)}/stream`);
   }
 
+  /**
+   * A player heartbeat (`POST /videos/{id}/views`): `session_id` from `stream(videoId)`, seconds
+   * watched in the session (cumulative) and playhead, seconds. 400 INVALID_PLAYBACK_SESSION when the
+   * session was not issued for this video or expired.
+   */
   recordView(videoId: string, v: { session_id: string; watched_seconds: number; position_seconds: number }): Promise<unknown> {
     return this.request('POST', `/api/v1/videos/${encodeURIComponent(videoId)}/views`, v);
   }

@@ -59,6 +59,10 @@ export interface StreamWaveConfig {
   mediaUrlTtlSeconds: number;
   /** CDN purge hook: POSTed `{ video_id, prefix, paths }` after a video is deleted (issue 8); unset: no CDN, nothing to purge. */
   cdnPurgeUrl?: string;
+  /** HMAC key of playback session ids (STREAMWAVE_PLAYBACK_SECRET, ≥ 32 chars); else `<dataDir>/playback.key` (issue 8). */
+  playbackSecret: string;
+  /** Lifetime of a playback session, seconds (STREAMWAVE_PLAYBACK_SESSION_TTL_SECONDS, default 21600 = 6 h, at most 86400: below the 48 h session-state horizon of the video-detail projection; issue 8). */
+  playbackSessionTtlSeconds: number;
   /** Renditions encoded at once (ffmpeg processes; default 1 on small machines). */
   transcodeConcurrency: number;
   logLevel: string;
@@ -145,6 +149,8 @@ const schema = {
     STREAMWAVE_UPLOAD_REAPER_INTERVAL_SECONDS: { type: 'integer', minimum: 1, default: 3600 },
     STREAMWAVE_MEDIA_URL_TTL_SECONDS: { type: 'integer', minimum: 60, maximum: 7 * 24 * 3600, default: 14400 },
     STREAMWAVE_CDN_PURGE_URL: { type: 'string', pattern: '^https?://' },
+    STREAMWAVE_PLAYBACK_SECRET: { type: 'string', minLength: 32 },
+    STREAMWAVE_PLAYBACK_SESSION_TTL_SECONDS: { type: 'integer', minimum: 60, maximum: 24 * 3600, default: 6 * 3600 },
     STREAMWAVE_TRANSCODE_CONCURRENCY: { type: 'integer', minimum: 1, maximum: 16, default: 1 },
     STREAMWAVE_ADMIN_TOKEN: { type: 'string', minLength: 16 },
     STREAMWAVE_MIN_FREE_DISK_BYTES: { type: 'integer', minimum: 0, default: 512 * 1024 ** 2 },
@@ -204,6 +210,8 @@ interface Env {
   STREAMWAVE_USER_STORAGE_QUOTA_BYTES: number;
   STREAMWAVE_UPLOAD_EXPIRY_SECONDS: number;
   STREAMWAVE_UPLOAD_REAPER_INTERVAL_SECONDS: number;
+  STREAMWAVE_PLAYBACK_SECRET?: string;
+  STREAMWAVE_PLAYBACK_SESSION_TTL_SECONDS: number;
   STREAMWAVE_TRANSCODE_CONCURRENCY: number;
   STREAMWAVE_MEDIA_URL_TTL_SECONDS: number;
   STREAMWAVE_CDN_PURGE_URL?: string;
@@ -291,6 +299,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StreamWaveConf
     userStorageQuotaBytes: e.STREAMWAVE_USER_STORAGE_QUOTA_BYTES,
     uploadExpirySeconds: e.STREAMWAVE_UPLOAD_EXPIRY_SECONDS,
     uploadReaperIntervalSeconds: e.STREAMWAVE_UPLOAD_REAPER_INTERVAL_SECONDS,
+    playbackSecret: e.STREAMWAVE_PLAYBACK_SECRET ?? loadOrCreateSecret(dataDir, PLAYBACK_SECRET_FILE),
+    playbackSessionTtlSeconds: e.STREAMWAVE_PLAYBACK_SESSION_TTL_SECONDS,
     transcodeConcurrency: e.STREAMWAVE_TRANSCODE_CONCURRENCY,
     mediaUrlTtlSeconds: e.STREAMWAVE_MEDIA_URL_TTL_SECONDS,
     ...(e.STREAMWAVE_CDN_PURGE_URL && { cdnPurgeUrl: e.STREAMWAVE_CDN_PURGE_URL }),
@@ -347,6 +357,7 @@ export const ADMIN_TOKEN_FILE = 'admin.token';
 export const PRESIGN_SECRET_FILE = 'presign.key';
 export const CURSOR_SECRET_FILE = 'cursor.key';
 export const MEDIA_URL_SECRET_FILE = 'media-url.key';
+export const PLAYBACK_SECRET_FILE = 'playback.key';
 /** Generated registry password (read by `streamwave schemas register` when no password is given). */
 export const SCHEMA_REGISTRY_PASSWORD_FILE = 'schema-registry.password';
 

@@ -40,6 +40,8 @@ export function gatewayConfigOf(config: StreamWaveConfig): GatewayConfig {
     connectionTimeoutSeconds: config.connectionTimeoutSeconds,
     keepAliveTimeoutSeconds: config.keepAliveTimeoutSeconds,
     passwordHashConcurrency: config.passwordHashConcurrency,
+    playbackSecret: config.playbackSecret,
+    playbackSessionTtlSeconds: config.playbackSessionTtlSeconds,
   };
 }
 

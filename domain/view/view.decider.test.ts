@@ -7,12 +7,13 @@ import { historyUpTo, T0 } from '../video/video.fixtures.ts';
 
 const V = 'vid-v';
 const spec = DeciderSpecification.for(viewDecider);
-const view = (watchedSeconds: number, positionSeconds: number, viewerId?: string | null): ViewCommand => ({
-  type: 'RecordView', data: { videoId: V, sessionId: 's-1', viewerId, watchedSeconds, positionSeconds }, metadata: { now: T0 + 50 },
+const STARTED = T0 + 10;
+const view = (watchedSeconds: number, positionSeconds: number, viewerId?: string | null, sessionStartedAt: number | null = STARTED): ViewCommand => ({
+  type: 'RecordView', data: { videoId: V, sessionId: 's-1', viewerId, watchedSeconds, positionSeconds, ...(sessionStartedAt !== null && { sessionStartedAt }) }, metadata: { now: T0 + 50 },
 });
-const viewed = (watchedSeconds: number, positionSeconds: number, viewerId: string | null = null): ViewEvent => ({
+const viewed = (watchedSeconds: number, positionSeconds: number, viewerId: string | null = null, sessionStartedAt: number | null = STARTED): ViewEvent => ({
   type: 'VideoViewed',
-  data: { videoId: V, sessionId: 's-1', viewerId, watchedSeconds, positionSeconds, videoDurationSeconds: 12.5, viewedAt: T0 + 50 },
+  data: { videoId: V, sessionId: 's-1', viewerId, watchedSeconds, positionSeconds, videoDurationSeconds: 12.5, viewedAt: T0 + 50, sessionStartedAt },
 });
 const given = (status: Parameters<typeof historyUpTo>[1]) => spec.given(historyUpTo(V, status));
 
@@ -40,6 +41,10 @@ describe('view decider', () => {
     });
     test('an anonymous heartbeat has viewerId null', () => {
       given('ready').when(view(0, 0)).then([viewed(0, 0)]);
+    });
+    test('the session start is copied from the command; a command without one records null (issue 8)', () => {
+      given('ready').when(view(2, 2, null, T0 + 7)).then([viewed(2, 2, null, T0 + 7)]);
+      given('ready').when(view(2, 2, null, null)).then([viewed(2, 2, null, null)]);
     });
     test('watchedSeconds and positionSeconds must be finite and ≥ 0', () => {
       for (const [w, p] of [[-1, 0], [0, -0.5], [Number.NaN, 0], [0, Number.POSITIVE_INFINITY]]) {

@@ -30,6 +30,7 @@ function decideView(command: ViewCommand, state: VideoState): ViewEvent[] {
         data: {
           videoId: d.videoId, sessionId: d.sessionId, viewerId: d.viewerId ?? null, watchedSeconds: d.watchedSeconds,
           positionSeconds: d.positionSeconds, videoDurationSeconds: video.durationSeconds ?? 0, viewedAt: command.metadata.now,
+          sessionStartedAt: d.sessionStartedAt ?? null,
         },
       }];
     }

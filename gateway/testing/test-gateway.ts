@@ -72,6 +72,8 @@ export interface TestGateway {
   /** Start → upload the part → complete: returns the video id. `publish` also drives it to ready. */
   uploadVideo(token: string, opts?: { publish?: boolean; title?: string; tags?: string[] }): Promise<string>;
   inject(opts: InjectOptions & { token?: string }): Promise<LightMyRequestResponse>;
+  /** `GET /videos/{id}/stream` (expects 200): the signed playback session id heartbeats must carry (issue 8). */
+  startPlayback(videoId: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -181,6 +183,11 @@ export async function createTestGateway(
       });
       expectStatus(res, 201, 'start upload');
       return res.json<StartUploadBody>();
+    },
+    async startPlayback(videoId) {
+      const res = await inject({ method: 'GET', url: `/api/v1/videos/${videoId}/stream` });
+      expectStatus(res, 200, 'stream');
+      return res.json<{ session_id: string }>().session_id;
     },
     async uploadVideo(token, opts = {}) {
       const size = 1000;

@@ -4,7 +4,9 @@ import type { DomainEvent, RenditionInfo, VideoViewed } from '../../domain/event
 import { historyUpTo } from '../../domain/video/video.fixtures.ts';
 import { caseHeartbeats, VIEW_RULE_CASES } from '../../domain/view/view-rule.cases.ts';
 import { TOPICS } from '../../schemas/topics.ts';
-import { driveReadModel } from '../testing/projection-test-kit.ts';
+import { driveReadModel, inMemoryStores } from '../testing/projection-test-kit.ts';
+import type { KeyValueStore } from '../stores/key-value-store.port.ts';
+import { SESSION_STATE_HORIZON_MS } from './video-detail.projection.ts';
 
 const T0 = Date.UTC(2026, 10, 24, 10, 0, 0);
 const rung = (name: string, height: number, bandwidth: number): RenditionInfo => ({
@@ -153,6 +155,37 @@ describe('video-detail projection', () => {
     assert.equal(va.views, 2);
     assert.equal(va.commentCount, 1);
     assert.deepEqual(await twice.queries.getVideo('v1'), va);
+  });
+
+  test('signed sessions\' state expires 48 h after their last heartbeat (event time); legacy sessions stay; counts unchanged (issue 8)', async () => {
+    let kv!: KeyValueStore;
+    const base = inMemoryStores();
+    const stores = { ...base, keyValue: async (...a: Parameters<typeof base.keyValue>) => (kv = await base.keyValue(...a)) };
+    const hb = (sessionId: string, at: number, watchedSeconds: number, sessionStartedAt: number | null = at - 60_000): DomainEvent => ({
+      type: 'VideoViewed', data: { videoId: 'v1', sessionId, viewerId: null, watchedSeconds, positionSeconds: watchedSeconds, videoDurationSeconds: 60, viewedAt: at, sessionStartedAt },
+    });
+    const sessionKeys = async () => (await kv.scan('view-session', { limit: 1000 })).map((e) => e.key).filter((k) => k.startsWith('view-session:'));
+    const run = async (batches: DomainEvent[][]) => {
+      const m = await driveReadModel('video-detail', { stores });
+      for (const b of batches) await m.apply(b);
+      return { views: (await m.queries.getVideo('v1'))!.views, sessions: await sessionKeys() };
+    };
+    const sessions = 200;
+    const day1 = Array.from({ length: sessions }, (_, i) => hb(`s${i}`, T0 + 10_000 + i, i % 2 ? 12 : 3));
+    const legacy = hb('legacy', T0 + 5_000, 12, null);
+    // Within the horizon nothing is dropped; one heartbeat 48 h after a session's last sweeps the old ones.
+    const later = T0 + 10_000 + sessions + SESSION_STATE_HORIZON_MS;
+    const lateBeats = Array.from({ length: 10 }, (_, k) => hb(`late${k}`, later + k, 1));
+    const live = await run([videoHistory('v1', 'o', T0), [legacy, ...day1.slice(0, 50)], day1.slice(50), lateBeats.slice(0, 3), lateBeats.slice(3, 6), lateBeats.slice(6)]);
+    assert.equal(live.views, 101, '100 signed sessions and the legacy one qualified');
+    // 10 late heartbeats (3 batches after the old sessions') each sweep ≤ 32 expired sessions: all 200 gone.
+    assert.deepEqual(live.sessions.sort(), ['legacy', ...lateBeats.map((_, k) => `late${k}`)].map((s) => `view-session:v1:${s}`).sort());
+    // A replay in one batch sweeps only committed state (later heartbeats finish the job), but counts the same.
+    const replay = await run([[...videoHistory('v1', 'o', T0), legacy, ...day1, ...lateBeats]]);
+    assert.equal(replay.views, live.views);
+    // A heartbeat just inside the horizon keeps its session.
+    const kept = await run([[...videoHistory('v1', 'o', T0), hb('a', T0 + 1_000, 3)], [hb('b', T0 + 1_000 + SESSION_STATE_HORIZON_MS - 1, 3)]]);
+    assert.deepEqual(kept.sessions.sort(), ['view-session:v1:a', 'view-session:v1:b']);
   });
 
   test('an undecodable record is skipped and checkpointed; the rest applies', async () => {

@@ -9,7 +9,14 @@
  *   never race the video's own partition; a Redis hash with HINCRBY later)
  * - `upload:<uploadId>` → videoId
  * - `user-video:<ownerId>:<createdAt, 15 digits>:<videoId>` → videoId (newest last)
- * - `view-session:<videoId>:<sessionId>` → the session's fold state under view rule v1
+ * - `view-session:<videoId>:<sessionId>` → the session's fold state under the view rule
+ * - `view-session-seen:<videoId>:<sessionId>` → last heartbeat time (event time, ms) of a signed
+ *   session (heartbeats with `sessionStartedAt`, issue 8), and its expiry index entry
+ *   `view-session-expiry:<videoId>:<lastHeartbeat, 15 digits>:<sessionId>` → true. A signed
+ *   session's state is dropped SESSION_STATE_HORIZON_MS after its last heartbeat, swept by later
+ *   heartbeats of the same video from the committed index (a replay in big batches leaves some for
+ *   later heartbeats to sweep; the counts never depend on it, see the VideoViewed case). Sessions of heartbeats
+ *   recorded before signed sessions (sessionStartedAt null) are a finite legacy set and are kept.
  * - `counted-comment:<videoId>:<commentId>` → true (a comment event delivered twice counts once)
  */
 import pino from 'pino';
@@ -25,7 +32,16 @@ import type { VideoDetail, VideoDetailQueries } from './video-detail.port.ts';
 
 export const VIDEO_DETAIL = 'video-detail';
 /** Version of the key layout above; bump it when the layout changes, so a store of another layout is rebuilt from the log. */
-export const VIDEO_DETAIL_LAYOUT_VERSION = 2;
+export const VIDEO_DETAIL_LAYOUT_VERSION = 3;
+
+/**
+ * How long a signed session's view-rule state is kept after its last heartbeat, ms (event time):
+ * 48 h (issue 8). Longer than the longest playback session (STREAMWAVE_PLAYBACK_SESSION_TTL_SECONDS
+ * ≤ 24 h), so no accepted heartbeat can find its session expired.
+ */
+export const SESSION_STATE_HORIZON_MS = 48 * 3600_000;
+/** Expired sessions dropped per heartbeat at most (bounds the work of one event). */
+const SWEEP_LIMIT = 32;
 
 const enc = encodeURIComponent;
 const pad = (n: number) => String(Math.max(0, Math.floor(n))).padStart(15, '0');
@@ -36,6 +52,9 @@ const keys = {
   userVideoPrefix: (ownerId: string) => `user-video:${enc(ownerId)}:`,
   userVideo: (ownerId: string, createdAt: number, videoId: string) => `user-video:${enc(ownerId)}:${pad(createdAt)}:${enc(videoId)}`,
   viewSession: (videoId: string, sessionId: string) => `view-session:${enc(videoId)}:${enc(sessionId)}`,
+  viewSessionSeen: (videoId: string, sessionId: string) => `view-session-seen:${enc(videoId)}:${enc(sessionId)}`,
+  viewSessionExpiryPrefix: (videoId: string) => `view-session-expiry:${enc(videoId)}:`,
+  viewSessionExpiry: (videoId: string, lastSeen: number, sessionId: string) => `view-session-expiry:${enc(videoId)}:${pad(lastSeen)}:${enc(sessionId)}`,
   countedComment: (videoId: string, commentId: string) => `counted-comment:${enc(videoId)}:${enc(commentId)}`,
 };
 
@@ -147,8 +166,20 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
       case 'VideoViewed': {
         const d = e.data;
         const sKey = keys.viewSession(d.videoId, d.sessionId);
-        const { state, newView } = foldHeartbeat(await tx.get<SessionViewState>(sKey), d);
+        const signed = d.sessionStartedAt != null;
+        const seen = signed ? await tx.get<number>(keys.viewSessionSeen(d.videoId, d.sessionId)) : undefined;
+        // Past the horizon the state is gone whether or not a sweep already removed it, so the
+        // outcome never depends on sweep timing (and cannot happen for an accepted heartbeat).
+        const expired = seen !== undefined && seen + SESSION_STATE_HORIZON_MS <= d.viewedAt;
+        const { state, newView } = foldHeartbeat(expired ? undefined : await tx.get<SessionViewState>(sKey), d);
         tx.put(sKey, state);
+        if (signed) {
+          const lastSeen = expired || seen === undefined ? d.viewedAt : Math.max(seen, d.viewedAt);
+          if (seen !== undefined && seen !== lastSeen) tx.del(keys.viewSessionExpiry(d.videoId, seen, d.sessionId));
+          tx.put(keys.viewSessionSeen(d.videoId, d.sessionId), lastSeen);
+          tx.put(keys.viewSessionExpiry(d.videoId, lastSeen, d.sessionId), true);
+        }
+        await sweepExpiredSessions(tx, d.videoId, d.sessionId, d.viewedAt);
         if (newView) {
           const stats = await getStats(tx, d.videoId);
           stats.views++;
@@ -160,6 +191,31 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
         return; // not an input
       default:
         return assertNever(e);
+    }
+  }
+
+  /**
+   * Drops up to SWEEP_LIMIT signed sessions of `videoId` whose last heartbeat is at least
+   * SESSION_STATE_HORIZON_MS before `now` (event time, ms), oldest first. Reads the committed
+   * expiry index, re-checked through the batch (which sees this batch's own writes).
+   */
+  async function sweepExpiredSessions(tx: KeyValueBatch, videoId: string, currentSessionId: string, now: number): Promise<void> {
+    const prefix = keys.viewSessionExpiryPrefix(videoId);
+    let dropped = 0;
+    // Entries this batch already dropped are still in the committed index: look past them.
+    for (const { key } of await store.scan(prefix, { limit: 4 * SWEEP_LIMIT })) {
+      if (dropped >= SWEEP_LIMIT) return;
+      const rest = key.slice(prefix.length);
+      const lastSeen = Number(rest.slice(0, 15));
+      if (lastSeen + SESSION_STATE_HORIZON_MS > now) return; // ascending: the rest are younger
+      const sessionId = decodeURIComponent(rest.slice(16));
+      if (sessionId === currentSessionId || !(await tx.get(key))) continue;
+      const seen = await tx.get<number>(keys.viewSessionSeen(videoId, sessionId));
+      if (seen !== undefined && seen + SESSION_STATE_HORIZON_MS > now) continue; // seen again in this batch
+      tx.del(key);
+      tx.del(keys.viewSessionSeen(videoId, sessionId));
+      tx.del(keys.viewSession(videoId, sessionId));
+      dropped++;
     }
   }
 

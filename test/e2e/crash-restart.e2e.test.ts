@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StreamWaveClient } from '../../cli/client/streamwave-client.ts';
+import { heartbeat, startPlayback } from '../support/playback.ts';
 import { uploadFile, waitForProcessing } from '../../cli/client/upload-file.ts';
 import { startStandaloneProcess, type StandaloneProcess } from '../support/standalone-process.ts';
 import { makeClip } from '../support/make-media.ts';
@@ -53,9 +54,10 @@ test('kill -9 mid-transcode and mid-projection loses nothing and counts nothing 
   // 2. Acknowledged writes, then an immediate crash while projections are still applying them.
   const sessions = 120;
   const comments = 40;
-  await Promise.all(Array.from({ length: sessions }, (_, i) => c.recordView(up.videoId, { session_id: `s${i}`, watched_seconds: 11, position_seconds: 11 })));
+  const playbacks = await Promise.all(Array.from({ length: sessions }, () => startPlayback(c, up.videoId)));
+  await Promise.all(playbacks.map((p) => heartbeat(c, p, 11)));
   // Repeated heartbeats must not count twice.
-  await Promise.all(Array.from({ length: sessions }, (_, i) => c.recordView(up.videoId, { session_id: `s${i}`, watched_seconds: 12, position_seconds: 12 })));
+  await Promise.all(playbacks.map((p) => heartbeat(c, p, 12)));
   for (let i = 0; i < comments; i++) await c.postComment(up.videoId, `comment ${i}`);
   await sw.kill9();
   sw = await startStandaloneProcess({ dataDir, env, port: sw.port });

@@ -10,6 +10,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StreamWaveClient, ApiError } from '../../cli/client/streamwave-client.ts';
+import { heartbeat, startPlayback } from '../support/playback.ts';
 import { uploadFile, waitForProcessing } from '../../cli/client/upload-file.ts';
 import { startStandaloneProcess, type StandaloneProcess } from '../support/standalone-process.ts';
 import { makeClip, makeAudioOnly, truncateCopy } from '../support/make-media.ts';
@@ -199,13 +200,18 @@ describe('upload → transcode → stream', () => {
     });
 
     test('views follow view rule v1 and analytics agree', async () => {
-      const v = (c: StreamWaveClient, s: string, w: number) => c.recordView(videoId, { session_id: s, watched_seconds: w, position_seconds: w });
-      // s1: alice watches 12 s in heartbeats (one view, 12 s); s2: bob 4 s (no view); s3: bob again 10 s (view).
-      for (const w of [2, 5, 8, 12, 12]) await v(alice, 's1', w);
-      await v(bob, 's2', 4);
-      for (const w of [5, 10]) await v(bob, 's3', w);
+      // Signed playback sessions (issue 8): each from GET /stream; heartbeats wait until the session
+      // is old enough for the seconds they claim (view rule v2), all sessions started together.
       const anon = new StreamWaveClient(sw.url);
-      await v(anon, 's4', 9); // the clip is 9 s long: the whole video counts as a view
+      const [s1, s2, s3, s4] = [await startPlayback(alice, videoId), await startPlayback(bob, videoId), await startPlayback(bob, videoId), await startPlayback(anon, videoId)];
+      // A made-up session id is refused and never counted.
+      await expectApiError(anon.recordView(videoId, { session_id: 's-forged', watched_seconds: 9, position_seconds: 9 }), 400);
+      await expectApiError(anon.recordView(rotatedId, { session_id: s4.sessionId, watched_seconds: 9, position_seconds: 9 }), 400);
+      // s1: alice watches 12 s in heartbeats (one view, 12 s); s2: bob 4 s (no view); s3: bob again 10 s (view).
+      for (const w of [2, 5, 8, 12, 12]) await heartbeat(alice, s1, w);
+      await heartbeat(bob, s2, 4);
+      for (const w of [5, 10]) await heartbeat(bob, s3, w);
+      await heartbeat(anon, s4, 9); // the clip is 9 s long: the whole video counts as a view
       const a = await eventually(() => alice.analytics(videoId), (x) => x.views === 3 && x.watch_time_seconds === 35, 'analytics');
       assert.equal(a.unique_viewers, 3);
       assert.equal(a.views_per_minute.reduce((n, m) => n + m.views, 0), 3);

@@ -2,7 +2,8 @@
  * Videos resource (prefix `/api/v1/videos`):
  * - `GET /{id}` detail; `PATCH /{id}` (owner) edit → 200 detail; `DELETE /{id}` (owner) → 204.
  * - `GET /{id}/status` processing status.
- * - `GET /{id}/stream` → `{ manifest_url }`; 409 VIDEO_NOT_READY until the video is published
+ * - `GET /{id}/stream` → `{ manifest_url, session_id, session_expires_at }`: a signed playback
+ *   session bound to the video (gateway/playback, issue 8) that heartbeats must carry; 409 VIDEO_NOT_READY until the video is published
  *   (owner only until then); a private video's manifest URL is signed (media-url-signing.ts).
  * Deleted videos answer 404 VIDEO_NOT_FOUND everywhere. Detail, status and stream follow the
  * visibility rule (domain/video/video-visibility.ts): a private, processing or failed video is
@@ -15,11 +16,13 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { isProcessingFailureCode, processingFailureMessage } from '../../../domain/video/processing-failure.ts';
 import { Errors } from '../../errors.ts';
 import { requireUserId } from '../../plugins/auth.plugin.ts';
+import { playbackSessionsOf } from '../../playback/playback-session.ts';
 import { assertOwner, loadVideo, loadVisibleVideo, mediaUrlOf, videoDetailJson } from '../shared.ts';
 import { deleteVideoSchema, getVideoSchema, patchVideoSchema, streamSchema, videoStatusSchema } from './videos.schemas.ts';
 
 export const videosRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { commandBus, readYourWrites, now } = fastify.gateway;
+  const { commandBus, readYourWrites, now, config } = fastify.gateway;
+  const playbackSessions = playbackSessionsOf(config, now);
 
   fastify.get('/:id', { schema: getVideoSchema, onRequest: fastify.optionalAuthenticate }, async (request) => {
     return videoDetailJson(await loadVisibleVideo(fastify, request, request.params.id), fastify);
@@ -72,6 +75,11 @@ export const videosRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/:id/stream', { schema: streamSchema, onRequest: fastify.optionalAuthenticate }, async (request) => {
     const video = await loadVisibleVideo(fastify, request, request.params.id);
     if (video.status !== 'ready' || !video.masterPlaylistKey) throw new Errors.VideoNotReady(video.videoId);
-    return { manifest_url: mediaUrlOf(fastify, video, video.masterPlaylistKey) };
+    const session = playbackSessions.issue(video.videoId);
+    return {
+      manifest_url: mediaUrlOf(fastify, video, video.masterPlaylistKey),
+      session_id: session.sessionId,
+      session_expires_at: new Date(session.expiresAt).toISOString(),
+    };
   });
 };

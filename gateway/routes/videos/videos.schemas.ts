@@ -53,8 +53,15 @@ export const videoStatusSchema = {
 };
 
 export const streamSchema = {
-  summary: 'HLS master playlist URL of a playable video',
+  summary: 'HLS master playlist URL of a playable video, and a signed playback session for its heartbeats',
+  description: 'Each call starts a new playback session: `POST /videos/{id}/views` accepts only a `session_id` issued here for this video and not yet expired (400 INVALID_PLAYBACK_SESSION otherwise).',
   tags: ['videos'],
   params: VideoIdParams,
-  response: withErrors({ 200: Type.Object({ manifest_url: Type.String() }) }),
+  response: withErrors({
+    200: Type.Object({
+      manifest_url: Type.String(),
+      session_id: Type.String({ description: 'Signed playback session id (opaque to clients), bound to this video.' }),
+      session_expires_at: Type.String({ format: 'date-time', description: 'When the session stops being accepted (RFC 3339, UTC).' }),
+    }),
+  }),
 };

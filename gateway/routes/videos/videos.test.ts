@@ -107,6 +107,10 @@ describe('videos', () => {
     const stream = await t.inject({ method: 'GET', url: `/api/v1/videos/${id}/stream` });
     assert.equal(stream.statusCode, 200);
     assert.equal(stream.json().manifest_url, t.world.objectStore.publicUrl(`hls/${id}/master.m3u8`));
+    assert.match(stream.json().session_id, /^ps1\./);
+    assert.ok(Date.parse(stream.json().session_expires_at) > Date.now(), 'the session is valid from now on');
+    const again = await t.inject({ method: 'GET', url: `/api/v1/videos/${id}/stream` });
+    assert.notEqual(again.json().session_id, stream.json().session_id, 'every call starts a new session');
   });
 
   test('a failed video shows its code and the fixed sentence of the code, never the stored free text', async () => {
@@ -139,40 +143,86 @@ describe('views, analytics, history', () => {
   let alice: { id: string; token: string };
   let bob: { id: string; token: string };
   let videoId: string;
+  let anonSession: string;
+  let bobSession: string;
+  // The gateway's clock: sessions are issued and heartbeats stamped with it, so a test moves time
+  // forward (a session that watched 10 s is at least 10 s old) without sleeping.
+  let clock = Date.now();
   before(async () => {
-    t = await createTestGateway();
+    t = await createTestGateway({}, { now: () => clock });
     alice = await t.signUp('alice');
     bob = await t.signUp('bob');
     videoId = await t.uploadVideo(alice.token, { publish: true });
+    anonSession = await t.startPlayback(videoId);
+    bobSession = await t.startPlayback(videoId);
   });
   after(() => t.close());
 
   test('anonymous heartbeat → 202 with a null viewer; with a token → the viewer is the token subject', async () => {
-    const anon = await t.inject({ method: 'POST', url: `/api/v1/videos/${videoId}/views`, payload: { session_id: 's-anon', watched_seconds: 4, position_seconds: 4 } });
+    const issuedAt = clock;
+    clock += 8_000;
+    const anon = await t.inject({ method: 'POST', url: `/api/v1/videos/${videoId}/views`, payload: { session_id: anonSession, watched_seconds: 4, position_seconds: 4 } });
     assert.equal(anon.statusCode, 202);
     assert.deepEqual(anon.json(), { accepted: true });
-    const signed = await t.inject({ method: 'POST', url: `/api/v1/videos/${videoId}/views`, token: bob.token, payload: { session_id: 's-bob', watched_seconds: 6, position_seconds: 7.5 } });
+    const signed = await t.inject({ method: 'POST', url: `/api/v1/videos/${videoId}/views`, token: bob.token, payload: { session_id: bobSession, watched_seconds: 6, position_seconds: 7.5 } });
     assert.equal(signed.statusCode, 202);
-    const viewers = t.world.sent.filter((c) => c.type === 'RecordView').map((c) => c.type === 'RecordView' && c.data.viewerId);
-    assert.deepEqual(viewers, [null, bob.id]);
+    const recorded = t.world.sent.flatMap((c) => (c.type === 'RecordView' ? [c.data] : []));
+    assert.deepEqual(recorded.map((d) => d.viewerId), [null, bob.id]);
+    assert.deepEqual(recorded.map((d) => d.sessionStartedAt), [issuedAt, issuedAt], 'the session start is the verified issue time');
+    const viewed = (await t.world.events()).flatMap(({ event: e }) => (e.type === 'VideoViewed' ? [e.data.sessionStartedAt] : []));
+    assert.deepEqual(viewed, [issuedAt, issuedAt], 'and travels on VideoViewed');
+  });
+
+  test('forged, foreign, tampered and expired session ids → 400 INVALID_PLAYBACK_SESSION, nothing on the log, counted by reason', async () => {
+    const other = await t.uploadVideo(alice.token, { publish: true });
+    const foreign = await t.startPlayback(other);
+    const [p, iat, , nonce, mac] = bobSession.split('.');
+    const stretched = [p, iat, String(clock + 365 * 86_400_000), nonce, mac].join('.');
+    const cases: [string, string][] = [
+      ['malformed', 'made-up-session'],
+      ['malformed', 'ps1.1.2.x.y'],
+      ['bad_signature', foreign],
+      ['bad_signature', stretched],
+      ['bad_signature', `${bobSession.slice(0, -2)}${bobSession.endsWith('AA') ? 'AB' : 'AA'}`],
+    ];
+    const before = (await t.world.events()).length;
+    for (const [reason, session_id] of cases) {
+      const res = await t.inject({ method: 'POST', url: `/api/v1/videos/${videoId}/views`, payload: { session_id, watched_seconds: 10, position_seconds: 10 } });
+      assert.equal(res.statusCode, 400, session_id);
+      assert.equal(res.json().code, 'INVALID_PLAYBACK_SESSION', session_id);
+      assert.match(res.json().message, new RegExp(reason));
+    }
+    const saved = clock;
+    clock += 6 * 3600_000;
+    const expired = await t.inject({ method: 'POST', url: `/api/v1/videos/${videoId}/views`, payload: { session_id: anonSession, watched_seconds: 10, position_seconds: 10 } });
+    clock = saved;
+    assert.equal(expired.statusCode, 400);
+    assert.match(expired.json().message, /expired/);
+    assert.equal((await t.world.events()).length, before, 'no rejected heartbeat reached the log');
+    const metric = await t.registry.getSingleMetric('streamwave_heartbeats_rejected_total')!.get();
+    const byReason = Object.fromEntries(metric.values.map((v) => [v.labels.reason, v.value]));
+    assert.deepEqual(byReason, { malformed: 2, bad_signature: 3, expired: 1 });
   });
 
   test('heartbeat validation: negative seconds / missing session → 400; bad token → 401; not ready → 409', async () => {
-    for (const payload of [{ session_id: 's', watched_seconds: -1, position_seconds: 0 }, { watched_seconds: 1, position_seconds: 0 }, { session_id: '', watched_seconds: 1, position_seconds: 0 }]) {
+    for (const payload of [{ session_id: anonSession, watched_seconds: -1, position_seconds: 0 }, { watched_seconds: 1, position_seconds: 0 }, { session_id: '', watched_seconds: 1, position_seconds: 0 }]) {
       const res = await t.inject({ method: 'POST', url: `/api/v1/videos/${videoId}/views`, payload });
       assert.equal(res.statusCode, 400, JSON.stringify(payload));
     }
-    const bad = await t.inject({ method: 'POST', url: `/api/v1/videos/${videoId}/views`, headers: { authorization: 'Bearer nope' }, payload: { session_id: 's', watched_seconds: 1, position_seconds: 1 } });
+    const bad = await t.inject({ method: 'POST', url: `/api/v1/videos/${videoId}/views`, headers: { authorization: 'Bearer nope' }, payload: { session_id: anonSession, watched_seconds: 1, position_seconds: 1 } });
     assert.equal(bad.statusCode, 401);
+    // A session can only be had for a ready video (/stream is 409 before), so a heartbeat for a
+    // pending one never gets a valid session: 400, and the decider's 409 stays behind it.
     const pending = await t.uploadVideo(alice.token);
-    const early = await t.inject({ method: 'POST', url: `/api/v1/videos/${pending}/views`, payload: { session_id: 's', watched_seconds: 1, position_seconds: 1 } });
-    assert.equal(early.statusCode, 409);
-    assert.equal(early.json().code, 'VIDEO_NOT_PUBLISHED');
+    const early = await t.inject({ method: 'POST', url: `/api/v1/videos/${pending}/views`, payload: { session_id: anonSession, watched_seconds: 1, position_seconds: 1 } });
+    assert.equal(early.statusCode, 400);
+    assert.equal(early.json().code, 'INVALID_PLAYBACK_SESSION');
   });
 
   test('analytics: owner → 200 from the analytics read model (view rule v1); another user → 403 NOT_OWNER; anonymous → 401', async () => {
     // The sessions above watched 4 s and 6 s of a 10 s video: no view yet. Both now watch it whole.
-    for (const [session_id, token] of [['s-anon', undefined], ['s-bob', bob.token]] as const) {
+    clock += 60_000;
+    for (const [session_id, token] of [[anonSession, undefined], [bobSession, bob.token]] as const) {
       const hb = await t.inject({ method: 'POST', url: `/api/v1/videos/${videoId}/views`, token, payload: { session_id, watched_seconds: 10, position_seconds: 10 } });
       assert.equal(hb.statusCode, 202);
     }
@@ -215,7 +265,7 @@ describe('read-your-writes', () => {
       const id = await t.uploadVideo(alice.token, { publish: true });
       await t.inject({ method: 'PATCH', url: `/api/v1/videos/${id}`, token: alice.token, payload: { title: 'New' } });
       await t.inject({ method: 'POST', url: `/api/v1/videos/${id}/comments`, token: alice.token, payload: { body: 'first' } });
-      await t.inject({ method: 'POST', url: `/api/v1/videos/${id}/views`, payload: { session_id: 's', watched_seconds: 1, position_seconds: 1 } });
+      await t.inject({ method: 'POST', url: `/api/v1/videos/${id}/views`, payload: { session_id: await t.startPlayback(id), watched_seconds: 1, position_seconds: 1 } });
       // Each waits on the read model that answers the client's next read.
       assert.deepEqual(calls.map((c) => [c.url, c.readModel]), [
         ['POST /api/v1/users', 'user-accounts'],
