@@ -16,6 +16,8 @@ export type VideoViewed = Event<'VideoViewed', {
   /** Duration of the video at the time of the heartbeat, seconds (needed by the view rule). */
   videoDurationSeconds: number;
   viewedAt: number;
+  /** When the server issued the playback session, ms since the epoch; null on heartbeats recorded before view rule v2. */
+  sessionStartedAt?: number | null;
 }>;
 
 export type ViewEvent = VideoViewed;
