@@ -3,7 +3,10 @@
  * - `POST /admin/replays {projection, from_beginning?: true | from_timestamp?: ISO 8601 | ms}`
  *   → 202 `{replay_id}`: rebuilds a read model into a shadow and swaps it in (projections/replay);
  * - `GET /admin/replays/{id}` → `{replay_id, status: running|swapped|failed, projection, consumed,
- *   total, events_per_second, eta_seconds, error, …}`;
+ *   total, events_per_second, eta_seconds, error, reason, content_version, …}`;
+ * - `GET /admin/replays` → `{replays: [status…]}`: every replay of this process, oldest first,
+ *   including the rebuilds the manager starts on its own when a read model was built under another
+ *   content version (`reason` says which; view rule v2, issue 8);
  * - `GET /admin/topics` → topics with end offsets and consumer-group lag.
  *
  * Every route needs `Authorization: Bearer <admin token>` (config `adminToken`), compared in
@@ -22,6 +25,8 @@ export interface AdminReplayService {
   /** @throws ReplayError UNKNOWN_PROJECTION | REPLAY_IN_PROGRESS | INVALID_REPLAY_FROM | MANAGER_CLOSED */
   startReplay(name: string, from: ReplayFrom): ReplayStatus;
   replayStatus(id: string): ReplayStatus | undefined;
+  /** Every replay of this process, oldest first (`GET /admin/replays`); absent: the list is empty. */
+  listReplays?(): ReplayStatus[];
 }
 
 export interface AdminRoutesOptions {
@@ -66,6 +71,8 @@ function replayStatusBody(s: ReplayStatus) {
     started_at: new Date(s.startedAt).toISOString(),
     finished_at: s.finishedAt === null ? null : new Date(s.finishedAt).toISOString(),
     error: s.error,
+    reason: s.reason ?? null,
+    content_version: s.contentVersion ?? null,
   };
 }
 
@@ -122,6 +129,8 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
       throw err;
     }
   });
+
+  app.get('/replays', async () => ({ replays: (opts.replays.listReplays?.() ?? []).map(replayStatusBody) }));
 
   app.get<{ Params: { id: string } }>('/replays/:id', async (request) => {
     const s = opts.replays.replayStatus(request.params.id);
