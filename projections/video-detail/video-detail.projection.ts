@@ -1,6 +1,6 @@
 /**
  * The video-detail read model: one document per video built from the videos topic, plus its
- * counters — views under view rule v1 (from the views topic) and comments (from the comments
+ * counters — views under view rule v2 (docs/view-rule.md; from the views topic) and comments (from the comments
  * topic). Serves VideoDetailQueries.
  *
  * Key layout (ids URI-encoded so a `:` inside an id cannot break a prefix):
@@ -9,7 +9,7 @@
  *   never race the video's own partition; a Redis hash with HINCRBY later)
  * - `upload:<uploadId>` → videoId
  * - `user-video:<ownerId>:<createdAt, 15 digits>:<videoId>` → videoId (newest last)
- * - `view-session:<videoId>:<sessionId>` → the session's fold state under view rule v1
+ * - `view-session:<videoId>:<sessionId>` → the session's fold state (SessionViewState, domain/view/view-rule.ts)
  * - `counted-comment:<videoId>:<commentId>` → true (a comment event delivered twice counts once)
  */
 import pino from 'pino';

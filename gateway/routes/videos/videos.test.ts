@@ -143,7 +143,7 @@ describe('views, analytics, history', () => {
     assert.equal(early.json().code, 'VIDEO_NOT_PUBLISHED');
   });
 
-  test('analytics: owner → 200 from the analytics read model (view rule v1); another user → 403 NOT_OWNER; anonymous → 401', async () => {
+  test('analytics: owner → 200 from the analytics read model (view rule v2); another user → 403 NOT_OWNER; anonymous → 401', async () => {
     // The sessions above watched 4 s and 6 s of a 10 s video: no view yet. Both now watch it whole.
     for (const [session_id, token] of [['s-anon', undefined], ['s-bob', bob.token]] as const) {
       const hb = await t.inject({ method: 'POST', url: `/api/v1/videos/${videoId}/views`, token, payload: { session_id, watched_seconds: 10, position_seconds: 10 } });
