@@ -274,7 +274,12 @@ export function createProjectionManager<M extends Record<string, unknown>>(opts:
       for (const { name, was } of stale) {
         const reason = `content version ${was ?? 'unrecorded (an older StreamWave)'} → ${slots[name].contentVersion}`;
         logger.warn({ projection: name, was, now: slots[name].contentVersion }, 'read model was built under another content version: it keeps serving while a shadow is rebuilt from the log and swapped in');
-        const progress = (st: ReplayStatus) => logger.info({ projection: name, replayId: st.replayId, status: st.status, consumed: st.consumed, total: st.total, etaSeconds: st.etaSeconds }, 'content-version rebuild progress');
+        let lastLog = Number.NEGATIVE_INFINITY;
+        const progress = (st: ReplayStatus) => {
+          if (st.status === 'running' && now() - lastLog < 5_000) return; // progress every ~5 s, and the outcome
+          lastLog = now();
+          logger.info({ projection: name, replayId: st.replayId, status: st.status, consumed: st.consumed, total: st.total, etaSeconds: st.etaSeconds }, 'content-version rebuild progress');
+        };
         launch(name, { fromBeginning: true }, progress, reason).done.catch(() => undefined); // outcome in the status
       }
     },

@@ -148,7 +148,7 @@ test('view rule v1 → v2: the read models that count views are rebuilt into sha
   }
 });
 
-test('a fresh data directory is built under the current view rule and never rebuilt for it', async () => {
+test('a fresh data directory is built under the current view rule and not rebuilt for it; a pointer of an earlier rule version is', async () => {
   const dataDir = join(root, 'fresh');
   const log = await createScriptedLog();
   await appendEvents(log, codec, caseEvents());
@@ -163,5 +163,20 @@ test('a fresh data directory is built under the current view rule and never rebu
     assert.equal((await manager.get('video-detail').queries.getVideo(videoOf(ATTACK)))?.views, ALL_VIEW_RULE_CASES[ATTACK].expected.views);
   } finally {
     await manager.close();
+  }
+
+  // The same instance recorded as built under an earlier rule version is rebuilt on the next start.
+  const ptr = (await pointers.load('video-detail'))!;
+  await pointers.save('video-detail', { ...ptr, contentVersion: 'view-rule/v1' });
+  const later = createProjectionManager({ log, codec, projections: { 'video-detail': slots['video-detail'] }, pointers });
+  await later.start();
+  try {
+    const [rebuild] = later.listReplays();
+    assert.equal(rebuild?.reason, 'content version view-rule/v1 → view-rule/v2');
+    assert.deepEqual((await within(later.settled(), 60_000, 'rebuild')).map((s) => s.status), ['swapped']);
+    assert.equal((await pointers.load('video-detail'))?.contentVersion, 'view-rule/v2');
+    assert.equal((await later.get('video-detail').queries.getVideo(videoOf(ATTACK)))?.views, ALL_VIEW_RULE_CASES[ATTACK].expected.views);
+  } finally {
+    await later.close();
   }
 });
