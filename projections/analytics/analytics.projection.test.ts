@@ -10,6 +10,7 @@ import { runProjection } from '../../processors/runtime/projection.runtime.ts';
 import { TOPICS } from '../../schemas/topics.ts';
 import { sharedAvroTestCodec } from '../../test/support/avro-test-codec.ts';
 import { appendEvents, createScriptedLog, driveReadModel, inMemoryStores, within } from '../testing/projection-test-kit.ts';
+import { Session } from 'chdb';
 import { createChdbAnalyticsStore } from './chdb-analytics-store.adapter.ts';
 import { createAnalyticsProjection } from './analytics.projection.ts';
 
@@ -120,6 +121,30 @@ describe('analytics projection (chDB)', () => {
       assert.equal((await r.p.queries.videoAnalytics('v1')).unique_viewers, 3);
     } finally {
       await r.close();
+    }
+  });
+
+  test('a table of the previous release (no session_started_at) gains the column: its rows stay v1, new rows are v2', async () => {
+    const database = `t_${++databases}`;
+    const old = new Session(chdbPath);
+    try {
+      await old.queryAsync(`CREATE DATABASE ${database}`);
+      await old.queryAsync(`CREATE TABLE ${database}.view_heartbeats (video_id String, session_id String, viewer_id String, watched_seconds Float64,
+        video_duration_seconds Float64, viewed_at DateTime64(3, 'UTC'), topic LowCardinality(String), partition UInt32, offset UInt64)
+        ENGINE = ReplacingMergeTree ORDER BY (video_id, session_id, topic, partition, offset)`);
+      await old.queryAsync(`INSERT INTO ${database}.view_heartbeats VALUES ('v1', 'old', '', 1000, 2, '2026-11-24 09:00:00.000', '${TOPICS.views}', 0, 0)`);
+    } finally {
+      old.close();
+    }
+    const store = await createChdbAnalyticsStore({ path: chdbPath, database });
+    try {
+      const row = { video_id: 'v1', viewer_id: '', watched_seconds: 1000, video_duration_seconds: 2, viewed_at: at(10, 0, 1), topic: TOPICS.views, partition: 0 };
+      await store.insertHeartbeats([{ ...row, session_id: 'new', session_started_at: at(10, 0, 0), offset: 1 }]);
+      // The pre-v2 row keeps its v1 watch time (1000 s); the v2 row is capped at the 2 s duration.
+      assert.deepEqual(await store.videoAnalytics('v1'), { views: 2, unique_viewers: 2, watch_time_seconds: 1002, views_per_minute: [{ minute: '2026-11-24T09:00:00Z', views: 1 }, { minute: '2026-11-24T10:00:00Z', views: 1 }] });
+      assert.equal((await store.checkpoint()).get(`${TOPICS.views}:0`), 2);
+    } finally {
+      await store.close();
     }
   });
 
