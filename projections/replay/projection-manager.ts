@@ -96,7 +96,15 @@ export function createProjectionManager<M extends Record<string, unknown>>(opts:
   const current = new Map<string, Instance<unknown>>();
   const managed = new Map<string, ManagedProjection<unknown>>();
   const replays = new Map<string, ReplayStatus>();
-  const running = new Map<string, { abort(): void; done: Promise<unknown>; replayId: string }>();
+  const running = new Map<string, {
+    abort(): void;
+    done: Promise<unknown>;
+    replayId: string;
+    /** The replay's own outcome, progress listeners and whether the manager started it (content version). */
+    outcome: Promise<ReplayStatus>;
+    listeners: Set<(s: ReplayStatus) => void>;
+    automatic: boolean;
+  }>();
   let started = false;
   let closed = false;
   let lastReplayTs = 0;
@@ -148,7 +156,14 @@ export function createProjectionManager<M extends Record<string, unknown>>(opts:
     if (!started) throw new ReplayError('NOT_STARTED', 'projection manager is not started');
     const s = slot(name);
     const fromTimestamp = validateFrom(from);
-    if (running.has(name)) throw new ReplayError('REPLAY_IN_PROGRESS', `a replay of ${name} is already running`);
+    const ongoing = running.get(name);
+    // A full rebuild requested while the manager's own content-version rebuild runs is that rebuild
+    // (e.g. `streamwave replay --offline` on an older data directory): join it instead of refusing.
+    if (ongoing?.automatic && 'fromBeginning' in from && reason === null) {
+      if (onProgress) ongoing.listeners.add(onProgress);
+      return { status: { ...replays.get(ongoing.replayId)! }, done: ongoing.outcome };
+    }
+    if (ongoing) throw new ReplayError('REPLAY_IN_PROGRESS', `a replay of ${name} is already running`);
     const live = current.get(name)!;
     // Unique, increasing per process even within one millisecond.
     const ts = Math.max(now(), lastReplayTs + 1);
@@ -167,7 +182,12 @@ export function createProjectionManager<M extends Record<string, unknown>>(opts:
       abortNow = () => { aborted = true; reject(new ReplayError('REPLAY_ABORTED', `replay ${status.replayId} aborted`)); };
     });
     abortSignal.catch(() => undefined);
-    const report = () => { try { onProgress?.({ ...status }); } catch (err) { logger.warn({ err }, 'replay progress callback failed'); } };
+    const listeners = new Set<(s: ReplayStatus) => void>(onProgress ? [onProgress] : []);
+    const report = () => {
+      for (const l of listeners) {
+        try { l({ ...status }); } catch (err) { logger.warn({ err }, 'replay progress callback failed'); }
+      }
+    };
 
     const run = async (): Promise<ReplayStatus> => {
       let shadow: Instance<unknown> | undefined;
@@ -232,7 +252,7 @@ export function createProjectionManager<M extends Record<string, unknown>>(opts:
       }
     };
     const done = run();
-    running.set(name, { abort: () => abortNow(), done: done.catch(() => undefined), replayId: status.replayId });
+    running.set(name, { abort: () => abortNow(), done: done.catch(() => undefined), replayId: status.replayId, outcome: done, listeners, automatic: reason !== null });
     return { status: { ...status }, done };
   };
 

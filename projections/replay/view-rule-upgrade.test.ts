@@ -173,7 +173,12 @@ test('a fresh data directory is built under the current view rule and not rebuil
   try {
     const [rebuild] = later.listReplays();
     assert.equal(rebuild?.reason, 'content version view-rule/v1 → view-rule/v2');
-    assert.deepEqual((await within(later.settled(), 60_000, 'rebuild')).map((s) => s.status), ['swapped']);
+    // A full replay asked for meanwhile (`streamwave replay --offline`) joins the rebuild; a partial one is refused.
+    assert.throws(() => later.startReplay('video-detail', { fromTimestamp: T0 }), { code: 'REPLAY_IN_PROGRESS' });
+    const joined = await within(later.replay('video-detail', { fromBeginning: true }), 60_000, 'joined rebuild');
+    assert.equal(joined.replayId, rebuild.replayId);
+    assert.deepEqual((await within(later.settled(), 60_000, 'rebuild')).map((s) => s.status), []);
+    assert.equal(later.replayStatus(rebuild.replayId)?.status, 'swapped');
     assert.equal((await pointers.load('video-detail'))?.contentVersion, 'view-rule/v2');
     assert.equal((await later.get('video-detail').queries.getVideo(videoOf(ATTACK)))?.views, ALL_VIEW_RULE_CASES[ATTACK].expected.views);
   } finally {
