@@ -119,7 +119,9 @@ export function createProjectionManager<M extends Record<string, unknown>>(opts:
   /** Opens and runs an instance; `consumedBefore` says whether its store held a checkpoint before it ran. */
   const openInstance = async <Q>(s: ReplayableProjection<Q>, ptr: { instanceId: string; groupId?: string; fromTimestamp?: number }): Promise<Instance<Q> & { consumedBefore: boolean }> => {
     const projection = await s.open(ptr.instanceId);
-    const groupId = ptr.groupId ?? groupIdOf(projection.name);
+    // The primary instance always consumes in the group groupIdOf gives now (a pointer that only
+    // records its content version must not pin, e.g., a gateway replica's host-based group).
+    const groupId = ptr.instanceId === PRIMARY_INSTANCE ? groupIdOf(projection.name) : ptr.groupId ?? groupIdOf(projection.name);
     try {
       const consumedBefore = (await projection.loadCheckpoint()).size > 0;
       const startAt = ptr.fromTimestamp === undefined ? undefined : timestampSeek(opts.log, ptr.fromTimestamp);
