@@ -5,6 +5,7 @@
  * (deploy/ picks embedded files, tests pick in-memory stores).
  */
 import pino from 'pino';
+import { VIEW_RULE_VERSION } from '../domain/view/view-rule.ts';
 import type { ProjectionNode } from '../processors/runtime/topology.port.ts';
 import { ANALYTICS, createAnalyticsProjection } from './analytics/analytics.projection.ts';
 import type { AnalyticsStore } from './analytics/analytics-store.port.ts';
@@ -29,6 +30,18 @@ export const KEY_VALUE_READ_MODELS = {
 export type KeyValueReadModel = keyof typeof KEY_VALUE_READ_MODELS;
 
 export const isKeyValueReadModel = (name: string): name is KeyValueReadModel => Object.hasOwn(KEY_VALUE_READ_MODELS, name);
+
+/**
+ * Content versions of the read models whose numbers depend on a rule rather than on their storage
+ * layout: the two that count views (video detail's view counter, analytics) follow the view rule
+ * (docs/view-rule.md). When one changes, an instance built under the previous one keeps serving
+ * while the projection manager rebuilds it by replay into a shadow and swaps it in (issue 8: "the
+ * switch is applied by replay into a shadow and swap").
+ */
+export const READ_MODEL_CONTENT_VERSIONS: Partial<Record<ReadModelName, string>> = {
+  [VIDEO_DETAIL]: `view-rule/${VIEW_RULE_VERSION}`,
+  [ANALYTICS]: `view-rule/${VIEW_RULE_VERSION}`,
+};
 
 /** `<name>/<version>` a key-value read model records in its store (LAYOUT_KEY). */
 const keyValueLayout = (name: KeyValueReadModel): string => layoutOf({ name, layoutVersion: KEY_VALUE_READ_MODELS[name] });

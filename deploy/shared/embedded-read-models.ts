@@ -13,7 +13,9 @@
  *   `analytics/`, because libchdb binds one data directory per process.
  *
  * A key-value store written by another layout of its read model (an older StreamWave) is deleted
- * and rebuilt from offset 0 when opened: read models are disposable, the log is the record.
+ * and rebuilt from offset 0 when opened: read models are disposable, the log is the record. A read
+ * model built under another content version (the view rule of video detail and analytics) is
+ * readable, so it keeps serving while the projection manager rebuilds a shadow and swaps it in.
  */
 import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -22,7 +24,7 @@ import { writeFileAtomic } from '../../platform/files/atomic-file.ts';
 import { ANALYTICS_DATABASE } from '../../projections/analytics/analytics.sql.ts';
 import { createChdbAnalyticsStore, dropChdbDatabase, listChdbDatabases } from '../../projections/analytics/chdb-analytics-store.adapter.ts';
 import { READ_MODELS, type ReadModelName, type ReadModelQueries } from '../../projections/read-model.port.ts';
-import { isKeyValueReadModel, openReadModel, type KeyValueReadModel, type ReadModelStores } from '../../projections/read-models.ts';
+import { isKeyValueReadModel, openReadModel, READ_MODEL_CONTENT_VERSIONS, type KeyValueReadModel, type ReadModelStores } from '../../projections/read-models.ts';
 import { PRIMARY_INSTANCE, type CurrentInstance, type CurrentInstanceStore, type ReplayableProjection } from '../../projections/replay/replay.port.ts';
 import { createFileSnapshotStore } from '../../projections/search/search-snapshot-store.ts';
 import { createEmbeddedKeyValueStore } from '../../projections/stores/embedded-key-value-store.adapter.ts';
@@ -85,6 +87,7 @@ export function embeddedReadModels(opts: {
 
   const fileBacked = <K extends ReadModelName>(name: K): ReplayableProjection<ReadModelQueries[K]> => ({
     name,
+    ...(READ_MODEL_CONTENT_VERSIONS[name] !== undefined && { contentVersion: READ_MODEL_CONTENT_VERSIONS[name] }),
     open: (id) => openReadModel(name, storesOf(name, id), { searchCursorSecret: opts.searchCursorSecret, logger }),
     async destroy(id) { await rm(dirOf(name, id), { recursive: true, force: true }); },
     async instances() {
@@ -96,6 +99,7 @@ export function embeddedReadModels(opts: {
 
   const analytics: ReplayableProjection<ReadModelQueries['analytics']> = {
     name: 'analytics',
+    contentVersion: READ_MODEL_CONTENT_VERSIONS.analytics,
     open: (id) => openReadModel('analytics', storesOf('analytics', id), { searchCursorSecret: opts.searchCursorSecret, logger }),
     async destroy(id) { await dropChdbDatabase(chdbPath, chdbDatabase(id)); },
     async instances() {

@@ -17,6 +17,8 @@ export interface HeartbeatRow {
   video_duration_seconds: number;
   /** Milliseconds since the Unix epoch. */
   viewed_at: number;
+  /** When the playback session was issued, ms since the Unix epoch; null before view rule v2 (then judged by v1). Absent = null. */
+  session_started_at?: number | null;
   topic: string;
   partition: number;
   offset: number;
@@ -38,7 +40,7 @@ export interface AnalyticsStore {
   insertHeartbeats(rows: HeartbeatRow[]): Promise<void>;
   /** `topic:partition` → max(offset) + 1 over stored rows. */
   checkpoint(): Promise<OffsetMap>;
-  /** Numbers under view rule v1 (docs/view-rule.md). @throws AnalyticsStoreError `ANALYTICS_IO` */
+  /** Numbers under the view rule (v2, v1 for heartbeats without a session start; docs/view-rule.md). @throws AnalyticsStoreError `ANALYTICS_IO` */
   videoAnalytics(videoId: string): Promise<VideoAnalytics>;
   close(): Promise<void>;
 }

@@ -2,7 +2,7 @@
 import type { ViewSummary } from '../../domain/view/view-rule.ts';
 
 /**
- * Analytics of one video under view rule v1 (docs/view-rule.md): `views`, `unique_viewers`,
+ * Analytics of one video under the view rule (v2; v1 for heartbeats recorded before it; docs/view-rule.md): `views`, `unique_viewers`,
  * `watch_time_seconds` (seconds) and `views_per_minute` (`minute` ISO 8601 UTC at minute precision,
  * e.g. `2026-11-24T10:15:00Z`, ascending).
  */

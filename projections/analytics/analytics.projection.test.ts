@@ -4,12 +4,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DomainEvent, VideoViewed } from '../../domain/events.ts';
-import { caseHeartbeats, VIEW_RULE_CASES } from '../../domain/view/view-rule.cases.ts';
+import { caseHeartbeats, VIEW_RULE_CASES, VIEW_RULE_V2_CASES } from '../../domain/view/view-rule.cases.ts';
 import type { EventLog } from '../../platform/log/event-log.port.ts';
 import { runProjection } from '../../processors/runtime/projection.runtime.ts';
 import { TOPICS } from '../../schemas/topics.ts';
 import { sharedAvroTestCodec } from '../../test/support/avro-test-codec.ts';
 import { appendEvents, createScriptedLog, driveReadModel, inMemoryStores, within } from '../testing/projection-test-kit.ts';
+import { Session } from 'chdb';
 import { createChdbAnalyticsStore } from './chdb-analytics-store.adapter.ts';
 import { createAnalyticsProjection } from './analytics.projection.ts';
 
@@ -42,10 +43,12 @@ async function run(log: EventLog) {
 }
 
 describe('analytics projection (chDB)', () => {
-  describe('the SQL passes the view rule v1 table of cases (domain/view/view-rule.cases.ts)', () => {
-    for (const c of VIEW_RULE_CASES) {
+  describe('the SQL passes the view rule v1 and v2 tables of cases (domain/view/view-rule.cases.ts)', () => {
+    // v2 cases go through the JSON codec: `sessionStartedAt` joins the VideoViewed Avro schema in
+    // the playback-session change (issue 8, vcontract); the rule does not depend on the codec.
+    for (const [c, codec] of [...VIEW_RULE_CASES.map((c) => [c, 'avro'] as const), ...VIEW_RULE_V2_CASES.map((c) => [c, 'json'] as const)]) {
       test(c.name, async () => {
-        const { apply, queries, driver } = await driveReadModel('analytics', { stores: { ...inMemoryStores(), analytics: freshStore } });
+        const { apply, queries, driver } = await driveReadModel('analytics', { codec, stores: { ...inMemoryStores(), analytics: freshStore } });
         try {
           await apply(caseHeartbeats(c).map((d): VideoViewed => ({ type: 'VideoViewed', data: { videoId: 'v', positionSeconds: d.watchedSeconds, ...d } })));
           assert.deepEqual(await queries.videoAnalytics('v'), c.expected);
@@ -118,6 +121,30 @@ describe('analytics projection (chDB)', () => {
       assert.equal((await r.p.queries.videoAnalytics('v1')).unique_viewers, 3);
     } finally {
       await r.close();
+    }
+  });
+
+  test('a table of the previous release (no session_started_at) gains the column: its rows stay v1, new rows are v2', async () => {
+    const database = `t_${++databases}`;
+    const old = new Session(chdbPath);
+    try {
+      await old.queryAsync(`CREATE DATABASE ${database}`);
+      await old.queryAsync(`CREATE TABLE ${database}.view_heartbeats (video_id String, session_id String, viewer_id String, watched_seconds Float64,
+        video_duration_seconds Float64, viewed_at DateTime64(3, 'UTC'), topic LowCardinality(String), partition UInt32, offset UInt64)
+        ENGINE = ReplacingMergeTree ORDER BY (video_id, session_id, topic, partition, offset)`);
+      await old.queryAsync(`INSERT INTO ${database}.view_heartbeats VALUES ('v1', 'old', '', 1000, 2, '2026-11-24 09:00:00.000', '${TOPICS.views}', 0, 0)`);
+    } finally {
+      old.close();
+    }
+    const store = await createChdbAnalyticsStore({ path: chdbPath, database });
+    try {
+      const row = { video_id: 'v1', viewer_id: '', watched_seconds: 1000, video_duration_seconds: 2, viewed_at: at(10, 0, 1), topic: TOPICS.views, partition: 0 };
+      await store.insertHeartbeats([{ ...row, session_id: 'new', session_started_at: at(10, 0, 0), offset: 1 }]);
+      // The pre-v2 row keeps its v1 watch time (1000 s); the v2 row is capped at the 2 s duration.
+      assert.deepEqual(await store.videoAnalytics('v1'), { views: 2, unique_viewers: 2, watch_time_seconds: 1002, views_per_minute: [{ minute: '2026-11-24T09:00:00Z', views: 1 }, { minute: '2026-11-24T10:00:00Z', views: 1 }] });
+      assert.equal((await store.checkpoint()).get(`${TOPICS.views}:0`), 2);
+    } finally {
+      await store.close();
     }
   });
 

@@ -15,7 +15,7 @@ export interface AnalyticsProjectionDeps {
  * Creator analytics read model: every record of the views topic becomes one row (a heartbeat, or
  * a skip marker with video_id '' for an undecodable record), inserted once per batch. The
  * checkpoint is the table's own max(offset)+1, so the insert IS the checkpoint commit.
- * Serves `AnalyticsQueries` (view rule v1).
+ * Serves `AnalyticsQueries` (view rule v2; v1 for heartbeats without a session start).
  */
 export function createAnalyticsProjection(deps: AnalyticsProjectionDeps): ProjectionNode<AnalyticsQueries> {
   const logger = deps.logger ?? pino({ level: 'silent' });
@@ -28,7 +28,7 @@ export function createAnalyticsProjection(deps: AnalyticsProjectionDeps): Projec
         const d = event.data;
         return {
           video_id: d.videoId, session_id: d.sessionId, viewer_id: d.viewerId ?? '', watched_seconds: d.watchedSeconds,
-          video_duration_seconds: d.videoDurationSeconds, viewed_at: d.viewedAt, ...pos,
+          video_duration_seconds: d.videoDurationSeconds, viewed_at: d.viewedAt, session_started_at: d.sessionStartedAt ?? null, ...pos,
         };
       }
       if (event) logger.warn({ ...pos, type: event.type }, 'analytics: unexpected event type on the views topic; stored as a skip marker');

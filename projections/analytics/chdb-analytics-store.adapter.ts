@@ -55,6 +55,7 @@ export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions):
   try {
     await session.queryAsync(sql.createDatabase);
     await session.queryAsync(sql.createHeartbeatsTable);
+    await session.queryAsync(sql.addSessionStartedAtColumn);
   } catch (e) {
     session.close();
     await drainPending();
@@ -145,16 +146,24 @@ function openSession(path: string): Session {
   }
 }
 
+/** Range of ClickHouse DateTime64 (1900-01-01 … 2299-12-31 UTC), ms. */
+const MIN_DATETIME64_MS = Date.UTC(1900, 0, 1);
+const MAX_DATETIME64_MS = Date.UTC(2299, 11, 31, 23, 59, 59, 999);
+
 /** Row as ClickHouse JSONEachRow input; DateTime64 as 'YYYY-MM-DD hh:mm:ss.sss' in UTC (the column's zone). */
-function toJsonRow(r: HeartbeatRow): Record<string, string | number> {
+function toJsonRow(r: HeartbeatRow): Record<string, string | number | null> {
   const finite = (n: number) => (Number.isFinite(n) ? n : 0);
+  const dateTime = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+  const started = r.session_started_at;
   return {
     video_id: r.video_id,
     session_id: r.session_id,
     viewer_id: r.viewer_id,
     watched_seconds: finite(r.watched_seconds),
     video_duration_seconds: finite(r.video_duration_seconds),
-    viewed_at: new Date(Number.isFinite(r.viewed_at) ? r.viewed_at : 0).toISOString().replace('T', ' ').replace('Z', ''),
+    viewed_at: dateTime(Number.isFinite(r.viewed_at) ? r.viewed_at : 0),
+    // DateTime64(3) holds 1900-01-01 … 2299-12-31; a start outside it (or not finite) is no usable start: v1.
+    session_started_at: typeof started === 'number' && Number.isFinite(started) && started >= MIN_DATETIME64_MS && started <= MAX_DATETIME64_MS ? dateTime(started) : null,
     topic: r.topic,
     partition: r.partition,
     offset: r.offset,

@@ -14,22 +14,28 @@
  * A crash before step 3 leaves the old pointer, so the old instance serves after restart and the
  * orphan shadow is deleted on start; a crash after the pointer write opens the shadow (caught up).
  *
+ * Content versions (issue 8, view rule v2): a projection may declare `contentVersion` (what its
+ * numbers mean, e.g. `view-rule/v2`). The pointer records the version each instance was built
+ * under; on `start`, an instance that has consumed records under another version (or under an
+ * unrecorded one: a data directory of an older StreamWave) keeps serving while the manager
+ * rebuilds it from the beginning of the log into a shadow and swaps it in, exactly as an admin
+ * replay. So a rule change is applied by replay, never by rewriting a live read model.
+ *
  * Log-agnostic (EventLog port only): each instance is the same projection node run by the
  * projection runtime with its own consumer group (and, for a partial rebuild, a lower bound on its
  * start offsets), so projections need no replay-specific code.
  */
 import pino from 'pino';
-import type { EventLog, OffsetMap, RecordMetadata, TopicPartition } from '../../platform/log/event-log.port.ts';
-import { tpKey } from '../../platform/log/event-log.port.ts';
-import { projectionGroupId, runProjection, type ProjectionHandle } from '../../processors/runtime/projection.runtime.ts';
-import type { ProjectionNode } from '../../processors/runtime/topology.port.ts';
+import type { EventLog } from '../../platform/log/event-log.port.ts';
+import { projectionGroupId, runProjection } from '../../processors/runtime/projection.runtime.ts';
 import type { EventCodec } from '../../schemas/event-codec.port.ts';
+import { createManagedProjection, drainQueries, type Instance, type ManagedProjection } from './managed-projection.ts';
+import { replayProgressSampler, replayStartOffsets, timestampSeek } from './replay-progress.ts';
 import {
   PRIMARY_INSTANCE, ReplayError, type CurrentInstance, type CurrentInstanceStore, type ReplayFrom, type ReplayableProjection, type ReplayStatus,
 } from './replay.port.ts';
 
-/** Max wait for queries still running on a replaced instance before it is closed, ms. */
-const QUERY_DRAIN_TIMEOUT_MS = 5_000;
+export type { ManagedProjection } from './managed-projection.ts';
 
 export interface ProjectionManagerOptions<M extends Record<string, unknown>> {
   log: EventLog;
@@ -50,17 +56,6 @@ export interface ProjectionManagerOptions<M extends Record<string, unknown>> {
   now?: () => number;
 }
 
-/** A running read model as the gateway sees it: stable across swaps. */
-export interface ManagedProjection<Q> {
-  readonly name: string;
-  /** Delegates every call to the instance current at call time. */
-  readonly queries: Q;
-  /** `waitFor`/`lag`/`caughtUp` of the current instance's consumer (`waitFor` follows a swap). */
-  readonly handle: Pick<ProjectionHandle, 'waitFor' | 'lag' | 'caughtUp' | 'failures'>;
-  /** Id and group of the instance serving now. */
-  current(): { instanceId: string; groupId: string };
-}
-
 export interface ProjectionManager<M extends Record<string, unknown>> {
   /** Opens the current instance of every projection (per the pointer store) and starts them; removes orphan shadows. */
   start(): Promise<void>;
@@ -76,28 +71,13 @@ export interface ProjectionManager<M extends Record<string, unknown>> {
   /** Starts a replay in the background; returns its first status (poll with `replayStatus`). Same errors as `replay` for bad requests. */
   startReplay(name: string, from: ReplayFrom): ReplayStatus;
   replayStatus(replayId: string): ReplayStatus | undefined;
+  /** Every replay of this process (admin-requested and content-version rebuilds), oldest first. */
+  listReplays(): ReplayStatus[];
+  /** Resolves once every replay running at call time has ended (swapped or failed), with their final statuses. */
+  settled(): Promise<ReplayStatus[]>;
   /** Aborts running replays (deleting their shadows), stops and closes every current instance. */
   close(): Promise<void>;
 }
-
-interface Instance<Q> {
-  instanceId: string;
-  groupId: string;
-  projection: ProjectionNode<Q>;
-  handle: ProjectionHandle;
-  inflight: number;
-  drained: Set<() => void>;
-}
-
-/** `offsetsForTimestamp(T)` for every assigned partition (Kafka ListOffsets by timestamp). */
-const timestampSeek = (log: EventLog, timestamp: number) => async (partitions: TopicPartition[]): Promise<OffsetMap> => {
-  const out: OffsetMap = new Map();
-  for (const topic of new Set(partitions.map((p) => p.topic))) {
-    const offsets = await log.offsetsForTimestamp(topic, timestamp);
-    offsets.forEach((o, partition) => out.set(tpKey(topic, partition), o));
-  }
-  return out;
-};
 
 /**
  * Creates the manager (nothing opened until `start`).
@@ -116,7 +96,15 @@ export function createProjectionManager<M extends Record<string, unknown>>(opts:
   const current = new Map<string, Instance<unknown>>();
   const managed = new Map<string, ManagedProjection<unknown>>();
   const replays = new Map<string, ReplayStatus>();
-  const running = new Map<string, { abort(): void; done: Promise<unknown> }>();
+  const running = new Map<string, {
+    abort(): void;
+    done: Promise<unknown>;
+    replayId: string;
+    /** The replay's own outcome, progress listeners and whether the manager started it (content version). */
+    outcome: Promise<ReplayStatus>;
+    listeners: Set<(s: ReplayStatus) => void>;
+    automatic: boolean;
+  }>();
   let started = false;
   let closed = false;
   let lastReplayTs = 0;
@@ -128,77 +116,31 @@ export function createProjectionManager<M extends Record<string, unknown>>(opts:
   };
 
   const groupIdOf = opts.groupIdOf ?? projectionGroupId;
-  const openInstance = async <Q>(s: ReplayableProjection<Q>, ptr: { instanceId: string; groupId?: string; fromTimestamp?: number }): Promise<Instance<Q>> => {
+  /** Opens and runs an instance; `consumedBefore` says whether its store held a checkpoint before it ran. */
+  const openInstance = async <Q>(s: ReplayableProjection<Q>, ptr: { instanceId: string; groupId?: string; fromTimestamp?: number }): Promise<Instance<Q> & { consumedBefore: boolean }> => {
     const projection = await s.open(ptr.instanceId);
-    const groupId = ptr.groupId ?? groupIdOf(projection.name);
+    // The primary instance always consumes in the group groupIdOf gives now (a pointer that only
+    // records its content version must not pin, e.g., a gateway replica's host-based group).
+    const groupId = ptr.instanceId === PRIMARY_INSTANCE ? groupIdOf(projection.name) : ptr.groupId ?? groupIdOf(projection.name);
     try {
+      const consumedBefore = (await projection.loadCheckpoint()).size > 0;
       const startAt = ptr.fromTimestamp === undefined ? undefined : timestampSeek(opts.log, ptr.fromTimestamp);
       const handle = await runProjection(projection, { log: opts.log, codec: opts.codec, groupId, startAt, logger });
-      return { instanceId: ptr.instanceId, groupId, projection, handle, inflight: 0, drained: new Set() };
+      return { instanceId: ptr.instanceId, groupId, projection, handle, inflight: 0, drained: new Set(), consumedBefore };
     } catch (err) {
       await projection.close().catch(() => undefined);
       throw err;
     }
   };
 
-  /** Waits (bounded) until no query runs on `inst`. */
-  const drain = (inst: Instance<unknown>) => new Promise<void>((resolve) => {
-    if (inst.inflight === 0) return resolve();
-    const done = () => { clearTimeout(t); inst.drained.delete(done); resolve(); };
-    const t = setTimeout(done, QUERY_DRAIN_TIMEOUT_MS);
-    inst.drained.add(done);
-  });
-
   const retire = async (s: ReplayableProjection<unknown>, inst: Instance<unknown>) => {
     await inst.handle.stop();
-    await drain(inst);
+    await drainQueries(inst);
     await inst.projection.close();
     await s.destroy(inst.instanceId);
   };
 
-  const managedFor = (name: string): ManagedProjection<unknown> => {
-    const cur = () => {
-      const c = current.get(name);
-      if (!c) throw new ReplayError(closed ? 'MANAGER_CLOSED' : 'NOT_STARTED', `projection ${name} is not running`);
-      return c;
-    };
-    const queries = new Proxy({}, {
-      get(_t, prop) {
-        if (typeof prop !== 'string' || prop === 'then') return undefined;
-        return async (...args: unknown[]) => {
-          const inst = cur();
-          const fn = (inst.projection.queries as Record<string, unknown>)[prop];
-          if (typeof fn !== 'function') throw new TypeError(`${name} queries have no method ${prop}`);
-          inst.inflight++;
-          try {
-            return await (fn as (...a: unknown[]) => Promise<unknown>).apply(inst.projection.queries, args);
-          } finally {
-            if (--inst.inflight === 0) for (const d of [...inst.drained]) d();
-          }
-        };
-      },
-    });
-    return {
-      name,
-      queries,
-      current: () => ({ instanceId: cur().instanceId, groupId: cur().groupId }),
-      handle: {
-        async waitFor(positions: RecordMetadata[], timeoutMs: number) {
-          const deadline = now() + timeoutMs;
-          for (;;) {
-            const inst = current.get(name);
-            if (!inst) return false;
-            if (await inst.handle.waitFor(positions, Math.max(0, deadline - now()))) return true;
-            // The instance was swapped out while we waited: ask the new one with the time left.
-            if (current.get(name) === inst || now() >= deadline) return false;
-          }
-        },
-        lag: () => cur().handle.lag(),
-        caughtUp: () => cur().handle.caughtUp(),
-        failures: () => cur().handle.failures(),
-      },
-    };
-  };
+  const managedFor = (name: string): ManagedProjection<unknown> => createManagedProjection(name, () => current.get(name), () => closed, now);
 
   const validateFrom = (from: ReplayFrom): number | undefined => {
     if ('fromTimestamp' in from) {
@@ -211,22 +153,19 @@ export function createProjectionManager<M extends Record<string, unknown>>(opts:
     return undefined;
   };
 
-  /** Start offsets of the shadow per topic:partition (what "consumed" counts from). */
-  const startOffsets = async (topics: readonly string[], fromTimestamp: number | undefined): Promise<OffsetMap> => {
-    const out: OffsetMap = new Map();
-    for (const topic of topics) {
-      const offs = fromTimestamp === undefined ? await opts.log.beginningOffsets(topic) : await opts.log.offsetsForTimestamp(topic, fromTimestamp);
-      offs.forEach((o, p) => out.set(tpKey(topic, p), o));
-    }
-    return out;
-  };
-
-  const launch = (name: string, from: ReplayFrom, onProgress?: (s: ReplayStatus) => void): { status: ReplayStatus; done: Promise<ReplayStatus> } => {
+  const launch = (name: string, from: ReplayFrom, onProgress?: (s: ReplayStatus) => void, reason: string | null = null): { status: ReplayStatus; done: Promise<ReplayStatus> } => {
     if (closed) throw new ReplayError('MANAGER_CLOSED', 'projection manager is closed');
     if (!started) throw new ReplayError('NOT_STARTED', 'projection manager is not started');
     const s = slot(name);
     const fromTimestamp = validateFrom(from);
-    if (running.has(name)) throw new ReplayError('REPLAY_IN_PROGRESS', `a replay of ${name} is already running`);
+    const ongoing = running.get(name);
+    // A full rebuild requested while the manager's own content-version rebuild runs is that rebuild
+    // (e.g. `streamwave replay --offline` on an older data directory): join it instead of refusing.
+    if (ongoing?.automatic && 'fromBeginning' in from && reason === null) {
+      if (onProgress) ongoing.listeners.add(onProgress);
+      return { status: { ...replays.get(ongoing.replayId)! }, done: ongoing.outcome };
+    }
+    if (ongoing) throw new ReplayError('REPLAY_IN_PROGRESS', `a replay of ${name} is already running`);
     const live = current.get(name)!;
     // Unique, increasing per process even within one millisecond.
     const ts = Math.max(now(), lastReplayTs + 1);
@@ -236,6 +175,7 @@ export function createProjectionManager<M extends Record<string, unknown>>(opts:
     const status: ReplayStatus = {
       replayId: `${name}.${instanceId}`, projection: name, status: 'running', instanceId, groupId: `${baseGroup}.${instanceId}`,
       consumed: 0, total: 0, eventsPerSecond: 0, etaSeconds: null, startedAt: now(), finishedAt: null, error: null,
+      reason, contentVersion: s.contentVersion ?? null,
     };
     replays.set(status.replayId, status);
     let aborted = false;
@@ -244,43 +184,23 @@ export function createProjectionManager<M extends Record<string, unknown>>(opts:
       abortNow = () => { aborted = true; reject(new ReplayError('REPLAY_ABORTED', `replay ${status.replayId} aborted`)); };
     });
     abortSignal.catch(() => undefined);
-    const report = () => { try { onProgress?.({ ...status }); } catch (err) { logger.warn({ err }, 'replay progress callback failed'); } };
+    const listeners = new Set<(s: ReplayStatus) => void>(onProgress ? [onProgress] : []);
+    const report = () => {
+      for (const l of listeners) {
+        try { l({ ...status }); } catch (err) { logger.warn({ err }, 'replay progress callback failed'); }
+      }
+    };
 
     const run = async (): Promise<ReplayStatus> => {
       let shadow: Instance<unknown> | undefined;
       let opening: Promise<Instance<unknown>> | undefined;
       let timer: NodeJS.Timeout | undefined;
       try {
-        const starts = await startOffsets(live.projection.inputs, fromTimestamp);
+        const starts = await replayStartOffsets(opts.log, live.projection.inputs, fromTimestamp);
         opening = openInstance(s, { instanceId, groupId: status.groupId, fromTimestamp });
         shadow = await Promise.race([opening, abortSignal]);
-        logger.info({ projection: name, instanceId, groupId: status.groupId, fromTimestamp }, 'replay: shadow started');
-        const samples: { t: number; consumed: number }[] = [];
-        const shadowHandle = shadow.handle;
-        const sample = async () => {
-          const lag = await shadowHandle.lag();
-          let consumed = 0;
-          let total = 0;
-          for (const topic of live.projection.inputs) {
-            const ends = await opts.log.endOffsets(topic);
-            ends.forEach((end, p) => {
-              const k = tpKey(topic, p);
-              const start = Math.min(starts.get(k) ?? 0, end);
-              const position = lag.has(k) ? end - lag.get(k)! : start;
-              total += end - start;
-              consumed += Math.max(0, Math.min(end, position) - start);
-            });
-          }
-          const t = now();
-          samples.push({ t, consumed });
-          while (samples.length > 2 && t - samples[0].t > 5_000) samples.shift();
-          const first = samples[0];
-          const rate = t > first.t ? ((consumed - first.consumed) * 1000) / (t - first.t) : 0;
-          status.consumed = consumed;
-          status.total = total;
-          status.eventsPerSecond = Math.round(rate * 10) / 10;
-          status.etaSeconds = total <= consumed ? 0 : rate > 0 ? Math.ceil((total - consumed) / rate) : null;
-        };
+        logger.info({ projection: name, instanceId, groupId: status.groupId, fromTimestamp, reason }, 'replay: shadow started');
+        const sample = replayProgressSampler(opts.log, live.projection.inputs, starts, shadow.handle, status, now);
         const tick = () => {
           timer = setTimeout(() => {
             sample().then(report, (err) => logger.debug({ err }, 'replay progress sample failed')).finally(() => { if (!aborted && status.status === 'running') tick(); });
@@ -294,7 +214,9 @@ export function createProjectionManager<M extends Record<string, unknown>>(opts:
         if (aborted) throw new ReplayError('REPLAY_ABORTED', `replay ${status.replayId} aborted`);
 
         // Swap: durable pointer first, then the in-memory one.
-        const ptr: CurrentInstance = { instanceId, groupId: status.groupId, since: now(), ...(fromTimestamp !== undefined && { fromTimestamp }) };
+        const ptr: CurrentInstance = {
+          instanceId, groupId: status.groupId, since: now(), ...(fromTimestamp !== undefined && { fromTimestamp }), ...(s.contentVersion !== undefined && { contentVersion: s.contentVersion }),
+        };
         await opts.pointers.save(name, ptr);
         const old = current.get(name)!;
         current.set(name, shadow);
@@ -332,7 +254,7 @@ export function createProjectionManager<M extends Record<string, unknown>>(opts:
       }
     };
     const done = run();
-    running.set(name, { abort: () => abortNow(), done: done.catch(() => undefined) });
+    running.set(name, { abort: () => abortNow(), done: done.catch(() => undefined), replayId: status.replayId, outcome: done, listeners, automatic: reason !== null });
     return { status: { ...status }, done };
   };
 
@@ -340,11 +262,20 @@ export function createProjectionManager<M extends Record<string, unknown>>(opts:
     async start() {
       if (closed) throw new ReplayError('MANAGER_CLOSED', 'projection manager is closed');
       if (started) return;
+      const stale: { name: string; was: string | null }[] = [];
       try {
         for (const [name, s] of Object.entries(slots)) {
           const ptr = await opts.pointers.load(name);
-          const inst = await openInstance(s, ptr ?? { instanceId: PRIMARY_INSTANCE });
+          const { consumedBefore, ...inst } = await openInstance(s, ptr ?? { instanceId: PRIMARY_INSTANCE });
           current.set(name, inst);
+          if (s.contentVersion !== undefined && ptr?.contentVersion !== s.contentVersion) {
+            if (consumedBefore) {
+              stale.push({ name, was: ptr?.contentVersion ?? null });
+            } else {
+              // Nothing consumed yet: this instance is built under the current version from its first record.
+              await opts.pointers.save(name, { ...(ptr ?? { instanceId: inst.instanceId, groupId: inst.groupId, since: now() }), contentVersion: s.contentVersion });
+            }
+          }
           managed.set(name, managedFor(name));
           // Shadows of a replay interrupted by a crash are garbage: only the pointer counts.
           for (const id of (await s.instances?.()) ?? []) {
@@ -362,6 +293,17 @@ export function createProjectionManager<M extends Record<string, unknown>>(opts:
         throw err;
       }
       started = true;
+      for (const { name, was } of stale) {
+        const reason = `content version ${was ?? 'unrecorded (an older StreamWave)'} → ${slots[name].contentVersion}`;
+        logger.warn({ projection: name, was, now: slots[name].contentVersion }, 'read model was built under another content version: it keeps serving while a shadow is rebuilt from the log and swapped in');
+        let lastLog = Number.NEGATIVE_INFINITY;
+        const progress = (st: ReplayStatus) => {
+          if (st.status === 'running' && now() - lastLog < 5_000) return; // progress every ~5 s, and the outcome
+          lastLog = now();
+          logger.info({ projection: name, replayId: st.replayId, status: st.status, consumed: st.consumed, total: st.total, etaSeconds: st.etaSeconds }, 'content-version rebuild progress');
+        };
+        launch(name, { fromBeginning: true }, progress, reason).done.catch(() => undefined); // outcome in the status
+      }
     },
     get(name) {
       slot(name);
@@ -381,6 +323,12 @@ export function createProjectionManager<M extends Record<string, unknown>>(opts:
     replayStatus(id) {
       const s = replays.get(id);
       return s && { ...s };
+    },
+    listReplays: () => [...replays.values()].map((s) => ({ ...s })),
+    async settled() {
+      const ids = [...running.values()].map((r) => r.replayId);
+      await Promise.all([...running.values()].map((r) => r.done));
+      return ids.map((id) => ({ ...replays.get(id)! }));
     },
     async close() {
       if (closed) return;

@@ -21,6 +21,15 @@ export interface ReplayableProjection<Q> {
   destroy(instanceId: string): Promise<void>;
   /** Ids of the instances that exist in storage (to clean up shadows of an interrupted replay). */
   instances?(): Promise<string[]>;
+  /**
+   * What the read model's content means beyond its storage layout, e.g. `view-rule/v2` for the
+   * read models that count views (projections/read-models.ts READ_MODEL_CONTENT_VERSIONS). An
+   * instance built under another version is still readable by this code, so it keeps serving
+   * while the manager rebuilds a shadow under this version and swaps it in. Absent: never rebuilt
+   * for that reason. (A change the code cannot read is a layout change instead: see
+   * stores/key-value-projection.ts holdsOtherLayout.)
+   */
+  readonly contentVersion?: string;
 }
 
 /** Which instance of a projection serves queries, persisted so a restart opens the same one. */
@@ -32,6 +41,8 @@ export interface CurrentInstance {
   fromTimestamp?: number;
   /** When it became current, ms since epoch. */
   since: number;
+  /** ReplayableProjection.contentVersion the instance was built under; absent when built by a StreamWave that recorded none. */
+  contentVersion?: string;
 }
 
 /** Durable pointer per projection name (file `current.json`, a Redis key, …). Writes are atomic. */
@@ -65,6 +76,10 @@ export interface ReplayStatus {
   startedAt: number;
   finishedAt: number | null;
   error: string | null;
+  /** Why the manager started it on its own (`content version view-rule/v1 → view-rule/v2`); null when requested (admin API, CLI). */
+  reason?: string | null;
+  /** Content version the shadow is built under (ReplayableProjection.contentVersion), or null. */
+  contentVersion?: string | null;
 }
 
 /** Errors of the projection manager, with stable codes. */

@@ -40,7 +40,7 @@ export interface VideoDetail {
   durationSeconds: number | null;
   masterPlaylistKey: string | null;
   thumbnailKey: string | null;
-  /** View counter (view rule v1, domain/view/view-rule.ts). */
+  /** View counter (view rule v2, v1 for heartbeats recorded before it; domain/view/view-rule.ts). */
   views: number;
   commentCount: number;
   /** ms since the Unix epoch. */

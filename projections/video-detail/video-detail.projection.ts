@@ -1,6 +1,6 @@
 /**
  * The video-detail read model: one document per video built from the videos topic, plus its
- * counters — views under view rule v1 (from the views topic) and comments (from the comments
+ * counters — views under view rule v2 (docs/view-rule.md; from the views topic) and comments (from the comments
  * topic). Serves VideoDetailQueries.
  *
  * Key layout (ids URI-encoded so a `:` inside an id cannot break a prefix):

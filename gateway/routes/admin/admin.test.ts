@@ -23,6 +23,7 @@ function fakeReplays() {
       return s;
     },
     replayStatus: (id) => statuses.get(id),
+    listReplays: () => [...statuses.values()],
   };
   return { service, started };
 }
@@ -56,6 +57,11 @@ test('admin routes: bearer admin token, replay start/status, topics', async () =
     const busy = await gw.inject({ method: 'POST', url: '/admin/replays', token: TOKEN, payload: { projection: 'video-detail', from_beginning: true } });
     assert.equal(busy.statusCode, 409);
     assert.equal(busy.json().code, 'REPLAY_IN_PROGRESS');
+
+    const list = await gw.inject({ method: 'GET', url: '/admin/replays', token: TOKEN });
+    assert.equal(list.statusCode, 200);
+    assert.deepEqual(list.json().replays.map((r: { replay_id: string; status: string }) => [r.replay_id, r.status]), [['video-detail.replay-1', 'running']]);
+    assert.equal((await gw.inject({ method: 'GET', url: '/admin/replays' })).statusCode, 401, 'the list is admin-only too');
 
     const st = await gw.inject({ method: 'GET', url: '/admin/replays/video-detail.replay-1', token: TOKEN });
     assert.equal(st.statusCode, 200);

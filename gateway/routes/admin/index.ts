@@ -3,7 +3,10 @@
  * - `POST /admin/replays {projection, from_beginning?: true | from_timestamp?: ISO 8601 | ms}`
  *   → 202 `{replay_id}`: rebuilds a read model into a shadow and swaps it in (projections/replay);
  * - `GET /admin/replays/{id}` → `{replay_id, status: running|swapped|failed, projection, consumed,
- *   total, events_per_second, eta_seconds, error, …}`;
+ *   total, events_per_second, eta_seconds, error, reason, content_version, …}`;
+ * - `GET /admin/replays` → `{replays: [status…]}`: every replay of this process, oldest first,
+ *   including the rebuilds the manager starts on its own when a read model was built under another
+ *   content version (`reason` says which; view rule v2, issue 8);
  * - `GET /admin/topics` → topics with end offsets and consumer-group lag;
  * - `POST /admin/uploads/reap` → 200 `{abandoned_uploads: [{video_id, upload_id}], skipped_completed_uploads, removed_temp_entries,
  *   errors, cutoff}`: runs the upload reaper now (issue 8); 409 ADMIN_UNAVAILABLE when none is wired.
@@ -25,6 +28,8 @@ export interface AdminReplayService {
   /** @throws ReplayError UNKNOWN_PROJECTION | REPLAY_IN_PROGRESS | INVALID_REPLAY_FROM | MANAGER_CLOSED */
   startReplay(name: string, from: ReplayFrom): ReplayStatus;
   replayStatus(id: string): ReplayStatus | undefined;
+  /** Every replay of this process, oldest first (`GET /admin/replays`); absent: the list is empty. */
+  listReplays?(): ReplayStatus[];
 }
 
 export interface AdminRoutesOptions {
@@ -71,6 +76,8 @@ function replayStatusBody(s: ReplayStatus) {
     started_at: new Date(s.startedAt).toISOString(),
     finished_at: s.finishedAt === null ? null : new Date(s.finishedAt).toISOString(),
     error: s.error,
+    reason: s.reason ?? null,
+    content_version: s.contentVersion ?? null,
   };
 }
 
@@ -127,6 +134,8 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
       throw err;
     }
   });
+
+  app.get('/replays', async () => ({ replays: (opts.replays.listReplays?.() ?? []).map(replayStatusBody) }));
 
   app.get<{ Params: { id: string } }>('/replays/:id', async (request) => {
     const s = opts.replays.replayStatus(request.params.id);

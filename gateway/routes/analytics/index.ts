@@ -1,9 +1,11 @@
 /**
  * Analytics resource (prefix `/api/v1/videos`):
  * - `GET /{id}/analytics` (auth, owner only → 403 NOT_OWNER) → views, unique viewers, watch time
- *   (seconds) and views per minute, from the analytics read model (ClickHouse / chDB).
+ *   (seconds) and views per minute, from the analytics read model (ClickHouse / chDB), with the
+ *   `view_rule_version` they are counted under (docs/view-rule.md).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { VIEW_RULE_VERSION } from '../../../domain/view/view-rule.ts';
 import { requireUserId } from '../../plugins/auth.plugin.ts';
 import { assertOwner, loadVideo } from '../shared.ts';
 import { videoAnalyticsSchema } from './analytics.schemas.ts';
@@ -21,6 +23,7 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       unique_viewers: a.unique_viewers,
       watch_time_seconds: a.watch_time_seconds,
       views_per_minute: a.views_per_minute.map((m) => ({ minute: m.minute, views: m.views })),
+      view_rule_version: VIEW_RULE_VERSION,
     };
   });
 };

@@ -219,7 +219,7 @@ describe('views, analytics, history', () => {
     assert.equal(early.json().code, 'INVALID_PLAYBACK_SESSION');
   });
 
-  test('analytics: owner → 200 from the analytics read model (view rule v1); another user → 403 NOT_OWNER; anonymous → 401', async () => {
+  test('analytics: owner → 200 from the analytics read model (view rule v2); another user → 403 NOT_OWNER; anonymous → 401', async () => {
     // The sessions above watched 4 s and 6 s of a 10 s video: no view yet. Both now watch it whole.
     clock += 60_000;
     for (const [session_id, token] of [[anonSession, undefined], [bobSession, bob.token]] as const) {
@@ -229,7 +229,7 @@ describe('views, analytics, history', () => {
     await t.world.settle();
     const res = await t.inject({ method: 'GET', url: `/api/v1/videos/${videoId}/analytics`, token: alice.token });
     assert.equal(res.statusCode, 200);
-    assert.deepEqual(res.json(), await t.world.readModels.analytics.videoAnalytics(videoId));
+    assert.deepEqual(res.json(), { ...(await t.world.readModels.analytics.videoAnalytics(videoId)), view_rule_version: 'v2' });
     assert.equal(res.json().views, 2);
     assert.equal(res.json().unique_viewers, 2);
     assert.equal(res.json().watch_time_seconds, 20);
