@@ -13,7 +13,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { registerAjvFormats, TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { monotonicFactory } from 'ulid';
-import { Errors, gatewayErrorHandler } from './errors.ts';
+import { Errors, gatewayClientErrorHandler, gatewayErrorHandler } from './errors.ts';
 import { DEFAULT_GATEWAY_CONFIG, type GatewayContext, type GatewayDeps, type IdGenerator, type ResolvedGatewayConfig } from './gateway.types.ts';
 import { authPlugin } from './plugins/auth.plugin.ts';
 import { contextPlugin } from './plugins/context.plugin.ts';
@@ -85,6 +85,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     // S3 UploadIds (path parameter of /uploads/{upload_id}) are longer than Fastify's default 100.
     routerOptions: { maxParamLength: 1024 },
     // Router-level failures (bad URL encoding, over-long parameter) use the same error body.
+    // Requests node:http cannot parse (oversized headers, timeouts) get the same error body too.
+    clientErrorHandler: gatewayClientErrorHandler,
     frameworkErrors: (error, request, reply) => {
       gatewayErrorHandler(error, request, reply);
     },
@@ -101,6 +103,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     },
   };
   const app = Fastify(serverOptions).withTypeProvider<TypeBoxTypeProvider>();
+  if (deps.onRoute) app.addHook('onRoute', deps.onRoute);
 
   app.setErrorHandler(gatewayErrorHandler);
   app.setNotFoundHandler(async (request) => {

@@ -2,7 +2,7 @@
  * What the gateway needs from the outside world. Everything is a port, so the same gateway runs
  * in standalone mode (embedded adapters) and cluster mode (Kafka, Redis, ClickHouse, Typesense, S3).
  */
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, RouteOptions } from 'fastify';
 import type { RateLimitPluginOptions } from '@fastify/rate-limit';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -85,6 +85,11 @@ export interface GatewayDeps {
   /** Wall clock, ms since epoch. Default Date.now. */
   now?: () => number;
   /** Mounted as-is after the gateway's own routes (schema registry at /registry, S3 at /s3, media). */
+  /**
+   * Observer of every route as it is registered (Fastify's `onRoute` hook), mounted plugins
+   * included; the fuzz suite (test/fuzz) enumerates the routes through it. Must not throw.
+   */
+  onRoute?: (route: RouteOptions) => void;
   plugins?: Array<{ plugin: FastifyPluginAsync<any>; prefix?: string; options?: Record<string, unknown> }>;
 }
 
