@@ -18,13 +18,16 @@ const rawBodies: fc.Arbitrary<string> = fc.constantFrom(
   '\u0000\u0001\u0002', '{"size_bytes":1e999}', '{"a":1,"a":2}',
 );
 
+/** Percent-encodes a path segment; lone UTF-16 surrogates (which encodeURIComponent refuses) become U+FFFD. */
+const encodeSegment = (v: string): string => encodeURIComponent(v.replace(/[\uD800-\uDFFF]/g, '\uFFFD'));
+
 function pathParam(name: string, schema: JsonSchema | undefined, seeds: FuzzWorld['seeds']): fc.Arbitrary<string> {
   const real = name === 'id' || name === 'videoId' ? [seeds.videoId] : name.includes('upload') ? [seeds.uploadId] : name.includes('user') ? [seeds.username] : [];
   const raw = fc.oneof(
     ...(real.length ? [{ weight: 4, arbitrary: fc.constantFrom(...real) }] : []),
     { weight: 2, arbitrary: queryValue(schema) },
     { weight: 1, arbitrary: fc.constantFrom('..', 'a/b', '💥', 'x'.repeat(1_500), 'vid_00000000000000000000000000', '-1', '0') },
-  ).map(encodeURIComponent);
+  ).map(encodeSegment);
   // Already percent-encoded tricks (traversal, NUL, a bad escape) go through as they are.
   return fc.oneof({ weight: 8, arbitrary: raw }, { weight: 1, arbitrary: fc.constantFrom('%2e%2e', '%00', '%zz', '%2F', '%C0%AE') });
 }
@@ -32,7 +35,7 @@ function pathParam(name: string, schema: JsonSchema | undefined, seeds: FuzzWorl
 function pathOf(route: FuzzRoute, seeds: FuzzWorld['seeds']): fc.Arbitrary<string> {
   const parts = route.url.split('/').map((seg) => {
     if (seg.startsWith(':')) return pathParam(seg.slice(1), route.schema.params?.properties?.[seg.slice(1)], seeds);
-    if (seg === '*') return fc.array(fc.oneof(fc.constantFrom('master.m3u8', 'index.m3u8', 'seg_0.m4s', '..', 'rendition.json', seeds.videoId), fc.string({ maxLength: 12 }).map(encodeURIComponent)), { maxLength: 4 }).map((a) => a.join('/'));
+    if (seg === '*') return fc.array(fc.oneof(fc.constantFrom('master.m3u8', 'index.m3u8', 'seg_0.m4s', '..', 'rendition.json', seeds.videoId), fc.string({ maxLength: 12 }).map(encodeSegment)), { maxLength: 4 }).map((a) => a.join('/'));
     return fc.constant(seg);
   });
   return fc.tuple(...parts).map((p) => p.join('/') || '/');
