@@ -12,7 +12,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { registerAjvFormats, TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { monotonicFactory } from 'ulid';
-import { Errors, gatewayErrorHandler } from './errors.ts';
+import { Errors, gatewayClientErrorHandler, gatewayErrorHandler } from './errors.ts';
 import { DEFAULT_GATEWAY_CONFIG, type GatewayContext, type GatewayDeps, type IdGenerator, type ResolvedGatewayConfig } from './gateway.types.ts';
 import { authPlugin } from './plugins/auth.plugin.ts';
 import { configurePasswordHashing } from './auth/password.ts';
@@ -96,6 +96,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     // S3 UploadIds (path parameter of /uploads/{upload_id}) are longer than Fastify's default 100.
     routerOptions: { maxParamLength: 1024 },
     // Router-level failures (bad URL encoding, over-long parameter) use the same error body.
+    // Requests node:http cannot parse (oversized headers, timeouts) get the same error body too.
+    clientErrorHandler: gatewayClientErrorHandler,
     frameworkErrors: (error, request, reply) => {
       gatewayErrorHandler(error, request, reply);
     },
@@ -112,6 +114,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     },
   };
   const app = Fastify(serverOptions).withTypeProvider<TypeBoxTypeProvider>();
+  if (deps.onRoute) app.addHook('onRoute', deps.onRoute);
   // Node requires headersTimeout ≤ requestTimeout.
   app.server.headersTimeout = Math.min(config.headersTimeoutSeconds, config.uploadRequestTimeoutSeconds) * 1000;
   configurePasswordHashing({ concurrency: config.passwordHashConcurrency, queue: config.passwordHashQueue });

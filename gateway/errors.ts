@@ -10,6 +10,8 @@
  * Rule: bad input is ALWAYS a 4xx. A 5xx means a bug or an unavailable dependency, and its body
  * hides the internal message (`{ code: 'INTERNAL' }`); the full error goes to the log.
  */
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import createError from '@fastify/error';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@fastify/type-provider-typebox';
@@ -230,4 +232,36 @@ export function gatewayErrorHandler(this: unknown, error: unknown, request: Fast
     reply.header('www-authenticate', body.code === 'INVALID_TOKEN' ? 'Bearer error="invalid_token"' : 'Bearer');
   }
   return reply.status(body.statusCode).type('application/json; charset=utf-8').send(body);
+}
+
+/** Status and stable code for an HTTP error raised before a request exists (node:http `clientError`). */
+function clientErrorResponse(err: NodeJS.ErrnoException): ErrorResponse {
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return { statusCode: 431, code: 'HEADERS_TOO_LARGE', message: 'request headers are too large' };
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { statusCode: 408, code: 'REQUEST_TIMEOUT', message: 'the request was not received in time' };
+    default:
+      return { statusCode: 400, code: 'MALFORMED_REQUEST', message: 'the request is not valid HTTP/1.1' };
+  }
+}
+
+/**
+ * Fastify `clientErrorHandler`: answers a request node:http could not parse (oversized headers →
+ * 431, timeout → 408, anything else → 400; RFC 9110 §15.5, RFC 6585 §5) in the gateway's error
+ * shape, then closes the connection (the stream's framing is unknown after a parse error).
+ * A socket already gone (ECONNRESET, not writable) is destroyed silently. Never throws.
+ */
+export function gatewayClientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const response = clientErrorResponse(err);
+  const { statusCode } = response;
+  const body = JSON.stringify(response);
+  socket.end(
+    `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? 'Error'}\r\ncontent-type: application/json; charset=utf-8\r\n`
+    + `content-length: ${Buffer.byteLength(body)}\r\nx-content-type-options: nosniff\r\nconnection: close\r\n\r\n${body}`,
+  );
 }

@@ -3,7 +3,7 @@
  * in standalone mode (embedded adapters) and cluster mode (Kafka, Redis, ClickHouse, Typesense, S3).
  */
 import type { Readiness } from '../platform/health/readiness.port.ts';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, RouteOptions } from 'fastify';
 import type { RateLimitPluginOptions } from '@fastify/rate-limit';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -151,6 +151,11 @@ export interface GatewayDeps {
    */
   mediaUrls?: { signedKeyPath(videoId: string, key: string): string };
   /** Mounted as-is after the gateway's own routes (schema registry at /registry, S3 at /s3, media). */
+  /**
+   * Observer of every route as it is registered (Fastify's `onRoute` hook), mounted plugins
+   * included; the fuzz suite (test/fuzz) enumerates the routes through it. Must not throw.
+   */
+  onRoute?: (route: RouteOptions) => void;
   plugins?: Array<{ plugin: FastifyPluginAsync<any>; prefix?: string; options?: Record<string, unknown> }>;
 }
 

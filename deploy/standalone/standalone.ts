@@ -26,7 +26,7 @@ import { adminRoutes } from '../../gateway/routes/admin/index.ts';
 import { buildTranscoderProcessor } from '../../processors/transcoder/transcoder.processor.ts';
 import { buildMediaCollector } from '../../processors/media-collector/media-collector.processor.ts';
 import { runProcessor } from '../../processors/runtime/processor.runtime.ts';
-import { buildGateway } from '../../gateway/app.ts';
+import { buildGateway, type GatewayDeps } from '../../gateway/app.ts';
 import { createInMemoryRateLimitStore } from '../../platform/rate-limit/in-memory/in-memory-rate-limit-store.adapter.ts';
 import { createRoleReadiness, registerLogReadiness, registerProjectionReadiness, registerTranscoderReadiness } from '../shared/readiness-wiring.ts';
 
@@ -41,10 +41,11 @@ export interface RunningStandalone {
 }
 
 /**
- * Starts standalone mode and listens on `config.host:config.port`.
+ * Starts standalone mode and listens on `config.host:config.port`. `observe.onRoute` sees every
+ * gateway route as it is registered (the fuzz suite enumerates routes with it).
  * @throws when the data dir is locked by another process (`LOG_LOCKED`) or the port is taken.
  */
-export async function startStandalone(config: StreamWaveConfig): Promise<RunningStandalone> {
+export async function startStandalone(config: StreamWaveConfig, observe: Pick<GatewayDeps, 'onRoute'> = {}): Promise<RunningStandalone> {
   const logger = createRedactingLogger({ name: 'streamwave', level: config.logLevel });
   const metricsRegistry = new Registry();
   collectDefaultMetrics({ register: metricsRegistry });
@@ -127,6 +128,7 @@ export async function startStandalone(config: StreamWaveConfig): Promise<Running
       mode: 'standalone',
       lag: { ...(await readModels.lag()), transcoder: await totalLag(transcoder) },
     }),
+    ...observe,
     plugins: [
       { plugin: schemaRegistryRoutes, prefix: '/registry', options: { registry, auth: config.schemaRegistryAuth } },
       ...objectStorePlugins(objectStore, { videoDetail: readModels.readModels['video-detail'], signing: mediaUrls }),

@@ -4,10 +4,8 @@
  * command bus, Avro-encoded log, projections) count 0 views, append nothing to the views topic, and
  * grow the process' resident memory by at most 64 MiB (verification is stateless: gateway/playback),
  * measured after a warm-up of 20,000 more (see WARM_UP).
- *
- * TODO(issue 8, merge): pass the limits helper's rate-limit off switch (STREAMWAVE_RATE_LIMITS=off /
- * the test-gateway option) once heartbeats are rate limited, so this test measures the session
- * check and not the limiter.
+ * The per-IP limiter is switched off (`rateLimits: 'off'`, as the issue's Done-when says), so
+ * this test measures the session check and not the limiter.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -46,7 +44,7 @@ function forgedSessionId(i: number): string {
 let t: TestGateway;
 let videoId: string;
 before(async () => {
-  t = await createTestGateway();
+  t = await createTestGateway({ rateLimits: 'off' });
   const owner = await t.signUp('owner');
   videoId = await t.uploadVideo(owner.token, { publish: true });
 });
