@@ -44,7 +44,7 @@ export const RATE_LIMIT_RULES = {
   'search.ip': { key: 'ip', max: 300, windowSeconds: 60, what: 'searches per address' },
   'analytics.ip': { key: 'ip', max: 300, windowSeconds: 60, what: 'analytics queries per address' },
   's3.ip': { key: 'ip', max: 1200, windowSeconds: 60, what: 'S3 writes (part uploads) per address' },
-  'registry.ip': { key: 'ip', max: 60, windowSeconds: 60, what: 'schema registry writes per address' },
+  'registry.ip': { key: 'ip', max: 600, windowSeconds: 60, what: 'schema registry POST/PUT/DELETE per address (registrations, lookups and compatibility checks: a `schemas register` or `schemas check` run sends one per subject)' },
 } as const satisfies Record<string, RuleSpec>;
 
 export type RateLimitRuleName = keyof typeof RATE_LIMIT_RULES;

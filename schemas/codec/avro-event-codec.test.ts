@@ -69,7 +69,7 @@ const SAMPLES: { [K in DomainEventType]: Extract<DomainEvent, { type: K }> } = {
   } },
   VideoViewed: { type: 'VideoViewed', data: {
     videoId: '01HXZ8R0000000000000000001', sessionId: 'sess-1', viewerId: null, watchedSeconds: 10.5,
-    positionSeconds: 11.25, videoDurationSeconds: 12.48, viewedAt: t0 + 130_000,
+    positionSeconds: 11.25, videoDurationSeconds: 12.48, viewedAt: t0 + 130_000, sessionStartedAt: t0 + 115_000,
   } },
 };
 

@@ -146,7 +146,8 @@ let client: StreamWaveClient;
 
 before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'sw-corpus-'));
-  sw = await startStandaloneProcess({ dataDir: join(tmp, 'data'), env: { STREAMWAVE_UPLOADS_PER_HOUR: '1000' } });
+  // The corpus uploads ~100 files as one user within a minute: rate limits (write.account) are not under test here.
+  sw = await startStandaloneProcess({ dataDir: join(tmp, 'data'), env: { STREAMWAVE_UPLOADS_PER_HOUR: '1000', STREAMWAVE_RATE_LIMITS: 'off' } });
   client = new StreamWaveClient(sw.url);
   await client.register('corpus', 'corpus@example.com', 'corpus-password');
   await client.login('corpus', 'corpus-password');
