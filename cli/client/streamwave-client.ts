@@ -164,7 +164,7 @@ export class StreamWaveClient {
     return this.request('GET', `/api/v1/search/videos?${params}`);
   }
 
-  analytics(videoId: string): Promise<{ views: number; unique_viewers: number; watch_time_seconds: number; views_per_minute: { minute: string; views: number }[] }> {
+  analytics(videoId: string): Promise<{ views: number; unique_viewers: number; watch_time_seconds: number; views_per_minute: { minute: string; views: number }[]; view_rule_version: string }> {
     return this.request('GET', `/api/v1/videos/${encodeURIComponent(videoId)}/analytics`);
   }
 }

@@ -62,10 +62,18 @@ async function get(base: string, path: string, token?: string): Promise<Answer> 
 }
 
 /** An analytics answer without the `view_rule_version` field the previous release did not have. */
-function withoutRuleVersion(a: Answer): Answer {
-  if (a.body === null || typeof a.body !== 'object') return a;
-  const { view_rule_version: _version, ...rest } = a.body as Record<string, unknown>;
-  return { status: a.status, body: rest };
+/**
+ * Fields the current code adds to answers (issue 8): a fresh signed playback session on /stream,
+ * `view_rule_version` on analytics, `error_code` on status, `visibility` on videos. The previous
+ * release's answers lack them; every field it did answer must stay the same.
+ */
+const FIELDS_NEW_IN_ISSUE_8 = new Set(['session_id', 'session_expires_at', 'view_rule_version', 'error_code', 'visibility']);
+
+/** `value` without the keys of FIELDS_NEW_IN_ISSUE_8, at any depth. */
+function withoutNewFields(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNewFields);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).filter(([k]) => !FIELDS_NEW_IN_ISSUE_8.has(k)).map(([k, v]) => [k, withoutNewFields(v)]));
 }
 
 /** Every numeric leaf of the health JSON's `lag` object as [path, value]; non-numbers are reported as-is. */
@@ -124,7 +132,7 @@ describe('upgrade from the previous release', { skip: missing ? `${missing}; run
    */
   async function snapshot(sw: StandaloneProcess, tokenOf: (u: User) => string): Promise<Snapshot> {
     const snap: Snapshot = new Map();
-    const norm = (a: Answer): Answer => JSON.parse(JSON.stringify(a).replaceAll(sw.url, '<origin>'));
+    const norm = (a: Answer): Answer => JSON.parse(JSON.stringify(withoutNewFields(a)).replaceAll(sw.url, '<origin>'));
     const put = (key: string, a: Answer) => snap.set(key, norm(a));
     const pages = async (key: string, path: string, token?: string) => {
       let cursor: string | null = null;
@@ -141,14 +149,7 @@ describe('upgrade from the previous release', { skip: missing ? `${missing}; run
     for (const v of videos) {
       const p = `/api/v1/videos/${v.id}`;
       for (const sub of ['', '/status', '/stream']) put(`GET ${p}${sub}`, await get(sw.url, p + sub));
-      // The current /stream adds a fresh signed playback session to every answer (issue 8): the
-      // fields the old version answered must stay the same; the new ones differ by design.
-      const streamed = snap.get(`GET ${p}/stream`)!.body as Record<string, unknown> | undefined;
-      if (streamed && typeof streamed === 'object') {
-        for (const k of ['session_id', 'session_expires_at']) delete streamed[k];
-      }
-      // `view_rule_version` is new in the current code (issue 8, view rule v2): the figures must not change.
-      put(`GET ${p}/analytics (owner)`, withoutRuleVersion(await get(sw.url, `${p}/analytics`, tokenOf(v.owner))));
+      put(`GET ${p}/analytics (owner)`, await get(sw.url, `${p}/analytics`, tokenOf(v.owner)));
       await pages(`GET ${p}/comments?limit=5`, `${p}/comments?limit=5`);
       await pages(`GET ${p}/comments (default page size)`, `${p}/comments?`);
       const stream = snap.get(`GET ${p}/stream`)!;
@@ -272,12 +273,15 @@ describe('upgrade from the previous release', { skip: missing ? `${missing}; run
     if (tmp) await rm(tmp, { recursive: true, force: true });
   });
 
-  test('every account logs in with its password, and tokens issued before the upgrade stay valid', async () => {
+  test('every account logs in with its password; tokens issued before the upgrade (no kid, iss, aud) are refused once', async () => {
     for (const u of users) {
       const c = new StreamWaveClient(cur!.url);
       fresh.set(u.name, await c.login(u.name, u.password));
-      const signedInBefore = new StreamWaveClient(cur!.url, u.client.accessToken); // token from the previous release
-      assert.ok(await signedInBefore.request('GET', '/api/v1/users/me/history'), `${u.name}'s old token`);
+      assert.ok(await c.request('GET', '/api/v1/users/me/history'), `${u.name}'s new token`);
+      // Issue 8 (finding 11): tokens now carry kid, iss and aud, and a token without them is refused;
+      // the previous release's tokens are therefore refused, and clients log in again (README).
+      const signedInBefore = new StreamWaveClient(cur!.url, u.client.accessToken);
+      await assert.rejects(signedInBefore.request('GET', '/api/v1/users/me/history'), (e: { status?: number; code?: string }) => e.status === 401 && e.code === 'INVALID_TOKEN');
     }
   });
 
