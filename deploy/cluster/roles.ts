@@ -75,7 +75,7 @@ export const isClusterRole = (v: string): v is ClusterRole => (CLUSTER_ROLES as 
 
 /** Raised when a role cannot start for a configuration reason. Stable codes. */
 export class ClusterRoleError extends Error {
-  constructor(readonly code: 'NO_BROKERS' | 'NO_SCHEMA_REGISTRY_URL' | 'UNKNOWN_ROLE', message: string) {
+  constructor(readonly code: 'NO_BROKERS' | 'NO_SCHEMA_REGISTRY_URL' | 'UNKNOWN_ROLE' | 'SECRETS_NOT_CONFIGURED', message: string) {
     super(message);
     this.name = 'ClusterRoleError';
   }
@@ -110,6 +110,10 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
   if (config.kafkaBrokers.length === 0) throw new ClusterRoleError('NO_BROKERS', 'cluster mode needs STREAMWAVE_KAFKA_BROKERS (comma list of host:port)');
   if (role !== 'registry' && role !== 'all' && !config.schemaRegistryUrl) {
     throw new ClusterRoleError('NO_SCHEMA_REGISTRY_URL', `role ${role} needs STREAMWAVE_SCHEMA_REGISTRY_URL (the registry role's URL)`);
+  }
+  const fromDisk = secretsFromDataDirOf(role, config);
+  if (fromDisk.length > 0) {
+    throw new ClusterRoleError('SECRETS_NOT_CONFIGURED', `role ${role} shares no disk with the other roles, so its secrets come from configuration: set ${fromDisk.join(', ')} (the same values on every role; \`openssl rand -base64 48\` makes one)`);
   }
   const logger = (opts.logger ?? createRedactingLogger({ name: 'streamwave', level: config.logLevel })).child({ role });
   const metricsRegistry = new Registry();
@@ -315,6 +319,27 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     await stopAll();
     throw e;
   }
+}
+
+/**
+ * The secrets each split role uses (issue 9: roles share no disk, so none may come from a
+ * generated file in the role's own data dir — two gateways would sign with different keys).
+ * `all` is one process and keeps standalone's generated secrets.
+ */
+export const ROLE_SECRETS: Record<Exclude<ClusterRole, 'all'>, readonly string[]> = {
+  registry: ['STREAMWAVE_SCHEMA_REGISTRY_PASSWORD'],
+  projector: ['STREAMWAVE_SCHEMA_REGISTRY_PASSWORD', 'STREAMWAVE_ADMIN_TOKEN', 'STREAMWAVE_CURSOR_SECRET'],
+  transcoder: ['STREAMWAVE_SCHEMA_REGISTRY_PASSWORD', 'STREAMWAVE_ADMIN_TOKEN'],
+  gateway: [
+    'STREAMWAVE_SCHEMA_REGISTRY_PASSWORD', 'STREAMWAVE_ADMIN_TOKEN', 'STREAMWAVE_CURSOR_SECRET', 'STREAMWAVE_JWT_SECRET',
+    'STREAMWAVE_PRESIGN_SECRET', 'STREAMWAVE_MEDIA_URL_SECRET', 'STREAMWAVE_PLAYBACK_SECRET',
+  ],
+};
+
+/** The variables `role` needs that were not configured (their value came from the data dir). */
+export function secretsFromDataDirOf(role: ClusterRole, config: Pick<StreamWaveConfig, 'secretsFromDataDir'>): string[] {
+  if (role === 'all') return [];
+  return ROLE_SECRETS[role].filter((name) => config.secretsFromDataDir.includes(name));
 }
 
 function running(role: ClusterRole, url: string, stopAll: () => Promise<void>): RunningRole {

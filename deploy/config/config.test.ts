@@ -5,7 +5,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from './config.ts';
-import { ClusterRoleError, startRole } from '../cluster/roles.ts';
+import { ClusterRoleError, secretsFromDataDirOf, startRole } from '../cluster/roles.ts';
+import { clusterSecretsEnv } from '../../test/support/cluster-secrets.ts';
 
 let dataDir = '';
 before(async () => { dataDir = await mkdtemp(join(tmpdir(), 'streamwave-config-')); });
@@ -126,5 +127,36 @@ describe('loadConfig names the bad variable', () => {
     const config = loadConfig({ STREAMWAVE_DATA_DIR: dataDir, STREAMWAVE_KAFKA_BROKERS: '127.0.0.1:1' });
     await assert.rejects(startRole('projector', config), (err: unknown) =>
       err instanceof ClusterRoleError && err.code === 'NO_SCHEMA_REGISTRY_URL' && err.message.includes('STREAMWAVE_SCHEMA_REGISTRY_URL'));
+  });
+  test('a split cluster role with secrets from its data dir refuses to start, naming the variables (issue 9: roles share no disk)', async () => {
+    const config = loadConfig({ STREAMWAVE_DATA_DIR: dataDir, STREAMWAVE_KAFKA_BROKERS: '127.0.0.1:1', STREAMWAVE_SCHEMA_REGISTRY_URL: 'http://127.0.0.1:1' });
+    await assert.rejects(startRole('gateway', config), (err: unknown) =>
+      err instanceof ClusterRoleError && err.code === 'SECRETS_NOT_CONFIGURED'
+      && ['STREAMWAVE_PRESIGN_SECRET', 'STREAMWAVE_JWT_SECRET', 'STREAMWAVE_ADMIN_TOKEN', 'STREAMWAVE_PLAYBACK_SECRET'].every((v) => (err as Error).message.includes(v)));
+    // Configured: nothing comes from the data dir, so nothing is refused.
+    const configured = loadConfig({ STREAMWAVE_DATA_DIR: dataDir, ...clusterSecretsEnv() });
+    assert.deepEqual(configured.secretsFromDataDir, []);
+    for (const role of ['registry', 'projector', 'transcoder', 'gateway', 'all'] as const) assert.deepEqual(secretsFromDataDirOf(role, configured), []);
+    // One process (`all`) keeps standalone's generated secrets.
+    assert.deepEqual(secretsFromDataDirOf('all', config), []);
+    assert.deepEqual(secretsFromDataDirOf('registry', config), ['STREAMWAVE_SCHEMA_REGISTRY_PASSWORD']);
+  });
+
+  test('servers: each one configured only when its variable is set; a half-configured server names the missing variable', () => {
+    assert.deepEqual(loadConfig({ STREAMWAVE_DATA_DIR: dataDir }).servers, {});
+    const c = loadConfig({
+      STREAMWAVE_DATA_DIR: dataDir, STREAMWAVE_REDIS_URL: 'redis://127.0.0.1:6379/0', STREAMWAVE_CLICKHOUSE_URL: 'http://127.0.0.1:8123/',
+      STREAMWAVE_TYPESENSE_URL: 'http://127.0.0.1:8108', STREAMWAVE_TYPESENSE_API_KEY: 'k',
+      STREAMWAVE_S3_ENDPOINT: 'http://127.0.0.1:8333', STREAMWAVE_S3_ACCESS_KEY_ID: 'a', STREAMWAVE_S3_SECRET_ACCESS_KEY: 's',
+    }).servers;
+    assert.equal(c.redisUrl, 'redis://127.0.0.1:6379/0');
+    assert.deepEqual(c.clickhouse, { url: 'http://127.0.0.1:8123', username: 'default', password: '', database: 'streamwave', dialect: 'auto' });
+    assert.deepEqual(c.typesense, { url: 'http://127.0.0.1:8108', apiKey: 'k' });
+    assert.equal(c.s3?.publicEndpoint, 'http://127.0.0.1:8333');
+    assert.equal(c.s3?.bucket, 'streamwave');
+    assert.throws(() => loadConfig({ STREAMWAVE_DATA_DIR: dataDir, STREAMWAVE_TYPESENSE_URL: 'http://x:1' }), /STREAMWAVE_TYPESENSE_API_KEY/);
+    assert.throws(() => loadConfig({ STREAMWAVE_DATA_DIR: dataDir, STREAMWAVE_S3_ENDPOINT: 'http://x:1', STREAMWAVE_S3_ACCESS_KEY_ID: 'a' }), /STREAMWAVE_S3_SECRET_ACCESS_KEY/);
+    assert.throws(() => loadConfig({ STREAMWAVE_DATA_DIR: dataDir, STREAMWAVE_CLICKHOUSE_DIALECT: 'ancient' }), /STREAMWAVE_CLICKHOUSE_DIALECT/);
+    assert.throws(() => loadConfig({ STREAMWAVE_DATA_DIR: dataDir, STREAMWAVE_REDIS_URL: 'http://x' }), /STREAMWAVE_REDIS_URL/);
   });
 });

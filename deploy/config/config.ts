@@ -1,8 +1,10 @@
 import { envSchema } from 'env-schema';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { loadOrCreateSecret } from '../shared/secrets.ts';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { loadOrCreateSecret, parseJwtKeys, persistedSecret } from '../shared/secrets.ts';
+import { SERVERS_ENV_SCHEMA, checkServersEnv, serversOf, type ServersConfig, type ServersEnv } from './servers-config.ts';
+
+export type { ServersConfig } from './servers-config.ts';
 import { parseRateLimits, type RateLimitsConfig } from '../../gateway/rate-limit/rate-limit.rules.ts';
 import { DEFAULT_SOURCE_LIMITS, DEFAULT_TIME_LIMITS, DEFAULT_TRANSCODE_MEMORY_LIMIT_BYTES, type SourceLimits, type TimeLimits } from '../../processors/transcoder/media-limits.ts';
 
@@ -123,7 +125,20 @@ export interface StreamWaveConfig {
   passwordHashConcurrency: number;
   /** Graceful-stop deadline, seconds (STREAMWAVE_SHUTDOWN_TIMEOUT_SECONDS, default 30): past it the process exits 1 naming what hung. */
   shutdownTimeoutSeconds: number;
+  /**
+   * Cluster mode (issue 9): the servers the read models and objects live on. Each unset server
+   * leaves its read models on the embedded adapter under the role's data dir, which only the `all`
+   * role (one process) accepts; the split roles refuse to start without them (deploy/cluster/roles.ts).
+   */
+  servers: ServersConfig;
+  /**
+   * Secret variables that were NOT set and so were read from, or generated into, the data dir
+   * (e.g. `STREAMWAVE_PRESIGN_SECRET`). Empty when every secret came from configuration. Split
+   * cluster roles refuse to start unless it is empty: two machines never share a data dir.
+   */
+  secretsFromDataDir: string[];
 }
+
 
 const schema = {
   type: 'object',
@@ -187,10 +202,11 @@ const schema = {
     STREAMWAVE_PASSWORD_HASH_CONCURRENCY: { type: 'integer', minimum: 1, maximum: 64, default: 2 },
     STREAMWAVE_SHUTDOWN_TIMEOUT_SECONDS: { type: 'integer', minimum: 1, maximum: 3600, default: 30 },
     STREAMWAVE_LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+    ...SERVERS_ENV_SCHEMA,
   },
 } as const;
 
-interface Env {
+interface Env extends ServersEnv {
   STREAMWAVE_PORT: number;
   STREAMWAVE_HOST: string;
   STREAMWAVE_PUBLIC_URL?: string;
@@ -266,6 +282,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StreamWaveConf
       if (!e[k]) throw new Error(`env/${k} is required when STREAMWAVE_KAFKA_SASL_MECHANISM is set`);
     }
   }
+  checkServersEnv(e);
   let rateLimits: RateLimitsConfig;
   try {
     rateLimits = parseRateLimits(e.STREAMWAVE_RATE_LIMITS);
@@ -274,7 +291,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StreamWaveConf
   }
   const dataDir = resolve(e.STREAMWAVE_DATA_DIR);
   mkdirSync(dataDir, { recursive: true });
-  const jwtSecret = e.STREAMWAVE_JWT_SECRET ?? persistedSecret(dataDir);
+  const secretsFromDataDir: string[] = [];
+  /** The secret from its variable, else from the data dir (and noted: split cluster roles refuse that). */
+  const secret = (name: keyof Env, fromFile: () => string): string => {
+    const v = e[name];
+    if (typeof v === 'string' && v) return v;
+    secretsFromDataDir.push(name);
+    return fromFile();
+  };
+  // With STREAMWAVE_JWT_KEYS the keys sign and verify; jwtSecret then only feeds derived defaults.
+  const jwtSecret = e.STREAMWAVE_JWT_KEYS
+    ? (e.STREAMWAVE_JWT_SECRET ?? parseJwtKeys(e.STREAMWAVE_JWT_KEYS)[0]!.secret)
+    : secret('STREAMWAVE_JWT_SECRET', () => persistedSecret(dataDir));
   const host = e.STREAMWAVE_HOST;
   const publicHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   return {
@@ -286,12 +314,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StreamWaveConf
     jwtKeys: e.STREAMWAVE_JWT_KEYS ? parseJwtKeys(e.STREAMWAVE_JWT_KEYS) : [{ kid: 'default', secret: jwtSecret }],
     jwtIssuer: e.STREAMWAVE_JWT_ISSUER,
     jwtAudience: e.STREAMWAVE_JWT_AUDIENCE,
-    presignSecret: e.STREAMWAVE_PRESIGN_SECRET ?? loadOrCreateSecret(dataDir, PRESIGN_SECRET_FILE),
-    cursorSecret: e.STREAMWAVE_CURSOR_SECRET ?? loadOrCreateSecret(dataDir, CURSOR_SECRET_FILE),
-    mediaUrlSecret: e.STREAMWAVE_MEDIA_URL_SECRET ?? loadOrCreateSecret(dataDir, MEDIA_URL_SECRET_FILE),
+    presignSecret: secret('STREAMWAVE_PRESIGN_SECRET', () => loadOrCreateSecret(dataDir, PRESIGN_SECRET_FILE)),
+    cursorSecret: secret('STREAMWAVE_CURSOR_SECRET', () => loadOrCreateSecret(dataDir, CURSOR_SECRET_FILE)),
+    mediaUrlSecret: secret('STREAMWAVE_MEDIA_URL_SECRET', () => loadOrCreateSecret(dataDir, MEDIA_URL_SECRET_FILE)),
     schemaRegistryAuth: {
       username: e.STREAMWAVE_SCHEMA_REGISTRY_USERNAME,
-      password: e.STREAMWAVE_SCHEMA_REGISTRY_PASSWORD ?? loadOrCreateSecret(dataDir, SCHEMA_REGISTRY_PASSWORD_FILE),
+      password: secret('STREAMWAVE_SCHEMA_REGISTRY_PASSWORD', () => loadOrCreateSecret(dataDir, SCHEMA_REGISTRY_PASSWORD_FILE)),
     },
     tokenTtlSeconds: e.STREAMWAVE_TOKEN_TTL_SECONDS,
     maxUploadBytes: e.STREAMWAVE_MAX_UPLOAD_BYTES,
@@ -299,7 +327,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StreamWaveConf
     userStorageQuotaBytes: e.STREAMWAVE_USER_STORAGE_QUOTA_BYTES,
     uploadExpirySeconds: e.STREAMWAVE_UPLOAD_EXPIRY_SECONDS,
     uploadReaperIntervalSeconds: e.STREAMWAVE_UPLOAD_REAPER_INTERVAL_SECONDS,
-    playbackSecret: e.STREAMWAVE_PLAYBACK_SECRET ?? loadOrCreateSecret(dataDir, PLAYBACK_SECRET_FILE),
+    playbackSecret: secret('STREAMWAVE_PLAYBACK_SECRET', () => loadOrCreateSecret(dataDir, PLAYBACK_SECRET_FILE)),
     playbackSessionTtlSeconds: e.STREAMWAVE_PLAYBACK_SESSION_TTL_SECONDS,
     transcodeConcurrency: e.STREAMWAVE_TRANSCODE_CONCURRENCY,
     mediaUrlTtlSeconds: e.STREAMWAVE_MEDIA_URL_TTL_SECONDS,
@@ -310,7 +338,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StreamWaveConf
       minFreeDiskPercent: e.STREAMWAVE_MIN_FREE_DISK_PERCENT,
       projectionFailingAfter: e.STREAMWAVE_PROJECTION_FAILING_AFTER,
     },
-    adminToken: e.STREAMWAVE_ADMIN_TOKEN ?? persistedSecret(dataDir, ADMIN_TOKEN_FILE),
+    adminToken: secret('STREAMWAVE_ADMIN_TOKEN', () => persistedSecret(dataDir, ADMIN_TOKEN_FILE)),
     media: {
       sourceLimits: {
         maxSidePx: e.STREAMWAVE_MEDIA_MAX_SIDE_PX,
@@ -347,8 +375,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StreamWaveConf
     keepAliveTimeoutSeconds: e.STREAMWAVE_KEEP_ALIVE_TIMEOUT_SECONDS,
     passwordHashConcurrency: e.STREAMWAVE_PASSWORD_HASH_CONCURRENCY,
     shutdownTimeoutSeconds: e.STREAMWAVE_SHUTDOWN_TIMEOUT_SECONDS,
+    servers: serversOf(e),
+    secretsFromDataDir,
   };
 }
+
 
 /** File under the data dir holding the generated admin token (read by `streamwave replay|topics`). */
 export const ADMIN_TOKEN_FILE = 'admin.token';
@@ -360,25 +391,3 @@ export const MEDIA_URL_SECRET_FILE = 'media-url.key';
 export const PLAYBACK_SECRET_FILE = 'playback.key';
 /** Generated registry password (read by `streamwave schemas register` when no password is given). */
 export const SCHEMA_REGISTRY_PASSWORD_FILE = 'schema-registry.password';
-
-/**
- * STREAMWAVE_JWT_KEYS `kid:secret[,kid:secret…]` → keys, first signs.
- * @throws Error naming the variable on a duplicate kid (the pattern already checked the shape).
- */
-function parseJwtKeys(raw: string): { kid: string; secret: string }[] {
-  const keys = raw.split(',').map((p) => p.trim()).filter(Boolean).map((p) => {
-    const i = p.indexOf(':');
-    return { kid: p.slice(0, i), secret: p.slice(i + 1) };
-  });
-  if (new Set(keys.map((k) => k.kid)).size !== keys.length) throw new Error('env/STREAMWAVE_JWT_KEYS has a duplicate kid');
-  return keys;
-}
-
-/** A random secret created on first start and kept in the data dir, so tokens survive restarts. */
-function persistedSecret(dataDir: string, name = 'secret.key'): string {
-  const file = join(dataDir, name);
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  const secret = randomBytes(48).toString('base64url');
-  writeFileSync(file, secret, { mode: 0o600 });
-  return secret;
-}

@@ -33,3 +33,25 @@ export function loadOrCreateSecret(dataDir: string, file: string): string {
   chmodSync(path, 0o600);
   return secret;
 }
+
+/**
+ * STREAMWAVE_JWT_KEYS `kid:secret[,kid:secret…]` → keys, first signs.
+ * @throws Error naming the variable on a duplicate kid (the pattern already checked the shape).
+ */
+export function parseJwtKeys(raw: string): { kid: string; secret: string }[] {
+  const keys = raw.split(',').map((p) => p.trim()).filter(Boolean).map((p) => {
+    const i = p.indexOf(':');
+    return { kid: p.slice(0, i), secret: p.slice(i + 1) };
+  });
+  if (new Set(keys.map((k) => k.kid)).size !== keys.length) throw new Error('env/STREAMWAVE_JWT_KEYS has a duplicate kid');
+  return keys;
+}
+
+/** A random secret created on first start and kept in the data dir, so tokens survive restarts. */
+export function persistedSecret(dataDir: string, name = 'secret.key'): string {
+  const file = join(dataDir, name);
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const secret = randomBytes(48).toString('base64url');
+  writeFileSync(file, secret, { mode: 0o600 });
+  return secret;
+}

@@ -23,6 +23,7 @@ import { createConfluentSchemaRegistryApi } from '../../schemas/codec/schema-reg
 import { createAvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
 import { createEmbeddedObjectStore } from '../../platform/object-store/embedded/embedded-object-store.adapter.ts';
 import { loadConfig } from '../../deploy/config/config.ts';
+import { clusterSecretsEnv } from '../support/cluster-secrets.ts';
 import { startRole, type RunningRole } from '../../deploy/cluster/roles.ts';
 import { keyOf, type DomainEvent } from '../../domain/events.ts';
 import { ensureEventTopics, TOPICS, TOPIC_OF } from '../../schemas/topics.ts';
@@ -125,7 +126,8 @@ test('crash: kill -9 projector and transcoder during a 50k-event load; read mode
   // The registry role in this process (not under test here); the others reach it by URL.
   const registryPort = await freePort();
   // Registry writes need credentials (issue 8): one password for the registry and every role.
-  const registryPassword = 'crash-test-registry-password';
+  const secrets = clusterSecretsEnv();
+  const registryPassword = secrets.STREAMWAVE_SCHEMA_REGISTRY_PASSWORD!;
   const auth = { username: 'streamwave', password: registryPassword };
   const registry: RunningRole = await startRole('registry', loadConfig({
     STREAMWAVE_DATA_DIR: join(dataDir, 'registry'), STREAMWAVE_PORT: String(registryPort), STREAMWAVE_KAFKA_BROKERS: broker.bootstrap, STREAMWAVE_LOG_LEVEL: 'silent',
@@ -190,7 +192,7 @@ test('crash: kill -9 projector and transcoder during a 50k-event load; read mode
   // --- roles under test ------------------------------------------------------------------------
   const roleEnv = {
     STREAMWAVE_DATA_DIR: join(dataDir, 'roles'), STREAMWAVE_KAFKA_BROKERS: broker.bootstrap, STREAMWAVE_SCHEMA_REGISTRY_URL: registry.url, STREAMWAVE_SCHEMA_REGISTRY_PASSWORD: registryPassword,
-    STREAMWAVE_JWT_SECRET: 'x'.repeat(40),
+    ...secrets,
   };
   const live: Record<'projector' | 'transcoder', RoleProcess | undefined> = { projector: undefined, transcoder: undefined };
   cleanups.push(async () => { await Promise.all(Object.values(live).map((p) => p?.kill9())); });

@@ -18,6 +18,7 @@ import { createConfluentSchemaRegistryApi } from '../../schemas/codec/schema-reg
 import { createAvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
 import { SCHEMAS_DIR, subjectFor } from '../../schemas/codec/event-schemas.ts';
 import { loadConfig } from '../../deploy/config/config.ts';
+import { clusterSecretsEnv } from '../support/cluster-secrets.ts';
 import { startRole } from '../../deploy/cluster/roles.ts';
 import { type DomainEvent } from '../../domain/events.ts';
 import { ensureEventTopics, TOPICS, TOPIC_OF } from '../../schemas/topics.ts';
@@ -51,7 +52,7 @@ test('incompatible schema: 409/40901 from the registry role, and nothing produce
   cleanups.push(() => broker.stop());
   const dataDir = await mkdtemp(join(tmpdir(), 'streamwave-schema-'));
   cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
-  const config = loadConfig({ STREAMWAVE_DATA_DIR: join(dataDir, 'data'), STREAMWAVE_PORT: String(await freePort()), STREAMWAVE_KAFKA_BROKERS: broker.bootstrap, STREAMWAVE_LOG_LEVEL: 'silent' });
+  const config = loadConfig({ STREAMWAVE_DATA_DIR: join(dataDir, 'data'), STREAMWAVE_PORT: String(await freePort()), STREAMWAVE_KAFKA_BROKERS: broker.bootstrap, STREAMWAVE_LOG_LEVEL: 'silent', ...clusterSecretsEnv() });
   // Registry writes need the credentials (issue 8): the roles and this test use the configured ones.
   const auth = config.schemaRegistryAuth;
   const registry = await startRole('registry', config);

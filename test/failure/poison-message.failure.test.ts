@@ -17,6 +17,7 @@ import { createAvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
 import { runProcessor, DLQ_HEADERS, deadLetterTopicFor } from '../../processors/runtime/processor.runtime.ts';
 import { processorNode } from '../../processors/runtime/topology.port.ts';
 import { loadConfig } from '../../deploy/config/config.ts';
+import { clusterSecretsEnv } from '../support/cluster-secrets.ts';
 import { startRole } from '../../deploy/cluster/roles.ts';
 import { type DomainEvent } from '../../domain/events.ts';
 import { TOPICS } from '../../schemas/topics.ts';
@@ -31,7 +32,7 @@ test('poison message: undecodable, unknown schema id and a throwing handler are 
   cleanups.push(() => broker.stop());
   const dataDir = await mkdtemp(join(tmpdir(), 'streamwave-poison-'));
   cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
-  const config = loadConfig({ STREAMWAVE_DATA_DIR: dataDir, STREAMWAVE_PORT: String(await freePort()), STREAMWAVE_KAFKA_BROKERS: broker.bootstrap, STREAMWAVE_LOG_LEVEL: 'silent' });
+  const config = loadConfig({ STREAMWAVE_DATA_DIR: dataDir, STREAMWAVE_PORT: String(await freePort()), STREAMWAVE_KAFKA_BROKERS: broker.bootstrap, STREAMWAVE_LOG_LEVEL: 'silent', ...clusterSecretsEnv() });
   // Registry writes need credentials (issue 8).
   const auth = config.schemaRegistryAuth;
   const registry = await startRole('registry', config);
