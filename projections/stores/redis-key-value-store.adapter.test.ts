@@ -190,6 +190,31 @@ describe('redis key-value store: outages (real redis-server with AOF)', { skip }
     }
   });
 
+  test('server hung (SIGSTOP): calls reject with STORE_IO after the command timeout, and work again once it resumes', async () => {
+    const srv = await startRedisServer();
+    const c = createRedisClient(srv.url, { commandTimeoutMs: 300 });
+    try {
+      await redisReady(c);
+      const s = await createRedisKeyValueStore({ client: c, name: 'hung' });
+      await s.commit([put('a', 1)], new Map([['t:0', 1]]));
+      process.kill(srv.pid, 'SIGSTOP');
+      try {
+        await assert.rejects(s.get('a'), (e: Error & { code?: string }) => e.code === 'STORE_IO' && /timed out/i.test(e.message));
+        await assert.rejects(s.commit([put('b', 2)], new Map([['t:0', 2]])), { code: 'STORE_IO' });
+      } finally {
+        process.kill(srv.pid, 'SIGCONT');
+      }
+      // The timed-out commit may still have been applied when the server resumed (it was sent);
+      // it is the same batch the projector retries, so re-applying it is a no-op.
+      await s.commit([put('b', 2)], new Map([['t:0', 2]]));
+      assert.deepEqual(await s.getMany(['a', 'b']), [1, 2]);
+      assert.deepEqual(await s.checkpoint(), new Map([['t:0', 2]]));
+    } finally {
+      c.disconnect();
+      await srv.stop();
+    }
+  });
+
   test('server stopped: STORE_IO, state unchanged; restarted (clean or kill -9): acknowledged commits kept, the client reconnects', async () => {
     const srv = await startRedisServer({ aof: true });
     const c = createRedisClient(srv.url);
