@@ -104,10 +104,12 @@ describe('redis key-value store (real redis-server)', { skip }, () => {
   test('large batches are split into several commands inside one MULTI; scan over a bigger range', async () => {
     const s = await createRedisKeyValueStore({ client, name: 'big', maxFieldsPerCommand: 7 });
     try {
-      const keys = Array.from({ length: 100 }, (_, i) => `p:${String(i).padStart(3, '0')}`);
+      // 2 500 keys: the commit is split into hundreds of commands; the scan script reads the 1 250
+      // left in two HMGET chunks (of at most 1 000).
+      const keys = Array.from({ length: 2_500 }, (_, i) => `p:${String(i).padStart(4, '0')}`);
       await s.commit(keys.map((k, i) => put(k, { i })), new Map([['t:0', 1], ['t:1', 1]]));
       await s.commit(keys.filter((_, i) => i % 2 === 1).map((key) => ({ op: 'delete', key })), new Map([['t:1', 2]]));
-      const all = await s.scan<{ i: number }>('p:', { limit: 1000 });
+      const all = await s.scan<{ i: number }>('p:', { limit: 2_000 });
       assert.deepEqual(all.map((e) => e.value.i), keys.map((_, i) => i).filter((i) => i % 2 === 0));
       const page2 = await s.scan('p:', { limit: 5, after: all[4].key });
       assert.deepEqual(page2.map((e) => e.key), all.slice(5, 10).map((e) => e.key));
