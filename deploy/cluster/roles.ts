@@ -66,16 +66,19 @@ import { buildMediaCollector } from '../../processors/media-collector/media-coll
 import { runProcessor, type ProcessorHandle } from '../../processors/runtime/processor.runtime.ts';
 import { buildGateway } from '../../gateway/app.ts';
 import { createInMemoryRateLimitStore } from '../../platform/rate-limit/in-memory/in-memory-rate-limit-store.adapter.ts';
+import { createRedisRateLimitStore } from '../../platform/rate-limit/redis/redis-rate-limit-store.adapter.ts';
+import { createRedisClient, redisReady } from '../../platform/redis/redis-client.ts';
+import type { Redis } from 'ioredis';
+import { createRedisCurrentInstanceStore } from '../../projections/replay/redis-current-instance-store.adapter.ts';
+import { redisReadModels } from './server-read-models.ts';
+import { CLUSTER_ROLES, isClusterRole, missingReadModelServers, replaysElsewhere, secretsFromDataDirOf, type ClusterRole } from './role-support.ts';
+import { openReadModelReader } from './read-model-reader.ts';
 
-/** The roles `streamwave run <role>` accepts. */
-export const CLUSTER_ROLES = ['registry', 'projector', 'transcoder', 'gateway', 'all'] as const;
-export type ClusterRole = (typeof CLUSTER_ROLES)[number];
-
-export const isClusterRole = (v: string): v is ClusterRole => (CLUSTER_ROLES as readonly string[]).includes(v);
+export { CLUSTER_ROLES, isClusterRole, ROLE_SECRETS, secretsFromDataDirOf, type ClusterRole } from './role-support.ts';
 
 /** Raised when a role cannot start for a configuration reason. Stable codes. */
 export class ClusterRoleError extends Error {
-  constructor(readonly code: 'NO_BROKERS' | 'NO_SCHEMA_REGISTRY_URL' | 'UNKNOWN_ROLE' | 'SECRETS_NOT_CONFIGURED', message: string) {
+  constructor(readonly code: 'NO_BROKERS' | 'NO_SCHEMA_REGISTRY_URL' | 'UNKNOWN_ROLE' | 'SECRETS_NOT_CONFIGURED' | 'SERVERS_INCOMPLETE', message: string) {
     super(message);
     this.name = 'ClusterRoleError';
   }
@@ -110,6 +113,10 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
   if (config.kafkaBrokers.length === 0) throw new ClusterRoleError('NO_BROKERS', 'cluster mode needs STREAMWAVE_KAFKA_BROKERS (comma list of host:port)');
   if (role !== 'registry' && role !== 'all' && !config.schemaRegistryUrl) {
     throw new ClusterRoleError('NO_SCHEMA_REGISTRY_URL', `role ${role} needs STREAMWAVE_SCHEMA_REGISTRY_URL (the registry role's URL)`);
+  }
+  const missingServers = missingReadModelServers(role, config);
+  if (missingServers.length > 0) {
+    throw new ClusterRoleError('SERVERS_INCOMPLETE', `role ${role}: the read models live on Redis, ClickHouse and Typesense together or on none of them (a gateway reads what the projector writes); also set ${missingServers.join(', ')}`);
   }
   const fromDisk = secretsFromDataDirOf(role, config);
   if (fromDisk.length > 0) {
@@ -147,6 +154,17 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       ...opts.kafka,
     });
     cleanup.push(() => log.close());
+
+    // --- Redis (issue 9): key-value read models, their current-instance pointers, shared rate limits.
+    let redis: Redis | undefined;
+    if (config.servers.redisUrl && role !== 'registry') {
+      const r = createRedisClient(config.servers.redisUrl, { connectionName: `streamwave-${role}`, logger: logger.child({ component: 'redis' }) });
+      cleanup.push(() => r.quit().then(() => undefined, () => r.disconnect()));
+      await redisReady(r, 30_000);
+      redis = r;
+    }
+    // The gateway serves the read models the projector writes on the servers, consuming nothing itself.
+    const gatewayReadsServers = role === 'gateway' && redis !== undefined;
 
     // --- schema registry: served by `registry`/`all`, reached by URL by the others.
     let registryApi: SchemaRegistryApi | undefined;
@@ -190,22 +208,31 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     // (same as standalone; instances and `current.json` pointers under the role's projection dir).
     let projectionManager: ProjectionManager<ReadModelQueries> | undefined;
     let readModels: ReturnType<typeof readModelsOf> | undefined;
-    if (role === 'projector' || role === 'gateway' || role === 'all') {
+    let reader: Awaited<ReturnType<typeof openReadModelReader>> | undefined;
+    const projectionsOf = (projectionDir: string) => {
+      const embedded = embeddedReadModels({ dataDir: projectionDir, searchCursorSecret: config.cursorSecret, logger: logger.child({ component: 'projections' }) });
+      return redis ? redisReadModels({ redis, fallback: embedded, searchCursorSecret: config.cursorSecret, logger: logger.child({ component: 'projections' }) }) : embedded;
+    };
+    if (gatewayReadsServers) {
+      const r = await openReadModelReader({
+        projections: projectionsOf(dir('gateway')),
+        pointers: createRedisCurrentInstanceStore(redis!),
+        logger: logger.child({ component: 'read-models' }),
+      });
+      cleanup.push(() => r.close());
+      reader = r;
+    } else if (role === 'projector' || role === 'gateway' || role === 'all') {
       const own = role === 'gateway';
       const projectionDir = dir(own ? 'gateway' : 'projector');
       const instance = `${hostname()}-${config.port}`.replace(/[^a-zA-Z0-9._-]/g, '_');
       const m = createProjectionManager<ReadModelQueries>({
         log,
         codec,
-        projections: embeddedReadModels({
-          dataDir: projectionDir,
-          searchCursorSecret: config.cursorSecret,
-          logger: logger.child({ component: 'projections' }),
-        }),
+        projections: projectionsOf(projectionDir),
         // The gateway's read models consume in groups of their own, one per replica (see the file
         // comment); a replay shadow then gets `<that group>.replay-<ts>`.
         ...(own && { groupIdOf: (name: string) => `streamwave.gateway.${instance}.projection.${name}` }),
-        pointers: createFileCurrentInstanceStore(projectionDir),
+        pointers: redis ? createRedisCurrentInstanceStore(redis) : createFileCurrentInstanceStore(projectionDir),
         logger: logger.child({ component: 'projection-manager' }),
       });
       await m.start();
@@ -220,7 +247,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     const admin = () => ({
       plugin: adminRoutes,
       prefix: '/admin',
-      options: { token: config.adminToken, replays: projectionManager!, topics: () => describeLog(log), reaper },
+      options: { token: config.adminToken, replays: projectionManager ?? replaysElsewhere, topics: () => describeLog(log), reaper },
     });
 
     // --- object store + command bus for the roles that write (transcoder, gateway).
@@ -296,18 +323,18 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       config: gatewayConfigOf(config),
       mediaUrls,
       commandBus: commandBus!,
-      readModels: readModels!.readModels,
-      readYourWrites: readModels!.readYourWrites,
+      readModels: reader?.readModels ?? readModels!.readModels,
+      readYourWrites: reader?.readYourWrites ?? readModels!.readYourWrites,
       objectStore: objectStore!,
       logger,
       metricsRegistry,
-      // Per process for now: the cluster issue shares the counters (a Redis adapter of the port).
-      rateLimitStore: createInMemoryRateLimitStore(),
+      // Shared by every gateway through Redis (issue 9); per process without it.
+      rateLimitStore: redis ? createRedisRateLimitStore({ client: redis }) : createInMemoryRateLimitStore(),
       health,
       readiness,
       plugins: [
         ...(registryCore ? [{ plugin: schemaRegistryRoutes, prefix: '/registry', options: { registry: registryCore, auth: config.schemaRegistryAuth } }] : []),
-        ...objectStorePlugins(objectStore!, { videoDetail: readModels!.readModels['video-detail'], signing: mediaUrls }),
+        ...objectStorePlugins(objectStore!, { videoDetail: (reader?.readModels ?? readModels!.readModels)['video-detail'], signing: mediaUrls }),
         admin(),
       ],
     });
@@ -319,27 +346,6 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     await stopAll();
     throw e;
   }
-}
-
-/**
- * The secrets each split role uses (issue 9: roles share no disk, so none may come from a
- * generated file in the role's own data dir — two gateways would sign with different keys).
- * `all` is one process and keeps standalone's generated secrets.
- */
-export const ROLE_SECRETS: Record<Exclude<ClusterRole, 'all'>, readonly string[]> = {
-  registry: ['STREAMWAVE_SCHEMA_REGISTRY_PASSWORD'],
-  projector: ['STREAMWAVE_SCHEMA_REGISTRY_PASSWORD', 'STREAMWAVE_ADMIN_TOKEN', 'STREAMWAVE_CURSOR_SECRET'],
-  transcoder: ['STREAMWAVE_SCHEMA_REGISTRY_PASSWORD', 'STREAMWAVE_ADMIN_TOKEN'],
-  gateway: [
-    'STREAMWAVE_SCHEMA_REGISTRY_PASSWORD', 'STREAMWAVE_ADMIN_TOKEN', 'STREAMWAVE_CURSOR_SECRET', 'STREAMWAVE_JWT_SECRET',
-    'STREAMWAVE_PRESIGN_SECRET', 'STREAMWAVE_MEDIA_URL_SECRET', 'STREAMWAVE_PLAYBACK_SECRET',
-  ],
-};
-
-/** The variables `role` needs that were not configured (their value came from the data dir). */
-export function secretsFromDataDirOf(role: ClusterRole, config: Pick<StreamWaveConfig, 'secretsFromDataDir'>): string[] {
-  if (role === 'all') return [];
-  return ROLE_SECRETS[role].filter((name) => config.secretsFromDataDir.includes(name));
 }
 
 function running(role: ClusterRole, url: string, stopAll: () => Promise<void>): RunningRole {
