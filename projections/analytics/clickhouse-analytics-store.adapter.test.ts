@@ -4,7 +4,9 @@
  *   with server-side `query_params`;
  * - compat path: a real ClickHouse 18.16 server (Debian's clickhouse-server, started here through
  *   deploy/local/clickhouse.sh) through @clickhouse/client, with client-side literal binding;
- * - the compat statements on chDB too, so both dialects are shown to agree on one engine.
+ * - the compat statements on chDB too, so both dialects are shown to agree on one engine;
+ * - the ClickHouse adapter itself in the modern dialect, through @clickhouse/client, against chDB
+ *   behind a shim of ClickHouse's HTTP interface (no ClickHouse ≥ 23 server runs here).
  * Plus what only a server has: version detection, the server's error messages, a server that does
  * not answer, and a restart.
  */
@@ -15,6 +17,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '@clickhouse/client';
+import { startChdbHttpShim, type ChdbHttpShim } from '../../test/support/chdb-http-shim.ts';
 import { clickhouseRequirement, startClickHouseServer, type ClickHouseServer } from '../../test/support/clickhouse-server.ts';
 import { freePort } from '../../test/support/kafka-broker.ts';
 import { TOPICS } from '../../schemas/topics.ts';
@@ -34,6 +37,36 @@ describe('AnalyticsStore contract, modern dialect on chDB (the statements of Cli
 
 describe('AnalyticsStore contract, compat-18 statements on chDB (both dialects agree on one engine)', () => {
   testAnalyticsStore({ open: (database) => createChdbAnalyticsStore({ path: chdbPath, database, dialect: 'compat-18' }) });
+});
+
+describe('ClickHouse analytics store, modern dialect, through @clickhouse/client and chDB behind its HTTP interface (test/support/chdb-http-shim.ts)', () => {
+  let shim: ChdbHttpShim | undefined;
+  before(async () => { shim = await startChdbHttpShim(chdbPath); });
+  after(() => shim?.close());
+
+  describe('AnalyticsStore contract, dialect auto-detected (modern on 26.x)', () => {
+    testAnalyticsStore({ open: (database) => createClickHouseAnalyticsStore({ url: shim!.url, database }) });
+  });
+
+  test('modern sends the statement text with {name:Type} placeholders and the values as query_params; a batch is one INSERT', async () => {
+    const store = await createClickHouseAnalyticsStore({ url: shim!.url, database: 'shim_modern' });
+    try {
+      assert.equal(store.dialect, 'modern');
+      const from = shim!.requests.length;
+      const row = { video_id: "v'1", session_id: 's', viewer_id: '', watched_seconds: 20, video_duration_seconds: 60, viewed_at: Date.UTC(2026, 10, 24, 10), session_started_at: Date.UTC(2026, 10, 24, 9), topic: TOPICS.views, partition: 0, offset: 0 };
+      await store.insertHeartbeats([row, { ...row, offset: 1 }, { ...row, offset: 2 }]);
+      assert.equal((await store.videoAnalytics("v'1")).views, 1);
+      const sent = shim!.requests.slice(from);
+      assert.deepEqual(sent.filter((r) => r.insertRows !== undefined).map((r) => [r.query, r.insertRows]), [['INSERT INTO shim_modern.view_heartbeats FORMAT JSONEachRow', 3]]);
+      const totals = sent.find((r) => r.query.includes('uniqExactIf'))!;
+      assert.match(totals.query, /video_id = \{video_id:String\}/);
+      assert.ok(!totals.query.includes("v\\'1"), 'no literal of the video id in the text');
+      assert.equal(totals.params.video_id, "v'1");
+      assert.equal(Number(totals.params.min_view_seconds), 10);
+    } finally {
+      await store.close();
+    }
+  });
 });
 
 const skip = await clickhouseRequirement();
