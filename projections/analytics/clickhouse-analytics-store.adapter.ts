@@ -197,6 +197,10 @@ function openClient(opts: Pick<ClickHouseAnalyticsStoreOptions, 'url' | 'usernam
       password: opts.password ?? '',
       request_timeout: timeout,
       application: 'streamwave-analytics',
+      // Buffer the whole result on the server before answering: an error in the middle of a result
+      // is then a 500 with the server's message, not a 200 with partial rows and the exception text
+      // appended (checked on 18.16). Analytics results are a few rows, so the buffering is free.
+      clickhouse_settings: { wait_end_of_query: 1 },
       // Errors reach the caller as AnalyticsStoreError (and its logs); the client's own console logging would only repeat them.
       log: { level: ClickHouseLogLevel.OFF },
     });
