@@ -1,10 +1,20 @@
 /**
- * All analytics SQL, written for ClickHouse ≥ 23 so the same statements run on chDB (standalone)
- * and on a ClickHouse server (cluster mode, @clickhouse/client with `query_params`). Parameters use
- * ClickHouse's server-side `{name:Type}` binding; nothing is interpolated from user input.
- * UInt64 results may come back as JSON strings on a server (output_format_json_quote_64bit_integers),
+ * All analytics SQL, one statement source for every ClickHouse the read model runs on:
+ * - `modern` (ClickHouse ≥ 23: chDB in standalone mode, a ClickHouse server in cluster mode):
+ *   `DateTime64(3, 'UTC')` timestamps, `LowCardinality`, fsync table settings, and parameters
+ *   bound server-side (`{name:Type}`: chDB's queryBind, @clickhouse/client's `query_params`).
+ * - `compat-18` (ClickHouse 18.16, the server Debian packages; the tests run it): no server-side
+ *   parameters, no DateTime64, no `ADD COLUMN IF NOT EXISTS`, 2-argument `least`. Timestamps are
+ *   `Int64` milliseconds since the Unix epoch (`DateTime` has whole seconds only, and view rule v2
+ *   needs the exact milliseconds between session start and heartbeat), and the same `{name:Type}`
+ *   placeholders are bound as escaped literals on the client (clickhouse-binding.ts).
+ * The statements differ only where a dialect function below says so; the view rule lives once.
+ * Nothing is interpolated from user input except through the typed placeholders.
+ * UInt64/Int64 results may come back as JSON strings (output_format_json_quote_64bit_integers),
  * so callers convert with Number().
  */
+import type { HeartbeatRow } from './analytics-store.port.ts';
+import { bindStatement, type BoundStatement, type ClickHouseBindMode } from './clickhouse-binding.ts';
 import { MAX_PLAYBACK_RATE, MIN_VIEW_SECONDS, SESSION_SLACK_SECONDS, WHOLE_VIDEO_TOLERANCE_SECONDS } from '../../domain/view/view-rule.ts';
 
 /** Database of the live analytics read model; replay instances use `streamwave_replay_<ts>`. */
@@ -16,8 +26,23 @@ const DATABASE_NAME = /^[a-zA-Z_][a-zA-Z0-9_]{0,62}$/;
 /** True when `database` is a bare ClickHouse identifier `analyticsSql` accepts. */
 export const isAnalyticsDatabaseName = (database: string): boolean => DATABASE_NAME.test(database);
 
+/**
+ * The SQL dialects of analyticsSql (see the module comment): `modern` for ClickHouse ≥ 23 (and
+ * chDB), `compat-18` for ClickHouse 18.16 (probably 19–22 too; untested there).
+ */
+export type AnalyticsDialect = 'modern' | 'compat-18';
+
+/** All dialects, for option validation and tests. */
+export const ANALYTICS_DIALECTS: readonly AnalyticsDialect[] = ['modern', 'compat-18'];
+
+/** One JSONEachRow input row of view_heartbeats in a dialect's column types. */
+export type HeartbeatJsonRow = Record<string, string | number | null>;
+
 /** The analytics statements of one database (every statement names `<database>.view_heartbeats`). */
 export interface AnalyticsSql {
+  dialect: AnalyticsDialect;
+  /** How this dialect binds the `{name:Type}` placeholders of the select statements. */
+  bindMode: ClickHouseBindMode;
   database: string;
   /** `<database>.view_heartbeats`, for inserts. */
   heartbeatsTable: string;
@@ -28,68 +53,157 @@ export interface AnalyticsSql {
    * defaulting to NULL: a metadata-only ALTER, so a read model written by the previous version
    * keeps serving (its rows judged by v1) while a shadow replay rebuilds it.
    */
-  addSessionStartedAtColumn: string;
+  addSessionStartedAtColumn: string | null;
   selectCheckpoint: string;
+  /** Params: video_id + VIEW_RULE_PARAMS (see videoParams). */
   selectVideoTotals: string;
+  /** Params: video_id + VIEW_RULE_PARAMS (see videoParams). */
   selectViewsPerMinute: string;
+  /** `statement` with `params` bound the way this dialect binds them (server-side or literals). @throws TypeError on a missing or ill-typed parameter */
+  bind(statement: string, params?: Record<string, string | number>): BoundStatement;
+  /**
+   * `row` as this dialect's JSONEachRow input. Numbers that are not finite become 0; timestamps
+   * are clamped to DateTime64's range (1900-01-01 … 2299-12-31 UTC) so one bad clock cannot
+   * stall the projection; a session start that is not finite or outside that range is no start
+   * (the heartbeat is judged by view rule v1), in both dialects alike.
+   * @throws RangeError when partition or offset is not a non-negative safe integer (that is a bug upstream, not data)
+   */
+  toJsonRow(row: HeartbeatRow): HeartbeatJsonRow;
+}
+
+/** The parameters of selectVideoTotals and selectViewsPerMinute for one video. */
+export function videoParams(videoId: string): Record<string, string | number> {
+  return { ...VIEW_RULE_PARAMS, video_id: videoId };
 }
 
 /**
- * The statements below retargeted at `database` (default `streamwave`), so a replay instance of the
- * read model can live in its own database next to the live one (libchdb binds one data directory
- * per process, so a second directory is not an option).
- * @throws RangeError when `database` is not a bare identifier (see isAnalyticsDatabaseName).
+ * The statements below in `dialect` (default `modern`), retargeted at `database` (default
+ * `streamwave`), so a replay instance of the read model can live in its own database next to the
+ * live one (libchdb binds one data directory per process, so a second directory is not an option).
+ * @throws RangeError when `database` is not a bare identifier (see isAnalyticsDatabaseName) or
+ *         `dialect` is unknown.
  */
-export function analyticsSql(database: string = ANALYTICS_DATABASE): AnalyticsSql {
+export function analyticsSql(database: string = ANALYTICS_DATABASE, dialect: AnalyticsDialect = 'modern'): AnalyticsSql {
   if (!isAnalyticsDatabaseName(database)) throw new RangeError(`illegal analytics database name "${database}"`);
+  const d = DIALECTS[dialect];
+  if (!d) throw new RangeError(`unknown analytics SQL dialect "${String(dialect)}"`);
   const table = `${database}.view_heartbeats`;
-  const at = (sql: string) => sql.replaceAll(TABLE, table);
+  const sessions = SESSIONS(d, table);
   return {
+    dialect,
+    bindMode: d.bindMode,
     database,
     heartbeatsTable: table,
     createDatabase: `CREATE DATABASE IF NOT EXISTS ${database}`,
-    createHeartbeatsTable: at(CREATE_HEARTBEATS_TABLE),
-    addSessionStartedAtColumn: at(ADD_SESSION_STARTED_AT),
-    selectCheckpoint: at(SELECT_CHECKPOINT),
-    selectVideoTotals: at(SELECT_VIDEO_TOTALS),
-    selectViewsPerMinute: at(SELECT_VIEWS_PER_MINUTE),
+    createHeartbeatsTable: CREATE_HEARTBEATS_TABLE(d, table),
+    addSessionStartedAtColumn: d.addColumnIfNotExists ? `
+ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS session_started_at Nullable(${d.timestamp}) DEFAULT NULL` : null,
+    selectCheckpoint: SELECT_CHECKPOINT(table),
+    selectVideoTotals: SELECT_VIDEO_TOTALS(sessions),
+    selectViewsPerMinute: SELECT_VIEWS_PER_MINUTE(d, sessions),
+    bind: (statement, params = {}) => bindStatement(statement, params, d.bindMode),
+    toJsonRow: (row) => toJsonRow(d, row),
   };
 }
 
-/** Placeholder the templates below carry for `<database>.view_heartbeats`. */
-const TABLE = '{{heartbeats_table}}';
+/** What differs between the dialects; everything else is shared text. */
+interface Dialect {
+  bindMode: ClickHouseBindMode;
+  /** Column type of a timestamp. */
+  timestamp: string;
+  /** Column type of the topic name. */
+  topic: string;
+  /** Trailing `SETTINGS …` of CREATE TABLE, or ''. */
+  tableSettings: string;
+  /** Whether `ALTER TABLE … ADD COLUMN IF NOT EXISTS` exists (not in 18.16). */
+  addColumnIfNotExists: boolean;
+  /** SQL: ms since the Unix epoch (Int64) of a timestamp column or expression. */
+  epochMs(expr: string): string;
+  /** SQL: Unix seconds of the UTC minute a timestamp falls in. */
+  minuteSeconds(expr: string): string;
+  /** A timestamp (ms since the epoch, finite, in DateTime64's range) as JSONEachRow input. */
+  encodeTimestamp(ms: number): string | number;
+}
+
+const DIALECTS: Record<AnalyticsDialect, Dialect> = {
+  modern: {
+    bindMode: 'server',
+    timestamp: "DateTime64(3, 'UTC')",
+    topic: 'LowCardinality(String)',
+    // fsync settings make an acknowledged insert survive a machine crash, not just a process crash.
+    tableSettings: '\nSETTINGS fsync_after_insert = 1, fsync_part_directory = 1',
+    addColumnIfNotExists: true,
+    epochMs: (e) => `toUnixTimestamp64Milli(${e})`,
+    minuteSeconds: (e) => `toUnixTimestamp(toStartOfMinute(${e}))`,
+    // 'YYYY-MM-DD hh:mm:ss.sss' in UTC (the column's zone).
+    encodeTimestamp: (ms) => new Date(ms).toISOString().replace('T', ' ').replace('Z', ''),
+  },
+  'compat-18': {
+    bindMode: 'literal',
+    timestamp: 'Int64',
+    // LowCardinality is experimental in 18.16 (allow_experimental_low_cardinality_type).
+    topic: 'String',
+    // 18.16's MergeTree has no fsync_after_insert / fsync_part_directory settings.
+    tableSettings: '',
+    addColumnIfNotExists: false,
+    epochMs: (e) => e,
+    // floor, not intDiv (which truncates towards zero), so times before 1970 agree with minuteIso.
+    minuteSeconds: (e) => `toInt64(floor(${e} / 60000)) * 60`,
+    encodeTimestamp: (ms) => Math.trunc(ms),
+  },
+};
+
+/** Range of ClickHouse DateTime64 (1900-01-01 … 2299-12-31 UTC), ms; both dialects keep timestamps in it. */
+const MIN_TIMESTAMP_MS = Date.UTC(1900, 0, 1);
+const MAX_TIMESTAMP_MS = Date.UTC(2299, 11, 31, 23, 59, 59, 999);
+
+function toJsonRow(d: Dialect, r: HeartbeatRow): HeartbeatJsonRow {
+  for (const [k, v] of [['partition', r.partition], ['offset', r.offset]] as const) {
+    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`heartbeat row ${k} must be a non-negative integer, got ${String(v)}`);
+  }
+  const finite = (n: number) => (Number.isFinite(n) ? n : 0);
+  const viewedAt = Math.min(MAX_TIMESTAMP_MS, Math.max(MIN_TIMESTAMP_MS, finite(r.viewed_at)));
+  const started = r.session_started_at;
+  const usableStart = typeof started === 'number' && Number.isFinite(started) && started >= MIN_TIMESTAMP_MS && started <= MAX_TIMESTAMP_MS;
+  return {
+    video_id: r.video_id,
+    session_id: r.session_id,
+    viewer_id: r.viewer_id,
+    watched_seconds: finite(r.watched_seconds),
+    video_duration_seconds: finite(r.video_duration_seconds),
+    viewed_at: d.encodeTimestamp(viewedAt),
+    session_started_at: usableStart ? d.encodeTimestamp(started) : null,
+    topic: r.topic,
+    partition: r.partition,
+    offset: r.offset,
+  };
+}
 
 /**
  * Raw heartbeats, one row per consumed record. ReplacingMergeTree over a key that contains the log
  * position (topic, partition, offset): a redelivered record collapses into the same row. video_id
  * and session_id lead the key so per-video queries read one key range; they are functions of the
- * record, so the key still identifies exactly one record. fsync settings make an acknowledged
- * insert survive a machine crash, not just a process crash.
+ * record, so the key still identifies exactly one record.
  */
-const CREATE_HEARTBEATS_TABLE = `
-CREATE TABLE IF NOT EXISTS ${TABLE} (
+const CREATE_HEARTBEATS_TABLE = (d: Dialect, table: string) => `
+CREATE TABLE IF NOT EXISTS ${table} (
   video_id String,
   session_id String,
   viewer_id String,
   watched_seconds Float64,
   video_duration_seconds Float64,
-  viewed_at DateTime64(3, 'UTC'),
-  topic LowCardinality(String),
+  viewed_at ${d.timestamp},
+  topic ${d.topic},
   partition UInt32,
   offset UInt64,
-  session_started_at Nullable(DateTime64(3, 'UTC')) DEFAULT NULL
+  session_started_at Nullable(${d.timestamp}) DEFAULT NULL
 ) ENGINE = ReplacingMergeTree
-ORDER BY (video_id, session_id, topic, partition, offset)
-SETTINGS fsync_after_insert = 1, fsync_part_directory = 1`;
-
-/** See AnalyticsSql.addSessionStartedAtColumn; a no-op on a table that has the column. */
-const ADD_SESSION_STARTED_AT = `
-ALTER TABLE ${TABLE} ADD COLUMN IF NOT EXISTS session_started_at Nullable(DateTime64(3, 'UTC')) DEFAULT NULL`;
+ORDER BY (video_id, session_id, topic, partition, offset)${d.tableSettings}`;
 
 /** Checkpoint derived from the data: next offset per partition. */
-const SELECT_CHECKPOINT = `
+const SELECT_CHECKPOINT = (table: string) => `
 SELECT topic, partition, max(offset) + 1 AS next_offset
-FROM ${TABLE}
+FROM ${table}
 GROUP BY topic, partition`;
 
 /** Parameters every view-rule query takes; values come from domain/view/view-rule.ts. */
@@ -105,11 +219,12 @@ export const VIEW_RULE_PARAMS = {
  * effectiveWatchedSeconds and heartbeatQualifies say the same in TypeScript):
  * - effective watched = greatest(0, watched) when session_started_at is NULL (v1 history), else
  *   least(greatest(0, watched), duration when > 0, rate × greatest(0, viewed_at − session_started_at) s + slack);
- *   the elapsed time is exact milliseconds divided by 1000 as a Float64, as in JS.
+ *   the elapsed time is exact milliseconds divided by 1000 as a Float64, as in JS. (`least` nests:
+ *   18.16's takes two arguments.)
  * - a heartbeat qualifies when effective > 0 and effective ≥ threshold(duration), threshold =
  *   duration − tolerance (≥ 0) for 0 < duration < min_view_seconds, else min_view_seconds.
  */
-const SESSIONS = `
+const SESSIONS = (d: Dialect, table: string) => `
 SELECT
   session_id,
   max(watched) AS max_watched,
@@ -128,29 +243,29 @@ FROM (
       session_id, viewer_id, viewed_at, video_duration_seconds,
       if(isNull(session_started_at),
         greatest(0, watched_seconds),
-        least(
+        least(least(
           greatest(0, watched_seconds),
-          if(video_duration_seconds > 0, video_duration_seconds, inf),
-          {max_playback_rate:Float64} * (toFloat64(greatest(0, toUnixTimestamp64Milli(viewed_at) - toUnixTimestamp64Milli(assumeNotNull(session_started_at)))) / 1000)
+          if(video_duration_seconds > 0, video_duration_seconds, inf)),
+          {max_playback_rate:Float64} * (toFloat64(greatest(0, ${d.epochMs('viewed_at')} - ${d.epochMs('assumeNotNull(session_started_at)')})) / 1000)
             + {session_slack_seconds:Float64})) AS watched
-    FROM ${TABLE}
+    FROM ${table}
     WHERE video_id = {video_id:String}
   )
 )
 GROUP BY session_id`;
 
 /** views, unique_viewers, watch_time_seconds of one video. Params: video_id + VIEW_RULE_PARAMS. */
-const SELECT_VIDEO_TOTALS = `
+const SELECT_VIDEO_TOTALS = (sessions: string) => `
 SELECT
   countIf(counted) AS views,
   uniqExactIf(if(viewer != '', concat('u:', viewer), concat('s:', session_id)), counted) AS unique_viewers,
   sum(max_watched) AS watch_time_seconds
-FROM (${SESSIONS})`;
+FROM (${sessions})`;
 
 /** Views per UTC minute (the minute a session first qualified), ascending; minute as Unix seconds. */
-const SELECT_VIEWS_PER_MINUTE = `
-SELECT toUnixTimestamp(toStartOfMinute(counted_at)) AS minute_s, count() AS views
-FROM (${SESSIONS})
+const SELECT_VIEWS_PER_MINUTE = (d: Dialect, sessions: string) => `
+SELECT ${d.minuteSeconds('counted_at')} AS minute_s, count() AS views
+FROM (${sessions})
 WHERE counted
 GROUP BY minute_s
 ORDER BY minute_s`;

@@ -7,7 +7,7 @@ import type { VideoAnalytics } from './analytics.port.ts';
 import { minuteIso } from '../../domain/view/view-rule.ts';
 import type { AnalyticsStore, HeartbeatRow } from './analytics-store.port.ts';
 import { AnalyticsStoreError } from './analytics-store.port.ts';
-import { ANALYTICS_DATABASE, VIEW_RULE_PARAMS, analyticsSql, isAnalyticsDatabaseName } from './analytics.sql.ts';
+import { ANALYTICS_DATABASE, analyticsSql, isAnalyticsDatabaseName, videoParams, type AnalyticsDialect } from './analytics.sql.ts';
 
 export interface ChdbAnalyticsStoreOptions {
   /** chDB data directory (created if missing), e.g. `<dataDir>/analytics`. */
@@ -18,6 +18,13 @@ export interface ChdbAnalyticsStoreOptions {
    * libchdb binds one data directory per process. Must match /^[a-zA-Z_][a-zA-Z0-9_]{0,62}$/.
    */
   database?: string;
+  /**
+   * SQL dialect (analytics.sql.ts), default `modern` (chDB is ClickHouse 26.x). `compat-18` runs
+   * the ClickHouse 18.16 statements (Int64 ms timestamps, literal binding) on chDB: the tests use
+   * it to show both dialects give the same numbers on one engine. A database keeps the dialect it
+   * was created with.
+   */
+  dialect?: AnalyticsDialect;
   logger?: pino.Logger;
 }
 
@@ -33,7 +40,7 @@ export interface ChdbAnalyticsStoreOptions {
  */
 export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions): Promise<AnalyticsStore> {
   const logger = opts.logger ?? pino({ level: 'silent' });
-  const sql = analyticsSqlOrThrow(opts.database ?? ANALYTICS_DATABASE);
+  const sql = analyticsSqlOrThrow(opts.database ?? ANALYTICS_DATABASE, opts.dialect);
   await mkdir(opts.path, { recursive: true });
   const session = openSession(opts.path);
   let closed = false;
@@ -46,8 +53,11 @@ export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions):
       throw new AnalyticsStoreError('ANALYTICS_IO', `chDB ${what} failed: ${(e as Error).message}`, e);
     }
   };
-  const rows = async <T>(sql: string, params: Record<string, unknown>): Promise<T[]> => {
-    const r = await session.queryBindAsync(sql, params, { format: 'JSONEachRow' });
+  const rows = async <T>(statement: string, params: Record<string, string | number> = {}): Promise<T[]> => {
+    const bound = sql.bind(statement, params);
+    const r = bound.query_params
+      ? await session.queryBindAsync(bound.query, bound.query_params, { format: 'JSONEachRow' })
+      : await session.queryAsync(bound.query, { format: 'JSONEachRow' });
     const text = r.text().trim();
     return text ? text.split('\n').map((l) => JSON.parse(l) as T) : [];
   };
@@ -55,7 +65,7 @@ export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions):
   try {
     await session.queryAsync(sql.createDatabase);
     await session.queryAsync(sql.createHeartbeatsTable);
-    await session.queryAsync(sql.addSessionStartedAtColumn);
+    if (sql.addSessionStartedAtColumn) await session.queryAsync(sql.addSessionStartedAtColumn);
   } catch (e) {
     session.close();
     await drainPending();
@@ -67,14 +77,14 @@ export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions):
     insertHeartbeats(batch: HeartbeatRow[]) {
       return guard('insert', async () => {
         if (!batch.length) return;
-        const payload = batch.map((r) => JSON.stringify(toJsonRow(r))).join('\n') + '\n';
+        const payload = batch.map((r) => JSON.stringify(sql.toJsonRow(r))).join('\n') + '\n';
         await session.insert({ table: sql.heartbeatsTable, values: Buffer.from(payload, 'utf8'), format: 'JSONEachRow' });
       });
     },
     checkpoint() {
       return guard('checkpoint', async () => {
         const out: OffsetMap = new Map();
-        for (const r of await rows<{ topic: string; partition: number | string; next_offset: number | string }>(sql.selectCheckpoint, {})) {
+        for (const r of await rows<{ topic: string; partition: number | string; next_offset: number | string }>(sql.selectCheckpoint)) {
           out.set(tpKey(r.topic, Number(r.partition)), Number(r.next_offset));
         }
         return out;
@@ -82,7 +92,7 @@ export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions):
     },
     videoAnalytics(videoId: string) {
       return guard('query', async () => {
-        const params = { ...VIEW_RULE_PARAMS, video_id: videoId };
+        const params = videoParams(videoId);
         const [totals] = await rows<{ views: number | string; unique_viewers: number | string; watch_time_seconds: number | string }>(sql.selectVideoTotals, params);
         const perMinute = await rows<{ minute_s: number | string; views: number | string }>(sql.selectViewsPerMinute, params);
         const result: VideoAnalytics = {
@@ -133,9 +143,13 @@ export async function listChdbDatabases(path: string, prefix: string): Promise<s
   }
 }
 
-function analyticsSqlOrThrow(database: string) {
+function analyticsSqlOrThrow(database: string, dialect?: AnalyticsDialect) {
   if (!isAnalyticsDatabaseName(database)) throw new AnalyticsStoreError('ANALYTICS_IO', `illegal chDB database name "${database}"`);
-  return analyticsSql(database);
+  try {
+    return analyticsSql(database, dialect);
+  } catch (e) {
+    throw new AnalyticsStoreError('ANALYTICS_IO', (e as Error).message, e);
+  }
 }
 
 function openSession(path: string): Session {
@@ -144,28 +158,4 @@ function openSession(path: string): Session {
   } catch (e) {
     throw new AnalyticsStoreError('ANALYTICS_BUSY', `cannot open chDB at ${path}: ${(e as Error).message}`, e);
   }
-}
-
-/** Range of ClickHouse DateTime64 (1900-01-01 … 2299-12-31 UTC), ms. */
-const MIN_DATETIME64_MS = Date.UTC(1900, 0, 1);
-const MAX_DATETIME64_MS = Date.UTC(2299, 11, 31, 23, 59, 59, 999);
-
-/** Row as ClickHouse JSONEachRow input; DateTime64 as 'YYYY-MM-DD hh:mm:ss.sss' in UTC (the column's zone). */
-function toJsonRow(r: HeartbeatRow): Record<string, string | number | null> {
-  const finite = (n: number) => (Number.isFinite(n) ? n : 0);
-  const dateTime = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
-  const started = r.session_started_at;
-  return {
-    video_id: r.video_id,
-    session_id: r.session_id,
-    viewer_id: r.viewer_id,
-    watched_seconds: finite(r.watched_seconds),
-    video_duration_seconds: finite(r.video_duration_seconds),
-    viewed_at: dateTime(Number.isFinite(r.viewed_at) ? r.viewed_at : 0),
-    // DateTime64(3) holds 1900-01-01 … 2299-12-31; a start outside it (or not finite) is no usable start: v1.
-    session_started_at: typeof started === 'number' && Number.isFinite(started) && started >= MIN_DATETIME64_MS && started <= MAX_DATETIME64_MS ? dateTime(started) : null,
-    topic: r.topic,
-    partition: r.partition,
-    offset: r.offset,
-  };
 }
