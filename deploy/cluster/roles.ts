@@ -211,7 +211,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     let reader: Awaited<ReturnType<typeof openReadModelReader>> | undefined;
     const projectionsOf = (projectionDir: string) => {
       const embedded = embeddedReadModels({ dataDir: projectionDir, searchCursorSecret: config.cursorSecret, logger: logger.child({ component: 'projections' }) });
-      return redis ? redisReadModels({ redis, fallback: embedded, searchCursorSecret: config.cursorSecret, logger: logger.child({ component: 'projections' }) }) : embedded;
+      return redis ? redisReadModels({ redis, fallback: embedded, clickhouse: config.servers.clickhouse, searchCursorSecret: config.cursorSecret, logger: logger.child({ component: 'projections' }) }) : embedded;
     };
     if (gatewayReadsServers) {
       const r = await openReadModelReader({

@@ -21,6 +21,9 @@ import { createRedisKeyValueStore, deleteRedisKeyValueStore } from '../../projec
 import { holdsOtherLayout } from '../../projections/stores/key-value-projection.ts';
 import type { KeyValueStore } from '../../projections/stores/key-value-store.port.ts';
 import type { ReplayableReadModels } from '../shared/embedded-read-models.ts';
+import { ANALYTICS_DATABASE } from '../../projections/analytics/analytics.sql.ts';
+import { createClickHouseAnalyticsStore, dropClickHouseDatabase, listClickHouseDatabases } from '../../projections/analytics/clickhouse-analytics-store.adapter.ts';
+import type { ServersConfig } from '../config/servers-config.ts';
 
 const INSTANCE_ID = /^replay-\d+$/;
 
@@ -36,6 +39,8 @@ export interface ServerReadModelsOptions {
   redis: Redis;
   /** The read models of servers that are not configured (embedded, under the role's data dir). */
   fallback: ReplayableReadModels;
+  /** ClickHouse for analytics (STREAMWAVE_CLICKHOUSE_*); absent: analytics from `fallback`. */
+  clickhouse?: ServersConfig['clickhouse'];
   /** HMAC key of search cursors (the same on every gateway: STREAMWAVE_CURSOR_SECRET). */
   searchCursorSecret: string | Buffer;
   logger: pino.Logger;
@@ -77,5 +82,40 @@ export function redisReadModels(opts: ServerReadModelsOptions): ReplayableReadMo
       },
     };
   };
-  return Object.fromEntries(READ_MODELS.map((name) => [name, isKeyValueReadModel(name) ? keyValue(name) : opts.fallback[name]])) as ReplayableReadModels;
+  const models = Object.fromEntries(READ_MODELS.map((name) => [name, isKeyValueReadModel(name) ? keyValue(name) : opts.fallback[name]])) as ReplayableReadModels;
+  if (opts.clickhouse) models.analytics = clickhouseAnalytics(opts.clickhouse, opts);
+  return models;
+}
+
+/**
+ * Analytics on a ClickHouse server: instance `primary` in database `<db>` (STREAMWAVE_CLICKHOUSE_DATABASE,
+ * default `streamwave`), a replay shadow `replay-<ts>` in `<db>_replay_<ts>` on the same server.
+ */
+function clickhouseAnalytics(ch: NonNullable<ServersConfig['clickhouse']>, opts: Pick<ServerReadModelsOptions, 'searchCursorSecret' | 'logger'>): ReplayableReadModels['analytics'] {
+  const base = ch.database || ANALYTICS_DATABASE;
+  const databaseOf = (id: string) => {
+    if (id === PRIMARY_INSTANCE) return base;
+    if (!INSTANCE_ID.test(id)) throw new Error(`invalid projection instance id "${id}"`);
+    return `${base}_${id.replace('-', '_')}`;
+  };
+  const conn = { url: ch.url, username: ch.username, password: ch.password };
+  const stores = (id: string): ReadModelStores => ({
+    keyValue: () => { throw new Error('analytics has no key-value store'); },
+    analytics: () => createClickHouseAnalyticsStore({ ...conn, database: databaseOf(id), dialect: ch.dialect, logger: opts.logger.child({ store: 'analytics', instance: id }) }),
+    searchSnapshots: () => { throw new Error('analytics has no search store'); },
+  });
+  return {
+    name: 'analytics',
+    ...(READ_MODEL_CONTENT_VERSIONS.analytics !== undefined && { contentVersion: READ_MODEL_CONTENT_VERSIONS.analytics }),
+    open: (id) => openReadModel('analytics', stores(id), { searchCursorSecret: opts.searchCursorSecret, logger: opts.logger }),
+    destroy: (id) => dropClickHouseDatabase(conn, databaseOf(id)),
+    async instances() {
+      const dbs = await listClickHouseDatabases(conn, base);
+      const prefix = `${base}_replay_`;
+      return [
+        ...(dbs.includes(base) ? [PRIMARY_INSTANCE] : []),
+        ...dbs.filter((d) => d.startsWith(prefix)).map((d) => `replay-${d.slice(prefix.length)}`).filter((id) => INSTANCE_ID.test(id)),
+      ];
+    },
+  };
 }
