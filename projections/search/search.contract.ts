@@ -228,6 +228,56 @@ export function testSearchReadModel(engineName: string, setup: () => Promise<Sea
       }
     });
 
+    test('a result set is frozen by its first page: a removal before the cursor skips nothing, a later publish is not on later pages', async () => {
+      const events: DomainEvent[] = [];
+      for (let i = 0; i < 6; i++) events.push(...videoEvents(`c${i}`, 'Canyon walk'));
+      const log = await withLog(events);
+      let clock = NOW;
+      const codec = await codecP;
+      const p = await engine.open(freshStore(), { cursorSecret: SECRET, now: () => clock });
+      const h = await runProjection(p, { log, codec });
+      try {
+        await within(h.caughtUp(), 60_000, 'caughtUp');
+        const first = await p.queries.search('canyon', 2);
+        assert.equal(first.videos.length, 2);
+        const shown = first.videos.map((v) => v.videoId);
+        // One of the shown videos is deleted and a new one is published after the first page.
+        const pos = await appendEvents(log, codec, [
+          { type: 'VideoDeleted', data: { videoId: shown[0], deletedBy: 'o1', deletedAt: NOW + 1 } },
+          videoEvents('late', 'Canyon sunset')[0],
+          { type: 'VideoPublished', data: { videoId: 'late', masterPlaylistKey: 'm', thumbnailKey: 't', durationSeconds: 3, publishedAt: NOW + 10 } },
+        ]);
+        assert.equal(await h.waitFor(pos, 10_000), true);
+        clock = NOW + 20;
+        const rest: string[] = [];
+        let cursor = first.nextCursor ?? undefined;
+        for (let i = 0; cursor && i < 10; i++) {
+          const page = await p.queries.search('canyon', 2, cursor);
+          rest.push(...page.videos.map((v) => v.videoId));
+          cursor = page.nextCursor ?? undefined;
+        }
+        const expected = ['c0', 'c1', 'c2', 'c3', 'c4', 'c5'].filter((id) => !shown.includes(id));
+        assert.deepEqual([...rest].sort(), expected, 'every other video once; not the late one');
+        assert.ok((await sortedIds(p.queries, 'canyon')).includes('late'), 'a new search finds the late video');
+      } finally {
+        await h.stop();
+        await p.close();
+      }
+    });
+
+    test('hostile query text is just text: filter syntax, quotes, backticks, 200 characters', async () => {
+      const r = await run(await withLog([...videoEvents('v1', 'Dinosaur documentary'), ...videoEvents('v2', 'Secret', { visibility: 'private' })]), freshStore());
+      try {
+        for (const q of ['title:=Secret', 'publishedAt:>0 && id:*', '"dinosaur', '`dinosaur`', 'dinosaur || 1=1', 'a'.repeat(200), `${'dinosaur '.repeat(22)}`.trim(), '\\u0000 %00 ${x}']) {
+          const res = await r.q.search(q, 10);
+          assert.ok(!res.videos.some((v) => v.videoId === 'v2'), `query ${JSON.stringify(q)} never finds the private video`);
+        }
+        assert.deepEqual(await ids(r.q, '"dinosaur'), ['v1']);
+      } finally {
+        await r.close();
+      }
+    });
+
     test('restart: the checkpoint is stored with the read model; the next run resumes from it', async () => {
       const store = freshStore();
       const log = await createScriptedLog();

@@ -163,6 +163,31 @@ describe('Typesense search read model', { skip }, () => {
     await rebuilt.close();
   });
 
+  test('video ids with filter syntax, spaces, backticks or non-ASCII are stored, found, hidden and deleted', async () => {
+    const prefix = freshPrefix();
+    const odd = ['a,b', 'x:=y', 'sp ace', 'back`tick', 'é-ü-中', '[v]', '&&'];
+    const log = await createScriptedLog();
+    const codec = await codecP;
+    await appendEvents(log, codec, odd.flatMap((id) => videoEvents(id, `Glacier ${id}`)));
+    const node = createTypesenseSearchProjection({ client, prefix, cursorSecret: SECRET, now: () => NOW });
+    const r = await run(log, node);
+    try {
+      const found = async () => (await node.queries.search('glacier', 100)).videos.map((v) => v.videoId).sort();
+      assert.deepEqual(await found(), [...odd].sort());
+      const pos = await appendEvents(log, codec, [
+        { type: 'VideoMetadataUpdated', data: { videoId: 'back`tick', visibility: 'private', updatedBy: 'o1', updatedAt: CONTRACT_T0 + 5 } },
+        { type: 'VideoDeleted', data: { videoId: 'a,b', deletedBy: 'o1', deletedAt: CONTRACT_T0 + 6 } },
+        { type: 'VideoMetadataUpdated', data: { videoId: 'é-ü-中', title: 'Iceberg', updatedBy: 'o1', updatedAt: CONTRACT_T0 + 7 } },
+      ]);
+      assert.equal(await r.h.waitFor(pos, 10_000), true);
+      assert.deepEqual(await found(), ['&&', '[v]', 'sp ace', 'x:=y'].sort());
+      assert.deepEqual((await node.queries.search('iceberg', 10)).videos.map((v) => v.videoId), ['é-ü-中']);
+      assert.ok((await storedIds(node.collections().docs)).includes('back`tick'), 'a hidden video keeps its document');
+    } finally {
+      await r.close();
+    }
+  });
+
   test('an instance written by a newer schema is refused; a bad instance id is a typed error', async () => {
     const prefix = freshPrefix();
     await client.collections().create({ name: `${prefix}_search_v${SEARCH_SCHEMA_VERSION + 1}_primary`, fields: [{ name: 'title', type: 'string' }] });
