@@ -62,14 +62,16 @@ export interface SearchCollections {
 }
 
 const INSTANCE_RE = /^[A-Za-z0-9-]{1,64}$/;
+const PREFIX_RE = /^[A-Za-z0-9_]{1,64}$/;
 export const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
  * Collection names of `instanceId` under schema `version`.
- * @throws SearchIndexError SEARCH_INVALID_INSTANCE when the id is not 1..64 of `[A-Za-z0-9-]`.
+ * @throws SearchIndexError SEARCH_INVALID_NAME when the prefix is not 1..64 of `[A-Za-z0-9_]` or the id not 1..64 of `[A-Za-z0-9-]`.
  */
 export function searchCollections(prefix: string, instanceId: string, version = SEARCH_SCHEMA_VERSION): SearchCollections {
-  if (!INSTANCE_RE.test(instanceId)) throw new SearchIndexError('SEARCH_INVALID_INSTANCE', `instance id ${JSON.stringify(instanceId)} is not 1..64 of [A-Za-z0-9-]`);
+  if (!PREFIX_RE.test(prefix)) throw new SearchIndexError('SEARCH_INVALID_NAME', `prefix ${JSON.stringify(prefix)} is not 1..64 of [A-Za-z0-9_]`);
+  if (!INSTANCE_RE.test(instanceId)) throw new SearchIndexError('SEARCH_INVALID_NAME', `instance id ${JSON.stringify(instanceId)} is not 1..64 of [A-Za-z0-9-]`);
   return {
     alias: `${prefix}_search`,
     search: `${prefix}_search_v${version}_${instanceId}`,

@@ -91,7 +91,7 @@ describe('Typesense search read model', { skip }, () => {
     }
   });
 
-  test('a crash after the writes and before the checkpoint: the batch is applied again with the same result', async () => {
+  test('a crash or a failed write before the checkpoint: the redelivered batch ends in the same state', async () => {
     const prefix = freshPrefix();
     const log = await createScriptedLog();
     await appendEvents(log, await codecP, [
@@ -106,6 +106,13 @@ describe('Typesense search read model', { skip }, () => {
     await r.close();
     // What a crash between steps (2) and (3) leaves: every write done, the checkpoint not.
     await client.collections(names.checkpoints).documents(names.search).delete();
+    // Worse, a failed step (2): the docs collection no longer has the deleted v3 (and v2 is
+    // private there), but the search collection still has both.
+    await client.collections(names.search).documents().import([
+      { id: 'v3', videoId: 'v3', title: 'Dinosaur bones', description: '', tags: [], ownerId: 'o1', publishedAt: CONTRACT_T0 + 1 },
+      { id: 'v2', videoId: 'v2', title: 'Dinosaur museum', description: '', tags: [], ownerId: 'o1', publishedAt: CONTRACT_T0 + 1 },
+    ], { action: 'upsert' });
+    assert.deepEqual(await storedIds(names.search), ['v1', 'v2', 'v3']);
     node = createTypesenseSearchProjection({ client, prefix, cursorSecret: SECRET, now: () => NOW });
     assert.equal((await node.loadCheckpoint()).size, 0);
     r = await run(log, node, `redeliver-${prefix}`);
@@ -194,7 +201,9 @@ describe('Typesense search read model', { skip }, () => {
     const node = createTypesenseSearchProjection({ client, prefix, cursorSecret: SECRET });
     await assert.rejects(node.ready!(), (e: unknown) => e instanceof SearchIndexError && e.code === 'SEARCH_SCHEMA');
     assert.throws(() => createTypesenseSearchProjection({ client, prefix, cursorSecret: SECRET, instanceId: 'a b/c' }),
-      (e: unknown) => e instanceof SearchIndexError && e.code === 'SEARCH_INVALID_INSTANCE');
+      (e: unknown) => e instanceof SearchIndexError && e.code === 'SEARCH_INVALID_NAME');
+    assert.throws(() => typesenseSearchReadModel({ client, prefix: 'bad prefix', cursorSecret: SECRET }),
+      (e: unknown) => e instanceof SearchIndexError && e.code === 'SEARCH_INVALID_NAME');
   });
 
   test('a server crash keeps the data; while it is down queries and batches fail with SEARCH_UNAVAILABLE, then resume', async () => {

@@ -29,9 +29,11 @@
  * each step awaited: (1) the documents upserted/deleted in the docs collection, (2) the search
  * collection's upserts and deletes, (3) the checkpoint document. A crash or a failed write before
  * (3) leaves the old checkpoint, so the batch is redelivered and applied again on top of whatever
- * part of it was written; that converges to the same documents because every write is an
- * idempotent upsert/delete of a whole document and the folding is convergent (evolveSearchDoc:
- * events set fields, never add or toggle). Writing the checkpoint FIRST would instead lose the
+ * part of it was written; that converges to the same documents because the folding is convergent
+ * (evolveSearchDoc: events set fields, never add or toggle, so folding the batch into the pre- or
+ * the post-batch document gives the post-batch document), and every video the batch touches is
+ * then written whole in that final state (an idempotent upsert or delete in both collections,
+ * whether or not this attempt saw a change). Writing the checkpoint FIRST would instead lose the
  * batch on a crash between the two (the checkpoint would say it was applied): at-most-once.
  * Between (1) and (3) readers may see part of a batch: a search result may lead its checkpoint,
  * never lag it.
@@ -42,7 +44,7 @@ import type { DomainEvent } from '../../domain/events.ts';
 import type { OffsetMap } from '../../platform/log/event-log.port.ts';
 import type { ProjectionBatch, ProjectionNode } from '../../processors/runtime/topology.port.ts';
 import { TOPICS } from '../../schemas/topics.ts';
-import type { CurrentInstanceStore, ReplayableProjection } from '../replay/replay.port.ts';
+import { PRIMARY_INSTANCE as PRIMARY, type CurrentInstanceStore, type ReplayableProjection } from '../replay/replay.port.ts';
 import { evolveSearchDoc, isSearchable, searchedVideoId, toHit, type SearchDoc } from './search-model.ts';
 import { SearchIndexError, type SearchQueries } from './search.port.ts';
 import { SEARCH } from './search.projection.ts';
@@ -58,13 +60,12 @@ export interface TypesenseSearchOptions {
   client: Client;
   /** HMAC-SHA256 key of search cursors (the same on every gateway and projector). */
   cursorSecret: string | Buffer;
-  /** Prefix of collection and alias names, `[a-z0-9_]+`. Default `streamwave`. */
+  /** Prefix of collection and alias names, 1..64 of `[A-Za-z0-9_]`. Default `streamwave`. */
   prefix?: string;
   /** Wall clock for `search_timestamp_ms`, ms. Default Date.now. */
   now?: () => number;
   logger?: pino.Logger;
 }
-
 
 /**
  * The search projection on Typesense, instance `instanceId` (default `primary`): a ProjectionNode
@@ -84,7 +85,7 @@ export interface TypesenseSearchOptions {
 export function createTypesenseSearchProjection(opts: TypesenseSearchOptions & { instanceId?: string }): ProjectionNode<SearchQueries> & { readonly collections: () => SearchCollections } {
   const { client } = opts;
   const prefix = opts.prefix ?? 'streamwave';
-  const instanceId = opts.instanceId ?? 'primary';
+  const instanceId = opts.instanceId ?? PRIMARY;
   const logger = (opts.logger ?? pino({ level: 'silent' })).child({ engine: 'typesense', instanceId });
   const now = opts.now ?? Date.now;
   let names = searchCollections(prefix, instanceId);
@@ -129,9 +130,11 @@ export function createTypesenseSearchProjection(opts: TypesenseSearchOptions & {
         const id = searchedVideoId(e)!;
         after.set(id, evolveSearchDoc(after.get(id), e));
       }
-      const changed = [...after].filter(([id, d]) => d !== before.get(id));
-      const kept = changed.filter((c): c is [string, SearchDoc] => c[1] !== undefined);
-      const gone = changed.filter(([, d]) => d === undefined).map(([id]) => id);
+      // Every video the batch touches is written in its final state, changed or not: a redelivery
+      // must also finish writes a failed attempt left undone (e.g. the docs collection already
+      // without a deleted video while the search collection still has it).
+      const kept = [...after].filter((c): c is [string, SearchDoc] => c[1] !== undefined);
+      const gone = [...after].filter(([, d]) => d === undefined).map(([id]) => id);
       const searchable = kept.filter(([, d]) => isSearchable(d));
       const hidden = [...gone, ...kept.filter(([, d]) => !isSearchable(d)).map(([id]) => id)];
       // (1) every video's document, (2) the searchable set, (3) the checkpoint: see the file comment.
@@ -183,13 +186,13 @@ export function createTypesenseSearchProjection(opts: TypesenseSearchOptions & {
  */
 export function createTypesenseSearchQueries(opts: TypesenseSearchOptions): SearchQueries & { checkpoint(): Promise<OffsetMap> } {
   const prefix = opts.prefix ?? 'streamwave';
-  const alias = `${prefix}_search`;
+  const { alias, checkpoints } = searchCollections(prefix, PRIMARY); // validates the prefix
   const now = opts.now ?? Date.now;
   return {
     search: (q, pageSize, cursor) => searchPage(opts.client, alias, opts.cursorSecret, now, q, pageSize, cursor),
     async checkpoint() {
       const target = await aliasTarget(opts.client, alias);
-      return target === undefined ? new Map() : readCheckpoint(opts.client, `${prefix}_checkpoints`, target);
+      return target === undefined ? new Map() : readCheckpoint(opts.client, checkpoints, target);
     },
   };
 }
@@ -211,7 +214,7 @@ export function typesenseSearchReadModel(opts: TypesenseSearchOptions): Replayab
 } {
   const prefix = opts.prefix ?? 'streamwave';
   const { client } = opts;
-  const alias = `${prefix}_search`;
+  const { alias } = searchCollections(prefix, PRIMARY); // validates the prefix
   const instanceOf = (collection: string | undefined) => {
     if (collection === undefined) return undefined;
     return new RegExp(`^${escapeRe(prefix)}_search_v\\d+_([A-Za-z0-9-]+)$`).exec(collection)?.[1];
