@@ -10,6 +10,7 @@ import { Client } from 'typesense';
 import { runProjection } from '../../processors/runtime/projection.runtime.ts';
 import { sharedAvroTestCodec } from '../../test/support/avro-test-codec.ts';
 import { startTypesenseServer, typesenseRequirement, type TypesenseServer } from '../../test/support/typesense-server.ts';
+import { createProjectionManager } from '../replay/projection-manager.ts';
 import type { CurrentInstance } from '../replay/replay.port.ts';
 import { appendEvents, createScriptedLog, within } from '../testing/projection-test-kit.ts';
 import { CONTRACT_T0, testSearchReadModel, videoEvents } from './search.contract.ts';
@@ -192,6 +193,33 @@ describe('Typesense search read model', { skip }, () => {
       assert.ok((await storedIds(node.collections().docs)).includes('back`tick'), 'a hidden video keeps its document');
     } finally {
       await r.close();
+    }
+  });
+
+  test('`replay search` through the projection manager rebuilds a shadow collection, swaps the alias, deletes the old one', async () => {
+    const prefix = freshPrefix();
+    const log = await createScriptedLog();
+    const codec = await codecP;
+    await appendEvents(log, codec, [...videoEvents('v1', 'Dinosaur documentary'), ...videoEvents('v2', 'Dinosaur museum')]);
+    const model = typesenseSearchReadModel({ client, prefix, cursorSecret: SECRET, now: () => NOW });
+    const saved = new Map<string, CurrentInstance>();
+    const pointers = aliasSwappingPointers({ load: async (n) => saved.get(n), save: async (n, c) => { saved.set(n, c); } }, model);
+    const manager = createProjectionManager({ log, codec, projections: { search: model }, pointers, groupIdOf: (n) => `${prefix}.${n}`, progressIntervalMs: 20 });
+    const reader = createTypesenseSearchQueries({ client, prefix, cursorSecret: SECRET, now: () => NOW });
+    await manager.start();
+    try {
+      await within(manager.get('search').handle.caughtUp(), 60_000, 'live caught up');
+      assert.equal(await model.servingInstance(), 'primary');
+      await appendEvents(log, codec, videoEvents('v3', 'Dinosaur bones'));
+      const status = await within(manager.replay('search', { fromBeginning: true }), 60_000, 'replay');
+      assert.equal(status.status, 'swapped');
+      assert.equal(saved.get('search')?.instanceId, status.instanceId);
+      assert.equal(await model.servingInstance(), status.instanceId, 'the alias follows the pointer');
+      assert.deepEqual(await model.instances!(), [status.instanceId], 'the replaced instance is deleted');
+      assert.deepEqual((await reader.search('dinosaur', 10)).videos.map((v) => v.videoId).sort(), ['v1', 'v2', 'v3']);
+      assert.deepEqual((await manager.get('search').queries.search('dinosaur', 10)).videos.map((v) => v.videoId).sort(), ['v1', 'v2', 'v3']);
+    } finally {
+      await manager.close();
     }
   });
 
