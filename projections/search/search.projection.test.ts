@@ -7,10 +7,11 @@ import type { DomainEvent } from '../../domain/events.ts';
 import type { EventLog } from '../../platform/log/event-log.port.ts';
 import { sharedAvroTestCodec } from '../../test/support/avro-test-codec.ts';
 import { runProjection } from '../../processors/runtime/projection.runtime.ts';
-import { InvalidCursorError, type SearchQueries } from '../read-model.port.ts';
+import type { SearchQueries } from '../read-model.port.ts';
 import { appendEvents, createScriptedLog, duplicatingLog, within } from '../testing/projection-test-kit.ts';
 import { createFileSnapshotStore, type SnapshotStore } from './search-snapshot-store.ts';
 import { createSearchProjection } from './search.projection.ts';
+import { testSearchReadModel } from './search.contract.ts';
 
 const codec = await sharedAvroTestCodec();
 const root = await mkdtemp(join(tmpdir(), 'sw-search-'));
@@ -41,100 +42,20 @@ function memorySnapshots(initial?: string) {
   return { load: async () => text, save: async (t: string) => { text = t; saves++; }, get text() { return text; }, get saves() { return saves; } };
 }
 
-describe('search projection', () => {
-  test('unlisted and private videos never appear in results; a PATCH of visibility adds or removes them (issue 8)', async () => {
-    const log = await createScriptedLog();
-    const withVisibility = (events: DomainEvent[], visibility: 'public' | 'unlisted' | 'private') =>
-      events.map((e) => (e.type === 'UploadStarted' ? { ...e, data: { ...e.data, visibility } } : e));
-    await appendEvents(log, codec, [
-      ...withVisibility(video('p1', 'Volcano public'), 'public'),
-      ...withVisibility(video('u1', 'Volcano unlisted'), 'unlisted'),
-      ...withVisibility(video('s1', 'Volcano private'), 'private'),
-    ]);
-    const r = await run(log, memorySnapshots());
-    try {
-      assert.deepEqual(await ids(r.p.queries, 'volcano'), ['p1']);
-      const pos = await appendEvents(log, codec, [
-        { type: 'VideoMetadataUpdated', data: { videoId: 'p1', visibility: 'private', updatedBy: 'o1', updatedAt: T0 + 5 } },
-        { type: 'VideoMetadataUpdated', data: { videoId: 'u1', visibility: 'public', updatedBy: 'o1', updatedAt: T0 + 5 } },
-      ]);
-      assert.equal(await r.h.waitFor(pos, 5_000), true);
-      assert.deepEqual(await ids(r.p.queries, 'volcano'), ['u1']);
-    } finally {
-      await r.close();
-    }
-  });
+// The behaviour every search engine shares (also run against Typesense in typesense-search.adapter.test.ts).
+testSearchReadModel('MiniSearch', async () => {
+  const snapshots = new Map<string, ReturnType<typeof memorySnapshots>>();
+  return {
+    async open(store, opts) {
+      if (!snapshots.has(store)) snapshots.set(store, memorySnapshots());
+      return createSearchProjection({ snapshots: snapshots.get(store)!, cursorSecret: opts.cursorSecret, now: opts.now });
+    },
+    async teardown() { snapshots.clear(); },
+  };
+});
 
-  test('typo-tolerant search over ready videos; updates and deletes', async () => {
-    const log = await createScriptedLog();
-    await appendEvents(log, codec, [
-      ...video('v1', 'Dinosaur documentary', 'Giant reptiles of the past'),
-      ...video('v2', 'Cooking pasta', 'Fresh noodles at home', ['italian', 'kitchen']),
-      ...video('v3', 'Dinosaur toys review', 'Plastic figures', [], false), // never published
-    ]);
-    const r = await run(log, memorySnapshots());
-    try {
-      assert.deepEqual(await ids(r.p.queries, 'dinosuar'), ['v1']);
-      assert.deepEqual(await ids(r.p.queries, 'italian'), ['v2'], 'tags are searchable');
-      assert.deepEqual(await ids(r.p.queries, 'noodl'), ['v2'], 'prefix match in the description');
-      const hit = (await r.p.queries.search('dinosaur', 10)).videos[0];
-      assert.deepEqual(hit, { videoId: 'v1', title: 'Dinosaur documentary', description: 'Giant reptiles of the past', tags: [], ownerId: 'o1', thumbnailKey: 't/v1.jpg', durationSeconds: 30, publishedAt: T0 + 1 });
-      assert.deepEqual(await ids(r.p.queries, '   '), []);
-
-      const pos = await appendEvents(log, codec, [
-        { type: 'VideoMetadataUpdated', data: { videoId: 'v1', title: 'Volcano documentary', updatedBy: 'o1', updatedAt: T0 + 5 } },
-        { type: 'VideoDeleted', data: { videoId: 'v2', deletedBy: 'o1', deletedAt: T0 + 6 } },
-        { type: 'VideoPublished', data: { videoId: 'v3', masterPlaylistKey: 'm', thumbnailKey: 't', durationSeconds: 3, publishedAt: T0 + 7 } },
-      ]);
-      assert.equal(await r.h.waitFor(pos, 5_000), true);
-      assert.deepEqual(await ids(r.p.queries, 'volcano'), ['v1']);
-      assert.deepEqual(await ids(r.p.queries, 'dinosaur'), ['v3']);
-      assert.deepEqual(await ids(r.p.queries, 'noodles'), []);
-    } finally {
-      await r.close();
-    }
-  });
-
-  test('cursor paging: every result once, same order as one big page; misuse raises InvalidCursorError', async () => {
-    const log = await createScriptedLog();
-    const events: DomainEvent[] = [];
-    for (let i = 0; i < 8; i++) events.push(...video(`o${i}`, i % 2 ? 'Ocean life' : 'Deep ocean ocean', `clip ${i} ${'ocean '.repeat(i)}`));
-    events.push(...video('x', 'Mountains'));
-    await appendEvents(log, codec, events);
-    const r = await run(log, memorySnapshots());
-    try {
-      const all = await ids(r.p.queries, 'ocean');
-      assert.equal(all.length, 8);
-      const paged: string[] = [];
-      let cursor: string | undefined;
-      let pages = 0;
-      do {
-        const page = await r.p.queries.search('ocean', 3, cursor);
-        paged.push(...page.videos.map((v) => v.videoId));
-        cursor = page.nextCursor ?? undefined;
-        pages++;
-      } while (cursor && pages < 10);
-      assert.equal(pages, 3);
-      assert.deepEqual(paged, all);
-
-      const first = await r.p.queries.search('ocean', 3);
-      const c = first.nextCursor!;
-      await assert.rejects(r.p.queries.search('mountains', 3, c), InvalidCursorError);
-      const [body, sig] = c.split('.');
-      const payload = JSON.parse(Buffer.from(body, 'base64url').toString());
-      const forged = `${Buffer.from(JSON.stringify({ ...payload, offset: 0 })).toString('base64url')}.${sig}`;
-      await assert.rejects(r.p.queries.search('ocean', 3, forged), InvalidCursorError);
-      await assert.rejects(r.p.queries.search('ocean', 3, 'garbage'), InvalidCursorError);
-      const other = createSearchProjection({ snapshots: memorySnapshots(), cursorSecret: 'other-secret' });
-      await assert.rejects(other.queries.search('ocean', 3, c), InvalidCursorError);
-      await other.close();
-      // Same query modulo case and spacing is the same query.
-      assert.equal((await r.p.queries.search('  OCEAN ', 3, c)).videos.length, 3);
-    } finally {
-      await r.close();
-    }
-  });
-
+// MiniSearch's own persistence: one snapshot (index + checkpoint) written after batches, debounced.
+describe('search projection (MiniSearch snapshots)', () => {
   test('restart from the snapshot file; redelivery is a no-op', async () => {
     const path = join(root, 'restart', 'video-search.json');
     const log = await createScriptedLog();

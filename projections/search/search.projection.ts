@@ -1,16 +1,15 @@
-import { createHash } from 'node:crypto';
 import MiniSearch, { type Options, type SearchOptions } from 'minisearch';
 import pino from 'pino';
 import type { DomainEvent } from '../../domain/events.ts';
-import { DEFAULT_VISIBILITY, isListed, type VideoVisibility } from '../../domain/video/video-visibility.ts';
 import { TOPICS } from '../../schemas/topics.ts';
-import { assertNever } from '../../domain/shared/event.ts';
 import type { OffsetMap } from '../../platform/log/event-log.port.ts';
 import type { ProjectionBatch, ProjectionNode } from '../../processors/runtime/topology.port.ts';
-import { InvalidCursorError } from '../read-model.port.ts';
-import type { SearchHit, SearchQueries } from './search.port.ts';
-import { decodeSignedCursor, encodeSignedCursor } from '../cursor.ts';
+import type { SearchQueries } from './search.port.ts';
 import type { SnapshotStore } from './search-snapshot-store.ts';
+import {
+  clampPageSize, decodeSearchCursor, encodeSearchCursor, evolveSearchDoc, isSearchable as listed, normaliseQuery, queryHash, searchedVideoId, toHit,
+  type SearchDoc,
+} from './search-model.ts';
 
 export const SEARCH = 'search';
 
@@ -26,33 +25,12 @@ const INDEX_OPTIONS: Options<SearchDoc> = {
   searchOptions: SEARCH_OPTIONS,
 };
 const SNAPSHOT_FORMAT = 'streamwave.search/1';
-const MAX_PAGE_SIZE = 100;
-
-/**
- * A video known to the search read model; only listed ones (ready and public, isListed in
- * domain/video/video-visibility.ts) are in the full-text index: unlisted and private videos never
- * appear in results (issue 8). `visibility` absent (older snapshots/events): public.
- */
-interface SearchDoc extends SearchHit {
-  ready: boolean;
-  visibility?: VideoVisibility;
-}
-
-const listed = (d: SearchDoc): boolean => isListed({ ownerId: d.ownerId, status: d.ready ? 'ready' : 'processing', visibility: d.visibility });
 
 interface Snapshot {
   format: string;
   checkpoint: Record<string, number>;
   docs: Record<string, SearchDoc>;
   index: unknown;
-}
-
-/** Cursor payload (signed): bound to the normalised query through `query_hash`. */
-interface SearchCursor {
-  search_timestamp_ms: number;
-  last_video_id: string;
-  offset: number;
-  query_hash: string;
 }
 
 export interface SearchProjectionDeps {
@@ -66,10 +44,6 @@ export interface SearchProjectionDeps {
   now?: () => number;
   logger?: pino.Logger;
 }
-
-/** Normalised query text: trimmed, lowercased, single spaces. */
-const normaliseQuery = (q: string) => q.trim().toLowerCase().replace(/\s+/g, ' ');
-const queryHash = (q: string) => createHash('sha256').update(normaliseQuery(q)).digest('base64url').slice(0, 22);
 
 /**
  * Search read model on MiniSearch: indexes ready (published) videos by title, description and
@@ -145,75 +119,30 @@ export function createSearchProjection(deps: SearchProjectionDeps): ProjectionNo
     return Promise.resolve();
   }
 
-  const reindex = (d: SearchDoc) => {
-    if (index.has(d.videoId)) index.discard(d.videoId);
-    if (listed(d)) index.add(d);
-  };
-
+  /** Folds `e` into `docs` (search-model.ts evolveSearchDoc) and keeps only listed documents in the index. */
   function applyEvent(e: DomainEvent): void {
-    switch (e.type) {
-      case 'UploadStarted': {
-        const d = e.data;
-        if (docs.has(d.videoId)) return;
-        docs.set(d.videoId, {
-          videoId: d.videoId, title: d.title, description: d.description, tags: [...d.tags], ownerId: d.ownerId,
-          thumbnailKey: null, durationSeconds: null, publishedAt: null, ready: false, visibility: d.visibility ?? DEFAULT_VISIBILITY,
-        });
-        return;
-      }
-      case 'VideoPublished': {
-        const doc = docs.get(e.data.videoId);
-        if (!doc) return;
-        Object.assign(doc, { ready: true, thumbnailKey: e.data.thumbnailKey, durationSeconds: e.data.durationSeconds, publishedAt: e.data.publishedAt });
-        reindex(doc);
-        return;
-      }
-      case 'VideoMetadataUpdated': {
-        const doc = docs.get(e.data.videoId);
-        if (!doc) return;
-        if (e.data.title != null) doc.title = e.data.title;
-        if (e.data.description != null) doc.description = e.data.description;
-        if (e.data.tags != null) doc.tags = [...e.data.tags];
-        if (e.data.visibility != null) doc.visibility = e.data.visibility;
-        reindex(doc);
-        return;
-      }
-      case 'VideoDeleted': {
-        if (index.has(e.data.videoId)) index.discard(e.data.videoId);
-        docs.delete(e.data.videoId);
-        return;
-      }
-      case 'UploadCompleted':
-      case 'VideoProcessingStarted':
-      case 'VideoProcessingProgressed':
-      case 'RenditionEncoded':
-      case 'VideoProcessingFailed':
-      case 'VideoProcessingCompleted':
-      case 'UserRegistered':
-      case 'CommentPosted':
-      case 'VideoViewed':
-        return; // not searchable facts
-      default:
-        return assertNever(e);
-    }
+    const id = searchedVideoId(e);
+    if (id === undefined) return;
+    const before = docs.get(id);
+    const after = evolveSearchDoc(before, e);
+    if (after === before) return;
+    if (after) docs.set(id, after);
+    else docs.delete(id);
+    if (index.has(id)) index.discard(id);
+    if (after && listed(after)) index.add(after);
   }
 
   // ---- queries ------------------------------------------------------------------------------
   const queries: SearchQueries = {
     async search(q, pageSize, cursor) {
       await loaded;
-      const size = Math.min(MAX_PAGE_SIZE, Math.max(1, Math.floor(pageSize) || 1));
+      const size = clampPageSize(pageSize);
       const hash = queryHash(q);
       let searchTs = now();
       let start = 0;
       let lastId: string | undefined;
       if (cursor !== undefined) {
-        const c = decodeSignedCursor<Partial<SearchCursor>>(cursor, deps.cursorSecret);
-        if (typeof c.search_timestamp_ms !== 'number' || typeof c.last_video_id !== 'string' || typeof c.query_hash !== 'string'
-          || typeof c.offset !== 'number' || !Number.isInteger(c.offset) || c.offset < 0) {
-          throw new InvalidCursorError('cursor payload is invalid');
-        }
-        if (c.query_hash !== hash) throw new InvalidCursorError('cursor belongs to another query');
+        const c = decodeSearchCursor(cursor, q, deps.cursorSecret);
         searchTs = c.search_timestamp_ms;
         start = c.offset;
         lastId = c.last_video_id;
@@ -229,10 +158,10 @@ export function createSearchProjection(deps: SearchProjectionDeps): ProjectionNo
         if (i >= 0) start = i + 1;
       }
       const page = results.slice(start, start + size);
-      const videos = page.map((r) => { const { ready: _ready, visibility: _visibility, ...hit } = docs.get(r.id as string)!; return hit; });
+      const videos = page.map((r) => toHit(docs.get(r.id as string)!));
       const end = start + page.length;
       const nextCursor = page.length && end < results.length
-        ? encodeSignedCursor({ search_timestamp_ms: searchTs, last_video_id: page[page.length - 1].id as string, offset: end, query_hash: hash } satisfies SearchCursor, deps.cursorSecret)
+        ? encodeSearchCursor({ search_timestamp_ms: searchTs, last_video_id: page[page.length - 1].id as string, offset: end, query_hash: hash }, deps.cursorSecret)
         : null;
       return { videos, nextCursor };
     },

@@ -1,0 +1,144 @@
+/**
+ * What every search engine of the search read model shares (MiniSearch in standalone mode,
+ * Typesense in cluster mode): the document a video is folded into, which documents are
+ * searchable, the query normalisation and the signed, query-bound cursor. Keeping these in one
+ * place is what lets both engines pass the same contract suite (search.contract.ts).
+ */
+import { createHash } from 'node:crypto';
+import type { DomainEvent } from '../../domain/events.ts';
+import { assertNever } from '../../domain/shared/event.ts';
+import { DEFAULT_VISIBILITY, isListed, type VideoVisibility } from '../../domain/video/video-visibility.ts';
+import { decodeSignedCursor, encodeSignedCursor } from '../cursor.ts';
+import { InvalidCursorError } from '../read-model.port.ts';
+import type { SearchHit } from './search.port.ts';
+
+/** Largest page `search` returns; larger requests are clamped. */
+export const MAX_PAGE_SIZE = 100;
+
+/**
+ * A video known to the search read model; only listed ones (ready and public, isListed in
+ * domain/video/video-visibility.ts) are searchable: unlisted and private videos never appear in
+ * results (issue 8). `visibility` absent (older snapshots/events): public.
+ */
+export interface SearchDoc extends SearchHit {
+  ready: boolean;
+  visibility?: VideoVisibility;
+}
+
+/** True when `d` may appear in search results (ready and public). */
+export const isSearchable = (d: SearchDoc): boolean =>
+  isListed({ ownerId: d.ownerId, status: d.ready ? 'ready' : 'processing', visibility: d.visibility });
+
+/** The public part of a document (what `search` returns). */
+export const toHit = (d: SearchDoc): SearchHit => ({
+  videoId: d.videoId, title: d.title, description: d.description, tags: [...d.tags], ownerId: d.ownerId,
+  thumbnailKey: d.thumbnailKey, durationSeconds: d.durationSeconds, publishedAt: d.publishedAt,
+});
+
+/** The video an event changes in the search read model, or undefined for events search ignores. */
+export function searchedVideoId(e: DomainEvent): string | undefined {
+  switch (e.type) {
+    case 'UploadStarted':
+    case 'VideoPublished':
+    case 'VideoMetadataUpdated':
+    case 'VideoDeleted':
+      return e.data.videoId;
+    case 'UploadCompleted':
+    case 'VideoProcessingStarted':
+    case 'VideoProcessingProgressed':
+    case 'RenditionEncoded':
+    case 'VideoProcessingFailed':
+    case 'VideoProcessingCompleted':
+    case 'UserRegistered':
+    case 'CommentPosted':
+    case 'VideoViewed':
+      return undefined; // not searchable facts
+    default:
+      return assertNever(e);
+  }
+}
+
+/**
+ * The document of video `searchedVideoId(e)` after `e`, from the one before (undefined: unknown or
+ * deleted). Returns `before` itself when `e` changes nothing; never mutates it.
+ *
+ * Convergent, which is what makes redelivery a no-op in every engine: each event SETS fields to
+ * values it carries (it does not add or toggle), UploadStarted only creates a missing document and
+ * VideoDeleted removes it, so re-applying a suffix of a video's events to a state that already
+ * reflects some or all of them ends in the same document as applying it once.
+ */
+export function evolveSearchDoc(before: SearchDoc | undefined, e: DomainEvent): SearchDoc | undefined {
+  switch (e.type) {
+    case 'UploadStarted': {
+      if (before) return before;
+      const d = e.data;
+      return {
+        videoId: d.videoId, title: d.title, description: d.description, tags: [...d.tags], ownerId: d.ownerId,
+        thumbnailKey: null, durationSeconds: null, publishedAt: null, ready: false, visibility: d.visibility ?? DEFAULT_VISIBILITY,
+      };
+    }
+    case 'VideoPublished':
+      if (!before) return before;
+      return { ...before, ready: true, thumbnailKey: e.data.thumbnailKey, durationSeconds: e.data.durationSeconds, publishedAt: e.data.publishedAt };
+    case 'VideoMetadataUpdated': {
+      if (!before) return before;
+      const next = { ...before };
+      if (e.data.title != null) next.title = e.data.title;
+      if (e.data.description != null) next.description = e.data.description;
+      if (e.data.tags != null) next.tags = [...e.data.tags];
+      if (e.data.visibility != null) next.visibility = e.data.visibility;
+      return next;
+    }
+    case 'VideoDeleted':
+      return undefined;
+    default:
+      return before; // events search ignores (searchedVideoId is undefined for them)
+  }
+}
+
+/** Normalised query text: trimmed, lowercased, single spaces. */
+export const normaliseQuery = (q: string): string => q.trim().toLowerCase().replace(/\s+/g, ' ');
+
+/**
+ * The terms of a query as MiniSearch's default tokenizer splits text (on whitespace and
+ * punctuation). A query without terms (blank, `*`, `?!`) matches nothing in every engine: Typesense
+ * reads `q=*` as "every document", which a user typing `*` must not get.
+ */
+export const queryTerms = (q: string): string[] => normaliseQuery(q).split(/[\n\r\p{Z}\p{P}\p{S}]+/u).filter(Boolean);
+
+/** 22-char hash of the normalised query that binds a cursor to its query. */
+export const queryHash = (q: string): string => createHash('sha256').update(normaliseQuery(q)).digest('base64url').slice(0, 22);
+
+/** Page size clamped to 1..MAX_PAGE_SIZE (non-numbers: 1). */
+export const clampPageSize = (pageSize: number): number => Math.min(MAX_PAGE_SIZE, Math.max(1, Math.floor(pageSize) || 1));
+
+/**
+ * Cursor payload (signed with HMAC-SHA256, projections/cursor.ts): bound to the normalised query
+ * through `query_hash`; `search_timestamp_ms` (ms since epoch) freezes the result set to videos
+ * published at or before the first page; the next page starts right after `last_video_id`, or at
+ * `offset` (results shown so far) when that video is no longer in the results.
+ */
+export interface SearchCursor {
+  search_timestamp_ms: number;
+  last_video_id: string;
+  offset: number;
+  query_hash: string;
+}
+
+/** Signs a cursor payload. */
+export const encodeSearchCursor = (c: SearchCursor, secret: string | Buffer): string => encodeSignedCursor(c satisfies SearchCursor, secret);
+
+/**
+ * Verifies and decodes `cursor` for query `q`.
+ * @throws InvalidCursorError when it is malformed, its signature does not match `secret` (tampered,
+ *         or signed by another deployment), its payload is invalid, or it belongs to another query.
+ */
+export function decodeSearchCursor(cursor: string, q: string, secret: string | Buffer): SearchCursor {
+  const c = decodeSignedCursor<Partial<SearchCursor>>(cursor, secret);
+  if (typeof c.search_timestamp_ms !== 'number' || typeof c.last_video_id !== 'string' || typeof c.query_hash !== 'string'
+    || typeof c.offset !== 'number' || !Number.isInteger(c.offset) || c.offset < 0) {
+    throw new InvalidCursorError('cursor payload is invalid');
+  }
+  if (c.query_hash !== queryHash(q)) throw new InvalidCursorError('cursor belongs to another query');
+  return c as SearchCursor;
+}

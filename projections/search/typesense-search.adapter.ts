@@ -1,0 +1,289 @@
+/**
+ * The search read model on a Typesense server (cluster mode), through the `typesense` npm client
+ * (3.x). Tested against Typesense 0.24.1 and uses only what 0.24 serves: collections, aliases,
+ * `documents/import?action=upsert`, delete by `filter_by`, `filter_by` on `id`, `page`/`per_page`
+ * paging (0.24 ignores `offset`/`limit`), sorting on a string field.
+ *
+ * Same behaviour as the MiniSearch projection (search.projection.ts), checked by the same contract
+ * suite (search.contract.ts); the event folding, the searchable rule, query normalisation and the
+ * signed cursor come from search-model.ts, so only storage and ranking differ.
+ *
+ * Storage, per instance (the live one, `primary`, or a replay shadow `replay-<ts>`) and per schema
+ * version V (SEARCH_SCHEMA_VERSION):
+ * - `<prefix>_search_v<V>_<instance>`: ONLY the searchable videos (ready and public): title,
+ *   description and tags indexed, the rest of the hit stored. A video that becomes unlisted or
+ *   private, or is deleted, is deleted from it, so no query (not even one that forgets a filter, or
+ *   a scoped search key) can find it.
+ * - `<prefix>_search_docs_v<V>_<instance>`: every known video's document (search-model.ts
+ *   SearchDoc), searchable or not, nothing indexed but the id: what the next event of a video is
+ *   folded into (VideoPublished needs the title UploadStarted carried; a video made public again
+ *   needs its metadata).
+ * - one document in `<prefix>_checkpoints`, id = the search collection's name: the offsets
+ *   (`topic:partition` → next offset) the two collections reflect.
+ * - the alias `<prefix>_search` → the search collection of the instance that serves. Readers in other
+ *   processes (gateways) search through the alias (createTypesenseSearchQueries); a replay or a
+ *   schema change builds another instance while the alias keeps pointing at the old one, then
+ *   `promote` swaps it (one alias upsert: readers move atomically).
+ *
+ * Effectively once, without transactions: a batch is folded in memory, then written in this order,
+ * each step awaited: (1) the documents upserted/deleted in the docs collection, (2) the search
+ * collection's upserts and deletes, (3) the checkpoint document. A crash or a failed write before
+ * (3) leaves the old checkpoint, so the batch is redelivered and applied again on top of whatever
+ * part of it was written; that converges to the same documents because the folding is convergent
+ * (evolveSearchDoc: events set fields, never add or toggle, so folding the batch into the pre- or
+ * the post-batch document gives the post-batch document), and every video the batch touches is
+ * then written whole in that final state (an idempotent upsert or delete in both collections,
+ * whether or not this attempt saw a change). Writing the checkpoint FIRST would instead lose the
+ * batch on a crash between the two (the checkpoint would say it was applied): at-most-once.
+ * Between (1) and (3) readers may see part of a batch: a search result may lead its checkpoint,
+ * never lag it.
+ */
+import pino from 'pino';
+import type { Client } from 'typesense';
+import type { DomainEvent } from '../../domain/events.ts';
+import type { OffsetMap } from '../../platform/log/event-log.port.ts';
+import type { ProjectionBatch, ProjectionNode } from '../../processors/runtime/topology.port.ts';
+import { TOPICS } from '../../schemas/topics.ts';
+import { PRIMARY_INSTANCE as PRIMARY, type CurrentInstanceStore, type ReplayableProjection } from '../replay/replay.port.ts';
+import { evolveSearchDoc, isSearchable, searchedVideoId, toHit, type SearchDoc } from './search-model.ts';
+import { SearchIndexError, type SearchQueries } from './search.port.ts';
+import { SEARCH } from './search.projection.ts';
+import {
+  aliasTarget, CHECKPOINT_FIELDS, DOC_FIELDS, ensureCollection, escapeRe, fetchDocs, isNotFound, listInstances, readCheckpoint, removeDocs,
+  SEARCH_FIELDS, SEARCH_SCHEMA_VERSION, searchCollections, searchPage, upsertDocs, wrap, type SearchCollections,
+} from './typesense-search-store.ts';
+
+export { SEARCH_SCHEMA_VERSION, searchCollections, type SearchCollections } from './typesense-search-store.ts';
+
+export interface TypesenseSearchOptions {
+  /** A client for the server (`new Typesense.Client({ nodes, apiKey })`), owned by the caller. */
+  client: Client;
+  /** HMAC-SHA256 key of search cursors (the same on every gateway and projector). */
+  cursorSecret: string | Buffer;
+  /** Prefix of collection and alias names, 1..64 of `[A-Za-z0-9_]`. Default `streamwave`. */
+  prefix?: string;
+  /** Wall clock for `search_timestamp_ms`, ms. Default Date.now. */
+  now?: () => number;
+  logger?: pino.Logger;
+}
+
+/**
+ * The search projection on Typesense, instance `instanceId` (default `primary`): a ProjectionNode
+ * that applies video events (topic `videos`) to its collections (see the file comment for the
+ * layout and why the write order makes it effectively once) and serves SearchQueries from its own
+ * search collection.
+ *
+ * `ready()` creates the collections when missing (an instance found under an older schema version
+ * is kept, and served, until a replay replaces it), reads the checkpoint, and points the alias at
+ * this instance when no alias exists yet (the first instance ever).
+ *
+ * Errors: `apply` throws SearchIndexError (`SEARCH_UNAVAILABLE` when the server is down,
+ * `SEARCH_IO` when it refuses a write; the runtime redelivers the batch); `search` throws
+ * InvalidCursorError for a bad cursor and SearchIndexError when the server fails; `ready()`
+ * rejects with SearchIndexError `SEARCH_SCHEMA` when the instance was written by a newer schema.
+ */
+export function createTypesenseSearchProjection(opts: TypesenseSearchOptions & { instanceId?: string }): ProjectionNode<SearchQueries> & { readonly collections: () => SearchCollections } {
+  const { client } = opts;
+  const prefix = opts.prefix ?? 'streamwave';
+  const instanceId = opts.instanceId ?? PRIMARY;
+  const logger = (opts.logger ?? pino({ level: 'silent' })).child({ engine: 'typesense', instanceId });
+  const now = opts.now ?? Date.now;
+  let names = searchCollections(prefix, instanceId);
+  const checkpoint: OffsetMap = new Map();
+
+  const loaded = (async () => {
+    await ensureCollection(client, names.checkpoints, CHECKPOINT_FIELDS);
+    const existing = (await listInstances(client, prefix)).get(instanceId);
+    if (existing !== undefined && existing > SEARCH_SCHEMA_VERSION) {
+      throw new SearchIndexError('SEARCH_SCHEMA', `instance ${instanceId} was built with search schema v${existing}; this StreamWave knows v${SEARCH_SCHEMA_VERSION}`);
+    }
+    if (existing !== undefined) names = searchCollections(prefix, instanceId, existing);
+    await ensureCollection(client, names.docs, DOC_FIELDS);
+    await ensureCollection(client, names.search, SEARCH_FIELDS, { default_sorting_field: 'publishedAt' });
+    for (const [k, v] of await readCheckpoint(client, names.checkpoints, names.search)) checkpoint.set(k, v);
+    if ((await aliasTarget(client, names.alias)) === undefined) {
+      try {
+        await client.aliases().upsert(names.alias, { collection_name: names.search });
+      } catch (err) {
+        throw wrap(err, `create alias ${names.alias}`);
+      }
+    }
+    logger.info({ collection: names.search, checkpoint: Object.fromEntries(checkpoint) }, 'search (typesense): opened');
+  })();
+  loaded.catch(() => undefined); // surfaced by ready()/loadCheckpoint()/queries
+
+  async function applyBatch(batch: ProjectionBatch): Promise<void> {
+    await loaded;
+    const events: DomainEvent[] = [];
+    const ids = new Set<string>();
+    for (const { event } of batch.records) {
+      if (!event) continue;
+      const id = searchedVideoId(event);
+      if (id === undefined) continue;
+      events.push(event);
+      ids.add(id);
+    }
+    if (ids.size) {
+      const before = await fetchDocs(client, names.docs, [...ids]);
+      const after = new Map<string, SearchDoc | undefined>(before);
+      for (const e of events) {
+        const id = searchedVideoId(e)!;
+        after.set(id, evolveSearchDoc(after.get(id), e));
+      }
+      // Every video the batch touches is written in its final state, changed or not: a redelivery
+      // must also finish writes a failed attempt left undone (e.g. the docs collection already
+      // without a deleted video while the search collection still has it).
+      const kept = [...after].filter((c): c is [string, SearchDoc] => c[1] !== undefined);
+      const gone = [...after].filter(([, d]) => d === undefined).map(([id]) => id);
+      const searchable = kept.filter(([, d]) => isSearchable(d));
+      const hidden = [...gone, ...kept.filter(([, d]) => !isSearchable(d)).map(([id]) => id)];
+      // (1) every video's document, (2) the searchable set, (3) the checkpoint: see the file comment.
+      await upsertDocs(client, names.docs, kept.map(([id, d]) => ({ ...d, id })));
+      await removeDocs(client, names.docs, gone);
+      await upsertDocs(client, names.search, searchable.map(([id, d]) => ({ ...toHit(d), id, publishedAt: d.publishedAt ?? 0 })));
+      await removeDocs(client, names.search, hidden);
+    }
+    const next = new Map(checkpoint);
+    for (const [k, v] of batch.checkpoint) next.set(k, v);
+    try {
+      await client.collections(names.checkpoints).documents().upsert({
+        id: names.search, readModel: SEARCH, schemaVersion: names.version, offsets: JSON.stringify(Object.fromEntries(next)), updatedAt: Date.now(),
+      });
+    } catch (err) {
+      throw wrap(err, 'write checkpoint');
+    }
+    for (const [k, v] of next) checkpoint.set(k, v);
+  }
+
+  const queries: SearchQueries = {
+    async search(q, pageSize, cursor) {
+      await loaded;
+      return searchPage(client, names.search, opts.cursorSecret, now, q, pageSize, cursor);
+    },
+  };
+
+  return {
+    kind: 'projection',
+    name: SEARCH,
+    inputs: [TOPICS.videos],
+    guarantee: 'effectively-once',
+    output: `Typesense collections ${names.search}, ${names.docs}`,
+    queries,
+    collections: () => ({ ...names }),
+    loadCheckpoint: async () => { await loaded; return new Map(checkpoint); },
+    apply: applyBatch,
+    ready: () => loaded,
+    async close() { /* the client is the caller's; every batch is durable when apply resolves */ },
+  };
+}
+
+/**
+ * SearchQueries through the alias `<prefix>_search`: what a gateway in another process uses.
+ * `checkpoint()` is the checkpoint of the collection the alias points at now (read-your-writes:
+ * wait until it passes the positions of the writes). Before any instance exists, searches return
+ * nothing and the checkpoint is empty.
+ * @throws (search) InvalidCursorError, SearchIndexError SEARCH_UNAVAILABLE / SEARCH_IO.
+ */
+export function createTypesenseSearchQueries(opts: TypesenseSearchOptions): SearchQueries & { checkpoint(): Promise<OffsetMap> } {
+  const prefix = opts.prefix ?? 'streamwave';
+  const { alias, checkpoints } = searchCollections(prefix, PRIMARY); // validates the prefix
+  const now = opts.now ?? Date.now;
+  return {
+    search: (q, pageSize, cursor) => searchPage(opts.client, alias, opts.cursorSecret, now, q, pageSize, cursor),
+    async checkpoint() {
+      const target = await aliasTarget(opts.client, alias);
+      return target === undefined ? new Map() : readCheckpoint(opts.client, checkpoints, target);
+    },
+  };
+}
+
+/**
+ * The search read model on Typesense as the projection manager replays it
+ * (projections/replay): each instance is a pair of collections (see createTypesenseSearchProjection),
+ * `contentVersion` is the schema version, so an instance built under another schema keeps serving
+ * while the manager rebuilds a shadow under this one.
+ *
+ * `promote(instanceId)` points the alias at the instance (readers in other processes follow it
+ * atomically); `servingInstance()` says which instance the alias points at. Wire `promote` into the
+ * manager's swap with aliasSwappingPointers, so that the alias follows the current-instance pointer.
+ * `destroy` refuses (SearchIndexError SEARCH_IN_USE) to delete the instance the alias points at.
+ */
+export function typesenseSearchReadModel(opts: TypesenseSearchOptions): ReplayableProjection<SearchQueries> & {
+  promote(instanceId: string): Promise<void>;
+  servingInstance(): Promise<string | undefined>;
+} {
+  const prefix = opts.prefix ?? 'streamwave';
+  const { client } = opts;
+  const { alias } = searchCollections(prefix, PRIMARY); // validates the prefix
+  const instanceOf = (collection: string | undefined) => {
+    if (collection === undefined) return undefined;
+    return new RegExp(`^${escapeRe(prefix)}_search_v\\d+_([A-Za-z0-9-]+)$`).exec(collection)?.[1];
+  };
+  return {
+    name: SEARCH,
+    contentVersion: `typesense-search-schema/v${SEARCH_SCHEMA_VERSION}`,
+    async open(instanceId) {
+      const node = createTypesenseSearchProjection({ ...opts, instanceId });
+      await node.ready!();
+      return node;
+    },
+    async destroy(instanceId) {
+      const version = (await listInstances(client, prefix)).get(instanceId);
+      if (version === undefined) return;
+      const names = searchCollections(prefix, instanceId, version);
+      if ((await aliasTarget(client, alias)) === names.search) {
+        throw new SearchIndexError('SEARCH_IN_USE', `instance ${instanceId} serves the alias ${alias}: promote another instance first`);
+      }
+      for (const c of [names.search, names.docs]) {
+        try {
+          await client.collections(c).delete();
+        } catch (err) {
+          if (!isNotFound(err)) throw wrap(err, `delete collection ${c}`);
+        }
+      }
+      try {
+        await client.collections(names.checkpoints).documents(names.search).delete();
+      } catch (err) {
+        if (!isNotFound(err)) throw wrap(err, `delete checkpoint ${names.search}`);
+      }
+    },
+    async instances() {
+      return [...(await listInstances(client, prefix)).keys()];
+    },
+    async promote(instanceId) {
+      const version = (await listInstances(client, prefix)).get(instanceId);
+      if (version === undefined) throw new SearchIndexError('SEARCH_IO', `instance ${instanceId} has no collections to promote`);
+      try {
+        await client.aliases().upsert(alias, { collection_name: searchCollections(prefix, instanceId, version).search });
+      } catch (err) {
+        throw wrap(err, `swap alias ${alias}`);
+      }
+    },
+    servingInstance: async () => instanceOf(await aliasTarget(client, alias)),
+  };
+}
+
+/**
+ * A CurrentInstanceStore (the projection manager's "which instance serves" pointer) that moves the
+ * Typesense alias with the search read model's pointer: `save` writes the pointer, then promotes
+ * the instance; `load` re-promotes the pointer's instance when the alias lags it (a crash between
+ * the two writes), before the manager deletes instances that are not current. Pointer first: a
+ * crash after it leaves the new instance current for the projector and, after `load`, for readers;
+ * alias first would let readers use an instance the manager may still delete as an orphan.
+ * Other read models' pointers pass through unchanged.
+ */
+export function aliasSwappingPointers(inner: CurrentInstanceStore, search: Pick<ReturnType<typeof typesenseSearchReadModel>, 'promote' | 'servingInstance' | 'instances'>): CurrentInstanceStore {
+  return {
+    async load(name) {
+      const ptr = await inner.load(name);
+      if (name === SEARCH && ptr && (await search.servingInstance()) !== ptr.instanceId && (await search.instances!()).includes(ptr.instanceId)) {
+        await search.promote(ptr.instanceId);
+      }
+      return ptr;
+    },
+    async save(name, current) {
+      await inner.save(name, current);
+      if (name === SEARCH) await search.promote(current.instanceId);
+    },
+  };
+}
