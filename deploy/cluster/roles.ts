@@ -209,14 +209,17 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     let projectionManager: ProjectionManager<ReadModelQueries> | undefined;
     let readModels: ReturnType<typeof readModelsOf> | undefined;
     let reader: Awaited<ReturnType<typeof openReadModelReader>> | undefined;
-    const projectionsOf = (projectionDir: string) => {
+    // Issue 9: with the servers configured, the read models live on Redis, ClickHouse and Typesense
+    // and their current-instance pointers in Redis; otherwise on the embedded adapters under `projectionDir`.
+    const storesOf = (projectionDir: string) => {
       const embedded = embeddedReadModels({ dataDir: projectionDir, searchCursorSecret: config.cursorSecret, logger: logger.child({ component: 'projections' }) });
-      return redis ? redisReadModels({ redis, fallback: embedded, clickhouse: config.servers.clickhouse, searchCursorSecret: config.cursorSecret, logger: logger.child({ component: 'projections' }) }) : embedded;
+      if (!redis) return { projections: embedded, pointers: createFileCurrentInstanceStore(projectionDir) };
+      const projections = redisReadModels({ redis, fallback: embedded, clickhouse: config.servers.clickhouse, typesense: config.servers.typesense, searchCursorSecret: config.cursorSecret, logger: logger.child({ component: 'projections' }) });
+      return { projections, pointers: projections.pointersOver(createRedisCurrentInstanceStore(redis)) };
     };
     if (gatewayReadsServers) {
       const r = await openReadModelReader({
-        projections: projectionsOf(dir('gateway')),
-        pointers: createRedisCurrentInstanceStore(redis!),
+        ...storesOf(dir('gateway')),
         logger: logger.child({ component: 'read-models' }),
       });
       cleanup.push(() => r.close());
@@ -225,14 +228,15 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       const own = role === 'gateway';
       const projectionDir = dir(own ? 'gateway' : 'projector');
       const instance = `${hostname()}-${config.port}`.replace(/[^a-zA-Z0-9._-]/g, '_');
+      const stores = storesOf(projectionDir);
       const m = createProjectionManager<ReadModelQueries>({
         log,
         codec,
-        projections: projectionsOf(projectionDir),
+        projections: stores.projections,
         // The gateway's read models consume in groups of their own, one per replica (see the file
         // comment); a replay shadow then gets `<that group>.replay-<ts>`.
         ...(own && { groupIdOf: (name: string) => `streamwave.gateway.${instance}.projection.${name}` }),
-        pointers: redis ? createRedisCurrentInstanceStore(redis) : createFileCurrentInstanceStore(projectionDir),
+        pointers: stores.pointers,
         logger: logger.child({ component: 'projection-manager' }),
       });
       await m.start();

@@ -24,6 +24,9 @@ import type { ReplayableReadModels } from '../shared/embedded-read-models.ts';
 import { ANALYTICS_DATABASE } from '../../projections/analytics/analytics.sql.ts';
 import { createClickHouseAnalyticsStore, dropClickHouseDatabase, listClickHouseDatabases } from '../../projections/analytics/clickhouse-analytics-store.adapter.ts';
 import type { ServersConfig } from '../config/servers-config.ts';
+import { Client as TypesenseClient } from 'typesense';
+import { aliasSwappingPointers, typesenseSearchReadModel } from '../../projections/search/typesense-search.adapter.ts';
+import type { CurrentInstanceStore } from '../../projections/replay/replay.port.ts';
 
 const INSTANCE_ID = /^replay-\d+$/;
 
@@ -41,6 +44,8 @@ export interface ServerReadModelsOptions {
   fallback: ReplayableReadModels;
   /** ClickHouse for analytics (STREAMWAVE_CLICKHOUSE_*); absent: analytics from `fallback`. */
   clickhouse?: ServersConfig['clickhouse'];
+  /** Typesense for search (STREAMWAVE_TYPESENSE_*); absent: search from `fallback`. */
+  typesense?: ServersConfig['typesense'];
   /** HMAC key of search cursors (the same on every gateway: STREAMWAVE_CURSOR_SECRET). */
   searchCursorSecret: string | Buffer;
   logger: pino.Logger;
@@ -50,7 +55,7 @@ export interface ServerReadModelsOptions {
  * The key-value read models on Redis; the others from `fallback` until their server adapters are
  * wired (see `withAnalytics` / `withSearch` callers in deploy/cluster/roles.ts).
  */
-export function redisReadModels(opts: ServerReadModelsOptions): ReplayableReadModels {
+export function redisReadModels(opts: ServerReadModelsOptions): ReplayableReadModels & { pointersOver(inner: CurrentInstanceStore): CurrentInstanceStore } {
   const instancesKey = (name: string) => `sw:{${name}}:instances`;
   const openStore = async (name: KeyValueReadModel, id: string, layout: string): Promise<KeyValueStore> => {
     const storeName = redisStoreName(name, id);
@@ -84,7 +89,32 @@ export function redisReadModels(opts: ServerReadModelsOptions): ReplayableReadMo
   };
   const models = Object.fromEntries(READ_MODELS.map((name) => [name, isKeyValueReadModel(name) ? keyValue(name) : opts.fallback[name]])) as ReplayableReadModels;
   if (opts.clickhouse) models.analytics = clickhouseAnalytics(opts.clickhouse, opts);
-  return models;
+  let pointersOver = (inner: CurrentInstanceStore) => inner;
+  if (opts.typesense) {
+    const search = typesenseSearchReadModel({ client: typesenseClient(opts.typesense), cursorSecret: opts.searchCursorSecret, logger: opts.logger.child({ store: 'search' }) });
+    models.search = search;
+    // The Typesense alias follows the search read model's current-instance pointer.
+    pointersOver = (inner) => aliasSwappingPointers(inner, search);
+  }
+  return Object.assign(models, { pointersOver });
+}
+
+/**
+ * A Typesense client for `url` (http(s)://host[:port]): 5 s connection timeout, 2 retries 0.2 s
+ * apart, so an outage rejects (SEARCH_UNAVAILABLE) instead of holding a request.
+ * @throws TypeError for a URL that cannot be parsed.
+ */
+export function typesenseClient(ts: NonNullable<ServersConfig['typesense']>): TypesenseClient {
+  const u = new URL(ts.url);
+  const protocol = u.protocol.replace(':', '');
+  return new TypesenseClient({
+    nodes: [{ host: u.hostname, port: Number(u.port || (protocol === 'https' ? 443 : 80)), protocol, ...(u.pathname !== '/' && { path: u.pathname }) }],
+    apiKey: ts.apiKey,
+    connectionTimeoutSeconds: 5,
+    numRetries: 2,
+    retryIntervalSeconds: 0.2,
+    logLevel: 'silent',
+  });
 }
 
 /**
