@@ -1,10 +1,12 @@
 import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { assertNever } from '../../shared/assert-never.ts';
 import type { EmbeddedObjectStore } from '../embedded/embedded-object-store.adapter.ts';
 import { decideByteRange } from './byte-range.ts';
+import { ObjectStoreError } from '../object-store.port.ts';
 import { S3RequestError, s3ErrorResponse, toS3Xml } from './s3-errors.ts';
 import { UNSIGNED_PAYLOAD, createSigV4Verifier, type VerifiedRequest } from './sigv4-verifier.ts';
 
@@ -81,6 +83,14 @@ const completeParser = new XMLParser({
   isArray: (_name, jpath) => jpath === 'CompleteMultipartUpload.Part',
 });
 
+const deleteParser = new XMLParser({
+  ignoreAttributes: true,
+  parseTagValue: false,
+  // Keys may begin or end with spaces; the SDK sends the document without indentation.
+  trimValues: false,
+  isArray: (_name, jpath) => jpath === 'Delete.Object',
+});
+
 /**
  * S3-compatible endpoint over the embedded object store (standalone mode), so browser and SDK
  * clients speak the same protocol as against S3. Mount with `{ prefix: '/s3' }` (the store's
@@ -89,7 +99,9 @@ const completeParser = new XMLParser({
  * Operations (S3 API reference): UploadPart `PUT ?partNumber&uploadId`, PutObject `PUT`,
  * CreateMultipartUpload `POST ?uploads`, CompleteMultipartUpload `POST ?uploadId` (XML body),
  * AbortMultipartUpload `DELETE ?uploadId`, DeleteObject `DELETE`, ListParts `GET ?uploadId`
- * (max-parts, part-number-marker), GetObject / HeadObject (`Range` supported), HeadBucket.
+ * (max-parts, part-number-marker), GetObject / HeadObject (`Range` supported), HeadBucket,
+ * ListObjectsV2 `GET /{bucket}?list-type=2` (no delimiter) and DeleteObjects `POST /{bucket}?delete`
+ * (what the S3 adapter's ObjectDeletion uses).
  * Every request must carry SigV4 auth (presigned query or Authorization header); CORS preflights
  * are answered so browsers can PUT parts and read the ETag header.
  *
@@ -157,21 +169,28 @@ export const s3EndpointPlugin: FastifyPluginAsync<S3EndpointPluginOptions> = asy
     if (bucket !== store.s3.bucket) throw new S3RequestError('NoSuchBucket', 'the specified bucket does not exist');
   }
 
-  // Service and bucket level: only HeadBucket (useful as a health check); the rest is out of scope.
+  // Bucket level: HeadBucket (useful as a health check), ListObjectsV2 and DeleteObjects; the rest
+  // (CreateBucket, bucket configuration) is out of scope. The SDK addresses the bucket as
+  // `/{bucket}` or `/{bucket}/`; both land here.
+  async function bucketRequest(request: S3Request, reply: FastifyReply) {
+    try {
+      const auth = await authenticate(request);
+      checkBucket(request.params.bucket);
+      const query = queryOf(request);
+      if (request.method === 'HEAD') return reply.code(200).send();
+      if (request.method === 'GET' && query['list-type'] === '2') return await listObjectsV2(reply, query);
+      if (request.method === 'POST' && query.delete !== undefined) return await deleteObjects(request, reply, auth);
+      throw new S3RequestError('NotImplemented', `${request.method} on a bucket is not implemented`);
+    } catch (err) {
+      return sendError(request, reply, err);
+    }
+  }
+
   fastify.route({
     method: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'],
     url: '/:bucket',
     exposeHeadRoute: false,
-    handler: async (request: S3Request, reply) => {
-      try {
-        await authenticate(request);
-        checkBucket(request.params.bucket);
-        if (request.method === 'HEAD') return reply.code(200).send();
-        throw new S3RequestError('NotImplemented', `${request.method} on a bucket is not implemented`);
-      } catch (err) {
-        return sendError(request, reply, err);
-      }
-    },
+    handler: bucketRequest,
   });
 
   fastify.route({
@@ -179,6 +198,7 @@ export const s3EndpointPlugin: FastifyPluginAsync<S3EndpointPluginOptions> = asy
     url: '/:bucket/*',
     exposeHeadRoute: false,
     handler: async (request: S3Request, reply) => {
+      if (!request.params['*']) return bucketRequest(request, reply);
       try {
         const auth = await authenticate(request);
         checkBucket(request.params.bucket);
@@ -313,6 +333,91 @@ export const s3EndpointPlugin: FastifyPluginAsync<S3EndpointPluginOptions> = asy
         },
       }),
     );
+  }
+
+  /**
+   * ListObjectsV2 (`GET /{bucket}?list-type=2`): prefix, start-after, continuation-token (the
+   * base64url of the last key listed), max-keys (1..1000, default 1000). No delimiter (no common
+   * prefixes): a request with one is refused with NotImplemented rather than answered wrongly.
+   */
+  async function listObjectsV2(reply: FastifyReply, query: Record<string, string | undefined>) {
+    if (query.delimiter) throw new S3RequestError('NotImplemented', 'ListObjectsV2 with a delimiter is not implemented');
+    const prefix = query.prefix ?? '';
+    const rawMax = query['max-keys'];
+    if (rawMax !== undefined && !/^\d+$/.test(rawMax)) throw new S3RequestError('InvalidArgument', 'max-keys must be a non-negative integer');
+    const maxKeys = Math.min(1000, rawMax === undefined ? 1000 : Number(rawMax));
+    const token = query['continuation-token'];
+    const startAfter = token !== undefined ? Buffer.from(token, 'base64url').toString('utf8') : query['start-after'];
+    const { objects, truncated } = maxKeys === 0 ? { objects: [], truncated: false } : await store.listObjects(prefix, startAfter, maxKeys);
+    const last = objects.at(-1);
+    return reply.type('application/xml').send(
+      toS3Xml({
+        ListBucketResult: {
+          '@_xmlns': S3_XMLNS,
+          Name: store.s3.bucket,
+          Prefix: prefix,
+          ...(query['start-after'] !== undefined ? { StartAfter: query['start-after'] } : {}),
+          ...(token !== undefined ? { ContinuationToken: token } : {}),
+          KeyCount: objects.length,
+          MaxKeys: maxKeys,
+          IsTruncated: truncated,
+          ...(truncated && last ? { NextContinuationToken: Buffer.from(last.key, 'utf8').toString('base64url') } : {}),
+          Contents: objects.map((o) => ({
+            Key: o.key,
+            LastModified: o.lastModified.toISOString(),
+            ETag: o.etag,
+            Size: o.size,
+            StorageClass: 'STANDARD',
+          })),
+        },
+      }),
+    );
+  }
+
+  /**
+   * DeleteObjects (`POST /{bucket}?delete`, XML body of up to 1000 `<Object><Key>`): deletes each
+   * key (a missing key counts as deleted, as in S3) and answers `<Deleted>` per key (none in Quiet
+   * mode) and `<Error>` per key that could not be deleted (an invalid key: InvalidArgument). S3
+   * requires an integrity header on this request: a `Content-MD5` or `x-amz-checksum-crc32` that is
+   * sent is checked (BadDigest), as is a signed body SHA-256.
+   */
+  async function deleteObjects(request: S3Request, reply: FastifyReply, auth: VerifiedRequest) {
+    const expectedSha256 = signedBodyHash(auth);
+    const raw = await readSmallBody(bodyOf(request), MAX_XML_BODY_BYTES);
+    if (expectedSha256 && createHash('sha256').update(raw).digest('hex') !== expectedSha256) {
+      throw new S3RequestError('XAmzContentSHA256Mismatch', 'the body does not match x-amz-content-sha256');
+    }
+    const md5 = request.headers['content-md5'];
+    if (typeof md5 === 'string' && createHash('md5').update(raw).digest('base64') !== md5) {
+      throw new S3RequestError('BadDigest', 'the Content-MD5 you specified did not match what we received');
+    }
+    const crc = request.headers['x-amz-checksum-crc32'];
+    if (typeof crc === 'string') {
+      const sum = Buffer.alloc(4);
+      sum.writeUInt32BE(crc32(raw));
+      if (sum.toString('base64') !== crc) throw new S3RequestError('BadDigest', 'the x-amz-checksum-crc32 you specified did not match what we received');
+    }
+    const xml = raw.toString('utf8');
+    if (XMLValidator.validate(xml) !== true) throw new S3RequestError('MalformedXML', 'the XML you provided was not well-formed');
+    const doc = deleteParser.parse(xml) as { Delete?: { Quiet?: unknown; Object?: { Key?: unknown }[] } };
+    const objects = doc.Delete?.Object ?? [];
+    if (objects.length === 0 || objects.length > 1000) throw new S3RequestError('MalformedXML', 'DeleteObjects takes 1 to 1000 objects');
+    const quiet = String(doc.Delete?.Quiet ?? '').trim() === 'true';
+    const deleted: { Key: string }[] = [];
+    const errors: { Key: string; Code: string; Message: string }[] = [];
+    for (const o of objects) {
+      if (typeof o.Key !== 'string') throw new S3RequestError('MalformedXML', 'every Object needs a Key');
+      try {
+        await store.deleteObject(o.Key);
+        deleted.push({ Key: o.Key });
+      } catch (err) {
+        if (!(err instanceof ObjectStoreError)) throw err;
+        errors.push({ Key: o.Key, Code: err.code, Message: err.message });
+      }
+    }
+    return reply
+      .type('application/xml')
+      .send(toS3Xml({ DeleteResult: { '@_xmlns': S3_XMLNS, ...(quiet ? {} : { Deleted: deleted }), Error: errors } }));
   }
 
   async function getObject(request: S3Request, reply: FastifyReply, key: string, headOnly: boolean) {

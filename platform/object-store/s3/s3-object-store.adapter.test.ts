@@ -18,6 +18,8 @@ function s3StoreFor(ep: EmbeddedS3Endpoint) {
     forcePathStyle: true,
     publicBaseUrl: `${ep.baseUrl}/media`,
     maxAttempts: 1,
+    // Small pages so the contract's paging case crosses several ListObjectsV2 / DeleteObjects rounds.
+    deleteBatchSize: 3,
   });
 }
 

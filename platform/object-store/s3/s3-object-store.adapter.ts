@@ -6,10 +6,16 @@ import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
+  CreateBucketCommand,
   CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   ListPartsCommand,
+  PutBucketCorsCommand,
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
@@ -18,10 +24,11 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import pino from 'pino';
 import { writeStreamToFile } from '../../files/file-streams.ts';
 import type { ObjectRangeReader } from '../object-range.port.ts';
-import { ObjectStoreError, type ObjectStore, type UploadedPart } from '../object-store.port.ts';
+import { ObjectStoreError, type ObjectDeletion, type ObjectStore, type UploadedPart } from '../object-store.port.ts';
 import {
   SIGV4_MAX_EXPIRES_SECONDS,
   assertPartListOrder,
+  assertValidFolderPrefix,
   assertValidKey,
   assertContentLength,
   assertValidPartNumber,
@@ -42,10 +49,56 @@ export interface S3ObjectStoreOptions {
   publicBaseUrl: string;
   /** SDK attempts per call (retries on 5xx / throttling). Default 3 (SDK default). */
   maxAttempts?: number;
+  /**
+   * Keys per ListObjectsV2 page and DeleteObjects request in `deletePrefix`, 1..1000. Default 1000
+   * (S3's maximum for both); tests lower it to exercise paging.
+   */
+  deleteBatchSize?: number;
   /** Use an existing client instead of building one (tests, shared connection pools). */
   client?: S3Client;
   logger?: pino.Logger;
 }
+
+/**
+ * The CORS rule `ensureBucket` puts on the bucket: browsers PUT parts to presigned URLs and must read
+ * each part's `ETag` response header to complete the upload (a cross-origin response exposes only
+ * CORS-safelisted headers unless the server lists more in Access-Control-Expose-Headers). Source:
+ * Amazon S3 user guide, "Configuring cross-origin resource sharing" (multipart uploads need ETag exposed).
+ */
+export interface BucketCorsOptions {
+  /** Origins allowed to call the bucket, e.g. `https://app.example.com`. Default `['*']`. */
+  allowedOrigins?: string[];
+  /** Seconds a browser may cache a preflight answer. Default 3000. */
+  maxAgeSeconds?: number;
+}
+
+/** What `ensureBucket` did. */
+export interface EnsureBucketResult {
+  /** True when the bucket did not exist and was created. */
+  created: boolean;
+  /**
+   * `applied`: the CORS rule is on the bucket. `unsupported`: the server answered PutBucketCors with
+   * NotImplemented (the embedded endpoint, which answers every preflight itself and always exposes
+   * ETag); the caller's deployment docs must say how that server answers CORS.
+   */
+  cors: 'applied' | 'unsupported';
+}
+
+/** The S3 adapter: the port, range reads, deletion, and bucket set-up. */
+export interface S3ObjectStore extends ObjectStore, ObjectRangeReader, ObjectDeletion {
+  /**
+   * Creates the bucket unless it exists (HeadBucket, then CreateBucket; BucketAlreadyOwnedByYou is
+   * fine, so concurrent roles may all call it at start) and puts the CORS rule that lets a browser do
+   * presigned multipart uploads: methods GET, HEAD, PUT; any request header; `ETag` exposed.
+   * Replaces any CORS configuration already on the bucket.
+   * @throws the SDK's error when the bucket cannot be created or reached (e.g. AccessDenied,
+   *   BucketAlreadyExists: the name is taken by another account) or PutBucketCors fails otherwise.
+   */
+  ensureBucket(cors?: BucketCorsOptions): Promise<EnsureBucketResult>;
+}
+
+/** Most keys one DeleteObjects request takes (S3 API reference, DeleteObjects). */
+export const S3_DELETE_OBJECTS_MAX_KEYS = 1000;
 
 /** S3 error codes the port surfaces as ObjectStoreError (see ObjectStoreError). */
 const MAPPED_CODES = new Set(['NoSuchUpload', 'InvalidPart', 'InvalidPartOrder', 'EntityTooLarge', 'EntityTooSmall', 'NoSuchKey', 'InvalidArgument']);
@@ -80,8 +133,12 @@ function mapError(err: unknown): never {
  * adds CRC32 checksums and aws-chunked bodies, which many S3-compatible stores (and the embedded
  * endpoint) do not accept; part integrity is still checked through the MD5 ETags at completion.
  */
-export function createS3ObjectStore(opts: S3ObjectStoreOptions): ObjectStore & ObjectRangeReader {
+export function createS3ObjectStore(opts: S3ObjectStoreOptions): S3ObjectStore {
   const { bucket } = opts;
+  const deleteBatchSize = opts.deleteBatchSize ?? S3_DELETE_OBJECTS_MAX_KEYS;
+  if (!Number.isInteger(deleteBatchSize) || deleteBatchSize < 1 || deleteBatchSize > S3_DELETE_OBJECTS_MAX_KEYS) {
+    throw new RangeError(`deleteBatchSize must be an integer between 1 and ${S3_DELETE_OBJECTS_MAX_KEYS}`);
+  }
   const logger = opts.logger ?? pino({ level: 'silent' });
   const publicBaseUrl = opts.publicBaseUrl.replace(/\/+$/, '');
   const client =
@@ -141,7 +198,7 @@ export function createS3ObjectStore(opts: S3ObjectStoreOptions): ObjectStore & O
     );
   }
 
-  const store: ObjectStore & ObjectRangeReader = {
+  const store: S3ObjectStore = {
     async createMultipartUpload(key, contentType) {
       assertValidKey(key);
       const out = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentType }));
@@ -261,6 +318,84 @@ export function createS3ObjectStore(opts: S3ObjectStoreOptions): ObjectStore & O
 
     publicUrl(key) {
       return `${publicBaseUrl}/${encodeKeyPath(key)}`;
+    },
+
+    async deleteObject(key) {
+      assertValidKey(key);
+      // S3 answers 204 for a missing key too.
+      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    },
+
+    async deletePrefix(prefix) {
+      assertValidFolderPrefix(prefix);
+      let removed = 0;
+      let token: string | undefined;
+      // ListObjectsV2 pages hold at most 1000 keys, which is DeleteObjects' limit: one batch per page.
+      // Keys deleted behind the continuation token do not disturb it (it marks a position in key order).
+      do {
+        const page = await client.send(
+          new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: deleteBatchSize }),
+        );
+        const keys = (page.Contents ?? []).flatMap((o) => (o.Key === undefined ? [] : [o.Key]));
+        // A server may return more than MaxKeys; batches still respect DeleteObjects' limit.
+        for (let i = 0; i < keys.length; i += deleteBatchSize) {
+          const batch = keys.slice(i, i + deleteBatchSize);
+          const out = await client.send(
+            new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
+          );
+          const failed = out.Errors ?? [];
+          removed += batch.length - failed.length;
+          if (failed.length > 0) {
+            // Partial failure: the caller retries the whole prefix (deleting is idempotent).
+            const first = failed[0];
+            throw new ObjectStoreError(
+              first.Code ?? 'InternalError',
+              `DeleteObjects under ${JSON.stringify(prefix)} failed for ${failed.length} of ${batch.length} keys; first: ${first.Key}: ${first.Code} ${first.Message ?? ''}`.trim(),
+            );
+          }
+        }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+      if (removed > 0) logger.info({ prefix, removed }, 'objects deleted by prefix');
+      return removed;
+    },
+
+    async ensureBucket(cors = {}) {
+      let created = false;
+      try {
+        await client.send(new HeadBucketCommand({ Bucket: bucket }));
+      } catch (err) {
+        if (httpStatus(err) !== 404) throw err;
+        try {
+          await client.send(new CreateBucketCommand({ Bucket: bucket }));
+          created = true;
+        } catch (createErr) {
+          if (errorName(createErr) !== 'BucketAlreadyOwnedByYou') throw createErr;
+        }
+      }
+      try {
+        await client.send(
+          new PutBucketCorsCommand({
+            Bucket: bucket,
+            CORSConfiguration: {
+              CORSRules: [
+                {
+                  AllowedOrigins: cors.allowedOrigins ?? ['*'],
+                  AllowedMethods: ['GET', 'HEAD', 'PUT'],
+                  AllowedHeaders: ['*'],
+                  ExposeHeaders: ['ETag'],
+                  MaxAgeSeconds: cors.maxAgeSeconds ?? 3000,
+                },
+              ],
+            },
+          }),
+        );
+      } catch (err) {
+        if (errorName(err) !== 'NotImplemented' && httpStatus(err) !== 501) throw err;
+        logger.warn({ bucket }, 'the S3 server does not implement PutBucketCors; relying on its default CORS answers');
+        return { created, cors: 'unsupported' };
+      }
+      return { created, cors: 'applied' };
     },
   };
   return store;
