@@ -222,14 +222,21 @@ export function createS3ObjectStore(opts: S3ObjectStoreOptions): S3ObjectStore {
 
     async listParts(key, uploadId) {
       assertValidKey(key);
-      const parts: UploadedPart[] = [];
+      // Latest upload of each part number. S3 keeps one per number, but SeaweedFS 4.53 keeps every
+      // re-upload of a part as its own file and lists them all (CompleteMultipartUpload then takes the
+      // newest upload whose ETag matches); LastModified (whole seconds there) picks the newest.
+      const latest = new Map<number, UploadedPart & { modified: number }>();
       let marker: string | undefined;
       try {
         // ListParts pages at 1000 parts (S3); follow NextPartNumberMarker until IsTruncated is false.
         for (;;) {
           const out = await client.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker }));
           for (const p of out.Parts ?? []) {
-            if (p.PartNumber !== undefined && p.ETag) parts.push({ partNumber: p.PartNumber, etag: p.ETag, size: p.Size ?? 0 });
+            if (p.PartNumber === undefined || !p.ETag) continue;
+            const modified = p.LastModified?.getTime() ?? 0;
+            const seen = latest.get(p.PartNumber);
+            // On a tie the later-listed entry wins: the order among same-second re-uploads is unknowable.
+            if (!seen || modified >= seen.modified) latest.set(p.PartNumber, { partNumber: p.PartNumber, etag: p.ETag, size: p.Size ?? 0, modified });
           }
           if (!out.IsTruncated || !out.NextPartNumberMarker) break;
           marker = out.NextPartNumberMarker;
@@ -237,7 +244,7 @@ export function createS3ObjectStore(opts: S3ObjectStoreOptions): S3ObjectStore {
       } catch (err) {
         mapError(err);
       }
-      return parts.sort((a, b) => a.partNumber - b.partNumber);
+      return [...latest.values()].map(({ partNumber, etag, size }) => ({ partNumber, etag, size })).sort((a, b) => a.partNumber - b.partNumber);
     },
 
     async completeMultipartUpload(key, uploadId, parts) {
