@@ -129,9 +129,16 @@ function mapError(err: unknown): never {
  * Cluster-mode ObjectStore on S3 (or anything S3-compatible: MinIO, the embedded endpoint) via
  * @aws-sdk/client-s3. Presigned part URLs come from @aws-sdk/s3-request-presigner.
  *
- * The client is built with `requestChecksumCalculation: 'WHEN_REQUIRED'`: SDK ≥ 3.729 otherwise
- * adds CRC32 checksums and aws-chunked bodies, which many S3-compatible stores (and the embedded
- * endpoint) do not accept; part integrity is still checked through the MD5 ETags at completion.
+ * The client is built with `requestChecksumCalculation: 'WHEN_REQUIRED'` and
+ * `responseChecksumValidation: 'WHEN_REQUIRED'`: SDK ≥ 3.729 otherwise adds CRC32 checksums and
+ * aws-chunked bodies, which many S3-compatible stores (and the embedded endpoint) do not accept, and
+ * a presigned UploadPart URL then carries the CRC32 of the empty body it was signed with, so every
+ * part PUT fails with BadDigest (SeaweedFS 4.53; s3-object-store.seaweedfs.test.ts shows it). Part
+ * integrity is still checked through the MD5 ETags at completion. A `client` passed in must be
+ * configured the same way. Requests that S3 requires a checksum on (DeleteObjects, PutBucketCors)
+ * still get one.
+ *
+ * Tested against the embedded S3 endpoint and SeaweedFS 4.53 (deploy/local/seaweedfs.sh).
  */
 export function createS3ObjectStore(opts: S3ObjectStoreOptions): S3ObjectStore {
   const { bucket } = opts;
