@@ -1,20 +1,16 @@
-import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
-import { crc32 } from 'node:zlib';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { assertNever } from '../../shared/assert-never.ts';
 import type { EmbeddedObjectStore } from '../embedded/embedded-object-store.adapter.ts';
 import { decideByteRange } from './byte-range.ts';
-import { ObjectStoreError } from '../object-store.port.ts';
 import { S3RequestError, s3ErrorResponse, toS3Xml } from './s3-errors.ts';
-import { UNSIGNED_PAYLOAD, createSigV4Verifier, type VerifiedRequest } from './sigv4-verifier.ts';
+import { createSigV4Verifier, type VerifiedRequest } from './sigv4-verifier.ts';
+import { deleteObjects, listObjectsV2 } from './s3-bucket-operations.ts';
+import { MAX_XML_BODY_BYTES, S3_XMLNS, bodyOf, queryOf, readSmallBody, signedBodyHash } from './s3-request.ts';
 
-const S3_XMLNS = 'http://s3.amazonaws.com/doc/2006-03-01/';
 /** Largest accepted PutObject body, bytes: 5 GiB (S3's single-PUT limit). */
 const MAX_OBJECT_SIZE_BYTES = 5 * 1024 * 1024 * 1024;
-/** Largest CompleteMultipartUpload XML body, bytes: 1 MiB. */
-const MAX_XML_BODY_BYTES = 1024 * 1024;
 
 export interface S3EndpointPluginOptions {
   /** The embedded store; its `s3` config supplies bucket, region and the accepted access key. */
@@ -26,39 +22,6 @@ export interface S3EndpointPluginOptions {
 }
 
 type S3Request = FastifyRequest<{ Params: { bucket?: string; '*'?: string } }>;
-
-function queryOf(request: FastifyRequest): Record<string, string | undefined> {
-  const q = (request.query ?? {}) as Record<string, string | string[] | undefined>;
-  const out: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(q)) out[k] = Array.isArray(v) ? v[0] : v;
-  return out;
-}
-
-function bodyOf(request: FastifyRequest): Readable {
-  return (request.body as Readable | undefined) ?? Readable.from([]);
-}
-
-/** Reads a small request body (XML) into a string, bounded by `maxBytes`. */
-async function readSmallBody(body: Readable, maxBytes: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body.iterator({ destroyOnReturn: false })) {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
-    size += buf.length;
-    if (size > maxBytes) throw new S3RequestError('MalformedXML', `the XML body is larger than ${maxBytes} bytes`);
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks);
-}
-
-/** The hex SHA-256 the client signed for its body, if it signed one (else UNSIGNED-PAYLOAD). */
-function signedBodyHash(auth: VerifiedRequest): string | undefined {
-  if (auth.payloadHash === UNSIGNED_PAYLOAD) return undefined;
-  if (/^[0-9a-f]{64}$/i.test(auth.payloadHash)) return auth.payloadHash.toLowerCase();
-  // aws-chunked bodies (STREAMING-AWS4-HMAC-SHA256-PAYLOAD, …-TRAILER); the S3 adapter is configured
-  // with requestChecksumCalculation WHEN_REQUIRED so the SDK does not send them.
-  throw new S3RequestError('NotImplemented', `x-amz-content-sha256 ${auth.payloadHash} (aws-chunked) is not supported`);
-}
 
 /** Reads and discards the rest of a request body; resolves at its end, on error, or after 30 s. */
 function drain(raw: FastifyRequest['raw']): Promise<void> {
@@ -81,14 +44,6 @@ const completeParser = new XMLParser({
   ignoreAttributes: true,
   parseTagValue: false,
   isArray: (_name, jpath) => jpath === 'CompleteMultipartUpload.Part',
-});
-
-const deleteParser = new XMLParser({
-  ignoreAttributes: true,
-  parseTagValue: false,
-  // Keys may begin or end with spaces; the SDK sends the document without indentation.
-  trimValues: false,
-  isArray: (_name, jpath) => jpath === 'Delete.Object',
 });
 
 /**
@@ -178,8 +133,8 @@ export const s3EndpointPlugin: FastifyPluginAsync<S3EndpointPluginOptions> = asy
       checkBucket(request.params.bucket);
       const query = queryOf(request);
       if (request.method === 'HEAD') return reply.code(200).send();
-      if (request.method === 'GET' && query['list-type'] === '2') return await listObjectsV2(reply, query);
-      if (request.method === 'POST' && query.delete !== undefined) return await deleteObjects(request, reply, auth);
+      if (request.method === 'GET' && query['list-type'] === '2') return await listObjectsV2(store, reply, query);
+      if (request.method === 'POST' && query.delete !== undefined) return await deleteObjects(store, request, reply, auth);
       throw new S3RequestError('NotImplemented', `${request.method} on a bucket is not implemented`);
     } catch (err) {
       return sendError(request, reply, err);
@@ -333,91 +288,6 @@ export const s3EndpointPlugin: FastifyPluginAsync<S3EndpointPluginOptions> = asy
         },
       }),
     );
-  }
-
-  /**
-   * ListObjectsV2 (`GET /{bucket}?list-type=2`): prefix, start-after, continuation-token (the
-   * base64url of the last key listed), max-keys (1..1000, default 1000). No delimiter (no common
-   * prefixes): a request with one is refused with NotImplemented rather than answered wrongly.
-   */
-  async function listObjectsV2(reply: FastifyReply, query: Record<string, string | undefined>) {
-    if (query.delimiter) throw new S3RequestError('NotImplemented', 'ListObjectsV2 with a delimiter is not implemented');
-    const prefix = query.prefix ?? '';
-    const rawMax = query['max-keys'];
-    if (rawMax !== undefined && !/^\d+$/.test(rawMax)) throw new S3RequestError('InvalidArgument', 'max-keys must be a non-negative integer');
-    const maxKeys = Math.min(1000, rawMax === undefined ? 1000 : Number(rawMax));
-    const token = query['continuation-token'];
-    const startAfter = token !== undefined ? Buffer.from(token, 'base64url').toString('utf8') : query['start-after'];
-    const { objects, truncated } = maxKeys === 0 ? { objects: [], truncated: false } : await store.listObjects(prefix, startAfter, maxKeys);
-    const last = objects.at(-1);
-    return reply.type('application/xml').send(
-      toS3Xml({
-        ListBucketResult: {
-          '@_xmlns': S3_XMLNS,
-          Name: store.s3.bucket,
-          Prefix: prefix,
-          ...(query['start-after'] !== undefined ? { StartAfter: query['start-after'] } : {}),
-          ...(token !== undefined ? { ContinuationToken: token } : {}),
-          KeyCount: objects.length,
-          MaxKeys: maxKeys,
-          IsTruncated: truncated,
-          ...(truncated && last ? { NextContinuationToken: Buffer.from(last.key, 'utf8').toString('base64url') } : {}),
-          Contents: objects.map((o) => ({
-            Key: o.key,
-            LastModified: o.lastModified.toISOString(),
-            ETag: o.etag,
-            Size: o.size,
-            StorageClass: 'STANDARD',
-          })),
-        },
-      }),
-    );
-  }
-
-  /**
-   * DeleteObjects (`POST /{bucket}?delete`, XML body of up to 1000 `<Object><Key>`): deletes each
-   * key (a missing key counts as deleted, as in S3) and answers `<Deleted>` per key (none in Quiet
-   * mode) and `<Error>` per key that could not be deleted (an invalid key: InvalidArgument). S3
-   * requires an integrity header on this request: a `Content-MD5` or `x-amz-checksum-crc32` that is
-   * sent is checked (BadDigest), as is a signed body SHA-256.
-   */
-  async function deleteObjects(request: S3Request, reply: FastifyReply, auth: VerifiedRequest) {
-    const expectedSha256 = signedBodyHash(auth);
-    const raw = await readSmallBody(bodyOf(request), MAX_XML_BODY_BYTES);
-    if (expectedSha256 && createHash('sha256').update(raw).digest('hex') !== expectedSha256) {
-      throw new S3RequestError('XAmzContentSHA256Mismatch', 'the body does not match x-amz-content-sha256');
-    }
-    const md5 = request.headers['content-md5'];
-    if (typeof md5 === 'string' && createHash('md5').update(raw).digest('base64') !== md5) {
-      throw new S3RequestError('BadDigest', 'the Content-MD5 you specified did not match what we received');
-    }
-    const crc = request.headers['x-amz-checksum-crc32'];
-    if (typeof crc === 'string') {
-      const sum = Buffer.alloc(4);
-      sum.writeUInt32BE(crc32(raw));
-      if (sum.toString('base64') !== crc) throw new S3RequestError('BadDigest', 'the x-amz-checksum-crc32 you specified did not match what we received');
-    }
-    const xml = raw.toString('utf8');
-    if (XMLValidator.validate(xml) !== true) throw new S3RequestError('MalformedXML', 'the XML you provided was not well-formed');
-    const doc = deleteParser.parse(xml) as { Delete?: { Quiet?: unknown; Object?: { Key?: unknown }[] } };
-    const objects = doc.Delete?.Object ?? [];
-    if (objects.length === 0 || objects.length > 1000) throw new S3RequestError('MalformedXML', 'DeleteObjects takes 1 to 1000 objects');
-    const quiet = String(doc.Delete?.Quiet ?? '').trim() === 'true';
-    const deleted: { Key: string }[] = [];
-    const errors: { Key: string; Code: string; Message: string }[] = [];
-    for (const o of objects) {
-      if (typeof o.Key !== 'string') throw new S3RequestError('MalformedXML', 'every Object needs a Key');
-      try {
-        await store.deleteObject(o.Key);
-        deleted.push({ Key: o.Key });
-      } catch (err) {
-        if (!(err instanceof ObjectStoreError)) throw err;
-        errors.push({ Key: o.Key, Code: err.code, Message: err.message });
-      }
-    }
-    return reply
-      .type('application/xml')
-      .send(toS3Xml({ DeleteResult: { '@_xmlns': S3_XMLNS, ...(quiet ? {} : { Deleted: deleted }), Error: errors } }));
   }
 
   async function getObject(request: S3Request, reply: FastifyReply, key: string, headOnly: boolean) {

@@ -6,21 +6,20 @@ import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
-  CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
-  HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   ListPartsCommand,
-  PutBucketCorsCommand,
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { ensureS3Bucket, type BucketCorsOptions, type EnsureBucketResult } from './s3-bucket-setup.ts';
+import { errorName, httpStatus } from './sdk-errors.ts';
 import pino from 'pino';
 import { writeStreamToFile } from '../../files/file-streams.ts';
 import type { ObjectRangeReader } from '../object-range.port.ts';
@@ -36,6 +35,8 @@ import {
   multipartEtag,
   normalizeEtag,
 } from '../s3-rules.ts';
+
+export type { BucketCorsOptions, EnsureBucketResult } from './s3-bucket-setup.ts';
 
 export interface S3ObjectStoreOptions {
   /** Custom endpoint (MinIO, the embedded endpoint `http://host:port/s3`); omit for AWS S3. */
@@ -59,31 +60,6 @@ export interface S3ObjectStoreOptions {
   logger?: pino.Logger;
 }
 
-/**
- * The CORS rule `ensureBucket` puts on the bucket: browsers PUT parts to presigned URLs and must read
- * each part's `ETag` response header to complete the upload (a cross-origin response exposes only
- * CORS-safelisted headers unless the server lists more in Access-Control-Expose-Headers). Source:
- * Amazon S3 user guide, "Configuring cross-origin resource sharing" (multipart uploads need ETag exposed).
- */
-export interface BucketCorsOptions {
-  /** Origins allowed to call the bucket, e.g. `https://app.example.com`. Default `['*']`. */
-  allowedOrigins?: string[];
-  /** Seconds a browser may cache a preflight answer. Default 3000. */
-  maxAgeSeconds?: number;
-}
-
-/** What `ensureBucket` did. */
-export interface EnsureBucketResult {
-  /** True when the bucket did not exist and was created. */
-  created: boolean;
-  /**
-   * `applied`: the CORS rule is on the bucket. `unsupported`: the server answered PutBucketCors with
-   * NotImplemented (the embedded endpoint, which answers every preflight itself and always exposes
-   * ETag); the caller's deployment docs must say how that server answers CORS.
-   */
-  cors: 'applied' | 'unsupported';
-}
-
 /** The S3 adapter: the port, range reads, deletion, and bucket set-up. */
 export interface S3ObjectStore extends ObjectStore, ObjectRangeReader, ObjectDeletion {
   /**
@@ -102,16 +78,6 @@ export const S3_DELETE_OBJECTS_MAX_KEYS = 1000;
 
 /** S3 error codes the port surfaces as ObjectStoreError (see ObjectStoreError). */
 const MAPPED_CODES = new Set(['NoSuchUpload', 'InvalidPart', 'InvalidPartOrder', 'EntityTooLarge', 'EntityTooSmall', 'NoSuchKey', 'InvalidArgument']);
-
-function errorName(err: unknown): string | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
-  const e = err as { name?: string; Code?: string };
-  return e.Code ?? e.name;
-}
-
-function httpStatus(err: unknown): number | undefined {
-  return (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
-}
 
 function isNotFound(err: unknown): boolean {
   const name = errorName(err);
@@ -374,43 +340,7 @@ export function createS3ObjectStore(opts: S3ObjectStoreOptions): S3ObjectStore {
       return removed;
     },
 
-    async ensureBucket(cors = {}) {
-      let created = false;
-      try {
-        await client.send(new HeadBucketCommand({ Bucket: bucket }));
-      } catch (err) {
-        if (httpStatus(err) !== 404) throw err;
-        try {
-          await client.send(new CreateBucketCommand({ Bucket: bucket }));
-          created = true;
-        } catch (createErr) {
-          if (errorName(createErr) !== 'BucketAlreadyOwnedByYou') throw createErr;
-        }
-      }
-      try {
-        await client.send(
-          new PutBucketCorsCommand({
-            Bucket: bucket,
-            CORSConfiguration: {
-              CORSRules: [
-                {
-                  AllowedOrigins: cors.allowedOrigins ?? ['*'],
-                  AllowedMethods: ['GET', 'HEAD', 'PUT'],
-                  AllowedHeaders: ['*'],
-                  ExposeHeaders: ['ETag'],
-                  MaxAgeSeconds: cors.maxAgeSeconds ?? 3000,
-                },
-              ],
-            },
-          }),
-        );
-      } catch (err) {
-        if (errorName(err) !== 'NotImplemented' && httpStatus(err) !== 501) throw err;
-        logger.warn({ bucket }, 'the S3 server does not implement PutBucketCors; relying on its default CORS answers');
-        return { created, cors: 'unsupported' };
-      }
-      return { created, cors: 'applied' };
-    },
+    ensureBucket: (cors) => ensureS3Bucket(client, bucket, cors, logger),
   };
   return store;
 }
