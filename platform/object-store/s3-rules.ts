@@ -38,6 +38,19 @@ export function assertValidKey(key: string): void {
   }
 }
 
+/**
+ * A folder prefix as ObjectDeletion.deletePrefix takes it: ends with `/` and is the start of a valid
+ * key (assertValidKey of `prefix + "x"`), e.g. `videos/v1/`. A bare `""` or `/` would mean the whole
+ * bucket, which no caller means.
+ * @throws ObjectStoreError InvalidArgument
+ */
+export function assertValidFolderPrefix(prefix: string): void {
+  if (typeof prefix !== 'string' || !prefix.endsWith('/')) {
+    throw new ObjectStoreError('InvalidArgument', `not a folder prefix (must end with "/"): ${JSON.stringify(prefix)}`);
+  }
+  assertValidKey(`${prefix}x`);
+}
+
 /** @throws ObjectStoreError InvalidArgument unless 1 ≤ partNumber ≤ 10,000 (S3). */
 export function assertValidPartNumber(partNumber: number): void {
   if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > S3_MAX_PART_NUMBER) {

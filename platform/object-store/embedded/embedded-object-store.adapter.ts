@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import pino from 'pino';
 import { writeStreamToFile } from '../../files/file-streams.ts';
 import type { ObjectRangeReader } from '../object-range.port.ts';
-import { ObjectStoreError, type ObjectStore } from '../object-store.port.ts';
+import { ObjectStoreError, type ObjectDeletion, type ObjectStore } from '../object-store.port.ts';
 import { S3_MIN_PART_SIZE_BYTES, encodeKeyPath, quoteEtag } from '../s3-rules.ts';
 import { MultipartUploads, type EmbeddedUploadedPart } from './multipart-uploads.ts';
 import { ObjectFiles, assertStorableKey, type EmbeddedObjectInfo } from './object-files.ts';
@@ -37,7 +37,7 @@ export interface EmbeddedObjectStoreOptions {
 }
 
 /** Embedded ObjectStore plus what the S3 endpoint and the media plugin need beyond the port. */
-export interface EmbeddedObjectStore extends ObjectStore, ObjectRangeReader {
+export interface EmbeddedObjectStore extends ObjectStore, ObjectRangeReader, ObjectDeletion {
   readonly s3: Readonly<EmbeddedS3Config>;
   /**
    * Streams one part (S3 UploadPart) to `dir/multipart/<uploadId>/<partNumber>.part`; replaces an
@@ -70,8 +70,16 @@ export interface EmbeddedObjectStore extends ObjectStore, ObjectRangeReader {
    * (`multipart/`); the upload reaper removes the entries untouched for longer than the expiry.
    */
   readonly scratchDirs: readonly string[];
-  /** Removes every object under the folder `prefix` (ends with `/`); returns how many; see ObjectDeletion. */
+  /**
+   * Removes every object under the folder `prefix` (ends with `/`); returns how many; see ObjectDeletion.
+   * @throws ObjectStoreError InvalidArgument when `prefix` is not a folder prefix (assertValidFolderPrefix)
+   */
   deletePrefix(prefix: string): Promise<number>;
+  /**
+   * Up to `maxKeys` objects whose key starts with `prefix` and sorts after `startAfter` (ascending
+   * UTF-8 bytes, as S3 ListObjectsV2), `truncated` when more follow. Serves the endpoint's ListObjectsV2.
+   */
+  listObjects(prefix: string, startAfter: string | undefined, maxKeys: number): Promise<{ objects: ({ key: string } & EmbeddedObjectInfo)[]; truncated: boolean }>;
 }
 
 /**
@@ -135,6 +143,7 @@ export function createEmbeddedObjectStore(opts: EmbeddedObjectStoreOptions): Emb
 
     deleteObject: (key) => files.delete(key),
     deletePrefix: (prefix) => files.deletePrefix(prefix),
+    listObjects: (prefix, startAfter, maxKeys) => files.list(prefix, startAfter, maxKeys),
 
     publicUrl(key) {
       return `${publicBaseUrl}${mediaPathPrefix}/${encodeKeyPath(key)}`;

@@ -10,10 +10,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { ObjectStoreError } from '../object-store.port.ts';
-import { assertValidKey, discardWriteStream } from '../s3-rules.ts';
+import { assertValidFolderPrefix, assertValidKey, discardWriteStream } from '../s3-rules.ts';
 import { withLock } from './path-locks.ts';
 
 /** Object metadata kept next to the object (`meta/<key>.json`). */
@@ -262,7 +262,9 @@ export class ObjectFiles {
    * No error when nothing is there. Used by the media collector (issue 8).
    */
   async deletePrefix(prefix: string): Promise<number> {
-    if (!prefix.endsWith('/') || !isStorableKey(`${prefix}x`)) throw new RangeError(`not a folder prefix: ${prefix}`);
+    assertValidFolderPrefix(prefix);
+    // A folder the store cannot hold (segment over 250 bytes) holds no objects.
+    if (!isStorableKey(`${prefix}x`)) return 0;
     const dir = this.objectPath(prefix.slice(0, -1));
     const files = await countFiles(dir);
     await withLock(`object:${dir}`, async () => {
@@ -272,6 +274,38 @@ export class ObjectFiles {
     return files;
   }
 
+  /**
+   * Up to `maxKeys` objects whose key starts with `prefix` (any string, not only a folder) and sorts
+   * after `startAfter`, in S3's order (ascending UTF-8 bytes), with `truncated` true when more
+   * follow (S3 ListObjectsV2 without a delimiter). Reads the folder tree below the prefix's last `/`
+   * on every call: fine for the embedded store's sizes. A prefix no stored key can start with lists nothing.
+   */
+  async list(prefix: string, startAfter: string | undefined, maxKeys: number): Promise<{ objects: ({ key: string } & EmbeddedObjectInfo)[]; truncated: boolean }> {
+    const base = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    if (base && !isListableFolder(base)) return { objects: [], truncated: false };
+    const dir = base ? join(this.objectsDir, base.slice(0, -1)) : this.objectsDir;
+    let entries;
+    try {
+      entries = await readdir(dir, { recursive: true, withFileTypes: true });
+    } catch (err) {
+      if (isErrno(err, 'ENOENT', 'ENOTDIR')) return { objects: [], truncated: false };
+      throw err;
+    }
+    const after = startAfter === undefined ? undefined : Buffer.from(startAfter, 'utf8');
+    const keys = entries
+      .filter((e) => e.isFile())
+      .map((e) => base + relative(dir, join(e.parentPath, e.name)).split(sep).join('/'))
+      .filter((k) => k.startsWith(prefix) && (!after || Buffer.compare(Buffer.from(k, 'utf8'), after) > 0))
+      .sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
+    const objects: ({ key: string } & EmbeddedObjectInfo)[] = [];
+    for (const key of keys.slice(0, maxKeys)) {
+      // An object removed between readdir and head is simply not listed.
+      const info = await this.head(key);
+      if (info) objects.push({ key, ...info });
+    }
+    return { objects, truncated: keys.length > maxKeys };
+  }
+
   private objectPath(key: string): string {
     assertStorableKey(key);
     return join(this.objectsDir, key);
@@ -279,6 +313,15 @@ export class ObjectFiles {
 
   private metaPath(key: string): string {
     return join(this.metaDir, `${key}.json`);
+  }
+}
+
+/** True when `folder` (ends with `/`) is a valid, storable key prefix. */
+function isListableFolder(folder: string): boolean {
+  try {
+    return isStorableKey(`${folder}x`);
+  } catch {
+    return false;
   }
 }
 

@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
@@ -6,13 +5,12 @@ import { assertNever } from '../../shared/assert-never.ts';
 import type { EmbeddedObjectStore } from '../embedded/embedded-object-store.adapter.ts';
 import { decideByteRange } from './byte-range.ts';
 import { S3RequestError, s3ErrorResponse, toS3Xml } from './s3-errors.ts';
-import { UNSIGNED_PAYLOAD, createSigV4Verifier, type VerifiedRequest } from './sigv4-verifier.ts';
+import { createSigV4Verifier, type VerifiedRequest } from './sigv4-verifier.ts';
+import { deleteObjects, listObjectsV2 } from './s3-bucket-operations.ts';
+import { MAX_XML_BODY_BYTES, S3_XMLNS, bodyOf, queryOf, readSmallBody, signedBodyHash } from './s3-request.ts';
 
-const S3_XMLNS = 'http://s3.amazonaws.com/doc/2006-03-01/';
 /** Largest accepted PutObject body, bytes: 5 GiB (S3's single-PUT limit). */
 const MAX_OBJECT_SIZE_BYTES = 5 * 1024 * 1024 * 1024;
-/** Largest CompleteMultipartUpload XML body, bytes: 1 MiB. */
-const MAX_XML_BODY_BYTES = 1024 * 1024;
 
 export interface S3EndpointPluginOptions {
   /** The embedded store; its `s3` config supplies bucket, region and the accepted access key. */
@@ -24,39 +22,6 @@ export interface S3EndpointPluginOptions {
 }
 
 type S3Request = FastifyRequest<{ Params: { bucket?: string; '*'?: string } }>;
-
-function queryOf(request: FastifyRequest): Record<string, string | undefined> {
-  const q = (request.query ?? {}) as Record<string, string | string[] | undefined>;
-  const out: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(q)) out[k] = Array.isArray(v) ? v[0] : v;
-  return out;
-}
-
-function bodyOf(request: FastifyRequest): Readable {
-  return (request.body as Readable | undefined) ?? Readable.from([]);
-}
-
-/** Reads a small request body (XML) into a string, bounded by `maxBytes`. */
-async function readSmallBody(body: Readable, maxBytes: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body.iterator({ destroyOnReturn: false })) {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
-    size += buf.length;
-    if (size > maxBytes) throw new S3RequestError('MalformedXML', `the XML body is larger than ${maxBytes} bytes`);
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks);
-}
-
-/** The hex SHA-256 the client signed for its body, if it signed one (else UNSIGNED-PAYLOAD). */
-function signedBodyHash(auth: VerifiedRequest): string | undefined {
-  if (auth.payloadHash === UNSIGNED_PAYLOAD) return undefined;
-  if (/^[0-9a-f]{64}$/i.test(auth.payloadHash)) return auth.payloadHash.toLowerCase();
-  // aws-chunked bodies (STREAMING-AWS4-HMAC-SHA256-PAYLOAD, …-TRAILER); the S3 adapter is configured
-  // with requestChecksumCalculation WHEN_REQUIRED so the SDK does not send them.
-  throw new S3RequestError('NotImplemented', `x-amz-content-sha256 ${auth.payloadHash} (aws-chunked) is not supported`);
-}
 
 /** Reads and discards the rest of a request body; resolves at its end, on error, or after 30 s. */
 function drain(raw: FastifyRequest['raw']): Promise<void> {
@@ -89,7 +54,9 @@ const completeParser = new XMLParser({
  * Operations (S3 API reference): UploadPart `PUT ?partNumber&uploadId`, PutObject `PUT`,
  * CreateMultipartUpload `POST ?uploads`, CompleteMultipartUpload `POST ?uploadId` (XML body),
  * AbortMultipartUpload `DELETE ?uploadId`, DeleteObject `DELETE`, ListParts `GET ?uploadId`
- * (max-parts, part-number-marker), GetObject / HeadObject (`Range` supported), HeadBucket.
+ * (max-parts, part-number-marker), GetObject / HeadObject (`Range` supported), HeadBucket,
+ * ListObjectsV2 `GET /{bucket}?list-type=2` (no delimiter) and DeleteObjects `POST /{bucket}?delete`
+ * (what the S3 adapter's ObjectDeletion uses).
  * Every request must carry SigV4 auth (presigned query or Authorization header); CORS preflights
  * are answered so browsers can PUT parts and read the ETag header.
  *
@@ -157,21 +124,28 @@ export const s3EndpointPlugin: FastifyPluginAsync<S3EndpointPluginOptions> = asy
     if (bucket !== store.s3.bucket) throw new S3RequestError('NoSuchBucket', 'the specified bucket does not exist');
   }
 
-  // Service and bucket level: only HeadBucket (useful as a health check); the rest is out of scope.
+  // Bucket level: HeadBucket (useful as a health check), ListObjectsV2 and DeleteObjects; the rest
+  // (CreateBucket, bucket configuration) is out of scope. The SDK addresses the bucket as
+  // `/{bucket}` or `/{bucket}/`; both land here.
+  async function bucketRequest(request: S3Request, reply: FastifyReply) {
+    try {
+      const auth = await authenticate(request);
+      checkBucket(request.params.bucket);
+      const query = queryOf(request);
+      if (request.method === 'HEAD') return reply.code(200).send();
+      if (request.method === 'GET' && query['list-type'] === '2') return await listObjectsV2(store, reply, query);
+      if (request.method === 'POST' && query.delete !== undefined) return await deleteObjects(store, request, reply, auth);
+      throw new S3RequestError('NotImplemented', `${request.method} on a bucket is not implemented`);
+    } catch (err) {
+      return sendError(request, reply, err);
+    }
+  }
+
   fastify.route({
     method: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'],
     url: '/:bucket',
     exposeHeadRoute: false,
-    handler: async (request: S3Request, reply) => {
-      try {
-        await authenticate(request);
-        checkBucket(request.params.bucket);
-        if (request.method === 'HEAD') return reply.code(200).send();
-        throw new S3RequestError('NotImplemented', `${request.method} on a bucket is not implemented`);
-      } catch (err) {
-        return sendError(request, reply, err);
-      }
-    },
+    handler: bucketRequest,
   });
 
   fastify.route({
@@ -179,6 +153,7 @@ export const s3EndpointPlugin: FastifyPluginAsync<S3EndpointPluginOptions> = asy
     url: '/:bucket/*',
     exposeHeadRoute: false,
     handler: async (request: S3Request, reply) => {
+      if (!request.params['*']) return bucketRequest(request, reply);
       try {
         const auth = await authenticate(request);
         checkBucket(request.params.bucket);

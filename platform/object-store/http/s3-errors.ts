@@ -21,6 +21,7 @@ const S3_ERROR_STATUS: Readonly<Record<string, number>> = {
   EntityTooLarge: 400,
   EntityTooSmall: 400,
   MalformedXML: 400,
+  BadDigest: 400,
   XAmzContentSHA256Mismatch: 400,
   NoSuchUpload: 404,
   NoSuchKey: 404,

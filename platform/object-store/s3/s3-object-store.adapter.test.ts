@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { FIXTURE_S3, startEmbeddedS3Endpoint, type EmbeddedS3Endpoint } from '../testing/s3-endpoint.fixture.ts';
 import { runObjectStoreContract } from '../object-store.contract.ts';
 import { createS3ObjectStore } from './s3-object-store.adapter.ts';
@@ -18,6 +19,8 @@ function s3StoreFor(ep: EmbeddedS3Endpoint) {
     forcePathStyle: true,
     publicBaseUrl: `${ep.baseUrl}/media`,
     maxAttempts: 1,
+    // Small pages so the contract's paging case crosses several ListObjectsV2 / DeleteObjects rounds.
+    deleteBatchSize: 3,
   });
 }
 
@@ -75,6 +78,48 @@ describe('S3 adapter specifics', () => {
     });
     await assert.rejects(store.putObject('videos/x/y.jpg', Buffer.from('x'), 'image/jpeg'), (err: Error) => err.name === 'SignatureDoesNotMatch');
     assert.equal(await ep.store.exists('videos/x/y.jpg'), false);
+  });
+
+  test('ensureBucket on the embedded endpoint: the bucket exists, PutBucketCors is not implemented (the endpoint answers CORS itself)', async () => {
+    assert.deepEqual(await s3StoreFor(ep).ensureBucket(), { created: false, cors: 'unsupported' });
+  });
+
+  test('deletePrefix goes through ListObjectsV2 and DeleteObjects of the endpoint', async () => {
+    const store = s3StoreFor(ep);
+    for (const k of ['videos/d1/a', 'videos/d1/b/c', 'videos/d1/b/d', 'videos/d10/e']) await ep.store.putObject(k, Buffer.from(k), 'text/plain');
+    assert.equal(await store.deletePrefix('videos/d1/'), 3);
+    assert.equal(await ep.store.exists('videos/d1/b/c'), false);
+    assert.equal(await ep.store.exists('videos/d10/e'), true);
+  });
+
+  test('endpoint ListObjectsV2 pages with continuation tokens and refuses a delimiter; DeleteObjects reports bad keys per key', async () => {
+    const client = new S3Client({
+      endpoint: `${ep.baseUrl}${FIXTURE_S3.endpointPath}`,
+      region: FIXTURE_S3.region,
+      forcePathStyle: true,
+      credentials: { accessKeyId: FIXTURE_S3.accessKeyId, secretAccessKey: FIXTURE_S3.secretAccessKey },
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      maxAttempts: 1,
+    });
+    try {
+      for (const k of ['videos/l/ü', 'videos/l/a', 'videos/l/z/1']) await ep.store.putObject(k, Buffer.from('x'), 'text/plain');
+      const first = await client.send(new ListObjectsV2Command({ Bucket: FIXTURE_S3.bucket, Prefix: 'videos/l/', MaxKeys: 2 }));
+      assert.deepEqual(first.Contents?.map((o) => o.Key), ['videos/l/a', 'videos/l/z/1']);
+      assert.equal(first.IsTruncated, true);
+      const second = await client.send(new ListObjectsV2Command({ Bucket: FIXTURE_S3.bucket, Prefix: 'videos/l/', ContinuationToken: first.NextContinuationToken }));
+      // UTF-8 byte order, as S3: "ü" (0xC3 0xBC) after "z".
+      assert.deepEqual(second.Contents?.map((o) => o.Key), ['videos/l/ü']);
+      assert.equal(second.IsTruncated, false);
+      await assert.rejects(client.send(new ListObjectsV2Command({ Bucket: FIXTURE_S3.bucket, Delimiter: '/' })), (err: Error) => err.name === 'NotImplemented');
+      const out = await client.send(
+        new DeleteObjectsCommand({ Bucket: FIXTURE_S3.bucket, Delete: { Objects: [{ Key: 'videos/l/a' }, { Key: '../escape' }, { Key: 'videos/l/missing' }] } }),
+      );
+      assert.deepEqual(out.Deleted?.map((d) => d.Key), ['videos/l/a', 'videos/l/missing']);
+      assert.deepEqual(out.Errors?.map((e) => [e.Key, e.Code]), [['../escape', 'InvalidArgument']]);
+      assert.equal(await ep.store.exists('videos/l/a'), false);
+    } finally {
+      client.destroy();
+    }
   });
 
   test('publicUrl joins the CDN base and the key', () => {

@@ -7,21 +7,27 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   ListPartsCommand,
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { ensureS3Bucket, type BucketCorsOptions, type EnsureBucketResult } from './s3-bucket-setup.ts';
+import { errorName, httpStatus } from './sdk-errors.ts';
 import pino from 'pino';
 import { writeStreamToFile } from '../../files/file-streams.ts';
 import type { ObjectRangeReader } from '../object-range.port.ts';
-import { ObjectStoreError, type ObjectStore, type UploadedPart } from '../object-store.port.ts';
+import { ObjectStoreError, type ObjectDeletion, type ObjectStore, type UploadedPart } from '../object-store.port.ts';
 import {
   SIGV4_MAX_EXPIRES_SECONDS,
   assertPartListOrder,
+  assertValidFolderPrefix,
   assertValidKey,
   assertContentLength,
   assertValidPartNumber,
@@ -29,6 +35,8 @@ import {
   multipartEtag,
   normalizeEtag,
 } from '../s3-rules.ts';
+
+export type { BucketCorsOptions, EnsureBucketResult } from './s3-bucket-setup.ts';
 
 export interface S3ObjectStoreOptions {
   /** Custom endpoint (MinIO, the embedded endpoint `http://host:port/s3`); omit for AWS S3. */
@@ -42,23 +50,34 @@ export interface S3ObjectStoreOptions {
   publicBaseUrl: string;
   /** SDK attempts per call (retries on 5xx / throttling). Default 3 (SDK default). */
   maxAttempts?: number;
+  /**
+   * Keys per ListObjectsV2 page and DeleteObjects request in `deletePrefix`, 1..1000. Default 1000
+   * (S3's maximum for both); tests lower it to exercise paging.
+   */
+  deleteBatchSize?: number;
   /** Use an existing client instead of building one (tests, shared connection pools). */
   client?: S3Client;
   logger?: pino.Logger;
 }
 
+/** The S3 adapter: the port, range reads, deletion, and bucket set-up. */
+export interface S3ObjectStore extends ObjectStore, ObjectRangeReader, ObjectDeletion {
+  /**
+   * Creates the bucket unless it exists (HeadBucket, then CreateBucket; BucketAlreadyOwnedByYou is
+   * fine, so concurrent roles may all call it at start) and puts the CORS rule that lets a browser do
+   * presigned multipart uploads: methods GET, HEAD, PUT; any request header; `ETag` exposed.
+   * Replaces any CORS configuration already on the bucket.
+   * @throws the SDK's error when the bucket cannot be created or reached (e.g. AccessDenied,
+   *   BucketAlreadyExists: the name is taken by another account) or PutBucketCors fails otherwise.
+   */
+  ensureBucket(cors?: BucketCorsOptions): Promise<EnsureBucketResult>;
+}
+
+/** Most keys one DeleteObjects request takes (S3 API reference, DeleteObjects). */
+export const S3_DELETE_OBJECTS_MAX_KEYS = 1000;
+
 /** S3 error codes the port surfaces as ObjectStoreError (see ObjectStoreError). */
 const MAPPED_CODES = new Set(['NoSuchUpload', 'InvalidPart', 'InvalidPartOrder', 'EntityTooLarge', 'EntityTooSmall', 'NoSuchKey', 'InvalidArgument']);
-
-function errorName(err: unknown): string | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
-  const e = err as { name?: string; Code?: string };
-  return e.Code ?? e.name;
-}
-
-function httpStatus(err: unknown): number | undefined {
-  return (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
-}
 
 function isNotFound(err: unknown): boolean {
   const name = errorName(err);
@@ -76,12 +95,23 @@ function mapError(err: unknown): never {
  * Cluster-mode ObjectStore on S3 (or anything S3-compatible: MinIO, the embedded endpoint) via
  * @aws-sdk/client-s3. Presigned part URLs come from @aws-sdk/s3-request-presigner.
  *
- * The client is built with `requestChecksumCalculation: 'WHEN_REQUIRED'`: SDK ≥ 3.729 otherwise
- * adds CRC32 checksums and aws-chunked bodies, which many S3-compatible stores (and the embedded
- * endpoint) do not accept; part integrity is still checked through the MD5 ETags at completion.
+ * The client is built with `requestChecksumCalculation: 'WHEN_REQUIRED'` and
+ * `responseChecksumValidation: 'WHEN_REQUIRED'`: SDK ≥ 3.729 otherwise adds CRC32 checksums and
+ * aws-chunked bodies, which many S3-compatible stores (and the embedded endpoint) do not accept, and
+ * a presigned UploadPart URL then carries the CRC32 of the empty body it was signed with, so every
+ * part PUT fails with BadDigest (SeaweedFS 4.53; s3-object-store.seaweedfs.test.ts shows it). Part
+ * integrity is still checked through the MD5 ETags at completion. A `client` passed in must be
+ * configured the same way. Requests that S3 requires a checksum on (DeleteObjects, PutBucketCors)
+ * still get one.
+ *
+ * Tested against the embedded S3 endpoint and SeaweedFS 4.53 (deploy/local/seaweedfs.sh).
  */
-export function createS3ObjectStore(opts: S3ObjectStoreOptions): ObjectStore & ObjectRangeReader {
+export function createS3ObjectStore(opts: S3ObjectStoreOptions): S3ObjectStore {
   const { bucket } = opts;
+  const deleteBatchSize = opts.deleteBatchSize ?? S3_DELETE_OBJECTS_MAX_KEYS;
+  if (!Number.isInteger(deleteBatchSize) || deleteBatchSize < 1 || deleteBatchSize > S3_DELETE_OBJECTS_MAX_KEYS) {
+    throw new RangeError(`deleteBatchSize must be an integer between 1 and ${S3_DELETE_OBJECTS_MAX_KEYS}`);
+  }
   const logger = opts.logger ?? pino({ level: 'silent' });
   const publicBaseUrl = opts.publicBaseUrl.replace(/\/+$/, '');
   const client =
@@ -141,7 +171,7 @@ export function createS3ObjectStore(opts: S3ObjectStoreOptions): ObjectStore & O
     );
   }
 
-  const store: ObjectStore & ObjectRangeReader = {
+  const store: S3ObjectStore = {
     async createMultipartUpload(key, contentType) {
       assertValidKey(key);
       const out = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentType }));
@@ -165,14 +195,21 @@ export function createS3ObjectStore(opts: S3ObjectStoreOptions): ObjectStore & O
 
     async listParts(key, uploadId) {
       assertValidKey(key);
-      const parts: UploadedPart[] = [];
+      // Latest upload of each part number. S3 keeps one per number, but SeaweedFS 4.53 keeps every
+      // re-upload of a part as its own file and lists them all (CompleteMultipartUpload then takes the
+      // newest upload whose ETag matches); LastModified (whole seconds there) picks the newest.
+      const latest = new Map<number, UploadedPart & { modified: number }>();
       let marker: string | undefined;
       try {
         // ListParts pages at 1000 parts (S3); follow NextPartNumberMarker until IsTruncated is false.
         for (;;) {
           const out = await client.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker }));
           for (const p of out.Parts ?? []) {
-            if (p.PartNumber !== undefined && p.ETag) parts.push({ partNumber: p.PartNumber, etag: p.ETag, size: p.Size ?? 0 });
+            if (p.PartNumber === undefined || !p.ETag) continue;
+            const modified = p.LastModified?.getTime() ?? 0;
+            const seen = latest.get(p.PartNumber);
+            // On a tie the later-listed entry wins: the order among same-second re-uploads is unknowable.
+            if (!seen || modified >= seen.modified) latest.set(p.PartNumber, { partNumber: p.PartNumber, etag: p.ETag, size: p.Size ?? 0, modified });
           }
           if (!out.IsTruncated || !out.NextPartNumberMarker) break;
           marker = out.NextPartNumberMarker;
@@ -180,7 +217,7 @@ export function createS3ObjectStore(opts: S3ObjectStoreOptions): ObjectStore & O
       } catch (err) {
         mapError(err);
       }
-      return parts.sort((a, b) => a.partNumber - b.partNumber);
+      return [...latest.values()].map(({ partNumber, etag, size }) => ({ partNumber, etag, size })).sort((a, b) => a.partNumber - b.partNumber);
     },
 
     async completeMultipartUpload(key, uploadId, parts) {
@@ -262,6 +299,48 @@ export function createS3ObjectStore(opts: S3ObjectStoreOptions): ObjectStore & O
     publicUrl(key) {
       return `${publicBaseUrl}/${encodeKeyPath(key)}`;
     },
+
+    async deleteObject(key) {
+      assertValidKey(key);
+      // S3 answers 204 for a missing key too.
+      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    },
+
+    async deletePrefix(prefix) {
+      assertValidFolderPrefix(prefix);
+      let removed = 0;
+      let token: string | undefined;
+      // ListObjectsV2 pages hold at most 1000 keys, which is DeleteObjects' limit: one batch per page.
+      // Keys deleted behind the continuation token do not disturb it (it marks a position in key order).
+      do {
+        const page = await client.send(
+          new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: deleteBatchSize }),
+        );
+        const keys = (page.Contents ?? []).flatMap((o) => (o.Key === undefined ? [] : [o.Key]));
+        // A server may return more than MaxKeys; batches still respect DeleteObjects' limit.
+        for (let i = 0; i < keys.length; i += deleteBatchSize) {
+          const batch = keys.slice(i, i + deleteBatchSize);
+          const out = await client.send(
+            new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
+          );
+          const failed = out.Errors ?? [];
+          removed += batch.length - failed.length;
+          if (failed.length > 0) {
+            // Partial failure: the caller retries the whole prefix (deleting is idempotent).
+            const first = failed[0];
+            throw new ObjectStoreError(
+              first.Code ?? 'InternalError',
+              `DeleteObjects under ${JSON.stringify(prefix)} failed for ${failed.length} of ${batch.length} keys; first: ${first.Key}: ${first.Code} ${first.Message ?? ''}`.trim(),
+            );
+          }
+        }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+      if (removed > 0) logger.info({ prefix, removed }, 'objects deleted by prefix');
+      return removed;
+    },
+
+    ensureBucket: (cors) => ensureS3Bucket(client, bucket, cors, logger),
   };
   return store;
 }
