@@ -44,7 +44,8 @@ import { createRedactingLogger } from '../../platform/logging/log-redaction.ts';
 import pRetry from 'p-retry';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { StreamWaveConfig } from '../config/config.ts';
-import { gatewayConfigOf, mediaUrlSigningOf, objectStorePlugins, openEmbeddedObjectStore, readModelsOf, totalLag } from '../shared/wiring.ts';
+import { gatewayConfigOf, mediaPlugins, mediaUrlSigningOf, objectStorePlugins, openEmbeddedObjectStore, openS3ObjectStore, readModelsOf, totalLag } from '../shared/wiring.ts';
+import type { ObjectDeletion, ObjectStore } from '../../platform/object-store/object-store.port.ts';
 import { createFileCurrentInstanceStore, embeddedReadModels } from '../shared/embedded-read-models.ts';
 import { applyServerTimeouts } from '../shared/server-timeouts.ts';
 import { ensureEventTopics } from '../../schemas/topics.ts';
@@ -255,10 +256,15 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     });
 
     // --- object store + command bus for the roles that write (transcoder, gateway).
-    let objectStore: EmbeddedObjectStore | undefined;
+    // Issue 9: on the S3 server when STREAMWAVE_S3_ENDPOINT is set (roles then share no disk);
+    // else the embedded store under the role's data dir (transcoder and gateway must share it).
+    let objectStore: (ObjectStore & ObjectDeletion & { scratchDirs?: readonly string[] }) | undefined;
+    let embeddedObjects: EmbeddedObjectStore | undefined;
     let commandBus: CommandBus | undefined;
     if (role === 'transcoder' || role === 'gateway' || role === 'all') {
-      objectStore = openEmbeddedObjectStore(config, dir('objects'), 'streamwave-cluster', logger.child({ component: 'object-store' }));
+      if (!config.servers.s3) embeddedObjects = openEmbeddedObjectStore(config, dir('objects'), 'streamwave-cluster', logger.child({ component: 'object-store' }));
+      const objects = embeddedObjects ?? await openS3ObjectStore(config, logger.child({ component: 'object-store' }));
+      objectStore = objects;
       const handler = createCommandBus({
         log, codec, partitions: config.topicPartitions, refreshOnConflict: true, logger: logger.child({ component: 'commands' }),
         // Issue 8: per process for now (each gateway keeps its own storage index over the videos topic).
@@ -269,8 +275,8 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       // Issue 8: every writing role reaps its own temp folders; abandoning an upload is idempotent
       // (FailUpload once failed is a no-op, a gone multipart upload is tolerated), so replicas may overlap.
       const r = createUploadReaper({
-        commandBus: handler, pendingUploads: (before) => handler.pendingUploads(before), objectStore,
-        tempDirs: [dir('work'), ...objectStore.scratchDirs], expirySeconds: config.uploadExpirySeconds,
+        commandBus: handler, pendingUploads: (before) => handler.pendingUploads(before), objectStore: objects,
+        tempDirs: [dir('work'), ...(embeddedObjects?.scratchDirs ?? [])], expirySeconds: config.uploadExpirySeconds,
         logger: logger.child({ component: 'upload-reaper' }),
       });
       r.start(config.uploadReaperIntervalSeconds);
@@ -338,7 +344,9 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       readiness,
       plugins: [
         ...(registryCore ? [{ plugin: schemaRegistryRoutes, prefix: '/registry', options: { registry: registryCore, auth: config.schemaRegistryAuth } }] : []),
-        ...objectStorePlugins(objectStore!, { videoDetail: (reader?.readModels ?? readModels!.readModels)['video-detail'], signing: mediaUrls }),
+        ...(embeddedObjects
+          ? objectStorePlugins(embeddedObjects, { videoDetail: (reader?.readModels ?? readModels!.readModels)['video-detail'], signing: mediaUrls })
+          : mediaPlugins(objectStore!, { videoDetail: (reader?.readModels ?? readModels!.readModels)['video-detail'], signing: mediaUrls })),
         admin(),
       ],
     });

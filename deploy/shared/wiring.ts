@@ -12,6 +12,9 @@ import { s3EndpointPlugin } from '../../platform/object-store/http/s3-endpoint.p
 import { mediaPlugin } from '../../platform/object-store/http/media.plugin.ts';
 import { createMediaUrlSigning, type MediaUrlSigning } from '../../platform/object-store/http/media-url-signing.ts';
 import { videoMediaAccess } from '../../projections/video-detail/video-media-access.ts';
+import pRetry from 'p-retry';
+import type { ObjectStore } from '../../platform/object-store/object-store.port.ts';
+import { createS3ObjectStore, type S3ObjectStore } from '../../platform/object-store/s3/s3-object-store.adapter.ts';
 import type { VideoDetailQueries } from '../../projections/video-detail/video-detail.port.ts';
 
 /** How long a command's answer waits for the read models to show it (read-your-writes), ms. */
@@ -78,6 +81,38 @@ export function openEmbeddedObjectStore(config: StreamWaveConfig, dir: string, a
     mediaPathPrefix: '/media',
     logger,
   });
+}
+
+/**
+ * The S3 object store of cluster mode (issue 9) on STREAMWAVE_S3_*: uploads, sources and
+ * renditions on the S3 server; HLS is delivered by the gateway at `<public URL>/media/<key>`
+ * (`publicUrl(key)`), so the deletion and visibility rules keep governing every object. The bucket
+ * is created with its CORS rule when missing; the S3 server may still be starting, so that is
+ * retried for about a minute.
+ * @throws the SDK's error when the bucket cannot be created or reached after the retries.
+ */
+export async function openS3ObjectStore(config: StreamWaveConfig, logger: pino.Logger): Promise<S3ObjectStore> {
+  const s3 = config.servers.s3!;
+  const store = createS3ObjectStore({
+    endpoint: s3.endpoint,
+    presignEndpoint: s3.publicEndpoint,
+    region: s3.region,
+    bucket: s3.bucket,
+    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+    forcePathStyle: s3.forcePathStyle,
+    publicBaseUrl: `${config.publicUrl}/media`,
+    logger,
+  });
+  await pRetry(() => store.ensureBucket(), {
+    retries: 8, minTimeout: 250, maxTimeout: 10_000,
+    onFailedAttempt: ({ error, attemptNumber }) => logger.warn({ err: error, attemptNumber, endpoint: s3.endpoint }, 'S3 bucket not reachable yet; retrying'),
+  });
+  return store;
+}
+
+/** HLS delivery at `/media` from any object store (the S3 one in cluster mode), under the video-detail access rules (issue 8). */
+export function mediaPlugins(store: ObjectStore, media: { videoDetail: Pick<VideoDetailQueries, 'getVideo'>; signing: MediaUrlSigning }): NonNullable<GatewayDeps['plugins']> {
+  return [{ plugin: mediaPlugin, prefix: '/media', options: { store, access: videoMediaAccess(media.videoDetail), signing: media.signing } }];
 }
 
 /**

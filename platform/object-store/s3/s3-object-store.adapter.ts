@@ -44,6 +44,11 @@ export interface S3ObjectStoreOptions {
   region: string;
   bucket: string;
   credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /**
+   * Endpoint written into presigned upload URLs, when clients reach the S3 server at another
+   * address than the roles do (e.g. a public hostname vs the cluster-internal one). Default `endpoint`.
+   */
+  presignEndpoint?: string;
   /** Path-style addressing (`/bucket/key`); needed for MinIO and the embedded endpoint. Default false. */
   forcePathStyle?: boolean;
   /** CDN / public origin of the bucket; `publicUrl(key)` = `${publicBaseUrl}/${key}`. */
@@ -114,17 +119,18 @@ export function createS3ObjectStore(opts: S3ObjectStoreOptions): S3ObjectStore {
   }
   const logger = opts.logger ?? pino({ level: 'silent' });
   const publicBaseUrl = opts.publicBaseUrl.replace(/\/+$/, '');
-  const client =
-    opts.client ??
-    new S3Client({
-      region: opts.region,
-      endpoint: opts.endpoint,
-      forcePathStyle: opts.forcePathStyle ?? false,
-      credentials: opts.credentials,
-      maxAttempts: opts.maxAttempts,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    });
+  const clientFor = (endpoint: string | undefined) => new S3Client({
+    region: opts.region,
+    endpoint,
+    forcePathStyle: opts.forcePathStyle ?? false,
+    credentials: opts.credentials,
+    maxAttempts: opts.maxAttempts,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  const client = opts.client ?? clientFor(opts.endpoint);
+  // Signing is local (no request is sent), so a second client only changes the URL's host.
+  const presigner = opts.presignEndpoint && opts.presignEndpoint !== opts.endpoint ? clientFor(opts.presignEndpoint) : client;
 
   async function head(key: string) {
     assertValidKey(key);
@@ -186,7 +192,7 @@ export function createS3ObjectStore(opts: S3ObjectStoreOptions): S3ObjectStore {
       if (!Number.isInteger(expiresInSeconds) || expiresInSeconds < 1 || expiresInSeconds > SIGV4_MAX_EXPIRES_SECONDS) {
         throw new ObjectStoreError('InvalidArgument', `expiresInSeconds must be an integer between 1 and ${SIGV4_MAX_EXPIRES_SECONDS}`);
       }
-      return getSignedUrl(client, new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, ContentLength: contentLength }), {
+      return getSignedUrl(presigner, new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, ContentLength: contentLength }), {
         expiresIn: expiresInSeconds,
         // S3 then checks the PUT's Content-Length against the signature (403 SignatureDoesNotMatch).
         ...(contentLength === undefined ? {} : { signableHeaders: new Set(['content-length']) }),
