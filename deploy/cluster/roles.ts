@@ -215,8 +215,8 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     const storesOf = (projectionDir: string) => {
       const embedded = embeddedReadModels({ dataDir: projectionDir, searchCursorSecret: config.cursorSecret, logger: logger.child({ component: 'projections' }) });
       if (!redis) return { projections: embedded, pointers: createFileCurrentInstanceStore(projectionDir) };
-      const projections = redisReadModels({ redis, fallback: embedded, clickhouse: config.servers.clickhouse, typesense: config.servers.typesense, searchCursorSecret: config.cursorSecret, logger: logger.child({ component: 'projections' }) });
-      return { projections, pointers: projections.pointersOver(createRedisCurrentInstanceStore(redis)) };
+      const { models: projections, pointersOver } = redisReadModels({ redis, fallback: embedded, clickhouse: config.servers.clickhouse, typesense: config.servers.typesense, searchCursorSecret: config.cursorSecret, logger: logger.child({ component: 'projections' }) });
+      return { projections, pointers: pointersOver(createRedisCurrentInstanceStore(redis)) };
     };
     if (gatewayReadsServers) {
       const r = await openReadModelReader({

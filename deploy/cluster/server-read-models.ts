@@ -55,7 +55,7 @@ export interface ServerReadModelsOptions {
  * The key-value read models on Redis; the others from `fallback` until their server adapters are
  * wired (see `withAnalytics` / `withSearch` callers in deploy/cluster/roles.ts).
  */
-export function redisReadModels(opts: ServerReadModelsOptions): ReplayableReadModels & { pointersOver(inner: CurrentInstanceStore): CurrentInstanceStore } {
+export function redisReadModels(opts: ServerReadModelsOptions): { models: ReplayableReadModels; pointersOver(inner: CurrentInstanceStore): CurrentInstanceStore } {
   const instancesKey = (name: string) => `sw:{${name}}:instances`;
   const openStore = async (name: KeyValueReadModel, id: string, layout: string): Promise<KeyValueStore> => {
     const storeName = redisStoreName(name, id);
@@ -96,7 +96,7 @@ export function redisReadModels(opts: ServerReadModelsOptions): ReplayableReadMo
     // The Typesense alias follows the search read model's current-instance pointer.
     pointersOver = (inner) => aliasSwappingPointers(inner, search);
   }
-  return Object.assign(models, { pointersOver });
+  return { models, pointersOver };
 }
 
 /**

@@ -30,6 +30,23 @@ export async function partitionCount(ctx: KafkaContext, topic: string): Promise<
   return n;
 }
 
+/**
+ * partitionCount of a topic that CreateTopics just reported as existing: another client (a second
+ * role starting at the same moment) may have created it a moment ago, and the broker's metadata
+ * can lag its CreateTopics answer, so UNKNOWN_TOPIC is retried for up to ~10 s.
+ * @throws EventLogError UNKNOWN_TOPIC when it still is unknown after that.
+ */
+async function partitionCountOfNewTopic(ctx: KafkaContext, topic: string): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await partitionCount(ctx, topic);
+    } catch (e) {
+      if (!(e instanceof EventLogError) || e.code !== 'UNKNOWN_TOPIC' || attempt >= 40) throw e;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
 /** `cleanup.policy` contains `compact`, per broker-side topic name. */
 async function describeCompaction(ctx: KafkaContext, fullNames: string[]): Promise<Map<string, boolean>> {
   const out = new Map<string, boolean>();
@@ -68,7 +85,7 @@ export async function createTopic(ctx: KafkaContext, spec: TopicSpec): Promise<v
   if (!created) {
     // Already exists: idempotent only for the same shape (port contract).
     ctx.partitionCounts.delete(full);
-    const existing = await partitionCount(ctx, spec.name);
+    const existing = await partitionCountOfNewTopic(ctx, spec.name);
     const existingCompacted = (await describeCompaction(ctx, [full])).get(full) ?? false;
     if (existing !== partitions || existingCompacted !== compacted) {
       throw new EventLogError('TOPIC_CONFLICT', `topic ${spec.name} exists with ${existing} partitions, compacted=${existingCompacted}`);
