@@ -74,6 +74,7 @@ export async function startStandalone(config: StreamWaveConfig, observe: Pick<Ga
     projections: embeddedReadModels({ dataDir: config.dataDir, searchCursorSecret: config.cursorSecret, logger: logger.child({ role: 'projections' }) }),
     pointers: createFileCurrentInstanceStore(config.dataDir),
     logger: logger.child({ role: 'projection-manager' }),
+    registry: metricsRegistry,
   });
   await projectionManager.start();
   const readModels = readModelsOf(projectionManager);
