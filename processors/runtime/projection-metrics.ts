@@ -53,7 +53,7 @@ export interface ProjectionMetrics {
 const byRegistry = new WeakMap<Registry, ProjectionMetrics>();
 
 /** `p`, or undefined when it has not settled within `ms` or rejected (a scrape skips that consumer). */
-async function settledWithin<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+export async function settledWithin<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([p.catch(() => undefined), new Promise<undefined>((r) => { timer = setTimeout(() => r(undefined), ms); })]);

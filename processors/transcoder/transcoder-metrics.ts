@@ -19,6 +19,7 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { metricsOn } from '../runtime/processor.runtime.ts';
+import { LAG_SCRAPE_TIMEOUT_MS, settledWithin } from '../runtime/projection-metrics.ts';
 
 /** Buckets of a rendition encode, seconds: seconds for a short clip to hours for a long source. */
 const DURATION_BUCKETS = [1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1_800, 3_600, 7_200];
@@ -52,7 +53,8 @@ export function transcoderMetricsOn(registry: Registry, processor: string): Tran
       let depth = 0;
       for (const s of lagSources) {
         if (s.processor !== processor) continue;
-        for (const n of (await s.lag().catch(() => new Map<string, number>())).values()) depth += n;
+        // A consumer that does not answer in time (a rebalance, a slow broker) is left out of this scrape.
+        for (const n of ((await settledWithin(s.lag(), LAG_SCRAPE_TIMEOUT_MS)) ?? new Map<string, number>()).values()) depth += n;
       }
       this.set(depth);
     },
