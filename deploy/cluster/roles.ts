@@ -239,6 +239,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
         ...(own && { groupIdOf: (name: string) => `streamwave.gateway.${instance}.projection.${name}` }),
         pointers: stores.pointers,
         logger: logger.child({ component: 'projection-manager' }),
+        registry: metricsRegistry,
       });
       await m.start();
       registerProjectionReadiness(readiness, m, config.health.projectionFailingAfter);

@@ -28,6 +28,7 @@ import { buildMediaCollector } from '../../processors/media-collector/media-coll
 import { runProcessor } from '../../processors/runtime/processor.runtime.ts';
 import { buildGateway, type GatewayDeps } from '../../gateway/app.ts';
 import { createInMemoryRateLimitStore } from '../../platform/rate-limit/in-memory/in-memory-rate-limit-store.adapter.ts';
+import { countAdapterErrors } from '../../platform/metrics/adapter-errors.ts';
 import { createRoleReadiness, registerLogReadiness, registerProjectionReadiness, registerTranscoderReadiness } from '../shared/readiness-wiring.ts';
 
 export interface RunningStandalone {
@@ -74,11 +75,12 @@ export async function startStandalone(config: StreamWaveConfig, observe: Pick<Ga
     projections: embeddedReadModels({ dataDir: config.dataDir, searchCursorSecret: config.cursorSecret, logger: logger.child({ role: 'projections' }) }),
     pointers: createFileCurrentInstanceStore(config.dataDir),
     logger: logger.child({ role: 'projection-manager' }),
+    registry: metricsRegistry,
   });
   await projectionManager.start();
   const readModels = readModelsOf(projectionManager);
 
-  const objectStore = openEmbeddedObjectStore(config, dir('objects'), 'streamwave-standalone', logger.child({ role: 'object-store' }));
+  const objectStore = countAdapterErrors(metricsRegistry, 'object-store', openEmbeddedObjectStore(config, dir('objects'), 'streamwave-standalone', logger.child({ role: 'object-store' })));
 
   // Kept for its readiness() (issue 8: /health/ready reports TRANSCODE_TIMED_OUT from it).
   const transcoderNode = buildTranscoderProcessor({ commandBus, codec, objectStore, workDir: dir('work'), logger: logger.child({ role: 'transcoder' }), ...config.media, registry: metricsRegistry });
@@ -122,7 +124,7 @@ export async function startStandalone(config: StreamWaveConfig, observe: Pick<Ga
     objectStore,
     logger,
     metricsRegistry,
-    rateLimitStore: createInMemoryRateLimitStore(),
+    rateLimitStore: countAdapterErrors(metricsRegistry, 'rate-limit-store', createInMemoryRateLimitStore()),
     readiness,
     health: async () => ({
       mode: 'standalone',

@@ -4,14 +4,17 @@
  * the checkpoint stored in the read model (not the group's committed offset, which is only a hint
  * for lag), records below it are skipped (redelivery), and each batch is applied together with its
  * checkpoint in one store commit. A crash at any point neither skips nor double-applies an event.
+ * With a prom-client registry it reports the projection metrics of projection-metrics.ts.
  */
 import pino from 'pino';
+import type { Registry } from 'prom-client';
 import type { DomainEvent } from '../../domain/events.ts';
 import type {
   ConsumerHandle, EventLog, LogRecord, OffsetMap, RecordMetadata, TopicPartition,
 } from '../../platform/log/event-log.port.ts';
 import { tpKey } from '../../platform/log/event-log.port.ts';
 import type { EventCodec } from '../../schemas/event-codec.port.ts';
+import { projectionMetricsOn } from './projection-metrics.ts';
 import type { DecodedRecord, ProjectionNode } from './topology.port.ts';
 
 /** Consumer group of a projection unless its runner chooses another (replay shadows, per-replica groups). */
@@ -70,13 +73,14 @@ export type AppliedTracker = ReturnType<typeof createAppliedTracker>;
  * One step of a projection, shared by the runtime and the test driver: drops records the read
  * model has already applied, decodes the rest (an undecodable record or a tombstone is logged,
  * passed with `event: undefined` and still checkpointed, so it never wedges the partition),
- * applies them with their checkpoint and advances `tracker`. Steps must not overlap.
+ * applies them with their checkpoint and advances `tracker`. Steps must not overlap. Resolves
+ * with the number of records applied (0 for a batch already applied).
  */
 export function createProjectionStep(node: ProjectionNode, codec: EventCodec, tracker: AppliedTracker, logger: pino.Logger) {
-  return async (topic: string, partition: number, batch: LogRecord[]): Promise<void> => {
+  return async (topic: string, partition: number, batch: LogRecord[]): Promise<number> => {
     const from = tracker.next(topic, partition);
     const fresh = batch.filter((r) => r.offset >= from);
-    if (!fresh.length) return;
+    if (!fresh.length) return 0;
     const records: DecodedRecord[] = [];
     for (const record of fresh) {
       let event: DomainEvent | undefined;
@@ -95,6 +99,7 @@ export function createProjectionStep(node: ProjectionNode, codec: EventCodec, tr
     const checkpoint: OffsetMap = new Map([[tpKey(topic, partition), fresh[fresh.length - 1].offset + 1]]);
     await node.apply({ topic, partition, records, checkpoint });
     tracker.advance(checkpoint);
+    return fresh.length;
   };
 }
 
@@ -109,6 +114,10 @@ export interface RunProjectionOptions {
    */
   startAt?(partitions: TopicPartition[]): Promise<OffsetMap>;
   logger?: pino.Logger;
+  /** Registry for the projection metrics (projection-metrics.ts); none are recorded when omitted. */
+  registry?: Registry;
+  /** The `instance` label of the metrics (the replay manager's instance id). Default `primary`. */
+  instance?: string;
 }
 
 /**
@@ -125,6 +134,25 @@ export async function runProjection(node: ProjectionNode, opts: RunProjectionOpt
   const step = createProjectionStep(node, opts.codec, tracker, logger);
   let chain: Promise<unknown> = Promise.resolve();
   const failures: { consecutive: number; lastError?: string } = { consecutive: 0 };
+  const metrics = opts.registry && projectionMetricsOn(opts.registry);
+  const instance = opts.instance ?? 'primary';
+  const timed = async (topic: string, partition: number, records: LogRecord[]): Promise<void> => {
+    if (!metrics) {
+      await step(topic, partition, records);
+      return;
+    }
+    const endTimer = metrics.batchDuration.startTimer({ projection: node.name });
+    try {
+      const applied = await step(topic, partition, records);
+      metrics.events.inc({ projection: node.name, instance }, applied);
+      metrics.batches.inc({ projection: node.name, outcome: 'ok' });
+    } catch (err) {
+      metrics.batches.inc({ projection: node.name, outcome: 'error' });
+      throw err;
+    } finally {
+      endTimer();
+    }
+  };
   const consumer = await opts.log.subscribe({
     groupId,
     topics: [...node.inputs],
@@ -144,13 +172,16 @@ export async function runProjection(node: ProjectionNode, opts: RunProjectionOpt
       return seek;
     },
     eachBatch(batch) {
-      const run = chain.then(() => step(batch.topic, batch.partition, batch.records));
+      const run = chain.then(() => timed(batch.topic, batch.partition, batch.records));
       chain = run.then(
         () => { failures.consecutive = 0; failures.lastError = undefined; },
         (err: unknown) => { failures.consecutive++; failures.lastError = err instanceof Error ? err.message : String(err); },
       );
       return run;
     },
+  });
+  const untrack = metrics?.track({
+    projection: node.name, instance, group: groupId, lag: () => consumer.lag(), failures: () => failures.consecutive,
   });
   let stopping: Promise<void> | undefined;
   return {
@@ -160,6 +191,7 @@ export async function runProjection(node: ProjectionNode, opts: RunProjectionOpt
       stopping ??= (async () => {
         await consumer.stop();
         await chain;
+        untrack?.();
         tracker.stop();
         await node.flush?.();
       })();

@@ -40,6 +40,8 @@ interface TranscodeEnv extends FfmpegEnv {
    * OutOfMemoryError of the higher rungs then omits them (OUT_OF_MEMORY) instead of being thrown.
    */
   finalAttempt?: boolean;
+  /** Called after each successful FFmpeg encode run with the rungs it produced and its wall time, seconds. */
+  onEncoded?(rungs: string[], seconds: number): void;
 }
 
 /**
@@ -181,7 +183,9 @@ class TranscodeJob {
       await mkdir(outputDir, { recursive: true });
       return { plan: p, outputDir };
     }))) as [HlsRenditionOutput, ...HlsRenditionOutput[]];
+    const started = performance.now();
     await runJob(this.env, ladderJob(plan, this.env.segmentSeconds, outs), what, onFraction, plan.info.duration);
+    this.env.onEncoded?.(rungs.map((p) => p.name), (performance.now() - started) / 1000);
     return outs;
   }
 

@@ -23,9 +23,12 @@ import { OutOfMemoryError } from './ffmpeg-steps.ts';
 import { MediaRejectedError } from './ffprobe.ts';
 import { DEFAULT_SOURCE_LIMITS, DEFAULT_TIME_LIMITS, DEFAULT_TRANSCODE_MEMORY_LIMIT_BYTES, type SourceLimits, type TimeLimits } from './media-limits.ts';
 import { transcode, type SendCommand } from './transcode-job.ts';
+import { transcoderMetricsOn } from './transcoder-metrics.ts';
 
 /** Default target segment duration, seconds (segments must stay ≤ 6 s). */
 export const DEFAULT_SEGMENT_SECONDS = 4;
+/** The transcoder node's stable name (consumer group `streamwave.transcoder`, metric labels). */
+export const TRANSCODER_NAME = 'transcoder';
 /** Code of the failure sent by `onDeadLetter`. */
 export const PROCESSING_FAILED_CODE = 'PROCESSING_FAILED' as const;
 
@@ -57,7 +60,11 @@ export interface TranscoderDeps {
   prlimitPath?: string | null;
   /** How long `readiness()` reports a time limit exceeded, seconds. Default 600. */
   readinessWindowSeconds?: number;
-  /** Prometheus registry for `streamwave_transcoder_time_limit_exceeded_total`; a private one when omitted. */
+  /**
+   * Prometheus registry for `streamwave_transcoder_time_limit_exceeded_total` and the transcode
+   * metrics of transcoder-metrics.ts (jobs by outcome, encode durations per rung, jobs running,
+   * queue depth); a private one when omitted.
+   */
   registry?: Registry;
 }
 
@@ -110,7 +117,9 @@ export function buildTranscoderProcessor(deps: TranscoderDeps): TranscoderNode {
   const prlimitPath = memoryLimitBytes > 0 ? (deps.prlimitPath === undefined ? findPrlimit() : deps.prlimitPath) : null;
   if (memoryLimitBytes > 0 && !prlimitPath) logger.warn({ memoryLimitBytes }, 'no memory cap on FFmpeg: util-linux prlimit not found');
   else if (prlimitPath) logger.info({ memoryLimitBytes, prlimitPath }, 'FFmpeg memory capped with prlimit --as');
-  const timeLimitExceeded = timeLimitCounter(deps.registry ?? new Registry());
+  const registry = deps.registry ?? new Registry();
+  const timeLimitExceeded = timeLimitCounter(registry);
+  const metrics = transcoderMetricsOn(registry, TRANSCODER_NAME);
   const windowMs = (deps.readinessWindowSeconds ?? 600) * 1000;
   let lastTimeout: TranscoderUnready | null = null;
   const send: SendCommand = async (type, data) => {
@@ -150,9 +159,58 @@ export function buildTranscoderProcessor(deps: TranscoderDeps): TranscoderNode {
     return { videoId: event.data.videoId, objectKey: event.data.objectKey };
   };
 
+  /** One job with its outcome counted; throws what the runtime should retry (see the builder's doc). */
+  async function runJob(job: { videoId: string; objectKey: string }, log: Logger, signal: AbortSignal | undefined): Promise<void> {
+    const jobEnv = {
+      ...env,
+      logger: log,
+      signal,
+      onEncoded: (rungs: string[], seconds: number) => {
+        for (const rung of rungs) metrics.duration.observe({ rung }, seconds);
+      },
+      onTimeLimitExceeded: (step: 'probe' | 'encode', cause: 'timeout' | 'stalled') => {
+        timeLimitExceeded.inc({ step, cause });
+        lastTimeout = { reason: 'TRANSCODE_TIMED_OUT', at: now(), videoId: job.videoId };
+      },
+    };
+    // An out-of-memory kill is retried once here, then the video fails for good (issue 8: it
+    // used to be "temporary" and was tried 6 times).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await transcode({ ...jobEnv, finalAttempt: attempt >= 2 }, job.videoId, job.objectKey, log);
+        metrics.jobs.inc({ outcome: 'ready' });
+        return;
+      } catch (err) {
+        if (err instanceof OutOfMemoryError && !signal?.aborted) {
+          if (attempt < 2) {
+            log.warn({ err, attempt }, 'out of memory; retrying the transcode once');
+            continue;
+          }
+          log.error({ err, stderrTail: err.stderrTail }, 'out of memory again; the video fails');
+          await fail(job.videoId, 'OUT_OF_MEMORY', log);
+          metrics.jobs.inc({ outcome: 'failed' });
+          return;
+        }
+        if (err instanceof MediaRejectedError) {
+          log.warn({ code: err.code, detail: err.detail }, 'source rejected');
+          await fail(job.videoId, err.code, log);
+          metrics.jobs.inc({ outcome: 'failed' });
+          return;
+        }
+        if (err instanceof DomainError) {
+          // The aggregate refused a command (e.g. the video was deleted meanwhile): retrying cannot help.
+          log.warn({ err, code: err.code }, 'command refused; job dropped');
+          metrics.jobs.inc({ outcome: 'dropped' });
+          return;
+        }
+        throw err;
+      }
+    }
+  }
+
   return {
     kind: 'processor',
-    name: 'transcoder',
+    name: TRANSCODER_NAME,
     inputs: [TOPICS.videos],
     guarantee: 'at-least-once',
     // Its events go through the command bus (deciders make repeats no-ops); the ladder to the object store.
@@ -161,43 +219,11 @@ export function buildTranscoderProcessor(deps: TranscoderDeps): TranscoderNode {
       const job = await decodeUploadCompleted(record);
       if (!job) return;
       const log = logger.child({ videoId: job.videoId });
-      const jobEnv = {
-        ...env,
-        logger: log,
-        signal: context?.signal,
-        onTimeLimitExceeded: (step: 'probe' | 'encode', cause: 'timeout' | 'stalled') => {
-          timeLimitExceeded.inc({ step, cause });
-          lastTimeout = { reason: 'TRANSCODE_TIMED_OUT', at: now(), videoId: job.videoId };
-        },
-      };
-      // An out-of-memory kill is retried once here, then the video fails for good (issue 8: it
-      // used to be "temporary" and was tried 6 times).
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await transcode({ ...jobEnv, finalAttempt: attempt >= 2 }, job.videoId, job.objectKey, log);
-          return;
-        } catch (err) {
-          if (err instanceof OutOfMemoryError && !context?.signal.aborted) {
-            if (attempt < 2) {
-              log.warn({ err, attempt }, 'out of memory; retrying the transcode once');
-              continue;
-            }
-            log.error({ err, stderrTail: err.stderrTail }, 'out of memory again; the video fails');
-            await fail(job.videoId, 'OUT_OF_MEMORY', log);
-            return;
-          }
-          if (err instanceof MediaRejectedError) {
-            log.warn({ code: err.code, detail: err.detail }, 'source rejected');
-            await fail(job.videoId, err.code, log);
-            return;
-          }
-          if (err instanceof DomainError) {
-            // The aggregate refused a command (e.g. the video was deleted meanwhile): retrying cannot help.
-            log.warn({ err, code: err.code }, 'command refused; job dropped');
-            return;
-          }
-          throw err;
-        }
+      const ended = metrics.running();
+      try {
+        await runJob(job, log, context?.signal);
+      } finally {
+        ended();
       }
     },
     readiness() {
@@ -210,6 +236,7 @@ export function buildTranscoderProcessor(deps: TranscoderDeps): TranscoderNode {
       // The dead-letter error stays in the log and the DLQ headers; the uploader gets the fixed sentence.
       logger.error({ err: error, videoId: job.videoId }, 'transcode dead-lettered; the video fails');
       await send('FailProcessing', { videoId: job.videoId, reason: processingFailureMessage(PROCESSING_FAILED_CODE), code: PROCESSING_FAILED_CODE });
+      metrics.jobs.inc({ outcome: 'failed' });
     },
   };
 }

@@ -26,6 +26,7 @@
  * start offsets), so projections need no replay-specific code.
  */
 import pino from 'pino';
+import type { Registry } from 'prom-client';
 import type { EventLog } from '../../platform/log/event-log.port.ts';
 import { projectionGroupId, runProjection } from '../../processors/runtime/projection.runtime.ts';
 import type { EventCodec } from '../../schemas/event-codec.port.ts';
@@ -54,6 +55,11 @@ export interface ProjectionManagerOptions<M extends Record<string, unknown>> {
   progressIntervalMs?: number;
   /** Wall clock, ms. Default Date.now. */
   now?: () => number;
+  /**
+   * Prometheus registry for the projection metrics of every instance, live and shadow
+   * (processors/runtime/projection-metrics.ts; `instance` = the instance id). None when omitted.
+   */
+  registry?: Registry;
 }
 
 export interface ProjectionManager<M extends Record<string, unknown>> {
@@ -125,7 +131,9 @@ export function createProjectionManager<M extends Record<string, unknown>>(opts:
     try {
       const consumedBefore = (await projection.loadCheckpoint()).size > 0;
       const startAt = ptr.fromTimestamp === undefined ? undefined : timestampSeek(opts.log, ptr.fromTimestamp);
-      const handle = await runProjection(projection, { log: opts.log, codec: opts.codec, groupId, startAt, logger });
+      const handle = await runProjection(projection, {
+        log: opts.log, codec: opts.codec, groupId, startAt, logger, registry: opts.registry, instance: ptr.instanceId,
+      });
       return { instanceId: ptr.instanceId, groupId, projection, handle, inflight: 0, drained: new Set(), consumedBefore };
     } catch (err) {
       await projection.close().catch(() => undefined);

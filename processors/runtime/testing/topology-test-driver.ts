@@ -49,7 +49,7 @@ interface Attached {
   node: TopologyNode;
   /** Next offset to deliver per `topic:partition`. */
   position: Map<string, number>;
-  deliver(topic: string, partition: number, records: LogRecord[]): Promise<void>;
+  deliver(topic: string, partition: number, records: LogRecord[]): Promise<unknown>;
 }
 
 /** Creates the driver with the event topics created on its in-memory log. */

@@ -43,7 +43,7 @@ interface TranscoderWorldOptions {
    */
   commandBus?: (bus: CommandBus) => CommandBus;
   /** Passed to the transcoder as they are (e.g. an FFmpeg wrapper that fails some runs, a logger). */
-  transcoder?: Pick<TranscoderDeps, 'ffmpegPath' | 'ffprobePath' | 'logger' | 'segmentSeconds' | 'timeLimits' | 'sourceLimits' | 'memoryLimitBytes' | 'prlimitPath'>;
+  transcoder?: Pick<TranscoderDeps, 'ffmpegPath' | 'ffprobePath' | 'logger' | 'segmentSeconds' | 'timeLimits' | 'sourceLimits' | 'memoryLimitBytes' | 'prlimitPath' | 'registry'>;
 }
 
 /** The world of one test: its nodes, the spies, and helpers to act and look (see the file comment). */

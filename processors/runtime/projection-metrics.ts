@@ -1,0 +1,138 @@
+/**
+ * Prometheus metrics of the projection runtime (issue 9, "Deploy and observe": events processed
+ * and lag per projection and consumer group). Created once per prom-client registry and shared by
+ * every projection instance running on it (live instances and replay shadows):
+ *
+ * - `streamwave_projection_events_total{projection,instance}` (counter): records applied to the
+ *   read model (undecodable records and tombstones included: they are checkpointed too; records a
+ *   redelivery brings again below the stored checkpoint are not);
+ * - `streamwave_projection_batches_total{projection,outcome="ok"|"error"}` (counter): batches
+ *   handed to the projection, and whether its apply + checkpoint commit succeeded;
+ * - `streamwave_projection_batch_duration_seconds{projection}` (histogram, seconds): decode + apply
+ *   + checkpoint commit of one batch, whatever the outcome;
+ * - `streamwave_consumer_lag{projection,group,topic,partition}` (gauge, records): end offset minus
+ *   the consumer's position, computed on scrape;
+ * - `streamwave_projection_failures{projection,instance}` (gauge): consecutive failed batches (0
+ *   once a batch succeeds), the number readiness reports PROJECTION_FAILING from.
+ *
+ * The labels are bounded: projections are a fixed set, `instance` is `primary` or the replay
+ * shadow's `replay-<ts>` (an instance's series are removed when it stops, so swaps do not pile
+ * them up), and partitions are the topics' partitions.
+ */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { parseTpKey } from '../../platform/log/event-log.port.ts';
+
+/** What a running projection instance exposes to the scrape-time gauges. */
+export interface ProjectionMetricsSource {
+  projection: string;
+  instance: string;
+  group: string;
+  /** Per `topic:partition`: records behind (ConsumerHandle.lag). */
+  lag(): Promise<Map<string, number>>;
+  /** Consecutive failed batches. */
+  failures(): number;
+}
+
+/** Max time one scrape waits for one consumer's lag, ms: a slow broker must not hang `/metrics`. */
+export const LAG_SCRAPE_TIMEOUT_MS = 2_000;
+
+/** Histogram buckets of a batch's duration, seconds (a batch is one store commit: ms to seconds). */
+const BATCH_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export interface ProjectionMetrics {
+  events: Counter<'projection' | 'instance'>;
+  batches: Counter<'projection' | 'outcome'>;
+  batchDuration: Histogram<'projection'>;
+  /**
+   * Registers a running instance for the scrape-time gauges; the returned function unregisters it
+   * and removes its per-instance series.
+   */
+  track(source: ProjectionMetricsSource): () => void;
+}
+
+const byRegistry = new WeakMap<Registry, ProjectionMetrics>();
+
+/** `p`, or undefined when it has not settled within `ms` or rejected (a scrape skips that consumer). */
+export async function settledWithin<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p.catch(() => undefined), new Promise<undefined>((r) => { timer = setTimeout(() => r(undefined), ms); })]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The projection metrics on `registry`, created on first use. The lag gauge asks every registered
+ * consumer at once (one `lag()` each: on Kafka one ListOffsets request) and gives each at most
+ * LAG_SCRAPE_TIMEOUT_MS; concurrent scrapes share one round of requests, so a scrape costs one
+ * request per running consumer however often Prometheus asks.
+ */
+export function projectionMetricsOn(registry: Registry): ProjectionMetrics {
+  const existing = byRegistry.get(registry);
+  if (existing) return existing;
+  const sources = new Set<ProjectionMetricsSource>();
+  let inflight: Promise<{ source: ProjectionMetricsSource; lag: Map<string, number> | undefined }[]> | undefined;
+  const lagRound = () => {
+    inflight ??= Promise.all([...sources].map(async (source) => ({ source, lag: await settledWithin(source.lag(), LAG_SCRAPE_TIMEOUT_MS) })))
+      .finally(() => { inflight = undefined; });
+    return inflight;
+  };
+  const events = new Counter({
+    name: 'streamwave_projection_events_total',
+    help: 'Records applied to a read model (with their checkpoint), per projection instance',
+    labelNames: ['projection', 'instance'] as const,
+    registers: [registry],
+  });
+  const metrics: ProjectionMetrics = {
+    events,
+    batches: new Counter({
+      name: 'streamwave_projection_batches_total',
+      help: 'Batches handed to a projection, by outcome (error: the apply or its checkpoint commit threw; the batch is redelivered)',
+      labelNames: ['projection', 'outcome'] as const,
+      registers: [registry],
+    }),
+    batchDuration: new Histogram({
+      name: 'streamwave_projection_batch_duration_seconds',
+      help: 'Time to decode, apply and commit one batch with its checkpoint, seconds',
+      labelNames: ['projection'] as const,
+      buckets: BATCH_BUCKETS,
+      registers: [registry],
+    }),
+    track(source) {
+      sources.add(source);
+      return () => {
+        sources.delete(source);
+        events.remove({ projection: source.projection, instance: source.instance });
+      };
+    },
+  };
+  new Gauge({
+    name: 'streamwave_consumer_lag',
+    help: 'Records between the end of each partition and the position of a projection consumer group',
+    labelNames: ['projection', 'group', 'topic', 'partition'] as const,
+    registers: [registry],
+    async collect() {
+      const round = await lagRound();
+      this.reset();
+      for (const { source, lag } of round) {
+        for (const [tp, n] of lag ?? []) {
+          const { topic, partition } = parseTpKey(tp);
+          this.set({ projection: source.projection, group: source.group, topic, partition: String(partition) }, n);
+        }
+      }
+    },
+  });
+  new Gauge({
+    name: 'streamwave_projection_failures',
+    help: 'Consecutive failed batches of a projection instance (0 after a batch succeeds)',
+    labelNames: ['projection', 'instance'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of sources) this.set({ projection: s.projection, instance: s.instance }, s.failures());
+    },
+  });
+  byRegistry.set(registry, metrics);
+  return metrics;
+}
