@@ -62,7 +62,7 @@ async function main(): Promise<void> {
   process.stdout.write([
     '',
     'StreamWave cluster:local is up',
-    ...Object.entries(cluster.servers).map(([name, info]) => `  ${pad(name)} ${Object.entries(info).filter(([k]) => !/secret/.test(k)).map(([k, v]) => `${k}=${v}`).join(' ')}`),
+    ...Object.entries(cluster.servers).map(([name, info]) => `  ${pad(name)} ${Object.entries(info).filter(([k]) => !/secret|api_key/.test(k)).map(([k, v]) => `${k}=${v}`).join(' ')}`),
     ...cluster.roles.map((r) => `  ${pad(r.label)} ${r.url}  (log: ${r.logFile})`),
     `  API          ${cluster.gatewayUrls[0]}/api/v1  (docs at ${cluster.gatewayUrls[0]}/docs)`,
     `  secrets      ${join(dataDir, 'secrets.env')} (admin token: STREAMWAVE_ADMIN_TOKEN)`,
