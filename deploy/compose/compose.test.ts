@@ -184,6 +184,50 @@ describe('deploy/compose/compose.yaml', () => {
     }
   });
 
+  test('every server address a role uses names a service of this file, at the port that service listens on', () => {
+    const listens: Record<string, number> = { kafka: 9092, redis: 6379, clickhouse: 8123, typesense: 8108, seaweedfs: 8333, registry: rolePort(envOf(compose.services.registry!)) };
+    for (const role of SPLIT_ROLES) {
+      const env = envOf(compose.services[role]!);
+      const addresses = [
+        ...(env.STREAMWAVE_KAFKA_BROKERS ?? '').split(',').filter(Boolean).map((b) => `tcp://${b}`),
+        ...['STREAMWAVE_SCHEMA_REGISTRY_URL', 'STREAMWAVE_REDIS_URL', 'STREAMWAVE_CLICKHOUSE_URL', 'STREAMWAVE_TYPESENSE_URL', 'STREAMWAVE_S3_ENDPOINT'].flatMap((k) => (env[k] ? [env[k]] : [])),
+      ];
+      for (const a of addresses) {
+        const u = new URL(a);
+        assert.ok(compose.services[u.hostname], `${role}: ${a} names no service`);
+        assert.equal(Number(u.port), listens[u.hostname], `${role}: ${a}`);
+      }
+    }
+    const kafka = compose.services.kafka!.environment!;
+    assert.equal(kafka.KAFKA_ADVERTISED_LISTENERS, `PLAINTEXT://${envOf(compose.services.gateway!).STREAMWAVE_KAFKA_BROKERS}`);
+    assert.match(String(kafka.CLUSTER_ID), /^[A-Za-z0-9_-]{22}$/, 'a KRaft cluster id is 16 bytes, base64url');
+    assert.ok(compose.services.typesense!.command!.join(' ').includes('--api-port 8108'));
+    assert.match(readFileSync(join(here, 'seaweedfs', 'start.sh'), 'utf8'), /-s3\.port=8333/);
+  });
+
+  test('roles and servers agree on the credentials (one value in .env feeds both sides)', () => {
+    const gateway = envOf(compose.services.gateway!);
+    const server = (name: string) => envOf(compose.services[name]!);
+    assert.equal(new URL(gateway.STREAMWAVE_REDIS_URL!).password, server('redis').REDISCLI_AUTH);
+    assert.ok(compose.services.redis!.command!.includes(server('redis').REDISCLI_AUTH!), 'redis --requirepass');
+    assert.equal(gateway.STREAMWAVE_CLICKHOUSE_USERNAME, server('clickhouse').CLICKHOUSE_USER);
+    assert.equal(gateway.STREAMWAVE_CLICKHOUSE_PASSWORD, server('clickhouse').CLICKHOUSE_PASSWORD);
+    assert.equal(gateway.STREAMWAVE_CLICKHOUSE_DATABASE, server('clickhouse').CLICKHOUSE_DB);
+    const ts = compose.services.typesense!.command!;
+    assert.equal(ts[ts.indexOf('--api-key') + 1], gateway.STREAMWAVE_TYPESENSE_API_KEY);
+    assert.equal(gateway.STREAMWAVE_S3_ACCESS_KEY_ID, server('seaweedfs').S3_ACCESS_KEY_ID);
+    assert.equal(gateway.STREAMWAVE_S3_SECRET_ACCESS_KEY, server('seaweedfs').S3_SECRET_ACCESS_KEY);
+    // Every role uses the same value of each shared variable.
+    const seen = new Map<string, string>();
+    for (const role of SPLIT_ROLES) {
+      for (const [k, v] of Object.entries(envOf(compose.services[role]!))) {
+        if (k === 'STREAMWAVE_TRANSCODE_CONCURRENCY') continue;
+        if (seen.has(k)) assert.equal(v, seen.get(k), `${role}: ${k} differs from another role's`);
+        seen.set(k, v);
+      }
+    }
+  });
+
   test('the servers run the images of the tested versions (Kafka 3.9, Redis 7, ClickHouse ≥ 23, Typesense 0.24.1, SeaweedFS)', () => {
     const image = (s: string) => compose.services[s]!.image ?? '';
     assert.match(image('kafka'), /^apache\/kafka:3\.9\.\d+$/);
