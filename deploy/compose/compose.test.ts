@@ -9,7 +9,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -263,6 +264,37 @@ describe('deploy/compose/compose.yaml', () => {
     for (const wing of ['domain', 'commands', 'projections', 'processors', 'schemas', 'gateway', 'platform', 'deploy', 'cli']) {
       assert.match(dockerfile, new RegExp(`^COPY ${wing} \\./${wing}$`, 'm'), wing);
     }
+  });
+
+  test('every package the sources import at run time is a production dependency (the image runs `npm ci --omit=dev`)', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const wanted = new Map<string, string>();
+    const walk = (dir: string) => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = join(dir, e.name);
+        if (e.isDirectory()) {
+          if (e.name !== 'node_modules' && e.name !== 'testing' && !e.name.startsWith('.')) walk(p);
+        } else if (/\.(ts|mjs)$/.test(e.name) && !/\.(test|contract)\.ts$/.test(e.name)) {
+          const src = readFileSync(p, 'utf8');
+          // Static imports that are not type-only, re-exports, dynamic imports and createRequire calls.
+          const specs = [
+            ...[...src.matchAll(/^\s*(?:import|export)\s+(?!type\b)[^;]*?\sfrom\s+'([^']+)'/gm)].map((m) => m[1]!),
+            ...[...src.matchAll(/^\s*import\s+'([^']+)'/gm)].map((m) => m[1]!),
+            ...[...src.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g)].map((m) => m[1]!),
+            ...[...src.matchAll(/createRequire\([^)]*\)\(\s*'([^']+)'\s*\)/g)].map((m) => m[1]!),
+          ];
+          for (const spec of specs) {
+            if (spec.startsWith('.') || spec.startsWith('node:') || builtinModules.includes(spec)) continue;
+            const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
+            wanted.set(name, p.slice(root.length + 1));
+          }
+        }
+      }
+    };
+    for (const wing of ['domain', 'commands', 'projections', 'processors', 'schemas', 'gateway', 'platform', 'deploy', 'cli']) walk(join(root, wing));
+    assert.ok(wanted.has('fastify') && wanted.has('tsx'), 'the import scan found too little');
+    const missing = [...wanted].filter(([name]) => !pkg.dependencies[name]).map(([name, file]) => `${name} (${file})`);
+    assert.deepEqual(missing, [], 'imported at run time but not in dependencies');
   });
 
   test('.env.example: every required variable is there, and every secret is a placeholder', () => {
