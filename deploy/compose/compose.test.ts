@@ -229,6 +229,19 @@ describe('deploy/compose/compose.yaml', () => {
     }
   });
 
+  test('Prometheus (profile observe) scrapes /metrics of every role service on the role port', () => {
+    const prom = compose.services.prometheus!;
+    assert.deepEqual((prom as { profiles?: string[] }).profiles, ['observe'], 'not started by default');
+    const config = parse(readFileSync(join(here, 'prometheus', 'prometheus.yml'), 'utf8')) as {
+      scrape_configs: Array<{ metrics_path: string; dns_sd_configs: Array<{ names: string[]; port: number }> }>;
+    };
+    const job = config.scrape_configs[0]!;
+    assert.equal(job.metrics_path, '/metrics');
+    const sd = job.dns_sd_configs[0]!;
+    assert.deepEqual([...sd.names].sort(), [...SPLIT_ROLES].sort());
+    for (const role of SPLIT_ROLES) assert.equal(sd.port, rolePort(envOf(compose.services[role]!)), role);
+  });
+
   test('the servers run the images of the tested versions (Kafka 3.9, Redis 7, ClickHouse ≥ 23, Typesense 0.24.1, SeaweedFS)', () => {
     const image = (s: string) => compose.services[s]!.image ?? '';
     assert.match(image('kafka'), /^apache\/kafka:3\.9\.\d+$/);
