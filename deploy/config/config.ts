@@ -206,6 +206,9 @@ const schema = {
   },
 } as const;
 
+/** Every variable loadConfig reads: the deploy files' tests (deploy/compose, deploy/k8s) check they set no other. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.properties);
+
 interface Env extends ServersEnv {
   STREAMWAVE_PORT: number;
   STREAMWAVE_HOST: string;
