@@ -1,0 +1,162 @@
+/**
+ * Cluster mode on the real engines (issue 9), end to end: `startLocalCluster` (what `npm run
+ * cluster:local` runs) starts Kafka, Redis, ClickHouse, Typesense and SeaweedFS, then the registry,
+ * a projector, a transcoder and TWO gateways, each its own process with its own data dir. The
+ * public API is driven through both gateways at once, so every read crosses processes: accounts,
+ * video detail and comments from Redis, search from Typesense, analytics from ClickHouse, uploads
+ * and HLS from the S3 server, rate limits shared in Redis.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { ApiError, StreamWaveClient } from '../../cli/client/streamwave-client.ts';
+import { uploadFile, waitForProcessing } from '../../cli/client/upload-file.ts';
+import { startLocalCluster, type LocalCluster } from '../../deploy/local/local-cluster.ts';
+import { freePort, kafkaRequirement } from '../support/kafka-broker.ts';
+import { redisRequirement } from '../support/redis-server.ts';
+import { clickhouseRequirement } from '../support/clickhouse-server.ts';
+import { typesenseRequirement } from '../support/typesense-server.ts';
+import { seaweedfsRequirement } from '../support/seaweedfs-server.ts';
+import { ffmpegMissing, requirement } from '../support/requirements.ts';
+import { makeClip } from '../support/make-media.ts';
+import { heartbeat, startPlayback } from '../support/playback.ts';
+import { checkHls } from '../support/media-check.ts';
+
+const skip = (await kafkaRequirement()) || (await redisRequirement()) || (await clickhouseRequirement())
+  || (await typesenseRequirement()) || (await seaweedfsRequirement()) || requirement('FFmpeg', await ffmpegMissing());
+
+async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (ok(v)) return v;
+    if (Date.now() > deadline) assert.fail(`${what}: last value ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function status(p: Promise<unknown>): Promise<number> {
+  try {
+    await p;
+    return 200;
+  } catch (e) {
+    assert.ok(e instanceof ApiError, String(e));
+    return e.status;
+  }
+}
+
+describe('cluster:local — every role its own process on Kafka, Redis, ClickHouse, Typesense and SeaweedFS', { skip }, () => {
+  let tmp: string;
+  let cluster: LocalCluster;
+  let g1: string;
+  let g2: string;
+  let videoId: string;
+  const alice1 = () => new StreamWaveClient(g1);
+
+  before(async () => {
+    tmp = await mkdtemp(join(tmpdir(), 'sw-cluster-'));
+    cluster = await startLocalCluster({
+      dataDir: tmp,
+      gatewayPort: await freePort(),
+      port: freePort,
+      gateways: 2,
+      env: { STREAMWAVE_LOG_LEVEL: 'warn', STREAMWAVE_UPLOADS_PER_HOUR: '50', STREAMWAVE_KAFKA_SESSION_TIMEOUT_MS: '6000' },
+      logger: pino({ level: 'warn' }),
+    });
+    [g1, g2] = cluster.gatewayUrls as [string, string];
+  });
+
+  after(async () => {
+    await cluster?.stop();
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  });
+
+  test('each role is its own process with its own data dir, and none keeps objects or read models on disk', async () => {
+    assert.deepEqual(cluster.roles.map((r) => r.role).sort(), ['gateway', 'gateway', 'projector', 'registry', 'transcoder']);
+    assert.equal(new Set(cluster.roles.map((r) => r.process.pid)).size, cluster.roles.length);
+    for (const r of cluster.roles) {
+      const dir = join(tmp, 'roles', r.label);
+      assert.equal(existsSync(join(dir, 'objects')), false, `${r.label} has no objects dir (they are on S3)`);
+      // Secrets come from configuration: nothing generated into the role's dir.
+      const keys = (await readdir(dir)).filter((f) => /\.(key|token|password)$/.test(f));
+      assert.deepEqual(keys, [], `${r.label} generated no secret files`);
+      const health = await fetch(`${r.url}/health/ready`);
+      assert.equal(health.status, 200, `${r.label} ready: ${await health.text()}`);
+    }
+    for (const name of ['video-detail', 'comments', 'user-accounts', 'watch-history']) {
+      assert.equal(existsSync(join(tmp, 'roles', 'projector-1', 'projector', 'projections', name)), false, `${name} is not on the projector's disk`);
+    }
+  });
+
+  test('an account registered through gateway 1 logs in through gateway 2 (accounts in Redis)', async () => {
+    await new StreamWaveClient(g1).register('alice', 'alice@example.com', 'alice-password-1');
+    const token = await new StreamWaveClient(g2).login('alice', 'alice-password-1');
+    assert.ok(token.length > 20);
+  });
+
+  test('an upload through gateway 2 goes straight to the S3 server, is transcoded by the transcoder role, and plays through both gateways', async () => {
+    const clip = await makeClip(join(tmp, 'clip.mp4'), { seconds: 4, width: 640, height: 360, audio: true });
+    const alice = new StreamWaveClient(g2);
+    await alice.login('alice', 'alice-password-1');
+    const up = await uploadFile(alice, clip, { title: 'Dinosaur documentary', description: 'cluster mode', tags: ['nature'], resumeFile: join(tmp, 'resume.json') });
+    videoId = up.videoId;
+    const ready = await waitForProcessing(alice, videoId, { timeoutMs: 180_000, intervalMs: 500 });
+    assert.equal(ready.status, 'ready', JSON.stringify(ready));
+    const { manifest_url } = await alice.stream(videoId);
+    const viaG1 = await checkHls(manifest_url, { source: clip });
+    assert.ok(viaG1.renditions.length >= 1);
+    const viaG2 = await checkHls(manifest_url.replace(g1, g2), { source: clip });
+    assert.equal(viaG2.renditions.length, viaG1.renditions.length);
+  });
+
+  test('search on Typesense finds the video with a typo, through either gateway', async () => {
+    for (const g of [g1, g2]) {
+      const r = await eventually(() => new StreamWaveClient(g).search('dinosuar'), (v) => v.videos.some((x) => x.id === videoId), `search via ${g}`);
+      assert.equal(r.videos[0]!.title, 'Dinosaur documentary');
+    }
+  });
+
+  test('a comment is visible at once on the gateway that took it (read-your-writes on the Redis checkpoint) and on the other', async () => {
+    const alice = alice1();
+    await alice.login('alice', 'alice-password-1');
+    const { id } = await alice.postComment(videoId, 'first from gateway 1');
+    const mine = await alice.listComments(videoId);
+    assert.ok(mine.comments.some((c) => c.id === id), 'read-your-writes on the same gateway');
+    await eventually(() => new StreamWaveClient(g2).listComments(videoId), (v) => v.comments.some((c) => c.id === id), 'comment via gateway 2');
+  });
+
+  test('a heartbeat through gateway 2 on a session from gateway 1 counts one view in ClickHouse, read through gateway 1', async () => {
+    const viewer = alice1();
+    await viewer.login('alice', 'alice-password-1');
+    const p = await startPlayback(viewer, videoId);
+    const other = new StreamWaveClient(g2);
+    await other.login('alice', 'alice-password-1');
+    await heartbeat(other, p, 4);
+    const a = await eventually(() => viewer.analytics(videoId), (v) => v.views >= 1, 'analytics view');
+    assert.equal(a.views, 1);
+    assert.equal(a.view_rule_version, 'v2');
+  });
+
+  test('wrong passwords are counted across gateways (rate limits shared in Redis): 10 × 401, then 429 on either', async () => {
+    await new StreamWaveClient(g1).register('mallory', 'mallory@example.com', 'mallory-password-1');
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) statuses.push(await status(new StreamWaveClient(i % 2 ? g2 : g1).login('mallory', `wrong-${i}`)));
+    assert.deepEqual(statuses, Array(10).fill(401));
+    assert.equal(await status(new StreamWaveClient(g1).login('mallory', 'wrong-10')), 429);
+    assert.equal(await status(new StreamWaveClient(g2).login('mallory', 'wrong-11')), 429);
+  });
+
+  test('after the owner deletes the video, its media answers 404 through both gateways', async () => {
+    const alice = alice1();
+    await alice.login('alice', 'alice-password-1');
+    const { manifest_url } = await alice.stream(videoId);
+    await alice.request('DELETE', `/api/v1/videos/${videoId}`);
+    for (const url of [manifest_url, manifest_url.replace(g1, g2)]) {
+      await eventually(() => fetch(url).then((r) => r.status), (s) => s === 404, `master playlist after delete: ${url}`);
+    }
+  });
+});
