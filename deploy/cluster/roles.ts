@@ -46,6 +46,7 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { StreamWaveConfig } from '../config/config.ts';
 import { gatewayConfigOf, mediaPlugins, mediaUrlSigningOf, objectStorePlugins, openEmbeddedObjectStore, openS3ObjectStore, readModelsOf, totalLag } from '../shared/wiring.ts';
 import type { ObjectDeletion, ObjectStore } from '../../platform/object-store/object-store.port.ts';
+import { countAdapterErrors } from '../../platform/metrics/adapter-errors.ts';
 import { createFileCurrentInstanceStore, embeddedReadModels } from '../shared/embedded-read-models.ts';
 import { applyServerTimeouts } from '../shared/server-timeouts.ts';
 import { ensureEventTopics } from '../../schemas/topics.ts';
@@ -215,7 +216,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     const storesOf = (projectionDir: string) => {
       const embedded = embeddedReadModels({ dataDir: projectionDir, searchCursorSecret: config.cursorSecret, logger: logger.child({ component: 'projections' }) });
       if (!redis) return { projections: embedded, pointers: createFileCurrentInstanceStore(projectionDir) };
-      const { models: projections, pointersOver } = redisReadModels({ redis, fallback: embedded, clickhouse: config.servers.clickhouse, typesense: config.servers.typesense, searchCursorSecret: config.cursorSecret, logger: logger.child({ component: 'projections' }) });
+      const { models: projections, pointersOver } = redisReadModels({ redis, countErrors: (adapter, port) => countAdapterErrors(metricsRegistry, adapter, port), fallback: embedded, clickhouse: config.servers.clickhouse, typesense: config.servers.typesense, searchCursorSecret: config.cursorSecret, logger: logger.child({ component: 'projections' }) });
       return { projections, pointers: pointersOver(createRedisCurrentInstanceStore(redis)) };
     };
     if (gatewayReadsServers) {
@@ -238,6 +239,8 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
         // comment); a replay shadow then gets `<that group>.replay-<ts>`.
         ...(own && { groupIdOf: (name: string) => `streamwave.gateway.${instance}.projection.${name}` }),
         pointers: stores.pointers,
+        // Gateways reading the servers poll the pointer every 5 s: keep a swapped-out store 15 s.
+        ...(redis && { retireGraceMs: 15_000 }),
         logger: logger.child({ component: 'projection-manager' }),
         registry: metricsRegistry,
       });
@@ -264,7 +267,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     let commandBus: CommandBus | undefined;
     if (role === 'transcoder' || role === 'gateway' || role === 'all') {
       if (!config.servers.s3) embeddedObjects = openEmbeddedObjectStore(config, dir('objects'), 'streamwave-cluster', logger.child({ component: 'object-store' }));
-      const objects = embeddedObjects ?? await openS3ObjectStore(config, logger.child({ component: 'object-store' }));
+      const objects = countAdapterErrors(metricsRegistry, 'object-store', embeddedObjects ?? await openS3ObjectStore(config, logger.child({ component: 'object-store' })));
       objectStore = objects;
       const handler = createCommandBus({
         log, codec, partitions: config.topicPartitions, refreshOnConflict: true, logger: logger.child({ component: 'commands' }),
@@ -340,7 +343,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       logger,
       metricsRegistry,
       // Shared by every gateway through Redis (issue 9); per process without it.
-      rateLimitStore: redis ? createRedisRateLimitStore({ client: redis }) : createInMemoryRateLimitStore(),
+      rateLimitStore: countAdapterErrors(metricsRegistry, 'rate-limit-store', redis ? createRedisRateLimitStore({ client: redis }) : createInMemoryRateLimitStore()),
       health,
       readiness,
       plugins: [

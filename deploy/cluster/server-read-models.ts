@@ -46,6 +46,8 @@ export interface ServerReadModelsOptions {
   clickhouse?: ServersConfig['clickhouse'];
   /** Typesense for search (STREAMWAVE_TYPESENSE_*); absent: search from `fallback`. */
   typesense?: ServersConfig['typesense'];
+  /** Wraps each store so its errors are counted (`streamwave_adapter_errors_total{adapter}`); default: unwrapped. */
+  countErrors?: <T extends object>(adapter: string, port: T) => T;
   /** HMAC key of search cursors (the same on every gateway: STREAMWAVE_CURSOR_SECRET). */
   searchCursorSecret: string | Buffer;
   logger: pino.Logger;
@@ -60,12 +62,13 @@ export function redisReadModels(opts: ServerReadModelsOptions): { models: Replay
   const openStore = async (name: KeyValueReadModel, id: string, layout: string): Promise<KeyValueStore> => {
     const storeName = redisStoreName(name, id);
     await opts.redis.sadd(instancesKey(name), id);
+    const count = <T extends object>(port: T) => opts.countErrors?.('redis-key-value-store', port) ?? port;
     const store = await createRedisKeyValueStore({ client: opts.redis, name: storeName });
-    if (!(await holdsOtherLayout(store, layout))) return store;
+    if (!(await holdsOtherLayout(store, layout))) return count(store);
     await store.close();
     opts.logger.warn({ store: storeName, layout }, 'read model store was written by another layout: deleting it and rebuilding from offset 0');
     await deleteRedisKeyValueStore(opts.redis, storeName);
-    return createRedisKeyValueStore({ client: opts.redis, name: storeName });
+    return count(await createRedisKeyValueStore({ client: opts.redis, name: storeName }));
   };
   const keyValue = <K extends ReadModelName>(name: K & KeyValueReadModel): ReplayableProjection<ReadModelQueries[K]> => {
     const fb = opts.fallback[name];
@@ -121,7 +124,7 @@ export function typesenseClient(ts: NonNullable<ServersConfig['typesense']>): Ty
  * Analytics on a ClickHouse server: instance `primary` in database `<db>` (STREAMWAVE_CLICKHOUSE_DATABASE,
  * default `streamwave`), a replay shadow `replay-<ts>` in `<db>_replay_<ts>` on the same server.
  */
-function clickhouseAnalytics(ch: NonNullable<ServersConfig['clickhouse']>, opts: Pick<ServerReadModelsOptions, 'searchCursorSecret' | 'logger'>): ReplayableReadModels['analytics'] {
+function clickhouseAnalytics(ch: NonNullable<ServersConfig['clickhouse']>, opts: Pick<ServerReadModelsOptions, 'searchCursorSecret' | 'logger' | 'countErrors'>): ReplayableReadModels['analytics'] {
   const base = ch.database || ANALYTICS_DATABASE;
   const databaseOf = (id: string) => {
     if (id === PRIMARY_INSTANCE) return base;
@@ -131,7 +134,10 @@ function clickhouseAnalytics(ch: NonNullable<ServersConfig['clickhouse']>, opts:
   const conn = { url: ch.url, username: ch.username, password: ch.password };
   const stores = (id: string): ReadModelStores => ({
     keyValue: () => { throw new Error('analytics has no key-value store'); },
-    analytics: () => createClickHouseAnalyticsStore({ ...conn, database: databaseOf(id), dialect: ch.dialect, logger: opts.logger.child({ store: 'analytics', instance: id }) }),
+    analytics: async () => {
+      const store = await createClickHouseAnalyticsStore({ ...conn, database: databaseOf(id), dialect: ch.dialect, logger: opts.logger.child({ store: 'analytics', instance: id }) });
+      return opts.countErrors?.('clickhouse-analytics-store', store) ?? store;
+    },
     searchSnapshots: () => { throw new Error('analytics has no search store'); },
   });
   return {

@@ -60,6 +60,13 @@ export interface ProjectionManagerOptions<M extends Record<string, unknown>> {
    * (processors/runtime/projection-metrics.ts; `instance` = the instance id). None when omitted.
    */
   registry?: Registry;
+  /**
+   * How long a swapped-out instance's store is kept before it is deleted, ms (default 0). Readers
+   * in OTHER processes (cluster-mode gateways reading the servers) follow the pointer by polling,
+   * so the old store must outlive their poll period: they keep reading it, stale but whole, until
+   * they switch. Shutdown does not wait: an instance not deleted then is an orphan the next start removes.
+   */
+  retireGraceMs?: number;
 }
 
 export interface ProjectionManager<M extends Record<string, unknown>> {
@@ -145,7 +152,15 @@ export function createProjectionManager<M extends Record<string, unknown>>(opts:
     await inst.handle.stop();
     await drainQueries(inst);
     await inst.projection.close();
-    await s.destroy(inst.instanceId);
+    const grace = opts.retireGraceMs ?? 0;
+    if (grace <= 0) {
+      await s.destroy(inst.instanceId);
+      return;
+    }
+    setTimeout(() => {
+      if (closed) return;
+      s.destroy(inst.instanceId).catch((err: unknown) => logger.warn({ err, instanceId: inst.instanceId }, 'could not delete the swapped-out instance; the next start removes it'));
+    }, grace).unref();
   };
 
   const managedFor = (name: string): ManagedProjection<unknown> => createManagedProjection(name, () => current.get(name), () => closed, now);

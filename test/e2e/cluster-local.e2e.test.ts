@@ -9,7 +9,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -104,7 +104,10 @@ describe('cluster:local — every role its own process on Kafka, Redis, ClickHou
     await alice.login('alice', 'alice-password-1');
     const up = await uploadFile(alice, clip, { title: 'Dinosaur documentary', description: 'cluster mode', tags: ['nature'], resumeFile: join(tmp, 'resume.json') });
     videoId = up.videoId;
-    const ready = await waitForProcessing(alice, videoId, { timeoutMs: 180_000, intervalMs: 500 });
+    const ready = await waitForProcessing(alice, videoId, { timeoutMs: 180_000, intervalMs: 500 }).catch(async (err: Error) => {
+      const t = cluster.roles.find((r) => r.role === 'transcoder')!;
+      throw new Error(`${err.message}\n--- ${t.logFile} (tail) ---\n${(await readFile(t.logFile, 'utf8')).slice(-6000)}`);
+    });
     assert.equal(ready.status, 'ready', JSON.stringify(ready));
     const { manifest_url } = await alice.stream(videoId);
     const viaG1 = await checkHls(manifest_url, { source: clip });
@@ -139,6 +142,42 @@ describe('cluster:local — every role its own process on Kafka, Redis, ClickHou
     const a = await eventually(() => viewer.analytics(videoId), (v) => v.views >= 1, 'analytics view');
     assert.equal(a.views, 1);
     assert.equal(a.view_rule_version, 'v2');
+  });
+
+  test('replays on the servers: comments (Redis), analytics (ClickHouse) and search (Typesense) rebuilt into shadows and swapped; the gateways follow', async () => {
+    const projector = cluster.roles.find((r) => r.role === 'projector')!.url;
+    const auth = { authorization: `Bearer ${cluster.roleEnv.STREAMWAVE_ADMIN_TOKEN}`, 'content-type': 'application/json' };
+    const before = { comments: (await new StreamWaveClient(g2).listComments(videoId)).comments.length, views: (await (async () => {
+      const c = alice1();
+      await c.login('alice', 'alice-password-1');
+      return (await c.analytics(videoId)).views;
+    })()) };
+    for (const projection of ['comments', 'analytics', 'search']) {
+      const started = await fetch(`${projector}/admin/replays`, { method: 'POST', headers: auth, body: JSON.stringify({ projection, from_beginning: true }) });
+      assert.equal(started.status, 202, await started.clone().text());
+      const { replay_id } = await started.json() as { replay_id: string };
+      const done = await eventually(async () => (await (await fetch(`${projector}/admin/replays/${replay_id}`, { headers: auth })).json()) as { status: string; error: string | null },
+        (v) => v.status !== 'running', `replay of ${projection}`, 120_000);
+      assert.equal(done.status, 'swapped', JSON.stringify(done));
+    }
+    // The swapped-in instances live on the servers: the Redis store of the shadow, not the primary.
+    const { Redis } = await import('ioredis');
+    const redis = new Redis(cluster.servers.redis.url!);
+    try {
+      // Dropped after the grace the gateways get to follow the pointer (15 s).
+      await eventually(() => redis.exists('sw:{comments}:v'), (n) => n === 0, 'the primary comments store is dropped after the swap');
+      const current = JSON.parse((await redis.hget('sw:current-instance', 'comments'))!) as { instanceId: string };
+      assert.match(current.instanceId, /^replay-\d+$/);
+      assert.equal(await redis.exists(`sw:{comments}@${current.instanceId}:v`), 1);
+    } finally { redis.disconnect(); }
+    // Gateways follow the pointer (polled every 5 s) and answer the same.
+    for (const g of [g1, g2]) {
+      await eventually(() => new StreamWaveClient(g).listComments(videoId), (v) => v.comments.length === before.comments, `comments via ${g} after the swap`);
+      await eventually(() => new StreamWaveClient(g).search('dinosuar'), (v) => v.videos.some((x) => x.id === videoId), `search via ${g} after the swap`);
+    }
+    const c = alice1();
+    await c.login('alice', 'alice-password-1');
+    await eventually(() => c.analytics(videoId), (v) => v.views === before.views, 'analytics after the swap');
   });
 
   test('wrong passwords are counted across gateways (rate limits shared in Redis): 10 × 401, then 429 on either', async () => {
