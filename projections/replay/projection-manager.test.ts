@@ -140,6 +140,30 @@ describe('projection manager', () => {
     }
   });
 
+  test('retireGraceMs: the swapped-out store outlives the swap (readers in other processes still read it whole), then is deleted', async () => {
+    const dataDir = join(root, 'grace');
+    const log = await createScriptedLog(2);
+    for (const n of [1, 2]) await log.append(TOPIC_OF.UserRegistered, [{ key: `u${n}`, value: await codec.encode(TOPIC_OF.UserRegistered, user(n)) }]);
+    const slots = embeddedReadModels({ dataDir, searchCursorSecret: 's' });
+    const manager = createProjectionManager({ log, codec, projections: { 'user-accounts': slots['user-accounts'] }, pointers: createFileCurrentInstanceStore(dataDir), retireGraceMs: 3_000 });
+    await manager.start();
+    try {
+      await within(manager.get('user-accounts').handle.caughtUp(), 10_000, 'catch-up');
+      const primaryDir = join(dataDir, 'projections', 'user-accounts');
+      assert.equal(await exists(primaryDir), true);
+      const s = await within(manager.replay('user-accounts', { fromBeginning: true }), 10_000, 'replay');
+      assert.equal(s.status, 'swapped');
+      assert.equal(await exists(primaryDir), true, 'kept through the grace period');
+      const deadline = Date.now() + 10_000;
+      while (await exists(primaryDir)) {
+        assert.ok(Date.now() < deadline, 'the swapped-out store is deleted after the grace period');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      await manager.close();
+    }
+  });
+
   test('--from-timestamp rebuilds from offsetsForTimestamp only, and the bound survives a restart', async () => {
     const dataDir = join(root, 'ts');
     const log = await createScriptedLog(2);
