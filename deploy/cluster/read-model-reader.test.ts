@@ -78,3 +78,30 @@ test('read-your-writes answers anyway after its timeout (the write is durable; t
     await reader.readYourWrites('comments', [{ topic: 'streamwave.comments', partition: 0, offset: 1_000 }]);
   } finally { await reader.close(); }
 });
+
+test('a hot video: concurrent getVideo calls share one read, reused for hotCacheMs; a write through this gateway clears it', async () => {
+  const f = fakes();
+  let reads = 0;
+  const projections = { ...f.projections };
+  const vd = projections['video-detail'];
+  projections['video-detail'] = {
+    ...vd,
+    async open(id) {
+      const node = await vd.open(id);
+      return { ...node, queries: { getVideo: async (v: string) => { reads++; return { id: v, reads } as never; } } as never };
+    },
+  };
+  const reader = await openReadModelReader({ projections, pointers: f.pointers, hotCacheMs: 60_000, checkpointPollMs: 5, logger: pino({ level: 'silent' }) });
+  try {
+    const answers = await Promise.all(Array.from({ length: 50 }, () => reader.readModels['video-detail'].getVideo('vid_1')));
+    assert.equal(reads, 1, '50 concurrent requests, one read');
+    assert.ok(answers.every((a) => a === answers[0]));
+    await reader.readModels['video-detail'].getVideo('vid_1');
+    assert.equal(reads, 1, 'reused within the period');
+    await reader.readModels['video-detail'].getVideo('vid_2');
+    assert.equal(reads, 2, 'another id is another read');
+    await reader.readYourWrites('video-detail', []);
+    await reader.readModels['video-detail'].getVideo('vid_1');
+    assert.equal(reads, 3, 'read again after a write through this gateway');
+  } finally { await reader.close(); }
+});

@@ -26,6 +26,14 @@ export interface ReadModelReaderOptions {
   checkpointPollMs?: number;
   /** Longest read-your-writes wait, ms (default 5 000; then the answer goes out anyway). */
   readYourWritesTimeoutMs?: number;
+  /**
+   * Hot-video protection, ms (default 250; 0 turns it off): concurrent `getVideo` calls for one id
+   * share one read from the server (request coalescing), and the answer is reused for this long, so a
+   * video everybody opens at once costs one Redis read per period per gateway instead of one per
+   * request (no stampede). A write through this gateway clears it (read-your-writes), and so does
+   * a replay swap; writes through other gateways show after at most this long.
+   */
+  hotCacheMs?: number;
   logger: pino.Logger;
 }
 
@@ -53,6 +61,7 @@ export async function openReadModelReader(opts: ReadModelReaderOptions): Promise
   const rywTimeout = opts.readYourWritesTimeoutMs ?? 5_000;
   type Open = { instanceId: string; node: ProjectionNode<unknown> };
   const open = new Map<ReadModelName, Open>();
+  let hot: ReturnType<typeof coalescing>;
   const openCurrent = async (name: ReadModelName): Promise<void> => {
     const instanceId = (await opts.pointers.load(name))?.instanceId ?? PRIMARY_INSTANCE;
     const was = open.get(name);
@@ -60,6 +69,7 @@ export async function openReadModelReader(opts: ReadModelReaderOptions): Promise
     const node = (await opts.projections[name].open(instanceId)) as ProjectionNode<unknown>;
     await node.ready?.();
     open.set(name, { instanceId, node });
+    if (name === 'video-detail') hot?.clear();
     if (was) {
       opts.logger.info({ readModel: name, from: was.instanceId, to: instanceId }, 'read model swapped by a replay: now serving the new instance');
       // Requests already running on the old instance finish first.
@@ -85,15 +95,22 @@ export async function openReadModelReader(opts: ReadModelReaderOptions): Promise
     },
   });
   const readModels = Object.fromEntries(READ_MODELS.map((name) => [name, forward(name)])) as unknown as ReadModelQueries;
+  hot = coalescing(opts.hotCacheMs ?? 250, readModels['video-detail']);
+  if (hot) readModels['video-detail'] = hot.queries;
 
   return {
     readModels,
     async readYourWrites(name, positions) {
+      // Whatever was cached before this write must not answer the read that follows it.
+      if (name === 'video-detail') hot?.clear();
       const deadline = Date.now() + rywTimeout;
       for (;;) {
         if (closed) return;
         try {
-          if (checkpointCovers(await open.get(name)!.node.loadCheckpoint(), positions)) return;
+          if (checkpointCovers(await open.get(name)!.node.loadCheckpoint(), positions)) {
+          if (name === 'video-detail') hot?.clear();
+          return;
+        }
         } catch (err) {
           // Server unreachable: answer now (the write is durable; the read may lag).
           opts.logger.warn({ err, readModel: name }, 'read-your-writes: checkpoint unreadable; answering without waiting');
@@ -111,4 +128,32 @@ export async function openReadModelReader(opts: ReadModelReaderOptions): Promise
       open.clear();
     },
   };
+}
+
+/**
+ * `getVideo` with request coalescing and a short reuse period (see `hotCacheMs`); the other
+ * video-detail queries pass through. Undefined when `ttlMs` ≤ 0.
+ */
+function coalescing(ttlMs: number, inner: ReadModelQueries['video-detail']) {
+  if (ttlMs <= 0) return undefined;
+  type Entry = { at: number; value: ReturnType<ReadModelQueries['video-detail']['getVideo']> };
+  let entries = new Map<string, Entry>();
+  const queries = new Proxy(inner, {
+    get(t, prop) {
+      if (prop !== 'getVideo') return Reflect.get(t, prop) as unknown;
+      return (videoId: string) => {
+        const now = Date.now();
+        const e = entries.get(videoId);
+        if (e && now - e.at < ttlMs) return e.value;
+        const mine = entries;
+        const value = t.getVideo(videoId);
+        mine.set(videoId, { at: now, value });
+        // A failed read is not reused; the map is bounded by the ids asked for within one period.
+        value.catch(() => { if (mine.get(videoId)?.value === value) mine.delete(videoId); });
+        if (mine.size > 10_000) for (const [k, v] of mine) if (now - v.at >= ttlMs) mine.delete(k);
+        return value;
+      };
+    },
+  });
+  return { queries, clear: () => { entries = new Map(); } };
 }
