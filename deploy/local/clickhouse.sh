@@ -27,20 +27,14 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 HOME_DIR="$HERE/.clickhouse"
 
-die() { echo "clickhouse.sh: $*" >&2; exit 1; }
-
-# True when something accepts TCP connections on 127.0.0.1:$1 (bash's /dev/tcp, no netcat needed).
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# A port nobody listens on, from the ephemeral range; used for the native TCP port.
-free_port() {
-  local p i
-  for i in $(seq 1 50); do
-    p=$(( 20000 + RANDOM % 30000 ))
-    if ! port_open "$p"; then echo "$p"; return 0; fi
-  done
-  die "no free port found"
-}
+DEFAULT_PORT=8123
+DEFAULT_DIR="$HOME_DIR/data"
+PID_NAME=clickhouse.pid
+SERVER_NOUN=server
+POLL=0.2
+STOP_TIMEOUT="${CLICKHOUSE_STOP_TIMEOUT:-30}"
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 
 # Sets SERVER (array): the command that runs the server, or dies saying which package to install.
 find_server() {
@@ -63,33 +57,6 @@ find_server() {
 cmd_fetch() {
   find_server
   echo "clickhouse.sh: using ${SERVER[*]}" >&2
-}
-
-# Parses --port/--dir into PORT and DIR.
-parse_opts() {
-  PORT=8123
-  DIR="$HOME_DIR/data"
-  while [[ $# -gt 0 ]]; do
-    case "$1" in
-      --port) PORT="${2:?--port needs a value}"; shift 2 ;;
-      --port=*) PORT="${1#--port=}"; shift ;;
-      --dir) DIR="${2:?--dir needs a value}"; shift 2 ;;
-      --dir=*) DIR="${1#--dir=}"; shift ;;
-      *) die "unknown option: $1" ;;
-    esac
-  done
-  [[ "$PORT" =~ ^[0-9]+$ ]] || die "bad port: $PORT"
-  mkdir -p "$DIR"
-  DIR="$(cd "$DIR" && pwd)"
-  PID_FILE="$DIR/clickhouse.pid"
-}
-
-running_pid() {
-  [[ -f "$PID_FILE" ]] || return 1
-  local pid
-  pid="$(cat "$PID_FILE")"
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
-  echo "$pid"
 }
 
 # The smallest config 18.16 accepts that keeps every path under D. Element names are those of
@@ -155,7 +122,7 @@ EOF
 }
 
 # True when the HTTP interface answers GET /ping with "Ok." (bash's /dev/tcp, no curl needed).
-http_ready() {
+serving() {
   local reply
   reply="$( (exec 3<>"/dev/tcp/127.0.0.1/$PORT" && printf 'GET /ping HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3 && timeout 2 cat <&3) 2>/dev/null || true)"
   [[ "$reply" == *"Ok."* ]]
@@ -164,10 +131,7 @@ http_ready() {
 cmd_start() {
   parse_opts "$@"
   find_server
-  if pid="$(running_pid)"; then
-    die "a server already runs from $DIR (pid $pid)"
-  fi
-  port_open "$PORT" && die "port $PORT is already in use"
+  check_free server
   mkdir -p "$DIR/logs" "$DIR/data" "$DIR/tmp" "$DIR/user_files" "$DIR/format_schemas"
 
   local tcp_port=""
@@ -176,7 +140,6 @@ cmd_start() {
   fi
   if [[ -z "$tcp_port" ]] || port_open "$tcp_port"; then
     tcp_port="$(free_port)"
-    while [[ "$tcp_port" == "$PORT" ]]; do tcp_port="$(free_port)"; done
   fi
   write_config "$tcp_port"
 
@@ -187,62 +150,16 @@ cmd_start() {
   local pid=$!
   echo "$pid" >"$PID_FILE"
 
-  local deadline=$(( SECONDS + ${CLICKHOUSE_START_TIMEOUT:-60} ))
-  while :; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      rm -f "$PID_FILE"
-      tail -n 30 "$DIR/logs/error.log" "$DIR/logs/stdout.log" >&2 2>/dev/null || true
-      die "server exited during startup (logs in $DIR/logs)"
-    fi
-    if http_ready; then break; fi
-    if (( SECONDS >= deadline )); then
-      kill -KILL "$pid" 2>/dev/null || true
-      rm -f "$PID_FILE"
-      tail -n 30 "$DIR/logs/error.log" >&2 2>/dev/null || true
-      die "server did not answer within ${CLICKHOUSE_START_TIMEOUT:-60}s"
-    fi
-    sleep 0.2
-  done
+  wait_serving "$pid" "${CLICKHOUSE_START_TIMEOUT:-60}" "did not answer" "logs in $DIR/logs" \
+    "$DIR/logs/error.log" "$DIR/logs/stdout.log"
   echo "url=http://127.0.0.1:$PORT"
   echo "pid=$pid"
 }
 
-cmd_stop() {
-  parse_opts "$@"
-  local pid
-  if ! pid="$(running_pid)"; then
-    rm -f "$PID_FILE"
-    return 0
-  fi
-  kill -TERM "$pid" 2>/dev/null || true
-  local deadline=$(( SECONDS + ${CLICKHOUSE_STOP_TIMEOUT:-30} ))
-  while kill -0 "$pid" 2>/dev/null; do
-    if (( SECONDS >= deadline )); then
-      echo "clickhouse.sh: server $pid did not stop within ${CLICKHOUSE_STOP_TIMEOUT:-30}s; SIGKILL" >&2
-      kill -KILL "$pid" 2>/dev/null || true
-      break
-    fi
-    sleep 0.2
-  done
-  # Reap: wait until the process is really gone so the ports are free for a restart.
-  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-  rm -f "$PID_FILE"
-}
-
-cmd_status() {
-  parse_opts "$@"
-  local pid
-  pid="$(running_pid)" || { echo "stopped"; return 1; }
+status_lines() {
   local port
   port="$(sed -n 's:.*<http_port>\([0-9]*\)</http_port>.*:\1:p' "$DIR/config.xml")"
   echo "url=http://127.0.0.1:$port"
-  echo "pid=$pid"
 }
 
-case "${1:-}" in
-  fetch) shift; cmd_fetch ;;
-  start) shift; cmd_start "$@" ;;
-  stop) shift; cmd_stop "$@" ;;
-  status) shift; cmd_status "$@" ;;
-  *) echo "usage: $0 fetch | start [--port P] [--dir D] | stop [--dir D] | status [--dir D]" >&2; exit 2 ;;
-esac
+dispatch "usage: $0 fetch | start [--port P] [--dir D] | stop [--dir D] | status [--dir D]" "$@"

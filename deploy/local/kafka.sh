@@ -22,20 +22,14 @@ LIBS="$HOME_DIR/libs"
 KAFKA_VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$HERE/pom.xml")"
 MARKER="$LIBS/.fetched-$KAFKA_VERSION"
 
-die() { echo "kafka.sh: $*" >&2; exit 1; }
-
-# True when something accepts TCP connections on 127.0.0.1:$1 (bash's /dev/tcp, no netcat needed).
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# A port nobody listens on, from the ephemeral range; used for the controller listener.
-free_port() {
-  local p i
-  for i in $(seq 1 50); do
-    p=$(( 20000 + RANDOM % 30000 ))
-    if ! port_open "$p"; then echo "$p"; return 0; fi
-  done
-  die "no free port found"
-}
+DEFAULT_PORT=9092
+DEFAULT_DIR="$HOME_DIR/data"
+PID_NAME=kafka.pid
+SERVER_NOUN=broker
+POLL=0.2
+STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 
 # Kafka cluster ids are 16 random bytes in URL-safe base64 without padding (22 chars),
 # the format of `kafka-storage random-uuid`; generated here to save a JVM start.
@@ -68,33 +62,6 @@ cmd_fetch() {
   echo "kafka.sh: fetched $(ls "$LIBS"/*.jar | wc -l) jars into $LIBS" >&2
 }
 
-# Parses --port/--dir into PORT and DIR.
-parse_opts() {
-  PORT=9092
-  DIR="$HOME_DIR/data"
-  while [[ $# -gt 0 ]]; do
-    case "$1" in
-      --port) PORT="${2:?--port needs a value}"; shift 2 ;;
-      --port=*) PORT="${1#--port=}"; shift ;;
-      --dir) DIR="${2:?--dir needs a value}"; shift 2 ;;
-      --dir=*) DIR="${1#--dir=}"; shift ;;
-      *) die "unknown option: $1" ;;
-    esac
-  done
-  [[ "$PORT" =~ ^[0-9]+$ ]] || die "bad port: $PORT"
-  mkdir -p "$DIR"
-  DIR="$(cd "$DIR" && pwd)"
-  PID_FILE="$DIR/kafka.pid"
-}
-
-running_pid() {
-  [[ -f "$PID_FILE" ]] || return 1
-  local pid
-  pid="$(cat "$PID_FILE")"
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
-  echo "$pid"
-}
-
 write_properties() {
   local controller_port="$1"
   cat >"$DIR/server.properties" <<EOF
@@ -124,13 +91,17 @@ group.min.session.timeout.ms=1000
 EOF
 }
 
+# Serving = the port accepts AND the broker logged the end of its startup since this start (the
+# socket may be bound before request processing is enabled). MARKER_FROM: server.log's line count
+# before the start.
+serving() {
+  port_open "$PORT" && tail -n "+$(( MARKER_FROM + 1 ))" "$DIR/logs/server.log" 2>/dev/null | grep -q "Kafka Server started"
+}
+
 cmd_start() {
   parse_opts "$@"
   cmd_fetch
-  if pid="$(running_pid)"; then
-    die "a broker already runs from $DIR (pid $pid)"
-  fi
-  port_open "$PORT" && die "port $PORT is already in use"
+  check_free broker
   mkdir -p "$DIR/logs"
 
   local controller_port=""
@@ -139,7 +110,6 @@ cmd_start() {
   fi
   if [[ -z "$controller_port" ]] || port_open "$controller_port"; then
     controller_port="$(free_port)"
-    while [[ "$controller_port" == "$PORT" ]]; do controller_port="$(free_port)"; done
   fi
   write_properties "$controller_port"
 
@@ -161,68 +131,18 @@ cmd_start() {
   local pid=$!
   echo "$pid" >"$PID_FILE"
 
-  # Serving = the port accepts AND the broker logged the end of its startup (the socket may be
-  # bound before request processing is enabled).
-  local deadline=$(( SECONDS + ${KAFKA_START_TIMEOUT:-90} ))
-  local marker_from=0
-  [[ -f "$DIR/logs/server.log" ]] && marker_from="$(wc -l <"$DIR/logs/server.log")"
-  while :; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      rm -f "$PID_FILE"
-      tail -n 30 "$DIR/logs/server.log" "$DIR/logs/stdout.log" >&2 2>/dev/null || true
-      die "broker exited during startup (logs in $DIR/logs)"
-    fi
-    if port_open "$PORT" && tail -n "+$(( marker_from + 1 ))" "$DIR/logs/server.log" 2>/dev/null | grep -q "Kafka Server started"; then
-      break
-    fi
-    if (( SECONDS >= deadline )); then
-      kill -KILL "$pid" 2>/dev/null || true
-      rm -f "$PID_FILE"
-      tail -n 30 "$DIR/logs/server.log" >&2 2>/dev/null || true
-      die "broker did not start within ${KAFKA_START_TIMEOUT:-90}s"
-    fi
-    sleep 0.2
-  done
+  MARKER_FROM=0
+  [[ -f "$DIR/logs/server.log" ]] && MARKER_FROM="$(wc -l <"$DIR/logs/server.log")"
+  wait_serving "$pid" "${KAFKA_START_TIMEOUT:-90}" "did not start" "logs in $DIR/logs" \
+    "$DIR/logs/server.log" "$DIR/logs/stdout.log"
   echo "bootstrap=127.0.0.1:$PORT"
   echo "pid=$pid"
 }
 
-cmd_stop() {
-  parse_opts "$@"
-  local pid
-  if ! pid="$(running_pid)"; then
-    rm -f "$PID_FILE"
-    return 0
-  fi
-  kill -TERM "$pid" 2>/dev/null || true
-  local deadline=$(( SECONDS + ${KAFKA_STOP_TIMEOUT:-30} ))
-  while kill -0 "$pid" 2>/dev/null; do
-    if (( SECONDS >= deadline )); then
-      echo "kafka.sh: broker $pid did not stop within ${KAFKA_STOP_TIMEOUT:-30}s; SIGKILL" >&2
-      kill -KILL "$pid" 2>/dev/null || true
-      break
-    fi
-    sleep 0.2
-  done
-  # Reap: wait until the process is really gone so the ports are free for a restart.
-  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-  rm -f "$PID_FILE"
-}
-
-cmd_status() {
-  parse_opts "$@"
-  local pid
-  pid="$(running_pid)" || { echo "stopped"; return 1; }
+status_lines() {
   local port
   port="$(sed -n 's/^advertised.listeners=PLAINTEXT:\/\/\(.*\)$/\1/p' "$DIR/server.properties")"
   echo "bootstrap=$port"
-  echo "pid=$pid"
 }
 
-case "${1:-}" in
-  fetch) shift; cmd_fetch ;;
-  start) shift; cmd_start "$@" ;;
-  stop) shift; cmd_stop "$@" ;;
-  status) shift; cmd_status "$@" ;;
-  *) echo "usage: $0 fetch | start [--port P] [--dir D] | stop [--dir D] | status [--dir D]" >&2; exit 2 ;;
-esac
+dispatch "usage: $0 fetch | start [--port P] [--dir D] | stop [--dir D] | status [--dir D]" "$@"

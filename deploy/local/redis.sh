@@ -25,10 +25,14 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 HOME_DIR="$HERE/.redis"
 BIN="${REDIS_SERVER:-redis-server}"
 
-die() { echo "redis.sh: $*" >&2; exit 1; }
-
-# True when something accepts TCP connections on 127.0.0.1:$1 (bash's /dev/tcp, no netcat needed).
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+DEFAULT_PORT=6380
+DEFAULT_DIR="$HOME_DIR/data"
+PID_NAME=redis.pid
+SERVER_NOUN=redis-server
+POLL=0.05
+STOP_TIMEOUT="${REDIS_STOP_TIMEOUT:-30}"
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 
 # True when the server on 127.0.0.1:$1 answers PING with +PONG (while it loads an AOF it answers
 # -LOADING instead, so this also waits for the data to be loaded). No redis-cli needed.
@@ -59,50 +63,16 @@ cmd_fetch() {
   echo "redis.sh: redis-server $BIN_VERSION at $BIN_PATH (Debian package, nothing to fetch)" >&2
 }
 
-# Parses --port/--dir/--aof into PORT, DIR and AOF.
-parse_opts() {
-  PORT=6380
-  DIR="$HOME_DIR/data"
-  AOF=no
-  while [[ $# -gt 0 ]]; do
-    case "$1" in
-      --port) PORT="${2:?--port needs a value}"; shift 2 ;;
-      --port=*) PORT="${1#--port=}"; shift ;;
-      --dir) DIR="${2:?--dir needs a value}"; shift 2 ;;
-      --dir=*) DIR="${1#--dir=}"; shift ;;
-      --aof) AOF=yes; shift ;;
-      *) die "unknown option: $1" ;;
-    esac
-  done
-  [[ "$PORT" =~ ^[0-9]+$ ]] || die "bad port: $PORT"
-  mkdir -p "$DIR"
-  DIR="$(cd "$DIR" && pwd)"
-  PID_FILE="$DIR/redis.pid"
-  PORT_FILE="$DIR/redis.port"
-}
+# --aof (see above); parse_opts passes it here.
+AOF=no
+parse_extra_opt() { [[ "$1" == --aof ]] && AOF=yes; }
 
-# True while process $1 exists and is not a zombie: an exited server whose parent (init, or a
-# container's pid 1) has not reaped it yet holds no port and no files, so it counts as gone.
-alive() {
-  kill -0 "$1" 2>/dev/null || return 1
-  [[ "$(awk '/^State:/ {print $2}' "/proc/$1/status" 2>/dev/null)" != Z ]]
-}
-
-running_pid() {
-  [[ -f "$PID_FILE" ]] || return 1
-  local pid
-  pid="$(cat "$PID_FILE")"
-  [[ -n "$pid" ]] && alive "$pid" || return 1
-  echo "$pid"
-}
+serving() { pings "$PORT"; }
 
 cmd_start() {
   parse_opts "$@"
   check_binary
-  if pid="$(running_pid)"; then
-    die "a server already runs from $DIR (pid $pid)"
-  fi
-  port_open "$PORT" && die "port $PORT is already in use"
+  check_free server
 
   local persistence=(--save '' --appendonly no)
   [[ "$AOF" == yes ]] && persistence=(--save '' --appendonly yes --appendfsync always)
@@ -114,61 +84,14 @@ cmd_start() {
     >"$DIR/stdout.log" 2>&1 </dev/null &
   local pid=$!
   echo "$pid" >"$PID_FILE"
-  echo "$PORT" >"$PORT_FILE"
+  echo "$PORT" >"$DIR/redis.port"
 
-  local deadline=$(( SECONDS + ${REDIS_START_TIMEOUT:-30} ))
-  while ! pings "$PORT"; do
-    if ! alive "$pid"; then
-      rm -f "$PID_FILE"
-      tail -n 30 "$DIR/redis.log" "$DIR/stdout.log" >&2 2>/dev/null || true
-      die "redis-server exited during startup (log in $DIR/redis.log)"
-    fi
-    if (( SECONDS >= deadline )); then
-      kill -KILL "$pid" 2>/dev/null || true
-      rm -f "$PID_FILE"
-      tail -n 30 "$DIR/redis.log" >&2 2>/dev/null || true
-      die "redis-server did not answer PING within ${REDIS_START_TIMEOUT:-30}s"
-    fi
-    sleep 0.05
-  done
+  wait_serving "$pid" "${REDIS_START_TIMEOUT:-30}" "did not answer PING" "log in $DIR/redis.log" \
+    "$DIR/redis.log" "$DIR/stdout.log"
   echo "url=redis://127.0.0.1:$PORT"
   echo "pid=$pid"
 }
 
-cmd_stop() {
-  parse_opts "$@"
-  local pid
-  if ! pid="$(running_pid)"; then
-    rm -f "$PID_FILE"
-    return 0
-  fi
-  kill -TERM "$pid" 2>/dev/null || true
-  local deadline=$(( SECONDS + ${REDIS_STOP_TIMEOUT:-30} ))
-  while alive "$pid"; do
-    if (( SECONDS >= deadline )); then
-      echo "redis.sh: redis-server $pid did not stop within ${REDIS_STOP_TIMEOUT:-30}s; SIGKILL" >&2
-      kill -KILL "$pid" 2>/dev/null || true
-      break
-    fi
-    sleep 0.05
-  done
-  # Reap: wait until the process is really gone so the port is free for a restart.
-  while alive "$pid"; do sleep 0.05; done
-  rm -f "$PID_FILE"
-}
+status_lines() { echo "url=redis://127.0.0.1:$(cat "$DIR/redis.port")"; }
 
-cmd_status() {
-  parse_opts "$@"
-  local pid
-  pid="$(running_pid)" || { echo "stopped"; return 1; }
-  echo "url=redis://127.0.0.1:$(cat "$PORT_FILE")"
-  echo "pid=$pid"
-}
-
-case "${1:-}" in
-  fetch) shift; cmd_fetch ;;
-  start) shift; cmd_start "$@" ;;
-  stop) shift; cmd_stop "$@" ;;
-  status) shift; cmd_status "$@" ;;
-  *) echo "usage: $0 fetch | start [--port P] [--dir D] [--aof] | stop [--dir D] | status [--dir D]" >&2; exit 2 ;;
-esac
+dispatch "usage: $0 fetch | start [--port P] [--dir D] [--aof] | stop [--dir D] | status [--dir D]" "$@"

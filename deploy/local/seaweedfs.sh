@@ -47,11 +47,14 @@ CACHE_ROOT="${STREAMWAVE_CACHE:-$HOME/.cache/streamwave}"
 CACHE_DIR="$CACHE_ROOT/seaweedfs-$SEAWEEDFS_VERSION"
 WEED="$CACHE_DIR/weed"
 
-die() { echo "seaweedfs.sh: $*" >&2; exit 1; }
-say() { echo "seaweedfs.sh: $*" >&2; }
-
-# True when something accepts TCP connections on 127.0.0.1:$1 (bash's /dev/tcp, no netcat needed).
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+DEFAULT_PORT=8333
+DEFAULT_DIR="$HERE/.seaweedfs/data"
+PID_NAME=weed.pid
+SERVER_NOUN=weed
+POLL=0.2
+STOP_TIMEOUT="${SEAWEEDFS_STOP_TIMEOUT:-30}"
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 
 # True when `weed` runs (a truncated or foreign binary is rebuilt).
 weed_ok() { [[ -x "$WEED" ]] && "$WEED" version >/dev/null 2>&1; }
@@ -126,45 +129,6 @@ cmd_fetch() {
   say "built $WEED ($(du -h "$WEED" | cut -f1)) in $(( SECONDS - started ))s: $("$WEED" version 2>/dev/null | head -1)"
 }
 
-# Parses --port/--dir into PORT and DIR.
-parse_opts() {
-  PORT=8333
-  DIR="$HERE/.seaweedfs/data"
-  while [[ $# -gt 0 ]]; do
-    case "$1" in
-      --port) PORT="${2:?--port needs a value}"; shift 2 ;;
-      --port=*) PORT="${1#--port=}"; shift ;;
-      --dir) DIR="${2:?--dir needs a value}"; shift 2 ;;
-      --dir=*) DIR="${1#--dir=}"; shift ;;
-      *) die "unknown option: $1" ;;
-    esac
-  done
-  [[ "$PORT" =~ ^[0-9]+$ ]] || die "bad port: $PORT"
-  mkdir -p "$DIR"
-  DIR="$(cd "$DIR" && pwd)"
-  PID_FILE="$DIR/weed.pid"
-}
-
-running_pid() {
-  [[ -f "$PID_FILE" ]] || return 1
-  local pid
-  pid="$(cat "$PID_FILE")"
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
-  echo "$pid"
-}
-
-# A port nobody listens on and not already chosen (USED); gRPC ports too, since `weed server` would
-# otherwise take port+10000 for each service.
-USED=" "
-free_port() {
-  local p i
-  for i in $(seq 1 100); do
-    p=$(( 20000 + RANDOM % 30000 ))
-    if [[ "$USED" != *" $p "* ]] && ! port_open "$p"; then USED+="$p "; echo "$p"; return 0; fi
-  done
-  die "no free port found"
-}
-
 # Chooses (first start) or reloads (restart) the internal ports; a kept port that is now taken is replaced.
 choose_ports() {
   local name value
@@ -176,10 +140,10 @@ choose_ports() {
   for name in MASTER_PORT MASTER_GRPC_PORT VOLUME_PORT VOLUME_GRPC_PORT FILER_PORT FILER_GRPC_PORT S3_GRPC_PORT; do
     value="${!name:-}"
     if [[ -z "$value" || "$USED" == *" $value "* ]] || port_open "$value"; then
+      # gRPC ports too: `weed server` would otherwise take port+10000 for each service.
       value="$(free_port)"
-    else
-      USED+="$value "
     fi
+    USED+="$value "
     printf -v "$name" '%s' "$value"
   done
   cat >"$DIR/ports.env" <<EOF
@@ -238,7 +202,7 @@ http_ok() { curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null; }
 # bucket's first write finds no writable volume), and the filer has joined the master's lock ring: S3
 # writes take a filer lock, and until the ring exists (~10 s after start here) each write waits for it
 # ("FILER LOCK: … no lock server found" in the log). The log line is that of SeaweedFS 4.53 (filer.go).
-ready() {
+serving() {
   http_ok "http://127.0.0.1:$PORT/healthz" || return 1
   http_ok "http://127.0.0.1:$FILER_PORT/healthz" || return 1
   curl -fsS --max-time 2 "http://127.0.0.1:$MASTER_PORT/dir/status" 2>/dev/null | grep -q '"Url"' || return 1
@@ -252,10 +216,7 @@ cmd_start() {
   parse_opts "$@"
   cmd_fetch
   command -v curl >/dev/null || die "curl is required to see when the server is ready"
-  if pid="$(running_pid)"; then
-    die "a server already runs from $DIR (pid $pid)"
-  fi
-  port_open "$PORT" && die "port $PORT is already in use"
+  check_free server
   mkdir -p "$DIR/data" "$DIR/logs"
   choose_ports
   write_identities
@@ -278,61 +239,14 @@ cmd_start() {
   local pid=$!
   echo "$pid" >"$PID_FILE"
 
-  local deadline=$(( SECONDS + ${SEAWEEDFS_START_TIMEOUT:-120} ))
-  while ! ready; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      rm -f "$PID_FILE"
-      tail -n 30 "$DIR/logs/weed.log" >&2 || true
-      die "weed exited during startup (log: $DIR/logs/weed.log)"
-    fi
-    if (( SECONDS >= deadline )); then
-      kill -KILL "$pid" 2>/dev/null || true
-      rm -f "$PID_FILE"
-      tail -n 30 "$DIR/logs/weed.log" >&2 || true
-      die "weed did not become ready within ${SEAWEEDFS_START_TIMEOUT:-120}s"
-    fi
-    sleep 0.2
-  done
+  wait_serving "$pid" "${SEAWEEDFS_START_TIMEOUT:-120}" "did not become ready" "log: $DIR/logs/weed.log" \
+    "$DIR/logs/weed.log"
   say "ready in $(( SECONDS - started ))s"
   print_address "$PORT"
   echo "pid=$pid"
 }
 
-cmd_stop() {
-  parse_opts "$@"
-  local pid
-  if ! pid="$(running_pid)"; then
-    rm -f "$PID_FILE"
-    return 0
-  fi
-  kill -TERM "$pid" 2>/dev/null || true
-  local deadline=$(( SECONDS + ${SEAWEEDFS_STOP_TIMEOUT:-30} ))
-  while kill -0 "$pid" 2>/dev/null; do
-    if (( SECONDS >= deadline )); then
-      say "weed $pid did not stop within ${SEAWEEDFS_STOP_TIMEOUT:-30}s; SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      break
-    fi
-    sleep 0.2
-  done
-  # Reap: wait until the process is really gone so the ports are free for a restart.
-  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-  rm -f "$PID_FILE"
-}
+status_lines() { print_address "$(sed -n 's/^S3_PORT=//p' "$DIR/ports.env")"; }
 
-cmd_status() {
-  parse_opts "$@"
-  local pid
-  pid="$(running_pid)" || { echo "stopped"; return 1; }
-  print_address "$(sed -n 's/^S3_PORT=//p' "$DIR/ports.env")"
-  echo "pid=$pid"
-}
-
-case "${1:-}" in
-  fetch) shift; cmd_fetch ;;
-  start) shift; cmd_start "$@" ;;
-  stop) shift; cmd_stop "$@" ;;
-  status) shift; cmd_status "$@" ;;
-  path) echo "$WEED" ;;
-  *) echo "usage: $0 fetch | start [--port P] [--dir D] | stop [--dir D] | status [--dir D] | path" >&2; exit 2 ;;
-esac
+if [[ "${1:-}" == path ]]; then echo "$WEED"; exit 0; fi
+dispatch "usage: $0 fetch | start [--port P] [--dir D] | stop [--dir D] | status [--dir D] | path" "$@"

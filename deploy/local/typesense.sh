@@ -41,20 +41,14 @@ ALPHA_SHA256=3a07aad4ba07f9778d513efd7f311bf1bfdd2aecc25039136f25e37e0f109b6a
 OMEGA_SHA256=92bca1a9da4d76efe1a3565be6660d85f98f08c293656d349426d5d40a43ffe3
 BIN_SHA256=0106b27d3905337bb019b96991526cf7d1406d60b6be701c4488d890451ac2c7
 
-die() { echo "typesense.sh: $*" >&2; exit 1; }
-
-# True when something accepts TCP connections on 127.0.0.1:$1 (bash's /dev/tcp, no netcat needed).
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# A port nobody listens on, from the ephemeral range; used for the Raft peering port.
-free_port() {
-  local p i
-  for i in $(seq 1 50); do
-    p=$(( 20000 + RANDOM % 30000 ))
-    if ! port_open "$p"; then echo "$p"; return 0; fi
-  done
-  die "no free port found"
-}
+DEFAULT_PORT=8108
+DEFAULT_DIR="$HERE/.typesense/data"
+PID_NAME=typesense.pid
+SERVER_NOUN=server
+POLL=0.1
+STOP_TIMEOUT="${TYPESENSE_STOP_TIMEOUT:-30}"
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 
 # Body of GET http://127.0.0.1:$1$2 over bash's /dev/tcp (a fresh Debian has no curl).
 http_get() {
@@ -127,40 +121,14 @@ PY
   echo "typesense.sh: cached $BIN ($(stat -c %s "$BIN") bytes) in $(( SECONDS - t0 ))s" >&2
 }
 
-# Parses --port/--dir into PORT and DIR.
-parse_opts() {
-  PORT=8108
-  DIR="$HERE/.typesense/data"
-  while [[ $# -gt 0 ]]; do
-    case "$1" in
-      --port) PORT="${2:?--port needs a value}"; shift 2 ;;
-      --port=*) PORT="${1#--port=}"; shift ;;
-      --dir) DIR="${2:?--dir needs a value}"; shift 2 ;;
-      --dir=*) DIR="${1#--dir=}"; shift ;;
-      *) die "unknown option: $1" ;;
-    esac
-  done
-  [[ "$PORT" =~ ^[0-9]+$ ]] || die "bad port: $PORT"
-  mkdir -p "$DIR"
-  DIR="$(cd "$DIR" && pwd)"
-  PID_FILE="$DIR/typesense.pid"
-}
-
-running_pid() {
-  [[ -f "$PID_FILE" ]] || return 1
-  local pid
-  pid="$(cat "$PID_FILE")"
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
-  echo "$pid"
-}
+# Serving = GET /health answers {"ok":true}: the port is bound before the Raft node has become
+# leader and loaded the collections, and until then /health says {"ok":false}.
+serving() { http_get "$PORT" /health | grep -q '"ok":true'; }
 
 cmd_start() {
   parse_opts "$@"
   cmd_fetch
-  if pid="$(running_pid)"; then
-    die "a server already runs from $DIR (pid $pid)"
-  fi
-  port_open "$PORT" && die "port $PORT is already in use"
+  check_free server
   mkdir -p "$DIR/data" "$DIR/logs"
 
   local key="${TYPESENSE_API_KEY:-}"
@@ -177,7 +145,6 @@ cmd_start() {
   [[ -f "$DIR/peering-port" ]] && peering="$(cat "$DIR/peering-port")"
   if [[ -z "$peering" || "$peering" == "$PORT" ]] || port_open "$peering"; then
     peering="$(free_port)"
-    while [[ "$peering" == "$PORT" ]]; do peering="$(free_port)"; done
   fi
   echo "$peering" >"$DIR/peering-port"
   echo "$PORT" >"$DIR/port"
@@ -193,66 +160,16 @@ cmd_start() {
   local pid=$!
   echo "$pid" >"$PID_FILE"
 
-  # Serving = GET /health answers {"ok":true}: the port is bound before the Raft node has become
-  # leader and loaded the collections, and until then /health says {"ok":false}.
-  local deadline=$(( SECONDS + ${TYPESENSE_START_TIMEOUT:-60} ))
-  while :; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      rm -f "$PID_FILE"
-      tail -n 30 "$DIR/logs/typesense.log" "$DIR/logs/stdout.log" >&2 2>/dev/null || true
-      die "server exited during startup (logs in $DIR/logs)"
-    fi
-    if http_get "$PORT" /health | grep -q '"ok":true'; then
-      break
-    fi
-    if (( SECONDS >= deadline )); then
-      kill -KILL "$pid" 2>/dev/null || true
-      rm -f "$PID_FILE"
-      tail -n 30 "$DIR/logs/typesense.log" >&2 2>/dev/null || true
-      die "server did not become healthy within ${TYPESENSE_START_TIMEOUT:-60}s"
-    fi
-    sleep 0.1
-  done
+  wait_serving "$pid" "${TYPESENSE_START_TIMEOUT:-60}" "did not become healthy" "logs in $DIR/logs" \
+    "$DIR/logs/typesense.log" "$DIR/logs/stdout.log"
   echo "url=http://127.0.0.1:$PORT"
   echo "api_key=$key"
   echo "pid=$pid"
 }
 
-cmd_stop() {
-  parse_opts "$@"
-  local pid
-  if ! pid="$(running_pid)"; then
-    rm -f "$PID_FILE"
-    return 0
-  fi
-  kill -TERM "$pid" 2>/dev/null || true
-  local deadline=$(( SECONDS + ${TYPESENSE_STOP_TIMEOUT:-30} ))
-  while kill -0 "$pid" 2>/dev/null; do
-    if (( SECONDS >= deadline )); then
-      echo "typesense.sh: server $pid did not stop within ${TYPESENSE_STOP_TIMEOUT:-30}s; SIGKILL" >&2
-      kill -KILL "$pid" 2>/dev/null || true
-      break
-    fi
-    sleep 0.1
-  done
-  # Reap: wait until the process is really gone so the ports are free for a restart.
-  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-  rm -f "$PID_FILE"
-}
-
-cmd_status() {
-  parse_opts "$@"
-  local pid
-  pid="$(running_pid)" || { echo "stopped"; return 1; }
+status_lines() {
   echo "url=http://127.0.0.1:$(cat "$DIR/port")"
   echo "api_key=$(cat "$DIR/api-key")"
-  echo "pid=$pid"
 }
 
-case "${1:-}" in
-  fetch) shift; cmd_fetch ;;
-  start) shift; cmd_start "$@" ;;
-  stop) shift; cmd_stop "$@" ;;
-  status) shift; cmd_status "$@" ;;
-  *) echo "usage: $0 fetch | start [--port P] [--dir D] | stop [--dir D] | status [--dir D]" >&2; exit 2 ;;
-esac
+dispatch "usage: $0 fetch | start [--port P] [--dir D] | stop [--dir D] | status [--dir D]" "$@"
