@@ -17,18 +17,13 @@
  * default, removed by `stop()`). If the test process exits without `stop()`, an exit hook SIGKILLs
  * the server's pid so no server outlives the test run.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { freePort } from './kafka-broker.ts';
+import { missingCheck, scriptPath, scriptRunner, startLocalServer } from './local-server.ts';
 import { requirement, succeeds } from './requirements.ts';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const SEAWEEDFS_SCRIPT = join(ROOT, 'deploy/local/seaweedfs.sh');
+export const SEAWEEDFS_SCRIPT = scriptPath('seaweedfs');
+const run = scriptRunner('seaweedfs', 16 << 20);
 
 export interface SeaweedfsServer {
   /** S3 endpoint, `http://127.0.0.1:<port>` (path-style addressing: set `forcePathStyle: true`). */
@@ -58,31 +53,21 @@ export interface SeaweedfsServer {
   restart(opts?: { signal?: 'SIGTERM' | 'SIGKILL' }): Promise<void>;
 }
 
-const run = (args: string[], timeoutMs: number) => new Promise<string>((res, rej) => {
-  execFile('bash', [SEAWEEDFS_SCRIPT, ...args], { timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-    if (err) rej(new Error(`seaweedfs.sh ${args.join(' ')} failed: ${err.message}\n${stderr}`));
-    else res(stdout);
-  });
-});
-
-let missing: Promise<string | undefined> | undefined;
-
 /**
  * Why a SeaweedFS server cannot run here (`STREAMWAVE_SKIP_SEAWEEDFS=1`; curl missing; `weed` not
  * built and neither Go nor curl+unzip to build it), or undefined when it can. Cached per process.
  */
 export function seaweedfsMissing(): Promise<string | undefined> {
-  if (process.env.STREAMWAVE_SKIP_SEAWEEDFS === '1') return Promise.resolve('STREAMWAVE_SKIP_SEAWEEDFS=1 is set');
-  missing ??= (async () => {
-    if (!(await succeeds('curl', ['--version']))) return 'curl does not run (apt-get install curl)';
-    const weed = (await run(['path'], 10_000)).trim();
-    if (await succeeds(weed, ['version'])) return undefined;
-    if (await succeeds('go', ['version']) || await succeeds('/usr/local/go/bin/go', ['version'])) return undefined;
-    if (await succeeds('unzip', ['-v'])) return undefined;
-    return 'weed is not built, and there is no Go nor unzip to build it (bash deploy/local/seaweedfs.sh fetch)';
-  })();
-  return missing;
+  return missing();
 }
+const missing = missingCheck('STREAMWAVE_SKIP_SEAWEEDFS', async () => {
+  if (!(await succeeds('curl', ['--version']))) return 'curl does not run (apt-get install curl)';
+  const weed = (await run(['path'], 10_000)).trim();
+  if (await succeeds(weed, ['version'])) return undefined;
+  if (await succeeds('go', ['version']) || await succeeds('/usr/local/go/bin/go', ['version'])) return undefined;
+  if (await succeeds('unzip', ['-v'])) return undefined;
+  return 'weed is not built, and there is no Go nor unzip to build it (bash deploy/local/seaweedfs.sh fetch)';
+});
 
 /**
  * The `skip` option for a test or suite that needs a SeaweedFS server: see
@@ -93,64 +78,23 @@ export async function seaweedfsRequirement(): Promise<string | false> {
   return requirement('a SeaweedFS S3 server (deploy/local/seaweedfs.sh)', await seaweedfsMissing());
 }
 
-const livePids = new Set<number>();
-let hooked = false;
-const hookExit = () => {
-  if (hooked) return;
-  hooked = true;
-  process.on('exit', () => {
-    for (const pid of livePids) { try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ } }
-  });
-};
-
-interface Started { pid: number; endpoint: string; accessKeyId: string; secretAccessKey: string; region: string }
-
-function parse(text: string): Started {
-  const field = (name: string) => new RegExp(`^${name}=(\\S+)$`, 'm').exec(text)?.[1];
-  const pid = Number(field('pid'));
-  const endpoint = field('url');
-  const accessKeyId = field('access_key_id');
-  const secretAccessKey = field('secret_access_key');
-  const region = field('region');
-  if (!pid || !endpoint || !accessKeyId || !secretAccessKey || !region) throw new Error(`unexpected seaweedfs.sh output: ${text}`);
-  return { pid, endpoint, accessKeyId, secretAccessKey, region };
-}
-
 /**
  * Starts a server (building `weed` first if needed: the first build takes minutes). Credentials
  * are random per data directory.
  * @throws Error with the script's stderr (and the server's log tail) when it cannot start.
  */
 export async function startSeaweedfsServer(opts: { dir?: string } = {}): Promise<SeaweedfsServer> {
-  const ownDir = !opts.dir;
-  const dir = opts.dir ?? await mkdtemp(join(tmpdir(), 'streamwave-seaweedfs-'));
-  hookExit();
-  await run(['fetch'], 45 * 60_000);
-  let port = 0;
-  let out = '';
-  // A free port can be taken between the probe and the bind; retry a few times.
-  for (let attempt = 0; ; attempt++) {
-    port = await freePort();
-    try {
-      out = await run(['start', '--port', String(port), '--dir', dir], 180_000);
-      break;
-    } catch (e) {
-      if (attempt >= 2) {
-        if (ownDir) await rm(dir, { recursive: true, force: true });
-        throw e;
-      }
-    }
-  }
-  const first = parse(out);
-  livePids.add(first.pid);
   let client: S3Client | undefined;
-  const server: SeaweedfsServer = {
-    endpoint: first.endpoint,
-    accessKeyId: first.accessKeyId,
-    secretAccessKey: first.secretAccessKey,
-    region: first.region,
-    pid: first.pid,
-    dir,
+  const base = await startLocalServer({
+    name: 'seaweedfs', run, keys: ['url', 'access_key_id', 'secret_access_key', 'region'], dir: opts.dir,
+    fetchTimeoutMs: 45 * 60_000, startTimeoutMs: 180_000,
+    beforeStop: () => { client?.destroy(); client = undefined; },
+  });
+  const server: SeaweedfsServer = Object.assign(base, {
+    endpoint: base.fields.url,
+    accessKeyId: base.fields.access_key_id,
+    secretAccessKey: base.fields.secret_access_key,
+    region: base.fields.region,
     client() {
       client ??= new S3Client({
         endpoint: server.endpoint,
@@ -167,24 +111,6 @@ export async function startSeaweedfsServer(opts: { dir?: string } = {}): Promise
       await server.client().send(new CreateBucketCommand({ Bucket: name }));
       return name;
     },
-    async stop() {
-      client?.destroy();
-      client = undefined;
-      await run(['stop', '--dir', dir], 60_000);
-      livePids.delete(server.pid);
-      if (ownDir) await rm(dir, { recursive: true, force: true });
-    },
-    async restart({ signal = 'SIGTERM' } = {}) {
-      if (signal === 'SIGKILL') {
-        try { process.kill(server.pid, 'SIGKILL'); } catch { /* already gone */ }
-      }
-      // After a SIGKILL this only waits for the pid to be gone and removes the pid file.
-      await run(['stop', '--dir', dir], 60_000);
-      livePids.delete(server.pid);
-      const next = parse(await run(['start', '--port', String(port), '--dir', dir], 180_000));
-      server.pid = next.pid;
-      livePids.add(next.pid);
-    },
-  };
+  });
   return server;
 }
