@@ -138,9 +138,7 @@ cmd_start() {
   if [[ -f "$DIR/config.xml" ]]; then
     tcp_port="$(sed -n 's:.*<tcp_port>\([0-9]*\)</tcp_port>.*:\1:p' "$DIR/config.xml")"
   fi
-  if [[ -z "$tcp_port" ]] || port_open "$tcp_port"; then
-    tcp_port="$(free_port)"
-  fi
+  tcp_port="$(kept_port "$tcp_port")"
   write_config "$tcp_port"
 
   # setsid: the server outlives this script and does not get the caller's terminal signals.
@@ -148,12 +146,9 @@ cmd_start() {
   setsid nohup "${SERVER[@]}" --config-file="$DIR/config.xml" \
     >"$DIR/logs/stdout.log" 2>&1 </dev/null &
   local pid=$!
-  echo "$pid" >"$PID_FILE"
 
-  wait_serving "$pid" "${CLICKHOUSE_START_TIMEOUT:-60}" "did not answer" "logs in $DIR/logs" \
+  announce_when_serving "$pid" "${CLICKHOUSE_START_TIMEOUT:-60}" "did not answer" "logs in $DIR/logs" \
     "$DIR/logs/error.log" "$DIR/logs/stdout.log"
-  echo "url=http://127.0.0.1:$PORT"
-  echo "pid=$pid"
 }
 
 status_lines() {

@@ -108,9 +108,7 @@ cmd_start() {
   if [[ -f "$DIR/server.properties" ]]; then
     controller_port="$(sed -n 's/^controller.quorum.voters=1@127.0.0.1:\([0-9]*\)$/\1/p' "$DIR/server.properties")"
   fi
-  if [[ -z "$controller_port" ]] || port_open "$controller_port"; then
-    controller_port="$(free_port)"
-  fi
+  controller_port="$(kept_port "$controller_port")"
   write_properties "$controller_port"
 
   local heap="${KAFKA_HEAP:--Xmx512m -Xms128m}"
@@ -129,14 +127,11 @@ cmd_start() {
   setsid nohup java "${jvm[@]}" kafka.Kafka "$DIR/server.properties" \
     >"$DIR/logs/stdout.log" 2>&1 </dev/null &
   local pid=$!
-  echo "$pid" >"$PID_FILE"
 
   MARKER_FROM=0
   [[ -f "$DIR/logs/server.log" ]] && MARKER_FROM="$(wc -l <"$DIR/logs/server.log")"
-  wait_serving "$pid" "${KAFKA_START_TIMEOUT:-90}" "did not start" "logs in $DIR/logs" \
+  announce_when_serving "$pid" "${KAFKA_START_TIMEOUT:-90}" "did not start" "logs in $DIR/logs" \
     "$DIR/logs/server.log" "$DIR/logs/stdout.log"
-  echo "bootstrap=127.0.0.1:$PORT"
-  echo "pid=$pid"
 }
 
 status_lines() {

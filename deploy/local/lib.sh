@@ -12,7 +12,8 @@
 # and defines:
 #   cmd_fetch, cmd_start       its own verbs
 #   serving                    true once the server started by cmd_start serves requests
-#   status_lines               the address lines `status` prints before pid=N (DIR is set)
+#   status_lines               the address lines `start` and `status` print before pid=N, read
+#                              from what start saved under DIR (DIR and PORT are set)
 #   parse_extra_opt (optional) handles one extra flag of its own ($1), true when it knew it
 #
 # Stdout is only the key=value lines the scripts print (deploy/local/local-cluster.ts and
@@ -40,6 +41,13 @@ free_port() {
     if [[ "$p" != "${PORT:-}" && "$USED" != *" $p "* ]] && ! port_open "$p"; then echo "$p"; return 0; fi
   done
   die "no free port found"
+}
+
+# kept_port OLD: OLD when it is a port number, neither PORT nor in USED, and free; else a new
+# free_port. So a restart on the same DIR keeps an internal port (saved under DIR) when it can.
+# Assign it (p="$(kept_port …)"), so that set -e stops the script when no port is found.
+kept_port() {
+  if [[ "$1" =~ ^[0-9]+$ && "$1" != "${PORT:-}" && "$USED" != *" $1 "* ]] && ! port_open "$1"; then echo "$1"; else free_port; fi
 }
 
 # Parses --port/--dir into PORT and DIR (defaults DEFAULT_PORT, DEFAULT_DIR), creates DIR, makes it
@@ -89,14 +97,16 @@ check_free() {
   if port_open "$PORT"; then die "port $PORT is already in use"; fi
 }
 
-# wait_serving PID TIMEOUT NOT_READY LOG_HINT LOG...
-# Waits, polling every POLL seconds, until `serving` is true for the server PID just started. Dies
+# announce_when_serving PID TIMEOUT NOT_READY LOG_HINT LOG...
+# Records PID (the server just started) in PID_FILE and waits, polling every POLL seconds, until
+# `serving` is true; then prints the lines `status` prints (status_lines, then pid=PID). Dies
 # "<noun> exited during startup (LOG_HINT)" with the tail of every LOG when the process ends first,
 # or after TIMEOUT seconds SIGKILLs it and dies "<noun> NOT_READY within TIMEOUTs" with the tail of
-# the first LOG. Either way the pid file is removed.
-wait_serving() {
+# the first LOG. On either failure the pid file is removed.
+announce_when_serving() {
   local pid="$1" timeout="$2" not_ready="$3" hint="$4"
   shift 4
+  echo "$pid" >"$PID_FILE"
   local deadline=$(( SECONDS + timeout ))
   while :; do
     if ! alive "$pid"; then
@@ -104,7 +114,7 @@ wait_serving() {
       tail -n 30 "$@" >&2 2>/dev/null || true
       die "$SERVER_NOUN exited during startup ($hint)"
     fi
-    if serving; then return 0; fi
+    if serving; then break; fi
     if (( SECONDS >= deadline )); then
       kill -KILL "$pid" 2>/dev/null || true
       rm -f "$PID_FILE"
@@ -113,6 +123,8 @@ wait_serving() {
     fi
     sleep "$POLL"
   done
+  status_lines
+  echo "pid=$pid"
 }
 
 # stop [--dir D]: SIGTERM (clean shutdown), SIGKILL after STOP_TIMEOUT seconds; returns once the

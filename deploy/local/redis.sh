@@ -83,13 +83,10 @@ cmd_start() {
     --daemonize no --logfile "$DIR/redis.log" --loglevel notice \
     >"$DIR/stdout.log" 2>&1 </dev/null &
   local pid=$!
-  echo "$pid" >"$PID_FILE"
   echo "$PORT" >"$DIR/redis.port"
 
-  wait_serving "$pid" "${REDIS_START_TIMEOUT:-30}" "did not answer PING" "log in $DIR/redis.log" \
+  announce_when_serving "$pid" "${REDIS_START_TIMEOUT:-30}" "did not answer PING" "log in $DIR/redis.log" \
     "$DIR/redis.log" "$DIR/stdout.log"
-  echo "url=redis://127.0.0.1:$PORT"
-  echo "pid=$pid"
 }
 
 status_lines() { echo "url=redis://127.0.0.1:$(cat "$DIR/redis.port")"; }

@@ -132,17 +132,13 @@ cmd_fetch() {
 # Chooses (first start) or reloads (restart) the internal ports; a kept port that is now taken is replaced.
 choose_ports() {
   local name value
-  USED=" $PORT "
   if [[ -f "$DIR/ports.env" ]]; then
     # shellcheck disable=SC1091
     source "$DIR/ports.env"
   fi
   for name in MASTER_PORT MASTER_GRPC_PORT VOLUME_PORT VOLUME_GRPC_PORT FILER_PORT FILER_GRPC_PORT S3_GRPC_PORT; do
-    value="${!name:-}"
-    if [[ -z "$value" || "$USED" == *" $value "* ]] || port_open "$value"; then
-      # gRPC ports too: `weed server` would otherwise take port+10000 for each service.
-      value="$(free_port)"
-    fi
+    # gRPC ports too: `weed server` would otherwise take port+10000 for each service.
+    value="$(kept_port "${!name:-}")"
     USED+="$value "
     printf -v "$name" '%s' "$value"
   done
@@ -189,8 +185,9 @@ EOF
 
 identity_field() { sed -n "s/.*\"$1\": \"\([^\"]*\)\".*/\1/p" "$DIR/identities.json" | head -1; }
 
-print_address() {
-  echo "url=http://127.0.0.1:$1"
+# The address lines of start and status: the S3 port from D/ports.env, the credentials, the region.
+status_lines() {
+  echo "url=http://127.0.0.1:$(sed -n 's/^S3_PORT=//p' "$DIR/ports.env")"
   echo "access_key_id=$(identity_field accessKey)"
   echo "secret_access_key=$(identity_field secretKey)"
   echo "region=$REGION"
@@ -237,16 +234,11 @@ cmd_start() {
     -s3.config="$DIR/identities.json" -s3.localSocket="$DIR/s3.sock" \
     >"$DIR/logs/weed.log" 2>&1 </dev/null &
   local pid=$!
-  echo "$pid" >"$PID_FILE"
 
-  wait_serving "$pid" "${SEAWEEDFS_START_TIMEOUT:-120}" "did not become ready" "log: $DIR/logs/weed.log" \
+  announce_when_serving "$pid" "${SEAWEEDFS_START_TIMEOUT:-120}" "did not become ready" "log: $DIR/logs/weed.log" \
     "$DIR/logs/weed.log"
   say "ready in $(( SECONDS - started ))s"
-  print_address "$PORT"
-  echo "pid=$pid"
 }
-
-status_lines() { print_address "$(sed -n 's/^S3_PORT=//p' "$DIR/ports.env")"; }
 
 if [[ "${1:-}" == path ]]; then echo "$WEED"; exit 0; fi
 dispatch "usage: $0 fetch | start [--port P] [--dir D] | stop [--dir D] | status [--dir D] | path" "$@"

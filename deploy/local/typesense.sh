@@ -143,9 +143,7 @@ cmd_start() {
   # Raft peering port: single node, but Typesense always binds one; keep it across restarts when free.
   local peering=""
   [[ -f "$DIR/peering-port" ]] && peering="$(cat "$DIR/peering-port")"
-  if [[ -z "$peering" || "$peering" == "$PORT" ]] || port_open "$peering"; then
-    peering="$(free_port)"
-  fi
+  peering="$(kept_port "$peering")"
   echo "$peering" >"$DIR/peering-port"
   echo "$PORT" >"$DIR/port"
 
@@ -158,13 +156,9 @@ cmd_start() {
     --enable-cors=false \
     >"$DIR/logs/stdout.log" 2>&1 </dev/null &
   local pid=$!
-  echo "$pid" >"$PID_FILE"
 
-  wait_serving "$pid" "${TYPESENSE_START_TIMEOUT:-60}" "did not become healthy" "logs in $DIR/logs" \
+  announce_when_serving "$pid" "${TYPESENSE_START_TIMEOUT:-60}" "did not become healthy" "logs in $DIR/logs" \
     "$DIR/logs/typesense.log" "$DIR/logs/stdout.log"
-  echo "url=http://127.0.0.1:$PORT"
-  echo "api_key=$key"
-  echo "pid=$pid"
 }
 
 status_lines() {

@@ -41,10 +41,7 @@ export interface ClickHouseServer {
  * Why a ClickHouse server cannot run here (no server binary: `apt-get install clickhouse-server`;
  * `STREAMWAVE_SKIP_CLICKHOUSE=1`), or undefined when it can. Cached per process.
  */
-export function clickhouseMissing(): Promise<string | undefined> {
-  return missing();
-}
-const missing = missingCheck('STREAMWAVE_SKIP_CLICKHOUSE', fetchFailure(run));
+export const clickhouseMissing: () => Promise<string | undefined> = missingCheck('STREAMWAVE_SKIP_CLICKHOUSE', fetchFailure(run));
 
 /**
  * The `skip` option for a test or suite that needs a ClickHouse server: see

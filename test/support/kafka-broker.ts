@@ -48,10 +48,7 @@ const succeeds = (cmd: string, args: string[]) => new Promise<boolean>((res) => 
  * Why a broker cannot run here (`java` does not run; the jars are not fetched and `mvn` cannot
  * fetch them; `STREAMWAVE_SKIP_KAFKA=1`), or undefined when it can. Cached per process.
  */
-export function kafkaMissing(): Promise<string | undefined> {
-  return missing();
-}
-const missing = missingCheck('STREAMWAVE_SKIP_KAFKA', async () => {
+export const kafkaMissing: () => Promise<string | undefined> = missingCheck('STREAMWAVE_SKIP_KAFKA', async () => {
   if (!(await succeeds('java', ['-version']))) return 'java does not run (Java 17+ needed)';
   if (existsSync(LIBS) && readdirSync(LIBS).some((f) => f.startsWith('.fetched-'))) return undefined;
   if (!(await succeeds('mvn', ['-v']))) return 'the Kafka jars are not fetched and mvn does not run';

@@ -50,10 +50,7 @@ export interface RedisServer {
  * Why a Redis server cannot run here (`redis-server` is not installed or does not run;
  * `STREAMWAVE_SKIP_REDIS=1`), or undefined when it can. Cached per process.
  */
-export function redisMissing(): Promise<string | undefined> {
-  return missing();
-}
-const missing = missingCheck('STREAMWAVE_SKIP_REDIS', fetchFailure(run));
+export const redisMissing: () => Promise<string | undefined> = missingCheck('STREAMWAVE_SKIP_REDIS', fetchFailure(run));
 
 /**
  * The `skip` option for a test or suite that needs Redis: see test/support/requirements.ts

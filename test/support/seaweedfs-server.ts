@@ -57,10 +57,7 @@ export interface SeaweedfsServer {
  * Why a SeaweedFS server cannot run here (`STREAMWAVE_SKIP_SEAWEEDFS=1`; curl missing; `weed` not
  * built and neither Go nor curl+unzip to build it), or undefined when it can. Cached per process.
  */
-export function seaweedfsMissing(): Promise<string | undefined> {
-  return missing();
-}
-const missing = missingCheck('STREAMWAVE_SKIP_SEAWEEDFS', async () => {
+export const seaweedfsMissing: () => Promise<string | undefined> = missingCheck('STREAMWAVE_SKIP_SEAWEEDFS', async () => {
   if (!(await succeeds('curl', ['--version']))) return 'curl does not run (apt-get install curl)';
   const weed = (await run(['path'], 10_000)).trim();
   if (await succeeds(weed, ['version'])) return undefined;

