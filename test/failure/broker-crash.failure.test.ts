@@ -33,6 +33,7 @@ describe('broker SIGKILL mid-load', { skip: kafkaFile.skip }, () => {
     let crash: Promise<void> | undefined;
     let restarted = false;
     let ackedAfterRestart = 0;
+    let firstError: string | undefined;
 
     const writer = async () => {
       for (let n = 0; n < MAX_APPENDS_PER_WRITER; n++) {
@@ -43,7 +44,8 @@ describe('broker SIGKILL mid-load', { skip: kafkaFile.skip }, () => {
           batch.forEach((s) => acked.add(s));
           ackedAppends++;
           if (restartedBefore) ackedAfterRestart++;
-        } catch {
+        } catch (e) {
+          firstError ??= String((e as Error).message);
           batch.forEach((s) => failed.add(s));
         }
         // Kill while the other writers have appends in flight.
@@ -70,7 +72,8 @@ describe('broker SIGKILL mid-load', { skip: kafkaFile.skip }, () => {
     const lost = [...acked].filter((s) => !onLog.has(s));
     const duplicated = [...onLog].filter(([, n]) => n > 1).map(([s]) => s);
     t.diagnostic(`appended ${seq}: acknowledged ${acked.size}, failed ${failed.size} (of which on the log ${[...failed].filter((s) => onLog.has(s)).length}); ` +
-      `acknowledged after the restart ${ackedAfterRestart} appends; lost ${lost.length}; duplicated ${duplicated.length}`);
+      `acknowledged after the restart ${ackedAfterRestart} appends; lost ${lost.length}; duplicated ${duplicated.length}` +
+      (firstError ? `; first failure: ${firstError}` : ''));
 
     assert.ok(crash, 'the broker was killed mid-load');
     assert.ok(restarted, 'the broker came back on the same data dir');
