@@ -70,7 +70,9 @@ after(async () => { for (const f of cleanups.reverse()) await f().catch(() => {}
 
 test(`server outages: Redis, ClickHouse, Typesense and SeaweedFS each down ${OUTAGE_SECONDS} s under load; 0 lost, 0 duplicated, no 500`, { timeout: 900_000, skip }, async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), 'sw-outage-'));
-  cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+  let passed = false;
+  // Kept after a failure: servers/<name>/ and roles/<label>/role.log tell what happened.
+  cleanups.push(async () => (passed ? rm(dataDir, { recursive: true, force: true }) : console.error(`# outage proof failed: data and logs kept in ${dataDir}`)));
   const startedAt = Date.now();
   const cluster: LocalCluster = await startLocalCluster({
     dataDir, gatewayPort: await freePort(), port: freePort, gateways: 1,
@@ -274,7 +276,8 @@ test(`server outages: Redis, ClickHouse, Typesense and SeaweedFS each down ${OUT
     const byWhat = [...new Set(probes.map((p) => p.what))].map((w) => `${w} ${JSON.stringify(statusCounts(probes.filter((p) => p.what === w), downAt, upAt))}`).join('; ');
     const line = `${name}: outage ${((upAt - goneAt) / 1000).toFixed(1)} s (process gone → serving again; ${MODE} took ${((goneAt - downAt) / 1000).toFixed(1)} s, restart ${((upAt - restartAt) / 1000).toFixed(1)} s); `
       + `offsets committed meanwhile by ${WRITES_TO[name]!.join('+') || 'no projection'}: ${committedLate - committedEarly}; `
-      + `requests during outage ${JSON.stringify(during)} (slowest ${slowest} ms) — ${byWhat}; `
+      + `requests during outage ${JSON.stringify(during)} (slowest ${slowest} ms; while stopping ${JSON.stringify(statusCounts(probes, downAt, goneAt))}, `
+      + `gone ${JSON.stringify(statusCounts(probes, goneAt, restartAt))}, starting ${JSON.stringify(statusCounts(probes, restartAt, upAt))}) — ${byWhat}; `
       + `caught up ${caughtUp ? `${catchUp.toFixed(1)} s after restart (load ran on for 2 s of it)` : `NOT within ${catchUp.toFixed(0)} s`}; lost ${result.lost}, duplicated ${result.duplicated}`;
     figures.push(line);
     t.diagnostic(line);
@@ -285,4 +288,5 @@ test(`server outages: Redis, ClickHouse, Typesense and SeaweedFS each down ${OUT
   t.diagnostic(`totals: ${allProbes.length} gateway requests ${JSON.stringify(statusCounts(allProbes, 0, Infinity))}; ${loaderComments.size} comments appended, ${acknowledged.size} acknowledged by the gateway, `
     + `${[...viewers.values()].reduce((a, s) => a + s.size, 0)} views, ${published.length} published videos; whole run ${((Date.now() - startedAt) / 1000).toFixed(0)} s`);
   assert.deepEqual(failures, []);
+  passed = true;
 });
