@@ -18,6 +18,9 @@ import { Type, type Static } from '@fastify/type-provider-typebox';
 import { DomainError, assertNever } from '../domain/shared/event.ts';
 import { ObjectStoreError } from '../platform/object-store/object-store.port.ts';
 import { InvalidCursorError } from '../projections/read-model.port.ts';
+import { KeyValueStoreError } from '../projections/stores/key-value-store.port.ts';
+import { AnalyticsStoreError } from '../projections/analytics/analytics-store.port.ts';
+import { SearchIndexError } from '../projections/search/search.port.ts';
 
 /**
  * Error catalogue. `new Errors.X(arg)` fills `%s` in the message. Status codes follow RFC 9110
@@ -51,7 +54,29 @@ export const Errors = {
   Internal: createError('INTERNAL', 'internal server error', 500),
   /** Deliberate overload refusal (the password-hashing queue is full): public, with `Retry-After`. */
   ServerBusy: createError('SERVER_BUSY', '%s', 503),
+  /** A server the answer needs (Redis, ClickHouse, Typesense, S3) is unreachable right now: public, with `Retry-After` (issue 9, outages). */
+  ServiceUnavailable: createError('SERVICE_UNAVAILABLE', '%s', 503),
 } as const;
+
+/** Seconds a client is told to wait (`Retry-After`) when a backing server is down: its restart takes seconds. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * Which backing server an error says is unavailable (so the request may succeed later), or
+ * undefined. The adapters' typed errors: KeyValueStoreError `STORE_IO` (Redis), AnalyticsStoreError
+ * `ANALYTICS_IO` (ClickHouse), SearchIndexError `SEARCH_UNAVAILABLE` (Typesense), ObjectStoreError
+ * `ServiceUnavailable` / `SlowDown` / `InternalError` (S3), and the Redis rate-limit store's
+ * `RATE_LIMIT_STORE_IO` (matched by name and code: the class lives in its adapter).
+ */
+export function unavailableServer(error: unknown): string | undefined {
+  if (error instanceof KeyValueStoreError) return error.code === 'STORE_IO' ? 'key-value store' : undefined;
+  if (error instanceof AnalyticsStoreError) return error.code === 'ANALYTICS_IO' ? 'analytics store' : undefined;
+  if (error instanceof SearchIndexError) return error.code === 'SEARCH_UNAVAILABLE' ? 'search engine' : undefined;
+  if (error instanceof ObjectStoreError) return ['ServiceUnavailable', 'SlowDown', 'InternalError'].includes(error.code) ? 'object store' : undefined;
+  const e = error as { name?: unknown; code?: unknown } | null;
+  if (e?.name === 'RedisRateLimitStoreError' && e.code === 'RATE_LIMIT_STORE_IO') return 'rate-limit store';
+  return undefined;
+}
 
 /** Codes of the catalogue, used to recognise our own errors in the handler. */
 const CATALOGUE_CODES = new Set<string>(Object.values(Errors).map((E) => new E().code));
@@ -128,12 +153,15 @@ interface AjvLikeError {
  * Maps any thrown value to the public error body. Pure (no logging), exported for tests.
  * - Fastify validation errors → 400 VALIDATION_ERROR with `details` (one entry per Ajv error).
  * - FST_ERR_CTP_* body parse errors → 400 MALFORMED_JSON / 413 PAYLOAD_TOO_LARGE / 415.
+ * - A backing server unavailable (see unavailableServer) → 503 SERVICE_UNAVAILABLE (Retry-After set by the handler).
  * - DomainError → status by kind, its own code. ObjectStoreError → see fromObjectStoreError.
  * - InvalidCursorError → 400 INVALID_CURSOR. Catalogue errors → their own status and code.
  * - Anything else with a 4xx statusCode → that status, code kept if present.
  * - Everything else → 500 INTERNAL with a generic message.
  */
 export function toErrorResponse(error: unknown): ErrorResponse {
+  const down = unavailableServer(error);
+  if (down) return { statusCode: 503, code: 'SERVICE_UNAVAILABLE', message: `the ${down} is unavailable; retry later` };
   if (error instanceof DomainError) {
     return { statusCode: statusOfDomainKind(error.kind), code: error.code, message: error.message };
   }
@@ -160,7 +188,7 @@ export function toErrorResponse(error: unknown): ErrorResponse {
     };
   }
   if (typeof err.code === 'string' && CATALOGUE_CODES.has(err.code) && typeof err.statusCode === 'number') {
-    if (err.statusCode >= 500 && err.code !== 'SERVER_BUSY') return internal();
+    if (err.statusCode >= 500 && err.code !== 'SERVER_BUSY' && err.code !== 'SERVICE_UNAVAILABLE') return internal();
     return { statusCode: err.statusCode, code: err.code, message: err.message ?? err.code };
   }
   switch (err.code) {
@@ -221,12 +249,16 @@ const MAX_DETAILS = 20;
  */
 export function gatewayErrorHandler(this: unknown, error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const body = toErrorResponse(error);
-  if (body.statusCode >= 500) {
+  if (body.code === 'SERVICE_UNAVAILABLE') {
+    // An outage, not a bug: one line per request at warn, without the stack.
+    request.log.warn({ code: body.code, reason: (error as Error)?.message }, 'request failed: backing server unavailable');
+  } else if (body.statusCode >= 500) {
     request.log.error({ err: error }, 'request failed');
   } else {
     request.log.debug({ code: body.code, statusCode: body.statusCode }, 'request rejected');
   }
   if (body.code === 'SERVER_BUSY' && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
+  if (body.code === 'SERVICE_UNAVAILABLE' && !reply.hasHeader('retry-after')) reply.header('retry-after', String(UNAVAILABLE_RETRY_AFTER_SECONDS));
   if (body.statusCode === 401 && !reply.hasHeader('www-authenticate')) {
     // RFC 6750 §3: a 401 for a protected resource names the scheme (and the error for a bad token).
     reply.header('www-authenticate', body.code === 'INVALID_TOKEN' ? 'Bearer error="invalid_token"' : 'Bearer');

@@ -4,6 +4,8 @@ import { DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/c
 import { FIXTURE_S3, startEmbeddedS3Endpoint, type EmbeddedS3Endpoint } from '../testing/s3-endpoint.fixture.ts';
 import { runObjectStoreContract } from '../object-store.contract.ts';
 import { createS3ObjectStore } from './s3-object-store.adapter.ts';
+import { ObjectStoreError } from '../object-store.port.ts';
+import { freePort } from '../../../test/support/kafka-broker.ts';
 
 // The AWS SDK v3 warns about Node 20 support on load; irrelevant to these tests.
 process.removeAllListeners('warning');
@@ -37,6 +39,23 @@ describe('S3 adapter specifics', () => {
   });
   after(async () => {
     await ep?.close();
+  });
+
+  test('an S3 server that does not answer → ObjectStoreError ServiceUnavailable on every call (the gateway answers 503), a missing object is still just missing', async () => {
+    const port = await freePort(); // nothing listens there
+    const down = createS3ObjectStore({
+      endpoint: `http://127.0.0.1:${port}${FIXTURE_S3.endpointPath}`, region: FIXTURE_S3.region, bucket: FIXTURE_S3.bucket,
+      credentials: { accessKeyId: FIXTURE_S3.accessKeyId, secretAccessKey: FIXTURE_S3.secretAccessKey }, forcePathStyle: true, publicBaseUrl: 'http://127.0.0.1:1/media', maxAttempts: 1,
+    });
+    const unavailable = (e: unknown) => e instanceof ObjectStoreError && e.code === 'ServiceUnavailable';
+    await assert.rejects(down.createMultipartUpload('uploads/x/source', 'video/mp4'), unavailable);
+    await assert.rejects(down.getObject('videos/x/master.m3u8'), unavailable);
+    await assert.rejects(down.headObject('videos/x/master.m3u8'), unavailable);
+    await assert.rejects(down.listParts('uploads/x/source', 'u1'), unavailable);
+    await assert.rejects(down.putObject('videos/x/a', Buffer.from('a'), 'text/plain'), unavailable);
+    // A live server's 4xx answers keep their meaning.
+    assert.equal(await s3StoreFor(ep).getObject('videos/none/master.m3u8'), undefined);
+    await assert.rejects(s3StoreFor(ep).listParts('uploads/none/source', 'no-such-upload'), (e: unknown) => e instanceof ObjectStoreError && e.code === 'NoSuchUpload');
   });
 
   test('SDK presigned part URLs carry query SigV4 and are accepted by the endpoint', async () => {

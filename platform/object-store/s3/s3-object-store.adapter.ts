@@ -97,6 +97,28 @@ function mapError(err: unknown): never {
 }
 
 /**
+ * An SDK error that says the S3 server is unavailable rather than that the request was wrong: no
+ * HTTP response at all (connection refused or reset, DNS, a timeout) or a 5xx (S3's 500
+ * InternalError, 503 ServiceUnavailable / SlowDown). Becomes ObjectStoreError `ServiceUnavailable`
+ * (the S3 code for a 503; Amazon S3 API reference, "List of error codes") so callers can tell
+ * "retry later" from a bug: the gateway answers it 503 with Retry-After (issue 9, outages).
+ * Any other error (a 4xx service error, a bug) is returned unchanged.
+ */
+export function unavailableOr(err: unknown): unknown {
+  if (err instanceof ObjectStoreError) return err;
+  const status = httpStatus(err);
+  if (status === undefined ? err instanceof Error && !isProgrammingError(err) : status >= 500) {
+    return new ObjectStoreError('ServiceUnavailable', `S3 server unavailable: ${(err as Error).message || errorName(err) || String(err)}`);
+  }
+  return err;
+}
+
+/** Errors thrown by our own code or the SDK's argument checks, never by an unreachable server. */
+function isProgrammingError(err: Error): boolean {
+  return err instanceof TypeError || err instanceof RangeError || err instanceof SyntaxError || err instanceof ReferenceError;
+}
+
+/**
  * Cluster-mode ObjectStore on S3 (or anything S3-compatible: MinIO, the embedded endpoint) via
  * @aws-sdk/client-s3. Presigned part URLs come from @aws-sdk/s3-request-presigner.
  *
@@ -128,9 +150,19 @@ export function createS3ObjectStore(opts: S3ObjectStoreOptions): S3ObjectStore {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
-  const client = opts.client ?? clientFor(opts.endpoint);
+  const sdk = opts.client ?? clientFor(opts.endpoint);
+  // Every request of the port goes through here: an unreachable or failing server → ServiceUnavailable.
+  const client = {
+    send: (async (command: Parameters<S3Client['send']>[0]) => {
+      try {
+        return await sdk.send(command);
+      } catch (err) {
+        throw unavailableOr(err);
+      }
+    }) as S3Client['send'],
+  };
   // Signing is local (no request is sent), so a second client only changes the URL's host.
-  const presigner = opts.presignEndpoint && opts.presignEndpoint !== opts.endpoint ? clientFor(opts.presignEndpoint) : client;
+  const presigner = opts.presignEndpoint && opts.presignEndpoint !== opts.endpoint ? clientFor(opts.presignEndpoint) : sdk;
 
   async function head(key: string) {
     assertValidKey(key);
@@ -346,7 +378,7 @@ export function createS3ObjectStore(opts: S3ObjectStoreOptions): S3ObjectStore {
       return removed;
     },
 
-    ensureBucket: (cors) => ensureS3Bucket(client, bucket, cors, logger),
+    ensureBucket: (cors) => ensureS3Bucket(sdk, bucket, cors, logger),
   };
   return store;
 }

@@ -1,0 +1,167 @@
+/**
+ * Pieces of the server-outage proof (test/failure/server-outage.failure.test.ts): stopping and
+ * restarting one server of a local cluster on its own data dir, a prober that drives the gateway's
+ * public API and records every answer (status, Retry-After, time), the events the load appends
+ * straight to Kafka, and the consumer-group check that a projection has read everything.
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LocalCluster, LocalServer } from '../../../deploy/local/local-cluster.ts';
+import type { DomainEvent } from '../../../domain/events.ts';
+import type { KafkaEventLog } from '../../../platform/log/kafka/kafka-event-log.adapter.ts';
+import type { LogRecord } from '../../../platform/log/event-log.port.ts';
+import { ROOT } from './cluster-harness.ts';
+
+/** How a server is taken down: its script's `stop` (SIGTERM, then SIGKILL) or `kill -9` of its pid. */
+export type StopMode = 'stop' | 'sigkill';
+
+export interface ServerControl {
+  name: LocalServer;
+  port: number;
+  dir: string;
+  /** Takes the server down; resolves once its process is gone. */
+  stop(mode: StopMode): Promise<void>;
+  /** Starts it again on the same port and dir; resolves once it serves (the script waits). */
+  start(): Promise<void>;
+}
+
+const script = (name: string, args: string[], env: Record<string, string>) => new Promise<string>((res, rej) => {
+  execFile('bash', [join(ROOT, 'deploy/local', `${name}.sh`), ...args], { timeout: 300_000, env: { ...process.env, ...env } },
+    (err, stdout, stderr) => (err ? rej(new Error(`${name}.sh ${args[0]}: ${err.message}\n${stderr.slice(-1500)}`)) : res(stdout)));
+});
+
+const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+
+/** Control of server `name` of a cluster started under `dataDir` (the same port, dir and credentials as `startLocalCluster` gave it). */
+export function serverControl(cluster: LocalCluster, dataDir: string, name: LocalServer): ServerControl {
+  const dir = join(dataDir, 'servers', name);
+  const port = Number(new URL(cluster.servers[name].url!).port);
+  const secrets = Object.fromEntries(readFileSync(join(dataDir, 'secrets.env'), 'utf8').split('\n').filter((l) => l.includes('='))
+    .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  const env: Record<string, string> = name === 'typesense' ? { TYPESENSE_API_KEY: secrets.TYPESENSE_API_KEY! }
+    : name === 'seaweedfs' ? { SEAWEEDFS_ACCESS_KEY: secrets.S3_ACCESS_KEY_ID!, SEAWEEDFS_SECRET_KEY: secrets.S3_SECRET_ACCESS_KEY! } : {};
+  let pid = Number(cluster.servers[name].pid);
+  return {
+    name, port, dir,
+    async stop(mode) {
+      if (mode === 'stop') return void await script(name, ['stop', '--dir', dir], env);
+      process.kill(pid, 'SIGKILL');
+      while (alive(pid) && !/State:\s+Z/.test(readFileSync(`/proc/${pid}/status`, 'utf8'))) await new Promise((r) => setTimeout(r, 50));
+    },
+    async start() {
+      const out = await script(name, ['start', '--port', String(port), '--dir', dir, ...(name === 'redis' ? ['--aof'] : [])], env);
+      pid = Number(/^pid=(\d+)$/m.exec(out)?.[1] ?? pid);
+    },
+  };
+}
+
+/** One answer (or non-answer) of the gateway. `status` 0 = no HTTP answer (connection error or the client's timeout). */
+export interface Probe {
+  what: string;
+  startedAt: number;
+  ms: number;
+  status: number;
+  retryAfter: string | null;
+  error?: string;
+}
+
+/**
+ * A fetch against the gateway that never throws: records the status, Retry-After and duration.
+ * Aborted after `timeoutMs` (then status 0, error `timeout`).
+ */
+export async function probe(log: Probe[], what: string, url: string, init: RequestInit & { timeoutMs: number }): Promise<{ status: number; body: unknown }> {
+  const startedAt = Date.now();
+  try {
+    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(init.timeoutMs) });
+    const text = await res.text();
+    log.push({ what, startedAt, ms: Date.now() - startedAt, status: res.status, retryAfter: res.headers.get('retry-after') });
+    let body: unknown = text;
+    try { body = JSON.parse(text); } catch { /* not JSON */ }
+    return { status: res.status, body };
+  } catch (e) {
+    const error = (e as Error).name === 'TimeoutError' ? 'timeout' : `${(e as Error).message} ${String((e as { cause?: unknown }).cause ?? '')}`;
+    log.push({ what, startedAt, ms: Date.now() - startedAt, status: 0, retryAfter: null, error });
+    return { status: 0, body: undefined };
+  }
+}
+
+/** `{ "200": n, "503": m, … }` of the probes started within [from, to). */
+export function statusCounts(probes: Probe[], from: number, to: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const p of probes) if (p.startedAt >= from && p.startedAt < to) out[p.status] = (out[p.status] ?? 0) + 1;
+  return out;
+}
+
+/** Problems with the probes: any 5xx other than 503, a 503 without Retry-After, no answer at all, or an answer slower than `maxMs`. */
+export function probeProblems(probes: Probe[], maxMs: number): string[] {
+  const out: string[] = [];
+  for (const p of probes) {
+    const at = new Date(p.startedAt).toISOString().slice(11, 23);
+    if (p.status === 0) out.push(`${at} ${p.what}: no answer (${p.error})`);
+    else if (p.status >= 500 && p.status !== 503) out.push(`${at} ${p.what}: ${p.status}`);
+    else if (p.status === 503 && !p.retryAfter) out.push(`${at} ${p.what}: 503 without Retry-After`);
+    if (p.ms > maxMs) out.push(`${at} ${p.what}: held ${p.ms} ms (> ${maxMs} ms)`);
+  }
+  return out;
+}
+
+const T0 = Date.UTC(2026, 0, 5, 10, 0, 0);
+
+/** The lifecycle of a published video of `ownerId` (as the uploader and the transcoder would have written it). */
+export function publishedVideo(videoId: string, title: string, ownerId: string, at = T0): DomainEvent[] {
+  const rendition = { name: '144p', width: 256, height: 144, bandwidth: 300_000, codecs: 'avc1.64000c,mp4a.40.2', playlist: '144p/index.m3u8' };
+  return [
+    { type: 'UploadStarted', data: { videoId, ownerId, uploadId: `upl_${videoId}`, objectKey: `uploads/${videoId}/missing`, filename: 'v.mp4', sizeBytes: 1000, contentType: 'video/mp4', title, description: 'outage load', tags: ['load'], partSizeBytes: 5_242_880, startedAt: at } },
+    { type: 'UploadCompleted', data: { videoId, uploadId: `upl_${videoId}`, objectKey: `uploads/${videoId}/missing`, sizeBytes: 1000, completedAt: at + 1 } },
+    { type: 'VideoProcessingStarted', data: { videoId, ladder: [rendition], durationSeconds: 60, startedAt: at + 2 } },
+    { type: 'RenditionEncoded', data: { videoId, rendition, at: at + 3 } },
+    { type: 'VideoPublished', data: { videoId, masterPlaylistKey: `hls/${videoId}/master.m3u8`, thumbnailKey: `hls/${videoId}/thumb.jpg`, durationSeconds: 60, publishedAt: at + 4 } },
+  ];
+}
+
+/** A v1 player heartbeat (no `sessionStartedAt`) of a 60 s video. */
+export function heartbeat(videoId: string, sessionId: string, watchedSeconds: number): DomainEvent {
+  return { type: 'VideoViewed', data: { videoId, sessionId, viewerId: null, watchedSeconds, positionSeconds: watchedSeconds, videoDurationSeconds: 60, viewedAt: Date.now() } };
+}
+
+/**
+ * The view rule for these heartbeats, restated from docs/view-rule.md (v1 heartbeat of a 60 s
+ * video: effective watched = watchedSeconds, a view once it reaches 10 s), not production code.
+ */
+export const qualifies = (watchedSeconds: number) => watchedSeconds >= 10;
+
+/** Every record of `topic`, all partitions, from the beginning to the end offsets at call time. */
+export async function readWholeTopic(log: KafkaEventLog, topic: string): Promise<LogRecord[]> {
+  const out: LogRecord[] = [];
+  const ends = await log.endOffsets(topic);
+  const starts = await log.beginningOffsets(topic);
+  for (let p = 0; p < ends.length; p++) {
+    let next = starts[p]!;
+    while (next < ends[p]!) {
+      const batch = await log.read(topic, p, next, 1_000);
+      if (batch.length === 0) throw new Error(`${topic}:${p} read nothing at ${next} before its end ${ends[p]}`);
+      out.push(...batch);
+      next = batch.at(-1)!.offset + 1;
+    }
+  }
+  return out;
+}
+
+/** True once every partition of every topic `group` consumes has its committed offset at the end offset. */
+export async function groupDone(log: KafkaEventLog, group: string, topics: readonly string[]): Promise<boolean> {
+  const committed = await log.committedOffsets(group);
+  for (const topic of topics) {
+    const ends = await log.endOffsets(topic);
+    for (let p = 0; p < ends.length; p++) if ((committed.get(`${topic}:${p}`) ?? 0) < ends[p]!) return false;
+  }
+  return true;
+}
+
+/** Sum over the partitions of `topics` of `group`'s committed offsets (records the group has committed as processed). */
+export async function committedTotal(log: KafkaEventLog, group: string, topics: readonly string[]): Promise<number> {
+  const committed = await log.committedOffsets(group);
+  let n = 0;
+  for (const [tp, offset] of committed) if (topics.some((topic) => tp.startsWith(`${topic}:`))) n += offset;
+  return n;
+}
