@@ -89,6 +89,7 @@ describe(`visibility and deletion (${IN_CLUSTER ? 'cluster:local' : 'standalone 
     const urls = await mediaUrls(stream.manifest_url, JSON.parse(detail.text).thumbnail_url);
     for (const u of urls) assert.equal((await get(u)).status, 200, `before: ${u}`);
     assert.ok((await filesWith(`uploads/${id}/`)).length > 0, 'raw upload stored');
+    assert.ok((await filesWith(`videos/${id}/`)).length > 0, 'renditions stored (so the collector check below is not vacuous)');
 
     const del = await fetch(`${sw.url}/api/v1/videos/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${alice.token}` } });
     assert.equal(del.status, 204);

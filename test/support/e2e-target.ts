@@ -84,21 +84,15 @@ export async function startE2eTarget(opts: { dataDir: string; env?: Record<strin
       exits: () => [{ label: 'standalone', code: sw.child.exitCode, signal: sw.child.signalCode }],
     };
   }
-  const dataDir = resolve(opts.dataDir);
-  await mkdir(dataDir, { recursive: true });
-  const cluster = await startLocalCluster({
-    dataDir,
-    gatewayPort: await freePort(),
-    port: freePort,
-    gateways: opts.gateways ?? 2,
-    env: {
-      STREAMWAVE_LOG_LEVEL: process.env.STREAMWAVE_TEST_LOG_LEVEL ?? 'warn',
-      // Quick rebalances when a test stops a role (the default waits for the broker's 45 s).
-      STREAMWAVE_KAFKA_SESSION_TIMEOUT_MS: '6000',
-      ...opts.env,
-    },
-    logger: pino({ level: 'warn' }),
-  });
+  // A port handed out by freePort (or picked by a server script) can be taken by another process
+  // before the server binds it (other test runs share the machine): one more try in a fresh dir.
+  let cluster: LocalCluster;
+  try {
+    cluster = await startCluster(resolve(opts.dataDir), opts);
+  } catch (err) {
+    if (!/Address already in use|EADDRINUSE/.test(String((err as Error).message))) throw err;
+    cluster = await startCluster(resolve(opts.dataDir, 'retry'), opts);
+  }
   try {
     const deadline = Date.now() + (opts.timeoutMs ?? 180_000);
     for (const g of cluster.gatewayUrls) {
@@ -120,6 +114,24 @@ export async function startE2eTarget(opts: { dataDir: string; env?: Record<strin
     stop: () => cluster.stop(),
     exits: () => cluster.roles.map((r) => ({ label: r.label, code: r.process.exitCode, signal: r.process.signalCode })),
   };
+}
+
+/** `startLocalCluster` under `dataDir` with the suite's environment given to every role. */
+async function startCluster(dataDir: string, opts: { env?: Record<string, string>; gateways?: number }): Promise<LocalCluster> {
+  await mkdir(dataDir, { recursive: true });
+  return startLocalCluster({
+    dataDir,
+    gatewayPort: await freePort(),
+    port: freePort,
+    gateways: opts.gateways ?? 2,
+    env: {
+      STREAMWAVE_LOG_LEVEL: process.env.STREAMWAVE_TEST_LOG_LEVEL ?? 'warn',
+      // Quick rebalances when a test stops a role (the default waits for the broker's 45 s).
+      STREAMWAVE_KAFKA_SESSION_TIMEOUT_MS: '6000',
+      ...opts.env,
+    },
+    logger: pino({ level: 'warn' }),
+  });
 }
 
 /** The roles' configuration as `loadConfig` reads it (cluster mode): server addresses, bucket, registry credentials. */
