@@ -54,6 +54,8 @@ export interface E2eTarget {
   urls: string[];
   /** The standalone server's data dir (its embedded log, objects, read models); undefined in cluster mode. */
   dataDir?: string;
+  /** The directory the target runs in (standalone: its data dir; cluster: the local cluster's dir, `<dataDir>/retry` after a port clash); start again on it to restart. */
+  dir: string;
   /** The standalone process (standalone mode only). */
   standalone?: StandaloneProcess;
   /** The local cluster (cluster mode only): its roles, servers and the roles' environment. */
@@ -69,17 +71,21 @@ export interface E2eTarget {
 /**
  * Starts the target chosen by `STREAMWAVE_E2E_TARGET` and resolves once it serves the public API
  * (standalone: GET /health 200; cluster: every role live and each gateway's GET /health 200).
+ * Starting again on the same `dataDir` is a restart (cluster mode: the servers keep their data and
+ * the roles their secrets).
  * @param opts.dataDir a fresh directory for this target (created when missing)
  * @param opts.env `STREAMWAVE_*` overrides, given to the standalone process or to every role
  * @param opts.gateways gateways in cluster mode (default 2)
+ * @param opts.waitFor `live`: resolve once GET /health/live answers (every role's, in cluster mode),
+ *   for a target expected to be unready; default `ready` (GET /health 200)
  * @throws when the target does not come up (standalone within `timeoutMs`, default 60 s; cluster:
  *   a server script or role fails, or a gateway is not healthy within `timeoutMs`, default 180 s)
  */
-export async function startE2eTarget(opts: { dataDir: string; env?: Record<string, string>; gateways?: number; timeoutMs?: number }): Promise<E2eTarget> {
+export async function startE2eTarget(opts: { dataDir: string; env?: Record<string, string>; gateways?: number; timeoutMs?: number; waitFor?: 'live' | 'ready' }): Promise<E2eTarget> {
   if (E2E_TARGET === 'standalone') {
-    const sw = await startStandaloneProcess({ dataDir: opts.dataDir, env: opts.env, ...(opts.timeoutMs && { timeoutMs: opts.timeoutMs }) });
+    const sw = await startStandaloneProcess({ dataDir: opts.dataDir, env: opts.env, waitFor: opts.waitFor, ...(opts.timeoutMs && { timeoutMs: opts.timeoutMs }) });
     return {
-      mode: 'standalone', url: sw.url, port: sw.port, urls: [sw.url], dataDir: sw.dataDir, standalone: sw,
+      mode: 'standalone', url: sw.url, port: sw.port, urls: [sw.url], dataDir: sw.dataDir, dir: sw.dataDir, standalone: sw,
       output: sw.output, stop: () => sw.stop(),
       exits: () => [{ label: 'standalone', code: sw.child.exitCode, signal: sw.child.signalCode }],
     };
@@ -87,15 +93,17 @@ export async function startE2eTarget(opts: { dataDir: string; env?: Record<strin
   // A port handed out by freePort (or picked by a server script) can be taken by another process
   // before the server binds it (other test runs share the machine): one more try in a fresh dir.
   let cluster: LocalCluster;
+  let dir = resolve(opts.dataDir);
   try {
-    cluster = await startCluster(resolve(opts.dataDir), opts);
+    cluster = await startCluster(dir, opts);
   } catch (err) {
     if (!/Address already in use|EADDRINUSE/.test(String((err as Error).message))) throw err;
-    cluster = await startCluster(resolve(opts.dataDir, 'retry'), opts);
+    dir = resolve(opts.dataDir, 'retry');
+    cluster = await startCluster(dir, opts);
   }
   try {
     const deadline = Date.now() + (opts.timeoutMs ?? 180_000);
-    for (const g of cluster.gatewayUrls) {
+    for (const g of opts.waitFor === 'live' ? [] : cluster.gatewayUrls) {
       for (;;) {
         const ok = await fetch(`${g}/health`).then((r) => r.ok, () => false);
         if (ok) break;
@@ -109,7 +117,7 @@ export async function startE2eTarget(opts: { dataDir: string; env?: Record<strin
   }
   const url = cluster.gatewayUrls[0]!;
   return {
-    mode: 'cluster', url, port: Number(new URL(url).port), urls: cluster.gatewayUrls, cluster,
+    mode: 'cluster', url, port: Number(new URL(url).port), urls: cluster.gatewayUrls, dir, cluster,
     output: () => cluster.roles.map((r) => (existsSync(r.logFile) ? readFileSync(r.logFile, 'utf8').split('\n').filter(Boolean).map((l) => `[${r.label}] ${l}`).join('\n') : '')).join('\n'),
     stop: () => cluster.stop(),
     exits: () => cluster.roles.map((r) => ({ label: r.label, code: r.process.exitCode, signal: r.process.signalCode })),
