@@ -33,8 +33,13 @@ source "$HERE/lib.sh"
 
 # Kafka cluster ids are 16 random bytes in URL-safe base64 without padding (22 chars),
 # the format of `kafka-storage random-uuid`; generated here to save a JVM start.
+# Like Kafka's own Uuid.randomUuid(), never one that starts with '-': the storage tool's argument
+# parser reads `-t -xyz…` as a missing value ("--cluster-id/-t: expected one argument"), which
+# failed about one start in 64.
 random_cluster_id() {
-  head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'
+  local id
+  while id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"; [[ "$id" == -* ]]; do :; done
+  echo "$id"
 }
 
 cmd_fetch() {

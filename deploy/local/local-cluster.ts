@@ -102,6 +102,14 @@ async function waitLive(url: string, child: ChildProcess, label: string, timeout
   }
 }
 
+/** `waitLive` for `r`; on failure the error carries the tail of the role's log (why it exited: a taken port, a server not reachable, …). */
+async function waitLiveWithTail(r: LocalRole, timeoutMs: number): Promise<void> {
+  await waitLive(r.url, r.process, r.label, timeoutMs).catch((err: Error) => {
+    const tail = existsSync(r.logFile) ? readFileSync(r.logFile, 'utf8').slice(-3000) : '';
+    throw new Error(`${err.message}\n--- ${r.logFile} (tail) ---\n${tail}`);
+  });
+}
+
 /**
  * Starts the servers, then the roles (registry first: the others register their schemas with it),
  * and resolves once every role answers `/health/live`. On failure everything started is stopped.
@@ -188,12 +196,9 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
       const role: LocalRole = { label: p.label, role: p.role, url: `http://127.0.0.1:${p.port}`, process: child, logFile };
       roles.push(role);
       log.info({ role: p.label, url: role.url }, `starting ${p.label}`);
-      if (p.role === 'registry') await waitLive(role.url, child, p.label, 180_000);
+      if (p.role === 'registry') await waitLiveWithTail(role, 180_000);
     }
-    await Promise.all(roles.map((r) => waitLive(r.url, r.process, r.label, 300_000).catch((err: Error) => {
-      const tail = existsSync(r.logFile) ? readFileSync(r.logFile, 'utf8').slice(-3000) : '';
-      throw new Error(`${err.message}\n--- ${r.logFile} (tail) ---\n${tail}`);
-    })));
+    await Promise.all(roles.map((r) => waitLiveWithTail(r, 300_000)));
     return { gatewayUrls: roles.filter((r) => r.role === 'gateway').map((r) => r.url), roles, servers, roleEnv, stop };
   } catch (err) {
     await stop();

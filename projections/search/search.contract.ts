@@ -110,6 +110,27 @@ export function testSearchReadModel(engineName: string, setup: () => Promise<Sea
       }
     });
 
+    test('a query of several terms finds the videos that match any of them (MiniSearch\'s OR; found by the cluster-mode e2e suite)', async () => {
+      const log = await withLog([
+        ...videoEvents('v1', 'Dinosaur documentary'),
+        ...videoEvents('v2', 'Rotated', { description: 'a phone clip' }),
+        ...videoEvents('v3', 'Cooking pasta'),
+      ]);
+      const r = await run(log, freshStore());
+      try {
+        assert.deepEqual(await sortedIds(r.q, 'dinosaur rotated'), ['v1', 'v2'], 'each video matches one of the two terms');
+        assert.deepEqual(await sortedIds(r.q, 'rotated dinosaur'), ['v1', 'v2'], 'term order does not matter');
+        const p1 = await r.q.search('dinosaur rotated', 1);
+        assert.equal(p1.videos.length, 1);
+        assert.ok(p1.nextCursor, 'the second video is on a next page');
+        const p2 = await r.q.search('dinosaur rotated', 1, p1.nextCursor!);
+        assert.deepEqual([p1.videos[0]!.videoId, ...p2.videos.map((v) => v.videoId)].sort(), ['v1', 'v2']);
+        assert.equal(p2.nextCursor, null);
+      } finally {
+        await r.close();
+      }
+    });
+
     test('metadata updates re-index, deletion removes, a later publish adds', async () => {
       const log = await withLog([
         ...videoEvents('v1', 'Dinosaur documentary'),

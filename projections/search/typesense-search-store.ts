@@ -33,6 +33,13 @@ export const CHECKPOINT_FIELDS: CollectionFieldSchema[] = [{ name: 'readModel', 
 /**
  * Search parameters (Typesense 0.24 names). Typo tolerance: up to 2 typos per term, 1 from 4
  * characters, 2 from 7 ("dinosuar" → "Dinosaur"); the last term matches as a prefix ("noodl").
+ * A query of several terms matches videos with ANY of them, as MiniSearch's default OR does in
+ * standalone mode: Typesense matches all terms first, then, while fewer than
+ * `drop_tokens_threshold` hits are found, drops terms (from the right, then from the left) and
+ * adds what the shorter queries match; videos matching more terms rank first. The threshold is
+ * 0.24's per_page limit so that a page never stops short of the hits of the dropped terms (0.24
+ * drops contiguous runs of terms only: in a 3-term query a video matching only the middle term
+ * is not found).
  */
 export const QUERY_PARAMS = {
   query_by: 'title,description,tags',
@@ -41,6 +48,7 @@ export const QUERY_PARAMS = {
   min_len_1typo: 4,
   min_len_2typo: 7,
   prefix: true,
+  drop_tokens_threshold: 250,
   sort_by: '_text_match:desc,videoId:asc',
   highlight_fields: 'title',
 } as const;

@@ -6,6 +6,11 @@
  * - after a `kill -9`, a torn tail is cut and the server starts; a byte flipped in the middle of a
  *   partition stops start-up with LOG_CORRUPTED naming the file and byte offset, and
  *   `streamwave log verify` exits 1 naming the same partition.
+ *
+ * Against cluster:local (issue 9; STREAMWAVE_E2E_TARGET=cluster, `npm run test:cluster`) the
+ * disk-floor test runs on every role (each checks its own disk) and restarts the whole cluster on
+ * the same data dir. Not registered in cluster mode: the log-integrity test (standalone only: it
+ * tears and corrupts the embedded log's segment files on disk; in cluster mode the log is Kafka's).
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,11 +19,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StreamWaveClient } from '../../cli/client/streamwave-client.ts';
 import { runStreamwave, startStandaloneProcess, type StandaloneProcess } from '../support/standalone-process.ts';
+import { IN_CLUSTER, startE2eTarget, type E2eTarget } from '../support/e2e-target.ts';
 
 let tmp: string | undefined;
 let sw: StandaloneProcess | undefined;
+let target: E2eTarget | undefined;
 after(async () => {
   await sw?.stop();
+  await target?.stop();
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
@@ -38,7 +46,7 @@ async function largestSegment(dataDir: string): Promise<{ file: string; size: nu
   return best;
 }
 
-test('ready goes 503 DISK_SPACE_LOW below the free-disk floor and back; live stays 200', { timeout: 300_000 }, async () => {
+if (!IN_CLUSTER) test('ready goes 503 DISK_SPACE_LOW below the free-disk floor and back; live stays 200', { timeout: 300_000 }, async () => {
   tmp = await mkdtemp(join(tmpdir(), 'sw-health-ready-'));
   const dataDir = join(tmp, 'data');
   sw = await startStandaloneProcess({ dataDir, waitFor: 'live', env: { STREAMWAVE_MIN_FREE_DISK_BYTES: String(2 ** 52) } });
@@ -62,7 +70,7 @@ test('ready goes 503 DISK_SPACE_LOW below the free-disk floor and back; live sta
   sw = undefined;
 });
 
-test('log integrity on a real data dir: torn tail after kill -9 is cut; a corrupted middle stops start-up; verify agrees', { timeout: 300_000 }, async () => {
+if (!IN_CLUSTER) test('log integrity on a real data dir: torn tail after kill -9 is cut; a corrupted middle stops start-up; verify agrees', { timeout: 300_000 }, async () => {
   tmp ??= await mkdtemp(join(tmpdir(), 'sw-health-ready-'));
   const dataDir = join(tmp, 'integrity');
   sw = await startStandaloneProcess({ dataDir });
@@ -101,4 +109,31 @@ test('log integrity on a real data dir: torn tail after kill -9 is cut; a corrup
   assert.equal(v.code, 1, v.stdout + v.stderr);
   assert.match(v.stdout, /\tcorrupted\t0 records\t\d+ bytes at byte 0 \(valid record again at byte \d+\)/);
   console.log(v.stdout.split('\n').filter((l) => /corrupted|CORRUPTED/.test(l)).join('\n'));
+});
+
+if (IN_CLUSTER) test('cluster:local: every role\'s ready goes 503 DISK_SPACE_LOW below the free-disk floor and back after a restart; live stays 200', { timeout: 600_000 }, async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'sw-health-ready-'));
+  const dataDir = join(tmp, 'cluster');
+  target = await startE2eTarget({ dataDir, waitFor: 'live', gateways: 1, env: { STREAMWAVE_MIN_FREE_DISK_BYTES: String(2 ** 52) } });
+  for (const role of target.cluster!.roles) {
+    assert.deepEqual(await get(`${role.url}/health/live`), { status: 200, body: { status: 'ok' } }, role.label);
+    for (const path of ['/health/ready', '/health']) {
+      const { status, body } = await get(`${role.url}${path}`);
+      assert.equal(status, 503, `${role.label} ${path}`);
+      assert.equal(body.status, 'unavailable');
+      assert.deepEqual(body.reasons!.map((r) => [r.check, r.code]), [['disk', 'DISK_SPACE_LOW']], `${role.label} ${path}: ${JSON.stringify(body)}`);
+      assert.doesNotMatch(JSON.stringify(body), new RegExp(tmp), 'no server path in the public answer');
+      console.log(`${role.label} ${path} → ${status} ${body.reasons![0].code}: ${body.reasons![0].message}`);
+    }
+  }
+  await target.stop();
+  target = await startE2eTarget({ dataDir: target.dir, gateways: 1 });
+  for (const role of target.cluster!.roles) {
+    const back = await get(`${role.url}/health/ready`);
+    assert.equal(back.status, 200, `${role.label}: ${JSON.stringify(back.body)}`);
+    assert.equal(back.body.status, 'ok');
+  }
+  console.log(`same data dir, default floor: /health/ready → 200 on ${target.cluster!.roles.map((r) => r.label).join(', ')}`);
+  await target.stop();
+  target = undefined;
 });

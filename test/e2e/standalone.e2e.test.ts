@@ -3,6 +3,11 @@
  * test makes with ffmpeg through the same client the CLI uses, check the HLS ladder, then
  * comments, views → analytics, search, and the bad inputs of the issue (each a 4xx with a
  * stable code, or a failed status with a reason; never a 5xx).
+ *
+ * The same tests run against cluster:local (issue 9) with STREAMWAVE_E2E_TARGET=cluster
+ * (`npm run test:cluster`, test/support/e2e-target.ts): every test runs in both modes; the last
+ * one reads the video's events from the embedded log on disk in standalone mode and from the
+ * Kafka topic in cluster mode. No test is excluded in cluster mode.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,17 +17,13 @@ import { join } from 'node:path';
 import { StreamWaveClient, ApiError } from '../../cli/client/streamwave-client.ts';
 import { heartbeat, startPlayback } from '../support/playback.ts';
 import { uploadFile, waitForProcessing } from '../../cli/client/upload-file.ts';
-import { startStandaloneProcess, type StandaloneProcess } from '../support/standalone-process.ts';
+import { startE2eTarget, topicEvents, type E2eTarget } from '../support/e2e-target.ts';
 import { makeClip, makeAudioOnly, truncateCopy } from '../support/make-media.ts';
 import { checkHls, sourceFacts } from '../support/media-check.ts';
 import type { VideoEvent } from '../../domain/video/video.events.ts';
-import { createEmbeddedEventLog } from '../../platform/log/embedded/embedded-event-log.adapter.ts';
-import { createAvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
-import { createInProcessSchemaRegistryApi } from '../../schemas/codec/schema-registry-api.ts';
-import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts';
 import { TOPICS } from '../../schemas/topics.ts';
 
-let sw: StandaloneProcess;
+let sw: E2eTarget;
 let tmp: string;
 let alice: StreamWaveClient;
 let bob: StreamWaveClient;
@@ -61,7 +62,7 @@ async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, what: 
 
 before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'sw-e2e-'));
-  sw = await startStandaloneProcess({ dataDir: join(tmp, 'data'), env: { STREAMWAVE_UPLOADS_PER_HOUR: '50' } });
+  sw = await startE2eTarget({ dataDir: join(tmp, 'data'), env: { STREAMWAVE_UPLOADS_PER_HOUR: '50' } });
   alice = new StreamWaveClient(sw.url);
   bob = new StreamWaveClient(sw.url);
   await alice.register('alice', 'alice@example.com', 'alice-password-1');
@@ -74,33 +75,6 @@ after(async () => {
   await sw?.stop();
   await rm(tmp, { recursive: true, force: true });
 });
-
-/** The events of one video on the server's log, in log order (the server must be stopped: the log is locked while it runs). */
-async function videoEventsOnDisk(dataDir: string, id: string): Promise<VideoEvent[]> {
-  const log = await createEmbeddedEventLog({ dataDir });
-  try {
-    const registry = createSchemaRegistry({ log });
-    await registry.start();
-    const codec = createAvroEventCodec({ registry: createInProcessSchemaRegistryApi(registry) });
-    const out: VideoEvent[] = [];
-    const ends = await log.endOffsets(TOPICS.videos);
-    for (let partition = 0; partition < ends.length; partition++) {
-      for (let from = 0; from < ends[partition]!;) {
-        const batch = await log.read(TOPICS.videos, partition, from, 500);
-        if (!batch.length) break;
-        for (const r of batch) {
-          if (r.key?.toString() !== id || r.value === null) continue;
-          out.push((await codec.decode(r.value)) as VideoEvent);
-        }
-        from = batch[batch.length - 1]!.offset + 1;
-      }
-    }
-    await registry.stop();
-    return out;
-  } finally {
-    await log.close();
-  }
-}
 
 let firstVideoId: string;
 
@@ -307,11 +281,11 @@ describe('bad input gets a clear 4xx, never a 5xx', () => {
   });
 });
 
-// Last: stops the server to read its log.
+// Last: standalone stops the server to read its log on disk; cluster mode reads the Kafka topic.
 describe('the log of the 720p upload', () => {
   test('the video is published with its lowest rendition, before the rest of the ladder is encoded (docs/adr/0002)', async () => {
-    await sw.stop();
-    const events = await videoEventsOnDisk(sw.dataDir, firstVideoId);
+    if (sw.mode === 'standalone') await sw.stop();
+    const events = (await topicEvents(sw, TOPICS.videos, firstVideoId)) as VideoEvent[];
     const seq = events
       .filter((e) => e.type === 'RenditionEncoded' || e.type === 'VideoPublished' || e.type === 'VideoProcessingCompleted')
       .map((e) => (e.type === 'RenditionEncoded' ? e.data.rendition.name : e.type));

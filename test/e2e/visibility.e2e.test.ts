@@ -5,18 +5,23 @@
  * the 204 and the first 404 are printed, not asserted), and the media collector removes the raw
  * upload and the renditions; a private video is 404 to another user and to anonymous callers on
  * detail, status, stream and media, the owner plays it through signed URLs, never cacheable publicly.
+ *
+ * The same tests run against cluster:local (issue 9) with STREAMWAVE_E2E_TARGET=cluster
+ * (`npm run test:cluster`, test/support/e2e-target.ts): the media is then served by the gateway
+ * from the S3 server, and the collector's work is checked on the bucket's keys instead of the
+ * data dir's files. No test is excluded in cluster mode.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StreamWaveClient } from '../../cli/client/streamwave-client.ts';
 import { uploadFile, waitForProcessing } from '../../cli/client/upload-file.ts';
-import { startStandaloneProcess, type StandaloneProcess } from '../support/standalone-process.ts';
+import { IN_CLUSTER, startE2eTarget, storedObjectsWith, type E2eTarget } from '../support/e2e-target.ts';
 import { makeClip } from '../support/make-media.ts';
 
-let sw: StandaloneProcess;
+let sw: E2eTarget;
 let tmp: string;
 let clip: string;
 const alice = { client: undefined as unknown as StreamWaveClient, token: '' };
@@ -28,11 +33,8 @@ async function get(url: string, token?: string) {
   return { status: r.status, text, cacheControl: r.headers.get('cache-control') ?? '' };
 }
 
-/** Files under the data dir whose path contains `part` (the embedded object store keeps keys as paths). */
-async function filesWith(part: string): Promise<string[]> {
-  const all = await readdir(join(tmp, 'data'), { recursive: true, withFileTypes: true });
-  return all.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)).filter((p) => p.includes(part));
-}
+/** Stored objects whose name contains `part`: files under the standalone data dir, keys in the cluster's S3 bucket. */
+const filesWith = (part: string): Promise<string[]> => storedObjectsWith(sw, part);
 
 async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -65,7 +67,7 @@ async function upload(title: string, visibility: 'public' | 'private'): Promise<
 
 before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'sw-e2e-vis-'));
-  sw = await startStandaloneProcess({ dataDir: join(tmp, 'data'), env: { STREAMWAVE_UPLOADS_PER_HOUR: '50' } });
+  sw = await startE2eTarget({ dataDir: join(tmp, 'data'), env: { STREAMWAVE_UPLOADS_PER_HOUR: '50' } });
   for (const [who, name] of [[alice, 'alice'], [bob, 'bob']] as const) {
     who.client = new StreamWaveClient(sw.url);
     await who.client.register(name, `${name}@example.com`, `${name}-password-1`);
@@ -79,7 +81,7 @@ after(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-describe('visibility and deletion (standalone process)', () => {
+describe(`visibility and deletion (${IN_CLUSTER ? 'cluster:local' : 'standalone process'})`, () => {
   test('DELETE: playlists, segments and thumbnail 404 on the next request; the collector removes the raw upload and renditions', async () => {
     const id = await upload('Doomed clip', 'public');
     const detail = await get(`/api/v1/videos/${id}`);
@@ -87,6 +89,7 @@ describe('visibility and deletion (standalone process)', () => {
     const urls = await mediaUrls(stream.manifest_url, JSON.parse(detail.text).thumbnail_url);
     for (const u of urls) assert.equal((await get(u)).status, 200, `before: ${u}`);
     assert.ok((await filesWith(`uploads/${id}/`)).length > 0, 'raw upload stored');
+    assert.ok((await filesWith(`videos/${id}/`)).length > 0, 'renditions stored (so the collector check below is not vacuous)');
 
     const del = await fetch(`${sw.url}/api/v1/videos/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${alice.token}` } });
     assert.equal(del.status, 204);

@@ -4,6 +4,13 @@
  * listening on a free loopback port, with every route recorded as Fastify registers it. Requests
  * go over real HTTP (node:http, raw headers allowed), so header parsing and body limits are real.
  * Seeded with a user, an admin token and a started upload so path parameters can hit real ids.
+ *
+ * With STREAMWAVE_E2E_TARGET=cluster (issue 9, `npm run test:cluster`) the routes are still the
+ * ones standalone registers (enumerated by starting standalone in this process, then stopped), but
+ * the requests go to cluster:local (test/support/e2e-target.ts): the public API and /media to the
+ * first gateway role, `/registry/*` to the registry role (which serves the same routes at its root).
+ * The `/s3/*` routes are left out in cluster mode: there the S3 endpoint is the SeaweedFS server,
+ * not StreamWave's code.
  */
 import { request as httpRequest, Agent } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -13,6 +20,7 @@ import type { RouteOptions } from 'fastify';
 import { loadConfig } from '../../deploy/config/config.ts';
 import { startStandalone } from '../../deploy/standalone/standalone.ts';
 import type { JsonSchema } from './schema-arbitrary.ts';
+import { IN_CLUSTER, startE2eTarget } from '../support/e2e-target.ts';
 
 /** One route as registered: method, URL pattern (`/api/v1/videos/:id`), and its schemas. */
 export interface FuzzRoute {
@@ -63,15 +71,26 @@ export async function startFuzzWorld(): Promise<FuzzWorld> {
       }
     },
   });
-  const base = new URL(running.url);
+  // Cluster mode: the routes were all that standalone was needed for; the requests go to the cluster.
+  let target: Awaited<ReturnType<typeof startE2eTarget>> | undefined;
+  if (IN_CLUSTER) {
+    await running.stop();
+    target = await startE2eTarget({ dataDir: join(dataDir, 'cluster'), gateways: 1, env: { STREAMWAVE_UPLOADS_PER_HOUR: '1000000', STREAMWAVE_RATE_LIMITS: 'off', STREAMWAVE_LOG_LEVEL: 'silent' } });
+  }
+  const gatewayBase = new URL(target?.url ?? running.url);
+  const registryBase = target && new URL(target.cluster!.roles.find((r) => r.role === 'registry')!.url);
+  const adminToken = target?.cluster!.roleEnv.STREAMWAVE_ADMIN_TOKEN ?? ADMIN_TOKEN;
   const agent = new Agent({ keepAlive: true, maxSockets: 8 });
 
   const send = (req: FuzzRequest) => new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const toRegistry = registryBase !== undefined && /^\/registry(\/|\?|$)/.test(req.path);
+    const base = toRegistry ? registryBase : gatewayBase;
+    const path = toRegistry ? req.path.slice('/registry'.length).replace(/^(?!\/)/, '/') : req.path;
     const payload = req.body === undefined ? undefined
       : Buffer.isBuffer(req.body) || typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
     // An explicit Content-Length: node sends GET/HEAD/DELETE bodies neither chunked nor sized otherwise.
     const headers = payload === undefined ? req.headers : { ...req.headers, 'content-length': String(Buffer.byteLength(payload)) };
-    const r = httpRequest({ host: base.hostname, port: base.port, method: req.method, path: req.path, headers, agent }, (res) => {
+    const r = httpRequest({ host: base.hostname, port: base.port, method: req.method, path, headers, agent }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8').slice(0, 2000) }));
@@ -103,16 +122,17 @@ export async function startFuzzWorld(): Promise<FuzzWorld> {
   });
 
   return {
-    url: running.url,
-    routes,
+    url: gatewayBase.origin,
+    routes: IN_CLUSTER ? routes.filter((r) => !r.url.startsWith('/s3')) : routes,
     seeds: {
-      userToken, adminToken: ADMIN_TOKEN, username, videoId: String(upload.video_id), uploadId: String(upload.upload_id),
+      userToken, adminToken, username, videoId: String(upload.video_id), uploadId: String(upload.upload_id),
       // A real presigned UploadPart URL (path + query): its signature gets S3 requests past SigV4 into the handlers.
       presignedPartPath: (() => { const u = new URL((upload.parts as { url: string }[])[0].url); return u.pathname + u.search; })(),
     },
     send,
     async close() {
       agent.destroy();
+      await target?.stop();
       await running.stop();
       await rm(dataDir, { recursive: true, force: true });
     },
