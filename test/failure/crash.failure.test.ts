@@ -148,7 +148,9 @@ test('crash: kill -9 projector and transcoder during a 50k-event load; read mode
   const transcodeIds: string[] = [];
   if (hasFfmpeg()) {
     const store = createEmbeddedObjectStore({ dir: join(dataDir, 'roles', 'objects'), publicBaseUrl: 'http://127.0.0.1:1', s3: { endpointPath: '/s3', bucket: 'b', region: 'us-east-1', accessKeyId: 'a', secretAccessKey: 's' } });
-    for (let i = 0; i < 3; i++) {
+    // Five clips: a kill needs a video whose first rung is encoded while the transcoder is up; with
+    // three, a restart overlapping the next video's first rung left a single chance (seen in CI).
+    for (let i = 0; i < 5; i++) {
       const videoId = `vid_tx${i}`;
       const clip = join(dataDir, `clip${i}.mp4`);
       const r = spawnSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=640x360:rate=15:duration=${4 + i}`, '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', clip]);
