@@ -32,12 +32,15 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # runs in a command substitution (a subshell), so the caller records what it took: USED+="$p ".
 USED=" "
 
-# A port nobody listens on, from 20000-49999, that is neither PORT nor in USED; for a server's
+# A port nobody listens on, from 20000-32767, that is neither PORT nor in USED; for a server's
 # internal ports (Kafka controller, ClickHouse native TCP, Typesense peering, SeaweedFS services).
+# Below Linux's ephemeral range (32768-60999 by default): a port picked there could be taken by an
+# outgoing connection between the probe and the server's bind (seen in CI: the Kafka controller
+# failed with "Address already in use").
 free_port() {
   local p i
   for i in $(seq 1 100); do
-    p=$(( 20000 + RANDOM % 30000 ))
+    p=$(( 20000 + RANDOM % 12768 ))
     if [[ "$p" != "${PORT:-}" && "$USED" != *" $p "* ]] && ! port_open "$p"; then echo "$p"; return 0; fi
   done
   die "no free port found"
