@@ -1,13 +1,11 @@
 import { mkdir } from 'node:fs/promises';
 import { Session, drainPending } from 'chdb';
 import pino from 'pino';
-import type { OffsetMap } from '../../platform/log/event-log.port.ts';
-import { tpKey } from '../../platform/log/event-log.port.ts';
-import type { VideoAnalytics } from './analytics.port.ts';
-import { minuteIso } from '../../domain/view/view-rule.ts';
-import type { AnalyticsStore, HeartbeatRow } from './analytics-store.port.ts';
+import type { AnalyticsStore } from './analytics-store.port.ts';
 import { AnalyticsStoreError } from './analytics-store.port.ts';
-import { ANALYTICS_DATABASE, analyticsSql, isAnalyticsDatabaseName, videoParams, type AnalyticsDialect } from './analytics.sql.ts';
+import { ANALYTICS_DATABASE, analyticsSql, isAnalyticsDatabaseName, type AnalyticsDialect } from './analytics.sql.ts';
+import { sqlAnalyticsStore } from './sql-analytics-store.ts';
+import type { ClickHouseParams } from './clickhouse-binding.ts';
 
 export interface ChdbAnalyticsStoreOptions {
   /** chDB data directory (created if missing), e.g. `<dataDir>/analytics`. */
@@ -43,25 +41,6 @@ export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions):
   const sql = analyticsSqlOrThrow(opts.database ?? ANALYTICS_DATABASE, opts.dialect);
   await mkdir(opts.path, { recursive: true });
   const session = openSession(opts.path);
-  let closed = false;
-  const guard = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
-    if (closed) throw new AnalyticsStoreError('ANALYTICS_CLOSED', 'analytics store is closed');
-    try {
-      return await fn();
-    } catch (e) {
-      if (e instanceof AnalyticsStoreError) throw e;
-      throw new AnalyticsStoreError('ANALYTICS_IO', `chDB ${what} failed: ${(e as Error).message}`, e);
-    }
-  };
-  const rows = async <T>(statement: string, params: Record<string, string | number> = {}): Promise<T[]> => {
-    const bound = sql.bind(statement, params);
-    const r = bound.query_params
-      ? await session.queryBindAsync(bound.query, bound.query_params, { format: 'JSONEachRow' })
-      : await session.queryAsync(bound.query, { format: 'JSONEachRow' });
-    const text = r.text().trim();
-    return text ? text.split('\n').map((l) => JSON.parse(l) as T) : [];
-  };
-
   try {
     await session.queryAsync(sql.createDatabase);
     await session.queryAsync(sql.createHeartbeatsTable);
@@ -73,44 +52,24 @@ export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions):
   }
   logger.debug({ path: opts.path, database: sql.database }, 'chdb analytics store open');
 
-  return {
-    insertHeartbeats(batch: HeartbeatRow[]) {
-      return guard('insert', async () => {
-        if (!batch.length) return;
-        const payload = batch.map((r) => JSON.stringify(sql.toJsonRow(r))).join('\n') + '\n';
-        await session.insert({ table: sql.heartbeatsTable, values: Buffer.from(payload, 'utf8'), format: 'JSONEachRow' });
-      });
+  return sqlAnalyticsStore(sql, {
+    name: 'chDB',
+    async rows<T>(query: string, queryParams?: ClickHouseParams) {
+      const r = queryParams
+        ? await session.queryBindAsync(query, queryParams, { format: 'JSONEachRow' })
+        : await session.queryAsync(query, { format: 'JSONEachRow' });
+      const text = r.text().trim();
+      return text ? text.split('\n').map((l) => JSON.parse(l) as T) : [];
     },
-    checkpoint() {
-      return guard('checkpoint', async () => {
-        const out: OffsetMap = new Map();
-        for (const r of await rows<{ topic: string; partition: number | string; next_offset: number | string }>(sql.selectCheckpoint)) {
-          out.set(tpKey(r.topic, Number(r.partition)), Number(r.next_offset));
-        }
-        return out;
-      });
-    },
-    videoAnalytics(videoId: string) {
-      return guard('query', async () => {
-        const params = videoParams(videoId);
-        const [totals] = await rows<{ views: number | string; unique_viewers: number | string; watch_time_seconds: number | string }>(sql.selectVideoTotals, params);
-        const perMinute = await rows<{ minute_s: number | string; views: number | string }>(sql.selectViewsPerMinute, params);
-        const result: VideoAnalytics = {
-          views: Number(totals?.views ?? 0),
-          unique_viewers: Number(totals?.unique_viewers ?? 0),
-          watch_time_seconds: Number(totals?.watch_time_seconds ?? 0),
-          views_per_minute: perMinute.map((m) => ({ minute: minuteIso(Number(m.minute_s) * 1000), views: Number(m.views) })),
-        };
-        return result;
-      });
+    async insert(table, rows) {
+      const payload = rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
+      await session.insert({ table, values: Buffer.from(payload, 'utf8'), format: 'JSONEachRow' });
     },
     async close() {
-      if (closed) return;
-      closed = true;
       session.close();
       await drainPending();
     },
-  };
+  });
 }
 
 /**

@@ -1,12 +1,10 @@
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import pino from 'pino';
-import type { OffsetMap } from '../../platform/log/event-log.port.ts';
-import { tpKey } from '../../platform/log/event-log.port.ts';
-import { minuteIso } from '../../domain/view/view-rule.ts';
-import type { VideoAnalytics } from './analytics.port.ts';
-import type { AnalyticsStore, HeartbeatRow } from './analytics-store.port.ts';
+import type { AnalyticsStore } from './analytics-store.port.ts';
 import { AnalyticsStoreError } from './analytics-store.port.ts';
-import { ANALYTICS_DATABASE, ANALYTICS_DIALECTS, analyticsSql, isAnalyticsDatabaseName, videoParams, type AnalyticsDialect, type AnalyticsSql } from './analytics.sql.ts';
+import { ANALYTICS_DATABASE, ANALYTICS_DIALECTS, analyticsSql, isAnalyticsDatabaseName, type AnalyticsDialect, type AnalyticsSql } from './analytics.sql.ts';
+import { analyticsIoError as ioError, sqlAnalyticsStore } from './sql-analytics-store.ts';
+import type { ClickHouseParams } from './clickhouse-binding.ts';
 
 /** Connection and dialect of a ClickHouse analytics store. */
 export interface ClickHouseAnalyticsStoreOptions {
@@ -87,62 +85,18 @@ export async function createClickHouseAnalyticsStore(opts: ClickHouseAnalyticsSt
   }
   logger.debug({ url: opts.url, database, dialect: sql.dialect, serverVersion }, 'clickhouse analytics store open');
 
-  let closed = false;
-  const guard = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
-    if (closed) throw new AnalyticsStoreError('ANALYTICS_CLOSED', 'analytics store is closed');
-    try {
-      return await fn();
-    } catch (e) {
-      if (e instanceof AnalyticsStoreError) throw e;
-      throw ioError(`ClickHouse ${what}`, e);
-    }
-  };
-  const rows = async <T>(statement: string, params: Record<string, string | number> = {}): Promise<T[]> => {
-    const bound = sql.bind(statement, params);
-    const r = await client.query({ query: bound.query, ...(bound.query_params && { query_params: bound.query_params }), format: 'JSONEachRow' });
-    return r.json<T>();
-  };
-
-  return {
-    dialect: sql.dialect,
-    serverVersion,
-    insertHeartbeats(batch: HeartbeatRow[]) {
-      return guard('insert', async () => {
-        if (!batch.length) return;
-        const values = batch.map((r) => sql.toJsonRow(r));
-        await client.insert({ table: sql.heartbeatsTable, values, format: 'JSONEachRow' });
-      });
+  const store = sqlAnalyticsStore(sql, {
+    name: 'ClickHouse',
+    async rows<T>(query: string, queryParams?: ClickHouseParams) {
+      const r = await client.query({ query, ...(queryParams && { query_params: queryParams }), format: 'JSONEachRow' });
+      return r.json<T>();
     },
-    checkpoint() {
-      return guard('checkpoint', async () => {
-        const out: OffsetMap = new Map();
-        for (const r of await rows<{ topic: string; partition: number | string; next_offset: number | string }>(sql.selectCheckpoint)) {
-          out.set(tpKey(r.topic, Number(r.partition)), Number(r.next_offset));
-        }
-        return out;
-      });
+    async insert(table, values) {
+      await client.insert({ table, values, format: 'JSONEachRow' });
     },
-    videoAnalytics(videoId: string) {
-      return guard('query', async () => {
-        if (typeof videoId !== 'string') throw new AnalyticsStoreError('ANALYTICS_IO', `video id must be a string, got ${typeof videoId}`);
-        const params = videoParams(videoId);
-        const [totals] = await rows<{ views: number | string; unique_viewers: number | string; watch_time_seconds: number | string }>(sql.selectVideoTotals, params);
-        const perMinute = await rows<{ minute_s: number | string; views: number | string }>(sql.selectViewsPerMinute, params);
-        const result: VideoAnalytics = {
-          views: Number(totals?.views ?? 0),
-          unique_viewers: Number(totals?.unique_viewers ?? 0),
-          watch_time_seconds: Number(totals?.watch_time_seconds ?? 0),
-          views_per_minute: perMinute.map((m) => ({ minute: minuteIso(Number(m.minute_s) * 1000), views: Number(m.views) })),
-        };
-        return result;
-      });
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
-      await client.close();
-    },
-  };
+    close: () => client.close(),
+  });
+  return Object.assign(store, { dialect: sql.dialect, serverVersion });
 }
 
 /**
@@ -214,11 +168,4 @@ async function serverVersionOf(client: ClickHouseClient): Promise<string> {
   const [row] = await r.json<{ version: string }>();
   if (!row?.version) throw new Error('SELECT version() returned no row');
   return row.version;
-}
-
-/** ANALYTICS_IO carrying the underlying (server or transport) message. */
-function ioError(what: string, e: unknown): AnalyticsStoreError {
-  if (e instanceof AnalyticsStoreError) return e;
-  const message = e instanceof Error ? e.message : String(e);
-  return new AnalyticsStoreError('ANALYTICS_IO', `${what} failed: ${message.trim()}`, e);
 }

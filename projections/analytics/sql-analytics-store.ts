@@ -1,0 +1,91 @@
+/**
+ * The AnalyticsStore both ClickHouse engines share (chDB in standalone mode, a ClickHouse server in
+ * cluster mode): the statements of analytics.sql.ts run on whatever `SqlEngine` executes them, so
+ * the two adapters differ only in how a statement reaches ClickHouse.
+ */
+import type { OffsetMap } from '../../platform/log/event-log.port.ts';
+import { tpKey } from '../../platform/log/event-log.port.ts';
+import { minuteIso } from '../../domain/view/view-rule.ts';
+import type { VideoAnalytics } from './analytics.port.ts';
+import { AnalyticsStoreError, type AnalyticsStore, type HeartbeatRow } from './analytics-store.port.ts';
+import { videoParams, type AnalyticsSql, type HeartbeatJsonRow } from './analytics.sql.ts';
+import type { ClickHouseParams } from './clickhouse-binding.ts';
+
+/** How statements reach one ClickHouse engine. */
+export interface SqlEngine {
+  /** Shown in error messages: `chDB`, `ClickHouse`. */
+  readonly name: string;
+  /** Runs a SELECT (`queryParams` only in the modern dialect) and returns its JSONEachRow rows. */
+  rows<T>(query: string, queryParams?: ClickHouseParams): Promise<T[]>;
+  /** One INSERT of `rows` (JSONEachRow) into `table`: one block, atomic. */
+  insert(table: string, rows: HeartbeatJsonRow[]): Promise<void>;
+  /** Releases the engine (session, HTTP agent). */
+  close(): Promise<void>;
+}
+
+/**
+ * ANALYTICS_IO carrying the underlying (server, engine or transport) message.
+ * @param what what failed, e.g. `ClickHouse insert`
+ */
+export function analyticsIoError(what: string, e: unknown): AnalyticsStoreError {
+  if (e instanceof AnalyticsStoreError) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  return new AnalyticsStoreError('ANALYTICS_IO', `${what} failed: ${message.trim()}`, e);
+}
+
+/**
+ * The AnalyticsStore over `engine`, whose tables `sql` has already created.
+ * @throws (from its methods) AnalyticsStoreError `ANALYTICS_CLOSED` after close, `ANALYTICS_IO`
+ *   when a statement fails or the video id is not a string.
+ */
+export function sqlAnalyticsStore(sql: AnalyticsSql, engine: SqlEngine): AnalyticsStore {
+  let closed = false;
+  const guard = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+    if (closed) throw new AnalyticsStoreError('ANALYTICS_CLOSED', 'analytics store is closed');
+    try {
+      return await fn();
+    } catch (e) {
+      throw analyticsIoError(`${engine.name} ${what}`, e);
+    }
+  };
+  const rows = <T>(statement: string, params: Record<string, string | number> = {}): Promise<T[]> => {
+    const bound = sql.bind(statement, params);
+    return engine.rows<T>(bound.query, bound.query_params);
+  };
+  return {
+    insertHeartbeats(batch: HeartbeatRow[]) {
+      return guard('insert', async () => {
+        if (batch.length) await engine.insert(sql.heartbeatsTable, batch.map((r) => sql.toJsonRow(r)));
+      });
+    },
+    checkpoint() {
+      return guard('checkpoint', async () => {
+        const out: OffsetMap = new Map();
+        for (const r of await rows<{ topic: string; partition: number | string; next_offset: number | string }>(sql.selectCheckpoint)) {
+          out.set(tpKey(r.topic, Number(r.partition)), Number(r.next_offset));
+        }
+        return out;
+      });
+    },
+    videoAnalytics(videoId: string) {
+      return guard('query', async () => {
+        if (typeof videoId !== 'string') throw new AnalyticsStoreError('ANALYTICS_IO', `video id must be a string, got ${typeof videoId}`);
+        const params = videoParams(videoId);
+        const [totals] = await rows<{ views: number | string; unique_viewers: number | string; watch_time_seconds: number | string }>(sql.selectVideoTotals, params);
+        const perMinute = await rows<{ minute_s: number | string; views: number | string }>(sql.selectViewsPerMinute, params);
+        const result: VideoAnalytics = {
+          views: Number(totals?.views ?? 0),
+          unique_viewers: Number(totals?.unique_viewers ?? 0),
+          watch_time_seconds: Number(totals?.watch_time_seconds ?? 0),
+          views_per_minute: perMinute.map((m) => ({ minute: minuteIso(Number(m.minute_s) * 1000), views: Number(m.views) })),
+        };
+        return result;
+      });
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await engine.close();
+    },
+  };
+}
