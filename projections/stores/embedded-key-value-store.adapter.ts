@@ -6,6 +6,7 @@ import type { OffsetMap } from '../../platform/log/event-log.port.ts';
 import type { JsonValue, KeyValueOp, KeyValueStore, ScanOptions } from './key-value-store.port.ts';
 import { SortedJsonMap } from './sorted-json-map.ts';
 import { KeyValueStoreError } from './key-value-store.port.ts';
+import pLimit from 'p-limit';
 
 export interface EmbeddedKeyValueStoreOptions {
   /** Directory owned by this store (created if missing). One store per directory. */
@@ -109,12 +110,8 @@ export async function createEmbeddedKeyValueStore(opts: EmbeddedKeyValueStoreOpt
 
   // ---- writes -------------------------------------------------------------------------------
   let closed = false;
-  let chain: Promise<unknown> = Promise.resolve();
-  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = chain.then(fn, fn);
-    chain = run.catch(() => undefined);
-    return run;
-  };
+  // One at a time, in call order; a failure does not stop the next.
+  const serial = pLimit(1);
   const assertOpen = () => { if (closed) throw new KeyValueStoreError('STORE_CLOSED', `kv store ${dir} is closed`); };
 
   const compactNow = async () => {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { OffsetMap } from '../../platform/log/event-log.port.ts';
 import { KeyValueStoreError, type JsonValue, type KeyValueEntry, type KeyValueOp, type KeyValueStore, type ScanOptions } from './key-value-store.port.ts';
+import pLimit from 'p-limit';
 
 /**
  * KeyValueStore on Redis (cluster mode), through ioredis. Layout of store `name` (all keys share
@@ -161,12 +162,8 @@ export async function createRedisKeyValueStore(opts: RedisKeyValueStoreOptions):
   const keys = redisKeyValueStoreKeys(name);
   const maxFields = Math.max(1, Math.floor(opts.maxFieldsPerCommand ?? 1_000));
   let closed = false;
-  let chain: Promise<unknown> = Promise.resolve();
-  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = chain.then(fn, fn);
-    chain = run.catch(() => undefined);
-    return run;
-  };
+  // One at a time, in call order; a failure does not stop the next.
+  const serial = pLimit(1);
   const assertOpen = () => { if (closed) throw new KeyValueStoreError('STORE_CLOSED', `redis kv store ${name} is closed`); };
 
   const store: KeyValueStore = {

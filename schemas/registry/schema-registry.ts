@@ -6,6 +6,7 @@ import {
   checkCompatibility, DEFAULT_COMPATIBILITY, isCompatibilityLevel, type CompatibilityLevel, type CompatibilityResult,
 } from './compatibility.ts';
 import { RegistryError } from './registry-errors.ts';
+import pLimit from 'p-limit';
 
 /** One registered version of a subject, as returned by `GET /subjects/{s}/versions/{v}`. */
 export interface SchemaVersion {
@@ -130,12 +131,8 @@ export function createSchemaRegistry(opts: SchemaRegistryOptions): SchemaRegistr
   let position = 0;
   let started = false;
   // Serializes writes (and refreshes) of this instance: a register is read-check-append.
-  let chain: Promise<unknown> = Promise.resolve();
-  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = chain.then(fn, fn);
-    chain = run.catch(() => undefined);
-    return run;
-  };
+  // One at a time, in call order; a failure does not stop the next.
+  const serial = pLimit(1);
 
   const apply = (rec: LogRecord): void => {
     if (rec.key === null) return;
@@ -381,7 +378,8 @@ export function createSchemaRegistry(opts: SchemaRegistryOptions): SchemaRegistr
 
     async stop() {
       started = false;
-      await chain;
+      // Queued behind every write still pending: resolves once they have settled.
+      await serial(async () => undefined);
     },
   };
 }
