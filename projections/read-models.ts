@@ -7,6 +7,7 @@
 import pino from 'pino';
 import { VIEW_RULE_VERSION } from '../domain/view/view-rule.ts';
 import type { ProjectionNode } from '../processors/runtime/topology.port.ts';
+import type { ReplayableProjection } from './replay/replay.port.ts';
 import { ANALYTICS, createAnalyticsProjection } from './analytics/analytics.projection.ts';
 import type { AnalyticsStore } from './analytics/analytics-store.port.ts';
 import { COMMENTS, COMMENTS_LAYOUT_VERSION, createCommentsProjection } from './comments/comments.projection.ts';
@@ -80,4 +81,39 @@ export async function openReadModel<K extends ReadModelName>(name: K, stores: Re
     default: throw new RangeError(`unknown read model ${String(name)}`);
   }
   return node as ProjectionNode<ReadModelQueries[K]>;
+}
+
+/** Where the instances of one read model live: their stores, and how to delete and find them. */
+export interface ReadModelStorage {
+  /** The stores of instance `instanceId` (only the kind the read model uses is asked for). */
+  stores(instanceId: string): ReadModelStores;
+  destroy(instanceId: string): Promise<void>;
+  instances(): Promise<string[]>;
+}
+
+/**
+ * Read model `name` as a replayable projection over `storage` (projections/replay): each instance
+ * opened through `openReadModel`, with the read model's content version.
+ */
+export function replayableReadModel<K extends ReadModelName>(name: K, storage: ReadModelStorage, opts: ReadModelOptions): ReplayableProjection<ReadModelQueries[K]> {
+  return {
+    name,
+    ...(READ_MODEL_CONTENT_VERSIONS[name] !== undefined && { contentVersion: READ_MODEL_CONTENT_VERSIONS[name] }),
+    open: (instanceId) => openReadModel(name, storage.stores(instanceId), opts),
+    destroy: (instanceId) => storage.destroy(instanceId),
+    instances: () => storage.instances(),
+  };
+}
+
+/**
+ * ReadModelStores of a storage that holds one kind of store: the other two refuse (a read model
+ * only ever asks for its own kind; see openReadModel).
+ */
+export function onlyStores(kind: Partial<ReadModelStores>): ReadModelStores {
+  const none = (what: string) => () => { throw new Error(`this storage has no ${what} store`); };
+  return {
+    keyValue: kind.keyValue ?? none('key-value'),
+    analytics: kind.analytics ?? none('analytics'),
+    searchSnapshots: kind.searchSnapshots ?? none('search'),
+  };
 }

@@ -14,13 +14,12 @@
  */
 import type { Redis } from 'ioredis';
 import type { pino } from 'pino';
-import { READ_MODELS, type ReadModelName, type ReadModelQueries } from '../../projections/read-model.port.ts';
-import { isKeyValueReadModel, openReadModel, READ_MODEL_CONTENT_VERSIONS, type KeyValueReadModel, type ReadModelStores } from '../../projections/read-models.ts';
-import { PRIMARY_INSTANCE, type ReplayableProjection } from '../../projections/replay/replay.port.ts';
+import { READ_MODELS, type ReadModelName } from '../../projections/read-model.port.ts';
+import { isKeyValueReadModel, onlyStores, replayableReadModel, type KeyValueReadModel } from '../../projections/read-models.ts';
+import { checkInstanceId, instanceDatabase, instancesOfDatabases, isInstanceId, PRIMARY_INSTANCE } from '../../projections/replay/replay.port.ts';
 import { createRedisKeyValueStore, deleteRedisKeyValueStore } from '../../projections/stores/redis-key-value-store.adapter.ts';
-import { holdsOtherLayout } from '../../projections/stores/key-value-projection.ts';
-import type { KeyValueStore } from '../../projections/stores/key-value-store.port.ts';
 import type { ReplayableReadModels } from '../shared/embedded-read-models.ts';
+import { openKeyValueStoreOfLayout } from '../../projections/stores/key-value-projection.ts';
 import { ANALYTICS_DATABASE } from '../../projections/analytics/analytics.sql.ts';
 import { createClickHouseAnalyticsStore, dropClickHouseDatabase, listClickHouseDatabases } from '../../projections/analytics/clickhouse-analytics-store.adapter.ts';
 import type { ServersConfig } from '../config/servers-config.ts';
@@ -28,13 +27,9 @@ import { Client as TypesenseClient } from 'typesense';
 import { aliasSwappingPointers, typesenseSearchReadModel } from '../../projections/search/typesense-search.adapter.ts';
 import type { CurrentInstanceStore } from '../../projections/replay/replay.port.ts';
 
-const INSTANCE_ID = /^replay-\d+$/;
-
 /** The Redis store name of instance `id` of key-value read model `name`. @throws Error for an id that is neither `primary` nor `replay-<digits>`. */
 export function redisStoreName(name: KeyValueReadModel, id: string): string {
-  if (id === PRIMARY_INSTANCE) return name;
-  if (!INSTANCE_ID.test(id)) throw new Error(`invalid projection instance id "${id}"`);
-  return `${name}@${id}`;
+  return checkInstanceId(id) === PRIMARY_INSTANCE ? name : `${name}@${id}`;
 }
 
 export interface ServerReadModelsOptions {
@@ -54,42 +49,33 @@ export interface ServerReadModelsOptions {
 }
 
 /**
- * The key-value read models on Redis; the others from `fallback` until their server adapters are
- * wired (see `withAnalytics` / `withSearch` callers in deploy/cluster/roles.ts).
+ * The read models on the servers: the key-value ones on Redis, analytics on ClickHouse and search
+ * on Typesense when configured (else from `fallback`: only the single-process `all` role may run
+ * so, see missingReadModelServers), and the wrapper that makes the pointer store move the
+ * Typesense alias with the search read model's current instance.
  */
 export function redisReadModels(opts: ServerReadModelsOptions): { models: ReplayableReadModels; pointersOver(inner: CurrentInstanceStore): CurrentInstanceStore } {
   const instancesKey = (name: string) => `sw:{${name}}:instances`;
-  const openStore = async (name: KeyValueReadModel, id: string, layout: string): Promise<KeyValueStore> => {
-    const storeName = redisStoreName(name, id);
-    await opts.redis.sadd(instancesKey(name), id);
-    const count = <T extends object>(port: T) => opts.countErrors?.('redis-key-value-store', port) ?? port;
-    const store = await createRedisKeyValueStore({ client: opts.redis, name: storeName });
-    if (!(await holdsOtherLayout(store, layout))) return count(store);
-    await store.close();
-    opts.logger.warn({ store: storeName, layout }, 'read model store was written by another layout: deleting it and rebuilding from offset 0');
-    await deleteRedisKeyValueStore(opts.redis, storeName);
-    return count(await createRedisKeyValueStore({ client: opts.redis, name: storeName }));
-  };
-  const keyValue = <K extends ReadModelName>(name: K & KeyValueReadModel): ReplayableProjection<ReadModelQueries[K]> => {
-    const fb = opts.fallback[name];
-    const stores = (id: string): ReadModelStores => ({
-      keyValue: (kv, layout) => openStore(kv, id, layout),
-      analytics: () => { throw new Error(`${name} has no analytics store`); },
-      searchSnapshots: () => { throw new Error(`${name} has no search store`); },
-    });
-    return {
-      name,
-      ...(READ_MODEL_CONTENT_VERSIONS[name] !== undefined && { contentVersion: READ_MODEL_CONTENT_VERSIONS[name] }),
-      open: (id) => openReadModel(name, stores(id), { searchCursorSecret: opts.searchCursorSecret, logger: opts.logger }) as ReturnType<typeof fb.open>,
-      async destroy(id) {
-        await deleteRedisKeyValueStore(opts.redis, redisStoreName(name, id));
-        await opts.redis.srem(instancesKey(name), id);
+  const readModelOptions = { searchCursorSecret: opts.searchCursorSecret, logger: opts.logger };
+  const keyValue = <K extends ReadModelName>(name: K & KeyValueReadModel) => replayableReadModel(name, {
+    stores: (id) => onlyStores({
+      async keyValue(kv, layout) {
+        const storeName = redisStoreName(kv, id);
+        await opts.redis.sadd(instancesKey(kv), id);
+        const store = await openKeyValueStoreOfLayout({
+          open: () => createRedisKeyValueStore({ client: opts.redis, name: storeName }),
+          wipe: () => deleteRedisKeyValueStore(opts.redis, storeName),
+          layout, where: `redis ${storeName}`, logger: opts.logger,
+        });
+        return opts.countErrors?.('redis-key-value-store', store) ?? store;
       },
-      async instances() {
-        return (await opts.redis.smembers(instancesKey(name))).filter((id) => id === PRIMARY_INSTANCE || INSTANCE_ID.test(id));
-      },
-    };
-  };
+    }),
+    async destroy(id) {
+      await deleteRedisKeyValueStore(opts.redis, redisStoreName(name, id));
+      await opts.redis.srem(instancesKey(name), id);
+    },
+    instances: async () => (await opts.redis.smembers(instancesKey(name))).filter(isInstanceId),
+  }, readModelOptions);
   const models = Object.fromEntries(READ_MODELS.map((name) => [name, isKeyValueReadModel(name) ? keyValue(name) : opts.fallback[name]])) as ReplayableReadModels;
   if (opts.clickhouse) models.analytics = clickhouseAnalytics(opts.clickhouse, opts);
   let pointersOver = (inner: CurrentInstanceStore) => inner;
@@ -126,32 +112,15 @@ export function typesenseClient(ts: NonNullable<ServersConfig['typesense']>): Ty
  */
 function clickhouseAnalytics(ch: NonNullable<ServersConfig['clickhouse']>, opts: Pick<ServerReadModelsOptions, 'searchCursorSecret' | 'logger' | 'countErrors'>): ReplayableReadModels['analytics'] {
   const base = ch.database || ANALYTICS_DATABASE;
-  const databaseOf = (id: string) => {
-    if (id === PRIMARY_INSTANCE) return base;
-    if (!INSTANCE_ID.test(id)) throw new Error(`invalid projection instance id "${id}"`);
-    return `${base}_${id.replace('-', '_')}`;
-  };
   const conn = { url: ch.url, username: ch.username, password: ch.password };
-  const stores = (id: string): ReadModelStores => ({
-    keyValue: () => { throw new Error('analytics has no key-value store'); },
-    analytics: async () => {
-      const store = await createClickHouseAnalyticsStore({ ...conn, database: databaseOf(id), dialect: ch.dialect, logger: opts.logger.child({ store: 'analytics', instance: id }) });
-      return opts.countErrors?.('clickhouse-analytics-store', store) ?? store;
-    },
-    searchSnapshots: () => { throw new Error('analytics has no search store'); },
-  });
-  return {
-    name: 'analytics',
-    ...(READ_MODEL_CONTENT_VERSIONS.analytics !== undefined && { contentVersion: READ_MODEL_CONTENT_VERSIONS.analytics }),
-    open: (id) => openReadModel('analytics', stores(id), { searchCursorSecret: opts.searchCursorSecret, logger: opts.logger }),
-    destroy: (id) => dropClickHouseDatabase(conn, databaseOf(id)),
-    async instances() {
-      const dbs = await listClickHouseDatabases(conn, base);
-      const prefix = `${base}_replay_`;
-      return [
-        ...(dbs.includes(base) ? [PRIMARY_INSTANCE] : []),
-        ...dbs.filter((d) => d.startsWith(prefix)).map((d) => `replay-${d.slice(prefix.length)}`).filter((id) => INSTANCE_ID.test(id)),
-      ];
-    },
-  };
+  return replayableReadModel('analytics', {
+    stores: (id) => onlyStores({
+      async analytics() {
+        const store = await createClickHouseAnalyticsStore({ ...conn, database: instanceDatabase(base, id), dialect: ch.dialect, logger: opts.logger.child({ store: 'analytics', instance: id }) });
+        return opts.countErrors?.('clickhouse-analytics-store', store) ?? store;
+      },
+    }),
+    destroy: (id) => dropClickHouseDatabase(conn, instanceDatabase(base, id)),
+    instances: async () => instancesOfDatabases(base, await listClickHouseDatabases(conn, base)),
+  }, { searchCursorSecret: opts.searchCursorSecret, logger: opts.logger });
 }

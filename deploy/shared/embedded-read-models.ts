@@ -24,14 +24,11 @@ import { writeFileAtomic } from '../../platform/files/atomic-file.ts';
 import { ANALYTICS_DATABASE } from '../../projections/analytics/analytics.sql.ts';
 import { createChdbAnalyticsStore, dropChdbDatabase, listChdbDatabases } from '../../projections/analytics/chdb-analytics-store.adapter.ts';
 import { READ_MODELS, type ReadModelName, type ReadModelQueries } from '../../projections/read-model.port.ts';
-import { isKeyValueReadModel, openReadModel, READ_MODEL_CONTENT_VERSIONS, type KeyValueReadModel, type ReadModelStores } from '../../projections/read-models.ts';
-import { PRIMARY_INSTANCE, type CurrentInstance, type CurrentInstanceStore, type ReplayableProjection } from '../../projections/replay/replay.port.ts';
+import { onlyStores, replayableReadModel } from '../../projections/read-models.ts';
+import { checkInstanceId, instanceDatabase, instancesOfDatabases, isInstanceId, PRIMARY_INSTANCE, type CurrentInstance, type CurrentInstanceStore, type ReplayableProjection } from '../../projections/replay/replay.port.ts';
 import { createFileSnapshotStore } from '../../projections/search/search-snapshot-store.ts';
 import { createEmbeddedKeyValueStore } from '../../projections/stores/embedded-key-value-store.adapter.ts';
-import { holdsOtherLayout } from '../../projections/stores/key-value-projection.ts';
-import type { KeyValueStore } from '../../projections/stores/key-value-store.port.ts';
-
-const INSTANCE_ID = /^replay-\d+$/;
+import { openKeyValueStoreOfLayout } from '../../projections/stores/key-value-projection.ts';
 
 /** Every read model as a replayable projection, by name. */
 export type ReplayableReadModels = { [K in ReadModelName]: ReplayableProjection<ReadModelQueries[K]> };
@@ -69,60 +66,36 @@ export function embeddedReadModels(opts: {
 }): ReplayableReadModels {
   const logger = opts.logger ?? pino({ level: 'silent' });
   const base = join(opts.dataDir, 'projections');
-  const check = (id: string) => {
-    if (id !== PRIMARY_INSTANCE && !INSTANCE_ID.test(id)) throw new Error(`invalid projection instance id "${id}"`);
-    return id;
-  };
   /** Directory of a file-backed instance (key-value store, search snapshot). */
-  const dirOf = (name: ReadModelName, id: string) => (check(id) === PRIMARY_INSTANCE ? join(base, name) : join(base, 'replays', name, id));
+  const dirOf = (name: ReadModelName, id: string) => (checkInstanceId(id) === PRIMARY_INSTANCE ? join(base, name) : join(base, 'replays', name, id));
   const chdbPath = join(base, 'analytics');
-  const chdbDatabase = (id: string) => (check(id) === PRIMARY_INSTANCE ? ANALYTICS_DATABASE : `${ANALYTICS_DATABASE}_${id.replace('-', '_')}`);
   const exists = (path: string) => stat(path).then(() => true, () => false);
+  const readModelOptions = { searchCursorSecret: opts.searchCursorSecret, logger };
 
-  const storesOf = (name: ReadModelName, id: string): ReadModelStores => ({
-    keyValue: (kv, layout) => openKeyValueStore(kv, dirOf(name, id), layout, logger.child({ store: kv, instance: id })),
-    analytics: () => createChdbAnalyticsStore({ path: chdbPath, database: chdbDatabase(id), logger: logger.child({ store: 'analytics', instance: id }) }),
-    searchSnapshots: () => createFileSnapshotStore({ path: join(dirOf(name, id), 'video-search.json') }),
-  });
-
-  const fileBacked = <K extends ReadModelName>(name: K): ReplayableProjection<ReadModelQueries[K]> => ({
-    name,
-    ...(READ_MODEL_CONTENT_VERSIONS[name] !== undefined && { contentVersion: READ_MODEL_CONTENT_VERSIONS[name] }),
-    open: (id) => openReadModel(name, storesOf(name, id), { searchCursorSecret: opts.searchCursorSecret, logger }),
+  const fileBacked = <K extends ReadModelName>(name: K) => replayableReadModel(name, {
+    stores: (id) => onlyStores({
+      keyValue: (kv, layout) => openKeyValueStoreOfLayout({
+        open: () => createEmbeddedKeyValueStore({ dir: dirOf(name, id), logger: logger.child({ store: kv, instance: id }) }),
+        wipe: () => rm(dirOf(name, id), { recursive: true, force: true }),
+        layout, where: dirOf(name, id), logger,
+      }),
+      searchSnapshots: () => createFileSnapshotStore({ path: join(dirOf(name, id), 'video-search.json') }),
+    }),
     async destroy(id) { await rm(dirOf(name, id), { recursive: true, force: true }); },
     async instances() {
       const primary = (await exists(dirOf(name, PRIMARY_INSTANCE))) ? [PRIMARY_INSTANCE] : [];
-      const replays = (await readdir(join(base, 'replays', name)).catch(() => [] as string[])).filter((f) => INSTANCE_ID.test(f));
+      const replays = (await readdir(join(base, 'replays', name)).catch(() => [] as string[])).filter((f) => f !== PRIMARY_INSTANCE && isInstanceId(f));
       return [...primary, ...replays];
     },
-  });
+  }, readModelOptions);
 
-  const analytics: ReplayableProjection<ReadModelQueries['analytics']> = {
-    name: 'analytics',
-    contentVersion: READ_MODEL_CONTENT_VERSIONS.analytics,
-    open: (id) => openReadModel('analytics', storesOf('analytics', id), { searchCursorSecret: opts.searchCursorSecret, logger }),
-    async destroy(id) { await dropChdbDatabase(chdbPath, chdbDatabase(id)); },
-    async instances() {
-      const prefix = `${ANALYTICS_DATABASE}_replay_`;
-      const dbs = await listChdbDatabases(chdbPath, ANALYTICS_DATABASE);
-      const ids = dbs.filter((d) => d.startsWith(prefix)).map((d) => `replay-${d.slice(prefix.length)}`).filter((id) => INSTANCE_ID.test(id));
-      return [...(dbs.includes(ANALYTICS_DATABASE) ? [PRIMARY_INSTANCE] : []), ...ids];
-    },
-  };
+  const analytics = replayableReadModel('analytics', {
+    stores: (id) => onlyStores({
+      analytics: () => createChdbAnalyticsStore({ path: chdbPath, database: instanceDatabase(ANALYTICS_DATABASE, id), logger: logger.child({ store: 'analytics', instance: id }) }),
+    }),
+    destroy: (id) => dropChdbDatabase(chdbPath, instanceDatabase(ANALYTICS_DATABASE, id)),
+    instances: async () => instancesOfDatabases(ANALYTICS_DATABASE, await listChdbDatabases(chdbPath, ANALYTICS_DATABASE)),
+  }, readModelOptions);
 
   return Object.fromEntries(READ_MODELS.map((name) => [name, name === 'analytics' ? analytics : fileBacked(name)])) as ReplayableReadModels;
-}
-
-/**
- * The embedded key-value store in `dir`, emptied first when it holds another layout of read model
- * `name` (an upgrade that changed the layout): the read model is then rebuilt from offset 0.
- */
-async function openKeyValueStore(name: KeyValueReadModel, dir: string, layout: string, logger: pino.Logger): Promise<KeyValueStore> {
-  if (!isKeyValueReadModel(name)) throw new RangeError(`${name} is not a key-value read model`);
-  const store = await createEmbeddedKeyValueStore({ dir, logger });
-  if (!(await holdsOtherLayout(store, layout))) return store;
-  await store.close();
-  logger.warn({ dir, layout }, 'read model store was written by another layout: deleting it and rebuilding from offset 0');
-  await rm(dir, { recursive: true, force: true });
-  return createEmbeddedKeyValueStore({ dir, logger });
 }

@@ -93,3 +93,36 @@ export class ReplayError extends Error {
     this.name = 'ReplayError';
   }
 }
+
+/** Ids of replay shadows: `replay-<ms since epoch>` (the projection manager makes them). */
+const REPLAY_INSTANCE_ID = /^replay-\d+$/;
+
+/**
+ * `instanceId` when it is `primary` or a replay shadow id; anything else could name a path, key or
+ * database outside the read model's own, so it is refused.
+ * @throws Error `invalid projection instance id "<id>"`
+ */
+export function checkInstanceId(instanceId: string): string {
+  if (instanceId !== PRIMARY_INSTANCE && !REPLAY_INSTANCE_ID.test(instanceId)) throw new Error(`invalid projection instance id "${instanceId}"`);
+  return instanceId;
+}
+
+/** True for `primary` and replay shadow ids. */
+export const isInstanceId = (id: string): boolean => id === PRIMARY_INSTANCE || REPLAY_INSTANCE_ID.test(id);
+
+/**
+ * The database of an instance in an engine with databases (chDB, ClickHouse): `base` for
+ * `primary`, `<base>_replay_<ts>` for a shadow. @throws like checkInstanceId
+ */
+export function instanceDatabase(base: string, instanceId: string): string {
+  return checkInstanceId(instanceId) === PRIMARY_INSTANCE ? base : `${base}_${instanceId.replace('-', '_')}`;
+}
+
+/** The instance ids whose databases (see instanceDatabase) are among `databases`. */
+export function instancesOfDatabases(base: string, databases: string[]): string[] {
+  const prefix = `${base}_replay_`;
+  return [
+    ...(databases.includes(base) ? [PRIMARY_INSTANCE] : []),
+    ...databases.filter((d) => d.startsWith(prefix)).map((d) => `replay-${d.slice(prefix.length)}`).filter(isInstanceId),
+  ];
+}

@@ -106,3 +106,24 @@ function createBatch(store: KeyValueStore): KeyValueBatch & { ops(): KeyValueOp[
     },
   };
 }
+
+/**
+ * A key-value store holding `layout` or nothing yet: a store written by another layout of its read
+ * model (an upgrade that changed the layout) is wiped and opened empty, so the read model is
+ * rebuilt from offset 0 (read models are disposable; the log is the record).
+ * @param where the store's location, for the log line
+ */
+export async function openKeyValueStoreOfLayout(o: {
+  open: () => Promise<KeyValueStore>;
+  wipe: () => Promise<void>;
+  layout: string;
+  where: string;
+  logger: Pick<pino.Logger, 'warn'>;
+}): Promise<KeyValueStore> {
+  const store = await o.open();
+  if (!(await holdsOtherLayout(store, o.layout))) return store;
+  await store.close();
+  o.logger.warn({ store: o.where, layout: o.layout }, 'read model store was written by another layout: deleting it and rebuilding from offset 0');
+  await o.wipe();
+  return o.open();
+}
