@@ -5,7 +5,8 @@ import pino from 'pino';
 import { READ_MODELS, type ReadModelName } from '../../projections/read-model.port.ts';
 import type { CurrentInstance, CurrentInstanceStore, ReplayableProjection } from '../../projections/replay/replay.port.ts';
 import type { ProjectionNode } from '../../processors/runtime/topology.port.ts';
-import { checkpointCovers, openReadModelReader, type ReadModelReaderOptions } from './read-model-reader.ts';
+import { openReadModelReader, type ReadModelReaderOptions } from './read-model-reader.ts';
+import { checkpointCovers } from '../../processors/runtime/projection.runtime.ts';
 
 /** A fake read model per name whose queries say which instance answered, with a settable stored checkpoint. */
 function fakes() {
@@ -17,7 +18,7 @@ function fakes() {
       const id = `${name}/${instanceId}`;
       checkpoints.set(id, checkpoints.get(id) ?? new Map());
       const node: ProjectionNode<unknown> = {
-        kind: 'projection', name, inputs: [], guarantee: 'effectively-once', output: 'fake',
+        kind: 'projection', name, inputs: ['t', 'streamwave.comments'], guarantee: 'effectively-once', output: 'fake',
         queries: { whoAnswers: async () => id },
         loadCheckpoint: async () => new Map(checkpoints.get(id)!),
         apply: async () => {},
@@ -37,10 +38,11 @@ const ask = (readModels: unknown, name: ReadModelName) => (readModels as Record<
 
 test('checkpointCovers: every position strictly below the next offset of its partition', () => {
   const cp = new Map([['t:0', 5], ['t:1', 1]]);
-  assert.equal(checkpointCovers(cp, [{ topic: 't', partition: 0, offset: 4 }]), true);
-  assert.equal(checkpointCovers(cp, [{ topic: 't', partition: 0, offset: 5 }]), false);
-  assert.equal(checkpointCovers(cp, [{ topic: 't', partition: 0, offset: 0 }, { topic: 't', partition: 2, offset: 0 }]), false);
-  assert.equal(checkpointCovers(cp, []), true);
+  const inputs = new Set(['t']);
+  assert.equal(checkpointCovers(cp, [{ topic: 't', partition: 0, offset: 4 }], inputs), true);
+  assert.equal(checkpointCovers(cp, [{ topic: 't', partition: 0, offset: 5 }], inputs), false);
+  assert.equal(checkpointCovers(cp, [{ topic: 't', partition: 0, offset: 0 }, { topic: 't', partition: 2, offset: 0 }], inputs), false);
+  assert.equal(checkpointCovers(cp, [], inputs), true);
 });
 
 test('queries follow the pointer: primary first, the replay instance after a swap, the old instance closed', async () => {
@@ -103,5 +105,13 @@ test('a hot video: concurrent getVideo calls share one read, reused for hotCache
     await reader.readYourWrites('video-detail', []);
     await reader.readModels['video-detail'].getVideo('vid_1');
     assert.equal(reads, 3, 'read again after a write through this gateway');
+  } finally { await reader.close(); }
+});
+
+test('read-your-writes is not held up by writes on topics the read model does not consume', async () => {
+  const f = fakes();
+  const reader = await openReadModelReader({ projections: f.projections, pointers: f.pointers, checkpointPollMs: 5, readYourWritesTimeoutMs: 600_000, logger: pino({ level: 'silent' }) });
+  try {
+    await reader.readYourWrites('comments', [{ topic: 'streamwave.users', partition: 0, offset: 99 }]);
   } finally { await reader.close(); }
 });

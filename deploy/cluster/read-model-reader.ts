@@ -11,7 +11,7 @@
  *   read model's stored checkpoint passes the write's offset.
  */
 import type { pino } from 'pino';
-import type { RecordMetadata } from '../../platform/log/event-log.port.ts';
+import { checkpointCovers } from '../../processors/runtime/projection.runtime.ts';
 import type { ProjectionNode } from '../../processors/runtime/topology.port.ts';
 import { READ_MODELS, type ReadModelName, type ReadModelQueries } from '../../projections/read-model.port.ts';
 import { PRIMARY_INSTANCE, type CurrentInstanceStore, type ReplayableProjection } from '../../projections/replay/replay.port.ts';
@@ -41,14 +41,9 @@ export interface ReadModelReader {
   /** The query port of every read model; each call goes to the instance current at that moment. */
   readModels: ReadModelQueries;
   readYourWrites: ReadYourWrites;
-  /** Instance id each read model is served from (for /health). */
+  /** Instance id each read model is served from. */
   instances(): Record<ReadModelName, string>;
   close(): Promise<void>;
-}
-
-/** True when `checkpoint` (next offset per `topic:partition`) is past every position. */
-export function checkpointCovers(checkpoint: Map<string, number>, positions: RecordMetadata[]): boolean {
-  return positions.every((p) => (checkpoint.get(`${p.topic}:${p.partition}`) ?? 0) > p.offset);
 }
 
 /**
@@ -59,7 +54,7 @@ export async function openReadModelReader(opts: ReadModelReaderOptions): Promise
   const pointerPollMs = opts.pointerPollMs ?? 5_000;
   const pollMs = opts.checkpointPollMs ?? 25;
   const rywTimeout = opts.readYourWritesTimeoutMs ?? 5_000;
-  type Open = { instanceId: string; node: ProjectionNode<unknown> };
+  type Open = { instanceId: string; node: ProjectionNode<unknown>; inputs: ReadonlySet<string> };
   const open = new Map<ReadModelName, Open>();
   let hot: ReturnType<typeof coalescing>;
   const openCurrent = async (name: ReadModelName): Promise<void> => {
@@ -68,7 +63,7 @@ export async function openReadModelReader(opts: ReadModelReaderOptions): Promise
     if (was?.instanceId === instanceId) return;
     const node = (await opts.projections[name].open(instanceId)) as ProjectionNode<unknown>;
     await node.ready?.();
-    open.set(name, { instanceId, node });
+    open.set(name, { instanceId, node, inputs: new Set(node.inputs) });
     if (name === 'video-detail') hot?.clear();
     if (was) {
       opts.logger.info({ readModel: name, from: was.instanceId, to: instanceId }, 'read model swapped by a replay: now serving the new instance');
@@ -106,11 +101,12 @@ export async function openReadModelReader(opts: ReadModelReaderOptions): Promise
       const deadline = Date.now() + rywTimeout;
       for (;;) {
         if (closed) return;
+        const current = open.get(name)!;
         try {
-          if (checkpointCovers(await open.get(name)!.node.loadCheckpoint(), positions)) {
-          if (name === 'video-detail') hot?.clear();
-          return;
-        }
+          if (checkpointCovers(await current.node.loadCheckpoint(), positions, current.inputs)) {
+            if (name === 'video-detail') hot?.clear();
+            return;
+          }
         } catch (err) {
           // Server unreachable: answer now (the write is durable; the read may lag).
           opts.logger.warn({ err, readModel: name }, 'read-your-writes: checkpoint unreadable; answering without waiting');

@@ -37,6 +37,16 @@ export interface ProjectionHandle extends ConsumerHandle {
 }
 
 /**
+ * True when a read model whose checkpoint is `applied` (next offset per `topic:partition`) shows
+ * every write at `positions`; positions on topics it does not consume (not in `inputs`) never hold
+ * it up. The read-your-writes rule, in process (waitFor) and across processes (a gateway polling
+ * the checkpoint stored with the read model on its server).
+ */
+export function checkpointCovers(applied: OffsetMap, positions: readonly RecordMetadata[], inputs: ReadonlySet<string>): boolean {
+  return positions.every((p) => !inputs.has(p.topic) || (applied.get(tpKey(p.topic, p.partition)) ?? 0) > p.offset);
+}
+
+/**
  * The applied position per topic:partition ("next offset", Kafka's committed-offset convention)
  * and the `waitFor` waiters on it.
  */
@@ -44,8 +54,7 @@ export function createAppliedTracker(topics: readonly string[]) {
   const applied = new Map<string, number>();
   const waiters = new Set<() => void>();
   const topicSet = new Set(topics);
-  const done = (positions: RecordMetadata[]) =>
-    positions.every((p) => !topicSet.has(p.topic) || (applied.get(tpKey(p.topic, p.partition)) ?? 0) > p.offset);
+  const done = (positions: RecordMetadata[]) => checkpointCovers(applied, positions, topicSet);
   let stopped = false;
   return {
     advance(cp: OffsetMap) {
