@@ -137,7 +137,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   });
   // Rate limits on every public write/expensive route (rules: gateway/rate-limit/rate-limit.rules.ts)
   // and the request-body timeout; both add their hooks to the routes registered below.
-  await app.register(rateLimitsPlugin, { limits: config.rateLimits, store: deps.rateLimitStore, redis: deps.rateLimitRedis });
+  await app.register(rateLimitsPlugin, { limits: config.rateLimits, store: deps.rateLimitStore });
   await app.register(timeoutsPlugin, { bodyTimeoutSeconds: config.bodyTimeoutSeconds });
 
   await app.register(swagger, {

@@ -21,6 +21,7 @@ import { InvalidCursorError } from '../projections/read-model.port.ts';
 import { KeyValueStoreError } from '../projections/stores/key-value-store.port.ts';
 import { AnalyticsStoreError } from '../projections/analytics/analytics-store.port.ts';
 import { SearchIndexError } from '../projections/search/search.port.ts';
+import { RateLimitStoreError } from '../platform/rate-limit/rate-limit-store.port.ts';
 
 /**
  * Error catalogue. `new Errors.X(arg)` fills `%s` in the message. Status codes follow RFC 9110
@@ -65,16 +66,15 @@ export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
  * Which backing server an error says is unavailable (so the request may succeed later), or
  * undefined. The adapters' typed errors: KeyValueStoreError `STORE_IO` (Redis), AnalyticsStoreError
  * `ANALYTICS_IO` (ClickHouse), SearchIndexError `SEARCH_UNAVAILABLE` (Typesense), ObjectStoreError
- * `ServiceUnavailable` / `SlowDown` / `InternalError` (S3), and the Redis rate-limit store's
- * `RATE_LIMIT_STORE_IO` (matched by name and code: the class lives in its adapter).
+ * `ServiceUnavailable` / `SlowDown` / `InternalError` (S3), RateLimitStoreError `RATE_LIMIT_STORE_IO`
+ * (a shared rate-limit store).
  */
 export function unavailableServer(error: unknown): string | undefined {
   if (error instanceof KeyValueStoreError) return error.code === 'STORE_IO' ? 'key-value store' : undefined;
   if (error instanceof AnalyticsStoreError) return error.code === 'ANALYTICS_IO' ? 'analytics store' : undefined;
   if (error instanceof SearchIndexError) return error.code === 'SEARCH_UNAVAILABLE' ? 'search engine' : undefined;
   if (error instanceof ObjectStoreError) return ['ServiceUnavailable', 'SlowDown', 'InternalError'].includes(error.code) ? 'object store' : undefined;
-  const e = error as { name?: unknown; code?: unknown } | null;
-  if (e?.name === 'RedisRateLimitStoreError' && e.code === 'RATE_LIMIT_STORE_IO') return 'rate-limit store';
+  if (error instanceof RateLimitStoreError) return error.code === 'RATE_LIMIT_STORE_IO' ? 'rate-limit store' : undefined;
   return undefined;
 }
 

@@ -4,7 +4,6 @@
  */
 import type { Readiness } from '../platform/health/readiness.port.ts';
 import type { FastifyPluginAsync, RouteOptions } from 'fastify';
-import type { RateLimitPluginOptions } from '@fastify/rate-limit';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { CommandBus } from '../commands/command-bus.port.ts';
@@ -132,13 +131,9 @@ export interface GatewayDeps {
   readiness?: Readiness;
   ids?: IdGenerator;
   /**
-   * Cluster mode: share the upload rate-limit counters between gateway replicas through Redis
-   * (@fastify/rate-limit's Redis store). Standalone: omitted, counters live in process memory.
-   */
-  rateLimitRedis?: RateLimitPluginOptions['redis'];
-  /**
-   * Where rate-limit counters live (platform/rate-limit; standalone: the in-memory adapter). Without
-   * it and without `rateLimitRedis`, @fastify/rate-limit keeps them in its own process memory.
+   * Where rate-limit counters live (platform/rate-limit: the in-memory adapter in standalone mode,
+   * the Redis one shared by every gateway in cluster mode). Without it, @fastify/rate-limit keeps
+   * them in its own process memory.
    */
   rateLimitStore?: RateLimitStore;
   /** Wall clock, ms since epoch. Default Date.now. */

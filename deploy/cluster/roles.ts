@@ -262,7 +262,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     // --- object store + command bus for the roles that write (transcoder, gateway).
     // Issue 9: on the S3 server when STREAMWAVE_S3_ENDPOINT is set (roles then share no disk);
     // else the embedded store under the role's data dir (transcoder and gateway must share it).
-    let objectStore: (ObjectStore & ObjectDeletion & { scratchDirs?: readonly string[] }) | undefined;
+    let objectStore: (ObjectStore & ObjectDeletion) | undefined;
     let embeddedObjects: EmbeddedObjectStore | undefined;
     let commandBus: CommandBus | undefined;
     if (role === 'transcoder' || role === 'gateway' || role === 'all') {
@@ -333,11 +333,13 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
 
     // --- gateway / all
     const mediaUrls = mediaUrlSigningOf(config);
+    const queries = reader?.readModels ?? readModels!.readModels;
+    const media = { videoDetail: queries['video-detail'], signing: mediaUrls };
     const app = await buildGateway({
       config: gatewayConfigOf(config),
       mediaUrls,
       commandBus: commandBus!,
-      readModels: reader?.readModels ?? readModels!.readModels,
+      readModels: queries,
       readYourWrites: reader?.readYourWrites ?? readModels!.readYourWrites,
       objectStore: objectStore!,
       logger,
@@ -348,9 +350,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       readiness,
       plugins: [
         ...(registryCore ? [{ plugin: schemaRegistryRoutes, prefix: '/registry', options: { registry: registryCore, auth: config.schemaRegistryAuth } }] : []),
-        ...(embeddedObjects
-          ? objectStorePlugins(embeddedObjects, { videoDetail: (reader?.readModels ?? readModels!.readModels)['video-detail'], signing: mediaUrls })
-          : mediaPlugins(objectStore!, { videoDetail: (reader?.readModels ?? readModels!.readModels)['video-detail'], signing: mediaUrls })),
+        ...(embeddedObjects ? objectStorePlugins(embeddedObjects, media) : mediaPlugins(objectStore!, media)),
         admin(),
       ],
     });

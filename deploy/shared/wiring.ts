@@ -110,9 +110,12 @@ export async function openS3ObjectStore(config: StreamWaveConfig, logger: pino.L
   return store;
 }
 
-/** HLS delivery at `/media` from any object store (the S3 one in cluster mode), under the video-detail access rules (issue 8). */
-export function mediaPlugins(store: ObjectStore, media: { videoDetail: Pick<VideoDetailQueries, 'getVideo'>; signing: MediaUrlSigning }): NonNullable<GatewayDeps['plugins']> {
-  return [{ plugin: mediaPlugin, prefix: '/media', options: { store, access: videoMediaAccess(media.videoDetail), signing: media.signing } }];
+/**
+ * HLS delivery at `/media` from any object store (the S3 one in cluster mode); with `media`, under
+ * the video-detail access rules (deleted → 404 at once, private → signed URLs only; issue 8).
+ */
+export function mediaPlugins(store: ObjectStore, media?: { videoDetail: Pick<VideoDetailQueries, 'getVideo'>; signing: MediaUrlSigning }): NonNullable<GatewayDeps['plugins']> {
+  return [{ plugin: mediaPlugin, prefix: '/media', options: { store, ...(media && { access: videoMediaAccess(media.videoDetail), signing: media.signing }) } }];
 }
 
 /**
@@ -133,12 +136,5 @@ export function objectStorePlugins(
   store: EmbeddedObjectStore,
   media?: { videoDetail: Pick<VideoDetailQueries, 'getVideo'>; signing: MediaUrlSigning },
 ): NonNullable<GatewayDeps['plugins']> {
-  return [
-    { plugin: s3EndpointPlugin, prefix: '/s3', options: { store } },
-    {
-      plugin: mediaPlugin,
-      prefix: '/media',
-      options: { store, ...(media && { access: videoMediaAccess(media.videoDetail), signing: media.signing }) },
-    },
-  ];
+  return [{ plugin: s3EndpointPlugin, prefix: '/s3', options: { store } }, ...mediaPlugins(store, media)];
 }

@@ -3,8 +3,8 @@
  * gateway/rate-limit/rate-limit.rules.ts applied to every route they name.
  *
  * - Registers @fastify/rate-limit once (so routes may still use `config.rateLimit`, as uploads do
- *   for uploadsPerHour), its counters in `store` (the port), or in Redis when `redis` is given
- *   (cluster mode), or in the plugin's own memory when neither is.
+ *   for uploadsPerHour), its counters in `store` (the port: in memory in standalone mode, Redis
+ *   shared by every gateway in cluster mode), or in the plugin's own memory when none is given.
  * - Adds each route's rules from `rulesOf(method, url)`: rules keyed by address run first of all
  *   `onRequest` hooks (a flood is refused before its token is checked or its body read); rules
  *   keyed by account or session run in `preHandler` (after authentication and validation).
@@ -22,10 +22,8 @@ import { resolveRateLimits, rulesOf, type RateLimitRuleName, type RateLimitsConf
 
 export interface RateLimitsPluginOptions {
   limits: RateLimitsConfig;
-  /** Where the counters live (standalone: the in-memory adapter). Ignored when `redis` is set. */
+  /** Where the counters live (platform/rate-limit: in memory, or Redis shared by every gateway). */
   store?: RateLimitStore;
-  /** Cluster mode: @fastify/rate-limit's Redis store, shared by every gateway replica. */
-  redis?: RateLimitPluginOptions['redis'];
 }
 
 /**
@@ -84,7 +82,7 @@ export const rateLimitsPlugin = fp<RateLimitsPluginOptions>(
     const enabled = opts.limits !== 'off';
     await fastify.register(rateLimit, {
       global: false,
-      ...(opts.redis ? { redis: opts.redis, nameSpace: 'streamwave-gateway-rl-' } : opts.store ? { store: storeOverPort(opts.store) } : {}),
+      ...(opts.store ? { store: storeOverPort(opts.store) } : {}),
       // Off: every limit, route-level `config.rateLimit` ones included, lets everything through.
       ...(!enabled && { allowList: () => true }),
       errorResponseBuilder: (_request, ctx) => new Errors.RateLimited(ctx.after),

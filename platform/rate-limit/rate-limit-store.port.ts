@@ -3,8 +3,8 @@
  * A fixed-window counter per key: the first hit of a key opens a window of `windowMs`; every hit
  * inside it increments the count; the window closes `windowMs` after it opened and the next hit
  * opens a new one. Standalone mode keeps the counters in process memory
- * (`createInMemoryRateLimitStore`); cluster mode shares them between gateway replicas (Redis,
- * through @fastify/rate-limit's own store for now: `GatewayDeps.rateLimitRedis`).
+ * (`createInMemoryRateLimitStore`); cluster mode shares them between gateway replicas in Redis
+ * (`createRedisRateLimitStore`, platform/rate-limit/redis).
  *
  * Adapters pass `testRateLimitStore` (rate-limit-store.contract.ts).
  */
@@ -27,4 +27,16 @@ export interface RateLimitStore {
   read(key: string, windowMs: number): Promise<RateLimitHit>;
   /** Forgets `key` (e.g. its failures after a successful login). */
   reset(key: string): Promise<void>;
+}
+
+/** Errors of a RateLimitStore, with stable codes (adapters may subclass it). */
+export class RateLimitStoreError extends Error {
+  constructor(
+    /** `RATE_LIMIT_STORE_IO` (a shared store that cannot answer: unreachable, timed out, refusing) or `INVALID_INPUT`. */
+    readonly code: 'RATE_LIMIT_STORE_IO' | 'INVALID_INPUT',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RateLimitStoreError';
+  }
 }

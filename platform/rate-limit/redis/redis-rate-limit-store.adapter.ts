@@ -18,7 +18,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import type { RateLimitHit, RateLimitStore } from '../rate-limit-store.port.ts';
+import { RateLimitStoreError, type RateLimitHit, type RateLimitStore } from '../rate-limit-store.port.ts';
 
 export interface RedisRateLimitStoreOptions {
   /** A ready ioredis client or Cluster (platform/redis/redis-client.ts: `createRedisClient` + `redisReady`). */
@@ -39,13 +39,9 @@ export interface RedisRateLimitStoreOptions {
  * A shared store that cannot answer (unreachable, timed out, refusing) → `RATE_LIMIT_STORE_IO`;
  * a key that is not a string or a window that is not a positive whole number of ms → `INVALID_INPUT`.
  */
-export class RedisRateLimitStoreError extends Error {
-  constructor(
-    /** `RATE_LIMIT_STORE_IO` or `INVALID_INPUT`. */
-    readonly code: 'RATE_LIMIT_STORE_IO' | 'INVALID_INPUT',
-    message: string,
-  ) {
-    super(message);
+export class RedisRateLimitStoreError extends RateLimitStoreError {
+  constructor(code: RateLimitStoreError['code'], message: string) {
+    super(code, message);
     this.name = 'RedisRateLimitStoreError';
   }
 }
