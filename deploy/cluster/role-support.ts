@@ -2,6 +2,7 @@
  * Pieces of the cluster roles (deploy/cluster/roles.ts) split out for size: which secrets each
  * role needs from configuration, and the admin replay API of a gateway that consumes nothing.
  */
+import { randomBytes } from 'node:crypto';
 import type { StreamWaveConfig } from '../config/config.ts';
 import { READ_MODELS } from '../../projections/read-model.port.ts';
 import { ReplayError } from '../../projections/replay/replay.port.ts';
@@ -26,6 +27,17 @@ export const ROLE_SECRETS: Record<Exclude<ClusterRole, 'all'>, readonly string[]
     'STREAMWAVE_PRESIGN_SECRET', 'STREAMWAVE_MEDIA_URL_SECRET', 'STREAMWAVE_PLAYBACK_SECRET',
   ],
 };
+
+/** Every secret variable some split role needs (the union of ROLE_SECRETS). */
+export const CLUSTER_SECRET_VARIABLES: readonly string[] = [...new Set(Object.values(ROLE_SECRETS).flat())];
+
+/**
+ * A fresh value for every CLUSTER_SECRET_VARIABLES entry: 48 random bytes in base64url (64
+ * characters), what `cluster:local` and the tests give every role of one cluster.
+ */
+export function generateClusterSecrets(): Record<string, string> {
+  return Object.fromEntries(CLUSTER_SECRET_VARIABLES.map((name) => [name, randomBytes(48).toString('base64url')]));
+}
 
 /** The variables `role` needs that were not configured (their value came from the data dir). */
 export function secretsFromDataDirOf(role: ClusterRole, config: Pick<StreamWaveConfig, 'secretsFromDataDir'>): string[] {

@@ -9,22 +9,11 @@
  * CLUSTER_LOCAL_TRANSCODERS (replicas, default 1 each); CLUSTER_LOCAL_QUIET=1 keeps role output in
  * `roles/<role>/role.log` only. Any other STREAMWAVE_* variable set here reaches every role.
  */
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { pino } from 'pino';
-import { startLocalCluster, type LocalCluster } from './local-cluster.ts';
+import { freePort, startLocalCluster, type LocalCluster } from './local-cluster.ts';
 
 const logger = pino({ name: 'cluster:local' });
-
-/** A free TCP port on 127.0.0.1 (the OS picks it). */
-const freePort = () => new Promise<number>((res, rej) => {
-  const srv = createServer();
-  srv.on('error', rej);
-  srv.listen(0, '127.0.0.1', () => {
-    const a = srv.address();
-    srv.close(() => res(typeof a === 'object' && a ? a.port : 0));
-  });
-});
 
 async function main(): Promise<void> {
   const dataDir = resolve(process.env.STREAMWAVE_DATA_DIR ?? join('data', 'cluster-local'));

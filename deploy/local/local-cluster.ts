@@ -12,12 +12,27 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { pino } from 'pino';
+import { generateClusterSecrets } from '../cluster/role-support.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../..');
+
+/** A TCP port free on 127.0.0.1 right now (the OS picks it: bind to 0, read, close). */
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => res(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}
 
 /** The servers in start order, with their script under deploy/local/. */
 export const LOCAL_SERVERS = ['kafka', 'redis', 'clickhouse', 'typesense', 'seaweedfs'] as const;
@@ -63,16 +78,16 @@ export interface LocalCluster {
   stop(): Promise<void>;
 }
 
-/** The secrets every role shares (ROLE_SECRETS in deploy/cluster/role-support.ts) plus the servers' credentials, created once. */
+/** The secrets every role shares (generateClusterSecrets) plus the servers' credentials, created once. */
 function loadOrCreateSecrets(file: string): Record<string, string> {
   if (existsSync(file)) {
     return Object.fromEntries(readFileSync(file, 'utf8').split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
   }
-  const s = () => randomBytes(48).toString('base64url');
   const secrets = {
-    STREAMWAVE_JWT_SECRET: s(), STREAMWAVE_PRESIGN_SECRET: s(), STREAMWAVE_CURSOR_SECRET: s(), STREAMWAVE_MEDIA_URL_SECRET: s(),
-    STREAMWAVE_PLAYBACK_SECRET: s(), STREAMWAVE_ADMIN_TOKEN: s(), STREAMWAVE_SCHEMA_REGISTRY_PASSWORD: s(),
-    TYPESENSE_API_KEY: s(), S3_ACCESS_KEY_ID: `SW${randomBytes(9).toString('hex').toUpperCase()}`, S3_SECRET_ACCESS_KEY: randomBytes(30).toString('hex'),
+    ...generateClusterSecrets(),
+    TYPESENSE_API_KEY: randomBytes(48).toString('base64url'),
+    S3_ACCESS_KEY_ID: `SW${randomBytes(9).toString('hex').toUpperCase()}`,
+    S3_SECRET_ACCESS_KEY: randomBytes(30).toString('hex'),
   };
   writeFileSync(file, Object.entries(secrets).map(([k, v]) => `${k}=${v}`).join('\n') + '\n', { mode: 0o600 });
   return secrets;

@@ -8,7 +8,6 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,19 +69,8 @@ export function missingCheck(skipVar: string, check: () => Promise<string | unde
 export const fetchFailure = (run: ScriptRunner) => (): Promise<string | undefined> =>
   run(['fetch'], 30_000).then(() => undefined, (e: Error) => e.message.split('\n').filter((line) => line.trim()).pop()?.trim() ?? e.message);
 
-/** A TCP port free on 127.0.0.1 right now (the OS picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => res(port));
-    });
-  });
-}
+export { freePort } from '../../deploy/local/local-cluster.ts';
+import { freePort } from '../../deploy/local/local-cluster.ts';
 
 const livePids = new Set<number>();
 let hooked = false;
