@@ -93,16 +93,28 @@ function loadOrCreateSecrets(file: string): Record<string, string> {
   return secrets;
 }
 
-/** Runs `bash deploy/local/<name>.sh <args>`; resolves with the key=value lines it printed. Progress (stderr) goes to `progress`. */
-function script(name: LocalServer, args: string[], opts: { timeoutMs: number; env?: Record<string, string>; progress?: NodeJS.WritableStream }): Promise<Record<string, string>> {
+/**
+ * Runs `bash deploy/local/<name>.sh <args>` and resolves with its stdout.
+ * @param opts.timeoutMs the script is killed after this long (ms); `env` is added to this process's;
+ *   `progress` receives its stderr as it runs (fetch progress); `maxBuffer` caps stdout/stderr (bytes, default 8 MiB)
+ * @throws Error `<name>.sh <args> failed: <reason>` with the tail of its stderr, on a non-zero exit or the timeout
+ */
+export function runLocalScript(name: string, args: string[], opts: { timeoutMs: number; env?: Record<string, string>; progress?: NodeJS.WritableStream; maxBuffer?: number }): Promise<string> {
   return new Promise((res, rej) => {
-    const child = execFile('bash', [join(HERE, `${name}.sh`), ...args], { timeout: opts.timeoutMs, maxBuffer: 8 << 20, env: { ...process.env, ...opts.env } }, (err, stdout, stderr) => {
-      if (err) rej(new Error(`${name}.sh ${args[0]} failed: ${err.message}\n${stderr.slice(-2000)}`));
-      else res(Object.fromEntries(stdout.split('\n').filter((l) => /^[a-z_]+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)])));
+    const child = execFile('bash', [join(HERE, `${name}.sh`), ...args], { timeout: opts.timeoutMs, maxBuffer: opts.maxBuffer ?? 8 << 20, env: { ...process.env, ...opts.env } }, (err, stdout, stderr) => {
+      if (err) rej(new Error(`${name}.sh ${args.join(' ')} failed: ${err.message}\n${stderr.slice(-4000)}`));
+      else res(stdout);
     });
     if (opts.progress) child.stderr?.pipe(opts.progress, { end: false });
   });
 }
+
+/** The `key=value` lines a script printed (`pid=…`, `url=…`, `bootstrap=…`), by key. */
+export function scriptFields(stdout: string): Record<string, string> {
+  return Object.fromEntries(stdout.split('\n').filter((l) => /^[a-z_]+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+}
+
+const script = async (name: LocalServer, args: string[], opts: Parameters<typeof runLocalScript>[2]) => scriptFields(await runLocalScript(name, args, opts));
 
 /** Resolves once GET `${url}/health/live` answers 200; rejects when `child` exits first or after `timeoutMs`. */
 async function waitLive(url: string, child: ChildProcess, label: string, timeoutMs: number): Promise<void> {

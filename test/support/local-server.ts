@@ -6,11 +6,11 @@
  * server outlives a test run that forgot `stop()`), the temp data dir, and the handle on one
  * started server (`startLocalServer`: start on a free port, halt/start, stop, restart).
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, runLocalScript, scriptFields } from '../../deploy/local/local-cluster.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -26,13 +26,7 @@ export type ScriptRunner = (args: string[], timeoutMs: number) => Promise<string
 
 /** A `ScriptRunner` for `deploy/local/<name>.sh`; `maxBuffer` caps its stdout and stderr (bytes). */
 export function scriptRunner(name: string, maxBuffer = 4 << 20): ScriptRunner {
-  const script = scriptPath(name);
-  return (args, timeoutMs) => new Promise<string>((res, rej) => {
-    execFile('bash', [script, ...args], { timeout: timeoutMs, maxBuffer }, (err, stdout, stderr) => {
-      if (err) rej(new Error(`${name}.sh ${args.join(' ')} failed: ${err.message}\n${stderr}`));
-      else res(stdout);
-    });
-  });
+  return (args, timeoutMs) => runLocalScript(name, args, { timeoutMs, maxBuffer });
 }
 
 /**
@@ -40,11 +34,12 @@ export function scriptRunner(name: string, maxBuffer = 4 << 20): ScriptRunner {
  * @throws Error `unexpected <name>.sh output: …` when the pid or any key is missing.
  */
 export function parseStartOutput<K extends string>(name: string, text: string, keys: readonly K[]): { pid: number; fields: Record<K, string> } {
-  const pid = Number(/^pid=(\d+)$/m.exec(text)?.[1]);
+  const all = scriptFields(text);
+  const pid = Number(all.pid);
   const fields = {} as Record<K, string>;
   for (const key of keys) {
-    const value = new RegExp(`^${key}=(\\S+)$`, 'm').exec(text)?.[1];
-    if (value === undefined) throw new Error(`unexpected ${name}.sh output: ${text}`);
+    const value = all[key];
+    if (!value) throw new Error(`unexpected ${name}.sh output: ${text}`);
     fields[key] = value;
   }
   if (!pid) throw new Error(`unexpected ${name}.sh output: ${text}`);
@@ -70,7 +65,6 @@ export const fetchFailure = (run: ScriptRunner) => (): Promise<string | undefine
   run(['fetch'], 30_000).then(() => undefined, (e: Error) => e.message.split('\n').filter((line) => line.trim()).pop()?.trim() ?? e.message);
 
 export { freePort } from '../../deploy/local/local-cluster.ts';
-import { freePort } from '../../deploy/local/local-cluster.ts';
 
 const livePids = new Set<number>();
 let hooked = false;
