@@ -200,14 +200,35 @@ export async function topicEvents(t: E2eTarget, topic: string, key?: string): Pr
 }
 
 /**
+ * Every file under `dir`, walked one directory at a time so that a directory the media
+ * collector removes mid-walk (ENOENT) is skipped rather than failing the walk, as
+ * `readdir(..., { recursive: true })` does.
+ */
+async function filesUnder(dir: string): Promise<string[]> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const files: string[] = [];
+  for (const e of entries) {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) files.push(...(await filesUnder(path)));
+    else if (e.isFile()) files.push(path);
+  }
+  return files;
+}
+
+/**
  * Where the target keeps objects, as one list of names containing `part` (e.g. `uploads/<id>/`):
  * standalone, the files under its data dir (the embedded object store keeps keys as paths);
  * cluster, the object keys in the S3 server's bucket.
  */
 export async function storedObjectsWith(t: E2eTarget, part: string): Promise<string[]> {
   if (t.mode === 'standalone') {
-    const all = await readdir(t.dataDir!, { recursive: true, withFileTypes: true });
-    return all.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)).filter((p) => p.includes(part));
+    return (await filesUnder(t.dataDir!)).filter((p) => p.includes(part));
   }
   const s3 = clusterConfig(t).servers.s3!;
   const client = new S3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: s3.forcePathStyle, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
