@@ -1,6 +1,7 @@
 /**
  * Every topic StreamWave writes, and the one place they are created (`ensure…` below): the four
- * event topics, the schema registry's `_schemas`, and the processors' dead-letter topics.
+ * event topics, the commands topic, the schema registry's `_schemas`, and the processors'
+ * dead-letter topics.
  *
  * Several event types share a topic so that all events of one aggregate are ordered in one
  * partition (record key = aggregate id, `keyOf` in domain/events.ts); subjects in the schema
@@ -35,6 +36,28 @@ export const TOPIC_OF: Record<DomainEventType, EventTopic> = {
   CommentPosted: TOPICS.comments,
   VideoViewed: TOPICS.views,
 };
+
+/**
+ * The commands topic (ADR 0006, issue 10): every command but heartbeats (`RecordView`), as an Avro
+ * record (schemas/commands/), keyed by the command's concurrency key with the event topics'
+ * partition count, so command partition p holds the aggregates whose events are on partition p
+ * (co-partitioned). Kept COMMANDS_RETENTION_MS: it carries intent; the event topics carry history.
+ */
+export const COMMANDS_TOPIC = 'streamwave.commands';
+
+/** Retention of the commands topic, ms: 7 days (issue 10: "days, not forever"). */
+export const COMMANDS_RETENTION_MS = 7 * 24 * 3600 * 1000;
+
+/**
+ * Creates the commands topic when missing, with the event topics' partition count. Idempotent.
+ * @throws EventLogError `TOPIC_CONFLICT` when it exists with another partition count.
+ */
+export async function ensureCommandsTopic(log: EventLog, settings: TopicSettings = {}): Promise<void> {
+  await log.createTopic({
+    name: COMMANDS_TOPIC, partitions: settings.partitions ?? DEFAULT_TOPIC_PARTITIONS,
+    replicationFactor: settings.replicationFactor, retentionMs: COMMANDS_RETENTION_MS,
+  });
+}
 
 /** Partitions of each event topic unless configured (STREAMWAVE_TOPIC_PARTITIONS). */
 export const DEFAULT_TOPIC_PARTITIONS = 6;

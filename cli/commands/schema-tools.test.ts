@@ -11,7 +11,7 @@ import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts'
 import { buildSchemaRegistryServer } from '../../schemas/registry/schema-registry.routes.ts';
 import {
   checkAgainstBaseline, createRegistryHttpClient, diffRecordSchemas, formatFieldChange, hasIncompatible, readDirSchemaFiles, readGitSchemaFiles,
-  readGitSchemaHistory, subjectSchemasOfFiles,
+  localSubjectSchemas, readGitSchemaHistory, subjectSchemasOfFiles,
 } from './schema-tools.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -44,6 +44,16 @@ const check = (repo: string) =>
 
 const cli = (repo: string) => spawnSync(process.execPath, ['--import', 'tsx', join(root, 'cli', 'main.ts'), 'schemas', 'check', '--baseline-git', 'HEAD', '--repo', repo], {
   cwd: root, encoding: 'utf8', timeout: 60_000,
+});
+
+describe('schema files, read two ways', () => {
+  test('the offline reader (files of a working tree or a git ref) sees the same event and command subjects as the codecs', () => {
+    const offline = subjectSchemasOfFiles(readDirSchemaFiles(root));
+    const loaded = localSubjectSchemas();
+    assert.deepEqual(offline, loaded);
+    assert.ok(loaded.some((s) => s.subject === 'streamwave.commands-io.streamwave.command.video.StartProcessing'), 'command subjects are listed');
+    assert.ok(loaded.some((s) => s.subject === USERS_SUBJECT), 'event subjects are listed');
+  });
 });
 
 describe('schemas check --baseline-git', () => {

@@ -7,8 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { type DomainEventType } from '../../domain/events.ts';
-import { TOPIC_OF } from '../../schemas/topics.ts';
-import { loadEventSchemas, subjectFor, SCHEMAS_DIR, type EventSchema } from '../../schemas/codec/event-schemas.ts';
+import { COMMANDS_TOPIC, TOPIC_OF } from '../../schemas/topics.ts';
+import { loadEventSchemas, subjectFor, SCHEMAS_DIR, type RecordSchema } from '../../schemas/codec/event-schemas.ts';
+import { loadCommandSchemas } from '../../schemas/codec/command-schemas.ts';
 import { namedTypesRegistry, normalizeSchema } from '../../schemas/registry/avro-schema.ts';
 import { checkCompatibility, type CompatibilityLevel } from '../../schemas/registry/compatibility.ts';
 
@@ -104,10 +105,10 @@ export interface SubjectSchema {
   schemaText: string;
 }
 
-/** The event schemas of a `schemas/` folder (default: this package's), by subject. */
+/** The event and command schemas of a `schemas/` folder (default: this package's), by subject. */
 export function localSubjectSchemas(dir: string = SCHEMAS_DIR): SubjectSchema[] {
-  return [...loadEventSchemas(dir).values()]
-    .map((s: EventSchema) => ({ subject: s.subject, fullName: s.fullName, schemaText: s.schemaText }))
+  return [...loadEventSchemas(dir).values(), ...loadCommandSchemas(dir).values()]
+    .map((s: RecordSchema) => ({ subject: s.subject, fullName: s.fullName, schemaText: s.schemaText }))
     .sort((a, b) => a.subject.localeCompare(b.subject));
 }
 
@@ -198,38 +199,49 @@ export function readGitSchemaFiles(ref: string, cwd: string): RefFile[] {
 }
 
 /**
- * The `.avsc` files of a working tree's `schemas/` folder (`<repo>/schemas/<aggregate>/*.avsc`),
- * paths relative to `repo` like `readGitSchemaFiles` returns them.
+ * The `.avsc` files of a working tree's `schemas/` folder, at any depth (`schemas/<aggregate>/`,
+ * `schemas/commands/`, `schemas/commands/<aggregate>/`), paths relative to `repo` like
+ * `readGitSchemaFiles` returns them.
  */
 export function readDirSchemaFiles(repo: string): RefFile[] {
-  const root = join(repo, 'schemas');
   const out: RefFile[] = [];
-  for (const agg of readdirSync(root, { withFileTypes: true })) {
-    if (!agg.isDirectory() || agg.name === 'node_modules') continue;
-    for (const f of readdirSync(join(root, agg.name)).sort()) {
-      if (!f.endsWith('.avsc')) continue;
-      const file = join(root, agg.name, f);
-      out.push({ path: relative(repo, file), text: readFileSync(file, 'utf8') });
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      if (e.isDirectory() && e.name !== 'node_modules') walk(join(dir, e.name));
+      else if (e.isFile() && e.name.endsWith('.avsc')) out.push({ path: relative(repo, join(dir, e.name)), text: readFileSync(join(dir, e.name), 'utf8') });
     }
-  }
+  };
+  walk(join(repo, 'schemas'));
   return out;
 }
 
+/** `schemas/commands/…`: the command schemas and their envelope (schemas/codec/command-schemas.ts). */
+const isCommandFile = (path: string): boolean => /(^|[\\/])schemas[\\/]commands[\\/]/.test(path);
+
 /**
- * Event schemas of a set of `.avsc` files (another commit's `schemas/`): records whose name is an
- * event type become subjects (topic from the CURRENT domain/events.ts), the rest are shared
- * named types inlined into them. Lenient: event types the files do not have are simply absent.
+ * Event and command schemas of a set of `.avsc` files (another commit's `schemas/`).
+ * - Events: records whose name is an event type become subjects (topic from the CURRENT
+ *   schemas/topics.ts); the other files outside `schemas/commands/` are shared named types.
+ * - Commands: the records of `schemas/commands/<aggregate>/` become `streamwave.commands-…`
+ *   subjects; the files directly in `schemas/commands/` (the envelope) and the events' shared
+ *   types are inlined into them.
+ * Lenient: types the files do not have are simply absent.
  */
 export function subjectSchemasOfFiles(files: readonly RefFile[]): SubjectSchema[] {
   const parsed = files.map((f) => ({ path: f.path, json: JSON.parse(f.text) as { name?: string; namespace?: string } }));
   const isEvent = (n: string | undefined): n is DomainEventType => n !== undefined && Object.prototype.hasOwnProperty.call(TOPIC_OF, n);
-  const shared = namedTypesRegistry(parsed.filter((p) => !isEvent(p.json.name)).map((p) => p.json));
+  const eventFiles = parsed.filter((p) => !isCommandFile(p.path));
+  const shared = namedTypesRegistry(eventFiles.filter((p) => !isEvent(p.json.name)).map((p) => p.json));
+  const commandFiles = parsed.filter((p) => isCommandFile(p.path));
+  const isCommandRecord = (path: string) => /[\\/]commands[\\/][^\\/]+[\\/][^\\/]+\.avsc$/.test(path);
+  const commandShared = { ...shared, ...namedTypesRegistry(commandFiles.filter((p) => !isCommandRecord(p.path)).map((p) => p.json)) };
   const out: SubjectSchema[] = [];
-  for (const { json } of parsed) {
-    if (!isEvent(json.name)) continue;
+  const add = (topic: string, json: { name?: string; namespace?: string }, registry: typeof shared) => {
     const fullName = `${json.namespace}.${json.name}`;
-    out.push({ subject: subjectFor(TOPIC_OF[json.name], fullName), fullName, schemaText: JSON.stringify(normalizeSchema(json, shared)) });
-  }
+    out.push({ subject: subjectFor(topic, fullName), fullName, schemaText: JSON.stringify(normalizeSchema(json, registry)) });
+  };
+  for (const { json } of eventFiles) if (isEvent(json.name)) add(TOPIC_OF[json.name], json, shared);
+  for (const { path, json } of commandFiles) if (isCommandRecord(path)) add(COMMANDS_TOPIC, json, commandShared);
   return out.sort((a, b) => a.subject.localeCompare(b.subject));
 }
 

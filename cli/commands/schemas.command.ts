@@ -70,7 +70,7 @@ export function registerSchemasCommand(program: Command): void {
     console.log(`${subjects.length} subject(s)`);
   });
 
-  registryOption(schemas.command('register').description('register every event schema under its subject (<topic>-<record full name>); needs the registry\'s write credentials'))
+  registryOption(schemas.command('register').description('register every event and command schema under its subject (<topic>-<record full name>); needs the registry\'s write credentials'))
     .option('--registry-username <name>', 'registry user (HTTP Basic)', process.env.STREAMWAVE_SCHEMA_REGISTRY_USERNAME || 'streamwave')
     .option('--password-stdin', 'read the registry password from standard input (else STREAMWAVE_SCHEMA_REGISTRY_PASSWORD, else <data-dir>/schema-registry.password, else a prompt)')
     .option('--data-dir <dir>', 'standalone data dir holding the generated schema-registry.password', process.env.STREAMWAVE_DATA_DIR ?? './data')

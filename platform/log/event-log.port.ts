@@ -14,6 +14,11 @@ export interface TopicSpec {
   compacted?: boolean;
   /** Replication factor; ignored by the embedded log. */
   replicationFactor?: number;
+  /**
+   * Time-based retention of a non-compacted topic, milliseconds (Kafka's `retention.ms`); default
+   * forever (-1). The embedded and in-memory logs keep every record whatever this says.
+   */
+  retentionMs?: number;
 }
 
 export interface TopicDescription {

@@ -169,16 +169,25 @@ describe('avro event codec', () => {
     }
   });
 
-  test('every schema file documents the record and each field, and names match their files', () => {
-    for (const agg of readdirSync(SCHEMAS_DIR, { withFileTypes: true })) {
-      if (!agg.isDirectory() || ['registry', 'codec'].includes(agg.name)) continue;
-      for (const f of readdirSync(join(SCHEMAS_DIR, agg.name)).filter((x) => x.endsWith('.avsc'))) {
-        const s = JSON.parse(readFileSync(join(SCHEMAS_DIR, agg.name, f), 'utf8'));
-        assert.equal(`${s.name}.avsc`, f);
-        assert.equal(s.namespace, `io.streamwave.${agg.name}`);
-        assert.ok(typeof s.doc === 'string' && s.doc.length > 10, `${f}: record doc`);
-        for (const field of s.fields) assert.ok(typeof field.doc === 'string' && field.doc.length > 5, `${f}.${field.name}: doc`);
+  test('every schema file (events and commands) documents the record and each field, and names match their files', () => {
+    // schemas/<aggregate>/X.avsc → io.streamwave.<aggregate>; schemas/commands/X.avsc → io.streamwave.command;
+    // schemas/commands/<aggregate>/X.avsc → io.streamwave.command.<aggregate>.
+    let checked = 0;
+    const walk = (dir: string, namespace: string) => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        if (e.isDirectory() && !['registry', 'codec', 'node_modules'].includes(e.name)) {
+          walk(join(dir, e.name), dir === SCHEMAS_DIR && e.name === 'commands' ? `${namespace}.command` : `${namespace}.${e.name}`);
+        } else if (e.isFile() && e.name.endsWith('.avsc')) {
+          const s = JSON.parse(readFileSync(join(dir, e.name), 'utf8'));
+          assert.equal(`${s.name}.avsc`, e.name);
+          assert.equal(s.namespace, namespace, `${e.name}: namespace`);
+          assert.ok(typeof s.doc === 'string' && s.doc.length > 10, `${e.name}: record doc`);
+          for (const field of s.fields) assert.ok(typeof field.doc === 'string' && field.doc.length > 5, `${e.name}.${field.name}: doc`);
+          checked++;
+        }
       }
-    }
+    };
+    walk(SCHEMAS_DIR, 'io.streamwave');
+    assert.ok(checked >= 14 + 14, `${checked} schema files checked`);
   });
 });

@@ -12,15 +12,15 @@ export const SCHEMAS_DIR = fileURLToPath(new URL('..', import.meta.url));
 /** Namespace prefix of every StreamWave record: `io.streamwave.<aggregate>`. */
 const NAMESPACE_PREFIX = 'io.streamwave.';
 
-/** The schema of one event type, ready to register. */
-export interface EventSchema {
-  /** Event type = Avro record name. */
-  type: DomainEventType;
-  /** `io.streamwave.<aggregate>`. */
+/** The schema of one record type (an event or a command), ready to register. */
+export interface RecordSchema<T extends string = string> {
+  /** Event or command type = Avro record name. */
+  type: T;
+  /** `io.streamwave.<aggregate>` (events), `io.streamwave.command.<aggregate>` (commands). */
   namespace: string;
   /** `<namespace>.<type>`. */
   fullName: string;
-  /** Topic of the event (TOPIC_OF in domain/events.ts). */
+  /** Topic the record is written to (events: TOPIC_OF in schemas/topics.ts; commands: COMMANDS_TOPIC). */
   topic: string;
   /** Registry subject, TopicRecordNameStrategy: `<topic>-<fullName>`. */
   subject: string;
@@ -32,17 +32,25 @@ export interface EventSchema {
   file: string;
 }
 
+/** The schema of one event type, ready to register. */
+export type EventSchema = RecordSchema<DomainEventType>;
+
 /** Registry subject of a record under TopicRecordNameStrategy (`<topic>-<record full name>`). */
 export function subjectFor(topic: string, fullName: string): string {
   return `${topic}-${fullName}`;
 }
 
-interface AvscFile { file: string; json: { name?: string; namespace?: string } }
+/** One `.avsc` file, parsed. */
+export interface AvscFile { file: string; json: { name?: string; namespace?: string } }
 
-function readAvscFiles(dir: string): AvscFile[] {
+/** Folders of `schemas/` that hold no event schemas (`commands/` holds the command schemas, command-schemas.ts). */
+const NOT_EVENT_FOLDERS = new Set(['registry', 'codec', 'commands', 'node_modules']);
+
+/** The `.avsc` files of every `dir/<aggregate>/` folder not in `skip`, each folder's files in name order. */
+export function readAvscFiles(dir: string, skip: ReadonlySet<string> = NOT_EVENT_FOLDERS): AvscFile[] {
   const out: AvscFile[] = [];
   for (const agg of readdirSync(dir, { withFileTypes: true })) {
-    if (!agg.isDirectory() || agg.name === 'registry' || agg.name === 'codec' || agg.name === 'node_modules') continue;
+    if (!agg.isDirectory() || skip.has(agg.name)) continue;
     for (const f of readdirSync(join(dir, agg.name)).sort()) {
       if (!f.endsWith('.avsc')) continue;
       const file = join(dir, agg.name, f);

@@ -4,7 +4,8 @@
  * cluster (kafka-client.ts).
  *
  * - Topics are created with `retention.ms=-1` (the log is the system of record: events never
- *   expire) or `cleanup.policy=compact` when `compacted`; creating an existing topic of the same
+ *   expire) unless the spec gives `retentionMs` (the commands topic: intent, not history), or
+ *   `cleanup.policy=compact` when `compacted`; creating an existing topic of the same
  *   shape is a no-op, of another shape EventLogError TOPIC_CONFLICT.
  * - Consumer-less commits (`commitOffsets` while no member of this process is in the group) are
  *   OffsetCommit with generation -1 and an empty member id, which the coordinator accepts only for
@@ -79,7 +80,7 @@ export async function createTopic(ctx: KafkaContext, spec: TopicSpec): Promise<v
       replicationFactor: spec.replicationFactor ?? ctx.settings.replicationFactor,
       configEntries: compacted
         ? [{ name: 'cleanup.policy', value: 'compact' }]
-        : [{ name: 'cleanup.policy', value: 'delete' }, { name: 'retention.ms', value: '-1' }],
+        : [{ name: 'cleanup.policy', value: 'delete' }, { name: 'retention.ms', value: String(spec.retentionMs ?? -1) }],
     }],
   });
   if (!created) {

@@ -1,0 +1,39 @@
+import type { DomainCommand } from '../domain/commands.ts';
+import type { RecordView } from '../domain/view/view.commands.ts';
+
+/**
+ * The commands that travel on the commands topic (ADR 0006): every command but heartbeats.
+ * `RecordView` changes no aggregate state; it is checked at the gateway and appended directly
+ * (issue 10: heartbeat throughput must not pay a round trip through the commands topic).
+ */
+export type TopicCommand = Exclude<DomainCommand, RecordView>;
+
+/** The command types of the commands topic. */
+export type TopicCommandType = TopicCommand['type'];
+
+/** One record of the commands topic: the command and its envelope (schemas/commands/CommandEnvelope.avsc). */
+export interface CommandRecord {
+  command: TopicCommand;
+  /**
+   * Id of the command: the client's `Idempotency-Key` scoped to its actor, or a generated ULID. A
+   * command processor decides a command id at most once (it keeps the ids of the last 24 h).
+   */
+  commandId: string;
+  /** The gateway instance waiting for the outcome; null when nobody waits (transcoder, reaper). */
+  replyTo: string | null;
+}
+
+/**
+ * CommandCodec: command record ⇄ record value in the Confluent wire format (magic byte 0, 4-byte
+ * big-endian schema id, Avro binary), subjects `streamwave.commands-<record full name>`
+ * (TopicRecordNameStrategy), like EventCodec. `metadata.now` travels as `envelope.issuedAt`,
+ * `metadata.actorId` as `envelope.actorId`. An optional data field that is absent (`undefined`)
+ * encodes as null and decodes as absent, so a decider sees the command it would have seen
+ * in-process.
+ */
+export interface CommandCodec {
+  /** @throws CodecError `UNKNOWN_COMMAND_TYPE` (e.g. RecordView), `AVRO_ENCODE` (naming the fields). */
+  encode(record: CommandRecord): Promise<Buffer>;
+  /** @throws CodecError `BAD_MAGIC_BYTE`, `UNKNOWN_SCHEMA_ID`, `UNKNOWN_COMMAND_TYPE`, `AVRO_DECODE`. */
+  decode(value: Buffer): Promise<CommandRecord>;
+}
