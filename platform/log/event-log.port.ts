@@ -164,9 +164,14 @@ export interface PartitionTransaction {
    * @throws TransactionalProcessorError (event-log.errors.ts) PRODUCER_FENCED | TRANSACTION_FAILED
    *   | PARTITION_NOT_OWNED: nothing of the transaction is visible to READ_COMMITTED readers; the
    *   subscription rejoins the group and the batch is redelivered (to whoever owns it then).
-   * @throws EventLogError UNKNOWN_TOPIC / INVALID_TOPIC / INVALID_PARTITION for a bad output record (before any write).
+   * `then`, when given, is called with the positions of `outputs` (in their order) once they are
+   * sent, and its records are written in the SAME transaction: a reply that names where the
+   * outputs landed (the command processor's outcome with its events' positions) commits with them.
+   * Resolves with the positions of `outputs` (not of `then`'s records).
+   * @throws EventLogError UNKNOWN_TOPIC / INVALID_TOPIC / INVALID_PARTITION for a bad output record
+   *   of `outputs` (before any write); a bad record of `then` fails the transaction (TRANSACTION_FAILED).
    */
-  commit(outputs: OutputRecord[], nextOffset: number): Promise<void>;
+  commit(outputs: OutputRecord[], nextOffset: number, then?: (positions: RecordMetadata[]) => OutputRecord[] | Promise<OutputRecord[]>): Promise<RecordMetadata[]>;
 }
 
 /** A subscription whose batches get a {@link PartitionTransaction} for their input partition. */

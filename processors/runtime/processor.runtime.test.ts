@@ -180,7 +180,7 @@ describe('processor runtime', () => {
         eachBatch: (batch) => sub.eachBatch(batch, {
           topic: batch.topic,
           partition: batch.partition,
-          async commit(outputs, nextOffset) { commits.push({ input: `${batch.topic}:${batch.partition}`, outputs, nextOffset }); },
+          async commit(outputs, nextOffset) { commits.push({ input: `${batch.topic}:${batch.partition}`, outputs, nextOffset }); return []; },
         }),
       }),
     };

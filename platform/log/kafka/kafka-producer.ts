@@ -103,7 +103,15 @@ export async function append(ctx: KafkaContext, topic: string, records: ProduceR
     if (ke.type === 'MESSAGE_TOO_LARGE' || ke.type === 'RECORD_LIST_TOO_LARGE') throw new EventLogError('RECORD_TOO_LARGE', ke.message, { cause: e });
     throw new EventLogError('IO_FAILED', `append to ${topic} failed: ${ke.message}`, { cause: e });
   }).finally(() => clearTimeout(timer));
-  // kafkajs groups messages per partition in input order; the k-th record of partition p gets baseOffset(p) + k.
+  return positionsOf(topic, messages, meta);
+}
+
+/**
+ * Log positions of `messages` sent to one topic in one request, in input order: kafkajs groups
+ * messages per partition in input order, so the k-th message of partition p gets baseOffset(p) + k.
+ * `topic` is the port name put in the positions.
+ */
+export function positionsOf(topic: string, messages: readonly { partition: number }[], meta: readonly { partition: number; baseOffset?: string | number }[]): RecordMetadata[] {
   const base = new Map<number, number>();
   for (const m of meta) base.set(m.partition, Number(m.baseOffset));
   const next = new Map<number, number>();

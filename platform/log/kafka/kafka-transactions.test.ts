@@ -7,7 +7,9 @@
  *     the partition's next owner (same group, so same transactional.id) initialises its producer,
  *     and the stuck member's later commit fails with PRODUCER_FENCED; READ_COMMITTED readers see
  *     the new owner's outputs only;
- * (c) records of an aborted transaction stay invisible to `read` and to READ_COMMITTED consumers.
+ * (c) records of an aborted transaction stay invisible to `read` and to READ_COMMITTED consumers;
+ * (d) `tx.commit` resolves with the outputs' positions, and `then` writes records naming those
+ *     positions in the same transaction (the command processor's outcome with its events' positions).
  * The runtime built on the capability is tested in processors/runtime/transform.runtime.test.ts.
  * Skipped when Java/Maven are missing.
  */
@@ -126,6 +128,35 @@ describe('Kafka EventLog: exactly-once capability (real broker)', { skip: kafkaF
     assert.deepEqual(committed, ['successor-1', 'successor-2']);
     assert.deepEqual(viaRead, ['successor-1', 'successor-2']);
     assert.equal((await successorLog.committedOffsets('doubler')).get('in:0'), 2);
+  });
+
+  test('(d) tx.commit returns the outputs\' positions; records built from them by `then` commit in the same transaction', { timeout: 60_000 }, async () => {
+    const ns = `eos-d-${randomUUID().slice(0, 8)}`;
+    const log = await open(ns);
+    await log.createTopic({ name: 'in', partitions: 1 });
+    await log.createTopic({ name: 'out', partitions: 3 });
+    await log.createTopic({ name: 'replies', partitions: 1 });
+    await log.append('in', ['a', 'b', 'c', 'd', 'e'].map((v) => ({ key: 'k', value: Buffer.from(v) })));
+    const returned: string[] = [];
+    const handle = await log.subscribeTransactional({
+      groupId: 'positions',
+      topics: ['in'],
+      async eachBatch(batch, tx) {
+        // Two outputs per input on different keys (so on several partitions), interleaved.
+        const outputs = batch.records.flatMap((r) => [1, 2].map((n) => ({ topic: 'out', key: `${text(r)}-${n}`, value: Buffer.from(`${text(r)}-${n}`) })));
+        const positions = await tx.commit(outputs, batch.records.at(-1)!.offset + 1, (pos) =>
+          outputs.map((o, i) => ({ topic: 'replies', key: null, value: Buffer.from(`${o.value!.toString()}@${pos[i].partition}:${pos[i].offset}`) })));
+        positions.forEach((p, i) => returned.push(`${outputs[i].value!.toString()}@${p.partition}:${p.offset}`));
+      },
+    });
+    await within(handle.caughtUp(), 30_000, 'transactional subscription caught up');
+    await handle.stop();
+    const actual: string[] = [];
+    for (let p = 0; p < 3; p++) for (const r of await log.read('out', p, 0, 100)) actual.push(`${text(r)}@${r.partition}:${r.offset}`);
+    const replies = (await log.read('replies', 0, 0, 100)).map(text);
+    assert.equal(actual.length, 10);
+    assert.deepEqual([...returned].sort(), [...actual].sort(), 'the returned positions are where the outputs are');
+    assert.deepEqual([...replies].sort(), [...actual].sort(), 'the follow-up records name the same positions, and were committed');
   });
 
   test('(c) records of an aborted transaction stay invisible to EventLog.read and READ_COMMITTED consumers', { timeout: 60_000 }, async (t) => {

@@ -28,17 +28,17 @@
  * After a batch's transaction the consumer also commits the same offset non-transactionally
  * (generation-fenced, same value): redundant, harmless.
  */
-import type { Producer } from 'kafkajs';
+import type { Producer, Transaction } from 'kafkajs';
 import type { pino } from 'pino';
 import type {
-  ConsumerHandle, OffsetMap, OutputRecord, TopicPartition, TransactionalSubscription,
+  ConsumerHandle, OffsetMap, OutputRecord, RecordMetadata, TopicPartition, TransactionalSubscription,
 } from '../event-log.port.ts';
 import { tpKey } from '../event-log.port.ts';
 import { TransactionalProcessorError } from '../event-log.errors.ts';
 import { MAX_BACKOFF_MS, sleep, type KafkaContext } from './kafka-client.ts';
 import { partitionCount } from './kafka-admin.ts';
 import { subscribe } from './kafka-consumer.ts';
-import { toKafkaMessage, type PartitionedMessage } from './kafka-producer.ts';
+import { positionsOf, toKafkaMessage, type PartitionedMessage } from './kafka-producer.ts';
 
 /** Kafka error names meaning "this producer's epoch is no longer current" (KIP-98 fencing). */
 const FENCING = new Set(['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH', 'INVALID_PRODUCER_ID_MAPPING', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED']);
@@ -139,25 +139,48 @@ async function onAssigned(r: TransactionalRun, parts: TopicPartition[]): Promise
   return r.sub.onAssigned?.(parts);
 }
 
+/** `outputs` as kafkajs topic messages (partitions chosen as by `append`), grouped by topic, with each output's place. */
 async function toTopicMessages(r: TransactionalRun, outputs: OutputRecord[]) {
-  const byTopic = new Map<string, PartitionedMessage[]>();
-  for (const o of outputs) {
+  const byTopic = new Map<string, { name: string; messages: PartitionedMessage[]; indexes: number[] }>();
+  for (const [i, o] of outputs.entries()) {
     const full = r.ctx.ns.topic(o.topic);
     const message = toKafkaMessage(o, { name: o.topic, full, partitions: await partitionCount(r.ctx, o.topic) }, r.roundRobin);
-    byTopic.set(full, [...(byTopic.get(full) ?? []), message]);
+    const group = byTopic.get(full) ?? { name: o.topic, messages: [], indexes: [] };
+    group.messages.push(message);
+    group.indexes.push(i);
+    byTopic.set(full, group);
   }
-  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+  return [...byTopic].map(([topic, g]) => ({ topic, ...g }));
+}
+
+/** Sends `outputs` in the open transaction `txn`; their positions, in the order of `outputs`. */
+async function sendInTransaction(r: TransactionalRun, txn: Transaction, outputs: OutputRecord[]): Promise<RecordMetadata[]> {
+  const groups = await toTopicMessages(r, outputs);
+  if (groups.length === 0) return [];
+  const meta = await txn.sendBatch({ acks: -1, topicMessages: groups.map(({ topic, messages }) => ({ topic, messages })) });
+  const positions: RecordMetadata[] = new Array(outputs.length);
+  for (const g of groups) {
+    const own = meta.filter((m) => m.topicName === g.topic);
+    positionsOf(g.name, g.messages, own).forEach((pos, k) => { positions[g.indexes[k]] = pos; });
+  }
+  return positions;
 }
 
 /** `PartitionTransaction.commit` of input partition `key`, serialised on its slot. */
-function commitIn(r: TransactionalRun, key: string, slot: Slot, input: TopicPartition, outputs: OutputRecord[], nextOffset: number): Promise<void> {
+function commitIn(
+  r: TransactionalRun, key: string, slot: Slot, input: TopicPartition, outputs: OutputRecord[], nextOffset: number,
+  then?: (positions: RecordMetadata[]) => OutputRecord[] | Promise<OutputRecord[]>,
+): Promise<RecordMetadata[]> {
   const run = (async () => {
     await slot.busy;
     if (r.slots.get(key) !== slot) throw new TransactionalProcessorError('PARTITION_NOT_OWNED', `${key}: partition revoked or its producer dropped`);
-    const topicMessages = await toTopicMessages(r, outputs);
+    // A bad output record is refused here, before the transaction begins.
+    await toTopicMessages(r, outputs);
     const txn = await slot.producer.transaction();
+    let positions: RecordMetadata[];
     try {
-      if (topicMessages.length > 0) await txn.sendBatch({ acks: -1, topicMessages });
+      positions = await sendInTransaction(r, txn, outputs);
+      if (then) await sendInTransaction(r, txn, await then(positions));
       await txn.sendOffsets({
         consumerGroupId: r.fullGroup,
         topics: [{ topic: r.ctx.ns.topic(input.topic), partitions: [{ partition: input.partition, offset: String(nextOffset) }] }],
@@ -177,6 +200,7 @@ function commitIn(r: TransactionalRun, key: string, slot: Slot, input: TopicPart
         `${key}: transaction ${fenced ? 'fenced by a newer producer of the same transactional.id' : 'failed'}: ${(e as Error).message}`, { cause: e });
     }
     if (r.slots.get(key) === slot) r.committedNext.set(key, nextOffset);
+    return positions;
   })();
   slot.busy = run.then(() => {}, () => {});
   return run;
@@ -200,7 +224,7 @@ const subscribeOnce = (r: TransactionalRun): Promise<ConsumerHandle> => subscrib
     const input = { topic: batch.topic, partition: batch.partition };
     await r.sub.eachBatch({ ...batch, records }, {
       ...input,
-      commit: (outputs, nextOffset) => commitIn(r, key, slot, input, outputs, nextOffset),
+      commit: (outputs, nextOffset, then) => commitIn(r, key, slot, input, outputs, nextOffset, then),
     });
   },
 });
