@@ -1,5 +1,6 @@
 import type { DomainCommand } from '../domain/commands.ts';
 import type { RecordView } from '../domain/view/view.commands.ts';
+import type { RecordMetadata } from '../platform/log/event-log.port.ts';
 
 /**
  * The commands that travel on the commands topic (ADR 0006): every command but heartbeats.
@@ -24,6 +25,24 @@ export interface CommandRecord {
 }
 
 /**
+ * What the command processor decided for one command (schemas/commands/CommandOutcome.avsc), sent
+ * to the replies topic in the transaction that wrote the events.
+ */
+export interface CommandOutcome {
+  commandId: string;
+  /** True when accepted (`events` may be empty: an idempotent retry); false when refused. */
+  accepted: boolean;
+  /** The events as written to their topics (Confluent wire format), in order. */
+  events: Buffer[];
+  /** Where `events` landed, in the same order (read-your-writes). */
+  positions: RecordMetadata[];
+  /** The decider's DomainError when refused, else null. `kind` picks the HTTP status. */
+  refusal: { code: string; message: string; kind: 'not_found' | 'forbidden' | 'conflict' | 'invalid' } | null;
+  /** When it was decided, ms since the epoch. */
+  decidedAt: number;
+}
+
+/**
  * CommandCodec: command record ⇄ record value in the Confluent wire format (magic byte 0, 4-byte
  * big-endian schema id, Avro binary), subjects `streamwave.commands-<record full name>`
  * (TopicRecordNameStrategy), like EventCodec. `metadata.now` travels as `envelope.issuedAt`,
@@ -36,4 +55,8 @@ export interface CommandCodec {
   encode(record: CommandRecord): Promise<Buffer>;
   /** @throws CodecError `BAD_MAGIC_BYTE`, `UNKNOWN_SCHEMA_ID`, `UNKNOWN_COMMAND_TYPE`, `AVRO_DECODE`. */
   decode(value: Buffer): Promise<CommandRecord>;
+  /** An outcome for the replies topic. @throws CodecError `AVRO_ENCODE`. */
+  encodeOutcome(outcome: CommandOutcome): Promise<Buffer>;
+  /** @throws CodecError `BAD_MAGIC_BYTE`, `UNKNOWN_SCHEMA_ID`, `UNKNOWN_OUTCOME_TYPE`, `AVRO_DECODE`. */
+  decodeOutcome(value: Buffer): Promise<CommandOutcome>;
 }

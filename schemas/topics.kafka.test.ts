@@ -2,13 +2,13 @@
  * The topics StreamWave creates on Kafka, read back from the broker (kafkajs admin): event topics
  * keep records forever (`retention.ms=-1`, `cleanup.policy=delete`), `_schemas` is compacted, the
  * dead-letter topic copies its source's partition count, the commands topic keeps 7 days and is
- * co-partitioned with the event topics, and partitions / replication factor are the configured ones. Catches a topic created with the broker's defaults (7-day retention).
+ * co-partitioned with the event topics, the replies topic keeps 1 hour, and partitions / replication factor are the configured ones. Catches a topic created with the broker's defaults (7-day retention).
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import kafkajs from 'kafkajs';
 import { kafkaTestFile } from '../test/support/kafka-test-file.ts';
-import { COMMANDS_RETENTION_MS, COMMANDS_TOPIC, SCHEMAS_TOPIC, TOPICS, deadLetterTopicName, ensureCommandsTopic, ensureDeadLetterTopic, ensureEventTopics, ensureSchemasTopic } from './topics.ts';
+import { COMMAND_REPLIES_RETENTION_MS, COMMAND_REPLIES_TOPIC, COMMANDS_RETENTION_MS, COMMANDS_TOPIC, SCHEMAS_TOPIC, TOPICS, deadLetterTopicName, ensureCommandTopics, ensureDeadLetterTopic, ensureEventTopics, ensureSchemasTopic } from './topics.ts';
 
 const kafkaFile = await kafkaTestFile();
 const NS = 'topiccfg';
@@ -18,8 +18,8 @@ describe('StreamWave topics on Kafka: settings read back from the broker', { ski
   test('event topics retain forever, _schemas is compacted, commands keep 7 days, partitions and replication as configured', async () => {
     const log = await kafkaFile.openLog(NS, 'topic-settings');
     await ensureEventTopics(log, { partitions: PARTITIONS, replicationFactor: 1 });
-    await ensureCommandsTopic(log, { partitions: PARTITIONS, replicationFactor: 1 });
-    await ensureCommandsTopic(log, { partitions: PARTITIONS, replicationFactor: 1 }); // idempotent
+    await ensureCommandTopics(log, { partitions: PARTITIONS, replicationFactor: 1 });
+    await ensureCommandTopics(log, { partitions: PARTITIONS, replicationFactor: 1 }); // idempotent
     await ensureSchemasTopic(log);
     const dlq = deadLetterTopicName(TOPICS.videos, 'projector');
     await ensureDeadLetterTopic(log, TOPICS.videos, dlq);
@@ -29,7 +29,7 @@ describe('StreamWave topics on Kafka: settings read back from the broker', { ski
     kafkaFile.onCleanup(() => admin.disconnect());
     const full = (t: string) => `${NS}.${t}`;
     const eventTopics = Object.values(TOPICS).map(full);
-    const all = [...eventTopics, full(SCHEMAS_TOPIC), full(dlq), full(COMMANDS_TOPIC)];
+    const all = [...eventTopics, full(SCHEMAS_TOPIC), full(dlq), full(COMMANDS_TOPIC), full(COMMAND_REPLIES_TOPIC)];
 
     const described = await admin.describeConfigs({
       resources: all.map((name) => ({ type: kafkajs.ConfigResourceTypes.TOPIC, name, configNames: ['retention.ms', 'cleanup.policy'] })),
@@ -46,6 +46,7 @@ describe('StreamWave topics on Kafka: settings read back from the broker', { ski
     // 7 days is also the broker's default: the topic must carry it as its own setting.
     const commandsRetention = described.resources.find((r) => r.resourceName === full(COMMANDS_TOPIC))!.configEntries.find((e) => e.configName === 'retention.ms')!;
     assert.equal(commandsRetention.isDefault, false, 'commands: retention.ms set on the topic, not inherited');
+    assert.equal(cfg.get(full(COMMAND_REPLIES_TOPIC))?.get('retention.ms'), String(COMMAND_REPLIES_RETENTION_MS), 'replies: kept while someone waits');
     assert.equal(cfg.get(full(COMMANDS_TOPIC))?.get('cleanup.policy'), 'delete', 'commands: cleanup.policy');
 
     const meta = await admin.fetchTopicMetadata({ topics: all });

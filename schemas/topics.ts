@@ -1,6 +1,6 @@
 /**
  * Every topic StreamWave writes, and the one place they are created (`ensure…` below): the four
- * event topics, the commands topic, the schema registry's `_schemas`, and the processors'
+ * event topics, the commands and replies topics, the schema registry's `_schemas`, and the processors'
  * dead-letter topics.
  *
  * Several event types share a topic so that all events of one aggregate are ordered in one
@@ -49,14 +49,24 @@ export const COMMANDS_TOPIC = 'streamwave.commands';
 export const COMMANDS_RETENTION_MS = 7 * 24 * 3600 * 1000;
 
 /**
- * Creates the commands topic when missing, with the event topics' partition count. Idempotent.
- * @throws EventLogError `TOPIC_CONFLICT` when it exists with another partition count.
+ * The replies topic (ADR 0006): each command's outcome (schemas/commands/CommandOutcome.avsc),
+ * keyed by the gateway instance waiting for it, written in the transaction that decided it.
+ * Kept COMMAND_REPLIES_RETENTION_MS: a reply matters only while someone waits.
  */
-export async function ensureCommandsTopic(log: EventLog, settings: TopicSettings = {}): Promise<void> {
-  await log.createTopic({
-    name: COMMANDS_TOPIC, partitions: settings.partitions ?? DEFAULT_TOPIC_PARTITIONS,
-    replicationFactor: settings.replicationFactor, retentionMs: COMMANDS_RETENTION_MS,
-  });
+export const COMMAND_REPLIES_TOPIC = 'streamwave.command-replies';
+
+/** Retention of the replies topic, ms: 1 hour. */
+export const COMMAND_REPLIES_RETENTION_MS = 3600 * 1000;
+
+/**
+ * Creates the commands topic (with the event topics' partition count: co-partitioned) and the
+ * replies topic when missing. Idempotent.
+ * @throws EventLogError `TOPIC_CONFLICT` when one exists with another partition count.
+ */
+export async function ensureCommandTopics(log: EventLog, settings: TopicSettings = {}): Promise<void> {
+  const partitions = settings.partitions ?? DEFAULT_TOPIC_PARTITIONS;
+  await log.createTopic({ name: COMMANDS_TOPIC, partitions, replicationFactor: settings.replicationFactor, retentionMs: COMMANDS_RETENTION_MS });
+  await log.createTopic({ name: COMMAND_REPLIES_TOPIC, partitions, replicationFactor: settings.replicationFactor, retentionMs: COMMAND_REPLIES_RETENTION_MS });
 }
 
 /** Partitions of each event topic unless configured (STREAMWAVE_TOPIC_PARTITIONS). */

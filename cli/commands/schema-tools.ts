@@ -7,9 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { type DomainEventType } from '../../domain/events.ts';
-import { COMMANDS_TOPIC, TOPIC_OF } from '../../schemas/topics.ts';
+import { COMMAND_REPLIES_TOPIC, COMMANDS_TOPIC, TOPIC_OF } from '../../schemas/topics.ts';
 import { loadEventSchemas, subjectFor, SCHEMAS_DIR, type RecordSchema } from '../../schemas/codec/event-schemas.ts';
-import { loadCommandSchemas } from '../../schemas/codec/command-schemas.ts';
+import { loadCommandOutcomeSchema, loadCommandSchemas, OUTCOME_RECORD } from '../../schemas/codec/command-schemas.ts';
 import { namedTypesRegistry, normalizeSchema } from '../../schemas/registry/avro-schema.ts';
 import { checkCompatibility, type CompatibilityLevel } from '../../schemas/registry/compatibility.ts';
 
@@ -105,9 +105,9 @@ export interface SubjectSchema {
   schemaText: string;
 }
 
-/** The event and command schemas of a `schemas/` folder (default: this package's), by subject. */
+/** The event, command and command-outcome schemas of a `schemas/` folder (default: this package's), by subject. */
 export function localSubjectSchemas(dir: string = SCHEMAS_DIR): SubjectSchema[] {
-  return [...loadEventSchemas(dir).values(), ...loadCommandSchemas(dir).values()]
+  return [...loadEventSchemas(dir).values(), ...loadCommandSchemas(dir).values(), loadCommandOutcomeSchema(dir)]
     .map((s: RecordSchema) => ({ subject: s.subject, fullName: s.fullName, schemaText: s.schemaText }))
     .sort((a, b) => a.subject.localeCompare(b.subject));
 }
@@ -224,7 +224,7 @@ const isCommandFile = (path: string): boolean => /(^|[\\/])schemas[\\/]commands[
  *   schemas/topics.ts); the other files outside `schemas/commands/` are shared named types.
  * - Commands: the records of `schemas/commands/<aggregate>/` become `streamwave.commands-…`
  *   subjects; the files directly in `schemas/commands/` (the envelope) and the events' shared
- *   types are inlined into them.
+ *   types are inlined into them. `schemas/commands/CommandOutcome.avsc` is the replies topic's subject.
  * Lenient: types the files do not have are simply absent.
  */
 export function subjectSchemasOfFiles(files: readonly RefFile[]): SubjectSchema[] {
@@ -241,7 +241,10 @@ export function subjectSchemasOfFiles(files: readonly RefFile[]): SubjectSchema[
     out.push({ subject: subjectFor(topic, fullName), fullName, schemaText: JSON.stringify(normalizeSchema(json, registry)) });
   };
   for (const { json } of eventFiles) if (isEvent(json.name)) add(TOPIC_OF[json.name], json, shared);
-  for (const { path, json } of commandFiles) if (isCommandRecord(path)) add(COMMANDS_TOPIC, json, commandShared);
+  for (const { path, json } of commandFiles) {
+    if (isCommandRecord(path)) add(COMMANDS_TOPIC, json, commandShared);
+    else if (json.name === OUTCOME_RECORD) add(COMMAND_REPLIES_TOPIC, json, shared);
+  }
   return out.sort((a, b) => a.subject.localeCompare(b.subject));
 }
 

@@ -4,9 +4,9 @@ import { createInMemoryEventLog } from '../../platform/log/in-memory/in-memory-e
 import { videoCommands, T0 } from '../../domain/video/video.fixtures.ts';
 import type { DomainCommand } from '../../domain/commands.ts';
 import { CodecError } from '../event-codec.port.ts';
-import type { CommandRecord, TopicCommand, TopicCommandType } from '../command-codec.port.ts';
+import type { CommandOutcome, CommandRecord, TopicCommand, TopicCommandType } from '../command-codec.port.ts';
 import { createSchemaRegistry } from '../registry/schema-registry.ts';
-import { COMMANDS_TOPIC, TOPICS } from '../topics.ts';
+import { COMMAND_REPLIES_TOPIC, COMMANDS_TOPIC, TOPICS } from '../topics.ts';
 import { createAvroCommandCodec } from './avro-command-codec.ts';
 import { createAvroEventCodec } from './avro-event-codec.ts';
 import { createInProcessSchemaRegistryApi } from './schema-registry-api.ts';
@@ -47,7 +47,7 @@ describe('avro command codec (the commands topic, ADR 0006)', () => {
   test('every command type round-trips with its envelope, under streamwave.commands-<full name>', async () => {
     const { codec, registry } = await setup();
     const ids = await codec.registerAll();
-    assert.equal(ids.size, Object.keys(SAMPLES).length);
+    assert.equal(ids.size, Object.keys(SAMPLES).length + 1, 'every command and the outcome');
     for (const [i, command] of (Object.values(SAMPLES) as TopicCommand[]).entries()) {
       const record: CommandRecord = { command, commandId: `cmd-${i}`, replyTo: i % 2 ? 'gateway-a' : null };
       const buf = await codec.encode(record);
@@ -71,6 +71,25 @@ describe('avro command codec (the commands topic, ADR 0006)', () => {
     const topLevel = { ...SAMPLES.PostComment, data: { ...SAMPLES.PostComment.data, parentId: null } };
     const { parentId: _p, ...withoutParent } = topLevel.data;
     assert.deepEqual((await codec.decode(await codec.encode({ command: topLevel, commandId: 'c2', replyTo: null }))).command.data, withoutParent);
+  });
+
+  test('outcomes round-trip on streamwave.command-replies: accepted with the events as written and their positions, or refused', async () => {
+    const { codec, events, registry } = await setup();
+    const written = await events.encode(TOPICS.videos, { type: 'VideoDeleted', data: { videoId: VIDEO, deletedBy: 'user-owner', deletedAt: T0 } });
+    const accepted: CommandOutcome = {
+      commandId: 'c1', accepted: true, events: [written], positions: [{ topic: TOPICS.videos, partition: 3, offset: 2 ** 40 }],
+      refusal: null, decidedAt: T0 + 5,
+    };
+    const buf = await codec.encodeOutcome(accepted);
+    assert.deepEqual(await codec.decodeOutcome(buf), accepted);
+    assert.equal((await registry.getVersion(`${COMMAND_REPLIES_TOPIC}-io.streamwave.command.CommandOutcome`, 'latest')).id, buf.readUInt32BE(1));
+    assert.deepEqual(await events.decode((await codec.decodeOutcome(buf)).events[0]), { type: 'VideoDeleted', data: { videoId: VIDEO, deletedBy: 'user-owner', deletedAt: T0 } });
+    const refused: CommandOutcome = {
+      commandId: 'c2', accepted: false, events: [], positions: [], refusal: { code: 'USERNAME_TAKEN', message: 'username ada is taken', kind: 'conflict' }, decidedAt: T0 + 6,
+    };
+    assert.deepEqual(await codec.decodeOutcome(await codec.encodeOutcome(refused)), refused);
+    await assert.rejects(codec.decodeOutcome(await codec.encode({ command: SAMPLES.DeleteVideo, commandId: 'c3', replyTo: null })),
+      (e: unknown) => e instanceof CodecError && e.code === 'UNKNOWN_OUTCOME_TYPE');
   });
 
   test('heartbeats, events and bad bytes are refused with stable codes', async () => {

@@ -1,8 +1,8 @@
 import pino from 'pino';
-import type { CommandCodec, TopicCommand, TopicCommandType } from '../command-codec.port.ts';
-import { COMMANDS_TOPIC } from '../topics.ts';
+import type { CommandCodec, CommandOutcome, TopicCommand, TopicCommandType } from '../command-codec.port.ts';
+import { COMMAND_REPLIES_TOPIC, COMMANDS_TOPIC } from '../topics.ts';
 import { SCHEMAS_DIR } from './event-schemas.ts';
-import { loadCommandSchemas, type CommandSchema } from './command-schemas.ts';
+import { loadCommandOutcomeSchema, loadCommandSchemas, OUTCOME_RECORD, type CommandSchema } from './command-schemas.ts';
 import { createAvroRecordCodec } from './avro-record-codec.ts';
 import type { SchemaRegistryApi } from './schema-registry-api.ts';
 
@@ -17,10 +17,11 @@ export interface AvroCommandCodecOptions {
 /** The command codec plus registration of every command schema. */
 export interface AvroCommandCodec extends CommandCodec {
   /**
-   * Registers every command schema under `streamwave.commands-<full name>`; type → schema id.
+   * Registers every command schema under `streamwave.commands-<full name>` and the outcome's under
+   * `streamwave.command-replies-<full name>`; type → schema id.
    * @throws the registry's error if a schema is incompatible with what is registered.
    */
-  registerAll(): Promise<Map<TopicCommandType, number>>;
+  registerAll(): Promise<Map<TopicCommandType | typeof OUTCOME_RECORD, number>>;
   readonly schemas: ReadonlyMap<TopicCommandType, CommandSchema>;
 }
 
@@ -36,15 +37,23 @@ interface CommandAvroRecord {
  * `decode(encode(r))` gives the command a decider would have been handed in-process.
  */
 export function createAvroCommandCodec(opts: AvroCommandCodecOptions): AvroCommandCodec {
-  const records = createAvroRecordCodec({
-    registry: opts.registry,
-    schemas: loadCommandSchemas(opts.schemaDir ?? SCHEMAS_DIR),
-    logger: opts.logger ?? pino({ level: 'silent' }),
-    what: 'command',
-  });
+  const logger = opts.logger ?? pino({ level: 'silent' });
+  const dir = opts.schemaDir ?? SCHEMAS_DIR;
+  const records = createAvroRecordCodec({ registry: opts.registry, schemas: loadCommandSchemas(dir), logger, what: 'command' });
+  const outcomeSchema = loadCommandOutcomeSchema(dir);
+  const outcomes = createAvroRecordCodec({ registry: opts.registry, schemas: new Map([[OUTCOME_RECORD as typeof OUTCOME_RECORD, outcomeSchema]]), logger, what: 'outcome' });
   return {
     schemas: records.schemas,
-    registerAll: () => records.registerAll(),
+    async registerAll() {
+      return new Map<TopicCommandType | typeof OUTCOME_RECORD, number>([...await records.registerAll(), ...await outcomes.registerAll()]);
+    },
+
+    encodeOutcome: (outcome) => outcomes.encode(COMMAND_REPLIES_TOPIC, OUTCOME_RECORD, outcome),
+
+    async decodeOutcome(buffer) {
+      const { value } = await outcomes.decode(buffer);
+      return value as CommandOutcome;
+    },
 
     encode({ command, commandId, replyTo }) {
       const data: Record<string, unknown> = {};

@@ -2,9 +2,40 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type avro from 'avsc';
 import { namedTypesRegistry, normalizeSchema, parseAvro } from '../registry/avro-schema.ts';
-import { COMMANDS_TOPIC } from '../topics.ts';
+import { COMMAND_REPLIES_TOPIC, COMMANDS_TOPIC } from '../topics.ts';
 import type { TopicCommandType } from '../command-codec.port.ts';
 import { loadSharedTypes, readAvscFiles, SCHEMAS_DIR, subjectFor, type RecordSchema } from './event-schemas.ts';
+
+/** The record of the replies topic (`commands/CommandOutcome.avsc`). */
+export const OUTCOME_RECORD = 'CommandOutcome';
+
+/** The `.avsc` files directly in `dir/commands/` (the envelope, the outcome), parsed, in name order. */
+function commandTopLevelFiles(dir: string): { file: string; json: { name?: string; namespace?: string } }[] {
+  const commandsDir = join(dir, 'commands');
+  return readdirSync(commandsDir).filter((f) => f.endsWith('.avsc')).sort()
+    .map((f) => ({ file: join(commandsDir, f), json: JSON.parse(readFileSync(join(commandsDir, f), 'utf8')) }));
+}
+
+/** The named types command schemas may reference: the events' shared types and the files directly in `commands/`. */
+function commandSharedTypes(dir: string): Record<string, avro.Type> {
+  return { ...loadSharedTypes(dir), ...namedTypesRegistry(commandTopLevelFiles(dir).map((f) => f.json)) };
+}
+
+/**
+ * The schema of the replies topic's record (`dir/commands/CommandOutcome.avsc`), subject
+ * `streamwave.command-replies-io.streamwave.command.CommandOutcome`.
+ * @throws Error when the file is missing.
+ */
+export function loadCommandOutcomeSchema(dir: string = SCHEMAS_DIR): RecordSchema<typeof OUTCOME_RECORD> {
+  const found = commandTopLevelFiles(dir).find((f) => f.json.name === OUTCOME_RECORD);
+  if (!found) throw new Error(`no Avro schema for ${OUTCOME_RECORD} in ${join(dir, 'commands')}`);
+  const schemaText = JSON.stringify(normalizeSchema(found.json, loadSharedTypes(dir)));
+  const fullName = `${COMMAND_NAMESPACE}.${OUTCOME_RECORD}`;
+  return {
+    type: OUTCOME_RECORD, namespace: COMMAND_NAMESPACE, fullName, topic: COMMAND_REPLIES_TOPIC,
+    subject: subjectFor(COMMAND_REPLIES_TOPIC, fullName), schemaText, avroType: parseAvro(schemaText), file: found.file,
+  };
+}
 
 /** Namespace of the command envelope; commands are in `io.streamwave.command.<aggregate>`. */
 const COMMAND_NAMESPACE = 'io.streamwave.command';
@@ -34,10 +65,7 @@ const isCommandType = (name: string | undefined): name is TopicCommandType =>
  */
 export function loadCommandSchemas(dir: string = SCHEMAS_DIR): Map<TopicCommandType, CommandSchema> {
   const commandsDir = join(dir, 'commands');
-  // The shared types of the commands: the `.avsc` files directly in `commands/` (the envelope).
-  const commandShared = readdirSync(commandsDir).filter((f) => f.endsWith('.avsc')).sort()
-    .map((f) => JSON.parse(readFileSync(join(commandsDir, f), 'utf8')) as object);
-  const shared: Record<string, avro.Type> = { ...loadSharedTypes(dir), ...namedTypesRegistry(commandShared) };
+  const shared = commandSharedTypes(dir);
   const out = new Map<TopicCommandType, CommandSchema>();
   for (const { file, json } of readAvscFiles(commandsDir, new Set())) {
     if (!isCommandType(json.name)) throw new Error(`${file}: ${json.name} is not a command of the commands topic`);
