@@ -189,4 +189,38 @@ describe('aggregate-state cache', () => {
     assert.equal(cache.state('video', 'vid-1'), before);
     assert.equal(before?.status, 'ready');
   });
+
+  test('catchUp follows the log: each record applied once, only new records read; an overlay never reaches the cache', async () => {
+    const log = await countingLog();
+    const { cache, usernames } = cacheOver(log);
+    const v = videoEvents('v-follow');
+    await write(log, [v.uploadStarted(), registered('u1', 'ada')]);
+    await cache.rebuild();
+    assert.equal(cache.state('video', 'v-follow')?.status, 'pending_upload');
+    assert.equal(await cache.catchUp(), 0, 'nothing new: nothing applied');
+
+    // An overlay (a transaction in progress) sees its own events; the cache and onChange do not.
+    const overlay = cache.overlay();
+    overlay.evolve([v.uploadCompleted(), registered('u2', 'grace')]);
+    assert.equal(overlay.state('video', 'v-follow')?.status, 'uploaded');
+    assert.equal(overlay.state('comment', 'v-follow')?.video.status, 'uploaded', 'a borrowed state is read through the overlay');
+    assert.equal(cache.state('video', 'v-follow')?.status, 'pending_upload');
+    assert.equal(usernames.holder('grace'), undefined);
+
+    // The transaction commits: its events are on the log; catchUp applies them exactly once.
+    await write(log, [v.uploadCompleted(), registered('u2', 'grace'), posted('v-follow', 'c1')]);
+    const before = new Map(log.reads);
+    assert.equal(await cache.catchUp(), 3);
+    assert.equal(cache.state('video', 'v-follow')?.status, 'uploaded');
+    assert.deepEqual(plain(cache.state('comment', 'v-follow')?.commentIds), ['c1']);
+    assert.equal(usernames.holder('grace'), 'u2');
+    assert.equal(await cache.catchUp(), 0, 'a second catchUp applies nothing twice');
+    const readNow = [...log.reads].filter(([k, n]) => n > (before.get(k) ?? 0)).map(([k]) => k).sort();
+    const written = [
+      `${TOPICS.videos}:${partitionForKey(TOPICS.videos, 'v-follow', PARTITIONS)}`,
+      `${TOPICS.users}:${partitionForKey(TOPICS.users, 'u2', PARTITIONS)}`,
+      `${TOPICS.comments}:${partitionForKey(TOPICS.comments, 'v-follow', PARTITIONS)}`,
+    ].sort();
+    assert.deepEqual(readNow, written, 'only the partitions with new records were read');
+  });
 });

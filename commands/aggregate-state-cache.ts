@@ -64,6 +64,28 @@ export interface AggregateStateCache {
    * @returns the number of streams reloaded.
    */
   reloadStale(select: (stream: StreamRef) => boolean): Promise<number>;
+  /**
+   * Follows the log: reads every partition of every own topic from where `rebuild` or the last
+   * `catchUp` stopped up to the end offset taken now, and evolves the states (reporting changes).
+   * For a cache that only the log advances (the command processor's): do not mix with `evolve`
+   * or `reloadStale`, which apply events the positions do not know of (they would apply twice).
+   * @returns the number of records read.
+   * @throws the log's error when a read fails (positions keep what was read before it).
+   */
+  catchUp(): Promise<number>;
+  /**
+   * A scratch view over the cached states for a transaction in progress: `evolve` applies events
+   * not yet on the log to copies, `state` reads the copies first. Nothing reaches the cache or
+   * `onChange`; the overlay is dropped once the transaction is committed (`catchUp` then reads
+   * its events from the log) or aborted.
+   */
+  overlay(): AggregateOverlay;
+}
+
+/** See AggregateStateCache.overlay. */
+export interface AggregateOverlay {
+  state<K extends AggregateKind>(kind: K, id: string): StateOf<K> | undefined;
+  evolve(events: readonly DomainEvent[]): void;
 }
 
 const refKey = (kind: AggregateKind, id: string): string => `${kind}\0${id}`;
@@ -136,14 +158,39 @@ export function createAggregateStateCache(opts: AggregateStateCacheOptions): Agg
     return count;
   }
 
-  async function rebuildTopic(topic: string): Promise<number> {
-    const [begin, end] = await Promise.all([log.beginningOffsets(topic), log.endOffsets(topic)]);
+  /** Next offset to read per partition of each own topic, after `rebuild` / `catchUp`. */
+  const positions = new Map<string, number[]>();
+
+  /** Reads `topic` from `from` (per partition) to its end offsets now into the live states; records the new positions. */
+  async function readForward(topic: string, from: readonly number[], purpose: string): Promise<number> {
+    const end = await log.endOffsets(topic);
+    // Advanced record by record, so a failed read leaves every applied record behind the position.
+    const next = end.map((_, p) => from[p] ?? 0);
+    positions.set(topic, next);
     // Aggregates never span partitions (key = aggregate id), so partitions replay independently.
-    const counts = await Promise.all(end.map((to, p) => readPartition(topic, p, begin[p] ?? 0, to, async (r) => {
-      const event = await decode(r, 'rebuilding aggregates');
+    // Only records move a position: an end offset may cover an open transaction (another command
+    // processor's) whose records become readable once it commits, so it is never skipped to.
+    const counts = await Promise.all(end.map((to, p) => readPartition(topic, p, next[p], to, async (r) => {
+      const event = await decode(r, purpose);
       if (event && !evolveInto(live, topic, event)) logger.warn({ topic, partition: p, offset: r.offset, type: event.type }, 'skipping an event on a foreign topic');
+      next[p] = r.offset + 1;
     })));
     return counts.reduce((a, b) => a + b, 0);
+  }
+
+  const rebuildTopic = async (topic: string): Promise<number> => readForward(topic, await log.beginningOffsets(topic), 'rebuilding aggregates');
+
+  const ownTopicsOfCache = (): string[] => [...new Set(STATEFUL_KINDS.flatMap((k) => ownTopics(k)))];
+
+  /** The state `decide` sees, its own combined with the borrowed one, read through `get`. */
+  function composed<K extends AggregateKind>(kind: K, id: string, get: (kind: AggregateKind, id: string) => unknown): StateOf<K> | undefined {
+    const def = AGGREGATES[kind];
+    const own = get(kind, id);
+    if (!def.borrows) return own as StateOf<K> | undefined;
+    const borrowed = get(def.borrows.kind, id);
+    if (own === undefined && borrowed === undefined) return undefined;
+    const into = def.borrows.into as (own: unknown, borrowed: unknown) => StateOf<K>;
+    return into(own ?? initial(kind), borrowed ?? initial(def.borrows.kind));
   }
 
   function markStale(streams: Iterable<StreamRef>): void {
@@ -198,21 +245,30 @@ export function createAggregateStateCache(opts: AggregateStateCacheOptions): Agg
 
   return {
     async rebuild() {
-      const topics = [...new Set(STATEFUL_KINDS.flatMap((k) => ownTopics(k)))];
-      for (const topic of topics) {
+      for (const topic of ownTopicsOfCache()) {
         const n = await rebuildTopic(topic);
         logger.info({ topic, records: n }, 'aggregates rebuilt from topic');
       }
     },
-    state<K extends AggregateKind>(kind: K, id: string): StateOf<K> | undefined {
-      const def = AGGREGATES[kind];
-      const own = cached(kind, id);
-      if (!def.borrows) return own as StateOf<K> | undefined;
-      const borrowed = cached(def.borrows.kind, id);
-      if (own === undefined && borrowed === undefined) return undefined;
-      const into = def.borrows.into as (own: unknown, borrowed: unknown) => StateOf<K>;
-      return into(own ?? initial(kind), borrowed ?? initial(def.borrows.kind));
+    async catchUp() {
+      let n = 0;
+      for (const topic of ownTopicsOfCache()) {
+        n += await readForward(topic, positions.get(topic) ?? await log.beginningOffsets(topic), 'following the log');
+      }
+      return n;
     },
+    overlay() {
+      const scratch = new Map<string, unknown>();
+      const get = (kind: AggregateKind, id: string) => (scratch.has(refKey(kind, id)) ? scratch.get(refKey(kind, id)) : cached(kind, id));
+      const slot = (kind: AggregateKind, id: string) => ({ get: () => get(kind, id), set: (st: unknown) => { scratch.set(refKey(kind, id), st); } });
+      return {
+        state: (kind, id) => composed(kind, id, get),
+        evolve(events) {
+          for (const e of events) evolveInto(slot, TOPIC_OF[e.type], e);
+        },
+      };
+    },
+    state: (kind, id) => composed(kind, id, cached),
     evolve(events) {
       for (const e of events) evolveInto(live, TOPIC_OF[e.type], e);
     },
