@@ -5,6 +5,7 @@ import { TOPIC_OF } from '../schemas/topics.ts';
 import type { EventCodec } from '../schemas/event-codec.port.ts';
 import type { EventLog, LogRecord } from '../platform/log/event-log.port.ts';
 import { partitionForKey } from '../platform/log/partitioner.ts';
+import { createTopicFollower, type TopicFollower } from './topic-follower.ts';
 import {
   AGGREGATES, kindsEvolvedBy, ownTopics, STATEFUL_KINDS, type AggregateKind, type StateOf, type StreamRef,
 } from './aggregates.ts';
@@ -158,27 +159,19 @@ export function createAggregateStateCache(opts: AggregateStateCacheOptions): Agg
     return count;
   }
 
-  /** Next offset to read per partition of each own topic, after `rebuild` / `catchUp`. */
-  const positions = new Map<string, number[]>();
+  /** One follower per own topic: where `rebuild` / `catchUp` stopped, per partition. */
+  const followers = new Map<string, TopicFollower>();
 
-  /** Reads `topic` from `from` (per partition) to its end offsets now into the live states; records the new positions. */
-  async function readForward(topic: string, from: readonly number[], purpose: string): Promise<number> {
-    const end = await log.endOffsets(topic);
-    // Advanced record by record, so a failed read leaves every applied record behind the position.
-    const next = end.map((_, p) => from[p] ?? 0);
-    positions.set(topic, next);
-    // Aggregates never span partitions (key = aggregate id), so partitions replay independently.
-    // Only records move a position: an end offset may cover an open transaction (another command
-    // processor's) whose records become readable once it commits, so it is never skipped to.
-    const counts = await Promise.all(end.map((to, p) => readPartition(topic, p, next[p], to, async (r) => {
+  /** Reads `topic` forward from its follower's positions (the beginning the first time) into the live states. */
+  function readForward(topic: string, purpose: string): Promise<number> {
+    let follower = followers.get(topic);
+    if (!follower) followers.set(topic, follower = createTopicFollower(log, topic, readBatchSize));
+    return follower.catchUp(async (r) => {
       const event = await decode(r, purpose);
-      if (event && !evolveInto(live, topic, event)) logger.warn({ topic, partition: p, offset: r.offset, type: event.type }, 'skipping an event on a foreign topic');
-      next[p] = r.offset + 1;
-    })));
-    return counts.reduce((a, b) => a + b, 0);
+      if (event && !evolveInto(live, topic, event)) logger.warn({ topic, partition: r.partition, offset: r.offset, type: event.type }, 'skipping an event on a foreign topic');
+    });
   }
 
-  const rebuildTopic = async (topic: string): Promise<number> => readForward(topic, await log.beginningOffsets(topic), 'rebuilding aggregates');
 
   const ownTopicsOfCache = (): string[] => [...new Set(STATEFUL_KINDS.flatMap((k) => ownTopics(k)))];
 
@@ -246,14 +239,15 @@ export function createAggregateStateCache(opts: AggregateStateCacheOptions): Agg
   return {
     async rebuild() {
       for (const topic of ownTopicsOfCache()) {
-        const n = await rebuildTopic(topic);
+        followers.delete(topic);
+        const n = await readForward(topic, 'rebuilding aggregates');
         logger.info({ topic, records: n }, 'aggregates rebuilt from topic');
       }
     },
     async catchUp() {
       let n = 0;
       for (const topic of ownTopicsOfCache()) {
-        n += await readForward(topic, positions.get(topic) ?? await log.beginningOffsets(topic), 'following the log');
+        n += await readForward(topic, 'following the log');
       }
       return n;
     },

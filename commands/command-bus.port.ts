@@ -31,3 +31,21 @@ export interface CommandResult {
 export interface CommandBus {
   send(command: Command): Promise<CommandResult>;
 }
+
+/**
+ * No outcome arrived within the bus's timeout (cluster mode: the command processor owning the
+ * aggregate is restarting, rebalancing or overloaded). The command may still be decided later;
+ * the gateway answers 503 `COMMAND_TIMEOUT` with `Retry-After` (ADR 0006).
+ */
+export class CommandTimeoutError extends Error {
+  readonly code = 'COMMAND_TIMEOUT';
+  constructor(
+    /** Id of the command that went unanswered. */
+    readonly commandId: string,
+    /** How long the bus waited, ms. */
+    readonly timeoutMs: number,
+  ) {
+    super(`no outcome for command ${commandId} within ${timeoutMs} ms; it may still be decided`);
+    this.name = 'CommandTimeoutError';
+  }
+}

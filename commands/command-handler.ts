@@ -63,6 +63,26 @@ export interface CommandHandler extends CommandBus {
 }
 
 /**
+ * `decide` of the command's kind against the state `states` holds for its stream, then the kind's
+ * cross-aggregate checks (only when it produced events: an idempotent retry breaks nothing).
+ * Pure of I/O; shared by the in-process handler and the command processor (ADR 0006).
+ * @throws the decider's DomainError, or a cross-aggregate one (`USERNAME_TAKEN`, `STORAGE_QUOTA_EXCEEDED`).
+ */
+export function decideRouted(
+  routed: RoutedCommand,
+  states: { state<K extends AggregateKind>(kind: K, id: string): StateOf<K> | undefined },
+  lookups: CrossAggregateLookups,
+): DomainEvent[] {
+  const decideKind = <K extends AggregateKind>(kind: K, command: CommandOf<K>, streamId: string): DomainEvent[] => {
+    const def: AggregateDefinition<K> = AGGREGATES[kind];
+    const events: DomainEvent[] = def.decider.decide(command, states.state(kind, streamId) ?? def.decider.initialState);
+    if (events.length > 0) def.checkAcross?.(command, lookups);
+    return events;
+  };
+  return decideKind(routed.kind, routed.command, routed.streamId);
+}
+
+/**
  * The generic command handler, driven by the decider registry (aggregates.ts):
  * validate and route (routing.ts) → serialise on the stream's concurrency key → reload the stale
  * streams of that key → load the state from the cache → `decide` → cross-aggregate checks
@@ -118,13 +138,6 @@ export function createCommandBus(opts: CommandHandlerOptions): CommandHandler {
     return run;
   }
 
-  /** `decide` of the kind against the cached state, then the kind's cross-aggregate checks. Pure of I/O. */
-  function decide<K extends AggregateKind>(kind: K, command: CommandOf<K>, streamId: string): DomainEvent[] {
-    const def: AggregateDefinition<K> = AGGREGATES[kind];
-    const events: DomainEvent[] = def.decider.decide(command, cache.state(kind, streamId) ?? def.decider.initialState);
-    if (events.length > 0) def.checkAcross?.(command, lookups);
-    return events;
-  }
 
   /**
    * Encodes and appends events of one stream, in order, one `log.append` per run of events of one
@@ -149,7 +162,7 @@ export function createCommandBus(opts: CommandHandlerOptions): CommandHandler {
   }
 
   async function decideAndAppend(routed: RoutedCommand): Promise<CommandResult> {
-    const events = decide(routed.kind, routed.command, routed.streamId);
+    const events = decideRouted(routed, cache, lookups);
     if (events.length === 0) return { events: [], positions: [] };
     const positions = await append(routed.streamId, events, routed.command.metadata.now);
     cache.evolve(events);

@@ -8,6 +8,7 @@ import { KeyValueStoreError } from '../projections/stores/key-value-store.port.t
 import { AnalyticsStoreError } from '../projections/analytics/analytics-store.port.ts';
 import { SearchIndexError } from '../projections/search/search.port.ts';
 import { RedisRateLimitStoreError } from '../platform/rate-limit/redis/redis-rate-limit-store.adapter.ts';
+import { CommandTimeoutError } from '../commands/command-bus.port.ts';
 import { Errors, gatewayErrorHandler, toErrorResponse, UNAVAILABLE_RETRY_AFTER_SECONDS } from './errors.ts';
 
 describe('toErrorResponse', () => {
@@ -103,6 +104,17 @@ describe('toErrorResponse', () => {
     assert.equal(res.statusCode, 503);
     assert.equal(res.headers['retry-after'], String(UNAVAILABLE_RETRY_AFTER_SECONDS));
     assert.equal(res.json().code, 'SERVICE_UNAVAILABLE');
+    await app.close();
+  });
+
+  test('a command with no outcome in time (cluster mode) → 503 COMMAND_TIMEOUT with Retry-After, not a 500', async () => {
+    const app = Fastify({ logger: false });
+    app.setErrorHandler(gatewayErrorHandler);
+    app.post('/cmd', async () => { throw new CommandTimeoutError('01J0000000000000000000000', 10_000); });
+    const res = await app.inject({ method: 'POST', url: '/cmd' });
+    assert.equal(res.statusCode, 503);
+    assert.equal(res.headers['retry-after'], String(UNAVAILABLE_RETRY_AFTER_SECONDS));
+    assert.equal(res.json().code, 'COMMAND_TIMEOUT');
     await app.close();
   });
 });

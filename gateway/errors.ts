@@ -22,6 +22,7 @@ import { KeyValueStoreError } from '../projections/stores/key-value-store.port.t
 import { AnalyticsStoreError } from '../projections/analytics/analytics-store.port.ts';
 import { SearchIndexError } from '../projections/search/search.port.ts';
 import { RateLimitStoreError } from '../platform/rate-limit/rate-limit-store.port.ts';
+import { CommandTimeoutError } from '../commands/command-bus.port.ts';
 
 /**
  * Error catalogue. `new Errors.X(arg)` fills `%s` in the message. Status codes follow RFC 9110
@@ -154,6 +155,7 @@ interface AjvLikeError {
  * - Fastify validation errors → 400 VALIDATION_ERROR with `details` (one entry per Ajv error).
  * - FST_ERR_CTP_* body parse errors → 400 MALFORMED_JSON / 413 PAYLOAD_TOO_LARGE / 415.
  * - A backing server unavailable (see unavailableServer) → 503 SERVICE_UNAVAILABLE (Retry-After set by the handler).
+ * - CommandTimeoutError (cluster mode: no outcome from the command processor in time) → 503 COMMAND_TIMEOUT (Retry-After).
  * - DomainError → status by kind, its own code. ObjectStoreError → see fromObjectStoreError.
  * - InvalidCursorError → 400 INVALID_CURSOR. Catalogue errors → their own status and code.
  * - Anything else with a 4xx statusCode → that status, code kept if present.
@@ -162,6 +164,9 @@ interface AjvLikeError {
 export function toErrorResponse(error: unknown): ErrorResponse {
   const down = unavailableServer(error);
   if (down) return { statusCode: 503, code: 'SERVICE_UNAVAILABLE', message: `the ${down} is unavailable; retry later` };
+  if (error instanceof CommandTimeoutError) {
+    return { statusCode: 503, code: 'COMMAND_TIMEOUT', message: 'the command was not decided in time; it may still be — retry later' };
+  }
   if (error instanceof DomainError) {
     return { statusCode: statusOfDomainKind(error.kind), code: error.code, message: error.message };
   }
@@ -249,7 +254,7 @@ const MAX_DETAILS = 20;
  */
 export function gatewayErrorHandler(this: unknown, error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const body = toErrorResponse(error);
-  if (body.code === 'SERVICE_UNAVAILABLE') {
+  if (body.code === 'SERVICE_UNAVAILABLE' || body.code === 'COMMAND_TIMEOUT') {
     // An outage, not a bug: one line per request at warn, without the stack.
     request.log.warn({ code: body.code, reason: (error as Error)?.message }, 'request failed: backing server unavailable');
   } else if (body.statusCode >= 500) {
@@ -258,7 +263,7 @@ export function gatewayErrorHandler(this: unknown, error: unknown, request: Fast
     request.log.debug({ code: body.code, statusCode: body.statusCode }, 'request rejected');
   }
   if (body.code === 'SERVER_BUSY' && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
-  if (body.code === 'SERVICE_UNAVAILABLE' && !reply.hasHeader('retry-after')) reply.header('retry-after', String(UNAVAILABLE_RETRY_AFTER_SECONDS));
+  if ((body.code === 'SERVICE_UNAVAILABLE' || body.code === 'COMMAND_TIMEOUT') && !reply.hasHeader('retry-after')) reply.header('retry-after', String(UNAVAILABLE_RETRY_AFTER_SECONDS));
   if (body.statusCode === 401 && !reply.hasHeader('www-authenticate')) {
     // RFC 6750 §3: a 401 for a protected resource names the scheme (and the error for a bad token).
     reply.header('www-authenticate', body.code === 'INVALID_TOKEN' ? 'Bearer error="invalid_token"' : 'Bearer');

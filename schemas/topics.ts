@@ -59,14 +59,24 @@ export const COMMAND_REPLIES_TOPIC = 'streamwave.command-replies';
 export const COMMAND_REPLIES_RETENTION_MS = 3600 * 1000;
 
 /**
- * Creates the commands topic (with the event topics' partition count: co-partitioned) and the
- * replies topic when missing. Idempotent.
+ * The command processors' username-reservation store changelog (Kafka Streams' naming,
+ * `<application id>-<store>-changelog`): compacted, keyed like the registrations on the commands
+ * topic (`username:<HMAC>`, co-partitioned), value the holder's user id. Written only by the owner
+ * of the key's commands partition, in the transaction that decided the registration.
+ */
+export const USERNAME_RESERVATIONS_CHANGELOG = 'streamwave.command-processor-usernames-changelog';
+
+/**
+ * Creates the commands topic and the username-reservation changelog (both with the event topics'
+ * partition count: co-partitioned) and the replies topic when missing. Idempotent.
  * @throws EventLogError `TOPIC_CONFLICT` when one exists with another partition count.
  */
 export async function ensureCommandTopics(log: EventLog, settings: TopicSettings = {}): Promise<void> {
   const partitions = settings.partitions ?? DEFAULT_TOPIC_PARTITIONS;
-  await log.createTopic({ name: COMMANDS_TOPIC, partitions, replicationFactor: settings.replicationFactor, retentionMs: COMMANDS_RETENTION_MS });
-  await log.createTopic({ name: COMMAND_REPLIES_TOPIC, partitions, replicationFactor: settings.replicationFactor, retentionMs: COMMAND_REPLIES_RETENTION_MS });
+  const replicationFactor = settings.replicationFactor;
+  await log.createTopic({ name: COMMANDS_TOPIC, partitions, replicationFactor, retentionMs: COMMANDS_RETENTION_MS });
+  await log.createTopic({ name: COMMAND_REPLIES_TOPIC, partitions, replicationFactor, retentionMs: COMMAND_REPLIES_RETENTION_MS });
+  await log.createTopic({ name: USERNAME_RESERVATIONS_CHANGELOG, partitions, replicationFactor, compacted: true });
 }
 
 /** Partitions of each event topic unless configured (STREAMWAVE_TOPIC_PARTITIONS). */

@@ -15,6 +15,7 @@
 import type { OffsetMap, TopicDescription, TopicPartition, TopicSpec } from '../event-log.port.ts';
 import { parseTpKey, tpKey } from '../event-log.port.ts';
 import { EventLogError } from '../event-log.errors.ts';
+import pRetry from 'p-retry';
 import { ensureOpen, type KafkaContext, type KafkaJsError } from './kafka-client.ts';
 
 /** Partition count of a topic (port name), from cache or cluster metadata. @throws EventLogError UNKNOWN_TOPIC, INVALID_TOPIC */
@@ -151,7 +152,7 @@ export async function deleteTopics(ctx: KafkaContext, names: string[]): Promise<
 export async function topicOffsets(ctx: KafkaContext, topic: string): Promise<Array<{ partition: number; low: number; high: number }>> {
   ensureOpen(ctx);
   await partitionCount(ctx, topic);
-  const res = await ctx.admin.fetchTopicOffsets(ctx.ns.external(topic));
+  const res = await listOffsetsRetrying(ctx, topic, () => ctx.admin.fetchTopicOffsets(ctx.ns.external(topic)));
   return res.map((r) => ({ partition: r.partition, low: Number(r.low), high: Number(r.high) })).sort((a, b) => a.partition - b.partition);
 }
 
@@ -159,8 +160,22 @@ export async function topicOffsets(ctx: KafkaContext, topic: string): Promise<Ar
 export async function offsetsForTimestamp(ctx: KafkaContext, topic: string, timestamp: number): Promise<number[]> {
   ensureOpen(ctx);
   await partitionCount(ctx, topic);
-  const res = await ctx.admin.fetchTopicOffsetsByTimestamp(ctx.ns.external(topic), timestamp);
+  const res = await listOffsetsRetrying(ctx, topic, () => ctx.admin.fetchTopicOffsetsByTimestamp(ctx.ns.external(topic), timestamp));
   return res.sort((a, b) => a.partition - b.partition).map((o) => Number(o.offset));
+}
+
+/**
+ * A ListOffsets through the admin client, retried (5 times, with a metadata refresh) on a
+ * retriable broker error: right after a topic is created, or while leadership moves, a broker
+ * answers NOT_LEADER_FOR_PARTITION / LEADER_NOT_AVAILABLE for a moment and kafkajs' admin passes
+ * it up instead of refreshing its metadata.
+ */
+function listOffsetsRetrying<T>(ctx: KafkaContext, topic: string, list: () => Promise<T>): Promise<T> {
+  return pRetry(list, {
+    retries: 5, minTimeout: 50, maxTimeout: 1000,
+    shouldRetry: ({ error }) => (error as KafkaJsError).retriable === true,
+    onFailedAttempt: async () => { await ctx.admin.fetchTopicMetadata({ topics: [ctx.ns.external(topic)] }).catch(() => undefined); },
+  });
 }
 
 /**

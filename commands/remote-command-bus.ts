@@ -1,0 +1,153 @@
+/**
+ * The CommandBus of a process that does not decide (cluster mode, ADR 0006): it sends each command
+ * to the commands topic, keyed so that the command processor owning the aggregate decides it
+ * (command-keys.ts), and waits for the outcome on the replies topic.
+ *
+ * - `send` appends the command record (envelope: a fresh command id, `replyTo` = this instance)
+ *   and resolves with the outcome's events and positions (read-your-writes as in-process), or
+ *   throws the decider's DomainError rebuilt from the outcome, so HTTP semantics do not change.
+ * - No outcome within `timeoutMs`: CommandTimeoutError (the gateway answers 503 `COMMAND_TIMEOUT`
+ *   with `Retry-After`); a late outcome is dropped. The command may still be decided.
+ * - Commands that do not travel on the topic (heartbeats, `RecordView`) go to `direct`.
+ * - Replies: one consumer group per instance (`streamwave.command-replies.<instanceId>`) on every
+ *   partition of the replies topic, starting at its end when assigned; replies keyed to other
+ *   instances are skipped without being decoded.
+ */
+import { pino, type Logger } from 'pino';
+import { ulid } from 'ulid';
+import { DomainError } from '../domain/shared/event.ts';
+import type { EventCodec } from '../schemas/event-codec.port.ts';
+import type { CommandCodec, CommandOutcome } from '../schemas/command-codec.port.ts';
+import { COMMAND_REPLIES_TOPIC, COMMANDS_TOPIC, ensureCommandTopics } from '../schemas/topics.ts';
+import { tpKey, type ConsumerHandle, type EventLog } from '../platform/log/event-log.port.ts';
+import { CommandBusError } from './command-handler.ts';
+import { CommandTimeoutError, type CommandBus, type CommandResult } from './command-bus.port.ts';
+import { commandTopicKey, type UsernameDigest } from './command-keys.ts';
+import { routeCommand } from './routing.ts';
+
+/** What `createRemoteCommandBus` needs. */
+export interface RemoteCommandBusOptions {
+  log: EventLog;
+  /** The events' codec (to hand back the decided events). */
+  codec: EventCodec;
+  /** The commands' and outcomes' codec. */
+  commands: CommandCodec;
+  /** The reservation key of a username; the same secret as the command processors'. */
+  usernameDigest: UsernameDigest;
+  /** This process's reply address: unique among the running instances (e.g. `gateway-<host>-<pid>`). */
+  instanceId: string;
+  /** How long `send` waits for an outcome, ms. Default 10 000. */
+  timeoutMs?: number;
+  /** Where commands that do not travel on the commands topic go (heartbeats). */
+  direct?: CommandBus;
+  /** Partitions of the command topics created when missing (must equal the event topics'). */
+  partitions?: number;
+  logger?: Logger;
+}
+
+/** A remote CommandBus with its lifecycle. */
+export interface RemoteCommandBus extends CommandBus {
+  /** Creates the command topics when missing and joins the replies topic at its end. Idempotent. */
+  start(): Promise<void>;
+  /** Leaves the replies topic; pending sends fail with CommandTimeoutError at their deadline. */
+  stop(): Promise<void>;
+  /** Commands sent and still waiting for an outcome. */
+  pending(): number;
+}
+
+interface Waiter { resolve(o: CommandOutcome): void; reject(e: unknown): void; timer: NodeJS.Timeout }
+
+/** See the file comment. `send` before `start` throws CommandBusError NOT_STARTED. */
+export function createRemoteCommandBus(opts: RemoteCommandBusOptions): RemoteCommandBus {
+  const { log, codec, commands, usernameDigest, instanceId } = opts;
+  const logger = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'remote-command-bus', instanceId });
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const waiters = new Map<string, Waiter>();
+  let replies: ConsumerHandle | undefined;
+  let started: Promise<void> | undefined;
+
+  async function doStart(): Promise<void> {
+    await ensureCommandTopics(log, { partitions: opts.partitions });
+    replies = await log.subscribe({
+      groupId: `${COMMAND_REPLIES_TOPIC}.${instanceId}`,
+      topics: [COMMAND_REPLIES_TOPIC],
+      fromBeginning: false,
+      // Only outcomes of commands sent from now on matter: start at the end, whatever was committed.
+      async onAssigned(parts) {
+        const ends = await log.endOffsets(COMMAND_REPLIES_TOPIC);
+        return new Map(parts.map((p) => [tpKey(p.topic, p.partition), ends[p.partition] ?? 0]));
+      },
+      async eachBatch(batch) {
+        for (const r of batch.records) {
+          if (r.key !== instanceId || r.value === null) continue;
+          let outcome: CommandOutcome;
+          try {
+            outcome = await commands.decodeOutcome(r.value);
+          } catch (err) {
+            logger.warn({ err, partition: r.partition, offset: r.offset }, 'skipping an undecodable command outcome');
+            continue;
+          }
+          const w = waiters.get(outcome.commandId);
+          if (!w) continue; // timed out already, or sent by an earlier run of this instance
+          waiters.delete(outcome.commandId);
+          clearTimeout(w.timer);
+          w.resolve(outcome);
+        }
+      },
+    });
+    // Assigned (and positioned at the end) before the first command goes out.
+    await replies.caughtUp();
+    logger.info('remote command bus started');
+  }
+
+  function awaitOutcome(commandId: string): Promise<CommandOutcome> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        waiters.delete(commandId);
+        reject(new CommandTimeoutError(commandId, timeoutMs));
+      }, timeoutMs);
+      waiters.set(commandId, { resolve, reject, timer });
+    });
+  }
+
+  return {
+    start() {
+      started ??= doStart().catch((err: unknown) => { started = undefined; throw err; });
+      return started;
+    },
+    async stop() {
+      await replies?.stop();
+      replies = undefined;
+      started = undefined;
+    },
+    pending: () => waiters.size,
+    async send(command): Promise<CommandResult> {
+      if (!started) throw new CommandBusError('NOT_STARTED', 'call start() before sending commands');
+      await started;
+      const routed = routeCommand(command);
+      const key = commandTopicKey(routed, usernameDigest);
+      if (key === null) {
+        if (!opts.direct) throw new DomainError('INVALID_COMMAND', `${command.type} does not travel on ${COMMANDS_TOPIC} and this bus has no direct path`, 'invalid');
+        return opts.direct.send(command);
+      }
+      const commandId = ulid();
+      // `routeCommand` guarantees a command of the registry; the commands topic carries all but heartbeats.
+      const value = await commands.encode({ command: routed.command as never, commandId, replyTo: instanceId });
+      const outcome = awaitOutcome(commandId);
+      try {
+        await log.append(COMMANDS_TOPIC, [{ key, value, timestamp: command.metadata.now }]);
+      } catch (err) {
+        const w = waiters.get(commandId);
+        if (w) { clearTimeout(w.timer); waiters.delete(commandId); }
+        outcome.catch(() => {});
+        throw err;
+      }
+      const o = await outcome;
+      if (!o.accepted) {
+        const refusal = o.refusal ?? { code: 'REFUSED', message: 'the command was refused', kind: 'invalid' as const };
+        throw new DomainError(refusal.code, refusal.message, refusal.kind);
+      }
+      return { events: await Promise.all(o.events.map((b) => codec.decode(b))), positions: o.positions };
+    },
+  };
+}

@@ -1,0 +1,170 @@
+/**
+ * The command processor and the remote command bus on a real broker (ADR 0006, issue 10): two
+ * processors in one group (each owning some commands partitions) and two buses (two "gateways").
+ * (a) conflicting commands raced across the two buses are decided once: one registration of a
+ *     name wins (the other gets USERNAME_TAKEN), a doubly completed upload has one UploadCompleted;
+ *     every accepted outcome names where its events are on the log; refusals come back as the
+ *     decider's DomainError; prints `decided twice: 0` and `broken: 0`.
+ * (b) a processor stopped mid-load: its partitions move to the other one; every command is
+ *     answered exactly once and the log holds one decision per command (`lost: 0`, `decided twice: 0`).
+ * Skipped when Java/Maven are missing.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { kafkaTestFile } from '../../test/support/kafka-test-file.ts';
+import { createInMemoryEventLog } from '../../platform/log/in-memory/in-memory-event-log.adapter.ts';
+import type { EventLog, RecordMetadata } from '../../platform/log/event-log.port.ts';
+import { within } from '../../platform/log/event-log.contract.ts';
+import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts';
+import { createInProcessSchemaRegistryApi } from '../../schemas/codec/schema-registry-api.ts';
+import { createAvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
+import { createAvroCommandCodec } from '../../schemas/codec/avro-command-codec.ts';
+import { TOPICS } from '../../schemas/topics.ts';
+import { DomainError } from '../../domain/shared/event.ts';
+import type { DomainEvent } from '../../domain/events.ts';
+import { createUsernameDigest } from '../../commands/command-keys.ts';
+import { createRemoteCommandBus, type RemoteCommandBus } from '../../commands/remote-command-bus.ts';
+import type { Command } from '../../commands/command-bus.port.ts';
+import { runCommandProcessor, type CommandProcessorHandle } from './command-processor.ts';
+
+const kafkaFile = await kafkaTestFile();
+const PARTITIONS = 4;
+const digest = createUsernameDigest('test-secret-0123456789abcdef');
+const T0 = Date.UTC(2026, 10, 29, 12, 0, 0);
+
+async function codecs() {
+  const registry = createSchemaRegistry({ log: createInMemoryEventLog() });
+  await registry.start();
+  const api = createInProcessSchemaRegistryApi(registry);
+  return { codec: createAvroEventCodec({ registry: api }), commands: createAvroCommandCodec({ registry: api }) };
+}
+
+async function setup(ns: string, processors: number) {
+  const { codec, commands } = await codecs();
+  const procs: CommandProcessorHandle[] = [];
+  const procLogs: EventLog[] = [];
+  for (let i = 0; i < processors; i++) {
+    const log = await kafkaFile.openLog(ns, `command-processor-${i}`);
+    procLogs.push(log);
+    const p = await runCommandProcessor({ log, codec, commands, usernameDigest: digest, partitions: PARTITIONS, now: () => T0 });
+    kafkaFile.onCleanup(() => p.stop());
+    procs.push(p);
+  }
+  const buses: RemoteCommandBus[] = [];
+  for (const name of ['gateway-a', 'gateway-b']) {
+    const bus = createRemoteCommandBus({
+      log: await kafkaFile.openLog(ns, name), codec, commands, usernameDigest: digest, instanceId: `${name}-${ns}`, partitions: PARTITIONS, timeoutMs: 60_000,
+    });
+    await bus.start();
+    kafkaFile.onCleanup(() => bus.stop());
+    buses.push(bus);
+  }
+  return { codec, procs, procLogs, buses, reader: procLogs[0] };
+}
+
+const register = (userId: string, username: string, now = T0): Command => ({
+  type: 'RegisterUser', data: { userId, username, email: `${userId}@example.org`, passwordHash: '$scrypt$x' }, metadata: { now },
+});
+const startUpload = (videoId: string, ownerId = 'owner-1'): Command => ({
+  type: 'StartUpload',
+  data: {
+    videoId, ownerId, uploadId: `up-${videoId}`, objectKey: `uploads/${videoId}/source`, filename: 'clip.mp4', sizeBytes: 1000,
+    contentType: 'video/mp4', title: 'A clip', description: '', tags: [], partSizeBytes: 5_242_880,
+  },
+  metadata: { now: T0, actorId: ownerId },
+});
+const completeUpload = (videoId: string): Command => ({ type: 'CompleteUpload', data: { videoId, uploadId: `up-${videoId}`, sizeBytes: 1000 }, metadata: { now: T0 + 1 } });
+
+/** Every event on a topic, decoded, with its position. */
+async function eventsOn(log: EventLog, codec: { decode(b: Buffer): Promise<DomainEvent> }, topic: string) {
+  const out: { event: DomainEvent; at: RecordMetadata }[] = [];
+  const ends = await log.endOffsets(topic);
+  for (const [p, end] of ends.entries()) {
+    for (let from = 0; from < end;) {
+      const records = await log.read(topic, p, from, 1000);
+      if (records.length === 0) break;
+      for (const r of records) out.push({ event: await codec.decode(r.value!), at: { topic, partition: p, offset: r.offset } });
+      from = records.at(-1)!.offset + 1;
+    }
+  }
+  return out;
+}
+
+const outcomeOf = (p: Promise<unknown>) => p.then(() => 'accepted', (e: unknown) => (e instanceof DomainError ? e.code : `error: ${(e as Error).message}`));
+
+describe('command processor + remote command bus (real broker)', { skip: kafkaFile.skip }, () => {
+  test('(a) races across two gateways: each conflict decided once; outcomes name their events; refusals keep their codes', { timeout: 240_000 }, async (t) => {
+    const ns = `cmd-a-${randomUUID().slice(0, 8)}`;
+    const { codec, buses: [a, b], reader } = await setup(ns, 2);
+    const PAIRS = 100;
+    let broken = 0;
+
+    // Registrations: the same name twice (in another case on the other gateway), concurrently.
+    const regs = await Promise.all(Array.from({ length: PAIRS }, (_, i) => Promise.all([
+      outcomeOf(a.send(register(`ua-${i}`, `Name${i}`))),
+      outcomeOf(b.send(register(`ub-${i}`, `nAME${i}`))),
+    ])));
+    for (const pair of regs) if ([...pair].sort().join() !== 'USERNAME_TAKEN,accepted') broken++;
+
+    // Uploads: started once, completed on both gateways at once.
+    await Promise.all(Array.from({ length: PAIRS }, (_, i) => a.send(startUpload(`v-${i}`))));
+    const completes = await Promise.all(Array.from({ length: PAIRS }, (_, i) => Promise.all([a.send(completeUpload(`v-${i}`)), b.send(completeUpload(`v-${i}`))])));
+    const results = completes.flat();
+
+    // Refusals travel back with the decider's code.
+    await assert.rejects(a.send(completeUpload('never-started')), (e: unknown) => e instanceof DomainError && e.kind === 'not_found');
+    await assert.rejects(b.send({ type: 'DeleteVideo', data: { videoId: 'v-0' }, metadata: { now: T0 + 2, actorId: 'stranger' } }),
+      (e: unknown) => e instanceof DomainError && e.code === 'NOT_OWNER');
+
+    const users = await eventsOn(reader, codec, TOPICS.users);
+    const videos = await eventsOn(reader, codec, TOPICS.videos);
+    const registeredNames = new Map<string, number>();
+    for (const { event } of users) if (event.type === 'UserRegistered') registeredNames.set(event.data.username.toLowerCase(), (registeredNames.get(event.data.username.toLowerCase()) ?? 0) + 1);
+    const completedPerVideo = new Map<string, number>();
+    for (const { event } of videos) if (event.type === 'UploadCompleted') completedPerVideo.set(event.data.videoId, (completedPerVideo.get(event.data.videoId) ?? 0) + 1);
+    const decidedTwice = [...registeredNames.values(), ...completedPerVideo.values()].filter((n) => n > 1).length;
+    broken += PAIRS - registeredNames.size + PAIRS - completedPerVideo.size;
+
+    // Read-your-writes: an accepted outcome's positions hold exactly its events.
+    const at = new Map(videos.map((v) => [`${v.at.partition}:${v.at.offset}`, v.event]));
+    for (const r of results) {
+      assert.equal(r.events.length, r.positions.length);
+      r.positions.forEach((p, i) => assert.deepEqual(at.get(`${p.partition}:${p.offset}`), r.events[i], 'the outcome names where its event is'));
+    }
+    const completedOutcomes = results.filter((r) => r.events.length === 1).length;
+    t.diagnostic(`${PAIRS} name pairs, ${PAIRS} completion pairs across 2 gateways and 2 processors: decided twice: ${decidedTwice}, broken: ${broken}; completions with an event: ${completedOutcomes}, idempotent: ${results.length - completedOutcomes}`);
+    assert.equal(decidedTwice, 0);
+    assert.equal(broken, 0);
+    assert.equal(completedOutcomes, PAIRS, 'exactly one of each pair of completions produced UploadCompleted');
+  });
+
+  test('(b) a processor leaves mid-load: its partitions move; every command answered once, none decided twice', { timeout: 240_000 }, async (t) => {
+    const ns = `cmd-b-${randomUUID().slice(0, 8)}`;
+    const { codec, procs, buses: [a, b], reader } = await setup(ns, 2);
+    const N = 400;
+    const sends: Promise<string>[] = [];
+    const send = (i: number) => sends.push(outcomeOf((i % 2 ? a : b).send(register(`u-${i}`, `user${i % (N / 2)}`, T0 + i))));
+    for (let i = 0; i < N / 2; i++) send(i);
+    // Once the first processor has decided some, it leaves the group while commands keep coming.
+    const decidedBy = (p: CommandProcessorHandle) => p.counts().accepted + p.counts().refused;
+    await within((async () => { while (decidedBy(procs[0]) < 20) await new Promise((r) => setTimeout(r, 5)); })(), 60_000, 'first decisions');
+    const stopping = procs[0].stop();
+    for (let i = N / 2; i < N; i++) send(i);
+    await stopping;
+    const outcomes = await within(Promise.all(sends), 200_000, 'every command answered');
+    assert.ok(decidedBy(procs[0]) > 0 && decidedBy(procs[1]) > 0, 'both processors decided some');
+    const users = await eventsOn(reader, codec, TOPICS.users);
+    const perName = new Map<string, number>();
+    for (const { event } of users) if (event.type === 'UserRegistered') perName.set(event.data.username, (perName.get(event.data.username) ?? 0) + 1);
+    const accepted = outcomes.filter((o) => o === 'accepted').length;
+    const taken = outcomes.filter((o) => o === 'USERNAME_TAKEN').length;
+    const decidedTwice = [...perName.values()].filter((n) => n > 1).length;
+    const lost = N - accepted - taken;
+    t.diagnostic(`${N} registrations of ${N / 2} names, decided ${decidedBy(procs[0])} by the processor that left and ${decidedBy(procs[1])} by the other: accepted ${accepted}, USERNAME_TAKEN ${taken}, lost: ${lost}, decided twice: ${decidedTwice}; other outcomes: ${outcomes.filter((o) => o !== 'accepted' && o !== 'USERNAME_TAKEN').slice(0, 3).join('; ') || 'none'}`);
+    assert.equal(lost, 0);
+    assert.equal(decidedTwice, 0);
+    assert.equal(accepted, N / 2, 'one registration per name');
+    assert.equal(users.length, N / 2, 'one UserRegistered per accepted registration');
+  });
+});

@@ -1,0 +1,250 @@
+/**
+ * The command processor (ADR 0006, issue 10): the single writer of every aggregate in cluster mode.
+ *
+ * A consumer group on `streamwave.commands`. The instance assigned commands partition p decides
+ * every command of p: the videos and comment threads whose events are on partition p of the event
+ * topics (co-partitioned: same key, same partition count, same partitioner) and the username
+ * reservations keyed to p. Per batch of one partition, in ONE Kafka transaction
+ * (`subscribeTransactional`, one transactional producer per commands partition, so a zombie
+ * owner is fenced when the partition moves):
+ *
+ * 1. follow the log: the aggregate-state cache reads every event partition forward (its own
+ *    partitions hold everything their previous owners committed: fencing aborted their open
+ *    transaction), and the reservation store reads its changelog forward;
+ * 2. decide each command in order against the cache under a scratch overlay (a command sees the
+ *    events of the commands before it in the batch), with the same decider registry and
+ *    `decideRouted` as the in-process handler;
+ * 3. commit: the events (to their topics, key = stream id, timestamp = the command's time), the
+ *    new reservations (to the changelog), the consumed offset and, built from the events'
+ *    positions, each command's outcome (to `streamwave.command-replies`, key = its `replyTo`).
+ *
+ * So a command is decided exactly once, across crashes, restarts and rebalances: its decision,
+ * its outcome and its offset are visible together or not at all (READ_COMMITTED). A refused
+ * command is an outcome too (no events). A record that cannot be decoded has no reply address: it
+ * is logged and skipped (its waiter times out). Uniqueness of usernames: a registration is decided
+ * on its reservation key's partition, against the reservations of the changelog (complete for the
+ * partition: only its owner writes it), the usernames of the users topic (registrations made
+ * before the processor existed) and the batch's own.
+ *
+ * Per-user storage quota is read from the cache's storage index over every videos partition:
+ * eventually consistent across partitions (parallel uploads of one owner on different partitions
+ * may overshoot by what is in flight).
+ */
+import { pino, type Logger } from 'pino';
+import pLimit from 'p-limit';
+import { DomainError } from '../../domain/shared/event.ts';
+import type { DomainEvent } from '../../domain/events.ts';
+import {
+  COMMAND_REPLIES_TOPIC, COMMANDS_TOPIC, DEFAULT_TOPIC_PARTITIONS, ensureCommandTopics, ensureEventTopics, TOPIC_OF, TOPICS,
+  USERNAME_RESERVATIONS_CHANGELOG,
+} from '../../schemas/topics.ts';
+import type { EventCodec } from '../../schemas/event-codec.port.ts';
+import type { CommandCodec, CommandOutcome, CommandRecord } from '../../schemas/command-codec.port.ts';
+import { supportsTransactions, type ConsumerHandle, type EventLog, type LogRecord, type OutputRecord, type RecordMetadata } from '../../platform/log/event-log.port.ts';
+import { createAggregateStateCache } from '../../commands/aggregate-state-cache.ts';
+import type { CrossAggregateLookups } from '../../commands/aggregates.ts';
+import { decideRouted } from '../../commands/command-handler.ts';
+import { commandTopicKey, type UsernameDigest } from '../../commands/command-keys.ts';
+import { routeCommand } from '../../commands/routing.ts';
+import { createStorageIndex, DEFAULT_USER_STORAGE_QUOTA_BYTES, type PendingUpload } from '../../commands/storage-index.ts';
+import { createTopicFollower } from '../../commands/topic-follower.ts';
+import { createUsernameIndex } from '../../commands/username-index.ts';
+
+/** Consumer group (and transactional.id prefix) of the command processors. */
+export const COMMAND_PROCESSOR_GROUP = 'streamwave.command-processor';
+
+/** Stable codes of {@link CommandProcessorError}. */
+export type CommandProcessorErrorCode =
+  /** The log has no transactions (the embedded log): standalone decides in-process instead (ADR 0006). */
+  | 'TRANSACTIONS_UNSUPPORTED'
+  /** The commands topic and the event topics have different partition counts: aggregates would have two owners. */
+  | 'NOT_COPARTITIONED';
+
+export class CommandProcessorError extends Error {
+  constructor(readonly code: CommandProcessorErrorCode, message: string) {
+    super(message);
+    this.name = 'CommandProcessorError';
+  }
+}
+
+/** What `runCommandProcessor` needs. */
+export interface CommandProcessorOptions {
+  /** A log with transactions (Kafka). */
+  log: EventLog;
+  /** The events' codec. */
+  codec: EventCodec;
+  /** The commands' and outcomes' codec. */
+  commands: CommandCodec;
+  /** The reservation key of a username (command-keys.ts); the same secret as the gateways'. */
+  usernameDigest: UsernameDigest;
+  logger?: Logger;
+  /** Consumer group; default COMMAND_PROCESSOR_GROUP. */
+  groupId?: string;
+  /** Partitions of the topics created when missing. Default DEFAULT_TOPIC_PARTITIONS (6). */
+  partitions?: number;
+  /** Per-user storage quota, bytes (issue 8). Default 50 GiB. */
+  userStorageQuotaBytes?: number;
+  /** Commands per transaction. Default 200. */
+  maxBatchSize?: number;
+  /** The processor's clock for `decidedAt`, ms. Default Date.now. */
+  now?: () => number;
+}
+
+/** A running command processor. */
+export interface CommandProcessorHandle {
+  /** Resolves once every assigned commands partition is processed up to its end offset at call time. */
+  caughtUp(): Promise<void>;
+  /** Per commands `topic:partition`: end offset minus the processor's position (records). */
+  lag(): Promise<Map<string, number>>;
+  /** Uploads still `pending_upload` that started at or before `startedBefore` (ms), oldest first: for the upload reaper. */
+  pendingUploads(startedBefore: number): PendingUpload[];
+  /** Commands decided (accepted + refused) and skipped (undecodable) since start. */
+  counts(): { accepted: number; refused: number; skipped: number };
+  /** Leaves the group and closes the producers; the log stays open (it is the caller's). */
+  stop(): Promise<void>;
+}
+
+/** One decided command of a batch: its record, where its events are among the outputs, or its refusal. */
+interface Decided {
+  record: CommandRecord;
+  /** Indexes [from, to) of its events in the batch's outputs. */
+  from: number;
+  to: number;
+  refusal: CommandOutcome['refusal'];
+}
+
+/**
+ * Starts a command processor on `opts.log` (see the file comment): creates the topics when
+ * missing, checks co-partitioning, rebuilds the aggregate states, then joins the group.
+ * @throws CommandProcessorError TRANSACTIONS_UNSUPPORTED, NOT_COPARTITIONED; the log's errors.
+ */
+export async function runCommandProcessor(opts: CommandProcessorOptions): Promise<CommandProcessorHandle> {
+  const { log, codec, commands, usernameDigest } = opts;
+  if (!supportsTransactions(log)) {
+    throw new CommandProcessorError('TRANSACTIONS_UNSUPPORTED', 'the command processor needs a log with transactions (Kafka); standalone mode decides commands in-process');
+  }
+  const logger = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'command-processor' });
+  const now = opts.now ?? Date.now;
+  const partitions = opts.partitions ?? DEFAULT_TOPIC_PARTITIONS;
+  await ensureEventTopics(log, { partitions });
+  await ensureCommandTopics(log, { partitions });
+  const counts = new Map((await log.listTopics()).map((t) => [t.name, t.partitions]));
+  const coPartitioned = [TOPICS.videos, TOPICS.comments, USERNAME_RESERVATIONS_CHANGELOG].filter((t) => counts.get(t) !== counts.get(COMMANDS_TOPIC));
+  if (coPartitioned.length > 0) {
+    throw new CommandProcessorError('NOT_COPARTITIONED',
+      `${COMMANDS_TOPIC} has ${counts.get(COMMANDS_TOPIC)} partitions but ${coPartitioned.map((t) => `${t} has ${counts.get(t)}`).join(', ')}: every aggregate must have one owner`);
+  }
+
+  const usernames = createUsernameIndex();
+  const storage = createStorageIndex();
+  const cache = createAggregateStateCache({
+    log, codec, logger,
+    onChange: (change) => {
+      if (change.kind === 'user') usernames.userChanged(change.id, change.before, change.after);
+      else if (change.kind === 'video') storage.videoChanged(change.id, change.before, change.after);
+    },
+  });
+  /** Reservation key → user id, from the changelog. */
+  const reservations = new Map<string, string>();
+  const changelog = createTopicFollower(log, USERNAME_RESERVATIONS_CHANGELOG);
+  const followReservations = () => changelog.catchUp((r) => {
+    if (r.key === null) return;
+    if (r.value === null) reservations.delete(r.key);
+    else reservations.set(r.key, r.value.toString('utf8'));
+  });
+  await cache.rebuild();
+  await followReservations();
+  const quota = opts.userStorageQuotaBytes ?? DEFAULT_USER_STORAGE_QUOTA_BYTES;
+  const tally = { accepted: 0, refused: 0, skipped: 0 };
+  // Batches of different partitions share the cache: one at a time.
+  const serial = pLimit(1);
+
+  async function decodeCommand(r: LogRecord): Promise<CommandRecord | undefined> {
+    try {
+      if (r.value === null) throw new Error('empty record');
+      return await commands.decode(r.value);
+    } catch (err) {
+      tally.skipped++;
+      logger.warn({ err, partition: r.partition, offset: r.offset }, 'skipping a command record that cannot be decoded (no reply address: its sender times out)');
+      return undefined;
+    }
+  }
+
+  async function processBatch(records: readonly LogRecord[], commit: (outputs: OutputRecord[], then: (positions: RecordMetadata[]) => Promise<OutputRecord[]>) => Promise<unknown>): Promise<void> {
+    await cache.catchUp();
+    await followReservations();
+    const overlay = cache.overlay();
+    const batchReservations = new Map<string, string>();
+    const lookups: CrossAggregateLookups = {
+      userIdOfUsername: (username) => batchReservations.get(usernameDigest(username)) ?? reservations.get(usernameDigest(username)) ?? usernames.holder(username),
+      storageUsedBy: (ownerId) => storage.usedBy(ownerId),
+      userStorageQuotaBytes: quota,
+    };
+    const outputs: OutputRecord[] = [];
+    const decided: Decided[] = [];
+    for (const r of records) {
+      const record = await decodeCommand(r);
+      if (!record) continue;
+      const from = outputs.length;
+      let events: DomainEvent[];
+      try {
+        const routed = routeCommand(record.command);
+        if (commandTopicKey(routed, usernameDigest) !== r.key) {
+          throw new DomainError('MISROUTED_COMMAND', `a ${routed.command.type} must be keyed by its aggregate (${COMMANDS_TOPIC} key ${String(r.key)} is not)`, 'invalid');
+        }
+        events = decideRouted(routed, overlay, lookups);
+        for (const e of events) {
+          const topic = TOPIC_OF[e.type];
+          outputs.push({ topic, key: routed.streamId, value: await codec.encode(topic, e), timestamp: routed.command.metadata.now });
+        }
+        if (routed.kind === 'user' && events.length > 0) {
+          const key = usernameDigest(routed.command.data.username);
+          batchReservations.set(key, routed.command.data.userId);
+          outputs.push({ topic: USERNAME_RESERVATIONS_CHANGELOG, key, value: Buffer.from(routed.command.data.userId, 'utf8') });
+        }
+      } catch (err) {
+        if (!(err instanceof DomainError)) throw err; // codec or log trouble: the batch is redelivered
+        outputs.length = from;
+        decided.push({ record, from, to: from, refusal: { code: err.code, message: err.message, kind: err.kind } });
+        continue;
+      }
+      overlay.evolve(events);
+      decided.push({ record, from, to: from + events.length, refusal: null });
+    }
+    const decidedAt = now();
+    await commit(outputs, async (positions) => {
+      const replies: OutputRecord[] = [];
+      for (const d of decided) {
+        if (d.record.replyTo === null) continue;
+        const outcome: CommandOutcome = {
+          commandId: d.record.commandId, accepted: d.refusal === null, refusal: d.refusal, decidedAt,
+          events: outputs.slice(d.from, d.to).map((o) => o.value!), positions: positions.slice(d.from, d.to),
+        };
+        replies.push({ topic: COMMAND_REPLIES_TOPIC, key: d.record.replyTo, value: await commands.encodeOutcome(outcome) });
+      }
+      return replies;
+    });
+    for (const d of decided) d.refusal === null ? tally.accepted++ : tally.refused++;
+  }
+
+  const consumer: ConsumerHandle = await log.subscribeTransactional({
+    groupId: opts.groupId ?? COMMAND_PROCESSOR_GROUP,
+    topics: [COMMANDS_TOPIC],
+    fromBeginning: true,
+    maxBatchSize: opts.maxBatchSize ?? 200,
+    eachBatch: (batch, tx) => serial(() => processBatch(batch.records,
+      (outputs, then) => tx.commit(outputs, batch.records[batch.records.length - 1].offset + 1, then))),
+  });
+  logger.info({ groupId: opts.groupId ?? COMMAND_PROCESSOR_GROUP }, 'command processor started');
+  let stopping: Promise<void> | undefined;
+  return {
+    caughtUp: () => consumer.caughtUp(),
+    lag: () => consumer.lag(),
+    pendingUploads: (startedBefore) => storage.pendingUploads(startedBefore),
+    counts: () => ({ ...tally }),
+    stop() {
+      stopping ??= consumer.stop().then(() => logger.info('command processor stopped'));
+      return stopping;
+    },
+  };
+}
