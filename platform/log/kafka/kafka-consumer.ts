@@ -194,6 +194,15 @@ async function handleBatch(s: GroupSubscription, payload: EachBatchPayload): Pro
     if (s.assigned.has(ek)) s.positions.set(ek, last + 1);
     wake(s);
   }
+  // A transaction's commit marker (or aborted records) fetched after the last record: the batch's
+  // last offset covers them and kafkajs fetches on from there without another END_BATCH_PROCESS,
+  // so move past them, or caughtUp and lag would wait forever on a topic written transactionally.
+  const tail = Number(batch.lastOffset());
+  if (s.stopped || !payload.isRunning() || payload.isStale() || !s.assigned.has(ek) || tail + 1 <= (s.positions.get(ek) ?? 0)) return;
+  payload.resolveOffset(String(tail));
+  await payload.commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: String(tail + 1) }] }] });
+  if (s.assigned.has(ek)) s.positions.set(ek, Math.max(s.positions.get(ek) ?? 0, tail + 1));
+  wake(s);
 }
 
 /**

@@ -9,7 +9,9 @@
  *     the new owner's outputs only;
  * (c) records of an aborted transaction stay invisible to `read` and to READ_COMMITTED consumers;
  * (d) `tx.commit` resolves with the outputs' positions, and `then` writes records naming those
- *     positions in the same transaction (the command processor's outcome with its events' positions).
+ *     positions in the same transaction (the command processor's outcome with its events' positions);
+ * (e) a consumer of a topic written in transactions catches up: the commit marker after the last
+ *     record does not hold `caughtUp` and `lag` forever.
  * The runtime built on the capability is tested in processors/runtime/transform.runtime.test.ts.
  * Skipped when Java/Maven are missing.
  */
@@ -157,6 +159,27 @@ describe('Kafka EventLog: exactly-once capability (real broker)', { skip: kafkaF
     assert.equal(actual.length, 10);
     assert.deepEqual([...returned].sort(), [...actual].sort(), 'the returned positions are where the outputs are');
     assert.deepEqual([...replies].sort(), [...actual].sort(), 'the follow-up records name the same positions, and were committed');
+  });
+
+  test('(e) a consumer of a transactionally written topic catches up past the commit marker', { timeout: 60_000 }, async () => {
+    const ns = `eos-e-${randomUUID().slice(0, 8)}`;
+    const log = await open(ns);
+    await log.createTopic({ name: 'in', partitions: 1 });
+    await log.createTopic({ name: 'out', partitions: 1 });
+    await log.append('in', [{ key: 'k', value: Buffer.from('a') }]);
+    const tx = await log.subscribeTransactional({
+      groupId: 'copy', topics: ['in'],
+      async eachBatch(batch, t) { await t.commit(batch.records.map((r) => ({ topic: 'out', key: r.key, value: r.value })), batch.records.at(-1)!.offset + 1); },
+    });
+    await within(tx.caughtUp(), 30_000, 'copied');
+    await tx.stop();
+    assert.deepEqual(await log.endOffsets('out'), [2], 'one record and its commit marker');
+    const seen: string[] = [];
+    const reader = await log.subscribe({ groupId: 'reader', topics: ['out'], async eachBatch(b) { seen.push(...b.records.map(text)); } });
+    await within(reader.caughtUp(), 30_000, 'a reader of the transactional topic caught up');
+    assert.deepEqual(seen, ['a']);
+    assert.deepEqual([...await reader.lag()], [['out:0', 0]], 'no lag left on the marker');
+    await reader.stop();
   });
 
   test('(c) records of an aborted transaction stay invisible to EventLog.read and READ_COMMITTED consumers', { timeout: 60_000 }, async (t) => {
