@@ -24,6 +24,8 @@ export interface AggregateStateCacheOptions {
   readBatchSize?: number;
   /** Called after every change of a cached state, in log order (e.g. to feed the username index). */
   onChange?(change: StateChange): void;
+  /** The stateful kinds to hold (and whose own topics to read). Default every one (STATEFUL_KINDS). */
+  kinds?: readonly AggregateKind[];
 }
 
 /**
@@ -101,6 +103,7 @@ export function createAggregateStateCache(opts: AggregateStateCacheOptions): Agg
   const logger = opts.logger ?? pino({ level: 'silent' });
   const readBatchSize = opts.readBatchSize ?? 1000;
   const states = new Map<AggregateKind, Map<string, unknown>>(STATEFUL_KINDS.map((k) => [k, new Map()]));
+  const held = new Set(opts.kinds ?? STATEFUL_KINDS);
   /** Stale streams (`kind\0id`) → the mark's generation, so a reload clears only marks older than itself. */
   const stale = new Map<string, { ref: StreamRef; generation: number }>();
   let generation = 0;
@@ -124,6 +127,7 @@ export function createAggregateStateCache(opts: AggregateStateCacheOptions): Agg
     const id = keyOf(event);
     if (only && !only.has(id)) return true;
     for (const kind of kindsEvolvedBy(topic)) {
+      if (!held.has(kind)) continue;
       const slot = target(kind, id);
       slot.set(evolverOf(kind)(slot.get() ?? initial(kind), event));
     }
@@ -173,7 +177,7 @@ export function createAggregateStateCache(opts: AggregateStateCacheOptions): Agg
   }
 
 
-  const ownTopicsOfCache = (): string[] => [...new Set(STATEFUL_KINDS.flatMap((k) => ownTopics(k)))];
+  const ownTopicsOfCache = (): string[] => [...new Set([...held].flatMap((k) => ownTopics(k)))];
 
   /** The state `decide` sees, its own combined with the borrowed one, read through `get`. */
   function composed<K extends AggregateKind>(kind: K, id: string, get: (kind: AggregateKind, id: string) => unknown): StateOf<K> | undefined {

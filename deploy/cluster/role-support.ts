@@ -8,7 +8,7 @@ import { READ_MODELS } from '../../projections/read-model.port.ts';
 import { ReplayError } from '../../projections/replay/replay.port.ts';
 
 /** The roles `streamwave run <role>` accepts. */
-export const CLUSTER_ROLES = ['registry', 'projector', 'transcoder', 'gateway', 'all'] as const;
+export const CLUSTER_ROLES = ['registry', 'commands', 'projector', 'transcoder', 'gateway', 'all'] as const;
 export type ClusterRole = (typeof CLUSTER_ROLES)[number];
 
 export const isClusterRole = (v: string): v is ClusterRole => (CLUSTER_ROLES as readonly string[]).includes(v);
@@ -20,11 +20,12 @@ export const isClusterRole = (v: string): v is ClusterRole => (CLUSTER_ROLES as 
  */
 export const ROLE_SECRETS: Record<Exclude<ClusterRole, 'all'>, readonly string[]> = {
   registry: ['STREAMWAVE_SCHEMA_REGISTRY_PASSWORD'],
+  commands: ['STREAMWAVE_SCHEMA_REGISTRY_PASSWORD', 'STREAMWAVE_ADMIN_TOKEN', 'STREAMWAVE_USERNAME_KEY_SECRET'],
   projector: ['STREAMWAVE_SCHEMA_REGISTRY_PASSWORD', 'STREAMWAVE_ADMIN_TOKEN', 'STREAMWAVE_CURSOR_SECRET'],
   transcoder: ['STREAMWAVE_SCHEMA_REGISTRY_PASSWORD', 'STREAMWAVE_ADMIN_TOKEN'],
   gateway: [
     'STREAMWAVE_SCHEMA_REGISTRY_PASSWORD', 'STREAMWAVE_ADMIN_TOKEN', 'STREAMWAVE_CURSOR_SECRET', 'STREAMWAVE_JWT_SECRET',
-    'STREAMWAVE_PRESIGN_SECRET', 'STREAMWAVE_MEDIA_URL_SECRET', 'STREAMWAVE_PLAYBACK_SECRET',
+    'STREAMWAVE_PRESIGN_SECRET', 'STREAMWAVE_MEDIA_URL_SECRET', 'STREAMWAVE_PLAYBACK_SECRET', 'STREAMWAVE_USERNAME_KEY_SECRET',
   ],
 };
 

@@ -10,19 +10,24 @@
  *   consumer groups `streamwave.projection.<name>`, effectively-once. The role the data team
  *   scales and replays.
  * - `transcoder`: the transcoder processor, group `streamwave.transcoder`, at-least-once with
- *   idempotent outputs; its dead-letter record and the source offset are one Kafka transaction.
+ *   idempotent outputs (its commands go to the commands topic); its dead-letter record and the source offset are one Kafka transaction.
  *   The media collector (group `streamwave.media-collector`, issue 8) runs beside it.
- * - `gateway`: the HTTP API and the command handler (refresh-on-conflict, because several
- *   processes write the same aggregates until commands are routed to one owner per partition),
- *   plus its own copy of the read models it queries, in consumer groups of its own
+ * - `commands`: the command processor (ADR 0006; group `streamwave.command-processor` on
+ *   `streamwave.commands`): the owner of a commands partition is the single writer of its
+ *   aggregates and decides each command in one Kafka transaction with its events and outcome.
+ *   Also the upload reaper. Scale it out: the group spreads the partitions (write-side.ts).
+ * - `gateway`: the HTTP API; commands go to the commands topic and outcomes come back on the
+ *   replies topic (heartbeats are decided here against a follower of the videos topic and
+ *   appended directly). With the servers configured it reads the read models the projector
+ *   writes; without, it keeps its own copy in consumer groups of its own
  *   (`streamwave.gateway.<instance>.projection.<name>`, one per replica so replicas never split
  *   partitions).
  * - `all`: every role in one process (the registry at `/registry` of the gateway) — for trying
  *   cluster mode on one machine.
  *
- * Read models and objects still live on their embedded adapters under the role's data dir, so the
- * `transcoder` and `gateway` roles share `<STREAMWAVE_DATA_DIR>/objects` (one host or a shared
- * volume) — docs/adr/0003-platform-wing-and-one-write-side.md says what moves next.
+ * Read models live on Redis, ClickHouse and Typesense and objects on S3 when those are configured
+ * (issue 9); otherwise on the embedded adapters under the role's data dir, and the `transcoder`,
+ * `commands` and `gateway` roles then share `<STREAMWAVE_DATA_DIR>/objects` (one host or a shared volume).
  *
  * Every role logs with pino, serves `GET /health/live`, `GET /health/ready` (alias `GET /health`:
  * lag per consumer, 503 with reasons when not ready; deploy/shared/readiness-wiring.ts) and `GET /metrics`
@@ -55,13 +60,13 @@ import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts'
 import { buildSchemaRegistryServer, schemaRegistryRoutes } from '../../schemas/registry/schema-registry.routes.ts';
 import { createConfluentSchemaRegistryApi, createInProcessSchemaRegistryApi, type SchemaRegistryApi } from '../../schemas/codec/schema-registry-api.ts';
 import { createAvroEventCodec, type AvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
-import { createCommandBus } from '../../commands/command-handler.ts';
 import type { CommandBus } from '../../commands/command-bus.port.ts';
 import { createProjectionManager, type ProjectionManager } from '../../projections/replay/projection-manager.ts';
 import type { ReadModelQueries } from '../../projections/read-model.port.ts';
 import { describeLog } from '../../platform/log/log-overview.ts';
 import { adminRoutes } from '../../gateway/routes/admin/index.ts';
-import { createUploadReaper, type UploadReaper } from '../../processors/upload-reaper/upload-reaper.ts';
+import type { UploadReaper } from '../../processors/upload-reaper/upload-reaper.ts';
+import { openWriteSide } from './write-side.ts';
 import type { EmbeddedObjectStore } from '../../platform/object-store/embedded/embedded-object-store.adapter.ts';
 import { buildTranscoderProcessor } from '../../processors/transcoder/transcoder.processor.ts';
 import { buildMediaCollector } from '../../processors/media-collector/media-collector.processor.ts';
@@ -252,40 +257,29 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       readModels = r;
       lags.readModels = r.lag;
     }
-    let reaper: UploadReaper | undefined;
     const admin = () => ({
       plugin: adminRoutes,
       prefix: '/admin',
       options: { token: config.adminToken, replays: projectionManager ?? replaysElsewhere, topics: () => describeLog(log), reaper },
     });
 
-    // --- object store + command bus for the roles that write (transcoder, gateway).
-    // Issue 9: on the S3 server when STREAMWAVE_S3_ENDPOINT is set (roles then share no disk);
+    // --- object store + write side (ADR 0006: commands are decided by the `commands` role only).
+    // Issue 9: objects on the S3 server when STREAMWAVE_S3_ENDPOINT is set (roles then share no disk);
     // else the embedded store under the role's data dir (transcoder and gateway must share it).
     let objectStore: (ObjectStore & ObjectDeletion) | undefined;
     let embeddedObjects: EmbeddedObjectStore | undefined;
     let commandBus: CommandBus | undefined;
-    if (role === 'transcoder' || role === 'gateway' || role === 'all') {
+    let reaper: UploadReaper | undefined;
+    if (role === 'transcoder' || role === 'gateway' || role === 'commands' || role === 'all') {
       if (!config.servers.s3) embeddedObjects = openEmbeddedObjectStore(config, dir('objects'), 'streamwave-cluster', logger.child({ component: 'object-store' }));
       const objects = countAdapterErrors(metricsRegistry, 'object-store', embeddedObjects ?? await openS3ObjectStore(config, logger.child({ component: 'object-store' })));
       objectStore = objects;
-      const handler = createCommandBus({
-        log, codec, partitions: config.topicPartitions, refreshOnConflict: true, logger: logger.child({ component: 'commands' }),
-        // Issue 8: per process for now (each gateway keeps its own storage index over the videos topic).
-        userStorageQuotaBytes: config.userStorageQuotaBytes,
+      const writeSide = await openWriteSide({
+        role, config, log, codec, registryApi, objectStore: objects, tempDirs: [dir('work'), ...(embeddedObjects?.scratchDirs ?? [])],
+        logger, cleanup, lags,
       });
-      await handler.start();
-      commandBus = handler;
-      // Issue 8: every writing role reaps its own temp folders; abandoning an upload is idempotent
-      // (FailUpload once failed is a no-op, a gone multipart upload is tolerated), so replicas may overlap.
-      const r = createUploadReaper({
-        commandBus: handler, pendingUploads: (before) => handler.pendingUploads(before), objectStore: objects,
-        tempDirs: [dir('work'), ...(embeddedObjects?.scratchDirs ?? [])], expirySeconds: config.uploadExpirySeconds,
-        logger: logger.child({ component: 'upload-reaper' }),
-      });
-      r.start(config.uploadReaperIntervalSeconds);
-      cleanup.push(() => r.stop());
-      reaper = r;
+      commandBus = writeSide.commandBus;
+      reaper = writeSide.reaper;
     }
 
     let transcoder: ProcessorHandle | undefined;
@@ -316,7 +310,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       cleanup.push(() => collector.stop());
     }
 
-    if (role === 'projector' || role === 'transcoder') {
+    if (role === 'projector' || role === 'transcoder' || role === 'commands') {
       const app = Fastify({ loggerInstance: logger.child({ component: 'http' }) }) as unknown as FastifyInstance;
       await addOpsRoutes(app, metricsRegistry, health, readiness);
       applyServerTimeouts(app.server, config);

@@ -169,7 +169,7 @@ describe('deploy/compose/compose.yaml', () => {
 
   test('the registry runs once (single writer); the other roles declare their replicas', () => {
     assert.equal(compose.services.registry!.deploy?.replicas, 1);
-    for (const role of ['projector', 'transcoder', 'gateway']) {
+    for (const role of ['commands', 'projector', 'transcoder', 'gateway']) {
       assert.ok((compose.services[role]!.deploy?.replicas ?? 0) >= 1, role);
     }
     // Scaled services cannot take a fixed host port: only the edge proxy publishes one.

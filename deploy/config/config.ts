@@ -63,6 +63,8 @@ export interface StreamWaveConfig {
   cdnPurgeUrl?: string;
   /** HMAC key of playback session ids (STREAMWAVE_PLAYBACK_SECRET, ≥ 32 chars); else `<dataDir>/playback.key` (issue 8). */
   playbackSecret: string;
+  /** HMAC key of username reservations on the commands topic (STREAMWAVE_USERNAME_KEY_SECRET, ≥ 32 chars; ADR 0006); else `<dataDir>/username.key`. */
+  usernameKeySecret: string;
   /** Lifetime of a playback session, seconds (STREAMWAVE_PLAYBACK_SESSION_TTL_SECONDS, default 21600 = 6 h, at most 86400: below the 48 h session-state horizon of the video-detail projection; issue 8). */
   playbackSessionTtlSeconds: number;
   /** Renditions encoded at once (ffmpeg processes; default 1 on small machines). */
@@ -165,6 +167,7 @@ const schema = {
     STREAMWAVE_MEDIA_URL_TTL_SECONDS: { type: 'integer', minimum: 60, maximum: 7 * 24 * 3600, default: 14400 },
     STREAMWAVE_CDN_PURGE_URL: { type: 'string', pattern: '^https?://' },
     STREAMWAVE_PLAYBACK_SECRET: { type: 'string', minLength: 32 },
+    STREAMWAVE_USERNAME_KEY_SECRET: { type: 'string', minLength: 32 },
     STREAMWAVE_PLAYBACK_SESSION_TTL_SECONDS: { type: 'integer', minimum: 60, maximum: 24 * 3600, default: 6 * 3600 },
     STREAMWAVE_TRANSCODE_CONCURRENCY: { type: 'integer', minimum: 1, maximum: 16, default: 1 },
     STREAMWAVE_ADMIN_TOKEN: { type: 'string', minLength: 16 },
@@ -230,6 +233,7 @@ interface Env extends ServersEnv {
   STREAMWAVE_UPLOAD_EXPIRY_SECONDS: number;
   STREAMWAVE_UPLOAD_REAPER_INTERVAL_SECONDS: number;
   STREAMWAVE_PLAYBACK_SECRET?: string;
+  STREAMWAVE_USERNAME_KEY_SECRET?: string;
   STREAMWAVE_PLAYBACK_SESSION_TTL_SECONDS: number;
   STREAMWAVE_TRANSCODE_CONCURRENCY: number;
   STREAMWAVE_MEDIA_URL_TTL_SECONDS: number;
@@ -331,6 +335,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StreamWaveConf
     uploadExpirySeconds: e.STREAMWAVE_UPLOAD_EXPIRY_SECONDS,
     uploadReaperIntervalSeconds: e.STREAMWAVE_UPLOAD_REAPER_INTERVAL_SECONDS,
     playbackSecret: secret('STREAMWAVE_PLAYBACK_SECRET', () => loadOrCreateSecret(dataDir, PLAYBACK_SECRET_FILE)),
+    usernameKeySecret: secret('STREAMWAVE_USERNAME_KEY_SECRET', () => loadOrCreateSecret(dataDir, 'username.key')),
     playbackSessionTtlSeconds: e.STREAMWAVE_PLAYBACK_SESSION_TTL_SECONDS,
     transcodeConcurrency: e.STREAMWAVE_TRANSCODE_CONCURRENCY,
     mediaUrlTtlSeconds: e.STREAMWAVE_MEDIA_URL_TTL_SECONDS,
@@ -382,7 +387,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StreamWaveConf
     secretsFromDataDir,
   };
 }
-
 
 /** File under the data dir holding the generated admin token (read by `streamwave replay|topics`). */
 export const ADMIN_TOKEN_FILE = 'admin.token';

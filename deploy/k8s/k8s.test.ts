@@ -172,7 +172,7 @@ describe('deploy/k8s manifests', () => {
     const r = deploymentOf('registry');
     assert.equal(r.spec.replicas, 1);
     assert.equal(r.spec.strategy?.type, 'Recreate');
-    for (const role of ['projector', 'transcoder', 'gateway'] as const) assert.ok(deploymentOf(role).spec.replicas >= 1, role);
+    for (const role of ['commands', 'projector', 'transcoder', 'gateway'] as const) assert.ok(deploymentOf(role).spec.replicas >= 1, role);
   });
 
   test('roles share no disk: the data dir and /tmp are emptyDir, no claim; pods stop within their grace period', () => {

@@ -5,7 +5,7 @@
  * Ctrl-C (SIGINT) or SIGTERM stops the roles, then the servers.
  *
  * Environment: STREAMWAVE_PORT (first gateway, default 8080); STREAMWAVE_DATA_DIR (default
- * ./data/cluster-local); CLUSTER_LOCAL_GATEWAYS, CLUSTER_LOCAL_PROJECTORS,
+ * ./data/cluster-local); CLUSTER_LOCAL_GATEWAYS, CLUSTER_LOCAL_COMMAND_PROCESSORS, CLUSTER_LOCAL_PROJECTORS,
  * CLUSTER_LOCAL_TRANSCODERS (replicas, default 1 each); CLUSTER_LOCAL_QUIET=1 keeps role output in
  * `roles/<role>/role.log` only. Any other STREAMWAVE_* variable set here reaches every role.
  */
@@ -37,6 +37,7 @@ async function main(): Promise<void> {
       gatewayPort: Number(process.env.STREAMWAVE_PORT ?? 8080),
       port: freePort,
       gateways: count(process.env.CLUSTER_LOCAL_GATEWAYS),
+      commandProcessors: count(process.env.CLUSTER_LOCAL_COMMAND_PROCESSORS),
       projectors: count(process.env.CLUSTER_LOCAL_PROJECTORS),
       transcoders: count(process.env.CLUSTER_LOCAL_TRANSCODERS),
       env: passThrough,

@@ -47,6 +47,8 @@ export interface LocalClusterOptions {
   port: () => Promise<number>;
   /** Replicas per scalable role (default 1 each). The registry is single-writer: always one. */
   gateways?: number;
+  /** Command processors (ADR 0006): the group spreads the commands partitions. */
+  commandProcessors?: number;
   projectors?: number;
   transcoders?: number;
   /** Extra `STREAMWAVE_*` variables for every role (e.g. `STREAMWAVE_RATE_LIMITS=off` in tests). */
@@ -59,7 +61,7 @@ export interface LocalClusterOptions {
 /** A role process of the local cluster. */
 export interface LocalRole {
   label: string;
-  role: 'registry' | 'projector' | 'transcoder' | 'gateway';
+  role: 'registry' | 'commands' | 'projector' | 'transcoder' | 'gateway';
   url: string;
   process: ChildProcess;
   /** `roles/<label>/role.log`. */
@@ -203,6 +205,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
 
     const plan: Array<{ role: LocalRole['role']; label: string; port: number }> = [{ role: 'registry', label: 'registry', port: registryPort }];
     const n = (v: number | undefined) => Math.max(1, v ?? 1);
+    for (let i = 0; i < n(opts.commandProcessors); i++) plan.push({ role: 'commands', label: `commands-${i + 1}`, port: await opts.port() });
     for (let i = 0; i < n(opts.projectors); i++) plan.push({ role: 'projector', label: `projector-${i + 1}`, port: await opts.port() });
     for (let i = 0; i < n(opts.transcoders); i++) plan.push({ role: 'transcoder', label: `transcoder-${i + 1}`, port: await opts.port() });
     for (let i = 0; i < n(opts.gateways); i++) plan.push({ role: 'gateway', label: `gateway-${i + 1}`, port: i === 0 ? opts.gatewayPort : await opts.port() });

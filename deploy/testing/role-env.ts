@@ -17,10 +17,12 @@ export const SPLIT_ROLES = CLUSTER_ROLES.filter((r): r is SplitRole => r !== 'al
 /**
  * The servers each role works with in cluster mode (issue 9): the projector writes the read models
  * (Redis, ClickHouse, Typesense), the gateways read them and hand out S3 URLs, the transcoder reads
- * sources from and writes renditions to S3, the registry needs Kafka only.
+ * sources from and writes renditions to S3, the command processors' upload reaper aborts abandoned
+ * multipart uploads on S3, the registry needs Kafka only.
  */
 export const ROLE_SERVERS: Record<SplitRole, ReadonlyArray<keyof StreamWaveConfig['servers']>> = {
   registry: [],
+  commands: ['s3'],
   projector: ['redisUrl', 'clickhouse', 'typesense'],
   transcoder: ['s3'],
   gateway: ['redisUrl', 'clickhouse', 'typesense', 's3'],

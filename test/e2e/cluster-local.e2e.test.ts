@@ -76,7 +76,7 @@ describe('cluster:local — every role its own process on Kafka, Redis, ClickHou
   });
 
   test('each role is its own process with its own data dir, and none keeps objects or read models on disk', async () => {
-    assert.deepEqual(cluster.roles.map((r) => r.role).sort(), ['gateway', 'gateway', 'projector', 'registry', 'transcoder']);
+    assert.deepEqual(cluster.roles.map((r) => r.role).sort(), ['commands', 'gateway', 'gateway', 'projector', 'registry', 'transcoder']);
     assert.equal(new Set(cluster.roles.map((r) => r.process.pid)).size, cluster.roles.length);
     for (const r of cluster.roles) {
       const dir = join(tmp, 'roles', r.label);

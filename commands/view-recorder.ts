@@ -1,0 +1,99 @@
+/**
+ * Heartbeats off the commands topic (issue 10, ADR 0006): a gateway in cluster mode decides
+ * `RecordView` itself and appends the `VideoViewed` directly, because a heartbeat changes no
+ * aggregate state and has no invariant across heartbeats — only "the video exists, is live and
+ * ready", checked against the video states of a cache that follows the videos topic.
+ *
+ * Following the log: the cache reads the videos topic forward every `followIntervalMs` (only the
+ * records appended since the last read), and once more, coalesced, when a heartbeat is refused
+ * as not found or not ready (a video published a moment ago): never a re-read of a topic, so a
+ * flood of heartbeats for made-up ids costs at most one forward read per interval.
+ */
+import { pino, type Logger } from 'pino';
+import { DomainError } from '../domain/shared/event.ts';
+import { TOPIC_OF } from '../schemas/topics.ts';
+import type { EventCodec } from '../schemas/event-codec.port.ts';
+import type { EventLog } from '../platform/log/event-log.port.ts';
+import { createAggregateStateCache } from './aggregate-state-cache.ts';
+import type { CommandBus, CommandResult } from './command-bus.port.ts';
+import { decideRouted } from './command-handler.ts';
+import { routeCommand } from './routing.ts';
+
+/** What `createViewRecorder` needs. */
+export interface ViewRecorderOptions {
+  log: EventLog;
+  codec: EventCodec;
+  /** How often the video states follow the log, ms. Default 500. */
+  followIntervalMs?: number;
+  logger?: Logger;
+}
+
+/** A CommandBus for heartbeats only, with its lifecycle. */
+export interface ViewRecorder extends CommandBus {
+  /** Reads the videos topic (from the beginning), then follows it. Idempotent. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Forward reads of the videos topic so far (a test's figure: refusals must not multiply them). */
+  reads(): number;
+}
+
+/** Codes of a refusal that fresher video states may turn into an acceptance. */
+const MAYBE_STALE = new Set(['VIDEO_NOT_FOUND', 'VIDEO_NOT_PUBLISHED']);
+
+/**
+ * See the file comment. `send` takes `RecordView` only.
+ * @throws from `send`: DomainError `INVALID_COMMAND` for another command type; the view decider's
+ *   DomainErrors (VIDEO_NOT_FOUND, VIDEO_DELETED, VIDEO_NOT_PUBLISHED, INVALID_VIEW); the log's error.
+ */
+export function createViewRecorder(opts: ViewRecorderOptions): ViewRecorder {
+  const { log, codec } = opts;
+  const logger = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'view-recorder' });
+  const cache = createAggregateStateCache({ log, codec, logger, kinds: ['video'] });
+  let following: Promise<number> | undefined;
+  let reads = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let started: Promise<void> | undefined;
+
+  /** One forward read at a time; callers arriving meanwhile share it. */
+  function follow(): Promise<number> {
+    following ??= (reads++, cache.catchUp()).finally(() => { following = undefined; });
+    return following;
+  }
+
+  return {
+    start() {
+      started ??= (async () => {
+        await cache.rebuild();
+        const interval = opts.followIntervalMs ?? 500;
+        const tick = () => {
+          timer = setTimeout(() => { follow().catch((err: unknown) => logger.warn({ err }, 'following the videos topic failed; retrying')).finally(tick); }, interval);
+          timer.unref();
+        };
+        tick();
+      })();
+      return started;
+    },
+    async stop() {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      await following?.catch(() => undefined);
+    },
+    reads: () => reads,
+    async send(command): Promise<CommandResult> {
+      await started;
+      const routed = routeCommand(command);
+      if (routed.kind !== 'view') throw new DomainError('INVALID_COMMAND', `${command.type} is decided by the command processor, not here`, 'invalid');
+      let events;
+      try {
+        events = decideRouted(routed, cache, { userIdOfUsername: () => undefined, storageUsedBy: () => 0, userStorageQuotaBytes: 0 });
+      } catch (err) {
+        if (!(err instanceof DomainError) || !MAYBE_STALE.has(err.code)) throw err;
+        await follow();
+        events = decideRouted(routed, cache, { userIdOfUsername: () => undefined, storageUsedBy: () => 0, userStorageQuotaBytes: 0 });
+      }
+      const records = await Promise.all(events.map(async (e) => ({ key: routed.streamId, value: await codec.encode(TOPIC_OF[e.type], e), timestamp: routed.command.metadata.now })));
+      const positions = records.length ? await log.append(TOPIC_OF[events[0].type], records) : [];
+      return { events, positions };
+    },
+  };
+}
