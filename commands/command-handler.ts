@@ -8,7 +8,6 @@ import { routeCommand, type RoutedCommand } from './routing.ts';
 import { createAggregateStateCache } from './aggregate-state-cache.ts';
 import { createStorageIndex, DEFAULT_USER_STORAGE_QUOTA_BYTES, type PendingUpload } from './storage-index.ts';
 import { createUsernameIndex } from './username-index.ts';
-import { decideRefreshingOnConflict, type RefreshPlan } from './refresh-on-conflict.ts';
 import type { CommandBus, CommandResult } from './command-bus.port.ts';
 
 /** Raised by the handler itself (not by a decider). Codes: `NOT_STARTED`. */
@@ -26,12 +25,6 @@ export interface CommandHandlerOptions {
   logger?: Logger;
   /** Partitions of event topics the handler creates when missing. Default DEFAULT_TOPIC_PARTITIONS (6). */
   partitions?: number;
-  /**
-   * When a decider refuses a command, reload the aggregates it is decided against (their
-   * partitions only) and decide once more (see refresh-on-conflict.ts for the cost). For
-   * processes that share their aggregates with other writers (cluster roles). Default false.
-   */
-  refreshOnConflict?: boolean;
   /**
    * Per-user storage quota, bytes (issue 8): StartUpload fails with STORAGE_QUOTA_EXCEEDED when the
    * user's live, non-failed videos plus the new declaration exceed it. Default 50 GiB.
@@ -95,9 +88,10 @@ export function decideRouted(
  * lock: a heartbeat changes no state). The cache is evolved only after the log acknowledged the
  * append, so a failed append changes nothing in memory; an append that failed ambiguously (e.g. a
  * timeout: the records may be on the log) marks the streams stale, and they are re-read from their
- * partitions before the next command on their key. Across processes nothing is serialised: see
- * `refreshOnConflict`. This handler is the one entry of the write side: a consumer of a commands
- * topic (partition-affine command processors) would call `send` here like the gateway does.
+ * partitions before the next command on their key. Across processes nothing is serialised: this
+ * handler is standalone mode's write side (one process, one writer). Cluster mode decides in the
+ * command processor (processors/commands/command-processor.ts, ADR 0006) with the same deciders
+ * and `decideRouted`.
  *
  * `send` resolves once the events are acknowledged (durable); `events: []` for an idempotent retry.
  * @throws from `send`: CommandBusError `NOT_STARTED` before `start()`; DomainError `INVALID_COMMAND`
@@ -170,9 +164,8 @@ export function createCommandBus(opts: CommandHandlerOptions): CommandHandler {
   }
 
   /** One attempt: under the stream's key (if any), reload the stale streams of that key, then decide and append. */
-  function attempt(routed: RoutedCommand, refresh?: RefreshPlan): Promise<CommandResult> {
-    if (refresh) cache.markStale(refresh.streams);
-    const key = refresh ? refresh.lock : lockOf(routed.kind, routed.streamId);
+  function attempt(routed: RoutedCommand): Promise<CommandResult> {
+    const key = lockOf(routed.kind, routed.streamId);
     if (key === null) return decideAndAppend(routed);
     return serialise(key, async () => {
       // Every stale stream this key protects, not only the command's own: for registrations, a user
@@ -197,8 +190,7 @@ export function createCommandBus(opts: CommandHandlerOptions): CommandHandler {
       if (!started) throw new CommandBusError('NOT_STARTED', 'call start() before sending commands');
       await started;
       const routed = routeCommand(command);
-      if (!opts.refreshOnConflict) return attempt(routed);
-      return decideRefreshingOnConflict(routed, (refresh) => attempt(routed, refresh), logger);
+      return attempt(routed);
     },
     state: (kind, streamId) => cache.state(kind, streamId),
     pendingUploads: (startedBefore) => storage.pendingUploads(startedBefore),

@@ -6,7 +6,9 @@
  *     every accepted outcome names where its events are on the log; refusals come back as the
  *     decider's DomainError; prints `decided twice: 0` and `broken: 0`.
  * (b) a processor stopped mid-load: its partitions move to the other one; every command is
- *     answered exactly once and the log holds one decision per command (`lost: 0`, `decided twice: 0`).
+ *     answered exactly once and the log holds one decision per command (`lost: 0`, `decided twice: 0`);
+ * (c) 100 refused heartbeats and 100 refused edits on made-up ids re-read no topic on the gateway
+ *     (the stopgap that reloaded partitions on every refusal is gone).
  * Skipped when Java/Maven are missing.
  */
 import { describe, test } from 'node:test';
@@ -25,6 +27,7 @@ import { DomainError } from '../../domain/shared/event.ts';
 import type { DomainEvent } from '../../domain/events.ts';
 import { createUsernameDigest } from '../../commands/command-keys.ts';
 import { createRemoteCommandBus, type RemoteCommandBus } from '../../commands/remote-command-bus.ts';
+import { createViewRecorder } from '../../commands/view-recorder.ts';
 import type { Command } from '../../commands/command-bus.port.ts';
 import { runCommandProcessor, type CommandProcessorHandle } from './command-processor.ts';
 
@@ -166,5 +169,30 @@ describe('command processor + remote command bus (real broker)', { skip: kafkaFi
     assert.equal(decidedTwice, 0);
     assert.equal(accepted, N / 2, 'one registration per name');
     assert.equal(users.length, N / 2, 'one UserRegistered per accepted registration');
+  });
+
+  test('(c) refused heartbeats and edits on made-up ids re-read no topic at the gateway', { timeout: 120_000 }, async (t) => {
+    const ns = `cmd-c-${randomUUID().slice(0, 8)}`;
+    const { codec, buses: [a] } = await setup(ns, 1);
+    const inner = await kafkaFile.openLog(ns, 'gateway-c');
+    let recordsRead = 0;
+    const counting: EventLog = { ...inner, read: async (topic, partition, from, max) => { const r = await inner.read(topic, partition, from, max); recordsRead += r.length; return r; } };
+    const views = createViewRecorder({ log: counting, codec, followIntervalMs: 50 });
+    await views.start();
+    kafkaFile.onCleanup(() => views.stop());
+    // Something on the log first, so a re-read from the beginning would show.
+    await Promise.all(Array.from({ length: 20 }, (_, i) => a.send(startUpload(`real-${i}`))));
+    await new Promise((r) => setTimeout(r, 300)); // the follower has read them
+    const before = recordsRead;
+    const readsBefore = views.reads();
+    const codes = await Promise.all(Array.from({ length: 100 }, (_, i) => Promise.all([
+      outcomeOf(views.send({ type: 'RecordView', data: { videoId: `made-up-${i}`, sessionId: 's', watchedSeconds: 1, positionSeconds: 1 }, metadata: { now: T0 } })),
+      outcomeOf(a.send({ type: 'UpdateVideoMetadata', data: { videoId: `made-up-${i}`, title: 'x' }, metadata: { now: T0, actorId: 'u' } })),
+    ])));
+    const forward = views.reads() - readsBefore;
+    t.diagnostic(`200 refusals (${[...new Set(codes.flat())].join(', ')}): records read by the gateway meanwhile ${recordsRead - before}; forward reads of the videos topic ${forward} (coalesced, each from where the last stopped)`);
+    assert.ok(codes.every(([v, e]) => v === 'VIDEO_NOT_FOUND' && e === 'VIDEO_NOT_FOUND'), JSON.stringify(codes.slice(0, 3)));
+    assert.equal(recordsRead - before, 0, 'no record was read again');
+    assert.ok(before >= 20, 'the follower had read the real uploads');
   });
 });
