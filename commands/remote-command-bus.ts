@@ -15,6 +15,7 @@
  */
 import { pino, type Logger } from 'pino';
 import { ulid } from 'ulid';
+import { Histogram, type Registry } from 'prom-client';
 import { DomainError } from '../domain/shared/event.ts';
 import type { EventCodec } from '../schemas/event-codec.port.ts';
 import type { CommandCodec, CommandOutcome } from '../schemas/command-codec.port.ts';
@@ -43,6 +44,11 @@ export interface RemoteCommandBusOptions {
   /** Partitions of the command topics created when missing (must equal the event topics'). */
   partitions?: number;
   logger?: Logger;
+  /**
+   * Prometheus registry for `streamwave_command_round_trip_seconds{outcome}` (accepted | refused |
+   * timeout: send → outcome) of the commands this bus sends through the topic.
+   */
+  registry?: Registry;
 }
 
 /** A remote CommandBus with its lifecycle. */
@@ -63,6 +69,10 @@ export function createRemoteCommandBus(opts: RemoteCommandBusOptions): RemoteCom
   const logger = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'remote-command-bus', instanceId });
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const waiters = new Map<string, Waiter>();
+  const roundTrip = opts.registry && new Histogram({
+    name: 'streamwave_command_round_trip_seconds', help: 'A command sent through streamwave.commands until its outcome arrived (or the timeout), seconds.',
+    labelNames: ['outcome'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [opts.registry],
+  });
   let replies: ConsumerHandle | undefined;
   let started: Promise<void> | undefined;
 
@@ -134,6 +144,7 @@ export function createRemoteCommandBus(opts: RemoteCommandBusOptions): RemoteCom
       // `routeCommand` guarantees a command of the registry; the commands topic carries all but heartbeats.
       const value = await commands.encode({ command: routed.command as never, commandId, replyTo: instanceId });
       const outcome = awaitOutcome(commandId);
+      const end = roundTrip?.startTimer();
       try {
         await log.append(COMMANDS_TOPIC, [{ key, value, timestamp: command.metadata.now }]);
       } catch (err) {
@@ -142,7 +153,8 @@ export function createRemoteCommandBus(opts: RemoteCommandBusOptions): RemoteCom
         outcome.catch(() => {});
         throw err;
       }
-      const o = await outcome;
+      const o = await outcome.catch((err: unknown) => { end?.({ outcome: 'timeout' }); throw err; });
+      end?.({ outcome: o.accepted ? 'accepted' : 'refused' });
       if (!o.accepted) {
         const refusal = o.refusal ?? { code: 'REFUSED', message: 'the command was refused', kind: 'invalid' as const };
         throw new DomainError(refusal.code, refusal.message, refusal.kind);

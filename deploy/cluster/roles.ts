@@ -276,7 +276,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       objectStore = objects;
       const writeSide = await openWriteSide({
         role, config, log, codec, registryApi, objectStore: objects, tempDirs: [dir('work'), ...(embeddedObjects?.scratchDirs ?? [])],
-        logger, cleanup, lags,
+        logger, cleanup, lags, metricsRegistry,
       });
       commandBus = writeSide.commandBus;
       reaper = writeSide.reaper;

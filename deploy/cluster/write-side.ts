@@ -14,6 +14,7 @@
  */
 import { hostname } from 'node:os';
 import type { pino } from 'pino';
+import type { Registry } from 'prom-client';
 import type { StreamWaveConfig } from '../config/config.ts';
 import type { ClusterRole } from './role-support.ts';
 import type { EventLog } from '../../platform/log/event-log.port.ts';
@@ -45,6 +46,8 @@ export interface WriteSideDeps {
   cleanup: Array<() => Promise<unknown>>;
   /** Lag probes for `/health`, by name. */
   lags: Record<string, () => Promise<number | Record<string, number>>>;
+  /** The role's Prometheus registry (docs/metrics.md: command processor and round-trip series). */
+  metricsRegistry: Registry;
 }
 
 /** A role's write side. */
@@ -65,7 +68,7 @@ export async function openWriteSide(deps: WriteSideDeps): Promise<WriteSide> {
   if (role === 'commands' || role === 'all') {
     const p = await runCommandProcessor({
       log, codec, commands, usernameDigest, partitions: config.topicPartitions,
-      userStorageQuotaBytes: config.userStorageQuotaBytes, logger,
+      userStorageQuotaBytes: config.userStorageQuotaBytes, logger, registry: deps.metricsRegistry,
     });
     cleanup.push(() => p.stop());
     lags['command-processor'] = () => totalLag(p);
@@ -79,7 +82,7 @@ export async function openWriteSide(deps: WriteSideDeps): Promise<WriteSide> {
     direct = views;
   }
   const instanceId = `${role}-${hostname()}-${config.port}-${process.pid}`.replace(/[^a-zA-Z0-9._-]/g, '_');
-  const bus = createRemoteCommandBus({ log, codec, commands, usernameDigest, instanceId, direct, partitions: config.topicPartitions, logger });
+  const bus = createRemoteCommandBus({ log, codec, commands, usernameDigest, instanceId, direct, partitions: config.topicPartitions, logger, registry: deps.metricsRegistry });
   await bus.start();
   cleanup.push(() => bus.stop());
   // Abandoning an upload needs the processor's pending uploads; other roles only clean their temp folders.

@@ -136,7 +136,7 @@ describe('loadConfig names the bad variable', () => {
     // Configured: nothing comes from the data dir, so nothing is refused.
     const configured = loadConfig({ STREAMWAVE_DATA_DIR: dataDir, ...clusterSecretsEnv() });
     assert.deepEqual(configured.secretsFromDataDir, []);
-    for (const role of ['registry', 'projector', 'transcoder', 'gateway', 'all'] as const) assert.deepEqual(secretsFromDataDirOf(role, configured), []);
+    for (const role of ['registry', 'commands', 'projector', 'transcoder', 'gateway', 'all'] as const) assert.deepEqual(secretsFromDataDirOf(role, configured), []);
     // One process (`all`) keeps standalone's generated secrets.
     assert.deepEqual(secretsFromDataDirOf('all', config), []);
     assert.deepEqual(secretsFromDataDirOf('registry', config), ['STREAMWAVE_SCHEMA_REGISTRY_PASSWORD']);

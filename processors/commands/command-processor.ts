@@ -32,6 +32,7 @@
  */
 import { pino, type Logger } from 'pino';
 import pLimit from 'p-limit';
+import { Counter, Histogram, type Registry } from 'prom-client';
 import { DomainError } from '../../domain/shared/event.ts';
 import type { DomainEvent } from '../../domain/events.ts';
 import {
@@ -88,6 +89,11 @@ export interface CommandProcessorOptions {
   maxBatchSize?: number;
   /** The processor's clock for `decidedAt`, ms. Default Date.now. */
   now?: () => number;
+  /**
+   * Prometheus registry for `streamwave_commands_total{outcome}` (accepted | refused | skipped)
+   * and `streamwave_command_batch_duration_seconds` (follow + decide + commit of one batch).
+   */
+  registry?: Registry;
 }
 
 /** A running command processor. */
@@ -156,6 +162,8 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
   await followReservations();
   const quota = opts.userStorageQuotaBytes ?? DEFAULT_USER_STORAGE_QUOTA_BYTES;
   const tally = { accepted: 0, refused: 0, skipped: 0 };
+  const decidedTotal = opts.registry && new Counter({ name: 'streamwave_commands_total', help: 'Commands taken off streamwave.commands by this command processor, by outcome (accepted, refused by a decider, skipped as undecodable).', labelNames: ['outcome'], registers: [opts.registry] });
+  const batchSeconds = opts.registry && new Histogram({ name: 'streamwave_command_batch_duration_seconds', help: 'Follow the log + decide + commit of one batch of commands, seconds.', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [opts.registry] });
   // Batches of different partitions share the cache: one at a time.
   const serial = pLimit(1);
 
@@ -165,6 +173,7 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
       return await commands.decode(r.value);
     } catch (err) {
       tally.skipped++;
+      decidedTotal?.inc({ outcome: 'skipped' });
       logger.warn({ err, partition: r.partition, offset: r.offset }, 'skipping a command record that cannot be decoded (no reply address: its sender times out)');
       return undefined;
     }
@@ -224,7 +233,11 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
       }
       return replies;
     });
-    for (const d of decided) d.refusal === null ? tally.accepted++ : tally.refused++;
+    for (const d of decided) {
+      const outcome = d.refusal === null ? 'accepted' : 'refused';
+      tally[outcome]++;
+      decidedTotal?.inc({ outcome });
+    }
   }
 
   const consumer: ConsumerHandle = await log.subscribeTransactional({
@@ -232,8 +245,14 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
     topics: [COMMANDS_TOPIC],
     fromBeginning: true,
     maxBatchSize: opts.maxBatchSize ?? 200,
-    eachBatch: (batch, tx) => serial(() => processBatch(batch.records,
-      (outputs, then) => tx.commit(outputs, batch.records[batch.records.length - 1].offset + 1, then))),
+    eachBatch: (batch, tx) => serial(async () => {
+      const end = batchSeconds?.startTimer();
+      try {
+        await processBatch(batch.records, (outputs, then) => tx.commit(outputs, batch.records[batch.records.length - 1].offset + 1, then));
+      } finally {
+        end?.();
+      }
+    }),
   });
   logger.info({ groupId: opts.groupId ?? COMMAND_PROCESSOR_GROUP }, 'command processor started');
   let stopping: Promise<void> | undefined;

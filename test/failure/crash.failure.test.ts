@@ -199,8 +199,12 @@ test('crash: kill -9 projector and transcoder during a 50k-event load; read mode
   const live: Record<'projector' | 'transcoder', RoleProcess | undefined> = { projector: undefined, transcoder: undefined };
   cleanups.push(async () => { await Promise.all(Object.values(live).map((p) => p?.kill9())); });
   const start = async (role: 'projector' | 'transcoder') => { live[role] = await spawnRole(role, roleEnv); return live[role]!; };
+  // The command processor decides the transcoder's commands (ADR 0006); not killed here (its own
+  // crash proof is processors/commands/command-processor.crash.test.ts).
+  const commands = await spawnRole('commands', roleEnv);
+  cleanups.push(() => commands.kill9());
   await Promise.all([start('projector'), start('transcoder')]);
-  await Promise.all([waitHealthy(live.projector!), waitHealthy(live.transcoder!)]);
+  await Promise.all([waitHealthy(commands), waitHealthy(live.projector!), waitHealthy(live.transcoder!)]);
 
   // Transcoder kills are timed on the log: right after a RenditionEncoded of a video whose ladder
   // (from its VideoProcessingStarted) is not complete yet, so the kill lands in the middle of a job

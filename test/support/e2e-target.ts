@@ -131,7 +131,11 @@ async function startCluster(dataDir: string, opts: { env?: Record<string, string
     dataDir,
     gatewayPort: await freePort(),
     port: freePort,
+    // Issue 10: two instances of every scalable role (the registry is single-writer).
     gateways: opts.gateways ?? 2,
+    commandProcessors: 2,
+    projectors: 2,
+    transcoders: 2,
     env: {
       STREAMWAVE_LOG_LEVEL: process.env.STREAMWAVE_TEST_LOG_LEVEL ?? 'warn',
       // Quick rebalances when a test stops a role (the default waits for the broker's 45 s).
