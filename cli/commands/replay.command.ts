@@ -60,7 +60,7 @@ function progressBar(name: string) {
 }
 
 const summary = (s: { projection: string; instanceId: string; groupId: string; consumed: number }, seconds: number) =>
-  `swapped ${s.projection}: instance ${s.instanceId} (consumer group ${s.groupId}) now serves queries; ${s.consumed} events replayed in ${seconds.toFixed(1)}s`;
+  `swapped ${s.projection}: instance ${s.instanceId} (consumer group ${s.groupId}) now serves queries; ${s.consumed} log offsets replayed in ${seconds.toFixed(1)}s`;
 
 async function replayOnline(name: string, from: { from_beginning?: true; from_timestamp?: number }, opts: { server: string; adminToken?: string; dataDir?: string; pollMs: number }): Promise<number> {
   const client = createAdminClient(opts.server, resolveAdminToken(opts));

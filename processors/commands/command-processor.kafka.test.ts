@@ -100,7 +100,7 @@ describe('command processor + remote command bus (real broker)', { skip: kafkaFi
   test('(a) races across two gateways: each conflict decided once; outcomes name their events; refusals keep their codes', { timeout: 240_000 }, async (t) => {
     const ns = `cmd-a-${randomUUID().slice(0, 8)}`;
     const { codec, buses: [a, b], reader } = await setup(ns, 2);
-    const PAIRS = 100;
+    const PAIRS = 1_000;
     let broken = 0;
 
     // Registrations: the same name twice (in another case on the other gateway), concurrently.
@@ -115,9 +115,17 @@ describe('command processor + remote command bus (real broker)', { skip: kafkaFi
     const completes = await Promise.all(Array.from({ length: PAIRS }, (_, i) => Promise.all([a.send(completeUpload(`v-${i}`)), b.send(completeUpload(`v-${i}`))])));
     const results = completes.flat();
 
+    // An edit racing a delete: whichever is decided first, no edit may follow the deletion.
+    const raced = await Promise.all(Array.from({ length: PAIRS }, (_, i) => Promise.all([
+      outcomeOf(a.send({ type: 'UpdateVideoMetadata', data: { videoId: `v-${i}`, title: `edited ${i}` }, metadata: { now: T0 + 3, actorId: 'owner-1' } })),
+      outcomeOf(b.send({ type: 'DeleteVideo', data: { videoId: `v-${i}` }, metadata: { now: T0 + 3, actorId: 'owner-1' } })),
+    ])));
+    const editsAccepted = raced.filter(([edit]) => edit === 'accepted').length;
+
     // Refusals travel back with the decider's code.
     await assert.rejects(a.send(completeUpload('never-started')), (e: unknown) => e instanceof DomainError && e.kind === 'not_found');
-    await assert.rejects(b.send({ type: 'DeleteVideo', data: { videoId: 'v-0' }, metadata: { now: T0 + 2, actorId: 'stranger' } }),
+    await a.send(startUpload('v-extra'));
+    await assert.rejects(b.send({ type: 'DeleteVideo', data: { videoId: 'v-extra' }, metadata: { now: T0 + 4, actorId: 'stranger' } }),
       (e: unknown) => e instanceof DomainError && e.code === 'NOT_OWNER');
 
     const users = await eventsOn(reader, codec, TOPICS.users);
@@ -128,6 +136,14 @@ describe('command processor + remote command bus (real broker)', { skip: kafkaFi
     for (const { event } of videos) if (event.type === 'UploadCompleted') completedPerVideo.set(event.data.videoId, (completedPerVideo.get(event.data.videoId) ?? 0) + 1);
     const decidedTwice = [...registeredNames.values(), ...completedPerVideo.values()].filter((n) => n > 1).length;
     broken += PAIRS - registeredNames.size + PAIRS - completedPerVideo.size;
+    // Per video, in log order: nothing after VideoDeleted.
+    const deleted = new Set<string>();
+    let editsAfterDelete = 0;
+    for (const { event } of [...videos].sort((x, y) => x.at.partition - y.at.partition || x.at.offset - y.at.offset)) {
+      if (event.type === 'VideoDeleted') deleted.add(event.data.videoId);
+      else if (event.type === 'VideoMetadataUpdated' && deleted.has(event.data.videoId)) editsAfterDelete++;
+    }
+    broken += editsAfterDelete + PAIRS - [...deleted].filter((v) => v !== 'v-extra').length;
 
     // Read-your-writes: an accepted outcome's positions hold exactly its events.
     const at = new Map(videos.map((v) => [`${v.at.partition}:${v.at.offset}`, v.event]));
@@ -136,7 +152,7 @@ describe('command processor + remote command bus (real broker)', { skip: kafkaFi
       r.positions.forEach((p, i) => assert.deepEqual(at.get(`${p.partition}:${p.offset}`), r.events[i], 'the outcome names where its event is'));
     }
     const completedOutcomes = results.filter((r) => r.events.length === 1).length;
-    t.diagnostic(`${PAIRS} name pairs, ${PAIRS} completion pairs across 2 gateways and 2 processors: decided twice: ${decidedTwice}, broken: ${broken}; completions with an event: ${completedOutcomes}, idempotent: ${results.length - completedOutcomes}`);
+    t.diagnostic(`${PAIRS} name pairs, ${PAIRS} completion pairs, ${PAIRS} edit-vs-delete pairs across 2 gateways and 2 processors: decided twice: ${decidedTwice}, broken: ${broken} (edits after a deletion: ${editsAfterDelete}; edits decided before their deletion: ${editsAccepted}); completions with an event: ${completedOutcomes}, idempotent: ${results.length - completedOutcomes}`);
     assert.equal(decidedTwice, 0);
     assert.equal(broken, 0);
     assert.equal(completedOutcomes, PAIRS, 'exactly one of each pair of completions produced UploadCompleted');

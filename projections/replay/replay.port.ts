@@ -64,9 +64,13 @@ export interface ReplayStatus {
   /** Shadow instance id and consumer group. */
   instanceId: string;
   groupId: string;
-  /** Records the shadow has consumed since its start offsets. */
+  /**
+   * Log offsets the shadow has consumed since its start offsets: its records, plus the commit
+   * markers of topics written in Kafka transactions (the command processor's), which take an
+   * offset each and are no record.
+   */
   consumed: number;
-  /** Records between the start offsets and the current end offsets. */
+  /** Log offsets between the start offsets and the current end offsets (records and markers, as `consumed`). */
   total: number;
   /** Consumption rate over the last few seconds, records/s. */
   eventsPerSecond: number;
