@@ -249,11 +249,10 @@ export function createAggregateStateCache(opts: AggregateStateCacheOptions): Agg
       }
     },
     async catchUp() {
-      let n = 0;
-      for (const topic of ownTopicsOfCache()) {
-        n += await readForward(topic, 'following the log');
-      }
-      return n;
+      // Each own topic evolves kinds of its own (a borrowed state is composed on read), so topics
+      // are read in parallel.
+      const counts = await Promise.all(ownTopicsOfCache().map((topic) => readForward(topic, 'following the log')));
+      return counts.reduce((a, b) => a + b, 0);
     },
     overlay() {
       const scratch = new Map<string, unknown>();

@@ -31,7 +31,6 @@
  * may overshoot by what is in flight).
  */
 import { pino, type Logger } from 'pino';
-import pLimit from 'p-limit';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { DomainError } from '../../domain/shared/event.ts';
 import type { DomainEvent } from '../../domain/events.ts';
@@ -161,11 +160,24 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
   await cache.rebuild();
   await followReservations();
   const quota = opts.userStorageQuotaBytes ?? DEFAULT_USER_STORAGE_QUOTA_BYTES;
+  /**
+   * Follows the log once, in a run that STARTS after this call (a batch must see every transaction
+   * committed before it began, its own partition's previous batch included); callers arriving while
+   * a run is in flight share the next one, so concurrent batches cost one follow, not one each.
+   */
+  let running: Promise<void> = Promise.resolve();
+  let next: Promise<void> | undefined;
+  const follow = (): Promise<void> => {
+    next ??= running.then(() => {
+      next = undefined;
+      running = (async () => { await Promise.all([cache.catchUp(), followReservations()]); })();
+      return running;
+    });
+    return next;
+  };
   const tally = { accepted: 0, refused: 0, skipped: 0 };
   const decidedTotal = opts.registry && new Counter({ name: 'streamwave_commands_total', help: 'Commands taken off streamwave.commands by this command processor, by outcome (accepted, refused by a decider, skipped as undecodable).', labelNames: ['outcome'], registers: [opts.registry] });
   const batchSeconds = opts.registry && new Histogram({ name: 'streamwave_command_batch_duration_seconds', help: 'Follow the log + decide + commit of one batch of commands, seconds.', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [opts.registry] });
-  // Batches of different partitions share the cache: one at a time.
-  const serial = pLimit(1);
 
   async function decodeCommand(r: LogRecord): Promise<CommandRecord | undefined> {
     try {
@@ -180,8 +192,7 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
   }
 
   async function processBatch(records: readonly LogRecord[], commit: (outputs: OutputRecord[], then: (positions: RecordMetadata[]) => Promise<OutputRecord[]>) => Promise<unknown>): Promise<void> {
-    await cache.catchUp();
-    await followReservations();
+    await follow();
     const overlay = cache.overlay();
     const batchReservations = new Map<string, string>();
     const lookups: CrossAggregateLookups = {
@@ -245,14 +256,17 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
     topics: [COMMANDS_TOPIC],
     fromBeginning: true,
     maxBatchSize: opts.maxBatchSize ?? 200,
-    eachBatch: (batch, tx) => serial(async () => {
+    // Partitions in parallel: their aggregates and reservation keys are disjoint, each batch decides
+    // under its own overlay, and `follow` is shared; only the I/O overlaps (decisions are synchronous).
+    partitionsConsumedConcurrently: partitions,
+    async eachBatch(batch, tx) {
       const end = batchSeconds?.startTimer();
       try {
         await processBatch(batch.records, (outputs, then) => tx.commit(outputs, batch.records[batch.records.length - 1].offset + 1, then));
       } finally {
         end?.();
       }
-    }),
+    },
   });
   logger.info({ groupId: opts.groupId ?? COMMAND_PROCESSOR_GROUP }, 'command processor started');
   let stopping: Promise<void> | undefined;
