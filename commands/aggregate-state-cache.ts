@@ -76,6 +76,8 @@ export interface AggregateStateCache {
    * @throws the log's error when a read fails (positions keep what was read before it).
    */
   catchUp(): Promise<number>;
+  /** Where `rebuild` / `catchUp` stopped on `topic`'s `partition`: the next offset to read (0 if never read). */
+  position(topic: string, partition: number): number;
   /**
    * A scratch view over the cached states for a transaction in progress: `evolve` applies events
    * not yet on the log to copies, `state` reads the copies first. Nothing reaches the cache or
@@ -254,6 +256,7 @@ export function createAggregateStateCache(opts: AggregateStateCacheOptions): Agg
       const counts = await Promise.all(ownTopicsOfCache().map((topic) => readForward(topic, 'following the log')));
       return counts.reduce((a, b) => a + b, 0);
     },
+    position: (topic, partition) => followers.get(topic)?.position(partition) ?? 0,
     overlay() {
       const scratch = new Map<string, unknown>();
       const get = (kind: AggregateKind, id: string) => (scratch.has(refKey(kind, id)) ? scratch.get(refKey(kind, id)) : cached(kind, id));

@@ -15,12 +15,15 @@ export interface TopicFollower {
    * @throws the log's error, or `each`'s.
    */
   catchUp(each: (record: LogRecord) => Promise<void> | void): Promise<number>;
+  /** The next offset to read of `partition` (0 before the first `catchUp`). */
+  position(partition: number): number;
 }
 
 /** A follower of `topic` on `log`, reading `readBatchSize` records per `log.read` (default 1000). */
 export function createTopicFollower(log: EventLog, topic: string, readBatchSize = 1000): TopicFollower {
   let next: number[] | undefined;
   return {
+    position: (partition) => next?.[partition] ?? 0,
     async catchUp(each) {
       const [end, from] = await Promise.all([log.endOffsets(topic), next ? Promise.resolve(next) : log.beginningOffsets(topic)]);
       const positions = end.map((_, p) => from[p] ?? 0);

@@ -10,7 +10,8 @@
  *
  * 1. follow the log: the aggregate-state cache reads every event partition forward (its own
  *    partitions hold everything their previous owners committed: fencing aborted their open
- *    transaction), and the reservation store reads its changelog forward;
+ *    transaction), and the reservation store reads its changelog forward, until this processor's
+ *    own committed writes are read (a commit returns before its markers make them readable);
  * 2. decide each command in order against the cache under a scratch overlay (a command sees the
  *    events of the commands before it in the batch), with the same decider registry and
  *    `decideRouted` as the in-process handler;
@@ -40,7 +41,7 @@ import {
 } from '../../schemas/topics.ts';
 import type { EventCodec } from '../../schemas/event-codec.port.ts';
 import type { CommandCodec, CommandOutcome, CommandRecord } from '../../schemas/command-codec.port.ts';
-import { supportsTransactions, type ConsumerHandle, type EventLog, type LogRecord, type OutputRecord, type RecordMetadata } from '../../platform/log/event-log.port.ts';
+import { supportsTransactions, tpKey, type ConsumerHandle, type EventLog, type LogRecord, type OutputRecord, type RecordMetadata } from '../../platform/log/event-log.port.ts';
 import { createAggregateStateCache } from '../../commands/aggregate-state-cache.ts';
 import type { CrossAggregateLookups } from '../../commands/aggregates.ts';
 import { decideRouted } from '../../commands/command-handler.ts';
@@ -49,6 +50,9 @@ import { routeCommand } from '../../commands/routing.ts';
 import { createStorageIndex, DEFAULT_USER_STORAGE_QUOTA_BYTES, type PendingUpload } from '../../commands/storage-index.ts';
 import { createTopicFollower } from '../../commands/topic-follower.ts';
 import { createUsernameIndex } from '../../commands/username-index.ts';
+
+/** How long this processor's own committed writes may take to become readable (transaction markers), ms. */
+const OWN_WRITES_VISIBLE_WITHIN_MS = 30_000;
 
 /** Consumer group (and transactional.id prefix) of the command processors. */
 export const COMMAND_PROCESSOR_GROUP = 'streamwave.command-processor';
@@ -170,11 +174,32 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
   const follow = (): Promise<void> => {
     next ??= running.then(() => {
       next = undefined;
-      running = (async () => { await Promise.all([cache.catchUp(), followReservations()]); })();
+      running = followPastOwnWrites();
       return running;
     });
     return next;
   };
+  /**
+   * Where this processor's committed transactions put records, per `topic:partition`: the offset
+   * after the last one. A transaction's commit returns before its markers are written to the data
+   * partitions, so for a moment a READ_COMMITTED read does not see it yet: following the log must
+   * go on until these are read, or the next batch would decide on states without them.
+   */
+  const ownWrites = new Map<string, { topic: string; partition: number; next: number }>();
+  const positionOf = (topic: string, partition: number) =>
+    (topic === USERNAME_RESERVATIONS_CHANGELOG ? changelog.position(partition) : cache.position(topic, partition));
+  async function followPastOwnWrites(): Promise<void> {
+    const deadline = Date.now() + OWN_WRITES_VISIBLE_WITHIN_MS;
+    for (let round = 0; ; round++) {
+      await Promise.all([cache.catchUp(), followReservations()]);
+      const behind = [...ownWrites.values()].filter((w) => positionOf(w.topic, w.partition) < w.next);
+      if (behind.length === 0) return;
+      if (Date.now() > deadline) {
+        throw new Error(`this processor's committed writes are not readable after ${OWN_WRITES_VISIBLE_WITHIN_MS} ms: ${behind.map((w) => `${w.topic}:${w.partition}@${w.next - 1}`).join(', ')}`);
+      }
+      await new Promise((r) => setTimeout(r, Math.min(50, 1 + round)));
+    }
+  }
   const tally = { accepted: 0, refused: 0, skipped: 0 };
   const decidedTotal = opts.registry && new Counter({ name: 'streamwave_commands_total', help: 'Commands taken off streamwave.commands by this command processor, by outcome (accepted, refused by a decider, skipped as undecodable).', labelNames: ['outcome'], registers: [opts.registry] });
   const batchSeconds = opts.registry && new Histogram({ name: 'streamwave_command_batch_duration_seconds', help: 'Follow the log + decide + commit of one batch of commands, seconds.', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [opts.registry] });
@@ -191,7 +216,7 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
     }
   }
 
-  async function processBatch(records: readonly LogRecord[], commit: (outputs: OutputRecord[], then: (positions: RecordMetadata[]) => Promise<OutputRecord[]>) => Promise<unknown>): Promise<void> {
+  async function processBatch(records: readonly LogRecord[], commit: (outputs: OutputRecord[], then: (positions: RecordMetadata[]) => Promise<OutputRecord[]>) => Promise<RecordMetadata[]>): Promise<void> {
     await follow();
     const overlay = cache.overlay();
     const batchReservations = new Map<string, string>();
@@ -232,7 +257,7 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
       decided.push({ record, from, to: from + events.length, refusal: null });
     }
     const decidedAt = now();
-    await commit(outputs, async (positions) => {
+    const written = await commit(outputs, async (positions) => {
       const replies: OutputRecord[] = [];
       for (const d of decided) {
         if (d.record.replyTo === null) continue;
@@ -244,6 +269,10 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
       }
       return replies;
     });
+    for (const p of written) {
+      const k = tpKey(p.topic, p.partition);
+      if (p.offset + 1 > (ownWrites.get(k)?.next ?? 0)) ownWrites.set(k, { topic: p.topic, partition: p.partition, next: p.offset + 1 });
+    }
     for (const d of decided) {
       const outcome = d.refusal === null ? 'accepted' : 'refused';
       tally[outcome]++;
@@ -256,9 +285,9 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
     topics: [COMMANDS_TOPIC],
     fromBeginning: true,
     maxBatchSize: opts.maxBatchSize ?? 200,
-    // Partitions in parallel: their aggregates and reservation keys are disjoint, each batch decides
-    // under its own overlay, and `follow` is shared; only the I/O overlaps (decisions are synchronous).
-    partitionsConsumedConcurrently: partitions,
+    // One partition's batch at a time. Working partitions in parallel (their aggregates are
+    // disjoint) halved the round trip in bench:commands but broke the crash proof (a committed
+    // batch decided again after a kill -9): not understood yet, so not on.
     async eachBatch(batch, tx) {
       const end = batchSeconds?.startTimer();
       try {

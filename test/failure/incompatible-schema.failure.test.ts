@@ -34,7 +34,7 @@ async function readTopic(log: EventLog, topic: string): Promise<string[]> {
   for (let p = 0; p < ends.length; p++) {
     for (let next = starts[p]; next < ends[p];) {
       const batch = await log.read(topic, p, next, 500);
-      if (batch.length === 0) throw new Error(`${topic}:${p} read nothing at ${next} before its end ${ends[p]}`);
+      if (batch.length === 0) break; // only transaction markers (or aborted records) left
       out.push(...batch.map((r) => `${p}:${r.offset}:${r.value?.toString('hex')}`));
       next = batch.at(-1)!.offset + 1;
     }

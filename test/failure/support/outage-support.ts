@@ -140,7 +140,7 @@ export async function readWholeTopic(log: KafkaEventLog, topic: string): Promise
     let next = starts[p]!;
     while (next < ends[p]!) {
       const batch = await log.read(topic, p, next, 1_000);
-      if (batch.length === 0) throw new Error(`${topic}:${p} read nothing at ${next} before its end ${ends[p]}`);
+      if (batch.length === 0) break; // only transaction markers (or aborted records) left
       out.push(...batch);
       next = batch.at(-1)!.offset + 1;
     }

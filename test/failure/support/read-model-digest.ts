@@ -14,6 +14,7 @@
  */
 import { createKafkaEventLog } from '../../../platform/log/kafka/kafka-event-log.adapter.ts';
 import { createInMemoryEventLog } from '../../../platform/log/in-memory/in-memory-event-log.adapter.ts';
+import type { ProduceRecord } from '../../../platform/log/event-log.port.ts';
 import { createConfluentSchemaRegistryApi } from '../../../schemas/codec/schema-registry-api.ts';
 import { createAvroEventCodec } from '../../../schemas/codec/avro-event-codec.ts';
 import { createFileCurrentInstanceStore, embeddedReadModels } from '../../../deploy/shared/embedded-read-models.ts';
@@ -90,14 +91,24 @@ async function main() {
     await mem.createTopic({ name: topic, partitions });
     const ends = await kafka.endOffsets(topic);
     for (let partition = 0; partition < partitions; partition++) {
-      for (let offset = 0; offset < ends[partition];) {
+      // Offsets must match so checkpoints mean the same thing. Topics the command processor writes
+      // have gaps (a transaction's commit marker takes an offset and is no record): each gap is
+      // filled with a tombstone (no key, no value), which projections checkpoint and skip.
+      const fill = (n: number) => (n > 0 ? mem.append(topic, Array.from({ length: n }, () => ({ key: null, value: null, partition }))) : Promise.resolve([]));
+      let offset = 0;
+      while (offset < ends[partition]) {
         const recs = await kafka.read(topic, partition, offset, 5000);
-        if (recs.length === 0) throw new Error(`no records at ${topic}/${partition}@${offset} below end ${ends[partition]}`);
-        const meta = await mem.append(topic, recs.map((r) => ({ key: r.key, value: r.value, headers: r.headers, timestamp: r.timestamp, partition })));
-        // Offsets must match so checkpoints mean the same thing (the topics have no gaps: no compaction, no transactions).
-        if (meta[0].offset !== recs[0].offset) throw new Error(`offset mismatch copying ${topic}/${partition}: ${meta[0].offset} vs ${recs[0].offset}`);
+        if (recs.length === 0) break; // only markers (or aborted records) up to the end
+        const copy: ProduceRecord[] = [];
+        for (const r of recs) {
+          while (offset + copy.length < r.offset) copy.push({ key: null, value: null, partition });
+          copy.push({ key: r.key, value: r.value, headers: r.headers, timestamp: r.timestamp, partition });
+        }
+        const meta = await mem.append(topic, copy);
+        if (meta.at(-1)!.offset !== recs.at(-1)!.offset) throw new Error(`offset mismatch copying ${topic}/${partition}: ${meta.at(-1)!.offset} vs ${recs.at(-1)!.offset}`);
         offset = recs[recs.length - 1].offset + 1;
       }
+      await fill(ends[partition] - offset);
     }
   }
   await kafka.close();
