@@ -5,8 +5,8 @@
  *     name wins (the other gets USERNAME_TAKEN), a doubly completed upload has one UploadCompleted;
  *     every accepted outcome names where its events are on the log; refusals come back as the
  *     decider's DomainError; prints `decided twice: 0` and `broken: 0`.
- * (b) a processor stopped mid-load: its partitions move to the other one; every command is
- *     answered exactly once and the log holds one decision per command (`lost: 0`, `decided twice: 0`);
+ * (b) a processor leaves mid-load and another joins: partitions move; every command is answered
+ *     exactly once and the log holds one decision per command (`lost: 0`, `decided twice: 0`);
  * (c) 100 refused heartbeats and 100 refused edits on made-up ids re-read no topic on the gateway
  *     (the stopgap that reloaded partitions on every refusal is gone).
  * Skipped when Java/Maven are missing.
@@ -63,7 +63,7 @@ async function setup(ns: string, processors: number) {
     kafkaFile.onCleanup(() => bus.stop());
     buses.push(bus);
   }
-  return { codec, procs, procLogs, buses, reader: procLogs[0] };
+  return { codec, commands, procs, procLogs, buses, reader: procLogs[0] };
 }
 
 const register = (userId: string, username: string, now = T0): Command => ({
@@ -158,21 +158,25 @@ describe('command processor + remote command bus (real broker)', { skip: kafkaFi
     assert.equal(completedOutcomes, PAIRS, 'exactly one of each pair of completions produced UploadCompleted');
   });
 
-  test('(b) a processor leaves mid-load: its partitions move; every command answered once, none decided twice', { timeout: 240_000 }, async (t) => {
+  test('(b) processors leave and join mid-load: partitions move; every command answered once, none decided twice', { timeout: 240_000 }, async (t) => {
     const ns = `cmd-b-${randomUUID().slice(0, 8)}`;
-    const { codec, procs, buses: [a, b], reader } = await setup(ns, 2);
-    const N = 400;
+    const { codec, commands, procs, buses: [a, b], reader } = await setup(ns, 2);
+    const N = 600;
     const sends: Promise<string>[] = [];
     const send = (i: number) => sends.push(outcomeOf((i % 2 ? a : b).send(register(`u-${i}`, `user${i % (N / 2)}`, T0 + i))));
-    for (let i = 0; i < N / 2; i++) send(i);
-    // Once the first processor has decided some, it leaves the group while commands keep coming.
     const decidedBy = (p: CommandProcessorHandle) => p.counts().accepted + p.counts().refused;
-    await within((async () => { while (decidedBy(procs[0]) < 20) await new Promise((r) => setTimeout(r, 5)); })(), 60_000, 'first decisions');
+    const until = (what: string, ok: () => boolean) => within((async () => { while (!ok()) await new Promise((r) => setTimeout(r, 5)); })(), 120_000, what);
+    for (let i = 0; i < N / 3; i++) send(i);
+    // Once the first processor has decided some, it leaves the group and a third one joins, while commands keep coming.
+    await until('first decisions', () => decidedBy(procs[0]) >= 20);
     const stopping = procs[0].stop();
-    for (let i = N / 2; i < N; i++) send(i);
+    const joiner = await runCommandProcessor({ log: await kafkaFile.openLog(ns, 'command-processor-joiner'), codec, commands, usernameDigest: digest, partitions: PARTITIONS, now: () => T0 });
+    kafkaFile.onCleanup(() => joiner.stop());
+    for (let i = N / 3; i < (2 * N) / 3; i++) send(i);
     await stopping;
+    await until('the joiner deciding', () => decidedBy(joiner) > 0);
+    for (let i = (2 * N) / 3; i < N; i++) send(i);
     const outcomes = await within(Promise.all(sends), 200_000, 'every command answered');
-    assert.ok(decidedBy(procs[0]) > 0 && decidedBy(procs[1]) > 0, 'both processors decided some');
     const users = await eventsOn(reader, codec, TOPICS.users);
     const perName = new Map<string, number>();
     for (const { event } of users) if (event.type === 'UserRegistered') perName.set(event.data.username, (perName.get(event.data.username) ?? 0) + 1);
@@ -180,7 +184,8 @@ describe('command processor + remote command bus (real broker)', { skip: kafkaFi
     const taken = outcomes.filter((o) => o === 'USERNAME_TAKEN').length;
     const decidedTwice = [...perName.values()].filter((n) => n > 1).length;
     const lost = N - accepted - taken;
-    t.diagnostic(`${N} registrations of ${N / 2} names, decided ${decidedBy(procs[0])} by the processor that left and ${decidedBy(procs[1])} by the other: accepted ${accepted}, USERNAME_TAKEN ${taken}, lost: ${lost}, decided twice: ${decidedTwice}; other outcomes: ${outcomes.filter((o) => o !== 'accepted' && o !== 'USERNAME_TAKEN').slice(0, 3).join('; ') || 'none'}`);
+    t.diagnostic(`${N} registrations of ${N / 2} names, decided ${decidedBy(procs[0])} by the processor that left, ${decidedBy(procs[1])} by the one that stayed, ${decidedBy(joiner)} by the one that joined: accepted ${accepted}, USERNAME_TAKEN ${taken}, lost: ${lost}, decided twice: ${decidedTwice}; other outcomes: ${outcomes.filter((o) => o !== 'accepted' && o !== 'USERNAME_TAKEN').slice(0, 3).join('; ') || 'none'}`);
+    assert.ok(decidedBy(procs[0]) > 0 && decidedBy(joiner) > 0, 'the leaver and the joiner both decided some');
     assert.equal(lost, 0);
     assert.equal(decidedTwice, 0);
     assert.equal(accepted, N / 2, 'one registration per name');
