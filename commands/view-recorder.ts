@@ -37,6 +37,9 @@ export interface ViewRecorder extends CommandBus {
   reads(): number;
 }
 
+/** A heartbeat crosses no aggregate (the view kind has no cross-aggregate check): lookups it never reads. */
+const NO_LOOKUPS = { userIdOfUsername: () => undefined, storageUsedBy: () => 0, userStorageQuotaBytes: 0 };
+
 /** Codes of a refusal that fresher video states may turn into an acceptance. */
 const MAYBE_STALE = new Set(['VIDEO_NOT_FOUND', 'VIDEO_NOT_PUBLISHED']);
 
@@ -85,11 +88,11 @@ export function createViewRecorder(opts: ViewRecorderOptions): ViewRecorder {
       if (routed.kind !== 'view') throw new DomainError('INVALID_COMMAND', `${command.type} is decided by the command processor, not here`, 'invalid');
       let events;
       try {
-        events = decideRouted(routed, cache, { userIdOfUsername: () => undefined, storageUsedBy: () => 0, userStorageQuotaBytes: 0 });
+        events = decideRouted(routed, cache, NO_LOOKUPS);
       } catch (err) {
         if (!(err instanceof DomainError) || !MAYBE_STALE.has(err.code)) throw err;
         await follow();
-        events = decideRouted(routed, cache, { userIdOfUsername: () => undefined, storageUsedBy: () => 0, userStorageQuotaBytes: 0 });
+        events = decideRouted(routed, cache, NO_LOOKUPS);
       }
       const records = await Promise.all(events.map(async (e) => ({ key: routed.streamId, value: await codec.encode(TOPIC_OF[e.type], e), timestamp: routed.command.metadata.now })));
       const positions = records.length ? await log.append(TOPIC_OF[events[0].type], records) : [];

@@ -165,21 +165,6 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
   await followReservations();
   const quota = opts.userStorageQuotaBytes ?? DEFAULT_USER_STORAGE_QUOTA_BYTES;
   /**
-   * Follows the log once, in a run that STARTS after this call (a batch must see every transaction
-   * committed before it began, its own partition's previous batch included); callers arriving while
-   * a run is in flight share the next one, so concurrent batches cost one follow, not one each.
-   */
-  let running: Promise<void> = Promise.resolve();
-  let next: Promise<void> | undefined;
-  const follow = (): Promise<void> => {
-    next ??= running.then(() => {
-      next = undefined;
-      running = followPastOwnWrites();
-      return running;
-    });
-    return next;
-  };
-  /**
    * Where this processor's committed transactions put records, per `topic:partition`: the offset
    * after the last one. A transaction's commit returns before its markers are written to the data
    * partitions, so for a moment a READ_COMMITTED read does not see it yet: following the log must
@@ -217,11 +202,15 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
   }
 
   async function processBatch(records: readonly LogRecord[], commit: (outputs: OutputRecord[], then: (positions: RecordMetadata[]) => Promise<OutputRecord[]>) => Promise<RecordMetadata[]>): Promise<void> {
-    await follow();
+    // Batches come one at a time (one partition's batch at a time): each follows the log itself.
+    await followPastOwnWrites();
     const overlay = cache.overlay();
     const batchReservations = new Map<string, string>();
     const lookups: CrossAggregateLookups = {
-      userIdOfUsername: (username) => batchReservations.get(usernameDigest(username)) ?? reservations.get(usernameDigest(username)) ?? usernames.holder(username),
+      userIdOfUsername: (username) => {
+        const key = usernameDigest(username);
+        return batchReservations.get(key) ?? reservations.get(key) ?? usernames.holder(username);
+      },
       storageUsedBy: (ownerId) => storage.usedBy(ownerId),
       userStorageQuotaBytes: quota,
     };
