@@ -117,7 +117,7 @@ export function namespaceOf(namespace: string | undefined): Namespace {
 }
 
 /** kafkajs error shape: protocol errors carry the Kafka error name in `type`. */
-export interface KafkaJsError extends Error { type?: string; retriable?: boolean }
+export interface KafkaJsError extends Error { type?: string; retriable?: boolean; originalError?: KafkaJsError }
 
 /** A record as kafkajs' Fetch decoder returns it (kafkajs 2.2.4 src/protocol/recordBatch). */
 export type RawFetchedMessage = KafkaMessage & { isControlRecord?: boolean; batchContext?: { producerId: string; inTransaction: boolean } };
@@ -223,8 +223,13 @@ export interface KafkaContext {
   readonly logger: pino.Logger;
   readonly client: Kafka;
   readonly admin: Admin;
-  /** The idempotent producer of `append` (kafka-producer.ts). */
-  readonly producer: Producer;
+  /**
+   * The idempotent producer of `append` (kafka-producer.ts). Replaced by a fresh one (new producer
+   * id, sequences from 0) when the broker rejects its sequence state; see `rotateProducer`.
+   */
+  producer: Producer;
+  /** Set while `rotateProducer` swaps in a fresh producer; appends and `close` wait for it. */
+  rotating?: Promise<void>;
   /** kafkajs' internal cluster: group-less Fetch, OffsetFetch and generation -1 OffsetCommit. */
   readonly cluster: InternalCluster;
   readonly ns: Namespace;

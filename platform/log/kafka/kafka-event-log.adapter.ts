@@ -94,6 +94,7 @@ export async function createKafkaEventLog(opts: KafkaEventLogOptions): Promise<K
       if (ctx.closed) return;
       ctx.closed = true;
       await Promise.all([...ctx.handles].map((h) => h.stop()));
+      await ctx.rotating;
       await Promise.allSettled([ctx.producer.disconnect(), ctx.admin.disconnect(), ctx.cluster.disconnect()]);
     },
   };

@@ -10,6 +10,13 @@
  * - Partitions: the adapter picks every record's partition itself (explicit partition, checked;
  *   else murmur2 `partitionForKey` for keys, i.e. the Java client's default partitioner; else
  *   round-robin per topic for null keys), so `RecordMetadata` maps back to the input exactly.
+ * - Lost sequence state: kafkajs rolls back the sequence numbers of *every* partition of a produce
+ *   request when any one partition fails, so after a partial failure (one partition written, one
+ *   refused, e.g. NOT_LEADER_OR_FOLLOWER during a leader election or a broker restart) the broker
+ *   refuses every later batch of that producer with OUT_OF_ORDER_SEQUENCE_NUMBER, for ever. The
+ *   Java client answers this by bumping the producer epoch (KIP-360); kafkajs cannot, so the append
+ *   that met it fails (IO_FAILED, not acknowledged: its records may or may not be on the log) and the
+ *   adapter replaces the producer with a fresh one (new producer id, sequences from 0) for the next.
  */
 import { Partitioners } from 'kafkajs';
 import type { Kafka, Producer } from 'kafkajs';
@@ -87,7 +94,9 @@ export async function append(ctx: KafkaContext, topic: string, records: ProduceR
   const target: TargetTopic = { name: topic, full: ctx.ns.topic(topic), partitions: await partitionCount(ctx, topic) };
   if (records.length === 0) return [];
   const messages = records.map((r) => toKafkaMessage(r, target, ctx.roundRobin));
-  const send = ctx.producer.send({ topic: target.full, acks: -1, messages });
+  if (ctx.rotating) await ctx.rotating;
+  const producer = ctx.producer;
+  const send = producer.send({ topic: target.full, acks: -1, messages });
   const { deliveryTimeoutMs } = ctx.settings;
   let timer: NodeJS.Timeout | undefined;
   const meta = await Promise.race([
@@ -101,9 +110,38 @@ export async function append(ctx: KafkaContext, topic: string, records: ProduceR
     if (ke.type === 'UNKNOWN_TOPIC_OR_PARTITION') throw new EventLogError('UNKNOWN_TOPIC', `unknown topic: ${topic}`, { cause: e });
     if (ke.type === 'INVALID_RECORD' || ke.type === 'CORRUPT_MESSAGE') throw new EventLogError('INVALID_RECORD', `${topic}: ${ke.message}`, { cause: e });
     if (ke.type === 'MESSAGE_TOO_LARGE' || ke.type === 'RECORD_LIST_TOO_LARGE') throw new EventLogError('RECORD_TOO_LARGE', ke.message, { cause: e });
+    if (PRODUCER_STATE_LOST.has(ke.type ?? '') || PRODUCER_STATE_LOST.has(ke.originalError?.type ?? '')) rotateProducer(ctx, producer, ke);
     throw new EventLogError('IO_FAILED', `append to ${topic} failed: ${ke.message}`, { cause: e });
   }).finally(() => clearTimeout(timer));
   return positionsOf(topic, messages, meta);
+}
+
+/** Broker errors after which an idempotent producer's sequence state is unusable (KIP-360). */
+const PRODUCER_STATE_LOST = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH', 'INVALID_PRODUCER_ID_MAPPING']);
+
+/**
+ * Replaces `failed` (if it is still the adapter's producer) with a fresh idempotent producer: a new
+ * producer id, so sequences start again at 0 on every partition. Appends wait for the swap
+ * (`ctx.rotating`); appends already in flight on the old producer finish or fail on their own, and it
+ * is disconnected once they have had their delivery timeout. A fresh producer that cannot connect
+ * is dropped: the old one stays, and the next append that meets the error tries again.
+ */
+export function rotateProducer(ctx: KafkaContext, failed: Producer, cause: KafkaJsError): void {
+  if (ctx.producer !== failed || ctx.rotating || ctx.closed) return;
+  ctx.logger.warn({ err: cause.message }, 'kafka producer sequence state lost: replacing the idempotent producer');
+  ctx.rotating = (async () => {
+    const fresh = createIdempotentProducer(ctx.client);
+    try {
+      await fresh.connect();
+      ctx.producer = fresh;
+      setTimeout(() => { void failed.disconnect().catch(() => {}); }, ctx.settings.deliveryTimeoutMs).unref();
+    } catch (e) {
+      ctx.logger.warn({ err: (e as Error).message }, 'kafka producer replacement could not connect; keeping the old one');
+      await fresh.disconnect().catch(() => {});
+    } finally {
+      ctx.rotating = undefined;
+    }
+  })();
 }
 
 /**
