@@ -24,6 +24,11 @@ export interface AggregateStateCacheOptions {
   readBatchSize?: number;
   /** Called after every change of a cached state, in log order (e.g. to feed the username index). */
   onChange?(change: StateChange): void;
+  /**
+   * Called with every event read forward from the log (`rebuild`, `catchUp`) that evolved a state,
+   * with its record (headers included), in log order per partition: e.g. to remember command ids.
+   */
+  onRecord?(event: DomainEvent, record: LogRecord): void;
   /** The stateful kinds to hold (and whose own topics to read). Default every one (STATEFUL_KINDS). */
   kinds?: readonly AggregateKind[];
 }
@@ -174,7 +179,9 @@ export function createAggregateStateCache(opts: AggregateStateCacheOptions): Agg
     if (!follower) followers.set(topic, follower = createTopicFollower(log, topic, readBatchSize));
     return follower.catchUp(async (r) => {
       const event = await decode(r, purpose);
-      if (event && !evolveInto(live, topic, event)) logger.warn({ topic, partition: r.partition, offset: r.offset, type: event.type }, 'skipping an event on a foreign topic');
+      if (!event) return;
+      if (!evolveInto(live, topic, event)) logger.warn({ topic, partition: r.partition, offset: r.offset, type: event.type }, 'skipping an event on a foreign topic');
+      else opts.onRecord?.(event, r);
     });
   }
 

@@ -9,6 +9,7 @@ import { createAggregateStateCache } from './aggregate-state-cache.ts';
 import { createStorageIndex, DEFAULT_USER_STORAGE_QUOTA_BYTES, type PendingUpload } from './storage-index.ts';
 import { createUsernameIndex } from './username-index.ts';
 import type { CommandBus, CommandResult } from './command-bus.port.ts';
+import { COMMAND_ID_HEADER, commandIdOf, createCommandIdIndex } from './command-ids.ts';
 
 /** Raised by the handler itself (not by a decider). Codes: `NOT_STARTED`. */
 export class CommandBusError extends Error {
@@ -105,10 +106,12 @@ export function createCommandBus(opts: CommandHandlerOptions): CommandHandler {
   const partitions = opts.partitions ?? DEFAULT_TOPIC_PARTITIONS;
   const usernames = createUsernameIndex();
   const storage = createStorageIndex();
+  const commandIds = createCommandIdIndex();
   const cache = createAggregateStateCache({
     log,
     codec,
     logger,
+    onRecord: (event, r) => commandIds.remember(commandIdOf(r), event, r),
     onChange: (change) => {
       if (change.kind === 'user') usernames.userChanged(change.id, change.before, change.after);
       else if (change.kind === 'video') storage.videoChanged(change.id, change.before, change.after);
@@ -137,11 +140,11 @@ export function createCommandBus(opts: CommandHandlerOptions): CommandHandler {
    * Encodes and appends events of one stream, in order, one `log.append` per run of events of one
    * topic. On a failed append every stream written may lag the log: marked stale, then rethrown.
    */
-  async function append(streamId: string, events: DomainEvent[], timestamp: number): Promise<RecordMetadata[]> {
+  async function append(streamId: string, events: DomainEvent[], timestamp: number, commandId: string | undefined): Promise<{ positions: RecordMetadata[]; records: ProduceRecord[] }> {
     const groups: { topic: string; records: ProduceRecord[] }[] = [];
     for (const e of events) {
       const topic = TOPIC_OF[e.type];
-      const record: ProduceRecord = { key: streamId, value: await codec.encode(topic, e), timestamp };
+      const record: ProduceRecord = { key: streamId, value: await codec.encode(topic, e), timestamp, ...(commandId && { headers: { [COMMAND_ID_HEADER]: commandId } }) };
       if (groups.at(-1)?.topic === topic) groups.at(-1)!.records.push(record);
       else groups.push({ topic, records: [record] });
     }
@@ -152,14 +155,19 @@ export function createCommandBus(opts: CommandHandlerOptions): CommandHandler {
       for (const g of groups) cache.markAppendUnknown(g.topic, [streamId]);
       throw err;
     }
-    return positions;
+    return { positions, records: groups.flatMap((g) => g.records) };
   }
 
   async function decideAndAppend(routed: RoutedCommand): Promise<CommandResult> {
+    const { commandId, now } = routed.command.metadata;
+    // A repeated Idempotency-Key: the first decision's outcome, not a second decision (command-ids.ts).
+    const first = commandIds.lookup(commandId, routed.streamId, now);
+    if (first) return { events: first.events, positions: first.positions };
     const events = decideRouted(routed, cache, lookups);
     if (events.length === 0) return { events: [], positions: [] };
-    const positions = await append(routed.streamId, events, routed.command.metadata.now);
+    const { positions, records } = await append(routed.streamId, events, now, commandId);
     cache.evolve(events);
+    events.forEach((e, i) => commandIds.remember(commandId, e, { ...positions[i], key: routed.streamId, value: records[i].value, timestamp: now }));
     return { events, positions };
   }
 

@@ -3,7 +3,8 @@
  * to the commands topic, keyed so that the command processor owning the aggregate decides it
  * (command-keys.ts), and waits for the outcome on the replies topic.
  *
- * - `send` appends the command record (envelope: a fresh command id, `replyTo` = this instance)
+ * - `send` appends the command record (envelope: the command's `metadata.commandId` from an
+ *   `Idempotency-Key`, else a fresh ULID; `replyTo` = this instance)
  *   and resolves with the outcome's events and positions (read-your-writes as in-process), or
  *   throws the decider's DomainError rebuilt from the outcome, so HTTP semantics do not change.
  * - No outcome within `timeoutMs`: CommandTimeoutError (the gateway answers 503 `COMMAND_TIMEOUT`
@@ -140,7 +141,7 @@ export function createRemoteCommandBus(opts: RemoteCommandBusOptions): RemoteCom
         if (!opts.direct) throw new DomainError('INVALID_COMMAND', `${command.type} does not travel on ${COMMANDS_TOPIC} and this bus has no direct path`, 'invalid');
         return opts.direct.send(command);
       }
-      const commandId = ulid();
+      const commandId = command.metadata.commandId ?? ulid();
       // `routeCommand` guarantees a command of the registry; the commands topic carries all but heartbeats.
       const value = await commands.encode({ command: routed.command as never, commandId, replyTo: instanceId });
       const outcome = awaitOutcome(commandId);

@@ -14,6 +14,12 @@ export interface CommandMetadata {
   readonly now: number;
   /** The authenticated user issuing the command, if any. */
   readonly actorId?: string;
+  /**
+   * The command's id when the client chose it (HTTP `Idempotency-Key`, scoped to the caller and
+   * route: `idem_…`); such a command is decided at most once within 24 h (commands/command-ids.ts).
+   * Absent: the bus gives it a fresh id.
+   */
+  readonly commandId?: string;
 }
 
 /** Raised by `decide` when a command breaks an invariant. `code` is stable and maps to an HTTP 4xx in the gateway. */

@@ -48,6 +48,7 @@ import { decideRouted } from '../../commands/command-handler.ts';
 import { commandTopicKey, type UsernameDigest } from '../../commands/command-keys.ts';
 import { routeCommand } from '../../commands/routing.ts';
 import { createStorageIndex, DEFAULT_USER_STORAGE_QUOTA_BYTES, type PendingUpload } from '../../commands/storage-index.ts';
+import { COMMAND_ID_HEADER, commandIdOf, createCommandIdIndex, isIdempotentId, type RememberedCommand } from '../../commands/command-ids.ts';
 import { createTopicFollower } from '../../commands/topic-follower.ts';
 import { createUsernameIndex } from '../../commands/username-index.ts';
 
@@ -120,6 +121,8 @@ interface Decided {
   from: number;
   to: number;
   refusal: CommandOutcome['refusal'];
+  /** A repeated command id decided in an earlier batch: that decision's events and positions (command-ids.ts). */
+  first?: RememberedCommand;
 }
 
 /**
@@ -146,8 +149,10 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
 
   const usernames = createUsernameIndex();
   const storage = createStorageIndex();
+  const commandIds = createCommandIdIndex();
   const cache = createAggregateStateCache({
     log, codec, logger,
+    onRecord: (event, r) => commandIds.remember(commandIdOf(r), event, r),
     onChange: (change) => {
       if (change.kind === 'user') usernames.userChanged(change.id, change.before, change.after);
       else if (change.kind === 'video') storage.videoChanged(change.id, change.before, change.after);
@@ -216,20 +221,37 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
     };
     const outputs: OutputRecord[] = [];
     const decided: Decided[] = [];
+    /** Idempotent command ids accepted in this batch → their decision (a repeat in the same batch replies with it). */
+    const firstInBatch = new Map<string, { streamId: string; decided: Decided }>();
     for (const r of records) {
       const record = await decodeCommand(r);
       if (!record) continue;
       const from = outputs.length;
       let events: DomainEvent[];
+      let routedStreamId: string | undefined;
       try {
         const routed = routeCommand(record.command);
+        routedStreamId = routed.streamId;
         if (commandTopicKey(routed, usernameDigest) !== r.key) {
           throw new DomainError('MISROUTED_COMMAND', `a ${routed.command.type} must be keyed by its aggregate (${COMMANDS_TOPIC} key ${String(r.key)} is not)`, 'invalid');
         }
+        // A repeated Idempotency-Key: the first decision's outcome, not a second decision.
+        const again = firstInBatch.get(record.commandId);
+        if (again) {
+          if (again.streamId !== routed.streamId) throw new DomainError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for another request in the last 24 h', 'conflict');
+          decided.push({ ...again.decided, record });
+          continue;
+        }
+        const first = commandIds.lookup(record.commandId, routed.streamId, routed.command.metadata.now);
+        if (first) {
+          decided.push({ record, from, to: from, refusal: null, first });
+          continue;
+        }
         events = decideRouted(routed, overlay, lookups);
+        const headers = { [COMMAND_ID_HEADER]: record.commandId };
         for (const e of events) {
           const topic = TOPIC_OF[e.type];
-          outputs.push({ topic, key: routed.streamId, value: await codec.encode(topic, e), timestamp: routed.command.metadata.now });
+          outputs.push({ topic, key: routed.streamId, value: await codec.encode(topic, e), timestamp: routed.command.metadata.now, headers });
         }
         if (routed.kind === 'user' && events.length > 0) {
           const key = usernameDigest(routed.command.data.username);
@@ -243,7 +265,9 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
         continue;
       }
       overlay.evolve(events);
-      decided.push({ record, from, to: from + events.length, refusal: null });
+      const d: Decided = { record, from, to: from + events.length, refusal: null };
+      decided.push(d);
+      if (isIdempotentId(record.commandId) && events.length > 0) firstInBatch.set(record.commandId, { streamId: routedStreamId!, decided: d });
     }
     const decidedAt = now();
     const written = await commit(outputs, async (positions) => {
@@ -252,7 +276,8 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
         if (d.record.replyTo === null) continue;
         const outcome: CommandOutcome = {
           commandId: d.record.commandId, accepted: d.refusal === null, refusal: d.refusal, decidedAt,
-          events: outputs.slice(d.from, d.to).map((o) => o.value!), positions: positions.slice(d.from, d.to),
+          events: d.first ? d.first.values : outputs.slice(d.from, d.to).map((o) => o.value!),
+          positions: d.first ? d.first.positions : positions.slice(d.from, d.to),
         };
         replies.push({ topic: COMMAND_REPLIES_TOPIC, key: d.record.replyTo, value: await commands.encodeOutcome(outcome) });
       }

@@ -1,3 +1,4 @@
+import { IdempotencyHeaders } from '../../idempotency.ts';
 import { Type } from '@fastify/type-provider-typebox';
 import { withErrors } from '../../errors.ts';
 import { BEARER, IdParam, NullableString, VideoIdParams } from '../shared.ts';
@@ -9,6 +10,7 @@ export const postCommentSchema = {
   summary: 'Comment on (or reply to a comment on) a published video',
   tags: ['comments'],
   security: BEARER,
+  headers: IdempotencyHeaders,
   params: VideoIdParams,
   body: Type.Object(
     { body: Type.String({ minLength: 1, maxLength: 5000 }), parent_id: Type.Optional(Type.Union([IdParam, Type.Null()])) },

@@ -5,6 +5,7 @@
  * - `GET /{id}/comments?cursor=&limit=` → newest first; a bad cursor → 400 INVALID_CURSOR.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { commandIdentity } from '../../idempotency.ts';
 import { requireUserId } from '../../plugins/auth.plugin.ts';
 import { iso, loadVisibleVideo } from '../shared.ts';
 import { DEFAULT_COMMENTS_PAGE, listCommentsSchema, postCommentSchema } from './comments.schemas.ts';
@@ -18,11 +19,12 @@ export const commentsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     await loadVisibleVideo(fastify, request, request.params.id);
     // The comment decider checks the video (404 VIDEO_NOT_FOUND / VIDEO_DELETED, 409
     // VIDEO_NOT_PUBLISHED) and the parent (400 PARENT_COMMENT_NOT_FOUND) against the log.
-    const commentId = ids.newId('cmt');
+    const identity = commandIdentity(request, ids);
+    const commentId = identity.newId('cmt');
     const result = await commandBus.send({
       type: 'PostComment',
       data: { commentId, videoId: request.params.id, authorId, parentId: request.body.parent_id ?? null, body: request.body.body },
-      metadata: { now: now(), actorId: authorId },
+      metadata: { now: now(), actorId: authorId, commandId: identity.commandId },
     });
     // The client re-lists the comments next and expects to see its own.
     await readYourWrites('comments', result.positions);

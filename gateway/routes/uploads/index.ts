@@ -18,6 +18,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ObjectStoreError } from '../../../platform/object-store/object-store.port.ts';
 import type { VideoDetail } from '../../../projections/read-model.port.ts';
 import { Errors } from '../../errors.ts';
+import { commandIdentity } from '../../idempotency.ts';
 import { requireUserId } from '../../plugins/auth.plugin.ts';
 import { assertOwner, iso } from '../shared.ts';
 import { MAX_PARTS, isAcceptedContentType, planParts, plannedPartSize, sizeMismatch, sourceObjectKey, type PartPlan } from './upload-plan.ts';
@@ -60,6 +61,11 @@ export const uploadsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     throw new Errors.UploadSizeMismatch(reason);
   }
 
+  const abortQuietly = (request: FastifyRequest, objectKey: string, uploadId: string) =>
+    objectStore.abortMultipartUpload(objectKey, uploadId).catch((abortErr: unknown) => {
+      request.log.warn({ err: abortErr, uploadId }, 'could not abort multipart upload');
+    });
+
   fastify.post(
     '',
     {
@@ -86,12 +92,14 @@ export const uploadsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       const plan = planParts(body.size_bytes, config);
       if (!plan) throw new Errors.UploadTooLarge(body.size_bytes, config.maxPartSizeBytes * MAX_PARTS);
 
-      const videoId = ids.newId('vid');
+      const identity = commandIdentity(request, ids);
+      const videoId = identity.newId('vid');
       const objectKey = sourceObjectKey(videoId);
       const startedAt = now();
       const uploadId = await objectStore.createMultipartUpload(objectKey, body.content_type);
+      const allParts = Array.from({ length: plan.partCount }, (_, i) => i + 1);
       try {
-        const parts = await presign(objectKey, uploadId, plan, body.size_bytes, Array.from({ length: plan.partCount }, (_, i) => i + 1));
+        let parts = await presign(objectKey, uploadId, plan, body.size_bytes, allParts);
         const result = await commandBus.send({
           type: 'StartUpload',
           data: {
@@ -108,22 +116,28 @@ export const uploadsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
             partSizeBytes: plan.partSizeBytes,
             ...(body.visibility !== undefined && { visibility: body.visibility }),
           },
-          metadata: { now: startedAt, actorId: ownerId },
+          metadata: { now: startedAt, actorId: ownerId, commandId: identity.commandId },
         });
+        // A repeated Idempotency-Key answers with the first request's upload (its UploadStarted):
+        // the multipart upload opened for this retry is not needed.
+        const started = result.events.find((e) => e.type === 'UploadStarted');
+        const firstUploadId = started?.type === 'UploadStarted' ? started.data.uploadId : uploadId;
+        if (firstUploadId !== uploadId) {
+          parts = await presign(objectKey, firstUploadId, plan, body.size_bytes, allParts);
+          await abortQuietly(request, objectKey, uploadId);
+        }
         // The client polls GET /uploads/{id} and /videos/{id}/status next.
         await readYourWrites('video-detail', result.positions);
         return reply.status(201).send({
           video_id: videoId,
-          upload_id: uploadId,
+          upload_id: firstUploadId,
           part_size_bytes: plan.partSizeBytes,
           parts,
           expires_at: iso(startedAt + config.uploadUrlTtlSeconds * 1000),
         });
       } catch (err) {
         // No event means no video: do not leave an orphan multipart upload behind.
-        await objectStore.abortMultipartUpload(objectKey, uploadId).catch((abortErr: unknown) => {
-          request.log.warn({ err: abortErr, uploadId }, 'could not abort multipart upload');
-        });
+        await abortQuietly(request, objectKey, uploadId);
         throw err;
       }
     },

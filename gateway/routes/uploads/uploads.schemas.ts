@@ -1,3 +1,4 @@
+import { IdempotencyHeaders } from '../../idempotency.ts';
 import { Type } from '@fastify/type-provider-typebox';
 import { withErrors } from '../../errors.ts';
 import { BEARER, VisibilityJson } from '../shared.ts';
@@ -16,6 +17,7 @@ export const startUploadSchema = {
     + '403 STORAGE_QUOTA_EXCEEDED when the declared size would exceed the per-user storage quota.',
   tags: ['uploads'],
   security: BEARER,
+  headers: IdempotencyHeaders,
   body: Type.Object(
     {
       filename: Type.String({ minLength: 1, maxLength: 255 }),

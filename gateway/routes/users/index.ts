@@ -8,6 +8,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { usernameKey } from '../../../domain/user/user.decider.ts';
 import { hashPassword } from '../../auth/password.ts';
 import { Errors } from '../../errors.ts';
+import { commandIdentity } from '../../idempotency.ts';
 import { requireUserId } from '../../plugins/auth.plugin.ts';
 import { iso } from '../shared.ts';
 import { registerUserSchema, watchHistorySchema } from './users.schemas.ts';
@@ -20,30 +21,37 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
    * and this set closes the race between two concurrent registrations on one gateway. (Across
    * gateways in cluster mode a reservation in the key-value store is needed; see the report.)
    */
-  const pending = new Set<string>();
+  const pending = new Map<string, string | undefined>();
 
   fastify.post('', { schema: registerUserSchema }, async (request, reply) => {
     const { username, email, password } = request.body;
+    const identity = commandIdentity(request, ids);
+    const userId = identity.newId('usr');
     const reservation = usernameKey(username);
-    if (pending.has(reservation) || (await readModels['user-accounts'].findUserByUsername(username))) {
-      throw new Errors.UsernameTaken(username);
-    }
-    pending.add(reservation);
+    const holder = pending.has(reservation) ? undefined : await readModels['user-accounts'].findUserByUsername(username);
+    // A retry (same Idempotency-Key) of a registration that succeeded: the same answer.
+    if (identity.commandId && holder?.userId === userId) return reply.status(201).send({ id: userId });
+    // Two registrations of one name at once on this gateway: the second is refused, unless it is a
+    // retry of the first (same Idempotency-Key), which the deciders answer with the first's outcome.
+    const retryOfPending = identity.commandId !== undefined && pending.get(reservation) === identity.commandId;
+    if ((pending.has(reservation) && !retryOfPending) || holder) throw new Errors.UsernameTaken(username);
+    if (!retryOfPending) pending.set(reservation, identity.commandId);
     try {
       const passwordHash = await hashPassword(password);
       // Re-check after the (slow) hash: another gateway may have registered it meanwhile.
-      if (await readModels['user-accounts'].findUserByUsername(username)) throw new Errors.UsernameTaken(username);
-      const userId = ids.newId('usr');
+      const again = await readModels['user-accounts'].findUserByUsername(username);
+      if (again && identity.commandId && again.userId === userId) return reply.status(201).send({ id: userId });
+      if (again) throw new Errors.UsernameTaken(username);
       const result = await commandBus.send({
         type: 'RegisterUser',
         data: { userId, username, email, passwordHash },
-        metadata: { now: now() },
+        metadata: { now: now(), commandId: identity.commandId },
       });
       // The client logs in next: the user read model must know the account.
       await readYourWrites('user-accounts', result.positions);
       return reply.status(201).send({ id: userId });
     } finally {
-      pending.delete(reservation);
+      if (!retryOfPending) pending.delete(reservation);
     }
   });
 

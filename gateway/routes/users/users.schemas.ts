@@ -1,3 +1,4 @@
+import { IdempotencyHeaders } from '../../idempotency.ts';
 import { Type } from '@fastify/type-provider-typebox';
 import { withErrors } from '../../errors.ts';
 import { BEARER } from '../shared.ts';
@@ -8,6 +9,7 @@ const Password = Type.String({ minLength: 8, maxLength: 128 });
 export const registerUserSchema = {
   summary: 'Register a user account',
   tags: ['users'],
+  headers: IdempotencyHeaders,
   body: Type.Object(
     {
       username: Username,

@@ -15,6 +15,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { isProcessingFailureCode, processingFailureMessage } from '../../../domain/video/processing-failure.ts';
 import { Errors } from '../../errors.ts';
+import { commandIdentity } from '../../idempotency.ts';
 import { requireUserId } from '../../plugins/auth.plugin.ts';
 import { playbackSessionsOf } from '../../playback/playback-session.ts';
 import { assertOwner, loadVideo, loadVisibleVideo, mediaUrlOf, videoDetailJson } from '../shared.ts';
@@ -43,7 +44,8 @@ export const videosRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         ...(tags !== undefined && { tags }),
         ...(visibility !== undefined && { visibility }),
       },
-      metadata: { now: now(), actorId: userId },
+      // A retry with the same Idempotency-Key is not applied twice (an edit made in between stays).
+      metadata: { now: now(), actorId: userId, commandId: commandIdentity(request, fastify.gateway.ids).commandId },
     });
     // The response IS the next read: it must show the edit.
     await readYourWrites('video-detail', result.positions);

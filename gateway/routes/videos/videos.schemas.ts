@@ -1,3 +1,4 @@
+import { IdempotencyHeaders } from '../../idempotency.ts';
 import { Type } from '@fastify/type-provider-typebox';
 import { withErrors } from '../../errors.ts';
 import { BEARER, NullableString, VideoDetailJson, VideoIdParams, VideoStatusJson, VisibilityJson } from '../shared.ts';
@@ -14,6 +15,7 @@ export const patchVideoSchema = {
   summary: "Edit a video's title, description, tags or visibility (owner only)",
   tags: ['videos'],
   security: BEARER,
+  headers: IdempotencyHeaders,
   params: VideoIdParams,
   body: Type.Object(
     { title: Type.Optional(Title), description: Type.Optional(Description), tags: Type.Optional(Tags), visibility: Type.Optional(VisibilityJson) },
