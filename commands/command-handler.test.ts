@@ -236,6 +236,45 @@ function instrumentedLog() {
   return { log, inner, reads, state };
 }
 
+describe('command handler: idempotent command ids (command-ids.ts)', () => {
+  const idem = (cmd: Command, commandId: string, now = cmd.metadata.now): Command => ({ ...cmd, metadata: { ...cmd.metadata, now, commandId } } as Command);
+
+  test('a repeated idem_ id gets the first decision (events, positions) and appends nothing; a new bus over the same log remembers it from the event headers', async () => {
+    const log = createInMemoryEventLog();
+    const bus = await startedBus(log);
+    const start = videoCommands('v-idem').startUpload();
+    const first = await bus.send(idem(start, 'idem_A'));
+    const again = await bus.send(idem(start, 'idem_A', T0 + 60_000));
+    assert.deepEqual(again.positions, first.positions);
+    assert.deepEqual(again.events, first.events);
+    assert.ok(first.events.length > 0);
+    const headers = log.records(TOPICS.videos).map((r) => r.headers?.['streamwave-command-id']);
+    assert.deepEqual(headers.filter((h) => h === 'idem_A').length, first.events.length, 'every event carries its command id');
+
+    const restarted = await startedBus(log);
+    const afterRestart = await restarted.send(idem(start, 'idem_A', T0 + 3_600_000));
+    assert.deepEqual(afterRestart.positions, first.positions);
+    assert.equal(log.records(TOPICS.videos).length, first.events.length, 'nothing appended by either repeat');
+  });
+
+  test('after 24 h the id is forgotten: the repeat is decided again (the video decider sees a repeat and decides nothing)', async () => {
+    const bus = await startedBus();
+    const start = videoCommands('v-late').startUpload();
+    await bus.send(idem(start, 'idem_B'));
+    assert.ok((await bus.send(idem(start, 'idem_B', T0 + 24 * 3_600_000))).events.length > 0, 'remembered at 24 h');
+    assert.deepEqual((await bus.send(idem(start, 'idem_B', T0 + 24 * 3_600_000 + 1))).events, [], 'forgotten after');
+  });
+
+  test('an id used on another aggregate is refused IDEMPOTENCY_KEY_REUSED (conflict); generated ids are never remembered', async () => {
+    const bus = await startedBus();
+    await bus.send(idem(videoCommands('v-one').startUpload(), 'idem_C'));
+    await rejectsWith(bus.send(idem(videoCommands('v-two').startUpload(), 'idem_C')), 'IDEMPOTENCY_KEY_REUSED', 'conflict');
+    const plain = videoCommands('v-three').startUpload();
+    await bus.send(idem(plain, '01JPLAINULID'));
+    assert.deepEqual((await bus.send(idem(plain, '01JPLAINULID'))).events, [], 'decided again by the decider, not answered from memory');
+  });
+});
+
 describe('command handler driven by the decider registry', () => {
   describe('when the video is deleted', () => {
     test('a comment is refused by the comment decider and a heartbeat by the view decider, both through the bus', async () => {
