@@ -15,6 +15,7 @@
  * when the goal is missed (1 only when the setup breaks, e.g. no broker).
  */
 import { parseArgs } from 'node:util';
+import { Registry } from 'prom-client';
 import { cpus, loadavg } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { createKafkaEventLog, type KafkaEventLog } from '../platform/log/kafka/kafka-event-log.adapter.ts';
@@ -82,6 +83,16 @@ async function drive(name: string, bus: CommandBus): Promise<{ name: string; sen
   return { name, sent: videos * 3, failed, p50: pct(latencies, 50), p99: pct(latencies, 99), max: Math.max(...latencies), perSecond: (videos * 3) / took };
 }
 
+/** Mean ms per batch of each phase of streamwave_command_batch_phase_seconds, and the batches and commands per batch. */
+async function phaseMeans(metrics: Registry): Promise<string> {
+  const { values } = await metrics.getSingleMetric('streamwave_command_batch_phase_seconds')!.get();
+  const of = (phase: string, name: string) => (values as Array<{ labels: Record<string, unknown>; value: number; metricName?: string }>).find((v) => v.labels.phase === phase && v.metricName === name)?.value ?? 0;
+  const batches = of('commit', 'streamwave_command_batch_phase_seconds_count');
+  const decided = (await metrics.getSingleMetric('streamwave_commands_total')!.get()).values.reduce((a, v) => a + v.value, 0);
+  const parts = ['follow', 'decide', 'commit'].map((p) => `${p} ${((of(p, 'streamwave_command_batch_phase_seconds_sum') / Math.max(1, of(p, 'streamwave_command_batch_phase_seconds_count'))) * 1000).toFixed(1)}`);
+  return `${parts.join(', ')}; ${batches} batches, ${(decided / Math.max(1, batches)).toFixed(1)} commands per batch`;
+}
+
 async function main(): Promise<number> {
   if (!(await kafkaAvailable())) { console.error('no Java/Maven: cannot start a Kafka broker'); return 1; }
   console.log(`command round trip, ${RATE} commands/s for ${SECONDS} s, ${PROCESSORS} command processor(s); ${cpus().length} cores, load ${loadavg()[0].toFixed(2)}`);
@@ -110,8 +121,9 @@ async function main(): Promise<number> {
     // Through the command processor.
     const digest = createUsernameDigest('bench-username-key-secret-0123456789');
     const stops: Array<() => Promise<void>> = [];
+    const metrics = new Registry();
     for (let i = 0; i < PROCESSORS; i++) {
-      const p = await runCommandProcessor({ log: await open(`bench-processor-${i}`, `remote-${ns}`), codec, commands, usernameDigest: digest });
+      const p = await runCommandProcessor({ log: await open(`bench-processor-${i}`, `remote-${ns}`), codec, commands, usernameDigest: digest, registry: metrics });
       stops.push(() => p.stop());
     }
     const bus = createRemoteCommandBus({ log: await open('bench-gateway', `remote-${ns}`), codec, commands, usernameDigest: digest, instanceId: 'bench-gateway' });
@@ -124,6 +136,7 @@ async function main(): Promise<number> {
     for (const r of [baseline, remote]) {
       console.log(`${r.name.padEnd(20)} ${String(r.sent).padStart(5)} ${String(r.failed).padStart(8)} ${r.perSecond.toFixed(0).padStart(7)} ${r.p50.toFixed(1).padStart(8)} ${r.p99.toFixed(1).padStart(7)} ${r.max.toFixed(1).padStart(7)}`);
     }
+    console.log(`\nwhere a batch's time goes (mean per batch, ms): ${await phaseMeans(metrics)}`);
     console.log(`\ncommand processor p99 ${remote.p99.toFixed(1)} ms vs in-process ${baseline.p99.toFixed(1)} ms (×${(remote.p99 / baseline.p99).toFixed(2)}); goal p99 ≤ ${P99_GOAL_MS} ms: ${remote.p99 <= P99_GOAL_MS ? 'met' : 'MISSED'}`);
     return 0;
   } finally {

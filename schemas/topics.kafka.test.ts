@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import kafkajs from 'kafkajs';
 import { kafkaTestFile } from '../test/support/kafka-test-file.ts';
-import { USERNAME_RESERVATIONS_CHANGELOG, COMMAND_REPLIES_RETENTION_MS, COMMAND_REPLIES_TOPIC, COMMANDS_RETENTION_MS, COMMANDS_TOPIC, SCHEMAS_TOPIC, TOPICS, deadLetterTopicName, ensureCommandTopics, ensureDeadLetterTopic, ensureEventTopics, ensureSchemasTopic } from './topics.ts';
+import { COMMAND_POSITIONS_CHANGELOG, USERNAME_RESERVATIONS_CHANGELOG, COMMAND_REPLIES_RETENTION_MS, COMMAND_REPLIES_TOPIC, COMMANDS_RETENTION_MS, COMMANDS_TOPIC, SCHEMAS_TOPIC, TOPICS, deadLetterTopicName, ensureCommandTopics, ensureDeadLetterTopic, ensureEventTopics, ensureSchemasTopic } from './topics.ts';
 
 const kafkaFile = await kafkaTestFile();
 const NS = 'topiccfg';
@@ -29,7 +29,7 @@ describe('StreamWave topics on Kafka: settings read back from the broker', { ski
     kafkaFile.onCleanup(() => admin.disconnect());
     const full = (t: string) => `${NS}.${t}`;
     const eventTopics = Object.values(TOPICS).map(full);
-    const all = [...eventTopics, full(SCHEMAS_TOPIC), full(dlq), full(COMMANDS_TOPIC), full(COMMAND_REPLIES_TOPIC), full(USERNAME_RESERVATIONS_CHANGELOG)];
+    const all = [...eventTopics, full(SCHEMAS_TOPIC), full(dlq), full(COMMANDS_TOPIC), full(COMMAND_REPLIES_TOPIC), full(USERNAME_RESERVATIONS_CHANGELOG), full(COMMAND_POSITIONS_CHANGELOG)];
 
     const described = await admin.describeConfigs({
       resources: all.map((name) => ({ type: kafkajs.ConfigResourceTypes.TOPIC, name, configNames: ['retention.ms', 'cleanup.policy'] })),
@@ -48,6 +48,7 @@ describe('StreamWave topics on Kafka: settings read back from the broker', { ski
     assert.equal(commandsRetention.isDefault, false, 'commands: retention.ms set on the topic, not inherited');
     assert.equal(cfg.get(full(COMMAND_REPLIES_TOPIC))?.get('retention.ms'), String(COMMAND_REPLIES_RETENTION_MS), 'replies: kept while someone waits');
     assert.equal(cfg.get(full(USERNAME_RESERVATIONS_CHANGELOG))?.get('cleanup.policy'), 'compact', 'the reservation store changelog is compacted');
+    assert.equal(cfg.get(full(COMMAND_POSITIONS_CHANGELOG))?.get('cleanup.policy'), 'compact', 'the positions changelog is compacted');
     assert.equal(cfg.get(full(COMMANDS_TOPIC))?.get('cleanup.policy'), 'delete', 'commands: cleanup.policy');
 
     const meta = await admin.fetchTopicMetadata({ topics: all });

@@ -67,8 +67,21 @@ export const COMMAND_REPLIES_RETENTION_MS = 3600 * 1000;
 export const USERNAME_RESERVATIONS_CHANGELOG = 'streamwave.command-processor-usernames-changelog';
 
 /**
- * Creates the commands topic and the username-reservation changelog (both with the event topics'
- * partition count: co-partitioned) and the replies topic when missing. Idempotent.
+ * The command processors' input positions (ADR 0006): compacted, partition p holds one record per
+ * transaction of commands partition p (key `p`, value the next commands offset to decide, decimal
+ * UTF-8), written in the transaction that decided the batch, beside the group offset commit.
+ *
+ * Why a topic as well as the group offsets: a transaction's offset commit becomes visible to
+ * OffsetFetch asynchronously after the transaction completes, and kafkajs cannot ask for stable
+ * offsets (KIP-447 `require_stable`), so a new owner could start from the offset before the last
+ * committed batch and decide it twice. A record on a data partition is readable (READ_COMMITTED)
+ * as soon as the fencing InitProducerId returns, so the new owner starts from the larger of the two.
+ */
+export const COMMAND_POSITIONS_CHANGELOG = 'streamwave.command-processor-positions-changelog';
+
+/**
+ * Creates the commands topic, the username-reservation and positions changelogs (all with the
+ * event topics' partition count: co-partitioned) and the replies topic when missing. Idempotent.
  * @throws EventLogError `TOPIC_CONFLICT` when one exists with another partition count.
  */
 export async function ensureCommandTopics(log: EventLog, settings: TopicSettings = {}): Promise<void> {
@@ -77,6 +90,7 @@ export async function ensureCommandTopics(log: EventLog, settings: TopicSettings
   await log.createTopic({ name: COMMANDS_TOPIC, partitions, replicationFactor, retentionMs: COMMANDS_RETENTION_MS });
   await log.createTopic({ name: COMMAND_REPLIES_TOPIC, partitions, replicationFactor, retentionMs: COMMAND_REPLIES_RETENTION_MS });
   await log.createTopic({ name: USERNAME_RESERVATIONS_CHANGELOG, partitions, replicationFactor, compacted: true });
+  await log.createTopic({ name: COMMAND_POSITIONS_CHANGELOG, partitions, replicationFactor, compacted: true });
 }
 
 /** Partitions of each event topic unless configured (STREAMWAVE_TOPIC_PARTITIONS). */

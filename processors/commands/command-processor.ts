@@ -16,8 +16,12 @@
  *    events of the commands before it in the batch), with the same decider registry and
  *    `decideRouted` as the in-process handler;
  * 3. commit: the events (to their topics, key = stream id, timestamp = the command's time), the
- *    new reservations (to the changelog), the consumed offset and, built from the events'
+ *    new reservations (to the changelog), the consumed offset, the next offset again in the
+ *    positions changelog (a new owner starts from it: the group offset of a just-completed
+ *    transaction may not be visible yet, schemas/topics.ts) and, built from the events'
  *    positions, each command's outcome (to `streamwave.command-replies`, key = its `replyTo`).
+ *
+ * Partitions are worked in parallel (their batches overlap on I/O; decisions are synchronous).
  *
  * So a command is decided exactly once, across crashes, restarts and rebalances: its decision,
  * its outcome and its offset are visible together or not at all (READ_COMMITTED). A refused
@@ -38,6 +42,7 @@ import type { DomainEvent } from '../../domain/events.ts';
 import {
   COMMAND_REPLIES_TOPIC, COMMANDS_TOPIC, DEFAULT_TOPIC_PARTITIONS, ensureCommandTopics, ensureEventTopics, TOPIC_OF, TOPICS,
   USERNAME_RESERVATIONS_CHANGELOG,
+  COMMAND_POSITIONS_CHANGELOG,
 } from '../../schemas/topics.ts';
 import type { EventCodec } from '../../schemas/event-codec.port.ts';
 import type { CommandCodec, CommandOutcome, CommandRecord } from '../../schemas/command-codec.port.ts';
@@ -141,7 +146,7 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
   await ensureEventTopics(log, { partitions });
   await ensureCommandTopics(log, { partitions });
   const counts = new Map((await log.listTopics()).map((t) => [t.name, t.partitions]));
-  const coPartitioned = [TOPICS.videos, TOPICS.comments, USERNAME_RESERVATIONS_CHANGELOG].filter((t) => counts.get(t) !== counts.get(COMMANDS_TOPIC));
+  const coPartitioned = [TOPICS.videos, TOPICS.comments, USERNAME_RESERVATIONS_CHANGELOG, COMMAND_POSITIONS_CHANGELOG].filter((t) => counts.get(t) !== counts.get(COMMANDS_TOPIC));
   if (coPartitioned.length > 0) {
     throw new CommandProcessorError('NOT_COPARTITIONED',
       `${COMMANDS_TOPIC} has ${counts.get(COMMANDS_TOPIC)} partitions but ${coPartitioned.map((t) => `${t} has ${counts.get(t)}`).join(', ')}: every aggregate must have one owner`);
@@ -193,6 +198,10 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
   const tally = { accepted: 0, refused: 0, skipped: 0 };
   const decidedTotal = opts.registry && new Counter({ name: 'streamwave_commands_total', help: 'Commands taken off streamwave.commands by this command processor, by outcome (accepted, refused by a decider, skipped as undecodable).', labelNames: ['outcome'], registers: [opts.registry] });
   const batchSeconds = opts.registry && new Histogram({ name: 'streamwave_command_batch_duration_seconds', help: 'Follow the log + decide + commit of one batch of commands, seconds.', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [opts.registry] });
+  const phaseSeconds = opts.registry && new Histogram({
+    name: 'streamwave_command_batch_phase_seconds', help: 'One phase of a batch of commands, seconds: follow (read the log past this processor\'s own writes), decide (decode, decide, encode), commit (the Kafka transaction with the outcomes).',
+    labelNames: ['phase'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [opts.registry],
+  });
 
   async function decodeCommand(r: LogRecord): Promise<CommandRecord | undefined> {
     try {
@@ -207,8 +216,11 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
   }
 
   async function processBatch(records: readonly LogRecord[], commit: (outputs: OutputRecord[], then: (positions: RecordMetadata[]) => Promise<OutputRecord[]>) => Promise<RecordMetadata[]>): Promise<void> {
-    // Batches come one at a time (one partition's batch at a time): each follows the log itself.
+    // Each batch follows the log itself (concurrent follows queue, each reading what is new).
+    let phase = phaseSeconds?.startTimer({ phase: 'follow' });
     await followPastOwnWrites();
+    phase?.();
+    phase = phaseSeconds?.startTimer({ phase: 'decide' });
     const overlay = cache.overlay();
     const batchReservations = new Map<string, string>();
     const lookups: CrossAggregateLookups = {
@@ -269,6 +281,8 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
       decided.push(d);
       if (isIdempotentId(record.commandId) && events.length > 0) firstInBatch.set(record.commandId, { streamId: routedStreamId!, decided: d });
     }
+    phase?.();
+    phase = phaseSeconds?.startTimer({ phase: 'commit' });
     const decidedAt = now();
     const written = await commit(outputs, async (positions) => {
       const replies: OutputRecord[] = [];
@@ -283,6 +297,7 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
       }
       return replies;
     });
+    phase?.();
     for (const p of written) {
       const k = tpKey(p.topic, p.partition);
       if (p.offset + 1 > (ownWrites.get(k)?.next ?? 0)) ownWrites.set(k, { topic: p.topic, partition: p.partition, next: p.offset + 1 });
@@ -294,24 +309,65 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
     }
   }
 
+  const groupId = opts.groupId ?? COMMAND_PROCESSOR_GROUP;
+  /**
+   * The next commands offset to decide on `partition` as the last committed transaction recorded
+   * it in the positions changelog (schemas/topics.ts COMMAND_POSITIONS_CHANGELOG), or undefined.
+   * Reads the partition's tail backwards in steps (one record per transaction, each followed by
+   * its commit marker).
+   */
+  async function savedPosition(partition: number): Promise<number | undefined> {
+    const [begin, end] = await Promise.all([log.beginningOffsets(COMMAND_POSITIONS_CHANGELOG), log.endOffsets(COMMAND_POSITIONS_CHANGELOG)]);
+    for (let to = end[partition] ?? 0, step = 256; to > (begin[partition] ?? 0); to -= step, step *= 4) {
+      const from = Math.max(begin[partition] ?? 0, to - step);
+      let last: number | undefined;
+      for (let o = from; o < to;) {
+        const records = await log.read(COMMAND_POSITIONS_CHANGELOG, partition, o, to - o);
+        if (records.length === 0) break;
+        for (const r of records) if (r.value !== null) last = Number(r.value.toString('utf8'));
+        o = records[records.length - 1].offset + 1;
+      }
+      if (last !== undefined && Number.isSafeInteger(last)) return last;
+    }
+    return undefined;
+  }
+  const positionRecord = (partition: number, next: number): OutputRecord =>
+    ({ topic: COMMAND_POSITIONS_CHANGELOG, partition, key: String(partition), value: Buffer.from(String(next), 'utf8') });
+
   const consumer: ConsumerHandle = await log.subscribeTransactional({
-    groupId: opts.groupId ?? COMMAND_PROCESSOR_GROUP,
+    groupId,
     topics: [COMMANDS_TOPIC],
     fromBeginning: true,
     maxBatchSize: opts.maxBatchSize ?? 200,
-    // One partition's batch at a time. Working partitions in parallel (their aggregates are
-    // disjoint) halved the round trip in bench:commands but broke the crash proof (a committed
-    // batch decided again after a kill -9): not understood yet, so not on.
+    // Partitions in parallel: their aggregates and reservation keys are disjoint, each batch
+    // decides under its own overlay, and the followers hand every record over once however many
+    // batches follow the log at the same time (topic-follower.ts).
+    partitionsConsumedConcurrently: partitions,
+    // After the producers' InitProducerId fenced the previous owners (their last transaction is
+    // complete, its records readable): start from the larger of the group offset and the position
+    // that transaction recorded, which OffsetFetch may not show yet.
+    async onAssigned(parts) {
+      const committed = await log.committedOffsets(groupId);
+      const start = new Map<string, number>();
+      for (const p of parts) {
+        const k = tpKey(p.topic, p.partition);
+        const best = Math.max(committed.get(k) ?? -1, (await savedPosition(p.partition)) ?? -1);
+        if (best >= 0) start.set(k, best);
+        if (best > (committed.get(k) ?? -1)) logger.info({ partition: p.partition, committed: committed.get(k) ?? null, saved: best }, 'starting after a transaction whose offsets are not visible yet');
+      }
+      return start;
+    },
     async eachBatch(batch, tx) {
       const end = batchSeconds?.startTimer();
+      const next = batch.records[batch.records.length - 1].offset + 1;
       try {
-        await processBatch(batch.records, (outputs, then) => tx.commit(outputs, batch.records[batch.records.length - 1].offset + 1, then));
+        await processBatch(batch.records, (outputs, then) => tx.commit(outputs, next, async (positions) => [...(await then(positions)), positionRecord(batch.partition, next)]));
       } finally {
         end?.();
       }
     },
   });
-  logger.info({ groupId: opts.groupId ?? COMMAND_PROCESSOR_GROUP }, 'command processor started');
+  logger.info({ groupId }, 'command processor started');
   let stopping: Promise<void> | undefined;
   return {
     caughtUp: () => consumer.caughtUp(),

@@ -127,10 +127,34 @@ export type RawFetchedMessage = KafkaMessage & { isControlRecord?: boolean; batc
  * consumers apply to every READ_COMMITTED fetch): drops records of the transactions the broker
  * lists as aborted, up to each one's abort marker. A raw Fetch must apply it too — READ_COMMITTED
  * only stops the broker at the last stable offset; aborted records below it are still returned.
+ *
+ * kafkajs 2.2.4's filter opened at most one aborted transaction per record, so when several were
+ * due at one record (transactions of several producers interleaved on a partition, or a fetch
+ * starting after their first offsets) the first records of the later ones leaked through as
+ * committed: the command processor's crash proof decided batches twice on such leaked records.
+ * patches/kafkajs+2.2.4.patch (applied by `npm ci`, patch-package) opens every one that is due,
+ * as the Java client does, for kafkajs' consumers and for `read` alike.
  */
 export const filterAbortedMessages = createRequire(import.meta.url)('kafkajs/src/consumer/filterAbortedMessages.js') as (
   args: { messages: RawFetchedMessage[]; abortedTransactions?: Array<{ producerId: string; firstOffset: string }> },
 ) => RawFetchedMessage[];
+
+/**
+ * Throws unless kafkajs carries patches/kafkajs+2.2.4.patch: two producers' aborted transactions
+ * due at the first record fetched must both be dropped. Called when a Kafka log is created, so an
+ * install that skipped the patch (`--ignore-scripts`) fails at start, not with leaked records.
+ */
+export function assertAbortedFilterPatched(): void {
+  const record = (offset: number, producerId: string) =>
+    ({ offset: String(offset), key: null, value: null, timestamp: '0', attributes: 0, headers: {}, batchContext: { producerId, inTransaction: true } }) as unknown as RawFetchedMessage;
+  const kept = filterAbortedMessages({
+    messages: [record(5, '1'), record(6, '2')],
+    abortedTransactions: [{ producerId: '1', firstOffset: '1' }, { producerId: '2', firstOffset: '2' }],
+  });
+  if (kept.length !== 0) {
+    throw new Error('kafkajs is missing patches/kafkajs+2.2.4.patch (records of aborted transactions would be read as committed): run `npm ci` without --ignore-scripts, or `npx patch-package`');
+  }
+}
 
 /** The subset of kafkajs' internal Cluster / Broker the adapter uses (kafkajs 2.2.4 src/cluster). */
 export interface InternalBroker {

@@ -12,6 +12,9 @@
  *     positions in the same transaction (the command processor's outcome with its events' positions);
  * (e) a consumer of a topic written in transactions catches up: the commit marker after the last
  *     record does not hold `caughtUp` and `lag` forever.
+ * (f) two producers' aborted transactions interleaved on one partition stay invisible from every
+ *     start offset, to `read` and to a subscription (kafkajs 2.2.4 leaked the later one's first
+ *     records when a fetch began inside both; patches/kafkajs+2.2.4.patch).
  * The runtime built on the capability is tested in processors/runtime/transform.runtime.test.ts.
  * Skipped when Java/Maven are missing.
  */
@@ -205,5 +208,37 @@ describe('Kafka EventLog: exactly-once capability (real broker)', { skip: kafkaF
     assert.deepEqual(committed, ['committed']);
     assert.deepEqual(viaRead, ['committed'], 'EventLog.read filters aborted transactional records');
     assert.ok(uncommitted.includes('aborted-1') && uncommitted.includes('aborted-2'), 'the aborted records were written, not never sent');
+  });
+
+  test('(f) interleaved aborted transactions of two producers stay invisible from every start offset', { timeout: 60_000 }, async (t) => {
+    const ns = `eos-f-${randomUUID().slice(0, 8)}`;
+    const log = await open(ns);
+    await log.createTopic({ name: 'out', partitions: 1 });
+    const kafka = new Kafka({ clientId: 'eos-interleaver', brokers: [kafkaFile.broker().bootstrap], logLevel: logLevel.NOTHING });
+    const producers = [0, 1].map((i) => kafka.producer({ transactionalId: `${ns}.p${i}`, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false }));
+    for (const p of producers) { kafkaFile.onCleanup(() => p.disconnect()); await p.connect(); }
+    const send = (tx: Awaited<ReturnType<typeof producers[0]['transaction']>>, value: string) => tx.send({ topic: `${ns}.out`, acks: -1, messages: [{ key: 'k', value, partition: 0 }] });
+    // p0-a, p1-a, p0-b, p1-b (both aborted), then p0's committed record.
+    const [a, b] = [await producers[0].transaction(), await producers[1].transaction()];
+    await send(a, 'p0-a'); await send(b, 'p1-a'); await send(a, 'p0-b'); await send(b, 'p1-b');
+    await a.abort(); await b.abort();
+    const ok = await producers[0].transaction();
+    await send(ok, 'committed');
+    await ok.commit();
+
+    const [end] = await log.endOffsets('out');
+    const leaks: string[] = [];
+    for (let from = 0; from < end; from++) {
+      for (const r of await log.read('out', 0, from, 100)) if (text(r) !== 'committed') leaks.push(`read from ${from}: ${text(r)}`);
+    }
+    // A subscription whose group starts inside both aborted transactions (offset 1: p1-a).
+    const seen: string[] = [];
+    const sub = await log.subscribe({ groupId: 'from-one', topics: ['out'], onAssigned: async () => new Map([['out:0', 1]]), async eachBatch(batch) { seen.push(...batch.records.map(text)); } });
+    kafkaFile.onCleanup(() => sub.stop());
+    await within(sub.caughtUp(), 30_000, 'subscription caught up');
+    for (const v of seen) if (v !== 'committed') leaks.push(`subscription from 1: ${v}`);
+    t.diagnostic(`${end} offsets (4 aborted records, 2 abort markers, 1 committed record, 1 commit marker) read from each; subscription saw [${seen.join(', ')}]; leaks: ${leaks.length ? leaks.join('; ') : 'none'}`);
+    assert.deepEqual(leaks, []);
+    assert.deepEqual(seen, ['committed']);
   });
 });

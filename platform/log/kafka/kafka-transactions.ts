@@ -68,6 +68,14 @@ interface TransactionalRun {
   readonly slots: Map<string, Slot>;
   /** Next offset committed by our own transactions in the current assignment. */
   readonly committedNext: Map<string, number>;
+  /**
+   * Per input partition, the batch being processed: the next batch of the partition waits for it.
+   * kafkajs re-fetches every partition when one partition's handler throws while others still run
+   * (with `partitionsConsumedConcurrently`, kafkajs#946), so the same records can be handed over
+   * again while their first batch is still deciding; waiting, then dropping what that batch
+   * committed, keeps one decision per record.
+   */
+  readonly inFlight: Map<string, Promise<void>>;
   /** Round-robin counters of null-key outputs, per broker-side topic. */
   readonly roundRobin: Map<string, number>;
   /** The consumer of the current membership; replaced by every rejoin. */
@@ -216,16 +224,26 @@ const subscribeOnce = (r: TransactionalRun): Promise<ConsumerHandle> => subscrib
   onAssigned: (parts) => onAssigned(r, parts),
   async eachBatch(batch) {
     const key = tpKey(batch.topic, batch.partition);
-    const done = r.committedNext.get(key);
-    const records = done === undefined ? batch.records : batch.records.filter((x) => x.offset >= done);
-    if (records.length === 0) return;
-    const slot = r.slots.get(key);
-    if (!slot) throw new TransactionalProcessorError('PARTITION_NOT_OWNED', `${key}: no transactional producer (waiting for the rejoin)`);
-    const input = { topic: batch.topic, partition: batch.partition };
-    await r.sub.eachBatch({ ...batch, records }, {
-      ...input,
-      commit: (outputs, nextOffset, then) => commitIn(r, key, slot, input, outputs, nextOffset, then),
-    });
+    const before = r.inFlight.get(key);
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => { release = resolve; });
+    r.inFlight.set(key, mine);
+    try {
+      await before;
+      const done = r.committedNext.get(key);
+      const records = done === undefined ? batch.records : batch.records.filter((x) => x.offset >= done);
+      if (records.length === 0) return;
+      const slot = r.slots.get(key);
+      if (!slot) throw new TransactionalProcessorError('PARTITION_NOT_OWNED', `${key}: no transactional producer (waiting for the rejoin)`);
+      const input = { topic: batch.topic, partition: batch.partition };
+      await r.sub.eachBatch({ ...batch, records }, {
+        ...input,
+        commit: (outputs, nextOffset, then) => commitIn(r, key, slot, input, outputs, nextOffset, then),
+      });
+    } finally {
+      release();
+      if (r.inFlight.get(key) === mine) r.inFlight.delete(key);
+    }
   },
 });
 
@@ -273,6 +291,7 @@ export async function subscribeTransactional(ctx: KafkaContext, sub: Transaction
     logger: ctx.logger.child({ groupId: sub.groupId, eos: 'per-input-partition' }),
     slots: new Map(),
     committedNext: new Map(),
+    inFlight: new Map(),
     roundRobin: new Map(),
     current: undefined,
     restarting: null,
