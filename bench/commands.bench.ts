@@ -89,7 +89,7 @@ async function phaseMeans(metrics: Registry): Promise<string> {
   const of = (phase: string, name: string) => (values as Array<{ labels: Record<string, unknown>; value: number; metricName?: string }>).find((v) => v.labels.phase === phase && v.metricName === name)?.value ?? 0;
   const batches = of('commit', 'streamwave_command_batch_phase_seconds_count');
   const decided = (await metrics.getSingleMetric('streamwave_commands_total')!.get()).values.reduce((a, v) => a + v.value, 0);
-  const parts = ['follow', 'decide', 'commit'].map((p) => `${p} ${((of(p, 'streamwave_command_batch_phase_seconds_sum') / Math.max(1, of(p, 'streamwave_command_batch_phase_seconds_count'))) * 1000).toFixed(1)}`);
+  const parts = ['decide', 'commit'].map((p) => `${p} ${((of(p, 'streamwave_command_batch_phase_seconds_sum') / Math.max(1, of(p, 'streamwave_command_batch_phase_seconds_count'))) * 1000).toFixed(1)}`);
   return `${parts.join(', ')}; ${batches} batches, ${(decided / Math.max(1, batches)).toFixed(1)} commands per batch`;
 }
 

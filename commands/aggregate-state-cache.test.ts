@@ -223,4 +223,33 @@ describe('aggregate-state cache', () => {
     ].sort();
     assert.deepEqual(readNow, written, 'only the partitions with new records were read');
   });
+
+  test('applyCommitted: committed events apply at once and once, whether the follower reads them after or before', async () => {
+    const log = await countingLog();
+    const { cache, usernames } = cacheOver(log);
+    await cache.rebuild();
+    const v = videoEvents('v-ahead');
+    const append = async (e: DomainEvent) => {
+      const [at] = await log.append(TOPIC_OF[e.type], [{ key: keyOf(e), value: await codec.encode(TOPIC_OF[e.type], e) }]);
+      return { event: e, at };
+    };
+    // Applied ahead of the follower: visible at once; the follower skips the records later.
+    const first = [await append(v.uploadStarted()), await append(registered('u-ahead', 'lin'))];
+    cache.applyCommitted(first);
+    assert.equal(cache.state('video', 'v-ahead')?.status, 'pending_upload');
+    assert.equal(usernames.holder('lin'), 'u-ahead');
+    const completed = await append(v.uploadCompleted());
+    assert.equal(await cache.catchUp(), 3, 'the follower reads all three records');
+    assert.equal(cache.state('video', 'v-ahead')?.status, 'uploaded', 'the record not applied ahead is applied by the follower');
+    // Read by the follower first: applyCommitted is then a no-op (a comment thread shows a double application plainly).
+    cache.applyCommitted([completed]);
+    const c1 = await append(posted('v-ahead', 'c1'));
+    await cache.catchUp();
+    cache.applyCommitted([c1]);
+    assert.deepEqual(plain(cache.state('comment', 'v-ahead')?.commentIds), ['c1'], 'a comment read first is not applied again');
+    const c2 = await append(posted('v-ahead', 'c2'));
+    cache.applyCommitted([c2]);
+    await cache.catchUp();
+    assert.deepEqual(plain(cache.state('comment', 'v-ahead')?.commentIds), ['c1', 'c2'], 'a comment applied ahead is not applied again by the follower');
+  });
 });

@@ -3,7 +3,7 @@ import type { Decider } from '../domain/shared/decider.ts';
 import { keyOf, type DomainEvent } from '../domain/events.ts';
 import { TOPIC_OF } from '../schemas/topics.ts';
 import type { EventCodec } from '../schemas/event-codec.port.ts';
-import type { EventLog, LogRecord } from '../platform/log/event-log.port.ts';
+import { tpKey, type EventLog, type LogRecord, type RecordMetadata } from '../platform/log/event-log.port.ts';
 import { partitionForKey } from '../platform/log/partitioner.ts';
 import { createTopicFollower, type TopicFollower } from './topic-follower.ts';
 import {
@@ -83,6 +83,14 @@ export interface AggregateStateCache {
   catchUp(): Promise<number>;
   /** Where `rebuild` / `catchUp` stopped on `topic`'s `partition`: the next offset to read (0 if never read). */
   position(topic: string, partition: number): number;
+  /**
+   * Applies events the caller has just committed to the log, with their positions, before the
+   * follower reads them back (the command processor's own writes: the next batch must see them,
+   * and reading them first costs a round trip). An event the follower has applied already is
+   * skipped; otherwise it is evolved now and the follower skips its record when it gets there,
+   * so each event is applied once whichever comes first. For a cache advanced by `catchUp`.
+   */
+  applyCommitted(events: ReadonlyArray<{ event: DomainEvent; at: RecordMetadata }>): void;
   /**
    * A scratch view over the cached states for a transaction in progress: `evolve` applies events
    * not yet on the log to copies, `state` reads the copies first. Nothing reaches the cache or
@@ -172,6 +180,10 @@ export function createAggregateStateCache(opts: AggregateStateCacheOptions): Agg
 
   /** One follower per own topic: where `rebuild` / `catchUp` stopped, per partition. */
   const followers = new Map<string, TopicFollower>();
+  /** Per `topic:partition`, the offset of the last record the follower has read (and applied or skipped). */
+  const lastRead = new Map<string, number>();
+  /** Per `topic:partition`, offsets applied by `applyCommitted` that the follower has not read yet. */
+  const appliedAhead = new Map<string, Set<number>>();
 
   /** Reads `topic` forward from its follower's positions (the beginning the first time) into the live states. */
   function readForward(topic: string, purpose: string): Promise<number> {
@@ -179,6 +191,14 @@ export function createAggregateStateCache(opts: AggregateStateCacheOptions): Agg
     if (!follower) followers.set(topic, follower = createTopicFollower(log, topic, readBatchSize));
     return follower.catchUp(async (r) => {
       const event = await decode(r, purpose);
+      // Synchronous from here to the end, so `applyCommitted` never interleaves with it.
+      const k = tpKey(topic, r.partition);
+      lastRead.set(k, r.offset);
+      const ahead = appliedAhead.get(k);
+      if (ahead?.delete(r.offset)) {
+        if (ahead.size === 0) appliedAhead.delete(k);
+        return;
+      }
       if (!event) return;
       if (!evolveInto(live, topic, event)) logger.warn({ topic, partition: r.partition, offset: r.offset, type: event.type }, 'skipping an event on a foreign topic');
       else opts.onRecord?.(event, r);
@@ -264,6 +284,15 @@ export function createAggregateStateCache(opts: AggregateStateCacheOptions): Agg
       return counts.reduce((a, b) => a + b, 0);
     },
     position: (topic, partition) => followers.get(topic)?.position(partition) ?? 0,
+    applyCommitted(events) {
+      for (const { event, at } of events) {
+        const k = tpKey(at.topic, at.partition);
+        if (at.offset <= (lastRead.get(k) ?? -1)) continue; // the follower got there first
+        evolveInto(live, at.topic, event);
+        if (!appliedAhead.has(k)) appliedAhead.set(k, new Set());
+        appliedAhead.get(k)!.add(at.offset);
+      }
+    },
     overlay() {
       const scratch = new Map<string, unknown>();
       const get = (kind: AggregateKind, id: string) => (scratch.has(refKey(kind, id)) ? scratch.get(refKey(kind, id)) : cached(kind, id));

@@ -8,10 +8,12 @@
  * (`subscribeTransactional`, one transactional producer per commands partition, so a zombie
  * owner is fenced when the partition moves):
  *
- * 1. follow the log: the aggregate-state cache reads every event partition forward (its own
- *    partitions hold everything their previous owners committed: fencing aborted their open
- *    transaction), and the reservation store reads its changelog forward, until this processor's
- *    own committed writes are read (a commit returns before its markers make them readable);
+ * 1. the states are current for the partition without reading the log: this processor's own
+ *    commits are applied to the cache as they return (`applyCommitted`; the follower skips their
+ *    records later), and what previous owners of the partition committed was read when it was
+ *    assigned (after the fencing InitProducerId completed their last transaction). The rest of the
+ *    log (other partitions: the users topic's usernames, the storage quota) is followed in the
+ *    background every BACKGROUND_FOLLOW_MS;
  * 2. decide each command in order against the cache under a scratch overlay (a command sees the
  *    events of the commands before it in the batch), with the same decider registry and
  *    `decideRouted` as the in-process handler;
@@ -57,8 +59,8 @@ import { COMMAND_ID_HEADER, commandIdOf, createCommandIdIndex, isIdempotentId, t
 import { createTopicFollower } from '../../commands/topic-follower.ts';
 import { createUsernameIndex } from '../../commands/username-index.ts';
 
-/** How long this processor's own committed writes may take to become readable (transaction markers), ms. */
-const OWN_WRITES_VISIBLE_WITHIN_MS = 30_000;
+/** Pause between two background reads of the log (other partitions' aggregates, usernames, quota), ms. */
+const BACKGROUND_FOLLOW_MS = 100;
 
 /** Consumer group (and transactional.id prefix) of the command processors. */
 export const COMMAND_PROCESSOR_GROUP = 'streamwave.command-processor';
@@ -100,7 +102,7 @@ export interface CommandProcessorOptions {
   now?: () => number;
   /**
    * Prometheus registry for `streamwave_commands_total{outcome}` (accepted | refused | skipped)
-   * and `streamwave_command_batch_duration_seconds` (follow + decide + commit of one batch).
+   * and `streamwave_command_batch_duration_seconds` (decide + commit of one batch).
    */
   registry?: Registry;
 }
@@ -128,6 +130,8 @@ interface Decided {
   refusal: CommandOutcome['refusal'];
   /** A repeated command id decided in an earlier batch: that decision's events and positions (command-ids.ts). */
   first?: RememberedCommand;
+  /** The events it decided (outputs [from, to)). */
+  events: DomainEvent[];
 }
 
 /**
@@ -174,32 +178,30 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
   await cache.rebuild();
   await followReservations();
   const quota = opts.userStorageQuotaBytes ?? DEFAULT_USER_STORAGE_QUOTA_BYTES;
+  /** Reads every own topic and the reservation changelog forward, up to their end offsets now. */
+  const followAll = async (): Promise<void> => { await Promise.all([cache.catchUp(), followReservations()]); };
   /**
-   * Where this processor's committed transactions put records, per `topic:partition`: the offset
-   * after the last one. A transaction's commit returns before its markers are written to the data
-   * partitions, so for a moment a READ_COMMITTED read does not see it yet: following the log must
-   * go on until these are read, or the next batch would decide on states without them.
+   * Keeps the states of aggregates this processor does not decide (other partitions: usernames on
+   * the users topic, the storage quota) fresh. What a batch must see is there without it: this
+   * processor's own commits are applied at once (`applyCommitted`), and what the previous owners of
+   * a partition committed is read when the partition is assigned (`onAssigned`).
    */
-  const ownWrites = new Map<string, { topic: string; partition: number; next: number }>();
-  const positionOf = (topic: string, partition: number) =>
-    (topic === USERNAME_RESERVATIONS_CHANGELOG ? changelog.position(partition) : cache.position(topic, partition));
-  async function followPastOwnWrites(): Promise<void> {
-    const deadline = Date.now() + OWN_WRITES_VISIBLE_WITHIN_MS;
-    for (let round = 0; ; round++) {
-      await Promise.all([cache.catchUp(), followReservations()]);
-      const behind = [...ownWrites.values()].filter((w) => positionOf(w.topic, w.partition) < w.next);
-      if (behind.length === 0) return;
-      if (Date.now() > deadline) {
-        throw new Error(`this processor's committed writes are not readable after ${OWN_WRITES_VISIBLE_WITHIN_MS} ms: ${behind.map((w) => `${w.topic}:${w.partition}@${w.next - 1}`).join(', ')}`);
+  const background = { stopped: false, wake: () => {} };
+  const backgroundFollow = (async () => {
+    while (!background.stopped) {
+      try {
+        await followAll();
+      } catch (err) {
+        logger.warn({ err }, 'following the log in the background failed; retrying');
       }
-      await new Promise((r) => setTimeout(r, Math.min(50, 1 + round)));
+      await new Promise<void>((resolve) => { const t = setTimeout(resolve, BACKGROUND_FOLLOW_MS); background.wake = () => { clearTimeout(t); resolve(); }; });
     }
-  }
+  })();
   const tally = { accepted: 0, refused: 0, skipped: 0 };
   const decidedTotal = opts.registry && new Counter({ name: 'streamwave_commands_total', help: 'Commands taken off streamwave.commands by this command processor, by outcome (accepted, refused by a decider, skipped as undecodable).', labelNames: ['outcome'], registers: [opts.registry] });
-  const batchSeconds = opts.registry && new Histogram({ name: 'streamwave_command_batch_duration_seconds', help: 'Follow the log + decide + commit of one batch of commands, seconds.', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [opts.registry] });
+  const batchSeconds = opts.registry && new Histogram({ name: 'streamwave_command_batch_duration_seconds', help: 'Decide + commit of one batch of commands, seconds.', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [opts.registry] });
   const phaseSeconds = opts.registry && new Histogram({
-    name: 'streamwave_command_batch_phase_seconds', help: 'One phase of a batch of commands, seconds: follow (read the log past this processor\'s own writes), decide (decode, decide, encode), commit (the Kafka transaction with the outcomes).',
+    name: 'streamwave_command_batch_phase_seconds', help: 'One phase of a batch of commands, seconds: decide (decode, decide, encode), commit (the Kafka transaction with the outcomes).',
     labelNames: ['phase'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [opts.registry],
   });
 
@@ -216,11 +218,7 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
   }
 
   async function processBatch(records: readonly LogRecord[], commit: (outputs: OutputRecord[], then: (positions: RecordMetadata[]) => Promise<OutputRecord[]>) => Promise<RecordMetadata[]>): Promise<void> {
-    // Each batch follows the log itself (concurrent follows queue, each reading what is new).
-    let phase = phaseSeconds?.startTimer({ phase: 'follow' });
-    await followPastOwnWrites();
-    phase?.();
-    phase = phaseSeconds?.startTimer({ phase: 'decide' });
+    let phase = phaseSeconds?.startTimer({ phase: 'decide' });
     const overlay = cache.overlay();
     const batchReservations = new Map<string, string>();
     const lookups: CrossAggregateLookups = {
@@ -256,7 +254,7 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
         }
         const first = commandIds.lookup(record.commandId, routed.streamId, routed.command.metadata.now);
         if (first) {
-          decided.push({ record, from, to: from, refusal: null, first });
+          decided.push({ record, from, to: from, refusal: null, first, events: [] });
           continue;
         }
         events = decideRouted(routed, overlay, lookups);
@@ -273,11 +271,11 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
       } catch (err) {
         if (!(err instanceof DomainError)) throw err; // codec or log trouble: the batch is redelivered
         outputs.length = from;
-        decided.push({ record, from, to: from, refusal: { code: err.code, message: err.message, kind: err.kind } });
+        decided.push({ record, from, to: from, refusal: { code: err.code, message: err.message, kind: err.kind }, events: [] });
         continue;
       }
       overlay.evolve(events);
-      const d: Decided = { record, from, to: from + events.length, refusal: null };
+      const d: Decided = { record, from, to: from + events.length, refusal: null, events };
       decided.push(d);
       if (isIdempotentId(record.commandId) && events.length > 0) firstInBatch.set(record.commandId, { streamId: routedStreamId!, decided: d });
     }
@@ -298,9 +296,14 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
       return replies;
     });
     phase?.();
-    for (const p of written) {
-      const k = tpKey(p.topic, p.partition);
-      if (p.offset + 1 > (ownWrites.get(k)?.next ?? 0)) ownWrites.set(k, { topic: p.topic, partition: p.partition, next: p.offset + 1 });
+    // Committed: the next batch decides on these at once, without reading them back.
+    cache.applyCommitted(decided.flatMap((d) => d.events.map((event, i) => ({ event, at: written[d.from + i] }))));
+    for (const [key, userId] of batchReservations) reservations.set(key, userId);
+    for (const d of decided) {
+      d.events.forEach((event, i) => {
+        const o = outputs[d.from + i];
+        commandIds.remember(d.record.commandId, event, { ...written[d.from + i], key: o.key, value: o.value, timestamp: o.timestamp ?? decidedAt });
+      });
     }
     for (const d of decided) {
       const outcome = d.refusal === null ? 'accepted' : 'refused';
@@ -334,6 +337,7 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
   const positionRecord = (partition: number, next: number): OutputRecord =>
     ({ topic: COMMAND_POSITIONS_CHANGELOG, partition, key: String(partition), value: Buffer.from(String(next), 'utf8') });
 
+  const stopBackground = async () => { background.stopped = true; background.wake(); await backgroundFollow; };
   const consumer: ConsumerHandle = await log.subscribeTransactional({
     groupId,
     topics: [COMMANDS_TOPIC],
@@ -344,9 +348,11 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
     // batches follow the log at the same time (topic-follower.ts).
     partitionsConsumedConcurrently: partitions,
     // After the producers' InitProducerId fenced the previous owners (their last transaction is
-    // complete, its records readable): start from the larger of the group offset and the position
-    // that transaction recorded, which OffsetFetch may not show yet.
+    // complete, its records readable): read what they committed, and start from the larger of the
+    // group offset and the position their last transaction recorded (OffsetFetch may not show it yet).
     async onAssigned(parts) {
+      // What the previous owners committed is complete now: read it before deciding on it.
+      await followAll();
       const committed = await log.committedOffsets(groupId);
       const start = new Map<string, number>();
       for (const p of parts) {
@@ -366,7 +372,7 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
         end?.();
       }
     },
-  });
+  }).catch(async (err: unknown) => { await stopBackground(); throw err; });
   logger.info({ groupId }, 'command processor started');
   let stopping: Promise<void> | undefined;
   return {
@@ -375,7 +381,10 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
     pendingUploads: (startedBefore) => storage.pendingUploads(startedBefore),
     counts: () => ({ ...tally }),
     stop() {
-      stopping ??= consumer.stop().then(() => logger.info('command processor stopped'));
+      stopping ??= consumer.stop().then(async () => {
+        await stopBackground();
+        logger.info('command processor stopped');
+      });
       return stopping;
     },
   };
