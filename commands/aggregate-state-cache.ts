@@ -185,20 +185,26 @@ export function createAggregateStateCache(opts: AggregateStateCacheOptions): Agg
   /** Per `topic:partition`, offsets applied by `applyCommitted` that the follower has not read yet. */
   const appliedAhead = new Map<string, Set<number>>();
 
+  /** True (and forgotten) when `offset` of `topic:partition` key `k` was applied ahead of the follower. */
+  function takeAhead(k: string, offset: number): boolean {
+    const ahead = appliedAhead.get(k);
+    if (!ahead?.delete(offset)) return false;
+    if (ahead.size === 0) appliedAhead.delete(k);
+    return true;
+  }
+
   /** Reads `topic` forward from its follower's positions (the beginning the first time) into the live states. */
   function readForward(topic: string, purpose: string): Promise<number> {
     let follower = followers.get(topic);
     if (!follower) followers.set(topic, follower = createTopicFollower(log, topic, readBatchSize));
     return follower.catchUp(async (r) => {
+      const k = tpKey(topic, r.partition);
+      // Applied ahead by `applyCommitted`: skipped, without even decoding it.
+      if (takeAhead(k, r.offset)) { lastRead.set(k, r.offset); return; }
       const event = await decode(r, purpose);
       // Synchronous from here to the end, so `applyCommitted` never interleaves with it.
-      const k = tpKey(topic, r.partition);
       lastRead.set(k, r.offset);
-      const ahead = appliedAhead.get(k);
-      if (ahead?.delete(r.offset)) {
-        if (ahead.size === 0) appliedAhead.delete(k);
-        return;
-      }
+      if (takeAhead(k, r.offset)) return; // applied ahead while it was being decoded
       if (!event) return;
       if (!evolveInto(live, topic, event)) logger.warn({ topic, partition: r.partition, offset: r.offset, type: event.type }, 'skipping an event on a foreign topic');
       else opts.onRecord?.(event, r);

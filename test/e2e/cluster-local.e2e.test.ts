@@ -64,7 +64,8 @@ describe('cluster:local — every role its own process on Kafka, Redis, ClickHou
       gatewayPort: await freePort(),
       port: freePort,
       gateways: 2,
-      env: { STREAMWAVE_LOG_LEVEL: 'warn', STREAMWAVE_UPLOADS_PER_HOUR: '50', STREAMWAVE_KAFKA_SESSION_TIMEOUT_MS: '6000' },
+      // register.ip raised for the registration races below (every request comes from this address).
+      env: { STREAMWAVE_LOG_LEVEL: 'warn', STREAMWAVE_UPLOADS_PER_HOUR: '50', STREAMWAVE_KAFKA_SESSION_TIMEOUT_MS: '6000', STREAMWAVE_RATE_LIMITS: 'register.ip=500/1h' },
       logger: pino({ level: 'warn' }),
     });
     [g1, g2] = cluster.gatewayUrls as [string, string];
@@ -178,6 +179,46 @@ describe('cluster:local — every role its own process on Kafka, Redis, ClickHou
     const c = alice1();
     await c.login('alice', 'alice-password-1');
     await eventually(() => c.analytics(videoId), (v) => v.views === before.views, 'analytics after the swap');
+  });
+
+  test('registrations of one name raced over HTTP across the two gateways: one registered and one 409 USERNAME_TAKEN per pair (ADR 0006)', async (t) => {
+    const PAIRS = 60;
+    const outcomes: string[] = [];
+    // In waves, so the gateways' password-hashing queues (32 each) never answer 503 SERVER_BUSY.
+    for (let wave = 0; wave < PAIRS; wave += 10) {
+      outcomes.push(...await Promise.all(Array.from({ length: Math.min(10, PAIRS - wave) }, async (_, k) => {
+        const i = wave + k;
+        const [a, b] = await Promise.all([
+          status(new StreamWaveClient(g1).register(`racer${i}`, `racer${i}a@example.com`, 'racer-password-1')),
+          status(new StreamWaveClient(g2).register(`RACER${i}`, `racer${i}b@example.com`, 'racer-password-2')),
+        ]);
+        return [a, b].sort().join('+');
+      })));
+    }
+    const tally = new Map<string, number>();
+    for (const o of outcomes) tally.set(o, (tally.get(o) ?? 0) + 1);
+    t.diagnostic(`${PAIRS} pairs across 2 gateways: ${[...tally].map(([k, n]) => `${k} ×${n}`).join(', ')}`);
+    assert.deepEqual([...tally], [['200+409', PAIRS]], 'exactly one registration of each name (200: registered)');
+  });
+
+  test('an Idempotency-Key retried on the other gateway gets the first answer: one account, one upload', async () => {
+    const key = `retry-${Date.now()}`;
+    const body = { username: 'idem-user', email: 'idem@example.com', password: 'idem-password-1' };
+    const register = (g: string) => fetch(`${g}/api/v1/users`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(body) });
+    const [r1, r2] = await Promise.all([register(g1), register(g2)]);
+    const r3 = await register(g2);
+    const ids = await Promise.all([r1, r2, r3].map(async (r) => ({ status: r.status, id: ((await r.json()) as { id?: string }).id })));
+    assert.deepEqual(ids.map((x) => x.status), [201, 201, 201], JSON.stringify(ids));
+    assert.equal(new Set(ids.map((x) => x.id)).size, 1, 'the same account id every time');
+    const token = await new StreamWaveClient(g1).login('idem-user', 'idem-password-1');
+    const start = (g: string) => fetch(`${g}/api/v1/uploads`, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'idempotency-key': key },
+      body: JSON.stringify({ filename: 'a.mp4', size_bytes: 1000, content_type: 'video/mp4', title: 'once' }),
+    }).then(async (r) => ({ status: r.status, body: (await r.json()) as { video_id?: string; upload_id?: string } }));
+    const [u1, u2] = [await start(g1), await start(g2)];
+    assert.deepEqual([u1.status, u2.status], [201, 201], JSON.stringify([u1, u2]));
+    assert.equal(u2.body.video_id, u1.body.video_id);
+    assert.equal(u2.body.upload_id, u1.body.upload_id);
   });
 
   test('wrong passwords are counted across gateways (rate limits shared in Redis): 10 × 401, then 429 on either', async () => {
