@@ -33,6 +33,12 @@ export interface CommandBus {
 }
 
 /**
+ * Prefix of command ids made from a client's `Idempotency-Key` (gateway/idempotency.ts): the ids
+ * the deciders remember for 24 h (commands/command-ids.ts). Generated ids (ULIDs) never start so.
+ */
+export const IDEMPOTENT_ID_PREFIX = 'idem_';
+
+/**
  * No outcome arrived within the bus's timeout (cluster mode: the command processor owning the
  * aggregate is restarting, rebalancing or overloaded). The command may still be decided later;
  * the gateway answers 503 `COMMAND_TIMEOUT` with `Retry-After` (ADR 0006).

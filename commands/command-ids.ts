@@ -22,6 +22,7 @@
 import type { DomainEvent } from '../domain/events.ts';
 import { DomainError } from '../domain/shared/event.ts';
 import type { LogRecord, RecordMetadata } from '../platform/log/event-log.port.ts';
+import { IDEMPOTENT_ID_PREFIX } from './command-bus.port.ts';
 
 /** Record header carrying the id of the command that wrote an event. */
 export const COMMAND_ID_HEADER = 'streamwave-command-id';
@@ -29,8 +30,7 @@ export const COMMAND_ID_HEADER = 'streamwave-command-id';
 /** How long a client-chosen command id is remembered after the command's time: 24 h, ms (as Stripe's idempotency keys). */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 
-/** Prefix of command ids that come from an `Idempotency-Key` (the ones that are remembered). */
-export const IDEMPOTENT_ID_PREFIX = 'idem_';
+export { IDEMPOTENT_ID_PREFIX };
 
 /** True for an id a client may send again (derived from an `Idempotency-Key`). */
 export const isIdempotentId = (commandId: string | undefined): commandId is string =>

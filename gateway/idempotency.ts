@@ -17,7 +17,7 @@
 import { createHash } from 'node:crypto';
 import { Type } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
-import { IDEMPOTENT_ID_PREFIX } from '../commands/command-ids.ts';
+import { IDEMPOTENT_ID_PREFIX } from '../commands/command-bus.port.ts';
 import type { IdGenerator } from './gateway.types.ts';
 
 /** Request header schema of a command route: the optional `idempotency-key` (Fastify lower-cases header names). */

@@ -21,17 +21,26 @@ import { generateClusterSecrets } from '../cluster/role-support.ts';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../..');
 
-/** A TCP port free on 127.0.0.1 right now (the OS picks it: bind to 0, read, close). */
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
+/**
+ * A TCP port free on 127.0.0.1 right now, from 20000–32767: below Linux's ephemeral range
+ * (32768–60999), so no outgoing connection can hold it between this probe and the server's bind,
+ * nor later. A server restarted on its port (a broker killed and started again) would otherwise
+ * find it taken by a client's reconnect, whose source port the kernel picked from that range (seen
+ * in CI: "port … is already in use"). deploy/local/lib.sh's free_port uses the same range.
+ * @throws Error when 200 random picks are all taken
+ */
+export async function freePort(): Promise<number> {
+  const bindable = (port: number) => new Promise<boolean>((res) => {
     const srv = createServer();
     srv.unref();
-    srv.on('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => res(typeof addr === 'object' && addr ? addr.port : 0));
-    });
+    srv.once('error', () => res(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => res(true)));
   });
+  for (let i = 0; i < 200; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_768);
+    if (await bindable(port)) return port;
+  }
+  throw new Error('no free port in 20000-32767');
 }
 
 /** The servers in start order, with their script under deploy/local/. */
