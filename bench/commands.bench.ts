@@ -1,9 +1,10 @@
 /**
  * Command round trip benchmark (issue 10): a command sent through the command processor (remote
- * bus → `streamwave.commands` → the processor's transaction → `streamwave.command-replies` → the
- * bus) against the same command decided in-process (standalone's handler, appending to the same
+ * bus → `streamwave.commands` → the `commands` role's transaction → `streamwave.command-replies` →
+ * the bus) against the same command decided in-process (standalone's handler, appending to the same
  * Kafka broker), side by side in one run, on one real single-node broker (deploy/local/kafka.sh,
- * started and stopped here).
+ * started and stopped here). The processors are real `commands` role processes (`--processors`),
+ * beside a `registry` role; the bus runs here with the adapter's defaults, as in a gateway.
  *
  *   npm run bench:commands -- [--rate 200] [--seconds 20] [--processors 1]
  *
@@ -15,20 +16,23 @@
  * when the goal is missed (1 only when the setup breaks, e.g. no broker).
  */
 import { parseArgs } from 'node:util';
-import { Registry } from 'prom-client';
-import { cpus, loadavg } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createKafkaEventLog, type KafkaEventLog } from '../platform/log/kafka/kafka-event-log.adapter.ts';
-import { createInMemoryEventLog } from '../platform/log/in-memory/in-memory-event-log.adapter.ts';
-import { createSchemaRegistry } from '../schemas/registry/schema-registry.ts';
-import { createInProcessSchemaRegistryApi } from '../schemas/codec/schema-registry-api.ts';
+import { createConfluentSchemaRegistryApi } from '../schemas/codec/schema-registry-api.ts';
+import { loadConfig } from '../deploy/config/config.ts';
+import { generateClusterSecrets } from '../deploy/cluster/role-support.ts';
+import { startRole } from '../deploy/cluster/roles.ts';
+import { freePort } from '../deploy/local/local-cluster.ts';
+import { spawnRole, waitHealthy, type RoleProcess } from '../test/failure/support/cluster-harness.ts';
 import { createAvroEventCodec } from '../schemas/codec/avro-event-codec.ts';
 import { createAvroCommandCodec } from '../schemas/codec/avro-command-codec.ts';
 import { createCommandBus } from '../commands/command-handler.ts';
 import { createUsernameDigest } from '../commands/command-keys.ts';
 import { createRemoteCommandBus } from '../commands/remote-command-bus.ts';
 import type { Command, CommandBus } from '../commands/command-bus.port.ts';
-import { runCommandProcessor } from '../processors/commands/command-processor.ts';
 import { kafkaAvailable, startKafkaBroker } from '../test/support/kafka-broker.ts';
 
 /** Goal: command round trip p99 ≤ 100 ms at 200 commands/s (issue 10). */
@@ -83,65 +87,98 @@ async function drive(name: string, bus: CommandBus): Promise<{ name: string; sen
   return { name, sent: videos * 3, failed, p50: pct(latencies, 50), p99: pct(latencies, 99), max: Math.max(...latencies), perSecond: (videos * 3) / took };
 }
 
-/** Mean ms per batch of each phase of streamwave_command_batch_phase_seconds, and the batches and commands per batch. */
-async function phaseMeans(metrics: Registry): Promise<string> {
-  const { values } = await metrics.getSingleMetric('streamwave_command_batch_phase_seconds')!.get();
-  const of = (phase: string, name: string) => (values as Array<{ labels: Record<string, unknown>; value: number; metricName?: string }>).find((v) => v.labels.phase === phase && v.metricName === name)?.value ?? 0;
-  const batches = of('commit', 'streamwave_command_batch_phase_seconds_count');
-  const decided = (await metrics.getSingleMetric('streamwave_commands_total')!.get()).values.reduce((a, v) => a + v.value, 0);
-  const parts = ['decide', 'commit'].map((p) => `${p} ${((of(p, 'streamwave_command_batch_phase_seconds_sum') / Math.max(1, of(p, 'streamwave_command_batch_phase_seconds_count'))) * 1000).toFixed(1)}`);
-  return `${parts.join(', ')}; ${batches} batches, ${(decided / Math.max(1, batches)).toFixed(1)} commands per batch`;
+/** Samples of a Prometheus text exposition: `name{labels} value` lines. */
+function samples(text: string): Array<{ name: string; labels: Record<string, string>; value: number }> {
+  const out = [];
+  for (const line of text.split('\n')) {
+    const m = /^([a-z_:]+)(?:\{([^}]*)\})? ([0-9.eE+-]+|NaN|\+Inf)$/.exec(line);
+    if (!m) continue;
+    const labels = Object.fromEntries([...(m[2] ?? '').matchAll(/([a-z_]+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    out.push({ name: m[1], labels, value: Number(m[3]) });
+  }
+  return out;
+}
+
+/**
+ * From the processors' /metrics (streamwave_command_batch_phase_seconds, summed over processors):
+ * per phase the mean ms per batch and the bucket bound its p99 falls under; batches and commands per batch.
+ */
+function phaseFigures(expositions: string[]): string {
+  const all = expositions.flatMap(samples);
+  const sum = (name: string, match: Record<string, string> = {}) =>
+    all.filter((x) => x.name === name && Object.entries(match).every(([k, v]) => x.labels[k] === v)).reduce((a, x) => a + x.value, 0);
+  const metric = 'streamwave_command_batch_phase_seconds';
+  const p99Bound = (phase: string) => {
+    const count = sum(`${metric}_count`, { phase });
+    const bounds = [...new Set(all.filter((x) => x.name === `${metric}_bucket` && x.labels.phase === phase && x.labels.le !== '+Inf').map((x) => Number(x.labels.le)))].sort((a, b) => a - b);
+    const hit = bounds.find((le) => sum(`${metric}_bucket`, { phase, le: String(le) }) >= 0.99 * count);
+    return hit === undefined ? '> max bucket' : `≤ ${hit * 1000}`;
+  };
+  const batches = sum(`${metric}_count`, { phase: 'commit' });
+  const decided = sum('streamwave_commands_total');
+  const parts = ['decide', 'commit'].map((p) => `${p} mean ${((sum(`${metric}_sum`, { phase: p }) / Math.max(1, sum(`${metric}_count`, { phase: p }))) * 1000).toFixed(1)}, p99 ${p99Bound(p)}`);
+  return `${parts.join('; ')}; ${batches} batches, ${(decided / Math.max(1, batches)).toFixed(1)} commands per batch`;
 }
 
 async function main(): Promise<number> {
   if (!(await kafkaAvailable())) { console.error('no Java/Maven: cannot start a Kafka broker'); return 1; }
   console.log(`command round trip, ${RATE} commands/s for ${SECONDS} s, ${PROCESSORS} command processor(s); ${cpus().length} cores, load ${loadavg()[0].toFixed(2)}`);
   const broker = await startKafkaBroker();
+  const dataDir = await mkdtemp(join(tmpdir(), 'streamwave-bench-commands-'));
   const logs: KafkaEventLog[] = [];
+  const roles: RoleProcess[] = [];
+  const secrets = generateClusterSecrets();
+  const registryPassword = secrets.STREAMWAVE_SCHEMA_REGISTRY_PASSWORD!;
+  const registry = await startRole('registry', loadConfig({
+    STREAMWAVE_DATA_DIR: join(dataDir, 'registry'), STREAMWAVE_PORT: String(await freePort()), STREAMWAVE_KAFKA_BROKERS: broker.bootstrap,
+    STREAMWAVE_LOG_LEVEL: 'silent', STREAMWAVE_SCHEMA_REGISTRY_PASSWORD: registryPassword,
+  }));
   try {
-    const registry = createSchemaRegistry({ log: createInMemoryEventLog() });
-    await registry.start();
-    const api = createInProcessSchemaRegistryApi(registry);
+    const api = createConfluentSchemaRegistryApi({ host: registry.url, auth: { username: 'streamwave', password: registryPassword } });
     const codec = createAvroEventCodec({ registry: api });
     const commands = createAvroCommandCodec({ registry: api });
     await codec.registerAll();
     await commands.registerAll();
-    const open = async (clientId: string, namespace: string) => {
-      const log = await createKafkaEventLog({ brokers: [broker.bootstrap], clientId, namespace, replicationFactor: 1, maxWaitTimeMs: 5 });
+    // The adapter's defaults, as a gateway runs it.
+    const open = async (clientId: string, namespace?: string) => {
+      const log = await createKafkaEventLog({ brokers: [broker.bootstrap], clientId, replicationFactor: 1, ...(namespace && { namespace }) });
       logs.push(log);
       return log;
     };
-    const ns = randomUUID().slice(0, 8);
 
-    // Baseline: decided in-process (standalone's handler) on the same broker.
-    const handler = createCommandBus({ log: await open('bench-in-process', `inproc-${ns}`), codec });
+    // Baseline: decided in-process (standalone's handler) on the same broker, in its own namespace.
+    const handler = createCommandBus({ log: await open('bench-in-process', `inproc-${randomUUID().slice(0, 8)}`), codec });
     await handler.start();
     const baseline = await drive('in-process', handler);
 
-    // Through the command processor.
-    const digest = createUsernameDigest('bench-username-key-secret-0123456789');
-    const stops: Array<() => Promise<void>> = [];
-    const metrics = new Registry();
+    // Through the command processor: the `commands` role, each its own process, as deployed.
     for (let i = 0; i < PROCESSORS; i++) {
-      const p = await runCommandProcessor({ log: await open(`bench-processor-${i}`, `remote-${ns}`), codec, commands, usernameDigest: digest, registry: metrics });
-      stops.push(() => p.stop());
+      const role = await spawnRole('commands', {
+        STREAMWAVE_DATA_DIR: join(dataDir, `commands-${i}`), STREAMWAVE_KAFKA_BROKERS: broker.bootstrap, STREAMWAVE_SCHEMA_REGISTRY_URL: registry.url, ...secrets,
+      });
+      roles.push(role);
+      await waitHealthy(role);
     }
-    const bus = createRemoteCommandBus({ log: await open('bench-gateway', `remote-${ns}`), codec, commands, usernameDigest: digest, instanceId: 'bench-gateway' });
+    const digest = createUsernameDigest(secrets.STREAMWAVE_USERNAME_KEY_SECRET!);
+    const bus = createRemoteCommandBus({ log: await open('bench-gateway'), codec, commands, usernameDigest: digest, instanceId: `bench-gateway-${process.pid}` });
     await bus.start();
     const remote = await drive('command processor', bus);
     await bus.stop();
-    for (const s of stops) await s();
+    const expositions = await Promise.all(roles.map((r) => fetch(`${r.url}/metrics`).then((res) => res.text())));
 
     console.log('\npath                 sent   failed  done/s   p50 ms  p99 ms  max ms');
     for (const r of [baseline, remote]) {
       console.log(`${r.name.padEnd(20)} ${String(r.sent).padStart(5)} ${String(r.failed).padStart(8)} ${r.perSecond.toFixed(0).padStart(7)} ${r.p50.toFixed(1).padStart(8)} ${r.p99.toFixed(1).padStart(7)} ${r.max.toFixed(1).padStart(7)}`);
     }
-    console.log(`\nwhere a batch's time goes (mean per batch, ms): ${await phaseMeans(metrics)}`);
+    console.log(`\nwhere a batch's time goes (ms): ${phaseFigures(expositions)}`);
     console.log(`\ncommand processor p99 ${remote.p99.toFixed(1)} ms vs in-process ${baseline.p99.toFixed(1)} ms (×${(remote.p99 / baseline.p99).toFixed(2)}); goal p99 ≤ ${P99_GOAL_MS} ms: ${remote.p99 <= P99_GOAL_MS ? 'met' : 'MISSED'}`);
     return 0;
   } finally {
+    for (const r of roles) await r.terminate().catch(() => r.kill9());
     for (const l of logs) await l.close().catch(() => {});
+    await registry.stop();
     await broker.stop();
+    await rm(dataDir, { recursive: true, force: true });
   }
 }
 

@@ -83,7 +83,9 @@ export function createRemoteCommandBus(opts: RemoteCommandBusOptions): RemoteCom
       groupId: `${COMMAND_REPLIES_TOPIC}.${instanceId}`,
       topics: [COMMAND_REPLIES_TOPIC],
       fromBeginning: false,
-      // Only outcomes of commands sent from now on matter: start at the end, whatever was committed.
+      // Only outcomes of commands sent from now on matter: start at the end, whatever was committed,
+      // so nothing is committed either (a round trip per batch of replies saved).
+      commitOffsets: false,
       async onAssigned(parts) {
         const ends = await log.endOffsets(COMMAND_REPLIES_TOPIC);
         return new Map(parts.map((p) => [tpKey(p.topic, p.partition), ends[p.partition] ?? 0]));

@@ -100,6 +100,13 @@ export interface Subscription {
   /** Max records per batch. Default 500. */
   maxBatchSize?: number;
   /**
+   * Commit the group offset past each handled batch (default true). False for a subscription that
+   * always positions itself in `onAssigned` and never reads committed offsets (a replies topic read
+   * from its end): it saves a round trip to the group coordinator per batch. Adapters whose commit
+   * is local may ignore it.
+   */
+  commitOffsets?: boolean;
+  /**
    * How many partitions may have a batch in flight at once (kafkajs' `partitionsConsumedConcurrently`);
    * order within a partition is always kept. Default 1. Adapters may ignore it (then 1).
    */

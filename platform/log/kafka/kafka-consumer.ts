@@ -31,9 +31,18 @@ import { fetchCommittedOffsets, partitionCount } from './kafka-admin.ts';
 import { toRecord } from './kafka-fetch.ts';
 
 /** One live subscription. Keys of the maps and sets are broker-side `topic:partition`. */
+/**
+ * A subscription as the adapter's parts hand it over: the port's, plus, for the transactional
+ * subscription, the next offset its own transactions committed for a partition (port topic name),
+ * so the group offset commit after a batch is skipped when a transaction already committed it.
+ */
+export interface AdapterSubscription extends Subscription {
+  committedThrough?(topic: string, partition: number): number | undefined;
+}
+
 interface GroupSubscription {
   readonly ctx: KafkaContext;
-  readonly sub: Subscription;
+  readonly sub: AdapterSubscription;
   readonly fullGroup: string;
   /** Broker-side topic names. */
   readonly topics: string[];
@@ -190,7 +199,10 @@ async function handleBatch(s: GroupSubscription, payload: EachBatchPayload): Pro
     const last = chunk[chunk.length - 1].offset;
     payload.resolveOffset(String(last));
     // Synchronous commit of the next offset to read; fenced by the generation (see the file comment).
-    await payload.commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: String(last + 1) }] }] });
+    // Not when the subscription does not want it, or a transaction of its own committed it already.
+    if (s.sub.commitOffsets !== false && (s.sub.committedThrough?.(topic, batch.partition) ?? -1) < last + 1) {
+      await payload.commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: String(last + 1) }] }] });
+    }
     if (s.assigned.has(ek)) s.positions.set(ek, last + 1);
     wake(s);
   }
@@ -200,7 +212,9 @@ async function handleBatch(s: GroupSubscription, payload: EachBatchPayload): Pro
   const tail = Number(batch.lastOffset());
   if (s.stopped || !payload.isRunning() || payload.isStale() || !s.assigned.has(ek) || tail + 1 <= (s.positions.get(ek) ?? 0)) return;
   payload.resolveOffset(String(tail));
-  await payload.commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: String(tail + 1) }] }] });
+  if (s.sub.commitOffsets !== false) {
+    await payload.commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: String(tail + 1) }] }] });
+  }
   if (s.assigned.has(ek)) s.positions.set(ek, Math.max(s.positions.get(ek) ?? 0, tail + 1));
   wake(s);
 }
@@ -257,7 +271,7 @@ async function lag(s: GroupSubscription): Promise<Map<string, number>> {
  * `lag`, `caughtUp` and `fromBeginning: false` are exact from the caller's next line on.
  * @throws EventLogError LOG_CLOSED, INVALID_TOPIC, UNKNOWN_TOPIC (a topic does not exist)
  */
-export async function subscribe(ctx: KafkaContext, sub: Subscription): Promise<ConsumerHandle> {
+export async function subscribe(ctx: KafkaContext, sub: AdapterSubscription): Promise<ConsumerHandle> {
   ensureOpen(ctx);
   const fullGroup = ctx.ns.external(sub.groupId);
   const topics = sub.topics.map((t) => ctx.ns.topic(t));
