@@ -69,7 +69,8 @@ export function createRemoteCommandBus(opts: RemoteCommandBusOptions): RemoteCom
   const { log, codec, commands, usernameDigest, instanceId } = opts;
   const logger = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'remote-command-bus', instanceId });
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  const waiters = new Map<string, Waiter>();
+  /** Per command id, every send waiting for its outcome (a retry with the same Idempotency-Key on this gateway shares the id). */
+  const waiters = new Map<string, Set<Waiter>>();
   const roundTrip = opts.registry && new Histogram({
     name: 'streamwave_command_round_trip_seconds', help: 'A command sent through streamwave.commands until its outcome arrived (or the timeout), seconds.',
     labelNames: ['outcome'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [opts.registry],
@@ -100,11 +101,10 @@ export function createRemoteCommandBus(opts: RemoteCommandBusOptions): RemoteCom
             logger.warn({ err, partition: r.partition, offset: r.offset }, 'skipping an undecodable command outcome');
             continue;
           }
-          const w = waiters.get(outcome.commandId);
-          if (!w) continue; // timed out already, or sent by an earlier run of this instance
+          const ws = waiters.get(outcome.commandId);
+          if (!ws) continue; // timed out already, or sent by an earlier run of this instance
           waiters.delete(outcome.commandId);
-          clearTimeout(w.timer);
-          w.resolve(outcome);
+          for (const w of ws) { clearTimeout(w.timer); w.resolve(outcome); }
         }
       },
     });
@@ -113,14 +113,23 @@ export function createRemoteCommandBus(opts: RemoteCommandBusOptions): RemoteCom
     logger.info('remote command bus started');
   }
 
-  function awaitOutcome(commandId: string): Promise<CommandOutcome> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        waiters.delete(commandId);
-        reject(new CommandTimeoutError(commandId, timeoutMs));
-      }, timeoutMs);
-      waiters.set(commandId, { resolve, reject, timer });
+  /** Stops `w` waiting for `commandId`. */
+  function forget(commandId: string, w: Waiter): void {
+    clearTimeout(w.timer);
+    const ws = waiters.get(commandId);
+    ws?.delete(w);
+    if (ws?.size === 0) waiters.delete(commandId);
+  }
+
+  /** The outcome of `commandId` once it arrives (CommandTimeoutError after `timeoutMs`), and how to stop waiting. */
+  function awaitOutcome(commandId: string): { outcome: Promise<CommandOutcome>; cancel(): void } {
+    let w!: Waiter;
+    const outcome = new Promise<CommandOutcome>((resolve, reject) => {
+      w = { resolve, reject, timer: setTimeout(() => { forget(commandId, w); reject(new CommandTimeoutError(commandId, timeoutMs)); }, timeoutMs) };
+      if (!waiters.has(commandId)) waiters.set(commandId, new Set());
+      waiters.get(commandId)!.add(w);
     });
+    return { outcome, cancel: () => forget(commandId, w) };
   }
 
   return {
@@ -133,7 +142,7 @@ export function createRemoteCommandBus(opts: RemoteCommandBusOptions): RemoteCom
       replies = undefined;
       started = undefined;
     },
-    pending: () => waiters.size,
+    pending: () => [...waiters.values()].reduce((n, ws) => n + ws.size, 0),
     async send(command): Promise<CommandResult> {
       if (!started) throw new CommandBusError('NOT_STARTED', 'call start() before sending commands');
       await started;
@@ -146,13 +155,12 @@ export function createRemoteCommandBus(opts: RemoteCommandBusOptions): RemoteCom
       const commandId = command.metadata.commandId ?? ulid();
       // `routeCommand` guarantees a command of the registry; the commands topic carries all but heartbeats.
       const value = await commands.encode({ command: routed.command as never, commandId, replyTo: instanceId });
-      const outcome = awaitOutcome(commandId);
+      const { outcome, cancel } = awaitOutcome(commandId);
       const end = roundTrip?.startTimer();
       try {
         await log.append(COMMANDS_TOPIC, [{ key, value, timestamp: command.metadata.now }]);
       } catch (err) {
-        const w = waiters.get(commandId);
-        if (w) { clearTimeout(w.timer); waiters.delete(commandId); }
+        cancel();
         outcome.catch(() => {});
         throw err;
       }

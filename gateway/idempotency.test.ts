@@ -64,6 +64,10 @@ describe('Idempotency-Key', () => {
     const unkeyed = await t.inject({ method: 'POST', url: '/api/v1/users', payload });
     assert.equal(unkeyed.statusCode, 409);
     assert.equal(unkeyed.json().code, 'USERNAME_TAKEN');
+    // Anonymous callers are told apart by the name they ask for: the same key for another name is another account.
+    const other = await t.inject({ method: 'POST', url: '/api/v1/users', headers: { 'idempotency-key': key }, payload: { ...payload, username: 'carol2', email: 'carol2@example.com' } });
+    assert.equal(other.statusCode, 201, other.body);
+    assert.notEqual(other.json().id, first.json().id);
   });
 
   test('concurrent retries of one comment: one CommentPosted, every answer names it', async () => {

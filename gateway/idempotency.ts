@@ -5,8 +5,10 @@
  * connection) with the same key gets the first request's outcome within 24 h, and the command is
  * decided once:
  * - the command id is `idem_` + 26 base32 characters of SHA-256(caller, method, route, key): the
- *   caller is the authenticated user id, or `anonymous` (registration), so two callers never share
- *   a key, and one key on two routes makes two commands;
+ *   caller is the authenticated user id, so two callers never share a key, and one key on two
+ *   routes makes two commands. An anonymous caller (registration) is known only by what it asks
+ *   for: the route passes a scope (the normalized username), so two clients that happen to pick
+ *   one key for different names, or a retry with an edited name, are different commands;
  * - what the command creates (video, upload, user, comment) gets ids derived from that command id,
  *   so the repeat targets the same aggregate and the decider that remembers the id
  *   (commands/command-ids.ts) answers with the first decision (status, ids and positions);
@@ -57,11 +59,15 @@ export interface CommandIdentity {
   newId(prefix: string): string;
 }
 
-/** The command identity of `request` (see the file comment); `ids` makes the unkeyed ones. */
-export function commandIdentity(request: FastifyRequest, ids: IdGenerator): CommandIdentity {
+/**
+ * The command identity of `request` (see the file comment); `ids` makes the unkeyed ones.
+ * `anonymousScope` stands in for the caller when there is no principal (registration: the
+ * normalized username).
+ */
+export function commandIdentity(request: FastifyRequest, ids: IdGenerator, anonymousScope = ''): CommandIdentity {
   const key = request.headers['idempotency-key'];
   if (typeof key !== 'string' || key === '') return { commandId: undefined, newId: (prefix) => ids.newId(prefix) };
-  const caller = request.principal?.userId ?? 'anonymous';
+  const caller = request.principal?.userId ?? `anonymous:${anonymousScope}`;
   const commandId = IDEMPOTENT_ID_PREFIX + digest(caller, request.method, request.routeOptions.url ?? request.url, key);
   return { commandId, newId: (prefix) => `${prefix}_${digest(commandId, prefix)}` };
 }

@@ -249,7 +249,7 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
         const again = firstInBatch.get(record.commandId);
         if (again) {
           if (again.streamId !== routed.streamId) throw new DomainError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for another request in the last 24 h', 'conflict');
-          decided.push({ ...again.decided, record });
+          decided.push({ ...again.decided, record, events: [] }); // the same outcome; its events are applied once, with the first
           continue;
         }
         const first = commandIds.lookup(record.commandId, routed.streamId, routed.command.metadata.now);

@@ -19,6 +19,7 @@ import { ObjectStoreError } from '../../../platform/object-store/object-store.po
 import type { VideoDetail } from '../../../projections/read-model.port.ts';
 import { Errors } from '../../errors.ts';
 import { commandIdentity } from '../../idempotency.ts';
+import { CommandTimeoutError } from '../../../commands/command-bus.port.ts';
 import { requireUserId } from '../../plugins/auth.plugin.ts';
 import { assertOwner, iso } from '../shared.ts';
 import { MAX_PARTS, isAcceptedContentType, planParts, plannedPartSize, sizeMismatch, sourceObjectKey, type PartPlan } from './upload-plan.ts';
@@ -118,26 +119,30 @@ export const uploadsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
           },
           metadata: { now: startedAt, actorId: ownerId, commandId: identity.commandId },
         });
-        // A repeated Idempotency-Key answers with the first request's upload (its UploadStarted):
-        // the multipart upload opened for this retry is not needed.
+        // A repeated Idempotency-Key answers with the first request's upload, as its UploadStarted
+        // recorded it (id, size, part size): the multipart upload opened for this retry is not needed.
         const started = result.events.find((e) => e.type === 'UploadStarted');
-        const firstUploadId = started?.type === 'UploadStarted' ? started.data.uploadId : uploadId;
-        if (firstUploadId !== uploadId) {
-          parts = await presign(objectKey, firstUploadId, plan, body.size_bytes, allParts);
+        let answer = { uploadId, plan, sizeBytes: body.size_bytes };
+        if (started?.type === 'UploadStarted' && started.data.uploadId !== uploadId) {
+          const { uploadId: firstId, sizeBytes, partSizeBytes } = started.data;
+          answer = { uploadId: firstId, sizeBytes, plan: { partSizeBytes, partCount: Math.max(1, Math.ceil(sizeBytes / partSizeBytes)) } };
+          parts = await presign(objectKey, firstId, answer.plan, sizeBytes, Array.from({ length: answer.plan.partCount }, (_, i) => i + 1));
           await abortQuietly(request, objectKey, uploadId);
         }
         // The client polls GET /uploads/{id} and /videos/{id}/status next.
         await readYourWrites('video-detail', result.positions);
         return reply.status(201).send({
           video_id: videoId,
-          upload_id: firstUploadId,
-          part_size_bytes: plan.partSizeBytes,
+          upload_id: answer.uploadId,
+          part_size_bytes: answer.plan.partSizeBytes,
           parts,
           expires_at: iso(startedAt + config.uploadUrlTtlSeconds * 1000),
         });
       } catch (err) {
-        // No event means no video: do not leave an orphan multipart upload behind.
-        await abortQuietly(request, objectKey, uploadId);
+        // No event means no video: do not leave an orphan multipart upload behind. Except after a
+        // timeout: StartUpload may still be decided with this upload (a retry with the same
+        // Idempotency-Key would be answered with it); the upload reaper removes it if never completed.
+        if (!(err instanceof CommandTimeoutError)) await abortQuietly(request, objectKey, uploadId);
         throw err;
       }
     },

@@ -25,9 +25,9 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.post('', { schema: registerUserSchema }, async (request, reply) => {
     const { username, email, password } = request.body;
-    const identity = commandIdentity(request, ids);
-    const userId = identity.newId('usr');
     const reservation = usernameKey(username);
+    const identity = commandIdentity(request, ids, reservation);
+    const userId = identity.newId('usr');
     const holder = pending.has(reservation) ? undefined : await readModels['user-accounts'].findUserByUsername(username);
     // A retry (same Idempotency-Key) of a registration that succeeded: the same answer.
     if (identity.commandId && holder?.userId === userId) return reply.status(201).send({ id: userId });

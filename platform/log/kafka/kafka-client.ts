@@ -147,8 +147,9 @@ export const filterAbortedMessages = createRequire(import.meta.url)('kafkajs/src
 export function assertAbortedFilterPatched(): void {
   const record = (offset: number, producerId: string) =>
     ({ offset: String(offset), key: null, value: null, timestamp: '0', attributes: 0, headers: {}, batchContext: { producerId, inTransaction: true } }) as unknown as RawFetchedMessage;
+  // At record 5 both are due; unpatched, only producer 1's opens there, so producer 2's record 5 leaks.
   const kept = filterAbortedMessages({
-    messages: [record(5, '1'), record(6, '2')],
+    messages: [record(5, '2'), record(6, '1')],
     abortedTransactions: [{ producerId: '1', firstOffset: '1' }, { producerId: '2', firstOffset: '2' }],
   });
   if (kept.length !== 0) {
@@ -254,6 +255,8 @@ export interface KafkaContext {
   producer: Producer;
   /** Set while `rotateProducer` swaps in a fresh producer; appends and `close` wait for it. */
   rotating?: Promise<void>;
+  /** Producers replaced by `rotateProducer`, until disconnected (after their delivery timeout, or by `close`). */
+  readonly retired: Set<Producer>;
   /** kafkajs' internal cluster: group-less Fetch, OffsetFetch and generation -1 OffsetCommit. */
   readonly cluster: InternalCluster;
   readonly ns: Namespace;

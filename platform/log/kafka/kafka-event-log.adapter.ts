@@ -65,6 +65,7 @@ export async function createKafkaEventLog(opts: KafkaEventLogOptions): Promise<K
     roundRobin: new Map(),
     members: new Map(),
     handles: new Set(),
+    retired: new Set(),
     closed: false,
   };
   await ctx.admin.connect();
@@ -96,6 +97,7 @@ export async function createKafkaEventLog(opts: KafkaEventLogOptions): Promise<K
       ctx.closed = true;
       await Promise.all([...ctx.handles].map((h) => h.stop()));
       await ctx.rotating;
+      await Promise.allSettled([...ctx.retired].map((p) => p.disconnect()));
       await Promise.allSettled([ctx.producer.disconnect(), ctx.admin.disconnect(), ctx.cluster.disconnect()]);
     },
   };

@@ -43,6 +43,7 @@ function contextWith(first: ReturnType<typeof standIn>, next: () => ReturnType<t
     roundRobin: new Map(),
     members: new Map(),
     handles: new Set(),
+    retired: new Set(),
     closed: false,
   } as unknown as KafkaContext;
   return ctx;
@@ -68,6 +69,7 @@ for (const type of ['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID']) {
     assert.ok(made[0].sends >= 1);
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(broken.disconnected, true, 'the broken producer is disconnected after the delivery timeout');
+    assert.equal(ctx.retired.size, 0);
   });
 }
 

@@ -134,7 +134,8 @@ export function rotateProducer(ctx: KafkaContext, failed: Producer, cause: Kafka
     try {
       await fresh.connect();
       ctx.producer = fresh;
-      setTimeout(() => { void failed.disconnect().catch(() => {}); }, ctx.settings.deliveryTimeoutMs).unref();
+      ctx.retired.add(failed);
+      setTimeout(() => { ctx.retired.delete(failed); void failed.disconnect().catch(() => {}); }, ctx.settings.deliveryTimeoutMs).unref();
     } catch (e) {
       ctx.logger.warn({ err: (e as Error).message }, 'kafka producer replacement could not connect; keeping the old one');
       await fresh.disconnect().catch(() => {});
