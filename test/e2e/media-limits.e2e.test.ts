@@ -143,6 +143,19 @@ if (!IN_CLUSTER) test('a hung FFmpeg does not block shutdown: SIGTERM kills it, 
   }
 });
 
+/** The parent, grandparent, … pids of `pid` (Linux /proc), nearest first. */
+async function ancestorsOf(pid: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let p = pid; p > 1 && out.length < 20;) {
+    const stat = await readFile(`/proc/${p}/stat`, 'utf8').catch(() => '');
+    // pid (comm) state ppid …: comm may hold spaces and parentheses, so read after the last ')'.
+    p = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (!Number.isInteger(p) || p <= 1) break;
+    out.push(p);
+  }
+  return out;
+}
+
 /** A shell script standing in for FFmpeg that ignores SIGTERM and never ends; writes its pid to `pidFile`. */
 async function hungFfmpeg(dir: string) {
   const pidFile = join(dir, 'ffmpeg.pid');
@@ -175,7 +188,11 @@ if (IN_CLUSTER) test('a hung FFmpeg does not block the transcoder role\'s shutdo
     const clip = await makeClip(join(dir, 'clip.mp4'), { seconds: 2, width: 320, height: 180, audio: false });
     const up = await uploadFile(c, clip, { title: 'hung', resumeFile: join(dir, 'resume.json') });
     const firstPid = await hung.waitForPid();
-    const transcoder = cluster.roles.find((r) => r.role === 'transcoder')!;
+    // The transcoder running it (test:cluster runs two: the job's partition picks one).
+    const transcoders = cluster.roles.filter((r) => r.role === 'transcoder');
+    const ancestors = await ancestorsOf(firstPid);
+    const transcoder = transcoders.find((r) => ancestors.includes(r.process.pid!));
+    assert.ok(transcoder, `a transcoder runs FFmpeg pid ${firstPid} (ancestors ${ancestors.join(' ')}; transcoders ${transcoders.map((r) => r.process.pid).join(' ')})`);
     const exited = new Promise<void>((r) => transcoder.process.once('exit', () => r()));
     const stopping = Date.now();
     transcoder.process.kill('SIGTERM');
