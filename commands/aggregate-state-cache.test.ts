@@ -230,8 +230,9 @@ describe('aggregate-state cache', () => {
     await cache.rebuild();
     const v = videoEvents('v-ahead');
     const append = async (e: DomainEvent) => {
-      const [at] = await log.append(TOPIC_OF[e.type], [{ key: keyOf(e), value: await codec.encode(TOPIC_OF[e.type], e) }]);
-      return { event: e, at };
+      const value = await codec.encode(TOPIC_OF[e.type], e);
+      const [at] = await log.append(TOPIC_OF[e.type], [{ key: keyOf(e), value }]);
+      return { event: e, record: { ...at, key: keyOf(e), value, headers: {}, timestamp: 0 } };
     };
     // Applied ahead of the follower: visible at once; the follower skips the records later.
     const first = [await append(v.uploadStarted()), await append(registered('u-ahead', 'lin'))];

@@ -3,7 +3,7 @@ import type { Decider } from '../domain/shared/decider.ts';
 import { keyOf, type DomainEvent } from '../domain/events.ts';
 import { TOPIC_OF } from '../schemas/topics.ts';
 import type { EventCodec } from '../schemas/event-codec.port.ts';
-import { tpKey, type EventLog, type LogRecord, type RecordMetadata } from '../platform/log/event-log.port.ts';
+import { tpKey, type EventLog, type LogRecord } from '../platform/log/event-log.port.ts';
 import { partitionForKey } from '../platform/log/partitioner.ts';
 import { createTopicFollower, type TopicFollower } from './topic-follower.ts';
 import {
@@ -81,16 +81,15 @@ export interface AggregateStateCache {
    * @throws the log's error when a read fails (positions keep what was read before it).
    */
   catchUp(): Promise<number>;
-  /** Where `rebuild` / `catchUp` stopped on `topic`'s `partition`: the next offset to read (0 if never read). */
-  position(topic: string, partition: number): number;
   /**
    * Applies events the caller has just committed to the log, with their positions, before the
    * follower reads them back (the command processor's own writes: the next batch must see them,
    * and reading them first costs a round trip). An event the follower has applied already is
    * skipped; otherwise it is evolved now and the follower skips its record when it gets there,
-   * so each event is applied once whichever comes first. For a cache advanced by `catchUp`.
+   * so each event is applied once whichever comes first; `onRecord` hears of it either way. For a
+   * cache advanced by `catchUp`.
    */
-  applyCommitted(events: ReadonlyArray<{ event: DomainEvent; at: RecordMetadata }>): void;
+  applyCommitted(events: ReadonlyArray<{ event: DomainEvent; record: LogRecord }>): void;
   /**
    * A scratch view over the cached states for a transaction in progress: `evolve` applies events
    * not yet on the log to copies, `state` reads the copies first. Nothing reaches the cache or
@@ -289,14 +288,14 @@ export function createAggregateStateCache(opts: AggregateStateCacheOptions): Agg
       const counts = await Promise.all(ownTopicsOfCache().map((topic) => readForward(topic, 'following the log')));
       return counts.reduce((a, b) => a + b, 0);
     },
-    position: (topic, partition) => followers.get(topic)?.position(partition) ?? 0,
     applyCommitted(events) {
-      for (const { event, at } of events) {
-        const k = tpKey(at.topic, at.partition);
-        if (at.offset <= (lastRead.get(k) ?? -1)) continue; // the follower got there first
-        evolveInto(live, at.topic, event);
+      for (const { event, record } of events) {
+        const k = tpKey(record.topic, record.partition);
+        if (record.offset <= (lastRead.get(k) ?? -1)) continue; // the follower got there first
+        evolveInto(live, record.topic, event);
+        opts.onRecord?.(event, record);
         if (!appliedAhead.has(k)) appliedAhead.set(k, new Set());
-        appliedAhead.get(k)!.add(at.offset);
+        appliedAhead.get(k)!.add(record.offset);
       }
     },
     overlay() {

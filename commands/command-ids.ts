@@ -60,9 +60,11 @@ export interface CommandIdIndex {
    * @throws DomainError IDEMPOTENCY_KEY_REUSED (conflict) when it was decided on another aggregate than `streamId`.
    */
   lookup(commandId: string | undefined, streamId: string, now: number): RememberedCommand | undefined;
-  /** Remembered ids (for metrics and tests). */
-  size(): number;
 }
+
+/** The refusal of a command id used again on another aggregate within the window. */
+export const idempotencyKeyReused = (): DomainError =>
+  new DomainError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for another request in the last 24 h', 'conflict');
 
 /** The command id a record's header carries, if any. */
 export const commandIdOf = (r: Pick<LogRecord, 'headers'>): string | undefined => r.headers?.[COMMAND_ID_HEADER];
@@ -97,11 +99,8 @@ export function createCommandIdIndex(): CommandIdIndex {
       if (!isIdempotentId(commandId)) return undefined;
       const e = entries.get(commandId);
       if (!e || e.at + IDEMPOTENCY_WINDOW_MS < now) return undefined;
-      if (e.streamId !== streamId) {
-        throw new DomainError('IDEMPOTENCY_KEY_REUSED', `this Idempotency-Key was used for another request (${e.streamId}) in the last 24 h`, 'conflict');
-      }
+      if (e.streamId !== streamId) throw idempotencyKeyReused();
       return e;
     },
-    size: () => entries.size,
   };
 }

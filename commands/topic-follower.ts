@@ -16,8 +16,6 @@ export interface TopicFollower {
    * @throws the log's error, or `each`'s.
    */
   catchUp(each: (record: LogRecord) => Promise<void> | void): Promise<number>;
-  /** The next offset to read of `partition` (0 before the first `catchUp`). */
-  position(partition: number): number;
 }
 
 /** A follower of `topic` on `log`, reading `readBatchSize` records per `log.read` (default 1000). */
@@ -44,7 +42,6 @@ export function createTopicFollower(log: EventLog, topic: string, readBatchSize 
     return counts.reduce((a, b) => a + b, 0);
   }
   return {
-    position: (partition) => next?.[partition] ?? 0,
     catchUp(each) {
       const run = turn.then(() => catchUp(each));
       turn = run.catch(() => {});

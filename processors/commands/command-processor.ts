@@ -55,7 +55,7 @@ import { decideRouted } from '../../commands/command-handler.ts';
 import { commandTopicKey, type UsernameDigest } from '../../commands/command-keys.ts';
 import { routeCommand } from '../../commands/routing.ts';
 import { createStorageIndex, DEFAULT_USER_STORAGE_QUOTA_BYTES, type PendingUpload } from '../../commands/storage-index.ts';
-import { COMMAND_ID_HEADER, commandIdOf, createCommandIdIndex, isIdempotentId, type RememberedCommand } from '../../commands/command-ids.ts';
+import { COMMAND_ID_HEADER, commandIdOf, createCommandIdIndex, idempotencyKeyReused, isIdempotentId, type RememberedCommand } from '../../commands/command-ids.ts';
 import { createTopicFollower } from '../../commands/topic-follower.ts';
 import { createUsernameIndex } from '../../commands/username-index.ts';
 
@@ -248,7 +248,7 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
         // A repeated Idempotency-Key: the first decision's outcome, not a second decision.
         const again = firstInBatch.get(record.commandId);
         if (again) {
-          if (again.streamId !== routed.streamId) throw new DomainError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for another request in the last 24 h', 'conflict');
+          if (again.streamId !== routed.streamId) throw idempotencyKeyReused();
           decided.push({ ...again.decided, record, events: [] }); // the same outcome; its events are applied once, with the first
           continue;
         }
@@ -296,15 +296,13 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
       return replies;
     });
     phase?.();
-    // Committed: the next batch decides on these at once, without reading them back.
-    cache.applyCommitted(decided.flatMap((d) => d.events.map((event, i) => ({ event, at: written[d.from + i] }))));
+    // Committed: the next batch decides on these at once, without reading them back (the cache
+    // reports them to `onRecord`, which remembers their command ids, as it does for records it reads).
+    cache.applyCommitted(decided.flatMap((d) => d.events.map((event, i) => {
+      const o = outputs[d.from + i];
+      return { event, record: { ...written[d.from + i], key: o.key, value: o.value, headers: o.headers ?? {}, timestamp: o.timestamp ?? decidedAt } };
+    })));
     for (const [key, userId] of batchReservations) reservations.set(key, userId);
-    for (const d of decided) {
-      d.events.forEach((event, i) => {
-        const o = outputs[d.from + i];
-        commandIds.remember(d.record.commandId, event, { ...written[d.from + i], key: o.key, value: o.value, timestamp: o.timestamp ?? decidedAt });
-      });
-    }
     for (const d of decided) {
       const outcome = d.refusal === null ? 'accepted' : 'refused';
       tally[outcome]++;
@@ -319,8 +317,7 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
    * Reads the partition's tail backwards in steps (one record per transaction, each followed by
    * its commit marker).
    */
-  async function savedPosition(partition: number): Promise<number | undefined> {
-    const [begin, end] = await Promise.all([log.beginningOffsets(COMMAND_POSITIONS_CHANGELOG), log.endOffsets(COMMAND_POSITIONS_CHANGELOG)]);
+  async function savedPosition(partition: number, begin: number[], end: number[]): Promise<number | undefined> {
     for (let to = end[partition] ?? 0, step = 256; to > (begin[partition] ?? 0); to -= step, step *= 4) {
       const from = Math.max(begin[partition] ?? 0, to - step);
       let last: number | undefined;
@@ -353,11 +350,13 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
     async onAssigned(parts) {
       // What the previous owners committed is complete now: read it before deciding on it.
       await followAll();
-      const committed = await log.committedOffsets(groupId);
+      const [committed, begin, end] = await Promise.all([
+        log.committedOffsets(groupId), log.beginningOffsets(COMMAND_POSITIONS_CHANGELOG), log.endOffsets(COMMAND_POSITIONS_CHANGELOG),
+      ]);
       const start = new Map<string, number>();
       for (const p of parts) {
         const k = tpKey(p.topic, p.partition);
-        const best = Math.max(committed.get(k) ?? -1, (await savedPosition(p.partition)) ?? -1);
+        const best = Math.max(committed.get(k) ?? -1, (await savedPosition(p.partition, begin, end)) ?? -1);
         if (best >= 0) start.set(k, best);
         if (best > (committed.get(k) ?? -1)) logger.info({ partition: p.partition, committed: committed.get(k) ?? null, saved: best }, 'starting after a transaction whose offsets are not visible yet');
       }

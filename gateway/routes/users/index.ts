@@ -28,9 +28,10 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const reservation = usernameKey(username);
     const identity = commandIdentity(request, ids, reservation);
     const userId = identity.newId('usr');
+    /** The name is held by this very registration: a retry (same Idempotency-Key) of one that succeeded. */
+    const heldByThis = (holder: { userId: string } | undefined) => identity.commandId !== undefined && holder?.userId === userId;
     const holder = pending.has(reservation) ? undefined : await readModels['user-accounts'].findUserByUsername(username);
-    // A retry (same Idempotency-Key) of a registration that succeeded: the same answer.
-    if (identity.commandId && holder?.userId === userId) return reply.status(201).send({ id: userId });
+    if (heldByThis(holder)) return reply.status(201).send({ id: userId });
     // Two registrations of one name at once on this gateway: the second is refused, unless it is a
     // retry of the first (same Idempotency-Key), which the deciders answer with the first's outcome.
     const retryOfPending = identity.commandId !== undefined && pending.get(reservation) === identity.commandId;
@@ -40,7 +41,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       const passwordHash = await hashPassword(password);
       // Re-check after the (slow) hash: another gateway may have registered it meanwhile.
       const again = await readModels['user-accounts'].findUserByUsername(username);
-      if (again && identity.commandId && again.userId === userId) return reply.status(201).send({ id: userId });
+      if (heldByThis(again)) return reply.status(201).send({ id: userId });
       if (again) throw new Errors.UsernameTaken(username);
       const result = await commandBus.send({
         type: 'RegisterUser',

@@ -30,7 +30,6 @@ import { ensureOpen, MAX_BACKOFF_MS, sleep, type KafkaContext } from './kafka-cl
 import { fetchCommittedOffsets, partitionCount } from './kafka-admin.ts';
 import { toRecord } from './kafka-fetch.ts';
 
-/** One live subscription. Keys of the maps and sets are broker-side `topic:partition`. */
 /**
  * A subscription as the adapter's parts hand it over: the port's, plus, for the transactional
  * subscription, the next offset its own transactions committed for a partition (port topic name),
@@ -40,6 +39,7 @@ export interface AdapterSubscription extends Subscription {
   committedThrough?(topic: string, partition: number): number | undefined;
 }
 
+/** One live subscription. Keys of the maps and sets are broker-side `topic:partition`. */
 interface GroupSubscription {
   readonly ctx: KafkaContext;
   readonly sub: AdapterSubscription;
