@@ -9,6 +9,7 @@ import { Kafka, logLevel as KafkaLogLevel } from 'kafkajs';
 import type { Admin, Consumer, KafkaMessage, LogEntry, Producer, SASLOptions } from 'kafkajs';
 import type { ConnectionOptions } from 'node:tls';
 import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
 import type { pino } from 'pino';
 import type { ConsumerHandle } from '../event-log.port.ts';
 import { EventLogError } from '../event-log.errors.ts';
@@ -141,10 +142,11 @@ export const filterAbortedMessages = createRequire(import.meta.url)('kafkajs/src
 
 /**
  * Throws unless kafkajs carries patches/kafkajs+2.2.4.patch: two producers' aborted transactions
- * due at the first record fetched must both be dropped. Called when a Kafka log is created, so an
+ * due at the first record fetched must both be dropped, and the idempotent producer must refuse to
+ * reuse the sequences of a failed produce request. Called when a Kafka log is created, so an
  * install that skipped the patch (`--ignore-scripts`) fails at start, not with leaked records.
  */
-export function assertAbortedFilterPatched(): void {
+export function assertKafkajsPatched(): void {
   const record = (offset: number, producerId: string) =>
     ({ offset: String(offset), key: null, value: null, timestamp: '0', attributes: 0, headers: {}, batchContext: { producerId, inTransaction: true } }) as unknown as RawFetchedMessage;
   // At record 5 both are due; unpatched, only producer 1's opens there, so producer 2's record 5 leaks.
@@ -154,6 +156,11 @@ export function assertAbortedFilterPatched(): void {
   });
   if (kept.length !== 0) {
     throw new Error('kafkajs is missing patches/kafkajs+2.2.4.patch (records of aborted transactions would be read as committed): run `npm ci` without --ignore-scripts, or `npx patch-package`');
+  }
+  // The producer half of the patch (see kafka-producer.ts): sequences never handed out twice.
+  const require = createRequire(import.meta.url);
+  if (!readFileSync(require.resolve('kafkajs/src/producer/sendMessages.js'), 'utf8').includes('STREAMWAVE_SEQUENCE_STATE_UNKNOWN')) {
+    throw new Error('kafkajs is missing patches/kafkajs+2.2.4.patch (an idempotent producer could reuse sequence numbers and lose acknowledged records): run `npm ci` without --ignore-scripts, or `npx patch-package`');
   }
 }
 

@@ -24,7 +24,7 @@
 import { pino } from 'pino';
 import type { TransactionalEventLog } from '../event-log.port.ts';
 import {
-  assertAbortedFilterPatched, createKafkaClient, internalCluster, namespaceOf, settingsOf,
+  assertKafkajsPatched, createKafkaClient, internalCluster, namespaceOf, settingsOf,
   type KafkaClientAccess, type KafkaContext, type KafkaEventLogOptions,
 } from './kafka-client.ts';
 import {
@@ -50,7 +50,7 @@ export interface KafkaEventLog extends TransactionalEventLog {
  * @throws the kafkajs connection error when no broker is reachable within kafkajs' retry budget.
  */
 export async function createKafkaEventLog(opts: KafkaEventLogOptions): Promise<KafkaEventLog> {
-  assertAbortedFilterPatched();
+  assertKafkajsPatched();
   const logger = opts.logger ?? pino({ level: 'silent' });
   const client = createKafkaClient(opts, logger);
   const ctx: KafkaContext = {

@@ -81,3 +81,15 @@ test('other failures keep the producer', async () => {
   assert.equal(made, 0);
   assert.equal(ctx.producer as unknown, flaky);
 });
+
+test('the patched kafkajs refusal (wrapped by its retrier in `cause`) replaces the producer too', async () => {
+  const refusal = Object.assign(new Error('idempotent producer sequence state unknown'), { name: 'KafkaJSNonRetriableError', type: 'STREAMWAVE_SEQUENCE_STATE_UNKNOWN', retriable: false });
+  const broken = standIn(1);
+  broken.send = async () => { broken.sends++; throw Object.assign(new Error(refusal.message), { name: 'KafkaJSNonRetriableError', retriable: false, cause: refusal }); };
+  let made = 0;
+  const ctx = contextWith(broken, () => { made++; return standIn(2); });
+  await assert.rejects(append(ctx, 'events', records), (e: unknown) => e instanceof EventLogError && e.code === 'IO_FAILED');
+  await append(ctx, 'events', records);
+  assert.equal(made, 1);
+  assert.notEqual(ctx.producer as unknown, broken);
+});

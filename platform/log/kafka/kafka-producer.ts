@@ -17,6 +17,13 @@
  *   Java client answers this by bumping the producer epoch (KIP-360); kafkajs cannot, so the append
  *   that met it fails (IO_FAILED, not acknowledged: its records may or may not be on the log) and the
  *   adapter replaces the producer with a fresh one (new producer id, sequences from 0) for the next.
+ * - Sequence numbers are never handed out twice: kafkajs also rolled back the sequences of a
+ *   produce request whose connection broke (a broker crash, a timeout), although the broker may
+ *   have written its batches; the next batch of the same size on that partition then reused them,
+ *   and the broker took it for a duplicate of the written one: acknowledged, never written (an
+ *   acknowledged record lost, seen in the broker-crash failure proof). patches/kafkajs+2.2.4.patch
+ *   makes such a producer refuse to send (STREAMWAVE_SEQUENCE_STATE_UNKNOWN) instead, and the
+ *   adapter replaces it as above.
  */
 import { Partitioners } from 'kafkajs';
 import type { Kafka, Producer } from 'kafkajs';
@@ -110,14 +117,24 @@ export async function append(ctx: KafkaContext, topic: string, records: ProduceR
     if (ke.type === 'UNKNOWN_TOPIC_OR_PARTITION') throw new EventLogError('UNKNOWN_TOPIC', `unknown topic: ${topic}`, { cause: e });
     if (ke.type === 'INVALID_RECORD' || ke.type === 'CORRUPT_MESSAGE') throw new EventLogError('INVALID_RECORD', `${topic}: ${ke.message}`, { cause: e });
     if (ke.type === 'MESSAGE_TOO_LARGE' || ke.type === 'RECORD_LIST_TOO_LARGE') throw new EventLogError('RECORD_TOO_LARGE', ke.message, { cause: e });
-    if (PRODUCER_STATE_LOST.has(ke.type ?? '') || PRODUCER_STATE_LOST.has(ke.originalError?.type ?? '')) rotateProducer(ctx, producer, ke);
+    if (producerStateLost(ke)) rotateProducer(ctx, producer, ke);
     throw new EventLogError('IO_FAILED', `append to ${topic} failed: ${ke.message}`, { cause: e });
   }).finally(() => clearTimeout(timer));
   return positionsOf(topic, messages, meta);
 }
 
-/** Broker errors after which an idempotent producer's sequence state is unusable (KIP-360). */
-const PRODUCER_STATE_LOST = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH', 'INVALID_PRODUCER_ID_MAPPING']);
+/**
+ * Errors after which an idempotent producer's sequence state is unusable: the broker's (KIP-360)
+ * and the patched kafkajs's own refusal after a failed produce request.
+ */
+const PRODUCER_STATE_LOST = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH', 'INVALID_PRODUCER_ID_MAPPING', 'STREAMWAVE_SEQUENCE_STATE_UNKNOWN']);
+
+/** Whether `e`, or an error it wraps (kafkajs's retrier wraps in `originalError` or `cause`), says the sequence state is lost. */
+function producerStateLost(e: KafkaJsError | undefined, depth = 0): boolean {
+  if (!e || depth > 4) return false;
+  if (PRODUCER_STATE_LOST.has(e.type ?? '')) return true;
+  return producerStateLost(e.originalError, depth + 1) || producerStateLost(e.cause as KafkaJsError | undefined, depth + 1);
+}
 
 /**
  * Replaces `failed` (if it is still the adapter's producer) with a fresh idempotent producer: a new
