@@ -40,10 +40,15 @@ export type ReportProcessingProgress = { type: 'ReportProcessingProgress'; data:
 /** One rendition of the ladder is encoded and uploaded. */
 export type RecordRenditionEncoded = { type: 'RecordRenditionEncoded'; data: { videoId: string; rendition: RenditionInfo }; metadata: CommandMetadata };
 
-/** The master playlist and thumbnail are written: the video becomes playable. */
+/**
+ * The master playlist and thumbnail are written: the video becomes playable. `renditions`: the
+ * rungs the master lists, each with its first segments but not necessarily complete (progressive
+ * publishing, docs/adr/0007-progressive-publishing-in-one-ffmpeg-run.md); absent or null: the
+ * master lists the complete renditions already recorded. `durationSeconds`: seconds.
+ */
 export type PublishVideo = {
   type: 'PublishVideo';
-  data: { videoId: string; masterPlaylistKey: string; thumbnailKey: string; durationSeconds: number };
+  data: { videoId: string; masterPlaylistKey: string; thumbnailKey: string; durationSeconds: number; renditions?: RenditionInfo[] | null };
   metadata: CommandMetadata;
 };
 

@@ -141,6 +141,15 @@ describe('video decider', () => {
       given('processing').when(cmd.publish()).thenThrows('NO_RENDITION_ENCODED', 'conflict');
       given('processing', ev.renditionEncoded()).when(cmd.publish()).then([ev.published()]);
     });
+    test('progressive publishing (ADR 0007): PublishVideo with the growing rungs the master lists, before any is complete', () => {
+      given('processing').when(cmd.publish([...LADDER])).then([ev.published([...LADDER])]);
+      given('processing').when(cmd.publish([])).thenThrows('INVALID_PUBLICATION', 'invalid');
+      given('processing').when(cmd.publish([LADDER[0], LADDER[0]])).thenThrows('INVALID_PUBLICATION', 'invalid');
+      given('processing').when(cmd.publish([{ ...LADDER[0], name: ' ' }])).thenThrows('INVALID_RENDITION', 'invalid');
+      // Complete renditions still follow one by one; completion needs them encoded.
+      given('processing', ev.published([...LADDER])).when(cmd.complete([LADDER[0].name])).thenThrows('INVALID_COMPLETION', 'invalid');
+      given('processing', ev.published([...LADDER]), ev.renditionEncoded()).when(cmd.complete([LADDER[0].name])).then([ev.completed([LADDER[0].name])]);
+    });
     test('FailProcessing fails it', () => {
       given('processing').when(cmd.fail()).then([ev.failed()]);
     });

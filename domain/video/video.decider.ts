@@ -136,7 +136,8 @@ const sameTags = (a: readonly string[], b: readonly string[]) => a.length === b.
  *  - `UPLOAD_ID_MISMATCH` (conflict): CompleteUpload/FailUpload with another uploadId than the open upload;
  *  - `INVALID_TRANSITION` (conflict): a backward or skipped status move (e.g. FailProcessing after ready,
  *    CompleteProcessing before the video is published);
- *  - `NO_RENDITION_ENCODED` (conflict): PublishVideo before any rendition is encoded (a published video must be playable);
+ *  - `NO_RENDITION_ENCODED` (conflict): PublishVideo without `renditions` before any rendition is encoded (a
+ *    published video must be playable; with `renditions`, the transcoder vouches that each has its first segments);
  *  - `NOT_OWNER` (forbidden): UpdateVideoMetadata/DeleteVideo by someone other than the owner (`metadata.actorId`);
  *  - `INVALID_METADATA`, `INVALID_VISIBILITY`, `INVALID_UPLOAD`, `INVALID_PROCESSING_PLAN`, `INVALID_PROGRESS`, `INVALID_RENDITION`,
  *    `INVALID_PUBLICATION`, `INVALID_FAILURE` (invalid): malformed command data;
@@ -232,14 +233,29 @@ function decideVideo(command: VideoCommand, state: VideoState): VideoEvent[] {
       const v = requireLiveVideo(state, d.videoId);
       if (v.status === 'ready') return [];
       if (v.status !== 'processing') throw conflict('INVALID_TRANSITION', `cannot publish a video that is ${v.status}`);
-      if (v.encoded.length === 0) throw conflict('NO_RENDITION_ENCODED', `video ${d.videoId} has no encoded rendition yet`);
+      const listed = d.renditions ?? null;
+      if (listed !== null) {
+        // Progressive publishing (ADR 0007): the master lists growing rungs, none complete yet.
+        if (!Array.isArray(listed) || listed.length === 0) throw invalid('INVALID_PUBLICATION', 'renditions, when given, must list at least one rendition');
+        const names = new Set<string>();
+        for (const r of listed) {
+          if (!isNonBlank(r?.name)) throw invalid('INVALID_RENDITION', 'every rendition needs a name');
+          if (names.has(r.name)) throw invalid('INVALID_PUBLICATION', `rendition ${r.name} is listed twice`);
+          names.add(r.name);
+        }
+      } else if (v.encoded.length === 0) {
+        throw conflict('NO_RENDITION_ENCODED', `video ${d.videoId} has no encoded rendition yet`);
+      }
       if (!isNonBlank(d.masterPlaylistKey) || !isNonBlank(d.thumbnailKey)) {
         throw invalid('INVALID_PUBLICATION', 'masterPlaylistKey and thumbnailKey are required');
       }
       if (!isNonNegativeFinite(d.durationSeconds)) throw invalid('INVALID_PUBLICATION', 'durationSeconds must be a finite number ≥ 0 (seconds)');
       return [{
         type: 'VideoPublished',
-        data: { videoId: d.videoId, masterPlaylistKey: d.masterPlaylistKey, thumbnailKey: d.thumbnailKey, durationSeconds: d.durationSeconds, publishedAt: now },
+        data: {
+          videoId: d.videoId, masterPlaylistKey: d.masterPlaylistKey, thumbnailKey: d.thumbnailKey, durationSeconds: d.durationSeconds, publishedAt: now,
+          ...(listed ? { renditions: listed.map((r) => ({ ...r })) } : {}),
+        },
       }];
     }
     case 'FailProcessing': {

@@ -73,15 +73,22 @@ export type RenditionEncoded = Event<'RenditionEncoded', {
   at: number;
 }>;
 
-/** The video is playable (its lowest rendition is ready). Key: videoId. */
+/**
+ * The video is playable. Key: videoId. Its master playlist lists `renditions` when present
+ * (progressive publishing, docs/adr/0007: every rung has its first segments and keeps growing
+ * until its RenditionEncoded), else its complete renditions (ADR 0002, before ADR 0007).
+ */
 export type VideoPublished = Event<'VideoPublished', {
   videoId: string;
   /** Object key of the master playlist. */
   masterPlaylistKey: string;
   /** Object key of the thumbnail JPEG. */
   thumbnailKey: string;
+  /** Seconds. */
   durationSeconds: number;
   publishedAt: number;
+  /** The rungs the master lists at publication, lowest first; null/absent before ADR 0007. */
+  renditions?: RenditionInfo[] | null;
 }>;
 
 /** Processing failed for good (bad source, or retries exhausted). Key: videoId. */

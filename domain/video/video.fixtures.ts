@@ -33,9 +33,9 @@ export function videoCommands(videoId: string) {
     startProcessing: (ladder = LADDER, durationSeconds = 12.5): VideoCommand => ({ type: 'StartProcessing', data: { videoId, ladder, durationSeconds }, metadata: meta(T0 + 2) }),
     progress: (progress: number): VideoCommand => ({ type: 'ReportProcessingProgress', data: { videoId, progress }, metadata: meta(T0 + 3) }),
     renditionEncoded: (r: RenditionInfo = LADDER[0]): VideoCommand => ({ type: 'RecordRenditionEncoded', data: { videoId, rendition: r }, metadata: meta(T0 + 4) }),
-    publish: (): VideoCommand => ({
+    publish: (renditions?: RenditionInfo[]): VideoCommand => ({
       type: 'PublishVideo',
-      data: { videoId, masterPlaylistKey: `hls/${videoId}/master.m3u8`, thumbnailKey: `hls/${videoId}/thumb.jpg`, durationSeconds: 12.5 },
+      data: { videoId, masterPlaylistKey: `hls/${videoId}/master.m3u8`, thumbnailKey: `hls/${videoId}/thumb.jpg`, durationSeconds: 12.5, ...(renditions ? { renditions } : {}) },
       metadata: meta(T0 + 5),
     }),
     fail: (code = 'UNREADABLE_MEDIA'): VideoCommand => ({ type: 'FailProcessing', data: { videoId, reason: 'ffmpeg said no', code }, metadata: meta(T0 + 6) }),
@@ -65,9 +65,9 @@ export function videoEvents(videoId: string) {
     processingStarted: (): VideoEvent => ({ type: 'VideoProcessingStarted', data: { videoId, ladder: LADDER, durationSeconds: 12.5, startedAt: T0 + 2 } }),
     progressed: (progress: number): VideoEvent => ({ type: 'VideoProcessingProgressed', data: { videoId, progress, at: T0 + 3 } }),
     renditionEncoded: (r: RenditionInfo = LADDER[0]): VideoEvent => ({ type: 'RenditionEncoded', data: { videoId, rendition: r, at: T0 + 4 } }),
-    published: (): VideoEvent => ({
+    published: (renditions?: RenditionInfo[]): VideoEvent => ({
       type: 'VideoPublished',
-      data: { videoId, masterPlaylistKey: `hls/${videoId}/master.m3u8`, thumbnailKey: `hls/${videoId}/thumb.jpg`, durationSeconds: 12.5, publishedAt: T0 + 5 },
+      data: { videoId, masterPlaylistKey: `hls/${videoId}/master.m3u8`, thumbnailKey: `hls/${videoId}/thumb.jpg`, durationSeconds: 12.5, publishedAt: T0 + 5, ...(renditions ? { renditions } : {}) },
     }),
     failed: (code = 'UNREADABLE_MEDIA'): VideoEvent => ({ type: 'VideoProcessingFailed', data: { videoId, reason: 'ffmpeg said no', code, failedAt: T0 + 6 } }),
     completed: (renditions: string[] = [LADDER[0].name], omitted: { name: string; reason: string }[] = []): VideoEvent => ({

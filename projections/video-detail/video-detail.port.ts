@@ -9,6 +9,11 @@ import type { VideoVisibility } from '../../domain/video/video-visibility.ts';
 
 export type { VideoStatus };
 
+/** A rendition of a video's read model; `complete` false while its media playlist still grows (absent in older documents: complete). */
+export interface VideoRendition extends RenditionInfo {
+  complete?: boolean;
+}
+
 export interface VideoDetail {
   videoId: string;
   ownerId: string;
@@ -19,12 +24,16 @@ export interface VideoDetail {
   /** Who may see it (domain/video/video-visibility.ts); documents from before issue 8 read as public. */
   visibility: VideoVisibility;
   /**
-   * 0–100: ready at the first rendition, 100 when the whole ladder is encoded or processing
-   * completed (VideoProcessingCompleted) with some rungs omitted.
+   * 0–100: the share of the source encoded (at most 99 until every planned rung is complete);
+   * 100 when the whole ladder is encoded or processing completed (VideoProcessingCompleted) with
+   * some rungs omitted.
    */
   progress: number;
-  /** Encoded renditions, lowest first. */
-  renditions: RenditionInfo[];
+  /**
+   * The renditions the master playlist lists, lowest first: complete ones (RenditionEncoded) and,
+   * under progressive publishing (docs/adr/0007), growing ones (`complete: false`).
+   */
+  renditions: VideoRendition[];
   /** Planned ladder size (0 until processing starts). */
   plannedRenditions: number;
   /** Planned renditions that could not be encoded (VideoProcessingCompleted); [] otherwise. */

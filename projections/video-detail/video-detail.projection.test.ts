@@ -122,6 +122,31 @@ describe('video-detail projection', () => {
     assert.deepEqual(v.omittedRenditions, []);
   });
 
+  test('progressive publishing (ADR 0007): ready with every listed rung growing; progress capped until each is complete; an omitted rung leaves the list', async () => {
+    const { apply, queries } = await driveReadModel('video-detail');
+    await apply([
+      ...videoHistory('v1', 'u1', T0),
+      { type: 'VideoProcessingStarted', data: { videoId: 'v1', ladder, durationSeconds: 42, startedAt: T0 + 3 } },
+      { type: 'VideoPublished', data: { videoId: 'v1', masterPlaylistKey: 'hls/v1/master.m3u8', thumbnailKey: 'thumb/v1.jpg', durationSeconds: 42, publishedAt: T0 + 4, renditions: ladder } },
+      { type: 'VideoProcessingProgressed', data: { videoId: 'v1', progress: 100, at: T0 + 5 } },
+    ]);
+    let v = (await queries.getVideo('v1'))!;
+    assert.equal(v.status, 'ready');
+    assert.deepEqual(v.renditions.map((r) => [r.name, r.complete]), [['360p', false], ['720p', false]]);
+    assert.ok(v.progress < 100, `progress ${v.progress} while no rung is complete`);
+
+    await apply([{ type: 'RenditionEncoded', data: { videoId: 'v1', rendition: ladder[0], at: T0 + 6 } }]);
+    v = (await queries.getVideo('v1'))!;
+    assert.deepEqual(v.renditions.map((r) => [r.name, r.complete]), [['360p', true], ['720p', false]]);
+    assert.ok(v.progress < 100);
+
+    const omitted = [{ name: '720p', reason: 'The rendition could not be encoded.' }];
+    await apply([{ type: 'VideoProcessingCompleted', data: { videoId: 'v1', renditions: ['360p'], omitted, completedAt: T0 + 7 } }]);
+    v = (await queries.getVideo('v1'))!;
+    assert.equal(v.progress, 100);
+    assert.deepEqual(v.renditions.map((r) => r.name), ['360p'], 'the final master without the omitted rung');
+  });
+
   test('comment count counts each comment once, even when its event is on the log twice', async () => {
     const { apply, queries } = await driveReadModel('video-detail');
     await apply([...videoHistory('v1', 'u1', T0), comment('v1', 'c1', T0 + 10), comment('v1', 'c2', T0 + 11), comment('v1', 'c1', T0 + 10)]);

@@ -20,7 +20,7 @@
  * - `counted-comment:<videoId>:<commentId>` → true (a comment event delivered twice counts once)
  */
 import pino from 'pino';
-import type { DomainEvent, RenditionInfo } from '../../domain/events.ts';
+import type { DomainEvent } from '../../domain/events.ts';
 import { assertNever } from '../../domain/shared/event.ts';
 import { DEFAULT_VISIBILITY } from '../../domain/video/video-visibility.ts';
 import { foldHeartbeat, type SessionViewState } from '../../domain/view/view-rule.ts';
@@ -28,11 +28,11 @@ import type { ProjectionNode } from '../../processors/runtime/topology.port.ts';
 import { TOPICS } from '../../schemas/topics.ts';
 import { createKeyValueProjection, type KeyValueBatch } from '../stores/key-value-projection.ts';
 import type { KeyValueStore } from '../stores/key-value-store.port.ts';
-import type { VideoDetail, VideoDetailQueries } from './video-detail.port.ts';
+import type { VideoDetail, VideoDetailQueries, VideoRendition } from './video-detail.port.ts';
 
 export const VIDEO_DETAIL = 'video-detail';
 /** Version of the key layout above; bump it when the layout changes, so a store of another layout is rebuilt from the log. */
-export const VIDEO_DETAIL_LAYOUT_VERSION = 3;
+export const VIDEO_DETAIL_LAYOUT_VERSION = 4;
 
 /**
  * How long a signed session's view-rule state is kept after its last heartbeat, ms (event time):
@@ -105,12 +105,11 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
           const p = Number.isFinite(e.data.progress) ? Math.min(100, Math.max(0, e.data.progress)) : 0;
           // Progress never goes down (reports can be reordered/retried), and 100 means "whole ladder
           // encoded": a transcoder report of 100 can precede the last RenditionEncoded events.
-          const ladderDone = v.plannedRenditions > 0 && v.renditions.length >= v.plannedRenditions;
-          v.progress = Math.max(v.progress, ladderDone ? p : Math.min(p, 99));
+          v.progress = Math.max(v.progress, ladderDone(v) ? p : Math.min(p, 99));
         });
       case 'RenditionEncoded':
         return updateVideo(tx, e.data.videoId, e.data.at, (v) => {
-          v.renditions = upsertRendition(v.renditions, e.data.rendition);
+          v.renditions = upsertRendition(v.renditions, { ...e.data.rendition, complete: true });
           // A redelivered transcoder job may encode a rung an earlier run omitted.
           v.omittedRenditions = v.omittedRenditions.filter((o) => o.name !== e.data.rendition.name);
           completeIfLadderDone(v);
@@ -122,6 +121,10 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
           v.thumbnailKey = e.data.thumbnailKey;
           v.durationSeconds = e.data.durationSeconds;
           v.publishedAt = e.data.publishedAt;
+          // Progressive publishing (ADR 0007): the master lists rungs still being encoded.
+          for (const r of e.data.renditions ?? []) {
+            if (!v.renditions.some((x) => x.name === r.name)) v.renditions = upsertRendition(v.renditions, { ...r, complete: false });
+          }
           completeIfLadderDone(v);
         });
       case 'VideoProcessingFailed':
@@ -136,6 +139,8 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
           // The end of processing: 100 even when higher rungs failed for good (the ladder stays short).
           v.progress = 100;
           v.omittedRenditions = e.data.omitted.map((o) => ({ name: o.name, reason: o.reason }));
+          // The final master: a rung listed while growing and then omitted is gone from it.
+          v.renditions = v.renditions.filter((r) => e.data.renditions.includes(r.name));
         });
       case 'VideoMetadataUpdated':
         return updateVideo(tx, e.data.videoId, e.data.updatedAt, (v) => {
@@ -273,10 +278,15 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
 }
 
 /** Rendition list with `r` added or replaced (by name), lowest bandwidth first. */
-function upsertRendition(list: RenditionInfo[], r: RenditionInfo): RenditionInfo[] {
+function upsertRendition(list: VideoRendition[], r: VideoRendition): VideoRendition[] {
   return [...list.filter((x) => x.name !== r.name), r].sort((a, b) => a.bandwidth - b.bandwidth || a.height - b.height);
 }
 
+/** Whether every planned rung is complete (RenditionEncoded). */
+function ladderDone(v: StoredVideo): boolean {
+  return v.plannedRenditions > 0 && v.renditions.filter((r) => r.complete !== false).length >= v.plannedRenditions;
+}
+
 function completeIfLadderDone(v: StoredVideo): void {
-  if (v.plannedRenditions > 0 && v.renditions.length >= v.plannedRenditions) v.progress = 100;
+  if (ladderDone(v)) v.progress = 100;
 }

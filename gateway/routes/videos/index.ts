@@ -66,7 +66,7 @@ export const videosRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     return {
       status: video.status,
       progress: video.progress,
-      renditions: video.renditions.map((r) => ({ name: r.name, width: r.width, height: r.height, bandwidth: r.bandwidth })),
+      renditions: video.renditions.map((r) => ({ name: r.name, width: r.width, height: r.height, bandwidth: r.bandwidth, complete: r.complete !== false })),
       // A fixed sentence per code (issue 8, finding 10): stored free text (older history held FFmpeg
       // stderr and dead-letter messages with server paths) never reaches a client.
       error: video.status === 'failed' ? processingFailureMessage(video.errorCode) : null,

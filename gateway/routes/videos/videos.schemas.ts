@@ -39,14 +39,16 @@ export const videoStatusSchema = {
   response: withErrors({
     200: Type.Object({
       status: VideoStatusJson,
-      progress: Type.Number({ description: '0–100' }),
+      progress: Type.Number({ description: '0–100: the share of the source encoded; 100 once every rendition is complete (or processing completed with some omitted).' }),
       renditions: Type.Array(
         Type.Object({
           name: Type.String(),
           width: Type.Integer(),
           height: Type.Integer(),
-          bandwidth: Type.Integer({ description: 'Peak bandwidth, bits/s.' }),
+          bandwidth: Type.Integer({ description: 'Peak bandwidth, bits/s (planned until the rendition is complete).' }),
+          complete: Type.Boolean({ description: 'false while its media playlist still grows (an HLS EVENT playlist without EXT-X-ENDLIST); true once encoded whole.' }),
         }),
+        { description: 'The renditions the master playlist lists, lowest first. A video is playable (`status` ready) as soon as every listed rendition has its first segment.' },
       ),
       error: NullableString,
       error_code: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'Stable failure code (e.g. RESOLUTION_TOO_HIGH) when failed; `error` is its fixed sentence.' })),
