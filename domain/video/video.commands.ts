@@ -61,7 +61,8 @@ export type FailProcessing = { type: 'FailProcessing'; data: { videoId: string; 
  */
 export type CompleteProcessing = {
   type: 'CompleteProcessing';
-  data: { videoId: string; renditions: string[]; omitted: { name: string; reason: string }[] };
+  /** `durationSeconds`: the playable duration, seconds, when it differs from the published one (absent/null: unchanged). */
+  data: { videoId: string; renditions: string[]; omitted: { name: string; reason: string }[]; durationSeconds?: number | null };
   metadata: CommandMetadata;
 };
 

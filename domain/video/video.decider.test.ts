@@ -149,6 +149,10 @@ describe('video decider', () => {
       // Complete renditions still follow one by one; completion needs them encoded.
       given('processing', ev.published([...LADDER])).when(cmd.complete([LADDER[0].name])).thenThrows('INVALID_COMPLETION', 'invalid');
       given('processing', ev.published([...LADDER]), ev.renditionEncoded()).when(cmd.complete([LADDER[0].name])).then([ev.completed([LADDER[0].name])]);
+      // A truncated source: completion carries the playable duration, known only at the end.
+      given('processing', ev.published([...LADDER]), ev.renditionEncoded()).when(cmd.complete([LADDER[0].name], [], 1.5))
+        .thenMatches((es) => assert.equal((es[0]!.data as { durationSeconds?: number }).durationSeconds, 1.5));
+      given('processing', ev.published([...LADDER]), ev.renditionEncoded()).when(cmd.complete([LADDER[0].name], [], -1)).thenThrows('INVALID_COMPLETION', 'invalid');
     });
     test('FailProcessing fails it', () => {
       given('processing').when(cmd.fail()).then([ev.failed()]);

@@ -113,6 +113,8 @@ export type VideoProcessingCompleted = Event<'VideoProcessingCompleted', {
   /** Planned renditions that could not be encoded, with the human-readable reason. */
   omitted: { name: string; reason: string }[];
   completedAt: number;
+  /** The playable duration, seconds, when it differs from the published one (a truncated source); null/absent: unchanged. */
+  durationSeconds?: number | null;
 }>;
 
 /** The owner edited title, description, tags or visibility. Absent (null) fields are unchanged. Key: videoId. */

@@ -39,8 +39,8 @@ export function videoCommands(videoId: string) {
       metadata: meta(T0 + 5),
     }),
     fail: (code = 'UNREADABLE_MEDIA'): VideoCommand => ({ type: 'FailProcessing', data: { videoId, reason: 'ffmpeg said no', code }, metadata: meta(T0 + 6) }),
-    complete: (renditions: string[] = [LADDER[0].name], omitted: Data<'CompleteProcessing'>['omitted'] = []): VideoCommand => ({
-      type: 'CompleteProcessing', data: { videoId, renditions, omitted }, metadata: meta(T0 + 9),
+    complete: (renditions: string[] = [LADDER[0].name], omitted: Data<'CompleteProcessing'>['omitted'] = [], durationSeconds?: number): VideoCommand => ({
+      type: 'CompleteProcessing', data: { videoId, renditions, omitted, ...(durationSeconds !== undefined ? { durationSeconds } : {}) }, metadata: meta(T0 + 9),
     }),
     update: (data: Omit<Data<'UpdateVideoMetadata'>, 'videoId'>, actorId: string | null = OWNER): VideoCommand => ({
       type: 'UpdateVideoMetadata', data: { videoId, ...data }, metadata: meta(T0 + 7, actorId),

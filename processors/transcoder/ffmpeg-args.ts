@@ -42,7 +42,20 @@ export interface HlsLadderJob {
   fps: Rational;
   /** Target segment duration, seconds (keyframes are forced on these boundaries). */
   segmentSeconds: number;
+  /**
+   * Progressive output (docs/adr/0007-progressive-publishing-in-one-ffmpeg-run.md): HLS EVENT
+   * playlists rewritten after every segment, and a first segment of `firstSegmentSeconds`
+   * (seconds, ≤ segmentSeconds) so the first segments appear sooner; the later ones keep
+   * `segmentSeconds`. Absent: VOD playlists written at the end, every segment `segmentSeconds`.
+   */
+  progressive?: { firstSegmentSeconds: number };
   renditions: [HlsRenditionOutput, ...HlsRenditionOutput[]];
+  /**
+   * The thumbnail as one more output of the same decode (no second decode): the first frame at or
+   * after `atSeconds` (seconds), `width`×`height` pixels, JPEG at local path `output`, written
+   * atomically (a reader never sees half a file). No file when no frame lies past `atSeconds`.
+   */
+  thumbnail?: { atSeconds: number; width: number; height: number; output: string };
 }
 
 /** Grab one JPEG frame. */
@@ -77,14 +90,16 @@ const COMMON_INPUT_OPTIONS = ['-hide_banner', '-nostdin', '-stats_period', '0.5'
 const STRIP_METADATA = ['-map_metadata', '-1', '-map_chapters', '-1'];
 
 /**
- * The HLS muxer flags, defined once: VOD playlist, fMP4/CMAF segments, every segment starts with
- * a keyframe (`independent_segments`), files named `init.mp4` and `seg-00001.m4s`.
+ * The HLS muxer flags, defined once: VOD (or EVENT) playlist, fMP4/CMAF segments, every segment
+ * starts with a keyframe (`independent_segments`), files named `init.mp4` and `seg-00001.m4s`.
+ * FFmpeg's hlsenc cuts a segment at the first keyframe at or after `hls_time × segments so far`,
+ * so with `hls_time` set to the first segment's length, the forced keyframes alone place the cuts.
  */
-function hlsMuxerOptions(outputDir: string, segmentSeconds: number): string[] {
+function hlsMuxerOptions(outputDir: string, segmentSeconds: number, playlistType: 'vod' | 'event' = 'vod'): string[] {
   return [
     '-f', 'hls',
     '-hls_time', String(segmentSeconds),
-    '-hls_playlist_type', 'vod',
+    '-hls_playlist_type', playlistType,
     '-hls_segment_type', 'fmp4',
     '-hls_flags', 'independent_segments',
     '-hls_fmp4_init_filename', 'init.mp4',
@@ -124,21 +139,30 @@ function deinterlace(interlaced: boolean): string[] {
 }
 
 function ladderInvocation(job: HlsLadderJob): FfmpegInvocation {
-  const n = job.renditions.length;
+  const thumb = job.thumbnail;
+  const n = job.renditions.length + (thumb ? 1 : 0);
   const fps = `${job.fps.num}/${job.fps.den}`;
   // Constant frame rate so forced keyframes (hence segment cuts) fall on exact 4 s boundaries
   // even for VFR sources.
   const head = [...deinterlace(job.interlaced), `fps=${fps}`].join(',');
   const scale = (p: RenditionPlan): string => `scale=${p.width}:${p.height}:flags=bicubic,setsar=1,format=yuv420p`;
+  const branches = job.renditions.map((r) => scale(r.plan));
+  // The thumbnail branch drops the frames before its time; its output stops after one frame.
+  if (thumb) branches.push(`trim=start=${thumb.atSeconds.toFixed(3)},setpts=PTS-STARTPTS,scale=${thumb.width}:${thumb.height},setsar=1`);
   const complexFilter =
     n === 1
-      ? `[0:${job.videoStreamIndex}]${head},${scale(job.renditions[0].plan)}[v0]`
+      ? `[0:${job.videoStreamIndex}]${head},${branches[0]}[v0]`
       : [
-          `[0:${job.videoStreamIndex}]${head},split=${n}${job.renditions.map((_, i) => `[s${i}]`).join('')}`,
-          ...job.renditions.map((r, i) => `[s${i}]${scale(r.plan)}[v${i}]`),
+          `[0:${job.videoStreamIndex}]${head},split=${n}${branches.map((_, i) => `[s${i}]`).join('')}`,
+          ...branches.map((b, i) => `[s${i}]${b}[v${i}]`),
         ].join(';');
   const fpsValue = job.fps.num / job.fps.den;
   const gop = Math.max(1, Math.round(fpsValue * job.segmentSeconds));
+  const first = job.progressive ? Math.min(job.progressive.firstSegmentSeconds, job.segmentSeconds) : job.segmentSeconds;
+  // Keyframes at 0, then every segment boundary: 0, S, 2S… or, progressive, 0, F, F+S, F+2S…
+  const forcedKeyframes = first === job.segmentSeconds
+    ? `expr:gte(t,n_forced*${job.segmentSeconds})`
+    : `expr:gte(t,if(eq(n_forced,0),0,${first}+(n_forced-1)*${job.segmentSeconds}))`;
   const outputs = job.renditions.map((r, i) => {
     const p = r.plan;
     const options = [
@@ -153,16 +177,22 @@ function ladderInvocation(job: HlsLadderJob): FfmpegInvocation {
       '-bufsize', String(p.bufsize),
       '-g', String(gop),
       '-sc_threshold', '0',
-      '-force_key_frames', `expr:gte(t,n_forced*${job.segmentSeconds})`,
+      '-force_key_frames', forcedKeyframes,
       '-fps_mode', 'cfr',
       ...(job.audio
         ? ['-c:a', 'aac', '-b:a', String(AUDIO_BITRATE), '-ac', '2', '-ar', String(audioSampleRate(job.audio.sampleRate))]
         : []),
       ...STRIP_METADATA,
-      ...hlsMuxerOptions(r.outputDir, job.segmentSeconds),
+      ...hlsMuxerOptions(r.outputDir, first, job.progressive ? 'event' : 'vod'),
     ];
     return { options, target: `${r.outputDir}/index.m3u8` };
   });
+  if (thumb) {
+    outputs.push({
+      options: ['-map', `[v${job.renditions.length}]`, '-frames:v', '1', '-q:v', '3', ...STRIP_METADATA, '-f', 'image2', '-update', '1', '-atomic_writing', '1'],
+      target: thumb.output,
+    });
+  }
   return { inputOptions: [...COMMON_INPUT_OPTIONS], input: job.input, complexFilter, outputs };
 }
 

@@ -34,6 +34,9 @@ export async function runFfmpeg(inv: FfmpegInvocation, opts: RunFfmpegOptions): 
   opts.logger?.debug({ argv }, 'ffmpeg start');
   let reached = -1;
   await runBounded(opts.ffmpegPath, argv, {
+    // Each output logs two lines per segment and ~20 encoder summary lines at the end: keep
+    // enough to see which output failed (transcode-job.ts `failingRung`).
+    tailLines: 30 + 24 * inv.outputs.length,
     ...opts.bounds,
     isProgress: (line) => {
       const t = parseStatsTime(line);

@@ -1,10 +1,10 @@
 /**
  * A transcode's HLS output between FFmpeg and the object store: measuring a finished rendition,
- * uploading it (media playlist last), the master playlist, and reading back what an earlier
- * attempt already uploaded (the `rendition.json` sidecar), which makes a job idempotent per
- * (video, rendition).
+ * the master playlist, and reading back what an earlier attempt completed (the `rendition.json`
+ * sidecar, uploaded last), which makes a job idempotent per (video, rendition). The segments and
+ * growing playlists are uploaded by progressive-upload.ts.
  */
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RenditionInfo } from '../../domain/events.ts';
 import type { ObjectStore } from '../../platform/object-store/object-store.port.ts';
@@ -12,9 +12,6 @@ import type { HlsRenditionOutput } from './ffmpeg-args.ts';
 import { MediaRejectedError } from './ffprobe.ts';
 import { contentTypeOf, hlsKeys } from './hls-keys.ts';
 import { avc1CodecFromMp4, codecsString, measureBandwidth, parseMediaPlaylist, writeMasterPlaylist } from './master-playlist.ts';
-
-/** Uploads running at once per rendition. */
-const UPLOAD_CONCURRENCY = 4;
 
 /** A finished rendition, as stored next to its media playlist (`rendition.json`). */
 export interface EncodedRendition extends RenditionInfo {
@@ -76,18 +73,17 @@ export async function describeRendition(out: HlsRenditionOutput, fps: number, ha
   };
 }
 
-/** Uploads a rendition directory; the media playlist goes last so its existence means "complete". */
-export async function uploadRendition(objectStore: ObjectStore, videoId: string, out: HlsRenditionOutput, info: EncodedRendition): Promise<void> {
-  const files = (await readdir(out.outputDir)).filter((f) => f !== 'index.m3u8');
-  await inParallel(files, UPLOAD_CONCURRENCY, (f) => objectStore.putFile(hlsKeys.rendition(videoId, out.plan.name, f), join(out.outputDir, f), contentTypeOf(f)));
-  await objectStore.putObject(hlsKeys.rendition(videoId, out.plan.name, 'rendition.json'), Buffer.from(JSON.stringify(info)), 'application/json');
-  await objectStore.putFile(hlsKeys.rendition(videoId, out.plan.name, 'index.m3u8'), join(out.outputDir, 'index.m3u8'), contentTypeOf('index.m3u8'));
-}
-
-/** Writes the master playlist over the given (complete) renditions, in their order. */
-export async function uploadMaster(objectStore: ObjectStore, videoId: string, done: Map<string, EncodedRendition>): Promise<void> {
+/**
+ * Writes the master playlist over `renditions` (complete ones with their measured bandwidths, or,
+ * under progressive publishing, growing ones with their planned bandwidths), lowest first.
+ */
+export async function uploadMaster(
+  objectStore: ObjectStore,
+  videoId: string,
+  renditions: Iterable<RenditionInfo & { averageBandwidth?: number; frameRate?: number }>,
+): Promise<void> {
   const text = writeMasterPlaylist(
-    [...done.values()].map((r) => ({
+    [...renditions].map((r) => ({
       bandwidth: r.bandwidth,
       averageBandwidth: r.averageBandwidth,
       width: r.width,
@@ -98,16 +94,4 @@ export async function uploadMaster(objectStore: ObjectStore, videoId: string, do
     })),
   );
   await objectStore.putObject(hlsKeys.master(videoId), Buffer.from(text), contentTypeOf('.m3u8'));
-}
-
-/** Runs `fn` over `items`, at most `limit` at a time. */
-async function inParallel<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

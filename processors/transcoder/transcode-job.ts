@@ -1,26 +1,34 @@
 /**
  * One transcode of an uploaded video, in its working folder `<workDir>/<videoId>/` (deleted at the
- * end): download the source, probe it and announce the ladder (StartProcessing), encode and
- * upload the lowest rung alone and publish the video with it
- * (docs/adr/0002-publish-at-the-lowest-rendition.md), then every other rung in one FFmpeg run,
- * and close with CompleteProcessing.
- * Rungs an earlier attempt uploaded completely are not encoded again.
+ * end): download the source, probe it and announce the ladder (StartProcessing), then encode
+ * every rung in ONE FFmpeg run (one decode) whose segments are uploaded as they appear; the video
+ * is published (PublishVideo with the rungs the master lists) as soon as every rung has its first
+ * segment, each rung is recorded (RecordRenditionEncoded) once complete, and CompleteProcessing
+ * closes it (docs/adr/0007-progressive-publishing-in-one-ffmpeg-run.md, superseding ADR 0002).
+ * Rungs an earlier attempt completed are not encoded again; segments it published are not
+ * uploaded again.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Command } from '../../commands/command-bus.port.ts';
 import type { ObjectStore } from '../../platform/object-store/object-store.port.ts';
 import { ObjectStoreError } from '../../platform/object-store/object-store.port.ts';
-import type { HlsRenditionOutput } from './ffmpeg-args.ts';
+import { planThumbnail, type HlsRenditionOutput } from './ffmpeg-args.ts';
 import { makeThumbnail, OutOfMemoryError, runJob, type FfmpegEnv } from './ffmpeg-steps.ts';
 import { MediaRejectedError, probeMedia } from './ffprobe.ts';
 import { hlsKeys } from './hls-keys.ts';
-import { describeRendition, readUploadedRendition, toRenditionInfo, uploadMaster, uploadRendition, type EncodedRendition } from './hls-output.ts';
+import { describeRendition, readUploadedRendition, toRenditionInfo, uploadMaster, type EncodedRendition } from './hls-output.ts';
+import { contentTypeOf } from './hls-keys.ts';
 import type { RenditionPlan } from './ladder.ts';
+import { growingPlaylist, ProgressiveUpload, publishedSegmentCounts } from './progressive-upload.ts';
+import { parseMediaPlaylist } from './master-playlist.ts';
 import { ProgressReporter } from './progress-reporter.ts';
 import { checkSourceLimits, DEFAULT_SOURCE_LIMITS, DEFAULT_TIME_LIMITS, type SourceLimits } from './media-limits.ts';
 import { ladderJob, planTranscode, plannedCodecs, type TranscodePlan } from './transcode-plan.ts';
+
+/** Default length of every rung's first segment, seconds: playable after one second of video is encoded. */
+export const FIRST_SEGMENT_SECONDS = 1;
 
 /** Sends a command to the video aggregate (metadata added by the sender). */
 export type SendCommand = <C extends Command>(type: C['type'], data: C['data']) => Promise<void>;
@@ -31,13 +39,15 @@ interface TranscodeEnv extends FfmpegEnv {
   workDir: string;
   /** Target segment duration, seconds. */
   segmentSeconds: number;
+  /** Length of the first segment of every rung, seconds (≤ segmentSeconds); default FIRST_SEGMENT_SECONDS. */
+  firstSegmentSeconds?: number;
   ffprobePath: string;
   send: SendCommand;
   /** What a source may be (checked after ffprobe, before any encode); default DEFAULT_SOURCE_LIMITS. */
   sourceLimits?: SourceLimits;
   /**
    * The last attempt the caller allows (the retry after an out-of-memory kill): an
-   * OutOfMemoryError of the higher rungs then omits them (OUT_OF_MEMORY) instead of being thrown.
+   * OutOfMemoryError after publication then omits rungs (OUT_OF_MEMORY) instead of being thrown.
    */
   finalAttempt?: boolean;
   /** Called after each successful FFmpeg encode run with the rungs it produced and its wall time, seconds. */
@@ -61,8 +71,12 @@ export async function transcode(env: TranscodeEnv, videoId: string, objectKey: s
 }
 
 class TranscodeJob {
-  /** Complete renditions by name, in the order the master playlist lists them. */
+  /** Complete renditions by name. */
   private readonly done = new Map<string, EncodedRendition>();
+  /** Whether the master playlist is on the object store (published by this job or an earlier attempt). */
+  private published = false;
+  /** Whether the thumbnail is still to be uploaded (an earlier attempt may have). */
+  private thumbnailNeeded = true;
 
   constructor(
     private readonly env: TranscodeEnv,
@@ -74,60 +88,70 @@ class TranscodeJob {
   async run(objectKey: string): Promise<void> {
     const { env, videoId, done, log } = this;
     const plan = await this.planFrom(await this.download(objectKey));
-    const [lowest, ...rest] = plan.rungs;
     for (const p of plan.rungs) {
       const existing = await readUploadedRendition(env.objectStore, videoId, p.name);
       if (existing) done.set(p.name, existing);
     }
-    const remaining = rest.filter((p) => !done.has(p.name));
-    const weightOf = (ps: RenditionPlan[]): number => ps.reduce((s, p) => s + p.width * p.height * plan.info.duration, 0);
-    const lowestWeight = done.has(lowest.name) ? 0 : weightOf([lowest]);
-    const restWeight = weightOf(remaining);
-    const progress = new ProgressReporter(lowestWeight + restWeight, (p) => env.send('ReportProcessingProgress', { videoId, progress: p }), log);
+    this.published = await env.objectStore.exists(hlsKeys.master(videoId));
+    this.thumbnailNeeded = !(await env.objectStore.exists(hlsKeys.thumbnail(videoId)));
+    const progress = new ProgressReporter(1, (p) => env.send('ReportProcessingProgress', { videoId, progress: p }), log);
+    const omitted = new Map<string, string>();
+    let listed = plan.rungs.filter((p) => !done.has(p.name));
+    let pending = listed;
 
-    // 1. Lowest rung alone, so the video is playable as early as possible.
-    if (!done.has(lowest.name)) {
-      const [out] = await this.encode(plan, [lowest], `the ${lowest.name} rendition`, (f) => progress.update(lowestWeight, f));
-      progress.finishRun(lowestWeight);
-      // Deleted while encoding? Then nothing of it may reach the (public) object store.
-      await progress.confirm();
-      await this.store(plan, out);
-      log.info({ rendition: done.get(lowest.name) }, 'lowest rendition encoded');
-    }
-    await this.publish(plan, lowest);
-
-    // 2. Every remaining rung in ONE run: one decode, split filter, one HLS output per rung.
-    let higherFailure: MediaRejectedError | null = null;
-    if (remaining.length > 0) {
+    // Every unfinished rung in ONE run (one decode, split filter, one HLS output per rung). If the
+    // run fails for good, the rung FFmpeg names is left out and the rest run again; a failure
+    // naming none leaves the lowest rung alone (the least memory and work); if that fails too, the
+    // video fails, or, already published, its lowest rung ends where it stopped.
+    while (pending.length > 0) {
       try {
-        const what = `renditions ${remaining.map((p) => p.name).join(', ')}`;
-        const outs = await this.encode(plan, remaining as [RenditionPlan, ...RenditionPlan[]], what, (f) => progress.update(restWeight, f));
-        progress.finishRun(restWeight);
-        await progress.confirm();
-        for (const out of outs) await this.store(plan, out);
+        await this.encode(plan, pending, listed, progress);
+        break;
       } catch (err) {
-        // The video is already published with its lowest rendition: a permanent problem with the
-        // higher rungs leaves it playable rather than failing it.
         const permanent = err instanceof OutOfMemoryError && env.finalAttempt ? new MediaRejectedError('OUT_OF_MEMORY', err.message, { cause: err }) : err;
         if (!(permanent instanceof MediaRejectedError)) throw err;
-        higherFailure = permanent;
-        log.error({ err, code: permanent.code }, 'higher renditions failed; video stays published with fewer renditions');
+        const culprit = failingRung(permanent, pending);
+        const reason = permanent.reason;
+        if (culprit && pending.length > 1) {
+          log.error({ err, rendition: culprit.name, code: permanent.code }, 'one rendition failed; encoding the others again without it');
+          omitted.set(culprit.name, reason);
+          pending = pending.filter((p) => p !== culprit);
+        } else if (pending.length > 1 && permanent.code !== 'PROCESSING_TIMEOUT') {
+          // (A run killed at its time limit has used the job's time budget: no second run.)
+          log.error({ err, code: permanent.code }, 'the ladder failed; encoding the lowest rendition alone');
+          for (const p of pending.slice(1)) omitted.set(p.name, reason);
+          pending = pending.slice(0, 1);
+        } else if (!this.published) {
+          throw permanent;
+        } else {
+          for (const p of pending) omitted.set(p.name, reason); // kept for the rungs that published nothing
+          log.error({ err, code: permanent.code }, 'the run failed after publication; each rendition ends where it stopped');
+          for (const p of pending) await this.endTruncated(plan, p);
+          pending = [];
+        }
+        listed = listed.filter((p) => !omitted.has(p.name));
       }
     }
-    await uploadMaster(env.objectStore, videoId, done);
-    for (const p of rest) {
-      const r = done.get(p.name);
-      if (r) await env.send('RecordRenditionEncoded', { videoId, rendition: toRenditionInfo(r) });
-    }
     await progress.flush();
-    // 3. The end of processing, explicitly: clients waiting for progress 100 must not wait for
+    const inMaster = plan.rungs.filter((p) => done.has(p.name));
+    if (inMaster.length === 0) throw new MediaRejectedError('UNDECODABLE_VIDEO', 'No rendition could be encoded.');
+    if (!this.published) {
+      await progress.confirm();
+      await this.publish(plan, inMaster.map((p) => this.ladderEntry(plan, p)), () => true);
+    }
+    await uploadMaster(env.objectStore, videoId, inMaster.map((p) => done.get(p.name)!));
+    for (const p of inMaster) await env.send('RecordRenditionEncoded', { videoId, rendition: toRenditionInfo(done.get(p.name)!) });
+    // The end of processing, explicitly: clients waiting for progress 100 must not wait for
     // rungs that will never come. Sent again on redelivery (the aggregate ignores a repeat).
-    const inMaster = plan.rungs.filter((p) => done.has(p.name)).map((p) => p.name);
-    const omitted = plan.rungs
+    const omittedList = plan.rungs
       .filter((p) => !done.has(p.name))
-      .map((p) => ({ name: p.name, reason: higherFailure?.reason ?? 'The rendition could not be encoded.' }));
-    await env.send('CompleteProcessing', { videoId, renditions: inMaster, omitted });
-    log.info({ renditions: inMaster, omitted: omitted.map((o) => o.name) }, 'transcode finished');
+      .map((p) => ({ name: p.name, reason: omitted.get(p.name) ?? 'The rendition could not be encoded.' }));
+    // A truncated upload can claim a duration in its header far beyond what decodes: the
+    // published duration (from the header) is corrected to the playable one.
+    const playable = Math.max(...inMaster.map((p) => done.get(p.name)!.durationSeconds));
+    const corrected = playable > 0 && playable < plan.info.duration * 0.9 ? { durationSeconds: playable } : {};
+    await env.send('CompleteProcessing', { videoId, renditions: inMaster.map((p) => p.name), omitted: omittedList, ...corrected });
+    log.info({ renditions: inMaster.map((p) => p.name), omitted: omittedList.map((o) => o.name) }, 'transcode finished');
   }
 
   /** Downloads the source into the work folder; returns its path. @throws MediaRejectedError SOURCE_NOT_FOUND */
@@ -171,49 +195,155 @@ class TranscodeJob {
     return plan;
   }
 
-  /** Encodes `rungs` in one FFmpeg run into `<dir>/hls/<rung>/`; `what` names them in errors. */
+  /**
+   * Encodes `rungs` in one progressive FFmpeg run into `<dir>/hls/<rung>/`, uploading segments as
+   * they appear; once every rung has its first segment, publishes the video with a master that
+   * lists `listed` (the rungs still in play, complete or growing). Each rung is then measured,
+   * its playlist ended (#EXT-X-ENDLIST) and its sidecar uploaded last: the mark of completion.
+   */
   private async encode(
     plan: TranscodePlan,
-    rungs: [RenditionPlan, ...RenditionPlan[]],
-    what: string,
-    onFraction: (f: number) => void,
-  ): Promise<[HlsRenditionOutput, ...HlsRenditionOutput[]]> {
+    rungs: RenditionPlan[],
+    listed: RenditionPlan[],
+    progress: ProgressReporter,
+  ): Promise<void> {
+    const { env, videoId } = this;
     const outs = (await Promise.all(rungs.map(async (p) => {
       const outputDir = join(this.dir, 'hls', p.name);
+      await rm(outputDir, { recursive: true, force: true });
       await mkdir(outputDir, { recursive: true });
       return { plan: p, outputDir };
     }))) as [HlsRenditionOutput, ...HlsRenditionOutput[]];
+    const upload = new ProgressiveUpload(
+      env.objectStore, videoId, outs, Math.ceil(env.segmentSeconds),
+      await publishedSegmentCounts(env.objectStore, videoId, rungs.map((p) => p.name)), this.log,
+    );
+    const { info, video } = plan;
+    const job = {
+      ...ladderJob(plan, env.segmentSeconds, outs),
+      progressive: { firstSegmentSeconds: env.firstSegmentSeconds ?? FIRST_SEGMENT_SECONDS },
+      // The thumbnail from the same decode; `publish` falls back to a run of its own when none came.
+      ...(this.thumbnailNeeded ? { thumbnail: { ...planThumbnail(info.duration, video.displayWidth, video.displayHeight), output: this.thumbnailPath() } } : {}),
+    };
+    const what = `renditions ${rungs.map((p) => p.name).join(', ')}`;
     const started = performance.now();
-    await runJob(this.env, ladderJob(plan, this.env.segmentSeconds, outs), what, onFraction, plan.info.duration);
-    this.env.onEncoded?.(rungs.map((p) => p.name), (performance.now() - started) / 1000);
-    return outs;
-  }
-
-  /** Measures and uploads an encoded rung; it is then complete. */
-  private async store(plan: TranscodePlan, out: HlsRenditionOutput): Promise<void> {
-    const encoded = await describeRendition(out, plan.fpsValue, plan.hasAudio, plannedCodecs(plan, out.plan));
-    await uploadRendition(this.env.objectStore, this.videoId, out, encoded);
-    this.done.set(out.plan.name, encoded);
+    // Killed when an upload fails or the aggregate refuses (the video was deleted meanwhile).
+    const stop = new AbortController();
+    const signal = env.signal ? AbortSignal.any([env.signal, stop.signal]) : stop.signal;
+    const ffmpeg = runJob({ ...env, signal }, job, what, (f) => progress.update(1, f), plan.info.duration);
+    let ended = false;
+    void ffmpeg.then(() => { ended = true; }, () => { ended = true; });
+    await upload.run(ffmpeg, {
+      // Deleted while encoding? Then nothing of it may reach the (public) object store.
+      beforeFirstUpload: () => progress.confirm(),
+      onFirstSegments: async () => {
+        if (this.published) return;
+        await this.publish(plan, listed.map((p) => this.done.get(p.name) ?? this.ladderEntry(plan, p)), () => ended);
+      },
+      abort: () => stop.abort(),
+    });
+    env.onEncoded?.(rungs.map((p) => p.name), (performance.now() - started) / 1000);
+    progress.update(1, 1);
+    for (const out of outs) {
+      const encoded = await describeRendition(out, plan.fpsValue, plan.hasAudio, plannedCodecs(plan, out.plan));
+      await this.complete(out.plan.name, await upload.endedPlaylist(out), encoded);
+    }
   }
 
   /**
-   * Uploads the thumbnail (once) and a master playlist of the complete renditions (a player must
-   * never see a missing variant), records the lowest rendition and publishes the video.
+   * A rung whose run failed after publication: its published playlist is ended where it stopped
+   * (a shorter rendition rather than a playlist that never ends) and it counts as complete; a
+   * rung with no published segment stays incomplete (omitted).
    */
-  private async publish(plan: TranscodePlan, lowest: RenditionPlan): Promise<void> {
-    const { env, videoId, done } = this;
-    const thumbnailKey = hlsKeys.thumbnail(videoId);
-    if (!(await env.objectStore.exists(thumbnailKey))) {
-      const thumb = await makeThumbnail(env, this.dir, plan);
-      await env.objectStore.putFile(thumbnailKey, thumb, 'image/jpeg');
-    }
-    await uploadMaster(env.objectStore, videoId, done);
-    const encoded = done.get(lowest.name)!;
-    await env.send('RecordRenditionEncoded', { videoId, rendition: toRenditionInfo(encoded) });
-    // A truncated upload can claim a duration in its header far beyond what decodes: publish the
-    // playable duration then.
-    const playable = encoded.durationSeconds;
-    const durationSeconds = playable > 0 && playable < plan.info.duration * 0.9 ? playable : plan.info.duration;
-    await env.send('PublishVideo', { videoId, masterPlaylistKey: hlsKeys.master(videoId), thumbnailKey, durationSeconds });
+  private async endTruncated(plan: TranscodePlan, rung: RenditionPlan): Promise<void> {
+    const key = hlsKeys.rendition(this.videoId, rung.name, 'index.m3u8');
+    const obj = await this.env.objectStore.getObject(key);
+    if (!obj) return;
+    const chunks: Buffer[] = [];
+    for await (const c of obj.body) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c));
+    const text = Buffer.concat(chunks).toString('utf8');
+    const { segments } = parseMediaPlaylist(text);
+    if (segments.length === 0) return;
+    const encoded: EncodedRendition = {
+      ...this.ladderEntry(plan, rung),
+      durationSeconds: segments.reduce((n, seg) => n + seg.duration, 0),
+    };
+    await this.complete(rung.name, Buffer.from(growingPlaylist(text, segments.length, Math.ceil(this.env.segmentSeconds), true)), encoded);
   }
+
+  /** Uploads a complete rung's ended playlist, then its sidecar (the mark of completion, read by a redelivered job). */
+  private async complete(name: string, endedPlaylist: Buffer, encoded: EncodedRendition): Promise<void> {
+    const { objectStore } = this.env;
+    await objectStore.putObject(hlsKeys.rendition(this.videoId, name, 'index.m3u8'), endedPlaylist, contentTypeOf('index.m3u8'));
+    await objectStore.putObject(hlsKeys.rendition(this.videoId, name, 'rendition.json'), Buffer.from(JSON.stringify(encoded)), 'application/json');
+    this.done.set(name, encoded);
+  }
+
+  /** A rung as the master lists it before it is measured: planned bandwidth and codecs. */
+  private ladderEntry(plan: TranscodePlan, rung: RenditionPlan): EncodedRendition {
+    const planned = plan.ladder.find((r) => r.name === rung.name)!;
+    return { ...planned, averageBandwidth: planned.bandwidth, frameRate: plan.fpsValue, durationSeconds: plan.info.duration };
+  }
+
+  private thumbnailPath(): string {
+    return join(this.dir, 'thumbnail.jpg');
+  }
+
+  /**
+   * The local thumbnail to upload: the ladder run's (waited for while the run has not `ended`),
+   * else one made by a run of its own (a source whose frames end before the thumbnail's time).
+   * @throws MediaRejectedError UNDECODABLE_VIDEO when no frame decodes
+   */
+  private async thumbnailFile(plan: TranscodePlan, ended: () => boolean): Promise<string> {
+    const path = this.thumbnailPath();
+    const made = async (): Promise<boolean> => ((await stat(path).catch(() => null))?.size ?? 0) > 0;
+    while (!(await made()) && !ended()) await new Promise((r) => setTimeout(r, 20));
+    return (await made()) ? path : makeThumbnail(this.env, this.dir, plan);
+  }
+
+  /**
+   * Uploads the thumbnail (unless an earlier attempt did) and the master over `renditions`, and
+   * publishes the video with them (a player must never see a variant without segments). Deleted
+   * meanwhile? The aggregate refuses (DomainError).
+   */
+  private async publish(plan: TranscodePlan, renditions: EncodedRendition[], ended: () => boolean): Promise<void> {
+    const { env, videoId } = this;
+    if (this.thumbnailNeeded) {
+      await env.objectStore.putFile(hlsKeys.thumbnail(videoId), await this.thumbnailFile(plan, ended), 'image/jpeg');
+      this.thumbnailNeeded = false;
+    }
+    await uploadMaster(env.objectStore, videoId, renditions);
+    this.published = true;
+    await env.send('PublishVideo', {
+      videoId,
+      masterPlaylistKey: hlsKeys.master(videoId),
+      thumbnailKey: hlsKeys.thumbnail(videoId),
+      durationSeconds: plan.info.duration,
+      renditions: renditions.map(toRenditionInfo),
+    });
+  }
+}
+
+/**
+ * The rung a failed FFmpeg run names in its stderr, or null. FFmpeg fails a multi-output run whole
+ * when one output fails; its muxer's lines carry the muxer's address (`[hls @ 0x…]`), so the rung
+ * is the one whose `/hls/<rung>/` path that muxer also opened; else `output file #N` (the N-th
+ * rung of the run), else a `/hls/<rung>/` path on an error line.
+ */
+export function failingRung(err: MediaRejectedError, rungs: readonly RenditionPlan[]): RenditionPlan | null {
+  const lines = `${String((err.cause as { stderrTail?: string } | undefined)?.stderrTail ?? '')}\n${err.message}`.split('\n');
+  const byName = (name: string | undefined): RenditionPlan | null => rungs.find((p) => p.name === name) ?? null;
+  const rungIn = (line: string): string | undefined => /\/hls\/([^/\s'"]+)\//.exec(line)?.[1];
+  const isError = (line: string): boolean => /fail|error|could not|cannot|invalid/i.test(line);
+  for (const line of lines.filter(isError)) {
+    const muxer = /^\[hls @ (0x[0-9a-f]+)\]/.exec(line)?.[1];
+    if (!muxer) continue;
+    const found = lines.filter((l) => l.startsWith(`[hls @ ${muxer}]`)).map(rungIn).find(Boolean);
+    if (found) return byName(found);
+  }
+  for (const line of lines) {
+    const index = /output file #(\d+)/i.exec(line)?.[1];
+    if (index !== undefined) return rungs[Number(index)] ?? null;
+  }
+  return byName(lines.filter(isError).map(rungIn).find(Boolean));
 }

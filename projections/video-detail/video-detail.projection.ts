@@ -141,6 +141,7 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
           v.omittedRenditions = e.data.omitted.map((o) => ({ name: o.name, reason: o.reason }));
           // The final master: a rung listed while growing and then omitted is gone from it.
           v.renditions = v.renditions.filter((r) => e.data.renditions.includes(r.name));
+          if (e.data.durationSeconds != null) v.durationSeconds = e.data.durationSeconds;
         });
       case 'VideoMetadataUpdated':
         return updateVideo(tx, e.data.videoId, e.data.updatedAt, (v) => {

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createInMemoryEventLog } from '../../platform/log/in-memory/in-memory-event-log.adapter.ts';
-import { videoCommands, T0 } from '../../domain/video/video.fixtures.ts';
+import { LADDER, videoCommands, T0 } from '../../domain/video/video.fixtures.ts';
 import type { DomainCommand } from '../../domain/commands.ts';
 import { CodecError } from '../event-codec.port.ts';
 import type { CommandOutcome, CommandRecord, TopicCommand, TopicCommandType } from '../command-codec.port.ts';
@@ -26,9 +26,9 @@ const SAMPLES: { [K in TopicCommandType]: Extract<TopicCommand, { type: K }> } =
   StartProcessing: v.startProcessing() as Extract<TopicCommand, { type: 'StartProcessing' }>,
   ReportProcessingProgress: v.progress(42.5) as Extract<TopicCommand, { type: 'ReportProcessingProgress' }>,
   RecordRenditionEncoded: v.renditionEncoded() as Extract<TopicCommand, { type: 'RecordRenditionEncoded' }>,
-  PublishVideo: v.publish() as Extract<TopicCommand, { type: 'PublishVideo' }>,
+  PublishVideo: v.publish([...LADDER]) as Extract<TopicCommand, { type: 'PublishVideo' }>,
   FailProcessing: v.fail() as Extract<TopicCommand, { type: 'FailProcessing' }>,
-  CompleteProcessing: v.complete(['240p'], [{ name: '360p', reason: 'Conversion failed!' }]) as Extract<TopicCommand, { type: 'CompleteProcessing' }>,
+  CompleteProcessing: v.complete(['240p'], [{ name: '360p', reason: 'Conversion failed!' }], 11.9) as Extract<TopicCommand, { type: 'CompleteProcessing' }>,
   UpdateVideoMetadata: v.update({ title: 'Sunset 🌅', tags: [] }) as Extract<TopicCommand, { type: 'UpdateVideoMetadata' }>,
   DeleteVideo: v.delete() as Extract<TopicCommand, { type: 'DeleteVideo' }>,
   PostComment: { type: 'PostComment', data: {

@@ -47,6 +47,7 @@ const SAMPLES: { [K in DomainEventType]: Extract<DomainEvent, { type: K }> } = {
   VideoPublished: { type: 'VideoPublished', data: {
     videoId: '01HXZ8R0000000000000000001', masterPlaylistKey: 'hls/01HXZ8R0000000000000000001/master.m3u8',
     thumbnailKey: 'hls/01HXZ8R0000000000000000001/thumb.jpg', durationSeconds: 12.48, publishedAt: t0 + 71_000,
+    renditions: [rung('240p', 426, 240, 400_000), rung('360p', 640, 360, 800_000)],
   } },
   VideoProcessingFailed: { type: 'VideoProcessingFailed', data: {
     videoId: '01HXZ8R0000000000000000002', reason: 'the file has no video stream', code: 'NO_VIDEO_STREAM', failedAt: t0 + 80_000,
@@ -54,7 +55,7 @@ const SAMPLES: { [K in DomainEventType]: Extract<DomainEvent, { type: K }> } = {
   VideoProcessingCompleted: { type: 'VideoProcessingCompleted', data: {
     videoId: '01HXZ8R0000000000000000001', renditions: ['240p', '360p'],
     omitted: [{ name: '720p', reason: 'Encoding failed while producing renditions 720p (Conversion failed!).' }],
-    completedAt: t0 + 85_000,
+    completedAt: t0 + 85_000, durationSeconds: 11.9,
   } },
   VideoMetadataUpdated: { type: 'VideoMetadataUpdated', data: {
     videoId: '01HXZ8R0000000000000000001', title: 'Sunset over the bay (4K)', description: null, tags: [], visibility: 'private',

@@ -8,7 +8,7 @@
  * Failures are injected by decorating real objects (`objectStore`, `commandBus`, an FFmpeg
  * wrapper as `ffmpegPath`), never by re-implementing them. Always `await world.close()`.
  */
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { CommandBus } from '../../../commands/command-bus.port.ts';
@@ -52,6 +52,8 @@ export interface TranscoderWorld extends TopologyWorld {
   readonly objectStore: EmbeddedObjectStore;
   /** Keys the transcoder wrote (putFile, putObject), in completion order, repeats kept. */
   readonly writes: string[];
+  /** Every version of every playlist (`.m3u8`) the transcoder wrote, in completion order. */
+  readonly written: { key: string; body: Buffer }[];
   readonly videoDetail: VideoDetailQueries;
   /** The world's temporary folder (removed by `close`); scratch files may go here. */
   readonly dir: string;
@@ -86,15 +88,18 @@ export async function createTranscoderWorld(opts: TranscoderWorldOptions = {}): 
   const world = await createTopologyWorld({ nodes: [readModel], redeliver: opts.redeliver });
   const objectStore = createTestObjectStore(dir);
   const writes: string[] = [];
+  const written: { key: string; body: Buffer }[] = [];
   const spied: ObjectStore = {
     ...objectStore,
     async putFile(key, path, contentType) {
       await objectStore.putFile(key, path, contentType);
       writes.push(key);
+      if (key.endsWith('.m3u8')) written.push({ key, body: await readFile(path) });
     },
     async putObject(key, body, contentType) {
       await objectStore.putObject(key, body, contentType);
       writes.push(key);
+      if (key.endsWith('.m3u8') && Buffer.isBuffer(body)) written.push({ key, body });
     },
   };
   const workDir = join(dir, 'work');
@@ -112,6 +117,7 @@ export async function createTranscoderWorld(opts: TranscoderWorldOptions = {}): 
     ...world,
     objectStore,
     writes,
+    written,
     videoDetail: readModel.queries,
     dir,
     workDir,
