@@ -31,7 +31,11 @@ export interface UploadState {
 export interface VideoStatusView {
   status: VideoStatus;
   progress: number;
-  renditions: { name: string; width: number; height: number; bandwidth: number }[];
+  /**
+   * The renditions the master playlist lists, lowest first; `complete` false while its playlist
+   * still grows (progressive publishing; servers before issue 11 omit it: complete).
+   */
+  renditions: { name: string; width: number; height: number; bandwidth: number; complete?: boolean }[];
   /** The failure's fixed public sentence when failed (one per `error_code`). */
   error: string | null;
   /** Stable failure code when failed, e.g. `RESOLUTION_TOO_HIGH` (servers before issue 8 omit it). */
