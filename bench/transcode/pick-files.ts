@@ -1,9 +1,9 @@
-/** Picking the benchmark's files: the largest playable videos of a media folder, or a generated clip. */
+/** Picking the benchmark's files: the largest playable videos of a media folder, or generated 1080p clips. */
 import { readdir } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { MediaRejectedError, probeMedia } from '../../processors/transcoder/ffprobe.ts';
 import type { SourceInfo } from '../../processors/transcoder/ffprobe.ts';
-import { BINARIES, execFileP, log } from './support.ts';
+import { BINARIES, execFileP, log, spawnFfmpeg, ticker } from './support.ts';
 
 /** Which files `pickLargest` picks. */
 export interface PickOptions {
@@ -91,14 +91,34 @@ export async function pickLargest(opts: PickOptions): Promise<Candidate[]> {
   return found.slice(0, opts.files);
 }
 
-/** Generates a 20 s 1080p30 H.264 + AAC clip (lavfi testsrc2 + sine) when no media folder exists. */
-export async function generateClip(dir: string): Promise<string> {
-  const out = join(dir, 'testsrc2-1080p-20s.mp4');
-  await execFileP(BINARIES.ffmpeg, [
-    '-hide_banner', '-v', 'error', '-nostdin',
-    '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=30',
-    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-    '-t', '20', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-y', out,
-  ]);
+/** What the generated clips are; the benchmark prints it. */
+export const GENERATED_CLIP =
+  '1920x1080 30 fps H.264 (libx264 ultrafast, 8 Mbit/s, maxrate 8M, bufsize 16M, yuv420p) + AAC stereo 48 kHz, from lavfi testsrc2 + sine 440 Hz';
+
+/**
+ * Generates a `seconds` long clip (GENERATED_CLIP) into `dir` with FFmpeg's lavfi sources, logging
+ * its progress every 10 s on stderr; returns its path. testsrc2 is far easier to encode than camera
+ * footage (flat colours, little motion): encode times are a lower bound for real uploads.
+ */
+export async function generateClip(dir: string, seconds: number): Promise<string> {
+  const out = join(dir, `testsrc2-1080p30-${seconds}s.mp4`);
+  let reached = 0;
+  const stop = ticker(`generating ${basename(out)}`, () => `, ${reached.toFixed(0)}/${seconds} s written`);
+  try {
+    await spawnFfmpeg(
+      [
+        '-hide_banner', '-nostdin', '-stats_period', '1',
+        '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=30',
+        '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+        '-t', String(seconds),
+        '-c:v', 'libx264', '-preset', 'ultrafast', '-b:v', '8M', '-maxrate', '8M', '-bufsize', '16M', '-pix_fmt', 'yuv420p',
+        '-c:a', 'aac', '-b:a', '128k', '-ac', '2',
+        '-y', out,
+      ],
+      (s) => (reached = s),
+    );
+  } finally {
+    stop();
+  }
   return out;
 }

@@ -373,7 +373,8 @@ export function evolveVideo(state: VideoState, event: VideoEvent): VideoState {
     case 'VideoProcessingFailed':
       return { ...state, status: 'failed', failure: { code: event.data.code, reason: event.data.reason }, updatedAt: event.data.failedAt };
     case 'VideoProcessingCompleted':
-      return { ...state, completed: true, updatedAt: event.data.completedAt };
+      // A truncated source's playable duration (what the view rule measures watching against).
+      return { ...state, completed: true, durationSeconds: event.data.durationSeconds ?? state.durationSeconds, updatedAt: event.data.completedAt };
     case 'VideoMetadataUpdated': {
       const d = event.data;
       return {

@@ -50,12 +50,6 @@ export interface HlsLadderJob {
    */
   progressive?: { firstSegmentSeconds: number };
   renditions: [HlsRenditionOutput, ...HlsRenditionOutput[]];
-  /**
-   * The thumbnail as one more output of the same decode (no second decode): the first frame at or
-   * after `atSeconds` (seconds), `width`×`height` pixels, JPEG at local path `output`, written
-   * atomically (a reader never sees half a file). No file when no frame lies past `atSeconds`.
-   */
-  thumbnail?: { atSeconds: number; width: number; height: number; output: string };
 }
 
 /** Grab one JPEG frame. */
@@ -139,22 +133,18 @@ function deinterlace(interlaced: boolean): string[] {
 }
 
 function ladderInvocation(job: HlsLadderJob): FfmpegInvocation {
-  const thumb = job.thumbnail;
-  const n = job.renditions.length + (thumb ? 1 : 0);
+  const n = job.renditions.length;
   const fps = `${job.fps.num}/${job.fps.den}`;
-  // Constant frame rate so forced keyframes (hence segment cuts) fall on exact 4 s boundaries
+  // Constant frame rate so forced keyframes (hence segment cuts) fall on exact segment boundaries
   // even for VFR sources.
   const head = [...deinterlace(job.interlaced), `fps=${fps}`].join(',');
   const scale = (p: RenditionPlan): string => `scale=${p.width}:${p.height}:flags=bicubic,setsar=1,format=yuv420p`;
-  const branches = job.renditions.map((r) => scale(r.plan));
-  // The thumbnail branch drops the frames before its time; its output stops after one frame.
-  if (thumb) branches.push(`trim=start=${thumb.atSeconds.toFixed(3)},setpts=PTS-STARTPTS,scale=${thumb.width}:${thumb.height},setsar=1`);
   const complexFilter =
     n === 1
-      ? `[0:${job.videoStreamIndex}]${head},${branches[0]}[v0]`
+      ? `[0:${job.videoStreamIndex}]${head},${scale(job.renditions[0].plan)}[v0]`
       : [
-          `[0:${job.videoStreamIndex}]${head},split=${n}${branches.map((_, i) => `[s${i}]`).join('')}`,
-          ...branches.map((b, i) => `[s${i}]${b}[v${i}]`),
+          `[0:${job.videoStreamIndex}]${head},split=${n}${job.renditions.map((_, i) => `[s${i}]`).join('')}`,
+          ...job.renditions.map((r, i) => `[s${i}]${scale(r.plan)}[v${i}]`),
         ].join(';');
   const fpsValue = job.fps.num / job.fps.den;
   const gop = Math.max(1, Math.round(fpsValue * job.segmentSeconds));
@@ -187,12 +177,6 @@ function ladderInvocation(job: HlsLadderJob): FfmpegInvocation {
     ];
     return { options, target: `${r.outputDir}/index.m3u8` };
   });
-  if (thumb) {
-    outputs.push({
-      options: ['-map', `[v${job.renditions.length}]`, '-frames:v', '1', '-q:v', '3', ...STRIP_METADATA, '-f', 'image2', '-update', '1', '-atomic_writing', '1'],
-      target: thumb.output,
-    });
-  }
   return { inputOptions: [...COMMON_INPUT_OPTIONS], input: job.input, complexFilter, outputs };
 }
 

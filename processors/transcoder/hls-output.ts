@@ -15,8 +15,8 @@ import { avc1CodecFromMp4, codecsString, measureBandwidth, parseMediaPlaylist, w
 
 /** A finished rendition, as stored next to its media playlist (`rendition.json`). */
 export interface EncodedRendition extends RenditionInfo {
-  /** Average segment bitrate, bits/s. */
-  averageBandwidth: number;
+  /** Average segment bitrate, bits/s; absent when not measured (a rung completed from its published playlist). */
+  averageBandwidth?: number;
   /** Frames/s. */
   frameRate: number;
   /** Sum of the segment durations, seconds (what is actually playable). */
@@ -29,8 +29,9 @@ export function toRenditionInfo(r: EncodedRendition): RenditionInfo {
 }
 
 /**
- * The rendition `name` of `videoId` if an earlier attempt uploaded it completely (its media
- * playlist exists), else null. A playlist without a readable sidecar counts as not done.
+ * The rendition `name` of `videoId` if an earlier attempt completed it, else null. Its sidecar
+ * (`rendition.json`, uploaded after the ended media playlist) is the mark of completion: a growing
+ * playlist without a readable sidecar counts as not done.
  */
 export async function readUploadedRendition(objectStore: ObjectStore, videoId: string, name: string): Promise<EncodedRendition | null> {
   if (!(await objectStore.exists(hlsKeys.rendition(videoId, name, 'index.m3u8')))) return null;

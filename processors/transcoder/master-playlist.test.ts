@@ -6,6 +6,7 @@ import {
   codecsString,
   h264LevelFor,
   measureBandwidth,
+  parseMasterPlaylist,
   parseMediaPlaylist,
   writeMasterPlaylist,
 } from './master-playlist.ts';
@@ -75,4 +76,13 @@ describe('media playlist measurements', () => {
     assert.equal(r.average, Math.ceil((200_000 * 8) / 6));
     assert.equal(measureBandwidth([{ duration: 4, bytes: 1000 }], 1000).peak, 4000);
   });
+});
+
+test('parseMasterPlaylist reads back what writeMasterPlaylist writes', () => {
+  const variants = [
+    { bandwidth: 400_000, averageBandwidth: 300_000, width: 256, height: 144, codecs: 'avc1.64000c,mp4a.40.2', frameRate: 30, uri: '144p/index.m3u8' },
+    { bandwidth: 900_000, width: 640, height: 360, codecs: 'avc1.64001e', uri: '360p/index.m3u8' },
+  ];
+  assert.deepEqual(parseMasterPlaylist(writeMasterPlaylist(variants)), variants);
+  assert.deepEqual(parseMasterPlaylist('#EXTM3U\n#EXT-X-STREAM-INF:CODECS="x"\nbroken.m3u8\n'), [], 'a variant without BANDWIDTH/RESOLUTION is skipped');
 });

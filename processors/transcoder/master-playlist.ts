@@ -4,7 +4,7 @@
  */
 
 /** One variant stream of the master playlist. */
-interface MasterVariant {
+export interface MasterVariant {
   /** Peak segment bitrate, bits/s (RFC 8216: BANDWIDTH is the peak segment bit rate). */
   bandwidth: number;
   /** Average segment bitrate, bits/s. */
@@ -55,6 +55,32 @@ export function avc1CodecFromMp4(data: Buffer): string | null {
 /** Joins the video and (optional) audio codec strings for CODECS. */
 export function codecsString(videoCodec: string, hasAudio: boolean): string {
   return hasAudio ? `${videoCodec},${AAC_LC_CODEC}` : videoCodec;
+}
+
+/**
+ * Reads a master playlist as `writeMasterPlaylist` writes it: its variants in order, with their
+ * attributes (RFC 8216 §4.3.4.2). Variants without a readable BANDWIDTH or RESOLUTION are skipped.
+ */
+export function parseMasterPlaylist(text: string): MasterVariant[] {
+  const lines = text.split(/\r?\n/).map((l) => l.trim());
+  const variants: MasterVariant[] = [];
+  lines.forEach((line, i) => {
+    if (!line.startsWith('#EXT-X-STREAM-INF:')) return;
+    const attrs = new Map<string, string>();
+    for (const m of line.slice('#EXT-X-STREAM-INF:'.length).matchAll(/([A-Z0-9-]+)=("[^"]*"|[^,]*)/g)) attrs.set(m[1]!, m[2]!.replace(/^"|"$/g, ''));
+    const uri = lines.slice(i + 1).find((l) => l && !l.startsWith('#'));
+    const [width, height] = (attrs.get('RESOLUTION') ?? '').split('x').map(Number);
+    const bandwidth = Number(attrs.get('BANDWIDTH'));
+    if (!uri || !(bandwidth > 0) || !(width! > 0) || !(height! > 0)) return;
+    const average = Number(attrs.get('AVERAGE-BANDWIDTH'));
+    const frameRate = Number(attrs.get('FRAME-RATE'));
+    variants.push({
+      bandwidth, width: width!, height: height!, codecs: attrs.get('CODECS') ?? '', uri,
+      ...(average > 0 ? { averageBandwidth: average } : {}),
+      ...(frameRate > 0 ? { frameRate } : {}),
+    });
+  });
+  return variants;
 }
 
 /**

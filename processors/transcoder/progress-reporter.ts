@@ -5,13 +5,13 @@ import { DomainError } from '../../domain/shared/event.ts';
 const PROGRESS_STEP = 5;
 
 /**
- * Throttled progress of a transcode: 0–100 over FFmpeg runs weighted by pixels × duration.
+ * Throttled progress of a transcode: 0–100 over runs of given weights (the transcoder reports the
+ * share of the source its one ladder run has encoded: one run of weight 1).
  * Reports go out one after the other; a failed report is logged, never fails the encode, but a
  * report the aggregate refused (e.g. the video was deleted meanwhile) is kept for `confirm`.
  */
 export class ProgressReporter {
   private reported = 0;
-  private doneWeight = 0;
   private chain: Promise<void> = Promise.resolve();
   private refusal: DomainError | null = null;
 
@@ -29,7 +29,7 @@ export class ProgressReporter {
   update(weight: number, fraction: number): void {
     if (this.totalWeight <= 0) return;
     const f = Math.min(1, Math.max(0, fraction));
-    const p = Math.min(100, Math.floor(((this.doneWeight + weight * f) / this.totalWeight) * 100));
+    const p = Math.min(100, Math.floor(((weight * f) / this.totalWeight) * 100));
     if (p - this.reported >= PROGRESS_STEP || (p === 100 && this.reported < 100)) {
       this.reported = p;
       this.chain = this.chain.then(() => this.send(p)).catch((err) => {
@@ -39,10 +39,13 @@ export class ProgressReporter {
     }
   }
 
-  /** Marks a run of `weight` as done. */
-  finishRun(weight: number): void {
-    this.update(weight, 1);
-    this.doneWeight += weight;
+  /**
+   * Throws the refusal of an earlier report, if any, without sending anything (a cheap check the
+   * job makes while it runs).
+   * @throws DomainError when the aggregate refused a report (e.g. VIDEO_DELETED): the job must stop
+   */
+  throwIfRefused(): void {
+    if (this.refusal) throw this.refusal;
   }
 
   /**

@@ -123,15 +123,18 @@ export class ProgressiveUpload {
    * Runs `sync` every PROGRESSIVE_POLL_MS while FFmpeg (`done`) runs, then once more after it
    * succeeded. `hooks.beforeFirstUpload` is awaited once before anything is uploaded (the job
    * checks the video is still live), `hooks.onFirstSegments` once every rung has published its
-   * first segment (the job publishes the video). When an upload or a hook fails, `hooks.abort` is
-   * called (the job kills FFmpeg) and that failure is thrown; otherwise FFmpeg's failure is.
+   * first segment (the job publishes the video); `hooks.check` before every pass (it throws when
+   * the job must stop, e.g. the video was deleted meanwhile). When an upload or a hook fails,
+   * `hooks.abort` is called (the job kills FFmpeg) and that failure is thrown; otherwise FFmpeg's
+   * failure is.
    */
-  async run<T>(done: Promise<T>, hooks: { beforeFirstUpload(): Promise<void>; onFirstSegments(): Promise<void>; abort(): void }): Promise<T> {
+  async run<T>(done: Promise<T>, hooks: { beforeFirstUpload(): Promise<void>; onFirstSegments(): Promise<void>; check(): void; abort(): void }): Promise<T> {
     let finished = false;
     let checked = false;
     let announced = false;
     const settled = done.then(() => { finished = true; }, () => { finished = true; });
     const pass = async (): Promise<void> => {
+      hooks.check();
       if (!checked) {
         if (!(await this.hasOutput())) return;
         await hooks.beforeFirstUpload();
@@ -170,25 +173,35 @@ export class ProgressiveUpload {
     if (file.includes('/') || file.includes('..')) throw new Error(`unexpected HLS file name ${file}`);
     await this.objectStore.putFile(hlsKeys.rendition(this.videoId, r.out.plan.name, file), join(r.out.outputDir, file), contentTypeOf(file));
   }
+}
 
-  /** Segments per rung name that the published playlists list now. */
-  listed(): Map<string, number> {
-    return new Map(this.rungs.map((r) => [r.out.plan.name, r.listed]));
-  }
+/** A rung's published media playlist: its text, its segments and whether it is ended (`#EXT-X-ENDLIST`). */
+export interface PublishedPlaylist {
+  text: string;
+  segments: { duration: number; uri: string }[];
+  ended: boolean;
+}
+
+/** The published media playlist of rung `name`, or null when there is none. */
+export async function readPublishedPlaylist(objectStore: ObjectStore, videoId: string, name: string): Promise<PublishedPlaylist | null> {
+  const obj = await objectStore.getObject(hlsKeys.rendition(videoId, name, 'index.m3u8'));
+  if (!obj) return null;
+  const chunks: Buffer[] = [];
+  for await (const c of obj.body) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c));
+  const text = Buffer.concat(chunks).toString('utf8');
+  return { text, segments: parseMediaPlaylist(text).segments, ended: /^#EXT-X-ENDLIST\s*$/m.test(text) };
 }
 
 /**
- * Segments the published (growing) media playlist of each rung lists, for a redelivered job;
- * 0 for a rung with no published playlist.
+ * Ends the published playlist of rung `name` where it stopped (a rung whose run failed after
+ * publication: a shorter rendition rather than a playlist players reload for ever), unless it
+ * already is. `targetDuration`: seconds.
+ * @returns the published playlist as it now is, or null when there is none
  */
-export async function publishedSegmentCounts(objectStore: ObjectStore, videoId: string, names: readonly string[]): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
-  for (const name of names) {
-    const obj = await objectStore.getObject(hlsKeys.rendition(videoId, name, 'index.m3u8'));
-    if (!obj) { counts.set(name, 0); continue; }
-    const chunks: Buffer[] = [];
-    for await (const c of obj.body) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c));
-    counts.set(name, parseMediaPlaylist(Buffer.concat(chunks).toString('utf8')).segments.length);
-  }
-  return counts;
+export async function endPublishedPlaylist(objectStore: ObjectStore, videoId: string, name: string, targetDuration: number): Promise<PublishedPlaylist | null> {
+  const published = await readPublishedPlaylist(objectStore, videoId, name);
+  if (!published || published.ended) return published;
+  const text = growingPlaylist(published.text, published.segments.length, targetDuration, true);
+  await objectStore.putObject(hlsKeys.rendition(videoId, name, 'index.m3u8'), Buffer.from(text), contentTypeOf('index.m3u8'));
+  return { ...published, text, ended: true };
 }

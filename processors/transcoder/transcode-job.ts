@@ -8,21 +8,20 @@
  * Rungs an earlier attempt completed are not encoded again; segments it published are not
  * uploaded again.
  */
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Command } from '../../commands/command-bus.port.ts';
 import type { ObjectStore } from '../../platform/object-store/object-store.port.ts';
 import { ObjectStoreError } from '../../platform/object-store/object-store.port.ts';
-import { planThumbnail, type HlsRenditionOutput } from './ffmpeg-args.ts';
+import type { HlsRenditionOutput } from './ffmpeg-args.ts';
 import { makeThumbnail, OutOfMemoryError, runJob, type FfmpegEnv } from './ffmpeg-steps.ts';
 import { MediaRejectedError, probeMedia } from './ffprobe.ts';
-import { hlsKeys } from './hls-keys.ts';
+import { contentTypeOf, hlsKeys } from './hls-keys.ts';
 import { describeRendition, readUploadedRendition, toRenditionInfo, uploadMaster, type EncodedRendition } from './hls-output.ts';
-import { contentTypeOf } from './hls-keys.ts';
 import type { RenditionPlan } from './ladder.ts';
-import { growingPlaylist, ProgressiveUpload, publishedSegmentCounts } from './progressive-upload.ts';
-import { parseMediaPlaylist } from './master-playlist.ts';
+import { endPublishedPlaylist, ProgressiveUpload, readPublishedPlaylist } from './progressive-upload.ts';
+import { parseMasterPlaylist, parseMediaPlaylist } from './master-playlist.ts';
 import { ProgressReporter } from './progress-reporter.ts';
 import { checkSourceLimits, DEFAULT_SOURCE_LIMITS, DEFAULT_TIME_LIMITS, type SourceLimits } from './media-limits.ts';
 import { ladderJob, planTranscode, plannedCodecs, type TranscodePlan } from './transcode-plan.ts';
@@ -73,10 +72,12 @@ export async function transcode(env: TranscodeEnv, videoId: string, objectKey: s
 class TranscodeJob {
   /** Complete renditions by name. */
   private readonly done = new Map<string, EncodedRendition>();
-  /** Whether the master playlist is on the object store (published by this job or an earlier attempt). */
-  private published = false;
-  /** Whether the thumbnail is still to be uploaded (an earlier attempt may have). */
-  private thumbnailNeeded = true;
+  /** Rungs left out of the ladder for good, with their public reason. */
+  private readonly omitted = new Map<string, string>();
+  /** Whether a master playlist was on the object store at the start (an earlier attempt published it). */
+  private publishedBefore = false;
+  /** Whether this job sent PublishVideo (always sent once per job: the aggregate ignores a repeat). */
+  private publishedHere = false;
 
   constructor(
     private readonly env: TranscodeEnv,
@@ -85,60 +86,74 @@ class TranscodeJob {
     private readonly log: Logger,
   ) {}
 
+  /** Whether players may have loaded a master listing growing rungs. */
+  private get published(): boolean {
+    return this.publishedBefore || this.publishedHere;
+  }
+
+  private get targetDuration(): number {
+    return Math.ceil(this.env.segmentSeconds);
+  }
+
   async run(objectKey: string): Promise<void> {
-    const { env, videoId, done, log } = this;
+    const { env, videoId, done, omitted, log } = this;
     const plan = await this.planFrom(await this.download(objectKey));
     for (const p of plan.rungs) {
       const existing = await readUploadedRendition(env.objectStore, videoId, p.name);
       if (existing) done.set(p.name, existing);
+      // Ended but without its sidecar: the earlier attempt died between the two; it is complete.
+      else await this.completeFromPublished(plan, p, { onlyIfEnded: true });
     }
-    this.published = await env.objectStore.exists(hlsKeys.master(videoId));
-    this.thumbnailNeeded = !(await env.objectStore.exists(hlsKeys.thumbnail(videoId)));
+    this.publishedBefore = await env.objectStore.exists(hlsKeys.master(videoId));
     const progress = new ProgressReporter(1, (p) => env.send('ReportProcessingProgress', { videoId, progress: p }), log);
-    const omitted = new Map<string, string>();
-    let listed = plan.rungs.filter((p) => !done.has(p.name));
-    let pending = listed;
+    // The thumbnail first (it seeks: about one GOP decoded), so the video can be published the
+    // moment the first segments are up.
+    const thumbnail = (await env.objectStore.exists(hlsKeys.thumbnail(videoId))) ? null : await makeThumbnail(env, this.dir, plan);
+    let pending = plan.rungs.filter((p) => !done.has(p.name));
 
     // Every unfinished rung in ONE run (one decode, split filter, one HLS output per rung). If the
     // run fails for good, the rung FFmpeg names is left out and the rest run again; a failure
     // naming none leaves the lowest rung alone (the least memory and work); if that fails too, the
-    // video fails, or, already published, its lowest rung ends where it stopped.
+    // video fails, or, already published, every rung ends where it stopped. A run killed at its
+    // time limit is not run again: it has used the job's time budget.
     while (pending.length > 0) {
       try {
-        await this.encode(plan, pending, listed, progress);
+        await this.encode(plan, pending, progress, thumbnail);
         break;
       } catch (err) {
         const permanent = err instanceof OutOfMemoryError && env.finalAttempt ? new MediaRejectedError('OUT_OF_MEMORY', err.message, { cause: err }) : err;
         if (!(permanent instanceof MediaRejectedError)) throw err;
+        pending = pending.filter((p) => !done.has(p.name)); // a run can fail after completing some rungs
         const culprit = failingRung(permanent, pending);
-        const reason = permanent.reason;
-        if (culprit && pending.length > 1) {
+        const again = permanent.code !== 'PROCESSING_TIMEOUT';
+        if (again && culprit && pending.length > 1) {
           log.error({ err, rendition: culprit.name, code: permanent.code }, 'one rendition failed; encoding the others again without it');
-          omitted.set(culprit.name, reason);
+          omitted.set(culprit.name, permanent.reason);
           pending = pending.filter((p) => p !== culprit);
-        } else if (pending.length > 1 && permanent.code !== 'PROCESSING_TIMEOUT') {
-          // (A run killed at its time limit has used the job's time budget: no second run.)
+        } else if (again && pending.length > 1) {
           log.error({ err, code: permanent.code }, 'the ladder failed; encoding the lowest rendition alone');
-          for (const p of pending.slice(1)) omitted.set(p.name, reason);
+          for (const p of pending.slice(1)) omitted.set(p.name, permanent.reason);
           pending = pending.slice(0, 1);
         } else if (!this.published) {
           throw permanent;
         } else {
-          for (const p of pending) omitted.set(p.name, reason); // kept for the rungs that published nothing
           log.error({ err, code: permanent.code }, 'the run failed after publication; each rendition ends where it stopped');
-          for (const p of pending) await this.endTruncated(plan, p);
+          for (const p of pending) {
+            if (!(await this.completeFromPublished(plan, p, { onlyIfEnded: false }))) omitted.set(p.name, permanent.reason);
+          }
           pending = [];
         }
-        listed = listed.filter((p) => !omitted.has(p.name));
       }
     }
     await progress.flush();
     const inMaster = plan.rungs.filter((p) => done.has(p.name));
     if (inMaster.length === 0) throw new MediaRejectedError('UNDECODABLE_VIDEO', 'No rendition could be encoded.');
-    if (!this.published) {
-      await progress.confirm();
-      await this.publish(plan, inMaster.map((p) => this.ladderEntry(plan, p)), () => true);
+    if (!this.publishedHere) {
+      if (!this.publishedBefore) await progress.confirm(); // nothing of a deleted video may be uploaded
+      await this.publish(plan, inMaster.map((p) => done.get(p.name)!), thumbnail);
     }
+    // A rung left out after players may have loaded the first master: its playlist ends where it stopped.
+    if (this.published) for (const name of omitted.keys()) await endPublishedPlaylist(env.objectStore, videoId, name, this.targetDuration);
     await uploadMaster(env.objectStore, videoId, inMaster.map((p) => done.get(p.name)!));
     for (const p of inMaster) await env.send('RecordRenditionEncoded', { videoId, rendition: toRenditionInfo(done.get(p.name)!) });
     // The end of processing, explicitly: clients waiting for progress 100 must not wait for
@@ -198,15 +213,11 @@ class TranscodeJob {
   /**
    * Encodes `rungs` in one progressive FFmpeg run into `<dir>/hls/<rung>/`, uploading segments as
    * they appear; once every rung has its first segment, publishes the video with a master that
-   * lists `listed` (the rungs still in play, complete or growing). Each rung is then measured,
-   * its playlist ended (#EXT-X-ENDLIST) and its sidecar uploaded last: the mark of completion.
+   * lists every rung still in play (complete ones and these). Each rung is then measured, its
+   * playlist ended (#EXT-X-ENDLIST) and its sidecar uploaded last: the mark of completion.
+   * A refused progress report (the video was deleted meanwhile) or a failed upload kills FFmpeg.
    */
-  private async encode(
-    plan: TranscodePlan,
-    rungs: RenditionPlan[],
-    listed: RenditionPlan[],
-    progress: ProgressReporter,
-  ): Promise<void> {
+  private async encode(plan: TranscodePlan, rungs: RenditionPlan[], progress: ProgressReporter, thumbnail: string | null): Promise<void> {
     const { env, videoId } = this;
     const outs = (await Promise.all(rungs.map(async (p) => {
       const outputDir = join(this.dir, 'hls', p.name);
@@ -214,31 +225,23 @@ class TranscodeJob {
       await mkdir(outputDir, { recursive: true });
       return { plan: p, outputDir };
     }))) as [HlsRenditionOutput, ...HlsRenditionOutput[]];
-    const upload = new ProgressiveUpload(
-      env.objectStore, videoId, outs, Math.ceil(env.segmentSeconds),
-      await publishedSegmentCounts(env.objectStore, videoId, rungs.map((p) => p.name)), this.log,
-    );
-    const { info, video } = plan;
-    const job = {
-      ...ladderJob(plan, env.segmentSeconds, outs),
-      progressive: { firstSegmentSeconds: env.firstSegmentSeconds ?? FIRST_SEGMENT_SECONDS },
-      // The thumbnail from the same decode; `publish` falls back to a run of its own when none came.
-      ...(this.thumbnailNeeded ? { thumbnail: { ...planThumbnail(info.duration, video.displayWidth, video.displayHeight), output: this.thumbnailPath() } } : {}),
-    };
+    const already = new Map<string, number>();
+    for (const p of rungs) already.set(p.name, (await readPublishedPlaylist(env.objectStore, videoId, p.name))?.segments.length ?? 0);
+    const upload = new ProgressiveUpload(env.objectStore, videoId, outs, this.targetDuration, already, this.log);
+    const job = { ...ladderJob(plan, env.segmentSeconds, outs), progressive: { firstSegmentSeconds: env.firstSegmentSeconds ?? FIRST_SEGMENT_SECONDS } };
     const what = `renditions ${rungs.map((p) => p.name).join(', ')}`;
     const started = performance.now();
-    // Killed when an upload fails or the aggregate refuses (the video was deleted meanwhile).
     const stop = new AbortController();
     const signal = env.signal ? AbortSignal.any([env.signal, stop.signal]) : stop.signal;
     const ffmpeg = runJob({ ...env, signal }, job, what, (f) => progress.update(1, f), plan.info.duration);
-    let ended = false;
-    void ffmpeg.then(() => { ended = true; }, () => { ended = true; });
     await upload.run(ffmpeg, {
-      // Deleted while encoding? Then nothing of it may reach the (public) object store.
+      // Deleted while encoding? Then nothing (more) of it may reach the (public) object store.
       beforeFirstUpload: () => progress.confirm(),
+      check: () => progress.throwIfRefused(),
       onFirstSegments: async () => {
-        if (this.published) return;
-        await this.publish(plan, listed.map((p) => this.done.get(p.name) ?? this.ladderEntry(plan, p)), () => ended);
+        if (this.publishedHere) return;
+        const inPlay = plan.rungs.filter((p) => this.done.has(p.name) || rungs.includes(p));
+        await this.publish(plan, inPlay.map((p) => this.done.get(p.name) ?? this.plannedEntry(plan, p)), thumbnail);
       },
       abort: () => stop.abort(),
     });
@@ -246,29 +249,30 @@ class TranscodeJob {
     progress.update(1, 1);
     for (const out of outs) {
       const encoded = await describeRendition(out, plan.fpsValue, plan.hasAudio, plannedCodecs(plan, out.plan));
-      await this.complete(out.plan.name, await upload.endedPlaylist(out), encoded);
+      const ended = await upload.endedPlaylist(out);
+      const longest = Math.max(...parseMediaPlaylist(ended.toString('utf8')).segments.map((seg) => Math.round(seg.duration)));
+      if (longest > this.targetDuration) this.log.warn({ rendition: out.plan.name, longest, target: this.targetDuration }, 'a segment is longer than the target duration (RFC 8216 §4.3.3.1)');
+      await this.complete(out.plan.name, ended, encoded);
     }
   }
 
   /**
-   * A rung whose run failed after publication: its published playlist is ended where it stopped
-   * (a shorter rendition rather than a playlist that never ends) and it counts as complete; a
-   * rung with no published segment stays incomplete (omitted).
+   * A rung of an earlier attempt or of a failed run, completed from its published playlist: ended
+   * where it stopped (unless `onlyIfEnded`: then only a playlist already ended counts) and given
+   * its sidecar. @returns whether the rung is now complete (false: no published segment)
    */
-  private async endTruncated(plan: TranscodePlan, rung: RenditionPlan): Promise<void> {
-    const key = hlsKeys.rendition(this.videoId, rung.name, 'index.m3u8');
-    const obj = await this.env.objectStore.getObject(key);
-    if (!obj) return;
-    const chunks: Buffer[] = [];
-    for await (const c of obj.body) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c));
-    const text = Buffer.concat(chunks).toString('utf8');
-    const { segments } = parseMediaPlaylist(text);
-    if (segments.length === 0) return;
+  private async completeFromPublished(plan: TranscodePlan, rung: RenditionPlan, opts: { onlyIfEnded: boolean }): Promise<boolean> {
+    const { objectStore } = this.env;
+    const published = opts.onlyIfEnded
+      ? await readPublishedPlaylist(objectStore, this.videoId, rung.name)
+      : await endPublishedPlaylist(objectStore, this.videoId, rung.name, this.targetDuration);
+    if (!published?.ended || published.segments.length === 0) return false;
     const encoded: EncodedRendition = {
-      ...this.ladderEntry(plan, rung),
-      durationSeconds: segments.reduce((n, seg) => n + seg.duration, 0),
+      ...this.plannedEntry(plan, rung),
+      durationSeconds: published.segments.reduce((n, seg) => n + seg.duration, 0),
     };
-    await this.complete(rung.name, Buffer.from(growingPlaylist(text, segments.length, Math.ceil(this.env.segmentSeconds), true)), encoded);
+    await this.complete(rung.name, Buffer.from(published.text), encoded);
+    return true;
   }
 
   /** Uploads a complete rung's ended playlist, then its sidecar (the mark of completion, read by a redelivered job). */
@@ -279,41 +283,26 @@ class TranscodeJob {
     this.done.set(name, encoded);
   }
 
-  /** A rung as the master lists it before it is measured: planned bandwidth and codecs. */
-  private ladderEntry(plan: TranscodePlan, rung: RenditionPlan): EncodedRendition {
+  /**
+   * A rung as the master lists it before it is measured: the planned BANDWIDTH (maxrate + audio,
+   * the rate the encoder's VBV holds over its buffer; an estimate: a short first segment can
+   * exceed it) and CODECS; no AVERAGE-BANDWIDTH.
+   */
+  private plannedEntry(plan: TranscodePlan, rung: RenditionPlan): EncodedRendition {
     const planned = plan.ladder.find((r) => r.name === rung.name)!;
-    return { ...planned, averageBandwidth: planned.bandwidth, frameRate: plan.fpsValue, durationSeconds: plan.info.duration };
-  }
-
-  private thumbnailPath(): string {
-    return join(this.dir, 'thumbnail.jpg');
+    return { ...planned, frameRate: plan.fpsValue, durationSeconds: plan.info.duration };
   }
 
   /**
-   * The local thumbnail to upload: the ladder run's (waited for while the run has not `ended`),
-   * else one made by a run of its own (a source whose frames end before the thumbnail's time).
-   * @throws MediaRejectedError UNDECODABLE_VIDEO when no frame decodes
+   * Uploads the thumbnail and the master over `renditions` (unless an earlier attempt published
+   * them), and publishes the video with them (a player must never see a variant without
+   * segments); sent again by a redelivered job, which the aggregate ignores once the video is
+   * ready. Deleted meanwhile? The aggregate refuses (DomainError).
    */
-  private async thumbnailFile(plan: TranscodePlan, ended: () => boolean): Promise<string> {
-    const path = this.thumbnailPath();
-    const made = async (): Promise<boolean> => ((await stat(path).catch(() => null))?.size ?? 0) > 0;
-    while (!(await made()) && !ended()) await new Promise((r) => setTimeout(r, 20));
-    return (await made()) ? path : makeThumbnail(this.env, this.dir, plan);
-  }
-
-  /**
-   * Uploads the thumbnail (unless an earlier attempt did) and the master over `renditions`, and
-   * publishes the video with them (a player must never see a variant without segments). Deleted
-   * meanwhile? The aggregate refuses (DomainError).
-   */
-  private async publish(plan: TranscodePlan, renditions: EncodedRendition[], ended: () => boolean): Promise<void> {
+  private async publish(plan: TranscodePlan, renditions: EncodedRendition[], thumbnail: string | null): Promise<void> {
     const { env, videoId } = this;
-    if (this.thumbnailNeeded) {
-      await env.objectStore.putFile(hlsKeys.thumbnail(videoId), await this.thumbnailFile(plan, ended), 'image/jpeg');
-      this.thumbnailNeeded = false;
-    }
-    await uploadMaster(env.objectStore, videoId, renditions);
-    this.published = true;
+    if (thumbnail) await env.objectStore.putFile(hlsKeys.thumbnail(videoId), thumbnail, 'image/jpeg');
+    if (!this.publishedBefore) await uploadMaster(env.objectStore, videoId, renditions);
     await env.send('PublishVideo', {
       videoId,
       masterPlaylistKey: hlsKeys.master(videoId),
@@ -321,7 +310,45 @@ class TranscodeJob {
       durationSeconds: plan.info.duration,
       renditions: renditions.map(toRenditionInfo),
     });
+    this.publishedHere = true;
   }
+}
+
+/**
+ * Ends the processing of a PUBLISHED video whose job was dead-lettered (it cannot be failed: it is
+ * playable): every rendition the published master lists is completed where it stopped (its
+ * playlist ended, its sidecar written), recorded, and the master rewritten over them; those with no
+ * published segment are omitted with `reason`; then CompleteProcessing. Without a master (not
+ * published), returns false and does nothing.
+ * @throws ObjectStoreError or the command's errors (the caller logs them)
+ */
+export async function closePublishedVideo(objectStore: ObjectStore, videoId: string, send: SendCommand, reason: string, targetDuration: number): Promise<boolean> {
+  const master = await objectStore.getObject(hlsKeys.master(videoId));
+  if (!master) return false;
+  const chunks: Buffer[] = [];
+  for await (const c of master.body) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c));
+  const complete: EncodedRendition[] = [];
+  const omitted: { name: string; reason: string }[] = [];
+  for (const v of parseMasterPlaylist(Buffer.concat(chunks).toString('utf8'))) {
+    const name = v.uri.split('/')[0]!;
+    const done = await readUploadedRendition(objectStore, videoId, name);
+    const published = done ? null : await endPublishedPlaylist(objectStore, videoId, name, targetDuration);
+    if (!done && !published?.segments.length) {
+      omitted.push({ name, reason });
+      continue;
+    }
+    const encoded: EncodedRendition = done ?? {
+      name, width: v.width, height: v.height, bandwidth: v.bandwidth, codecs: v.codecs, playlist: v.uri, frameRate: v.frameRate ?? 0,
+      durationSeconds: published!.segments.reduce((n, seg) => n + seg.duration, 0),
+    };
+    if (!done) await objectStore.putObject(hlsKeys.rendition(videoId, name, 'rendition.json'), Buffer.from(JSON.stringify(encoded)), 'application/json');
+    complete.push(encoded);
+  }
+  if (complete.length === 0) return false;
+  await uploadMaster(objectStore, videoId, complete);
+  for (const r of complete) await send('RecordRenditionEncoded', { videoId, rendition: toRenditionInfo(r) });
+  await send('CompleteProcessing', { videoId, renditions: complete.map((r) => r.name), omitted });
+  return true;
 }
 
 /**

@@ -136,4 +136,62 @@ describe('a transcode that dies mid-run', { skip }, () => {
       await world.close();
     }
   });
+
+  test('after the master is uploaded but before PublishVideo reaches the aggregate: the redelivered job publishes, and the video ends ready, not stuck processing', async () => {
+    let lost = false;
+    const world = await createTranscoderWorld({
+      commandBus: (bus) => ({
+        async send(command) {
+          if (command.type === 'PublishVideo' && !lost) {
+            lost = true;
+            throw new Error('transcoder process died before PublishVideo was sent');
+          }
+          return bus.send(command);
+        },
+      }),
+    });
+    try {
+      await world.upload('lost', source);
+      await world.process();
+      assert.ok(lost);
+      const events = await world.videoEvents('lost');
+      assert.equal(count(events, 'VideoPublished'), 1);
+      assert.equal(count(events, 'VideoProcessingCompleted'), 1);
+      const v = await world.video('lost');
+      assert.deepEqual([v.status, v.progress], ['ready', 100]);
+      assertPlaylistsOnlyGrew(world, 'lost');
+    } finally {
+      await world.close();
+    }
+  });
+
+  test('dead-lettered after publication (the store refuses a later segment for good): the video stays playable, its renditions end where they stopped, processing completes', async () => {
+    const world = await createTranscoderWorld({
+      objectStore: (store) => ({
+        ...store,
+        async putFile(key, path, type) {
+          if (key.endsWith('/seg-00003.m4s')) throw new Error('store refuses this segment');
+          return store.putFile(key, path, type);
+        },
+      }),
+    });
+    try {
+      await world.upload('dead', source);
+      await world.process();
+      assert.equal((await world.deadLetters()).length, 1);
+      const events = await world.videoEvents('dead');
+      assert.equal(count(events, 'VideoPublished'), 1);
+      assert.equal(count(events, 'VideoProcessingFailed'), 0, 'a published video is not failed');
+      assert.equal(count(events, 'VideoProcessingCompleted'), 1);
+      for (const name of RUNGS) {
+        const playlist = (await world.read(hlsKeys.rendition('dead', name, 'index.m3u8'))).toString('utf8');
+        assert.match(playlist, /#EXT-X-ENDLIST/, `${name} ends`);
+        assert.equal(parseMediaPlaylist(playlist).segments.length, 2, `${name} ends where it stopped`);
+      }
+      const v = await world.video('dead');
+      assert.deepEqual([v.status, v.progress, v.renditions.every((r) => r.complete)], ['ready', 100, true]);
+    } finally {
+      await world.close();
+    }
+  });
 });

@@ -9,8 +9,8 @@
  *   meanwhile). A transient error that the runtime retries ends nothing; a redelivered job that
  *   ends again counts again.
  * - `streamwave_transcode_duration_seconds{rung}` (histogram, seconds): wall time of the FFmpeg
- *   run that encoded a rendition, per rung (`360p`, …). The lowest rung is encoded alone; the
- *   higher rungs share ONE run (one decode, split filter), so each of them observes that run's time.
+ *   run that encoded a rendition, per rung (`360p`, …). The rungs share ONE run (one decode, split
+ *   filter; docs/adr/0007), so each of them observes that run's time.
  * - `streamwave_transcode_jobs_running` (gauge): transcodes in progress now.
  * - `streamwave_transcode_queue_depth` (gauge, records): the transcoder consumer group's lag on its
  *   input topic, collected on scrape: the uploads waiting or running, as an upper bound (offsets

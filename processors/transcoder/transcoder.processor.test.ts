@@ -36,6 +36,7 @@ async function generateMedia(): Promise<void> {
   await makeClip(src('landscape.mp4'), { seconds: 5, width: 640, height: 360, fps: 15, metadata: { location: '+48.8584+002.2945/' } });
   await makeClip(src('rotated.mp4'), { seconds: 2, width: 320, height: 180, fps: 15, audio: false, rotate: 90 });
   await makeClip(src('plain.mp4'), { seconds: 2, width: 320, height: 180, fps: 15, audio: false });
+  await makeClip(src('long.mp4'), { seconds: 40, width: 640, height: 360, fps: 15, noisy: true });
   await makeAudioOnly(src('audio-only.mp4'), 1);
   await writeFile(src('text.mp4'), 'this is not a video\n'.repeat(20));
 }
@@ -438,6 +439,42 @@ describe('transcoder processor', { skip }, () => {
       assert.equal(sentOfType(world.sent, 'StartProcessing').length, 1, 'a refusal is not retried');
       assert.deepEqual(await world.deadLetters(), []);
       assert.equal((await world.video('mid')).status, 'deleted');
+      assert.deepEqual(await readdir(world.workDir).catch(() => []), []);
+    } finally {
+      await world.close();
+    }
+  });
+
+  test('given a video its owner deletes once it is published, then the transcoder stops at the next progress report: FFmpeg killed, nothing more uploaded, no retry', async () => {
+    let deleted = false;
+    let writesAtDeletion = -1;
+    const world = await createTranscoderWorld({
+      commandBus: (bus) => ({
+        async send(command) {
+          const result = await bus.send(command);
+          if (command.type === 'PublishVideo' && !deleted) {
+            deleted = true;
+            writesAtDeletion = world.writes.length;
+            await bus.send({ type: 'DeleteVideo', data: { videoId: 'gone-mid' }, metadata: { now: WORLD_NOW, actorId: UPLOADER } });
+          }
+          return result;
+        },
+      }),
+    });
+    try {
+      await world.upload('gone-mid', src('long.mp4'));
+      await world.process();
+      assert.ok(deleted);
+      const types = (await world.videoEvents('gone-mid')).map((e) => e.type);
+      assert.equal(types.at(-1), 'VideoDeleted');
+      assert.ok(!types.includes('RenditionEncoded') && !types.includes('VideoProcessingCompleted'));
+      // At most the pass that was running when the refusal came back; nothing after FFmpeg was killed.
+      const after = world.writes.slice(writesAtDeletion);
+      assert.ok(!after.some((k) => k.endsWith('rendition.json')), `no rendition completed after the deletion: ${after.join(', ')}`);
+      const segments = parseMediaPlaylist(await text(world, hlsKeys.rendition('gone-mid', '144p', 'index.m3u8'))).segments.length;
+      assert.ok(segments < 10, `the 40 s video stopped being uploaded (${segments} segments of 144p published)`);
+      assert.equal(sentOfType(world.sent, 'StartProcessing').length, 1, 'a refusal is not retried');
+      assert.deepEqual(await world.deadLetters(), []);
       assert.deepEqual(await readdir(world.workDir).catch(() => []), []);
     } finally {
       await world.close();

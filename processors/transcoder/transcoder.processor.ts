@@ -1,10 +1,11 @@
 /**
  * Transcoder processor: reacts to `UploadCompleted`, probes the source, plans the ladder, encodes
- * HLS (fMP4/CMAF) renditions with FFmpeg, uploads them, and drives the video aggregate through
- * StartProcessing → ReportProcessingProgress → RecordRenditionEncoded → PublishVideo (as soon as
- * the lowest rendition is ready) → RecordRenditionEncoded for the rest → CompleteProcessing (the
- * final ladder, with the rungs that failed for good); or FailProcessing. The job itself is in
- * transcode-job.ts, the object layout in hls-keys.ts.
+ * HLS (fMP4/CMAF) renditions with FFmpeg in one run, uploads them as they appear, and drives the
+ * video aggregate through StartProcessing → ReportProcessingProgress → PublishVideo (as soon as
+ * every rung has its first segment: progressive publishing, docs/adr/0007) →
+ * RecordRenditionEncoded per complete rung → CompleteProcessing (the final ladder, with the rungs
+ * that failed for good); or FailProcessing. The job itself is in transcode-job.ts, the growing
+ * playlists in progressive-upload.ts, the object layout in hls-keys.ts.
  */
 import pino from 'pino';
 import type { Logger } from 'pino';
@@ -22,7 +23,7 @@ import { resolveFfmpegBinaries } from './ffmpeg-binaries.ts';
 import { OutOfMemoryError } from './ffmpeg-steps.ts';
 import { MediaRejectedError } from './ffprobe.ts';
 import { DEFAULT_SOURCE_LIMITS, DEFAULT_TIME_LIMITS, DEFAULT_TRANSCODE_MEMORY_LIMIT_BYTES, type SourceLimits, type TimeLimits } from './media-limits.ts';
-import { transcode, type SendCommand } from './transcode-job.ts';
+import { closePublishedVideo, transcode, type SendCommand } from './transcode-job.ts';
 import { transcoderMetricsOn } from './transcoder-metrics.ts';
 
 /** Default target segment duration, seconds (segments must stay ≤ 6 s). */
@@ -104,10 +105,13 @@ function timeLimitCounter(registry: Registry): Counter<'step' | 'cause'> {
  * sentence (domain/video/processing-failure.ts) and a normal return (no retry); an out-of-memory
  * kill is retried once here, then OUT_OF_MEMORY; object-store, spawn and other unexpected errors
  * are thrown so the runtime retries with backoff and finally dead-letters, where `onDeadLetter`
- * sends `FailProcessing` PROCESSING_FAILED. When the runtime stops (`context.signal`), the running
- * FFmpeg is killed and the error thrown: the record is redelivered, the video is not failed.
- * Limits: issue 8, finding 3 (see media-limits.ts and bounded-process.ts).
- * Idempotent per (video, rendition): a rendition whose `index.m3u8` exists is not re-encoded.
+ * sends `FailProcessing` PROCESSING_FAILED (or, for a video already published, ends its renditions
+ * where they stopped and completes it: `closePublishedVideo`). When the runtime stops
+ * (`context.signal`), the running FFmpeg is killed and the error thrown: the record is
+ * redelivered, the video is not failed. Limits: issue 8, finding 3 (see media-limits.ts and
+ * bounded-process.ts). Idempotent per (video, rendition): a rendition whose `rendition.json`
+ * sidecar exists is complete and not re-encoded; a segment a published playlist lists is not
+ * uploaded again.
  */
 export function buildTranscoderProcessor(deps: TranscoderDeps): TranscoderNode {
   const logger = deps.logger ?? pino({ level: 'silent' });
@@ -235,7 +239,16 @@ export function buildTranscoderProcessor(deps: TranscoderDeps): TranscoderNode {
       if (!job) return;
       // The dead-letter error stays in the log and the DLQ headers; the uploader gets the fixed sentence.
       logger.error({ err: error, videoId: job.videoId }, 'transcode dead-lettered; the video fails');
-      await send('FailProcessing', { videoId: job.videoId, reason: processingFailureMessage(PROCESSING_FAILED_CODE), code: PROCESSING_FAILED_CODE });
+      const reason = processingFailureMessage(PROCESSING_FAILED_CODE);
+      try {
+        await send('FailProcessing', { videoId: job.videoId, reason, code: PROCESSING_FAILED_CODE });
+      } catch (failErr) {
+        if (!(failErr instanceof DomainError) || failErr.code !== 'INVALID_TRANSITION') throw failErr;
+        // Already published (progressive publishing): playable, so it cannot fail; its renditions
+        // end where they stopped instead of growing for ever (docs/adr/0007).
+        const closed = await closePublishedVideo(env.objectStore, job.videoId, send, reason, Math.ceil(env.segmentSeconds));
+        logger.error({ videoId: job.videoId, closed }, 'the dead-lettered video was already published: its renditions end where they stopped');
+      }
       metrics.jobs.inc({ outcome: 'failed' });
     },
   };

@@ -43,12 +43,14 @@ export function searchedVideoId(e: DomainEvent): string | undefined {
     case 'VideoMetadataUpdated':
     case 'VideoDeleted':
       return e.data.videoId;
+    case 'VideoProcessingCompleted':
+      // Only when it corrects the published duration (a truncated source, docs/adr/0007).
+      return e.data.durationSeconds != null ? e.data.videoId : undefined;
     case 'UploadCompleted':
     case 'VideoProcessingStarted':
     case 'VideoProcessingProgressed':
     case 'RenditionEncoded':
     case 'VideoProcessingFailed':
-    case 'VideoProcessingCompleted':
     case 'UserRegistered':
     case 'CommentPosted':
     case 'VideoViewed':
@@ -80,6 +82,9 @@ export function evolveSearchDoc(before: SearchDoc | undefined, e: DomainEvent): 
     case 'VideoPublished':
       if (!before) return before;
       return { ...before, ready: true, thumbnailKey: e.data.thumbnailKey, durationSeconds: e.data.durationSeconds, publishedAt: e.data.publishedAt };
+    case 'VideoProcessingCompleted':
+      if (!before || e.data.durationSeconds == null) return before;
+      return { ...before, durationSeconds: e.data.durationSeconds };
     case 'VideoMetadataUpdated': {
       if (!before) return before;
       const next = { ...before };
