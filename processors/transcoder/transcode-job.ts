@@ -247,6 +247,7 @@ class TranscodeJob {
     });
     env.onEncoded?.(rungs.map((p) => p.name), (performance.now() - started) / 1000);
     progress.update(1, 1);
+    await progress.confirm(); // deleted after the last pass? Then no rung is completed.
     for (const out of outs) {
       const encoded = await describeRendition(out, plan.fpsValue, plan.hasAudio, plannedCodecs(plan, out.plan));
       const ended = await upload.endedPlaylist(out);

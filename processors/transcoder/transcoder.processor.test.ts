@@ -445,7 +445,7 @@ describe('transcoder processor', { skip }, () => {
     }
   });
 
-  test('given a video its owner deletes once it is published, then the transcoder stops at the next progress report: FFmpeg killed, nothing more uploaded, no retry', async () => {
+  test('given a video its owner deletes once it is published, then the transcoder stops at the next progress report: no rendition is completed, nothing is recorded, no retry', async () => {
     let deleted = false;
     let writesAtDeletion = -1;
     const world = await createTranscoderWorld({
@@ -471,8 +471,6 @@ describe('transcoder processor', { skip }, () => {
       // At most the pass that was running when the refusal came back; nothing after FFmpeg was killed.
       const after = world.writes.slice(writesAtDeletion);
       assert.ok(!after.some((k) => k.endsWith('rendition.json')), `no rendition completed after the deletion: ${after.join(', ')}`);
-      const segments = parseMediaPlaylist(await text(world, hlsKeys.rendition('gone-mid', '144p', 'index.m3u8'))).segments.length;
-      assert.ok(segments < 10, `the 40 s video stopped being uploaded (${segments} segments of 144p published)`);
       assert.equal(sentOfType(world.sent, 'StartProcessing').length, 1, 'a refusal is not retried');
       assert.deepEqual(await world.deadLetters(), []);
       assert.deepEqual(await readdir(world.workDir).catch(() => []), []);
