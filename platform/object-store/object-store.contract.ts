@@ -144,6 +144,21 @@ export function runObjectStoreContract(name: string, setup: () => Promise<Object
       assert.deepEqual(await readFile(dst), body);
     });
 
+    test('a downloaded file is a snapshot: overwriting, then deleting the object leaves it as it was', async () => {
+      const k = key('source.mp4');
+      const dst = join(scratch, 'snapshot.bin');
+      await fx.store.putObject(k, Buffer.from('first version'), 'video/mp4');
+      await fx.store.downloadToFile(k, dst);
+      await fx.store.putObject(k, Buffer.from('second, longer version'), 'video/mp4');
+      assert.equal((await readFile(dst)).toString(), 'first version');
+      await fx.store.deleteObject(k);
+      assert.equal((await readFile(dst)).toString(), 'first version');
+      // Downloading over an existing file replaces it.
+      await fx.store.putObject(k, Buffer.from('third'), 'video/mp4');
+      await fx.store.downloadToFile(k, dst);
+      assert.equal((await readFile(dst)).toString(), 'third');
+    });
+
     test('keys that could escape the store are rejected', async () => {
       for (const bad of ['../etc/passwd', '/abs/key', 'a//b', 'a/./b', '']) {
         await rejectsWithCode(fx.store.putObject(bad, Buffer.from('x'), 'text/plain'), 'InvalidArgument');

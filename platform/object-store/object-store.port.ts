@@ -47,7 +47,9 @@ export interface ObjectStore {
   putFile(key: string, path: string, contentType: string): Promise<void>;
   /**
    * Downloads an object to a local file (the transcoder reads sources from disk), through a temp
-   * file renamed into place. @throws ObjectStoreError NoSuchKey
+   * file renamed into place; the embedded store hard-links its file instead (O(1) for any size).
+   * Either way the file is a snapshot: later writes to the key do not change it.
+   * @throws ObjectStoreError NoSuchKey
    */
   downloadToFile(key: string, path: string): Promise<void>;
   /** The object as a stream (`size` in bytes), or undefined when the key holds no object. */

@@ -124,6 +124,8 @@ export function createEmbeddedObjectStore(opts: EmbeddedObjectStoreOptions): Emb
     },
 
     async downloadToFile(key, path) {
+      // A large source is linked, not copied: its transcode starts at once (issue 11).
+      if (await files.linkTo(key, path)) return;
       const obj = await files.open(key);
       if (!obj) throw new ObjectStoreError('NoSuchKey', `no object ${JSON.stringify(key)}`);
       await writeStreamToFile(obj.body, path);

@@ -9,7 +9,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { ObjectStoreError } from '../object-store.port.ts';
@@ -183,6 +183,24 @@ export class ObjectFiles {
         throw err;
       }
     });
+  }
+
+  /**
+   * Hard-links the object's file at `dest` (replacing what is there): O(1) whatever its size, and
+   * a snapshot, since an object is never written in place (an overwrite renames a new file in, a
+   * deletion unlinks). @returns false when the object is absent or a link is impossible (another
+   * file system, links not supported): the caller copies instead.
+   */
+  async linkTo(key: string, dest: string): Promise<boolean> {
+    if (!isStorableKey(key)) return false;
+    await rm(dest, { force: true });
+    try {
+      await link(this.objectPath(key), dest);
+      return true;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT', 'ENOTDIR', 'EISDIR', 'EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP')) return false;
+      throw err;
+    }
   }
 
   /** Opens an object for reading, whole or bytes `start..end` (inclusive); undefined if absent. */
