@@ -291,9 +291,7 @@ function decideVideo(command: VideoCommand, state: VideoState): VideoEvent[] {
         if (!isNonBlank(o?.name)) throw invalid('INVALID_COMPLETION', 'every omitted rendition needs a name');
         if (listed.has(o.name)) throw invalid('INVALID_COMPLETION', `rendition ${o.name} is both listed and omitted`);
       }
-      if (d.durationSeconds != null && !isNonNegativeFinite(d.durationSeconds)) {
-        throw invalid('INVALID_COMPLETION', 'durationSeconds must be a finite number ≥ 0 (seconds)');
-      }
+      if (d.durationSeconds != null && !isNonNegativeFinite(d.durationSeconds)) throw invalid('INVALID_COMPLETION', 'durationSeconds must be a finite number ≥ 0 (seconds)');
       return [{
         type: 'VideoProcessingCompleted',
         data: {

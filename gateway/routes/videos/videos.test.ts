@@ -103,7 +103,7 @@ describe('videos', () => {
     await t.world.publish(id);
     const ready = await t.inject({ method: 'GET', url: `/api/v1/videos/${id}/status` });
     assert.equal(ready.json().status, 'ready');
-    assert.deepEqual(ready.json().renditions, [{ name: '360p', width: 640, height: 360, bandwidth: 1_000_000 }]);
+    assert.deepEqual(ready.json().renditions, [{ name: '360p', width: 640, height: 360, bandwidth: 1_000_000, complete: true }]);
     const stream = await t.inject({ method: 'GET', url: `/api/v1/videos/${id}/stream` });
     assert.equal(stream.statusCode, 200);
     assert.equal(stream.json().manifest_url, t.world.objectStore.publicUrl(`hls/${id}/master.m3u8`));

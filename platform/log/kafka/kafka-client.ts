@@ -142,8 +142,8 @@ export const filterAbortedMessages = createRequire(import.meta.url)('kafkajs/src
 
 /**
  * Throws unless kafkajs carries patches/kafkajs+2.2.4.patch: two producers' aborted transactions
- * due at the first record fetched must both be dropped, and the idempotent producer must refuse to
- * reuse the sequences of a failed produce request. Called when a Kafka log is created, so an
+ * due at the first record fetched must both be dropped, and the idempotent producer must keep a
+ * send's sequence numbers for its retries, never hand them to another batch. Called when a Kafka log is created, so an
  * install that skipped the patch (`--ignore-scripts`) fails at start, not with leaked records.
  */
 export function assertKafkajsPatched(): void {
@@ -159,7 +159,7 @@ export function assertKafkajsPatched(): void {
   }
   // The producer half of the patch (see kafka-producer.ts): sequences never handed out twice.
   const require = createRequire(import.meta.url);
-  if (!readFileSync(require.resolve('kafkajs/src/producer/sendMessages.js'), 'utf8').includes('STREAMWAVE_SEQUENCE_STATE_UNKNOWN')) {
+  if (!readFileSync(require.resolve('kafkajs/src/producer/sendMessages.js'), 'utf8').includes('STREAMWAVE_STABLE_SEQUENCES')) {
     throw new Error('kafkajs is missing patches/kafkajs+2.2.4.patch (an idempotent producer could reuse sequence numbers and lose acknowledged records): run `npm ci` without --ignore-scripts, or `npx patch-package`');
   }
 }

@@ -82,8 +82,8 @@ test('other failures keep the producer', async () => {
   assert.equal(ctx.producer as unknown, flaky);
 });
 
-test('the patched kafkajs refusal (wrapped by its retrier in `cause`) replaces the producer too', async () => {
-  const refusal = Object.assign(new Error('idempotent producer sequence state unknown'), { name: 'KafkaJSNonRetriableError', type: 'STREAMWAVE_SEQUENCE_STATE_UNKNOWN', retriable: false });
+test('the broker error wrapped by the kafkajs retrier in `cause` replaces the producer too', async () => {
+  const refusal = Object.assign(new Error('The broker received an out of order sequence number'), { name: 'KafkaJSProtocolError', type: 'OUT_OF_ORDER_SEQUENCE_NUMBER', retriable: false });
   const broken = standIn(1);
   broken.send = async () => { broken.sends++; throw Object.assign(new Error(refusal.message), { name: 'KafkaJSNonRetriableError', retriable: false, cause: refusal }); };
   let made = 0;

@@ -22,8 +22,9 @@
  *   have written its batches; the next batch of the same size on that partition then reused them,
  *   and the broker took it for a duplicate of the written one: acknowledged, never written (an
  *   acknowledged record lost, seen in the broker-crash failure proof). patches/kafkajs+2.2.4.patch
- *   makes such a producer refuse to send (STREAMWAVE_SEQUENCE_STATE_UNKNOWN) instead, and the
- *   adapter replaces it as above.
+ *   keeps the sequences of a send for its retries instead (the broker deduplicates what it has);
+ *   a send that fails for good leaves a gap, which the broker answers with
+ *   OUT_OF_ORDER_SEQUENCE_NUMBER, and the adapter replaces the producer as above.
  */
 import { Partitioners } from 'kafkajs';
 import type { Kafka, Producer } from 'kafkajs';
@@ -124,10 +125,9 @@ export async function append(ctx: KafkaContext, topic: string, records: ProduceR
 }
 
 /**
- * Errors after which an idempotent producer's sequence state is unusable: the broker's (KIP-360)
- * and the patched kafkajs's own refusal after a failed produce request.
+ * Broker errors after which an idempotent producer's sequence state is unusable (KIP-360).
  */
-const PRODUCER_STATE_LOST = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH', 'INVALID_PRODUCER_ID_MAPPING', 'STREAMWAVE_SEQUENCE_STATE_UNKNOWN']);
+const PRODUCER_STATE_LOST = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH', 'INVALID_PRODUCER_ID_MAPPING']);
 
 /** Whether `e`, or an error it wraps (kafkajs's retrier wraps in `originalError` or `cause`), says the sequence state is lost. */
 function producerStateLost(e: KafkaJsError | undefined, depth = 0): boolean {
