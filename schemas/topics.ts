@@ -93,6 +93,27 @@ export async function ensureCommandTopics(log: EventLog, settings: TopicSettings
   await log.createTopic({ name: COMMAND_POSITIONS_CHANGELOG, partitions, replicationFactor, compacted: true });
 }
 
+/**
+ * The transcoders' chunk topic (docs/adr/0008): one TranscodeChunkTask (schemas/tasks/) per chunk
+ * of a chunked transcode, keyed `<videoId>:<chunkIndex>`, consumed by the `transcoder-chunks`
+ * group of every transcoder instance. Work items, not history: kept TRANSCODE_CHUNKS_RETENTION_MS.
+ */
+export const TRANSCODE_CHUNKS_TOPIC = 'streamwave.transcode-chunks';
+
+/** Retention of the chunk topic, ms: 7 days (a chunk not taken by then is redone by a redelivered job). */
+export const TRANSCODE_CHUNKS_RETENTION_MS = 7 * 24 * 3600 * 1000;
+
+/**
+ * Creates the chunk topic when missing (the event topics' partition count). Idempotent.
+ * @throws EventLogError `TOPIC_CONFLICT` when it exists with another partition count.
+ */
+export async function ensureTranscodeChunksTopic(log: EventLog, settings: TopicSettings = {}): Promise<void> {
+  await log.createTopic({
+    name: TRANSCODE_CHUNKS_TOPIC, partitions: settings.partitions ?? DEFAULT_TOPIC_PARTITIONS,
+    replicationFactor: settings.replicationFactor, retentionMs: TRANSCODE_CHUNKS_RETENTION_MS,
+  });
+}
+
 /** Partitions of each event topic unless configured (STREAMWAVE_TOPIC_PARTITIONS). */
 export const DEFAULT_TOPIC_PARTITIONS = 6;
 

@@ -7,9 +7,10 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { type DomainEventType } from '../../domain/events.ts';
-import { COMMAND_REPLIES_TOPIC, COMMANDS_TOPIC, TOPIC_OF } from '../../schemas/topics.ts';
+import { COMMAND_REPLIES_TOPIC, COMMANDS_TOPIC, TOPIC_OF, TRANSCODE_CHUNKS_TOPIC } from '../../schemas/topics.ts';
 import { loadEventSchemas, subjectFor, SCHEMAS_DIR, type RecordSchema } from '../../schemas/codec/event-schemas.ts';
 import { loadCommandOutcomeSchema, loadCommandSchemas, OUTCOME_RECORD } from '../../schemas/codec/command-schemas.ts';
+import { CHUNK_TASK_RECORD, loadChunkTaskSchema } from '../../schemas/codec/task-schemas.ts';
 import { namedTypesRegistry, normalizeSchema } from '../../schemas/registry/avro-schema.ts';
 import { checkCompatibility, type CompatibilityLevel } from '../../schemas/registry/compatibility.ts';
 
@@ -105,9 +106,9 @@ export interface SubjectSchema {
   schemaText: string;
 }
 
-/** The event, command and command-outcome schemas of a `schemas/` folder (default: this package's), by subject. */
+/** The event, command, command-outcome and task schemas of a `schemas/` folder (default: this package's), by subject. */
 export function localSubjectSchemas(dir: string = SCHEMAS_DIR): SubjectSchema[] {
-  return [...loadEventSchemas(dir).values(), ...loadCommandSchemas(dir).values(), loadCommandOutcomeSchema(dir)]
+  return [...loadEventSchemas(dir).values(), ...loadCommandSchemas(dir).values(), loadCommandOutcomeSchema(dir), loadChunkTaskSchema(dir)]
     .map((s: RecordSchema) => ({ subject: s.subject, fullName: s.fullName, schemaText: s.schemaText }))
     .sort((a, b) => a.subject.localeCompare(b.subject));
 }
@@ -225,12 +226,14 @@ const isCommandFile = (path: string): boolean => /(^|[\\/])schemas[\\/]commands[
  * - Commands: the records of `schemas/commands/<aggregate>/` become `streamwave.commands-…`
  *   subjects; the files directly in `schemas/commands/` (the envelope) and the events' shared
  *   types are inlined into them. `schemas/commands/CommandOutcome.avsc` is the replies topic's subject.
+ * - Tasks: `schemas/tasks/TranscodeChunkTask.avsc` is the chunk topic's subject.
  * Lenient: types the files do not have are simply absent.
  */
 export function subjectSchemasOfFiles(files: readonly RefFile[]): SubjectSchema[] {
   const parsed = files.map((f) => ({ path: f.path, json: JSON.parse(f.text) as { name?: string; namespace?: string } }));
   const isEvent = (n: string | undefined): n is DomainEventType => n !== undefined && Object.prototype.hasOwnProperty.call(TOPIC_OF, n);
-  const eventFiles = parsed.filter((p) => !isCommandFile(p.path));
+  const isTaskFile = (path: string): boolean => /(^|[\\/])schemas[\\/]tasks[\\/]/.test(path);
+  const eventFiles = parsed.filter((p) => !isCommandFile(p.path) && !isTaskFile(p.path));
   const shared = namedTypesRegistry(eventFiles.filter((p) => !isEvent(p.json.name)).map((p) => p.json));
   const commandFiles = parsed.filter((p) => isCommandFile(p.path));
   const isCommandRecord = (path: string) => /[\\/]commands[\\/][^\\/]+[\\/][^\\/]+\.avsc$/.test(path);
@@ -245,6 +248,7 @@ export function subjectSchemasOfFiles(files: readonly RefFile[]): SubjectSchema[
     if (isCommandRecord(path)) add(COMMANDS_TOPIC, json, commandShared);
     else if (json.name === OUTCOME_RECORD) add(COMMAND_REPLIES_TOPIC, json, shared);
   }
+  for (const { path, json } of parsed) if (isTaskFile(path) && json.name === CHUNK_TASK_RECORD) add(TRANSCODE_CHUNKS_TOPIC, json, shared);
   return out.sort((a, b) => a.subject.localeCompare(b.subject));
 }
 

@@ -68,7 +68,7 @@ import { adminRoutes } from '../../gateway/routes/admin/index.ts';
 import type { UploadReaper } from '../../processors/upload-reaper/upload-reaper.ts';
 import { openWriteSide } from './write-side.ts';
 import type { EmbeddedObjectStore } from '../../platform/object-store/embedded/embedded-object-store.adapter.ts';
-import { buildTranscoderProcessor } from '../../processors/transcoder/transcoder.processor.ts';
+import { startTranscoderNodes } from '../shared/transcoder-wiring.ts';
 import { buildMediaCollector } from '../../processors/media-collector/media-collector.processor.ts';
 import { runProcessor, type ProcessorHandle } from '../../processors/runtime/processor.runtime.ts';
 import { buildGateway } from '../../gateway/app.ts';
@@ -284,22 +284,17 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
 
     let transcoder: ProcessorHandle | undefined;
     if (role === 'transcoder' || role === 'all') {
-      // Kept for its readiness() (issue 8: /health/ready reports TRANSCODE_TIMED_OUT from it).
-      const transcoderNode = buildTranscoderProcessor({ commandBus: commandBus!, codec, objectStore: objectStore!, workDir: dir('work'), logger: logger.child({ component: 'transcoder' }), ...config.media, registry: metricsRegistry });
-      registerTranscoderReadiness(readiness, transcoderNode);
-      transcoder = await runProcessor(
-        log,
-        {
-          ...transcoderNode,
-          concurrency: config.transcodeConcurrency,
-        },
-        {
-          logger: logger.child({ component: 'runtime' }),
-          registry: metricsRegistry,
-        },
-      );
+      // The transcoder and the chunk encoder (docs/adr/0008); the node kept for its readiness()
+      // (issue 8: /health/ready reports TRANSCODE_TIMED_OUT from it).
+      const nodes = await startTranscoderNodes({
+        config, log, codec, registryApi, commandBus: commandBus!, objectStore: objectStore!, workDir: dir('work'),
+        topics: { partitions: config.topicPartitions, replicationFactor: config.kafkaReplicationFactor },
+        logger, registry: metricsRegistry,
+      });
+      registerTranscoderReadiness(readiness, nodes.node);
+      transcoder = nodes.transcoder;
       const t = transcoder;
-      cleanup.push(() => t.stop());
+      cleanup.push(() => t.stop(), () => nodes.chunkEncoder.stop());
       lags.transcoder = () => totalLag(t);
       // Issue 8: the media collector runs with the transcoder (same object store), group streamwave.media-collector.
       const collector = await runProcessor(

@@ -26,6 +26,8 @@ const BAD: Array<[string, string, string]> = [
   ['STREAMWAVE_UPLOAD_EXPIRY_SECONDS', '59', 'upload expiry under a minute'],
   ['STREAMWAVE_UPLOAD_REAPER_INTERVAL_SECONDS', '0', 'zero reaper interval'],
   ['STREAMWAVE_TRANSCODE_CONCURRENCY', '17', 'concurrency above 16'],
+  ['STREAMWAVE_CHUNK_SECONDS', '0', 'a chunk shorter than a second'],
+  ['STREAMWAVE_CHUNK_THRESHOLD_SECONDS', '-1', 'a negative chunking threshold'],
   ['STREAMWAVE_LOG_LEVEL', 'loud', 'unknown log level'],
   ['STREAMWAVE_PUBLIC_URL', 'ftp://x', 'non-http public URL'],
   ['STREAMWAVE_DATA_DIR', '', 'empty data dir'],
@@ -74,6 +76,13 @@ test('media limits: PeerTube-like defaults, each configurable (issue 8)', () => 
     STREAMWAVE_TRANSCODE_STALL_SECONDS: '60', STREAMWAVE_TRANSCODE_MEMORY_LIMIT_BYTES: '0',
   }).media;
   assert.deepEqual([c.sourceLimits.maxSidePx, c.sourceLimits.maxDurationSeconds, c.timeLimits.stallSeconds, c.memoryLimitBytes], [4096, 3600, 60, 0]);
+});
+
+test('chunked encoding (ADR 0008): never in standalone, above 600 s in cluster mode, each configurable', () => {
+  assert.deepEqual(loadConfig({ STREAMWAVE_DATA_DIR: dataDir }).chunking, { thresholdSeconds: Infinity, chunkSeconds: 20, firstChunkSeconds: 4 });
+  assert.equal(loadConfig({ STREAMWAVE_DATA_DIR: dataDir, STREAMWAVE_KAFKA_BROKERS: 'kafka:9092' }).chunking.thresholdSeconds, 600);
+  const c = loadConfig({ STREAMWAVE_DATA_DIR: dataDir, STREAMWAVE_CHUNK_THRESHOLD_SECONDS: '90', STREAMWAVE_CHUNK_SECONDS: '12', STREAMWAVE_FIRST_CHUNK_SECONDS: '8' });
+  assert.deepEqual(c.chunking, { thresholdSeconds: 90, chunkSeconds: 12, firstChunkSeconds: 8 });
 });
 
 describe('loadConfig names the bad variable', () => {

@@ -6,7 +6,7 @@ import { SERVERS_ENV_SCHEMA, checkServersEnv, serversOf, type ServersConfig, typ
 
 export type { ServersConfig } from './servers-config.ts';
 import { parseRateLimits, type RateLimitsConfig } from '../../gateway/rate-limit/rate-limit.rules.ts';
-import { DEFAULT_SOURCE_LIMITS, DEFAULT_TIME_LIMITS, DEFAULT_TRANSCODE_MEMORY_LIMIT_BYTES, type SourceLimits, type TimeLimits } from '../../processors/transcoder/media-limits.ts';
+import { chunkingOf, MEDIA_ENV_SCHEMA, mediaOf, type ChunkingSettings, type MediaEnv, type MediaSettings } from './media-config.ts';
 
 /**
  * StreamWave configuration: environment variables with the `STREAMWAVE_` prefix, validated at
@@ -69,6 +69,8 @@ export interface StreamWaveConfig {
   playbackSessionTtlSeconds: number;
   /** Renditions encoded at once (ffmpeg processes; default 1 on small machines). */
   transcodeConcurrency: number;
+  /** Segment-parallel encoding of long sources over the chunk topic (docs/adr/0008; media-config.ts). */
+  chunking: ChunkingSettings;
   logLevel: string;
   /**
    * Readiness (`GET /health/ready`, issue 8 finding 7): free-space floors of the data directory's
@@ -86,7 +88,7 @@ export interface StreamWaveConfig {
    * Media limits of the transcoder (issue 8, finding 3): source limits checked after ffprobe,
    * FFmpeg/ffprobe time limits, and the address-space cap per FFmpeg process (bytes; 0: none).
    */
-  media: { sourceLimits: SourceLimits; timeLimits: TimeLimits; memoryLimitBytes: number };
+  media: MediaSettings;
   /** Cluster mode: Kafka bootstrap servers `host:port`, from the comma list STREAMWAVE_KAFKA_BROKERS; empty in standalone mode. */
   kafkaBrokers: string[];
   /** Cluster mode: base URL of the Confluent-compatible schema registry (the `registry` role), e.g. `http://registry:8081`. */
@@ -174,18 +176,7 @@ const schema = {
     STREAMWAVE_MIN_FREE_DISK_BYTES: { type: 'integer', minimum: 0, default: 512 * 1024 ** 2 },
     STREAMWAVE_MIN_FREE_DISK_PERCENT: { type: 'number', minimum: 0, maximum: 100, default: 0 },
     STREAMWAVE_PROJECTION_FAILING_AFTER: { type: 'integer', minimum: 1, maximum: 1000, default: 3 },
-    STREAMWAVE_MEDIA_MAX_SIDE_PX: { type: 'integer', minimum: 16, default: DEFAULT_SOURCE_LIMITS.maxSidePx },
-    STREAMWAVE_MEDIA_MAX_PIXELS: { type: 'integer', minimum: 256, default: DEFAULT_SOURCE_LIMITS.maxPixels },
-    STREAMWAVE_MEDIA_MAX_ASPECT_RATIO: { type: 'number', minimum: 1, default: DEFAULT_SOURCE_LIMITS.maxAspectRatio },
-    STREAMWAVE_MEDIA_MAX_DURATION_SECONDS: { type: 'number', exclusiveMinimum: 0, default: DEFAULT_SOURCE_LIMITS.maxDurationSeconds },
-    STREAMWAVE_MEDIA_MAX_FPS: { type: 'number', exclusiveMinimum: 0, default: DEFAULT_SOURCE_LIMITS.maxFps },
-    STREAMWAVE_PROBE_TIMEOUT_SECONDS: { type: 'number', exclusiveMinimum: 0, default: DEFAULT_TIME_LIMITS.probeSeconds },
-    STREAMWAVE_TRANSCODE_TIMEOUT_FACTOR: { type: 'number', exclusiveMinimum: 0, default: DEFAULT_TIME_LIMITS.encodeFactor },
-    STREAMWAVE_TRANSCODE_TIMEOUT_MIN_SECONDS: { type: 'number', exclusiveMinimum: 0, default: DEFAULT_TIME_LIMITS.floorSeconds },
-    STREAMWAVE_TRANSCODE_TIMEOUT_MAX_SECONDS: { type: 'number', exclusiveMinimum: 0, default: DEFAULT_TIME_LIMITS.ceilingSeconds },
-    STREAMWAVE_TRANSCODE_STALL_SECONDS: { type: 'number', exclusiveMinimum: 0, default: DEFAULT_TIME_LIMITS.stallSeconds },
-    STREAMWAVE_TRANSCODE_KILL_GRACE_SECONDS: { type: 'number', minimum: 0, default: DEFAULT_TIME_LIMITS.killGraceSeconds },
-    STREAMWAVE_TRANSCODE_MEMORY_LIMIT_BYTES: { type: 'integer', minimum: 0, default: DEFAULT_TRANSCODE_MEMORY_LIMIT_BYTES },
+    ...MEDIA_ENV_SCHEMA,
     STREAMWAVE_KAFKA_BROKERS: { type: 'string', pattern: '^\\s*[^,\\s]+:[0-9]+\\s*(,\\s*[^,\\s]+:[0-9]+\\s*)*$' },
     STREAMWAVE_SCHEMA_REGISTRY_URL: { type: 'string', pattern: '^https?://' },
     STREAMWAVE_KAFKA_REPLICATION_FACTOR: { type: 'integer', minimum: 1, maximum: 32, default: 1 },
@@ -212,7 +203,7 @@ const schema = {
 /** Every variable loadConfig reads: the deploy files' tests (deploy/compose, deploy/k8s) check they set no other. */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.properties);
 
-interface Env extends ServersEnv {
+interface Env extends ServersEnv, MediaEnv {
   STREAMWAVE_PORT: number;
   STREAMWAVE_HOST: string;
   STREAMWAVE_PUBLIC_URL?: string;
@@ -243,18 +234,6 @@ interface Env extends ServersEnv {
   STREAMWAVE_MIN_FREE_DISK_BYTES: number;
   STREAMWAVE_MIN_FREE_DISK_PERCENT: number;
   STREAMWAVE_PROJECTION_FAILING_AFTER: number;
-  STREAMWAVE_MEDIA_MAX_SIDE_PX: number;
-  STREAMWAVE_MEDIA_MAX_PIXELS: number;
-  STREAMWAVE_MEDIA_MAX_ASPECT_RATIO: number;
-  STREAMWAVE_MEDIA_MAX_DURATION_SECONDS: number;
-  STREAMWAVE_MEDIA_MAX_FPS: number;
-  STREAMWAVE_PROBE_TIMEOUT_SECONDS: number;
-  STREAMWAVE_TRANSCODE_TIMEOUT_FACTOR: number;
-  STREAMWAVE_TRANSCODE_TIMEOUT_MIN_SECONDS: number;
-  STREAMWAVE_TRANSCODE_TIMEOUT_MAX_SECONDS: number;
-  STREAMWAVE_TRANSCODE_STALL_SECONDS: number;
-  STREAMWAVE_TRANSCODE_KILL_GRACE_SECONDS: number;
-  STREAMWAVE_TRANSCODE_MEMORY_LIMIT_BYTES: number;
   STREAMWAVE_KAFKA_BROKERS?: string;
   STREAMWAVE_SCHEMA_REGISTRY_URL?: string;
   STREAMWAVE_KAFKA_REPLICATION_FACTOR: number;
@@ -338,6 +317,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StreamWaveConf
     usernameKeySecret: secret('STREAMWAVE_USERNAME_KEY_SECRET', () => loadOrCreateSecret(dataDir, 'username.key')),
     playbackSessionTtlSeconds: e.STREAMWAVE_PLAYBACK_SESSION_TTL_SECONDS,
     transcodeConcurrency: e.STREAMWAVE_TRANSCODE_CONCURRENCY,
+    chunking: chunkingOf(e),
     mediaUrlTtlSeconds: e.STREAMWAVE_MEDIA_URL_TTL_SECONDS,
     ...(e.STREAMWAVE_CDN_PURGE_URL && { cdnPurgeUrl: e.STREAMWAVE_CDN_PURGE_URL }),
     logLevel: e.STREAMWAVE_LOG_LEVEL,
@@ -347,24 +327,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StreamWaveConf
       projectionFailingAfter: e.STREAMWAVE_PROJECTION_FAILING_AFTER,
     },
     adminToken: secret('STREAMWAVE_ADMIN_TOKEN', () => persistedSecret(dataDir, ADMIN_TOKEN_FILE)),
-    media: {
-      sourceLimits: {
-        maxSidePx: e.STREAMWAVE_MEDIA_MAX_SIDE_PX,
-        maxPixels: e.STREAMWAVE_MEDIA_MAX_PIXELS,
-        maxAspectRatio: e.STREAMWAVE_MEDIA_MAX_ASPECT_RATIO,
-        maxDurationSeconds: e.STREAMWAVE_MEDIA_MAX_DURATION_SECONDS,
-        maxFps: e.STREAMWAVE_MEDIA_MAX_FPS,
-      },
-      timeLimits: {
-        probeSeconds: e.STREAMWAVE_PROBE_TIMEOUT_SECONDS,
-        encodeFactor: e.STREAMWAVE_TRANSCODE_TIMEOUT_FACTOR,
-        floorSeconds: e.STREAMWAVE_TRANSCODE_TIMEOUT_MIN_SECONDS,
-        ceilingSeconds: Math.max(e.STREAMWAVE_TRANSCODE_TIMEOUT_MIN_SECONDS, e.STREAMWAVE_TRANSCODE_TIMEOUT_MAX_SECONDS),
-        stallSeconds: e.STREAMWAVE_TRANSCODE_STALL_SECONDS,
-        killGraceSeconds: e.STREAMWAVE_TRANSCODE_KILL_GRACE_SECONDS,
-      },
-      memoryLimitBytes: e.STREAMWAVE_TRANSCODE_MEMORY_LIMIT_BYTES,
-    },
+    media: mediaOf(e),
     kafkaBrokers: (e.STREAMWAVE_KAFKA_BROKERS ?? '').split(',').map((b) => b.trim()).filter(Boolean),
     schemaRegistryUrl: e.STREAMWAVE_SCHEMA_REGISTRY_URL?.replace(/\/$/, ''),
     kafkaReplicationFactor: e.STREAMWAVE_KAFKA_REPLICATION_FACTOR,
@@ -394,6 +357,8 @@ export const ADMIN_TOKEN_FILE = 'admin.token';
 /** Files under the data dir holding generated secrets when their variable is unset (issue 8). */
 export const PRESIGN_SECRET_FILE = 'presign.key';
 export const CURSOR_SECRET_FILE = 'cursor.key';
+export const DEFAULT_CLUSTER_CHUNK_THRESHOLD_SECONDS = 600;
+
 export const MEDIA_URL_SECRET_FILE = 'media-url.key';
 export const PLAYBACK_SECRET_FILE = 'playback.key';
 /** Generated registry password (read by `streamwave schemas register` when no password is given). */

@@ -23,7 +23,7 @@ import { createProjectionManager } from '../../projections/replay/projection-man
 import { createFileCurrentInstanceStore, embeddedReadModels } from '../shared/embedded-read-models.ts';
 import { describeLog } from '../../platform/log/log-overview.ts';
 import { adminRoutes } from '../../gateway/routes/admin/index.ts';
-import { buildTranscoderProcessor } from '../../processors/transcoder/transcoder.processor.ts';
+import { startTranscoderNodes } from '../shared/transcoder-wiring.ts';
 import { buildMediaCollector } from '../../processors/media-collector/media-collector.processor.ts';
 import { runProcessor } from '../../processors/runtime/processor.runtime.ts';
 import { buildGateway, type GatewayDeps } from '../../gateway/app.ts';
@@ -59,7 +59,8 @@ export async function startStandalone(config: StreamWaveConfig, observe: Pick<Ga
   const log = await createEmbeddedEventLog({ dataDir: config.dataDir, logger: logger.child({ role: 'log' }) });
   const registry = createSchemaRegistry({ log, logger: logger.child({ role: 'schema-registry' }) });
   await registry.start();
-  const codec = createAvroEventCodec({ registry: createInProcessSchemaRegistryApi(registry), logger: logger.child({ role: 'codec' }) });
+  const registryApi = createInProcessSchemaRegistryApi(registry);
+  const codec = createAvroEventCodec({ registry: registryApi, logger: logger.child({ role: 'codec' }) });
   await codec.registerAll();
 
   const commandBus = createCommandBus({
@@ -82,16 +83,12 @@ export async function startStandalone(config: StreamWaveConfig, observe: Pick<Ga
 
   const objectStore = countAdapterErrors(metricsRegistry, 'object-store', openEmbeddedObjectStore(config, dir('objects'), 'streamwave-standalone', logger.child({ role: 'object-store' })));
 
-  // Kept for its readiness() (issue 8: /health/ready reports TRANSCODE_TIMED_OUT from it).
-  const transcoderNode = buildTranscoderProcessor({ commandBus, codec, objectStore, workDir: dir('work'), logger: logger.child({ role: 'transcoder' }), ...config.media, registry: metricsRegistry });
-  const transcoder = await runProcessor(
-    log,
-    {
-      ...transcoderNode,
-      concurrency: config.transcodeConcurrency,
-    },
-    { logger: logger.child({ role: 'runtime' }), registry: metricsRegistry },
-  );
+  // The transcoder and the chunk encoder (docs/adr/0008); the node kept for its readiness()
+  // (issue 8: /health/ready reports TRANSCODE_TIMED_OUT from it).
+  const { node: transcoderNode, transcoder, chunkEncoder } = await startTranscoderNodes({
+    config, log, codec, registryApi, commandBus, objectStore, workDir: dir('work'), topics: {},
+    logger: logger.child({ role: 'transcoder' }), registry: metricsRegistry,
+  });
 
   // Readiness (GET /health/ready, /health): disk floor, log partitions refusing writes, projections
   // failing in a loop, the transcoder's own report (issue 8).
@@ -152,6 +149,7 @@ export async function startStandalone(config: StreamWaveConfig, observe: Pick<Ga
             { name: 'http', close: () => app.close() },
             { name: 'upload-reaper', close: () => reaper.stop() },
             { name: 'transcoder', close: () => transcoder.stop() },
+            { name: 'chunk-encoder', close: () => chunkEncoder.stop() },
             { name: 'media-collector', close: () => mediaCollector.stop() },
             { name: 'projections', close: () => projectionManager.close() },
             { name: 'log', close: () => log.close() },

@@ -35,7 +35,7 @@ export interface MediaCollectorDeps {
 }
 
 /** Key prefixes the collector removes for a deleted video. */
-export const collectedPrefixes = (videoId: string): string[] => [`videos/${videoId}/`, `uploads/${videoId}/`];
+export const collectedPrefixes = (videoId: string): string[] => [`videos/${videoId}/`, `uploads/${videoId}/`, `transcode/${videoId}/`];
 
 /** The collector as a topology node (consumer group `streamwave.media-collector`). */
 export function buildMediaCollector(deps: MediaCollectorDeps): ProcessorNode {

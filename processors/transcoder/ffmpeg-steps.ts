@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { BoundedProcessError } from './bounded-process.ts';
 import { buildFfmpegInvocation, planThumbnail } from './ffmpeg-args.ts';
-import type { FfmpegJob } from './ffmpeg-args.ts';
+import type { FfmpegInvocation, FfmpegJob } from './ffmpeg-args.ts';
 import { runFfmpeg } from './ffmpeg-runner.ts';
-import { MediaRejectedError } from './ffprobe.ts';
-import { DEFAULT_TIME_LIMITS, encodeTimeLimitSeconds, type TimeLimits } from './media-limits.ts';
-import type { TranscodePlan } from './transcode-plan.ts';
+import { MediaRejectedError, probeMedia } from './ffprobe.ts';
+import { checkSourceLimits, DEFAULT_SOURCE_LIMITS, DEFAULT_TIME_LIMITS, encodeTimeLimitSeconds, type SourceLimits, type TimeLimits } from './media-limits.ts';
+import { planTranscode, type TranscodePlan } from './transcode-plan.ts';
 
 /** What running FFmpeg needs: the binary, the job's logger and its bounds. */
 export interface FfmpegEnv {
@@ -76,9 +76,14 @@ function classifyFfmpegError(env: FfmpegEnv, err: unknown, what: string): Error 
  *   OutOfMemoryError, or the transient error as is (BoundedProcessError aborted/spawn/signal)
  */
 export async function runJob(env: FfmpegEnv, job: FfmpegJob, what: string, onFraction?: (f: number) => void, duration?: number): Promise<void> {
+  await runInvocation(env, buildFfmpegInvocation(job), what, onFraction, duration);
+}
+
+/** `runJob` for an invocation already built (a chunk of a ladder run: chunked/chunk-encode.ts). Same bounds and errors. */
+export async function runInvocation(env: FfmpegEnv, inv: FfmpegInvocation, what: string, onFraction?: (f: number) => void, duration?: number): Promise<void> {
   const limits = env.timeLimits ?? DEFAULT_TIME_LIMITS;
   try {
-    await runFfmpeg(buildFfmpegInvocation(job), {
+    await runFfmpeg(inv, {
       ffmpegPath: env.ffmpegPath,
       logger: env.logger,
       onProgress: onFraction && duration ? (t) => onFraction(t / duration) : undefined,
@@ -94,6 +99,30 @@ export async function runJob(env: FfmpegEnv, job: FfmpegJob, what: string, onFra
   } catch (err) {
     throw classifyFfmpegError(env, err, what);
   }
+}
+
+/**
+ * Probes the local source `src` (bounded by the probe time limit), checks it against `limits` and
+ * plans its ladder (transcode-plan.ts). Deterministic: the coordinator of a chunked transcode and
+ * every chunk encoder plan the same ladder from the same file.
+ * @throws MediaRejectedError for a source beyond the limits or one ffprobe rejects or times out on
+ */
+export async function probeAndPlan(env: FfmpegEnv & { ffprobePath: string; sourceLimits?: SourceLimits }, src: string): Promise<TranscodePlan> {
+  const limits = env.sourceLimits ?? DEFAULT_SOURCE_LIMITS;
+  const timeLimits = env.timeLimits ?? DEFAULT_TIME_LIMITS;
+  let info;
+  try {
+    info = await probeMedia(src, {
+      ffprobePath: env.ffprobePath,
+      timeoutMs: timeLimits.probeSeconds * 1000,
+      bounds: { killGraceMs: timeLimits.killGraceSeconds * 1000, memoryLimitBytes: env.memoryLimitBytes, prlimitPath: env.prlimitPath, signal: env.signal },
+    });
+  } catch (err) {
+    if (err instanceof MediaRejectedError && err.code === 'PROCESSING_TIMEOUT') env.onTimeLimitExceeded?.('probe', 'timeout');
+    throw err;
+  }
+  checkSourceLimits(info, limits);
+  return planTranscode(src, info, limits.maxSidePx);
 }
 
 /**

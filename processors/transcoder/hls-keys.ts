@@ -12,6 +12,19 @@ export const hlsKeys = {
   thumbnail: (videoId: string): string => `videos/${videoId}/thumbnail.jpg`,
 };
 
+/**
+ * Private keys of a chunked transcode (docs/adr/0008), outside the served `videos/` prefix and
+ * deleted with the video (media collector):
+ *
+ *   transcode/<videoId>/job.json              the running chunked job (chunk encoders drop tasks without it)
+ *   transcode/<videoId>/chunks/<NNNNN>.json   one chunk's result (ChunkResult), written last by its encoder
+ */
+export const chunkKeys = {
+  prefix: (videoId: string): string => `transcode/${videoId}/`,
+  job: (videoId: string): string => `transcode/${videoId}/job.json`,
+  result: (videoId: string, chunkIndex: number): string => `transcode/${videoId}/chunks/${String(chunkIndex).padStart(5, '0')}.json`,
+};
+
 /** MIME types of the files the transcoder uploads (playlists: RFC 8216 §4). */
 const CONTENT_TYPES: Record<string, string> = {
   '.m3u8': 'application/vnd.apple.mpegurl',

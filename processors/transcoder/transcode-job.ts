@@ -15,16 +15,18 @@ import type { Command } from '../../commands/command-bus.port.ts';
 import type { ObjectStore } from '../../platform/object-store/object-store.port.ts';
 import { ObjectStoreError } from '../../platform/object-store/object-store.port.ts';
 import type { HlsRenditionOutput } from './ffmpeg-args.ts';
-import { makeThumbnail, OutOfMemoryError, runJob, type FfmpegEnv } from './ffmpeg-steps.ts';
-import { MediaRejectedError, probeMedia } from './ffprobe.ts';
+import { makeThumbnail, OutOfMemoryError, probeAndPlan, runJob, type FfmpegEnv } from './ffmpeg-steps.ts';
+import { MediaRejectedError } from './ffprobe.ts';
 import { contentTypeOf, hlsKeys } from './hls-keys.ts';
 import { describeRendition, readUploadedRendition, toRenditionInfo, uploadMaster, type EncodedRendition } from './hls-output.ts';
 import type { RenditionPlan } from './ladder.ts';
 import { endPublishedPlaylist, ProgressiveUpload, readPublishedPlaylist } from './progressive-upload.ts';
 import { parseMasterPlaylist, parseMediaPlaylist } from './master-playlist.ts';
 import { ProgressReporter } from './progress-reporter.ts';
-import { checkSourceLimits, DEFAULT_SOURCE_LIMITS, DEFAULT_TIME_LIMITS, type SourceLimits } from './media-limits.ts';
-import { ladderJob, planTranscode, plannedCodecs, type TranscodePlan } from './transcode-plan.ts';
+import { DEFAULT_TIME_LIMITS, encodeTimeLimitSeconds, type SourceLimits } from './media-limits.ts';
+import { encodeChunked, type ChunkingConfig } from './chunked/chunked-ladder.ts';
+import { shouldChunk } from './chunked/chunk-plan.ts';
+import { ladderJob, plannedCodecs, type TranscodePlan } from './transcode-plan.ts';
 
 /** Default length of every rung's first segment, seconds: playable after one second of video is encoded. */
 export const FIRST_SEGMENT_SECONDS = 1;
@@ -51,6 +53,8 @@ interface TranscodeEnv extends FfmpegEnv {
   finalAttempt?: boolean;
   /** Called after each successful FFmpeg encode run with the rungs it produced and its wall time, seconds. */
   onEncoded?(rungs: string[], seconds: number): void;
+  /** Segment-parallel encoding over the chunk topic for long sources (chunked/chunked-ladder.ts); absent: never. */
+  chunking?: ChunkingConfig;
 }
 
 /**
@@ -78,6 +82,8 @@ class TranscodeJob {
   private publishedBefore = false;
   /** Whether this job sent PublishVideo (always sent once per job: the aggregate ignores a repeat). */
   private publishedHere = false;
+  /** Segments on the plain k·S grid (no short first segment): set once chunks may have been published. */
+  private plainGrid = false;
 
   constructor(
     private readonly env: TranscodeEnv,
@@ -110,6 +116,10 @@ class TranscodeJob {
     // moment the first segments are up.
     const thumbnail = (await env.objectStore.exists(hlsKeys.thumbnail(videoId))) ? null : await makeThumbnail(env, this.dir, plan);
     let pending = plan.rungs.filter((p) => !done.has(p.name));
+    // A long source is encoded in chunks by every transcoder instance (docs/adr/0008); if that
+    // fails, the rules below apply to the single run, on the chunks' segment grid.
+    let chunked = env.chunking !== undefined && shouldChunk(plan.info.duration, env.chunking.thresholdSeconds);
+    this.plainGrid = chunked;
 
     // Every unfinished rung in ONE run (one decode, split filter, one HLS output per rung). If the
     // run fails for good, the rung FFmpeg names is left out and the rest run again; a failure
@@ -118,9 +128,11 @@ class TranscodeJob {
     // time limit is not run again: it has used the job's time budget.
     while (pending.length > 0) {
       try {
-        await this.encode(plan, pending, progress, thumbnail);
+        if (chunked) await this.encodeChunks(plan, pending, progress, thumbnail, objectKey);
+        else await this.encode(plan, pending, progress, thumbnail);
         break;
       } catch (err) {
+        chunked = false;
         const permanent = err instanceof OutOfMemoryError && env.finalAttempt ? new MediaRejectedError('OUT_OF_MEMORY', err.message, { cause: err }) : err;
         if (!(permanent instanceof MediaRejectedError)) throw err;
         pending = pending.filter((p) => !done.has(p.name)); // a run can fail after completing some rungs
@@ -189,22 +201,8 @@ class TranscodeJob {
    * @throws MediaRejectedError for a source beyond the limits or one ffprobe rejects or times out on
    */
   private async planFrom(src: string): Promise<TranscodePlan> {
-    const { env } = this;
-    const limits = env.sourceLimits ?? DEFAULT_SOURCE_LIMITS;
-    const timeLimits = env.timeLimits ?? DEFAULT_TIME_LIMITS;
-    let info;
-    try {
-      info = await probeMedia(src, {
-        ffprobePath: env.ffprobePath,
-        timeoutMs: timeLimits.probeSeconds * 1000,
-        bounds: { killGraceMs: timeLimits.killGraceSeconds * 1000, memoryLimitBytes: env.memoryLimitBytes, prlimitPath: env.prlimitPath, signal: env.signal },
-      });
-    } catch (err) {
-      if (err instanceof MediaRejectedError && err.code === 'PROCESSING_TIMEOUT') env.onTimeLimitExceeded?.('probe', 'timeout');
-      throw err;
-    }
-    checkSourceLimits(info, limits);
-    const plan = planTranscode(src, info, limits.maxSidePx);
+    const plan = await probeAndPlan(this.env, src);
+    const info = plan.info;
     this.log.info({ source: { ...info }, ladder: plan.ladder.map((r) => r.name) }, 'transcode planned');
     await this.env.send('StartProcessing', { videoId: this.videoId, ladder: plan.ladder, durationSeconds: info.duration });
     return plan;
@@ -228,7 +226,8 @@ class TranscodeJob {
     const already = new Map<string, number>();
     for (const p of rungs) already.set(p.name, (await readPublishedPlaylist(env.objectStore, videoId, p.name))?.segments.length ?? 0);
     const upload = new ProgressiveUpload(env.objectStore, videoId, outs, this.targetDuration, already, this.log);
-    const job = { ...ladderJob(plan, env.segmentSeconds, outs), progressive: { firstSegmentSeconds: env.firstSegmentSeconds ?? FIRST_SEGMENT_SECONDS } };
+    const first = this.plainGrid ? env.segmentSeconds : env.firstSegmentSeconds ?? FIRST_SEGMENT_SECONDS;
+    const job = { ...ladderJob(plan, env.segmentSeconds, outs), progressive: { firstSegmentSeconds: first } };
     const what = `renditions ${rungs.map((p) => p.name).join(', ')}`;
     const started = performance.now();
     const stop = new AbortController();
@@ -238,11 +237,7 @@ class TranscodeJob {
       // Deleted while encoding? Then nothing (more) of it may reach the (public) object store.
       beforeFirstUpload: () => progress.confirm(),
       check: () => progress.throwIfRefused(),
-      onFirstSegments: async () => {
-        if (this.publishedHere) return;
-        const inPlay = plan.rungs.filter((p) => this.done.has(p.name) || rungs.includes(p));
-        await this.publish(plan, inPlay.map((p) => this.done.get(p.name) ?? this.plannedEntry(plan, p)), thumbnail);
-      },
+      onFirstSegments: () => this.publishInPlay(plan, rungs, thumbnail),
       abort: () => stop.abort(),
     });
     env.onEncoded?.(rungs.map((p) => p.name), (performance.now() - started) / 1000);
@@ -255,6 +250,28 @@ class TranscodeJob {
       if (longest > this.targetDuration) this.log.warn({ rendition: out.plan.name, longest, target: this.targetDuration }, 'a segment is longer than the target duration (RFC 8216 §4.3.3.1)');
       await this.complete(out.plan.name, ended, encoded);
     }
+  }
+
+  /** `rungs` encoded in chunks by the transcoder instances' chunk encoders (chunked/chunked-ladder.ts). */
+  private async encodeChunks(plan: TranscodePlan, rungs: RenditionPlan[], progress: ProgressReporter, thumbnail: string | null, objectKey: string): Promise<void> {
+    const { env, videoId } = this;
+    await encodeChunked({
+      objectStore: env.objectStore, videoId, objectKey, plan, rungs, segmentSeconds: env.segmentSeconds, targetDuration: this.targetDuration,
+      chunking: env.chunking!, timeLimitSeconds: encodeTimeLimitSeconds(plan.info.duration, env.timeLimits ?? DEFAULT_TIME_LIMITS), log: this.log, signal: env.signal,
+    }, {
+      confirm: () => progress.confirm(),
+      check: () => progress.throwIfRefused(),
+      progress: (f) => progress.update(1, f),
+      publish: () => this.publishInPlay(plan, rungs, thumbnail),
+      complete: (name, ended, encoded) => this.complete(name, ended, encoded),
+    });
+  }
+
+  /** Publishes the video (once per job) over the complete rungs and the growing `rungs`. */
+  private async publishInPlay(plan: TranscodePlan, rungs: RenditionPlan[], thumbnail: string | null): Promise<void> {
+    if (this.publishedHere) return;
+    const inPlay = plan.rungs.filter((p) => this.done.has(p.name) || rungs.includes(p));
+    await this.publish(plan, inPlay.map((p) => this.done.get(p.name) ?? this.plannedEntry(plan, p)), thumbnail);
   }
 
   /**

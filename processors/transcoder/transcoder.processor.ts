@@ -19,6 +19,7 @@ import type { LogRecord } from '../../platform/log/event-log.port.ts';
 import type { ObjectStore } from '../../platform/object-store/object-store.port.ts';
 import type { ProcessorNode } from '../runtime/topology.port.ts';
 import { findPrlimit } from './bounded-process.ts';
+import type { ChunkingConfig } from './chunked/chunked-ladder.ts';
 import { resolveFfmpegBinaries } from './ffmpeg-binaries.ts';
 import { OutOfMemoryError } from './ffmpeg-steps.ts';
 import { MediaRejectedError } from './ffprobe.ts';
@@ -67,6 +68,8 @@ export interface TranscoderDeps {
    * queue depth); a private one when omitted.
    */
   registry?: Registry;
+  /** Segment-parallel encoding of long sources over the chunk topic (docs/adr/0008); absent: always the single run. */
+  chunking?: ChunkingConfig;
 }
 
 /** Why the transcoder is not ready (for `/health/ready`). */
@@ -141,6 +144,7 @@ export function buildTranscoderProcessor(deps: TranscoderDeps): TranscoderNode {
     timeLimits: deps.timeLimits ?? DEFAULT_TIME_LIMITS,
     memoryLimitBytes,
     prlimitPath,
+    chunking: deps.chunking,
   };
 
   /** Fails the video with `code` and its fixed public sentence; a refusal by the aggregate drops the job. */

@@ -15,8 +15,8 @@ export interface AvroRecordCodecOptions<T extends string> {
   /** The current (reader) schema of each record type. */
   schemas: ReadonlyMap<T, RecordSchema<T>>;
   logger: pino.Logger;
-  /** What the records are, for errors and logs: `event`, `command` or `outcome` (error code `UNKNOWN_<WHAT>_TYPE`). */
-  what: 'event' | 'command' | 'outcome';
+  /** What the records are, for errors and logs: `event`, `command` or `outcome` (error code `UNKNOWN_<WHAT>_TYPE`); `task` for internal work items. */
+  what: 'event' | 'command' | 'outcome' | 'task';
 }
 
 /**

@@ -43,8 +43,11 @@ export function subjectFor(topic: string, fullName: string): string {
 /** One `.avsc` file, parsed. */
 export interface AvscFile { file: string; json: { name?: string; namespace?: string } }
 
-/** Folders of `schemas/` that hold no event schemas (`commands/` holds the command schemas, command-schemas.ts). */
-const NOT_EVENT_FOLDERS = new Set(['registry', 'codec', 'commands', 'node_modules']);
+/**
+ * Folders of `schemas/` that hold no event schemas (`commands/` holds the command schemas,
+ * command-schemas.ts; `tasks/` the work items of internal topics, task-schemas.ts).
+ */
+const NOT_EVENT_FOLDERS = new Set(['registry', 'codec', 'commands', 'tasks', 'node_modules']);
 
 /** The `.avsc` files of every `dir/<aggregate>/` folder not in `skip`, each folder's files in name order. */
 export function readAvscFiles(dir: string, skip: ReadonlySet<string> = NOT_EVENT_FOLDERS): AvscFile[] {

@@ -62,7 +62,8 @@ async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, what: 
 
 before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'sw-e2e-'));
-  sw = await startE2eTarget({ dataDir: join(tmp, 'data'), env: { STREAMWAVE_UPLOADS_PER_HOUR: '50' } });
+  // Sources over 20 s are encoded in chunks over the chunk topic (docs/adr/0008); the others in one run.
+  sw = await startE2eTarget({ dataDir: join(tmp, 'data'), env: { STREAMWAVE_UPLOADS_PER_HOUR: '50', STREAMWAVE_CHUNK_THRESHOLD_SECONDS: '20', STREAMWAVE_CHUNK_SECONDS: '8' } });
   alice = new StreamWaveClient(sw.url);
   bob = new StreamWaveClient(sw.url);
   await alice.register('alice', 'alice@example.com', 'alice-password-1');
@@ -113,6 +114,24 @@ describe('upload → transcode → stream', () => {
     assert.match(seg.headers.get('cache-control') ?? '', /immutable/);
     const master = await fetch(manifest_url);
     assert.doesNotMatch(master.headers.get('cache-control') ?? '', /immutable/);
+  });
+
+  test('a source over the chunking threshold is encoded in chunks: ready, one continuous ladder on the segment grid', async () => {
+    const long = await makeClip(join(tmp, 'long.mp4'), { seconds: 26, width: 640, height: 360, audio: true });
+    const up = await uploadFile(alice, long, { title: 'Chunked', resumeFile: resumeFile() });
+    const final = await waitForProcessing(alice, up.videoId, { timeoutMs: 240_000 });
+    assert.equal(final.status, 'ready', final.error ?? '');
+    assert.equal(final.progress, 100);
+    const hls = await checkHls((await alice.stream(up.videoId)).manifest_url, { source: long });
+    assert.deepEqual(hls.renditions.map((r) => r.height), [144, 240, 360]);
+    for (const r of hls.renditions) {
+      // Chunks are cut on the 4 s grid (no 1 s first segment): 4 s segments, the last one 2 s.
+      assert.equal(r.segmentDurations.length, 7, r.playlistUrl);
+      for (const d of r.segmentDurations.slice(0, -1)) assert.ok(Math.abs(d - 4) < 0.05, `segment of ${d} s in ${r.playlistUrl}`);
+      assert.ok(Math.abs(r.segmentDurations.reduce((a, b) => a + b, 0) - 26) < 0.1);
+      assert.equal(r.audioCodec, 'aac');
+      assert.ok((r.psnrVsSource ?? 0) >= 25, `PSNR ${r.psnrVsSource} of ${r.playlistUrl}`);
+    }
   });
 
   test('a rotated phone clip becomes portrait renditions', async () => {

@@ -49,6 +49,13 @@ export interface ChunkPlanOptions {
    * chunk of its own (a job whose start-up cost exceeds its work). Default half a chunk.
    */
   minLastChunkSeconds?: number;
+  /**
+   * Length of the FIRST chunk, seconds, rounded down to a multiple of `segmentSeconds` (at least
+   * one segment); the rest are `chunkSeconds` long. A short first chunk is encoded and published
+   * first, so a chunked video becomes playable after a few seconds of video are encoded, not a
+   * whole chunk. Default: `chunkSeconds`.
+   */
+  firstChunkSeconds?: number;
 }
 
 /**
@@ -65,8 +72,9 @@ export function shouldChunk(durationSeconds: number, thresholdSeconds: number): 
 }
 
 /**
- * Plans the chunks of a source of `durationSeconds`: consecutive spans of `chunkSeconds` (a
- * multiple of S) covering [0, duration), the last one running to the end. Every boundary is a
+ * Plans the chunks of a source of `durationSeconds`: a first span of `firstChunkSeconds`, then
+ * consecutive spans of `chunkSeconds` (multiples of S) covering [0, duration), the last one
+ * running to the end. Every boundary is a
  * multiple of S, hence a segment boundary of the single run (see the file comment).
  * @returns at least one chunk (a source shorter than one chunk gives a single chunk).
  * @throws RangeError when the duration or the segment duration is not a positive finite number,
@@ -80,9 +88,12 @@ export function planChunks(durationSeconds: number, opts: ChunkPlanOptions): Chu
   const segmentsPerChunk = Math.floor(requested / S + 1e-9);
   if (!(segmentsPerChunk >= 1)) throw new RangeError(`chunk length ${requested} s is shorter than one ${S} s segment`);
   const C = segmentsPerChunk * S;
+  const firstSegments = Math.floor((opts.firstChunkSeconds ?? C) / S + 1e-9);
+  if (!(firstSegments >= 1)) throw new RangeError(`first chunk length ${opts.firstChunkSeconds} s is shorter than one ${S} s segment`);
+  const F = firstSegments * S;
   const minLast = opts.minLastChunkSeconds ?? C / 2;
-  const starts: number[] = [];
-  for (let k = 0; k * C < durationSeconds; k++) starts.push(k * C);
+  const starts: number[] = [0];
+  for (let at = F; at < durationSeconds; at += C) starts.push(at);
   // A short tail joins the chunk before it.
   if (starts.length > 1 && durationSeconds - starts[starts.length - 1]! < minLast) starts.pop();
   return starts.map((start, index) => {

@@ -1,0 +1,170 @@
+/**
+ * Segment-parallel encoding across transcoder instances, on a real Kafka broker: two transcoder
+ * "instances" (each the production wiring of the transcoder role, `startTranscoderNodes`, on its
+ * own Kafka client and consumer-group membership, sharing one object store as S3 would be
+ * shared) and a 30 s source chunked as 4 s + 8 s + 8 s + 10 s. The chunks go through the chunk
+ * topic to whichever instance owns their partition; the test checks that both instances encoded
+ * chunks, that the video was published once, every rendition recorded once and the processing
+ * completed, and that every joined rendition plays through ffprobe's HLS demuxer with continuous
+ * video and audio timestamps and A/V in sync within one frame. No timing thresholds.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { createCommandBus } from '../../../commands/command-handler.ts';
+import type { VideoEvent } from '../../../domain/video/video.events.ts';
+import { startTranscoderNodes, type TranscoderNodes } from '../../../deploy/shared/transcoder-wiring.ts';
+import { createInMemoryEventLog } from '../../../platform/log/in-memory/in-memory-event-log.adapter.ts';
+import type { EventLog } from '../../../platform/log/event-log.port.ts';
+import { partitionForKey } from '../../../platform/log/partitioner.ts';
+import { createAvroEventCodec } from '../../../schemas/codec/avro-event-codec.ts';
+import { createInProcessSchemaRegistryApi } from '../../../schemas/codec/schema-registry-api.ts';
+import { createSchemaRegistry } from '../../../schemas/registry/schema-registry.ts';
+import { ensureEventTopics, TOPICS, TRANSCODE_CHUNKS_TOPIC } from '../../../schemas/topics.ts';
+import { kafkaTestFile } from '../../../test/support/kafka-test-file.ts';
+import { makeClip } from '../../../test/support/make-media.ts';
+import { ffmpegMissing, requirement } from '../../../test/support/requirements.ts';
+import { createTestObjectStore } from '../../../test/support/test-world.ts';
+import { runBounded } from '../bounded-process.ts';
+import { resolveFfmpegBinaries } from '../ffmpeg-binaries.ts';
+import { DEFAULT_SOURCE_LIMITS, DEFAULT_TIME_LIMITS } from '../media-limits.ts';
+import { chunkKeys, hlsKeys } from '../hls-keys.ts';
+import { parseMediaPlaylist } from '../master-playlist.ts';
+import { readObjectText, type ChunkResult } from './chunk-encoder.processor.ts';
+import { AAC_FRAME_SAMPLES, planChunks } from './chunk-plan.ts';
+
+const kafkaFile = await kafkaTestFile();
+const skip = kafkaFile.skip || requirement('FFmpeg', await ffmpegMissing());
+const { ffprobe } = resolveFfmpegBinaries();
+
+const SECONDS = 30;
+const FPS = 30;
+const RATE = 44_100;
+const PARTITIONS = 2;
+const CHUNKING = { thresholdSeconds: 0, chunkSeconds: 8, firstChunkSeconds: 4 };
+const PLAN = planChunks(SECONDS, { segmentSeconds: 4, chunkSeconds: CHUNKING.chunkSeconds, firstChunkSeconds: CHUNKING.firstChunkSeconds });
+
+/** A video id whose chunk keys land on both partitions of the chunk topic (deterministic: murmur2). */
+function videoIdOnBothPartitions(): string {
+  for (let n = 0; ; n++) {
+    const id = `v-chunked-${n}`;
+    const parts = PLAN.map((c) => partitionForKey(TRANSCODE_CHUNKS_TOPIC, `${id}:${c.index}`, PARTITIONS));
+    if (parts[0] !== parts[1] && new Set(parts).size === PARTITIONS) return id;
+  }
+}
+
+/** Every event of the videos topic on `log`, decoded. */
+async function videoEvents(log: EventLog, decode: (b: Buffer) => Promise<VideoEvent>): Promise<VideoEvent[]> {
+  const out: VideoEvent[] = [];
+  for (let p = 0; p < PARTITIONS; p++) {
+    for (const r of await log.read(TOPICS.videos, p, 0, 10_000)) out.push(await decode(r.value!));
+  }
+  return out;
+}
+
+describe('chunked transcode over the chunk topic, two transcoder instances (real Kafka)', { skip, timeout: 600_000 }, () => {
+  test('both instances encode chunks; one joined, continuous, in-sync ladder; each event once', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sw-chunked-kafka-'));
+    const running: TranscoderNodes[] = [];
+    try {
+      const registry = createSchemaRegistry({ log: createInMemoryEventLog() });
+      await registry.start();
+      const registryApi = createInProcessSchemaRegistryApi(registry);
+      const codec = createAvroEventCodec({ registry: registryApi });
+      await codec.registerAll();
+      const objectStore = createTestObjectStore(dir);
+      const config = {
+        media: { sourceLimits: DEFAULT_SOURCE_LIMITS, timeLimits: DEFAULT_TIME_LIMITS, memoryLimitBytes: 0 },
+        chunking: CHUNKING, transcodeConcurrency: 1,
+      };
+      const logs = [await kafkaFile.openLog('chunked', 'instance-a'), await kafkaFile.openLog('chunked', 'instance-b')];
+      await ensureEventTopics(logs[0]!, { partitions: PARTITIONS });
+      const buses = [];
+      for (const [i, log] of logs.entries()) {
+        const bus = createCommandBus({ log, codec, partitions: PARTITIONS });
+        await bus.start();
+        buses.push(bus);
+        const nodes = await startTranscoderNodes({
+          config, log, codec, registryApi, commandBus: bus, objectStore, workDir: join(dir, `work-${i}`), topics: { partitions: PARTITIONS },
+          logger: pino({ level: process.env.KAFKA_TEST_LOG ?? 'silent' }), registry: new Registry(), instance: `instance-${'ab'[i]}`,
+        });
+        running.push(nodes);
+        // Joined the group (positioned) before the next instance joins and before any task exists.
+        await nodes.chunkEncoder.caughtUp();
+      }
+      await running[0]!.chunkEncoder.caughtUp();
+
+      const videoId = videoIdOnBothPartitions();
+      const source = await makeClip(join(dir, 'src.mp4'), { seconds: SECONDS, width: 640, height: 360, fps: FPS });
+      const objectKey = `uploads/${videoId}`;
+      await objectStore.putFile(objectKey, source, 'video/mp4');
+      const metadata = { now: Date.now(), actorId: 'user-1' };
+      await buses[0]!.send({
+        type: 'StartUpload',
+        data: { videoId, ownerId: 'user-1', uploadId: 'u-1', objectKey, filename: 'src.mp4', sizeBytes: 1000, contentType: 'video/mp4', title: 'Chunked', description: '', tags: [], partSizeBytes: 5 * 1024 * 1024 },
+        metadata,
+      });
+      await buses[0]!.send({ type: 'CompleteUpload', data: { videoId, uploadId: 'u-1', sizeBytes: 1000 }, metadata });
+
+      // Wait for the end of processing (the test's own timeout bounds the wait).
+      const decode = async (b: Buffer) => (await codec.decode(b)) as VideoEvent;
+      let events: VideoEvent[] = [];
+      for (;;) {
+        events = (await videoEvents(logs[0]!, decode)).filter((e) => e.data.videoId === videoId);
+        if (events.some((e) => e.type === 'VideoProcessingCompleted' || e.type === 'VideoProcessingFailed')) break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const types = events.map((e) => e.type);
+      assert.ok(!types.includes('VideoProcessingFailed'), `failed: ${JSON.stringify(events.find((e) => e.type === 'VideoProcessingFailed'))}`);
+      const ladder = (events.find((e) => e.type === 'VideoProcessingStarted') as Extract<VideoEvent, { type: 'VideoProcessingStarted' }>).data.ladder.map((r) => r.name);
+      assert.equal(types.filter((t) => t === 'VideoPublished').length, 1);
+      assert.deepEqual(events.filter((e) => e.type === 'RenditionEncoded').map((e) => (e as Extract<VideoEvent, { type: 'RenditionEncoded' }>).data.rendition.name).sort(), [...ladder].sort());
+      assert.ok(types.indexOf('VideoPublished') < types.indexOf('VideoProcessingCompleted'));
+
+      // Every chunk has a result; both instances encoded some.
+      const results: ChunkResult[] = [];
+      for (const c of PLAN) results.push(JSON.parse((await readObjectText(objectStore, chunkKeys.result(videoId, c.index)))!) as ChunkResult);
+      assert.ok(results.every((r) => !r.failed && r.renditions));
+      assert.deepEqual([...new Set(results.map((r) => r.encodedBy))].sort(), ['instance-a', 'instance-b']);
+
+      for (const name of ladder) {
+        const local = join(dir, 'check', name);
+        await mkdir(local, { recursive: true });
+        const playlist = (await readObjectText(objectStore, hlsKeys.rendition(videoId, name, 'index.m3u8')))!;
+        assert.match(playlist, /#EXT-X-PLAYLIST-TYPE:EVENT/);
+        assert.match(playlist, /#EXT-X-ENDLIST/);
+        const segments = parseMediaPlaylist(playlist).segments;
+        assert.equal(segments.length, Math.ceil(SECONDS / 4), `${name} segments`);
+        await writeFile(join(local, 'index.m3u8'), playlist);
+        for (const file of ['init.mp4', ...segments.map((s) => s.uri)]) {
+          const obj = await objectStore.getObject(hlsKeys.rendition(videoId, name, file));
+          assert.ok(obj, `${name}/${file} uploaded`);
+          const parts: Buffer[] = [];
+          for await (const c of obj.body) parts.push(Buffer.isBuffer(c) ? c : Buffer.from(c));
+          await writeFile(join(local, file), Buffer.concat(parts));
+        }
+        const out = await runBounded(ffprobe, [
+          '-v', 'error', '-allowed_extensions', 'ALL', '-protocol_whitelist', 'file',
+          '-show_entries', 'packet=stream_index,pts_time', '-of', 'json', join(local, 'index.m3u8'),
+        ], { captureStdout: true, timeoutMs: 60_000, maxStdoutBytes: 64 * 1024 * 1024 });
+        const packets = (JSON.parse(out) as { packets: { stream_index: number; pts_time: string }[] }).packets;
+        const pts = (stream: number): number[] => packets.filter((p) => p.stream_index === stream).map((p) => Number(p.pts_time)).sort((a, b) => a - b);
+        const [video, audio] = [pts(0), pts(1)];
+        assert.equal(video.length, SECONDS * FPS, `${name}: every frame once`);
+        for (let i = 1; i < video.length; i++) assert.ok(Math.abs(video[i]! - video[i - 1]! - 1 / FPS) < 1e-3, `${name}: video step before frame ${i}`);
+        const aac = AAC_FRAME_SAMPLES / RATE;
+        for (let i = 1; i < audio.length; i++) assert.ok(Math.abs(audio[i]! - audio[i - 1]! - aac) < 1e-4, `${name}: audio step before packet ${i}`);
+        const end = (x: number[], d: number): number => x[x.length - 1]! + d;
+        assert.ok(Math.abs(end(audio, aac) - end(video, 1 / FPS)) <= 1 / FPS, `${name}: audio ends at ${end(audio, aac)}, video at ${end(video, 1 / FPS)}`);
+      }
+    } finally {
+      for (const n of running) await n.transcoder.stop().catch(() => {});
+      for (const n of running) await n.chunkEncoder.stop().catch(() => {});
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
