@@ -26,7 +26,7 @@ const BAD: Array<[string, string, string]> = [
   ['STREAMWAVE_UPLOAD_EXPIRY_SECONDS', '59', 'upload expiry under a minute'],
   ['STREAMWAVE_UPLOAD_REAPER_INTERVAL_SECONDS', '0', 'zero reaper interval'],
   ['STREAMWAVE_TRANSCODE_CONCURRENCY', '17', 'concurrency above 16'],
-  ['STREAMWAVE_CHUNK_SECONDS', '0', 'a chunk shorter than a second'],
+  ['STREAMWAVE_CHUNK_SECONDS', '3', 'a chunk shorter than a segment'],
   ['STREAMWAVE_CHUNK_THRESHOLD_SECONDS', '-1', 'a negative chunking threshold'],
   ['STREAMWAVE_LOG_LEVEL', 'loud', 'unknown log level'],
   ['STREAMWAVE_PUBLIC_URL', 'ftp://x', 'non-http public URL'],

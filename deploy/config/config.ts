@@ -357,8 +357,6 @@ export const ADMIN_TOKEN_FILE = 'admin.token';
 /** Files under the data dir holding generated secrets when their variable is unset (issue 8). */
 export const PRESIGN_SECRET_FILE = 'presign.key';
 export const CURSOR_SECRET_FILE = 'cursor.key';
-export const DEFAULT_CLUSTER_CHUNK_THRESHOLD_SECONDS = 600;
-
 export const MEDIA_URL_SECRET_FILE = 'media-url.key';
 export const PLAYBACK_SECRET_FILE = 'playback.key';
 /** Generated registry password (read by `streamwave schemas register` when no password is given). */

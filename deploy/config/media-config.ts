@@ -38,8 +38,9 @@ export const MEDIA_ENV_SCHEMA = {
   STREAMWAVE_TRANSCODE_KILL_GRACE_SECONDS: { type: 'number', minimum: 0, default: DEFAULT_TIME_LIMITS.killGraceSeconds },
   STREAMWAVE_TRANSCODE_MEMORY_LIMIT_BYTES: { type: 'integer', minimum: 0, default: DEFAULT_TRANSCODE_MEMORY_LIMIT_BYTES },
   STREAMWAVE_CHUNK_THRESHOLD_SECONDS: { type: 'number', minimum: 0 },
-  STREAMWAVE_CHUNK_SECONDS: { type: 'number', minimum: 1, maximum: 3600, default: 20 },
-  STREAMWAVE_FIRST_CHUNK_SECONDS: { type: 'number', minimum: 1, maximum: 3600, default: 4 },
+  // At least one 4 s segment (DEFAULT_SEGMENT_SECONDS of the transcoder).
+  STREAMWAVE_CHUNK_SECONDS: { type: 'number', minimum: 4, maximum: 3600, default: 20 },
+  STREAMWAVE_FIRST_CHUNK_SECONDS: { type: 'number', minimum: 4, maximum: 3600, default: 4 },
 } as const;
 
 /** The variables of MEDIA_ENV_SCHEMA, validated. */

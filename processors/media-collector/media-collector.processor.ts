@@ -34,8 +34,11 @@ export interface MediaCollectorDeps {
   logger?: pino.Logger;
 }
 
-/** Key prefixes the collector removes for a deleted video. */
-export const collectedPrefixes = (videoId: string): string[] => [`videos/${videoId}/`, `uploads/${videoId}/`, `transcode/${videoId}/`];
+/**
+ * Key prefixes the collector removes for a deleted video, `transcode/` first: a chunk encoder
+ * drops its chunk once the job object there is gone (docs/adr/0008), before it uploads.
+ */
+export const collectedPrefixes = (videoId: string): string[] => [`transcode/${videoId}/`, `videos/${videoId}/`, `uploads/${videoId}/`];
 
 /** The collector as a topology node (consumer group `streamwave.media-collector`). */
 export function buildMediaCollector(deps: MediaCollectorDeps): ProcessorNode {

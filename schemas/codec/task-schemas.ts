@@ -37,7 +37,7 @@ export interface TranscodeChunkTask {
 }
 
 /**
- * The chunk task's schema, subject `streamwave.transcode-chunks-io.streamwave.task.TranscodeChunkTask`.
+ * The chunk task's schema, subject `streamwave.transcode-chunks-io.streamwave.tasks.TranscodeChunkTask`.
  * @throws Error when the file is missing or not valid Avro.
  */
 export function loadChunkTaskSchema(dir: string = SCHEMAS_DIR): RecordSchema<typeof CHUNK_TASK_RECORD> {

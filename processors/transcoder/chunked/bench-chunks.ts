@@ -3,7 +3,7 @@
  * time of every chunk (run one after the other on this machine), then models the time to the
  * full ladder for 1–16 transcoder instances (chunk-model.ts).
  *
- *   npm run bench:chunks -- [--seconds 120] [--chunk-seconds 20] [--dispatch-overhead 1]
+ *   npm run bench:chunks -- [--seconds 120] [--chunk-seconds 20] [--first-chunk-seconds 4] [--dispatch-overhead 1]
  *
  * The source is generated (lavfi testsrc2 1080p30 + 440 Hz tone, `--seconds` long) in a temp dir,
  * which is deleted at the end. Progress goes to stderr, the result table to stdout. It is a
@@ -31,8 +31,8 @@ const progress = (msg: string): void => {
   process.stderr.write(`[${(performance.now() / 1000).toFixed(1).padStart(6)}s] ${msg}\n`);
 };
 
-function options(): { seconds: number; chunkSeconds: number; dispatch: number } {
-  const { values } = parseArgs({ options: { seconds: { type: 'string' }, 'chunk-seconds': { type: 'string' }, 'dispatch-overhead': { type: 'string' } } });
+function options(): { seconds: number; chunkSeconds: number; firstChunkSeconds: number; dispatch: number } {
+  const { values } = parseArgs({ options: { seconds: { type: 'string' }, 'chunk-seconds': { type: 'string' }, 'first-chunk-seconds': { type: 'string' }, 'dispatch-overhead': { type: 'string' } } });
   const num = (raw: string | undefined, fallback: number, name: string, min: number): number => {
     const n = raw === undefined ? fallback : Number(raw);
     if (!(Number.isFinite(n) && n >= min)) throw new Error(`${name} must be a number ≥ ${min}, got ${raw}`);
@@ -41,6 +41,8 @@ function options(): { seconds: number; chunkSeconds: number; dispatch: number } 
   return {
     seconds: num(values.seconds, 120, '--seconds', 1),
     chunkSeconds: num(values['chunk-seconds'], DEFAULT_CHUNK_SECONDS, '--chunk-seconds', DEFAULT_SEGMENT_SECONDS),
+    // The production default (STREAMWAVE_FIRST_CHUNK_SECONDS, deploy/config/media-config.ts).
+    firstChunkSeconds: num(values['first-chunk-seconds'], 4, '--first-chunk-seconds', DEFAULT_SEGMENT_SECONDS),
     dispatch: num(values['dispatch-overhead'], 1, '--dispatch-overhead', 0),
   };
 }
@@ -82,7 +84,7 @@ async function main(): Promise<void> {
     const singleSeconds = await timed(() => runFfmpeg(buildFfmpegInvocation(single), { ffmpegPath: ffmpeg }));
     progress(`single run: ${singleSeconds.toFixed(2)} s`);
 
-    const chunks = planChunks(info.duration, { chunkSeconds: o.chunkSeconds, segmentSeconds: DEFAULT_SEGMENT_SECONDS });
+    const chunks = planChunks(info.duration, { chunkSeconds: o.chunkSeconds, firstChunkSeconds: o.firstChunkSeconds, segmentSeconds: DEFAULT_SEGMENT_SECONDS });
     const chunkSeconds: number[] = [];
     for (const c of chunks) {
       const job = await mkJob(`chunk-${c.index}`);
@@ -101,7 +103,7 @@ async function main(): Promise<void> {
 
     const sum = chunkSeconds.reduce((a, b) => a + b, 0);
     const s2 = (x: number): string => x.toFixed(2);
-    console.log(`\nSource: ${info.duration.toFixed(1)} s 1080p30 (testsrc2 + tone), ladder ${single.renditions.map((r) => r.plan.name).join('/')}, ${chunks.length} chunks of ${o.chunkSeconds} s`);
+    console.log(`\nSource: ${info.duration.toFixed(1)} s 1080p30 (testsrc2 + tone), ladder ${single.renditions.map((r) => r.plan.name).join('/')}, ${chunks.length} chunks (${o.firstChunkSeconds} s, then ${o.chunkSeconds} s)`);
     console.log(`Machine: ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}); every FFmpeg run uses all of them.\n`);
     console.log(table(['measured', 'seconds'], [
       ['single run (full ladder)', s2(singleSeconds)],
@@ -117,6 +119,18 @@ async function main(): Promise<void> {
     console.log(table(['instances', 'time to full ladder, s', 'speed-up vs single run'], INSTANCES.map((n) => {
       const t = modelTimeToLadder(input, n);
       return [String(n), s2(t), `${(singleSeconds / t).toFixed(2)}x`];
+    })));
+    console.log(`\nPer chunk, seconds: ${chunkSeconds.map(s2).join(', ')} (chunk 0 is the ${o.firstChunkSeconds} s first chunk: the chunked video is playable after it).`);
+    // A source this short has fewer chunks than instances; the same per-chunk cost for a 2-hour film:
+    const LONG = 7200;
+    const perSecond = median(chunkSeconds.slice(1).map((t, i) => t / (chunks[i + 1]!.endSeconds - chunks[i + 1]!.startSeconds)));
+    const longChunks = planChunks(LONG, { chunkSeconds: o.chunkSeconds, firstChunkSeconds: o.firstChunkSeconds, segmentSeconds: DEFAULT_SEGMENT_SECONDS });
+    const longInput = { chunkSeconds: longChunks.map((c) => (c.endSeconds - c.startSeconds) * perSecond), dispatchOverheadSeconds: o.dispatch, joinSeconds };
+    const longSingle = LONG * (singleSeconds / info.duration);
+    console.log(`\nExtrapolated: a ${LONG / 3600}-hour source of the same content (${longChunks.length} chunks at the measured median ${s2(perSecond)} s per second of source; single run ${s2(longSingle)} s):\n`);
+    console.log(table(['instances', 'time to full ladder, s', 'speed-up vs single run'], INSTANCES.map((n) => {
+      const t = modelTimeToLadder(longInput, n);
+      return [String(n), s2(t), `${(longSingle / t).toFixed(2)}x`];
     })));
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -53,12 +53,26 @@ export interface ChunkResult {
   encodedBy: string;
   /** The task's `requestedAt` (ms since the epoch): a coordinator ignores failures of an earlier attempt's tasks. */
   requestedAt: number;
+  /** The chunk's span, seconds: a coordinator planning other chunks (changed settings) ignores the result. */
+  startSeconds: number;
+  endSeconds: number;
   /** Wall time of the chunk's FFmpeg run, seconds. */
   encodeSeconds?: number;
   /** Per rung name; absent when failed. */
   renditions?: Record<string, ChunkRendition>;
   /** Set when the chunk failed for good: the code and the public sentence (domain/video/processing-failure.ts). */
   failed?: { code: MediaRejectedError['code']; reason: string };
+}
+
+/** The job object (`chunkKeys.job`) a coordinator writes: the attempt whose tasks are wanted, while it is active. */
+export interface ChunkedJobState {
+  objectKey: string;
+  chunks: number;
+  renditions: string[];
+  /** The attempt's `requestedAt` (its tasks carry it), ms since the epoch. */
+  requestedAt: number;
+  /** False once the attempt ended (done, failed, timed out or stopped): its remaining tasks are dropped. */
+  active: boolean;
 }
 
 /** What the chunk encoder is built from. */
@@ -91,9 +105,9 @@ export async function readObjectText(objectStore: ObjectStore, key: string): Pro
 }
 
 /**
- * Builds the chunk encoder node. Idempotent per chunk: a task whose result exists is skipped
- * (redelivery), a task whose job object is gone (the video was deleted or its job finished) is
- * dropped. A permanent input problem writes a failed result (the coordinator then fails or
+ * Builds the chunk encoder node. Idempotent per chunk: a task whose successful result exists is
+ * skipped (redelivery); a task its job no longer wants (job object gone with the deleted video,
+ * inactive, or written by a later attempt) is dropped, before encoding and again before uploading. A permanent input problem writes a failed result (the coordinator then fails or
  * narrows the job); other errors are thrown (the runtime retries, then dead-letters, and
  * `onDeadLetter` writes a failed result so the coordinator does not wait for ever).
  */
@@ -103,6 +117,20 @@ export function buildChunkEncoderProcessor(deps: ChunkEncoderDeps): ProcessorNod
   const store = deps.objectStore;
   const prlimitPath = (deps.memoryLimitBytes ?? 0) > 0 ? (deps.prlimitPath === undefined ? findPrlimit() : deps.prlimitPath) : null;
 
+  const resultOf = (task: TranscodeChunkTask): ChunkResult => ({
+    videoId: task.videoId, chunkIndex: task.chunkIndex, encodedBy: instance, requestedAt: task.requestedAt, startSeconds: task.startSeconds, endSeconds: task.endSeconds,
+  });
+  /** Whether the chunk already has a successful result (a failure never replaces one). */
+  const succeeded = async (task: TranscodeChunkTask): Promise<boolean> => {
+    const text = await readObjectText(store, chunkKeys.result(task.videoId, task.chunkIndex));
+    return text !== undefined && !(JSON.parse(text) as ChunkResult).failed;
+  };
+  /** Whether the video's job still wants this task: its job object exists, is active, and is the attempt that wrote the task. */
+  const jobWants = async (task: TranscodeChunkTask): Promise<boolean> => {
+    const text = await readObjectText(store, chunkKeys.job(task.videoId));
+    const job = text === undefined ? undefined : (JSON.parse(text) as ChunkedJobState);
+    return job?.active === true && job.requestedAt === task.requestedAt;
+  };
   const putResult = (result: ChunkResult): Promise<void> =>
     store.putObject(chunkKeys.result(result.videoId, result.chunkIndex), Buffer.from(JSON.stringify(result)), 'application/json');
 
@@ -129,8 +157,8 @@ export function buildChunkEncoderProcessor(deps: ChunkEncoderDeps): ProcessorNod
     await runInvocation(env, buildChunkInvocation(job, span), `chunk ${task.chunkIndex}`, undefined, task.endSeconds - task.startSeconds);
     const encodeSeconds = (performance.now() - started) / 1000;
     deps.onChunkEncoded?.(encodeSeconds);
-    // Deleted (or finished) meanwhile? Then nothing of it may reach the object store.
-    if (!(await store.exists(chunkKeys.job(task.videoId)))) throw new JobGone();
+    // Deleted, or the job moved on (finished, failed, redelivered) meanwhile? Then nothing of it may reach the object store.
+    if (!(await jobWants(task))) throw new JobGone();
     const renditions: Record<string, ChunkRendition> = {};
     for (const out of outs) {
       const playlist = await readFile(join(out.outputDir, 'index.m3u8'), 'utf8');
@@ -149,7 +177,7 @@ export function buildChunkEncoderProcessor(deps: ChunkEncoderDeps): ProcessorNod
       }
       renditions[out.plan.name] = { playlist, segments, ...(initBytes === undefined ? {} : { initBytes }) };
     }
-    return { videoId: task.videoId, chunkIndex: task.chunkIndex, encodedBy: instance, requestedAt: task.requestedAt, encodeSeconds, renditions };
+    return { ...resultOf(task), encodeSeconds, renditions };
   }
 
   const decode = async (record: LogRecord): Promise<TranscodeChunkTask | null> =>
@@ -165,10 +193,9 @@ export function buildChunkEncoderProcessor(deps: ChunkEncoderDeps): ProcessorNod
       const task = await decode(record);
       if (!task) return;
       const log = logger.child({ videoId: task.videoId, chunk: task.chunkIndex });
-      const earlier = await readObjectText(store, chunkKeys.result(task.videoId, task.chunkIndex));
-      if (earlier !== undefined && !(JSON.parse(earlier) as ChunkResult).failed) return; // done (a redelivery); a failure is tried again
-      if (!(await store.exists(chunkKeys.job(task.videoId)))) {
-        log.info('chunk task dropped: its job is gone (the video was deleted)');
+      if (await succeeded(task)) return; // done (a redelivery); a failure is tried again
+      if (!(await jobWants(task))) {
+        log.info('chunk task dropped: its job is gone (the video was deleted) or moved on (finished, failed or redelivered)');
         return;
       }
       const dir = join(deps.workDir, `chunk-${task.videoId}-${task.chunkIndex}`);
@@ -185,7 +212,7 @@ export function buildChunkEncoderProcessor(deps: ChunkEncoderDeps): ProcessorNod
         }
         if (!(err instanceof MediaRejectedError) || context?.signal.aborted) throw err;
         log.warn({ code: err.code, detail: err.detail }, 'chunk failed for good');
-        await putResult({ videoId: task.videoId, chunkIndex: task.chunkIndex, encodedBy: instance, requestedAt: task.requestedAt, failed: { code: err.code, reason: err.reason } });
+        if (!(await succeeded(task))) await putResult({ ...resultOf(task), failed: { code: err.code, reason: err.reason } });
       } finally {
         await rm(dir, { recursive: true, force: true }).catch((err) => log.warn({ err, dir }, 'could not delete chunk work dir'));
       }
@@ -194,10 +221,7 @@ export function buildChunkEncoderProcessor(deps: ChunkEncoderDeps): ProcessorNod
       const task = await decode(record);
       if (!task) return;
       logger.error({ err: error, videoId: task.videoId, chunk: task.chunkIndex }, 'chunk dead-lettered; its job fails or narrows');
-      await putResult({
-        videoId: task.videoId, chunkIndex: task.chunkIndex, encodedBy: instance, requestedAt: task.requestedAt,
-        failed: { code: 'ENCODE_FAILED', reason: processingFailureMessage('ENCODE_FAILED') },
-      });
+      if (!(await succeeded(task))) await putResult({ ...resultOf(task), failed: { code: 'ENCODE_FAILED', reason: processingFailureMessage('ENCODE_FAILED') } });
     },
   };
 }

@@ -20,7 +20,7 @@ export interface JoinOptions {
   playlistType?: 'VOD' | 'EVENT';
   /** Whether to end it with `#EXT-X-ENDLIST`. Default true. */
   ended?: boolean;
-  /** The least `#EXT-X-TARGETDURATION`, seconds: a growing playlist pins it (§6.2.1: it must not change). */
+  /** `#EXT-X-TARGETDURATION`, seconds, pinned (a growing playlist's must not change, §6.2.1); default: the longest segment, rounded. */
   targetDuration?: number;
 }
 
@@ -47,7 +47,7 @@ export function joinMediaPlaylists(playlists: string[], initUri = 'init.mp4', op
   numbers.forEach((n, i) => {
     if (i > 0 && n !== numbers[i - 1]! + 1) throw new Error(`join: segment ${s(n)} follows ${s(numbers[i - 1]!)}; the chunks are not consecutive`);
   });
-  const target = Math.max(opts.targetDuration ?? 1, ...segments.map((x) => Math.round(x.duration)));
+  const target = opts.targetDuration ?? Math.max(1, ...segments.map((x) => Math.round(x.duration)));
   const lines = [
     '#EXTM3U',
     '#EXT-X-VERSION:7',

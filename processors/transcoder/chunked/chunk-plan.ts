@@ -62,12 +62,12 @@ export interface ChunkPlanOptions {
  * Whether a source is long enough to be encoded in chunks: strictly longer than the threshold.
  * Below or at it the single run is used (the chunk start-up and the join cost more than they save).
  * @param durationSeconds source duration, seconds.
- * @param thresholdSeconds configured threshold, seconds (≥ 0).
+ * @param thresholdSeconds configured threshold, seconds (≥ 0; `Infinity`: never, standalone's default).
  * @throws RangeError on a negative or non-finite argument.
  */
 export function shouldChunk(durationSeconds: number, thresholdSeconds: number): boolean {
   if (!(Number.isFinite(durationSeconds) && durationSeconds >= 0)) throw new RangeError(`invalid duration ${durationSeconds}`);
-  if (!(Number.isFinite(thresholdSeconds) && thresholdSeconds >= 0)) throw new RangeError(`invalid threshold ${thresholdSeconds}`);
+  if (!(thresholdSeconds >= 0)) throw new RangeError(`invalid threshold ${thresholdSeconds}`);
   return durationSeconds > thresholdSeconds;
 }
 

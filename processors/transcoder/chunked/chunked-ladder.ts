@@ -18,7 +18,8 @@ import type { EncodedRendition } from '../hls-output.ts';
 import type { RenditionPlan } from '../ladder.ts';
 import { avc1CodecFromMp4, codecsString, measureBandwidth } from '../master-playlist.ts';
 import { plannedCodecs, type TranscodePlan } from '../transcode-plan.ts';
-import { readObjectText, type ChunkResult } from './chunk-encoder.processor.ts';
+import { readPublishedPlaylist } from '../progressive-upload.ts';
+import { readObjectText, type ChunkedJobState, type ChunkResult } from './chunk-encoder.processor.ts';
 import { joinMediaPlaylists } from './chunk-join.ts';
 import { planChunks, type ChunkSpan } from './chunk-plan.ts';
 
@@ -101,18 +102,52 @@ export async function encodeChunked(job: ChunkedLadderJob, hooks: ChunkedLadderH
   const names = job.rungs.map((p) => p.name);
   const requestedAt = now();
   const done = new Map<number, ChunkResult>();
-  const readResult = async (i: number): Promise<ChunkResult | undefined> => {
-    const text = await readObjectText(store, chunkKeys.result(videoId, i));
+  /** A chunk's result if it belongs to this plan: same span, every rung; a failure only of this attempt. */
+  const readResult = async (c: ChunkSpan): Promise<ChunkResult | undefined> => {
+    const text = await readObjectText(store, chunkKeys.result(videoId, c.index));
     const result = text === undefined ? undefined : (JSON.parse(text) as ChunkResult);
-    if (!result) return undefined;
-    if (result.failed) return (result.requestedAt ?? 0) >= requestedAt ? result : undefined;
+    if (!result || result.startSeconds !== c.startSeconds || result.endSeconds !== c.endSeconds) return undefined;
+    if (result.failed) return result.requestedAt >= requestedAt ? result : undefined;
     return names.every((n) => result.renditions?.[n]) ? result : undefined;
   };
   for (const c of chunks) {
-    const r = await readResult(c.index);
+    const r = await readResult(c);
     if (r && !r.failed) done.set(c.index, r);
   }
-  await store.putObject(chunkKeys.job(videoId), Buffer.from(JSON.stringify({ objectKey: job.objectKey, chunks: chunks.length, renditions: names, requestedAt })), 'application/json');
+  // Segments an earlier attempt published (a redelivered job): a playlist is only ever extended.
+  const published = new Map<string, number>();
+  for (const p of job.rungs) published.set(p.name, (await readPublishedPlaylist(store, videoId, p.name))?.segments.length ?? 0);
+  await hooks.confirm(); // a deleted video gets no job object, hence no chunk
+  const jobKey = chunkKeys.job(videoId);
+  const putJob = (active: boolean): Promise<void> => {
+    const state: ChunkedJobState = { objectKey: job.objectKey, chunks: chunks.length, renditions: names, requestedAt, active };
+    return store.putObject(jobKey, Buffer.from(JSON.stringify(state)), 'application/json');
+  };
+  await putJob(true);
+  try {
+    await runChunks(job, hooks, { chunks, done, readResult, requestedAt, published });
+  } finally {
+    // The attempt's remaining tasks are dropped (unless the video's objects are already gone).
+    if (await store.exists(jobKey).catch(() => false)) await putJob(false).catch((err) => log.warn({ err }, 'could not end the chunked job object'));
+  }
+}
+
+interface ChunkRun {
+  chunks: ChunkSpan[];
+  /** Completed chunks by index (filled as results arrive). */
+  done: Map<number, ChunkResult>;
+  readResult(c: ChunkSpan): Promise<ChunkResult | undefined>;
+  requestedAt: number;
+  /** Segments each rung's published playlist lists (updated as this attempt publishes). */
+  published: Map<string, number>;
+}
+
+/** Polls the results in order of need, publishes the growing join, then completes every rung. */
+async function runChunks(job: ChunkedLadderJob, hooks: ChunkedLadderHooks, run: ChunkRun): Promise<void> {
+  const { objectStore: store, videoId, plan, chunking, log } = job;
+  const { chunks, done, requestedAt } = run;
+  const now = job.now ?? Date.now;
+  const names = job.rungs.map((p) => p.name);
   await chunking.submit(chunks.filter((c) => !done.has(c.index)).map((c) => ({
     videoId, objectKey: job.objectKey, chunkIndex: c.index, chunkCount: chunks.length, startSeconds: c.startSeconds, endSeconds: c.endSeconds,
     last: c.last, firstSegmentIndex: c.firstSegmentIndex, segmentSeconds: job.segmentSeconds, renditions: names, requestedAt,
@@ -121,10 +156,11 @@ export async function encodeChunked(job: ChunkedLadderJob, hooks: ChunkedLadderH
 
   const deadline = requestedAt + job.timeLimitSeconds * 1000;
   let listed = 0; // chunks 0…listed-1 are in the published playlists
-  for (;;) {
-    for (const c of chunks) {
-      if (done.has(c.index)) continue;
-      const r = await readResult(c.index);
+  for (let poll = 0; ; poll++) {
+    // The next few missing chunks each poll (they gate the playlists); all of them every 20th.
+    const missing = chunks.filter((c) => !done.has(c.index));
+    for (const c of poll % 20 === 0 ? missing : missing.slice(0, 4)) {
+      const r = await run.readResult(c);
       if (!r) continue;
       if (r.failed) throw new MediaRejectedError(r.failed.code, `chunk ${c.index} (${c.startSeconds}–${c.endSeconds} s) failed: ${r.failed.reason}`);
       done.set(c.index, r);
@@ -134,7 +170,7 @@ export async function encodeChunked(job: ChunkedLadderJob, hooks: ChunkedLadderH
     while (done.has(prefix)) prefix++;
     if (prefix > listed && prefix < chunks.length) {
       if (listed === 0) await hooks.confirm(); // nothing of a deleted video may be published
-      await publishPlaylists(job, chunks, done, prefix, false);
+      await publishPlaylists(job, chunks, done, prefix, false, run.published);
       if (listed === 0) await hooks.publish();
       listed = prefix;
     }
@@ -142,13 +178,14 @@ export async function encodeChunked(job: ChunkedLadderJob, hooks: ChunkedLadderH
     hooks.progress(Math.min(1, encoded / plan.info.duration));
     if (done.size === chunks.length) break;
     hooks.check();
+    if (poll % 20 === 19) await hooks.confirm(); // deleted meanwhile? (no report is refused while progress stands still)
     job.signal?.throwIfAborted();
     if (now() > deadline) throw new MediaRejectedError('PROCESSING_TIMEOUT', `chunked transcode: ${chunks.length - done.size} of ${chunks.length} chunks not done after ${job.timeLimitSeconds} s`);
     await sleep(chunking.pollIntervalMs ?? 250, job.signal);
   }
 
   await hooks.confirm(); // deleted after the last poll? Then no rung is completed.
-  const ended = await publishPlaylists(job, chunks, done, chunks.length, true, listed === 0);
+  const ended = await publishPlaylists(job, chunks, done, chunks.length, true, listed === 0 ? run.published : null);
   if (listed === 0) await hooks.publish();
   for (const p of job.rungs) {
     const parts = chunks.map((c) => done.get(c.index)!.renditions![p.name]!);
@@ -169,16 +206,23 @@ export async function encodeChunked(job: ChunkedLadderJob, hooks: ChunkedLadderH
 }
 
 /**
- * Uploads every rung's playlist over chunks 0…count-1 (EVENT; ended when `ended`), unless
- * `upload` is false. @returns the playlists by rung name.
+ * Every rung's playlist over chunks 0…count-1 (EVENT; ended when `ended`), uploaded when
+ * `published` is given and it lists more segments than the published one (never a shorter one).
+ * @returns the playlists by rung name.
  */
-async function publishPlaylists(job: ChunkedLadderJob, chunks: ChunkSpan[], done: Map<number, ChunkResult>, count: number, ended: boolean, upload = true): Promise<Map<string, Buffer>> {
+async function publishPlaylists(job: ChunkedLadderJob, chunks: ChunkSpan[], done: Map<number, ChunkResult>, count: number, ended: boolean, published: Map<string, number> | null): Promise<Map<string, Buffer>> {
   const out = new Map<string, Buffer>();
   for (const p of job.rungs) {
-    const texts = chunks.slice(0, count).map((c) => done.get(c.index)!.renditions![p.name]!.playlist);
-    const text = Buffer.from(joinMediaPlaylists(texts, 'init.mp4', { playlistType: 'EVENT', ended, targetDuration: job.targetDuration }));
+    const parts = chunks.slice(0, count).map((c) => done.get(c.index)!.renditions![p.name]!);
+    const text = Buffer.from(joinMediaPlaylists(parts.map((x) => x.playlist), 'init.mp4', { playlistType: 'EVENT', ended, targetDuration: job.targetDuration }));
     out.set(p.name, text);
-    if (upload) await job.objectStore.putObject(hlsKeys.rendition(job.videoId, p.name, 'index.m3u8'), text, contentTypeOf('index.m3u8'));
+    const longest = Math.max(...parts.flatMap((x) => x.segments.map((s) => Math.round(s.duration))));
+    if (longest > job.targetDuration) job.log.warn({ rendition: p.name, longest, target: job.targetDuration }, 'a segment is longer than the target duration (RFC 8216 §4.3.3.1)');
+    const segments = parts.reduce((n, x) => n + x.segments.length, 0);
+    if (published && segments > (published.get(p.name) ?? 0)) {
+      await job.objectStore.putObject(hlsKeys.rendition(job.videoId, p.name, 'index.m3u8'), text, contentTypeOf('index.m3u8'));
+      published.set(p.name, segments);
+    }
   }
   return out;
 }

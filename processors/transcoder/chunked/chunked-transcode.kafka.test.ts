@@ -6,7 +6,10 @@
  * topic to whichever instance owns their partition; the test checks that both instances encoded
  * chunks, that the video was published once, every rendition recorded once and the processing
  * completed, and that every joined rendition plays through ffprobe's HLS demuxer with continuous
- * video and audio timestamps and A/V in sync within one frame. No timing thresholds.
+ * video and audio timestamps and A/V in sync within one frame. Then the failure paths: the
+ * coordinating instance stops after publication (its job is redelivered to the other one, which
+ * finishes from the chunks' results: each event once), and the video is deleted mid-job (the
+ * coordinator stops and ends its job object; no rendition is completed). No timing thresholds.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { createCommandBus } from '../../../commands/command-handler.ts';
+import { createCommandBus, type CommandHandler } from '../../../commands/command-handler.ts';
 import type { VideoEvent } from '../../../domain/video/video.events.ts';
 import { startTranscoderNodes, type TranscoderNodes } from '../../../deploy/shared/transcoder-wiring.ts';
 import { createInMemoryEventLog } from '../../../platform/log/in-memory/in-memory-event-log.adapter.ts';
@@ -34,7 +37,7 @@ import { resolveFfmpegBinaries } from '../ffmpeg-binaries.ts';
 import { DEFAULT_SOURCE_LIMITS, DEFAULT_TIME_LIMITS } from '../media-limits.ts';
 import { chunkKeys, hlsKeys } from '../hls-keys.ts';
 import { parseMediaPlaylist } from '../master-playlist.ts';
-import { readObjectText, type ChunkResult } from './chunk-encoder.processor.ts';
+import { readObjectText, type ChunkedJobState, type ChunkResult } from './chunk-encoder.processor.ts';
 import { AAC_FRAME_SAMPLES, planChunks } from './chunk-plan.ts';
 
 const kafkaFile = await kafkaTestFile();
@@ -66,40 +69,45 @@ async function videoEvents(log: EventLog, decode: (b: Buffer) => Promise<VideoEv
   return out;
 }
 
-describe('chunked transcode over the chunk topic, two transcoder instances (real Kafka)', { skip, timeout: 600_000 }, () => {
-  test('both instances encode chunks; one joined, continuous, in-sync ladder; each event once', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'sw-chunked-kafka-'));
-    const running: TranscoderNodes[] = [];
-    try {
-      const registry = createSchemaRegistry({ log: createInMemoryEventLog() });
-      await registry.start();
-      const registryApi = createInProcessSchemaRegistryApi(registry);
-      const codec = createAvroEventCodec({ registry: registryApi });
-      await codec.registerAll();
-      const objectStore = createTestObjectStore(dir);
-      const config = {
-        media: { sourceLimits: DEFAULT_SOURCE_LIMITS, timeLimits: DEFAULT_TIME_LIMITS, memoryLimitBytes: 0 },
-        chunking: CHUNKING, transcodeConcurrency: 1,
-      };
-      const logs = [await kafkaFile.openLog('chunked', 'instance-a'), await kafkaFile.openLog('chunked', 'instance-b')];
-      await ensureEventTopics(logs[0]!, { partitions: PARTITIONS });
-      const buses = [];
-      for (const [i, log] of logs.entries()) {
-        const bus = createCommandBus({ log, codec, partitions: PARTITIONS });
-        await bus.start();
-        buses.push(bus);
-        const nodes = await startTranscoderNodes({
-          config, log, codec, registryApi, commandBus: bus, objectStore, workDir: join(dir, `work-${i}`), topics: { partitions: PARTITIONS },
-          logger: pino({ level: process.env.KAFKA_TEST_LOG ?? 'silent' }), registry: new Registry(), instance: `instance-${'ab'[i]}`,
-        });
-        running.push(nodes);
-        // Joined the group (positioned) before the next instance joins and before any task exists.
-        await nodes.chunkEncoder.caughtUp();
-      }
-      await running[0]!.chunkEncoder.caughtUp();
-
-      const videoId = videoIdOnBothPartitions();
-      const source = await makeClip(join(dir, 'src.mp4'), { seconds: SECONDS, width: 640, height: 360, fps: FPS });
+/** Two transcoder instances on one broker (namespace `ns`), one object store, one registry. */
+async function twoInstances(ns: string, dir: string) {
+  const registry = createSchemaRegistry({ log: createInMemoryEventLog() });
+  await registry.start();
+  kafkaFile.onCleanup(() => registry.stop());
+  const registryApi = createInProcessSchemaRegistryApi(registry);
+  const codec = createAvroEventCodec({ registry: registryApi });
+  await codec.registerAll();
+  const objectStore = createTestObjectStore(dir);
+  const config = {
+    media: { sourceLimits: DEFAULT_SOURCE_LIMITS, timeLimits: DEFAULT_TIME_LIMITS, memoryLimitBytes: 0 },
+    chunking: CHUNKING, transcodeConcurrency: 1,
+  };
+  const logs = [await kafkaFile.openLog(ns, 'instance-a'), await kafkaFile.openLog(ns, 'instance-b')];
+  await ensureEventTopics(logs[0]!, { partitions: PARTITIONS });
+  // One command path for both, as cluster mode's command processors are (a single writer per video).
+  const bus: CommandHandler = createCommandBus({ log: logs[0]!, codec, partitions: PARTITIONS });
+  await bus.start();
+  const buses = [bus];
+  const instances: (TranscoderNodes & { metrics: Registry })[] = [];
+  for (const [i, log] of logs.entries()) {
+    const metrics = new Registry();
+    const nodes = await startTranscoderNodes({
+      config, log, codec, registryApi, commandBus: bus, objectStore, workDir: join(dir, `work-${i}`), topics: { partitions: PARTITIONS },
+      logger: pino({ level: process.env.KAFKA_TEST_LOG ?? 'silent' }), registry: metrics, instance: `instance-${'ab'[i]}`,
+    });
+    kafkaFile.onCleanup(() => nodes.transcoder.stop());
+    kafkaFile.onCleanup(() => nodes.chunkEncoder.stop());
+    instances.push({ ...nodes, metrics });
+    // Joined the group (positioned) before the next instance joins and before any task exists.
+    await nodes.chunkEncoder.caughtUp();
+  }
+  await instances[0]!.chunkEncoder.caughtUp();
+  const decode = async (b: Buffer) => (await codec.decode(b)) as VideoEvent;
+  const source = await makeClip(join(dir, 'src.mp4'), { seconds: SECONDS, width: 640, height: 360, fps: FPS });
+  return {
+    objectStore,
+    instances,
+    async upload(videoId: string): Promise<void> {
       const objectKey = `uploads/${videoId}`;
       await objectStore.putFile(objectKey, source, 'video/mp4');
       const metadata = { now: Date.now(), actorId: 'user-1' };
@@ -109,27 +117,58 @@ describe('chunked transcode over the chunk topic, two transcoder instances (real
         metadata,
       });
       await buses[0]!.send({ type: 'CompleteUpload', data: { videoId, uploadId: 'u-1', sizeBytes: 1000 }, metadata });
-
-      // Wait for the end of processing (the test's own timeout bounds the wait).
-      const decode = async (b: Buffer) => (await codec.decode(b)) as VideoEvent;
-      let events: VideoEvent[] = [];
+    },
+    deleteVideo: (videoId: string) => buses[0]!.send({ type: 'DeleteVideo', data: { videoId }, metadata: { now: Date.now(), actorId: 'user-1' } }),
+    /** The video's events once `until` holds for them (the test's own timeout bounds the wait). */
+    async eventsWhen(videoId: string, until: (types: string[]) => boolean): Promise<VideoEvent[]> {
       for (;;) {
-        events = (await videoEvents(logs[0]!, decode)).filter((e) => e.data.videoId === videoId);
-        if (events.some((e) => e.type === 'VideoProcessingCompleted' || e.type === 'VideoProcessingFailed')) break;
+        const events = (await videoEvents(logs[0]!, decode)).filter((e) => e.data.videoId === videoId);
+        if (until(events.map((e) => e.type))) return events;
         await new Promise((r) => setTimeout(r, 250));
       }
-      const types = events.map((e) => e.type);
-      assert.ok(!types.includes('VideoProcessingFailed'), `failed: ${JSON.stringify(events.find((e) => e.type === 'VideoProcessingFailed'))}`);
-      const ladder = (events.find((e) => e.type === 'VideoProcessingStarted') as Extract<VideoEvent, { type: 'VideoProcessingStarted' }>).data.ladder.map((r) => r.name);
-      assert.equal(types.filter((t) => t === 'VideoPublished').length, 1);
-      assert.deepEqual(events.filter((e) => e.type === 'RenditionEncoded').map((e) => (e as Extract<VideoEvent, { type: 'RenditionEncoded' }>).data.rendition.name).sort(), [...ladder].sort());
-      assert.ok(types.indexOf('VideoPublished') < types.indexOf('VideoProcessingCompleted'));
+    },
+    /** The instance running the video's transcode job now (its jobs-running gauge), or undefined. */
+    async coordinator(): Promise<number | undefined> {
+      for (const [i, inst] of instances.entries()) {
+        const gauge = (await inst.metrics.getSingleMetricAsString('streamwave_transcode_jobs_running')).match(/^streamwave_transcode_jobs_running (\d+)/m);
+        if (Number(gauge?.[1] ?? 0) > 0) return i;
+      }
+      return undefined;
+    },
+  };
+}
+
+const ended = (types: string[]): boolean => types.includes('VideoProcessingCompleted') || types.includes('VideoProcessingFailed');
+
+/** Asserts the events of a finished video: ready, published once, every rung recorded once. @returns the ladder */
+function assertCompletedOnce(events: VideoEvent[]): string[] {
+  const types = events.map((e) => e.type);
+  assert.ok(!types.includes('VideoProcessingFailed'), `failed: ${JSON.stringify(events.find((e) => e.type === 'VideoProcessingFailed'))}`);
+  const ladder = (events.find((e) => e.type === 'VideoProcessingStarted') as Extract<VideoEvent, { type: 'VideoProcessingStarted' }>).data.ladder.map((r) => r.name);
+  assert.equal(types.filter((t) => t === 'VideoPublished').length, 1);
+  assert.equal(types.filter((t) => t === 'VideoProcessingCompleted').length, 1);
+  assert.deepEqual(events.filter((e) => e.type === 'RenditionEncoded').map((e) => (e as Extract<VideoEvent, { type: 'RenditionEncoded' }>).data.rendition.name).sort(), [...ladder].sort());
+  assert.ok(types.indexOf('VideoPublished') < types.indexOf('VideoProcessingCompleted'));
+  return ladder;
+}
+
+describe('chunked transcode over the chunk topic, two transcoder instances (real Kafka)', { skip, timeout: 600_000 }, () => {
+  test('both instances encode chunks; one joined, continuous, in-sync ladder; each event once', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sw-chunked-kafka-'));
+    try {
+      const world = await twoInstances('chunked-1', dir);
+      const { objectStore } = world;
+      const videoId = videoIdOnBothPartitions();
+      await world.upload(videoId);
+      const ladder = assertCompletedOnce(await world.eventsWhen(videoId, ended));
 
       // Every chunk has a result; both instances encoded some.
       const results: ChunkResult[] = [];
       for (const c of PLAN) results.push(JSON.parse((await readObjectText(objectStore, chunkKeys.result(videoId, c.index)))!) as ChunkResult);
       assert.ok(results.every((r) => !r.failed && r.renditions));
       assert.deepEqual([...new Set(results.map((r) => r.encodedBy))].sort(), ['instance-a', 'instance-b']);
+      // The job is over: its object says so, so no stray task of it is encoded any more.
+      assert.equal((JSON.parse((await readObjectText(objectStore, chunkKeys.job(videoId)))!) as ChunkedJobState).active, false);
 
       for (const name of ladder) {
         const local = join(dir, 'check', name);
@@ -162,8 +201,49 @@ describe('chunked transcode over the chunk topic, two transcoder instances (real
         assert.ok(Math.abs(end(audio, aac) - end(video, 1 / FPS)) <= 1 / FPS, `${name}: audio ends at ${end(audio, aac)}, video at ${end(video, 1 / FPS)}`);
       }
     } finally {
-      for (const n of running) await n.transcoder.stop().catch(() => {});
-      for (const n of running) await n.chunkEncoder.stop().catch(() => {});
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('the coordinating instance stops after publication: the other one finishes the job from the chunks, each event once', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sw-chunked-kafka-'));
+    try {
+      const world = await twoInstances('chunked-2', dir);
+      const videoId = videoIdOnBothPartitions();
+      await world.upload(videoId);
+      await world.eventsWhen(videoId, (t) => t.includes('VideoPublished'));
+      const coordinator = await world.coordinator();
+      assert.notEqual(coordinator, undefined, 'a transcode job runs after publication');
+      // As a crash would, but cleanly: the job's record stays uncommitted and goes to the other instance.
+      await world.instances[coordinator!]!.transcoder.stop();
+      const events = await world.eventsWhen(videoId, ended);
+      assertCompletedOnce(events);
+      const playlist = (await readObjectText(world.objectStore, hlsKeys.rendition(videoId, '144p', 'index.m3u8')))!;
+      assert.equal(parseMediaPlaylist(playlist).segments.length, Math.ceil(SECONDS / 4));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('the video is deleted mid-job: the coordinator stops, ends its job object, and completes no rendition', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sw-chunked-kafka-'));
+    try {
+      const world = await twoInstances('chunked-3', dir);
+      const videoId = videoIdOnBothPartitions();
+      await world.upload(videoId);
+      await world.eventsWhen(videoId, (t) => t.includes('VideoPublished'));
+      await world.deleteVideo(videoId);
+      // The job ends within a few polls (a refused progress report); its object then says so.
+      for (;;) {
+        const job = JSON.parse((await readObjectText(world.objectStore, chunkKeys.job(videoId)))!) as ChunkedJobState;
+        if (!job.active) break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      for (const inst of world.instances) await inst.transcoder.caughtUp();
+      const types = (await world.eventsWhen(videoId, (t) => t.includes('VideoDeleted'))).map((e) => e.type);
+      assert.ok(!types.includes('VideoProcessingCompleted'), types.join(', '));
+      assert.ok(!types.includes('RenditionEncoded'), types.join(', '));
+    } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });
