@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 
 /**
  * ObjectStore: raw uploads and HLS output. S3 semantics (multipart upload with presigned part
@@ -83,4 +84,13 @@ export class ObjectStoreError extends Error {
     super(message);
     this.name = 'ObjectStoreError';
   }
+}
+
+/**
+ * A whole (small) object's bytes: playlists, sidecars, job and chunk results. undefined when the
+ * key holds no object. @throws what `getObject` and the body stream throw
+ */
+export async function readObject(store: Pick<ObjectStore, 'getObject'>, key: string): Promise<Buffer | undefined> {
+  const got = await store.getObject(key);
+  return got ? buffer(got.body) : undefined;
 }

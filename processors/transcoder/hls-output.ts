@@ -7,7 +7,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RenditionInfo } from '../../domain/events.ts';
-import type { ObjectStore } from '../../platform/object-store/object-store.port.ts';
+import { readObject, type ObjectStore } from '../../platform/object-store/object-store.port.ts';
 import type { HlsRenditionOutput } from './ffmpeg-args.ts';
 import { MediaRejectedError } from './ffprobe.ts';
 import { contentTypeOf, hlsKeys } from './hls-keys.ts';
@@ -35,12 +35,10 @@ export function toRenditionInfo(r: EncodedRendition): RenditionInfo {
  */
 export async function readUploadedRendition(objectStore: ObjectStore, videoId: string, name: string): Promise<EncodedRendition | null> {
   if (!(await objectStore.exists(hlsKeys.rendition(videoId, name, 'index.m3u8')))) return null;
-  const obj = await objectStore.getObject(hlsKeys.rendition(videoId, name, 'rendition.json'));
-  if (!obj) return null;
-  const chunks: Buffer[] = [];
-  for await (const c of obj.body) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c));
+  const sidecar = await readObject(objectStore, hlsKeys.rendition(videoId, name, 'rendition.json'));
+  if (!sidecar) return null;
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as EncodedRendition;
+    return JSON.parse(sidecar.toString('utf8')) as EncodedRendition;
   } catch {
     return null;
   }

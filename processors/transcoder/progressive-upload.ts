@@ -13,7 +13,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { ObjectStore } from '../../platform/object-store/object-store.port.ts';
+import { readObject, type ObjectStore } from '../../platform/object-store/object-store.port.ts';
 import type { HlsRenditionOutput } from './ffmpeg-args.ts';
 import { contentTypeOf, hlsKeys } from './hls-keys.ts';
 import { parseMediaPlaylist } from './master-playlist.ts';
@@ -184,11 +184,8 @@ export interface PublishedPlaylist {
 
 /** The published media playlist of rung `name`, or null when there is none. */
 export async function readPublishedPlaylist(objectStore: ObjectStore, videoId: string, name: string): Promise<PublishedPlaylist | null> {
-  const obj = await objectStore.getObject(hlsKeys.rendition(videoId, name, 'index.m3u8'));
-  if (!obj) return null;
-  const chunks: Buffer[] = [];
-  for await (const c of obj.body) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c));
-  const text = Buffer.concat(chunks).toString('utf8');
+  const text = (await readObject(objectStore, hlsKeys.rendition(videoId, name, 'index.m3u8')))?.toString('utf8');
+  if (text === undefined) return null;
   return { text, segments: parseMediaPlaylist(text).segments, ended: /^#EXT-X-ENDLIST\s*$/m.test(text) };
 }
 

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Command } from '../../commands/command-bus.port.ts';
 import type { ObjectStore } from '../../platform/object-store/object-store.port.ts';
-import { ObjectStoreError } from '../../platform/object-store/object-store.port.ts';
+import { ObjectStoreError, readObject } from '../../platform/object-store/object-store.port.ts';
 import type { HlsRenditionOutput } from './ffmpeg-args.ts';
 import { makeThumbnail, OutOfMemoryError, probeAndPlan, runJob, type FfmpegEnv } from './ffmpeg-steps.ts';
 import { MediaRejectedError } from './ffprobe.ts';
@@ -341,13 +341,11 @@ class TranscodeJob {
  * @throws ObjectStoreError or the command's errors (the caller logs them)
  */
 export async function closePublishedVideo(objectStore: ObjectStore, videoId: string, send: SendCommand, reason: string, targetDuration: number): Promise<boolean> {
-  const master = await objectStore.getObject(hlsKeys.master(videoId));
+  const master = await readObject(objectStore, hlsKeys.master(videoId));
   if (!master) return false;
-  const chunks: Buffer[] = [];
-  for await (const c of master.body) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c));
   const complete: EncodedRendition[] = [];
   const omitted: { name: string; reason: string }[] = [];
-  for (const v of parseMasterPlaylist(Buffer.concat(chunks).toString('utf8'))) {
+  for (const v of parseMasterPlaylist(master.toString('utf8'))) {
     const name = v.uri.split('/')[0]!;
     const done = await readUploadedRendition(objectStore, videoId, name);
     const published = done ? null : await endPublishedPlaylist(objectStore, videoId, name, targetDuration);

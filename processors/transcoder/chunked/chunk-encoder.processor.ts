@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import { processingFailureMessage } from '../../../domain/video/processing-failure.ts';
 import type { LogRecord } from '../../../platform/log/event-log.port.ts';
 import type { ObjectStore } from '../../../platform/object-store/object-store.port.ts';
-import { ObjectStoreError } from '../../../platform/object-store/object-store.port.ts';
+import { ObjectStoreError, readObject } from '../../../platform/object-store/object-store.port.ts';
 import type { ChunkTaskCodec, TranscodeChunkTask } from '../../../schemas/codec/task-schemas.ts';
 import { TRANSCODE_CHUNKS_TOPIC } from '../../../schemas/topics.ts';
 import type { ProcessorNode } from '../../runtime/topology.port.ts';
@@ -97,11 +97,7 @@ export interface ChunkEncoderDeps {
 
 /** Reads a small object as text; undefined when absent. @throws ObjectStoreError for other failures */
 export async function readObjectText(objectStore: ObjectStore, key: string): Promise<string | undefined> {
-  const got = await objectStore.getObject(key);
-  if (!got) return undefined;
-  const parts: Buffer[] = [];
-  for await (const c of got.body) parts.push(Buffer.isBuffer(c) ? c : Buffer.from(c));
-  return Buffer.concat(parts).toString('utf8');
+  return (await readObject(objectStore, key))?.toString('utf8');
 }
 
 /**

@@ -10,7 +10,7 @@
  * playlist is ended, measured and completed through the same hooks as the single run.
  */
 import type { Logger } from 'pino';
-import type { ObjectStore } from '../../../platform/object-store/object-store.port.ts';
+import { readObject, type ObjectStore } from '../../../platform/object-store/object-store.port.ts';
 import type { TranscodeChunkTask } from '../../../schemas/codec/task-schemas.ts';
 import { MediaRejectedError } from '../ffprobe.ts';
 import { chunkKeys, contentTypeOf, hlsKeys } from '../hls-keys.ts';
@@ -189,10 +189,8 @@ async function runChunks(job: ChunkedLadderJob, hooks: ChunkedLadderHooks, run: 
   if (listed === 0) await hooks.publish();
   for (const p of job.rungs) {
     const parts = chunks.map((c) => done.get(c.index)!.renditions![p.name]!);
-    const init = await store.getObject(hlsKeys.rendition(videoId, p.name, 'init.mp4'));
-    const initBytes = parts[0]!.initBytes ?? init?.size ?? 0;
-    let initData = Buffer.alloc(0);
-    if (init) for await (const c of init.body) initData = Buffer.concat([initData, Buffer.isBuffer(c) ? c : Buffer.from(c)]);
+    const initData = (await readObject(store, hlsKeys.rendition(videoId, p.name, 'init.mp4'))) ?? Buffer.alloc(0);
+    const initBytes = parts[0]!.initBytes ?? initData.length;
     const segments = parts.flatMap((x) => x.segments);
     const { peak, average } = measureBandwidth(segments, initBytes);
     const avc1 = avc1CodecFromMp4(initData);

@@ -24,6 +24,7 @@ import { startTranscoderNodes, type TranscoderNodes } from '../../../deploy/shar
 import { createInMemoryEventLog } from '../../../platform/log/in-memory/in-memory-event-log.adapter.ts';
 import type { EventLog } from '../../../platform/log/event-log.port.ts';
 import { partitionForKey } from '../../../platform/log/partitioner.ts';
+import { readObject } from '../../../platform/object-store/object-store.port.ts';
 import { createAvroEventCodec } from '../../../schemas/codec/avro-event-codec.ts';
 import { createInProcessSchemaRegistryApi } from '../../../schemas/codec/schema-registry-api.ts';
 import { createSchemaRegistry } from '../../../schemas/registry/schema-registry.ts';
@@ -180,11 +181,9 @@ describe('chunked transcode over the chunk topic, two transcoder instances (real
         assert.equal(segments.length, Math.ceil(SECONDS / 4), `${name} segments`);
         await writeFile(join(local, 'index.m3u8'), playlist);
         for (const file of ['init.mp4', ...segments.map((s) => s.uri)]) {
-          const obj = await objectStore.getObject(hlsKeys.rendition(videoId, name, file));
-          assert.ok(obj, `${name}/${file} uploaded`);
-          const parts: Buffer[] = [];
-          for await (const c of obj.body) parts.push(Buffer.isBuffer(c) ? c : Buffer.from(c));
-          await writeFile(join(local, file), Buffer.concat(parts));
+          const body = await readObject(objectStore, hlsKeys.rendition(videoId, name, file));
+          assert.ok(body, `${name}/${file} uploaded`);
+          await writeFile(join(local, file), body);
         }
         const out = await runBounded(ffprobe, [
           '-v', 'error', '-allowed_extensions', 'ALL', '-protocol_whitelist', 'file',

@@ -15,7 +15,7 @@ import type { CommandBus } from '../../../commands/command-bus.port.ts';
 import type { VideoEvent } from '../../../domain/video/video.events.ts';
 import type { LogRecord } from '../../../platform/log/event-log.port.ts';
 import type { EmbeddedObjectStore } from '../../../platform/object-store/embedded/embedded-object-store.adapter.ts';
-import type { ObjectStore } from '../../../platform/object-store/object-store.port.ts';
+import { readObject, type ObjectStore } from '../../../platform/object-store/object-store.port.ts';
 import { openReadModel } from '../../../projections/read-models.ts';
 import { inMemoryStores, TEST_SEARCH_SECRET } from '../../../projections/testing/projection-test-kit.ts';
 import type { VideoDetail, VideoDetailQueries } from '../../../projections/video-detail/video-detail.port.ts';
@@ -156,11 +156,9 @@ export async function createTranscoderWorld(opts: TranscoderWorldOptions = {}): 
       return exists ? world.driver.log.records(topic) : [];
     },
     async read(key) {
-      const obj = await objectStore.getObject(key);
-      if (!obj) throw new Error(`no object ${key}`);
-      const chunks: Buffer[] = [];
-      for await (const c of obj.body) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c));
-      return Buffer.concat(chunks);
+      const body = await readObject(objectStore, key);
+      if (!body) throw new Error(`no object ${key}`);
+      return body;
     },
     async close() {
       await world.close();
