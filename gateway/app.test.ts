@@ -310,3 +310,31 @@ describe('resolveGatewayConfig', () => {
     assert.throws(() => resolveGatewayConfig({ jwtSecret: 's', tokenTtlSeconds: -1 }), /tokenTtlSeconds/);
   });
 });
+
+describe('access log (issue 12: no log line per successful request)', () => {
+  test('failures and slow requests are logged at info, successful ones only at debug', async () => {
+    const { Writable } = await import('node:stream');
+    const { default: pino } = await import('pino');
+    const lines: { level: number; msg: string; statusCode?: number; url?: string }[] = [];
+    const sink = new Writable({ write(chunk: Buffer, _e, cb) { for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l)); cb(); } });
+    const atInfo = await createTestGateway({}, { logger: pino({ level: 'info' }, sink) });
+    try {
+      assert.equal((await atInfo.inject({ method: 'GET', url: '/health' })).statusCode, 200);
+      assert.equal((await atInfo.inject({ method: 'GET', url: '/api/v1/videos/vid_missing' })).statusCode, 404);
+    } finally {
+      await atInfo.close();
+    }
+    const completed = lines.filter((l) => l.msg === 'request completed');
+    assert.deepEqual(completed.map((l) => [l.statusCode, l.url]), [[404, '/api/v1/videos/vid_missing']]);
+    assert.ok(!lines.some((l) => l.msg === 'incoming request'), 'no per-request line from Fastify');
+
+    lines.length = 0;
+    const atDebug = await createTestGateway({}, { logger: pino({ level: 'debug' }, sink) });
+    try {
+      await atDebug.inject({ method: 'GET', url: '/health' });
+    } finally {
+      await atDebug.close();
+    }
+    assert.ok(lines.some((l) => l.msg === 'request completed' && l.statusCode === 200 && l.level === 20), 'a 200 is logged at debug');
+  });
+});
