@@ -64,6 +64,15 @@ export interface BoundedProcessOptions {
 }
 
 /** Finds util-linux `prlimit` (`/usr/bin/prlimit`, `/bin/prlimit`); null when absent (macOS…). */
+/**
+ * The `prlimit` binary that caps FFmpeg's address space at `memoryLimitBytes` (bytes; 0: no cap,
+ * hence null): `configured` when given (null: none), else `findPrlimit()`.
+ */
+export function prlimitFor(memoryLimitBytes: number, configured?: string | null): string | null {
+  if (memoryLimitBytes <= 0) return null;
+  return configured === undefined ? findPrlimit() : configured;
+}
+
 export function findPrlimit(): string | null {
   for (const p of ['/usr/bin/prlimit', '/bin/prlimit']) {
     try {

@@ -6,6 +6,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { ObjectStoreError, type ObjectStore } from '../../platform/object-store/object-store.port.ts';
 import { BoundedProcessError } from './bounded-process.ts';
 import { buildFfmpegInvocation, planThumbnail } from './ffmpeg-args.ts';
 import type { FfmpegInvocation, FfmpegJob } from './ffmpeg-args.ts';
@@ -99,6 +100,24 @@ export async function runInvocation(env: FfmpegEnv, inv: FfmpegInvocation, what:
   } catch (err) {
     throw classifyFfmpegError(env, err, what);
   }
+}
+
+/**
+ * Downloads the uploaded source `objectKey` to `<dir>/source` (the transcode job's and every
+ * chunk encoder's first step); returns its path.
+ * @throws MediaRejectedError SOURCE_NOT_FOUND when the object is gone; the store's other errors as they come
+ */
+export async function downloadSource(store: ObjectStore, objectKey: string, dir: string): Promise<string> {
+  const src = join(dir, 'source');
+  try {
+    await store.downloadToFile(objectKey, src);
+  } catch (err) {
+    if (err instanceof ObjectStoreError && err.code === 'NoSuchKey') {
+      throw new MediaRejectedError('SOURCE_NOT_FOUND', 'The uploaded file is no longer available.', { cause: err });
+    }
+    throw err;
+  }
+  return src;
 }
 
 /**

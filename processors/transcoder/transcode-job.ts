@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Command } from '../../commands/command-bus.port.ts';
 import type { ObjectStore } from '../../platform/object-store/object-store.port.ts';
-import { ObjectStoreError, readObject } from '../../platform/object-store/object-store.port.ts';
+import { readObject } from '../../platform/object-store/object-store.port.ts';
 import type { HlsRenditionOutput } from './ffmpeg-args.ts';
-import { makeThumbnail, OutOfMemoryError, probeAndPlan, runJob, type FfmpegEnv } from './ffmpeg-steps.ts';
+import { downloadSource, makeThumbnail, OutOfMemoryError, probeAndPlan, runJob, type FfmpegEnv } from './ffmpeg-steps.ts';
 import { MediaRejectedError } from './ffprobe.ts';
 import { contentTypeOf, hlsKeys } from './hls-keys.ts';
 import { describeRendition, readUploadedRendition, toRenditionInfo, uploadMaster, type EncodedRendition } from './hls-output.ts';
@@ -182,17 +182,8 @@ class TranscodeJob {
   }
 
   /** Downloads the source into the work folder; returns its path. @throws MediaRejectedError SOURCE_NOT_FOUND */
-  private async download(objectKey: string): Promise<string> {
-    const src = join(this.dir, 'source');
-    try {
-      await this.env.objectStore.downloadToFile(objectKey, src);
-    } catch (err) {
-      if (err instanceof ObjectStoreError && err.code === 'NoSuchKey') {
-        throw new MediaRejectedError('SOURCE_NOT_FOUND', 'The uploaded file is no longer available.', { cause: err });
-      }
-      throw err;
-    }
-    return src;
+  private download(objectKey: string): Promise<string> {
+    return downloadSource(this.env.objectStore, objectKey, this.dir);
   }
 
   /**

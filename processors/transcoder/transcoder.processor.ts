@@ -18,7 +18,7 @@ import type { EventCodec } from '../../schemas/event-codec.port.ts';
 import type { LogRecord } from '../../platform/log/event-log.port.ts';
 import type { ObjectStore } from '../../platform/object-store/object-store.port.ts';
 import type { ProcessorNode } from '../runtime/topology.port.ts';
-import { findPrlimit } from './bounded-process.ts';
+import { prlimitFor } from './bounded-process.ts';
 import type { ChunkingConfig } from './chunked/chunked-ladder.ts';
 import { resolveFfmpegBinaries } from './ffmpeg-binaries.ts';
 import { OutOfMemoryError } from './ffmpeg-steps.ts';
@@ -121,7 +121,7 @@ export function buildTranscoderProcessor(deps: TranscoderDeps): TranscoderNode {
   const now = deps.now ?? Date.now;
   const binaries = resolveFfmpegBinaries();
   const memoryLimitBytes = deps.memoryLimitBytes ?? DEFAULT_TRANSCODE_MEMORY_LIMIT_BYTES;
-  const prlimitPath = memoryLimitBytes > 0 ? (deps.prlimitPath === undefined ? findPrlimit() : deps.prlimitPath) : null;
+  const prlimitPath = prlimitFor(memoryLimitBytes, deps.prlimitPath);
   if (memoryLimitBytes > 0 && !prlimitPath) logger.warn({ memoryLimitBytes }, 'no memory cap on FFmpeg: util-linux prlimit not found');
   else if (prlimitPath) logger.info({ memoryLimitBytes, prlimitPath }, 'FFmpeg memory capped with prlimit --as');
   const registry = deps.registry ?? new Registry();

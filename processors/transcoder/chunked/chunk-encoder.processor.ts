@@ -18,13 +18,13 @@ import type { Logger } from 'pino';
 import { processingFailureMessage } from '../../../domain/video/processing-failure.ts';
 import type { LogRecord } from '../../../platform/log/event-log.port.ts';
 import type { ObjectStore } from '../../../platform/object-store/object-store.port.ts';
-import { ObjectStoreError, readObject } from '../../../platform/object-store/object-store.port.ts';
+import { readObject } from '../../../platform/object-store/object-store.port.ts';
 import type { ChunkTaskCodec, TranscodeChunkTask } from '../../../schemas/codec/task-schemas.ts';
 import { TRANSCODE_CHUNKS_TOPIC } from '../../../schemas/topics.ts';
 import type { ProcessorNode } from '../../runtime/topology.port.ts';
-import { findPrlimit } from '../bounded-process.ts';
+import { prlimitFor } from '../bounded-process.ts';
 import type { HlsLadderJob, HlsRenditionOutput } from '../ffmpeg-args.ts';
-import { probeAndPlan, runInvocation, type FfmpegEnv } from '../ffmpeg-steps.ts';
+import { downloadSource, probeAndPlan, runInvocation, type FfmpegEnv } from '../ffmpeg-steps.ts';
 import { MediaRejectedError } from '../ffprobe.ts';
 import { chunkKeys, contentTypeOf, hlsKeys } from '../hls-keys.ts';
 import { parseMediaPlaylist } from '../master-playlist.ts';
@@ -91,8 +91,6 @@ export interface ChunkEncoderDeps {
   prlimitPath?: string | null;
   /** This instance's name in results; default `<hostname>/<pid>`. */
   instance?: string;
-  /** Called after each encoded chunk with its wall time, seconds (metrics). */
-  onChunkEncoded?(seconds: number): void;
 }
 
 /** Reads a small object as text; undefined when absent. @throws ObjectStoreError for other failures */
@@ -111,7 +109,7 @@ export function buildChunkEncoderProcessor(deps: ChunkEncoderDeps): ProcessorNod
   const logger = deps.logger ?? pino({ level: 'silent' });
   const instance = deps.instance ?? `${hostname()}/${process.pid}`;
   const store = deps.objectStore;
-  const prlimitPath = (deps.memoryLimitBytes ?? 0) > 0 ? (deps.prlimitPath === undefined ? findPrlimit() : deps.prlimitPath) : null;
+  const prlimitPath = prlimitFor(deps.memoryLimitBytes ?? 0, deps.prlimitPath);
 
   const resultOf = (task: TranscodeChunkTask): ChunkResult => ({
     videoId: task.videoId, chunkIndex: task.chunkIndex, encodedBy: instance, requestedAt: task.requestedAt, startSeconds: task.startSeconds, endSeconds: task.endSeconds,
@@ -131,13 +129,7 @@ export function buildChunkEncoderProcessor(deps: ChunkEncoderDeps): ProcessorNod
     store.putObject(chunkKeys.result(result.videoId, result.chunkIndex), Buffer.from(JSON.stringify(result)), 'application/json');
 
   async function encode(task: TranscodeChunkTask, dir: string, log: Logger, signal: AbortSignal | undefined): Promise<ChunkResult> {
-    const src = join(dir, 'source');
-    try {
-      await store.downloadToFile(task.objectKey, src);
-    } catch (err) {
-      if (err instanceof ObjectStoreError && err.code === 'NoSuchKey') throw new MediaRejectedError('SOURCE_NOT_FOUND', 'The uploaded file is no longer available.', { cause: err });
-      throw err;
-    }
+    const src = await downloadSource(store, task.objectKey, dir);
     const env = { ...deps, prlimitPath, logger: log, signal };
     const plan = await probeAndPlan(env, src);
     const rungs = task.renditions.map((name) => plan.rungs.find((p) => p.name === name));
@@ -152,7 +144,6 @@ export function buildChunkEncoderProcessor(deps: ChunkEncoderDeps): ProcessorNod
     const started = performance.now();
     await runInvocation(env, buildChunkInvocation(job, span), `chunk ${task.chunkIndex}`, undefined, task.endSeconds - task.startSeconds);
     const encodeSeconds = (performance.now() - started) / 1000;
-    deps.onChunkEncoded?.(encodeSeconds);
     // Deleted, or the job moved on (finished, failed, redelivered) meanwhile? Then nothing of it may reach the object store.
     if (!(await jobWants(task))) throw new JobGone();
     const renditions: Record<string, ChunkRendition> = {};

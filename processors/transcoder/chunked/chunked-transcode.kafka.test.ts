@@ -139,6 +139,16 @@ async function twoInstances(ns: string, dir: string) {
   };
 }
 
+/** Runs `f` with a fresh temporary folder, removed afterwards whatever happens. */
+async function inTempDir(f: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'sw-chunked-kafka-'));
+  try {
+    await f(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 const ended = (types: string[]): boolean => types.includes('VideoProcessingCompleted') || types.includes('VideoProcessingFailed');
 
 /** Asserts the events of a finished video: ready, published once, every rung recorded once. @returns the ladder */
@@ -155,8 +165,7 @@ function assertCompletedOnce(events: VideoEvent[]): string[] {
 
 describe('chunked transcode over the chunk topic, two transcoder instances (real Kafka)', { skip, timeout: 600_000 }, () => {
   test('both instances encode chunks; one joined, continuous, in-sync ladder; each event once', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'sw-chunked-kafka-'));
-    try {
+    await inTempDir(async (dir) => {
       const world = await twoInstances('chunked-1', dir);
       const { objectStore } = world;
       const videoId = videoIdOnBothPartitions();
@@ -199,14 +208,11 @@ describe('chunked transcode over the chunk topic, two transcoder instances (real
         const end = (x: number[], d: number): number => x[x.length - 1]! + d;
         assert.ok(Math.abs(end(audio, aac) - end(video, 1 / FPS)) <= 1 / FPS, `${name}: audio ends at ${end(audio, aac)}, video at ${end(video, 1 / FPS)}`);
       }
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   test('the coordinating instance stops after publication: the other one finishes the job from the chunks, each event once', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'sw-chunked-kafka-'));
-    try {
+    await inTempDir(async (dir) => {
       const world = await twoInstances('chunked-2', dir);
       const videoId = videoIdOnBothPartitions();
       await world.upload(videoId);
@@ -219,14 +225,11 @@ describe('chunked transcode over the chunk topic, two transcoder instances (real
       assertCompletedOnce(events);
       const playlist = (await readObjectText(world.objectStore, hlsKeys.rendition(videoId, '144p', 'index.m3u8')))!;
       assert.equal(parseMediaPlaylist(playlist).segments.length, Math.ceil(SECONDS / 4));
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   test('the video is deleted mid-job: the coordinator stops, ends its job object, and completes no rendition', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'sw-chunked-kafka-'));
-    try {
+    await inTempDir(async (dir) => {
       const world = await twoInstances('chunked-3', dir);
       const videoId = videoIdOnBothPartitions();
       await world.upload(videoId);
@@ -242,8 +245,6 @@ describe('chunked transcode over the chunk topic, two transcoder instances (real
       const types = (await world.eventsWhen(videoId, (t) => t.includes('VideoDeleted'))).map((e) => e.type);
       assert.ok(!types.includes('VideoProcessingCompleted'), types.join(', '));
       assert.ok(!types.includes('RenditionEncoded'), types.join(', '));
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
