@@ -46,8 +46,7 @@ function rewrittenAfterListing(world: TranscoderWorld): string[] {
   let w = 0;
   for (const version of world.written) {
     // Replay the writes up to this playlist version: segments already listed must not come again.
-    const at = writes.indexOf(version.key, w);
-    for (; w < at; w++) if (writes[w]!.endsWith('.m4s') && listed.has(writes[w]!)) rewritten.push(writes[w]!);
+    for (; w < version.at; w++) if (writes[w]!.endsWith('.m4s') && listed.has(writes[w]!)) rewritten.push(writes[w]!);
     const dir = version.key.slice(0, version.key.lastIndexOf('/') + 1);
     for (const s of parseMediaPlaylist(version.body.toString('utf8')).segments) listed.add(dir + s.uri);
   }

@@ -125,13 +125,20 @@ export interface LocalServer<K extends string> {
    * no-op when halted. `signal` 'SIGKILL' kills it outright first (a crash).
    */
   halt(opts?: { signal?: 'SIGTERM' | 'SIGKILL' }): Promise<void>;
-  /** Starts the server again after `halt()` on the same port and dir; a no-op while running. */
+  /**
+   * Starts the server again after `halt()` on the same port and dir; a no-op while running. When
+   * another process holds the port, retries for up to 30 s (PORT_BUSY_ATTEMPTS × PORT_BUSY_WAIT_MS).
+   */
   start(): Promise<void>;
   /** `halt()`, then removes `dir` when it was a temp dir. */
   stop(): Promise<void>;
   /** `halt({ signal })`, waits `downMs` (default 0) and `start()`s again: same port, same data. */
   restart(opts?: { signal?: 'SIGTERM' | 'SIGKILL'; downMs?: number }): Promise<void>;
 }
+
+/** Attempts, and the wait between them (ms), of a restart whose kept port another process holds. */
+const PORT_BUSY_ATTEMPTS = 15;
+const PORT_BUSY_WAIT_MS = 2_000;
 
 /**
  * Starts a server through its script on a free 127.0.0.1 port (a port can be taken between the
@@ -161,6 +168,18 @@ export async function startLocalServer<K extends string>(opts: LocalServerOption
     if (ownDir) await removeDir(dir);
     throw e;
   }
+  // The port is kept across restarts (clients know it), but while the server is down another
+  // process may hold it for a moment (freePort's probe binds each port it tries): wait for it.
+  const startOnKeptPort = async (): Promise<string> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await run(startArgs(port), opts.startTimeoutMs);
+      } catch (e) {
+        if (attempt >= PORT_BUSY_ATTEMPTS || !/already in use/.test((e as Error).message)) throw e;
+        await new Promise((r) => setTimeout(r, PORT_BUSY_WAIT_MS));
+      }
+    }
+  };
   const first = parseStartOutput(name, out, keys);
   trackPid(first.pid);
   let running = true;
@@ -181,7 +200,7 @@ export async function startLocalServer<K extends string>(opts: LocalServerOption
     },
     async start() {
       if (running) return;
-      server.pid = parseStartOutput(name, await run(startArgs(port), opts.startTimeoutMs), keys).pid;
+      server.pid = parseStartOutput(name, await startOnKeptPort(), keys).pid;
       trackPid(server.pid);
       running = true;
     },

@@ -52,8 +52,11 @@ export interface TranscoderWorld extends TopologyWorld {
   readonly objectStore: EmbeddedObjectStore;
   /** Keys the transcoder wrote (putFile, putObject), in completion order, repeats kept. */
   readonly writes: string[];
-  /** Every version of every playlist (`.m3u8`) the transcoder wrote, in completion order. */
-  readonly written: { key: string; body: Buffer }[];
+  /**
+   * Every version of every playlist (`.m3u8`) the transcoder wrote, in completion order; `at` is
+   * the index of that write in `writes`.
+   */
+  readonly written: { key: string; body: Buffer; at: number }[];
   readonly videoDetail: VideoDetailQueries;
   /** The world's temporary folder (removed by `close`); scratch files may go here. */
   readonly dir: string;
@@ -88,18 +91,21 @@ export async function createTranscoderWorld(opts: TranscoderWorldOptions = {}): 
   const world = await createTopologyWorld({ nodes: [readModel], redeliver: opts.redeliver });
   const objectStore = createTestObjectStore(dir);
   const writes: string[] = [];
-  const written: { key: string; body: Buffer }[] = [];
+  const written: { key: string; body: Buffer; at: number }[] = [];
+  // Both lists are appended in the same tick, so a playlist version and its place among the writes agree.
+  const record = (key: string, playlist: Buffer | null): void => {
+    if (playlist) written.push({ key, body: playlist, at: writes.length });
+    writes.push(key);
+  };
   const spied: ObjectStore = {
     ...objectStore,
     async putFile(key, path, contentType) {
       await objectStore.putFile(key, path, contentType);
-      writes.push(key);
-      if (key.endsWith('.m3u8')) written.push({ key, body: await readFile(path) });
+      record(key, key.endsWith('.m3u8') ? await readFile(path) : null);
     },
     async putObject(key, body, contentType) {
       await objectStore.putObject(key, body, contentType);
-      writes.push(key);
-      if (key.endsWith('.m3u8') && Buffer.isBuffer(body)) written.push({ key, body });
+      record(key, key.endsWith('.m3u8') && Buffer.isBuffer(body) ? body : null);
     },
   };
   const workDir = join(dir, 'work');
