@@ -53,6 +53,8 @@ export const timeoutsPlugin = fp<TimeoutsPluginOptions>(
     };
     fastify.addHook('onRoute', (route) => {
       if (LONG_BODY_PREFIXES.some((p) => route.url.startsWith(p))) return;
+      // Fastify parses no body of a GET or HEAD request: no hook on the read routes' hot path.
+      if ([route.method].flat().every((m) => m === 'GET' || m === 'HEAD')) return;
       const own = route.preParsing === undefined ? [] : Array.isArray(route.preParsing) ? route.preParsing : [route.preParsing];
       route.preParsing = [bodyTimeout as unknown as preParsingHookHandler, ...own];
     });

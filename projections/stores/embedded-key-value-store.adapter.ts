@@ -151,6 +151,9 @@ export async function createEmbeddedKeyValueStore(opts: EmbeddedKeyValueStoreOpt
     async getMany<T = JsonValue>(ks: string[]) {
       return ks.map((k) => map.get<T>(k));
     },
+    async getManyJson(ks: string[]) {
+      return ks.map((k) => map.getJson(k));
+    },
     async scan<T = JsonValue>(prefix: string, o: ScanOptions) {
       return map.scan<T>(prefix, o);
     },

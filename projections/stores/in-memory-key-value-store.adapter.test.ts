@@ -13,6 +13,7 @@ keyValueStoreContract('in-memory', async (name) => {
   return {
     get: (k) => inner.get(k),
     getMany: (ks) => inner.getMany(ks),
+    getManyJson: (ks) => inner.getManyJson(ks),
     scan: (p, o) => inner.scan(p, o),
     checkpoint: () => inner.checkpoint(),
     async commit(ops, cp) {

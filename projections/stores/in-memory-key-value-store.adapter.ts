@@ -15,6 +15,7 @@ export function createInMemoryKeyValueStore(): KeyValueStore {
   return {
     async get<T = JsonValue>(key: string) { return map.get<T>(key); },
     async getMany<T = JsonValue>(keys: string[]) { return keys.map((k) => map.get<T>(k)); },
+    async getManyJson(keys: string[]) { return keys.map((k) => map.getJson(k)); },
     async scan(prefix, options) { return map.scan(prefix, options); },
     async commit(ops: KeyValueOp[], cp: OffsetMap) {
       if (closed) throw new KeyValueStoreError('STORE_CLOSED', 'in-memory kv store is closed');

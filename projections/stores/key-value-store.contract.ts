@@ -14,12 +14,14 @@ export function keyValueStoreContract(
   hooks: { tornTail?: (name: string) => Promise<void> } = {},
 ): void {
   describe(`KeyValueStore contract: ${adapter}`, () => {
-    test('get / getMany / delete', async () => {
+    test('get / getMany / getManyJson / delete', async () => {
       const s = await open('basic');
       try {
         await s.commit([{ op: 'put', key: 'a', value: { n: 1 } }, { op: 'put', key: 'b', value: [1, 'x'] }], new Map());
         assert.deepEqual(await s.get('a'), { n: 1 });
         assert.deepEqual(await s.getMany(['b', 'zz', 'a']), [[1, 'x'], undefined, { n: 1 }]);
+        const texts = await s.getManyJson(['b', 'zz', 'a']);
+        assert.deepEqual(texts.map((t) => (t === undefined ? t : JSON.parse(t))), [[1, 'x'], undefined, { n: 1 }], 'getManyJson: the same values, unparsed');
         await s.commit([{ op: 'delete', key: 'a' }, { op: 'delete', key: 'never' }], new Map());
         assert.equal(await s.get('a'), undefined);
       } finally { await s.close(); }

@@ -34,6 +34,12 @@ export interface KeyValueStore {
   get<T = JsonValue>(key: string): Promise<T | undefined>;
   /** Same order as `keys`; `undefined` for a missing key. */
   getMany<T = JsonValue>(keys: string[]): Promise<(T | undefined)[]>;
+  /**
+   * The stored JSON text of each key, unparsed (same order as `keys`; `undefined` for a missing
+   * key), in one round trip: for a hot read that memoises what it derives from the text
+   * (video-detail's `getVideo`) and so parses only when the text changed.
+   */
+  getManyJson(keys: string[]): Promise<(string | undefined)[]>;
   /** Entries whose key starts with `prefix`, ordered by key. */
   scan<T = JsonValue>(prefix: string, options: ScanOptions): Promise<KeyValueEntry<T>[]>;
   /**

@@ -176,12 +176,17 @@ export async function createRedisKeyValueStore(opts: RedisKeyValueStoreOptions):
     },
 
     async getMany<T = JsonValue>(ks: string[]): Promise<(T | undefined)[]> {
+      const jsons = await store.getManyJson(ks);
+      return jsons.map((j, i) => (j === undefined ? undefined : parseValue<T>(name, ks[i], j)));
+    },
+
+    async getManyJson(ks: string[]): Promise<(string | undefined)[]> {
       assertOpen();
       ks.forEach(checkKey);
       if (ks.length === 0) return [];
       let jsons: (string | null)[];
       try { jsons = await client.hmget(keys.values, ...ks); } catch (e) { throw io(name, 'getMany', e); }
-      return jsons.map((j, i) => (j === null ? undefined : parseValue<T>(name, ks[i], j)));
+      return jsons.map((j) => j ?? undefined);
     },
 
     async scan<T = JsonValue>(prefix: string, o: ScanOptions): Promise<KeyValueEntry<T>[]> {

@@ -96,6 +96,11 @@ export class SortedJsonMap {
     if (chunk.length === 0) this.chunks.splice(p.c, 1);
   }
 
+  /** The stored JSON text of `key`, unparsed (the same string until the value is replaced). */
+  getJson(key: string): string | undefined {
+    return this.values.get(key);
+  }
+
   get<T = JsonValue>(key: string): T | undefined {
     const v = this.values.get(key);
     return v === undefined ? undefined : (JSON.parse(v) as T);

@@ -59,6 +59,10 @@ export interface VideoDetail {
 }
 
 export interface VideoDetailQueries {
+  /**
+   * The video's document, or undefined when there is none. The document is frozen and may be
+   * shared with other readers until the video changes (it is memoised per video: issue 12).
+   */
   getVideo(videoId: string): Promise<VideoDetail | undefined>;
   getVideoByUploadId(uploadId: string): Promise<VideoDetail | undefined>;
   /** The owner's videos, newest first, all visibilities; deleted ones are left out (filter with domain/video/video-visibility.ts before showing them to others). */

@@ -59,6 +59,18 @@ const keys = {
 };
 
 type StoredVideo = Omit<VideoDetail, 'views' | 'commentCount'>;
+
+/** Video documents `getVideo` keeps derived (the oldest goes first), per read-model instance. */
+export const DETAIL_MEMO_ENTRIES = 4_096;
+
+/** `value` and everything in it frozen (a memoised document is shared by every reader). */
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
 interface VideoStats { views: number; commentCount: number }
 
 export interface VideoDetailProjectionDeps {
@@ -240,14 +252,31 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
   const getStats = async (tx: KeyValueBatch, videoId: string): Promise<VideoStats> =>
     (await tx.get<VideoStats>(keys.stats(videoId))) ?? { views: 0, commentCount: 0 };
 
+  const detailOf = (v: StoredVideo, stats: VideoStats | undefined): VideoDetail =>
+    ({ ...v, visibility: v.visibility ?? DEFAULT_VISIBILITY, views: stats?.views ?? 0, commentCount: stats?.commentCount ?? 0 });
+
   const withStats = async (videos: (StoredVideo | undefined)[]): Promise<(VideoDetail | undefined)[]> => {
     const stats = await store.getMany<VideoStats>(videos.map((v) => (v ? keys.stats(v.videoId) : '')));
-    return videos.map((v, i) => (v ? { ...v, visibility: v.visibility ?? DEFAULT_VISIBILITY, views: stats[i]?.views ?? 0, commentCount: stats[i]?.commentCount ?? 0 } : undefined));
+    return videos.map((v, i) => (v ? detailOf(v, stats[i]) : undefined));
   };
+
+  // The detail read is the gateway's hottest path (issue 12): the document is derived once per
+  // change of its two stored texts (one round trip on Redis), not parsed on every read.
+  const memo = new Map<string, { video: string; stats: string | undefined; detail: VideoDetail }>();
 
   const queries: VideoDetailQueries = {
     async getVideo(videoId) {
-      return (await withStats([await store.get<StoredVideo>(keys.video(videoId))]))[0];
+      const [video, stats] = await store.getManyJson([keys.video(videoId), keys.stats(videoId)]);
+      if (video === undefined) {
+        memo.delete(videoId);
+        return undefined;
+      }
+      const hit = memo.get(videoId);
+      if (hit && hit.video === video && hit.stats === stats) return hit.detail;
+      const detail = deepFreeze(detailOf(JSON.parse(video) as StoredVideo, stats === undefined ? undefined : (JSON.parse(stats) as VideoStats)));
+      if (!hit && memo.size >= DETAIL_MEMO_ENTRIES) memo.delete(memo.keys().next().value!);
+      memo.set(videoId, { video, stats, detail });
+      return detail;
     },
     async getVideoByUploadId(uploadId) {
       const videoId = await store.get<string>(keys.upload(uploadId));

@@ -13,7 +13,10 @@
  * video decider re-checks it against the aggregate (the authority).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import { isProcessingFailureCode, processingFailureMessage } from '../../../domain/video/processing-failure.ts';
+import { mediaAccessOf } from '../../../domain/video/video-visibility.ts';
+import type { VideoDetail } from '../../../projections/video-detail/video-detail.port.ts';
 import { Errors } from '../../errors.ts';
 import { commandIdentity } from '../../idempotency.ts';
 import { requireUserId } from '../../plugins/auth.plugin.ts';
@@ -25,8 +28,19 @@ export const videosRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { commandBus, readYourWrites, now, config } = fastify.gateway;
   const playbackSessions = playbackSessionsOf(config, now);
 
-  fastify.get('/:id', { schema: getVideoSchema, onRequest: fastify.optionalAuthenticate }, async (request) => {
-    return videoDetailJson(await loadVisibleVideo(fastify, request, request.params.id), fastify);
+  // The detail body of a document whose media URLs are plain depends on the document alone:
+  // serialised once per version of it (getVideo shares one frozen document until the video
+  // changes), the hot read skips the mapping and the serialiser (issue 12). Signed URLs expire.
+  const bodies = new WeakMap<VideoDetail, string>();
+  fastify.get('/:id', { schema: getVideoSchema, onRequest: fastify.optionalAuthenticate }, async (request, reply) => {
+    const video = await loadVisibleVideo(fastify, request, request.params.id);
+    let body = bodies.get(video);
+    if (body === undefined) {
+      body = reply.serialize(videoDetailJson(video, fastify)) as string;
+      if (mediaAccessOf(video) === 'public') bodies.set(video, body);
+    }
+    // Already serialised by the route's own serialiser: sent as it is (the typed reply wants the object).
+    return (reply as FastifyReply).type('application/json; charset=utf-8').send(body);
   });
 
   fastify.patch('/:id', { schema: patchVideoSchema, onRequest: fastify.authenticate }, async (request) => {
