@@ -39,14 +39,26 @@ export const metricsPlugin = fp<MetricsPluginOptions>(
         }),
     );
 
-    fastify.addHook('onResponse', async (request, reply) => {
-      const labels = {
-        method: request.method,
-        route: request.routeOptions.url ?? 'unmatched',
-        status_code: String(reply.statusCode),
-      };
-      requests.inc(labels);
-      duration.observe(labels, reply.elapsedTime / 1000);
+    // The labelled children per (method, route, status): bounded (routes are patterns, methods
+    // and statuses few), and a request then skips building and checking its label set (issue 12).
+    const children = new Map<string, { count: () => void; observe: (seconds: number) => void }>();
+    const childOf = (method: string, route: string, status: number) => {
+      const key = `${method} ${status} ${route}`;
+      let child = children.get(key);
+      if (!child) {
+        const labels = { method, route, status_code: String(status) };
+        const counter = requests.labels(labels);
+        const histogram = duration.labels(labels);
+        child = { count: () => counter.inc(), observe: (s) => histogram.observe(s) };
+        children.set(key, child);
+      }
+      return child;
+    };
+    fastify.addHook('onResponse', (request, reply, done) => {
+      const child = childOf(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode);
+      child.count();
+      child.observe(reply.elapsedTime / 1000);
+      done();
     });
   },
   { name: 'streamwave-metrics', fastify: '5.x' },
