@@ -212,6 +212,9 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
     }
   }
 
+  /** Per batch and video, the last expiry entry the sweeps of this batch have dealt with. */
+  const sweptIn = new WeakMap<KeyValueBatch, Map<string, string>>();
+
   /**
    * Drops up to SWEEP_LIMIT signed sessions of `videoId` whose last heartbeat is at least
    * SESSION_STATE_HORIZON_MS before `now` (event time, ms), oldest first. Reads the committed
@@ -219,14 +222,20 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
    */
   async function sweepExpiredSessions(tx: KeyValueBatch, videoId: string, currentSessionId: string, now: number): Promise<void> {
     const prefix = keys.viewSessionExpiryPrefix(videoId);
+    const expired = (key: string): boolean => Number(key.slice(prefix.length, prefix.length + 15)) + SESSION_STATE_HORIZON_MS <= now;
+    // Entries this batch already dealt with are still in the committed index: the scan starts
+    // past them. Most heartbeats then find nothing expired, and the first entry alone says so (a
+    // full scan per heartbeat, re-reading the batch's own drops, was a third of a replay: issue 12).
+    let past = sweptIn.get(tx);
+    if (!past) sweptIn.set(tx, past = new Map());
+    const after = past.get(videoId);
+    const [oldest] = await store.scan(prefix, { limit: 1, after });
+    if (!oldest || !expired(oldest.key)) return;
     let dropped = 0;
-    // Entries this batch already dropped are still in the committed index: look past them.
-    for (const { key } of await store.scan(prefix, { limit: 4 * SWEEP_LIMIT })) {
-      if (dropped >= SWEEP_LIMIT) return;
-      const rest = key.slice(prefix.length);
-      const lastSeen = Number(rest.slice(0, 15));
-      if (lastSeen + SESSION_STATE_HORIZON_MS > now) return; // ascending: the rest are younger
-      const sessionId = decodeURIComponent(rest.slice(16));
+    for (const { key } of await store.scan(prefix, { limit: 4 * SWEEP_LIMIT, after })) {
+      if (dropped >= SWEEP_LIMIT || !expired(key)) return; // ascending: the rest are younger
+      past.set(videoId, key); // dropped, or not to drop (the current session, seen again, already dropped)
+      const sessionId = decodeURIComponent(key.slice(prefix.length + 16));
       if (sessionId === currentSessionId || !(await tx.get(key))) continue;
       const seen = await tx.get<number>(keys.viewSessionSeen(videoId, sessionId));
       if (seen !== undefined && seen + SESSION_STATE_HORIZON_MS > now) continue; // seen again in this batch
