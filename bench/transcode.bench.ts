@@ -56,6 +56,7 @@ import ffmpeg from 'fluent-ffmpeg';
 import { probeMedia } from '../processors/transcoder/ffprobe.ts';
 import { FIRST_SEGMENT_SECONDS } from '../processors/transcoder/transcode-job.ts';
 import { DEFAULT_SEGMENT_SECONDS } from '../processors/transcoder/transcoder.processor.ts';
+import { printResult } from './support/result.ts';
 import { measureBaseline, plansFor, type BaselineSample } from './transcode/baseline.ts';
 import { GENERATED_CLIP, generateClip, pickLargest, type Candidate, type PickOptions } from './transcode/pick-files.ts';
 import { codecOptionsOf, measurePipeline, milestones, phases, type PipelineSample } from './transcode/pipeline.ts';
@@ -229,6 +230,18 @@ function report(results: ClipResult[], generated: boolean): void {
     `\nGoals (issue 11): first playable ≤ ${sec(FIRST_PLAYABLE_GOAL_MS)} s after the upload completes; pipeline CPU ≤ ${CPU_RATIO_GOAL.toFixed(2)} × the plain command (stretch ${CPU_RATIO_STRETCH.toFixed(2)} ×); wall ratio for information.`,
   );
   console.log(`  all clips: first playable ${verdict(results.every((r) => m(r).fp <= FIRST_PLAYABLE_GOAL_MS))}; CPU ${verdict(results.every((r) => m(r).pc / m(r).bc <= CPU_RATIO_GOAL))} (stretch ${verdict(results.every((r) => m(r).pc / m(r).bc <= CPU_RATIO_STRETCH))})`);
+  printResult({
+    bench: 'transcode',
+    figures: results.flatMap((r) => {
+      const { fp, pt, bt, pc, bc } = m(r);
+      const clip = r.candidate.label;
+      return [
+        { name: `first playable after upload, ${clip}`, value: fp / 1000, unit: 's', goal: `≤ ${sec(FIRST_PLAYABLE_GOAL_MS)} s`, met: fp <= FIRST_PLAYABLE_GOAL_MS },
+        { name: `whole ladder, wall, ${clip}`, value: pt / 1000, unit: 's', baseline: { name: 'one plain ffmpeg command', value: bt / 1000 } },
+        { name: `whole ladder, CPU, ${clip}`, value: pc / 1000, unit: 's', baseline: { name: 'one plain ffmpeg command', value: bc / 1000 }, goal: `≤ ${CPU_RATIO_GOAL.toFixed(2)}× baseline`, met: pc / bc <= CPU_RATIO_GOAL },
+      ];
+    }),
+  });
 
   console.log('\n=== CPU breakdown (medians; seconds): node = this process (process.cpuUsage), children = reaped ffmpeg/ffprobe (getrusage children) ===');
   console.log(

@@ -14,8 +14,9 @@ import {
 export const SEARCH = 'search';
 
 /** MiniSearch settings (typo tolerance: fuzzy 0.2 of the term length; prefix matching; title ×2). */
-const SEARCH_OPTIONS: SearchOptions = { fuzzy: 0.2, prefix: true, boost: { title: 2 } };
-const INDEX_OPTIONS: Options<SearchDoc> = {
+export const SEARCH_OPTIONS: SearchOptions = { fuzzy: 0.2, prefix: true, boost: { title: 2 } };
+/** The index's fields (tags joined with spaces) and settings; bench:search builds a bare index with them. */
+export const INDEX_OPTIONS: Options<SearchDoc> = {
   idField: 'videoId',
   fields: ['title', 'description', 'tags'],
   extractField: (doc, field) => {

@@ -6,6 +6,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../support/kafka-broker.ts';
+import { prng } from '../../support/prng.ts';
+
+/** Loads are random but reproducible from the printed seed. */
+export { prng };
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const CLI = join(ROOT, 'cli/main.ts');
@@ -117,14 +121,3 @@ export async function totalLag(p: RoleProcess): Promise<number | undefined> {
   return Object.values(h.lag).reduce((a, b) => a + b, 0);
 }
 
-/** A small seeded PRNG (mulberry32): loads are random but reproducible from the printed seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
