@@ -27,7 +27,7 @@ import { foldHeartbeat, type SessionViewState } from '../../domain/view/view-rul
 import type { ProjectionNode } from '../../processors/runtime/topology.port.ts';
 import { TOPICS } from '../../schemas/topics.ts';
 import { createKeyValueProjection, type KeyValueBatch } from '../stores/key-value-projection.ts';
-import type { KeyValueStore } from '../stores/key-value-store.port.ts';
+import { KeyValueStoreError, type KeyValueStore } from '../stores/key-value-store.port.ts';
 import type { VideoDetail, VideoDetailQueries, VideoRendition } from './video-detail.port.ts';
 
 export const VIDEO_DETAIL = 'video-detail';
@@ -60,8 +60,12 @@ const keys = {
 
 type StoredVideo = Omit<VideoDetail, 'views' | 'commentCount'>;
 
-/** Video documents `getVideo` keeps derived (the oldest goes first), per read-model instance. */
-export const DETAIL_MEMO_ENTRIES = 4_096;
+/**
+ * Video documents `getVideo` keeps derived (the oldest goes first), per read-model instance: the
+ * hot set of a gateway. A document is a few KB (up to ~40 KB with the longest description), held
+ * with its stored text and, in the gateway, its serialised body.
+ */
+export const DETAIL_MEMO_ENTRIES = 1_024;
 
 /** `value` and everything in it frozen (a memoised document is shared by every reader). */
 function deepFreeze<T>(value: T): T {
@@ -282,7 +286,14 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
       }
       const hit = memo.get(videoId);
       if (hit && hit.video === video && hit.stats === stats) return hit.detail;
-      const detail = deepFreeze(detailOf(JSON.parse(video) as StoredVideo, stats === undefined ? undefined : (JSON.parse(stats) as VideoStats)));
+      const parse = <T>(key: string, json: string): T => {
+        try {
+          return JSON.parse(json) as T;
+        } catch (err) {
+          throw new KeyValueStoreError('STORE_CORRUPT', `video-detail: the value of ${key} is not JSON (${(err as Error).message})`);
+        }
+      };
+      const detail = deepFreeze(detailOf(parse<StoredVideo>(keys.video(videoId), video), stats === undefined ? undefined : parse<VideoStats>(keys.stats(videoId), stats)));
       if (!hit && memo.size >= DETAIL_MEMO_ENTRIES) memo.delete(memo.keys().next().value!);
       memo.set(videoId, { video, stats, detail });
       return detail;

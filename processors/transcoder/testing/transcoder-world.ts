@@ -92,16 +92,20 @@ export async function createTranscoderWorld(opts: TranscoderWorldOptions = {}): 
   const objectStore = createTestObjectStore(dir);
   const writes: string[] = [];
   const written: { key: string; body: Buffer; at: number }[] = [];
-  // Both lists are appended in the same tick, so a playlist version and its place among the writes agree.
-  const record = (key: string, playlist: Buffer | null): void => {
-    if (playlist) written.push({ key, body: playlist, at: writes.length });
+  // Both lists are appended in the same tick, so a playlist version and its place among the writes
+  // agree (a version read back from a file gets its body after its place is taken).
+  const record = (key: string, playlist: Buffer | null): { body: Buffer } | undefined => {
+    const entry = playlist ? { key, body: playlist, at: writes.length } : undefined;
+    if (entry) written.push(entry);
     writes.push(key);
+    return entry;
   };
   const spied: ObjectStore = {
     ...objectStore,
     async putFile(key, path, contentType) {
       await objectStore.putFile(key, path, contentType);
-      record(key, key.endsWith('.m3u8') ? await readFile(path) : null);
+      const entry = record(key, key.endsWith('.m3u8') ? Buffer.alloc(0) : null);
+      if (entry) entry.body = await readFile(path);
     },
     async putObject(key, body, contentType) {
       await objectStore.putObject(key, body, contentType);
