@@ -33,7 +33,7 @@ import { makeClip } from '../test/support/make-media.ts';
 import { redisMissing, startRedisServer, type RedisServer } from '../test/support/redis-server.ts';
 import { freePort, startStandaloneProcess } from '../test/support/standalone-process.ts';
 import { printResult, type BenchFigure } from './support/result.ts';
-import { median, table } from './transcode/support.ts';
+import { median, table } from './support/table.ts';
 
 interface Figures { rps: number; p50: number; p99: number; errors: number; statuses: string }
 /** One server under load: its name and the autocannon options (url, method, body…) that load it. */

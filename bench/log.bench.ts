@@ -74,6 +74,7 @@ import { startKafkaBroker, kafkaAvailable } from '../test/support/kafka-broker.t
 import type { KafkaBroker } from '../test/support/kafka-broker.ts';
 import { PER_PARTITION_FIGURE, printResult } from './support/result.ts';
 import { prng } from '../test/support/prng.ts';
+import { percentile } from './support/table.ts';
 
 /** Goal: StreamWave through Kafka reaches ≥ 0.9 × bare kafkajs (issue 12) end-to-end events/s. */
 export const THROUGHPUT_RATIO_GOAL = 0.9;
@@ -97,14 +98,6 @@ const log = (msg: string): void => {
   console.log(`[${((now() - START) / 1000).toFixed(1).padStart(6)}s] ${msg}`);
 };
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Nearest-rank percentile of a sorted array. */
-function percentile(sorted: Float64Array | number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i];
-}
-
 
 /** A 26-character Crockford base32 id (the shape of the ULIDs the platform uses). */
 function id26(rand: () => number): string {

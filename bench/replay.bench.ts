@@ -49,6 +49,7 @@ import { inputsOf, standaloneReadModels } from './replay/read-model-slots.ts';
 import { readAndDecode, rebuild, runtimeNoApply, type RebuildResult, type Timed } from './replay/measure.ts';
 import { generateWorkload, writeWorkload } from './replay/workload.ts';
 import { printResult, type BenchFigure } from './support/result.ts';
+import { table } from './support/table.ts';
 
 /** Goal of issue 12: a replay rebuilds each projection at ≥ 50,000 events/s in standalone. */
 export const REPLAY_GOAL_EVENTS_PER_SECOND = 50_000;
@@ -67,13 +68,6 @@ const progress = (msg: string): void => {
 const rate = (t: Timed): number => (t.seconds > 0 ? t.records / t.seconds : 0);
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 const pct = (a: number, b: number): string => (b > 0 ? `${((100 * a) / b).toFixed(0)}%` : '-');
-
-/** A fixed-width text table; the first column left-aligned, the others right-aligned. */
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
 
 /** The log and codec of a data dir, as standalone opens them. */
 async function openLog(dataDir: string): Promise<{ log: EmbeddedEventLog; registry: SchemaRegistry; codec: ReturnType<typeof createAvroEventCodec> }> {

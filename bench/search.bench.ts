@@ -38,10 +38,11 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_SEARCH_PAGE } from '../gateway/routes/search/search.schemas.ts';
 import { startStandaloneProcess, type StandaloneProcess } from '../test/support/standalone-process.ts';
 import { buildQueries, createCorpus, QUERY_KINDS, VOCABULARY_SIZE, ZIPF_EXPONENT, type BenchQuery } from './search/corpus.ts';
-import { barePage, buildBareIndex, fmt, httpGet, runBare, runHttp, summarise, table, type Summary } from './search/measure.ts';
+import { barePage, buildBareIndex, fmt, httpGet, runBare, runHttp, summarise, type Summary } from './search/measure.ts';
 import { prebuildSearchReadModel } from './search/prebuild.ts';
 import { prefillDataDir } from './search/prefill.ts';
 import { printResult } from './support/result.ts';
+import { table } from './support/table.ts';
 
 /** Goal (issue 12): search p99 ≤ 20 ms at 100,000 videos (standalone). */
 const P99_GOAL_MS = 20;

@@ -7,6 +7,7 @@ import { Agent, get } from 'node:http';
 import MiniSearch from 'minisearch';
 import type { SearchDoc } from '../../projections/search/search-model.ts';
 import { INDEX_OPTIONS } from '../../projections/search/search.projection.ts';
+import { percentile } from '../support/table.ts';
 
 /** A bare MiniSearch index of `docs` with the search model's options; `ms`: time to build it, ms. */
 export function buildBareIndex(docs: readonly SearchDoc[]): { index: MiniSearch<SearchDoc>; ms: number } {
@@ -110,13 +111,6 @@ export async function runHttp(baseUrl: string, paths: readonly string[], concurr
   return { latencies, wallMs: performance.now() - t0, errors, firstError };
 }
 
-/** Nearest-rank percentile `p` (0–100) of ascending `sorted`; NaN when empty. */
-export function percentile(sorted: ArrayLike<number>, p: number): number {
-  if (sorted.length === 0) return NaN;
-  const k = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[k]!;
-}
-
 /** Latency summary, ms, and throughput, queries/s (`n` / `wallMs`). */
 export interface Summary {
   n: number;
@@ -142,13 +136,6 @@ export function summarise(latencies: ArrayLike<number>, wallMs: number): Summary
     max: sorted.length ? sorted[sorted.length - 1]! : NaN,
     mean: sorted.length ? sum / sorted.length : NaN,
   };
-}
-
-/** A plain-text table: first column left-aligned, the others right-aligned. */
-export function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
 /** A number with `digits` decimals ('–' for NaN). */

@@ -5,6 +5,10 @@ import { loadavg } from 'node:os';
 import { promisify } from 'node:util';
 import { parseStatsTime } from '../../processors/transcoder/ffmpeg-runner.ts';
 import { resolveFfmpegBinaries } from '../../processors/transcoder/ffmpeg-binaries.ts';
+import { median, table } from '../support/table.ts';
+
+/** Shared with the other benchmarks (bench/support/table.ts). */
+export { median, table };
 
 /** `execFile` as a promise of `{ stdout, stderr }`. */
 export const execFileP = promisify(execFile);
@@ -110,17 +114,3 @@ export function spawnFfmpeg(argv: string[], onTime?: (seconds: number) => void):
   });
 }
 
-/** Median of a non-empty list (mean of the middle two for an even count). */
-export function median(xs: number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-/** Left-pads/right-pads cells into an aligned text table. */
-export function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}

@@ -63,7 +63,6 @@ export interface BoundedProcessOptions {
   maxStdoutBytes?: number;
 }
 
-/** Finds util-linux `prlimit` (`/usr/bin/prlimit`, `/bin/prlimit`); null when absent (macOS…). */
 /**
  * The `prlimit` binary that caps FFmpeg's address space at `memoryLimitBytes` (bytes; 0: no cap,
  * hence null): `configured` when given (null: none), else `findPrlimit()`.
@@ -73,6 +72,7 @@ export function prlimitFor(memoryLimitBytes: number, configured?: string | null)
   return configured === undefined ? findPrlimit() : configured;
 }
 
+/** Finds util-linux `prlimit` (`/usr/bin/prlimit`, `/bin/prlimit`); null when absent (macOS…). */
 export function findPrlimit(): string | null {
   for (const p of ['/usr/bin/prlimit', '/bin/prlimit']) {
     try {

@@ -103,7 +103,7 @@ class TranscodeJob {
 
   async run(objectKey: string): Promise<void> {
     const { env, videoId, done, omitted, log } = this;
-    const plan = await this.planFrom(await this.download(objectKey));
+    const plan = await this.planFrom(await downloadSource(env.objectStore, objectKey, this.dir));
     for (const p of plan.rungs) {
       const existing = await readUploadedRendition(env.objectStore, videoId, p.name);
       if (existing) done.set(p.name, existing);
@@ -179,11 +179,6 @@ class TranscodeJob {
     const corrected = playable > 0 && playable < plan.info.duration * 0.9 ? { durationSeconds: playable } : {};
     await env.send('CompleteProcessing', { videoId, renditions: inMaster.map((p) => p.name), omitted: omittedList, ...corrected });
     log.info({ renditions: inMaster.map((p) => p.name), omitted: omittedList.map((o) => o.name) }, 'transcode finished');
-  }
-
-  /** Downloads the source into the work folder; returns its path. @throws MediaRejectedError SOURCE_NOT_FOUND */
-  private download(objectKey: string): Promise<string> {
-    return downloadSource(this.env.objectStore, objectKey, this.dir);
   }
 
   /**

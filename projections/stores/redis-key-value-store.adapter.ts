@@ -185,7 +185,7 @@ export async function createRedisKeyValueStore(opts: RedisKeyValueStoreOptions):
       ks.forEach(checkKey);
       if (ks.length === 0) return [];
       let jsons: (string | null)[];
-      try { jsons = await client.hmget(keys.values, ...ks); } catch (e) { throw io(name, 'getMany', e); }
+      try { jsons = await client.hmget(keys.values, ...ks); } catch (e) { throw io(name, 'getManyJson', e); }
       return jsons.map((j) => j ?? undefined);
     },
 

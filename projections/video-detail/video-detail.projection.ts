@@ -67,6 +67,8 @@ type StoredVideo = Omit<VideoDetail, 'views' | 'commentCount'>;
  */
 export const DETAIL_MEMO_ENTRIES = 1_024;
 
+interface VideoStats { views: number; commentCount: number }
+
 /** `value` and everything in it frozen (a memoised document is shared by every reader). */
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {
@@ -75,7 +77,15 @@ function deepFreeze<T>(value: T): T {
   }
   return value;
 }
-interface VideoStats { views: number; commentCount: number }
+
+/** The stored JSON `json` of `key`, parsed. @throws KeyValueStoreError STORE_CORRUPT when it is not JSON */
+function parseStored<T>(key: string, json: string): T {
+  try {
+    return JSON.parse(json) as T;
+  } catch (err) {
+    throw new KeyValueStoreError('STORE_CORRUPT', `video-detail: the value of ${key} is not JSON (${(err as Error).message})`);
+  }
+}
 
 export interface VideoDetailProjectionDeps {
   /** The read model's own store (its checkpoint lives there too). */
@@ -286,14 +296,7 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
       }
       const hit = memo.get(videoId);
       if (hit && hit.video === video && hit.stats === stats) return hit.detail;
-      const parse = <T>(key: string, json: string): T => {
-        try {
-          return JSON.parse(json) as T;
-        } catch (err) {
-          throw new KeyValueStoreError('STORE_CORRUPT', `video-detail: the value of ${key} is not JSON (${(err as Error).message})`);
-        }
-      };
-      const detail = deepFreeze(detailOf(parse<StoredVideo>(keys.video(videoId), video), stats === undefined ? undefined : parse<VideoStats>(keys.stats(videoId), stats)));
+      const detail = deepFreeze(detailOf(parseStored<StoredVideo>(keys.video(videoId), video), stats === undefined ? undefined : parseStored<VideoStats>(keys.stats(videoId), stats)));
       if (!hit && memo.size >= DETAIL_MEMO_ENTRIES) memo.delete(memo.keys().next().value!);
       memo.set(videoId, { video, stats, detail });
       return detail;
