@@ -64,7 +64,7 @@ import { partitionForKey } from '../platform/log/partitioner.ts';
 import { createKafkaEventLog } from '../platform/log/kafka/kafka-event-log.adapter.ts';
 import { runProjection } from '../processors/runtime/projection.runtime.ts';
 import { createVideoDetailProjection } from '../projections/video-detail/video-detail.projection.ts';
-import { createEmbeddedKeyValueStore } from '../projections/stores/embedded-key-value-store.adapter.ts';
+import { createEmbeddedKeyValueStore, READ_MODEL_SYNC_INTERVAL_MS } from '../projections/stores/embedded-key-value-store.adapter.ts';
 import type { KeyValueStore } from '../projections/stores/key-value-store.port.ts';
 import { createAvroEventCodec } from '../schemas/codec/avro-event-codec.ts';
 import { createInProcessSchemaRegistryApi } from '../schemas/codec/schema-registry-api.ts';
@@ -546,7 +546,7 @@ async function runStreamWave(
       if (!values[i].equals(sh.records[i].value)) throw new Error(`encoded heartbeat ${i} differs from the shared payload (schema ids differ?)`);
     }
 
-    const store = await createEmbeddedKeyValueStore({ dir: join(dir, 'read-model') });
+    const store = await createEmbeddedKeyValueStore({ dir: join(dir, 'read-model'), syncIntervalMs: READ_MODEL_SYNC_INTERVAL_MS }); // as standalone's read models
     const inst = instrument(store, codec);
     const projection = createVideoDetailProjection({ store: inst.store });
     cleanups.unshift(() => projection.close());

@@ -15,7 +15,7 @@ import { onlyStores, openReadModel, replayableReadModel } from '../../projection
 import type { CurrentInstance, CurrentInstanceStore, ReplayableProjection } from '../../projections/replay/replay.port.ts';
 import { checkInstanceId, PRIMARY_INSTANCE } from '../../projections/replay/replay.port.ts';
 import { createFileSnapshotStore } from '../../projections/search/search-snapshot-store.ts';
-import { createEmbeddedKeyValueStore } from '../../projections/stores/embedded-key-value-store.adapter.ts';
+import { createEmbeddedKeyValueStore, READ_MODEL_SYNC_INTERVAL_MS } from '../../projections/stores/embedded-key-value-store.adapter.ts';
 import { createInMemoryKeyValueStore } from '../../projections/stores/in-memory-key-value-store.adapter.ts';
 import { openKeyValueStoreOfLayout } from '../../projections/stores/key-value-projection.ts';
 
@@ -47,7 +47,7 @@ function withoutChdb(dataDir: string, searchCursorSecret: Buffer): Omit<Standalo
     slots[name] = replayableReadModel(name, {
       stores: (id) => onlyStores({
         keyValue: (_kv, layout) => openKeyValueStoreOfLayout({
-          open: () => createEmbeddedKeyValueStore({ dir: dirOf(name, id) }),
+          open: () => createEmbeddedKeyValueStore({ dir: dirOf(name, id), syncIntervalMs: READ_MODEL_SYNC_INTERVAL_MS }),
           wipe: () => rm(dirOf(name, id), { recursive: true, force: true }),
           layout, where: dirOf(name, id), logger: { warn: () => undefined },
         }),

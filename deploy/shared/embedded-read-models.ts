@@ -27,7 +27,7 @@ import { READ_MODELS, type ReadModelName, type ReadModelQueries } from '../../pr
 import { onlyStores, replayableReadModel } from '../../projections/read-models.ts';
 import { checkInstanceId, instanceDatabase, instancesOfDatabases, isInstanceId, PRIMARY_INSTANCE, type CurrentInstance, type CurrentInstanceStore, type ReplayableProjection } from '../../projections/replay/replay.port.ts';
 import { createFileSnapshotStore } from '../../projections/search/search-snapshot-store.ts';
-import { createEmbeddedKeyValueStore } from '../../projections/stores/embedded-key-value-store.adapter.ts';
+import { createEmbeddedKeyValueStore, READ_MODEL_SYNC_INTERVAL_MS } from '../../projections/stores/embedded-key-value-store.adapter.ts';
 import { openKeyValueStoreOfLayout } from '../../projections/stores/key-value-projection.ts';
 
 /** Every read model as a replayable projection, by name. */
@@ -75,7 +75,7 @@ export function embeddedReadModels(opts: {
   const fileBacked = <K extends ReadModelName>(name: K) => replayableReadModel(name, {
     stores: (id) => onlyStores({
       keyValue: (kv, layout) => openKeyValueStoreOfLayout({
-        open: () => createEmbeddedKeyValueStore({ dir: dirOf(name, id), logger: logger.child({ store: kv, instance: id }) }),
+        open: () => createEmbeddedKeyValueStore({ dir: dirOf(name, id), syncIntervalMs: READ_MODEL_SYNC_INTERVAL_MS, logger: logger.child({ store: kv, instance: id }) }),
         wipe: () => rm(dirOf(name, id), { recursive: true, force: true }),
         layout, where: dirOf(name, id), logger,
       }),

@@ -41,3 +41,14 @@ test('arbitrary strings never verify and never throw', () => {
     assert.equal(r.ok, false);
   }), { numRuns: 2000 });
 });
+
+test('a session that verified once is remembered only for its own video and id; forged variants still fail', () => {
+  const now = 1_700_000_000_000;
+  const ps = createPlaybackSessions({ secret: SECRET, ttlSeconds: 60, now: () => now });
+  const s = ps.issue('vid_1');
+  assert.equal(ps.verify('vid_1', s.sessionId).ok, true);
+  assert.equal(ps.verify('vid_1', s.sessionId).ok, true, 'again, from the remembered verification');
+  assert.deepEqual(ps.verify('vid_2', s.sessionId), { ok: false, reason: 'bad_signature' });
+  const [p, iat, exp, nonce, mac] = s.sessionId.split('.');
+  assert.deepEqual(ps.verify('vid_1', [p, iat, String(Number(exp) + 1), nonce, mac].join('.')), { ok: false, reason: 'bad_signature' });
+});

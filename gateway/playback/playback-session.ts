@@ -4,7 +4,7 @@
  * `GET /videos/{id}/stream` issues a session id the server signed and bound to the video; a
  * heartbeat (`POST /videos/{id}/views`) is only recorded when its `session_id` verifies for that
  * video and has not expired. Verification is stateless (HMAC over the id's own fields), so a flood
- * of forged ids costs CPU per request but no memory.
+ * of forged ids costs CPU per request but no memory; ids that verified are remembered (bounded).
  *
  * Format: `ps1.<issuedAtMs>.<expiresAtMs>.<nonce>.<mac>` where `nonce` is 16 random bytes and `mac`
  * = HMAC-SHA256(secret, `<videoId>|<issuedAtMs>|<expiresAtMs>|<nonce>`), both base64url (RFC 4648 §5).
@@ -49,6 +49,12 @@ const MAC = /^[A-Za-z0-9_-]{43}$/;
 const MS = /^[0-9]{1,15}$/;
 /** Clock skew tolerated between gateway replicas for `issuedAt` in the future, ms. */
 const MAX_SKEW_MS = 60_000;
+/**
+ * Sessions whose signature verified, remembered so that a player's every heartbeat (one session,
+ * one request every few seconds) costs one HMAC per session rather than per request. Only ids that
+ * verified are kept (forged ones still cost CPU, never memory); the oldest go first past this many.
+ */
+const VERIFIED_CACHE_SIZE = 16_384;
 
 /** Builds the issuer/verifier. @throws Error when the secret is empty or the TTL is not a positive number. */
 export function createPlaybackSessions(options: PlaybackSessionOptions): PlaybackSessions {
@@ -57,6 +63,13 @@ export function createPlaybackSessions(options: PlaybackSessionOptions): Playbac
   if (!(Number.isFinite(ttlSeconds) && ttlSeconds > 0)) throw new Error('playback sessions: ttlSeconds must be a positive number');
   const mac = (videoId: string, issuedAt: string, expiresAt: string, nonce: string): Buffer =>
     createHmac('sha256', secret).update(`${videoId}|${issuedAt}|${expiresAt}|${nonce}`).digest();
+  const verified = new Map<string, { issuedAt: number; expiresAt: number }>();
+  const checkTimes = (issuedAt: number, expiresAt: number): PlaybackSessionCheck => {
+    const t = now();
+    if (t >= expiresAt) return { ok: false, reason: 'expired' };
+    if (issuedAt > t + MAX_SKEW_MS) return { ok: false, reason: 'not_yet_valid' };
+    return { ok: true, issuedAt, expiresAt };
+  };
   return {
     issue(videoId) {
       const issuedAt = Math.floor(now());
@@ -66,6 +79,9 @@ export function createPlaybackSessions(options: PlaybackSessionOptions): Playbac
       return { sessionId: `${PREFIX}.${issuedAt}.${expiresAt}.${nonce}.${m}`, issuedAt, expiresAt };
     },
     verify(videoId, sessionId) {
+      const key = `${videoId}|${sessionId}`;
+      const known = verified.get(key);
+      if (known) return checkTimes(known.issuedAt, known.expiresAt);
       const parts = sessionId.split('.');
       if (parts.length !== 5 || parts[0] !== PREFIX) return { ok: false, reason: 'malformed' };
       const [, iat, exp, nonce, given] = parts as [string, string, string, string, string];
@@ -75,10 +91,12 @@ export function createPlaybackSessions(options: PlaybackSessionOptions): Playbac
       if (givenMac.length !== expected.length || !timingSafeEqual(givenMac, expected)) return { ok: false, reason: 'bad_signature' };
       const issuedAt = Number(iat);
       const expiresAt = Number(exp);
-      const t = now();
-      if (t >= expiresAt) return { ok: false, reason: 'expired' };
-      if (issuedAt > t + MAX_SKEW_MS) return { ok: false, reason: 'not_yet_valid' };
-      return { ok: true, issuedAt, expiresAt };
+      const check = checkTimes(issuedAt, expiresAt);
+      if (check.ok) {
+        verified.set(key, { issuedAt, expiresAt });
+        if (verified.size > VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
+      }
+      return check;
     },
   };
 }

@@ -93,7 +93,7 @@ export interface Subscription {
   onAssigned?(partitions: TopicPartition[]): Promise<OffsetMap | void>;
   /**
    * Handle a batch of one partition. When it resolves, the group offset is committed past the
-   * batch. When it throws, the same batch is redelivered (the runtime in `processors/runtime`
+   * batch (at the next interval with `commitIntervalMs`). When it throws, the same batch is redelivered (the runtime in `processors/runtime`
    * adds retries with backoff and the dead-letter topic on top).
    */
   eachBatch(batch: RecordBatch): Promise<void>;
@@ -106,6 +106,16 @@ export interface Subscription {
    * is local may ignore it.
    */
   commitOffsets?: boolean;
+  /**
+   * Commit the group offset at most once per this many milliseconds instead of after every batch
+   * (Kafka Streams' `commit.interval.ms`): the handled offsets are committed together once the
+   * interval since the last commit has passed, after it when the stream goes idle, and when the
+   * consumer stops. For subscriptions that store their own checkpoint with their state and seek
+   * to it in `onAssigned` (projections): their group offset is then only the progress other tools
+   * read, at most this far behind. A crash loses no event either way (redelivery from the
+   * checkpoint). Default 0: commit after every batch. Adapters may ignore it.
+   */
+  commitIntervalMs?: number;
   /**
    * How many partitions may have a batch in flight at once (kafkajs' `partitionsConsumedConcurrently`);
    * order within a partition is always kept. Default 1. Adapters may ignore it (then 1).

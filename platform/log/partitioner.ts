@@ -10,6 +10,20 @@ const kafkaPartitioner = Partitioners.DefaultPartitioner();
  */
 export function partitionForKey(topic: string, key: string | null, partitions: number, counter = 0): number {
   if (key === null) return counter % partitions;
-  const partitionMetadata = Array.from({ length: partitions }, (_, i) => ({ partitionId: i, leader: 0 }));
-  return kafkaPartitioner({ topic, partitionMetadata: partitionMetadata as never, message: { key, value: null } });
+  // The partition depends on the key and the count only (not the topic): remembered, since the
+  // hot keys (a watched video's id) repeat on every heartbeat.
+  const memoKey = `${partitions}|${key}`;
+  const known = memo.get(memoKey);
+  if (known !== undefined) return known;
+  let partitionMetadata = metadataOf.get(partitions);
+  if (!partitionMetadata) metadataOf.set(partitions, partitionMetadata = Array.from({ length: partitions }, (_, i) => ({ partitionId: i, leader: 0 })));
+  const partition = kafkaPartitioner({ topic, partitionMetadata: partitionMetadata as never, message: { key, value: null } });
+  if (memo.size >= MEMO_SIZE) memo.clear();
+  memo.set(memoKey, partition);
+  return partition;
 }
+
+/** Keys whose partition is remembered, at most; past it the memo starts afresh. */
+const MEMO_SIZE = 65_536;
+const memo = new Map<string, number>();
+const metadataOf = new Map<number, Array<{ partitionId: number; leader: number }>>();

@@ -127,6 +127,12 @@ export interface RunProjectionOptions {
   registry?: Registry;
   /** The `instance` label of the metrics (the replay manager's instance id). Default `primary`. */
   instance?: string;
+  /**
+   * How often the group offset is committed, ms (the subscription's `commitIntervalMs`, Kafka
+   * Streams' `commit.interval.ms`). The read model's own checkpoint is what a restart resumes
+   * from; the group offset only shows its progress to other tools. Default 1000.
+   */
+  commitIntervalMs?: number;
 }
 
 /**
@@ -167,6 +173,7 @@ export async function runProjection(node: ProjectionNode, opts: RunProjectionOpt
     topics: [...node.inputs],
     fromBeginning: true,
     maxBatchSize: node.maxBatchSize,
+    commitIntervalMs: opts.commitIntervalMs ?? 1000,
     async onAssigned(partitions: TopicPartition[]) {
       const cp = await node.loadCheckpoint();
       const floor = (await opts.startAt?.(partitions)) ?? new Map<string, number>();

@@ -43,6 +43,9 @@ export function createAnalyticsProjection(deps: AnalyticsProjectionDeps): Projec
     inputs: [TOPICS.views],
     guarantee: 'effectively-once',
     output: 'ClickHouse table view_heartbeats',
+    // ClickHouse wants few large inserts (its docs: batches of at least 1,000 rows, ideally
+    // 10,000-100,000); live batches stay small, a replay or a backlog fills them.
+    maxBatchSize: 10_000,
     queries: { videoAnalytics: (videoId) => store.videoAnalytics(videoId) },
     loadCheckpoint: () => store.checkpoint(),
     apply: applyBatch,

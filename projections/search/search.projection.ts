@@ -13,8 +13,18 @@ import {
 
 export const SEARCH = 'search';
 
-/** MiniSearch settings (typo tolerance: fuzzy 0.2 of the term length; prefix matching; title ×2). */
-export const SEARCH_OPTIONS: SearchOptions = { fuzzy: 0.2, prefix: true, boost: { title: 2 } };
+/**
+ * MiniSearch settings, the Typesense adapter's rules (typesense-search-store.ts QUERY_PARAMS):
+ * typo tolerance of 1 edit from 4 characters and 2 from 7 ("dinosuar" → "Dinosaur"); only the
+ * last term matches as a prefix (what is being typed, "noodl"); title ×2. Short terms are neither
+ * fuzzy nor, unless last, prefixes, which also keeps them from expanding to most of the index.
+ */
+export const SEARCH_OPTIONS: SearchOptions = {
+  fuzzy: (term) => (term.length >= 7 ? 2 : term.length >= 4 ? 1 : 0),
+  maxFuzzy: 2,
+  prefix: (_term, i, terms) => i === terms.length - 1,
+  boost: { title: 2 },
+};
 /** The index's fields (tags joined with spaces) and settings; bench:search builds a bare index with them. */
 export const INDEX_OPTIONS: Options<SearchDoc> = {
   idField: 'videoId',
@@ -32,6 +42,35 @@ interface Snapshot {
   checkpoint: Record<string, number>;
   docs: Record<string, SearchDoc>;
   index: unknown;
+}
+
+/** A match of a query: its video and MiniSearch's score. */
+interface Ranked { id: string; score: number }
+
+/** The result order: by score, then by videoId (the Typesense adapter's `sort_by`). True when `a` comes before `b`. */
+const before = (a: Ranked, b: Ranked): boolean => a.score > b.score || (a.score === b.score && a.id < b.id);
+
+/**
+ * The first `k` of `results` in result order, without sorting them all: a query of a common word
+ * matches most of the index, and a page needs at most 100 of them. O(n log k) comparisons at most,
+ * close to n when most results do not make the page.
+ */
+function topRanked(results: readonly Ranked[], k: number): Ranked[] {
+  const top: Ranked[] = [];
+  if (k <= 0) return top;
+  for (const r of results) {
+    if (top.length === k && !before(r, top[k - 1]!)) continue;
+    let lo = 0;
+    let hi = top.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (before(top[mid]!, r)) lo = mid + 1;
+      else hi = mid;
+    }
+    top.splice(lo, 0, r);
+    if (top.length > k) top.pop();
+  }
+  return top;
 }
 
 export interface SearchProjectionDeps {
@@ -150,19 +189,28 @@ export function createSearchProjection(deps: SearchProjectionDeps): ProjectionNo
       }
       if (!normaliseQuery(q)) return { videos: [], nextCursor: null };
       // Videos published after the first page are left out of later pages, so pages stay one result set.
-      const results = index.search(q)
-        .filter((r) => { const d = docs.get(r.id as string); return !!d && listed(d) && (d.publishedAt ?? 0) <= searchTs; })
-        .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      let results: Ranked[] = [];
+      for (const r of index.search(q)) {
+        const d = docs.get(r.id as string);
+        if (d && listed(d) && (d.publishedAt ?? 0) <= searchTs) results.push({ id: r.id as string, score: r.score });
+      }
       if (lastId !== undefined) {
         // Continue right after the last video shown (robust to removals before it); fall back to the offset.
-        const i = results.findIndex((r) => r.id === lastId);
-        if (i >= 0) start = i + 1;
+        const last = results.find((r) => r.id === lastId);
+        if (last) {
+          const after = results.filter((r) => before(last, r));
+          start = results.length - after.length;
+          results = after;
+        } else {
+          results = topRanked(results, start + size + 1).slice(start);
+        }
       }
-      const page = results.slice(start, start + size);
-      const videos = page.map((r) => toHit(docs.get(r.id as string)!));
+      const total = start + results.length;
+      const page = topRanked(results, size);
+      const videos = page.map((r) => toHit(docs.get(r.id)!));
       const end = start + page.length;
-      const nextCursor = page.length && end < results.length
-        ? encodeSearchCursor({ search_timestamp_ms: searchTs, last_video_id: page[page.length - 1].id as string, offset: end, query_hash: hash }, deps.cursorSecret)
+      const nextCursor = page.length && end < total
+        ? encodeSearchCursor({ search_timestamp_ms: searchTs, last_video_id: page[page.length - 1].id, offset: end, query_hash: hash }, deps.cursorSecret)
         : null;
       return { videos, nextCursor };
     },

@@ -18,7 +18,40 @@ keyValueStoreContract('embedded', (name) => createEmbeddedKeyValueStore({ dir: j
   },
 });
 
+keyValueStoreContract('embedded, journal synced at an interval', (name) => createEmbeddedKeyValueStore({ dir: join(root, `lazy-${name}`), syncIntervalMs: 50 }), {
+  async tornTail(name) {
+    const dir = join(root, `lazy-${name}`);
+    const journal = (await readdir(dir)).find((f) => f.startsWith('journal-'))!;
+    await appendFile(join(dir, journal), '1234abcd {"ops":[["p","c",3]],"cp":{"t:0"');
+  },
+});
+
 describe('embedded key-value store', () => {
+  test('syncIntervalMs: commits resolve without a sync each; a timer syncs them together; close syncs the rest', async () => {
+    const dir = join(root, 'interval');
+    const s = await createEmbeddedKeyValueStore({ dir, syncIntervalMs: 3_600_000 });
+    for (let i = 0; i < 20; i++) await s.commit([{ op: 'put', key: `k${i}`, value: i }], new Map([['t:0', i + 1]]));
+    assert.equal(s.journalSyncs(), 0, 'no commit waited for a sync');
+    await s.close();
+    assert.equal(s.journalSyncs(), 1, 'close synced the 20 commits at once');
+    const r = await createEmbeddedKeyValueStore({ dir });
+    try {
+      assert.deepEqual(await r.getMany(['k0', 'k19']), [0, 19]);
+      assert.deepEqual(await r.checkpoint(), new Map([['t:0', 20]]));
+    } finally { await r.close(); }
+
+    const timed = await createEmbeddedKeyValueStore({ dir: join(root, 'interval-timer'), syncIntervalMs: 20 });
+    await timed.commit([{ op: 'put', key: 'a', value: 1 }], new Map([['t:0', 1]]));
+    while (timed.journalSyncs() === 0) await new Promise((res) => setTimeout(res, 10));
+    await timed.close();
+    assert.equal(timed.journalSyncs(), 1, 'the timer synced; close had nothing left to sync');
+
+    const eager = await createEmbeddedKeyValueStore({ dir: join(root, 'eager') });
+    for (let i = 0; i < 3; i++) await eager.commit([{ op: 'put', key: `k${i}`, value: i }], new Map([['t:0', i + 1]]));
+    assert.equal(eager.journalSyncs(), 3, 'by default every commit is synced before it resolves');
+    await eager.close();
+  });
+
   test('an entry with a bad checksum and everything after it is dropped', async () => {
     const dir = join(root, 'crc');
     const s = await createEmbeddedKeyValueStore({ dir });

@@ -13,8 +13,26 @@ export interface EmbeddedKeyValueStoreOptions {
   dir: string;
   /** Compact the journal into a snapshot once it exceeds this many bytes. Default 16 MiB. */
   compactAfterBytes?: number;
+  /**
+   * fdatasync the journal at most once per this many milliseconds (a timer syncs the commits
+   * since the last sync; compaction and close sync too) instead of before every commit resolves.
+   * A resolved commit is then atomic and survives a crash of the process at once (it is in the
+   * OS page cache), and a crash of the machine once the interval has passed. That is enough for
+   * a read model: its checkpoint is in the same journal entry as its state, so after a machine
+   * crash it resumes from an earlier checkpoint of its own and re-applies the log from there, as
+   * a Kafka Streams state store is restored from its changelog rather than synced on every
+   * commit. Default 0: every commit is synced before it resolves.
+   */
+  syncIntervalMs?: number;
   logger?: pino.Logger;
 }
+
+/**
+ * How often the read models' key-value stores fdatasync their journals, ms (`syncIntervalMs`): a read model resumes from its own checkpoint and re-applies the log after a
+ * machine crash, so its commits need not wait for the disk (Kafka Streams does not sync its
+ * state stores on commit either). The log itself is synced before a write is acknowledged.
+ */
+export const READ_MODEL_SYNC_INTERVAL_MS = 1000;
 
 /** The embedded store plus introspection used by tests and the ops CLI. */
 export interface EmbeddedKeyValueStore extends KeyValueStore {
@@ -22,6 +40,8 @@ export interface EmbeddedKeyValueStore extends KeyValueStore {
   compact(): Promise<void>;
   /** Current journal size, bytes. */
   journalBytes(): number;
+  /** fdatasync calls on the journal so far (with `syncIntervalMs`, fewer than commits). */
+  journalSyncs(): number;
 }
 
 const SNAPSHOT = 'snapshot.jsonl';
@@ -31,7 +51,8 @@ const journalName = (generation: number) => `journal-${generation}.log`;
 /**
  * Embedded key-value store: an in-memory sorted map (SortedJsonMap), made durable by
  * - an append-only journal `journal-<gen>.log`: one line per commit,
- *   `<crc32 of json, 8 hex> <json {ops, cp}>\n`, fdatasync'ed before the commit resolves;
+ *   `<crc32 of json, 8 hex> <json {ops, cp}>\n`, fdatasync'ed before the commit resolves
+ *   (or at most once per `syncIntervalMs`, see there);
  * - a snapshot `snapshot.jsonl` (header line with generation and checkpoint, then one
  *   `[key, value]` line per entry) written to a temp file, fsynced and renamed over the old one
  *   (atomic on POSIX), after which the next generation's journal starts empty.
@@ -113,6 +134,31 @@ export async function createEmbeddedKeyValueStore(opts: EmbeddedKeyValueStoreOpt
   // One at a time, in call order; a failure does not stop the next.
   const serial = pLimit(1);
   const assertOpen = () => { if (closed) throw new KeyValueStoreError('STORE_CLOSED', `kv store ${dir} is closed`); };
+  const syncIntervalMs = opts.syncIntervalMs ?? 0;
+  let syncs = 0;
+  let unsynced = false;
+  let syncTimer: NodeJS.Timeout | undefined;
+  /** fdatasync of the current journal; in `serial` (a compaction swaps the handle). */
+  const syncJournal = async () => {
+    clearTimeout(syncTimer);
+    syncTimer = undefined;
+    if (!unsynced || closed) return;
+    unsynced = false;
+    syncs++;
+    await journal.datasync();
+  };
+  const scheduleSync = () => {
+    unsynced = true;
+    if (syncTimer) return;
+    syncTimer = setTimeout(() => {
+      syncTimer = undefined;
+      void serial(syncJournal).catch((e: unknown) => {
+        unsynced = true; // retried by the next commit's timer or by close
+        logger.error({ err: e, dir }, 'kv store: journal sync failed');
+      });
+    }, syncIntervalMs);
+    syncTimer.unref(); // close syncs what is left
+  };
 
   const compactNow = async () => {
     const next = generation + 1;
@@ -138,6 +184,7 @@ export async function createEmbeddedKeyValueStore(opts: EmbeddedKeyValueStoreOpt
     generation = next;
     journal = await open(journalPath(), 'a+');
     journalSize = 0;
+    unsynced = false; // the synced snapshot holds every commit so far
     await fsyncDir(dir);
     await oldHandle.close();
     await unlink(oldJournal).catch(() => undefined);
@@ -175,7 +222,8 @@ export async function createEmbeddedKeyValueStore(opts: EmbeddedKeyValueStoreOpt
         const line = Buffer.from(`${crc32(json).toString(16).padStart(8, '0')} ${json}\n`, 'utf8');
         try {
           await journal.write(line, 0, line.length, journalSize);
-          await journal.datasync();
+          if (syncIntervalMs > 0) scheduleSync();
+          else { syncs++; await journal.datasync(); }
         } catch (e) {
           // Leave no half-written entry behind the next append.
           await journal.truncate(journalSize).catch(() => undefined);
@@ -191,9 +239,11 @@ export async function createEmbeddedKeyValueStore(opts: EmbeddedKeyValueStoreOpt
     async checkpoint() { return new Map(checkpoint); },
     compact() { return serial(async () => { assertOpen(); await compactNow(); }); },
     journalBytes: () => journalSize,
+    journalSyncs: () => syncs,
     close() {
       return serial(async () => {
         if (closed) return;
+        await syncJournal();
         closed = true;
         await journal.close();
       });

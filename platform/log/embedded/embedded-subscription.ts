@@ -1,7 +1,8 @@
 /**
  * A consumer of the embedded log: one loop per subscription that hands batches of the assigned
  * partitions to `eachBatch` and commits the group offset past each batch once it resolves
- * (at-least-once: a crash between the two redelivers the batch). Order within a partition is
+ * (at-least-once: a crash between the two redelivers the batch), or, with `commitIntervalMs`, at
+ * most once per interval for all its partitions in one write. Order within a partition is
  * kept; up to `partitionsConsumedConcurrently` partitions have a batch in flight at once. A
  * throwing `eachBatch` is redelivered after a delay that doubles per consecutive failure.
  */
@@ -80,6 +81,11 @@ export class EmbeddedSubscription {
   private wakeLoop: (() => void) | null = null;
   private readonly progressListeners = new Set<() => void>();
   private running: Promise<void> = Promise.resolve();
+  /** `commitIntervalMs`: handled offsets not committed yet, the pending commit timer, the last commit (ms since epoch). */
+  private readonly uncommitted = new Map<string, number>();
+  private commitTimer: NodeJS.Timeout | null = null;
+  private lastCommit = 0;
+  private committing: Promise<void> = Promise.resolve();
 
   constructor(private readonly sub: Subscription, assignments: Assignment[], private readonly deps: EmbeddedSubscriptionDeps) {
     // One state per partition, even if a topic is listed twice.
@@ -116,6 +122,7 @@ export class EmbeddedSubscription {
       this.notify();
     }
     await this.running;
+    await this.commitUncommitted();
     this.progressed();
   }
 
@@ -193,11 +200,37 @@ export class EmbeddedSubscription {
     p.retryAt = 0;
     const next = records[records.length - 1].offset + 1;
     p.pos = next;
+    const interval = sub.commitIntervalMs ?? 0;
+    if (interval > 0) {
+      this.uncommitted.set(p.key, next);
+      if (Date.now() - this.lastCommit >= interval) await this.commitUncommitted();
+      else if (!this.commitTimer) {
+        this.commitTimer = setTimeout(() => void this.commitUncommitted(), this.lastCommit + interval - Date.now());
+        this.commitTimer.unref(); // stop() commits what is left
+      }
+      return;
+    }
+    await this.commitOffsets(new Map([[p.key, next]]));
+  }
+
+  /** Commits the offsets handled since the last interval commit (one write for every partition). */
+  private commitUncommitted(): Promise<void> {
+    if (this.commitTimer) clearTimeout(this.commitTimer);
+    this.commitTimer = null;
+    if (this.uncommitted.size === 0) return this.committing;
+    const offsets = new Map(this.uncommitted);
+    this.uncommitted.clear();
+    this.lastCommit = Date.now();
+    this.committing = this.committing.then(() => this.commitOffsets(offsets));
+    return this.committing;
+  }
+
+  private async commitOffsets(offsets: OffsetMap): Promise<void> {
     try {
-      await deps.commit(sub.groupId, new Map([[p.key, next]]));
+      await this.deps.commit(this.sub.groupId, offsets);
     } catch (err) {
       // Position already advanced in memory; after a restart the batch is redelivered (at-least-once).
-      deps.logger.error({ err, groupId: sub.groupId, tp: p.key }, 'offset commit failed');
+      this.deps.logger.error({ err, groupId: this.sub.groupId, tps: [...offsets.keys()] }, 'offset commit failed');
     }
   }
 }

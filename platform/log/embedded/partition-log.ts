@@ -56,6 +56,12 @@ interface PendingAppend {
 }
 
 export class PartitionLog {
+  /**
+   * The latest appended bytes, in write order (`start`: byte offset in the segment), at most
+   * TAIL_CACHE_BYTES: consumers that keep up read new records from here rather than the file.
+   */
+  private readonly tail: { start: number; buf: Buffer }[] = [];
+  private tailBytes = 0;
   private queue: PendingAppend[] = [];
   private draining: Promise<void> | null = null;
   private broken: EventLogError | null = null;
@@ -168,8 +174,9 @@ export class PartitionLog {
             bufs.push(buf);
           });
         }
+        const chunk = bufs.length === 1 ? bufs[0] : Buffer.concat(bufs);
         try {
-          await writeFully(this.fh, bufs.length === 1 ? bufs[0] : Buffer.concat(bufs), this.size);
+          await writeFully(this.fh, chunk, this.size);
         } catch (cause) {
           const err = new EventLogError('IO_FAILED', `write to ${this.topic}/${this.partition} failed: ${(cause as Error).message}`, { cause });
           // Remove the partial write so the next append starts on a record boundary.
@@ -188,6 +195,7 @@ export class PartitionLog {
           }
         }
         for (let i = 0; i < newPos.length; i++) { this.positions.push(newPos[i]); this.maxTs.push(newMax[i]); }
+        this.remember(this.size, chunk);
         this.size = pos;
         batch.forEach((p) => p.resolve(p.base));
         this.onAppended();
@@ -205,13 +213,7 @@ export class PartitionLog {
     const last = Math.min(end, from + max);
     const start = this.positions[from];
     const stop = last < end ? this.positions[last] : this.size;
-    const buf = Buffer.allocUnsafe(stop - start);
-    let got = 0;
-    while (got < buf.length) {
-      const { bytesRead } = await this.fh.read(buf, got, buf.length - got, start + got);
-      if (bytesRead <= 0) throw new EventLogError('IO_FAILED', `short read on ${this.topic}/${this.partition}`);
-      got += bytesRead;
-    }
+    const buf = this.fromTail(start, stop) ?? await this.readFile(start, stop);
     const out: LogRecord[] = [];
     let at = 0;
     while (at < buf.length) {
@@ -220,6 +222,40 @@ export class PartitionLog {
       at = next;
     }
     return out;
+  }
+
+  private async readFile(start: number, stop: number): Promise<Buffer> {
+    const buf = Buffer.allocUnsafe(stop - start);
+    let got = 0;
+    while (got < buf.length) {
+      const { bytesRead } = await this.fh.read(buf, got, buf.length - got, start + got);
+      if (bytesRead <= 0) throw new EventLogError('IO_FAILED', `short read on ${this.topic}/${this.partition}`);
+      got += bytesRead;
+    }
+    return buf;
+  }
+
+  /** Keeps a written chunk in the tail cache, dropping the oldest past TAIL_CACHE_BYTES. */
+  private remember(start: number, buf: Buffer): void {
+    this.tail.push({ start, buf });
+    this.tailBytes += buf.length;
+    while (this.tail.length > 1 && this.tailBytes > TAIL_CACHE_BYTES) this.tailBytes -= this.tail.shift()!.buf.length;
+  }
+
+  /** Bytes `start..stop` of the segment from the tail cache, or undefined when they are not all there. */
+  private fromTail(start: number, stop: number): Buffer | undefined {
+    if (!this.tail.length || start < this.tail[0].start) return undefined;
+    let i = this.tail.length - 1;
+    while (this.tail[i].start > start) i--;
+    const pieces: Buffer[] = [];
+    for (let at = start; at < stop; i++) {
+      const c = this.tail[i];
+      if (!c) return undefined;
+      const piece = c.buf.subarray(at - c.start, Math.min(c.buf.length, stop - c.start));
+      pieces.push(piece);
+      at += piece.length;
+    }
+    return pieces.length === 1 ? pieces[0] : Buffer.concat(pieces);
   }
 
   /** First offset whose timestamp (ms) is ≥ `ts` (binary search on the prefix max), end offset if none. */
@@ -233,6 +269,9 @@ export class PartitionLog {
     return lo;
   }
 }
+
+/** Bytes of recent appends a partition keeps in memory for its consumers. */
+const TAIL_CACHE_BYTES = 1024 * 1024;
 
 async function writeFully(fh: FileHandle, data: Buffer, position: number): Promise<void> {
   let done = 0;
