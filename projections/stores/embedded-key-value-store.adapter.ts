@@ -139,23 +139,27 @@ export async function createEmbeddedKeyValueStore(opts: EmbeddedKeyValueStoreOpt
   let unsynced = false;
   let syncTimer: NodeJS.Timeout | undefined;
   /** fdatasync of the current journal; in `serial` (a compaction swaps the handle). */
+  /** A failed background sync: the disk state is unknown, so every later commit is refused (restart to recover). */
+  let syncFailure: KeyValueStoreError | undefined;
   const syncJournal = async () => {
     clearTimeout(syncTimer);
     syncTimer = undefined;
     if (!unsynced || closed) return;
-    unsynced = false;
     syncs++;
-    await journal.datasync();
+    try {
+      await journal.datasync();
+      unsynced = false;
+    } catch (e) {
+      syncFailure = new KeyValueStoreError('STORE_IO', `kv store ${dir}: journal sync failed: ${(e as Error).message}`);
+      throw syncFailure;
+    }
   };
   const scheduleSync = () => {
     unsynced = true;
     if (syncTimer) return;
     syncTimer = setTimeout(() => {
       syncTimer = undefined;
-      void serial(syncJournal).catch((e: unknown) => {
-        unsynced = true; // retried by the next commit's timer or by close
-        logger.error({ err: e, dir }, 'kv store: journal sync failed');
-      });
+      void serial(syncJournal).catch((e: unknown) => logger.error({ err: e, dir }, 'kv store: journal sync failed; refusing further commits'));
     }, syncIntervalMs);
     syncTimer.unref(); // close syncs what is left
   };
@@ -207,6 +211,7 @@ export async function createEmbeddedKeyValueStore(opts: EmbeddedKeyValueStoreOpt
     commit(ops: KeyValueOp[], cp: OffsetMap) {
       return serial(async () => {
         assertOpen();
+        if (syncFailure) throw syncFailure;
         const serialised: SerialisedOp[] = ops.map((o) => {
           if (typeof o.key !== 'string') throw new KeyValueStoreError('INVALID_KEY', `key must be a string, got ${typeof o.key}`);
           if (o.op === 'put') {
@@ -243,9 +248,12 @@ export async function createEmbeddedKeyValueStore(opts: EmbeddedKeyValueStoreOpt
     close() {
       return serial(async () => {
         if (closed) return;
-        await syncJournal();
-        closed = true;
-        await journal.close();
+        try {
+          if (!syncFailure) await syncJournal();
+        } finally {
+          closed = true;
+          await journal.close();
+        }
       });
     },
   };

@@ -45,7 +45,9 @@ export interface KeyValueStore {
   /**
    * Applies `ops` in order and merges `checkpoint` into the stored checkpoint (per
    * `topic:partition`, the offset of the next record to read), all-or-nothing and durable when
-   * the promise resolves. Commits are applied in call order.
+   * the promise resolves (or, for a store told so, at its next sync: the embedded store's
+   * `syncIntervalMs`; state and checkpoint are then lost or kept together). Commits are applied
+   * in call order.
    * @throws KeyValueStoreError `STORE_CLOSED` after close, `STORE_IO` when the write fails (state unchanged).
    */
   commit(ops: KeyValueOp[], checkpoint: OffsetMap): Promise<void>;

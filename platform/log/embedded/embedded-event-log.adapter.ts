@@ -9,7 +9,8 @@
  * - Readers and consumers only see acknowledged (durable) records, the analogue of Kafka's high
  *   watermark, so no read model can apply a record that a crash could still take back.
  * - Consumers get at-least-once delivery: the group offset is committed after `eachBatch`
- *   resolves; a crash between the two redelivers the batch (embedded-subscription.ts). Sinks that
+ *   resolves (or at the subscription's `commitIntervalMs`); a crash before the commit redelivers
+ *   the batch (embedded-subscription.ts). Sinks that
  *   store their checkpoint atomically with their state (and seek to it in `onAssigned`) get
  *   effectively-once results.
  *
@@ -127,6 +128,7 @@ export async function createEmbeddedEventLog(opts: EmbeddedEventLogOptions): Pro
   logger.info({ dir, topics: topics.size, groups: groups.size }, 'embedded event log opened');
 
   let closed = false;
+  let closing: Promise<void> | undefined;
   const ensureOpen = () => { if (closed) throw new EventLogError('LOG_CLOSED', `event log ${dir} is closed`); };
   const topic = (name: string) => { ensureOpen(); return topics.topic(name); };
   const part = (name: string, partition: number) => { ensureOpen(); return topics.partition(name, partition); };
@@ -217,20 +219,26 @@ export async function createEmbeddedEventLog(opts: EmbeddedEventLogOptions): Pro
       return consumer.handle();
     },
 
-    async close() {
-      if (closed) return;
-      closed = true;
-      await Promise.all([...consumers].map((c) => c.stop()));
-      await topics.idle();
-      await groups.idle();
-      const refused = topics.refusedPartitions();
-      await topics.close();
-      // Clean only when every write made it: a partition whose fsync failed may hold a torn tail.
-      if (refused.length === 0) await writeFile(join(dir, CLEAN_SHUTDOWN_MARKER), `${new Date().toISOString()}\n`);
-      await lock.release();
-      logger.info({ dir, clean: refused.length === 0 }, 'embedded event log closed');
+    close() {
+      closing ??= (async () => {
+        // Consumers first, while the log is open: their last (interval) offset commits go through.
+        await Promise.all([...consumers].map((c) => c.stop()));
+        closed = true;
+        await finishClose();
+      })();
+      return closing;
     },
   };
+  async function finishClose(): Promise<void> {
+    await topics.idle();
+    await groups.idle();
+    const refused = topics.refusedPartitions();
+    await topics.close();
+    // Clean only when every write made it: a partition whose fsync failed may hold a torn tail.
+    if (refused.length === 0) await writeFile(join(dir, CLEAN_SHUTDOWN_MARKER), `${new Date().toISOString()}\n`);
+    await lock.release();
+    logger.info({ dir, clean: refused.length === 0 }, 'embedded event log closed');
+  }
   return log;
 }
 

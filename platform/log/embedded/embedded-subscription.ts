@@ -23,6 +23,8 @@ export interface Assignment extends TopicPartition {
   log: PartitionLog;
   /** Offset of the next record to deliver. */
   start: number;
+  /** The group's committed offset of the partition, if any. */
+  committed?: number;
 }
 
 export interface EmbeddedSubscriptionDeps {
@@ -54,7 +56,7 @@ export function startOffsets(
       logger.warn({ groupId: sub.groupId, tp: k, start, end: log.end }, 'consumer start offset out of range; resetting to end');
       start = log.end;
     }
-    return { topic, partition, log, start };
+    return { topic, partition, log, start, committed: committed.get(k) };
   });
 }
 
@@ -99,6 +101,12 @@ export class EmbeddedSubscription {
     this.parts = [...byKey.values()];
     this.concurrency = Math.max(1, sub.partitionsConsumedConcurrently ?? 1);
     this.maxBatch = sub.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE;
+    // A start the subscriber's own checkpoint put ahead of the group offset is committed at the
+    // first interval, or the group would show lag for applied records until that partition's next batch.
+    if ((sub.commitIntervalMs ?? 0) > 0) {
+      for (const a of assignments) if (a.start > (a.committed ?? 0)) this.uncommitted.set(tpKey(a.topic, a.partition), a.start);
+      if (this.uncommitted.size) this.armCommitTimer();
+    }
   }
 
   /** Starts the loop; a crash of the loop itself is logged. */
@@ -204,13 +212,16 @@ export class EmbeddedSubscription {
     if (interval > 0) {
       this.uncommitted.set(p.key, next);
       if (Date.now() - this.lastCommit >= interval) await this.commitUncommitted();
-      else if (!this.commitTimer) {
-        this.commitTimer = setTimeout(() => void this.commitUncommitted(), this.lastCommit + interval - Date.now());
-        this.commitTimer.unref(); // stop() commits what is left
-      }
+      else this.armCommitTimer();
       return;
     }
     await this.commitOffsets(new Map([[p.key, next]]));
+  }
+
+  private armCommitTimer(): void {
+    if (this.commitTimer || this.stopped) return;
+    this.commitTimer = setTimeout(() => void this.commitUncommitted(), Math.max(0, this.lastCommit + (this.sub.commitIntervalMs ?? 0) - Date.now()));
+    this.commitTimer.unref(); // stop() commits what is left
   }
 
   /** Commits the offsets handled since the last interval commit (one write for every partition). */
@@ -221,16 +232,24 @@ export class EmbeddedSubscription {
     const offsets = new Map(this.uncommitted);
     this.uncommitted.clear();
     this.lastCommit = Date.now();
-    this.committing = this.committing.then(() => this.commitOffsets(offsets));
+    this.committing = this.committing.then(async () => {
+      if (await this.commitOffsets(offsets)) return;
+      // Pending again for the next interval, unless a newer offset came meanwhile.
+      for (const [k, v] of offsets) if (!this.uncommitted.has(k)) this.uncommitted.set(k, v);
+      if (!this.stopped) this.armCommitTimer();
+    });
     return this.committing;
   }
 
-  private async commitOffsets(offsets: OffsetMap): Promise<void> {
+  /** False when the commit failed (logged). */
+  private async commitOffsets(offsets: OffsetMap): Promise<boolean> {
     try {
       await this.deps.commit(this.sub.groupId, offsets);
+      return true;
     } catch (err) {
       // Position already advanced in memory; after a restart the batch is redelivered (at-least-once).
       this.deps.logger.error({ err, groupId: this.sub.groupId, tps: [...offsets.keys()] }, 'offset commit failed');
+      return false;
     }
   }
 }

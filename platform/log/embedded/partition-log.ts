@@ -236,10 +236,21 @@ export class PartitionLog {
   }
 
   /** Keeps a written chunk in the tail cache, dropping the oldest past TAIL_CACHE_BYTES. */
-  private remember(start: number, buf: Buffer): void {
+  private remember(start: number, chunk: Buffer): void {
+    if (chunk.length > TAIL_CACHE_BYTES) {
+      this.tail.length = 0;
+      this.tailBytes = 0;
+      return;
+    }
+    // A small chunk is a slice of Node's shared buffer pool: copied, so the cache pins only its own bytes.
+    let buf = chunk;
+    if (chunk.byteOffset !== 0 || chunk.buffer.byteLength !== chunk.length) {
+      buf = Buffer.allocUnsafeSlow(chunk.length);
+      chunk.copy(buf);
+    }
     this.tail.push({ start, buf });
     this.tailBytes += buf.length;
-    while (this.tail.length > 1 && this.tailBytes > TAIL_CACHE_BYTES) this.tailBytes -= this.tail.shift()!.buf.length;
+    while (this.tailBytes > TAIL_CACHE_BYTES) this.tailBytes -= this.tail.shift()!.buf.length;
   }
 
   /** Bytes `start..stop` of the segment from the tail cache, or undefined when they are not all there. */

@@ -6,8 +6,7 @@
  *   the group generation, so a member that lost the partition in a rebalance is fenced with
  *   ILLEGAL_GENERATION / REBALANCE_IN_PROGRESS instead of committing over the new owner). A
  *   throwing batch is not resolved: the partition is `seek`ed back to the batch's first offset and
- *   redelivered after a backoff (`redeliveryDelayMs`, doubling up to 5 s). With the
- *   subscription's `commitIntervalMs` the commit waits for the interval (kafka-interval-commit.ts).
+ *   redelivered after a backoff (`redeliveryDelayMs`, doubling up to 5 s).
  * - Rebalances: on GROUP_JOIN every assigned partition is paused synchronously (the event fires
  *   after SyncGroup and before the first fetch of the generation), then `sub.onAssigned` runs,
  *   start offsets are resolved (onAssigned override → group committed offset → earliest/latest)
@@ -30,7 +29,6 @@ import { EventLogError } from '../event-log.errors.ts';
 import { ensureOpen, MAX_BACKOFF_MS, sleep, type KafkaContext } from './kafka-client.ts';
 import { fetchCommittedOffsets, partitionCount } from './kafka-admin.ts';
 import { toRecord } from './kafka-fetch.ts';
-import { commitAfterBatch, commitUncommitted, type IntervalCommits } from './kafka-interval-commit.ts';
 
 /**
  * A subscription as the adapter's parts hand it over: the port's, plus, for the transactional
@@ -42,7 +40,7 @@ export interface AdapterSubscription extends Subscription {
 }
 
 /** One live subscription. Keys of the maps and sets are broker-side `topic:partition`. */
-interface GroupSubscription extends IntervalCommits {
+interface GroupSubscription {
   readonly ctx: KafkaContext;
   readonly sub: AdapterSubscription;
   readonly fullGroup: string;
@@ -127,7 +125,6 @@ async function positionAssignment(s: GroupSubscription, gen: number, parts: Topi
 function onGroupJoin(s: GroupSubscription, memberAssignment: Record<string, number[]>): void {
   const gen = ++s.generation;
   s.crashes = 0;
-  s.uncommitted.clear(); // the new assignment is positioned from scratch (onAssigned / committed)
   const parts: TopicPartition[] = Object.entries(memberAssignment)
     .flatMap(([topic, ps]) => ps.map((partition) => ({ topic, partition })));
   s.assigned = new Set(parts.map((p) => tpKey(p.topic, p.partition)));
@@ -204,7 +201,7 @@ async function handleBatch(s: GroupSubscription, payload: EachBatchPayload): Pro
     // Synchronous commit of the next offset to read; fenced by the generation (see the file comment).
     // Not when the subscription does not want it, or a transaction of its own committed it already.
     if (s.sub.commitOffsets !== false && (s.sub.committedThrough?.(topic, batch.partition) ?? -1) < last + 1) {
-      await commitAfterBatch(s, payload, last + 1);
+      await payload.commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: String(last + 1) }] }] });
     }
     if (s.assigned.has(ek)) s.positions.set(ek, last + 1);
     wake(s);
@@ -215,7 +212,9 @@ async function handleBatch(s: GroupSubscription, payload: EachBatchPayload): Pro
   const tail = Number(batch.lastOffset());
   if (s.stopped || !payload.isRunning() || payload.isStale() || !s.assigned.has(ek) || tail + 1 <= (s.positions.get(ek) ?? 0)) return;
   payload.resolveOffset(String(tail));
-  if (s.sub.commitOffsets !== false) await commitAfterBatch(s, payload, tail + 1);
+  if (s.sub.commitOffsets !== false) {
+    await payload.commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: String(tail + 1) }] }] });
+  }
   if (s.assigned.has(ek)) s.positions.set(ek, Math.max(s.positions.get(ek) ?? 0, tail + 1));
   wake(s);
 }
@@ -308,9 +307,6 @@ export async function subscribe(ctx: KafkaContext, sub: AdapterSubscription): Pr
     stopped: false,
     crashes: 0,
     waiters: new Set(),
-    uncommitted: new Map(),
-    commitTimer: undefined,
-    lastCommitAt: 0,
     runConfig: {
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -341,8 +337,7 @@ export async function subscribe(ctx: KafkaContext, sub: AdapterSubscription): Pr
     lag: () => lag(s),
     async stop() {
       if (s.stopped) return;
-      s.stopped = true; // a batch in flight now commits at its end
-      await commitUncommitted(s);
+      s.stopped = true;
       s.stopping.abort();
       wake(s);
       ctx.members.get(fullGroup)?.delete(consumer);
