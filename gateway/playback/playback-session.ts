@@ -10,6 +10,7 @@
  * = HMAC-SHA256(secret, `<videoId>|<issuedAtMs>|<expiresAtMs>|<nonce>`), both base64url (RFC 4648 §5).
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 
 /** A session as issued: the id to hand to the player, and its times in ms since the epoch. */
 export interface PlaybackSession {
@@ -52,7 +53,7 @@ const MAX_SKEW_MS = 60_000;
 /**
  * Sessions whose signature verified, remembered so that a player's every heartbeat (one session,
  * one request every few seconds) costs one HMAC per session rather than per request. Only ids that
- * verified are kept (forged ones still cost CPU, never memory); the oldest go first past this many.
+ * verified are kept (forged ones still cost CPU, never memory); the least recently used go first past this many.
  */
 const VERIFIED_CACHE_SIZE = 16_384;
 
@@ -63,7 +64,7 @@ export function createPlaybackSessions(options: PlaybackSessionOptions): Playbac
   if (!(Number.isFinite(ttlSeconds) && ttlSeconds > 0)) throw new Error('playback sessions: ttlSeconds must be a positive number');
   const mac = (videoId: string, issuedAt: string, expiresAt: string, nonce: string): Buffer =>
     createHmac('sha256', secret).update(`${videoId}|${issuedAt}|${expiresAt}|${nonce}`).digest();
-  const verified = new Map<string, { issuedAt: number; expiresAt: number }>();
+  const verified = new LRUCache<string, { issuedAt: number; expiresAt: number }>({ max: VERIFIED_CACHE_SIZE });
   const checkTimes = (issuedAt: number, expiresAt: number): PlaybackSessionCheck => {
     const t = now();
     if (t >= expiresAt) return { ok: false, reason: 'expired' };
@@ -92,10 +93,7 @@ export function createPlaybackSessions(options: PlaybackSessionOptions): Playbac
       const issuedAt = Number(iat);
       const expiresAt = Number(exp);
       const check = checkTimes(issuedAt, expiresAt);
-      if (check.ok) {
-        verified.set(key, { issuedAt, expiresAt });
-        if (verified.size > VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
-      }
+      if (check.ok) verified.set(key, { issuedAt, expiresAt });
       return check;
     },
   };

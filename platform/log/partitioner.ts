@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { Partitioners } from 'kafkajs';
 
 const kafkaPartitioner = Partitioners.DefaultPartitioner();
@@ -18,12 +19,10 @@ export function partitionForKey(topic: string, key: string | null, partitions: n
   let partitionMetadata = metadataOf.get(partitions);
   if (!partitionMetadata) metadataOf.set(partitions, partitionMetadata = Array.from({ length: partitions }, (_, i) => ({ partitionId: i, leader: 0 })));
   const partition = kafkaPartitioner({ topic, partitionMetadata: partitionMetadata as never, message: { key, value: null } });
-  if (memo.size >= MEMO_SIZE) memo.clear();
   memo.set(memoKey, partition);
   return partition;
 }
 
-/** Keys whose partition is remembered, at most; past it the memo starts afresh. */
-const MEMO_SIZE = 65_536;
-const memo = new Map<string, number>();
+/** Keys whose partition is remembered, at most (the least recently used go first). */
+const memo = new LRUCache<string, number>({ max: 65_536 });
 const metadataOf = new Map<number, Array<{ partitionId: number; leader: number }>>();

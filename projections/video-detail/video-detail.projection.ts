@@ -20,6 +20,7 @@
  * - `counted-comment:<videoId>:<commentId>` → true (a comment event delivered twice counts once)
  */
 import pino from 'pino';
+import { LRUCache } from 'lru-cache';
 import type { DomainEvent } from '../../domain/events.ts';
 import { assertNever } from '../../domain/shared/event.ts';
 import { DEFAULT_VISIBILITY } from '../../domain/video/video-visibility.ts';
@@ -285,7 +286,7 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
 
   // The detail read is the gateway's hottest path (issue 12): the document is derived once per
   // change of its two stored texts (one round trip on Redis), not parsed on every read.
-  const memo = new Map<string, { video: string; stats: string | undefined; detail: VideoDetail }>();
+  const memo = new LRUCache<string, { video: string; stats: string | undefined; detail: VideoDetail }>({ max: DETAIL_MEMO_ENTRIES });
 
   const queries: VideoDetailQueries = {
     async getVideo(videoId) {
@@ -297,7 +298,6 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
       const hit = memo.get(videoId);
       if (hit && hit.video === video && hit.stats === stats) return hit.detail;
       const detail = deepFreeze(detailOf(parseStored<StoredVideo>(keys.video(videoId), video), stats === undefined ? undefined : parseStored<VideoStats>(keys.stats(videoId), stats)));
-      if (!hit && memo.size >= DETAIL_MEMO_ENTRIES) memo.delete(memo.keys().next().value!);
       memo.set(videoId, { video, stats, detail });
       return detail;
     },
