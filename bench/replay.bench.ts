@@ -195,7 +195,8 @@ async function main(): Promise<void> {
     // ---- report -------------------------------------------------------------------------------
     const goal = `≥ ${REPLAY_GOAL_EVENTS_PER_SECOND.toLocaleString('en-US')} events/s`;
     console.log(`\n=== bench:replay — rebuild from offset 0 per projection, standalone (embedded log + embedded stores, synced as in standalone) ===`);
-    console.log(`workload: ${int(workload.sessions)} playback sessions, ${workload.videos} videos, ${workload.users} users; ${perTopic}`);
+    const workloadLine = `workload: ${int(workload.sessions)} playback sessions, ${workload.videos} videos, ${workload.users} users; ${perTopic}`;
+    console.log(workloadLine);
     console.log(`node ${process.version}, ${cpus().length} CPUs, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
     const figures: BenchFigure[] = [];
     let short = false;
@@ -241,7 +242,7 @@ async function main(): Promise<void> {
     ].join('\n'));
 
     const notes = [
-      `workload: ${int(workload.sessions)} playback sessions, ${workload.videos} videos, ${workload.users} users; ${perTopic}`,
+      workloadLine,
       'standalone adapters in a temp dir, synced as in standalone; figure = manager.replay(fromBeginning) into a shadow on a fresh store, start → swap',
       ...rows.filter((r) => r.result).map((r) => `${r.name}: first build ${int(rate(r.result!.firstBuild))} events/s, replay CPU ${r.result!.replay?.cpuSeconds.toFixed(2) ?? '?'} s self / ${r.result!.replay?.othersCpuSeconds?.toFixed(2) ?? '?'} s other processes`),
       ...rows.filter((r) => r.result?.profile).map((r) => `${r.name}: CPU profile ${r.result!.profile}`),

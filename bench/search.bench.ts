@@ -33,13 +33,13 @@
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { Agent } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_SEARCH_PAGE } from '../gateway/routes/search/search.schemas.ts';
 import { startStandaloneProcess, type StandaloneProcess } from '../test/support/standalone-process.ts';
 import { buildQueries, createCorpus, QUERY_KINDS, VOCABULARY_SIZE, ZIPF_EXPONENT, type BenchQuery } from './search/corpus.ts';
 import { barePage, buildBareIndex, fmt, httpGet, runBare, runHttp, summarise, type Summary } from './search/measure.ts';
-import { prebuildSearchReadModel } from './search/prebuild.ts';
+import { prebuildSearchReadModel, searchSnapshotPath } from './search/prebuild.ts';
 import { prefillDataDir } from './search/prefill.ts';
 import { printResult } from './support/result.ts';
 import { table } from './support/table.ts';
@@ -111,8 +111,8 @@ async function waitForCatchUp(sw: StandaloneProcess, since: number, timeoutMs: n
  * temp file being written, unchanged for 3 s. Returns its size, bytes.
  */
 async function waitForSnapshot(dataDir: string, timeoutMs: number): Promise<number> {
-  const dir = join(dataDir, 'projections', 'search');
-  const file = join(dir, 'video-search.json');
+  const file = searchSnapshotPath(dataDir);
+  const dir = dirname(file);
   let last = '';
   let stableSince = performance.now();
   const deadline = performance.now() + timeoutMs;

@@ -119,14 +119,11 @@ export interface Summary {
   p95: number;
   p99: number;
   max: number;
-  mean: number;
 }
 
 /** Summarises `latencies` (ms) of `n` queries that took `wallMs` (ms) in all. */
 export function summarise(latencies: ArrayLike<number>, wallMs: number): Summary {
   const sorted = Float64Array.from(latencies).sort();
-  let sum = 0;
-  for (const x of sorted) sum += x;
   return {
     n: sorted.length,
     qps: sorted.length / (wallMs / 1000),
@@ -134,7 +131,6 @@ export function summarise(latencies: ArrayLike<number>, wallMs: number): Summary
     p95: percentile(sorted, 95),
     p99: percentile(sorted, 99),
     max: sorted.length ? sorted[sorted.length - 1]! : NaN,
-    mean: sorted.length ? sum / sorted.length : NaN,
   };
 }
 

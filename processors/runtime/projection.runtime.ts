@@ -112,6 +112,9 @@ export function createProjectionStep(node: ProjectionNode, codec: EventCodec, tr
   };
 }
 
+/** How often a projection commits its group offset by default, ms (`RunProjectionOptions.commitIntervalMs`). */
+export const DEFAULT_COMMIT_INTERVAL_MS = 1000;
+
 export interface RunProjectionOptions {
   log: EventLog;
   codec: EventCodec;
@@ -173,7 +176,7 @@ export async function runProjection(node: ProjectionNode, opts: RunProjectionOpt
     topics: [...node.inputs],
     fromBeginning: true,
     maxBatchSize: node.maxBatchSize,
-    commitIntervalMs: opts.commitIntervalMs ?? 1000,
+    commitIntervalMs: opts.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS,
     async onAssigned(partitions: TopicPartition[]) {
       const cp = await node.loadCheckpoint();
       const floor = (await opts.startAt?.(partitions)) ?? new Map<string, number>();

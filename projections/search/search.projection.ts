@@ -194,6 +194,7 @@ export function createSearchProjection(deps: SearchProjectionDeps): ProjectionNo
         const d = docs.get(r.id as string);
         if (d && listed(d) && (d.publishedAt ?? 0) <= searchTs) results.push({ id: r.id as string, score: r.score });
       }
+      let ranked = false;
       if (lastId !== undefined) {
         // Continue right after the last video shown (robust to removals before it); fall back to the offset.
         const last = results.find((r) => r.id === lastId);
@@ -203,10 +204,11 @@ export function createSearchProjection(deps: SearchProjectionDeps): ProjectionNo
           results = after;
         } else {
           results = topRanked(results, start + size + 1).slice(start);
+          ranked = true;
         }
       }
       const total = start + results.length;
-      const page = topRanked(results, size);
+      const page = ranked ? results.slice(0, size) : topRanked(results, size);
       const videos = page.map((r) => toHit(docs.get(r.id)!));
       const end = start + page.length;
       const nextCursor = page.length && end < total

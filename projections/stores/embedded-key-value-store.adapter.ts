@@ -138,16 +138,16 @@ export async function createEmbeddedKeyValueStore(opts: EmbeddedKeyValueStoreOpt
   let syncs = 0;
   let unsynced = false;
   let syncTimer: NodeJS.Timeout | undefined;
-  /** fdatasync of the current journal; in `serial` (a compaction swaps the handle). */
   /** A failed background sync: the disk state is unknown, so every later commit is refused (restart to recover). */
   let syncFailure: KeyValueStoreError | undefined;
+  const datasync = () => { syncs++; return journal.datasync(); };
+  /** fdatasync of the current journal when commits are unsynced; in `serial` (a compaction swaps the handle). */
   const syncJournal = async () => {
     clearTimeout(syncTimer);
     syncTimer = undefined;
     if (!unsynced || closed) return;
-    syncs++;
     try {
-      await journal.datasync();
+      await datasync();
       unsynced = false;
     } catch (e) {
       syncFailure = new KeyValueStoreError('STORE_IO', `kv store ${dir}: journal sync failed: ${(e as Error).message}`);
@@ -228,7 +228,7 @@ export async function createEmbeddedKeyValueStore(opts: EmbeddedKeyValueStoreOpt
         try {
           await journal.write(line, 0, line.length, journalSize);
           if (syncIntervalMs > 0) scheduleSync();
-          else { syncs++; await journal.datasync(); }
+          else await datasync();
         } catch (e) {
           // Leave no half-written entry behind the next append.
           await journal.truncate(journalSize).catch(() => undefined);

@@ -66,3 +66,15 @@ export class KeyValueStoreError extends Error {
     this.name = 'KeyValueStoreError';
   }
 }
+
+/**
+ * A stored value's JSON text, parsed. `where` names the reader in the message (a store, a read model).
+ * @throws KeyValueStoreError STORE_CORRUPT when it is not JSON (written by something else).
+ */
+export function parseStoredJson<T>(where: string, key: string, json: string): T {
+  try {
+    return JSON.parse(json) as T;
+  } catch (err) {
+    throw new KeyValueStoreError('STORE_CORRUPT', `${where}: the value of ${JSON.stringify(key)} is not JSON (${(err as Error).message})`);
+  }
+}

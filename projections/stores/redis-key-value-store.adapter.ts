@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { OffsetMap } from '../../platform/log/event-log.port.ts';
-import { KeyValueStoreError, type JsonValue, type KeyValueEntry, type KeyValueOp, type KeyValueStore, type ScanOptions } from './key-value-store.port.ts';
+import { KeyValueStoreError, parseStoredJson, type JsonValue, type KeyValueEntry, type KeyValueOp, type KeyValueStore, type ScanOptions } from './key-value-store.port.ts';
 import pLimit from 'p-limit';
 
 /**
@@ -117,13 +117,7 @@ async function runScript(client: Redis | Cluster, script: { text: string; sha: s
 const io = (name: string, what: string, e: unknown): KeyValueStoreError =>
   e instanceof KeyValueStoreError ? e : new KeyValueStoreError('STORE_IO', `redis kv store ${name}: ${what} failed: ${(e as Error)?.message ?? e}`);
 
-const parseValue = <T>(name: string, key: string, json: string): T => {
-  try {
-    return JSON.parse(json) as T;
-  } catch {
-    throw new KeyValueStoreError('STORE_CORRUPT', `redis kv store ${name}: value of ${JSON.stringify(key)} is not JSON`);
-  }
-};
+const parseValue = <T>(name: string, key: string, json: string): T => parseStoredJson<T>(`redis kv store ${name}`, key, json);
 
 const utf8 = (s: string) => Buffer.from(s, 'utf8');
 /** Sorts after every UTF-8 continuation of a prefix (0xFF never occurs in UTF-8). */

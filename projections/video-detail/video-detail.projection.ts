@@ -28,7 +28,7 @@ import { foldHeartbeat, type SessionViewState } from '../../domain/view/view-rul
 import type { ProjectionNode } from '../../processors/runtime/topology.port.ts';
 import { TOPICS } from '../../schemas/topics.ts';
 import { createKeyValueProjection, type KeyValueBatch } from '../stores/key-value-projection.ts';
-import { KeyValueStoreError, type KeyValueStore } from '../stores/key-value-store.port.ts';
+import { parseStoredJson, type KeyValueStore } from '../stores/key-value-store.port.ts';
 import type { VideoDetail, VideoDetailQueries, VideoRendition } from './video-detail.port.ts';
 
 export const VIDEO_DETAIL = 'video-detail';
@@ -80,13 +80,7 @@ function deepFreeze<T>(value: T): T {
 }
 
 /** The stored JSON `json` of `key`, parsed. @throws KeyValueStoreError STORE_CORRUPT when it is not JSON */
-function parseStored<T>(key: string, json: string): T {
-  try {
-    return JSON.parse(json) as T;
-  } catch (err) {
-    throw new KeyValueStoreError('STORE_CORRUPT', `video-detail: the value of ${key} is not JSON (${(err as Error).message})`);
-  }
-}
+const parseStored = <T>(key: string, json: string): T => parseStoredJson<T>('video-detail', key, json);
 
 export interface VideoDetailProjectionDeps {
   /** The read model's own store (its checkpoint lives there too). */

@@ -77,6 +77,8 @@ export class EmbeddedSubscription {
   private readonly parts: PartitionState[];
   private readonly concurrency: number;
   private readonly maxBatch: number;
+  /** `commitIntervalMs`, 0 for a commit after every batch. */
+  private readonly commitInterval: number;
   private stopped = false;
   /** Set when something changed while the loop was scanning: scan again instead of sleeping. */
   private dirty = true;
@@ -101,9 +103,10 @@ export class EmbeddedSubscription {
     this.parts = [...byKey.values()];
     this.concurrency = Math.max(1, sub.partitionsConsumedConcurrently ?? 1);
     this.maxBatch = sub.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE;
+    this.commitInterval = Math.max(0, sub.commitIntervalMs ?? 0);
     // A start the subscriber's own checkpoint put ahead of the group offset is committed at the
     // first interval, or the group would show lag for applied records until that partition's next batch.
-    if ((sub.commitIntervalMs ?? 0) > 0) {
+    if (this.commitInterval > 0) {
       for (const a of assignments) if (a.start > (a.committed ?? 0)) this.uncommitted.set(tpKey(a.topic, a.partition), a.start);
       if (this.uncommitted.size) this.armCommitTimer();
     }
@@ -208,10 +211,9 @@ export class EmbeddedSubscription {
     p.retryAt = 0;
     const next = records[records.length - 1].offset + 1;
     p.pos = next;
-    const interval = sub.commitIntervalMs ?? 0;
-    if (interval > 0) {
+    if (this.commitInterval > 0) {
       this.uncommitted.set(p.key, next);
-      if (Date.now() - this.lastCommit >= interval) await this.commitUncommitted();
+      if (Date.now() - this.lastCommit >= this.commitInterval) await this.commitUncommitted();
       else this.armCommitTimer();
       return;
     }
@@ -220,7 +222,7 @@ export class EmbeddedSubscription {
 
   private armCommitTimer(): void {
     if (this.commitTimer || this.stopped) return;
-    this.commitTimer = setTimeout(() => void this.commitUncommitted(), Math.max(0, this.lastCommit + (this.sub.commitIntervalMs ?? 0) - Date.now()));
+    this.commitTimer = setTimeout(() => void this.commitUncommitted(), Math.max(0, this.lastCommit + this.commitInterval - Date.now()));
     this.commitTimer.unref(); // stop() commits what is left
   }
 
