@@ -6,6 +6,7 @@ import type { OffsetMap } from '../../platform/log/event-log.port.ts';
 import type { ProjectionBatch, ProjectionNode } from '../../processors/runtime/topology.port.ts';
 import type { SearchQueries } from './search.port.ts';
 import type { SnapshotStore } from './search-snapshot-store.ts';
+import { createSearchRanker, type SearchRanker } from './search-ranker.ts';
 import {
   clampPageSize, decodeSearchCursor, encodeSearchCursor, evolveSearchDoc, isSearchable as listed, normaliseQuery, queryHash, searchedVideoId, toHit,
   type SearchDoc,
@@ -44,35 +45,6 @@ interface Snapshot {
   index: unknown;
 }
 
-/** A match of a query: its video and MiniSearch's score. */
-interface Ranked { id: string; score: number }
-
-/** The result order: by score, then by videoId (the Typesense adapter's `sort_by`). True when `a` comes before `b`. */
-const before = (a: Ranked, b: Ranked): boolean => a.score > b.score || (a.score === b.score && a.id < b.id);
-
-/**
- * The first `k` of `results` in result order, without sorting them all: a query of a common word
- * matches most of the index, and a page needs at most 100 of them. O(n log k) comparisons at most,
- * close to n when most results do not make the page.
- */
-function topRanked(results: readonly Ranked[], k: number): Ranked[] {
-  const top: Ranked[] = [];
-  if (k <= 0) return top;
-  for (const r of results) {
-    if (top.length === k && !before(r, top[k - 1]!)) continue;
-    let lo = 0;
-    let hi = top.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (before(top[mid]!, r)) lo = mid + 1;
-      else hi = mid;
-    }
-    top.splice(lo, 0, r);
-    if (top.length > k) top.pop();
-  }
-  return top;
-}
-
 export interface SearchProjectionDeps {
   /** Where index + checkpoint are persisted together. */
   snapshots: SnapshotStore;
@@ -99,6 +71,12 @@ export function createSearchProjection(deps: SearchProjectionDeps): ProjectionNo
   const flushIntervalMs = deps.flushIntervalMs ?? 1000;
 
   let index = new MiniSearch<SearchDoc>(INDEX_OPTIONS);
+  /** Pages are ranked by search-ranker.ts over the current index (replaced when the snapshot loads). */
+  let ranker: { of: MiniSearch<SearchDoc>; ranker: SearchRanker } | undefined;
+  const rankerOf = (i: MiniSearch<SearchDoc>): SearchRanker => {
+    if (ranker?.of !== i) ranker = { of: i, ranker: createSearchRanker(i) };
+    return ranker.ranker;
+  };
   let docs = new Map<string, SearchDoc>();
   const checkpoint: OffsetMap = new Map();
 
@@ -189,29 +167,19 @@ export function createSearchProjection(deps: SearchProjectionDeps): ProjectionNo
       }
       if (!normaliseQuery(q)) return { videos: [], nextCursor: null };
       // Videos published after the first page are left out of later pages, so pages stay one result set.
-      let results: Ranked[] = [];
-      for (const r of index.search(q)) {
-        const d = docs.get(r.id as string);
-        if (d && listed(d) && (d.publishedAt ?? 0) <= searchTs) results.push({ id: r.id as string, score: r.score });
-      }
-      let ranked = false;
-      if (lastId !== undefined) {
-        // Continue right after the last video shown (robust to removals before it); fall back to the offset.
-        const last = results.find((r) => r.id === lastId);
-        if (last) {
-          const after = results.filter((r) => before(last, r));
-          start = results.length - after.length;
-          results = after;
-        } else {
-          results = topRanked(results, start + size + 1).slice(start);
-          ranked = true;
-        }
-      }
-      const total = start + results.length;
-      const page = ranked ? results.slice(0, size) : topRanked(results, size);
+      const shown = (id: string) => {
+        const d = docs.get(id);
+        return d !== undefined && listed(d) && (d.publishedAt ?? 0) <= searchTs;
+      };
+      const scored = rankerOf(index).score(q);
+      // Continue right after the last video shown (robust to removals before it); else skip `start` results.
+      const lastScore = lastId === undefined ? undefined : scored.scoreOf(lastId);
+      const after = lastScore === undefined ? undefined : { id: lastId!, score: lastScore };
+      const selected = after ? scored.top(size + 1, shown, after) : scored.top(start + size + 1, shown).slice(start);
+      const page = selected.slice(0, size);
       const videos = page.map((r) => toHit(docs.get(r.id)!));
       const end = start + page.length;
-      const nextCursor = page.length && end < total
+      const nextCursor = page.length && selected.length > size
         ? encodeSearchCursor({ search_timestamp_ms: searchTs, last_video_id: page[page.length - 1].id, offset: end, query_hash: hash }, deps.cursorSecret)
         : null;
       return { videos, nextCursor };
