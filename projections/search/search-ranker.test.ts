@@ -99,6 +99,18 @@ describe('search ranker: the pages of MiniSearch#search without ranking every ma
     assert.deepEqual(createSearchRanker(index).score(q).top(20, () => true), miniSearchOrder(index, q).slice(0, 20));
   });
 
+  test('given a scored query, when another query is scored, then reading the first throws instead of answering from the scratch', () => {
+    const { docs, queries } = corpus(11, 300);
+    const index = new MiniSearch<SearchDoc>(INDEX_OPTIONS);
+    index.addAll(docs);
+    const ranker = createSearchRanker(index);
+    const first = ranker.score(queries[0]!);
+    assert.ok(first.top(5, () => true).length > 0);
+    ranker.score(queries[2]!);
+    assert.throws(() => first.top(5, () => true), /read after the next score/);
+    assert.throws(() => first.scoreOf(docs[0]!.videoId), /read after the next score/);
+  });
+
   test('given search options the ranker does not implement, when it is created, then it refuses', () => {
     assert.throws(() => createSearchRanker(new MiniSearch({ fields: ['title'], searchOptions: { boostDocument: () => 2 } })), /boostDocument/);
     assert.throws(() => createSearchRanker(new MiniSearch({ fields: ['title'], searchOptions: { combineWith: 'AND' } })), /combineWith/);

@@ -56,10 +56,17 @@ interface MiniSearchState {
 const DEFAULT_WEIGHTS = { fuzzy: 0.45, prefix: 0.375 };
 const DEFAULT_BM25 = { k: 1.2, b: 0.7, d: 0.5 };
 const DEFAULT_MAX_FUZZY = 6;
+/** Postings kept packed (12 bytes each: about 48 MiB); see `packedFor`. */
+const MAX_PACKED_POSTINGS = 4_000_000;
+/** A packed posting list: live documents (short ids) and their BM25+ term-frequency parts. */
+interface Packed { docs: Int32Array; parts: Float64Array }
 /** Distinct query terms tracked per document (a bit each); longer queries fall back to MiniSearch#search. */
 const MAX_TERMS = 31;
 
-/** The matches of one query, scored; pages are selected from it. */
+/**
+ * The matches of one query, scored; pages are selected from it. It reads the ranker's scratch:
+ * use it before the next `score()` (any ranker), which makes its methods throw.
+ */
 export interface ScoredQuery {
   /** Matching documents (before any filter). */
   readonly count: number;
@@ -96,6 +103,11 @@ const scratch = {
   sum: new Float64Array(0),
   bits: new Int32Array(0),
   querySeen: new Uint32Array(0),
+  /** Documents the current term touched, then documents the query matched (first-match order), and their counts. */
+  touched: new Int32Array(0),
+  nTouched: 0,
+  matched: new Int32Array(0),
+  nMatched: 0,
   termStamp: 0,
   queryStamp: 0,
 };
@@ -106,7 +118,7 @@ function ensureScratch(size: number): void {
   const n = Math.max(size, scratch.termAcc.length * 2, 1024);
   Object.assign(scratch, {
     termAcc: new Float64Array(n), termSeen: new Uint32Array(n), sum: new Float64Array(n), bits: new Int32Array(n), querySeen: new Uint32Array(n),
-    termStamp: 0, queryStamp: 0,
+    touched: new Int32Array(n), matched: new Int32Array(n), termStamp: 0, queryStamp: 0,
   });
 }
 
@@ -138,14 +150,6 @@ export function createSearchRanker<T>(index: MiniSearch<T>): SearchRanker {
   const maxFuzzy = opts.maxFuzzy ?? DEFAULT_MAX_FUZZY;
   const fields = m._options.fields.map((f) => ({ id: m._fieldIds[f]!, boost: (opts.boost as Record<string, number> | undefined)?.[f] || 1 }));
 
-  /** Live postings of a term in a field: MiniSearch counts the list's size, less discarded documents. */
-  const liveCount = (freqs: Map<number, number>): number => {
-    if (m._dirtCount === 0) return freqs.size;
-    let n = 0;
-    for (const d of freqs.keys()) if (m._documentIds.has(d)) n++;
-    return n;
-  };
-
   /**
    * Field lengths (terms) per field, indexed by short id: MiniSearch sets a document's once, when
    * it is added under a new short id, so the copy only grows, up to `_nextId`.
@@ -166,51 +170,113 @@ export function createSearchRanker<T>(index: MiniSearch<T>): SearchRanker {
     lengthsUpTo = upTo;
   }
 
+  /**
+   * Packed posting lists of the current index version: per (term, field) posting Map, its live
+   * documents and their BM25+ term-frequency part `d + tf·(k+1) / (tf + k·(1 − b + b·len/avg))`
+   * (MiniSearch's expression, so scores stay identical). A version is `_nextId`, `_documentCount`
+   * and `_dirtCount`: every add, discard, remove or vacuum changes one of them (and the field length
+   * averages with them), so a change of the index drops every packed list. At most
+   * `MAX_PACKED_POSTINGS` postings are kept; lists beyond that are read from the Map each time.
+   */
+  let packed = new Map<Map<number, number>, Packed>();
+  let packedVersion = '';
+  let packedPostings = 0;
+  function packedFor(freqs: Map<number, number>, fieldId: number): Packed {
+    const hit = packed.get(freqs);
+    if (hit) return hit;
+    const dirty = m._dirtCount !== 0;
+    const avg = m._avgFieldLength[fieldId]!;
+    const len = lengths[fieldId]!;
+    const docs = new Int32Array(freqs.size);
+    const parts = new Float64Array(freqs.size);
+    let n = 0;
+    freqs.forEach((tf, doc) => {
+      if (dirty && !m._documentIds.has(doc)) return; // discarded, not vacuumed yet: not a match
+      docs[n] = doc;
+      parts[n++] = bmD + (tf * (bmK + 1)) / (tf + bmK * (1 - bmB + (bmB * len[doc]!) / avg));
+    });
+    const list: Packed = n === docs.length ? { docs, parts } : { docs: docs.slice(0, n), parts: parts.slice(0, n) };
+    if (packedPostings + n <= MAX_PACKED_POSTINGS) {
+      packed.set(freqs, list);
+      packedPostings += n;
+    }
+    return list;
+  }
+  /** Drops the packed lists when the index changed since they were packed. */
+  function syncPacked(): void {
+    const version = `${m._nextId}/${m._documentCount}/${m._dirtCount}`;
+    if (version === packedVersion) return;
+    packed = new Map();
+    packedPostings = 0;
+    packedVersion = version;
+  }
+
   /** Adds the weighted BM25+ of `data` (one derived term) to the current term's accumulator. */
-  function addTerm(data: FieldTermData | undefined, weight: number, touched: number[]): void {
+  function addTerm(data: FieldTermData | undefined, weight: number): void {
     if (!data) return;
     const total = m._documentCount;
-    const dirty = m._dirtCount !== 0;
-    const live = m._documentIds;
-    const { termAcc, termSeen, termStamp } = scratch;
+    const { termAcc, termSeen, termStamp, touched } = scratch;
+    let nTouched = scratch.nTouched;
     for (const { id: fieldId, boost } of fields) {
       const freqs = data.get(fieldId);
       if (!freqs) continue;
-      const matching = liveCount(freqs);
-      const avg = m._avgFieldLength[fieldId]!;
+      const { docs, parts } = packedFor(freqs, fieldId);
+      // MiniSearch's document frequency: the list's live documents.
+      const matching = docs.length;
       const idf = Math.log(1 + (total - matching + 0.5) / (matching + 0.5));
       const w = weight * boost;
-      const len = lengths[fieldId]!;
-      freqs.forEach((tf, doc) => {
-        if (dirty && !live.has(doc)) return;
-        const s = w * (idf * (bmD + (tf * (bmK + 1)) / (tf + bmK * (1 - bmB + (bmB * len[doc]!) / avg))));
+      for (let i = 0; i < docs.length; i++) {
+        const doc = docs[i]!;
+        const s = w * (idf * parts[i]!);
         if (termSeen[doc] !== termStamp) {
           termSeen[doc] = termStamp;
           termAcc[doc] = s;
-          touched.push(doc);
+          touched[nTouched++] = doc;
         } else {
           termAcc[doc] += s;
         }
-      });
+      }
     }
+    scratch.nTouched = nTouched;
   }
 
   const tokenize = opts.tokenize ?? m._options.tokenize;
   const processTerm = opts.processTerm ?? m._options.processTerm;
 
+  /** Adds the current term's sums to the query's (MiniSearch's OR, in its order of additions); `bit` marks the term. */
+  function mergeTerm(bit: number): void {
+    const { touched, nTouched, termAcc, querySeen, queryStamp, sum, bits, matched } = scratch;
+    let nMatched = scratch.nMatched;
+    for (let i = 0; i < nTouched; i++) {
+      const doc = touched[i]!;
+      if (querySeen[doc] !== queryStamp) {
+        querySeen[doc] = queryStamp;
+        sum[doc] = termAcc[doc]!;
+        bits[doc] = bit;
+        matched[nMatched++] = doc;
+      } else {
+        sum[doc] += termAcc[doc]!;
+        bits[doc] |= bit;
+      }
+    }
+    scratch.nMatched = nMatched;
+  }
+
   /**
-   * Every match of `terms` (short ids, in first-match order) with its score: the sum over query
-   * terms, times the number of distinct query terms it matched (MiniSearch's quality factor).
+   * Scores every match of `terms` into the scratch: `matched[0..nMatched)` (short ids, in
+   * first-match order) and `sum[doc]`, the sum over query terms times the number of distinct query
+   * terms the document matched (MiniSearch's quality factor).
    */
-  function scoreAll(terms: string[], distinct: string[]): { docs: Int32Array; scores: Float64Array } {
+  function scoreAll(terms: string[], distinct: string[]): void {
     ensureScratch(m._nextId + 1);
     syncLengths();
+    syncPacked();
     scratch.queryStamp = nextStamp(scratch.queryStamp, scratch.querySeen);
-    const matched: number[] = [];
+    scratch.nMatched = 0;
     terms.forEach((term, i) => {
       scratch.termStamp = nextStamp(scratch.termStamp, scratch.termSeen);
-      const touched: number[] = [];
-      addTerm(m._index.get(term), 1, touched);
+      scratch.nTouched = 0;
+      addTerm(m._index.get(term), 1);
       const fuzzyOpt = typeof opts.fuzzy === 'function' ? opts.fuzzy(term, i, terms) : opts.fuzzy;
       const prefix = typeof opts.prefix === 'function' ? opts.prefix(term, i, terms) : opts.prefix === true;
       let fuzzyMatches: Map<string, [FieldTermData, number]> | undefined;
@@ -224,33 +290,20 @@ export function createSearchRanker<T>(index: MiniSearch<T>): SearchRanker {
           const distance = t.length - term.length;
           if (!distance) continue;
           fuzzyMatches?.delete(t); // scored as a prefix match only, as MiniSearch does
-          addTerm(data, (weights.prefix * t.length) / (t.length + 0.3 * distance), touched);
+          addTerm(data, (weights.prefix * t.length) / (t.length + 0.3 * distance));
         }
       }
       if (fuzzyMatches) {
         for (const [t, [data, distance]] of fuzzyMatches) {
           if (!distance) continue;
-          addTerm(data, (weights.fuzzy * t.length) / (t.length + distance), touched);
+          addTerm(data, (weights.fuzzy * t.length) / (t.length + distance));
         }
       }
       // OR of the query terms: the term's sum added to the document's (MiniSearch's order of additions).
-      const bit = 1 << distinct.indexOf(term);
-      for (const doc of touched) {
-        if (scratch.querySeen[doc] !== scratch.queryStamp) {
-          scratch.querySeen[doc] = scratch.queryStamp;
-          scratch.sum[doc] = scratch.termAcc[doc]!;
-          scratch.bits[doc] = bit;
-          matched.push(doc);
-        } else {
-          scratch.sum[doc] += scratch.termAcc[doc]!;
-          scratch.bits[doc] |= bit;
-        }
-      }
+      mergeTerm(1 << distinct.indexOf(term));
     });
-    const docs = Int32Array.from(matched);
-    const scores = new Float64Array(docs.length);
-    for (let i = 0; i < docs.length; i++) scores[i] = scratch.sum[docs[i]!]! * (popcount(scratch.bits[docs[i]!]!) || 1);
-    return { docs, scores };
+    const { matched, nMatched, sum, bits } = scratch;
+    for (let i = 0; i < nMatched; i++) sum[matched[i]!] *= popcount(bits[matched[i]!]!) || 1;
   }
 
   return {
@@ -258,23 +311,31 @@ export function createSearchRanker<T>(index: MiniSearch<T>): SearchRanker {
       const terms = tokenize(query).flatMap((t) => processTerm(t) || []).filter((t): t is string => !!t);
       const distinct = [...new Set(terms)];
       if (distinct.length > MAX_TERMS) return fallback(index, query);
-      const { docs, scores } = scoreAll(terms, distinct);
-      const idOf = (i: number) => String(m._documentIds.get(docs[i]!));
+      scoreAll(terms, distinct);
+      // Read from the scratch, not copied (a common word matches most of the index): valid until the next score().
+      const { matched: docs, sum, querySeen } = scratch;
+      const count = scratch.nMatched;
+      const stampAt = scratch.queryStamp;
+      const current = () => {
+        if (scratch.queryStamp !== stampAt || scratch.matched !== docs) throw new Error('search ranker: a scored query was read after the next score()');
+      };
       return {
-        count: docs.length,
+        count,
         scoreOf(id) {
+          current();
           const doc = m._idToShortId.get(id);
-          const i = doc === undefined ? -1 : docs.indexOf(doc);
-          return i < 0 ? undefined : scores[i];
+          return doc !== undefined && querySeen[doc] === stampAt ? sum[doc] : undefined;
         },
         top(k, accept, after) {
+          current();
           const page: Ranked[] = [];
           if (k <= 0) return page;
-          for (let i = 0; i < docs.length; i++) {
-            const score = scores[i]!;
+          for (let i = 0; i < count; i++) {
+            const doc = docs[i]!;
+            const score = sum[doc]!;
             if (page.length === k && score < page[k - 1]!.score) continue; // rejected before its id is looked up
             if (after && score > after.score) continue;
-            const r = { id: idOf(i), score };
+            const r = { id: String(m._documentIds.get(doc)), score };
             if ((after && !before(after, r)) || (page.length === k && !before(r, page[k - 1]!)) || !accept(r.id)) continue;
             insertRanked(page, r, k);
           }
