@@ -5,6 +5,7 @@ import pino from 'pino';
 import type { OffsetMap } from '../../platform/log/event-log.port.ts';
 import type { JsonValue, KeyValueOp, KeyValueStore, ScanOptions } from './key-value-store.port.ts';
 import { SortedJsonMap } from './sorted-json-map.ts';
+import { writeAllAt } from '../../platform/files/write-at.ts';
 import { KeyValueStoreError } from './key-value-store.port.ts';
 import pLimit from 'p-limit';
 
@@ -226,7 +227,7 @@ export async function createEmbeddedKeyValueStore(opts: EmbeddedKeyValueStoreOpt
         const json = `{"ops":[${serialised.map((s) => (s[0] === 'p' ? `["p",${JSON.stringify(s[1])},${s[2]}]` : `["d",${JSON.stringify(s[1])}]`)).join(',')}],"cp":${JSON.stringify(cpObj)}}`;
         const line = Buffer.from(`${crc32(json).toString(16).padStart(8, '0')} ${json}\n`, 'utf8');
         try {
-          await journal.write(line, 0, line.length, journalSize);
+          writeAllAt(journal, line, journalSize);
           if (syncIntervalMs > 0) scheduleSync();
           else await datasync();
         } catch (e) {

@@ -13,6 +13,7 @@ import type { LogRecord } from '../event-log.port.ts';
 import { EventLogError } from '../event-log.errors.ts';
 import { decodeRecord, sealRecord } from './record-format.ts';
 import { scanSegment } from './segment-scan.ts';
+import { writeAllAt } from '../../files/write-at.ts';
 
 /**
  * Makes the bytes written so far through `file` durable; resolves once they are on stable storage,
@@ -176,7 +177,7 @@ export class PartitionLog {
         }
         const chunk = bufs.length === 1 ? bufs[0] : Buffer.concat(bufs);
         try {
-          await writeFully(this.fh, chunk, this.size);
+          writeAllAt(this.fh, chunk, this.size);
         } catch (cause) {
           const err = new EventLogError('IO_FAILED', `write to ${this.topic}/${this.partition} failed: ${(cause as Error).message}`, { cause });
           // Remove the partial write so the next append starts on a record boundary.
@@ -283,12 +284,3 @@ export class PartitionLog {
 
 /** Bytes of recent appends a partition keeps in memory for its consumers. */
 const TAIL_CACHE_BYTES = 1024 * 1024;
-
-async function writeFully(fh: FileHandle, data: Buffer, position: number): Promise<void> {
-  let done = 0;
-  while (done < data.length) {
-    const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
-    if (bytesWritten <= 0) throw new Error('short write');
-    done += bytesWritten;
-  }
-}
