@@ -118,6 +118,15 @@ export interface Subscription {
    */
   commitIntervalMs?: number;
   /**
+   * Wait up to this many milliseconds for a partition to gather `maxBatchSize` records before
+   * delivering what it has (Kafka's `fetch.min.bytes` + `fetch.max.wait.ms` pair, counted in
+   * records): fewer, larger batches for a subscriber whose cost is mostly per batch (an analytics
+   * insert), at the price of up to this much delivery latency. A backlog of `maxBatchSize` or more
+   * is delivered at once. Default 0: deliver as soon as records are there. The Kafka adapter passes
+   * it to the fetch (`maxWaitTimeInMs`, with `minBytes` of 1 MiB).
+   */
+  fetchMaxWaitMs?: number;
+  /**
    * How many partitions may have a batch in flight at once (kafkajs' `partitionsConsumedConcurrently`);
    * order within a partition is always kept. Default 1. Adapters may ignore it (then 1).
    */

@@ -176,6 +176,7 @@ export async function runProjection(node: ProjectionNode, opts: RunProjectionOpt
     topics: [...node.inputs],
     fromBeginning: true,
     maxBatchSize: node.maxBatchSize,
+    fetchMaxWaitMs: node.fetchMaxWaitMs,
     commitIntervalMs: opts.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS,
     async onAssigned(partitions: TopicPartition[]) {
       const cp = await node.loadCheckpoint();

@@ -58,6 +58,12 @@ export interface ProjectionNode<Q = unknown> {
   readonly queries: Q;
   /** Max records per batch (one store commit per batch). Default 500. */
   readonly maxBatchSize?: number;
+  /**
+   * How long a partition's small backlog may wait to fill a batch of `maxBatchSize`, ms (the
+   * subscription's `fetchMaxWaitMs`): for a read model whose cost is mostly per commit. It adds up
+   * to this much to the time an event takes to show. Default 0.
+   */
+  readonly fetchMaxWaitMs?: number;
   /** The checkpoint stored with the read model: next offset per `topic:partition`. */
   loadCheckpoint(): Promise<OffsetMap>;
   /**

@@ -36,6 +36,8 @@ export interface KeyValueProjectionOptions<Q> {
    * wedges the partition.
    */
   applyEvent(tx: KeyValueBatch, event: DomainEvent, record: LogRecord): Promise<void>;
+  /** The node's `fetchMaxWaitMs` (topology.port.ts): for a read model no request reads its own writes from. */
+  fetchMaxWaitMs?: number;
   logger?: pino.Logger;
 }
 
@@ -84,6 +86,7 @@ export function createKeyValueProjection<Q>(opts: KeyValueProjectionOptions<Q>):
     guarantee: 'effectively-once',
     output: `key-value store (layout ${layout})`,
     queries: opts.queries,
+    fetchMaxWaitMs: opts.fetchMaxWaitMs,
     loadCheckpoint: () => store.checkpoint(),
     apply,
     close: () => store.close(),

@@ -15,6 +15,8 @@ import { WATCH_HISTORY_CAP, type WatchHistoryEntry, type WatchHistoryQueries } f
 
 export const WATCH_HISTORY = 'watch-history';
 export const WATCH_HISTORY_LAYOUT_VERSION = 1;
+/** How long live heartbeats wait to form one watch-history commit, ms (see the node's `fetchMaxWaitMs`). */
+export const WATCH_HISTORY_FETCH_WAIT_MS = 200;
 
 const historyKey = (userId: string) => `history:${encodeURIComponent(userId)}`;
 
@@ -41,6 +43,9 @@ export function createWatchHistoryProjection(deps: WatchHistoryProjectionDeps): 
 
   return createKeyValueProjection({
     name: WATCH_HISTORY, layoutVersion: WATCH_HISTORY_LAYOUT_VERSION, inputs: [TOPICS.views], store, queries, applyEvent, logger: deps.logger,
+    // Heartbeats gather into batches (one store commit each) for up to this long: no request
+    // reads its own writes from watch history, and a history a fraction of a second old is fresh.
+    fetchMaxWaitMs: WATCH_HISTORY_FETCH_WAIT_MS,
   });
 }
 

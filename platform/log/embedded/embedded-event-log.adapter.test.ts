@@ -147,4 +147,27 @@ describe('embedded event log', () => {
     await second.stop();
     await log.close();
   }));
+
+  test('fetchMaxWaitMs: records appended one by one wait to fill a batch; a backlog of a full batch is delivered at once', () => withDir(async (dir) => {
+    const log = await createEmbeddedEventLog({ dataDir: dir });
+    await log.createTopic({ name: 't', partitions: 1 });
+    const batches: string[][] = [];
+    const sub = await log.subscribe({
+      groupId: 'g', topics: ['t'], maxBatchSize: 4, fetchMaxWaitMs: 600_000,
+      async eachBatch(b) { batches.push(b.records.map((r) => r.value!.toString())); },
+    });
+    // Four separate appends: without the fetch wait the first would be delivered on its own.
+    for (let i = 0; i < 4; i++) await log.append('t', [{ key: 'k', value: Buffer.from(`a${i}`) }]);
+    await within(sub.caughtUp(), 10_000, 'the fourth record fills the batch');
+    // A backlog of two full batches in one append: delivered without waiting.
+    await log.append('t', [0, 1, 2, 3, 4, 5, 6, 7].map((i) => ({ key: 'k', value: Buffer.from(`b${i}`) })));
+    await within(sub.caughtUp(), 10_000, 'full batches go at once');
+    assert.deepEqual(batches, [['a0', 'a1', 'a2', 'a3'], ['b0', 'b1', 'b2', 'b3'], ['b4', 'b5', 'b6', 'b7']]);
+    // Less than a batch waits (here for the whole wait): the consumer shows it as lag.
+    await log.append('t', [{ key: 'k', value: Buffer.from('c0') }]);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(Object.fromEntries(await sub.lag()), { 't:0': 1 });
+    await sub.stop();
+    await log.close();
+  }));
 });

@@ -2,7 +2,8 @@
  * A consumer of the embedded log: one loop per subscription that hands batches of the assigned
  * partitions to `eachBatch` and commits the group offset past each batch once it resolves
  * (at-least-once: a crash between the two redelivers the batch), or, with `commitIntervalMs`, at
- * most once per interval for all its partitions in one write. Order within a partition is
+ * most once per interval for all its partitions in one write. With `fetchMaxWaitMs` a partition's
+ * small backlog waits up to that long to fill a batch of `maxBatchSize`. Order within a partition is
  * kept; up to `partitionsConsumedConcurrently` partitions have a batch in flight at once. A
  * throwing `eachBatch` is redelivered after a delay that doubles per consecutive failure.
  */
@@ -70,6 +71,8 @@ interface PartitionState {
   failures: number;
   /** Not before this time (ms since epoch) after a failure. */
   retryAt: number;
+  /** With `fetchMaxWaitMs`: when the loop first saw records waiting here since the last delivery (ms since epoch), else 0. */
+  waitingSince: number;
   inFlight: Promise<void> | null;
 }
 
@@ -79,6 +82,8 @@ export class EmbeddedSubscription {
   private readonly maxBatch: number;
   /** `commitIntervalMs`, 0 for a commit after every batch. */
   private readonly commitInterval: number;
+  /** `fetchMaxWaitMs`, 0 to deliver as soon as records are there. */
+  private readonly fetchMaxWait: number;
   private stopped = false;
   /** Set when something changed while the loop was scanning: scan again instead of sleeping. */
   private dirty = true;
@@ -97,13 +102,14 @@ export class EmbeddedSubscription {
     for (const a of assignments) {
       const key = tpKey(a.topic, a.partition);
       if (!byKey.has(key)) {
-        byKey.set(key, { tp: { topic: a.topic, partition: a.partition }, key, log: a.log, pos: a.start, failures: 0, retryAt: 0, inFlight: null });
+        byKey.set(key, { tp: { topic: a.topic, partition: a.partition }, key, log: a.log, pos: a.start, failures: 0, retryAt: 0, waitingSince: 0, inFlight: null });
       }
     }
     this.parts = [...byKey.values()];
     this.concurrency = Math.max(1, sub.partitionsConsumedConcurrently ?? 1);
     this.maxBatch = sub.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE;
     this.commitInterval = Math.max(0, sub.commitIntervalMs ?? 0);
+    this.fetchMaxWait = Math.max(0, sub.fetchMaxWaitMs ?? 0);
     // A start the subscriber's own checkpoint put ahead of the group offset is committed at the
     // first interval, or the group would show lag for applied records until that partition's next batch.
     if (this.commitInterval > 0) {
@@ -176,6 +182,13 @@ export class EmbeddedSubscription {
         if (this.inFlightCount() >= this.concurrency) break;
         if (p.inFlight || p.pos >= p.log.end) continue;
         if (p.retryAt > now) { nextRetry = Math.min(nextRetry, p.retryAt); continue; }
+        if (this.fetchMaxWait > 0 && p.log.end - p.pos < this.maxBatch) {
+          // Fetch wait: let a small backlog grow into a full batch, up to fetchMaxWaitMs.
+          if (p.waitingSince === 0) p.waitingSince = now;
+          const due = p.waitingSince + this.fetchMaxWait;
+          if (due > now && !this.stopped) { nextRetry = Math.min(nextRetry, due); continue; }
+        }
+        p.waitingSince = 0;
         p.inFlight = this.consume(p)
           .catch((err) => {
             this.deps.logger.error({ err, groupId: this.sub.groupId, tp: p.key }, 'consumer read failed');

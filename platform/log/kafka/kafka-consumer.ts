@@ -30,6 +30,9 @@ import { ensureOpen, MAX_BACKOFF_MS, sleep, type KafkaContext } from './kafka-cl
 import { fetchCommittedOffsets, partitionCount } from './kafka-admin.ts';
 import { toRecord } from './kafka-fetch.ts';
 
+/** The fetch size a subscription with `fetchMaxWaitMs` waits for (kafkajs' `minBytes`): 1 MiB. */
+const FETCH_MIN_BYTES = 1 << 20;
+
 /**
  * A subscription as the adapter's parts hand it over: the port's, plus, for the transactional
  * subscription, the next offset its own transactions committed for a partition (port topic name),
@@ -284,7 +287,9 @@ export async function subscribe(ctx: KafkaContext, sub: AdapterSubscription): Pr
     sessionTimeout: ctx.settings.sessionTimeoutMs,
     heartbeatInterval: ctx.settings.heartbeatIntervalMs,
     rebalanceTimeout: ctx.settings.rebalanceTimeoutMs,
-    maxWaitTimeInMs: ctx.settings.maxWaitTimeMs,
+    // fetchMaxWaitMs: the broker holds a fetch until 1 MiB is there or the wait is over (Kafka's
+    // fetch.min.bytes / fetch.max.wait.ms); otherwise it answers as soon as one byte is.
+    ...(sub.fetchMaxWaitMs ? { minBytes: FETCH_MIN_BYTES, maxWaitTimeInMs: sub.fetchMaxWaitMs } : { maxWaitTimeInMs: ctx.settings.maxWaitTimeMs }),
     // READ_COMMITTED (kafkajs' default, stated so it cannot drift): records of aborted
     // transactions (kafka-transactions.ts) are never delivered.
     readUncommitted: false,
