@@ -71,6 +71,7 @@ describe('search ranker: the pages of MiniSearch#search without ranking every ma
       pages.push(...page);
       last = page[page.length - 1];
       assert.equal(scored.scoreOf(last!.id), last!.score);
+      assert.equal(scored.countThrough(last!, (id) => !hidden(id)), pages.length, 'the results shown up to the last one');
     }
     assert.deepEqual(pages, expected);
     assert.equal(scored.scoreOf('not-a-video'), undefined);

@@ -8,12 +8,17 @@
  * computes the same scores — MiniSearch 7's BM25+ per field, its exact/prefix/fuzzy term expansion
  * and weights, its OR combination and its "number of query terms matched" quality factor, added in
  * the same order so the floating-point sums are the same — into reused typed arrays, and selects
- * only the page (by score, then id).
+ * only the page (by score, then id). One difference: documents discarded but not yet vacuumed
+ * (MiniSearch vacuums once about 10 % of the index is discarded) count for nothing here, while
+ * MiniSearch#search lowers a term's document frequency as it meets them, so documents it scores
+ * before such a posting get a slightly lower weight than those after it; the ranker's scores are
+ * MiniSearch's on the vacuumed index.
  *
  * It reads the index through the state MiniSearch 7 declares `protected` (its extension surface
  * for subclasses: `_index`, `_fieldIds`, `_fieldLength`, `_avgFieldLength`, `_documentCount`,
- * `_documentIds`, `_nextId`, `_options`); {@link createSearchRanker} checks that they are there and
- * throws otherwise, so a MiniSearch release that changes them fails at start, not with wrong pages.
+ * `_documentIds`, `_idToShortId`, `_nextId`, `_dirtCount`, `_options`); {@link createSearchRanker}
+ * checks that they are there and throws otherwise (the search projection creates its ranker when it
+ * loads, so a MiniSearch release that changes them fails start-up, not with wrong pages).
  * Options it does not implement (`boostDocument`, `boostTerm`, `filter`, `fields`, `combineWith`
  * other than OR) are refused at creation: `search.projection.ts` uses none of them.
  */
@@ -78,14 +83,14 @@ export interface ScoredQuery {
    * at the time they are seen, so a filter reading other state stays off most of the matches.
    */
   top(k: number, accept: (id: string) => boolean, after?: Ranked): Ranked[];
+  /** How many matches `accept` keeps that come before `last` in result order, or are `last`: the results a reader has seen up to it. */
+  countThrough(last: Ranked, accept: (id: string) => boolean): number;
 }
 
-/** A ranker bound to one MiniSearch instance. */
-export interface SearchRanker {
-  /** Scores `query` as `index.search(query)` with the index's search options would. */
-  score(query: string): ScoredQuery;
-}
+/** A ranker bound to one MiniSearch instance: `score` scores `query` as `index.search(query)` with the index's options would. */
+export interface SearchRanker { score(query: string): ScoredQuery }
 
+/** Set bits of a 32-bit integer. */
 const popcount = (x: number): number => {
   x -= (x >>> 1) & 0x55555555;
   x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
@@ -136,8 +141,9 @@ function nextStamp(s: number, seen: Uint32Array): number {
  */
 export function createSearchRanker<T>(index: MiniSearch<T>): SearchRanker {
   const m = index as unknown as MiniSearchState;
-  if (!(m._index && typeof m._index.fuzzyGet === 'function' && m._fieldIds && m._fieldLength instanceof Map
-    && Array.isArray(m._avgFieldLength) && m._documentIds instanceof Map && m._options?.tokenize)) {
+  if (!(m._index && typeof m._index.fuzzyGet === 'function' && typeof m._index.atPrefix === 'function' && m._fieldIds
+    && m._fieldLength instanceof Map && Array.isArray(m._avgFieldLength) && m._documentIds instanceof Map && m._idToShortId instanceof Map
+    && typeof m._nextId === 'number' && typeof m._documentCount === 'number' && typeof m._dirtCount === 'number' && m._options?.tokenize)) {
     throw new Error('search ranker: this MiniSearch does not expose the MiniSearch 7 state it reads');
   }
   const opts = m._options.searchOptions;
@@ -158,6 +164,7 @@ export function createSearchRanker<T>(index: MiniSearch<T>): SearchRanker {
   let lengthsUpTo = 0;
   function syncLengths(): void {
     const upTo = m._nextId;
+    if (upTo < lengthsUpTo) lengthsUpTo = 0; // removeAll() starts short ids from 0 again
     if (upTo <= lengthsUpTo) return;
     if (lengths[0]!.length < upTo) {
       const n = Math.max(upTo, lengths[0]!.length * 2, 1024);
@@ -178,6 +185,7 @@ export function createSearchRanker<T>(index: MiniSearch<T>): SearchRanker {
    * averages with them), so a change of the index drops every packed list. At most
    * `MAX_PACKED_POSTINGS` postings are kept; lists beyond that are read from the Map each time.
    */
+  const indexVersion = (): string => `${m._nextId}/${m._documentCount}/${m._dirtCount}`;
   let packed = new Map<Map<number, number>, Packed>();
   let packedVersion = '';
   let packedPostings = 0;
@@ -204,7 +212,7 @@ export function createSearchRanker<T>(index: MiniSearch<T>): SearchRanker {
   }
   /** Drops the packed lists when the index changed since they were packed. */
   function syncPacked(): void {
-    const version = `${m._nextId}/${m._documentCount}/${m._dirtCount}`;
+    const version = indexVersion();
     if (version === packedVersion) return;
     packed = new Map();
     packedPostings = 0;
@@ -299,7 +307,6 @@ export function createSearchRanker<T>(index: MiniSearch<T>): SearchRanker {
           addTerm(data, (weights.fuzzy * t.length) / (t.length + distance));
         }
       }
-      // OR of the query terms: the term's sum added to the document's (MiniSearch's order of additions).
       mergeTerm(1 << distinct.indexOf(term));
     });
     const { matched, nMatched, sum, bits } = scratch;
@@ -316,8 +323,10 @@ export function createSearchRanker<T>(index: MiniSearch<T>): SearchRanker {
       const { matched: docs, sum, querySeen } = scratch;
       const count = scratch.nMatched;
       const stampAt = scratch.queryStamp;
+      const version = indexVersion();
       const current = () => {
         if (scratch.queryStamp !== stampAt || scratch.matched !== docs) throw new Error('search ranker: a scored query was read after the next score()');
+        if (indexVersion() !== version) throw new Error('search ranker: a scored query was read after the index changed');
       };
       return {
         count,
@@ -340,6 +349,18 @@ export function createSearchRanker<T>(index: MiniSearch<T>): SearchRanker {
             insertRanked(page, r, k);
           }
           return page;
+        },
+        countThrough(last, accept) {
+          current();
+          let n = 0;
+          for (let i = 0; i < count; i++) {
+            const doc = docs[i]!;
+            const score = sum[doc]!;
+            if (score < last.score) continue; // after `last`: decided before the id is looked up
+            const id = String(m._documentIds.get(doc));
+            if ((score > last.score || id <= last.id) && accept(id)) n++;
+          }
+          return n;
         },
       };
     },
@@ -365,6 +386,7 @@ function fallback<T>(index: MiniSearch<T>, query: string): ScoredQuery {
   return {
     count: results.length,
     scoreOf: (id) => results.find((r) => r.id === id)?.score,
+    countThrough: (last, accept) => results.filter((r) => !before(last, r) && accept(r.id)).length,
     top(k, accept, after) {
       const page: Ranked[] = [];
       for (const r of results) {

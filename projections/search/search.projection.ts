@@ -83,14 +83,17 @@ export function createSearchProjection(deps: SearchProjectionDeps): ProjectionNo
   // ---- load --------------------------------------------------------------------------------
   const loaded = (async () => {
     const text = await deps.snapshots.load();
-    if (text === undefined) return;
+    if (text !== undefined) loadSnapshot(text);
+    rankerOf(index); // a MiniSearch without the state the ranker reads fails start-up here
+  })();
+  function loadSnapshot(text: string): void {
     const snap = JSON.parse(text) as Snapshot;
     if (snap.format !== SNAPSHOT_FORMAT) throw new Error(`search snapshot: unknown format ${snap.format}`);
     index = MiniSearch.loadJS<SearchDoc>(snap.index as never, INDEX_OPTIONS);
     docs = new Map(Object.entries(snap.docs));
     for (const [k, v] of Object.entries(snap.checkpoint)) checkpoint.set(k, v);
     logger.info({ documents: index.documentCount, checkpoint: snap.checkpoint }, 'search: snapshot loaded');
-  })();
+  }
   loaded.catch(() => undefined); // surfaced by start()/queries
 
   // ---- debounced persistence ----------------------------------------------------------------
@@ -175,6 +178,7 @@ export function createSearchProjection(deps: SearchProjectionDeps): ProjectionNo
       // Continue right after the last video shown (robust to removals before it); else skip `start` results.
       const lastScore = lastId === undefined ? undefined : scored.scoreOf(lastId);
       const after = lastScore === undefined ? undefined : { id: lastId!, score: lastScore };
+      if (after) start = scored.countThrough(after, shown); // what is shown up to it now, as the previous page's cursor said then
       const selected = after ? scored.top(size + 1, shown, after) : scored.top(start + size + 1, shown).slice(start);
       const page = selected.slice(0, size);
       const videos = page.map((r) => toHit(docs.get(r.id)!));

@@ -231,8 +231,11 @@ export async function createEmbeddedKeyValueStore(opts: EmbeddedKeyValueStoreOpt
           if (syncIntervalMs > 0) scheduleSync();
           else await datasync();
         } catch (e) {
-          // Leave no half-written entry behind the next append.
-          await journal.truncate(journalSize).catch(() => undefined);
+          // Leave no half-written entry behind the next append; if that fails too, later lines would
+          // follow a torn one that replay stops at: refuse further commits instead.
+          await journal.truncate(journalSize).catch((te: unknown) => {
+            syncFailure = new KeyValueStoreError('STORE_IO', `kv store ${dir}: journal truncate after a failed write failed: ${(te as Error).message}`);
+          });
           throw new KeyValueStoreError('STORE_IO', `kv store ${dir}: journal write failed: ${(e as Error).message}`);
         }
         journalSize += line.length;

@@ -71,7 +71,7 @@ interface PartitionState {
   failures: number;
   /** Not before this time (ms since epoch) after a failure. */
   retryAt: number;
-  /** With `fetchMaxWaitMs`: when the loop first saw records waiting here since the last delivery (ms since epoch), else 0. */
+  /** With `fetchMaxWaitMs`: when the loop first saw records waiting here since the last delivery (performance.now(), ms), else 0. */
   waitingSince: number;
   inFlight: Promise<void> | null;
 }
@@ -183,10 +183,12 @@ export class EmbeddedSubscription {
         if (p.inFlight || p.pos >= p.log.end) continue;
         if (p.retryAt > now) { nextRetry = Math.min(nextRetry, p.retryAt); continue; }
         if (this.fetchMaxWait > 0 && p.log.end - p.pos < this.maxBatch) {
-          // Fetch wait: let a small backlog grow into a full batch, up to fetchMaxWaitMs.
-          if (p.waitingSince === 0) p.waitingSince = now;
-          const due = p.waitingSince + this.fetchMaxWait;
-          if (due > now && !this.stopped) { nextRetry = Math.min(nextRetry, due); continue; }
+          // Fetch wait: let a small backlog grow into a full batch, up to fetchMaxWaitMs from
+          // when the loop first saw it (monotonic clock: a wall-clock step cannot stall it).
+          const mono = performance.now();
+          if (p.waitingSince === 0) p.waitingSince = mono;
+          const left = p.waitingSince + this.fetchMaxWait - mono;
+          if (left > 0) { nextRetry = Math.min(nextRetry, now + left); continue; }
         }
         p.waitingSince = 0;
         p.inFlight = this.consume(p)
