@@ -286,6 +286,37 @@ export function testSearchReadModel(engineName: string, setup: () => Promise<Sea
       }
     });
 
+    test('a removed anchor after earlier removals: the cursor offset counts what is still shown, so the fallback skips nothing', async () => {
+      const ids8 = Array.from({ length: 8 }, (_, i) => `r${i}`);
+      const log = await withLog(ids8.flatMap((id) => videoEvents(id, 'Ridge trail')));
+      const codec = await codecP;
+      const p = await engine.open(freshStore(), { cursorSecret: SECRET, now: () => NOW });
+      const h = await runProjection(p, { log, codec });
+      const remove = async (videoId: string) => {
+        const pos = await appendEvents(log, codec, [{ type: 'VideoDeleted', data: { videoId, deletedBy: 'o1', deletedAt: NOW + 1 } }]);
+        assert.equal(await h.waitFor(pos, 10_000), true);
+      };
+      try {
+        await within(h.caughtUp(), 60_000, 'caughtUp');
+        const first = await p.queries.search('ridge', 2);
+        const seen = first.videos.map((v) => v.videoId);
+        await remove(seen[0]!); // shown, then removed: the next pages start one result earlier
+        const second = await p.queries.search('ridge', 2, first.nextCursor!);
+        seen.push(...second.videos.map((v) => v.videoId));
+        await remove(seen[seen.length - 1]!); // the next page's anchor: the offset decides
+        let cursor = second.nextCursor ?? undefined;
+        for (let i = 0; cursor && i < 10; i++) {
+          const page = await p.queries.search('ridge', 2, cursor);
+          seen.push(...page.videos.map((v) => v.videoId));
+          cursor = page.nextCursor ?? undefined;
+        }
+        assert.deepEqual([...seen].sort(), ids8, 'every video shown once (the two removed after they were shown)');
+      } finally {
+        await h.stop();
+        await p.close();
+      }
+    });
+
     test('hostile query text is just text: filter syntax, quotes, backticks, 200 characters', async () => {
       const r = await run(await withLog([...videoEvents('v1', 'Dinosaur documentary'), ...videoEvents('v2', 'Secret', { visibility: 'private' })]), freshStore());
       try {

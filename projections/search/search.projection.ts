@@ -178,7 +178,9 @@ export function createSearchProjection(deps: SearchProjectionDeps): ProjectionNo
       // Continue right after the last video shown (robust to removals before it); else skip `start` results.
       const lastScore = lastId === undefined ? undefined : scored.scoreOf(lastId);
       const after = lastScore === undefined ? undefined : { id: lastId!, score: lastScore };
-      if (after) start = scored.countThrough(after, shown); // what is shown up to it now, as the previous page's cursor said then
+      // The anchor still matches: what is shown up to it now. Gone: the cursor's offset counted it.
+      if (after) start = scored.countThrough(after, shown);
+      else if (lastId !== undefined) start = Math.max(0, start - 1);
       const selected = after ? scored.top(size + 1, shown, after) : scored.top(start + size + 1, shown).slice(start);
       const page = selected.slice(0, size);
       const videos = page.map((r) => toHit(docs.get(r.id)!));

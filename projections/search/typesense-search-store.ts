@@ -173,13 +173,15 @@ export async function searchPage(client: Client, collection: string, secret: str
   };
 
   // Continue right after the last video shown when it is still near where it was (results removed
-  // before it shift it back); otherwise at the offset. Same rule as the MiniSearch projection.
+  // before it shift it back); when it is gone, at the offset less itself. Same rule as the
+  // MiniSearch projection.
   let from = lastId === undefined ? offset : Math.max(0, offset - size);
   let window = await range(from, offset + size);
   let start = offset;
   if (lastId !== undefined) {
     const i = window.findIndex((d) => d.videoId === lastId);
-    if (i >= 0) start = from + i + 1;
+    // Found: right after it. Gone: the offset counted it among the results shown, so one fewer.
+    start = i >= 0 ? from + i + 1 : Math.max(0, offset - 1);
   }
   if (start + size > from + window.length && from + window.length < found) {
     from = start;
