@@ -37,14 +37,33 @@ export interface ProjectionHandle extends ConsumerHandle {
 }
 
 /**
+ * The positions of a write that a read model consuming `inputs` must show, reduced to the highest
+ * offset per topic:partition (positions on other topics never hold it up).
+ */
+function highestPositions(positions: readonly RecordMetadata[], inputs: ReadonlySet<string>): OffsetMap {
+  const need = new Map<string, number>();
+  for (const p of positions) {
+    if (!inputs.has(p.topic)) continue;
+    const k = tpKey(p.topic, p.partition);
+    if (p.offset > (need.get(k) ?? -1)) need.set(k, p.offset);
+  }
+  return need;
+}
+
+/** True when checkpoint `applied` (next offset per `topic:partition`) is past every offset of `need`. */
+const coversHighest = (applied: OffsetMap, need: OffsetMap): boolean => {
+  for (const [k, offset] of need) if ((applied.get(k) ?? 0) <= offset) return false;
+  return true;
+};
+
+/**
  * True when a read model whose checkpoint is `applied` (next offset per `topic:partition`) shows
  * every write at `positions`; positions on topics it does not consume (not in `inputs`) never hold
- * it up. The read-your-writes rule across processes (a gateway polling the checkpoint stored with
- * the read model on its server); in process, `waitFor` applies the same rule to the highest
- * position per partition.
+ * it up. The read-your-writes rule, in process (`waitFor`, which reduces the positions once) and
+ * across processes (a gateway polling the checkpoint stored with the read model on its server).
  */
 export function checkpointCovers(applied: OffsetMap, positions: readonly RecordMetadata[], inputs: ReadonlySet<string>): boolean {
-  return positions.every((p) => !inputs.has(p.topic) || (applied.get(tpKey(p.topic, p.partition)) ?? 0) > p.offset);
+  return coversHighest(applied, highestPositions(positions, inputs));
 }
 
 /**
@@ -55,23 +74,6 @@ export function createAppliedTracker(topics: readonly string[]) {
   const applied = new Map<string, number>();
   const waiters = new Set<() => void>();
   const topicSet = new Set(topics);
-  /**
-   * The positions a waiter needs, reduced to the highest offset per consumed topic:partition, so
-   * that every advance checks one entry per partition, not every record of a large write.
-   */
-  const highest = (positions: RecordMetadata[]): OffsetMap => {
-    const need = new Map<string, number>();
-    for (const p of positions) {
-      if (!topicSet.has(p.topic)) continue;
-      const k = tpKey(p.topic, p.partition);
-      if (p.offset > (need.get(k) ?? -1)) need.set(k, p.offset);
-    }
-    return need;
-  };
-  const covered = (need: OffsetMap) => {
-    for (const [k, offset] of need) if ((applied.get(k) ?? 0) <= offset) return false;
-    return true;
-  };
   let stopped = false;
   return {
     advance(cp: OffsetMap) {
@@ -81,12 +83,12 @@ export function createAppliedTracker(topics: readonly string[]) {
     next: (topic: string, partition: number) => applied.get(tpKey(topic, partition)) ?? 0,
     stop() { stopped = true; for (const w of [...waiters]) w(); },
     waitFor(positions: RecordMetadata[], timeoutMs: number): Promise<boolean> {
-      const need = highest(positions);
-      if (covered(need)) return Promise.resolve(true);
+      const need = highestPositions(positions, topicSet); // once: an advance checks one entry per partition
+      if (coversHighest(applied, need)) return Promise.resolve(true);
       if (stopped) return Promise.resolve(false);
       return new Promise<boolean>((resolve) => {
         const finish = (ok: boolean) => { clearTimeout(timer); waiters.delete(check); resolve(ok); };
-        const check = () => { if (covered(need)) finish(true); else if (stopped) finish(false); };
+        const check = () => { if (coversHighest(applied, need)) finish(true); else if (stopped) finish(false); };
         const timer = setTimeout(() => finish(false), Math.max(0, timeoutMs));
         waiters.add(check);
       });
