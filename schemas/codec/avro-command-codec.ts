@@ -5,6 +5,7 @@ import { SCHEMAS_DIR } from './event-schemas.ts';
 import { loadCommandOutcomeSchema, loadCommandSchemas, OUTCOME_RECORD, type CommandSchema } from './command-schemas.ts';
 import { createAvroRecordCodec } from './avro-record-codec.ts';
 import type { SchemaRegistryApi } from './schema-registry-api.ts';
+import type { PersonalDataCipher } from './personal-data.ts';
 
 /** What `createAvroCommandCodec` needs (like AvroEventCodecOptions). */
 export interface AvroCommandCodecOptions {
@@ -12,6 +13,8 @@ export interface AvroCommandCodecOptions {
   /** Folder holding `commands/`; default this package's `schemas/`. */
   schemaDir?: string;
   logger?: pino.Logger;
+  /** Crypto-shredding of the fields marked `personal-data` (personal-data.ts); see AvroRecordCodecOptions. */
+  personalData?: PersonalDataCipher;
 }
 
 /** The command codec plus registration of every command schema. */
@@ -39,7 +42,7 @@ interface CommandAvroRecord {
 export function createAvroCommandCodec(opts: AvroCommandCodecOptions): AvroCommandCodec {
   const logger = opts.logger ?? pino({ level: 'silent' });
   const dir = opts.schemaDir ?? SCHEMAS_DIR;
-  const records = createAvroRecordCodec({ registry: opts.registry, schemas: loadCommandSchemas(dir), logger, what: 'command' });
+  const records = createAvroRecordCodec({ registry: opts.registry, schemas: loadCommandSchemas(dir), logger, what: 'command', personalData: opts.personalData });
   const outcomeSchema = loadCommandOutcomeSchema(dir);
   const outcomes = createAvroRecordCodec({ registry: opts.registry, schemas: new Map([[OUTCOME_RECORD as typeof OUTCOME_RECORD, outcomeSchema]]), logger, what: 'outcome' });
   return {

@@ -4,12 +4,15 @@ import type { EventCodec } from '../event-codec.port.ts';
 import { loadEventSchemas, SCHEMAS_DIR, type EventSchema } from './event-schemas.ts';
 import type { SchemaRegistryApi } from './schema-registry-api.ts';
 import { createAvroRecordCodec } from './avro-record-codec.ts';
+import type { PersonalDataCipher } from './personal-data.ts';
 
 export interface AvroEventCodecOptions {
   registry: SchemaRegistryApi;
   /** Folder of `.avsc` files; default this package's `schemas/`. */
   schemaDir?: string;
   logger?: pino.Logger;
+  /** Crypto-shredding of the fields marked `personal-data` (personal-data.ts); see AvroRecordCodecOptions. */
+  personalData?: PersonalDataCipher;
 }
 
 export interface AvroEventCodec extends EventCodec {
@@ -44,6 +47,7 @@ export function createAvroEventCodec(opts: AvroEventCodecOptions): AvroEventCode
     schemas: loadEventSchemas(opts.schemaDir ?? SCHEMAS_DIR),
     logger: opts.logger ?? pino({ level: 'silent' }),
     what: 'event',
+    personalData: opts.personalData,
   });
   return {
     schemas: records.schemas,

@@ -2,6 +2,7 @@ import type avro from 'avsc';
 import type pino from 'pino';
 import { CodecError } from '../event-codec.port.ts';
 import { parseAvro } from '../registry/avro-schema.ts';
+import { personalFieldsOf, type PersonalDataCipher, type PersonalField } from './personal-data.ts';
 import { subjectFor, type RecordSchema } from './event-schemas.ts';
 import type { SchemaRegistryApi } from './schema-registry-api.ts';
 
@@ -17,6 +18,12 @@ export interface AvroRecordCodecOptions<T extends string> {
   logger: pino.Logger;
   /** What the records are, for errors and logs: `event`, `command` or `outcome` (error code `UNKNOWN_<WHAT>_TYPE`); `task` for internal work items. */
   what: 'event' | 'command' | 'outcome' | 'task';
+  /**
+   * Encrypts the fields the schemas mark `personal-data` on encode and decrypts them on decode
+   * (personal-data.ts, issue 13). Absent: marked fields are written and read as they are, which
+   * only tools and benchmarks that never hold personal data may do.
+   */
+  personalData?: PersonalDataCipher;
 }
 
 /**
@@ -67,6 +74,11 @@ export function createAvroRecordCodec<T extends string>(opts: AvroRecordCodecOpt
   const byFullName = new Map([...schemas.values()].map((s) => [s.fullName, s]));
   const idBySubject = new Map<string, Promise<number>>();
   const writers = new Map<number, Promise<WriterEntry<T>>>();
+  const cipher = opts.personalData;
+  /** The marked fields of each type's current schema (empty for most). */
+  const personal = new Map<T, PersonalField[]>(
+    [...schemas.values()].map((s) => [s.type, personalFieldsOf(JSON.parse(s.schemaText) as Record<string, unknown>)]),
+  );
 
   const schemaOf = (type: string): RecordSchema<T> => {
     const s = schemas.get(type as T);
@@ -133,8 +145,10 @@ export function createAvroRecordCodec<T extends string>(opts: AvroRecordCodecOpt
       return out;
     },
 
-    async encode(topic, type, value) {
+    async encode(topic, type, plain) {
       const s = schemaOf(type);
+      const marked = personal.get(s.type)!;
+      const value = cipher && marked.length ? await cipher.encrypt(marked, plain as Record<string, unknown>) : plain;
       let payload: Buffer;
       try {
         payload = s.avroType.toBuffer(value);
@@ -162,7 +176,10 @@ export function createAvroRecordCodec<T extends string>(opts: AvroRecordCodecOpt
       } catch (e) {
         throw new CodecError('AVRO_DECODE', `cannot decode ${writer.type} with schema ${id}: ${(e as Error).message}`);
       }
-      return { type: writer.type, value: toPlain(data) };
+      const plain = toPlain(data);
+      const marked = personal.get(writer.type)!;
+      if (cipher && marked.length) await cipher.decrypt(marked, plain as Record<string, unknown>);
+      return { type: writer.type, value: plain };
     },
   };
 }

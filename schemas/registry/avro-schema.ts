@@ -39,7 +39,13 @@ class PassThroughLogicalType extends avro.types.LogicalType {
   protected override _export(schema: avro.Schema): void { Object.assign(schema as object, this.extraAttrs); }
 }
 
-const PASS_THROUGH = Object.fromEntries(SPEC_LOGICAL_TYPES.map((n) => [n, PassThroughLogicalType]));
+/**
+ * StreamWave's own logical types, kept in canonical forms the same way: `personal-data` marks a
+ * crypto-shredded string field and names its subject (schemas/codec/personal-data.ts, issue 13).
+ */
+const STREAMWAVE_LOGICAL_TYPES = ['personal-data'];
+
+const PASS_THROUGH = Object.fromEntries([...SPEC_LOGICAL_TYPES, ...STREAMWAVE_LOGICAL_TYPES].map((n) => [n, PassThroughLogicalType]));
 
 /** Parses JSON text if needed. @throws RegistryError INVALID_SCHEMA (42201) on malformed JSON. */
 function toSchemaJson(schema: AvroSchemaInput): unknown {
