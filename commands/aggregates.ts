@@ -119,12 +119,13 @@ export const AGGREGATES: { readonly [K in AggregateKind]: AggregateDefinition<K>
   user: {
     kind: 'user',
     decider: userDecider,
-    commandTypes: { RegisterUser: true },
+    commandTypes: { RegisterUser: true, EraseUser: true },
     streamId: (c) => c.data.userId,
     evolvesFrom: [TOPICS.users],
     topic: TOPIC_OF.UserRegistered,
     concurrencyKey: () => USER_REGISTRY_LOCK,
     checkAcross(command, lookups) {
+      if (command.type !== 'RegisterUser') return;
       const holder = lookups.userIdOfUsername(command.data.username);
       if (holder !== undefined && holder !== command.data.userId) {
         throw new DomainError('USERNAME_TAKEN', `username ${command.data.username} is taken`, 'conflict');

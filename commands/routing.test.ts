@@ -8,7 +8,7 @@ import { T0, videoCommands } from '../domain/video/video.fixtures.ts';
 
 /** Every command type of `DomainCommand` with the kind expected to decide it; a record, so a new type fails to compile here too. */
 const EXPECTED: Record<CommandType, AggregateKind> = {
-  RegisterUser: 'user',
+  RegisterUser: 'user', EraseUser: 'user',
   StartUpload: 'video', CompleteUpload: 'video', FailUpload: 'video', StartProcessing: 'video', ReportProcessingProgress: 'video',
   RecordRenditionEncoded: 'video', PublishVideo: 'video', FailProcessing: 'video', CompleteProcessing: 'video',
   UpdateVideoMetadata: 'video', DeleteVideo: 'video',

@@ -16,6 +16,7 @@ export type DomainEventType = DomainEvent['type'];
 export function keyOf(e: DomainEvent): string {
   switch (e.type) {
     case 'UserRegistered':
+    case 'UserErased':
       return e.data.userId;
     default:
       return e.data.videoId;

@@ -29,6 +29,7 @@ import { searchRoutes } from './routes/search/index.ts';
 import { systemRoutes } from './routes/system/index.ts';
 import { uploadsRoutes } from './routes/uploads/index.ts';
 import { usersRoutes } from './routes/users/index.ts';
+import { userDataRoutes } from './routes/users/erasure.ts';
 import { videosRoutes } from './routes/videos/index.ts';
 import { viewsRoutes } from './routes/views/index.ts';
 
@@ -173,6 +174,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   await app.register(authPlugin, {
     jwtSecret: config.jwtSecret, tokenTtlSeconds: config.tokenTtlSeconds,
     keys: config.jwtKeys, issuer: config.jwtIssuer, audience: config.jwtAudience,
+    isRevoked: (userId) => deps.readModels['user-accounts'].isErased(userId),
   });
   // Rate limits on every public write/expensive route (rules: gateway/rate-limit/rate-limit.rules.ts)
   // and the request-body timeout; both add their hooks to the routes registered below.
@@ -205,6 +207,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     // The API speaks JSON (and form-encoded on /auth/token): other bodies are 415, not a string.
     api.removeContentTypeParser('text/plain');
     await api.register(usersRoutes, { prefix: '/api/v1/users' });
+    await api.register(userDataRoutes, { prefix: '/api/v1/users' });
     await api.register(authRoutes, { prefix: '/api/v1/auth' });
     await api.register(uploadsRoutes, { prefix: '/api/v1/uploads' });
     await api.register(videosRoutes, { prefix: '/api/v1/videos' });

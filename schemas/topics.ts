@@ -23,6 +23,7 @@ export type EventTopic = (typeof TOPICS)[keyof typeof TOPICS];
 /** Topic of each event type. */
 export const TOPIC_OF: Record<DomainEventType, EventTopic> = {
   UserRegistered: TOPICS.users,
+  UserErased: TOPICS.users,
   UploadStarted: TOPICS.videos,
   UploadCompleted: TOPICS.videos,
   VideoProcessingStarted: TOPICS.videos,

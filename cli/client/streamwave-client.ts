@@ -171,6 +171,16 @@ export class StreamWaveClient {
   analytics(videoId: string): Promise<{ views: number; unique_viewers: number; watch_time_seconds: number; views_per_minute: { minute: string; views: number }[]; view_rule_version: string }> {
     return this.request('GET', `/api/v1/videos/${encodeURIComponent(videoId)}/analytics`);
   }
+
+  /** Everything the platform holds about the signed-in user (`GET /api/v1/users/me/export`, issue 13). */
+  exportMe(): Promise<Record<string, unknown>> {
+    return this.request('GET', '/api/v1/users/me/export');
+  }
+
+  /** Erases the signed-in user (`DELETE /api/v1/users/me`, issue 13). @throws ApiError 401 INVALID_CREDENTIALS for a wrong password. */
+  async eraseMe(password: string): Promise<void> {
+    await this.request('DELETE', '/api/v1/users/me', { password });
+  }
 }
 
 function safeJson(text: string): unknown {

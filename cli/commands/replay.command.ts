@@ -8,7 +8,7 @@
  * Exit codes: 0 swapped, 1 failed, 2 bad usage.
  */
 import { randomBytes } from 'node:crypto';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Presets, SingleBar } from 'cli-progress';
 import { createEmbeddedEventLog, embeddedEventLogExists } from '../../platform/log/embedded/embedded-event-log.adapter.ts';
@@ -17,6 +17,8 @@ import { createProjectionManager } from '../../projections/replay/projection-man
 import { createAvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
 import { createInProcessSchemaRegistryApi } from '../../schemas/codec/schema-registry-api.ts';
 import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts';
+import { createEmbeddedDataKeyStore } from '../../platform/keys/embedded-data-key-store.adapter.ts';
+import { createPersonalDataCipher } from '../../schemas/codec/personal-data.ts';
 import { createFileCurrentInstanceStore, embeddedReadModels } from '../../deploy/shared/embedded-read-models.ts';
 import { createAdminClient, resolveAdminToken } from './admin-client.ts';
 
@@ -100,10 +102,12 @@ async function replayOffline(name: ReadModelName, from: { fromBeginning: true } 
     throw e;
   }
   const registry = createSchemaRegistry({ log });
+  // The server's data keys (issue 13): personal fields decrypt as the server would show them.
+  const dataKeys = await createEmbeddedDataKeyStore({ dir: join(dataDir, 'keys') });
   const t0 = Date.now();
   try {
     await registry.start();
-    const codec = createAvroEventCodec({ registry: createInProcessSchemaRegistryApi(registry) });
+    const codec = createAvroEventCodec({ registry: createInProcessSchemaRegistryApi(registry), personalData: createPersonalDataCipher(dataKeys) });
     // Queries are never served from this process, so search cursors need no stable key here.
     const slots = embeddedReadModels({ dataDir, searchCursorSecret: randomBytes(32) });
     const manager = createProjectionManager<Record<string, unknown>>({
@@ -129,6 +133,7 @@ async function replayOffline(name: ReadModelName, from: { fromBeginning: true } 
   } finally {
     await registry.stop();
     await log.close();
+    await dataKeys.close();
   }
 }
 

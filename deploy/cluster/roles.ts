@@ -78,6 +78,8 @@ import { createRedisClient, redisReady } from '../../platform/redis/redis-client
 import type { Redis } from 'ioredis';
 import { createRedisCurrentInstanceStore } from '../../projections/replay/redis-current-instance-store.adapter.ts';
 import { redisReadModels } from './server-read-models.ts';
+import { openDataKeys, startUserErasure } from './data-keys.ts';
+import type { PersonalDataCipher } from '../../schemas/codec/personal-data.ts';
 import { CLUSTER_ROLES, isClusterRole, missingReadModelServers, replaysElsewhere, secretsFromDataDirOf, type ClusterRole } from './role-support.ts';
 import { openReadModelReader } from './read-model-reader.ts';
 
@@ -192,7 +194,9 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       return running(role, url, stopAll);
     }
     registryApi ??= createConfluentSchemaRegistryApi({ host: config.schemaRegistryUrl!, auth: config.schemaRegistryAuth });
-    const codec = await openCodec(registryApi, logger);
+    const dataKeys = await openDataKeys({ redis, dataDir: config.dataDir, logger });
+    cleanup.push(() => dataKeys.keys.close());
+    const codec = await openCodec(registryApi, logger, dataKeys.personalData);
 
     // Topics exist before any consumer subscribes (the broker does not auto-create them).
     await ensureEventTopics(log, { partitions: config.topicPartitions, replicationFactor: config.kafkaReplicationFactor });
@@ -275,7 +279,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       const objects = countAdapterErrors(metricsRegistry, 'object-store', embeddedObjects ?? await openS3ObjectStore(config, logger.child({ component: 'object-store' })));
       objectStore = objects;
       const writeSide = await openWriteSide({
-        role, config, log, codec, registryApi, objectStore: objects, tempDirs: [dir('work'), ...(embeddedObjects?.scratchDirs ?? [])],
+        role, config, log, codec, personalData: dataKeys.personalData, registryApi, objectStore: objects, tempDirs: [dir('work'), ...(embeddedObjects?.scratchDirs ?? [])],
         logger, cleanup, lags, metricsRegistry,
       });
       commandBus = writeSide.commandBus;
@@ -324,6 +328,8 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     const mediaUrls = mediaUrlSigningOf(config);
     const queries = reader?.readModels ?? readModels!.readModels;
     const media = { videoDetail: queries['video-detail'], signing: mediaUrls };
+    // Issue 13: deletes an erased user's videos and shreds their data key.
+    cleanup.push(await startUserErasure({ log, codec, keys: dataKeys.keys, commandBus: commandBus!, videoDetail: queries['video-detail'], logger, registry: metricsRegistry }));
     const app = await buildGateway({
       config: gatewayConfigOf(config),
       mediaUrls,
@@ -372,8 +378,8 @@ async function addOpsRoutes(app: FastifyInstance, metrics: Registry, probe: () =
  * stops the role at start instead of at its first write). The registry role may still be starting:
  * retried with backoff for about a minute.
  */
-async function openCodec(api: SchemaRegistryApi, logger: pino.Logger): Promise<AvroEventCodec> {
-  const codec = createAvroEventCodec({ registry: api, logger: logger.child({ component: 'codec' }) });
+async function openCodec(api: SchemaRegistryApi, logger: pino.Logger, personalData: PersonalDataCipher): Promise<AvroEventCodec> {
+  const codec = createAvroEventCodec({ registry: api, personalData, logger: logger.child({ component: 'codec' }) });
   await pRetry(() => codec.registerAll(), {
     retries: 8,
     minTimeout: 250,

@@ -21,6 +21,7 @@ import type { EventLog } from '../../platform/log/event-log.port.ts';
 import type { EventCodec } from '../../schemas/event-codec.port.ts';
 import type { SchemaRegistryApi } from '../../schemas/codec/schema-registry-api.ts';
 import { createAvroCommandCodec } from '../../schemas/codec/avro-command-codec.ts';
+import type { PersonalDataCipher } from '../../schemas/codec/personal-data.ts';
 import type { ObjectStore } from '../../platform/object-store/object-store.port.ts';
 import type { CommandBus } from '../../commands/command-bus.port.ts';
 import { createUsernameDigest } from '../../commands/command-keys.ts';
@@ -37,6 +38,8 @@ export interface WriteSideDeps {
   log: EventLog;
   codec: EventCodec;
   registryApi: SchemaRegistryApi;
+  /** Crypto-shredding of the command fields marked `personal-data` (issue 13; deploy/cluster/data-keys.ts). */
+  personalData: PersonalDataCipher;
   /** The role's object store (the reaper aborts abandoned multipart uploads on it). */
   objectStore: Pick<ObjectStore, 'abortMultipartUpload' | 'exists'>;
   /** Folders of temp files the role's reaper cleans. */
@@ -60,7 +63,7 @@ export interface WriteSide {
 /** Starts the write side of `deps.role` (see the file comment). @throws the log's, the registry's or the processor's start errors. */
 export async function openWriteSide(deps: WriteSideDeps): Promise<WriteSide> {
   const { role, config, log, codec, logger, cleanup, lags } = deps;
-  const commands = createAvroCommandCodec({ registry: deps.registryApi, logger: logger.child({ component: 'codec' }) });
+  const commands = createAvroCommandCodec({ registry: deps.registryApi, personalData: deps.personalData, logger: logger.child({ component: 'codec' }) });
   // An incompatible command schema stops the role at start, not at its first command.
   await commands.registerAll();
   const usernameDigest = createUsernameDigest(config.usernameKeySecret);

@@ -25,6 +25,9 @@ import { describeLog } from '../../platform/log/log-overview.ts';
 import { adminRoutes } from '../../gateway/routes/admin/index.ts';
 import { startTranscoderNodes } from '../shared/transcoder-wiring.ts';
 import { buildMediaCollector } from '../../processors/media-collector/media-collector.processor.ts';
+import { buildUserErasure } from '../../processors/user-erasure/user-erasure.processor.ts';
+import { createEmbeddedDataKeyStore } from '../../platform/keys/embedded-data-key-store.adapter.ts';
+import { createPersonalDataCipher } from '../../schemas/codec/personal-data.ts';
 import { runProcessor } from '../../processors/runtime/processor.runtime.ts';
 import { buildGateway, type GatewayDeps } from '../../gateway/app.ts';
 import { createInMemoryRateLimitStore } from '../../platform/rate-limit/in-memory/in-memory-rate-limit-store.adapter.ts';
@@ -57,10 +60,12 @@ export async function startStandalone(config: StreamWaveConfig, observe: Pick<Ga
   };
 
   const log = await createEmbeddedEventLog({ dataDir: config.dataDir, logger: logger.child({ role: 'log' }) });
+  // Issue 13: per-user data keys outside the log (docs/adr/0009); erasing a user deletes theirs.
+  const dataKeys = await createEmbeddedDataKeyStore({ dir: dir('keys'), logger: logger.child({ role: 'data-keys' }) });
   const registry = createSchemaRegistry({ log, logger: logger.child({ role: 'schema-registry' }) });
   await registry.start();
   const registryApi = createInProcessSchemaRegistryApi(registry);
-  const codec = createAvroEventCodec({ registry: registryApi, logger: logger.child({ role: 'codec' }) });
+  const codec = createAvroEventCodec({ registry: registryApi, personalData: createPersonalDataCipher(dataKeys), logger: logger.child({ role: 'codec' }) });
   await codec.registerAll();
 
   const commandBus = createCommandBus({
@@ -110,6 +115,15 @@ export async function startStandalone(config: StreamWaveConfig, observe: Pick<Ga
     buildMediaCollector({ codec, objects: objectStore, cdnPurgeUrl: config.cdnPurgeUrl, logger: logger.child({ role: 'media-collector' }) }),
     { logger: logger.child({ role: 'runtime' }), registry: metricsRegistry },
   );
+  // Issue 13: deletes an erased user's videos and shreds their data key.
+  const userErasure = await runProcessor(
+    log,
+    buildUserErasure({
+      codec, keys: dataKeys, commandBus, logger: logger.child({ role: 'user-erasure' }),
+      videosOf: async (userId) => (await readModels.readModels['video-detail'].listUserVideos(userId)).map((v) => v.videoId),
+    }),
+    { logger: logger.child({ role: 'runtime' }), registry: metricsRegistry },
+  );
 
   const mediaUrls = mediaUrlSigningOf(config);
   const app = await buildGateway({
@@ -151,8 +165,10 @@ export async function startStandalone(config: StreamWaveConfig, observe: Pick<Ga
             { name: 'transcoder', close: () => transcoder.stop() },
             { name: 'chunk-encoder', close: () => chunkEncoder.stop() },
             { name: 'media-collector', close: () => mediaCollector.stop() },
+            { name: 'user-erasure', close: () => userErasure.stop() },
             { name: 'projections', close: () => projectionManager.close() },
             { name: 'log', close: () => log.close() },
+            { name: 'data-keys', close: () => dataKeys.close() },
           ],
           { timeoutSeconds: config.shutdownTimeoutSeconds, logger },
         );

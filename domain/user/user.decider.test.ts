@@ -16,7 +16,29 @@ const registered: UserEvent = {
   data: { userId: 'u-1', username: 'Alice', email: 'alice@example.com', passwordHash: '$scrypt$ln=15,r=8,p=1$c2FsdA$aGFzaA', registeredAt: 42 },
 };
 
+const erase = (username = 'Alice'): UserCommand => ({ type: 'EraseUser', data: { userId: 'u-1', username }, metadata: { now: 99, actorId: 'u-1' } });
+const erased: UserEvent = { type: 'UserErased', data: { userId: 'u-1', erasedAt: 99 } };
+
 describe('user decider', () => {
+  describe('erasure (issue 13)', () => {
+    test('a registered user is erased at command time; the state keeps only the id', () => {
+      spec.given([registered]).when(erase()).then([erased]);
+      assert.deepEqual(spec.given([registered, erased]).state, { status: 'erased', userId: 'u-1', erasedAt: 99 });
+    });
+    test('the username is compared like the uniqueness index (NFKC, case)', () => {
+      spec.given([registered]).when(erase('ＡＬＩＣＥ')).then([erased]);
+      spec.given([registered]).when(erase('bob')).thenThrows('INVALID_USER', 'invalid');
+    });
+    test('erasing twice decides nothing; an unknown user is not found', () => {
+      spec.given([registered, erased]).when(erase()).then([]);
+      spec.given([]).when(erase()).thenThrows('USER_NOT_FOUND', 'not_found');
+    });
+    test('an erased id cannot be registered again, and a replayed registration does not revive it', () => {
+      spec.given([registered, erased]).when(register()).thenThrows('USER_ALREADY_EXISTS', 'conflict');
+      assert.equal(spec.given([registered, erased, registered]).state.status, 'erased');
+    });
+  });
+
   describe('when the user does not exist', () => {
     test('RegisterUser registers it at command time', () => {
       spec.given([]).when(register()).then([registered]);

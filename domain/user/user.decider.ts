@@ -4,9 +4,13 @@ import { charLength, isNonBlank } from '../shared/validation.ts';
 import type { UserEvent } from './user.events.ts';
 import type { UserCommand } from './user.commands.ts';
 
-/** State of the user aggregate: `{ status: 'absent' }` before UserRegistered. */
+/**
+ * State of the user aggregate: `{ status: 'absent' }` before UserRegistered; `erased` after
+ * UserErased (the id stays taken; nothing personal is kept).
+ */
 export type UserState =
   | { readonly status: 'absent' }
+  | { readonly status: 'erased'; readonly userId: string; readonly erasedAt: number }
   | {
       readonly status: 'registered';
       readonly userId: string;
@@ -35,9 +39,12 @@ export function usernameKey(username: string): string {
 }
 
 /**
- * Decides RegisterUser. Pure.
- * @throws DomainError `USER_ALREADY_EXISTS` (conflict) when the userId is registered;
- *   `INVALID_USER` (invalid) for a malformed username (1..64 chars, no whitespace), email or password hash (PHC, starts with `$`).
+ * Decides RegisterUser and EraseUser. Pure.
+ * @throws DomainError `USER_ALREADY_EXISTS` (conflict) when the userId is registered or erased;
+ *   `INVALID_USER` (invalid) for a malformed username (1..64 chars, no whitespace), email or password hash (PHC, starts with `$`);
+ *   `USER_NOT_FOUND` (not_found) when erasing an id never registered; `INVALID_USER` (invalid) when
+ *   EraseUser names another username than the account's (it would be routed to the wrong reservation).
+ *   Erasing an erased user decides nothing (an idempotent retry).
  */
 function decideUser(command: UserCommand, state: UserState): UserEvent[] {
   switch (command.type) {
@@ -59,19 +66,33 @@ function decideUser(command: UserCommand, state: UserState): UserEvent[] {
         data: { userId: d.userId, username: d.username, email: d.email, passwordHash: d.passwordHash, registeredAt: command.metadata.now },
       }];
     }
+    case 'EraseUser': {
+      const d = command.data;
+      if (state.status === 'absent') throw new DomainError('USER_NOT_FOUND', `user ${d.userId} does not exist`, 'not_found');
+      if (state.status === 'erased') return [];
+      if (typeof d.username !== 'string' || usernameKey(d.username) !== usernameKey(state.username)) {
+        throw new DomainError('INVALID_USER', 'username is not the account\'s', 'invalid');
+      }
+      return [{ type: 'UserErased', data: { userId: d.userId, erasedAt: command.metadata.now } }];
+    }
     default:
-      return assertNever(command.type);
+      return assertNever(command);
   }
 }
 
-/** Applies a user event. Total: a second UserRegistered for the same id is ignored (first one wins). */
+/**
+ * Applies a user event. Total: a second UserRegistered for the same id is ignored (first one
+ * wins); UserErased forgets everything but the id, and nothing brings an erased user back.
+ */
 function evolveUser(state: UserState, event: UserEvent): UserState {
   switch (event.type) {
     case 'UserRegistered':
       if (state.status !== 'absent') return state;
       return { status: 'registered', ...event.data };
+    case 'UserErased':
+      return { status: 'erased', userId: event.data.userId, erasedAt: event.data.erasedAt };
     default:
-      return assertNever(event.type);
+      return assertNever(event);
   }
 }
 

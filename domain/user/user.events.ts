@@ -11,4 +11,15 @@ export type UserRegistered = Event<'UserRegistered', {
   registeredAt: number;
 }>;
 
-export type UserEvent = UserRegistered;
+/**
+ * The user asked to be erased (GDPR art. 17; issue 13). Carries nothing personal: once it is on the
+ * log, the user's data key is deleted (processors/user-erasure) and every personal field written
+ * for them reads as `[erased]`. Key: userId. Topic: `streamwave.users`.
+ */
+export type UserErased = Event<'UserErased', {
+  userId: string;
+  /** Milliseconds since the Unix epoch. */
+  erasedAt: number;
+}>;
+
+export type UserEvent = UserRegistered | UserErased;

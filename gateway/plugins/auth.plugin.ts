@@ -62,6 +62,12 @@ export interface AuthPluginOptions {
   audience?: string;
   /** Token lifetime, seconds. */
   tokenTtlSeconds: number;
+  /**
+   * True when the user's tokens must be refused although they verify: the user was erased
+   * (issue 13: "tokens of the erased user stop working at once"). Asked once per authenticated
+   * request. Default: never.
+   */
+  isRevoked?: (userId: string) => Promise<boolean>;
 }
 
 /** The authenticated user id; throws 401 UNAUTHORIZED when the route ran without `authenticate`. */
@@ -109,16 +115,25 @@ export const authPlugin = fp<AuthPluginOptions>(
       if (typeof payload.sub !== 'string' || payload.sub.length === 0) throw new Errors.InvalidToken();
       request.principal = { userId: payload.sub };
     };
+    const revoked = async (request: FastifyRequest): Promise<void> => {
+      if (opts.isRevoked && request.principal && (await opts.isRevoked(request.principal.userId))) {
+        request.principal = null;
+        throw new Errors.InvalidToken();
+      }
+    };
 
     fastify.decorate('authenticate', async (request: FastifyRequest) => {
       const header = request.headers.authorization;
       if (!header) throw new Errors.Unauthorized();
       verify(request, header);
+      await revoked(request);
     });
 
     fastify.decorate('optionalAuthenticate', async (request: FastifyRequest) => {
       const header = request.headers.authorization;
-      if (header) verify(request, header);
+      if (!header) return;
+      verify(request, header);
+      await revoked(request);
     });
   },
   { name: 'streamwave-auth', fastify: '5.x' },

@@ -220,11 +220,13 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
   async function processBatch(records: readonly LogRecord[], commit: (outputs: OutputRecord[], then: (positions: RecordMetadata[]) => Promise<OutputRecord[]>) => Promise<RecordMetadata[]>): Promise<void> {
     let phase = phaseSeconds?.startTimer({ phase: 'decide' });
     const overlay = cache.overlay();
-    const batchReservations = new Map<string, string>();
+    /** Reservation key → holder decided in this batch; null: freed by an erasure. */
+    const batchReservations = new Map<string, string | null>();
     const lookups: CrossAggregateLookups = {
       userIdOfUsername: (username) => {
         const key = usernameDigest(username);
-        return batchReservations.get(key) ?? reservations.get(key) ?? usernames.holder(username);
+        if (batchReservations.has(key)) return batchReservations.get(key) ?? undefined;
+        return reservations.get(key) ?? usernames.holder(username);
       },
       storageUsedBy: (ownerId) => storage.usedBy(ownerId),
       userStorageQuotaBytes: quota,
@@ -265,8 +267,10 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
         }
         if (routed.kind === 'user' && events.length > 0) {
           const key = usernameDigest(routed.command.data.username);
-          batchReservations.set(key, routed.command.data.userId);
-          outputs.push({ topic: USERNAME_RESERVATIONS_CHANGELOG, key, value: Buffer.from(routed.command.data.userId, 'utf8') });
+          // A registration reserves the name; an erasure frees it at once (a tombstone; issue 13).
+          const holder = routed.command.type === 'RegisterUser' ? routed.command.data.userId : null;
+          batchReservations.set(key, holder);
+          outputs.push({ topic: USERNAME_RESERVATIONS_CHANGELOG, key, value: holder === null ? null : Buffer.from(holder, 'utf8') });
         }
       } catch (err) {
         if (!(err instanceof DomainError)) throw err; // codec or log trouble: the batch is redelivered
@@ -302,7 +306,10 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
       const o = outputs[d.from + i];
       return { event, record: { ...written[d.from + i], key: o.key, value: o.value, headers: o.headers ?? {}, timestamp: o.timestamp ?? decidedAt } };
     })));
-    for (const [key, userId] of batchReservations) reservations.set(key, userId);
+    for (const [key, userId] of batchReservations) {
+      if (userId === null) reservations.delete(key);
+      else reservations.set(key, userId);
+    }
     for (const d of decided) {
       const outcome = d.refusal === null ? 'accepted' : 'refused';
       tally[outcome]++;

@@ -1,14 +1,20 @@
 /** Query port of the comments read model (key-value store: embedded in standalone mode, Redis in cluster mode). */
 
+/** The body a comment shows once its author was erased (issue 13): the thread keeps its shape. */
+export const DELETED_COMMENT_BODY = '[deleted]';
+
 export interface CommentView {
   commentId: string;
   videoId: string;
-  authorId: string;
+  /** null once the author was erased. */
+  authorId: string | null;
   /** The comment this one replies to, or null for a top-level comment. */
   parentId: string | null;
   body: string;
   /** ms since the Unix epoch. */
   postedAt: number;
+  /** True for a placeholder (DELETED_COMMENT_BODY, no author); absent in documents of layout 1. */
+  deleted?: boolean;
 }
 
 export interface CommentQueries {
@@ -18,4 +24,6 @@ export interface CommentQueries {
    * @throws InvalidCursorError (read-model.port.ts) for a cursor that is not one of this video's.
    */
   listComments(videoId: string, limit: number, cursor?: string): Promise<{ comments: CommentView[]; nextCursor: string | null }>;
+  /** Every comment `authorId` wrote (on any video), oldest video key first; [] once they are erased. For the data export (issue 13). */
+  listCommentsByAuthor(authorId: string): Promise<CommentView[]>;
 }

@@ -3,7 +3,11 @@
  * cursor. Consumes the comments topic. Serves CommentQueries.
  *
  * Key layout: `comment:<videoId>:<postedAt, 15 digits>:<commentId>` → CommentView (ids
- * URI-encoded), scanned in reverse key order for newest first.
+ * URI-encoded), scanned in reverse key order for newest first. Issue 13 (erasure):
+ * `author:<userId>:<comment key>` → true indexes each author's comments, and `erased:<userId>` →
+ * true marks an erased author. UserErased (users topic) turns the author's comments into
+ * placeholders (DELETED_COMMENT_BODY, no author) and drops the index; a comment of an erased
+ * author read later (replay, or a comment still in flight) is stored as a placeholder directly.
  */
 import pino from 'pino';
 import type { DomainEvent } from '../../domain/events.ts';
@@ -13,10 +17,10 @@ import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { InvalidCursorError } from '../read-model.port.ts';
 import { createKeyValueProjection, type KeyValueBatch } from '../stores/key-value-projection.ts';
 import type { KeyValueStore } from '../stores/key-value-store.port.ts';
-import type { CommentQueries, CommentView } from './comments.port.ts';
+import { DELETED_COMMENT_BODY, type CommentQueries, type CommentView } from './comments.port.ts';
 
 export const COMMENTS = 'comments';
-export const COMMENTS_LAYOUT_VERSION = 1;
+export const COMMENTS_LAYOUT_VERSION = 2;
 
 /** Largest page of comments, and the default the gateway asks for is smaller (20). */
 const MAX_COMMENTS_PAGE = 1000;
@@ -25,6 +29,10 @@ const enc = encodeURIComponent;
 const pad = (n: number) => String(Math.max(0, Math.floor(n))).padStart(15, '0');
 const commentPrefix = (videoId: string) => `comment:${enc(videoId)}:`;
 const commentKey = (videoId: string, postedAt: number, commentId: string) => `${commentPrefix(videoId)}${pad(postedAt)}:${enc(commentId)}`;
+const authorPrefix = (userId: string) => `author:${enc(userId)}:`;
+const erasedKey = (userId: string) => `erased:${enc(userId)}`;
+/** A comment whose author was erased: same place in its thread, nothing of what they wrote. */
+const placeholder = (c: CommentView): CommentView => ({ ...c, authorId: null, body: DELETED_COMMENT_BODY, deleted: true });
 
 export interface CommentsProjectionDeps {
   store: KeyValueStore;
@@ -36,14 +44,36 @@ export function createCommentsProjection(deps: CommentsProjectionDeps): Projecti
   const { store } = deps;
 
   async function applyEvent(tx: KeyValueBatch, e: DomainEvent): Promise<void> {
+    if (e.type === 'UserErased') {
+      const prefix = authorPrefix(e.data.userId);
+      for (const indexKey of await tx.keys(prefix)) {
+        const key = indexKey.slice(prefix.length);
+        const comment = await tx.get<CommentView>(key);
+        if (comment) tx.put(key, placeholder(comment));
+        tx.del(indexKey);
+      }
+      tx.put(erasedKey(e.data.userId), true);
+      return;
+    }
     if (e.type !== 'CommentPosted') return;
     const d = e.data;
     const key = commentKey(d.videoId, d.postedAt, d.commentId);
     const comment: CommentView = { commentId: d.commentId, videoId: d.videoId, authorId: d.authorId, parentId: d.parentId ?? null, body: d.body, postedAt: d.postedAt };
+    if (await tx.get<boolean>(erasedKey(d.authorId))) {
+      tx.put(key, placeholder(comment));
+      return;
+    }
     tx.put(key, comment);
+    tx.put(authorPrefix(d.authorId) + key, true);
   }
 
   const queries: CommentQueries = {
+    async listCommentsByAuthor(authorId) {
+      const prefix = authorPrefix(authorId);
+      const index = await store.scan(prefix, { limit: 1_000_000 });
+      const comments = await store.getMany<CommentView>(index.map((e) => e.key.slice(prefix.length)));
+      return comments.filter((c): c is CommentView => c !== undefined);
+    },
     async listComments(videoId, limit, cursor) {
       const prefix = commentPrefix(videoId);
       let after: string | undefined;
@@ -63,6 +93,6 @@ export function createCommentsProjection(deps: CommentsProjectionDeps): Projecti
   };
 
   return createKeyValueProjection({
-    name: COMMENTS, layoutVersion: COMMENTS_LAYOUT_VERSION, inputs: [TOPICS.comments], store, queries, applyEvent, logger: deps.logger,
+    name: COMMENTS, layoutVersion: COMMENTS_LAYOUT_VERSION, inputs: [TOPICS.comments, TOPICS.users], store, queries, applyEvent, logger: deps.logger,
   });
 }

@@ -52,6 +52,7 @@ export function searchedVideoId(e: DomainEvent): string | undefined {
     case 'RenditionEncoded':
     case 'VideoProcessingFailed':
     case 'UserRegistered':
+    case 'UserErased':
     case 'CommentPosted':
     case 'VideoViewed':
       return undefined; // not searchable facts

@@ -18,6 +18,11 @@ const LAYOUT_KEY = 'meta:layout';
 /** Read-through write buffer over the store for one batch: reads see the batch's own writes. */
 export interface KeyValueBatch {
   get<T>(key: string): Promise<T | undefined>;
+  /**
+   * Keys starting with `prefix` as this batch would leave them (committed keys minus the batch's
+   * deletes, plus its puts), in key order. Reads up to `limit` committed keys (default 100,000).
+   */
+  keys(prefix: string, limit?: number): Promise<string[]>;
   put(key: string, value: unknown): void;
   del(key: string): void;
 }
@@ -77,6 +82,8 @@ export function createKeyValueProjection<Q>(opts: KeyValueProjectionOptions<Q>):
     }
     await store.commit(tx.ops(), batch.checkpoint);
     layoutRecorded = true;
+    // Issue 13: an erasure leaves no copy of the user's values in the store's files.
+    if (store.compact && batch.records.some((r) => r.event?.type === 'UserErased')) await store.compact();
   }
 
   return {
@@ -101,6 +108,15 @@ function createBatch(store: KeyValueStore): KeyValueBatch & { ops(): KeyValueOp[
       if (p === null) return undefined;
       if (p) return p.value as T;
       return store.get<T>(key);
+    },
+    async keys(prefix, limit = 100_000) {
+      const out = new Set((await store.scan(prefix, { limit })).map((e) => e.key));
+      for (const [key, p] of pending) {
+        if (!key.startsWith(prefix)) continue;
+        if (p) out.add(key);
+        else out.delete(key);
+      }
+      return [...out].sort();
     },
     put(key, value) { pending.set(key, { value: value as JsonValue }); },
     del(key) { pending.set(key, null); },

@@ -53,6 +53,13 @@ export interface KeyValueStore {
   commit(ops: KeyValueOp[], checkpoint: OffsetMap): Promise<void>;
   /** The stored checkpoint (a copy). */
   checkpoint(): Promise<OffsetMap>;
+  /**
+   * Rewrites the store so that no file keeps the bytes of deleted or overwritten values (the
+   * embedded store's journal holds every value ever committed until it is compacted). Called after
+   * a batch that erased a user (issue 13). Absent on stores that keep no history (Redis: a DEL or
+   * SET replaces the value; its AOF is rewritten by the data-key store's erasure).
+   */
+  compact?(): Promise<void>;
   close(): Promise<void>;
 }
 

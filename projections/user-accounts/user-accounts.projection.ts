@@ -5,7 +5,9 @@
  * Key layout: `user:<userId>` → UserAccount; `username:<usernameKey>` → UserAccount, where
  * `usernameKey` is the user decider's NFKC + lower-case normal form, so `Alice`, `ALICE` and the
  * full-width `Ａｌｉｃｅ` find the same account. The first registration of a name wins (the write
- * side refuses duplicates; this guards a race across partitions).
+ * side refuses duplicates; this guards a race across partitions). `erased:<userId>` → true once
+ * the user is erased (issue 13): both account keys are deleted, and the marker lets the gateway
+ * refuse the user's tokens at once (`isErased`).
  */
 import pino from 'pino';
 import type { DomainEvent } from '../../domain/events.ts';
@@ -23,6 +25,7 @@ const enc = encodeURIComponent;
 const keys = {
   user: (userId: string) => `user:${enc(userId)}`,
   username: (username: string) => `username:${enc(usernameKey(username))}`,
+  erased: (userId: string) => `erased:${enc(userId)}`,
 };
 
 export interface UserAccountsProjectionDeps {
@@ -35,8 +38,21 @@ export function createUserAccountsProjection(deps: UserAccountsProjectionDeps): 
   const { store } = deps;
 
   async function applyEvent(tx: KeyValueBatch, e: DomainEvent): Promise<void> {
+    if (e.type === 'UserErased') {
+      const { userId } = e.data;
+      const account = await tx.get<UserAccount>(keys.user(userId));
+      if (account) {
+        const holder = await tx.get<UserAccount>(keys.username(account.username));
+        if (holder?.userId === userId) tx.del(keys.username(account.username));
+      }
+      tx.del(keys.user(userId));
+      tx.put(keys.erased(userId), true);
+      return;
+    }
     if (e.type !== 'UserRegistered') return;
     const d = e.data;
+    // Replayed after the erasure, the registration decodes as `[erased]`: nothing to keep.
+    if (await tx.get<boolean>(keys.erased(d.userId))) return;
     const account: UserAccount = { userId: d.userId, username: d.username, email: d.email, passwordHash: d.passwordHash };
     tx.put(keys.user(d.userId), account);
     const holder = await tx.get<UserAccount>(keys.username(d.username));
@@ -45,6 +61,8 @@ export function createUserAccountsProjection(deps: UserAccountsProjectionDeps): 
 
   const queries: UserAccountQueries = {
     findUserByUsername: (username) => store.get<UserAccount>(keys.username(username)),
+    findUserById: (userId) => store.get<UserAccount>(keys.user(userId)),
+    isErased: async (userId) => (await store.get<boolean>(keys.erased(userId))) === true,
   };
 
   return createKeyValueProjection({

@@ -215,7 +215,8 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
         return;
       }
       case 'UserRegistered':
-        return; // not an input
+      case 'UserErased':
+        return; // not an input (an erased user's videos are deleted one by one: VideoDeleted)
       default:
         return assertNever(e);
     }

@@ -3,7 +3,9 @@
  * capped at WATCH_HISTORY_CAP. Consumes the views topic (heartbeats with a viewerId). Serves
  * WatchHistoryQueries.
  *
- * Key layout: `history:<userId>` → WatchHistoryEntry[] (newest first).
+ * Key layout: `history:<userId>` → WatchHistoryEntry[] (newest first); `erased:<userId>` → true
+ * once the user is erased (users topic, issue 13): their history is deleted and later heartbeats
+ * of theirs (a replay, or one still in flight) are not recorded.
  */
 import pino from 'pino';
 import type { DomainEvent } from '../../domain/events.ts';
@@ -19,6 +21,7 @@ export const WATCH_HISTORY_LAYOUT_VERSION = 1;
 export const WATCH_HISTORY_FETCH_WAIT_MS = 200;
 
 const historyKey = (userId: string) => `history:${encodeURIComponent(userId)}`;
+const erasedKey = (userId: string) => `erased:${encodeURIComponent(userId)}`;
 
 export interface WatchHistoryProjectionDeps {
   store: KeyValueStore;
@@ -30,11 +33,18 @@ export function createWatchHistoryProjection(deps: WatchHistoryProjectionDeps): 
   const { store } = deps;
 
   async function applyEvent(tx: KeyValueBatch, e: DomainEvent): Promise<void> {
+    if (e.type === 'UserErased') {
+      tx.del(historyKey(e.data.userId));
+      tx.put(erasedKey(e.data.userId), true);
+      return;
+    }
     if (e.type !== 'VideoViewed' || !e.data.viewerId) return;
     const d = e.data;
-    const key = historyKey(d.viewerId!);
-    const history = (await tx.get<WatchHistoryEntry[]>(key)) ?? [];
-    tx.put(key, addToHistory(history, { videoId: d.videoId, watchedAt: d.viewedAt, positionSeconds: d.positionSeconds }));
+    const viewerId = e.data.viewerId;
+    const key = historyKey(viewerId);
+    const history = await tx.get<WatchHistoryEntry[]>(key);
+    if (history === undefined && (await tx.get<boolean>(erasedKey(viewerId)))) return;
+    tx.put(key, addToHistory(history ?? [], { videoId: d.videoId, watchedAt: d.viewedAt, positionSeconds: d.positionSeconds }));
   }
 
   const queries: WatchHistoryQueries = {
@@ -42,7 +52,7 @@ export function createWatchHistoryProjection(deps: WatchHistoryProjectionDeps): 
   };
 
   return createKeyValueProjection({
-    name: WATCH_HISTORY, layoutVersion: WATCH_HISTORY_LAYOUT_VERSION, inputs: [TOPICS.views], store, queries, applyEvent, logger: deps.logger,
+    name: WATCH_HISTORY, layoutVersion: WATCH_HISTORY_LAYOUT_VERSION, inputs: [TOPICS.views, TOPICS.users], store, queries, applyEvent, logger: deps.logger,
     // Heartbeats gather into batches (one store commit each) for up to this long: no request
     // reads its own writes from watch history, and a history a fraction of a second old is fresh.
     fetchMaxWaitMs: WATCH_HISTORY_FETCH_WAIT_MS,

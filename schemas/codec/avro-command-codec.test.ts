@@ -20,6 +20,7 @@ const SAMPLES: { [K in TopicCommandType]: Extract<TopicCommand, { type: K }> } =
     userId: '01HXZ8Q3J5V1QK2M7W9E4R6T8Y', username: 'Ådа_Lovelace', email: 'ada@example.org',
     passwordHash: '$scrypt$ln=15,r=8,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo',
   }, metadata: { now: T0 } },
+  EraseUser: { type: 'EraseUser', data: { userId: '01HXZ8Q3J5V1QK2M7W9E4R6T8Y', username: 'Ådа_Lovelace' }, metadata: { now: T0 + 1, actorId: '01HXZ8Q3J5V1QK2M7W9E4R6T8Y' } },
   StartUpload: v.startUpload({ visibility: 'unlisted', sizeBytes: 5_368_709_120 }) as Extract<TopicCommand, { type: 'StartUpload' }>,
   CompleteUpload: v.completeUpload() as Extract<TopicCommand, { type: 'CompleteUpload' }>,
   FailUpload: { type: 'FailUpload', data: { videoId: VIDEO, uploadId: 'up-1', reason: 'abandoned after 24 h', code: 'UPLOAD_ABANDONED' }, metadata: { now: T0 + 10 } },

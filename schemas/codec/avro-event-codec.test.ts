@@ -23,6 +23,7 @@ const SAMPLES: { [K in DomainEventType]: Extract<DomainEvent, { type: K }> } = {
     userId: '01HXZ8Q3J5V1QK2M7W9E4R6T8Y', username: 'ada', email: 'ada@example.org',
     passwordHash: '$scrypt$ln=15,r=8,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo', registeredAt: t0,
   } },
+  UserErased: { type: 'UserErased', data: { userId: '01HXZ8Q3J5V1QK2M7W9E4R6T8Y', erasedAt: t0 + 90_000 } },
   UploadStarted: { type: 'UploadStarted', data: {
     videoId: '01HXZ8R0000000000000000001', ownerId: '01HXZ8Q3J5V1QK2M7W9E4R6T8Y', uploadId: 'up-7f3a',
     objectKey: 'uploads/01HXZ8R0000000000000000001/source.mp4', filename: 'Ünïcode clip (final).mp4',

@@ -48,7 +48,7 @@ export type CommandSchema = RecordSchema<TopicCommandType>;
  * check keeps the list equal to TopicCommandType).
  */
 const COMMAND_TYPES = {
-  RegisterUser: true, StartUpload: true, CompleteUpload: true, FailUpload: true, StartProcessing: true,
+  RegisterUser: true, EraseUser: true, StartUpload: true, CompleteUpload: true, FailUpload: true, StartProcessing: true,
   ReportProcessingProgress: true, RecordRenditionEncoded: true, PublishVideo: true, FailProcessing: true,
   CompleteProcessing: true, UpdateVideoMetadata: true, DeleteVideo: true, PostComment: true,
 } as const satisfies Record<TopicCommandType, true>;

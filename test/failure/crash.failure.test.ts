@@ -348,7 +348,7 @@ test('crash: kill -9 projector and transcoder during a 50k-event load; read mode
   // --- compare with a clean replay --------------------------------------------------------------
   const allIds = [...videoIds, ...transcodeIds];
   const stored = await runDigest(['stored', join(dataDir, 'roles', 'projector'), allIds.join(','), WORDS.join(',')]);
-  const replayed = await runDigest(['replay', join(dataDir, 'replay'), allIds.join(','), WORDS.join(','), broker.bootstrap, registry.url]);
+  const replayed = await runDigest(['replay', join(dataDir, 'replay'), allIds.join(','), WORDS.join(','), broker.bootstrap, registry.url, join(dataDir, 'roles', 'keys')]);
   const s = JSON.parse(stored) as { videos: Record<string, { detail: { views: number; commentCount: number; status: string; renditions: { name: string }[] } | null; comments: unknown[]; analytics: { views: number } }> };
 
   let lost = 0;

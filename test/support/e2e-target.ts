@@ -24,6 +24,10 @@ import type { EventLog } from '../../platform/log/event-log.port.ts';
 import { createEmbeddedEventLog } from '../../platform/log/embedded/embedded-event-log.adapter.ts';
 import { createKafkaEventLog } from '../../platform/log/kafka/kafka-event-log.adapter.ts';
 import { createAvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
+import { createPersonalDataCipher } from '../../schemas/codec/personal-data.ts';
+import { createEmbeddedDataKeyStore } from '../../platform/keys/embedded-data-key-store.adapter.ts';
+import { createRedisDataKeyStore } from '../../platform/keys/redis-data-key-store.adapter.ts';
+import { Redis } from 'ioredis';
 import { createConfluentSchemaRegistryApi, createInProcessSchemaRegistryApi } from '../../schemas/codec/schema-registry-api.ts';
 import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts';
 import { freePort, startStandaloneProcess, type StandaloneProcess } from './standalone-process.ts';
@@ -180,10 +184,12 @@ async function keyedEvents(log: EventLog, decode: (v: Buffer) => Promise<unknown
 export async function topicEvents(t: E2eTarget, topic: string, key?: string): Promise<DomainEvent[]> {
   if (t.mode === 'standalone') {
     const log = await createEmbeddedEventLog({ dataDir: t.dataDir! });
+    // The server's data keys (issue 13), so personal fields decode as the server shows them.
+    const keys = await createEmbeddedDataKeyStore({ dir: join(t.dataDir!, 'keys') });
     try {
       const registry = createSchemaRegistry({ log });
       await registry.start();
-      const codec = createAvroEventCodec({ registry: createInProcessSchemaRegistryApi(registry) });
+      const codec = createAvroEventCodec({ registry: createInProcessSchemaRegistryApi(registry), personalData: createPersonalDataCipher(keys) });
       try {
         return await keyedEvents(log, (v) => codec.decode(v), topic, key);
       } finally {
@@ -191,14 +197,19 @@ export async function topicEvents(t: E2eTarget, topic: string, key?: string): Pr
       }
     } finally {
       await log.close();
+      await keys.close();
     }
   }
   const config = clusterConfig(t);
   const log = await createKafkaEventLog({ brokers: config.kafkaBrokers, clientId: 'e2e-reader' });
+  const redis = new Redis(config.servers.redisUrl!);
+  const keys = await createRedisDataKeyStore({ client: redis });
   try {
-    const codec = createAvroEventCodec({ registry: createConfluentSchemaRegistryApi({ host: config.schemaRegistryUrl!, auth: config.schemaRegistryAuth }) });
+    const codec = createAvroEventCodec({ registry: createConfluentSchemaRegistryApi({ host: config.schemaRegistryUrl!, auth: config.schemaRegistryAuth }), personalData: createPersonalDataCipher(keys) });
     return await keyedEvents(log, (v) => codec.decode(v), topic, key);
   } finally {
+    await keys.close();
+    redis.disconnect();
     await log.close();
   }
 }
@@ -206,9 +217,9 @@ export async function topicEvents(t: E2eTarget, topic: string, key?: string): Pr
 /**
  * Every file under `dir`, walked one directory at a time so that a directory the media
  * collector removes mid-walk (ENOENT) is skipped rather than failing the walk, as
- * `readdir(..., { recursive: true })` does.
+ * `readdir(..., { recursive: true })` does. None when `dir` does not exist.
  */
-async function filesUnder(dir: string): Promise<string[]> {
+export async function filesUnder(dir: string): Promise<string[]> {
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });

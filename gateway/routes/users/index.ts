@@ -3,6 +3,7 @@
  * - `POST /` register → 201 `{ id }`; 409 USERNAME_TAKEN; 429 RATE_LIMITED past `register.ip`
  *   (gateway/rate-limit/rate-limit.rules.ts: account creation per address, issue 8 finding 4).
  * - `GET /me/history` (auth) → the caller's watch history.
+ * - `DELETE /me` and `GET /me/export`: erasure.ts (issue 13).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { usernameKey } from '../../../domain/user/user.decider.ts';

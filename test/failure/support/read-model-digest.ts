@@ -5,9 +5,10 @@
  *   node --import tsx read-model-digest.ts stored <dataDir> <videoIds,> <searchWords,>
  *     opens the read models a projector role left in `<dataDir>` (their current instances, not
  *     started: stored state) — through the same opener the roles use
- *   node --import tsx read-model-digest.ts replay <freshDir> <videoIds,> <searchWords,> <brokers> <registryUrl>
+ *   node --import tsx read-model-digest.ts replay <freshDir> <videoIds,> <searchWords,> <brokers> <registryUrl> [<keysDir>]
  *     CLEAN REPLAY: copies every StreamWave topic from Kafka into an in-memory log (same
- *     partitions, offsets and timestamps), builds fresh read models in `<freshDir>` from it
+ *     partitions, offsets and timestamps), builds fresh read models in `<freshDir>` from it,
+ *     decrypting personal fields with the roles' embedded data keys in `<keysDir>` (issue 13)
  *
  * Prints one line of JSON: per video its detail, every comment and its analytics numbers, plus the
  * ids each search word finds — sorted, so two digests are equal iff the read models agree.
@@ -17,6 +18,8 @@ import { createInMemoryEventLog } from '../../../platform/log/in-memory/in-memor
 import type { ProduceRecord } from '../../../platform/log/event-log.port.ts';
 import { createConfluentSchemaRegistryApi } from '../../../schemas/codec/schema-registry-api.ts';
 import { createAvroEventCodec } from '../../../schemas/codec/avro-event-codec.ts';
+import { createPersonalDataCipher } from '../../../schemas/codec/personal-data.ts';
+import { createEmbeddedDataKeyStore } from '../../../platform/keys/embedded-data-key-store.adapter.ts';
 import { createFileCurrentInstanceStore, embeddedReadModels } from '../../../deploy/shared/embedded-read-models.ts';
 import { runProjection } from '../../../processors/runtime/projection.runtime.ts';
 import type { ProjectionNode } from '../../../processors/runtime/topology.port.ts';
@@ -71,7 +74,7 @@ async function digest(p: Digested, videoIds: string[], words: string[]) {
 }
 
 async function main() {
-  const [mode, dir, ids, wordList, brokers, registryUrl] = process.argv.slice(2);
+  const [mode, dir, ids, wordList, brokers, registryUrl, keysDir] = process.argv.slice(2);
   const videoIds = ids.split(',').filter(Boolean);
   const words = (wordList ?? '').split(',').filter(Boolean);
   if (mode === 'stored') {
@@ -84,7 +87,9 @@ async function main() {
   if (mode !== 'replay') throw new Error(`unknown mode ${mode}`);
   const kafka = await createKafkaEventLog({ brokers: brokers.split(','), clientId: 'digest-replay', replicationFactor: 1 });
   const mem = createInMemoryEventLog();
-  const codec = createAvroEventCodec({ registry: createConfluentSchemaRegistryApi({ host: registryUrl }) });
+  // The roles' data keys (issue 13): the embedded key store of their shared data dir.
+  const keys = keysDir ? await createEmbeddedDataKeyStore({ dir: keysDir }) : undefined;
+  const codec = createAvroEventCodec({ registry: createConfluentSchemaRegistryApi({ host: registryUrl }), personalData: keys && createPersonalDataCipher(keys) });
   for (const topic of Object.values(TOPICS)) {
     const partitions = (await kafka.listTopics()).find((t) => t.name === topic)?.partitions;
     if (!partitions) continue;

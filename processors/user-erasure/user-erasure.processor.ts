@@ -1,0 +1,70 @@
+/**
+ * The user-erasure processor (issue 13; GDPR art. 17): reacts to UserErased by
+ * 1. deleting each of the user's videos through the command bus (DeleteVideo as the owner, command
+ *    id `erase:<userId>:<videoId>`, so a redelivery is deduplicated), which the media collector
+ *    follows by removing their media and the search and detail read models by dropping them;
+ * 2. deleting the user's data key (platform/keys), after which every field the schemas mark
+ *    `personal-data` written for the user — in every topic, every backup of the log, and every read
+ *    model rebuilt from it — reads as `[erased]` (schemas/codec/personal-data.ts).
+ *
+ * The read models forget the user on their own (they consume UserErased too). At-least-once:
+ * both steps are idempotent (a deleted video is skipped, erasing an erased key is a no-op), so a
+ * crash just runs the record again. A video the user uploaded in the instant before the erasure
+ * and that the video-detail read model did not list yet is not deleted by this pass; its personal
+ * fields are shredded all the same.
+ */
+import pino from 'pino';
+import type { CommandBus } from '../../commands/command-bus.port.ts';
+import { DomainError } from '../../domain/shared/event.ts';
+import type { LogRecord } from '../../platform/log/event-log.port.ts';
+import type { DataKeyStore } from '../../platform/keys/data-key-store.port.ts';
+import type { EventCodec } from '../../schemas/event-codec.port.ts';
+import { TOPICS } from '../../schemas/topics.ts';
+import type { ProcessorNode } from '../runtime/topology.port.ts';
+
+export interface UserErasureDeps {
+  codec: EventCodec;
+  keys: DataKeyStore;
+  commandBus: CommandBus;
+  /** Ids of the user's videos not yet deleted (video-detail `listUserVideos`). */
+  videosOf(userId: string): Promise<string[]>;
+  /** ms since the epoch (the DeleteVideo commands' `metadata.now`). Default Date.now. */
+  now?: () => number;
+  logger?: pino.Logger;
+}
+
+/** The processor as a topology node (consumer group `streamwave.user-erasure`). */
+export function buildUserErasure(deps: UserErasureDeps): ProcessorNode {
+  const logger = deps.logger ?? pino({ level: 'silent' });
+  const now = deps.now ?? Date.now;
+  return {
+    kind: 'processor',
+    name: 'user-erasure',
+    inputs: [TOPICS.users],
+    guarantee: 'at-least-once',
+    outputs: ['DeleteVideo commands for the erased user\'s videos', 'data-key store: deletes the user\'s key'],
+    async handle(record: LogRecord) {
+      if (record.topic !== TOPICS.users || record.value === null) return;
+      const event = await deps.codec.decode(record.value);
+      if (event.type !== 'UserErased') return;
+      const { userId } = event.data;
+      let deleted = 0;
+      for (const videoId of await deps.videosOf(userId)) {
+        try {
+          await deps.commandBus.send({
+            type: 'DeleteVideo',
+            data: { videoId },
+            metadata: { now: now(), actorId: userId, commandId: `erase:${userId}:${videoId}` },
+          });
+          deleted++;
+        } catch (err) {
+          // Deleted meanwhile (or never fully created): nothing left to delete.
+          if (!(err instanceof DomainError)) throw err;
+          logger.info({ userId, videoId, code: err.code }, 'user erasure: video not deleted');
+        }
+      }
+      await deps.keys.erase(userId);
+      logger.info({ userId, deletedVideos: deleted }, 'user erasure: videos deleted and data key shredded');
+    },
+  };
+}
