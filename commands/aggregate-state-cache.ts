@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import { DataKeyError } from '../platform/keys/data-key-store.port.ts';
 import type { Decider } from '../domain/shared/decider.ts';
 import { keyOf, type DomainEvent } from '../domain/events.ts';
 import { TOPIC_OF } from '../schemas/topics.ts';
@@ -158,6 +159,8 @@ export function createAggregateStateCache(opts: AggregateStateCacheOptions): Agg
     try {
       return await codec.decode(r.value);
     } catch (err) {
+      // The key store unreachable is an outage, not a bad record: never lose the state (issue 13).
+      if (err instanceof DataKeyError) throw err;
       logger.warn({ err, topic: r.topic, partition: r.partition, offset: r.offset }, `skipping undecodable record while ${purpose}`);
       return undefined;
     }

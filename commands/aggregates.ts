@@ -128,7 +128,8 @@ export const AGGREGATES: { readonly [K in AggregateKind]: AggregateDefinition<K>
       if (command.type !== 'RegisterUser') return;
       const holder = lookups.userIdOfUsername(command.data.username);
       if (holder !== undefined && holder !== command.data.userId) {
-        throw new DomainError('USERNAME_TAKEN', `username ${command.data.username} is taken`, 'conflict');
+        // The message names no one: refusals travel on the replies topic (issue 13).
+        throw new DomainError('USERNAME_TAKEN', 'the username is taken', 'conflict');
       }
     },
   },

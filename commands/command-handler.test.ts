@@ -117,6 +117,24 @@ describe('command handler', () => {
     assert.equal(reply.events.length, 1);
   });
 
+  test('an erased user frees their username at once, also after a restart; the erased id stays taken (issue 13)', async () => {
+    const log = createInMemoryEventLog();
+    const bus = await startedBus(log);
+    await bus.send(register('user-e', 'Erin'));
+    await rejectsWith(bus.send(register('user-f', 'erin')), 'USERNAME_TAKEN', 'conflict');
+    const erase = (username: string): Command => ({ type: 'EraseUser', data: { userId: 'user-e', username }, metadata: { now: T0, actorId: 'user-e' } });
+    await rejectsWith(bus.send(erase('someone-else')), 'INVALID_USER', 'invalid');
+    assert.deepEqual((await bus.send(erase('ERIN'))).events.map((e) => e.type), ['UserErased']);
+    assert.deepEqual((await bus.send(erase('ERIN'))).events, [], 'erasing twice decides nothing');
+    assert.equal(bus.findUserIdByUsername('erin'), undefined);
+    await bus.send(register('user-f', 'erin'));
+    assert.equal(bus.findUserIdByUsername('Erin'), 'user-f');
+
+    const again = await startedBus(log);
+    assert.equal(again.findUserIdByUsername('erin'), 'user-f', 'the rebuild agrees: the later registration holds the name');
+    await rejectsWith(again.send(register('user-e', 'Erin2')), 'USER_ALREADY_EXISTS', 'conflict');
+  });
+
   test('concurrent sends to one aggregate are serialised: 20 identical RecordRenditionEncoded → one event', async () => {
     const log = createInMemoryEventLog();
     const bus = await startedBus(log);

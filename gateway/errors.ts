@@ -10,6 +10,7 @@
  * Rule: bad input is ALWAYS a 4xx. A 5xx means a bug or an unavailable dependency, and its body
  * hides the internal message (`{ code: 'INTERNAL' }`); the full error goes to the log.
  */
+import { DataKeyError } from '../platform/keys/data-key-store.port.ts';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import createError from '@fastify/error';
@@ -157,6 +158,7 @@ interface AjvLikeError {
  * - A backing server unavailable (see unavailableServer) → 503 SERVICE_UNAVAILABLE (Retry-After set by the handler).
  * - CommandTimeoutError (cluster mode: no outcome from the command processor in time) → 503 COMMAND_TIMEOUT (Retry-After).
  * - DomainError → status by kind, its own code. ObjectStoreError → see fromObjectStoreError.
+ * - DataKeyError (issue 13) KEY_ERASED → 403 USER_ERASED; KEY_STORE_IO → 503 SERVICE_UNAVAILABLE.
  * - InvalidCursorError → 400 INVALID_CURSOR. Catalogue errors → their own status and code.
  * - Anything else with a 4xx statusCode → that status, code kept if present.
  * - Everything else → 500 INTERNAL with a generic message.
@@ -169,6 +171,11 @@ export function toErrorResponse(error: unknown): ErrorResponse {
   }
   if (error instanceof DomainError) {
     return { statusCode: statusOfDomainKind(error.kind), code: error.code, message: error.message };
+  }
+  if (error instanceof DataKeyError) {
+    // Issue 13: writing personal data of an erased user (a command in flight during the erasure).
+    if (error.code === 'KEY_ERASED') return { statusCode: 403, code: 'USER_ERASED', message: 'the user was erased' };
+    if (error.code === 'KEY_STORE_IO') return { statusCode: 503, code: 'SERVICE_UNAVAILABLE', message: 'the data-key store is unavailable; retry later' };
   }
   if (error instanceof ObjectStoreError) {
     return fromObjectStoreError(error) ?? internal();

@@ -49,6 +49,9 @@ describe('user decider', () => {
       spec.given([]).when(register({ username: 'a'.repeat(65) })).thenThrows('INVALID_USER');
       spec.given([]).when(register({ email: 'not-an-address' })).thenThrows('INVALID_USER');
       spec.given([]).when(register({ passwordHash: 'plaintext' })).thenThrows('INVALID_USER');
+      // What erased data reads as is nobody's name (issue 13).
+      spec.given([]).when(register({ username: '[Erased]' })).thenThrows('INVALID_USER');
+      spec.given([]).when(register({ username: '[deleted]' })).thenThrows('INVALID_USER');
     });
   });
   describe('when the user is registered', () => {

@@ -26,6 +26,8 @@ const initialUserState: UserState = { status: 'absent' };
 
 /** Username: 1..64 characters, no whitespace or control characters (they make impersonation and URLs awkward). */
 const USERNAME = /^[^\s\p{Cc}]{1,64}$/u;
+/** What erased data reads as (schemas/codec/personal-data.ts, comments): never a user's name (issue 13). */
+const RESERVED_USERNAMES: ReadonlySet<string> = new Set(['[erased]', '[deleted]']);
 /** Deliberately loose (local@domain): real validation of an address is sending mail to it. */
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
@@ -52,7 +54,7 @@ function decideUser(command: UserCommand, state: UserState): UserEvent[] {
       const d = command.data;
       if (state.status !== 'absent') throw new DomainError('USER_ALREADY_EXISTS', `user ${d.userId} already exists`, 'conflict');
       if (!isNonBlank(d.userId)) throw new DomainError('INVALID_USER', 'userId is required', 'invalid');
-      if (typeof d.username !== 'string' || !USERNAME.test(d.username) || charLength(d.username) > 64) {
+      if (typeof d.username !== 'string' || !USERNAME.test(d.username) || charLength(d.username) > 64 || RESERVED_USERNAMES.has(usernameKey(d.username))) {
         throw new DomainError('INVALID_USER', 'username must be 1..64 characters without whitespace', 'invalid');
       }
       if (typeof d.email !== 'string' || !EMAIL.test(d.email) || d.email.length > 254) {

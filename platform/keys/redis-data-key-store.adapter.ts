@@ -41,6 +41,7 @@ import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import { pino, type Logger } from 'pino';
 import { checkSubject, DATA_KEY_BYTES, DataKeyError, type DataKeyStore } from './data-key-store.port.ts';
+import { createAofRewriter } from '../redis/aof-rewriter.ts';
 
 export interface RedisDataKeyStoreOptions {
   /**
@@ -232,71 +233,6 @@ export async function createRedisDataKeyStore(opts: RedisDataKeyStoreOptions): P
       subscriber.disconnect();
       cache.clear();
       erasedCache.clear();
-    },
-  };
-}
-
-/** How long to wait before asking again while another AOF rewrite is in progress, ms. */
-const REWRITE_RETRY_MS = 1_000;
-
-/**
- * Sends BGREWRITEAOF after erasures: `request()` asks for one rewrite that starts after the call;
- * requests within `minIntervalMs` of the last rewrite share one rewrite at the interval's end.
- * `flush()` sends a pending request at once and stops the rewriter.
- */
-function createAofRewriter(client: Redis, minIntervalMs: number, logger: Logger): { request(): void; flush(): Promise<void> } {
-  let pending = false;
-  let stopped = false;
-  let notBefore = 0;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-
-  const attempt = async (): Promise<void> => {
-    pending = false;
-    try {
-      const info = await client.info('persistence');
-      if (/^aof_enabled:0/m.test(info)) return; // no AOF: nothing holds the old bytes on disk
-      if (/^aof_rewrite_in_progress:1/m.test(info)) return retryLater();
-      await client.bgrewriteaof();
-      notBefore = Date.now() + minIntervalMs;
-      logger.info({}, 'data-key store: asked Redis to rewrite its AOF after an erasure');
-    } catch (e) {
-      const message = (e as Error).message;
-      if (/already in progress/i.test(message)) return retryLater();
-      logger.warn({ err: message }, 'data-key store: AOF rewrite after an erasure failed; the erased key bytes stay in the AOF until its next rewrite');
-    }
-  };
-  const retryLater = () => {
-    pending = true;
-    notBefore = Date.now() + REWRITE_RETRY_MS;
-    if (stopped) logger.warn({}, 'data-key store: closed while Redis was rewriting its AOF; an erased key stays in the AOF until its next rewrite');
-  };
-  const run = () => {
-    timer = undefined;
-    running = attempt().finally(() => {
-      running = undefined;
-      schedule();
-    });
-  };
-  const schedule = () => {
-    if (stopped || !pending || running || timer) return;
-    timer = setTimeout(run, Math.max(0, notBefore - Date.now()));
-    timer.unref();
-  };
-
-  return {
-    request() {
-      pending = true;
-      schedule();
-    },
-    async flush() {
-      stopped = true;
-      if (running) await running;
-      if (timer) {
-        clearTimeout(timer);
-        timer = undefined;
-      }
-      if (pending) await attempt();
     },
   };
 }

@@ -37,6 +37,7 @@
  * eventually consistent across partitions (parallel uploads of one owner on different partitions
  * may overshoot by what is in flight).
  */
+import { DataKeyError } from '../../platform/keys/data-key-store.port.ts';
 import { pino, type Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { DomainError } from '../../domain/shared/event.ts';
@@ -210,6 +211,7 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
       if (r.value === null) throw new Error('empty record');
       return await commands.decode(r.value);
     } catch (err) {
+      if (err instanceof DataKeyError) throw err; // key store down: an outage, the batch is redelivered (issue 13)
       tally.skipped++;
       decidedTotal?.inc({ outcome: 'skipped' });
       logger.warn({ err, partition: r.partition, offset: r.offset }, 'skipping a command record that cannot be decoded (no reply address: its sender times out)');
@@ -267,12 +269,13 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
         }
         if (routed.kind === 'user' && events.length > 0) {
           const key = usernameDigest(routed.command.data.username);
-          // A registration reserves the name; an erasure frees it at once (a tombstone; issue 13).
-          const holder = routed.command.type === 'RegisterUser' ? routed.command.data.userId : null;
+          const holder = routed.command.type === 'RegisterUser' ? routed.command.data.userId : null; // an erasure frees the name (issue 13)
           batchReservations.set(key, holder);
           outputs.push({ topic: USERNAME_RESERVATIONS_CHANGELOG, key, value: holder === null ? null : Buffer.from(holder, 'utf8') });
         }
-      } catch (err) {
+      } catch (caught) {
+        // Issue 13: a command of a user erased while in flight cannot be written: refused, not redelivered.
+        const err = caught instanceof DataKeyError && caught.code === 'KEY_ERASED' ? new DomainError('USER_ERASED', 'the user was erased', 'forbidden') : caught;
         if (!(err instanceof DomainError)) throw err; // codec or log trouble: the batch is redelivered
         outputs.length = from;
         decided.push({ record, from, to: from, refusal: { code: err.code, message: err.message, kind: err.kind }, events: [] });

@@ -6,6 +6,7 @@
  * checkpoint in one store commit. A crash at any point neither skips nor double-applies an event.
  * With a prom-client registry it reports the projection metrics of projection-metrics.ts.
  */
+import { DataKeyError } from '../../platform/keys/data-key-store.port.ts';
 import pino from 'pino';
 import type { Registry } from 'prom-client';
 import type { DomainEvent } from '../../domain/events.ts';
@@ -120,6 +121,8 @@ export function createProjectionStep(node: ProjectionNode, codec: EventCodec, tr
         try {
           event = await codec.decode(record.value);
         } catch (err) {
+          // The key store unreachable is an outage, not a bad record: retry the batch (issue 13).
+          if (err instanceof DataKeyError) throw err;
           logger.warn({ ...at, err }, 'projection: skipping undecodable record');
         }
       }

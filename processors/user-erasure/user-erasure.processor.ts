@@ -1,17 +1,18 @@
 /**
  * The user-erasure processor (issue 13; GDPR art. 17): reacts to UserErased by
- * 1. deleting each of the user's videos through the command bus (DeleteVideo as the owner, command
- *    id `erase:<userId>:<videoId>`, so a redelivery is deduplicated), which the media collector
- *    follows by removing their media and the search and detail read models by dropping them;
- * 2. deleting the user's data key (platform/keys), after which every field the schemas mark
+ * 1. deleting the user's data key (platform/keys) first, after which every field the schemas mark
  *    `personal-data` written for the user — in every topic, every backup of the log, and every read
- *    model rebuilt from it — reads as `[erased]` (schemas/codec/personal-data.ts).
+ *    model rebuilt from it — reads as `[erased]` (schemas/codec/personal-data.ts), and no command
+ *    carrying their personal data can be written any more (refused USER_ERASED);
+ * 2. deleting each of the user's videos through the command bus (DeleteVideo as the owner;
+ *    DeleteVideo carries nothing personal), which the media collector follows by removing their
+ *    media, search by dropping them, and video detail by keeping a tombstone without their text.
  *
  * The read models forget the user on their own (they consume UserErased too). At-least-once:
- * both steps are idempotent (a deleted video is skipped, erasing an erased key is a no-op), so a
- * crash just runs the record again. A video the user uploaded in the instant before the erasure
- * and that the video-detail read model did not list yet is not deleted by this pass; its personal
- * fields are shredded all the same.
+ * both steps are idempotent (a video already deleted is refused and skipped, erasing an erased key
+ * is a no-op), so a crash or a failure runs the record again. A video whose upload was accepted in
+ * the instant before the erasure and that the video-detail read model did not list yet is not
+ * deleted by this pass; its personal fields are shredded all the same.
  */
 import pino from 'pino';
 import type { CommandBus } from '../../commands/command-bus.port.ts';
@@ -42,12 +43,13 @@ export function buildUserErasure(deps: UserErasureDeps): ProcessorNode {
     name: 'user-erasure',
     inputs: [TOPICS.users],
     guarantee: 'at-least-once',
-    outputs: ['DeleteVideo commands for the erased user\'s videos', 'data-key store: deletes the user\'s key'],
+    outputs: ['data-key store: deletes the user\'s key', 'DeleteVideo commands for the erased user\'s videos'],
     async handle(record: LogRecord) {
       if (record.topic !== TOPICS.users || record.value === null) return;
       const event = await deps.codec.decode(record.value);
       if (event.type !== 'UserErased') return;
       const { userId } = event.data;
+      await deps.keys.erase(userId);
       let deleted = 0;
       for (const videoId of await deps.videosOf(userId)) {
         try {
@@ -63,8 +65,7 @@ export function buildUserErasure(deps: UserErasureDeps): ProcessorNode {
           logger.info({ userId, videoId, code: err.code }, 'user erasure: video not deleted');
         }
       }
-      await deps.keys.erase(userId);
-      logger.info({ userId, deletedVideos: deleted }, 'user erasure: videos deleted and data key shredded');
+      logger.info({ userId, deletedVideos: deleted }, 'user erasure: data key shredded and videos deleted');
     },
   };
 }

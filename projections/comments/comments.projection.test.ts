@@ -43,4 +43,28 @@ describe('comments projection', () => {
     await apply([comment('v1', 1), comment('v1', 1)]);
     assert.deepEqual((await queries.listComments('v1', 10)).comments.map((c) => c.commentId), ['c1']);
   });
+
+  test('erasure (issue 13): the author\'s comments become placeholders in place, across index pages; later ones too; others untouched', async () => {
+    const { apply, queries } = await driveReadModel('comments');
+    const by = (authorId: string, videoId: string, i: number): DomainEvent => ({
+      type: 'CommentPosted', data: { commentId: `${authorId}-${i}`, videoId, authorId, parentId: null, body: `${authorId} says ${i}`, postedAt: T0 + i },
+    });
+    // More than one page (10,000) of the author index, spread over videos; committed in two batches.
+    const erin = Array.from({ length: 10_050 }, (_, i) => by('erin', `v${i % 7}`, i));
+    await apply(erin.slice(0, 6000));
+    await apply([...erin.slice(6000), by('frank', 'v1', 1)]);
+    assert.equal((await queries.listCommentsByAuthor('erin')).length, 10_050);
+    await apply([{ type: 'UserErased', data: { userId: 'erin', erasedAt: T0 + 99_999 } }, by('erin', 'v1', 20_000)]);
+    assert.deepEqual(await queries.listCommentsByAuthor('erin'), []);
+    const thread = [];
+    for (let cursor: string | undefined, page; (page = await queries.listComments('v1', 1000, cursor)); cursor = page.nextCursor) {
+      thread.push(...page.comments);
+      if (!page.nextCursor) break;
+    }
+    const erins = thread.filter((c) => c.commentId.startsWith('erin-'));
+    assert.equal(erins.length, 1 + Math.ceil((10_050 - 1) / 7), 'every one of them is still in the thread');
+    assert.ok(erins.every((c) => c.body === '[deleted]' && c.authorId === null && c.deleted === true));
+    assert.deepEqual(thread.filter((c) => c.authorId === 'frank').map((c) => c.body), ['frank says 1']);
+    assert.deepEqual((await queries.listCommentsByAuthor('frank')).map((c) => c.commentId), ['frank-1']);
+  });
 });

@@ -46,11 +46,14 @@ export function createCommentsProjection(deps: CommentsProjectionDeps): Projecti
   async function applyEvent(tx: KeyValueBatch, e: DomainEvent): Promise<void> {
     if (e.type === 'UserErased') {
       const prefix = authorPrefix(e.data.userId);
-      for (const indexKey of await tx.keys(prefix)) {
-        const key = indexKey.slice(prefix.length);
-        const comment = await tx.get<CommentView>(key);
-        if (comment) tx.put(key, placeholder(comment));
-        tx.del(indexKey);
+      // In pages: each page's index keys are deleted in the batch, so the next read sees the rest.
+      for (let page = await tx.keys(prefix, 10_000); page.length > 0; page = await tx.keys(prefix, 10_000)) {
+        for (const indexKey of page) {
+          const key = indexKey.slice(prefix.length);
+          const comment = await tx.get<CommentView>(key);
+          if (comment) tx.put(key, placeholder(comment));
+          tx.del(indexKey);
+        }
       }
       tx.put(erasedKey(e.data.userId), true);
       return;

@@ -149,7 +149,12 @@ export function createSearchProjection(deps: SearchProjectionDeps): ProjectionNo
     if (after === before) return;
     if (after) docs.set(id, after);
     else docs.delete(id);
-    if (index.has(id)) index.discard(id);
+    if (index.has(id)) {
+      // A deleted video's words leave the index, and so its snapshot, at once (issue 13); an update
+      // only discards (cheaper; vacuumed later).
+      if (!after && before && listed(before)) index.remove(before);
+      else index.discard(id);
+    }
     if (after && listed(after)) index.add(after);
   }
 

@@ -20,7 +20,7 @@ export interface KeyValueBatch {
   get<T>(key: string): Promise<T | undefined>;
   /**
    * Keys starting with `prefix` as this batch would leave them (committed keys minus the batch's
-   * deletes, plus its puts), in key order. Reads up to `limit` committed keys (default 100,000).
+   * deletes, plus its puts), in key order, at most `limit` (default 100,000).
    */
   keys(prefix: string, limit?: number): Promise<string[]>;
   put(key: string, value: unknown): void;
@@ -43,6 +43,8 @@ export interface KeyValueProjectionOptions<Q> {
   applyEvent(tx: KeyValueBatch, event: DomainEvent, record: LogRecord): Promise<void>;
   /** The node's `fetchMaxWaitMs` (topology.port.ts): for a read model no request reads its own writes from. */
   fetchMaxWaitMs?: number;
+  /** Least time between two store compactions after UserErased/VideoDeleted, ms (default 5 000). */
+  compactIntervalMs?: number;
   logger?: pino.Logger;
 }
 
@@ -82,10 +84,10 @@ export function createKeyValueProjection<Q>(opts: KeyValueProjectionOptions<Q>):
     }
     await store.commit(tx.ops(), batch.checkpoint);
     layoutRecorded = true;
-    // Issue 13: an erasure leaves no copy of the user's values in the store's files.
-    if (store.compact && batch.records.some((r) => r.event?.type === 'UserErased')) await store.compact();
+    if (batch.records.some((r) => r.event !== undefined && FORGETTING.has(r.event.type))) compaction.request();
   }
 
+  const compaction = debouncedCompaction(store, opts.compactIntervalMs ?? COMPACT_INTERVAL_MS, logger, opts.name);
   return {
     kind: 'projection',
     name: opts.name,
@@ -96,7 +98,49 @@ export function createKeyValueProjection<Q>(opts: KeyValueProjectionOptions<Q>):
     fetchMaxWaitMs: opts.fetchMaxWaitMs,
     loadCheckpoint: () => store.checkpoint(),
     apply,
-    close: () => store.close(),
+    close: async () => {
+      await compaction.flush();
+      await store.close();
+    },
+  };
+}
+
+/** Events after which a store must not keep old copies of values in its files (issue 13). */
+const FORGETTING: ReadonlySet<string> = new Set(['UserErased', 'VideoDeleted']);
+/** Least time between two compactions a projection asks for, ms. */
+const COMPACT_INTERVAL_MS = 5_000;
+
+/**
+ * `store.compact()` after batches that forgot personal data (an erasure, a deleted video), so no
+ * file of the store keeps the old values (issue 13): at once when the last one is older than
+ * `intervalMs`, else once at the interval's end (a replay from offset 0 meets many deletions and
+ * must not rewrite the store for each). `flush()` runs a pending one now (on close).
+ */
+function debouncedCompaction(store: KeyValueStore, intervalMs: number, logger: pino.Logger, name: string): { request(): void; flush(): Promise<void> } {
+  let last = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+  const run = (): Promise<void> => {
+    clearTimeout(timer);
+    timer = undefined;
+    last = Date.now();
+    running = running.then(() => store.compact?.()).catch((err: unknown) => logger.error({ err, projection: name }, 'store compaction after an erasure failed; retried after the next one'));
+    return running;
+  };
+  return {
+    request() {
+      if (!store.compact || timer) return;
+      const wait = last + intervalMs - Date.now();
+      if (wait <= 0) void run();
+      else {
+        timer = setTimeout(() => void run(), wait);
+        timer.unref();
+      }
+    },
+    async flush() {
+      if (timer) await run();
+      else await running;
+    },
   };
 }
 
@@ -110,13 +154,17 @@ function createBatch(store: KeyValueStore): KeyValueBatch & { ops(): KeyValueOp[
       return store.get<T>(key);
     },
     async keys(prefix, limit = 100_000) {
-      const out = new Set((await store.scan(prefix, { limit })).map((e) => e.key));
-      for (const [key, p] of pending) {
-        if (!key.startsWith(prefix)) continue;
-        if (p) out.add(key);
-        else out.delete(key);
+      const out = new Set<string>();
+      const pageSize = Math.min(limit, 10_000);
+      // Committed keys, skipping the batch's deletes (scanning on past them), up to `limit`.
+      for (let after: string | undefined; ;) {
+        const page = await store.scan(prefix, { limit: pageSize, after });
+        for (const e of page) if (pending.get(e.key) !== null) out.add(e.key);
+        if (page.length < pageSize || out.size >= limit) break;
+        after = page[page.length - 1].key;
       }
-      return [...out].sort();
+      for (const [key, p] of pending) if (p && key.startsWith(prefix)) out.add(key);
+      return [...out].sort().slice(0, limit);
     },
     put(key, value) { pending.set(key, { value: value as JsonValue }); },
     del(key) { pending.set(key, null); },

@@ -55,9 +55,9 @@ export interface KeyValueStore {
   checkpoint(): Promise<OffsetMap>;
   /**
    * Rewrites the store so that no file keeps the bytes of deleted or overwritten values (the
-   * embedded store's journal holds every value ever committed until it is compacted). Called after
-   * a batch that erased a user (issue 13). Absent on stores that keep no history (Redis: a DEL or
-   * SET replaces the value; its AOF is rewritten by the data-key store's erasure).
+   * embedded store's journal, Redis' append-only file: both hold every value ever written until
+   * compacted). Asked for after batches that erased a user or deleted a video (issue 13;
+   * key-value-projection.ts). May finish after it resolves (Redis rewrites in the background).
    */
   compact?(): Promise<void>;
   close(): Promise<void>;

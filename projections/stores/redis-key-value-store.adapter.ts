@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { Cluster, Redis } from 'ioredis';
+import { Redis, type Cluster } from 'ioredis';
+import { pino } from 'pino';
+import { flushAofRewrite, requestAofRewrite } from '../../platform/redis/aof-rewriter.ts';
 import type { OffsetMap } from '../../platform/log/event-log.port.ts';
 import { KeyValueStoreError, parseStoredJson, type JsonValue, type KeyValueEntry, type KeyValueOp, type KeyValueStore, type ScanOptions } from './key-value-store.port.ts';
 import pLimit from 'p-limit';
@@ -39,7 +41,11 @@ export interface RedisKeyValueStoreOptions {
   ownsClient?: boolean;
   /** Most fields per HSET/HDEL/ZADD/ZREM inside one commit's MULTI (default 1 000; a batch is split, still one MULTI). */
   maxFieldsPerCommand?: number;
+  /** For the AOF rewrites `compact()` asks for (default silent). */
+  logger?: pino.Logger;
 }
+
+const SILENT = pino({ level: 'silent' });
 
 /** The Redis keys of store `name` (see the layout above). @throws KeyValueStoreError `INVALID_KEY` for a bad name. */
 export function redisKeyValueStoreKeys(name: string): { values: string; index: string; checkpoint: string } {
@@ -262,12 +268,25 @@ export async function createRedisKeyValueStore(opts: RedisKeyValueStoreOptions):
       return new Map(Object.entries(raw).map(([tp, v]) => [tp, Number(v)]));
     },
 
+    /**
+     * Issue 13: values a commit deleted or overwrote leave the server's memory at once but stay in
+     * its append-only file until the file is rewritten: ask for a rewrite (shared per client,
+     * at most one per 10 s, sent on close at the latest; platform/redis/aof-rewriter.ts). Not done
+     * on a Redis Cluster (each node's file would need its own rewrite): there, old values stay in
+     * the nodes' files until their own rewrites.
+     */
+    async compact() {
+      assertOpen();
+      if (client instanceof Redis) requestAofRewrite(client, opts.logger ?? SILENT);
+    },
+
     close() {
       // Lets commits already called finish first; later calls see STORE_CLOSED.
       const wasClosed = closed;
       closed = true;
       return serial(async () => {
         if (wasClosed) return;
+        if (client instanceof Redis) await flushAofRewrite(client).catch(() => undefined);
         if (!opts.ownsClient) return;
         // QUIT resolves on the server's OK; the socket closes just after ('end').
         const ended = client.status === 'end' ? Promise.resolve() : new Promise<void>((r) => client.once('end', () => r()));

@@ -33,7 +33,7 @@ import type { VideoDetail, VideoDetailQueries, VideoRendition } from './video-de
 
 export const VIDEO_DETAIL = 'video-detail';
 /** Version of the key layout above; bump it when the layout changes, so a store of another layout is rebuilt from the log. */
-export const VIDEO_DETAIL_LAYOUT_VERSION = 4;
+export const VIDEO_DETAIL_LAYOUT_VERSION = 5;
 
 /**
  * How long a signed session's view-rule state is kept after its last heartbeat, ms (event time):
@@ -176,6 +176,11 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
         if (!v) return;
         v.status = 'deleted';
         v.updatedAt = e.data.deletedAt;
+        // The tombstone keeps nothing a user wrote (issue 13: an erased user's videos are deleted).
+        v.title = '';
+        v.description = '';
+        v.tags = [];
+        v.filename = '';
         tx.put(keys.video(v.videoId), v);
         // Gone from the owner's list; the detail stays (status deleted) so reads can answer 404.
         tx.del(keys.userVideo(v.ownerId, v.createdAt, v.videoId));

@@ -21,7 +21,8 @@
  * `pd1.` + base64url(IV (12 random bytes) ‖ AES-256-GCM ciphertext ‖ tag (16 bytes)), with the
  * subject id as additional authenticated data (a ciphertext moved to another subject's record does
  * not decrypt). A value without the prefix, or one that does not authenticate, is plaintext written
- * before issue 13 and is passed through as it is (the migration rewrites those records).
+ * before issue 13 and is passed through as it is (erasing those needs a migration that rewrites
+ * them encrypted; not built yet).
  *
  * ## When the key is gone
  * An encrypted value whose subject was erased decodes as {@link ERASED_PLACEHOLDER}.
@@ -134,7 +135,8 @@ export interface PersonalDataCipher {
    * first use). Every value is encrypted, even one that looks encrypted (a comment may start with
    * `pd1.`). `value` is not mutated.
    * @throws DataKeyError `KEY_ERASED` when a subject was erased (nothing personal is ever written
-   *   for an erased user again), `KEY_STORE_IO` when the key store is unreachable.
+   *   for an erased user again), `KEY_STORE_IO` when the key store is unreachable,
+   *   `INVALID_SUBJECT` when a personal field has a value but its subject field none.
    */
   encrypt(fields: readonly PersonalField[], value: Json): Promise<Json>;
   /**
@@ -161,7 +163,9 @@ export function createPersonalDataCipher(keys: DataKeyStore): PersonalDataCipher
       for (const p of fields) {
         const subject = valueAt(value, p.subject);
         const v = value[p.field];
-        if (typeof subject !== 'string' || v === null || v === undefined) continue;
+        if (v === null || v === undefined) continue;
+        // Fail closed: personal data without a subject would reach the log in plaintext.
+        if (typeof subject !== 'string') throw new DataKeyError('INVALID_SUBJECT', `${p.field} is personal data but its subject ${p.subject} is missing`);
         const key = await keys.getOrCreate(subject);
         out[p.field] = await mapField(v, p.shape, (s) => encryptValue(key, subject, s));
       }

@@ -21,6 +21,8 @@ import type { EventLog } from '../../platform/log/event-log.port.ts';
 import { createConfluentSchemaRegistryApi } from '../../schemas/codec/schema-registry-api.ts';
 import { createAvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
 import { createAvroCommandCodec } from '../../schemas/codec/avro-command-codec.ts';
+import { createPersonalDataCipher } from '../../schemas/codec/personal-data.ts';
+import { createEmbeddedDataKeyStore } from '../../platform/keys/embedded-data-key-store.adapter.ts';
 import type { TopicCommand } from '../../schemas/command-codec.port.ts';
 import { loadConfig } from '../../deploy/config/config.ts';
 import { startRole, type RunningRole } from '../../deploy/cluster/roles.ts';
@@ -113,7 +115,11 @@ test('command processor crash proof: kill -9 of the commands role mid-load loses
   }));
   cleanups.push(() => registry.stop());
   const api = createConfluentSchemaRegistryApi({ host: registry.url, auth: { username: 'streamwave', password: registryPassword } });
-  const codec = createAvroEventCodec({ registry: api });
+  // The roles' data keys (issue 13): the embedded store of their shared data dir, so the clean run
+  // encrypts and the digests decrypt with the keys the commands role used.
+  const keys = await createEmbeddedDataKeyStore({ dir: join(dataDir, 'roles', 'keys') });
+  cleanups.push(() => keys.close());
+  const codec = createAvroEventCodec({ registry: api, personalData: createPersonalDataCipher(keys) });
   const commands = createAvroCommandCodec({ registry: api });
   await codec.registerAll();
   await commands.registerAll();

@@ -9,7 +9,7 @@
  *   Retry-After — before any scrypt work — while the same account from another address still logs in.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { usernameKey } from '../../../domain/user/user.decider.ts';
+import { loginSubject } from '../../auth/login-subject.ts';
 import { decoyPasswordHash, verifyPassword } from '../../auth/password.ts';
 import { Errors } from '../../errors.ts';
 import { tokenSchema } from './auth.schemas.ts';
@@ -31,7 +31,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.post('/token', { schema: tokenSchema }, async (request, reply) => {
     const { username, password } = request.body;
-    const subject = usernameKey(username);
+    const subject = loginSubject(fastify.gateway.config.jwtSecret, username);
     const pair = `${subject}|${request.ip}`;
     // Reserved synchronously, before the first await, so concurrent requests see each other.
     const others = inFlight.get(pair) ?? 0;

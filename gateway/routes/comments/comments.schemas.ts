@@ -38,7 +38,7 @@ export const listCommentsSchema = {
           author_id: Type.Union([Type.String(), Type.Null()], { description: 'null when the author was erased (issue 13).' }),
           parent_id: NullableString,
           body: Type.String({ description: '`[deleted]` when the author was erased: the thread keeps its shape.' }),
-          deleted: Type.Boolean({ description: 'True when the comment is a placeholder for a removed one (its author was erased).' }),
+          deleted: Type.Optional(Type.Literal(true, { description: 'Present (true) only on a placeholder for a removed comment (its author was erased).' })),
           posted_at: Type.String({ format: 'date-time' }),
         }),
       ),

@@ -41,7 +41,7 @@ export const commentsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         author_id: c.authorId,
         parent_id: c.parentId,
         body: c.body,
-        deleted: c.deleted === true,
+        ...(c.deleted === true && { deleted: true as const }),
         posted_at: iso(c.postedAt),
       })),
       next_cursor: page.nextCursor,

@@ -7,11 +7,11 @@
  *   user's videos and shreds their data key (processors/user-erasure).
  * - `GET /me/export` (auth) → 200: everything the platform holds about the caller (GDPR art. 15
  *   and 20), a JSON document of shape USER_EXPORT_FORMAT (users.schemas.ts `UserExport`), streamed
- *   piece by piece as an attachment, so a prolific user's export is never one string in memory.
+ *   item by item as an attachment (the items are read first; only the JSON text is never whole).
  */
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { usernameKey } from '../../../domain/user/user.decider.ts';
+import { loginSubject } from '../../auth/login-subject.ts';
 import type { VideoDetail } from '../../../projections/video-detail/video-detail.port.ts';
 import { verifyPassword } from '../../auth/password.ts';
 import { Errors } from '../../errors.ts';
@@ -39,7 +39,7 @@ export const userDataRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const userId = requireUserId(request);
     const account = await readModels['user-accounts'].findUserById(userId);
     if (!account) throw new Errors.InvalidToken();
-    const subject = usernameKey(account.username);
+    const subject = loginSubject(fastify.gateway.config.jwtSecret, account.username);
     await fastify.rateLimits.check('login.failures', request, reply, subject, 0);
     if (!(await verifyPassword(request.body.password, account.passwordHash))) {
       await fastify.rateLimits.hit('login.failures', request, reply, subject);
