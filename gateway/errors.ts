@@ -77,6 +77,7 @@ export function unavailableServer(error: unknown): string | undefined {
   if (error instanceof SearchIndexError) return error.code === 'SEARCH_UNAVAILABLE' ? 'search engine' : undefined;
   if (error instanceof ObjectStoreError) return ['ServiceUnavailable', 'SlowDown', 'InternalError'].includes(error.code) ? 'object store' : undefined;
   if (error instanceof RateLimitStoreError) return error.code === 'RATE_LIMIT_STORE_IO' ? 'rate-limit store' : undefined;
+  if (error instanceof DataKeyError) return error.code === 'KEY_STORE_IO' ? 'data-key store' : undefined;
   return undefined;
 }
 
@@ -158,7 +159,7 @@ interface AjvLikeError {
  * - A backing server unavailable (see unavailableServer) → 503 SERVICE_UNAVAILABLE (Retry-After set by the handler).
  * - CommandTimeoutError (cluster mode: no outcome from the command processor in time) → 503 COMMAND_TIMEOUT (Retry-After).
  * - DomainError → status by kind, its own code. ObjectStoreError → see fromObjectStoreError.
- * - DataKeyError (issue 13) KEY_ERASED → 403 USER_ERASED; KEY_STORE_IO → 503 SERVICE_UNAVAILABLE.
+ * - DataKeyError (issue 13) KEY_ERASED → 403 USER_ERASED (KEY_STORE_IO is an unavailable server, above).
  * - InvalidCursorError → 400 INVALID_CURSOR. Catalogue errors → their own status and code.
  * - Anything else with a 4xx statusCode → that status, code kept if present.
  * - Everything else → 500 INTERNAL with a generic message.
@@ -172,10 +173,9 @@ export function toErrorResponse(error: unknown): ErrorResponse {
   if (error instanceof DomainError) {
     return { statusCode: statusOfDomainKind(error.kind), code: error.code, message: error.message };
   }
-  if (error instanceof DataKeyError) {
+  if (error instanceof DataKeyError && error.code === 'KEY_ERASED') {
     // Issue 13: writing personal data of an erased user (a command in flight during the erasure).
-    if (error.code === 'KEY_ERASED') return { statusCode: 403, code: 'USER_ERASED', message: 'the user was erased' };
-    if (error.code === 'KEY_STORE_IO') return { statusCode: 503, code: 'SERVICE_UNAVAILABLE', message: 'the data-key store is unavailable; retry later' };
+    return { statusCode: 403, code: 'USER_ERASED', message: 'the user was erased' };
   }
   if (error instanceof ObjectStoreError) {
     return fromObjectStoreError(error) ?? internal();

@@ -19,4 +19,21 @@ describe('user-accounts projection', () => {
     assert.equal((await queries.findUserByUsername('BOB'))!.userId, 'u3');
     assert.equal(await queries.findUserByUsername('carol'), undefined);
   });
+
+  test('erasure (issue 13): the account and its name are forgotten, the id is marked erased, and a replayed registration is not revived', async () => {
+    const { apply, queries } = await driveReadModel('user-accounts');
+    const erased: DomainEvent = { type: 'UserErased', data: { userId: 'u1', erasedAt: T0 + 1 } };
+    await apply([registered('u1', 'Erin', 'e@x'), registered('u2', 'frank', 'f@x'), erased]);
+    assert.equal(await queries.findUserByUsername('erin'), undefined);
+    assert.equal(await queries.findUserById('u1'), undefined);
+    assert.equal(await queries.isErased('u1'), true);
+    assert.equal(await queries.isErased('u2'), false);
+    assert.equal((await queries.findUserById('u2'))!.email, 'f@x');
+    // Redelivered (or replayed as [erased] after the key is gone): nothing comes back.
+    await apply([registered('u1', '[erased]', '[erased]')]);
+    assert.equal(await queries.findUserById('u1'), undefined);
+    // The name is free: a newcomer holds it.
+    await apply([registered('u3', 'ERIN', 'n@x')]);
+    assert.equal((await queries.findUserByUsername('erin'))!.userId, 'u3');
+  });
 });

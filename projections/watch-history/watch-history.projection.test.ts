@@ -34,4 +34,13 @@ describe('watch-history projection', () => {
     assert.equal(history[0].videoId, `h${WATCH_HISTORY_CAP + 4}`);
     assert.equal(history[history.length - 1].videoId, 'h5', 'the five oldest were evicted');
   });
+
+  test('erasure (issue 13): the history is deleted, and heartbeats of the erased viewer read later are not recorded', async () => {
+    const { apply, queries } = await driveReadModel('watch-history');
+    await apply([hb('v1', 's1', 'u1', T0 + 1_000), hb('v1', 's2', 'u2', T0 + 1_000)]);
+    await apply([{ type: 'UserErased', data: { userId: 'u1', erasedAt: T0 + 2_000 } }, hb('v2', 's3', 'u1', T0 + 3_000)]);
+    await apply([hb('v3', 's4', 'u1', T0 + 4_000)]);
+    assert.deepEqual(await queries.getWatchHistory('u1'), []);
+    assert.equal((await queries.getWatchHistory('u2')).length, 1);
+  });
 });
