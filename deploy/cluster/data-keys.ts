@@ -23,6 +23,7 @@ import { buildUserErasure } from '../../processors/user-erasure/user-erasure.pro
 import type { VideoDetailQueries } from '../../projections/video-detail/video-detail.port.ts';
 import { createPersonalDataCipher, type PersonalDataCipher } from '../../schemas/codec/personal-data.ts';
 import type { EventCodec } from '../../schemas/event-codec.port.ts';
+import type { ReadYourWrites } from '../../gateway/gateway.types.ts';
 
 /** A role's key store and the cipher its codecs use. */
 export interface DataKeys {
@@ -43,13 +44,15 @@ export async function openDataKeys(o: { redis: Redis | undefined; dataDir: strin
 /** Runs the user-erasure processor (consumer group `streamwave.user-erasure`); returns its stop. */
 export async function startUserErasure(o: {
   log: EventLog; codec: EventCodec; keys: DataKeyStore; commandBus: CommandBus; videoDetail: VideoDetailQueries;
-  logger: pino.Logger; registry: Registry;
+  readYourWrites: ReadYourWrites | undefined; logger: pino.Logger; registry: Registry;
 }): Promise<() => Promise<void>> {
   const handle = await runProcessor(
     o.log,
     buildUserErasure({
       codec: o.codec, keys: o.keys, commandBus: o.commandBus, logger: o.logger.child({ component: 'user-erasure' }),
       videosOf: async (userId) => (await o.videoDetail.listUserVideos(userId)).map((v) => v.videoId),
+      endOffsets: (topic) => o.log.endOffsets(topic),
+      videoDetailCovers: async (positions) => { await o.readYourWrites?.('video-detail', positions); },
     }),
     { logger: o.logger.child({ component: 'runtime' }), registry: o.registry },
   );

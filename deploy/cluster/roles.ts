@@ -329,7 +329,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     const queries = reader?.readModels ?? readModels!.readModels;
     const media = { videoDetail: queries['video-detail'], signing: mediaUrls };
     // Issue 13: deletes an erased user's videos and shreds their data key.
-    cleanup.push(await startUserErasure({ log, codec, keys: dataKeys.keys, commandBus: commandBus!, videoDetail: queries['video-detail'], logger, registry: metricsRegistry }));
+    cleanup.push(await startUserErasure({ log, codec, keys: dataKeys.keys, commandBus: commandBus!, videoDetail: queries['video-detail'], readYourWrites: reader?.readYourWrites ?? readModels!.readYourWrites, logger, registry: metricsRegistry }));
     const app = await buildGateway({
       config: gatewayConfigOf(config),
       mediaUrls,

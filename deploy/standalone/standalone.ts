@@ -121,6 +121,8 @@ export async function startStandalone(config: StreamWaveConfig, observe: Pick<Ga
     buildUserErasure({
       codec, keys: dataKeys, commandBus, logger: logger.child({ role: 'user-erasure' }),
       videosOf: async (userId) => (await readModels.readModels['video-detail'].listUserVideos(userId)).map((v) => v.videoId),
+      endOffsets: (topic) => log.endOffsets(topic),
+      videoDetailCovers: async (positions) => { await readModels.readYourWrites?.('video-detail', positions); },
     }),
     { logger: logger.child({ role: 'runtime' }), registry: metricsRegistry },
   );

@@ -8,16 +8,18 @@
  *    DeleteVideo carries nothing personal), which the media collector follows by removing their
  *    media, search by dropping them, and video detail by keeping a tombstone without their text.
  *
+ * Between the two it waits (bounded) until the video-detail read model has read the videos topic
+ * up to its end at that moment: once the key is gone no upload of the user can be accepted any
+ * more, so every video they ever started is then listed, also one accepted an instant before.
+ *
  * The read models forget the user on their own (they consume UserErased too). At-least-once:
  * both steps are idempotent (a video already deleted is refused and skipped, erasing an erased key
- * is a no-op), so a crash or a failure runs the record again. A video whose upload was accepted in
- * the instant before the erasure and that the video-detail read model did not list yet is not
- * deleted by this pass; its personal fields are shredded all the same.
+ * is a no-op), so a crash or a failure runs the record again.
  */
 import pino from 'pino';
 import type { CommandBus } from '../../commands/command-bus.port.ts';
 import { DomainError } from '../../domain/shared/event.ts';
-import type { LogRecord } from '../../platform/log/event-log.port.ts';
+import type { LogRecord, RecordMetadata } from '../../platform/log/event-log.port.ts';
 import type { DataKeyStore } from '../../platform/keys/data-key-store.port.ts';
 import type { EventCodec } from '../../schemas/event-codec.port.ts';
 import { TOPICS } from '../../schemas/topics.ts';
@@ -29,6 +31,10 @@ export interface UserErasureDeps {
   commandBus: CommandBus;
   /** Ids of the user's videos not yet deleted (video-detail `listUserVideos`). */
   videosOf(userId: string): Promise<string[]>;
+  /** End offsets of a topic (the log's `endOffsets`). */
+  endOffsets(topic: string): Promise<number[]>;
+  /** Waits (bounded, never throws) until video detail has read these records (the gateway's read-your-writes). */
+  videoDetailCovers(positions: RecordMetadata[]): Promise<void>;
   /** ms since the epoch (the DeleteVideo commands' `metadata.now`). Default Date.now. */
   now?: () => number;
   logger?: pino.Logger;
@@ -50,6 +56,8 @@ export function buildUserErasure(deps: UserErasureDeps): ProcessorNode {
       if (event.type !== 'UserErased') return;
       const { userId } = event.data;
       await deps.keys.erase(userId);
+      const ends = await deps.endOffsets(TOPICS.videos);
+      await deps.videoDetailCovers(ends.flatMap((end, partition) => (end > 0 ? [{ topic: TOPICS.videos, partition, offset: end - 1 }] : [])));
       let deleted = 0;
       for (const videoId of await deps.videosOf(userId)) {
         try {
