@@ -78,7 +78,7 @@ import { createRedisClient, redisReady } from '../../platform/redis/redis-client
 import type { Redis } from 'ioredis';
 import { createRedisCurrentInstanceStore } from '../../projections/replay/redis-current-instance-store.adapter.ts';
 import { redisReadModels } from './server-read-models.ts';
-import { openDataKeys, startUserErasure } from './data-keys.ts';
+import { openDataKeys, startUserErasure } from '../shared/data-keys.ts';
 import type { PersonalDataCipher } from '../../schemas/codec/personal-data.ts';
 import { CLUSTER_ROLES, isClusterRole, missingReadModelServers, replaysElsewhere, secretsFromDataDirOf, type ClusterRole } from './role-support.ts';
 import { openReadModelReader } from './read-model-reader.ts';

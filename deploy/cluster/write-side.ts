@@ -38,7 +38,7 @@ export interface WriteSideDeps {
   log: EventLog;
   codec: EventCodec;
   registryApi: SchemaRegistryApi;
-  /** Crypto-shredding of the command fields marked `personal-data` (issue 13; deploy/cluster/data-keys.ts). */
+  /** Crypto-shredding of the command fields marked `personal-data` (issue 13; deploy/shared/data-keys.ts). */
   personalData: PersonalDataCipher;
   /** The role's object store (the reaper aborts abandoned multipart uploads on it). */
   objectStore: Pick<ObjectStore, 'abortMultipartUpload' | 'exists'>;

@@ -25,7 +25,7 @@ import { describeLog } from '../../platform/log/log-overview.ts';
 import { adminRoutes } from '../../gateway/routes/admin/index.ts';
 import { startTranscoderNodes } from '../shared/transcoder-wiring.ts';
 import { buildMediaCollector } from '../../processors/media-collector/media-collector.processor.ts';
-import { buildUserErasure } from '../../processors/user-erasure/user-erasure.processor.ts';
+import { startUserErasure } from '../shared/data-keys.ts';
 import { createEmbeddedDataKeyStore } from '../../platform/keys/embedded-data-key-store.adapter.ts';
 import { createPersonalDataCipher } from '../../schemas/codec/personal-data.ts';
 import { runProcessor } from '../../processors/runtime/processor.runtime.ts';
@@ -116,16 +116,10 @@ export async function startStandalone(config: StreamWaveConfig, observe: Pick<Ga
     { logger: logger.child({ role: 'runtime' }), registry: metricsRegistry },
   );
   // Issue 13: deletes an erased user's videos and shreds their data key.
-  const userErasure = await runProcessor(
-    log,
-    buildUserErasure({
-      codec, keys: dataKeys, commandBus, logger: logger.child({ role: 'user-erasure' }),
-      videosOf: async (userId) => (await readModels.readModels['video-detail'].listUserVideos(userId)).map((v) => v.videoId),
-      endOffsets: (topic) => log.endOffsets(topic),
-      videoDetailCovers: async (positions) => { await readModels.readYourWrites?.('video-detail', positions); },
-    }),
-    { logger: logger.child({ role: 'runtime' }), registry: metricsRegistry },
-  );
+  const stopUserErasure = await startUserErasure({
+    log, codec, keys: dataKeys, commandBus, videoDetail: readModels.readModels['video-detail'], readYourWrites: readModels.readYourWrites,
+    logger, registry: metricsRegistry,
+  });
 
   const mediaUrls = mediaUrlSigningOf(config);
   const app = await buildGateway({
@@ -167,7 +161,7 @@ export async function startStandalone(config: StreamWaveConfig, observe: Pick<Ga
             { name: 'transcoder', close: () => transcoder.stop() },
             { name: 'chunk-encoder', close: () => chunkEncoder.stop() },
             { name: 'media-collector', close: () => mediaCollector.stop() },
-            { name: 'user-erasure', close: () => userErasure.stop() },
+            { name: 'user-erasure', close: stopUserErasure },
             { name: 'projections', close: () => projectionManager.close() },
             { name: 'log', close: () => log.close() },
             { name: 'data-keys', close: () => dataKeys.close() },

@@ -150,7 +150,7 @@ export interface PersonalDataCipher {
 
 /** The cipher over a data-key store. */
 export function createPersonalDataCipher(keys: DataKeyStore): PersonalDataCipher {
-  const mapField = async (v: unknown, shape: PersonalField['shape'], f: (s: string) => string): Promise<unknown> => {
+  const mapField = (v: unknown, shape: PersonalField['shape'], f: (s: string) => string): unknown => {
     if (shape === 'array') return Array.isArray(v) ? v.map((s) => (typeof s === 'string' ? f(s) : s)) : v;
     return typeof v === 'string' ? f(v) : v;
   };
@@ -167,7 +167,7 @@ export function createPersonalDataCipher(keys: DataKeyStore): PersonalDataCipher
         // Fail closed: personal data without a subject would reach the log in plaintext.
         if (typeof subject !== 'string') throw new DataKeyError('INVALID_SUBJECT', `${p.field} is personal data but its subject ${p.subject} is missing`);
         const key = await keys.getOrCreate(subject);
-        out[p.field] = await mapField(v, p.shape, (s) => encryptValue(key, subject, s));
+        out[p.field] = mapField(v, p.shape, (s) => encryptValue(key, subject, s));
       }
       return out;
     },
@@ -182,7 +182,7 @@ export function createPersonalDataCipher(keys: DataKeyStore): PersonalDataCipher
         if (!key && !(await keys.isErased(subject))) {
           throw new DataKeyError('KEY_STORE_IO', `no data key for ${subject} and no erasure of it: this key store is not the one the record was encrypted with`);
         }
-        value[p.field] = await mapField(v, p.shape, (s) => {
+        value[p.field] = mapField(v, p.shape, (s) => {
           if (!isEncrypted(s)) return s;
           if (!key) return ERASED_PLACEHOLDER;
           return decryptValue(key, subject, s) ?? s;

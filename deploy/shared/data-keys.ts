@@ -1,13 +1,14 @@
 /**
- * Cluster mode's data keys (issue 13, docs/adr/0009): every role that encodes or decodes events or
- * commands opens the same key store, so personal fields encrypted by one role decrypt in another.
+ * Data keys and the user-erasure processor, for both modes (issue 13, docs/adr/0009).
+ * `openDataKeys` is cluster mode's key store: every role that encodes or decodes events or
+ * commands opens the same one, so personal fields encrypted by one role decrypt in another.
  * - With Redis (STREAMWAVE_REDIS_URL): the Redis data-key store, shared by every process; an
  *   erasure evicts the key from every process's cache at once (pub/sub).
  * - Without Redis: the embedded store under `<dataDir>/keys`, which roles share only when they
  *   share the data dir (one machine); another process's cached key then survives an erasure until
  *   it restarts. Use Redis for anything but a single-machine trial.
- * Also starts the user-erasure processor in the roles that hold both a command bus and the
- * video-detail read model (gateway, all).
+ * `startUserErasure` runs the user-erasure processor where a command bus and the video-detail read
+ * model meet: standalone, and the cluster's gateway and all roles.
  */
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
@@ -41,7 +42,7 @@ export async function openDataKeys(o: { redis: Redis | undefined; dataDir: strin
   return { keys, personalData: createPersonalDataCipher(keys) };
 }
 
-/** Runs the user-erasure processor (consumer group `streamwave.user-erasure`); returns its stop. */
+/** Runs the user-erasure processor (consumer group `streamwave.user-erasure`) over the given read model; returns its stop. */
 export async function startUserErasure(o: {
   log: EventLog; codec: EventCodec; keys: DataKeyStore; commandBus: CommandBus; videoDetail: VideoDetailQueries;
   readYourWrites: ReadYourWrites | undefined; logger: pino.Logger; registry: Registry;
