@@ -1,9 +1,8 @@
 import { pino, type Logger } from 'pino';
-import { DataKeyError } from '../platform/keys/data-key-store.port.ts';
 import type { Decider } from '../domain/shared/decider.ts';
 import { keyOf, type DomainEvent } from '../domain/events.ts';
 import { TOPIC_OF } from '../schemas/topics.ts';
-import type { EventCodec } from '../schemas/event-codec.port.ts';
+import { CodecError, type EventCodec } from '../schemas/event-codec.port.ts';
 import { tpKey, type EventLog, type LogRecord } from '../platform/log/event-log.port.ts';
 import { partitionForKey } from '../platform/log/partitioner.ts';
 import { createTopicFollower, type TopicFollower } from './topic-follower.ts';
@@ -159,8 +158,8 @@ export function createAggregateStateCache(opts: AggregateStateCacheOptions): Agg
     try {
       return await codec.decode(r.value);
     } catch (err) {
-      // The key store unreachable is an outage, not a bad record: never lose the state (issue 13).
-      if (err instanceof DataKeyError) throw err;
+      // Only a CodecError is a bad record; an outage (the data-key store, issue 13) must not lose state.
+      if (!(err instanceof CodecError)) throw err;
       logger.warn({ err, topic: r.topic, partition: r.partition, offset: r.offset }, `skipping undecodable record while ${purpose}`);
       return undefined;
     }

@@ -47,7 +47,7 @@ import {
   USERNAME_RESERVATIONS_CHANGELOG,
   COMMAND_POSITIONS_CHANGELOG,
 } from '../../schemas/topics.ts';
-import type { EventCodec } from '../../schemas/event-codec.port.ts';
+import { CodecError, type EventCodec } from '../../schemas/event-codec.port.ts';
 import type { CommandCodec, CommandOutcome, CommandRecord } from '../../schemas/command-codec.port.ts';
 import { supportsTransactions, tpKey, type ConsumerHandle, type EventLog, type LogRecord, type OutputRecord, type RecordMetadata } from '../../platform/log/event-log.port.ts';
 import { createAggregateStateCache } from '../../commands/aggregate-state-cache.ts';
@@ -208,10 +208,10 @@ export async function runCommandProcessor(opts: CommandProcessorOptions): Promis
 
   async function decodeCommand(r: LogRecord): Promise<CommandRecord | undefined> {
     try {
-      if (r.value === null) throw new Error('empty record');
+      if (r.value === null) throw new CodecError('EMPTY_RECORD', 'empty record');
       return await commands.decode(r.value);
     } catch (err) {
-      if (err instanceof DataKeyError) throw err; // key store down: an outage, the batch is redelivered (issue 13)
+      if (!(err instanceof CodecError)) throw err; // not a bad record but an outage (the data-key store): redelivered
       tally.skipped++;
       decidedTotal?.inc({ outcome: 'skipped' });
       logger.warn({ err, partition: r.partition, offset: r.offset }, 'skipping a command record that cannot be decoded (no reply address: its sender times out)');

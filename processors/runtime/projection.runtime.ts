@@ -6,7 +6,6 @@
  * checkpoint in one store commit. A crash at any point neither skips nor double-applies an event.
  * With a prom-client registry it reports the projection metrics of projection-metrics.ts.
  */
-import { DataKeyError } from '../../platform/keys/data-key-store.port.ts';
 import pino from 'pino';
 import type { Registry } from 'prom-client';
 import type { DomainEvent } from '../../domain/events.ts';
@@ -14,7 +13,7 @@ import type {
   ConsumerHandle, EventLog, LogRecord, OffsetMap, RecordMetadata, TopicPartition,
 } from '../../platform/log/event-log.port.ts';
 import { tpKey } from '../../platform/log/event-log.port.ts';
-import type { EventCodec } from '../../schemas/event-codec.port.ts';
+import { CodecError, type EventCodec } from '../../schemas/event-codec.port.ts';
 import { projectionMetricsOn } from './projection-metrics.ts';
 import type { DecodedRecord, ProjectionNode } from './topology.port.ts';
 
@@ -121,8 +120,9 @@ export function createProjectionStep(node: ProjectionNode, codec: EventCodec, tr
         try {
           event = await codec.decode(record.value);
         } catch (err) {
-          // The key store unreachable is an outage, not a bad record: retry the batch (issue 13).
-          if (err instanceof DataKeyError) throw err;
+          // Only a CodecError is a bad record (the port's contract); anything else, e.g. the data-key
+          // store unreachable (issue 13), is an outage: the batch is retried.
+          if (!(err instanceof CodecError)) throw err;
           logger.warn({ ...at, err }, 'projection: skipping undecodable record');
         }
       }
