@@ -33,6 +33,7 @@
  * Subjects are file names: on a case-insensitive file system (macOS' default) `Alice` and `alice`
  * would share a file. StreamWave's subjects are user ids of fixed case.
  */
+import { pidAlive } from '../shared/pid-alive.ts';
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, readdir, readFile, realpath, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -215,7 +216,7 @@ async function recover(dir: string, logger: Logger): Promise<void> {
       continue;
     }
     const pid = TEMP_FILE.exec(name)?.[1];
-    if (pid === undefined || Number(pid) === process.pid || processAlive(Number(pid))) continue;
+    if (pid === undefined || Number(pid) === process.pid || pidAlive(Number(pid))) continue;
     const path = join(dir, name);
     // A temp name that was linked to a key (a crash between link and unlink) shares the key's inode: unlink only.
     const st = await stat(path).catch(() => undefined);
@@ -258,14 +259,6 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Runs `fn`; a DataKeyError passes through, any other error becomes `KEY_STORE_IO` with it as cause. */
 async function io<T>(what: string, fn: () => Promise<T>): Promise<T> {

@@ -3,6 +3,7 @@
  * holding `pid@host`. One process (and one instance within it) owns the log at a time; a lock left
  * by a dead process (kill -9) is taken over.
  */
+import { pidAlive } from '../../shared/pid-alive.ts';
 import { open, readFile, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -18,14 +19,6 @@ export interface DataDirLock {
 /** Data directories opened by this process (the pid in LOCK cannot tell two instances apart). */
 const openInProcess = new Set<string>();
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Takes the lock of `dir` (which must exist).
