@@ -5,6 +5,7 @@
  * (deploy/ picks embedded files, tests pick in-memory stores).
  */
 import pino from 'pino';
+import type { Pseudonyms } from '../platform/keys/pseudonyms.ts';
 import { VIEW_RULE_VERSION } from '../domain/view/view-rule.ts';
 import type { ProjectionNode } from '../processors/runtime/topology.port.ts';
 import type { ReplayableProjection } from './replay/replay.port.ts';
@@ -41,7 +42,8 @@ export const isKeyValueReadModel = (name: string): name is KeyValueReadModel => 
  */
 export const READ_MODEL_CONTENT_VERSIONS: Partial<Record<ReadModelName, string>> = {
   [VIDEO_DETAIL]: `view-rule/${VIEW_RULE_VERSION}`,
-  [ANALYTICS]: `view-rule/${VIEW_RULE_VERSION}`,
+  // Viewer ids became pseudonyms (issue 13): an instance holding raw user ids is rebuilt.
+  [ANALYTICS]: `view-rule/${VIEW_RULE_VERSION}+viewer-pseudonyms/1`,
 };
 
 /** `<name>/<version>` a key-value read model records in its store (LAYOUT_KEY). */
@@ -64,6 +66,11 @@ export interface ReadModelOptions {
   logger?: pino.Logger;
   /** Wall clock of search cursors, ms. Default Date.now. */
   now?: () => number;
+  /**
+   * Pseudonyms of analytics viewer ids: keyedPseudonyms over the deployment's data keys (issue 13).
+   * Default: hashed pseudonyms (never the raw id, but not unlinked by an erasure).
+   */
+  viewerPseudonyms?: Pseudonyms;
 }
 
 /** Opens read model `name` on its store as a projection node (not running yet). */
@@ -76,7 +83,7 @@ export async function openReadModel<K extends ReadModelName>(name: K, stores: Re
     case COMMENTS: node = createCommentsProjection({ store: await kv(COMMENTS), logger }); break;
     case USER_ACCOUNTS: node = createUserAccountsProjection({ store: await kv(USER_ACCOUNTS), logger }); break;
     case WATCH_HISTORY: node = createWatchHistoryProjection({ store: await kv(WATCH_HISTORY), logger }); break;
-    case ANALYTICS: node = createAnalyticsProjection({ store: await stores.analytics(), logger }); break;
+    case ANALYTICS: node = createAnalyticsProjection({ store: await stores.analytics(), viewerPseudonyms: opts.viewerPseudonyms, logger }); break;
     case SEARCH: node = createSearchProjection({ snapshots: stores.searchSnapshots(), cursorSecret: opts.searchCursorSecret, now: opts.now, logger }); break;
     default: throw new RangeError(`unknown read model ${String(name)}`);
   }

@@ -18,7 +18,7 @@ import { createAvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
 import { createInProcessSchemaRegistryApi } from '../../schemas/codec/schema-registry-api.ts';
 import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts';
 import { createEmbeddedDataKeyStore } from '../../platform/keys/embedded-data-key-store.adapter.ts';
-import { createPersonalDataCipher } from '../../schemas/codec/personal-data.ts';
+import { dataKeysOver } from '../../deploy/shared/data-keys.ts';
 import { createFileCurrentInstanceStore, embeddedReadModels } from '../../deploy/shared/embedded-read-models.ts';
 import { createAdminClient, resolveAdminToken } from './admin-client.ts';
 
@@ -107,9 +107,10 @@ async function replayOffline(name: ReadModelName, from: { fromBeginning: true } 
   const t0 = Date.now();
   try {
     await registry.start();
-    const codec = createAvroEventCodec({ registry: createInProcessSchemaRegistryApi(registry), personalData: createPersonalDataCipher(dataKeys) });
+    const { personalData, viewerPseudonyms } = dataKeysOver(dataKeys);
+    const codec = createAvroEventCodec({ registry: createInProcessSchemaRegistryApi(registry), personalData });
     // Queries are never served from this process, so search cursors need no stable key here.
-    const slots = embeddedReadModels({ dataDir, searchCursorSecret: randomBytes(32) });
+    const slots = embeddedReadModels({ dataDir, searchCursorSecret: randomBytes(32), viewerPseudonyms });
     const manager = createProjectionManager<Record<string, unknown>>({
       log,
       codec,

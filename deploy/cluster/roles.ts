@@ -223,9 +223,9 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     // Issue 9: with the servers configured, the read models live on Redis, ClickHouse and Typesense
     // and their current-instance pointers in Redis; otherwise on the embedded adapters under `projectionDir`.
     const storesOf = (projectionDir: string) => {
-      const embedded = embeddedReadModels({ dataDir: projectionDir, searchCursorSecret: config.cursorSecret, logger: logger.child({ component: 'projections' }) });
+      const embedded = embeddedReadModels({ dataDir: projectionDir, searchCursorSecret: config.cursorSecret, viewerPseudonyms: dataKeys.viewerPseudonyms, logger: logger.child({ component: 'projections' }) });
       if (!redis) return { projections: embedded, pointers: createFileCurrentInstanceStore(projectionDir) };
-      const { models: projections, pointersOver } = redisReadModels({ redis, countErrors: (adapter, port) => countAdapterErrors(metricsRegistry, adapter, port), fallback: embedded, clickhouse: config.servers.clickhouse, typesense: config.servers.typesense, searchCursorSecret: config.cursorSecret, logger: logger.child({ component: 'projections' }) });
+      const { models: projections, pointersOver } = redisReadModels({ redis, countErrors: (adapter, port) => countAdapterErrors(metricsRegistry, adapter, port), fallback: embedded, clickhouse: config.servers.clickhouse, typesense: config.servers.typesense, searchCursorSecret: config.cursorSecret, viewerPseudonyms: dataKeys.viewerPseudonyms, logger: logger.child({ component: 'projections' }) });
       return { projections, pointers: pointersOver(createRedisCurrentInstanceStore(redis)) };
     };
     if (gatewayReadsServers) {

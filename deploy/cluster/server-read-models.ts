@@ -14,6 +14,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { pino } from 'pino';
+import type { Pseudonyms } from '../../platform/keys/pseudonyms.ts';
 import { READ_MODELS, type ReadModelName } from '../../projections/read-model.port.ts';
 import { isKeyValueReadModel, onlyStores, replayableReadModel, type KeyValueReadModel } from '../../projections/read-models.ts';
 import { checkInstanceId, instanceDatabase, instancesOfDatabases, isInstanceId, PRIMARY_INSTANCE } from '../../projections/replay/replay.port.ts';
@@ -45,6 +46,8 @@ export interface ServerReadModelsOptions {
   countErrors?: <T extends object>(adapter: string, port: T) => T;
   /** HMAC key of search cursors (the same on every gateway: STREAMWAVE_CURSOR_SECRET). */
   searchCursorSecret: string | Buffer;
+  /** Pseudonyms of analytics viewer ids (ReadModelOptions.viewerPseudonyms). */
+  viewerPseudonyms?: Pseudonyms;
   logger: pino.Logger;
 }
 
@@ -56,7 +59,7 @@ export interface ServerReadModelsOptions {
  */
 export function redisReadModels(opts: ServerReadModelsOptions): { models: ReplayableReadModels; pointersOver(inner: CurrentInstanceStore): CurrentInstanceStore } {
   const instancesKey = (name: string) => `sw:{${name}}:instances`;
-  const readModelOptions = { searchCursorSecret: opts.searchCursorSecret, logger: opts.logger };
+  const readModelOptions = { searchCursorSecret: opts.searchCursorSecret, viewerPseudonyms: opts.viewerPseudonyms, logger: opts.logger };
   const keyValue = <K extends ReadModelName>(name: K & KeyValueReadModel) => replayableReadModel(name, {
     stores: (id) => onlyStores({
       async keyValue(kv, layout) {
@@ -110,7 +113,7 @@ export function typesenseClient(ts: NonNullable<ServersConfig['typesense']>): Ty
  * Analytics on a ClickHouse server: instance `primary` in database `<db>` (STREAMWAVE_CLICKHOUSE_DATABASE,
  * default `streamwave`), a replay shadow `replay-<ts>` in `<db>_replay_<ts>` on the same server.
  */
-function clickhouseAnalytics(ch: NonNullable<ServersConfig['clickhouse']>, opts: Pick<ServerReadModelsOptions, 'searchCursorSecret' | 'logger' | 'countErrors'>): ReplayableReadModels['analytics'] {
+function clickhouseAnalytics(ch: NonNullable<ServersConfig['clickhouse']>, opts: Pick<ServerReadModelsOptions, 'searchCursorSecret' | 'viewerPseudonyms' | 'logger' | 'countErrors'>): ReplayableReadModels['analytics'] {
   const base = ch.database || ANALYTICS_DATABASE;
   const conn = { url: ch.url, username: ch.username, password: ch.password };
   return replayableReadModel('analytics', {
@@ -122,5 +125,5 @@ function clickhouseAnalytics(ch: NonNullable<ServersConfig['clickhouse']>, opts:
     }),
     destroy: (id) => dropClickHouseDatabase(conn, instanceDatabase(base, id)),
     instances: async () => instancesOfDatabases(base, await listClickHouseDatabases(conn, base)),
-  }, { searchCursorSecret: opts.searchCursorSecret, logger: opts.logger });
+  }, { searchCursorSecret: opts.searchCursorSecret, viewerPseudonyms: opts.viewerPseudonyms, logger: opts.logger });
 }

@@ -18,6 +18,8 @@ import type { CommandBus } from '../../commands/command-bus.port.ts';
 import type { DataKeyStore } from '../../platform/keys/data-key-store.port.ts';
 import { createEmbeddedDataKeyStore } from '../../platform/keys/embedded-data-key-store.adapter.ts';
 import { createRedisDataKeyStore } from '../../platform/keys/redis-data-key-store.adapter.ts';
+import { keyedPseudonyms, type Pseudonyms } from '../../platform/keys/pseudonyms.ts';
+import { ANALYTICS_VIEWER_PURPOSE } from '../../projections/analytics/analytics.projection.ts';
 import type { EventLog } from '../../platform/log/event-log.port.ts';
 import { runProcessor } from '../../processors/runtime/processor.runtime.ts';
 import { buildUserErasure } from '../../processors/user-erasure/user-erasure.processor.ts';
@@ -26,10 +28,12 @@ import { createPersonalDataCipher, type PersonalDataCipher } from '../../schemas
 import type { EventCodec } from '../../schemas/event-codec.port.ts';
 import type { ReadYourWrites } from '../../gateway/gateway.types.ts';
 
-/** A role's key store and the cipher its codecs use. */
+/** A role's key store, the cipher its codecs use and the pseudonyms its analytics stores. */
 export interface DataKeys {
   keys: DataKeyStore;
   personalData: PersonalDataCipher;
+  /** Analytics viewer pseudonyms keyed by each viewer's data key (platform/keys/pseudonyms.ts). */
+  viewerPseudonyms: Pseudonyms;
 }
 
 /** Opens the key store (see the file comment). Close `keys` on stop, before the Redis client. */
@@ -39,7 +43,12 @@ export async function openDataKeys(o: { redis: Redis | undefined; dataDir: strin
     ? await createRedisDataKeyStore({ client: o.redis, logger })
     : await createEmbeddedDataKeyStore({ dir: join(o.dataDir, 'keys'), logger });
   if (!o.redis) logger.warn('data keys in the data dir (no STREAMWAVE_REDIS_URL): roles must share it, and an erasure reaches other processes\' key caches only when they restart');
-  return { keys, personalData: createPersonalDataCipher(keys) };
+  return dataKeysOver(keys);
+}
+
+/** The cipher and the viewer pseudonyms over `keys` (standalone opens its embedded store itself). */
+export function dataKeysOver(keys: DataKeyStore): DataKeys {
+  return { keys, personalData: createPersonalDataCipher(keys), viewerPseudonyms: keyedPseudonyms(keys, ANALYTICS_VIEWER_PURPOSE) };
 }
 
 /** Runs the user-erasure processor (consumer group `streamwave.user-erasure`) over the given read model; returns its stop. */

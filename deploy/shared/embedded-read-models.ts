@@ -20,6 +20,7 @@
 import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import pino from 'pino';
+import type { Pseudonyms } from '../../platform/keys/pseudonyms.ts';
 import { writeFileAtomic } from '../../platform/files/atomic-file.ts';
 import { ANALYTICS_DATABASE } from '../../projections/analytics/analytics.sql.ts';
 import { createChdbAnalyticsStore, dropChdbDatabase, listChdbDatabases } from '../../projections/analytics/chdb-analytics-store.adapter.ts';
@@ -62,6 +63,8 @@ export function embeddedReadModels(opts: {
   dataDir: string;
   /** HMAC key of search cursors. */
   searchCursorSecret: string | Buffer;
+  /** Pseudonyms of analytics viewer ids (ReadModelOptions.viewerPseudonyms). */
+  viewerPseudonyms?: Pseudonyms;
   logger?: pino.Logger;
 }): ReplayableReadModels {
   const logger = opts.logger ?? pino({ level: 'silent' });
@@ -70,7 +73,7 @@ export function embeddedReadModels(opts: {
   const dirOf = (name: ReadModelName, id: string) => (checkInstanceId(id) === PRIMARY_INSTANCE ? join(base, name) : join(base, 'replays', name, id));
   const chdbPath = join(base, 'analytics');
   const exists = (path: string) => stat(path).then(() => true, () => false);
-  const readModelOptions = { searchCursorSecret: opts.searchCursorSecret, logger };
+  const readModelOptions = { searchCursorSecret: opts.searchCursorSecret, viewerPseudonyms: opts.viewerPseudonyms, logger };
 
   const fileBacked = <K extends ReadModelName>(name: K) => replayableReadModel(name, {
     stores: (id) => onlyStores({

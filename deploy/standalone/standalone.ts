@@ -25,9 +25,8 @@ import { describeLog } from '../../platform/log/log-overview.ts';
 import { adminRoutes } from '../../gateway/routes/admin/index.ts';
 import { startTranscoderNodes } from '../shared/transcoder-wiring.ts';
 import { buildMediaCollector } from '../../processors/media-collector/media-collector.processor.ts';
-import { startUserErasure } from '../shared/data-keys.ts';
+import { dataKeysOver, startUserErasure } from '../shared/data-keys.ts';
 import { createEmbeddedDataKeyStore } from '../../platform/keys/embedded-data-key-store.adapter.ts';
-import { createPersonalDataCipher } from '../../schemas/codec/personal-data.ts';
 import { runProcessor } from '../../processors/runtime/processor.runtime.ts';
 import { buildGateway, type GatewayDeps } from '../../gateway/app.ts';
 import { createInMemoryRateLimitStore } from '../../platform/rate-limit/in-memory/in-memory-rate-limit-store.adapter.ts';
@@ -62,10 +61,11 @@ export async function startStandalone(config: StreamWaveConfig, observe: Pick<Ga
   const log = await createEmbeddedEventLog({ dataDir: config.dataDir, logger: logger.child({ role: 'log' }) });
   // Issue 13: per-user data keys outside the log (docs/adr/0009); erasing a user deletes theirs.
   const dataKeys = await createEmbeddedDataKeyStore({ dir: dir('keys'), logger: logger.child({ role: 'data-keys' }) });
+  const { personalData, viewerPseudonyms } = dataKeysOver(dataKeys);
   const registry = createSchemaRegistry({ log, logger: logger.child({ role: 'schema-registry' }) });
   await registry.start();
   const registryApi = createInProcessSchemaRegistryApi(registry);
-  const codec = createAvroEventCodec({ registry: registryApi, personalData: createPersonalDataCipher(dataKeys), logger: logger.child({ role: 'codec' }) });
+  const codec = createAvroEventCodec({ registry: registryApi, personalData, logger: logger.child({ role: 'codec' }) });
   await codec.registerAll();
 
   const commandBus = createCommandBus({
@@ -78,7 +78,7 @@ export async function startStandalone(config: StreamWaveConfig, observe: Pick<Ga
   const projectionManager = createProjectionManager({
     log,
     codec,
-    projections: embeddedReadModels({ dataDir: config.dataDir, searchCursorSecret: config.cursorSecret, logger: logger.child({ role: 'projections' }) }),
+    projections: embeddedReadModels({ dataDir: config.dataDir, searchCursorSecret: config.cursorSecret, viewerPseudonyms, logger: logger.child({ role: 'projections' }) }),
     pointers: createFileCurrentInstanceStore(config.dataDir),
     logger: logger.child({ role: 'projection-manager' }),
     registry: metricsRegistry,

@@ -9,7 +9,10 @@ import type { VideoAnalytics } from './analytics.port.ts';
 export interface HeartbeatRow {
   video_id: string;
   session_id: string;
-  /** '' when anonymous. */
+  /**
+   * The viewer's pseudonym (platform/keys/pseudonyms.ts: keyed by the viewer's data key, so an
+   * erasure unlinks it), never the user id; '' when anonymous.
+   */
   viewer_id: string;
   /** Cumulative seconds watched in the session. */
   watched_seconds: number;

@@ -12,7 +12,10 @@ import { sharedAvroTestCodec } from '../../test/support/avro-test-codec.ts';
 import { appendEvents, createScriptedLog, driveReadModel, inMemoryStores, within } from '../testing/projection-test-kit.ts';
 import { Session } from 'chdb';
 import { createChdbAnalyticsStore } from './chdb-analytics-store.adapter.ts';
-import { createAnalyticsProjection } from './analytics.projection.ts';
+import { ANALYTICS_VIEWER_PURPOSE, createAnalyticsProjection } from './analytics.projection.ts';
+import type { AnalyticsStore, HeartbeatRow } from './analytics-store.port.ts';
+import { createEmbeddedDataKeyStore } from '../../platform/keys/embedded-data-key-store.adapter.ts';
+import { keyedPseudonyms } from '../../platform/keys/pseudonyms.ts';
 
 const codec = await sharedAvroTestCodec();
 const root = await mkdtemp(join(tmpdir(), 'sw-an-'));
@@ -56,6 +59,44 @@ describe('analytics projection (chDB)', () => {
           await driver.close();
         }
       });
+    }
+  });
+
+  test('viewer ids are stored as pseudonyms keyed by the viewer\'s data key; an erasure unlinks them and a replay keeps the counts (issue 13)', async () => {
+    const keys = await createEmbeddedDataKeyStore({ dir: join(root, 'keys') });
+    const viewerPseudonyms = keyedPseudonyms(keys, ANALYTICS_VIEWER_PURPOSE);
+    const log = await createScriptedLog();
+    await appendEvents(log, codec, [...script, hb('v1', 's5', 30, 'u2', at(10, 3, 0))]);
+    /** Runs the projection into a fresh table; returns the rows it inserted and the video's numbers. */
+    const build = async () => {
+      const rows: HeartbeatRow[] = [];
+      const inner = await freshStore();
+      const store: AnalyticsStore = { ...inner, insertHeartbeats: (r) => { rows.push(...r); return inner.insertHeartbeats(r); } };
+      const p = createAnalyticsProjection({ store, viewerPseudonyms });
+      const h = await runProjection(p, { log, codec });
+      try {
+        await within(h.caughtUp(), 10_000, 'caughtUp');
+        return { rows, analytics: await p.queries.videoAnalytics('v1') };
+      } finally {
+        await h.stop();
+        await p.close();
+      }
+    };
+    try {
+      const live = await build();
+      const viewerIds = new Set(live.rows.map((r) => r.viewer_id).filter(Boolean));
+      assert.equal(viewerIds.size, 2, 'one pseudonym per signed-in viewer');
+      for (const v of viewerIds) assert.match(v, /^k1\./);
+      assert.ok(live.rows.every((r) => !/u1|u2/.test(r.viewer_id)), 'no user id is stored');
+      assert.equal(live.rows.filter((r) => r.session_id === 's3').every((r) => r.viewer_id === ''), true, 'anonymous stays anonymous');
+      assert.equal(live.analytics.unique_viewers, 3, 'u1 (two sessions), u2 and the anonymous s4 (s3 stayed under 10 s)');
+
+      await keys.erase('u1');
+      assert.ok(!viewerIds.has(await viewerPseudonyms.of('u1')), 'after the erasure the stored pseudonym cannot be recomputed from the id');
+      const replayed = await build();
+      assert.deepEqual(replayed.analytics, live.analytics, 'a replay after the erasure counts the same');
+    } finally {
+      await keys.close();
     }
   });
 

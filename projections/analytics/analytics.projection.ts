@@ -1,4 +1,5 @@
 import pino from 'pino';
+import { hashedPseudonyms, type Pseudonyms } from '../../platform/keys/pseudonyms.ts';
 import { TOPICS } from '../../schemas/topics.ts';
 import type { ProjectionBatch, ProjectionNode } from '../../processors/runtime/topology.port.ts';
 import type { AnalyticsQueries } from './analytics.port.ts';
@@ -14,28 +15,50 @@ export const ANALYTICS_FETCH_WAIT_MS = 200;
 
 export const ANALYTICS = 'analytics';
 
+/** Purpose of the viewer pseudonyms (platform/keys/pseudonyms.ts): one purpose, one column. */
+export const ANALYTICS_VIEWER_PURPOSE = 'analytics.viewer';
+
 export interface AnalyticsProjectionDeps {
   store: AnalyticsStore;
+  /**
+   * Pseudonyms of viewer ids (issue 13): keyedPseudonyms(data keys, ANALYTICS_VIEWER_PURPOSE) in
+   * the deployments. Default: hashed pseudonyms (tests and tools without a key store).
+   */
+  viewerPseudonyms?: Pseudonyms;
   logger?: pino.Logger;
 }
 
 /**
  * Creator analytics read model: every record of the views topic becomes one row (a heartbeat, or
  * a skip marker with video_id '' for an undecodable record), inserted once per batch. The
- * checkpoint is the table's own max(offset)+1, so the insert IS the checkpoint commit.
+ * checkpoint is the table's own max(offset)+1, so the insert IS the checkpoint commit. A viewer
+ * is stored as a pseudonym, never as the user id (issue 13): unique viewers stay exact, and an
+ * erasure (which deletes the data key the pseudonym is keyed with) unlinks the user's rows.
  * Serves `AnalyticsQueries` (view rule v2; v1 for heartbeats without a session start).
  */
 export function createAnalyticsProjection(deps: AnalyticsProjectionDeps): ProjectionNode<AnalyticsQueries> {
   const logger = deps.logger ?? pino({ level: 'silent' });
   const { store } = deps;
+  const pseudonyms = deps.viewerPseudonyms ?? hashedPseudonyms(ANALYTICS_VIEWER_PURPOSE);
+
+  /** viewer id → pseudonym for the viewers of one batch (a replay batch holds few viewers, many heartbeats). */
+  async function viewersOf(batch: ProjectionBatch): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const { event } of batch.records) {
+      const id = event?.type === 'VideoViewed' ? event.data.viewerId : null;
+      if (id && !out.has(id)) out.set(id, await pseudonyms.of(id));
+    }
+    return out;
+  }
 
   async function applyBatch(batch: ProjectionBatch): Promise<void> {
+    const viewers = await viewersOf(batch);
     const rows: HeartbeatRow[] = batch.records.map(({ record, event }) => {
       const pos = { topic: record.topic, partition: record.partition, offset: record.offset };
       if (event?.type === 'VideoViewed') {
         const d = event.data;
         return {
-          video_id: d.videoId, session_id: d.sessionId, viewer_id: d.viewerId ?? '', watched_seconds: d.watchedSeconds,
+          video_id: d.videoId, session_id: d.sessionId, viewer_id: d.viewerId ? viewers.get(d.viewerId)! : '', watched_seconds: d.watchedSeconds,
           video_duration_seconds: d.videoDurationSeconds, viewed_at: d.viewedAt, session_started_at: d.sessionStartedAt ?? null, ...pos,
         };
       }

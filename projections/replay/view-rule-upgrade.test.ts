@@ -25,6 +25,7 @@ import type { EventCodec } from '../../schemas/event-codec.port.ts';
 import { createJsonEventCodec } from '../../test/support/json-event-codec.ts';
 import { appendEvents, createScriptedLog, within } from '../testing/projection-test-kit.ts';
 import { createProjectionManager } from './projection-manager.ts';
+import { READ_MODEL_CONTENT_VERSIONS } from '../read-models.ts';
 
 const root = await mkdtemp(join(tmpdir(), 'sw-vr-upgrade-'));
 after(() => rm(root, { recursive: true, force: true }));
@@ -105,7 +106,7 @@ test('view rule v1 → v2: the read models that count views are rebuilt into sha
     const an = manager.get('analytics');
     // Rebuilds started on their own, for the two read models that count views only.
     const started = manager.listReplays();
-    assert.deepEqual(started.map((s) => [s.projection, s.status, s.contentVersion]).sort(), [['analytics', 'running', 'view-rule/v2'], ['video-detail', 'running', 'view-rule/v2']]);
+    assert.deepEqual(started.map((s) => [s.projection, s.status, s.contentVersion]).sort(), [['analytics', 'running', READ_MODEL_CONTENT_VERSIONS.analytics], ['video-detail', 'running', READ_MODEL_CONTENT_VERSIONS['video-detail']]]);
     for (const s of started) assert.match(s.reason ?? '', /content version unrecorded .* → view-rule\/v2/);
 
     // Shadows held: the old instances keep serving their v1 numbers (the attack counted in full).
@@ -120,7 +121,7 @@ test('view rule v1 → v2: the read models that count views are rebuilt into sha
     for (const s of final) {
       assert.equal(s.consumed, s.total);
       assert.equal(manager.get(s.projection as keyof typeof projections).current().instanceId, s.instanceId);
-      assert.equal((await pointers.load(s.projection))?.contentVersion, 'view-rule/v2');
+      assert.equal((await pointers.load(s.projection))?.contentVersion, READ_MODEL_CONTENT_VERSIONS[s.projection as 'analytics']);
     }
     assert.equal(await exists(join(dataDir, 'projections', 'video-detail')), false, 'the v1 key-value store is deleted after the swap');
 
