@@ -26,6 +26,7 @@ import { adminRoutes } from '../../gateway/routes/admin/index.ts';
 import { startTranscoderNodes } from '../shared/transcoder-wiring.ts';
 import { buildMediaCollector } from '../../processors/media-collector/media-collector.processor.ts';
 import { dataKeysOver, startUserErasure } from '../shared/data-keys.ts';
+import { upgradePersonalData } from './personal-data-upgrade.ts';
 import { createEmbeddedDataKeyStore } from '../../platform/keys/embedded-data-key-store.adapter.ts';
 import { runProcessor } from '../../processors/runtime/processor.runtime.ts';
 import { buildGateway, type GatewayDeps } from '../../gateway/app.ts';
@@ -58,6 +59,8 @@ export async function startStandalone(config: StreamWaveConfig, observe: Pick<Ga
     return d;
   };
 
+  // Issue 13: plaintext personal fields of a data dir written before crypto-shredding are rewritten encrypted, once.
+  await upgradePersonalData(config.dataDir, logger.child({ role: 'personal-data-upgrade' }));
   const log = await createEmbeddedEventLog({ dataDir: config.dataDir, logger: logger.child({ role: 'log' }) });
   // Issue 13: per-user data keys outside the log (docs/adr/0009); erasing a user deletes theirs.
   const dataKeys = await createEmbeddedDataKeyStore({ dir: dir('keys'), logger: logger.child({ role: 'data-keys' }) });

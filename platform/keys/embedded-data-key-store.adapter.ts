@@ -40,6 +40,7 @@ import { join, resolve } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { pino, type Logger } from 'pino';
 import { fsyncDir, writeFileAtomic } from '../files/atomic-file.ts';
+import { shredFile } from '../files/shred-file.ts';
 import { checkSubject, DATA_KEY_BYTES, DataKeyError, type DataKeyStore } from './data-key-store.port.ts';
 
 export interface EmbeddedDataKeyStoreOptions {
@@ -226,27 +227,6 @@ async function recover(dir: string, logger: Logger): Promise<void> {
     touched = true;
   }
   if (touched) await fsyncDir(dir);
-}
-
-/**
- * Overwrites the file's bytes with zeros, fdatasyncs, unlinks it. False when it did not exist.
- * (Every name of the inode sees the zeros; the caller fsyncs the directory.)
- */
-async function shredFile(path: string): Promise<boolean> {
-  let fh;
-  try { fh = await open(path, 'r+'); } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw e;
-  }
-  try {
-    const { size } = await fh.stat();
-    if (size > 0) await fh.write(Buffer.alloc(size), 0, size, 0);
-    await fh.datasync();
-  } finally { await fh.close(); }
-  try { await unlink(path); } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
-  return true;
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -21,8 +21,8 @@
  * `pd1.` + base64url(IV (12 random bytes) ‖ AES-256-GCM ciphertext ‖ tag (16 bytes)), with the
  * subject id as additional authenticated data (a ciphertext moved to another subject's record does
  * not decrypt). A value without the prefix, or one that does not authenticate, is plaintext written
- * before issue 13 and is passed through as it is (erasing those needs a migration that rewrites
- * them encrypted; not built yet).
+ * before issue 13 and is passed through as it is (the upgrade rewrites such records encrypted:
+ * processors/migrations/personal-data-migration.ts, {@link holdsPlaintext}).
  *
  * ## When the key is gone
  * An encrypted value whose subject was erased decodes as {@link ERASED_PLACEHOLDER}.
@@ -100,6 +100,15 @@ function valueAt(value: Json, path: string): unknown {
   let v: unknown = value;
   for (const name of path.split('.')) v = v !== null && typeof v === 'object' ? (v as Json)[name] : undefined;
   return v;
+}
+
+/**
+ * True when `v`, the value of a marked field, holds personal data in plaintext: a non-empty string
+ * (or an array with one) not in the encrypted format — written before issue 13.
+ */
+export function holdsPlaintext(v: unknown): boolean {
+  const plain = (s: unknown) => typeof s === 'string' && s !== '' && !isEncrypted(s);
+  return Array.isArray(v) ? v.some(plain) : plain(v);
 }
 
 /** True when `value` is in the encrypted format (it may still fail to authenticate). */

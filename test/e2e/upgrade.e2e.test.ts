@@ -12,19 +12,18 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { ApiError, StreamWaveClient } from '../../cli/client/streamwave-client.ts';
 import { heartbeat, startPlayback } from '../support/playback.ts';
 import { uploadFile, waitForProcessing } from '../../cli/client/upload-file.ts';
 import { startStandaloneProcess, type StandaloneProcess } from '../support/standalone-process.ts';
 import { makeClip } from '../support/make-media.ts';
 import { parseMaster } from '../support/media-check.ts';
+import { get, type Answer } from '../support/http-answer.ts';
+import { extractRelease, releaseMissing, waitCaughtUp } from '../support/previous-release.ts';
 
 /**
  * The previous version: the last release before the read models were renamed and split (the
@@ -33,21 +32,7 @@ import { parseMaster } from '../support/media-check.ts';
  * (read models, checkpoints, consumer groups, log format) when that change needs its own upgrade check.
  */
 const PREVIOUS = 'dae6ddee42a97e63e0e75ff1e63dfffb010eccbf';
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CATCH_UP_MS = 120_000;
-const run = promisify(execFile);
-
-/** Why the previous version cannot be extracted (tarball, shallow clone, no git), or null. */
-function previousMissing(): string | null {
-  try {
-    execFileSync('git', ['-C', root, 'cat-file', '-e', `${PREVIOUS}^{commit}`], { stdio: 'ignore' });
-    return null;
-  } catch {
-    return `commit ${PREVIOUS} (the previous release) is not in the git history at ${root} (a tarball or a shallow clone?)`;
-  }
-}
-
-type Answer = { status: number; body: unknown };
 
 /**
  * The current answer without the fields added since PREVIOUS (additive API changes, in the
@@ -64,16 +49,6 @@ function withoutAddedFields(key: string, a: Answer | undefined): Answer | undefi
 type Snapshot = Map<string, Answer>;
 interface User { name: string; email: string; password: string; id: string; client: StreamWaveClient }
 
-async function get(base: string, path: string, token?: string): Promise<Answer> {
-  const r = await fetch(base + path, { headers: token ? { authorization: `Bearer ${token}` } : {} });
-  const text = await r.text();
-  try {
-    return { status: r.status, body: JSON.parse(text) };
-  } catch {
-    return { status: r.status, body: text };
-  }
-}
-
 /** An analytics answer without the `view_rule_version` field the previous release did not have. */
 /**
  * Fields the current code adds to answers (issue 8): a fresh signed playback session on /stream,
@@ -89,32 +64,7 @@ function withoutNewFields(value: unknown): unknown {
   return Object.fromEntries(Object.entries(value).filter(([k]) => !FIELDS_NEW_IN_ISSUE_8.has(k)).map(([k, v]) => [k, withoutNewFields(v)]));
 }
 
-/** Every numeric leaf of the health JSON's `lag` object as [path, value]; non-numbers are reported as-is. */
-function lagLeaves(v: unknown, path = 'lag'): [string, unknown][] {
-  if (v !== null && typeof v === 'object') return Object.entries(v).flatMap(([k, x]) => lagLeaves(x, `${path}.${k}`));
-  return [[path, v]];
-}
-
-/** Waits until /health is 200 and every consumer lag it reports is 0; fails naming what still lags. */
-async function waitCaughtUp(url: string, timeoutMs = CATCH_UP_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = 'no answer';
-  for (;;) {
-    try {
-      const h = await get(url, '/health');
-      const lags = lagLeaves((h.body as { lag?: unknown }).lag);
-      const behind = lags.filter(([, v]) => v !== 0);
-      if (h.status === 200 && lags.length > 0 && behind.length === 0) return;
-      last = h.status !== 200 ? `HTTP ${h.status}` : behind.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ');
-    } catch (e) {
-      last = String(e);
-    }
-    if (Date.now() > deadline) assert.fail(`${url} not caught up after ${timeoutMs / 1000} s; still lagging: ${last}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-const missing = previousMissing();
+const missing = releaseMissing(PREVIOUS);
 if (missing && process.env.CI && process.env.CI !== 'false') {
   test('upgrade from the previous release', () => {
     assert.fail(`${missing}. CI checkouts must have the full history (e.g. actions/checkout with fetch-depth: 0): ` +
@@ -193,13 +143,8 @@ describe('upgrade from the previous release', { skip: missing ? `${missing}; run
 
   before(async () => {
     tmp = await mkdtemp(join(tmpdir(), 'sw-upgrade-'));
-    const previous = join(tmp, 'previous');
+    const previous = await extractRelease(PREVIOUS, tmp);
     const dataDir = join(tmp, 'data');
-    await mkdir(previous);
-    // `git archive <sha> | tar -x -C previous`, in two steps so a failure of either is reported.
-    await run('git', ['-C', root, 'archive', '--format=tar', '-o', join(tmp, 'previous.tar'), PREVIOUS]);
-    await run('tar', ['-xf', join(tmp, 'previous.tar'), '-C', previous]);
-    await symlink(join(root, 'node_modules'), join(previous, 'node_modules'));
     // 3 s, 4 s and 2 s: distinct HLS files per video, and the whole-video view threshold at three lengths.
     const clips = await Promise.all([3, 4, 2].map((seconds, i) => makeClip(join(tmp, `clip${i}.mp4`), { seconds, width: 426, height: 240 })));
 
@@ -255,7 +200,7 @@ describe('upgrade from the previous release', { skip: missing ? `${missing}; run
     await bob.client.request('DELETE', `/api/v1/videos/${pasta.id}`);
     deletedId = pasta.id;
 
-    await waitCaughtUp(old.url);
+    await waitCaughtUp(old.url, CATCH_UP_MS);
     const oldTokens = new Map(users.map((u) => [u.name, u.client.accessToken!]));
     recorded = await snapshot(old, (u) => oldTokens.get(u.name)!);
     // Not vacuous: the recorded answers hold the data set.
