@@ -1,6 +1,6 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -68,6 +68,8 @@ describe('standalone personal-data upgrade', () => {
     await mkdir(join(dataDir, 'migration', 'log'), { recursive: true });
     await writeFile(join(dataDir, 'migration', 'log', 'junk'), 'half a shadow');
     await writeFile(join(dataDir, 'log', 'topics', TOPICS.users, '1.log.plaintext'), 'old plaintext bea@secret.example');
+    // …and a crash between link and rename: a second name of the live segment, which must survive.
+    await link(join(dataDir, 'log', 'topics', TOPICS.users, '0.log'), join(dataDir, 'log', 'topics', TOPICS.users, '0.log.plaintext'));
 
     const r = await upgradePersonalData(dataDir, logger);
     assert.deepEqual([r.status, r.partitions, r.copied, r.rewritten], ['migrated', [{ topic: TOPICS.users, partition: 0 }], 2, 2]);

@@ -12,19 +12,22 @@
  *    directory is fsynced; then the old segment is shredded (zeros, fdatasync, unlink).
  * 4. `<dataDir>/migrations/personal-data-1.json` records that it is done (with the counts).
  *
- * Crash-safe at every step: a leftover shadow is deleted and rebuilt, a leftover `.plaintext` name
- * is shredded (its partition was already switched), and partitions switched before a crash hold no
- * plaintext, so a rerun copies only the rest. Offsets do not change, so read-model checkpoints and
+ * Crash-safe at every step: a leftover shadow is deleted and rebuilt; a leftover `.plaintext` name
+ * is shredded when its partition was switched and only unlinked when it is a second name of the
+ * live segment (a crash between link and rename); partitions switched before a crash hold no
+ * plaintext, so a rerun copies only the rest. `<dataDir>/migrations/LOCK` keeps a second process
+ * out for the whole upgrade. Offsets do not change, so read-model checkpoints and
  * consumer-group offsets stay valid and nothing is rebuilt.
  */
-import { link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { link, mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type pino from 'pino';
 import { fsyncDir, writeFileAtomic } from '../../platform/files/atomic-file.ts';
 import { shredFile } from '../../platform/files/shred-file.ts';
 import { createEmbeddedDataKeyStore } from '../../platform/keys/embedded-data-key-store.adapter.ts';
 import { createEmbeddedEventLog, embeddedEventLogExists } from '../../platform/log/embedded/embedded-event-log.adapter.ts';
-import { copyEncrypted, partitionsWithPlaintext, plaintextProbe, topicsWithPersonalData, type PartitionRef } from '../../processors/migrations/personal-data-migration.ts';
+import { acquireDataDirLock } from '../../platform/log/embedded/data-dir-lock.ts';
+import { copyEncrypted, denseSink, partitionsWithPlaintext, plaintextProbe, topicsWithPersonalData, type PartitionRef } from '../../processors/migrations/personal-data-migration.ts';
 import { createAvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
 import { createPersonalDataCipher } from '../../schemas/codec/personal-data.ts';
 import { createInProcessSchemaRegistryApi } from '../../schemas/codec/schema-registry-api.ts';
@@ -62,22 +65,30 @@ export async function upgradePersonalData(dataDir: string, logger: pino.Logger):
   const logDir = join(dataDir, 'log');
   const shadowDir = join(dataDir, 'migration');
   let result: PersonalDataUpgrade = { status: 'nothing-to-do', partitions: [], copied: 0, rewritten: 0 };
-  if (await embeddedEventLogExists(dataDir)) {
-    await shredLeftovers(logDir, logger);
-    await rm(shadowDir, { recursive: true, force: true });
-    result = await buildShadow(dataDir, shadowDir, logger);
-    for (const p of result.partitions) {
-      const segment = segmentOf(logDir, p);
-      await rm(segment + PLAINTEXT_SUFFIX, { force: true });
-      await link(segment, segment + PLAINTEXT_SUFFIX);
-      await rename(segmentOf(join(shadowDir, 'log'), p), segment);
-      await fsyncDir(join(logDir, 'topics', p.topic));
-      await shredFile(segment + PLAINTEXT_SUFFIX);
-    }
-    await rm(shadowDir, { recursive: true, force: true });
-  }
+  // One upgrade at a time, from the clean-up to the marker: a second process must not delete the
+  // shadow or switch segments under the first (the log's own lock is released before the switch).
   await mkdir(join(dataDir, 'migrations'), { recursive: true });
-  await writeFileAtomic(marker, JSON.stringify({ ...result, finishedAt: new Date().toISOString() }, null, 2));
+  const lock = await acquireDataDirLock(join(dataDir, 'migrations'), logger);
+  try {
+    if (await exists(marker)) return { status: 'already-done', partitions: [], copied: 0, rewritten: 0 };
+    if (await embeddedEventLogExists(dataDir)) {
+      await shredLeftovers(logDir, logger);
+      await rm(shadowDir, { recursive: true, force: true });
+      result = await buildShadow(dataDir, shadowDir, logger);
+      for (const p of result.partitions) {
+        const segment = segmentOf(logDir, p);
+        await rm(segment + PLAINTEXT_SUFFIX, { force: true });
+        await link(segment, segment + PLAINTEXT_SUFFIX);
+        await rename(segmentOf(join(shadowDir, 'log'), p), segment);
+        await fsyncDir(join(logDir, 'topics', p.topic));
+        await shredFile(segment + PLAINTEXT_SUFFIX);
+      }
+      await rm(shadowDir, { recursive: true, force: true });
+    }
+    await writeFileAtomic(marker, JSON.stringify({ ...result, finishedAt: new Date().toISOString() }, null, 2));
+  } finally {
+    await lock.release();
+  }
   if (result.status === 'migrated') logger.info({ partitions: result.partitions.length, copied: result.copied, rewritten: result.rewritten }, 'personal-data upgrade: plaintext personal fields rewritten encrypted');
   return result;
 }
@@ -102,7 +113,7 @@ async function buildShadow(dataDir: string, shadowDir: string, logger: pino.Logg
     for (const t of described.filter((d) => partitions.some((p) => p.topic === d.name))) await shadow.createTopic(t);
     let last = 0;
     const { copied, rewritten } = await copyEncrypted({
-      source: log, target: shadow, partitions, codec, probe,
+      source: log, partitions, codec, probe, sinkFor: async (topic, partition) => denseSink(shadow!, topic, partition),
       onProgress: (p) => {
         if (Date.now() - last < PROGRESS_INTERVAL_MS && p.copied < p.total) return;
         last = Date.now();
@@ -118,14 +129,24 @@ async function buildShadow(dataDir: string, shadowDir: string, logger: pino.Logg
   }
 }
 
-/** Shreds `<p>.log.plaintext` names a crash left behind (their partition was already switched). */
+/**
+ * Cleans up `<p>.log.plaintext` names a crash left behind: when the partition was switched, the
+ * name is the old segment's last one and is shredded; when the crash came between the link and
+ * the rename, it is a second name of the live segment (same inode) and is only unlinked.
+ */
 async function shredLeftovers(logDir: string, logger: pino.Logger): Promise<void> {
   const topicsDir = join(logDir, 'topics');
   for (const topic of await readdir(topicsDir).catch(() => [] as string[])) {
     for (const f of await readdir(join(topicsDir, topic))) {
       if (!f.endsWith(PLAINTEXT_SUFFIX)) continue;
+      const leftover = join(topicsDir, topic, f);
+      const live = await stat(leftover.slice(0, -PLAINTEXT_SUFFIX.length)).catch(() => undefined);
+      if (live && live.ino === (await stat(leftover)).ino) {
+        await unlink(leftover);
+        continue;
+      }
       logger.warn({ topic, file: f }, 'personal-data upgrade: shredding a plaintext segment an interrupted upgrade left');
-      await shredFile(join(topicsDir, topic, f));
+      await shredFile(leftover);
     }
   }
 }

@@ -3,18 +3,22 @@
  * apart without holding who they are — analytics counts unique viewers (issue 13: "analytics
  * viewer ids pseudonymised"; GDPR art. 4(5)).
  *
- * The keyed pseudonym of a subject is an HMAC under the subject's own data key (the key
- * crypto-shredding deletes, data-key-store.port.ts). While the user exists it is stable, so unique
- * viewer counts are exact; once the user is erased the key is gone, and nobody — not the operator,
- * not someone holding the log, every secret and the analytics tables — can tell which rows were
- * that user's. The rows stay (views and watch time remain true) and nothing in them is rewritten.
+ * The keyed pseudonym of a subject is an HMAC under a key derived (HKDF) from the subject's own
+ * data key (the key crypto-shredding deletes, data-key-store.port.ts). While the user exists it is
+ * stable, so unique viewer counts are exact; once the user is erased the key is gone, and the
+ * analytics tables alone no longer tell which rows were that user's (nobody can recompute the
+ * pseudonym from the id). The rows stay (views and watch time remain true) and nothing in them is
+ * rewritten. What still links them: each row's log position points at a `VideoViewed` record,
+ * which carries the user id in the clear, as the views topic always has; after an erasure that id
+ * links to nothing personal (README, "Erasure and export").
  *
  * A subject without a key for good (erased, or an id the key store refuses) gets the hashed
  * pseudonym instead: SHA-256 of the purpose and the id, stable so counts stay the same across a
- * replay. It is linkable to the user id, as the views topic itself is; after an erasure the user
- * id links to nothing personal (README, "Erasure and export").
+ * replay, and computable by anyone who knows the id. Heartbeats an erasure overtakes (applied
+ * after it, written before) are stored under it while the user's earlier rows keep the keyed one,
+ * so that user counts twice among unique viewers until the next rebuild.
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, hkdfSync } from 'node:crypto';
 import { DataKeyError, type DataKeyStore } from './data-key-store.port.ts';
 
 /** Bytes kept of a pseudonym's digest: 128 bits, far from any collision at platform scale. */
@@ -52,7 +56,9 @@ export function keyedPseudonyms(keys: DataKeyStore, purpose: string): Pseudonyms
         if (err instanceof DataKeyError && (err.code === 'KEY_ERASED' || err.code === 'INVALID_SUBJECT')) return hashedPseudonym(purpose, subject);
         throw err;
       }
-      return `k1.${digest(createHmac('sha256', key).update(purpose).digest())}`;
+      // A key of its own for pseudonyms (HKDF, RFC 5869), not the AES key itself.
+      const macKey = Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), 'streamwave pseudonyms', 32));
+      return `k1.${digest(createHmac('sha256', macKey).update(purpose).digest())}`;
     },
   };
 }

@@ -12,7 +12,7 @@ import { createPersonalDataCipher, ERASED_PLACEHOLDER } from '../../schemas/code
 import { createInProcessSchemaRegistryApi } from '../../schemas/codec/schema-registry-api.ts';
 import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts';
 import { TOPICS } from '../../schemas/topics.ts';
-import { copyEncrypted, partitionsWithPlaintext, plaintextProbe, topicsWithPersonalData } from './personal-data-migration.ts';
+import { copyEncrypted, denseSink, partitionsWithPlaintext, plaintextProbe, topicsWithPersonalData } from './personal-data-migration.ts';
 
 const root = await mkdtemp(join(tmpdir(), 'sw-pd-mig-'));
 after(() => rm(root, { recursive: true, force: true }));
@@ -72,7 +72,7 @@ describe('personal-data migration', () => {
     const target = createInMemoryEventLog();
     for (const t of [TOPICS.users, TOPICS.comments]) await target.createTopic({ name: t, partitions: 2 });
     const progress: number[] = [];
-    const r = await copyEncrypted({ source: w.source, target, partitions, ...deps, onProgress: (p) => progress.push(p.copied) });
+    const r = await copyEncrypted({ source: w.source, sinkFor: async (t, p) => denseSink(target, t, p), partitions, ...deps, onProgress: (p) => progress.push(p.copied) });
     assert.deepEqual(r, { copied: 6, rewritten: 3 });
     assert.equal(progress.at(-1), 6);
 
@@ -98,10 +98,24 @@ describe('personal-data migration', () => {
     await w.keys.erase('u9');
     const target = createInMemoryEventLog();
     await target.createTopic({ name: TOPICS.comments, partitions: 2 });
-    await copyEncrypted({ source: w.source, target, partitions: [{ topic: TOPICS.comments, partition: 0 }], codec: w.migrating, probe: w.probe });
+    await copyEncrypted({ source: w.source, sinkFor: async (t, p) => denseSink(target, t, p), partitions: [{ topic: TOPICS.comments, partition: 0 }], codec: w.migrating, probe: w.probe });
     const [rec] = await values(target, TOPICS.comments, 0);
     assert.ok(!rec.value!.includes(Buffer.from('erased words')));
     assert.equal(((await w.reader.decode(rec.value!)) as { data: { body: string } }).data.body, ERASED_PLACEHOLDER);
+  });
+
+  test('plaintext that merely starts like ciphertext ("pd1.…") is found and rewritten too', async () => {
+    const w = await world();
+    await w.keys.getOrCreate('u1');
+    await w.source.append(TOPICS.comments, [{ key: 'v1', value: await w.plaintext.encode(TOPICS.comments, comment('c1', 'u1', 'pd1.not-a-ciphertext secret')), partition: 0 }]);
+    const deps = { codec: w.migrating, probe: w.probe };
+    assert.deepEqual(await partitionsWithPlaintext(w.source, deps, [TOPICS.comments]), [{ topic: TOPICS.comments, partition: 0 }]);
+    const target = createInMemoryEventLog();
+    await target.createTopic({ name: TOPICS.comments, partitions: 2 });
+    await copyEncrypted({ source: w.source, sinkFor: async (t, p) => denseSink(target, t, p), partitions: [{ topic: TOPICS.comments, partition: 0 }], ...deps });
+    const [rec] = await values(target, TOPICS.comments, 0);
+    assert.ok(!rec.value!.includes(Buffer.from('not-a-ciphertext secret')));
+    assert.equal(((await w.reader.decode(rec.value!)) as { data: { body: string } }).data.body, 'pd1.not-a-ciphertext secret');
   });
 
   test('a target partition that is not empty is refused (offsets would shift)', async () => {
@@ -110,6 +124,6 @@ describe('personal-data migration', () => {
     const target = createInMemoryEventLog();
     await target.createTopic({ name: TOPICS.users, partitions: 2 });
     await target.append(TOPICS.users, [{ key: 'z', value: null, partition: 0 }]);
-    await assert.rejects(copyEncrypted({ source: w.source, target, partitions: [{ topic: TOPICS.users, partition: 0 }], codec: w.migrating, probe: w.probe }), /must be empty/);
+    await assert.rejects(copyEncrypted({ source: w.source, sinkFor: async (t, p) => denseSink(target, t, p), partitions: [{ topic: TOPICS.users, partition: 0 }], codec: w.migrating, probe: w.probe }), /must be empty/);
   });
 });

@@ -16,9 +16,9 @@
  * and their processors' dead-letter topics (`<topic>.<processor>.dlq`, copies of their records).
  */
 import type { DomainEvent, DomainEventType } from '../../domain/events.ts';
-import type { EventLog, ProduceRecord } from '../../platform/log/event-log.port.ts';
+import type { EventLog, LogRecord, ProduceRecord } from '../../platform/log/event-log.port.ts';
 import { DataKeyError } from '../../platform/keys/data-key-store.port.ts';
-import { ERASED_PLACEHOLDER, holdsPlaintext, personalFieldsOf, type PersonalDataCipher, type PersonalField } from '../../schemas/codec/personal-data.ts';
+import { ERASED_PLACEHOLDER, holdsPlaintext, isEncrypted, personalFieldsOf, type PersonalDataCipher, type PersonalField } from '../../schemas/codec/personal-data.ts';
 import { CodecError, type EventCodec } from '../../schemas/event-codec.port.ts';
 import { TOPIC_OF } from '../../schemas/topics.ts';
 
@@ -80,9 +80,13 @@ export function plaintextProbe(inner: PersonalDataCipher): { cipher: PersonalDat
           throw err;
         }
       },
-      decrypt(fields, value) {
+      async decrypt(fields, value) {
         if (fields.some((f) => holdsPlaintext(value[f.field]))) seen = true;
-        return inner.decrypt(fields, value);
+        await inner.decrypt(fields, value);
+        // Still in the encrypted format after decryption: it did not authenticate under the
+        // subject's key, so it is plaintext that happens to start like ciphertext (a comment "pd1.…").
+        const stillEncrypted = (v: unknown) => (Array.isArray(v) ? v : [v]).some((x) => typeof x === 'string' && isEncrypted(x));
+        if (fields.some((f) => stillEncrypted(value[f.field]))) seen = true;
       },
     },
     take() {
@@ -142,20 +146,54 @@ export async function partitionsWithPlaintext(log: EventLog, deps: MigrationDeps
   return out;
 }
 
+/** A record to write at `offset`, its offset in the source partition. */
+export type OffsetRecord = ProduceRecord & { offset: number };
+
 /**
- * Copies each of `partitions` from `source` (read to its end offset at the start) to the same
- * topic and partition of `target`, whose partitions must be empty: same offsets, keys, headers and
- * timestamps, records with plaintext encrypted (see the file comment). Calls `onProgress` after
- * each chunk.
- * @throws Error when the target's offsets do not follow the source's (a non-empty target
- *   partition, or a log with gaps: Kafka topics written in transactions), the errors of decoding
- *   (plaintextEvent above) and of encoding (DataKeyError `INVALID_SUBJECT` for a personal field
- *   without its subject).
+ * Where the copy of one partition goes, each record at its source offset: `denseSink` on a log
+ * without gaps (the embedded log), the Kafka adapter's offset-preserving writer on Kafka
+ * (platform/log/kafka/kafka-offset-preserving-writer.ts).
  */
-export async function copyEncrypted(o: MigrationDeps & {
+export interface PartitionSink {
+  /** Writes `records` (offset order, continuing the previous call's). @throws Error when an offset cannot be kept. */
+  write(records: readonly OffsetRecord[]): Promise<void>;
+  /** The source partition ends at `end`. */
+  finish(end: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A sink appending to partition `partition` of `topic` on a log whose offsets are dense (the
+ * embedded and in-memory logs): each record must land at its source offset.
+ * @throws Error (from write/finish) when one does not: a non-empty target or a source with gaps.
+ */
+export function denseSink(log: EventLog, topic: string, partition: number): PartitionSink {
+  return {
+    async write(records) {
+      const written = await log.append(topic, records.map(({ offset: _offset, ...r }) => ({ ...r, partition })));
+      written.forEach((m, i) => {
+        if (m.offset !== records[i].offset) throw new Error(`${topic}/${partition}: the copy of offset ${records[i].offset} landed at ${m.offset}; the target partition must be empty and the source dense`);
+      });
+    },
+    async finish(end) {
+      const now = (await log.endOffsets(topic))[partition];
+      if (now !== end) throw new Error(`${topic}/${partition}: the copy ends at ${now}, the source at ${end}; the source has gaps this log cannot reproduce`);
+    },
+    close: async () => {},
+  };
+}
+
+/**
+ * Copies each of `partitions` from `source` (read to its end offset at the start, READ_COMMITTED)
+ * into the sink `sinkFor` opens for it: same offsets, keys, headers and timestamps; `transform`
+ * gives a record's new value (null: keep it). Calls `onProgress` after each chunk.
+ * @throws the sink's errors (an offset it cannot keep) and `transform`'s.
+ */
+export async function copyPartitions(o: {
   source: EventLog;
-  target: EventLog;
   partitions: readonly PartitionRef[];
+  sinkFor: (topic: string, partition: number) => Promise<PartitionSink>;
+  transform?: (topic: string, record: LogRecord) => Promise<Buffer | null>;
   onProgress?: (p: MigrationProgress) => void;
 }): Promise<{ copied: number; rewritten: number }> {
   const ends = new Map<string, number[]>();
@@ -165,26 +203,45 @@ export async function copyEncrypted(o: MigrationDeps & {
   let rewritten = 0;
   for (const { topic, partition } of o.partitions) {
     const end = ends.get(topic)![partition];
-    let offset = 0;
-    while (offset < end) {
-      const recs = await o.source.read(topic, partition, offset, Math.min(CHUNK, end - offset));
-      if (recs.length === 0) break;
-      const out: ProduceRecord[] = [];
-      for (const r of recs) {
-        const event = r.value ? await plaintextEvent(o, r.value) : null;
-        // A dead-letter record keeps the schema subject of the topic it came from (x-dlq-topic).
-        const fresh = event ? await o.codec.encode(r.headers['x-dlq-topic'] ?? topic, event) : null;
-        if (fresh) rewritten++;
-        out.push({ key: r.key, value: fresh ?? r.value, headers: r.headers, timestamp: r.timestamp, partition });
+    const sink = await o.sinkFor(topic, partition);
+    try {
+      let offset = 0;
+      while (offset < end) {
+        const recs = await o.source.read(topic, partition, offset, CHUNK);
+        if (recs.length === 0) break; // only markers or aborted records up to the end
+        const out: OffsetRecord[] = [];
+        for (const r of recs) {
+          if (r.offset >= end) break;
+          const fresh = o.transform ? await o.transform(topic, r) : null;
+          if (fresh) rewritten++;
+          out.push({ key: r.key, value: fresh ?? r.value, headers: r.headers, timestamp: r.timestamp, offset: r.offset });
+        }
+        await sink.write(out);
+        copied += out.length;
+        offset = recs[recs.length - 1].offset + 1;
+        o.onProgress?.({ copied, rewritten, total, topic, partition });
       }
-      const written = await o.target.append(topic, out);
-      written.forEach((m, i) => {
-        if (m.offset !== recs[i].offset) throw new Error(`${topic}/${partition}: the copy of offset ${recs[i].offset} landed at ${m.offset}; the target partition must be empty and the source dense`);
-      });
-      copied += recs.length;
-      offset = recs[recs.length - 1].offset + 1;
-      o.onProgress?.({ copied, rewritten, total, topic, partition });
+      await sink.finish(end);
+    } finally {
+      await sink.close();
     }
   }
   return { copied, rewritten };
+}
+
+/**
+ * {@link copyPartitions} with records holding plaintext personal data encoded again, which
+ * encrypts them (see the file comment); every other record byte for byte.
+ * @throws the errors of decoding (plaintextEvent above) and of encoding (DataKeyError
+ *   `INVALID_SUBJECT` for a personal field without its subject), and the sink's.
+ */
+export function copyEncrypted(o: MigrationDeps & Omit<Parameters<typeof copyPartitions>[0], 'transform'>): Promise<{ copied: number; rewritten: number }> {
+  return copyPartitions({
+    ...o,
+    async transform(topic, r) {
+      const event = r.value ? await plaintextEvent(o, r.value) : null;
+      // A dead-letter record keeps the schema subject of the topic it came from (x-dlq-topic).
+      return event ? o.codec.encode(r.headers['x-dlq-topic'] ?? topic, event) : null;
+    },
+  });
 }

@@ -86,8 +86,8 @@ describe('analytics projection (chDB)', () => {
       const live = await build();
       const viewerIds = new Set(live.rows.map((r) => r.viewer_id).filter(Boolean));
       assert.equal(viewerIds.size, 2, 'one pseudonym per signed-in viewer');
-      for (const v of viewerIds) assert.match(v, /^k1\./);
-      assert.ok(live.rows.every((r) => !/u1|u2/.test(r.viewer_id)), 'no user id is stored');
+      for (const v of viewerIds) assert.match(v, /^k1\.[A-Za-z0-9_-]{22}$/);
+      assert.ok(live.rows.every((r) => !['u1', 'u2'].includes(r.viewer_id)), 'no user id is stored');
       assert.equal(live.rows.filter((r) => r.session_id === 's3').every((r) => r.viewer_id === ''), true, 'anonymous stays anonymous');
       assert.equal(live.analytics.unique_viewers, 3, 'u1 (two sessions), u2 and the anonymous s4 (s3 stayed under 10 s)');
 

@@ -104,10 +104,12 @@ function valueAt(value: Json, path: string): unknown {
 
 /**
  * True when `v`, the value of a marked field, holds personal data in plaintext: a non-empty string
- * (or an array with one) not in the encrypted format — written before issue 13.
+ * (or an array with one) neither in the encrypted format nor the erased placeholder — written
+ * before issue 13. (A plaintext value that merely starts like ciphertext is caught after
+ * decryption: it does not authenticate and stays as it was.)
  */
 export function holdsPlaintext(v: unknown): boolean {
-  const plain = (s: unknown) => typeof s === 'string' && s !== '' && !isEncrypted(s);
+  const plain = (s: unknown) => typeof s === 'string' && s !== '' && s !== ERASED_PLACEHOLDER && !isEncrypted(s);
   return Array.isArray(v) ? v.some(plain) : plain(v);
 }
 
