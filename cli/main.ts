@@ -20,6 +20,7 @@ function refusePasswordArgument(): never {
   process.exit(USAGE_EXIT_CODE);
 }
 import { registerLogCommand } from './commands/log.command.ts';
+import { registerMigrateCommand } from './commands/migrate.command.ts';
 
 const program = new Command();
 program.name('streamwave').description('StreamWave video platform backend').showHelpAfterError();
@@ -166,6 +167,7 @@ registerReplayCommand(program, serverOption);
 registerTopicsCommand(program, serverOption);
 registerSchemasCommand(program);
 registerLogCommand(program);
+registerMigrateCommand(program);
 registerUploadsCommand(program, serverOption);
 
 program.parseAsync().catch((e: unknown) => {

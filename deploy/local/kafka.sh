@@ -93,6 +93,8 @@ offsets.topic.num.partitions=5
 group.initial.rebalance.delay.ms=0
 # Lets tests use short consumer session timeouts (broker default minimum is 6 s).
 group.min.session.timeout.ms=1000
+# Deleted topics leave the disk after 1 s instead of 60 s (the personal-data upgrade deletes plaintext topics).
+log.segment.delete.delay.ms=1000
 EOF
 }
 

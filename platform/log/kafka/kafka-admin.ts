@@ -146,6 +146,8 @@ export async function deleteTopics(ctx: KafkaContext, names: string[]): Promise<
   const full = names.map((n) => ctx.ns.topic(n));
   for (const n of full) ctx.partitionCounts.delete(n);
   if (full.length > 0) await ctx.admin.deleteTopics({ topics: full });
+  // Reads must not ask for a deleted topic's metadata any more: the broker would fail every refresh.
+  for (const n of full) ctx.cluster.targetTopics.delete(n);
 }
 
 /** Log start (`low`) and high watermark (`high`) per partition, in partition order. @throws EventLogError UNKNOWN_TOPIC */

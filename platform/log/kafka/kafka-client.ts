@@ -187,6 +187,8 @@ export interface InternalCluster {
   connect(): Promise<void>;
   disconnect(): Promise<void>;
   addTargetTopic(topic: string): Promise<void>;
+  /** kafkajs' set of topics every metadata refresh asks for (one deleted topic fails them all). */
+  targetTopics: Set<string>;
   refreshMetadata(): Promise<void>;
   findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
   findBroker(node: { nodeId: string }): Promise<InternalBroker>;

@@ -1,0 +1,164 @@
+/**
+ * The personal-data upgrade of a Kafka cluster (deploy/cluster/personal-data-upgrade.ts) against a
+ * real broker: topics written as the command processor writes them (transactions, an aborted one,
+ * a non-transactional tail) with plaintext personal fields, and a consumer group part-way through.
+ * After the upgrade every visible record is at its old offset and decodes to the same event, the
+ * end offsets and the group's position are unchanged, no byte of plaintext is left on the broker's
+ * disk (once it removed the deleted topics' files), and a second run changes nothing.
+ * Skipped when Java/Maven are missing.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { Kafka, logLevel } from 'kafkajs';
+import pino from 'pino';
+import type { DomainEvent } from '../../domain/events.ts';
+import { createEmbeddedDataKeyStore } from '../../platform/keys/embedded-data-key-store.adapter.ts';
+import { createInMemoryEventLog } from '../../platform/log/in-memory/in-memory-event-log.adapter.ts';
+import type { LogRecord } from '../../platform/log/event-log.port.ts';
+import { plaintextProbe } from '../../processors/migrations/personal-data-migration.ts';
+import { createAvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
+import { createPersonalDataCipher } from '../../schemas/codec/personal-data.ts';
+import { createInProcessSchemaRegistryApi } from '../../schemas/codec/schema-registry-api.ts';
+import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts';
+import { TOPICS } from '../../schemas/topics.ts';
+import { filesUnder } from '../../test/support/e2e-target.ts';
+import { kafkaTestFile } from '../../test/support/kafka-test-file.ts';
+import { runStreamwave } from '../../test/support/standalone-process.ts';
+import { ClusterBusyError, upgradeClusterPersonalData } from './personal-data-upgrade.ts';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const kafkaFile = await kafkaTestFile();
+
+const tag = randomUUID().slice(0, 8);
+const user = (i: number): DomainEvent => ({
+  type: 'UserRegistered', data: { userId: `u${i}`, username: `user${i}_${tag}`, email: `user${i}.${tag}@plain.example`, passwordHash: `$scrypt$${i}`, registeredAt: i },
+});
+const comment = (i: number): DomainEvent => ({ type: 'CommentPosted', data: { commentId: `c${i}`, videoId: 'v1', authorId: `u${i}`, parentId: null, body: `words of user ${i} ${tag}`, postedAt: i } });
+
+/** Every visible record of every partition of `topic`. */
+async function visible(log: Awaited<ReturnType<typeof kafkaFile.openLog>>, topic: string): Promise<LogRecord[]> {
+  const out: LogRecord[] = [];
+  const ends = await log.endOffsets(topic);
+  for (let p = 0; p < ends.length; p++) {
+    for (let o = 0; o < ends[p];) {
+      const recs = await log.read(topic, p, o, 500);
+      if (!recs.length) break;
+      out.push(...recs);
+      o = recs[recs.length - 1].offset + 1;
+    }
+  }
+  return out;
+}
+
+describe('personal-data upgrade of a Kafka cluster (issue 13)', { skip: kafkaFile.skip }, () => {
+  test('topics are rewritten encrypted at the same offsets; groups keep their positions; no plaintext stays on disk', { timeout: 240_000 }, async (t) => {
+    const ns = `pdu-${tag}`;
+    const log = await kafkaFile.openLog(ns, 'pd-upgrade');
+    const registry = createSchemaRegistry({ log: createInMemoryEventLog() });
+    await registry.start();
+    const api = createInProcessSchemaRegistryApi(registry);
+    const keysDir = await mkdtemp(join(tmpdir(), 'sw-pdu-keys-'));
+    kafkaFile.onCleanup(() => rm(keysDir, { recursive: true, force: true }));
+    const keys = await createEmbeddedDataKeyStore({ dir: keysDir });
+    kafkaFile.onCleanup(() => keys.close());
+    // What the releases before issue 13 wrote: no cipher.
+    const plaintext = createAvroEventCodec({ registry: api });
+    await plaintext.registerAll();
+    for (const topic of [TOPICS.users, TOPICS.comments, TOPICS.views]) await log.createTopic({ name: topic, partitions: 2 });
+
+    // users/0: tx [u1, u2] committed, tx [u3] aborted, tx [u4] committed, then u5 without a transaction.
+    const kafka = new Kafka({ clientId: 'pdu-writer', brokers: [kafkaFile.broker().bootstrap], logLevel: logLevel.NOTHING });
+    const producer = kafka.producer({ transactionalId: `${ns}.writer`, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    kafkaFile.onCleanup(() => producer.disconnect());
+    await producer.connect();
+    const inTx = async (topic: string, events: DomainEvent[], partition: number, commit = true) => {
+      const tx = await producer.transaction();
+      await tx.send({ topic: log.kafka.topicName(topic), acks: -1, messages: await Promise.all(events.map(async (e) => ({ key: 'k', value: await plaintext.encode(topic, e), partition }))) });
+      await (commit ? tx.commit() : tx.abort());
+    };
+    await inTx(TOPICS.users, [user(1), user(2)], 0);
+    await inTx(TOPICS.users, [user(3)], 0, false);
+    await inTx(TOPICS.users, [user(4)], 0);
+    await log.append(TOPICS.users, [{ key: 'k', value: await plaintext.encode(TOPICS.users, user(5)), partition: 0 }]);
+    await inTx(TOPICS.users, [user(6)], 1);
+    await inTx(TOPICS.comments, [comment(1), comment(2)], 1);
+    const before = { users: await visible(log, TOPICS.users), comments: await visible(log, TOPICS.comments), ends: await log.endOffsets(TOPICS.users) };
+    assert.deepEqual(before.users.filter((r) => r.partition === 0).map((r) => r.offset), [0, 1, 5, 7], 'gaps from the markers and the aborted transaction');
+    const u4 = before.users.find((r) => r.offset === 5)!;
+    await log.commitOffsets('a-projection', new Map([[`${TOPICS.users}:0`, 5]]));
+
+    const probe = plaintextProbe(createPersonalDataCipher(keys));
+    const codec = createAvroEventCodec({ registry: api, personalData: probe.cipher });
+    const reader = createAvroEventCodec({ registry: api, personalData: createPersonalDataCipher(keys) });
+    const run = () => upgradeClusterPersonalData({ log, codec, probe, replicationFactor: 1, logger: pino({ level: 'silent' }) });
+
+    // Refused while a role runs.
+    const member = await log.subscribe({ groupId: 'running-role', topics: [TOPICS.views], eachBatch: async () => {} });
+    await assert.rejects(run(), (e) => e instanceof ClusterBusyError && e.groups.some((g) => g.endsWith('running-role')));
+    await member.stop();
+
+    const result = await run();
+    assert.deepEqual(result.migrated, [TOPICS.comments, TOPICS.users]);
+    assert.equal(result.rewritten, 7);
+
+    const after = { users: await visible(log, TOPICS.users), comments: await visible(log, TOPICS.comments), ends: await log.endOffsets(TOPICS.users) };
+    assert.deepEqual(after.ends, before.ends, 'end offsets unchanged');
+    for (const k of ['users', 'comments'] as const) {
+      assert.deepEqual(after[k].map((r) => [r.partition, r.offset, r.key, r.timestamp]), before[k].map((r) => [r.partition, r.offset, r.key, r.timestamp]), `${k}: every record at its offset`);
+      assert.deepEqual(await Promise.all(after[k].map((r) => reader.decode(r.value!))), await Promise.all(before[k].map((r) => plaintext.decode(r.value!))), `${k}: the same events`);
+      for (const r of after[k]) assert.ok(!r.value!.includes(Buffer.from(tag)), `${k} ${r.partition}/${r.offset} holds no plaintext`);
+    }
+    assert.equal((await log.committedOffsets('a-projection')).get(`${TOPICS.users}:0`), 5, 'the group keeps its position');
+    assert.deepEqual(await reader.decode((await log.read(TOPICS.users, 0, 5, 1))[0].value!), await plaintext.decode(u4.value!), '…which still points at the same event');
+    assert.ok(!(await log.listTopics()).some((x) => x.name.includes('personal-data-1')), 'no shadow left');
+
+    // The broker removes the deleted topics' files after file.delete.delay.ms (1 s in deploy/local/kafka.sh).
+    let hits: string[] = [];
+    const scanFrom = Date.now();
+    const deadline = Date.now() + 90_000;
+    do {
+      await new Promise((r) => setTimeout(r, 1000));
+      hits = [];
+      for (const f of await filesUnder(join(kafkaFile.broker().dir, 'data'))) if ((await readFile(f).catch(() => Buffer.alloc(0))).includes(Buffer.from(`.${tag}@plain.example`))) hits.push(f);
+    } while (hits.length && Date.now() < deadline);
+    t.diagnostic(`upgrade: ${result.copied} records copied, ${result.rewritten} rewritten encrypted; broker data dir ${((Date.now() - scanFrom) / 1000).toFixed(0)} s after it: ${hits.length} files hold a plaintext email`);
+    assert.deepEqual(hits, []);
+
+    assert.deepEqual(await run(), { migrated: [], copied: 0, rewritten: 0 }, 'a second run changes nothing');
+    await registry.stop();
+  });
+
+  test('`streamwave migrate personal-data` with the cluster\'s environment: refused while a role runs, then done; then nothing to do', { timeout: 180_000 }, async () => {
+    // No namespace: the real topic names and the registry's own `_schemas` topic, as a cluster has them.
+    const log = await kafkaFile.openLog('', 'pd-cli');
+    const registry = createSchemaRegistry({ log });
+    await registry.start();
+    const plaintext = createAvroEventCodec({ registry: createInProcessSchemaRegistryApi(registry) });
+    await plaintext.registerAll();
+    await log.createTopic({ name: TOPICS.users, partitions: 2 });
+    await log.append(TOPICS.users, [{ key: 'u7', value: await plaintext.encode(TOPICS.users, user(7)), partition: 1 }]);
+    await registry.stop();
+    const dataDir = await mkdtemp(join(tmpdir(), 'sw-pdu-cli-'));
+    kafkaFile.onCleanup(() => rm(dataDir, { recursive: true, force: true }));
+    const env = { STREAMWAVE_KAFKA_BROKERS: kafkaFile.broker().bootstrap, STREAMWAVE_DATA_DIR: dataDir, STREAMWAVE_ADMIN_TOKEN: 'migrate-test-admin-token-0123456789', STREAMWAVE_LOG_LEVEL: 'warn' };
+
+    const member = await log.subscribe({ groupId: 'some-role', topics: [TOPICS.users], eachBatch: async () => {} });
+    const refused = await runStreamwave(['migrate', 'personal-data'], env, 120_000);
+    await member.stop();
+    assert.equal(refused.code, 3, refused.stderr);
+    assert.match(refused.stderr, /stop every role first: .*some-role/);
+
+    const done = await runStreamwave(['migrate', 'personal-data'], env, 120_000);
+    assert.equal(done.code, 0, done.stderr);
+    assert.match(done.stdout, new RegExp(`${TOPICS.users.replace('.', '\\.')} rewritten \\(1 records copied, 1 encrypted\\)`));
+    const [rec] = await log.read(TOPICS.users, 1, 0, 1);
+    assert.ok(!rec.value!.includes(Buffer.from(`user7.${tag}`)), 'the email is encrypted');
+    const again = await runStreamwave(['migrate', 'personal-data'], env, 120_000);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /nothing to do/);
+  });
+});

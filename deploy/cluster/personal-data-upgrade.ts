@@ -1,0 +1,235 @@
+/**
+ * The personal-data upgrade of a Kafka cluster (issue 13), run by `streamwave migrate
+ * personal-data` while every role is stopped: the event topics written before crypto-shredding
+ * hold personal fields in plaintext, which no erasure could shred. Kafka cannot rename a topic, so
+ * each affected topic T goes through:
+ *
+ * 1. Shadow: T is copied, every partition, into `T.personal-data-1` with its plaintext records
+ *    encrypted (processors/migrations/personal-data-migration.ts), each record at its source
+ *    offset (platform/log/kafka/kafka-offset-preserving-writer.ts reproduces the gaps that
+ *    transaction markers left).
+ * 2. Catch-up: nothing writes meanwhile (the roles are stopped, checked: no consumer group may
+ *    have members), so the copy is complete when it reaches T's end.
+ * 3. Switch: T is deleted and created again with the same partitions and settings, and the shadow
+ *    is copied back byte for byte at the same offsets; then the shadow is deleted.
+ * Offsets do not change, so consumer-group offsets and every read model's checkpoint stay valid:
+ * nothing is rebuilt, no transcode is redone (deleting T deletes the groups' committed offsets on
+ * it: they are recorded before and committed again after). Each step is recorded in the compacted topic
+ * `streamwave.migrations` (key `personal-data-1/<topic>`), so a crash at any point resumes where
+ * it stopped (the shadow is only deleted once T holds its copy).
+ *
+ * The broker removes a deleted topic's files after `file.delete.delay.ms` (default 60 s), and its
+ * replicas' copies with them; backups of the cluster taken before still hold the plaintext.
+ */
+import type pino from 'pino';
+import type { TopicDescription } from '../../platform/log/event-log.port.ts';
+import { createKafkaEventLog, type KafkaEventLog, type KafkaEventLogOptions } from '../../platform/log/kafka/kafka-event-log.adapter.ts';
+import { createRedisClient, redisReady } from '../../platform/redis/redis-client.ts';
+import { createInProcessSchemaRegistryApi } from '../../schemas/codec/schema-registry-api.ts';
+import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts';
+import { createAvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
+import type { StreamWaveConfig } from '../config/config.ts';
+import { openDataKeys } from '../shared/data-keys.ts';
+import { openOffsetPreservingWriter } from '../../platform/log/kafka/kafka-offset-preserving-writer.ts';
+import { copyEncrypted, copyPartitions, partitionsWithPlaintext, plaintextProbe, topicsWithPersonalData, type MigrationDeps, type MigrationProgress, type PartitionRef } from '../../processors/migrations/personal-data-migration.ts';
+import type { AvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
+
+/** The compacted topic recording migration steps. */
+export const MIGRATIONS_TOPIC = 'streamwave.migrations';
+const MIGRATION = 'personal-data-1';
+const shadowOf = (topic: string) => `${topic}.${MIGRATION}`;
+
+type Step = 'shadowed' | 'switched' | 'done';
+
+/** What the upgrade did per topic. */
+export interface ClusterUpgradeResult {
+  /** Topics rewritten by this run (resumed ones included). */
+  migrated: string[];
+  /** Records copied into shadows, and those of them rewritten encrypted. */
+  copied: number;
+  rewritten: number;
+}
+
+export interface ClusterUpgradeOptions {
+  log: KafkaEventLog;
+  /** The probe's codec (plaintextProbe over the cluster's data keys). */
+  codec: AvroEventCodec;
+  probe: MigrationDeps['probe'];
+  /** Replication factor of the topics it creates. */
+  replicationFactor: number;
+  logger: pino.Logger;
+  onProgress?: (step: string, p: MigrationProgress) => void;
+}
+
+/** Refused: roles are running (consumer groups with members). */
+export class ClusterBusyError extends Error {
+  constructor(readonly groups: string[]) {
+    super(`stop every role first: consumer groups with members: ${groups.join(', ')}`);
+    this.name = 'ClusterBusyError';
+  }
+}
+
+/**
+ * Runs the upgrade (see the file comment). Idempotent: a cluster without plaintext is left alone.
+ * @throws ClusterBusyError while any consumer group has members; the migration's errors.
+ */
+export async function upgradeClusterPersonalData(o: ClusterUpgradeOptions): Promise<ClusterUpgradeResult> {
+  const { log, logger } = o;
+  await refuseWhileBusy(log);
+  await log.createTopic({ name: MIGRATIONS_TOPIC, partitions: 1, compacted: true, replicationFactor: o.replicationFactor });
+  const steps = await readSteps(log);
+  const described = await log.listTopics();
+  const texts = new Map([...o.codec.schemas].map(([type, s]) => [type, s.schemaText]));
+  const candidates = topicsWithPersonalData(texts, described.map((t) => t.name));
+  // A topic deleted mid-switch is not listed: its recorded step brings it back.
+  const resumed = [...steps].filter(([, s]) => s !== 'done').map(([t]) => t);
+  const result: ClusterUpgradeResult = { migrated: [], copied: 0, rewritten: 0 };
+  for (const topic of [...new Set([...candidates, ...resumed])].sort()) {
+    let step = steps.get(topic);
+    if (step === 'done' && !(await partitionsWithPlaintext(log, o, [topic])).length) continue;
+    if (step === undefined || step === 'done') {
+      if ((await partitionsWithPlaintext(log, o, [topic])).length === 0) continue;
+      const spec = described.find((t) => t.name === topic)!;
+      logger.info({ topic, partitions: spec.partitions }, 'personal-data upgrade: copying the topic into an encrypted shadow');
+      await recreate(log, { ...spec, name: shadowOf(topic) }, o.replicationFactor);
+      const r = await copyEncrypted({ ...o, source: log, partitions: all(topic, spec.partitions), sinkFor: (t, p) => openOffsetPreservingWriter(log, shadowOf(t), p), onProgress: (p) => o.onProgress?.('shadow', p) });
+      result.copied += r.copied;
+      result.rewritten += r.rewritten;
+      // Deleting T deletes the groups' committed offsets on it: recorded here, restored after the switch.
+      await record(log, topic, step = 'shadowed', { spec, groups: await groupOffsetsOn(log, topic) });
+    }
+    if (step === 'shadowed') {
+      const saved = await recorded(log, topic);
+      logger.info({ topic }, 'personal-data upgrade: switching the topic to its encrypted copy');
+      await recreate(log, saved.spec, o.replicationFactor);
+      await copyPartitions({ source: log, partitions: all(shadowOf(topic), saved.spec.partitions), sinkFor: (_t, p) => openOffsetPreservingWriter(log, topic, p), onProgress: (p) => o.onProgress?.('switch', p) });
+      for (const [group, offsets] of Object.entries(saved.groups)) await log.commitOffsets(group, new Map(Object.entries(offsets)));
+      await record(log, topic, step = 'switched', saved);
+    }
+    if (step === 'switched') {
+      await log.deleteTopics([shadowOf(topic)]).catch(() => {});
+      await record(log, topic, 'done', await recorded(log, topic));
+      result.migrated.push(topic);
+    }
+  }
+  if (result.migrated.length) logger.info(result, 'personal-data upgrade: plaintext personal fields rewritten encrypted');
+  return result;
+}
+
+const all = (topic: string, partitions: number): PartitionRef[] => Array.from({ length: partitions }, (_, partition) => ({ topic, partition }));
+
+async function refuseWhileBusy(log: KafkaEventLog): Promise<void> {
+  const admin = log.kafka.client.admin();
+  await admin.connect();
+  try {
+    const groups = (await admin.listGroups()).groups.map((g) => g.groupId);
+    if (groups.length === 0) return;
+    const { groups: described } = await admin.describeGroups(groups);
+    const busy = described.filter((g) => g.members.length > 0).map((g) => g.groupId);
+    if (busy.length) throw new ClusterBusyError(busy);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** The last recorded step (and spec) per topic. */
+async function readSteps(log: KafkaEventLog): Promise<Map<string, Step>> {
+  const out = new Map<string, Step>();
+  const [end] = await log.endOffsets(MIGRATIONS_TOPIC);
+  for (let offset = 0; offset < end;) {
+    const recs = await log.read(MIGRATIONS_TOPIC, 0, offset, 500);
+    if (recs.length === 0) break;
+    for (const r of recs) {
+      if (r.key?.startsWith(`${MIGRATION}/`) && r.value) out.set(r.key.slice(MIGRATION.length + 1), (JSON.parse(r.value.toString()) as { step: Step }).step);
+    }
+    offset = recs[recs.length - 1].offset + 1;
+  }
+  return out;
+}
+
+/** What the shadow step recorded of `topic`: its spec and the groups' committed offsets on it. */
+interface Recorded {
+  spec: TopicDescription;
+  /** group → `topic:partition` → offset. */
+  groups: Record<string, Record<string, number>>;
+}
+
+async function recorded(log: KafkaEventLog, topic: string): Promise<Recorded> {
+  const [end] = await log.endOffsets(MIGRATIONS_TOPIC);
+  let out: Recorded | undefined;
+  for (let offset = 0; offset < end;) {
+    const recs = await log.read(MIGRATIONS_TOPIC, 0, offset, 500);
+    if (recs.length === 0) break;
+    for (const r of recs) if (r.key === `${MIGRATION}/${topic}` && r.value) out = JSON.parse(r.value.toString()) as Recorded;
+    offset = recs[recs.length - 1].offset + 1;
+  }
+  if (!out?.spec) throw new Error(`no recorded spec of ${topic} in ${MIGRATIONS_TOPIC}`);
+  return { spec: out.spec, groups: out.groups ?? {} };
+}
+
+/** The committed offsets of every consumer group on `topic`'s partitions. */
+async function groupOffsetsOn(log: KafkaEventLog, topic: string): Promise<Recorded['groups']> {
+  const out: Recorded['groups'] = {};
+  for (const group of await log.listGroups()) {
+    const on = [...(await log.committedOffsets(group))].filter(([tp]) => tp.startsWith(`${topic}:`) && !tp.slice(topic.length + 1).includes(':'));
+    if (on.length) out[group] = Object.fromEntries(on);
+  }
+  return out;
+}
+
+async function record(log: KafkaEventLog, topic: string, step: Step, saved: Recorded): Promise<void> {
+  await log.append(MIGRATIONS_TOPIC, [{ key: `${MIGRATION}/${topic}`, value: Buffer.from(JSON.stringify({ step, ...saved, at: new Date().toISOString() })), partition: 0 }]);
+}
+
+/** Deletes `spec.name` if it exists, waits until it is gone, and creates it empty with `spec`. */
+async function recreate(log: KafkaEventLog, spec: TopicDescription, replicationFactor: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  if ((await log.listTopics()).some((t) => t.name === spec.name)) await log.deleteTopics([spec.name]);
+  for (;;) {
+    try {
+      await log.createTopic({ name: spec.name, partitions: spec.partitions, compacted: spec.compacted, replicationFactor });
+      const ends = await log.endOffsets(spec.name);
+      if (ends.every((e) => e === 0)) return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+    }
+    if (Date.now() > deadline) throw new Error(`${spec.name} could not be created empty within 60 s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/**
+ * `streamwave migrate personal-data`: the upgrade with the cluster's own configuration (Kafka and
+ * its `_schemas` topic, read by an in-process registry; the data keys: Redis or `<dataDir>/keys`,
+ * as the roles open them).
+ * @throws ClusterBusyError while roles run; connection errors of Kafka, Redis or the registry.
+ */
+export async function runClusterPersonalDataUpgrade(config: StreamWaveConfig, logger: pino.Logger, onProgress?: ClusterUpgradeOptions['onProgress']): Promise<ClusterUpgradeResult> {
+  if (config.kafkaBrokers.length === 0) throw new Error('the upgrade of a cluster needs STREAMWAVE_KAFKA_BROKERS; a standalone data dir is upgraded by `npm start` itself');
+  const log = await createKafkaEventLog({
+    brokers: config.kafkaBrokers, clientId: 'streamwave-migrate', replicationFactor: config.kafkaReplicationFactor,
+    ssl: config.kafkaSsl, sasl: config.kafkaSasl as KafkaEventLogOptions['sasl'], logger: logger.child({ component: 'kafka' }),
+  });
+  const redis = config.servers.redisUrl ? createRedisClient(config.servers.redisUrl, { connectionName: 'streamwave-migrate', logger }) : undefined;
+  try {
+    if (redis) await redisReady(redis, 30_000);
+    const keys = await openDataKeys({ redis, dataDir: config.dataDir, logger });
+    try {
+      // The registry's own store (`_schemas` on Kafka), read in this process: the roles are stopped.
+      const registry = createSchemaRegistry({ log, logger: logger.child({ component: 'schema-registry' }) });
+      await registry.start();
+      try {
+        const probe = plaintextProbe(keys.personalData);
+        const codec = createAvroEventCodec({ registry: createInProcessSchemaRegistryApi(registry), personalData: probe.cipher });
+        return await upgradeClusterPersonalData({ log, codec, probe, replicationFactor: config.kafkaReplicationFactor, logger, onProgress });
+      } finally {
+        await registry.stop();
+      }
+    } finally {
+      await keys.keys.close();
+    }
+  } finally {
+    await redis?.quit().catch(() => redis.disconnect());
+    await log.close();
+  }
+}
