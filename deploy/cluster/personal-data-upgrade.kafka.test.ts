@@ -22,7 +22,9 @@ import { createAvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
 import { createPersonalDataCipher } from '../../schemas/codec/personal-data.ts';
 import { createInProcessSchemaRegistryApi } from '../../schemas/codec/schema-registry-api.ts';
 import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts';
-import { TOPICS } from '../../schemas/topics.ts';
+import { COMMAND_REPLIES_TOPIC, COMMANDS_TOPIC, ensureCommandTopics, TOPICS } from '../../schemas/topics.ts';
+import { createAvroCommandCodec } from '../../schemas/codec/avro-command-codec.ts';
+import type { CommandRecord } from '../../schemas/command-codec.port.ts';
 import { filesUnder } from '../../test/support/e2e-target.ts';
 import { kafkaTestFile } from '../../test/support/kafka-test-file.ts';
 import { runStreamwave } from '../../test/support/standalone-process.ts';
@@ -141,6 +143,16 @@ describe('personal-data upgrade of a Kafka cluster (issue 13)', { skip: kafkaFil
     await plaintext.registerAll();
     await log.createTopic({ name: TOPICS.users, partitions: 2 });
     await log.append(TOPICS.users, [{ key: 'u7', value: await plaintext.encode(TOPICS.users, user(7)), partition: 1 }]);
+    // The commands topic holds the registration in plaintext too, and the replies topic an outcome.
+    const commands = createAvroCommandCodec({ registry: createInProcessSchemaRegistryApi(registry) });
+    await commands.registerAll();
+    await ensureCommandTopics(log, { partitions: 2 });
+    const registration: CommandRecord = {
+      commandId: 'cmd-1', replyTo: null,
+      command: { type: 'RegisterUser', data: { userId: 'u8', username: `user8_${tag}`, email: `user8.${tag}@plain.example`, passwordHash: '$scrypt$8' }, metadata: { now: 8 } },
+    };
+    await log.append(COMMANDS_TOPIC, [{ key: 'username:x', value: await commands.encode(registration), partition: 0 }]);
+    await log.append(COMMAND_REPLIES_TOPIC, [{ key: 'gw-1', value: Buffer.from(`an outcome with user8.${tag}@plain.example inside`), partition: 0 }]);
     await registry.stop();
     const dataDir = await mkdtemp(join(tmpdir(), 'sw-pdu-cli-'));
     kafkaFile.onCleanup(() => rm(dataDir, { recursive: true, force: true }));
@@ -154,9 +166,12 @@ describe('personal-data upgrade of a Kafka cluster (issue 13)', { skip: kafkaFil
 
     const done = await runStreamwave(['migrate', 'personal-data'], env, 120_000);
     assert.equal(done.code, 0, done.stderr);
-    assert.match(done.stdout, new RegExp(`${TOPICS.users.replace('.', '\\.')} rewritten \\(1 records copied, 1 encrypted\\)`));
+    assert.match(done.stdout, /streamwave\.commands, streamwave\.users rewritten \(2 records copied, 2 encrypted\)/);
     const [rec] = await log.read(TOPICS.users, 1, 0, 1);
     assert.ok(!rec.value!.includes(Buffer.from(`user7.${tag}`)), 'the email is encrypted');
+    const [cmd] = await log.read(COMMANDS_TOPIC, 0, 0, 1);
+    assert.ok(!cmd.value!.includes(Buffer.from(`user8.${tag}`)), 'the registration command is encrypted');
+    assert.deepEqual(await log.endOffsets(COMMAND_REPLIES_TOPIC), [0, 0], 'the replies topic is emptied');
     const again = await runStreamwave(['migrate', 'personal-data'], env, 120_000);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /nothing to do/);

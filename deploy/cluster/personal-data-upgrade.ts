@@ -18,6 +18,10 @@
  * `streamwave.migrations` (key `personal-data-1/<topic>`), so a crash at any point resumes where
  * it stopped (the shadow is only deleted once T holds its copy).
  *
+ * The commands topic (commands with personal fields, kept 7 days) is migrated the same way, with
+ * the command codec; the replies topic, whose outcomes embed the events they decided and which
+ * gateways read from its end only, is emptied (recreated) instead.
+ *
  * The broker removes a deleted topic's files after `file.delete.delay.ms` (default 60 s), and its
  * replicas' copies with them; backups of the cluster taken before still hold the plaintext.
  */
@@ -31,8 +35,11 @@ import { createAvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
 import type { StreamWaveConfig } from '../config/config.ts';
 import { openDataKeys } from '../shared/data-keys.ts';
 import { openOffsetPreservingWriter } from '../../platform/log/kafka/kafka-offset-preserving-writer.ts';
-import { copyEncrypted, copyPartitions, partitionsWithPlaintext, plaintextProbe, topicsWithPersonalData, type MigrationDeps, type MigrationProgress, type PartitionRef } from '../../processors/migrations/personal-data-migration.ts';
+import { copyEncrypted, copyPartitions, partitionsWithPlaintext, plaintextProbe, topicsWithPersonalData, type MigrationCodec, type MigrationDeps, type MigrationProgress, type PartitionRef } from '../../processors/migrations/personal-data-migration.ts';
 import type { AvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
+import { createAvroCommandCodec } from '../../schemas/codec/avro-command-codec.ts';
+import type { CommandRecord } from '../../schemas/command-codec.port.ts';
+import { COMMAND_REPLIES_RETENTION_MS, COMMAND_REPLIES_TOPIC, COMMANDS_RETENTION_MS, COMMANDS_TOPIC } from '../../schemas/topics.ts';
 
 /** The compacted topic recording migration steps. */
 export const MIGRATIONS_TOPIC = 'streamwave.migrations';
@@ -54,6 +61,11 @@ export interface ClusterUpgradeOptions {
   log: KafkaEventLog;
   /** The probe's codec (plaintextProbe over the cluster's data keys). */
   codec: AvroEventCodec;
+  /**
+   * The command codec over the same probe, as a MigrationCodec: the commands topic holds commands
+   * with personal fields (RegisterUser, PostComment, …) for its retention. Absent: not migrated.
+   */
+  commandCodec?: MigrationCodec;
   probe: MigrationDeps['probe'];
   /** Replication factor of the topics it creates. */
   replicationFactor: number;
@@ -80,19 +92,21 @@ export async function upgradeClusterPersonalData(o: ClusterUpgradeOptions): Prom
   const steps = await readSteps(log);
   const described = await log.listTopics();
   const texts = new Map([...o.codec.schemas].map(([type, s]) => [type, s.schemaText]));
-  const candidates = topicsWithPersonalData(texts, described.map((t) => t.name));
+  const names = described.map((t) => t.name);
+  const candidates = [...topicsWithPersonalData(texts, names), ...(o.commandCodec && names.includes(COMMANDS_TOPIC) ? [COMMANDS_TOPIC] : [])];
+  const depsOf = (topic: string): MigrationDeps => ({ codec: topic === COMMANDS_TOPIC && o.commandCodec ? o.commandCodec : o.codec, probe: o.probe });
   // A topic deleted mid-switch is not listed: its recorded step brings it back.
   const resumed = [...steps].filter(([, s]) => s !== 'done').map(([t]) => t);
   const result: ClusterUpgradeResult = { migrated: [], copied: 0, rewritten: 0 };
   for (const topic of [...new Set([...candidates, ...resumed])].sort()) {
     let step = steps.get(topic);
-    if (step === 'done' && !(await partitionsWithPlaintext(log, o, [topic])).length) continue;
+    if (step === 'done' && !(await partitionsWithPlaintext(log, depsOf(topic), [topic])).length) continue;
     if (step === undefined || step === 'done') {
-      if ((await partitionsWithPlaintext(log, o, [topic])).length === 0) continue;
+      if ((await partitionsWithPlaintext(log, depsOf(topic), [topic])).length === 0) continue;
       const spec = described.find((t) => t.name === topic)!;
       logger.info({ topic, partitions: spec.partitions }, 'personal-data upgrade: copying the topic into an encrypted shadow');
       await recreate(log, { ...spec, name: shadowOf(topic) }, o.replicationFactor);
-      const r = await copyEncrypted({ ...o, source: log, partitions: all(topic, spec.partitions), sinkFor: (t, p) => openOffsetPreservingWriter(log, shadowOf(t), p), onProgress: (p) => o.onProgress?.('shadow', p) });
+      const r = await copyEncrypted({ ...depsOf(topic), source: log, partitions: all(topic, spec.partitions), sinkFor: (t, p) => openOffsetPreservingWriter(log, shadowOf(t), p), onProgress: (p) => o.onProgress?.('shadow', p) });
       result.copied += r.copied;
       result.rewritten += r.rewritten;
       // Deleting T deletes the groups' committed offsets on it: recorded here, restored after the switch.
@@ -111,6 +125,12 @@ export async function upgradeClusterPersonalData(o: ClusterUpgradeOptions): Prom
       await record(log, topic, 'done', await recorded(log, topic));
       result.migrated.push(topic);
     }
+  }
+  // Outcomes on the replies topic embed the events they decided (plaintext ones too). Gateways
+  // read it from its end only, so it is emptied rather than rewritten.
+  if (result.migrated.includes(COMMANDS_TOPIC) && (await log.listTopics()).some((t) => t.name === COMMAND_REPLIES_TOPIC)) {
+    const replies = (await log.listTopics()).find((t) => t.name === COMMAND_REPLIES_TOPIC)!;
+    await recreate(log, replies, o.replicationFactor);
   }
   if (result.migrated.length) logger.info(result, 'personal-data upgrade: plaintext personal fields rewritten encrypted');
   return result;
@@ -181,13 +201,21 @@ async function record(log: KafkaEventLog, topic: string, step: Step, saved: Reco
   await log.append(MIGRATIONS_TOPIC, [{ key: `${MIGRATION}/${topic}`, value: Buffer.from(JSON.stringify({ step, ...saved, at: new Date().toISOString() })), partition: 0 }]);
 }
 
+/** Retention of a recreated topic, ms: the commands and replies topics keep theirs (schemas/topics.ts), the rest forever. */
+function retentionOf(name: string): number | undefined {
+  const base = name.endsWith(`.${MIGRATION}`) ? name.slice(0, -MIGRATION.length - 1) : name;
+  if (base === COMMANDS_TOPIC) return COMMANDS_RETENTION_MS;
+  if (base === COMMAND_REPLIES_TOPIC) return COMMAND_REPLIES_RETENTION_MS;
+  return undefined;
+}
+
 /** Deletes `spec.name` if it exists, waits until it is gone, and creates it empty with `spec`. */
 async function recreate(log: KafkaEventLog, spec: TopicDescription, replicationFactor: number): Promise<void> {
   const deadline = Date.now() + 60_000;
   if ((await log.listTopics()).some((t) => t.name === spec.name)) await log.deleteTopics([spec.name]);
   for (;;) {
     try {
-      await log.createTopic({ name: spec.name, partitions: spec.partitions, compacted: spec.compacted, replicationFactor });
+      await log.createTopic({ name: spec.name, partitions: spec.partitions, compacted: spec.compacted, replicationFactor, retentionMs: retentionOf(spec.name) });
       const ends = await log.endOffsets(spec.name);
       if (ends.every((e) => e === 0)) return;
     } catch (err) {
@@ -220,8 +248,11 @@ export async function runClusterPersonalDataUpgrade(config: StreamWaveConfig, lo
       await registry.start();
       try {
         const probe = plaintextProbe(keys.personalData);
-        const codec = createAvroEventCodec({ registry: createInProcessSchemaRegistryApi(registry), personalData: probe.cipher });
-        return await upgradeClusterPersonalData({ log, codec, probe, replicationFactor: config.kafkaReplicationFactor, logger, onProgress });
+        const api = createInProcessSchemaRegistryApi(registry);
+        const codec = createAvroEventCodec({ registry: api, personalData: probe.cipher });
+        const commands = createAvroCommandCodec({ registry: api, personalData: probe.cipher });
+        const commandCodec: MigrationCodec = { decode: (v) => commands.decode(v), encode: (_topic, r: CommandRecord) => commands.encode(r) };
+        return await upgradeClusterPersonalData({ log, codec, commandCodec, probe, replicationFactor: config.kafkaReplicationFactor, logger, onProgress });
       } finally {
         await registry.stop();
       }

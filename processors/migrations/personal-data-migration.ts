@@ -15,11 +15,11 @@
  * Which topics: those carrying an event type with a field marked personal (the schemas say so),
  * and their processors' dead-letter topics (`<topic>.<processor>.dlq`, copies of their records).
  */
-import type { DomainEvent, DomainEventType } from '../../domain/events.ts';
+import type { DomainEventType } from '../../domain/events.ts';
 import type { EventLog, LogRecord, ProduceRecord } from '../../platform/log/event-log.port.ts';
 import { DataKeyError } from '../../platform/keys/data-key-store.port.ts';
 import { ERASED_PLACEHOLDER, holdsPlaintext, isEncrypted, personalFieldsOf, type PersonalDataCipher, type PersonalField } from '../../schemas/codec/personal-data.ts';
-import { CodecError, type EventCodec } from '../../schemas/event-codec.port.ts';
+import { CodecError } from '../../schemas/event-codec.port.ts';
 import { TOPIC_OF } from '../../schemas/topics.ts';
 
 /** Records read and written per step. */
@@ -97,27 +97,37 @@ export function plaintextProbe(inner: PersonalDataCipher): { cipher: PersonalDat
   };
 }
 
+/**
+ * A codec of one kind of record (events: EventCodec; commands: an adapter over CommandCodec), as
+ * the migration uses it: decode a record, encode it again for `topic`.
+ */
+export interface MigrationCodec {
+  /** @throws CodecError when the bytes cannot be decoded (the record is then copied as it is). */
+  decode(value: Buffer): Promise<unknown>;
+  encode(topic: string, decoded: never): Promise<Buffer>;
+}
+
 export interface MigrationDeps {
   /** Decodes and encodes with the probe's cipher (plaintextProbe). */
-  codec: EventCodec;
+  codec: MigrationCodec;
   probe: { take(): boolean };
 }
 
 /**
- * The decoded event when the record `value` holds plaintext personal data, else null (undecodable
- * records included: CodecError; they are copied as they are).
+ * The decoded record when `value` holds plaintext personal data, else null (undecodable records
+ * included: CodecError; they are copied as they are).
  * @throws anything but CodecError from decoding (e.g. DataKeyError `KEY_STORE_IO`).
  */
-async function plaintextEvent(deps: MigrationDeps, value: Buffer): Promise<DomainEvent | null> {
+async function plaintextRecord(deps: MigrationDeps, value: Buffer): Promise<unknown> {
   deps.probe.take();
-  let event: DomainEvent;
+  let decoded: unknown;
   try {
-    event = await deps.codec.decode(value);
+    decoded = await deps.codec.decode(value);
   } catch (err) {
     if (err instanceof CodecError) return null;
     throw err;
   }
-  return deps.probe.take() ? event : null;
+  return deps.probe.take() ? decoded : null;
 }
 
 /**
@@ -134,7 +144,7 @@ export async function partitionsWithPlaintext(log: EventLog, deps: MigrationDeps
         const recs = await log.read(topic, partition, offset, CHUNK);
         if (recs.length === 0) break;
         for (const r of recs) {
-          if (r.value && (await plaintextEvent(deps, r.value))) {
+          if (r.value && (await plaintextRecord(deps, r.value)) !== null) {
             out.push({ topic, partition });
             break scan;
           }
@@ -232,16 +242,16 @@ export async function copyPartitions(o: {
 /**
  * {@link copyPartitions} with records holding plaintext personal data encoded again, which
  * encrypts them (see the file comment); every other record byte for byte.
- * @throws the errors of decoding (plaintextEvent above) and of encoding (DataKeyError
+ * @throws the errors of decoding (plaintextRecord above) and of encoding (DataKeyError
  *   `INVALID_SUBJECT` for a personal field without its subject), and the sink's.
  */
 export function copyEncrypted(o: MigrationDeps & Omit<Parameters<typeof copyPartitions>[0], 'transform'>): Promise<{ copied: number; rewritten: number }> {
   return copyPartitions({
     ...o,
     async transform(topic, r) {
-      const event = r.value ? await plaintextEvent(o, r.value) : null;
+      const decoded = r.value ? await plaintextRecord(o, r.value) : null;
       // A dead-letter record keeps the schema subject of the topic it came from (x-dlq-topic).
-      return event ? o.codec.encode(r.headers['x-dlq-topic'] ?? topic, event) : null;
+      return decoded !== null ? o.codec.encode(r.headers['x-dlq-topic'] ?? topic, decoded as never) : null;
     },
   });
 }
