@@ -45,6 +45,8 @@ export async function startClusterRoleProcess(opts: {
   port?: number;
   env?: Record<string, string>;
   timeoutMs?: number;
+  /** Another checkout to run (an earlier release, test/support/previous-release.ts); default this one. */
+  checkout?: string;
 }): Promise<StandaloneProcess> {
   return startServerProcess({
     ...opts,
