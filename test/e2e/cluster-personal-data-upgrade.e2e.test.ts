@@ -11,13 +11,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StreamWaveClient } from '../../cli/client/streamwave-client.ts';
 import { uploadFile, waitForProcessing } from '../../cli/client/upload-file.ts';
-import { filesUnder } from '../support/e2e-target.ts';
-import { get, type Answer } from '../support/http-answer.ts';
+import { needleHits } from '../support/e2e-target.ts';
+import { answersAt, type Answer } from '../support/http-answer.ts';
 import { kafkaRequirement, startKafkaBroker, type KafkaBroker } from '../support/kafka-broker.ts';
 import { makeClip } from '../support/make-media.ts';
 import { extractRelease, releaseMissing, waitCaughtUp } from '../support/previous-release.ts';
@@ -36,15 +36,6 @@ const PLAINTEXT = {
   'jon email': jon.email, 'jon username': jon.name, 'jon comment': jon.comment,
 };
 
-async function hitsUnder(dir: string): Promise<string[]> {
-  const hits: string[] = [];
-  for (const f of await filesUnder(dir)) {
-    const bytes = await readFile(f).catch(() => Buffer.alloc(0));
-    for (const [what, needle] of Object.entries(PLAINTEXT)) if (bytes.includes(Buffer.from(needle))) hits.push(`${what} in ${f.slice(dir.length + 1)}`);
-  }
-  return hits;
-}
-
 const kafkaSkip = await kafkaRequirement();
 const missing = releaseMissing(PLAINTEXT_RELEASE);
 if (!kafkaSkip && missing && process.env.CI && process.env.CI !== 'false') {
@@ -62,13 +53,7 @@ describe('personal-data upgrade of a Kafka cluster written before crypto-shreddi
     role: 'all', kafkaBrokers: broker!.bootstrap, dataDir, checkout, timeoutMs: TIMEOUT_MS,
     env: { STREAMWAVE_KAFKA_SESSION_TIMEOUT_MS: '6000', STREAMWAVE_TOPIC_PARTITIONS: '3', STREAMWAVE_ADMIN_TOKEN: ADMIN_TOKEN },
   });
-  const answers = async (url: string) => {
-    const out = new Map<string, Answer>();
-    for (const path of [`/api/v1/videos/${videoId}`, `/api/v1/videos/${videoId}/comments`, `/api/v1/search/videos?q=heron${tag}`]) {
-      out.set(path, JSON.parse(JSON.stringify(await get(url, path)).replaceAll(url, '<origin>')));
-    }
-    return out;
-  };
+  const answers = (url: string) => answersAt(url, [`/api/v1/videos/${videoId}`, `/api/v1/videos/${videoId}/comments`, `/api/v1/search/videos?q=heron${tag}`]);
 
   before(async () => {
     tmp = await mkdtemp(join(tmpdir(), 'sw-cluster-pd-upgrade-'));
@@ -103,7 +88,7 @@ describe('personal-data upgrade of a Kafka cluster written before crypto-shreddi
   });
 
   test('the previous release left the personal fields in plaintext on the broker (the test is not vacuous)', async () => {
-    const hits = await hitsUnder(join(broker!.dir, 'data'));
+    const { hits } = await needleHits(join(broker!.dir, 'data'), PLAINTEXT);
     for (const what of Object.keys(PLAINTEXT)) assert.ok(hits.some((h) => h.startsWith(`${what} in `)), `${what} in plaintext on the broker`);
   });
 
@@ -126,10 +111,10 @@ describe('personal-data upgrade of a Kafka cluster written before crypto-shreddi
     // The broker deletes the replaced topics' files after log.segment.delete.delay.ms (1 s here),
     // on its first clean-up pass at the latest 30 s after it started.
     const from = Date.now();
-    let hits = await hitsUnder(join(broker!.dir, 'data'));
+    let { hits } = await needleHits(join(broker!.dir, 'data'), PLAINTEXT);
     while (hits.length && Date.now() - from < 90_000) {
       await new Promise((r) => setTimeout(r, 1000));
-      hits = await hitsUnder(join(broker!.dir, 'data'));
+      ({ hits } = await needleHits(join(broker!.dir, 'data'), PLAINTEXT));
     }
     t.diagnostic(`${migrated.stdout.trim()}; broker data dir ${((Date.now() - from) / 1000).toFixed(0)} s later: ${hits.length} hits of ${Object.keys(PLAINTEXT).length} plaintext values`);
     assert.deepEqual(hits, []);

@@ -19,8 +19,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StreamWaveClient } from '../../cli/client/streamwave-client.ts';
 import { uploadFile, waitForProcessing } from '../../cli/client/upload-file.ts';
-import { filesUnder } from '../support/e2e-target.ts';
-import { get, type Answer } from '../support/http-answer.ts';
+import { filesUnder, needleHits } from '../support/e2e-target.ts';
+import { answersAt, get, type Answer } from '../support/http-answer.ts';
 import { makeClip } from '../support/make-media.ts';
 import { extractRelease, releaseMissing, waitCaughtUp } from '../support/previous-release.ts';
 import { startStandaloneProcess, type StandaloneProcess } from '../support/standalone-process.ts';
@@ -39,17 +39,6 @@ const PLAINTEXT = {
 };
 const GINA = Object.fromEntries(Object.entries(PLAINTEXT).filter(([k]) => k.startsWith('gina'))) as Record<string, string>;
 
-/** `what in file` for each needle found in a file under `dir`. */
-async function hitsUnder(dir: string, needles: Record<string, string>): Promise<{ hits: string[]; files: number }> {
-  const files = await filesUnder(dir);
-  const hits: string[] = [];
-  for (const f of files) {
-    const bytes = await readFile(f).catch(() => Buffer.alloc(0));
-    for (const [what, needle] of Object.entries(needles)) if (bytes.includes(Buffer.from(needle))) hits.push(`${what} in ${f.slice(dir.length + 1)}`);
-  }
-  return { hits, files: files.length };
-}
-
 const missing = releaseMissing(PLAINTEXT_RELEASE);
 if (missing && process.env.CI && process.env.CI !== 'false') {
   test('personal-data upgrade', () => assert.fail(`${missing}. CI checkouts must have the full history: without it the upgrade check cannot run.`));
@@ -61,13 +50,7 @@ describe('personal-data upgrade of a data dir written before crypto-shredding (i
   let sw: StandaloneProcess | undefined;
   let videoId: string;
   const recorded = new Map<string, Answer>();
-  const answers = async (url: string) => {
-    const out = new Map<string, Answer>();
-    for (const path of [`/api/v1/videos/${videoId}`, `/api/v1/videos/${videoId}/comments`, `/api/v1/search/videos?q=wren${tag}`]) {
-      out.set(path, JSON.parse(JSON.stringify(await get(url, path)).replaceAll(url, '<origin>')));
-    }
-    return out;
-  };
+  const answers = (url: string) => answersAt(url, [`/api/v1/videos/${videoId}`, `/api/v1/videos/${videoId}/comments`, `/api/v1/search/videos?q=wren${tag}`]);
 
   before(async () => {
     tmp = await mkdtemp(join(tmpdir(), 'sw-pd-upgrade-'));
@@ -97,7 +80,7 @@ describe('personal-data upgrade of a data dir written before crypto-shredding (i
   });
 
   test('the previous release wrote the personal fields in plaintext into its log (the test is not vacuous)', async () => {
-    const { hits } = await hitsUnder(join(dataDir, 'log'), PLAINTEXT);
+    const { hits } = await needleHits(join(dataDir, 'log'), PLAINTEXT);
     for (const what of Object.keys(PLAINTEXT)) assert.ok(hits.some((h) => h.startsWith(`${what} in `)), `${what} in plaintext in the previous release's log`);
   });
 
@@ -119,7 +102,7 @@ describe('personal-data upgrade of a data dir written before crypto-shredding (i
     const marker = JSON.parse(await readFile(join(dataDir, 'migrations', 'personal-data-1.json'), 'utf8')) as { status: string; copied: number; rewritten: number; partitions: unknown[] };
     assert.equal(marker.status, 'migrated');
     assert.ok(marker.rewritten > 0 && marker.rewritten <= marker.copied, `rewritten ${marker.rewritten} of ${marker.copied}`);
-    const { hits, files } = await hitsUnder(join(dataDir, 'log'), PLAINTEXT);
+    const { hits, files } = await needleHits(join(dataDir, 'log'), PLAINTEXT);
     t.diagnostic(`upgrade: ${marker.partitions.length} partitions, ${marker.copied} records copied, ${marker.rewritten} rewritten encrypted; log after it: ${files} files scanned for ${Object.keys(PLAINTEXT).length} plaintext values: ${hits.length} hits`);
     assert.deepEqual(hits, []);
     assert.deepEqual((await filesUnder(dataDir)).filter((f) => f.endsWith('.plaintext') || f.includes(`${join(dataDir, 'migration')}/`)), [], 'no shadow or plaintext segment left');
@@ -149,7 +132,7 @@ describe('personal-data upgrade of a data dir written before crypto-shredding (i
       sw = undefined;
     }
     assert.equal(await readFile(join(dataDir, 'migrations', 'personal-data-1.json'), 'utf8'), markerBefore, 'no second migration');
-    const { hits, files } = await hitsUnder(dataDir, GINA);
+    const { hits, files } = await needleHits(dataDir, GINA);
     t.diagnostic(`data dir after erasing the migrated user: ${files} files scanned for ${Object.keys(GINA).join(', ')}: ${hits.length} hits`);
     assert.deepEqual(hits, []);
   });

@@ -15,7 +15,7 @@ import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pino } from 'pino';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startLocalCluster, type LocalCluster } from '../../deploy/local/local-cluster.ts';
 import { loadConfig } from '../../deploy/config/config.ts';
@@ -234,6 +234,20 @@ export async function filesUnder(dir: string): Promise<string[]> {
     else if (e.isFile()) files.push(path);
   }
   return files;
+}
+
+/**
+ * `<what> in <file relative to dir>` for each needle (`what` → text) whose bytes occur in a file
+ * under `dir`, and how many files were read: the byte scans of the erasure and upgrade proofs.
+ */
+export async function needleHits(dir: string, needles: Record<string, string>): Promise<{ hits: string[]; files: number }> {
+  const files = await filesUnder(dir);
+  const hits: string[] = [];
+  for (const f of files) {
+    const bytes = await readFile(f).catch(() => Buffer.alloc(0));
+    for (const [what, needle] of Object.entries(needles)) if (bytes.includes(Buffer.from(needle))) hits.push(`${what} in ${f.slice(dir.length + 1)}`);
+  }
+  return { hits, files: files.length };
 }
 
 /**

@@ -11,3 +11,10 @@ export async function get(base: string, path: string, token?: string): Promise<A
     return { status: r.status, body: text };
   }
 }
+
+/** The answers of `url` to each of `paths`, with the origin replaced by `<origin>` (ports differ between processes). */
+export async function answersAt(url: string, paths: readonly string[]): Promise<Map<string, Answer>> {
+  const out = new Map<string, Answer>();
+  for (const path of paths) out.set(path, JSON.parse(JSON.stringify(await get(url, path)).replaceAll(url, '<origin>')) as Answer);
+  return out;
+}
