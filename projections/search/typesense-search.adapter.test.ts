@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { Client } from 'typesense';
 import { runProjection } from '../../processors/runtime/projection.runtime.ts';
 import { sharedAvroTestCodec } from '../../test/support/avro-test-codec.ts';
+import { needleHits } from '../../test/support/e2e-target.ts';
 import { startTypesenseServer, typesenseRequirement, type TypesenseServer } from '../../test/support/typesense-server.ts';
 import { createProjectionManager } from '../replay/projection-manager.ts';
 import type { CurrentInstance } from '../replay/replay.port.ts';
@@ -90,6 +91,28 @@ describe('Typesense search read model', { skip }, () => {
     } finally {
       await r.close();
     }
+  });
+
+  test('a deleted video\'s words leave Typesense\'s Raft log too: no file of its data dir holds them once the node closed (issue 13)', async (t) => {
+    const prefix = freshPrefix();
+    const log = await createScriptedLog();
+    const codec = await codecP;
+    const word = `erasable${Date.now().toString(36)}`;
+    await appendEvents(log, codec, videoEvents('e1', `Kestrel ${word}`));
+    const node = createTypesenseSearchProjection({ client, prefix, cursorSecret: SECRET, now: () => NOW });
+    const r = await run(log, node);
+    const dir = (await serverP!).dir;
+    try {
+      assert.deepEqual((await node.queries.search(word, 10)).videos.map((v) => v.videoId), ['e1']);
+      assert.ok((await needleHits(dir, { title: word })).hits.some((h) => h.includes('state/log/')), 'indexing the title wrote it into the Raft log');
+      const pos = await appendEvents(log, codec, [{ type: 'VideoDeleted', data: { videoId: 'e1', deletedBy: 'o1', deletedAt: CONTRACT_T0 + 6 } }]);
+      assert.equal(await r.h.waitFor(pos, 10_000), true);
+    } finally {
+      await r.close();
+    }
+    const { hits, files } = await needleHits(dir, { 'deleted title': word });
+    t.diagnostic(`Typesense data dir after the deletion and the scrub: ${files} files, ${hits.length} hits`);
+    assert.deepEqual(hits, []);
   });
 
   test('a crash or a failed write before the checkpoint: the redelivered batch ends in the same state', async () => {

@@ -48,6 +48,8 @@ import { PRIMARY_INSTANCE as PRIMARY, type CurrentInstanceStore, type Replayable
 import { evolveSearchDoc, isSearchable, searchedVideoId, toHit, type SearchDoc } from './search-model.ts';
 import { SearchIndexError, type SearchQueries } from './search.port.ts';
 import { SEARCH } from './search.projection.ts';
+import { scrubTypesenseRaftLog } from './typesense-raft-scrub.ts';
+import { debouncedTask } from '../stores/debounced-task.ts';
 import {
   aliasTarget, CHECKPOINT_FIELDS, DOC_FIELDS, ensureCollection, escapeRe, fetchDocs, isNotFound, listInstances, readCheckpoint, removeDocs,
   SEARCH_FIELDS, SEARCH_SCHEMA_VERSION, searchCollections, searchPage, upsertDocs, wrap, type SearchCollections,
@@ -64,6 +66,8 @@ export interface TypesenseSearchOptions {
   prefix?: string;
   /** Wall clock for `search_timestamp_ms`, ms. Default Date.now. */
   now?: () => number;
+  /** Least time between two Raft-log scrubs after deletions (typesense-raft-scrub.ts), ms. Default 60 000. */
+  raftScrubIntervalMs?: number;
   logger?: pino.Logger;
 }
 
@@ -111,6 +115,8 @@ export function createTypesenseSearchProjection(opts: TypesenseSearchOptions & {
     logger.info({ collection: names.search, checkpoint: Object.fromEntries(checkpoint) }, 'search (typesense): opened');
   })();
   loaded.catch(() => undefined); // surfaced by ready()/loadCheckpoint()/queries
+  // A deleted video's text stays in Typesense's Raft log until it is scrubbed (issue 13).
+  const scrub = debouncedTask(() => scrubTypesenseRaftLog(client, prefix), opts.raftScrubIntervalMs ?? 60_000, logger, 'Typesense Raft-log scrub after a deletion');
 
   async function applyBatch(batch: ProjectionBatch): Promise<void> {
     await loaded;
@@ -142,6 +148,7 @@ export function createTypesenseSearchProjection(opts: TypesenseSearchOptions & {
       await removeDocs(client, names.docs, gone);
       await upsertDocs(client, names.search, searchable.map(([id, d]) => ({ ...toHit(d), id, publishedAt: d.publishedAt ?? 0 })));
       await removeDocs(client, names.search, hidden);
+      if (gone.length) scrub.request();
     }
     const next = new Map(checkpoint);
     for (const [k, v] of batch.checkpoint) next.set(k, v);
@@ -173,7 +180,8 @@ export function createTypesenseSearchProjection(opts: TypesenseSearchOptions & {
     loadCheckpoint: async () => { await loaded; return new Map(checkpoint); },
     apply: applyBatch,
     ready: () => loaded,
-    async close() { /* the client is the caller's; every batch is durable when apply resolves */ },
+    // The client is the caller's; every batch is durable when apply resolves; a pending scrub runs now.
+    close: () => scrub.flush(),
   };
 }
 

@@ -6,6 +6,7 @@
  * by another layout of the read model is recognised and rebuilt instead of misread
  * (see `holdsOtherLayout`).
  */
+import { debouncedTask } from './debounced-task.ts';
 import pino from 'pino';
 import type { DomainEvent } from '../../domain/events.ts';
 import type { LogRecord } from '../../platform/log/event-log.port.ts';
@@ -84,10 +85,11 @@ export function createKeyValueProjection<Q>(opts: KeyValueProjectionOptions<Q>):
     }
     await store.commit(tx.ops(), batch.checkpoint);
     layoutRecorded = true;
-    if (batch.records.some((r) => r.event !== undefined && FORGETTING.has(r.event.type))) compaction.request();
+    if (store.compact && batch.records.some((r) => r.event !== undefined && FORGETTING.has(r.event.type))) compaction.request();
   }
 
-  const compaction = debouncedCompaction(store, opts.compactIntervalMs ?? COMPACT_INTERVAL_MS, logger, opts.name);
+  // After batches that forgot personal data, no file of the store may keep the old values (issue 13).
+  const compaction = debouncedTask(async () => { await store.compact?.(); }, opts.compactIntervalMs ?? COMPACT_INTERVAL_MS, logger.child({ projection: opts.name }), 'store compaction after an erasure');
   return {
     kind: 'projection',
     name: opts.name,
@@ -109,40 +111,6 @@ export function createKeyValueProjection<Q>(opts: KeyValueProjectionOptions<Q>):
 const FORGETTING: ReadonlySet<string> = new Set(['UserErased', 'VideoDeleted']);
 /** Least time between two compactions a projection asks for, ms. */
 const COMPACT_INTERVAL_MS = 5_000;
-
-/**
- * `store.compact()` after batches that forgot personal data (an erasure, a deleted video), so no
- * file of the store keeps the old values (issue 13): at once when the last one is older than
- * `intervalMs`, else once at the interval's end (a replay from offset 0 meets many deletions and
- * must not rewrite the store for each). `flush()` runs a pending one now (on close).
- */
-function debouncedCompaction(store: KeyValueStore, intervalMs: number, logger: pino.Logger, name: string): { request(): void; flush(): Promise<void> } {
-  let last = 0;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
-  const run = (): Promise<void> => {
-    clearTimeout(timer);
-    timer = undefined;
-    last = Date.now();
-    running = running.then(() => store.compact?.()).catch((err: unknown) => logger.error({ err, projection: name }, 'store compaction after an erasure failed; retried after the next one'));
-    return running;
-  };
-  return {
-    request() {
-      if (!store.compact || timer) return;
-      const wait = last + intervalMs - Date.now();
-      if (wait <= 0) void run();
-      else {
-        timer = setTimeout(() => void run(), wait);
-        timer.unref();
-      }
-    },
-    async flush() {
-      if (timer) await run();
-      else await running;
-    },
-  };
-}
 
 function createBatch(store: KeyValueStore): KeyValueBatch & { ops(): KeyValueOp[] } {
   const pending = new Map<string, { value: JsonValue } | null>();
