@@ -17,7 +17,8 @@ import type { DomainEvent } from '../../domain/events.ts';
 import { createEmbeddedDataKeyStore } from '../../platform/keys/embedded-data-key-store.adapter.ts';
 import { createInMemoryEventLog } from '../../platform/log/in-memory/in-memory-event-log.adapter.ts';
 import type { LogRecord } from '../../platform/log/event-log.port.ts';
-import { plaintextProbe } from '../../processors/migrations/personal-data-migration.ts';
+import { copyPartitions, plaintextProbe } from '../../processors/migrations/personal-data-migration.ts';
+import { openOffsetPreservingWriter } from '../../platform/log/kafka/kafka-offset-preserving-writer.ts';
 import { createAvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
 import { createPersonalDataCipher } from '../../schemas/codec/personal-data.ts';
 import { createInProcessSchemaRegistryApi } from '../../schemas/codec/schema-registry-api.ts';
@@ -102,6 +103,13 @@ describe('personal-data upgrade of a Kafka cluster (issue 13)', { skip: kafkaFil
     const member = await log.subscribe({ groupId: 'running-role', topics: [TOPICS.views], eachBatch: async () => {} });
     await assert.rejects(run(), (e) => e instanceof ClusterBusyError && e.groups.some((g) => g.endsWith('running-role')));
     await member.stop();
+    // Refused while a transaction is open on a topic (a producer that died mid-transaction).
+    const open = await producer.transaction();
+    await open.send({ topic: log.kafka.topicName(TOPICS.users), acks: -1, messages: [{ key: 'k', value: Buffer.from('in flight'), partition: 1 }] });
+    await assert.rejects(run(), /transaction still open/);
+    await open.abort();
+    while (JSON.stringify(await log.endOffsets(TOPICS.users)) === JSON.stringify(before.ends)) await new Promise((r) => setTimeout(r, 10));
+    before.ends = await log.endOffsets(TOPICS.users);
 
     const result = await run();
     assert.deepEqual(result.migrated, [TOPICS.comments, TOPICS.users]);
@@ -132,6 +140,48 @@ describe('personal-data upgrade of a Kafka cluster (issue 13)', { skip: kafkaFil
 
     assert.deepEqual(await run(), { migrated: [], copied: 0, rewritten: 0 }, 'a second run changes nothing');
     await registry.stop();
+  });
+
+  test('the offset-preserving copy: a log start moved by retention, a run longer than a request, a gap of 2, a run split across writes', { timeout: 120_000 }, async () => {
+    const ns = `pdw-${tag}`;
+    const log = await kafkaFile.openLog(ns, 'pd-writer');
+    await log.createTopic({ name: 'src', partitions: 1 });
+    await log.createTopic({ name: 'dst', partitions: 1 });
+    const kafka = new Kafka({ clientId: 'pdw', brokers: [kafkaFile.broker().bootstrap], logLevel: logLevel.NOTHING });
+    const producer = kafka.producer({ transactionalId: `${ns}.src`, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    kafkaFile.onCleanup(() => producer.disconnect());
+    await producer.connect();
+    const value = (i: number) => Buffer.from(`record ${i} `.padEnd(2000, '.'));
+    // 0..2: plain, then deleted by retention (DeleteRecords) → the log starts at 3.
+    await log.append('src', [0, 1, 2].map((i) => ({ key: 'k', value: value(i), partition: 0 })));
+    // 3..1202: 1200 records of 2 kB in one committed transaction (more than one produce request), marker at 1203.
+    const big = await producer.transaction();
+    for (let i = 0; i < 1200; i += 300) await big.send({ topic: log.kafka.topicName('src'), acks: -1, messages: Array.from({ length: 300 }, (_, j) => ({ key: 'k', value: value(3 + i + j), partition: 0 })) });
+    await big.commit();
+    // The coordinator writes the marker after EndTxn answers: wait for it before the next append.
+    const settled = async (end: number) => { while ((await log.endOffsets('src'))[0] !== end) await new Promise((r) => setTimeout(r, 10)); };
+    await settled(1204);
+    // 1204: plain; then an aborted transaction of 1 record (1205) + its marker (1206): a gap of 2.
+    await log.append('src', [{ key: 'k', value: value(1204), partition: 0 }]);
+    const aborted = await producer.transaction();
+    await aborted.send({ topic: log.kafka.topicName('src'), acks: -1, messages: [{ key: 'k', value: Buffer.from('aborted'), partition: 0 }] });
+    await aborted.abort();
+    await settled(1207);
+    // 1207, 1208: plain, the end.
+    await log.append('src', [1207, 1208].map((i) => ({ key: 'k', value: value(i), partition: 0 })));
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.fetchTopicMetadata({ topics: [log.kafka.topicName('src')] });
+    await admin.deleteTopicRecords({ topic: log.kafka.topicName('src'), partitions: [{ partition: 0, offset: '3' }] });
+    await admin.disconnect();
+
+    const before = await visible(log, 'src');
+    assert.deepEqual([before[0].offset, before.length, before.at(-1)!.offset], [3, 1203, 1208]);
+    const starts = await log.beginningOffsets('src');
+    await copyPartitions({ source: log, partitions: [{ topic: 'src', partition: 0 }], sinkFor: () => openOffsetPreservingWriter(log, 'dst', 0, starts[0]) });
+    const after = await visible(log, 'dst');
+    assert.deepEqual(after.map((r) => [r.offset, r.value!.toString()]), before.map((r) => [r.offset, r.value!.toString()]), 'every record at its offset');
+    assert.deepEqual([await log.beginningOffsets('dst'), await log.endOffsets('dst')], [starts, await log.endOffsets('src')], 'same log start and end');
   });
 
   test('`streamwave migrate personal-data` with the cluster\'s environment: refused while a role runs, then done; then nothing to do', { timeout: 180_000 }, async () => {

@@ -12,6 +12,9 @@
  *    have members), so the copy is complete when it reaches T's end.
  * 3. Switch: T is deleted and created again with the same partitions and settings, and the shadow
  *    is copied back byte for byte at the same offsets; then the shadow is deleted.
+ * Before the shadow, a topic with a transaction still open (a producer that died mid-transaction)
+ * is refused: READ_COMMITTED reads stop before it. A shadow whose topic was written to after it
+ * was made (roles restarted after a failed run) is made again before the switch.
  * Offsets do not change, so consumer-group offsets and every read model's checkpoint stay valid:
  * nothing is rebuilt, no transcode is redone (deleting T deletes the groups' committed offsets on
  * it: they are recorded before and committed again after). Each step is recorded in the compacted topic
@@ -34,7 +37,7 @@ import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts'
 import { createAvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
 import type { StreamWaveConfig } from '../config/config.ts';
 import { openDataKeys } from '../shared/data-keys.ts';
-import { openOffsetPreservingWriter } from '../../platform/log/kafka/kafka-offset-preserving-writer.ts';
+import { openOffsetPreservingWriter, partitionsWithOpenTransactions } from '../../platform/log/kafka/kafka-offset-preserving-writer.ts';
 import { copyEncrypted, copyPartitions, partitionsWithPlaintext, plaintextProbe, topicsWithPersonalData, type MigrationCodec, type MigrationDeps, type MigrationProgress, type PartitionRef } from '../../processors/migrations/personal-data-migration.ts';
 import type { AvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
 import { createAvroCommandCodec } from '../../schemas/codec/avro-command-codec.ts';
@@ -46,7 +49,7 @@ export const MIGRATIONS_TOPIC = 'streamwave.migrations';
 const MIGRATION = 'personal-data-1';
 const shadowOf = (topic: string) => `${topic}.${MIGRATION}`;
 
-type Step = 'shadowed' | 'switched' | 'done';
+type Step = 'shadowed' | 'switching' | 'switched' | 'done';
 
 /** What the upgrade did per topic. */
 export interface ClusterUpgradeResult {
@@ -98,25 +101,40 @@ export async function upgradeClusterPersonalData(o: ClusterUpgradeOptions): Prom
   // A topic deleted mid-switch is not listed: its recorded step brings it back.
   const resumed = [...steps].filter(([, s]) => s !== 'done').map(([t]) => t);
   const result: ClusterUpgradeResult = { migrated: [], copied: 0, rewritten: 0 };
+  // Refused before anything changes while a transaction is open on any of them.
+  for (const topic of candidates) {
+    const open = await partitionsWithOpenTransactions(log, topic);
+    if (open.length) throw new Error(`${topic} partitions ${open.join(', ')} have a transaction still open (a producer died mid-transaction): run again once the broker aborted it (transaction.timeout.ms)`);
+  }
   for (const topic of [...new Set([...candidates, ...resumed])].sort()) {
     let step = steps.get(topic);
+    if (step === 'shadowed') {
+      // Written to since its shadow was made (roles restarted after a failed run)? Shadow it again.
+      const saved = await recorded(log, topic);
+      if (JSON.stringify(await log.endOffsets(topic).catch(() => null)) !== JSON.stringify(saved.ends)) step = undefined;
+    }
     if (step === 'done' && !(await partitionsWithPlaintext(log, depsOf(topic), [topic])).length) continue;
     if (step === undefined || step === 'done') {
       if ((await partitionsWithPlaintext(log, depsOf(topic), [topic])).length === 0) continue;
       const spec = described.find((t) => t.name === topic)!;
+      const ends = await log.endOffsets(topic);
+      const starts = await log.beginningOffsets(topic);
       logger.info({ topic, partitions: spec.partitions }, 'personal-data upgrade: copying the topic into an encrypted shadow');
       await recreate(log, { ...spec, name: shadowOf(topic) }, o.replicationFactor);
-      const r = await copyEncrypted({ ...depsOf(topic), source: log, partitions: all(topic, spec.partitions), sinkFor: (t, p) => openOffsetPreservingWriter(log, shadowOf(t), p), onProgress: (p) => o.onProgress?.('shadow', p) });
+      const r = await copyEncrypted({ ...depsOf(topic), source: log, partitions: all(topic, spec.partitions), sinkFor: (t, p) => openOffsetPreservingWriter(log, shadowOf(t), p, starts[p]), onProgress: (p) => o.onProgress?.('shadow', p) });
       result.copied += r.copied;
       result.rewritten += r.rewritten;
       // Deleting T deletes the groups' committed offsets on it: recorded here, restored after the switch.
-      await record(log, topic, step = 'shadowed', { spec, groups: await groupOffsetsOn(log, topic) });
+      await record(log, topic, step = 'shadowed', { spec, ends, groups: await groupOffsetsOn(log, topic) });
     }
-    if (step === 'shadowed') {
+    if (step === 'shadowed' || step === 'switching') {
       const saved = await recorded(log, topic);
+      // From here T is deleted: a resumed run copies the shadow back whatever T then holds.
+      if (step === 'shadowed') await record(log, topic, step = 'switching', saved);
       logger.info({ topic }, 'personal-data upgrade: switching the topic to its encrypted copy');
       await recreate(log, saved.spec, o.replicationFactor);
-      await copyPartitions({ source: log, partitions: all(shadowOf(topic), saved.spec.partitions), sinkFor: (_t, p) => openOffsetPreservingWriter(log, topic, p), onProgress: (p) => o.onProgress?.('switch', p) });
+      const starts = await log.beginningOffsets(shadowOf(topic));
+      await copyPartitions({ source: log, partitions: all(shadowOf(topic), saved.spec.partitions), sinkFor: (_t, p) => openOffsetPreservingWriter(log, topic, p, starts[p]), onProgress: (p) => o.onProgress?.('switch', p) });
       for (const [group, offsets] of Object.entries(saved.groups)) await log.commitOffsets(group, new Map(Object.entries(offsets)));
       await record(log, topic, step = 'switched', saved);
     }
@@ -170,6 +188,8 @@ async function readSteps(log: KafkaEventLog): Promise<Map<string, Step>> {
 /** What the shadow step recorded of `topic`: its spec and the groups' committed offsets on it. */
 interface Recorded {
   spec: TopicDescription;
+  /** The topic's end offsets when its shadow was made. */
+  ends: number[];
   /** group → `topic:partition` → offset. */
   groups: Record<string, Record<string, number>>;
 }
@@ -184,7 +204,7 @@ async function recorded(log: KafkaEventLog, topic: string): Promise<Recorded> {
     offset = recs[recs.length - 1].offset + 1;
   }
   if (!out?.spec) throw new Error(`no recorded spec of ${topic} in ${MIGRATIONS_TOPIC}`);
-  return { spec: out.spec, groups: out.groups ?? {} };
+  return { spec: out.spec, ends: out.ends ?? [], groups: out.groups ?? {} };
 }
 
 /** The committed offsets of every consumer group on `topic`'s partitions. */

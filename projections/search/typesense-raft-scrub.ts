@@ -14,6 +14,9 @@
  * path that cannot be created (`/dev/null/…`): Typesense takes its own snapshot, fails the copy,
  * and still answers success.
  *
+ * RocksDB keeps a deleted document's bytes in its files until a compaction, so the scrub asks for
+ * one (`/operations/db/compact`) before the snapshots.
+ *
  * Cost per scrub: ~9 MiB written to one padding document (overwritten each time, so the database
  * keeps 1 MiB of it) and two snapshots (RocksDB checkpoints: hard links). A multi-node Typesense
  * cluster snapshots each node on its own schedule; the endpoint only snapshots the node asked.
@@ -25,6 +28,8 @@ import { ensureCollection, wrap } from './typesense-search-store.ts';
 const PAD_BYTES = 1 << 20;
 /** Padding writes per scrub: 9 MiB, more than braft's 8 MiB segment. */
 const PAD_WRITES = 9;
+/** Attempts per scrub. */
+const ATTEMPTS = 3;
 /** A snapshot path that cannot be created, so Typesense makes no copy of its database. */
 const NO_COPY_PATH = '/dev/null/streamwave-no-snapshot-copy';
 
@@ -40,13 +45,20 @@ export async function scrubTypesenseRaftLog(client: Client, prefix: string): Pro
   await ensureCollection(client, collection, [{ name: 'padding', type: 'string', index: false, optional: true }]);
   padding ??= 'x'.repeat(PAD_BYTES);
   const docs = client.collections(collection).documents();
-  try {
-    for (let i = 0; i < PAD_WRITES; i++) await docs.upsert({ id: 'padding', padding });
-    for (let i = 0; i < 2; i++) {
-      await docs.upsert({ id: 'tick', padding: String(Date.now()) });
-      await client.operations.perform('snapshot', { snapshot_path: NO_COPY_PATH });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      for (let i = 0; i < PAD_WRITES; i++) await docs.upsert({ id: 'padding', padding });
+      // Deleted documents also linger in RocksDB's files until a compaction rewrites them.
+      await client.operations.perform('db/compact');
+      for (let i = 0; i < 2; i++) {
+        await docs.upsert({ id: 'tick', padding: String(Date.now()) });
+        await client.operations.perform('snapshot', { snapshot_path: NO_COPY_PATH });
+      }
+      return;
+    } catch (err) {
+      // Another instance's scrub may be snapshotting the same server: wait and try again.
+      if (attempt >= ATTEMPTS) throw wrap(err, 'scrub the Raft log');
+      await new Promise((r) => setTimeout(r, 1000 * attempt));
     }
-  } catch (err) {
-    throw wrap(err, 'scrub the Raft log');
   }
 }

@@ -105,6 +105,9 @@ describe('Typesense search read model', { skip }, () => {
     try {
       assert.deepEqual((await node.queries.search(word, 10)).videos.map((v) => v.videoId), ['e1']);
       assert.ok((await needleHits(dir, { title: word })).hits.some((h) => h.includes('state/log/')), 'indexing the title wrote it into the Raft log');
+      // A snapshot flushes RocksDB's memtable: the title is then in the database's files too.
+      await client.operations.perform('snapshot', { snapshot_path: '/dev/null/streamwave-test' });
+      assert.ok((await needleHits(dir, { title: word })).hits.some((h) => h.includes('/db/')), 'the title is in the database files');
       const pos = await appendEvents(log, codec, [{ type: 'VideoDeleted', data: { videoId: 'e1', deletedBy: 'o1', deletedAt: CONTRACT_T0 + 6 } }]);
       assert.equal(await r.h.waitFor(pos, 10_000), true);
     } finally {
