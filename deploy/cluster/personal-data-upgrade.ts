@@ -30,13 +30,14 @@
  */
 import type pino from 'pino';
 import type { TopicDescription } from '../../platform/log/event-log.port.ts';
-import { createKafkaEventLog, type KafkaEventLog, type KafkaEventLogOptions } from '../../platform/log/kafka/kafka-event-log.adapter.ts';
+import { createKafkaEventLog, type KafkaEventLog } from '../../platform/log/kafka/kafka-event-log.adapter.ts';
 import { createRedisClient, redisReady } from '../../platform/redis/redis-client.ts';
 import { createInProcessSchemaRegistryApi } from '../../schemas/codec/schema-registry-api.ts';
 import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts';
 import { createAvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
 import type { StreamWaveConfig } from '../config/config.ts';
 import { openDataKeys } from '../shared/data-keys.ts';
+import { kafkaConnectionOf } from './role-support.ts';
 import { openOffsetPreservingWriter, partitionsWithOpenTransactions } from '../../platform/log/kafka/kafka-offset-preserving-writer.ts';
 import { copyEncrypted, copyPartitions, partitionsWithPlaintext, plaintextProbe, topicsWithPersonalData, type MigrationCodec, type MigrationDeps, type MigrationProgress, type PartitionRef } from '../../processors/migrations/personal-data-migration.ts';
 import type { AvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
@@ -92,14 +93,14 @@ export async function upgradeClusterPersonalData(o: ClusterUpgradeOptions): Prom
   const { log, logger } = o;
   await refuseWhileBusy(log);
   await log.createTopic({ name: MIGRATIONS_TOPIC, partitions: 1, compacted: true, replicationFactor: o.replicationFactor });
-  const steps = await readSteps(log);
+  const steps = await readRecorded(log);
   const described = await log.listTopics();
   const texts = new Map([...o.codec.schemas].map(([type, s]) => [type, s.schemaText]));
   const names = described.map((t) => t.name);
   const candidates = [...topicsWithPersonalData(texts, names), ...(o.commandCodec && names.includes(COMMANDS_TOPIC) ? [COMMANDS_TOPIC] : [])];
   const depsOf = (topic: string): MigrationDeps => ({ codec: topic === COMMANDS_TOPIC && o.commandCodec ? o.commandCodec : o.codec, probe: o.probe });
   // A topic deleted mid-switch is not listed: its recorded step brings it back.
-  const resumed = [...steps].filter(([, s]) => s !== 'done').map(([t]) => t);
+  const resumed = [...steps].filter(([, s]) => s.step !== 'done').map(([t]) => t);
   const result: ClusterUpgradeResult = { migrated: [], copied: 0, rewritten: 0 };
   // Refused before anything changes while a transaction is open on any of them.
   for (const topic of candidates) {
@@ -107,13 +108,10 @@ export async function upgradeClusterPersonalData(o: ClusterUpgradeOptions): Prom
     if (open.length) throw new Error(`${topic} partitions ${open.join(', ')} have a transaction still open (a producer died mid-transaction): run again once the broker aborted it (transaction.timeout.ms)`);
   }
   for (const topic of [...new Set([...candidates, ...resumed])].sort()) {
-    let step = steps.get(topic);
-    if (step === 'shadowed') {
-      // Written to since its shadow was made (roles restarted after a failed run)? Shadow it again.
-      const saved = await recorded(log, topic);
-      if (JSON.stringify(await log.endOffsets(topic).catch(() => null)) !== JSON.stringify(saved.ends)) step = undefined;
-    }
-    if (step === 'done' && !(await partitionsWithPlaintext(log, depsOf(topic), [topic])).length) continue;
+    let step = steps.get(topic)?.step;
+    const savedOf = () => steps.get(topic)!.saved;
+    // Written to since its shadow was made (roles restarted after a failed run)? Shadow it again.
+    if (step === 'shadowed' && JSON.stringify(await log.endOffsets(topic).catch(() => null)) !== JSON.stringify(savedOf().ends)) step = undefined;
     if (step === undefined || step === 'done') {
       if ((await partitionsWithPlaintext(log, depsOf(topic), [topic])).length === 0) continue;
       const spec = described.find((t) => t.name === topic)!;
@@ -125,22 +123,22 @@ export async function upgradeClusterPersonalData(o: ClusterUpgradeOptions): Prom
       result.copied += r.copied;
       result.rewritten += r.rewritten;
       // Deleting T deletes the groups' committed offsets on it: recorded here, restored after the switch.
-      await record(log, topic, step = 'shadowed', { spec, ends, groups: await groupOffsetsOn(log, topic) });
+      await record(log, steps, topic, step = 'shadowed', { spec, ends, groups: await groupOffsetsOn(log, topic) });
     }
     if (step === 'shadowed' || step === 'switching') {
-      const saved = await recorded(log, topic);
+      const saved = savedOf();
       // From here T is deleted: a resumed run copies the shadow back whatever T then holds.
-      if (step === 'shadowed') await record(log, topic, step = 'switching', saved);
+      if (step === 'shadowed') await record(log, steps, topic, step = 'switching', saved);
       logger.info({ topic }, 'personal-data upgrade: switching the topic to its encrypted copy');
       await recreate(log, saved.spec, o.replicationFactor);
       const starts = await log.beginningOffsets(shadowOf(topic));
       await copyPartitions({ source: log, partitions: all(shadowOf(topic), saved.spec.partitions), sinkFor: (_t, p) => openOffsetPreservingWriter(log, topic, p, starts[p]), onProgress: (p) => o.onProgress?.('switch', p) });
       for (const [group, offsets] of Object.entries(saved.groups)) await log.commitOffsets(group, new Map(Object.entries(offsets)));
-      await record(log, topic, step = 'switched', saved);
+      await record(log, steps, topic, step = 'switched', saved);
     }
     if (step === 'switched') {
       await log.deleteTopics([shadowOf(topic)]).catch(() => {});
-      await record(log, topic, 'done', await recorded(log, topic));
+      await record(log, steps, topic, 'done', savedOf());
       result.migrated.push(topic);
     }
   }
@@ -170,21 +168,6 @@ async function refuseWhileBusy(log: KafkaEventLog): Promise<void> {
   }
 }
 
-/** The last recorded step (and spec) per topic. */
-async function readSteps(log: KafkaEventLog): Promise<Map<string, Step>> {
-  const out = new Map<string, Step>();
-  const [end] = await log.endOffsets(MIGRATIONS_TOPIC);
-  for (let offset = 0; offset < end;) {
-    const recs = await log.read(MIGRATIONS_TOPIC, 0, offset, 500);
-    if (recs.length === 0) break;
-    for (const r of recs) {
-      if (r.key?.startsWith(`${MIGRATION}/`) && r.value) out.set(r.key.slice(MIGRATION.length + 1), (JSON.parse(r.value.toString()) as { step: Step }).step);
-    }
-    offset = recs[recs.length - 1].offset + 1;
-  }
-  return out;
-}
-
 /** What the shadow step recorded of `topic`: its spec and the groups' committed offsets on it. */
 interface Recorded {
   spec: TopicDescription;
@@ -194,17 +177,24 @@ interface Recorded {
   groups: Record<string, Record<string, number>>;
 }
 
-async function recorded(log: KafkaEventLog, topic: string): Promise<Recorded> {
+/** The last recorded step of each topic, with what its shadow step recorded. */
+type Steps = Map<string, { step: Step; saved: Recorded }>;
+
+/** Reads `streamwave.migrations` once: the last record per topic of this migration wins (a compacted topic). */
+async function readRecorded(log: KafkaEventLog): Promise<Steps> {
+  const out: Steps = new Map();
   const [end] = await log.endOffsets(MIGRATIONS_TOPIC);
-  let out: Recorded | undefined;
   for (let offset = 0; offset < end;) {
     const recs = await log.read(MIGRATIONS_TOPIC, 0, offset, 500);
     if (recs.length === 0) break;
-    for (const r of recs) if (r.key === `${MIGRATION}/${topic}` && r.value) out = JSON.parse(r.value.toString()) as Recorded;
+    for (const r of recs) {
+      if (!r.key?.startsWith(`${MIGRATION}/`) || !r.value) continue;
+      const { step, spec, ends, groups } = JSON.parse(r.value.toString()) as { step: Step } & Partial<Recorded>;
+      if (spec) out.set(r.key.slice(MIGRATION.length + 1), { step, saved: { spec, ends: ends ?? [], groups: groups ?? {} } });
+    }
     offset = recs[recs.length - 1].offset + 1;
   }
-  if (!out?.spec) throw new Error(`no recorded spec of ${topic} in ${MIGRATIONS_TOPIC}`);
-  return { spec: out.spec, ends: out.ends ?? [], groups: out.groups ?? {} };
+  return out;
 }
 
 /** The committed offsets of every consumer group on `topic`'s partitions. */
@@ -217,8 +207,10 @@ async function groupOffsetsOn(log: KafkaEventLog, topic: string): Promise<Record
   return out;
 }
 
-async function record(log: KafkaEventLog, topic: string, step: Step, saved: Recorded): Promise<void> {
+/** Records `topic`'s step durably, then in `steps`. */
+async function record(log: KafkaEventLog, steps: Steps, topic: string, step: Step, saved: Recorded): Promise<void> {
   await log.append(MIGRATIONS_TOPIC, [{ key: `${MIGRATION}/${topic}`, value: Buffer.from(JSON.stringify({ step, ...saved, at: new Date().toISOString() })), partition: 0 }]);
+  steps.set(topic, { step, saved });
 }
 
 /** Retention of a recreated topic, ms: the commands and replies topics keep theirs (schemas/topics.ts), the rest forever. */
@@ -255,8 +247,7 @@ async function recreate(log: KafkaEventLog, spec: TopicDescription, replicationF
 export async function runClusterPersonalDataUpgrade(config: StreamWaveConfig, logger: pino.Logger, onProgress?: ClusterUpgradeOptions['onProgress']): Promise<ClusterUpgradeResult> {
   if (config.kafkaBrokers.length === 0) throw new Error('the upgrade of a cluster needs STREAMWAVE_KAFKA_BROKERS; a standalone data dir is upgraded by `npm start` itself');
   const log = await createKafkaEventLog({
-    brokers: config.kafkaBrokers, clientId: 'streamwave-migrate', replicationFactor: config.kafkaReplicationFactor,
-    ssl: config.kafkaSsl, sasl: config.kafkaSasl as KafkaEventLogOptions['sasl'], logger: logger.child({ component: 'kafka' }),
+    ...kafkaConnectionOf(config), clientId: 'streamwave-migrate', logger: logger.child({ component: 'kafka' }),
   });
   const redis = config.servers.redisUrl ? createRedisClient(config.servers.redisUrl, { connectionName: 'streamwave-migrate', logger }) : undefined;
   try {

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { StreamWaveConfig } from '../config/config.ts';
+import type { KafkaEventLogOptions } from '../../platform/log/kafka/kafka-event-log.adapter.ts';
 import { READ_MODELS } from '../../projections/read-model.port.ts';
 import { ReplayError } from '../../projections/replay/replay.port.ts';
 
@@ -70,4 +71,9 @@ export function missingReadModelServers(role: ClusterRole, config: Pick<StreamWa
   const values = Object.values(set);
   if (values.every(Boolean) || !values.some(Boolean)) return [];
   return Object.entries(set).filter(([, v]) => !v).map(([k]) => k);
+}
+
+/** How a cluster process reaches Kafka (STREAMWAVE_KAFKA_*): brokers, replication factor, TLS and SASL. */
+export function kafkaConnectionOf(config: StreamWaveConfig): Pick<KafkaEventLogOptions, 'brokers' | 'replicationFactor' | 'ssl' | 'sasl'> {
+  return { brokers: config.kafkaBrokers, replicationFactor: config.kafkaReplicationFactor, ssl: config.kafkaSsl, sasl: config.kafkaSasl as KafkaEventLogOptions['sasl'] };
 }

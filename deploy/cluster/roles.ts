@@ -80,7 +80,7 @@ import { createRedisCurrentInstanceStore } from '../../projections/replay/redis-
 import { redisReadModels } from './server-read-models.ts';
 import { openDataKeys, startUserErasure } from '../shared/data-keys.ts';
 import type { PersonalDataCipher } from '../../schemas/codec/personal-data.ts';
-import { CLUSTER_ROLES, isClusterRole, missingReadModelServers, replaysElsewhere, secretsFromDataDirOf, type ClusterRole } from './role-support.ts';
+import { CLUSTER_ROLES, isClusterRole, kafkaConnectionOf, missingReadModelServers, replaysElsewhere, secretsFromDataDirOf, type ClusterRole } from './role-support.ts';
 import { openReadModelReader } from './read-model-reader.ts';
 
 export { CLUSTER_ROLES, isClusterRole, ROLE_SECRETS, secretsFromDataDirOf, type ClusterRole } from './role-support.ts';
@@ -151,14 +151,11 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
 
   try {
     const log: KafkaEventLog = await createKafkaEventLog({
-      brokers: config.kafkaBrokers,
+      ...kafkaConnectionOf(config),
       clientId: `streamwave-${role}`,
-      replicationFactor: config.kafkaReplicationFactor,
       defaultPartitions: config.topicPartitions,
       sessionTimeoutMs: config.kafkaSessionTimeoutMs,
       heartbeatIntervalMs: heartbeatFor(config.kafkaSessionTimeoutMs),
-      ssl: config.kafkaSsl,
-      sasl: config.kafkaSasl as KafkaEventLogOptions['sasl'],
       logger: logger.child({ component: 'kafka' }),
       ...opts.kafka,
     });

@@ -51,7 +51,7 @@ export function keyedPseudonyms(keys: DataKeyStore, purpose: string): Pseudonyms
     async of(subject) {
       let key: Buffer;
       try {
-        key = (await keys.get(subject)) ?? (await keys.getOrCreate(subject));
+        key = await keys.getOrCreate(subject);
       } catch (err) {
         if (err instanceof DataKeyError && (err.code === 'KEY_ERASED' || err.code === 'INVALID_SUBJECT')) return hashedPseudonym(purpose, subject);
         throw err;
