@@ -22,6 +22,7 @@ import { rateLimitsPlugin } from './plugins/rate-limits.plugin.ts';
 import { timeoutsPlugin } from './plugins/timeouts.plugin.ts';
 import { contextPlugin } from './plugins/context.plugin.ts';
 import { metricsPlugin } from './plugins/metrics.plugin.ts';
+import { lazyChildLoggerFactory } from './plugins/lazy-child-logger.ts';
 import { analyticsRoutes } from './routes/analytics/index.ts';
 import { authRoutes } from './routes/auth/index.ts';
 import { commentsRoutes } from './routes/comments/index.ts';
@@ -111,6 +112,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     // profile: pino, redaction, writev). Requests are counted and timed by the metrics plugin;
     // the access log (below) keeps failures and slow requests at info, the rest at debug.
     logController: new LogController({ disableRequestLogging: true }),
+    // …and a request's child logger is made only when it logs (gateway/plugins/lazy-child-logger.ts).
+    childLoggerFactory: lazyChildLoggerFactory as unknown as NonNullable<FastifyHttpOptions<Server>['childLoggerFactory']>,
     bodyLimit: config.bodyLimitBytes,
     // Behind a load balancer (cluster mode) request.ip must come from X-Forwarded-For; exposed
     // directly (standalone), trusting that header would let clients pick their own IP.
