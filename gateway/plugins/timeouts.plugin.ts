@@ -32,7 +32,10 @@ export const timeoutsPlugin = fp<TimeoutsPluginOptions>(
   async (fastify, opts) => {
     const ms = opts.bodyTimeoutSeconds * 1000;
     const bodyTimeout = async (request: FastifyRequest, reply: FastifyReply, payload: NodeJS.ReadableStream) => {
-      if (!hasBody(request)) return payload;
+      // A body already received whole (a small one arrives with its headers, and is parsed before
+      // this hook runs after an async onRequest hook) cannot be slow: no stream and timer for it
+      // (they cost a heartbeat 4 µs, issue 12).
+      if (!hasBody(request) || request.raw.complete) return payload;
       const out = new PassThrough();
       const timer = setTimeout(() => {
         request.log.info({ bodyTimeoutSeconds: opts.bodyTimeoutSeconds }, 'request body too slow; closing the connection');

@@ -58,13 +58,14 @@ interface WriterEntry<T> { type: T; read: (payload: Buffer) => unknown }
  * (deep-equal to what was encoded, JSON-serializable), so copy them into plain objects.
  */
 function toPlain(v: unknown): unknown {
+  if (v === null || typeof v !== 'object' || Buffer.isBuffer(v)) return v;
   if (Array.isArray(v)) return v.map(toPlain);
-  if (v !== null && typeof v === 'object' && !Buffer.isBuffer(v)) {
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = toPlain(x);
-    return out;
-  }
-  return v;
+  // Object.keys, not Object.entries: no pair array per field (decoding runs once per record per
+  // projection; issue 12).
+  const out: Record<string, unknown> = {};
+  const fields = v as Record<string, unknown>;
+  for (const k of Object.keys(fields)) out[k] = toPlain(fields[k]);
+  return out;
 }
 
 /** See AvroRecordCodec. */
@@ -158,10 +159,11 @@ export function createAvroRecordCodec<T extends string>(opts: AvroRecordCodecOpt
         throw new CodecError('AVRO_ENCODE', `${type} does not match its schema (fields: ${paths.join(', ') || '?'}): ${(e as Error).message}`);
       }
       const id = await idFor(topic, s);
-      const header = Buffer.alloc(WIRE_HEADER_BYTES);
-      header.writeUInt8(MAGIC_BYTE, 0);
-      header.writeUInt32BE(id, 1);
-      return Buffer.concat([header, payload]);
+      const framed = Buffer.allocUnsafe(WIRE_HEADER_BYTES + payload.length);
+      framed.writeUInt8(MAGIC_BYTE, 0);
+      framed.writeUInt32BE(id, 1);
+      payload.copy(framed, WIRE_HEADER_BYTES);
+      return framed;
     },
 
     async decode(value) {
