@@ -6,7 +6,7 @@ import { caseHeartbeats, VIEW_RULE_CASES, VIEW_RULE_V2_CASES } from '../../domai
 import { TOPICS } from '../../schemas/topics.ts';
 import { driveReadModel, inMemoryStores } from '../testing/projection-test-kit.ts';
 import type { KeyValueStore } from '../stores/key-value-store.port.ts';
-import { SESSION_STATE_HORIZON_MS } from './video-detail.projection.ts';
+import { EXPIRY_BUCKET_MS, SESSION_STATE_HORIZON_MS } from './video-detail.projection.ts';
 
 const T0 = Date.UTC(2026, 10, 24, 10, 0, 0);
 const rung = (name: string, height: number, bandwidth: number): RenditionInfo => ({
@@ -199,8 +199,10 @@ describe('video-detail projection', () => {
     const sessions = 200;
     const day1 = Array.from({ length: sessions }, (_, i) => hb(`s${i}`, T0 + 10_000 + i, i % 2 ? 12 : 3));
     const legacy = hb('legacy', T0 + 5_000, 12, null);
-    // Within the horizon nothing is dropped; one heartbeat 48 h after a session's last sweeps the old ones.
-    const later = T0 + 10_000 + sessions + SESSION_STATE_HORIZON_MS;
+    // Within the horizon nothing is dropped; one heartbeat 48 h after the end of the sessions'
+    // expiry bucket sweeps the old ones.
+    const later = T0 - (T0 % EXPIRY_BUCKET_MS) + EXPIRY_BUCKET_MS + SESSION_STATE_HORIZON_MS;
+    assert.ok(T0 + 10_000 + sessions < T0 - (T0 % EXPIRY_BUCKET_MS) + EXPIRY_BUCKET_MS, 'the old sessions share one bucket');
     const lateBeats = Array.from({ length: 10 }, (_, k) => hb(`late${k}`, later + k, 1));
     const live = await run([videoHistory('v1', 'o', T0), [legacy, ...day1.slice(0, 50)], day1.slice(50), lateBeats.slice(0, 3), lateBeats.slice(3, 6), lateBeats.slice(6)]);
     assert.equal(live.views, 101, '100 signed sessions and the legacy one qualified');
@@ -212,6 +214,24 @@ describe('video-detail projection', () => {
     // A heartbeat just inside the horizon keeps its session.
     const kept = await run([[...videoHistory('v1', 'o', T0), hb('a', T0 + 1_000, 3)], [hb('b', T0 + 1_000 + SESSION_STATE_HORIZON_MS - 1, 3)]]);
     assert.deepEqual(kept.sessions.sort(), ['view-session:v1:a', 'view-session:v1:b']);
+  });
+
+  test('given a signed session heartbeating across an expiry bucket boundary, when applied, then its one expiry entry moved to the later bucket (issue 12: moved once per bucket, not per heartbeat)', async () => {
+    let kv!: KeyValueStore;
+    const base = inMemoryStores();
+    const stores = { ...base, keyValue: async (...a: Parameters<typeof base.keyValue>) => (kv = await base.keyValue(...a)) };
+    const bucket0 = T0 - (T0 % EXPIRY_BUCKET_MS);
+    const hb = (at: number, watchedSeconds: number): DomainEvent => ({
+      type: 'VideoViewed', data: { videoId: 'v1', sessionId: 's1', viewerId: null, watchedSeconds, positionSeconds: watchedSeconds, videoDurationSeconds: 60, viewedAt: at, sessionStartedAt: bucket0 },
+    });
+    const m = await driveReadModel('video-detail', { stores });
+    await m.apply(videoHistory('v1', 'o', T0));
+    const expiryKeys = async () => (await kv.scan('view-session-expiry:', { limit: 100 })).map((e) => e.key);
+    await m.apply([hb(bucket0 + EXPIRY_BUCKET_MS - 20_000, 3), hb(bucket0 + EXPIRY_BUCKET_MS - 10_000, 8)]);
+    assert.deepEqual(await expiryKeys(), [`view-session-expiry:v1:${String(bucket0).padStart(15, '0')}:s1`]);
+    await m.apply([hb(bucket0 + EXPIRY_BUCKET_MS + 1, 13)]);
+    assert.deepEqual(await expiryKeys(), [`view-session-expiry:v1:${String(bucket0 + EXPIRY_BUCKET_MS).padStart(15, '0')}:s1`]);
+    assert.equal((await m.queries.getVideo('v1'))!.views, 1, 'one session, one view');
   });
 
   test('an undecodable record is skipped and checkpointed; the rest applies', async () => {

@@ -9,14 +9,18 @@
  *   never race the video's own partition; a Redis hash with HINCRBY later)
  * - `upload:<uploadId>` → videoId
  * - `user-video:<ownerId>:<createdAt, 15 digits>:<videoId>` → videoId (newest last)
- * - `view-session:<videoId>:<sessionId>` → the session's fold state under the view rule
- * - `view-session-seen:<videoId>:<sessionId>` → last heartbeat time (event time, ms) of a signed
- *   session (heartbeats with `sessionStartedAt`, issue 8), and its expiry index entry
- *   `view-session-expiry:<videoId>:<lastHeartbeat, 15 digits>:<sessionId>` → true. A signed
- *   session's state is dropped SESSION_STATE_HORIZON_MS after its last heartbeat, swept by later
- *   heartbeats of the same video from the committed index (a replay in big batches leaves some for
- *   later heartbeats to sweep; the counts never depend on it, see the VideoViewed case). Sessions of heartbeats
- *   recorded before signed sessions (sessionStartedAt null) are a finite legacy set and are kept.
+ * - `view-session:<videoId>:<sessionId>` → the session's fold state under the view rule, with
+ *   `lastSeen`, the last heartbeat time (event time, ms), for a signed session (heartbeats with
+ *   `sessionStartedAt`, issue 8): one read and one write per heartbeat (issue 12; layout 5 kept
+ *   the time under a key of its own).
+ * - `view-session-expiry:<videoId>:<bucket, 15 digits>:<sessionId>` → true: the expiry index of
+ *   signed sessions, by the EXPIRY_BUCKET_MS bucket of their last heartbeat, so that an entry moves
+ *   once per bucket rather than at every heartbeat. A signed session's state is dropped once
+ *   SESSION_STATE_HORIZON_MS have passed since the end of its bucket (so 48–48 h 10 min after its
+ *   last heartbeat), swept by later heartbeats of the same video from the committed index (a
+ *   replay in big batches leaves some for later heartbeats to sweep; the counts never depend on
+ *   it, see the VideoViewed case). Sessions of heartbeats recorded before signed sessions
+ *   (sessionStartedAt null) are a finite legacy set and are kept.
  * - `counted-comment:<videoId>:<commentId>` → true (a comment event delivered twice counts once)
  */
 import pino from 'pino';
@@ -33,7 +37,7 @@ import type { VideoDetail, VideoDetailQueries, VideoRendition } from './video-de
 
 export const VIDEO_DETAIL = 'video-detail';
 /** Version of the key layout above; bump it when the layout changes, so a store of another layout is rebuilt from the log. */
-export const VIDEO_DETAIL_LAYOUT_VERSION = 5;
+export const VIDEO_DETAIL_LAYOUT_VERSION = 6;
 
 /**
  * How long a signed session's view-rule state is kept after its last heartbeat, ms (event time):
@@ -41,6 +45,8 @@ export const VIDEO_DETAIL_LAYOUT_VERSION = 5;
  * ≤ 24 h), so no accepted heartbeat can find its session expired.
  */
 export const SESSION_STATE_HORIZON_MS = 48 * 3600_000;
+/** Width of a bucket of the sessions' expiry index, ms (event time): 10 min. */
+export const EXPIRY_BUCKET_MS = 600_000;
 /** Expired sessions dropped per heartbeat at most (bounds the work of one event). */
 const SWEEP_LIMIT = 32;
 
@@ -53,13 +59,16 @@ const keys = {
   userVideoPrefix: (ownerId: string) => `user-video:${enc(ownerId)}:`,
   userVideo: (ownerId: string, createdAt: number, videoId: string) => `user-video:${enc(ownerId)}:${pad(createdAt)}:${enc(videoId)}`,
   viewSession: (videoId: string, sessionId: string) => `view-session:${enc(videoId)}:${enc(sessionId)}`,
-  viewSessionSeen: (videoId: string, sessionId: string) => `view-session-seen:${enc(videoId)}:${enc(sessionId)}`,
   viewSessionExpiryPrefix: (videoId: string) => `view-session-expiry:${enc(videoId)}:`,
-  viewSessionExpiry: (videoId: string, lastSeen: number, sessionId: string) => `view-session-expiry:${enc(videoId)}:${pad(lastSeen)}:${enc(sessionId)}`,
+  viewSessionExpiry: (videoId: string, bucket: number, sessionId: string) => `view-session-expiry:${enc(videoId)}:${pad(bucket)}:${enc(sessionId)}`,
   countedComment: (videoId: string, commentId: string) => `counted-comment:${enc(videoId)}:${enc(commentId)}`,
 };
 
 type StoredVideo = Omit<VideoDetail, 'views' | 'commentCount'>;
+/** A session's stored state: its fold state, and for a signed session the last heartbeat time (ms, event time). */
+type StoredSession = SessionViewState & { lastSeen?: number };
+/** Start of the expiry bucket of a heartbeat at `at` (ms). */
+const bucketOf = (at: number): number => at - (at % EXPIRY_BUCKET_MS);
 
 /**
  * Video documents `getVideo` keeps derived (the oldest goes first), per read-model instance: the
@@ -199,17 +208,23 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
         const d = e.data;
         const sKey = keys.viewSession(d.videoId, d.sessionId);
         const signed = d.sessionStartedAt != null;
-        const seen = signed ? await tx.get<number>(keys.viewSessionSeen(d.videoId, d.sessionId)) : undefined;
+        const stored = await tx.get<StoredSession>(sKey);
+        const seen = signed ? stored?.lastSeen : undefined;
         // Past the horizon the state is gone whether or not a sweep already removed it, so the
         // outcome never depends on sweep timing (and cannot happen for an accepted heartbeat).
         const expired = seen !== undefined && seen + SESSION_STATE_HORIZON_MS <= d.viewedAt;
-        const { state, newView } = foldHeartbeat(expired ? undefined : await tx.get<SessionViewState>(sKey), d);
-        tx.put(sKey, state);
+        // The fold reads the three fields of its state and returns a new one (lastSeen is not carried).
+        const { state, newView } = foldHeartbeat(expired ? undefined : stored, d);
         if (signed) {
           const lastSeen = expired || seen === undefined ? d.viewedAt : Math.max(seen, d.viewedAt);
-          if (seen !== undefined && seen !== lastSeen) tx.del(keys.viewSessionExpiry(d.videoId, seen, d.sessionId));
-          tx.put(keys.viewSessionSeen(d.videoId, d.sessionId), lastSeen);
-          tx.put(keys.viewSessionExpiry(d.videoId, lastSeen, d.sessionId), true);
+          tx.put(sKey, { ...state, lastSeen } satisfies StoredSession);
+          const bucket = bucketOf(lastSeen);
+          if (seen === undefined || bucketOf(seen) !== bucket) {
+            if (seen !== undefined) tx.del(keys.viewSessionExpiry(d.videoId, bucketOf(seen), d.sessionId));
+            tx.put(keys.viewSessionExpiry(d.videoId, bucket, d.sessionId), true);
+          }
+        } else {
+          tx.put(sKey, state);
         }
         await sweepExpiredSessions(tx, d.videoId, d.sessionId, d.viewedAt);
         if (newView) {
@@ -231,13 +246,13 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
   const sweptIn = new WeakMap<KeyValueBatch, Map<string, string>>();
 
   /**
-   * Drops up to SWEEP_LIMIT signed sessions of `videoId` whose last heartbeat is at least
+   * Drops up to SWEEP_LIMIT signed sessions of `videoId` whose expiry bucket ended at least
    * SESSION_STATE_HORIZON_MS before `now` (event time, ms), oldest first. Reads the committed
    * expiry index, re-checked through the batch (which sees this batch's own writes).
    */
   async function sweepExpiredSessions(tx: KeyValueBatch, videoId: string, currentSessionId: string, now: number): Promise<void> {
     const prefix = keys.viewSessionExpiryPrefix(videoId);
-    const expired = (key: string): boolean => Number(key.slice(prefix.length, prefix.length + 15)) + SESSION_STATE_HORIZON_MS <= now;
+    const expired = (key: string): boolean => Number(key.slice(prefix.length, prefix.length + 15)) + EXPIRY_BUCKET_MS + SESSION_STATE_HORIZON_MS <= now;
     // Entries this batch already dealt with are still in the committed index: the scan starts
     // past them. Most heartbeats then find nothing expired, and the first entry alone says so (a
     // full scan per heartbeat, re-reading the batch's own drops, was a third of a replay: issue 12).
@@ -252,10 +267,9 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
       past.set(videoId, key); // dropped, or not to drop (the current session, seen again, already dropped)
       const sessionId = decodeURIComponent(key.slice(prefix.length + 16));
       if (sessionId === currentSessionId || !(await tx.get(key))) continue;
-      const seen = await tx.get<number>(keys.viewSessionSeen(videoId, sessionId));
+      const seen = (await tx.get<StoredSession>(keys.viewSession(videoId, sessionId)))?.lastSeen;
       if (seen !== undefined && seen + SESSION_STATE_HORIZON_MS > now) continue; // seen again in this batch
       tx.del(key);
-      tx.del(keys.viewSessionSeen(videoId, sessionId));
       tx.del(keys.viewSession(videoId, sessionId));
       dropped++;
     }
