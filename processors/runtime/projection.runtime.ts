@@ -98,6 +98,9 @@ export function createAppliedTracker(topics: readonly string[]) {
 
 export type AppliedTracker = ReturnType<typeof createAppliedTracker>;
 
+/** Longest stretch of decoding a projection step runs before yielding to the event loop, ms. */
+const YIELD_AFTER_MS = 2;
+
 /**
  * One step of a projection, shared by the runtime and the test driver: drops records the read
  * model has already applied, decodes the rest (an undecodable record or a tombstone is logged,
@@ -111,7 +114,14 @@ export function createProjectionStep(node: ProjectionNode, codec: EventCodec, tr
     const fresh = batch.filter((r) => r.offset >= from);
     if (!fresh.length) return 0;
     const records: DecodedRecord[] = [];
+    let slice = performance.now();
     for (const record of fresh) {
+      // A long batch decodes in slices of YIELD_AFTER_MS, letting requests and fsync completions
+      // in between: in standalone the gateway shares this thread (issue 12: heartbeats' p99).
+      if (performance.now() - slice > YIELD_AFTER_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        slice = performance.now();
+      }
       let event: DomainEvent | undefined;
       const at = { projection: node.name, topic: record.topic, partition: record.partition, offset: record.offset };
       if (record.value === null) {

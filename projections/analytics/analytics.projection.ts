@@ -54,16 +54,16 @@ export function createAnalyticsProjection(deps: AnalyticsProjectionDeps): Projec
   async function applyBatch(batch: ProjectionBatch): Promise<void> {
     const viewers = await viewersOf(batch);
     const rows: HeartbeatRow[] = batch.records.map(({ record, event }) => {
-      const pos = { topic: record.topic, partition: record.partition, offset: record.offset };
+      const { topic, partition, offset } = record;
       if (event?.type === 'VideoViewed') {
         const d = event.data;
         return {
           video_id: d.videoId, session_id: d.sessionId, viewer_id: d.viewerId ? viewers.get(d.viewerId)! : '', watched_seconds: d.watchedSeconds,
-          video_duration_seconds: d.videoDurationSeconds, viewed_at: d.viewedAt, session_started_at: d.sessionStartedAt ?? null, ...pos,
+          video_duration_seconds: d.videoDurationSeconds, viewed_at: d.viewedAt, session_started_at: d.sessionStartedAt ?? null, topic, partition, offset,
         };
       }
-      if (event) logger.warn({ ...pos, type: event.type }, 'analytics: unexpected event type on the views topic; stored as a skip marker');
-      return { video_id: '', session_id: '', viewer_id: '', watched_seconds: 0, video_duration_seconds: 0, viewed_at: record.timestamp, ...pos };
+      if (event) logger.warn({ topic, partition, offset, type: event.type }, 'analytics: unexpected event type on the views topic; stored as a skip marker');
+      return { video_id: '', session_id: '', viewer_id: '', watched_seconds: 0, video_duration_seconds: 0, viewed_at: record.timestamp, topic, partition, offset };
     });
     await store.insertHeartbeats(rows);
   }
