@@ -32,11 +32,13 @@ declare module '@fastify/jwt' {
 }
 
 type AuthHook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+/** A callback-style onRequest hook (Fastify's `done`): no promise when it can answer at once. */
+type CallbackAuthHook = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => void;
 
 declare module 'fastify' {
   interface FastifyInstance {
     authenticate: AuthHook;
-    optionalAuthenticate: AuthHook;
+    optionalAuthenticate: CallbackAuthHook;
     issueAccessToken(userId: string): { accessToken: string; expiresIn: number };
   }
   interface FastifyRequest {
@@ -129,11 +131,17 @@ export const authPlugin = fp<AuthPluginOptions>(
       await revoked(request);
     });
 
-    fastify.decorate('optionalAuthenticate', async (request: FastifyRequest) => {
+    // Callback style: an anonymous request (most reads) passes without a promise and a microtask
+    // (issue 12: a cached detail read is about 22 µs).
+    fastify.decorate('optionalAuthenticate', (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void) => {
       const header = request.headers.authorization;
-      if (!header) return;
-      verify(request, header);
-      await revoked(request);
+      if (!header) return done();
+      try {
+        verify(request, header);
+      } catch (err) {
+        return done(err as Error);
+      }
+      revoked(request).then(() => done(), done);
     });
   },
   { name: 'streamwave-auth', fastify: '5.x' },

@@ -12,7 +12,6 @@
  * Routes under `/s3` keep only the server-wide bound. Long-lived streams added later (server-sent
  * events, WebSocket, live ingest) get their own rule here, next to the `/s3` one.
  */
-import { PassThrough } from 'node:stream';
 import fp from 'fastify-plugin';
 import type { FastifyReply, FastifyRequest, preParsingHookHandler } from 'fastify';
 import { Errors } from '../errors.ts';
@@ -25,34 +24,31 @@ export interface TimeoutsPluginOptions {
 /** Routes whose bodies are media, bounded only by the server-wide request timeout. */
 const LONG_BODY_PREFIXES = ['/s3'];
 
+const noop = (): void => {};
+
 const hasBody = (request: FastifyRequest) =>
   request.headers['transfer-encoding'] !== undefined || (request.headers['content-length'] !== undefined && request.headers['content-length'] !== '0');
 
 export const timeoutsPlugin = fp<TimeoutsPluginOptions>(
   async (fastify, opts) => {
     const ms = opts.bodyTimeoutSeconds * 1000;
-    const bodyTimeout = async (request: FastifyRequest, reply: FastifyReply, payload: NodeJS.ReadableStream) => {
-      // A body already received whole (a small one arrives with its headers, and is parsed before
-      // this hook runs after an async onRequest hook) cannot be slow: no stream and timer for it
-      // (they cost a heartbeat 4 µs, issue 12).
-      if (!hasBody(request) || request.raw.complete) return payload;
-      const out = new PassThrough();
+    // The timer watches the request stream itself: no stream wrapped around it (a PassThrough per
+    // request cost a heartbeat 4 µs, issue 12). On expiry the stream emits the error, which
+    // Fastify's body reader answers (408 through the error handler); after 'end' it cannot fire.
+    const bodyTimeout = (request: FastifyRequest, reply: FastifyReply, payload: NodeJS.ReadableStream, done: (err: Error | null, body?: NodeJS.ReadableStream) => void) => {
+      if (!hasBody(request)) return done(null, payload);
       const timer = setTimeout(() => {
         request.log.info({ bodyTimeoutSeconds: opts.bodyTimeoutSeconds }, 'request body too slow; closing the connection');
         reply.header('connection', 'close');
-        // The body parser sees the error and answers it (408 through the error handler).
-        out.destroy(new Errors.RequestTimeout());
+        payload.emit('error', new Errors.RequestTimeout());
       }, ms);
-      const done = () => clearTimeout(timer);
-      out.once('end', done);
-      out.once('close', done);
-      reply.raw.once('close', done);
-      // The body parser listens for the error; this no-op keeps a stream nobody reads (the route
-      // answered before parsing) from turning it into an uncaught exception.
-      out.on('error', () => {});
-      payload.on('error', (err) => out.destroy(err));
-      payload.pipe(out);
-      return out;
+      const clear = () => clearTimeout(timer);
+      payload.once('end', clear);
+      reply.raw.once('close', clear);
+      // A body nobody reads (the route answered before parsing) has no other 'error' listener: this
+      // no-op keeps the timeout from becoming an uncaught exception.
+      payload.once('error', noop);
+      done(null, payload);
     };
     fastify.addHook('onRoute', (route) => {
       if (LONG_BODY_PREFIXES.some((p) => route.url.startsWith(p))) return;
