@@ -9,7 +9,7 @@ import { createAggregateStateCache } from './aggregate-state-cache.ts';
 import { createStorageIndex, DEFAULT_USER_STORAGE_QUOTA_BYTES, type PendingUpload } from './storage-index.ts';
 import { createUsernameIndex } from './username-index.ts';
 import type { CommandBus, CommandResult } from './command-bus.port.ts';
-import { COMMAND_ID_HEADER, commandIdOf, createCommandIdIndex } from './command-ids.ts';
+import { COMMAND_ID_HEADER, commandIdOf, createCommandIdIndex, isIdempotentId } from './command-ids.ts';
 
 /** Raised by the handler itself (not by a decider). Codes: `NOT_STARTED`. */
 export class CommandBusError extends Error {
@@ -141,21 +141,26 @@ export function createCommandBus(opts: CommandHandlerOptions): CommandHandler {
    * topic. On a failed append every stream written may lag the log: marked stale, then rethrown.
    */
   async function append(streamId: string, events: DomainEvent[], timestamp: number, commandId: string | undefined): Promise<{ positions: RecordMetadata[]; records: ProduceRecord[] }> {
+    // Plain loops, no spreads: this runs once per heartbeat (issue 12).
     const groups: { topic: string; records: ProduceRecord[] }[] = [];
+    const records: ProduceRecord[] = [];
     for (const e of events) {
       const topic = TOPIC_OF[e.type];
-      const record: ProduceRecord = { key: streamId, value: await codec.encode(topic, e), timestamp, ...(commandId && { headers: { [COMMAND_ID_HEADER]: commandId } }) };
-      if (groups.at(-1)?.topic === topic) groups.at(-1)!.records.push(record);
+      const record: ProduceRecord = { key: streamId, value: await codec.encode(topic, e), timestamp };
+      if (commandId) record.headers = { [COMMAND_ID_HEADER]: commandId };
+      records.push(record);
+      const last = groups.length ? groups[groups.length - 1]! : undefined;
+      if (last?.topic === topic) last.records.push(record);
       else groups.push({ topic, records: [record] });
     }
     const positions: RecordMetadata[] = [];
     try {
-      for (const g of groups) positions.push(...(await log.append(g.topic, g.records)));
+      for (const g of groups) for (const p of await log.append(g.topic, g.records)) positions.push(p);
     } catch (err) {
       for (const g of groups) cache.markAppendUnknown(g.topic, [streamId]);
       throw err;
     }
-    return { positions, records: groups.flatMap((g) => g.records) };
+    return { positions, records };
   }
 
   async function decideAndAppend(routed: RoutedCommand): Promise<CommandResult> {
@@ -167,7 +172,8 @@ export function createCommandBus(opts: CommandHandlerOptions): CommandHandler {
     if (events.length === 0) return { events: [], positions: [] };
     const { positions, records } = await append(routed.streamId, events, now, commandId);
     cache.evolve(events);
-    events.forEach((e, i) => commandIds.remember(commandId, e, { ...positions[i], key: routed.streamId, value: records[i].value, timestamp: now }));
+    // Only an idempotent id is remembered (command-ids.ts): a heartbeat builds no records for it.
+    if (isIdempotentId(commandId)) events.forEach((e, i) => commandIds.remember(commandId, e, { ...positions[i], key: routed.streamId, value: records[i].value, timestamp: now }));
     return { events, positions };
   }
 

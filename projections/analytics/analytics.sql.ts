@@ -162,9 +162,8 @@ const assertPosition = (name: string, v: number): void => {
   if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`heartbeat row ${name} must be a non-negative integer, got ${String(v)}`);
 };
 
-/** The second last formatted by dateTime64Text and its text (heartbeats of a batch share seconds). */
-let lastSecond = Number.NaN;
-let lastSecondText = '';
+/** Seconds formatted by dateTime64Text (heartbeats of a batch share seconds; a row has two times), cleared past 256. */
+const secondTexts = new Map<number, string>();
 
 /**
  * `ms` (Unix time, ms, UTC) as ClickHouse DateTime64(3) text, `YYYY-MM-DD hh:mm:ss.mmm`: what
@@ -174,11 +173,14 @@ let lastSecondText = '';
 function dateTime64Text(at: number): string {
   const ms = Math.trunc(at); // as Date does (TimeClip)
   const second = Math.floor(ms / 1000);
-  if (second !== lastSecond) {
-    lastSecondText = new Date(second * 1000).toISOString().slice(0, 19).replace('T', ' ');
-    lastSecond = second;
+  let text = secondTexts.get(second);
+  if (text === undefined) {
+    if (secondTexts.size >= 256) secondTexts.clear();
+    text = new Date(second * 1000).toISOString().slice(0, 19).replace('T', ' ');
+    secondTexts.set(second, text);
   }
-  return `${lastSecondText}.${String(ms - second * 1000).padStart(3, '0')}`;
+  const millis = ms - second * 1000;
+  return `${text}.${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}`;
 }
 
 function toJsonRow(d: Dialect, r: HeartbeatRow): HeartbeatJsonRow {

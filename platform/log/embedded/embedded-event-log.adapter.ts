@@ -151,9 +151,8 @@ export async function createEmbeddedEventLog(opts: EmbeddedEventLogOptions): Pro
       const t = topic(name);
       if (!records.length) return [];
       const now = Date.now();
-      // Encode and validate every record before appending any, so a rejected call appends nothing.
-      const byPartition = new Map<number, { idx: number[]; encoded: Buffer[]; ts: number[] }>();
-      records.forEach((r, i) => {
+      /** A record's partition (validated), timestamp and encoding. @throws EventLogError RECORD_TOO_LARGE, or part()'s. */
+      const prepare = (r: ProduceRecord) => {
         const partition = r.partition ?? partitionForKey(name, r.key, t.spec.partitions, t.roundRobin++);
         part(name, partition); // validates
         const ts = r.timestamp ?? now;
@@ -161,6 +160,17 @@ export async function createEmbeddedEventLog(opts: EmbeddedEventLogOptions): Pro
         if (bodyBytes(encoded) > maxRecordBytes) {
           throw new EventLogError('RECORD_TOO_LARGE', `record of ${encoded.length} bytes exceeds maxRecordBytes ${maxRecordBytes} (topic ${name})`);
         }
+        return { partition, ts, encoded };
+      };
+      if (records.length === 1) {
+        // One record (a heartbeat, most commands): no grouping by partition (issue 12).
+        const { partition, ts, encoded } = prepare(records[0]!);
+        return [{ topic: name, partition, offset: await t.parts[partition].append([encoded], [ts]) }];
+      }
+      // Encode and validate every record before appending any, so a rejected call appends nothing.
+      const byPartition = new Map<number, { idx: number[]; encoded: Buffer[]; ts: number[] }>();
+      records.forEach((r, i) => {
+        const { partition, ts, encoded } = prepare(r);
         let g = byPartition.get(partition);
         if (!g) byPartition.set(partition, g = { idx: [], encoded: [], ts: [] });
         g.idx.push(i);
