@@ -28,6 +28,7 @@ describe('LazyChildLogger', () => {
     log.debug({ a: 1 }, 'hidden');
     log.trace('hidden too');
     assert.equal(log.isLevelEnabled('debug'), false);
+    assert.equal(log.isLevelEnabled('no-such-level' as 'info'), logger.isLevelEnabled('no-such-level' as 'info'), 'an unknown level as pino answers it');
     assert.equal(log.level, 'info');
     assert.equal(children(), 0);
     assert.deepEqual(lines, []);

@@ -38,7 +38,8 @@ export class LazyChildLogger {
   isLevelEnabled(level: Level): boolean {
     if (this.made) return this.made.isLevelEnabled(level);
     const values = this.parent.levels.values;
-    return (values[level] ?? Infinity) >= (values[this.level] ?? 0);
+    const v = values[level];
+    return v !== undefined && v >= (values[this.level] ?? 0);
   }
 
   private write(level: Level, args: LogArgs): void {

@@ -234,6 +234,18 @@ describe('video-detail projection', () => {
     assert.equal((await m.queries.getVideo('v1'))!.views, 1, 'one session, one view');
   });
 
+  test('given a signed session with an unsigned heartbeat in between, when it is seen again past the horizon, then it counts again as under layout 5', async () => {
+    const hb = (at: number, watchedSeconds: number, sessionStartedAt: number | null): DomainEvent => ({
+      type: 'VideoViewed', data: { videoId: 'v1', sessionId: 's1', viewerId: null, watchedSeconds, positionSeconds: watchedSeconds, videoDurationSeconds: 60, viewedAt: at, sessionStartedAt },
+    });
+    const m = await driveReadModel('video-detail');
+    await m.apply(videoHistory('v1', 'o', T0));
+    await m.apply([hb(T0 + 40_000, 30, T0)]);
+    await m.apply([hb(T0 + 47 * 3600_000, 31, null)]);
+    await m.apply([hb(T0 + 49 * 3600_000, 30, T0 + 49 * 3600_000 - 40_000)]);
+    assert.equal((await m.queries.getVideo('v1'))!.views, 2, 'the unsigned heartbeat did not refresh the signed session\'s last heartbeat');
+  });
+
   test('an undecodable record is skipped and checkpointed; the rest applies', async () => {
     const { driver, apply, queries, node } = await driveReadModel('video-detail');
     await apply(videoHistory('v1', 'o', T0));

@@ -224,7 +224,8 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
             tx.put(keys.viewSessionExpiry(d.videoId, bucket, d.sessionId), true);
           }
         } else {
-          tx.put(sKey, state);
+          // An unsigned heartbeat of a signed session keeps its lastSeen (layout 5 kept it under its own key).
+          tx.put(sKey, stored?.lastSeen === undefined ? state : ({ ...state, lastSeen: stored.lastSeen } satisfies StoredSession));
         }
         await sweepExpiredSessions(tx, d.videoId, d.sessionId, d.viewedAt);
         if (newView) {
