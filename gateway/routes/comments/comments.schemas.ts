@@ -1,6 +1,7 @@
 import { IdempotencyHeaders } from '../../idempotency.ts';
 import { Type } from '@fastify/type-provider-typebox';
 import { withErrors } from '../../errors.ts';
+import { NotModified, withEtagHeaders } from '../../plugins/etag.ts';
 import { BEARER, IdParam, NullableString, VideoIdParams } from '../shared.ts';
 
 /** Page size when `limit` is absent. */
@@ -19,8 +20,24 @@ export const postCommentSchema = {
   response: withErrors({ 201: Type.Object({ id: Type.String() }) }),
 };
 
+/** Body of `GET /{id}/comments` (200): one page. */
+export const CommentsPageBody = Type.Object({
+  comments: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      author_id: Type.Union([Type.String(), Type.Null()], { description: 'null when the author was erased (issue 13).' }),
+      parent_id: NullableString,
+      body: Type.String({ description: '`[deleted]` when the author was erased: the thread keeps its shape.' }),
+      deleted: Type.Optional(Type.Literal(true, { description: 'Present (true) only on a placeholder for a removed comment (its author was erased).' })),
+      posted_at: Type.String({ format: 'date-time' }),
+    }),
+  ),
+  next_cursor: NullableString,
+});
+
 export const listCommentsSchema = {
   summary: 'Comments on a video, newest first (cursor pagination)',
+  description: 'Each page has a strong ETag; with `If-None-Match` holding it (or `*`) the answer is 304 without a body until the page changes.',
   tags: ['comments'],
   params: VideoIdParams,
   querystring: Type.Object(
@@ -30,19 +47,5 @@ export const listCommentsSchema = {
     },
     { additionalProperties: false },
   ),
-  response: withErrors({
-    200: Type.Object({
-      comments: Type.Array(
-        Type.Object({
-          id: Type.String(),
-          author_id: Type.Union([Type.String(), Type.Null()], { description: 'null when the author was erased (issue 13).' }),
-          parent_id: NullableString,
-          body: Type.String({ description: '`[deleted]` when the author was erased: the thread keeps its shape.' }),
-          deleted: Type.Optional(Type.Literal(true, { description: 'Present (true) only on a placeholder for a removed comment (its author was erased).' })),
-          posted_at: Type.String({ format: 'date-time' }),
-        }),
-      ),
-      next_cursor: NullableString,
-    }),
-  }),
+  response: withErrors({ 200: withEtagHeaders(CommentsPageBody), 304: NotModified }),
 };

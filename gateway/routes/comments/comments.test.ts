@@ -86,4 +86,49 @@ describe('comments', () => {
     const limit0 = await t.inject({ method: 'GET', url: `/api/v1/videos/${id}/comments?limit=0` });
     assert.equal(limit0.statusCode, 400);
   });
+
+  test('issue 14: a page has an ETag → 304 on If-None-Match until a comment is posted; pages differ; * → 304; none on a 404', async () => {
+    const id = await t.uploadVideo(alice.token, { publish: true });
+    for (const body of ['one', 'two', 'three']) assert.equal((await post({ body }, alice.token, id)).statusCode, 201);
+    const url = `/api/v1/videos/${id}/comments`;
+    const list = (inm?: string, query = '') => t.inject({ method: 'GET', url: `${url}${query}`, ...(inm && { headers: { 'if-none-match': inm } }) });
+    const first = await list();
+    assert.equal(first.statusCode, 200);
+    const tag = first.headers.etag as string;
+    assert.match(tag, /^"[A-Za-z0-9_-]+"$/);
+    assert.equal(first.headers.vary, 'Authorization');
+    for (const inm of [tag, `W/${tag}`, `"old", ${tag}`, '*']) {
+      const res = await list(inm);
+      assert.equal(res.statusCode, 304, inm);
+      assert.equal(res.body, '', inm);
+      assert.equal(res.headers.etag, tag, inm);
+    }
+    assert.equal((await list('"nope"')).statusCode, 200);
+
+    // Two cursor pages: two bodies, two tags.
+    const page1 = await list(undefined, '?limit=2');
+    const page2 = await list(undefined, `?limit=2&cursor=${encodeURIComponent(page1.json().next_cursor)}`);
+    assert.equal(page2.statusCode, 200);
+    assert.ok(page1.headers.etag && page2.headers.etag && page1.headers.etag !== page2.headers.etag && page1.headers.etag !== tag);
+
+    // POST waits for the comments read model (read-your-writes): the next list shows the comment.
+    assert.equal((await post({ body: 'four' }, alice.token, id)).statusCode, 201);
+    const changed = await list(tag);
+    assert.equal(changed.statusCode, 200, 'the old tag no longer matches');
+    assert.equal(changed.json().comments[0].body, 'four');
+    assert.ok(changed.headers.etag && changed.headers.etag !== tag, 'a new tag');
+
+    // A video the caller may not see: 404 without a tag, even with * or the owner's tag.
+    const pending = await t.uploadVideo(alice.token);
+    const own = await t.inject({ method: 'GET', url: `/api/v1/videos/${pending}/comments`, token: alice.token });
+    assert.equal(own.statusCode, 200);
+    for (const inm of ['*', own.headers.etag as string]) {
+      const res = await t.inject({ method: 'GET', url: `/api/v1/videos/${pending}/comments`, headers: { 'if-none-match': inm } });
+      assert.equal(res.statusCode, 404, inm);
+      assert.equal(res.headers.etag, undefined, inm);
+    }
+    const bad = await list('*', '?cursor=%25%25garbage');
+    assert.equal(bad.statusCode, 400, 'an error is never a 304');
+    assert.equal(bad.headers.etag, undefined);
+  });
 });

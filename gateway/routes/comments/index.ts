@@ -2,13 +2,16 @@
  * Comments resource (prefix `/api/v1/videos`):
  * - `POST /{id}/comments` (auth) {body, parent_id?} → 201 `{ id }`. The comment decider decides
  *   whether the video accepts comments (published) and whether the parent exists.
- * - `GET /{id}/comments?cursor=&limit=` → newest first; a bad cursor → 400 INVALID_CURSOR.
+ * - `GET /{id}/comments?cursor=&limit=` → newest first; a bad cursor → 400 INVALID_CURSOR. Each
+ *   page has a strong `ETag`; a matching `If-None-Match` → 304 without a body (gateway/plugins/etag.ts).
  */
-import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyPluginAsyncTypebox, Static } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import { commandIdentity } from '../../idempotency.ts';
 import { requireUserId } from '../../plugins/auth.plugin.ts';
+import { sendWithEtag, varyOnAuthorization } from '../../plugins/etag.ts';
 import { iso, loadVisibleVideo } from '../shared.ts';
-import { DEFAULT_COMMENTS_PAGE, listCommentsSchema, postCommentSchema } from './comments.schemas.ts';
+import { CommentsPageBody, DEFAULT_COMMENTS_PAGE, listCommentsSchema, postCommentSchema } from './comments.schemas.ts';
 
 export const commentsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { commandBus, readModels, readYourWrites, ids, now } = fastify.gateway;
@@ -31,11 +34,12 @@ export const commentsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     return reply.status(201).send({ id: commentId });
   });
 
-  fastify.get('/:id/comments', { schema: listCommentsSchema, onRequest: fastify.optionalAuthenticate }, async (request) => {
+  fastify.get('/:id/comments', { schema: listCommentsSchema, onRequest: fastify.optionalAuthenticate }, async (request, reply) => {
+    varyOnAuthorization(reply);
     const video = await loadVisibleVideo(fastify, request, request.params.id);
     const { limit, cursor } = request.query;
     const page = await readModels.comments.listComments(video.videoId, limit ?? DEFAULT_COMMENTS_PAGE, cursor);
-    return {
+    const body: Static<typeof CommentsPageBody> = {
       comments: page.comments.map((c) => ({
         id: c.commentId,
         author_id: c.authorId,
@@ -46,5 +50,7 @@ export const commentsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       })),
       next_cursor: page.nextCursor,
     };
+    // Serialised here by the route's serialiser, so that the ETag is the hash of the bytes sent.
+    return sendWithEtag(request, reply as FastifyReply, reply.serialize(body) as string);
   });
 };

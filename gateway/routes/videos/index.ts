@@ -2,6 +2,8 @@
  * Videos resource (prefix `/api/v1/videos`):
  * - `GET /{id}` detail; `PATCH /{id}` (owner) edit → 200 detail; `DELETE /{id}` (owner) → 204.
  * - `GET /{id}/status` processing status.
+ * - Detail and status answer 200 with a strong `ETag` of the body and 304 (no body) to a matching
+ *   `If-None-Match` (gateway/plugins/etag.ts); both `Vary: Authorization`.
  * - `GET /{id}/stream` → `{ manifest_url, session_id, session_expires_at }`: a signed playback
  *   session bound to the video (gateway/playback, issue 8) that heartbeats must carry; 409 VIDEO_NOT_READY until the video is published
  *   (owner only until then); a private video's manifest URL is signed (media-url-signing.ts).
@@ -12,7 +14,7 @@
  * Ownership is checked on the read model for a clear 403 before the command is sent; the
  * video decider re-checks it against the aggregate (the authority).
  */
-import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyPluginAsyncTypebox, Static } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { isProcessingFailureCode, processingFailureMessage } from '../../../domain/video/processing-failure.ts';
 import { mediaAccessOf } from '../../../domain/video/video-visibility.ts';
@@ -20,9 +22,10 @@ import type { VideoDetail } from '../../../projections/video-detail/video-detail
 import { Errors } from '../../errors.ts';
 import { commandIdentity } from '../../idempotency.ts';
 import { requireUserId } from '../../plugins/auth.plugin.ts';
+import { entityTagOf, sendWithEtag, varyOnAuthorization } from '../../plugins/etag.ts';
 import { playbackSessionsOf } from '../../playback/playback-session.ts';
 import { assertOwner, loadVideo, loadVisibleVideo, mediaUrlOf, videoDetailJson } from '../shared.ts';
-import { deleteVideoSchema, getVideoSchema, patchVideoSchema, streamSchema, videoStatusSchema } from './videos.schemas.ts';
+import { deleteVideoSchema, getVideoSchema, patchVideoSchema, streamSchema, VideoStatusBody, videoStatusSchema } from './videos.schemas.ts';
 
 export const videosRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { commandBus, readYourWrites, now, config } = fastify.gateway;
@@ -30,17 +33,20 @@ export const videosRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   // The detail body of a document whose media URLs are plain depends on the document alone:
   // serialised once per version of it (getVideo shares one frozen document until the video
-  // changes), the hot read skips the mapping and the serialiser (issue 12). Signed URLs expire.
-  const bodies = new WeakMap<VideoDetail, string>();
+  // changes), the hot read skips the mapping and the serialiser (issue 12), and its ETag is
+  // hashed once with it (issue 14). Signed URLs expire: such a body and its tag are per request.
+  const bodies = new WeakMap<VideoDetail, { body: string; etag: string }>();
   fastify.get('/:id', { schema: getVideoSchema, onRequest: fastify.optionalAuthenticate }, async (request, reply) => {
+    varyOnAuthorization(reply);
     const video = await loadVisibleVideo(fastify, request, request.params.id);
-    let body = bodies.get(video);
-    if (body === undefined) {
-      body = reply.serialize(videoDetailJson(video, fastify)) as string;
-      if (mediaAccessOf(video) === 'public') bodies.set(video, body);
+    let tagged = bodies.get(video);
+    if (tagged === undefined) {
+      const body = reply.serialize(videoDetailJson(video, fastify)) as string;
+      tagged = { body, etag: entityTagOf(body) };
+      if (mediaAccessOf(video) === 'public') bodies.set(video, tagged);
     }
     // Already serialised by the route's own serialiser: sent as it is (the typed reply wants the object).
-    return (reply as FastifyReply).type('application/json; charset=utf-8').send(body);
+    return sendWithEtag(request, reply as FastifyReply, tagged.body, tagged.etag);
   });
 
   fastify.patch('/:id', { schema: patchVideoSchema, onRequest: fastify.authenticate }, async (request) => {
@@ -75,9 +81,10 @@ export const videosRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     return reply.status(204).send(null);
   });
 
-  fastify.get('/:id/status', { schema: videoStatusSchema, onRequest: fastify.optionalAuthenticate }, async (request) => {
+  fastify.get('/:id/status', { schema: videoStatusSchema, onRequest: fastify.optionalAuthenticate }, async (request, reply) => {
+    varyOnAuthorization(reply);
     const video = await loadVisibleVideo(fastify, request, request.params.id);
-    return {
+    const status: Static<typeof VideoStatusBody> = {
       status: video.status,
       progress: video.progress,
       renditions: video.renditions.map((r) => ({ name: r.name, width: r.width, height: r.height, bandwidth: r.bandwidth, complete: r.complete !== false })),
@@ -86,6 +93,8 @@ export const videosRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       error: video.status === 'failed' ? processingFailureMessage(video.errorCode) : null,
       error_code: video.status === 'failed' ? (isProcessingFailureCode(video.errorCode) ? video.errorCode : 'PROCESSING_FAILED') : null,
     };
+    // Serialised here by the route's serialiser, so that the ETag is the hash of the bytes sent.
+    return sendWithEtag(request, reply as FastifyReply, reply.serialize(status) as string);
   });
 
   fastify.get('/:id/stream', { schema: streamSchema, onRequest: fastify.optionalAuthenticate }, async (request) => {

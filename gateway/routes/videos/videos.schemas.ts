@@ -1,14 +1,16 @@
 import { IdempotencyHeaders } from '../../idempotency.ts';
 import { Type } from '@fastify/type-provider-typebox';
 import { withErrors } from '../../errors.ts';
+import { NotModified, withEtagHeaders } from '../../plugins/etag.ts';
 import { BEARER, NullableString, VideoDetailJson, VideoIdParams, VideoStatusJson, VisibilityJson } from '../shared.ts';
 import { Description, Tags, Title } from '../uploads/uploads.schemas.ts';
 
 export const getVideoSchema = {
   summary: 'Video detail',
+  description: 'The body has a strong ETag; with `If-None-Match` holding it (or `*`) the answer is 304 without a body until the video changes.',
   tags: ['videos'],
   params: VideoIdParams,
-  response: withErrors({ 200: VideoDetailJson }),
+  response: withErrors({ 200: withEtagHeaders(VideoDetailJson), 304: NotModified }),
 };
 
 export const patchVideoSchema = {
@@ -32,28 +34,30 @@ export const deleteVideoSchema = {
   response: withErrors({ 204: Type.Null() }),
 };
 
+/** Body of `GET /{id}/status` (200). */
+export const VideoStatusBody = Type.Object({
+  status: VideoStatusJson,
+  progress: Type.Number({ description: '0–100: the share of the source encoded; 100 once every rendition is complete (or processing completed with some omitted).' }),
+  renditions: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      width: Type.Integer(),
+      height: Type.Integer(),
+      bandwidth: Type.Integer({ description: 'Peak bandwidth, bits/s (planned until the rendition is complete).' }),
+      complete: Type.Boolean({ description: 'false while its media playlist still grows (an HLS EVENT playlist without EXT-X-ENDLIST); true once encoded whole.' }),
+    }),
+    { description: 'The renditions the master playlist lists, lowest first. A video is playable (`status` ready) as soon as every listed rendition has its first segment.' },
+  ),
+  error: NullableString,
+  error_code: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'Stable failure code (e.g. RESOLUTION_TOO_HIGH) when failed; `error` is its fixed sentence.' })),
+});
+
 export const videoStatusSchema = {
   summary: 'Processing status of a video',
+  description: 'The body has a strong ETag; with `If-None-Match` holding it (or `*`) the answer is 304 without a body until the status changes.',
   tags: ['videos'],
   params: VideoIdParams,
-  response: withErrors({
-    200: Type.Object({
-      status: VideoStatusJson,
-      progress: Type.Number({ description: '0–100: the share of the source encoded; 100 once every rendition is complete (or processing completed with some omitted).' }),
-      renditions: Type.Array(
-        Type.Object({
-          name: Type.String(),
-          width: Type.Integer(),
-          height: Type.Integer(),
-          bandwidth: Type.Integer({ description: 'Peak bandwidth, bits/s (planned until the rendition is complete).' }),
-          complete: Type.Boolean({ description: 'false while its media playlist still grows (an HLS EVENT playlist without EXT-X-ENDLIST); true once encoded whole.' }),
-        }),
-        { description: 'The renditions the master playlist lists, lowest first. A video is playable (`status` ready) as soon as every listed rendition has its first segment.' },
-      ),
-      error: NullableString,
-      error_code: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'Stable failure code (e.g. RESOLUTION_TOO_HIGH) when failed; `error` is its fixed sentence.' })),
-    }),
-  }),
+  response: withErrors({ 200: withEtagHeaders(VideoStatusBody), 304: NotModified }),
 };
 
 export const streamSchema = {

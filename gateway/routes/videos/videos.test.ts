@@ -113,6 +113,77 @@ describe('videos', () => {
     assert.notEqual(again.json().session_id, stream.json().session_id, 'every call starts a new session');
   });
 
+  test('issue 14: detail ETag → 304 on If-None-Match (a tag, W/, a list, *), a new tag after PATCH, none on a 404', async () => {
+    const id = await t.uploadVideo(alice.token, { publish: true, title: 'Tagged' });
+    const url = `/api/v1/videos/${id}`;
+    const get = (headers: Record<string, string> = {}, token?: string) => t.inject({ method: 'GET', url, headers, ...(token && { token }) });
+    const first = await get();
+    assert.equal(first.statusCode, 200);
+    const tag = first.headers.etag as string;
+    assert.match(tag, /^"[A-Za-z0-9_-]{20,}"$/, 'a strong tag');
+    assert.equal(first.headers.vary, 'Authorization');
+    assert.equal((await get()).headers.etag, tag, 'the same version, the same tag');
+    assert.equal((await get({}, alice.token)).headers.etag, tag, 'the same bytes for the owner: the same tag');
+    for (const inm of [tag, `W/${tag}`, `"stale", ${tag}`, '*']) {
+      const res = await get({ 'if-none-match': inm });
+      assert.equal(res.statusCode, 304, inm);
+      assert.equal(res.body, '', inm);
+      assert.equal(res.headers.etag, tag, inm);
+      assert.equal(res.headers.vary, 'Authorization', inm);
+      assert.equal(res.headers['content-length'], undefined, inm);
+    }
+    const other = await get({ 'if-none-match': '"not-this-one"' });
+    assert.equal(other.statusCode, 200);
+    assert.equal(other.json().title, 'Tagged');
+
+    const patched = await t.inject({ method: 'PATCH', url, token: alice.token, payload: { title: 'Retitled' } });
+    assert.equal(patched.statusCode, 200);
+    const after = await get({ 'if-none-match': tag });
+    assert.equal(after.statusCode, 200, 'the old tag no longer matches');
+    assert.equal(after.json().title, 'Retitled');
+    assert.ok(after.headers.etag && after.headers.etag !== tag, 'a new tag');
+    assert.equal((await get({ 'if-none-match': after.headers.etag as string })).statusCode, 304);
+
+    // Hidden from others: their 404 carries no tag, whatever If-None-Match says; the owner's 200 does.
+    const hidden = await t.uploadVideo(alice.token);
+    const own = await t.inject({ method: 'GET', url: `/api/v1/videos/${hidden}`, token: alice.token });
+    assert.equal(own.statusCode, 200);
+    assert.ok(own.headers.etag);
+    for (const token of [undefined, mallory.token]) {
+      for (const inm of [undefined, '*', own.headers.etag as string]) {
+        const res = await t.inject({ method: 'GET', url: `/api/v1/videos/${hidden}`, ...(inm && { headers: { 'if-none-match': inm } }), ...(token && { token }) });
+        assert.equal(res.statusCode, 404, `${token ? 'another user' : 'anonymous'} ${inm}`);
+        assert.equal(res.headers.etag, undefined);
+        assert.equal(res.headers.vary, 'Authorization', 'the 404 depends on the caller too');
+      }
+    }
+  });
+
+  test('issue 14: status ETag → 304 while the status is the same, a new tag once it changes; * → 304; none on a 404', async () => {
+    const id = await t.uploadVideo(alice.token);
+    const url = `/api/v1/videos/${id}/status`;
+    const first = await t.inject({ method: 'GET', url, token: alice.token });
+    assert.equal(first.statusCode, 200);
+    const tag = first.headers.etag as string;
+    assert.match(tag, /^"[A-Za-z0-9_-]+"$/);
+    assert.equal(first.headers.vary, 'Authorization');
+    const same = await t.inject({ method: 'GET', url, token: alice.token, headers: { 'if-none-match': tag } });
+    assert.equal(same.statusCode, 304);
+    assert.equal(same.body, '');
+    assert.equal(same.headers.etag, tag);
+    assert.equal((await t.inject({ method: 'GET', url, token: alice.token, headers: { 'if-none-match': '*' } })).statusCode, 304);
+    assert.equal((await t.inject({ method: 'GET', url, token: alice.token, headers: { 'if-none-match': '"nope"' } })).statusCode, 200);
+    const anon = await t.inject({ method: 'GET', url, headers: { 'if-none-match': tag } });
+    assert.equal(anon.statusCode, 404, 'not the owner: 404 even with the right tag');
+    assert.equal(anon.headers.etag, undefined);
+
+    await t.world.publish(id);
+    const ready = await t.inject({ method: 'GET', url, token: alice.token, headers: { 'if-none-match': tag } });
+    assert.equal(ready.statusCode, 200);
+    assert.equal(ready.json().status, 'ready');
+    assert.ok(ready.headers.etag && ready.headers.etag !== tag);
+  });
+
   test('a failed video shows its code and the fixed sentence of the code, never the stored free text', async () => {
     const id = await t.uploadVideo(alice.token);
     await t.world.commandBus.send({ type: 'FailProcessing', data: { videoId: id, reason: 'the file has no video stream', code: 'NO_VIDEO_STREAM' }, metadata: { now: Date.now() } });
