@@ -12,7 +12,7 @@ import type { VideoCommand } from '../domain/video/video.commands.ts';
 
 describe('decider registry', () => {
   test('one entry per aggregate kind, each naming its own kind', () => {
-    assert.deepEqual(AGGREGATE_KINDS, ['user', 'video', 'comment', 'view']);
+    assert.deepEqual(AGGREGATE_KINDS, ['user', 'video', 'comment', 'view', 'like', 'subscription']);
     for (const k of AGGREGATE_KINDS) assert.equal(AGGREGATES[k].kind, k);
   });
 
@@ -27,13 +27,18 @@ describe('decider registry', () => {
         'VideoProcessingFailed', 'VideoProcessingCompleted', 'VideoMetadataUpdated', 'VideoDeleted'],
       comment: ['CommentPosted'],
       view: ['VideoViewed'],
+      like: ['VideoLiked', 'VideoUnliked'],
+      subscription: ['ChannelSubscribed', 'ChannelUnsubscribed'],
     };
     for (const k of AGGREGATE_KINDS) for (const t of decided[k]) assert.equal(TOPIC_OF[t], AGGREGATES[k].topic, t);
   });
 
   describe('state kept once per video', () => {
-    test('only users, videos and comment threads keep state, each from its own topic; views are never read', () => {
-      assert.deepEqual(STATEFUL_KINDS, ['user', 'video', 'comment']);
+    test('only users, videos, comment threads, likes and subscriptions keep state, each from its own topic; views are never read', () => {
+      assert.deepEqual(STATEFUL_KINDS, ['user', 'video', 'comment', 'like', 'subscription']);
+      assert.deepEqual(ownTopics('subscription'), [TOPICS.subscriptions]);
+      assert.deepEqual(ownTopics('like'), [TOPICS.likes]);
+      assert.deepEqual(kindsEvolvedBy(TOPICS.likes), ['like']);
       assert.deepEqual(ownTopics('user'), [TOPICS.users]);
       assert.deepEqual(ownTopics('video'), [TOPICS.videos]);
       assert.deepEqual(ownTopics('comment'), [TOPICS.comments]);
@@ -46,6 +51,19 @@ describe('decider registry', () => {
       assert.equal(AGGREGATES.comment.borrows?.kind, 'video');
       assert.deepEqual(streamsRead('comment', 'v'), [{ kind: 'comment', id: 'v' }, { kind: 'video', id: 'v' }]);
       assert.deepEqual(streamsRead('view', 'v'), [{ kind: 'video', id: 'v' }]);
+      assert.deepEqual(streamsRead('like', 'v'), [{ kind: 'like', id: 'v' }, { kind: 'video', id: 'v' }]);
+    });
+    test('given a video and its likes evolved apart, when composed, then they equal the likes folded over both topics', () => {
+      const videoEvents = historyUpTo('v', 'ready');
+      const likes = [
+        { type: 'VideoLiked' as const, data: { videoId: 'v', userId: 'u1', likedAt: T0 } },
+        { type: 'VideoLiked' as const, data: { videoId: 'v', userId: 'u2', likedAt: T0 } },
+        { type: 'VideoUnliked' as const, data: { videoId: 'v', userId: 'u1', unlikedAt: T0 } },
+      ];
+      const expected = fold(AGGREGATES.like.decider, [...videoEvents, ...likes]);
+      const composed = AGGREGATES.like.borrows!.into(fold(AGGREGATES.like.decider, likes) as never, fold(AGGREGATES.video.decider, videoEvents) as never);
+      assert.deepEqual(composed.video, expected.video);
+      assert.deepEqual([composed.likers.has('u1'), composed.likers.has('u2'), composed.likers.size], [false, true, 1]);
     });
     test('given a video and a thread evolved apart, when composed, then it equals the thread folded over both topics', () => {
       const videoEvents = historyUpTo('v', 'ready');

@@ -17,14 +17,20 @@ import type { UserCommand } from '../domain/user/user.commands.ts';
 import type { VideoCommand } from '../domain/video/video.commands.ts';
 import type { CommentCommand } from '../domain/comment/comment.commands.ts';
 import type { ViewCommand } from '../domain/view/view.commands.ts';
+import type { LikeCommand } from '../domain/like/like.commands.ts';
+import type { SubscriptionCommand } from '../domain/subscription/subscription.commands.ts';
 import type { UserEvent } from '../domain/user/user.events.ts';
 import type { VideoEvent } from '../domain/video/video.events.ts';
 import type { CommentEvent } from '../domain/comment/comment.events.ts';
 import type { ViewEvent } from '../domain/view/view.events.ts';
+import type { LikeEvent } from '../domain/like/like.events.ts';
+import type { SubscriptionEvent } from '../domain/subscription/subscription.events.ts';
 import { userDecider, type UserState } from '../domain/user/user.decider.ts';
 import { videoDecider, type VideoState } from '../domain/video/video.decider.ts';
 import { commentDecider, type CommentThreadState } from '../domain/comment/comment.decider.ts';
 import { viewDecider } from '../domain/view/view.decider.ts';
+import { likeDecider, type VideoLikesState } from '../domain/like/like.decider.ts';
+import { subscriptionDecider, type ChannelSubscribersState } from '../domain/subscription/subscription.decider.ts';
 import { TOPIC_OF, TOPICS, type EventTopic } from '../schemas/topics.ts';
 
 /**
@@ -36,9 +42,11 @@ export interface AggregateTypes {
   video: { state: VideoState; command: VideoCommand; event: VideoEvent; evolvedBy: VideoEvent };
   comment: { state: CommentThreadState; command: CommentCommand; event: CommentEvent; evolvedBy: VideoEvent | CommentEvent };
   view: { state: VideoState; command: ViewCommand; event: ViewEvent; evolvedBy: VideoEvent | ViewEvent };
+  like: { state: VideoLikesState; command: LikeCommand; event: LikeEvent; evolvedBy: VideoEvent | LikeEvent };
+  subscription: { state: ChannelSubscribersState; command: SubscriptionCommand; event: SubscriptionEvent; evolvedBy: SubscriptionEvent };
 }
 
-/** `user | video | comment | view`. */
+/** `user | video | comment | view | like | subscription`. */
 export type AggregateKind = keyof AggregateTypes;
 /** The state a command of kind `K` is decided against (`UserState`, `VideoState`, `CommentThreadState`). */
 export type StateOf<K extends AggregateKind> = AggregateTypes[K]['state'];
@@ -180,6 +188,28 @@ export const AGGREGATES: { readonly [K in AggregateKind]: AggregateDefinition<K>
     topic: TOPIC_OF.VideoViewed,
     // A heartbeat changes no state and has no invariant across heartbeats.
     concurrencyKey: null,
+  },
+  like: {
+    kind: 'like',
+    decider: likeDecider,
+    commandTypes: { LikeVideo: true, UnlikeVideo: true },
+    streamId: (c) => c.data.videoId,
+    evolvesFrom: [TOPICS.videos, TOPICS.likes],
+    // evolveLike applies video events to `video` only and like events to `likers` only (as comments).
+    borrows: { kind: 'video', into: (likes, video) => ({ ...likes, video }) },
+    topic: TOPIC_OF.VideoLiked,
+    // One standing like per user: decided under the video's key, like its comments.
+    concurrencyKey: videoLock,
+  },
+  subscription: {
+    kind: 'subscription',
+    decider: subscriptionDecider,
+    commandTypes: { SubscribeToChannel: true, UnsubscribeFromChannel: true },
+    streamId: (c) => c.data.channelId,
+    evolvesFrom: [TOPICS.subscriptions],
+    topic: TOPIC_OF.ChannelSubscribed,
+    // One subscription per user and channel; not the users' registry-wide lock (see the decider).
+    concurrencyKey: (channelId) => `channel:${channelId}`,
   },
 };
 

@@ -14,6 +14,8 @@ const EXPECTED: Record<CommandType, AggregateKind> = {
   UpdateVideoMetadata: 'video', DeleteVideo: 'video',
   PostComment: 'comment',
   RecordView: 'view',
+  LikeVideo: 'like', UnlikeVideo: 'like',
+  SubscribeToChannel: 'subscription', UnsubscribeFromChannel: 'subscription',
 };
 
 const invalid = (command: unknown, message: RegExp) =>

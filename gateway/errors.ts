@@ -44,6 +44,7 @@ export const Errors = {
   NotOwner: createError('NOT_OWNER', 'only the owner of this video may do that', 403),
   NotFound: createError('NOT_FOUND', 'route %s not found', 404),
   VideoNotFound: createError('VIDEO_NOT_FOUND', 'video %s not found', 404),
+  ChannelNotFound: createError('CHANNEL_NOT_FOUND', 'channel %s not found', 404),
   UploadNotFound: createError('UPLOAD_NOT_FOUND', 'upload %s not found', 404),
   UsernameTaken: createError('USERNAME_TAKEN', 'username %s is already taken', 409),
   VideoNotReady: createError('VIDEO_NOT_READY', 'video %s is not playable yet', 409),

@@ -1,5 +1,5 @@
 /**
- * Every topic StreamWave writes, and the one place they are created (`ensure…` below): the four
+ * Every topic StreamWave writes, and the one place they are created (`ensure…` below): the six
  * event topics, the commands and replies topics, the schema registry's `_schemas`, and the processors'
  * dead-letter topics.
  *
@@ -16,6 +16,8 @@ export const TOPICS = {
   videos: 'streamwave.videos',
   comments: 'streamwave.comments',
   views: 'streamwave.views',
+  likes: 'streamwave.likes',
+  subscriptions: 'streamwave.subscriptions',
 } as const;
 
 export type EventTopic = (typeof TOPICS)[keyof typeof TOPICS];
@@ -36,6 +38,10 @@ export const TOPIC_OF: Record<DomainEventType, EventTopic> = {
   VideoDeleted: TOPICS.videos,
   CommentPosted: TOPICS.comments,
   VideoViewed: TOPICS.views,
+  VideoLiked: TOPICS.likes,
+  VideoUnliked: TOPICS.likes,
+  ChannelSubscribed: TOPICS.subscriptions,
+  ChannelUnsubscribed: TOPICS.subscriptions,
 };
 
 /**

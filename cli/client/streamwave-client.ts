@@ -162,6 +162,24 @@ export class StreamWaveClient {
     return this.request('GET', `/api/v1/videos/${encodeURIComponent(videoId)}/comments${q}`);
   }
 
+  /**
+   * `PUT` (like), `DELETE` (take back) or `GET` the caller's like of a video (issue 14); answers
+   * `{ liked, like_count }`. Both changes are idempotent.
+   * @throws ApiError 404 VIDEO_NOT_FOUND, 409 VIDEO_NOT_PUBLISHED (liking a video that is not ready)
+   */
+  like(videoId: string, method: 'PUT' | 'DELETE' | 'GET' = 'PUT'): Promise<{ liked: boolean; like_count: number }> {
+    return this.request(method, `/api/v1/videos/${encodeURIComponent(videoId)}/like`);
+  }
+
+  /**
+   * `PUT` (subscribe), `DELETE` (unsubscribe) or `GET` the caller's subscription to the channel of
+   * user `channelId` (issue 14); answers `{ subscribed, subscriber_count }`. Both changes are idempotent.
+   * @throws ApiError 404 CHANNEL_NOT_FOUND, 400 CANNOT_SUBSCRIBE_TO_SELF
+   */
+  subscription(channelId: string, method: 'PUT' | 'DELETE' | 'GET' = 'PUT'): Promise<{ subscribed: boolean; subscriber_count: number }> {
+    return this.request(method, `/api/v1/users/${encodeURIComponent(channelId)}/subscription`);
+  }
+
   search(q: string, pageSize = 20, cursor?: string): Promise<{ videos: { id: string; title: string }[]; next_cursor: string | null }> {
     const params = new URLSearchParams({ q, page_size: String(pageSize) });
     if (cursor) params.set('cursor', cursor);

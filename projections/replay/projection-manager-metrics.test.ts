@@ -14,11 +14,15 @@ import { sampleSum, sampleValue, samplesOf } from '../../test/support/prometheus
 import { createFileCurrentInstanceStore, embeddedReadModels } from '../../deploy/shared/embedded-read-models.ts';
 import { appendEvents, createScriptedLog, within } from '../testing/projection-test-kit.ts';
 import { createProjectionManager } from './projection-manager.ts';
+import { createVideoDetailProjection } from '../video-detail/video-detail.projection.ts';
+import { createInMemoryKeyValueStore } from '../stores/in-memory-key-value-store.adapter.ts';
 
 const codec = await sharedAvroTestCodec();
 const root = await mkdtemp(join(tmpdir(), 'sw-replay-metrics-'));
 after(() => rm(root, { recursive: true, force: true }));
 const T0 = Date.UTC(2026, 0, 10);
+/** Consumer-lag series of one video-detail instance: one per partition (2) of each input topic. */
+const LAG_SERIES = 2 * createVideoDetailProjection({ store: createInMemoryKeyValueStore() }).inputs.length;
 const upload = (videoId: string): DomainEvent => ({
   type: 'UploadStarted', data: { videoId, ownerId: 'u1', uploadId: `up-${videoId}`, objectKey: `raw/${videoId}`, filename: 'a.mp4', sizeBytes: 10, contentType: 'video/mp4', title: `Video ${videoId}`, description: '', tags: [], partSizeBytes: 5 << 20, startedAt: T0 },
 });
@@ -37,7 +41,7 @@ test('projection manager metrics follow the current instance: primary, then the 
     await within(vd.handle.caughtUp(), 30_000, 'live catch-up');
     let text = await registry.metrics();
     assert.equal(sampleValue(text, 'streamwave_projection_events_total', { projection: 'video-detail', instance: 'primary' }), 3);
-    assert.equal(samplesOf(text, 'streamwave_consumer_lag', { group: 'streamwave.projection.video-detail' }).length, 6);
+    assert.equal(samplesOf(text, 'streamwave_consumer_lag', { group: 'streamwave.projection.video-detail' }).length, LAG_SERIES);
     assert.equal(sampleValue(text, 'streamwave_projection_failures', { projection: 'video-detail', instance: 'primary' }), 0);
 
     const final = await within(manager.replay('video-detail', { fromBeginning: true }), 30_000, 'replay');
@@ -47,7 +51,7 @@ test('projection manager metrics follow the current instance: primary, then the 
     assert.equal(sampleValue(text, 'streamwave_projection_events_total', { projection: 'video-detail', instance: final.instanceId }), 3);
     assert.equal(samplesOf(text, 'streamwave_projection_events_total', { instance: 'primary' }).length, 0);
     assert.equal(samplesOf(text, 'streamwave_consumer_lag', { group: 'streamwave.projection.video-detail' }).length, 0);
-    assert.equal(samplesOf(text, 'streamwave_consumer_lag', { projection: 'video-detail', group: final.groupId }).length, 6);
+    assert.equal(samplesOf(text, 'streamwave_consumer_lag', { projection: 'video-detail', group: final.groupId }).length, LAG_SERIES);
     assert.deepEqual(samplesOf(text, 'streamwave_projection_failures').map((s) => s.labels.instance), [final.instanceId]);
 
     await appendEvents(log, codec, [upload('v4')]);

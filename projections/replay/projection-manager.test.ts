@@ -103,7 +103,7 @@ describe('projection manager', () => {
       const final = await within(replay, 10_000, 'replay');
       assert.equal(final.status, 'swapped');
       assert.equal(final.consumed, final.total);
-      assert.equal(final.total, 3, 'the videos topic: v1, v2, v3');
+      assert.equal(final.total, 6, 'the videos topic (v1, v2, v3) and the users topic (u1, u2, u3: erasures take likes away, issue 14)');
       assert.match(final.groupId, /^streamwave\.projection\.video-detail\.replay-\d+$/);
       assert.equal(vd.current().instanceId, final.instanceId);
       assert.equal(manager.replayStatus(final.replayId)?.status, 'swapped');

@@ -55,6 +55,10 @@ export function searchedVideoId(e: DomainEvent): string | undefined {
     case 'UserErased':
     case 'CommentPosted':
     case 'VideoViewed':
+    case 'VideoLiked':
+    case 'VideoUnliked':
+    case 'ChannelSubscribed':
+    case 'ChannelUnsubscribed':
       return undefined; // not searchable facts
     default:
       return assertNever(e);

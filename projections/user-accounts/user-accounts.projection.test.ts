@@ -36,4 +36,30 @@ describe('user-accounts projection', () => {
     await apply([registered('u3', 'ERIN', 'n@x')]);
     assert.equal((await queries.findUserByUsername('erin'))!.userId, 'u3');
   });
+
+  describe('subscriptions (issue 14)', () => {
+    const sub = (channelId: string, subscriberId: string, at = T0): DomainEvent => ({ type: 'ChannelSubscribed', data: { channelId, subscriberId, subscribedAt: at } });
+    const unsub = (channelId: string, subscriberId: string): DomainEvent => ({ type: 'ChannelUnsubscribed', data: { channelId, subscriberId, unsubscribedAt: T0 + 5 } });
+
+    test('given subscriptions and one ended, the count is the standing ones; redelivered events count once', async () => {
+      const { apply, queries } = await driveReadModel('user-accounts');
+      await apply([sub('c', 'a'), sub('c', 'b'), sub('c', 'a'), sub('d', 'a'), unsub('c', 'b'), unsub('c', 'z')]);
+      assert.deepEqual([await queries.subscriberCount('c'), await queries.subscriberCount('d'), await queries.subscriberCount('none')], [1, 1, 0]);
+      assert.deepEqual([await queries.isSubscribed('c', 'a'), await queries.isSubscribed('c', 'b'), await queries.isSubscribed('d', 'b')], [true, false, false]);
+    });
+
+    test('an erased subscriber\'s subscriptions leave the counts, whether met before or after the erasure', async () => {
+      const erase = (userId: string): DomainEvent => ({ type: 'UserErased', data: { userId, erasedAt: T0 + 9 } });
+      const before = await driveReadModel('user-accounts');
+      await before.apply([sub('c', 'gone'), sub('d', 'gone'), sub('c', 'kept')]);
+      await before.apply([erase('gone')]);
+      // A replay may meet the users topic first: the subscriptions come after the erasure.
+      const after = await driveReadModel('user-accounts');
+      await after.apply([erase('gone')]);
+      await after.apply([sub('c', 'gone'), sub('d', 'gone'), sub('c', 'kept')]);
+      for (const { queries } of [before, after]) {
+        assert.deepEqual([await queries.subscriberCount('c'), await queries.subscriberCount('d'), await queries.isSubscribed('c', 'gone')], [1, 0, false]);
+      }
+    });
+  });
 });

@@ -52,6 +52,8 @@ export interface VideoDetail {
   /** View counter (view rule v2, v1 for heartbeats recorded before it; domain/view/view-rule.ts). */
   views: number;
   commentCount: number;
+  /** Standing likes (VideoLiked minus VideoUnliked, one per user; issue 14). */
+  likeCount: number;
   /** ms since the Unix epoch. */
   createdAt: number;
   publishedAt: number | null;
@@ -67,4 +69,8 @@ export interface VideoDetailQueries {
   getVideoByUploadId(uploadId: string): Promise<VideoDetail | undefined>;
   /** The owner's videos, newest first, all visibilities; deleted ones are left out (filter with domain/video/video-visibility.ts before showing them to others). */
   listUserVideos(ownerId: string): Promise<VideoDetail[]>;
+  /** Whether `userId`'s like of the video stands (issue 14). */
+  likes(videoId: string, userId: string): Promise<boolean>;
+  /** The videos whose like by `userId` stands, with when (ms), in video-id order (their data export). */
+  likedBy(userId: string): Promise<{ videoId: string; likedAt: number }[]>;
 }

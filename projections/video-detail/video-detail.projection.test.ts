@@ -153,6 +153,38 @@ describe('video-detail projection', () => {
     assert.equal((await queries.getVideo('v1'))!.commentCount, 2);
   });
 
+  test('given likes and unlikes, the like count is the standing likes and each user\'s like is answered (issue 14)', async () => {
+    const { apply, queries } = await driveReadModel('video-detail');
+    const liked = (userId: string, at: number): DomainEvent => ({ type: 'VideoLiked', data: { videoId: 'v1', userId, likedAt: at } });
+    const unliked = (userId: string, at: number): DomainEvent => ({ type: 'VideoUnliked', data: { videoId: 'v1', userId, unlikedAt: at } });
+    await apply([...historyUpTo('v1', 'ready'), liked('a', T0), liked('b', T0 + 1), liked('c', T0 + 2), unliked('b', T0 + 3)]);
+    assert.equal((await queries.getVideo('v1'))!.likeCount, 2);
+    assert.deepEqual(await Promise.all(['a', 'b', 'c', 'd'].map((u) => queries.likes('v1', u))), [true, false, true, false]);
+    // The same facts on the log twice (a producer retry) count once; an unlike without a like takes nothing.
+    await apply([liked('a', T0), unliked('b', T0 + 3), unliked('d', T0 + 4), liked('b', T0 + 5)]);
+    assert.equal((await queries.getVideo('v1'))!.likeCount, 3);
+    assert.equal((await queries.getVideo('v1'))!.views, 0, 'likes are not views');
+    assert.deepEqual((await queries.likedBy('a')).map((l) => l.videoId), ['v1']);
+  });
+
+  test('an erased user\'s likes leave the count and their export, whether the likes are met before or after the erasure', async () => {
+    const liked = (userId: string, videoId: string): DomainEvent => ({ type: 'VideoLiked', data: { videoId, userId, likedAt: T0 } });
+    const erased: DomainEvent = { type: 'UserErased', data: { userId: 'gone', erasedAt: T0 + 9 } };
+    const videos = [...historyUpTo('v1', 'ready'), ...historyUpTo('v2', 'ready')];
+    const likes = [liked('gone', 'v1'), liked('gone', 'v2'), liked('kept', 'v1')];
+    const before = await driveReadModel('video-detail');
+    await before.apply([...videos, ...likes]);
+    assert.equal((await before.queries.likedBy('gone')).length, 2);
+    await before.apply([erased]);
+    const after = await driveReadModel('video-detail');
+    await after.apply([...videos, erased]);
+    await after.apply(likes);
+    for (const { queries } of [before, after]) {
+      assert.deepEqual([(await queries.getVideo('v1'))!.likeCount, (await queries.getVideo('v2'))!.likeCount], [1, 0]);
+      assert.deepEqual([await queries.likes('v1', 'gone'), (await queries.likedBy('gone')).length, await queries.likes('v1', 'kept')], [false, 0, true]);
+    }
+  });
+
   describe('the view counter passes the view rule v1 and v2 tables of cases (domain/view/view-rule.cases.ts)', () => {
     // v2 cases through the JSON codec until `sessionStartedAt` is in the Avro schema (issue 8, vcontract).
     for (const [c, codec] of [...VIEW_RULE_CASES.map((c) => [c, 'avro'] as const), ...VIEW_RULE_V2_CASES.map((c) => [c, 'json'] as const)]) {

@@ -1,11 +1,11 @@
 /**
  * The video-detail read model: one document per video built from the videos topic, plus its
- * counters — views under view rule v2 (docs/view-rule.md; from the views topic) and comments (from the comments
- * topic). Serves VideoDetailQueries.
+ * counters — views under view rule v2 (docs/view-rule.md; from the views topic), comments (from the comments
+ * topic) and likes (from the likes topic, issue 14). Serves VideoDetailQueries.
  *
  * Key layout (ids URI-encoded so a `:` inside an id cannot break a prefix):
  * - `video:<videoId>` → the video without its counters
- * - `stats:<videoId>` → `{ views, commentCount }` (kept apart so the views and comments partitions
+ * - `stats:<videoId>` → `{ views, commentCount, likes? }` (likes absent before issue 14: 0; kept apart so the views and comments partitions
  *   never race the video's own partition; a Redis hash with HINCRBY later)
  * - `upload:<uploadId>` → videoId
  * - `user-video:<ownerId>:<createdAt, 15 digits>:<videoId>` → videoId (newest last)
@@ -22,6 +22,12 @@
  *   it, see the VideoViewed case). Sessions of heartbeats recorded before signed sessions
  *   (sessionStartedAt null) are a finite legacy set and are kept.
  * - `counted-comment:<videoId>:<commentId>` → true (a comment event delivered twice counts once)
+ * - likes (issue 14), a membership index (stores/membership-index.ts): `liker:<videoId>:<userId>`
+ *   → true while the like stands, `user-like:<userId>:<videoId>` → its time (ms), the count in
+ *   `stats:`; `erased-user:<userId>` → true once the user is erased (UserErased, from the users
+ *   topic): their likes leave the counts.
+ * Adding the likes and users topics needed no rebuild: a store without a checkpoint on a topic
+ * reads it from offset 0.
  */
 import pino from 'pino';
 import { LRUCache } from 'lru-cache';
@@ -32,6 +38,7 @@ import { foldHeartbeat, type SessionViewState } from '../../domain/view/view-rul
 import type { ProjectionNode } from '../../processors/runtime/topology.port.ts';
 import { TOPICS } from '../../schemas/topics.ts';
 import { createKeyValueProjection, type KeyValueBatch } from '../stores/key-value-projection.ts';
+import { membershipIndex } from '../stores/membership-index.ts';
 import { parseStoredJson, type KeyValueStore } from '../stores/key-value-store.port.ts';
 import type { VideoDetail, VideoDetailQueries, VideoRendition } from './video-detail.port.ts';
 
@@ -62,9 +69,10 @@ const keys = {
   viewSessionExpiryPrefix: (videoId: string) => `view-session-expiry:${enc(videoId)}:`,
   viewSessionExpiry: (videoId: string, bucket: number, sessionId: string) => `view-session-expiry:${enc(videoId)}:${pad(bucket)}:${enc(sessionId)}`,
   countedComment: (videoId: string, commentId: string) => `counted-comment:${enc(videoId)}:${enc(commentId)}`,
+  erasedUser: (userId: string) => `erased-user:${enc(userId)}`,
 };
 
-type StoredVideo = Omit<VideoDetail, 'views' | 'commentCount'>;
+type StoredVideo = Omit<VideoDetail, 'views' | 'commentCount' | 'likeCount'>;
 /** A session's stored state: its fold state, and for a signed session the last heartbeat time (ms, event time). */
 type StoredSession = SessionViewState & { lastSeen?: number };
 /** Start of the expiry bucket of a heartbeat at `at` (ms). */
@@ -77,7 +85,7 @@ const bucketOf = (at: number): number => at - (at % EXPIRY_BUCKET_MS);
  */
 export const DETAIL_MEMO_ENTRIES = 1_024;
 
-interface VideoStats { views: number; commentCount: number }
+interface VideoStats { views: number; commentCount: number; likes?: number }
 
 /** `value` and everything in it frozen (a memoised document is shared by every reader). */
 function deepFreeze<T>(value: T): T {
@@ -235,8 +243,14 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
         }
         return;
       }
-      case 'UserRegistered':
+      case 'VideoLiked':
+      case 'VideoUnliked':
+        return likes.apply(tx, e.data.videoId, e.data.userId, e.type === 'VideoLiked' ? e.data.likedAt : undefined);
       case 'UserErased':
+        return likes.erase(tx, e.data.userId);
+      case 'UserRegistered':
+      case 'ChannelSubscribed':
+      case 'ChannelUnsubscribed':
         return; // not an input (an erased user's videos are deleted one by one: VideoDeleted)
       default:
         return assertNever(e);
@@ -291,8 +305,17 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
   const getStats = async (tx: KeyValueBatch, videoId: string): Promise<VideoStats> =>
     (await tx.get<VideoStats>(keys.stats(videoId))) ?? { views: 0, commentCount: 0 };
 
+  const likes = membershipIndex({
+    marker: 'liker', byMember: 'user-like', erasedKey: keys.erasedUser,
+    async adjustCount(tx, videoId, delta) {
+      const stats = await getStats(tx, videoId);
+      stats.likes = Math.max(0, (stats.likes ?? 0) + delta);
+      tx.put(keys.stats(videoId), stats);
+    },
+  });
+
   const detailOf = (v: StoredVideo, stats: VideoStats | undefined): VideoDetail =>
-    ({ ...v, visibility: v.visibility ?? DEFAULT_VISIBILITY, views: stats?.views ?? 0, commentCount: stats?.commentCount ?? 0 });
+    ({ ...v, visibility: v.visibility ?? DEFAULT_VISIBILITY, views: stats?.views ?? 0, commentCount: stats?.commentCount ?? 0, likeCount: stats?.likes ?? 0 });
 
   const withStats = async (videos: (StoredVideo | undefined)[]): Promise<(VideoDetail | undefined)[]> => {
     const stats = await store.getMany<VideoStats>(videos.map((v) => (v ? keys.stats(v.videoId) : '')));
@@ -332,12 +355,14 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
       const videos = await store.getMany<StoredVideo>(ids.map(keys.video));
       return (await withStats(videos)).filter((v): v is VideoDetail => !!v);
     },
+    likes: (videoId, userId) => likes.has(store, videoId, userId),
+    likedBy: async (userId) => (await likes.groupsOf(store, userId)).map((g) => ({ videoId: g.group, likedAt: g.since })),
   };
 
   return createKeyValueProjection({
     name: VIDEO_DETAIL,
     layoutVersion: VIDEO_DETAIL_LAYOUT_VERSION,
-    inputs: [TOPICS.videos, TOPICS.comments, TOPICS.views],
+    inputs: [TOPICS.videos, TOPICS.comments, TOPICS.views, TOPICS.likes, TOPICS.users],
     store,
     queries,
     applyEvent,

@@ -73,6 +73,10 @@ const SAMPLES: { [K in DomainEventType]: Extract<DomainEvent, { type: K }> } = {
     videoId: '01HXZ8R0000000000000000001', sessionId: 'sess-1', viewerId: null, watchedSeconds: 10.5,
     positionSeconds: 11.25, videoDurationSeconds: 12.48, viewedAt: t0 + 130_000, sessionStartedAt: t0 + 115_000,
   } },
+  VideoLiked: { type: 'VideoLiked', data: { videoId: '01HXZ8R0000000000000000001', userId: '01HXZ8Q3J5V1QK2M7W9E4R6T8Y', likedAt: t0 + 140_000 } },
+  VideoUnliked: { type: 'VideoUnliked', data: { videoId: '01HXZ8R0000000000000000001', userId: '01HXZ8Q3J5V1QK2M7W9E4R6T8Y', unlikedAt: t0 + 150_000 } },
+  ChannelSubscribed: { type: 'ChannelSubscribed', data: { channelId: '01HXZ8Q3J5V1QK2M7W9E4R6T8Y', subscriberId: '01HXZ8Q3J5V1QK2M7W9E4R6T8Z', subscribedAt: t0 + 160_000 } },
+  ChannelUnsubscribed: { type: 'ChannelUnsubscribed', data: { channelId: '01HXZ8Q3J5V1QK2M7W9E4R6T8Y', subscriberId: '01HXZ8Q3J5V1QK2M7W9E4R6T8Z', unsubscribedAt: t0 + 170_000 } },
 };
 
 async function setup(schemaDir?: string) {
@@ -149,7 +153,7 @@ describe('avro event codec', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sw-schemas-'));
     try {
       // v1 of CommentPosted had no parentId: write with it, then evolve the schema (as in the repo).
-      for (const agg of ['user', 'video', 'comment', 'view']) cpSync(join(SCHEMAS_DIR, agg), join(dir, agg), { recursive: true });
+      for (const agg of ['user', 'video', 'comment', 'view', 'like', 'subscription']) cpSync(join(SCHEMAS_DIR, agg), join(dir, agg), { recursive: true });
       const file = join(dir, 'comment', 'CommentPosted.avsc');
       const current = readFileSync(file, 'utf8');
       const v1 = JSON.parse(current);

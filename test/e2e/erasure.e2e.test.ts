@@ -116,6 +116,9 @@ describe(`erasure and export (issue 13, ${IN_CLUSTER ? 'cluster:local' : 'standa
     ids.frankComment = (await clients.frank.postComment(ids.frankVideo, frank.comment)).id;
     const { session_id } = await clients.erin.stream(ids.frankVideo);
     await clients.erin.recordView(ids.frankVideo, { session_id, watched_seconds: 1, position_seconds: 1 });
+    // Issue 14: her like and her subscription are hers too.
+    assert.equal((await clients.erin.like(ids.frankVideo)).like_count, 1);
+    assert.equal((await clients.erin.subscription(ids.frank)).subscriber_count, 1);
 
     const doc = await eventually(() => clients.erin.exportMe(), (d) => Array.isArray(d.watch_history) && d.watch_history.length === 1, 'export with the watch history') as Record<string, any>;
     assert.equal(doc.format, 'streamwave.user-export/1');
@@ -126,6 +129,8 @@ describe(`erasure and export (issue 13, ${IN_CLUSTER ? 'cluster:local' : 'standa
     assert.deepEqual(doc.comments.map((c: { id: string; body: string; video_id: string }) => [c.id, c.body, c.video_id]), [[ids.erinComment, erin.comment, ids.frankVideo]]);
     assert.equal(doc.watch_history[0].video_id, ids.frankVideo);
     assert.equal(doc.views.videos_watched, 1);
+    assert.deepEqual(doc.likes.map((l: { video_id: string }) => l.video_id), [ids.frankVideo]);
+    assert.deepEqual(doc.subscriptions.map((x: { channel_id: string }) => x.channel_id), [ids.frank]);
     assert.equal(JSON.stringify(doc).includes(frank.comment), false, 'nothing of another user');
   });
 
@@ -146,6 +151,9 @@ describe(`erasure and export (issue 13, ${IN_CLUSTER ? 'cluster:local' : 'standa
     assert.ok(thread.comments.some((c) => c.id === ids.frankComment && c.body === frank.comment), 'Frank\'s comment is untouched');
     assert.equal(thread.comments.length, 2, 'the thread keeps its shape');
     await eventually(() => clients.frank.search(erinTitleWord), (r) => r.videos.length === 0, 'her video is out of search');
+    // Issue 14: her like and her subscription leave Frank's counts.
+    await eventually(async () => (await clients.frank.video(ids.frankVideo)).like_count, (n) => n === 0, 'her like leaves the count');
+    await eventually(async () => (await clients.frank.subscription(ids.frank, 'GET')).subscriber_count, (n) => n === 0, 'her subscription leaves the count');
   });
 
   test('proof, live: once the erasure settled, everything stopped and every byte written scanned: 0 hits', async () => {
@@ -170,6 +178,8 @@ describe(`erasure and export (issue 13, ${IN_CLUSTER ? 'cluster:local' : 'standa
     const thread = await eventually(() => clients.frank.listComments(ids.frankVideo), (p) => p.comments.length === 2, 'comments after the replays');
     assert.deepEqual(thread.comments.map((c) => c.body).sort(), ['[deleted]', frank.comment].sort());
     assert.equal(await status(clients.frank.video(ids.erinVideo)), 404);
+    assert.equal((await clients.frank.video(ids.frankVideo)).like_count, 0, 'her like stays out of the count after a replay');
+    assert.equal((await clients.frank.subscription(ids.frank, 'GET')).subscriber_count, 0, 'her subscription too');
     const files = await scanEverything('after replaying every read model');
     // The control: Frank's data and login survive the replays and a restart.
     assert.ok(files.some((f) => f.includes(ids.frankVideo)) || IN_CLUSTER, 'Frank\'s media are still stored');

@@ -194,6 +194,26 @@ describe('upload → transcode → stream', () => {
       await expectApiError(alice.postComment(videoId, '   '), 400);
     });
 
+    test('likes: one per user, taken back once, counted in the detail (issue 14)', async () => {
+      await expectApiError(new StreamWaveClient(sw.url).like(videoId), 401);
+      assert.deepEqual(await bob.like(videoId), { liked: true, like_count: 1 });
+      assert.deepEqual(await bob.like(videoId), { liked: true, like_count: 1 }, 'a second like by the same user changes nothing');
+      assert.deepEqual(await alice.like(videoId), { liked: true, like_count: 2 });
+      assert.deepEqual(await bob.like(videoId, 'DELETE'), { liked: false, like_count: 1 });
+      assert.deepEqual(await bob.like(videoId, 'GET'), { liked: false, like_count: 1 });
+      assert.equal((await new StreamWaveClient(sw.url).video(videoId)).like_count, 1);
+      await expectApiError(alice.like('vid_01HZZZZZZZZZZZZZZZZZZZZZZZ'), 404);
+    });
+
+    test('subscriptions: one per user and channel, not to yourself (issue 14)', async () => {
+      const creatorId = (await alice.video(videoId)).owner_id as string;
+      assert.deepEqual(await bob.subscription(creatorId), { subscribed: true, subscriber_count: 1 });
+      assert.deepEqual(await bob.subscription(creatorId), { subscribed: true, subscriber_count: 1 });
+      await expectApiError(alice.subscription(creatorId), 400, 'CANNOT_SUBSCRIBE_TO_SELF');
+      assert.deepEqual(await bob.subscription(creatorId, 'DELETE'), { subscribed: false, subscriber_count: 0 });
+      await expectApiError(bob.subscription('usr_01HZZZZZZZZZZZZZZZZZZZZZZZ'), 404, 'CHANNEL_NOT_FOUND');
+    });
+
     test('views follow view rule v2 and analytics agree', async () => {
       // Signed playback sessions (issue 8): each from GET /stream; heartbeats wait until the session
       // is old enough for the seconds they claim (view rule v2), all sessions started together.

@@ -59,10 +59,12 @@ export const userDataRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const userId = requireUserId(request);
     const account = await readModels['user-accounts'].findUserById(userId);
     if (!account) throw new Errors.InvalidToken();
-    const [videos, comments, history] = await Promise.all([
+    const [videos, comments, history, likes, subscriptions] = await Promise.all([
       readModels['video-detail'].listUserVideos(userId),
       readModels.comments.listCommentsByAuthor(userId),
       readModels['watch-history'].getWatchHistory(userId),
+      readModels['video-detail'].likedBy(userId),
+      readModels['user-accounts'].subscriptionsOf(userId),
     ]);
     const exportedAt = iso(now());
     function* document(): Generator<string> {
@@ -73,6 +75,10 @@ export const userDataRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       yield* jsonArray('comments', comments, (c) => ({ id: c.commentId, video_id: c.videoId, parent_id: c.parentId, body: c.body, posted_at: iso(c.postedAt) }));
       yield ',';
       yield* jsonArray('watch_history', history, (h) => ({ video_id: h.videoId, watched_at: iso(h.watchedAt), position_seconds: h.positionSeconds }));
+      yield ',';
+      yield* jsonArray('likes', likes, (l) => ({ video_id: l.videoId, liked_at: iso(l.likedAt) }));
+      yield ',';
+      yield* jsonArray('subscriptions', subscriptions, (s) => ({ channel_id: s.channelId, subscribed_at: iso(s.subscribedAt) }));
       const last = history.reduce<number | null>((m, h) => (m === null || h.watchedAt > m ? h.watchedAt : m), null);
       yield `,"views":${JSON.stringify({ videos_watched: new Set(history.map((h) => h.videoId)).size, last_watched_at: last === null ? null : iso(last) })}}`;
     }

@@ -71,6 +71,8 @@ export const UserExport = Type.Object({
     posted_at: Type.String({ format: 'date-time' }),
   })),
   watch_history: Type.Array(Type.Object({ video_id: Type.String(), watched_at: Type.String({ format: 'date-time' }), position_seconds: Type.Number() })),
+  likes: Type.Array(Type.Object({ video_id: Type.String(), liked_at: Type.String({ format: 'date-time' }) }), { description: 'Videos the user likes (issue 14).' }),
+  subscriptions: Type.Array(Type.Object({ channel_id: Type.String(), subscribed_at: Type.String({ format: 'date-time' }) }), { description: 'Channels the user subscribes to (issue 14).' }),
   views: Type.Object({
     videos_watched: Type.Integer({ description: 'Distinct videos in the watch history.' }),
     last_watched_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
