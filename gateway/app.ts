@@ -27,6 +27,7 @@ import { analyticsRoutes } from './routes/analytics/index.ts';
 import { authRoutes } from './routes/auth/index.ts';
 import { channelsRoutes } from './routes/channels/index.ts';
 import { commentsRoutes } from './routes/comments/index.ts';
+import { discoveryRoutes } from './routes/discovery/index.ts';
 import { likesRoutes } from './routes/likes/index.ts';
 import { subscriptionsRoutes } from './routes/subscriptions/index.ts';
 import { searchRoutes } from './routes/search/index.ts';
@@ -216,6 +217,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     await api.register(userDataRoutes, { prefix: '/api/v1/users' });
     await api.register(authRoutes, { prefix: '/api/v1/auth' });
     await api.register(uploadsRoutes, { prefix: '/api/v1/uploads' });
+    await api.register(discoveryRoutes, { prefix: '/api/v1/videos' });
     await api.register(videosRoutes, { prefix: '/api/v1/videos' });
     await api.register(commentsRoutes, { prefix: '/api/v1/videos' });
     await api.register(likesRoutes, { prefix: '/api/v1/videos' });

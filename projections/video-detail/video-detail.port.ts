@@ -69,6 +69,12 @@ export interface VideoDetailQueries {
   getVideoByUploadId(uploadId: string): Promise<VideoDetail | undefined>;
   /** The owner's videos, newest first, all visibilities; deleted ones are left out (filter with domain/video/video-visibility.ts before showing them to others). */
   listUserVideos(ownerId: string): Promise<VideoDetail[]>;
+  /**
+   * The trending videos (issue 14; projections/video-detail/trending.ts), best first, at most
+   * `limit`, each with its view count decayed to `now` (ms) with a 6 h half-life; only those
+   * `include` accepts (the caller's listing rule: public and published).
+   */
+  trending(limit: number, now: number, include: (video: VideoDetail) => boolean): Promise<{ video: VideoDetail; score: number }[]>;
   /** Whether `userId`'s like of the video stands (issue 14). */
   likes(videoId: string, userId: string): Promise<boolean>;
   /** The videos whose like by `userId` stands, with when (ms), in video-id order (their data export). */

@@ -21,6 +21,7 @@
  *   replay in big batches leaves some for later heartbeats to sweep; the counts never depend on
  *   it, see the VideoViewed case). Sessions of heartbeats recorded before signed sessions
  *   (sessionStartedAt null) are a finite legacy set and are kept.
+ * - `trend:…`, `trend-rank:…`: the trending ranking of counted views (trending.ts, issue 14; layout 7)
  * - `counted-comment:<videoId>:<commentId>` → true (a comment event delivered twice counts once)
  * - likes (issue 14), a membership index (stores/membership-index.ts): `liker:<videoId>:<userId>`
  *   → true while the like stands, `user-like:<userId>:<videoId>` → its time (ms), the count in
@@ -39,12 +40,13 @@ import type { ProjectionNode } from '../../processors/runtime/topology.port.ts';
 import { TOPICS } from '../../schemas/topics.ts';
 import { createKeyValueProjection, type KeyValueBatch } from '../stores/key-value-projection.ts';
 import { membershipIndex } from '../stores/membership-index.ts';
+import { countTrendingView, readTrending, removeFromTrending } from './trending.ts';
 import { parseStoredJson, type KeyValueStore } from '../stores/key-value-store.port.ts';
 import type { VideoDetail, VideoDetailQueries, VideoRendition } from './video-detail.port.ts';
 
 export const VIDEO_DETAIL = 'video-detail';
 /** Version of the key layout above; bump it when the layout changes, so a store of another layout is rebuilt from the log. */
-export const VIDEO_DETAIL_LAYOUT_VERSION = 6;
+export const VIDEO_DETAIL_LAYOUT_VERSION = 7;
 
 /**
  * How long a signed session's view-rule state is kept after its last heartbeat, ms (event time):
@@ -201,6 +203,7 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
         tx.put(keys.video(v.videoId), v);
         // Gone from the owner's list; the detail stays (status deleted) so reads can answer 404.
         tx.del(keys.userVideo(v.ownerId, v.createdAt, v.videoId));
+        await removeFromTrending(tx, v.videoId);
         return;
       }
       case 'CommentPosted': {
@@ -240,6 +243,7 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
           const stats = await getStats(tx, d.videoId);
           stats.views++;
           tx.put(keys.stats(d.videoId), stats);
+          await countTrendingView(tx, d.videoId, d.viewedAt);
         }
         return;
       }
@@ -354,6 +358,15 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
       }
       const videos = await store.getMany<StoredVideo>(ids.map(keys.video));
       return (await withStats(videos)).filter((v): v is VideoDetail => !!v);
+    },
+    async trending(limit, now, include) {
+      const out: { video: VideoDetail; score: number }[] = [];
+      await readTrending(store, now, async (videoId, score) => {
+        const video = await queries.getVideo(videoId);
+        if (video && include(video)) out.push({ video, score });
+        return out.length < limit;
+      });
+      return out;
     },
     likes: (videoId, userId) => likes.has(store, videoId, userId),
     likedBy: async (userId) => (await likes.groupsOf(store, userId)).map((g) => ({ videoId: g.group, likedAt: g.since })),

@@ -237,6 +237,10 @@ describe('upload → transcode → stream', () => {
       await expectApiError(bob.analytics(videoId), 403);
       const detail = await eventually(() => alice.video(videoId), (d) => d.views === 3, 'view counter on the video');
       assert.equal(detail.views, 3);
+      // Issue 14: the counted views rank the video in trending (scores decay with a 6 h half-life).
+      const trending = (await raw('GET', '/api/v1/videos/trending')).json.videos as { id: string; trending_score: number }[];
+      const mine = trending.find((v) => v.id === videoId);
+      assert.ok(mine && mine.trending_score > 2.9 && mine.trending_score <= 3, JSON.stringify(trending));
     });
 
     test('search finds videos with a typo and pages with an opaque cursor bound to the query', async () => {
