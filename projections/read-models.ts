@@ -14,6 +14,7 @@ import type { AnalyticsStore } from './analytics/analytics-store.port.ts';
 import { COMMENTS, COMMENTS_LAYOUT_VERSION, createCommentsProjection } from './comments/comments.projection.ts';
 import type { ReadModelName, ReadModelQueries } from './read-model.port.ts';
 import { createSearchProjection, SEARCH } from './search/search.projection.ts';
+import { createRecommendationsProjection, RECOMMENDATIONS, RECOMMENDATIONS_LAYOUT_VERSION } from './recommendations/recommendations.projection.ts';
 import type { SnapshotStore } from './search/search-snapshot-store.ts';
 import { layoutOf } from './stores/key-value-projection.ts';
 import type { KeyValueStore } from './stores/key-value-store.port.ts';
@@ -27,6 +28,7 @@ export const KEY_VALUE_READ_MODELS = {
   [COMMENTS]: COMMENTS_LAYOUT_VERSION,
   [USER_ACCOUNTS]: USER_ACCOUNTS_LAYOUT_VERSION,
   [WATCH_HISTORY]: WATCH_HISTORY_LAYOUT_VERSION,
+  [RECOMMENDATIONS]: RECOMMENDATIONS_LAYOUT_VERSION,
 } as const satisfies Partial<Record<ReadModelName, number>>;
 
 export type KeyValueReadModel = keyof typeof KEY_VALUE_READ_MODELS;
@@ -83,6 +85,7 @@ export async function openReadModel<K extends ReadModelName>(name: K, stores: Re
     case COMMENTS: node = createCommentsProjection({ store: await kv(COMMENTS), logger }); break;
     case USER_ACCOUNTS: node = createUserAccountsProjection({ store: await kv(USER_ACCOUNTS), logger }); break;
     case WATCH_HISTORY: node = createWatchHistoryProjection({ store: await kv(WATCH_HISTORY), logger }); break;
+    case RECOMMENDATIONS: node = createRecommendationsProjection({ store: await kv(RECOMMENDATIONS), logger }); break;
     case ANALYTICS: node = createAnalyticsProjection({ store: await stores.analytics(), viewerPseudonyms: opts.viewerPseudonyms, logger }); break;
     case SEARCH: node = createSearchProjection({ snapshots: stores.searchSnapshots(), cursorSecret: opts.searchCursorSecret, now: opts.now, logger }); break;
     default: throw new RangeError(`unknown read model ${String(name)}`);

@@ -1,4 +1,4 @@
-/** GET /api/v1/videos/trending (issue 14): ranked by counted views, only public published videos. */
+/** GET /api/v1/videos/trending and /{id}/recommendations (issue 14): ranked read models, only public published videos, trending as the fallback. */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DomainEvent } from '../../../domain/events.ts';
@@ -8,11 +8,11 @@ describe('trending', () => {
   let t: TestGateway;
   const v: Record<string, string> = {};
   let session = 0;
-  /** `n` counted views (view rule v1) of video `id`, piped straight onto the log. */
-  const view = async (id: string, n: number) => {
+  /** `n` counted views (view rule v1) of video `id`, piped straight onto the log; by `viewerId` when given. */
+  const view = async (id: string, n: number, viewerId: string | null = null) => {
     const events: DomainEvent[] = Array.from({ length: n }, () => ({
       type: 'VideoViewed' as const,
-      data: { videoId: id, sessionId: `s${++session}`, viewerId: null, watchedSeconds: 12, positionSeconds: 12, videoDurationSeconds: 60, viewedAt: Date.now(), sessionStartedAt: null },
+      data: { videoId: id, sessionId: `s${++session}`, viewerId, watchedSeconds: 12, positionSeconds: 12, videoDurationSeconds: 60, viewedAt: Date.now(), sessionStartedAt: null },
     }));
     await t.world.driver.pipe(events);
     await t.world.settle();
@@ -28,6 +28,8 @@ describe('trending', () => {
     await view(v.second, 2);
     await view(v.private, 9);
     await view(v.unlisted, 7);
+    // Two viewers watched top, second and the private video; one also watched unwatched... once.
+    for (const viewer of ['w1', 'w2']) for (const id of [v.top, v.second, v.private]) await view(id, 1, viewer);
   });
   after(() => t.close());
 
@@ -36,12 +38,40 @@ describe('trending', () => {
     assert.equal(res.statusCode, 200);
     const videos = res.json().videos as { title: string; trending_score: number; views: number }[];
     assert.deepEqual(videos.map((x) => x.title), ['top', 'second']);
-    assert.ok(videos[0].trending_score > 4.9 && videos[0].trending_score <= 5, `score ${videos[0].trending_score}`);
-    assert.equal(videos[0].views, 5);
+    // top: 5 anonymous views and the 2 viewers' (below); each weighs 2^(-age/6 h), ages of ms here.
+    assert.ok(videos[0].trending_score > 6.9 && videos[0].trending_score <= 7, `score ${videos[0].trending_score}`);
+    assert.equal(videos[0].views, 7);
   });
 
   test('limit bounds the list; a limit out of 1..50 is 400', async () => {
     assert.deepEqual((await t.inject({ method: 'GET', url: '/api/v1/videos/trending?limit=1' })).json().videos.map((x: { title: string }) => x.title), ['top']);
     for (const limit of ['0', '51', 'x']) assert.equal((await t.inject({ method: 'GET', url: `/api/v1/videos/trending?limit=${limit}` })).statusCode, 400, limit);
+  });
+
+  const upNext = (id: string) => t.inject({ method: 'GET', url: `/api/v1/videos/${id}/recommendations` });
+
+  test('given co-watched videos, up next lists them from the recommendations read model, never a private one nor the video itself', async () => {
+    const res = await upNext(v.top);
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.json().source, 'recommendations');
+    assert.deepEqual(res.json().videos.map((x: { title: string; reason: string }) => `${x.title}:${x.reason}`), ['second:co-watch']);
+    assert.equal((await upNext('vid_nope')).statusCode, 404);
+    assert.equal((await upNext(v.private)).statusCode, 404, 'a video the caller may not see has no up next');
+  });
+
+  test('when the recommendations read model hangs or fails, trending answers within the timeout, never a 5xx', async () => {
+    const queries = t.world.readModels.recommendations;
+    const real = queries.upNext;
+    try {
+      for (const broken of [() => new Promise<never>(() => {}), () => Promise.reject(new Error('redis down'))]) {
+        queries.upNext = broken;
+        const res = await upNext(v.second);
+        assert.equal(res.statusCode, 200);
+        assert.equal(res.json().source, 'trending');
+        assert.deepEqual(res.json().videos.map((x: { title: string }) => x.title), ['top'], 'trending without the video itself');
+      }
+    } finally {
+      queries.upNext = real;
+    }
   });
 });

@@ -4,11 +4,27 @@
  *   the most counted views lately, best first, each with `trending_score`, its counted views
  *   decayed with a 6 h half-life to now. Kept ranked by the video-detail projection
  *   (projections/video-detail/trending.ts): a request reads the top of an index.
+ * - `GET /{id}/recommendations?limit=` (1–50, default 10) → `{ source, videos }`: up next after a
+ *   video the caller may see (404 otherwise), from the recommendations read model (co-watched,
+ *   then sharing tags), public and published only, never the video itself. When that read model
+ *   fails or takes longer than RECOMMENDATIONS_TIMEOUT_MS, trending answers instead (`source:
+ *   "trending"`; seed 004's cascade: timeout, then a cached fallback; never a 5xx).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { isListed } from '../../../domain/video/video-visibility.ts';
-import { videoDetailJson } from '../shared.ts';
-import { DEFAULT_TRENDING, trendingSchema } from './discovery.schemas.ts';
+import type { Recommendation } from '../../../projections/recommendations/recommendations.port.ts';
+import { loadVisibleVideo, videoDetailJson } from '../shared.ts';
+import { DEFAULT_TRENDING, DEFAULT_UP_NEXT, recommendationsSchema, trendingSchema } from './discovery.schemas.ts';
+
+/** How long up next waits for the recommendation read model before answering with trending, ms. */
+export const RECOMMENDATIONS_TIMEOUT_MS = 300;
+
+/** `promise`'s value, or undefined once it failed or `ms` passed. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => { timer = setTimeout(resolve, ms, undefined); });
+  return Promise.race([promise.catch(() => undefined), timeout]).finally(() => clearTimeout(timer));
+}
 
 export const discoveryRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { readModels, now } = fastify.gateway;
@@ -16,5 +32,24 @@ export const discoveryRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/trending', { schema: trendingSchema }, async (request) => {
     const ranked = await readModels['video-detail'].trending(request.query.limit ?? DEFAULT_TRENDING, now(), isListed);
     return { videos: ranked.map(({ video, score }) => ({ ...videoDetailJson(video, fastify), trending_score: score })) };
+  });
+
+  fastify.get('/:id/recommendations', { schema: recommendationsSchema, onRequest: fastify.optionalAuthenticate }, async (request) => {
+    const video = await loadVisibleVideo(fastify, request, request.params.id);
+    const limit = request.query.limit ?? DEFAULT_UP_NEXT;
+    // Candidates are ids; some will not be listed (private, deleted): ask for more than shown.
+    const candidates = await within(readModels.recommendations.upNext(video.videoId, limit * 2 + 5), RECOMMENDATIONS_TIMEOUT_MS);
+    if (candidates === undefined) {
+      request.log.warn({ videoId: video.videoId }, 'recommendations unavailable or slow: answering with trending');
+      const ranked = await readModels['video-detail'].trending(limit, now(), (v) => v.videoId !== video.videoId && isListed(v));
+      return { source: 'trending' as const, videos: ranked.map(({ video: v }) => ({ ...videoDetailJson(v, fastify), reason: 'trending' as const })) };
+    }
+    const shown: { json: ReturnType<typeof videoDetailJson>; reason: Recommendation['reason'] }[] = [];
+    for (const c of candidates) {
+      if (shown.length >= limit) break;
+      const v = await readModels['video-detail'].getVideo(c.videoId);
+      if (v && isListed(v)) shown.push({ json: videoDetailJson(v, fastify), reason: c.reason });
+    }
+    return { source: 'recommendations' as const, videos: shown.map((x) => ({ ...x.json, reason: x.reason })) };
   });
 };
