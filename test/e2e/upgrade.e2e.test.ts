@@ -22,7 +22,7 @@ import { uploadFile, waitForProcessing } from '../../cli/client/upload-file.ts';
 import { startStandaloneProcess, type StandaloneProcess } from '../support/standalone-process.ts';
 import { makeClip } from '../support/make-media.ts';
 import { parseMaster } from '../support/media-check.ts';
-import { get, type Answer } from '../support/http-answer.ts';
+import { FIELDS_NEW_IN_ISSUE_8, FIELDS_NEW_IN_ISSUE_14, get, withoutAddedFields, type Answer } from '../support/http-answer.ts';
 import { extractRelease, releaseMissing, waitCaughtUp } from '../support/previous-release.ts';
 
 /**
@@ -40,7 +40,7 @@ const CATCH_UP_MS = 120_000;
  * `renditions[].complete` (issue 11, progressive publishing) is true for every rendition the
  * previous release encoded (it listed complete ones only).
  */
-function withoutAddedFields(key: string, a: Answer | undefined): Answer | undefined {
+function withoutIncompleteFlag(key: string, a: Answer | undefined): Answer | undefined {
   const body = a?.body as { renditions?: { complete?: boolean }[] } | undefined;
   if (!a || !key.endsWith('/status') || !Array.isArray(body?.renditions)) return a;
   for (const r of body.renditions) assert.equal(r.complete, true, `${key}: a rendition of the previous release reads as complete`);
@@ -48,21 +48,6 @@ function withoutAddedFields(key: string, a: Answer | undefined): Answer | undefi
 }
 type Snapshot = Map<string, Answer>;
 interface User { name: string; email: string; password: string; id: string; client: StreamWaveClient }
-
-/** An analytics answer without the `view_rule_version` field the previous release did not have. */
-/**
- * Fields the current code adds to answers (issue 8): a fresh signed playback session on /stream,
- * `view_rule_version` on analytics, `error_code` on status, `visibility` on videos. The previous
- * release's answers lack them; every field it did answer must stay the same.
- */
-const FIELDS_NEW_IN_ISSUE_8 = new Set(['session_id', 'session_expires_at', 'view_rule_version', 'error_code', 'visibility']);
-
-/** `value` without the keys of FIELDS_NEW_IN_ISSUE_8, at any depth. */
-function withoutNewFields(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(withoutNewFields);
-  if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(Object.entries(value).filter(([k]) => !FIELDS_NEW_IN_ISSUE_8.has(k)).map(([k, v]) => [k, withoutNewFields(v)]));
-}
 
 const missing = releaseMissing(PREVIOUS);
 if (missing && process.env.CI && process.env.CI !== 'false') {
@@ -95,7 +80,7 @@ describe('upgrade from the previous release', { skip: missing ? `${missing}; run
    */
   async function snapshot(sw: StandaloneProcess, tokenOf: (u: User) => string): Promise<Snapshot> {
     const snap: Snapshot = new Map();
-    const norm = (a: Answer): Answer => JSON.parse(JSON.stringify(withoutNewFields(a)).replaceAll(sw.url, '<origin>'));
+    const norm = (a: Answer): Answer => JSON.parse(JSON.stringify(withoutAddedFields(a, FIELDS_NEW_IN_ISSUE_8, FIELDS_NEW_IN_ISSUE_14)).replaceAll(sw.url, '<origin>'));
     const put = (key: string, a: Answer) => snap.set(key, norm(a));
     const pages = async (key: string, path: string, token?: string) => {
       let cursor: string | null = null;
@@ -250,7 +235,7 @@ describe('upgrade from the previous release', { skip: missing ? `${missing}; run
     const mismatches: string[] = [];
     for (const key of new Set([...recorded.keys(), ...now.keys()])) {
       try {
-        assert.deepEqual(withoutAddedFields(key, now.get(key)), recorded.get(key));
+        assert.deepEqual(withoutIncompleteFlag(key, now.get(key)), recorded.get(key));
       } catch (e) {
         mismatches.push(`${key}:\n${(e as Error).message}`);
       }

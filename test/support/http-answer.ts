@@ -18,3 +18,24 @@ export async function answersAt(url: string, paths: readonly string[]): Promise<
   for (const path of paths) out.set(path, JSON.parse(JSON.stringify(await get(url, path)).replaceAll(url, '<origin>')) as Answer);
   return out;
 }
+
+/**
+ * Fields added to answers since earlier releases: additive API changes, which an upgrade test must
+ * allow while every field the earlier release did answer stays the same. Each test strips the sets
+ * added after the release it starts from.
+ * Issue 8: a fresh signed playback session on /stream, `view_rule_version` on analytics,
+ * `error_code` on status, `visibility` on videos.
+ */
+export const FIELDS_NEW_IN_ISSUE_8: ReadonlySet<string> = new Set(['session_id', 'session_expires_at', 'view_rule_version', 'error_code', 'visibility']);
+/** Issue 14: `like_count` on video detail. */
+export const FIELDS_NEW_IN_ISSUE_14: ReadonlySet<string> = new Set(['like_count']);
+
+/** `value` without the keys in any of `sets`, at any depth. */
+export function withoutAddedFields<T>(value: T, ...sets: ReadonlySet<string>[]): T {
+  const strip = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(strip);
+    if (v === null || typeof v !== 'object') return v;
+    return Object.fromEntries(Object.entries(v).filter(([k]) => !sets.some((names) => names.has(k))).map(([k, x]) => [k, strip(x)]));
+  };
+  return strip(value) as T;
+}
