@@ -28,6 +28,7 @@ import { authRoutes } from './routes/auth/index.ts';
 import { channelsRoutes } from './routes/channels/index.ts';
 import { commentsRoutes } from './routes/comments/index.ts';
 import { discoveryRoutes } from './routes/discovery/index.ts';
+import { eventsRoutes } from './routes/events/index.ts';
 import { likesRoutes } from './routes/likes/index.ts';
 import { subscriptionsRoutes } from './routes/subscriptions/index.ts';
 import { searchRoutes } from './routes/search/index.ts';
@@ -63,7 +64,7 @@ export function resolveGatewayConfig(config: GatewayDeps['config']): ResolvedGat
   for (const k of [
     'tokenTtlSeconds', 'maxUploadBytes', 'minPartSizeBytes', 'maxPartSizeBytes', 'uploadUrlTtlSeconds', 'bodyLimitBytes',
     'bodyTimeoutSeconds', 'uploadRequestTimeoutSeconds', 'headersTimeoutSeconds', 'connectionTimeoutSeconds', 'keepAliveTimeoutSeconds',
-    'passwordHashConcurrency',
+    'passwordHashConcurrency', 'eventStreamsPerIp', 'eventStreamKeepAliveSeconds',
   ] as const) {
     if (!(Number.isFinite(resolved[k]) && resolved[k] > 0)) throw new Error(`gateway config: ${k} must be a positive number`);
   }
@@ -224,6 +225,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     await api.register(subscriptionsRoutes, { prefix: '/api/v1/users' });
     await api.register(channelsRoutes, { prefix: '/api/v1/users' });
     await api.register(viewsRoutes, { prefix: '/api/v1/videos', registry: deps.metricsRegistry });
+    if (deps.liveEvents) await api.register(eventsRoutes, { prefix: '/api/v1/videos', live: deps.liveEvents, registry: deps.metricsRegistry });
     await api.register(analyticsRoutes, { prefix: '/api/v1/videos' });
     await api.register(searchRoutes, { prefix: '/api/v1/search' });
   });

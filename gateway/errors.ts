@@ -55,6 +55,8 @@ export const Errors = {
   /** A request body not received within the body timeout (issue 8, finding 9); the connection is closed. */
   RequestTimeout: createError('REQUEST_TIMEOUT', 'the request body was not received in time', 408),
   RateLimited: createError('RATE_LIMITED', 'rate limit exceeded, retry in %s', 429),
+  /** More event streams open from one address than `eventStreamsPerIp` (issue 14). */
+  TooManyStreams: createError('TOO_MANY_STREAMS', 'at most %s event streams may be open at once from one address; close one first', 429),
   Internal: createError('INTERNAL', 'internal server error', 500),
   /** Deliberate overload refusal (the password-hashing queue is full): public, with `Retry-After`. */
   ServerBusy: createError('SERVER_BUSY', '%s', 503),

@@ -10,6 +10,7 @@ import type { CommandBus } from '../commands/command-bus.port.ts';
 import type { RecordMetadata } from '../platform/log/event-log.port.ts';
 import type { ObjectStore } from '../platform/object-store/object-store.port.ts';
 import type { RateLimitStore } from '../platform/rate-limit/rate-limit-store.port.ts';
+import type { LiveEvents } from '../projections/live-events/live-events.port.ts';
 import type { ReadModelName, ReadModelQueries } from '../projections/read-model.port.ts';
 import type { RateLimitsConfig } from './rate-limit/rate-limit.rules.ts';
 
@@ -72,6 +73,10 @@ export interface GatewayConfig {
   playbackSecret?: string;
   /** Lifetime of a playback session issued by `GET /videos/{id}/stream`, seconds. Default 21600 (6 h). */
   playbackSessionTtlSeconds?: number;
+  /** Server-Sent Event streams (`GET /videos/{id}/events`) open at once per client address, per gateway. Default 10; one more is 429 TOO_MANY_STREAMS. */
+  eventStreamsPerIp?: number;
+  /** Keep-alive comment on an idle event stream every this many seconds (below proxies' idle timeouts and `connectionTimeoutSeconds`). Default 15. */
+  eventStreamKeepAliveSeconds?: number;
 }
 
 export type ResolvedGatewayConfig = Required<Omit<GatewayConfig, 'trustProxy' | 'jwtKeys' | 'rateLimits' | 'playbackSecret'>> & {
@@ -101,6 +106,8 @@ export const DEFAULT_GATEWAY_CONFIG = {
   passwordHashConcurrency: 2,
   passwordHashQueue: 32,
   playbackSessionTtlSeconds: 6 * 3600,
+  eventStreamsPerIp: 10,
+  eventStreamKeepAliveSeconds: 15,
 } as const;
 
 /** See GatewayDeps.readYourWrites. Never throws; a timeout answers anyway (the write is durable, the read model lags). */
@@ -145,6 +152,11 @@ export interface GatewayDeps {
    * then answers 404 for those videos).
    */
   mediaUrls?: { signedKeyPath(videoId: string, key: string): string };
+  /**
+   * This gateway's live-events feed (projections/live-events, its own consumer group), behind
+   * `GET /api/v1/videos/{id}/events` (Server-Sent Events, issue 14). Absent: that route is 404.
+   */
+  liveEvents?: LiveEvents;
   /** Mounted as-is after the gateway's own routes (schema registry at /registry, S3 at /s3, media). */
   /**
    * Observer of every route as it is registered (Fastify's `onRoute` hook), mounted plugins

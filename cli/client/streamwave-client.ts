@@ -3,6 +3,7 @@
  * API (README "API") and nothing else, so the tests exercise exactly what users run.
  */
 import type { VideoStatus } from '../../domain/video/video.decider.ts';
+import { EventSourceParserStream } from 'eventsource-parser/stream';
 
 /** An error answer from the API: HTTP status plus the stable `code` of the error catalogue. */
 export class ApiError extends Error {
@@ -53,6 +54,13 @@ export interface CreateUploadRequest {
   visibility?: 'public' | 'unlisted' | 'private';
 }
 
+/** One Server-Sent Event of `GET /videos/{id}/events`: its name, id (a log position) and parsed data. */
+export interface VideoEvent {
+  event: string;
+  id?: string;
+  data: unknown;
+}
+
 export class StreamWaveClient {
   private token: string | undefined;
 
@@ -86,6 +94,37 @@ export class StreamWaveClient {
       throw new ApiError(res.status, j.code ?? 'HTTP_ERROR', j.message ?? text.slice(0, 200));
     }
     return json as T;
+  }
+
+  /**
+   * Opens `GET /api/v1/videos/{id}/events` (Server-Sent Events) and yields each event as it
+   * arrives, `data` parsed from JSON, until the server ends the stream or `signal` aborts (then it
+   * returns quietly). Resumes after `lastEventId` when given.
+   * @throws ApiError when the stream is refused (404 VIDEO_NOT_FOUND, 429 TOO_MANY_STREAMS, …).
+   */
+  async *videoEvents(videoId: string, opts: { lastEventId?: string; signal?: AbortSignal } = {}): AsyncGenerator<VideoEvent> {
+    const headers: Record<string, string> = { accept: 'text/event-stream' };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (opts.lastEventId) headers['last-event-id'] = opts.lastEventId;
+    let res: Response;
+    try {
+      res = await fetch(`${this.baseUrl}/api/v1/videos/${encodeURIComponent(videoId)}/events`, { headers, signal: opts.signal });
+    } catch (e) {
+      if (opts.signal?.aborted) return;
+      throw e;
+    }
+    if (!res.ok || !res.body) {
+      const text = await res.text();
+      const j = (safeJson(text) ?? {}) as { code?: string; message?: string };
+      throw new ApiError(res.status, j.code ?? 'HTTP_ERROR', j.message ?? text.slice(0, 200));
+    }
+    const events = res.body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());
+    try {
+      for await (const m of events) yield { event: m.event ?? 'message', id: m.id, data: safeJson(m.data) };
+    } catch (e) {
+      if (opts.signal?.aborted) return;
+      throw e;
+    }
   }
 
   async register(username: string, email: string, password: string): Promise<{ id: string }> {

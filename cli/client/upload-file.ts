@@ -147,10 +147,14 @@ export async function uploadFile(client: StreamWaveClient, path: string, opts: U
 }
 
 /**
- * Polls the status endpoint until processing ends: `ready` with progress 100 (processing
- * completed: every rendition of the ladder that could be encoded is in the master playlist), or
- * `failed`.
+ * Follows processing until it ends: `ready` with progress 100 (processing completed: every
+ * rendition of the ladder that could be encoded is in the master playlist), or `failed`. Pushed,
+ * not polled (issue 14): it listens to the video's Server-Sent Events (`status` events); when the
+ * stream is refused (404 while the read model has not seen the upload yet), ends or breaks, it
+ * reads the status once and reopens the stream after `intervalMs`, resuming after the last event.
+ * `onStatus` is called with each status seen.
  * @param timeoutMs give up after this long (throws Error 'processing timed out').
+ * @throws ApiError from the status read (other than 404), or a network error.
  */
 export async function waitForProcessing(
   client: StreamWaveClient,
@@ -158,19 +162,35 @@ export async function waitForProcessing(
   opts: { timeoutMs?: number; intervalMs?: number; onStatus?: (s: VideoStatusView) => void } = {},
 ): Promise<VideoStatusView> {
   const deadline = Date.now() + (opts.timeoutMs ?? 30 * 60_000);
+  const ended = (s: VideoStatusView) => s.status === 'failed' || s.status === 'deleted' || (s.status === 'ready' && s.progress >= 100);
+  let lastEventId: string | undefined;
+  let last: VideoStatusView | undefined;
   for (;;) {
-    let s: VideoStatusView | undefined;
+    const stop = new AbortController();
+    const timer = setTimeout(() => stop.abort(), Math.max(0, deadline - Date.now()));
     try {
-      s = await client.status(videoId);
+      for await (const e of client.videoEvents(videoId, { lastEventId, signal: stop.signal })) {
+        if (e.id) lastEventId = e.id;
+        if (e.event === 'gone') break;
+        if (e.event !== 'status') continue;
+        last = e.data as VideoStatusView;
+        opts.onStatus?.(last);
+        if (ended(last)) return last;
+      }
+    } catch {
+      // Refused, ended or broken: the status read below says why, then the stream is reopened.
+    } finally {
+      clearTimeout(timer);
+      stop.abort();
+    }
+    try {
+      last = await client.status(videoId);
+      opts.onStatus?.(last);
+      if (ended(last)) return last;
     } catch (e) {
       if (!(e instanceof ApiError) || e.status !== 404) throw e; // 404 until the read model catches up
     }
-    if (s) {
-      opts.onStatus?.(s);
-      if (s.status === 'failed' || s.status === 'deleted') return s;
-      if (s.status === 'ready' && s.progress >= 100) return s;
-    }
-    if (Date.now() > deadline) throw new Error(`processing of ${videoId} timed out (last status ${s?.status ?? 'unknown'})`);
+    if (Date.now() > deadline) throw new Error(`processing of ${videoId} timed out (last status ${last?.status ?? 'unknown'})`);
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 500));
   }
 }

@@ -72,6 +72,7 @@ import { startTranscoderNodes } from '../shared/transcoder-wiring.ts';
 import { buildMediaCollector } from '../../processors/media-collector/media-collector.processor.ts';
 import { runProcessor, type ProcessorHandle } from '../../processors/runtime/processor.runtime.ts';
 import { buildGateway } from '../../gateway/app.ts';
+import { startLiveEvents } from '../shared/live-events-wiring.ts';
 import { createInMemoryRateLimitStore } from '../../platform/rate-limit/in-memory/in-memory-rate-limit-store.adapter.ts';
 import { createRedisRateLimitStore } from '../../platform/rate-limit/redis/redis-rate-limit-store.adapter.ts';
 import { createRedisClient, redisReady } from '../../platform/redis/redis-client.ts';
@@ -327,8 +328,12 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     const media = { videoDetail: queries['video-detail'], signing: mediaUrls };
     // Issue 13: deletes an erased user's videos and shreds their data key.
     cleanup.push(await startUserErasure({ log, codec, keys: dataKeys.keys, commandBus: commandBus!, videoDetail: queries['video-detail'], readYourWrites: reader?.readYourWrites ?? readModels!.readYourWrites, logger, registry: metricsRegistry }));
+    // Issue 14: this gateway's live-events feed (its own consumer group) behind GET /videos/{id}/events.
+    const liveEvents = await startLiveEvents({ log, codec, logger, registry: metricsRegistry });
+    cleanup.push(() => liveEvents.stop());
     const app = await buildGateway({
       config: gatewayConfigOf(config),
+      liveEvents: liveEvents.live,
       mediaUrls,
       commandBus: commandBus!,
       readModels: queries,

@@ -26,6 +26,7 @@ import { adminRoutes } from '../../gateway/routes/admin/index.ts';
 import { startTranscoderNodes } from '../shared/transcoder-wiring.ts';
 import { buildMediaCollector } from '../../processors/media-collector/media-collector.processor.ts';
 import { dataKeysOver, startUserErasure } from '../shared/data-keys.ts';
+import { startLiveEvents } from '../shared/live-events-wiring.ts';
 import { upgradePersonalData } from './personal-data-upgrade.ts';
 import { createEmbeddedDataKeyStore } from '../../platform/keys/embedded-data-key-store.adapter.ts';
 import { runProcessor } from '../../processors/runtime/processor.runtime.ts';
@@ -124,6 +125,9 @@ export async function startStandalone(config: StreamWaveConfig, observe: Pick<Ga
     logger, registry: metricsRegistry,
   });
 
+  // Issue 14: the gateway's live-events feed behind GET /videos/{id}/events (Server-Sent Events).
+  const liveEvents = await startLiveEvents({ log, codec, logger, registry: metricsRegistry });
+
   const mediaUrls = mediaUrlSigningOf(config);
   const app = await buildGateway({
     config: gatewayConfigOf(config),
@@ -131,6 +135,7 @@ export async function startStandalone(config: StreamWaveConfig, observe: Pick<Ga
     commandBus,
     readModels: readModels.readModels,
     readYourWrites: readModels.readYourWrites,
+    liveEvents: liveEvents.live,
     objectStore,
     logger,
     metricsRegistry,
@@ -165,6 +170,7 @@ export async function startStandalone(config: StreamWaveConfig, observe: Pick<Ga
             { name: 'chunk-encoder', close: () => chunkEncoder.stop() },
             { name: 'media-collector', close: () => mediaCollector.stop() },
             { name: 'user-erasure', close: stopUserErasure },
+            { name: 'live-events', close: () => liveEvents.stop() },
             { name: 'projections', close: () => projectionManager.close() },
             { name: 'log', close: () => log.close() },
             { name: 'data-keys', close: () => dataKeys.close() },

@@ -19,6 +19,8 @@ import type { RecordMetadata } from '../../platform/log/event-log.port.ts';
 import type { EmbeddedObjectStore } from '../../platform/object-store/embedded/embedded-object-store.adapter.ts';
 import type { TopologyTestDriver } from '../../processors/runtime/testing/topology-test-driver.ts';
 import { createChdbAnalyticsStore } from '../../projections/analytics/chdb-analytics-store.adapter.ts';
+import { createLiveEventsProjection } from '../../projections/live-events/live-events.projection.ts';
+import type { LiveEvents } from '../../projections/live-events/live-events.port.ts';
 import { READ_MODELS, type ReadModelQueries } from '../../projections/read-model.port.ts';
 import { openReadModel } from '../../projections/read-models.ts';
 import { inMemoryStores, TEST_SEARCH_SECRET } from '../../projections/testing/projection-test-kit.ts';
@@ -44,6 +46,8 @@ export interface TestWorld {
   /** Every command the gateway sent, refused ones included, in order. */
   readonly sent: Command[];
   readonly readModels: ReadModelQueries;
+  /** The gateway's live-events feed, run by the driver with the read models. */
+  readonly liveEvents: LiveEvents;
   readonly objectStore: EmbeddedObjectStore;
   /** Multipart uploads opened and aborted through the object store port. */
   readonly multipart: { created: number; aborted: number };
@@ -98,7 +102,11 @@ async function createTestWorld(dir: string, opts: TestWorldOptions = {}): Promis
   const stores = { ...inMemoryStores(), analytics: () => createChdbAnalyticsStore({ path: chdbPath, database }) };
   const nodes = await Promise.all(READ_MODELS.map((name) => openReadModel(name, stores, { searchCursorSecret: TEST_SEARCH_SECRET })));
   const { driver, commandBus, sent, events, close } = await createTopologyWorld({ nodes, userStorageQuotaBytes: opts.userStorageQuotaBytes });
+  // The gateway's own live-events feed (Server-Sent Events), from the start of the log.
+  const live = createLiveEventsProjection();
+  await driver.add(live);
   const multipart = { created: 0, aborted: 0 };
+  let settling: Promise<void> = Promise.resolve();
   const store = createTestObjectStore(dir, { minPartSizeBytes: MIN_PART_BYTES });
   const objectStore: EmbeddedObjectStore = Object.assign(Object.create(store) as EmbeddedObjectStore, {
     async createMultipartUpload(key: string, contentType: string) { multipart.created++; return store.createMultipartUpload(key, contentType); },
@@ -106,8 +114,9 @@ async function createTestWorld(dir: string, opts: TestWorldOptions = {}): Promis
   });
   const readModels = Object.fromEntries(nodes.map((n) => [n.name, n.queries])) as unknown as ReadModelQueries;
   return {
-    commandBus, sent, readModels, objectStore, multipart, driver, events,
-    settle: () => driver.process(),
+    commandBus, sent, readModels, liveEvents: live.queries, objectStore, multipart, driver, events,
+    // Serialised: an event stream's sender settles while the driver may be delivering (to the feed).
+    settle: () => (settling = settling.catch(() => undefined).then(() => driver.process())),
     uploadPart: (uploadId, partNumber, body) => store.writePart(uploadId, partNumber, body, body.length),
     async publish(videoId, durationSeconds = 10) {
       const rendition = { name: '360p', width: 640, height: 360, bandwidth: 1_000_000, codecs: 'avc1.64001e,mp4a.40.2', playlist: '360p/index.m3u8' };
@@ -146,6 +155,7 @@ export async function createTestGateway(
     },
     commandBus: world.commandBus,
     readModels: world.readModels,
+    liveEvents: world.liveEvents,
     readYourWrites: () => world.settle(),
     objectStore: world.objectStore,
     logger: pino({ level: 'silent' }),

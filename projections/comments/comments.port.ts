@@ -24,6 +24,11 @@ export interface CommentQueries {
    * @throws InvalidCursorError (read-model.port.ts) for a cursor that is not one of this video's.
    */
   listComments(videoId: string, limit: number, cursor?: string): Promise<{ comments: CommentView[]; nextCursor: string | null }>;
+  /**
+   * One comment by its video, `postedAt` (ms since the epoch) and id, as a live event names it
+   * (projections/live-events); undefined when there is none; the placeholder once its author was erased.
+   */
+  getComment(videoId: string, postedAt: number, commentId: string): Promise<CommentView | undefined>;
   /** Every comment `authorId` wrote (on any video), oldest video key first; [] once they are erased. For the data export (issue 13). */
   listCommentsByAuthor(authorId: string): Promise<CommentView[]>;
 }

@@ -71,6 +71,7 @@ export function createCommentsProjection(deps: CommentsProjectionDeps): Projecti
   }
 
   const queries: CommentQueries = {
+    getComment: (videoId, postedAt, commentId) => store.get<CommentView>(commentKey(videoId, postedAt, commentId)),
     async listCommentsByAuthor(authorId) {
       const prefix = authorPrefix(authorId);
       const index = await store.scan(prefix, { limit: 1_000_000 });

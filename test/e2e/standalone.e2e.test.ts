@@ -205,6 +205,31 @@ describe('upload → transcode → stream', () => {
       await expectApiError(alice.like('vid_01HZZZZZZZZZZZZZZZZZZZZZZZ'), 404);
     });
 
+    test('live events: a comment and a like made through one gateway are pushed by the stream of another (issue 14)', async () => {
+      // In cluster mode the stream is on the second gateway, fed by its own consumer group.
+      const listener = new StreamWaveClient(sw.urls.at(-1)!);
+      const stop = new AbortController();
+      const events = listener.videoEvents(videoId, { signal: stop.signal })[Symbol.asyncIterator]();
+      const next = async () => (await events.next()).value as { event: string; data: any; id?: string } | undefined;
+      try {
+        const start = [await next(), await next(), await next()];
+        assert.deepEqual(start.map((e) => e?.event), ['status', 'views', 'likes']);
+        assert.equal(start[0]!.data.status, 'ready');
+        const posted = await bob.postComment(videoId, 'pushed, not polled');
+        const liked = await bob.like(videoId); // bob took his like back in the test before: this one is new
+        assert.equal(liked.like_count, start[2]!.data.like_count + 1);
+        const seen: { event: string; data: any }[] = [];
+        while (!seen.some((e) => e.event === 'comment' && e.data.id === posted.id) || !seen.some((e) => e.event === 'likes' && e.data.like_count === liked.like_count)) {
+          const e = await next();
+          assert.ok(e, 'the stream stays open');
+          seen.push(e);
+        }
+        assert.equal(seen.find((e) => e.event === 'comment')!.data.body, 'pushed, not polled');
+      } finally {
+        stop.abort();
+      }
+    });
+
     test('subscriptions: one per user and channel, not to yourself (issue 14)', async () => {
       const creatorId = (await alice.video(videoId)).owner_id as string;
       assert.deepEqual(await bob.subscription(creatorId), { subscribed: true, subscriber_count: 1 });

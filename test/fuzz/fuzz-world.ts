@@ -91,6 +91,12 @@ export async function startFuzzWorld(): Promise<FuzzWorld> {
     // An explicit Content-Length: node sends GET/HEAD/DELETE bodies neither chunked nor sized otherwise.
     const headers = payload === undefined ? req.headers : { ...req.headers, 'content-length': String(Buffer.byteLength(payload)) };
     const r = httpRequest({ host: base.hostname, port: base.port, method: req.method, path, headers, agent }, (res) => {
+      // An event stream (GET /videos/{id}/events) never ends by itself: its status is the answer.
+      if (String(res.headers['content-type'] ?? '').startsWith('text/event-stream')) {
+        resolve({ status: res.statusCode ?? 0, body: '' });
+        r.destroy();
+        return;
+      }
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8').slice(0, 2000) }));

@@ -1,8 +1,9 @@
 import { IdempotencyHeaders } from '../../idempotency.ts';
-import { Type } from '@fastify/type-provider-typebox';
+import { Type, type Static } from '@fastify/type-provider-typebox';
+import type { CommentView } from '../../../projections/comments/comments.port.ts';
 import { withErrors } from '../../errors.ts';
 import { NotModified, withEtagHeaders } from '../../plugins/etag.ts';
-import { BEARER, IdParam, NullableString, VideoIdParams } from '../shared.ts';
+import { BEARER, IdParam, iso, NullableString, VideoIdParams } from '../shared.ts';
 
 /** Page size when `limit` is absent. */
 export const DEFAULT_COMMENTS_PAGE = 20;
@@ -20,20 +21,33 @@ export const postCommentSchema = {
   response: withErrors({ 201: Type.Object({ id: Type.String() }) }),
 };
 
+/** One comment. */
+export const CommentJson = Type.Object({
+  id: Type.String(),
+  author_id: Type.Union([Type.String(), Type.Null()], { description: 'null when the author was erased (issue 13).' }),
+  parent_id: NullableString,
+  body: Type.String({ description: '`[deleted]` when the author was erased: the thread keeps its shape.' }),
+  deleted: Type.Optional(Type.Literal(true, { description: 'Present (true) only on a placeholder for a removed comment (its author was erased).' })),
+  posted_at: Type.String({ format: 'date-time' }),
+});
+
 /** Body of `GET /{id}/comments` (200): one page. */
 export const CommentsPageBody = Type.Object({
-  comments: Type.Array(
-    Type.Object({
-      id: Type.String(),
-      author_id: Type.Union([Type.String(), Type.Null()], { description: 'null when the author was erased (issue 13).' }),
-      parent_id: NullableString,
-      body: Type.String({ description: '`[deleted]` when the author was erased: the thread keeps its shape.' }),
-      deleted: Type.Optional(Type.Literal(true, { description: 'Present (true) only on a placeholder for a removed comment (its author was erased).' })),
-      posted_at: Type.String({ format: 'date-time' }),
-    }),
-  ),
+  comments: Type.Array(CommentJson),
   next_cursor: NullableString,
 });
+
+/** Snake_case JSON of a comment (a listing item, and the `comment` Server-Sent Event). */
+export function commentJson(c: CommentView): Static<typeof CommentJson> {
+  return {
+    id: c.commentId,
+    author_id: c.authorId,
+    parent_id: c.parentId,
+    body: c.body,
+    ...(c.deleted === true && { deleted: true as const }),
+    posted_at: iso(c.postedAt),
+  };
+}
 
 export const listCommentsSchema = {
   summary: 'Comments on a video, newest first (cursor pagination)',

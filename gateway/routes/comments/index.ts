@@ -10,8 +10,8 @@ import type { FastifyReply } from 'fastify';
 import { commandIdentity } from '../../idempotency.ts';
 import { requireUserId } from '../../plugins/auth.plugin.ts';
 import { sendWithEtag, varyOnAuthorization } from '../../plugins/etag.ts';
-import { iso, loadVisibleVideo } from '../shared.ts';
-import { CommentsPageBody, DEFAULT_COMMENTS_PAGE, listCommentsSchema, postCommentSchema } from './comments.schemas.ts';
+import { loadVisibleVideo } from '../shared.ts';
+import { commentJson, CommentsPageBody, DEFAULT_COMMENTS_PAGE, listCommentsSchema, postCommentSchema } from './comments.schemas.ts';
 
 export const commentsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { commandBus, readModels, readYourWrites, ids, now } = fastify.gateway;
@@ -40,14 +40,7 @@ export const commentsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const { limit, cursor } = request.query;
     const page = await readModels.comments.listComments(video.videoId, limit ?? DEFAULT_COMMENTS_PAGE, cursor);
     const body: Static<typeof CommentsPageBody> = {
-      comments: page.comments.map((c) => ({
-        id: c.commentId,
-        author_id: c.authorId,
-        parent_id: c.parentId,
-        body: c.body,
-        ...(c.deleted === true && { deleted: true as const }),
-        posted_at: iso(c.postedAt),
-      })),
+      comments: page.comments.map(commentJson),
       next_cursor: page.nextCursor,
     };
     // Serialised here by the route's serialiser, so that the ETag is the hash of the bytes sent.

@@ -14,9 +14,8 @@
  * Ownership is checked on the read model for a clear 403 before the command is sent; the
  * video decider re-checks it against the aggregate (the authority).
  */
-import type { FastifyPluginAsyncTypebox, Static } from '@fastify/type-provider-typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
-import { isProcessingFailureCode, processingFailureMessage } from '../../../domain/video/processing-failure.ts';
 import { mediaAccessOf } from '../../../domain/video/video-visibility.ts';
 import type { VideoDetail } from '../../../projections/video-detail/video-detail.port.ts';
 import { Errors } from '../../errors.ts';
@@ -25,7 +24,7 @@ import { requireUserId } from '../../plugins/auth.plugin.ts';
 import { entityTagOf, sendWithEtag, varyOnAuthorization } from '../../plugins/etag.ts';
 import { playbackSessionsOf } from '../../playback/playback-session.ts';
 import { assertOwner, loadVideo, loadVisibleVideo, mediaUrlOf, videoDetailJson } from '../shared.ts';
-import { deleteVideoSchema, getVideoSchema, patchVideoSchema, streamSchema, VideoStatusBody, videoStatusSchema } from './videos.schemas.ts';
+import { deleteVideoSchema, getVideoSchema, patchVideoSchema, streamSchema, videoStatusJson, videoStatusSchema } from './videos.schemas.ts';
 
 export const videosRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { commandBus, readYourWrites, now, config } = fastify.gateway;
@@ -84,15 +83,7 @@ export const videosRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/:id/status', { schema: videoStatusSchema, onRequest: fastify.optionalAuthenticate }, async (request, reply) => {
     varyOnAuthorization(reply);
     const video = await loadVisibleVideo(fastify, request, request.params.id);
-    const status: Static<typeof VideoStatusBody> = {
-      status: video.status,
-      progress: video.progress,
-      renditions: video.renditions.map((r) => ({ name: r.name, width: r.width, height: r.height, bandwidth: r.bandwidth, complete: r.complete !== false })),
-      // A fixed sentence per code (issue 8, finding 10): stored free text (older history held FFmpeg
-      // stderr and dead-letter messages with server paths) never reaches a client.
-      error: video.status === 'failed' ? processingFailureMessage(video.errorCode) : null,
-      error_code: video.status === 'failed' ? (isProcessingFailureCode(video.errorCode) ? video.errorCode : 'PROCESSING_FAILED') : null,
-    };
+    const status = videoStatusJson(video);
     // Serialised here by the route's serialiser, so that the ETag is the hash of the bytes sent.
     return sendWithEtag(request, reply as FastifyReply, reply.serialize(status) as string);
   });

@@ -1,5 +1,7 @@
 import { IdempotencyHeaders } from '../../idempotency.ts';
-import { Type } from '@fastify/type-provider-typebox';
+import { Type, type Static } from '@fastify/type-provider-typebox';
+import { isProcessingFailureCode, processingFailureMessage } from '../../../domain/video/processing-failure.ts';
+import type { VideoDetail } from '../../../projections/video-detail/video-detail.port.ts';
 import { withErrors } from '../../errors.ts';
 import { NotModified, withEtagHeaders } from '../../plugins/etag.ts';
 import { BEARER, NullableString, VideoDetailJson, VideoIdParams, VideoStatusJson, VisibilityJson } from '../shared.ts';
@@ -73,3 +75,16 @@ export const streamSchema = {
     }),
   }),
 };
+
+/** The body of `GET /{id}/status` (and of the `status` Server-Sent Event) for a video the caller may see. */
+export function videoStatusJson(video: VideoDetail): Static<typeof VideoStatusBody> {
+  return {
+    status: video.status,
+    progress: video.progress,
+    renditions: video.renditions.map((r) => ({ name: r.name, width: r.width, height: r.height, bandwidth: r.bandwidth, complete: r.complete !== false })),
+    // A fixed sentence per code (issue 8, finding 10): stored free text (older history held FFmpeg
+    // stderr and dead-letter messages with server paths) never reaches a client.
+    error: video.status === 'failed' ? processingFailureMessage(video.errorCode) : null,
+    error_code: video.status === 'failed' ? (isProcessingFailureCode(video.errorCode) ? video.errorCode : 'PROCESSING_FAILED') : null,
+  };
+}
