@@ -225,6 +225,8 @@ test(`server outages: Redis, ClickHouse, Typesense and SeaweedFS each down ${OUT
         fire(probe(probes, 'GET comments', `${gw}/api/v1/videos/${v}/comments`, opt));
         fire(probe(probes, 'GET analytics', `${gw}/api/v1/videos/${v}/analytics`, { ...opt, headers: { authorization: `Bearer ${token}` } }));
         fire(probe(probes, 'GET search', `${gw}/api/v1/search/videos?q=${WORD}`, opt));
+        // Issue 14 (seed 004's cascade): up next is never a 5xx, even with its read models' server down.
+        fire(probe(probes, 'GET up next', `${gw}/api/v1/videos/${v}/recommendations`, opt));
         fire(probe(probes, 'POST comment', `${gw}/api/v1/videos/${v}/comments`, { ...opt, method: 'POST', headers: auth, body: JSON.stringify({ body: `via gateway ${round}` }) })
           .then((r) => { if (r.status === 201) acknowledged.add((r.body as { id: string }).id); }));
         if (round % 4 === 0) {
@@ -284,6 +286,8 @@ test(`server outages: Redis, ClickHouse, Typesense and SeaweedFS each down ${OUT
     if (!caughtUp || result.lost !== 0 || result.duplicated !== 0) failures.push(`${name}: ${result.problems.join('; ')}`);
     if (committedLate !== committedEarly) failures.push(`${name}: ${WRITES_TO[name]!.join('+')} committed ${committedLate - committedEarly} offsets while ${name} was down`);
     if (bad.length) failures.push(`${name}: ${bad.length} bad answers: ${bad.slice(0, 8).join('; ')}`);
+    const upNextRefused = probes.filter((p) => p.what === 'GET up next' && p.status !== 200);
+    if (upNextRefused.length) failures.push(`${name}: up next answered ${upNextRefused.length} time(s) without 200: ${JSON.stringify(statusCounts(upNextRefused, 0, Infinity))}`);
   }
   t.diagnostic(`totals: ${allProbes.length} gateway requests ${JSON.stringify(statusCounts(allProbes, 0, Infinity))}; ${loaderComments.size} comments appended, ${acknowledged.size} acknowledged by the gateway, `
     + `${[...viewers.values()].reduce((a, s) => a + s.size, 0)} views, ${published.length} published videos; whole run ${((Date.now() - startedAt) / 1000).toFixed(0)} s`);

@@ -4,11 +4,13 @@ import { VideoDetailJson, VideoIdParams } from '../shared.ts';
 
 /** Trending videos when `limit` is absent. */
 export const DEFAULT_TRENDING = 20;
+/** Largest `limit` of the discovery listings. */
+export const MAX_LIMIT = 50;
 
 export const trendingSchema = {
   summary: 'Trending: public videos with the most counted views lately, best first',
   tags: ['discovery'],
-  querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 50, default: DEFAULT_TRENDING })) }, { additionalProperties: false }),
+  querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_TRENDING })) }, { additionalProperties: false }),
   response: withErrors({
     200: Type.Object({
       videos: Type.Array(Type.Intersect([VideoDetailJson, Type.Object({
@@ -25,7 +27,7 @@ export const recommendationsSchema = {
   summary: 'Up next: videos to watch after this one (co-watched, then sharing its tags; trending when those are unavailable)',
   tags: ['discovery'],
   params: VideoIdParams,
-  querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 50, default: DEFAULT_UP_NEXT })) }, { additionalProperties: false }),
+  querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_UP_NEXT })) }, { additionalProperties: false }),
   response: withErrors({
     200: Type.Object({
       source: Type.Union([Type.Literal('recommendations'), Type.Literal('trending')], {

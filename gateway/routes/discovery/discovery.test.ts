@@ -2,6 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DomainEvent } from '../../../domain/events.ts';
+import { KeyValueStoreError } from '../../../projections/stores/key-value-store.port.ts';
 import { createTestGateway, type TestGateway } from '../../testing/test-gateway.ts';
 
 describe('trending', () => {
@@ -72,6 +73,30 @@ describe('trending', () => {
       }
     } finally {
       queries.upNext = real;
+    }
+  });
+
+  test('when the read models cannot be reached at all (Redis down), up next answers the trending list last read, for any id, never a 5xx', async () => {
+    const detail = t.world.readModels['video-detail'];
+    const real = { getVideo: detail.getVideo, trending: detail.trending };
+    // The list is read in the background by discovery requests: wait until one has filled it.
+    for (let i = 0; i < 100 && !(await upNext(v.unwatched)).json().videos.some((x: { title: string }) => x.title === 'top'); i++) {
+      await t.inject({ method: 'GET', url: '/api/v1/videos/trending' });
+    }
+    const down = () => Promise.reject(new KeyValueStoreError('STORE_IO', 'connect ECONNREFUSED 127.0.0.1:6379'));
+    try {
+      detail.getVideo = down;
+      detail.trending = down;
+      for (const id of [v.second, v.private, 'vid_nope']) {
+        const res = await upNext(id);
+        assert.equal(res.statusCode, 200, `${id}: ${res.body}`);
+        assert.equal(res.json().source, 'trending');
+        const titles = res.json().videos.map((x: { title: string }) => x.title);
+        assert.ok(titles.includes('top') && !titles.includes('private') && !titles.includes('unlisted'), titles.join());
+      }
+      assert.equal((await t.inject({ method: 'GET', url: `/api/v1/videos/${v.second}` })).statusCode, 503, 'the detail itself is unavailable (the test is not vacuous)');
+    } finally {
+      Object.assign(detail, real);
     }
   });
 });
