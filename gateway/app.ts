@@ -22,6 +22,7 @@ import { rateLimitsPlugin } from './plugins/rate-limits.plugin.ts';
 import { timeoutsPlugin } from './plugins/timeouts.plugin.ts';
 import { contextPlugin } from './plugins/context.plugin.ts';
 import { metricsPlugin } from './plugins/metrics.plugin.ts';
+import { webAppPlugin } from './plugins/web-app.ts';
 import { lazyChildLoggerFactory } from './plugins/lazy-child-logger.ts';
 import { analyticsRoutes } from './routes/analytics/index.ts';
 import { authRoutes } from './routes/auth/index.ts';
@@ -229,6 +230,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     await api.register(analyticsRoutes, { prefix: '/api/v1/videos' });
     await api.register(searchRoutes, { prefix: '/api/v1/search' });
   });
+  // Issue 14: the web app at `/` (gateway/web), which uses the public API only.
+  await app.register(webAppPlugin);
 
   for (const { plugin, prefix, options } of deps.plugins ?? []) {
     await app.register(plugin, { ...(options ?? {}), ...(prefix !== undefined && { prefix }) });

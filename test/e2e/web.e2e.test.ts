@@ -1,0 +1,148 @@
+/**
+ * The web app in a real browser (issue 14): Debian's Chromium driven by playwright-core (no
+ * browser download), started with autoplay allowed, against a real StreamWave process. A creator
+ * signs up, uploads a clip with the progress bar and sees processing pushed live; the watch page
+ * plays it through hls.js for at least 10 s; a second viewer in another browser context likes,
+ * subscribes and comments, and the comment appears live in the first context; the view is
+ * counted in analytics. Screenshots of every page go to `test-results/screenshots/` (the README's
+ * watch-page picture is one of them). Chromium: `STREAMWAVE_CHROMIUM` or /usr/bin/chromium.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { StreamWaveClient } from '../../cli/client/streamwave-client.ts';
+import { makeClip } from '../support/make-media.ts';
+import { startE2eTarget, type E2eTarget } from '../support/e2e-target.ts';
+
+const CHROMIUM = process.env.STREAMWAVE_CHROMIUM ?? '/usr/bin/chromium';
+const SCREENSHOTS = join(import.meta.dirname, '..', '..', 'test-results', 'screenshots');
+const missing = existsSync(CHROMIUM) ? undefined : `Chromium not found at ${CHROMIUM} (Debian: apt-get install chromium; or set STREAMWAVE_CHROMIUM)`;
+const PASSWORD = 'correct horse battery';
+
+describe('the web app in Chromium (issue 14)', { skip: missing }, () => {
+  let tmp: string;
+  let sw: E2eTarget;
+  let browser: Browser;
+  let creator: BrowserContext;
+  let viewer: BrowserContext;
+  let a: Page;
+  let b: Page;
+  let clip: string;
+  let videoId: string;
+  const shot = async (page: Page, name: string) => {
+    await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: false });
+  };
+  const signUp = async (page: Page, username: string) => {
+    await page.goto(`${sw.url}/#/signin`);
+    await page.fill('input[name=username]', username);
+    await page.fill('input[name=password]', PASSWORD);
+    await page.check('#new-account');
+    await page.fill('input[name=email]', `${username}@example.com`);
+    await page.click('button[type=submit]');
+    await page.waitForSelector(`#me:has-text("${username}")`);
+  };
+
+  before(async () => {
+    tmp = await mkdtemp(join(tmpdir(), 'sw-web-'));
+    await mkdir(SCREENSHOTS, { recursive: true });
+    clip = join(tmp, 'harbour.mp4');
+    await makeClip(clip, { seconds: 20, width: 640, height: 360, audio: true });
+    sw = await startE2eTarget({ dataDir: join(tmp, 'data') });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--autoplay-policy=no-user-gesture-required', '--no-sandbox', '--mute-audio'] });
+    creator = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    viewer = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    a = await creator.newPage();
+    b = await viewer.newPage();
+  });
+  after(async () => {
+    await browser?.close();
+    await sw?.stop();
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  test('this Chromium plays H.264/AAC through Media Source Extensions (else hls.js could not play)', async () => {
+    await a.goto(`${sw.url}/`);
+    assert.equal(await a.evaluate(() => MediaSource.isTypeSupported('video/mp4; codecs="avc1.64001f,mp4a.40.2"')), true);
+  });
+
+  test('sign up on the sign-in page', async () => {
+    await a.goto(`${sw.url}/#/signin`);
+    await shot(a, 'signin');
+    await signUp(a, 'webcreator');
+  });
+
+  test('upload a clip: the bytes with a progress bar, then processing progress pushed until it is ready', async () => {
+    await a.goto(`${sw.url}/#/upload`);
+    await a.setInputFiles('input[name=file]', clip);
+    await a.fill('input[name=title]', 'Harbour at dawn');
+    await a.fill('input[name=tags]', 'harbour, dawn');
+    await a.click('button[type=submit]');
+    await a.waitForSelector('#watch-link', { timeout: 240_000 });
+    assert.equal(await a.$eval('#upload-bar', (el) => (el as HTMLProgressElement).value), 100);
+    // Playable first (progressive publishing), then pushed on to 100 %.
+    await a.waitForSelector('#processing-status:has-text("ready 100 %")', { timeout: 240_000 });
+    await shot(a, 'upload');
+    videoId = decodeURIComponent((await a.getAttribute('#watch-link', 'href'))!.split('/').pop()!);
+  });
+
+  test('the watch page plays it for at least 10 s through hls.js, with the ladder in the quality menu', async () => {
+    await a.click('#watch-link');
+    await a.waitForSelector('#player');
+    await a.waitForFunction(() => (document.querySelector('#player') as HTMLVideoElement).currentTime >= 10, null, { timeout: 60_000, polling: 500 });
+    const qualities = await a.$$eval('#quality option', (os) => os.map((o) => o.textContent));
+    assert.ok(qualities.length >= 2 && qualities[0] === 'Auto', `quality menu: ${qualities.join(', ')}`);
+    assert.ok(await a.$eval('#player', (v) => (v as HTMLVideoElement).buffered.length > 0));
+    await shot(a, 'watch');
+  });
+
+  test('a second viewer likes, subscribes and comments: the comment and the like appear live on the creator\'s page', async () => {
+    await signUp(b, 'webviewer');
+    await b.goto(`${sw.url}/#/watch/${encodeURIComponent(videoId)}`);
+    await b.waitForSelector('#like');
+    await b.click('#like');
+    await b.waitForSelector('#like.on');
+    assert.equal(await b.textContent('#likes'), '1');
+    await b.click('#subscribe');
+    await b.waitForSelector('#subscribe.on');
+    assert.equal(await b.textContent('#subscribers'), '1');
+    await b.fill('#comment-body', 'Lovely light on the water');
+    await b.click('#comment-form button[type=submit]');
+    // Pushed to the creator's open page (Server-Sent Events), no reload.
+    await a.waitForSelector('.comment:has-text("Lovely light on the water")', { timeout: 30_000 });
+    await a.waitForFunction(() => document.querySelector('#likes')?.textContent === '1', null, { timeout: 30_000 });
+    await b.click('.comment .reply');
+    await b.fill('#comment-body', 'Thank you!');
+    await b.click('#comment-form button[type=submit]');
+    await a.waitForSelector('.comment .replies .comment:has-text("Thank you!")', { timeout: 30_000 });
+    await b.evaluate(() => window.scrollTo(0, 0));
+    await shot(b, 'watch-viewer');
+  });
+
+  test('the view is counted in the creator\'s analytics', async () => {
+    const token = await a.evaluate(() => localStorage.getItem('streamwave.token'));
+    const owner = new StreamWaveClient(sw.url, token!);
+    let views = 0;
+    for (let i = 0; i < 120 && views < 1; i++) {
+      views = (await owner.request<{ views: number }>('GET', `/api/v1/videos/${videoId}/analytics`)).views;
+      if (views < 1) await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.ok(views >= 1, `analytics views ${views}`);
+  });
+
+  test('home, search and channel pages list the video', async () => {
+    await a.goto(`${sw.url}/#/`);
+    await a.waitForSelector(`#trending [data-video-id="${videoId}"]`, { timeout: 30_000 });
+    await shot(a, 'home');
+    await a.goto(`${sw.url}/#/search?q=harbor`);
+    await a.waitForSelector(`#results [data-video-id="${videoId}"]`, { timeout: 30_000 });
+    await shot(a, 'search');
+    await a.click('#me');
+    await a.waitForSelector(`[data-video-id="${videoId}"]`);
+    assert.equal(await a.textContent('#subscribers'), '1');
+    await shot(a, 'channel');
+  });
+});
