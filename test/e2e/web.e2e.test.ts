@@ -133,6 +133,11 @@ describe('the web app in Chromium (issue 14)', { skip: missing }, () => {
     assert.ok(views >= 1, `analytics views ${views}`);
   });
 
+  test('the viewer\'s home lists the video under their subscriptions', async () => {
+    await b.goto(`${sw.url}/#/`);
+    await b.waitForSelector(`#feed [data-video-id="${videoId}"]`, { timeout: 30_000 });
+  });
+
   test('home, search and channel pages list the video', async () => {
     await a.goto(`${sw.url}/#/`);
     await a.waitForSelector(`#trending [data-video-id="${videoId}"]`, { timeout: 30_000 });

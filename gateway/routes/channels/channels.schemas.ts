@@ -34,3 +34,11 @@ export const myVideosSchema = {
   querystring: PageQuery,
   response: withErrors({ 200: Type.Object({ videos: Type.Array(VideoDetailJson), next_cursor: NullableString }) }),
 };
+
+export const myFeedSchema = {
+  summary: 'Your subscriptions feed: the public, published videos of the channels you subscribe to, newest first',
+  tags: ['channels'],
+  security: BEARER,
+  querystring: PageQuery,
+  response: withErrors({ 200: Type.Object({ videos: Type.Array(VideoDetailJson), next_cursor: NullableString }) }),
+};

@@ -54,4 +54,23 @@ describe('channel listings', () => {
     const res = await t.inject({ method: 'GET', url: '/api/v1/users/usr_nobody/videos' });
     assert.deepEqual([res.statusCode, res.json().code], [404, 'CHANNEL_NOT_FOUND']);
   });
+
+  test('the subscriptions feed lists the public published videos of the channels the caller subscribes to, newest first; none before subscribing', async () => {
+    const feed = async (token: string, query = '') => {
+      const res = await t.inject({ method: 'GET', url: `/api/v1/users/me/feed${query}`, token });
+      assert.equal(res.statusCode, 200, res.body);
+      return res.json();
+    };
+    const carol = await t.signUp('carol2');
+    assert.deepEqual(titles(await feed(carol.token)), []);
+    const mine = await t.uploadVideo(carol.token, { publish: true, title: 'carol own' });
+    assert.ok(mine);
+    assert.equal((await t.inject({ method: 'PUT', url: `/api/v1/users/${alice.id}/subscription`, token: carol.token })).statusCode, 200);
+    assert.deepEqual(titles(await feed(carol.token)), ['p3', 'p2', 'p1'], 'alice\'s public videos only, not carol\'s own');
+    const page1 = await feed(carol.token, '?limit=2');
+    assert.deepEqual(titles(await feed(carol.token, `?limit=2&cursor=${page1.next_cursor}`)), ['p1']);
+    assert.equal((await t.inject({ method: 'DELETE', url: `/api/v1/users/${alice.id}/subscription`, token: carol.token })).statusCode, 200);
+    assert.deepEqual(titles(await feed(carol.token)), []);
+    assert.equal((await t.inject({ method: 'GET', url: '/api/v1/users/me/feed' })).statusCode, 401);
+  });
 });

@@ -5,6 +5,9 @@
  *   unlisted, private, unpublished or deleted ones: `isListed`), with the subscriber count; an
  *   unknown or erased user is 404 CHANNEL_NOT_FOUND.
  * - `GET /me/videos` (auth): the caller's uploads, whatever their status or visibility.
+ * - `GET /me/feed` (auth): the subscriptions feed: the public, published videos of every channel
+ *   the caller subscribes to (fan-out on read over the subscriptions in user-accounts; at most
+ *   FEED_CHANNELS channels, the most recently subscribed first).
  * The owner's videos come from the video-detail read model's per-owner index (`listUserVideos`),
  * filtered and paged here.
  */
@@ -15,7 +18,7 @@ import type { VideoDetail } from '../../../projections/video-detail/video-detail
 import { Errors } from '../../errors.ts';
 import { requireUserId } from '../../plugins/auth.plugin.ts';
 import { videoDetailJson } from '../shared.ts';
-import { channelVideosSchema, DEFAULT_CHANNEL_PAGE, myVideosSchema } from './channels.schemas.ts';
+import { channelVideosSchema, DEFAULT_CHANNEL_PAGE, myFeedSchema, myVideosSchema } from './channels.schemas.ts';
 
 /** Position of a video in a newest-first listing: creation time (ms), then id, both descending. */
 interface Position { c: number; v: string }
@@ -47,8 +50,20 @@ function page(fastify: FastifyInstance, videos: VideoDetail[], limit: number, cu
   };
 }
 
+/** Channels a feed reads at most (the most recently subscribed). */
+export const FEED_CHANNELS = 500;
+
 export const channelsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { readModels } = fastify.gateway;
+
+  fastify.get('/me/feed', { schema: myFeedSchema, onRequest: fastify.authenticate }, async (request) => {
+    const userId = requireUserId(request);
+    const channels = (await readModels['user-accounts'].subscriptionsOf(userId))
+      .sort((a, b) => b.subscribedAt - a.subscribedAt)
+      .slice(0, FEED_CHANNELS);
+    const videos = (await Promise.all(channels.map((c) => readModels['video-detail'].listUserVideos(c.channelId)))).flat();
+    return page(fastify, videos.filter(isListed), request.query.limit ?? DEFAULT_CHANNEL_PAGE, request.query.cursor);
+  });
 
   fastify.get('/me/videos', { schema: myVideosSchema, onRequest: fastify.authenticate }, async (request) => {
     const userId = requireUserId(request);
