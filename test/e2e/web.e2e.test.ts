@@ -4,7 +4,8 @@
  * signs up, uploads a clip with the progress bar and sees processing pushed live; the watch page
  * plays it through hls.js for at least 10 s; a second viewer in another browser context likes,
  * subscribes and comments, and the comment appears live in the first context; the view is
- * counted in analytics. Screenshots of every page go to `test-results/screenshots/` (the README's
+ * counted in analytics; a long upload starts playing while its ladder is still being encoded.
+ * Screenshots of every page go to `test-results/screenshots/` (the README's
  * watch-page picture is one of them). Chromium: `STREAMWAVE_CHROMIUM` or /usr/bin/chromium.
  */
 import { after, before, describe, test } from 'node:test';
@@ -15,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { StreamWaveClient } from '../../cli/client/streamwave-client.ts';
+import { uploadFile } from '../../cli/client/upload-file.ts';
 import { makeClip } from '../support/make-media.ts';
 import { startE2eTarget, type E2eTarget } from '../support/e2e-target.ts';
 
@@ -131,6 +133,20 @@ describe('the web app in Chromium (issue 14)', { skip: missing }, () => {
       if (views < 1) await new Promise((r) => setTimeout(r, 500));
     }
     assert.ok(views >= 1, `analytics views ${views}`);
+  });
+
+  test('a long upload starts playing while its ladder is still being encoded (progressive publishing)', async () => {
+    const long = await makeClip(join(tmp, 'long.mp4'), { seconds: 120, width: 1280, height: 720, audio: true });
+    const owner = new StreamWaveClient(sw.url, (await a.evaluate(() => localStorage.getItem('streamwave.token')))!);
+    const up = await uploadFile(owner, long, { title: 'A long harbour walk', resumeFile: join(tmp, 'resume.json') });
+    // The page is open before the video is playable: the status event that says ready starts the player.
+    await a.goto(`${sw.url}/#/watch/${encodeURIComponent(up.videoId)}`);
+    await a.waitForFunction(() => ((document.querySelector('#player') as HTMLVideoElement | null)?.currentTime ?? 0) >= 2, null, { timeout: 240_000, polling: 250 });
+    const status = await owner.status(up.videoId);
+    assert.equal(status.status, 'ready');
+    assert.ok(status.progress < 100, `still encoding while it plays (progress ${status.progress})`);
+    assert.match(await a.textContent('#status-line') ?? '', /still encoding/);
+    await shot(a, 'watch-while-encoding');
   });
 
   test('the viewer\'s home lists the video under their subscriptions', async () => {
