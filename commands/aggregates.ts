@@ -168,7 +168,7 @@ export const AGGREGATES: { readonly [K in AggregateKind]: AggregateDefinition<K>
   comment: {
     kind: 'comment',
     decider: commentDecider,
-    commandTypes: { PostComment: true },
+    commandTypes: { PostComment: true, DeleteComment: true },
     streamId: (c) => c.data.videoId,
     evolvesFrom: [TOPICS.videos, TOPICS.comments],
     // evolveComment applies video events to `video` only and comment events to `commentIds` only,

@@ -12,7 +12,7 @@ const EXPECTED: Record<CommandType, AggregateKind> = {
   StartUpload: 'video', CompleteUpload: 'video', FailUpload: 'video', StartProcessing: 'video', ReportProcessingProgress: 'video',
   RecordRenditionEncoded: 'video', PublishVideo: 'video', FailProcessing: 'video', CompleteProcessing: 'video',
   UpdateVideoMetadata: 'video', DeleteVideo: 'video',
-  PostComment: 'comment',
+  PostComment: 'comment', DeleteComment: 'comment',
   RecordView: 'view',
   LikeVideo: 'like', UnlikeVideo: 'like',
   SubscribeToChannel: 'subscription', UnsubscribeFromChannel: 'subscription',

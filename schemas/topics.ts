@@ -37,6 +37,7 @@ export const TOPIC_OF: Record<DomainEventType, EventTopic> = {
   VideoMetadataUpdated: TOPICS.videos,
   VideoDeleted: TOPICS.videos,
   CommentPosted: TOPICS.comments,
+  CommentDeleted: TOPICS.comments,
   VideoViewed: TOPICS.views,
   VideoLiked: TOPICS.likes,
   VideoUnliked: TOPICS.likes,

@@ -156,6 +156,9 @@ export async function uploadFile(client: StreamWaveClient, path: string, opts: U
  * @param timeoutMs give up after this long (throws Error 'processing timed out').
  * @throws ApiError from the status read (other than 404), or a network error.
  */
+/** Longest a processing stream is listened to before the status is read again, ms. */
+const STREAM_CHECK_MS = 30_000;
+
 export async function waitForProcessing(
   client: StreamWaveClient,
   videoId: string,
@@ -167,7 +170,9 @@ export async function waitForProcessing(
   let last: VideoStatusView | undefined;
   for (;;) {
     const stop = new AbortController();
-    const timer = setTimeout(() => stop.abort(), Math.max(0, deadline - Date.now()));
+    // Reopened at least every STREAM_CHECK_MS with a status read in between: a stream that missed
+    // the end (a gateway restarted between the two) cannot hold the upload until the deadline.
+    const timer = setTimeout(() => stop.abort(), Math.max(0, Math.min(STREAM_CHECK_MS, deadline - Date.now())));
     try {
       for await (const e of client.videoEvents(videoId, { lastEventId, signal: stop.signal })) {
         if (e.id) lastEventId = e.id;

@@ -1,9 +1,10 @@
 /**
  * Starts a gateway's live-events feed (projections/live-events, issue 14): the node run on the log
  * by the projection runtime, in a consumer group of this process's own
- * (`streamwave.live.<host>-<pid>`) so that every gateway sees every event, starting at the log's
+ * (`streamwave.live.<host>-<pid>-<random>`) so that every gateway sees every event, starting at the log's
  * end. Used by standalone mode and by cluster mode's `gateway` and `all` roles.
  */
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type pino from 'pino';
 import type { Registry } from 'prom-client';
@@ -28,7 +29,8 @@ async function endOffsetsOf(log: EventLog, topics: readonly string[]): Promise<O
 export async function startLiveEvents(o: { log: EventLog; codec: EventCodec; logger: pino.Logger; registry: Registry }): Promise<{ live: LiveEvents; stop(): Promise<void> }> {
   const node = createLiveEventsProjection({ startAt: () => endOffsetsOf(o.log, LIVE_EVENTS_INPUTS) });
   const handle = await runProjection(node, {
-    log: o.log, codec: o.codec, groupId: liveEventsGroupId(`${hostname()}-${process.pid}`),
+    // The random part: two containers may share a hostname and both be pid 1.
+    log: o.log, codec: o.codec, groupId: liveEventsGroupId(`${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`),
     logger: o.logger.child({ component: 'live-events' }), registry: o.registry,
   });
   return {

@@ -5,4 +5,9 @@ export type PostComment = {
   type: 'PostComment'; data: { commentId: string; videoId: string; authorId: string; parentId?: string | null; body: string }; metadata: CommandMetadata;
 };
 
-export type CommentCommand = PostComment;
+/** Delete a comment: its author or the video's owner (`metadata.actorId`). Key: `data.videoId`. */
+export type DeleteComment = {
+  type: 'DeleteComment'; data: { commentId: string; videoId: string }; metadata: CommandMetadata;
+};
+
+export type CommentCommand = PostComment | DeleteComment;

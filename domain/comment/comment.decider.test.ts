@@ -5,7 +5,7 @@ import { commentDecider } from './comment.decider.ts';
 import type { CommentCommand } from './comment.commands.ts';
 import type { CommentEvent } from './comment.events.ts';
 import type { VideoEvent } from '../video/video.events.ts';
-import { historyUpTo, T0 } from '../video/video.fixtures.ts';
+import { historyUpTo, OWNER, T0 } from '../video/video.fixtures.ts';
 
 const V = 'vid-c';
 const spec = DeciderSpecification.for(commentDecider);
@@ -62,6 +62,27 @@ describe('comment decider', () => {
       assert.ok(a.commentIds.has('a') && !a.commentIds.has('b'));
       assert.ok(b.commentIds.has('b') && !b.commentIds.has('a'));
       assert.ok(!base.commentIds.has('a') && !base.commentIds.has('b') && base.commentIds.has('c1'));
+    });
+  });
+
+  describe('deleting a comment (issue 14)', () => {
+    const del = (commentId: string, actorId: string): CommentCommand => ({ type: 'DeleteComment', data: { commentId, videoId: V }, metadata: { now: T0 + 200, actorId } });
+    const deleted = (commentId: string, by: string): CommentEvent => ({ type: 'CommentDeleted', data: { commentId, videoId: V, deletedBy: by, deletedAt: T0 + 200 } });
+    test('its author may delete it, and so may the owner of the video', () => {
+      given('ready', posted('c1', 'hi')).when(del('c1', 'u-2')).then([deleted('c1', 'u-2')]);
+      given('ready', posted('c1', 'hi')).when(del('c1', OWNER)).then([deleted('c1', OWNER)]);
+    });
+    test('anyone else is refused with NOT_COMMENT_AUTHOR, and so is a command without an actor', () => {
+      given('ready', posted('c1', 'hi')).when(del('c1', 'u-3')).thenThrows('NOT_COMMENT_AUTHOR', 'forbidden');
+      given('ready', posted('c1', 'hi')).when(del('c1', '')).thenThrows('NOT_COMMENT_AUTHOR', 'forbidden');
+    });
+    test('deleting it again decides nothing; a comment that is not on the video is COMMENT_NOT_FOUND', () => {
+      given('ready', posted('c1', 'hi'), deleted('c1', 'u-2')).when(del('c1', 'u-2')).then([]);
+      given('ready', posted('c1', 'hi')).when(del('c9', 'u-2')).thenThrows('COMMENT_NOT_FOUND', 'not_found');
+      given('ready', posted('c1', 'hi', null, 'vid-other')).when(del('c1', 'u-2')).thenThrows('COMMENT_NOT_FOUND', 'not_found');
+    });
+    test('a reply to a deleted comment is still accepted (the thread keeps its shape)', () => {
+      given('ready', posted('c1', 'hi'), deleted('c1', 'u-2')).when(post('c2', 'reply', 'c1')).then([posted('c2', 'reply', 'c1')]);
     });
   });
 });

@@ -11,13 +11,14 @@
  */
 export class AppendOnlySet {
   private constructor(
-    private readonly shared: { ordinals: Map<string, number> },
+    /** `values`: the value an id was added with, if any (written once, like the id). */
+    private readonly shared: { ordinals: Map<string, number>; values: Map<string, string> },
     /** Number of ids visible to this version. */
     readonly size: number,
   ) {}
 
   static empty(): AppendOnlySet {
-    return new AppendOnlySet({ ordinals: new Map() }, 0);
+    return new AppendOnlySet({ ordinals: new Map(), values: new Map() }, 0);
   }
 
   has(id: string): boolean {
@@ -25,19 +26,35 @@ export class AppendOnlySet {
     return ordinal !== undefined && ordinal < this.size;
   }
 
-  /** A version that also contains `id` (this one if it already does). */
-  add(id: string): AppendOnlySet {
+  /** The value `id` was added with (e.g. a comment's author), or undefined (not a member, or added without one). */
+  valueOf(id: string): string | undefined {
+    return this.has(id) ? this.shared.values.get(id) : undefined;
+  }
+
+  /**
+   * A version that also contains `id`, with `value` when given (this one if it already contains
+   * `id`: the first value stays).
+   */
+  add(id: string, value?: string): AppendOnlySet {
     if (this.has(id)) return this;
     const ordinals = this.shared.ordinals;
     if (ordinals.size === this.size) {
-      // This version is the tip: extending the shared map is invisible to older versions.
+      // This version is the tip: extending the shared maps is invisible to older versions.
       ordinals.set(id, this.size);
+      if (value !== undefined) this.shared.values.set(id, value);
       return new AppendOnlySet(this.shared, this.size + 1);
     }
     const copy = new Map<string, number>();
-    for (const [k, v] of ordinals) if (v < this.size) copy.set(k, v);
+    const values = new Map<string, string>();
+    for (const [k, v] of ordinals) {
+      if (v >= this.size) continue;
+      copy.set(k, v);
+      const x = this.shared.values.get(k);
+      if (x !== undefined) values.set(k, x);
+    }
     copy.set(id, this.size);
-    return new AppendOnlySet({ ordinals: copy }, this.size + 1);
+    if (value !== undefined) values.set(id, value);
+    return new AppendOnlySet({ ordinals: copy, values }, this.size + 1);
   }
 
   /** Ids in insertion order. */

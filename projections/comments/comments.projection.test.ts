@@ -67,4 +67,16 @@ describe('comments projection', () => {
     assert.deepEqual(thread.filter((c) => c.authorId === 'frank').map((c) => c.body), ['frank says 1']);
     assert.deepEqual((await queries.listCommentsByAuthor('frank')).map((c) => c.commentId), ['frank-1']);
   });
+
+  test('given a deleted comment (issue 14), it stays in its place as a placeholder and its replies stay; the author\'s export no longer lists it', async () => {
+    const { apply, queries } = await driveReadModel('comments');
+    const del = (commentId: string): DomainEvent => ({ type: 'CommentDeleted', data: { commentId, videoId: 'v1', deletedBy: 'u1', deletedAt: T0 + 99 } });
+    await apply([comment('v1', 1), comment('v1', 2, 'c1'), comment('v1', 3), del('c1'), del('c1'), del('nope')]);
+    const listed = (await queries.listComments('v1', 10)).comments;
+    assert.deepEqual(listed.map((c) => [c.commentId, c.body, c.authorId, c.deleted ?? false]), [
+      ['c3', 'comment 3', 'u1', false], ['c2', 'comment 2', 'u1', false], ['c1', '[deleted]', null, true],
+    ]);
+    assert.deepEqual((await queries.listCommentsByAuthor('u1')).map((c) => c.commentId).sort(), ['c2', 'c3']);
+    assert.equal((await queries.getComment('v1', T0 + 11, 'c1'))?.deleted, true);
+  });
 });

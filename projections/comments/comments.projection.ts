@@ -8,6 +8,8 @@
  * true marks an erased author. UserErased (users topic) turns the author's comments into
  * placeholders (DELETED_COMMENT_BODY, no author) and drops the index; a comment of an erased
  * author read later (replay, or a comment still in flight) is stored as a placeholder directly.
+ * Issue 14: `id:<videoId>:<commentId>` → the comment's key, so that CommentDeleted (which carries
+ * no posting time) turns the comment into the same placeholder; its replies stay.
  */
 import pino from 'pino';
 import type { DomainEvent } from '../../domain/events.ts';
@@ -20,7 +22,8 @@ import type { KeyValueStore } from '../stores/key-value-store.port.ts';
 import { DELETED_COMMENT_BODY, type CommentQueries, type CommentView } from './comments.port.ts';
 
 export const COMMENTS = 'comments';
-export const COMMENTS_LAYOUT_VERSION = 2;
+/** 3: an id index (`id:<video>:<comment>` → the comment's key) for CommentDeleted (issue 14). */
+export const COMMENTS_LAYOUT_VERSION = 3;
 
 /** Largest page of comments, and the default the gateway asks for is smaller (20). */
 const MAX_COMMENTS_PAGE = 1000;
@@ -31,6 +34,7 @@ const commentPrefix = (videoId: string) => `comment:${enc(videoId)}:`;
 const commentKey = (videoId: string, postedAt: number, commentId: string) => `${commentPrefix(videoId)}${pad(postedAt)}:${enc(commentId)}`;
 const authorPrefix = (userId: string) => `author:${enc(userId)}:`;
 const erasedKey = (userId: string) => `erased:${enc(userId)}`;
+const idKey = (videoId: string, commentId: string) => `id:${enc(videoId)}:${enc(commentId)}`;
 /** A comment whose author was erased: same place in its thread, nothing of what they wrote. */
 const placeholder = (c: CommentView): CommentView => ({ ...c, authorId: null, body: DELETED_COMMENT_BODY, deleted: true });
 
@@ -58,9 +62,20 @@ export function createCommentsProjection(deps: CommentsProjectionDeps): Projecti
       tx.put(erasedKey(e.data.userId), true);
       return;
     }
+    if (e.type === 'CommentDeleted') {
+      const key = await tx.get<string>(idKey(e.data.videoId, e.data.commentId));
+      const comment = key === undefined ? undefined : await tx.get<CommentView>(key);
+      if (key === undefined || comment === undefined || comment.deleted) return;
+      tx.put(key, placeholder(comment));
+      if (comment.authorId !== null) tx.del(authorPrefix(comment.authorId) + key);
+      return;
+    }
     if (e.type !== 'CommentPosted') return;
     const d = e.data;
     const key = commentKey(d.videoId, d.postedAt, d.commentId);
+    // A redelivered CommentPosted after its CommentDeleted must not bring the text back.
+    if ((await tx.get<CommentView>(key))?.deleted) return;
+    tx.put(idKey(d.videoId, d.commentId), key);
     const comment: CommentView = { commentId: d.commentId, videoId: d.videoId, authorId: d.authorId, parentId: d.parentId ?? null, body: d.body, postedAt: d.postedAt };
     if (await tx.get<boolean>(erasedKey(d.authorId))) {
       tx.put(key, placeholder(comment));

@@ -6,8 +6,8 @@
  * models at send time and an erased, deleted or hidden thing is never sent from a buffer.
  */
 
-/** What changed: the processing status or metadata, a new comment, the view count, the like count. */
-export type LiveSignalKind = 'status' | 'comment' | 'views' | 'likes';
+/** What changed: the processing status or metadata, a new comment, a deleted comment, the view count, the like count. */
+export type LiveSignalKind = 'status' | 'comment' | 'comment_deleted' | 'views' | 'likes';
 
 /** One change of one video, at one log position. */
 export interface LiveSignal {
@@ -22,7 +22,7 @@ export interface LiveSignal {
    * topic up to and including this event (`LastEventId` → {@link LiveEvents.since}). Opaque to clients.
    */
   id: string;
-  /** For `comment`: the comment id and its `postedAt` (ms since the epoch), to read it from the comments read model. */
+  /** For `comment`: the comment id and its `postedAt` (ms since the epoch), to read it from the comments read model; for `comment_deleted`, the comment id. */
   commentId?: string;
   postedAt?: number;
 }
@@ -47,4 +47,6 @@ export interface LiveEvents {
   since(videoId: string, lastEventId: string): LiveSignal[] | { gap: ResumeGap };
   /** The `id` of the video's current position (empty when this feed saw nothing of it). */
   positionOf(videoId: string): string;
+  /** The log positions of the video's last event on each input topic (for read-your-writes before a first read). */
+  lastEventsOf(videoId: string): { topic: string; partition: number; offset: number }[];
 }

@@ -83,4 +83,14 @@ describe('live-events feed', () => {
     assert.deepEqual(later.since('A', '0:0:5'), { gap: 'POSITION_NOT_RETAINED' });
     assert.deepEqual(later.since('A', '0:0:1000'), []);
   });
+
+  test('a video no longer retained (too many others changed since) is a gap for a client below its last position, not a silent []', async () => {
+    const { live, apply } = await feed({ videosRetained: 2 });
+    await apply([comment('A')]);
+    const seen = live.positionOf('A');
+    await apply([comment('A'), comment('B'), comment('C'), comment('D')]);
+    assert.deepEqual(live.since('A', seen), { gap: 'POSITION_NOT_RETAINED' });
+    const d = live.positionOf('D');
+    assert.deepEqual(live.since('D', d), [], 'a retained video resumes as before');
+  });
 });

@@ -12,7 +12,7 @@
  * offset>` for each input topic the video has events on, joined by `.` (e.g. `0:3:118.2:3:4051`),
  * so a client can resume on another gateway. The retained window per video: the latest status,
  * views and likes signal (their messages carry the current state) and the last
- * {@link COMMENTS_RETAINED} comments; {@link VIDEOS_RETAINED} videos, least recently changed dropped
+ * {@link COMMENTS_RETAINED} comments posted or deleted; {@link VIDEOS_RETAINED} videos, least recently changed dropped
  * first.
  */
 import type { DomainEvent } from '../../domain/events.ts';
@@ -39,7 +39,12 @@ export interface LiveEventsDeps {
    * gateway starts); partitions not in it start at 0. Default: from the beginning (tests).
    */
   startAt?: () => Promise<OffsetMap>;
+  /** Videos retained (default VIDEOS_RETAINED). */
+  videosRetained?: number;
 }
+
+/** Kinds whose message is the current state: only the latest of each is retained. */
+type StateKind = Exclude<LiveSignalKind, 'comment' | 'comment_deleted'>;
 
 /** A video's place on one input topic: its partition there and the next offset past its last event. */
 interface Place { partition: number; next: number }
@@ -47,7 +52,7 @@ interface Place { partition: number; next: number }
 interface VideoState {
   /** By topic index. */
   places: (Place | undefined)[];
-  latest: Map<Exclude<LiveSignalKind, 'comment'>, LiveSignal>;
+  latest: Map<StateKind, LiveSignal>;
   comments: LiveSignal[];
   /** Next offset past the newest comment no longer retained (0: none dropped). */
   commentsDroppedBelow: number;
@@ -58,6 +63,8 @@ const kindOf = (e: DomainEvent): LiveSignalKind | undefined => {
   switch (e.type) {
     case 'CommentPosted':
       return 'comment';
+    case 'CommentDeleted':
+      return 'comment_deleted';
     case 'VideoViewed':
       return 'views';
     case 'VideoLiked':
@@ -103,6 +110,8 @@ export function createLiveEventsProjection(deps: LiveEventsDeps = {}): Projectio
   const videos = new Map<string, VideoState>();
   const startedAt: OffsetMap = new Map();
   const applied: OffsetMap = new Map();
+  /** Per `topic:partition`: the highest position of a video no longer retained (what a client below it may have missed). */
+  const evictedBelow: OffsetMap = new Map();
   let started: Promise<void> | undefined;
 
   const stateOf = (videoId: string): VideoState => {
@@ -113,11 +122,16 @@ export function createLiveEventsProjection(deps: LiveEventsDeps = {}): Projectio
       videos.delete(videoId);
     }
     videos.set(videoId, s);
-    if (videos.size > VIDEOS_RETAINED) {
+    if (videos.size > (deps.videosRetained ?? VIDEOS_RETAINED)) {
       // The least recently changed video without listeners goes (one with listeners is kept).
       for (const [id, v] of videos) {
         if (v.listeners.size > 0) continue;
         videos.delete(id);
+        v.places.forEach((place, i) => {
+          if (place === undefined) return;
+          const k = tpKey(LIVE_EVENTS_INPUTS[i], place.partition);
+          if (place.next > (evictedBelow.get(k) ?? 0)) evictedBelow.set(k, place.next);
+        });
         break;
       }
     }
@@ -134,8 +148,11 @@ export function createLiveEventsProjection(deps: LiveEventsDeps = {}): Projectio
       const client = parseId(lastEventId);
       if (client === undefined) return { gap: 'POSITION_UNKNOWN' as ResumeGap };
       // A position from before this feed started: what happened in between is not known here.
+      // Or one below a video this feed no longer retains (it may have been this one).
       for (const [i, place] of client.entries()) {
-        if (place !== undefined && (startedAt.get(tpKey(LIVE_EVENTS_INPUTS[i], place.partition)) ?? 0) > place.next) return { gap: 'POSITION_NOT_RETAINED' as ResumeGap };
+        if (place === undefined) continue;
+        const k = tpKey(LIVE_EVENTS_INPUTS[i], place.partition);
+        if ((startedAt.get(k) ?? 0) > place.next || (evictedBelow.get(k) ?? 0) > place.next) return { gap: 'POSITION_NOT_RETAINED' as ResumeGap };
       }
       const s = videos.get(videoId);
       if (s === undefined) return [];
@@ -147,6 +164,11 @@ export function createLiveEventsProjection(deps: LiveEventsDeps = {}): Projectio
     positionOf(videoId) {
       const s = videos.get(videoId);
       return s === undefined ? '' : idOf(s.places);
+    },
+    lastEventsOf(videoId) {
+      const s = videos.get(videoId);
+      if (s === undefined) return [];
+      return s.places.flatMap((p, i) => (p === undefined ? [] : [{ topic: LIVE_EVENTS_INPUTS[i], partition: p.partition, offset: p.next - 1 }]));
     },
   };
   // Arrival order of signals (ids are per-topic vectors, not totally ordered).
@@ -164,13 +186,13 @@ export function createLiveEventsProjection(deps: LiveEventsDeps = {}): Projectio
       const s = stateOf(videoId);
       s.places[i] = { partition: record.partition, next: record.offset + 1 };
       const signal: LiveSignal = { videoId, kind, topic: record.topic, partition: record.partition, offset: record.offset, id: idOf(s.places) };
-      if (event.type === 'CommentPosted') {
+      if (event.type === 'CommentPosted' || event.type === 'CommentDeleted') {
         signal.commentId = event.data.commentId;
-        signal.postedAt = event.data.postedAt;
+        if (event.type === 'CommentPosted') signal.postedAt = event.data.postedAt;
         s.comments.push(signal);
         if (s.comments.length > COMMENTS_RETAINED) s.commentsDroppedBelow = s.comments.shift()!.offset + 1;
       } else {
-        s.latest.set(kind as Exclude<LiveSignalKind, 'comment'>, signal);
+        s.latest.set(kind as StateKind, signal);
       }
       arrival.set(signal, ++arrived);
       for (const listener of s.listeners) listener(signal);

@@ -54,6 +54,7 @@ export function searchedVideoId(e: DomainEvent): string | undefined {
     case 'UserRegistered':
     case 'UserErased':
     case 'CommentPosted':
+    case 'CommentDeleted':
     case 'VideoViewed':
     case 'VideoLiked':
     case 'VideoUnliked':

@@ -255,6 +255,7 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
       case 'UserRegistered':
       case 'ChannelSubscribed':
       case 'ChannelUnsubscribed':
+      case 'CommentDeleted': // counted still: its placeholder keeps its place in the thread
         return; // not an input (an erased user's videos are deleted one by one: VideoDeleted)
       default:
         return assertNever(e);

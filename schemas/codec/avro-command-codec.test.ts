@@ -35,6 +35,7 @@ const SAMPLES: { [K in TopicCommandType]: Extract<TopicCommand, { type: K }> } =
   PostComment: { type: 'PostComment', data: {
     commentId: '01HXZ8S0000000000000000001', videoId: VIDEO, authorId: 'user-owner', parentId: '01HXZ8S0000000000000000000', body: 'Beautiful — where is this?',
   }, metadata: { now: T0 + 20, actorId: 'user-owner' } },
+  DeleteComment: { type: 'DeleteComment', data: { commentId: '01HXZ8S0000000000000000001', videoId: VIDEO }, metadata: { now: T0 + 25, actorId: 'user-owner' } },
   LikeVideo: { type: 'LikeVideo', data: { videoId: VIDEO, userId: 'user-fan' }, metadata: { now: T0 + 30, actorId: 'user-fan' } },
   UnlikeVideo: { type: 'UnlikeVideo', data: { videoId: VIDEO, userId: 'user-fan' }, metadata: { now: T0 + 40, actorId: 'user-fan' } },
   SubscribeToChannel: { type: 'SubscribeToChannel', data: { channelId: 'user-owner', subscriberId: 'user-fan' }, metadata: { now: T0 + 50, actorId: 'user-fan' } },

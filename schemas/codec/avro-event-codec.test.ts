@@ -74,6 +74,7 @@ const SAMPLES: { [K in DomainEventType]: Extract<DomainEvent, { type: K }> } = {
     positionSeconds: 11.25, videoDurationSeconds: 12.48, viewedAt: t0 + 130_000, sessionStartedAt: t0 + 115_000,
   } },
   VideoLiked: { type: 'VideoLiked', data: { videoId: '01HXZ8R0000000000000000001', userId: '01HXZ8Q3J5V1QK2M7W9E4R6T8Y', likedAt: t0 + 140_000 } },
+  CommentDeleted: { type: 'CommentDeleted', data: { commentId: '01HXZ8S0000000000000000001', videoId: '01HXZ8R0000000000000000001', deletedBy: '01HXZ8Q3J5V1QK2M7W9E4R6T8Y', deletedAt: t0 + 140_000 } },
   VideoUnliked: { type: 'VideoUnliked', data: { videoId: '01HXZ8R0000000000000000001', userId: '01HXZ8Q3J5V1QK2M7W9E4R6T8Y', unlikedAt: t0 + 150_000 } },
   ChannelSubscribed: { type: 'ChannelSubscribed', data: { channelId: '01HXZ8Q3J5V1QK2M7W9E4R6T8Y', subscriberId: '01HXZ8Q3J5V1QK2M7W9E4R6T8Z', subscribedAt: t0 + 160_000 } },
   ChannelUnsubscribed: { type: 'ChannelUnsubscribed', data: { channelId: '01HXZ8Q3J5V1QK2M7W9E4R6T8Y', subscriberId: '01HXZ8Q3J5V1QK2M7W9E4R6T8Z', unsubscribedAt: t0 + 170_000 } },

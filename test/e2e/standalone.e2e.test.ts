@@ -225,6 +225,15 @@ describe('upload → transcode → stream', () => {
           seen.push(e);
         }
         assert.equal(seen.find((e) => e.event === 'comment')!.data.body, 'pushed, not polled');
+        // Deleted by its author: pushed as comment_deleted, listed as a placeholder from then on.
+        const del = await fetch(`${sw.url}/api/v1/videos/${videoId}/comments/${posted.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${bob.accessToken}` } });
+        assert.equal(del.status, 204);
+        for (let e = await next(); ; e = await next()) {
+          assert.ok(e, 'the stream stays open');
+          if (e.event === 'comment_deleted' && e.data.id === posted.id) break;
+        }
+        const listed = (await alice.listComments(videoId)).comments.find((c) => c.id === posted.id) as { body: string; deleted?: boolean } | undefined;
+        assert.deepEqual([listed?.body, listed?.deleted], ['[deleted]', true]);
       } finally {
         stop.abort();
       }

@@ -120,6 +120,12 @@ describe('the web app in Chromium (issue 14)', { skip: missing }, () => {
     await b.fill('#comment-body', 'Thank you!');
     await b.click('#comment-form button[type=submit]');
     await a.waitForSelector('.comment .replies .comment:has-text("Thank you!")', { timeout: 30_000 });
+    // The video's owner deletes the reply: the viewer's open page shows the placeholder at once.
+    await b.fill('#comment-body', 'Spam, spam, spam');
+    await b.click('#comment-form button[type=submit]');
+    await a.click('.comment:has(> .body:text-is("Spam, spam, spam")) > .meta [data-delete]', { timeout: 30_000 });
+    await b.waitForFunction(() => [...document.querySelectorAll('.comment > .body')].some((el) => el.textContent === '[deleted]')
+      && ![...document.querySelectorAll('.comment > .body')].some((el) => el.textContent === 'Spam, spam, spam'), null, { timeout: 30_000 });
     await b.evaluate(() => window.scrollTo(0, 0));
     await shot(b, 'watch-viewer');
   });

@@ -63,3 +63,12 @@ export const listCommentsSchema = {
   ),
   response: withErrors({ 200: withEtagHeaders(CommentsPageBody), 304: NotModified }),
 };
+
+export const deleteCommentSchema = {
+  summary: 'Delete a comment: its author or the owner of the video (it stays in its thread as a placeholder)',
+  tags: ['comments'],
+  security: BEARER,
+  headers: IdempotencyHeaders,
+  params: Type.Object({ id: IdParam, commentId: IdParam }, { additionalProperties: false }),
+  response: withErrors({ 204: Type.Null() }),
+};

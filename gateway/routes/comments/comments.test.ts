@@ -131,4 +131,25 @@ describe('comments', () => {
     assert.equal(bad.statusCode, 400, 'an error is never a 304');
     assert.equal(bad.headers.etag, undefined);
   });
+
+  test('DELETE (issue 14): the author or the video\'s owner; anyone else 403 NOT_COMMENT_AUTHOR; the comment lists as a placeholder, replies stay', async () => {
+    const bob = await t.signUp('bobdel');
+    const carol = await t.signUp('caroldel');
+    const top = (await post({ body: 'bob says hi' }, bob.token)).json().id as string;
+    const reply = (await post({ body: 'carol answers', parent_id: top }, carol.token)).json().id as string;
+    const del = (id: string, token?: string) => t.inject({ method: 'DELETE', url: `/api/v1/videos/${videoId}/comments/${id}`, ...(token && { token }) });
+    assert.equal((await del(top)).statusCode, 401);
+    const refused = await del(top, carol.token);
+    assert.deepEqual([refused.statusCode, refused.json().code], [403, 'NOT_COMMENT_AUTHOR']);
+    assert.equal((await del(top, bob.token)).statusCode, 204);
+    assert.equal((await del(top, bob.token)).statusCode, 204, 'deleting again changes nothing');
+    assert.equal((await del(reply, alice.token)).statusCode, 204, 'the owner of the video deletes any comment on it');
+    const missing = await del('cmt_nope', bob.token);
+    assert.deepEqual([missing.statusCode, missing.json().code], [404, 'COMMENT_NOT_FOUND']);
+    const listed = (await t.inject({ method: 'GET', url: `/api/v1/videos/${videoId}/comments?limit=100` })).json().comments as { id: string; body: string; deleted?: true; author_id: string | null; parent_id: string | null }[];
+    const byId = new Map(listed.map((c) => [c.id, c]));
+    assert.deepEqual(byId.get(top), { id: top, author_id: null, parent_id: null, body: '[deleted]', deleted: true, posted_at: (byId.get(top) as { posted_at?: string } | undefined)?.posted_at });
+    assert.equal(byId.get(reply)?.parent_id, top, 'the reply keeps its parent');
+    assert.ok(!listed.some((c) => c.body === 'bob says hi' || c.body === 'carol answers'), 'no deleted text is listed');
+  });
 });

@@ -2,6 +2,9 @@
  * Comments resource (prefix `/api/v1/videos`):
  * - `POST /{id}/comments` (auth) {body, parent_id?} → 201 `{ id }`. The comment decider decides
  *   whether the video accepts comments (published) and whether the parent exists.
+ * - `DELETE /{id}/comments/{commentId}` (auth; issue 14) → 204: by its author or the video's owner
+ *   (403 NOT_COMMENT_AUTHOR otherwise, 404 COMMENT_NOT_FOUND); it lists as a placeholder from then
+ *   on and its replies stay. Deleting it again is 204 too.
  * - `GET /{id}/comments?cursor=&limit=` → newest first; a bad cursor → 400 INVALID_CURSOR. Each
  *   page has a strong `ETag`; a matching `If-None-Match` → 304 without a body (gateway/plugins/etag.ts).
  */
@@ -11,7 +14,7 @@ import { commandIdentity } from '../../idempotency.ts';
 import { requireUserId } from '../../plugins/auth.plugin.ts';
 import { sendWithEtag, varyOnAuthorization } from '../../plugins/etag.ts';
 import { loadVisibleVideo } from '../shared.ts';
-import { commentJson, CommentsPageBody, DEFAULT_COMMENTS_PAGE, listCommentsSchema, postCommentSchema } from './comments.schemas.ts';
+import { commentJson, CommentsPageBody, DEFAULT_COMMENTS_PAGE, deleteCommentSchema, listCommentsSchema, postCommentSchema } from './comments.schemas.ts';
 
 export const commentsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { commandBus, readModels, readYourWrites, ids, now } = fastify.gateway;
@@ -32,6 +35,18 @@ export const commentsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     // The client re-lists the comments next and expects to see its own.
     await readYourWrites('comments', result.positions);
     return reply.status(201).send({ id: commentId });
+  });
+
+  fastify.delete('/:id/comments/:commentId', { schema: deleteCommentSchema, onRequest: fastify.authenticate }, async (request, reply) => {
+    const actorId = requireUserId(request);
+    const video = await loadVisibleVideo(fastify, request, request.params.id);
+    const result = await commandBus.send({
+      type: 'DeleteComment',
+      data: { commentId: request.params.commentId, videoId: video.videoId },
+      metadata: { now: now(), actorId, commandId: commandIdentity(request, ids).commandId },
+    });
+    await readYourWrites('comments', result.positions);
+    return reply.status(204).send(null);
   });
 
   fastify.get('/:id/comments', { schema: listCommentsSchema, onRequest: fastify.optionalAuthenticate }, async (request, reply) => {

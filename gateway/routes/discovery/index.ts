@@ -27,6 +27,9 @@ export const RECOMMENDATIONS_TIMEOUT_MS = 300;
 /** Age at which the gateway re-reads the trending list it keeps for up next when the read models are unreachable, seconds. */
 export const TRENDING_CACHE_SECONDS = 30;
 
+/** Oldest cached trending list up next answers with, seconds; older, the fallback is an empty list. */
+export const TRENDING_CACHE_MAX_AGE_SECONDS = 300;
+
 /** `promise`'s value, or undefined once it failed or `ms` passed. */
 function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
@@ -56,9 +59,11 @@ export const discoveryRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       .catch((err: unknown) => fastify.log.debug({ err }, 'trending cache not refreshed (read model unavailable); the last list stays'))
       .finally(() => { refreshing = undefined; });
   };
+  // Not served once older than TRENDING_CACHE_MAX_AGE_SECONDS: a video hidden or deleted since must not linger in an outage.
   const fromCache = (videoId: string, limit: number) => ({
     source: 'trending' as const,
-    videos: cached.filter((v) => v.id !== videoId).slice(0, limit).map((v) => ({ ...v, reason: 'trending' as const })),
+    videos: now() - cachedAt > TRENDING_CACHE_MAX_AGE_SECONDS * 1000 ? []
+      : cached.filter((v) => v.id !== videoId).slice(0, limit).map((v) => ({ ...v, reason: 'trending' as const })),
   });
 
   fastify.get('/trending', { schema: trendingSchema }, async (request) => {

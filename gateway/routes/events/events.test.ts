@@ -61,6 +61,10 @@ describe('GET /videos/{id}/events (Server-Sent Events)', () => {
       assert.deepEqual(e!.data, listed);
       assert.equal((e!.data as { id: string }).id, id);
       assert.ok(e!.id, 'the event has a log position as its id');
+      const del = await gw.inject({ method: 'DELETE', url: `/api/v1/videos/${videoId}/comments/${id}`, token: viewer.token });
+      assert.equal(del.statusCode, 204);
+      const gone = await stream.next();
+      assert.deepEqual([gone?.event, gone?.data], ['comment_deleted', { id }]);
     } finally {
       stream.close();
     }

@@ -5,7 +5,8 @@
  * - `status`: the body of `GET /{id}/status` (processing progress, renditions, failure);
  * - `views` `{views}` and `likes` `{like_count}`: the counts of the video detail, views at most
  *   once a second;
- * - `comment`: a new comment, as an item of `GET /{id}/comments`;
+ * - `comment`: a new comment, as an item of `GET /{id}/comments`; `comment_deleted` `{id}`: a
+ *   comment was deleted (it lists as a placeholder from now on);
  * - `reset` `{reason}`: the stream could not resume from `Last-Event-ID` (POSITION_UNKNOWN,
  *   POSITION_NOT_RETAINED); the client re-reads comments over REST, the rest follows;
  * - `gone`: the video was deleted or is no longer visible to the caller; the stream ends.
@@ -54,8 +55,9 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRoutesOptions> = asyn
 
   fastify.get('/:id/events', { schema: eventsSchema, sse: { kind: 'manual' }, onRequest: fastify.optionalAuthenticate }, async (request, reply) => {
     const viewer = request.principal?.userId ?? null;
-    const videoId = (await loadVisibleVideo(fastify, request, request.params.id)).videoId;
+    // Before any await: a socket that closes meanwhile has no address any more.
     const ip = request.ip;
+    const videoId = (await loadVisibleVideo(fastify, request, request.params.id)).videoId;
     const streams = perIp.get(ip) ?? 0;
     if (streams >= config.eventStreamsPerIp) {
       reply.header('retry-after', String(config.eventStreamKeepAliveSeconds));
@@ -92,8 +94,11 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRoutesOptions> = asyn
     /** The message a signal becomes, read from the read model that shows it (after waiting for it to). */
     const messageOf = async (s: LiveSignal): Promise<Message | undefined | 'gone'> => {
       const position = [{ topic: s.topic, partition: s.partition, offset: s.offset }];
+      if (s.kind === 'comment_deleted') return { event: 'comment_deleted', data: { id: s.commentId }, id: s.id };
       if (s.kind === 'comment') {
         await readYourWrites('comments', position);
+        // Topics are not ordered with each other: the video may have been hidden since.
+        if ((await video()) === undefined) return 'gone';
         const c = await readModels.comments.getComment(videoId, s.postedAt!, s.commentId!);
         return c && { event: 'comment', data: commentJson(c), id: s.id };
       }
@@ -141,6 +146,11 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRoutesOptions> = asyn
     // Subscribed before the start is read, so nothing falls between the two (a duplicate is harmless: each message is a state or an id).
     const unsubscribe = live.subscribe(videoId, onSignal);
     reply.sse.onClose(end);
+    if (!reply.sse.isConnected) {
+      // Closed while the video was being loaded: onClose has already fired.
+      end();
+      return;
+    }
     reply.sse.keepAlive();
     // Committed now: a stream is open even before its first event (a resume with nothing new).
     reply.sse.sendHeaders();
@@ -154,6 +164,8 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRoutesOptions> = asyn
     const position = live.positionOf(videoId);
     enqueue(async () => {
       if (resumed !== undefined) await write({ event: 'reset', data: { reason: resumed.gap } });
+      // The state as of the position the first events are stamped with.
+      await readYourWrites('video-detail', live.lastEventsOf(videoId));
       const v = await video();
       if (v === undefined) {
         await write({ event: 'gone', data: { video_id: videoId } });

@@ -73,6 +73,8 @@ export async function videoEvents(videoId: string, onEvent: (e: VideoEvent) => v
       if (s) headers.authorization = `Bearer ${s.token}`;
       if (lastEventId) headers['last-event-id'] = lastEventId;
       const res = await fetch(`/api/v1/videos/${encodeURIComponent(videoId)}/events`, { headers, signal });
+      if (res.status === 404) return; // not (or no longer) visible: nothing will come
+      if (res.status === 429) await new Promise((r) => setTimeout(r, 10_000)); // too many streams open: wait longer
       if (res.ok && res.body) {
         const stream = res.body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());
         const reader = stream.getReader();

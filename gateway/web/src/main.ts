@@ -15,6 +15,8 @@ import { watchPage } from './pages/watch.ts';
 
 const app = document.getElementById('app')!;
 let cleanup: Cleanup | undefined;
+/** Navigations so far: a page still loading when the user moves on is cleaned up, not shown. */
+let navigations = 0;
 
 function renderNav(): void {
   const s = session();
@@ -29,24 +31,30 @@ function renderNav(): void {
 }
 
 async function route(): Promise<void> {
+  const me = ++navigations;
   cleanup?.();
   cleanup = undefined;
   renderNav();
-  const [path, query = ''] = location.hash.replace(/^#/, '').split('?');
-  const parts = (path || '/').split('/').filter(Boolean).map(decodeURIComponent);
-  app.innerHTML = '';
+  // Each page renders into its own element, attached only while it is still the current page.
+  const page = document.createElement('div');
+  app.replaceChildren(page);
   try {
+    const [path, query = ''] = location.hash.replace(/^#/, '').split('?');
+    const parts = (path || '/').split('/').filter(Boolean).map(decodeURIComponent);
+    let done: Cleanup | undefined;
     switch (parts[0]) {
-      case undefined: cleanup = await homePage(app); break;
-      case 'watch': cleanup = await watchPage(app, parts[1]); break;
-      case 'search': cleanup = await searchPage(app, new URLSearchParams(query)); break;
-      case 'channel': cleanup = await channelPage(app, parts[1]); break;
-      case 'upload': cleanup = await uploadPage(app); break;
-      case 'signin': cleanup = await authPage(app, renderNav); break;
-      default: app.innerHTML = '<p class="error">Page not found.</p>';
+      case undefined: done = await homePage(page); break;
+      case 'watch': done = await watchPage(page, parts[1]); break;
+      case 'search': done = await searchPage(page, new URLSearchParams(query)); break;
+      case 'channel': done = await channelPage(page, parts[1]); break;
+      case 'upload': done = await uploadPage(page); break;
+      case 'signin': done = await authPage(page, renderNav); break;
+      default: page.innerHTML = '<p class="error">Page not found.</p>';
     }
+    if (me === navigations) cleanup = done;
+    else done?.(); // the user moved on while it loaded
   } catch (e) {
-    app.innerHTML = `<p class="error" role="alert">${esc((e as Error).message)}</p>`;
+    if (me === navigations) page.innerHTML = `<p class="error" role="alert">${esc((e as Error).message)}</p>`;
   }
 }
 

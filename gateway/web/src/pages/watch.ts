@@ -12,11 +12,13 @@ const HEARTBEAT_SECONDS = 5;
 
 interface Comment { id: string; author_id: string | null; parent_id: string | null; body: string; posted_at: string; deleted?: boolean }
 
-const commentHtml = (c: Comment): string => `
+/** A comment with its replies list; a delete button for its author and the video's owner. */
+const commentHtml = (c: Comment, ownerId: string): string => `
   <li class="comment" data-comment-id="${esc(c.id)}">
     <div class="body ${c.deleted ? 'muted' : ''}">${esc(c.body)}</div>
     <div class="meta">${c.author_id ? `<a href="#/channel/${encodeURIComponent(c.author_id)}">${esc(c.author_id.slice(0, 12))}…</a>` : 'deleted'} · ${new Date(c.posted_at).toLocaleString()}
-      ${session() ? `<button type="button" class="reply" data-reply-to="${esc(c.id)}">Reply</button>` : ''}</div>
+      ${session() ? `<button type="button" class="reply" data-reply-to="${esc(c.id)}">Reply</button>` : ''}
+      ${!c.deleted && session() && (session()!.id === c.author_id || session()!.id === ownerId) ? `<button type="button" class="reply delete" data-delete="${esc(c.id)}">Delete</button>` : ''}</div>
     <ul class="replies"></ul>
   </li>`;
 
@@ -62,13 +64,26 @@ export async function watchPage(app: HTMLElement, videoId: string): Promise<Clea
     const parent = c.parent_id ? list.querySelector(`[data-comment-id="${CSS.escape(c.parent_id)}"] > .replies`) : null;
     const target = parent ?? list;
     // Top-level comments newest first; replies oldest first, under their parent.
-    target.insertAdjacentHTML(parent ? 'beforeend' : 'afterbegin', commentHtml(c));
+    target.insertAdjacentHTML(parent ? 'beforeend' : 'afterbegin', commentHtml(c, video.owner_id));
     return true;
   };
   const page = await api<{ comments: Comment[] }>('GET', `/api/v1/videos/${encodeURIComponent(videoId)}/comments?limit=50`);
   // Oldest first, so parents are placed before their replies.
   for (const c of [...page.comments].reverse()) addComment(c);
-  list.addEventListener('click', (e) => {
+  const showDeleted = (id: string) => {
+    const el = list.querySelector(`[data-comment-id="${CSS.escape(id)}"] > .body`);
+    if (!el) return;
+    el.textContent = '[deleted]';
+    el.classList.add('muted');
+    list.querySelector(`[data-delete="${CSS.escape(id)}"]`)?.remove();
+  };
+  list.addEventListener('click', async (e) => {
+    const del = (e.target as HTMLElement).dataset.delete;
+    if (del) {
+      await api('DELETE', `/api/v1/videos/${encodeURIComponent(videoId)}/comments/${encodeURIComponent(del)}`);
+      showDeleted(del);
+      return;
+    }
     const to = (e.target as HTMLElement).dataset.replyTo;
     if (!to) return;
     const form = $<HTMLFormElement>('#comment-form');
@@ -82,6 +97,8 @@ export async function watchPage(app: HTMLElement, videoId: string): Promise<Clea
     const body = $<HTMLInputElement>('#comment-body').value;
     await api('POST', `/api/v1/videos/${encodeURIComponent(videoId)}/comments`, { body, ...(form.parent.value && { parent_id: form.parent.value }) });
     form.reset();
+    form.parent.value = ''; // a hidden input's value is its default: reset() keeps it
+    $<HTMLInputElement>('#comment-body').placeholder = 'Add a comment';
   });
 
   // --- like and subscribe
@@ -114,9 +131,11 @@ export async function watchPage(app: HTMLElement, videoId: string): Promise<Clea
   const player = $<HTMLVideoElement>('#player');
   let hls: Hls | undefined;
   let heartbeat: ReturnType<typeof setInterval> | undefined;
-  const startPlayer = async () => {
-    if (hls || stop.signal.aborted) return;
+  let starting: Promise<void> | undefined;
+  const startPlayer = () => (starting ??= start());
+  const start = async () => {
     const stream = await api('GET', `/api/v1/videos/${encodeURIComponent(videoId)}/stream`);
+    if (stop.signal.aborted) return; // left while the session was being issued
     if (Hls.isSupported()) {
       hls = new Hls({ lowLatencyMode: false });
       hls.on(Hls.Events.MANIFEST_PARSED, () => {
@@ -156,6 +175,13 @@ export async function watchPage(app: HTMLElement, videoId: string): Promise<Clea
     }
     if (e.event === 'comment') {
       if (addComment(e.data as Comment)) $('#comment-count').textContent = String(++commentCount);
+    }
+    if (e.event === 'comment_deleted') showDeleted(e.data.id);
+    // The stream could not resume: comments posted meanwhile are read again.
+    if (e.event === 'reset') {
+      void api<{ comments: Comment[] }>('GET', `/api/v1/videos/${encodeURIComponent(videoId)}/comments?limit=50`)
+        .then((p) => { for (const c of [...p.comments].reverse()) addComment(c); })
+        .catch(() => {});
     }
     if (e.event === 'gone') $('#status-line').textContent = 'This video is no longer available.';
   }, stop.signal);
