@@ -29,6 +29,12 @@ export interface CommentQueries {
    * (projections/live-events); undefined when there is none; the placeholder once its author was erased.
    */
   getComment(videoId: string, postedAt: number, commentId: string): Promise<CommentView | undefined>;
+  /**
+   * The replies to comment `parentId` of a video, oldest first (a thread reads in order), `limit`
+   * (1..1000) per page; `cursor` is the opaque `nextCursor` of the previous page (issue 14).
+   * @throws InvalidCursorError for a cursor that is not one of this thread's.
+   */
+  listReplies(videoId: string, parentId: string, limit: number, cursor?: string): Promise<{ comments: CommentView[]; nextCursor: string | null }>;
   /** Every comment `authorId` wrote (on any video), oldest video key first; [] once they are erased. For the data export (issue 13). */
   listCommentsByAuthor(authorId: string): Promise<CommentView[]>;
 }

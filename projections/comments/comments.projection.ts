@@ -9,7 +9,8 @@
  * placeholders (DELETED_COMMENT_BODY, no author) and drops the index; a comment of an erased
  * author read later (replay, or a comment still in flight) is stored as a placeholder directly.
  * Issue 14: `id:<videoId>:<commentId>` → the comment's key, so that CommentDeleted (which carries
- * no posting time) turns the comment into the same placeholder; its replies stay.
+ * no posting time) turns the comment into the same placeholder; its replies stay. And
+ * `reply:<videoId>:<parentId>:<postedAt>:<commentId>` → the reply's key: one thread's replies, oldest first.
  */
 import pino from 'pino';
 import type { DomainEvent } from '../../domain/events.ts';
@@ -22,7 +23,7 @@ import type { KeyValueStore } from '../stores/key-value-store.port.ts';
 import { DELETED_COMMENT_BODY, type CommentQueries, type CommentView } from './comments.port.ts';
 
 export const COMMENTS = 'comments';
-/** 3: an id index (`id:<video>:<comment>` → the comment's key) for CommentDeleted (issue 14). */
+/** 3: an id index (`id:<video>:<comment>` → the comment's key) for CommentDeleted, and a reply index per thread (issue 14). */
 export const COMMENTS_LAYOUT_VERSION = 3;
 
 /** Largest page of comments, and the default the gateway asks for is smaller (20). */
@@ -35,6 +36,7 @@ const commentKey = (videoId: string, postedAt: number, commentId: string) => `${
 const authorPrefix = (userId: string) => `author:${enc(userId)}:`;
 const erasedKey = (userId: string) => `erased:${enc(userId)}`;
 const idKey = (videoId: string, commentId: string) => `id:${enc(videoId)}:${enc(commentId)}`;
+const replyPrefix = (videoId: string, parentId: string) => `reply:${enc(videoId)}:${enc(parentId)}:`;
 /** A comment whose author was erased: same place in its thread, nothing of what they wrote. */
 const placeholder = (c: CommentView): CommentView => ({ ...c, authorId: null, body: DELETED_COMMENT_BODY, deleted: true });
 
@@ -76,6 +78,7 @@ export function createCommentsProjection(deps: CommentsProjectionDeps): Projecti
     // A redelivered CommentPosted after its CommentDeleted must not bring the text back.
     if ((await tx.get<CommentView>(key))?.deleted) return;
     tx.put(idKey(d.videoId, d.commentId), key);
+    if (d.parentId) tx.put(`${replyPrefix(d.videoId, d.parentId)}${pad(d.postedAt)}:${enc(d.commentId)}`, key);
     const comment: CommentView = { commentId: d.commentId, videoId: d.videoId, authorId: d.authorId, parentId: d.parentId ?? null, body: d.body, postedAt: d.postedAt };
     if (await tx.get<boolean>(erasedKey(d.authorId))) {
       tx.put(key, placeholder(comment));
@@ -85,7 +88,26 @@ export function createCommentsProjection(deps: CommentsProjectionDeps): Projecti
     tx.put(authorPrefix(d.authorId) + key, true);
   }
 
+  /** One page of `prefix`'s index (values: comment keys), after the cursor's key, resolved to the comments. */
+  async function indexPage(prefix: string, limit: number, cursor: string | undefined, what: string) {
+    let after: string | undefined;
+    if (cursor !== undefined) {
+      const c = decodeCursor<{ k?: unknown }>(cursor);
+      if (typeof c.k !== 'string' || !c.k.startsWith(prefix)) throw new InvalidCursorError(`cursor does not belong to this ${what}`);
+      after = c.k;
+    }
+    const n = Math.min(MAX_COMMENTS_PAGE, Math.max(1, Math.floor(limit) || 1));
+    const page = await store.scan<string>(prefix, { limit: n + 1, after });
+    const entries = page.slice(0, n);
+    const comments = await store.getMany<CommentView>(entries.map((e) => e.value));
+    return {
+      comments: comments.filter((c): c is CommentView => c !== undefined),
+      nextCursor: page.length > n ? encodeCursor({ k: entries[entries.length - 1].key }) : null,
+    };
+  }
+
   const queries: CommentQueries = {
+    listReplies: (videoId, parentId, limit, cursor) => indexPage(replyPrefix(videoId, parentId), limit, cursor, 'thread'),
     getComment: (videoId, postedAt, commentId) => store.get<CommentView>(commentKey(videoId, postedAt, commentId)),
     async listCommentsByAuthor(authorId) {
       const prefix = authorPrefix(authorId);

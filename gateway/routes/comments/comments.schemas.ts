@@ -49,19 +49,29 @@ export function commentJson(c: CommentView): Static<typeof CommentJson> {
   };
 }
 
+const CommentsPageQuery = Type.Object(
+  {
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'Opaque; next_cursor of the previous page.' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: DEFAULT_COMMENTS_PAGE })),
+  },
+  { additionalProperties: false },
+);
+
 export const listCommentsSchema = {
   summary: 'Comments on a video, newest first (cursor pagination)',
   description: 'Each page has a strong ETag; with `If-None-Match` holding it (or `*`) the answer is 304 without a body until the page changes.',
   tags: ['comments'],
   params: VideoIdParams,
-  querystring: Type.Object(
-    {
-      cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'Opaque; next_cursor of the previous page.' })),
-      limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: DEFAULT_COMMENTS_PAGE })),
-    },
-    { additionalProperties: false },
-  ),
+  querystring: CommentsPageQuery,
   response: withErrors({ 200: withEtagHeaders(CommentsPageBody), 304: NotModified }),
+};
+
+export const listRepliesSchema = {
+  summary: 'The replies to one comment, oldest first (cursor pagination per thread)',
+  tags: ['comments'],
+  params: Type.Object({ id: IdParam, commentId: IdParam }, { additionalProperties: false }),
+  querystring: CommentsPageQuery,
+  response: withErrors({ 200: CommentsPageBody }),
 };
 
 export const deleteCommentSchema = {

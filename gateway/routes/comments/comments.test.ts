@@ -152,4 +152,26 @@ describe('comments', () => {
     assert.equal(byId.get(reply)?.parent_id, top, 'the reply keeps its parent');
     assert.ok(!listed.some((c) => c.body === 'bob says hi' || c.body === 'carol answers'), 'no deleted text is listed');
   });
+
+  test('replies page per thread (issue 14): oldest first, with a cursor bound to the thread; a foreign cursor is 400 INVALID_CURSOR', async () => {
+    const parent = (await post({ body: 'thread root' }, alice.token)).json().id as string;
+    const other = (await post({ body: 'another root' }, alice.token)).json().id as string;
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await post({ body: `reply ${i}`, parent_id: parent }, alice.token)).json().id);
+    await post({ body: 'elsewhere', parent_id: other }, alice.token);
+    const replies = (query = '', id = parent) => t.inject({ method: 'GET', url: `/api/v1/videos/${videoId}/comments/${id}/replies${query}` });
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const res = await replies(`?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      assert.equal(res.statusCode, 200, res.body);
+      seen.push(...res.json().comments.map((c: { id: string }) => c.id));
+      cursor = res.json().next_cursor;
+    } while (cursor);
+    assert.deepEqual(seen, ids, 'every reply once, oldest first, none of the other thread');
+    const first = (await replies('?limit=2')).json().next_cursor as string;
+    const foreign = await replies(`?cursor=${encodeURIComponent(first)}`, other);
+    assert.deepEqual([foreign.statusCode, foreign.json().code], [400, 'INVALID_CURSOR']);
+    assert.deepEqual((await replies('', 'cmt_none')).json(), { comments: [], next_cursor: null });
+  });
 });

@@ -5,6 +5,8 @@
  * - `DELETE /{id}/comments/{commentId}` (auth; issue 14) → 204: by its author or the video's owner
  *   (403 NOT_COMMENT_AUTHOR otherwise, 404 COMMENT_NOT_FOUND); it lists as a placeholder from then
  *   on and its replies stay. Deleting it again is 204 too.
+ * - `GET /{id}/comments/{commentId}/replies?cursor=&limit=` → one thread's replies, oldest first,
+ *   with a cursor of that thread (issue 14); a comment with no replies (or none at all) has `[]`.
  * - `GET /{id}/comments?cursor=&limit=` → newest first; a bad cursor → 400 INVALID_CURSOR. Each
  *   page has a strong `ETag`; a matching `If-None-Match` → 304 without a body (gateway/plugins/etag.ts).
  */
@@ -14,7 +16,7 @@ import { commandIdentity } from '../../idempotency.ts';
 import { requireUserId } from '../../plugins/auth.plugin.ts';
 import { sendWithEtag, varyOnAuthorization } from '../../plugins/etag.ts';
 import { loadVisibleVideo } from '../shared.ts';
-import { commentJson, CommentsPageBody, DEFAULT_COMMENTS_PAGE, deleteCommentSchema, listCommentsSchema, postCommentSchema } from './comments.schemas.ts';
+import { commentJson, CommentsPageBody, DEFAULT_COMMENTS_PAGE, deleteCommentSchema, listCommentsSchema, listRepliesSchema, postCommentSchema } from './comments.schemas.ts';
 
 export const commentsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { commandBus, readModels, readYourWrites, ids, now } = fastify.gateway;
@@ -47,6 +49,13 @@ export const commentsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     });
     await readYourWrites('comments', result.positions);
     return reply.status(204).send(null);
+  });
+
+  fastify.get('/:id/comments/:commentId/replies', { schema: listRepliesSchema, onRequest: fastify.optionalAuthenticate }, async (request) => {
+    const video = await loadVisibleVideo(fastify, request, request.params.id);
+    const { limit, cursor } = request.query;
+    const page = await readModels.comments.listReplies(video.videoId, request.params.commentId, limit ?? DEFAULT_COMMENTS_PAGE, cursor);
+    return { comments: page.comments.map(commentJson), next_cursor: page.nextCursor };
   });
 
   fastify.get('/:id/comments', { schema: listCommentsSchema, onRequest: fastify.optionalAuthenticate }, async (request, reply) => {
