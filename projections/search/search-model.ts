@@ -10,7 +10,7 @@ import { assertNever } from '../../domain/shared/event.ts';
 import { DEFAULT_VISIBILITY, isListed, type VideoVisibility } from '../../domain/video/video-visibility.ts';
 import { decodeSignedCursor, encodeSignedCursor } from '../cursor.ts';
 import { InvalidCursorError } from '../read-model.port.ts';
-import type { SearchHit } from './search.port.ts';
+import type { SearchFilters, SearchHit, SearchOptions, TagFacet } from './search.port.ts';
 
 /** Largest page `search` returns; larger requests are clamped. */
 export const MAX_PAGE_SIZE = 100;
@@ -117,8 +117,64 @@ export const normaliseQuery = (q: string): string => q.trim().toLowerCase().repl
  */
 export const queryTerms = (q: string): string[] => normaliseQuery(q).split(/[\n\r\p{Z}\p{P}\p{S}]+/u).filter(Boolean);
 
-/** 22-char hash of the normalised query that binds a cursor to its query. */
-export const queryHash = (q: string): string => createHash('sha256').update(normaliseQuery(q)).digest('base64url').slice(0, 22);
+/** The key a tag is filtered and faceted by: trimmed and lowercased ("Cats " and "cats" are one tag). */
+export const tagKey = (tag: string): string => tag.trim().toLowerCase();
+
+/** Most tags one filter may name. */
+export const MAX_FILTER_TAGS = 10;
+/** Tag facets returned (the most frequent). */
+export const MAX_TAG_FACETS = 20;
+
+/**
+ * The canonical form of `f` (what a cursor is bound to and what the engines filter by): tag keys
+ * deduplicated and sorted, absent bounds left out. Equal filters give equal JSON.
+ */
+export function canonicalFilters(f: SearchFilters | undefined): SearchFilters {
+  const out: SearchFilters = {};
+  if (!f) return out;
+  if (f.minDurationSeconds !== undefined) out.minDurationSeconds = f.minDurationSeconds;
+  if (f.maxDurationSeconds !== undefined) out.maxDurationSeconds = f.maxDurationSeconds;
+  if (f.publishedAfter !== undefined) out.publishedAfter = f.publishedAfter;
+  if (f.publishedBefore !== undefined) out.publishedBefore = f.publishedBefore;
+  const tags = [...new Set((f.tags ?? []).map(tagKey).filter(Boolean))].sort();
+  if (tags.length) out.tags = tags;
+  if (f.channel !== undefined) out.channel = f.channel;
+  return out;
+}
+
+/** True when document `d` passes filters `f` (canonicalFilters form); see SearchFilters. */
+export function passesFilters(d: SearchHit, f: SearchFilters): boolean {
+  if (f.minDurationSeconds !== undefined && (d.durationSeconds == null || d.durationSeconds < f.minDurationSeconds)) return false;
+  if (f.maxDurationSeconds !== undefined && (d.durationSeconds == null || d.durationSeconds > f.maxDurationSeconds)) return false;
+  if (f.publishedAfter !== undefined && (d.publishedAt ?? 0) < f.publishedAfter) return false;
+  if (f.publishedBefore !== undefined && (d.publishedAt ?? 0) > f.publishedBefore) return false;
+  if (f.channel !== undefined && d.ownerId !== f.channel) return false;
+  if (f.tags?.length) {
+    const keys = new Set(d.tags.map(tagKey));
+    if (!f.tags.every((t) => keys.has(t))) return false;
+  }
+  return true;
+}
+
+/** Counts the tag keys of `docs` (each tag once per document): the MAX_TAG_FACETS most frequent, then by tag. */
+export function countTagFacets(docs: Iterable<Pick<SearchHit, 'tags'>>): TagFacet[] {
+  const counts = new Map<string, number>();
+  for (const d of docs) for (const t of new Set(d.tags.map(tagKey))) if (t) counts.set(t, (counts.get(t) ?? 0) + 1);
+  return [...counts].map(([value, count]) => ({ value, count }))
+    .sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0)).slice(0, MAX_TAG_FACETS);
+}
+
+/**
+ * 22-char hash that binds a cursor to its query, filters and sort: the normalised query alone when
+ * there are no filters and the sort is relevance (so cursors issued before issue 14 stay valid),
+ * else the query with the canonical filters and the sort.
+ */
+export function queryHash(q: string, options: SearchOptions = {}): string {
+  const filters = canonicalFilters(options.filters);
+  const sort = options.sort ?? 'relevance';
+  const bound = Object.keys(filters).length || sort !== 'relevance' ? `${normaliseQuery(q)}\u0000${JSON.stringify({ filters, sort })}` : normaliseQuery(q);
+  return createHash('sha256').update(bound).digest('base64url').slice(0, 22);
+}
 
 /** Page size clamped to 1..MAX_PAGE_SIZE (non-numbers: 1). */
 export const clampPageSize = (pageSize: number): number => Math.min(MAX_PAGE_SIZE, Math.max(1, Math.floor(pageSize) || 1));
@@ -142,14 +198,15 @@ export const encodeSearchCursor = (c: SearchCursor, secret: string | Buffer): st
 /**
  * Verifies and decodes `cursor` for query `q`.
  * @throws InvalidCursorError when it is malformed, its signature does not match `secret` (tampered,
- *         or signed by another deployment), its payload is invalid, or it belongs to another query.
+ *         or signed by another deployment), its payload is invalid, or it belongs to another query,
+ *         other filters or another sort (`options`).
  */
-export function decodeSearchCursor(cursor: string, q: string, secret: string | Buffer): SearchCursor {
+export function decodeSearchCursor(cursor: string, q: string, secret: string | Buffer, options: SearchOptions = {}): SearchCursor {
   const c = decodeSignedCursor<Partial<SearchCursor>>(cursor, secret);
   if (typeof c.search_timestamp_ms !== 'number' || typeof c.last_video_id !== 'string' || typeof c.query_hash !== 'string'
     || typeof c.offset !== 'number' || !Number.isInteger(c.offset) || c.offset < 0) {
     throw new InvalidCursorError('cursor payload is invalid');
   }
-  if (c.query_hash !== queryHash(q)) throw new InvalidCursorError('cursor belongs to another query');
+  if (c.query_hash !== queryHash(q, options)) throw new InvalidCursorError('cursor belongs to another query, other filters or another sort');
   return c as SearchCursor;
 }

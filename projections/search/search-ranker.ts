@@ -24,12 +24,9 @@
  */
 import type MiniSearch from 'minisearch';
 import type { SearchOptions } from 'minisearch';
+import { before, insertRanked, rankedList, type Ranked, type ScoredQuery } from './ranked-list.ts';
 
-/** A ranked match: its external document id and its score (MiniSearch's `SearchResult.score`). */
-export interface Ranked { id: string; score: number }
-
-/** Result order: by score, then by id (the Typesense adapter's `sort_by`). True when `a` comes before `b`. */
-export const before = (a: Ranked, b: Ranked): boolean => a.score > b.score || (a.score === b.score && a.id < b.id);
+export { before, rankedList, type Ranked, type ScoredQuery } from './ranked-list.ts';
 
 /** Per term: field id → (document short id → term frequency), MiniSearch's posting lists. */
 type FieldTermData = Map<number, Map<number, number>>;
@@ -67,25 +64,6 @@ const MAX_PACKED_POSTINGS = 4_000_000;
 interface Packed { docs: Int32Array; parts: Float64Array }
 /** Distinct query terms tracked per document (a bit each); longer queries fall back to MiniSearch#search. */
 const MAX_TERMS = 31;
-
-/**
- * The matches of one query, scored; pages are selected from it. It reads the ranker's scratch:
- * use it before the next `score()` (any ranker), which makes its methods throw.
- */
-export interface ScoredQuery {
-  /** Matching documents (before any filter). */
-  readonly count: number;
-  /** The score of document `id` for this query, or undefined when it does not match. */
-  scoreOf(id: string): number | undefined;
-  /**
-   * The first `k` matches in result order ({@link before}) that come strictly after `after` (when
-   * given) and that `accept` keeps. `accept` is called only for matches that would enter the page
-   * at the time they are seen, so a filter reading other state stays off most of the matches.
-   */
-  top(k: number, accept: (id: string) => boolean, after?: Ranked): Ranked[];
-  /** How many matches `accept` keeps that come before `last` in result order, or are `last`: the results a reader has seen up to it. */
-  countThrough(last: Ranked, accept: (id: string) => boolean): number;
-}
 
 /** A ranker bound to one MiniSearch instance: `score` scores `query` as `index.search(query)` with the index's options would. */
 export interface SearchRanker { score(query: string): ScoredQuery }
@@ -362,38 +340,20 @@ export function createSearchRanker<T>(index: MiniSearch<T>): SearchRanker {
           }
           return n;
         },
+        matches(accept) {
+          current();
+          const out: string[] = [];
+          for (let i = 0; i < count; i++) {
+            const id = String(m._documentIds.get(docs[i]!));
+            if (accept(id)) out.push(id);
+          }
+          return out;
+        },
       };
     },
   };
 }
 
-/** Inserts `r` into `page` (kept in result order, at most `k` long). */
-function insertRanked(page: Ranked[], r: Ranked, k: number): void {
-  let lo = 0;
-  let hi = page.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (before(page[mid]!, r)) lo = mid + 1;
-    else hi = mid;
-  }
-  page.splice(lo, 0, r);
-  if (page.length > k) page.pop();
-}
-
 /** A query of more distinct terms than the ranker tracks: MiniSearch's own search, all matches ranked. */
-function fallback<T>(index: MiniSearch<T>, query: string): ScoredQuery {
-  const results: Ranked[] = index.search(query).map((r) => ({ id: String(r.id), score: r.score }));
-  return {
-    count: results.length,
-    scoreOf: (id) => results.find((r) => r.id === id)?.score,
-    countThrough: (last, accept) => results.filter((r) => !before(last, r) && accept(r.id)).length,
-    top(k, accept, after) {
-      const page: Ranked[] = [];
-      for (const r of results) {
-        if ((after && !before(after, r)) || (page.length === k && !before(r, page[k - 1]!)) || !accept(r.id)) continue;
-        insertRanked(page, r, k);
-      }
-      return page;
-    },
-  };
-}
+const fallback = <T>(index: MiniSearch<T>, query: string): ScoredQuery =>
+  rankedList(index.search(query).map((r) => ({ id: String(r.id), score: r.score })));

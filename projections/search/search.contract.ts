@@ -38,18 +38,23 @@ export interface SearchEngineUnderTest {
 
 const SECRET = 'contract-search-secret';
 
-/** The events of one video: UploadStarted (with `visibility` when given), then VideoPublished unless `publish` is false. */
-export function videoEvents(videoId: string, title: string, opts: { description?: string; tags?: string[]; publish?: boolean; visibility?: 'public' | 'unlisted' | 'private' } = {}): DomainEvent[] {
+/**
+ * The events of one video: UploadStarted (with `visibility` when given), then VideoPublished unless
+ * `publish` is false. Defaults: owner `o1`, 30 s, published at CONTRACT_T0 + 1.
+ */
+export function videoEvents(videoId: string, title: string, opts: {
+  description?: string; tags?: string[]; publish?: boolean; visibility?: 'public' | 'unlisted' | 'private'; ownerId?: string; durationSeconds?: number; publishedAt?: number;
+} = {}): DomainEvent[] {
   const events: DomainEvent[] = [{
     type: 'UploadStarted',
     data: {
-      videoId, ownerId: 'o1', uploadId: `up-${videoId}`, objectKey: `raw/${videoId}`, filename: 'a.mp4', sizeBytes: 1, contentType: 'video/mp4',
+      videoId, ownerId: opts.ownerId ?? 'o1', uploadId: `up-${videoId}`, objectKey: `raw/${videoId}`, filename: 'a.mp4', sizeBytes: 1, contentType: 'video/mp4',
       title, description: opts.description ?? '', tags: opts.tags ?? [], partSizeBytes: 1, startedAt: CONTRACT_T0,
       ...(opts.visibility && { visibility: opts.visibility }),
     },
   }];
   if (opts.publish !== false) {
-    events.push({ type: 'VideoPublished', data: { videoId, masterPlaylistKey: `hls/${videoId}/master.m3u8`, thumbnailKey: `t/${videoId}.jpg`, durationSeconds: 30, publishedAt: CONTRACT_T0 + 1 } });
+    events.push({ type: 'VideoPublished', data: { videoId, masterPlaylistKey: `hls/${videoId}/master.m3u8`, thumbnailKey: `t/${videoId}.jpg`, durationSeconds: opts.durationSeconds ?? 30, publishedAt: opts.publishedAt ?? CONTRACT_T0 + 1 } });
   }
   return events;
 }

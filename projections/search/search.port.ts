@@ -13,13 +13,61 @@ export interface SearchHit {
   publishedAt: number | null;
 }
 
+/**
+ * How results are ordered: `relevance` (the engine's text score, then video id), `date` (newest
+ * `publishedAt` first, then video id). The web's usual choices (YouTube's "sort by"), minus view
+ * count: see the closing note of issue 14.
+ */
+export type SearchSort = 'relevance' | 'date';
+export const SEARCH_SORTS: readonly SearchSort[] = ['relevance', 'date'];
+
+/**
+ * Filters of a search; absent fields filter nothing, every given one must hold (AND).
+ * Bounds are inclusive. A video without a known duration never passes a duration bound.
+ */
+export interface SearchFilters {
+  /** Seconds. */
+  minDurationSeconds?: number;
+  /** Seconds. */
+  maxDurationSeconds?: number;
+  /** ms since the Unix epoch. */
+  publishedAfter?: number;
+  /** ms since the Unix epoch. */
+  publishedBefore?: number;
+  /** The video carries every one of these tags (compared by tagKey: trimmed, lowercased); at most 10. */
+  tags?: string[];
+  /** The owner's user id (a channel). */
+  channel?: string;
+}
+
+/** One tag facet: the tag (its key, see tagKey) and how many results of the search carry it. */
+export interface TagFacet { value: string; count: number }
+
+/** What a search asks besides its text, page size and cursor. */
+export interface SearchOptions {
+  filters?: SearchFilters;
+  /** Default `relevance`. */
+  sort?: SearchSort;
+  /** Count the tags of the whole result set (filters applied): the 20 most frequent, then by tag. */
+  facets?: boolean;
+}
+
+export interface SearchPage {
+  videos: SearchHit[];
+  nextCursor: string | null;
+  /** Present when `facets` was asked and no cursor was given (facets describe the result set, not a page). */
+  facets?: { tags: TagFacet[] };
+}
+
 export interface SearchQueries {
   /**
    * Full-text search with typo tolerance over title, description and tags; only ready videos.
-   * `pageSize` 1..100; `cursor` is the opaque `nextCursor` of the previous page, bound to the query.
-   * @throws InvalidCursorError (read-model.port.ts) for a tampered cursor or one of another query.
+   * `pageSize` 1..100; `cursor` is the opaque `nextCursor` of the previous page, bound to the
+   * query, the filters and the sort (issue 14).
+   * @throws InvalidCursorError (read-model.port.ts) for a tampered cursor or one of another query,
+   *   other filters or another sort.
    */
-  search(q: string, pageSize: number, cursor?: string): Promise<{ videos: SearchHit[]; nextCursor: string | null }>;
+  search(q: string, pageSize: number, cursor?: string, options?: SearchOptions): Promise<SearchPage>;
 }
 
 /**

@@ -12,6 +12,7 @@ import { appendEvents, createScriptedLog, duplicatingLog, within } from '../test
 import { createFileSnapshotStore, type SnapshotStore } from './search-snapshot-store.ts';
 import { createSearchProjection } from './search.projection.ts';
 import { testSearchReadModel } from './search.contract.ts';
+import { testSearchFilters } from './search-filters.contract.ts';
 
 const codec = await sharedAvroTestCodec();
 const root = await mkdtemp(join(tmpdir(), 'sw-search-'));
@@ -43,16 +44,19 @@ function memorySnapshots(initial?: string) {
 }
 
 // The behaviour every search engine shares (also run against Typesense in typesense-search.adapter.test.ts).
-testSearchReadModel('MiniSearch', async () => {
+/** The MiniSearch engine under the shared contracts: each store is an in-memory snapshot. */
+const miniSearchEngine = async () => {
   const snapshots = new Map<string, ReturnType<typeof memorySnapshots>>();
   return {
-    async open(store, opts) {
+    async open(store: string, opts: { cursorSecret: string; now?: () => number }) {
       if (!snapshots.has(store)) snapshots.set(store, memorySnapshots());
       return createSearchProjection({ snapshots: snapshots.get(store)!, cursorSecret: opts.cursorSecret, now: opts.now });
     },
     async teardown() { snapshots.clear(); },
   };
-});
+};
+testSearchReadModel('MiniSearch', miniSearchEngine);
+testSearchFilters('MiniSearch', miniSearchEngine);
 
 // MiniSearch's own persistence: one snapshot (index + checkpoint) written after batches, debounced.
 describe('search projection (MiniSearch snapshots)', () => {

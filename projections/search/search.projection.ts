@@ -4,11 +4,12 @@ import type { DomainEvent } from '../../domain/events.ts';
 import { TOPICS } from '../../schemas/topics.ts';
 import type { OffsetMap } from '../../platform/log/event-log.port.ts';
 import type { ProjectionBatch, ProjectionNode } from '../../processors/runtime/topology.port.ts';
-import type { SearchQueries } from './search.port.ts';
+import type { SearchOptions as QueryOptions, SearchQueries, TagFacet } from './search.port.ts';
 import type { SnapshotStore } from './search-snapshot-store.ts';
-import { createSearchRanker, type SearchRanker } from './search-ranker.ts';
+import { createSearchRanker, rankedList, type SearchRanker } from './search-ranker.ts';
 import {
-  clampPageSize, decodeSearchCursor, encodeSearchCursor, evolveSearchDoc, isSearchable as listed, normaliseQuery, queryHash, searchedVideoId, toHit,
+  canonicalFilters, clampPageSize, countTagFacets, decodeSearchCursor, encodeSearchCursor, evolveSearchDoc, isSearchable as listed, normaliseQuery,
+  passesFilters, queryHash, searchedVideoId, toHit,
   type SearchDoc,
 } from './search-model.ts';
 
@@ -160,26 +161,32 @@ export function createSearchProjection(deps: SearchProjectionDeps): ProjectionNo
 
   // ---- queries ------------------------------------------------------------------------------
   const queries: SearchQueries = {
-    async search(q, pageSize, cursor) {
+    async search(q, pageSize, cursor, options = {}) {
       await loaded;
       const size = clampPageSize(pageSize);
-      const hash = queryHash(q);
+      const bound = { filters: canonicalFilters(options.filters), sort: options.sort ?? 'relevance' } satisfies QueryOptions;
+      const hash = queryHash(q, bound);
       let searchTs = now();
       let start = 0;
       let lastId: string | undefined;
       if (cursor !== undefined) {
-        const c = decodeSearchCursor(cursor, q, deps.cursorSecret);
+        const c = decodeSearchCursor(cursor, q, deps.cursorSecret, bound);
         searchTs = c.search_timestamp_ms;
         start = c.offset;
         lastId = c.last_video_id;
       }
-      if (!normaliseQuery(q)) return { videos: [], nextCursor: null };
+      const facets = options.facets && cursor === undefined ? { tags: [] as TagFacet[] } : undefined;
+      if (!normaliseQuery(q)) return { videos: [], nextCursor: null, ...(facets && { facets }) };
       // Videos published after the first page are left out of later pages, so pages stay one result set.
       const shown = (id: string) => {
         const d = docs.get(id);
-        return d !== undefined && listed(d) && (d.publishedAt ?? 0) <= searchTs;
+        return d !== undefined && listed(d) && (d.publishedAt ?? 0) <= searchTs && passesFilters(d, bound.filters);
       };
-      const scored = rankerOf(index).score(q);
+      let scored = rankerOf(index).score(q);
+      // Facets and other sorts need every match that is shown; relevance pages alone need only the top.
+      const all = facets || bound.sort !== 'relevance' ? scored.matches(shown) : [];
+      if (facets) facets.tags = countTagFacets(all.map((id) => docs.get(id)!));
+      if (bound.sort === 'date') scored = rankedList(all.map((id) => ({ id, score: docs.get(id)!.publishedAt ?? 0 })));
       // Continue right after the last video shown (robust to removals before it); else skip `start` results.
       const lastScore = lastId === undefined ? undefined : scored.scoreOf(lastId);
       const after = lastScore === undefined ? undefined : { id: lastId!, score: lastScore };
@@ -193,7 +200,7 @@ export function createSearchProjection(deps: SearchProjectionDeps): ProjectionNo
       const nextCursor = page.length && selected.length > size
         ? encodeSearchCursor({ search_timestamp_ms: searchTs, last_video_id: page[page.length - 1].id, offset: end, query_hash: hash }, deps.cursorSecret)
         : null;
-      return { videos, nextCursor };
+      return { videos, nextCursor, ...(facets && { facets }) };
     },
   };
 

@@ -27,15 +27,19 @@ export async function answersAt(url: string, paths: readonly string[]): Promise<
  * `error_code` on status, `visibility` on videos.
  */
 export const FIELDS_NEW_IN_ISSUE_8: ReadonlySet<string> = new Set(['session_id', 'session_expires_at', 'view_rule_version', 'error_code', 'visibility']);
-/** Issue 14: `like_count` on video detail. */
-export const FIELDS_NEW_IN_ISSUE_14: ReadonlySet<string> = new Set(['like_count']);
+/** Issue 14: `like_count` on video detail; `owner_id` and `published_at` on search results (the `videos` of a search page). */
+export const FIELDS_NEW_IN_ISSUE_14: ReadonlySet<string> = new Set(['like_count', 'videos.owner_id', 'videos.published_at']);
 
-/** `value` without the keys in any of `sets`, at any depth. */
+/**
+ * `value` without the keys in any of `sets`, at any depth: `key` anywhere, `parent.key` only in
+ * objects under a key `parent` (or in the items of an array under it).
+ */
 export function withoutAddedFields<T>(value: T, ...sets: ReadonlySet<string>[]): T {
-  const strip = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(strip);
+  const added = (parent: string | undefined, k: string) => sets.some((names) => names.has(k) || (parent !== undefined && names.has(`${parent}.${k}`)));
+  const strip = (v: unknown, parent?: string): unknown => {
+    if (Array.isArray(v)) return v.map((x) => strip(x, parent));
     if (v === null || typeof v !== 'object') return v;
-    return Object.fromEntries(Object.entries(v).filter(([k]) => !sets.some((names) => names.has(k))).map(([k, x]) => [k, strip(x)]));
+    return Object.fromEntries(Object.entries(v).filter(([k]) => !added(parent, k)).map(([k, x]) => [k, strip(x, k)]));
   };
   return strip(value) as T;
 }

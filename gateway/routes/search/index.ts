@@ -2,6 +2,10 @@
  * Search resource (prefix `/api/v1/search`):
  * - `GET /videos?q=&page_size=&cursor=` → `{ videos, next_cursor }`; a bad cursor → 400 INVALID_CURSOR
  *   (the search read model raises InvalidCursorError; the error handler maps it).
+ * - Filters (issue 14): `min_duration_seconds`, `max_duration_seconds`, `published_after`,
+ *   `published_before` (RFC 3339), `tag` (repeatable: all of them), `channel` (a user id);
+ *   `sort=relevance|date`; `facets=tags` adds `facets.tags` on the first page. A cursor only
+ *   continues the same q, filters and sort (else 400 INVALID_CURSOR).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { DEFAULT_SEARCH_PAGE, searchVideosSchema } from './search.schemas.ts';
@@ -10,18 +14,34 @@ export const searchRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { readModels: { search }, objectStore } = fastify.gateway;
 
   fastify.get('/videos', { schema: searchVideosSchema }, async (request) => {
-    const { q, page_size: pageSize, cursor } = request.query;
-    const page = await search.search(q, pageSize ?? DEFAULT_SEARCH_PAGE, cursor);
+    const { q, page_size: pageSize, cursor, sort, facets } = request.query;
+    const query = request.query;
+    const instant = (iso: string | undefined) => (iso === undefined ? undefined : Date.parse(iso));
+    const page = await search.search(q, pageSize ?? DEFAULT_SEARCH_PAGE, cursor, {
+      filters: {
+        minDurationSeconds: query.min_duration_seconds,
+        maxDurationSeconds: query.max_duration_seconds,
+        publishedAfter: instant(query.published_after),
+        publishedBefore: instant(query.published_before),
+        tags: query.tag,
+        channel: query.channel,
+      },
+      sort,
+      facets: facets === 'tags',
+    });
     return {
       videos: page.videos.map((v) => ({
         id: v.videoId,
+        owner_id: v.ownerId,
         title: v.title,
         description: v.description,
         tags: v.tags,
         thumbnail_url: v.thumbnailKey ? objectStore.publicUrl(v.thumbnailKey) : null,
         duration_seconds: v.durationSeconds,
+        published_at: v.publishedAt == null ? null : new Date(v.publishedAt).toISOString(),
       })),
       next_cursor: page.nextCursor,
+      ...(page.facets && { facets: page.facets }),
     };
   });
 };
