@@ -16,6 +16,7 @@ import type { ReadModelName, ReadModelQueries } from './read-model.port.ts';
 import { createSearchProjection, SEARCH } from './search/search.projection.ts';
 import { createRecommendationsProjection, RECOMMENDATIONS, RECOMMENDATIONS_LAYOUT_VERSION } from './recommendations/recommendations.projection.ts';
 import type { SnapshotStore } from './search/search-snapshot-store.ts';
+import type { ViewCountSource } from './search/search.port.ts';
 import { layoutOf } from './stores/key-value-projection.ts';
 import type { KeyValueStore } from './stores/key-value-store.port.ts';
 import { createUserAccountsProjection, USER_ACCOUNTS, USER_ACCOUNTS_LAYOUT_VERSION } from './user-accounts/user-accounts.projection.ts';
@@ -73,6 +74,11 @@ export interface ReadModelOptions {
    * Default: hashed pseudonyms (never the raw id, but not unlinked by an erasure).
    */
   viewerPseudonyms?: Pseudonyms;
+  /**
+   * Video detail's view counts, fed into the search index for sort=views (view-count-feed.ts): the
+   * deployment passes the serving video-detail read model's. Absent: search views stay 0.
+   */
+  viewCounts?: ViewCountSource;
 }
 
 /** Opens read model `name` on its store as a projection node (not running yet). */
@@ -87,7 +93,7 @@ export async function openReadModel<K extends ReadModelName>(name: K, stores: Re
     case WATCH_HISTORY: node = createWatchHistoryProjection({ store: await kv(WATCH_HISTORY), logger }); break;
     case RECOMMENDATIONS: node = createRecommendationsProjection({ store: await kv(RECOMMENDATIONS), logger }); break;
     case ANALYTICS: node = createAnalyticsProjection({ store: await stores.analytics(), viewerPseudonyms: opts.viewerPseudonyms, logger }); break;
-    case SEARCH: node = createSearchProjection({ snapshots: stores.searchSnapshots(), cursorSecret: opts.searchCursorSecret, now: opts.now, logger }); break;
+    case SEARCH: node = createSearchProjection({ snapshots: stores.searchSnapshots(), cursorSecret: opts.searchCursorSecret, now: opts.now, viewCounts: opts.viewCounts, logger }); break;
     default: throw new RangeError(`unknown read model ${String(name)}`);
   }
   return node as ProjectionNode<ReadModelQueries[K]>;

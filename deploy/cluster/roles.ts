@@ -49,7 +49,7 @@ import { createRedactingLogger } from '../../platform/logging/log-redaction.ts';
 import pRetry from 'p-retry';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { StreamWaveConfig } from '../config/config.ts';
-import { gatewayConfigOf, mediaPlugins, mediaUrlSigningOf, objectStorePlugins, openEmbeddedObjectStore, openS3ObjectStore, readModelsOf, totalLag } from '../shared/wiring.ts';
+import { gatewayConfigOf, mediaPlugins, mediaUrlSigningOf, objectStorePlugins, openEmbeddedObjectStore, openS3ObjectStore, readModelsOf, totalLag, viewCountsOf } from '../shared/wiring.ts';
 import type { ObjectDeletion, ObjectStore } from '../../platform/object-store/object-store.port.ts';
 import { countAdapterErrors } from '../../platform/metrics/adapter-errors.ts';
 import { createFileCurrentInstanceStore, embeddedReadModels } from '../shared/embedded-read-models.ts';
@@ -221,9 +221,11 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     // Issue 9: with the servers configured, the read models live on Redis, ClickHouse and Typesense
     // and their current-instance pointers in Redis; otherwise on the embedded adapters under `projectionDir`.
     const storesOf = (projectionDir: string) => {
-      const embedded = embeddedReadModels({ dataDir: projectionDir, searchCursorSecret: config.cursorSecret, viewerPseudonyms: dataKeys.viewerPseudonyms, logger: logger.child({ component: 'projections' }) });
+      // sort=views: search reads video detail's counts from the serving instance, in batches.
+      const viewCounts = viewCountsOf(() => projectionManager);
+      const embedded = embeddedReadModels({ dataDir: projectionDir, searchCursorSecret: config.cursorSecret, viewerPseudonyms: dataKeys.viewerPseudonyms, viewCounts, logger: logger.child({ component: 'projections' }) });
       if (!redis) return { projections: embedded, pointers: createFileCurrentInstanceStore(projectionDir) };
-      const { models: projections, pointersOver } = redisReadModels({ redis, countErrors: (adapter, port) => countAdapterErrors(metricsRegistry, adapter, port), fallback: embedded, clickhouse: config.servers.clickhouse, typesense: config.servers.typesense, searchCursorSecret: config.cursorSecret, viewerPseudonyms: dataKeys.viewerPseudonyms, logger: logger.child({ component: 'projections' }) });
+      const { models: projections, pointersOver } = redisReadModels({ redis, countErrors: (adapter, port) => countAdapterErrors(metricsRegistry, adapter, port), fallback: embedded, clickhouse: config.servers.clickhouse, typesense: config.servers.typesense, searchCursorSecret: config.cursorSecret, viewerPseudonyms: dataKeys.viewerPseudonyms, viewCounts, logger: logger.child({ component: 'projections' }) });
       return { projections, pointers: pointersOver(createRedisCurrentInstanceStore(redis)) };
     };
     if (gatewayReadsServers) {

@@ -14,6 +14,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { pino } from 'pino';
+import type { ViewCountSource } from '../../projections/search/search.port.ts';
 import type { Pseudonyms } from '../../platform/keys/pseudonyms.ts';
 import { READ_MODELS, type ReadModelName } from '../../projections/read-model.port.ts';
 import { isKeyValueReadModel, onlyStores, replayableReadModel, type KeyValueReadModel } from '../../projections/read-models.ts';
@@ -48,6 +49,8 @@ export interface ServerReadModelsOptions {
   searchCursorSecret: string | Buffer;
   /** Pseudonyms of analytics viewer ids (ReadModelOptions.viewerPseudonyms). */
   viewerPseudonyms?: Pseudonyms;
+  /** Video detail's view counts for search's sort=views (ReadModelOptions.viewCounts). */
+  viewCounts?: ViewCountSource;
   logger: pino.Logger;
 }
 
@@ -59,7 +62,7 @@ export interface ServerReadModelsOptions {
  */
 export function redisReadModels(opts: ServerReadModelsOptions): { models: ReplayableReadModels; pointersOver(inner: CurrentInstanceStore): CurrentInstanceStore } {
   const instancesKey = (name: string) => `sw:{${name}}:instances`;
-  const readModelOptions = { searchCursorSecret: opts.searchCursorSecret, viewerPseudonyms: opts.viewerPseudonyms, logger: opts.logger };
+  const readModelOptions = { searchCursorSecret: opts.searchCursorSecret, viewerPseudonyms: opts.viewerPseudonyms, viewCounts: opts.viewCounts, logger: opts.logger };
   const keyValue = <K extends ReadModelName>(name: K & KeyValueReadModel) => replayableReadModel(name, {
     stores: (id) => onlyStores({
       async keyValue(kv, layout) {

@@ -28,6 +28,7 @@ import { READ_MODELS, type ReadModelName, type ReadModelQueries } from '../../pr
 import { onlyStores, replayableReadModel } from '../../projections/read-models.ts';
 import { checkInstanceId, instanceDatabase, instancesOfDatabases, isInstanceId, PRIMARY_INSTANCE, type CurrentInstance, type CurrentInstanceStore, type ReplayableProjection } from '../../projections/replay/replay.port.ts';
 import { createFileSnapshotStore } from '../../projections/search/search-snapshot-store.ts';
+import type { ViewCountSource } from '../../projections/search/search.port.ts';
 import { createEmbeddedKeyValueStore, READ_MODEL_SYNC_INTERVAL_MS } from '../../projections/stores/embedded-key-value-store.adapter.ts';
 import { openKeyValueStoreOfLayout } from '../../projections/stores/key-value-projection.ts';
 
@@ -65,6 +66,8 @@ export function embeddedReadModels(opts: {
   searchCursorSecret: string | Buffer;
   /** Pseudonyms of analytics viewer ids (ReadModelOptions.viewerPseudonyms). */
   viewerPseudonyms?: Pseudonyms;
+  /** Video detail's view counts for search's sort=views (ReadModelOptions.viewCounts). */
+  viewCounts?: ViewCountSource;
   logger?: pino.Logger;
 }): ReplayableReadModels {
   const logger = opts.logger ?? pino({ level: 'silent' });
@@ -73,7 +76,7 @@ export function embeddedReadModels(opts: {
   const dirOf = (name: ReadModelName, id: string) => (checkInstanceId(id) === PRIMARY_INSTANCE ? join(base, name) : join(base, 'replays', name, id));
   const chdbPath = join(base, 'analytics');
   const exists = (path: string) => stat(path).then(() => true, () => false);
-  const readModelOptions = { searchCursorSecret: opts.searchCursorSecret, viewerPseudonyms: opts.viewerPseudonyms, logger };
+  const readModelOptions = { searchCursorSecret: opts.searchCursorSecret, viewerPseudonyms: opts.viewerPseudonyms, viewCounts: opts.viewCounts, logger };
 
   const fileBacked = <K extends ReadModelName>(name: K) => replayableReadModel(name, {
     stores: (id) => onlyStores({

@@ -16,6 +16,8 @@ import pRetry from 'p-retry';
 import type { ObjectStore } from '../../platform/object-store/object-store.port.ts';
 import { createS3ObjectStore, type S3ObjectStore } from '../../platform/object-store/s3/s3-object-store.adapter.ts';
 import type { VideoDetailQueries } from '../../projections/video-detail/video-detail.port.ts';
+import type { ViewCountSource } from '../../projections/search/search.port.ts';
+import { VIDEO_DETAIL } from '../../projections/video-detail/video-detail.projection.ts';
 
 /** How long a command's answer waits for the read models to show it (read-your-writes), ms. */
 export const READ_YOUR_WRITES_TIMEOUT_MS = 5_000;
@@ -66,6 +68,26 @@ export function readModelsOf(manager: ProjectionManager<ReadModelQueries>): Pick
       for (const name of READ_MODELS) out[name] = await totalLag(manager.get(name).handle);
       return out;
     },
+  };
+}
+
+/**
+ * Video detail's view counts for the search read model's sort=views (ReadModelOptions.viewCounts):
+ * read from the video-detail instance `manager()` serves at the time of the call. Bound late,
+ * because the manager opens the search read model before it serves anything.
+ * @throws Error while there is no manager yet (the feed retries on its next run).
+ */
+export function viewCountsOf(manager: () => ProjectionManager<ReadModelQueries> | undefined): ViewCountSource {
+  return async (videoIds) => {
+    const m = manager();
+    if (!m) throw new Error('video detail is not open yet');
+    const detail = m.get(VIDEO_DETAIL).queries;
+    const out = new Map<string, number>();
+    for (const id of videoIds) {
+      const v = await detail.getVideo(id);
+      if (v) out.set(id, v.views);
+    }
+    return out;
   };
 }
 

@@ -10,7 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { createRedactingLogger } from '../../platform/logging/log-redaction.ts';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { StreamWaveConfig } from '../config/config.ts';
-import { gatewayConfigOf, mediaUrlSigningOf, objectStorePlugins, openEmbeddedObjectStore, readModelsOf, totalLag } from '../shared/wiring.ts';
+import { gatewayConfigOf, mediaUrlSigningOf, objectStorePlugins, openEmbeddedObjectStore, readModelsOf, totalLag, viewCountsOf } from '../shared/wiring.ts';
 import { shutdownInOrder } from '../shared/shutdown.ts';
 import { createEmbeddedEventLog } from '../../platform/log/embedded/embedded-event-log.adapter.ts';
 import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts';
@@ -19,7 +19,8 @@ import { createInProcessSchemaRegistryApi } from '../../schemas/codec/schema-reg
 import { createAvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
 import { createCommandBus } from '../../commands/command-handler.ts';
 import { createUploadReaper } from '../../processors/upload-reaper/upload-reaper.ts';
-import { createProjectionManager } from '../../projections/replay/projection-manager.ts';
+import { createProjectionManager, type ProjectionManager } from '../../projections/replay/projection-manager.ts';
+import type { ReadModelQueries } from '../../projections/read-model.port.ts';
 import { createFileCurrentInstanceStore, embeddedReadModels } from '../shared/embedded-read-models.ts';
 import { describeLog } from '../../platform/log/log-overview.ts';
 import { adminRoutes } from '../../gateway/routes/admin/index.ts';
@@ -79,10 +80,14 @@ export async function startStandalone(config: StreamWaveConfig, observe: Pick<Ga
 
   // The read models run behind the projection manager, which opens the current instance of each
   // (see deploy/shared/embedded-read-models.ts for the layout) and lets `streamwave replay` swap them.
-  const projectionManager = createProjectionManager({
+  const projectionManager: ProjectionManager<ReadModelQueries> = createProjectionManager({
     log,
     codec,
-    projections: embeddedReadModels({ dataDir: config.dataDir, searchCursorSecret: config.cursorSecret, viewerPseudonyms, logger: logger.child({ role: 'projections' }) }),
+    projections: embeddedReadModels({
+      dataDir: config.dataDir, searchCursorSecret: config.cursorSecret, viewerPseudonyms, logger: logger.child({ role: 'projections' }),
+      // sort=views: search reads video detail's counts (the manager's serving instance) in batches.
+      viewCounts: viewCountsOf((): ProjectionManager<ReadModelQueries> => projectionManager),
+    }),
     pointers: createFileCurrentInstanceStore(config.dataDir),
     logger: logger.child({ role: 'projection-manager' }),
     registry: metricsRegistry,

@@ -157,4 +157,54 @@ export function testSearchFilters(engineName: string, setup: () => Promise<Searc
       assert.deepEqual((await q.search('zebra', 10, undefined, { facets: true })).facets, { tags: [] });
     });
   });
+
+  describe(`search sort=views, fed from video detail's counts in batches: ${engineName}`, { skip: opts.skip }, () => {
+    let engine: SearchEngineUnderTest;
+    before(async () => { engine = await setup(); });
+    after(async () => { await engine?.teardown(); });
+
+    /** A heartbeat of `videoId`: the feed only notes which video it names. */
+    const viewed = (videoId: string, n: number): DomainEvent => ({
+      type: 'VideoViewed',
+      data: { videoId, sessionId: `s${n}`, viewerId: null, watchedSeconds: 12, positionSeconds: 12, videoDurationSeconds: 30, viewedAt: at(7) + n, sessionStartedAt: at(7) },
+    });
+
+    test('given counts in video detail, when their videos are viewed, then sort=views orders by them; a later count re-orders', async () => {
+      const codec = await sharedAvroTestCodec();
+      const log = await createScriptedLog();
+      const counts = new Map([['g1', 5], ['g2', 50], ['g3', 7], ['h1', 1000]]);
+      const reads: string[][] = [];
+      const viewCounts = async (videoIds: string[]) => {
+        reads.push([...videoIds]);
+        return new Map(videoIds.filter((id) => counts.has(id)).map((id) => [id, counts.get(id)!]));
+      };
+      await appendEvents(log, codec, [
+        ...VIDEOS.slice(0, 4).flatMap((v) => videoEvents(v.id, `Garden ${v.id}`, { ownerId: v.owner, publishedAt: at(v.day) })),
+        ...HIDDEN.slice(0, 2),
+        viewed('g1', 1), viewed('g2', 2), viewed('g3', 3), viewed('h1', 4), viewed('g2', 5),
+      ]);
+      const p = await engine.open('views', { cursorSecret: SECRET, now: () => NOW, viewCounts, viewsFeedIntervalMs: 20 });
+      const h = await runProjection(p, { log, codec });
+      try {
+        await within(h.caughtUp(), 60_000, 'caughtUp');
+        const byViews = async () => (await p.queries.search('garden', 10, undefined, { sort: 'views' })).videos.map((v) => [v.videoId, v.views]);
+        const settled = async (expected: unknown[]) => {
+          for (let tries = 0; tries < 600 && JSON.stringify(await byViews()) !== JSON.stringify(expected); tries++) await new Promise((r) => setTimeout(r, 50));
+          assert.deepEqual(await byViews(), expected);
+        };
+        await settled([['g2', 50], ['g3', 7], ['g1', 5], ['g4', 0]]);
+        assert.ok(reads.flat().every((id) => id !== 'x'), 'only known videos are read');
+        const pageOne = await p.queries.search('garden', 2, undefined, { sort: 'views' });
+        const pageTwo = await p.queries.search('garden', 2, pageOne.nextCursor!, { sort: 'views' });
+        assert.deepEqual([...pageOne.videos, ...pageTwo.videos].map((v) => v.videoId), ['g2', 'g3', 'g1', 'g4'], 'pages follow the counts');
+        counts.set('g4', 80);
+        await appendEvents(log, codec, [viewed('g4', 6)]);
+        await settled([['g4', 80], ['g2', 50], ['g3', 7], ['g1', 5]]);
+        assert.deepEqual((await p.queries.search('garden', 10, undefined, { sort: 'views', filters: { channel: 'alice' } })).videos.map((v) => v.videoId), ['g2', 'g1']);
+      } finally {
+        await h.stop();
+        await p.close();
+      }
+    });
+  });
 }

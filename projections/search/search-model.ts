@@ -20,9 +20,11 @@ export const MAX_PAGE_SIZE = 100;
  * domain/video/video-visibility.ts) are searchable: unlisted and private videos never appear in
  * results (issue 8). `visibility` absent (older snapshots/events): public.
  */
-export interface SearchDoc extends SearchHit {
+export interface SearchDoc extends Omit<SearchHit, 'views'> {
   ready: boolean;
   visibility?: VideoVisibility;
+  /** Absent: never fed (older snapshots and documents): 0. */
+  views?: number;
 }
 
 /** True when `d` may appear in search results (ready and public). */
@@ -32,7 +34,7 @@ export const isSearchable = (d: SearchDoc): boolean =>
 /** The public part of a document (what `search` returns). */
 export const toHit = (d: SearchDoc): SearchHit => ({
   videoId: d.videoId, title: d.title, description: d.description, tags: [...d.tags], ownerId: d.ownerId,
-  thumbnailKey: d.thumbnailKey, durationSeconds: d.durationSeconds, publishedAt: d.publishedAt,
+  thumbnailKey: d.thumbnailKey, durationSeconds: d.durationSeconds, publishedAt: d.publishedAt, views: d.views ?? 0,
 });
 
 /** The video an event changes in the search read model, or undefined for events search ignores. */
@@ -143,7 +145,7 @@ export function canonicalFilters(f: SearchFilters | undefined): SearchFilters {
 }
 
 /** True when document `d` passes filters `f` (canonicalFilters form); see SearchFilters. */
-export function passesFilters(d: SearchHit, f: SearchFilters): boolean {
+export function passesFilters(d: Pick<SearchHit, 'durationSeconds' | 'publishedAt' | 'ownerId' | 'tags'>, f: SearchFilters): boolean {
   if (f.minDurationSeconds !== undefined && (d.durationSeconds == null || d.durationSeconds < f.minDurationSeconds)) return false;
   if (f.maxDurationSeconds !== undefined && (d.durationSeconds == null || d.durationSeconds > f.maxDurationSeconds)) return false;
   if (f.publishedAfter !== undefined && (d.publishedAt ?? 0) < f.publishedAfter) return false;

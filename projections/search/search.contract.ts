@@ -19,7 +19,7 @@ import type { ProjectionNode } from '../../processors/runtime/topology.port.ts';
 import { sharedAvroTestCodec } from '../../test/support/avro-test-codec.ts';
 import { InvalidCursorError } from '../read-model.port.ts';
 import { appendEvents, createScriptedLog, duplicatingLog, within } from '../testing/projection-test-kit.ts';
-import type { SearchQueries } from './search.port.ts';
+import type { SearchQueries, ViewCountSource } from './search.port.ts';
 
 /** Clock of the search cursors in the suite (after every publishedAt below). */
 export const CONTRACT_T0 = Date.UTC(2026, 10, 24, 10, 0, 0);
@@ -31,7 +31,7 @@ export interface SearchEngineUnderTest {
    * again is a restart: it must see what the previous node stored (documents and checkpoint).
    * Distinct names are independent read models.
    */
-  open(store: string, opts: { cursorSecret: string; now?: () => number }): Promise<ProjectionNode<SearchQueries>>;
+  open(store: string, opts: { cursorSecret: string; now?: () => number; viewCounts?: ViewCountSource; viewsFeedIntervalMs?: number }): Promise<ProjectionNode<SearchQueries>>;
   /** Releases what the engine holds (servers are stopped by the caller's own `after`). */
   teardown(): Promise<void>;
 }
@@ -106,7 +106,7 @@ export function testSearchReadModel(engineName: string, setup: () => Promise<Sea
         const hit = (await r.q.search('dinosaur', 10)).videos[0];
         assert.deepEqual(hit, {
           videoId: 'v1', title: 'Dinosaur documentary', description: 'Giant reptiles of the past', tags: [], ownerId: 'o1',
-          thumbnailKey: 't/v1.jpg', durationSeconds: 30, publishedAt: CONTRACT_T0 + 1,
+          thumbnailKey: 't/v1.jpg', durationSeconds: 30, publishedAt: CONTRACT_T0 + 1, views: 0,
         });
         for (const q of ['', '   ', '*', '?!']) assert.deepEqual(await ids(r.q, q), [], `query ${JSON.stringify(q)} has no terms`);
         assert.deepEqual(await ids(r.q, 'zebra'), []);

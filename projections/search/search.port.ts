@@ -11,15 +11,28 @@ export interface SearchHit {
   durationSeconds: number | null;
   /** ms since the Unix epoch. */
   publishedAt: number | null;
+  /**
+   * Views as video detail counts them (the view rule, docs/view-rule.md), fed into the index in
+   * batches (ViewCountSource): seconds behind video detail, 0 until the first feed.
+   */
+  views: number;
 }
 
 /**
- * How results are ordered: `relevance` (the engine's text score, then video id), `date` (newest
- * `publishedAt` first, then video id). The web's usual choices (YouTube's "sort by"), minus view
- * count: see the closing note of issue 14.
+ * The view counts of `videoIds` (absent: unknown video): video detail's counter, the one place the
+ * view rule is applied. The search read model reads it in batches for the videos the views topic
+ * mentioned, instead of counting views itself (seed 000 issue 5: indexing under load).
  */
-export type SearchSort = 'relevance' | 'date';
-export const SEARCH_SORTS: readonly SearchSort[] = ['relevance', 'date'];
+export type ViewCountSource = (videoIds: string[]) => Promise<Map<string, number>>;
+
+/**
+ * How results are ordered, then by video id: `relevance` (the engine's text score), `date` (newest
+ * `publishedAt` first), `views` (most viewed first, by the index's `views`). YouTube's "sort by".
+ * Views change while a reader pages: a page continues after the last video shown at its current
+ * count, so a video that overtakes it is not shown again and one that falls behind it may be.
+ */
+export type SearchSort = 'relevance' | 'date' | 'views';
+export const SEARCH_SORTS: readonly SearchSort[] = ['relevance', 'date', 'views'];
 
 /**
  * Filters of a search; absent fields filter nothing, every given one must hold (AND).

@@ -11,7 +11,7 @@ import type { SearchQueries } from '../read-model.port.ts';
 import { appendEvents, createScriptedLog, duplicatingLog, within } from '../testing/projection-test-kit.ts';
 import { createFileSnapshotStore, type SnapshotStore } from './search-snapshot-store.ts';
 import { createSearchProjection } from './search.projection.ts';
-import { testSearchReadModel } from './search.contract.ts';
+import { testSearchReadModel, type SearchEngineUnderTest } from './search.contract.ts';
 import { testSearchFilters } from './search-filters.contract.ts';
 
 const codec = await sharedAvroTestCodec();
@@ -48,9 +48,9 @@ function memorySnapshots(initial?: string) {
 const miniSearchEngine = async () => {
   const snapshots = new Map<string, ReturnType<typeof memorySnapshots>>();
   return {
-    async open(store: string, opts: { cursorSecret: string; now?: () => number }) {
+    async open(store: string, opts: Parameters<SearchEngineUnderTest['open']>[1]) {
       if (!snapshots.has(store)) snapshots.set(store, memorySnapshots());
-      return createSearchProjection({ snapshots: snapshots.get(store)!, cursorSecret: opts.cursorSecret, now: opts.now });
+      return createSearchProjection({ snapshots: snapshots.get(store)!, ...opts });
     },
     async teardown() { snapshots.clear(); },
   };

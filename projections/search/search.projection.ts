@@ -4,7 +4,8 @@ import type { DomainEvent } from '../../domain/events.ts';
 import { TOPICS } from '../../schemas/topics.ts';
 import type { OffsetMap } from '../../platform/log/event-log.port.ts';
 import type { ProjectionBatch, ProjectionNode } from '../../processors/runtime/topology.port.ts';
-import type { SearchOptions as QueryOptions, SearchQueries, TagFacet } from './search.port.ts';
+import type { SearchOptions as QueryOptions, SearchQueries, TagFacet, ViewCountSource } from './search.port.ts';
+import { createViewCountFeed } from './view-count-feed.ts';
 import type { SnapshotStore } from './search-snapshot-store.ts';
 import { createSearchRanker, rankedList, type SearchRanker } from './search-ranker.ts';
 import {
@@ -55,6 +56,10 @@ export interface SearchProjectionDeps {
   flushIntervalMs?: number;
   /** Wall clock for `search_timestamp_ms`, ms. Default Date.now. */
   now?: () => number;
+  /** Video detail's view counts, fed into the documents in batches (view-count-feed.ts). Absent: views stay 0. */
+  viewCounts?: ViewCountSource;
+  /** Least time between two view count feeds, ms. Default 2000. */
+  viewsFeedIntervalMs?: number;
   logger?: pino.Logger;
 }
 
@@ -126,10 +131,35 @@ export function createSearchProjection(deps: SearchProjectionDeps): ProjectionNo
     timer.unref();
   };
 
+  // ---- view counts (sort=views) ----------------------------------------------------------------
+  const viewsFeed = deps.viewCounts && createViewCountFeed({
+    source: deps.viewCounts,
+    intervalMs: deps.viewsFeedIntervalMs,
+    logger,
+    async write(counts) {
+      if (closed) return; // a late feed must not write the snapshot of a closed instance
+      let changed = false;
+      for (const [id, views] of counts) {
+        const d = docs.get(id);
+        if (d && (d.views ?? 0) !== views) {
+          docs.set(id, { ...d, views });
+          changed = true;
+        }
+      }
+      if (changed) scheduleFlush();
+    },
+  });
+  // Counts are not in the checkpoint: read every known video's after a (re)start.
+  void loaded.then(() => viewsFeed?.refresh(docs.keys()), () => undefined);
+
   // ---- apply --------------------------------------------------------------------------------
   function applyBatch(batch: ProjectionBatch): Promise<void> {
     for (const { record, event } of batch.records) {
       if (!event) continue;
+      if (event.type === 'VideoViewed') {
+        if (docs.has(event.data.videoId)) viewsFeed?.viewed(event.data.videoId);
+        continue;
+      }
       try {
         applyEvent(event);
       } catch (err) {
@@ -186,7 +216,10 @@ export function createSearchProjection(deps: SearchProjectionDeps): ProjectionNo
       // Facets and other sorts need every match that is shown; relevance pages alone need only the top.
       const all = facets || bound.sort !== 'relevance' ? scored.matches(shown) : [];
       if (facets) facets.tags = countTagFacets(all.map((id) => docs.get(id)!));
-      if (bound.sort === 'date') scored = rankedList(all.map((id) => ({ id, score: docs.get(id)!.publishedAt ?? 0 })));
+      if (bound.sort !== 'relevance') {
+        const key = bound.sort === 'date' ? (d: SearchDoc) => d.publishedAt ?? 0 : (d: SearchDoc) => d.views ?? 0;
+        scored = rankedList(all.map((id) => ({ id, score: key(docs.get(id)!) })));
+      }
       // Continue right after the last video shown (robust to removals before it); else skip `start` results.
       const lastScore = lastId === undefined ? undefined : scored.scoreOf(lastId);
       const after = lastScore === undefined ? undefined : { id: lastId!, score: lastScore };
@@ -208,7 +241,8 @@ export function createSearchProjection(deps: SearchProjectionDeps): ProjectionNo
   return {
     kind: 'projection',
     name: SEARCH,
-    inputs: [TOPICS.videos],
+    // views: only which videos were viewed, for the view count feed (sort=views).
+    inputs: [TOPICS.videos, TOPICS.views],
     guarantee: 'effectively-once',
     output: 'MiniSearch index snapshot',
     queries,

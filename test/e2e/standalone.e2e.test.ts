@@ -297,6 +297,19 @@ describe('upload → transcode → stream', () => {
         assert.ok(paged.length <= all.videos.length, 'paging does not run past the results');
       }
       assert.deepEqual(paged, all.videos.map((v) => v.id));
+
+      // Issue 14: sort=views from video detail's counts (fed into the index in batches), filters, facets.
+      type Hit = { id: string; owner_id: string; views: number; published_at: string };
+      const path = `/api/v1/search/videos?q=${encodeURIComponent(q)}&sort=views&facets=tags`;
+      const byViews = await eventually(() => raw('GET', path), (x) => (x.json.videos as Hit[]).find((v) => v.id === videoId)?.views === 3, 'the 3 counted views in the search index');
+      const hits = byViews.json.videos as Hit[];
+      assert.deepEqual(hits.map((v) => v.views), hits.map((v) => v.views).sort((a, b) => b - a), 'most viewed first');
+      assert.ok(Array.isArray(byViews.json.facets.tags));
+      const owner = hits.find((v) => v.id === videoId)!.owner_id;
+      const mine = (await raw('GET', `/api/v1/search/videos?q=${encodeURIComponent(q)}&channel=${owner}&sort=date`)).json.videos as Hit[];
+      assert.ok(mine.length >= 1 && mine.every((v) => v.owner_id === owner), 'channel filter');
+      assert.deepEqual(mine.map((v) => v.published_at), mine.map((v) => v.published_at).sort().reverse(), 'newest first');
+      assert.equal((await raw('GET', `/api/v1/search/videos?q=${encodeURIComponent(q)}&max_duration_seconds=0.5`)).json.videos.length, 0, 'duration filter');
     });
 
     test('only the owner may edit', async () => {

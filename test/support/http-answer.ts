@@ -27,8 +27,8 @@ export async function answersAt(url: string, paths: readonly string[]): Promise<
  * `error_code` on status, `visibility` on videos.
  */
 export const FIELDS_NEW_IN_ISSUE_8: ReadonlySet<string> = new Set(['session_id', 'session_expires_at', 'view_rule_version', 'error_code', 'visibility']);
-/** Issue 14: `like_count` on video detail; `owner_id` and `published_at` on search results (the `videos` of a search page). */
-export const FIELDS_NEW_IN_ISSUE_14: ReadonlySet<string> = new Set(['like_count', 'videos.owner_id', 'videos.published_at']);
+/** Issue 14: `like_count` on video detail; `owner_id`, `published_at` and `views` on search results (the `videos` of a search page). */
+export const FIELDS_NEW_IN_ISSUE_14: ReadonlySet<string> = new Set(['like_count', 'videos.owner_id', 'videos.published_at', 'videos.views']);
 
 /**
  * `value` without the keys in any of `sets`, at any depth: `key` anywhere, `parent.key` only in

@@ -4,7 +4,7 @@
  *   (the search read model raises InvalidCursorError; the error handler maps it).
  * - Filters (issue 14): `min_duration_seconds`, `max_duration_seconds`, `published_after`,
  *   `published_before` (RFC 3339), `tag` (repeatable: all of them), `channel` (a user id);
- *   `sort=relevance|date`; `facets=tags` adds `facets.tags` on the first page. A cursor only
+ *   `sort=relevance|date|views`; `facets=tags` adds `facets.tags` on the first page. A cursor only
  *   continues the same q, filters and sort (else 400 INVALID_CURSOR).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
@@ -39,6 +39,7 @@ export const searchRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         thumbnail_url: v.thumbnailKey ? objectStore.publicUrl(v.thumbnailKey) : null,
         duration_seconds: v.durationSeconds,
         published_at: v.publishedAt == null ? null : new Date(v.publishedAt).toISOString(),
+        views: v.views,
       })),
       next_cursor: page.nextCursor,
       ...(page.facets && { facets: page.facets }),

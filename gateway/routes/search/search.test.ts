@@ -28,7 +28,7 @@ describe('GET /api/v1/search/videos', () => {
     const detail = (await t.inject({ method: 'GET', url: `/api/v1/videos/${ids[0]}` })).json();
     assert.deepEqual(hit, {
       id: ids[0], owner_id: aliceId, title: 'Cats in space', description: '', tags: ['cats'],
-      thumbnail_url: t.world.objectStore.publicUrl(`hls/${ids[0]}/thumb.jpg`), duration_seconds: 10, published_at: detail.published_at,
+      thumbnail_url: t.world.objectStore.publicUrl(`hls/${ids[0]}/thumb.jpg`), duration_seconds: 10, published_at: detail.published_at, views: 0,
     });
     assert.match(hit.published_at, /^\d{4}-\d\d-\d\dT/);
     assert.equal(next_cursor, null);
@@ -50,7 +50,7 @@ describe('GET /api/v1/search/videos', () => {
     const bad = await t.inject({ method: 'GET', url: '/api/v1/search/videos?q=cat&cursor=not-a-cursor!' });
     assert.equal(bad.statusCode, 400);
     assert.equal(bad.json().code, 'INVALID_CURSOR');
-    for (const qs of ['q=cat&page_size=0', 'q=cat&page_size=51', 'q=cat&page_size=ten', 'page_size=5', 'q=', 'q=cat&sort=new', 'q=cat&sort=views',
+    for (const qs of ['q=cat&page_size=0', 'q=cat&page_size=51', 'q=cat&page_size=ten', 'page_size=5', 'q=', 'q=cat&sort=new', 'q=cat&sort=popular',
       'q=cat&published_after=yesterday', 'q=cat&min_duration_seconds=-1', `q=cat&${Array.from({ length: 11 }, (_, i) => `tag=t${i}`).join('&')}`,
       'q=cat&facets=owners', `q=cat&tag=${'x'.repeat(51)}`]) {
       const res = await t.inject({ method: 'GET', url: `/api/v1/search/videos?${qs}` });
@@ -76,6 +76,7 @@ describe('GET /api/v1/search/videos', () => {
     assert.equal(dated[0]!.id, bobVideo, 'published last');
     assert.deepEqual(await idsOf(`published_after=${encodeURIComponent(dated[0]!.published_at)}`), [bobVideo], 'inclusive bound');
     assert.deepEqual(await idsOf(`published_before=${encodeURIComponent(new Date(Date.parse(dated[0]!.published_at) - 1).toISOString())}`), [...ids].sort());
+    assert.deepEqual((await search('sort=views')).videos.length, 4, 'sort=views (the feed itself: search-filters.contract.ts)');
     const faceted = await search('facets=tags&page_size=1');
     assert.deepEqual(faceted.facets, { tags: [{ value: 'cats', count: 4 }, { value: 'dogs', count: 1 }] });
     const other = await t.inject({ method: 'GET', url: `/api/v1/search/videos?q=cat&page_size=1&tag=dogs&cursor=${encodeURIComponent(faceted.next_cursor!)}` });

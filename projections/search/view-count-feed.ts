@@ -1,0 +1,70 @@
+/**
+ * View counts fed into a search index in batches (issue 14: "view counts fed into the index in
+ * batches"; seed 000 issue 5, indexing under load). A heartbeat only notes its video; at most once
+ * per `intervalMs` the feed reads the counts of every noted video from video detail (the one
+ * counter of views, ViewCountSource) in chunks and hands them to the engine's `write`, which sets
+ * them (a set, not an increment: redelivered heartbeats and repeated feeds change nothing).
+ *
+ * Video detail consumes the views topic on its own, so it may not have counted a heartbeat yet
+ * when the feed reads: each noted video is read again on the next run too, so a count settles at
+ * most two intervals after video detail counted it. Counts are not part of the checkpoint: after a
+ * restart the engine asks for a refresh of every video it holds (`refresh`).
+ */
+import type pino from 'pino';
+import { debouncedTask } from '../stores/debounced-task.ts';
+import type { ViewCountSource } from './search.port.ts';
+
+/** Videos read from the source per call. */
+const CHUNK = 500;
+
+export interface ViewCountFeed {
+  /** Notes that `videoId` was viewed (a VideoViewed on the views topic); the next run reads its count. */
+  viewed(videoId: string): void;
+  /** Reads the counts of `videoIds` on the next run (start-up: the counts of the videos an engine holds). */
+  refresh(videoIds: Iterable<string>): void;
+  /** Runs a pending feed now and waits for it (tests; close). */
+  flush(): Promise<void>;
+}
+
+/**
+ * A feed from `source` into `write` (counts of the videos read; unknown videos left out), at most
+ * one run per `intervalMs` (default 2,000 ms). A failed read or write is logged and its videos are
+ * read again on the next run.
+ */
+export function createViewCountFeed(opts: {
+  source: ViewCountSource;
+  write: (counts: Map<string, number>) => Promise<void>;
+  intervalMs?: number;
+  logger: pino.Logger;
+}): ViewCountFeed {
+  let pending = new Set<string>();
+  /** Read on the last run: read once more (video detail may have lagged the views topic). */
+  let again = new Set<string>();
+  const task = debouncedTask(async () => {
+    const ids = [...new Set([...pending, ...again])];
+    again = pending;
+    pending = new Set();
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      const chunk = ids.slice(i, i + CHUNK);
+      try {
+        await opts.write(await opts.source(chunk));
+      } catch (err) {
+        for (const id of ids.slice(i)) pending.add(id);
+        task.request(); // the next interval tries again
+        throw err;
+      }
+    }
+    if (pending.size || again.size) task.request();
+  }, opts.intervalMs ?? 2_000, opts.logger, 'search: view count feed');
+  return {
+    viewed(videoId) {
+      pending.add(videoId);
+      task.request();
+    },
+    refresh(videoIds) {
+      for (const id of videoIds) pending.add(id);
+      if (pending.size) task.request();
+    },
+    flush: () => task.flush(),
+  };
+}
