@@ -167,6 +167,18 @@ describe('the web app in Chromium (issue 14)', { skip: missing }, () => {
     await a.goto(`${sw.url}/#/search?q=harbor`);
     await a.waitForSelector(`#results [data-video-id="${videoId}"]`, { timeout: 30_000 });
     await shot(a, 'search');
+    // Issue 14: a tag chip from the result set's facets, sort by view count, then a duration range that leaves it out.
+    await a.click('#tags .chip[data-tag="dawn"]');
+    await a.waitForSelector('#tags .chip.on[data-tag="dawn"]');
+    assert.ok((await a.evaluate(() => location.hash)).includes('tag=dawn'));
+    await a.waitForSelector(`#results [data-video-id="${videoId}"]`);
+    await a.selectOption('select[name=sort]', 'views');
+    await a.waitForFunction(() => location.hash.includes('sort=views'));
+    await a.waitForSelector(`#results [data-video-id="${videoId}"]`);
+    await shot(a, 'search-filters');
+    await a.selectOption('select[name=duration]', 'long');
+    await a.waitForFunction(() => document.querySelector('#results p.muted')?.textContent === 'No videos match.');
+    assert.ok((await a.evaluate(() => location.hash)).includes('duration=long') && (await a.evaluate(() => location.hash)).includes('tag=dawn'), 'filters add up');
     await a.click('#me');
     await a.waitForSelector(`[data-video-id="${videoId}"]`);
     assert.equal(await a.textContent('#subscribers'), '1');
