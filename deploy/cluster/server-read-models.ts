@@ -86,7 +86,7 @@ export function redisReadModels(opts: ServerReadModelsOptions): { models: Replay
   if (opts.clickhouse) models.analytics = clickhouseAnalytics(opts.clickhouse, opts);
   let pointersOver = (inner: CurrentInstanceStore) => inner;
   if (opts.typesense) {
-    const search = typesenseSearchReadModel({ client: typesenseClient(opts.typesense), cursorSecret: opts.searchCursorSecret, logger: opts.logger.child({ store: 'search' }) });
+    const search = typesenseSearchReadModel({ client: typesenseClient(opts.typesense), cursorSecret: opts.searchCursorSecret, viewCounts: opts.viewCounts, logger: opts.logger.child({ store: 'search' }) });
     models.search = search;
     // The Typesense alias follows the search read model's current-instance pointer.
     pointersOver = (inner) => aliasSwappingPointers(inner, search);

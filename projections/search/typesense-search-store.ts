@@ -6,9 +6,10 @@
 import { Errors, type Client, type CollectionFieldSchema } from 'typesense';
 import type { OffsetMap } from '../../platform/log/event-log.port.ts';
 import {
-  clampPageSize, decodeSearchCursor, encodeSearchCursor, queryHash, queryTerms, toHit, type SearchDoc,
+  canonicalFilters, clampPageSize, decodeSearchCursor, encodeSearchCursor, queryHash, queryTerms, toHit, type SearchDoc,
 } from './search-model.ts';
-import { SearchIndexError, type SearchHit } from './search.port.ts';
+import { SearchIndexError, type SearchHit, type SearchOptions, type SearchPage } from './search.port.ts';
+import { facetParams, isMissingField, searchFilterBy, searchSortBy, tagFacets, type FacetCounts } from './typesense-search-query.ts';
 
 /**
  * Version of the collections' schema. Bump it when SEARCH_FIELDS or the document shape change:
@@ -16,15 +17,23 @@ import { SearchIndexError, type SearchHit } from './search.port.ts';
  * version, so the projection manager rebuilds a new instance by replay into a shadow and swaps the
  * alias while the old one keeps serving.
  */
-export const SEARCH_SCHEMA_VERSION = 1;
+export const SEARCH_SCHEMA_VERSION = 2;
 
-/** Fields of the search collection (v1). title ×2 like MiniSearch's boost (query_by_weights). */
+/**
+ * Fields of the search collection (v2; v1 lacked the filter fields and the views of issue 14). title ×2
+ * like MiniSearch's boost (query_by_weights). The documents' other fields (ownerId, thumbnailKey)
+ * are stored, not indexed; typesense-search-query.ts searchFields builds a document.
+ */
 export const SEARCH_FIELDS: CollectionFieldSchema[] = [
-  { name: 'videoId', type: 'string', sort: true }, // tie-break of equal scores, like MiniSearch's order
+  { name: 'videoId', type: 'string', sort: true }, // tie-break of equal scores and dates, like MiniSearch's order
   { name: 'title', type: 'string' },
   { name: 'description', type: 'string' },
   { name: 'tags', type: 'string[]' },
-  { name: 'publishedAt', type: 'int64' }, // ms; filtered by the cursor's search_timestamp_ms
+  { name: 'publishedAt', type: 'int64' }, // ms; filtered by the cursor's search_timestamp_ms and the date bounds; sort=date
+  { name: 'durationSeconds', type: 'float', optional: true }, // absent when unknown: fails every duration bound
+  { name: 'ownerKey', type: 'string' }, // exactKey(ownerId): the channel filter
+  { name: 'tagKeys', type: 'string[]', facet: true }, // exactKey(tagKey(tag)) of each distinct tag: tag filter and facets
+  { name: 'views', type: 'int64' }, // video detail's count, fed in batches (view-count-feed.ts): sort=views
 ];
 /** Fields of the docs collection: only the id is filtered on (0.24 refuses an empty field list). */
 export const DOC_FIELDS: CollectionFieldSchema[] = [{ name: 'videoId', type: 'string' }];
@@ -49,7 +58,7 @@ export const QUERY_PARAMS = {
   min_len_2typo: 7,
   prefix: true,
   drop_tokens_threshold: 250,
-  sort_by: '_text_match:desc,videoId:asc',
+  sort_by: searchSortBy('relevance'),
   highlight_fields: 'title',
 } as const;
 
@@ -116,7 +125,7 @@ export type StoredDoc = SearchDoc & { id: string };
 /** The hit of a stored document (fields Typesense drops, or older documents lack, default to null). */
 const hitOf = (d: Partial<StoredDoc>): SearchHit => toHit({
   videoId: String(d.videoId), title: d.title ?? '', description: d.description ?? '', tags: Array.isArray(d.tags) ? d.tags : [],
-  ownerId: d.ownerId ?? '', thumbnailKey: d.thumbnailKey ?? null, durationSeconds: d.durationSeconds ?? null, publishedAt: d.publishedAt ?? null,
+  ownerId: d.ownerId ?? '', thumbnailKey: d.thumbnailKey ?? null, durationSeconds: d.durationSeconds ?? null, publishedAt: d.publishedAt ?? null, views: d.views ?? 0,
   ready: true,
 });
 
@@ -131,41 +140,59 @@ export async function ensureCollection(client: Client, name: string, fields: Col
 
 /**
  * Searches `collection` (an alias or a collection) for `q`, one page of `pageSize` (1..100),
- * continuing `cursor`. Shared by the projection's own queries and the alias readers.
+ * continuing `cursor`, under `options` (filters, sort, facets: search.port.ts SearchOptions).
+ * Shared by the projection's own queries and the alias readers. Tag facets come with the first
+ * page only (no `cursor`) when `options.facets` is set: `{ tags: [] }` for a query without terms
+ * or before any collection exists.
+ * @throws InvalidCursorError for a bad cursor or one of another query, other filters or another
+ *   sort; SearchIndexError SEARCH_UNAVAILABLE when the server fails or `collection` predates the
+ *   fields a filter or facets need (an instance of an older schema still serving while its replay
+ *   runs: retry later), SEARCH_IO when it refuses the search or for sort=views (searchSortBy).
  */
-export async function searchPage(client: Client, collection: string, secret: string | Buffer, now: () => number, q: string, pageSize: number, cursor?: string) {
+export async function searchPage(
+  client: Client, collection: string, secret: string | Buffer, now: () => number, q: string, pageSize: number, cursor?: string, options: SearchOptions = {},
+): Promise<SearchPage> {
   const size = clampPageSize(pageSize);
+  const wantFacets = options.facets === true && cursor === undefined;
   let searchTs = now();
   let offset = 0;
   let lastId: string | undefined;
   if (cursor !== undefined) {
-    const c = decodeSearchCursor(cursor, q, secret);
+    const c = decodeSearchCursor(cursor, q, secret, options);
     searchTs = c.search_timestamp_ms;
     offset = c.offset;
     lastId = c.last_video_id;
   }
   const terms = queryTerms(q);
-  if (!terms.length) return { videos: [], nextCursor: null };
-  const text = terms.join(' ');
+  if (!terms.length) return { videos: [], nextCursor: null, ...(wantFacets && { facets: { tags: [] } }) };
+  const params = {
+    ...QUERY_PARAMS, q: terms.join(' '), filter_by: searchFilterBy(searchTs, canonicalFilters(options.filters)), sort_by: searchSortBy(options.sort ?? 'relevance'),
+  };
+  /** One search request; undefined when no instance has created the collection/alias yet (nothing is searchable). */
+  const request = async (extra: { page?: number; per_page: number; facet_by?: string; max_facet_values?: number }) => {
+    try {
+      return await client.collections<StoredDoc>(collection).documents().search({ ...params, ...extra });
+    } catch (err) {
+      if (isMissingField(err)) throw new SearchIndexError('SEARCH_UNAVAILABLE', `typesense: search ${collection}: the collection predates search schema v${SEARCH_SCHEMA_VERSION} (rebuilding): ${(err as Error).message}`, err);
+      if (isNotFound(err)) return undefined;
+      throw wrap(err, `search ${collection}`);
+    }
+  };
 
   let found = 0;
-  /** Hits [from, to) of the result set, fetched as one or two pages of `to - from` (≤ 250). */
+  let facetCounts: FacetCounts | undefined;
+  /** Hits [from, to) of the result set, fetched as one or two pages of `to - from` (≤ 250); the first request also asks for the facets. */
   const range = async (from: number, to: number): Promise<Array<Partial<StoredDoc>>> => {
     const per = Math.max(1, to - from);
     const first = Math.floor(from / per) + 1;
     const pages = to > first * per ? [first, first + 1] : [first];
     const hits: Array<Partial<StoredDoc>> = [];
     for (const page of pages) {
-      let res;
-      try {
-        res = await client.collections<StoredDoc>(collection).documents().search({
-          ...QUERY_PARAMS, q: text, filter_by: `publishedAt:<=${Math.floor(searchTs)}`, page, per_page: per,
-        });
-      } catch (err) {
-        if (isNotFound(err)) return []; // no instance has created the collection/alias yet: nothing is searchable
-        throw wrap(err, `search ${collection}`);
-      }
+      const facets = wantFacets && facetCounts === undefined;
+      const res = await request({ page, per_page: per, ...(facets && facetParams()) });
+      if (!res) return [];
       found = res.found;
+      if (facets) facetCounts = res.facet_counts ?? [];
       hits.push(...(res.hits ?? []).map((h) => h.document));
     }
     const base = (first - 1) * per;
@@ -174,7 +201,7 @@ export async function searchPage(client: Client, collection: string, secret: str
 
   // Continue right after the last video shown when it is still near where it was (results removed
   // before it shift it back); when it is gone, at the offset less itself. Same rule as the
-  // MiniSearch projection.
+  // MiniSearch projection; it holds for any sort_by (it only relies on the order being stable).
   let from = lastId === undefined ? offset : Math.max(0, offset - size);
   let window = await range(from, offset + size);
   let start = offset;
@@ -190,9 +217,12 @@ export async function searchPage(client: Client, collection: string, secret: str
   const page = window.slice(start - from, start - from + size);
   const end = start + page.length;
   const nextCursor = page.length && end < found
-    ? encodeSearchCursor({ search_timestamp_ms: searchTs, last_video_id: String(page[page.length - 1].videoId), offset: end, query_hash: queryHash(q) }, secret)
+    ? encodeSearchCursor({ search_timestamp_ms: searchTs, last_video_id: String(page[page.length - 1].videoId), offset: end, query_hash: queryHash(q, options) }, secret)
     : null;
-  return { videos: page.map(hitOf), nextCursor };
+  if (!wantFacets) return { videos: page.map(hitOf), nextCursor };
+  let facets = tagFacets(facetCounts);
+  if (!facets.complete) facets = tagFacets((await request({ per_page: 0, ...facetParams(facets.totalValues) }))?.facet_counts);
+  return { videos: page.map(hitOf), nextCursor, facets: { tags: facets.tags } };
 }
 
 /** Reads the checkpoint document of search collection `search` (empty map when none). */
@@ -292,4 +322,34 @@ export async function removeDocs(client: Client, collection: string, ids: string
       if (!isNotFound(err)) throw wrap(err, `delete ${collection}/${id}`);
     }
   }
+}
+
+/**
+ * Sets `views` of the documents of `counts` (video id → count) in `collection` with one partial
+ * update import; videos without a document there (not searchable, or unknown) are skipped.
+ * @throws SearchIndexError when the server fails or refuses an update for another reason.
+ */
+export async function setViews(client: Client, collection: string, counts: Map<string, number>): Promise<void> {
+  if (!counts.size) return;
+  const docs = [...counts].map(([id, views]) => ({ id, views }));
+  let results;
+  try {
+    results = await client.collections(collection).documents().import(docs, { action: 'update' });
+  } catch (err) {
+    results = (err as Errors.ImportError).importResults;
+    if (!results) throw wrap(err, `update views in ${collection}`);
+  }
+  const failed = results.find((r) => !r.success && !/Could not find a document/i.test(r.error ?? ''));
+  if (failed) throw new SearchIndexError('SEARCH_IO', `typesense: update views in ${collection}: ${failed.error ?? 'refused'}`);
+}
+
+/** The ids of every document of `collection` (one export of the ids only). */
+export async function listIds(client: Client, collection: string): Promise<string[]> {
+  let jsonl: string;
+  try {
+    jsonl = await client.collections(collection).documents().export({ include_fields: 'id' });
+  } catch (err) {
+    throw wrap(err, `export ${collection}`);
+  }
+  return jsonl.split('\n').filter(Boolean).map((line) => String((JSON.parse(line) as { id: string }).id));
 }

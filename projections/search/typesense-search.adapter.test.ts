@@ -14,8 +14,10 @@ import { startTypesenseServer, typesenseRequirement, type TypesenseServer } from
 import { createProjectionManager } from '../replay/projection-manager.ts';
 import type { CurrentInstance } from '../replay/replay.port.ts';
 import { appendEvents, createScriptedLog, within } from '../testing/projection-test-kit.ts';
-import { CONTRACT_T0, testSearchReadModel, videoEvents } from './search.contract.ts';
+import { testSearchFilters } from './search-filters.contract.ts';
+import { CONTRACT_T0, testSearchReadModel, videoEvents, type SearchEngineUnderTest } from './search.contract.ts';
 import { SearchIndexError } from './search.port.ts';
+import { exactKey } from './typesense-search-query.ts';
 import {
   aliasSwappingPointers, createTypesenseSearchProjection, createTypesenseSearchQueries, SEARCH_SCHEMA_VERSION, typesenseSearchReadModel,
 } from './typesense-search.adapter.ts';
@@ -37,15 +39,17 @@ const clientFor = (s: TypesenseServer) => new Client({
   nodes: [s.node], apiKey: s.apiKey, connectionTimeoutSeconds: 5, numRetries: 1, retryIntervalSeconds: 0.1, logLevel: 'silent',
 });
 
-testSearchReadModel('Typesense 0.24.1', async () => {
+const contractEngine = async (): Promise<SearchEngineUnderTest> => {
   const s = await serverP!;
   const client = clientFor(s);
   return {
     // Each store is its own prefix on the shared server: its own collections, alias and checkpoints.
-    open: async (store, opts) => createTypesenseSearchProjection({ client, prefix: `contract_${store}`, cursorSecret: opts.cursorSecret, now: opts.now }),
+    open: async (store, opts) => createTypesenseSearchProjection({ client, prefix: `contract_${store}`, ...opts }),
     async teardown() { /* the server (and its data dir) goes in the file's after() */ },
   };
-}, { skip });
+};
+testSearchReadModel('Typesense 0.24.1', contractEngine, { skip });
+testSearchFilters('Typesense 0.24.1', contractEngine, { skip });
 
 describe('Typesense search read model', { skip }, () => {
   let client: Client;
@@ -136,8 +140,8 @@ describe('Typesense search read model', { skip }, () => {
     // Worse, a failed step (2): the docs collection no longer has the deleted v3 (and v2 is
     // private there), but the search collection still has both.
     await client.collections(names.search).documents().import([
-      { id: 'v3', videoId: 'v3', title: 'Dinosaur bones', description: '', tags: [], ownerId: 'o1', publishedAt: CONTRACT_T0 + 1 },
-      { id: 'v2', videoId: 'v2', title: 'Dinosaur museum', description: '', tags: [], ownerId: 'o1', publishedAt: CONTRACT_T0 + 1 },
+      { id: 'v3', videoId: 'v3', title: 'Dinosaur bones', description: '', tags: [], ownerId: 'o1', publishedAt: CONTRACT_T0 + 1, ownerKey: exactKey('o1'), tagKeys: [], views: 0 },
+      { id: 'v2', videoId: 'v2', title: 'Dinosaur museum', description: '', tags: [], ownerId: 'o1', publishedAt: CONTRACT_T0 + 1, ownerKey: exactKey('o1'), tagKeys: [], views: 0 },
     ], { action: 'upsert' });
     assert.deepEqual(await storedIds(names.search), ['v1', 'v2', 'v3']);
     node = createTypesenseSearchProjection({ client, prefix, cursorSecret: SECRET, now: () => NOW });
@@ -246,6 +250,68 @@ describe('Typesense search read model', { skip }, () => {
       assert.deepEqual((await manager.get('search').queries.search('dinosaur', 10)).videos.map((v) => v.videoId).sort(), ['v1', 'v2', 'v3']);
     } finally {
       await manager.close();
+    }
+  });
+
+  test('tags and channels are exact: case aside, punctuation, accents and long values stay distinct (0.24 tokenises strings)', async () => {
+    const prefix = freshPrefix();
+    const long = (end: string) => `${'𝄞'.repeat(24)}${end}`; // 49 UTF-16 units, 194 UTF-8 bytes: beyond 0.24's 100-character tokens
+    const log = await createScriptedLog();
+    await appendEvents(log, await codecP, [
+      ...videoEvents('t1', 'Reef one', { ownerId: 'Alice', tags: ['C++', 'home cooking'] }),
+      ...videoEvents('t2', 'Reef two', { ownerId: 'alice', tags: ['c#', 'home cooking tips', long('a')] }),
+      ...videoEvents('t3', 'Reef three', { ownerId: 'a-lice', tags: ['c', 'é', long('b')] }),
+      ...videoEvents('t4', 'Reef four', { ownerId: 'al`ice', tags: ['e', 'x`y', 'home', 'cooking'] }),
+    ]);
+    const node = createTypesenseSearchProjection({ client, prefix, cursorSecret: SECRET, now: () => NOW });
+    const r = await run(log, node);
+    try {
+      const ids = async (filters: object) => (await node.queries.search('reef', 10, undefined, { filters })).videos.map((v) => v.videoId).sort();
+      for (const [owner, id] of [['Alice', 't1'], ['alice', 't2'], ['a-lice', 't3'], ['al`ice', 't4']]) assert.deepEqual(await ids({ channel: owner }), [id], owner);
+      assert.deepEqual(await ids({ channel: 'ALICE' }), [], 'a channel is an owner id: case counts');
+      for (const [tag, id] of [['c++', 't1'], ['C#', 't2'], ['c', 't3'], ['É', 't3'], ['e', 't4'], ['x`y', 't4'], ['home cooking', 't1'], ['home', 't4'], [long('a'), 't2'], [long('B'), 't3']]) {
+        assert.deepEqual(await ids({ tags: [tag] }), [id], tag);
+      }
+      const facets = (await node.queries.search('reef', 1, undefined, { facets: true })).facets?.tags ?? [];
+      assert.equal(facets.length, 12, JSON.stringify(facets));
+      assert.ok(facets.every((f) => f.count === 1) && facets.some((f) => f.value === long('b')) && facets.some((f) => f.value === 'x`y'));
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('tag facets are exact past 100 distinct tags (ties at the 20th count), and the date sort pages under them', async () => {
+    const prefix = freshPrefix();
+    const log = await createScriptedLog();
+    const tags = (i: number) => Array.from({ length: 20 }, (_, j) => `t${String(i * 20 + j).padStart(3, '0')}`);
+    await appendEvents(log, await codecP, [
+      ...Array.from({ length: 7 }, (_, i) => videoEvents(`m${i}`, `Meadow ${i}`, { tags: [...tags(6 - i), ...(i === 0 ? ['zz'] : [])], publishedAt: CONTRACT_T0 + i })).flat(),
+    ]);
+    const node = createTypesenseSearchProjection({ client, prefix, cursorSecret: SECRET, now: () => NOW });
+    const r = await run(log, node);
+    try {
+      const page = await node.queries.search('meadow', 3, undefined, { facets: true, sort: 'date' });
+      assert.deepEqual(page.videos.map((v) => v.videoId), ['m6', 'm5', 'm4']);
+      assert.deepEqual(page.facets?.tags, tags(0).map((value) => ({ value, count: 1 })), '141 tags of count 1: the first 20 by tag');
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('an instance of an older schema still serving: plain and date-sorted searches work, filters and facets are SEARCH_UNAVAILABLE', async () => {
+    const prefix = freshPrefix();
+    const old = `${prefix}_search_v1_primary`;
+    await client.collections().create({ name: old, fields: [
+      { name: 'videoId', type: 'string', sort: true }, { name: 'title', type: 'string' }, { name: 'description', type: 'string' },
+      { name: 'tags', type: 'string[]' }, { name: 'publishedAt', type: 'int64' },
+    ], default_sorting_field: 'publishedAt' });
+    await client.collections(old).documents().create({ id: 'v1', videoId: 'v1', title: 'Dinosaur', description: '', tags: [], ownerId: 'o1', publishedAt: CONTRACT_T0 });
+    await client.aliases().upsert(`${prefix}_search`, { collection_name: old });
+    const reader = createTypesenseSearchQueries({ client, prefix, cursorSecret: SECRET, now: () => NOW });
+    assert.deepEqual((await reader.search('dinosaur', 10)).videos.map((v) => v.videoId), ['v1']);
+    assert.deepEqual((await reader.search('dinosaur', 10, undefined, { sort: 'date' })).videos.map((v) => v.videoId), ['v1']);
+    for (const options of [{ filters: { channel: 'o1' } }, { filters: { minDurationSeconds: 1 } }, { facets: true }]) {
+      await assert.rejects(reader.search('dinosaur', 10, undefined, options), (e: unknown) => e instanceof SearchIndexError && e.code === 'SEARCH_UNAVAILABLE', JSON.stringify(options));
     }
   });
 

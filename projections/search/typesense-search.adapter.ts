@@ -2,7 +2,9 @@
  * The search read model on a Typesense server (cluster mode), through the `typesense` npm client
  * (3.x). Tested against Typesense 0.24.1 and uses only what 0.24 serves: collections, aliases,
  * `documents/import?action=upsert`, delete by `filter_by`, `filter_by` on `id`, `page`/`per_page`
- * paging (0.24 ignores `offset`/`limit`), sorting on a string field.
+ * paging (0.24 ignores `offset`/`limit`), sorting on a string field, numeric range and string
+ * `:=` filters, facets on a string[] (issue 14's filters, sort=date and tag facets:
+ * typesense-search-query.ts, which also says why owner ids and tags are stored hex-encoded).
  *
  * Same behaviour as the MiniSearch projection (search.projection.ts), checked by the same contract
  * suite (search.contract.ts); the event folding, the searchable rule, query normalisation and the
@@ -11,7 +13,8 @@
  * Storage, per instance (the live one, `primary`, or a replay shadow `replay-<ts>`) and per schema
  * version V (SEARCH_SCHEMA_VERSION):
  * - `<prefix>_search_v<V>_<instance>`: ONLY the searchable videos (ready and public): title,
- *   description and tags indexed, the rest of the hit stored. A video that becomes unlisted or
+ *   description and tags indexed, publishedAt, durationSeconds, the owner and the tag keys
+ *   filterable (SEARCH_FIELDS), the rest of the hit stored. A video that becomes unlisted or
  *   private, or is deleted, is deleted from it, so no query (not even one that forgets a filter, or
  *   a scoped search key) can find it.
  * - `<prefix>_search_docs_v<V>_<instance>`: every known video's document (search-model.ts
@@ -45,13 +48,15 @@ import type { OffsetMap } from '../../platform/log/event-log.port.ts';
 import type { ProjectionBatch, ProjectionNode } from '../../processors/runtime/topology.port.ts';
 import { TOPICS } from '../../schemas/topics.ts';
 import { PRIMARY_INSTANCE as PRIMARY, type CurrentInstanceStore, type ReplayableProjection } from '../replay/replay.port.ts';
-import { evolveSearchDoc, isSearchable, searchedVideoId, toHit, type SearchDoc } from './search-model.ts';
-import { SearchIndexError, type SearchQueries } from './search.port.ts';
+import { evolveSearchDoc, isSearchable, searchedVideoId, type SearchDoc } from './search-model.ts';
+import { SearchIndexError, type SearchQueries, type ViewCountSource } from './search.port.ts';
+import { createViewCountFeed } from './view-count-feed.ts';
 import { SEARCH } from './search.projection.ts';
 import { scrubTypesenseRaftLog } from './typesense-raft-scrub.ts';
+import { searchFields } from './typesense-search-query.ts';
 import { debouncedTask } from '../stores/debounced-task.ts';
 import {
-  aliasTarget, CHECKPOINT_FIELDS, DOC_FIELDS, ensureCollection, escapeRe, fetchDocs, isNotFound, listInstances, readCheckpoint, removeDocs,
+  aliasTarget, CHECKPOINT_FIELDS, DOC_FIELDS, ensureCollection, escapeRe, fetchDocs, isNotFound, listIds, listInstances, readCheckpoint, removeDocs, setViews,
   SEARCH_FIELDS, SEARCH_SCHEMA_VERSION, searchCollections, searchPage, upsertDocs, wrap, type SearchCollections,
 } from './typesense-search-store.ts';
 
@@ -68,6 +73,10 @@ export interface TypesenseSearchOptions {
   now?: () => number;
   /** Least time between two Raft-log scrubs after deletions (typesense-raft-scrub.ts), ms. Default 60 000. */
   raftScrubIntervalMs?: number;
+  /** Video detail's view counts, fed into both collections in batches for sort=views (view-count-feed.ts). Absent: views stay 0. */
+  viewCounts?: ViewCountSource;
+  /** Least time between two view count feeds, ms. Default 2000. */
+  viewsFeedIntervalMs?: number;
   logger?: pino.Logger;
 }
 
@@ -83,7 +92,9 @@ export interface TypesenseSearchOptions {
  *
  * Errors: `apply` throws SearchIndexError (`SEARCH_UNAVAILABLE` when the server is down,
  * `SEARCH_IO` when it refuses a write; the runtime redelivers the batch); `search` throws
- * InvalidCursorError for a bad cursor and SearchIndexError when the server fails; `ready()`
+ * InvalidCursorError for a bad cursor and SearchIndexError when the server fails (searchPage in
+ * typesense-search-store.ts: SEARCH_UNAVAILABLE too for filters, sort=date or facets on an
+ * instance of an older schema); `ready()`
  * rejects with SearchIndexError `SEARCH_SCHEMA` when the instance was written by a newer schema.
  */
 export function createTypesenseSearchProjection(opts: TypesenseSearchOptions & { instanceId?: string }): ProjectionNode<SearchQueries> & { readonly collections: () => SearchCollections } {
@@ -118,12 +129,43 @@ export function createTypesenseSearchProjection(opts: TypesenseSearchOptions & {
   // A deleted video's text stays in Typesense's Raft log until it is scrubbed (issue 13).
   const scrub = debouncedTask(() => scrubTypesenseRaftLog(client, prefix), opts.raftScrubIntervalMs ?? 60_000, logger, 'Typesense Raft-log scrub after a deletion');
 
-  async function applyBatch(batch: ProjectionBatch): Promise<void> {
+  /**
+   * Batches and view count feeds one at a time: a batch reads documents, folds and writes them
+   * whole, so a feed written in between would be overwritten with the count it read.
+   */
+  let turn: Promise<unknown> = Promise.resolve();
+  let closed = false;
+  const exclusive = <T>(task: () => Promise<T>): Promise<T> => {
+    const run = turn.then(task, task);
+    turn = run.catch(() => undefined);
+    return run;
+  };
+  const viewsFeed = opts.viewCounts && createViewCountFeed({
+    source: opts.viewCounts,
+    intervalMs: opts.viewsFeedIntervalMs,
+    logger,
+    // Both collections: the docs collection's count is what the next upsert of the video carries.
+    write: (counts) => exclusive(async () => {
+      if (closed) return; // a late feed must not write into a closed (maybe retired) instance
+      await setViews(client, names.docs, counts);
+      await setViews(client, names.search, counts);
+    }),
+  });
+  // Counts are not in the checkpoint: read every known video's after a (re)start.
+  void loaded.then(async () => viewsFeed?.refresh(await listIds(client, names.docs)))
+    .catch((err: unknown) => logger.error({ err }, 'search (typesense): view counts not refreshed after start; they follow the next views'));
+
+  const applyBatch = (batch: ProjectionBatch) => exclusive(() => applyBatchNow(batch));
+  async function applyBatchNow(batch: ProjectionBatch): Promise<void> {
     await loaded;
     const events: DomainEvent[] = [];
     const ids = new Set<string>();
     for (const { event } of batch.records) {
       if (!event) continue;
+      if (event.type === 'VideoViewed') {
+        viewsFeed?.viewed(event.data.videoId); // read and written by the feed, in batches
+        continue;
+      }
       const id = searchedVideoId(event);
       if (id === undefined) continue;
       events.push(event);
@@ -146,7 +188,7 @@ export function createTypesenseSearchProjection(opts: TypesenseSearchOptions & {
       // (1) every video's document, (2) the searchable set, (3) the checkpoint: see the file comment.
       await upsertDocs(client, names.docs, kept.map(([id, d]) => ({ ...d, id })));
       await removeDocs(client, names.docs, gone);
-      await upsertDocs(client, names.search, searchable.map(([id, d]) => ({ ...toHit(d), id, publishedAt: d.publishedAt ?? 0 })));
+      await upsertDocs(client, names.search, searchable.map(([id, d]) => ({ ...searchFields(d), id })));
       await removeDocs(client, names.search, hidden);
       if (gone.length) scrub.request();
     }
@@ -163,16 +205,17 @@ export function createTypesenseSearchProjection(opts: TypesenseSearchOptions & {
   }
 
   const queries: SearchQueries = {
-    async search(q, pageSize, cursor) {
+    async search(q, pageSize, cursor, options) {
       await loaded;
-      return searchPage(client, names.search, opts.cursorSecret, now, q, pageSize, cursor);
+      return searchPage(client, names.search, opts.cursorSecret, now, q, pageSize, cursor, options);
     },
   };
 
   return {
     kind: 'projection',
     name: SEARCH,
-    inputs: [TOPICS.videos],
+    // views: only which videos were viewed, for the view count feed (sort=views).
+    inputs: [TOPICS.videos, TOPICS.views],
     guarantee: 'effectively-once',
     output: `Typesense collections ${names.search}, ${names.docs}`,
     queries,
@@ -181,7 +224,10 @@ export function createTypesenseSearchProjection(opts: TypesenseSearchOptions & {
     apply: applyBatch,
     ready: () => loaded,
     // The client is the caller's; every batch is durable when apply resolves; a pending scrub runs now.
-    close: () => scrub.flush(),
+    async close() {
+      closed = true;
+      await scrub.flush();
+    },
   };
 }
 
@@ -197,7 +243,7 @@ export function createTypesenseSearchQueries(opts: TypesenseSearchOptions): Sear
   const { alias, checkpoints } = searchCollections(prefix, PRIMARY); // validates the prefix
   const now = opts.now ?? Date.now;
   return {
-    search: (q, pageSize, cursor) => searchPage(opts.client, alias, opts.cursorSecret, now, q, pageSize, cursor),
+    search: (q, pageSize, cursor, options) => searchPage(opts.client, alias, opts.cursorSecret, now, q, pageSize, cursor, options),
     async checkpoint() {
       const target = await aliasTarget(opts.client, alias);
       return target === undefined ? new Map() : readCheckpoint(opts.client, checkpoints, target);
