@@ -153,6 +153,16 @@ describe('video-detail projection', () => {
     assert.equal((await queries.getVideo('v1'))!.commentCount, 2);
   });
 
+  test('given comments, when one is deleted (its event on the log twice, or before a redelivered post), then it no longer counts (issue 14)', async () => {
+    const { apply, queries } = await driveReadModel('video-detail');
+    const deleted = (commentId: string): DomainEvent => ({ type: 'CommentDeleted', data: { commentId, videoId: 'v1', deletedBy: 'u1', deletedAt: T0 + 20 } });
+    await apply([...videoHistory('v1', 'u1', T0), comment('v1', 'c1', T0 + 10), comment('v1', 'c2', T0 + 11), comment('v1', 'c3', T0 + 12)]);
+    await apply([deleted('c2'), deleted('c2'), comment('v1', 'c2', T0 + 11)]);
+    assert.equal((await queries.getVideo('v1'))!.commentCount, 2, 'c2 counted once, uncounted once, and its redelivered post changes nothing');
+    await apply([deleted('c9'), comment('v1', 'c9', T0 + 13)]);
+    assert.equal((await queries.getVideo('v1'))!.commentCount, 2, 'a deletion met before its post: the post never counts');
+  });
+
   test('given likes and unlikes, the like count is the standing likes and each user\'s like is answered (issue 14)', async () => {
     const { apply, queries } = await driveReadModel('video-detail');
     const liked = (userId: string, at: number): DomainEvent => ({ type: 'VideoLiked', data: { videoId: 'v1', userId, likedAt: at } });

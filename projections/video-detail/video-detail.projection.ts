@@ -22,7 +22,7 @@
  *   it, see the VideoViewed case). Sessions of heartbeats recorded before signed sessions
  *   (sessionStartedAt null) are a finite legacy set and are kept.
  * - `trend:…`, `trend-rank:…`: the trending ranking of counted views (trending.ts, issue 14; layout 7)
- * - `counted-comment:<videoId>:<commentId>` → true (a comment event delivered twice counts once)
+ * - `counted-comment:<videoId>:<commentId>` → true while counted, `deleted` once deleted (each event counts once)
  * - likes (issue 14), a membership index (stores/membership-index.ts): `liker:<videoId>:<userId>`
  *   → true while the like stands, `user-like:<userId>:<videoId>` → its time (ms), the count in
  *   `stats:`; `erased-user:<userId>` → true once the user is erased (UserErased, from the users
@@ -91,10 +91,7 @@ interface VideoStats { views: number; commentCount: number; likes?: number }
 
 /** `value` and everything in it frozen (a memoised document is shared by every reader). */
 function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) for (const v of Object.values(Object.freeze(value))) deepFreeze(v);
   return value;
 }
 
@@ -206,12 +203,15 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
         await removeFromTrending(tx, v.videoId);
         return;
       }
-      case 'CommentPosted': {
+      case 'CommentPosted':
+      case 'CommentDeleted': { // a comment counts while it stands (its placeholder does not), each event once
         const marker = keys.countedComment(e.data.videoId, e.data.commentId);
-        if (await tx.get(marker)) return;
-        tx.put(marker, true);
+        const was = await tx.get<true | 'deleted'>(marker);
+        if (was === 'deleted' || (was && e.type === 'CommentPosted')) return;
+        tx.put(marker, e.type === 'CommentPosted' ? true : 'deleted');
+        if (e.type === 'CommentDeleted' && !was) return; // never counted
         const stats = await getStats(tx, e.data.videoId);
-        stats.commentCount++;
+        stats.commentCount = Math.max(0, stats.commentCount + (e.type === 'CommentPosted' ? 1 : -1));
         tx.put(keys.stats(e.data.videoId), stats);
         return;
       }
@@ -255,7 +255,6 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
       case 'UserRegistered':
       case 'ChannelSubscribed':
       case 'ChannelUnsubscribed':
-      case 'CommentDeleted': // counted still: its placeholder keeps its place in the thread
         return; // not an input (an erased user's videos are deleted one by one: VideoDeleted)
       default:
         return assertNever(e);

@@ -123,9 +123,15 @@ describe('the web app in Chromium (issue 14)', { skip: missing }, () => {
     // The video's owner deletes the reply: the viewer's open page shows the placeholder at once.
     await b.fill('#comment-body', 'Spam, spam, spam');
     await b.click('#comment-form button[type=submit]');
+    await b.waitForSelector('.comment > .body:text-is("Spam, spam, spam")');
+    const counted = Number(await b.textContent('#comment-count'));
     await a.click('.comment:has(> .body:text-is("Spam, spam, spam")) > .meta [data-delete]', { timeout: 30_000 });
     await b.waitForFunction(() => [...document.querySelectorAll('.comment > .body')].some((el) => el.textContent === '[deleted]')
       && ![...document.querySelectorAll('.comment > .body')].some((el) => el.textContent === 'Spam, spam, spam'), null, { timeout: 30_000 });
+    assert.equal(Number(await b.textContent('#comment-count')), counted - 1, 'a deleted comment leaves the count');
+    const owner = new StreamWaveClient(sw.url);
+    for (let i = 0; i < 120 && (await owner.video(videoId)).comment_count !== counted - 1; i++) await new Promise((r) => setTimeout(r, 250));
+    assert.equal((await owner.video(videoId)).comment_count, counted - 1, 'and the video detail\'s comment_count');
     await b.evaluate(() => window.scrollTo(0, 0));
     await shot(b, 'watch-viewer');
   });

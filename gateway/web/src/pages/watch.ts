@@ -15,7 +15,7 @@ interface Comment { id: string; author_id: string | null; parent_id: string | nu
 /** A comment with its replies list; a delete button for its author and the video's owner. */
 const commentHtml = (c: Comment, ownerId: string): string => `
   <li class="comment" data-comment-id="${esc(c.id)}">
-    <div class="body ${c.deleted ? 'muted' : ''}">${esc(c.body)}</div>
+    <div class="body ${c.deleted ? 'muted deleted' : ''}">${esc(c.body)}</div>
     <div class="meta">${c.author_id ? `<a href="#/channel/${encodeURIComponent(c.author_id)}">${esc(c.author_id.slice(0, 12))}…</a>` : 'deleted'} · ${new Date(c.posted_at).toLocaleString()}
       ${session() ? `<button type="button" class="reply" data-reply-to="${esc(c.id)}">Reply</button>` : ''}
       ${!c.deleted && session() && (session()!.id === c.author_id || session()!.id === ownerId) ? `<button type="button" class="reply delete" data-delete="${esc(c.id)}">Delete</button>` : ''}</div>
@@ -72,8 +72,10 @@ export async function watchPage(app: HTMLElement, videoId: string): Promise<Clea
   for (const c of [...page.comments].reverse()) addComment(c);
   const showDeleted = (id: string) => {
     const el = list.querySelector(`[data-comment-id="${CSS.escape(id)}"] > .body`);
-    if (!el) return;
+    if (!el || el.classList.contains('deleted')) return;
     el.textContent = '[deleted]';
+    el.classList.add('deleted');
+    $('#comment-count').textContent = String(commentCount = Math.max(0, commentCount - 1)); // the count leaves deleted comments out
     el.classList.add('muted');
     list.querySelector(`[data-delete="${CSS.escape(id)}"]`)?.remove();
   };
