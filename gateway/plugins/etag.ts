@@ -83,6 +83,21 @@ export function sendWithEtag(request: FastifyRequest, reply: FastifyReply, body:
   return reply.type('application/json; charset=utf-8').send(body);
 }
 
+/**
+ * A route `onSend` hook doing what sendWithEtag does for a route that returns its body: a 200
+ * string payload (JSON serialised by the route's serialiser) gets its ETag, and 304 with no body
+ * when the request's `If-None-Match` matches it. The route lists `304: NotModified` in its
+ * response schema; one whose answer depends on the caller also calls varyOnAuthorization.
+ */
+export async function etagOnSend(request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
+  if (reply.statusCode !== 200 || typeof payload !== 'string') return payload;
+  const etag = entityTagOf(payload);
+  reply.header('etag', etag);
+  if (!ifNoneMatchMatches(request.headers['if-none-match'], etag)) return payload;
+  reply.code(304).removeHeader('content-type');
+  return null;
+}
+
 /** The response headers of a tagged 200 or 304, for the OpenAPI document (@fastify/swagger reads `headers` of a response schema). */
 const ETAG_RESPONSE_HEADERS = {
   ETag: { type: 'string', description: 'Strong entity-tag of the 200 body (RFC 9110 §8.8.3); send it back in `If-None-Match` to get 304 while the body is unchanged.' },

@@ -1,5 +1,6 @@
 import { Type } from '@fastify/type-provider-typebox';
 import { withErrors } from '../../errors.ts';
+import { NotModified, withEtagHeaders } from '../../plugins/etag.ts';
 import { BEARER, IdParam, NullableString, VideoDetailJson } from '../shared.ts';
 
 /** Page size when `limit` is absent. */
@@ -19,11 +20,12 @@ export const channelVideosSchema = {
   params: Type.Object({ id: IdParam }, { additionalProperties: false }),
   querystring: PageQuery,
   response: withErrors({
-    200: Type.Object({
+    200: withEtagHeaders(Type.Object({
       channel: Type.Object({ id: Type.String(), username: Type.String(), subscriber_count: Type.Integer({ minimum: 0 }) }),
       videos: Type.Array(VideoDetailJson),
       next_cursor: NullableString,
-    }),
+    })),
+    304: NotModified,
   }),
 };
 
@@ -32,7 +34,7 @@ export const myVideosSchema = {
   tags: ['channels'],
   security: BEARER,
   querystring: PageQuery,
-  response: withErrors({ 200: Type.Object({ videos: Type.Array(VideoDetailJson), next_cursor: NullableString }) }),
+  response: withErrors({ 200: withEtagHeaders(Type.Object({ videos: Type.Array(VideoDetailJson), next_cursor: NullableString })), 304: NotModified }),
 };
 
 export const myFeedSchema = {
@@ -40,5 +42,5 @@ export const myFeedSchema = {
   tags: ['channels'],
   security: BEARER,
   querystring: PageQuery,
-  response: withErrors({ 200: Type.Object({ videos: Type.Array(VideoDetailJson), next_cursor: NullableString }) }),
+  response: withErrors({ 200: withEtagHeaders(Type.Object({ videos: Type.Array(VideoDetailJson), next_cursor: NullableString })), 304: NotModified }),
 };

@@ -16,6 +16,7 @@ import type { FastifyInstance } from 'fastify';
 import { isListed } from '../../../domain/video/video-visibility.ts';
 import type { VideoDetail } from '../../../projections/video-detail/video-detail.port.ts';
 import { Errors } from '../../errors.ts';
+import { etagOnSend, varyOnAuthorization } from '../../plugins/etag.ts';
 import { requireUserId } from '../../plugins/auth.plugin.ts';
 import { videoDetailJson } from '../shared.ts';
 import { channelVideosSchema, DEFAULT_CHANNEL_PAGE, myFeedSchema, myVideosSchema } from './channels.schemas.ts';
@@ -56,7 +57,8 @@ export const FEED_CHANNELS = 500;
 export const channelsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { readModels } = fastify.gateway;
 
-  fastify.get('/me/feed', { schema: myFeedSchema, onRequest: fastify.authenticate }, async (request) => {
+  fastify.get('/me/feed', { schema: myFeedSchema, onRequest: fastify.authenticate, onSend: etagOnSend }, async (request, reply) => {
+    varyOnAuthorization(reply);
     const userId = requireUserId(request);
     const channels = (await readModels['user-accounts'].subscriptionsOf(userId))
       .sort((a, b) => b.subscribedAt - a.subscribedAt)
@@ -65,13 +67,14 @@ export const channelsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     return page(fastify, videos.filter(isListed), request.query.limit ?? DEFAULT_CHANNEL_PAGE, request.query.cursor);
   });
 
-  fastify.get('/me/videos', { schema: myVideosSchema, onRequest: fastify.authenticate }, async (request) => {
+  fastify.get('/me/videos', { schema: myVideosSchema, onRequest: fastify.authenticate, onSend: etagOnSend }, async (request, reply) => {
+    varyOnAuthorization(reply);
     const userId = requireUserId(request);
     const videos = await readModels['video-detail'].listUserVideos(userId);
     return page(fastify, videos, request.query.limit ?? DEFAULT_CHANNEL_PAGE, request.query.cursor);
   });
 
-  fastify.get('/:id/videos', { schema: channelVideosSchema }, async (request) => {
+  fastify.get('/:id/videos', { schema: channelVideosSchema, onSend: etagOnSend }, async (request) => {
     const channelId = request.params.id;
     const account = await readModels['user-accounts'].findUserById(channelId);
     if (!account) throw new Errors.ChannelNotFound(channelId);

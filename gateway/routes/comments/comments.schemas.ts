@@ -71,7 +71,7 @@ export const listRepliesSchema = {
   tags: ['comments'],
   params: Type.Object({ id: IdParam, commentId: IdParam }, { additionalProperties: false }),
   querystring: CommentsPageQuery,
-  response: withErrors({ 200: CommentsPageBody }),
+  response: withErrors({ 200: withEtagHeaders(CommentsPageBody), 304: NotModified }),
 };
 
 export const deleteCommentSchema = {

@@ -14,7 +14,7 @@ import type { FastifyPluginAsyncTypebox, Static } from '@fastify/type-provider-t
 import type { FastifyReply } from 'fastify';
 import { commandIdentity } from '../../idempotency.ts';
 import { requireUserId } from '../../plugins/auth.plugin.ts';
-import { sendWithEtag, varyOnAuthorization } from '../../plugins/etag.ts';
+import { etagOnSend, sendWithEtag, varyOnAuthorization } from '../../plugins/etag.ts';
 import { loadVisibleVideo } from '../shared.ts';
 import { commentJson, CommentsPageBody, DEFAULT_COMMENTS_PAGE, deleteCommentSchema, listCommentsSchema, listRepliesSchema, postCommentSchema } from './comments.schemas.ts';
 
@@ -51,7 +51,8 @@ export const commentsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     return reply.status(204).send(null);
   });
 
-  fastify.get('/:id/comments/:commentId/replies', { schema: listRepliesSchema, onRequest: fastify.optionalAuthenticate }, async (request) => {
+  fastify.get('/:id/comments/:commentId/replies', { schema: listRepliesSchema, onRequest: fastify.optionalAuthenticate, onSend: etagOnSend }, async (request, reply) => {
+    varyOnAuthorization(reply);
     const video = await loadVisibleVideo(fastify, request, request.params.id);
     const { limit, cursor } = request.query;
     const page = await readModels.comments.listReplies(video.videoId, request.params.commentId, limit ?? DEFAULT_COMMENTS_PAGE, cursor);

@@ -1,5 +1,6 @@
 import { Type } from '@fastify/type-provider-typebox';
 import { withErrors } from '../../errors.ts';
+import { NotModified, withEtagHeaders } from '../../plugins/etag.ts';
 import { VideoDetailJson, VideoIdParams } from '../shared.ts';
 
 /** Trending videos when `limit` is absent. */
@@ -29,13 +30,14 @@ export const recommendationsSchema = {
   params: VideoIdParams,
   querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_UP_NEXT })) }, { additionalProperties: false }),
   response: withErrors({
-    200: Type.Object({
+    304: NotModified,
+    200: withEtagHeaders(Type.Object({
       source: Type.Union([Type.Literal('recommendations'), Type.Literal('trending')], {
         description: '`trending` when the recommendation read model did not answer in time (seed 004: timeout, then fallback).',
       }),
       videos: Type.Array(Type.Intersect([VideoDetailJson, Type.Object({
         reason: Type.Union([Type.Literal('co-watch'), Type.Literal('tags'), Type.Literal('trending')]),
       })])),
-    }),
+    })),
   }),
 };

@@ -13,6 +13,7 @@
  *   last read (re-read at most every TRENDING_CACHE_SECONDS) answers, whatever the id: it says nothing
  *   about the video, so nothing about a hidden one leaks.
  */
+import { etagOnSend, varyOnAuthorization } from '../../plugins/etag.ts';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { isListed } from '../../../domain/video/video-visibility.ts';
 import type { Recommendation } from '../../../projections/recommendations/recommendations.port.ts';
@@ -72,7 +73,8 @@ export const discoveryRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     return { videos: ranked.map(({ video, score }) => ({ ...videoDetailJson(video, fastify), trending_score: score })) };
   });
 
-  fastify.get('/:id/recommendations', { schema: recommendationsSchema, onRequest: fastify.optionalAuthenticate }, async (request) => {
+  fastify.get('/:id/recommendations', { schema: recommendationsSchema, onRequest: fastify.optionalAuthenticate, onSend: etagOnSend }, async (request, reply) => {
+    varyOnAuthorization(reply);
     const limit = request.query.limit ?? DEFAULT_UP_NEXT;
     refreshIfStale();
     let video: VideoDetail;

@@ -8,12 +8,13 @@
  *   continues the same q, filters and sort (else 400 INVALID_CURSOR).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { etagOnSend } from '../../plugins/etag.ts';
 import { DEFAULT_SEARCH_PAGE, searchVideosSchema } from './search.schemas.ts';
 
 export const searchRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { readModels: { search }, objectStore } = fastify.gateway;
 
-  fastify.get('/videos', { schema: searchVideosSchema }, async (request) => {
+  fastify.get('/videos', { schema: searchVideosSchema, onSend: etagOnSend }, async (request) => {
     const { q, page_size: pageSize, cursor, sort, facets } = request.query;
     const query = request.query;
     const instant = (iso: string | undefined) => (iso === undefined ? undefined : Date.parse(iso));

@@ -1,5 +1,6 @@
 import { Type } from '@fastify/type-provider-typebox';
 import { withErrors } from '../../errors.ts';
+import { NotModified, withEtagHeaders } from '../../plugins/etag.ts';
 import { NullableNumber, NullableString } from '../shared.ts';
 
 /** Page size when `page_size` is absent. */
@@ -28,7 +29,8 @@ export const searchVideosSchema = {
     { additionalProperties: false },
   ),
   response: withErrors({
-    200: Type.Object({
+    304: NotModified,
+    200: withEtagHeaders(Type.Object({
       videos: Type.Array(
         Type.Object({
           id: Type.String(),
@@ -46,6 +48,6 @@ export const searchVideosSchema = {
       facets: Type.Optional(Type.Object({
         tags: Type.Array(Type.Object({ value: Type.String(), count: Type.Integer() }), { description: 'The 20 most frequent tags (lowercased), most frequent first.' }),
       })),
-    }),
+    })),
   }),
 };
