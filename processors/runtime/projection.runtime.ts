@@ -15,6 +15,7 @@ import type {
 import { tpKey } from '../../platform/log/event-log.port.ts';
 import { CodecError, type EventCodec } from '../../schemas/event-codec.port.ts';
 import { projectionMetricsOn } from './projection-metrics.ts';
+import { decodeShared } from './shared-decode.ts';
 import type { DecodedRecord, ProjectionNode } from './topology.port.ts';
 
 /** Consumer group of a projection unless its runner chooses another (replay shadows, per-replica groups). */
@@ -128,7 +129,7 @@ export function createProjectionStep(node: ProjectionNode, codec: EventCodec, tr
         logger.warn(at, 'projection: skipping tombstone');
       } else {
         try {
-          event = await codec.decode(record.value);
+          event = await decodeShared(codec, record as LogRecord & { value: Buffer }); // value checked above
         } catch (err) {
           // Only a CodecError is a bad record (the port's contract); anything else, e.g. the data-key
           // store unreachable (issue 13), is an outage: the batch is retried.

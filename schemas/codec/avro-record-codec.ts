@@ -99,6 +99,8 @@ export function createAvroRecordCodec<T extends string>(opts: AvroRecordCodecOpt
     return id;
   };
 
+  /** Writers already resolved: decoding with one takes no await (issue 12: decoding runs once per record per projection). */
+  const readyWriters = new Map<number, WriterEntry<T>>();
   const writerFor = (id: number): Promise<WriterEntry<T>> => {
     let w = writers.get(id);
     if (!w) {
@@ -130,6 +132,7 @@ export function createAvroRecordCodec<T extends string>(opts: AvroRecordCodecOpt
         return { type: local.type, read: (p: Buffer) => reader.fromBuffer(p, resolver) };
       })();
       writers.set(id, w);
+      w.then((entry) => readyWriters.set(id, entry), () => undefined);
       // Unknown ids may appear later (registered by another process): do not cache failures.
       w.catch(() => writers.delete(id));
     }
@@ -171,7 +174,7 @@ export function createAvroRecordCodec<T extends string>(opts: AvroRecordCodecOpt
         throw new CodecError('BAD_MAGIC_BYTE', `not in the Confluent wire format (magic byte ${value.length ? value[0] : 'missing'}, length ${value.length})`);
       }
       const id = value.readUInt32BE(1);
-      const writer = await writerFor(id);
+      const writer = readyWriters.get(id) ?? await writerFor(id);
       let data: unknown;
       try {
         data = writer.read(value.subarray(WIRE_HEADER_BYTES));
