@@ -46,10 +46,10 @@ export function insertRanked(page: Ranked[], r: Ranked, k: number): void {
 
 /** A ScoredQuery over `results` (any order; ids distinct). */
 export function rankedList(results: Ranked[]): ScoredQuery {
-  const byId = new Map(results.map((r) => [r.id, r.score]));
+  let byId: Map<string, number> | undefined; // built on the first scoreOf only: a first page never asks
   return {
     count: results.length,
-    scoreOf: (id) => byId.get(id),
+    scoreOf: (id) => (byId ??= new Map(results.map((r) => [r.id, r.score]))).get(id),
     countThrough: (last, accept) => results.filter((r) => !before(last, r) && accept(r.id)).length,
     matches: (accept) => results.filter((r) => accept(r.id)).map((r) => r.id),
     top(k, accept, after) {

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { DomainEvent } from '../../domain/events.ts';
 import { assertNever } from '../../domain/shared/event.ts';
-import { DEFAULT_VISIBILITY, isListed, type VideoVisibility } from '../../domain/video/video-visibility.ts';
+import { DEFAULT_VISIBILITY, visibilityOf, type VideoVisibility } from '../../domain/video/video-visibility.ts';
 import { decodeSignedCursor, encodeSignedCursor } from '../cursor.ts';
 import { InvalidCursorError } from '../read-model.port.ts';
 import type { SearchFilters, SearchHit, SearchOptions, TagFacet } from './search.port.ts';
@@ -27,9 +27,11 @@ export interface SearchDoc extends Omit<SearchHit, 'views'> {
   views?: number;
 }
 
-/** True when `d` may appear in search results (ready and public). */
-export const isSearchable = (d: SearchDoc): boolean =>
-  isListed({ ownerId: d.ownerId, status: d.ready ? 'ready' : 'processing', visibility: d.visibility });
+/**
+ * True when `d` may appear in search results (ready and public): isListed's rule, written without
+ * building its subject (called for every match of a sorted or faceted search, issue 14).
+ */
+export const isSearchable = (d: SearchDoc): boolean => d.ready && visibilityOf(d) === 'public';
 
 /** The public part of a document (what `search` returns). */
 export const toHit = (d: SearchDoc): SearchHit => ({
@@ -152,16 +154,25 @@ export function passesFilters(d: Pick<SearchHit, 'durationSeconds' | 'publishedA
   if (f.publishedBefore !== undefined && (d.publishedAt ?? 0) > f.publishedBefore) return false;
   if (f.channel !== undefined && d.ownerId !== f.channel) return false;
   if (f.tags?.length) {
-    const keys = new Set(d.tags.map(tagKey));
-    if (!f.tags.every((t) => keys.has(t))) return false;
+    const keys = tagKeysOf(d.tags);
+    if (!f.tags.every((t) => keys.includes(t))) return false;
   }
   return true;
+}
+
+/** The distinct, non-empty tag keys of each tags array, kept while the array lives (documents are replaced, never changed). */
+const keysOfTags = new WeakMap<readonly string[], string[]>();
+/** The distinct, non-empty tagKeys of `tags`. */
+export function tagKeysOf(tags: readonly string[]): string[] {
+  let keys = keysOfTags.get(tags);
+  if (!keys) keysOfTags.set(tags, (keys = [...new Set(tags.map(tagKey))].filter(Boolean)));
+  return keys;
 }
 
 /** Counts the tag keys of `docs` (each tag once per document): the MAX_TAG_FACETS most frequent, then by tag. */
 export function countTagFacets(docs: Iterable<Pick<SearchHit, 'tags'>>): TagFacet[] {
   const counts = new Map<string, number>();
-  for (const d of docs) for (const t of new Set(d.tags.map(tagKey))) if (t) counts.set(t, (counts.get(t) ?? 0) + 1);
+  for (const d of docs) for (const t of tagKeysOf(d.tags)) counts.set(t, (counts.get(t) ?? 0) + 1);
   return [...counts].map(([value, count]) => ({ value, count }))
     .sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0)).slice(0, MAX_TAG_FACETS);
 }
