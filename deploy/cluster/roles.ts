@@ -49,6 +49,7 @@ import { createRedactingLogger } from '../../platform/logging/log-redaction.ts';
 import pRetry from 'p-retry';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { StreamWaveConfig } from '../config/config.ts';
+import type { ViewCountSource } from '../../projections/search/search.port.ts';
 import { gatewayConfigOf, mediaPlugins, mediaUrlSigningOf, objectStorePlugins, openEmbeddedObjectStore, openS3ObjectStore, readModelsOf, totalLag, viewCountsOf } from '../shared/wiring.ts';
 import type { ObjectDeletion, ObjectStore } from '../../platform/object-store/object-store.port.ts';
 import { countAdapterErrors } from '../../platform/metrics/adapter-errors.ts';
@@ -220,9 +221,9 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     let reader: Awaited<ReturnType<typeof openReadModelReader>> | undefined;
     // Issue 9: with the servers configured, the read models live on Redis, ClickHouse and Typesense
     // and their current-instance pointers in Redis; otherwise on the embedded adapters under `projectionDir`.
-    const storesOf = (projectionDir: string) => {
-      // sort=views: search reads video detail's counts from the serving instance, in batches.
-      const viewCounts = viewCountsOf(() => projectionManager);
+    // sort=views: a projecting role's search reads video detail's counts from the serving instance,
+    // in batches; a gateway that only reads the servers runs no projection and feeds nothing.
+    const storesOf = (projectionDir: string, viewCounts?: ViewCountSource) => {
       const embedded = embeddedReadModels({ dataDir: projectionDir, searchCursorSecret: config.cursorSecret, viewerPseudonyms: dataKeys.viewerPseudonyms, viewCounts, logger: logger.child({ component: 'projections' }) });
       if (!redis) return { projections: embedded, pointers: createFileCurrentInstanceStore(projectionDir) };
       const { models: projections, pointersOver } = redisReadModels({ redis, countErrors: (adapter, port) => countAdapterErrors(metricsRegistry, adapter, port), fallback: embedded, clickhouse: config.servers.clickhouse, typesense: config.servers.typesense, searchCursorSecret: config.cursorSecret, viewerPseudonyms: dataKeys.viewerPseudonyms, viewCounts, logger: logger.child({ component: 'projections' }) });
@@ -239,7 +240,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       const own = role === 'gateway';
       const projectionDir = dir(own ? 'gateway' : 'projector');
       const instance = `${hostname()}-${config.port}`.replace(/[^a-zA-Z0-9._-]/g, '_');
-      const stores = storesOf(projectionDir);
+      const stores = storesOf(projectionDir, viewCountsOf(() => projectionManager));
       const m = createProjectionManager<ReadModelQueries>({
         log,
         codec,

@@ -95,7 +95,8 @@ export async function etagOnSend(request: FastifyRequest, reply: FastifyReply, p
   reply.header('etag', etag);
   if (!ifNoneMatchMatches(request.headers['if-none-match'], etag)) return payload;
   reply.code(304).removeHeader('content-type');
-  return null;
+  // An empty string, not null: Fastify's HEAD route pipes a GET's payload and reads `null` as a stream (500).
+  return '';
 }
 
 /** The response headers of a tagged 200 or 304, for the OpenAPI document (@fastify/swagger reads `headers` of a response schema). */

@@ -47,6 +47,11 @@ describe('listing ETags', () => {
       assert.equal(again.headers.etag, etag, `${url}: a 304 carries the tag`);
       const other = await t.inject({ method: 'GET', url, headers: { 'if-none-match': '"something-else"' }, ...(token && { token }) });
       assert.equal(other.statusCode, 200, `${url}: another tag gets the body`);
+      const head = await t.inject({ method: 'HEAD', url, headers: { 'if-none-match': etag }, ...(token && { token }) });
+      assert.equal(head.statusCode, 304, `${url}: HEAD too`);
+      assert.equal(head.body, '');
+      const plainHead = await t.inject({ method: 'HEAD', url, ...(token && { token }) });
+      assert.deepEqual([plainHead.statusCode, plainHead.headers.etag], [200, etag], `${url}: HEAD carries the GET's tag`);
     }
   });
 

@@ -3,7 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DomainEvent } from '../../domain/events.ts';
 import { CodecError, type EventCodec } from '../../schemas/event-codec.port.ts';
-import { decodeShared } from './shared-decode.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeShared, SHARED_TOPIC } from './shared-decode.ts';
 
 /** A codec that decodes `{"type":…,"data":…}` JSON and counts its decodes; `fail` makes the next one throw. */
 function countingCodec() {
@@ -51,4 +53,15 @@ test('another codec never shares a decode', async () => {
   await decodeShared(a as unknown as EventCodec, record(viewed(1), 11));
   await decodeShared(b as unknown as EventCodec, record(viewed(1), 11));
   assert.deepEqual([a.decodes, b.decodes], [1, 1]);
+});
+
+test('only the views topic is shared, and its event carries no personal data (a shared decode would outlive an erasure)', async () => {
+  const codec = countingCodec();
+  const comment = { topic: 'streamwave.comments', partition: 0, offset: 1, value: Buffer.from(JSON.stringify({ type: 'CommentPosted', data: {} })) };
+  const [a, b] = [await decodeShared(codec as unknown as EventCodec, comment), await decodeShared(codec as unknown as EventCodec, comment)];
+  assert.equal(codec.decodes, 2);
+  assert.notEqual(a, b);
+  assert.equal(SHARED_TOPIC, 'streamwave.views');
+  const schema = readFileSync(join(import.meta.dirname, '..', '..', 'schemas', 'view', 'VideoViewed.avsc'), 'utf8');
+  assert.doesNotMatch(schema, /personal-data/, 'VideoViewed gained a personal-data field: stop sharing its decodes');
 });

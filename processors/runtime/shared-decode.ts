@@ -12,10 +12,20 @@
  * that wrote into an event would change what the others see (strict mode turns such a write into
  * a TypeError instead). A failed decode is not kept, so a retry (an outage of the data-key store,
  * issue 13) decodes again.
+ *
+ * Only the views topic is shared: the hot path, and its one event (VideoViewed) carries no
+ * personal-data field (shared-decode.test.ts checks its schema). A decoded event with personal
+ * data holds it decrypted: kept here, it would outlive the erasure of its user's data key for a
+ * consumer that reads the record after the erasure (crypto-shredding, issue 13), so events of the
+ * other topics are decoded by each consumer as before.
  */
 import type { DomainEvent } from '../../domain/events.ts';
 import type { LogRecord } from '../../platform/log/event-log.port.ts';
 import type { EventCodec } from '../../schemas/event-codec.port.ts';
+import { TOPICS } from '../../schemas/topics.ts';
+
+/** The one topic whose decodes are shared (see the file comment). */
+export const SHARED_TOPIC = TOPICS.views;
 
 /** Decoded records kept per codec (oldest first out): a few MB, more than the consumers' spread in standalone. */
 export const SHARED_DECODES = 4_096;
@@ -35,6 +45,7 @@ function deepFreeze<T>(value: T): T {
  * @throws what `codec.decode` throws (CodecError for a bad record).
  */
 export function decodeShared(codec: EventCodec, record: Pick<LogRecord, 'topic' | 'partition' | 'offset'> & { value: Buffer }): Promise<DomainEvent> {
+  if (record.topic !== SHARED_TOPIC) return codec.decode(record.value);
   let cache = caches.get(codec);
   if (!cache) caches.set(codec, (cache = new Map()));
   const key = `${record.topic}\u0000${record.partition}\u0000${record.offset}`;

@@ -253,6 +253,7 @@ export function createSearchProjection(deps: SearchProjectionDeps): ProjectionNo
     async close() {
       if (closed) return;
       closed = true;
+      await viewsFeed?.close();
       await loaded.catch(() => undefined);
       await flush();
     },

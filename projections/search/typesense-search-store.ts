@@ -147,7 +147,7 @@ export async function ensureCollection(client: Client, name: string, fields: Col
  * @throws InvalidCursorError for a bad cursor or one of another query, other filters or another
  *   sort; SearchIndexError SEARCH_UNAVAILABLE when the server fails or `collection` predates the
  *   fields a filter or facets need (an instance of an older schema still serving while its replay
- *   runs: retry later), SEARCH_IO when it refuses the search or for sort=views (searchSortBy).
+ *   runs: retry later), SEARCH_IO when it refuses the search.
  */
 export async function searchPage(
   client: Client, collection: string, secret: string | Buffer, now: () => number, q: string, pageSize: number, cursor?: string, options: SearchOptions = {},
@@ -168,10 +168,18 @@ export async function searchPage(
   const params = {
     ...QUERY_PARAMS, q: terms.join(' '), filter_by: searchFilterBy(searchTs, canonicalFilters(options.filters)), sort_by: searchSortBy(options.sort ?? 'relevance'),
   };
-  /** One search request; undefined when no instance has created the collection/alias yet (nothing is searchable). */
+  /**
+   * One search request; undefined when no instance has created the collection/alias yet (nothing
+   * is searchable). Sent as a POST to /multi_search: a GET's query string is refused over 4,000
+   * characters, and ten hex-encoded tags of 50 CJK characters with a long query pass that.
+   */
   const request = async (extra: { page?: number; per_page: number; facet_by?: string; max_facet_values?: number }) => {
     try {
-      return await client.collections<StoredDoc>(collection).documents().search({ ...params, ...extra });
+      const { results } = await client.multiSearch.perform<[StoredDoc]>({ searches: [{ collection, ...params, ...extra }] });
+      const res = results[0] as (typeof results)[0] & { code?: number; error?: string };
+      // multi_search answers 200 and puts a search's own failure in its result.
+      if (res.error !== undefined) throw Object.assign(new Error(res.error), { httpStatus: res.code });
+      return res;
     } catch (err) {
       if (isMissingField(err)) throw new SearchIndexError('SEARCH_UNAVAILABLE', `typesense: search ${collection}: the collection predates search schema v${SEARCH_SCHEMA_VERSION} (rebuilding): ${(err as Error).message}`, err);
       if (isNotFound(err)) return undefined;

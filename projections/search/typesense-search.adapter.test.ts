@@ -275,6 +275,10 @@ describe('Typesense search read model', { skip }, () => {
       const facets = (await node.queries.search('reef', 1, undefined, { facets: true })).facets?.tags ?? [];
       assert.equal(facets.length, 12, JSON.stringify(facets));
       assert.ok(facets.every((f) => f.count === 1) && facets.some((f) => f.value === long('b')) && facets.some((f) => f.value === 'x`y'));
+      // The largest search the API takes (a 200-character CJK query, 10 tags of 50 CJK characters,
+      // a 100-character channel) is far over a GET's 4,000 characters once encoded: it still answers.
+      const big = await node.queries.search('海'.repeat(200), 10, undefined, { facets: true, filters: { channel: 'x'.repeat(100), tags: Array.from({ length: 10 }, (_, i) => `${'漢'.repeat(49)}${i}`) } });
+      assert.deepEqual(big, { videos: [], nextCursor: null, facets: { tags: [] } });
     } finally {
       await r.close();
     }

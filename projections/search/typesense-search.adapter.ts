@@ -190,6 +190,9 @@ export function createTypesenseSearchProjection(opts: TypesenseSearchOptions & {
       await removeDocs(client, names.docs, gone);
       await upsertDocs(client, names.search, searchable.map(([id, d]) => ({ ...searchFields(d), id })));
       await removeDocs(client, names.search, hidden);
+      // Written whole with the count read before: another projector's feed may have set a newer
+      // one in between (the exclusive chain is per process), so these counts are read again.
+      for (const [id] of kept) viewsFeed?.viewed(id);
       if (gone.length) scrub.request();
     }
     const next = new Map(checkpoint);
@@ -226,6 +229,8 @@ export function createTypesenseSearchProjection(opts: TypesenseSearchOptions & {
     // The client is the caller's; every batch is durable when apply resolves; a pending scrub runs now.
     async close() {
       closed = true;
+      await viewsFeed?.close();
+      await turn; // a batch or a feed write in flight finishes first
       await scrub.flush();
     },
   };

@@ -6,9 +6,10 @@
  * them (a set, not an increment: redelivered heartbeats and repeated feeds change nothing).
  *
  * Video detail consumes the views topic on its own, so it may not have counted a heartbeat yet
- * when the feed reads: each noted video is read again on the next run too, so a count settles at
- * most two intervals after video detail counted it. Counts are not part of the checkpoint: after a
- * restart the engine asks for a refresh of every video it holds (`refresh`).
+ * when the feed reads: each noted video is read again on the next run, and once more `lateMs`
+ * later (default 30 s: video detail behind by a backlog), so a count settles at most that long
+ * after video detail counted it. Counts are not part of the checkpoint: after a restart the engine
+ * asks for a refresh of every video it holds (`refresh`).
  */
 import type pino from 'pino';
 import { debouncedTask } from '../stores/debounced-task.ts';
@@ -24,6 +25,8 @@ export interface ViewCountFeed {
   refresh(videoIds: Iterable<string>): void;
   /** Runs a pending feed now and waits for it (tests; close). */
   flush(): Promise<void>;
+  /** Stops: nothing is read or written after it resolves (a closed or retired read model). */
+  close(): Promise<void>;
 }
 
 /**
@@ -35,16 +38,31 @@ export function createViewCountFeed(opts: {
   source: ViewCountSource;
   write: (counts: Map<string, number>) => Promise<void>;
   intervalMs?: number;
+  /** When noted videos are read the last time, ms after their first read. Default 30,000. */
+  lateMs?: number;
   logger: pino.Logger;
 }): ViewCountFeed {
   let pending = new Set<string>();
   /** Read on the last run: read once more (video detail may have lagged the views topic). */
   let again = new Set<string>();
+  /** Read since the last late round: read a last time then. */
+  let late = new Set<string>();
+  let closed = false;
+  const lateRound = setInterval(() => {
+    if (!late.size) return;
+    for (const id of late) pending.add(id);
+    late = new Set();
+    task.request();
+  }, opts.lateMs ?? 30_000);
+  lateRound.unref();
   const task = debouncedTask(async () => {
+    if (closed) return;
     const ids = [...new Set([...pending, ...again])];
+    for (const id of again) late.add(id);
     again = pending;
     pending = new Set();
     for (let i = 0; i < ids.length; i += CHUNK) {
+      if (closed) return;
       const chunk = ids.slice(i, i + CHUNK);
       try {
         await opts.write(await opts.source(chunk));
@@ -58,13 +76,20 @@ export function createViewCountFeed(opts: {
   }, opts.intervalMs ?? 2_000, opts.logger, 'search: view count feed');
   return {
     viewed(videoId) {
+      if (closed) return;
       pending.add(videoId);
       task.request();
     },
     refresh(videoIds) {
+      if (closed) return;
       for (const id of videoIds) pending.add(id);
       if (pending.size) task.request();
     },
     flush: () => task.flush(),
+    async close() {
+      closed = true;
+      clearInterval(lateRound);
+      await task.flush(); // a running feed finishes; a pending one returns at once
+    },
   };
 }

@@ -8,6 +8,7 @@
  *   continues the same q, filters and sort (else 400 INVALID_CURSOR).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Errors } from '../../errors.ts';
 import { etagOnSend } from '../../plugins/etag.ts';
 import { DEFAULT_SEARCH_PAGE, searchVideosSchema } from './search.schemas.ts';
 
@@ -17,13 +18,19 @@ export const searchRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/videos', { schema: searchVideosSchema, onSend: etagOnSend }, async (request) => {
     const { q, page_size: pageSize, cursor, sort, facets } = request.query;
     const query = request.query;
-    const instant = (iso: string | undefined) => (iso === undefined ? undefined : Date.parse(iso));
+    /** ms of an RFC 3339 instant; one the format admits but Date cannot hold (a leap second) is a 400, never a dropped bound. */
+    const instant = (iso: string | undefined, name: string) => {
+      if (iso === undefined) return undefined;
+      const ms = Date.parse(iso);
+      if (Number.isNaN(ms)) throw new Errors.ValidationError(`querystring/${name} is not an instant this server can compare (${iso})`);
+      return ms;
+    };
     const page = await search.search(q, pageSize ?? DEFAULT_SEARCH_PAGE, cursor, {
       filters: {
         minDurationSeconds: query.min_duration_seconds,
         maxDurationSeconds: query.max_duration_seconds,
-        publishedAfter: instant(query.published_after),
-        publishedBefore: instant(query.published_before),
+        publishedAfter: instant(query.published_after, 'published_after'),
+        publishedBefore: instant(query.published_before, 'published_before'),
         tags: query.tag,
         channel: query.channel,
       },

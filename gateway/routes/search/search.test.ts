@@ -51,7 +51,7 @@ describe('GET /api/v1/search/videos', () => {
     assert.equal(bad.statusCode, 400);
     assert.equal(bad.json().code, 'INVALID_CURSOR');
     for (const qs of ['q=cat&page_size=0', 'q=cat&page_size=51', 'q=cat&page_size=ten', 'page_size=5', 'q=', 'q=cat&sort=new', 'q=cat&sort=popular',
-      'q=cat&published_after=yesterday', 'q=cat&min_duration_seconds=-1', `q=cat&${Array.from({ length: 11 }, (_, i) => `tag=t${i}`).join('&')}`,
+      'q=cat&published_after=yesterday', 'q=cat&published_before=2016-12-31T23:59:60Z', 'q=cat&min_duration_seconds=-1', `q=cat&${Array.from({ length: 11 }, (_, i) => `tag=t${i}`).join('&')}`,
       'q=cat&facets=owners', `q=cat&tag=${'x'.repeat(51)}`]) {
       const res = await t.inject({ method: 'GET', url: `/api/v1/search/videos?${qs}` });
       assert.equal(res.statusCode, 400, qs);
