@@ -49,3 +49,26 @@ test('given views of a video, when video detail counts them late, then the late 
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(reads.length, after, 'nothing is read once closed');
 });
+
+test('a noted video is read three times (next run, once more, the late round), then never again until it is viewed again', async () => {
+  const reads: string[][] = [];
+  const feed = createViewCountFeed({
+    source: async (ids) => { reads.push([...ids]); return new Map(ids.map((id) => [id, 1])); },
+    write: async () => {},
+    intervalMs: 10,
+    lateMs: 50,
+    logger: pino({ level: 'silent' }),
+  });
+  try {
+    feed.viewed('v1');
+    await until(() => reads.length >= 3, 'three reads');
+    await new Promise((r) => setTimeout(r, 300)); // six late rounds
+    assert.deepEqual(reads, [['v1'], ['v1'], ['v1']]);
+    feed.refresh(['a', 'b']);
+    await until(() => reads.length >= 4, 'the refresh');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(reads.slice(3), [['a', 'b']], 'a refresh reads once');
+  } finally {
+    await feed.close();
+  }
+});

@@ -2,7 +2,7 @@
  * View counts fed into a search index in batches (issue 14: "view counts fed into the index in
  * batches"; seed 000 issue 5, indexing under load). A heartbeat only notes its video; at most once
  * per `intervalMs` the feed reads the counts of every noted video from video detail (the one
- * counter of views, ViewCountSource) in chunks and hands them to the engine's `write`, which sets
+ * counter of views, ViewCountSource) in chunks of 100 and hands them to the engine's `write`, which sets
  * them (a set, not an increment: redelivered heartbeats and repeated feeds change nothing).
  *
  * Video detail consumes the views topic on its own, so it may not have counted a heartbeat yet
@@ -15,8 +15,8 @@ import type pino from 'pino';
 import { debouncedTask } from '../stores/debounced-task.ts';
 import type { ViewCountSource } from './search.port.ts';
 
-/** Videos read from the source per call. */
-const CHUNK = 500;
+/** Videos read from the source per call (the event loop is yielded between calls). */
+const CHUNK = 100;
 
 export interface ViewCountFeed {
   /** Notes that `videoId` was viewed (a VideoViewed on the views topic); the next run reads its count. */
@@ -42,37 +42,46 @@ export function createViewCountFeed(opts: {
   lateMs?: number;
   logger: pino.Logger;
 }): ViewCountFeed {
+  /** Noted since the last run: read on the next one (first read). */
   let pending = new Set<string>();
-  /** Read on the last run: read once more (video detail may have lagged the views topic). */
+  /** First read on the last run: read once more on the next (video detail may lag the views topic). */
   let again = new Set<string>();
-  /** Read since the last late round: read a last time then. */
+  /** Read twice since the last late round: read a last time then (`lateDue`), and not again. */
   let late = new Set<string>();
+  let lateDue = new Set<string>();
+  /** Asked by `refresh`: read once. */
+  let refreshing = new Set<string>();
   let closed = false;
   const lateRound = setInterval(() => {
     if (!late.size) return;
-    for (const id of late) pending.add(id);
+    for (const id of late) lateDue.add(id);
     late = new Set();
     task.request();
   }, opts.lateMs ?? 30_000);
   lateRound.unref();
   const task = debouncedTask(async () => {
     if (closed) return;
-    const ids = [...new Set([...pending, ...again])];
+    const ids = [...new Set([...pending, ...again, ...lateDue, ...refreshing])];
     for (const id of again) late.add(id);
     again = pending;
     pending = new Set();
+    lateDue = new Set();
+    refreshing = new Set();
     for (let i = 0; i < ids.length; i += CHUNK) {
       if (closed) return;
+      // Reads of an in-memory store resolve at once: without this a refresh of 100,000 videos
+      // would hold the event loop (and the gateway sharing it in standalone) for seconds.
+      if (i) await new Promise<void>((resolve) => setImmediate(resolve));
       const chunk = ids.slice(i, i + CHUNK);
       try {
         await opts.write(await opts.source(chunk));
       } catch (err) {
-        for (const id of ids.slice(i)) pending.add(id);
+        for (const id of ids.slice(i)) refreshing.add(id);
         task.request(); // the next interval tries again
         throw err;
       }
     }
-    if (pending.size || again.size) task.request();
+    if (pending.size || again.size || refreshing.size) task.request();
   }, opts.intervalMs ?? 2_000, opts.logger, 'search: view count feed');
   return {
     viewed(videoId) {
@@ -82,8 +91,8 @@ export function createViewCountFeed(opts: {
     },
     refresh(videoIds) {
       if (closed) return;
-      for (const id of videoIds) pending.add(id);
-      if (pending.size) task.request();
+      for (const id of videoIds) refreshing.add(id);
+      if (refreshing.size) task.request();
     },
     flush: () => task.flush(),
     async close() {
