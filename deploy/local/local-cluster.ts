@@ -140,6 +140,15 @@ async function waitLive(url: string, child: ChildProcess, label: string, timeout
   }
 }
 
+/** A listener on 127.0.0.1:`port` that keeps others from taking it, or undefined when it is taken already. */
+function holdPort(port: number): Promise<ReturnType<typeof createServer> | undefined> {
+  return new Promise((res) => {
+    const srv = createServer();
+    srv.once('error', () => res(undefined));
+    srv.listen(port, '127.0.0.1', () => res(srv));
+  });
+}
+
 /** `waitLive` for `r`; on failure the error carries the tail of the role's log (why it exited: a taken port, a server not reachable, …). */
 async function waitLiveWithTail(r: LocalRole, timeoutMs: number): Promise<void> {
   await waitLive(r.url, r.process, r.label, timeoutMs).catch((err: Error) => {
@@ -174,6 +183,10 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
     }
   })());
 
+  // The caller chose the first gateway's port before any server ran; the servers' scripts pick
+  // their internal ports from the same range, so it is held until that role starts (CI saw a
+  // gateway exit with EADDRINUSE on a port Kafka or SeaweedFS had taken meanwhile).
+  const held = await holdPort(opts.gatewayPort);
   try {
     const servers = {} as Record<LocalServer, Record<string, string>>;
     const serverEnv: Partial<Record<LocalServer, Record<string, string>>> = {
@@ -219,6 +232,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
     for (let i = 0; i < n(opts.transcoders); i++) plan.push({ role: 'transcoder', label: `transcoder-${i + 1}`, port: await opts.port() });
     for (let i = 0; i < n(opts.gateways); i++) plan.push({ role: 'gateway', label: `gateway-${i + 1}`, port: i === 0 ? opts.gatewayPort : await opts.port() });
 
+    await new Promise<void>((res) => (held ? held.close(() => res()) : res()));
     for (const p of plan) {
       const roleDir = join(opts.dataDir, 'roles', p.label);
       mkdirSync(roleDir, { recursive: true });
@@ -240,6 +254,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
     await Promise.all(roles.map((r) => waitLiveWithTail(r, 300_000)));
     return { gatewayUrls: roles.filter((r) => r.role === 'gateway').map((r) => r.url), roles, servers, roleEnv, stop };
   } catch (err) {
+    held?.close(() => undefined); // still open when a server failed to start
     await stop();
     throw err;
   }

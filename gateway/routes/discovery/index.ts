@@ -96,7 +96,15 @@ export const discoveryRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const shown: { json: Listed; reason: Recommendation['reason'] }[] = [];
     for (const c of candidates) {
       if (shown.length >= limit) break;
-      const v = await readModels['video-detail'].getVideo(c.videoId);
+      let v: VideoDetail | undefined;
+      try {
+        v = await readModels['video-detail'].getVideo(c.videoId);
+      } catch (err) {
+        // Redis went down between the candidates and their details (the outage test met it once in ~700).
+        if (unavailableServer(err) === undefined) throw err;
+        request.log.warn({ videoId: video.videoId, err }, 'read models unreachable while listing up next: answering the cached trending list');
+        return fromCache(video.videoId, limit);
+      }
       if (v && isListed(v)) shown.push({ json: videoDetailJson(v, fastify), reason: c.reason });
     }
     return { source: 'recommendations' as const, videos: shown.map((x) => ({ ...x.json, reason: x.reason })) };
