@@ -19,6 +19,7 @@
  * consumer that reads the record after the erasure (crypto-shredding, issue 13), so events of the
  * other topics are decoded by each consumer as before.
  */
+import { deepFreeze } from '../../domain/shared/deep-freeze.ts';
 import type { DomainEvent } from '../../domain/events.ts';
 import type { LogRecord } from '../../platform/log/event-log.port.ts';
 import type { EventCodec } from '../../schemas/event-codec.port.ts';
@@ -33,11 +34,6 @@ export const SHARED_DECODES = 4_096;
 interface Entry { value: Buffer; event: Promise<DomainEvent> }
 const caches = new WeakMap<EventCodec, Map<string, Entry>>();
 
-/** `value` and everything in it frozen. */
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) for (const v of Object.values(Object.freeze(value))) deepFreeze(v);
-  return value;
-}
 
 /**
  * The event of `record` (its `value` not null) decoded by `codec`, shared with the other

@@ -214,11 +214,11 @@ export function createSearchProjection(deps: SearchProjectionDeps): ProjectionNo
       };
       let scored = rankerOf(index).score(q);
       // Facets and other sorts need every match that is shown; relevance pages alone need only the top.
-      const all = facets || bound.sort !== 'relevance' ? scored.matches(shown) : [];
-      if (facets) facets.tags = countTagFacets(all.map((id) => docs.get(id)!));
+      const all = facets || bound.sort !== 'relevance' ? scored.matches(shown).map((id) => docs.get(id)!) : [];
+      if (facets) facets.tags = countTagFacets(all);
       if (bound.sort !== 'relevance') {
         const key = bound.sort === 'date' ? (d: SearchDoc) => d.publishedAt ?? 0 : (d: SearchDoc) => d.views ?? 0;
-        scored = rankedList(all.map((id) => ({ id, score: key(docs.get(id)!) })));
+        scored = rankedList(all.map((d) => ({ id: d.videoId, score: key(d) })));
       }
       // Continue right after the last video shown (robust to removals before it); else skip `start` results.
       const lastScore = lastId === undefined ? undefined : scored.scoreOf(lastId);

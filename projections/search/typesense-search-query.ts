@@ -6,7 +6,7 @@
  * bounds, tag keys, facet order) are search-model.ts's, shared with the MiniSearch engine.
  */
 import { assertNever } from '../../domain/shared/event.ts';
-import { MAX_TAG_FACETS, tagKey, toHit, type SearchDoc } from './search-model.ts';
+import { MAX_TAG_FACETS, tagKeysOf, toHit, type SearchDoc } from './search-model.ts';
 import { type SearchFilters, type SearchSort, type TagFacet } from './search.port.ts';
 
 /**
@@ -53,7 +53,7 @@ export function searchFields(d: SearchDoc): Record<string, unknown> {
     ...(durationSeconds != null && { durationSeconds }),
     publishedAt: d.publishedAt ?? 0,
     ownerKey: exactKey(d.ownerId),
-    tagKeys: [...new Set(d.tags.map(tagKey).filter(Boolean))].map(exactKey),
+    tagKeys: tagKeysOf(d.tags).map(exactKey),
   };
 }
 

@@ -30,6 +30,7 @@
  * Adding the likes and users topics needed no rebuild: a store without a checkpoint on a topic
  * reads it from offset 0.
  */
+import { deepFreeze } from '../../domain/shared/deep-freeze.ts';
 import pino from 'pino';
 import { LRUCache } from 'lru-cache';
 import type { DomainEvent } from '../../domain/events.ts';
@@ -89,11 +90,6 @@ export const DETAIL_MEMO_ENTRIES = 1_024;
 
 interface VideoStats { views: number; commentCount: number; likes?: number }
 
-/** `value` and everything in it frozen (a memoised document is shared by every reader). */
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) for (const v of Object.values(Object.freeze(value))) deepFreeze(v);
-  return value;
-}
 
 /** The stored JSON `json` of `key`, parsed. @throws KeyValueStoreError STORE_CORRUPT when it is not JSON */
 const parseStored = <T>(key: string, json: string): T => parseStoredJson<T>('video-detail', key, json);
