@@ -29,7 +29,8 @@ export interface ChdbAnalyticsStoreOptions {
 /**
  * AnalyticsStore on chDB (ClickHouse in-process). Uses chDB's async API (queryBindAsync, insert),
  * which runs on the libuv pool instead of blocking the event loop; inserts are one
- * `INSERT … FORMAT JSONEachRow` per batch.
+ * `INSERT … FORMAT JSONEachRow` per batch into an in-memory Buffer table in front of the
+ * MergeTree table (analytics.sql.ts CREATE_BUFFER_TABLE: why, and why that is crash-safe).
  *
  * libchdb binds ONE data directory per process: open at most one store at a time; `close()`
  * waits (drainPending) until the directory is free for the next one.
@@ -45,6 +46,7 @@ export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions):
     await session.queryAsync(sql.createDatabase);
     await session.queryAsync(sql.createHeartbeatsTable);
     if (sql.addSessionStartedAtColumn) await session.queryAsync(sql.addSessionStartedAtColumn);
+    for (const statement of sql.buffer?.create ?? []) await session.queryAsync(statement);
   } catch (e) {
     session.close();
     await drainPending();
@@ -66,6 +68,12 @@ export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions):
       await session.insert({ table, values: Buffer.from(payload, 'utf8'), format: 'JSONEachRow' });
     },
     async close() {
+      try {
+        if (sql.buffer) await session.queryAsync(sql.buffer.flush);
+      } catch (e) {
+        // Nothing is lost: the checkpoint goes back with the unflushed rows (see CREATE_BUFFER_TABLE).
+        logger.warn({ err: e, database: sql.database }, 'chdb analytics store: buffer not flushed on close; its rows are re-applied from the log');
+      }
       session.close();
       await drainPending();
     },
@@ -105,7 +113,7 @@ export async function listChdbDatabases(path: string, prefix: string): Promise<s
 function analyticsSqlOrThrow(database: string, dialect?: AnalyticsDialect) {
   if (!isAnalyticsDatabaseName(database)) throw new AnalyticsStoreError('ANALYTICS_IO', `illegal chDB database name "${database}"`);
   try {
-    return analyticsSql(database, dialect);
+    return analyticsSql(database, dialect, { buffered: true });
   } catch (e) {
     throw new AnalyticsStoreError('ANALYTICS_IO', (e as Error).message, e);
   }

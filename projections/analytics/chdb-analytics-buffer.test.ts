@@ -1,0 +1,73 @@
+/**
+ * The chDB store's in-memory Buffer table (analytics.sql.ts CREATE_BUFFER_TABLE, issue 12): rows
+ * are visible as soon as they are inserted, and a process that dies before the buffer is flushed
+ * loses those rows TOGETHER with their checkpoint, so the projection re-applies them from the log
+ * and nothing is skipped. Each step runs in a child process, because libchdb binds one data
+ * directory per process and a kill -9 is the point.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const adapter = fileURLToPath(new URL('./chdb-analytics-store.adapter.ts', import.meta.url));
+const topics = fileURLToPath(new URL('../../schemas/topics.ts', import.meta.url));
+let dir: string | undefined;
+after(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+/**
+ * Runs `body` in a child process with `store` open on the data directory `path`; what it prints on
+ * its last line (JSON) is returned. `end` says how the child ends: `close` (flushes the buffer) or
+ * `kill` (SIGKILL itself, nothing flushed).
+ */
+async function inChild(path: string, body: string, end: 'close' | 'kill'): Promise<{ checkpoint: Record<string, number>; views: number; rows: number }> {
+  const script = join(dir!, `step-${Math.random().toString(36).slice(2)}.mts`);
+  await writeFile(script, `
+import { createChdbAnalyticsStore } from ${JSON.stringify(adapter)};
+import { TOPICS } from ${JSON.stringify(topics)};
+const store = await createChdbAnalyticsStore({ path: ${JSON.stringify(path)} });
+const T0 = Date.UTC(2026, 10, 24, 10, 0, 0);
+const rows = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({
+  video_id: 'v1', session_id: 's' + (from + i), viewer_id: '', watched_seconds: 30, video_duration_seconds: 60,
+  viewed_at: T0 + from + i, session_started_at: T0 - 60_000, topic: TOPICS.views, partition: 0, offset: from + i,
+}));
+${body}
+const checkpoint = Object.fromEntries(await store.checkpoint());
+const { views } = await store.videoAnalytics('v1');
+console.log(JSON.stringify({ checkpoint, views, rows: views }));
+${end === 'close' ? 'await store.close();' : "process.kill(process.pid, 'SIGKILL');"}
+`);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 120_000 });
+  if (end === 'close') assert.equal(r.status, 0, r.stderr);
+  else assert.equal(r.signal, 'SIGKILL', `the child should have killed itself: ${r.stderr}`);
+  const last = r.stdout.trim().split('\n').pop()!;
+  return JSON.parse(last) as { checkpoint: Record<string, number>; views: number; rows: number };
+}
+
+test('given rows in the analytics buffer, when the process is killed before a flush, then those rows and their checkpoint are gone together; rows flushed on close stay', async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sw-chdb-buffer-'));
+  const path = join(dir, 'analytics');
+  const key = 'streamwave.views:0';
+
+  // Given 100 rows inserted and the store closed (which flushes the buffer into the table).
+  const first = await inChild(path, 'await store.insertHeartbeats(rows(0, 100));', 'close');
+  assert.equal(first.checkpoint[key], 100);
+  assert.equal(first.views, 100, 'the buffered rows are visible before any flush');
+
+  // When 50 more rows are inserted (visible at once) and the process dies before a flush (the
+  // buffer flushes after 1 s at the earliest, and only with 100,000 rows gathered).
+  const second = await inChild(path, 'await store.insertHeartbeats(rows(100, 50));', 'kill');
+  assert.equal(second.checkpoint[key], 150);
+  assert.equal(second.views, 150);
+
+  // Then a restart sees the 100 flushed rows and a checkpoint of 100: the lost 50 are re-applied
+  // from the log, not skipped.
+  const third = await inChild(path, '', 'close');
+  assert.equal(third.checkpoint[key], 100);
+  assert.equal(third.views, 100);
+});
