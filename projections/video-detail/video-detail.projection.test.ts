@@ -276,6 +276,32 @@ describe('video-detail projection', () => {
     assert.equal((await m.queries.getVideo('v1'))!.views, 1, 'one session, one view');
   });
 
+  test('given heartbeats of signed sessions over many batches, when none has expired, then the expiry index is scanned once, and a heartbeat past the horizon still sweeps (issue 12)', async () => {
+    let expiryScans = 0;
+    let kv!: KeyValueStore;
+    const base = inMemoryStores();
+    const stores = {
+      ...base,
+      keyValue: async (...a: Parameters<typeof base.keyValue>) => {
+        const inner = await base.keyValue(...a);
+        kv = inner;
+        return { ...inner, scan: ((prefix, o) => { if (prefix.startsWith('view-session-expiry:')) expiryScans++; return inner.scan(prefix, o); }) as KeyValueStore['scan'] };
+      },
+    };
+    const hb = (sessionId: string, at: number): DomainEvent => ({
+      type: 'VideoViewed', data: { videoId: 'v1', sessionId, viewerId: null, watchedSeconds: 12, positionSeconds: 12, videoDurationSeconds: 60, viewedAt: at, sessionStartedAt: at - 30_000 },
+    });
+    const m = await driveReadModel('video-detail', { stores });
+    await m.apply(videoHistory('v1', 'o', T0));
+    for (let b = 0; b < 10; b++) await m.apply(Array.from({ length: 5 }, (_, i) => hb(`s${b}-${i}`, T0 + 1_000 * b + i)));
+    assert.equal(expiryScans, 1, 'the first heartbeat scans; the others know the oldest entry has not expired');
+    assert.equal((await m.queries.getVideo('v1'))!.views, 50);
+    const later = T0 - (T0 % EXPIRY_BUCKET_MS) + EXPIRY_BUCKET_MS + SESSION_STATE_HORIZON_MS;
+    await m.apply([hb('late-1', later), hb('late-2', later + 1)]);
+    const left = (await kv.scan('view-session:', { limit: 100 })).map((e) => e.key);
+    assert.deepEqual(left.sort(), ['view-session:v1:late-1', 'view-session:v1:late-2'], 'the 50 expired sessions were swept');
+  });
+
   test('given a signed session with an unsigned heartbeat in between, when it is seen again past the horizon, then it counts again as under layout 5', async () => {
     const hb = (at: number, watchedSeconds: number, sessionStartedAt: number | null): DomainEvent => ({
       type: 'VideoViewed', data: { videoId: 'v1', sessionId: 's1', viewerId: null, watchedSeconds, positionSeconds: watchedSeconds, videoDurationSeconds: 60, viewedAt: at, sessionStartedAt },

@@ -42,6 +42,7 @@ import { TOPICS } from '../../schemas/topics.ts';
 import { createKeyValueProjection, type KeyValueBatch } from '../stores/key-value-projection.ts';
 import { membershipIndex } from '../stores/membership-index.ts';
 import { countTrendingView, readTrending, removeFromTrending } from './trending.ts';
+import { sessionExpirySweep } from './session-expiry-sweep.ts';
 import { parseStoredJson, type KeyValueStore } from '../stores/key-value-store.port.ts';
 import type { VideoDetail, VideoDetailQueries, VideoRendition } from './video-detail.port.ts';
 
@@ -229,12 +230,13 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
           if (seen === undefined || bucketOf(seen) !== bucket) {
             if (seen !== undefined) tx.del(keys.viewSessionExpiry(d.videoId, bucketOf(seen), d.sessionId));
             tx.put(keys.viewSessionExpiry(d.videoId, bucket, d.sessionId), true);
+            sessions.noted(tx, d.videoId, bucket);
           }
         } else {
           // An unsigned heartbeat of a signed session keeps its lastSeen (layout 5 kept it under its own key).
           tx.put(sKey, stored?.lastSeen === undefined ? state : ({ ...state, lastSeen: stored.lastSeen } satisfies StoredSession));
         }
-        await sweepExpiredSessions(tx, d.videoId, d.sessionId, d.viewedAt);
+        await sessions.sweep(tx, d.videoId, d.sessionId, d.viewedAt);
         if (newView) {
           const stats = await getStats(tx, d.videoId);
           stats.views++;
@@ -257,38 +259,19 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
     }
   }
 
-  /** Per batch and video, the last expiry entry the sweeps of this batch have dealt with. */
-  const sweptIn = new WeakMap<KeyValueBatch, Map<string, string>>();
-
-  /**
-   * Drops up to SWEEP_LIMIT signed sessions of `videoId` whose expiry bucket ended at least
-   * SESSION_STATE_HORIZON_MS before `now` (event time, ms), oldest first. Reads the committed
-   * expiry index, re-checked through the batch (which sees this batch's own writes).
-   */
-  async function sweepExpiredSessions(tx: KeyValueBatch, videoId: string, currentSessionId: string, now: number): Promise<void> {
-    const prefix = keys.viewSessionExpiryPrefix(videoId);
-    const expired = (key: string): boolean => Number(key.slice(prefix.length, prefix.length + 15)) + EXPIRY_BUCKET_MS + SESSION_STATE_HORIZON_MS <= now;
-    // Entries this batch already dealt with are still in the committed index: the scan starts
-    // past them. Most heartbeats then find nothing expired, and the first entry alone says so (a
-    // full scan per heartbeat, re-reading the batch's own drops, was a third of a replay: issue 12).
-    let past = sweptIn.get(tx);
-    if (!past) sweptIn.set(tx, past = new Map());
-    const after = past.get(videoId);
-    const [oldest] = await store.scan(prefix, { limit: 1, after });
-    if (!oldest || !expired(oldest.key)) return;
-    let dropped = 0;
-    for (const { key } of await store.scan(prefix, { limit: 4 * SWEEP_LIMIT, after })) {
-      if (dropped >= SWEEP_LIMIT || !expired(key)) return; // ascending: the rest are younger
-      past.set(videoId, key); // dropped, or not to drop (the current session, seen again, already dropped)
-      const sessionId = decodeURIComponent(key.slice(prefix.length + 16));
-      if (sessionId === currentSessionId || !(await tx.get(key))) continue;
+  const sessions = sessionExpirySweep({
+    store,
+    limit: SWEEP_LIMIT,
+    prefixOf: keys.viewSessionExpiryPrefix,
+    expiryOfBucket: (bucket) => bucket + EXPIRY_BUCKET_MS + SESSION_STATE_HORIZON_MS,
+    async drop(tx, videoId, sessionId, key, now) {
       const seen = (await tx.get<StoredSession>(keys.viewSession(videoId, sessionId)))?.lastSeen;
-      if (seen !== undefined && seen + SESSION_STATE_HORIZON_MS > now) continue; // seen again in this batch
+      if (seen !== undefined && seen + SESSION_STATE_HORIZON_MS > now) return false; // seen again in this batch
       tx.del(key);
       tx.del(keys.viewSession(videoId, sessionId));
-      dropped++;
-    }
-  }
+      return true;
+    },
+  });
 
   async function updateVideo(tx: KeyValueBatch, videoId: string, at: number, mutate: (v: StoredVideo) => void): Promise<void> {
     const v = await tx.get<StoredVideo>(keys.video(videoId));
