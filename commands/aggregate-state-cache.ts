@@ -148,9 +148,11 @@ export function createAggregateStateCache(opts: AggregateStateCacheOptions): Agg
     return true;
   }
 
+  // Slots are made per event and per command: methods, not arrow functions in properties, which the
+  // loader's keep-names wrapper (esbuild's `__name`) would rename one by one (~1 µs each, issue 12).
   const live = (kind: AggregateKind, id: string) => ({
-    get: () => cached(kind, id),
-    set: (s: unknown) => replace(kind, id, cached(kind, id), s),
+    get() { return cached(kind, id); },
+    set(s: unknown) { replace(kind, id, cached(kind, id), s); },
   });
 
   async function decode(r: LogRecord, purpose: string): Promise<DomainEvent | undefined> {
@@ -302,12 +304,12 @@ export function createAggregateStateCache(opts: AggregateStateCacheOptions): Agg
     },
     overlay() {
       const scratch = new Map<string, unknown>();
-      const get = (kind: AggregateKind, id: string) => (scratch.has(refKey(kind, id)) ? scratch.get(refKey(kind, id)) : cached(kind, id));
-      const slot = (kind: AggregateKind, id: string) => ({ get: () => get(kind, id), set: (st: unknown) => { scratch.set(refKey(kind, id), st); } });
+      const reads = { get(kind: AggregateKind, id: string) { return scratch.has(refKey(kind, id)) ? scratch.get(refKey(kind, id)) : cached(kind, id); } };
+      const slots = { slot(kind: AggregateKind, id: string) { return { get() { return reads.get(kind, id); }, set(st: unknown) { scratch.set(refKey(kind, id), st); } }; } };
       return {
-        state: (kind, id) => composed(kind, id, get),
+        state(kind, id) { return composed(kind, id, reads.get); },
         evolve(events) {
-          for (const e of events) evolveInto(slot, TOPIC_OF[e.type], e);
+          for (const e of events) evolveInto(slots.slot, TOPIC_OF[e.type], e);
         },
       };
     },

@@ -60,7 +60,10 @@ async function startServerProcess(opts: { args: string[]; dataDir: string; port?
   const checkout = opts.checkout ?? root;
   const what = `streamwave ${opts.args.join(' ')}${checkout === root ? '' : ` (from ${checkout})`}`;
   const port = opts.port ?? (await freePort());
-  const child = spawn(process.execPath, ['--import', 'tsx', join(checkout, 'cli', 'main.ts'), ...opts.args], {
+  // STREAMWAVE_SERVER_NODE_ARGS: extra node flags for the server only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`
+  // to profile it under a benchmark (node refuses --cpu-prof in NODE_OPTIONS).
+  const nodeArgs = process.env.STREAMWAVE_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(checkout, 'cli', 'main.ts'), ...opts.args], {
     cwd: checkout,
     env: {
       ...process.env,
