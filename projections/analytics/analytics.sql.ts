@@ -238,8 +238,11 @@ ORDER BY (video_id, session_id, topic, partition, offset)${d.tableSettings}`;
 
 /**
  * An in-memory Buffer table in front of view_heartbeats (ClickHouse's Buffer engine): inserts
- * land in RAM and reach the table as one part once 1 s has passed with 100,000 rows and 10 MB
- * gathered, or at the latest after 5 s or at 1,000,000 rows or 100 MB. A MergeTree insert writes,
+ * land in RAM and reach the table as one part when the store flushes it (`buffer.flush`; the chDB
+ * store does so every 5 s while rows arrive, and on close), or on its own at 1,000,000 rows or
+ * 100 MB (inside the insert that reaches them); its time thresholds (a day) keep it from
+ * flushing in the background, which could hide rows from a concurrent query (see
+ * chdb-analytics-store.adapter.ts). A MergeTree insert writes,
  * fsyncs and later merges a new part: about 15 ms of CPU each, most of a heartbeat's analytics
  * cost at 5 inserts a second (issue 12); a buffer insert costs a fifth of that.
  * Crash safety holds because the checkpoint is read from the same rows (SELECT_CHECKPOINT through
@@ -252,7 +255,7 @@ ORDER BY (video_id, session_id, topic, partition, offset)${d.tableSettings}`;
  */
 const CREATE_BUFFER_TABLE = (database: string, buffer: string, table: string) => `
 CREATE TABLE ${buffer} AS ${table}
-ENGINE = Buffer(${database}, view_heartbeats, 1, 1, 5, 100000, 1000000, 10000000, 100000000)`;
+ENGINE = Buffer(${database}, view_heartbeats, 1, 86400, 86400, 1000000, 1000000, 100000000, 100000000)`;
 
 /** Checkpoint derived from the data: next offset per partition. */
 const SELECT_CHECKPOINT = (table: string) => `

@@ -25,12 +25,12 @@ after(async () => {
  * its last line (JSON) is returned. `end` says how the child ends: `close` (flushes the buffer) or
  * `kill` (SIGKILL itself, nothing flushed).
  */
-async function inChild(path: string, body: string, end: 'close' | 'kill'): Promise<{ checkpoint: Record<string, number>; views: number; rows: number }> {
+async function inChild(path: string, body: string, end: 'close' | 'kill', bufferFlushMs = 3_600_000): Promise<{ checkpoint: Record<string, number>; views: number; rows: number }> {
   const script = join(dir!, `step-${Math.random().toString(36).slice(2)}.mts`);
   await writeFile(script, `
 import { createChdbAnalyticsStore } from ${JSON.stringify(adapter)};
 import { TOPICS } from ${JSON.stringify(topics)};
-const store = await createChdbAnalyticsStore({ path: ${JSON.stringify(path)} });
+const store = await createChdbAnalyticsStore({ path: ${JSON.stringify(path)}, bufferFlushMs: ${bufferFlushMs} });
 const T0 = Date.UTC(2026, 10, 24, 10, 0, 0);
 const rows = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({
   video_id: 'v1', session_id: 's' + (from + i), viewer_id: '', watched_seconds: 30, video_duration_seconds: 60,
@@ -49,7 +49,7 @@ ${end === 'close' ? 'await store.close();' : "process.kill(process.pid, 'SIGKILL
   return JSON.parse(last) as { checkpoint: Record<string, number>; views: number; rows: number };
 }
 
-test('given rows in the analytics buffer, when the process is killed before a flush, then those rows and their checkpoint are gone together; rows flushed on close stay', async () => {
+test('given rows in the analytics buffer, when the process is killed before a flush, then those rows and their checkpoint are gone together; rows flushed on close or as they arrive stay', async () => {
   dir = await mkdtemp(join(tmpdir(), 'sw-chdb-buffer-'));
   const path = join(dir, 'analytics');
   const key = 'streamwave.views:0';
@@ -59,8 +59,9 @@ test('given rows in the analytics buffer, when the process is killed before a fl
   assert.equal(first.checkpoint[key], 100);
   assert.equal(first.views, 100, 'the buffered rows are visible before any flush');
 
-  // When 50 more rows are inserted (visible at once) and the process dies before a flush (the
-  // buffer flushes after 1 s at the earliest, and only with 100,000 rows gathered).
+  // When 50 more rows are inserted (visible at once) and the process dies before a flush (this
+  // store flushes only on close: bufferFlushMs of an hour; the buffer itself never does, below
+  // 1,000,000 rows).
   const second = await inChild(path, 'await store.insertHeartbeats(rows(100, 50));', 'kill');
   assert.equal(second.checkpoint[key], 150);
   assert.equal(second.views, 150);
@@ -70,4 +71,10 @@ test('given rows in the analytics buffer, when the process is killed before a fl
   const third = await inChild(path, '', 'close');
   assert.equal(third.checkpoint[key], 100);
   assert.equal(third.views, 100);
+
+  // And rows the store flushed as they arrived (bufferFlushMs 0: after every insert) survive a kill.
+  await inChild(path, 'await store.insertHeartbeats(rows(100, 10));', 'kill', 0);
+  const fourth = await inChild(path, '', 'close');
+  assert.equal(fourth.checkpoint[key], 110);
+  assert.equal(fourth.views, 110);
 });

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { Session, drainPending } from 'chdb';
 import pino from 'pino';
+import pLimit from 'p-limit';
 import type { AnalyticsStore } from './analytics-store.port.ts';
 import { AnalyticsStoreError } from './analytics-store.port.ts';
 import { ANALYTICS_DATABASE, analyticsSql, isAnalyticsDatabaseName, type AnalyticsDialect } from './analytics.sql.ts';
@@ -23,14 +24,28 @@ export interface ChdbAnalyticsStoreOptions {
    * was created with.
    */
   dialect?: AnalyticsDialect;
+  /**
+   * How often the Buffer table in front of the MergeTree table is flushed into it while rows
+   * arrive, ms (default ANALYTICS_BUFFER_FLUSH_MS). Rows not yet flushed are lost in a crash and
+   * re-applied from the log (see CREATE_BUFFER_TABLE); tests set a long one to keep rows unflushed.
+   */
+  bufferFlushMs?: number;
   logger?: pino.Logger;
 }
+
+/** Default `bufferFlushMs`: at most 5 s of heartbeats to re-apply after a crash, one part per 5 s. */
+export const ANALYTICS_BUFFER_FLUSH_MS = 5_000;
 
 /**
  * AnalyticsStore on chDB (ClickHouse in-process). Uses chDB's async API (queryBindAsync, insert),
  * which runs on the libuv pool instead of blocking the event loop; inserts are one
  * `INSERT … FORMAT JSONEachRow` per batch into an in-memory Buffer table in front of the
  * MergeTree table (analytics.sql.ts CREATE_BUFFER_TABLE: why, and why that is crash-safe).
+ * The store flushes the buffer itself (`OPTIMIZE TABLE`, every `bufferFlushMs` while rows arrive,
+ * and on close), and runs its statements one at a time: a flush running between a query's read of
+ * the table and its read of the buffer would hide the flushed rows from that query (ClickHouse's
+ * StorageBuffer snapshots the two at different moments), so the buffer's own thresholds are set
+ * never to flush in the background.
  *
  * libchdb binds ONE data directory per process: open at most one store at a time; `close()`
  * waits (drainPending) until the directory is free for the next one.
@@ -54,26 +69,48 @@ export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions):
   }
   logger.debug({ path: opts.path, database: sql.database }, 'chdb analytics store open');
 
+  const serial = pLimit(1);
+  const flushMs = opts.bufferFlushMs ?? ANALYTICS_BUFFER_FLUSH_MS;
+  let unflushedSince: number | undefined;
+  /** Flushes the buffer (inside `serial`); a failure keeps its rows buffered for the next try. */
+  const flush = async (): Promise<void> => {
+    if (!sql.buffer || unflushedSince === undefined) return;
+    try {
+      await session.queryAsync(sql.buffer.flush);
+      unflushedSince = undefined;
+    } catch (e) {
+      // Nothing is lost: the checkpoint goes back with the unflushed rows (see CREATE_BUFFER_TABLE).
+      logger.warn({ err: e, database: sql.database }, 'chdb analytics store: buffer flush failed; retried later, and its rows are re-applied from the log after a crash');
+    }
+  };
+  // Rows that stop arriving are flushed too (a timer that does not keep the process alive).
+  const timer = setInterval(() => {
+    if (unflushedSince !== undefined && Date.now() - unflushedSince >= flushMs) void serial(flush);
+  }, Math.min(flushMs, 1_000));
+  timer.unref();
+
   return sqlAnalyticsStore(sql, {
     name: 'chDB',
-    async rows<T>(query: string, queryParams?: ClickHouseParams) {
-      const r = queryParams
-        ? await session.queryBindAsync(query, queryParams, { format: 'JSONEachRow' })
-        : await session.queryAsync(query, { format: 'JSONEachRow' });
-      const text = r.text().trim();
-      return text ? text.split('\n').map((l) => JSON.parse(l) as T) : [];
+    rows<T>(query: string, queryParams?: ClickHouseParams) {
+      return serial(async () => {
+        const r = queryParams
+          ? await session.queryBindAsync(query, queryParams, { format: 'JSONEachRow' })
+          : await session.queryAsync(query, { format: 'JSONEachRow' });
+        const text = r.text().trim();
+        return text ? text.split('\n').map((l) => JSON.parse(l) as T) : [];
+      });
     },
-    async insert(table, rows) {
+    insert(table, rows) {
       const payload = rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
-      await session.insert({ table, values: Buffer.from(payload, 'utf8'), format: 'JSONEachRow' });
+      return serial(async () => {
+        await session.insert({ table, values: Buffer.from(payload, 'utf8'), format: 'JSONEachRow' });
+        unflushedSince ??= Date.now();
+        if (Date.now() - unflushedSince >= flushMs) await flush();
+      });
     },
     async close() {
-      try {
-        if (sql.buffer) await session.queryAsync(sql.buffer.flush);
-      } catch (e) {
-        // Nothing is lost: the checkpoint goes back with the unflushed rows (see CREATE_BUFFER_TABLE).
-        logger.warn({ err: e, database: sql.database }, 'chdb analytics store: buffer not flushed on close; its rows are re-applied from the log');
-      }
+      clearInterval(timer);
+      await serial(flush);
       session.close();
       await drainPending();
     },

@@ -16,8 +16,10 @@
  *   it need not, never the reverse. Another writer of the same store (a projector that owned the
  *   partition before a rebalance, in cluster mode) could add an older entry unseen, so a bound is
  *   trusted for HINT_TTL_MS of wall-clock time only; meanwhile such an entry only waits longer to
- *   be dropped: the heartbeat's own outcome never depends on sweep timing (the projection treats
- *   state past the horizon as gone whether or not it was dropped).
+ *   be dropped. A signed heartbeat's outcome never depends on sweep timing (the projection treats
+ *   state past the horizon as gone whether or not it was dropped); an unsigned heartbeat of a
+ *   signed session past the horizon (a client from before signed sessions) does, as it did before
+ *   this bound: in that case a bound gone stale after a rebalance can change whether it counts.
  * With a valid bound the sweeps drop exactly what they dropped before, at the same heartbeats.
  */
 import type { KeyValueStore } from '../stores/key-value-store.port.ts';
@@ -98,7 +100,7 @@ export function sessionExpirySweep(o: SessionExpirySweepOptions) {
       // two have expired, and a page of 128 parsed every value for nothing (issue 12).
       for (let examined = 0, first = true; examined < 4 * o.limit;) {
         const after = swept.after;
-        const page = await o.store.scan(prefix, { limit: first ? 1 : SCAN_PAGE, after });
+        const page = await o.store.scan(prefix, { limit: first ? 1 : Math.min(SCAN_PAGE, 4 * o.limit - examined), after });
         if (first && after === undefined) {
           if (hints.size >= MAX_HINTS && !hints.has(videoId)) hints.clear();
           // The committed oldest, and the entries this batch wrote so far (they are committed with it).

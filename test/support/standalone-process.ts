@@ -60,9 +60,11 @@ async function startServerProcess(opts: { args: string[]; dataDir: string; port?
   const checkout = opts.checkout ?? root;
   const what = `streamwave ${opts.args.join(' ')}${checkout === root ? '' : ` (from ${checkout})`}`;
   const port = opts.port ?? (await freePort());
-  // STREAMWAVE_SERVER_NODE_ARGS: extra node flags for the server only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`
-  // to profile it under a benchmark (node refuses --cpu-prof in NODE_OPTIONS).
-  const nodeArgs = process.env.STREAMWAVE_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  // STREAMWAVE_SERVER_NODE_ARGS: extra node flags for the servers started here only, split on
+  // whitespace (no quoting), e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile one under a
+  // benchmark (node refuses --cpu-prof in NODE_OPTIONS; the profile is written on a clean exit,
+  // so not after kill9()).
+  const nodeArgs = process.env.STREAMWAVE_SERVER_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(checkout, 'cli', 'main.ts'), ...opts.args], {
     cwd: checkout,
     env: {
