@@ -223,6 +223,70 @@ export function testAnalyticsStore(target: AnalyticsStoreTarget): void {
     assert.deepEqual(await store.videoAnalytics('big'), summariseHeartbeats(hbs));
   }));
 
+  describe('studio insights (issue 15): given five sessions of a 100 s video, one of unknown duration and one capped by view rule v2', () => {
+    // s1 (u1) watches half; s2 the whole video an hour later; s3 5 s (no view); s4 40 s of a video of
+    // unknown duration the next UTC day (still 24 Nov in New York); s5 (u1 again) claims 100 s ten
+    // seconds into its session: view rule v2 caps it at 2 × 10 s + 5 s slack = 25 s.
+    const at = (s: number) => T0 + s * 1000;
+    const nextDay = Date.UTC(2026, 10, 25, 3, 0, 0);
+    const script: Heartbeat[] = [
+      { sessionId: 's1', viewerId: 'u1', watchedSeconds: 10, videoDurationSeconds: 100, viewedAt: at(10) },
+      { sessionId: 's1', viewerId: 'u1', watchedSeconds: 50, videoDurationSeconds: 100, viewedAt: at(50) },
+      { sessionId: 's3', viewerId: 'u1', watchedSeconds: 5, videoDurationSeconds: 100, viewedAt: at(20) },
+      { sessionId: 's5', viewerId: 'u1', watchedSeconds: 100, videoDurationSeconds: 100, viewedAt: at(110), sessionStartedAt: at(100) },
+      { sessionId: 's2', viewerId: null, watchedSeconds: 100, videoDurationSeconds: 100, viewedAt: at(3700) },
+      { sessionId: 's4', viewerId: null, watchedSeconds: 40, videoDurationSeconds: 0, viewedAt: nextDay },
+    ];
+    const query = (interval: 'minute' | 'hour' | 'day', timeZone = 'UTC') => ({ now: at(55), interval, timeZone });
+    const given = async (fn: (store: AnalyticsStore) => Promise<void>) => withStore(async (store) => {
+      await store.insertHeartbeats(rowsOf('v', script, 0));
+      await store.insertHeartbeats(rowsOf('v', script.slice(0, 2), 0)); // redelivered: no change
+      await store.insertHeartbeats(rowsOf('other', script, script.length));
+      await fn(store);
+    });
+
+    test('then sessions, average view duration (watch time ÷ views) and the retention curve follow the effective watched seconds', () => given(async (store) => {
+      const got = await store.videoInsights('v', query('day'));
+      assert.equal(got.sessions, 5);
+      assert.equal(got.average_view_duration_seconds, (50 + 100 + 5 + 40 + 25) / 4);
+      assert.equal(got.retention.length, 101);
+      const share = (p: number) => (p <= 5 ? 1 : p <= 25 ? 3 / 4 : p <= 50 ? 2 / 4 : 1 / 4);
+      assert.deepEqual(got.retention, Array.from({ length: 101 }, (_, p) => ({ position_percent: p, share: share(p) })));
+    }));
+
+    test('then concurrent viewers are the sessions with a heartbeat in the 30 s up to now, and per minute over the day before now', () => given(async (store) => {
+      const got = await store.videoInsights('v', query('minute'));
+      assert.deepEqual(got.concurrent_viewers, { now: 1, window_seconds: 30, per_minute: [{ minute: '2026-11-24T10:00:00Z', viewers: 2 }] });
+      const later = await store.videoInsights('v', { ...query('minute'), now: at(3710) });
+      assert.deepEqual(later.concurrent_viewers.now, 1, 's2 alone at 11:01:40');
+      assert.deepEqual(later.concurrent_viewers.per_minute.map((m) => m.viewers), [2, 1, 1]);
+    }));
+
+    test('then views and unique viewers fall in the bucket each session first counted in, in the time zone asked for', () => given(async (store) => {
+      const points = async (interval: 'minute' | 'hour' | 'day', tz?: string) => (await store.videoInsights('v', query(interval, tz))).views_over_time.points;
+      assert.deepEqual(await points('day'), [
+        { start: '2026-11-24T00:00:00Z', views: 3, unique_viewers: 2 }, { start: '2026-11-25T00:00:00Z', views: 1, unique_viewers: 1 }]);
+      assert.deepEqual(await points('day', 'America/New_York'), [{ start: '2026-11-24T05:00:00Z', views: 4, unique_viewers: 3 }]);
+      assert.deepEqual(await points('hour'), [
+        { start: '2026-11-24T10:00:00Z', views: 2, unique_viewers: 1 }, { start: '2026-11-24T11:00:00Z', views: 1, unique_viewers: 1 },
+        { start: '2026-11-25T03:00:00Z', views: 1, unique_viewers: 1 }]);
+      assert.deepEqual(await points('hour', 'Asia/Kolkata'), [
+        { start: '2026-11-24T09:30:00Z', views: 2, unique_viewers: 1 }, { start: '2026-11-24T10:30:00Z', views: 1, unique_viewers: 1 },
+        { start: '2026-11-25T02:30:00Z', views: 1, unique_viewers: 1 }]);
+      assert.deepEqual((await points('minute', 'Asia/Kolkata')).map((p) => p.start), ['2026-11-24T10:00:00Z', '2026-11-24T10:01:00Z', '2026-11-24T11:01:00Z', '2026-11-25T03:00:00Z']);
+      const got = await store.videoInsights('v', query('day', 'America/New_York'));
+      assert.deepEqual([got.views_over_time.interval, got.views_over_time.time_zone], ['day', 'America/New_York']);
+    }));
+
+    test('then a video without heartbeats has zero figures and empty series', () => given(async (store) => {
+      assert.deepEqual(await store.videoInsights('none', query('hour', 'Europe/Paris')), {
+        sessions: 0, average_view_duration_seconds: 0, retention: [],
+        concurrent_viewers: { now: 0, window_seconds: 30, per_minute: [] },
+        views_over_time: { interval: 'hour', time_zone: 'Europe/Paris', points: [] },
+      });
+    }));
+  });
+
   test('a closed store refuses with ANALYTICS_CLOSED; closing twice is fine', async () => {
     const store = await target.open(freshDatabase());
     await store.close();

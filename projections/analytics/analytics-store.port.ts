@@ -1,5 +1,5 @@
 import type { OffsetMap } from '../../platform/log/event-log.port.ts';
-import type { VideoAnalytics } from './analytics.port.ts';
+import type { InsightsQuery, VideoAnalytics, VideoInsights } from './analytics.port.ts';
 
 /**
  * One consumed record of the views topic as stored in the analytics table: a VideoViewed
@@ -45,6 +45,8 @@ export interface AnalyticsStore {
   checkpoint(): Promise<OffsetMap>;
   /** Numbers under the view rule (v2, v1 for heartbeats without a session start; docs/view-rule.md). @throws AnalyticsStoreError `ANALYTICS_IO` */
   videoAnalytics(videoId: string): Promise<VideoAnalytics>;
+  /** The studio figures of one video (analytics.port.ts VideoInsights). @throws AnalyticsStoreError `ANALYTICS_IO` */
+  videoInsights(videoId: string, query: InsightsQuery): Promise<VideoInsights>;
   close(): Promise<void>;
 }
 

@@ -8,6 +8,53 @@ import type { ViewSummary } from '../../domain/view/view-rule.ts';
  */
 export type VideoAnalytics = ViewSummary;
 
+/** Bucket width of `views_over_time`. */
+export type AnalyticsInterval = 'minute' | 'hour' | 'day';
+export const ANALYTICS_INTERVALS: readonly AnalyticsInterval[] = ['minute', 'hour', 'day'];
+
+/** Seconds a session counts as concurrent after its last heartbeat (issue 15: "a heartbeat in the last 30 s"). */
+export const CONCURRENT_WINDOW_SECONDS = 30;
+/** How far back `concurrent_viewers.per_minute` reaches, seconds (a day of minutes). */
+export const CONCURRENT_HISTORY_SECONDS = 24 * 3600;
+
+/** What a video-insights query asks for. */
+export interface InsightsQuery {
+  /** The instant "now" is, ms since the Unix epoch (the gateway passes its clock). */
+  now: number;
+  /** Bucket width of views_over_time. */
+  interval: AnalyticsInterval;
+  /**
+   * IANA time zone (e.g. `Europe/Paris`) whose local hours and days the `hour` and `day` buckets
+   * follow; the gateway validates it. Minutes are the same instants in every zone.
+   */
+  timeZone: string;
+}
+
+/**
+ * The creator-studio figures of one video beside VideoAnalytics (issue 15), all from the
+ * heartbeats under the same view rule:
+ * - `sessions`: playback sessions that sent at least one heartbeat.
+ * - `average_view_duration_seconds`: watch time ÷ views, seconds (YouTube's definition; 0 without views).
+ * - `retention`: 101 points, `position_percent` 0…100: the share (0…1) of sessions of known video
+ *   duration whose effective watched seconds reached that percentage of the duration. Watched
+ *   seconds are cumulative play time, so a viewer who seeks is placed by how much they watched,
+ *   not where. Empty when no session has a known duration.
+ * - `concurrent_viewers`: `now`, sessions with a heartbeat in the CONCURRENT_WINDOW_SECONDS up to
+ *   `now`; `per_minute`, sessions with a heartbeat in each UTC minute of the last day (minutes
+ *   without any are left out), ascending.
+ * - `views_over_time`: views and unique viewers per bucket (the bucket a session first qualified
+ *   as a view in), `start` the bucket's first instant as ISO 8601 UTC, ascending.
+ */
+export interface VideoInsights {
+  sessions: number;
+  average_view_duration_seconds: number;
+  retention: { position_percent: number; share: number }[];
+  concurrent_viewers: { now: number; window_seconds: number; per_minute: { minute: string; viewers: number }[] };
+  views_over_time: { interval: AnalyticsInterval; time_zone: string; points: { start: string; views: number; unique_viewers: number }[] };
+}
+
 export interface AnalyticsQueries {
   videoAnalytics(videoId: string): Promise<VideoAnalytics>;
+  /** @throws AnalyticsStoreError `ANALYTICS_IO` */
+  videoInsights(videoId: string, query: InsightsQuery): Promise<VideoInsights>;
 }

@@ -79,7 +79,7 @@ export function createAnalyticsProjection(deps: AnalyticsProjectionDeps): Projec
     // ANALYTICS_FETCH_WAIT_MS to gather (each insert writes and fsyncs a new part).
     maxBatchSize: 10_000,
     fetchMaxWaitMs: ANALYTICS_FETCH_WAIT_MS,
-    queries: { videoAnalytics: (videoId) => store.videoAnalytics(videoId) },
+    queries: { videoAnalytics: (videoId) => store.videoAnalytics(videoId), videoInsights: (videoId, query) => store.videoInsights(videoId, query) },
     loadCheckpoint: () => store.checkpoint(),
     apply: applyBatch,
     close: () => store.close(),

@@ -15,6 +15,7 @@
  */
 import type { HeartbeatRow } from './analytics-store.port.ts';
 import { bindStatement, type BoundStatement, type ClickHouseBindMode } from './clickhouse-binding.ts';
+import type { AnalyticsInterval } from './analytics.port.ts';
 import { MAX_PLAYBACK_RATE, MIN_VIEW_SECONDS, SESSION_SLACK_SECONDS, WHOLE_VIDEO_TOLERANCE_SECONDS } from '../../domain/view/view-rule.ts';
 
 /** Database of the live analytics read model; replay instances use `streamwave_replay_<ts>`. */
@@ -66,6 +67,18 @@ export interface AnalyticsSql {
   selectVideoTotals: string;
   /** Params: video_id + VIEW_RULE_PARAMS (see videoParams). */
   selectViewsPerMinute: string;
+  /**
+   * Sessions per percentage of the duration reached (`reached` 0…100, -1 when the duration is
+   * unknown) with their views and watched seconds: the retention curve and the session totals
+   * (issue 15). Params: video_id + VIEW_RULE_PARAMS.
+   */
+  selectSessionReach: string;
+  /** Distinct sessions with a heartbeat in (since_ms, now_ms]. Params: video_id, since_ms, now_ms (Int64 ms). */
+  selectConcurrentNow: string;
+  /** Distinct sessions with a heartbeat per UTC minute in (since_ms, now_ms], as `minute_s` Unix seconds. Params as selectConcurrentNow. */
+  selectConcurrentPerMinute: string;
+  /** Views and unique viewers per bucket of the interval, `bucket_s` Unix seconds. Params: video_id + VIEW_RULE_PARAMS + time_zone (IANA). */
+  selectViewsOverTime: Record<AnalyticsInterval, string>;
   /** `statement` with `params` bound the way this dialect binds them (server-side or literals). @throws TypeError on a missing or ill-typed parameter */
   bind(statement: string, params?: Record<string, string | number>): BoundStatement;
   /**
@@ -113,6 +126,14 @@ ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS session_started_at Nullable(${d.ti
     selectCheckpoint: SELECT_CHECKPOINT(source),
     selectVideoTotals: SELECT_VIDEO_TOTALS(sessions),
     selectViewsPerMinute: SELECT_VIEWS_PER_MINUTE(d, sessions),
+    selectSessionReach: SELECT_SESSION_REACH(sessions),
+    selectConcurrentNow: SELECT_CONCURRENT(d, source, false),
+    selectConcurrentPerMinute: SELECT_CONCURRENT(d, source, true),
+    selectViewsOverTime: {
+      minute: SELECT_VIEWS_OVER_TIME(d.bucketSeconds('minute', 'counted_at'), sessions),
+      hour: SELECT_VIEWS_OVER_TIME(d.bucketSeconds('hour', 'counted_at'), sessions),
+      day: SELECT_VIEWS_OVER_TIME(d.bucketSeconds('day', 'counted_at'), sessions),
+    },
     bind: (statement, params = {}) => bindStatement(statement, params, d.bindMode),
     toJsonRow: (row) => toJsonRow(d, row),
   };
@@ -133,6 +154,8 @@ interface Dialect {
   epochMs(expr: string): string;
   /** SQL: Unix seconds of the UTC minute a timestamp falls in. */
   minuteSeconds(expr: string): string;
+  /** SQL: Unix seconds of the first instant of the bucket a timestamp falls in; hours and days in the `{time_zone:String}` parameter's zone. */
+  bucketSeconds(interval: AnalyticsInterval, expr: string): string;
   /** A timestamp (ms since the epoch, finite, in DateTime64's range) as JSONEachRow input. */
   encodeTimestamp(ms: number): string | number;
 }
@@ -147,6 +170,8 @@ const DIALECTS: Record<AnalyticsDialect, Dialect> = {
     addColumnIfNotExists: true,
     epochMs: (e) => `toUnixTimestamp64Milli(${e})`,
     minuteSeconds: (e) => `toUnixTimestamp(toStartOfMinute(${e}))`,
+    bucketSeconds: (interval, e) => (interval === 'minute' ? `toUnixTimestamp(toStartOfMinute(${e}))`
+      : `toUnixTimestamp(${interval === 'hour' ? 'toStartOfHour' : 'toStartOfDay'}(${e}, {time_zone:String}))`),
     // 'YYYY-MM-DD hh:mm:ss.sss' in UTC (the column's zone).
     encodeTimestamp: dateTime64Text,
   },
@@ -161,6 +186,9 @@ const DIALECTS: Record<AnalyticsDialect, Dialect> = {
     epochMs: (e) => e,
     // floor, not intDiv (which truncates towards zero), so times before 1970 agree with minuteIso.
     minuteSeconds: (e) => `toInt64(floor(${e} / 60000)) * 60`,
+    // Int64 ms → DateTime (whole seconds), then the zone's start of hour/day.
+    bucketSeconds: (interval, e) => (interval === 'minute' ? `toInt64(floor(${e} / 60000)) * 60`
+      : `toInt64(toUnixTimestamp(${interval === 'hour' ? 'toStartOfHour' : 'toStartOfDay'}(toDateTime(toInt64(floor(${e} / 1000))), {time_zone:String})))`),
     encodeTimestamp: (ms) => Math.trunc(ms),
   },
 };
@@ -287,10 +315,11 @@ SELECT
   max(watched) AS max_watched,
   countIf(qualifies) > 0 AS counted,
   minIf(viewed_at, qualifies) AS counted_at,
-  minIf(viewer_id, viewer_id != '') AS viewer
+  minIf(viewer_id, viewer_id != '') AS viewer,
+  max(video_duration_seconds) AS duration
 FROM (
   SELECT
-    session_id, viewer_id, viewed_at, watched,
+    session_id, viewer_id, viewed_at, watched, video_duration_seconds,
     watched > 0 AND watched >= if(
       video_duration_seconds > 0 AND video_duration_seconds < {min_view_seconds:Float64},
       greatest(0, video_duration_seconds - {whole_tolerance_seconds:Float64}),
@@ -326,3 +355,35 @@ FROM (${sessions})
 WHERE counted
 GROUP BY minute_s
 ORDER BY minute_s`;
+
+/**
+ * Per percentage of the duration a session's effective watched seconds reached (floored; -1 when
+ * the duration is unknown): sessions, views and watched seconds. The tiny epsilon keeps 0.29 × 100
+ * (28.999…) at 29.
+ */
+const SELECT_SESSION_REACH = (sessions: string) => `
+SELECT
+  if(duration > 0, toInt32(floor(least(1., max_watched / duration) * 100 + 0.000001)), toInt32(-1)) AS reached,
+  count() AS sessions,
+  countIf(counted) AS views,
+  sum(max_watched) AS watched_seconds
+FROM (${sessions})
+GROUP BY reached
+ORDER BY reached`;
+
+/** Distinct sessions with a heartbeat in (since_ms, now_ms], in total or per UTC minute. */
+const SELECT_CONCURRENT = (d: Dialect, table: string, perMinute: boolean) => `
+SELECT ${perMinute ? `${d.minuteSeconds('viewed_at')} AS minute_s, ` : ''}uniqExact(session_id) AS viewers
+FROM ${table}
+WHERE video_id = {video_id:String} AND ${d.epochMs('viewed_at')} > {since_ms:Int64} AND ${d.epochMs('viewed_at')} <= {now_ms:Int64}${perMinute ? `
+GROUP BY minute_s
+ORDER BY minute_s` : ''}`;
+
+/** Views and unique viewers (as SELECT_VIDEO_TOTALS counts them) per bucket of the instant a session first qualified. */
+const SELECT_VIEWS_OVER_TIME = (bucket: string, sessions: string) => `
+SELECT ${bucket} AS bucket_s, count() AS views,
+  uniqExact(if(viewer != '', concat('u:', viewer), concat('s:', session_id))) AS unique_viewers
+FROM (${sessions})
+WHERE counted
+GROUP BY bucket_s
+ORDER BY bucket_s`;

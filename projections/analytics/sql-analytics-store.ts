@@ -6,7 +6,7 @@
 import type { OffsetMap } from '../../platform/log/event-log.port.ts';
 import { tpKey } from '../../platform/log/event-log.port.ts';
 import { minuteIso } from '../../domain/view/view-rule.ts';
-import type { VideoAnalytics } from './analytics.port.ts';
+import { CONCURRENT_HISTORY_SECONDS, CONCURRENT_WINDOW_SECONDS, type InsightsQuery, type VideoAnalytics, type VideoInsights } from './analytics.port.ts';
 import { AnalyticsStoreError, type AnalyticsStore, type HeartbeatRow } from './analytics-store.port.ts';
 import { videoParams, type AnalyticsSql, type HeartbeatJsonRow } from './analytics.sql.ts';
 import type { ClickHouseParams } from './clickhouse-binding.ts';
@@ -82,10 +82,76 @@ export function sqlAnalyticsStore(sql: AnalyticsSql, engine: SqlEngine): Analyti
         return result;
       });
     },
+    videoInsights(videoId: string, query: InsightsQuery) {
+      return guard('query', async () => {
+        if (typeof videoId !== 'string') throw new AnalyticsStoreError('ANALYTICS_IO', `video id must be a string, got ${typeof videoId}`);
+        const now = Math.trunc(query.now);
+        const params = videoParams(videoId);
+        const reach = await rows<{ reached: number | string; sessions: number | string; views: number | string; watched_seconds: number | string }>(sql.selectSessionReach, params);
+        const window = (seconds: number) => ({ video_id: videoId, since_ms: now - seconds * 1000, now_ms: now });
+        const [current] = await rows<{ viewers: number | string }>(sql.selectConcurrentNow, window(CONCURRENT_WINDOW_SECONDS));
+        const perMinute = await rows<{ minute_s: number | string; viewers: number | string }>(sql.selectConcurrentPerMinute, window(CONCURRENT_HISTORY_SECONDS));
+        const buckets = await rows<{ bucket_s: number | string; views: number | string; unique_viewers: number | string }>(
+          sql.selectViewsOverTime[query.interval], { ...params, time_zone: query.timeZone });
+        return insightsOf(reach, Number(current?.viewers ?? 0), perMinute, buckets, query);
+      });
+    },
     async close() {
       if (closed) return;
       closed = true;
       await engine.close();
+    },
+  };
+}
+
+type Num = number | string;
+
+/** VideoInsights from the rows of the insight statements (UInt64 may arrive as strings). */
+function insightsOf(
+  reach: { reached: Num; sessions: Num; views: Num; watched_seconds: Num }[],
+  concurrentNow: number,
+  perMinute: { minute_s: Num; viewers: Num }[],
+  buckets: { bucket_s: Num; views: Num; unique_viewers: Num }[],
+  query: InsightsQuery,
+): VideoInsights {
+  let sessions = 0;
+  let views = 0;
+  let watched = 0;
+  /** sessionsReaching[p] = sessions of known duration whose reach is exactly p (0…100). */
+  const reachedExactly = new Array<number>(101).fill(0);
+  let known = 0;
+  for (const r of reach) {
+    const n = Number(r.sessions);
+    sessions += n;
+    views += Number(r.views);
+    watched += Number(r.watched_seconds);
+    const p = Number(r.reached);
+    if (p >= 0) {
+      reachedExactly[Math.min(100, p)]! += n;
+      known += n;
+    }
+  }
+  const retention: VideoInsights['retention'] = [];
+  if (known > 0) {
+    let atLeast = known;
+    for (let p = 0; p <= 100; p++) {
+      retention.push({ position_percent: p, share: atLeast / known });
+      atLeast -= reachedExactly[p]!;
+    }
+  }
+  return {
+    sessions,
+    average_view_duration_seconds: views > 0 ? watched / views : 0,
+    retention,
+    concurrent_viewers: {
+      now: concurrentNow,
+      window_seconds: CONCURRENT_WINDOW_SECONDS,
+      per_minute: perMinute.map((m) => ({ minute: minuteIso(Number(m.minute_s) * 1000), viewers: Number(m.viewers) })),
+    },
+    views_over_time: {
+      interval: query.interval,
+      time_zone: query.timeZone,
+      points: buckets.map((b) => ({ start: minuteIso(Number(b.bucket_s) * 1000), views: Number(b.views), unique_viewers: Number(b.unique_viewers) })),
     },
   };
 }

@@ -1,12 +1,25 @@
 import { Type } from '@fastify/type-provider-typebox';
+import { CONCURRENT_WINDOW_SECONDS } from '../../../projections/analytics/analytics.port.ts';
 import { withErrors } from '../../errors.ts';
 import { BEARER, VideoIdParams } from '../shared.ts';
 
+/** Longest IANA time zone name accepted (the longest in tzdata is 32 characters). */
+const MAX_TIME_ZONE_LENGTH = 64;
+
 export const videoAnalyticsSchema = {
   summary: 'Creator analytics of a video (owner only; view rule v2, docs/view-rule.md)',
+  description: 'The four original figures (views, unique_viewers, watch_time_seconds, views_per_minute) and, beside them, the studio figures of issue 15: '
+    + 'sessions, average view duration, the retention curve, concurrent viewers (live and per minute) and views over time in the `interval` and `time_zone` asked for.',
   tags: ['analytics'],
   security: BEARER,
   params: VideoIdParams,
+  querystring: Type.Object({
+    interval: Type.Optional(Type.Union([Type.Literal('minute'), Type.Literal('hour'), Type.Literal('day')], { default: 'hour', description: 'Bucket width of views_over_time.' })),
+    time_zone: Type.Optional(Type.String({
+      minLength: 1, maxLength: MAX_TIME_ZONE_LENGTH, default: 'UTC',
+      description: 'IANA time zone (e.g. `Europe/Paris`) whose local hours and days the buckets of views_over_time follow. Unknown zone → 400 VALIDATION_ERROR.',
+    })),
+  }, { additionalProperties: false }),
   response: withErrors({
     200: Type.Object({
       views: Type.Integer(),
@@ -16,6 +29,29 @@ export const videoAnalyticsSchema = {
         Type.Object({ minute: Type.String({ description: 'ISO 8601 UTC, minute precision, ascending.' }), views: Type.Integer() }),
       ),
       view_rule_version: Type.String({ description: 'The view rule the figures are counted under (v2; heartbeats recorded before it stay counted under v1).' }),
+      sessions: Type.Integer({ description: 'Playback sessions that sent at least one heartbeat.' }),
+      average_view_duration_seconds: Type.Number({ description: 'Watch time ÷ views, seconds (0 without views).' }),
+      retention: Type.Array(Type.Object({
+        position_percent: Type.Integer({ minimum: 0, maximum: 100 }),
+        share: Type.Number({ minimum: 0, maximum: 1, description: 'Share of sessions whose watched seconds reached position_percent of the duration.' }),
+      }), { description: '101 points (0 … 100 %) over the sessions of known duration; empty without any. Watched seconds are cumulative play time (view rule v2 caps them), so a viewer who seeks counts by how much they watched.' }),
+      concurrent_viewers: Type.Object({
+        now: Type.Integer({ description: `Sessions with a heartbeat in the last ${CONCURRENT_WINDOW_SECONDS} s.` }),
+        window_seconds: Type.Integer(),
+        per_minute: Type.Array(Type.Object({
+          minute: Type.String({ description: 'ISO 8601 UTC, minute precision, ascending; the last 24 h, minutes without heartbeats left out.' }),
+          viewers: Type.Integer({ description: 'Sessions with a heartbeat in that minute.' }),
+        })),
+      }),
+      views_over_time: Type.Object({
+        interval: Type.String(),
+        time_zone: Type.String({ description: 'The zone the buckets follow, as the server canonicalised it.' }),
+        points: Type.Array(Type.Object({
+          start: Type.String({ description: 'First instant of the bucket, ISO 8601 UTC (a day in Asia/Kolkata starts at 18:30Z), ascending.' }),
+          views: Type.Integer(),
+          unique_viewers: Type.Integer(),
+        })),
+      }),
     }),
   }),
 };

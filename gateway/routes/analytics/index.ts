@@ -1,29 +1,52 @@
 /**
  * Analytics resource (prefix `/api/v1/videos`):
- * - `GET /{id}/analytics` (auth, owner only → 403 NOT_OWNER) → views, unique viewers, watch time
- *   (seconds) and views per minute, from the analytics read model (ClickHouse / chDB), with the
- *   `view_rule_version` they are counted under (docs/view-rule.md).
+ * - `GET /{id}/analytics?interval=minute|hour|day&time_zone=IANA` (auth, owner only → 403
+ *   NOT_OWNER) → views, unique viewers, watch time (seconds) and views per minute, from the
+ *   analytics read model (ClickHouse / chDB), with the `view_rule_version` they are counted under
+ *   (docs/view-rule.md); beside them the studio figures (issue 15, analytics.port.ts
+ *   VideoInsights): sessions, average view duration, retention, concurrent viewers and views over
+ *   time. An unknown time zone → 400 VALIDATION_ERROR.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { VIEW_RULE_VERSION } from '../../../domain/view/view-rule.ts';
+import { Errors } from '../../errors.ts';
 import { requireUserId } from '../../plugins/auth.plugin.ts';
 import { assertOwner, loadVideo } from '../shared.ts';
 import { videoAnalyticsSchema } from './analytics.schemas.ts';
+
+/** An IANA name as tzdata spells them (`America/Argentina/Buenos_Aires`, `Etc/GMT+5`, `UTC`): no offsets, no paths. */
+const TIME_ZONE_NAME = /^[A-Za-z][A-Za-z0-9_+-]*(?:\/[A-Za-z0-9_+-]+){0,2}$/;
+
+/**
+ * The canonical spelling of IANA time zone `name` (`utc` → `UTC`), as ICU knows it.
+ * @throws Errors.ValidationError (400 VALIDATION_ERROR) when it is not a time zone name ICU knows
+ */
+export function canonicalTimeZone(name: string): string {
+  if (TIME_ZONE_NAME.test(name)) {
+    try {
+      return new Intl.DateTimeFormat('en-US', { timeZone: name }).resolvedOptions().timeZone;
+    } catch { /* RangeError: unknown zone; answered below */ }
+  }
+  throw new Errors.ValidationError(`querystring/time_zone must be an IANA time zone name such as Europe/Paris, got ${JSON.stringify(name)}`);
+}
 
 export const analyticsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { analytics } = fastify.gateway.readModels;
 
   fastify.get('/:id/analytics', { schema: videoAnalyticsSchema, onRequest: fastify.authenticate }, async (request) => {
     const userId = requireUserId(request);
+    const timeZone = canonicalTimeZone(request.query.time_zone ?? 'UTC');
     const video = await loadVideo(fastify, request.params.id);
     assertOwner(video, userId);
     const a = await analytics.videoAnalytics(video.videoId);
+    const insights = await analytics.videoInsights(video.videoId, { now: fastify.gateway.now(), interval: request.query.interval ?? 'hour', timeZone });
     return {
       views: a.views,
       unique_viewers: a.unique_viewers,
       watch_time_seconds: a.watch_time_seconds,
       views_per_minute: a.views_per_minute.map((m) => ({ minute: m.minute, views: m.views })),
       view_rule_version: VIEW_RULE_VERSION,
+      ...insights,
     };
   });
 };

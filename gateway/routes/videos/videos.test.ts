@@ -300,7 +300,8 @@ describe('views, analytics, history', () => {
     await t.world.settle();
     const res = await t.inject({ method: 'GET', url: `/api/v1/videos/${videoId}/analytics`, token: alice.token });
     assert.equal(res.statusCode, 200);
-    assert.deepEqual(res.json(), { ...(await t.world.readModels.analytics.videoAnalytics(videoId)), view_rule_version: 'v2' });
+    const { views, unique_viewers, watch_time_seconds, views_per_minute, view_rule_version } = res.json();
+    assert.deepEqual({ views, unique_viewers, watch_time_seconds, views_per_minute, view_rule_version }, { ...(await t.world.readModels.analytics.videoAnalytics(videoId)), view_rule_version: 'v2' });
     assert.equal(res.json().views, 2);
     assert.equal(res.json().unique_viewers, 2);
     assert.equal(res.json().watch_time_seconds, 20);
@@ -310,6 +311,34 @@ describe('views, analytics, history', () => {
     assert.equal(theirs.json().code, 'NOT_OWNER');
     const anon = await t.inject({ method: 'GET', url: `/api/v1/videos/${videoId}/analytics` });
     assert.equal(anon.statusCode, 401);
+  });
+
+  test('analytics studio figures (issue 15): retention, concurrent viewers and views over time in the time zone asked for; an unknown zone → 400', async () => {
+    // Given the two sessions above, each having watched the whole 10 s video at the gateway's clock.
+    const get = (query: string) => t.inject({ method: 'GET', url: `/api/v1/videos/${videoId}/analytics${query}`, token: alice.token });
+    const res = await get('?interval=day&time_zone=australia/adelaide');
+    assert.equal(res.statusCode, 200, res.body);
+    const body = res.json();
+    assert.equal(body.sessions, 2);
+    assert.equal(body.average_view_duration_seconds, body.watch_time_seconds / body.views);
+    assert.equal(body.retention.length, 101);
+    assert.deepEqual([body.retention[0], body.retention[100]], [{ position_percent: 0, share: 1 }, { position_percent: 100, share: 1 }], 'both watched it whole');
+    assert.equal(body.concurrent_viewers.now, 2, 'both sent a heartbeat at the current clock');
+    assert.equal(body.concurrent_viewers.window_seconds, 30);
+    assert.deepEqual(body.views_over_time.interval, 'day');
+    assert.deepEqual(body.views_over_time.time_zone, 'Australia/Adelaide', 'the zone comes back canonical');
+    const [point] = body.views_over_time.points;
+    assert.deepEqual([body.views_over_time.points.length, point.views, point.unique_viewers], [1, 2, 2]);
+    assert.equal(new Date(point.start).getUTCMinutes(), 30, 'an Adelaide day starts at 13:30Z (UTC+10:30 in summer)');
+    clock += 31_000;
+    assert.equal((await get('')).json().concurrent_viewers.now, 0, '31 s without heartbeats: nobody is watching now');
+    assert.equal((await get('')).json().views_over_time.interval, 'hour', 'default interval');
+    for (const bad of ['Mars/Olympus_Mons', '../../etc/passwd', '+05:30', 'UTC; DROP TABLE x']) {
+      const r = await get(`?time_zone=${encodeURIComponent(bad)}`);
+      assert.equal(r.statusCode, 400, bad);
+      assert.equal(r.json().code, 'VALIDATION_ERROR', bad);
+    }
+    assert.equal((await get('?interval=week')).statusCode, 400);
   });
 
   test("history lists the caller's watched videos only", async () => {
