@@ -12,7 +12,7 @@ import type { VideoCommand } from '../domain/video/video.commands.ts';
 
 describe('decider registry', () => {
   test('one entry per aggregate kind, each naming its own kind', () => {
-    assert.deepEqual(AGGREGATE_KINDS, ['user', 'video', 'comment', 'view', 'like', 'subscription']);
+    assert.deepEqual(AGGREGATE_KINDS, ['user', 'video', 'comment', 'view', 'like', 'subscription', 'playback']);
     for (const k of AGGREGATE_KINDS) assert.equal(AGGREGATES[k].kind, k);
   });
 
@@ -29,6 +29,7 @@ describe('decider registry', () => {
       view: ['VideoViewed'],
       like: ['VideoLiked', 'VideoUnliked'],
       subscription: ['ChannelSubscribed', 'ChannelUnsubscribed'],
+      playback: ['PlaybackStarted', 'RenditionSwitched', 'RebufferStarted', 'RebufferEnded', 'PlaybackFailed', 'PlaybackEnded'],
     };
     for (const k of AGGREGATE_KINDS) for (const t of decided[k]) assert.equal(TOPIC_OF[t], AGGREGATES[k].topic, t);
   });

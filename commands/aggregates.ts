@@ -19,18 +19,21 @@ import type { CommentCommand } from '../domain/comment/comment.commands.ts';
 import type { ViewCommand } from '../domain/view/view.commands.ts';
 import type { LikeCommand } from '../domain/like/like.commands.ts';
 import type { SubscriptionCommand } from '../domain/subscription/subscription.commands.ts';
+import type { PlaybackCommand } from '../domain/playback/playback.commands.ts';
 import type { UserEvent } from '../domain/user/user.events.ts';
 import type { VideoEvent } from '../domain/video/video.events.ts';
 import type { CommentEvent } from '../domain/comment/comment.events.ts';
 import type { ViewEvent } from '../domain/view/view.events.ts';
 import type { LikeEvent } from '../domain/like/like.events.ts';
 import type { SubscriptionEvent } from '../domain/subscription/subscription.events.ts';
+import type { PlaybackEvent } from '../domain/playback/playback.events.ts';
 import { userDecider, type UserState } from '../domain/user/user.decider.ts';
 import { videoDecider, type VideoState } from '../domain/video/video.decider.ts';
 import { commentDecider, type CommentThreadState } from '../domain/comment/comment.decider.ts';
 import { viewDecider } from '../domain/view/view.decider.ts';
 import { likeDecider, type VideoLikesState } from '../domain/like/like.decider.ts';
 import { subscriptionDecider, type ChannelSubscribersState } from '../domain/subscription/subscription.decider.ts';
+import { playbackDecider } from '../domain/playback/playback.decider.ts';
 import { TOPIC_OF, TOPICS, type EventTopic } from '../schemas/topics.ts';
 
 /**
@@ -44,9 +47,10 @@ export interface AggregateTypes {
   view: { state: VideoState; command: ViewCommand; event: ViewEvent; evolvedBy: VideoEvent | ViewEvent };
   like: { state: VideoLikesState; command: LikeCommand; event: LikeEvent; evolvedBy: VideoEvent | LikeEvent };
   subscription: { state: ChannelSubscribersState; command: SubscriptionCommand; event: SubscriptionEvent; evolvedBy: SubscriptionEvent };
+  playback: { state: VideoState; command: PlaybackCommand; event: PlaybackEvent; evolvedBy: VideoEvent | PlaybackEvent };
 }
 
-/** `user | video | comment | view | like | subscription`. */
+/** `user | video | comment | view | like | subscription | playback`. */
 export type AggregateKind = keyof AggregateTypes;
 /** The state a command of kind `K` is decided against (`UserState`, `VideoState`, `CommentThreadState`). */
 export type StateOf<K extends AggregateKind> = AggregateTypes[K]['state'];
@@ -210,6 +214,17 @@ export const AGGREGATES: { readonly [K in AggregateKind]: AggregateDefinition<K>
     topic: TOPIC_OF.ChannelSubscribed,
     // One subscription per user and channel; not the users' registry-wide lock (see the decider).
     concurrencyKey: (channelId) => `channel:${channelId}`,
+  },
+  playback: {
+    kind: 'playback',
+    decider: playbackDecider,
+    commandTypes: { RecordPlaybackEvents: true },
+    streamId: (c) => c.data.videoId,
+    // As `view`: playback events change no state; only the video's own topic is read to decide.
+    evolvesFrom: [TOPICS.videos],
+    borrows: { kind: 'video', into: (_own, video) => video },
+    topic: TOPIC_OF.PlaybackStarted,
+    concurrencyKey: null,
   },
 };
 

@@ -27,12 +27,13 @@ export function createUsernameDigest(secret: string): UsernameDigest {
 
 /**
  * The commands-topic key of a routed command, or null for a command that does not travel on the
- * topic (heartbeats: `RecordView`).
+ * topic (heartbeats, `RecordView`, and playback reports, `RecordPlaybackEvents`).
  */
 export function commandTopicKey(routed: RoutedCommand, usernameDigest: UsernameDigest): string | null {
   switch (routed.kind) {
     case 'user': return usernameDigest(routed.command.data.username);
-    case 'view': return null;
+    case 'view':
+    case 'playback': return null;
     default: return routed.streamId;
   }
 }

@@ -14,6 +14,7 @@ const EXPECTED: Record<CommandType, AggregateKind> = {
   UpdateVideoMetadata: 'video', DeleteVideo: 'video',
   PostComment: 'comment', DeleteComment: 'comment',
   RecordView: 'view',
+  RecordPlaybackEvents: 'playback',
   LikeVideo: 'like', UnlikeVideo: 'like',
   SubscribeToChannel: 'subscription', UnsubscribeFromChannel: 'subscription',
 };

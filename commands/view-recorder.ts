@@ -44,7 +44,7 @@ const NO_LOOKUPS = { userIdOfUsername: () => undefined, storageUsedBy: () => 0, 
 const MAYBE_STALE = new Set(['VIDEO_NOT_FOUND', 'VIDEO_NOT_PUBLISHED']);
 
 /**
- * See the file comment. `send` takes `RecordView` only.
+ * See the file comment. `send` takes `RecordView` and `RecordPlaybackEvents` only (playback reports, issue 15, are decided the same way).
  * @throws from `send`: DomainError `INVALID_COMMAND` for another command type; the view decider's
  *   DomainErrors (VIDEO_NOT_FOUND, VIDEO_DELETED, VIDEO_NOT_PUBLISHED, INVALID_VIEW); the log's error.
  */
@@ -85,7 +85,7 @@ export function createViewRecorder(opts: ViewRecorderOptions): ViewRecorder {
     async send(command): Promise<CommandResult> {
       await started;
       const routed = routeCommand(command);
-      if (routed.kind !== 'view') throw new DomainError('INVALID_COMMAND', `${command.type} is decided by the command processor, not here`, 'invalid');
+      if (routed.kind !== 'view' && routed.kind !== 'playback') throw new DomainError('INVALID_COMMAND', `${command.type} is decided by the command processor, not here`, 'invalid');
       let events;
       try {
         events = decideRouted(routed, cache, NO_LOOKUPS);

@@ -1,13 +1,15 @@
 import type { DomainCommand } from '../domain/commands.ts';
 import type { RecordView } from '../domain/view/view.commands.ts';
+import type { RecordPlaybackEvents } from '../domain/playback/playback.commands.ts';
 import type { RecordMetadata } from '../platform/log/event-log.port.ts';
 
 /**
- * The commands that travel on the commands topic (ADR 0006): every command but heartbeats.
- * `RecordView` changes no aggregate state; it is checked at the gateway and appended directly
- * (issue 10: heartbeat throughput must not pay a round trip through the commands topic).
+ * The commands that travel on the commands topic (ADR 0006): every command but heartbeats and
+ * playback reports. `RecordView` and `RecordPlaybackEvents` change no aggregate state; they are
+ * checked at the gateway and appended directly (issue 10: heartbeat throughput must not pay a
+ * round trip through the commands topic).
  */
-export type TopicCommand = Exclude<DomainCommand, RecordView>;
+export type TopicCommand = Exclude<DomainCommand, RecordView | RecordPlaybackEvents>;
 
 /** The command types of the commands topic. */
 export type TopicCommandType = TopicCommand['type'];

@@ -18,6 +18,8 @@ export const TOPICS = {
   views: 'streamwave.views',
   likes: 'streamwave.likes',
   subscriptions: 'streamwave.subscriptions',
+  /** Players' quality-of-experience events (issue 15), beside the heartbeats: only analytics reads them. */
+  playback: 'streamwave.playback',
 } as const;
 
 export type EventTopic = (typeof TOPICS)[keyof typeof TOPICS];
@@ -43,6 +45,12 @@ export const TOPIC_OF: Record<DomainEventType, EventTopic> = {
   VideoUnliked: TOPICS.likes,
   ChannelSubscribed: TOPICS.subscriptions,
   ChannelUnsubscribed: TOPICS.subscriptions,
+  PlaybackStarted: TOPICS.playback,
+  RenditionSwitched: TOPICS.playback,
+  RebufferStarted: TOPICS.playback,
+  RebufferEnded: TOPICS.playback,
+  PlaybackFailed: TOPICS.playback,
+  PlaybackEnded: TOPICS.playback,
 };
 
 /**

@@ -40,6 +40,8 @@ export const RATE_LIMIT_RULES = {
   'write.account': { key: 'account', max: 120, windowSeconds: 60, what: 'API writes and presigning per account' },
   'heartbeat.ip': { key: 'ip', max: 600, windowSeconds: 60, what: 'view heartbeats per address' },
   'heartbeat.session': { key: 'session', max: 30, windowSeconds: 60, what: 'view heartbeats per playback session' },
+  'playback.ip': { key: 'ip', max: 600, windowSeconds: 60, what: 'playback event reports per address' },
+  'playback.session': { key: 'session', max: 30, windowSeconds: 60, what: 'playback event reports per playback session' },
   'stream.ip': { key: 'ip', max: 300, windowSeconds: 60, what: 'playback sessions issued per address' },
   'search.ip': { key: 'ip', max: 300, windowSeconds: 60, what: 'searches per address' },
   'analytics.ip': { key: 'ip', max: 300, windowSeconds: 60, what: 'analytics queries per address' },
@@ -111,6 +113,7 @@ export function rulesOf(requestMethod: string, url: string): RateLimitRuleName[]
   if (method === 'POST' && url === '/api/v1/users') return ['register.ip'];
   if (method === 'POST' && url === '/api/v1/auth/token') return ['login.ip']; // + login.failures in the route
   if (method === 'POST' && url.endsWith('/views')) return ['heartbeat.ip', 'heartbeat.session'];
+  if (method === 'POST' && url.endsWith('/playback-events')) return ['playback.ip', 'playback.session'];
   if (method === 'GET' && url.endsWith('/stream')) return ['stream.ip'];
   if (method === 'GET' && url.startsWith('/api/v1/search')) return ['search.ip'];
   if (method === 'GET' && url.endsWith('/analytics')) return ['analytics.ip'];

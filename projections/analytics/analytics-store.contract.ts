@@ -18,6 +18,7 @@ import { caseHeartbeats, VIEW_RULE_CASES, VIEW_RULE_V2_CASES, type ViewRuleCase 
 import { summariseHeartbeats, type Heartbeat } from '../../domain/view/view-rule.ts';
 import { TOPICS } from '../../schemas/topics.ts';
 import type { AnalyticsStore, HeartbeatRow } from './analytics-store.port.ts';
+import type { PlaybackRow } from './playback.sql.ts';
 
 /** What the contract needs from an adapter. */
 export interface AnalyticsStoreTarget {
@@ -283,7 +284,48 @@ export function testAnalyticsStore(target: AnalyticsStoreTarget): void {
         sessions: 0, average_view_duration_seconds: 0, retention: [],
         concurrent_viewers: { now: 0, window_seconds: 30, per_minute: [] },
         views_over_time: { interval: 'hour', time_zone: 'Europe/Paris', points: [] },
+        startup_time_ms: { p50: null, p95: null, samples: 0 }, rebuffer_count: 0, rebuffer_seconds: 0, rebuffer_ratio: 0,
+        renditions_watched: [], playback_errors: { count: 0, by_code: [] },
       });
+    }));
+  });
+
+  describe('quality of experience (issue 15): given the playback events of three sessions beside their heartbeats', () => {
+    const PLAYBACK = TOPICS.playback;
+    let at = T0;
+    const ev = (session: string, type: string, extra: Partial<PlaybackRow> = {}): Omit<PlaybackRow, 'offset'> => ({
+      video_id: 'q', session_id: session, type, position_seconds: 1, startup_time_ms: null, rendition_height: null, rebuffer_ms: null, error_code: '',
+      at: (at += 1000), topic: PLAYBACK, partition: 1, ...extra,
+    });
+    const events = [
+      ev('a', 'PlaybackStarted', { startup_time_ms: 300, rendition_height: 720 }),
+      ev('a', 'RenditionSwitched', { rendition_height: 1080 }),
+      ev('a', 'RebufferStarted'), ev('a', 'RebufferEnded', { rebuffer_ms: 2000 }),
+      ev('b', 'PlaybackStarted', { startup_time_ms: 100, rendition_height: 720 }),
+      ev('b', 'PlaybackFailed', { error_code: 'fragLoadError' }), ev('b', 'PlaybackFailed', { error_code: 'fragLoadError' }),
+      ev('c', 'PlaybackStarted', { startup_time_ms: 900 }),
+      ev('c', 'RebufferStarted'), ev('c', 'RebufferEnded', { rebuffer_ms: 1000 }), ev('c', 'PlaybackFailed', { error_code: 'MEDIA_ERR_DECODE' }),
+      ev('c', 'PlaybackEnded'),
+      ev('other', 'PlaybackStarted', { video_id: 'elsewhere', startup_time_ms: 5, rendition_height: 240 }),
+    ].map((e, offset): PlaybackRow => ({ ...e, offset }));
+    // 27 s watched in all: the ratio is 3 s stalled ÷ (27 + 3).
+    const heartbeats: Heartbeat[] = [
+      { sessionId: 'a', viewerId: null, watchedSeconds: 20, videoDurationSeconds: 60, viewedAt: T0 + 20_000 },
+      { sessionId: 'c', viewerId: null, watchedSeconds: 7, videoDurationSeconds: 60, viewedAt: T0 + 20_000 },
+    ];
+
+    test('then startup p50/p95, rebuffers, the ratio, the renditions and the errors are counted once per event, whatever was redelivered', () => withStore(async (store) => {
+      await store.insertPlaybackEvents(events.slice(0, 6));
+      await store.insertPlaybackEvents(events.slice(3)); // 3..5 redelivered
+      await store.insertHeartbeats(rowsOf('q', heartbeats, 0));
+      await store.insertPlaybackEvents([{ ...events[0]!, offset: 100, video_id: '', session_id: '', type: '' }]); // a skip marker
+      const got = await store.videoInsights('q', { now: T0 + 60_000, interval: 'hour', timeZone: 'UTC' });
+      assert.deepEqual(got.startup_time_ms, { p50: 300, p95: 900, samples: 3 });
+      assert.deepEqual([got.rebuffer_count, got.rebuffer_seconds, got.rebuffer_ratio], [2, 3, 3 / 30]);
+      assert.deepEqual(got.renditions_watched, [{ height: 720, sessions: 2 }, { height: 1080, sessions: 1 }]);
+      assert.deepEqual(got.playback_errors, { count: 3, by_code: [{ code: 'fragLoadError', errors: 2, sessions: 1 }, { code: 'MEDIA_ERR_DECODE', errors: 1, sessions: 1 }] });
+      assert.deepEqual(await store.checkpoint(), new Map([[`${VIEWS}:0`, 2], [`${PLAYBACK}:1`, 101]]), 'both topics, each from its own table');
+      assert.deepEqual((await store.videoInsights('elsewhere', { now: T0, interval: 'hour', timeZone: 'UTC' })).renditions_watched, [{ height: 240, sessions: 1 }]);
     }));
   });
 

@@ -27,6 +27,29 @@ export interface HeartbeatRow {
   offset: number;
 }
 
+/** One consumed record of the playback topic as stored (see PlaybackEvent in domain/playback; playback.sql.ts stores it). */
+export interface PlaybackRow {
+  video_id: string;
+  session_id: string;
+  /** The event type (`PlaybackStarted`, …), or '' for a skip marker. */
+  type: string;
+  /** Seconds. */
+  position_seconds: number;
+  /** PlaybackStarted: ms from the play request to the first frame; else null. */
+  startup_time_ms: number | null;
+  /** PlaybackStarted / RenditionSwitched: pixels; else null. */
+  rendition_height: number | null;
+  /** RebufferEnded: ms stalled; else null. */
+  rebuffer_ms: number | null;
+  /** PlaybackFailed: the player's code; else ''. */
+  error_code: string;
+  /** When the gateway accepted it, ms since the Unix epoch. */
+  at: number;
+  topic: string;
+  partition: number;
+  offset: number;
+}
+
 /**
  * AnalyticsStore: raw heartbeats in a ClickHouse ReplacingMergeTree keyed by log position (chDB
  * in standalone mode, a ClickHouse server via @clickhouse/client in cluster mode; both run the
@@ -41,7 +64,13 @@ export interface AnalyticsStore {
    * @throws AnalyticsStoreError `ANALYTICS_IO`
    */
   insertHeartbeats(rows: HeartbeatRow[]): Promise<void>;
-  /** `topic:partition` → max(offset) + 1 over stored rows. */
+  /**
+   * Inserts records of the playback topic (issue 15) into the playback-events table, with ONE
+   * INSERT, under the same rules as insertHeartbeats (keyed by log position, re-inserts harmless).
+   * @throws AnalyticsStoreError `ANALYTICS_IO`
+   */
+  insertPlaybackEvents(rows: PlaybackRow[]): Promise<void>;
+  /** `topic:partition` → max(offset) + 1 over stored rows of both tables (heartbeats, playback events). */
   checkpoint(): Promise<OffsetMap>;
   /** Numbers under the view rule (v2, v1 for heartbeats without a session start; docs/view-rule.md). @throws AnalyticsStoreError `ANALYTICS_IO` */
   videoAnalytics(videoId: string): Promise<VideoAnalytics>;

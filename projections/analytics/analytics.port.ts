@@ -44,6 +44,12 @@ export interface InsightsQuery {
  *   without any are left out), ascending.
  * - `views_over_time`: views and unique viewers per bucket (the bucket a session first qualified
  *   as a view in), `start` the bucket's first instant as ISO 8601 UTC, ascending.
+ * From the players' playback events (topic `streamwave.playback`):
+ * - `startup_time_ms`: p50 and p95 (nearest rank) of the starts' startup times, ms; null without starts.
+ * - `rebuffer_count` (stalls begun), `rebuffer_seconds` (stalled time, seconds) and
+ *   `rebuffer_ratio` = stalled ÷ (watch time + stalled), 0…1 (Mux's "rebuffer percentage").
+ * - `renditions_watched`: per rendition height (pixels), the sessions that played it, ascending.
+ * - `playback_errors`: errors reported, and per code (most frequent first, at most 20).
  */
 export interface VideoInsights {
   sessions: number;
@@ -51,6 +57,12 @@ export interface VideoInsights {
   retention: { position_percent: number; share: number }[];
   concurrent_viewers: { now: number; window_seconds: number; per_minute: { minute: string; viewers: number }[] };
   views_over_time: { interval: AnalyticsInterval; time_zone: string; points: { start: string; views: number; unique_viewers: number }[] };
+  startup_time_ms: { p50: number | null; p95: number | null; samples: number };
+  rebuffer_count: number;
+  rebuffer_seconds: number;
+  rebuffer_ratio: number;
+  renditions_watched: { height: number; sessions: number }[];
+  playback_errors: { count: number; by_code: { code: string; errors: number; sessions: number }[] };
 }
 
 export interface AnalyticsQueries {

@@ -4,6 +4,8 @@ import { TOPICS } from '../../schemas/topics.ts';
 import type { ProjectionBatch, ProjectionNode } from '../../processors/runtime/topology.port.ts';
 import type { AnalyticsQueries } from './analytics.port.ts';
 import type { AnalyticsStore, HeartbeatRow } from './analytics-store.port.ts';
+import type { PlaybackRow } from './playback.sql.ts';
+import type { DomainEvent } from '../../domain/events.ts';
 
 /**
  * How long live heartbeats wait to form one analytics insert, ms. Without it a standalone server
@@ -14,6 +16,11 @@ import type { AnalyticsStore, HeartbeatRow } from './analytics-store.port.ts';
 export const ANALYTICS_FETCH_WAIT_MS = 200;
 
 export const ANALYTICS = 'analytics';
+
+/** The fields every playback event shares, as row columns. */
+const common = (d: { videoId: string; sessionId: string; positionSeconds: number; at: number }) => ({
+  video_id: d.videoId, session_id: d.sessionId, position_seconds: d.positionSeconds, at: d.at,
+});
 
 /** Purpose of the viewer pseudonyms (platform/keys/pseudonyms.ts): one purpose, one column. */
 export const ANALYTICS_VIEWER_PURPOSE = 'analytics.viewer';
@@ -29,7 +36,8 @@ export interface AnalyticsProjectionDeps {
 }
 
 /**
- * Creator analytics read model: every record of the views topic becomes one row (a heartbeat, or
+ * Creator analytics read model: every record of the playback topic (issue 15) becomes one row of
+ * the playback-events table, and every record of the views topic one row (a heartbeat, or
  * a skip marker with video_id '' for an undecodable record), inserted once per batch. The
  * checkpoint is the table's own max(offset)+1, so the insert IS the checkpoint commit. A viewer
  * is stored as a pseudonym, never as the user id (issue 13): unique viewers stay exact, and an
@@ -51,7 +59,40 @@ export function createAnalyticsProjection(deps: AnalyticsProjectionDeps): Projec
     return out;
   }
 
+  /** A record of the playback topic as its row (a skip marker, type '', when undecodable or unexpected). */
+  function playbackRowOf(record: ProjectionBatch['records'][number]['record'], event: DomainEvent | null | undefined): PlaybackRow {
+    const { topic, partition, offset } = record;
+    const row: PlaybackRow = {
+      video_id: '', session_id: '', type: '', position_seconds: 0, startup_time_ms: null, rendition_height: null, rebuffer_ms: null, error_code: '',
+      at: record.timestamp, topic, partition, offset,
+    };
+    switch (event?.type) {
+      case 'PlaybackStarted': return { ...row, ...common(event.data), type: event.type, startup_time_ms: event.data.startupTimeMs, rendition_height: event.data.renditionHeight };
+      case 'RenditionSwitched': return { ...row, ...common(event.data), type: event.type, rendition_height: event.data.renditionHeight };
+      case 'RebufferEnded': return { ...row, ...common(event.data), type: event.type, rebuffer_ms: event.data.rebufferMs };
+      case 'PlaybackFailed': return { ...row, ...common(event.data), type: event.type, error_code: event.data.errorCode };
+      case 'RebufferStarted':
+      case 'PlaybackEnded': return { ...row, ...common(event.data), type: event.type };
+      default:
+        if (event) logger.warn({ topic, partition, offset, type: event.type }, 'analytics: unexpected event type on the playback topic; stored as a skip marker');
+        return row;
+    }
+  }
+
   async function applyBatch(batch: ProjectionBatch): Promise<void> {
+    const playback: PlaybackRow[] = [];
+    const views = batch.records.filter(({ record, event }) => {
+      if (record.topic !== TOPICS.playback) return true;
+      playback.push(playbackRowOf(record, event));
+      return false;
+    });
+    // Two tables, two inserts: each holds its own topic's positions, so each insert is still the
+    // checkpoint commit of the records it carries.
+    if (playback.length) await store.insertPlaybackEvents(playback);
+    if (views.length) await applyHeartbeats({ ...batch, records: views });
+  }
+
+  async function applyHeartbeats(batch: ProjectionBatch): Promise<void> {
     const viewers = await viewersOf(batch);
     const rows: HeartbeatRow[] = batch.records.map(({ record, event }) => {
       const { topic, partition, offset } = record;
@@ -71,9 +112,9 @@ export function createAnalyticsProjection(deps: AnalyticsProjectionDeps): Projec
   return {
     kind: 'projection',
     name: ANALYTICS,
-    inputs: [TOPICS.views],
+    inputs: [TOPICS.views, TOPICS.playback],
     guarantee: 'effectively-once',
-    output: 'ClickHouse table view_heartbeats',
+    output: 'ClickHouse tables view_heartbeats and playback_events',
     // ClickHouse wants few large inserts (its docs: batches of at least 1,000 rows, ideally
     // 10,000-100,000); a replay or a backlog fills them, and live heartbeats wait up to
     // ANALYTICS_FETCH_WAIT_MS to gather (each insert writes and fsyncs a new part).

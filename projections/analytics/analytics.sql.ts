@@ -16,6 +16,13 @@
 import type { HeartbeatRow } from './analytics-store.port.ts';
 import { bindStatement, type BoundStatement, type ClickHouseBindMode } from './clickhouse-binding.ts';
 import type { AnalyticsInterval } from './analytics.port.ts';
+import { playbackSql, type PlaybackSql } from './playback.sql.ts';
+import {
+  assertPosition, clampTimestamp, DIALECTS, finite, MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, SELECT_CHECKPOINT,
+  type AnalyticsDialect, type Dialect, type HeartbeatJsonRow,
+} from './clickhouse-dialect.ts';
+
+export { ANALYTICS_DIALECTS, type AnalyticsDialect, type HeartbeatJsonRow } from './clickhouse-dialect.ts';
 import { MAX_PLAYBACK_RATE, MIN_VIEW_SECONDS, SESSION_SLACK_SECONDS, WHOLE_VIDEO_TOLERANCE_SECONDS } from '../../domain/view/view-rule.ts';
 
 /** Database of the live analytics read model; replay instances use `streamwave_replay_<ts>`. */
@@ -27,17 +34,6 @@ const DATABASE_NAME = /^[a-zA-Z_][a-zA-Z0-9_]{0,62}$/;
 /** True when `database` is a bare ClickHouse identifier `analyticsSql` accepts. */
 export const isAnalyticsDatabaseName = (database: string): boolean => DATABASE_NAME.test(database);
 
-/**
- * The SQL dialects of analyticsSql (see the module comment): `modern` for ClickHouse ≥ 23 (and
- * chDB), `compat-18` for ClickHouse 18.16 (probably 19–22 too; untested there).
- */
-export type AnalyticsDialect = 'modern' | 'compat-18';
-
-/** All dialects, for option validation and tests. */
-export const ANALYTICS_DIALECTS: readonly AnalyticsDialect[] = ['modern', 'compat-18'];
-
-/** One JSONEachRow input row of view_heartbeats in a dialect's column types. */
-export type HeartbeatJsonRow = Record<string, string | number | null>;
 
 /** The analytics statements of one database (every statement names `<database>.view_heartbeats`). */
 export interface AnalyticsSql {
@@ -79,6 +75,8 @@ export interface AnalyticsSql {
   selectConcurrentPerMinute: string;
   /** Views and unique viewers per bucket of the interval, `bucket_s` Unix seconds. Params: video_id + VIEW_RULE_PARAMS + time_zone (IANA). */
   selectViewsOverTime: Record<AnalyticsInterval, string>;
+  /** The playback-events table (issue 15, quality of experience) of this database. */
+  playback: PlaybackSql;
   /** `statement` with `params` bound the way this dialect binds them (server-side or literals). @throws TypeError on a missing or ill-typed parameter */
   bind(statement: string, params?: Record<string, string | number>): BoundStatement;
   /**
@@ -134,99 +132,17 @@ ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS session_started_at Nullable(${d.ti
       hour: SELECT_VIEWS_OVER_TIME(d.bucketSeconds('hour', 'counted_at'), sessions),
       day: SELECT_VIEWS_OVER_TIME(d.bucketSeconds('day', 'counted_at'), sessions),
     },
+    playback: playbackSql(d, database),
     bind: (statement, params = {}) => bindStatement(statement, params, d.bindMode),
     toJsonRow: (row) => toJsonRow(d, row),
   };
 }
 
-/** What differs between the dialects; everything else is shared text. */
-interface Dialect {
-  bindMode: ClickHouseBindMode;
-  /** Column type of a timestamp. */
-  timestamp: string;
-  /** Column type of the topic name. */
-  topic: string;
-  /** Trailing `SETTINGS …` of CREATE TABLE, or ''. */
-  tableSettings: string;
-  /** Whether `ALTER TABLE … ADD COLUMN IF NOT EXISTS` exists (not in 18.16). */
-  addColumnIfNotExists: boolean;
-  /** SQL: ms since the Unix epoch (Int64) of a timestamp column or expression. */
-  epochMs(expr: string): string;
-  /** SQL: Unix seconds of the UTC minute a timestamp falls in. */
-  minuteSeconds(expr: string): string;
-  /** SQL: Unix seconds of the first instant of the bucket a timestamp falls in; hours and days in the `{time_zone:String}` parameter's zone. */
-  bucketSeconds(interval: AnalyticsInterval, expr: string): string;
-  /** A timestamp (ms since the epoch, finite, in DateTime64's range) as JSONEachRow input. */
-  encodeTimestamp(ms: number): string | number;
-}
-
-const DIALECTS: Record<AnalyticsDialect, Dialect> = {
-  modern: {
-    bindMode: 'server',
-    timestamp: "DateTime64(3, 'UTC')",
-    topic: 'LowCardinality(String)',
-    // fsync settings make an acknowledged insert survive a machine crash, not just a process crash.
-    tableSettings: '\nSETTINGS fsync_after_insert = 1, fsync_part_directory = 1',
-    addColumnIfNotExists: true,
-    epochMs: (e) => `toUnixTimestamp64Milli(${e})`,
-    minuteSeconds: (e) => `toUnixTimestamp(toStartOfMinute(${e}))`,
-    bucketSeconds: (interval, e) => (interval === 'minute' ? `toUnixTimestamp(toStartOfMinute(${e}))`
-      : `toUnixTimestamp(${interval === 'hour' ? 'toStartOfHour' : 'toStartOfDay'}(${e}, {time_zone:String}))`),
-    // 'YYYY-MM-DD hh:mm:ss.sss' in UTC (the column's zone).
-    encodeTimestamp: dateTime64Text,
-  },
-  'compat-18': {
-    bindMode: 'literal',
-    timestamp: 'Int64',
-    // LowCardinality is experimental in 18.16 (allow_experimental_low_cardinality_type).
-    topic: 'String',
-    // 18.16's MergeTree has no fsync_after_insert / fsync_part_directory settings.
-    tableSettings: '',
-    addColumnIfNotExists: false,
-    epochMs: (e) => e,
-    // floor, not intDiv (which truncates towards zero), so times before 1970 agree with minuteIso.
-    minuteSeconds: (e) => `toInt64(floor(${e} / 60000)) * 60`,
-    // Int64 ms → DateTime (whole seconds), then the zone's start of hour/day.
-    bucketSeconds: (interval, e) => (interval === 'minute' ? `toInt64(floor(${e} / 60000)) * 60`
-      : `toInt64(toUnixTimestamp(${interval === 'hour' ? 'toStartOfHour' : 'toStartOfDay'}(toDateTime(toInt64(floor(${e} / 1000))), {time_zone:String})))`),
-    encodeTimestamp: (ms) => Math.trunc(ms),
-  },
-};
-
-/** Range of ClickHouse DateTime64 (1900-01-01 … 2299-12-31 UTC), ms; both dialects keep timestamps in it. */
-const MIN_TIMESTAMP_MS = Date.UTC(1900, 0, 1);
-const MAX_TIMESTAMP_MS = Date.UTC(2299, 11, 31, 23, 59, 59, 999);
-
-const finite = (n: number): number => (Number.isFinite(n) ? n : 0);
-const assertPosition = (name: string, v: number): void => {
-  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`heartbeat row ${name} must be a non-negative integer, got ${String(v)}`);
-};
-
-/** Seconds formatted by dateTime64Text (heartbeats of a batch share seconds; a row has two times), cleared past 256. */
-const secondTexts = new Map<number, string>();
-
-/**
- * `ms` (Unix time, ms, UTC) as ClickHouse DateTime64(3) text, `YYYY-MM-DD hh:mm:ss.mmm`: what
- * `toISOString()` gives without the `T` and `Z`, formatted once per second (issue 12: two dates
- * per heartbeat row were a fifth of an analytics insert).
- */
-function dateTime64Text(at: number): string {
-  const ms = Math.trunc(at); // as Date does (TimeClip)
-  const second = Math.floor(ms / 1000);
-  let text = secondTexts.get(second);
-  if (text === undefined) {
-    if (secondTexts.size >= 256) secondTexts.clear();
-    text = new Date(second * 1000).toISOString().slice(0, 19).replace('T', ' ');
-    secondTexts.set(second, text);
-  }
-  const millis = ms - second * 1000;
-  return `${text}.${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}`;
-}
 
 function toJsonRow(d: Dialect, r: HeartbeatRow): HeartbeatJsonRow {
   assertPosition('partition', r.partition);
   assertPosition('offset', r.offset);
-  const viewedAt = Math.min(MAX_TIMESTAMP_MS, Math.max(MIN_TIMESTAMP_MS, finite(r.viewed_at)));
+  const viewedAt = clampTimestamp(r.viewed_at);
   const started = r.session_started_at;
   const usableStart = typeof started === 'number' && Number.isFinite(started) && started >= MIN_TIMESTAMP_MS && started <= MAX_TIMESTAMP_MS;
   return {
@@ -285,11 +201,6 @@ const CREATE_BUFFER_TABLE = (database: string, buffer: string, table: string) =>
 CREATE TABLE ${buffer} AS ${table}
 ENGINE = Buffer(${database}, view_heartbeats, 1, 86400, 86400, 1000000, 1000000, 100000000, 100000000)`;
 
-/** Checkpoint derived from the data: next offset per partition. */
-const SELECT_CHECKPOINT = (table: string) => `
-SELECT topic, partition, max(offset) + 1 AS next_offset
-FROM ${table}
-GROUP BY topic, partition`;
 
 /** Parameters every view-rule query takes; values come from domain/view/view-rule.ts. */
 export const VIEW_RULE_PARAMS = {

@@ -79,6 +79,7 @@ export async function createClickHouseAnalyticsStore(opts: ClickHouseAnalyticsSt
     await client.command({ query: sql.createDatabase });
     await client.command({ query: sql.createHeartbeatsTable });
     if (sql.addSessionStartedAtColumn) await client.command({ query: sql.addSessionStartedAtColumn });
+    await client.command({ query: sql.playback.createTable });
   } catch (e) {
     await client.close().catch(() => {});
     throw ioError(`opening the analytics tables in ${database} at ${opts.url}`, e);

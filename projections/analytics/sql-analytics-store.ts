@@ -9,6 +9,7 @@ import { minuteIso } from '../../domain/view/view-rule.ts';
 import { CONCURRENT_HISTORY_SECONDS, CONCURRENT_WINDOW_SECONDS, type InsightsQuery, type VideoAnalytics, type VideoInsights } from './analytics.port.ts';
 import { AnalyticsStoreError, type AnalyticsStore, type HeartbeatRow } from './analytics-store.port.ts';
 import { videoParams, type AnalyticsSql, type HeartbeatJsonRow } from './analytics.sql.ts';
+import type { PlaybackRow } from './playback.sql.ts';
 import type { ClickHouseParams } from './clickhouse-binding.ts';
 
 /** How statements reach one ClickHouse engine. */
@@ -58,11 +59,19 @@ export function sqlAnalyticsStore(sql: AnalyticsSql, engine: SqlEngine): Analyti
         if (batch.length) await engine.insert(sql.heartbeatsTable, batch.map((r) => sql.toJsonRow(r)));
       });
     },
+    insertPlaybackEvents(batch: PlaybackRow[]) {
+      return guard('insert', async () => {
+        if (batch.length) await engine.insert(sql.playback.table, batch.map((r) => sql.playback.toJsonRow(r)));
+      });
+    },
     checkpoint() {
       return guard('checkpoint', async () => {
         const out: OffsetMap = new Map();
-        for (const r of await rows<{ topic: string; partition: number | string; next_offset: number | string }>(sql.selectCheckpoint)) {
-          out.set(tpKey(r.topic, Number(r.partition)), Number(r.next_offset));
+        // The two tables hold different topics, so their positions never overlap.
+        for (const statement of [sql.selectCheckpoint, sql.playback.selectCheckpoint]) {
+          for (const r of await rows<{ topic: string; partition: number | string; next_offset: number | string }>(statement)) {
+            out.set(tpKey(r.topic, Number(r.partition)), Number(r.next_offset));
+          }
         }
         return out;
       });
@@ -93,7 +102,27 @@ export function sqlAnalyticsStore(sql: AnalyticsSql, engine: SqlEngine): Analyti
         const perMinute = await rows<{ minute_s: number | string; viewers: number | string }>(sql.selectConcurrentPerMinute, window(CONCURRENT_HISTORY_SECONDS));
         const buckets = await rows<{ bucket_s: number | string; views: number | string; unique_viewers: number | string }>(
           sql.selectViewsOverTime[query.interval], { ...params, time_zone: query.timeZone });
-        return insightsOf(reach, Number(current?.viewers ?? 0), perMinute, buckets, query);
+        const video = { video_id: videoId };
+        const [startup] = await rows<{ p50: Num | null; p95: Num | null; samples: Num }>(sql.playback.selectStartup, video);
+        const [rebuffer] = await rows<{ rebuffers: Num; rebuffer_ms: Num | null }>(sql.playback.selectRebuffer, video);
+        const renditions = await rows<{ height: Num; sessions: Num }>(sql.playback.selectRenditions, video);
+        const errors = await rows<{ code: string; errors: Num; sessions: Num }>(sql.playback.selectErrors, video);
+        const base = insightsOf(reach, Number(current?.viewers ?? 0), perMinute, buckets, query);
+        const samples = Number(startup?.samples ?? 0);
+        const stalledSeconds = Number(rebuffer?.rebuffer_ms ?? 0) / 1000;
+        const watched = reach.reduce((sum, r) => sum + Number(r.watched_seconds), 0);
+        return {
+          ...base,
+          startup_time_ms: { p50: samples ? Number(startup!.p50) : null, p95: samples ? Number(startup!.p95) : null, samples },
+          rebuffer_count: Number(rebuffer?.rebuffers ?? 0),
+          rebuffer_seconds: stalledSeconds,
+          rebuffer_ratio: stalledSeconds > 0 ? stalledSeconds / (watched + stalledSeconds) : 0,
+          renditions_watched: renditions.map((r) => ({ height: Number(r.height), sessions: Number(r.sessions) })),
+          playback_errors: {
+            count: errors.reduce((n, e) => n + Number(e.errors), 0),
+            by_code: errors.slice(0, MAX_ERROR_CODES).map((e) => ({ code: e.code, errors: Number(e.errors), sessions: Number(e.sessions) })),
+          },
+        };
       });
     },
     async close() {
@@ -106,6 +135,12 @@ export function sqlAnalyticsStore(sql: AnalyticsSql, engine: SqlEngine): Analyti
 
 type Num = number | string;
 
+/** Most error codes `playback_errors.by_code` lists. */
+const MAX_ERROR_CODES = 20;
+
+/** The figures of VideoInsights that come from the heartbeats alone. */
+type HeartbeatInsights = Omit<VideoInsights, 'startup_time_ms' | 'rebuffer_count' | 'rebuffer_seconds' | 'rebuffer_ratio' | 'renditions_watched' | 'playback_errors'>;
+
 /** VideoInsights from the rows of the insight statements (UInt64 may arrive as strings). */
 function insightsOf(
   reach: { reached: Num; sessions: Num; views: Num; watched_seconds: Num }[],
@@ -113,7 +148,7 @@ function insightsOf(
   perMinute: { minute_s: Num; viewers: Num }[],
   buckets: { bucket_s: Num; views: Num; unique_viewers: Num }[],
   query: InsightsQuery,
-): VideoInsights {
+): HeartbeatInsights {
   let sessions = 0;
   let views = 0;
   let watched = 0;
@@ -131,7 +166,7 @@ function insightsOf(
       known += n;
     }
   }
-  const retention: VideoInsights['retention'] = [];
+  const retention: HeartbeatInsights['retention'] = [];
   if (known > 0) {
     let atLeast = known;
     for (let p = 0; p <= 100; p++) {

@@ -64,6 +64,12 @@ export function searchedVideoId(e: DomainEvent): string | undefined {
     case 'VideoUnliked':
     case 'ChannelSubscribed':
     case 'ChannelUnsubscribed':
+    case 'PlaybackStarted':
+    case 'RenditionSwitched':
+    case 'RebufferStarted':
+    case 'RebufferEnded':
+    case 'PlaybackFailed':
+    case 'PlaybackEnded':
       return undefined; // not searchable facts
     default:
       return assertNever(e);

@@ -253,6 +253,12 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
       case 'UserRegistered':
       case 'ChannelSubscribed':
       case 'ChannelUnsubscribed':
+      case 'PlaybackStarted':
+      case 'RenditionSwitched':
+      case 'RebufferStarted':
+      case 'RebufferEnded':
+      case 'PlaybackFailed':
+      case 'PlaybackEnded':
         return; // not an input (an erased user's videos are deleted one by one: VideoDeleted)
       default:
         return assertNever(e);

@@ -78,6 +78,12 @@ const SAMPLES: { [K in DomainEventType]: Extract<DomainEvent, { type: K }> } = {
   VideoUnliked: { type: 'VideoUnliked', data: { videoId: '01HXZ8R0000000000000000001', userId: '01HXZ8Q3J5V1QK2M7W9E4R6T8Y', unlikedAt: t0 + 150_000 } },
   ChannelSubscribed: { type: 'ChannelSubscribed', data: { channelId: '01HXZ8Q3J5V1QK2M7W9E4R6T8Y', subscriberId: '01HXZ8Q3J5V1QK2M7W9E4R6T8Z', subscribedAt: t0 + 160_000 } },
   ChannelUnsubscribed: { type: 'ChannelUnsubscribed', data: { channelId: '01HXZ8Q3J5V1QK2M7W9E4R6T8Y', subscriberId: '01HXZ8Q3J5V1QK2M7W9E4R6T8Z', unsubscribedAt: t0 + 170_000 } },
+  PlaybackStarted: { type: 'PlaybackStarted', data: { videoId: 'vid_1', sessionId: 'ps_1', positionSeconds: 0, at: t0 + 180_000, startupTimeMs: 412.5, renditionHeight: 720 } },
+  RenditionSwitched: { type: 'RenditionSwitched', data: { videoId: 'vid_1', sessionId: 'ps_1', positionSeconds: 12.5, at: t0 + 181_000, renditionHeight: 1080 } },
+  RebufferStarted: { type: 'RebufferStarted', data: { videoId: 'vid_1', sessionId: 'ps_1', positionSeconds: 30, at: t0 + 182_000 } },
+  RebufferEnded: { type: 'RebufferEnded', data: { videoId: 'vid_1', sessionId: 'ps_1', positionSeconds: 30, at: t0 + 183_000, rebufferMs: 1250 } },
+  PlaybackFailed: { type: 'PlaybackFailed', data: { videoId: 'vid_1', sessionId: 'ps_1', positionSeconds: 31, at: t0 + 184_000, errorCode: 'MEDIA_ERR_DECODE' } },
+  PlaybackEnded: { type: 'PlaybackEnded', data: { videoId: 'vid_1', sessionId: 'ps_1', positionSeconds: 60, at: t0 + 185_000 } },
 };
 
 async function setup(schemaDir?: string) {
@@ -154,7 +160,7 @@ describe('avro event codec', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sw-schemas-'));
     try {
       // v1 of CommentPosted had no parentId: write with it, then evolve the schema (as in the repo).
-      for (const agg of ['user', 'video', 'comment', 'view', 'like', 'subscription']) cpSync(join(SCHEMAS_DIR, agg), join(dir, agg), { recursive: true });
+      for (const agg of ['user', 'video', 'comment', 'view', 'like', 'subscription', 'playback']) cpSync(join(SCHEMAS_DIR, agg), join(dir, agg), { recursive: true });
       const file = join(dir, 'comment', 'CommentPosted.avsc');
       const current = readFileSync(file, 'utf8');
       const v1 = JSON.parse(current);

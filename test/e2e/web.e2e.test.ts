@@ -147,6 +147,38 @@ describe('the web app in Chromium (issue 14)', { skip: missing }, () => {
     assert.ok(views >= 1, `analytics views ${views}`);
   });
 
+  test('the studio (issue 15): the creator\'s videos, then the video\'s charts; retention, concurrent viewers and startup time change live while players report', async () => {
+    await a.goto(`${sw.url}/#/studio`);
+    await a.waitForSelector(`#studio-videos tr[data-id="${videoId}"]`);
+    await shot(a, 'studio-videos');
+    await a.click(`#studio-videos tr[data-id="${videoId}"] a[href^="#/studio/"]`);
+    await a.waitForSelector('#fig-views');
+    await a.waitForSelector('#chart-retention .uplot');
+    const before = await a.evaluate(() => ({ ...(document.querySelector('#fig-views')!.closest('div[data-views]') as HTMLElement).dataset }));
+    // Two more players watch 2 s of it (10 %: the curve moves whatever the earlier viewers watched),
+    // starting in 150 ms and stalling once: sent through the API, as a player does.
+    const owner = new StreamWaveClient(sw.url);
+    const sessions = await Promise.all([0, 1].map(async () => (await owner.request<{ session_id: string }>('GET', `/api/v1/videos/${videoId}/stream`, undefined, { auth: false })).session_id));
+    for (const session_id of sessions) {
+      await owner.request('POST', `/api/v1/videos/${videoId}/playback-events`, { session_id, events: [
+        { type: 'start', position_seconds: 0, startup_time_ms: 150, rendition_height: 360 },
+        { type: 'rebuffer_start', position_seconds: 4 }, { type: 'rebuffer_end', position_seconds: 4, rebuffer_ms: 500 },
+      ] }, { auth: false });
+      await owner.request('POST', `/api/v1/videos/${videoId}/views`, { session_id, watched_seconds: 2, position_seconds: 2 }, { auth: false });
+    }
+    // Pushed or re-read by the open page, never reloaded.
+    await a.waitForFunction((b) => {
+      const d = (document.querySelector('#fig-views')!.closest('div[data-views]') as HTMLElement).dataset;
+      return Number(d.sessions) === Number(b.sessions) + 2 && d.retention !== b.retention && Number(d.concurrent) >= 2 && Number(d.startupSamples) >= 2;
+    }, before, { timeout: 60_000, polling: 500 });
+    const after = await a.evaluate(() => ({ ...(document.querySelector('#fig-views')!.closest('div[data-views]') as HTMLElement).dataset }));
+    assert.ok(Number(after.concurrent) >= 2, `watching now: ${after.concurrent}`);
+    assert.equal(after.retentionPoints, '101');
+    assert.match(await a.textContent('#fig-rebuffer .value') ?? '', /%$/);
+    assert.ok((await a.$$('#renditions tr')).length >= 2, 'the 360p rendition is listed');
+    await shot(a, 'studio');
+  });
+
   test('a long upload starts playing while its ladder is still being encoded (progressive publishing)', async () => {
     const long = await makeClip(join(tmp, 'long.mp4'), { seconds: 120, width: 1280, height: 720, audio: true });
     const owner = new StreamWaveClient(sw.url, (await a.evaluate(() => localStorage.getItem('streamwave.token')))!);

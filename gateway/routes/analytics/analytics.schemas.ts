@@ -1,7 +1,7 @@
 import { Type } from '@fastify/type-provider-typebox';
 import { CONCURRENT_WINDOW_SECONDS } from '../../../projections/analytics/analytics.port.ts';
 import { withErrors } from '../../errors.ts';
-import { BEARER, VideoIdParams } from '../shared.ts';
+import { BEARER, NullableNumber, VideoIdParams } from '../shared.ts';
 
 /** Longest IANA time zone name accepted (the longest in tzdata is 32 characters). */
 const MAX_TIME_ZONE_LENGTH = 64;
@@ -51,6 +51,19 @@ export const videoAnalyticsSchema = {
           views: Type.Integer(),
           unique_viewers: Type.Integer(),
         })),
+      }),
+      startup_time_ms: Type.Object({
+        p50: NullableNumber, p95: NullableNumber, samples: Type.Integer({ description: 'Playback starts reported.' }),
+      }, { description: 'Startup time (play request to first frame) of the playback starts players reported, ms: median and 95th percentile by nearest rank; null without starts.' }),
+      rebuffer_count: Type.Integer({ description: 'Stalls begun (rebuffer_start reports).' }),
+      rebuffer_seconds: Type.Number({ description: 'Time stalled (rebuffer_end reports), seconds.' }),
+      rebuffer_ratio: Type.Number({ minimum: 0, maximum: 1, description: 'rebuffer_seconds ÷ (watch_time_seconds + rebuffer_seconds); 0 without stalls.' }),
+      renditions_watched: Type.Array(Type.Object({ height: Type.Integer({ description: 'Rendition height, pixels.' }), sessions: Type.Integer() }), {
+        description: 'Per rendition, the sessions that played it (starts and switches), ascending height.',
+      }),
+      playback_errors: Type.Object({
+        count: Type.Integer(),
+        by_code: Type.Array(Type.Object({ code: Type.String(), errors: Type.Integer(), sessions: Type.Integer() }), { description: 'Most frequent first, at most 20 codes.' }),
       }),
     }),
   }),

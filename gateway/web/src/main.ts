@@ -1,7 +1,8 @@
 /**
  * StreamWave's web app (issue 14): a hash router over the pages. Each page renders into `#app`
  * and returns a cleanup (closing its event stream, stopping its player) called on navigation.
- * Routes: `#/` home, `#/watch/{id}`, `#/search?q=`, `#/channel/{id}`, `#/upload`, `#/signin`.
+ * Routes: `#/` home, `#/watch/{id}`, `#/search?q=`, `#/channel/{id}`, `#/upload`, `#/signin`,
+ * `#/studio` and `#/studio/{id}` (the creator studio, issue 15).
  */
 import './style.css';
 import { esc, session, signOut, type Cleanup } from './api.ts';
@@ -9,6 +10,7 @@ import { authPage } from './pages/auth.ts';
 import { channelPage } from './pages/channel.ts';
 import { homePage } from './pages/home.ts';
 import { searchPage } from './pages/search.ts';
+import { studioPage } from './pages/studio.ts';
 import { uploadPage } from './pages/upload.ts';
 import { watchPage } from './pages/watch.ts';
 
@@ -21,7 +23,7 @@ let navigations = 0;
 function renderNav(): void {
   const s = session();
   document.getElementById('nav')!.innerHTML = s
-    ? `<a href="#/upload">Upload</a> <a href="#/channel/${encodeURIComponent(s.id)}" id="me">${esc(s.username)}</a> <button id="signout" type="button">Sign out</button>`
+    ? `<a href="#/upload">Upload</a> <a href="#/studio" id="studio-link">Studio</a> <a href="#/channel/${encodeURIComponent(s.id)}" id="me">${esc(s.username)}</a> <button id="signout" type="button">Sign out</button>`
     : '<a href="#/signin" id="signin-link">Sign in</a>';
   document.getElementById('signout')?.addEventListener('click', () => {
     signOut();
@@ -48,6 +50,7 @@ async function route(): Promise<void> {
       case 'search': done = await searchPage(page, new URLSearchParams(query)); break;
       case 'channel': done = await channelPage(page, parts[1]); break;
       case 'upload': done = await uploadPage(page); break;
+      case 'studio': done = await studioPage(page, parts[1]); break;
       case 'signin': done = await authPage(page, renderNav); break;
       default: page.innerHTML = '<p class="error">Page not found.</p>';
     }

@@ -1,5 +1,6 @@
 /**
- * Watch page: HLS playback with hls.js (adaptive bitrate, quality menu), heartbeats with the
+ * Watch page: HLS playback with hls.js (adaptive bitrate, quality menu), playback quality reports
+ * (playback-reporter.ts), heartbeats with the
  * playback session like any player (every 5 s of play), title, channel, live view and like
  * counts, like and subscribe, comments with replies that appear live (the video's Server-Sent
  * Events), and up next.
@@ -7,6 +8,7 @@
 import Hls from 'hls.js';
 import { api, card, esc, session, videoEvents, type VideoEvent } from '../api.ts';
 import type { Cleanup } from '../api.ts';
+import { reportPlayback } from '../playback-reporter.ts';
 
 const HEARTBEAT_SECONDS = 5;
 
@@ -136,6 +138,7 @@ export async function watchPage(app: HTMLElement, videoId: string): Promise<Clea
   let starting: Promise<void> | undefined;
   const startPlayer = () => (starting ??= start());
   const start = async () => {
+    const requestedAt = performance.now();
     const stream = await api('GET', `/api/v1/videos/${encodeURIComponent(videoId)}/stream`);
     if (stop.signal.aborted) return; // left while the session was being issued
     if (Hls.isSupported()) {
@@ -150,6 +153,7 @@ export async function watchPage(app: HTMLElement, videoId: string): Promise<Clea
     } else {
       player.src = stream.manifest_url; // native HLS (Safari)
     }
+    const qoe = reportPlayback(videoId, stream.session_id, player, hls, requestedAt);
     void player.play().catch(() => {});
     // Seconds actually played (not seeked), sent with the playhead every HEARTBEAT_SECONDS.
     let watched = 0;
@@ -160,6 +164,7 @@ export async function watchPage(app: HTMLElement, videoId: string): Promise<Clea
       last = player.currentTime;
     });
     const beat = () => {
+      qoe.flush();
       if (watched > 0) void api('POST', `/api/v1/videos/${encodeURIComponent(videoId)}/views`, { session_id: stream.session_id, watched_seconds: Math.floor(watched), position_seconds: Math.floor(player.currentTime) }).catch(() => {});
     };
     heartbeat = setInterval(beat, HEARTBEAT_SECONDS * 1000);

@@ -1,0 +1,151 @@
+/**
+ * Creator analytics freshness (issue 15): how long after the gateway accepts a view or a playback
+ * event the creator's numbers (`GET /api/v1/videos/{id}/analytics`) include it, under a sustained
+ * load of heartbeats and playback events, on a real standalone server (`streamwave start`, rate
+ * limits off, as `npm start` runs it).
+ *
+ *   npm run bench:freshness -- [--rate 1000] [--seconds 60] [--connections 16]
+ *
+ * Load: `--rate` events/s for `--seconds` s, half heartbeats (200 sessions) and half playback
+ * events (rebuffer start/end pairs), from `--connections` concurrent senders, paced to the rate.
+ * Probes, one every 100 ms on top: alternately a playback start of a fresh session (visible when
+ * `startup_time_ms.samples` counts it) and a heartbeat that makes a fresh session a view (visible
+ * when `views` counts it; each probe session was issued 3 s before, so view rule v2 lets 10 s
+ * count). The analytics are read every 50 ms; a probe's freshness is the time from its 202 to the
+ * first read that includes it (so it is at most 50 ms late). Prints p50/p95/p99/max per kind and
+ * the event rate achieved; goal p99 ≤ 1 s. A benchmark, not a test: exits 0 when it is missed.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { StreamWaveClient } from '../cli/client/streamwave-client.ts';
+import { uploadFile, waitForProcessing } from '../cli/client/upload-file.ts';
+import { startStandaloneProcess } from '../test/support/standalone-process.ts';
+import { makeClip } from '../test/support/make-media.ts';
+import { printResult, type BenchFigure } from './support/result.ts';
+
+const GOAL_MS = 1000;
+const PROBE_EVERY_MS = 100;
+const READ_EVERY_MS = 50;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const pct = (xs: number[], p: number) => {
+  if (!xs.length) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+};
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { rate: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '60' }, connections: { type: 'string', default: '16' } } });
+  const rate = Number(values.rate);
+  const seconds = Number(values.seconds);
+  const connections = Number(values.connections);
+  const dir = await mkdtemp(join(tmpdir(), 'sw-bench-fresh-'));
+  process.stderr.write('starting a standalone server…\n');
+  const server = await startStandaloneProcess({ dataDir: join(dir, 'data'), env: { STREAMWAVE_RATE_LIMITS: 'off' }, timeoutMs: 120_000 });
+  const figures: BenchFigure[] = [];
+  try {
+    const owner = new StreamWaveClient(server.url);
+    await owner.register('fresh', 'fresh@example.org', 'correct horse battery staple');
+    await owner.login('fresh', 'correct horse battery staple');
+    const clip = join(dir, 'clip.mp4');
+    await makeClip(clip, { seconds: 20, width: 320, height: 180, audio: false });
+    process.stderr.write('uploading and publishing a 20 s clip…\n');
+    const up = await uploadFile(owner, clip, { title: 'freshness', resumeFile: join(dir, 'resume.json') });
+    await waitForProcessing(owner, up.videoId, { intervalMs: 250, timeoutMs: 300_000 });
+    const videoId = up.videoId;
+    const anon = new StreamWaveClient(server.url);
+    const path = (what: string) => `/api/v1/videos/${videoId}/${what}`;
+    const session = async () => (await anon.request<{ session_id: string }>('GET', path('stream'))).session_id;
+    const load = await Promise.all(Array.from({ length: 200 }, session));
+    // Probe sessions for views, issued 3 s before they are used (view rule v2: 10 s watched needs 2.5 s).
+    const viewProbes: { id: string; at: number }[] = [];
+    let stopping = false;
+    const issuer = (async () => {
+      while (!stopping) { viewProbes.push({ id: await session(), at: performance.now() }); await sleep(PROBE_EVERY_MS * 2); }
+    })();
+    await sleep(3_500);
+
+    // --- the load: paced to `rate` events/s over `connections` senders
+    let sent = 0;
+    let failed = 0;
+    const started = performance.now();
+    const deadline = started + seconds * 1000;
+    const sender = async (c: number) => {
+      let n = c; // senders start at different sessions
+      while (performance.now() < deadline) {
+        const due = started + (sent / rate) * 1000;
+        if (due > performance.now()) { await sleep(due - performance.now()); continue; }
+        const s = load[n++ % load.length]!;
+        const heartbeat = n % 3 !== 0; // two requests in three: half the events are heartbeats
+        sent += heartbeat ? 1 : 2;
+        try {
+          if (heartbeat) await anon.request('POST', path('views'), { session_id: s, watched_seconds: 1, position_seconds: 1 });
+          else await anon.request('POST', path('playback-events'), { session_id: s, events: [{ type: 'rebuffer_start', position_seconds: 1 }, { type: 'rebuffer_end', position_seconds: 1, rebuffer_ms: 10 }] });
+        } catch { failed++; }
+      }
+    };
+
+    // --- probes and the reader
+    const pendingStarts: number[] = [];
+    const pendingViews: number[] = [];
+    const fresh = { playback: [] as number[], view: [] as number[] };
+    let baseSamples = -1;
+    let baseViews = -1;
+    const probe = async () => {
+      let k = 0;
+      while (performance.now() < deadline) {
+        await sleep(PROBE_EVERY_MS);
+        if (k++ % 2 === 0) {
+          const s = await session();
+          await anon.request('POST', path('playback-events'), { session_id: s, events: [{ type: 'start', position_seconds: 0, startup_time_ms: 100 }] });
+          pendingStarts.push(performance.now());
+        } else {
+          const p = viewProbes.find((v) => performance.now() - v.at >= 3_000);
+          if (!p) continue;
+          viewProbes.splice(viewProbes.indexOf(p), 1);
+          await anon.request('POST', path('views'), { session_id: p.id, watched_seconds: 10, position_seconds: 10 });
+          pendingViews.push(performance.now());
+        }
+      }
+    };
+    const reader = async () => {
+      let seenSamples = 0;
+      let seenViews = 0;
+      while (performance.now() < deadline + 10_000 && (performance.now() < deadline || pendingStarts.length > seenSamples || pendingViews.length > seenViews)) {
+        const a = await owner.request<{ views: number; startup_time_ms: { samples: number } }>('GET', path('analytics'));
+        const now = performance.now();
+        if (baseSamples < 0) { baseSamples = a.startup_time_ms.samples; baseViews = a.views; }
+        while (seenSamples < Math.min(pendingStarts.length, a.startup_time_ms.samples - baseSamples)) fresh.playback.push(now - pendingStarts[seenSamples++]!);
+        while (seenViews < Math.min(pendingViews.length, a.views - baseViews)) fresh.view.push(now - pendingViews[seenViews++]!);
+        await sleep(READ_EVERY_MS);
+      }
+    };
+    process.stderr.write(`load: ${rate} events/s for ${seconds} s over ${connections} senders, probes every ${PROBE_EVERY_MS} ms…\n`);
+    const progress = setInterval(() => process.stderr.write(`  ${((performance.now() - started) / 1000).toFixed(0)} s: ${sent} events sent, ${fresh.playback.length + fresh.view.length} probes seen\n`), 10_000);
+    const readerDone = reader();
+    await Promise.all([...Array.from({ length: connections }, (_, c) => sender(c)), probe()]);
+    const achieved = sent / ((performance.now() - started) / 1000);
+    clearInterval(progress);
+    await readerDone;
+    stopping = true;
+    await issuer;
+
+    console.log(`\nCreator analytics freshness (standalone; ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version})`);
+    console.log(`load: ${achieved.toFixed(0)} events/s achieved (asked ${rate}), ${failed} failed requests; analytics read every ${READ_EVERY_MS} ms`);
+    console.log('kind                 probes  p50 ms  p95 ms  p99 ms  max ms  goal p99 ≤ 1000 ms');
+    for (const [kind, xs] of Object.entries(fresh)) {
+      const p99 = pct(xs, 99);
+      console.log(`${kind.padEnd(20)} ${String(xs.length).padStart(6)}  ${pct(xs, 50).toFixed(0).padStart(6)}  ${pct(xs, 95).toFixed(0).padStart(6)}  ${p99.toFixed(0).padStart(6)}  ${Math.max(...xs).toFixed(0).padStart(6)}  ${p99 <= GOAL_MS ? 'met' : 'MISSED'}`);
+      figures.push({ name: `freshness p99, ${kind} event → creator analytics (at ${achieved.toFixed(0)} events/s)`, value: p99, unit: 'ms', goal: `≤ ${GOAL_MS} ms`, met: p99 <= GOAL_MS });
+    }
+    figures.push({ name: 'sustained event rate during the freshness run', value: achieved, unit: 'events/s', goal: `≥ ${rate} events/s`, met: achieved >= rate * 0.98 });
+  } finally {
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+  printResult({ bench: 'freshness', figures, notes: ['freshness: a probe is seen by the first analytics read (every 50 ms) that counts it'] });
+}
+
+await main();
