@@ -30,6 +30,7 @@ const BENCHES: { name: string; file: string; args: string[]; what: string }[] = 
   { name: 'replay', file: 'bench/replay.bench.ts', args: [], what: 'rebuilding each read model from offset 0' },
   { name: 'search', file: 'bench/search.bench.ts', args: [], what: 'search latency at 100,000 videos' },
   { name: 'transcode', file: 'bench/transcode.bench.ts', args: ['--runs', '1'], what: 'first playable and the ladder vs one plain ffmpeg command' },
+  { name: 'freshness', file: 'bench/freshness.bench.ts', args: [], what: 'view and playback events → creator analytics under 1,000 events/s (issue 15)' },
 ];
 
 const loads = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');

@@ -35,8 +35,8 @@ describe('the web app in Chromium (issue 14)', { skip: missing }, () => {
   let b: Page;
   let clip: string;
   let videoId: string;
-  const shot = async (page: Page, name: string) => {
-    await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: false });
+  const shot = async (page: Page, name: string, fullPage = false) => {
+    await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage });
   };
   const signUp = async (page: Page, username: string) => {
     await page.goto(`${sw.url}/#/signin`);
@@ -176,7 +176,7 @@ describe('the web app in Chromium (issue 14)', { skip: missing }, () => {
     assert.equal(after.retentionPoints, '101');
     assert.match(await a.textContent('#fig-rebuffer .value') ?? '', /%$/);
     assert.ok((await a.$$('#renditions tr')).length >= 2, 'the 360p rendition is listed');
-    await shot(a, 'studio');
+    await shot(a, 'studio', true);
   });
 
   test('a long upload starts playing while its ladder is still being encoded (progressive publishing)', async () => {

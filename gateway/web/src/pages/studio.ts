@@ -73,12 +73,19 @@ async function videosPage(app: HTMLElement): Promise<Cleanup> {
   return () => {};
 }
 
-/** A uPlot chart of one series over x (seconds for time axes, plain numbers otherwise). */
-function chart(el: HTMLElement, title: string, label: string, time: boolean, kind: 'line' | 'bars' = 'line'): { set(x: number[], y: number[]): void; destroy(): void } {
+/**
+ * A uPlot chart of one series over x (Unix seconds for time axes, plain numbers otherwise).
+ * `step()` is the x distance between two points (a bucket, s): a series of one point is shown
+ * over one step either side, not over uPlot's default of years.
+ */
+function chart(el: HTMLElement, title: string, label: string, time: boolean, step: () => number, kind: 'line' | 'bars' = 'line'): { set(x: number[], y: number[]): void; destroy(): void } {
   const width = () => Math.max(300, el.clientWidth || 600);
   const plot = new uPlot({
     title, width: width(), height: 220,
-    scales: { x: { time } },
+    scales: {
+      x: { time, range: (_u, min, max) => (min === max || min == null ? [(min ?? 0) - step(), (max ?? 0) + step()] : [min - step() / 2, max + step() / 2]) },
+      y: { range: (_u, _min, max) => [0, Math.max(1, max ?? 1) * 1.1] },
+    },
     axes: [{ stroke: '#aaa', grid: { stroke: '#2a2e36' } }, { stroke: '#aaa', grid: { stroke: '#2a2e36' } }],
     series: [{}, { label, stroke: '#3ea6ff', width: 2, fill: '#3ea6ff33', ...(kind === 'bars' && { paths: uPlot.paths.bars!({ size: [0.8, 40] }) }) }],
   }, [[], []], el);
@@ -103,10 +110,11 @@ async function videoAnalyticsPage(app: HTMLElement, videoId: string): Promise<Cl
       <div><h3>Renditions watched</h3><table class="studio-table" id="renditions"></table></div>
       <div><h3>Playback errors</h3><table class="studio-table" id="errors"></table></div>
     </section>`;
-  const views = chart(app.querySelector('#chart-views')!, 'Views', 'views', true, 'bars');
-  const concurrent = chart(app.querySelector('#chart-concurrent')!, 'Concurrent viewers (per minute)', 'viewers', true);
-  const retention = chart(app.querySelector('#chart-retention')!, 'Audience retention (% of sessions)', 'retained %', false);
   const interval = app.querySelector<HTMLSelectElement>('#interval')!;
+  const bucket = () => ({ minute: 60, hour: 3600, day: 86_400 })[interval.value as 'minute' | 'hour' | 'day'] ?? 3600;
+  const views = chart(app.querySelector('#chart-views')!, 'Views', 'views', true, bucket, 'bars');
+  const concurrent = chart(app.querySelector('#chart-concurrent')!, 'Concurrent viewers (per minute)', 'viewers', true, () => 60);
+  const retention = chart(app.querySelector('#chart-retention')!, 'Audience retention (% of sessions)', 'retained %', false, () => 1);
   const tz = app.querySelector<HTMLSelectElement>('#zone')!;
   const stop = new AbortController();
 
