@@ -24,7 +24,8 @@ describe('decider registry', () => {
     const decided: Record<AggregateKind, DomainEventType[]> = {
       user: ['UserRegistered'],
       video: ['UploadStarted', 'UploadCompleted', 'VideoProcessingStarted', 'VideoProcessingProgressed', 'RenditionEncoded', 'VideoPublished',
-        'VideoProcessingFailed', 'VideoProcessingCompleted', 'VideoMetadataUpdated', 'VideoDeleted'],
+        'VideoProcessingFailed', 'VideoProcessingCompleted', 'VideoMetadataUpdated', 'VideoDeleted',
+        'CaptionsPublished', 'CaptionsRemoved'],
       comment: ['CommentPosted'],
       view: ['VideoViewed'],
       like: ['VideoLiked', 'VideoUnliked'],

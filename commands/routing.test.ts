@@ -11,7 +11,7 @@ const EXPECTED: Record<CommandType, AggregateKind> = {
   RegisterUser: 'user', EraseUser: 'user',
   StartUpload: 'video', CompleteUpload: 'video', FailUpload: 'video', StartProcessing: 'video', ReportProcessingProgress: 'video',
   RecordRenditionEncoded: 'video', PublishVideo: 'video', FailProcessing: 'video', CompleteProcessing: 'video',
-  UpdateVideoMetadata: 'video', DeleteVideo: 'video',
+  UpdateVideoMetadata: 'video', DeleteVideo: 'video', PublishCaptions: 'video', RemoveCaptions: 'video',
   PostComment: 'comment', DeleteComment: 'comment',
   RecordView: 'view',
   RecordPlaybackEvents: 'playback',

@@ -38,6 +38,7 @@ import { uploadsRoutes } from './routes/uploads/index.ts';
 import { usersRoutes } from './routes/users/index.ts';
 import { userDataRoutes } from './routes/users/erasure.ts';
 import { videosRoutes } from './routes/videos/index.ts';
+import { captionsRoutes } from './routes/videos/captions.ts';
 import { viewsRoutes } from './routes/views/index.ts';
 
 // TypeBox's validator knows `format: email` etc. only once the ajv-formats checks are registered.
@@ -221,6 +222,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     await api.register(uploadsRoutes, { prefix: '/api/v1/uploads' });
     await api.register(discoveryRoutes, { prefix: '/api/v1/videos' });
     await api.register(videosRoutes, { prefix: '/api/v1/videos' });
+    await api.register(captionsRoutes, { prefix: '/api/v1/videos' });
     await api.register(commentsRoutes, { prefix: '/api/v1/videos' });
     await api.register(likesRoutes, { prefix: '/api/v1/videos' });
     await api.register(subscriptionsRoutes, { prefix: '/api/v1/users' });

@@ -52,6 +52,7 @@ export const Errors = {
   PayloadTooLarge: createError('PAYLOAD_TOO_LARGE', 'request body is too large', 413),
   UploadTooLarge: createError('UPLOAD_TOO_LARGE', 'declared size %s bytes exceeds the limit of %s bytes', 413),
   UnsupportedMediaType: createError('UNSUPPORTED_MEDIA_TYPE', '%s', 415),
+  InvalidLanguage: createError('INVALID_LANGUAGE', 'language %s is not a BCP 47 tag such as en or pt-BR', 400),
   /** A request body not received within the body timeout (issue 8, finding 9); the connection is closed. */
   RequestTimeout: createError('REQUEST_TIMEOUT', 'the request body was not received in time', 408),
   RateLimited: createError('RATE_LIMITED', 'rate limit exceeded, retry in %s', 429),

@@ -38,6 +38,8 @@ export const TOPIC_OF: Record<DomainEventType, EventTopic> = {
   VideoProcessingCompleted: TOPICS.videos,
   VideoMetadataUpdated: TOPICS.videos,
   VideoDeleted: TOPICS.videos,
+  CaptionsPublished: TOPICS.videos,
+  CaptionsRemoved: TOPICS.videos,
   CommentPosted: TOPICS.comments,
   CommentDeleted: TOPICS.comments,
   VideoViewed: TOPICS.views,

@@ -299,7 +299,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       registerTranscoderReadiness(readiness, nodes.node);
       transcoder = nodes.transcoder;
       const t = transcoder;
-      cleanup.push(() => t.stop(), () => nodes.chunkEncoder.stop());
+      cleanup.push(() => t.stop(), () => nodes.chunkEncoder.stop(), () => nodes.captionWriter.stop());
       lags.transcoder = () => totalLag(t);
       // Issue 8: the media collector runs with the transcoder (same object store), group streamwave.media-collector.
       const collector = await runProcessor(

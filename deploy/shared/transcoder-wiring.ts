@@ -1,8 +1,10 @@
 /**
- * The transcoder role's two processor nodes, as both composition roots run them: the transcoder
- * (group `streamwave.transcoder`, one job per UploadCompleted) and the chunk encoder (group
+ * The transcoder role's processor nodes, as both composition roots run them: the transcoder
+ * (group `streamwave.transcoder`, one job per UploadCompleted), the chunk encoder (group
  * `streamwave.transcoder-chunks`, the chunks of long sources: docs/adr/0008), with the chunk
- * topic, its task schema and the `submit` the transcoder's chunked jobs write tasks with.
+ * topic, its task schema and the `submit` the transcoder's chunked jobs write tasks with, and the
+ * caption writer (group `streamwave.caption-writer`: the master playlist's subtitles once
+ * processing completed; it runs where the transcoder runs because both write the master).
  */
 import type pino from 'pino';
 import type { Registry } from 'prom-client';
@@ -10,6 +12,7 @@ import type { CommandBus } from '../../commands/command-bus.port.ts';
 import type { EventLog } from '../../platform/log/event-log.port.ts';
 import type { ObjectStore } from '../../platform/object-store/object-store.port.ts';
 import { runProcessor, type ProcessorHandle } from '../../processors/runtime/processor.runtime.ts';
+import { buildCaptionWriter } from '../../processors/transcoder/captions.processor.ts';
 import { buildChunkEncoderProcessor } from '../../processors/transcoder/chunked/chunk-encoder.processor.ts';
 import type { ChunkingConfig } from '../../processors/transcoder/chunked/chunked-ladder.ts';
 import { resolveFfmpegBinaries } from '../../processors/transcoder/ffmpeg-binaries.ts';
@@ -42,6 +45,7 @@ export interface TranscoderNodes {
   node: TranscoderNode;
   transcoder: ProcessorHandle;
   chunkEncoder: ProcessorHandle;
+  captionWriter: ProcessorHandle;
 }
 
 /**
@@ -74,5 +78,11 @@ export async function startTranscoderNodes(w: TranscoderWiring): Promise<Transco
     await transcoder.stop();
     throw err;
   });
-  return { node, transcoder, chunkEncoder };
+  const captionWriter = await runProcessor(w.log, buildCaptionWriter({
+    codec: w.codec, objectStore: w.objectStore, logger: w.logger.child({ component: 'caption-writer' }),
+  }), runtimeOpts).catch(async (err: unknown) => {
+    await Promise.all([transcoder.stop(), chunkEncoder.stop()]);
+    throw err;
+  });
+  return { node, transcoder, chunkEncoder, captionWriter };
 }

@@ -99,7 +99,7 @@ export async function startStandalone(config: StreamWaveConfig, observe: Pick<Ga
 
   // The transcoder and the chunk encoder (docs/adr/0008); the node kept for its readiness()
   // (issue 8: /health/ready reports TRANSCODE_TIMED_OUT from it).
-  const { node: transcoderNode, transcoder, chunkEncoder } = await startTranscoderNodes({
+  const { node: transcoderNode, transcoder, chunkEncoder, captionWriter } = await startTranscoderNodes({
     config, log, codec, registryApi, commandBus, objectStore, workDir: dir('work'), topics: {},
     logger: logger.child({ role: 'transcoder' }), registry: metricsRegistry,
   });
@@ -173,6 +173,7 @@ export async function startStandalone(config: StreamWaveConfig, observe: Pick<Ga
             { name: 'upload-reaper', close: () => reaper.stop() },
             { name: 'transcoder', close: () => transcoder.stop() },
             { name: 'chunk-encoder', close: () => chunkEncoder.stop() },
+            { name: 'caption-writer', close: () => captionWriter.stop() },
             { name: 'media-collector', close: () => mediaCollector.stop() },
             { name: 'user-erasure', close: stopUserErasure },
             { name: 'live-events', close: () => liveEvents.stop() },

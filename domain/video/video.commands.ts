@@ -76,6 +76,17 @@ export type UpdateVideoMetadata = {
 /** The owner (`metadata.actorId`) deletes the video. */
 export type DeleteVideo = { type: 'DeleteVideo'; data: { videoId: string }; metadata: CommandMetadata };
 
+/**
+ * The owner (`metadata.actorId`) publishes captions: the WebVTT file, already validated and
+ * stored at `key` (domain/video/captions.ts), for the canonical BCP 47 tag `language`; `sizeBytes`: bytes.
+ */
+export type PublishCaptions = {
+  type: 'PublishCaptions'; data: { videoId: string; language: string; key: string; sizeBytes: number }; metadata: CommandMetadata;
+};
+
+/** The owner (`metadata.actorId`) removes the captions of `language` (canonical BCP 47 tag). */
+export type RemoveCaptions = { type: 'RemoveCaptions'; data: { videoId: string; language: string }; metadata: CommandMetadata };
+
 /** Every command handled by the video decider. Aggregate id: `data.videoId`. */
 export type VideoCommand =
   | StartUpload
@@ -88,4 +99,6 @@ export type VideoCommand =
   | FailProcessing
   | CompleteProcessing
   | UpdateVideoMetadata
-  | DeleteVideo;
+  | DeleteVideo
+  | PublishCaptions
+  | RemoveCaptions;

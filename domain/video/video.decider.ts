@@ -1,6 +1,8 @@
 import { assertNever, DomainError } from '../shared/event.ts';
 import type { Decider } from '../shared/decider.ts';
-import { charLength, isNonBlank, isNonNegativeFinite } from '../shared/validation.ts';
+import { isNonBlank, isNonNegativeFinite } from '../shared/validation.ts';
+import { normaliseVideoMetadata } from './video-metadata.ts';
+import { decideCaptions, evolveCaptions, type CaptionTrack } from './captions.decider.ts';
 import type { RenditionInfo, VideoEvent, VideoMetadataUpdated } from './video.events.ts';
 import type { VideoCommand } from './video.commands.ts';
 import { DEFAULT_VISIBILITY, isVideoVisibility, type VideoVisibility } from './video-visibility.ts';
@@ -43,6 +45,8 @@ export interface ExistingVideoState {
   readonly failure: { readonly code: string; readonly reason: string } | null;
   /** True once VideoProcessingCompleted: the ladder is final (some planned rungs may be omitted). */
   readonly completed: boolean;
+  /** Caption tracks, in language order (domain/video/captions.decider.ts); absent in states folded before captions: none. */
+  readonly captions?: readonly CaptionTrack[];
   /** Status before the video was deleted (for diagnostics), null while not deleted. */
   readonly statusBeforeDelete: Exclude<VideoStatus, 'deleted'> | null;
   /** Milliseconds since the Unix epoch. */
@@ -56,9 +60,6 @@ export type VideoState = { readonly status: 'absent' } | ExistingVideoState;
 
 export const initialVideoState: VideoState = { status: 'absent' };
 
-/** Limits of the video metadata: title 1..200 chars, description ≤ 5000, ≤ 20 tags of 1..50 chars. */
-const VIDEO_METADATA_LIMITS = { titleMax: 200, descriptionMax: 5000, tagsMax: 20, tagMax: 50 } as const;
-
 const invalid = (code: string, message: string) => new DomainError(code, message, 'invalid');
 const conflict = (code: string, message: string) => new DomainError(code, message, 'conflict');
 
@@ -71,50 +72,6 @@ export function requireLiveVideo(state: VideoState, videoId: string): ExistingVi
   if (state.status === 'absent') throw new DomainError('VIDEO_NOT_FOUND', `video ${videoId} not found`, 'not_found');
   if (state.status === 'deleted') throw new DomainError('VIDEO_DELETED', `video ${videoId} was deleted`, 'not_found');
   return state as ExistingVideoState & { status: Exclude<VideoStatus, 'deleted'> };
-}
-
-/**
- * Validates and normalises (trims) title, description and tags; absent fields stay absent.
- * @throws DomainError `INVALID_METADATA` (invalid) when a limit of VIDEO_METADATA_LIMITS is broken.
- */
-function normaliseVideoMetadata(m: { title?: unknown; description?: unknown; tags?: unknown }): {
-  title?: string; description?: string; tags?: string[];
-} {
-  const out: { title?: string; description?: string; tags?: string[] } = {};
-  if (m.title !== undefined) {
-    if (typeof m.title !== 'string') throw invalid('INVALID_METADATA', 'title must be a string');
-    const title = m.title.trim();
-    const n = charLength(title);
-    if (n < 1 || n > VIDEO_METADATA_LIMITS.titleMax) {
-      throw invalid('INVALID_METADATA', `title must be 1..${VIDEO_METADATA_LIMITS.titleMax} characters (got ${n})`);
-    }
-    out.title = title;
-  }
-  if (m.description !== undefined) {
-    if (typeof m.description !== 'string') throw invalid('INVALID_METADATA', 'description must be a string');
-    const description = m.description.trim();
-    const n = charLength(description);
-    if (n > VIDEO_METADATA_LIMITS.descriptionMax) {
-      throw invalid('INVALID_METADATA', `description must be at most ${VIDEO_METADATA_LIMITS.descriptionMax} characters (got ${n})`);
-    }
-    out.description = description;
-  }
-  if (m.tags !== undefined) {
-    if (!Array.isArray(m.tags)) throw invalid('INVALID_METADATA', 'tags must be an array of strings');
-    if (m.tags.length > VIDEO_METADATA_LIMITS.tagsMax) {
-      throw invalid('INVALID_METADATA', `at most ${VIDEO_METADATA_LIMITS.tagsMax} tags (got ${m.tags.length})`);
-    }
-    out.tags = m.tags.map((t: unknown) => {
-      if (typeof t !== 'string') throw invalid('INVALID_METADATA', 'each tag must be a string');
-      const tag = t.trim();
-      const n = charLength(tag);
-      if (n < 1 || n > VIDEO_METADATA_LIMITS.tagMax) {
-        throw invalid('INVALID_METADATA', `each tag must be 1..${VIDEO_METADATA_LIMITS.tagMax} characters (got ${n})`);
-      }
-      return tag;
-    });
-  }
-  return out;
 }
 
 const isPositiveSafeInteger = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) > 0;
@@ -138,6 +95,7 @@ const sameTags = (a: readonly string[], b: readonly string[]) => a.length === b.
  *    CompleteProcessing before the video is published);
  *  - `NO_RENDITION_ENCODED` (conflict): PublishVideo without `renditions` before any rendition is encoded (a
  *    published video must be playable; with `renditions`, the transcoder vouches that each has its first segments);
+ *  - PublishCaptions / RemoveCaptions: see domain/video/captions.decider.ts decideCaptions;
  *  - `NOT_OWNER` (forbidden): UpdateVideoMetadata/DeleteVideo by someone other than the owner (`metadata.actorId`);
  *  - `INVALID_METADATA`, `INVALID_VISIBILITY`, `INVALID_UPLOAD`, `INVALID_PROCESSING_PLAN`, `INVALID_PROGRESS`, `INVALID_RENDITION`,
  *    `INVALID_PUBLICATION`, `INVALID_FAILURE` (invalid): malformed command data;
@@ -323,6 +281,11 @@ function decideVideo(command: VideoCommand, state: VideoState): VideoEvent[] {
       };
       return [event];
     }
+    case 'PublishCaptions':
+    case 'RemoveCaptions': {
+      const v = requireLiveVideo(state, command.data.videoId);
+      return decideCaptions(command, { ...v, captions: v.captions ?? [] });
+    }
     case 'DeleteVideo': {
       const d = command.data;
       const v = requireLiveVideo(state, d.videoId);
@@ -384,6 +347,10 @@ export function evolveVideo(state: VideoState, event: VideoEvent): VideoState {
         updatedAt: d.updatedAt,
       };
     }
+    case 'CaptionsPublished':
+      return { ...state, captions: evolveCaptions(state.captions, event), updatedAt: event.data.publishedAt };
+    case 'CaptionsRemoved':
+      return { ...state, captions: evolveCaptions(state.captions, event), updatedAt: event.data.removedAt };
     case 'VideoDeleted':
       return { ...state, status: 'deleted', statusBeforeDelete: state.status, updatedAt: event.data.deletedAt };
     default:

@@ -136,6 +136,34 @@ export type VideoDeleted = Event<'VideoDeleted', {
   deletedAt: number;
 }>;
 
+/**
+ * The owner published the captions of one language (issue "Creators: a studio…"): the WebVTT file
+ * is at `key` (domain/video/captions.ts captionKeys.file); it replaces an earlier file of the
+ * language. The master playlist lists it as a subtitles rendition (RFC 8216 §4.3.4.1). Key: videoId.
+ */
+export type CaptionsPublished = Event<'CaptionsPublished', {
+  videoId: string;
+  /** Canonical BCP 47 tag (domain/video/captions.ts canonicalCaptionLanguage), e.g. `en-US`. */
+  language: string;
+  /** Object key of the WebVTT file. */
+  key: string;
+  /** Size of the file, bytes. */
+  sizeBytes: number;
+  /** The video's duration when published, seconds (the subtitle playlist's one segment spans it). */
+  durationSeconds: number;
+  publishedBy: string;
+  publishedAt: number;
+}>;
+
+/** The owner removed the captions of one language; the master playlist no longer lists them. Key: videoId. */
+export type CaptionsRemoved = Event<'CaptionsRemoved', {
+  videoId: string;
+  /** Canonical BCP 47 tag. */
+  language: string;
+  removedBy: string;
+  removedAt: number;
+}>;
+
 export type VideoEvent =
   | UploadStarted
   | UploadCompleted
@@ -146,4 +174,6 @@ export type VideoEvent =
   | VideoProcessingFailed
   | VideoProcessingCompleted
   | VideoMetadataUpdated
-  | VideoDeleted;
+  | VideoDeleted
+  | CaptionsPublished
+  | CaptionsRemoved;

@@ -2,6 +2,7 @@
 import { assertNever, type CommandMetadata } from '../shared/event.ts';
 import type { RenditionInfo, VideoEvent } from './video.events.ts';
 import type { VideoCommand } from './video.commands.ts';
+import { captionKeys } from './captions.ts';
 
 export const OWNER = 'user-owner';
 export const STRANGER = 'user-stranger';
@@ -15,6 +16,9 @@ export const LADDER: RenditionInfo[] = [rendition('240p', 240), rendition('360p'
 
 /** `actorId` null or absent: an anonymous command. */
 const meta = (now = T0, actorId?: string | null): CommandMetadata => (actorId == null ? { now } : { now, actorId });
+
+/** A caption file key of the video (captionKeys.file), `digest` 16 hex digits. */
+export const captionKey = (videoId: string, language: string, digest = '0123456789abcdef'): string => captionKeys.file(videoId, language, digest);
 
 type Data<T extends VideoCommand['type']> = Extract<VideoCommand, { type: T }>['data'];
 
@@ -46,6 +50,12 @@ export function videoCommands(videoId: string) {
       type: 'UpdateVideoMetadata', data: { videoId, ...data }, metadata: meta(T0 + 7, actorId),
     }),
     delete: (actorId: string | null = OWNER): VideoCommand => ({ type: 'DeleteVideo', data: { videoId }, metadata: meta(T0 + 8, actorId) }),
+    publishCaptions: (language = 'en', key = captionKey(videoId, language), sizeBytes = 120, actorId: string | null = OWNER): VideoCommand => ({
+      type: 'PublishCaptions', data: { videoId, language, key, sizeBytes }, metadata: meta(T0 + 10, actorId),
+    }),
+    removeCaptions: (language = 'en', actorId: string | null = OWNER): VideoCommand => ({
+      type: 'RemoveCaptions', data: { videoId, language }, metadata: meta(T0 + 11, actorId),
+    }),
   };
 }
 
@@ -73,6 +83,10 @@ export function videoEvents(videoId: string) {
     completed: (renditions: string[] = [LADDER[0].name], omitted: { name: string; reason: string }[] = []): VideoEvent => ({
       type: 'VideoProcessingCompleted', data: { videoId, renditions, omitted, completedAt: T0 + 9 },
     }),
+    captionsPublished: (language = 'en', key = captionKey(videoId, language), sizeBytes = 120): VideoEvent => ({
+      type: 'CaptionsPublished', data: { videoId, language, key, sizeBytes, durationSeconds: 12.5, publishedBy: OWNER, publishedAt: T0 + 10 },
+    }),
+    captionsRemoved: (language = 'en'): VideoEvent => ({ type: 'CaptionsRemoved', data: { videoId, language, removedBy: OWNER, removedAt: T0 + 11 } }),
     deleted: (): VideoEvent => ({ type: 'VideoDeleted', data: { videoId, deletedBy: OWNER, deletedAt: T0 + 8 } }),
   };
 }

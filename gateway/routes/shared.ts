@@ -83,6 +83,10 @@ export const VideoDetailJson = Type.Object({
   comment_count: Type.Integer(),
   like_count: Type.Integer({ description: 'Standing likes (one per user; issue 14).' }),
   thumbnail_url: NullableString,
+  captions: Type.Array(
+    Type.Object({ language: Type.String({ description: 'BCP 47 tag, canonical form (e.g. pt-BR).' }), url: Type.String({ description: 'The WebVTT file (signed when the media is not public).' }) }),
+    { description: 'Caption tracks in language order; the HLS master playlist lists them as subtitles.' },
+  ),
   created_at: Type.String({ format: 'date-time' }),
   published_at: NullableString,
 });
@@ -103,6 +107,7 @@ export function videoDetailJson(video: VideoDetail, fastify: FastifyInstance) {
     comment_count: video.commentCount,
     like_count: video.likeCount,
     thumbnail_url: video.thumbnailKey ? mediaUrlOf(fastify, video, video.thumbnailKey) : null,
+    captions: (video.captions ?? []).map((c) => ({ language: c.language, url: mediaUrlOf(fastify, video, c.key) })),
     created_at: iso(video.createdAt),
     published_at: isoOrNull(video.publishedAt),
   };

@@ -84,21 +84,43 @@ export function parseMasterPlaylist(text: string): MasterVariant[] {
 }
 
 /**
+ * A subtitles rendition of the master playlist (RFC 8216 §4.3.4.1 EXT-X-MEDIA, TYPE=SUBTITLES).
+ * `name` and `language` must not hold `"`, CR or LF (quoted-string, RFC 8216 §4.2).
+ */
+export interface SubtitleRendition {
+  /** Canonical BCP 47 tag (LANGUAGE). */
+  language: string;
+  /** Human-readable name shown in players' menus (NAME), unique in the group. */
+  name: string;
+  /** Subtitle media playlist URI relative to the master, e.g. `captions/en.m3u8`. */
+  uri: string;
+}
+
+/** GROUP-ID of the subtitles renditions; every EXT-X-STREAM-INF names it in SUBTITLES (RFC 8216 §4.3.4.2). */
+export const SUBTITLES_GROUP_ID = 'subs';
+
+/**
  * Writes the master playlist: `#EXTM3U`, `#EXT-X-VERSION:7`, `#EXT-X-INDEPENDENT-SEGMENTS`, then
- * one EXT-X-STREAM-INF + URI per variant, lowest first (by height, then bandwidth), which is
- * the order many players pick their start variant from.
+ * one EXT-X-MEDIA per subtitles rendition (language order; DEFAULT=NO, AUTOSELECT=YES: players pick
+ * one by the viewer's language but show none unasked), then one EXT-X-STREAM-INF + URI per variant,
+ * lowest first (by height, then bandwidth), which is the order many players pick their start
+ * variant from; with subtitles, each variant carries `SUBTITLES="subs"` (RFC 8216 §4.3.4.2).
  * @throws RangeError when there is no variant.
  */
-export function writeMasterPlaylist(variants: MasterVariant[]): string {
+export function writeMasterPlaylist(variants: MasterVariant[], subtitles: readonly SubtitleRendition[] = []): string {
   if (variants.length === 0) throw new RangeError('a master playlist needs at least one variant');
   const sorted = [...variants].sort((a, b) => a.height - b.height || a.bandwidth - b.bandwidth);
   const lines = ['#EXTM3U', '#EXT-X-VERSION:7', '#EXT-X-INDEPENDENT-SEGMENTS'];
+  for (const s of [...subtitles].sort((a, b) => (a.language < b.language ? -1 : a.language > b.language ? 1 : 0))) {
+    lines.push(`#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="${SUBTITLES_GROUP_ID}",NAME="${s.name}",LANGUAGE="${s.language}",DEFAULT=NO,AUTOSELECT=YES,URI="${s.uri}"`);
+  }
   for (const v of sorted) {
     const attrs = [`BANDWIDTH=${Math.round(v.bandwidth)}`];
     if (v.averageBandwidth !== undefined) attrs.push(`AVERAGE-BANDWIDTH=${Math.round(v.averageBandwidth)}`);
     attrs.push(`RESOLUTION=${v.width}x${v.height}`, `CODECS="${v.codecs}"`);
     // RFC 8216: FRAME-RATE is a decimal-floating-point rounded to 3 decimal places.
     if (v.frameRate !== undefined && v.frameRate > 0) attrs.push(`FRAME-RATE=${v.frameRate.toFixed(3)}`);
+    if (subtitles.length > 0) attrs.push(`SUBTITLES="${SUBTITLES_GROUP_ID}"`);
     lines.push(`#EXT-X-STREAM-INF:${attrs.join(',')}`, v.uri);
   }
   return `${lines.join('\n')}\n`;

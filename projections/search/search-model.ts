@@ -55,6 +55,8 @@ export function searchedVideoId(e: DomainEvent): string | undefined {
     case 'VideoProcessingProgressed':
     case 'RenditionEncoded':
     case 'VideoProcessingFailed':
+    case 'CaptionsPublished':
+    case 'CaptionsRemoved':
     case 'UserRegistered':
     case 'UserErased':
     case 'CommentPosted':

@@ -49,6 +49,11 @@ export interface VideoDetail {
   durationSeconds: number | null;
   masterPlaylistKey: string | null;
   thumbnailKey: string | null;
+  /**
+   * Caption tracks in language order: canonical BCP 47 `language`, object `key` of the WebVTT file
+   * (CaptionsPublished / CaptionsRemoved). Absent in documents from before captions: none.
+   */
+  captions?: { language: string; key: string }[];
   /** View counter (view rule v2, v1 for heartbeats recorded before it; domain/view/view-rule.ts). */
   views: number;
   commentCount: number;

@@ -37,6 +37,22 @@ describe('video-detail projection', () => {
     assert.equal((await queries.getVideo('pv'))!.status, 'deleted', 'kept as a tombstone that media delivery checks');
   });
 
+  test('captions: CaptionsPublished lists a language (a new file replaces its key), CaptionsRemoved drops it; absent before any', async () => {
+    const { apply, queries } = await driveReadModel('video-detail');
+    await apply(videoHistory('cv', 'u1', T0));
+    assert.deepEqual((await queries.getVideo('cv'))!.captions ?? [], [], 'documents without captions list none');
+    const published = (language: string, key: string, at: number): DomainEvent => ({
+      type: 'CaptionsPublished', data: { videoId: 'cv', language, key, sizeBytes: 10, durationSeconds: 42, publishedBy: 'u1', publishedAt: at },
+    });
+    await apply([published('fr', 'k-fr-1', T0 + 10), published('en', 'k-en-1', T0 + 11), published('fr', 'k-fr-2', T0 + 12)]);
+    let v = (await queries.getVideo('cv'))!;
+    assert.deepEqual(v.captions, [{ language: 'en', key: 'k-en-1' }, { language: 'fr', key: 'k-fr-2' }]);
+    assert.equal(v.updatedAt, T0 + 12);
+    await apply([{ type: 'CaptionsRemoved', data: { videoId: 'cv', language: 'en', removedBy: 'u1', removedAt: T0 + 13 } }]);
+    v = (await queries.getVideo('cv'))!;
+    assert.deepEqual(v.captions, [{ language: 'fr', key: 'k-fr-2' }]);
+  });
+
   test('status, progress and renditions follow the processing events', async () => {
     const { apply, queries } = await driveReadModel('video-detail');
     await apply([...videoHistory('v1', 'u1', T0), { type: 'VideoProcessingProgressed', data: { videoId: 'v1', progress: 5, at: T0 + 2 } }]);

@@ -35,6 +35,7 @@ import pino from 'pino';
 import { LRUCache } from 'lru-cache';
 import type { DomainEvent } from '../../domain/events.ts';
 import { assertNever } from '../../domain/shared/event.ts';
+import { evolveCaptions } from '../../domain/video/captions.decider.ts';
 import { DEFAULT_VISIBILITY } from '../../domain/video/video-visibility.ts';
 import { foldHeartbeat, type SessionViewState } from '../../domain/view/view-rule.ts';
 import type { ProjectionNode } from '../../processors/runtime/topology.port.ts';
@@ -183,6 +184,11 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
           if (e.data.description != null) v.description = e.data.description;
           if (e.data.tags != null) v.tags = [...e.data.tags];
           if (e.data.visibility != null) v.visibility = e.data.visibility;
+        });
+      case 'CaptionsPublished':
+      case 'CaptionsRemoved':
+        return updateVideo(tx, e.data.videoId, e.type === 'CaptionsPublished' ? e.data.publishedAt : e.data.removedAt, (v) => {
+          v.captions = evolveCaptions(v.captions, e);
         });
       case 'VideoDeleted': {
         const v = await tx.get<StoredVideo>(keys.video(e.data.videoId));

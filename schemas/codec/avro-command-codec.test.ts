@@ -32,6 +32,8 @@ const SAMPLES: { [K in TopicCommandType]: Extract<TopicCommand, { type: K }> } =
   CompleteProcessing: v.complete(['240p'], [{ name: '360p', reason: 'Conversion failed!' }], 11.9) as Extract<TopicCommand, { type: 'CompleteProcessing' }>,
   UpdateVideoMetadata: v.update({ title: 'Sunset 🌅', tags: [] }) as Extract<TopicCommand, { type: 'UpdateVideoMetadata' }>,
   DeleteVideo: v.delete() as Extract<TopicCommand, { type: 'DeleteVideo' }>,
+  PublishCaptions: v.publishCaptions('pt-BR') as Extract<TopicCommand, { type: 'PublishCaptions' }>,
+  RemoveCaptions: v.removeCaptions('pt-BR') as Extract<TopicCommand, { type: 'RemoveCaptions' }>,
   PostComment: { type: 'PostComment', data: {
     commentId: '01HXZ8S0000000000000000001', videoId: VIDEO, authorId: 'user-owner', parentId: '01HXZ8S0000000000000000000', body: 'Beautiful — where is this?',
   }, metadata: { now: T0 + 20, actorId: 'user-owner' } },

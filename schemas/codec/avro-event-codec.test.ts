@@ -65,6 +65,13 @@ const SAMPLES: { [K in DomainEventType]: Extract<DomainEvent, { type: K }> } = {
   VideoDeleted: { type: 'VideoDeleted', data: {
     videoId: '01HXZ8R0000000000000000002', deletedBy: '01HXZ8Q3J5V1QK2M7W9E4R6T8Y', deletedAt: t0 + 100_000,
   } },
+  CaptionsPublished: { type: 'CaptionsPublished', data: {
+    videoId: '01HXZ8R0000000000000000001', language: 'pt-BR', key: 'videos/01HXZ8R0000000000000000001/hls/captions/pt-BR.0123456789abcdef.vtt',
+    sizeBytes: 2048, durationSeconds: 61.5, publishedBy: '01HXZ8Q3J5V1QK2M7W9E4R6T8Y', publishedAt: t0 + 95_000,
+  } },
+  CaptionsRemoved: { type: 'CaptionsRemoved', data: {
+    videoId: '01HXZ8R0000000000000000001', language: 'pt-BR', removedBy: '01HXZ8Q3J5V1QK2M7W9E4R6T8Y', removedAt: t0 + 96_000,
+  } },
   CommentPosted: { type: 'CommentPosted', data: {
     commentId: '01HXZ8S0000000000000000001', videoId: '01HXZ8R0000000000000000001', authorId: '01HXZ8Q3J5V1QK2M7W9E4R6T8Y',
     parentId: null, body: 'Beautiful 🌅 — where is this?', postedAt: t0 + 120_000,

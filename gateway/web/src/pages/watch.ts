@@ -36,6 +36,7 @@ export async function watchPage(app: HTMLElement, videoId: string): Promise<Clea
         <div class="controls">
           <label>Quality <select id="quality"><option value="-1">Auto</option></select></label>
           <span id="rendition" class="muted"></span>
+          ${(video.captions ?? []).length ? `<label>Captions <select id="captions"><option value="">Off</option>${(video.captions as { language: string }[]).map((c) => `<option value="${esc(c.language)}">${esc(c.language)}</option>`).join('')}</select></label>` : ''}
         </div>
         <h1 id="title">${esc(video.title)}</h1>
         <p class="muted" id="status-line">${esc(video.status)}</p>
@@ -154,6 +155,12 @@ export async function watchPage(app: HTMLElement, videoId: string): Promise<Clea
       player.src = stream.manifest_url; // native HLS (Safari)
     }
     const qoe = reportPlayback(videoId, stream.session_id, player, hls, requestedAt);
+    // Captions: the master lists them as HLS subtitles, which hls.js (and Safari natively) turn into
+    // the <video>'s text tracks, in its own captions menu too; this picker shows one by language.
+    document.querySelector<HTMLSelectElement>('#captions')?.addEventListener('change', (e) => {
+      const language = (e.target as HTMLSelectElement).value;
+      for (const track of Array.from(player.textTracks)) track.mode = language && track.language === language ? 'showing' : 'disabled';
+    });
     void player.play().catch(() => {});
     // Seconds actually played (not seeked), sent with the playhead every HEARTBEAT_SECONDS.
     let watched = 0;
