@@ -2,7 +2,7 @@ import { assertNever, DomainError } from '../shared/event.ts';
 import type { Decider } from '../shared/decider.ts';
 import { isNonBlank, isNonNegativeFinite } from '../shared/validation.ts';
 import type { VideoEvent } from '../video/video.events.ts';
-import { evolveVideo, initialVideoState, requireLiveVideo, type VideoState } from '../video/video.decider.ts';
+import { evolveVideo, initialVideoState, requireWatchableVideo, type VideoState } from '../video/video.decider.ts';
 import type { PlaybackCommand, PlaybackReport } from './playback.commands.ts';
 import { PLAYBACK_EVENT_TYPES, type PlaybackEvent } from './playback.events.ts';
 
@@ -62,10 +62,7 @@ function decidePlayback(command: PlaybackCommand, state: VideoState): PlaybackEv
   switch (command.type) {
     case 'RecordPlaybackEvents': {
       const d = command.data;
-      const video = requireLiveVideo(state, d.videoId);
-      if (video.status !== 'ready') {
-        throw new DomainError('VIDEO_NOT_PUBLISHED', `video ${d.videoId} is ${video.status}; only ready videos can be watched`, 'conflict');
-      }
+      requireWatchableVideo(state, d.videoId);
       if (!isNonBlank(d.sessionId)) throw invalid('sessionId is required');
       if (!Array.isArray(d.reports) || d.reports.length === 0 || d.reports.length > MAX_PLAYBACK_REPORTS) {
         throw invalid(`reports must hold 1…${MAX_PLAYBACK_REPORTS} reports`);

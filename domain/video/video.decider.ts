@@ -74,6 +74,18 @@ export function requireLiveVideo(state: VideoState, videoId: string): ExistingVi
   return state as ExistingVideoState & { status: Exclude<VideoStatus, 'deleted'> };
 }
 
+/**
+ * The video a viewer may watch: live and ready (what heartbeats and playback reports are decided against).
+ * @throws DomainError `VIDEO_NOT_FOUND` / `VIDEO_DELETED` (not_found); `VIDEO_NOT_PUBLISHED` (conflict) unless ready.
+ */
+export function requireWatchableVideo(state: VideoState, videoId: string): ExistingVideoState {
+  const video = requireLiveVideo(state, videoId);
+  if (video.status !== 'ready') {
+    throw new DomainError('VIDEO_NOT_PUBLISHED', `video ${videoId} is ${video.status}; only ready videos can be watched`, 'conflict');
+  }
+  return video;
+}
+
 const isPositiveSafeInteger = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) > 0;
 const isNonNegativeSafeInteger = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
 const sameTags = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((t, i) => t === b[i]);

@@ -2,7 +2,7 @@ import { assertNever, DomainError } from '../shared/event.ts';
 import type { Decider } from '../shared/decider.ts';
 import { isNonBlank, isNonNegativeFinite } from '../shared/validation.ts';
 import type { VideoEvent } from '../video/video.events.ts';
-import { evolveVideo, initialVideoState, requireLiveVideo, type VideoState } from '../video/video.decider.ts';
+import { evolveVideo, initialVideoState, requireWatchableVideo, type VideoState } from '../video/video.decider.ts';
 import type { ViewEvent } from './view.events.ts';
 import type { ViewCommand } from './view.commands.ts';
 
@@ -18,10 +18,7 @@ function decideView(command: ViewCommand, state: VideoState): ViewEvent[] {
   switch (command.type) {
     case 'RecordView': {
       const d = command.data;
-      const video = requireLiveVideo(state, d.videoId);
-      if (video.status !== 'ready') {
-        throw new DomainError('VIDEO_NOT_PUBLISHED', `video ${d.videoId} is ${video.status}; only ready videos can be watched`, 'conflict');
-      }
+      const video = requireWatchableVideo(state, d.videoId);
       if (!isNonBlank(d.sessionId)) throw new DomainError('INVALID_VIEW', 'sessionId is required', 'invalid');
       if (!isNonNegativeFinite(d.watchedSeconds)) throw new DomainError('INVALID_VIEW', 'watchedSeconds must be a finite number ≥ 0', 'invalid');
       if (!isNonNegativeFinite(d.positionSeconds)) throw new DomainError('INVALID_VIEW', 'positionSeconds must be a finite number ≥ 0', 'invalid');

@@ -145,6 +145,21 @@ describe('cluster:local — every role its own process on Kafka, Redis, ClickHou
     assert.equal(a.view_rule_version, 'v2');
   });
 
+  test('playback events through gateway 2 (decided there, off the commands topic) reach ClickHouse: startup time and stalls, read through gateway 1 (issue 15)', async () => {
+    const viewer = alice1();
+    await viewer.login('alice', 'alice-password-1');
+    const p = await startPlayback(viewer, videoId);
+    const res = await new StreamWaveClient(g2).request<{ accepted: number }>('POST', `/api/v1/videos/${videoId}/playback-events`, { session_id: p.sessionId, events: [
+      { type: 'start', position_seconds: 0, startup_time_ms: 321, rendition_height: 240 },
+      { type: 'rebuffer_start', position_seconds: 2 }, { type: 'rebuffer_end', position_seconds: 2, rebuffer_ms: 700 },
+    ] });
+    assert.equal(res.accepted, 3);
+    const a = await eventually(() => viewer.request<{ startup_time_ms: { samples: number; p50: number }; rebuffer_count: number; renditions_watched: { height: number }[] }>('GET', `/api/v1/videos/${videoId}/analytics`),
+      (v) => v.startup_time_ms.samples >= 1 && v.rebuffer_count >= 1, 'playback events in analytics');
+    assert.equal(a.startup_time_ms.p50, 321);
+    assert.ok(a.renditions_watched.some((r) => r.height === 240));
+  });
+
   test('replays on the servers: comments (Redis), analytics (ClickHouse) and search (Typesense) rebuilt into shadows and swapped; the gateways follow', async () => {
     const projector = cluster.roles.find((r) => r.role === 'projector')!.url;
     const auth = { authorization: `Bearer ${cluster.roleEnv.STREAMWAVE_ADMIN_TOKEN}`, 'content-type': 'application/json' };
