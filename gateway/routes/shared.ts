@@ -83,11 +83,14 @@ export const VideoDetailJson = Type.Object({
   comment_count: Type.Integer(),
   like_count: Type.Integer({ description: 'Standing likes (one per user; issue 14).' }),
   thumbnail_url: NullableString,
+  storyboard_url: Type.Union([Type.String(), Type.Null()], {
+    description: 'WebVTT thumbnails track of the seek previews (cues point at sprite-N.jpg#xywh=x,y,w,h, relative to it); null when the video has none.',
+  }),
   created_at: Type.String({ format: 'date-time' }),
   published_at: NullableString,
 });
 
-/** Snake_case JSON of the video detail read model (thumbnail URL signed when its media is not public). */
+/** Snake_case JSON of the video detail read model (thumbnail and storyboard URLs signed when its media is not public). */
 export function videoDetailJson(video: VideoDetail, fastify: FastifyInstance) {
   return {
     id: video.videoId,
@@ -103,6 +106,7 @@ export function videoDetailJson(video: VideoDetail, fastify: FastifyInstance) {
     comment_count: video.commentCount,
     like_count: video.likeCount,
     thumbnail_url: video.thumbnailKey ? mediaUrlOf(fastify, video, video.thumbnailKey) : null,
+    storyboard_url: video.storyboardKey ? mediaUrlOf(fastify, video, video.storyboardKey) : null,
     created_at: iso(video.createdAt),
     published_at: isoOrNull(video.publishedAt),
   };

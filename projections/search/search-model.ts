@@ -55,6 +55,7 @@ export function searchedVideoId(e: DomainEvent): string | undefined {
     case 'VideoProcessingProgressed':
     case 'RenditionEncoded':
     case 'VideoProcessingFailed':
+    case 'StoryboardGenerated':
     case 'UserRegistered':
     case 'UserErased':
     case 'CommentPosted':
