@@ -26,6 +26,7 @@ import { MediaRejectedError } from './ffprobe.ts';
 import { DEFAULT_SOURCE_LIMITS, DEFAULT_TIME_LIMITS, DEFAULT_TRANSCODE_MEMORY_LIMIT_BYTES, type SourceLimits, type TimeLimits } from './media-limits.ts';
 import { closePublishedVideo, transcode, type SendCommand } from './transcode-job.ts';
 import { transcoderMetricsOn } from './transcoder-metrics.ts';
+import type { StoryboardOutcome } from './storyboard/storyboard-step.ts';
 
 /** Default target segment duration, seconds (segments must stay ≤ 6 s). */
 export const DEFAULT_SEGMENT_SECONDS = 4;
@@ -176,6 +177,7 @@ export function buildTranscoderProcessor(deps: TranscoderDeps): TranscoderNode {
       onEncoded: (rungs: string[], seconds: number) => {
         for (const rung of rungs) metrics.duration.observe({ rung }, seconds);
       },
+      onStoryboard: (outcome: StoryboardOutcome) => metrics.storyboards.inc({ outcome }),
       onTimeLimitExceeded: (step: 'probe' | 'encode', cause: 'timeout' | 'stalled') => {
         timeLimitExceeded.inc({ step, cause });
         lastTimeout = { reason: 'TRANSCODE_TIMED_OUT', at: now(), videoId: job.videoId };
