@@ -17,7 +17,7 @@ import pino, { type Logger } from 'pino';
 import type { DomainEvent } from '../../domain/events.ts';
 import type { EventLog } from '../../platform/log/event-log.port.ts';
 import { readObject, type ObjectStore } from '../../platform/object-store/object-store.port.ts';
-import type { EventCodec } from '../../schemas/event-codec.port.ts';
+import { CodecError, type EventCodec } from '../../schemas/event-codec.port.ts';
 import { TOPICS } from '../../schemas/topics.ts';
 import { downloadSource } from '../transcoder/ffmpeg-steps.ts';
 import { MediaRejectedError, probeMedia } from '../transcoder/ffprobe.ts';
@@ -73,7 +73,7 @@ export async function findVideosWithoutStoryboard(log: EventLog, codec: EventCod
         try {
           e = await codec.decode(r.value);
         } catch (err) {
-          if ((err as Error).name === 'CodecError') continue;
+          if (err instanceof CodecError) continue;
           throw err;
         }
         apply(videos, e);

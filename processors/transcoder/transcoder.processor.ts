@@ -4,7 +4,8 @@
  * video aggregate through StartProcessing → ReportProcessingProgress → PublishVideo (as soon as
  * every rung has its first segment: progressive publishing, docs/adr/0007) →
  * RecordRenditionEncoded per complete rung → CompleteProcessing (the final ladder, with the rungs
- * that failed for good); or FailProcessing. The job itself is in transcode-job.ts, the growing
+ * that failed for good), then the storyboard (seek previews: storyboard/, never failing the video)
+ * → RecordStoryboard; or FailProcessing. The job itself is in transcode-job.ts, the growing
  * playlists in progressive-upload.ts, the object layout in hls-keys.ts.
  */
 import pino from 'pino';
