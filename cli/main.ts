@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { StreamWaveClient, ApiError } from './client/streamwave-client.ts';
 import { uploadFile, waitForProcessing } from './client/upload-file.ts';
 import { registerReplayCommand } from './commands/replay.command.ts';
+import { registerStoryboardsCommand } from './commands/storyboards.command.ts';
 import { registerTopicsCommand } from './commands/topics.command.ts';
 import { registerUploadsCommand } from './commands/uploads.command.ts';
 import { registerSchemasCommand } from './commands/schemas.command.ts';
@@ -169,6 +170,7 @@ registerSchemasCommand(program);
 registerLogCommand(program);
 registerMigrateCommand(program);
 registerUploadsCommand(program, serverOption);
+registerStoryboardsCommand(program);
 
 program.parseAsync().catch((e: unknown) => {
   if (e instanceof PasswordInputError) {

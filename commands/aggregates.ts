@@ -150,7 +150,7 @@ export const AGGREGATES: { readonly [K in AggregateKind]: AggregateDefinition<K>
     decider: videoDecider,
     commandTypes: {
       StartUpload: true, CompleteUpload: true, FailUpload: true, StartProcessing: true, ReportProcessingProgress: true, RecordRenditionEncoded: true,
-      PublishVideo: true, FailProcessing: true, CompleteProcessing: true, UpdateVideoMetadata: true, DeleteVideo: true,
+      PublishVideo: true, FailProcessing: true, CompleteProcessing: true, RecordStoryboard: true, UpdateVideoMetadata: true, DeleteVideo: true,
       PublishCaptions: true, RemoveCaptions: true,
     },
     streamId: (c) => c.data.videoId,

@@ -10,7 +10,7 @@ import { T0, videoCommands } from '../domain/video/video.fixtures.ts';
 const EXPECTED: Record<CommandType, AggregateKind> = {
   RegisterUser: 'user', EraseUser: 'user',
   StartUpload: 'video', CompleteUpload: 'video', FailUpload: 'video', StartProcessing: 'video', ReportProcessingProgress: 'video',
-  RecordRenditionEncoded: 'video', PublishVideo: 'video', FailProcessing: 'video', CompleteProcessing: 'video',
+  RecordRenditionEncoded: 'video', PublishVideo: 'video', FailProcessing: 'video', CompleteProcessing: 'video', RecordStoryboard: 'video',
   UpdateVideoMetadata: 'video', DeleteVideo: 'video', PublishCaptions: 'video', RemoveCaptions: 'video',
   PostComment: 'comment', DeleteComment: 'comment',
   RecordView: 'view',

@@ -36,6 +36,7 @@ export const TOPIC_OF: Record<DomainEventType, EventTopic> = {
   VideoPublished: TOPICS.videos,
   VideoProcessingFailed: TOPICS.videos,
   VideoProcessingCompleted: TOPICS.videos,
+  StoryboardGenerated: TOPICS.videos,
   VideoMetadataUpdated: TOPICS.videos,
   VideoDeleted: TOPICS.videos,
   CaptionsPublished: TOPICS.videos,

@@ -66,6 +66,16 @@ export type CompleteProcessing = {
   metadata: CommandMetadata;
 };
 
+/**
+ * The storyboard of a published video is uploaded (transcoder, or the storyboard backfill):
+ * `storyboardKey` is the WebVTT object key, `intervalSeconds` seconds per tile, tile size in pixels.
+ */
+export type RecordStoryboard = {
+  type: 'RecordStoryboard';
+  data: { videoId: string; storyboardKey: string; intervalSeconds: number; tiles: number; tileWidth: number; tileHeight: number };
+  metadata: CommandMetadata;
+};
+
 /** The owner (`metadata.actorId`) edits title, description, tags or visibility; absent fields stay unchanged. */
 export type UpdateVideoMetadata = {
   type: 'UpdateVideoMetadata';
@@ -98,6 +108,7 @@ export type VideoCommand =
   | PublishVideo
   | FailProcessing
   | CompleteProcessing
+  | RecordStoryboard
   | UpdateVideoMetadata
   | DeleteVideo
   | PublishCaptions

@@ -223,6 +223,26 @@ describe('video decider', () => {
     });
   });
 
+  describe('when a published video gets its storyboard (seek previews)', () => {
+    test('RecordStoryboard records StoryboardGenerated; the same key again is a no-op, another key replaces it', () => {
+      given('ready').when(cmd.storyboard()).then([ev.storyboardGenerated()]);
+      given('ready', ev.storyboardGenerated()).when(cmd.storyboard()).then([]);
+      given('ready', ev.storyboardGenerated()).when(cmd.storyboard({ storyboardKey: 'videos/vid-1/storyboard-2/storyboard.vtt' }))
+        .then([ev.storyboardGenerated('videos/vid-1/storyboard-2/storyboard.vtt')]);
+      const state = fold(videoDecider, [...historyUpTo(V, 'ready'), ev.storyboardGenerated()]);
+      assert.equal((state as { storyboardKey?: string }).storyboardKey, `videos/${V}/storyboard/storyboard.vtt`);
+    });
+    test('only a published video gets one; a deleted video answers VIDEO_DELETED', () => {
+      given('processing').when(cmd.storyboard()).thenThrows('INVALID_TRANSITION', 'conflict');
+      given('failed').when(cmd.storyboard()).thenThrows('INVALID_TRANSITION', 'conflict');
+      given('deleted').when(cmd.storyboard()).thenThrows('VIDEO_DELETED', 'not_found');
+    });
+    test('malformed data is INVALID_STORYBOARD', () => {
+      for (const bad of [{ storyboardKey: ' ' }, { intervalSeconds: 0 }, { intervalSeconds: Number.NaN }, { tiles: 0 }, { tileWidth: 1.5 }, { tileHeight: -90 }]) {
+        given('ready').when(cmd.storyboard(bad)).thenThrows('INVALID_STORYBOARD', 'invalid');
+      }
+    });
+  });
   describe('when processing has failed', () => {
     test('a duplicate FailProcessing is idempotent', () => {
       given('failed').when(cmd.fail()).then([]);

@@ -6,6 +6,7 @@ import { decideCaptions, evolveCaptions, type CaptionTrack } from './captions.de
 import type { RenditionInfo, VideoEvent, VideoMetadataUpdated } from './video.events.ts';
 import type { VideoCommand } from './video.commands.ts';
 import { DEFAULT_VISIBILITY, isVideoVisibility, type VideoVisibility } from './video-visibility.ts';
+import { decideRecordStoryboard } from './storyboard.decider.ts';
 
 /**
  * Lifecycle of a video:
@@ -42,6 +43,8 @@ export interface ExistingVideoState {
   readonly progress: number;
   readonly masterPlaylistKey: string | null;
   readonly thumbnailKey: string | null;
+  /** Object key of the storyboard's WebVTT track (StoryboardGenerated); null/absent until then. */
+  readonly storyboardKey?: string | null;
   readonly failure: { readonly code: string; readonly reason: string } | null;
   /** True once VideoProcessingCompleted: the ladder is final (some planned rungs may be omitted). */
   readonly completed: boolean;
@@ -93,18 +96,17 @@ const sameTags = (a: readonly string[], b: readonly string[]) => a.length === b.
 /**
  * Decides a video command against the video's state. Pure.
  *
- * Idempotent retries return `[]`: StartUpload/CompleteUpload with the same uploadId once done,
- * StartProcessing once processing, RecordRenditionEncoded for an already encoded rendition name
- * (per (videoId, rendition)), PublishVideo once ready, FailProcessing once failed,
- * FailUpload once failed, ReportProcessingProgress that does not increase progress (or outside processing/ready),
- * CompleteProcessing once completed, UpdateVideoMetadata that changes nothing.
+ * Idempotent retries return `[]`: StartUpload/CompleteUpload with the same uploadId once done, StartProcessing
+ * once processing, RecordRenditionEncoded for an already encoded rendition name (per (videoId, rendition)),
+ * PublishVideo once ready, FailProcessing and FailUpload once failed, ReportProcessingProgress that does not
+ * increase progress (or outside processing/ready), CompleteProcessing once completed, UpdateVideoMetadata that
+ * changes nothing; RecordStoryboard: storyboard.decider.ts (errors included).
  *
  * @throws DomainError
  *  - `VIDEO_NOT_FOUND` / `VIDEO_DELETED` (not_found): unknown or deleted video (deleted rejects everything);
  *  - `VIDEO_ALREADY_EXISTS` (conflict): StartUpload for an existing video with another uploadId;
  *  - `UPLOAD_ID_MISMATCH` (conflict): CompleteUpload/FailUpload with another uploadId than the open upload;
- *  - `INVALID_TRANSITION` (conflict): a backward or skipped status move (e.g. FailProcessing after ready,
- *    CompleteProcessing before the video is published);
+ *  - `INVALID_TRANSITION` (conflict): a backward or skipped status move (e.g. FailProcessing after ready, CompleteProcessing before publishing);
  *  - `NO_RENDITION_ENCODED` (conflict): PublishVideo without `renditions` before any rendition is encoded (a
  *    published video must be playable; with `renditions`, the transcoder vouches that each has its first segments);
  *  - PublishCaptions / RemoveCaptions: see domain/video/captions.decider.ts decideCaptions;
@@ -271,6 +273,8 @@ function decideVideo(command: VideoCommand, state: VideoState): VideoEvent[] {
         },
       }];
     }
+    case 'RecordStoryboard':
+      return decideRecordStoryboard(command, requireLiveVideo(state, command.data.videoId));
     case 'UpdateVideoMetadata': {
       const d = command.data;
       const v = requireLiveVideo(state, d.videoId);
@@ -330,8 +334,7 @@ export function evolveVideo(state: VideoState, event: VideoEvent): VideoState {
       return { ...state, status: 'uploaded', sizeBytes: event.data.sizeBytes, updatedAt: event.data.completedAt };
     case 'VideoProcessingStarted':
       return {
-        ...state, status: 'processing', ladder: event.data.ladder, durationSeconds: event.data.durationSeconds,
-        updatedAt: event.data.startedAt,
+        ...state, status: 'processing', ladder: event.data.ladder, durationSeconds: event.data.durationSeconds, updatedAt: event.data.startedAt,
       };
     case 'VideoProcessingProgressed':
       return { ...state, progress: Math.max(state.progress, event.data.progress), updatedAt: event.data.at };
@@ -348,15 +351,13 @@ export function evolveVideo(state: VideoState, event: VideoEvent): VideoState {
     case 'VideoProcessingCompleted':
       // A truncated source's playable duration (what the view rule measures watching against).
       return { ...state, completed: true, durationSeconds: event.data.durationSeconds ?? state.durationSeconds, updatedAt: event.data.completedAt };
+    case 'StoryboardGenerated':
+      return { ...state, storyboardKey: event.data.storyboardKey, updatedAt: event.data.generatedAt };
     case 'VideoMetadataUpdated': {
       const d = event.data;
       return {
-        ...state,
-        title: d.title ?? state.title,
-        description: d.description ?? state.description,
-        tags: d.tags ?? state.tags,
-        visibility: d.visibility ?? state.visibility,
-        updatedAt: d.updatedAt,
+        ...state, title: d.title ?? state.title, description: d.description ?? state.description, tags: d.tags ?? state.tags,
+        visibility: d.visibility ?? state.visibility, updatedAt: d.updatedAt,
       };
     }
     case 'CaptionsPublished':

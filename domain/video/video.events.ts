@@ -117,6 +117,28 @@ export type VideoProcessingCompleted = Event<'VideoProcessingCompleted', {
   durationSeconds?: number | null;
 }>;
 
+/**
+ * Seek previews are ready: a storyboard (JPEG sprite sheets of tiles and a WebVTT thumbnails track
+ * mapping time ranges to `sprite-N.jpg#xywh=x,y,w,h`) is in the object store. Key: videoId.
+ * An event of its own rather than a field of VideoPublished or VideoProcessingCompleted: the
+ * storyboard comes after publishing (its failure must never hold a video back) and, for videos
+ * published before it existed, long after completion (the storyboard backfill), when those events
+ * can no longer be sent. A later one replaces an earlier one.
+ */
+export type StoryboardGenerated = Event<'StoryboardGenerated', {
+  videoId: string;
+  /** Object key of the WebVTT thumbnails track; the sprite sheets sit next to it. */
+  storyboardKey: string;
+  /** Time each tile stands for, seconds (≥ 1). */
+  intervalSeconds: number;
+  /** Number of tiles (cues), ≥ 1. */
+  tiles: number;
+  /** Size of one tile, pixels. */
+  tileWidth: number;
+  tileHeight: number;
+  generatedAt: number;
+}>;
+
 /** The owner edited title, description, tags or visibility. Absent (null) fields are unchanged. Key: videoId. */
 export type VideoMetadataUpdated = Event<'VideoMetadataUpdated', {
   videoId: string;
@@ -173,6 +195,7 @@ export type VideoEvent =
   | VideoPublished
   | VideoProcessingFailed
   | VideoProcessingCompleted
+  | StoryboardGenerated
   | VideoMetadataUpdated
   | VideoDeleted
   | CaptionsPublished

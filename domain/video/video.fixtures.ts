@@ -46,6 +46,11 @@ export function videoCommands(videoId: string) {
     complete: (renditions: string[] = [LADDER[0].name], omitted: Data<'CompleteProcessing'>['omitted'] = [], durationSeconds?: number): VideoCommand => ({
       type: 'CompleteProcessing', data: { videoId, renditions, omitted, ...(durationSeconds !== undefined ? { durationSeconds } : {}) }, metadata: meta(T0 + 9),
     }),
+    storyboard: (over: Partial<Data<'RecordStoryboard'>> = {}): VideoCommand => ({
+      type: 'RecordStoryboard',
+      data: { videoId, storyboardKey: `videos/${videoId}/storyboard/storyboard.vtt`, intervalSeconds: 1, tiles: 13, tileWidth: 160, tileHeight: 90, ...over },
+      metadata: meta(T0 + 10),
+    }),
     update: (data: Omit<Data<'UpdateVideoMetadata'>, 'videoId'>, actorId: string | null = OWNER): VideoCommand => ({
       type: 'UpdateVideoMetadata', data: { videoId, ...data }, metadata: meta(T0 + 7, actorId),
     }),
@@ -87,6 +92,9 @@ export function videoEvents(videoId: string) {
       type: 'CaptionsPublished', data: { videoId, language, key, sizeBytes, durationSeconds: 12.5, publishedBy: OWNER, publishedAt: T0 + 10 },
     }),
     captionsRemoved: (language = 'en'): VideoEvent => ({ type: 'CaptionsRemoved', data: { videoId, language, removedBy: OWNER, removedAt: T0 + 11 } }),
+    storyboardGenerated: (storyboardKey = `videos/${videoId}/storyboard/storyboard.vtt`): VideoEvent => ({
+      type: 'StoryboardGenerated', data: { videoId, storyboardKey, intervalSeconds: 1, tiles: 13, tileWidth: 160, tileHeight: 90, generatedAt: T0 + 10 },
+    }),
     deleted: (): VideoEvent => ({ type: 'VideoDeleted', data: { videoId, deletedBy: OWNER, deletedAt: T0 + 8 } }),
   };
 }

@@ -87,11 +87,14 @@ export const VideoDetailJson = Type.Object({
     Type.Object({ language: Type.String({ description: 'BCP 47 tag, canonical form (e.g. pt-BR).' }), url: Type.String({ description: 'The WebVTT file (signed when the media is not public).' }) }),
     { description: 'Caption tracks in language order; the HLS master playlist lists them as subtitles.' },
   ),
+  storyboard_url: Type.Union([Type.String(), Type.Null()], {
+    description: 'WebVTT thumbnails track of the seek previews (cues point at sprite-N.jpg#xywh=x,y,w,h, relative to it); null when the video has none.',
+  }),
   created_at: Type.String({ format: 'date-time' }),
   published_at: NullableString,
 });
 
-/** Snake_case JSON of the video detail read model (thumbnail URL signed when its media is not public). */
+/** Snake_case JSON of the video detail read model (thumbnail and storyboard URLs signed when its media is not public). */
 export function videoDetailJson(video: VideoDetail, fastify: FastifyInstance) {
   return {
     id: video.videoId,
@@ -108,6 +111,7 @@ export function videoDetailJson(video: VideoDetail, fastify: FastifyInstance) {
     like_count: video.likeCount,
     thumbnail_url: video.thumbnailKey ? mediaUrlOf(fastify, video, video.thumbnailKey) : null,
     captions: (video.captions ?? []).map((c) => ({ language: c.language, url: mediaUrlOf(fastify, video, c.key) })),
+    storyboard_url: video.storyboardKey ? mediaUrlOf(fastify, video, video.storyboardKey) : null,
     created_at: iso(video.createdAt),
     published_at: isoOrNull(video.publishedAt),
   };

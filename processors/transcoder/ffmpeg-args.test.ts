@@ -130,3 +130,19 @@ describe('helpers', () => {
     assert.ok(t.width <= 10 && t.width % 2 === 0 && t.height % 2 === 0);
   });
 });
+
+describe('buildFfmpegInvocation: storyboard', () => {
+  test('one frame every N s, scaled to the tile, tiled columns x rows into sprite-%d.jpg from 1, video only, no metadata', () => {
+    const inv = buildFfmpegInvocation({
+      type: 'storyboard', input: '/work/src', videoStreamIndex: 2, interlaced: true, intervalSeconds: 3,
+      tileWidth: 160, tileHeight: 90, columns: 10, rows: 4, outputDir: '/out/storyboard',
+    });
+    const o = inv.outputs[0]!.options;
+    assert.equal(inv.outputs[0]!.target, '/out/storyboard/sprite-%d.jpg');
+    assert.equal(valueOf(o, '-map'), '0:2');
+    assert.match(valueOf(o, '-vf')!, /^bwdif=[^,]*,fps=1\/3,scale=160:90:flags=bicubic,setsar=1,tile=10x4$/);
+    assert.equal(valueOf(o, '-start_number'), '1');
+    assert.equal(valueOf(o, '-map_metadata'), '-1');
+    assert.ok(o.includes('-an'));
+  });
+});

@@ -67,7 +67,27 @@ interface ThumbnailJob {
   output: string;
 }
 
-export type FfmpegJob = HlsLadderJob | ThumbnailJob;
+/**
+ * The storyboard's sprite sheets (storyboard/storyboard-layout.ts): one frame every
+ * `intervalSeconds`, scaled to a tile, tiled `columns` × `rows` per JPEG.
+ */
+export interface StoryboardJob {
+  type: 'storyboard';
+  input: string;
+  videoStreamIndex: number;
+  interlaced: boolean;
+  /** Seconds between tiles (> 0). */
+  intervalSeconds: number;
+  /** Tile size, pixels (even), display orientation and square pixels. */
+  tileWidth: number;
+  tileHeight: number;
+  columns: number;
+  rows: number;
+  /** Local folder (must exist) receiving `sprite-1.jpg`, `sprite-2.jpg`… */
+  outputDir: string;
+}
+
+export type FfmpegJob = HlsLadderJob | ThumbnailJob | StoryboardJob;
 
 /** An FFmpeg command line in the shape fluent-ffmpeg builds it: input options, input, -filter_complex, outputs. */
 export interface FfmpegInvocation {
@@ -196,6 +216,26 @@ function thumbnailInvocation(job: ThumbnailJob): FfmpegInvocation {
   };
 }
 
+function storyboardInvocation(job: StoryboardJob): FfmpegInvocation {
+  // fps=1/N keeps the frame nearest each multiple of N s; the tile filter emits a sheet per
+  // columns × rows frames and the last, partly filled one (black padding) at the end of input.
+  const filters = [
+    ...deinterlace(job.interlaced), `fps=1/${job.intervalSeconds}`, `scale=${job.tileWidth}:${job.tileHeight}:flags=bicubic`, 'setsar=1',
+    `tile=${job.columns}x${job.rows}`,
+  ].join(',');
+  return {
+    inputOptions: [...COMMON_INPUT_OPTIONS],
+    input: job.input,
+    complexFilter: null,
+    outputs: [
+      {
+        options: ['-map', `0:${job.videoStreamIndex}`, '-an', '-sn', '-dn', '-vf', filters, '-fps_mode', 'vfr', '-q:v', '4', ...STRIP_METADATA, '-f', 'image2', '-start_number', '1'],
+        target: `${job.outputDir}/sprite-%d.jpg`,
+      },
+    ],
+  };
+}
+
 /** Builds the invocation of one job. */
 export function buildFfmpegInvocation(job: FfmpegJob): FfmpegInvocation {
   switch (job.type) {
@@ -203,6 +243,8 @@ export function buildFfmpegInvocation(job: FfmpegJob): FfmpegInvocation {
       return ladderInvocation(job);
     case 'thumbnail':
       return thumbnailInvocation(job);
+    case 'storyboard':
+      return storyboardInvocation(job);
     default:
       return assertNever(job);
   }

@@ -5,11 +5,13 @@
  *   videos/<videoId>/hls/<rendition>/index.m3u8       media playlist, uploaded last
  *   videos/<videoId>/hls/<rendition>/init.mp4, seg-NNNNN.m4s, rendition.json (sidecar)
  *   videos/<videoId>/thumbnail.jpg
+ *   videos/<videoId>/storyboard/sprite-N.jpg, storyboard.vtt   seek previews (storyboard/), the track uploaded last
  */
 export const hlsKeys = {
   master: (videoId: string): string => `videos/${videoId}/hls/master.m3u8`,
   rendition: (videoId: string, rendition: string, file: string): string => `videos/${videoId}/hls/${rendition}/${file}`,
   thumbnail: (videoId: string): string => `videos/${videoId}/thumbnail.jpg`,
+  storyboard: (videoId: string, file: string): string => `videos/${videoId}/storyboard/${file}`,
 };
 
 /**
@@ -32,6 +34,7 @@ const CONTENT_TYPES: Record<string, string> = {
   '.mp4': 'video/mp4',
   '.json': 'application/json',
   '.jpg': 'image/jpeg',
+  '.vtt': 'text/vtt',
 };
 
 /** Content type of an output file by its extension; `application/octet-stream` if unknown. */

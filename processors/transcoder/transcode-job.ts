@@ -27,6 +27,7 @@ import { DEFAULT_TIME_LIMITS, encodeTimeLimitSeconds, type SourceLimits } from '
 import { encodeChunked, type ChunkingConfig } from './chunked/chunked-ladder.ts';
 import { shouldChunk } from './chunked/chunk-plan.ts';
 import { ladderJob, plannedCodecs, type TranscodePlan } from './transcode-plan.ts';
+import { addStoryboard, type StoryboardOutcome } from './storyboard/storyboard-step.ts';
 
 /** Default length of every rung's first segment, seconds: playable after one second of video is encoded. */
 export const FIRST_SEGMENT_SECONDS = 1;
@@ -55,6 +56,8 @@ interface TranscodeEnv extends FfmpegEnv {
   onEncoded?(rungs: string[], seconds: number): void;
   /** Segment-parallel encoding over the chunk topic for long sources (chunked/chunked-ladder.ts); absent: never. */
   chunking?: ChunkingConfig;
+  /** Called with how the video's storyboard (seek previews) ended; it never fails the job. */
+  onStoryboard?(outcome: StoryboardOutcome): void;
 }
 
 /**
@@ -179,6 +182,8 @@ class TranscodeJob {
     const corrected = playable > 0 && playable < plan.info.duration * 0.9 ? { durationSeconds: playable } : {};
     await env.send('CompleteProcessing', { videoId, renditions: inMaster.map((p) => p.name), omitted: omittedList, ...corrected });
     log.info({ renditions: inMaster.map((p) => p.name), omitted: omittedList.map((o) => o.name) }, 'transcode finished');
+    // Seek previews last, once the video is complete: a second decode that must never delay or fail publishing.
+    env.onStoryboard?.(await addStoryboard(env, videoId, plan.src, plan.video, corrected.durationSeconds ?? plan.info.duration, this.dir, log));
   }
 
   /**

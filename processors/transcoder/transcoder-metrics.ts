@@ -11,6 +11,9 @@
  * - `streamwave_transcode_duration_seconds{rung}` (histogram, seconds): wall time of the FFmpeg
  *   run that encoded a rendition, per rung (`360p`, …). The rungs share ONE run (one decode, split
  *   filter; docs/adr/0007), so each of them observes that run's time.
+ * - `streamwave_transcoder_storyboards_total{outcome="generated"|"existing"|"skipped"|"failed"}`
+ *   (counter): storyboards (seek previews) after a transcode: made, already there (a redelivered
+ *   job), none (no video, or the video was deleted), failed (logged; the video stays published).
  * - `streamwave_transcode_jobs_running` (gauge): transcodes in progress now.
  * - `streamwave_transcode_queue_depth` (gauge, records): the transcoder consumer group's lag on its
  *   input topic, collected on scrape: the uploads waiting or running, as an upper bound (offsets
@@ -20,6 +23,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { metricsOn } from '../runtime/processor.runtime.ts';
 import { LAG_SCRAPE_TIMEOUT_MS, settledWithin } from '../runtime/projection-metrics.ts';
+import type { StoryboardOutcome } from './storyboard/storyboard-step.ts';
 
 /** Buckets of a rendition encode, seconds: seconds for a short clip to hours for a long source. */
 const DURATION_BUCKETS = [1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1_800, 3_600, 7_200];
@@ -29,6 +33,7 @@ export type TranscodeOutcome = 'ready' | 'failed' | 'dropped';
 export interface TranscoderMetrics {
   jobs: Counter<'outcome'>;
   duration: Histogram<'rung'>;
+  storyboards: Counter<'outcome'>;
   /** Counts a transcode in progress until the returned function is called. */
   running(): () => void;
 }
@@ -62,8 +67,11 @@ export function transcoderMetricsOn(registry: Registry, processor: string): Tran
   const jobs = new Counter({ name: 'streamwave_transcode_jobs_total', help: 'Transcode jobs that ended, by outcome', labelNames: ['outcome'] as const, registers: [registry] });
   // Every outcome is exported from the start (at 0), so rate() and alerts see the series before the first failure.
   for (const outcome of ['ready', 'failed', 'dropped'] satisfies TranscodeOutcome[]) jobs.inc({ outcome }, 0);
+  const storyboards = new Counter({ name: 'streamwave_transcoder_storyboards_total', help: 'Storyboards (seek previews) after a transcode, by outcome', labelNames: ['outcome'] as const, registers: [registry] });
+  for (const outcome of ['generated', 'existing', 'skipped', 'failed'] satisfies StoryboardOutcome[]) storyboards.inc({ outcome }, 0);
   const metrics: TranscoderMetrics = {
     jobs,
+    storyboards,
     duration: new Histogram({
       name: 'streamwave_transcode_duration_seconds',
       help: 'Wall time of the FFmpeg run that encoded a rendition, seconds (higher rungs share one run)',

@@ -4,7 +4,8 @@
  * video aggregate through StartProcessing → ReportProcessingProgress → PublishVideo (as soon as
  * every rung has its first segment: progressive publishing, docs/adr/0007) →
  * RecordRenditionEncoded per complete rung → CompleteProcessing (the final ladder, with the rungs
- * that failed for good); or FailProcessing. The job itself is in transcode-job.ts, the growing
+ * that failed for good), then the storyboard (seek previews: storyboard/, never failing the video)
+ * → RecordStoryboard; or FailProcessing. The job itself is in transcode-job.ts, the growing
  * playlists in progressive-upload.ts, the object layout in hls-keys.ts.
  */
 import pino from 'pino';
@@ -26,6 +27,7 @@ import { MediaRejectedError } from './ffprobe.ts';
 import { DEFAULT_SOURCE_LIMITS, DEFAULT_TIME_LIMITS, DEFAULT_TRANSCODE_MEMORY_LIMIT_BYTES, type SourceLimits, type TimeLimits } from './media-limits.ts';
 import { closePublishedVideo, transcode, type SendCommand } from './transcode-job.ts';
 import { transcoderMetricsOn } from './transcoder-metrics.ts';
+import type { StoryboardOutcome } from './storyboard/storyboard-step.ts';
 
 /** Default target segment duration, seconds (segments must stay ≤ 6 s). */
 export const DEFAULT_SEGMENT_SECONDS = 4;
@@ -176,6 +178,7 @@ export function buildTranscoderProcessor(deps: TranscoderDeps): TranscoderNode {
       onEncoded: (rungs: string[], seconds: number) => {
         for (const rung of rungs) metrics.duration.observe({ rung }, seconds);
       },
+      onStoryboard: (outcome: StoryboardOutcome) => metrics.storyboards.inc({ outcome }),
       onTimeLimitExceeded: (step: 'probe' | 'encode', cause: 'timeout' | 'stalled') => {
         timeLimitExceeded.inc({ step, cause });
         lastTimeout = { reason: 'TRANSCODE_TIMED_OUT', at: now(), videoId: job.videoId };

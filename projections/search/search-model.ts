@@ -57,6 +57,7 @@ export function searchedVideoId(e: DomainEvent): string | undefined {
     case 'VideoProcessingFailed':
     case 'CaptionsPublished':
     case 'CaptionsRemoved':
+    case 'StoryboardGenerated':
     case 'UserRegistered':
     case 'UserErased':
     case 'CommentPosted':

@@ -54,6 +54,8 @@ export interface VideoDetail {
    * (CaptionsPublished / CaptionsRemoved). Absent in documents from before captions: none.
    */
   captions?: { language: string; key: string }[];
+  /** Object key of the storyboard's WebVTT thumbnails track (StoryboardGenerated); null or absent (older documents) when there is none. */
+  storyboardKey?: string | null;
   /** View counter (view rule v2, v1 for heartbeats recorded before it; domain/view/view-rule.ts). */
   views: number;
   commentCount: number;

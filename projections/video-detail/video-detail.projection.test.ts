@@ -106,6 +106,21 @@ describe('video-detail projection', () => {
     assert.equal(await queries.getVideo('nope'), undefined);
   });
 
+  test('given a published video, when StoryboardGenerated arrives, then the document has its storyboard key (none before)', async () => {
+    const { apply, queries } = await driveReadModel('video-detail');
+    await apply([
+      ...videoHistory('v1', 'u1', T0),
+      { type: 'VideoProcessingStarted', data: { videoId: 'v1', ladder, durationSeconds: 42, startedAt: T0 + 3 } },
+      { type: 'VideoPublished', data: { videoId: 'v1', masterPlaylistKey: 'hls/v1/master.m3u8', thumbnailKey: 'thumb/v1.jpg', durationSeconds: 42, publishedAt: T0 + 4, renditions: ladder } },
+    ]);
+    assert.equal((await queries.getVideo('v1'))!.storyboardKey ?? null, null, 'no storyboard before its event');
+    const key = 'videos/v1/storyboard/storyboard.vtt';
+    await apply([{ type: 'StoryboardGenerated', data: { videoId: 'v1', storyboardKey: key, intervalSeconds: 1, tiles: 42, tileWidth: 160, tileHeight: 90, generatedAt: T0 + 9 } }]);
+    const v = (await queries.getVideo('v1'))!;
+    assert.equal(v.storyboardKey, key);
+    assert.equal(v.updatedAt, T0 + 9);
+  });
+
   test('VideoProcessingCompleted ends processing at 100 with the omitted renditions', async () => {
     const { apply, queries } = await driveReadModel('video-detail');
     await apply([

@@ -178,6 +178,10 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
           v.renditions = v.renditions.filter((r) => e.data.renditions.includes(r.name));
           if (e.data.durationSeconds != null) v.durationSeconds = e.data.durationSeconds;
         });
+      case 'StoryboardGenerated':
+        return updateVideo(tx, e.data.videoId, e.data.generatedAt, (v) => {
+          v.storyboardKey = e.data.storyboardKey;
+        });
       case 'VideoMetadataUpdated':
         return updateVideo(tx, e.data.videoId, e.data.updatedAt, (v) => {
           if (e.data.title != null) v.title = e.data.title;

@@ -30,6 +30,7 @@ const SAMPLES: { [K in TopicCommandType]: Extract<TopicCommand, { type: K }> } =
   PublishVideo: v.publish([...LADDER]) as Extract<TopicCommand, { type: 'PublishVideo' }>,
   FailProcessing: v.fail() as Extract<TopicCommand, { type: 'FailProcessing' }>,
   CompleteProcessing: v.complete(['240p'], [{ name: '360p', reason: 'Conversion failed!' }], 11.9) as Extract<TopicCommand, { type: 'CompleteProcessing' }>,
+  RecordStoryboard: v.storyboard({ intervalSeconds: 2.5 }) as Extract<TopicCommand, { type: 'RecordStoryboard' }>,
   UpdateVideoMetadata: v.update({ title: 'Sunset 🌅', tags: [] }) as Extract<TopicCommand, { type: 'UpdateVideoMetadata' }>,
   DeleteVideo: v.delete() as Extract<TopicCommand, { type: 'DeleteVideo' }>,
   PublishCaptions: v.publishCaptions('pt-BR') as Extract<TopicCommand, { type: 'PublishCaptions' }>,

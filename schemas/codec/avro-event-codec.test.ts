@@ -58,6 +58,10 @@ const SAMPLES: { [K in DomainEventType]: Extract<DomainEvent, { type: K }> } = {
     omitted: [{ name: '720p', reason: 'Encoding failed while producing renditions 720p (Conversion failed!).' }],
     completedAt: t0 + 85_000, durationSeconds: 11.9,
   } },
+  StoryboardGenerated: { type: 'StoryboardGenerated', data: {
+    videoId: '01HXZ8R0000000000000000001', storyboardKey: 'videos/01HXZ8R0000000000000000001/storyboard/storyboard.vtt',
+    intervalSeconds: 2.5, tiles: 100, tileWidth: 160, tileHeight: 90, generatedAt: t0 + 86_000,
+  } },
   VideoMetadataUpdated: { type: 'VideoMetadataUpdated', data: {
     videoId: '01HXZ8R0000000000000000001', title: 'Sunset over the bay (4K)', description: null, tags: [], visibility: 'private',
     updatedBy: '01HXZ8Q3J5V1QK2M7W9E4R6T8Y', updatedAt: t0 + 90_000,

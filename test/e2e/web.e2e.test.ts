@@ -222,4 +222,25 @@ describe('the web app in Chromium (issue 14)', { skip: missing }, () => {
     assert.equal(await a.textContent('#subscribers'), '1');
     await shot(a, 'channel');
   });
+
+  test('hovering the seek strip shows the storyboard tile of that time (seek previews), and a click seeks there', async () => {
+    // The storyboard comes after processing completes: wait for its URL in the detail.
+    const url = await a.waitForFunction(async (id) => (await (await fetch(`/api/v1/videos/${id}`)).json()).storyboard_url, videoId, { timeout: 120_000, polling: 1_000 });
+    const track = String(await url.jsonValue());
+    assert.match(track, /\/videos\/[^/]+\/storyboard\/storyboard\.vtt$/);
+    assert.equal(await a.evaluate(async (u) => (await fetch(u)).status, track), 200, 'the page can read the track');
+    await a.goto(`${sw.url}/#/watch/${encodeURIComponent(videoId)}`);
+    const strip = await a.waitForSelector('#scrub');
+    const box = (await strip.boundingBox())!;
+    await a.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await a.waitForFunction(() => /sprite-1\.jpg/.test((document.querySelector('.scrub-tile') as HTMLElement | null)?.style.backgroundImage ?? ''), null, { timeout: 10_000 });
+    const tile = await a.$eval('.scrub-tile', (el) => ({ w: (el as HTMLElement).style.width, pos: (el as HTMLElement).style.backgroundPosition, hidden: (el.parentElement as HTMLElement).hidden }));
+    assert.equal(tile.w, '160px');
+    assert.equal(tile.hidden, false);
+    assert.notEqual(tile.pos, '-0px -0px', 'the middle of a 20 s video is not the first tile');
+    assert.equal(await a.textContent('.scrub-time'), '0:10');
+    await shot(a, 'seek-preview');
+    await a.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+    await a.waitForFunction(() => Math.abs((document.querySelector('#player') as HTMLVideoElement).currentTime - 10) < 2, null, { timeout: 10_000 });
+  });
 });

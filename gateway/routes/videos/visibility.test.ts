@@ -100,6 +100,29 @@ describe('video visibility', () => {
     assert.deepEqual(hits, [pub]);
   });
 
+  test('storyboard_url: null until StoryboardGenerated, then a plain URL while public and a signed one once private; its sprites resolve next to it', async () => {
+    const id = await t.uploadVideo(alice.token, { publish: true });
+    assert.equal((await t.inject({ method: 'GET', url: `/api/v1/videos/${id}` })).json().storyboard_url, null);
+    const vtt = `videos/${id}/storyboard/storyboard.vtt`;
+    const sprite = `videos/${id}/storyboard/sprite-1.jpg`;
+    await t.world.objectStore.putObject(vtt, Buffer.from('WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nsprite-1.jpg#xywh=0,0,160,90\n'), 'text/vtt');
+    await t.world.objectStore.putObject(sprite, Buffer.from('jpeg'), 'image/jpeg');
+    const data = { videoId: id, storyboardKey: vtt, intervalSeconds: 1, tiles: 1, tileWidth: 160, tileHeight: 90 };
+    await t.world.commandBus.send({ type: 'RecordStoryboard', data, metadata: { now: Date.now() } });
+    await t.world.settle();
+    const pub = (await t.inject({ method: 'GET', url: `/api/v1/videos/${id}` })).json().storyboard_url as string;
+    assert.equal(new URL(pub).pathname, `/media/${vtt}`);
+    assert.equal(await seen(`/media/${sprite}`), 200);
+    await t.inject({ method: 'PATCH', url: `/api/v1/videos/${id}`, token: alice.token, payload: { visibility: 'private' } });
+    await t.world.settle();
+    assert.equal(await seen(`/media/${vtt}`), 404, 'plain URLs of a private video');
+    const signed = new URL((await t.inject({ method: 'GET', url: `/api/v1/videos/${id}`, token: alice.token })).json().storyboard_url);
+    assert.match(signed.pathname, /^\/media\/signed\/[^/]+\/videos\//);
+    const res = await t.inject({ method: 'GET', url: new URL('sprite-1.jpg', signed).pathname });
+    assert.equal(res.statusCode, 200, 'a cue\'s relative sprite URL under the signed prefix');
+    assert.equal(res.headers['cache-control'], 'private, no-store');
+  });
+
   test('DELETE: playlists, segments and thumbnail answer 404 right after the 204', async () => {
     const id = await t.uploadVideo(alice.token, { publish: true });
     const keys = await writeMedia(id);

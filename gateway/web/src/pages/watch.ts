@@ -3,12 +3,13 @@
  * (playback-reporter.ts), heartbeats with the
  * playback session like any player (every 5 s of play), title, channel, live view and like
  * counts, like and subscribe, comments with replies that appear live (the video's Server-Sent
- * Events), and up next.
+ * Events), up next, and seek previews (the storyboard tile under the pointer on the seek strip).
  */
 import Hls from 'hls.js';
 import { api, card, esc, session, videoEvents, type VideoEvent } from '../api.ts';
 import type { Cleanup } from '../api.ts';
 import { reportPlayback } from '../playback-reporter.ts';
+import { attachSeekPreview } from '../seek-preview.ts';
 
 const HEARTBEAT_SECONDS = 5;
 
@@ -134,6 +135,7 @@ export async function watchPage(app: HTMLElement, videoId: string): Promise<Clea
 
   // --- player: once the video is playable (pushed: the status event says ready)
   const player = $<HTMLVideoElement>('#player');
+  attachSeekPreview($('.player'), player, video.storyboard_url ?? null, video.duration_seconds ?? null, stop.signal);
   let hls: Hls | undefined;
   let heartbeat: ReturnType<typeof setInterval> | undefined;
   let starting: Promise<void> | undefined;
