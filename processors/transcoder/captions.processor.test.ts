@@ -8,6 +8,7 @@ import type { DomainEvent } from '../../domain/events.ts';
 import { captionKeys } from '../../domain/video/captions.ts';
 import type { LogRecord } from '../../platform/log/event-log.port.ts';
 import { readObject } from '../../platform/object-store/object-store.port.ts';
+import { uploadMaster } from './hls-output.ts';
 import { createEmbeddedObjectStore } from '../../platform/object-store/embedded/embedded-object-store.adapter.ts';
 import { TOPICS } from '../../schemas/topics.ts';
 import { sharedAvroTestCodec } from '../../test/support/avro-test-codec.ts';
@@ -98,6 +99,18 @@ describe('caption writer', async () => {
     assert.deepEqual(parseSubtitleRenditions((await text(hlsKeys.master('v1')))!).map((s) => s.language), ['en', 'pt-BR']);
     for (const language of ['en', 'pt-BR']) await handle({ type: 'CaptionsRemoved', data: { videoId: 'v1', language, removedBy: 'u', removedAt: 2 } });
     assert.equal(await text(hlsKeys.master('v1')), writeMasterPlaylist(VARIANTS));
+  });
+
+  test('a transcode job that runs again after the captions (uploadMaster) keeps the subtitles group', async () => {
+    await store.putObject(hlsKeys.master('v2'), Buffer.from(writeMasterPlaylist(VARIANTS)), 'application/vnd.apple.mpegurl');
+    await handle(published('v2', 'fr', 'eeeeeeeeeeeeeeee'));
+    const renditions = VARIANTS.map((v, i) => ({ name: `r${i}`, width: v.width, height: v.height, bandwidth: v.bandwidth, codecs: v.codecs, playlist: v.uri }));
+    await uploadMaster(store, 'v2', renditions);
+    const master = (await text(hlsKeys.master('v2')))!;
+    assert.deepEqual(parseSubtitleRenditions(master).map((s) => s.language), ['fr']);
+    assert.equal(master.split('\n').filter((l) => l.endsWith(',SUBTITLES="subs"')).length, VARIANTS.length);
+    await uploadMaster(store, 'v3', renditions);
+    assert.ok(!(await text(hlsKeys.master('v3')))!.includes('SUBTITLES'), 'a first master has none');
   });
 
   test('no master (a deleted, collected video): skipped, nothing written', async () => {

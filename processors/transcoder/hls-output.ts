@@ -12,6 +12,7 @@ import type { HlsRenditionOutput } from './ffmpeg-args.ts';
 import { MediaRejectedError } from './ffprobe.ts';
 import { contentTypeOf, hlsKeys } from './hls-keys.ts';
 import { avc1CodecFromMp4, codecsString, measureBandwidth, parseMediaPlaylist, writeMasterPlaylist } from './master-playlist.ts';
+import { parseSubtitleRenditions } from './captions-playlist.ts';
 
 /** A finished rendition, as stored next to its media playlist (`rendition.json`). */
 export interface EncodedRendition extends RenditionInfo {
@@ -74,13 +75,18 @@ export async function describeRendition(out: HlsRenditionOutput, fps: number, ha
 
 /**
  * Writes the master playlist over `renditions` (complete ones with their measured bandwidths, or,
- * under progressive publishing, growing ones with their planned bandwidths), lowest first.
+ * under progressive publishing, growing ones with their planned bandwidths), lowest first. The
+ * subtitles group of a master already there is kept: the caption writer (captions.processor.ts)
+ * adds it once processing has completed, and a transcode job that runs again after that (a
+ * redelivered upload, a shutdown during the storyboard step) must not drop the captions.
  */
 export async function uploadMaster(
   objectStore: ObjectStore,
   videoId: string,
   renditions: Iterable<RenditionInfo & { averageBandwidth?: number; frameRate?: number }>,
 ): Promise<void> {
+  const existing = await readObject(objectStore, hlsKeys.master(videoId));
+  const subtitles = existing ? parseSubtitleRenditions(existing.toString('utf8')) : [];
   const text = writeMasterPlaylist(
     [...renditions].map((r) => ({
       bandwidth: r.bandwidth,
@@ -91,6 +97,7 @@ export async function uploadMaster(
       frameRate: r.frameRate,
       uri: r.playlist,
     })),
+    subtitles,
   );
   await objectStore.putObject(hlsKeys.master(videoId), Buffer.from(text), contentTypeOf('.m3u8'));
 }

@@ -307,6 +307,7 @@ export function testAnalyticsStore(target: AnalyticsStoreTarget): void {
       ev('c', 'RebufferStarted'), ev('c', 'RebufferEnded', { rebuffer_ms: 1000 }), ev('c', 'PlaybackFailed', { error_code: 'MEDIA_ERR_DECODE' }),
       ev('c', 'PlaybackEnded'),
       ev('other', 'PlaybackStarted', { video_id: 'elsewhere', startup_time_ms: 5, rendition_height: 240 }),
+      ev('other2', 'PlaybackStarted', { video_id: 'elsewhere', startup_time_ms: 15 }),
     ].map((e, offset): PlaybackRow => ({ ...e, offset }));
     // 27 s watched in all: the ratio is 3 s stalled ÷ (27 + 3).
     const heartbeats: Heartbeat[] = [
@@ -325,7 +326,9 @@ export function testAnalyticsStore(target: AnalyticsStoreTarget): void {
       assert.deepEqual(got.renditions_watched, [{ height: 720, sessions: 2 }, { height: 1080, sessions: 1 }]);
       assert.deepEqual(got.playback_errors, { count: 3, by_code: [{ code: 'fragLoadError', errors: 2, sessions: 1 }, { code: 'MEDIA_ERR_DECODE', errors: 1, sessions: 1 }] });
       assert.deepEqual(await store.checkpoint(), new Map([[`${VIEWS}:0`, 2], [`${PLAYBACK}:1`, 101]]), 'both topics, each from its own table');
-      assert.deepEqual((await store.videoInsights('elsewhere', { now: T0, interval: 'hour', timeZone: 'UTC' })).renditions_watched, [{ height: 240, sessions: 1 }]);
+      const elsewhere = await store.videoInsights('elsewhere', { now: T0, interval: 'hour', timeZone: 'UTC' });
+      assert.deepEqual(elsewhere.renditions_watched, [{ height: 240, sessions: 1 }]);
+      assert.deepEqual(elsewhere.startup_time_ms, { p50: 5, p95: 15, samples: 2 }, 'nearest rank: the 1st of 2 is the median, not the 2nd');
     }));
   });
 

@@ -10,6 +10,7 @@ export type VideoAnalytics = ViewSummary;
 
 /** Bucket width of `views_over_time`. */
 export type AnalyticsInterval = 'minute' | 'hour' | 'day';
+/** Every AnalyticsInterval, shortest first. */
 export const ANALYTICS_INTERVALS: readonly AnalyticsInterval[] = ['minute', 'hour', 'day'];
 
 /** Seconds a session counts as concurrent after its last heartbeat (issue 15: "a heartbeat in the last 30 s"). */

@@ -40,6 +40,7 @@ export interface Dialect {
   encodeTimestamp(ms: number): string | number;
 }
 
+/** The two dialects' differences (see Dialect). */
 export const DIALECTS: Record<AnalyticsDialect, Dialect> = {
   modern: {
     bindMode: 'server',
@@ -79,9 +80,11 @@ export const MAX_TIMESTAMP_MS = Date.UTC(2299, 11, 31, 23, 59, 59, 999);
 /** `ms` clamped to DateTime64's range (not finite → 0, the epoch). */
 export const clampTimestamp = (ms: number): number => Math.min(MAX_TIMESTAMP_MS, Math.max(MIN_TIMESTAMP_MS, finite(ms)));
 
+/** `n` when finite, else 0 (a bad client number never fails an insert). */
 export const finite = (n: number): number => (Number.isFinite(n) ? n : 0);
+/** @throws RangeError when a row's `partition` or `offset` is not a non-negative safe integer (a bug upstream, not data). */
 export const assertPosition = (name: string, v: number): void => {
-  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`heartbeat row ${name} must be a non-negative integer, got ${String(v)}`);
+  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`row ${name} must be a non-negative integer, got ${String(v)}`);
 };
 
 /** Seconds formatted by dateTime64Text (heartbeats of a batch share seconds; a row has two times), cleared past 256. */

@@ -15,7 +15,7 @@ export interface PlaybackSql {
   table: string;
   createTable: string;
   selectCheckpoint: string;
-  /** `p50`, `p95` (nearest rank: ClickHouse's quantileExact) and `samples` of startup times, ms. Params: video_id. */
+  /** `p50`, `p95` (nearest rank: the ⌈p·n⌉-th smallest) and `samples` of startup times, ms. Params: video_id. */
   selectStartup: string;
   /** `rebuffers` (RebufferStarted count) and `rebuffer_ms` (sum of RebufferEnded). Params: video_id. */
   selectRebuffer: string;
@@ -50,9 +50,10 @@ CREATE TABLE IF NOT EXISTS ${table} (
 ) ENGINE = ReplacingMergeTree
 ORDER BY (video_id, session_id, topic, partition, offset)${d.tableSettings}`,
     selectCheckpoint: SELECT_CHECKPOINT(table),
+    // Nearest rank (1-based index ⌈p·n⌉ of the sorted values); quantileExact takes index ⌊p·n⌋ (0-based), one above it when p·n is whole.
     selectStartup: `
-SELECT quantileExact(0.5)(ms) AS p50, quantileExact(0.95)(ms) AS p95, count() AS samples
-FROM (SELECT assumeNotNull(startup_ms) AS ms FROM (${deduped}) WHERE kind = 'PlaybackStarted' AND isNotNull(startup_ms))`,
+SELECT arrayElement(s, toUInt64(ceil(0.5 * length(s)))) AS p50, arrayElement(s, toUInt64(ceil(0.95 * length(s)))) AS p95, length(s) AS samples
+FROM (SELECT arraySort(groupArray(ms)) AS s FROM (SELECT assumeNotNull(startup_ms) AS ms FROM (${deduped}) WHERE kind = 'PlaybackStarted' AND isNotNull(startup_ms)))`,
     selectRebuffer: `
 SELECT countIf(kind = 'RebufferStarted') AS rebuffers, sum(ifNull(rebuffer, 0)) AS rebuffer_ms
 FROM (${deduped})

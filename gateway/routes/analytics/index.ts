@@ -10,6 +10,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { VIEW_RULE_VERSION } from '../../../domain/view/view-rule.ts';
 import { Errors } from '../../errors.ts';
+import { AnalyticsStoreError } from '../../../projections/analytics/analytics-store.port.ts';
 import { requireUserId } from '../../plugins/auth.plugin.ts';
 import { assertOwner, loadVideo } from '../shared.ts';
 import { videoAnalyticsSchema } from './analytics.schemas.ts';
@@ -39,7 +40,14 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const video = await loadVideo(fastify, request.params.id);
     assertOwner(video, userId);
     const a = await analytics.videoAnalytics(video.videoId);
-    const insights = await analytics.videoInsights(video.videoId, { now: fastify.gateway.now(), interval: request.query.interval ?? 'hour', timeZone });
+    const insights = await analytics.videoInsights(video.videoId, { now: fastify.gateway.now(), interval: request.query.interval ?? 'hour', timeZone }).catch((e: unknown) => {
+      // ICU and ClickHouse carry their own tz databases: a zone only the newer one knows is the
+      // client's input ClickHouse cannot use, a 400, not the store failing.
+      if (e instanceof AnalyticsStoreError && /time ?zone/i.test(e.message)) {
+        throw new Errors.ValidationError(`querystring/time_zone ${JSON.stringify(timeZone)} is not known to the analytics store; use another name for it (e.g. UTC)`);
+      }
+      throw e;
+    });
     return {
       views: a.views,
       unique_viewers: a.unique_viewers,

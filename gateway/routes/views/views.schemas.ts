@@ -23,6 +23,7 @@ export const recordViewSchema = {
   response: withErrors({ 202: Type.Object({ accepted: Type.Boolean() }) }),
 };
 
+/** `POST /videos/{id}/playback-events` (issue 15): 1–MAX_PLAYBACK_REPORTS reports of one session; field ranges as the playback decider checks them. */
 export const recordPlaybackEventsSchema = {
   summary: 'Quality-of-experience events of a playback session (start, rendition switches, rebuffers, errors, end)',
   description: 'Sent by the player beside its heartbeats, a few at a time, in the order they happened; rate-limited like heartbeats. '

@@ -14,6 +14,7 @@ import { api, esc, session, videoEvents, type Cleanup } from '../api.ts';
 /** How often the analytics are re-read without an event, ms (concurrent viewers decay silently). */
 const REFRESH_MS = 5_000;
 
+/** Renders `#/studio` (no `videoId`) or `#/studio/{videoId}` into `app`; signed-out users get a sign-in link. Returns the page's cleanup. */
 export async function studioPage(app: HTMLElement, videoId?: string): Promise<Cleanup> {
   if (!session()) {
     app.innerHTML = '<p>Sign in to open your studio. <a href="#/signin">Sign in</a></p>';
