@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { StreamWaveClient } from '../../cli/client/streamwave-client.ts';
 import { uploadFile, waitForProcessing } from '../../cli/client/upload-file.ts';
 import { needleHits } from '../support/e2e-target.ts';
-import { FIELDS_NEW_IN_ISSUE_14, answersAt, withoutAddedFields, type Answer } from '../support/http-answer.ts';
+import { FIELDS_NEW_IN_ISSUE_14, FIELDS_NEW_IN_ISSUE_15, answersAt, withoutAddedFields, type Answer } from '../support/http-answer.ts';
 import { kafkaRequirement, startKafkaBroker, type KafkaBroker } from '../support/kafka-broker.ts';
 import { makeClip } from '../support/make-media.ts';
 import { extractRelease, releaseMissing, waitCaughtUp } from '../support/previous-release.ts';
@@ -101,7 +101,7 @@ describe('personal-data upgrade of a Kafka cluster written before crypto-shreddi
     try {
       await waitCaughtUp(role.url, TIMEOUT_MS);
       const now = await answers(role.url);
-      for (const [k, v] of recorded) assert.deepEqual(withoutAddedFields(now.get(k), FIELDS_NEW_IN_ISSUE_14), v, `${k} answers as before the upgrade (fields added since allowed)`);
+      for (const [k, v] of recorded) assert.deepEqual(withoutAddedFields(now.get(k), FIELDS_NEW_IN_ISSUE_14, FIELDS_NEW_IN_ISSUE_15), v, `${k} answers as before the upgrade (fields added since allowed)`);
       assert.equal((recorded.get(`/api/v1/videos/${videoId}`)!.body as { title: string }).title, ivy.title);
       for (const u of [ivy, jon]) await new StreamWaveClient(role.url).login(u.name, u.password);
     } finally {

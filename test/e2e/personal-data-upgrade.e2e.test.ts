@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { StreamWaveClient } from '../../cli/client/streamwave-client.ts';
 import { uploadFile, waitForProcessing } from '../../cli/client/upload-file.ts';
 import { filesUnder, needleHits } from '../support/e2e-target.ts';
-import { FIELDS_NEW_IN_ISSUE_14, answersAt, withoutAddedFields, get, type Answer } from '../support/http-answer.ts';
+import { FIELDS_NEW_IN_ISSUE_14, FIELDS_NEW_IN_ISSUE_15, answersAt, withoutAddedFields, get, type Answer } from '../support/http-answer.ts';
 import { makeClip } from '../support/make-media.ts';
 import { extractRelease, releaseMissing, waitCaughtUp } from '../support/previous-release.ts';
 import { startStandaloneProcess, type StandaloneProcess } from '../support/standalone-process.ts';
@@ -90,7 +90,7 @@ describe('personal-data upgrade of a data dir written before crypto-shredding (i
     try {
       await waitCaughtUp(sw.url, CATCH_UP_MS);
       const now = await answers(sw.url);
-      for (const [k, v] of recorded) assert.deepEqual(withoutAddedFields(now.get(k), FIELDS_NEW_IN_ISSUE_14), v, `${k} answers as before the upgrade (fields added since allowed)`);
+      for (const [k, v] of recorded) assert.deepEqual(withoutAddedFields(now.get(k), FIELDS_NEW_IN_ISSUE_14, FIELDS_NEW_IN_ISSUE_15), v, `${k} answers as before the upgrade (fields added since allowed)`);
       assert.equal((recorded.get(`/api/v1/videos/${videoId}`)!.body as { title: string }).title, gina.title, 'the recorded answer holds the title');
       for (const u of [gina, hugo]) await new StreamWaveClient(sw.url).login(u.name, u.password);
     } finally {

@@ -22,7 +22,7 @@ import { uploadFile, waitForProcessing } from '../../cli/client/upload-file.ts';
 import { startStandaloneProcess, type StandaloneProcess } from '../support/standalone-process.ts';
 import { makeClip } from '../support/make-media.ts';
 import { parseMaster } from '../support/media-check.ts';
-import { FIELDS_NEW_IN_ISSUE_8, FIELDS_NEW_IN_ISSUE_14, get, withoutAddedFields, type Answer } from '../support/http-answer.ts';
+import { FIELDS_NEW_IN_ISSUE_8, FIELDS_NEW_IN_ISSUE_14, FIELDS_NEW_IN_ISSUE_15, get, withoutAddedFields, type Answer } from '../support/http-answer.ts';
 import { extractRelease, releaseMissing, waitCaughtUp } from '../support/previous-release.ts';
 
 /**
@@ -80,7 +80,7 @@ describe('upgrade from the previous release', { skip: missing ? `${missing}; run
    */
   async function snapshot(sw: StandaloneProcess, tokenOf: (u: User) => string): Promise<Snapshot> {
     const snap: Snapshot = new Map();
-    const norm = (a: Answer): Answer => JSON.parse(JSON.stringify(withoutAddedFields(a, FIELDS_NEW_IN_ISSUE_8, FIELDS_NEW_IN_ISSUE_14)).replaceAll(sw.url, '<origin>'));
+    const norm = (a: Answer): Answer => JSON.parse(JSON.stringify(withoutAddedFields(a, FIELDS_NEW_IN_ISSUE_8, FIELDS_NEW_IN_ISSUE_14, FIELDS_NEW_IN_ISSUE_15)).replaceAll(sw.url, '<origin>'));
     const put = (key: string, a: Answer) => snap.set(key, norm(a));
     const pages = async (key: string, path: string, token?: string) => {
       let cursor: string | null = null;

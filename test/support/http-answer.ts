@@ -31,6 +31,15 @@ export const FIELDS_NEW_IN_ISSUE_8: ReadonlySet<string> = new Set(['session_id',
 export const FIELDS_NEW_IN_ISSUE_14: ReadonlySet<string> = new Set(['like_count', 'videos.owner_id', 'videos.published_at', 'videos.views']);
 
 /**
+ * Issue 15 (the creator studio): `captions` and `storyboard_url` on the video detail, and the
+ * studio figures beside the four original ones on analytics.
+ */
+export const FIELDS_NEW_IN_ISSUE_15: ReadonlySet<string> = new Set([
+  'captions', 'storyboard_url', 'sessions', 'average_view_duration_seconds', 'retention', 'concurrent_viewers', 'views_over_time',
+  'startup_time_ms', 'rebuffer_count', 'rebuffer_seconds', 'rebuffer_ratio', 'renditions_watched', 'playback_errors',
+]);
+
+/**
  * `value` without the keys in any of `sets`, at any depth: `key` anywhere, `parent.key` only in
  * objects under a key `parent` (or in the items of an array under it).
  */
