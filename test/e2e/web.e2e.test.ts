@@ -262,15 +262,25 @@ describe('the web app in Chromium (issue 14)', { skip: missing }, () => {
       if (!listed) await new Promise((r) => setTimeout(r, 500));
     }
     assert.ok(listed, 'the master lists the subtitles group');
+    // Playlists are served with max-age=2: the page (which loaded the master a moment ago) may hold the old one that long.
+    await new Promise((r) => setTimeout(r, 2_500));
     await a.goto(`${sw.url}/#/`);
     await a.goto(`${sw.url}/#/watch/${encodeURIComponent(videoId)}`);
     await a.waitForSelector('#captions option[value="en"]', { state: 'attached' });
     await a.waitForFunction(() => [...(document.querySelector('#player') as HTMLVideoElement).textTracks].some((t) => t.language === 'en'), null, { timeout: 30_000 });
     await a.selectOption('#captions', 'en');
+    // Held inside the cue (a 20 s clip may otherwise end before hls.js has loaded the subtitles).
+    await a.evaluate(() => { const v = document.querySelector('#player') as HTMLVideoElement; v.pause(); v.currentTime = 5; });
     await a.waitForFunction(() => {
       const track = [...(document.querySelector('#player') as HTMLVideoElement).textTracks].find((t) => t.language === 'en');
       return track?.mode === 'showing' && (track.activeCues?.length ?? 0) > 0 && (track.activeCues![0] as VTTCue).text === 'The harbour wakes up';
-    }, null, { timeout: 30_000, polling: 250 });
+    }, null, { timeout: 60_000, polling: 250 }).catch(async (e: Error) => {
+      const state = await a.evaluate(() => {
+        const v = document.querySelector('#player') as HTMLVideoElement;
+        return { time: v.currentTime, paused: v.paused, tracks: [...v.textTracks].map((t) => ({ language: t.language, mode: t.mode, cues: t.cues?.length ?? null, active: t.activeCues?.length ?? null })) };
+      });
+      throw new Error(`the caption cue is not on screen: ${JSON.stringify(state)} (${e.message})`);
+    });
     await shot(a, 'captions');
   });
 });
