@@ -76,21 +76,30 @@ async function videosPage(app: HTMLElement): Promise<Cleanup> {
 
 /**
  * A uPlot chart of one series over x (Unix seconds for time axes, plain numbers otherwise).
- * `step()` is the x distance between two points (a bucket, s): a series of one point is shown
- * over one step either side, not over uPlot's default of years.
+ * `step()` is the x distance between two points (a bucket, s): the x range is set from the data
+ * and half a step either side (a step for a single point), because uPlot's own auto-range gives a
+ * single time point 1,000 days.
  */
 function chart(el: HTMLElement, title: string, label: string, time: boolean, step: () => number, kind: 'line' | 'bars' = 'line'): { set(x: number[], y: number[]): void; destroy(): void } {
   const width = () => Math.max(300, el.clientWidth || 600);
   const plot = new uPlot({
     title, width: width(), height: 220,
     scales: {
-      x: { time, range: (_u, min, max) => (min === max || min == null ? [(min ?? 0) - step(), (max ?? 0) + step()] : [min - step() / 2, max + step() / 2]) },
+      x: { time, auto: false },
       y: { range: (_u, _min, max) => [0, Math.max(1, max ?? 1) * 1.1] },
     },
     axes: [{ stroke: '#aaa', grid: { stroke: '#2a2e36' } }, { stroke: '#aaa', grid: { stroke: '#2a2e36' } }],
     series: [{}, { label, stroke: '#3ea6ff', width: 2, fill: '#3ea6ff33', ...(kind === 'bars' && { paths: uPlot.paths.bars!({ size: [0.8, 40] }) }) }],
   }, [[], []], el);
-  return { set: (x, y) => plot.setData([x, y]), destroy: () => plot.destroy() };
+  return {
+    set: (x, y) => {
+      plot.setData([x, y], false);
+      if (!x.length) return;
+      const pad = x.length === 1 ? step() : step() / 2;
+      plot.setScale('x', { min: x[0]! - pad, max: x[x.length - 1]! + pad });
+    },
+    destroy: () => plot.destroy(),
+  };
 }
 
 async function videoAnalyticsPage(app: HTMLElement, videoId: string): Promise<Cleanup> {
