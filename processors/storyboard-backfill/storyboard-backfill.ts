@@ -11,7 +11,7 @@
  * stopped between the upload and the command) is only recorded; RecordStoryboard with the same
  * key is a no-op in the aggregate. Stopping it (`signal`) and running it again resumes.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { DomainEvent } from '../../domain/events.ts';
@@ -116,15 +116,15 @@ async function localMedia(store: ObjectStore, c: BackfillCandidate, dir: string)
   const playlist = await readObject(store, `${hls}${top.uri}`);
   if (!playlist) return null;
   const { initUri, segments } = parseMediaPlaylist(playlist.toString('utf8'));
-  const parts: Buffer[] = [];
+  // Appended one object at a time: a long video's rendition is gigabytes, more than one Buffer holds.
+  const path = join(dir, 'rendition.mp4');
+  await writeFile(path, Buffer.alloc(0));
+  let written = 0;
   for (const uri of [...(initUri ? [initUri] : []), ...segments.map((s) => s.uri)]) {
     const body = await readObject(store, `${folder}${uri}`);
-    if (body) parts.push(body);
+    if (body) { await appendFile(path, body); written++; }
   }
-  if (parts.length === 0) return null;
-  const path = join(dir, 'rendition.mp4');
-  await writeFile(path, Buffer.concat(parts));
-  return path;
+  return written === 0 ? null : path;
 }
 
 /**
