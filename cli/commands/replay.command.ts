@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Presets, SingleBar } from 'cli-progress';
-import { createEmbeddedEventLog, embeddedEventLogExists } from '../../platform/log/embedded/embedded-event-log.adapter.ts';
+import { openOfflineLog } from './offline-log.ts';
 import { READ_MODELS, type ReadModelName } from '../../projections/read-model.port.ts';
 import { createProjectionManager } from '../../projections/replay/projection-manager.ts';
 import { createAvroEventCodec } from '../../schemas/codec/avro-event-codec.ts';
@@ -87,20 +87,8 @@ async function replayOnline(name: string, from: { from_beginning?: true; from_ti
 }
 
 async function replayOffline(name: ReadModelName, from: { fromBeginning: true } | { fromTimestamp: number }, dataDir: string): Promise<number> {
-  if (!(await embeddedEventLogExists(dataDir))) {
-    console.error(`no embedded event log in ${dataDir}`);
-    return 2;
-  }
-  let log;
-  try {
-    log = await createEmbeddedEventLog({ dataDir });
-  } catch (e) {
-    if ((e as { code?: string }).code === 'LOG_LOCKED') {
-      console.error(`the event log in ${dataDir} is held by a running server; run the replay through it (drop --offline)`);
-      return 2;
-    }
-    throw e;
-  }
+  const log = await openOfflineLog(dataDir, 'run the replay through it (drop --offline)');
+  if (log === 2) return 2;
   const registry = createSchemaRegistry({ log });
   // The server's data keys (issue 13): personal fields decrypt as the server would show them.
   const dataKeys = await createEmbeddedDataKeyStore({ dir: join(dataDir, 'keys') });

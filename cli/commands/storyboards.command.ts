@@ -15,7 +15,7 @@ import { createCommandBus } from '../../commands/command-handler.ts';
 import type { Command as DomainCommand } from '../../commands/command-bus.port.ts';
 import { dataKeysOver } from '../../deploy/shared/data-keys.ts';
 import { createEmbeddedDataKeyStore } from '../../platform/keys/embedded-data-key-store.adapter.ts';
-import { createEmbeddedEventLog, embeddedEventLogExists } from '../../platform/log/embedded/embedded-event-log.adapter.ts';
+import { openOfflineLog } from './offline-log.ts';
 import { createEmbeddedObjectStore } from '../../platform/object-store/embedded/embedded-object-store.adapter.ts';
 import { runStoryboardBackfill, type BackfillProgress } from '../../processors/storyboard-backfill/storyboard-backfill.ts';
 import { resolveFfmpegBinaries } from '../../processors/transcoder/ffmpeg-binaries.ts';
@@ -40,20 +40,8 @@ function progressBar() {
 
 /** Runs the backfill over the standalone data dir `dataDir`; returns the exit code. */
 export async function backfillStoryboardsOffline(dataDir: string): Promise<number> {
-  if (!(await embeddedEventLogExists(dataDir))) {
-    console.error(`no embedded event log in ${dataDir}`);
-    return 2;
-  }
-  let log;
-  try {
-    log = await createEmbeddedEventLog({ dataDir });
-  } catch (e) {
-    if ((e as { code?: string }).code === 'LOG_LOCKED') {
-      console.error(`the event log in ${dataDir} is held by a running server; stop it first`);
-      return 2;
-    }
-    throw e;
-  }
+  const log = await openOfflineLog(dataDir, 'stop it first');
+  if (log === 2) return 2;
   const registry = createSchemaRegistry({ log });
   const dataKeys = await createEmbeddedDataKeyStore({ dir: join(dataDir, 'keys') });
   const stop = new AbortController();
