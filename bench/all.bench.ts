@@ -31,6 +31,7 @@ const BENCHES: { name: string; file: string; args: string[]; what: string }[] = 
   { name: 'search', file: 'bench/search.bench.ts', args: [], what: 'search latency at 100,000 videos' },
   { name: 'transcode', file: 'bench/transcode.bench.ts', args: ['--runs', '1'], what: 'first playable and the ladder vs one plain ffmpeg command' },
   { name: 'freshness', file: 'bench/freshness.bench.ts', args: [], what: 'view and playback events → creator analytics under 1,000 events/s (issue 15)' },
+  { name: 'freshness-cluster', file: 'bench/freshness.bench.ts', args: ['--target', 'cluster'], what: 'the same on a local cluster (Kafka, ClickHouse server, two of every scalable role)' },
 ];
 
 const loads = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
