@@ -278,6 +278,7 @@ describe('health, metrics, docs, mounted plugins', () => {
       '/api/v1/videos/{id}/views': ['post'],
       '/api/v1/videos/{id}/comments': ['get', 'post'],
       '/api/v1/videos/{id}/analytics': ['get'],
+      '/api/v1/users/me/analytics': ['get'],
       '/api/v1/search/videos': ['get'],
       '/health': ['get'],
       '/metrics': ['get'],

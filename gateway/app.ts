@@ -24,7 +24,7 @@ import { contextPlugin } from './plugins/context.plugin.ts';
 import { metricsPlugin } from './plugins/metrics.plugin.ts';
 import { webAppPlugin } from './plugins/web-app.ts';
 import { lazyChildLoggerFactory } from './plugins/lazy-child-logger.ts';
-import { analyticsRoutes } from './routes/analytics/index.ts';
+import { analyticsRoutes, channelAnalyticsRoutes } from './routes/analytics/index.ts';
 import { authRoutes } from './routes/auth/index.ts';
 import { channelsRoutes } from './routes/channels/index.ts';
 import { commentsRoutes } from './routes/comments/index.ts';
@@ -230,6 +230,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     await api.register(viewsRoutes, { prefix: '/api/v1/videos', registry: deps.metricsRegistry });
     if (deps.liveEvents) await api.register(eventsRoutes, { prefix: '/api/v1/videos', live: deps.liveEvents, registry: deps.metricsRegistry });
     await api.register(analyticsRoutes, { prefix: '/api/v1/videos' });
+    await api.register(channelAnalyticsRoutes, { prefix: '/api/v1/users' });
     await api.register(searchRoutes, { prefix: '/api/v1/search' });
   });
   // Issue 14: the web app at `/` (gateway/web), which uses the public API only.

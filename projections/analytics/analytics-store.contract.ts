@@ -19,6 +19,7 @@ import { summariseHeartbeats, type Heartbeat } from '../../domain/view/view-rule
 import { TOPICS } from '../../schemas/topics.ts';
 import type { AnalyticsStore, HeartbeatRow } from './analytics-store.port.ts';
 import type { PlaybackRow } from './playback.sql.ts';
+import { testChannelAnalytics } from './channel-analytics.contract.ts';
 
 /** What the contract needs from an adapter. */
 export interface AnalyticsStoreTarget {
@@ -331,6 +332,8 @@ export function testAnalyticsStore(target: AnalyticsStoreTarget): void {
       assert.deepEqual(elsewhere.startup_time_ms, { p50: 5, p95: 15, samples: 2 }, 'nearest rank: the 1st of 2 is the median, not the 2nd');
     }));
   });
+
+  testChannelAnalytics((fn) => withStore((store) => fn(store)));
 
   test('a closed store refuses with ANALYTICS_CLOSED; closing twice is fine', async () => {
     const store = await target.open(freshDatabase());

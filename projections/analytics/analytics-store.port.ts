@@ -1,5 +1,5 @@
 import type { OffsetMap } from '../../platform/log/event-log.port.ts';
-import type { InsightsQuery, VideoAnalytics, VideoInsights } from './analytics.port.ts';
+import type { ChannelAnalytics, InsightsQuery, VideoAnalytics, VideoInsights } from './analytics.port.ts';
 
 /**
  * One consumed record of the views topic as stored in the analytics table: a VideoViewed
@@ -76,6 +76,8 @@ export interface AnalyticsStore {
   videoAnalytics(videoId: string): Promise<VideoAnalytics>;
   /** The studio figures of one video (analytics.port.ts VideoInsights). @throws AnalyticsStoreError `ANALYTICS_IO` */
   videoInsights(videoId: string, query: InsightsQuery): Promise<VideoInsights>;
+  /** The rollup of a channel's videos (analytics.port.ts ChannelAnalytics). @throws AnalyticsStoreError `ANALYTICS_IO` */
+  channelAnalytics(videoIds: readonly string[], query: InsightsQuery): Promise<ChannelAnalytics>;
   close(): Promise<void>;
 }
 

@@ -66,8 +66,40 @@ export interface VideoInsights {
   playback_errors: { count: number; by_code: { code: string; errors: number; sessions: number }[] };
 }
 
+/** Most videos `ChannelAnalytics.top_videos` lists. */
+export const CHANNEL_TOP_VIDEOS = 10;
+
+/**
+ * A channel's figures rolled up over its videos (issue 15 "per channel"), under the same view
+ * rule as VideoAnalytics, over the sessions of every video given:
+ * - `videos`: how many videos the rollup covers (those given, watched or not).
+ * - `views`, `watch_time_seconds` (seconds), `sessions`: sums over the videos.
+ * - `unique_viewers`: distinct viewers across the videos (a signed-in viewer of three of them
+ *   counts once; an anonymous session counts as its own viewer, as per video).
+ * - `average_view_duration_seconds`: watch time ÷ views (0 without views).
+ * - `views_over_time`: as VideoInsights', over all the videos.
+ * - `top_videos`: at most CHANNEL_TOP_VIDEOS videos with views, most views first (then most
+ *   watch time, then id), each with its `video_id`, `views`, `watch_time_seconds`.
+ */
+export interface ChannelAnalytics {
+  videos: number;
+  views: number;
+  unique_viewers: number;
+  watch_time_seconds: number;
+  sessions: number;
+  average_view_duration_seconds: number;
+  views_over_time: VideoInsights['views_over_time'];
+  top_videos: { video_id: string; views: number; watch_time_seconds: number }[];
+}
+
 export interface AnalyticsQueries {
   videoAnalytics(videoId: string): Promise<VideoAnalytics>;
   /** @throws AnalyticsStoreError `ANALYTICS_IO` */
   videoInsights(videoId: string, query: InsightsQuery): Promise<VideoInsights>;
+  /**
+   * The rollup of the videos `videoIds` (a channel's, as the caller lists them; duplicates count
+   * once; none gives zeros). `query.now` is not used.
+   * @throws AnalyticsStoreError `ANALYTICS_IO`
+   */
+  channelAnalytics(videoIds: readonly string[], query: InsightsQuery): Promise<ChannelAnalytics>;
 }

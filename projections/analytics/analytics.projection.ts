@@ -120,7 +120,11 @@ export function createAnalyticsProjection(deps: AnalyticsProjectionDeps): Projec
     // ANALYTICS_FETCH_WAIT_MS to gather (each insert writes and fsyncs a new part).
     maxBatchSize: 10_000,
     fetchMaxWaitMs: ANALYTICS_FETCH_WAIT_MS,
-    queries: { videoAnalytics: (videoId) => store.videoAnalytics(videoId), videoInsights: (videoId, query) => store.videoInsights(videoId, query) },
+    queries: {
+      videoAnalytics: (videoId) => store.videoAnalytics(videoId),
+      videoInsights: (videoId, query) => store.videoInsights(videoId, query),
+      channelAnalytics: (videoIds, query) => store.channelAnalytics(videoIds, query),
+    },
     loadCheckpoint: () => store.checkpoint(),
     apply: applyBatch,
     close: () => store.close(),

@@ -19,7 +19,7 @@ import type { AnalyticsInterval } from './analytics.port.ts';
 import { playbackSql, type PlaybackSql } from './playback.sql.ts';
 import {
   assertPosition, clampTimestamp, DIALECTS, finite, MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, SELECT_CHECKPOINT,
-  type AnalyticsDialect, type Dialect, type HeartbeatJsonRow,
+  type AnalyticsDialect, type Dialect, type HeartbeatJsonRow, type SessionScope,
 } from './clickhouse-dialect.ts';
 
 export { ANALYTICS_DIALECTS, type AnalyticsDialect, type HeartbeatJsonRow } from './clickhouse-dialect.ts';
@@ -77,6 +77,14 @@ export interface AnalyticsSql {
   selectViewsOverTime: Record<AnalyticsInterval, string>;
   /** The playback-events table (issue 15, quality of experience) of this database. */
   playback: PlaybackSql;
+  /**
+   * The per-channel rollup (issue 15): the same figures over the sessions of a set of videos,
+   * param `video_ids_hex` (the videos' ids, each hex-encoded, joined by commas; never empty: an
+   * empty set would match the skip markers' '' id) + VIEW_RULE_PARAMS (see channelParams).
+   * `selectTotals` as selectVideoTotals; `selectPerVideo` the sessions, views and watched
+   * seconds per video id; `selectViewsOverTime` as selectViewsOverTime (+ time_zone).
+   */
+  channel: { selectTotals: string; selectPerVideo: string; selectViewsOverTime: Record<AnalyticsInterval, string> };
   /** `statement` with `params` bound the way this dialect binds them (server-side or literals). @throws TypeError on a missing or ill-typed parameter */
   bind(statement: string, params?: Record<string, string | number>): BoundStatement;
   /**
@@ -111,6 +119,7 @@ export function analyticsSql(database: string = ANALYTICS_DATABASE, dialect: Ana
   // table reads its own rows and its destination's, so what was inserted is visible at once.
   const source = options.buffered ? buffer : table;
   const sessions = SESSIONS(d, source);
+  const channelSessions = SESSIONS(d, source, CHANNEL_SCOPE);
   return {
     dialect,
     bindMode: d.bindMode,
@@ -133,6 +142,15 @@ ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS session_started_at Nullable(${d.ti
       day: SELECT_VIEWS_OVER_TIME(d.bucketSeconds('day', 'counted_at'), sessions),
     },
     playback: playbackSql(d, database),
+    channel: {
+      selectTotals: SELECT_VIDEO_TOTALS(channelSessions),
+      selectPerVideo: SELECT_PER_VIDEO(channelSessions),
+      selectViewsOverTime: {
+        minute: SELECT_VIEWS_OVER_TIME(d.bucketSeconds('minute', 'counted_at'), channelSessions),
+        hour: SELECT_VIEWS_OVER_TIME(d.bucketSeconds('hour', 'counted_at'), channelSessions),
+        day: SELECT_VIEWS_OVER_TIME(d.bucketSeconds('day', 'counted_at'), channelSessions),
+      },
+    },
     bind: (statement, params = {}) => bindStatement(statement, params, d.bindMode),
     toJsonRow: (row) => toJsonRow(d, row),
   };
@@ -220,9 +238,9 @@ export const VIEW_RULE_PARAMS = {
  * - a heartbeat qualifies when effective > 0 and effective ≥ threshold(duration), threshold =
  *   duration − tolerance (≥ 0) for 0 < duration < min_view_seconds, else min_view_seconds.
  */
-const SESSIONS = (d: Dialect, table: string) => `
+const SESSIONS = (d: Dialect, table: string, scope: SessionScope = VIDEO_SCOPE) => `
 SELECT
-  session_id,
+  ${scope.key},
   max(watched) AS max_watched,
   countIf(qualifies) > 0 AS counted,
   minIf(viewed_at, qualifies) AS counted_at,
@@ -230,14 +248,14 @@ SELECT
   max(video_duration_seconds) AS duration
 FROM (
   SELECT
-    session_id, viewer_id, viewed_at, watched, video_duration_seconds,
+    video_id, session_id, viewer_id, viewed_at, watched, video_duration_seconds,
     watched > 0 AND watched >= if(
       video_duration_seconds > 0 AND video_duration_seconds < {min_view_seconds:Float64},
       greatest(0, video_duration_seconds - {whole_tolerance_seconds:Float64}),
       {min_view_seconds:Float64}) AS qualifies
   FROM (
     SELECT
-      session_id, viewer_id, viewed_at, video_duration_seconds,
+      video_id, session_id, viewer_id, viewed_at, video_duration_seconds,
       if(isNull(session_started_at),
         greatest(0, watched_seconds),
         least(least(
@@ -246,10 +264,36 @@ FROM (
           {max_playback_rate:Float64} * (toFloat64(greatest(0, ${d.epochMs('viewed_at')} - ${d.epochMs('assumeNotNull(session_started_at)')})) / 1000)
             + {session_slack_seconds:Float64})) AS watched
     FROM ${table}
-    WHERE video_id = {video_id:String}
+    WHERE ${scope.where}
   )
 )
-GROUP BY session_id`;
+GROUP BY ${scope.key}`;
+
+/** One video's sessions. Param: video_id. */
+const VIDEO_SCOPE: SessionScope = { where: 'video_id = {video_id:String}', key: 'session_id' };
+
+/**
+ * The sessions of a set of videos, keyed by (video, session). The ids travel as one String
+ * parameter (both dialects bind String; ClickHouse 18.16 has no array parameters), each id
+ * hex-encoded so no id can contain the separator; `IN` a subquery keeps the read on the table's
+ * key ranges. Param: video_ids_hex.
+ */
+const CHANNEL_SCOPE: SessionScope = {
+  where: "video_id IN (SELECT unhex(arrayJoin(splitByChar(',', {video_ids_hex:String}))))",
+  key: 'video_id, session_id',
+};
+
+/** The parameters of the `channel` statements for the videos `videoIds` (at least one). @throws RangeError on an empty list */
+export function channelParams(videoIds: readonly string[]): Record<string, string | number> {
+  if (!videoIds.length) throw new RangeError('a channel rollup needs at least one video id');
+  return { ...VIEW_RULE_PARAMS, video_ids_hex: videoIds.map((id) => Buffer.from(id, 'utf8').toString('hex')).join(',') };
+}
+
+/** Sessions, views and watched seconds per video of a channel's sessions. */
+const SELECT_PER_VIDEO = (sessions: string) => `
+SELECT video_id, count() AS sessions, countIf(counted) AS views, sum(max_watched) AS watch_time_seconds
+FROM (${sessions})
+GROUP BY video_id`;
 
 /** views, unique_viewers, watch_time_seconds of one video. Params: video_id + VIEW_RULE_PARAMS. */
 const SELECT_VIDEO_TOTALS = (sessions: string) => `

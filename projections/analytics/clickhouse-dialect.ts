@@ -113,3 +113,15 @@ export const SELECT_CHECKPOINT = (table: string) => `
 SELECT topic, partition, max(offset) + 1 AS next_offset
 FROM ${table}
 GROUP BY topic, partition`;
+
+/**
+ * Which heartbeats the per-session subquery of analytics.sql.ts reads and what a session row is
+ * keyed by: one video's sessions (`session_id`; param video_id), or the sessions of a set of
+ * videos (`video_id, session_id`; channel.sql.ts).
+ */
+export interface SessionScope {
+  /** The WHERE condition over the heartbeats table; its params are the scope's. */
+  where: string;
+  /** The GROUP BY key, also selected: `session_id` or `video_id, session_id`. */
+  key: string;
+}

@@ -6,9 +6,9 @@
 import type { OffsetMap } from '../../platform/log/event-log.port.ts';
 import { tpKey } from '../../platform/log/event-log.port.ts';
 import { minuteIso } from '../../domain/view/view-rule.ts';
-import { CONCURRENT_HISTORY_SECONDS, CONCURRENT_WINDOW_SECONDS, type InsightsQuery, type VideoAnalytics, type VideoInsights } from './analytics.port.ts';
+import { CHANNEL_TOP_VIDEOS, CONCURRENT_HISTORY_SECONDS, CONCURRENT_WINDOW_SECONDS, type ChannelAnalytics, type InsightsQuery, type VideoAnalytics, type VideoInsights } from './analytics.port.ts';
 import { AnalyticsStoreError, type AnalyticsStore, type HeartbeatRow } from './analytics-store.port.ts';
-import { videoParams, type AnalyticsSql, type HeartbeatJsonRow } from './analytics.sql.ts';
+import { channelParams, videoParams, type AnalyticsSql, type HeartbeatJsonRow } from './analytics.sql.ts';
 import type { PlaybackRow } from './playback.sql.ts';
 import type { ClickHouseParams } from './clickhouse-binding.ts';
 
@@ -123,6 +123,33 @@ export function sqlAnalyticsStore(sql: AnalyticsSql, engine: SqlEngine): Analyti
             by_code: errors.slice(0, MAX_ERROR_CODES).map((e) => ({ code: e.code, errors: Number(e.errors), sessions: Number(e.sessions) })),
           },
         };
+      });
+    },
+    channelAnalytics(videoIds: readonly string[], query: InsightsQuery) {
+      return guard('query', async () => {
+        const ids = [...new Set(videoIds)];
+        if (ids.some((id) => typeof id !== 'string')) throw new AnalyticsStoreError('ANALYTICS_IO', 'video ids must be strings');
+        const rollup: ChannelAnalytics = {
+          videos: ids.length, views: 0, unique_viewers: 0, watch_time_seconds: 0, sessions: 0, average_view_duration_seconds: 0,
+          views_over_time: { interval: query.interval, time_zone: query.timeZone, points: [] }, top_videos: [],
+        };
+        if (!ids.length) return rollup;
+        const params = channelParams(ids);
+        const [totals] = await rows<{ views: Num; unique_viewers: Num; watch_time_seconds: Num }>(sql.channel.selectTotals, params);
+        const perVideo = await rows<{ video_id: string; sessions: Num; views: Num; watch_time_seconds: Num }>(sql.channel.selectPerVideo, params);
+        const buckets = await rows<{ bucket_s: Num; views: Num; unique_viewers: Num }>(sql.channel.selectViewsOverTime[query.interval], { ...params, time_zone: query.timeZone });
+        rollup.views = Number(totals?.views ?? 0);
+        rollup.unique_viewers = Number(totals?.unique_viewers ?? 0);
+        rollup.watch_time_seconds = Number(totals?.watch_time_seconds ?? 0);
+        rollup.sessions = perVideo.reduce((n, v) => n + Number(v.sessions), 0);
+        rollup.average_view_duration_seconds = rollup.views > 0 ? rollup.watch_time_seconds / rollup.views : 0;
+        rollup.views_over_time.points = buckets.map((b) => ({ start: minuteIso(Number(b.bucket_s) * 1000), views: Number(b.views), unique_viewers: Number(b.unique_viewers) }));
+        rollup.top_videos = perVideo
+          .map((v) => ({ video_id: v.video_id, views: Number(v.views), watch_time_seconds: Number(v.watch_time_seconds) }))
+          .filter((v) => v.views > 0)
+          .sort((a, b) => b.views - a.views || b.watch_time_seconds - a.watch_time_seconds || (a.video_id < b.video_id ? -1 : a.video_id > b.video_id ? 1 : 0))
+          .slice(0, CHANNEL_TOP_VIDEOS);
+        return rollup;
       });
     },
     async close() {

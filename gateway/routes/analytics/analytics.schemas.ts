@@ -1,10 +1,30 @@
 import { Type } from '@fastify/type-provider-typebox';
-import { CONCURRENT_WINDOW_SECONDS } from '../../../projections/analytics/analytics.port.ts';
+import { CHANNEL_TOP_VIDEOS, CONCURRENT_WINDOW_SECONDS } from '../../../projections/analytics/analytics.port.ts';
 import { withErrors } from '../../errors.ts';
 import { BEARER, NullableNumber, VideoIdParams } from '../shared.ts';
 
 /** Longest IANA time zone name accepted (the longest in tzdata is 32 characters). */
 const MAX_TIME_ZONE_LENGTH = 64;
+
+/** Query of both analytics routes: the bucket width and time zone of views_over_time. */
+const AnalyticsQuery = Type.Object({
+  interval: Type.Optional(Type.Union([Type.Literal('minute'), Type.Literal('hour'), Type.Literal('day')], { default: 'hour', description: 'Bucket width of views_over_time.' })),
+  time_zone: Type.Optional(Type.String({
+    minLength: 1, maxLength: MAX_TIME_ZONE_LENGTH, default: 'UTC',
+    description: 'IANA time zone (e.g. `Europe/Paris`) whose local hours and days the buckets of views_over_time follow. Unknown zone → 400 VALIDATION_ERROR.',
+  })),
+}, { additionalProperties: false });
+
+/** Views and unique viewers per bucket (the bucket a session first qualified as a view in). */
+const ViewsOverTime = Type.Object({
+  interval: Type.String(),
+  time_zone: Type.String({ description: 'The zone the buckets follow, as the server canonicalised it.' }),
+  points: Type.Array(Type.Object({
+    start: Type.String({ description: 'First instant of the bucket, ISO 8601 UTC (a day in Asia/Kolkata starts at 18:30Z), ascending.' }),
+    views: Type.Integer(),
+    unique_viewers: Type.Integer(),
+  })),
+});
 
 export const videoAnalyticsSchema = {
   summary: 'Creator analytics of a video (owner only; view rule v2, docs/view-rule.md)',
@@ -13,13 +33,7 @@ export const videoAnalyticsSchema = {
   tags: ['analytics'],
   security: BEARER,
   params: VideoIdParams,
-  querystring: Type.Object({
-    interval: Type.Optional(Type.Union([Type.Literal('minute'), Type.Literal('hour'), Type.Literal('day')], { default: 'hour', description: 'Bucket width of views_over_time.' })),
-    time_zone: Type.Optional(Type.String({
-      minLength: 1, maxLength: MAX_TIME_ZONE_LENGTH, default: 'UTC',
-      description: 'IANA time zone (e.g. `Europe/Paris`) whose local hours and days the buckets of views_over_time follow. Unknown zone → 400 VALIDATION_ERROR.',
-    })),
-  }, { additionalProperties: false }),
+  querystring: AnalyticsQuery,
   response: withErrors({
     200: Type.Object({
       views: Type.Integer(),
@@ -43,15 +57,7 @@ export const videoAnalyticsSchema = {
           viewers: Type.Integer({ description: 'Sessions with a heartbeat in that minute.' }),
         })),
       }),
-      views_over_time: Type.Object({
-        interval: Type.String(),
-        time_zone: Type.String({ description: 'The zone the buckets follow, as the server canonicalised it.' }),
-        points: Type.Array(Type.Object({
-          start: Type.String({ description: 'First instant of the bucket, ISO 8601 UTC (a day in Asia/Kolkata starts at 18:30Z), ascending.' }),
-          views: Type.Integer(),
-          unique_viewers: Type.Integer(),
-        })),
-      }),
+      views_over_time: ViewsOverTime,
       startup_time_ms: Type.Object({
         p50: NullableNumber, p95: NullableNumber, samples: Type.Integer({ description: 'Playback starts reported.' }),
       }, { description: 'Startup time (play request to first frame) of the playback starts players reported, ms: median and 95th percentile by nearest rank; null without starts.' }),
@@ -65,6 +71,34 @@ export const videoAnalyticsSchema = {
         count: Type.Integer(),
         by_code: Type.Array(Type.Object({ code: Type.String(), errors: Type.Integer(), sessions: Type.Integer() }), { description: 'Most frequent first, at most 20 codes.' }),
       }),
+    }),
+  }),
+};
+
+export const channelAnalyticsSchema = {
+  summary: 'Creator analytics of the caller\'s channel: the figures rolled up over all their videos (view rule v2)',
+  description: 'Views, unique viewers (a viewer of several videos counts once), watch time, sessions, average view duration and views over time across every video the caller uploaded, '
+    + `whatever its status or visibility, and the top ${CHANNEL_TOP_VIDEOS} videos by views (issue 15 "per channel").`,
+  tags: ['analytics'],
+  security: BEARER,
+  querystring: AnalyticsQuery,
+  response: withErrors({
+    200: Type.Object({
+      channel_id: Type.String(),
+      videos: Type.Integer({ description: 'Videos the rollup covers.' }),
+      views: Type.Integer(),
+      unique_viewers: Type.Integer(),
+      watch_time_seconds: Type.Number(),
+      sessions: Type.Integer(),
+      average_view_duration_seconds: Type.Number({ description: 'Watch time ÷ views, seconds (0 without views).' }),
+      views_over_time: ViewsOverTime,
+      top_videos: Type.Array(Type.Object({
+        video_id: Type.String(),
+        title: Type.String(),
+        views: Type.Integer(),
+        watch_time_seconds: Type.Number(),
+      }), { description: `At most ${CHANNEL_TOP_VIDEOS} videos with views, most views first (then most watch time).` }),
+      view_rule_version: Type.String(),
     }),
   }),
 };

@@ -6,6 +6,8 @@
  *   (docs/view-rule.md); beside them the studio figures (issue 15, analytics.port.ts
  *   VideoInsights): sessions, average view duration, retention, concurrent viewers and views over
  *   time. An unknown time zone → 400 VALIDATION_ERROR.
+ * And `channelAnalyticsRoutes` (prefix `/api/v1/users`): `GET /me/analytics`, the caller's channel
+ * rolled up (issue 15 "per channel").
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { VIEW_RULE_VERSION } from '../../../domain/view/view-rule.ts';
@@ -13,7 +15,7 @@ import { Errors } from '../../errors.ts';
 import { AnalyticsStoreError } from '../../../projections/analytics/analytics-store.port.ts';
 import { requireUserId } from '../../plugins/auth.plugin.ts';
 import { assertOwner, loadVideo } from '../shared.ts';
-import { videoAnalyticsSchema } from './analytics.schemas.ts';
+import { channelAnalyticsSchema, videoAnalyticsSchema } from './analytics.schemas.ts';
 
 /** An IANA name as tzdata spells them (`America/Argentina/Buenos_Aires`, `Etc/GMT+5`, `UTC`): no offsets, no paths. */
 const TIME_ZONE_NAME = /^[A-Za-z][A-Za-z0-9_+-]*(?:\/[A-Za-z0-9_+-]+){0,2}$/;
@@ -31,6 +33,43 @@ export function canonicalTimeZone(name: string): string {
   throw new Errors.ValidationError(`querystring/time_zone must be an IANA time zone name such as Europe/Paris, got ${JSON.stringify(name)}`);
 }
 
+/**
+ * A rejection handler that answers 400 VALIDATION_ERROR when the store does not know `timeZone`:
+ * ICU and ClickHouse carry their own tz databases, and a zone only the newer one knows is the
+ * client's input ClickHouse cannot use, not the store failing. Anything else is rethrown.
+ */
+const zoneUnknownToStore = (timeZone: string) => (e: unknown): never => {
+  if (e instanceof AnalyticsStoreError && /time ?zone/i.test(e.message)) {
+    throw new Errors.ValidationError(`querystring/time_zone ${JSON.stringify(timeZone)} is not known to the analytics store; use another name for it (e.g. UTC)`);
+  }
+  throw e;
+};
+
+/**
+ * `GET /me/analytics` (prefix `/api/v1/users`; auth): the caller's channel rolled up over every
+ * video they uploaded (video-detail's per-owner index, whatever the status or visibility), from
+ * the analytics read model (analytics.port.ts ChannelAnalytics), top videos with their titles.
+ * Same query and errors as the per-video route.
+ */
+export const channelAnalyticsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { analytics } = fastify.gateway.readModels;
+
+  fastify.get('/me/analytics', { schema: channelAnalyticsSchema, onRequest: fastify.authenticate }, async (request) => {
+    const userId = requireUserId(request);
+    const timeZone = canonicalTimeZone(request.query.time_zone ?? 'UTC');
+    const videos = await fastify.gateway.readModels['video-detail'].listUserVideos(userId);
+    const rollup = await analytics.channelAnalytics(videos.map((v) => v.videoId), { now: fastify.gateway.now(), interval: request.query.interval ?? 'hour', timeZone })
+      .catch(zoneUnknownToStore(timeZone));
+    const titles = new Map(videos.map((v) => [v.videoId, v.title]));
+    return {
+      channel_id: userId,
+      ...rollup,
+      top_videos: rollup.top_videos.map((v) => ({ ...v, title: titles.get(v.video_id) ?? '' })),
+      view_rule_version: VIEW_RULE_VERSION,
+    };
+  });
+};
+
 export const analyticsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { analytics } = fastify.gateway.readModels;
 
@@ -40,14 +79,7 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const video = await loadVideo(fastify, request.params.id);
     assertOwner(video, userId);
     const a = await analytics.videoAnalytics(video.videoId);
-    const insights = await analytics.videoInsights(video.videoId, { now: fastify.gateway.now(), interval: request.query.interval ?? 'hour', timeZone }).catch((e: unknown) => {
-      // ICU and ClickHouse carry their own tz databases: a zone only the newer one knows is the
-      // client's input ClickHouse cannot use, a 400, not the store failing.
-      if (e instanceof AnalyticsStoreError && /time ?zone/i.test(e.message)) {
-        throw new Errors.ValidationError(`querystring/time_zone ${JSON.stringify(timeZone)} is not known to the analytics store; use another name for it (e.g. UTC)`);
-      }
-      throw e;
-    });
+    const insights = await analytics.videoInsights(video.videoId, { now: fastify.gateway.now(), interval: request.query.interval ?? 'hour', timeZone }).catch(zoneUnknownToStore(timeZone));
     return {
       views: a.views,
       unique_viewers: a.unique_viewers,
