@@ -147,10 +147,14 @@ describe('the web app in Chromium (issue 14)', { skip: missing }, () => {
     assert.ok(views >= 1, `analytics views ${views}`);
   });
 
-  test('the studio (issue 15): the creator\'s videos, then the video\'s charts; retention, concurrent viewers and startup time change live while players report', async () => {
+  test('the studio (issue 15): the creator\'s videos and channel summary, then the video\'s charts; retention, concurrent viewers and startup time change live while players report', async () => {
     await a.goto(`${sw.url}/#/studio`);
     await a.waitForSelector(`#studio-videos tr[data-id="${videoId}"]`);
-    await shot(a, 'studio-videos');
+    // The channel summary rolls the counted view up, with the video among the top ones.
+    await a.waitForSelector(`#channel-summary #top-videos tr[data-id="${videoId}"]`, { timeout: 30_000 });
+    assert.ok(Number(await a.getAttribute('#channel-summary', 'data-views')) >= 1, 'the channel\'s views include the counted one');
+    await a.waitForSelector('#chart-channel-views .uplot');
+    await shot(a, 'studio-videos', true);
     await a.click(`#studio-videos tr[data-id="${videoId}"] a[href^="#/studio/"]`);
     await a.waitForSelector('#fig-views');
     await a.waitForSelector('#chart-retention .uplot');

@@ -7,9 +7,9 @@
  * re-reads the analytics when the video's Server-Sent Events say something changed (at most once
  * a second) and every 5 s (viewers leaving send nothing), never reloading the page.
  */
-import uPlot from 'uplot';
-import 'uplot/dist/uPlot.min.css';
 import { api, esc, session, videoEvents, type Cleanup } from '../api.ts';
+import { chart, fmt } from './studio-chart.ts';
+import { channelSummary } from './studio-channel.ts';
 
 /** How often the analytics are re-read without an event, ms (concurrent viewers decay silently). */
 const REFRESH_MS = 5_000;
@@ -23,12 +23,12 @@ export async function studioPage(app: HTMLElement, videoId?: string): Promise<Cl
   return videoId ? videoAnalyticsPage(app, videoId) : videosPage(app);
 }
 
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits });
 
 async function videosPage(app: HTMLElement): Promise<Cleanup> {
   const { videos } = await api<{ videos: any[] }>('GET', '/api/v1/users/me/videos?limit=100');
   app.innerHTML = `
     <h1>Studio</h1>
+    <section id="channel-summary"></section>
     <table class="studio-table" id="studio-videos">
       <thead><tr><th>Video</th><th>Status</th><th>Visibility</th><th>Views</th><th>Likes</th><th>Comments</th><th></th></tr></thead>
       <tbody>${videos.map((v) => `
@@ -71,35 +71,7 @@ async function videosPage(app: HTMLElement): Promise<Cleanup> {
       app.querySelector('#edit-result')!.textContent = (err as Error).message;
     }
   });
-  return () => {};
-}
-
-/**
- * A uPlot chart of one series over x (Unix seconds for time axes, plain numbers otherwise).
- * `step()` is the x distance between two points (a bucket, s): the x range is set from the data
- * and half a step either side (a step for a single point), because uPlot's own auto-range gives a
- * single time point 1,000 days.
- */
-function chart(el: HTMLElement, title: string, label: string, time: boolean, step: () => number, kind: 'line' | 'bars' = 'line'): { set(x: number[], y: number[]): void; destroy(): void } {
-  const width = () => Math.max(300, el.clientWidth || 600);
-  const plot = new uPlot({
-    title, width: width(), height: 220,
-    scales: {
-      x: { time, auto: false },
-      y: { range: (_u, _min, max) => [0, Math.max(1, max ?? 1) * 1.1] },
-    },
-    axes: [{ stroke: '#aaa', grid: { stroke: '#2a2e36' } }, { stroke: '#aaa', grid: { stroke: '#2a2e36' } }],
-    series: [{}, { label, stroke: '#3ea6ff', width: 2, fill: '#3ea6ff33', ...(kind === 'bars' && { paths: uPlot.paths.bars!({ size: [0.8, 40] }) }) }],
-  }, [[], []], el);
-  return {
-    set: (x, y) => {
-      plot.setData([x, y], false);
-      if (!x.length) return;
-      const pad = x.length === 1 ? step() : step() / 2;
-      plot.setScale('x', { min: x[0]! - pad, max: x[x.length - 1]! + pad });
-    },
-    destroy: () => plot.destroy(),
-  };
+  return channelSummary(app.querySelector('#channel-summary')!);
 }
 
 async function videoAnalyticsPage(app: HTMLElement, videoId: string): Promise<Cleanup> {
