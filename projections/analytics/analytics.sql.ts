@@ -19,11 +19,13 @@ import type { AnalyticsInterval } from './analytics.port.ts';
 import { playbackSql, type PlaybackSql } from './playback.sql.ts';
 import {
   assertPosition, clampTimestamp, DIALECTS, finite, MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, SELECT_CHECKPOINT,
-  type AnalyticsDialect, type Dialect, type HeartbeatJsonRow, type SessionScope,
+  type AnalyticsDialect, type Dialect, type HeartbeatJsonRow,
 } from './clickhouse-dialect.ts';
+import { CHANNEL_SCOPE, sessionsSql, VIDEO_SCOPE, VIEW_RULE_PARAMS, type SessionsSql } from './sessions.sql.ts';
+
+export { channelParams, VIEW_RULE_PARAMS } from './sessions.sql.ts';
 
 export { ANALYTICS_DIALECTS, type AnalyticsDialect, type HeartbeatJsonRow } from './clickhouse-dialect.ts';
-import { MAX_PLAYBACK_RATE, MIN_VIEW_SECONDS, SESSION_SLACK_SECONDS, WHOLE_VIDEO_TOLERANCE_SECONDS } from '../../domain/view/view-rule.ts';
 
 /** Database of the live analytics read model; replay instances use `streamwave_replay_<ts>`. */
 export const ANALYTICS_DATABASE = 'streamwave';
@@ -75,6 +77,8 @@ export interface AnalyticsSql {
   selectConcurrentPerMinute: string;
   /** Views and unique viewers per bucket of the interval, `bucket_s` Unix seconds. Params: video_id + VIEW_RULE_PARAMS + time_zone (IANA). */
   selectViewsOverTime: Record<AnalyticsInterval, string>;
+  /** The sessions aggregated incrementally by a materialized view (issue 15 freshness; sessions.sql.ts). */
+  videoSessions: SessionsSql;
   /** The playback-events table (issue 15, quality of experience) of this database. */
   playback: PlaybackSql;
   /**
@@ -118,8 +122,9 @@ export function analyticsSql(database: string = ANALYTICS_DATABASE, dialect: Ana
   // Inserts, the checkpoint and the queries all go through the buffer when there is one: a Buffer
   // table reads its own rows and its destination's, so what was inserted is visible at once.
   const source = options.buffered ? buffer : table;
-  const sessions = SESSIONS(d, source);
-  const channelSessions = SESSIONS(d, source, CHANNEL_SCOPE);
+  const videoSessions = sessionsSql(d, database, source, table);
+  const sessions = videoSessions.sessions(VIDEO_SCOPE);
+  const channelSessions = videoSessions.sessions(CHANNEL_SCOPE);
   return {
     dialect,
     bindMode: d.bindMode,
@@ -127,7 +132,9 @@ export function analyticsSql(database: string = ANALYTICS_DATABASE, dialect: Ana
     heartbeatsTable: source,
     createDatabase: `CREATE DATABASE IF NOT EXISTS ${database}`,
     createHeartbeatsTable: CREATE_HEARTBEATS_TABLE(d, table),
-    buffer: options.buffered ? { create: [`DROP TABLE IF EXISTS ${buffer}`, CREATE_BUFFER_TABLE(database, buffer, table)], flush: `OPTIMIZE TABLE ${buffer}` } : null,
+    // The sessions view reads the buffer's inserts: dropped before it, made again after it (setup).
+    buffer: options.buffered ? { create: [videoSessions.dropView, `DROP TABLE IF EXISTS ${buffer}`, CREATE_BUFFER_TABLE(database, buffer, table)], flush: `OPTIMIZE TABLE ${buffer}` } : null,
+    videoSessions,
     addSessionStartedAtColumn: d.addColumnIfNotExists ? `
 ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS session_started_at Nullable(${d.timestamp}) DEFAULT NULL` : null,
     selectCheckpoint: SELECT_CHECKPOINT(source),
@@ -219,75 +226,6 @@ const CREATE_BUFFER_TABLE = (database: string, buffer: string, table: string) =>
 CREATE TABLE ${buffer} AS ${table}
 ENGINE = Buffer(${database}, view_heartbeats, 1, 86400, 86400, 1000000, 1000000, 100000000, 100000000)`;
 
-
-/** Parameters every view-rule query takes; values come from domain/view/view-rule.ts. */
-export const VIEW_RULE_PARAMS = {
-  min_view_seconds: MIN_VIEW_SECONDS,
-  whole_tolerance_seconds: WHOLE_VIDEO_TOLERANCE_SECONDS,
-  max_playback_rate: MAX_PLAYBACK_RATE,
-  session_slack_seconds: SESSION_SLACK_SECONDS,
-};
-
-/**
- * One row per session of a video (view rule v2, docs/view-rule.md; view-rule.ts
- * effectiveWatchedSeconds and heartbeatQualifies say the same in TypeScript):
- * - effective watched = greatest(0, watched) when session_started_at is NULL (v1 history), else
- *   least(greatest(0, watched), duration when > 0, rate × greatest(0, viewed_at − session_started_at) s + slack);
- *   the elapsed time is exact milliseconds divided by 1000 as a Float64, as in JS. (`least` nests:
- *   18.16's takes two arguments.)
- * - a heartbeat qualifies when effective > 0 and effective ≥ threshold(duration), threshold =
- *   duration − tolerance (≥ 0) for 0 < duration < min_view_seconds, else min_view_seconds.
- */
-const SESSIONS = (d: Dialect, table: string, scope: SessionScope = VIDEO_SCOPE) => `
-SELECT
-  ${scope.key},
-  max(watched) AS max_watched,
-  countIf(qualifies) > 0 AS counted,
-  minIf(viewed_at, qualifies) AS counted_at,
-  minIf(viewer_id, viewer_id != '') AS viewer,
-  max(video_duration_seconds) AS duration
-FROM (
-  SELECT
-    video_id, session_id, viewer_id, viewed_at, watched, video_duration_seconds,
-    watched > 0 AND watched >= if(
-      video_duration_seconds > 0 AND video_duration_seconds < {min_view_seconds:Float64},
-      greatest(0, video_duration_seconds - {whole_tolerance_seconds:Float64}),
-      {min_view_seconds:Float64}) AS qualifies
-  FROM (
-    SELECT
-      video_id, session_id, viewer_id, viewed_at, video_duration_seconds,
-      if(isNull(session_started_at),
-        greatest(0, watched_seconds),
-        least(least(
-          greatest(0, watched_seconds),
-          if(video_duration_seconds > 0, video_duration_seconds, inf)),
-          {max_playback_rate:Float64} * (toFloat64(greatest(0, ${d.epochMs('viewed_at')} - ${d.epochMs('assumeNotNull(session_started_at)')})) / 1000)
-            + {session_slack_seconds:Float64})) AS watched
-    FROM ${table}
-    WHERE ${scope.where}
-  )
-)
-GROUP BY ${scope.key}`;
-
-/** One video's sessions. Param: video_id. */
-const VIDEO_SCOPE: SessionScope = { where: 'video_id = {video_id:String}', key: 'session_id' };
-
-/**
- * The sessions of a set of videos, keyed by (video, session). The ids travel as one String
- * parameter (both dialects bind String; ClickHouse 18.16 has no array parameters), each id
- * hex-encoded so no id can contain the separator; `IN` a subquery keeps the read on the table's
- * key ranges. Param: video_ids_hex.
- */
-const CHANNEL_SCOPE: SessionScope = {
-  where: "video_id IN (SELECT unhex(arrayJoin(splitByChar(',', {video_ids_hex:String}))))",
-  key: 'video_id, session_id',
-};
-
-/** The parameters of the `channel` statements for the videos `videoIds` (at least one). @throws RangeError on an empty list */
-export function channelParams(videoIds: readonly string[]): Record<string, string | number> {
-  if (!videoIds.length) throw new RangeError('a channel rollup needs at least one video id');
-  return { ...VIEW_RULE_PARAMS, video_ids_hex: videoIds.map((id) => Buffer.from(id, 'utf8').toString('hex')).join(',') };
-}
 
 /** Sessions, views and watched seconds per video of a channel's sessions. */
 const SELECT_PER_VIDEO = (sessions: string) => `

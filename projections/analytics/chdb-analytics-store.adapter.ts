@@ -62,7 +62,14 @@ export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions):
     await session.queryAsync(sql.createHeartbeatsTable);
     if (sql.addSessionStartedAtColumn) await session.queryAsync(sql.addSessionStartedAtColumn);
     await session.queryAsync(sql.playback.createTable);
+    await session.queryAsync(sql.videoSessions.createTable);
     for (const statement of sql.buffer?.create ?? []) await session.queryAsync(statement);
+    await session.queryAsync(sql.videoSessions.createView);
+    const needs = await session.queryAsync(sql.videoSessions.selectNeedsBackfill, { format: 'JSONEachRow' });
+    if (Number((JSON.parse(needs.text().trim() || '{}') as { needed?: number | string }).needed ?? 0)) {
+      logger.info({ database: sql.database }, 'chdb analytics store: aggregating the stored heartbeats into video_sessions (once, for a read model written before it)');
+      await session.queryAsync(sql.videoSessions.backfill);
+    }
   } catch (e) {
     session.close();
     await drainPending();

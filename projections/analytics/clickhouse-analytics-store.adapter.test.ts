@@ -62,7 +62,7 @@ describe('ClickHouse analytics store, modern dialect, through @clickhouse/client
       assert.match(totals.query, /video_id = \{video_id:String\}/);
       assert.ok(!totals.query.includes("v\\'1"), 'no literal of the video id in the text');
       assert.equal(totals.params.video_id, "v'1");
-      assert.equal(Number(totals.params.min_view_seconds), 10);
+      assert.equal(totals.params.min_view_seconds, undefined, 'the view rule is in the sessions view, not a query parameter');
     } finally {
       await store.close();
     }
@@ -129,6 +129,37 @@ describe('ClickHouse analytics store on a real ClickHouse server (Debian clickho
       await assert.rejects(store.insertHeartbeats([{ video_id: 'v', session_id: 's', viewer_id: '', watched_seconds: 1, video_duration_seconds: 1, viewed_at: 0, topic: TOPICS.views, partition: 0, offset: 0 }]), { code: 'ANALYTICS_IO' });
     } finally {
       await store.close();
+    }
+  });
+
+  test('given a read model written before the sessions view (heartbeats, no video_sessions), when it is opened, then the stored heartbeats are aggregated once and the figures stay', async () => {
+    const database = `backfill_${Date.now()}`;
+    const row = (offset: number, session: string, watched: number) => ({ video_id: 'v', session_id: session, viewer_id: session === 'a' ? 'u1' : '', watched_seconds: watched, video_duration_seconds: 60, viewed_at: Date.UTC(2026, 10, 24, 10, 0, offset), topic: TOPICS.views, partition: 0, offset });
+    const first = await createClickHouseAnalyticsStore({ url: url(), database });
+    await first.insertHeartbeats([row(0, 'a', 4), row(1, 'a', 12), row(2, 'b', 30), row(3, 'c', 3)]);
+    const before = await first.videoAnalytics('v');
+    await first.close();
+    assert.deepEqual([before.views, before.watch_time_seconds], [2, 45]);
+    const client = createClient({ url: url() });
+    try {
+      // What the previous release left: no view, no sessions table.
+      await client.command({ query: `DROP TABLE ${database}.video_sessions_mv` });
+      await client.command({ query: `DROP TABLE ${database}.video_sessions` });
+      const reopened = await createClickHouseAnalyticsStore({ url: url(), database });
+      try {
+        assert.deepEqual(await reopened.videoAnalytics('v'), before);
+        await reopened.insertHeartbeats([row(4, 'c', 15)]);
+        assert.equal((await reopened.videoAnalytics('v')).views, 3, 'the view aggregates new heartbeats after the backfill');
+      } finally {
+        await reopened.close();
+      }
+      const again = await createClickHouseAnalyticsStore({ url: url(), database });
+      await again.close();
+      const [count] = await (await client.query({ query: `SELECT count() AS n FROM (SELECT session_id FROM ${database}.video_sessions FINAL)`, format: 'JSONEachRow' })).json<{ n: string | number }>();
+      assert.equal(Number(count!.n), 3, 'one row per session once merged, however often it was opened');
+    } finally {
+      await dropClickHouseDatabase({ url: url() }, database);
+      await client.close();
     }
   });
 

@@ -80,6 +80,13 @@ export async function createClickHouseAnalyticsStore(opts: ClickHouseAnalyticsSt
     await client.command({ query: sql.createHeartbeatsTable });
     if (sql.addSessionStartedAtColumn) await client.command({ query: sql.addSessionStartedAtColumn });
     await client.command({ query: sql.playback.createTable });
+    await client.command({ query: sql.videoSessions.createTable });
+    await client.command({ query: sql.videoSessions.createView });
+    const [needs] = await (await client.query({ query: sql.videoSessions.selectNeedsBackfill, format: 'JSONEachRow' })).json<{ needed: number | string }>();
+    if (Number(needs?.needed ?? 0)) {
+      logger.info({ database }, 'clickhouse analytics store: aggregating the stored heartbeats into video_sessions (once, for a read model written before it)');
+      await client.command({ query: sql.videoSessions.backfill });
+    }
   } catch (e) {
     await client.close().catch(() => {});
     throw ioError(`opening the analytics tables in ${database} at ${opts.url}`, e);
