@@ -61,6 +61,9 @@ export function videoCommands(videoId: string) {
     removeCaptions: (language = 'en', actorId: string | null = OWNER): VideoCommand => ({
       type: 'RemoveCaptions', data: { videoId, language }, metadata: meta(T0 + 11, actorId),
     }),
+    setThumbnail: (key = `videos/${videoId}/thumbnail-0123456789abcdef.jpg`, actorId: string | null = OWNER): VideoCommand => ({
+      type: 'SetCustomThumbnail', data: { videoId, key, width: 640, height: 360, sizeBytes: 20_000 }, metadata: meta(T0 + 12, actorId),
+    }),
   };
 }
 

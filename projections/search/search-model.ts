@@ -58,6 +58,7 @@ export function searchedVideoId(e: DomainEvent): string | undefined {
     case 'CaptionsPublished':
     case 'CaptionsRemoved':
     case 'StoryboardGenerated':
+    case 'CustomThumbnailSet': // search hits keep the generated thumbnail for now (issue 15 follow-up)
     case 'UserRegistered':
     case 'UserErased':
     case 'CommentPosted':
