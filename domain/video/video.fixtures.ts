@@ -98,6 +98,9 @@ export function videoEvents(videoId: string) {
     storyboardGenerated: (storyboardKey = `videos/${videoId}/storyboard/storyboard.vtt`): VideoEvent => ({
       type: 'StoryboardGenerated', data: { videoId, storyboardKey, intervalSeconds: 1, tiles: 13, tileWidth: 160, tileHeight: 90, generatedAt: T0 + 10 },
     }),
+    thumbnailSet: (key = `videos/${videoId}/thumbnail-0123456789abcdef.jpg`): VideoEvent => ({
+      type: 'CustomThumbnailSet', data: { videoId, key, width: 640, height: 360, sizeBytes: 20_000, setBy: OWNER, setAt: T0 + 12 },
+    }),
     deleted: (): VideoEvent => ({ type: 'VideoDeleted', data: { videoId, deletedBy: OWNER, deletedAt: T0 + 8 } }),
   };
 }

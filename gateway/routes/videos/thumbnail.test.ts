@@ -180,3 +180,19 @@ describe('custom thumbnails', () => {
     assert.equal((await t.inject({ method: 'GET', url: plain })).statusCode, 404);
   });
 });
+
+describe('custom thumbnails in the OpenAPI document', () => {
+  test('PUT /api/v1/videos/{id}/thumbnail is documented like captions: bearer, the rules in its description, 200 video detail with the error answers', async () => {
+    const t = await createTestGateway();
+    try {
+      const doc = (await t.inject({ method: 'GET', url: '/docs/json' })).json();
+      const op = doc.paths['/api/v1/videos/{id}/thumbnail']?.put;
+      assert.ok(op, 'documented');
+      assert.deepEqual(op.security, [{ bearerAuth: [] }]);
+      assert.match(op.description, /at most 5 MiB and 4096×4096 px/);
+      assert.ok(op.responses['200'] && op.responses['4XX'], Object.keys(op.responses).join());
+    } finally {
+      await t.close();
+    }
+  });
+});
