@@ -108,12 +108,14 @@ describe('custom thumbnails', () => {
     });
   }
 
-  test('given a custom thumbnail, when the same image is PUT again, then no second event; a new image gets a new URL', async () => {
+  test('given a custom thumbnail, when the same image is PUT again, then no second event; a new image gets a new URL and the replaced file is removed', async () => {
     const id = await t.uploadVideo(alice.token, { publish: true });
     const first = (await put(id, image('a.png', '64x64', 'blue'), 'image/png')).json().thumbnail_url;
     assert.equal((await put(id, image('a.png', '64x64', 'blue'), 'image/png')).json().thumbnail_url, first);
     const second = (await put(id, image('b.png', '64x64', 'green'), 'image/png')).json().thumbnail_url;
     assert.notEqual(second, first);
+    assert.equal((await t.inject({ method: 'GET', url: new URL(first).pathname })).statusCode, 404, 'the replaced one is removed');
+    assert.equal((await t.inject({ method: 'GET', url: new URL(second).pathname })).statusCode, 200);
     assert.equal((await t.world.events()).filter((x) => x.event.type === 'CustomThumbnailSet' && x.event.data.videoId === id).length, 2);
   });
 

@@ -8,7 +8,8 @@
  *   Then re-encoded synchronously (processors/thumbnails/thumbnail-encoder.port.ts: FFmpeg, at
  *   most 1280 px wide, metadata stripped) and only that JPEG is stored, under a content-addressed
  *   key of the video's media (`videos/<id>/thumbnail-<digest>.jpg`, served `immutable`), then
- *   recorded (SetCustomThumbnail → CustomThumbnailSet). The uploaded bytes are never stored.
+ *   recorded (SetCustomThumbnail → CustomThumbnailSet). The uploaded bytes are never stored; the
+ *   custom thumbnail replaced is removed (the media collector removes the last with the video).
  *   Why synchronous and not a processor on the log: see the port's comment.
  * Errors: 401 without a token; 404 VIDEO_NOT_FOUND for a video the caller may not see; 403
  * NOT_OWNER; 400 INVALID_THUMBNAIL (with the reason: not JPEG/PNG/WebP, Content-Type disagreeing
@@ -106,6 +107,14 @@ export const thumbnailRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
     // The response IS the next read: it must show the new thumbnail.
     await readYourWrites('video-detail', result.positions);
-    return videoDetailJson(await loadVideo(fastify, video.videoId), fastify);
+    const after = await loadVideo(fastify, video.videoId);
+    // The custom thumbnail this one replaced is no longer referenced: removed (a cache may still serve
+    // it, which is harmless). Only when the read model shows another one now, so a concurrent request
+    // that set the same image again never loses its file.
+    const previous = video.customThumbnailKey;
+    if (previous && previous !== key && after.thumbnailKey !== previous && 'deleteObject' in objectStore) {
+      await (objectStore as { deleteObject(key: string): Promise<void> }).deleteObject(previous).catch((e: unknown) => request.log.warn({ err: e, key: previous }, 'could not remove a replaced thumbnail'));
+    }
+    return videoDetailJson(after, fastify);
   });
 };
