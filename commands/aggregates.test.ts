@@ -25,7 +25,7 @@ describe('decider registry', () => {
       user: ['UserRegistered'],
       video: ['UploadStarted', 'UploadCompleted', 'VideoProcessingStarted', 'VideoProcessingProgressed', 'RenditionEncoded', 'VideoPublished',
         'VideoProcessingFailed', 'VideoProcessingCompleted', 'VideoMetadataUpdated', 'VideoDeleted',
-        'CaptionsPublished', 'CaptionsRemoved'],
+        'CaptionsPublished', 'CaptionsRemoved', 'CustomThumbnailSet'],
       comment: ['CommentPosted'],
       view: ['VideoViewed'],
       like: ['VideoLiked', 'VideoUnliked'],

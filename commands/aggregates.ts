@@ -151,7 +151,7 @@ export const AGGREGATES: { readonly [K in AggregateKind]: AggregateDefinition<K>
     commandTypes: {
       StartUpload: true, CompleteUpload: true, FailUpload: true, StartProcessing: true, ReportProcessingProgress: true, RecordRenditionEncoded: true,
       PublishVideo: true, FailProcessing: true, CompleteProcessing: true, RecordStoryboard: true, UpdateVideoMetadata: true, DeleteVideo: true,
-      PublishCaptions: true, RemoveCaptions: true,
+      PublishCaptions: true, RemoveCaptions: true, SetCustomThumbnail: true,
     },
     streamId: (c) => c.data.videoId,
     evolvesFrom: [TOPICS.videos],

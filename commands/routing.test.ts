@@ -11,7 +11,7 @@ const EXPECTED: Record<CommandType, AggregateKind> = {
   RegisterUser: 'user', EraseUser: 'user',
   StartUpload: 'video', CompleteUpload: 'video', FailUpload: 'video', StartProcessing: 'video', ReportProcessingProgress: 'video',
   RecordRenditionEncoded: 'video', PublishVideo: 'video', FailProcessing: 'video', CompleteProcessing: 'video', RecordStoryboard: 'video',
-  UpdateVideoMetadata: 'video', DeleteVideo: 'video', PublishCaptions: 'video', RemoveCaptions: 'video',
+  UpdateVideoMetadata: 'video', DeleteVideo: 'video', PublishCaptions: 'video', RemoveCaptions: 'video', SetCustomThumbnail: 'video',
   PostComment: 'comment', DeleteComment: 'comment',
   RecordView: 'view',
   RecordPlaybackEvents: 'playback',

@@ -39,6 +39,7 @@ import { usersRoutes } from './routes/users/index.ts';
 import { userDataRoutes } from './routes/users/erasure.ts';
 import { videosRoutes } from './routes/videos/index.ts';
 import { captionsRoutes } from './routes/videos/captions.ts';
+import { thumbnailRoutes } from './routes/videos/thumbnail.ts';
 import { viewsRoutes } from './routes/views/index.ts';
 
 // TypeBox's validator knows `format: email` etc. only once the ajv-formats checks are registered.
@@ -111,6 +112,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     ids: deps.ids ?? createUlidIds(),
     now: deps.now ?? Date.now,
     mediaUrl: (videoId, key, signed) => deps.objectStore.publicUrl(signed && deps.mediaUrls ? deps.mediaUrls.signedKeyPath(videoId, key) : key),
+    thumbnailEncoder: deps.thumbnailEncoder ?? null,
   };
 
   const serverOptions: FastifyHttpOptions<Server> = {
@@ -223,6 +225,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     await api.register(discoveryRoutes, { prefix: '/api/v1/videos' });
     await api.register(videosRoutes, { prefix: '/api/v1/videos' });
     await api.register(captionsRoutes, { prefix: '/api/v1/videos' });
+    await api.register(thumbnailRoutes, { prefix: '/api/v1/videos' });
     await api.register(commentsRoutes, { prefix: '/api/v1/videos' });
     await api.register(likesRoutes, { prefix: '/api/v1/videos' });
     await api.register(subscriptionsRoutes, { prefix: '/api/v1/users' });

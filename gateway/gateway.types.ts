@@ -9,6 +9,7 @@ import type { Registry } from 'prom-client';
 import type { CommandBus } from '../commands/command-bus.port.ts';
 import type { RecordMetadata } from '../platform/log/event-log.port.ts';
 import type { ObjectStore } from '../platform/object-store/object-store.port.ts';
+import type { ThumbnailEncoder } from '../processors/thumbnails/thumbnail-encoder.port.ts';
 import type { RateLimitStore } from '../platform/rate-limit/rate-limit-store.port.ts';
 import type { LiveEvents } from '../projections/live-events/live-events.port.ts';
 import type { ReadModelName, ReadModelQueries } from '../projections/read-model.port.ts';
@@ -157,6 +158,11 @@ export interface GatewayDeps {
    * `GET /api/v1/videos/{id}/events` (Server-Sent Events, issue 14). Absent: that route is 404.
    */
   liveEvents?: LiveEvents;
+  /**
+   * Re-encodes custom thumbnails behind `PUT /api/v1/videos/{id}/thumbnail` (issue 15;
+   * processors/thumbnails/thumbnail-encoder.port.ts). Absent: that route answers 503 SERVICE_UNAVAILABLE.
+   */
+  thumbnailEncoder?: ThumbnailEncoder;
   /** Mounted as-is after the gateway's own routes (schema registry at /registry, S3 at /s3, media). */
   /**
    * Observer of every route as it is registered (Fastify's `onRoute` hook), mounted plugins
@@ -177,4 +183,6 @@ export interface GatewayContext {
   now: () => number;
   /** URL of a media object of a video the caller may see: plain when its media is public, signed otherwise (GatewayDeps.mediaUrls). */
   mediaUrl: (videoId: string, key: string, signed: boolean) => string;
+  /** GatewayDeps.thumbnailEncoder; null when absent. */
+  thumbnailEncoder: ThumbnailEncoder | null;
 }

@@ -41,6 +41,7 @@ export const TOPIC_OF: Record<DomainEventType, EventTopic> = {
   VideoDeleted: TOPICS.videos,
   CaptionsPublished: TOPICS.videos,
   CaptionsRemoved: TOPICS.videos,
+  CustomThumbnailSet: TOPICS.videos,
   CommentPosted: TOPICS.comments,
   CommentDeleted: TOPICS.comments,
   VideoViewed: TOPICS.views,

@@ -50,7 +50,7 @@ import pRetry from 'p-retry';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { StreamWaveConfig } from '../config/config.ts';
 import type { ViewCountSource } from '../../projections/search/search.port.ts';
-import { gatewayConfigOf, mediaPlugins, mediaUrlSigningOf, objectStorePlugins, openEmbeddedObjectStore, openS3ObjectStore, readModelsOf, totalLag, viewCountsOf } from '../shared/wiring.ts';
+import { gatewayConfigOf, mediaPlugins, mediaUrlSigningOf, objectStorePlugins, openEmbeddedObjectStore, openS3ObjectStore, readModelsOf, thumbnailEncoderOf, totalLag, viewCountsOf } from '../shared/wiring.ts';
 import type { ObjectDeletion, ObjectStore } from '../../platform/object-store/object-store.port.ts';
 import { countAdapterErrors } from '../../platform/metrics/adapter-errors.ts';
 import { createFileCurrentInstanceStore, embeddedReadModels } from '../shared/embedded-read-models.ts';
@@ -337,7 +337,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     const app = await buildGateway({
       config: gatewayConfigOf(config),
       liveEvents: liveEvents.live,
-      mediaUrls,
+      mediaUrls, thumbnailEncoder: thumbnailEncoderOf(),
       commandBus: commandBus!,
       readModels: queries,
       readYourWrites: reader?.readYourWrites ?? readModels!.readYourWrites,

@@ -18,6 +18,9 @@ import { createS3ObjectStore, type S3ObjectStore } from '../../platform/object-s
 import type { VideoDetailQueries } from '../../projections/video-detail/video-detail.port.ts';
 import type { ViewCountSource } from '../../projections/search/search.port.ts';
 import { VIDEO_DETAIL } from '../../projections/video-detail/video-detail.projection.ts';
+import { createFfmpegThumbnailEncoder } from '../../processors/thumbnails/ffmpeg-thumbnail-encoder.ts';
+import type { ThumbnailEncoder } from '../../processors/thumbnails/thumbnail-encoder.port.ts';
+import { resolveFfmpegBinaries } from '../../processors/transcoder/ffmpeg-binaries.ts';
 
 /** How long a command's answer waits for the read models to show it (read-your-writes), ms. */
 export const READ_YOUR_WRITES_TIMEOUT_MS = 5_000;
@@ -147,6 +150,15 @@ export function mediaPlugins(store: ObjectStore, media?: { videoDetail: Pick<Vid
  */
 export function mediaUrlSigningOf(config: Pick<StreamWaveConfig, 'mediaUrlSecret' | 'mediaUrlTtlSeconds'>): MediaUrlSigning {
   return createMediaUrlSigning({ secret: config.mediaUrlSecret, ttlSeconds: config.mediaUrlTtlSeconds });
+}
+
+/**
+ * The gateway's custom thumbnail encoder (issue 15, `PUT /api/v1/videos/{id}/thumbnail`): FFmpeg
+ * found as the transcoder finds it (STREAMWAVE_FFMPEG_PATH, /usr/bin/ffmpeg, PATH), two encodes at
+ * once per gateway, temporary files in the OS temporary directory.
+ */
+export function thumbnailEncoderOf(): ThumbnailEncoder {
+  return createFfmpegThumbnailEncoder({ ffmpegPath: resolveFfmpegBinaries().ffmpeg });
 }
 
 /**

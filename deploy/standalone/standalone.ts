@@ -10,7 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { createRedactingLogger } from '../../platform/logging/log-redaction.ts';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { StreamWaveConfig } from '../config/config.ts';
-import { gatewayConfigOf, mediaUrlSigningOf, objectStorePlugins, openEmbeddedObjectStore, readModelsOf, totalLag, viewCountsOf } from '../shared/wiring.ts';
+import { gatewayConfigOf, mediaUrlSigningOf, objectStorePlugins, openEmbeddedObjectStore, readModelsOf, thumbnailEncoderOf, totalLag, viewCountsOf } from '../shared/wiring.ts';
 import { shutdownInOrder } from '../shared/shutdown.ts';
 import { createEmbeddedEventLog } from '../../platform/log/embedded/embedded-event-log.adapter.ts';
 import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts';
@@ -137,6 +137,7 @@ export async function startStandalone(config: StreamWaveConfig, observe: Pick<Ga
   const app = await buildGateway({
     config: gatewayConfigOf(config),
     mediaUrls,
+    thumbnailEncoder: thumbnailEncoderOf(),
     commandBus,
     readModels: readModels.readModels,
     readYourWrites: readModels.readYourWrites,

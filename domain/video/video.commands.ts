@@ -97,6 +97,14 @@ export type PublishCaptions = {
 /** The owner (`metadata.actorId`) removes the captions of `language` (canonical BCP 47 tag). */
 export type RemoveCaptions = { type: 'RemoveCaptions'; data: { videoId: string; language: string }; metadata: CommandMetadata };
 
+/**
+ * The owner (`metadata.actorId`) sets a custom thumbnail: a JPEG the gateway re-encoded from the
+ * uploaded image and stored at `key` (domain/video/thumbnails.ts); `width`/`height` pixels, `sizeBytes` bytes.
+ */
+export type SetCustomThumbnail = {
+  type: 'SetCustomThumbnail'; data: { videoId: string; key: string; width: number; height: number; sizeBytes: number }; metadata: CommandMetadata;
+};
+
 /** Every command handled by the video decider. Aggregate id: `data.videoId`. */
 export type VideoCommand =
   | StartUpload
@@ -112,4 +120,5 @@ export type VideoCommand =
   | UpdateVideoMetadata
   | DeleteVideo
   | PublishCaptions
-  | RemoveCaptions;
+  | RemoveCaptions
+  | SetCustomThumbnail;

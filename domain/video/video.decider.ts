@@ -7,6 +7,7 @@ import type { RenditionInfo, VideoEvent, VideoMetadataUpdated } from './video.ev
 import type { VideoCommand } from './video.commands.ts';
 import { DEFAULT_VISIBILITY, isVideoVisibility, type VideoVisibility } from './video-visibility.ts';
 import { decideRecordStoryboard } from './storyboard.decider.ts';
+import { decideCustomThumbnail } from './thumbnails.ts';
 
 /**
  * Lifecycle of a video:
@@ -45,6 +46,8 @@ export interface ExistingVideoState {
   readonly thumbnailKey: string | null;
   /** Object key of the storyboard's WebVTT track (StoryboardGenerated); null/absent until then. */
   readonly storyboardKey?: string | null;
+  /** Object key of the owner's custom thumbnail (CustomThumbnailSet); null/absent when none. */
+  readonly customThumbnailKey?: string | null;
   readonly failure: { readonly code: string; readonly reason: string } | null;
   /** True once VideoProcessingCompleted: the ladder is final (some planned rungs may be omitted). */
   readonly completed: boolean;
@@ -110,6 +113,7 @@ const sameTags = (a: readonly string[], b: readonly string[]) => a.length === b.
  *  - `NO_RENDITION_ENCODED` (conflict): PublishVideo without `renditions` before any rendition is encoded (a
  *    published video must be playable; with `renditions`, the transcoder vouches that each has its first segments);
  *  - PublishCaptions / RemoveCaptions: see domain/video/captions.decider.ts decideCaptions;
+ *  - SetCustomThumbnail: see domain/video/thumbnails.ts decideCustomThumbnail;
  *  - `NOT_OWNER` (forbidden): UpdateVideoMetadata/DeleteVideo by someone other than the owner (`metadata.actorId`);
  *  - `INVALID_METADATA`, `INVALID_VISIBILITY`, `INVALID_UPLOAD`, `INVALID_PROCESSING_PLAN`, `INVALID_PROGRESS`, `INVALID_RENDITION`,
  *    `INVALID_PUBLICATION`, `INVALID_FAILURE` (invalid): malformed command data;
@@ -302,6 +306,8 @@ function decideVideo(command: VideoCommand, state: VideoState): VideoEvent[] {
       const v = requireLiveVideo(state, command.data.videoId);
       return decideCaptions(command, { ...v, captions: v.captions ?? [] });
     }
+    case 'SetCustomThumbnail':
+      return decideCustomThumbnail(command, requireLiveVideo(state, command.data.videoId));
     case 'DeleteVideo': {
       const d = command.data;
       const v = requireLiveVideo(state, d.videoId);
@@ -364,6 +370,8 @@ export function evolveVideo(state: VideoState, event: VideoEvent): VideoState {
       return { ...state, captions: evolveCaptions(state.captions, event), updatedAt: event.data.publishedAt };
     case 'CaptionsRemoved':
       return { ...state, captions: evolveCaptions(state.captions, event), updatedAt: event.data.removedAt };
+    case 'CustomThumbnailSet':
+      return { ...state, customThumbnailKey: event.data.key, updatedAt: event.data.setAt };
     case 'VideoDeleted':
       return { ...state, status: 'deleted', statusBeforeDelete: state.status, updatedAt: event.data.deletedAt };
     default:

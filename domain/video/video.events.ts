@@ -186,6 +186,25 @@ export type CaptionsRemoved = Event<'CaptionsRemoved', {
   removedAt: number;
 }>;
 
+/**
+ * The owner set a custom thumbnail (issue 15): a JPEG the gateway re-encoded from the uploaded
+ * image (domain/video/thumbnails.ts) is at `key`. From now on it is the video's thumbnail, in place
+ * of the generated one (VideoPublished.thumbnailKey), also when that comes later. A later one
+ * replaces an earlier one. Key: videoId.
+ */
+export type CustomThumbnailSet = Event<'CustomThumbnailSet', {
+  videoId: string;
+  /** Object key of the JPEG (domain/video/thumbnails.ts customThumbnailKey). */
+  key: string;
+  /** Size of the JPEG, pixels. */
+  width: number;
+  height: number;
+  /** Size of the JPEG file, bytes. */
+  sizeBytes: number;
+  setBy: string;
+  setAt: number;
+}>;
+
 export type VideoEvent =
   | UploadStarted
   | UploadCompleted
@@ -199,4 +218,5 @@ export type VideoEvent =
   | VideoMetadataUpdated
   | VideoDeleted
   | CaptionsPublished
-  | CaptionsRemoved;
+  | CaptionsRemoved
+  | CustomThumbnailSet;

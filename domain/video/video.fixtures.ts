@@ -61,6 +61,9 @@ export function videoCommands(videoId: string) {
     removeCaptions: (language = 'en', actorId: string | null = OWNER): VideoCommand => ({
       type: 'RemoveCaptions', data: { videoId, language }, metadata: meta(T0 + 11, actorId),
     }),
+    setThumbnail: (key = `videos/${videoId}/thumbnail-0123456789abcdef.jpg`, actorId: string | null = OWNER): VideoCommand => ({
+      type: 'SetCustomThumbnail', data: { videoId, key, width: 640, height: 360, sizeBytes: 20_000 }, metadata: meta(T0 + 12, actorId),
+    }),
   };
 }
 
@@ -94,6 +97,9 @@ export function videoEvents(videoId: string) {
     captionsRemoved: (language = 'en'): VideoEvent => ({ type: 'CaptionsRemoved', data: { videoId, language, removedBy: OWNER, removedAt: T0 + 11 } }),
     storyboardGenerated: (storyboardKey = `videos/${videoId}/storyboard/storyboard.vtt`): VideoEvent => ({
       type: 'StoryboardGenerated', data: { videoId, storyboardKey, intervalSeconds: 1, tiles: 13, tileWidth: 160, tileHeight: 90, generatedAt: T0 + 10 },
+    }),
+    thumbnailSet: (key = `videos/${videoId}/thumbnail-0123456789abcdef.jpg`): VideoEvent => ({
+      type: 'CustomThumbnailSet', data: { videoId, key, width: 640, height: 360, sizeBytes: 20_000, setBy: OWNER, setAt: T0 + 12 },
     }),
     deleted: (): VideoEvent => ({ type: 'VideoDeleted', data: { videoId, deletedBy: OWNER, deletedAt: T0 + 8 } }),
   };

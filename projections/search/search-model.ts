@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { DomainEvent } from '../../domain/events.ts';
 import { assertNever } from '../../domain/shared/event.ts';
 import { DEFAULT_VISIBILITY, visibilityOf, type VideoVisibility } from '../../domain/video/video-visibility.ts';
+import { isCustomThumbnailKey } from '../../domain/video/thumbnails.ts';
 import { decodeSignedCursor, encodeSignedCursor } from '../cursor.ts';
 import { InvalidCursorError } from '../read-model.port.ts';
 import type { SearchFilters, SearchHit, SearchOptions, TagFacet } from './search.port.ts';
@@ -46,6 +47,7 @@ export function searchedVideoId(e: DomainEvent): string | undefined {
     case 'VideoPublished':
     case 'VideoMetadataUpdated':
     case 'VideoDeleted':
+    case 'CustomThumbnailSet':
       return e.data.videoId;
     case 'VideoProcessingCompleted':
       // Only when it corrects the published duration (a truncated source, docs/adr/0007).
@@ -98,9 +100,15 @@ export function evolveSearchDoc(before: SearchDoc | undefined, e: DomainEvent): 
         thumbnailKey: null, durationSeconds: null, publishedAt: null, ready: false, visibility: d.visibility ?? DEFAULT_VISIBILITY,
       };
     }
-    case 'VideoPublished':
+    case 'VideoPublished': {
       if (!before) return before;
-      return { ...before, ready: true, thumbnailKey: e.data.thumbnailKey, durationSeconds: e.data.durationSeconds, publishedAt: e.data.publishedAt };
+      // A custom thumbnail set before publication stays (issue 15; its key tells it from a generated one).
+      const thumbnailKey = isCustomThumbnailKey(before.thumbnailKey, before.videoId) ? before.thumbnailKey : e.data.thumbnailKey;
+      return { ...before, ready: true, thumbnailKey, durationSeconds: e.data.durationSeconds, publishedAt: e.data.publishedAt };
+    }
+    case 'CustomThumbnailSet':
+      if (!before || before.thumbnailKey === e.data.key) return before;
+      return { ...before, thumbnailKey: e.data.key };
     case 'VideoProcessingCompleted':
       if (!before || e.data.durationSeconds == null) return before;
       return { ...before, durationSeconds: e.data.durationSeconds };

@@ -48,7 +48,10 @@ export interface VideoDetail {
   /** Seconds; null until probed. */
   durationSeconds: number | null;
   masterPlaylistKey: string | null;
+  /** Object key of the thumbnail JPEG: the owner's custom one when set (customThumbnailKey), else the generated one (VideoPublished). */
   thumbnailKey: string | null;
+  /** Object key of the owner's custom thumbnail (CustomThumbnailSet, issue 15); null or absent when none. */
+  customThumbnailKey?: string | null;
   /**
    * Caption tracks in language order: canonical BCP 47 `language`, object `key` of the WebVTT file
    * (CaptionsPublished / CaptionsRemoved). Absent in documents from before captions: none.

@@ -121,6 +121,24 @@ describe('video-detail projection', () => {
     assert.equal(v.updatedAt, T0 + 9);
   });
 
+  test('given a custom thumbnail, then it is the thumbnail, before and after VideoPublished, until another replaces it', async () => {
+    const { apply, queries } = await driveReadModel('video-detail');
+    const custom = 'videos/v1/thumbnail-0123456789abcdef.jpg';
+    const set = (key: string, at: number) => ({ type: 'CustomThumbnailSet' as const, data: { videoId: 'v1', key, width: 640, height: 360, sizeBytes: 9_000, setBy: 'u1', setAt: at } });
+    await apply([...videoHistory('v1', 'u1', T0), set(custom, T0 + 2)]);
+    assert.equal((await queries.getVideo('v1'))!.thumbnailKey, custom, 'before publication');
+    await apply([
+      { type: 'VideoProcessingStarted', data: { videoId: 'v1', ladder, durationSeconds: 42, startedAt: T0 + 3 } },
+      { type: 'VideoPublished', data: { videoId: 'v1', masterPlaylistKey: 'hls/v1/master.m3u8', thumbnailKey: 'thumb/v1.jpg', durationSeconds: 42, publishedAt: T0 + 4, renditions: ladder } },
+    ]);
+    assert.equal((await queries.getVideo('v1'))!.thumbnailKey, custom, 'the generated one does not replace it');
+    const next = 'videos/v1/thumbnail-fedcba9876543210.jpg';
+    await apply([set(next, T0 + 9)]);
+    const v = (await queries.getVideo('v1'))!;
+    assert.equal(v.thumbnailKey, next);
+    assert.equal(v.updatedAt, T0 + 9);
+  });
+
   test('VideoProcessingCompleted ends processing at 100 with the omitted renditions', async () => {
     const { apply, queries } = await driveReadModel('video-detail');
     await apply([

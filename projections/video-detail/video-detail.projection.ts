@@ -153,7 +153,8 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
         return updateVideo(tx, e.data.videoId, e.data.publishedAt, (v) => {
           v.status = 'ready';
           v.masterPlaylistKey = e.data.masterPlaylistKey;
-          v.thumbnailKey = e.data.thumbnailKey;
+          // A custom thumbnail set before publication stays (issue 15).
+          v.thumbnailKey = v.customThumbnailKey ?? e.data.thumbnailKey;
           v.durationSeconds = e.data.durationSeconds;
           v.publishedAt = e.data.publishedAt;
           // Progressive publishing (ADR 0007): the master lists rungs still being encoded.
@@ -181,6 +182,11 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
       case 'StoryboardGenerated':
         return updateVideo(tx, e.data.videoId, e.data.generatedAt, (v) => {
           v.storyboardKey = e.data.storyboardKey;
+        });
+      case 'CustomThumbnailSet':
+        return updateVideo(tx, e.data.videoId, e.data.setAt, (v) => {
+          v.customThumbnailKey = e.data.key;
+          v.thumbnailKey = e.data.key;
         });
       case 'VideoMetadataUpdated':
         return updateVideo(tx, e.data.videoId, e.data.updatedAt, (v) => {

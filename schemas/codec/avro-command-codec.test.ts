@@ -35,6 +35,7 @@ const SAMPLES: { [K in TopicCommandType]: Extract<TopicCommand, { type: K }> } =
   DeleteVideo: v.delete() as Extract<TopicCommand, { type: 'DeleteVideo' }>,
   PublishCaptions: v.publishCaptions('pt-BR') as Extract<TopicCommand, { type: 'PublishCaptions' }>,
   RemoveCaptions: v.removeCaptions('pt-BR') as Extract<TopicCommand, { type: 'RemoveCaptions' }>,
+  SetCustomThumbnail: v.setThumbnail() as Extract<TopicCommand, { type: 'SetCustomThumbnail' }>,
   PostComment: { type: 'PostComment', data: {
     commentId: '01HXZ8S0000000000000000001', videoId: VIDEO, authorId: 'user-owner', parentId: '01HXZ8S0000000000000000000', body: 'Beautiful — where is this?',
   }, metadata: { now: T0 + 20, actorId: 'user-owner' } },

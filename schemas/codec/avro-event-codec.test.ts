@@ -76,6 +76,10 @@ const SAMPLES: { [K in DomainEventType]: Extract<DomainEvent, { type: K }> } = {
   CaptionsRemoved: { type: 'CaptionsRemoved', data: {
     videoId: '01HXZ8R0000000000000000001', language: 'pt-BR', removedBy: '01HXZ8Q3J5V1QK2M7W9E4R6T8Y', removedAt: t0 + 96_000,
   } },
+  CustomThumbnailSet: { type: 'CustomThumbnailSet', data: {
+    videoId: '01HXZ8R0000000000000000001', key: 'videos/01HXZ8R0000000000000000001/thumbnail-0123456789abcdef.jpg',
+    width: 1280, height: 720, sizeBytes: 84_211, setBy: '01HXZ8Q3J5V1QK2M7W9E4R6T8Y', setAt: t0 + 97_000,
+  } },
   CommentPosted: { type: 'CommentPosted', data: {
     commentId: '01HXZ8S0000000000000000001', videoId: '01HXZ8R0000000000000000001', authorId: '01HXZ8Q3J5V1QK2M7W9E4R6T8Y',
     parentId: null, body: 'Beautiful 🌅 — where is this?', postedAt: t0 + 120_000,

@@ -50,7 +50,7 @@ export type CommandSchema = RecordSchema<TopicCommandType>;
 const COMMAND_TYPES = {
   RegisterUser: true, EraseUser: true, StartUpload: true, CompleteUpload: true, FailUpload: true, StartProcessing: true,
   ReportProcessingProgress: true, RecordRenditionEncoded: true, PublishVideo: true, FailProcessing: true,
-  CompleteProcessing: true, RecordStoryboard: true, UpdateVideoMetadata: true, DeleteVideo: true, PublishCaptions: true, RemoveCaptions: true, PostComment: true, DeleteComment: true, LikeVideo: true, UnlikeVideo: true,
+  CompleteProcessing: true, RecordStoryboard: true, UpdateVideoMetadata: true, DeleteVideo: true, PublishCaptions: true, RemoveCaptions: true, SetCustomThumbnail: true, PostComment: true, DeleteComment: true, LikeVideo: true, UnlikeVideo: true,
   SubscribeToChannel: true, UnsubscribeFromChannel: true,
 } as const satisfies Record<TopicCommandType, true>;
 

@@ -10,6 +10,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { StreamWaveClient } from '../../cli/client/streamwave-client.ts';
 import { uploadFile } from '../../cli/client/upload-file.ts';
 import { makeClip } from '../support/make-media.ts';
+import { resolveFfmpegBinaries } from '../../processors/transcoder/ffmpeg-binaries.ts';
 import { startE2eTarget, type E2eTarget } from '../support/e2e-target.ts';
 
 const CHROMIUM = process.env.STREAMWAVE_CHROMIUM ?? '/usr/bin/chromium';
@@ -185,6 +187,22 @@ describe('the web app in Chromium (issue 14)', { skip: missing }, () => {
     assert.match(await a.textContent('#fig-rebuffer .value') ?? '', /%$/);
     assert.ok((await a.$$('#renditions tr')).length >= 2, 'the 360p rendition is listed');
     await shot(a, 'studio', true);
+  });
+
+  test('the studio edit form uploads a custom thumbnail (issue 15): the page and the video detail show the re-encoded JPEG', async () => {
+    await a.goto(`${sw.url}/#/studio`);
+    await a.click(`#studio-videos tr[data-id="${videoId}"] button.edit`);
+    const png = join(tmp, 'thumbnail.png');
+    execFileSync(resolveFfmpegBinaries().ffmpeg, ['-loglevel', 'error', '-f', 'lavfi', '-i', 'color=orange:s=640x360', '-frames:v', '1', '-y', png]);
+    await a.setInputFiles('#edit-form input[name="thumbnail"]', png);
+    await a.click('#thumbnail-upload');
+    await a.waitForFunction(() => (document.querySelector('#thumbnail-result')?.textContent ?? '') !== '');
+    assert.equal(await a.textContent('#thumbnail-result'), 'Thumbnail updated.');
+    const src = await a.getAttribute('#thumbnail-preview', 'src');
+    assert.match(src ?? '', new RegExp(`/videos/${videoId}/thumbnail-[0-9a-f]{16}\\.jpg$`));
+    assert.equal((await new StreamWaveClient(sw.url).request<{ thumbnail_url: string }>('GET', `/api/v1/videos/${videoId}`)).thumbnail_url, src);
+    // The browser loaded it: a 640×360 image (the re-encoded JPEG keeps the size of a small upload).
+    await a.waitForFunction(() => (document.querySelector('#thumbnail-preview') as HTMLImageElement).naturalWidth === 640);
   });
 
   test('a long upload starts playing while its ladder is still being encoded (progressive publishing)', async () => {

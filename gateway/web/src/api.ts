@@ -33,15 +33,17 @@ export class ApiError extends Error {
 }
 
 /**
- * Calls the API with the session's token and parses JSON.
+ * Calls the API with the session's token and parses JSON. `body`: sent as JSON, except a Blob (a
+ * File from an `<input type="file">`), sent as-is with its own type (a custom thumbnail).
  * @throws ApiError on a non-2xx answer.
  */
 export async function api<T = any>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = {};
   const s = session();
   if (s) headers.authorization = `Bearer ${s.token}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const raw = body instanceof Blob ? body : null;
+  if (body !== undefined) headers['content-type'] = raw ? raw.type || 'application/octet-stream' : 'application/json';
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : raw ?? JSON.stringify(body) });
   const text = await res.text();
   const json = text ? JSON.parse(text) : undefined;
   if (!res.ok) throw new ApiError(res.status, json?.code ?? 'HTTP_ERROR', json?.message ?? res.statusText);

@@ -1,7 +1,7 @@
 /**
  * The creator studio (issue 15). `#/studio`: the signed-in creator's videos (every status and
  * visibility) with processing progress and views, and a form per video to edit title,
- * description, tags and visibility (PATCH). `#/studio/{id}`: the video's analytics, live: the
+ * description, tags and visibility (PATCH) and upload a custom thumbnail (PUT …/thumbnail). `#/studio/{id}`: the video's analytics, live: the
  * figures, views over time (interval and time zone chosen here), concurrent viewers per minute
  * and the retention curve as uPlot charts, renditions watched and playback errors. The page
  * re-reads the analytics when the video's Server-Sent Events say something changed (at most once
@@ -47,6 +47,9 @@ async function videosPage(app: HTMLElement): Promise<Cleanup> {
       <label>Tags (comma-separated) <input name="tags"></label>
       <label>Visibility <select name="visibility"><option>public</option><option>unlisted</option><option>private</option></select></label>
       <div class="row"><button type="submit">Save</button> <span id="edit-result" role="status"></span></div>
+      <label>Thumbnail (JPEG, PNG or WebP, at most 5 MiB and 4096×4096 px) <input type="file" name="thumbnail" accept="image/jpeg,image/png,image/webp"></label>
+      <div class="row"><button type="button" id="thumbnail-upload">Upload thumbnail</button> <span id="thumbnail-result" role="status"></span></div>
+      <img id="thumbnail-preview" alt="Current thumbnail" width="320" hidden>
     </form>`;
   const form = app.querySelector<HTMLFormElement>('#edit-form')!;
   let editing: any;
@@ -58,7 +61,27 @@ async function videosPage(app: HTMLElement): Promise<Cleanup> {
     (form.elements.namedItem('description') as HTMLTextAreaElement).value = editing.description;
     (form.elements.namedItem('tags') as HTMLInputElement).value = editing.tags.join(', ');
     (form.elements.namedItem('visibility') as HTMLSelectElement).value = editing.visibility;
+    showThumbnail();
   }));
+  const preview = app.querySelector<HTMLImageElement>('#thumbnail-preview')!;
+  const showThumbnail = () => {
+    preview.hidden = !editing.thumbnail_url;
+    if (editing.thumbnail_url) preview.src = editing.thumbnail_url;
+  };
+  // PUT /videos/{id}/thumbnail with the file's bytes; the server validates and re-encodes it and answers the detail.
+  app.querySelector('#thumbnail-upload')!.addEventListener('click', async () => {
+    const result = app.querySelector('#thumbnail-result')!;
+    const file = (form.elements.namedItem('thumbnail') as HTMLInputElement).files?.[0];
+    if (!file) { result.textContent = 'Choose an image first.'; return; }
+    if (file.size > 5 * 1024 * 1024) { result.textContent = 'The image is larger than 5 MiB.'; return; }
+    try {
+      Object.assign(editing, await api('PUT', `/api/v1/videos/${encodeURIComponent(editing.id)}/thumbnail`, file));
+      showThumbnail();
+      result.textContent = 'Thumbnail updated.';
+    } catch (err) {
+      result.textContent = (err as Error).message;
+    }
+  });
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const f = new FormData(form);
