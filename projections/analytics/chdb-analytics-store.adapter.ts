@@ -62,6 +62,7 @@ export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions):
     await session.queryAsync(sql.createHeartbeatsTable);
     if (sql.addSessionStartedAtColumn) await session.queryAsync(sql.addSessionStartedAtColumn);
     await session.queryAsync(sql.playback.createTable);
+    await session.queryAsync(sql.engagement.createTable);
     for (const statement of sql.buffer?.create ?? []) await session.queryAsync(statement);
   } catch (e) {
     session.close();
@@ -105,7 +106,7 @@ export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions):
       const payload = rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
       return serial(async () => {
         await session.insert({ table, values: Buffer.from(payload, 'utf8'), format: 'JSONEachRow' });
-        if (table !== sql.heartbeatsTable) return; // the playback-events table has no buffer
+        if (table !== sql.heartbeatsTable) return; // the playback- and engagement-events tables have no buffer
         unflushedSince ??= Date.now();
         if (Date.now() - unflushedSince >= flushMs) await flush();
       });

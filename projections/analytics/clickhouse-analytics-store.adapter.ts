@@ -80,6 +80,7 @@ export async function createClickHouseAnalyticsStore(opts: ClickHouseAnalyticsSt
     await client.command({ query: sql.createHeartbeatsTable });
     if (sql.addSessionStartedAtColumn) await client.command({ query: sql.addSessionStartedAtColumn });
     await client.command({ query: sql.playback.createTable });
+    await client.command({ query: sql.engagement.createTable });
   } catch (e) {
     await client.close().catch(() => {});
     throw ioError(`opening the analytics tables in ${database} at ${opts.url}`, e);
