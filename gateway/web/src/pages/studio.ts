@@ -3,7 +3,8 @@
  * visibility) with processing progress and views, and a form per video to edit title,
  * description, tags and visibility (PATCH). `#/studio/{id}`: the video's analytics, live: the
  * figures, views over time (interval and time zone chosen here), concurrent viewers per minute
- * and the retention curve as uPlot charts, renditions watched and playback errors. The page
+ * and the retention curve as uPlot charts, likes (given, taken back) and comments (posted,
+ * deleted) in the views' buckets, the engagement rate, renditions watched and playback errors. The page
  * re-reads the analytics when the video's Server-Sent Events say something changed (at most once
  * a second) and every 5 s (viewers leaving send nothing), never reloading the page.
  */
@@ -75,13 +76,16 @@ async function videosPage(app: HTMLElement): Promise<Cleanup> {
 }
 
 /**
- * A uPlot chart of one series over x (Unix seconds for time axes, plain numbers otherwise).
- * `step()` is the x distance between two points (a bucket, s): the x range is set from the data
- * and half a step either side (a step for a single point), because uPlot's own auto-range gives a
- * single time point 1,000 days.
+ * A uPlot chart of one or more series over x (Unix seconds for time axes, plain numbers otherwise),
+ * labelled `labels` (the first blue, the second orange; as bars, two series stand side by side
+ * either side of x, one is centred on it). `step()` is the x distance between two
+ * points (a bucket, s): the x range is set from the data and half a step either side (a step for
+ * a single point), because uPlot's own auto-range gives a single time point 1,000 days.
  */
-function chart(el: HTMLElement, title: string, label: string, time: boolean, step: () => number, kind: 'line' | 'bars' = 'line'): { set(x: number[], y: number[]): void; destroy(): void } {
+function chart(el: HTMLElement, title: string, labels: string | string[], time: boolean, step: () => number, kind: 'line' | 'bars' = 'line'): { set(x: number[], ...ys: number[][]): void; destroy(): void } {
   const width = () => Math.max(300, el.clientWidth || 600);
+  const names = typeof labels === 'string' ? [labels] : labels;
+  const colors = ['#3ea6ff', '#ff9f43'];
   const plot = new uPlot({
     title, width: width(), height: 220,
     scales: {
@@ -89,11 +93,14 @@ function chart(el: HTMLElement, title: string, label: string, time: boolean, ste
       y: { range: (_u, _min, max) => [0, Math.max(1, max ?? 1) * 1.1] },
     },
     axes: [{ stroke: '#aaa', grid: { stroke: '#2a2e36' } }, { stroke: '#aaa', grid: { stroke: '#2a2e36' } }],
-    series: [{}, { label, stroke: '#3ea6ff', width: 2, fill: '#3ea6ff33', ...(kind === 'bars' && { paths: uPlot.paths.bars!({ size: [0.8, 40] }) }) }],
-  }, [[], []], el);
+    series: [{}, ...names.map((label, i) => {
+      const color = colors[i % colors.length]!;
+      return { label, stroke: color, width: 2, fill: `${color}33`, ...(kind === 'bars' && { paths: uPlot.paths.bars!({ size: [0.8 / names.length, 40], align: (names.length === 1 ? 0 : i === 0 ? -1 : 1) as -1 | 0 | 1 }) }) };
+    })],
+  }, [[], ...names.map(() => [])], el);
   return {
-    set: (x, y) => {
-      plot.setData([x, y], false);
+    set: (x, ...ys) => {
+      plot.setData([x, ...ys], false);
       if (!x.length) return;
       const pad = x.length === 1 ? step() : step() / 2;
       plot.setScale('x', { min: x[0]! - pad, max: x[x.length - 1]! + pad });
@@ -115,6 +122,7 @@ async function videoAnalyticsPage(app: HTMLElement, videoId: string): Promise<Cl
     <section class="figures" id="figures"></section>
     <section class="charts">
       <div id="chart-views"></div><div id="chart-concurrent"></div><div id="chart-retention"></div>
+      <div id="chart-likes"></div><div id="chart-comments"></div>
     </section>
     <section class="row">
       <div><h3>Renditions watched</h3><table class="studio-table" id="renditions"></table></div>
@@ -125,6 +133,8 @@ async function videoAnalyticsPage(app: HTMLElement, videoId: string): Promise<Cl
   const views = chart(app.querySelector('#chart-views')!, 'Views', 'views', true, bucket, 'bars');
   const concurrent = chart(app.querySelector('#chart-concurrent')!, 'Concurrent viewers (per minute)', 'viewers', true, () => 60);
   const retention = chart(app.querySelector('#chart-retention')!, 'Audience retention (% of sessions)', 'retained %', false, () => 1);
+  const likes = chart(app.querySelector('#chart-likes')!, 'Likes', ['liked', 'unliked'], true, bucket, 'bars');
+  const comments = chart(app.querySelector('#chart-comments')!, 'Comments', ['posted', 'deleted'], true, bucket, 'bars');
   const tz = app.querySelector<HTMLSelectElement>('#zone')!;
   const stop = new AbortController();
 
@@ -136,6 +146,7 @@ async function videoAnalyticsPage(app: HTMLElement, videoId: string): Promise<Cl
       figure('fig-concurrent', `watching now (last ${a.concurrent_viewers.window_seconds} s)`, fmt(a.concurrent_viewers.now)),
       figure('fig-startup', 'startup time p50 / p95 (ms)', a.startup_time_ms.samples ? `${fmt(a.startup_time_ms.p50)} / ${fmt(a.startup_time_ms.p95)}` : '–'),
       figure('fig-rebuffer', 'rebuffer ratio', `${fmt(a.rebuffer_ratio * 100, 2)} %`), figure('fig-sessions', 'playback sessions', fmt(a.sessions)),
+      figure('fig-engagement', 'engagement rate (likes + comments per view)', `${fmt(a.engagement_rate * 100, 1)} %`),
     ].join('');
     app.querySelector('#rule')!.textContent = `view rule ${a.view_rule_version}`;
     app.querySelector('#updated')!.textContent = `updated ${new Date().toLocaleTimeString()}`;
@@ -144,6 +155,10 @@ async function videoAnalyticsPage(app: HTMLElement, videoId: string): Promise<Cl
     const per = a.concurrent_viewers.per_minute;
     concurrent.set(per.map((m: any) => Date.parse(m.minute) / 1000), per.map((m: any) => m.viewers));
     retention.set(a.retention.map((r: any) => r.position_percent), a.retention.map((r: any) => Math.round(r.share * 1000) / 10));
+    const liked = a.likes_over_time.points;
+    likes.set(liked.map((p: any) => Date.parse(p.start) / 1000), liked.map((p: any) => p.likes), liked.map((p: any) => p.unlikes));
+    const posted = a.comments_over_time.points;
+    comments.set(posted.map((p: any) => Date.parse(p.start) / 1000), posted.map((p: any) => p.comments), posted.map((p: any) => p.deleted));
     app.querySelector('#renditions')!.innerHTML = '<tr><th>Height</th><th>Sessions</th></tr>'
       + (a.renditions_watched.map((r: any) => `<tr><td>${r.height}p</td><td>${fmt(r.sessions)}</td></tr>`).join('') || '<tr><td colspan="2" class="muted">None reported yet.</td></tr>');
     app.querySelector('#errors')!.innerHTML = '<tr><th>Code</th><th>Errors</th><th>Sessions</th></tr>'
@@ -154,6 +169,7 @@ async function videoAnalyticsPage(app: HTMLElement, videoId: string): Promise<Cl
     app.dataset.retention = a.retention.map((r: any) => r.share).join(' ');
     app.dataset.sessions = String(a.sessions);
     app.dataset.startupSamples = String(a.startup_time_ms.samples);
+    app.dataset.engagementRate = String(a.engagement_rate);
   };
   let loading: Promise<void> | undefined;
   let again = false;
@@ -177,5 +193,7 @@ async function videoAnalyticsPage(app: HTMLElement, videoId: string): Promise<Cl
     views.destroy();
     concurrent.destroy();
     retention.destroy();
+    likes.destroy();
+    comments.destroy();
   };
 }
