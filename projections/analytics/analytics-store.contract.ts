@@ -20,6 +20,7 @@ import { TOPICS } from '../../schemas/topics.ts';
 import type { AnalyticsStore, HeartbeatRow } from './analytics-store.port.ts';
 import type { PlaybackRow } from './playback.sql.ts';
 import { testChannelAnalytics } from './channel-analytics.contract.ts';
+import { testEngagementStore } from './engagement-store.contract.ts';
 
 /** What the contract needs from an adapter. */
 export interface AnalyticsStoreTarget {
@@ -287,6 +288,9 @@ export function testAnalyticsStore(target: AnalyticsStoreTarget): void {
         views_over_time: { interval: 'hour', time_zone: 'Europe/Paris', points: [] },
         startup_time_ms: { p50: null, p95: null, samples: 0 }, rebuffer_count: 0, rebuffer_seconds: 0, rebuffer_ratio: 0,
         renditions_watched: [], playback_errors: { count: 0, by_code: [] },
+        likes_over_time: { interval: 'hour', time_zone: 'Europe/Paris', points: [] },
+        comments_over_time: { interval: 'hour', time_zone: 'Europe/Paris', points: [] },
+        engagement_rate: 0,
       });
     }));
   });
@@ -334,12 +338,14 @@ export function testAnalyticsStore(target: AnalyticsStoreTarget): void {
   });
 
   testChannelAnalytics((fn) => withStore((store) => fn(store)));
+  testEngagementStore((fn) => withStore((store) => fn(store)));
 
   test('a closed store refuses with ANALYTICS_CLOSED; closing twice is fine', async () => {
     const store = await target.open(freshDatabase());
     await store.close();
     await store.close();
     await assert.rejects(store.insertHeartbeats([skipMarker(0, 0)]), { code: 'ANALYTICS_CLOSED' });
+    await assert.rejects(store.insertEngagementEvents([]), { code: 'ANALYTICS_CLOSED' });
     await assert.rejects(store.checkpoint(), { code: 'ANALYTICS_CLOSED' });
     await assert.rejects(store.videoAnalytics('v1'), { code: 'ANALYTICS_CLOSED' });
   });

@@ -51,6 +51,30 @@ export interface PlaybackRow {
 }
 
 /**
+ * What one record of the likes or comments topic was, as stored in the engagement-events table:
+ * `like` (VideoLiked), `unlike` (VideoUnliked), `comment` (CommentPosted, replies included),
+ * `comment_deleted` (CommentDeleted), or '' for a skip marker (undecodable or unexpected).
+ */
+export type EngagementKind = 'like' | 'unlike' | 'comment' | 'comment_deleted';
+
+/**
+ * One consumed record of `streamwave.likes` or `streamwave.comments` (issue 15: likes and comments
+ * over time, engagement rate). No user column at all (issue 13): who liked or commented is not
+ * needed for counts, so it is not stored, not even as a pseudonym.
+ */
+export interface EngagementRow {
+  /** '' for a skip marker. */
+  video_id: string;
+  /** The event's kind, '' for a skip marker. */
+  kind: EngagementKind | '';
+  /** When it happened (the event's likedAt / unlikedAt / postedAt / deletedAt; a skip marker's record timestamp), ms since the Unix epoch. */
+  at: number;
+  topic: string;
+  partition: number;
+  offset: number;
+}
+
+/**
  * AnalyticsStore: raw heartbeats in a ClickHouse ReplacingMergeTree keyed by log position (chDB
  * in standalone mode, a ClickHouse server via @clickhouse/client in cluster mode; both run the
  * SQL in analytics.sql.ts). The checkpoint is derived from the table itself (max(offset)+1 per
@@ -70,7 +94,13 @@ export interface AnalyticsStore {
    * @throws AnalyticsStoreError `ANALYTICS_IO`
    */
   insertPlaybackEvents(rows: PlaybackRow[]): Promise<void>;
-  /** `topic:partition` → max(offset) + 1 over stored rows of both tables (heartbeats, playback events). */
+  /**
+   * Inserts records of the likes and comments topics (issue 15) into the engagement-events table,
+   * with ONE INSERT, under the same rules as insertHeartbeats (keyed by log position, re-inserts harmless).
+   * @throws AnalyticsStoreError `ANALYTICS_IO`
+   */
+  insertEngagementEvents(rows: EngagementRow[]): Promise<void>;
+  /** `topic:partition` → max(offset) + 1 over stored rows of the three tables (heartbeats, playback events, engagement events). */
   checkpoint(): Promise<OffsetMap>;
   /** Numbers under the view rule (v2, v1 for heartbeats without a session start; docs/view-rule.md). @throws AnalyticsStoreError `ANALYTICS_IO` */
   videoAnalytics(videoId: string): Promise<VideoAnalytics>;

@@ -51,8 +51,9 @@ export interface InsightsQuery {
  *   `rebuffer_ratio` = stalled ÷ (watch time + stalled), 0…1 (Mux's "rebuffer percentage").
  * - `renditions_watched`: per rendition height (pixels), the sessions that played it, ascending.
  * - `playback_errors`: errors reported, and per code (most frequent first, at most 20).
+ * From the likes and comments topics: VideoEngagement.
  */
-export interface VideoInsights {
+export interface VideoInsights extends VideoEngagement {
   sessions: number;
   average_view_duration_seconds: number;
   retention: { position_percent: number; share: number }[];
@@ -90,6 +91,26 @@ export interface ChannelAnalytics {
   average_view_duration_seconds: number;
   views_over_time: VideoInsights['views_over_time'];
   top_videos: { video_id: string; views: number; watch_time_seconds: number }[];
+}
+
+/**
+ * The engagement figures of VideoInsights (issue 15), from the records of `streamwave.likes` and
+ * `streamwave.comments`, in the same buckets (`interval`, `time_zone`, `start`) as `views_over_time`:
+ * - `likes_over_time`: per bucket of the instant they happened, likes given (VideoLiked) and taken
+ *   back (VideoUnliked); the bucket's net change is likes − unlikes. Buckets without either are
+ *   left out; ascending.
+ * - `comments_over_time`: per bucket, comments posted (CommentPosted, replies included) and
+ *   comments deleted (CommentDeleted, counted when deleted, not when posted); likewise.
+ * - `engagement_rate` = (standing likes + standing comments) ÷ views, where standing likes =
+ *   likes − unlikes and standing comments = posted − deleted over the video's whole history (what
+ *   video detail's like_count and comment_count show), and views are the counted views under the
+ *   view rule (the answer's `views`). 0 when there are no views. A plain ratio (0.05 = 5 %), not a
+ *   percentage; it can exceed 1 (a like or comment needs no counted view).
+ */
+export interface VideoEngagement {
+  likes_over_time: { interval: AnalyticsInterval; time_zone: string; points: { start: string; likes: number; unlikes: number }[] };
+  comments_over_time: { interval: AnalyticsInterval; time_zone: string; points: { start: string; comments: number; deleted: number }[] };
+  engagement_rate: number;
 }
 
 export interface AnalyticsQueries {

@@ -3,7 +3,7 @@ import { hashedPseudonyms, type Pseudonyms } from '../../platform/keys/pseudonym
 import { TOPICS } from '../../schemas/topics.ts';
 import type { ProjectionBatch, ProjectionNode } from '../../processors/runtime/topology.port.ts';
 import type { AnalyticsQueries } from './analytics.port.ts';
-import type { AnalyticsStore, HeartbeatRow } from './analytics-store.port.ts';
+import type { AnalyticsStore, EngagementRow, HeartbeatRow } from './analytics-store.port.ts';
 import type { PlaybackRow } from './playback.sql.ts';
 import type { DomainEvent } from '../../domain/events.ts';
 
@@ -22,6 +22,9 @@ const common = (d: { videoId: string; sessionId: string; positionSeconds: number
   video_id: d.videoId, session_id: d.sessionId, position_seconds: d.positionSeconds, at: d.at,
 });
 
+/** The topics whose records become engagement-events rows (likes and comments over time, issue 15). */
+const ENGAGEMENT_TOPICS: ReadonlySet<string> = new Set([TOPICS.likes, TOPICS.comments]);
+
 /** Purpose of the viewer pseudonyms (platform/keys/pseudonyms.ts): one purpose, one column. */
 export const ANALYTICS_VIEWER_PURPOSE = 'analytics.viewer';
 
@@ -39,7 +42,9 @@ export interface AnalyticsProjectionDeps {
  * Creator analytics read model: every record of the playback topic (issue 15) becomes one row of
  * the playback-events table, and every record of the views topic one row (a heartbeat, or
  * a skip marker with video_id '' for an undecodable record), inserted once per batch. The
- * checkpoint is the table's own max(offset)+1, so the insert IS the checkpoint commit. A viewer
+ * checkpoint is the table's own max(offset)+1, so the insert IS the checkpoint commit. Records of
+ * the likes and comments topics become rows of the engagement-events table (engagement.sql.ts:
+ * video, kind and time only; no user column). A viewer
  * is stored as a pseudonym, never as the user id (issue 13): unique viewers stay exact, and an
  * erasure (which deletes the data key the pseudonym is keyed with) unlinks the user's rows.
  * Serves `AnalyticsQueries` (view rule v2; v1 for heartbeats without a session start).
@@ -79,16 +84,34 @@ export function createAnalyticsProjection(deps: AnalyticsProjectionDeps): Projec
     }
   }
 
+  /** A record of the likes or comments topic as its row (a skip marker, kind '', when undecodable or unexpected). */
+  function engagementRowOf(record: ProjectionBatch['records'][number]['record'], event: DomainEvent | null | undefined): EngagementRow {
+    const { topic, partition, offset } = record;
+    const row = (video_id: string, kind: EngagementRow['kind'], at: number): EngagementRow => ({ video_id, kind, at, topic, partition, offset });
+    switch (event?.type) {
+      case 'VideoLiked': return row(event.data.videoId, 'like', event.data.likedAt);
+      case 'VideoUnliked': return row(event.data.videoId, 'unlike', event.data.unlikedAt);
+      case 'CommentPosted': return row(event.data.videoId, 'comment', event.data.postedAt);
+      case 'CommentDeleted': return row(event.data.videoId, 'comment_deleted', event.data.deletedAt);
+      default:
+        if (event) logger.warn({ topic, partition, offset, type: event.type }, 'analytics: unexpected event type on a likes or comments topic; stored as a skip marker');
+        return row('', '', record.timestamp);
+    }
+  }
+
   async function applyBatch(batch: ProjectionBatch): Promise<void> {
     const playback: PlaybackRow[] = [];
+    const engagement: EngagementRow[] = [];
     const views = batch.records.filter(({ record, event }) => {
-      if (record.topic !== TOPICS.playback) return true;
-      playback.push(playbackRowOf(record, event));
+      if (record.topic === TOPICS.playback) playback.push(playbackRowOf(record, event));
+      else if (ENGAGEMENT_TOPICS.has(record.topic)) engagement.push(engagementRowOf(record, event));
+      else return true;
       return false;
     });
-    // Two tables, two inserts: each holds its own topic's positions, so each insert is still the
-    // checkpoint commit of the records it carries.
+    // One table per kind of topic, one insert each: each holds its own topics' positions, so each
+    // insert is still the checkpoint commit of the records it carries.
     if (playback.length) await store.insertPlaybackEvents(playback);
+    if (engagement.length) await store.insertEngagementEvents(engagement);
     if (views.length) await applyHeartbeats({ ...batch, records: views });
   }
 
@@ -112,9 +135,10 @@ export function createAnalyticsProjection(deps: AnalyticsProjectionDeps): Projec
   return {
     kind: 'projection',
     name: ANALYTICS,
-    inputs: [TOPICS.views, TOPICS.playback],
+    // A rebuild (projections/replay) replays exactly these topics.
+    inputs: [TOPICS.views, TOPICS.playback, TOPICS.likes, TOPICS.comments],
     guarantee: 'effectively-once',
-    output: 'ClickHouse tables view_heartbeats and playback_events',
+    output: 'ClickHouse tables view_heartbeats, playback_events and engagement_events',
     // ClickHouse wants few large inserts (its docs: batches of at least 1,000 rows, ideally
     // 10,000-100,000); a replay or a backlog fills them, and live heartbeats wait up to
     // ANALYTICS_FETCH_WAIT_MS to gather (each insert writes and fsyncs a new part).

@@ -17,6 +17,7 @@ import type { HeartbeatRow } from './analytics-store.port.ts';
 import { bindStatement, type BoundStatement, type ClickHouseBindMode } from './clickhouse-binding.ts';
 import type { AnalyticsInterval } from './analytics.port.ts';
 import { playbackSql, type PlaybackSql } from './playback.sql.ts';
+import { engagementSql, type EngagementSql } from './engagement.sql.ts';
 import {
   assertPosition, clampTimestamp, DIALECTS, finite, MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, SELECT_CHECKPOINT,
   type AnalyticsDialect, type Dialect, type HeartbeatJsonRow,
@@ -89,6 +90,8 @@ export interface AnalyticsSql {
    * seconds per video id; `selectViewsOverTime` as selectViewsOverTime (+ time_zone).
    */
   channel: { selectTotals: string; selectPerVideo: string; selectViewsOverTime: Record<AnalyticsInterval, string> };
+  /** The engagement-events table (issue 15, likes and comments over time) of this database. */
+  engagement: EngagementSql;
   /** `statement` with `params` bound the way this dialect binds them (server-side or literals). @throws TypeError on a missing or ill-typed parameter */
   bind(statement: string, params?: Record<string, string | number>): BoundStatement;
   /**
@@ -158,6 +161,7 @@ ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS session_started_at Nullable(${d.ti
         day: SELECT_VIEWS_OVER_TIME(d.bucketSeconds('day', 'counted_at'), channelSessions),
       },
     },
+    engagement: engagementSql(d, database),
     bind: (statement, params = {}) => bindStatement(statement, params, d.bindMode),
     toJsonRow: (row) => toJsonRow(d, row),
   };

@@ -63,6 +63,7 @@ export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions):
     if (sql.addSessionStartedAtColumn) await session.queryAsync(sql.addSessionStartedAtColumn);
     await session.queryAsync(sql.playback.createTable);
     await session.queryAsync(sql.videoSessions.createTable);
+    await session.queryAsync(sql.engagement.createTable);
     for (const statement of sql.buffer?.create ?? []) await session.queryAsync(statement);
     await session.queryAsync(sql.videoSessions.createView);
     const needs = await session.queryAsync(sql.videoSessions.selectNeedsBackfill, { format: 'JSONEachRow' });
@@ -112,7 +113,7 @@ export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions):
       const payload = rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
       return serial(async () => {
         await session.insert({ table, values: Buffer.from(payload, 'utf8'), format: 'JSONEachRow' });
-        if (table !== sql.heartbeatsTable) return; // the playback-events table has no buffer
+        if (table !== sql.heartbeatsTable) return; // the playback- and engagement-events tables have no buffer
         unflushedSince ??= Date.now();
         if (Date.now() - unflushedSince >= flushMs) await flush();
       });

@@ -87,6 +87,7 @@ export async function createClickHouseAnalyticsStore(opts: ClickHouseAnalyticsSt
       logger.info({ database }, 'clickhouse analytics store: aggregating the stored heartbeats into video_sessions (once, for a read model written before it)');
       await client.command({ query: sql.videoSessions.backfill });
     }
+    await client.command({ query: sql.engagement.createTable });
   } catch (e) {
     await client.close().catch(() => {});
     throw ioError(`opening the analytics tables in ${database} at ${opts.url}`, e);

@@ -1,6 +1,6 @@
 /**
  * What the ClickHouse SQL of the analytics read model (analytics.sql.ts: heartbeats;
- * playback.sql.ts: playback events) shares: the dialects (`modern` for ClickHouse ≥ 23 and chDB,
+ * playback.sql.ts: playback events; engagement.sql.ts: likes and comments) shares: the dialects (`modern` for ClickHouse ≥ 23 and chDB,
  * `compat-18` for ClickHouse 18.16; see analytics.sql.ts) and how a row's values become
  * JSONEachRow input, and the checkpoint statement every table keyed by log position answers.
  */

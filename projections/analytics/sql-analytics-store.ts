@@ -6,10 +6,11 @@
 import type { OffsetMap } from '../../platform/log/event-log.port.ts';
 import { tpKey } from '../../platform/log/event-log.port.ts';
 import { minuteIso } from '../../domain/view/view-rule.ts';
-import { CHANNEL_TOP_VIDEOS, CONCURRENT_HISTORY_SECONDS, CONCURRENT_WINDOW_SECONDS, type ChannelAnalytics, type InsightsQuery, type VideoAnalytics, type VideoInsights } from './analytics.port.ts';
+import { CHANNEL_TOP_VIDEOS, CONCURRENT_HISTORY_SECONDS, CONCURRENT_WINDOW_SECONDS, type ChannelAnalytics, type InsightsQuery, type VideoAnalytics, type VideoEngagement, type VideoInsights } from './analytics.port.ts';
 import { AnalyticsStoreError, type AnalyticsStore, type HeartbeatRow } from './analytics-store.port.ts';
 import { channelParams, videoParams, type AnalyticsSql, type HeartbeatJsonRow } from './analytics.sql.ts';
 import type { PlaybackRow } from './playback.sql.ts';
+import { engagementOf, type EngagementBucketRow, type EngagementRow } from './engagement.sql.ts';
 import type { ClickHouseParams } from './clickhouse-binding.ts';
 
 /** How statements reach one ClickHouse engine. */
@@ -64,11 +65,16 @@ export function sqlAnalyticsStore(sql: AnalyticsSql, engine: SqlEngine): Analyti
         if (batch.length) await engine.insert(sql.playback.table, batch.map((r) => sql.playback.toJsonRow(r)));
       });
     },
+    insertEngagementEvents(batch: EngagementRow[]) {
+      return guard('insert', async () => {
+        if (batch.length) await engine.insert(sql.engagement.table, batch.map((r) => sql.engagement.toJsonRow(r)));
+      });
+    },
     checkpoint() {
       return guard('checkpoint', async () => {
         const out: OffsetMap = new Map();
-        // The two tables hold different topics, so their positions never overlap.
-        for (const statement of [sql.selectCheckpoint, sql.playback.selectCheckpoint]) {
+        // The three tables hold different topics, so their positions never overlap.
+        for (const statement of [sql.selectCheckpoint, sql.playback.selectCheckpoint, sql.engagement.selectCheckpoint]) {
           for (const r of await rows<{ topic: string; partition: number | string; next_offset: number | string }>(statement)) {
             out.set(tpKey(r.topic, Number(r.partition)), Number(r.next_offset));
           }
@@ -107,6 +113,7 @@ export function sqlAnalyticsStore(sql: AnalyticsSql, engine: SqlEngine): Analyti
         const [rebuffer] = await rows<{ rebuffers: Num; rebuffer_ms: Num | null }>(sql.playback.selectRebuffer, video);
         const renditions = await rows<{ height: Num; sessions: Num }>(sql.playback.selectRenditions, video);
         const errors = await rows<{ code: string; errors: Num; sessions: Num }>(sql.playback.selectErrors, video);
+        const engagement = await rows<EngagementBucketRow>(sql.engagement.selectPerBucket[query.interval], { video_id: videoId, time_zone: query.timeZone });
         const base = insightsOf(reach, Number(current?.viewers ?? 0), perMinute, buckets, query);
         const samples = Number(startup?.samples ?? 0);
         const stalledSeconds = Number(rebuffer?.rebuffer_ms ?? 0) / 1000;
@@ -122,6 +129,7 @@ export function sqlAnalyticsStore(sql: AnalyticsSql, engine: SqlEngine): Analyti
             count: errors.reduce((n, e) => n + Number(e.errors), 0),
             by_code: errors.slice(0, MAX_ERROR_CODES).map((e) => ({ code: e.code, errors: Number(e.errors), sessions: Number(e.sessions) })),
           },
+          ...engagementOf(engagement, reach.reduce((n, r) => n + Number(r.views), 0), query),
         };
       });
     },
@@ -166,7 +174,7 @@ type Num = number | string;
 const MAX_ERROR_CODES = 20;
 
 /** The figures of VideoInsights that come from the heartbeats alone. */
-type HeartbeatInsights = Omit<VideoInsights, 'startup_time_ms' | 'rebuffer_count' | 'rebuffer_seconds' | 'rebuffer_ratio' | 'renditions_watched' | 'playback_errors'>;
+type HeartbeatInsights = Omit<VideoInsights, 'startup_time_ms' | 'rebuffer_count' | 'rebuffer_seconds' | 'rebuffer_ratio' | 'renditions_watched' | 'playback_errors' | keyof VideoEngagement>;
 
 /** VideoInsights from the rows of the insight statements (UInt64 may arrive as strings). */
 function insightsOf(

@@ -248,6 +248,18 @@ describe('upgrade from the previous release', { skip: missing ? `${missing}; run
     );
   });
 
+  test('the comments the previous release wrote are in the analytics\' new comments_over_time and engagement_rate (issue 15): the new table is backfilled from the start of its topics', async () => {
+    const [harbour] = videos;
+    const a = (await get(cur!.url, `/api/v1/videos/${harbour.id}/analytics?interval=day`, fresh.get(harbour.owner.name))).body as {
+      views: number; comments_over_time: { points: { comments: number; deleted: number }[] }; engagement_rate: number;
+    };
+    const posted = a.comments_over_time.points.reduce((n, p) => n + p.comments - p.deleted, 0);
+    const detail = recorded.get(`GET /api/v1/videos/${harbour.id}`)!.body as { views: number; comment_count: number };
+    assert.equal(posted, detail.comment_count, '12 comments and a reply');
+    assert.equal(a.views, detail.views);
+    assert.equal(a.engagement_rate, detail.comment_count / detail.views, 'no likes before issue 14: comments ÷ views');
+  });
+
   test('new writes on the old data: a comment, a view, and a username taken in another case', async () => {
     const [alice, , carol] = users;
     const [harbour, bike] = videos;

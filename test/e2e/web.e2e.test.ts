@@ -186,6 +186,11 @@ describe('the web app in Chromium (issue 14)', { skip: missing }, () => {
     assert.equal(after.retentionPoints, '101');
     assert.match(await a.textContent('#fig-rebuffer .value') ?? '', /%$/);
     assert.ok((await a.$$('#renditions tr')).length >= 2, 'the 360p rendition is listed');
+    // The viewer liked it, commented and replied above: likes and comments over time, and the rate.
+    await a.waitForSelector('#chart-likes .uplot');
+    await a.waitForSelector('#chart-comments .uplot');
+    assert.ok(Number(after.engagementRate) > 0, `engagement rate ${after.engagementRate}`);
+    assert.match(await a.textContent('#fig-engagement .value') ?? '', /%$/);
     await shot(a, 'studio', true);
   });
 

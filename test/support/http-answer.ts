@@ -37,6 +37,7 @@ export const FIELDS_NEW_IN_ISSUE_14: ReadonlySet<string> = new Set(['like_count'
 export const FIELDS_NEW_IN_ISSUE_15: ReadonlySet<string> = new Set([
   'captions', 'storyboard_url', 'sessions', 'average_view_duration_seconds', 'retention', 'concurrent_viewers', 'views_over_time',
   'startup_time_ms', 'rebuffer_count', 'rebuffer_seconds', 'rebuffer_ratio', 'renditions_watched', 'playback_errors',
+  'likes_over_time', 'comments_over_time', 'engagement_rate',
 ]);
 
 /**

@@ -8,10 +8,10 @@ const MAX_TIME_ZONE_LENGTH = 64;
 
 /** Query of both analytics routes: the bucket width and time zone of views_over_time. */
 const AnalyticsQuery = Type.Object({
-  interval: Type.Optional(Type.Union([Type.Literal('minute'), Type.Literal('hour'), Type.Literal('day')], { default: 'hour', description: 'Bucket width of views_over_time.' })),
+  interval: Type.Optional(Type.Union([Type.Literal('minute'), Type.Literal('hour'), Type.Literal('day')], { default: 'hour', description: 'Bucket width of views_over_time (and of likes_over_time and comments_over_time per video).' })),
   time_zone: Type.Optional(Type.String({
     minLength: 1, maxLength: MAX_TIME_ZONE_LENGTH, default: 'UTC',
-    description: 'IANA time zone (e.g. `Europe/Paris`) whose local hours and days the buckets of views_over_time follow. Unknown zone → 400 VALIDATION_ERROR.',
+    description: 'IANA time zone (e.g. `Europe/Paris`) whose local hours and days the buckets of views_over_time (and likes_over_time and comments_over_time per video) follow. Unknown zone → 400 VALIDATION_ERROR.',
   })),
 }, { additionalProperties: false });
 
@@ -29,7 +29,8 @@ const ViewsOverTime = Type.Object({
 export const videoAnalyticsSchema = {
   summary: 'Creator analytics of a video (owner only; view rule v2, docs/view-rule.md)',
   description: 'The four original figures (views, unique_viewers, watch_time_seconds, views_per_minute) and, beside them, the studio figures of issue 15: '
-    + 'sessions, average view duration, the retention curve, concurrent viewers (live and per minute) and views over time in the `interval` and `time_zone` asked for.',
+    + 'sessions, average view duration, the retention curve, concurrent viewers (live and per minute), views over time in the `interval` and `time_zone` asked for, '
+    + 'the quality of experience the players reported, likes and comments over time in the same buckets, and the engagement rate.',
   tags: ['analytics'],
   security: BEARER,
   params: VideoIdParams,
@@ -70,6 +71,29 @@ export const videoAnalyticsSchema = {
       playback_errors: Type.Object({
         count: Type.Integer(),
         by_code: Type.Array(Type.Object({ code: Type.String(), errors: Type.Integer(), sessions: Type.Integer() }), { description: 'Most frequent first, at most 20 codes.' }),
+      }),
+      likes_over_time: Type.Object({
+        interval: Type.String(),
+        time_zone: Type.String({ description: 'As in views_over_time.' }),
+        points: Type.Array(Type.Object({
+          start: Type.String({ description: 'First instant of the bucket, ISO 8601 UTC, ascending (the buckets of views_over_time).' }),
+          likes: Type.Integer({ description: 'Likes given in the bucket.' }),
+          unlikes: Type.Integer({ description: 'Likes taken back in the bucket; its net change is likes − unlikes.' }),
+        })),
+      }, { description: 'Likes given and taken back per bucket of the instant they happened; buckets without either are left out.' }),
+      comments_over_time: Type.Object({
+        interval: Type.String(),
+        time_zone: Type.String({ description: 'As in views_over_time.' }),
+        points: Type.Array(Type.Object({
+          start: Type.String({ description: 'First instant of the bucket, ISO 8601 UTC, ascending (the buckets of views_over_time).' }),
+          comments: Type.Integer({ description: 'Comments posted in the bucket, replies included.' }),
+          deleted: Type.Integer({ description: 'Comments deleted in the bucket (counted when deleted, not when posted).' }),
+        })),
+      }, { description: 'Comments posted and deleted per bucket of the instant it happened; buckets without either are left out.' }),
+      engagement_rate: Type.Number({
+        minimum: 0,
+        description: '(standing likes + standing comments) ÷ views: standing likes = likes − unlikes and standing comments = posted − deleted over the whole history '
+          + '(the video\'s like_count and comment_count), views = `views` (view rule v2). A ratio (0.05 = 5 %), not a percentage; 0 without views; may exceed 1.',
       }),
     }),
   }),

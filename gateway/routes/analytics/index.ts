@@ -4,8 +4,9 @@
  *   NOT_OWNER) → views, unique viewers, watch time (seconds) and views per minute, from the
  *   analytics read model (ClickHouse / chDB), with the `view_rule_version` they are counted under
  *   (docs/view-rule.md); beside them the studio figures (issue 15, analytics.port.ts
- *   VideoInsights): sessions, average view duration, retention, concurrent viewers and views over
- *   time. An unknown time zone → 400 VALIDATION_ERROR.
+ *   VideoInsights): sessions, average view duration, retention, concurrent viewers, views over
+ *   time, quality of experience, likes and comments over time (the same buckets) and the
+ *   engagement rate (analytics.port.ts VideoEngagement). An unknown time zone → 400 VALIDATION_ERROR.
  * And `channelAnalyticsRoutes` (prefix `/api/v1/users`): `GET /me/analytics`, the caller's channel
  * rolled up (issue 15 "per channel").
  */

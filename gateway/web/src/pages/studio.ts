@@ -3,7 +3,8 @@
  * visibility) with processing progress and views, and a form per video to edit title,
  * description, tags and visibility (PATCH) and upload a custom thumbnail (PUT …/thumbnail). `#/studio/{id}`: the video's analytics, live: the
  * figures, views over time (interval and time zone chosen here), concurrent viewers per minute
- * and the retention curve as uPlot charts, renditions watched and playback errors. The page
+ * and the retention curve as uPlot charts, likes (given, taken back) and comments (posted,
+ * deleted) in the views' buckets, the engagement rate, renditions watched and playback errors. The page
  * re-reads the analytics when the video's Server-Sent Events say something changed (at most once
  * a second) and every 5 s (viewers leaving send nothing), never reloading the page.
  */
@@ -110,6 +111,7 @@ async function videoAnalyticsPage(app: HTMLElement, videoId: string): Promise<Cl
     <section class="figures" id="figures"></section>
     <section class="charts">
       <div id="chart-views"></div><div id="chart-concurrent"></div><div id="chart-retention"></div>
+      <div id="chart-likes"></div><div id="chart-comments"></div>
     </section>
     <section class="row">
       <div><h3>Renditions watched</h3><table class="studio-table" id="renditions"></table></div>
@@ -120,6 +122,8 @@ async function videoAnalyticsPage(app: HTMLElement, videoId: string): Promise<Cl
   const views = chart(app.querySelector('#chart-views')!, 'Views', 'views', true, bucket, 'bars');
   const concurrent = chart(app.querySelector('#chart-concurrent')!, 'Concurrent viewers (per minute)', 'viewers', true, () => 60);
   const retention = chart(app.querySelector('#chart-retention')!, 'Audience retention (% of sessions)', 'retained %', false, () => 1);
+  const likes = chart(app.querySelector('#chart-likes')!, 'Likes', ['liked', 'unliked'], true, bucket, 'bars');
+  const comments = chart(app.querySelector('#chart-comments')!, 'Comments', ['posted', 'deleted'], true, bucket, 'bars');
   const tz = app.querySelector<HTMLSelectElement>('#zone')!;
   const stop = new AbortController();
 
@@ -131,6 +135,7 @@ async function videoAnalyticsPage(app: HTMLElement, videoId: string): Promise<Cl
       figure('fig-concurrent', `watching now (last ${a.concurrent_viewers.window_seconds} s)`, fmt(a.concurrent_viewers.now)),
       figure('fig-startup', 'startup time p50 / p95 (ms)', a.startup_time_ms.samples ? `${fmt(a.startup_time_ms.p50)} / ${fmt(a.startup_time_ms.p95)}` : '–'),
       figure('fig-rebuffer', 'rebuffer ratio', `${fmt(a.rebuffer_ratio * 100, 2)} %`), figure('fig-sessions', 'playback sessions', fmt(a.sessions)),
+      figure('fig-engagement', 'engagement rate (likes + comments per view)', `${fmt(a.engagement_rate * 100, 1)} %`),
     ].join('');
     app.querySelector('#rule')!.textContent = `view rule ${a.view_rule_version}`;
     app.querySelector('#updated')!.textContent = `updated ${new Date().toLocaleTimeString()}`;
@@ -139,6 +144,10 @@ async function videoAnalyticsPage(app: HTMLElement, videoId: string): Promise<Cl
     const per = a.concurrent_viewers.per_minute;
     concurrent.set(per.map((m: any) => Date.parse(m.minute) / 1000), per.map((m: any) => m.viewers));
     retention.set(a.retention.map((r: any) => r.position_percent), a.retention.map((r: any) => Math.round(r.share * 1000) / 10));
+    const liked = a.likes_over_time.points;
+    likes.set(liked.map((p: any) => Date.parse(p.start) / 1000), liked.map((p: any) => p.likes), liked.map((p: any) => p.unlikes));
+    const posted = a.comments_over_time.points;
+    comments.set(posted.map((p: any) => Date.parse(p.start) / 1000), posted.map((p: any) => p.comments), posted.map((p: any) => p.deleted));
     app.querySelector('#renditions')!.innerHTML = '<tr><th>Height</th><th>Sessions</th></tr>'
       + (a.renditions_watched.map((r: any) => `<tr><td>${r.height}p</td><td>${fmt(r.sessions)}</td></tr>`).join('') || '<tr><td colspan="2" class="muted">None reported yet.</td></tr>');
     app.querySelector('#errors')!.innerHTML = '<tr><th>Code</th><th>Errors</th><th>Sessions</th></tr>'
@@ -149,6 +158,7 @@ async function videoAnalyticsPage(app: HTMLElement, videoId: string): Promise<Cl
     app.dataset.retention = a.retention.map((r: any) => r.share).join(' ');
     app.dataset.sessions = String(a.sessions);
     app.dataset.startupSamples = String(a.startup_time_ms.samples);
+    app.dataset.engagementRate = String(a.engagement_rate);
   };
   let loading: Promise<void> | undefined;
   let again = false;
@@ -172,5 +182,7 @@ async function videoAnalyticsPage(app: HTMLElement, videoId: string): Promise<Cl
     views.destroy();
     concurrent.destroy();
     retention.destroy();
+    likes.destroy();
+    comments.destroy();
   };
 }
