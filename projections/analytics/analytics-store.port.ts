@@ -53,9 +53,10 @@ export interface PlaybackRow {
 /**
  * What one record of the likes or comments topic was, as stored in the engagement-events table:
  * `like` (VideoLiked), `unlike` (VideoUnliked), `comment` (CommentPosted, replies included),
- * `comment_deleted` (CommentDeleted), or '' for a skip marker (undecodable or unexpected).
+ * `comment_deleted` (CommentDeleted), `subscribe` (ChannelSubscribed) and `unsubscribe`
+ * (ChannelUnsubscribed), or '' for a skip marker (undecodable or unexpected).
  */
-export type EngagementKind = 'like' | 'unlike' | 'comment' | 'comment_deleted';
+export type EngagementKind = 'like' | 'unlike' | 'comment' | 'comment_deleted' | 'subscribe' | 'unsubscribe';
 
 /**
  * One consumed record of `streamwave.likes` or `streamwave.comments` (issue 15: likes and comments
@@ -63,7 +64,7 @@ export type EngagementKind = 'like' | 'unlike' | 'comment' | 'comment_deleted';
  * needed for counts, so it is not stored, not even as a pseudonym.
  */
 export interface EngagementRow {
-  /** '' for a skip marker. */
+  /** The video; for `subscribe` / `unsubscribe` the channel (its owner's user id); '' for a skip marker. */
   video_id: string;
   /** The event's kind, '' for a skip marker. */
   kind: EngagementKind | '';
@@ -107,7 +108,7 @@ export interface AnalyticsStore {
   /** The studio figures of one video (analytics.port.ts VideoInsights). @throws AnalyticsStoreError `ANALYTICS_IO` */
   videoInsights(videoId: string, query: InsightsQuery): Promise<VideoInsights>;
   /** The rollup of a channel's videos (analytics.port.ts ChannelAnalytics). @throws AnalyticsStoreError `ANALYTICS_IO` */
-  channelAnalytics(videoIds: readonly string[], query: InsightsQuery): Promise<ChannelAnalytics>;
+  channelAnalytics(channelId: string, videoIds: readonly string[], query: InsightsQuery): Promise<ChannelAnalytics>;
   close(): Promise<void>;
 }
 

@@ -81,8 +81,20 @@ export const CHANNEL_TOP_VIDEOS = 10;
  * - `views_over_time`: as VideoInsights', over all the videos.
  * - `top_videos`: at most CHANNEL_TOP_VIDEOS videos with views, most views first (then most
  *   watch time, then id), each with its `video_id`, `views`, `watch_time_seconds`.
+ * - ChannelSubscribers: subscribers gained and lost, in total and over time.
  */
-export interface ChannelAnalytics {
+/**
+ * A channel's subscribers gained (ChannelSubscribed) and lost (ChannelUnsubscribed) over its whole
+ * history, and per bucket of `views_over_time`'s interval and time zone (`start` as there;
+ * buckets without any left out; ascending).
+ */
+export interface ChannelSubscribers {
+  subscribers_gained: number;
+  subscribers_lost: number;
+  subscribers_over_time: { interval: AnalyticsInterval; time_zone: string; points: { start: string; gained: number; lost: number }[] };
+}
+
+export interface ChannelAnalytics extends ChannelSubscribers {
   videos: number;
   views: number;
   unique_viewers: number;
@@ -118,9 +130,10 @@ export interface AnalyticsQueries {
   /** @throws AnalyticsStoreError `ANALYTICS_IO` */
   videoInsights(videoId: string, query: InsightsQuery): Promise<VideoInsights>;
   /**
-   * The rollup of the videos `videoIds` (a channel's, as the caller lists them; duplicates count
-   * once; none gives zeros). `query.now` is not used.
+   * The rollup of channel `channelId` (its owner's user id: subscribers) over the videos
+   * `videoIds` (the channel's, as the caller lists them; duplicates count once; none gives zero
+   * views). `query.now` is not used.
    * @throws AnalyticsStoreError `ANALYTICS_IO`
    */
-  channelAnalytics(videoIds: readonly string[], query: InsightsQuery): Promise<ChannelAnalytics>;
+  channelAnalytics(channelId: string, videoIds: readonly string[], query: InsightsQuery): Promise<ChannelAnalytics>;
 }

@@ -22,8 +22,11 @@ const common = (d: { videoId: string; sessionId: string; positionSeconds: number
   video_id: d.videoId, session_id: d.sessionId, position_seconds: d.positionSeconds, at: d.at,
 });
 
-/** The topics whose records become engagement-events rows (likes and comments over time, issue 15). */
-const ENGAGEMENT_TOPICS: ReadonlySet<string> = new Set([TOPICS.likes, TOPICS.comments]);
+/**
+ * The topics whose records become engagement-events rows (likes and comments over time, and
+ * channels' subscribers gained and lost, issue 15).
+ */
+const ENGAGEMENT_TOPICS: ReadonlySet<string> = new Set([TOPICS.likes, TOPICS.comments, TOPICS.subscriptions]);
 
 /** Purpose of the viewer pseudonyms (platform/keys/pseudonyms.ts): one purpose, one column. */
 export const ANALYTICS_VIEWER_PURPOSE = 'analytics.viewer';
@@ -84,7 +87,7 @@ export function createAnalyticsProjection(deps: AnalyticsProjectionDeps): Projec
     }
   }
 
-  /** A record of the likes or comments topic as its row (a skip marker, kind '', when undecodable or unexpected). */
+  /** A record of the likes, comments or subscriptions topic as its row (a skip marker, kind '', when undecodable or unexpected). */
   function engagementRowOf(record: ProjectionBatch['records'][number]['record'], event: DomainEvent | null | undefined): EngagementRow {
     const { topic, partition, offset } = record;
     const row = (video_id: string, kind: EngagementRow['kind'], at: number): EngagementRow => ({ video_id, kind, at, topic, partition, offset });
@@ -93,8 +96,11 @@ export function createAnalyticsProjection(deps: AnalyticsProjectionDeps): Projec
       case 'VideoUnliked': return row(event.data.videoId, 'unlike', event.data.unlikedAt);
       case 'CommentPosted': return row(event.data.videoId, 'comment', event.data.postedAt);
       case 'CommentDeleted': return row(event.data.videoId, 'comment_deleted', event.data.deletedAt);
+      // A subscription's subject is the channel (its owner's user id) in the same column.
+      case 'ChannelSubscribed': return row(event.data.channelId, 'subscribe', event.data.subscribedAt);
+      case 'ChannelUnsubscribed': return row(event.data.channelId, 'unsubscribe', event.data.unsubscribedAt);
       default:
-        if (event) logger.warn({ topic, partition, offset, type: event.type }, 'analytics: unexpected event type on a likes or comments topic; stored as a skip marker');
+        if (event) logger.warn({ topic, partition, offset, type: event.type }, 'analytics: unexpected event type on a likes, comments or subscriptions topic; stored as a skip marker');
         return row('', '', record.timestamp);
     }
   }
@@ -136,7 +142,7 @@ export function createAnalyticsProjection(deps: AnalyticsProjectionDeps): Projec
     kind: 'projection',
     name: ANALYTICS,
     // A rebuild (projections/replay) replays exactly these topics.
-    inputs: [TOPICS.views, TOPICS.playback, TOPICS.likes, TOPICS.comments],
+    inputs: [TOPICS.views, TOPICS.playback, TOPICS.likes, TOPICS.comments, TOPICS.subscriptions],
     guarantee: 'effectively-once',
     output: 'ClickHouse tables view_heartbeats, playback_events and engagement_events',
     // ClickHouse wants few large inserts (its docs: batches of at least 1,000 rows, ideally
@@ -147,7 +153,7 @@ export function createAnalyticsProjection(deps: AnalyticsProjectionDeps): Projec
     queries: {
       videoAnalytics: (videoId) => store.videoAnalytics(videoId),
       videoInsights: (videoId, query) => store.videoInsights(videoId, query),
-      channelAnalytics: (videoIds, query) => store.channelAnalytics(videoIds, query),
+      channelAnalytics: (channelId, videoIds, query) => store.channelAnalytics(channelId, videoIds, query),
     },
     loadCheckpoint: () => store.checkpoint(),
     apply: applyBatch,

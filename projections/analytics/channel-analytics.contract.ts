@@ -9,7 +9,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TOPICS } from '../../schemas/topics.ts';
-import type { AnalyticsStore, HeartbeatRow } from './analytics-store.port.ts';
+import type { AnalyticsStore, EngagementRow, HeartbeatRow } from './analytics-store.port.ts';
 import type { InsightsQuery } from './analytics.port.ts';
 
 const T0 = Date.UTC(2026, 10, 24, 10, 0, 0);
@@ -38,7 +38,7 @@ export function testChannelAnalytics(withStore: (fn: (store: AnalyticsStore) => 
     test('given views on two of the channel\'s videos, then views, watch time, sessions, unique viewers, views over time and top videos are the channel\'s', () => withStore(async (store) => {
       await store.insertHeartbeats(rows);
       await store.insertHeartbeats(rows.slice(1, 4)); // redelivered: counted once
-      const got = await store.channelAnalytics(['c1', 'c2', 'c3', 'c1'], query('day'));
+      const got = await store.channelAnalytics('ch', ['c1', 'c2', 'c3', 'c1'], query('day'));
       assert.equal(got.videos, 3, 'c1, c2 and the unwatched c3; the duplicate once');
       assert.equal(got.views, 3);
       assert.equal(got.watch_time_seconds, 40 + 12 + 4 + 25);
@@ -57,7 +57,7 @@ export function testChannelAnalytics(withStore: (fn: (store: AnalyticsStore) => 
 
     test('then the rollup agrees with the per-video figures it sums', () => withStore(async (store) => {
       await store.insertHeartbeats(rows);
-      const got = await store.channelAnalytics(['c1', 'c2'], query('hour'));
+      const got = await store.channelAnalytics('ch', ['c1', 'c2'], query('hour'));
       const each = await Promise.all(['c1', 'c2'].map((v) => store.videoAnalytics(v)));
       assert.equal(got.views, each.reduce((n, a) => n + a.views, 0));
       assert.equal(got.watch_time_seconds, each.reduce((n, a) => n + a.watch_time_seconds, 0));
@@ -66,11 +66,26 @@ export function testChannelAnalytics(withStore: (fn: (store: AnalyticsStore) => 
 
     test('given no video ids, then every figure is zero', () => withStore(async (store) => {
       await store.insertHeartbeats(rows);
-      const got = await store.channelAnalytics([], query('minute'));
+      const got = await store.channelAnalytics('ch', [], query('minute'));
       assert.deepEqual(got, {
         videos: 0, views: 0, unique_viewers: 0, watch_time_seconds: 0, sessions: 0, average_view_duration_seconds: 0,
         views_over_time: { interval: 'minute', time_zone: 'UTC', points: [] }, top_videos: [],
+        subscribers_gained: 0, subscribers_lost: 0, subscribers_over_time: { interval: 'minute', time_zone: 'UTC', points: [] },
       });
+    }));
+
+    test('given subscriptions to the channel and to another, when the rollup is asked, then the channel\'s subscribers gained and lost are counted once each, in total and per day', () => withStore(async (store) => {
+      const sub = (channel: string, kind: 'subscribe' | 'unsubscribe', at: number, offset: number): EngagementRow => ({ video_id: channel, kind, at, topic: TOPICS.subscriptions, partition: 0, offset });
+      const events = [sub('ch', 'subscribe', T0, 0), sub('ch', 'subscribe', T0 + 1000, 1), sub('ch', 'unsubscribe', T0 + DAY, 2), sub('other', 'subscribe', T0, 3), sub('ch', 'subscribe', T0 + DAY, 4)];
+      await store.insertEngagementEvents(events);
+      await store.insertEngagementEvents(events.slice(1, 3)); // redelivered
+      const got = await store.channelAnalytics('ch', ['c1'], query('day'));
+      assert.deepEqual([got.subscribers_gained, got.subscribers_lost], [3, 1]);
+      assert.deepEqual(got.subscribers_over_time, {
+        interval: 'day', time_zone: 'UTC',
+        points: [{ start: '2026-11-24T00:00:00Z', gained: 2, lost: 0 }, { start: '2026-11-25T00:00:00Z', gained: 1, lost: 1 }],
+      });
+      assert.equal((await store.channelAnalytics('nobody', [], query('day'))).subscribers_gained, 0);
     }));
 
     test('ids are data: a comma, quotes or an empty id never widen the set', () => withStore(async (store) => {
@@ -80,10 +95,10 @@ export function testChannelAnalytics(withStore: (fn: (store: AnalyticsStore) => 
         hb('b', 'sb', '', 30, T0, 10),
         { ...hb('', '', '', 0, T0, 11) }, // a skip marker's empty id
       ]);
-      const got = await store.channelAnalytics(['a,b', "it's"], query());
+      const got = await store.channelAnalytics('ch', ['a,b', "it's"], query());
       assert.equal(got.views, 2, 'a,b and it\'s: not a, not b');
       assert.deepEqual(got.top_videos.map((v) => v.video_id).sort(), ["a,b", "it's"]);
-      assert.equal((await store.channelAnalytics([''], query())).views, 0, 'the empty id is a video id like any other: no views');
+      assert.equal((await store.channelAnalytics('ch', [''], query())).views, 0, 'the empty id is a video id like any other: no views');
     }));
   });
 }

@@ -71,7 +71,7 @@ describe('analytics projection: likes and comments (chDB)', () => {
     const log = await createScriptedLog();
     await appendEvents(log, codec, [viewed('s1', at(10, 1)), viewed('s2', at(10, 2)), ...engagement]);
     const { p, inserted, insights } = await build(log, `e_${++databases}`);
-    assert.deepEqual(p.inputs, [TOPICS.views, TOPICS.playback, TOPICS.likes, TOPICS.comments], 'a rebuild (projections/replay) replays these topics');
+    assert.deepEqual(p.inputs, [TOPICS.views, TOPICS.playback, TOPICS.likes, TOPICS.comments, TOPICS.subscriptions], 'a rebuild (projections/replay) replays these topics');
     assert.deepEqual(insights.likes_over_time.points, [{ start: '2026-11-24T10:00:00Z', likes: 2, unlikes: 0 }, { start: '2026-11-24T11:00:00Z', likes: 0, unlikes: 1 }]);
     assert.deepEqual(insights.comments_over_time.points, [{ start: '2026-11-24T10:00:00Z', comments: 2, deleted: 0 }, { start: '2026-11-24T11:00:00Z', comments: 0, deleted: 1 }]);
     assert.equal(insights.engagement_rate, (1 + 1) / 2, 'one standing like and one standing comment over two views');

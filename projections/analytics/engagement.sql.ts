@@ -14,7 +14,7 @@
  */
 import { minuteIso } from '../../domain/view/view-rule.ts';
 import { assertPosition, clampTimestamp, SELECT_CHECKPOINT, type Dialect, type HeartbeatJsonRow } from './clickhouse-dialect.ts';
-import type { AnalyticsInterval, InsightsQuery, VideoEngagement } from './analytics.port.ts';
+import type { AnalyticsInterval, ChannelSubscribers, InsightsQuery, VideoEngagement } from './analytics.port.ts';
 import type { EngagementRow } from './analytics-store.port.ts';
 
 export type { EngagementRow } from './analytics-store.port.ts';
@@ -27,8 +27,8 @@ export interface EngagementSql {
   /**
    * Per bucket of the interval (`bucket_s`, Unix seconds of its first instant; hours and days in
    * the `{time_zone:String}` zone) of the instant each event happened: `likes`, `unlikes`,
-   * `comments` (posted) and `deleted` (comments deleted), ascending; buckets without any left out.
-   * Params: video_id, time_zone.
+   * `comments` (posted) and `deleted` (comments deleted), and for a channel id `subscribed` and
+   * `unsubscribed`, ascending; buckets without any left out. Params: video_id (or a channel id), time_zone.
    */
   selectPerBucket: Record<AnalyticsInterval, string>;
   /** `row` as JSONEachRow input; the time is clamped to DateTime64's range. @throws RangeError on a bad log position */
@@ -42,6 +42,9 @@ export interface EngagementBucketRow {
   unlikes: number | string;
   comments: number | string;
   deleted: number | string;
+  /** Subscriptions to the channel (video_id a channel id), and cancelled ones. */
+  subscribed: number | string;
+  unsubscribed: number | string;
 }
 
 /** The EngagementSql of `database` in dialect `d`. */
@@ -50,7 +53,8 @@ export function engagementSql(d: Dialect, database: string): EngagementSql {
   const perBucket = (interval: AnalyticsInterval) => `
 SELECT ${d.bucketSeconds(interval, 't')} AS bucket_s,
   countIf(k = 'like') AS likes, countIf(k = 'unlike') AS unlikes,
-  countIf(k = 'comment') AS comments, countIf(k = 'comment_deleted') AS deleted
+  countIf(k = 'comment') AS comments, countIf(k = 'comment_deleted') AS deleted,
+  countIf(k = 'subscribe') AS subscribed, countIf(k = 'unsubscribe') AS unsubscribed
 FROM (
   SELECT any(kind) AS k, any(at) AS t
   FROM ${table}
@@ -107,4 +111,21 @@ export function engagementOf(buckets: EngagementBucketRow[], views: number, quer
     comments_over_time: { interval: query.interval, time_zone: query.timeZone, points: commentPoints },
     engagement_rate: views > 0 ? engaged / views : 0,
   };
+}
+
+/**
+ * A channel's subscribers gained and lost (issue 15 "per channel") from the rows of
+ * selectPerBucket asked for the channel's id: totals, and per bucket (buckets without any left out).
+ */
+export function subscribersOf(buckets: EngagementBucketRow[], query: InsightsQuery): ChannelSubscribers {
+  const points: ChannelSubscribers['subscribers_over_time']['points'] = [];
+  let gained = 0;
+  let lost = 0;
+  for (const b of buckets) {
+    const [g, l] = [Number(b.subscribed), Number(b.unsubscribed)];
+    gained += g;
+    lost += l;
+    if (g || l) points.push({ start: minuteIso(Number(b.bucket_s) * 1000), gained: g, lost: l });
+  }
+  return { subscribers_gained: gained, subscribers_lost: lost, subscribers_over_time: { interval: query.interval, time_zone: query.timeZone, points } };
 }

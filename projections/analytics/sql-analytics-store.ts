@@ -10,7 +10,7 @@ import { CHANNEL_TOP_VIDEOS, CONCURRENT_HISTORY_SECONDS, CONCURRENT_WINDOW_SECON
 import { AnalyticsStoreError, type AnalyticsStore, type HeartbeatRow } from './analytics-store.port.ts';
 import { channelParams, videoParams, type AnalyticsSql, type HeartbeatJsonRow } from './analytics.sql.ts';
 import type { PlaybackRow } from './playback.sql.ts';
-import { engagementOf, type EngagementBucketRow, type EngagementRow } from './engagement.sql.ts';
+import { engagementOf, subscribersOf, type EngagementBucketRow, type EngagementRow } from './engagement.sql.ts';
 import type { ClickHouseParams } from './clickhouse-binding.ts';
 
 /** How statements reach one ClickHouse engine. */
@@ -133,13 +133,15 @@ export function sqlAnalyticsStore(sql: AnalyticsSql, engine: SqlEngine): Analyti
         };
       });
     },
-    channelAnalytics(videoIds: readonly string[], query: InsightsQuery) {
+    channelAnalytics(channelId: string, videoIds: readonly string[], query: InsightsQuery) {
       return guard('query', async () => {
         const ids = [...new Set(videoIds)];
-        if (ids.some((id) => typeof id !== 'string')) throw new AnalyticsStoreError('ANALYTICS_IO', 'video ids must be strings');
+        if (typeof channelId !== 'string' || ids.some((id) => typeof id !== 'string')) throw new AnalyticsStoreError('ANALYTICS_IO', 'channel and video ids must be strings');
+        const subscribers = await rows<EngagementBucketRow>(sql.engagement.selectPerBucket[query.interval], { video_id: channelId, time_zone: query.timeZone });
         const rollup: ChannelAnalytics = {
           videos: ids.length, views: 0, unique_viewers: 0, watch_time_seconds: 0, sessions: 0, average_view_duration_seconds: 0,
           views_over_time: { interval: query.interval, time_zone: query.timeZone, points: [] }, top_videos: [],
+          ...subscribersOf(subscribers, query),
         };
         if (!ids.length) return rollup;
         const params = channelParams(ids);

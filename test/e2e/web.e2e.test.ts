@@ -155,6 +155,7 @@ describe('the web app in Chromium (issue 14)', { skip: missing }, () => {
     // The channel summary rolls the counted view up, with the video among the top ones.
     await a.waitForSelector(`#channel-summary #top-videos tr[data-id="${videoId}"]`, { timeout: 30_000 });
     assert.ok(Number(await a.getAttribute('#channel-summary', 'data-views')) >= 1, 'the channel\'s views include the counted one');
+    assert.ok(Number(await a.getAttribute('#channel-summary', 'data-subscribers-gained')) >= 1, 'the viewer\'s subscription is counted');
     await a.waitForSelector('#chart-channel-views .uplot');
     await shot(a, 'studio-videos', true);
     await a.click(`#studio-videos tr[data-id="${videoId}"] a[href^="#/studio/"]`);

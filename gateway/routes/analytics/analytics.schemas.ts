@@ -102,7 +102,7 @@ export const videoAnalyticsSchema = {
 export const channelAnalyticsSchema = {
   summary: 'Creator analytics of the caller\'s channel: the figures rolled up over all their videos (view rule v2)',
   description: 'Views, unique viewers (a viewer of several videos counts once), watch time, sessions, average view duration and views over time across every video the caller uploaded, '
-    + `whatever its status or visibility, and the top ${CHANNEL_TOP_VIDEOS} videos by views (issue 15 "per channel").`,
+    + `whatever its status or visibility, the top ${CHANNEL_TOP_VIDEOS} videos by views, and the subscribers gained and lost, in total and over time (issue 15 "per channel").`,
   tags: ['analytics'],
   security: BEARER,
   querystring: AnalyticsQuery,
@@ -122,6 +122,13 @@ export const channelAnalyticsSchema = {
         views: Type.Integer(),
         watch_time_seconds: Type.Number(),
       }), { description: `At most ${CHANNEL_TOP_VIDEOS} videos with views, most views first (then most watch time).` }),
+      subscribers_gained: Type.Integer({ description: 'Subscriptions to the channel over its whole history.' }),
+      subscribers_lost: Type.Integer({ description: 'Subscriptions cancelled over its whole history.' }),
+      subscribers_over_time: Type.Object({
+        interval: Type.String(),
+        time_zone: Type.String(),
+        points: Type.Array(Type.Object({ start: Type.String({ description: 'As in views_over_time.' }), gained: Type.Integer(), lost: Type.Integer() }), { description: 'Buckets with any subscription or cancellation, ascending.' }),
+      }),
       view_rule_version: Type.String(),
     }),
   }),

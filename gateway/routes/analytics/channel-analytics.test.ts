@@ -53,6 +53,20 @@ describe('channel analytics', () => {
     assert.equal(perVideo[0]! + perVideo[1]!, body.views, 'the rollup agrees with the per-video figures');
   });
 
+  test('given viewers subscribing to alice and one of them leaving, then her channel shows the subscribers gained and lost', async () => {
+    const dave = await t.signUp('dave');
+    const erin = await t.signUp('erin');
+    for (const [token, method] of [[dave.token, 'PUT'], [erin.token, 'PUT'], [erin.token, 'DELETE']] as const) {
+      const r = await t.inject({ method, url: `/api/v1/users/${alice.id}/subscription`, token });
+      assert.ok(r.statusCode < 300, r.body);
+    }
+    await t.inject({ method: 'PUT', url: `/api/v1/users/${bob.id}/subscription`, token: dave.token });
+    await t.world.settle();
+    const body = (await t.inject({ method: 'GET', url: '/api/v1/users/me/analytics?interval=day', token: alice.token })).json();
+    assert.deepEqual([body.subscribers_gained, body.subscribers_lost], [2, 1]);
+    assert.equal(body.subscribers_over_time.points.reduce((n: number, p: { gained: number }) => n + p.gained, 0), 2);
+  });
+
   test('a channel without views gets zeros; anonymous → 401; an unknown time zone → 400', async () => {
     const carol = await t.signUp('carol');
     const empty = await t.inject({ method: 'GET', url: '/api/v1/users/me/analytics', token: carol.token });

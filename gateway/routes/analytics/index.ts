@@ -59,7 +59,7 @@ export const channelAnalyticsRoutes: FastifyPluginAsyncTypebox = async (fastify)
     const userId = requireUserId(request);
     const timeZone = canonicalTimeZone(request.query.time_zone ?? 'UTC');
     const videos = await fastify.gateway.readModels['video-detail'].listUserVideos(userId);
-    const rollup = await analytics.channelAnalytics(videos.map((v) => v.videoId), { now: fastify.gateway.now(), interval: request.query.interval ?? 'hour', timeZone })
+    const rollup = await analytics.channelAnalytics(userId, videos.map((v) => v.videoId), { now: fastify.gateway.now(), interval: request.query.interval ?? 'hour', timeZone })
       .catch(zoneUnknownToStore(timeZone));
     const titles = new Map(videos.map((v) => [v.videoId, v.title]));
     return {

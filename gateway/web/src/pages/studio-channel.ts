@@ -1,7 +1,7 @@
 /**
  * The channel summary at the top of `#/studio` (issue 15 "per channel"): the creator's figures
- * rolled up over every upload (`GET /api/v1/users/me/analytics`), views per day as a uPlot chart
- * in the browser's time zone, and the top videos. Re-read every 30 s while the page is open.
+ * rolled up over every upload (`GET /api/v1/users/me/analytics`), subscribers gained and lost,
+ * views per day as a uPlot chart in the browser's time zone, and the top videos. Re-read every 30 s while the page is open.
  */
 import { api, esc, type Cleanup } from '../api.ts';
 import { chart, fmt } from './studio-chart.ts';
@@ -29,6 +29,7 @@ export async function channelSummary(el: HTMLElement): Promise<Cleanup> {
       el.querySelector('#channel-figures')!.innerHTML = [
         figure('views', fmt(c.views)), figure('unique viewers', fmt(c.unique_viewers)), figure('watch time (s)', fmt(c.watch_time_seconds)),
         figure('average view duration (s)', fmt(c.average_view_duration_seconds, 1)), figure('videos', fmt(c.videos)),
+        figure('subscribers gained / lost', `+${fmt(c.subscribers_gained)} / −${fmt(c.subscribers_lost)}`),
       ].join('');
       el.querySelector('#channel-rule')!.textContent = `view rule ${c.view_rule_version}`;
       views.set(c.views_over_time.points.map((p: any) => Date.parse(p.start) / 1000), c.views_over_time.points.map((p: any) => p.views));
@@ -37,6 +38,7 @@ export async function channelSummary(el: HTMLElement): Promise<Cleanup> {
           || '<tr><td colspan="3" class="muted">No views yet.</td></tr>');
       el.dataset.views = String(c.views);
       el.dataset.topVideos = String(c.top_videos.length);
+      el.dataset.subscribersGained = String(c.subscribers_gained);
     } catch (e) {
       el.querySelector('#channel-rule')!.textContent = (e as Error).message;
     }
