@@ -1,4 +1,4 @@
-import { Type } from '@fastify/type-provider-typebox';
+import { Type, type TProperties } from '@fastify/type-provider-typebox';
 import { CHANNEL_TOP_VIDEOS, CONCURRENT_WINDOW_SECONDS } from '../../../projections/analytics/analytics.port.ts';
 import { withErrors } from '../../errors.ts';
 import { BEARER, NullableNumber, VideoIdParams } from '../shared.ts';
@@ -25,6 +25,19 @@ const ViewsOverTime = Type.Object({
     unique_viewers: Type.Integer(),
   })),
 });
+
+/**
+ * A series in the buckets of views_over_time (same interval and time zone): `points` of `start`
+ * (the bucket's first instant, ISO 8601 UTC, ascending) and the counts `fields`.
+ */
+const bucketSeries = <T extends TProperties>(fields: T, description: string) => Type.Object({
+  interval: Type.String(),
+  time_zone: Type.String({ description: 'As in views_over_time.' }),
+  points: Type.Array(Type.Object({
+    start: Type.String({ description: 'First instant of the bucket, ISO 8601 UTC, ascending (the buckets of views_over_time).' }),
+    ...fields,
+  })),
+}, { description });
 
 export const videoAnalyticsSchema = {
   summary: 'Creator analytics of a video (owner only; view rule v2, docs/view-rule.md)',
@@ -72,24 +85,14 @@ export const videoAnalyticsSchema = {
         count: Type.Integer(),
         by_code: Type.Array(Type.Object({ code: Type.String(), errors: Type.Integer(), sessions: Type.Integer() }), { description: 'Most frequent first, at most 20 codes.' }),
       }),
-      likes_over_time: Type.Object({
-        interval: Type.String(),
-        time_zone: Type.String({ description: 'As in views_over_time.' }),
-        points: Type.Array(Type.Object({
-          start: Type.String({ description: 'First instant of the bucket, ISO 8601 UTC, ascending (the buckets of views_over_time).' }),
-          likes: Type.Integer({ description: 'Likes given in the bucket.' }),
-          unlikes: Type.Integer({ description: 'Likes taken back in the bucket; its net change is likes − unlikes.' }),
-        })),
-      }, { description: 'Likes given and taken back per bucket of the instant they happened; buckets without either are left out.' }),
-      comments_over_time: Type.Object({
-        interval: Type.String(),
-        time_zone: Type.String({ description: 'As in views_over_time.' }),
-        points: Type.Array(Type.Object({
-          start: Type.String({ description: 'First instant of the bucket, ISO 8601 UTC, ascending (the buckets of views_over_time).' }),
-          comments: Type.Integer({ description: 'Comments posted in the bucket, replies included.' }),
-          deleted: Type.Integer({ description: 'Comments deleted in the bucket (counted when deleted, not when posted).' }),
-        })),
-      }, { description: 'Comments posted and deleted per bucket of the instant it happened; buckets without either are left out.' }),
+      likes_over_time: bucketSeries({
+        likes: Type.Integer({ description: 'Likes given in the bucket.' }),
+        unlikes: Type.Integer({ description: 'Likes taken back in the bucket; its net change is likes − unlikes.' }),
+      }, 'Likes given and taken back per bucket of the instant they happened; buckets without either are left out.'),
+      comments_over_time: bucketSeries({
+        comments: Type.Integer({ description: 'Comments posted in the bucket, replies included.' }),
+        deleted: Type.Integer({ description: 'Comments deleted in the bucket (counted when deleted, not when posted).' }),
+      }, 'Comments posted and deleted per bucket of the instant it happened; buckets without either are left out.'),
       engagement_rate: Type.Number({
         minimum: 0,
         description: '(standing likes + standing comments) ÷ views: standing likes = likes − unlikes and standing comments = posted − deleted over the whole history '
@@ -124,11 +127,7 @@ export const channelAnalyticsSchema = {
       }), { description: `At most ${CHANNEL_TOP_VIDEOS} videos with views, most views first (then most watch time).` }),
       subscribers_gained: Type.Integer({ description: 'Subscriptions to the channel over its whole history.' }),
       subscribers_lost: Type.Integer({ description: 'Subscriptions cancelled over its whole history.' }),
-      subscribers_over_time: Type.Object({
-        interval: Type.String(),
-        time_zone: Type.String(),
-        points: Type.Array(Type.Object({ start: Type.String({ description: 'As in views_over_time.' }), gained: Type.Integer(), lost: Type.Integer() }), { description: 'Buckets with any subscription or cancellation, ascending.' }),
-      }),
+      subscribers_over_time: bucketSeries({ gained: Type.Integer(), lost: Type.Integer() }, 'Subscriptions and cancellations per bucket; buckets without either are left out.'),
       view_rule_version: Type.String(),
     }),
   }),
