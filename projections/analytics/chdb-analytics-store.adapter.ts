@@ -68,8 +68,9 @@ export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions):
     await session.queryAsync(sql.videoSessions.createView);
     const needs = await session.queryAsync(sql.videoSessions.selectNeedsBackfill, { format: 'JSONEachRow' });
     if (Number((JSON.parse(needs.text().trim() || '{}') as { needed?: number | string }).needed ?? 0)) {
-      logger.info({ database: sql.database }, 'chdb analytics store: aggregating the stored heartbeats into video_sessions (once, for a read model written before it)');
+      logger.info({ database: sql.database }, 'chdb analytics store: aggregating the stored heartbeats into video_sessions (once per database)');
       await session.queryAsync(sql.videoSessions.backfill);
+      await session.queryAsync(sql.videoSessions.markBackfilled);
     }
   } catch (e) {
     session.close();

@@ -84,8 +84,9 @@ export async function createClickHouseAnalyticsStore(opts: ClickHouseAnalyticsSt
     await client.command({ query: sql.videoSessions.createView });
     const [needs] = await (await client.query({ query: sql.videoSessions.selectNeedsBackfill, format: 'JSONEachRow' })).json<{ needed: number | string }>();
     if (Number(needs?.needed ?? 0)) {
-      logger.info({ database }, 'clickhouse analytics store: aggregating the stored heartbeats into video_sessions (once, for a read model written before it)');
+      logger.info({ database }, 'clickhouse analytics store: aggregating the stored heartbeats into video_sessions (once per database)');
       await client.command({ query: sql.videoSessions.backfill });
+      await client.command({ query: sql.videoSessions.markBackfilled });
     }
     await client.command({ query: sql.engagement.createTable });
   } catch (e) {

@@ -72,10 +72,18 @@ export interface SessionsSql {
    */
   createView: string;
   dropView: string;
-  /** `needed` = 1 when video_sessions is empty and the heartbeats are not (a read model written before the view). */
+  /**
+   * `needed` = 1 until `markBackfilled` has run in this database: a read model written before the
+   * view (or a backfill a crash interrupted). Asked after createView, and decided by a marker
+   * rather than by an empty video_sessions: in a rolling upgrade the previous release's inserts
+   * already fill it through the new view, and the heartbeats stored before the view would be
+   * skipped.
+   */
   selectNeedsBackfill: string;
-  /** Aggregates every stored heartbeat into video_sessions (harmless to run twice: the states are idempotent). */
+  /** Aggregates every stored heartbeat into video_sessions (harmless to run twice, or beside the view: the states are idempotent). */
   backfill: string;
+  /** Records that the backfill completed (a marker table). */
+  markBackfilled: string;
   /** One row per session of `scope` (columns: the scope's key, max_watched, counted, counted_at, viewer, duration). */
   sessions(scope: SessionScope): string;
 }
@@ -103,8 +111,10 @@ CREATE TABLE IF NOT EXISTS ${table} (
 ORDER BY (video_id, session_id)${d.tableSettings}`,
     createView: `CREATE MATERIALIZED VIEW IF NOT EXISTS ${view} TO ${table} AS${states(insertTable)}`,
     dropView: `DROP TABLE IF EXISTS ${view}`,
-    selectNeedsBackfill: `SELECT (SELECT count() FROM ${table}) = 0 AND (SELECT count() FROM ${heartbeatsTable}) > 0 AS needed`,
+    // `database` is a bare identifier (analytics.sql.ts checks it), so it may be quoted as is.
+    selectNeedsBackfill: `SELECT count() = 0 AS needed FROM system.tables WHERE database = '${database}' AND name = 'video_sessions_backfilled'`,
     backfill: `INSERT INTO ${table}${states(heartbeatsTable)}`,
+    markBackfilled: `CREATE TABLE IF NOT EXISTS ${database}.video_sessions_backfilled (done UInt8) ENGINE = TinyLog`,
     sessions: (scope) => `
 SELECT
   ${scope.key},
