@@ -5,7 +5,7 @@
  * video-detail projection.
  *
  * The uploaded bytes are never stored nor served: the gateway re-encodes them to a baseline JPEG
- * without metadata (processors/transcoder/thumbnail-encoder.port.ts) and stores only that.
+ * without metadata (processors/thumbnails/thumbnail-encoder.port.ts) and stores only that.
  */
 import { DomainError } from '../shared/event.ts';
 import type { CustomThumbnailSet } from './video.events.ts';

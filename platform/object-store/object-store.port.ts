@@ -71,6 +71,15 @@ export interface ObjectDeletion {
   deletePrefix(prefix: string): Promise<number>;
 }
 
+/**
+ * True when `store` can delete (ObjectDeletion): the stores the deployments pass (embedded, S3) can,
+ * though a port that takes a plain ObjectStore does not say so; a test double may not.
+ */
+export function supportsDeletion<S extends object>(store: S): store is S & ObjectDeletion {
+  const s = store as Partial<ObjectDeletion>;
+  return typeof s.deleteObject === 'function' && typeof s.deletePrefix === 'function';
+}
+
 export class ObjectStoreError extends Error {
   constructor(
     /**

@@ -51,7 +51,7 @@ export interface PlaybackRow {
 }
 
 /**
- * What one record of the likes or comments topic was, as stored in the engagement-events table:
+ * What one record of the likes, comments or subscriptions topic was, as stored in the engagement-events table:
  * `like` (VideoLiked), `unlike` (VideoUnliked), `comment` (CommentPosted, replies included),
  * `comment_deleted` (CommentDeleted), `subscribe` (ChannelSubscribed) and `unsubscribe`
  * (ChannelUnsubscribed), or '' for a skip marker (undecodable or unexpected).
@@ -59,7 +59,7 @@ export interface PlaybackRow {
 export type EngagementKind = 'like' | 'unlike' | 'comment' | 'comment_deleted' | 'subscribe' | 'unsubscribe';
 
 /**
- * One consumed record of `streamwave.likes` or `streamwave.comments` (issue 15: likes and comments
+ * One consumed record of `streamwave.likes`, `streamwave.comments` or `streamwave.subscriptions` (issue 15: likes and comments
  * over time, engagement rate). No user column at all (issue 13): who liked or commented is not
  * needed for counts, so it is not stored, not even as a pseudonym.
  */
@@ -96,7 +96,7 @@ export interface AnalyticsStore {
    */
   insertPlaybackEvents(rows: PlaybackRow[]): Promise<void>;
   /**
-   * Inserts records of the likes and comments topics (issue 15) into the engagement-events table,
+   * Inserts records of the likes, comments and subscriptions topics (issue 15) into the engagement-events table,
    * with ONE INSERT, under the same rules as insertHeartbeats (keyed by log position, re-inserts harmless).
    * @throws AnalyticsStoreError `ANALYTICS_IO`
    */

@@ -46,7 +46,7 @@ export interface AnalyticsProjectionDeps {
  * the playback-events table, and every record of the views topic one row (a heartbeat, or
  * a skip marker with video_id '' for an undecodable record), inserted once per batch. The
  * checkpoint is the table's own max(offset)+1, so the insert IS the checkpoint commit. Records of
- * the likes and comments topics become rows of the engagement-events table (engagement.sql.ts:
+ * the likes, comments and subscriptions topics become rows of the engagement-events table (engagement.sql.ts:
  * video, kind and time only; no user column). A viewer
  * is stored as a pseudonym, never as the user id (issue 13): unique viewers stay exact, and an
  * erasure (which deletes the data key the pseudonym is keyed with) unlinks the user's rows.

@@ -22,9 +22,9 @@ import {
   assertPosition, clampTimestamp, DIALECTS, finite, MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, SELECT_CHECKPOINT,
   type AnalyticsDialect, type Dialect, type HeartbeatJsonRow,
 } from './clickhouse-dialect.ts';
-import { CHANNEL_SCOPE, sessionsSql, VIDEO_SCOPE, VIEW_RULE_PARAMS, type SessionsSql } from './sessions.sql.ts';
+import { CHANNEL_SCOPE, sessionsSql, VIDEO_SCOPE, type SessionsSql } from './sessions.sql.ts';
 
-export { channelParams, VIEW_RULE_PARAMS } from './sessions.sql.ts';
+export { channelParams } from './sessions.sql.ts';
 
 export { ANALYTICS_DIALECTS, type AnalyticsDialect, type HeartbeatJsonRow } from './clickhouse-dialect.ts';
 
@@ -62,21 +62,21 @@ export interface AnalyticsSql {
    */
   addSessionStartedAtColumn: string | null;
   selectCheckpoint: string;
-  /** Params: video_id + VIEW_RULE_PARAMS (see videoParams). */
+  /** Params: video_id (see videoParams). */
   selectVideoTotals: string;
-  /** Params: video_id + VIEW_RULE_PARAMS (see videoParams). */
+  /** Params: video_id (see videoParams). */
   selectViewsPerMinute: string;
   /**
    * Sessions per percentage of the duration reached (`reached` 0…100, -1 when the duration is
    * unknown) with their views and watched seconds: the retention curve and the session totals
-   * (issue 15). Params: video_id + VIEW_RULE_PARAMS.
+   * (issue 15). Params: video_id.
    */
   selectSessionReach: string;
   /** Distinct sessions with a heartbeat in (since_ms, now_ms]. Params: video_id, since_ms, now_ms (Int64 ms). */
   selectConcurrentNow: string;
   /** Distinct sessions with a heartbeat per UTC minute in (since_ms, now_ms], as `minute_s` Unix seconds. Params as selectConcurrentNow. */
   selectConcurrentPerMinute: string;
-  /** Views and unique viewers per bucket of the interval, `bucket_s` Unix seconds. Params: video_id + VIEW_RULE_PARAMS + time_zone (IANA). */
+  /** Views and unique viewers per bucket of the interval, `bucket_s` Unix seconds. Params: video_id + time_zone (IANA). */
   selectViewsOverTime: Record<AnalyticsInterval, string>;
   /** The sessions aggregated incrementally by a materialized view (issue 15 freshness; sessions.sql.ts). */
   videoSessions: SessionsSql;
@@ -85,7 +85,7 @@ export interface AnalyticsSql {
   /**
    * The per-channel rollup (issue 15): the same figures over the sessions of a set of videos,
    * param `video_ids_hex` (the videos' ids, each hex-encoded, joined by commas; never empty: an
-   * empty set would match the skip markers' '' id) + VIEW_RULE_PARAMS (see channelParams).
+   * empty set would match the skip markers' '' id; see channelParams).
    * `selectTotals` as selectVideoTotals; `selectPerVideo` the sessions, views and watched
    * seconds per video id; `selectViewsOverTime` as selectViewsOverTime (+ time_zone).
    */
@@ -106,7 +106,7 @@ export interface AnalyticsSql {
 
 /** The parameters of selectVideoTotals and selectViewsPerMinute for one video. */
 export function videoParams(videoId: string): Record<string, string | number> {
-  return { ...VIEW_RULE_PARAMS, video_id: videoId };
+  return { video_id: videoId };
 }
 
 /**
@@ -237,7 +237,7 @@ SELECT video_id, count() AS sessions, countIf(counted) AS views, sum(max_watched
 FROM (${sessions})
 GROUP BY video_id`;
 
-/** views, unique_viewers, watch_time_seconds of one video. Params: video_id + VIEW_RULE_PARAMS. */
+/** views, unique_viewers, watch_time_seconds of the sessions given (one video's, or a channel's). */
 const SELECT_VIDEO_TOTALS = (sessions: string) => `
 SELECT
   countIf(counted) AS views,

@@ -5,7 +5,7 @@ import pLimit from 'p-limit';
 import type { AnalyticsStore } from './analytics-store.port.ts';
 import { AnalyticsStoreError } from './analytics-store.port.ts';
 import { ANALYTICS_DATABASE, analyticsSql, isAnalyticsDatabaseName, type AnalyticsDialect } from './analytics.sql.ts';
-import { sqlAnalyticsStore } from './sql-analytics-store.ts';
+import { createAnalyticsTables, sqlAnalyticsStore } from './sql-analytics-store.ts';
 import type { ClickHouseParams } from './clickhouse-binding.ts';
 
 export interface ChdbAnalyticsStoreOptions {
@@ -52,26 +52,23 @@ export const ANALYTICS_BUFFER_FLUSH_MS = 5_000;
  * @throws AnalyticsStoreError `ANALYTICS_BUSY` when another chDB session of a different path is open,
  *         `ANALYTICS_IO` when the database name is illegal or the tables cannot be created.
  */
+/** The JSONEachRow rows of a SELECT on `session` (`queryParams` bound server-side when given). */
+async function rowsOf<T>(session: Session, query: string, queryParams?: ClickHouseParams): Promise<T[]> {
+  const r = queryParams
+    ? await session.queryBindAsync(query, queryParams, { format: 'JSONEachRow' })
+    : await session.queryAsync(query, { format: 'JSONEachRow' });
+  const text = r.text().trim();
+  return text ? text.split('\n').map((l) => JSON.parse(l) as T) : [];
+}
+
 export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions): Promise<AnalyticsStore> {
   const logger = opts.logger ?? pino({ level: 'silent' });
   const sql = analyticsSqlOrThrow(opts.database ?? ANALYTICS_DATABASE, opts.dialect);
   await mkdir(opts.path, { recursive: true });
   const session = openSession(opts.path);
   try {
-    await session.queryAsync(sql.createDatabase);
-    await session.queryAsync(sql.createHeartbeatsTable);
-    if (sql.addSessionStartedAtColumn) await session.queryAsync(sql.addSessionStartedAtColumn);
-    await session.queryAsync(sql.playback.createTable);
-    await session.queryAsync(sql.videoSessions.createTable);
-    await session.queryAsync(sql.engagement.createTable);
-    for (const statement of sql.buffer?.create ?? []) await session.queryAsync(statement);
-    await session.queryAsync(sql.videoSessions.createView);
-    const needs = await session.queryAsync(sql.videoSessions.selectNeedsBackfill, { format: 'JSONEachRow' });
-    if (Number((JSON.parse(needs.text().trim() || '{}') as { needed?: number | string }).needed ?? 0)) {
-      logger.info({ database: sql.database }, 'chdb analytics store: aggregating the stored heartbeats into video_sessions (once per database)');
-      await session.queryAsync(sql.videoSessions.backfill);
-      await session.queryAsync(sql.videoSessions.markBackfilled);
-    }
+    await createAnalyticsTables(sql, (statement) => session.queryAsync(statement), (statement) => rowsOf(session, statement),
+      () => logger.info({ database: sql.database }, 'chdb analytics store: aggregating the stored heartbeats into video_sessions (once per database)'));
   } catch (e) {
     session.close();
     await drainPending();
@@ -102,13 +99,7 @@ export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions):
   return sqlAnalyticsStore(sql, {
     name: 'chDB',
     rows<T>(query: string, queryParams?: ClickHouseParams) {
-      return serial(async () => {
-        const r = queryParams
-          ? await session.queryBindAsync(query, queryParams, { format: 'JSONEachRow' })
-          : await session.queryAsync(query, { format: 'JSONEachRow' });
-        const text = r.text().trim();
-        return text ? text.split('\n').map((l) => JSON.parse(l) as T) : [];
-      });
+      return serial(() => rowsOf<T>(session, query, queryParams));
     },
     insert(table, rows) {
       const payload = rows.map((r) => JSON.stringify(r)).join('\n') + '\n';

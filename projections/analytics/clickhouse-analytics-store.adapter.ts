@@ -3,7 +3,7 @@ import pino from 'pino';
 import type { AnalyticsStore } from './analytics-store.port.ts';
 import { AnalyticsStoreError } from './analytics-store.port.ts';
 import { ANALYTICS_DATABASE, ANALYTICS_DIALECTS, analyticsSql, isAnalyticsDatabaseName, type AnalyticsDialect, type AnalyticsSql } from './analytics.sql.ts';
-import { analyticsIoError as ioError, sqlAnalyticsStore } from './sql-analytics-store.ts';
+import { analyticsIoError as ioError, createAnalyticsTables, sqlAnalyticsStore } from './sql-analytics-store.ts';
 import type { ClickHouseParams } from './clickhouse-binding.ts';
 
 /** Connection and dialect of a ClickHouse analytics store. */
@@ -70,25 +70,17 @@ export async function createClickHouseAnalyticsStore(opts: ClickHouseAnalyticsSt
   if (wanted !== 'auto' && !ANALYTICS_DIALECTS.includes(wanted)) throw new AnalyticsStoreError('ANALYTICS_IO', `unknown analytics SQL dialect "${String(wanted)}"`);
   const client = openClient(opts);
 
+  /** The JSONEachRow rows of a SELECT (`queryParams` sent as query_params when given). */
+  const rows = async <T>(query: string, queryParams?: ClickHouseParams): Promise<T[]> =>
+    (await client.query({ query, ...(queryParams && { query_params: queryParams }), format: 'JSONEachRow' })).json<T>();
   let sql: AnalyticsSql;
   let serverVersion: string;
   try {
     serverVersion = await serverVersionOf(client);
     const dialect = wanted === 'auto' ? dialectFor(serverVersion) : wanted;
     sql = analyticsSql(database, dialect);
-    await client.command({ query: sql.createDatabase });
-    await client.command({ query: sql.createHeartbeatsTable });
-    if (sql.addSessionStartedAtColumn) await client.command({ query: sql.addSessionStartedAtColumn });
-    await client.command({ query: sql.playback.createTable });
-    await client.command({ query: sql.videoSessions.createTable });
-    await client.command({ query: sql.videoSessions.createView });
-    const [needs] = await (await client.query({ query: sql.videoSessions.selectNeedsBackfill, format: 'JSONEachRow' })).json<{ needed: number | string }>();
-    if (Number(needs?.needed ?? 0)) {
-      logger.info({ database }, 'clickhouse analytics store: aggregating the stored heartbeats into video_sessions (once per database)');
-      await client.command({ query: sql.videoSessions.backfill });
-      await client.command({ query: sql.videoSessions.markBackfilled });
-    }
-    await client.command({ query: sql.engagement.createTable });
+    await createAnalyticsTables(sql, (query) => client.command({ query }), (query) => rows(query),
+      () => logger.info({ database }, 'clickhouse analytics store: aggregating the stored heartbeats into video_sessions (once per database)'));
   } catch (e) {
     await client.close().catch(() => {});
     throw ioError(`opening the analytics tables in ${database} at ${opts.url}`, e);
@@ -97,10 +89,7 @@ export async function createClickHouseAnalyticsStore(opts: ClickHouseAnalyticsSt
 
   const store = sqlAnalyticsStore(sql, {
     name: 'ClickHouse',
-    async rows<T>(query: string, queryParams?: ClickHouseParams) {
-      const r = await client.query({ query, ...(queryParams && { query_params: queryParams }), format: 'JSONEachRow' });
-      return r.json<T>();
-    },
+    rows,
     async insert(table, values) {
       await client.insert({ table, values, format: 'JSONEachRow' });
     },

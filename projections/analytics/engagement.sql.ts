@@ -1,14 +1,14 @@
 /**
  * The engagement-events table of the analytics read model (issue 15: likes and comments over
  * time, engagement rate) and its query, in both dialects of analytics.sql.ts. One row per record
- * of `streamwave.likes` and `streamwave.comments` (a skip marker, `kind` '', for an undecodable or
+ * of `streamwave.likes`, `streamwave.comments` and `streamwave.subscriptions` (a subscription's subject, in `video_id`, is the channel) (a skip marker, `kind` '', for an undecodable or
  * unexpected one), keyed by log position like the heartbeats and playback events, so a
  * redelivered record collapses and the checkpoint is the table's own max(offset)+1. The query
  * reads through one row per log position, so a copy not merged yet counts once. No user column
  * (issue 13): counts need none.
  *
  * A table created by this release on a deployment of the previous one starts empty, so it holds
- * no checkpoint for the likes and comments topics: the projection runtime then reads those
+ * no checkpoint for the likes, comments and subscriptions topics: the projection runtime then reads those
  * partitions from offset 0 (projection.runtime.ts onAssigned: unseen partitions start at 0) while
  * the views and playback topics continue from their own tables' checkpoints. That is the backfill.
  */

@@ -26,6 +26,32 @@ export interface SqlEngine {
 }
 
 /**
+ * Creates (or upgrades) the tables of `sql` in order, the same on every engine: the database, the
+ * heartbeats table and its ALTER, the playback and engagement tables, video_sessions, the Buffer
+ * (chDB), then the sessions view, and the one-off backfill of a read model written before the
+ * view (sessions.sql.ts). `run` executes a statement, `rows` a SELECT (JSONEachRow rows).
+ * @throws whatever `run` or `rows` throws (the adapter wraps it as ANALYTICS_IO)
+ */
+export async function createAnalyticsTables(
+  sql: AnalyticsSql,
+  run: (statement: string) => Promise<unknown>,
+  rows: <T>(statement: string) => Promise<T[]>,
+  onBackfill: () => void = () => {},
+): Promise<void> {
+  for (const statement of [
+    sql.createDatabase, sql.createHeartbeatsTable, ...(sql.addSessionStartedAtColumn ? [sql.addSessionStartedAtColumn] : []),
+    sql.playback.createTable, sql.engagement.createTable, sql.videoSessions.createTable, ...(sql.buffer?.create ?? []),
+    sql.videoSessions.createView,
+  ]) await run(statement);
+  const [needs] = await rows<{ needed: number | string }>(sql.videoSessions.selectNeedsBackfill);
+  if (Number(needs?.needed ?? 0)) {
+    onBackfill();
+    await run(sql.videoSessions.backfill);
+    await run(sql.videoSessions.markBackfilled);
+  }
+}
+
+/**
  * ANALYTICS_IO carrying the underlying (server, engine or transport) message.
  * @param what what failed, e.g. `ClickHouse insert`
  */
@@ -114,10 +140,9 @@ export function sqlAnalyticsStore(sql: AnalyticsSql, engine: SqlEngine): Analyti
         const renditions = await rows<{ height: Num; sessions: Num }>(sql.playback.selectRenditions, video);
         const errors = await rows<{ code: string; errors: Num; sessions: Num }>(sql.playback.selectErrors, video);
         const engagement = await rows<EngagementBucketRow>(sql.engagement.selectPerBucket[query.interval], { video_id: videoId, time_zone: query.timeZone });
-        const base = insightsOf(reach, Number(current?.viewers ?? 0), perMinute, buckets, query);
+        const { insights: base, views, watched } = insightsOf(reach, Number(current?.viewers ?? 0), perMinute, buckets, query);
         const samples = Number(startup?.samples ?? 0);
         const stalledSeconds = Number(rebuffer?.rebuffer_ms ?? 0) / 1000;
-        const watched = reach.reduce((sum, r) => sum + Number(r.watched_seconds), 0);
         return {
           ...base,
           startup_time_ms: { p50: samples ? Number(startup!.p50) : null, p95: samples ? Number(startup!.p95) : null, samples },
@@ -129,7 +154,7 @@ export function sqlAnalyticsStore(sql: AnalyticsSql, engine: SqlEngine): Analyti
             count: errors.reduce((n, e) => n + Number(e.errors), 0),
             by_code: errors.slice(0, MAX_ERROR_CODES).map((e) => ({ code: e.code, errors: Number(e.errors), sessions: Number(e.sessions) })),
           },
-          ...engagementOf(engagement, reach.reduce((n, r) => n + Number(r.views), 0), query),
+          ...engagementOf(engagement, views, query),
         };
       });
     },
@@ -153,7 +178,7 @@ export function sqlAnalyticsStore(sql: AnalyticsSql, engine: SqlEngine): Analyti
         rollup.watch_time_seconds = Number(totals?.watch_time_seconds ?? 0);
         rollup.sessions = perVideo.reduce((n, v) => n + Number(v.sessions), 0);
         rollup.average_view_duration_seconds = rollup.views > 0 ? rollup.watch_time_seconds / rollup.views : 0;
-        rollup.views_over_time.points = buckets.map((b) => ({ start: minuteIso(Number(b.bucket_s) * 1000), views: Number(b.views), unique_viewers: Number(b.unique_viewers) }));
+        rollup.views_over_time.points = viewPoints(buckets);
         rollup.top_videos = perVideo
           .map((v) => ({ video_id: v.video_id, views: Number(v.views), watch_time_seconds: Number(v.watch_time_seconds) }))
           .filter((v) => v.views > 0)
@@ -175,17 +200,21 @@ type Num = number | string;
 /** Most error codes `playback_errors.by_code` lists. */
 const MAX_ERROR_CODES = 20;
 
+/** `views_over_time.points` from the rows of a views-over-time statement (per video or per channel). */
+const viewPoints = (buckets: { bucket_s: Num; views: Num; unique_viewers: Num }[]): VideoInsights['views_over_time']['points'] =>
+  buckets.map((b) => ({ start: minuteIso(Number(b.bucket_s) * 1000), views: Number(b.views), unique_viewers: Number(b.unique_viewers) }));
+
 /** The figures of VideoInsights that come from the heartbeats alone. */
 type HeartbeatInsights = Omit<VideoInsights, 'startup_time_ms' | 'rebuffer_count' | 'rebuffer_seconds' | 'rebuffer_ratio' | 'renditions_watched' | 'playback_errors' | keyof VideoEngagement>;
 
-/** VideoInsights from the rows of the insight statements (UInt64 may arrive as strings). */
+/** VideoInsights from the rows of the insight statements (UInt64 may arrive as strings), with the views and watched seconds they total. */
 function insightsOf(
   reach: { reached: Num; sessions: Num; views: Num; watched_seconds: Num }[],
   concurrentNow: number,
   perMinute: { minute_s: Num; viewers: Num }[],
   buckets: { bucket_s: Num; views: Num; unique_viewers: Num }[],
   query: InsightsQuery,
-): HeartbeatInsights {
+): { insights: HeartbeatInsights; views: number; watched: number } {
   let sessions = 0;
   let views = 0;
   let watched = 0;
@@ -211,7 +240,7 @@ function insightsOf(
       atLeast -= reachedExactly[p]!;
     }
   }
-  return {
+  const insights: HeartbeatInsights = {
     sessions,
     average_view_duration_seconds: views > 0 ? watched / views : 0,
     retention,
@@ -223,7 +252,8 @@ function insightsOf(
     views_over_time: {
       interval: query.interval,
       time_zone: query.timeZone,
-      points: buckets.map((b) => ({ start: minuteIso(Number(b.bucket_s) * 1000), views: Number(b.views), unique_viewers: Number(b.unique_viewers) })),
+      points: viewPoints(buckets),
     },
   };
+  return { insights, views, watched };
 }

@@ -23,6 +23,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { imageSize } from 'image-size';
 import { DomainError } from '../../../domain/shared/event.ts';
+import { supportsDeletion } from '../../../platform/object-store/object-store.port.ts';
 import {
   assertThumbnailDimensions, customThumbnailKey, invalidThumbnail, sniffThumbnailFormat, THUMBNAIL_CONTENT_TYPES, THUMBNAIL_MAX_BYTES,
   type ThumbnailFormat,
@@ -100,8 +101,8 @@ export const thumbnailRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     } catch (e) {
       // Deleted meanwhile: the media collector may already have emptied the video's prefix, so the
       // file stored just now would stay behind (a failed write of another kind leaves it for the collector).
-      if (e instanceof DomainError && e.kind === 'not_found' && 'deleteObject' in objectStore) {
-        await (objectStore as { deleteObject(key: string): Promise<void> }).deleteObject(key).catch(() => {});
+      if (e instanceof DomainError && e.kind === 'not_found' && supportsDeletion(objectStore)) {
+        await objectStore.deleteObject(key).catch(() => {});
       }
       throw e;
     }
@@ -112,8 +113,8 @@ export const thumbnailRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     // it, which is harmless). Only when the read model shows another one now, so a concurrent request
     // that set the same image again never loses its file.
     const previous = video.customThumbnailKey;
-    if (previous && previous !== key && after.thumbnailKey !== previous && 'deleteObject' in objectStore) {
-      await (objectStore as { deleteObject(key: string): Promise<void> }).deleteObject(previous).catch((e: unknown) => request.log.warn({ err: e, key: previous }, 'could not remove a replaced thumbnail'));
+    if (previous && previous !== key && after.thumbnailKey !== previous && supportsDeletion(objectStore)) {
+      await objectStore.deleteObject(previous).catch((e: unknown) => request.log.warn({ err: e, key: previous }, 'could not remove a replaced thumbnail'));
     }
     return videoDetailJson(after, fastify);
   });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { DomainError } from '../../../domain/shared/event.ts';
 import type { RecordStoryboard } from '../../../domain/video/video.commands.ts';
-import { readObject, type ObjectDeletion, type ObjectStore } from '../../../platform/object-store/object-store.port.ts';
+import { readObject, supportsDeletion, type ObjectStore } from '../../../platform/object-store/object-store.port.ts';
 import { runJob, type FfmpegEnv } from '../ffmpeg-steps.ts';
 import type { VideoStreamInfo } from '../ffprobe.ts';
 import { MediaRejectedError } from '../ffprobe.ts';
@@ -111,10 +111,9 @@ export async function addStoryboard(env: StoryboardEnv, videoId: string, src: st
       // Deleted while the storyboard was rendered: the media collector may already have emptied the
       // video's prefix, so what was just uploaded would stay behind; it is removed here.
       if (err.code === 'VIDEO_DELETED' || err.code === 'VIDEO_NOT_FOUND') {
-        // The stores the deployments pass (embedded, S3) can delete, though the transcoder's port does not
-        // say so; a store that cannot leaves the objects to an operator (logged).
-        const deletion = env.objectStore as ObjectStore & Partial<ObjectDeletion>;
-        if (deletion.deletePrefix) await deletion.deletePrefix(hlsKeys.storyboard(videoId, '')).catch((e: unknown) => log.warn({ err: e }, 'storyboard of a deleted video not removed'));
+        // A store that cannot delete leaves the objects to an operator (logged).
+        const store = env.objectStore;
+        if (supportsDeletion(store)) await store.deletePrefix(hlsKeys.storyboard(videoId, '')).catch((e: unknown) => log.warn({ err: e }, 'storyboard of a deleted video not removed'));
         else log.warn('storyboard of a deleted video left in the object store: this store cannot delete');
       }
       return 'skipped';
