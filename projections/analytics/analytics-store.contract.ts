@@ -97,6 +97,8 @@ export function testAnalyticsStore(target: AnalyticsStoreTarget): void {
         assert.deepEqual(await store.videoAnalytics(videoId), c.expected);
         await store.insertHeartbeats(rows);
         assert.deepEqual(await store.videoAnalytics(videoId), c.expected);
+        const { views, unique_viewers, watch_time_seconds, views_per_minute } = await store.videoInsights(videoId, { now: Date.now(), interval: 'day', timeZone: 'UTC' });
+        assert.deepEqual({ views, unique_viewers, watch_time_seconds, views_per_minute }, c.expected, 'the insights carry the same four figures');
       });
     });
   });
@@ -283,6 +285,7 @@ export function testAnalyticsStore(target: AnalyticsStoreTarget): void {
 
     test('then a video without heartbeats has zero figures and empty series', () => given(async (store) => {
       assert.deepEqual(await store.videoInsights('none', query('hour', 'Europe/Paris')), {
+        views: 0, unique_viewers: 0, watch_time_seconds: 0, views_per_minute: [],
         sessions: 0, average_view_duration_seconds: 0, retention: [],
         concurrent_viewers: { now: 0, window_seconds: 30, per_minute: [] },
         views_over_time: { interval: 'hour', time_zone: 'Europe/Paris', points: [] },

@@ -32,8 +32,8 @@ export interface InsightsQuery {
 }
 
 /**
- * The creator-studio figures of one video beside VideoAnalytics (issue 15), all from the
- * heartbeats under the same view rule:
+ * The creator-studio figures of one video (issue 15): VideoAnalytics' four, and beside them, all
+ * from the heartbeats under the same view rule:
  * - `sessions`: playback sessions that sent at least one heartbeat.
  * - `average_view_duration_seconds`: watch time ÷ views, seconds (YouTube's definition; 0 without views).
  * - `retention`: 101 points, `position_percent` 0…100: the share (0…1) of sessions of known video
@@ -53,7 +53,7 @@ export interface InsightsQuery {
  * - `playback_errors`: errors reported, and per code (most frequent first, at most 20).
  * From the likes and comments topics: VideoEngagement.
  */
-export interface VideoInsights extends VideoEngagement {
+export interface VideoInsights extends VideoAnalytics, VideoEngagement {
   sessions: number;
   average_view_duration_seconds: number;
   retention: { position_percent: number; share: number }[];
@@ -126,8 +126,9 @@ export interface VideoEngagement {
 }
 
 export interface AnalyticsQueries {
-  videoAnalytics(videoId: string): Promise<VideoAnalytics>;
   /** @throws AnalyticsStoreError `ANALYTICS_IO` */
+  videoAnalytics(videoId: string): Promise<VideoAnalytics>;
+  /** Everything videoAnalytics answers and more, in one read. @throws AnalyticsStoreError `ANALYTICS_IO` */
   videoInsights(videoId: string, query: InsightsQuery): Promise<VideoInsights>;
   /**
    * The rollup of channel `channelId` (its owner's user id: subscribers) over the videos

@@ -62,16 +62,16 @@ export interface AnalyticsSql {
    */
   addSessionStartedAtColumn: string | null;
   selectCheckpoint: string;
-  /** Params: video_id (see videoParams). */
-  selectVideoTotals: string;
-  /** Params: video_id (see videoParams). */
-  selectViewsPerMinute: string;
   /**
-   * Sessions per percentage of the duration reached (`reached` 0…100, -1 when the duration is
-   * unknown) with their views and watched seconds: the retention curve and the session totals
-   * (issue 15). Params: video_id.
+   * One video's sessions summed up in one pass, one row (issue 15 freshness: one statement where
+   * there were three; every read waits for the statements before it on chDB's one session):
+   * `views`, `unique_viewers`, `watch_time_seconds` (seconds), `sessions`; `reach` =
+   * [percentages, sessions], the sessions per percentage of the duration their effective watched
+   * seconds reached (0…100, -1 when the duration is unknown: the retention curve); `per_minute` =
+   * [minute_s, views], the views per UTC minute a session first qualified in (Unix seconds). Both
+   * pairs are sumMap's (keys ascending, sums). Params: video_id (see videoParams).
    */
-  selectSessionReach: string;
+  selectSessionSummary: string;
   /** Distinct sessions with a heartbeat in (since_ms, now_ms]. Params: video_id, since_ms, now_ms (Int64 ms). */
   selectConcurrentNow: string;
   /** Distinct sessions with a heartbeat per UTC minute in (since_ms, now_ms], as `minute_s` Unix seconds. Params as selectConcurrentNow. */
@@ -104,7 +104,7 @@ export interface AnalyticsSql {
   toJsonRow(row: HeartbeatRow): HeartbeatJsonRow;
 }
 
-/** The parameters of selectVideoTotals and selectViewsPerMinute for one video. */
+/** The parameters of selectSessionSummary for one video. */
 export function videoParams(videoId: string): Record<string, string | number> {
   return { video_id: videoId };
 }
@@ -141,9 +141,7 @@ export function analyticsSql(database: string = ANALYTICS_DATABASE, dialect: Ana
     addSessionStartedAtColumn: d.addColumnIfNotExists ? `
 ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS session_started_at Nullable(${d.timestamp}) DEFAULT NULL` : null,
     selectCheckpoint: SELECT_CHECKPOINT(source),
-    selectVideoTotals: SELECT_VIDEO_TOTALS(sessions),
-    selectViewsPerMinute: SELECT_VIEWS_PER_MINUTE(d, sessions),
-    selectSessionReach: SELECT_SESSION_REACH(sessions),
+    selectSessionSummary: SELECT_SESSION_SUMMARY(d, sessions),
     selectConcurrentNow: SELECT_CONCURRENT(d, source, false),
     selectConcurrentPerMinute: SELECT_CONCURRENT(d, source, true),
     selectViewsOverTime: {
@@ -231,42 +229,37 @@ CREATE TABLE ${buffer} AS ${table}
 ENGINE = Buffer(${database}, view_heartbeats, 1, 86400, 86400, 1000000, 1000000, 100000000, 100000000)`;
 
 
+/** The viewer a session counts as for unique viewers: its viewer's pseudonym, or the session itself when anonymous. */
+const VIEWER_KEY = "if(viewer != '', concat('u:', viewer), concat('s:', session_id))";
+
 /** Sessions, views and watched seconds per video of a channel's sessions. */
 const SELECT_PER_VIDEO = (sessions: string) => `
 SELECT video_id, count() AS sessions, countIf(counted) AS views, sum(max_watched) AS watch_time_seconds
 FROM (${sessions})
 GROUP BY video_id`;
 
-/** views, unique_viewers, watch_time_seconds of the sessions given (one video's, or a channel's). */
+/** views, unique_viewers, watch_time_seconds of a channel's sessions (one video's come with selectSessionSummary). */
 const SELECT_VIDEO_TOTALS = (sessions: string) => `
 SELECT
   countIf(counted) AS views,
-  uniqExactIf(if(viewer != '', concat('u:', viewer), concat('s:', session_id)), counted) AS unique_viewers,
+  uniqExactIf(${VIEWER_KEY}, counted) AS unique_viewers,
   sum(max_watched) AS watch_time_seconds
 FROM (${sessions})`;
 
-/** Views per UTC minute (the minute a session first qualified), ascending; minute as Unix seconds. */
-const SELECT_VIEWS_PER_MINUTE = (d: Dialect, sessions: string) => `
-SELECT ${d.minuteSeconds('counted_at')} AS minute_s, count() AS views
-FROM (${sessions})
-WHERE counted
-GROUP BY minute_s
-ORDER BY minute_s`;
-
 /**
- * Per percentage of the duration a session's effective watched seconds reached (floored; -1 when
- * the duration is unknown): sessions, views and watched seconds. The tiny epsilon keeps 0.29 × 100
- * (28.999…) at 29.
+ * See AnalyticsSql.selectSessionSummary. The percentage reached is floored; the tiny epsilon keeps
+ * 0.29 × 100 (28.999…) at 29. sumMap and sumMapIf exist in ClickHouse 18.16 as in 26.x, and both
+ * print a tuple as a JSON array.
  */
-const SELECT_SESSION_REACH = (sessions: string) => `
+const SELECT_SESSION_SUMMARY = (d: Dialect, sessions: string) => `
 SELECT
-  if(duration > 0, toInt32(floor(least(1., max_watched / duration) * 100 + 0.000001)), toInt32(-1)) AS reached,
-  count() AS sessions,
   countIf(counted) AS views,
-  sum(max_watched) AS watched_seconds
-FROM (${sessions})
-GROUP BY reached
-ORDER BY reached`;
+  uniqExactIf(${VIEWER_KEY}, counted) AS unique_viewers,
+  sum(max_watched) AS watch_time_seconds,
+  count() AS sessions,
+  sumMap([if(duration > 0, toInt32(floor(least(1., max_watched / duration) * 100 + 0.000001)), toInt32(-1))], [toUInt64(1)]) AS reach,
+  sumMapIf([${d.minuteSeconds('counted_at')}], [toUInt64(1)], counted) AS per_minute
+FROM (${sessions})`;
 
 /** Distinct sessions with a heartbeat in (since_ms, now_ms], in total or per UTC minute. */
 const SELECT_CONCURRENT = (d: Dialect, table: string, perMinute: boolean) => `
@@ -276,10 +269,10 @@ WHERE video_id = {video_id:String} AND ${d.epochMs('viewed_at')} > {since_ms:Int
 GROUP BY minute_s
 ORDER BY minute_s` : ''}`;
 
-/** Views and unique viewers (as SELECT_VIDEO_TOTALS counts them) per bucket of the instant a session first qualified. */
+/** Views and unique viewers (as SELECT_SESSION_SUMMARY counts them) per bucket of the instant a session first qualified. */
 const SELECT_VIEWS_OVER_TIME = (bucket: string, sessions: string) => `
 SELECT ${bucket} AS bucket_s, count() AS views,
-  uniqExact(if(viewer != '', concat('u:', viewer), concat('s:', session_id))) AS unique_viewers
+  uniqExact(${VIEWER_KEY}) AS unique_viewers
 FROM (${sessions})
 WHERE counted
 GROUP BY bucket_s

@@ -90,11 +90,11 @@ describe('bindStatement', () => {
   test('the analytics statements declare only supported placeholder types, and each dialect binds every one of them', () => {
     for (const dialect of ['modern', 'compat-18'] as const) {
       const sql = analyticsSql('streamwave', dialect);
-      assert.deepEqual([...new Set(placeholders(sql.selectVideoTotals).map((p) => p.name))], ['video_id'], 'the view rule is applied by the sessions view, not per query');
+      assert.deepEqual([...new Set(placeholders(sql.selectSessionSummary).map((p) => p.name))], ['video_id'], 'the view rule is applied by the sessions view, not per query');
       assert.deepEqual(placeholders(sql.videoSessions.createView), [], 'the view rule\'s constants are literals in the view');
       assert.match(sql.videoSessions.createView, /toFloat64\(10\)/, 'min_view_seconds');
-      const bound = sql.bind(sql.selectVideoTotals, videoParams("v'1"));
-      if (dialect === 'modern') assert.equal(bound.query, sql.selectVideoTotals);
+      const bound = sql.bind(sql.selectSessionSummary, videoParams("v'1"));
+      if (dialect === 'modern') assert.equal(bound.query, sql.selectSessionSummary);
       else assert.deepEqual(placeholders(bound.query), []);
     }
   });

@@ -15,14 +15,20 @@ export interface PlaybackSql {
   table: string;
   createTable: string;
   selectCheckpoint: string;
-  /** `p50`, `p95` (nearest rank: the ⌈p·n⌉-th smallest) and `samples` of startup times, ms. Params: video_id. */
-  selectStartup: string;
-  /** `rebuffers` (RebufferStarted count) and `rebuffer_ms` (sum of RebufferEnded). Params: video_id. */
-  selectRebuffer: string;
-  /** `height`, `sessions` (distinct sessions that played it), ascending height. Params: video_id. */
-  selectRenditions: string;
-  /** `code`, `errors`, `sessions`, most frequent first. Params: video_id. */
-  selectErrors: string;
+  /**
+   * One row: `p50`, `p95` (nearest rank: the ⌈p·n⌉-th smallest) and `samples` of startup times,
+   * ms (p50 and p95 are 0 without samples); `rebuffers` (RebufferStarted count) and `rebuffer_ms`
+   * (sum of RebufferEnded). Params: video_id.
+   */
+  selectSummary: string;
+  /**
+   * Per rendition height and per error code, one pass (issue 15 freshness: one statement where
+   * there were two): `failed` 0 with `key` a height (pixels, as a string) and `sessions` the
+   * distinct sessions that played it (PlaybackStarted or RenditionSwitched); `failed` 1 with `key`
+   * an error code, `events` its PlaybackFailed count and `sessions` the distinct sessions that
+   * reported it. Unordered. Params: video_id.
+   */
+  selectBreakdown: string;
   /** `row` as JSONEachRow input; numbers not finite become 0 (nullable ones null), the time is clamped. @throws RangeError on a bad log position */
   toJsonRow(row: PlaybackRow): HeartbeatJsonRow;
 }
@@ -51,24 +57,19 @@ CREATE TABLE IF NOT EXISTS ${table} (
 ORDER BY (video_id, session_id, topic, partition, offset)${d.tableSettings}`,
     selectCheckpoint: SELECT_CHECKPOINT(table),
     // Nearest rank (1-based index ⌈p·n⌉ of the sorted values); quantileExact takes index ⌊p·n⌋ (0-based), one above it when p·n is whole.
-    selectStartup: `
-SELECT arrayElement(s, toUInt64(ceil(0.5 * length(s)))) AS p50, arrayElement(s, toUInt64(ceil(0.95 * length(s)))) AS p95, length(s) AS samples
-FROM (SELECT arraySort(groupArray(ms)) AS s FROM (SELECT assumeNotNull(startup_ms) AS ms FROM (${deduped}) WHERE kind = 'PlaybackStarted' AND isNotNull(startup_ms)))`,
-    selectRebuffer: `
-SELECT countIf(kind = 'RebufferStarted') AS rebuffers, sum(ifNull(rebuffer, 0)) AS rebuffer_ms
-FROM (${deduped})
-WHERE kind IN ('RebufferStarted', 'RebufferEnded')`,
-    selectRenditions: `
-SELECT h AS height, uniqExact(session_id) AS sessions
-FROM (SELECT session_id, assumeNotNull(height) AS h FROM (${deduped}) WHERE kind IN ('PlaybackStarted', 'RenditionSwitched') AND isNotNull(height))
-GROUP BY height
-ORDER BY height`,
-    selectErrors: `
-SELECT code, count() AS errors, uniqExact(session_id) AS sessions
-FROM (${deduped})
-WHERE kind = 'PlaybackFailed'
-GROUP BY code
-ORDER BY errors DESC, code`,
+    selectSummary: `
+SELECT s[toUInt64(ceil(0.5 * length(s)))] AS p50, s[toUInt64(ceil(0.95 * length(s)))] AS p95, length(s) AS samples, rebuffers, rebuffer_ms
+FROM (
+  SELECT arraySort(groupArrayIf(assumeNotNull(startup_time_ms), type = 'PlaybackStarted' AND isNotNull(startup_time_ms))) AS s,
+    countIf(type = 'RebufferStarted') AS rebuffers,
+    sumIf(assumeNotNull(rebuffer_ms), type = 'RebufferEnded' AND isNotNull(rebuffer_ms)) AS rebuffer_ms
+  FROM ${deduped}
+  WHERE video_id = {video_id:String})`,
+    selectBreakdown: `
+SELECT type = 'PlaybackFailed' AS failed, if(failed, error_code, toString(assumeNotNull(rendition_height))) AS key, count() AS events, uniqExact(session_id) AS sessions
+FROM ${deduped}
+WHERE video_id = {video_id:String} AND (type = 'PlaybackFailed' OR (type IN ('PlaybackStarted', 'RenditionSwitched') AND isNotNull(rendition_height)))
+GROUP BY failed, key`,
     toJsonRow: (r) => {
       assertPosition('partition', r.partition);
       assertPosition('offset', r.offset);
@@ -84,9 +85,9 @@ ORDER BY errors DESC, code`,
   };
 }
 
-/** One row per log position of one video's playback events (copies not merged yet collapse). */
-const DEDUPED = (table: string) => `
-SELECT session_id, any(type) AS kind, any(startup_time_ms) AS startup_ms, any(rendition_height) AS height, any(rebuffer_ms) AS rebuffer, any(error_code) AS code
-FROM ${table}
-WHERE video_id = {video_id:String}
-GROUP BY session_id, topic, partition, offset`;
+/**
+ * The playback events, one row per log position: FINAL collapses the copies of a redelivered
+ * record that no merge has collapsed yet (the table's key ends with the log position), as a
+ * GROUP BY over the position did at twice the cost.
+ */
+const DEDUPED = (table: string) => `${table} FINAL`;

@@ -80,6 +80,11 @@ export function sqlAnalyticsStore(sql: AnalyticsSql, engine: SqlEngine): Analyti
     const bound = sql.bind(statement, params);
     return engine.rows<T>(bound.query, bound.query_params);
   };
+  /** The one row of selectSessionSummary for `videoId`. */
+  const sessionSummary = async (videoId: string): Promise<SessionSummaryRow | undefined> => {
+    if (typeof videoId !== 'string') throw new AnalyticsStoreError('ANALYTICS_IO', `video id must be a string, got ${typeof videoId}`);
+    return (await rows<SessionSummaryRow>(sql.selectSessionSummary, videoParams(videoId)))[0];
+  };
   return {
     insertHeartbeats(batch: HeartbeatRow[]) {
       return guard('insert', async () => {
@@ -109,51 +114,38 @@ export function sqlAnalyticsStore(sql: AnalyticsSql, engine: SqlEngine): Analyti
       });
     },
     videoAnalytics(videoId: string) {
-      return guard('query', async () => {
-        if (typeof videoId !== 'string') throw new AnalyticsStoreError('ANALYTICS_IO', `video id must be a string, got ${typeof videoId}`);
-        const params = videoParams(videoId);
-        const [totals] = await rows<{ views: number | string; unique_viewers: number | string; watch_time_seconds: number | string }>(sql.selectVideoTotals, params);
-        const perMinute = await rows<{ minute_s: number | string; views: number | string }>(sql.selectViewsPerMinute, params);
-        const result: VideoAnalytics = {
-          views: Number(totals?.views ?? 0),
-          unique_viewers: Number(totals?.unique_viewers ?? 0),
-          watch_time_seconds: Number(totals?.watch_time_seconds ?? 0),
-          views_per_minute: perMinute.map((m) => ({ minute: minuteIso(Number(m.minute_s) * 1000), views: Number(m.views) })),
-        };
-        return result;
-      });
+      return guard('query', async () => summaryOf(await sessionSummary(videoId)).analytics);
     },
     videoInsights(videoId: string, query: InsightsQuery) {
       return guard('query', async () => {
-        if (typeof videoId !== 'string') throw new AnalyticsStoreError('ANALYTICS_IO', `video id must be a string, got ${typeof videoId}`);
+        const summary = summaryOf(await sessionSummary(videoId));
         const now = Math.trunc(query.now);
-        const params = videoParams(videoId);
-        const reach = await rows<{ reached: number | string; sessions: number | string; views: number | string; watched_seconds: number | string }>(sql.selectSessionReach, params);
         const window = (seconds: number) => ({ video_id: videoId, since_ms: now - seconds * 1000, now_ms: now });
-        const [current] = await rows<{ viewers: number | string }>(sql.selectConcurrentNow, window(CONCURRENT_WINDOW_SECONDS));
-        const perMinute = await rows<{ minute_s: number | string; viewers: number | string }>(sql.selectConcurrentPerMinute, window(CONCURRENT_HISTORY_SECONDS));
-        const buckets = await rows<{ bucket_s: number | string; views: number | string; unique_viewers: number | string }>(
-          sql.selectViewsOverTime[query.interval], { ...params, time_zone: query.timeZone });
+        const [current] = await rows<{ viewers: Num }>(sql.selectConcurrentNow, window(CONCURRENT_WINDOW_SECONDS));
+        const perMinute = await rows<{ minute_s: Num; viewers: Num }>(sql.selectConcurrentPerMinute, window(CONCURRENT_HISTORY_SECONDS));
+        const buckets = await rows<{ bucket_s: Num; views: Num; unique_viewers: Num }>(
+          sql.selectViewsOverTime[query.interval], { ...videoParams(videoId), time_zone: query.timeZone });
         const video = { video_id: videoId };
-        const [startup] = await rows<{ p50: Num | null; p95: Num | null; samples: Num }>(sql.playback.selectStartup, video);
-        const [rebuffer] = await rows<{ rebuffers: Num; rebuffer_ms: Num | null }>(sql.playback.selectRebuffer, video);
-        const renditions = await rows<{ height: Num; sessions: Num }>(sql.playback.selectRenditions, video);
-        const errors = await rows<{ code: string; errors: Num; sessions: Num }>(sql.playback.selectErrors, video);
+        const [playback] = await rows<{ p50: Num; p95: Num; samples: Num; rebuffers: Num; rebuffer_ms: Num }>(sql.playback.selectSummary, video);
+        const breakdown = await rows<{ failed: Num; key: string; events: Num; sessions: Num }>(sql.playback.selectBreakdown, video);
         const engagement = await rows<EngagementBucketRow>(sql.engagement.selectPerBucket[query.interval], { video_id: videoId, time_zone: query.timeZone });
-        const { insights: base, views, watched } = insightsOf(reach, Number(current?.viewers ?? 0), perMinute, buckets, query);
-        const samples = Number(startup?.samples ?? 0);
-        const stalledSeconds = Number(rebuffer?.rebuffer_ms ?? 0) / 1000;
+        const { views, watch_time_seconds: watched } = summary.analytics;
+        const samples = Number(playback?.samples ?? 0);
+        const stalledSeconds = Number(playback?.rebuffer_ms ?? 0) / 1000;
+        const errors = breakdown.filter((r) => Number(r.failed))
+          .map((e) => ({ code: e.key, errors: Number(e.events), sessions: Number(e.sessions) }))
+          .sort((a, b) => b.errors - a.errors || (a.code < b.code ? -1 : a.code > b.code ? 1 : 0));
         return {
-          ...base,
-          startup_time_ms: { p50: samples ? Number(startup!.p50) : null, p95: samples ? Number(startup!.p95) : null, samples },
-          rebuffer_count: Number(rebuffer?.rebuffers ?? 0),
+          ...summary.analytics,
+          ...insightsOf(summary, Number(current?.viewers ?? 0), perMinute, buckets, query),
+          startup_time_ms: { p50: samples ? Number(playback!.p50) : null, p95: samples ? Number(playback!.p95) : null, samples },
+          rebuffer_count: Number(playback?.rebuffers ?? 0),
           rebuffer_seconds: stalledSeconds,
           rebuffer_ratio: stalledSeconds > 0 ? stalledSeconds / (watched + stalledSeconds) : 0,
-          renditions_watched: renditions.map((r) => ({ height: Number(r.height), sessions: Number(r.sessions) })),
-          playback_errors: {
-            count: errors.reduce((n, e) => n + Number(e.errors), 0),
-            by_code: errors.slice(0, MAX_ERROR_CODES).map((e) => ({ code: e.code, errors: Number(e.errors), sessions: Number(e.sessions) })),
-          },
+          renditions_watched: breakdown.filter((r) => !Number(r.failed))
+            .map((r) => ({ height: Number(r.key), sessions: Number(r.sessions) }))
+            .sort((a, b) => a.height - b.height),
+          playback_errors: { count: errors.reduce((n, e) => n + e.errors, 0), by_code: errors.slice(0, MAX_ERROR_CODES) },
           ...engagementOf(engagement, views, query),
         };
       });
@@ -204,29 +196,55 @@ const MAX_ERROR_CODES = 20;
 const viewPoints = (buckets: { bucket_s: Num; views: Num; unique_viewers: Num }[]): VideoInsights['views_over_time']['points'] =>
   buckets.map((b) => ({ start: minuteIso(Number(b.bucket_s) * 1000), views: Number(b.views), unique_viewers: Number(b.unique_viewers) }));
 
-/** The figures of VideoInsights that come from the heartbeats alone. */
-type HeartbeatInsights = Omit<VideoInsights, 'startup_time_ms' | 'rebuffer_count' | 'rebuffer_seconds' | 'rebuffer_ratio' | 'renditions_watched' | 'playback_errors' | keyof VideoEngagement>;
+/** The row of selectSessionSummary (UInt64 may arrive as strings; the pairs are sumMap's [keys, sums]). */
+interface SessionSummaryRow {
+  views: Num;
+  unique_viewers: Num;
+  watch_time_seconds: Num;
+  sessions: Num;
+  reach: [Num[], Num[]];
+  per_minute: [Num[], Num[]];
+}
 
-/** VideoInsights from the rows of the insight statements (UInt64 may arrive as strings), with the views and watched seconds they total. */
+/** A video's session summary: its VideoAnalytics, its session count and sessions per percentage reached. */
+interface SessionSummary {
+  analytics: VideoAnalytics;
+  sessions: number;
+  /** [percentage reached (0…100, -1 unknown duration), sessions], ascending. */
+  reach: [number, number][];
+}
+
+/** The SessionSummary of a selectSessionSummary row (none: a video without heartbeats). */
+function summaryOf(row: SessionSummaryRow | undefined): SessionSummary {
+  const pairs = (p: [Num[], Num[]] | undefined): [number, number][] => (p ? p[0].map((k, i) => [Number(k), Number(p[1][i])]) : []);
+  return {
+    analytics: {
+      views: Number(row?.views ?? 0),
+      unique_viewers: Number(row?.unique_viewers ?? 0),
+      watch_time_seconds: Number(row?.watch_time_seconds ?? 0),
+      views_per_minute: pairs(row?.per_minute).map(([minute, views]) => ({ minute: minuteIso(minute * 1000), views })),
+    },
+    sessions: Number(row?.sessions ?? 0),
+    reach: pairs(row?.reach),
+  };
+}
+
+/** The figures of VideoInsights that come from the heartbeats alone, beside VideoAnalytics'. */
+type HeartbeatInsights = Omit<VideoInsights, keyof VideoAnalytics | 'startup_time_ms' | 'rebuffer_count' | 'rebuffer_seconds' | 'rebuffer_ratio' | 'renditions_watched' | 'playback_errors' | keyof VideoEngagement>;
+
+/** HeartbeatInsights from the session summary and the rows of the concurrency and views-over-time statements. */
 function insightsOf(
-  reach: { reached: Num; sessions: Num; views: Num; watched_seconds: Num }[],
+  summary: SessionSummary,
   concurrentNow: number,
   perMinute: { minute_s: Num; viewers: Num }[],
   buckets: { bucket_s: Num; views: Num; unique_viewers: Num }[],
   query: InsightsQuery,
-): { insights: HeartbeatInsights; views: number; watched: number } {
-  let sessions = 0;
-  let views = 0;
-  let watched = 0;
-  /** sessionsReaching[p] = sessions of known duration whose reach is exactly p (0…100). */
+): HeartbeatInsights {
+  const { views, watch_time_seconds: watched } = summary.analytics;
+  /** reachedExactly[p] = sessions of known duration whose reach is exactly p (0…100). */
   const reachedExactly = new Array<number>(101).fill(0);
   let known = 0;
-  for (const r of reach) {
-    const n = Number(r.sessions);
-    sessions += n;
-    views += Number(r.views);
-    watched += Number(r.watched_seconds);
-    const p = Number(r.reached);
+  for (const [p, n] of summary.reach) {
     if (p >= 0) {
       reachedExactly[Math.min(100, p)]! += n;
       known += n;
@@ -240,8 +258,8 @@ function insightsOf(
       atLeast -= reachedExactly[p]!;
     }
   }
-  const insights: HeartbeatInsights = {
-    sessions,
+  return {
+    sessions: summary.sessions,
     average_view_duration_seconds: views > 0 ? watched / views : 0,
     retention,
     concurrent_viewers: {
@@ -255,5 +273,4 @@ function insightsOf(
       points: viewPoints(buckets),
     },
   };
-  return { insights, views, watched };
 }
