@@ -8,12 +8,17 @@
  * records appended since the last read), and once more, coalesced, when a heartbeat is refused
  * as not found or not ready (a video published a moment ago): never a re-read of a topic, so a
  * flood of heartbeats for made-up ids costs at most one forward read per interval.
+ *
+ * Appending: through coalesced appends (platform/log/coalesced-appends.ts), so the heartbeats and
+ * playback reports that arrive while one append is in flight go to the log together in the next,
+ * as Kafka's own producer batches: the Kafka adapter sends one produce request at a time.
  */
 import { pino, type Logger } from 'pino';
 import { DomainError } from '../domain/shared/event.ts';
 import { TOPIC_OF } from '../schemas/topics.ts';
 import type { EventCodec } from '../schemas/event-codec.port.ts';
 import type { EventLog } from '../platform/log/event-log.port.ts';
+import { coalescedAppends } from '../platform/log/coalesced-appends.ts';
 import { createAggregateStateCache } from './aggregate-state-cache.ts';
 import type { CommandBus, CommandResult } from './command-bus.port.ts';
 import { decideRouted } from './command-handler.ts';
@@ -35,6 +40,8 @@ export interface ViewRecorder extends CommandBus {
   stop(): Promise<void>;
   /** Forward reads of the videos topic so far (a test's figure: refusals must not multiply them). */
   reads(): number;
+  /** Appends made on the log so far: fewer than the heartbeats accepted when they arrive together. */
+  appendsMade(): number;
 }
 
 /** A heartbeat crosses no aggregate (the view kind has no cross-aggregate check): lookups it never reads. */
@@ -52,6 +59,7 @@ export function createViewRecorder(opts: ViewRecorderOptions): ViewRecorder {
   const { log, codec } = opts;
   const logger = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'view-recorder' });
   const cache = createAggregateStateCache({ log, codec, logger, kinds: ['video'] });
+  const appends = coalescedAppends(log);
   let following: Promise<number> | undefined;
   let reads = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -82,6 +90,7 @@ export function createViewRecorder(opts: ViewRecorderOptions): ViewRecorder {
       await following?.catch(() => undefined);
     },
     reads: () => reads,
+    appendsMade: () => appends.appendsMade(),
     async send(command): Promise<CommandResult> {
       await started;
       const routed = routeCommand(command);
@@ -95,7 +104,7 @@ export function createViewRecorder(opts: ViewRecorderOptions): ViewRecorder {
         events = decideRouted(routed, cache, NO_LOOKUPS);
       }
       const records = await Promise.all(events.map(async (e) => ({ key: routed.streamId, value: await codec.encode(TOPIC_OF[e.type], e), timestamp: routed.command.metadata.now })));
-      const positions = records.length ? await log.append(TOPIC_OF[events[0].type], records) : [];
+      const positions = records.length ? await appends.append(TOPIC_OF[events[0].type], records) : [];
       return { events, positions };
     },
   };

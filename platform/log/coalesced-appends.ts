@@ -1,0 +1,90 @@
+/**
+ * Appends that arrive while one to the same topic is in flight go together in the next one: the
+ * producer-side batching of Kafka's own client (`linger.ms`, `batch.size`), which kafkajs does not
+ * have. The Kafka adapter's idempotent producer sends one produce request at a time
+ * (`maxInFlightRequests: 1`, kafka-producer.ts), so without it a gateway's heartbeats went to the
+ * broker one request each, and a cluster gateway acknowledged about 100 heartbeats a second
+ * whatever its CPU (issue 15, cluster freshness). With it, what waits for one round trip goes in
+ * the next: one request per round trip, however many callers.
+ *
+ * No linger: an append on an idle topic goes at once; batching only happens under load, so it
+ * costs no latency. Each caller gets exactly the positions of its own records (in its order, its
+ * records contiguous in the batch). A failed batch fails every caller in it with the log's error
+ * (none of them is acknowledged; some records may be on the log, as for any failed append), so
+ * use it only where one caller's records cannot make the broker refuse another's: keyed records
+ * on a topic that is not compacted, encoded and checked before they get here (the heartbeats and
+ * playback reports of commands/view-recorder.ts).
+ */
+import type { EventLog, ProduceRecord, RecordMetadata } from './event-log.port.ts';
+
+/** Default most records one coalesced append carries (well under Kafka's 1 MiB request size for heartbeats of ~200 bytes). */
+export const COALESCED_APPEND_MAX_RECORDS = 1_000;
+
+/** One caller's records waiting for the next append of their topic. */
+interface Waiting {
+  records: ProduceRecord[];
+  resolve(positions: RecordMetadata[]): void;
+  reject(err: unknown): void;
+}
+
+/** Appends per topic with coalescing; see the file comment. */
+export interface CoalescedAppends {
+  /** As EventLog.append. @throws whatever the log's append throws, for every caller of the failed batch */
+  append(topic: string, records: ProduceRecord[]): Promise<RecordMetadata[]>;
+  /** Appends made on the log so far (a figure for tests and metrics: fewer than callers under load). */
+  appendsMade(): number;
+}
+
+/**
+ * Coalesced appends to `log`. `maxRecords` bounds one append (a caller with more records than
+ * that still goes whole, alone).
+ */
+export function coalescedAppends(log: Pick<EventLog, 'append'>, opts: { maxRecords?: number } = {}): CoalescedAppends {
+  const maxRecords = opts.maxRecords ?? COALESCED_APPEND_MAX_RECORDS;
+  const queues = new Map<string, Waiting[]>();
+  const busy = new Set<string>();
+  let made = 0;
+
+  /** Sends what waits for `topic`, batch after batch, until nothing does. */
+  async function drain(topic: string): Promise<void> {
+    busy.add(topic);
+    try {
+      const queue = queues.get(topic)!;
+      while (queue.length) {
+        const batch: Waiting[] = [queue.shift()!];
+        let n = batch[0]!.records.length;
+        while (queue.length && n + queue[0]!.records.length <= maxRecords) {
+          const next = queue.shift()!;
+          n += next.records.length;
+          batch.push(next);
+        }
+        made++;
+        try {
+          const positions = await log.append(topic, batch.flatMap((w) => w.records));
+          let at = 0;
+          for (const w of batch) {
+            w.resolve(positions.slice(at, at + w.records.length));
+            at += w.records.length;
+          }
+        } catch (err) {
+          for (const w of batch) w.reject(err);
+        }
+      }
+    } finally {
+      busy.delete(topic);
+    }
+  }
+
+  return {
+    append(topic, records) {
+      if (!records.length) return log.append(topic, records);
+      return new Promise<RecordMetadata[]>((resolve, reject) => {
+        let queue = queues.get(topic);
+        if (!queue) queues.set(topic, (queue = []));
+        queue.push({ records, resolve, reject });
+        if (!busy.has(topic)) void drain(topic);
+      });
+    },
+    appendsMade: () => made,
+  };
+}
