@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { imageSize } from 'image-size';
 import { resolveFfmpegBinaries } from '../transcoder/ffmpeg-binaries.ts';
+import { DEFAULT_TRANSCODE_MEMORY_LIMIT_BYTES } from '../transcoder/media-limits.ts';
 import { createFfmpegThumbnailEncoder } from './ffmpeg-thumbnail-encoder.ts';
 import { ThumbnailDecodeError } from './thumbnail-encoder.port.ts';
 
@@ -18,7 +19,7 @@ const { ffmpeg } = resolveFfmpegBinaries();
 const dir = mkdtempSync(join(tmpdir(), 'thumbnail-encoder-test-'));
 const work = mkdtempSync(join(tmpdir(), 'thumbnail-encoder-work-'));
 after(() => { rmSync(dir, { recursive: true, force: true }); rmSync(work, { recursive: true, force: true }); });
-const encoder = createFfmpegThumbnailEncoder({ ffmpegPath: ffmpeg, workDir: work });
+const encoder = createFfmpegThumbnailEncoder({ ffmpegPath: ffmpeg, workDir: work, memoryLimitBytes: DEFAULT_TRANSCODE_MEMORY_LIMIT_BYTES });
 
 function image(file: string, size: string): Buffer {
   const path = join(dir, file);

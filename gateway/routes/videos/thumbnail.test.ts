@@ -15,6 +15,7 @@ import { createMediaUrlSigning } from '../../../platform/object-store/http/media
 import { mediaPlugin } from '../../../platform/object-store/http/media.plugin.ts';
 import { createFfmpegThumbnailEncoder } from '../../../processors/thumbnails/ffmpeg-thumbnail-encoder.ts';
 import { resolveFfmpegBinaries } from '../../../processors/transcoder/ffmpeg-binaries.ts';
+import { DEFAULT_TRANSCODE_MEMORY_LIMIT_BYTES } from '../../../processors/transcoder/media-limits.ts';
 import { videoMediaAccess } from '../../../projections/video-detail/video-media-access.ts';
 import { createTestGateway, type TestGateway } from '../../testing/test-gateway.ts';
 
@@ -47,7 +48,7 @@ describe('custom thumbnails', () => {
     } });
     t = await createTestGateway({}, {
       mediaUrls: signing,
-      thumbnailEncoder: createFfmpegThumbnailEncoder({ ffmpegPath: ffmpeg, workDir: dir }),
+      thumbnailEncoder: createFfmpegThumbnailEncoder({ ffmpegPath: ffmpeg, workDir: dir, memoryLimitBytes: DEFAULT_TRANSCODE_MEMORY_LIMIT_BYTES }),
       plugins: [{ plugin: mediaPlugin, prefix: '/media', options: { store, access, signing } }],
     });
     late = t;
