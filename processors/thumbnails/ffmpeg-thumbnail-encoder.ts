@@ -11,7 +11,8 @@
  * thumbnailEncoderOf): the same memory cap (STREAMWAVE_TRANSCODE_MEMORY_LIMIT_BYTES) and the same
  * scratch folder (`<data dir>/work`), whose direct entries the upload reaper removes once untouched
  * for STREAMWAVE_UPLOAD_EXPIRY_SECONDS: so a `thumbnail-XXXXXX` folder left by a crash mid-encode
- * is swept like the transcoder's `<videoId>` folders.
+ * is swept like the transcoder's `<videoId>` folders. Running out of memory is sorted by the
+ * transcoder's own rule (ffmpeg-steps.ts isOutOfMemoryFailure) and is never blamed on the image.
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -19,7 +20,8 @@ import { imageSize } from 'image-size';
 import pLimit from 'p-limit';
 import { THUMBNAIL_OUTPUT_MAX_WIDTH, type ThumbnailFormat } from '../../domain/video/thumbnails.ts';
 import { BoundedProcessError, prlimitFor, runBounded } from '../transcoder/bounded-process.ts';
-import { ThumbnailDecodeError, type EncodedThumbnail, type ThumbnailEncoder } from './thumbnail-encoder.port.ts';
+import { isOutOfMemoryFailure } from '../transcoder/ffmpeg-steps.ts';
+import { ThumbnailDecodeError, ThumbnailEncoderOutOfMemoryError, type EncodedThumbnail, type ThumbnailEncoder } from './thumbnail-encoder.port.ts';
 
 /** Options of createFfmpegThumbnailEncoder. */
 export interface FfmpegThumbnailEncoderOptions {
@@ -55,7 +57,12 @@ export function thumbnailFfmpegArgs(input: string, output: string): string[] {
 
 const EXTENSION: Record<ThumbnailFormat, string> = { jpeg: 'jpg', png: 'png', webp: 'webp' };
 
-/** A ThumbnailEncoder running FFmpeg (see the file comment). */
+/**
+ * A ThumbnailEncoder running FFmpeg (see the file comment). `encode` rejects with
+ * ThumbnailDecodeError when FFmpeg fails on the image, ThumbnailEncoderOutOfMemoryError when it ran
+ * out of memory (isOutOfMemoryFailure), and the BoundedProcessError as is for the rest (spawn
+ * failure, time limit, another signal) or the file system's error.
+ */
 export function createFfmpegThumbnailEncoder(opts: FfmpegThumbnailEncoderOptions): ThumbnailEncoder {
   const limit = pLimit(opts.concurrency ?? 2);
   const { memoryLimitBytes } = opts;
@@ -73,7 +80,11 @@ export function createFfmpegThumbnailEncoder(opts: FfmpegThumbnailEncoderOptions
             timeoutMs: opts.timeoutMs ?? 15_000, memoryLimitBytes, prlimitPath, killGraceMs: 1_000,
           });
         } catch (e) {
-          // FFmpeg exiting non-zero is its verdict on the image; any other failure is ours.
+          // Out of memory first: FFmpeg then exits non-zero too, but the image is not at fault.
+          if (e instanceof BoundedProcessError && isOutOfMemoryFailure(e)) {
+            throw new ThumbnailEncoderOutOfMemoryError(`ffmpeg ran out of memory re-encoding a ${format} image (cap ${memoryLimitBytes} bytes)`, e.stderrTail, { cause: e });
+          }
+          // FFmpeg exiting non-zero is otherwise its verdict on the image; any other failure is ours.
           if (e instanceof BoundedProcessError && e.kind === 'exit') throw new ThumbnailDecodeError(`the image does not decode as ${format}`);
           throw e;
         }
