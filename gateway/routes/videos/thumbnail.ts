@@ -27,13 +27,20 @@ import { imageSize } from 'image-size';
 import { DomainError } from '../../../domain/shared/event.ts';
 import { supportsDeletion } from '../../../platform/object-store/object-store.port.ts';
 import {
-  assertThumbnailDimensions, customThumbnailKey, invalidThumbnail, sniffThumbnailFormat, THUMBNAIL_CONTENT_TYPES, THUMBNAIL_MAX_BYTES,
-  type ThumbnailFormat,
+  assertThumbnailDimensions, customThumbnailKey, invalidThumbnail, sniffThumbnailFormat, THUMBNAIL_MAX_BYTES, type ThumbnailFormat,
 } from '../../../domain/video/thumbnails.ts';
 import { ThumbnailDecodeError } from '../../../processors/thumbnails/thumbnail-encoder.port.ts';
 import { ErrorResponse, Errors, UNAVAILABLE_RETRY_AFTER_SECONDS, withErrors } from '../../errors.ts';
 import { requireUserId } from '../../plugins/auth.plugin.ts';
 import { assertOwner, BEARER, loadVideo, loadVisibleVideo, videoDetailJson, VideoDetailJson, VideoIdParams } from '../shared.ts';
+
+/**
+ * The Content-Types of the image formats accepted (issue 15: JPEG, PNG or WebP; image/jpeg and
+ * image/png per RFC 2046 §4.2, image/webp per RFC 9649), each naming its format
+ * (domain/video/thumbnails.ts ThumbnailFormat, the rule's own term). HTTP vocabulary, so it lives
+ * with the route, not in the domain.
+ */
+const THUMBNAIL_CONTENT_TYPES = { 'image/jpeg': 'jpeg', 'image/png': 'png', 'image/webp': 'webp' } as const satisfies Record<string, ThumbnailFormat>;
 
 const putThumbnailSchema = {
   summary: 'Set a custom thumbnail (owner only)',
