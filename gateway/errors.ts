@@ -24,6 +24,7 @@ import { AnalyticsStoreError } from '../projections/analytics/analytics-store.po
 import { SearchIndexError } from '../projections/search/search.port.ts';
 import { RateLimitStoreError } from '../platform/rate-limit/rate-limit-store.port.ts';
 import { CommandTimeoutError } from '../commands/command-bus.port.ts';
+import { ThumbnailEncoderOutOfMemoryError } from '../processors/thumbnails/thumbnail-encoder.port.ts';
 
 /**
  * Error catalogue. `new Errors.X(arg)` fills `%s` in the message. Status codes follow RFC 9110
@@ -162,6 +163,7 @@ interface AjvLikeError {
  * - FST_ERR_CTP_* body parse errors → 400 MALFORMED_JSON / 413 PAYLOAD_TOO_LARGE / 415.
  * - A backing server unavailable (see unavailableServer) → 503 SERVICE_UNAVAILABLE (Retry-After set by the handler).
  * - CommandTimeoutError (cluster mode: no outcome from the command processor in time) → 503 COMMAND_TIMEOUT (Retry-After).
+ * - ThumbnailEncoderOutOfMemoryError (the encoder's memory cap, not the image) → 503 THUMBNAIL_ENCODER_UNAVAILABLE (Retry-After).
  * - DomainError → status by kind, its own code. ObjectStoreError → see fromObjectStoreError.
  * - DataKeyError (issue 13) KEY_ERASED → 403 USER_ERASED (KEY_STORE_IO is an unavailable server, above).
  * - InvalidCursorError → 400 INVALID_CURSOR. Catalogue errors → their own status and code.
@@ -173,6 +175,9 @@ export function toErrorResponse(error: unknown): ErrorResponse {
   if (down) return { statusCode: 503, code: 'SERVICE_UNAVAILABLE', message: `the ${down} is unavailable; retry later` };
   if (error instanceof CommandTimeoutError) {
     return { statusCode: 503, code: 'COMMAND_TIMEOUT', message: 'the command was not decided in time; it may still be — retry later' };
+  }
+  if (error instanceof ThumbnailEncoderOutOfMemoryError) {
+    return { statusCode: 503, code: 'THUMBNAIL_ENCODER_UNAVAILABLE', message: 'the thumbnail encoder ran out of memory; retry later' };
   }
   if (error instanceof DomainError) {
     return { statusCode: statusOfDomainKind(error.kind), code: error.code, message: error.message };
@@ -274,7 +279,11 @@ export function gatewayErrorHandler(this: unknown, error: unknown, request: Fast
     request.log.debug({ code: body.code, statusCode: body.statusCode }, 'request rejected');
   }
   if (body.code === 'SERVER_BUSY' && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
-  if ((body.code === 'SERVICE_UNAVAILABLE' || body.code === 'COMMAND_TIMEOUT') && !reply.hasHeader('retry-after')) reply.header('retry-after', String(UNAVAILABLE_RETRY_AFTER_SECONDS));
+  // A 503 that may succeed later says when to retry (RFC 9110 §10.2.3); THUMBNAIL_ENCODER_UNAVAILABLE
+  // is logged at error above (with the encoder's diagnostics): its memory cap may be too low.
+  if (['SERVICE_UNAVAILABLE', 'COMMAND_TIMEOUT', 'THUMBNAIL_ENCODER_UNAVAILABLE'].includes(body.code) && !reply.hasHeader('retry-after')) {
+    reply.header('retry-after', String(UNAVAILABLE_RETRY_AFTER_SECONDS));
+  }
   if (body.statusCode === 401 && !reply.hasHeader('www-authenticate')) {
     // RFC 6750 §3: a 401 for a protected resource names the scheme (and the error for a bad token).
     reply.header('www-authenticate', body.code === 'INVALID_TOKEN' ? 'Bearer error="invalid_token"' : 'Bearer');

@@ -50,7 +50,7 @@ import pRetry from 'p-retry';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { StreamWaveConfig } from '../config/config.ts';
 import type { ViewCountSource } from '../../projections/search/search.port.ts';
-import { gatewayConfigOf, mediaPlugins, mediaUrlSigningOf, objectStorePlugins, openEmbeddedObjectStore, openS3ObjectStore, readModelsOf, thumbnailEncoderOf, totalLag, viewCountsOf } from '../shared/wiring.ts';
+import { gatewayConfigOf, mediaPlugins, mediaUrlSigningOf, objectStorePlugins, openEmbeddedObjectStore, openS3ObjectStore, readModelsOf, thumbnailEncoderOf, totalLag, viewCountsOf, WORK_DIR_NAME } from '../shared/wiring.ts';
 import type { ObjectDeletion, ObjectStore } from '../../platform/object-store/object-store.port.ts';
 import { countAdapterErrors } from '../../platform/metrics/adapter-errors.ts';
 import { createFileCurrentInstanceStore, embeddedReadModels } from '../shared/embedded-read-models.ts';
@@ -280,7 +280,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       const objects = countAdapterErrors(metricsRegistry, 'object-store', embeddedObjects ?? await openS3ObjectStore(config, logger.child({ component: 'object-store' })));
       objectStore = objects;
       const writeSide = await openWriteSide({
-        role, config, log, codec, personalData: dataKeys.personalData, registryApi, objectStore: objects, tempDirs: [dir('work'), ...(embeddedObjects?.scratchDirs ?? [])],
+        role, config, log, codec, personalData: dataKeys.personalData, registryApi, objectStore: objects, tempDirs: [dir(WORK_DIR_NAME), ...(embeddedObjects?.scratchDirs ?? [])],
         logger, cleanup, lags, metricsRegistry,
       });
       commandBus = writeSide.commandBus;
@@ -292,7 +292,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
       // The transcoder and the chunk encoder (docs/adr/0008); the node kept for its readiness()
       // (issue 8: /health/ready reports TRANSCODE_TIMED_OUT from it).
       const nodes = await startTranscoderNodes({
-        config, log, codec, registryApi, commandBus: commandBus!, objectStore: objectStore!, workDir: dir('work'),
+        config, log, codec, registryApi, commandBus: commandBus!, objectStore: objectStore!, workDir: dir(WORK_DIR_NAME),
         topics: { partitions: config.topicPartitions, replicationFactor: config.kafkaReplicationFactor },
         logger, registry: metricsRegistry,
       });
@@ -337,7 +337,7 @@ export async function startRole(role: ClusterRole, config: StreamWaveConfig, opt
     const app = await buildGateway({
       config: gatewayConfigOf(config),
       liveEvents: liveEvents.live,
-      mediaUrls, thumbnailEncoder: thumbnailEncoderOf(),
+      mediaUrls, thumbnailEncoder: thumbnailEncoderOf(config, dir(WORK_DIR_NAME)), // the folder the write side's reaper sweeps
       commandBus: commandBus!,
       readModels: queries,
       readYourWrites: reader?.readYourWrites ?? readModels!.readYourWrites,

@@ -22,6 +22,13 @@ import { createFfmpegThumbnailEncoder } from '../../processors/thumbnails/ffmpeg
 import type { ThumbnailEncoder } from '../../processors/thumbnails/thumbnail-encoder.port.ts';
 import { resolveFfmpegBinaries } from '../../processors/transcoder/ffmpeg-binaries.ts';
 
+/**
+ * Name of a role's scratch folder under its data dir (`<data dir>/work`): the transcoder's and the
+ * chunk encoder's jobs and the gateway's thumbnail encodes work there, and the role's upload reaper
+ * sweeps its direct entries, so whatever a crash leaves in it is removed.
+ */
+export const WORK_DIR_NAME = 'work';
+
 /** How long a command's answer waits for the read models to show it (read-your-writes), ms. */
 export const READ_YOUR_WRITES_TIMEOUT_MS = 5_000;
 
@@ -153,12 +160,18 @@ export function mediaUrlSigningOf(config: Pick<StreamWaveConfig, 'mediaUrlSecret
 }
 
 /**
- * The gateway's custom thumbnail encoder (issue 15, `PUT /api/v1/videos/{id}/thumbnail`): FFmpeg
- * found as the transcoder finds it (STREAMWAVE_FFMPEG_PATH, /usr/bin/ffmpeg, PATH), two encodes at
- * once per gateway, temporary files in the OS temporary directory.
+ * The gateway's custom thumbnail encoder (issue 15, `PUT /api/v1/videos/{id}/thumbnail`) on the
+ * transcoder's settings, so one configuration bounds every FFmpeg run of a role: FFmpeg found as the
+ * transcoder finds it (STREAMWAVE_FFMPEG_PATH, /usr/bin/ffmpeg, PATH), the transcoder's address-space
+ * cap per run (`config.media.memoryLimitBytes`, STREAMWAVE_TRANSCODE_MEMORY_LIMIT_BYTES, bytes; 0:
+ * none), two encodes at once per gateway.
+ * `workDir` must be the role's scratch folder that its upload reaper sweeps (WORK_DIR_NAME, the
+ * transcoder's too): each encode's `thumbnail-XXXXXX/` folder is a direct entry of it, so one left
+ * by a crash is removed once untouched for STREAMWAVE_UPLOAD_EXPIRY_SECONDS
+ * (processors/upload-reaper/upload-reaper.ts).
  */
-export function thumbnailEncoderOf(): ThumbnailEncoder {
-  return createFfmpegThumbnailEncoder({ ffmpegPath: resolveFfmpegBinaries().ffmpeg });
+export function thumbnailEncoderOf(config: Pick<StreamWaveConfig, 'media'>, workDir: string): ThumbnailEncoder {
+  return createFfmpegThumbnailEncoder({ ffmpegPath: resolveFfmpegBinaries().ffmpeg, workDir, memoryLimitBytes: config.media.memoryLimitBytes });
 }
 
 /**

@@ -10,7 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { createRedactingLogger } from '../../platform/logging/log-redaction.ts';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { StreamWaveConfig } from '../config/config.ts';
-import { gatewayConfigOf, mediaUrlSigningOf, objectStorePlugins, openEmbeddedObjectStore, readModelsOf, thumbnailEncoderOf, totalLag, viewCountsOf } from '../shared/wiring.ts';
+import { gatewayConfigOf, mediaUrlSigningOf, objectStorePlugins, openEmbeddedObjectStore, readModelsOf, thumbnailEncoderOf, totalLag, viewCountsOf, WORK_DIR_NAME } from '../shared/wiring.ts';
 import { shutdownInOrder } from '../shared/shutdown.ts';
 import { createEmbeddedEventLog } from '../../platform/log/embedded/embedded-event-log.adapter.ts';
 import { createSchemaRegistry } from '../../schemas/registry/schema-registry.ts';
@@ -97,10 +97,12 @@ export async function startStandalone(config: StreamWaveConfig, observe: Pick<Ga
 
   const objectStore = countAdapterErrors(metricsRegistry, 'object-store', openEmbeddedObjectStore(config, dir('objects'), 'streamwave-standalone', logger.child({ role: 'object-store' })));
 
+  // One scratch folder for every FFmpeg run (transcoder, chunk encoder, thumbnail encoder), swept by the reaper below.
+  const workDir = dir(WORK_DIR_NAME);
   // The transcoder and the chunk encoder (docs/adr/0008); the node kept for its readiness()
   // (issue 8: /health/ready reports TRANSCODE_TIMED_OUT from it).
   const { node: transcoderNode, transcoder, chunkEncoder, captionWriter } = await startTranscoderNodes({
-    config, log, codec, registryApi, commandBus, objectStore, workDir: dir('work'), topics: {},
+    config, log, codec, registryApi, commandBus, objectStore, workDir, topics: {},
     logger: logger.child({ role: 'transcoder' }), registry: metricsRegistry,
   });
 
@@ -113,7 +115,7 @@ export async function startStandalone(config: StreamWaveConfig, observe: Pick<Ga
   // Issue 8: abandoned uploads and orphaned temp files (transcoder scratch, partial objects).
   const reaper = createUploadReaper({
     commandBus, pendingUploads: (before) => commandBus.pendingUploads(before), objectStore,
-    tempDirs: [dir('work'), ...objectStore.scratchDirs], expirySeconds: config.uploadExpirySeconds,
+    tempDirs: [workDir, ...objectStore.scratchDirs], expirySeconds: config.uploadExpirySeconds,
     logger: logger.child({ role: 'upload-reaper' }),
   });
   reaper.start(config.uploadReaperIntervalSeconds);
@@ -137,7 +139,7 @@ export async function startStandalone(config: StreamWaveConfig, observe: Pick<Ga
   const app = await buildGateway({
     config: gatewayConfigOf(config),
     mediaUrls,
-    thumbnailEncoder: thumbnailEncoderOf(),
+    thumbnailEncoder: thumbnailEncoderOf(config, workDir),
     commandBus,
     readModels: readModels.readModels,
     readYourWrites: readModels.readYourWrites,

@@ -20,9 +20,11 @@ export const THUMBNAIL_MAX_PIXELS = 4096;
 /** Largest width of the re-encoded thumbnail, pixels: a bigger image is scaled down, keeping its aspect ratio. */
 export const THUMBNAIL_OUTPUT_MAX_WIDTH = 1280;
 
-/** The image formats accepted, by their Content-Type (issue 15: JPEG, PNG or WebP). */
-export const THUMBNAIL_CONTENT_TYPES = { 'image/jpeg': 'jpeg', 'image/png': 'png', 'image/webp': 'webp' } as const;
-export type ThumbnailFormat = (typeof THUMBNAIL_CONTENT_TYPES)[keyof typeof THUMBNAIL_CONTENT_TYPES];
+/**
+ * The image formats accepted (issue 15: JPEG, PNG or WebP), as sniffThumbnailFormat names them.
+ * Their HTTP Content-Types are the gateway's (gateway/routes/videos/thumbnail.ts THUMBNAIL_CONTENT_TYPES).
+ */
+export type ThumbnailFormat = 'jpeg' | 'png' | 'webp';
 
 /** An uploaded image that breaks a rule: code INVALID_THUMBNAIL (invalid), the message says which. */
 export const invalidThumbnail = (reason: string) => new DomainError('INVALID_THUMBNAIL', `invalid thumbnail: ${reason}`, 'invalid');

@@ -1,24 +1,35 @@
 /**
  * The FFmpeg thumbnail encoder on real FFmpeg: what it keeps of an upload (the pixels, scaled down
- * to 1280 px wide at most) and what it drops (metadata), and how an undecodable image fails.
+ * to 1280 px wide at most) and what it drops (metadata), and how an undecodable image fails; with
+ * an FFmpeg that runs out of memory (scripts, as processors/transcoder/transcoder-limits.test.ts
+ * simulates the prlimit cap), that it is never blamed on the image.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { imageSize } from 'image-size';
 import { resolveFfmpegBinaries } from '../transcoder/ffmpeg-binaries.ts';
+import { DEFAULT_TRANSCODE_MEMORY_LIMIT_BYTES } from '../transcoder/media-limits.ts';
 import { createFfmpegThumbnailEncoder } from './ffmpeg-thumbnail-encoder.ts';
-import { ThumbnailDecodeError } from './thumbnail-encoder.port.ts';
+import { ThumbnailDecodeError, ThumbnailEncoderOutOfMemoryError } from './thumbnail-encoder.port.ts';
 
 const { ffmpeg } = resolveFfmpegBinaries();
 const dir = mkdtempSync(join(tmpdir(), 'thumbnail-encoder-test-'));
 const work = mkdtempSync(join(tmpdir(), 'thumbnail-encoder-work-'));
 after(() => { rmSync(dir, { recursive: true, force: true }); rmSync(work, { recursive: true, force: true }); });
-const encoder = createFfmpegThumbnailEncoder({ ffmpegPath: ffmpeg, workDir: work });
+const encoder = createFfmpegThumbnailEncoder({ ffmpegPath: ffmpeg, workDir: work, memoryLimitBytes: DEFAULT_TRANSCODE_MEMORY_LIMIT_BYTES });
+
+/** An executable "FFmpeg" in `dir` running the shell `body`. */
+function fakeFfmpeg(name: string, body: string): string {
+  const path = join(dir, `${name}.sh`);
+  writeFileSync(path, `#!/bin/sh\n${body}\n`);
+  chmodSync(path, 0o755);
+  return path;
+}
 
 function image(file: string, size: string): Buffer {
   const path = join(dir, file);
@@ -79,5 +90,20 @@ test('given bytes that do not decode, then ThumbnailDecodeError, and no temporar
   const png = image('t.png', '64x64');
   await assert.rejects(encoder.encode(png.subarray(0, 40), 'png'), ThumbnailDecodeError);
   await assert.rejects(encoder.encode(Buffer.from('RIFF\x10\x00\x00\x00WEBPVP8 garbage', 'latin1'), 'webp'), ThumbnailDecodeError);
+  assert.deepEqual(readdirSync(work), []);
+});
+
+test('given an FFmpeg that cannot allocate memory (the prlimit cap), then ThumbnailEncoderOutOfMemoryError, not ThumbnailDecodeError, and no temporary file is left', async () => {
+  const enomem = fakeFfmpeg('ffmpeg-enomem', 'echo "[png @ 0x5555] malloc of size 67108864 failed" >&2\necho "Error while decoding stream #0:0: Cannot allocate memory" >&2\nexit 1');
+  const capped = createFfmpegThumbnailEncoder({ ffmpegPath: enomem, workDir: work, memoryLimitBytes: DEFAULT_TRANSCODE_MEMORY_LIMIT_BYTES });
+  const err = await capped.encode(image('oom.png', '64x64'), 'png').then(() => null, (e: unknown) => e);
+  assert.ok(err instanceof ThumbnailEncoderOutOfMemoryError, String(err));
+  assert.match(err.diagnostics, /Cannot allocate memory/, 'FFmpeg\'s stderr kept for the log');
+  assert.deepEqual(readdirSync(work), []);
+});
+
+test('given an FFmpeg killed by the kernel (a SIGKILL the encoder did not send: the OOM killer), then ThumbnailEncoderOutOfMemoryError and no temporary file is left', async () => {
+  const killed = createFfmpegThumbnailEncoder({ ffmpegPath: fakeFfmpeg('ffmpeg-oom-killed', 'kill -KILL $$'), workDir: work, memoryLimitBytes: DEFAULT_TRANSCODE_MEMORY_LIMIT_BYTES });
+  await assert.rejects(killed.encode(image('killed.png', '64x64'), 'png'), ThumbnailEncoderOutOfMemoryError);
   assert.deepEqual(readdirSync(work), []);
 });

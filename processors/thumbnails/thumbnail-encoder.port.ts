@@ -27,13 +27,31 @@ export class ThumbnailDecodeError extends Error {
   }
 }
 
+/**
+ * The encoder ran out of memory (its address-space cap, STREAMWAVE_TRANSCODE_MEMORY_LIMIT_BYTES, or
+ * the machine's): the server's fault, not the image's, since the gateway already refused anything
+ * over 4096×4096 px. The gateway answers 503 THUMBNAIL_ENCODER_UNAVAILABLE with Retry-After
+ * (gateway/errors.ts), and logs this error: its message, `diagnostics` and `cause` are for the log only.
+ */
+export class ThumbnailEncoderOutOfMemoryError extends Error {
+  constructor(
+    message: string,
+    /** The encoder's last diagnostic lines (FFmpeg's stderr tail; may hold server paths). */
+    readonly diagnostics: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ThumbnailEncoderOutOfMemoryError';
+  }
+}
+
 /** Re-encodes uploaded images to the served thumbnail JPEG. */
 export interface ThumbnailEncoder {
   /**
    * Decodes `image` as `format` (its first frame) and re-encodes it as a JPEG at most
    * THUMBNAIL_OUTPUT_MAX_WIDTH px wide (aspect ratio kept; never enlarged), metadata stripped.
-   * @throws ThumbnailDecodeError when the image does not decode; any other error is the server's
-   *   (FFmpeg missing, time limit…).
+   * @throws ThumbnailDecodeError when the image does not decode; ThumbnailEncoderOutOfMemoryError
+   *   when the encoder ran out of memory; any other error is the server's (FFmpeg missing, time limit…).
    */
   encode(image: Uint8Array, format: ThumbnailFormat): Promise<EncodedThumbnail>;
 }

@@ -45,6 +45,19 @@ export class OutOfMemoryError extends Error {
 const OOM_TEXT = /Cannot allocate memory|ENOMEM|Out of memory|malloc of size \d+ failed|std::bad_alloc|failed to allocate/i;
 
 /**
+ * Whether a failed FFmpeg run ran out of memory: killed with a SIGKILL we did not send (the
+ * kernel's OOM killer; runBounded reports our own kills as timeout/stalled/aborted), or it failed
+ * and its stderr tail reports an allocation failure (ENOMEM, "Cannot allocate memory": the
+ * `prlimit --as` cap of STREAMWAVE_TRANSCODE_MEMORY_LIMIT_BYTES). Only `exit` and `signal`
+ * failures qualify: a bound we hit or a spawn failure is never the memory's doing. The one rule
+ * for every FFmpeg run (the transcoder's steps below, the gateway's thumbnail encoder).
+ */
+export function isOutOfMemoryFailure(err: BoundedProcessError): boolean {
+  if (err.kind !== 'exit' && err.kind !== 'signal') return false;
+  return (err.kind === 'signal' && err.details.signal === 'SIGKILL') || OOM_TEXT.test(err.stderrTail);
+}
+
+/**
  * Sorts an FFmpeg failure: a bound hit (PROCESSING_TIMEOUT, permanent), out of memory
  * (OutOfMemoryError), a permanent input problem (MediaRejectedError), or transient (returned as is:
  * spawn failure, shutdown abort, full disk, other signals).
@@ -57,7 +70,7 @@ function classifyFfmpegError(env: FfmpegEnv, err: unknown, what: string): Error 
     return new MediaRejectedError('PROCESSING_TIMEOUT', `${what}: ${err.message}`, { cause: err });
   }
   if (err.kind === 'aborted' || err.kind === 'spawn') return err;
-  if ((err.kind === 'signal' && err.details.signal === 'SIGKILL') || OOM_TEXT.test(err.stderrTail)) {
+  if (isOutOfMemoryFailure(err)) {
     env.logger.error({ err, what, stderrTail: err.stderrTail }, 'ffmpeg ran out of memory');
     return new OutOfMemoryError(`${what}: ${err.message}`, err.stderrTail, { cause: err });
   }

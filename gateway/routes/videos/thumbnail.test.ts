@@ -2,11 +2,13 @@
  * Custom thumbnails through the gateway (PUT /videos/{id}/thumbnail, issue 15) on the real wiring
  * with the real FFmpeg encoder, and media delivery mounted at /media as in captions.test.ts, so
  * the thumbnail's visibility and cache rules are checked too. The images are made by FFmpeg here.
+ * An encoder out of memory is an FFmpeg wrapper script, as processors/transcoder/transcoder-limits.test.ts
+ * simulates the prlimit cap.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { imageSize } from 'image-size';
@@ -15,11 +17,13 @@ import { createMediaUrlSigning } from '../../../platform/object-store/http/media
 import { mediaPlugin } from '../../../platform/object-store/http/media.plugin.ts';
 import { createFfmpegThumbnailEncoder } from '../../../processors/thumbnails/ffmpeg-thumbnail-encoder.ts';
 import { resolveFfmpegBinaries } from '../../../processors/transcoder/ffmpeg-binaries.ts';
+import { DEFAULT_TRANSCODE_MEMORY_LIMIT_BYTES } from '../../../processors/transcoder/media-limits.ts';
 import { videoMediaAccess } from '../../../projections/video-detail/video-media-access.ts';
 import { createTestGateway, type TestGateway } from '../../testing/test-gateway.ts';
 
 const { ffmpeg } = resolveFfmpegBinaries();
 const dir = mkdtempSync(join(tmpdir(), 'thumbnail-test-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 /**
  * An image FFmpeg makes: one frame of a solid `color`, `size` (WxH), in the format `file`'s extension
@@ -47,7 +51,7 @@ describe('custom thumbnails', () => {
     } });
     t = await createTestGateway({}, {
       mediaUrls: signing,
-      thumbnailEncoder: createFfmpegThumbnailEncoder({ ffmpegPath: ffmpeg, workDir: dir }),
+      thumbnailEncoder: createFfmpegThumbnailEncoder({ ffmpegPath: ffmpeg, workDir: dir, memoryLimitBytes: DEFAULT_TRANSCODE_MEMORY_LIMIT_BYTES }),
       plugins: [{ plugin: mediaPlugin, prefix: '/media', options: { store, access, signing } }],
     });
     late = t;
@@ -56,7 +60,6 @@ describe('custom thumbnails', () => {
   });
   after(async () => {
     await t.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   const put = (id: string, body: Buffer | string, contentType: string, token: string | null = alice.token) =>
@@ -183,6 +186,47 @@ describe('custom thumbnails', () => {
   });
 });
 
+describe('custom thumbnails when the encoder runs out of memory', () => {
+  let t: TestGateway;
+  let alice: { id: string; token: string };
+  // FFmpeg as the prlimit cap leaves it while `outOfMemory` exists: an allocation failure; the real FFmpeg otherwise.
+  const outOfMemory = join(dir, 'out-of-memory');
+  const wrapper = join(dir, 'ffmpeg-capped.sh');
+  before(async () => {
+    writeFileSync(wrapper, `#!/bin/sh\nif [ -e '${outOfMemory}' ]; then\n  echo "[png @ 0x5555] malloc of size 67108864 failed" >&2\n  echo "Error while decoding stream #0:0: Cannot allocate memory" >&2\n  exit 1\nfi\nexec '${ffmpeg}' "$@"\n`);
+    chmodSync(wrapper, 0o755);
+    const workDir = mkdtempSync(join(dir, 'work-'));
+    t = await createTestGateway({}, { thumbnailEncoder: createFfmpegThumbnailEncoder({ ffmpegPath: wrapper, workDir, memoryLimitBytes: DEFAULT_TRANSCODE_MEMORY_LIMIT_BYTES }) });
+    alice = await t.signUp('alice');
+  });
+  after(async () => {
+    await t.close();
+  });
+  const put = (id: string, body: Buffer) =>
+    t.inject({ method: 'PUT', url: `/api/v1/videos/${id}/thumbnail`, token: alice.token, headers: { 'content-type': 'image/png' }, payload: body });
+
+  test('given an encoder that cannot allocate memory, when the owner PUTs a valid PNG, then 503 THUMBNAIL_ENCODER_UNAVAILABLE with Retry-After and nothing recorded; once memory is back, a corrupt image is still 400 INVALID_THUMBNAIL and the same PNG is 200', async () => {
+    const id = await t.uploadVideo(alice.token, { publish: true });
+    const png = image('oom.png', '64x64', 'yellow');
+    writeFileSync(outOfMemory, '');
+    const res = await put(id, png);
+    assert.equal(res.statusCode, 503, res.body);
+    assert.equal(res.json().code, 'THUMBNAIL_ENCODER_UNAVAILABLE');
+    assert.doesNotMatch(res.json().message, /malloc|0x5555|\//, 'no FFmpeg diagnostics or server paths in the answer');
+    assert.ok(Number(res.headers['retry-after']) > 0, `Retry-After: ${res.headers['retry-after']}`);
+    const thumbnailEvents = async () => (await t.world.events()).filter((x) => x.event.type === 'CustomThumbnailSet' && x.event.data.videoId === id).length;
+    assert.equal(await thumbnailEvents(), 0);
+
+    unlinkSync(outOfMemory);
+    const corrupt = await put(id, image('corrupt.png', '64x64').subarray(0, 40));
+    assert.equal(corrupt.statusCode, 400, corrupt.body);
+    assert.equal(corrupt.json().code, 'INVALID_THUMBNAIL');
+    const retried = await put(id, png);
+    assert.equal(retried.statusCode, 200, retried.body);
+    assert.equal(await thumbnailEvents(), 1);
+  });
+});
+
 describe('custom thumbnails in the OpenAPI document', () => {
   test('PUT /api/v1/videos/{id}/thumbnail is documented like captions: bearer, the rules in its description, 200 video detail with the error answers', async () => {
     const t = await createTestGateway();
@@ -193,6 +237,8 @@ describe('custom thumbnails in the OpenAPI document', () => {
       assert.deepEqual(op.security, [{ bearerAuth: [] }]);
       assert.match(op.description, /at most 5 MiB and 4096×4096 px/);
       assert.ok(op.responses['200'] && op.responses['4XX'], Object.keys(op.responses).join());
+      assert.match(op.responses['503'].description, /THUMBNAIL_ENCODER_UNAVAILABLE/, 'the out-of-memory answer is documented');
+      assert.ok(op.responses['503'].headers['retry-after'], 'with its Retry-After');
     } finally {
       await t.close();
     }

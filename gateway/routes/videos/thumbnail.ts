@@ -15,7 +15,9 @@
  * NOT_OWNER; 400 INVALID_THUMBNAIL (with the reason: not JPEG/PNG/WebP, Content-Type disagreeing
  * with the bytes, larger than 4096 px, undecodable); 413 PAYLOAD_TOO_LARGE over 5 MiB; 415
  * UNSUPPORTED_MEDIA_TYPE for a Content-Type that is not an image; 503 SERVICE_UNAVAILABLE when
- * this gateway has no encoder.
+ * this gateway has no encoder; 503 THUMBNAIL_ENCODER_UNAVAILABLE with Retry-After when the encoder
+ * ran out of memory (its cap is the transcoder's, STREAMWAVE_TRANSCODE_MEMORY_LIMIT_BYTES): the
+ * server's fault, not the image's, so never a 400 (gateway/errors.ts maps the port's error).
  * The thumbnail follows the video's visibility and cache rules like its generated thumbnail
  * (platform/object-store/http/media.plugin.ts): its URL is signed while the media is not public.
  */
@@ -25,13 +27,20 @@ import { imageSize } from 'image-size';
 import { DomainError } from '../../../domain/shared/event.ts';
 import { supportsDeletion } from '../../../platform/object-store/object-store.port.ts';
 import {
-  assertThumbnailDimensions, customThumbnailKey, invalidThumbnail, sniffThumbnailFormat, THUMBNAIL_CONTENT_TYPES, THUMBNAIL_MAX_BYTES,
-  type ThumbnailFormat,
+  assertThumbnailDimensions, customThumbnailKey, invalidThumbnail, sniffThumbnailFormat, THUMBNAIL_MAX_BYTES, type ThumbnailFormat,
 } from '../../../domain/video/thumbnails.ts';
 import { ThumbnailDecodeError } from '../../../processors/thumbnails/thumbnail-encoder.port.ts';
-import { Errors, withErrors } from '../../errors.ts';
+import { ErrorResponse, Errors, UNAVAILABLE_RETRY_AFTER_SECONDS, withErrors } from '../../errors.ts';
 import { requireUserId } from '../../plugins/auth.plugin.ts';
 import { assertOwner, BEARER, loadVideo, loadVisibleVideo, videoDetailJson, VideoDetailJson, VideoIdParams } from '../shared.ts';
+
+/**
+ * The Content-Types of the image formats accepted (issue 15: JPEG, PNG or WebP; image/jpeg and
+ * image/png per RFC 2046 §4.2, image/webp per RFC 9649), each naming its format
+ * (domain/video/thumbnails.ts ThumbnailFormat, the rule's own term). HTTP vocabulary, so it lives
+ * with the route, not in the domain.
+ */
+const THUMBNAIL_CONTENT_TYPES = { 'image/jpeg': 'jpeg', 'image/png': 'png', 'image/webp': 'webp' } as const satisfies Record<string, ThumbnailFormat>;
 
 const putThumbnailSchema = {
   summary: 'Set a custom thumbnail (owner only)',
@@ -42,7 +51,15 @@ const putThumbnailSchema = {
   security: BEARER,
   params: VideoIdParams,
   consumes: Object.keys(THUMBNAIL_CONTENT_TYPES),
-  response: withErrors({ 200: VideoDetailJson }),
+  response: withErrors({
+    200: VideoDetailJson,
+    503: {
+      ...ErrorResponse,
+      description: 'THUMBNAIL_ENCODER_UNAVAILABLE: the encoder ran out of memory (a server limit, not the image\'s fault): retry after Retry-After. '
+        + 'SERVICE_UNAVAILABLE: this server has no thumbnail encoder, or a server the answer needs is unavailable.',
+      headers: { 'retry-after': { type: 'integer', description: `Seconds to wait before retrying (${UNAVAILABLE_RETRY_AFTER_SECONDS}).` } },
+    },
+  }),
 };
 
 /**
