@@ -8,7 +8,8 @@
  * the next: one request per round trip, however many callers.
  *
  * No linger: an append on an idle topic goes at once; batching only happens under load, so it
- * costs no latency. Each caller gets exactly the positions of its own records (in its order, its
+ * costs no latency beyond the wait for the append in flight (a caller's bound is therefore the
+ * log's own delivery timeout twice: the append ahead of it, then its own). Each caller gets exactly the positions of its own records (in its order, its
  * records contiguous in the batch). A failed batch fails every caller in it with the log's error
  * (none of them is acknowledged; some records may be on the log, as for any failed append), so
  * use it only where one caller's records cannot make the broker refuse another's: keyed records
