@@ -76,7 +76,8 @@ export function sqlAnalyticsStore(sql: AnalyticsSql, engine: SqlEngine): Analyti
       throw analyticsIoError(`${engine.name} ${what}`, e);
     }
   };
-  const rows = <T>(statement: string, params: Record<string, string | number> = {}): Promise<T[]> => {
+  // async: a binding error is a rejection like any other, also inside a Promise.all of statements.
+  const rows = async <T>(statement: string, params: Record<string, string | number> = {}): Promise<T[]> => {
     const bound = sql.bind(statement, params);
     return engine.rows<T>(bound.query, bound.query_params);
   };
@@ -118,17 +119,21 @@ export function sqlAnalyticsStore(sql: AnalyticsSql, engine: SqlEngine): Analyti
     },
     videoInsights(videoId: string, query: InsightsQuery) {
       return guard('query', async () => {
-        const summary = summaryOf(await sessionSummary(videoId));
         const now = Math.trunc(query.now);
         const window = (seconds: number) => ({ video_id: videoId, since_ms: now - seconds * 1000, now_ms: now });
-        const [current] = await rows<{ viewers: Num }>(sql.selectConcurrentNow, window(CONCURRENT_WINDOW_SECONDS));
-        const perMinute = await rows<{ minute_s: Num; viewers: Num }>(sql.selectConcurrentPerMinute, window(CONCURRENT_HISTORY_SECONDS));
-        const buckets = await rows<{ bucket_s: Num; views: Num; unique_viewers: Num }>(
-          sql.selectViewsOverTime[query.interval], { ...videoParams(videoId), time_zone: query.timeZone });
         const video = { video_id: videoId };
-        const [playback] = await rows<{ p50: Num; p95: Num; samples: Num; rebuffers: Num; rebuffer_ms: Num }>(sql.playback.selectSummary, video);
-        const breakdown = await rows<{ failed: Num; key: string; events: Num; sessions: Num }>(sql.playback.selectBreakdown, video);
-        const engagement = await rows<EngagementBucketRow>(sql.engagement.selectPerBucket[query.interval], { video_id: videoId, time_zone: query.timeZone });
+        // All at once: a ClickHouse server runs them in parallel (the read waits for the slowest,
+        // not for the sum); chDB's adapter queues them in this order on its one session.
+        const [summaryRow, [current], perMinute, buckets, [playback], breakdown, engagement] = await Promise.all([
+          sessionSummary(videoId),
+          rows<{ viewers: Num }>(sql.selectConcurrentNow, window(CONCURRENT_WINDOW_SECONDS)),
+          rows<{ minute_s: Num; viewers: Num }>(sql.selectConcurrentPerMinute, window(CONCURRENT_HISTORY_SECONDS)),
+          rows<{ bucket_s: Num; views: Num; unique_viewers: Num }>(sql.selectViewsOverTime[query.interval], { ...videoParams(videoId), time_zone: query.timeZone }),
+          rows<{ p50: Num; p95: Num; samples: Num; rebuffers: Num; rebuffer_ms: Num }>(sql.playback.selectSummary, video),
+          rows<{ failed: Num; key: string; events: Num; sessions: Num }>(sql.playback.selectBreakdown, video),
+          rows<EngagementBucketRow>(sql.engagement.selectPerBucket[query.interval], { video_id: videoId, time_zone: query.timeZone }),
+        ]);
+        const summary = summaryOf(summaryRow);
         const { views, watch_time_seconds: watched } = summary.analytics;
         const samples = Number(playback?.samples ?? 0);
         const stalledSeconds = Number(playback?.rebuffer_ms ?? 0) / 1000;
@@ -154,17 +159,20 @@ export function sqlAnalyticsStore(sql: AnalyticsSql, engine: SqlEngine): Analyti
       return guard('query', async () => {
         const ids = [...new Set(videoIds)];
         if (typeof channelId !== 'string' || ids.some((id) => typeof id !== 'string')) throw new AnalyticsStoreError('ANALYTICS_IO', 'channel and video ids must be strings');
-        const subscribers = await rows<EngagementBucketRow>(sql.engagement.selectPerBucket[query.interval], { video_id: channelId, time_zone: query.timeZone });
+        const params = ids.length ? channelParams(ids) : null;
+        // All at once, as in videoInsights.
+        const [subscribers, [totals], perVideo, buckets] = await Promise.all([
+          rows<EngagementBucketRow>(sql.engagement.selectPerBucket[query.interval], { video_id: channelId, time_zone: query.timeZone }),
+          params ? rows<{ views: Num; unique_viewers: Num; watch_time_seconds: Num }>(sql.channel.selectTotals, params) : [],
+          params ? rows<{ video_id: string; sessions: Num; views: Num; watch_time_seconds: Num }>(sql.channel.selectPerVideo, params) : [],
+          params ? rows<{ bucket_s: Num; views: Num; unique_viewers: Num }>(sql.channel.selectViewsOverTime[query.interval], { ...params, time_zone: query.timeZone }) : [],
+        ]);
         const rollup: ChannelAnalytics = {
           videos: ids.length, views: 0, unique_viewers: 0, watch_time_seconds: 0, sessions: 0, average_view_duration_seconds: 0,
           views_over_time: { interval: query.interval, time_zone: query.timeZone, points: [] }, top_videos: [],
           ...subscribersOf(subscribers, query),
         };
-        if (!ids.length) return rollup;
-        const params = channelParams(ids);
-        const [totals] = await rows<{ views: Num; unique_viewers: Num; watch_time_seconds: Num }>(sql.channel.selectTotals, params);
-        const perVideo = await rows<{ video_id: string; sessions: Num; views: Num; watch_time_seconds: Num }>(sql.channel.selectPerVideo, params);
-        const buckets = await rows<{ bucket_s: Num; views: Num; unique_viewers: Num }>(sql.channel.selectViewsOverTime[query.interval], { ...params, time_zone: query.timeZone });
+        if (!params) return rollup;
         rollup.views = Number(totals?.views ?? 0);
         rollup.unique_viewers = Number(totals?.unique_viewers ?? 0);
         rollup.watch_time_seconds = Number(totals?.watch_time_seconds ?? 0);
