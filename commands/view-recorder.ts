@@ -40,8 +40,6 @@ export interface ViewRecorder extends CommandBus {
   stop(): Promise<void>;
   /** Forward reads of the videos topic so far (a test's figure: refusals must not multiply them). */
   reads(): number;
-  /** Appends made on the log so far: fewer than the heartbeats accepted when they arrive together. */
-  appendsMade(): number;
 }
 
 /** A heartbeat crosses no aggregate (the view kind has no cross-aggregate check): lookups it never reads. */
@@ -90,7 +88,6 @@ export function createViewRecorder(opts: ViewRecorderOptions): ViewRecorder {
       await following?.catch(() => undefined);
     },
     reads: () => reads,
-    appendsMade: () => appends.appendsMade(),
     async send(command): Promise<CommandResult> {
       await started;
       const routed = routeCommand(command);

@@ -238,12 +238,15 @@ SELECT video_id, count() AS sessions, countIf(counted) AS views, sum(max_watched
 FROM (${sessions})
 GROUP BY video_id`;
 
-/** views, unique_viewers, watch_time_seconds of a channel's sessions (one video's come with selectSessionSummary). */
-const SELECT_VIDEO_TOTALS = (sessions: string) => `
-SELECT
+/** views, unique_viewers and watch_time_seconds over a subquery of sessions (columns of SessionsSql.sessions). */
+const TOTALS_COLUMNS = `
   countIf(counted) AS views,
   uniqExactIf(${VIEWER_KEY}, counted) AS unique_viewers,
-  sum(max_watched) AS watch_time_seconds
+  sum(max_watched) AS watch_time_seconds`;
+
+/** The totals of a channel's sessions (one video's come with selectSessionSummary). */
+const SELECT_VIDEO_TOTALS = (sessions: string) => `
+SELECT${TOTALS_COLUMNS}
 FROM (${sessions})`;
 
 /**
@@ -252,10 +255,7 @@ FROM (${sessions})`;
  * print a tuple as a JSON array.
  */
 const SELECT_SESSION_SUMMARY = (d: Dialect, sessions: string) => `
-SELECT
-  countIf(counted) AS views,
-  uniqExactIf(${VIEWER_KEY}, counted) AS unique_viewers,
-  sum(max_watched) AS watch_time_seconds,
+SELECT${TOTALS_COLUMNS},
   count() AS sessions,
   sumMap([if(duration > 0, toInt32(floor(least(1., max_watched / duration) * 100 + 0.000001)), toInt32(-1))], [toUInt64(1)]) AS reach,
   sumMapIf([${d.minuteSeconds('counted_at')}], [toUInt64(1)], counted) AS per_minute

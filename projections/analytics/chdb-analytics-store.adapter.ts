@@ -36,6 +36,15 @@ export interface ChdbAnalyticsStoreOptions {
 /** Default `bufferFlushMs`: at most 5 s of heartbeats to re-apply after a crash, one part per 5 s. */
 export const ANALYTICS_BUFFER_FLUSH_MS = 5_000;
 
+/** The JSONEachRow rows of a SELECT on `session` (`queryParams` bound server-side when given). */
+async function rowsOf<T>(session: Session, query: string, queryParams?: ClickHouseParams): Promise<T[]> {
+  const r = queryParams
+    ? await session.queryBindAsync(query, queryParams, { format: 'JSONEachRow' })
+    : await session.queryAsync(query, { format: 'JSONEachRow' });
+  const text = r.text().trim();
+  return text ? text.split('\n').map((l) => JSON.parse(l) as T) : [];
+}
+
 /**
  * AnalyticsStore on chDB (ClickHouse in-process). Uses chDB's async API (queryBindAsync, insert),
  * which runs on the libuv pool instead of blocking the event loop; inserts are one
@@ -52,15 +61,6 @@ export const ANALYTICS_BUFFER_FLUSH_MS = 5_000;
  * @throws AnalyticsStoreError `ANALYTICS_BUSY` when another chDB session of a different path is open,
  *         `ANALYTICS_IO` when the database name is illegal or the tables cannot be created.
  */
-/** The JSONEachRow rows of a SELECT on `session` (`queryParams` bound server-side when given). */
-async function rowsOf<T>(session: Session, query: string, queryParams?: ClickHouseParams): Promise<T[]> {
-  const r = queryParams
-    ? await session.queryBindAsync(query, queryParams, { format: 'JSONEachRow' })
-    : await session.queryAsync(query, { format: 'JSONEachRow' });
-  const text = r.text().trim();
-  return text ? text.split('\n').map((l) => JSON.parse(l) as T) : [];
-}
-
 export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions): Promise<AnalyticsStore> {
   const logger = opts.logger ?? pino({ level: 'silent' });
   const sql = analyticsSqlOrThrow(opts.database ?? ANALYTICS_DATABASE, opts.dialect);
