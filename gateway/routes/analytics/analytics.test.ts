@@ -56,6 +56,15 @@ describe('analytics: likes, comments and engagement rate (issue 15)', () => {
     assert.equal(new Date(daily.likes_over_time.points[0].start).getUTCMinutes(), 30, 'an Adelaide day starts at 13:30Z (UTC+10:30 in summer)');
   });
 
+  test('given a zone asked for by a link name (Asia/Kolkata, which ICU resolves to Asia/Calcutta), then every series echoes the name asked for and buckets in that zone', async () => {
+    const res = await t.inject({ method: 'GET', url: `/api/v1/videos/${videoId}/analytics?interval=day&time_zone=Asia/Kolkata`, token: alice.token });
+    assert.equal(res.statusCode, 200, res.body);
+    const body = res.json();
+    assert.deepEqual([body.views_over_time, body.likes_over_time, body.comments_over_time].map((s) => s.time_zone), ['Asia/Kolkata', 'Asia/Kolkata', 'Asia/Kolkata']);
+    const start = new Date(body.views_over_time.points[0].start);
+    assert.deepEqual([start.getUTCHours(), start.getUTCMinutes()], [18, 30], 'a Kolkata day starts at 18:30Z (UTC+5:30)');
+  });
+
   test('the OpenAPI document describes the new fields', async () => {
     const doc = (await t.inject({ method: 'GET', url: '/docs/json' })).json();
     const answer = doc.paths['/api/v1/videos/{id}/analytics'].get.responses['200'].content['application/json'].schema;

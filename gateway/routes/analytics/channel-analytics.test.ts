@@ -65,6 +65,8 @@ describe('channel analytics', () => {
     const body = (await t.inject({ method: 'GET', url: '/api/v1/users/me/analytics?interval=day', token: alice.token })).json();
     assert.deepEqual([body.subscribers_gained, body.subscribers_lost], [2, 1]);
     assert.equal(body.subscribers_over_time.points.reduce((n: number, p: { gained: number }) => n + p.gained, 0), 2);
+    const kyiv = (await t.inject({ method: 'GET', url: '/api/v1/users/me/analytics?interval=day&time_zone=Europe/Kyiv', token: alice.token })).json();
+    assert.deepEqual([kyiv.views_over_time.time_zone, kyiv.subscribers_over_time.time_zone], ['Europe/Kyiv', 'Europe/Kyiv'], 'the name asked for, not the link ICU resolves it to (Europe/Kiev)');
   });
 
   test('a channel without views gets zeros; anonymous → 401; an unknown time zone → 400', async () => {

@@ -22,16 +22,35 @@ import { channelAnalyticsSchema, videoAnalyticsSchema } from './analytics.schema
 const TIME_ZONE_NAME = /^[A-Za-z][A-Za-z0-9_+-]*(?:\/[A-Za-z0-9_+-]+){0,2}$/;
 
 /**
- * The canonical spelling of IANA time zone `name` (`utc` → `UTC`), as ICU knows it.
+ * IANA time zone `name` resolved as ICU knows it (Intl.DateTimeFormat's resolvedOptions, ECMA-402),
+ * case-insensitively:
+ * - `zone`: ICU's identifier for it, what the analytics store buckets in. ICU keeps CLDR's older
+ *   link names (`Asia/Kolkata` → `Asia/Calcutta`, `Europe/Kyiv` → `Europe/Kiev`); ClickHouse's
+ *   tzdata knows both names of such a link as the same zone.
+ * - `name`: what the answer's `time_zone` fields echo, the caller's own name: ICU's spelling when
+ *   the two differ only in case (`utc` → `UTC`, `australia/adelaide` → `Australia/Adelaide`),
+ *   else the caller's name as sent (a client that asked for `Asia/Kolkata` gets `Asia/Kolkata`
+ *   back, not the link it resolves to).
  * @throws Errors.ValidationError (400 VALIDATION_ERROR) when it is not a time zone name ICU knows
  */
-export function canonicalTimeZone(name: string): string {
+export function resolveTimeZone(name: string): { zone: string; name: string } {
   if (TIME_ZONE_NAME.test(name)) {
+    let zone: string | undefined;
     try {
-      return new Intl.DateTimeFormat('en-US', { timeZone: name }).resolvedOptions().timeZone;
+      zone = new Intl.DateTimeFormat('en-US', { timeZone: name }).resolvedOptions().timeZone;
     } catch { /* RangeError: unknown zone; answered below */ }
+    if (zone !== undefined) return { zone, name: zone.toLowerCase() === name.toLowerCase() ? zone : name };
   }
   throw new Errors.ValidationError(`querystring/time_zone must be an IANA time zone name such as Europe/Paris, got ${JSON.stringify(name)}`);
+}
+
+/** `answer` with the `time_zone` of each of its top-level `*_over_time` series set to `name` (resolveTimeZone's echo). */
+function echoTimeZone<T extends object>(answer: T, name: string): T {
+  const echoed: Record<string, unknown> = { ...(answer as Record<string, unknown>) };
+  for (const [field, value] of Object.entries(echoed)) {
+    if (field.endsWith('_over_time') && typeof value === 'object' && value !== null && 'time_zone' in value) echoed[field] = { ...value, time_zone: name };
+  }
+  return echoed as T;
 }
 
 /**
@@ -57,10 +76,10 @@ export const channelAnalyticsRoutes: FastifyPluginAsyncTypebox = async (fastify)
 
   fastify.get('/me/analytics', { schema: channelAnalyticsSchema, onRequest: fastify.authenticate }, async (request) => {
     const userId = requireUserId(request);
-    const timeZone = canonicalTimeZone(request.query.time_zone ?? 'UTC');
+    const { zone: timeZone, name } = resolveTimeZone(request.query.time_zone ?? 'UTC');
     const videos = await fastify.gateway.readModels['video-detail'].listUserVideos(userId);
-    const rollup = await analytics.channelAnalytics(userId, videos.map((v) => v.videoId), { now: fastify.gateway.now(), interval: request.query.interval ?? 'hour', timeZone })
-      .catch(zoneUnknownToStore(timeZone));
+    const rollup = echoTimeZone(await analytics.channelAnalytics(userId, videos.map((v) => v.videoId), { now: fastify.gateway.now(), interval: request.query.interval ?? 'hour', timeZone })
+      .catch(zoneUnknownToStore(name)), name);
     const titles = new Map(videos.map((v) => [v.videoId, v.title]));
     return {
       channel_id: userId,
@@ -76,11 +95,11 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get('/:id/analytics', { schema: videoAnalyticsSchema, onRequest: fastify.authenticate }, async (request) => {
     const userId = requireUserId(request);
-    const timeZone = canonicalTimeZone(request.query.time_zone ?? 'UTC');
+    const { zone: timeZone, name } = resolveTimeZone(request.query.time_zone ?? 'UTC');
     const video = await loadVideo(fastify, request.params.id);
     assertOwner(video, userId);
     // One read: the four fields analytics had before issue 15 come with the insights.
-    const insights = await analytics.videoInsights(video.videoId, { now: fastify.gateway.now(), interval: request.query.interval ?? 'hour', timeZone }).catch(zoneUnknownToStore(timeZone));
-    return { ...insights, view_rule_version: VIEW_RULE_VERSION };
+    const insights = await analytics.videoInsights(video.videoId, { now: fastify.gateway.now(), interval: request.query.interval ?? 'hour', timeZone }).catch(zoneUnknownToStore(name));
+    return { ...echoTimeZone(insights, name), view_rule_version: VIEW_RULE_VERSION };
   });
 };
