@@ -14,6 +14,7 @@
  * as Kafka's own producer batches: the Kafka adapter sends one produce request at a time.
  */
 import { pino, type Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
 import { DomainError } from '../domain/shared/event.ts';
 import { TOPIC_OF } from '../schemas/topics.ts';
 import type { EventCodec } from '../schemas/event-codec.port.ts';
@@ -31,6 +32,12 @@ export interface ViewRecorderOptions {
   /** How often the video states follow the log, ms. Default 500. */
   followIntervalMs?: number;
   logger?: Logger;
+  /**
+   * Prometheus registry for `streamwave_view_recorder_appends_total{topic}` (appends made on the
+   * log) and `streamwave_view_recorder_sends_total{topic}` (heartbeats and playback reports they
+   * carried): their ratio is how many sends one append coalesces.
+   */
+  registry?: Registry;
 }
 
 /** A CommandBus for heartbeats only, with its lifecycle. */
@@ -57,7 +64,15 @@ export function createViewRecorder(opts: ViewRecorderOptions): ViewRecorder {
   const { log, codec } = opts;
   const logger = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'view-recorder' });
   const cache = createAggregateStateCache({ log, codec, logger, kinds: ['video'] });
-  const appends = coalescedAppends(log);
+  const counter = (name: string, help: string) => opts.registry && new Counter({ name, help, labelNames: ['topic'], registers: [opts.registry] });
+  const appendsTotal = counter('streamwave_view_recorder_appends_total', 'Appends the view recorder made on the log, by topic (each carries one or more coalesced sends).');
+  const sendsTotal = counter('streamwave_view_recorder_sends_total', 'Heartbeats and playback reports the view recorder appended, by topic (sends ÷ appends = sends per coalesced append).');
+  const appends = coalescedAppends(log, {
+    onAppend: (topic, callers) => {
+      appendsTotal?.inc({ topic });
+      sendsTotal?.inc({ topic }, callers);
+    },
+  });
   let following: Promise<number> | undefined;
   let reads = 0;
   let timer: NodeJS.Timeout | undefined;

@@ -79,7 +79,7 @@ export async function openWriteSide(deps: WriteSideDeps): Promise<WriteSide> {
   }
   let direct: CommandBus | undefined;
   if (role === 'gateway' || role === 'all') {
-    const views = createViewRecorder({ log, codec, logger });
+    const views = createViewRecorder({ log, codec, logger, registry: deps.metricsRegistry });
     await views.start();
     cleanup.push(() => views.stop());
     direct = views;

@@ -58,7 +58,8 @@ describe('coalesced appends', () => {
 
   test('given an append in flight, when 50 callers append meanwhile, then they go in one next append and each gets its own positions in its order', async () => {
     const g = await gatedLog();
-    const appends = coalescedAppends(g.log);
+    const reported: [string, number][] = [];
+    const appends = coalescedAppends(g.log, { onAppend: (topic, callers) => reported.push([topic, callers]) });
     g.hold();
     const first = appends.append('a', [rec(99, 0)]);
     await tick();
@@ -70,6 +71,7 @@ describe('coalesced appends', () => {
     await first;
     assert.deepEqual(g.calls.map((c) => c.records), [1, sent.flat().length], 'one append in flight, then one for all 50 callers');
     assert.equal(appends.appendsMade(), 2);
+    assert.deepEqual(reported, [['a', 1], ['a', 50]], 'onAppend (the view recorder\'s metrics) sees each append with the callers it carries');
     assert.equal(await landedWhereTold(g.inner, 'a', sent, got), true);
     assert.equal(new Set(got.flat().map((p) => `${p.partition}:${p.offset}`)).size, sent.flat().length, 'no two records share a position');
   });

@@ -36,11 +36,19 @@ export interface CoalescedAppends {
   appendsMade(): number;
 }
 
+/** Options of `coalescedAppends`. */
+export interface CoalescedAppendsOptions {
+  /** Most records one append carries; default COALESCED_APPEND_MAX_RECORDS. */
+  maxRecords?: number;
+  /** Called as each append is made on the log: its topic and how many callers' appends it carries (≥ 1). For metrics. */
+  onAppend?: (topic: string, callers: number) => void;
+}
+
 /**
  * Coalesced appends to `log`. `maxRecords` bounds one append (a caller with more records than
  * that still goes whole, alone).
  */
-export function coalescedAppends(log: Pick<EventLog, 'append'>, opts: { maxRecords?: number } = {}): CoalescedAppends {
+export function coalescedAppends(log: Pick<EventLog, 'append'>, opts: CoalescedAppendsOptions = {}): CoalescedAppends {
   const maxRecords = opts.maxRecords ?? COALESCED_APPEND_MAX_RECORDS;
   const queues = new Map<string, Waiting[]>();
   const busy = new Set<string>();
@@ -60,6 +68,7 @@ export function coalescedAppends(log: Pick<EventLog, 'append'>, opts: { maxRecor
           batch.push(next);
         }
         made++;
+        opts.onAppend?.(topic, batch.length);
         try {
           const positions = await log.append(topic, batch.flatMap((w) => w.records));
           let at = 0;

@@ -112,5 +112,7 @@ describe('GET /metrics (the `all` cluster role on Kafka)', { skip: await kafkaRe
     assert.ok(lag.every((s) => s.labels.role === 'all' && s.labels.group === 'streamwave.projection.user-accounts'));
     assert.equal(sampleValue(text, 'streamwave_projection_failures', { projection: 'user-accounts', instance: 'primary' }), 0);
     assert.equal(sampleValue(text, 'streamwave_transcode_queue_depth'), 0);
+    // The gateway side of the role decides heartbeats itself and coalesces their appends (commands/view-recorder.ts).
+    for (const family of ['streamwave_view_recorder_appends_total', 'streamwave_view_recorder_sends_total']) assert.match(text, new RegExp(`^# TYPE ${family} counter$`, 'm'));
   });
 });
