@@ -79,6 +79,8 @@ export interface ReadModelOptions {
    * deployment passes the serving video-detail read model's. Absent: search views stay 0.
    */
   viewCounts?: ViewCountSource;
+  /** The analytics projection's fetch wait, ms (analytics.projection.ts `fetchWaitMs`). Default ANALYTICS_FETCH_WAIT_MS. */
+  analyticsFetchWaitMs?: number;
 }
 
 /** Opens read model `name` on its store as a projection node (not running yet). */
@@ -92,7 +94,7 @@ export async function openReadModel<K extends ReadModelName>(name: K, stores: Re
     case USER_ACCOUNTS: node = createUserAccountsProjection({ store: await kv(USER_ACCOUNTS), logger }); break;
     case WATCH_HISTORY: node = createWatchHistoryProjection({ store: await kv(WATCH_HISTORY), logger }); break;
     case RECOMMENDATIONS: node = createRecommendationsProjection({ store: await kv(RECOMMENDATIONS), logger }); break;
-    case ANALYTICS: node = createAnalyticsProjection({ store: await stores.analytics(), viewerPseudonyms: opts.viewerPseudonyms, logger }); break;
+    case ANALYTICS: node = createAnalyticsProjection({ store: await stores.analytics(), viewerPseudonyms: opts.viewerPseudonyms, fetchWaitMs: opts.analyticsFetchWaitMs, logger }); break;
     case SEARCH: node = createSearchProjection({ snapshots: stores.searchSnapshots(), cursorSecret: opts.searchCursorSecret, now: opts.now, viewCounts: opts.viewCounts, logger }); break;
     default: throw new RangeError(`unknown read model ${String(name)}`);
   }

@@ -128,5 +128,5 @@ function clickhouseAnalytics(ch: NonNullable<ServersConfig['clickhouse']>, opts:
     }),
     destroy: (id) => dropClickHouseDatabase(conn, instanceDatabase(base, id)),
     instances: async () => instancesOfDatabases(base, await listClickHouseDatabases(conn, base)),
-  }, { searchCursorSecret: opts.searchCursorSecret, viewerPseudonyms: opts.viewerPseudonyms, logger: opts.logger });
+  }, { searchCursorSecret: opts.searchCursorSecret, viewerPseudonyms: opts.viewerPseudonyms, analyticsFetchWaitMs: ch.insertWaitMs, logger: opts.logger });
 }

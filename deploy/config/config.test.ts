@@ -159,13 +159,15 @@ describe('loadConfig names the bad variable', () => {
       STREAMWAVE_S3_ENDPOINT: 'http://127.0.0.1:8333', STREAMWAVE_S3_ACCESS_KEY_ID: 'a', STREAMWAVE_S3_SECRET_ACCESS_KEY: 's',
     }).servers;
     assert.equal(c.redisUrl, 'redis://127.0.0.1:6379/0');
-    assert.deepEqual(c.clickhouse, { url: 'http://127.0.0.1:8123', username: 'default', password: '', database: 'streamwave', dialect: 'auto' });
+    assert.deepEqual(c.clickhouse, { url: 'http://127.0.0.1:8123', username: 'default', password: '', database: 'streamwave', dialect: 'auto', insertWaitMs: 50 });
     assert.deepEqual(c.typesense, { url: 'http://127.0.0.1:8108', apiKey: 'k' });
     assert.equal(c.s3?.publicEndpoint, 'http://127.0.0.1:8333');
     assert.equal(c.s3?.bucket, 'streamwave');
     assert.throws(() => loadConfig({ STREAMWAVE_DATA_DIR: dataDir, STREAMWAVE_TYPESENSE_URL: 'http://x:1' }), /STREAMWAVE_TYPESENSE_API_KEY/);
     assert.throws(() => loadConfig({ STREAMWAVE_DATA_DIR: dataDir, STREAMWAVE_S3_ENDPOINT: 'http://x:1', STREAMWAVE_S3_ACCESS_KEY_ID: 'a' }), /STREAMWAVE_S3_SECRET_ACCESS_KEY/);
     assert.throws(() => loadConfig({ STREAMWAVE_DATA_DIR: dataDir, STREAMWAVE_CLICKHOUSE_DIALECT: 'ancient' }), /STREAMWAVE_CLICKHOUSE_DIALECT/);
+    assert.equal(loadConfig({ STREAMWAVE_DATA_DIR: dataDir, STREAMWAVE_CLICKHOUSE_URL: 'http://x:1', STREAMWAVE_CLICKHOUSE_INSERT_WAIT_MS: '1000' }).servers.clickhouse?.insertWaitMs, 1000);
+    assert.throws(() => loadConfig({ STREAMWAVE_DATA_DIR: dataDir, STREAMWAVE_CLICKHOUSE_INSERT_WAIT_MS: '-1' }), /STREAMWAVE_CLICKHOUSE_INSERT_WAIT_MS/);
     assert.throws(() => loadConfig({ STREAMWAVE_DATA_DIR: dataDir, STREAMWAVE_REDIS_URL: 'http://x' }), /STREAMWAVE_REDIS_URL/);
   });
 });

@@ -15,6 +15,13 @@ export interface ServersConfig {
     database: string;
     /** `modern` (ClickHouse ≥ 23: server-side parameters, DateTime64), `compat-18` (client-side literal binding, DateTime), `auto` (from `SELECT version()`). */
     dialect: 'auto' | 'modern' | 'compat-18';
+    /**
+     * How long live heartbeats and playback events wait to form one analytics insert, ms
+     * (STREAMWAVE_CLICKHOUSE_INSERT_WAIT_MS, default 50; the analytics projection's fetch wait,
+     * analytics.projection.ts). Longer: fewer, larger inserts (ClickHouse's own advice is about
+     * one per second); shorter: fresher creator analytics (issue 15: p99 ≤ 1 s).
+     */
+    insertWaitMs: number;
   };
   /** Typesense for search (STREAMWAVE_TYPESENSE_URL + STREAMWAVE_TYPESENSE_API_KEY). */
   typesense?: { url: string; apiKey: string };
@@ -34,6 +41,7 @@ export const SERVERS_ENV_SCHEMA = {
     STREAMWAVE_CLICKHOUSE_PASSWORD: { type: 'string', default: '' },
     STREAMWAVE_CLICKHOUSE_DATABASE: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$', default: 'streamwave' },
     STREAMWAVE_CLICKHOUSE_DIALECT: { type: 'string', enum: ['auto', 'modern', 'compat-18'], default: 'auto' },
+    STREAMWAVE_CLICKHOUSE_INSERT_WAIT_MS: { type: 'integer', minimum: 0, maximum: 10000, default: 50 },
     STREAMWAVE_TYPESENSE_URL: { type: 'string', pattern: '^https?://' },
     STREAMWAVE_TYPESENSE_API_KEY: { type: 'string', minLength: 1 },
     STREAMWAVE_S3_ENDPOINT: { type: 'string', pattern: '^https?://' },
@@ -53,6 +61,7 @@ export interface ServersEnv {
   STREAMWAVE_CLICKHOUSE_PASSWORD: string;
   STREAMWAVE_CLICKHOUSE_DATABASE: string;
   STREAMWAVE_CLICKHOUSE_DIALECT: 'auto' | 'modern' | 'compat-18';
+  STREAMWAVE_CLICKHOUSE_INSERT_WAIT_MS: number;
   STREAMWAVE_TYPESENSE_URL?: string;
   STREAMWAVE_TYPESENSE_API_KEY?: string;
   STREAMWAVE_S3_ENDPOINT?: string;
@@ -91,6 +100,7 @@ export function serversOf(e: ServersEnv): ServersConfig {
         password: e.STREAMWAVE_CLICKHOUSE_PASSWORD,
         database: e.STREAMWAVE_CLICKHOUSE_DATABASE,
         dialect: e.STREAMWAVE_CLICKHOUSE_DIALECT,
+        insertWaitMs: e.STREAMWAVE_CLICKHOUSE_INSERT_WAIT_MS,
       },
     }),
     ...(e.STREAMWAVE_TYPESENSE_URL && { typesense: { url: strip(e.STREAMWAVE_TYPESENSE_URL), apiKey: e.STREAMWAVE_TYPESENSE_API_KEY! } }),

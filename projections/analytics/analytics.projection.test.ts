@@ -12,7 +12,8 @@ import { sharedAvroTestCodec } from '../../test/support/avro-test-codec.ts';
 import { appendEvents, createScriptedLog, driveReadModel, inMemoryStores, within } from '../testing/projection-test-kit.ts';
 import { Session } from 'chdb';
 import { createChdbAnalyticsStore } from './chdb-analytics-store.adapter.ts';
-import { ANALYTICS_VIEWER_PURPOSE, createAnalyticsProjection } from './analytics.projection.ts';
+import { ANALYTICS, ANALYTICS_FETCH_WAIT_MS, ANALYTICS_VIEWER_PURPOSE, createAnalyticsProjection } from './analytics.projection.ts';
+import { openReadModel } from '../read-models.ts';
 import type { AnalyticsStore, HeartbeatRow } from './analytics-store.port.ts';
 import { createEmbeddedDataKeyStore } from '../../platform/keys/embedded-data-key-store.adapter.ts';
 import { keyedPseudonyms } from '../../platform/keys/pseudonyms.ts';
@@ -204,6 +205,18 @@ describe('analytics projection (chDB)', () => {
     } finally {
       await shadow.close();
       await live.close();
+    }
+  });
+
+  test('the fetch wait (how long live records gather into one insert) is ANALYTICS_FETCH_WAIT_MS by default and what the deployment passes for a ClickHouse server', async () => {
+    const store = await freshStore();
+    try {
+      const stores = { ...inMemoryStores(), analytics: async () => store };
+      const standalone = await openReadModel(ANALYTICS, stores, { searchCursorSecret: 'x'.repeat(32) });
+      const server = await openReadModel(ANALYTICS, stores, { searchCursorSecret: 'x'.repeat(32), analyticsFetchWaitMs: 50 });
+      assert.deepEqual([standalone.fetchMaxWaitMs, server.fetchMaxWaitMs], [ANALYTICS_FETCH_WAIT_MS, 50]);
+    } finally {
+      await store.close();
     }
   });
 });

@@ -8,10 +8,11 @@ import type { PlaybackRow } from './playback.sql.ts';
 import type { DomainEvent } from '../../domain/events.ts';
 
 /**
- * How long live heartbeats wait to form one analytics insert, ms. Without it a standalone server
- * under 4,000 heartbeats/s inserted about 60 times a second, 45 rows each, and each insert's part
- * fsyncs slowed the log's own group commit twofold (issue 12). Well within the creators' freshness
- * target of 1 s (issue 15).
+ * How long live heartbeats wait to form one analytics insert, ms, by default (standalone: chDB
+ * beside the embedded log). Without it a standalone server under 4,000 heartbeats/s inserted about
+ * 60 times a second, 45 rows each, and each insert's part fsyncs slowed the log's own group commit
+ * twofold (issue 12). Within the creators' freshness target of 1 s (issue 15). On a ClickHouse
+ * server (cluster mode) the deployment passes its own (STREAMWAVE_CLICKHOUSE_INSERT_WAIT_MS).
  */
 export const ANALYTICS_FETCH_WAIT_MS = 200;
 
@@ -38,6 +39,8 @@ export interface AnalyticsProjectionDeps {
    * the deployments. Default: hashed pseudonyms (tests and tools without a key store).
    */
   viewerPseudonyms?: Pseudonyms;
+  /** The node's `fetchMaxWaitMs`: how long live records wait to form one insert, ms. Default ANALYTICS_FETCH_WAIT_MS. */
+  fetchWaitMs?: number;
   logger?: pino.Logger;
 }
 
@@ -147,9 +150,9 @@ export function createAnalyticsProjection(deps: AnalyticsProjectionDeps): Projec
     output: 'ClickHouse tables view_heartbeats, playback_events and engagement_events',
     // ClickHouse wants few large inserts (its docs: batches of at least 1,000 rows, ideally
     // 10,000-100,000); a replay or a backlog fills them, and live heartbeats wait up to
-    // ANALYTICS_FETCH_WAIT_MS to gather (each insert writes and fsyncs a new part).
+    // `fetchWaitMs` to gather (each insert writes and fsyncs a new part).
     maxBatchSize: 10_000,
-    fetchMaxWaitMs: ANALYTICS_FETCH_WAIT_MS,
+    fetchMaxWaitMs: deps.fetchWaitMs ?? ANALYTICS_FETCH_WAIT_MS,
     queries: {
       videoAnalytics: (videoId) => store.videoAnalytics(videoId),
       videoInsights: (videoId, query) => store.videoInsights(videoId, query),
