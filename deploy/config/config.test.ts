@@ -159,7 +159,7 @@ describe('loadConfig names the bad variable', () => {
       STREAMWAVE_S3_ENDPOINT: 'http://127.0.0.1:8333', STREAMWAVE_S3_ACCESS_KEY_ID: 'a', STREAMWAVE_S3_SECRET_ACCESS_KEY: 's',
     }).servers;
     assert.equal(c.redisUrl, 'redis://127.0.0.1:6379/0');
-    assert.deepEqual(c.clickhouse, { url: 'http://127.0.0.1:8123', username: 'default', password: '', database: 'streamwave', dialect: 'auto', insertWaitMs: 50 });
+    assert.deepEqual(c.clickhouse, { url: 'http://127.0.0.1:8123', username: 'default', password: '', database: 'streamwave', dialect: 'auto', insertWaitMs: 200 });
     assert.deepEqual(c.typesense, { url: 'http://127.0.0.1:8108', apiKey: 'k' });
     assert.equal(c.s3?.publicEndpoint, 'http://127.0.0.1:8333');
     assert.equal(c.s3?.bucket, 'streamwave');

@@ -12,7 +12,7 @@ import type { DomainEvent } from '../../domain/events.ts';
  * beside the embedded log). Without it a standalone server under 4,000 heartbeats/s inserted about
  * 60 times a second, 45 rows each, and each insert's part fsyncs slowed the log's own group commit
  * twofold (issue 12). Within the creators' freshness target of 1 s (issue 15). On a ClickHouse
- * server (cluster mode) the deployment passes its own (STREAMWAVE_CLICKHOUSE_INSERT_WAIT_MS).
+ * server (cluster mode) the operator may set another (STREAMWAVE_CLICKHOUSE_INSERT_WAIT_MS).
  */
 export const ANALYTICS_FETCH_WAIT_MS = 200;
 
