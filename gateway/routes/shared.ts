@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { VIDEO_STATUSES, type VideoStatus } from '../../domain/video/video.decider.ts';
 import { canSeeVideo, mediaAccessOf, VIDEO_VISIBILITIES, type VideoVisibility } from '../../domain/video/video-visibility.ts';
 import type { VideoDetail } from '../../projections/video-detail/video-detail.port.ts';
+import { supportsDeletion } from '../../platform/object-store/object-store.port.ts';
 import { Errors } from '../errors.ts';
 
 /** Ids are opaque to clients; bound their size so a path param can never be abusive. */
@@ -62,6 +63,22 @@ export async function loadVisibleVideo(fastify: FastifyInstance, request: Fastif
 /** URL of one of the video's media objects: plain while its media is public, signed otherwise (media-url-signing.ts). */
 export function mediaUrlOf(fastify: FastifyInstance, video: VideoDetail, key: string): string {
   return fastify.gateway.mediaUrl(video.videoId, key, mediaAccessOf(video) !== 'public');
+}
+
+/**
+ * Removes media object `key` that a write of the video replaced or removed (a custom thumbnail
+ * replaced by another, a language's caption file replaced or removed) — when `after`, the video
+ * detail read after the write, no longer references it, so a concurrent request that stored the
+ * same file again (keys are content digests) never loses it. The gateway stored the file, so the
+ * gateway removes it: a processor could not tell, on a replay, whether a later write stores it
+ * again. A store without deletion keeps it; a failed deletion is logged, not answered (the object
+ * goes when the video is collected). A cache or CDN may still serve it until it expires.
+ */
+export async function removeUnreferencedMedia(fastify: FastifyInstance, request: FastifyRequest, key: string | null | undefined, after: VideoDetail): Promise<void> {
+  const { objectStore } = fastify.gateway;
+  const referenced = after.thumbnailKey === key || after.customThumbnailKey === key || (after.captions ?? []).some((c) => c.key === key);
+  if (!key || referenced || !supportsDeletion(objectStore)) return;
+  await objectStore.deleteObject(key).catch((err: unknown) => request.log.warn({ err, key }, 'could not remove a media object no longer referenced'));
 }
 
 /** Throws 403 NOT_OWNER unless `userId` owns the video. */

@@ -71,14 +71,35 @@ describe('captions', () => {
     assert.deepEqual(detail.captions.map((c: { language: string }) => c.language), ['de', 'en-US']);
   });
 
-  test('DELETE by the owner → 204 and the detail no longer lists the language; again → 204', async () => {
+  /** Keys of the caption files stored for video `id`. */
+  const captionFiles = async (id: string) => (await t.world.objectStore.listObjects(`videos/${id}/hls/captions/`, undefined, 1000)).objects.map((o) => o.key).filter((k) => k.endsWith('.vtt'));
+
+  test('DELETE by the owner → 204, the detail no longer lists the language and its file is gone; again → 204', async () => {
     const id = await completedVideo();
     assert.equal((await put(id, 'fr')).statusCode, 200);
+    const url = new URL((await t.inject({ method: 'GET', url: `/api/v1/videos/${id}` })).json().captions[0].url).pathname;
+    assert.equal((await captionFiles(id)).length, 1);
     const del = await t.inject({ method: 'DELETE', url: `/api/v1/videos/${id}/captions/fr`, token: alice.token });
     assert.equal(del.statusCode, 204);
     assert.deepEqual((await t.inject({ method: 'GET', url: `/api/v1/videos/${id}` })).json().captions, []);
+    assert.deepEqual(await captionFiles(id), [], 'the removed file is deleted');
+    assert.equal((await t.inject({ method: 'GET', url })).statusCode, 404, 'and no longer served');
     assert.equal((await t.inject({ method: 'DELETE', url: `/api/v1/videos/${id}/captions/fr`, token: alice.token })).statusCode, 204);
     await refused(await t.inject({ method: 'DELETE', url: `/api/v1/videos/${id}/captions/fr`, token: mallory.token }), 403, 'NOT_OWNER');
+  });
+
+  test('given captions of a language, when the owner puts another file for it, then the earlier file is deleted; the same file again keeps it', async () => {
+    const id = await completedVideo();
+    assert.equal((await put(id, 'es')).statusCode, 200);
+    const [first] = await captionFiles(id);
+    assert.equal((await put(id, 'es')).statusCode, 200);
+    assert.deepEqual(await captionFiles(id), [first], 'the same file again: the same key, kept');
+    const res = await put(id, 'es', VTT.replace('Hello', 'Hola'));
+    assert.equal(res.statusCode, 200, res.body);
+    const files = await captionFiles(id);
+    assert.equal(files.length, 1);
+    assert.notEqual(files[0], first, 'the new file replaced the earlier one');
+    assert.match(res.json().captions[0].url, new RegExp(files[0]!.replace(/\./g, '\\.') + '$'));
   });
 
   test('401 without a token, 404 for an unknown or unseen video, 403 NOT_OWNER for another user; nothing recorded', async () => {

@@ -6,7 +6,9 @@
  *   under the video's media keys with a content digest in its name (served `immutable`), then
  *   recorded (PublishCaptions → CaptionsPublished); the caption writer then lists it in the HLS
  *   master playlist (processors/transcoder/captions.processor.ts). Same file again: no new event.
- * - `DELETE /{id}/captions/{language}` (owner) → 204 (also when the language had none).
+ *   The language's earlier file, if another, is deleted (shared.ts removeUnreferencedMedia).
+ * - `DELETE /{id}/captions/{language}` (owner) → 204 (also when the language had none); the
+ *   language's file is deleted from the object store, its playlist leaves the master.
  * Errors: 401 without a token; 404 VIDEO_NOT_FOUND for a video the caller may not see; 403
  * NOT_OWNER; 400 INVALID_LANGUAGE (not a BCP 47 tag), INVALID_CAPTIONS (with the reason);
  * 413 PAYLOAD_TOO_LARGE over 1 MiB; 415 UNSUPPORTED_MEDIA_TYPE for another content type; 409
@@ -20,7 +22,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { canonicalCaptionLanguage, CAPTIONS_MAX_BYTES, captionKeys, validateWebVtt } from '../../../domain/video/captions.ts';
 import { Errors, withErrors } from '../../errors.ts';
 import { requireUserId } from '../../plugins/auth.plugin.ts';
-import { assertOwner, BEARER, IdParam, loadVideo, loadVisibleVideo, videoDetailJson, VideoDetailJson } from '../shared.ts';
+import type { VideoDetail } from '../../../projections/video-detail/video-detail.port.ts';
+import { assertOwner, BEARER, IdParam, loadVideo, loadVisibleVideo, removeUnreferencedMedia, videoDetailJson, VideoDetailJson } from '../shared.ts';
+
+/** Object key of the video's caption file of `language`, if it has one. */
+const captionKeyOf = (video: VideoDetail, language: string): string | undefined => video.captions?.find((c) => c.language === language)?.key;
 
 /** Path of a caption route: the video id and a language tag (checked by canonicalCaptionLanguage, for a 400 INVALID_LANGUAGE). */
 const CaptionParams = Type.Object({ id: IdParam, language: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });
@@ -37,6 +43,7 @@ const putCaptionsSchema = {
 
 const deleteCaptionsSchema = {
   summary: 'Remove the captions of one language (owner only)',
+  description: 'The language leaves the video detail at once and the HLS master within seconds; its WebVTT file is deleted (a cache may serve it until it expires). 204 also when the language had none.',
   tags: ['videos'],
   security: BEARER,
   params: CaptionParams,
@@ -77,7 +84,10 @@ export const captionsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     });
     // The response IS the next read: it must list the captions.
     await readYourWrites('video-detail', result.positions);
-    return videoDetailJson(await loadVideo(fastify, video.videoId), fastify);
+    const after = await loadVideo(fastify, video.videoId);
+    // The file of the language this one replaced (another digest), once nothing references it.
+    await removeUnreferencedMedia(fastify, request, captionKeyOf(video, language), after);
+    return videoDetailJson(after, fastify);
   });
 
   fastify.delete('/:id/captions/:language', { schema: deleteCaptionsSchema, onRequest: fastify.authenticate }, async (request, reply) => {
@@ -87,6 +97,8 @@ export const captionsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const language = languageOf(request.params.language);
     const result = await commandBus.send({ type: 'RemoveCaptions', data: { videoId: video.videoId, language }, metadata: { now: now(), actorId: userId } });
     await readYourWrites('video-detail', result.positions);
+    // The removed file is no longer served under a URL anyone is given, nor kept.
+    await removeUnreferencedMedia(fastify, request, captionKeyOf(video, language), await loadVideo(fastify, video.videoId));
     return reply.status(204).send(null);
   });
 };

@@ -32,7 +32,7 @@ import {
 import { ThumbnailDecodeError } from '../../../processors/thumbnails/thumbnail-encoder.port.ts';
 import { ErrorResponse, Errors, UNAVAILABLE_RETRY_AFTER_SECONDS, withErrors } from '../../errors.ts';
 import { requireUserId } from '../../plugins/auth.plugin.ts';
-import { assertOwner, BEARER, loadVideo, loadVisibleVideo, videoDetailJson, VideoDetailJson, VideoIdParams } from '../shared.ts';
+import { assertOwner, BEARER, loadVideo, loadVisibleVideo, removeUnreferencedMedia, videoDetailJson, VideoDetailJson, VideoIdParams } from '../shared.ts';
 
 /**
  * The Content-Types of the image formats accepted (issue 15: JPEG, PNG or WebP; image/jpeg and
@@ -126,13 +126,8 @@ export const thumbnailRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     // The response IS the next read: it must show the new thumbnail.
     await readYourWrites('video-detail', result.positions);
     const after = await loadVideo(fastify, video.videoId);
-    // The custom thumbnail this one replaced is no longer referenced: removed (a cache may still serve
-    // it, which is harmless). Only when the read model shows another one now, so a concurrent request
-    // that set the same image again never loses its file.
-    const previous = video.customThumbnailKey;
-    if (previous && previous !== key && after.thumbnailKey !== previous && supportsDeletion(objectStore)) {
-      await objectStore.deleteObject(previous).catch((e: unknown) => request.log.warn({ err: e, key: previous }, 'could not remove a replaced thumbnail'));
-    }
+    // The custom thumbnail this one replaced, once the read model no longer references it.
+    await removeUnreferencedMedia(fastify, request, video.customThumbnailKey, after);
     return videoDetailJson(after, fastify);
   });
 };
