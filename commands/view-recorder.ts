@@ -33,9 +33,9 @@ export interface ViewRecorderOptions {
   followIntervalMs?: number;
   logger?: Logger;
   /**
-   * Prometheus registry for `streamwave_view_recorder_appends_total{topic}` (appends made on the
-   * log) and `streamwave_view_recorder_sends_total{topic}` (heartbeats and playback reports they
-   * carried): their ratio is how many sends one append coalesces.
+   * Prometheus registry for `streamwave_view_recorder_appends_total{topic}` (successful appends on
+   * the log) and `streamwave_view_recorder_sends_total{topic}` (heartbeats and playback reports
+   * they carried): their ratio is how many sends one append coalesces. docs/metrics.md.
    */
   registry?: Registry;
 }
@@ -65,7 +65,7 @@ export function createViewRecorder(opts: ViewRecorderOptions): ViewRecorder {
   const logger = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'view-recorder' });
   const cache = createAggregateStateCache({ log, codec, logger, kinds: ['video'] });
   const counter = (name: string, help: string) => opts.registry && new Counter({ name, help, labelNames: ['topic'], registers: [opts.registry] });
-  const appendsTotal = counter('streamwave_view_recorder_appends_total', 'Appends the view recorder made on the log, by topic (each carries one or more coalesced sends).');
+  const appendsTotal = counter('streamwave_view_recorder_appends_total', 'Successful appends of the view recorder on the log, by topic (each carries one or more coalesced sends).');
   const sendsTotal = counter('streamwave_view_recorder_sends_total', 'Heartbeats and playback reports the view recorder appended, by topic (sends ÷ appends = sends per coalesced append).');
   const appends = coalescedAppends(log, {
     onAppend: (topic, callers) => {

@@ -67,17 +67,21 @@ export function mediaUrlOf(fastify: FastifyInstance, video: VideoDetail, key: st
 
 /**
  * Removes media object `key` that a write of the video replaced or removed (a custom thumbnail
- * replaced by another, a language's caption file replaced or removed) — when `after`, the video
- * detail read after the write, no longer references it, so a concurrent request that stored the
- * same file again (keys are content digests) never loses it. The gateway stored the file, so the
- * gateway removes it: a processor could not tell, on a replay, whether a later write stores it
- * again. A store without deletion keeps it; a failed deletion is logged, not answered (the object
- * goes when the video is collected). A cache or CDN may still serve it until it expires.
+ * replaced by another, a language's removed caption file): not when it is `written`, the key the
+ * write itself stored, nor while `after` — the video detail read after the write, undefined when
+ * the video is gone meanwhile (its media is collected with it) — still references it. The gateway
+ * stored the file, so the gateway removes it: a processor could not tell, on a replay, whether a
+ * later write stores the same content-addressed file again.
+ * Left open: a concurrent request that stores this same file again and whose event lands after
+ * this write's is not yet in `after`, so the file it references can go (the same image or caption
+ * file re-sent while being replaced; the owner sending it again restores it). A store without
+ * deletion keeps the object; a failed deletion is logged, not answered (the object goes when the
+ * video is collected). A cache or CDN may still serve it until it expires.
  */
-export async function removeUnreferencedMedia(fastify: FastifyInstance, request: FastifyRequest, key: string | null | undefined, after: VideoDetail): Promise<void> {
+export async function removeUnreferencedMedia(fastify: FastifyInstance, request: FastifyRequest, key: string | null | undefined, after: VideoDetail | undefined, written?: string): Promise<void> {
   const { objectStore } = fastify.gateway;
-  const referenced = after.thumbnailKey === key || after.customThumbnailKey === key || (after.captions ?? []).some((c) => c.key === key);
-  if (!key || referenced || !supportsDeletion(objectStore)) return;
+  if (!key || key === written || !after || !supportsDeletion(objectStore)) return;
+  if (after.thumbnailKey === key || after.customThumbnailKey === key || (after.captions ?? []).some((c) => c.key === key)) return;
   await objectStore.deleteObject(key).catch((err: unknown) => request.log.warn({ err, key }, 'could not remove a media object no longer referenced'));
 }
 

@@ -40,7 +40,7 @@ export interface CoalescedAppends {
 export interface CoalescedAppendsOptions {
   /** Most records one append carries; default COALESCED_APPEND_MAX_RECORDS. */
   maxRecords?: number;
-  /** Called as each append is made on the log: its topic and how many callers' appends it carries (≥ 1). For metrics. */
+  /** Called as each append succeeds on the log: its topic and how many callers' appends it carried (≥ 1). For metrics. */
   onAppend?: (topic: string, callers: number) => void;
 }
 
@@ -68,9 +68,9 @@ export function coalescedAppends(log: Pick<EventLog, 'append'>, opts: CoalescedA
           batch.push(next);
         }
         made++;
-        opts.onAppend?.(topic, batch.length);
         try {
           const positions = await log.append(topic, batch.flatMap((w) => w.records));
+          opts.onAppend?.(topic, batch.length);
           let at = 0;
           for (const w of batch) {
             w.resolve(positions.slice(at, at + w.records.length));

@@ -18,7 +18,7 @@ const AnalyticsQuery = Type.Object({
 /** Views and unique viewers per bucket (the bucket a session first qualified as a view in). */
 const ViewsOverTime = Type.Object({
   interval: Type.String(),
-  time_zone: Type.String({ description: 'The zone the buckets follow: the name asked for, its case as in the IANA database when the two differ only in case (`utc` → `UTC`); a link is echoed as asked (`Asia/Kolkata`, not `Asia/Calcutta`).' }),
+  time_zone: Type.String({ description: 'The zone the buckets follow: the name asked for, as sent, or as ICU spells it when the two differ only in case (`utc` → `UTC`); a link name comes back as sent (`Asia/Kolkata`, not the `Asia/Calcutta` ICU resolves it to).' }),
   points: Type.Array(Type.Object({
     start: Type.String({ description: 'First instant of the bucket, ISO 8601 UTC (a day in Asia/Kolkata starts at 18:30Z), ascending.' }),
     views: Type.Integer(),

@@ -54,13 +54,15 @@ function echoTimeZone<T extends object>(answer: T, name: string): T {
 }
 
 /**
- * A rejection handler that answers 400 VALIDATION_ERROR when the store does not know `timeZone`:
- * ICU and ClickHouse carry their own tz databases, and a zone only the newer one knows is the
- * client's input ClickHouse cannot use, not the store failing. Anything else is rethrown.
+ * A rejection handler that answers 400 VALIDATION_ERROR when the store does not know `zone`
+ * (resolveTimeZone; the message names the caller's `name` too): ICU and ClickHouse carry their own
+ * tz databases, and a zone only the newer one knows is the client's input ClickHouse cannot use,
+ * not the store failing. Anything else is rethrown.
  */
-const zoneUnknownToStore = (timeZone: string) => (e: unknown): never => {
+const zoneUnknownToStore = ({ zone, name }: { zone: string; name: string }) => (e: unknown): never => {
   if (e instanceof AnalyticsStoreError && /time ?zone/i.test(e.message)) {
-    throw new Errors.ValidationError(`querystring/time_zone ${JSON.stringify(timeZone)} is not known to the analytics store; use another name for it (e.g. UTC)`);
+    const as = zone === name ? '' : ` (as ${JSON.stringify(zone)})`;
+    throw new Errors.ValidationError(`querystring/time_zone ${JSON.stringify(name)}${as} is not known to the analytics store; use another name for it (e.g. UTC)`);
   }
   throw e;
 };
@@ -76,10 +78,11 @@ export const channelAnalyticsRoutes: FastifyPluginAsyncTypebox = async (fastify)
 
   fastify.get('/me/analytics', { schema: channelAnalyticsSchema, onRequest: fastify.authenticate }, async (request) => {
     const userId = requireUserId(request);
-    const { zone: timeZone, name } = resolveTimeZone(request.query.time_zone ?? 'UTC');
+    const zones = resolveTimeZone(request.query.time_zone ?? 'UTC');
+    const { zone: timeZone, name } = zones;
     const videos = await fastify.gateway.readModels['video-detail'].listUserVideos(userId);
     const rollup = echoTimeZone(await analytics.channelAnalytics(userId, videos.map((v) => v.videoId), { now: fastify.gateway.now(), interval: request.query.interval ?? 'hour', timeZone })
-      .catch(zoneUnknownToStore(name)), name);
+      .catch(zoneUnknownToStore(zones)), name);
     const titles = new Map(videos.map((v) => [v.videoId, v.title]));
     return {
       channel_id: userId,
@@ -95,11 +98,12 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get('/:id/analytics', { schema: videoAnalyticsSchema, onRequest: fastify.authenticate }, async (request) => {
     const userId = requireUserId(request);
-    const { zone: timeZone, name } = resolveTimeZone(request.query.time_zone ?? 'UTC');
+    const zones = resolveTimeZone(request.query.time_zone ?? 'UTC');
+    const { zone: timeZone, name } = zones;
     const video = await loadVideo(fastify, request.params.id);
     assertOwner(video, userId);
     // One read: the four fields analytics had before issue 15 come with the insights.
-    const insights = await analytics.videoInsights(video.videoId, { now: fastify.gateway.now(), interval: request.query.interval ?? 'hour', timeZone }).catch(zoneUnknownToStore(name));
+    const insights = await analytics.videoInsights(video.videoId, { now: fastify.gateway.now(), interval: request.query.interval ?? 'hour', timeZone }).catch(zoneUnknownToStore(zones));
     return { ...echoTimeZone(insights, name), view_rule_version: VIEW_RULE_VERSION };
   });
 };

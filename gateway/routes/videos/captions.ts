@@ -6,9 +6,13 @@
  *   under the video's media keys with a content digest in its name (served `immutable`), then
  *   recorded (PublishCaptions → CaptionsPublished); the caption writer then lists it in the HLS
  *   master playlist (processors/transcoder/captions.processor.ts). Same file again: no new event.
- *   The language's earlier file, if another, is deleted (shared.ts removeUnreferencedMedia).
+ *   The language's earlier file stays until the video is collected: players that loaded the
+ *   language's subtitle playlist before keep its URI for their session (a VOD playlist is not
+ *   reloaded), and the playlists name the new file only once the caption writer rewrote them.
  * - `DELETE /{id}/captions/{language}` (owner) → 204 (also when the language had none); the
- *   language's file is deleted from the object store, its playlist leaves the master.
+ *   language's file is deleted from the object store (shared.ts removeUnreferencedMedia): the
+ *   creator asked for it to be gone, so a player that still holds its URI gets 404 for it (hls.js
+ *   reports a subtitle load error and plays on), and the master drops it within seconds.
  * Errors: 401 without a token; 404 VIDEO_NOT_FOUND for a video the caller may not see; 403
  * NOT_OWNER; 400 INVALID_LANGUAGE (not a BCP 47 tag), INVALID_CAPTIONS (with the reason);
  * 413 PAYLOAD_TOO_LARGE over 1 MiB; 415 UNSUPPORTED_MEDIA_TYPE for another content type; 409
@@ -43,7 +47,7 @@ const putCaptionsSchema = {
 
 const deleteCaptionsSchema = {
   summary: 'Remove the captions of one language (owner only)',
-  description: 'The language leaves the video detail at once and the HLS master within seconds; its WebVTT file is deleted (a cache may serve it until it expires). 204 also when the language had none.',
+  description: 'The language leaves the video detail at once and the HLS master within seconds; its WebVTT file is deleted (a cache may serve it until it expires; a player that loaded it before gets 404 for it). 204 also when the language had none.',
   tags: ['videos'],
   security: BEARER,
   params: CaptionParams,
@@ -84,10 +88,7 @@ export const captionsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     });
     // The response IS the next read: it must list the captions.
     await readYourWrites('video-detail', result.positions);
-    const after = await loadVideo(fastify, video.videoId);
-    // The file of the language this one replaced (another digest), once nothing references it.
-    await removeUnreferencedMedia(fastify, request, captionKeyOf(video, language), after);
-    return videoDetailJson(after, fastify);
+    return videoDetailJson(await loadVideo(fastify, video.videoId), fastify);
   });
 
   fastify.delete('/:id/captions/:language', { schema: deleteCaptionsSchema, onRequest: fastify.authenticate }, async (request, reply) => {
@@ -97,8 +98,8 @@ export const captionsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const language = languageOf(request.params.language);
     const result = await commandBus.send({ type: 'RemoveCaptions', data: { videoId: video.videoId, language }, metadata: { now: now(), actorId: userId } });
     await readYourWrites('video-detail', result.positions);
-    // The removed file is no longer served under a URL anyone is given, nor kept.
-    await removeUnreferencedMedia(fastify, request, captionKeyOf(video, language), await loadVideo(fastify, video.videoId));
+    // The removed file is not kept (the video's detail, read after the write, no longer names it).
+    await removeUnreferencedMedia(fastify, request, captionKeyOf(video, language), await fastify.gateway.readModels['video-detail'].getVideo(video.videoId));
     return reply.status(204).send(null);
   });
 };

@@ -127,7 +127,7 @@ export const thumbnailRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     await readYourWrites('video-detail', result.positions);
     const after = await loadVideo(fastify, video.videoId);
     // The custom thumbnail this one replaced, once the read model no longer references it.
-    await removeUnreferencedMedia(fastify, request, video.customThumbnailKey, after);
+    await removeUnreferencedMedia(fastify, request, video.customThumbnailKey, after, key);
     return videoDetailJson(after, fastify);
   });
 };
