@@ -20,8 +20,8 @@ export interface ServersConfig {
      * (STREAMWAVE_CLICKHOUSE_INSERT_WAIT_MS, default 200 as in standalone; the analytics
      * projection's fetch wait, analytics.projection.ts). Longer: fewer, larger inserts (ClickHouse's
      * own advice is about one a second); shorter: fresher creator analytics (issue 15: p99 ≤ 1 s)
-     * where the server and the projectors have cores to spare for 4× the inserts (at 50 ms on a
-     * saturated 2-core local cluster it made no measurable difference: README, freshness).
+     * where the server and the projectors have cores to spare for the extra inserts (README,
+     * "Analytics freshness", has the measurement).
      */
     insertWaitMs: number;
   };

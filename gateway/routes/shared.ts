@@ -81,7 +81,8 @@ export function mediaUrlOf(fastify: FastifyInstance, video: VideoDetail, key: st
 export async function removeUnreferencedMedia(fastify: FastifyInstance, request: FastifyRequest, key: string | null | undefined, after: VideoDetail | undefined, written?: string): Promise<void> {
   const { objectStore } = fastify.gateway;
   if (!key || key === written || !after || !supportsDeletion(objectStore)) return;
-  if (after.thumbnailKey === key || after.customThumbnailKey === key || (after.captions ?? []).some((c) => c.key === key)) return;
+  // thumbnailKey is the custom thumbnail's key whenever one is set (video-detail.projection.ts).
+  if (after.thumbnailKey === key || (after.captions ?? []).some((c) => c.key === key)) return;
   await objectStore.deleteObject(key).catch((err: unknown) => request.log.warn({ err, key }, 'could not remove a media object no longer referenced'));
 }
 

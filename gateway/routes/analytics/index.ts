@@ -79,10 +79,9 @@ export const channelAnalyticsRoutes: FastifyPluginAsyncTypebox = async (fastify)
   fastify.get('/me/analytics', { schema: channelAnalyticsSchema, onRequest: fastify.authenticate }, async (request) => {
     const userId = requireUserId(request);
     const zones = resolveTimeZone(request.query.time_zone ?? 'UTC');
-    const { zone: timeZone, name } = zones;
     const videos = await fastify.gateway.readModels['video-detail'].listUserVideos(userId);
-    const rollup = echoTimeZone(await analytics.channelAnalytics(userId, videos.map((v) => v.videoId), { now: fastify.gateway.now(), interval: request.query.interval ?? 'hour', timeZone })
-      .catch(zoneUnknownToStore(zones)), name);
+    const rollup = echoTimeZone(await analytics.channelAnalytics(userId, videos.map((v) => v.videoId), { now: fastify.gateway.now(), interval: request.query.interval ?? 'hour', timeZone: zones.zone })
+      .catch(zoneUnknownToStore(zones)), zones.name);
     const titles = new Map(videos.map((v) => [v.videoId, v.title]));
     return {
       channel_id: userId,
@@ -99,11 +98,10 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/:id/analytics', { schema: videoAnalyticsSchema, onRequest: fastify.authenticate }, async (request) => {
     const userId = requireUserId(request);
     const zones = resolveTimeZone(request.query.time_zone ?? 'UTC');
-    const { zone: timeZone, name } = zones;
     const video = await loadVideo(fastify, request.params.id);
     assertOwner(video, userId);
     // One read: the four fields analytics had before issue 15 come with the insights.
-    const insights = await analytics.videoInsights(video.videoId, { now: fastify.gateway.now(), interval: request.query.interval ?? 'hour', timeZone }).catch(zoneUnknownToStore(zones));
-    return { ...echoTimeZone(insights, name), view_rule_version: VIEW_RULE_VERSION };
+    const insights = await analytics.videoInsights(video.videoId, { now: fastify.gateway.now(), interval: request.query.interval ?? 'hour', timeZone: zones.zone }).catch(zoneUnknownToStore(zones));
+    return { ...echoTimeZone(insights, zones.name), view_rule_version: VIEW_RULE_VERSION };
   });
 };
