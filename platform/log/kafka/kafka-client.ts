@@ -191,6 +191,8 @@ export interface InternalCluster {
   targetTopics: Set<string>;
   refreshMetadata(): Promise<void>;
   findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
+  /** One ListOffsets per partition leader for every topic given (the latest offsets, or the earliest with `fromBeginning`). */
+  fetchTopicsOffset(topics: Array<{ topic: string; fromBeginning: boolean; partitions: Array<{ partition: number }> }>): Promise<Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }>>;
   findBroker(node: { nodeId: string }): Promise<InternalBroker>;
   findGroupCoordinator(group: { groupId: string }): Promise<InternalBroker>;
 }

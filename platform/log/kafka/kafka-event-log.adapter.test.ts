@@ -96,4 +96,19 @@ describe('Kafka EventLog (real broker)', { skip: kafkaFile.skip }, () => {
     const all = (await Promise.all([0, 1].map((p) => log.read('t', p, 0, 100)))).flat().map((r) => r.value!.toString());
     assert.deepEqual(all.map(Number).sort((x, y) => x - y), Array.from({ length: 20 }, (_, i) => i));
   });
+
+  test('end and beginning offsets asked at once for several topics (one ListOffsets per end) answer each topic its own; an unknown topic among them fails alone', async () => {
+    const log = await open(`o-${randomUUID().slice(0, 8)}`);
+    await log.createTopic({ name: 'x', partitions: 2 });
+    await log.createTopic({ name: 'y', partitions: 3 });
+    const appended = [...await log.append('x', Array.from({ length: 7 }, (_, i) => ({ key: `k${i}`, value: buf('v') }))), ...await log.append('y', [{ key: 'only', value: buf('v') }])];
+    const ends = (topic: string, partitions: number) => Array.from({ length: partitions }, (_, p) => appended.filter((m) => m.topic === topic && m.partition === p).reduce((end, m) => Math.max(end, m.offset + 1), 0));
+    const [x, y, xStart, unknown, yAgain] = await Promise.allSettled([log.endOffsets('x'), log.endOffsets('y'), log.beginningOffsets('x'), log.endOffsets('nope'), log.endOffsets('y')]);
+    assert.deepEqual(x, { status: 'fulfilled', value: ends('x', 2) });
+    assert.deepEqual(y, { status: 'fulfilled', value: ends('y', 3) });
+    assert.deepEqual(yAgain, y);
+    assert.deepEqual(xStart, { status: 'fulfilled', value: [0, 0] });
+    assert.equal(unknown.status, 'rejected');
+    assert.ok(unknown.status === 'rejected' && unknown.reason instanceof EventLogError && unknown.reason.code === 'UNKNOWN_TOPIC', String((unknown as PromiseRejectedResult).reason));
+  });
 });

@@ -28,7 +28,7 @@ import {
   type KafkaClientAccess, type KafkaContext, type KafkaEventLogOptions,
 } from './kafka-client.ts';
 import {
-  commitOffsets, committedOffsets, createTopic, deleteTopics, listGroups, listTopics, offsetsForTimestamp, partitionCount, topicOffsets,
+  commitOffsets, committedOffsets, createTopic, deleteTopics, listGroups, listTopics, offsetsForTimestamp, partitionCount, partitionEnds,
 } from './kafka-admin.ts';
 import { append, createIdempotentProducer } from './kafka-producer.ts';
 import { read } from './kafka-fetch.ts';
@@ -77,8 +77,8 @@ export async function createKafkaEventLog(opts: KafkaEventLogOptions): Promise<K
     listTopics: () => listTopics(ctx),
     append: (topic, records) => append(ctx, topic, records),
     read: (topic, partition, fromOffset, maxRecords) => read(ctx, topic, partition, fromOffset, maxRecords),
-    async endOffsets(topic) { return (await topicOffsets(ctx, topic)).map((o) => o.high); },
-    async beginningOffsets(topic) { return (await topicOffsets(ctx, topic)).map((o) => o.low); },
+    endOffsets: (topic) => partitionEnds(ctx, topic, 'latest'),
+    beginningOffsets: (topic) => partitionEnds(ctx, topic, 'earliest'),
     offsetsForTimestamp: (topic, timestamp) => offsetsForTimestamp(ctx, topic, timestamp),
     committedOffsets: (groupId) => committedOffsets(ctx, groupId),
     commitOffsets: (groupId, offsets) => commitOffsets(ctx, groupId, offsets),
