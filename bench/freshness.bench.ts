@@ -19,6 +19,7 @@
  * the event rate achieved; goal p99 ≤ 1 s. A benchmark, not a test: exits 0 when it is missed.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import { Agent, request as httpRequest } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -38,6 +39,27 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 };
 
+/**
+ * The load's sender to one gateway: `POST path` with a JSON body on kept-alive sockets (at most
+ * `sockets`), resolving on the 202 and rejecting on any other status or a socket error. node:http
+ * rather than fetch: the load generator shares the cores with the system measured, and fetch
+ * costs more CPU per request (the run prints the generator's own CPU).
+ */
+function poster(base: string, sockets: number): { post: (path: string, body: unknown) => Promise<void>; close: () => void } {
+  const agent = new Agent({ keepAlive: true, maxSockets: sockets });
+  const { hostname, port } = new URL(base);
+  const post = (path: string, body: unknown) => new Promise<void>((resolve, reject) => {
+    const data = JSON.stringify(body);
+    const req = httpRequest({ agent, hostname, port, method: 'POST', path, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, (res) => {
+      res.resume();
+      res.on('end', () => (res.statusCode === 202 ? resolve() : reject(new Error(`POST ${path}: HTTP ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+  return { post, close: () => agent.destroy() };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { target: { type: 'string', default: 'standalone' }, rate: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '60' }, connections: { type: 'string', default: '16' } } });
   const rate = Number(values.rate);
@@ -52,6 +74,8 @@ async function main(): Promise<void> {
   const { startE2eTarget } = await import('../test/support/e2e-target.ts');
   const server = await startE2eTarget({ dataDir: join(dir, 'data'), env: { STREAMWAVE_RATE_LIMITS: 'off' }, timeoutMs: 300_000 });
   const figures: BenchFigure[] = [];
+  /** One sender per gateway: the load's senders take them in turn (one gateway in standalone mode). */
+  const senders = server.urls.map((u) => poster(u, Math.ceil(connections / server.urls.length)));
   try {
     const owner = new StreamWaveClient(server.url);
     await owner.register('fresh', 'fresh@example.org', 'correct horse battery staple');
@@ -63,8 +87,6 @@ async function main(): Promise<void> {
     await waitForProcessing(owner, up.videoId, { intervalMs: 250, timeoutMs: 300_000 });
     const videoId = up.videoId;
     const anon = new StreamWaveClient(server.url);
-    /** One client per gateway: the load senders take them in turn (one gateway in standalone mode). */
-    const senders = server.urls.map((u) => new StreamWaveClient(u));
     const path = (what: string) => `/api/v1/videos/${videoId}/${what}`;
     const session = async () => (await anon.request<{ session_id: string }>('GET', path('stream'))).session_id;
     const load = await Promise.all(Array.from({ length: 200 }, session));
@@ -80,6 +102,7 @@ async function main(): Promise<void> {
     let sent = 0;
     let failed = 0;
     const started = performance.now();
+    const cpuAtStart = process.cpuUsage();
     const deadline = started + seconds * 1000;
     const sender = async (c: number) => {
       let n = c; // senders start at different sessions
@@ -90,9 +113,9 @@ async function main(): Promise<void> {
         const heartbeat = n % 3 !== 0; // two requests in three: half the events are heartbeats
         sent += heartbeat ? 1 : 2;
         try {
-          const via = senders[c % senders.length]!;
-          if (heartbeat) await via.request('POST', path('views'), { session_id: s, watched_seconds: 1, position_seconds: 1 });
-          else await via.request('POST', path('playback-events'), { session_id: s, events: [{ type: 'rebuffer_start', position_seconds: 1 }, { type: 'rebuffer_end', position_seconds: 1, rebuffer_ms: 10 }] });
+          const via = senders[c % senders.length]!.post;
+          if (heartbeat) await via(path('views'), { session_id: s, watched_seconds: 1, position_seconds: 1 });
+          else await via(path('playback-events'), { session_id: s, events: [{ type: 'rebuffer_start', position_seconds: 1 }, { type: 'rebuffer_end', position_seconds: 1, rebuffer_ms: 10 }] });
         } catch { failed++; }
       }
     };
@@ -140,14 +163,18 @@ async function main(): Promise<void> {
     const progress = setInterval(() => process.stderr.write(`  ${((performance.now() - started) / 1000).toFixed(0)} s: ${sent} events sent, ${fresh.playback.length + fresh.view.length} probes seen\n`), 10_000);
     const readerDone = reader();
     await Promise.all([...Array.from({ length: connections }, (_, c) => sender(c)), probe()]);
-    const achieved = sent / ((performance.now() - started) / 1000);
+    const loadSeconds = (performance.now() - started) / 1000;
+    const achieved = sent / loadSeconds;
+    const cpu = process.cpuUsage(cpuAtStart);
+    /** This process (senders, probes, reader) during the load, % of one core. */
+    const generatorCpu = ((cpu.user + cpu.system) / 1e6 / loadSeconds) * 100;
     clearInterval(progress);
     await readerDone;
     stopping = true;
     await issuer;
 
     console.log(`\nCreator analytics freshness (${target}${target === 'cluster' ? `, ${server.urls.length} gateways` : ''}; ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version})`);
-    console.log(`load: ${achieved.toFixed(0)} events/s achieved (asked ${rate}), ${failed} failed requests; analytics read every ${READ_EVERY_MS} ms`);
+    console.log(`load: ${achieved.toFixed(0)} events/s achieved (asked ${rate}), ${failed} failed requests; analytics read every ${READ_EVERY_MS} ms; the load generator itself used ${generatorCpu.toFixed(0)} % of a core`);
     console.log('kind                 probes  p50 ms  p95 ms  p99 ms  max ms  goal p99 ≤ 1000 ms');
     for (const [kind, xs] of Object.entries(fresh)) {
       const p99 = pct(xs, 99);
@@ -157,6 +184,7 @@ async function main(): Promise<void> {
     console.log(`analytics reads: ${reads.length}, p50 ${pct(reads, 50).toFixed(0)} ms, p99 ${pct(reads, 99).toFixed(0)} ms (a probe waits for the read in flight and the next one)`);
     figures.push({ name: `sustained event rate during the freshness run (${target})`, value: achieved, unit: 'events/s', goal: `≥ ${rate} events/s`, met: achieved >= rate * 0.98 });
   } finally {
+    for (const s of senders) s.close();
     await server.stop();
     await rm(dir, { recursive: true, force: true });
   }
