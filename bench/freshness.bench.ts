@@ -52,8 +52,10 @@ function poster(base: string, sockets: number): { post: (path: string, body: unk
     const data = JSON.stringify(body);
     const req = httpRequest({ agent, hostname, port, method: 'POST', path, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, (res) => {
       res.resume();
+      res.on('error', reject); // a reset after the headers
       res.on('end', () => (res.statusCode === 202 ? resolve() : reject(new Error(`POST ${path}: HTTP ${res.statusCode}`))));
     });
+    req.setTimeout(30_000, () => req.destroy(new Error(`POST ${path}: no answer in 30 s`)));
     req.on('error', reject);
     req.end(data);
   });
@@ -166,7 +168,7 @@ async function main(): Promise<void> {
     const loadSeconds = (performance.now() - started) / 1000;
     const achieved = sent / loadSeconds;
     const cpu = process.cpuUsage(cpuAtStart);
-    /** This process (senders, probes, reader) during the load, % of one core. */
+    /** This process during the load (senders, probes, reader; in cluster mode also copying the roles' output to their logs), % of one core. */
     const generatorCpu = ((cpu.user + cpu.system) / 1e6 / loadSeconds) * 100;
     clearInterval(progress);
     await readerDone;
@@ -174,7 +176,7 @@ async function main(): Promise<void> {
     await issuer;
 
     console.log(`\nCreator analytics freshness (${target}${target === 'cluster' ? `, ${server.urls.length} gateways` : ''}; ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version})`);
-    console.log(`load: ${achieved.toFixed(0)} events/s achieved (asked ${rate}), ${failed} failed requests; analytics read every ${READ_EVERY_MS} ms; the load generator itself used ${generatorCpu.toFixed(0)} % of a core`);
+    console.log(`load: ${achieved.toFixed(0)} events/s achieved (asked ${rate}), ${failed} failed requests; analytics read every ${READ_EVERY_MS} ms; the benchmark process (load generator, probes, reader) used ${generatorCpu.toFixed(0)} % of a core`);
     console.log('kind                 probes  p50 ms  p95 ms  p99 ms  max ms  goal p99 ≤ 1000 ms');
     for (const [kind, xs] of Object.entries(fresh)) {
       const p99 = pct(xs, 99);

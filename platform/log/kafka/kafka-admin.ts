@@ -146,7 +146,8 @@ export async function deleteTopics(ctx: KafkaContext, names: string[]): Promise<
   const full = names.map((n) => ctx.ns.topic(n));
   for (const n of full) ctx.partitionCounts.delete(n);
   if (full.length > 0) await ctx.admin.deleteTopics({ topics: full });
-  // Reads must not ask for a deleted topic's metadata any more: the broker would fail every refresh.
+  // Reads and end offsets (`partitionEnds`) must not ask for a deleted topic's metadata any more:
+  // the broker would fail every refresh.
   for (const n of full) ctx.cluster.targetTopics.delete(n);
 }
 
@@ -158,61 +159,66 @@ export async function topicOffsets(ctx: KafkaContext, topic: string): Promise<Ar
   return res.map((r) => ({ partition: r.partition, low: Number(r.low), high: Number(r.high) })).sort((a, b) => a.partition - b.partition);
 }
 
-/** Asks for one end of a topic's partitions waiting for the next flush, per log (`partitionEnds`). */
-const waitingEnds = new WeakMap<KafkaContext, Array<{ topic: string; end: 'earliest' | 'latest'; resolve: (offsets: number[]) => void; reject: (e: unknown) => void }>>();
+/** An ask of `partitionEnds` waiting for the next flush. */
+interface EndAsk { topic: string; end: 'earliest' | 'latest'; resolve: (offsets: number[]) => void; reject: (e: unknown) => void }
+/** Asks waiting for the next flush, per log. */
+const waitingEnds = new WeakMap<KafkaContext, EndAsk[]>();
 
 /**
  * `EventLog.endOffsets` (`'latest'`: the high watermark, or under READ_COMMITTED, kafkajs'
  * default, the last stable offset) and `beginningOffsets` (`'earliest'`: the log start), in
  * partition order. The asks made in one turn of the event loop go out together, one ListOffsets
- * per broker and end: the command processors' background follow asks for every own topic every
- * 100 ms, and kafkajs' `admin.fetchTopicOffsets` sends two requests per topic (both ends), which
- * made ListOffsets 28 % of the broker's requests in the cluster freshness benchmark. A batch that
- * fails is asked again topic by topic through `topicOffsets` (its retries, and an error of each
- * topic's own).
- * @throws EventLogError UNKNOWN_TOPIC, LOG_CLOSED, or the broker's error after `topicOffsets`' retries.
+ * per partition leader and end: the command processors' background follow asks for every own
+ * topic every 100 ms, and kafkajs' `admin.fetchTopicOffsets` sends two requests per topic (both
+ * ends), which made ListOffsets 28 % of the broker's requests in the cluster freshness benchmark.
+ * An unknown topic fails its own asks alone; when the batch fails (a leader moved, a broker is
+ * down) or answers short, its asks are answered topic by topic through `topicOffsets` (its
+ * retries) and the metadata is refreshed for the next batch.
+ * @throws EventLogError UNKNOWN_TOPIC, INVALID_TOPIC, LOG_CLOSED, or the broker's error after `topicOffsets`' retries.
  */
 export async function partitionEnds(ctx: KafkaContext, topic: string, end: 'earliest' | 'latest'): Promise<number[]> {
   ensureOpen(ctx);
   return new Promise((resolve, reject) => {
     let asks = waitingEnds.get(ctx);
     if (!asks) {
-      waitingEnds.set(ctx, asks = []);
+      const batch: EndAsk[] = asks = [];
+      waitingEnds.set(ctx, batch);
       // After the promise hops of concurrent callers (setImmediate, not a microtask): they join.
-      setImmediate(() => { waitingEnds.delete(ctx); void flushEnds(ctx, asks!); });
+      setImmediate(() => { waitingEnds.delete(ctx); void flushEnds(ctx, batch); });
     }
     asks.push({ topic, end, resolve, reject });
   });
 }
 
-async function flushEnds(ctx: KafkaContext, asks: NonNullable<ReturnType<typeof waitingEnds.get>>): Promise<void> {
-  try {
-    ensureOpen(ctx);
-    const offsets = new Map<string, number[]>();
-    for (const end of ['latest', 'earliest'] as const) {
-      const topics = [...new Set(asks.filter((a) => a.end === end).map((a) => a.topic))];
-      if (topics.length === 0) continue;
-      const list = [];
-      for (const topic of topics) {
-        const n = await partitionCount(ctx, topic);
-        await ctx.cluster.addTargetTopic(ctx.ns.topic(topic));
-        list.push({ topic: ctx.ns.topic(topic), fromBeginning: end === 'earliest', partitions: Array.from({ length: n }, (_, partition) => ({ partition })) });
-      }
-      for (const t of await ctx.cluster.fetchTopicsOffset(list)) {
-        const byPartition = [...t.partitions].sort((a, b) => a.partition - b.partition).map((p) => Number(p.offset));
-        offsets.set(`${end}\0${t.topic}`, byPartition);
-      }
-    }
-    for (const a of asks) {
-      const o = offsets.get(`${a.end}\0${ctx.ns.topic(a.topic)}`);
-      if (!o) throw new Error(`ListOffsets answered without ${a.topic}`);
-      a.resolve(o);
-    }
-  } catch {
-    for (const a of asks) {
-      topicOffsets(ctx, a.topic).then((o) => a.resolve(o.map((x) => (a.end === 'latest' ? x.high : x.low))), a.reject);
+async function flushEnds(ctx: KafkaContext, asks: EndAsk[]): Promise<void> {
+  const known: Array<EndAsk & { full: string; partitions: number }> = [];
+  for (const a of asks) {
+    try {
+      known.push({ ...a, partitions: await partitionCount(ctx, a.topic), full: ctx.ns.topic(a.topic) });
+    } catch (e) {
+      a.reject(e);
     }
   }
+  await Promise.all((['latest', 'earliest'] as const).map(async (end) => {
+    const mine = known.filter((a) => a.end === end);
+    if (mine.length === 0) return;
+    try {
+      ensureOpen(ctx);
+      const counts = new Map(mine.map((a) => [a.full, a.partitions]));
+      for (const full of counts.keys()) await ctx.cluster.addTargetTopic(full);
+      const answered = new Map<string, number[]>();
+      const list = [...counts].map(([topic, n]) => ({ topic, fromBeginning: end === 'earliest', partitions: Array.from({ length: n }, (_, partition) => ({ partition })) }));
+      for (const t of await ctx.cluster.fetchTopicsOffset(list)) {
+        answered.set(t.topic, [...t.partitions].sort((a, b) => a.partition - b.partition).map((p) => Number(p.offset)));
+      }
+      // kafkajs leaves out partitions its metadata lacks: a short answer goes the slow way.
+      for (const [full, n] of counts) if (answered.get(full)?.length !== n) throw new Error(`ListOffsets answered ${full} short`);
+      for (const a of mine) a.resolve([...answered.get(a.full)!]);
+    } catch {
+      if (!ctx.closed) void ctx.cluster.refreshMetadata().catch(() => undefined);
+      for (const a of mine) topicOffsets(ctx, a.topic).then((o) => a.resolve(o.map((x) => (end === 'latest' ? x.high : x.low))), a.reject);
+    }
+  }));
 }
 
 /** `EventLog.offsetsForTimestamp` (ListOffsets by timestamp). */
