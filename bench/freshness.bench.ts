@@ -19,46 +19,37 @@
  * the event rate achieved; goal p99 ≤ 1 s. A benchmark, not a test: exits 0 when it is missed.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { Agent, request as httpRequest } from 'node:http';
+import { Agent } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { StreamWaveClient } from '../cli/client/streamwave-client.ts';
 import { uploadFile, waitForProcessing } from '../cli/client/upload-file.ts';
 import { makeClip } from '../test/support/make-media.ts';
+import { httpText } from './support/http.ts';
 import { printResult, type BenchFigure } from './support/result.ts';
+import { percentile } from './support/table.ts';
 
 const GOAL_MS = 1000;
 const PROBE_EVERY_MS = 100;
 const READ_EVERY_MS = 50;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const pct = (xs: number[], p: number) => {
-  if (!xs.length) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-};
+/** Nearest-rank percentile `p` of unsorted `xs` (NaN when empty). */
+const pct = (xs: number[], p: number) => percentile([...xs].sort((a, b) => a - b), p);
 
 /**
  * The load's sender to one gateway: `POST path` with a JSON body on kept-alive sockets (at most
- * `sockets`), resolving on the 202 and rejecting on any other status or a socket error. node:http
- * rather than fetch: the load generator shares the cores with the system measured, and fetch
- * costs more CPU per request (the run prints the generator's own CPU).
+ * `sockets`), resolving on the 202 and rejecting on any other status, a socket error or no answer
+ * in 30 s. node:http (httpText) rather than fetch: the load generator shares the cores with the
+ * system measured, and fetch costs more CPU per request (the run prints the benchmark's own CPU).
  */
 function poster(base: string, sockets: number): { post: (path: string, body: unknown) => Promise<void>; close: () => void } {
   const agent = new Agent({ keepAlive: true, maxSockets: sockets });
-  const { hostname, port } = new URL(base);
-  const post = (path: string, body: unknown) => new Promise<void>((resolve, reject) => {
-    const data = JSON.stringify(body);
-    const req = httpRequest({ agent, hostname, port, method: 'POST', path, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, (res) => {
-      res.resume();
-      res.on('error', reject); // a reset after the headers
-      res.on('end', () => (res.statusCode === 202 ? resolve() : reject(new Error(`POST ${path}: HTTP ${res.statusCode}`))));
-    });
-    req.setTimeout(30_000, () => req.destroy(new Error(`POST ${path}: no answer in 30 s`)));
-    req.on('error', reject);
-    req.end(data);
-  });
+  const post = async (path: string, json: unknown) => {
+    const { status } = await httpText(`${base}${path}`, agent, { method: 'POST', json, timeoutMs: 30_000 });
+    if (status !== 202) throw new Error(`POST ${path}: HTTP ${status}`);
+  };
   return { post, close: () => agent.destroy() };
 }
 

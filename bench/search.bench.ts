@@ -38,7 +38,8 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_SEARCH_PAGE } from '../gateway/routes/search/search.schemas.ts';
 import { startStandaloneProcess, type StandaloneProcess } from '../test/support/standalone-process.ts';
 import { buildQueries, createCorpus, QUERY_KINDS, VOCABULARY_SIZE, ZIPF_EXPONENT, type BenchQuery } from './search/corpus.ts';
-import { barePage, buildBareIndex, fmt, httpGet, runBare, runHttp, summarise, type Summary } from './search/measure.ts';
+import { barePage, buildBareIndex, fmt, runBare, runHttp, summarise, type Summary } from './search/measure.ts';
+import { httpText } from './support/http.ts';
 import { prebuildSearchReadModel, searchSnapshotPath } from './search/prebuild.ts';
 import { prefillDataDir } from './search/prefill.ts';
 import { printResult } from './support/result.ts';
@@ -141,7 +142,7 @@ async function checkAgreement(url: string, queries: BenchQuery[], page: (q: stri
   let example: string | undefined;
   try {
     for (const { q } of queries) {
-      const r = await httpGet(`${url}${searchPath(q)}`, agent);
+      const r = await httpText(`${url}${searchPath(q)}`, agent);
       const ids = r.status === 200 ? (JSON.parse(r.body) as { videos: { id: string }[] }).videos.map((v) => v.id) : [];
       const bare = page(q);
       if (ids.length === bare.length && ids.every((id, i) => id === bare[i])) same++;

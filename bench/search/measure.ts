@@ -3,10 +3,11 @@
  * requests in flight (keep-alive connections, one per in-flight slot), bare MiniSearch timed per
  * query, latency percentiles and a text table.
  */
-import { Agent, get } from 'node:http';
+import { Agent } from 'node:http';
 import MiniSearch from 'minisearch';
 import type { SearchDoc } from '../../projections/search/search-model.ts';
 import { INDEX_OPTIONS } from '../../projections/search/search.projection.ts';
+import { httpText } from '../support/http.ts';
 import { percentile } from '../support/table.ts';
 
 /** A bare MiniSearch index of `docs` with the search model's options; `ms`: time to build it, ms. */
@@ -47,19 +48,6 @@ export function barePage(index: MiniSearch<SearchDoc>, q: string, pageSize: numb
     .map((r) => r.id as string);
 }
 
-/** GET `url` on `agent`; resolves with the status and the body once it has been read whole. */
-export function httpGet(url: string, agent: Agent): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = get(url, { agent }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-  });
-}
-
 /** What `runHttp` measured. */
 export interface HttpRun {
   /** Per query, in list order: request sent → response body read, ms. */
@@ -89,7 +77,7 @@ export async function runHttp(baseUrl: string, paths: readonly string[], concurr
       if (i >= paths.length) return;
       const t0 = performance.now();
       try {
-        const r = await httpGet(`${baseUrl}${paths[i]}`, agent);
+        const r = await httpText(`${baseUrl}${paths[i]}`, agent);
         latencies[i] = performance.now() - t0;
         if (r.status !== 200) {
           errors++;

@@ -205,7 +205,8 @@ async function flushEnds(ctx: KafkaContext, asks: EndAsk[]): Promise<void> {
     try {
       ensureOpen(ctx);
       const counts = new Map(mine.map((a) => [a.full, a.partitions]));
-      for (const full of counts.keys()) await ctx.cluster.addTargetTopic(full);
+      // One metadata refresh for the topics new to this cluster, not one per topic.
+      await ctx.cluster.addMultipleTargetTopics([...counts.keys()]);
       const answered = new Map<string, number[]>();
       const list = [...counts].map(([topic, n]) => ({ topic, fromBeginning: end === 'earliest', partitions: Array.from({ length: n }, (_, partition) => ({ partition })) }));
       for (const t of await ctx.cluster.fetchTopicsOffset(list)) {

@@ -187,6 +187,8 @@ export interface InternalCluster {
   connect(): Promise<void>;
   disconnect(): Promise<void>;
   addTargetTopic(topic: string): Promise<void>;
+  /** Adds topics to `targetTopics`, refreshing the metadata once when the set grew. */
+  addMultipleTargetTopics(topics: string[]): Promise<void>;
   /** kafkajs' set of topics every metadata refresh asks for (one deleted topic fails them all). */
   targetTopics: Set<string>;
   refreshMetadata(): Promise<void>;

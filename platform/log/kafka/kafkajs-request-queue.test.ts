@@ -21,7 +21,7 @@ interface RequestQueue {
 const RequestQueueClass = createRequire(import.meta.url)('kafkajs/src/network/requestQueue/index.js') as new (o: object) => RequestQueue;
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
 
-/** A queue on a stand-in socket: `sent` lists the correlation ids written, in order; `answered` resolves per id. */
+/** A queue on a stand-in socket: `sent` lists the correlation ids written, in order; `written(id)` resolves once `id` is; `answer(id)` answers it. */
 function queue(maxInFlightRequests: number | null) {
   const q = new RequestQueueClass({ maxInFlightRequests, requestTimeout: 30_000, enforceRequestTimeout: false, clientId: 'test', broker: 'b:9092', logger: silent });
   const sent: number[] = [];
