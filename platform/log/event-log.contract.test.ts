@@ -10,7 +10,7 @@ import { createEmbeddedEventLog } from './embedded/embedded-event-log.adapter.ts
 testEventLog('in-memory', async () => {
   const log = createInMemoryEventLog();
   return { log, cleanup: () => log.close() };
-}, { durable: false });
+}, { durable: false, commitInterval: false });
 
 testEventLog('embedded', async () => {
   const dataDir = await mkdtemp(join(tmpdir(), 'streamwave-log-contract-'));
@@ -27,4 +27,4 @@ testEventLog('embedded', async () => {
       await rm(dataDir, { recursive: true, force: true });
     },
   };
-}, { durable: true });
+}, { durable: true, commitInterval: true });

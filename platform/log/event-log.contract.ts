@@ -42,9 +42,10 @@ const text = (r: LogRecord) => r.value?.toString('utf8') ?? null;
  * Registers the contract suite for one adapter under `describe(name)`. `capabilities.durable`:
  * the adapter keeps records, topics and offsets across close and reopen (the fixture must then
  * give `reopen`); the durability case is registered only for durable adapters, so nothing is
- * reported as skipped for an adapter that never promised it.
+ * reported as skipped for an adapter that never promised it. `capabilities.commitInterval`: the
+ * adapter honours `Subscription.commitIntervalMs` (one whose commit is local may ignore it).
  */
-export function testEventLog(name: string, factory: () => Promise<EventLogFixture>, capabilities: { durable: boolean }): void {
+export function testEventLog(name: string, factory: () => Promise<EventLogFixture>, capabilities: { durable: boolean; commitInterval: boolean }): void {
   const withLog = async (fn: (f: EventLogFixture) => Promise<void>) => {
     const f = await factory();
     try { await fn(f); } finally { await f.cleanup(); }
@@ -295,6 +296,28 @@ export function testEventLog(name: string, factory: () => Promise<EventLogFixtur
       assert.deepEqual([...(await c.lag()).values()], [0, 0]);
       await c.stop();
     }));
+
+    if (capabilities.commitInterval) test('commitIntervalMs: handled offsets are committed together after the interval, and on stop', () => withLog(async ({ log }) => {
+    await log.createTopic({ name: 't', partitions: 2 });
+    await log.append('t', [0, 1, 2, 3].map((i) => ({ key: `k${i}`, value: Buffer.from(`v${i}`), partition: i % 2 })));
+    const committedSum = async () => [...(await log.committedOffsets('g')).values()].reduce((a, b) => a + b, 0);
+    let handled = 0;
+    const first = await log.subscribe({ groupId: 'g', topics: ['t'], commitIntervalMs: 60_000, async eachBatch(b) { handled += b.records.length; } });
+    await within(first.caughtUp(), BOUND_MS, 'caught up');
+    assert.equal(handled, 4);
+    // The first batch commits (no commit yet in this interval); the rest wait for the interval or stop.
+    assert.ok(await committedSum() < 4, 'not every batch committed at once within the interval');
+    await first.stop();
+    assert.deepEqual(Object.fromEntries(await log.committedOffsets('g')), { 't:0': 2, 't:1': 2 }, 'stop commits what was handled');
+
+    await log.append('t', [{ key: 'k', value: Buffer.from('v4'), partition: 0 }]);
+    const second = await log.subscribe({ groupId: 'g', topics: ['t'], commitIntervalMs: 50, async eachBatch(b) { handled += b.records.length; } });
+    await within(second.caughtUp(), BOUND_MS, 'caught up again');
+    assert.equal(handled, 5, 'the next member starts at the committed offsets');
+    await within((async () => { while (await committedSum() < 5) await new Promise((r) => setTimeout(r, 20)); })(), BOUND_MS, 'the idle commit after the interval');
+    await second.stop();
+  }));
+
 
     if (capabilities.durable) test('durability: records, topics and committed offsets survive close and reopen', async () => {
       const f = await factory();

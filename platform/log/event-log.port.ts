@@ -113,8 +113,8 @@ export interface Subscription {
    * consumer stops. For subscriptions that store their own checkpoint with their state and seek
    * to it in `onAssigned` (projections): their group offset is then only the progress other tools
    * read, at most this far behind. A crash loses no event either way (redelivery from the
-   * checkpoint). Default 0: commit after every batch. Adapters may ignore it (the Kafka adapter
-   * does: it commits after every batch, fenced by the group generation).
+   * checkpoint). Default 0: commit after every batch. Adapters whose commit is local may ignore
+   * it (the in-memory one does); the embedded and Kafka adapters honour it (platform/log/interval-commits.ts).
    */
   commitIntervalMs?: number;
   /**

@@ -319,7 +319,12 @@ test('crash: kill -9 projector and transcoder during a 50k-event load; read mode
     return true;
   }, 500).catch(async (err: Error) => {
     const behind: string[] = [];
-    for (const [g, topics] of projectionGroups) if (!(await groupDone(log, g, [...topics]))) behind.push(g);
+    for (const [g, topics] of projectionGroups) if (!(await groupDone(log, g, [...topics]))) {
+      const c = await log.committedOffsets(g);
+      const detail: string[] = [];
+      for (const topic of topics) (await log.endOffsets(topic)).forEach((end, p) => { if ((c.get(`${topic}:${p}`) ?? 0) < end) detail.push(`${topic}:${p} ${c.get(`${topic}:${p}`)}<${end}`); });
+      behind.push(`${g} [${detail.join(' ')}]`);
+    }
     throw new Error(`${err.message}; behind: ${behind.join(', ')}; projector health ${JSON.stringify(await live.projector!.health())}\n${live.projector!.output()}`);
   });
   const drainSeconds = (Date.now() - drainStarted) / 1000;

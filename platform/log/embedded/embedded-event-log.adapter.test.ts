@@ -125,29 +125,6 @@ describe('embedded event log', () => {
     assert.deepEqual(order.get(1), [0, 1, 2]);
     await log.close();
   }));
-  test('commitIntervalMs: handled offsets are committed together after the interval, and on stop', () => withDir(async (dir) => {
-    const log = await createEmbeddedEventLog({ dataDir: dir });
-    await log.createTopic({ name: 't', partitions: 2 });
-    await log.append('t', [0, 1, 2, 3].map((i) => ({ key: `k${i}`, value: Buffer.from(`v${i}`), partition: i % 2 })));
-    const committedSum = async () => [...(await log.committedOffsets('g')).values()].reduce((a, b) => a + b, 0);
-    let handled = 0;
-    const first = await log.subscribe({ groupId: 'g', topics: ['t'], commitIntervalMs: 60_000, async eachBatch(b) { handled += b.records.length; } });
-    await within(first.caughtUp(), 10_000, 'caught up');
-    assert.equal(handled, 4);
-    // The first batch commits (no commit yet in this interval); the rest wait for the interval or stop.
-    assert.ok(await committedSum() < 4, 'not every batch committed at once within the interval');
-    await first.stop();
-    assert.deepEqual(Object.fromEntries(await log.committedOffsets('g')), { 't:0': 2, 't:1': 2 }, 'stop commits what was handled');
-
-    await log.append('t', [{ key: 'k', value: Buffer.from('v4'), partition: 0 }]);
-    const second = await log.subscribe({ groupId: 'g', topics: ['t'], commitIntervalMs: 50, async eachBatch(b) { handled += b.records.length; } });
-    await within(second.caughtUp(), 10_000, 'caught up again');
-    assert.equal(handled, 5, 'the next member starts at the committed offsets');
-    await within((async () => { while (await committedSum() < 5) await new Promise((r) => setTimeout(r, 20)); })(), 10_000, 'the idle commit after the interval');
-    await second.stop();
-    await log.close();
-  }));
-
   test('fetchMaxWaitMs: records appended one by one wait to fill a batch; a backlog of a full batch is delivered at once', () => withDir(async (dir) => {
     const log = await createEmbeddedEventLog({ dataDir: dir });
     await log.createTopic({ name: 't', partitions: 1 });

@@ -12,6 +12,7 @@ import type { ConsumerHandle, OffsetMap, Subscription, TopicPartition } from '..
 import { tpKey } from '../event-log.port.ts';
 import { EventLogError } from '../event-log.errors.ts';
 import type { PartitionLog } from './partition-log.ts';
+import { IntervalCommits } from '../interval-commits.ts';
 
 /** Upper bound of the redelivery delay, and the pause after a failed read, milliseconds. */
 const MAX_REDELIVERY_DELAY_MS = 5_000;
@@ -80,8 +81,6 @@ export class EmbeddedSubscription {
   private readonly parts: PartitionState[];
   private readonly concurrency: number;
   private readonly maxBatch: number;
-  /** `commitIntervalMs`, 0 for a commit after every batch. */
-  private readonly commitInterval: number;
   /** `fetchMaxWaitMs`, 0 to deliver as soon as records are there. */
   private readonly fetchMaxWait: number;
   private stopped = false;
@@ -90,11 +89,8 @@ export class EmbeddedSubscription {
   private wakeLoop: (() => void) | null = null;
   private readonly progressListeners = new Set<() => void>();
   private running: Promise<void> = Promise.resolve();
-  /** `commitIntervalMs`: handled offsets not committed yet, the pending commit timer, the last commit (ms since epoch). */
-  private readonly uncommitted = new Map<string, number>();
-  private commitTimer: NodeJS.Timeout | null = null;
-  private lastCommit = 0;
-  private committing: Promise<void> = Promise.resolve();
+  /** `commitIntervalMs` > 0: the interval commits. */
+  private readonly intervalCommits: IntervalCommits | null;
 
   constructor(private readonly sub: Subscription, assignments: Assignment[], private readonly deps: EmbeddedSubscriptionDeps) {
     // One state per partition, even if a topic is listed twice.
@@ -108,14 +104,12 @@ export class EmbeddedSubscription {
     this.parts = [...byKey.values()];
     this.concurrency = Math.max(1, sub.partitionsConsumedConcurrently ?? 1);
     this.maxBatch = sub.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE;
-    this.commitInterval = Math.max(0, sub.commitIntervalMs ?? 0);
+    const commitInterval = Math.max(0, sub.commitIntervalMs ?? 0);
+    this.intervalCommits = commitInterval > 0 ? new IntervalCommits(commitInterval, (offsets) => this.commitOffsets(offsets)) : null;
     this.fetchMaxWait = Math.max(0, sub.fetchMaxWaitMs ?? 0);
     // A start the subscriber's own checkpoint put ahead of the group offset is committed at the
     // first interval, or the group would show lag for applied records until that partition's next batch.
-    if (this.commitInterval > 0) {
-      for (const a of assignments) if (a.start > (a.committed ?? 0)) this.uncommitted.set(tpKey(a.topic, a.partition), a.start);
-      if (this.uncommitted.size) this.armCommitTimer();
-    }
+    for (const a of assignments) if (a.start > (a.committed ?? 0)) this.intervalCommits?.pend(tpKey(a.topic, a.partition), a.start);
   }
 
   /** Starts the loop; a crash of the loop itself is logged. */
@@ -139,7 +133,7 @@ export class EmbeddedSubscription {
       this.notify();
     }
     await this.running;
-    await this.commitUncommitted();
+    await this.intervalCommits?.flush();
     this.progressed();
   }
 
@@ -226,36 +220,8 @@ export class EmbeddedSubscription {
     p.retryAt = 0;
     const next = records[records.length - 1].offset + 1;
     p.pos = next;
-    if (this.commitInterval > 0) {
-      this.uncommitted.set(p.key, next);
-      if (Date.now() - this.lastCommit >= this.commitInterval) await this.commitUncommitted();
-      else this.armCommitTimer();
-      return;
-    }
-    await this.commitOffsets(new Map([[p.key, next]]));
-  }
-
-  private armCommitTimer(): void {
-    if (this.commitTimer || this.stopped) return;
-    this.commitTimer = setTimeout(() => void this.commitUncommitted(), Math.max(0, this.lastCommit + this.commitInterval - Date.now()));
-    this.commitTimer.unref(); // stop() commits what is left
-  }
-
-  /** Commits the offsets handled since the last interval commit (one write for every partition). */
-  private commitUncommitted(): Promise<void> {
-    if (this.commitTimer) clearTimeout(this.commitTimer);
-    this.commitTimer = null;
-    if (this.uncommitted.size === 0) return this.committing;
-    const offsets = new Map(this.uncommitted);
-    this.uncommitted.clear();
-    this.lastCommit = Date.now();
-    this.committing = this.committing.then(async () => {
-      if (await this.commitOffsets(offsets)) return;
-      // Pending again for the next interval, unless a newer offset came meanwhile.
-      for (const [k, v] of offsets) if (!this.uncommitted.has(k)) this.uncommitted.set(k, v);
-      if (!this.stopped) this.armCommitTimer();
-    });
-    return this.committing;
+    if (this.intervalCommits) await this.intervalCommits.handled(p.key, next);
+    else await this.commitOffsets(new Map([[p.key, next]]));
   }
 
   /** False when the commit failed (logged). */

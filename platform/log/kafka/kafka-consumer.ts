@@ -7,6 +7,11 @@
  *   ILLEGAL_GENERATION / REBALANCE_IN_PROGRESS instead of committing over the new owner). A
  *   throwing batch is not resolved: the partition is `seek`ed back to the batch's first offset and
  *   redelivered after a backoff (`redeliveryDelayMs`, doubling up to 5 s).
+ * - `commitIntervalMs` (projections): the handled offsets are committed together at most once per
+ *   interval (../interval-commits.ts) with `consumer.commitOffsets`, still fenced by the
+ *   generation, and only for partitions assigned at commit time; `stop` commits what is pending
+ *   before leaving the group. A batch that ends while `stop` runs may stay uncommitted: such
+ *   subscribers seek to their own checkpoint in `onAssigned`, so nothing is lost or applied twice.
  * - Rebalances: on GROUP_JOIN every assigned partition is paused synchronously (the event fires
  *   after SyncGroup and before the first fetch of the generation), then `sub.onAssigned` runs,
  *   start offsets are resolved (onAssigned override → group committed offset → earliest/latest)
@@ -29,6 +34,7 @@ import { EventLogError } from '../event-log.errors.ts';
 import { ensureOpen, MAX_BACKOFF_MS, sleep, type KafkaContext } from './kafka-client.ts';
 import { fetchCommittedOffsets, partitionCount } from './kafka-admin.ts';
 import { toRecord } from './kafka-fetch.ts';
+import { IntervalCommits } from '../interval-commits.ts';
 
 /** The fetch size a subscription with `fetchMaxWaitMs` waits for (kafkajs' `minBytes`): 1 MiB. */
 const FETCH_MIN_BYTES = 1 << 20;
@@ -75,6 +81,8 @@ interface GroupSubscription {
   /** `caughtUp` checks, re-run on every position change. */
   readonly waiters: Set<() => void>;
   readonly runConfig: Parameters<Consumer['run']>[0];
+  /** `commitIntervalMs` > 0 (and commits wanted): the interval commits; else a commit per batch. */
+  readonly intervalCommits: IntervalCommits | null;
 }
 
 const wake = (s: GroupSubscription) => { for (const w of [...s.waiters]) w(); };
@@ -103,6 +111,8 @@ async function positionAssignment(s: GroupSubscription, gen: number, parts: Topi
         const start = override.get(k) ?? committed.get(k) ?? defaults.get(tpKey(p.topic, p.partition)) ?? 0;
         const ek = tpKey(p.topic, p.partition);
         consumer.seek({ topic: p.topic, partition: p.partition, offset: String(start) });
+        // A checkpoint ahead of the group offset: committed at the interval, or the group shows lag.
+        if (override.has(k) && start > (committed.get(k) ?? 0)) s.intervalCommits?.pend(ek, start);
         s.positions.set(ek, start);
         s.pendingSeek.set(ek, start);
         s.settingUp.delete(ek);
@@ -203,9 +213,7 @@ async function handleBatch(s: GroupSubscription, payload: EachBatchPayload): Pro
     payload.resolveOffset(String(last));
     // Synchronous commit of the next offset to read; fenced by the generation (see the file comment).
     // Not when the subscription does not want it, or a transaction of its own committed it already.
-    if (s.sub.commitOffsets !== false && (s.sub.committedThrough?.(topic, batch.partition) ?? -1) < last + 1) {
-      await payload.commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: String(last + 1) }] }] });
-    }
+    if ((s.sub.committedThrough?.(topic, batch.partition) ?? -1) < last + 1) await commitPast(s, payload, last + 1);
     if (s.assigned.has(ek)) s.positions.set(ek, last + 1);
     wake(s);
   }
@@ -215,23 +223,56 @@ async function handleBatch(s: GroupSubscription, payload: EachBatchPayload): Pro
   const tail = Number(batch.lastOffset());
   if (s.stopped || !payload.isRunning() || payload.isStale() || !s.assigned.has(ek) || tail + 1 <= (s.positions.get(ek) ?? 0)) return;
   payload.resolveOffset(String(tail));
-  if (s.sub.commitOffsets !== false) {
-    await payload.commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: String(tail + 1) }] }] });
-  }
+  await commitPast(s, payload, tail + 1);
   if (s.assigned.has(ek)) s.positions.set(ek, Math.max(s.positions.get(ek) ?? 0, tail + 1));
   wake(s);
 }
 
 /**
+ * Commits the batch's partition up to `next` (the next offset to read): synchronously, or at the
+ * subscription's commit interval; not at all for a subscription without commits.
+ */
+async function commitPast(s: GroupSubscription, payload: EachBatchPayload, next: number): Promise<void> {
+  const { topic, partition } = payload.batch;
+  if (s.sub.commitOffsets === false) return;
+  if (s.intervalCommits) return s.intervalCommits.handled(tpKey(topic, partition), next);
+  await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: String(next) }] }] });
+}
+
+/**
+ * An interval commit (outside any batch): the offsets of the partitions assigned now, with the
+ * current generation; a partition a rebalance took meanwhile is left to its new owner.
+ * @returns false when the commit failed (logged; pending again for the next interval)
+ */
+async function commitInterval(s: GroupSubscription, offsets: Map<string, number>): Promise<boolean> {
+  const parts = [...offsets].filter(([k]) => s.assigned.has(k))
+    .map(([k, next]) => ({ ...parseTpKey(k), offset: String(next) }));
+  if (parts.length === 0) return true;
+  try {
+    await s.consumer.commitOffsets(parts);
+    return true;
+  } catch (e) {
+    s.log.warn({ err: e, partitions: parts.length }, 'interval offset commit failed; retrying at the next interval');
+    return false;
+  }
+}
+
+/**
  * END_BATCH_PROCESS of a batch made only of control records / filtered messages: such batches
  * never reach eachBatch (kafkajs resolves them itself); advance the position so caughtUp does not
- * wait on them.
+ * wait on them. With interval commits the group offset moves past them too: a subscriber that
+ * restarts at its checkpoint just before a transaction's commit marker (the checkpoint counts
+ * records, not markers) would otherwise leave its group offset one short of the end for good.
  */
 function onEmptyBatch(s: GroupSubscription, topic: string, partition: number, batchSize: number, lastOffset: string): void {
   const ek = tpKey(topic, partition);
   if (batchSize === 0 && s.assigned.has(ek) && !s.settingUp.has(ek)) {
     const after = Number(lastOffset) + 1;
-    if (after > (s.positions.get(ek) ?? 0)) { s.positions.set(ek, after); wake(s); }
+    if (after > (s.positions.get(ek) ?? 0)) {
+      s.positions.set(ek, after);
+      void s.intervalCommits?.handled(ek, after);
+      wake(s);
+    }
   }
 }
 
@@ -312,6 +353,8 @@ export async function subscribe(ctx: KafkaContext, sub: AdapterSubscription): Pr
     stopped: false,
     crashes: 0,
     waiters: new Set(),
+    intervalCommits: sub.commitOffsets !== false && (sub.commitIntervalMs ?? 0) > 0
+      ? new IntervalCommits(sub.commitIntervalMs!, (offsets) => commitInterval(s, offsets)) : null,
     runConfig: {
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -345,6 +388,8 @@ export async function subscribe(ctx: KafkaContext, sub: AdapterSubscription): Pr
       s.stopped = true;
       s.stopping.abort();
       wake(s);
+      // Bounded: with the broker gone kafkajs would retry for tens of seconds.
+      await s.intervalCommits?.flush(5_000);
       ctx.members.get(fullGroup)?.delete(consumer);
       ctx.handles.delete(handle);
       await consumer.disconnect().catch((e: unknown) => log.warn({ err: e }, 'consumer disconnect failed'));

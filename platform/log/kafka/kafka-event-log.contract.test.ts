@@ -35,5 +35,5 @@ if (kafkaFile.skip) {
         await current.close();
       },
     };
-  }, { durable: true });
+  }, { durable: true, commitInterval: true });
 }

@@ -177,7 +177,7 @@ describe('Kafka EventLog: exactly-once capability (real broker)', { skip: kafkaF
     assert.deepEqual([...replies].sort(), [...actual].sort(), 'the follow-up records name the same positions, and were committed');
   });
 
-  test('(e) a consumer of a transactionally written topic catches up past the commit marker', { timeout: 60_000 }, async () => {
+  test('(e) a consumer of a transactionally written topic catches up past the commit marker, and commits past it', { timeout: 60_000 }, async () => {
     const ns = `eos-e-${randomUUID().slice(0, 8)}`;
     const log = await open(ns);
     await log.createTopic({ name: 'in', partitions: 1 });
@@ -197,6 +197,16 @@ describe('Kafka EventLog: exactly-once capability (real broker)', { skip: kafkaF
     assert.deepEqual(seen, ['a']);
     assert.deepEqual([...await reader.lag()], [['out:0', 0]], 'no lag left on the marker');
     await reader.stop();
+    // A subscriber with its own checkpoint (a projection: interval commits) restarting at it, just
+    // before the marker: only the marker is left to read, and its group offset still reaches the end.
+    const resumed = await log.subscribe({
+      groupId: 'checkpointed', topics: ['out'], commitIntervalMs: 50,
+      onAssigned: async () => new Map([['out:0', 1]]), async eachBatch(b) { seen.push(...b.records.map(text)); },
+    });
+    await within(resumed.caughtUp(), 30_000, 'the resumed reader caught up');
+    await within((async () => { while ((await log.committedOffsets('checkpointed')).get('out:0') !== 2) await new Promise((r) => setTimeout(r, 50)); })(), 30_000, 'group offset past the marker');
+    assert.deepEqual(seen, ['a'], 'nothing redelivered');
+    await resumed.stop();
   });
 
   test('(c) records of an aborted transaction stay invisible to EventLog.read and READ_COMMITTED consumers', { timeout: 60_000 }, async (t) => {
