@@ -7,11 +7,10 @@
  *   ILLEGAL_GENERATION / REBALANCE_IN_PROGRESS instead of committing over the new owner). A
  *   throwing batch is not resolved: the partition is `seek`ed back to the batch's first offset and
  *   redelivered after a backoff (`redeliveryDelayMs`, doubling up to 5 s).
- * - `commitIntervalMs` (projections): the handled offsets are committed together at most once per
- *   interval (../interval-commits.ts) with `consumer.commitOffsets`, still fenced by the
- *   generation, and only for partitions assigned at commit time; `stop` commits what is pending
- *   before leaving the group. A batch that ends while `stop` runs may stay uncommitted: such
- *   subscribers seek to their own checkpoint in `onAssigned`, so nothing is lost or applied twice.
+ * - `commitIntervalMs` (projections): handled offsets are committed together at most once per
+ *   interval (../interval-commits.ts) through the member (fenced by the generation), for the
+ *   partitions assigned at commit time, and on `stop`. Such subscribers seek to their own
+ *   checkpoint in `onAssigned`: an offset left uncommitted loses nothing and applies nothing twice.
  * - Rebalances: on GROUP_JOIN every assigned partition is paused synchronously (the event fires
  *   after SyncGroup and before the first fetch of the generation), then `sub.onAssigned` runs,
  *   start offsets are resolved (onAssigned override → group committed offset → earliest/latest)
@@ -230,18 +229,20 @@ async function handleBatch(s: GroupSubscription, payload: EachBatchPayload): Pro
 
 /**
  * Commits the batch's partition up to `next` (the next offset to read): synchronously, or at the
- * subscription's commit interval; not at all for a subscription without commits.
+ * subscription's commit interval; not at all for a subscription without commits. An interval
+ * commit is not awaited: kafkajs retries a commit refused during a rebalance, and a batch waiting
+ * on it would hold the rebalance back until the retries ran out.
  */
 async function commitPast(s: GroupSubscription, payload: EachBatchPayload, next: number): Promise<void> {
   const { topic, partition } = payload.batch;
   if (s.sub.commitOffsets === false) return;
-  if (s.intervalCommits) return s.intervalCommits.handled(tpKey(topic, partition), next);
+  if (s.intervalCommits) return void s.intervalCommits.handled(tpKey(topic, partition), next);
   await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: String(next) }] }] });
 }
 
 /**
- * An interval commit (outside any batch): the offsets of the partitions assigned now, with the
- * current generation; a partition a rebalance took meanwhile is left to its new owner.
+ * An interval commit: the offsets of the partitions assigned now, with the current generation; a
+ * partition a rebalance took meanwhile is left to its new owner.
  * @returns false when the commit failed (logged; pending again for the next interval)
  */
 async function commitInterval(s: GroupSubscription, offsets: Map<string, number>): Promise<boolean> {
@@ -388,8 +389,7 @@ export async function subscribe(ctx: KafkaContext, sub: AdapterSubscription): Pr
       s.stopped = true;
       s.stopping.abort();
       wake(s);
-      // Bounded: with the broker gone kafkajs would retry for tens of seconds.
-      await s.intervalCommits?.flush(5_000);
+      await s.intervalCommits?.flush(5_000); // bounded: with the broker gone kafkajs retries for long
       ctx.members.get(fullGroup)?.delete(consumer);
       ctx.handles.delete(handle);
       await consumer.disconnect().catch((e: unknown) => log.warn({ err: e }, 'consumer disconnect failed'));
