@@ -319,6 +319,27 @@ export function testEventLog(name: string, factory: () => Promise<EventLogFixtur
   }));
 
 
+    if (capabilities.commitInterval) test('commitIntervalMs: stop waits for the batch in flight and commits it', () => withLog(async ({ log }) => {
+      await log.createTopic({ name: 't', partitions: 1 });
+      await log.append('t', [{ key: 'k', value: buf('a') }]);
+      let release!: () => void;
+      const gate = new Promise<void>((r) => { release = r; });
+      let entered!: () => void;
+      const inFlight = new Promise<void>((r) => { entered = r; });
+      let handled = 0;
+      const c = await log.subscribe({
+        groupId: 'g', topics: ['t'], commitIntervalMs: 600_000,
+        async eachBatch(b) { handled += b.records.length; if (handled > 1) { entered(); await gate; } },
+      });
+      await within(c.caughtUp(), BOUND_MS, 'the first record handled (and committed: the first commit of an interval goes at once)');
+      await log.append('t', [{ key: 'k', value: buf('b') }]);
+      await within(inFlight, BOUND_MS, 'the second batch in flight');
+      const stopped = c.stop();
+      release();
+      await within(stopped, BOUND_MS, 'stopped');
+      assert.deepEqual(Object.fromEntries(await log.committedOffsets('g')), { 't:0': 2 }, 'the batch in flight when stop began is committed');
+    }));
+
     if (capabilities.durable) test('durability: records, topics and committed offsets survive close and reopen', async () => {
       const f = await factory();
       try {

@@ -5,9 +5,11 @@
  * passed since the last commit, else by a timer at the end of the interval (so an idle stream
  * still commits), and on `flush` when the consumer stops.
  *
- * Commits are serialized: a later commit never overtakes an earlier one, so a partition's group
- * offset only moves forward. A failed commit (the adapter logs it) makes its offsets pending
- * again for the next interval, unless a newer offset of that partition came meanwhile.
+ * Commits are serialized: a later commit never overtakes an earlier one, so while one member owns
+ * a partition its group offset only moves forward. A failed commit (the adapter logs it) makes its
+ * offsets pending again for the next interval, unless a newer offset of that partition came
+ * meanwhile. `reset` (a rebalance) forgets what is pending and what is queued, so offsets of an
+ * earlier assignment never land over a later owner's.
  */
 import type { OffsetMap } from './event-log.port.ts';
 
@@ -22,6 +24,8 @@ export class IntervalCommits {
   private lastCommit = 0;
   private chain: Promise<void> = Promise.resolve();
   private closed = false;
+  /** Incremented by `reset`: commits queued before it are skipped. */
+  private epoch = 0;
 
   /**
    * @param intervalMs the interval, ms (> 0)
@@ -33,8 +37,10 @@ export class IntervalCommits {
    * Records that the partition `key` was handled up to `next` (the next offset to read) and
    * commits everything pending when the interval since the last commit has passed.
    * Resolves after that commit, else at once (a timer commits at the end of the interval).
+   * Ignored after `flush`.
    */
   handled(key: string, next: number): Promise<void> {
+    if (this.closed) return Promise.resolve(); // after flush: nothing can commit any more
     this.pending.set(key, next);
     if (Date.now() - this.lastCommit >= this.intervalMs) return this.commitPending();
     this.arm();
@@ -50,6 +56,15 @@ export class IntervalCommits {
   pend(key: string, next: number): void {
     this.pending.set(key, next);
     this.arm();
+  }
+
+  /**
+   * Forgets the pending offsets and skips the commits queued but not started (a new assignment:
+   * the adapter pends its start positions again). A commit already sent is not recalled.
+   */
+  reset(): void {
+    this.pending.clear();
+    this.epoch++;
   }
 
   /**
@@ -79,8 +94,9 @@ export class IntervalCommits {
     const offsets = new Map(this.pending);
     this.pending.clear();
     this.lastCommit = Date.now();
+    const epoch = this.epoch;
     this.chain = this.chain.then(async () => {
-      if (await this.commit(offsets)) return;
+      if (epoch !== this.epoch || await this.commit(offsets) || epoch !== this.epoch) return;
       for (const [k, v] of offsets) if (!this.pending.has(k)) this.pending.set(k, v);
       this.arm();
     });

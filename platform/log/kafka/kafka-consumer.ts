@@ -8,9 +8,9 @@
  *   throwing batch is not resolved: the partition is `seek`ed back to the batch's first offset and
  *   redelivered after a backoff (`redeliveryDelayMs`, doubling up to 5 s).
  * - `commitIntervalMs` (projections): handled offsets are committed together at most once per
- *   interval (../interval-commits.ts) through the member (fenced by the generation), for the
- *   partitions assigned at commit time, and on `stop`. Such subscribers seek to their own
- *   checkpoint in `onAssigned`: an offset left uncommitted loses nothing and applies nothing twice.
+ *   interval through the member (kafka-group-commits.ts), and on `stop` after the batches in
+ *   flight. Such subscribers seek to their own checkpoint in `onAssigned`: an offset left
+ *   uncommitted loses nothing and applies nothing twice.
  * - Rebalances: on GROUP_JOIN every assigned partition is paused synchronously (the event fires
  *   after SyncGroup and before the first fetch of the generation), then `sub.onAssigned` runs,
  *   start offsets are resolved (onAssigned override → group committed offset → earliest/latest)
@@ -33,7 +33,8 @@ import { EventLogError } from '../event-log.errors.ts';
 import { ensureOpen, MAX_BACKOFF_MS, sleep, type KafkaContext } from './kafka-client.ts';
 import { fetchCommittedOffsets, partitionCount } from './kafka-admin.ts';
 import { toRecord } from './kafka-fetch.ts';
-import { IntervalCommits } from '../interval-commits.ts';
+import type { IntervalCommits } from '../interval-commits.ts';
+import { commitPast, intervalCommitsFor } from './kafka-group-commits.ts';
 
 /** The fetch size a subscription with `fetchMaxWaitMs` waits for (kafkajs' `minBytes`): 1 MiB. */
 const FETCH_MIN_BYTES = 1 << 20;
@@ -82,6 +83,8 @@ interface GroupSubscription {
   readonly runConfig: Parameters<Consumer['run']>[0];
   /** `commitIntervalMs` > 0 (and commits wanted): the interval commits; else a commit per batch. */
   readonly intervalCommits: IntervalCommits | null;
+  /** `eachBatch` calls in progress (stop waits for them before its last commit). */
+  readonly batches: Set<Promise<void>>;
 }
 
 const wake = (s: GroupSubscription) => { for (const w of [...s.waiters]) w(); };
@@ -142,6 +145,7 @@ function onGroupJoin(s: GroupSubscription, memberAssignment: Record<string, numb
   s.assigned = new Set(parts.map((p) => tpKey(p.topic, p.partition)));
   for (const k of [...s.positions.keys()]) if (!s.assigned.has(k)) s.positions.delete(k);
   s.pendingSeek.clear();
+  s.intervalCommits?.reset(); // positionAssignment pends the new start positions
   s.settingUp.clear();
   for (const k of s.assigned) s.settingUp.add(k);
   if (parts.length > 0) {
@@ -225,37 +229,6 @@ async function handleBatch(s: GroupSubscription, payload: EachBatchPayload): Pro
   await commitPast(s, payload, tail + 1);
   if (s.assigned.has(ek)) s.positions.set(ek, Math.max(s.positions.get(ek) ?? 0, tail + 1));
   wake(s);
-}
-
-/**
- * Commits the batch's partition up to `next` (the next offset to read): synchronously, or at the
- * subscription's commit interval; not at all for a subscription without commits. An interval
- * commit is not awaited: kafkajs retries a commit refused during a rebalance, and a batch waiting
- * on it would hold the rebalance back until the retries ran out.
- */
-async function commitPast(s: GroupSubscription, payload: EachBatchPayload, next: number): Promise<void> {
-  const { topic, partition } = payload.batch;
-  if (s.sub.commitOffsets === false) return;
-  if (s.intervalCommits) return void s.intervalCommits.handled(tpKey(topic, partition), next);
-  await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: String(next) }] }] });
-}
-
-/**
- * An interval commit: the offsets of the partitions assigned now, with the current generation; a
- * partition a rebalance took meanwhile is left to its new owner.
- * @returns false when the commit failed (logged; pending again for the next interval)
- */
-async function commitInterval(s: GroupSubscription, offsets: Map<string, number>): Promise<boolean> {
-  const parts = [...offsets].filter(([k]) => s.assigned.has(k))
-    .map(([k, next]) => ({ ...parseTpKey(k), offset: String(next) }));
-  if (parts.length === 0) return true;
-  try {
-    await s.consumer.commitOffsets(parts);
-    return true;
-  } catch (e) {
-    s.log.warn({ err: e, partitions: parts.length }, 'interval offset commit failed; retrying at the next interval');
-    return false;
-  }
 }
 
 /**
@@ -354,13 +327,19 @@ export async function subscribe(ctx: KafkaContext, sub: AdapterSubscription): Pr
     stopped: false,
     crashes: 0,
     waiters: new Set(),
-    intervalCommits: sub.commitOffsets !== false && (sub.commitIntervalMs ?? 0) > 0
-      ? new IntervalCommits(sub.commitIntervalMs!, (offsets) => commitInterval(s, offsets)) : null,
+    intervalCommits: intervalCommitsFor(sub, () => s),
+    batches: new Set(),
     runConfig: {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: Math.max(1, sub.partitionsConsumedConcurrently ?? 1),
-      eachBatch: (payload) => handleBatch(s, payload),
+      eachBatch: (payload) => {
+        const run = handleBatch(s, payload);
+        s.batches.add(run);
+        const done = () => { s.batches.delete(run); };
+        run.then(done, done);
+        return run;
+      },
     },
   };
 
@@ -389,7 +368,12 @@ export async function subscribe(ctx: KafkaContext, sub: AdapterSubscription): Pr
       s.stopped = true;
       s.stopping.abort();
       wake(s);
-      await s.intervalCommits?.flush(5_000); // bounded: with the broker gone kafkajs retries for long
+      if (s.intervalCommits) {
+        // The batch in flight ends after its chunk (stopped); then the last commit, bounded: with
+        // the broker gone kafkajs retries for long.
+        await Promise.allSettled([...s.batches]);
+        await s.intervalCommits.flush(5_000);
+      }
       ctx.members.get(fullGroup)?.delete(consumer);
       ctx.handles.delete(handle);
       await consumer.disconnect().catch((e: unknown) => log.warn({ err: e }, 'consumer disconnect failed'));
