@@ -12,6 +12,7 @@
  * earlier assignment never land over a later owner's.
  */
 import type { OffsetMap } from './event-log.port.ts';
+import { settledWithin } from '../shared/settled-within.ts';
 
 /** Commits `offsets` (key `topic:partition` → next offset to read); false when it failed (logged by the callee). */
 export type CommitOffsets = (offsets: OffsetMap) => Promise<boolean>;
@@ -74,10 +75,7 @@ export class IntervalCommits {
   async flush(maxWaitMs = Infinity): Promise<void> {
     this.closed = true;
     const commit = this.commitPending();
-    if (!Number.isFinite(maxWaitMs)) return commit;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([commit, new Promise<void>((r) => { timer = setTimeout(r, maxWaitMs); })]);
-    clearTimeout(timer);
+    await (Number.isFinite(maxWaitMs) ? settledWithin(commit, maxWaitMs) : commit);
   }
 
   private arm(): void {

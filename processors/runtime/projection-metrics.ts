@@ -21,6 +21,7 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { parseTpKey } from '../../platform/log/event-log.port.ts';
+import { settledWithin } from '../../platform/shared/settled-within.ts';
 
 /** What a running projection instance exposes to the scrape-time gauges. */
 export interface ProjectionMetricsSource {
@@ -52,15 +53,6 @@ export interface ProjectionMetrics {
 
 const byRegistry = new WeakMap<Registry, ProjectionMetrics>();
 
-/** `p`, or undefined when it has not settled within `ms` or rejected (a scrape skips that consumer). */
-export async function settledWithin<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p.catch(() => undefined), new Promise<undefined>((r) => { timer = setTimeout(() => r(undefined), ms); })]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /**
  * The projection metrics on `registry`, created on first use. The lag gauge asks every registered

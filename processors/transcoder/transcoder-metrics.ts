@@ -22,7 +22,8 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { metricsOn } from '../runtime/processor.runtime.ts';
-import { LAG_SCRAPE_TIMEOUT_MS, settledWithin } from '../runtime/projection-metrics.ts';
+import { LAG_SCRAPE_TIMEOUT_MS } from '../runtime/projection-metrics.ts';
+import { settledWithin } from '../../platform/shared/settled-within.ts';
 import type { StoryboardOutcome } from './storyboard/storyboard-step.ts';
 
 /** Buckets of a rendition encode, seconds: seconds for a short clip to hours for a long source. */

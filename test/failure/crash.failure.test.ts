@@ -97,15 +97,21 @@ const runDigest = (args: string[]) => new Promise<string>((resolve, reject) => {
     { cwd: ROOT, timeout: 240_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout.trim())));
 });
 
-/** True once every partition of every topic `group` consumes has its committed offset at the end offset. */
-async function groupDone(log: KafkaEventLog, group: string, topics: string[]): Promise<boolean> {
+/** The partitions of `topics` whose committed offset in `group` is short of the end offset, as `topic:partition committed<end`. */
+async function groupBehind(log: KafkaEventLog, group: string, topics: readonly string[]): Promise<string[]> {
   const committed = await log.committedOffsets(group);
+  const behind: string[] = [];
   for (const topic of topics) {
-    const ends = await log.endOffsets(topic);
-    for (let p = 0; p < ends.length; p++) if ((committed.get(`${topic}:${p}`) ?? 0) < ends[p]) return false;
+    (await log.endOffsets(topic)).forEach((end, p) => {
+      const at = committed.get(`${topic}:${p}`) ?? 0;
+      if (at < end) behind.push(`${topic}:${p} ${at}<${end}`);
+    });
   }
-  return true;
+  return behind;
 }
+
+/** True once every partition of every topic `group` consumes has its committed offset at the end offset. */
+const groupDone = async (log: KafkaEventLog, group: string, topics: readonly string[]) => (await groupBehind(log, group, topics)).length === 0;
 
 const skip = await kafkaRequirement();
 
@@ -319,11 +325,9 @@ test('crash: kill -9 projector and transcoder during a 50k-event load; read mode
     return true;
   }, 500).catch(async (err: Error) => {
     const behind: string[] = [];
-    for (const [g, topics] of projectionGroups) if (!(await groupDone(log, g, [...topics]))) {
-      const c = await log.committedOffsets(g);
-      const detail: string[] = [];
-      for (const topic of topics) (await log.endOffsets(topic)).forEach((end, p) => { if ((c.get(`${topic}:${p}`) ?? 0) < end) detail.push(`${topic}:${p} ${c.get(`${topic}:${p}`)}<${end}`); });
-      behind.push(`${g} [${detail.join(' ')}]`);
+    for (const [g, topics] of projectionGroups) {
+      const partitions = await groupBehind(log, g, topics);
+      if (partitions.length > 0) behind.push(`${g} [${partitions.join(' ')}]`);
     }
     throw new Error(`${err.message}; behind: ${behind.join(', ')}; projector health ${JSON.stringify(await live.projector!.health())}\n${live.projector!.output()}`);
   });

@@ -39,6 +39,7 @@ import { MAX_BACKOFF_MS, sleep, type KafkaContext } from './kafka-client.ts';
 import { partitionCount } from './kafka-admin.ts';
 import { subscribe } from './kafka-consumer.ts';
 import { positionsOf, toKafkaMessage, type PartitionedMessage } from './kafka-producer.ts';
+import { settledWithin } from '../../shared/settled-within.ts';
 
 /** Kafka error names meaning "this producer's epoch is no longer current" (KIP-98 fencing). */
 const FENCING = new Set(['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH', 'INVALID_PRODUCER_ID_MAPPING', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED']);
@@ -126,8 +127,7 @@ async function dropSlot(r: TransactionalRun, key: string): Promise<void> {
   if (!slot) return;
   r.slots.delete(key);
   r.committedNext.delete(key);
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([slot.busy, new Promise<void>((res) => { timer = setTimeout(res, r.ctx.settings.revokeWaitMs); })]).finally(() => clearTimeout(timer));
+  await settledWithin(slot.busy, r.ctx.settings.revokeWaitMs);
   await closeProducer(r, key, slot.producer);
 }
 
