@@ -10,8 +10,8 @@
  * flood of heartbeats for made-up ids costs at most one forward read per interval.
  *
  * Appending: through coalesced appends (platform/log/coalesced-appends.ts), so the heartbeats and
- * playback reports that arrive while one append is in flight go to the log together in the next,
- * as Kafka's own producer batches: the Kafka adapter sends one produce request at a time.
+ * playback reports that arrive while one append is in flight go to the log together in the next
+ * (one append in flight at a time, batched as a log producer's linger would).
  */
 import { pino, type Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';

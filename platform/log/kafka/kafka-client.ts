@@ -142,8 +142,9 @@ export const filterAbortedMessages = createRequire(import.meta.url)('kafkajs/src
 
 /**
  * Throws unless kafkajs carries patches/kafkajs+2.2.4.patch: two producers' aborted transactions
- * due at the first record fetched must both be dropped, and the idempotent producer must keep a
- * send's sequence numbers for its retries, never hand them to another batch. Called when a Kafka log is created, so an
+ * due at the first record fetched must both be dropped, the idempotent producer must keep a
+ * send's sequence numbers for its retries, never hand them to another batch, and an idle
+ * connection's request queue must schedule no timer. Called when a Kafka log is created, so an
  * install that skipped the patch (`--ignore-scripts`) fails at start, not with leaked records.
  */
 export function assertKafkajsPatched(): void {
@@ -158,9 +159,16 @@ export function assertKafkajsPatched(): void {
     throw new Error('kafkajs is missing patches/kafkajs+2.2.4.patch (records of aborted transactions would be read as committed): run `npm ci` without --ignore-scripts, or `npx patch-package`');
   }
   // The producer half of the patch (see kafka-producer.ts): sequences never handed out twice.
-  const require = createRequire(import.meta.url);
-  if (!readFileSync(require.resolve('kafkajs/src/producer/sendMessages.js'), 'utf8').includes('STREAMWAVE_STABLE_SEQUENCES')) {
-    throw new Error('kafkajs is missing patches/kafkajs+2.2.4.patch (an idempotent producer could reuse sequence numbers and lose acknowledged records): run `npm ci` without --ignore-scripts, or `npx patch-package`');
+  requirePatchMarker('kafkajs/src/producer/sendMessages.js', 'STREAMWAVE_STABLE_SEQUENCES', 'an idempotent producer could reuse sequence numbers and lose acknowledged records');
+  // The request-queue hunk (kafkajs#1556): an idle connection schedules no timer.
+  requirePatchMarker('kafkajs/src/network/requestQueue/index.js', 'StreamWave patch (patches/kafkajs+2.2.4.patch; kafkajs#1556', 'every idle broker connection would run a 1 ms timer loop');
+}
+
+/** Throws unless kafkajs' source `file` contains `marker` (a hunk of patches/kafkajs+2.2.4.patch); `consequence` says what goes wrong without it. */
+function requirePatchMarker(file: string, marker: string, consequence: string): void {
+  const source = readFileSync(createRequire(import.meta.url).resolve(file), 'utf8');
+  if (!source.includes(marker)) {
+    throw new Error(`kafkajs is missing patches/kafkajs+2.2.4.patch (${consequence}): run \`npm ci\` without --ignore-scripts, or \`npx patch-package\``);
   }
 }
 
