@@ -7,6 +7,8 @@
 export default async function* summaryReporter(source) {
   /** @type {Map<string, { passed: number, failed: number, skipped: number, reasons: Set<string> }>} */
   const files = new Map();
+  /** One entry per failed test: where and why, repeated after the table (a CI log's tail is what gets read). */
+  const failures = [];
   const row = (file) => {
     let r = files.get(file);
     if (!r) files.set(file, (r = { passed: 0, failed: 0, skipped: 0, reasons: new Set() }));
@@ -20,9 +22,10 @@ export default async function* summaryReporter(source) {
       const r = row(file);
       r.skipped++;
       r.reasons.add(`${data.name}: ${typeof data.skip === 'string' ? data.skip : 'skipped'}`);
-    } else if (type === 'test:fail' && !isSuite) row(file).failed++;
-    else if (type === 'test:fail' && isSuite && data.details?.error?.failureType !== 'subtestsFailed') row(file).failed++;
-    else if (!isSuite) row(file).passed++;
+    } else if (type === 'test:fail' && (!isSuite || data.details?.error?.failureType !== 'subtestsFailed')) {
+      row(file).failed++;
+      failures.push(`${file} › ${data.name}\n    ${why(data.details?.error)}`);
+    } else if (!isSuite) row(file).passed++;
   }
   const rows = [...files.entries()].sort(([a], [b]) => a.localeCompare(b));
   const total = rows.reduce((t, [, r]) => ({ passed: t.passed + r.passed, failed: t.failed + r.failed, skipped: t.skipped + r.skipped }), { passed: 0, failed: 0, skipped: 0 });
@@ -31,8 +34,16 @@ export default async function* summaryReporter(source) {
   let out = `\nSummary: what ran and what was skipped\n${line('file', 'passed', 'failed', 'skipped', 'why skipped')}\n`;
   for (const [f, r] of rows) out += line(f, r.passed, r.failed, r.skipped, [...r.reasons].join('; ')) + '\n';
   out += line('total', total.passed, total.failed, total.skipped) + '\n';
+  if (failures.length) out += `\nFailed (${failures.length}), as the spec output above says in full:\n${failures.join('\n')}\n`;
   out += `SUMMARY_JSON ${JSON.stringify(total)}\n`;
   yield out;
+}
+
+/** A failure's reason on a few lines: the test's own error (node:test wraps it in `cause`), at most 600 characters. */
+function why(error) {
+  const cause = error?.cause ?? error;
+  const text = String(cause?.stack ?? cause?.message ?? cause ?? 'no error given').split('\n').slice(0, 6).join('\n    ');
+  return text.length > 600 ? `${text.slice(0, 600)}…` : text;
 }
 
 function relative(path) {
