@@ -9,7 +9,8 @@
  * video and audio timestamps and A/V in sync within one frame. Then the failure paths: the
  * coordinating instance stops after publication (its job is redelivered to the other one, which
  * finishes from the chunks' results: each event once), and the video is deleted mid-job (the
- * coordinator stops and ends its job object; no rendition is completed). No timing thresholds.
+ * last chunk's result is held back until then; the coordinator stops and ends its job object; no
+ * rendition is completed). No timing thresholds.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -33,6 +34,7 @@ import { kafkaTestFile } from '../../../test/support/kafka-test-file.ts';
 import { makeClip } from '../../../test/support/make-media.ts';
 import { ffmpegMissing, requirement } from '../../../test/support/requirements.ts';
 import { createTestObjectStore } from '../../../test/support/test-world.ts';
+import type { EmbeddedObjectStore } from '../../../platform/object-store/embedded/embedded-object-store.adapter.ts';
 import { runBounded } from '../bounded-process.ts';
 import { resolveFfmpegBinaries } from '../ffmpeg-binaries.ts';
 import { DEFAULT_SOURCE_LIMITS, DEFAULT_TIME_LIMITS } from '../media-limits.ts';
@@ -78,7 +80,8 @@ async function twoInstances(ns: string, dir: string) {
   const registryApi = createInProcessSchemaRegistryApi(registry);
   const codec = createAvroEventCodec({ registry: registryApi });
   await codec.registerAll();
-  const objectStore = createTestObjectStore(dir);
+  // One object store for both instances, as S3 would be; `holdResult` can hold back a chunk's result.
+  const { objectStore, holdResult } = holdableStore(createTestObjectStore(dir));
   const config = {
     media: { sourceLimits: DEFAULT_SOURCE_LIMITS, timeLimits: DEFAULT_TIME_LIMITS, memoryLimitBytes: 0 },
     chunking: CHUNKING, transcodeConcurrency: 1,
@@ -98,6 +101,7 @@ async function twoInstances(ns: string, dir: string) {
     });
     kafkaFile.onCleanup(() => nodes.transcoder.stop());
     kafkaFile.onCleanup(() => nodes.chunkEncoder.stop());
+    kafkaFile.onCleanup(() => nodes.captionWriter.stop());
     instances.push({ ...nodes, metrics });
     // Joined the group (positioned) before the next instance joins and before any task exists.
     await nodes.chunkEncoder.caughtUp();
@@ -107,6 +111,7 @@ async function twoInstances(ns: string, dir: string) {
   const source = await makeClip(join(dir, 'src.mp4'), { seconds: SECONDS, width: 640, height: 360, fps: FPS });
   return {
     objectStore,
+    holdResult,
     instances,
     async upload(videoId: string): Promise<void> {
       const objectKey = `uploads/${videoId}`;
@@ -135,6 +140,36 @@ async function twoInstances(ns: string, dir: string) {
         if (Number(gauge?.[1] ?? 0) > 0) return i;
       }
       return undefined;
+    },
+  };
+}
+
+/**
+ * `store` with `putObject` of chosen keys held back until released: `holdResult(videoId, i)` keeps
+ * chunk i's result (the object the coordinator waits for) unwritten, so the job cannot end before
+ * the test says so, however fast or slow the machine. @returns the wrapped store and the hold
+ */
+function holdableStore(store: EmbeddedObjectStore): { objectStore: EmbeddedObjectStore; holdResult(videoId: string, chunkIndex: number): () => void } {
+  const held = new Map<string, Promise<void>>();
+  const objectStore = new Proxy(store, {
+    get(target, prop) {
+      if (prop === 'putObject') {
+        return async (...args: Parameters<EmbeddedObjectStore['putObject']>) => {
+          await held.get(args[0]);
+          return target.putObject(...args);
+        };
+      }
+      const value: unknown = Reflect.get(target, prop);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return {
+    objectStore,
+    holdResult(videoId, chunkIndex) {
+      const key = chunkKeys.result(videoId, chunkIndex);
+      let release!: () => void;
+      held.set(key, new Promise<void>((r) => { release = r; }));
+      return () => { held.delete(key); release(); };
     },
   };
 }
@@ -232,14 +267,20 @@ describe('chunked transcode over the chunk topic, two transcoder instances (real
     await inTempDir(async (dir) => {
       const world = await twoInstances('chunked-3', dir);
       const videoId = videoIdOnBothPartitions();
-      await world.upload(videoId);
-      await world.eventsWhen(videoId, (t) => t.includes('VideoPublished'));
-      await world.deleteVideo(videoId);
-      // The job ends within a few polls (a refused progress report); its object then says so.
-      for (;;) {
-        const job = JSON.parse((await readObjectText(world.objectStore, chunkKeys.job(videoId)))!) as ChunkedJobState;
-        if (!job.active) break;
-        await new Promise((r) => setTimeout(r, 250));
+      // The last chunk's result waits for the deletion: the job is mid-job when it comes.
+      const release = world.holdResult(videoId, PLAN.length - 1);
+      try {
+        await world.upload(videoId);
+        await world.eventsWhen(videoId, (t) => t.includes('VideoPublished'));
+        await world.deleteVideo(videoId);
+        // The job ends within a few polls (a refused progress report or the periodic check); its object then says so.
+        for (;;) {
+          const job = JSON.parse((await readObjectText(world.objectStore, chunkKeys.job(videoId)))!) as ChunkedJobState;
+          if (!job.active) break;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      } finally {
+        release();
       }
       for (const inst of world.instances) await inst.transcoder.caughtUp();
       const types = (await world.eventsWhen(videoId, (t) => t.includes('VideoDeleted'))).map((e) => e.type);
