@@ -14,6 +14,7 @@ import { StreamWaveClient } from '../../cli/client/streamwave-client.ts';
 import { uploadFile, waitForProcessing } from '../../cli/client/upload-file.ts';
 import { startE2eTarget, type E2eTarget } from '../support/e2e-target.ts';
 import { makeClip } from '../support/make-media.ts';
+import { eventually } from '../support/eventually.ts';
 
 let sw: E2eTarget;
 let tmp: string;
@@ -31,16 +32,6 @@ after(async () => {
   await sw?.stop();
   await rm(tmp, { recursive: true, force: true });
 });
-
-async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const last = await fn();
-    if (ok(last)) return last;
-    if (Date.now() > deadline) assert.fail(`${what}: last value ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 const VTT = 'WEBVTT\n\n00:00:00.500 --> 00:00:02.000\nHello from the captions\n';
 

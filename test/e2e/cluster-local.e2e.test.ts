@@ -25,19 +25,10 @@ import { ffmpegMissing, requirement } from '../support/requirements.ts';
 import { makeClip } from '../support/make-media.ts';
 import { heartbeat, startPlayback } from '../support/playback.ts';
 import { checkHls } from '../support/media-check.ts';
+import { eventually } from '../support/eventually.ts';
 
 const skip = (await kafkaRequirement()) || (await redisRequirement()) || (await clickhouseRequirement())
   || (await typesenseRequirement()) || (await seaweedfsRequirement()) || requirement('FFmpeg', await ffmpegMissing());
-
-async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) assert.fail(`${what}: last value ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 async function status(p: Promise<unknown>): Promise<number> {
   try {
@@ -173,7 +164,7 @@ describe('cluster:local — every role its own process on Kafka, Redis, ClickHou
       assert.equal(started.status, 202, await started.clone().text());
       const { replay_id } = await started.json() as { replay_id: string };
       const done = await eventually(async () => (await (await fetch(`${projector}/admin/replays/${replay_id}`, { headers: auth })).json()) as { status: string; error: string | null },
-        (v) => v.status !== 'running', `replay of ${projection}`, 120_000);
+        (v) => v.status !== 'running', `replay of ${projection}`, { timeoutMs: 120_000 });
       assert.equal(done.status, 'swapped', JSON.stringify(done));
     }
     // The swapped-in instances live on the servers: the Redis store of the shadow, not the primary.

@@ -13,6 +13,7 @@ import { heartbeat, startPlayback } from '../support/playback.ts';
 import { uploadFile, waitForProcessing } from '../../cli/client/upload-file.ts';
 import { startStandaloneProcess, type StandaloneProcess } from '../support/standalone-process.ts';
 import { makeClip } from '../support/make-media.ts';
+import { eventually } from '../support/eventually.ts';
 
 let tmp: string;
 let sw: StandaloneProcess | undefined;
@@ -20,16 +21,6 @@ after(async () => {
   await sw?.stop();
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
-
-async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined && ok(v)) return v;
-    if (Date.now() > deadline) assert.fail(`${what}: last ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 test('kill -9 mid-transcode and mid-projection loses nothing and counts nothing twice', async (t) => {
   tmp = await mkdtemp(join(tmpdir(), 'sw-crash-'));
@@ -43,7 +34,7 @@ test('kill -9 mid-transcode and mid-projection loses nothing and counts nothing 
   const up = await uploadFile(c, clip, { title: 'crash test', resumeFile: join(tmp, 'resume.json') });
 
   // 1. Crash while the transcoder is working.
-  await eventually(() => c.status(up.videoId), (s) => s.status === 'processing' || s.status === 'ready', 'processing started');
+  await eventually(() => c.status(up.videoId), (s) => s.status === 'processing' || s.status === 'ready', 'processing started', { retryErrors: true });
   await sw.kill9();
   sw = await startStandaloneProcess({ dataDir, env, port: sw.port });
   const final = await waitForProcessing(c, up.videoId, { timeoutMs: 240_000 });
@@ -62,8 +53,8 @@ test('kill -9 mid-transcode and mid-projection loses nothing and counts nothing 
   await sw.kill9();
   sw = await startStandaloneProcess({ dataDir, env, port: sw.port });
 
-  const detail = await eventually(() => c.video(up.videoId), (d) => d.views === sessions && d.comment_count === comments, 'video detail after restart');
-  const a = await eventually(() => c.analytics(up.videoId), (x) => x.views === sessions, 'analytics after restart');
+  const detail = await eventually(() => c.video(up.videoId), (d) => d.views === sessions && d.comment_count === comments, 'video detail after restart', { retryErrors: true });
+  const a = await eventually(() => c.analytics(up.videoId), (x) => x.views === sessions, 'analytics after restart', { retryErrors: true });
   t.diagnostic(`after kill -9: views ${detail.views}/${sessions}, comments ${detail.comment_count}/${comments}, analytics views ${a.views}, watch time ${a.watch_time_seconds} s`);
   assert.equal(a.watch_time_seconds, sessions * 12);
   assert.equal(a.unique_viewers, 1);

@@ -25,7 +25,7 @@ import { uploadFile, waitForProcessing } from '../../cli/client/upload-file.ts';
 import { filesUnder, IN_CLUSTER, startE2eTarget, type E2eTarget } from '../support/e2e-target.ts';
 import { makeClip } from '../support/make-media.ts';
 import { READ_MODELS } from '../../projections/read-model.port.ts';
-
+import { eventually } from '../support/eventually.ts';
 
 const ADMIN_TOKEN = `erasure-admin-${randomBytes(8).toString('hex')}`;
 const tag = randomBytes(5).toString('hex');
@@ -41,16 +41,6 @@ let tmp: string;
 let clip: string;
 const clients = { erin: undefined as unknown as StreamWaveClient, frank: undefined as unknown as StreamWaveClient };
 const ids = { erin: '', frank: '', erinVideo: '', frankVideo: '', frankComment: '', erinComment: '' };
-
-async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch((e: unknown) => e as T);
-    if (!(v instanceof Error) && ok(v)) return v;
-    if (Date.now() > deadline) assert.fail(`${what}: last value ${v instanceof Error ? v.message : JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 const status = async (p: Promise<unknown>): Promise<number> => p.then(() => 200, (e: unknown) => (e instanceof ApiError ? e.status : -1));
 
@@ -120,7 +110,7 @@ describe(`erasure and export (issue 13, ${IN_CLUSTER ? 'cluster:local' : 'standa
     assert.equal((await clients.erin.like(ids.frankVideo)).like_count, 1);
     assert.equal((await clients.erin.subscription(ids.frank)).subscriber_count, 1);
 
-    const doc = await eventually(() => clients.erin.exportMe(), (d) => Array.isArray(d.watch_history) && d.watch_history.length === 1, 'export with the watch history') as Record<string, any>;
+    const doc = await eventually(() => clients.erin.exportMe(), (d) => Array.isArray(d.watch_history) && d.watch_history.length === 1, 'export with the watch history', { retryErrors: true }) as Record<string, any>;
     assert.equal(doc.format, 'streamwave.user-export/1');
     assert.deepEqual(doc.account, { id: ids.erin, username: erin.username, email: erin.email });
     assert.deepEqual(doc.videos.map((v: { id: string }) => v.id), [ids.erinVideo]);
@@ -144,16 +134,16 @@ describe(`erasure and export (issue 13, ${IN_CLUSTER ? 'cluster:local' : 'standa
     assert.equal(await status(clients.erin.exportMe()), 401, 'the token is refused on the next request');
     assert.equal(await status(new StreamWaveClient(sw.url).login(erin.username, erin.password)), 401);
 
-    await eventually(() => status(clients.frank.video(ids.erinVideo)), (s) => s === 404, 'her video is deleted');
-    const thread = await eventually(() => clients.frank.listComments(ids.frankVideo), (p) => p.comments.some((c) => c.id === ids.erinComment && c.body === '[deleted]'), 'her comment is a placeholder');
+    await eventually(() => status(clients.frank.video(ids.erinVideo)), (s) => s === 404, 'her video is deleted', { retryErrors: true });
+    const thread = await eventually(() => clients.frank.listComments(ids.frankVideo), (p) => p.comments.some((c) => c.id === ids.erinComment && c.body === '[deleted]'), 'her comment is a placeholder', { retryErrors: true });
     const placeholder = thread.comments.find((c) => c.id === ids.erinComment) as unknown as Record<string, unknown>;
     assert.deepEqual([placeholder.author_id, placeholder.deleted], [null, true]);
     assert.ok(thread.comments.some((c) => c.id === ids.frankComment && c.body === frank.comment), 'Frank\'s comment is untouched');
     assert.equal(thread.comments.length, 2, 'the thread keeps its shape');
-    await eventually(() => clients.frank.search(erinTitleWord), (r) => r.videos.length === 0, 'her video is out of search');
+    await eventually(() => clients.frank.search(erinTitleWord), (r) => r.videos.length === 0, 'her video is out of search', { retryErrors: true });
     // Issue 14: her like and her subscription leave Frank's counts.
-    await eventually(async () => (await clients.frank.video(ids.frankVideo)).like_count, (n) => n === 0, 'her like leaves the count');
-    await eventually(async () => (await clients.frank.subscription(ids.frank, 'GET')).subscriber_count, (n) => n === 0, 'her subscription leaves the count');
+    await eventually(async () => (await clients.frank.video(ids.frankVideo)).like_count, (n) => n === 0, 'her like leaves the count', { retryErrors: true });
+    await eventually(async () => (await clients.frank.subscription(ids.frank, 'GET')).subscriber_count, (n) => n === 0, 'her subscription leaves the count', { retryErrors: true });
   });
 
   test('proof, live: once the erasure settled, everything stopped and every byte written scanned: 0 hits', async () => {
@@ -171,11 +161,11 @@ describe(`erasure and export (issue 13, ${IN_CLUSTER ? 'cluster:local' : 'standa
       assert.equal(started.status, 202, await started.clone().text());
       const { replay_id } = await started.json() as { replay_id: string };
       const done = await eventually(async () => (await (await fetch(`${url}/admin/replays/${replay_id}`, { headers })).json()) as { status: string },
-        (v) => v.status !== 'running', `replay of ${projection}`, 180_000);
+        (v) => v.status !== 'running', `replay of ${projection}`, { timeoutMs: 180_000, retryErrors: true });
       assert.equal(done.status, 'swapped', JSON.stringify(done));
     }
     // After the replays the API still shows the placeholder and Frank's data.
-    const thread = await eventually(() => clients.frank.listComments(ids.frankVideo), (p) => p.comments.length === 2, 'comments after the replays');
+    const thread = await eventually(() => clients.frank.listComments(ids.frankVideo), (p) => p.comments.length === 2, 'comments after the replays', { retryErrors: true });
     assert.deepEqual(thread.comments.map((c) => c.body).sort(), ['[deleted]', frank.comment].sort());
     assert.equal(await status(clients.frank.video(ids.erinVideo)), 404);
     assert.equal((await clients.frank.video(ids.frankVideo)).like_count, 0, 'her like stays out of the count after a replay');

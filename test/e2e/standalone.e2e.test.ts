@@ -22,6 +22,7 @@ import { makeClip, makeAudioOnly, truncateCopy } from '../support/make-media.ts'
 import { checkHls, sourceFacts } from '../support/media-check.ts';
 import type { VideoEvent } from '../../domain/video/video.events.ts';
 import { TOPICS } from '../../schemas/topics.ts';
+import { eventually } from '../support/eventually.ts';
 
 let sw: E2eTarget;
 let tmp: string;
@@ -47,17 +48,6 @@ async function raw(method: string, path: string, body?: string, headers: Record<
   let json: any;
   try { json = JSON.parse(text); } catch { json = undefined; }
   return { status: r.status, json, text, headers: r.headers };
-}
-
-async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  for (;;) {
-    last = await fn();
-    if (ok(last)) return last;
-    if (Date.now() > deadline) assert.fail(`${what}: last value ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 before(async () => {

@@ -20,6 +20,7 @@ import { StreamWaveClient } from '../../cli/client/streamwave-client.ts';
 import { uploadFile, waitForProcessing } from '../../cli/client/upload-file.ts';
 import { IN_CLUSTER, startE2eTarget, storedObjectsWith, type E2eTarget } from '../support/e2e-target.ts';
 import { makeClip } from '../support/make-media.ts';
+import { eventually } from '../support/eventually.ts';
 
 let sw: E2eTarget;
 let tmp: string;
@@ -35,16 +36,6 @@ async function get(url: string, token?: string) {
 
 /** Stored objects whose name contains `part`: files under the standalone data dir, keys in the cluster's S3 bucket. */
 const filesWith = (part: string): Promise<string[]> => storedObjectsWith(sw, part);
-
-async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) assert.fail(`${what}: last value ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 /** Every media URL of a published video: master, first media playlist, its init and first segment, thumbnail. */
 async function mediaUrls(manifestUrl: string, thumbnailUrl: string, token?: string): Promise<string[]> {
