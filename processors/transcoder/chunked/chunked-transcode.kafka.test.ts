@@ -169,7 +169,10 @@ function holdableStore(store: EmbeddedObjectStore): { objectStore: EmbeddedObjec
       const key = chunkKeys.result(videoId, chunkIndex);
       let release!: () => void;
       held.set(key, new Promise<void>((r) => { release = r; }));
-      return () => { held.delete(key); release(); };
+      const done = () => { held.delete(key); release(); };
+      // Released at the file's cleanup whatever happens, before the encoders stop (a held write would hold their stop).
+      kafkaFile.onCleanup(async () => done());
+      return done;
     },
   };
 }
@@ -282,7 +285,8 @@ describe('chunked transcode over the chunk topic, two transcoder instances (real
       } finally {
         release();
       }
-      for (const inst of world.instances) await inst.transcoder.caughtUp();
+      // The held result is written now (before the test's folder goes) and every job has settled.
+      for (const inst of world.instances) await Promise.all([inst.chunkEncoder.caughtUp(), inst.transcoder.caughtUp()]);
       const types = (await world.eventsWhen(videoId, (t) => t.includes('VideoDeleted'))).map((e) => e.type);
       assert.ok(!types.includes('VideoProcessingCompleted'), types.join(', '));
       assert.ok(!types.includes('RenditionEncoded'), types.join(', '));
