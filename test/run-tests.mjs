@@ -41,8 +41,8 @@ let status = r.status ?? 1;
 let summary = '';
 try { summary = readFileSync(summaryFile, 'utf8'); } catch { summary = '\n(no summary: the test runner wrote none)\n'; }
 rmSync(summaryDir, { recursive: true, force: true });
-const totals = /SUMMARY_JSON (.*)/.exec(summary);
-process.stdout.write(summary.replace(/SUMMARY_JSON .*\n/, ''));
+const totals = /^SUMMARY_JSON (.*)$/m.exec(summary);
+process.stdout.write(summary.replace(/^SUMMARY_JSON .*\n/m, ''));
 const inCi = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
 if (inCi && totals && JSON.parse(totals[1]).skipped > 0) {
   process.stdout.write('CI: tests were skipped (see the table); in CI every suite must run.\n');
