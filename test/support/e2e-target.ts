@@ -79,13 +79,14 @@ export interface E2eTarget {
  * the roles their secrets).
  * @param opts.dataDir a fresh directory for this target (created when missing)
  * @param opts.env `STREAMWAVE_*` overrides, given to the standalone process or to every role
- * @param opts.gateways gateways in cluster mode (default 2)
+ * @param opts.gateways gateways in cluster mode (default `instances`)
+ * @param opts.instances cluster mode: instances of every scalable role, gateways included (default 2, issue 10)
  * @param opts.waitFor `live`: resolve once GET /health/live answers (every role's, in cluster mode),
  *   for a target expected to be unready; default `ready` (GET /health 200)
  * @throws when the target does not come up (standalone within `timeoutMs`, default 60 s; cluster:
  *   a server script or role fails, or a gateway is not healthy within `timeoutMs`, default 180 s)
  */
-export async function startE2eTarget(opts: { dataDir: string; env?: Record<string, string>; gateways?: number; timeoutMs?: number; waitFor?: 'live' | 'ready' }): Promise<E2eTarget> {
+export async function startE2eTarget(opts: { dataDir: string; env?: Record<string, string>; gateways?: number; instances?: number; timeoutMs?: number; waitFor?: 'live' | 'ready' }): Promise<E2eTarget> {
   if (E2E_TARGET === 'standalone') {
     const sw = await startStandaloneProcess({ dataDir: opts.dataDir, env: opts.env, waitFor: opts.waitFor, ...(opts.timeoutMs && { timeoutMs: opts.timeoutMs }) });
     return {
@@ -129,17 +130,18 @@ export async function startE2eTarget(opts: { dataDir: string; env?: Record<strin
 }
 
 /** `startLocalCluster` under `dataDir` with the suite's environment given to every role. */
-async function startCluster(dataDir: string, opts: { env?: Record<string, string>; gateways?: number }): Promise<LocalCluster> {
+async function startCluster(dataDir: string, opts: { env?: Record<string, string>; gateways?: number; instances?: number }): Promise<LocalCluster> {
   await mkdir(dataDir, { recursive: true });
+  // Issue 10: two instances of every scalable role by default (the registry is single-writer).
+  const instances = opts.instances ?? 2;
   return startLocalCluster({
     dataDir,
     gatewayPort: await freePort(),
     port: freePort,
-    // Issue 10: two instances of every scalable role (the registry is single-writer).
-    gateways: opts.gateways ?? 2,
-    commandProcessors: 2,
-    projectors: 2,
-    transcoders: 2,
+    gateways: opts.gateways ?? instances,
+    commandProcessors: instances,
+    projectors: instances,
+    transcoders: instances,
     env: {
       STREAMWAVE_LOG_LEVEL: process.env.STREAMWAVE_TEST_LOG_LEVEL ?? 'warn',
       // Quick rebalances when a test stops a role (the default waits for the broker's 45 s).
