@@ -171,7 +171,7 @@ async function main(): Promise<void> {
     stopping = true;
     await issuer;
 
-    console.log(`\nCreator analytics freshness (${target}${target === 'cluster' ? `, ${instances} of every role (${server.urls.length} gateways)` : ''}; ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version})`);
+    console.log(`\nCreator analytics freshness (${label}${target === 'cluster' ? `, ${server.urls.length} gateways` : ''}; ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version})`);
     console.log(`load: ${achieved.toFixed(0)} events/s achieved (asked ${rate}), ${failed} failed requests; analytics read every ${READ_EVERY_MS} ms; the benchmark process (load generator, probes, reader) used ${generatorCpu.toFixed(0)} % of a core`);
     console.log('kind                 probes  p50 ms  p95 ms  p99 ms  max ms  goal p99 ≤ 1000 ms');
     for (const [kind, xs] of Object.entries(fresh)) {

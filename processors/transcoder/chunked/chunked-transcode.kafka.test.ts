@@ -34,6 +34,7 @@ import { kafkaTestFile } from '../../../test/support/kafka-test-file.ts';
 import { makeClip } from '../../../test/support/make-media.ts';
 import { ffmpegMissing, requirement } from '../../../test/support/requirements.ts';
 import { createTestObjectStore } from '../../../test/support/test-world.ts';
+import { eventually } from '../../../test/support/eventually.ts';
 import type { EmbeddedObjectStore } from '../../../platform/object-store/embedded/embedded-object-store.adapter.ts';
 import { runBounded } from '../bounded-process.ts';
 import { resolveFfmpegBinaries } from '../ffmpeg-binaries.ts';
@@ -277,11 +278,7 @@ describe('chunked transcode over the chunk topic, two transcoder instances (real
         await world.eventsWhen(videoId, (t) => t.includes('VideoPublished'));
         await world.deleteVideo(videoId);
         // The job ends within a few polls (a refused progress report or the periodic check); its object then says so.
-        for (;;) {
-          const job = JSON.parse((await readObjectText(world.objectStore, chunkKeys.job(videoId)))!) as ChunkedJobState;
-          if (!job.active) break;
-          await new Promise((r) => setTimeout(r, 250));
-        }
+        await eventually(async () => JSON.parse((await readObjectText(world.objectStore, chunkKeys.job(videoId)))!) as ChunkedJobState, (job) => !job.active, 'the job object says the job ended');
       } finally {
         release();
       }
