@@ -39,7 +39,7 @@ import { TOPICS, TOPIC_OF } from '../../schemas/topics.ts';
 import { projectionGroupId } from '../../processors/runtime/projection.runtime.ts';
 import { sleep, waitUntil } from './support/cluster-harness.ts';
 import {
-  committedTotal, groupDone, heartbeat, probe, probeProblems, publishedVideo, qualifies, readWholeTopic, serverControl, statusCounts, type Probe, type StopMode,
+  committedTotal, groupDone, heartbeat, probe, probeProblems, publishedVideo, qualifies, readWholeTopic, serverControl, stallMonitor, statusCounts, type Probe, type StopMode,
 } from './support/outage-support.ts';
 
 const OUTAGE_SECONDS = Number(process.env.STREAMWAVE_OUTAGE_SECONDS ?? 30);
@@ -178,6 +178,9 @@ test(`server outages: Redis, ClickHouse, Typesense and SeaweedFS each down ${OUT
 
   // --- one outage per server -------------------------------------------------------------------
   const allProbes: Probe[] = [];
+  // A host pause (or this process's own work) is not the gateway holding a request: see StallMonitor.
+  const stalls = stallMonitor();
+  cleanups.push(async () => stalls.stop());
   const figures: string[] = [];
   const failures: string[] = [];
   let sessionNo = 0;
@@ -272,7 +275,7 @@ test(`server outages: Redis, ClickHouse, Typesense and SeaweedFS each down ${OUT
 
     allProbes.push(...probes);
     const during = statusCounts(probes, downAt, upAt);
-    const bad = probeProblems(probes, REQUEST_TIMEOUT_MS);
+    const bad = probeProblems(probes, REQUEST_TIMEOUT_MS, stalls.stalledWithin);
     const slowest = Math.max(...probes.filter((p) => p.startedAt >= downAt && p.startedAt < upAt).map((p) => p.ms), 0);
     // Requests from the stop command on: a server shutting down already refuses or stalls some.
     const byWhat = [...new Set(probes.map((p) => p.what))].map((w) => `${w} ${JSON.stringify(statusCounts(probes.filter((p) => p.what === w), downAt, upAt))}`).join('; ');
@@ -290,7 +293,8 @@ test(`server outages: Redis, ClickHouse, Typesense and SeaweedFS each down ${OUT
     if (upNextRefused.length) failures.push(`${name}: up next answered ${upNextRefused.length} time(s) without 200: ${JSON.stringify(statusCounts(upNextRefused, 0, Infinity))}`);
   }
   t.diagnostic(`totals: ${allProbes.length} gateway requests ${JSON.stringify(statusCounts(allProbes, 0, Infinity))}; ${loaderComments.size} comments appended, ${acknowledged.size} acknowledged by the gateway, `
-    + `${[...viewers.values()].reduce((a, s) => a + s.size, 0)} views, ${published.length} published videos; whole run ${((Date.now() - startedAt) / 1000).toFixed(0)} s`);
+    + `${[...viewers.values()].reduce((a, s) => a + s.size, 0)} views, ${published.length} published videos; whole run ${((Date.now() - startedAt) / 1000).toFixed(0)} s; `
+    + `this process stalled ${stalls.stalls.length ? stalls.stalls.map((s) => `${new Date(s.from).toISOString().slice(11, 19)} for ${s.to - s.from} ms`).join(', ') : 'never'} (≥ 1 s; not counted in a request's time)`);
   assert.deepEqual(failures, []);
   passed = true;
 });
