@@ -32,6 +32,8 @@ const BENCHES: { name: string; file: string; args: string[]; what: string }[] = 
   { name: 'transcode', file: 'bench/transcode.bench.ts', args: ['--runs', '1'], what: 'first playable and the ladder vs one plain ffmpeg command' },
   { name: 'freshness', file: 'bench/freshness.bench.ts', args: [], what: 'view and playback events → creator analytics under 1,000 events/s (issue 15)' },
   { name: 'freshness-cluster', file: 'bench/freshness.bench.ts', args: ['--target', 'cluster'], what: 'the same on a local cluster (Kafka, ClickHouse server, two of every scalable role)' },
+  // On two cores the second instances only compete for the cores: one of each takes the rate.
+  { name: 'freshness-cluster-1', file: 'bench/freshness.bench.ts', args: ['--target', 'cluster', '--instances', '1'], what: 'the same with one of every role' },
 ];
 
 const loads = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
