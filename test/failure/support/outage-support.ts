@@ -68,12 +68,26 @@ export interface Probe {
 
 /**
  * A fetch against the gateway that never throws: records the status, Retry-After and duration.
- * Aborted after `timeoutMs` (then status 0, error `timeout`).
+ * Aborted once `timeoutMs` of running time has passed (then status 0, error `timeout`): time in
+ * which this process stalled (`stalledWithin`, see StallMonitor; default none) does not count, up
+ * to three times `timeoutMs` of wall-clock time in all.
  */
-export async function probe(log: Probe[], what: string, url: string, init: RequestInit & { timeoutMs: number }): Promise<{ status: number; body: unknown }> {
+export async function probe(log: Probe[], what: string, url: string, init: RequestInit & { timeoutMs: number; stalledWithin?: StallMonitor['stalledWithin'] }): Promise<{ status: number; body: unknown }> {
   const startedAt = Date.now();
+  const { timeoutMs, stalledWithin = () => 0, ...request } = init;
+  const abort = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (ms: number) => {
+    timer = setTimeout(() => {
+      const now = Date.now();
+      const left = timeoutMs - (now - startedAt - stalledWithin(startedAt, now));
+      if (left > 0 && now - startedAt < 3 * timeoutMs) arm(left);
+      else abort.abort(new DOMException('the probe ran out of time', 'TimeoutError'));
+    }, ms);
+  };
+  arm(timeoutMs);
   try {
-    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(init.timeoutMs) });
+    const res = await fetch(url, { ...request, signal: abort.signal });
     const text = await res.text();
     log.push({ what, startedAt, ms: Date.now() - startedAt, status: res.status, retryAfter: res.headers.get('retry-after') });
     let body: unknown = text;
@@ -83,6 +97,8 @@ export async function probe(log: Probe[], what: string, url: string, init: Reque
     const error = (e as Error).name === 'TimeoutError' ? 'timeout' : `${(e as Error).message} ${String((e as { cause?: unknown }).cause ?? '')}`;
     log.push({ what, startedAt, ms: Date.now() - startedAt, status: 0, retryAfter: null, error });
     return { status: 0, body: undefined };
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -119,19 +135,20 @@ export function stallMonitor(tickMs = 100, minStallMs = 1_000): StallMonitor {
     last = now;
   }, tickMs);
   timer.unref();
-  return {
-    stalls,
-    stalledWithin: (from, to) => stalls.reduce((ms, s) => ms + Math.max(0, Math.min(to, s.to) - Math.max(from, s.from)), 0),
-    stop: () => clearInterval(timer),
-  };
+  return { stalls, stalledWithin: (from, to) => overlapMs(stalls, from, to), stop: () => clearInterval(timer) };
+}
+
+/** ms of [from, to] covered by `spans` (which do not overlap each other). */
+export function overlapMs(spans: ReadonlyArray<{ from: number; to: number }>, from: number, to: number): number {
+  return spans.reduce((ms, s) => ms + Math.max(0, Math.min(to, s.to) - Math.max(from, s.from)), 0);
 }
 
 /**
  * Problems with the probes: any 5xx other than 503, a 503 without Retry-After, no answer at all, or
  * an answer slower than `maxMs`. Time in which this process stalled (`stalledWithin`, default none)
  * does not count towards `maxMs`: a request is held too long when its time less the stalls in it
- * is; one the client gave up on is not an answer missing when the stalls left it less than `maxMs`
- * of time that ran.
+ * is. A client timeout is no answer, unless the probe gave up at its wall-clock cap with less than
+ * `maxMs` of running time (stalls took most of it: nothing can be said of the gateway).
  */
 export function probeProblems(probes: Probe[], maxMs: number, stalledWithin: (from: number, to: number) => number = () => 0): string[] {
   const out: string[] = [];
@@ -140,8 +157,11 @@ export function probeProblems(probes: Probe[], maxMs: number, stalledWithin: (fr
     const stalled = stalledWithin(p.startedAt, p.startedAt + p.ms);
     const ran = p.ms - stalled;
     const stallNote = stalled > 0 ? `; ${stalled} ms of it this process stalled` : '';
-    if (p.status === 0 && !(p.error === 'timeout' && ran < maxMs)) out.push(`${at} ${p.what}: no answer (${p.error}${stallNote})`);
-    else if (p.status >= 500 && p.status !== 503) out.push(`${at} ${p.what}: ${p.status}`);
+    if (p.status === 0) {
+      if (!(p.error === 'timeout' && ran < maxMs)) out.push(`${at} ${p.what}: no answer (${p.error}${stallNote})`);
+      continue;
+    }
+    if (p.status >= 500 && p.status !== 503) out.push(`${at} ${p.what}: ${p.status}`);
     else if (p.status === 503 && !p.retryAfter) out.push(`${at} ${p.what}: 503 without Retry-After`);
     if (ran > maxMs) out.push(`${at} ${p.what}: held ${p.ms} ms (> ${maxMs} ms${stallNote})`);
   }
