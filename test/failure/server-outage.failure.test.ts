@@ -278,12 +278,12 @@ test(`server outages: Redis, ClickHouse, Typesense and SeaweedFS each down ${OUT
     allProbes.push(...probes);
     const during = statusCounts(probes, downAt, upAt);
     const bad = probeProblems(probes, REQUEST_TIMEOUT_MS, stalls.stalledWithin);
-    const slowest = Math.max(...probes.filter((p) => p.startedAt >= downAt && p.startedAt < upAt).map((p) => p.ms), 0);
+    const slowest = probes.filter((p) => p.startedAt >= downAt && p.startedAt < upAt).reduce<Probe | undefined>((a, p) => (!a || p.ms > a.ms ? p : a), undefined);
     // Requests from the stop command on: a server shutting down already refuses or stalls some.
     const byWhat = [...new Set(probes.map((p) => p.what))].map((w) => `${w} ${JSON.stringify(statusCounts(probes.filter((p) => p.what === w), downAt, upAt))}`).join('; ');
     const line = `${name}: outage ${((upAt - goneAt) / 1000).toFixed(1)} s (process gone → serving again; ${MODE} took ${((goneAt - downAt) / 1000).toFixed(1)} s, restart ${((upAt - restartAt) / 1000).toFixed(1)} s); `
       + `offsets committed meanwhile by ${WRITES_TO[name]!.join('+') || 'no projection'}: ${committedLate - committedEarly}; `
-      + `requests during outage ${JSON.stringify(during)} (slowest ${slowest} ms; while stopping ${JSON.stringify(statusCounts(probes, downAt, goneAt))}, `
+      + `requests during outage ${JSON.stringify(during)} (slowest ${slowest ? `${slowest.ms} ms, ${slowest.what} → ${slowest.status || slowest.error} at ${new Date(slowest.startedAt).toISOString().slice(11, 23)}` : 'none'}; while stopping ${JSON.stringify(statusCounts(probes, downAt, goneAt))}, `
       + `gone ${JSON.stringify(statusCounts(probes, goneAt, restartAt))}, starting ${JSON.stringify(statusCounts(probes, restartAt, upAt))}) — ${byWhat}; `
       + `caught up ${caughtUp ? `${catchUp.toFixed(1)} s after restart (load ran on for 2 s of it)` : `NOT within ${catchUp.toFixed(0)} s`}; lost ${result.lost}, duplicated ${result.duplicated}`;
     figures.push(line);
