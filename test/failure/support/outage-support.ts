@@ -150,7 +150,7 @@ export function overlapMs(spans: ReadonlyArray<{ from: number; to: number }>, fr
  * is. A client timeout is no answer, unless the probe gave up at its wall-clock cap with less than
  * `maxMs` of running time (stalls took most of it: nothing can be said of the gateway).
  */
-export function probeProblems(probes: Probe[], maxMs: number, stalledWithin: (from: number, to: number) => number = () => 0): string[] {
+export function probeProblems(probes: Probe[], maxMs: number, stalledWithin: StallMonitor['stalledWithin'] = () => 0): string[] {
   const out: string[] = [];
   for (const p of probes) {
     const at = new Date(p.startedAt).toISOString().slice(11, 23);
