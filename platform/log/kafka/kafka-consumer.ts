@@ -34,7 +34,8 @@ import { ensureOpen, MAX_BACKOFF_MS, sleep, type KafkaContext } from './kafka-cl
 import { fetchCommittedOffsets, partitionCount } from './kafka-admin.ts';
 import { toRecord } from './kafka-fetch.ts';
 import type { IntervalCommits } from '../interval-commits.ts';
-import { commitPast, intervalCommitsFor } from './kafka-group-commits.ts';
+import { settledWithin } from '../../shared/settled-within.ts';
+import { awaitMarkerCommit, commitMarkersPast, commitPast, intervalCommitsFor } from './kafka-group-commits.ts';
 
 /** The fetch size a subscription with `fetchMaxWaitMs` waits for (kafkajs' `minBytes`): 1 MiB. */
 const FETCH_MIN_BYTES = 1 << 20;
@@ -83,6 +84,8 @@ interface GroupSubscription {
   readonly runConfig: Parameters<Consumer['run']>[0];
   /** `commitIntervalMs` > 0 (and commits wanted): the interval commits; else a commit per batch. */
   readonly intervalCommits: IntervalCommits | null;
+  /** Per-batch commits past marker-only fetches in flight (kafka-group-commits.ts' commitMarkersPast). */
+  readonly markerCommits: Map<string, Promise<void>>;
   /** `eachBatch` calls in progress (stop waits for them before its last commit). */
   readonly batches: Set<Promise<void>>;
 }
@@ -189,6 +192,7 @@ async function handleBatch(s: GroupSubscription, payload: EachBatchPayload): Pro
     if (first < target || payload.isStale()) return; // fetched before the seek took effect
     s.pendingSeek.delete(ek);
   }
+  await awaitMarkerCommit(s, ek); // this partition's commits stay in order
   const topic = ctx.ns.internal(batch.topic);
   const records = batch.messages.map((m) => toRecord(topic, batch.partition, m));
   for (let i = 0; i < records.length; i += s.maxBatchSize) {
@@ -234,9 +238,9 @@ async function handleBatch(s: GroupSubscription, payload: EachBatchPayload): Pro
 /**
  * END_BATCH_PROCESS of a batch made only of control records / filtered messages: such batches
  * never reach eachBatch (kafkajs resolves them itself); advance the position so caughtUp does not
- * wait on them. With interval commits the group offset moves past them too: a subscriber that
- * restarts at its checkpoint just before a transaction's commit marker (the checkpoint counts
- * records, not markers) would otherwise leave its group offset one short of the end for good.
+ * wait on them, and move the group offset past them too (commitMarkersPast): a subscriber that
+ * restarts just before a transaction's commit marker (a checkpoint counts records, not markers)
+ * would otherwise leave its group offset one short of the end until the next record.
  */
 function onEmptyBatch(s: GroupSubscription, topic: string, partition: number, batchSize: number, lastOffset: string): void {
   const ek = tpKey(topic, partition);
@@ -244,7 +248,7 @@ function onEmptyBatch(s: GroupSubscription, topic: string, partition: number, ba
     const after = Number(lastOffset) + 1;
     if (after > (s.positions.get(ek) ?? 0)) {
       s.positions.set(ek, after);
-      void s.intervalCommits?.handled(ek, after);
+      commitMarkersPast(s, ek, after);
       wake(s);
     }
   }
@@ -328,6 +332,7 @@ export async function subscribe(ctx: KafkaContext, sub: AdapterSubscription): Pr
     crashes: 0,
     waiters: new Set(),
     intervalCommits: intervalCommitsFor(sub, () => s),
+    markerCommits: new Map(),
     batches: new Set(),
     runConfig: {
       autoCommit: false,
@@ -374,6 +379,7 @@ export async function subscribe(ctx: KafkaContext, sub: AdapterSubscription): Pr
         await Promise.allSettled([...s.batches]);
         await s.intervalCommits.flush(5_000);
       }
+      await settledWithin(Promise.all(s.markerCommits.values()), 5_000); // bounded, as the flush above
       ctx.members.get(fullGroup)?.delete(consumer);
       ctx.handles.delete(handle);
       await consumer.disconnect().catch((e: unknown) => log.warn({ err: e }, 'consumer disconnect failed'));
