@@ -1,0 +1,178 @@
+/**
+ * Creator analytics read cost as a video's events pile up (issue 15: "materialized views or
+ * incremental aggregation, not a re-scan per request"). The freshness benchmark runs 60 s on empty
+ * tables, so it cannot show a read that grows with everything stored; this one can.
+ *
+ *   npm run bench:analytics-scale -- [--engine clickhouse|chdb|both] [--sessions 2000] [--sizes 20000,100000,400000,1600000]
+ *
+ * Workload: one video with a fixed number of playback sessions (`--sessions`, default 2,000). At
+ * each size N the video has N heartbeats and N playback events in all (a start per session, then
+ * rebuffer pairs and rendition switches), inserted through the AnalyticsStore in 20,000-row
+ * inserts, spread over the last hour. The sessions stay the same, so only the events per session
+ * grow: a read built on incremental aggregation per session stays flat, a re-scan of the raw
+ * events grows with N.
+ * Read: `videoInsights` (what `GET /api/v1/videos/{id}/analytics` runs: seven statements in
+ * parallel), once to warm up, then 7 times; the median and the max. On the ClickHouse server each
+ * statement is also timed alone (the best of 3), to show which ones grow.
+ * Engines: the ClickHouse server (cluster mode; started by deploy/local/clickhouse.sh, skipped when
+ * it cannot run) and chDB (standalone mode, in this process).
+ * Figure per engine: the read at the largest size, with the read at the smallest as its baseline;
+ * goal ≤ 2× the baseline (flat, within this machine's noise). A benchmark: exits 0 when missed.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createClient } from '@clickhouse/client';
+import type { AnalyticsStore, HeartbeatRow, PlaybackRow } from '../projections/analytics/analytics-store.port.ts';
+import { CONCURRENT_HISTORY_SECONDS, CONCURRENT_WINDOW_SECONDS, type InsightsQuery } from '../projections/analytics/analytics.port.ts';
+import { analyticsSql, type AnalyticsDialect } from '../projections/analytics/analytics.sql.ts';
+import { createChdbAnalyticsStore } from '../projections/analytics/chdb-analytics-store.adapter.ts';
+import { createClickHouseAnalyticsStore } from '../projections/analytics/clickhouse-analytics-store.adapter.ts';
+import { clickhouseMissing, startClickHouseServer } from '../test/support/clickhouse-server.ts';
+import { printResult, type BenchFigure } from './support/result.ts';
+import { median, table } from './support/table.ts';
+
+const VIDEO = 'scale-video';
+const INSERT_ROWS = 20_000;
+const READS = 7;
+/** Flat within noise: the largest size's read may take at most this many times the smallest's. */
+const GOAL_RATIO = 2;
+
+const { values: opts } = parseArgs({
+  options: {
+    engine: { type: 'string', default: 'both' },
+    sessions: { type: 'string', default: '2000' },
+    sizes: { type: 'string', default: '20000,100000,400000,1600000' },
+  },
+});
+const engines = opts.engine === 'both' ? ['clickhouse', 'chdb'] : [opts.engine!];
+const sessions = Number(opts.sessions);
+const sizes = opts.sizes!.split(',').map(Number);
+if (!engines.every((e) => e === 'clickhouse' || e === 'chdb')) throw new Error('--engine: clickhouse, chdb or both');
+if (!Number.isSafeInteger(sessions) || sessions < 1) throw new Error('--sessions: a positive integer');
+if (!sizes.every((n, i) => Number.isSafeInteger(n) && n >= sessions && (i === 0 || n > sizes[i - 1]!))) throw new Error('--sizes: increasing integers, each at least --sessions');
+
+/** Row `i` (0-based, log offset `i`) of each kind: session `i % sessions`, its `k`-th event. */
+function rows(from: number, to: number, startedAt: number): { heartbeats: HeartbeatRow[]; playback: PlaybackRow[] } {
+  const heartbeats: HeartbeatRow[] = [];
+  const playback: PlaybackRow[] = [];
+  const span = 3_600_000 / sizes.at(-1)!; // the largest size spans the last hour, ms per row
+  for (let i = from; i < to; i++) {
+    const session = `s${i % sessions}`;
+    const k = Math.floor(i / sessions);
+    const at = Math.round(startedAt + i * span);
+    heartbeats.push({ video_id: VIDEO, session_id: session, viewer_id: i % 3 ? `viewer${i % sessions}` : '', watched_seconds: 10 * (k + 1), video_duration_seconds: 600, viewed_at: at, session_started_at: startedAt - 5_000, topic: 'views', partition: 0, offset: i });
+    const type = k === 0 ? 'PlaybackStarted' : k % 10 === 0 ? 'RenditionSwitched' : k % 2 ? 'RebufferStarted' : 'RebufferEnded';
+    playback.push({
+      video_id: VIDEO, session_id: session, type, position_seconds: k, at, topic: 'playback', partition: 0, offset: i, error_code: '',
+      startup_time_ms: type === 'PlaybackStarted' ? 200 + (i % 800) : null,
+      rendition_height: type === 'PlaybackStarted' || type === 'RenditionSwitched' ? [360, 720, 1080][i % 3]! : null,
+      rebuffer_ms: type === 'RebufferEnded' ? 50 + (i % 200) : null,
+    });
+  }
+  return { heartbeats, playback };
+}
+
+/** The seven statements of videoInsights, each alone on the server (best of 3, ms). */
+async function perStatement(url: string, dialect: AnalyticsDialect, now: number): Promise<Record<string, number>> {
+  const sql = analyticsSql(undefined, dialect);
+  const window = (seconds: number) => ({ video_id: VIDEO, since_ms: now - seconds * 1000, now_ms: now });
+  const video = { video_id: VIDEO };
+  const statements: [string, string, Record<string, string | number>][] = [
+    ['session summary', sql.selectSessionSummary, video],
+    ['concurrent now', sql.selectConcurrentNow, window(CONCURRENT_WINDOW_SECONDS)],
+    ['concurrent per minute', sql.selectConcurrentPerMinute, window(CONCURRENT_HISTORY_SECONDS)],
+    ['views over time', sql.selectViewsOverTime.minute, { ...video, time_zone: 'UTC' }],
+    ['playback summary', sql.playback.selectSummary, video],
+    ['playback breakdown', sql.playback.selectBreakdown, video],
+    ['engagement', sql.engagement.selectPerBucket.minute, { ...video, time_zone: 'UTC' }],
+  ];
+  const client = createClient({ url, request_timeout: 300_000 });
+  const out: Record<string, number> = {};
+  try {
+    for (const [name, statement, params] of statements) {
+      const times: number[] = [];
+      for (let r = 0; r < 3; r++) {
+        const t = performance.now();
+        await (await client.query({ ...sql.bind(statement, params), format: 'JSONEachRow' })).json();
+        times.push(performance.now() - t);
+      }
+      out[name] = Math.min(...times);
+    }
+  } finally {
+    await client.close();
+  }
+  return out;
+}
+
+/** Fills the store size by size and times the reads; returns the median read per size, ms. */
+async function measure(engine: string, store: AnalyticsStore, server?: { url: string; dialect: AnalyticsDialect }): Promise<number[]> {
+  const startedAt = Date.now() - 3_600_000;
+  const medians: number[] = [];
+  const lines: string[][] = [];
+  const statementTimes: Record<string, number>[] = [];
+  let stored = 0;
+  for (const size of sizes) {
+    while (stored < size) {
+      const upTo = Math.min(size, stored + INSERT_ROWS);
+      const { heartbeats, playback } = rows(stored, upTo, startedAt);
+      await store.insertHeartbeats(heartbeats);
+      await store.insertPlaybackEvents(playback);
+      stored = upTo;
+      if (stored % 200_000 === 0 || stored === size) process.stderr.write(`  ${engine}: ${stored.toLocaleString('en')} of ${size.toLocaleString('en')} events of each kind stored\n`);
+    }
+    const query: InsightsQuery = { now: Date.now(), interval: 'minute', timeZone: 'UTC' };
+    await store.videoInsights(VIDEO, query); // warm-up
+    const times: number[] = [];
+    for (let r = 0; r < READS; r++) {
+      const t = performance.now();
+      await store.videoInsights(VIDEO, query);
+      times.push(performance.now() - t);
+    }
+    medians.push(median(times));
+    lines.push([size.toLocaleString('en'), median(times).toFixed(0), Math.max(...times).toFixed(0)]);
+    if (server) statementTimes.push(await perStatement(server.url, server.dialect, query.now));
+  }
+  console.log(`\n${engine}: one video, ${sessions.toLocaleString('en')} sessions; the read is videoInsights (GET /api/v1/videos/{id}/analytics), ${READS} reads per size`);
+  const names = Object.keys(statementTimes[0] ?? {});
+  console.log(table(['events of each kind', 'read p50 ms', 'max ms', ...names.map((n) => `${n} ms`)],
+    lines.map((l, i) => [...l, ...names.map((n) => statementTimes[i]![n]!.toFixed(0))])));
+  return medians;
+}
+
+const figures: BenchFigure[] = [];
+for (const engine of engines) {
+  const dir = await mkdtemp(join(tmpdir(), 'sw-analytics-scale-'));
+  try {
+    let medians: number[];
+    if (engine === 'clickhouse') {
+      const missing = await clickhouseMissing();
+      if (missing) { console.log(`clickhouse: skipped (${missing})`); continue; }
+      process.stderr.write('starting a ClickHouse server…\n');
+      const server = await startClickHouseServer();
+      try {
+        const store = await createClickHouseAnalyticsStore({ url: server.url, requestTimeoutMs: 300_000 });
+        try { medians = await measure('ClickHouse server (cluster mode)', store, { url: server.url, dialect: store.dialect }); } finally { await store.close(); }
+      } finally {
+        await server.stop();
+      }
+    } else {
+      const store = await createChdbAnalyticsStore({ path: join(dir, 'analytics') });
+      try { medians = await measure('chDB (standalone mode)', store); } finally { await store.close(); }
+    }
+    const [first, last] = [medians[0]!, medians.at(-1)!];
+    const label = engine === 'clickhouse' ? 'ClickHouse server' : 'chDB';
+    figures.push({
+      name: `creator analytics read (${label}) at ${sizes.at(-1)!.toLocaleString('en')} events of each kind, ${sessions.toLocaleString('en')} sessions`,
+      value: last, unit: 'ms',
+      baseline: { name: `the same read at ${sizes[0]!.toLocaleString('en')} events`, value: first },
+      goal: `≤ ${GOAL_RATIO}× the baseline (incremental aggregation: flat as events per session grow)`,
+      met: last <= GOAL_RATIO * first,
+    });
+    console.log(`${label}: ${(last / first).toFixed(1)}× the read at ${sizes[0]!.toLocaleString('en')} events (goal ≤ ${GOAL_RATIO}×: ${last <= GOAL_RATIO * first ? 'met' : 'MISSED'})`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+printResult({ bench: 'analytics-scale', figures, notes: ['analytics-scale: one video, fixed sessions, events per session growing; a re-scan of raw events grows with them'] });
