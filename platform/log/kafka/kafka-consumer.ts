@@ -6,7 +6,9 @@
  *   the group generation, so a member that lost the partition in a rebalance is fenced with
  *   ILLEGAL_GENERATION / REBALANCE_IN_PROGRESS instead of committing over the new owner). A
  *   throwing batch is not resolved: the partition is `seek`ed back to the batch's first offset and
- *   redelivered after a backoff (`redeliveryDelayMs`, doubling up to 5 s).
+ *   redelivered after a backoff (`redeliveryDelayMs`, doubling up to 5 s). A fetch of only
+ *   transaction markers reaches no batch; its commit goes through the member once the partition
+ *   is idle (kafka-marker-commits.ts).
  * - `commitIntervalMs` (projections): handled offsets are committed together at most once per
  *   interval through the member (kafka-group-commits.ts), and on `stop` after the batches in
  *   flight. Such subscribers seek to their own checkpoint in `onAssigned`: an offset left
@@ -34,8 +36,8 @@ import { ensureOpen, MAX_BACKOFF_MS, sleep, type KafkaContext } from './kafka-cl
 import { fetchCommittedOffsets, partitionCount } from './kafka-admin.ts';
 import { toRecord } from './kafka-fetch.ts';
 import type { IntervalCommits } from '../interval-commits.ts';
-import { settledWithin } from '../../shared/settled-within.ts';
-import { awaitMarkerCommit, commitMarkersPast, commitPast, intervalCommitsFor } from './kafka-group-commits.ts';
+import { commitPast, intervalCommitsFor } from './kafka-group-commits.ts';
+import { commitMarkersPast, flushMarkerCommits, settleMarkerCommit, type MarkerCommitState } from './kafka-marker-commits.ts';
 
 /** The fetch size a subscription with `fetchMaxWaitMs` waits for (kafkajs' `minBytes`): 1 MiB. */
 const FETCH_MIN_BYTES = 1 << 20;
@@ -84,8 +86,8 @@ interface GroupSubscription {
   readonly runConfig: Parameters<Consumer['run']>[0];
   /** `commitIntervalMs` > 0 (and commits wanted): the interval commits; else a commit per batch. */
   readonly intervalCommits: IntervalCommits | null;
-  /** Per-batch commits past marker-only fetches in flight (kafka-group-commits.ts' commitMarkersPast). */
-  readonly markerCommits: Map<string, Promise<void>>;
+  /** Commits past marker-only fetches, waiting or in flight (kafka-marker-commits.ts). */
+  readonly markerCommits: MarkerCommitState['markerCommits'];
   /** `eachBatch` calls in progress (stop waits for them before its last commit). */
   readonly batches: Set<Promise<void>>;
 }
@@ -192,7 +194,7 @@ async function handleBatch(s: GroupSubscription, payload: EachBatchPayload): Pro
     if (first < target || payload.isStale()) return; // fetched before the seek took effect
     s.pendingSeek.delete(ek);
   }
-  await awaitMarkerCommit(s, ek); // this partition's commits stay in order
+  await settleMarkerCommit(s, ek); // this batch's commit supersedes a waiting one, and follows one in flight
   const topic = ctx.ns.internal(batch.topic);
   const records = batch.messages.map((m) => toRecord(topic, batch.partition, m));
   for (let i = 0; i < records.length; i += s.maxBatchSize) {
@@ -248,7 +250,8 @@ function onEmptyBatch(s: GroupSubscription, topic: string, partition: number, ba
     const after = Number(lastOffset) + 1;
     if (after > (s.positions.get(ek) ?? 0)) {
       s.positions.set(ek, after);
-      commitMarkersPast(s, ek, after);
+      // Not by a transactional subscription (its offsets commit in its transactions), nor once stopping.
+      if (!s.sub.committedThrough && !s.stopped) commitMarkersPast(s, ek, after);
       wake(s);
     }
   }
@@ -379,7 +382,7 @@ export async function subscribe(ctx: KafkaContext, sub: AdapterSubscription): Pr
         await Promise.allSettled([...s.batches]);
         await s.intervalCommits.flush(5_000);
       }
-      await settledWithin(Promise.all(s.markerCommits.values()), 5_000); // bounded, as the flush above
+      await flushMarkerCommits(s, 5_000); // bounded, as the flush above
       ctx.members.get(fullGroup)?.delete(consumer);
       ctx.handles.delete(handle);
       await consumer.disconnect().catch((e: unknown) => log.warn({ err: e }, 'consumer disconnect failed'));

@@ -1,7 +1,8 @@
 /**
  * Group offset commits of a Kafka subscription (kafka-consumer.ts): after every batch, through the
  * batch's payload (synchronous, fenced by the group generation), or with `commitIntervalMs` at
- * most once per interval through the member (../interval-commits.ts).
+ * most once per interval through the member (../interval-commits.ts). Commits past fetches of
+ * only transaction markers are in kafka-marker-commits.ts.
  *
  * Interval commits are sent only for partitions assigned and positioned at commit time. kafkajs'
  * `consumer.commitOffsets` returns without sending anything while its runner is not running
@@ -25,8 +26,6 @@ export interface CommitState {
   /** Partitions not positioned yet (after a GROUP_JOIN or a crash). */
   readonly settingUp: Set<string>;
   readonly intervalCommits: IntervalCommits | null;
-  /** Per-batch commits of marker-only batches in flight, per partition (see commitMarkersPast). */
-  readonly markerCommits: Map<string, Promise<void>>;
 }
 
 /** The interval commits of a subscription, or null when it commits after every batch or not at all. */
@@ -49,39 +48,12 @@ export async function commitPast(s: CommitState, payload: EachBatchPayload, next
 }
 
 /**
- * Moves the group offset of partition `ek` (broker-side `topic:partition`) past a fetch that held
- * only control records or aborted records (a transaction's commit marker: KIP-98), to `next`.
- * kafkajs resolves such a fetch itself and never calls eachBatch for it, so no batch commits it:
- * a subscriber restarted just before a commit marker would show group lag 1 until the next record,
- * where the Java consumer's position (and so its commit) moves past markers.
- *
- * Interval subscriptions just mark it handled. Per-batch ones commit it now, through the member and
- * not awaited (the END_BATCH_PROCESS listener that calls this is synchronous); the partition's next
- * batch awaits it first (`awaitMarkerCommit`), so the partition's commits reach the coordinator in
- * order and a later batch's offset is never overwritten by this smaller one. A failed commit is
- * logged and left to the next batch's commit.
+ * An interval (or marker) commit through the member: the offsets of the partitions assigned and
+ * positioned when it is called; the others are left to the next assignment (see the file comment).
+ * kafkajs sends it with the generation current at each attempt (its retrier may cross a rebalance).
+ * @returns false when the commit failed (logged; an interval commit is pending again for the next interval); never rejects
  */
-export function commitMarkersPast(s: CommitState, ek: string, next: number): void {
-  if (s.sub.commitOffsets === false) return;
-  if (s.intervalCommits) return void s.intervalCommits.handled(ek, next);
-  const before = s.markerCommits.get(ek) ?? Promise.resolve();
-  const commit: Promise<void> = before.then(() => commitAssigned(s, new Map([[ek, next]]))).then(() => {
-    if (s.markerCommits.get(ek) === commit) s.markerCommits.delete(ek);
-  });
-  s.markerCommits.set(ek, commit);
-}
-
-/** Resolves once the marker commit of partition `ek` in flight (if any) is done; never rejects. */
-export async function awaitMarkerCommit(s: CommitState, ek: string): Promise<void> {
-  await s.markerCommits.get(ek);
-}
-
-/**
- * An interval (or marker) commit: the offsets of the partitions assigned and positioned now, with
- * the current generation; the others are left to the next assignment (see the file comment).
- * @returns false when the commit failed (logged; an interval commit is pending again for the next interval)
- */
-async function commitAssigned(s: CommitState, offsets: OffsetMap): Promise<boolean> {
+export async function commitAssigned(s: CommitState, offsets: OffsetMap): Promise<boolean> {
   const parts = [...offsets].filter(([k]) => s.assigned.has(k) && !s.settingUp.has(k))
     .map(([k, next]) => ({ ...parseTpKey(k), offset: String(next) }));
   if (parts.length === 0) return true;

@@ -177,7 +177,7 @@ describe('Kafka EventLog: exactly-once capability (real broker)', { skip: kafkaF
     assert.deepEqual([...replies].sort(), [...actual].sort(), 'the follow-up records name the same positions, and were committed');
   });
 
-  test('(e) a consumer of a transactionally written topic catches up past the commit marker, and commits past it', { timeout: 60_000 }, async () => {
+  test('(e) a consumer of a transactionally written topic catches up past the commit marker, and commits past it', { timeout: 240_000 }, async () => {
     const ns = `eos-e-${randomUUID().slice(0, 8)}`;
     const log = await open(ns);
     await log.createTopic({ name: 'in', partitions: 1 });

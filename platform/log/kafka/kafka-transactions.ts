@@ -25,8 +25,10 @@
  * Producers: `idempotent: true`, `maxInFlightRequests: 1`, `acks: -1`; output partitions are chosen
  * by `toKafkaMessage` (kafka-producer.ts), as for `append`. Built on the adapter's consumer
  * (kafka-consumer.ts: pause/seek on assignment, stale-batch dropping, redelivery with backoff).
- * After a batch's transaction the consumer also commits the same offset non-transactionally
- * (generation-fenced, same value): redundant, harmless.
+ * After a batch's transaction the consumer skips its own commit of the offset the transaction
+ * committed (`committedThrough`); it commits non-transactionally (generation-fenced, through the
+ * batch) only past markers fetched at a batch's tail. A fetch of nothing but markers is left to
+ * the next transaction (kafka-marker-commits.ts says why).
  */
 import type { Producer, Transaction } from 'kafkajs';
 import type { pino } from 'pino';
