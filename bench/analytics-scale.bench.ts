@@ -26,10 +26,11 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createClient } from '@clickhouse/client';
 import type { AnalyticsStore, HeartbeatRow, PlaybackRow } from '../projections/analytics/analytics-store.port.ts';
-import { CONCURRENT_HISTORY_SECONDS, CONCURRENT_WINDOW_SECONDS, type InsightsQuery } from '../projections/analytics/analytics.port.ts';
+import type { InsightsQuery } from '../projections/analytics/analytics.port.ts';
 import { analyticsSql, type AnalyticsDialect } from '../projections/analytics/analytics.sql.ts';
 import { createChdbAnalyticsStore } from '../projections/analytics/chdb-analytics-store.adapter.ts';
 import { createClickHouseAnalyticsStore } from '../projections/analytics/clickhouse-analytics-store.adapter.ts';
+import { insightsStatements } from '../projections/analytics/sql-analytics-store.ts';
 import { clickhouseMissing, startClickHouseServer } from '../test/support/clickhouse-server.ts';
 import { printResult, type BenchFigure } from './support/result.ts';
 import { median, table } from './support/table.ts';
@@ -80,31 +81,22 @@ function rows(from: number, to: number, startedAt: number): { heartbeats: Heartb
   return { heartbeats, playback };
 }
 
-/** The seven statements of videoInsights, each alone on the server (best of 3, ms). */
-async function perStatement(url: string, dialect: AnalyticsDialect, now: number): Promise<Record<string, number>> {
+/** The seven statements of videoInsights (sql-analytics-store.ts' insightsStatements), each alone on the server (best of 3, ms). */
+async function perStatement(url: string, dialect: AnalyticsDialect, query: InsightsQuery): Promise<Record<string, number>> {
   const sql = analyticsSql(undefined, dialect);
-  const window = (seconds: number) => ({ video_id: VIDEO, since_ms: now - seconds * 1000, now_ms: now });
-  const video = { video_id: VIDEO };
-  const statements: [string, string, Record<string, string | number>][] = [
-    ['session summary', sql.selectSessionSummary, video],
-    ['concurrent now', sql.selectConcurrentNow, window(CONCURRENT_WINDOW_SECONDS)],
-    ['concurrent per minute', sql.selectConcurrentPerMinute, window(CONCURRENT_HISTORY_SECONDS)],
-    ['views over time', sql.selectViewsOverTime.minute, { ...video, time_zone: 'UTC' }],
-    ['playback summary', sql.playback.selectSummary, video],
-    ['playback breakdown', sql.playback.selectBreakdown, video],
-    ['engagement', sql.engagement.selectPerBucket.minute, { ...video, time_zone: 'UTC' }],
-  ];
+  /** `playbackSummary` → `playback summary`. */
+  const label = (name: string) => name.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`);
   const client = createClient({ url, request_timeout: 300_000 });
   const out: Record<string, number> = {};
   try {
-    for (const [name, statement, params] of statements) {
+    for (const [name, { statement, params }] of Object.entries(insightsStatements(sql, VIDEO, query))) {
       const times: number[] = [];
       for (let r = 0; r < 3; r++) {
         const t = performance.now();
         await (await client.query({ ...sql.bind(statement, params), format: 'JSONEachRow' })).json();
         times.push(performance.now() - t);
       }
-      out[name] = Math.min(...times);
+      out[label(name)] = Math.min(...times);
     }
   } finally {
     await client.close();
@@ -138,7 +130,7 @@ async function measure(engine: string, store: AnalyticsStore, server?: { url: st
     }
     medians.push(median(times));
     lines.push([size.toLocaleString('en'), median(times).toFixed(0), Math.max(...times).toFixed(0)]);
-    if (server) statementTimes.push(await perStatement(server.url, server.dialect, query.now));
+    if (server) statementTimes.push(await perStatement(server.url, server.dialect, query));
   }
   console.log(`\n${engine}: one video, ${sessions.toLocaleString('en')} sessions; the read is videoInsights (GET /api/v1/videos/{id}/analytics), ${READS} reads per size`);
   const names = Object.keys(statementTimes[0] ?? {});

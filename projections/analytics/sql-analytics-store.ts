@@ -61,6 +61,33 @@ export function analyticsIoError(what: string, e: unknown): AnalyticsStoreError 
   return new AnalyticsStoreError('ANALYTICS_IO', `${what} failed: ${message.trim()}`, e);
 }
 
+/** One statement of a read with its parameters (bound by AnalyticsSql.bind). */
+export interface BoundableStatement {
+  statement: string;
+  params: Record<string, string | number>;
+}
+
+/**
+ * The seven statements `videoInsights` issues for `videoId` (what `GET /api/v1/videos/{id}/analytics`
+ * reads), by name, in the order it issues them; the session summary is the one `videoAnalytics`
+ * reads too. Exported for bench/analytics-scale.bench.ts, which times each alone.
+ */
+export function insightsStatements(sql: AnalyticsSql, videoId: string, query: InsightsQuery) {
+  const now = Math.trunc(query.now);
+  const window = (seconds: number) => ({ video_id: videoId, since_ms: now - seconds * 1000, now_ms: now });
+  const video = videoParams(videoId);
+  const zoned = { ...video, time_zone: query.timeZone };
+  return {
+    sessionSummary: { statement: sql.selectSessionSummary, params: video },
+    concurrentNow: { statement: sql.selectConcurrentNow, params: window(CONCURRENT_WINDOW_SECONDS) },
+    concurrentPerMinute: { statement: sql.selectConcurrentPerMinute, params: window(CONCURRENT_HISTORY_SECONDS) },
+    viewsOverTime: { statement: sql.selectViewsOverTime[query.interval], params: zoned },
+    playbackSummary: { statement: sql.playback.selectSummary, params: video },
+    playbackBreakdown: { statement: sql.playback.selectBreakdown, params: video },
+    engagement: { statement: sql.engagement.selectPerBucket[query.interval], params: zoned },
+  } satisfies Record<string, BoundableStatement>;
+}
+
 /**
  * The AnalyticsStore over `engine`, whose tables `sql` has already created.
  * @throws (from its methods) AnalyticsStoreError `ANALYTICS_CLOSED` after close, `ANALYTICS_IO`
@@ -119,19 +146,17 @@ export function sqlAnalyticsStore(sql: AnalyticsSql, engine: SqlEngine): Analyti
     },
     videoInsights(videoId: string, query: InsightsQuery) {
       return guard('query', async () => {
-        const now = Math.trunc(query.now);
-        const window = (seconds: number) => ({ video_id: videoId, since_ms: now - seconds * 1000, now_ms: now });
-        const video = { video_id: videoId };
+        const st = insightsStatements(sql, videoId, query);
         // All at once: a ClickHouse server runs them in parallel (the read waits for the slowest,
         // not for the sum); chDB's adapter queues them in this order on its one session.
         const [summaryRow, [current], perMinute, buckets, [playback], breakdown, engagement] = await Promise.all([
           sessionSummary(videoId),
-          rows<{ viewers: Num }>(sql.selectConcurrentNow, window(CONCURRENT_WINDOW_SECONDS)),
-          rows<{ minute_s: Num; viewers: Num }>(sql.selectConcurrentPerMinute, window(CONCURRENT_HISTORY_SECONDS)),
-          rows<{ bucket_s: Num; views: Num; unique_viewers: Num }>(sql.selectViewsOverTime[query.interval], { ...videoParams(videoId), time_zone: query.timeZone }),
-          rows<{ p50: Num; p95: Num; samples: Num; rebuffers: Num; rebuffer_ms: Num }>(sql.playback.selectSummary, video),
-          rows<{ failed: Num; key: string; events: Num; sessions: Num }>(sql.playback.selectBreakdown, video),
-          rows<EngagementBucketRow>(sql.engagement.selectPerBucket[query.interval], { video_id: videoId, time_zone: query.timeZone }),
+          rows<{ viewers: Num }>(st.concurrentNow.statement, st.concurrentNow.params),
+          rows<{ minute_s: Num; viewers: Num }>(st.concurrentPerMinute.statement, st.concurrentPerMinute.params),
+          rows<{ bucket_s: Num; views: Num; unique_viewers: Num }>(st.viewsOverTime.statement, st.viewsOverTime.params),
+          rows<{ p50: Num; p95: Num; samples: Num; rebuffers: Num; rebuffer_ms: Num }>(st.playbackSummary.statement, st.playbackSummary.params),
+          rows<{ failed: Num; key: string; events: Num; sessions: Num }>(st.playbackBreakdown.statement, st.playbackBreakdown.params),
+          rows<EngagementBucketRow>(st.engagement.statement, st.engagement.params),
         ]);
         const summary = summaryOf(summaryRow);
         const { views, watch_time_seconds: watched } = summary.analytics;
