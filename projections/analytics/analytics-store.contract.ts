@@ -21,9 +21,10 @@ import type { AnalyticsStore, HeartbeatRow } from './analytics-store.port.ts';
 import type { PlaybackRow } from './playback.sql.ts';
 import { testChannelAnalytics } from './channel-analytics.contract.ts';
 import { testEngagementStore } from './engagement-store.contract.ts';
+import { testPlaybackSessions, type PlaybackSessionsTarget } from './playback-sessions.contract.ts';
 
-/** What the contract needs from an adapter. */
-export interface AnalyticsStoreTarget {
+/** What the contract needs from an adapter (`concurrent` and `exec`: see PlaybackSessionsTarget). */
+export interface AnalyticsStoreTarget extends PlaybackSessionsTarget {
   /**
    * Opens the store of `database` (a bare identifier), creating its tables when missing; a
    * database the suite has not used yet is empty. Opening a database again after `close()` gives
@@ -342,6 +343,7 @@ export function testAnalyticsStore(target: AnalyticsStoreTarget): void {
 
   testChannelAnalytics((fn) => withStore((store) => fn(store)));
   testEngagementStore((fn) => withStore((store) => fn(store)));
+  testPlaybackSessions(target, freshDatabase);
 
   test('a closed store refuses with ANALYTICS_CLOSED; closing twice is fine', async () => {
     const store = await target.open(freshDatabase());

@@ -91,7 +91,10 @@ export interface AnalyticsStore {
   insertHeartbeats(rows: HeartbeatRow[]): Promise<void>;
   /**
    * Inserts records of the playback topic (issue 15) into the playback-events table, with ONE
-   * INSERT, under the same rules as insertHeartbeats (keyed by log position, re-inserts harmless).
+   * INSERT, under the same rules as insertHeartbeats (keyed by log position, re-inserts harmless),
+   * after folding them into their sessions' running totals (playback-sessions.ts): one more
+   * INSERT into playback_sessions, first, and a read of the totals of sessions not in memory.
+   * A redelivered record is already in its session's totals and is skipped.
    * @throws AnalyticsStoreError `ANALYTICS_IO`
    */
   insertPlaybackEvents(rows: PlaybackRow[]): Promise<void>;

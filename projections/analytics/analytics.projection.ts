@@ -147,7 +147,7 @@ export function createAnalyticsProjection(deps: AnalyticsProjectionDeps): Projec
     // A rebuild (projections/replay) replays exactly these topics.
     inputs: [TOPICS.views, TOPICS.playback, TOPICS.likes, TOPICS.comments, TOPICS.subscriptions],
     guarantee: 'effectively-once',
-    output: 'ClickHouse tables view_heartbeats, playback_events and engagement_events',
+    output: 'ClickHouse tables view_heartbeats, playback_events, playback_sessions and engagement_events (and tables materialized views fill from the heartbeats)',
     // ClickHouse wants few large inserts (its docs: batches of at least 1,000 rows, ideally
     // 10,000-100,000); a replay or a backlog fills them, and live heartbeats wait up to
     // `fetchWaitMs` to gather (each insert writes and fsyncs a new part).

@@ -23,6 +23,7 @@ import {
   type AnalyticsDialect, type Dialect, type HeartbeatJsonRow,
 } from './clickhouse-dialect.ts';
 import { CHANNEL_SCOPE, sessionsSql, VIDEO_SCOPE, type SessionsSql } from './sessions.sql.ts';
+import { concurrentSql, type ConcurrentSql } from './concurrent.sql.ts';
 
 export { channelParams } from './sessions.sql.ts';
 
@@ -72,9 +73,11 @@ export interface AnalyticsSql {
    * pairs are sumMap's (keys ascending, sums). Params: video_id (see videoParams).
    */
   selectSessionSummary: string;
-  /** Distinct sessions with a heartbeat in (since_ms, now_ms]. Params: video_id, since_ms, now_ms (Int64 ms). */
+  /** The concurrent-viewers tables and their views (issue 15; concurrent.sql.ts). */
+  concurrent: ConcurrentSql;
+  /** Distinct sessions with a heartbeat in (since_ms, now_ms] (concurrent.selectNow). Params: video_id, since_ms, now_ms (Int64 ms). */
   selectConcurrentNow: string;
-  /** Distinct sessions with a heartbeat per UTC minute in (since_ms, now_ms], as `minute_s` Unix seconds. Params as selectConcurrentNow. */
+  /** Distinct sessions with a heartbeat per UTC minute in (since_ms, now_ms], as `minute_s` Unix seconds (concurrent.selectPerMinute). Params: concurrentParams. */
   selectConcurrentPerMinute: string;
   /** Views and unique viewers per bucket of the interval, `bucket_s` Unix seconds. Params: video_id + time_zone (IANA). */
   selectViewsOverTime: Record<AnalyticsInterval, string>;
@@ -126,6 +129,7 @@ export function analyticsSql(database: string = ANALYTICS_DATABASE, dialect: Ana
   // table reads its own rows and its destination's, so what was inserted is visible at once.
   const source = options.buffered ? buffer : table;
   const videoSessions = sessionsSql(d, database, source, table);
+  const concurrent = concurrentSql(d, database, source, table);
   const sessions = videoSessions.sessions(VIDEO_SCOPE);
   const channelSessions = videoSessions.sessions(CHANNEL_SCOPE);
   return {
@@ -135,15 +139,16 @@ export function analyticsSql(database: string = ANALYTICS_DATABASE, dialect: Ana
     heartbeatsTable: source,
     createDatabase: `CREATE DATABASE IF NOT EXISTS ${database}`,
     createHeartbeatsTable: CREATE_HEARTBEATS_TABLE(d, table),
-    // The sessions view reads the buffer's inserts: dropped before it, made again after it (setup).
-    buffer: options.buffered ? { create: [videoSessions.dropView, `DROP TABLE IF EXISTS ${buffer}`, CREATE_BUFFER_TABLE(database, buffer, table)], flush: `OPTIMIZE TABLE ${buffer}` } : null,
+    // The views read the buffer's inserts: dropped before it, made again after it (setup).
+    buffer: options.buffered ? { create: [videoSessions.dropView, ...concurrent.dropViews, `DROP TABLE IF EXISTS ${buffer}`, CREATE_BUFFER_TABLE(database, buffer, table)], flush: `OPTIMIZE TABLE ${buffer}` } : null,
     videoSessions,
     addSessionStartedAtColumn: d.addColumnIfNotExists ? `
 ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS session_started_at Nullable(${d.timestamp}) DEFAULT NULL` : null,
     selectCheckpoint: SELECT_CHECKPOINT(source),
     selectSessionSummary: SELECT_SESSION_SUMMARY(d, sessions),
-    selectConcurrentNow: SELECT_CONCURRENT(d, source, false),
-    selectConcurrentPerMinute: SELECT_CONCURRENT(d, source, true),
+    concurrent,
+    selectConcurrentNow: concurrent.selectNow,
+    selectConcurrentPerMinute: concurrent.selectPerMinute,
     selectViewsOverTime: {
       minute: SELECT_VIEWS_OVER_TIME(d.bucketSeconds('minute', 'counted_at'), sessions),
       hour: SELECT_VIEWS_OVER_TIME(d.bucketSeconds('hour', 'counted_at'), sessions),
@@ -260,14 +265,6 @@ SELECT${TOTALS_COLUMNS},
   sumMap([if(duration > 0, toInt32(floor(least(1., max_watched / duration) * 100 + 0.000001)), toInt32(-1))], [toUInt64(1)]) AS reach,
   sumMapIf([${d.minuteSeconds('counted_at')}], [toUInt64(1)], counted) AS per_minute
 FROM (${sessions})`;
-
-/** Distinct sessions with a heartbeat in (since_ms, now_ms], in total or per UTC minute. */
-const SELECT_CONCURRENT = (d: Dialect, table: string, perMinute: boolean) => `
-SELECT ${perMinute ? `${d.minuteSeconds('viewed_at')} AS minute_s, ` : ''}uniqExact(session_id) AS viewers
-FROM ${table}
-WHERE video_id = {video_id:String} AND ${d.epochMs('viewed_at')} > {since_ms:Int64} AND ${d.epochMs('viewed_at')} <= {now_ms:Int64}${perMinute ? `
-GROUP BY minute_s
-ORDER BY minute_s` : ''}`;
 
 /** Views and unique viewers (as SELECT_SESSION_SUMMARY counts them) per bucket of the instant a session first qualified. */
 const SELECT_VIEWS_OVER_TIME = (bucket: string, sessions: string) => `

@@ -68,7 +68,7 @@ export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions):
   const session = openSession(opts.path);
   try {
     await createAnalyticsTables(sql, (statement) => session.queryAsync(statement), (statement) => rowsOf(session, statement),
-      () => logger.info({ database: sql.database }, 'chdb analytics store: aggregating the stored heartbeats into video_sessions (once per database)'));
+      (table) => logger.info({ database: sql.database, table }, 'chdb analytics store: filling a table from the stored events (once per database and table)'));
   } catch (e) {
     session.close();
     await drainPending();

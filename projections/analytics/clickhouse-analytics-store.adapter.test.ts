@@ -26,6 +26,16 @@ import { analyticsSql } from './analytics.sql.ts';
 import { createChdbAnalyticsStore } from './chdb-analytics-store.adapter.ts';
 import { createClickHouseAnalyticsStore, dialectFor, dropClickHouseDatabase, listClickHouseDatabases } from './clickhouse-analytics-store.adapter.ts';
 
+/** Runs one statement on the server at `url` (the contract's `exec`). */
+async function execAt(url: string, statement: string): Promise<void> {
+  const client = createClient({ url });
+  try {
+    await client.command({ query: statement });
+  } finally {
+    await client.close();
+  }
+}
+
 const root = await mkdtemp(join(tmpdir(), 'sw-ch-'));
 after(() => rm(root, { recursive: true, force: true }));
 // libchdb binds one data directory per process: every chDB store of this file lives in this one.
@@ -45,7 +55,7 @@ describe('ClickHouse analytics store, modern dialect, through @clickhouse/client
   after(() => shim?.close());
 
   describe('AnalyticsStore contract, dialect auto-detected (modern on 26.x)', () => {
-    testAnalyticsStore({ open: (database) => createClickHouseAnalyticsStore({ url: shim!.url, database }) });
+    testAnalyticsStore({ open: (database) => createClickHouseAnalyticsStore({ url: shim!.url, database }), concurrent: true, exec: (statement) => execAt(shim!.url, statement) });
   });
 
   test('modern sends the statement text with {name:Type} placeholders and the values as query_params; a batch is one INSERT', async () => {
@@ -82,7 +92,7 @@ describe('ClickHouse analytics store on a real ClickHouse server (Debian clickho
   const url = () => server!.url;
 
   describe('AnalyticsStore contract, dialect auto-detected (compat-18 on 18.16)', () => {
-    testAnalyticsStore({ open: (database) => createClickHouseAnalyticsStore({ url: url(), database }) });
+    testAnalyticsStore({ open: (database) => createClickHouseAnalyticsStore({ url: url(), database }), concurrent: true, exec: (statement) => execAt(url(), statement) });
   });
 
   test('auto picks compat-18 on this server and says which version it found', async () => {

@@ -80,7 +80,7 @@ export async function createClickHouseAnalyticsStore(opts: ClickHouseAnalyticsSt
     const dialect = wanted === 'auto' ? dialectFor(serverVersion) : wanted;
     sql = analyticsSql(database, dialect);
     await createAnalyticsTables(sql, (query) => client.command({ query }), (query) => rows(query),
-      () => logger.info({ database }, 'clickhouse analytics store: aggregating the stored heartbeats into video_sessions (once per database)'));
+      (table) => logger.info({ database, table }, 'clickhouse analytics store: filling a table from the stored events (once per database and table)'));
   } catch (e) {
     await client.close().catch(() => {});
     throw ioError(`opening the analytics tables in ${database} at ${opts.url}`, e);

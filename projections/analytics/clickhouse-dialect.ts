@@ -17,7 +17,7 @@ export type AnalyticsDialect = 'modern' | 'compat-18';
 export const ANALYTICS_DIALECTS: readonly AnalyticsDialect[] = ['modern', 'compat-18'];
 
 /** One JSONEachRow input row of view_heartbeats in a dialect's column types. */
-export type HeartbeatJsonRow = Record<string, string | number | null>;
+export type HeartbeatJsonRow = Record<string, string | number | null | readonly (string | number)[]>;
 
 /** What differs between the dialects; everything else is shared text. */
 export interface Dialect {

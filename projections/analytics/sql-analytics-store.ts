@@ -9,7 +9,9 @@ import { minuteIso } from '../../domain/view/view-rule.ts';
 import { CHANNEL_TOP_VIDEOS, CONCURRENT_HISTORY_SECONDS, CONCURRENT_WINDOW_SECONDS, type ChannelAnalytics, type InsightsQuery, type VideoAnalytics, type VideoEngagement, type VideoInsights } from './analytics.port.ts';
 import { AnalyticsStoreError, type AnalyticsStore, type HeartbeatRow } from './analytics-store.port.ts';
 import { channelParams, videoParams, type AnalyticsSql, type HeartbeatJsonRow } from './analytics.sql.ts';
-import type { PlaybackRow } from './playback.sql.ts';
+import { concurrentParams } from './concurrent.sql.ts';
+import { sessionStateOf, sessionStateParams, type PlaybackRow, type PlaybackSessionJsonRow } from './playback.sql.ts';
+import { foldPlaybackRows, isSessionEvent, playbackSessionCache, sessionKey, type PlaybackSessionState } from './playback-sessions.ts';
 import { engagementOf, subscribersOf, type EngagementBucketRow, type EngagementRow } from './engagement.sql.ts';
 import type { ClickHouseParams } from './clickhouse-binding.ts';
 
@@ -28,26 +30,37 @@ export interface SqlEngine {
 /**
  * Creates (or upgrades) the tables of `sql` in order, the same on every engine: the database, the
  * heartbeats table and its ALTER, the playback and engagement tables, video_sessions, the Buffer
- * (chDB), then the sessions view, and the one-off backfill of a read model written before the
- * view (sessions.sql.ts). `run` executes a statement, `rows` a SELECT (JSONEachRow rows).
+ * (chDB), then the sessions view, and the one-off backfills of a read model written before the
+ * view (sessions.sql.ts), before playback_sessions (playback.sql.ts) or before the concurrent-viewers
+ * tables (concurrent.sql.ts); `onBackfill` is told the table(s) each fills. `run` executes a statement, `rows` a SELECT (JSONEachRow rows).
  * @throws whatever `run` or `rows` throws (the adapter wraps it as ANALYTICS_IO)
  */
 export async function createAnalyticsTables(
   sql: AnalyticsSql,
   run: (statement: string) => Promise<unknown>,
   rows: <T>(statement: string) => Promise<T[]>,
-  onBackfill: () => void = () => {},
+  onBackfill: (table: string) => void = () => {},
 ): Promise<void> {
   for (const statement of [
     sql.createDatabase, sql.createHeartbeatsTable, ...(sql.addSessionStartedAtColumn ? [sql.addSessionStartedAtColumn] : []),
-    sql.playback.createTable, sql.engagement.createTable, sql.videoSessions.createTable, ...(sql.buffer?.create ?? []),
-    sql.videoSessions.createView,
+    sql.playback.createTable, sql.playback.createSessionsTable, sql.engagement.createTable, sql.videoSessions.createTable, ...(sql.buffer?.create ?? []),
+    ...sql.concurrent.createTables, sql.videoSessions.createView, ...sql.concurrent.createViews,
   ]) await run(statement);
   const [needs] = await rows<{ needed: number | string }>(sql.videoSessions.selectNeedsBackfill);
   if (Number(needs?.needed ?? 0)) {
-    onBackfill();
+    onBackfill(sql.videoSessions.table);
     await run(sql.videoSessions.backfill);
     await run(sql.videoSessions.markBackfilled);
+  }
+  for (const { table, selectNeedsBackfill, backfill, markBackfilled } of [
+    { ...sql.playback, table: sql.playback.sessionsTable, backfill: [sql.playback.backfill] },
+    { ...sql.concurrent, table: sql.concurrent.tables },
+  ]) {
+    const [needs] = await rows<{ needed: number | string }>(selectNeedsBackfill);
+    if (!Number(needs?.needed ?? 0)) continue;
+    onBackfill(table);
+    for (const statement of backfill) await run(statement);
+    await run(markBackfilled);
   }
 }
 
@@ -80,7 +93,7 @@ export function insightsStatements(sql: AnalyticsSql, videoId: string, query: In
   return {
     sessionSummary: { statement: sql.selectSessionSummary, params: video },
     concurrentNow: { statement: sql.selectConcurrentNow, params: window(CONCURRENT_WINDOW_SECONDS) },
-    concurrentPerMinute: { statement: sql.selectConcurrentPerMinute, params: window(CONCURRENT_HISTORY_SECONDS) },
+    concurrentPerMinute: { statement: sql.selectConcurrentPerMinute, params: concurrentParams(videoId, now - CONCURRENT_HISTORY_SECONDS * 1000, now) },
     viewsOverTime: { statement: sql.selectViewsOverTime[query.interval], params: zoned },
     playbackSummary: { statement: sql.playback.selectSummary, params: video },
     playbackBreakdown: { statement: sql.playback.selectBreakdown, params: video },
@@ -108,6 +121,28 @@ export function sqlAnalyticsStore(sql: AnalyticsSql, engine: SqlEngine): Analyti
     const bound = sql.bind(statement, params);
     return engine.rows<T>(bound.query, bound.query_params);
   };
+  const playbackSessions = playbackSessionCache();
+  /**
+   * The running totals of the sessions `batch` touches, from memory or, for the ones not there,
+   * from playback_sessions in one read (a session never seen has no row: it starts empty).
+   */
+  const knownSessions = async (batch: PlaybackRow[]): Promise<Map<string, PlaybackSessionState>> => {
+    const known = new Map<string, PlaybackSessionState>();
+    const missing = new Map<string, PlaybackRow>();
+    for (const r of batch) {
+      if (!isSessionEvent(r)) continue;
+      const key = sessionKey(r.video_id, r.session_id);
+      const state = playbackSessions.get(key);
+      if (state) known.set(key, state);
+      else missing.set(key, r);
+    }
+    if (!missing.size) return known;
+    for (const row of await rows<PlaybackSessionJsonRow>(sql.playback.selectSessionStates, sessionStateParams([...missing.values()]))) {
+      const key = sessionKey(row.video_id, row.session_id);
+      if (missing.has(key)) known.set(key, sessionStateOf(row));
+    }
+    return known;
+  };
   /** The one row of selectSessionSummary for `videoId`. */
   const sessionSummary = async (videoId: string): Promise<SessionSummaryRow | undefined> => {
     if (typeof videoId !== 'string') throw new AnalyticsStoreError('ANALYTICS_IO', `video id must be a string, got ${typeof videoId}`);
@@ -121,7 +156,15 @@ export function sqlAnalyticsStore(sql: AnalyticsSql, engine: SqlEngine): Analyti
     },
     insertPlaybackEvents(batch: PlaybackRow[]) {
       return guard('insert', async () => {
-        if (batch.length) await engine.insert(sql.playback.table, batch.map((r) => sql.playback.toJsonRow(r)));
+        if (!batch.length) return;
+        const raw = batch.map((r) => sql.playback.toJsonRow(r)); // validates every position before anything is written
+        const epoch = playbackSessions.epoch;
+        const touched = foldPlaybackRows(batch, await knownSessions(batch));
+        // The sessions' rows first, then the events, whose table is the checkpoint: a crash in
+        // between re-applies the events, and the sessions skip what their versions already hold.
+        if (touched.size) await engine.insert(sql.playback.sessionsTable, [...touched.values()].map((s) => sql.playback.toSessionJsonRow(s)));
+        await engine.insert(sql.playback.table, raw);
+        playbackSessions.commit(touched, epoch);
       });
     },
     insertEngagementEvents(batch: EngagementRow[]) {
@@ -131,6 +174,9 @@ export function sqlAnalyticsStore(sql: AnalyticsSql, engine: SqlEngine): Analyti
     },
     checkpoint() {
       return guard('checkpoint', async () => {
+        // Read on every (re)assignment: sessions of a partition another instance owned meanwhile
+        // have moved on, so they are restored from playback_sessions instead (playback-sessions.ts).
+        playbackSessions.clear();
         const out: OffsetMap = new Map();
         // The three tables hold different topics, so their positions never overlap.
         for (const statement of [sql.selectCheckpoint, sql.playback.selectCheckpoint, sql.engagement.selectCheckpoint]) {
