@@ -334,7 +334,8 @@ export function testAnalyticsStore(target: AnalyticsStoreTarget): void {
       assert.deepEqual([got.rebuffer_count, got.rebuffer_seconds, got.rebuffer_ratio], [2, 3, 3 / 30]);
       assert.deepEqual(got.renditions_watched, [{ height: 720, sessions: 2 }, { height: 1080, sessions: 1 }]);
       assert.deepEqual(got.playback_errors, { count: 3, by_code: [{ code: 'fragLoadError', errors: 2, sessions: 1 }, { code: 'MEDIA_ERR_DECODE', errors: 1, sessions: 1 }] });
-      assert.deepEqual(await store.checkpoint(), new Map([[`${VIEWS}:0`, 2], [`${PLAYBACK}:1`, 101]]), 'both topics, each from its own table');
+      // Playback: the lower of the events' (101, the skip marker's) and the running totals' (14) positions.
+      assert.deepEqual(await store.checkpoint(), new Map([[`${VIEWS}:0`, 2], [`${PLAYBACK}:1`, 14]]), 'both topics, each from its own table');
       const elsewhere = await store.videoInsights('elsewhere', { now: T0, interval: 'hour', timeZone: 'UTC' });
       assert.deepEqual(elsewhere.renditions_watched, [{ height: 240, sessions: 1 }]);
       assert.deepEqual(elsewhere.startup_time_ms, { p50: 5, p95: 15, samples: 2 }, 'nearest rank: the 1st of 2 is the median, not the 2nd');

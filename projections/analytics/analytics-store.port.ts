@@ -90,11 +90,12 @@ export interface AnalyticsStore {
    */
   insertHeartbeats(rows: HeartbeatRow[]): Promise<void>;
   /**
-   * Inserts records of the playback topic (issue 15) into the playback-events table, with ONE
-   * INSERT, under the same rules as insertHeartbeats (keyed by log position, re-inserts harmless),
-   * after folding them into their sessions' running totals (playback-sessions.ts): one more
-   * INSERT into playback_sessions, first, and a read of the totals of sessions not in memory.
-   * A redelivered record is already in its session's totals and is skipped.
+   * Inserts records of the playback topic (issue 15) into the playback-events table (one INSERT,
+   * keyed by log position, re-inserts harmless), after folding them into their sessions' running
+   * totals (playback-sessions.ts): first a read of the totals of sessions not in memory (in
+   * chunks), then one INSERT into playback_sessions. A record at or below its session's stored
+   * version (same partition) is already in the totals and is skipped, so each partition's records
+   * must come in offset order, as a log delivers them.
    * @throws AnalyticsStoreError `ANALYTICS_IO`
    */
   insertPlaybackEvents(rows: PlaybackRow[]): Promise<void>;
@@ -104,7 +105,14 @@ export interface AnalyticsStore {
    * @throws AnalyticsStoreError `ANALYTICS_IO`
    */
   insertEngagementEvents(rows: EngagementRow[]): Promise<void>;
-  /** `topic:partition` → max(offset) + 1 over stored rows of the three tables (heartbeats, playback events, engagement events). */
+  /**
+   * `topic:partition` → max(offset) + 1 over stored rows of the heartbeats and engagement events;
+   * for the playback topic, the lower of that of the playback events and that of the running
+   * totals (0 for a partition without totals), so events stored without their totals (a release
+   * before them, in a rolling upgrade) are applied again. Reading it also forgets the running
+   * totals held in memory: the projection reads it on every assignment of partitions, after which
+   * another instance may have moved their sessions on.
+   */
   checkpoint(): Promise<OffsetMap>;
   /** Numbers under the view rule (v2, v1 for heartbeats without a session start; docs/view-rule.md). @throws AnalyticsStoreError `ANALYTICS_IO` */
   videoAnalytics(videoId: string): Promise<VideoAnalytics>;

@@ -48,7 +48,9 @@ export interface AnalyticsProjectionDeps {
  * Creator analytics read model: every record of the playback topic (issue 15) becomes one row of
  * the playback-events table, and every record of the views topic one row (a heartbeat, or
  * a skip marker with video_id '' for an undecodable record), inserted once per batch. The
- * checkpoint is the table's own max(offset)+1, so the insert IS the checkpoint commit. Records of
+ * checkpoint is the table's own max(offset)+1, so the insert IS the checkpoint commit (playback:
+ * the store writes the sessions' running totals first, and takes the lower of the two tables'
+ * positions; analytics-store.port.ts). Records of
  * the likes, comments and subscriptions topics become rows of the engagement-events table (engagement.sql.ts:
  * video, kind and time only; no user column). A viewer
  * is stored as a pseudonym, never as the user id (issue 13): unique viewers stay exact, and an
@@ -117,8 +119,8 @@ export function createAnalyticsProjection(deps: AnalyticsProjectionDeps): Projec
       else return true;
       return false;
     });
-    // One table per kind of topic, one insert each: each holds its own topics' positions, so each
-    // insert is still the checkpoint commit of the records it carries.
+    // One table per kind of topic: each holds its own topics' positions, so its insert is still the
+    // checkpoint commit of the records it carries (playback: with the running totals before it).
     if (playback.length) await store.insertPlaybackEvents(playback);
     if (engagement.length) await store.insertEngagementEvents(engagement);
     if (views.length) await applyHeartbeats({ ...batch, records: views });

@@ -39,7 +39,7 @@ const DATABASE_NAME = /^[a-zA-Z_][a-zA-Z0-9_]{0,62}$/;
 export const isAnalyticsDatabaseName = (database: string): boolean => DATABASE_NAME.test(database);
 
 
-/** The analytics statements of one database (every statement names `<database>.view_heartbeats`). */
+/** The analytics statements of one database (every statement names tables of `<database>`). */
 export interface AnalyticsSql {
   dialect: AnalyticsDialect;
   /** How this dialect binds the `{name:Type}` placeholders of the select statements. */
@@ -220,7 +220,8 @@ ORDER BY (video_id, session_id, topic, partition, offset)${d.tableSettings}`;
  * flushing in the background, which could hide rows from a concurrent query (see
  * chdb-analytics-store.adapter.ts). A MergeTree insert writes,
  * fsyncs and later merges a new part: about 15 ms of CPU each, most of a heartbeat's analytics
- * cost at 5 inserts a second (issue 12); a buffer insert costs a fifth of that.
+ * cost at 5 inserts a second (issue 12); a buffer insert costs a fifth of that (but the materialized
+ * views on the buffer, video_sessions' and the two of concurrent.sql.ts, write their parts at once).
  * Crash safety holds because the checkpoint is read from the same rows (SELECT_CHECKPOINT through
  * the buffer): rows lost with the process take their offsets with them, and the projection
  * re-applies them from the log, as a Kafka Streams store is restored from its changelog. That

@@ -4,7 +4,9 @@
  * chDB, as video_sessions is; sessions.sql.ts):
  * - `concurrent_heartbeats`: (video, session, time) ordered by (video_id, viewed_at), so "now"
  *   (the last 30 s) reads 30 s of rows, not all time, as the heartbeats table ordered by session
- *   would;
+ *   would (a ReplacingMergeTree: merges drop the copies of a redelivered heartbeat). It keeps
+ *   every heartbeat, as view_heartbeats does: 18.16 has no TTL (a modern server could expire it
+ *   after a day);
  * - `concurrent_minutes`: per video and UTC minute, a `uniqExact` state of the sessions with a
  *   heartbeat in it (AggregatingMergeTree), so "per minute over the day" merges at most 1,440
  *   states.
@@ -41,7 +43,8 @@ export interface ConcurrentSql {
 
 /**
  * The parameters of selectNow and selectPerMinute for (since_ms, now_ms] (ms since the epoch):
- * the whole minutes inside it are [full_from_ms, full_to_ms) (minute starts); the rest of the
+ * the whole minutes inside it are [full_from_ms, full_to_ms) (minute starts; in seconds too,
+ * `full_from_s` and `full_to_s`, as the minute states are keyed); the rest of the
  * window, (since_ms, full_from_ms) and [full_to_ms, now_ms], is read from single heartbeats.
  */
 export function concurrentParams(videoId: string, sinceMs: number, nowMs: number): Record<string, string | number> {
@@ -50,15 +53,17 @@ export function concurrentParams(videoId: string, sinceMs: number, nowMs: number
   const fullFrom = (Math.floor(since / 60_000) + 1) * 60_000; // first minute starting after `since`
   // The minute `now` falls in is whole only when `now` is its last millisecond.
   const fullTo = Math.max(fullFrom, (Math.floor(now / 60_000) + ((now + 1) % 60_000 === 0 ? 1 : 0)) * 60_000);
-  return { video_id: videoId, since_ms: since, now_ms: now, full_from_ms: fullFrom, full_to_ms: fullTo };
+  return { video_id: videoId, since_ms: since, now_ms: now, full_from_ms: fullFrom, full_to_ms: fullTo, full_from_s: fullFrom / 1000, full_to_s: fullTo / 1000 };
 }
 
 /** The ConcurrentSql of `database` in dialect `d`, whose views read the inserts into `insertTable` and whose backfill reads `heartbeatsTable`. */
 export function concurrentSql(d: Dialect, database: string, insertTable: string, heartbeatsTable: string): ConcurrentSql {
   const recent = `${database}.concurrent_heartbeats`;
   const minutes = `${database}.concurrent_minutes`;
-  const minute = `toInt64(${d.minuteSeconds('viewed_at')})`;
   const t = d.epochMs('viewed_at');
+  // Unix seconds of the UTC minute, from the ms in both dialects (modern's toStartOfMinute is a
+  // UInt32 DateTime: no minute before 1970 or after 2106, and the states decide what is read).
+  const minute = `toInt64(floor(${t} / 60000)) * 60`;
   const recentRows = (from: string) => `
 SELECT video_id, session_id, viewed_at FROM ${from} WHERE video_id != ''`;
   const minuteStates = (from: string) => `
@@ -73,8 +78,8 @@ CREATE TABLE IF NOT EXISTS ${recent} (
   video_id String,
   session_id String,
   viewed_at ${d.timestamp}
-) ENGINE = MergeTree
-ORDER BY (video_id, viewed_at)${d.tableSettings}`, `
+) ENGINE = ReplacingMergeTree
+ORDER BY (video_id, viewed_at, session_id)${d.tableSettings}`, `
 CREATE TABLE IF NOT EXISTS ${minutes} (
   video_id String,
   minute_s Int64,
@@ -98,7 +103,7 @@ WHERE video_id = {video_id:String} AND ${t} > {since_ms:Int64} AND ${t} <= {now_
 SELECT minute_s, viewers FROM (
   SELECT minute_s, uniqExactMerge(s_sessions) AS viewers
   FROM ${minutes}
-  WHERE video_id = {video_id:String} AND minute_s * 1000 >= {full_from_ms:Int64} AND minute_s * 1000 < {full_to_ms:Int64}
+  WHERE video_id = {video_id:String} AND minute_s >= {full_from_s:Int64} AND minute_s < {full_to_s:Int64}
   GROUP BY minute_s
   UNION ALL
   SELECT ${minute} AS minute_s, uniqExact(session_id) AS viewers

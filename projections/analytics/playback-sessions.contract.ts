@@ -119,6 +119,32 @@ export function testPlaybackSessions(target: PlaybackSessionsTarget, freshDataba
       }
     });
 
+    test('when events were stored without their totals (a release before them, in a rolling upgrade), then the checkpoint goes back for them and they count once', { skip: target.exec ? false : 'needs a statement runner' }, async () => {
+      const database = freshDatabase();
+      await using(database, (s) => s.insertPlaybackEvents(events));
+      await target.exec!(`TRUNCATE TABLE ${database}.playback_sessions`); // the backfill's marker stays: it ran before those events
+      const got = await using(database, async (s) => {
+        const from = (await s.checkpoint()).get(`${TOPICS.playback}:3`) ?? 0; // where the projection would seek
+        await s.insertPlaybackEvents(events.slice(from));
+        return figures(s);
+      });
+      assert.deepEqual(got, EXPECTED);
+    });
+
+    test('when one batch brings 1,500 new sessions with ids as long as real ones, then their totals are read and stored', async () => {
+      const database = freshDatabase();
+      const long = (i: number) => `ps1.1764000000000.1764003600000.${String(i).padStart(22, '0')}.${'m'.repeat(43)}`;
+      const many = Array.from({ length: 1500 }, (_, i): PlaybackRow => ({ ...events[0]!, video_id: 'many', session_id: long(i), startup_time_ms: i, offset: i }));
+      const samples = await using(database, async (s) => {
+        await s.insertPlaybackEvents(many);
+        await s.checkpoint(); // forget what memory holds: the next batch reads every session's totals
+        await s.insertPlaybackEvents(many.map((r) => ({ ...r, type: 'RebufferStarted', offset: r.offset + 1500 })));
+        return (await s.videoInsights('many', QUERY));
+      });
+      assert.equal(long(0).length, 98);
+      assert.deepEqual([samples.startup_time_ms.samples, samples.rebuffer_count], [1500, 1500]);
+    });
+
     test('when a database written before playback_sessions is opened, then the stored events are folded in once and new ones add to them', { skip: target.exec ? false : 'needs a statement runner' }, async () => {
       const database = freshDatabase();
       await using(database, (s) => s.insertPlaybackEvents(events.slice(0, 7)));

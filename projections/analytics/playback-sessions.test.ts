@@ -86,7 +86,7 @@ describe('playbackSessionCache', () => {
 describe('concurrentParams: the whole minutes of a window and its edges', () => {
   const M = 60_000;
   test('given a window from mid-minute to mid-minute, then the whole minutes are those strictly inside', () => {
-    assert.deepEqual(concurrentParams('v', 10 * M + 500, 13 * M + 100), { video_id: 'v', since_ms: 10 * M + 500, now_ms: 13 * M + 100, full_from_ms: 11 * M, full_to_ms: 13 * M });
+    assert.deepEqual(concurrentParams('v', 10 * M + 500, 13 * M + 100), { video_id: 'v', since_ms: 10 * M + 500, now_ms: 13 * M + 100, full_from_ms: 11 * M, full_to_ms: 13 * M, full_from_s: 660, full_to_s: 780 });
   });
   test('given a window starting on a minute, then that minute is an edge (its first millisecond is outside)', () => {
     assert.equal(concurrentParams('v', 10 * M, 12 * M).full_from_ms, 11 * M);

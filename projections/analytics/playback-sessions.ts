@@ -16,6 +16,9 @@
  * - an event at or below the state's version is already in it and is skipped;
  * - all of a video's playback events are in one partition (keyed by video id, commands/
  *   aggregates.ts), so one projector owns a session and its events arrive in offset order.
+ * Adding partitions to `streamwave.playback` moves videos to partitions with other offsets, so the
+ * versions no longer compare: rebuild the read model (replay) after repartitioning, as for any
+ * change of a topic's partitioning.
  */
 import type { PlaybackRow } from './analytics-store.port.ts';
 
@@ -69,40 +72,58 @@ export function emptySession(r: PlaybackRow): PlaybackSessionState {
  * a height per PlaybackStarted / RenditionSwitched with a finite height, an error per PlaybackFailed.
  */
 export function foldPlaybackEvent(state: PlaybackSessionState, r: PlaybackRow): PlaybackSessionState {
-  if (r.partition === state.partition && r.offset <= state.offset) return state;
-  const next: PlaybackSessionState = { ...state, topic: r.topic, partition: r.partition, offset: r.offset };
+  if (isFoldedIn(state, r)) return state;
+  const next = copyOf(state);
+  applyInPlace(next, r);
+  return next;
+}
+
+/** True when `r` is at or below the version of `state` in the same partition. */
+const isFoldedIn = (state: PlaybackSessionState, r: PlaybackRow): boolean => r.partition === state.partition && r.offset <= state.offset;
+
+/** A copy of `state` whose arrays may be changed without changing `state`'s. */
+const copyOf = (state: PlaybackSessionState): PlaybackSessionState => ({
+  ...state, startup_ms: [...state.startup_ms], heights: [...state.heights], errors: state.errors.map(([code, n]) => [code, n]),
+});
+
+/** Folds `r` into `s` itself (see foldPlaybackEvent; the caller has checked isFoldedIn). */
+function applyInPlace(s: PlaybackSessionState, r: PlaybackRow): void {
+  s.topic = r.topic;
+  s.partition = r.partition;
+  s.offset = r.offset;
   switch (r.type) {
     case 'PlaybackStarted': {
       const startup = finiteOrNull(r.startup_time_ms);
-      if (startup !== null) next.startup_ms = [...state.startup_ms, startup];
-      next.heights = withHeight(state.heights, storedHeight(r.rendition_height));
+      if (startup !== null) s.startup_ms.push(startup);
+      addHeight(s.heights, storedHeight(r.rendition_height));
       break;
     }
     case 'RenditionSwitched':
-      next.heights = withHeight(state.heights, storedHeight(r.rendition_height));
+      addHeight(s.heights, storedHeight(r.rendition_height));
       break;
     case 'RebufferStarted':
-      next.rebuffers = state.rebuffers + 1;
+      s.rebuffers += 1;
       break;
     case 'RebufferEnded': {
       const stalled = finiteOrNull(r.rebuffer_ms);
-      if (stalled !== null) next.rebuffer_ms = state.rebuffer_ms + stalled;
+      if (stalled !== null) s.rebuffer_ms += stalled;
       break;
     }
     case 'PlaybackFailed': {
-      const i = state.errors.findIndex(([code]) => code === r.error_code);
-      next.errors = i < 0 ? [...state.errors, [r.error_code, 1]] : state.errors.map((e, j) => (j === i ? [e[0], e[1] + 1] : e));
+      const known = s.errors.find(([code]) => code === r.error_code);
+      if (known) known[1] += 1;
+      else s.errors.push([r.error_code, 1]);
       break;
     }
     default: // PlaybackEnded and any other type: only the version moves.
   }
-  return next;
 }
 
-/** `heights` with `h` added (ascending, distinct); unchanged for null or a height already there. */
-function withHeight(heights: number[], h: number | null): number[] {
-  if (h === null || heights.includes(h)) return heights;
-  return [...heights, h].sort((a, b) => a - b);
+/** Adds `h` to `heights` (ascending, distinct); nothing for null or a height already there. */
+function addHeight(heights: number[], h: number | null): void {
+  if (h === null || heights.includes(h)) return;
+  heights.push(h);
+  heights.sort((a, b) => a - b);
 }
 
 /**
@@ -115,9 +136,14 @@ export function foldPlaybackRows(rows: readonly PlaybackRow[], known: ReadonlyMa
   const touched = new Map<string, PlaybackSessionState>();
   for (const r of ordered) {
     const key = sessionKey(r.video_id, r.session_id);
-    const before = touched.get(key) ?? known.get(key) ?? emptySession(r);
-    const after = foldPlaybackEvent(before, r);
-    if (after !== before) touched.set(key, after);
+    let state = touched.get(key);
+    if (!state) {
+      const before = known.get(key) ?? emptySession(r);
+      if (isFoldedIn(before, r)) continue;
+      state = copyOf(before); // copied once per batch, then folded in place: a long session costs O(its events), not O(events²)
+      touched.set(key, state);
+    }
+    if (!isFoldedIn(state, r)) applyInPlace(state, r);
   }
   return touched;
 }

@@ -39,6 +39,8 @@ export interface PlaybackSql {
   selectCheckpoint: string;
   /** `<database>.playback_sessions`. */
   sessionsTable: string;
+  /** max(offset)+1 of the running totals per topic and partition (the checkpoint is the lower of this and selectCheckpoint's). */
+  selectSessionsCheckpoint: string;
   createSessionsTable: string;
   /**
    * The latest row of each session of a set (columns of PlaybackSessionJsonRow), to restore the
@@ -120,6 +122,7 @@ CREATE TABLE IF NOT EXISTS ${table} (
 ORDER BY (video_id, session_id, topic, partition, offset)${d.tableSettings}`,
     selectCheckpoint: SELECT_CHECKPOINT(table),
     sessionsTable: sessions,
+    selectSessionsCheckpoint: SELECT_CHECKPOINT(sessions),
     createSessionsTable: `
 CREATE TABLE IF NOT EXISTS ${sessions} (
   video_id String,
@@ -194,7 +197,8 @@ GROUP BY key`,
 const BACKFILL = (events: string, sessions: string) => `
 INSERT INTO ${sessions} (video_id, session_id, startup_ms, rebuffers, rebuffer_ms, heights, error_codes, error_counts, topic, partition, offset)
 SELECT video_id, session_id, groupArrayArray(b_startup), sum(b_rebuffers), sum(b_stalled), arraySort(groupUniqArrayArray(b_heights)),
-  groupArrayIf(error_code, b_errors > 0), groupArrayIf(b_errors, b_errors > 0), any(b_topic), any(b_partition), max(b_last)
+  arrayMap(e -> e.1, groupArrayIf((error_code, b_errors), b_errors > 0) AS b_error_pairs), arrayMap(e -> e.2, b_error_pairs),
+  any(b_topic), any(b_partition), max(b_last)
 FROM (
   SELECT video_id, session_id, error_code,
     groupArrayIf(assumeNotNull(startup_time_ms), type = 'PlaybackStarted' AND isNotNull(startup_time_ms)) AS b_startup,

@@ -136,10 +136,14 @@ export function sqlAnalyticsStore(sql: AnalyticsSql, engine: SqlEngine): Analyti
       if (state) known.set(key, state);
       else missing.set(key, r);
     }
-    if (!missing.size) return known;
-    for (const row of await rows<PlaybackSessionJsonRow>(sql.playback.selectSessionStates, sessionStateParams([...missing.values()]))) {
-      const key = sessionKey(row.video_id, row.session_id);
-      if (missing.has(key)) known.set(key, sessionStateOf(row));
+    const pending = [...missing.values()];
+    // In chunks: compat-18 binds the ids into the text (max_query_size 256 KiB), modern sends them
+    // in the URL; a real session id is about 100 characters, 200 as hex.
+    for (let i = 0; i < pending.length; i += RESTORE_CHUNK) {
+      for (const row of await rows<PlaybackSessionJsonRow>(sql.playback.selectSessionStates, sessionStateParams(pending.slice(i, i + RESTORE_CHUNK)))) {
+        const key = sessionKey(row.video_id, row.session_id);
+        if (missing.has(key)) known.set(key, sessionStateOf(row));
+      }
     }
     return known;
   };
@@ -177,13 +181,15 @@ export function sqlAnalyticsStore(sql: AnalyticsSql, engine: SqlEngine): Analyti
         // Read on every (re)assignment: sessions of a partition another instance owned meanwhile
         // have moved on, so they are restored from playback_sessions instead (playback-sessions.ts).
         playbackSessions.clear();
-        const out: OffsetMap = new Map();
+        type CheckpointRow = { topic: string; partition: number | string; next_offset: number | string };
+        const positions = async (statement: string) => new Map((await rows<CheckpointRow>(statement)).map((r) => [tpKey(r.topic, Number(r.partition)), Number(r.next_offset)]));
         // The three tables hold different topics, so their positions never overlap.
-        for (const statement of [sql.selectCheckpoint, sql.playback.selectCheckpoint, sql.engagement.selectCheckpoint]) {
-          for (const r of await rows<{ topic: string; partition: number | string; next_offset: number | string }>(statement)) {
-            out.set(tpKey(r.topic, Number(r.partition)), Number(r.next_offset));
-          }
-        }
+        const out: OffsetMap = new Map([...await positions(sql.selectCheckpoint), ...await positions(sql.engagement.selectCheckpoint)]);
+        // Playback: the lower of the events' and the running totals' positions (a partition without
+        // totals from 0), so events stored without their totals (by a release before them, in a
+        // rolling upgrade) are folded in when read again; what the totals hold is skipped.
+        const totals = await positions(sql.playback.selectSessionsCheckpoint);
+        for (const [tp, next] of await positions(sql.playback.selectCheckpoint)) out.set(tp, Math.min(next, totals.get(tp) ?? 0));
         return out;
       });
     },
@@ -267,6 +273,9 @@ export function sqlAnalyticsStore(sql: AnalyticsSql, engine: SqlEngine): Analyti
 }
 
 type Num = number | string;
+
+/** Most sessions one read of running totals asks for (about 100 KB of hex ids at 100-character ids). */
+const RESTORE_CHUNK = 250;
 
 /** Most error codes `playback_errors.by_code` lists. */
 const MAX_ERROR_CODES = 20;

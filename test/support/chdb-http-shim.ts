@@ -45,7 +45,8 @@ function unescapeTsv(v: string): string {
 export async function startChdbHttpShim(path: string): Promise<ChdbHttpShim> {
   const session = new Session(path);
   const requests: ChdbHttpShim['requests'] = [];
-  const server: Server = createServer(async (req, res) => {
+  // A server takes URLs up to 1 MiB (query_params travel in it); Node's default is 16 KiB of headers.
+  const server: Server = createServer({ maxHeaderSize: 1 << 20 }, async (req, res) => {
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (url.pathname === '/ping') {
@@ -64,6 +65,14 @@ export async function startChdbHttpShim(path: string): Promise<ChdbHttpShim> {
       } else {
         query = text;
         requests.push({ query, params });
+      }
+      // A plain `INSERT INTO t FORMAT f` goes through chDB's insert, as the adapter's do: inline data
+      // counts against max_query_size (256 KiB), which a server's streamed body does not.
+      const insert = inUrl ? /^INSERT INTO ([\w.]+) FORMAT (\w+)\s*$/i.exec(inUrl) : null;
+      if (insert && !Object.keys(params).length) {
+        await session.insert({ table: insert[1]!, values: Buffer.from(text, 'utf8'), format: insert[2] as "JSONEachRow" });
+        res.end('');
+        return;
       }
       const r = Object.keys(params).length ? await session.queryBindAsync(query, params) : await session.queryAsync(query);
       res.setHeader('Content-Type', 'text/plain; charset=UTF-8');
