@@ -124,7 +124,8 @@ export function sqlAnalyticsStore(sql: AnalyticsSql, engine: SqlEngine): Analyti
   const playbackSessions = playbackSessionCache();
   /**
    * The running totals of the sessions `batch` touches, from memory or, for the ones not there,
-   * from playback_sessions in one read (a session never seen has no row: it starts empty).
+   * from playback_sessions in reads of RESTORE_CHUNK sessions (a session never seen has no row:
+   * it starts empty).
    */
   const knownSessions = async (batch: PlaybackRow[]): Promise<Map<string, PlaybackSessionState>> => {
     const known = new Map<string, PlaybackSessionState>();
