@@ -178,14 +178,15 @@ function holdableStore(store: EmbeddedObjectStore): { objectStore: EmbeddedObjec
   };
 }
 
-/** Runs `f` with a fresh temporary folder, removed afterwards whatever happens. */
+/**
+ * Runs `f` with a fresh temporary folder, removed at the file's cleanup whatever happens. Registered
+ * before `f` starts the instances, so it runs after they stop (cleanups run last-in, first-out): a
+ * stray task of an instance still writing into the folder made an earlier removal fail (ENOTEMPTY).
+ */
 async function inTempDir(f: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'sw-chunked-kafka-'));
-  try {
-    await f(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  kafkaFile.onCleanup(() => rm(dir, { recursive: true, force: true, maxRetries: 5 }));
+  await f(dir);
 }
 
 const ended = (types: string[]): boolean => types.includes('VideoProcessingCompleted') || types.includes('VideoProcessingFailed');
