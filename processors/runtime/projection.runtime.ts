@@ -213,6 +213,7 @@ export async function runProjection(node: ProjectionNode, opts: RunProjectionOpt
     fetchMaxWaitMs: node.fetchMaxWaitMs,
     commitIntervalMs: opts.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS,
     async onAssigned(partitions: TopicPartition[]) {
+      await node.onAssigned?.(partitions);
       const cp = await node.loadCheckpoint();
       const floor = (await opts.startAt?.(partitions)) ?? new Map<string, number>();
       const seek: OffsetMap = new Map();

@@ -67,6 +67,14 @@ export interface ProjectionNode<Q = unknown> {
   /** The checkpoint stored with the read model: next offset per `topic:partition`. */
   loadCheckpoint(): Promise<OffsetMap>;
   /**
+   * Called on every assignment of input partitions to this instance (its start and each
+   * rebalance), before the checkpoint is read for them: state a node holds in memory between
+   * batches (a cache of its read model) may be stale now, as another instance may have applied
+   * those partitions meanwhile. Kafka Streams re-initialises a task's stores on assignment the
+   * same way. A rejection fails the assignment, as a failed checkpoint read does.
+   */
+  onAssigned?(partitions: readonly TopicPartition[]): Promise<void> | void;
+  /**
    * Applies a batch and stores `batch.checkpoint` atomically with it. Throwing makes the runtime
    * redeliver the batch, so nothing of it may have been stored. Calls are serialised.
    */

@@ -109,11 +109,16 @@ export interface AnalyticsStore {
    * `topic:partition` → max(offset) + 1 over stored rows of the heartbeats and engagement events;
    * for the playback topic, the lower of that of the playback events and that of the running
    * totals (0 for a partition without totals), so events stored without their totals (a release
-   * before them, in a rolling upgrade) are applied again. Reading it also forgets the running
-   * totals held in memory: the projection reads it on every assignment of partitions, after which
-   * another instance may have moved their sessions on.
+   * before them, in a rolling upgrade) are applied again.
    */
   checkpoint(): Promise<OffsetMap>;
+  /**
+   * Forgets the playback sessions' running totals held in memory (playback-sessions.ts); later
+   * batches restore them from `playback_sessions`. The projection calls it on every assignment of
+   * partitions (ProjectionNode.onAssigned): another instance may have moved those sessions on
+   * meanwhile. A batch in flight when it is called keeps its result out of memory.
+   */
+  forgetRunningTotals(): void;
   /** Numbers under the view rule (v2, v1 for heartbeats without a session start; docs/view-rule.md). @throws AnalyticsStoreError `ANALYTICS_IO` */
   videoAnalytics(videoId: string): Promise<VideoAnalytics>;
   /** The studio figures of one video (analytics.port.ts VideoInsights). @throws AnalyticsStoreError `ANALYTICS_IO` */

@@ -208,6 +208,26 @@ describe('analytics projection (chDB)', () => {
     }
   });
 
+  test('when the runtime assigns the projection its partitions, then the store forgets the running totals it holds, before the checkpoint is read', async () => {
+    const inner = await freshStore();
+    const calls: string[] = [];
+    const store: AnalyticsStore = {
+      ...inner,
+      forgetRunningTotals: () => { calls.push('forget'); inner.forgetRunningTotals(); },
+      checkpoint: () => { calls.push('checkpoint'); return inner.checkpoint(); },
+    };
+    const p = createAnalyticsProjection({ store });
+    const h = await runProjection(p, { log: await createScriptedLog(2), codec });
+    try {
+      await within(h.caughtUp(), 10_000, 'caughtUp');
+    } finally {
+      await h.stop();
+      await p.close();
+    }
+    const forget = calls.indexOf('forget');
+    assert.ok(forget >= 0 && calls[forget + 1] === 'checkpoint', calls.join(', '));
+  });
+
   test('the fetch wait (how long live records gather into one insert) is ANALYTICS_FETCH_WAIT_MS by default and what the deployment passes for a ClickHouse server', async () => {
     const store = await freshStore();
     try {

@@ -161,6 +161,7 @@ export function createAnalyticsProjection(deps: AnalyticsProjectionDeps): Projec
       channelAnalytics: (channelId, videoIds, query) => store.channelAnalytics(channelId, videoIds, query),
     },
     loadCheckpoint: () => store.checkpoint(),
+    onAssigned: () => store.forgetRunningTotals(),
     apply: applyBatch,
     close: () => store.close(),
   };

@@ -75,10 +75,6 @@ export interface AnalyticsSql {
   selectSessionSummary: string;
   /** The concurrent-viewers tables and their views (issue 15; concurrent.sql.ts). */
   concurrent: ConcurrentSql;
-  /** Distinct sessions with a heartbeat in (since_ms, now_ms] (concurrent.selectNow). Params: video_id, since_ms, now_ms (Int64 ms). */
-  selectConcurrentNow: string;
-  /** Distinct sessions with a heartbeat per UTC minute in (since_ms, now_ms], as `minute_s` Unix seconds (concurrent.selectPerMinute). Params: concurrentParams. */
-  selectConcurrentPerMinute: string;
   /** Views and unique viewers per bucket of the interval, `bucket_s` Unix seconds. Params: video_id + time_zone (IANA). */
   selectViewsOverTime: Record<AnalyticsInterval, string>;
   /** The sessions aggregated incrementally by a materialized view (issue 15 freshness; sessions.sql.ts). */
@@ -147,8 +143,6 @@ ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS session_started_at Nullable(${d.ti
     selectCheckpoint: SELECT_CHECKPOINT(source),
     selectSessionSummary: SELECT_SESSION_SUMMARY(d, sessions),
     concurrent,
-    selectConcurrentNow: concurrent.selectNow,
-    selectConcurrentPerMinute: concurrent.selectPerMinute,
     selectViewsOverTime: {
       minute: SELECT_VIEWS_OVER_TIME(d.bucketSeconds('minute', 'counted_at'), sessions),
       hour: SELECT_VIEWS_OVER_TIME(d.bucketSeconds('hour', 'counted_at'), sessions),

@@ -16,8 +16,11 @@ export type AnalyticsDialect = 'modern' | 'compat-18';
 /** All dialects, for option validation and tests. */
 export const ANALYTICS_DIALECTS: readonly AnalyticsDialect[] = ['modern', 'compat-18'];
 
-/** One JSONEachRow input row of view_heartbeats in a dialect's column types. */
-export type HeartbeatJsonRow = Record<string, string | number | null | readonly (string | number)[]>;
+/** One JSONEachRow input row of view_heartbeats (or another table of scalar columns) in a dialect's column types. */
+export type HeartbeatJsonRow = Record<string, string | number | null>;
+
+/** One JSONEachRow input row of any analytics table: scalars, or arrays (playback_sessions' columns). */
+export type JsonRow = Record<string, string | number | null | readonly (string | number)[]>;
 
 /** What differs between the dialects; everything else is shared text. */
 export interface Dialect {
@@ -82,6 +85,8 @@ export const clampTimestamp = (ms: number): number => Math.min(MAX_TIMESTAMP_MS,
 
 /** `n` when finite, else 0 (a bad client number never fails an insert). */
 export const finite = (n: number): number => (Number.isFinite(n) ? n : 0);
+/** `n` when a finite number, else null (a nullable column's value; a bad client number is no value). */
+export const finiteOrNull = (n: number | null): number | null => (typeof n === 'number' && Number.isFinite(n) ? n : null);
 /** @throws RangeError when a row's `partition` or `offset` is not a non-negative safe integer (a bug upstream, not data). */
 export const assertPosition = (name: string, v: number): void => {
   if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`row ${name} must be a non-negative integer, got ${String(v)}`);
@@ -106,6 +111,49 @@ function dateTime64Text(at: number): string {
   }
   const millis = ms - second * 1000;
   return `${text}.${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}`;
+}
+
+/**
+ * A list of ids as one String parameter: each id hex-encoded (so no id can contain the separator),
+ * distinct, joined by commas. Both dialects bind Strings, and ClickHouse 18.16 has no array
+ * parameters. Read back in SQL by idsIn.
+ */
+export const hexIdList = (ids: Iterable<string>): string => [...new Set(ids)].map((id) => Buffer.from(id, 'utf8').toString('hex')).join(',');
+
+/** SQL: the subquery of the ids in the hexIdList parameter `param`, for `column IN …` (which keeps a read on the table's key ranges). */
+export const idsIn = (param: string): string => `(SELECT unhex(arrayJoin(splitByChar(',', {${param}:String}))))`;
+
+/**
+ * A one-off fill of tables from rows stored before they existed (a read model written by an older
+ * release), run once per database when it is opened (createAnalyticsTables).
+ */
+export interface OneOffBackfill {
+  /** What it fills, for logs. */
+  tables: string;
+  /**
+   * `needed` = 1 until `markBackfilled` has run in this database. Asked after the tables and their
+   * views exist, and decided by a marker table rather than by an empty table: in a rolling upgrade
+   * the previous release's inserts already fill it through the new view, and the rows stored
+   * before the view would be skipped. A backfill a crash interrupted runs again.
+   */
+  selectNeedsBackfill: string;
+  /** The fill, in order; each is harmless to run twice or beside live inserts (see each table). */
+  statements: string[];
+  /** Records that the backfill completed (the marker table `<name>_backfilled`). */
+  markBackfilled: string;
+}
+
+/**
+ * The OneOffBackfill named `name` (its marker is `<database>.<name>_backfilled`). `database` is a
+ * bare identifier (analytics.sql.ts checks it), so it may be quoted as is.
+ */
+export function oneOffBackfill(database: string, name: string, tables: string, statements: string[]): OneOffBackfill {
+  return {
+    tables,
+    selectNeedsBackfill: `SELECT count() = 0 AS needed FROM system.tables WHERE database = '${database}' AND name = '${name}_backfilled'`,
+    statements,
+    markBackfilled: `CREATE TABLE IF NOT EXISTS ${database}.${name}_backfilled (done UInt8) ENGINE = TinyLog`,
+  };
 }
 
 /** Checkpoint derived from the data: next offset per partition. */

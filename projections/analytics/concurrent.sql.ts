@@ -15,23 +15,18 @@
  * inside (since, now] come from the states, the partial first and last minutes from
  * concurrent_heartbeats (see concurrentParams).
  */
-import type { Dialect } from './clickhouse-dialect.ts';
+import { oneOffBackfill, type Dialect, type OneOffBackfill } from './clickhouse-dialect.ts';
 
 /** The concurrent-viewers statements of one database. */
 export interface ConcurrentSql {
-  /** The two tables' names, for logs: `<database>.concurrent_heartbeats and …concurrent_minutes`. */
-  tables: string;
   /** CREATE TABLE IF NOT EXISTS of the two tables. */
   createTables: string[];
   /** The two materialized views (`IF NOT EXISTS`), after the tables and the Buffer. */
   createViews: string[];
   /** Drops the two views (chDB re-creates the Buffer they read on every open: dropped before it). */
   dropViews: string[];
-  /** `needed` = 1 until `markBackfilled` has run (as SessionsSql.selectNeedsBackfill). */
-  selectNeedsBackfill: string;
-  /** Both tables from every stored heartbeat (harmless beside the views: distinct counts). */
-  backfill: string[];
-  markBackfilled: string;
+  /** Both tables from every stored heartbeat, once per database (harmless beside the views: distinct counts). */
+  backfill: OneOffBackfill;
   /** Distinct sessions with a heartbeat in (since_ms, now_ms]. Params: video_id, since_ms, now_ms. */
   selectNow: string;
   /**
@@ -72,7 +67,6 @@ FROM ${from}
 WHERE video_id != ''
 GROUP BY video_id, minute_s`;
   return {
-    tables: `${recent} and ${minutes}`,
     createTables: [`
 CREATE TABLE IF NOT EXISTS ${recent} (
   video_id String,
@@ -91,10 +85,8 @@ ORDER BY (video_id, minute_s)${d.tableSettings}`],
       `CREATE MATERIALIZED VIEW IF NOT EXISTS ${minutes}_mv TO ${minutes} AS${minuteStates(insertTable)}`,
     ],
     dropViews: [`DROP TABLE IF EXISTS ${recent}_mv`, `DROP TABLE IF EXISTS ${minutes}_mv`],
-    // `database` is a bare identifier (analytics.sql.ts checks it), so it may be quoted as is.
-    selectNeedsBackfill: `SELECT count() = 0 AS needed FROM system.tables WHERE database = '${database}' AND name = 'concurrent_backfilled'`,
-    backfill: [`INSERT INTO ${recent}${recentRows(heartbeatsTable)}`, `INSERT INTO ${minutes}${minuteStates(heartbeatsTable)}`],
-    markBackfilled: `CREATE TABLE IF NOT EXISTS ${database}.concurrent_backfilled (done UInt8) ENGINE = TinyLog`,
+    backfill: oneOffBackfill(database, 'concurrent', `${recent} and ${minutes}`,
+      [`INSERT INTO ${recent}${recentRows(heartbeatsTable)}`, `INSERT INTO ${minutes}${minuteStates(heartbeatsTable)}`]),
     selectNow: `
 SELECT uniqExact(session_id) AS viewers
 FROM ${recent}

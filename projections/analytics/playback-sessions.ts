@@ -21,6 +21,7 @@
  * change of a topic's partitioning.
  */
 import type { PlaybackRow } from './analytics-store.port.ts';
+import { finiteOrNull } from './clickhouse-dialect.ts';
 
 /** The running totals of one playback session after the event at (`partition`, `offset`). */
 export interface PlaybackSessionState {
@@ -52,8 +53,6 @@ export const isSessionEvent = (r: PlaybackRow): boolean => r.type !== '' && r.se
 export function storedHeight(h: number | null): number | null {
   return typeof h === 'number' && Number.isFinite(h) ? Math.min(2 ** 32 - 1, Math.max(0, Math.trunc(h))) : null;
 }
-
-const finiteOrNull = (n: number | null): number | null => (typeof n === 'number' && Number.isFinite(n) ? n : null);
 
 /** A session with no events folded in yet (offset -1: every event is newer). */
 export function emptySession(r: PlaybackRow): PlaybackSessionState {
@@ -156,7 +155,7 @@ export const PLAYBACK_SESSION_CACHE_SIZE = 100_000;
  * restored from `playback_sessions` (the table is the changelog), so the bound costs reads, never
  * correctness.
  *
- * `clear()` on every (re)assignment of partitions (the store's checkpoint read): while another
+ * `clear()` on every (re)assignment of partitions (AnalyticsStore.forgetRunningTotals): while another
  * instance owned a partition its sessions moved on, so what this one remembers of them is stale.
  * A batch begun before a clear must not put its states back: `epoch` tells them apart.
  */

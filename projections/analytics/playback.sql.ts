@@ -11,7 +11,10 @@
  *   of rows no merge has collapsed yet), so a read's cost follows the video's sessions, not every
  *   playback event it ever had (`npm run bench:analytics-scale`).
  */
-import { assertPosition, clampTimestamp, finite, SELECT_CHECKPOINT, type Dialect, type HeartbeatJsonRow } from './clickhouse-dialect.ts';
+import {
+  assertPosition, clampTimestamp, finite, finiteOrNull, hexIdList, idsIn, oneOffBackfill, SELECT_CHECKPOINT,
+  type Dialect, type HeartbeatJsonRow, type JsonRow, type OneOffBackfill,
+} from './clickhouse-dialect.ts';
 import type { PlaybackRow } from './analytics-store.port.ts';
 import { storedHeight, type PlaybackSessionState } from './playback-sessions.ts';
 
@@ -45,19 +48,17 @@ export interface PlaybackSql {
   /**
    * The latest row of each session of a set (columns of PlaybackSessionJsonRow), to restore the
    * running totals of sessions the projection does not hold in memory. Params: video_ids_hex and
-   * session_ids_hex (each id hex-encoded, joined by commas; see sessionStateParams); the rows may
+   * session_ids_hex (hexIdList, clickhouse-dialect.ts; see sessionStateParams); the rows may
    * include other pairs of those ids, which the caller ignores.
    */
   selectSessionStates: string;
-  /** `needed` = 1 until `markBackfilled` has run in this database (as SessionsSql.selectNeedsBackfill). */
-  selectNeedsBackfill: string;
   /**
    * Folds every stored playback event into playback_sessions, per session, as the projection
-   * would have (a read model written before playback_sessions). Harmless beside live inserts:
-   * every row is the session's totals at its version, and the greatest version wins.
+   * would have, once per database (a read model written before playback_sessions). Harmless
+   * beside live inserts: every row is the session's totals at its version, and the greatest
+   * version wins.
    */
-  backfill: string;
-  markBackfilled: string;
+  backfill: OneOffBackfill;
   /**
    * One row: `p50`, `p95` (nearest rank: the ⌈p·n⌉-th smallest) and `samples` of startup times,
    * ms (p50 and p95 are 0 without samples); `rebuffers` (RebufferStarted count) and `rebuffer_ms`
@@ -74,13 +75,12 @@ export interface PlaybackSql {
   /** `row` as JSONEachRow input; numbers not finite become 0 (nullable ones null), the time is clamped. @throws RangeError on a bad log position */
   toJsonRow(row: PlaybackRow): HeartbeatJsonRow;
   /** A session's running totals as a JSONEachRow row of playback_sessions. @throws RangeError on a bad log position */
-  toSessionJsonRow(state: PlaybackSessionState): HeartbeatJsonRow;
+  toSessionJsonRow(state: PlaybackSessionState): JsonRow;
 }
 
 /** The parameters of selectSessionStates for the (video, session) pairs `pairs` (at least one). */
 export function sessionStateParams(pairs: readonly { video_id: string; session_id: string }[]): Record<string, string> {
-  const hex = (ids: Iterable<string>) => [...new Set(ids)].map((id) => Buffer.from(id, 'utf8').toString('hex')).join(',');
-  return { video_ids_hex: hex(pairs.map((p) => p.video_id)), session_ids_hex: hex(pairs.map((p) => p.session_id)) };
+  return { video_ids_hex: hexIdList(pairs.map((p) => p.video_id)), session_ids_hex: hexIdList(pairs.map((p) => p.session_id)) };
 }
 
 /** A row of selectSessionStates as a PlaybackSessionState. */
@@ -92,9 +92,6 @@ export function sessionStateOf(r: PlaybackSessionJsonRow): PlaybackSessionState 
     topic: r.topic, partition: Number(r.partition), offset: Number(r.offset),
   };
 }
-
-/** `ids_hex` (hex-encoded ids joined by commas) as a subquery of the ids. */
-const IDS = (param: string) => `(SELECT unhex(arrayJoin(splitByChar(',', {${param}:String}))))`;
 
 /** The PlaybackSql of `database` in dialect `d`. */
 export function playbackSql(d: Dialect, database: string): PlaybackSql {
@@ -141,11 +138,8 @@ ORDER BY (video_id, session_id)${d.tableSettings}`,
     selectSessionStates: `
 SELECT video_id, session_id, startup_ms, rebuffers, rebuffer_ms, heights, error_codes, error_counts, topic, partition, offset
 FROM ${sessions} FINAL
-WHERE video_id IN ${IDS('video_ids_hex')} AND session_id IN ${IDS('session_ids_hex')}`,
-    // `database` is a bare identifier (analytics.sql.ts checks it), so it may be quoted as is.
-    selectNeedsBackfill: `SELECT count() = 0 AS needed FROM system.tables WHERE database = '${database}' AND name = 'playback_sessions_backfilled'`,
-    backfill: BACKFILL(table, sessions),
-    markBackfilled: `CREATE TABLE IF NOT EXISTS ${database}.playback_sessions_backfilled (done UInt8) ENGINE = TinyLog`,
+WHERE video_id IN ${idsIn('video_ids_hex')} AND session_id IN ${idsIn('session_ids_hex')}`,
+    backfill: oneOffBackfill(database, 'playback_sessions', sessions, [BACKFILL(table, sessions)]),
     // Nearest rank (1-based index ⌈p·n⌉ of the sorted values); quantileExact takes index ⌊p·n⌋ (0-based), one above it when p·n is whole.
     selectSummary: `
 SELECT s[toUInt64(ceil(0.5 * length(s)))] AS p50, s[toUInt64(ceil(0.95 * length(s)))] AS p95, length(s) AS samples, rebuffers, rebuffer_ms
@@ -167,11 +161,10 @@ GROUP BY key`,
     toJsonRow: (r) => {
       assertPosition('partition', r.partition);
       assertPosition('offset', r.offset);
-      const orNull = (n: number | null) => (typeof n === 'number' && Number.isFinite(n) ? n : null);
       return {
         video_id: r.video_id, session_id: r.session_id, type: r.type, position_seconds: finite(r.position_seconds),
-        startup_time_ms: orNull(r.startup_time_ms), rendition_height: storedHeight(r.rendition_height),
-        rebuffer_ms: orNull(r.rebuffer_ms), error_code: r.error_code, at: d.encodeTimestamp(clampTimestamp(r.at)),
+        startup_time_ms: finiteOrNull(r.startup_time_ms), rendition_height: storedHeight(r.rendition_height),
+        rebuffer_ms: finiteOrNull(r.rebuffer_ms), error_code: r.error_code, at: d.encodeTimestamp(clampTimestamp(r.at)),
         topic: r.topic, partition: r.partition, offset: r.offset,
       };
     },

@@ -18,7 +18,7 @@
  * could keep (the checkpoint comes from the heartbeats).
  */
 import { bindStatement } from './clickhouse-binding.ts';
-import type { Dialect } from './clickhouse-dialect.ts';
+import { hexIdList, idsIn, oneOffBackfill, type Dialect, type OneOffBackfill } from './clickhouse-dialect.ts';
 import { MAX_PLAYBACK_RATE, MIN_VIEW_SECONDS, SESSION_SLACK_SECONDS, WHOLE_VIDEO_TOLERANCE_SECONDS } from '../../domain/view/view-rule.ts';
 
 /** Parameters of the view rule; values come from domain/view/view-rule.ts. */
@@ -45,19 +45,14 @@ export const VIDEO_SCOPE: SessionScope = { where: 'video_id = {video_id:String}'
 
 /**
  * The sessions of a set of videos, keyed by (video, session). The ids travel as one String
- * parameter (both dialects bind String; ClickHouse 18.16 has no array parameters), each id
- * hex-encoded so no id can contain the separator; `IN` a subquery keeps the read on the table's
- * key ranges. Param: video_ids_hex (see channelParams).
+ * parameter (hexIdList, clickhouse-dialect.ts). Param: video_ids_hex (see channelParams).
  */
-export const CHANNEL_SCOPE: SessionScope = {
-  where: "video_id IN (SELECT unhex(arrayJoin(splitByChar(',', {video_ids_hex:String}))))",
-  key: 'video_id, session_id',
-};
+export const CHANNEL_SCOPE: SessionScope = { where: `video_id IN ${idsIn('video_ids_hex')}`, key: 'video_id, session_id' };
 
 /** The parameters of the channel statements for the videos `videoIds` (at least one). @throws RangeError on an empty list */
 export function channelParams(videoIds: readonly string[]): Record<string, string | number> {
   if (!videoIds.length) throw new RangeError('a channel rollup needs at least one video id');
-  return { video_ids_hex: videoIds.map((id) => Buffer.from(id, 'utf8').toString('hex')).join(',') };
+  return { video_ids_hex: hexIdList(videoIds) };
 }
 
 /** The statements of video_sessions in one database. */
@@ -73,17 +68,10 @@ export interface SessionsSql {
   createView: string;
   dropView: string;
   /**
-   * `needed` = 1 until `markBackfilled` has run in this database: a read model written before the
-   * view (or a backfill a crash interrupted). Asked after createView, and decided by a marker
-   * rather than by an empty video_sessions: in a rolling upgrade the previous release's inserts
-   * already fill it through the new view, and the heartbeats stored before the view would be
-   * skipped.
+   * Aggregates every stored heartbeat into video_sessions, once per database (a read model written
+   * before the view); harmless to run twice, or beside the view: the states are idempotent.
    */
-  selectNeedsBackfill: string;
-  /** Aggregates every stored heartbeat into video_sessions (harmless to run twice, or beside the view: the states are idempotent). */
-  backfill: string;
-  /** Records that the backfill completed (a marker table). */
-  markBackfilled: string;
+  backfill: OneOffBackfill;
   /** One row per session of `scope` (columns: the scope's key, max_watched, counted, counted_at, viewer, duration). */
   sessions(scope: SessionScope): string;
 }
@@ -111,10 +99,7 @@ CREATE TABLE IF NOT EXISTS ${table} (
 ORDER BY (video_id, session_id)${d.tableSettings}`,
     createView: `CREATE MATERIALIZED VIEW IF NOT EXISTS ${view} TO ${table} AS${states(insertTable)}`,
     dropView: `DROP TABLE IF EXISTS ${view}`,
-    // `database` is a bare identifier (analytics.sql.ts checks it), so it may be quoted as is.
-    selectNeedsBackfill: `SELECT count() = 0 AS needed FROM system.tables WHERE database = '${database}' AND name = 'video_sessions_backfilled'`,
-    backfill: `INSERT INTO ${table}${states(heartbeatsTable)}`,
-    markBackfilled: `CREATE TABLE IF NOT EXISTS ${database}.video_sessions_backfilled (done UInt8) ENGINE = TinyLog`,
+    backfill: oneOffBackfill(database, 'video_sessions', table, [`INSERT INTO ${table}${states(heartbeatsTable)}`]),
     sessions: (scope) => `
 SELECT
   ${scope.key},

@@ -8,7 +8,8 @@ import { tpKey } from '../../platform/log/event-log.port.ts';
 import { minuteIso } from '../../domain/view/view-rule.ts';
 import { CHANNEL_TOP_VIDEOS, CONCURRENT_HISTORY_SECONDS, CONCURRENT_WINDOW_SECONDS, type ChannelAnalytics, type InsightsQuery, type VideoAnalytics, type VideoEngagement, type VideoInsights } from './analytics.port.ts';
 import { AnalyticsStoreError, type AnalyticsStore, type HeartbeatRow } from './analytics-store.port.ts';
-import { channelParams, videoParams, type AnalyticsSql, type HeartbeatJsonRow } from './analytics.sql.ts';
+import { channelParams, videoParams, type AnalyticsSql } from './analytics.sql.ts';
+import type { JsonRow } from './clickhouse-dialect.ts';
 import { concurrentParams } from './concurrent.sql.ts';
 import { sessionStateOf, sessionStateParams, type PlaybackRow, type PlaybackSessionJsonRow } from './playback.sql.ts';
 import { foldPlaybackRows, isSessionEvent, playbackSessionCache, sessionKey, type PlaybackSessionState } from './playback-sessions.ts';
@@ -22,7 +23,7 @@ export interface SqlEngine {
   /** Runs a SELECT (`queryParams` only in the modern dialect) and returns its JSONEachRow rows. */
   rows<T>(query: string, queryParams?: ClickHouseParams): Promise<T[]>;
   /** One INSERT of `rows` (JSONEachRow) into `table`: one block, atomic. */
-  insert(table: string, rows: HeartbeatJsonRow[]): Promise<void>;
+  insert(table: string, rows: JsonRow[]): Promise<void>;
   /** Releases the engine (session, HTTP agent). */
   close(): Promise<void>;
 }
@@ -46,21 +47,12 @@ export async function createAnalyticsTables(
     sql.playback.createTable, sql.playback.createSessionsTable, sql.engagement.createTable, sql.videoSessions.createTable, ...(sql.buffer?.create ?? []),
     ...sql.concurrent.createTables, sql.videoSessions.createView, ...sql.concurrent.createViews,
   ]) await run(statement);
-  const [needs] = await rows<{ needed: number | string }>(sql.videoSessions.selectNeedsBackfill);
-  if (Number(needs?.needed ?? 0)) {
-    onBackfill(sql.videoSessions.table);
-    await run(sql.videoSessions.backfill);
-    await run(sql.videoSessions.markBackfilled);
-  }
-  for (const { table, selectNeedsBackfill, backfill, markBackfilled } of [
-    { ...sql.playback, table: sql.playback.sessionsTable, backfill: [sql.playback.backfill] },
-    { ...sql.concurrent, table: sql.concurrent.tables },
-  ]) {
-    const [needs] = await rows<{ needed: number | string }>(selectNeedsBackfill);
+  for (const backfill of [sql.videoSessions.backfill, sql.playback.backfill, sql.concurrent.backfill]) {
+    const [needs] = await rows<{ needed: number | string }>(backfill.selectNeedsBackfill);
     if (!Number(needs?.needed ?? 0)) continue;
-    onBackfill(table);
-    for (const statement of backfill) await run(statement);
-    await run(markBackfilled);
+    onBackfill(backfill.tables);
+    for (const statement of backfill.statements) await run(statement);
+    await run(backfill.markBackfilled);
   }
 }
 
@@ -92,8 +84,8 @@ export function insightsStatements(sql: AnalyticsSql, videoId: string, query: In
   const zoned = { ...video, time_zone: query.timeZone };
   return {
     sessionSummary: { statement: sql.selectSessionSummary, params: video },
-    concurrentNow: { statement: sql.selectConcurrentNow, params: window(CONCURRENT_WINDOW_SECONDS) },
-    concurrentPerMinute: { statement: sql.selectConcurrentPerMinute, params: concurrentParams(videoId, now - CONCURRENT_HISTORY_SECONDS * 1000, now) },
+    concurrentNow: { statement: sql.concurrent.selectNow, params: window(CONCURRENT_WINDOW_SECONDS) },
+    concurrentPerMinute: { statement: sql.concurrent.selectPerMinute, params: concurrentParams(videoId, now - CONCURRENT_HISTORY_SECONDS * 1000, now) },
     viewsOverTime: { statement: sql.selectViewsOverTime[query.interval], params: zoned },
     playbackSummary: { statement: sql.playback.selectSummary, params: video },
     playbackBreakdown: { statement: sql.playback.selectBreakdown, params: video },
@@ -177,11 +169,11 @@ export function sqlAnalyticsStore(sql: AnalyticsSql, engine: SqlEngine): Analyti
         if (batch.length) await engine.insert(sql.engagement.table, batch.map((r) => sql.engagement.toJsonRow(r)));
       });
     },
+    forgetRunningTotals() {
+      playbackSessions.clear();
+    },
     checkpoint() {
       return guard('checkpoint', async () => {
-        // Read on every (re)assignment: sessions of a partition another instance owned meanwhile
-        // have moved on, so they are restored from playback_sessions instead (playback-sessions.ts).
-        playbackSessions.clear();
         type CheckpointRow = { topic: string; partition: number | string; next_offset: number | string };
         const positions = async (statement: string) => new Map((await rows<CheckpointRow>(statement)).map((r) => [tpKey(r.topic, Number(r.partition)), Number(r.next_offset)]));
         // The three tables hold different topics, so their positions never overlap.

@@ -9,7 +9,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import type { DomainEvent } from '../../../domain/events.ts';
 import { keyOf } from '../../../domain/events.ts';
-import type { LogRecord, ProduceRecord, RecordMetadata } from '../../../platform/log/event-log.port.ts';
+import type { LogRecord, ProduceRecord, RecordMetadata, TopicPartition } from '../../../platform/log/event-log.port.ts';
 import { createInMemoryEventLog } from '../../../platform/log/in-memory/in-memory-event-log.adapter.ts';
 import type { EventCodec } from '../../../schemas/event-codec.port.ts';
 import { ensureEventTopics, TOPIC_OF } from '../../../schemas/topics.ts';
@@ -61,14 +61,19 @@ export async function createTopologyTestDriver(opts: TopologyTestDriverOptions):
 
   const attach = (node: TopologyNode): Promise<Attached> => (node.kind === 'processor' ? attachProcessor(node) : attachProjection(node));
 
-  /** Processors start at the beginning (or where `onAssigned` seeks) and retry without waiting. */
-  const attachProcessor = async (node: ProcessorNode): Promise<Attached> => {
-    const partitions = [];
-    for (const topic of node.inputs) {
+  /** Every partition of `topics`: a node here is assigned all of them. */
+  const partitionsOf = async (topics: readonly string[]): Promise<TopicPartition[]> => {
+    const partitions: TopicPartition[] = [];
+    for (const topic of topics) {
       const n = (await log.endOffsets(topic)).length;
       for (let partition = 0; partition < n; partition++) partitions.push({ topic, partition });
     }
-    const position = new Map((await node.onAssigned?.(partitions)) ?? []);
+    return partitions;
+  };
+
+  /** Processors start at the beginning (or where `onAssigned` seeks) and retry without waiting. */
+  const attachProcessor = async (node: ProcessorNode): Promise<Attached> => {
+    const position = new Map((await node.onAssigned?.(await partitionsOf(node.inputs))) ?? []);
     const step = createProcessorStep(node, {
       log, logger, metrics: metricsOn(new Registry()), signal: new AbortController().signal,
       retry: { ...(node.retry ?? DEFAULT_RETRY), minTimeoutMs: 0, maxTimeoutMs: 0 },
@@ -79,6 +84,7 @@ export async function createTopologyTestDriver(opts: TopologyTestDriverOptions):
   const attachProjection = async (node: ProjectionNode): Promise<Attached> => {
     await node.ready?.();
     const tracker = createAppliedTracker(node.inputs);
+    await node.onAssigned?.(await partitionsOf(node.inputs)); // as the runtime does on assignment
     const checkpoint = await node.loadCheckpoint();
     tracker.advance(checkpoint);
     const step = createProjectionStep(node, opts.codec, tracker, logger);
