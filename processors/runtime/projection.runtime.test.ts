@@ -1,5 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createEmbeddedEventLog } from '../../platform/log/embedded/embedded-event-log.adapter.ts';
 import { sharedAvroTestCodec } from '../../test/support/avro-test-codec.ts';
 import { appendEvents, createScriptedLog, within } from '../../projections/testing/projection-test-kit.ts';
 import { TOPICS } from '../../schemas/topics.ts';
@@ -54,5 +58,66 @@ describe('runProjection: assignment', () => {
     assert.equal(calls[assigned + 1], 'checkpoint', 'the checkpoint is read after onAssigned');
     const applied = calls.findIndex((c) => c.startsWith('apply'));
     assert.ok(applied > assigned, calls.join(' | '));
+  });
+});
+
+describe('runProjection: partitionsConcurrently', () => {
+  /**
+   * Runs a node over 3 records in each of 2 partitions of an embedded log (which honours the
+   * subscription's concurrency), one record per batch. Records are not events: each is applied as
+   * undecodable, which is enough to see when `apply` runs. @returns what `apply` saw
+   */
+  async function runTwoPartitions(concurrently: number | undefined, gate: boolean) {
+    const dir = await mkdtemp(join(tmpdir(), 'sw-projection-concurrency-'));
+    const log = await createEmbeddedEventLog({ dataDir: dir, fsync: false });
+    try {
+      await log.createTopic({ name: TOPICS.views, partitions: 2 });
+      await log.append(TOPICS.views, Array.from({ length: 6 }, (_, i) => ({ key: null, value: Buffer.from('not avro'), partition: i % 2 })));
+      const seen = { maxActive: 0, maxActivePerPartition: 0, order: new Map<number, number[]>() };
+      const active = new Map<number, number>();
+      let release!: () => void;
+      const bothStarted = new Promise<void>((r) => { release = r; });
+      const node: ProjectionNode = {
+        kind: 'projection', name: 'concurrency-probe', inputs: [TOPICS.views], guarantee: 'effectively-once', output: 'nothing', queries: {},
+        maxBatchSize: 1, partitionsConcurrently: concurrently,
+        loadCheckpoint: async () => new Map(),
+        async apply(batch) {
+          active.set(batch.partition, (active.get(batch.partition) ?? 0) + 1);
+          const total = [...active.values()].reduce((a, b) => a + b, 0);
+          seen.maxActive = Math.max(seen.maxActive, total);
+          seen.maxActivePerPartition = Math.max(seen.maxActivePerPartition, active.get(batch.partition)!);
+          if (total === 2) release();
+          // With the gate, a batch waits until both partitions are in flight: only concurrency gets there.
+          if (gate) await bothStarted;
+          seen.order.set(batch.partition, [...(seen.order.get(batch.partition) ?? []), ...batch.records.map((r) => r.record.offset)]);
+          active.set(batch.partition, active.get(batch.partition)! - 1);
+        },
+        close: async () => {},
+      };
+      const h = await runProjection(node, { log, codec: await sharedAvroTestCodec() });
+      try {
+        await within(h.caughtUp(), 30_000, 'both partitions in flight at once, then caught up');
+      } finally {
+        release(); // a failed run must not leave a batch waiting: stop waits for it
+        await h.stop();
+      }
+      return seen;
+    } finally {
+      await log.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  test('given partitionsConcurrently 2, when both partitions have batches, then one batch of each is applied at once, and each partition\'s in order, one at a time', async () => {
+    const seen = await runTwoPartitions(2, true);
+    assert.equal(seen.maxActive, 2);
+    assert.equal(seen.maxActivePerPartition, 1);
+    assert.deepEqual([seen.order.get(0), seen.order.get(1)], [[0, 1, 2], [0, 1, 2]]);
+  });
+
+  test('given no partitionsConcurrently, then apply is never called while another call runs', async () => {
+    const seen = await runTwoPartitions(undefined, false);
+    assert.equal(seen.maxActive, 1);
+    assert.deepEqual([seen.order.get(0), seen.order.get(1)], [[0, 1, 2], [0, 1, 2]]);
   });
 });

@@ -106,7 +106,7 @@ const YIELD_AFTER_MS = 2;
  * One step of a projection, shared by the runtime and the test driver: drops records the read
  * model has already applied, decodes the rest (an undecodable record or a tombstone is logged,
  * passed with `event: undefined` and still checkpointed, so it never wedges the partition),
- * applies them with their checkpoint and advances `tracker`. Steps must not overlap. Resolves
+ * applies them with their checkpoint and advances `tracker`. Steps of one partition must not overlap. Resolves
  * with the number of records applied (0 for a batch already applied).
  */
 export function createProjectionStep(node: ProjectionNode, codec: EventCodec, tracker: AppliedTracker, logger: pino.Logger) {
@@ -184,7 +184,13 @@ export async function runProjection(node: ProjectionNode, opts: RunProjectionOpt
   const tracker = createAppliedTracker(node.inputs);
   tracker.advance(await node.loadCheckpoint());
   const step = createProjectionStep(node, opts.codec, tracker, logger);
-  let chain: Promise<unknown> = Promise.resolve();
+  /**
+   * Per partition, the batch being applied: the partition's next batch waits for it. Batches of
+   * different partitions overlap only with `node.partitionsConcurrently`; a batch handed over
+   * again while its first delivery still runs (kafkajs re-fetches every partition when one
+   * partition's handler throws, kafkajs#946) waits, and the step drops what that one applied.
+   */
+  const chains = new Map<string, Promise<unknown>>();
   const failures: { consecutive: number; lastError?: string } = { consecutive: 0 };
   const metrics = opts.registry && projectionMetricsOn(opts.registry);
   const instance = opts.instance ?? 'primary';
@@ -211,6 +217,7 @@ export async function runProjection(node: ProjectionNode, opts: RunProjectionOpt
     fromBeginning: true,
     maxBatchSize: node.maxBatchSize,
     fetchMaxWaitMs: node.fetchMaxWaitMs,
+    partitionsConsumedConcurrently: node.partitionsConcurrently,
     commitIntervalMs: opts.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS,
     async onAssigned(partitions: TopicPartition[]) {
       await node.onAssigned?.(partitions);
@@ -227,11 +234,12 @@ export async function runProjection(node: ProjectionNode, opts: RunProjectionOpt
       return seek;
     },
     eachBatch(batch) {
-      const run = chain.then(() => timed(batch.topic, batch.partition, batch.records));
-      chain = run.then(
+      const key = tpKey(batch.topic, batch.partition);
+      const run = (chains.get(key) ?? Promise.resolve()).then(() => timed(batch.topic, batch.partition, batch.records));
+      chains.set(key, run.then(
         () => { failures.consecutive = 0; failures.lastError = undefined; },
         (err: unknown) => { failures.consecutive++; failures.lastError = err instanceof Error ? err.message : String(err); },
-      );
+      ));
       return run;
     },
   });
@@ -245,7 +253,7 @@ export async function runProjection(node: ProjectionNode, opts: RunProjectionOpt
     stop() {
       stopping ??= (async () => {
         await consumer.stop();
-        await chain;
+        await Promise.all(chains.values());
         untrack?.();
         tracker.stop();
         await node.flush?.();

@@ -64,6 +64,14 @@ export interface ProjectionNode<Q = unknown> {
    * to this much to the time an event takes to show. Default 0.
    */
   readonly fetchMaxWaitMs?: number;
+  /**
+   * How many input partitions may have a batch being applied at once (the subscription's
+   * `partitionsConsumedConcurrently`); the batches of one partition are always applied one at a
+   * time, in order. More than 1 only for a node whose batches of different partitions touch
+   * disjoint state and carry their own checkpoints (the analytics tables: each insert holds its
+   * partition's rows, and the checkpoint is derived from them). Default 1: `apply` is serialised.
+   */
+  readonly partitionsConcurrently?: number;
   /** The checkpoint stored with the read model: next offset per `topic:partition`. */
   loadCheckpoint(): Promise<OffsetMap>;
   /**
@@ -76,7 +84,8 @@ export interface ProjectionNode<Q = unknown> {
   onAssigned?(partitions: readonly TopicPartition[]): Promise<void> | void;
   /**
    * Applies a batch and stores `batch.checkpoint` atomically with it. Throwing makes the runtime
-   * redeliver the batch, so nothing of it may have been stored. Calls are serialised.
+   * redeliver the batch, so nothing of it may have been stored. Calls are serialised (per
+   * partition with `partitionsConcurrently`).
    */
   apply(batch: ProjectionBatch): Promise<void>;
   /** Awaited before the first batch, e.g. a snapshot still loading; a rejection fails the start. */
