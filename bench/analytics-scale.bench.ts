@@ -8,11 +8,14 @@
  * Workload: one video with a fixed number of playback sessions (`--sessions`, default 2,000). At
  * each size N the video has N heartbeats and N playback events in all (a start per session, then
  * rebuffer pairs and rendition switches), inserted through the AnalyticsStore in 20,000-row
- * inserts, their times scattered over the last hour at every size. The sessions stay the same, so only the events per session
- * grow: a read built on incremental aggregation per session stays flat, a re-scan of the raw
- * events grows with N.
+ * inserts. Each session watches one stretch of the last hour (10 whole minutes, or fewer when the
+ * smallest size has fewer events per session) and has events in every minute of it at every size.
+ * The sessions and the minutes they watched stay the same, so only the events per session-minute
+ * grow: a read built on incremental aggregation (per session, per minute) stays flat, a re-scan of
+ * the raw events grows with N.
  * Read: `videoInsights` (what `GET /api/v1/videos/{id}/analytics` runs: seven statements in
- * parallel), once to warm up, then 7 times; the median and the max. On the ClickHouse server each
+ * parallel), once to warm up, then 7 times; the median and the max. On the ClickHouse server the
+ * reads wait until the background merges of the size's inserts are done (printed), and each
  * statement is also timed alone (the best of 3), to show which ones grow.
  * Engines: the ClickHouse server (cluster mode; Debian's 18.16 here, started by
  * deploy/local/clickhouse.sh, skipped when it is missing or does not start) and chDB (standalone
@@ -59,6 +62,8 @@ function usage(problem: string): never {
 if (!engines.every((e) => e === 'clickhouse' || e === 'chdb')) usage('--engine takes clickhouse, chdb or both');
 if (!Number.isSafeInteger(sessions) || sessions < 1) usage('--sessions takes a positive integer');
 if (!sizes.every((n, i) => Number.isSafeInteger(n) && n >= sessions && (i === 0 || n > sizes[i - 1]!))) usage('--sizes takes increasing integers, each at least --sessions');
+/** Minutes each session watches: every one of them has an event at every size (at most 10). */
+const WATCH_MINUTES = Math.min(10, Math.floor(sizes[0]! / sessions));
 
 /** Row `i` (0-based, log offset `i`) of each kind: session `i % sessions`, its `k`-th event. */
 function rows(from: number, to: number, startedAt: number): { heartbeats: HeartbeatRow[]; playback: PlaybackRow[] } {
@@ -67,8 +72,14 @@ function rows(from: number, to: number, startedAt: number): { heartbeats: Heartb
   for (let i = from; i < to; i++) {
     const session = `s${i % sessions}`;
     const k = Math.floor(i / sessions);
-    // Scattered over the hour at every size (golden-ratio steps), so each size has the same minutes.
-    const at = Math.round(startedAt + ((i * 0.6180339887) % 1) * 3_600_000);
+    // A session watches one stretch of WATCH_MINUTES whole minutes of the hour (as a viewer does;
+    // heartbeats come every few seconds while they watch), its k-th event in minute k % WATCH_MINUTES
+    // of it (golden-ratio steps within the minute). So every size has the same session-minutes and
+    // only the events in each grow; with events scattered over the whole hour, a session would
+    // cover more minutes the more events it had, and a distinct count per minute (concurrent
+    // viewers) would grow with that until every session covered all 60.
+    const firstMinute = Math.floor(((i % sessions) * 0.6180339887 % 1) * (60 - WATCH_MINUTES + 1));
+    const at = Math.round(startedAt + (firstMinute + (k % WATCH_MINUTES) + ((i * 0.6180339887) % 1)) * 60_000);
     heartbeats.push({ video_id: VIDEO, session_id: session, viewer_id: i % 3 ? `viewer${i % sessions}` : '', watched_seconds: 10 * (k + 1), video_duration_seconds: 600, viewed_at: at, session_started_at: startedAt - 5_000, topic: 'views', partition: 0, offset: i });
     const type = k === 0 ? 'PlaybackStarted' : k % 10 === 0 ? 'RenditionSwitched' : k % 2 ? 'RebufferStarted' : 'RebufferEnded';
     playback.push({
@@ -104,12 +115,34 @@ async function perStatement(url: string, dialect: AnalyticsDialect, query: Insig
   return out;
 }
 
+/**
+ * Waits until the server runs no background merge (system.merges empty), polling every 250 ms, at
+ * most 120 s; returns the wait, ms. Each size is loaded in seconds, far faster than a video gets
+ * its events, so without this the reads would share the cores with the merges of that burst.
+ */
+async function mergesSettled(url: string): Promise<number> {
+  const client = createClient({ url });
+  const started = performance.now();
+  try {
+    while (performance.now() - started < 120_000) {
+      const [row] = await (await client.query({ query: 'SELECT count() AS merges FROM system.merges', format: 'JSONEachRow' })).json<{ merges: string | number }>();
+      if (Number(row?.merges ?? 0) === 0) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  } finally {
+    await client.close();
+  }
+  return performance.now() - started;
+}
+
 /** Fills the store size by size and times the reads; returns the median read per size, ms. */
 async function measure(engine: string, store: AnalyticsStore, server?: { url: string; dialect: AnalyticsDialect }): Promise<number[]> {
-  const startedAt = Date.now() - 3_600_000;
+  const startedAt = Math.floor((Date.now() - 3_600_000) / 60_000) * 60_000; // a whole minute: sessions watch whole minutes
   const medians: number[] = [];
   const lines: string[][] = [];
   const statementTimes: Record<string, number>[] = [];
+  /** Per size on the server: how long its merges ran on after the inserts, ms. */
+  const settled: number[] = [];
   let stored = 0;
   for (const size of sizes) {
     while (stored < size) {
@@ -120,6 +153,7 @@ async function measure(engine: string, store: AnalyticsStore, server?: { url: st
       stored = upTo;
       if (stored % 200_000 === 0 || stored === size) process.stderr.write(`  ${engine}: ${stored.toLocaleString('en')} of ${size.toLocaleString('en')} events of each kind stored\n`);
     }
+    if (server) settled.push(await mergesSettled(server.url));
     const query: InsightsQuery = { now: Date.now(), interval: 'minute', timeZone: 'UTC' };
     await store.videoInsights(VIDEO, query); // warm-up
     const times: number[] = [];
@@ -129,13 +163,13 @@ async function measure(engine: string, store: AnalyticsStore, server?: { url: st
       times.push(performance.now() - t);
     }
     medians.push(median(times));
-    lines.push([size.toLocaleString('en'), median(times).toFixed(0), Math.max(...times).toFixed(0)]);
+    lines.push([size.toLocaleString('en'), ...(server ? [(settled.at(-1)! / 1000).toFixed(1)] : []), median(times).toFixed(0), Math.max(...times).toFixed(0)]);
     if (server) statementTimes.push(await perStatement(server.url, server.dialect, query));
   }
   console.log(`\n${engine}: one video, ${sessions.toLocaleString('en')} sessions; the read is videoInsights (GET /api/v1/videos/{id}/analytics), ${READS} reads per size`);
   const names = Object.keys(statementTimes[0] ?? {});
   if (names.length) console.log('(each statement alone: the best of 3)');
-  console.log(table(['events of each kind', 'read p50 ms', 'max ms', ...names.map((n) => `${n} ms`)],
+  console.log(table(['events of each kind', ...(server ? ['merges ran on s'] : []), 'read p50 ms', 'max ms', ...names.map((n) => `${n} ms`)],
     lines.map((l, i) => [...l, ...names.map((n) => statementTimes[i]![n]!.toFixed(0))])));
   return medians;
 }
