@@ -10,6 +10,13 @@ import { TOPICS } from '../../schemas/topics.ts';
 import { createAppliedTracker, runProjection } from './projection.runtime.ts';
 import type { ProjectionNode } from './topology.port.ts';
 
+/** A ProjectionNode on the views topic that stores nothing; `overrides` add what a test watches. */
+const probeNode = (name: string, overrides: Partial<ProjectionNode>): ProjectionNode => ({
+  kind: 'projection', name, inputs: [TOPICS.views], guarantee: 'effectively-once', output: 'nothing', queries: {},
+  loadCheckpoint: async () => new Map(), apply: async () => {}, close: async () => {},
+  ...overrides,
+});
+
 describe('applied tracker (waitFor)', () => {
   test('resolves once every position is applied; ignores topics it does not consume', async () => {
     const t = createAppliedTracker(['a', 'b']);
@@ -40,13 +47,11 @@ describe('runProjection: assignment', () => {
       type: 'VideoViewed', data: { videoId: 'v1', sessionId: 's1', viewerId: null, watchedSeconds: 30, positionSeconds: 30, videoDurationSeconds: 60, viewedAt: 0 },
     }]);
     const calls: string[] = [];
-    const node: ProjectionNode = {
-      kind: 'projection', name: 'assignment-probe', inputs: [TOPICS.views], guarantee: 'effectively-once', output: 'nothing', queries: {},
+    const node = probeNode('assignment-probe', {
       loadCheckpoint: async () => { calls.push('checkpoint'); return new Map(); },
       onAssigned: (partitions) => { calls.push(`assigned ${partitions.map((p) => `${p.topic}:${p.partition}`).sort().join(',')}`); },
       apply: async (batch) => { calls.push(`apply ${batch.topic}:${batch.partition}`); },
-      close: async () => {},
-    };
+    });
     const h = await runProjection(node, { log, codec });
     try {
       await within(h.caughtUp(), 10_000, 'caught up');
@@ -63,24 +68,32 @@ describe('runProjection: assignment', () => {
 
 describe('runProjection: partitionsConcurrently', () => {
   /**
-   * Runs a node over 3 records in each of 2 partitions of an embedded log (which honours the
-   * subscription's concurrency), one record per batch. Records are not events: each is applied as
-   * undecodable, which is enough to see when `apply` runs. @returns what `apply` saw
+   * Runs `fn` on an embedded log (which honours the subscription's concurrency) whose views topic
+   * has 2 partitions and 3 records in each. Records are not events: each is applied as
+   * undecodable, which is enough to see when `apply` runs.
    */
-  async function runTwoPartitions(concurrently: number | undefined, gate: boolean) {
+  async function withTwoPartitions<T>(fn: (log: Awaited<ReturnType<typeof createEmbeddedEventLog>>) => Promise<T>): Promise<T> {
     const dir = await mkdtemp(join(tmpdir(), 'sw-projection-concurrency-'));
     const log = await createEmbeddedEventLog({ dataDir: dir, fsync: false });
     try {
       await log.createTopic({ name: TOPICS.views, partitions: 2 });
       await log.append(TOPICS.views, Array.from({ length: 6 }, (_, i) => ({ key: null, value: Buffer.from('not avro'), partition: i % 2 })));
+      return await fn(log);
+    } finally {
+      await log.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Runs a node over withTwoPartitions' records, one record per batch. @returns what `apply` saw */
+  function runTwoPartitions(concurrently: number | undefined, gate: boolean) {
+    return withTwoPartitions(async (log) => {
       const seen = { maxActive: 0, maxActivePerPartition: 0, order: new Map<number, number[]>() };
       const active = new Map<number, number>();
       let release!: () => void;
       const bothStarted = new Promise<void>((r) => { release = r; });
-      const node: ProjectionNode = {
-        kind: 'projection', name: 'concurrency-probe', inputs: [TOPICS.views], guarantee: 'effectively-once', output: 'nothing', queries: {},
+      const node = probeNode('concurrency-probe', {
         maxBatchSize: 1, partitionsConcurrently: concurrently,
-        loadCheckpoint: async () => new Map(),
         async apply(batch) {
           active.set(batch.partition, (active.get(batch.partition) ?? 0) + 1);
           const total = [...active.values()].reduce((a, b) => a + b, 0);
@@ -92,8 +105,7 @@ describe('runProjection: partitionsConcurrently', () => {
           seen.order.set(batch.partition, [...(seen.order.get(batch.partition) ?? []), ...batch.records.map((r) => r.record.offset)]);
           active.set(batch.partition, active.get(batch.partition)! - 1);
         },
-        close: async () => {},
-      };
+      });
       const h = await runProjection(node, { log, codec: await sharedAvroTestCodec() });
       try {
         await within(h.caughtUp(), 30_000, 'both partitions in flight at once, then caught up');
@@ -102,10 +114,7 @@ describe('runProjection: partitionsConcurrently', () => {
         await h.stop();
       }
       return seen;
-    } finally {
-      await log.close();
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   }
 
   test('given partitionsConcurrently 2, when both partitions have batches, then one batch of each is applied at once, and each partition\'s in order, one at a time', async () => {
@@ -119,5 +128,42 @@ describe('runProjection: partitionsConcurrently', () => {
     const seen = await runTwoPartitions(undefined, false);
     assert.equal(seen.maxActive, 1);
     assert.deepEqual([seen.order.get(0), seen.order.get(1)], [[0, 1, 2], [0, 1, 2]]);
+  });
+
+  test('given partitionsConcurrently 2 and a batch of partition 0 that keeps failing, when partition 1 keeps applying, then failures() still counts partition 0\'s failures in a row, until its batch succeeds', async () => {
+    await withTwoPartitions(async (log) => {
+      let poisoned = true;
+      let failed = 0;
+      let appliedAfterThirdFailure = false;
+      const node = probeNode('failure-probe', {
+        maxBatchSize: 1, partitionsConcurrently: 2,
+        async apply(batch) {
+          if (batch.partition === 0 && poisoned) {
+            failed++;
+            throw new Error('poison batch');
+          }
+          if (batch.partition === 1 && failed >= 3) appliedAfterThirdFailure = true;
+        },
+      });
+      const h = await runProjection(node, { log, codec: await sharedAvroTestCodec() });
+      try {
+        // Partition 1 gets a record now and then: its batches succeed while partition 0's fail.
+        const deadline = Date.now() + 30_000;
+        while (!(failed >= 3 && appliedAfterThirdFailure)) {
+          assert.ok(Date.now() < deadline, `partition 0 failed ${failed} times; partition 1 applied after the third: ${appliedAfterThirdFailure}`);
+          await log.append(TOPICS.views, [{ key: null, value: Buffer.from('not avro'), partition: 1 }]);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        const during = h.failures();
+        assert.ok(during.consecutive >= 3, `consecutive failures ${during.consecutive} after partition 0 failed ${failed} times`);
+        assert.equal(during.lastError, 'poison batch');
+        poisoned = false;
+        await within(h.caughtUp(), 30_000, 'partition 0 applied once the poison is gone');
+        assert.deepEqual(h.failures(), { consecutive: 0 });
+      } finally {
+        poisoned = false;
+        await h.stop();
+      }
+    });
   });
 });

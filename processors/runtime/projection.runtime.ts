@@ -31,8 +31,10 @@ export interface ProjectionHandle extends ConsumerHandle {
   waitFor(positions: RecordMetadata[], timeoutMs: number): Promise<boolean>;
   /**
    * Consecutive failed batches (a throwing handler or store commit; the log redelivers the batch
-   * with backoff, so a poison batch fails in a loop) and the last error's message; 0 after a
-   * batch succeeds. Readiness reports PROJECTION_FAILING from it (issue 8, finding 7).
+   * with backoff, so a poison batch fails in a loop) and the last error's message, of the
+   * partition failing longest: counted per partition, 0 after that partition's batch succeeds (a
+   * success on another partition, with `partitionsConcurrently`, does not hide it) or when the
+   * partition is assigned elsewhere. Readiness reports PROJECTION_FAILING from it (issue 8, finding 7).
    */
   failures(): { consecutive: number; lastError?: string };
 }
@@ -191,7 +193,13 @@ export async function runProjection(node: ProjectionNode, opts: RunProjectionOpt
    * partition's handler throws, kafkajs#946) waits, and the step drops what that one applied.
    */
   const chains = new Map<string, Promise<unknown>>();
-  const failures: { consecutive: number; lastError?: string } = { consecutive: 0 };
+  /** Per partition (`topic:partition`) failing now: its consecutive failed batches and the last error. */
+  const failing = new Map<string, { consecutive: number; lastError: string }>();
+  const failures = (): { consecutive: number; lastError?: string } => {
+    let worst: { consecutive: number; lastError?: string } = { consecutive: 0 };
+    for (const f of failing.values()) if (f.consecutive > worst.consecutive) worst = f;
+    return { ...worst };
+  };
   const metrics = opts.registry && projectionMetricsOn(opts.registry);
   const instance = opts.instance ?? 'primary';
   const timed = async (topic: string, partition: number, records: LogRecord[]): Promise<void> => {
@@ -220,6 +228,8 @@ export async function runProjection(node: ProjectionNode, opts: RunProjectionOpt
     partitionsConsumedConcurrently: node.partitionsConcurrently,
     commitIntervalMs: opts.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS,
     async onAssigned(partitions: TopicPartition[]) {
+      const owned = new Set(partitions.map((tp) => tpKey(tp.topic, tp.partition)));
+      for (const k of failing.keys()) if (!owned.has(k)) failing.delete(k); // its failures are another instance's now
       await node.onAssigned?.(partitions);
       const cp = await node.loadCheckpoint();
       const floor = (await opts.startAt?.(partitions)) ?? new Map<string, number>();
@@ -237,14 +247,16 @@ export async function runProjection(node: ProjectionNode, opts: RunProjectionOpt
       const key = tpKey(batch.topic, batch.partition);
       const run = (chains.get(key) ?? Promise.resolve()).then(() => timed(batch.topic, batch.partition, batch.records));
       chains.set(key, run.then(
-        () => { failures.consecutive = 0; failures.lastError = undefined; },
-        (err: unknown) => { failures.consecutive++; failures.lastError = err instanceof Error ? err.message : String(err); },
+        () => { failing.delete(key); },
+        (err: unknown) => {
+          failing.set(key, { consecutive: (failing.get(key)?.consecutive ?? 0) + 1, lastError: err instanceof Error ? err.message : String(err) });
+        },
       ));
       return run;
     },
   });
   const untrack = metrics?.track({
-    projection: node.name, instance, group: groupId, lag: () => consumer.lag(), failures: () => failures.consecutive,
+    projection: node.name, instance, group: groupId, lag: () => consumer.lag(), failures: () => failures().consecutive,
   });
   let stopping: Promise<void> | undefined;
   return {
@@ -261,6 +273,6 @@ export async function runProjection(node: ProjectionNode, opts: RunProjectionOpt
       return stopping;
     },
     waitFor: (positions, timeoutMs) => tracker.waitFor(positions, timeoutMs),
-    failures: () => ({ ...failures }),
+    failures,
   };
 }
