@@ -12,8 +12,9 @@
  *   + checkpoint commit of one batch, whatever the outcome;
  * - `streamwave_consumer_lag{projection,group,topic,partition}` (gauge, records): end offset minus
  *   the consumer's position, computed on scrape;
- * - `streamwave_projection_failures{projection,instance}` (gauge): consecutive failed batches (0
- *   once a batch succeeds), the number readiness reports PROJECTION_FAILING from.
+ * - `streamwave_projection_failures{projection,instance}` (gauge): consecutive failed batches of
+ *   the partition with the most (0 once its batch succeeds), the number readiness reports
+ *   PROJECTION_FAILING from.
  *
  * The labels are bounded: projections are a fixed set, `instance` is `primary` or the replay
  * shadow's `replay-<ts>` (an instance's series are removed when it stops, so swaps do not pile
@@ -30,7 +31,7 @@ export interface ProjectionMetricsSource {
   group: string;
   /** Per `topic:partition`: records behind (ConsumerHandle.lag). */
   lag(): Promise<Map<string, number>>;
-  /** Consecutive failed batches. */
+  /** Consecutive failed batches of the partition with the most (ProjectionHandle.failures). */
   failures(): number;
 }
 
@@ -117,7 +118,7 @@ export function projectionMetricsOn(registry: Registry): ProjectionMetrics {
   });
   new Gauge({
     name: 'streamwave_projection_failures',
-    help: 'Consecutive failed batches of a projection instance (0 after a batch succeeds)',
+    help: 'Consecutive failed batches of the partition failing most in a projection instance (0 after its batch succeeds)',
     labelNames: ['projection', 'instance'] as const,
     registers: [registry],
     collect() {

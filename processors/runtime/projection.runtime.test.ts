@@ -74,13 +74,16 @@ describe('runProjection: partitionsConcurrently', () => {
    */
   async function withTwoPartitions<T>(fn: (log: Awaited<ReturnType<typeof createEmbeddedEventLog>>) => Promise<T>): Promise<T> {
     const dir = await mkdtemp(join(tmpdir(), 'sw-projection-concurrency-'));
-    const log = await createEmbeddedEventLog({ dataDir: dir, fsync: false });
     try {
-      await log.createTopic({ name: TOPICS.views, partitions: 2 });
-      await log.append(TOPICS.views, Array.from({ length: 6 }, (_, i) => ({ key: null, value: Buffer.from('not avro'), partition: i % 2 })));
-      return await fn(log);
+      const log = await createEmbeddedEventLog({ dataDir: dir, fsync: false });
+      try {
+        await log.createTopic({ name: TOPICS.views, partitions: 2 });
+        await log.append(TOPICS.views, Array.from({ length: 6 }, (_, i) => ({ key: null, value: Buffer.from('not avro'), partition: i % 2 })));
+        return await fn(log);
+      } finally {
+        await log.close();
+      }
     } finally {
-      await log.close();
       await rm(dir, { recursive: true, force: true });
     }
   }

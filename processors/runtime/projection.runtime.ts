@@ -32,9 +32,9 @@ export interface ProjectionHandle extends ConsumerHandle {
   /**
    * Consecutive failed batches (a throwing handler or store commit; the log redelivers the batch
    * with backoff, so a poison batch fails in a loop) and the last error's message, of the
-   * partition failing longest: counted per partition, 0 after that partition's batch succeeds (a
+   * partition with the most: counted per partition, 0 after that partition's batch succeeds (a
    * success on another partition, with `partitionsConcurrently`, does not hide it) or when the
-   * partition is assigned elsewhere. Readiness reports PROJECTION_FAILING from it (issue 8, finding 7).
+   * partition is assigned elsewhere (a batch of it still failing after that is not counted). Readiness reports PROJECTION_FAILING from it (issue 8, finding 7).
    */
   failures(): { consecutive: number; lastError?: string };
 }
@@ -195,6 +195,8 @@ export async function runProjection(node: ProjectionNode, opts: RunProjectionOpt
   const chains = new Map<string, Promise<unknown>>();
   /** Per partition (`topic:partition`) failing now: its consecutive failed batches and the last error. */
   const failing = new Map<string, { consecutive: number; lastError: string }>();
+  /** Partitions (`topic:partition`) of the current assignment: only theirs are counted. */
+  let owned = new Set<string>();
   const failures = (): { consecutive: number; lastError?: string } => {
     let worst: { consecutive: number; lastError?: string } = { consecutive: 0 };
     for (const f of failing.values()) if (f.consecutive > worst.consecutive) worst = f;
@@ -228,7 +230,7 @@ export async function runProjection(node: ProjectionNode, opts: RunProjectionOpt
     partitionsConsumedConcurrently: node.partitionsConcurrently,
     commitIntervalMs: opts.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS,
     async onAssigned(partitions: TopicPartition[]) {
-      const owned = new Set(partitions.map((tp) => tpKey(tp.topic, tp.partition)));
+      owned = new Set(partitions.map((tp) => tpKey(tp.topic, tp.partition)));
       for (const k of failing.keys()) if (!owned.has(k)) failing.delete(k); // its failures are another instance's now
       await node.onAssigned?.(partitions);
       const cp = await node.loadCheckpoint();
@@ -249,6 +251,7 @@ export async function runProjection(node: ProjectionNode, opts: RunProjectionOpt
       chains.set(key, run.then(
         () => { failing.delete(key); },
         (err: unknown) => {
+          if (!owned.has(key)) return; // revoked while it ran (kafkajs#946 hands batches over again)
           failing.set(key, { consecutive: (failing.get(key)?.consecutive ?? 0) + 1, lastError: err instanceof Error ? err.message : String(err) });
         },
       ));
