@@ -75,10 +75,10 @@ function rows(from: number, to: number, startedAt: number): { heartbeats: Heartb
     // A session's events fall in one stretch of WATCH_MINUTES whole minutes of the hour, as a
     // viewer's heartbeats do while they watch (their order in time within it is not a real
     // session's: the figures read here do not depend on it), its k-th event in minute
-    // k % WATCH_MINUTES of it (golden-ratio steps within the minute). So every size has the same session-minutes and
-    // only the events in each grow; with events scattered over the whole hour, a session would
-    // cover more minutes the more events it had, and a distinct count per minute (concurrent
-    // viewers) would grow with that until every session covered all 60.
+    // k % WATCH_MINUTES of it (golden-ratio steps within the minute). So every size has the same
+    // session-minutes and only the events in each grow; with events scattered over the whole
+    // hour, a session would cover more minutes the more events it had, and a distinct count per
+    // minute (concurrent viewers) would grow with that until every session covered all 60.
     const firstMinute = Math.floor(((i % sessions) * 0.6180339887 % 1) * (60 - WATCH_MINUTES + 1));
     const at = Math.floor(startedAt + (firstMinute + (k % WATCH_MINUTES) + ((i * 0.6180339887) % 1)) * 60_000); // never the next minute
     heartbeats.push({ video_id: VIDEO, session_id: session, viewer_id: i % 3 ? `viewer${i % sessions}` : '', watched_seconds: 10 * (k + 1), video_duration_seconds: 600, viewed_at: at, session_started_at: startedAt - 5_000, topic: 'views', partition: 0, offset: i });

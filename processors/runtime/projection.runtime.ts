@@ -34,7 +34,8 @@ export interface ProjectionHandle extends ConsumerHandle {
    * with backoff, so a poison batch fails in a loop) and the last error's message, of the
    * partition with the most: counted per partition, 0 after that partition's batch succeeds (a
    * success on another partition, with `partitionsConcurrently`, does not hide it) or when the
-   * partition is assigned elsewhere (a batch of it still failing after that is not counted). Readiness reports PROJECTION_FAILING from it (issue 8, finding 7).
+   * partition is assigned elsewhere (a batch of it still failing after that is not counted).
+   * Readiness reports PROJECTION_FAILING from it (issue 8, finding 7).
    */
   failures(): { consecutive: number; lastError?: string };
 }
@@ -188,9 +189,11 @@ export async function runProjection(node: ProjectionNode, opts: RunProjectionOpt
   const step = createProjectionStep(node, opts.codec, tracker, logger);
   /**
    * Per partition, the batch being applied: the partition's next batch waits for it. Batches of
-   * different partitions overlap only with `node.partitionsConcurrently`; a batch handed over
-   * again while its first delivery still runs (kafkajs re-fetches every partition when one
-   * partition's handler throws, kafkajs#946) waits, and the step drops what that one applied.
+   * different partitions overlap only with `node.partitionsConcurrently`. A batch handed over
+   * again while its first delivery still runs waits, and the step drops what that one applied:
+   * the Kafka adapter hands a partition over again when its batch handler itself throws (a
+   * commit refused in a rebalance; kafkajs then re-fetches every partition, kafkajs#946), not
+   * when `apply` throws (the adapter catches that and redelivers in order).
    */
   const chains = new Map<string, Promise<unknown>>();
   /** Per partition (`topic:partition`) failing now: its consecutive failed batches and the last error. */
@@ -251,7 +254,7 @@ export async function runProjection(node: ProjectionNode, opts: RunProjectionOpt
       chains.set(key, run.then(
         () => { failing.delete(key); },
         (err: unknown) => {
-          if (!owned.has(key)) return; // revoked while it ran (kafkajs#946 hands batches over again)
+          if (!owned.has(key)) return; // revoked while it ran: another instance counts it now
           failing.set(key, { consecutive: (failing.get(key)?.consecutive ?? 0) + 1, lastError: err instanceof Error ? err.message : String(err) });
         },
       ));
