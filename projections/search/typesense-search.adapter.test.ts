@@ -11,6 +11,7 @@ import { runProjection } from '../../processors/runtime/projection.runtime.ts';
 import { sharedAvroTestCodec } from '../../test/support/avro-test-codec.ts';
 import { needleHits } from '../../test/support/e2e-target.ts';
 import { startTypesenseServer, typesenseRequirement, type TypesenseServer } from '../../test/support/typesense-server.ts';
+import { TOPICS } from '../../schemas/topics.ts';
 import { createProjectionManager } from '../replay/projection-manager.ts';
 import type { CurrentInstance } from '../replay/replay.port.ts';
 import { appendEvents, createScriptedLog, within } from '../testing/projection-test-kit.ts';
@@ -18,6 +19,7 @@ import { testSearchFilters } from './search-filters.contract.ts';
 import { CONTRACT_T0, testSearchReadModel, videoEvents, type SearchEngineUnderTest } from './search.contract.ts';
 import { SearchIndexError } from './search.port.ts';
 import { exactKey } from './typesense-search-query.ts';
+import { deleteCheckpoint } from './typesense-search-store.ts';
 import {
   aliasSwappingPointers, createTypesenseSearchProjection, createTypesenseSearchQueries, SEARCH_SCHEMA_VERSION, typesenseSearchReadModel,
 } from './typesense-search.adapter.ts';
@@ -136,7 +138,7 @@ describe('Typesense search read model', { skip }, () => {
     const before = { search: await storedIds(names.search), docs: await storedIds(names.docs), hits: await node.queries.search('dinosaur', 10) };
     await r.close();
     // What a crash between steps (2) and (3) leaves: every write done, the checkpoint not.
-    await client.collections(names.checkpoints).documents(names.search).delete();
+    await deleteCheckpoint(client, names.checkpoints, names.search);
     // Worse, a failed step (2): the docs collection no longer has the deleted v3 (and v2 is
     // private there), but the search collection still has both.
     await client.collections(names.search).documents().import([
@@ -155,6 +157,31 @@ describe('Typesense search read model', { skip }, () => {
       assert.ok((await node.loadCheckpoint()).size > 0, 'the redelivered batches stored the checkpoint');
     } finally {
       await r.close();
+    }
+  });
+
+  test('two projectors on one instance, each owning a partition: neither overwrites the other\'s checkpoint', async () => {
+    const prefix = freshPrefix();
+    // Cluster mode: every projector runs the primary instance; the group splits the partitions.
+    const a = createTypesenseSearchProjection({ client, prefix, cursorSecret: SECRET, now: () => NOW });
+    const b = createTypesenseSearchProjection({ client, prefix, cursorSecret: SECRET, now: () => NOW });
+    const reader = createTypesenseSearchQueries({ client, prefix, cursorSecret: SECRET, now: () => NOW });
+    try {
+      await a.apply({ topic: TOPICS.views, partition: 0, records: [], checkpoint: new Map([[`${TOPICS.views}:0`, 5]]) });
+      await b.apply({ topic: TOPICS.views, partition: 1, records: [], checkpoint: new Map([[`${TOPICS.views}:1`, 7]]) });
+      await a.apply({ topic: TOPICS.views, partition: 0, records: [], checkpoint: new Map([[`${TOPICS.views}:0`, 9]]) });
+      const both = new Map([[`${TOPICS.views}:0`, 9], [`${TOPICS.views}:1`, 7]]);
+      assert.deepEqual(await reader.checkpoint(), both, 'readers see both partitions\' progress');
+      const restarted = createTypesenseSearchProjection({ client, prefix, cursorSecret: SECRET, now: () => NOW });
+      assert.deepEqual(await restarted.loadCheckpoint(), both, 'a restart resumes both partitions where they were');
+      await restarted.close();
+      // A rebalance hands partition 1 to a: it resumes from b's progress, not from what it read at start.
+      await b.apply({ topic: TOPICS.views, partition: 1, records: [], checkpoint: new Map([[`${TOPICS.views}:1`, 12]]) });
+      await a.onAssigned!([{ topic: TOPICS.views, partition: 0 }, { topic: TOPICS.views, partition: 1 }]);
+      assert.equal((await a.loadCheckpoint()).get(`${TOPICS.views}:1`), 12);
+    } finally {
+      await a.close();
+      await b.close();
     }
   });
 

@@ -21,8 +21,12 @@
  *   SearchDoc), searchable or not, nothing indexed but the id: what the next event of a video is
  *   folded into (VideoPublished needs the title UploadStarted carried; a video made public again
  *   needs its metadata).
- * - one document in `<prefix>_checkpoints`, id = the search collection's name: the offsets
- *   (`topic:partition` → next offset) the two collections reflect.
+ * - in `<prefix>_checkpoints`, one document per input partition, id
+ *   `<search collection>@<topic>:<partition>`: the next offset the two collections reflect.
+ *   Per partition because in cluster mode every projector runs the same instance, each owning
+ *   some partitions, and writes only those (one shared document written whole by each lost the
+ *   others' progress). Earlier versions wrote one whole-map document, id = the search
+ *   collection's name; it is still read (the highest offset wins), never written.
  * - the alias `<prefix>_search` → the search collection of the instance that serves. Readers in other
  *   processes (gateways) search through the alias (createTypesenseSearchQueries); a replay or a
  *   schema change builds another instance while the alias keeps pointing at the old one, then
@@ -30,16 +34,16 @@
  *
  * Effectively once, without transactions: a batch is folded in memory, then written in this order,
  * each step awaited: (1) the documents upserted/deleted in the docs collection, (2) the search
- * collection's upserts and deletes, (3) the checkpoint document. A crash or a failed write before
- * (3) leaves the old checkpoint, so the batch is redelivered and applied again on top of whatever
- * part of it was written; that converges to the same documents because the folding is convergent
- * (evolveSearchDoc: events set fields, never add or toggle, so folding the batch into the pre- or
- * the post-batch document gives the post-batch document), and every video the batch touches is
- * then written whole in that final state (an idempotent upsert or delete in both collections,
- * whether or not this attempt saw a change). Writing the checkpoint FIRST would instead lose the
- * batch on a crash between the two (the checkpoint would say it was applied): at-most-once.
- * Between (1) and (3) readers may see part of a batch: a search result may lead its checkpoint,
- * never lag it.
+ * collection's upserts and deletes, (3) the batch's checkpoint document. A crash or a failed write
+ * before (3) leaves the old checkpoint, so the batch is redelivered and applied again on top of
+ * whatever part of it was written; that converges to the same documents because the folding is
+ * convergent (evolveSearchDoc: events set fields, never add or toggle, so folding the batch into
+ * the pre- or the post-batch document gives the post-batch document), and every video the batch
+ * touches is then written whole in that final state (an idempotent upsert or delete in both
+ * collections, whether or not this attempt saw a change). Writing the checkpoint FIRST would
+ * instead lose the batch on a crash between the two (the checkpoint would say it was applied):
+ * at-most-once. Between (1) and (3) readers may see part of a batch: a search result may lead its
+ * checkpoint, never lag it.
  */
 import pino from 'pino';
 import type { Client } from 'typesense';
@@ -56,8 +60,8 @@ import { scrubTypesenseRaftLog } from './typesense-raft-scrub.ts';
 import { searchFields } from './typesense-search-query.ts';
 import { debouncedTask } from '../stores/debounced-task.ts';
 import {
-  aliasTarget, CHECKPOINT_FIELDS, DOC_FIELDS, ensureCollection, escapeRe, fetchDocs, isNotFound, listIds, listInstances, readCheckpoint, removeDocs, setViews,
-  SEARCH_FIELDS, SEARCH_SCHEMA_VERSION, searchCollections, searchPage, upsertDocs, wrap, type SearchCollections,
+  aliasTarget, CHECKPOINT_FIELDS, deleteCheckpoint, DOC_FIELDS, ensureCollection, escapeRe, fetchDocs, isNotFound, listIds, listInstances, readCheckpoint, removeDocs, setViews,
+  SEARCH_FIELDS, SEARCH_SCHEMA_VERSION, searchCollections, searchPage, upsertDocs, wrap, writeCheckpoint, type SearchCollections,
 } from './typesense-search-store.ts';
 
 export { SEARCH_SCHEMA_VERSION, searchCollections, type SearchCollections } from './typesense-search-store.ts';
@@ -195,16 +199,9 @@ export function createTypesenseSearchProjection(opts: TypesenseSearchOptions & {
       for (const [id] of kept) viewsFeed?.viewed(id);
       if (gone.length) scrub.request();
     }
-    const next = new Map(checkpoint);
-    for (const [k, v] of batch.checkpoint) next.set(k, v);
-    try {
-      await client.collections(names.checkpoints).documents().upsert({
-        id: names.search, readModel: SEARCH, schemaVersion: names.version, offsets: JSON.stringify(Object.fromEntries(next)), updatedAt: Date.now(),
-      });
-    } catch (err) {
-      throw wrap(err, 'write checkpoint');
-    }
-    for (const [k, v] of next) checkpoint.set(k, v);
+    // Only this batch's partitions: another projector may own the others (writeCheckpoint).
+    await writeCheckpoint(client, names.checkpoints, names.search, { readModel: SEARCH, schemaVersion: names.version }, batch.checkpoint);
+    for (const [k, v] of batch.checkpoint) checkpoint.set(k, v);
   }
 
   const queries: SearchQueries = {
@@ -224,6 +221,12 @@ export function createTypesenseSearchProjection(opts: TypesenseSearchOptions & {
     queries,
     collections: () => ({ ...names }),
     loadCheckpoint: async () => { await loaded; return new Map(checkpoint); },
+    // Partitions another projector owned until now: resume from what it stored, not from what this
+    // one read when it opened (the highest wins: offsets only grow).
+    async onAssigned() {
+      await loaded;
+      for (const [k, v] of await readCheckpoint(client, names.checkpoints, names.search)) checkpoint.set(k, Math.max(checkpoint.get(k) ?? 0, v));
+    },
     apply: applyBatch,
     ready: () => loaded,
     // The client is the caller's; every batch is durable when apply resolves; a pending scrub runs now.
@@ -300,11 +303,7 @@ export function typesenseSearchReadModel(opts: TypesenseSearchOptions): Replayab
           if (!isNotFound(err)) throw wrap(err, `delete collection ${c}`);
         }
       }
-      try {
-        await client.collections(names.checkpoints).documents(names.search).delete();
-      } catch (err) {
-        if (!isNotFound(err)) throw wrap(err, `delete checkpoint ${names.search}`);
-      }
+      await deleteCheckpoint(client, names.checkpoints, names.search);
     },
     async instances() {
       return [...(await listInstances(client, prefix)).keys()];
