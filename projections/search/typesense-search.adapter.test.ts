@@ -19,7 +19,7 @@ import { testSearchFilters } from './search-filters.contract.ts';
 import { CONTRACT_T0, testSearchReadModel, videoEvents, type SearchEngineUnderTest } from './search.contract.ts';
 import { SearchIndexError } from './search.port.ts';
 import { exactKey } from './typesense-search-query.ts';
-import { deleteCheckpoint } from './typesense-search-store.ts';
+import { deleteCheckpoint, readCheckpoint } from './typesense-search-store.ts';
 import {
   aliasSwappingPointers, createTypesenseSearchProjection, createTypesenseSearchQueries, SEARCH_SCHEMA_VERSION, typesenseSearchReadModel,
 } from './typesense-search.adapter.ts';
@@ -163,8 +163,9 @@ describe('Typesense search read model', { skip }, () => {
   test('two projectors on one instance, each owning a partition: neither overwrites the other\'s checkpoint', async () => {
     const prefix = freshPrefix();
     // Cluster mode: every projector runs the primary instance; the group splits the partitions.
-    const a = createTypesenseSearchProjection({ client, prefix, cursorSecret: SECRET, now: () => NOW });
-    const b = createTypesenseSearchProjection({ client, prefix, cursorSecret: SECRET, now: () => NOW });
+    // (Interval 0: these batches change no document, and their checkpoints are written at once.)
+    const a = createTypesenseSearchProjection({ client, prefix, cursorSecret: SECRET, now: () => NOW, idleCheckpointIntervalMs: 0 });
+    const b = createTypesenseSearchProjection({ client, prefix, cursorSecret: SECRET, now: () => NOW, idleCheckpointIntervalMs: 0 });
     const reader = createTypesenseSearchQueries({ client, prefix, cursorSecret: SECRET, now: () => NOW });
     try {
       await a.apply({ topic: TOPICS.views, partition: 0, records: [], checkpoint: new Map([[`${TOPICS.views}:0`, 5]]) });
@@ -183,6 +184,34 @@ describe('Typesense search read model', { skip }, () => {
       await a.close();
       await b.close();
     }
+  });
+
+  test('a batch that changes no document (views only): its checkpoint is held back for the interval, and written on close', async () => {
+    const prefix = freshPrefix();
+    const node = createTypesenseSearchProjection({ client, prefix, cursorSecret: SECRET, now: () => NOW, idleCheckpointIntervalMs: 3_600_000 });
+    const stored = async () => readCheckpoint(client, node.collections().checkpoints, node.collections().search);
+    const views = (next: number) => ({ topic: TOPICS.views, partition: 0, records: [], checkpoint: new Map([[`${TOPICS.views}:0`, next]]) });
+    const codec = await codecP;
+    const log = await createScriptedLog();
+    await appendEvents(log, codec, videoEvents('v1', 'Heron'));
+    try {
+      await node.apply(views(5));
+      await node.ready!();
+      // The first goes at once (no write in the last interval), but after apply resolved.
+      await within((async () => { while ((await stored()).get(`${TOPICS.views}:0`) !== 5) await new Promise((r) => setTimeout(r, 20)); })(), 10_000, 'first write');
+      await node.apply(views(9));
+      assert.equal((await node.loadCheckpoint()).get(`${TOPICS.views}:0`), 9, 'the projection resumes past it while it runs');
+      assert.equal((await stored()).get(`${TOPICS.views}:0`), 5, 'held back: written at most once per interval');
+      // A batch that changes a document writes its checkpoint before apply resolves.
+      const h = await runProjection(node, { log, codec, groupId: `idle-${prefix}` });
+      await within(h.caughtUp(), 60_000, 'caughtUp');
+      await h.stop();
+      assert.ok([...await stored()].some(([tp, next]) => tp.startsWith(`${TOPICS.videos}:`) && next > 0), 'the videos batch\'s checkpoint is stored');
+      assert.equal((await stored()).get(`${TOPICS.views}:0`), 5, 'still held back');
+    } finally {
+      await node.close();
+    }
+    assert.equal((await stored()).get(`${TOPICS.views}:0`), 9, 'close writes what was held back');
   });
 
   test('replay into a shadow instance, then the alias swap: readers in other processes follow it', async () => {

@@ -81,6 +81,14 @@ export interface TypesenseSearchOptions {
   viewCounts?: ViewCountSource;
   /** Least time between two view count feeds, ms. Default 2000. */
   viewsFeedIntervalMs?: number;
+  /**
+   * Least time between two checkpoint writes of batches that change no document (nearly all are
+   * views only, which reach the collections through the view count feed instead), ms. Default
+   * 1000; 0 writes every batch's checkpoint before `apply` resolves. Such a batch applied again
+   * after a crash changes nothing either, so holding its checkpoint back loses nothing; it saves
+   * Typesense a write per views batch (the gateway never waits for search at a views position).
+   */
+  idleCheckpointIntervalMs?: number;
   logger?: pino.Logger;
 }
 
@@ -159,6 +167,17 @@ export function createTypesenseSearchProjection(opts: TypesenseSearchOptions & {
   void loaded.then(async () => viewsFeed?.refresh(await listIds(client, names.docs)))
     .catch((err: unknown) => logger.error({ err }, 'search (typesense): view counts not refreshed after start; they follow the next views'));
 
+  /** Checkpoint entries of batches that changed no document, not written yet (idleCheckpointIntervalMs). */
+  const idle: OffsetMap = new Map();
+  const writeIdle = async () => {
+    if (closed || !idle.size) return; // closed: the instance may be retired, its checkpoint deleted
+    const entries = new Map(idle);
+    await writeCheckpoint(client, names.checkpoints, names.search, { readModel: SEARCH, schemaVersion: names.version }, entries);
+    for (const [k, v] of entries) if (idle.get(k) === v) idle.delete(k);
+  };
+  const idleInterval = opts.idleCheckpointIntervalMs ?? 1000;
+  const idleCheckpoints = debouncedTask(() => exclusive(writeIdle), idleInterval, logger, 'search (typesense): checkpoint of batches that changed nothing');
+
   const applyBatch = (batch: ProjectionBatch) => exclusive(() => applyBatchNow(batch));
   async function applyBatchNow(batch: ProjectionBatch): Promise<void> {
     await loaded;
@@ -199,9 +218,21 @@ export function createTypesenseSearchProjection(opts: TypesenseSearchOptions & {
       for (const [id] of kept) viewsFeed?.viewed(id);
       if (gone.length) scrub.request();
     }
-    // Only this batch's partitions: another projector may own the others (writeCheckpoint).
+    if (!ids.size && idleInterval > 0) {
+      for (const [k, v] of batch.checkpoint) {
+        idle.set(k, v);
+        checkpoint.set(k, v);
+      }
+      idleCheckpoints.request();
+      return;
+    }
+    // Only this batch's partitions (another projector may own the others: writeCheckpoint); it
+    // supersedes an entry of its partition still held back.
     await writeCheckpoint(client, names.checkpoints, names.search, { readModel: SEARCH, schemaVersion: names.version }, batch.checkpoint);
-    for (const [k, v] of batch.checkpoint) checkpoint.set(k, v);
+    for (const [k, v] of batch.checkpoint) {
+      checkpoint.set(k, v);
+      idle.delete(k);
+    }
   }
 
   const queries: SearchQueries = {
@@ -229,8 +260,10 @@ export function createTypesenseSearchProjection(opts: TypesenseSearchOptions & {
     },
     apply: applyBatch,
     ready: () => loaded,
-    // The client is the caller's; every batch is durable when apply resolves; a pending scrub runs now.
+    // The client is the caller's; every batch that changed a document is durable when apply
+    // resolves, the checkpoints held back are written now, and so is a pending scrub.
     async close() {
+      await idleCheckpoints.flush();
       closed = true;
       await viewsFeed?.close();
       await turn; // a batch or a feed write in flight finishes first
