@@ -27,7 +27,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createClient } from '@clickhouse/client';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { AnalyticsStore, HeartbeatRow, PlaybackRow } from '../projections/analytics/analytics-store.port.ts';
 import type { InsightsQuery } from '../projections/analytics/analytics.port.ts';
 import { analyticsSql, type AnalyticsDialect } from '../projections/analytics/analytics.sql.ts';
@@ -65,6 +65,9 @@ if (!sizes.every((n, i) => Number.isSafeInteger(n) && n >= sessions && (i === 0 
 /** Minutes each session watches: every one of them has an event at every size (at most 10). */
 const WATCH_MINUTES = Math.min(10, Math.floor(sizes[0]! / sessions));
 
+/** The golden ratio's fractional part: multiples of it spread evenly over [0, 1) (Weyl sequence). */
+const GOLDEN = 0.6180339887;
+
 /** Row `i` (0-based, log offset `i`) of each kind: session `i % sessions`, its `k`-th event. */
 function rows(from: number, to: number, startedAt: number): { heartbeats: HeartbeatRow[]; playback: PlaybackRow[] } {
   const heartbeats: HeartbeatRow[] = [];
@@ -79,8 +82,8 @@ function rows(from: number, to: number, startedAt: number): { heartbeats: Heartb
     // session-minutes and only the events in each grow; with events scattered over the whole
     // hour, a session would cover more minutes the more events it had, and a distinct count per
     // minute (concurrent viewers) would grow with that until every session covered all 60.
-    const firstMinute = Math.floor(((i % sessions) * 0.6180339887 % 1) * (60 - WATCH_MINUTES + 1));
-    const at = Math.floor(startedAt + (firstMinute + (k % WATCH_MINUTES) + ((i * 0.6180339887) % 1)) * 60_000); // never the next minute
+    const firstMinute = Math.floor(((i % sessions) * GOLDEN % 1) * (60 - WATCH_MINUTES + 1));
+    const at = Math.floor(startedAt + (firstMinute + (k % WATCH_MINUTES) + ((i * GOLDEN) % 1)) * 60_000); // never the next minute
     heartbeats.push({ video_id: VIDEO, session_id: session, viewer_id: i % 3 ? `viewer${i % sessions}` : '', watched_seconds: 10 * (k + 1), video_duration_seconds: 600, viewed_at: at, session_started_at: startedAt - 5_000, topic: 'views', partition: 0, offset: i });
     const type = k === 0 ? 'PlaybackStarted' : k % 10 === 0 ? 'RenditionSwitched' : k % 2 ? 'RebufferStarted' : 'RebufferEnded';
     playback.push({
@@ -94,24 +97,19 @@ function rows(from: number, to: number, startedAt: number): { heartbeats: Heartb
 }
 
 /** The seven statements of videoInsights (sql-analytics-store.ts' insightsStatements), each alone on the server (best of 3, ms). */
-async function perStatement(url: string, dialect: AnalyticsDialect, query: InsightsQuery): Promise<Record<string, number>> {
+async function perStatement(client: ClickHouseClient, dialect: AnalyticsDialect, query: InsightsQuery): Promise<Record<string, number>> {
   const sql = analyticsSql(undefined, dialect);
   /** `playbackSummary` → `playback summary`. */
   const label = (name: string) => name.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`);
-  const client = createClient({ url, request_timeout: 300_000 });
   const out: Record<string, number> = {};
-  try {
-    for (const [name, { statement, params }] of Object.entries(insightsStatements(sql, VIDEO, query))) {
-      const times: number[] = [];
-      for (let r = 0; r < 3; r++) {
-        const t = performance.now();
-        await (await client.query({ ...sql.bind(statement, params), format: 'JSONEachRow' })).json();
-        times.push(performance.now() - t);
-      }
-      out[label(name)] = Math.min(...times);
+  for (const [name, { statement, params }] of Object.entries(insightsStatements(sql, VIDEO, query))) {
+    const times: number[] = [];
+    for (let r = 0; r < 3; r++) {
+      const t = performance.now();
+      await (await client.query({ ...sql.bind(statement, params), format: 'JSONEachRow' })).json();
+      times.push(performance.now() - t);
     }
-  } finally {
-    await client.close();
+    out[label(name)] = Math.min(...times);
   }
   return out;
 }
@@ -122,24 +120,19 @@ async function perStatement(url: string, dialect: AnalyticsDialect, query: Insig
  * returns the wait, ms. Each size is loaded in seconds, far faster than a video gets
  * its events, so without this the reads would share the cores with the merges of that burst.
  */
-async function mergesSettled(url: string): Promise<number> {
-  const client = createClient({ url });
+async function mergesSettled(client: ClickHouseClient): Promise<number> {
   const started = performance.now();
   let quiet = 0;
-  try {
-    while (quiet < 4 && performance.now() - started < 120_000) {
-      const [row] = await (await client.query({ query: 'SELECT count() AS merges FROM system.merges', format: 'JSONEachRow' })).json<{ merges: string | number }>();
-      quiet = Number(row?.merges ?? 0) === 0 ? quiet + 1 : 0;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  } finally {
-    await client.close();
+  while (quiet < 4 && performance.now() - started < 120_000) {
+    const [row] = await (await client.query({ query: 'SELECT count() AS merges FROM system.merges', format: 'JSONEachRow' })).json<{ merges: string | number }>();
+    quiet = Number(row?.merges ?? 0) === 0 ? quiet + 1 : 0;
+    await new Promise((r) => setTimeout(r, 250));
   }
   return performance.now() - started;
 }
 
 /** Fills the store size by size and times the reads; returns the median read per size, ms. */
-async function measure(engine: string, store: AnalyticsStore, server?: { url: string; dialect: AnalyticsDialect }): Promise<number[]> {
+async function measure(engine: string, store: AnalyticsStore, server?: { client: ClickHouseClient; dialect: AnalyticsDialect }): Promise<number[]> {
   const startedAt = Math.floor((Date.now() - 3_600_000) / 60_000) * 60_000; // a whole minute: sessions watch whole minutes
   const medians: number[] = [];
   const lines: string[][] = [];
@@ -156,7 +149,7 @@ async function measure(engine: string, store: AnalyticsStore, server?: { url: st
       stored = upTo;
       if (stored % 200_000 === 0 || stored === size) process.stderr.write(`  ${engine}: ${stored.toLocaleString('en')} of ${size.toLocaleString('en')} events of each kind stored\n`);
     }
-    if (server) settled.push(await mergesSettled(server.url));
+    if (server) settled.push(await mergesSettled(server.client));
     const query: InsightsQuery = { now: Date.now(), interval: 'minute', timeZone: 'UTC' };
     await store.videoInsights(VIDEO, query); // warm-up
     const times: number[] = [];
@@ -167,7 +160,7 @@ async function measure(engine: string, store: AnalyticsStore, server?: { url: st
     }
     medians.push(median(times));
     lines.push([size.toLocaleString('en'), ...(server ? [(settled.at(-1)! / 1000).toFixed(1)] : []), median(times).toFixed(0), Math.max(...times).toFixed(0)]);
-    if (server) statementTimes.push(await perStatement(server.url, server.dialect, query));
+    if (server) statementTimes.push(await perStatement(server.client, server.dialect, query));
   }
   console.log(`\n${engine}: one video, ${sessions.toLocaleString('en')} sessions; the read is videoInsights (GET /api/v1/videos/{id}/analytics), ${READS} reads per size`);
   const names = Object.keys(statementTimes[0] ?? {});
@@ -190,7 +183,14 @@ for (const engine of engines) {
     try {
       const store = await createClickHouseAnalyticsStore({ url: server.url, requestTimeoutMs: 300_000 });
       label = `ClickHouse server ${store.serverVersion}`;
-      try { medians = await measure(`${label} (cluster mode)`, store, { url: server.url, dialect: store.dialect }); } finally { await store.close(); }
+      // Its own client for the merge waits and the statements timed alone (the store's is internal).
+      const client = createClient({ url: server.url, request_timeout: 300_000 });
+      try {
+        medians = await measure(`${label} (cluster mode)`, store, { client, dialect: store.dialect });
+      } finally {
+        await client.close();
+        await store.close();
+      }
     } finally {
       await server.stop();
     }
