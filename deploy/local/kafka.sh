@@ -12,7 +12,10 @@
 # Java 17+ and Maven (fetch only). Data (log dirs, KRaft metadata log, server.log) lives under D;
 # a second `start` on the same D reuses the formatted storage, its cluster id and the data.
 #
-# Environment: KAFKA_HEAP (default -Xmx512m -Xms128m), KAFKA_START_TIMEOUT (s, default 90),
+# Environment: KAFKA_HEAP (default -Xmx512m -Xms128m), KAFKA_JVM_FLAGS (the JVM's other flags,
+# default "-XX:+UseSerialGC -XX:TieredStopAtLevel=1": the quick JIT only, for quick starts and little
+# CPU in tests; a load that runs for minutes is served faster with the full JIT, as a production
+# broker runs: "-XX:+UseSerialGC", which bench:freshness uses), KAFKA_START_TIMEOUT (s, default 90),
 # KAFKA_STOP_TIMEOUT (s, default 30).
 set -euo pipefail
 
@@ -120,7 +123,7 @@ cmd_start() {
 
   local heap="${KAFKA_HEAP:--Xmx512m -Xms128m}"
   # shellcheck disable=SC2206
-  local jvm=($heap -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true
+  local jvm=($heap ${KAFKA_JVM_FLAGS:--XX:+UseSerialGC -XX:TieredStopAtLevel=1} -Djava.awt.headless=true
     "-Dkafka.logs.dir=$DIR/logs" "-Dlog4j.configuration=file:$HERE/log4j.properties"
     -cp "$LIBS/*")
 
