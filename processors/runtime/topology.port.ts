@@ -85,7 +85,9 @@ export interface ProjectionNode<Q = unknown> {
   /**
    * Applies a batch and stores `batch.checkpoint` atomically with it. Throwing makes the runtime
    * redeliver the batch, so nothing of it may have been stored. Calls are serialised (per
-   * partition with `partitionsConcurrently`).
+   * partition with `partitionsConcurrently`). A batch that changes nothing in the read model may
+   * store its checkpoint later (Typesense search: views-only batches), as long as applying it
+   * again changes nothing either.
    */
   apply(batch: ProjectionBatch): Promise<void>;
   /** Awaited before the first batch, e.g. a snapshot still loading; a rejection fails the start. */

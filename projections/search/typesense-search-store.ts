@@ -69,7 +69,7 @@ const FETCH_CHUNK = 250;
 export interface SearchCollections {
   /** `<prefix>_search`: the alias readers search through. */
   alias: string;
-  /** `<prefix>_search_v<V>_<instance>`: searchable videos only; also the checkpoint document's id. */
+  /** `<prefix>_search_v<V>_<instance>`: searchable videos only; also what its checkpoint documents' ids start with (`<search>@<topic>:<partition>`). */
   search: string;
   /** `<prefix>_search_docs_v<V>_<instance>`: every known video's document. */
   docs: string;
@@ -250,9 +250,13 @@ async function checkpointDocs(client: Client, checkpoints: string, search: strin
     if (isNotFound(err)) return [];
     throw wrap(err, `read checkpoint ${search}`);
   }
-  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { id: string; offsets: string })
-    .filter((d) => d.id === search || d.id.startsWith(`${search}@`))
-    .map((d) => ({ id: d.id, offsets: JSON.parse(d.offsets) as Record<string, number> }));
+  try {
+    return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { id: string; offsets: string })
+      .filter((d) => d.id === search || d.id.startsWith(`${search}@`))
+      .map((d) => ({ id: d.id, offsets: JSON.parse(d.offsets) as Record<string, number> }));
+  } catch (err) {
+    throw wrap(err, `read checkpoint ${search}: not JSON`);
+  }
 }
 
 /**

@@ -43,7 +43,10 @@
  * collections, whether or not this attempt saw a change). Writing the checkpoint FIRST would
  * instead lose the batch on a crash between the two (the checkpoint would say it was applied):
  * at-most-once. Between (1) and (3) readers may see part of a batch: a search result may lead its
- * checkpoint, never lag it.
+ * checkpoint, never lag it. The one exception to "the checkpoint with the batch": a batch that
+ * changed no document (views only) holds its checkpoint back for up to idleCheckpointIntervalMs
+ * (applied again, it changes nothing either); a failed held-back write is logged and retried with
+ * the next such batch.
  */
 import pino from 'pino';
 import type { Client } from 'typesense';
@@ -167,11 +170,20 @@ export function createTypesenseSearchProjection(opts: TypesenseSearchOptions & {
   void loaded.then(async () => viewsFeed?.refresh(await listIds(client, names.docs)))
     .catch((err: unknown) => logger.error({ err }, 'search (typesense): view counts not refreshed after start; they follow the next views'));
 
-  /** Checkpoint entries of batches that changed no document, not written yet (idleCheckpointIntervalMs). */
+  /**
+   * Checkpoint entries of batches that changed no document, not written yet
+   * (idleCheckpointIntervalMs). Only partitions of the current assignment are kept: a partition's
+   * held-back entry written after another projector took it over would set that one's newer
+   * checkpoint back. For the same reason they are dropped, not written, on close (which comes
+   * after the runtime left the group): the next owner applies those batches again, which changes
+   * nothing.
+   */
   const idle: OffsetMap = new Map();
+  /** `topic:partition` of the current assignment; undefined until the first (a node run without a group owns all). */
+  let owned: ReadonlySet<string> | undefined;
   const writeIdle = async () => {
     if (closed || !idle.size) return; // closed: the instance may be retired, its checkpoint deleted
-    const entries = new Map(idle);
+    const entries = new Map([...idle].filter(([k]) => !owned || owned.has(k)));
     await writeCheckpoint(client, names.checkpoints, names.search, { readModel: SEARCH, schemaVersion: names.version }, entries);
     for (const [k, v] of entries) if (idle.get(k) === v) idle.delete(k);
   };
@@ -254,17 +266,19 @@ export function createTypesenseSearchProjection(opts: TypesenseSearchOptions & {
     loadCheckpoint: async () => { await loaded; return new Map(checkpoint); },
     // Partitions another projector owned until now: resume from what it stored, not from what this
     // one read when it opened (the highest wins: offsets only grow).
-    async onAssigned() {
+    async onAssigned(partitions) {
+      owned = new Set(partitions.map((tp) => `${tp.topic}:${tp.partition}`));
+      for (const k of idle.keys()) if (!owned.has(k)) idle.delete(k);
       await loaded;
       for (const [k, v] of await readCheckpoint(client, names.checkpoints, names.search)) checkpoint.set(k, Math.max(checkpoint.get(k) ?? 0, v));
     },
     apply: applyBatch,
     ready: () => loaded,
     // The client is the caller's; every batch that changed a document is durable when apply
-    // resolves, the checkpoints held back are written now, and so is a pending scrub.
+    // resolves; checkpoints held back are dropped (see `idle`); a pending scrub runs now.
     async close() {
-      await idleCheckpoints.flush();
       closed = true;
+      idle.clear();
       await viewsFeed?.close();
       await turn; // a batch or a feed write in flight finishes first
       await scrub.flush();
