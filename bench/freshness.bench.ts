@@ -81,9 +81,9 @@ async function main(): Promise<void> {
   process.stderr.write(`starting a ${target === 'cluster' ? 'local cluster' : 'standalone server'}…\n`);
   // e2e-target reads its mode from the environment when it is loaded.
   process.env.STREAMWAVE_E2E_TARGET = target;
-  // The broker with the full JIT, as in production (deploy/local/kafka.sh KAFKA_JVM_FLAGS): the
-  // local cluster's default, the quick JIT only, is for tests' quick starts; under this load it
-  // served the freshness p99 about 0.2 s slower (README).
+  // The broker with the full C2 JIT, as in production (deploy/local/kafka.sh KAFKA_JVM_FLAGS): the
+  // local cluster's default, the quick C1 JIT only, is for tests' quick starts; under this load it
+  // had the higher p99 in each of four pairs of runs (README).
   if (target === 'cluster') process.env.KAFKA_JVM_FLAGS ??= '-XX:+UseSerialGC';
   const { startE2eTarget } = await import('../test/support/e2e-target.ts');
   const server = await startE2eTarget({ dataDir: join(dir, 'data'), env: { STREAMWAVE_RATE_LIMITS: 'off' }, instances, timeoutMs: 300_000 });
@@ -209,7 +209,7 @@ async function main(): Promise<void> {
     await issuer;
 
     console.log(`\nCreator analytics freshness (${label}${target === 'cluster' ? `, ${server.urls.length} gateways` : ''}; ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version})`);
-    if (target === 'cluster') console.log(`Kafka broker JVM flags: ${process.env.KAFKA_JVM_FLAGS}`);
+    if (target === 'cluster') console.log(`Kafka broker JVM flags: ${process.env.KAFKA_JVM_FLAGS || '(the JVM\'s defaults)'}`);
     console.log(`load: ${achieved.toFixed(0)} events/s achieved (asked ${rate}), ${failed} failed requests; analytics read every ${READ_EVERY_MS} ms; the benchmark process (load generator, probes, reader) used ${generatorCpu.toFixed(0)} % of a core`);
     const pacedShare = (100 * pacedMs) / (connections * loadSeconds * 1000);
     const meanAcceptedMs = accepted.reduce((a, b) => a + b, 0) / Math.max(1, accepted.length);

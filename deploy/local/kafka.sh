@@ -13,10 +13,11 @@
 # a second `start` on the same D reuses the formatted storage, its cluster id and the data.
 #
 # Environment: KAFKA_HEAP (default -Xmx512m -Xms128m), KAFKA_JVM_FLAGS (the JVM's other flags,
-# default "-XX:+UseSerialGC -XX:TieredStopAtLevel=1": the quick JIT only, for quick starts and little
-# CPU in tests; a load that runs for minutes is served faster with the full JIT, as a production
-# broker runs: "-XX:+UseSerialGC", which bench:freshness uses), KAFKA_START_TIMEOUT (s, default 90),
-# KAFKA_STOP_TIMEOUT (s, default 30).
+# default "-XX:+UseSerialGC -XX:TieredStopAtLevel=1": the quick C1 JIT only, for quick starts and
+# little CPU in tests; a load that runs for minutes is served faster with the full C2 JIT, which a
+# production broker has: bench:freshness uses "-XX:+UseSerialGC", keeping the serial GC for two
+# cores, where Kafka's own start script picks G1; set empty, the JVM's defaults),
+# KAFKA_START_TIMEOUT (s, default 90), KAFKA_STOP_TIMEOUT (s, default 30).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -123,7 +124,7 @@ cmd_start() {
 
   local heap="${KAFKA_HEAP:--Xmx512m -Xms128m}"
   # shellcheck disable=SC2206
-  local jvm=($heap ${KAFKA_JVM_FLAGS:--XX:+UseSerialGC -XX:TieredStopAtLevel=1} -Djava.awt.headless=true
+  local jvm=($heap ${KAFKA_JVM_FLAGS--XX:+UseSerialGC -XX:TieredStopAtLevel=1} -Djava.awt.headless=true
     "-Dkafka.logs.dir=$DIR/logs" "-Dlog4j.configuration=file:$HERE/log4j.properties"
     -cp "$LIBS/*")
 
