@@ -19,7 +19,7 @@ import { testSearchFilters } from './search-filters.contract.ts';
 import { CONTRACT_T0, testSearchReadModel, videoEvents, type SearchEngineUnderTest } from './search.contract.ts';
 import { SearchIndexError } from './search.port.ts';
 import { exactKey } from './typesense-search-query.ts';
-import { deleteCheckpoint, readCheckpoint } from './typesense-search-store.ts';
+import { deleteCheckpoint, readCheckpoint } from './typesense-search-checkpoint.ts';
 import {
   aliasSwappingPointers, createTypesenseSearchProjection, createTypesenseSearchQueries, SEARCH_SCHEMA_VERSION, typesenseSearchReadModel,
 } from './typesense-search.adapter.ts';

@@ -63,9 +63,10 @@ import { scrubTypesenseRaftLog } from './typesense-raft-scrub.ts';
 import { searchFields } from './typesense-search-query.ts';
 import { debouncedTask } from '../stores/debounced-task.ts';
 import {
-  aliasTarget, CHECKPOINT_FIELDS, deleteCheckpoint, DOC_FIELDS, ensureCollection, escapeRe, fetchDocs, isNotFound, listIds, listInstances, readCheckpoint, removeDocs, setViews,
-  SEARCH_FIELDS, SEARCH_SCHEMA_VERSION, searchCollections, searchPage, upsertDocs, wrap, writeCheckpoint, type SearchCollections,
+  aliasTarget, CHECKPOINT_FIELDS, DOC_FIELDS, ensureCollection, escapeRe, fetchDocs, isNotFound, listIds, listInstances, removeDocs, setViews,
+  SEARCH_FIELDS, SEARCH_SCHEMA_VERSION, searchCollections, searchPage, upsertDocs, wrap, type SearchCollections,
 } from './typesense-search-store.ts';
+import { deleteCheckpoint, readCheckpoint, writeCheckpoint } from './typesense-search-checkpoint.ts';
 
 export { SEARCH_SCHEMA_VERSION, searchCollections, type SearchCollections } from './typesense-search-store.ts';
 
