@@ -184,7 +184,7 @@ export function createTypesenseSearchProjection(opts: TypesenseSearchOptions & {
   let owned: ReadonlySet<string> | undefined;
   const writeIdle = async () => {
     if (closed || !idle.size) return; // closed: the instance may be retired, its checkpoint deleted
-    const entries = new Map([...idle].filter(([k]) => !owned || owned.has(k)));
+    const entries = new Map(idle);
     await writeCheckpoint(client, names.checkpoints, names.search, { readModel: SEARCH, schemaVersion: names.version }, entries);
     for (const [k, v] of entries) if (idle.get(k) === v) idle.delete(k);
   };
@@ -233,7 +233,7 @@ export function createTypesenseSearchProjection(opts: TypesenseSearchOptions & {
     }
     if (!ids.size && idleInterval > 0) {
       for (const [k, v] of batch.checkpoint) {
-        idle.set(k, v);
+        if (!owned || owned.has(k)) idle.set(k, v); // a batch of a partition revoked while it ran: not ours to write
         checkpoint.set(k, v);
       }
       idleCheckpoints.request();
