@@ -7,6 +7,7 @@
  * does not wait on (a view heartbeat), call `world.settle()` before reading.
  * Nothing here is a fake: spies record what passes through real objects. Always `await ctx.close()`.
  */
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,7 +37,8 @@ export const TEST_JWT_SECRET = 'test-secret-that-is-at-least-32-bytes-long!';
 const MIN_PART_BYTES = 5 * 1024 * 1024;
 
 // libchdb binds one data directory per process: every test gateway of a test file (one process)
-// shares this directory, each with an analytics database of its own.
+// shares this directory, each with an analytics database of its own, and removes it when the
+// process exits (it was left behind in the temp folder: one per test file and run).
 let chdbDir: Promise<string> | undefined;
 let databases = 0;
 
@@ -96,7 +98,10 @@ export interface TestWorldOptions {
 }
 
 async function createTestWorld(dir: string, opts: TestWorldOptions = {}): Promise<TestWorld & { close(): Promise<void> }> {
-  chdbDir ??= mkdtemp(join(tmpdir(), 'sw-gw-chdb-'));
+  chdbDir ??= mkdtemp(join(tmpdir(), 'sw-gw-chdb-')).then((path) => {
+    process.once('exit', () => rmSync(path, { recursive: true, force: true }));
+    return path;
+  });
   const chdbPath = await chdbDir;
   const database = `gw_${process.pid}_${++databases}`;
   const stores = { ...inMemoryStores(), analytics: () => createChdbAnalyticsStore({ path: chdbPath, database }) };
