@@ -377,10 +377,9 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
     name: VIDEO_DETAIL,
     layoutVersion: VIDEO_DETAIL_LAYOUT_VERSION,
     inputs: [TOPICS.videos, TOPICS.comments, TOPICS.views, TOPICS.likes, TOPICS.users],
-    store,
-    queries,
-    applyEvent,
-    logger,
+    store, queries, applyEvent, logger,
+    // A heartbeat reads its playback session's state and, when it makes a view, the video's stats.
+    readsOf: (e) => (e.type === 'VideoViewed' ? [keys.viewSession(e.data.videoId, e.data.sessionId), keys.stats(e.data.videoId)] : []),
   });
 }
 

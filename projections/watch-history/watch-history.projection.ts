@@ -53,6 +53,8 @@ export function createWatchHistoryProjection(deps: WatchHistoryProjectionDeps): 
 
   return createKeyValueProjection({
     name: WATCH_HISTORY, layoutVersion: WATCH_HISTORY_LAYOUT_VERSION, inputs: [TOPICS.views, TOPICS.users], store, queries, applyEvent, logger: deps.logger,
+    // A signed-in viewer's heartbeat reads their history (and, when they have none, whether they were erased): read for the whole batch at once.
+    readsOf: (e) => (e.type === 'VideoViewed' && e.data.viewerId ? [historyKey(e.data.viewerId), erasedKey(e.data.viewerId)] : []),
     // Heartbeats gather into batches (one store commit each) for up to this long: no request
     // reads its own writes from watch history, and a history a fraction of a second old is fresh.
     fetchMaxWaitMs: WATCH_HISTORY_FETCH_WAIT_MS,
