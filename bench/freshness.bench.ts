@@ -8,7 +8,7 @@
  * each, one process per role), the load spread over the gateways and the analytics read from the
  * first.
  *
- *   npm run bench:freshness -- [--target standalone|cluster] [--instances 2] [--rate 1000] [--seconds 60] [--connections 16|64]
+ *   npm run bench:freshness -- [--target standalone|cluster] [--instances 2] [--rate 1000] [--seconds 60] [--connections 16|64] [--load-nice 0]
  *
  * Load: `--rate` events/s for `--seconds` s, half heartbeats (200 sessions) and half playback
  * events (rebuffer start/end pairs), from `--connections` concurrent senders, paced to the rate.
@@ -20,6 +20,11 @@
  * 400 events/s). The run prints the time to a 202, that ceiling, and how long the senders waited
  * for their pace (near 0 % with the rate missed: the senders set the rate; more of them shows
  * whether the target takes more).
+ * The load comes from a child process (bench/freshness/load.ts), so its responses do not share
+ * an event loop with the probes' and the reader's clocks, and its CPU is printed apart.
+ * `--load-nice` (0 to 19, default 0) lowers its CPU priority, standing in for viewers on other
+ * machines; measured, it starved the load generator with two of every role and changed nothing
+ * beyond the spread otherwise (README).
  * Probes, one every 100 ms on top (one at a time, on a fixed schedule; about 300 of each kind in
  * 60 s): alternately a playback start of a fresh session (visible when
  * `startup_time_ms.samples` counts it) and a heartbeat that makes a fresh session a view (visible
@@ -30,14 +35,13 @@
  * the event rate achieved; goal p99 ≤ 1 s. A benchmark, not a test: exits 0 when it is missed.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { Agent } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { StreamWaveClient } from '../cli/client/streamwave-client.ts';
 import { uploadFile, waitForProcessing } from '../cli/client/upload-file.ts';
 import { makeClip } from '../test/support/make-media.ts';
-import { httpText } from './support/http.ts';
+import { startLoad, type RunningLoad } from './freshness/load.ts';
 import { printResult, type BenchFigure } from './support/result.ts';
 import { percentile } from './support/table.ts';
 
@@ -49,23 +53,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Nearest-rank percentile `p` of unsorted `xs` (NaN when empty). */
 const pct = (xs: number[], p: number) => percentile([...xs].sort((a, b) => a - b), p);
 
-/**
- * The load's sender to one gateway: `POST path` with a JSON body on kept-alive sockets (at most
- * `sockets`), resolving on the 202 and rejecting on any other status, a socket error or no answer
- * in 30 s. node:http (httpText) rather than fetch: the load generator shares the cores with the
- * system measured, and fetch costs more CPU per request (the run prints the benchmark's own CPU).
- */
-function poster(base: string, sockets: number): { post: (path: string, body: unknown) => Promise<void>; close: () => void } {
-  const agent = new Agent({ keepAlive: true, maxSockets: sockets });
-  const post = async (path: string, json: unknown) => {
-    const { status } = await httpText(`${base}${path}`, agent, { method: 'POST', json, timeoutMs: 30_000 });
-    if (status !== 202) throw new Error(`POST ${path}: HTTP ${status}`);
-  };
-  return { post, close: () => agent.destroy() };
-}
-
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { target: { type: 'string', default: 'standalone' }, rate: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '60' }, connections: { type: 'string' }, instances: { type: 'string', default: '2' } } });
+  const { values } = parseArgs({ options: { target: { type: 'string', default: 'standalone' }, rate: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '60' }, connections: { type: 'string' }, instances: { type: 'string', default: '2' }, 'load-nice': { type: 'string', default: '0' } } });
   const rate = Number(values.rate);
   const seconds = Number(values.seconds);
   const target = values.target;
@@ -75,6 +64,8 @@ async function main(): Promise<void> {
   const instances = Number(values.instances);
   if (!Number.isInteger(instances) || instances < 1) throw new Error(`--instances must be a whole number ≥ 1, got ${values.instances}`);
   if (!Number.isInteger(connections) || connections < 1) throw new Error(`--connections must be a whole number ≥ 1, got ${values.connections}`);
+  const loadNice = Number(values['load-nice']);
+  if (!Number.isInteger(loadNice) || loadNice < 0 || loadNice > 19) throw new Error(`--load-nice must be a whole number from 0 to 19, got ${values['load-nice']}`);
   /** The target as the figures name it. */
   const label = target === 'cluster' ? `cluster, ${instances} of every role` : target;
   const dir = await mkdtemp(join(tmpdir(), 'sw-bench-fresh-'));
@@ -88,8 +79,7 @@ async function main(): Promise<void> {
   const { startE2eTarget } = await import('../test/support/e2e-target.ts');
   const server = await startE2eTarget({ dataDir: join(dir, 'data'), env: { STREAMWAVE_RATE_LIMITS: 'off' }, instances, timeoutMs: 300_000 });
   const figures: BenchFigure[] = [];
-  /** One sender per gateway: the load's senders take them in turn (one gateway in standalone mode). */
-  const senders = server.urls.map((u) => poster(u, Math.ceil(connections / server.urls.length)));
+  let load: RunningLoad | undefined;
   try {
     const owner = new StreamWaveClient(server.url);
     await owner.register('fresh', 'fresh@example.org', 'correct horse battery staple');
@@ -103,7 +93,7 @@ async function main(): Promise<void> {
     const anon = new StreamWaveClient(server.url);
     const path = (what: string) => `/api/v1/videos/${videoId}/${what}`;
     const session = async () => (await anon.request<{ session_id: string }>('GET', path('stream'))).session_id;
-    const load = await Promise.all(Array.from({ length: 200 }, session));
+    const loadSessions = await Promise.all(Array.from({ length: 200 }, session));
     // Probe sessions, issued ahead so a probe is one request: for views 3 s before they are used
     // (view rule v2: 10 s watched needs 2.5 s), for playback starts whenever.
     const viewProbes: { id: string; at: number }[] = [];
@@ -116,41 +106,14 @@ async function main(): Promise<void> {
         startProbes.push(await session());
         await sleep(PROBE_EVERY_MS * 2 - (performance.now() - from));
       }
-    })();
+    })().catch((err: unknown) => process.stderr.write(`issuing probe sessions stopped: ${String(err)}\n`)); // a failed run says why below, not here
     await sleep(3_500);
 
-    // --- the load: paced to `rate` events/s over `connections` senders
-    let sent = 0;
-    let failed = 0;
-    /** How long the load's requests took to their 202, ms (the gateway's acceptance latency). */
-    const accepted: number[] = [];
-    /** Time the senders spent waiting for their pace, ms, all senders together. */
-    let pacedMs = 0;
+    // --- the load (a child process: bench/freshness/load.ts), paced to `rate` events/s over `connections` senders
+    load = await startLoad({ urls: server.urls, videoId, sessions: loadSessions, rate, seconds, connections }, { nice: loadNice });
     const started = performance.now();
     const cpuAtStart = process.cpuUsage();
     const deadline = started + seconds * 1000;
-    const sender = async (c: number) => {
-      let n = c; // senders start at different sessions
-      while (performance.now() < deadline) {
-        const due = started + (sent / rate) * 1000;
-        if (due > performance.now()) {
-          const waitFrom = performance.now();
-          await sleep(due - waitFrom);
-          pacedMs += performance.now() - waitFrom; // as slept (timers round up to 1 ms and run late)
-          continue;
-        }
-        const s = load[n++ % load.length]!;
-        const heartbeat = n % 3 !== 0; // two requests in three: half the events are heartbeats
-        sent += heartbeat ? 1 : 2;
-        try {
-          const via = senders[c % senders.length]!.post;
-          const asked = performance.now();
-          if (heartbeat) await via(path('views'), { session_id: s, watched_seconds: 1, position_seconds: 1 });
-          else await via(path('playback-events'), { session_id: s, events: [{ type: 'rebuffer_start', position_seconds: 1 }, { type: 'rebuffer_end', position_seconds: 1, rebuffer_ms: 10 }] });
-          accepted.push(performance.now() - asked);
-        } catch { failed++; }
-      }
-    };
 
     // --- probes and the reader
     const pendingStarts: number[] = [];
@@ -195,14 +158,16 @@ async function main(): Promise<void> {
       }
     };
     process.stderr.write(`load: ${rate} events/s for ${seconds} s over ${connections} senders, probes every ${PROBE_EVERY_MS} ms…\n`);
-    const progress = setInterval(() => process.stderr.write(`  ${((performance.now() - started) / 1000).toFixed(0)} s: ${sent} events sent, ${fresh.playback.length + fresh.view.length} probes seen\n`), 10_000);
+    const progress = setInterval(() => process.stderr.write(`  ${((performance.now() - started) / 1000).toFixed(0)} s: ${load!.sent()} events sent, ${fresh.playback.length + fresh.view.length} probes seen\n`), 10_000);
     const readerDone = reader();
-    await Promise.all([...Array.from({ length: connections }, (_, c) => sender(c)), probe()]);
-    const loadSeconds = (performance.now() - started) / 1000;
+    readerDone.catch(() => undefined); // awaited below; a failure before then is reported there, not as an unhandled rejection
+    const [{ sent, failed, accepted, pacedMs, loadSeconds, cpuSeconds }] = await Promise.all([load.done, probe()]);
     const achieved = sent / loadSeconds;
     const cpu = process.cpuUsage(cpuAtStart);
-    /** This process during the load (senders, probes, reader; in cluster mode also copying the roles' output to their logs), % of one core. */
-    const generatorCpu = ((cpu.user + cpu.system) / 1e6 / loadSeconds) * 100;
+    /** This process during the load (probes, reader; in cluster mode also copying the roles' output to their logs), % of one core. */
+    const benchCpu = ((cpu.user + cpu.system) / 1e6 / loadSeconds) * 100;
+    /** The load generator (the child), % of one core. */
+    const loadCpu = (cpuSeconds / loadSeconds) * 100;
     clearInterval(progress);
     await readerDone;
     stopping = true;
@@ -210,7 +175,7 @@ async function main(): Promise<void> {
 
     console.log(`\nCreator analytics freshness (${label}${target === 'cluster' ? `, ${server.urls.length} gateways` : ''}; ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version})`);
     if (target === 'cluster') console.log(`Kafka broker JVM flags: ${process.env.KAFKA_JVM_FLAGS || '(the JVM\'s defaults)'}`);
-    console.log(`load: ${achieved.toFixed(0)} events/s achieved (asked ${rate}), ${failed} failed requests; analytics read every ${READ_EVERY_MS} ms; the benchmark process (load generator, probes, reader) used ${generatorCpu.toFixed(0)} % of a core`);
+    console.log(`load: ${achieved.toFixed(0)} events/s achieved (asked ${rate}), ${failed} failed requests; analytics read every ${READ_EVERY_MS} ms; the load generator (nice ${loadNice}) used ${loadCpu.toFixed(0)} % of a core, the benchmark's process (probes, reader) ${benchCpu.toFixed(0)} %`);
     const pacedShare = (100 * pacedMs) / (connections * loadSeconds * 1000);
     const meanAcceptedMs = accepted.reduce((a, b) => a + b, 0) / Math.max(1, accepted.length);
     /** The most the senders could send at the mean time to a 202: `connections` × 4/3 events ÷ that time. */
@@ -225,7 +190,7 @@ async function main(): Promise<void> {
     console.log(`analytics reads: ${reads.length}, p50 ${pct(reads, 50).toFixed(0)} ms, p99 ${pct(reads, 99).toFixed(0)} ms (a probe waits for the read in flight and the next one)`);
     figures.push({ name: `sustained event rate during the freshness run (${label})`, value: achieved, unit: 'events/s', goal: `≥ ${rate} events/s`, met: achieved >= rate * 0.98 });
   } finally {
-    for (const s of senders) s.close();
+    load?.kill();
     await server.stop();
     await rm(dir, { recursive: true, force: true });
   }
