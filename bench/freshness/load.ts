@@ -117,11 +117,16 @@ export interface RunningLoad {
 /**
  * Forks this file as the load generator at CPU priority `nice` (0 = the benchmark's own, up to 19:
  * `os.setPriority`) and resolves once it started sending.
- * @throws (rejects) when the child exits before it started.
+ * @throws (rejects) when the child fails to start, exits before it started, or its priority cannot be set (the child is then ended).
  */
 export async function startLoad(spec: LoadSpec, opts: { nice: number }): Promise<RunningLoad> {
   const child = fork(fileURLToPath(import.meta.url), ['--child'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  if (opts.nice !== 0) setPriority(child.pid!, opts.nice);
+  try {
+    if (opts.nice !== 0) setPriority(child.pid!, opts.nice);
+  } catch (err) {
+    child.kill();
+    throw err;
+  }
   let sent = 0;
   let onStarted: () => void = () => undefined;
   const started = new Promise<void>((res) => (onStarted = res));
@@ -129,8 +134,9 @@ export async function startLoad(spec: LoadSpec, opts: { nice: number }): Promise
     child.on('message', (m: FromChild) => {
       if (m.type === 'started') onStarted();
       else if (m.type === 'progress') sent = m.sent;
-      else { sent = m.result.sent; resolve(m.result); }
+      else if (m.type === 'done') { sent = m.result.sent; resolve(m.result); }
     });
+    child.on('error', reject); // it could not be started, or a message could not be sent
     // 'close', not 'exit': the IPC channel may still hold the result when the process has exited.
     child.on('close', (code, signal) => reject(new Error(`the load generator exited (${signal ?? code}) before its result`)));
   });
@@ -147,6 +153,9 @@ if (process.argv[2] === '--child' && process.send) {
       // Disconnect once the result is written: a large message is sent in parts, and an earlier
       // disconnect cut it off (the parent saw the child close without a result).
       process.send!({ type: 'done', result } satisfies FromChild, undefined, {}, () => process.disconnect?.());
+    }, (err: unknown) => {
+      console.error('load generator failed:', err); // the parent reports the exit without a result
+      process.exit(1);
     });
   });
 }

@@ -67,7 +67,7 @@ describe('key-value projection batch reads', () => {
     await node.close();
   });
 
-  test('given readsOf listing keys, then they are read in one round trip before the events apply; an event whose readsOf throws is skipped by applyEvent alone, the batch still commits', async () => {
+  test('given readsOf listing keys, then they are read in one round trip before the events apply, the batch\'s own puts and deletes win over them, and an event whose readsOf throws is skipped by applyEvent alone, the batch still commits', async () => {
     const { store, reads } = countingReads(createInMemoryKeyValueStore());
     await store.commit([{ op: 'put', key: 'a', value: 1 }, { op: 'put', key: 'b', value: 2 }], new Map());
     const got: (number | undefined)[] = [];
@@ -81,16 +81,17 @@ describe('key-value projection batch reads', () => {
       async applyEvent(tx, e) {
         if (e.type !== 'VideoViewed') return;
         if (e.data.sessionId === 'bad') throw new Error('malformed');
+        if (e.data.sessionId === 'drop-b') { tx.del('b'); got.push(await tx.get<number>('b')); return; }
         got.push(await tx.get<number>(e.data.sessionId));
         tx.put(e.data.sessionId, 10);
       },
     });
     const before = reads();
-    await node.apply(batchOf([heartbeat('v', 'a'), heartbeat('v', 'bad'), heartbeat('v', 'b'), heartbeat('v', 'c'), heartbeat('v', 'a')]));
-    assert.deepEqual(got, [1, 2, undefined, 10], 'stored values, a missing key, then the batch\'s own write');
-    assert.equal(reads() - before, 2, 'the layout key, then a, b and c at once');
-    assert.deepEqual(await store.getMany(['a', 'b', 'c']), [10, 10, 10]);
-    assert.deepEqual(await store.checkpoint(), new Map([['t:0', 5]]));
+    await node.apply(batchOf([heartbeat('v', 'a'), heartbeat('v', 'bad'), heartbeat('v', 'b'), heartbeat('v', 'c'), heartbeat('v', 'a'), heartbeat('v', 'drop-b')]));
+    assert.deepEqual(got, [1, 2, undefined, 10, undefined], 'stored values, a missing key, the batch\'s own write, then its own delete over what was read ahead');
+    assert.equal(reads() - before, 2, 'the layout key, then a, b, c and drop-b at once');
+    assert.deepEqual(await store.getMany(['a', 'b', 'c']), [10, undefined, 10]);
+    assert.deepEqual(await store.checkpoint(), new Map([['t:0', 6]]));
     await node.close();
   });
 });

@@ -47,7 +47,9 @@ export interface KeyValueProjectionOptions<Q> {
    * all its events in ONE `getManyJson` before it applies them, instead of one round trip per
    * event (a batch of heartbeats reads one playback session each: about 160 sequential Redis GETs
    * per batch in the freshness benchmark). Listing a key that is then not read costs nothing but
-   * its bytes; a key not listed is read when asked, as before.
+   * its bytes; a key not listed is read when asked, as before. The keys must be valid store keys:
+   * the prefetch reads them outside the per-event error handling, so a key the store rejects
+   * fails the batch (redelivered) rather than skipping the event; throw from `readsOf` instead.
    */
   readsOf?(event: DomainEvent): readonly string[];
   /** The node's `fetchMaxWaitMs` (topology.port.ts): for a read model no request reads its own writes from. */
@@ -85,7 +87,7 @@ export function createKeyValueProjection<Q>(opts: KeyValueProjectionOptions<Q>):
   };
 
   async function apply(batch: ProjectionBatch): Promise<void> {
-    const tx = createBatch(store, opts.name);
+    const tx = createBatch(store, `key-value read model ${opts.name}`);
     layoutRecorded ??= (await store.get<string>(LAYOUT_KEY)) === layout;
     if (!layoutRecorded) tx.put(LAYOUT_KEY, layout);
     if (opts.readsOf) await tx.prefetch(batch.records.flatMap(({ event }) => readsOf(event)));
@@ -129,8 +131,9 @@ const COMPACT_INTERVAL_MS = 5_000;
 
 /**
  * The batch's read-through write buffer. Reads go through `getManyJson` and keep the text they
- * got, so a key read twice in a batch costs one round trip, and each `get` parses its own copy (a
- * caller may change what it got without putting it back).
+ * got, so a key read twice in a batch costs one round trip, and each `get` of a key the batch has
+ * not written parses its own copy (a caller may change what it got without putting it back); a
+ * key the batch put reads as the value put (the same object).
  * @param where the read model, for STORE_CORRUPT messages
  */
 function createBatch(store: KeyValueStore, where: string): KeyValueBatch & { ops(): KeyValueOp[]; prefetch(keys: readonly string[]): Promise<void> } {

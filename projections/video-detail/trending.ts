@@ -36,7 +36,8 @@ const RANK_OFFSET = 1e6;
 const RANK_SCALE = 1e6;
 
 const enc = encodeURIComponent;
-const scoreKey = (videoId: string) => `trend:${enc(videoId)}`;
+/** Key of a video's trending score (read by a view that counts: video-detail lists it in `readsOf`). */
+export const scoreKey = (videoId: string) => `trend:${enc(videoId)}`;
 const RANK_PREFIX = 'trend-rank:';
 const rankKey = (log2Score: number, videoId: string) =>
   `${RANK_PREFIX}${String(Math.round((Math.max(-RANK_OFFSET, log2Score) + RANK_OFFSET) * RANK_SCALE)).padStart(16, '0')}:${enc(videoId)}`;

@@ -42,7 +42,7 @@ import type { ProjectionNode } from '../../processors/runtime/topology.port.ts';
 import { TOPICS } from '../../schemas/topics.ts';
 import { createKeyValueProjection, type KeyValueBatch } from '../stores/key-value-projection.ts';
 import { membershipIndex } from '../stores/membership-index.ts';
-import { countTrendingView, readTrending, removeFromTrending } from './trending.ts';
+import { countTrendingView, readTrending, removeFromTrending, scoreKey } from './trending.ts';
 import { sessionExpirySweep } from './session-expiry-sweep.ts';
 import { parseStoredJson, type KeyValueStore } from '../stores/key-value-store.port.ts';
 import type { VideoDetail, VideoDetailQueries, VideoRendition } from './video-detail.port.ts';
@@ -378,8 +378,8 @@ export function createVideoDetailProjection(deps: VideoDetailProjectionDeps): Pr
     layoutVersion: VIDEO_DETAIL_LAYOUT_VERSION,
     inputs: [TOPICS.videos, TOPICS.comments, TOPICS.views, TOPICS.likes, TOPICS.users],
     store, queries, applyEvent, logger,
-    // A heartbeat reads its playback session's state and, when it makes a view, the video's stats.
-    readsOf: (e) => (e.type === 'VideoViewed' ? [keys.viewSession(e.data.videoId, e.data.sessionId), keys.stats(e.data.videoId)] : []),
+    // A heartbeat reads its playback session's state and, when it makes a view, the video's stats and trending score.
+    readsOf: (e) => (e.type === 'VideoViewed' ? [keys.viewSession(e.data.videoId, e.data.sessionId), keys.stats(e.data.videoId), scoreKey(e.data.videoId)] : []),
   });
 }
 
