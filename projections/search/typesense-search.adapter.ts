@@ -58,7 +58,7 @@ import { PRIMARY_INSTANCE as PRIMARY, type CurrentInstanceStore, type Replayable
 import { evolveSearchDoc, isSearchable, searchedVideoId, type SearchDoc } from './search-model.ts';
 import { SearchIndexError, type SearchQueries, type ViewCountSource } from './search.port.ts';
 import { createViewCountFeed } from './view-count-feed.ts';
-import { SEARCH } from './search.projection.ts';
+import { SEARCH, SEARCH_FETCH_WAIT_MS } from './search.projection.ts';
 import { scrubTypesenseRaftLog } from './typesense-raft-scrub.ts';
 import { searchFields } from './typesense-search-query.ts';
 import { debouncedTask } from '../stores/debounced-task.ts';
@@ -260,6 +260,7 @@ export function createTypesenseSearchProjection(opts: TypesenseSearchOptions & {
     name: SEARCH,
     // views: only which videos were viewed, for the view count feed (sort=views).
     inputs: [TOPICS.videos, TOPICS.views],
+    fetchMaxWaitMs: SEARCH_FETCH_WAIT_MS,
     guarantee: 'effectively-once',
     output: `Typesense collections ${names.search}, ${names.docs}`,
     queries,
