@@ -123,4 +123,31 @@ describe('coalesced appends', () => {
     assert.equal((await onB)[0]!.topic, 'b');
     assert.equal((await onA)[0]!.topic, 'a');
   });
+
+  test('given a linger, when callers append a moment apart on an idle topic, then they go in one append (without it the first goes alone)', async () => {
+    for (const lingerMs of [0, 30]) {
+      const g = await gatedLog();
+      const appends = coalescedAppends(g.log, { lingerMs });
+      const sent = [[rec(0, 0)], [rec(1, 0), rec(1, 1)], [rec(2, 0)]];
+      const pending: Promise<RecordMetadata[]>[] = [];
+      for (const records of sent) {
+        pending.push(appends.append('a', records));
+        await tick(); // a moment apart: not in the same turn of the event loop
+      }
+      const got = await Promise.all(pending);
+      if (lingerMs) assert.deepEqual(g.calls.map((c) => c.records), [4]);
+      else assert.equal(g.calls[0]!.records, 1, 'without a linger the first caller went alone');
+      assert.equal(await landedWhereTold(g.inner, 'a', sent, got), true);
+    }
+  });
+
+  test('given a linger far longer than the test, when a batch is full, then it goes without waiting', async () => {
+    const g = await gatedLog();
+    const appends = coalescedAppends(g.log, { lingerMs: 3_600_000, maxRecords: 3 });
+    const sent = [[rec(0, 0)], [rec(1, 0), rec(1, 1)]];
+    const pending = sent.map((records) => appends.append('a', records));
+    await tick();
+    assert.deepEqual(g.calls.map((c) => c.records), [3], 'the full batch reached the log in the next turn');
+    assert.equal(await landedWhereTold(g.inner, 'a', sent, await Promise.all(pending)), true);
+  });
 });

@@ -7,15 +7,19 @@
  * whatever its CPU (issue 15, cluster freshness). With it, what waits for one round trip goes in
  * the next: one request per round trip, however many callers.
  *
- * No linger: an append on an idle topic goes at once; batching only happens under load, so it
- * costs no latency beyond the wait for the append in flight (a caller's bound is therefore the
- * log's own delivery timeout twice: the append ahead of it, then its own). Each caller gets exactly the positions of its own records (in its order, its
+ * Without `lingerMs` an append on an idle topic goes at once; batching only happens under load, so
+ * it costs no latency beyond the wait for the append in flight (a caller's bound is therefore the
+ * log's own delivery timeout twice: the append ahead of it, then its own). With `lingerMs` (Kafka's
+ * `linger.ms`, 5 ms by default since Kafka 4.0, KIP-1030) a batch also waits until its oldest
+ * record has waited that long or it is full, so appends that come a few ms apart share a request
+ * even when the round trip is shorter than the gap between them. Each caller gets exactly the positions of its own records (in its order, its
  * records contiguous in the batch). A failed batch fails every caller in it with the log's error
  * (none of them is acknowledged; some records may be on the log, as for any failed append), so
  * use it only where one caller's records cannot make the broker refuse another's: keyed records
  * on a topic that is not compacted, encoded and checked before they get here (the heartbeats and
  * playback reports of commands/view-recorder.ts).
  */
+import { performance } from 'node:perf_hooks';
 import type { EventLog, ProduceRecord, RecordMetadata } from './event-log.port.ts';
 
 /** Default most records one coalesced append carries (well under Kafka's 1 MiB request size for heartbeats of ~200 bytes). */
@@ -24,6 +28,8 @@ export const COALESCED_APPEND_MAX_RECORDS = 1_000;
 /** One caller's records waiting for the next append of their topic. */
 interface Waiting {
   records: ProduceRecord[];
+  /** When it was queued (performance.now(), ms): the linger counts from the oldest waiting. */
+  at: number;
   resolve(positions: RecordMetadata[]): void;
   reject(err: unknown): void;
 }
@@ -40,8 +46,21 @@ export interface CoalescedAppends {
 export interface CoalescedAppendsOptions {
   /** Most records one append carries; default COALESCED_APPEND_MAX_RECORDS. */
   maxRecords?: number;
+  /**
+   * How long a batch's oldest record may wait for more before the batch goes, ms (Kafka's
+   * `linger.ms`); a batch of `maxRecords` goes at once. Default 0: no wait beyond the append in
+   * flight.
+   */
+  lingerMs?: number;
   /** Called as each append succeeds on the log: its topic and how many callers' appends it carried (≥ 1). For metrics. */
   onAppend?: (topic: string, callers: number) => void;
+}
+
+/** Whether `queue` holds at least `max` records. */
+function full(queue: readonly Waiting[], max: number): boolean {
+  let n = 0;
+  for (const w of queue) if ((n += w.records.length) >= max) return true;
+  return false;
 }
 
 /**
@@ -50,8 +69,11 @@ export interface CoalescedAppendsOptions {
  */
 export function coalescedAppends(log: Pick<EventLog, 'append'>, opts: CoalescedAppendsOptions = {}): CoalescedAppends {
   const maxRecords = opts.maxRecords ?? COALESCED_APPEND_MAX_RECORDS;
+  const lingerMs = Math.max(0, opts.lingerMs ?? 0);
   const queues = new Map<string, Waiting[]>();
   const busy = new Set<string>();
+  /** Per topic lingering for more records: ends the wait. */
+  const lingering = new Map<string, () => void>();
   let made = 0;
 
   /** Sends what waits for `topic`, batch after batch, until nothing does. */
@@ -60,6 +82,14 @@ export function coalescedAppends(log: Pick<EventLog, 'append'>, opts: CoalescedA
     try {
       const queue = queues.get(topic)!;
       while (queue.length) {
+        const wait = lingerMs > 0 && !full(queue, maxRecords) ? queue[0]!.at + lingerMs - performance.now() : 0;
+        if (wait > 0) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(done, wait);
+            function done() { clearTimeout(timer); lingering.delete(topic); resolve(); }
+            lingering.set(topic, done); // a caller that fills the batch ends the wait
+          });
+        }
         const batch: Waiting[] = [queue.shift()!];
         let n = batch[0]!.records.length;
         while (queue.length && n + queue[0]!.records.length <= maxRecords) {
@@ -91,8 +121,9 @@ export function coalescedAppends(log: Pick<EventLog, 'append'>, opts: CoalescedA
       return new Promise<RecordMetadata[]>((resolve, reject) => {
         let queue = queues.get(topic);
         if (!queue) queues.set(topic, (queue = []));
-        queue.push({ records, resolve, reject });
+        queue.push({ records, at: performance.now(), resolve, reject });
         if (!busy.has(topic)) void drain(topic);
+        else if (lingering.has(topic) && full(queue, maxRecords)) lingering.get(topic)!();
       });
     },
     appendsMade: () => made,
