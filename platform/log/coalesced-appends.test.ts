@@ -125,7 +125,8 @@ describe('coalesced appends', () => {
   });
 
   test('given a linger, when callers append a moment apart on an idle topic, then they go in one append (without it the first goes alone)', async () => {
-    for (const lingerMs of [0, 30]) {
+    // A linger of 1 s: the three ticks between the callers fit in it even on a busy machine.
+    for (const lingerMs of [0, 1_000]) {
       const g = await gatedLog();
       const appends = coalescedAppends(g.log, { lingerMs });
       const sent = [[rec(0, 0)], [rec(1, 0), rec(1, 1)], [rec(2, 0)]];
@@ -141,9 +142,10 @@ describe('coalesced appends', () => {
     }
   });
 
-  test('given a linger far longer than the test, when a batch is full, then it goes without waiting', async () => {
+  // The timeout fails (rather than hangs) a regression; the linger ends the file within a minute then.
+  test('given a linger far longer than the test, when a batch is full, then it goes without waiting', { timeout: 10_000 }, async () => {
     const g = await gatedLog();
-    const appends = coalescedAppends(g.log, { lingerMs: 3_600_000, maxRecords: 3 });
+    const appends = coalescedAppends(g.log, { lingerMs: 60_000, maxRecords: 3 });
     const sent = [[rec(0, 0)], [rec(1, 0), rec(1, 1)]];
     const pending = sent.map((records) => appends.append('a', records));
     await tick();

@@ -9,7 +9,7 @@
  *
  * Without `lingerMs` an append on an idle topic goes at once; batching only happens under load, so
  * it costs no latency beyond the wait for the append in flight (a caller's bound is therefore the
- * log's own delivery timeout twice: the append ahead of it, then its own). With `lingerMs` (Kafka's
+ * log's own delivery timeout twice: the append ahead of it, then its own; plus `lingerMs` with one). With `lingerMs` (Kafka's
  * `linger.ms`, 5 ms by default since Kafka 4.0, KIP-1030) a batch also waits until its oldest
  * record has waited that long or it is full, so appends that come a few ms apart share a request
  * even when the round trip is shorter than the gap between them. Each caller gets exactly the positions of its own records (in its order, its
@@ -49,7 +49,7 @@ export interface CoalescedAppendsOptions {
   /**
    * How long a batch's oldest record may wait for more before the batch goes, ms (Kafka's
    * `linger.ms`); a batch of `maxRecords` goes at once. Default 0: no wait beyond the append in
-   * flight.
+   * flight. At most 2^31 - 1 (a Node timer's limit).
    */
   lingerMs?: number;
   /** Called as each append succeeds on the log: its topic and how many callers' appends it carried (≥ 1). For metrics. */
@@ -69,7 +69,7 @@ function full(queue: readonly Waiting[], max: number): boolean {
  */
 export function coalescedAppends(log: Pick<EventLog, 'append'>, opts: CoalescedAppendsOptions = {}): CoalescedAppends {
   const maxRecords = opts.maxRecords ?? COALESCED_APPEND_MAX_RECORDS;
-  const lingerMs = Math.max(0, opts.lingerMs ?? 0);
+  const lingerMs = Math.min(2 ** 31 - 1, Math.max(0, opts.lingerMs ?? 0));
   const queues = new Map<string, Waiting[]>();
   const busy = new Set<string>();
   /** Per topic lingering for more records: ends the wait. */
