@@ -161,7 +161,8 @@ async function main(): Promise<void> {
     const progress = setInterval(() => process.stderr.write(`  ${((performance.now() - started) / 1000).toFixed(0)} s: ${load!.sent()} events sent, ${fresh.playback.length + fresh.view.length} probes seen\n`), 10_000);
     const readerDone = reader();
     readerDone.catch(() => undefined); // awaited below; a failure before then is reported there, not as an unhandled rejection
-    const [{ sent, failed, accepted, pacedMs, loadSeconds, cpuSeconds }] = await Promise.all([load.done, probe()]);
+    const [{ sent, failed, failures, accepted, pacedMs, loadSeconds, cpuSeconds }] = await Promise.all([load.done, probe()]);
+    const whyFailed = failed ? ` (${Object.entries(failures).map(([why, n]) => `${why}: ${n}`).join(', ')})` : '';
     const achieved = sent / loadSeconds;
     const cpu = process.cpuUsage(cpuAtStart);
     /** This process during the load (probes, reader; in cluster mode also copying the roles' output to their logs), % of one core. */
@@ -175,7 +176,7 @@ async function main(): Promise<void> {
 
     console.log(`\nCreator analytics freshness (${label}${target === 'cluster' ? `, ${server.urls.length} gateways` : ''}; ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version})`);
     if (target === 'cluster') console.log(`Kafka broker JVM flags: ${process.env.KAFKA_JVM_FLAGS || '(the JVM\'s defaults)'}`);
-    console.log(`load: ${achieved.toFixed(0)} events/s achieved (asked ${rate}), ${failed} failed requests; analytics read every ${READ_EVERY_MS} ms; the load generator (nice ${loadNice}) used ${loadCpu.toFixed(0)} % of a core, the benchmark's process (probes, reader) ${benchCpu.toFixed(0)} %`);
+    console.log(`load: ${achieved.toFixed(0)} events/s achieved (asked ${rate}), ${failed} failed requests${whyFailed}; analytics read every ${READ_EVERY_MS} ms; the load generator (nice ${loadNice}) used ${loadCpu.toFixed(0)} % of a core, the benchmark's process (probes, reader) ${benchCpu.toFixed(0)} %`);
     const pacedShare = (100 * pacedMs) / (connections * loadSeconds * 1000);
     const meanAcceptedMs = accepted.reduce((a, b) => a + b, 0) / Math.max(1, accepted.length);
     /** The most the senders could send at the mean time to a 202: `connections` × 4/3 events ÷ that time. */

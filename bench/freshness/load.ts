@@ -36,6 +36,8 @@ export interface LoadResult {
   sent: number;
   /** Requests that got no 202 (another status, a socket error, no answer in 30 s). */
   failed: number;
+  /** The failed requests by why: `HTTP <status>`, or the error's code or name (e.g. `ECONNRESET`). */
+  failures: Record<string, number>;
   /** Time from each request to its 202, ms. */
   accepted: number[];
   /** Time the senders spent waiting for their pace, ms, all senders together. */
@@ -67,6 +69,7 @@ async function runLoad(spec: LoadSpec, onProgress: (sent: number) => void = () =
   const path = (what: string) => `/api/v1/videos/${spec.videoId}/${what}`;
   let sent = 0;
   let failed = 0;
+  const failures: Record<string, number> = {};
   const accepted: number[] = [];
   let pacedMs = 0;
   const started = performance.now();
@@ -92,7 +95,11 @@ async function runLoad(spec: LoadSpec, onProgress: (sent: number) => void = () =
         if (heartbeat) await via(path('views'), { session_id: s, watched_seconds: 1, position_seconds: 1 });
         else await via(path('playback-events'), { session_id: s, events: [{ type: 'rebuffer_start', position_seconds: 1 }, { type: 'rebuffer_end', position_seconds: 1, rebuffer_ms: 10 }] });
         accepted.push(performance.now() - asked);
-      } catch { failed++; }
+      } catch (err) {
+        failed++;
+        const why = /HTTP \d+$/.exec(String((err as Error).message))?.[0] ?? (err as NodeJS.ErrnoException).code ?? (err as Error).name ?? 'error';
+        failures[why] = (failures[why] ?? 0) + 1;
+      }
     }
   };
   try {
@@ -102,7 +109,7 @@ async function runLoad(spec: LoadSpec, onProgress: (sent: number) => void = () =
     for (const s of senders) s.close();
   }
   const cpu = process.cpuUsage(cpuAtStart);
-  return { sent, failed, accepted, pacedMs, loadSeconds: (performance.now() - started) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+  return { sent, failed, failures, accepted, pacedMs, loadSeconds: (performance.now() - started) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
 /** A running load (see `startLoad`). */

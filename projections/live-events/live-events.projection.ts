@@ -25,14 +25,6 @@ import type { LiveEvents, LiveSignal, LiveSignalKind, ResumeGap } from './live-e
 export const LIVE_EVENTS = 'live-events';
 /** Input topics, in the order their index appears in signal ids (append only: ids outlive releases). */
 export const LIVE_EVENTS_INPUTS = [TOPICS.videos, TOPICS.comments, TOPICS.views, TOPICS.likes] as const;
-/**
- * How long a gateway's feed fetches wait for records, ms (the node's `fetchMaxWaitMs`): a signal
- * reaches its clients up to this much later, and each gateway makes about 10 fetches a second
- * under load instead of one per few records (issue 15: 127 fetches a second from one gateway at
- * 1,000 events/s). The price on Kafka: an idle feed's fetch returns after this wait instead of the
- * adapter's (500 ms by default), so it fetches 10 times a second instead of 2.
- */
-export const LIVE_EVENTS_FETCH_WAIT_MS = 100;
 /** Comments retained per video for resumption. */
 export const COMMENTS_RETAINED = 100;
 /** Videos whose signals are retained. */
@@ -211,7 +203,6 @@ export function createLiveEventsProjection(deps: LiveEventsDeps = {}): Projectio
     kind: 'projection',
     name: LIVE_EVENTS,
     inputs: LIVE_EVENTS_INPUTS,
-    fetchMaxWaitMs: LIVE_EVENTS_FETCH_WAIT_MS,
     guarantee: 'effectively-once',
     output: 'memory (per gateway; not stored)',
     queries,
