@@ -68,7 +68,6 @@ async function runLoad(spec: LoadSpec, onProgress: (sent: number) => void = () =
   });
   const path = (what: string) => `/api/v1/videos/${spec.videoId}/${what}`;
   let sent = 0;
-  let failed = 0;
   const failures: Record<string, number> = {};
   const accepted: number[] = [];
   let pacedMs = 0;
@@ -96,7 +95,6 @@ async function runLoad(spec: LoadSpec, onProgress: (sent: number) => void = () =
         else await via(path('playback-events'), { session_id: s, events: [{ type: 'rebuffer_start', position_seconds: 1 }, { type: 'rebuffer_end', position_seconds: 1, rebuffer_ms: 10 }] });
         accepted.push(performance.now() - asked);
       } catch (err) {
-        failed++;
         const why = /HTTP \d+$/.exec(String((err as Error).message))?.[0] ?? (err as NodeJS.ErrnoException).code ?? (err as Error).name ?? 'error';
         failures[why] = (failures[why] ?? 0) + 1;
       }
@@ -109,6 +107,7 @@ async function runLoad(spec: LoadSpec, onProgress: (sent: number) => void = () =
     for (const s of senders) s.close();
   }
   const cpu = process.cpuUsage(cpuAtStart);
+  const failed = Object.values(failures).reduce((a, b) => a + b, 0);
   return { sent, failed, failures, accepted, pacedMs, loadSeconds: (performance.now() - started) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 

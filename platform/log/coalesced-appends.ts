@@ -9,11 +9,13 @@
  *
  * Without `lingerMs` an append on an idle topic goes at once; batching only happens under load, so
  * it costs no latency beyond the wait for the append in flight (a caller's bound is therefore the
- * log's own delivery timeout twice: the append ahead of it, then its own; plus `lingerMs` with one). With `lingerMs` (Kafka's
- * `linger.ms`, 5 ms by default since Kafka 4.0, KIP-1030) a batch also waits until its oldest
- * record has waited that long or it is full, so appends that come a few ms apart share a request
- * even when the round trip is shorter than the gap between them. Each caller gets exactly the positions of its own records (in its order, its
- * records contiguous in the batch). A failed batch fails every caller in it with the log's error
+ * log's own delivery timeout twice: the append ahead of it, then its own; plus `lingerMs` with
+ * one). With `lingerMs` (Kafka's `linger.ms`, 5 ms by default since Kafka 4.0, KIP-1030) a batch
+ * also waits until its oldest record has waited that long or it is full, so appends that come a
+ * few ms apart share a request even when the round trip is shorter than the gap between them.
+ *
+ * Each caller gets exactly the positions of its own records (in its order, its records contiguous
+ * in the batch). A failed batch fails every caller in it with the log's error
  * (none of them is acknowledged; some records may be on the log, as for any failed append), so
  * use it only where one caller's records cannot make the broker refuse another's: keyed records
  * on a topic that is not compacted, encoded and checked before they get here (the heartbeats and
