@@ -1,5 +1,6 @@
 /**
- * Appends that arrive while one to the same topic is in flight go together in the next one: the
+ * Appends that arrive while one to the same topic is in flight go together in the next one (a
+ * group commit, platform/shared/group-commit.ts): the
  * producer-side batching of Kafka's own client (`linger.ms`, `batch.size`), which kafkajs does not
  * have. The Kafka adapter's idempotent producer sends one produce request at a time
  * (`maxInFlightRequests: 1`, kafka-producer.ts), so without it a gateway's heartbeats went to the
@@ -21,20 +22,11 @@
  * on a topic that is not compacted, encoded and checked before they get here (the heartbeats and
  * playback reports of commands/view-recorder.ts).
  */
-import { performance } from 'node:perf_hooks';
 import type { EventLog, ProduceRecord, RecordMetadata } from './event-log.port.ts';
+import { groupCommit } from '../shared/group-commit.ts';
 
 /** Default most records one coalesced append carries (well under Kafka's 1 MiB request size for heartbeats of ~200 bytes). */
 export const COALESCED_APPEND_MAX_RECORDS = 1_000;
-
-/** One caller's records waiting for the next append of their topic. */
-interface Waiting {
-  records: ProduceRecord[];
-  /** When it was queued (performance.now(), ms): the linger counts from the oldest waiting. */
-  at: number;
-  resolve(positions: RecordMetadata[]): void;
-  reject(err: unknown): void;
-}
 
 /** Appends per topic with coalescing; see the file comment. */
 export interface CoalescedAppends {
@@ -58,76 +50,18 @@ export interface CoalescedAppendsOptions {
   onAppend?: (topic: string, callers: number) => void;
 }
 
-/** Whether `queue` holds at least `max` records. */
-function full(queue: readonly Waiting[], max: number): boolean {
-  let n = 0;
-  for (const w of queue) if ((n += w.records.length) >= max) return true;
-  return false;
-}
-
 /**
  * Coalesced appends to `log`. `maxRecords` bounds one append (a caller with more records than
  * that still goes whole, alone).
  */
 export function coalescedAppends(log: Pick<EventLog, 'append'>, opts: CoalescedAppendsOptions = {}): CoalescedAppends {
-  const maxRecords = opts.maxRecords ?? COALESCED_APPEND_MAX_RECORDS;
-  const lingerMs = Math.min(2 ** 31 - 1, Math.max(0, opts.lingerMs ?? 0));
-  const queues = new Map<string, Waiting[]>();
-  const busy = new Set<string>();
-  /** Per topic lingering for more records: ends the wait. */
-  const lingering = new Map<string, () => void>();
-  let made = 0;
-
-  /** Sends what waits for `topic`, batch after batch, until nothing does. */
-  async function drain(topic: string): Promise<void> {
-    busy.add(topic);
-    try {
-      const queue = queues.get(topic)!;
-      while (queue.length) {
-        const wait = lingerMs > 0 && !full(queue, maxRecords) ? queue[0]!.at + lingerMs - performance.now() : 0;
-        if (wait > 0) {
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(done, wait);
-            function done() { clearTimeout(timer); lingering.delete(topic); resolve(); }
-            lingering.set(topic, done); // a caller that fills the batch ends the wait
-          });
-        }
-        const batch: Waiting[] = [queue.shift()!];
-        let n = batch[0]!.records.length;
-        while (queue.length && n + queue[0]!.records.length <= maxRecords) {
-          const next = queue.shift()!;
-          n += next.records.length;
-          batch.push(next);
-        }
-        made++;
-        try {
-          const positions = await log.append(topic, batch.flatMap((w) => w.records));
-          opts.onAppend?.(topic, batch.length);
-          let at = 0;
-          for (const w of batch) {
-            w.resolve(positions.slice(at, at + w.records.length));
-            at += w.records.length;
-          }
-        } catch (err) {
-          for (const w of batch) w.reject(err);
-        }
-      }
-    } finally {
-      busy.delete(topic);
-    }
-  }
-
+  const group = groupCommit<ProduceRecord, RecordMetadata>((topic, records) => log.append(topic, records), {
+    maxItems: opts.maxRecords ?? COALESCED_APPEND_MAX_RECORDS,
+    ...(opts.lingerMs !== undefined && { lingerMs: opts.lingerMs }),
+    ...(opts.onAppend && { onSend: opts.onAppend }),
+  });
   return {
-    append(topic, records) {
-      if (!records.length) return log.append(topic, records);
-      return new Promise<RecordMetadata[]>((resolve, reject) => {
-        let queue = queues.get(topic);
-        if (!queue) queues.set(topic, (queue = []));
-        queue.push({ records, at: performance.now(), resolve, reject });
-        if (!busy.has(topic)) void drain(topic);
-        else if (lingering.has(topic) && full(queue, maxRecords)) lingering.get(topic)!();
-      });
-    },
-    appendsMade: () => made,
+    append: (topic, records) => (records.length ? group.submit(topic, records) : log.append(topic, records)),
+    appendsMade: group.sends,
   };
 }

@@ -296,11 +296,3 @@ export interface KafkaContext {
 export function ensureOpen(ctx: KafkaContext): void {
   if (ctx.closed) throw new EventLogError('LOG_CLOSED', 'kafka event log is closed');
 }
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-export const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve) => {
-  if (signal?.aborted) { resolve(); return; }
-  const t = setTimeout(() => { signal?.removeEventListener('abort', done); resolve(); }, ms);
-  const done = () => { clearTimeout(t); resolve(); };
-  signal?.addEventListener('abort', done, { once: true });
-});

@@ -11,7 +11,8 @@
 import type { KafkaMessage } from 'kafkajs';
 import type { Headers, LogRecord } from '../event-log.port.ts';
 import { EventLogError } from '../event-log.errors.ts';
-import { ensureOpen, filterAbortedMessages, sleep, type InternalBroker, type KafkaContext, type KafkaJsError } from './kafka-client.ts';
+import { ensureOpen, filterAbortedMessages, type InternalBroker, type KafkaContext, type KafkaJsError } from './kafka-client.ts';
+import { sleep } from '../../shared/sleep.ts';
 import { partitionCount, topicOffsets } from './kafka-admin.ts';
 
 const headersOf = (h: KafkaMessage['headers']): Headers => {

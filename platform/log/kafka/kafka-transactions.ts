@@ -37,7 +37,8 @@ import type {
 } from '../event-log.port.ts';
 import { tpKey } from '../event-log.port.ts';
 import { TransactionalProcessorError } from '../event-log.errors.ts';
-import { MAX_BACKOFF_MS, sleep, type KafkaContext } from './kafka-client.ts';
+import { MAX_BACKOFF_MS, type KafkaContext } from './kafka-client.ts';
+import { sleep } from '../../shared/sleep.ts';
 import { partitionCount } from './kafka-admin.ts';
 import { subscribe } from './kafka-consumer.ts';
 import { positionsOf, toKafkaMessage, type PartitionedMessage } from './kafka-producer.ts';
