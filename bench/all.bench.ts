@@ -34,6 +34,7 @@ const BENCHES: { name: string; file: string; args: string[]; what: string }[] = 
   { name: 'freshness-cluster', file: 'bench/freshness.bench.ts', args: ['--target', 'cluster'], what: 'the same on a local cluster (Kafka, ClickHouse server, two of every scalable role)' },
   // On two cores the second instances only compete for the cores: one of each takes the rate.
   { name: 'freshness-cluster-1', file: 'bench/freshness.bench.ts', args: ['--target', 'cluster', '--instances', '1'], what: 'the same with one of every role' },
+  { name: 'analytics-inserts', file: 'bench/analytics-inserts.bench.ts', args: [], what: 'analytics inserts of several partitions gathered into one INSERT vs one per batch (ClickHouse server)' },
   { name: 'analytics-scale', file: 'bench/analytics-scale.bench.ts', args: [], what: 'the creator analytics read as a video\'s events pile up (ClickHouse server and chDB)' },
 ];
 

@@ -140,6 +140,15 @@ export function testAnalyticsStore(target: AnalyticsStoreTarget): void {
     assert.deepEqual(await store.checkpoint(), checkpoint);
   }));
 
+  test('given six partitions\' batches inserted at once (as the projection applies them), then every row counts and each partition\'s checkpoint is its own', () => withStore(async (store) => {
+    const hb = (s: string, watched: number, at: number): Heartbeat => ({ sessionId: s, viewerId: `u_${s}`, watchedSeconds: watched, videoDurationSeconds: 60, viewedAt: T0 + at * 1000 });
+    const perPartition = Array.from({ length: 6 }, (_, p) => Array.from({ length: p + 1 }, (_, i) => hb(`p${p}s${i}`, 10 + i, p * 10 + i)));
+    const firstOffsets = [0, 7, 100, 3, 42, 9];
+    await Promise.all(perPartition.map((hbs, p) => store.insertHeartbeats(rowsOf('v1', hbs, firstOffsets[p]!, p))));
+    assert.deepEqual(await store.videoAnalytics('v1'), summariseHeartbeats(perPartition.flat()));
+    assert.deepEqual(await store.checkpoint(), new Map(perPartition.map((hbs, p) => [`${VIEWS}:${p}`, firstOffsets[p]! + hbs.length])));
+  }));
+
   test('what was inserted survives close and reopen; the reopened store keeps counting', async () => {
     const database = freshDatabase();
     const hb = (s: string, viewer: string | null, watched: number, at: number): Heartbeat => ({ sessionId: s, viewerId: viewer, watchedSeconds: watched, videoDurationSeconds: 60, viewedAt: T0 + at * 1000 });

@@ -77,6 +77,23 @@ describe('ClickHouse analytics store, modern dialect, through @clickhouse/client
       await store.close();
     }
   });
+
+  test('given six partitions\' batches inserted at once, then they go as one INSERT (six with gatherInserts false), and each partition\'s checkpoint is its own', async () => {
+    for (const gatherInserts of [true, false]) {
+      const database = `shim_gather_${gatherInserts}`;
+      const store = await createClickHouseAnalyticsStore({ url: shim!.url, database, gatherInserts });
+      try {
+        const from = shim!.requests.length;
+        const row = (partition: number, offset: number) => ({ video_id: `v${partition}`, session_id: `s${offset}`, viewer_id: '', watched_seconds: 20, video_duration_seconds: 60, viewed_at: Date.UTC(2026, 10, 24, 10), session_started_at: Date.UTC(2026, 10, 24, 9), topic: TOPICS.views, partition, offset });
+        await Promise.all([0, 1, 2, 3, 4, 5].map((p) => store.insertHeartbeats([row(p, 10 * p), row(p, 10 * p + 1)])));
+        const inserts = shim!.requests.slice(from).filter((r) => r.insertRows !== undefined).map((r) => r.insertRows);
+        assert.deepEqual(inserts, gatherInserts ? [12] : [2, 2, 2, 2, 2, 2]);
+        assert.deepEqual(await store.checkpoint(), new Map([0, 1, 2, 3, 4, 5].map((p) => [`${TOPICS.views}:${p}`, 10 * p + 2])));
+      } finally {
+        await store.close();
+      }
+    }
+  });
 });
 
 const skip = await clickhouseRequirement();

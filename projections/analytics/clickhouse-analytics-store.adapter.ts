@@ -5,6 +5,7 @@ import { AnalyticsStoreError } from './analytics-store.port.ts';
 import { ANALYTICS_DATABASE, ANALYTICS_DIALECTS, analyticsSql, isAnalyticsDatabaseName, type AnalyticsDialect, type AnalyticsSql } from './analytics.sql.ts';
 import { analyticsIoError as ioError, createAnalyticsTables, sqlAnalyticsStore } from './sql-analytics-store.ts';
 import type { ClickHouseParams } from './clickhouse-binding.ts';
+import { groupCommit } from '../../platform/shared/group-commit.ts';
 
 /** Connection and dialect of a ClickHouse analytics store. */
 export interface ClickHouseAnalyticsStoreOptions {
@@ -33,6 +34,12 @@ export interface ClickHouseAnalyticsStoreOptions {
    * long an unreachable or stuck server can hold a caller.
    */
   requestTimeoutMs?: number;
+  /**
+   * Whether inserts into the same table that come within INSERT_GROUP_LINGER_MS of each other (or
+   * while one is in flight) go as one INSERT; default true. False sends one INSERT per call (the
+   * baseline of `npm run bench:analytics-inserts`).
+   */
+  gatherInserts?: boolean;
   logger?: pino.Logger;
 }
 
@@ -44,14 +51,29 @@ export interface ClickHouseAnalyticsStore extends AnalyticsStore {
   readonly serverVersion: string;
 }
 
+/**
+ * How long an analytics insert waits for the inserts of other input partitions into the same
+ * table, ms, before it goes (and most rows one insert gathers). The projection applies up to four
+ * partitions' batches at once (ANALYTICS_PARTITIONS_CONCURRENTLY), each one insert: apart, a fetch
+ * of six partitions made six inserts per table, and each heartbeat insert four parts (the table
+ * and three materialized views), the files ClickHouse spent most of its CPU creating (issue 15).
+ * Gathered, they are one INSERT (one block: whole or not at all; each row keeps its own log
+ * position, so each partition's checkpoint is still read back from the table). An insert that
+ * fails is tried again per partition's batch, so one batch the server refuses fails only itself.
+ */
+export const INSERT_GROUP_LINGER_MS = 5;
+/** Most rows one gathered insert carries (a single batch with more still goes whole). */
+export const INSERT_GROUP_MAX_ROWS = 100_000;
+
 /** First ClickHouse major version the `modern` dialect is used for under `dialect: 'auto'`. */
 export const MODERN_MIN_MAJOR = 23;
 
 /**
  * AnalyticsStore on a ClickHouse server through @clickhouse/client (HTTP interface), running the
- * statements of analytics.sql.ts in the server's dialect. `insertHeartbeats` is ONE
- * `INSERT … FORMAT JSONEachRow` request per batch (ClickHouse wants few large inserts; a batch is
- * one block, so it lands whole or not at all); rows are keyed by their log position in a
+ * statements of analytics.sql.ts in the server's dialect. `insertHeartbeats` puts a batch in ONE
+ * `INSERT … FORMAT JSONEachRow` request, with the batches of other partitions that come within
+ * INSERT_GROUP_LINGER_MS (ClickHouse wants few large inserts; an insert is one block, so a batch
+ * lands whole or not at all); rows are keyed by their log position in a
  * ReplacingMergeTree and every query is duplicate-insensitive, so a redelivered batch changes
  * nothing (effectively once). The checkpoint is read back from the same table.
  *
@@ -87,11 +109,14 @@ export async function createClickHouseAnalyticsStore(opts: ClickHouseAnalyticsSt
   }
   logger.debug({ url: opts.url, database, dialect: sql.dialect, serverVersion }, 'clickhouse analytics store open');
 
+  const inserts = groupCommit<unknown, never>(async (table, values) => { await client.insert({ table, values, format: 'JSONEachRow' }); },
+    { maxItems: INSERT_GROUP_MAX_ROWS, lingerMs: INSERT_GROUP_LINGER_MS, retryAloneOnFailure: true });
   const store = sqlAnalyticsStore(sql, {
     name: 'ClickHouse',
     rows,
     async insert(table, values) {
-      await client.insert({ table, values, format: 'JSONEachRow' });
+      if (opts.gatherInserts === false) await client.insert({ table, values, format: 'JSONEachRow' });
+      else await inserts.submit(table, values);
     },
     close: () => client.close(),
   });
