@@ -5,17 +5,20 @@
  * each other as one INSERT (clickhouse-analytics-store.adapter.ts). The freshness benchmark cannot
  * show it: its load is one video, so one partition of each topic.
  *
- *   npm run bench:analytics-inserts -- [--rounds 50] [--partitions 6] [--rows 30] [--runs 3]
+ *   npm run bench:analytics-inserts -- [--rounds 50] [--partitions 4] [--rows 30] [--runs 3]
  *
  * Workload: `--rounds` rounds, each `--partitions` batches of `--rows` heartbeats (one batch per
- * partition, as a fetch over many videos hands them) inserted at once through the AnalyticsStore,
- * the next round when all are in. Alternately with inserts gathered (the default) and one INSERT
+ * partition, as a fetch over many videos hands them; the projection applies at most four at once,
+ * ANALYTICS_PARTITIONS_CONCURRENTLY, the default here) inserted at once through the
+ * AnalyticsStore, the next round when all are in. One unmeasured round of each first warms the
+ * server up. Alternately with inserts gathered (the default) and one INSERT
  * per batch (`gatherInserts: false`, the baseline), each on a database of its own, `--runs` times.
  * Printed per run: INSERT queries the server counted (system.events), wall time, rows/s.
  * Figure: rows/s gathered against the baseline's (medians). Needs a ClickHouse server
  * (deploy/local/clickhouse.sh); a benchmark: exits 0 whatever the figures.
  */
 import { parseArgs } from 'node:util';
+import { ANALYTICS_PARTITIONS_CONCURRENTLY } from '../projections/analytics/analytics.projection.ts';
 import { createClickHouseAnalyticsStore } from '../projections/analytics/clickhouse-analytics-store.adapter.ts';
 import type { HeartbeatRow } from '../projections/analytics/analytics-store.port.ts';
 import { TOPICS } from '../schemas/topics.ts';
@@ -24,7 +27,7 @@ import { printResult } from './support/result.ts';
 import { median, table } from './support/table.ts';
 
 const { values: args } = parseArgs({ options: {
-  rounds: { type: 'string', default: '50' }, partitions: { type: 'string', default: '6' },
+  rounds: { type: 'string', default: '50' }, partitions: { type: 'string', default: String(ANALYTICS_PARTITIONS_CONCURRENTLY) },
   rows: { type: 'string', default: '30' }, runs: { type: 'string', default: '3' },
 } });
 const [rounds, partitions, rowsPer, runs] = [args.rounds, args.partitions, args.rows, args.runs].map(Number) as [number, number, number, number];
@@ -40,9 +43,10 @@ try {
   /** The server's INSERT query count so far. */
   const insertQueries = async () => Number((await (await fetch(`${server.url}/?query=${encodeURIComponent("SELECT value FROM system.events WHERE event = 'InsertQuery'")}`)).text()).trim() || 0);
   const measured: { gathered: boolean; inserts: number; ms: number; rowsPerS: number }[] = [];
-  for (let run = 0; run < runs * 2; run++) {
+  for (let run = -2; run < runs * 2; run++) {
     const gathered = run % 2 === 0;
-    const store = await createClickHouseAnalyticsStore({ url: server.url, database: `bench_inserts_${process.pid}_${run}`, gatherInserts: gathered });
+    const warmUp = run < 0;
+    const store = await createClickHouseAnalyticsStore({ url: server.url, database: `bench_inserts_${process.pid}_${run + 2}`, gatherInserts: gathered });
     try {
       const offsets = new Array<number>(partitions).fill(0);
       const batch = (p: number, round: number): HeartbeatRow[] => Array.from({ length: rowsPer }, (_, i) => ({
@@ -51,12 +55,12 @@ try {
       }));
       const before = await insertQueries();
       const t0 = performance.now();
-      for (let round = 0; round < rounds; round++) {
+      for (let round = 0; round < (warmUp ? 1 : rounds); round++) {
         await Promise.all(offsets.map((_, p) => store.insertHeartbeats(batch(p, round))));
-        if ((round + 1) % Math.max(1, Math.floor(rounds / 5)) === 0) process.stderr.write(`  run ${run + 1}/${runs * 2} (${gathered ? 'gathered' : 'one per batch'}): ${round + 1}/${rounds} rounds\n`);
+        if (!warmUp && (round + 1) % Math.max(1, Math.floor(rounds / 5)) === 0) process.stderr.write(`  run ${run + 1}/${runs * 2} (${gathered ? 'gathered' : 'one per batch'}): ${round + 1}/${rounds} rounds\n`);
       }
       const ms = performance.now() - t0;
-      measured.push({ gathered, inserts: (await insertQueries()) - before, ms, rowsPerS: (rounds * partitions * rowsPer) / (ms / 1000) });
+      if (!warmUp) measured.push({ gathered, inserts: (await insertQueries()) - before, ms, rowsPerS: (rounds * partitions * rowsPer) / (ms / 1000) });
     } finally {
       await store.close();
     }

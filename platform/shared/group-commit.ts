@@ -9,7 +9,8 @@
  * costs no latency beyond the send in flight. With `lingerMs` a batch also waits until its oldest
  * call has waited that long or it holds `maxItems`; a call that fills the batch ends the wait.
  * A caller's items stay contiguous and in order in its batch; a caller with more than `maxItems`
- * items still goes whole, alone.
+ * items still goes whole, alone. A key's queue stays in the map once used (meant for a handful
+ * of keys: topics, tables).
  */
 import { performance } from 'node:perf_hooks';
 import { sleep } from './sleep.ts';
@@ -24,12 +25,15 @@ export interface GroupCommitOptions {
    */
   lingerMs?: number;
   /**
-   * When a send of several callers' items fails, send each caller's items again alone, so only a
-   * caller whose own items fail gets the error (for sends a bad item can fail whole, e.g. an INSERT).
-   * Default false: every caller of the batch gets the error.
+   * When a send of several callers' items fails with an error this returns true for, each
+   * caller's items are sent again alone (all at once), so only a caller whose own items fail gets
+   * the error: for sends a bad item fails whole, e.g. an INSERT the server refuses. Return false
+   * for errors every caller would meet again (a timeout, a refused connection, an overloaded
+   * server): re-sending would only hold the callers longer. Default: never (every caller of the
+   * batch gets the error).
    */
-  retryAloneOnFailure?: boolean;
-  /** Called as each send succeeds: its key and how many callers it carried (≥ 1). For metrics. */
+  retryAlone?: (err: unknown) => boolean;
+  /** Called as each send succeeds, after its callers are settled: its key and how many callers it carried (≥ 1). For metrics; what it throws is ignored. */
   onSend?: (key: string, callers: number) => void;
 }
 
@@ -58,10 +62,10 @@ export interface GroupCommit<T, R> {
   /**
    * Sends `items` under `key` with whatever else waits for it; resolves with this caller's share
    * of the send's results (`results[i]` for `items[i]`; empty when the send returns none).
-   * @throws whatever `send` throws, for every caller of the failed batch (see `retryAloneOnFailure`)
+   * @throws whatever `send` throws, for every caller of the failed batch (see `retryAlone`)
    */
   submit(key: string, items: T[]): Promise<R[]>;
-  /** Sends made so far (fewer than callers under load). */
+  /** Sends made so far, failed and re-sent ones included (fewer than callers under load; a submit of no items is not counted). */
   sends(): number;
 }
 
@@ -78,18 +82,22 @@ export function groupCommit<T, R>(send: (key: string, items: T[]) => Promise<R[]
   /** Sends `batch` as one; settles every caller in it. */
   async function sendBatch(key: string, batch: Waiting<T, R>[]): Promise<void> {
     made++;
+    let results: R[];
     try {
-      const results = (await send(key, batch.flatMap((w) => w.items))) ?? [];
-      opts.onSend?.(key, batch.length);
-      let at = 0;
-      for (const w of batch) {
-        w.resolve(results.slice(at, at + w.items.length));
-        at += w.items.length;
-      }
+      results = (await send(key, batch.flatMap((w) => w.items))) ?? [];
     } catch (err) {
-      if (opts.retryAloneOnFailure && batch.length > 1) for (const w of batch) await sendBatch(key, [w]);
+      if (batch.length > 1 && opts.retryAlone?.(err)) await Promise.all(batch.map((w) => sendBatch(key, [w])));
       else for (const w of batch) w.reject(err);
+      return;
     }
+    let at = 0;
+    for (const w of batch) {
+      w.resolve(results.slice(at, at + w.items.length));
+      at += w.items.length;
+    }
+    try {
+      opts.onSend?.(key, batch.length);
+    } catch { /* a metrics callback must not fail the callers it counted */ }
   }
 
   /** Sends what waits for `key`, batch after batch, until nothing does. */

@@ -1,4 +1,4 @@
-import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import pino from 'pino';
 import type { AnalyticsStore } from './analytics-store.port.ts';
 import { AnalyticsStoreError } from './analytics-store.port.ts';
@@ -31,7 +31,8 @@ export interface ClickHouseAnalyticsStoreOptions {
   /**
    * Milliseconds one HTTP request (query or insert) may take before it is abandoned and the call
    * rejects with ANALYTICS_IO (@clickhouse/client `request_timeout`); default 10 000. Bounds how
-   * long an unreachable or stuck server can hold a caller.
+   * long an unreachable or stuck server can hold a caller (an insert: this, plus the insert
+   * gathered before it that is in flight, plus INSERT_GROUP_LINGER_MS).
    */
   requestTimeoutMs?: number;
   /**
@@ -52,18 +53,34 @@ export interface ClickHouseAnalyticsStore extends AnalyticsStore {
 }
 
 /**
- * How long an analytics insert waits for the inserts of other input partitions into the same
- * table, ms, before it goes (and most rows one insert gathers). The projection applies up to four
- * partitions' batches at once (ANALYTICS_PARTITIONS_CONCURRENTLY), each one insert: apart, a fetch
- * of six partitions made six inserts per table, and each heartbeat insert four parts (the table
- * and three materialized views), the files ClickHouse spent most of its CPU creating (issue 15).
- * Gathered, they are one INSERT (one block: whole or not at all; each row keeps its own log
- * position, so each partition's checkpoint is still read back from the table). An insert that
- * fails is tried again per partition's batch, so one batch the server refuses fails only itself.
+ * How long the oldest of the analytics inserts waiting for one table waits for the inserts of
+ * other input partitions before they go, ms (a lone insert pays it too: a playback batch, whose
+ * sessions insert comes before its events insert, twice). The projection applies up to four
+ * partitions' batches at once (ANALYTICS_PARTITIONS_CONCURRENTLY), each one insert per table:
+ * apart, each was its own INSERT, and each heartbeat insert four parts (the table and three
+ * materialized views), the files ClickHouse spent most of its CPU creating (issue 15). Gathered,
+ * they are one INSERT (one block: whole or not at all; each row keeps its own log position, so
+ * each partition's checkpoint is still read back from the table). A gathered insert the server
+ * refuses is sent again batch by batch, so a batch it refuses fails only itself (`refusedData`).
  */
 export const INSERT_GROUP_LINGER_MS = 5;
 /** Most rows one gathered insert carries (a single batch with more still goes whole). */
 export const INSERT_GROUP_MAX_ROWS = 100_000;
+
+/**
+ * ClickHouse error codes of a server that refuses an insert for its own state, not for the rows:
+ * TIMEOUT_EXCEEDED (159), MEMORY_LIMIT_EXCEEDED (241), TOO_MANY_SIMULTANEOUS_QUERIES (202),
+ * TOO_MANY_PARTS (252). Sending each batch again alone would only add load and hold the callers.
+ */
+const SERVER_STATE_CODES: ReadonlySet<string> = new Set(['159', '202', '241', '252']);
+
+/**
+ * Whether a failed gathered insert is worth sending again batch by batch: the server answered and
+ * refused it (a ClickHouseError: one batch's rows may be what it refused), not a timeout, a
+ * refused connection or an overloaded server, which every batch would meet again (each re-send
+ * could take another `requestTimeoutMs`).
+ */
+const refusedData = (err: unknown): boolean => err instanceof ClickHouseError && !SERVER_STATE_CODES.has(err.code);
 
 /** First ClickHouse major version the `modern` dialect is used for under `dialect: 'auto'`. */
 export const MODERN_MIN_MAJOR = 23;
@@ -110,7 +127,7 @@ export async function createClickHouseAnalyticsStore(opts: ClickHouseAnalyticsSt
   logger.debug({ url: opts.url, database, dialect: sql.dialect, serverVersion }, 'clickhouse analytics store open');
 
   const inserts = groupCommit<unknown, never>(async (table, values) => { await client.insert({ table, values, format: 'JSONEachRow' }); },
-    { maxItems: INSERT_GROUP_MAX_ROWS, lingerMs: INSERT_GROUP_LINGER_MS, retryAloneOnFailure: true });
+    { maxItems: INSERT_GROUP_MAX_ROWS, lingerMs: INSERT_GROUP_LINGER_MS, retryAlone: refusedData });
   const store = sqlAnalyticsStore(sql, {
     name: 'ClickHouse',
     rows,
