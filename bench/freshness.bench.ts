@@ -182,10 +182,16 @@ async function main(): Promise<void> {
     /** The most the senders could send at the mean time to a 202: `connections` × 4/3 events ÷ that time. */
     const senderCeiling = (connections * (4 / 3) * 1000) / meanAcceptedMs;
     console.log(`load requests: 202 after p50 ${pct(accepted, 50).toFixed(0)} ms, p99 ${pct(accepted, 99).toFixed(0)} ms (mean ${meanAcceptedMs.toFixed(0)} ms: ${connections} senders can send at most ${senderCeiling.toFixed(0)} events/s); the senders waited for their pace ${pacedShare.toFixed(0)} % of the time${pacedShare < 5 && achieved < rate * 0.98 ? ' (nearly never: the senders set the rate; more --connections shows whether the target takes more)' : ''}`);
-    console.log('kind                 probes  p50 ms  p95 ms  p99 ms  max ms  goal p99 ≤ 1000 ms');
-    for (const [kind, xs] of Object.entries(fresh)) {
+    console.log('kind                 probes  unseen  p50 ms  p95 ms  p99 ms  max ms  goal p99 ≤ 1000 ms');
+    const sentProbes = { playback: pendingStarts.length, view: pendingViews.length };
+    for (const [kind, seen] of Object.entries(fresh)) {
+      // A probe the reads never counted (within 10 s of the load's end) is slower than any seen:
+      // it counts as infinitely late, so it can only raise the percentiles, never hide.
+      const unseen = sentProbes[kind as keyof typeof sentProbes] - seen.length;
+      const xs = [...seen, ...new Array<number>(Math.max(0, unseen)).fill(Number.POSITIVE_INFINITY)];
+      const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(0) : 'never').padStart(6);
       const p99 = pct(xs, 99);
-      console.log(`${kind.padEnd(20)} ${String(xs.length).padStart(6)}  ${pct(xs, 50).toFixed(0).padStart(6)}  ${pct(xs, 95).toFixed(0).padStart(6)}  ${p99.toFixed(0).padStart(6)}  ${Math.max(...xs).toFixed(0).padStart(6)}  ${p99 <= GOAL_MS ? 'met' : 'MISSED'}`);
+      console.log(`${kind.padEnd(20)} ${String(xs.length).padStart(6)}  ${String(unseen).padStart(6)}  ${ms(pct(xs, 50))}  ${ms(pct(xs, 95))}  ${ms(p99)}  ${ms(Math.max(...xs))}  ${p99 <= GOAL_MS ? 'met' : 'MISSED'}`);
       figures.push({ name: `freshness p99 (${label}), ${kind} event → creator analytics (at ${achieved.toFixed(0)} events/s)`, value: p99, unit: 'ms', goal: `≤ ${GOAL_MS} ms`, met: p99 <= GOAL_MS });
     }
     console.log(`analytics reads: ${reads.length}, p50 ${pct(reads, 50).toFixed(0)} ms, p99 ${pct(reads, 99).toFixed(0)} ms (a probe waits for the read in flight and the next one)`);
