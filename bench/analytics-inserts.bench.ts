@@ -1,8 +1,8 @@
 /**
  * Analytics inserts on a ClickHouse server gathered across input partitions (issue 15): the
  * analytics projection applies up to four partitions' batches at once, each one insert; the
- * ClickHouse adapter sends the inserts into one table that come within INSERT_GROUP_LINGER_MS of
- * each other as one INSERT (clickhouse-analytics-store.adapter.ts). The freshness benchmark cannot
+ * ClickHouse adapter sends the inserts into one table made within INSERT_GROUP_LINGER_MS of the
+ * first one waiting as one INSERT (clickhouse-analytics-store.adapter.ts). The freshness benchmark cannot
  * show it: its load is one video, so one partition of each topic.
  *
  *   npm run bench:analytics-inserts -- [--rounds 50] [--partitions 4] [--rows 30] [--runs 3]
@@ -18,6 +18,7 @@
  * (deploy/local/clickhouse.sh); a benchmark: exits 0 whatever the figures.
  */
 import { parseArgs } from 'node:util';
+import { createClient } from '@clickhouse/client';
 import { ANALYTICS_PARTITIONS_CONCURRENTLY } from '../projections/analytics/analytics.projection.ts';
 import { createClickHouseAnalyticsStore } from '../projections/analytics/clickhouse-analytics-store.adapter.ts';
 import type { HeartbeatRow } from '../projections/analytics/analytics-store.port.ts';
@@ -39,9 +40,13 @@ if (missing) {
   process.exit(0);
 }
 const server = await startClickHouseServer();
+const client = createClient({ url: server.url });
 try {
   /** The server's INSERT query count so far. */
-  const insertQueries = async () => Number((await (await fetch(`${server.url}/?query=${encodeURIComponent("SELECT value FROM system.events WHERE event = 'InsertQuery'")}`)).text()).trim() || 0);
+  const insertQueries = async () => {
+    const [row] = await (await client.query({ query: "SELECT value FROM system.events WHERE event = 'InsertQuery'", format: 'JSONEachRow' })).json<{ value: string | number }>();
+    return Number(row?.value ?? 0);
+  };
   const measured: { gathered: boolean; inserts: number; ms: number; rowsPerS: number }[] = [];
   for (let run = -2; run < runs * 2; run++) {
     const gathered = run % 2 === 0;
@@ -74,5 +79,6 @@ try {
     notes: [`analytics-inserts: ${rounds} rounds × ${partitions} partitions × ${rowsPer} rows, median of ${runs} runs each, alternating`],
   });
 } finally {
+  await client.close();
   await server.stop();
 }

@@ -36,8 +36,8 @@ export interface ClickHouseAnalyticsStoreOptions {
    */
   requestTimeoutMs?: number;
   /**
-   * Whether inserts into the same table that come within INSERT_GROUP_LINGER_MS of each other (or
-   * while one is in flight) go as one INSERT; default true. False sends one INSERT per call (the
+   * Whether inserts into the same table made within INSERT_GROUP_LINGER_MS of the first one
+   * waiting (or while one is in flight) go as one INSERT; default true. False sends one INSERT per call (the
    * baseline of `npm run bench:analytics-inserts`).
    */
   gatherInserts?: boolean;
@@ -126,15 +126,14 @@ export async function createClickHouseAnalyticsStore(opts: ClickHouseAnalyticsSt
   }
   logger.debug({ url: opts.url, database, dialect: sql.dialect, serverVersion }, 'clickhouse analytics store open');
 
-  const inserts = groupCommit<unknown, never>(async (table, values) => { await client.insert({ table, values, format: 'JSONEachRow' }); },
-    { maxItems: INSERT_GROUP_MAX_ROWS, lingerMs: INSERT_GROUP_LINGER_MS, retryAlone: refusedData });
+  /** One INSERT request of `values` into `table`. */
+  const insertNow = async (table: string, values: unknown[]): Promise<void> => { await client.insert({ table, values, format: 'JSONEachRow' }); };
+  const inserts = opts.gatherInserts === false ? undefined
+    : groupCommit<unknown, never>(insertNow, { maxItems: INSERT_GROUP_MAX_ROWS, lingerMs: INSERT_GROUP_LINGER_MS, retryAlone: refusedData });
   const store = sqlAnalyticsStore(sql, {
     name: 'ClickHouse',
     rows,
-    async insert(table, values) {
-      if (opts.gatherInserts === false) await client.insert({ table, values, format: 'JSONEachRow' });
-      else await inserts.submit(table, values);
-    },
+    insert: inserts ? async (table, values) => { await inserts.submit(table, values); } : insertNow,
     close: () => client.close(),
   });
   return Object.assign(store, { dialect: sql.dialect, serverVersion });
