@@ -6,13 +6,27 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BoundedProcessError, findPrlimit, runBounded } from './bounded-process.ts';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { BoundedProcessError, findPrlimit, findSetpriv, runBounded } from './bounded-process.ts';
+import { eventually } from '../../test/support/eventually.ts';
 
 /** True while a process with this pid exists (and is not a zombie we could still reap). */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
+  } catch {
+    return false;
+  }
+}
+
+/** True while `pid` runs: it exists and is not a zombie (an orphan's reaper may be slow). */
+function running(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return false;
   }
@@ -80,6 +94,26 @@ describe('runBounded', () => {
     assert.ok(missing instanceof BoundedProcessError);
     assert.equal(missing.kind, 'spawn');
     assert.equal(missing.details.spawnCode, 'ENOENT');
+  });
+
+  test('a missing binary behind the util-linux wrappers (setpriv, prlimit) is kind spawn too, not a failed run', async () => {
+    const missing = await runBounded('/nonexistent/ffmpeg', [], { memoryLimitBytes: 1024 ** 3, prlimitPath: findPrlimit() }).then(() => null, (e: unknown) => e);
+    assert.ok(missing instanceof BoundedProcessError);
+    assert.deepEqual([missing.kind, missing.details.spawnCode], ['spawn', 'ENOENT']);
+  });
+
+  test('the child dies with its parent: kill -9 of the process that ran it leaves no child behind', { skip: findSetpriv() ? false : 'util-linux setpriv not installed' }, async () => {
+    const module = fileURLToPath(new URL('./bounded-process.ts', import.meta.url));
+    const script = `import { runBounded } from ${JSON.stringify(module)};
+      await runBounded('sh', ['-c', 'echo pid=$$ >&2; exec sleep 600'], { onStderrLine: (l) => console.log(l) });`;
+    const parent = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    parent.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
+    const pid = await eventually(async () => Number(/pid=(\d+)/.exec(out)?.[1] ?? 0), (p) => p > 0, 'the child printed its pid');
+    assert.ok(running(pid));
+    parent.kill('SIGKILL');
+    await once(parent, 'exit');
+    await eventually(async () => running(pid), (r) => !r, `child ${pid} gone after its parent was killed`);
   });
 
   test('stdout is captured when asked', async () => {

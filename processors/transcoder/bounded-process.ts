@@ -4,6 +4,11 @@
  * `prlimit --as`, and an abort signal (the processor runtime's, on shutdown). When a bound is hit
  * the child gets SIGTERM, then SIGKILL after a grace period, and the promise rejects with a
  * `BoundedProcessError` saying which bound it was. FFmpeg and ffprobe are run through it.
+ *
+ * On Linux the child also dies with its parent: it is started through util-linux
+ * `setpriv --pdeathsig KILL` (prctl PR_SET_PDEATHSIG), so a transcoder killed with SIGKILL (or by
+ * the OOM killer) leaves no FFmpeg behind, burning CPU and writing into the working folder that the
+ * job's next attempt (after the restart) is using.
  */
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
@@ -53,6 +58,11 @@ export interface BoundedProcessOptions {
   memoryLimitBytes?: number;
   /** Path of util-linux `prlimit`, from `findPrlimit()`; null: no memory cap. */
   prlimitPath?: string | null;
+  /**
+   * Path of util-linux `setpriv`, which makes the child get SIGKILL when this process dies;
+   * default `findSetpriv()`; null: not used (the child may outlive a crashed parent).
+   */
+  setprivPath?: string | null;
   /** Every stderr line as it arrives. */
   onStderrLine?: (line: string) => void;
   /** Lines of stderr kept for diagnostics. Default 30. */
@@ -74,7 +84,21 @@ export function prlimitFor(memoryLimitBytes: number, configured?: string | null)
 
 /** Finds util-linux `prlimit` (`/usr/bin/prlimit`, `/bin/prlimit`); null when absent (macOS…). */
 export function findPrlimit(): string | null {
-  for (const p of ['/usr/bin/prlimit', '/bin/prlimit']) {
+  return findUtilLinux('prlimit');
+}
+
+let setpriv: string | null | undefined;
+/**
+ * Finds util-linux `setpriv` (`/usr/bin/setpriv`, `/bin/setpriv`), looked up once; null when
+ * absent (macOS…: there a child may outlive a parent killed with SIGKILL).
+ */
+export function findSetpriv(): string | null {
+  if (setpriv === undefined) setpriv = findUtilLinux('setpriv');
+  return setpriv;
+}
+
+function findUtilLinux(name: string): string | null {
+  for (const p of [`/usr/bin/${name}`, `/bin/${name}`]) {
     try {
       accessSync(p, constants.X_OK);
       return p;
@@ -83,6 +107,28 @@ export function findPrlimit(): string | null {
     }
   }
   return null;
+}
+
+/**
+ * The exit statuses of a util-linux wrapper (`setpriv`, `prlimit`) that could not execute the
+ * program it was given (its errexec(): 127 when the program is missing, 126 otherwise), with
+ * "failed to execute" on stderr.
+ */
+const WRAPPER_EXEC_FAILED: Record<number, string> = { 127: 'ENOENT', 126: 'EACCES' };
+
+/**
+ * The program and arguments that run `command args` under the caps of `opts`: through `prlimit
+ * --as` for a memory cap, and through `setpriv --pdeathsig KILL` (outermost, so the signal is set
+ * before anything else runs; it is kept across the exec of prlimit and of the command).
+ */
+function wrapped(command: string, args: readonly string[], opts: BoundedProcessOptions): [string, string[]] {
+  let argv = [command, ...args];
+  if (opts.prlimitPath && opts.memoryLimitBytes && opts.memoryLimitBytes > 0) {
+    argv = [opts.prlimitPath, `--as=${Math.floor(opts.memoryLimitBytes)}`, '--', ...argv];
+  }
+  const setprivPath = opts.setprivPath === undefined ? findSetpriv() : opts.setprivPath;
+  if (setprivPath) argv = [setprivPath, '--pdeathsig', 'KILL', '--', ...argv];
+  return [argv[0]!, argv.slice(1)];
 }
 
 /**
@@ -95,9 +141,7 @@ export function runBounded(command: string, args: readonly string[], opts: Bound
   const grace = opts.killGraceMs ?? 5_000;
   const tailMax = opts.tailLines ?? 30;
   const maxStdout = opts.maxStdoutBytes ?? 16 * 1024 * 1024;
-  const [file, argv] = opts.prlimitPath && opts.memoryLimitBytes && opts.memoryLimitBytes > 0
-    ? [opts.prlimitPath, [`--as=${Math.floor(opts.memoryLimitBytes)}`, '--', command, ...args]]
-    : [command, [...args]];
+  const [file, argv] = wrapped(command, args, opts);
   return new Promise((resolve, reject) => {
     if (opts.signal?.aborted) {
       reject(new BoundedProcessError('aborted', `${command} not started: aborted`, ''));
@@ -165,6 +209,8 @@ export function runBounded(command: string, args: readonly string[], opts: Bound
       opts.signal?.removeEventListener('abort', onAbort);
       if (partial) line(partial);
       const stderrTail = tail.join('\n');
+      const wrapperFailed = file !== command && code !== null && WRAPPER_EXEC_FAILED[code] && /failed to execute/.test(stderrTail);
+      if (wrapperFailed) spawnError = Object.assign(new Error(stderrTail.split('\n').at(-1)!), { code: WRAPPER_EXEC_FAILED[code!] });
       if (spawnError) {
         reject(new BoundedProcessError('spawn', `${command} could not be started: ${spawnError.message}`, stderrTail, { spawnCode: spawnError.code }));
       } else if (bound) {
