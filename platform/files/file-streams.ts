@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import { discardWriteStream } from '../object-store/s3-rules.ts';
@@ -28,6 +28,24 @@ export async function writeStreamToFile(body: Readable, path: string): Promise<v
     await discardWriteStream(out);
     body.destroy();
     await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+/**
+ * Opens the local file `path` for reading as a stream: `body` (it closes the file when it ends or
+ * is destroyed; the caller destroys it once done, read or not) and `size`, bytes. Opened before it
+ * is returned, so a missing or unreadable file is this call's rejection, never an 'error' event
+ * that the stream's reader might not be listening for yet (an unhandled one ends the process).
+ * @throws the open's error (ENOENT, EACCES…)
+ */
+export async function openFileStream(path: string): Promise<{ body: Readable; size: number }> {
+  const file = await open(path);
+  try {
+    const { size } = await file.stat();
+    return { body: file.createReadStream(), size };
+  } catch (err) {
+    await file.close();
     throw err;
   }
 }

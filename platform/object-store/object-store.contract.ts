@@ -144,6 +144,13 @@ export function runObjectStoreContract(name: string, setup: () => Promise<Object
       assert.deepEqual(await readFile(dst), body);
     });
 
+    test('putFile of a file that is not there rejects with ENOENT and writes no object (never an unhandled stream error)', async () => {
+      const k = key('vanished.m4s');
+      const err = await fx.store.putFile(k, join(scratch, 'deleted-under-the-uploader.m4s'), 'video/iso.segment').then(() => null, (e: unknown) => e);
+      assert.equal((err as NodeJS.ErrnoException | null)?.code, 'ENOENT');
+      assert.equal(await fx.store.exists(k), false);
+    });
+
     test('a downloaded file is a snapshot: overwriting, then deleting the object leaves it as it was', async () => {
       const k = key('source.mp4');
       const dst = join(scratch, 'snapshot.bin');

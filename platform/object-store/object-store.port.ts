@@ -44,7 +44,11 @@ export interface ObjectStore {
   abortMultipartUpload(key: string, uploadId: string): Promise<void>;
   /** Stores (or replaces) an object. */
   putObject(key: string, body: Buffer | Readable, contentType: string): Promise<void>;
-  /** Uploads a local file. */
+  /**
+   * Uploads a local file.
+   * @throws the file's open error (ENOENT when it is missing: a transcoder's output deleted under
+   *   it) as this call's rejection; the object is then not written.
+   */
   putFile(key: string, path: string, contentType: string): Promise<void>;
   /**
    * Downloads an object to a local file (the transcoder reads sources from disk), through a temp

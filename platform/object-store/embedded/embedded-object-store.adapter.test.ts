@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +37,19 @@ describe('embedded object store specifics', () => {
     await store.putObject('videos/v1/720p/init.mp4', Buffer.from('init'), 'video/mp4');
     assert.equal(await readFile(join(dir, 'objects/videos/v1/720p/init.mp4'), 'utf8'), 'init');
     assert.deepEqual(await readdir(join(dir, 'tmp')), []);
+  });
+
+  test('a body that fails before it is read (its file is gone) fails the write, not the process, even while the store is still making its folders', async () => {
+    // A fresh store: its first write waits on mkdir, the time in which a bare file stream's open
+    // fails with nobody listening (an unhandled 'error' ended a restarted standalone process).
+    const fresh = createEmbeddedObjectStore({ dir: join(dir, 'fresh'), publicBaseUrl: 'http://media.test:8080', s3, minPartSizeBytes: MIN_PART });
+    const gone = join(dir, 'no-such-segment.m4s');
+    const failed = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => (e as NodeJS.ErrnoException).code);
+    assert.equal(await failed(fresh.putFile('videos/v9/144p/init.mp4', gone, 'video/mp4')), 'ENOENT');
+    const again = createEmbeddedObjectStore({ dir: join(dir, 'fresh-2'), publicBaseUrl: 'http://media.test:8080', s3, minPartSizeBytes: MIN_PART });
+    assert.equal(await failed(again.writeObject('videos/v9/144p/init.mp4', createReadStream(gone), 'video/mp4')), 'ENOENT');
+    assert.equal(await fresh.exists('videos/v9/144p/init.mp4'), false);
+    assert.deepEqual(await readdir(join(dir, 'fresh-2', 'tmp')), []);
   });
 
   test('a multipart upload keeps a manifest and <n>.part files', async () => {

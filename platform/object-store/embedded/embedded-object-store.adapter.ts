@@ -5,11 +5,10 @@
  * follow S3 (multipart-uploads.ts); presigned part URLs are real SigV4 query-string URLs
  * (presigner.ts).
  */
-import { createReadStream } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import pino from 'pino';
-import { writeStreamToFile } from '../../files/file-streams.ts';
+import { openFileStream, writeStreamToFile } from '../../files/file-streams.ts';
 import type { ObjectRangeReader } from '../object-range.port.ts';
 import { ObjectStoreError, type ObjectDeletion, type ObjectStore } from '../object-store.port.ts';
 import { S3_MIN_PART_SIZE_BYTES, encodeKeyPath, quoteEtag } from '../s3-rules.ts';
@@ -120,7 +119,12 @@ export function createEmbeddedObjectStore(opts: EmbeddedObjectStoreOptions): Emb
     },
 
     async putFile(key, path, contentType) {
-      await store.writeObject(key, createReadStream(path), contentType);
+      const file = await openFileStream(path);
+      try {
+        await store.writeObject(key, file.body, contentType);
+      } finally {
+        file.body.destroy();
+      }
     },
 
     async downloadToFile(key, path) {

@@ -132,13 +132,17 @@ export class ObjectFiles {
     maxBytes: number | undefined,
     expectedSha256: string | undefined,
   ): Promise<{ tmp: string; size: number; md5: string }> {
+    const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
+    // A body that fails before it is read (a file stream that cannot open its file) must fail
+    // this call, not the process with an unhandled 'error': the loop below rethrows it.
+    const early = (): void => {};
+    source.on('error', early);
     await this.ensureDirs();
     const tmp = this.tmpFile();
     const out = createWriteStream(tmp, { flags: 'wx' });
     const md5 = createHash('md5');
     const sha = expectedSha256 ? createHash('sha256') : undefined;
     let size = 0;
-    const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
     try {
       for await (const raw of source.iterator({ destroyOnReturn: false })) {
         const chunk: Buffer = typeof raw === 'string' ? Buffer.from(raw) : raw;
@@ -159,6 +163,8 @@ export class ObjectFiles {
       await discardWriteStream(out);
       await rm(tmp, { force: true });
       throw err;
+    } finally {
+      source.off('error', early);
     }
     return { tmp, size, md5: md5.digest('hex') };
   }

@@ -1,5 +1,4 @@
-import { createReadStream } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -21,7 +20,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { ensureS3Bucket, type BucketCorsOptions, type EnsureBucketResult } from './s3-bucket-setup.ts';
 import { errorName, httpStatus } from './sdk-errors.ts';
 import pino from 'pino';
-import { writeStreamToFile } from '../../files/file-streams.ts';
+import { openFileStream, writeStreamToFile } from '../../files/file-streams.ts';
 import type { ObjectRangeReader } from '../object-range.port.ts';
 import { ObjectStoreError, type ObjectDeletion, type ObjectStore, type UploadedPart } from '../object-store.port.ts';
 import {
@@ -202,11 +201,15 @@ export function createS3ObjectStore(opts: S3ObjectStoreOptions): S3ObjectStore {
   }
 
   async function putFromFile(key: string, path: string, contentType: string) {
-    const { size } = await stat(path);
-    // A known ContentLength lets the SDK stream the file instead of buffering it (S3 needs the length).
-    await client.send(
-      new PutObjectCommand({ Bucket: bucket, Key: key, Body: createReadStream(path), ContentLength: size, ContentType: contentType }),
-    );
+    const file = await openFileStream(path);
+    try {
+      // A known ContentLength lets the SDK stream the file instead of buffering it (S3 needs the length).
+      await client.send(
+        new PutObjectCommand({ Bucket: bucket, Key: key, Body: file.body, ContentLength: file.size, ContentType: contentType }),
+      );
+    } finally {
+      file.body.destroy();
+    }
   }
 
   const store: S3ObjectStore = {
