@@ -96,16 +96,24 @@ async function startServerProcess(opts: { args: string[]; dataDir: string; port?
     }
     await new Promise((r) => setTimeout(r, 200));
   }
+  // A server that dies on its own fails its test with a refused connection far from the cause:
+  // its last output goes to the test's stderr, which the runner prints beside the failure.
+  let stopping = false;
+  child.once('exit', (code, signal) => {
+    if (!stopping) process.stderr.write(`${what} on port ${port} exited on its own (${signal ?? code}); its last output:\n${out.slice(-6000)}\n`);
+  });
   return {
     url, port, dataDir: opts.dataDir, child,
     output: () => out,
     async stop() {
+      stopping = true;
       if (child.exitCode === null) child.kill('SIGTERM');
       const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
       await exited;
       clearTimeout(t);
     },
     async kill9() {
+      stopping = true;
       if (child.exitCode === null) child.kill('SIGKILL');
       await exited;
     },
