@@ -14,7 +14,18 @@ import { discardWriteStream } from '../object-store/s3-rules.ts';
  *         destroyed first.
  */
 export async function writeStreamToFile(body: Readable, path: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+  // Until the loop below reads it, a body's error (a file that cannot open, a dropped response)
+  // would be unhandled and end the process; the loop rethrows one that came early.
+  const early = (): void => {};
+  body.on('error', early);
+  try {
+    await mkdir(dirname(path), { recursive: true });
+  } catch (err) {
+    body.destroy();
+    throw err;
+  } finally {
+    body.off('error', early);
+  }
   const tmp = `${path}.${randomBytes(6).toString('hex')}.part`;
   const out = createWriteStream(tmp, { flags: 'wx' });
   try {
@@ -37,13 +48,14 @@ export async function writeStreamToFile(body: Readable, path: string): Promise<v
  * is destroyed; the caller destroys it once done, read or not) and `size`, bytes. Opened before it
  * is returned, so a missing or unreadable file is this call's rejection, never an 'error' event
  * that the stream's reader might not be listening for yet (an unhandled one ends the process).
- * @throws the open's error (ENOENT, EACCES…)
+ * @throws the open's error (ENOENT, EACCES…); EISDIR for a folder (it opens, its reads fail)
  */
 export async function openFileStream(path: string): Promise<{ body: Readable; size: number }> {
   const file = await open(path);
   try {
-    const { size } = await file.stat();
-    return { body: file.createReadStream(), size };
+    const stat = await file.stat();
+    if (stat.isDirectory()) throw Object.assign(new Error(`EISDIR: a folder, not a file: ${path}`), { code: 'EISDIR' });
+    return { body: file.createReadStream(), size: stat.size };
   } catch (err) {
     await file.close();
     throw err;

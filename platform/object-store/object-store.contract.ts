@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -148,6 +148,15 @@ export function runObjectStoreContract(name: string, setup: () => Promise<Object
       const k = key('vanished.m4s');
       const err = await fx.store.putFile(k, join(scratch, 'deleted-under-the-uploader.m4s'), 'video/iso.segment').then(() => null, (e: unknown) => e);
       assert.equal((err as NodeJS.ErrnoException | null)?.code, 'ENOENT');
+      assert.equal(await fx.store.exists(k), false);
+    });
+
+    test('putFile of a folder (it opens; its reads would fail) rejects with EISDIR and writes nothing', async () => {
+      const k = key('folder.m4s');
+      const folder = join(scratch, 'a-folder');
+      await mkdir(folder, { recursive: true });
+      const err = await fx.store.putFile(k, folder, 'video/iso.segment').then(() => null, (e: unknown) => e);
+      assert.equal((err as NodeJS.ErrnoException | null)?.code, 'EISDIR');
       assert.equal(await fx.store.exists(k), false);
     });
 

@@ -8,9 +8,11 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BoundedProcessError, findPrlimit, findSetpriv, runBounded } from './bounded-process.ts';
+import { BoundedProcessError, findPrlimit, findSetpriv, runBounded, setsParentDeathSignal } from './bounded-process.ts';
 import { eventually } from '../../test/support/eventually.ts';
 
 /** True while a process with this pid exists (and is not a zombie we could still reap). */
@@ -114,6 +116,21 @@ describe('runBounded', () => {
     parent.kill('SIGKILL');
     await once(parent, 'exit');
     await eventually(async () => running(pid), (r) => !r, `child ${pid} gone after its parent was killed`);
+  });
+
+  test('a setpriv that refuses --pdeathsig (old util-linux, BusyBox) is not used: it would fail every run', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sw-setpriv-'));
+    try {
+      const refusing = join(dir, 'setpriv');
+      writeFileSync(refusing, '#!/bin/sh\necho "setpriv: unrecognized option \'--pdeathsig\'" >&2\nexit 1\n');
+      chmodSync(refusing, 0o755);
+      assert.equal(setsParentDeathSignal(refusing), false);
+      assert.equal(setsParentDeathSignal(join(dir, 'missing')), false);
+      const real = findSetpriv();
+      if (real) assert.equal(setsParentDeathSignal(real), true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('stdout is captured when asked', async () => {

@@ -10,7 +10,7 @@
  * the OOM killer) leaves no FFmpeg behind, burning CPU and writing into the working folder that the
  * job's next attempt (after the restart) is using.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 
 /** Why a bounded process did not succeed. */
@@ -89,12 +89,22 @@ export function findPrlimit(): string | null {
 
 let setpriv: string | null | undefined;
 /**
- * Finds util-linux `setpriv` (`/usr/bin/setpriv`, `/bin/setpriv`), looked up once; null when
- * absent (macOS…: there a child may outlive a parent killed with SIGKILL).
+ * Finds util-linux `setpriv` (`/usr/bin/setpriv`, `/bin/setpriv`) that can set a parent-death
+ * signal, tried once (`setpriv --pdeathsig KILL -- true` must exit 0: an old util-linux or
+ * BusyBox build refuses the option, and a refused one would fail every run, hence every upload);
+ * null when absent or refusing (macOS…: there a child may outlive a parent killed with SIGKILL).
  */
 export function findSetpriv(): string | null {
-  if (setpriv === undefined) setpriv = findUtilLinux('setpriv');
+  if (setpriv === undefined) {
+    const found = findUtilLinux('setpriv');
+    setpriv = found && setsParentDeathSignal(found) ? found : null;
+  }
   return setpriv;
+}
+
+/** Whether the `setpriv` at `path` runs a program with `--pdeathsig KILL` (exits 0 running `true`). */
+export function setsParentDeathSignal(path: string): boolean {
+  return spawnSync(path, ['--pdeathsig', 'KILL', '--', 'true'], { stdio: 'ignore', timeout: 10_000 }).status === 0;
 }
 
 function findUtilLinux(name: string): string | null {
@@ -112,14 +122,18 @@ function findUtilLinux(name: string): string | null {
 /**
  * The exit statuses of a util-linux wrapper (`setpriv`, `prlimit`) that could not execute the
  * program it was given (its errexec(): 127 when the program is missing, 126 otherwise), with
- * "failed to execute" on stderr.
+ * `<wrapper>: failed to execute <program>: <reason>` as a line of its stderr.
  */
 const WRAPPER_EXEC_FAILED: Record<number, string> = { 127: 'ENOENT', 126: 'EACCES' };
+const WRAPPER_EXEC_FAILED_LINE = /^(?:setpriv|prlimit): failed to execute /m;
 
 /**
  * The program and arguments that run `command args` under the caps of `opts`: through `prlimit
  * --as` for a memory cap, and through `setpriv --pdeathsig KILL` (outermost, so the signal is set
- * before anything else runs; it is kept across the exec of prlimit and of the command).
+ * before anything else runs; Linux keeps it across the exec of prlimit and of the command, which
+ * are neither set-user-ID nor file-capability binaries). The parent-death signal follows the
+ * thread that spawned the child: Node spawns from its main thread, which lives as long as the
+ * process (runBounded is not meant for worker threads).
  */
 function wrapped(command: string, args: readonly string[], opts: BoundedProcessOptions): [string, string[]] {
   let argv = [command, ...args];
@@ -209,8 +223,8 @@ export function runBounded(command: string, args: readonly string[], opts: Bound
       opts.signal?.removeEventListener('abort', onAbort);
       if (partial) line(partial);
       const stderrTail = tail.join('\n');
-      const wrapperFailed = file !== command && code !== null && WRAPPER_EXEC_FAILED[code] && /failed to execute/.test(stderrTail);
-      if (wrapperFailed) spawnError = Object.assign(new Error(stderrTail.split('\n').at(-1)!), { code: WRAPPER_EXEC_FAILED[code!] });
+      const wrapperFailed = file !== command && code !== null && WRAPPER_EXEC_FAILED[code] && WRAPPER_EXEC_FAILED_LINE.test(stderrTail);
+      if (wrapperFailed) spawnError = Object.assign(new Error(WRAPPER_EXEC_FAILED_LINE.exec(stderrTail) ? stderrTail.split('\n').find((l) => WRAPPER_EXEC_FAILED_LINE.test(l))! : stderrTail), { code: WRAPPER_EXEC_FAILED[code!] });
       if (spawnError) {
         reject(new BoundedProcessError('spawn', `${command} could not be started: ${spawnError.message}`, stderrTail, { spawnCode: spawnError.code }));
       } else if (bound) {

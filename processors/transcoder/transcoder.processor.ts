@@ -19,7 +19,7 @@ import type { EventCodec } from '../../schemas/event-codec.port.ts';
 import type { LogRecord } from '../../platform/log/event-log.port.ts';
 import type { ObjectStore } from '../../platform/object-store/object-store.port.ts';
 import type { ProcessorNode } from '../runtime/topology.port.ts';
-import { prlimitFor } from './bounded-process.ts';
+import { findSetpriv, prlimitFor } from './bounded-process.ts';
 import type { ChunkingConfig } from './chunked/chunked-ladder.ts';
 import { resolveFfmpegBinaries } from './ffmpeg-binaries.ts';
 import { OutOfMemoryError } from './ffmpeg-steps.ts';
@@ -126,6 +126,7 @@ export function buildTranscoderProcessor(deps: TranscoderDeps): TranscoderNode {
   const prlimitPath = prlimitFor(memoryLimitBytes, deps.prlimitPath);
   if (memoryLimitBytes > 0 && !prlimitPath) logger.warn({ memoryLimitBytes }, 'no memory cap on FFmpeg: util-linux prlimit not found');
   else if (prlimitPath) logger.info({ memoryLimitBytes, prlimitPath }, 'FFmpeg memory capped with prlimit --as');
+  if (!findSetpriv()) logger.warn('FFmpeg may outlive this process if it is killed: util-linux setpriv --pdeathsig not available');
   const registry = deps.registry ?? new Registry();
   const timeLimitExceeded = timeLimitCounter(registry);
   const metrics = transcoderMetricsOn(registry, TRANSCODER_NAME);

@@ -99,7 +99,7 @@ async function startServerProcess(opts: { args: string[]; dataDir: string; port?
   // A server that dies on its own fails its test with a refused connection far from the cause:
   // its last output goes to the test's stderr, which the runner prints beside the failure.
   let stopping = false;
-  child.once('exit', (code, signal) => {
+  child.once('close', (code, signal) => { // 'close': after its output is read to the end
     if (!stopping) process.stderr.write(`${what} on port ${port} exited on its own (${signal ?? code}); its last output:\n${out.slice(-6000)}\n`);
   });
   return {

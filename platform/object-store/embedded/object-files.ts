@@ -137,7 +137,13 @@ export class ObjectFiles {
     // this call, not the process with an unhandled 'error': the loop below rethrows it.
     const early = (): void => {};
     source.on('error', early);
-    await this.ensureDirs();
+    try {
+      await this.ensureDirs();
+    } catch (err) {
+      source.off('error', early);
+      source.destroy();
+      throw err;
+    }
     const tmp = this.tmpFile();
     const out = createWriteStream(tmp, { flags: 'wx' });
     const md5 = createHash('md5');

@@ -202,11 +202,23 @@ export function createS3ObjectStore(opts: S3ObjectStoreOptions): S3ObjectStore {
 
   async function putFromFile(key: string, path: string, contentType: string) {
     const file = await openFileStream(path);
+    // The SDK pipes the body into its request without listening for the body's errors: a read
+    // error (EIO) would be unhandled and end the process. It aborts the request instead (the SDK
+    // may still wait for its socket to time out before it settles) and is what this call throws.
+    const readFailed = new AbortController();
+    let readError: unknown;
+    file.body.once('error', (err) => {
+      readError = err;
+      readFailed.abort();
+    });
     try {
       // A known ContentLength lets the SDK stream the file instead of buffering it (S3 needs the length).
       await client.send(
         new PutObjectCommand({ Bucket: bucket, Key: key, Body: file.body, ContentLength: file.size, ContentType: contentType }),
+        { abortSignal: readFailed.signal },
       );
+    } catch (err) {
+      throw readError ?? err;
     } finally {
       file.body.destroy();
     }
