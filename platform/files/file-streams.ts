@@ -14,18 +14,7 @@ import { discardWriteStream } from '../object-store/s3-rules.ts';
  *         destroyed first.
  */
 export async function writeStreamToFile(body: Readable, path: string): Promise<void> {
-  // Until the loop below reads it, a body's error (a file that cannot open, a dropped response)
-  // would be unhandled and end the process; the loop rethrows one that came early.
-  const early = (): void => {};
-  body.on('error', early);
-  try {
-    await mkdir(dirname(path), { recursive: true });
-  } catch (err) {
-    body.destroy();
-    throw err;
-  } finally {
-    body.off('error', early);
-  }
+  await beforeReading(body, mkdir(dirname(path), { recursive: true }));
   const tmp = `${path}.${randomBytes(6).toString('hex')}.part`;
   const out = createWriteStream(tmp, { flags: 'wx' });
   try {
@@ -40,6 +29,25 @@ export async function writeStreamToFile(body: Readable, path: string): Promise<v
     body.destroy();
     await rm(tmp, { force: true });
     throw err;
+  }
+}
+
+/**
+ * Awaits `work` (the reader's set-up: making folders) before anything reads `body`, listening for
+ * the body's error meanwhile: an 'error' nobody listens for ends the process, while one stored on
+ * the stream is rethrown by the reader's first read (`for await`). When `work` fails, `body` is
+ * destroyed and that failure is thrown.
+ */
+export async function beforeReading<T>(body: Readable, work: Promise<T>): Promise<T> {
+  const early = (): void => {};
+  body.on('error', early);
+  try {
+    return await work;
+  } catch (err) {
+    body.destroy();
+    throw err;
+  } finally {
+    body.off('error', early);
   }
 }
 

@@ -58,11 +58,6 @@ export interface BoundedProcessOptions {
   memoryLimitBytes?: number;
   /** Path of util-linux `prlimit`, from `findPrlimit()`; null: no memory cap. */
   prlimitPath?: string | null;
-  /**
-   * Path of util-linux `setpriv`, which makes the child get SIGKILL when this process dies;
-   * default `findSetpriv()`; null: not used (the child may outlive a crashed parent).
-   */
-  setprivPath?: string | null;
   /** Every stderr line as it arrives. */
   onStderrLine?: (line: string) => void;
   /** Lines of stderr kept for diagnostics. Default 30. */
@@ -125,7 +120,7 @@ function findUtilLinux(name: string): string | null {
  * `<wrapper>: failed to execute <program>: <reason>` as a line of its stderr.
  */
 const WRAPPER_EXEC_FAILED: Record<number, string> = { 127: 'ENOENT', 126: 'EACCES' };
-const WRAPPER_EXEC_FAILED_LINE = /^(?:setpriv|prlimit): failed to execute /m;
+const WRAPPER_EXEC_FAILED_LINE = /^(?:setpriv|prlimit): failed to execute .*$/m;
 
 /**
  * The program and arguments that run `command args` under the caps of `opts`: through `prlimit
@@ -140,7 +135,7 @@ function wrapped(command: string, args: readonly string[], opts: BoundedProcessO
   if (opts.prlimitPath && opts.memoryLimitBytes && opts.memoryLimitBytes > 0) {
     argv = [opts.prlimitPath, `--as=${Math.floor(opts.memoryLimitBytes)}`, '--', ...argv];
   }
-  const setprivPath = opts.setprivPath === undefined ? findSetpriv() : opts.setprivPath;
+  const setprivPath = findSetpriv();
   if (setprivPath) argv = [setprivPath, '--pdeathsig', 'KILL', '--', ...argv];
   return [argv[0]!, argv.slice(1)];
 }
@@ -223,8 +218,8 @@ export function runBounded(command: string, args: readonly string[], opts: Bound
       opts.signal?.removeEventListener('abort', onAbort);
       if (partial) line(partial);
       const stderrTail = tail.join('\n');
-      const wrapperFailed = file !== command && code !== null && WRAPPER_EXEC_FAILED[code] && WRAPPER_EXEC_FAILED_LINE.test(stderrTail);
-      if (wrapperFailed) spawnError = Object.assign(new Error(WRAPPER_EXEC_FAILED_LINE.exec(stderrTail) ? stderrTail.split('\n').find((l) => WRAPPER_EXEC_FAILED_LINE.test(l))! : stderrTail), { code: WRAPPER_EXEC_FAILED[code!] });
+      const wrapperFailed = file !== command && code !== null && WRAPPER_EXEC_FAILED[code] ? WRAPPER_EXEC_FAILED_LINE.exec(stderrTail) : null;
+      if (wrapperFailed) spawnError = Object.assign(new Error(wrapperFailed[0]), { code: WRAPPER_EXEC_FAILED[code!] });
       if (spawnError) {
         reject(new BoundedProcessError('spawn', `${command} could not be started: ${spawnError.message}`, stderrTail, { spawnCode: spawnError.code }));
       } else if (bound) {

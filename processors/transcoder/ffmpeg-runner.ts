@@ -24,8 +24,8 @@ interface RunFfmpegOptions {
 
 /**
  * Runs one FFmpeg invocation as a bounded child process (bounded-process.ts: killed on its time
- * limit, a stall or shutdown, issue 8, and with this process when it dies). Arguments are passed as an argv array, never one
- * string.
+ * limit, a stall or shutdown, issue 8, and with this process when it dies). Arguments are passed
+ * as an argv array, never one string.
  * @throws BoundedProcessError when FFmpeg exits non-zero, is killed (by a bound or a signal), or
  *   cannot be spawned; its `stderrTail` holds FFmpeg's last diagnostic lines.
  */

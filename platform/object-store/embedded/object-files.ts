@@ -15,6 +15,7 @@ import { Readable } from 'node:stream';
 import { ObjectStoreError } from '../object-store.port.ts';
 import { assertValidFolderPrefix, assertValidKey, discardWriteStream } from '../s3-rules.ts';
 import { withLock } from './path-locks.ts';
+import { beforeReading } from '../../files/file-streams.ts';
 
 /** Object metadata kept next to the object (`meta/<key>.json`). */
 export interface EmbeddedObjectInfo {
@@ -133,17 +134,9 @@ export class ObjectFiles {
     expectedSha256: string | undefined,
   ): Promise<{ tmp: string; size: number; md5: string }> {
     const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
-    // A body that fails before it is read (a file stream that cannot open its file) must fail
-    // this call, not the process with an unhandled 'error': the loop below rethrows it.
-    const early = (): void => {};
-    source.on('error', early);
-    try {
-      await this.ensureDirs();
-    } catch (err) {
-      source.off('error', early);
-      source.destroy();
-      throw err;
-    }
+    // A body that fails before it is read (a file stream that cannot open its file) fails this
+    // call, not the process: the loop below rethrows it.
+    await beforeReading(source, this.ensureDirs());
     const tmp = this.tmpFile();
     const out = createWriteStream(tmp, { flags: 'wx' });
     const md5 = createHash('md5');
@@ -169,8 +162,6 @@ export class ObjectFiles {
       await discardWriteStream(out);
       await rm(tmp, { force: true });
       throw err;
-    } finally {
-      source.off('error', early);
     }
     return { tmp, size, md5: md5.digest('hex') };
   }
