@@ -8,10 +8,14 @@
  * each, one process per role), the load spread over the gateways and the analytics read from the
  * first.
  *
- *   npm run bench:freshness -- [--target standalone|cluster] [--instances 2] [--rate 1000] [--seconds 60] [--connections 16|64] [--load-nice 0]
+ *   npm run bench:freshness -- [--target standalone|cluster] [--instances 2] [--videos 1] [--rate 1000] [--seconds 60] [--connections 16|64] [--load-nice 0]
  *
  * Load: `--rate` events/s for `--seconds` s, half heartbeats (200 sessions) and half playback
  * events (rebuffer start/end pairs), from `--connections` concurrent senders, paced to the rate.
+ * `--videos N` publishes N clips and spreads the 200 sessions over them (the probes and the reads
+ * stay on the first): a video's events share one partition of each topic (keyed by video), so
+ * one video loads one partition and N videos load up to the topics' partitions, as a platform's
+ * many videos do; the figures' names say how many.
  * Each sender waits for its 202 before its next request (a closed loop), so the senders reach at
  * most `connections` × 4/3 events ÷ the mean time to a 202. Default 16 in standalone, whose 202
  * waits for the embedded log's group commit (p50 about 12 ms at 1,000 events/s on 2 cores), and
@@ -48,13 +52,15 @@ import { percentile } from './support/table.ts';
 const GOAL_MS = 1000;
 const PROBE_EVERY_MS = 100;
 const READ_EVERY_MS = 50;
+/** Playback sessions the load's heartbeats and playback events come from, spread over `--videos`. */
+const LOAD_SESSIONS = 200;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Nearest-rank percentile `p` of unsorted `xs` (NaN when empty). */
 const pct = (xs: number[], p: number) => percentile([...xs].sort((a, b) => a - b), p);
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { target: { type: 'string', default: 'standalone' }, rate: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '60' }, connections: { type: 'string' }, instances: { type: 'string', default: '2' }, 'load-nice': { type: 'string', default: '0' } } });
+  const { values } = parseArgs({ options: { target: { type: 'string', default: 'standalone' }, rate: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '60' }, connections: { type: 'string' }, instances: { type: 'string', default: '2' }, videos: { type: 'string', default: '1' }, 'load-nice': { type: 'string', default: '0' } } });
   const rate = Number(values.rate);
   const seconds = Number(values.seconds);
   const target = values.target;
@@ -64,10 +70,12 @@ async function main(): Promise<void> {
   const instances = Number(values.instances);
   if (!Number.isInteger(instances) || instances < 1) throw new Error(`--instances must be a whole number ≥ 1, got ${values.instances}`);
   if (!Number.isInteger(connections) || connections < 1) throw new Error(`--connections must be a whole number ≥ 1, got ${values.connections}`);
+  const videos = Number(values.videos);
+  if (!Number.isInteger(videos) || videos < 1 || videos > LOAD_SESSIONS) throw new Error(`--videos must be a whole number from 1 to ${LOAD_SESSIONS}, got ${values.videos}`);
   const loadNice = Number(values['load-nice']);
   if (!Number.isInteger(loadNice) || loadNice < 0 || loadNice > 19) throw new Error(`--load-nice must be a whole number from 0 to 19, got ${values['load-nice']}`);
   /** The target as the figures name it. */
-  const label = target === 'cluster' ? `cluster, ${instances} of every role` : target;
+  const label = `${target === 'cluster' ? `cluster, ${instances} of every role` : target}${videos > 1 ? `, load over ${videos} videos` : ''}`;
   const dir = await mkdtemp(join(tmpdir(), 'sw-bench-fresh-'));
   process.stderr.write(`starting a ${target === 'cluster' ? 'local cluster' : 'standalone server'}…\n`);
   // e2e-target reads its mode from the environment when it is loaded.
@@ -86,14 +94,21 @@ async function main(): Promise<void> {
     await owner.login('fresh', 'correct horse battery staple');
     const clip = join(dir, 'clip.mp4');
     await makeClip(clip, { seconds: 20, width: 320, height: 180, audio: false });
-    process.stderr.write('uploading and publishing a 20 s clip…\n');
-    const up = await uploadFile(owner, clip, { title: 'freshness', resumeFile: join(dir, 'resume.json') });
-    await waitForProcessing(owner, up.videoId, { intervalMs: 250, timeoutMs: 300_000 });
-    const videoId = up.videoId;
+    process.stderr.write(`uploading and publishing ${videos === 1 ? 'a 20 s clip' : `${videos} 20 s clips`}…\n`);
+    const videoIds: string[] = [];
+    for (let v = 0; v < videos; v++) videoIds.push((await uploadFile(owner, clip, { title: `freshness ${v + 1}`, resumeFile: join(dir, `resume-${v}.json`) })).videoId);
+    for (const id of videoIds) await waitForProcessing(owner, id, { intervalMs: 250, timeoutMs: 300_000 });
+    // The probes and the reader use the first video; the load is spread over all of them.
+    const videoId = videoIds[0]!;
     const anon = new StreamWaveClient(server.url);
-    const path = (what: string) => `/api/v1/videos/${videoId}/${what}`;
-    const session = async () => (await anon.request<{ session_id: string }>('GET', path('stream'))).session_id;
-    const loadSessions = await Promise.all(Array.from({ length: 200 }, session));
+    const pathOf = (id: string, what: string) => `/api/v1/videos/${id}/${what}`;
+    const path = (what: string) => pathOf(videoId, what);
+    const sessionOf = async (id: string) => (await anon.request<{ session_id: string }>('GET', pathOf(id, 'stream'))).session_id;
+    const session = () => sessionOf(videoId);
+    const loadSessions = await Promise.all(Array.from({ length: LOAD_SESSIONS }, async (_, i) => {
+      const id = videoIds[i % videos]!;
+      return { videoId: id, sessionId: await sessionOf(id) };
+    }));
     // Probe sessions, issued ahead so a probe is one request: for views 3 s before they are used
     // (view rule v2: 10 s watched needs 2.5 s), for playback starts whenever.
     const viewProbes: { id: string; at: number }[] = [];
@@ -110,7 +125,7 @@ async function main(): Promise<void> {
     await sleep(3_500);
 
     // --- the load (a child process: bench/freshness/load.ts), paced to `rate` events/s over `connections` senders
-    load = await startLoad({ urls: server.urls, videoId, sessions: loadSessions, rate, seconds, connections }, { nice: loadNice });
+    load = await startLoad({ urls: server.urls, sessions: loadSessions, rate, seconds, connections }, { nice: loadNice });
     const started = performance.now();
     const cpuAtStart = process.cpuUsage();
     const deadline = started + seconds * 1000;
@@ -157,7 +172,7 @@ async function main(): Promise<void> {
         await sleep(READ_EVERY_MS);
       }
     };
-    process.stderr.write(`load: ${rate} events/s for ${seconds} s over ${connections} senders, probes every ${PROBE_EVERY_MS} ms…\n`);
+    process.stderr.write(`load: ${rate} events/s for ${seconds} s over ${connections} senders${videos > 1 ? ` and ${videos} videos` : ''}, probes every ${PROBE_EVERY_MS} ms…\n`);
     const progress = setInterval(() => process.stderr.write(`  ${((performance.now() - started) / 1000).toFixed(0)} s: ${load!.sent()} events sent, ${fresh.playback.length + fresh.view.length} probes seen\n`), 10_000);
     const readerDone = reader();
     readerDone.catch(() => undefined); // awaited below; a failure before then is reported there, not as an unhandled rejection

@@ -20,9 +20,8 @@ import { httpText } from '../support/http.ts';
 /** What the load sends: to `urls` (the gateways, taken in turn by the senders), on `sessions`' behalf. */
 export interface LoadSpec {
   urls: string[];
-  videoId: string;
-  /** Playback session ids the load's heartbeats and playback events use, taken in turn. */
-  sessions: string[];
+  /** Playback sessions the load's heartbeats and playback events use, taken in turn, each with the video it plays. */
+  sessions: { videoId: string; sessionId: string }[];
   /** Events per second asked (a playback request carries two events, a heartbeat one). */
   rate: number;
   seconds: number;
@@ -66,7 +65,7 @@ async function runLoad(spec: LoadSpec, onProgress: (sent: number) => void = () =
     };
     return { post, close: () => agent.destroy() };
   });
-  const path = (what: string) => `/api/v1/videos/${spec.videoId}/${what}`;
+  const path = (videoId: string, what: string) => `/api/v1/videos/${videoId}/${what}`;
   let sent = 0;
   const failures: Record<string, number> = {};
   const accepted: number[] = [];
@@ -85,14 +84,14 @@ async function runLoad(spec: LoadSpec, onProgress: (sent: number) => void = () =
         pacedMs += performance.now() - waitFrom; // as slept (timers round up to 1 ms and run late)
         continue;
       }
-      const s = spec.sessions[n++ % spec.sessions.length]!;
+      const { videoId, sessionId: s } = spec.sessions[n++ % spec.sessions.length]!;
       const heartbeat = n % 3 !== 0; // two requests in three: half the events are heartbeats
       sent += heartbeat ? 1 : 2;
       try {
         const via = senders[c % senders.length]!.post;
         const asked = performance.now();
-        if (heartbeat) await via(path('views'), { session_id: s, watched_seconds: 1, position_seconds: 1 });
-        else await via(path('playback-events'), { session_id: s, events: [{ type: 'rebuffer_start', position_seconds: 1 }, { type: 'rebuffer_end', position_seconds: 1, rebuffer_ms: 10 }] });
+        if (heartbeat) await via(path(videoId, 'views'), { session_id: s, watched_seconds: 1, position_seconds: 1 });
+        else await via(path(videoId, 'playback-events'), { session_id: s, events: [{ type: 'rebuffer_start', position_seconds: 1 }, { type: 'rebuffer_end', position_seconds: 1, rebuffer_ms: 10 }] });
         accepted.push(performance.now() - asked);
       } catch (err) {
         const why = /HTTP \d+$/.exec(String((err as Error).message))?.[0] ?? (err as NodeJS.ErrnoException).code ?? (err as Error).name ?? 'error';
