@@ -6,7 +6,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -53,10 +55,15 @@ describe('storyboard backfill', { skip }, () => {
 
   test('given published videos without storyboards, when backfilled twice, then each live one gets one, with progress, and the second run has nothing to do', async () => {
     for (const id of ['old-1', 'old-2', 'old-3']) assert.equal((await world.video(id)).storyboardKey ?? null, null, `${id} before`);
+    // Left by a backfill killed mid-video: its attempt's folder (its process is gone), and one of before per-attempt folders.
+    const exited = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+    await once(exited, 'exit');
+    for (const entry of [`old-1.${exited.pid}.aB3_x-`, 'old-2']) await mkdir(join(deps().workDir, entry, 'tiles'), { recursive: true });
     const seen: BackfillProgress[] = [];
     const first = await runStoryboardBackfill(deps(), (p) => seen.push(structuredClone(p)));
     assert.deepEqual(first, { total: 3, done: 3, outcomes: { generated: 2, existing: 1, skipped: 0, failed: 0 } });
     assert.deepEqual(seen.map((p) => p.done), [0, 1, 2, 3]);
+    assert.deepEqual(await readdir(deps().workDir), [], 'each video\'s folder is removed after it, the leftovers at its start');
     await world.process();
     for (const id of ['old-1', 'old-2', 'old-3']) assert.equal((await world.video(id)).storyboardKey, vtt(id), id);
     assert.equal(await world.objectStore.exists(vtt('gone')), false, 'a deleted video is left alone');

@@ -11,10 +11,11 @@
  * stopped between the upload and the command) is only recorded; RecordStoryboard with the same
  * key is a no-op in the aggregate. Stopping it (`signal`) and running it again resumes.
  */
-import { appendFile, mkdir, rm, writeFile } from 'node:fs/promises';
+import { appendFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { DomainEvent } from '../../domain/events.ts';
+import { inAttemptFolder } from '../../platform/files/attempt-folder.ts';
 import type { EventLog } from '../../platform/log/event-log.port.ts';
 import { readObject, type ObjectStore } from '../../platform/object-store/object-store.port.ts';
 import { CodecError, type EventCodec } from '../../schemas/event-codec.port.ts';
@@ -50,7 +51,7 @@ export interface StoryboardBackfillDeps extends StoryboardEnv {
   log: EventLog;
   codec: EventCodec;
   ffprobePath: string;
-  /** Local scratch folder; each video works in `<workDir>/<videoId>/` (deleted after it). */
+  /** Local scratch folder; each video works in its own `<workDir>/<videoId>.<pid>.<random>/` (platform/files/attempt-folder.ts; deleted after it). */
   workDir: string;
 }
 
@@ -142,19 +143,15 @@ export async function runStoryboardBackfill(deps: StoryboardBackfillDeps, onProg
   for (const c of candidates) {
     deps.signal?.throwIfAborted();
     const log = logger.child({ videoId: c.videoId });
-    const dir = join(deps.workDir, c.videoId);
-    await rm(dir, { recursive: true, force: true });
-    await mkdir(dir, { recursive: true });
-    let outcome: StoryboardOutcome;
-    try {
-      outcome = await backfillOne(deps, c, dir, log);
-    } catch (err) {
-      if (deps.signal?.aborted) throw err;
-      log.error({ err }, 'storyboard backfill failed for this video');
-      outcome = 'failed';
-    } finally {
-      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
-    }
+    const outcome = await inAttemptFolder(deps.workDir, c.videoId, async (dir): Promise<StoryboardOutcome> => {
+      try {
+        return await backfillOne(deps, c, dir, log);
+      } catch (err) {
+        if (deps.signal?.aborted) throw err;
+        log.error({ err }, 'storyboard backfill failed for this video');
+        return 'failed';
+      }
+    });
     progress.done++;
     progress.outcomes[outcome]++;
     onProgress?.(progress);

@@ -7,8 +7,9 @@
  *
  * On Linux the child also dies with its parent: it is started through util-linux
  * `setpriv --pdeathsig KILL` (prctl PR_SET_PDEATHSIG), so a transcoder killed with SIGKILL (or by
- * the OOM killer) leaves no FFmpeg behind, burning CPU and writing into the working folder that the
- * job's next attempt (after the restart) is using.
+ * the OOM killer) leaves no FFmpeg behind, burning CPU and disk (each attempt of a job has a working
+ * folder of its own, platform/files/attempt-folder.ts, so such an orphan never writes into the
+ * folder of the job's next attempt).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';

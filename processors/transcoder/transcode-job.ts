@@ -1,8 +1,9 @@
 /**
- * One transcode of an uploaded video, in its working folder `<workDir>/<videoId>/` (deleted at the
- * end): download the source, probe it and announce the ladder (StartProcessing), then encode
- * every rung in ONE FFmpeg run (one decode) whose segments are uploaded as they appear; the video
- * is published (PublishVideo with the rungs the master lists) as soon as every rung has its first
+ * One transcode of an uploaded video, in a working folder of its own attempt
+ * (`<workDir>/<videoId>.<pid>.<random>/`, platform/files/attempt-folder.ts; deleted at the end):
+ * download the source, probe it and announce the ladder (StartProcessing), then encode every rung
+ * in ONE FFmpeg run (one decode) whose segments are uploaded as they appear; the video is
+ * published (PublishVideo with the rungs the master lists) as soon as every rung has its first
  * segment, each rung is recorded (RecordRenditionEncoded) once complete, and CompleteProcessing
  * closes it (docs/adr/0007-progressive-publishing-in-one-ffmpeg-run.md, superseding ADR 0002).
  * Rungs an earlier attempt completed are not encoded again; segments it published are not
@@ -12,6 +13,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Command } from '../../commands/command-bus.port.ts';
+import { inAttemptFolder } from '../../platform/files/attempt-folder.ts';
 import type { ObjectStore } from '../../platform/object-store/object-store.port.ts';
 import { readObject } from '../../platform/object-store/object-store.port.ts';
 import type { HlsRenditionOutput } from './ffmpeg-args.ts';
@@ -37,7 +39,7 @@ export type SendCommand = <C extends Command>(type: C['type'], data: C['data']) 
 
 interface TranscodeEnv extends FfmpegEnv {
   objectStore: ObjectStore;
-  /** Local scratch folder; each job works in `<workDir>/<videoId>/`. */
+  /** Local scratch folder; each attempt of a job works in its own `<workDir>/<videoId>.<pid>.<random>/`. */
   workDir: string;
   /** Target segment duration, seconds. */
   segmentSeconds: number;
@@ -66,14 +68,9 @@ interface TranscodeEnv extends FfmpegEnv {
  *   other error is transient (object store, spawn, commands) and the job may be retried.
  */
 export async function transcode(env: TranscodeEnv, videoId: string, objectKey: string, log: Logger): Promise<void> {
-  const dir = join(env.workDir, videoId);
-  await rm(dir, { recursive: true, force: true });
-  await mkdir(dir, { recursive: true });
-  try {
-    await new TranscodeJob(env, videoId, dir, log).run(objectKey);
-  } finally {
-    await rm(dir, { recursive: true, force: true }).catch((err) => log.warn({ err, dir }, 'could not delete work dir'));
-  }
+  await inAttemptFolder(env.workDir, videoId, (dir) => new TranscodeJob(env, videoId, dir, log).run(objectKey), {
+    onRemoveError: (err, dir) => log.warn({ err, dir }, 'could not delete work dir'),
+  });
 }
 
 class TranscodeJob {

@@ -6,8 +6,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -538,6 +539,48 @@ describe('transcoder processor', { skip }, () => {
       assert.deepEqual(world.writes, []);
       assert.deepEqual(await readdir(world.workDir), []);
     } finally {
+      await world.close();
+    }
+  });
+
+  test('given folders of the video left by a dead process, kept by a live one, and the old-style <workDir>/<videoId>/, when the job is delivered twice, then each attempt works in a folder of its own: the dead process\'s and the old-style folders are gone when it starts, the live one\'s kept', async () => {
+    // ffprobe's last argument is the file it probes (first the source, in the attempt's folder);
+    // the wrapper notes it with the work folder's entries at that moment.
+    const wrapper = join(media, 'ffprobe-noting-folders.sh');
+    const notes = join(media, 'ffprobe-folders.txt');
+    const world = await createTranscoderWorld({ redeliver: true, transcoder: { ffprobePath: wrapper } });
+    const live = spawn('sleep', ['600'], { stdio: 'ignore' });
+    try {
+      await once(live, 'spawn');
+      await writeFile(wrapper, `#!/bin/sh\nfor a in "$@"; do last="$a"; done\necho "$last|$(ls '${world.workDir}' | tr '\\n' ' ')" >> '${notes}'\nexec '${ffprobe}' "$@"\n`);
+      await chmod(wrapper, 0o755);
+      const exited = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+      await once(exited, 'exit'); // reaped: its pid is no process's now
+      const dead = `folders.${exited.pid}.aB3_x-`;
+      const alive = `folders.${live.pid}.Zz9-_q`;
+      for (const entry of [dead, alive, 'folders']) {
+        await mkdir(join(world.workDir, entry), { recursive: true });
+        await writeFile(join(world.workDir, entry, 'source'), 'a leftover writer\'s bytes');
+      }
+      await world.upload('folders', src('plain.mp4'));
+      await world.process();
+
+      assert.equal((await world.video('folders')).status, 'ready');
+      // The work folder's entries at each attempt's first probe (of its source), by the attempt's folder.
+      const firstProbe = new Map<string, string[]>();
+      for (const [path, entries] of (await readFile(notes, 'utf8')).trim().split('\n').map((l) => l.split('|') as [string, string])) {
+        const folder = path.slice(world.workDir.length + 1).split('/')[0]!;
+        if (!firstProbe.has(folder)) firstProbe.set(folder, entries.trim().split(' '));
+      }
+      assert.equal(firstProbe.size, 2, `one folder per delivery: ${[...firstProbe.keys()].join(', ')}`);
+      for (const [folder, entries] of firstProbe) {
+        assert.match(folder, new RegExp(`^folders\\.${process.pid}\\.[^./]+$`));
+        assert.deepEqual(entries.sort(), [alive, folder].sort(), `${folder}: only its own folder and the live process's at its start`);
+      }
+      assert.deepEqual(await readdir(world.workDir), [alive], 'each attempt removed its folder; the live process\'s is kept');
+      assert.deepEqual(await readdir(join(world.workDir, alive)), ['source']);
+    } finally {
+      live.kill('SIGKILL');
       await world.close();
     }
   });

@@ -41,7 +41,7 @@ export interface TranscoderDeps {
   commandBus: CommandBus;
   codec: EventCodec;
   objectStore: ObjectStore;
-  /** Local scratch directory; each job works in `<workDir>/<videoId>/` and deletes it at the end. */
+  /** Local scratch directory; each attempt of a job works in its own `<workDir>/<videoId>.<pid>.<random>/` and deletes it at the end. */
   workDir: string;
   logger?: Logger;
   /** Target segment duration, seconds. Default 4. */

@@ -10,12 +10,13 @@
  * (and, for chunk 0, each rung's init.mp4) under the video's HLS keys, then write the chunk's
  * result (`chunkKeys.result`) LAST: the coordinator (chunked-ladder.ts) reads only results.
  */
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import type { Logger } from 'pino';
 import { processingFailureMessage } from '../../../domain/video/processing-failure.ts';
+import { inAttemptFolder } from '../../../platform/files/attempt-folder.ts';
 import type { LogRecord } from '../../../platform/log/event-log.port.ts';
 import type { ObjectStore } from '../../../platform/object-store/object-store.port.ts';
 import { readObject } from '../../../platform/object-store/object-store.port.ts';
@@ -79,7 +80,7 @@ export interface ChunkedJobState {
 export interface ChunkEncoderDeps {
   tasks: ChunkTaskCodec;
   objectStore: ObjectStore;
-  /** Scratch folder; each chunk works in `<workDir>/chunk-<videoId>-<index>/` (deleted at the end). */
+  /** Scratch folder; each attempt of a chunk works in its own `<workDir>/chunk-<videoId>-<index>.<pid>.<random>/` (deleted at the end). */
   workDir: string;
   ffmpegPath: string;
   ffprobePath: string;
@@ -185,24 +186,21 @@ export function buildChunkEncoderProcessor(deps: ChunkEncoderDeps): ProcessorNod
         log.info('chunk task dropped: its job is gone (the video was deleted) or moved on (finished, failed or redelivered)');
         return;
       }
-      const dir = join(deps.workDir, `chunk-${task.videoId}-${task.chunkIndex}`);
-      await rm(dir, { recursive: true, force: true });
-      await mkdir(dir, { recursive: true });
-      try {
-        const result = await encode(task, dir, log, context?.signal);
-        await putResult(result);
-        log.info({ encodeSeconds: result.encodeSeconds, span: [task.startSeconds, task.endSeconds] }, 'chunk encoded');
-      } catch (err) {
-        if (err instanceof JobGone) {
-          log.info('chunk encoded but its job is gone: nothing uploaded');
-          return;
+      await inAttemptFolder(deps.workDir, `chunk-${task.videoId}-${task.chunkIndex}`, async (dir) => {
+        try {
+          const result = await encode(task, dir, log, context?.signal);
+          await putResult(result);
+          log.info({ encodeSeconds: result.encodeSeconds, span: [task.startSeconds, task.endSeconds] }, 'chunk encoded');
+        } catch (err) {
+          if (err instanceof JobGone) {
+            log.info('chunk encoded but its job is gone: nothing uploaded');
+            return;
+          }
+          if (!(err instanceof MediaRejectedError) || context?.signal.aborted) throw err;
+          log.warn({ code: err.code, detail: err.detail }, 'chunk failed for good');
+          if (!(await succeeded(task))) await putResult({ ...resultOf(task), failed: { code: err.code, reason: err.reason } });
         }
-        if (!(err instanceof MediaRejectedError) || context?.signal.aborted) throw err;
-        log.warn({ code: err.code, detail: err.detail }, 'chunk failed for good');
-        if (!(await succeeded(task))) await putResult({ ...resultOf(task), failed: { code: err.code, reason: err.reason } });
-      } finally {
-        await rm(dir, { recursive: true, force: true }).catch((err) => log.warn({ err, dir }, 'could not delete chunk work dir'));
-      }
+      }, { onRemoveError: (err, dir) => log.warn({ err, dir }, 'could not delete chunk work dir') });
     },
     async onDeadLetter(record, error) {
       const task = await decode(record);
