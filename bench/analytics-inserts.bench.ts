@@ -1,15 +1,16 @@
 /**
  * Analytics inserts on a ClickHouse server gathered across input partitions (issue 15): the
- * analytics projection applies up to four partitions' batches at once, each one insert; the
+ * analytics projection applies up to twelve partitions' batches at once, each one insert; the
  * ClickHouse adapter sends the inserts into one table made within INSERT_GROUP_LINGER_MS of the
- * first one waiting as one INSERT (clickhouse-analytics-store.adapter.ts). The freshness benchmark cannot
- * show it: its load is one video, so one partition of each topic.
+ * first one waiting as one INSERT (sql-analytics-store.ts gatheredInserts). The freshness
+ * benchmark shows it only with `--videos N` (one video loads one partition of each topic).
  *
- *   npm run bench:analytics-inserts -- [--rounds 50] [--partitions 4] [--rows 30] [--runs 3]
+ *   npm run bench:analytics-inserts -- [--rounds 50] [--partitions 12] [--rows 30] [--runs 3]
  *
  * Workload: `--rounds` rounds, each `--partitions` batches of `--rows` heartbeats (one batch per
- * partition, as a fetch over many videos hands them; the projection applies at most four at once,
- * ANALYTICS_PARTITIONS_CONCURRENTLY, the default here) inserted at once through the
+ * partition, as a fetch over many videos hands them; the projection applies at most twelve at once,
+ * ANALYTICS_PARTITIONS_CONCURRENTLY, the default here; the figures below in the README were
+ * measured with 4, the default then) inserted at once through the
  * AnalyticsStore, the next round when all are in. One unmeasured round of each first warms the
  * server up. Alternately with inserts gathered (the default) and one INSERT
  * per batch (`gatherInserts: false`, the baseline), each on a database of its own, `--runs` times.

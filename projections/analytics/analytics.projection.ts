@@ -18,13 +18,18 @@ export const ANALYTICS_FETCH_WAIT_MS = 200;
 
 /**
  * How many input partitions' batches the projection applies at once (ProjectionNode.partitionsConcurrently).
- * Each batch is inserted into its own table with its own partition's rows and checkpoint (on a
- * ClickHouse server in one INSERT with the other partitions' batches that come with it), so
- * batches of different partitions are independent; one at a time, a fetch's heartbeat batch and
- * playback batch were inserted one after the other, and the second one's events waited for both
- * (issue 15 freshness: in cluster mode a heartbeat insert took p50 39 ms, a playback insert 57 ms).
+ * Each batch is inserted into its own table with its own partition's rows and checkpoint (in one
+ * INSERT with the other partitions' batches that come with it: sql-analytics-store.ts
+ * gatheredInserts), so batches of different partitions are independent; one at a time, a fetch's
+ * heartbeat batch and playback batch were inserted one after the other, and the second one's events
+ * waited for both (issue 15 freshness: in cluster mode a heartbeat insert took p50 39 ms, a
+ * playback insert 57 ms). 12: every partition of the two live topics (views, playback) at the
+ * default 6 partitions, so a load over many videos gathers into one insert per table. With 4, a
+ * standalone load over 12 videos (`npm run bench:freshness -- --videos 12`) had p99 2.7 s
+ * (playback) and 1.2 s (views); with 12, 1.2 s and 0.93 s. Bounds the memory of a replay too:
+ * at most this many batches of `maxBatchSize` records in flight.
  */
-export const ANALYTICS_PARTITIONS_CONCURRENTLY = 4;
+export const ANALYTICS_PARTITIONS_CONCURRENTLY = 12;
 
 export const ANALYTICS = 'analytics';
 

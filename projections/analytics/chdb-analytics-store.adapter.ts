@@ -5,7 +5,7 @@ import pLimit from 'p-limit';
 import type { AnalyticsStore } from './analytics-store.port.ts';
 import { AnalyticsStoreError } from './analytics-store.port.ts';
 import { ANALYTICS_DATABASE, analyticsSql, isAnalyticsDatabaseName, type AnalyticsDialect } from './analytics.sql.ts';
-import { createAnalyticsTables, sqlAnalyticsStore } from './sql-analytics-store.ts';
+import { createAnalyticsTables, gatheredInserts, sqlAnalyticsStore } from './sql-analytics-store.ts';
 import type { ClickHouseParams } from './clickhouse-binding.ts';
 
 export interface ChdbAnalyticsStoreOptions {
@@ -48,7 +48,8 @@ async function rowsOf<T>(session: Session, query: string, queryParams?: ClickHou
 /**
  * AnalyticsStore on chDB (ClickHouse in-process). Uses chDB's async API (queryBindAsync, insert),
  * which runs on the libuv pool instead of blocking the event loop; inserts are one
- * `INSERT … FORMAT JSONEachRow` per batch into an in-memory Buffer table in front of the
+ * `INSERT … FORMAT JSONEachRow` per batch, or per the batches of several input partitions that
+ * wait together (gatheredInserts), into an in-memory Buffer table in front of the
  * MergeTree table (analytics.sql.ts CREATE_BUFFER_TABLE: why, and why that is crash-safe).
  * The store flushes the buffer itself (`OPTIMIZE TABLE`, every `bufferFlushMs` while rows arrive,
  * and on close), and runs its statements one at a time: a flush running between a query's read of
@@ -101,7 +102,10 @@ export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions):
     rows<T>(query: string, queryParams?: ClickHouseParams) {
       return serial(() => rowsOf<T>(session, query, queryParams));
     },
-    insert(table, rows) {
+    // Gathered across input partitions (sql-analytics-store.ts gatheredInserts): what waits while
+    // the one session runs another statement goes in one INSERT. Any failed gathered insert is sent
+    // again batch by batch (in-process, there is no timeout or lost connection to wait out again).
+    insert: gatheredInserts((table, rows) => {
       const payload = rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
       return serial(async () => {
         await session.insert({ table, values: Buffer.from(payload, 'utf8'), format: 'JSONEachRow' });
@@ -109,7 +113,7 @@ export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions):
         unflushedSince ??= Date.now();
         if (Date.now() - unflushedSince >= flushMs) await flush();
       });
-    },
+    }, () => true),
     async close() {
       clearInterval(timer);
       await serial(flush);

@@ -3,9 +3,8 @@ import pino from 'pino';
 import type { AnalyticsStore } from './analytics-store.port.ts';
 import { AnalyticsStoreError } from './analytics-store.port.ts';
 import { ANALYTICS_DATABASE, ANALYTICS_DIALECTS, analyticsSql, isAnalyticsDatabaseName, type AnalyticsDialect, type AnalyticsSql } from './analytics.sql.ts';
-import { analyticsIoError as ioError, createAnalyticsTables, sqlAnalyticsStore } from './sql-analytics-store.ts';
+import { analyticsIoError as ioError, createAnalyticsTables, gatheredInserts, sqlAnalyticsStore } from './sql-analytics-store.ts';
 import type { ClickHouseParams } from './clickhouse-binding.ts';
-import { groupCommit } from '../../platform/shared/group-commit.ts';
 
 /** Connection and dialect of a ClickHouse analytics store. */
 export interface ClickHouseAnalyticsStoreOptions {
@@ -32,7 +31,7 @@ export interface ClickHouseAnalyticsStoreOptions {
    * Milliseconds one HTTP request (query or insert) may take before it is abandoned and the call
    * rejects with ANALYTICS_IO (@clickhouse/client `request_timeout`); default 10 000. Bounds how
    * long an unreachable or stuck server can hold a caller (an insert: this, plus the insert
-   * gathered before it that is in flight, plus INSERT_GROUP_LINGER_MS).
+   * gathered before it that is in flight, plus INSERT_GROUP_LINGER_MS, sql-analytics-store.ts).
    */
   requestTimeoutMs?: number;
   /**
@@ -51,21 +50,6 @@ export interface ClickHouseAnalyticsStore extends AnalyticsStore {
   /** `SELECT version()` of the server, e.g. `18.16.1`. */
   readonly serverVersion: string;
 }
-
-/**
- * How long the oldest of the analytics inserts waiting for one table waits for the inserts of
- * other input partitions before they go, ms (a lone insert pays it too: a playback batch, whose
- * sessions insert comes before its events insert, twice). The projection applies up to four
- * partitions' batches at once (ANALYTICS_PARTITIONS_CONCURRENTLY), each one insert per table:
- * apart, each was its own INSERT, and each heartbeat insert four parts (the table and three
- * materialized views), the files ClickHouse spent most of its CPU creating (issue 15). Gathered,
- * they are one INSERT (one block: whole or not at all; each row keeps its own log position, so
- * each partition's checkpoint is still read back from the table). A gathered insert the server
- * refuses is sent again batch by batch, so a batch it refuses fails only itself (`refusedData`).
- */
-export const INSERT_GROUP_LINGER_MS = 5;
-/** Most rows one gathered insert carries (a single batch with more still goes whole). */
-export const INSERT_GROUP_MAX_ROWS = 100_000;
 
 /**
  * ClickHouse error codes of a server that refuses an insert for its own state, not for the rows:
@@ -128,12 +112,10 @@ export async function createClickHouseAnalyticsStore(opts: ClickHouseAnalyticsSt
 
   /** One INSERT request of `values` into `table`. */
   const insertNow = async (table: string, values: unknown[]): Promise<void> => { await client.insert({ table, values, format: 'JSONEachRow' }); };
-  const inserts = opts.gatherInserts === false ? undefined
-    : groupCommit<unknown, never>(insertNow, { maxItems: INSERT_GROUP_MAX_ROWS, lingerMs: INSERT_GROUP_LINGER_MS, retryAlone: refusedData });
   const store = sqlAnalyticsStore(sql, {
     name: 'ClickHouse',
     rows,
-    insert: inserts ? async (table, values) => { await inserts.submit(table, values); } : insertNow,
+    insert: opts.gatherInserts === false ? insertNow : gatheredInserts(insertNow, refusedData),
     close: () => client.close(),
   });
   return Object.assign(store, { dialect: sql.dialect, serverVersion });

@@ -15,6 +15,7 @@ import { sessionStateOf, sessionStateParams, type PlaybackRow, type PlaybackSess
 import { foldPlaybackRows, isSessionEvent, playbackSessionCache, sessionKey, type PlaybackSessionState } from './playback-sessions.ts';
 import { engagementOf, subscribersOf, type EngagementBucketRow, type EngagementRow } from './engagement.sql.ts';
 import type { ClickHouseParams } from './clickhouse-binding.ts';
+import { groupCommit } from '../../platform/shared/group-commit.ts';
 
 /** How statements reach one ClickHouse engine. */
 export interface SqlEngine {
@@ -26,6 +27,36 @@ export interface SqlEngine {
   insert(table: string, rows: JsonRow[]): Promise<void>;
   /** Releases the engine (session, HTTP agent). */
   close(): Promise<void>;
+}
+
+/**
+ * How long the oldest of the analytics inserts waiting for one table waits for the inserts of
+ * other input partitions before they go, ms (a lone insert pays it too: a playback batch, whose
+ * sessions insert comes before its events insert, twice). The projection applies up to twelve
+ * partitions' batches at once (ANALYTICS_PARTITIONS_CONCURRENTLY), each one insert per table:
+ * apart, each was its own INSERT, and each heartbeat insert four parts (the table, or chDB's
+ * Buffer, and three materialized views), the files ClickHouse spent most of its CPU creating
+ * (issue 15). Gathered, they are one INSERT (one block: whole or not at all; each row keeps its own
+ * log position, so each partition's checkpoint is still read back from the table).
+ */
+export const INSERT_GROUP_LINGER_MS = 5;
+/**
+ * Most rows one gathered insert carries (a single batch with more still goes whole). Below chDB's
+ * Buffer table's max_rows (analytics.sql.ts CREATE_BUFFER_TABLE: a bigger insert would bypass it).
+ */
+export const INSERT_GROUP_MAX_ROWS = 100_000;
+
+/**
+ * `SqlEngine.insert` with the inserts into one table gathered (see INSERT_GROUP_LINGER_MS; the
+ * ClickHouse adapter, and chDB's since a standalone load over many videos, hence many partitions,
+ * made one insert per partition and table, one after the other on chDB's one session). A gathered
+ * insert that fails with an error `retryAlone` returns true for is sent again batch by batch, so a
+ * batch the engine refuses fails only itself.
+ * @returns insert(table, rows): resolves once the INSERT carrying `rows` succeeded; rejects with its error
+ */
+export function gatheredInserts(insertNow: (table: string, rows: JsonRow[]) => Promise<void>, retryAlone: (err: unknown) => boolean): SqlEngine['insert'] {
+  const inserts = groupCommit<JsonRow, never>(insertNow, { maxItems: INSERT_GROUP_MAX_ROWS, lingerMs: INSERT_GROUP_LINGER_MS, retryAlone });
+  return async (table, rows) => { await inserts.submit(table, rows); };
 }
 
 /**
