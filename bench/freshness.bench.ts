@@ -15,7 +15,8 @@
  * `--videos N` publishes N clips and spreads the 200 sessions over them (the probes and the reads
  * stay on the first): a video's events share one partition of each topic (keyed by video), so
  * one video loads one partition and N videos load up to the topics' partitions, as a platform's
- * many videos do; the figures' names say how many.
+ * many videos do; the figures' names say how many, and how many of the topics' partitions the
+ * videos' ids hash to (at the default partition count).
  * Each sender waits for its 202 before its next request (a closed loop), so the senders reach at
  * most `connections` × 4/3 events ÷ the mean time to a 202. Default 16 in standalone, whose 202
  * waits for the embedded log's group commit (p50 about 12 ms at 1,000 events/s on 2 cores), and
@@ -47,6 +48,8 @@ import { uploadFile, waitForProcessing } from '../cli/client/upload-file.ts';
 import { makeClip } from '../test/support/make-media.ts';
 import { startLoad, type RunningLoad } from './freshness/load.ts';
 import { printResult, type BenchFigure } from './support/result.ts';
+import { partitionForKey } from '../platform/log/partitioner.ts';
+import { DEFAULT_TOPIC_PARTITIONS, TOPICS } from '../schemas/topics.ts';
 import { percentile } from './support/table.ts';
 
 const GOAL_MS = 1000;
@@ -75,7 +78,7 @@ async function main(): Promise<void> {
   const loadNice = Number(values['load-nice']);
   if (!Number.isInteger(loadNice) || loadNice < 0 || loadNice > 19) throw new Error(`--load-nice must be a whole number from 0 to 19, got ${values['load-nice']}`);
   /** The target as the figures name it. */
-  const label = `${target === 'cluster' ? `cluster, ${instances} of every role` : target}${videos > 1 ? `, load over ${videos} videos` : ''}`;
+  let label = target === 'cluster' ? `cluster, ${instances} of every role` : target;
   const dir = await mkdtemp(join(tmpdir(), 'sw-bench-fresh-'));
   process.stderr.write(`starting a ${target === 'cluster' ? 'local cluster' : 'standalone server'}…\n`);
   // e2e-target reads its mode from the environment when it is loaded.
@@ -100,6 +103,11 @@ async function main(): Promise<void> {
     for (const id of videoIds) await waitForProcessing(owner, id, { intervalMs: 250, timeoutMs: 300_000 });
     // The probes and the reader use the first video; the load is spread over all of them.
     const videoId = videoIds[0]!;
+    // Topics are keyed by video: the partitions the load reaches (of each topic, at the default count).
+    const partitionsHit = new Set(videoIds.map((id) => partitionForKey(TOPICS.views, id, DEFAULT_TOPIC_PARTITIONS))).size;
+    // The run's name says how many videos and partitions the load reached (random video ids, so 12
+    // videos reach 5.3 of 6 partitions on average).
+    if (videos > 1) label += `, load over ${videos} videos in ${partitionsHit} of ${DEFAULT_TOPIC_PARTITIONS} partitions`;
     const anon = new StreamWaveClient(server.url);
     const pathOf = (id: string, what: string) => `/api/v1/videos/${id}/${what}`;
     const path = (what: string) => pathOf(videoId, what);

@@ -9,7 +9,9 @@
  * no longer alive on this machine (`kill(pid, 0)` fails with ESRCH), those bearing this process's
  * pid that this process did not make (an earlier process that had the same pid: a container
  * restarted under tini gets the same pid again), and the folder `<workDir>/<name>/` itself (the
- * layout before per-attempt folders). A folder whose process is alive is never removed, nor one
+ * layout before per-attempt folders; during a rolling upgrade, a process of the older release on the
+ * same machine and workDir working on the same video at that moment would lose it: accepted, as
+ * narrow). A folder whose process is alive is never removed, nor one
  * this process is using. The pids are those of this machine: a workDir must not be shared by
  * processes in different pid namespaces (containers); the roles' scratch folders never are.
  */

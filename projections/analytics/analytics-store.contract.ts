@@ -140,7 +140,7 @@ export function testAnalyticsStore(target: AnalyticsStoreTarget): void {
     assert.deepEqual(await store.checkpoint(), checkpoint);
   }));
 
-  test('given six partitions\' batches inserted at once (the projection applies up to four at once), then every row counts and each partition\'s checkpoint is its own', () => withStore(async (store) => {
+  test('given six partitions\' batches inserted at once (the projection applies up to twelve at once), then every row counts and each partition\'s checkpoint is its own', () => withStore(async (store) => {
     const hb = (s: string, watched: number, at: number): Heartbeat => ({ sessionId: s, viewerId: `u_${s}`, watchedSeconds: watched, videoDurationSeconds: 60, viewedAt: T0 + at * 1000 });
     const perPartition = Array.from({ length: 6 }, (_, p) => Array.from({ length: p + 1 }, (_, i) => hb(`p${p}s${i}`, 10 + i, p * 10 + i)));
     const firstOffsets = [0, 7, 100, 3, 42, 9];

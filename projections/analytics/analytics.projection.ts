@@ -26,8 +26,11 @@ export const ANALYTICS_FETCH_WAIT_MS = 200;
  * playback insert 57 ms). 12: every partition of the two live topics (views, playback) at the
  * default 6 partitions, so a load over many videos gathers into one insert per table. With 4, a
  * standalone load over 12 videos (`npm run bench:freshness -- --videos 12`) had p99 2.7 s
- * (playback) and 1.2 s (views); with 12, 1.2 s and 0.93 s. Bounds the memory of a replay too:
- * at most this many batches of `maxBatchSize` records in flight.
+ * (playback) and 1.2 s (views); with 12, 1.2 s and 0.93 s. With another partition count
+ * (STREAMWAVE_TOPIC_PARTITIONS) it stays 12. On the embedded log it also bounds a backlog's
+ * or a replay's memory: up to 12 batches of `maxBatchSize` records in flight (each record as
+ * bytes, event and row: an estimated 200–300 MB, against about 100 MB with 4); on Kafka the
+ * fetch size bounds it.
  */
 export const ANALYTICS_PARTITIONS_CONCURRENTLY = 12;
 

@@ -221,8 +221,10 @@ ORDER BY (video_id, session_id, topic, partition, offset)${d.tableSettings}`;
  * re-applies them from the log, as a Kafka Streams store is restored from its changelog. That
  * needs the flushes in offset order: ONE layer (several layers take inserts at random and flush
  * independently), and every insert below max_rows and max_bytes (a bigger one would bypass the
- * buffer and could reach the table before older buffered rows; the projection inserts at most
- * 10,000 rows at a time).
+ * buffer and could reach the table before older buffered rows; an insert carries at most
+ * INSERT_GROUP_MAX_ROWS = 100,000 rows (sql-analytics-store.ts: the projection's batches of
+ * 10,000, gathered across partitions), about 30 MB at the largest heartbeat row, about 300 bytes
+ * with a 128-character session id: a third of max_bytes).
  */
 const CREATE_BUFFER_TABLE = (database: string, buffer: string, table: string) => `
 CREATE TABLE ${buffer} AS ${table}

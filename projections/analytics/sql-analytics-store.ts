@@ -42,7 +42,9 @@ export interface SqlEngine {
 export const INSERT_GROUP_LINGER_MS = 5;
 /**
  * Most rows one gathered insert carries (a single batch with more still goes whole). Below chDB's
- * Buffer table's max_rows (analytics.sql.ts CREATE_BUFFER_TABLE: a bigger insert would bypass it).
+ * Buffer table's max_rows of 1,000,000 and, at about 300 bytes per heartbeat row at most (a
+ * 128-character session id), about 30 MB against its max_bytes of 100 MB (analytics.sql.ts
+ * CREATE_BUFFER_TABLE: a bigger insert would bypass the buffer).
  */
 export const INSERT_GROUP_MAX_ROWS = 100_000;
 
