@@ -50,12 +50,15 @@ export interface AnalyticsSql {
   createDatabase: string;
   createHeartbeatsTable: string;
   /**
-   * With `buffered` (see analyticsSql), the statements that (re)create the in-memory Buffer table
-   * in front of view_heartbeats, to run after createHeartbeatsTable and its ALTER, in order (the
-   * buffer is dropped first, which flushes it, so it always has the table's current columns);
-   * and the statement that flushes it (on close). Null without `buffered`.
+   * With `buffered` (see analyticsSql), the statements that (re)create the in-memory Buffer tables
+   * in front of view_heartbeats and of the three tables its materialized views write
+   * (video_sessions, concurrent_heartbeats, concurrent_minutes), to run after every table is
+   * created and before the views, in order (the views are dropped first, then the buffers, which
+   * flushes them, so they always have the tables' current columns); and the statements that flush
+   * them, to run in order, stopping at the first that fails: the views' tables first, the
+   * heartbeats last (the crash-safety argument of CREATE_BUFFER_TABLE). Null without `buffered`.
    */
-  buffer: { create: string[]; flush: string } | null;
+  buffer: { create: string[]; flush: string[] } | null;
   /**
    * Adds `session_started_at` (view rule v2) to a table created before it, as a nullable column
    * defaulting to NULL: a metadata-only ALTER, so a read model written by the previous version
@@ -124,8 +127,10 @@ export function analyticsSql(database: string = ANALYTICS_DATABASE, dialect: Ana
   // Inserts, the checkpoint and the queries all go through the buffer when there is one: a Buffer
   // table reads its own rows and its destination's, so what was inserted is visible at once.
   const source = options.buffered ? buffer : table;
-  const videoSessions = sessionsSql(d, database, source, table);
-  const concurrent = concurrentSql(d, database, source, table);
+  const videoSessions = sessionsSql(d, database, source, table, options.buffered);
+  const concurrent = concurrentSql(d, database, source, table, options.buffered);
+  // The views' tables' buffers, in the order they are flushed: all before the heartbeats'.
+  const viewBuffers = [...(videoSessions.buffer ? [{ table: videoSessions.table, buffer: videoSessions.buffer }] : []), ...concurrent.buffers];
   const sessions = videoSessions.sessions(VIDEO_SCOPE);
   const channelSessions = videoSessions.sessions(CHANNEL_SCOPE);
   return {
@@ -135,8 +140,15 @@ export function analyticsSql(database: string = ANALYTICS_DATABASE, dialect: Ana
     heartbeatsTable: source,
     createDatabase: `CREATE DATABASE IF NOT EXISTS ${database}`,
     createHeartbeatsTable: CREATE_HEARTBEATS_TABLE(d, table),
-    // The views read the buffer's inserts: dropped before it, made again after it (setup).
-    buffer: options.buffered ? { create: [videoSessions.dropView, ...concurrent.dropViews, `DROP TABLE IF EXISTS ${buffer}`, CREATE_BUFFER_TABLE(database, buffer, table)], flush: `OPTIMIZE TABLE ${buffer}` } : null,
+    // The views read the heartbeats' buffer and write the others: dropped before them, made again after them (setup).
+    buffer: options.buffered ? {
+      create: [
+        videoSessions.dropView, ...concurrent.dropViews,
+        ...[...viewBuffers.map((b) => b.buffer), buffer].map((b) => `DROP TABLE IF EXISTS ${b}`),
+        ...[...viewBuffers, { table, buffer }].map((b) => CREATE_BUFFER_TABLE(b.buffer, b.table)),
+      ],
+      flush: [...viewBuffers.map((b) => b.buffer), buffer].map((b) => `OPTIMIZE TABLE ${b}`),
+    } : null,
     videoSessions,
     addSessionStartedAtColumn: d.addColumnIfNotExists ? `
 ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS session_started_at Nullable(${d.timestamp}) DEFAULT NULL` : null,
@@ -207,28 +219,52 @@ CREATE TABLE IF NOT EXISTS ${table} (
 ORDER BY (video_id, session_id, topic, partition, offset)${d.tableSettings}`;
 
 /**
- * An in-memory Buffer table in front of view_heartbeats (ClickHouse's Buffer engine): inserts
- * land in RAM and reach the table as one part when the store flushes it (`buffer.flush`; the chDB
- * store does so every 5 s while rows arrive, and on close), or on its own at 1,000,000 rows or
- * 100 MB (inside the insert that reaches them); its time thresholds (a day) keep it from
- * flushing in the background, which could hide rows from a concurrent query (see
- * chdb-analytics-store.adapter.ts). A MergeTree insert writes,
- * fsyncs and later merges a new part: about 15 ms of CPU each, most of a heartbeat's analytics
- * cost at 5 inserts a second (issue 12); a buffer insert costs a fifth of that (but the materialized
- * views on the buffer, video_sessions' and the two of concurrent.sql.ts, write their parts at once).
+ * An in-memory Buffer table `buffer` in front of `table` (ClickHouse's Buffer engine): in front of
+ * view_heartbeats, and of the three tables its materialized views write (video_sessions,
+ * concurrent_heartbeats, concurrent_minutes). Inserts land in RAM and reach the table as one part
+ * when the store flushes it (`buffer.flush`; the chDB store does so every 5 s while rows arrive,
+ * before the rows since the last flush reach BUFFER_FLUSH_AT, and on close), or on its own at
+ * 1,000,000 rows or 100 MB (inside the insert that reaches them); its time thresholds (a day)
+ * keep it from flushing in the background, which could hide rows from a concurrent query (see
+ * chdb-analytics-store.adapter.ts). A MergeTree insert writes, fsyncs and later merges a new
+ * part: about 15 ms of CPU each. Unbuffered, one insert of heartbeats wrote four parts (the table
+ * and the three views' tables): 47 ms a mean insert on chDB's one session in the freshness
+ * benchmark over 12 videos, a third of that session's time, where playback events and the
+ * creators' reads wait their turn.
+ *
  * Crash safety holds because the checkpoint is read from the same rows (SELECT_CHECKPOINT through
- * the buffer): rows lost with the process take their offsets with them, and the projection
+ * the buffer): heartbeats lost with the process take their offsets with them, and the projection
  * re-applies them from the log, as a Kafka Streams store is restored from its changelog. That
- * needs the flushes in offset order: ONE layer (several layers take inserts at random and flush
- * independently), and every insert below max_rows and max_bytes (a bigger one would bypass the
- * buffer and could reach the table before older buffered rows; an insert carries at most
- * INSERT_GROUP_MAX_ROWS = 100,000 rows (sql-analytics-store.ts: the projection's batches of
+ * needs the heartbeats' flushes in offset order: ONE layer (several layers take inserts at random
+ * and flush independently), and every insert below max_rows and max_bytes (a bigger one would
+ * bypass the buffer and could reach the table before older buffered rows; an insert carries at
+ * most INSERT_GROUP_MAX_ROWS = 100,000 rows (sql-analytics-store.ts: the projection's batches of
  * 10,000, gathered across partitions), about 30 MB at the largest heartbeat row, about 300 bytes
- * with a 128-character session id: a third of max_bytes).
+ * with a 128-character session id: a third of max_bytes). And it needs the views' tables never
+ * behind the heartbeats kept: their buffers are flushed first, so a crash between two flushes
+ * leaves them ahead, which is harmless (their states are maxima, minima and distinct counts: a
+ * re-applied heartbeat changes nothing), and the store flushes all of them before any buffer can
+ * reach its own thresholds (BUFFER_FLUSH_AT).
  */
-const CREATE_BUFFER_TABLE = (database: string, buffer: string, table: string) => `
+const CREATE_BUFFER_TABLE = (buffer: string, table: string) => {
+  const [database, name] = table.split('.');
+  return `
 CREATE TABLE ${buffer} AS ${table}
-ENGINE = Buffer(${database}, view_heartbeats, 1, 86400, 86400, 1000000, 1000000, 100000000, 100000000)`;
+ENGINE = Buffer(${database}, ${name}, 1, 86400, 86400, ${BUFFER_MAX_ROWS}, ${BUFFER_MAX_ROWS}, ${BUFFER_MAX_BYTES}, ${BUFFER_MAX_BYTES})`;
+};
+
+/** A Buffer table flushes itself at this many rows (see CREATE_BUFFER_TABLE). */
+const BUFFER_MAX_ROWS = 1_000_000;
+/** A Buffer table flushes itself at this many bytes (see CREATE_BUFFER_TABLE). */
+const BUFFER_MAX_BYTES = 100_000_000;
+/**
+ * The chDB store flushes its buffers itself before an insert into the heartbeats' buffer when the
+ * rows or the JSON bytes inserted since the last flush reach these (half the buffers' own
+ * thresholds): with one insert's at most INSERT_GROUP_MAX_ROWS rows and about 30 MB on top, no
+ * buffer ever reaches its threshold and flushes itself, out of the order CREATE_BUFFER_TABLE needs
+ * (a view's rows are at most as many as the heartbeats', each smaller than a heartbeat's JSON).
+ */
+export const BUFFER_FLUSH_AT = { rows: BUFFER_MAX_ROWS / 2, bytes: BUFFER_MAX_BYTES / 2 };
 
 
 /** The viewer a session counts as for unique viewers: its viewer's pseudonym, or the session itself when anonymous. */

@@ -4,7 +4,7 @@ import pino from 'pino';
 import pLimit from 'p-limit';
 import type { AnalyticsStore } from './analytics-store.port.ts';
 import { AnalyticsStoreError } from './analytics-store.port.ts';
-import { ANALYTICS_DATABASE, analyticsSql, isAnalyticsDatabaseName, type AnalyticsDialect } from './analytics.sql.ts';
+import { ANALYTICS_DATABASE, BUFFER_FLUSH_AT, analyticsSql, isAnalyticsDatabaseName, type AnalyticsDialect } from './analytics.sql.ts';
 import { createAnalyticsTables, gatheredInserts, sqlAnalyticsStore } from './sql-analytics-store.ts';
 import type { ClickHouseParams } from './clickhouse-binding.ts';
 
@@ -80,12 +80,18 @@ export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions):
   const serial = pLimit(1);
   const flushMs = opts.bufferFlushMs ?? ANALYTICS_BUFFER_FLUSH_MS;
   let unflushedSince: number | undefined;
-  /** Flushes the buffer (inside `serial`); a failure keeps its rows buffered for the next try. */
+  /** Rows and JSON bytes inserted into the heartbeats' buffer since the last flush (BUFFER_FLUSH_AT). */
+  const unflushed = { rows: 0, bytes: 0 };
+  /**
+   * Flushes the buffers in order, the views' tables' first (inside `serial`); a failure stops
+   * there and keeps the rest buffered for the next try.
+   */
   const flush = async (): Promise<void> => {
     if (!sql.buffer || unflushedSince === undefined) return;
     try {
-      await session.queryAsync(sql.buffer.flush);
+      for (const statement of sql.buffer.flush) await session.queryAsync(statement);
       unflushedSince = undefined;
+      unflushed.rows = unflushed.bytes = 0;
     } catch (e) {
       // Nothing is lost: the checkpoint goes back with the unflushed rows (see CREATE_BUFFER_TABLE).
       logger.warn({ err: e, database: sql.database }, 'chdb analytics store: buffer flush failed; retried later, and its rows are re-applied from the log after a crash');
@@ -107,9 +113,18 @@ export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions):
     // again batch by batch (in-process, there is no timeout or lost connection to wait out again).
     insert: gatheredInserts((table, rows) => {
       const payload = rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
+      const values = Buffer.from(payload, 'utf8');
       return serial(async () => {
-        await session.insert({ table, values: Buffer.from(payload, 'utf8'), format: 'JSONEachRow' });
-        if (table !== sql.heartbeatsTable) return; // the playback- and engagement-events tables have no buffer
+        const buffered = table === sql.heartbeatsTable; // the playback- and engagement-events tables have no buffer
+        // No buffer may reach its own thresholds and flush itself, out of order (CREATE_BUFFER_TABLE).
+        if (buffered && (unflushed.rows >= BUFFER_FLUSH_AT.rows || unflushed.bytes >= BUFFER_FLUSH_AT.bytes)) {
+          await flush();
+          if (unflushedSince !== undefined) throw new Error('the analytics buffers are full and cannot be flushed');
+        }
+        await session.insert({ table, values, format: 'JSONEachRow' });
+        if (!buffered) return;
+        unflushed.rows += rows.length;
+        unflushed.bytes += values.length;
         unflushedSince ??= Date.now();
         if (Date.now() - unflushedSince >= flushMs) await flush();
       });

@@ -11,9 +11,11 @@
  *   heartbeat in it (AggregatingMergeTree), so "per minute over the day" merges at most 1,440
  *   states.
  * Both are duplicate-insensitive (a distinct count of sessions), so a redelivered heartbeat
- * changes nothing. The per-minute read stays exact at the window's edges: the minutes wholly
- * inside (since, now] come from the states, the partial first and last minutes from
- * concurrent_heartbeats (see concurrentParams).
+ * changes nothing, and so is a heartbeat re-applied after a crash whose rows were flushed from
+ * these tables' Buffers (`buffered`, chDB: flushed before the heartbeats', see sessions.sql.ts).
+ * The per-minute read stays exact at the window's edges: the minutes wholly inside (since, now]
+ * come from the states, the partial first and last minutes from concurrent_heartbeats (see
+ * concurrentParams).
  */
 import { oneOffBackfill, type Dialect, type OneOffBackfill } from './clickhouse-dialect.ts';
 
@@ -21,6 +23,8 @@ import { oneOffBackfill, type Dialect, type OneOffBackfill } from './clickhouse-
 export interface ConcurrentSql {
   /** CREATE TABLE IF NOT EXISTS of the two tables. */
   createTables: string[];
+  /** With `buffered`, the two tables and their Buffers (`<table>_buffer`, what the views write and the reads read); else empty. */
+  buffers: { table: string; buffer: string }[];
   /** The two materialized views (`IF NOT EXISTS`), after the tables and the Buffer. */
   createViews: string[];
   /** Drops the two views (chDB re-creates the Buffer they read on every open: dropped before it). */
@@ -51,10 +55,17 @@ export function concurrentParams(videoId: string, sinceMs: number, nowMs: number
   return { video_id: videoId, since_ms: since, now_ms: now, full_from_ms: fullFrom, full_to_ms: fullTo, full_from_s: fullFrom / 1000, full_to_s: fullTo / 1000 };
 }
 
-/** The ConcurrentSql of `database` in dialect `d`, whose views read the inserts into `insertTable` and whose backfill reads `heartbeatsTable`. */
-export function concurrentSql(d: Dialect, database: string, insertTable: string, heartbeatsTable: string): ConcurrentSql {
-  const recent = `${database}.concurrent_heartbeats`;
-  const minutes = `${database}.concurrent_minutes`;
+/**
+ * The ConcurrentSql of `database` in dialect `d`, whose views read the inserts into `insertTable`
+ * and whose backfill reads `heartbeatsTable`; with `buffered` the views write into, and the reads
+ * read, the tables' Buffers (created by analytics.sql.ts).
+ */
+export function concurrentSql(d: Dialect, database: string, insertTable: string, heartbeatsTable: string, buffered = false): ConcurrentSql {
+  const recentTable = `${database}.concurrent_heartbeats`;
+  const minutesTable = `${database}.concurrent_minutes`;
+  const via = (table: string) => (buffered ? `${table}_buffer` : table);
+  const recent = via(recentTable);
+  const minutes = via(minutesTable);
   const t = d.epochMs('viewed_at');
   // Unix seconds of the UTC minute, from the ms in both dialects (modern's toStartOfMinute is a
   // UInt32 DateTime: no minute before 1970 or after 2106, and the states decide what is read).
@@ -68,25 +79,26 @@ WHERE video_id != ''
 GROUP BY video_id, minute_s`;
   return {
     createTables: [`
-CREATE TABLE IF NOT EXISTS ${recent} (
+CREATE TABLE IF NOT EXISTS ${recentTable} (
   video_id String,
   session_id String,
   viewed_at ${d.timestamp}
 ) ENGINE = ReplacingMergeTree
 ORDER BY (video_id, viewed_at, session_id)${d.tableSettings}`, `
-CREATE TABLE IF NOT EXISTS ${minutes} (
+CREATE TABLE IF NOT EXISTS ${minutesTable} (
   video_id String,
   minute_s Int64,
   s_sessions AggregateFunction(uniqExact, String)
 ) ENGINE = AggregatingMergeTree
 ORDER BY (video_id, minute_s)${d.tableSettings}`],
+    buffers: buffered ? [recentTable, minutesTable].map((table) => ({ table, buffer: via(table) })) : [],
     createViews: [
-      `CREATE MATERIALIZED VIEW IF NOT EXISTS ${recent}_mv TO ${recent} AS${recentRows(insertTable)}`,
-      `CREATE MATERIALIZED VIEW IF NOT EXISTS ${minutes}_mv TO ${minutes} AS${minuteStates(insertTable)}`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS ${recentTable}_mv TO ${recent} AS${recentRows(insertTable)}`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS ${minutesTable}_mv TO ${minutes} AS${minuteStates(insertTable)}`,
     ],
-    dropViews: [`DROP TABLE IF EXISTS ${recent}_mv`, `DROP TABLE IF EXISTS ${minutes}_mv`],
-    backfill: oneOffBackfill(database, 'concurrent', `${recent} and ${minutes}`,
-      [`INSERT INTO ${recent}${recentRows(heartbeatsTable)}`, `INSERT INTO ${minutes}${minuteStates(heartbeatsTable)}`]),
+    dropViews: [`DROP TABLE IF EXISTS ${recentTable}_mv`, `DROP TABLE IF EXISTS ${minutesTable}_mv`],
+    backfill: oneOffBackfill(database, 'concurrent', `${recentTable} and ${minutesTable}`,
+      [`INSERT INTO ${recentTable}${recentRows(heartbeatsTable)}`, `INSERT INTO ${minutesTable}${minuteStates(heartbeatsTable)}`]),
     selectNow: `
 SELECT uniqExact(session_id) AS viewers
 FROM ${recent}

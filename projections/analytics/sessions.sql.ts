@@ -13,9 +13,11 @@
  * new content version of the read model and a rebuild by replay, as for any projection logic.
  *
  * Where inserts go through a Buffer table (chDB, analytics.sql.ts), the view reads the Buffer's
- * inserts, so a heartbeat is in its session's state as soon as its insert returns; the view
- * writes straight to the MergeTree, so the states are never behind the heartbeats that a crash
- * could keep (the checkpoint comes from the heartbeats).
+ * inserts, so a heartbeat is in its session's state as soon as its insert returns, and writes
+ * into a Buffer of its own in front of video_sessions (`buffered`), which the reads read: the
+ * store flushes it BEFORE the heartbeats' buffer, so the states are never behind the heartbeats
+ * that a crash could keep (the checkpoint comes from the heartbeats); states ahead of them are
+ * harmless, since re-applied heartbeats change no max or min.
  */
 import { bindStatement } from './clickhouse-binding.ts';
 import { hexIdList, idsIn, oneOffBackfill, type Dialect, type OneOffBackfill } from './clickhouse-dialect.ts';
@@ -59,6 +61,8 @@ export function channelParams(videoIds: readonly string[]): Record<string, strin
 export interface SessionsSql {
   /** `<database>.video_sessions`. */
   table: string;
+  /** `<database>.video_sessions_buffer` when `buffered` (what the view writes and the reads read), else null. */
+  buffer: string | null;
   createTable: string;
   /**
    * The materialized view from the heartbeats' insert table into video_sessions (`IF NOT
@@ -78,14 +82,18 @@ export interface SessionsSql {
 
 /**
  * The SessionsSql of `database` in dialect `d`, whose view reads the inserts into `insertTable`
- * (view_heartbeats or its Buffer) and whose backfill reads `heartbeatsTable`.
+ * (view_heartbeats or its Buffer) and whose backfill reads `heartbeatsTable`; with `buffered` the
+ * view writes into, and the reads read, `buffer` (created by analytics.sql.ts).
  */
-export function sessionsSql(d: Dialect, database: string, insertTable: string, heartbeatsTable: string): SessionsSql {
+export function sessionsSql(d: Dialect, database: string, insertTable: string, heartbeatsTable: string, buffered = false): SessionsSql {
   const table = `${database}.video_sessions`;
+  const buffer = buffered ? `${table}_buffer` : null;
+  const target = buffer ?? table;
   const view = `${database}.video_sessions_mv`;
   const states = (from: string) => bindStatement(SESSION_STATES(d, from), VIEW_RULE_PARAMS, 'literal').query;
   return {
     table,
+    buffer,
     createTable: `
 CREATE TABLE IF NOT EXISTS ${table} (
   video_id String,
@@ -97,7 +105,7 @@ CREATE TABLE IF NOT EXISTS ${table} (
   s_duration AggregateFunction(max, Float64)
 ) ENGINE = AggregatingMergeTree
 ORDER BY (video_id, session_id)${d.tableSettings}`,
-    createView: `CREATE MATERIALIZED VIEW IF NOT EXISTS ${view} TO ${table} AS${states(insertTable)}`,
+    createView: `CREATE MATERIALIZED VIEW IF NOT EXISTS ${view} TO ${target} AS${states(insertTable)}`,
     dropView: `DROP TABLE IF EXISTS ${view}`,
     backfill: oneOffBackfill(database, 'video_sessions', table, [`INSERT INTO ${table}${states(heartbeatsTable)}`]),
     sessions: (scope) => `
@@ -108,7 +116,7 @@ SELECT
   minIfMerge(s_counted_at) AS counted_at,
   minIfMerge(s_viewer) AS viewer,
   maxMerge(s_duration) AS duration
-FROM ${table}
+FROM ${target}
 WHERE ${scope.where}
 GROUP BY ${scope.key}`,
   };

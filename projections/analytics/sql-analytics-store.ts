@@ -63,8 +63,8 @@ export function gatheredInserts(insertNow: (table: string, rows: JsonRow[]) => P
 
 /**
  * Creates (or upgrades) the tables of `sql` in order, the same on every engine: the database, the
- * heartbeats table and its ALTER, the playback and engagement tables, video_sessions, the Buffer
- * (chDB), then the sessions view, and the one-off backfills of a read model written before the
+ * heartbeats table and its ALTER, the playback and engagement tables, video_sessions, the
+ * concurrent-viewers tables, the Buffers (chDB), then the views, and the one-off backfills of a read model written before the
  * view (sessions.sql.ts), before playback_sessions (playback.sql.ts) or before the concurrent-viewers
  * tables (concurrent.sql.ts); `onBackfill` is told the table(s) each fills. `run` executes a statement, `rows` a SELECT (JSONEachRow rows).
  * @throws whatever `run` or `rows` throws (the adapter wraps it as ANALYTICS_IO)
@@ -77,8 +77,8 @@ export async function createAnalyticsTables(
 ): Promise<void> {
   for (const statement of [
     sql.createDatabase, sql.createHeartbeatsTable, ...(sql.addSessionStartedAtColumn ? [sql.addSessionStartedAtColumn] : []),
-    sql.playback.createTable, sql.playback.createSessionsTable, sql.engagement.createTable, sql.videoSessions.createTable, ...(sql.buffer?.create ?? []),
-    ...sql.concurrent.createTables, sql.videoSessions.createView, ...sql.concurrent.createViews,
+    sql.playback.createTable, sql.playback.createSessionsTable, sql.engagement.createTable, sql.videoSessions.createTable,
+    ...sql.concurrent.createTables, ...(sql.buffer?.create ?? []), sql.videoSessions.createView, ...sql.concurrent.createViews,
   ]) await run(statement);
   for (const backfill of [sql.videoSessions.backfill, sql.playback.backfill, sql.concurrent.backfill]) {
     const [needs] = await rows<{ needed: number | string }>(backfill.selectNeedsBackfill);
