@@ -51,14 +51,16 @@ export interface AnalyticsSql {
   createHeartbeatsTable: string;
   /**
    * With `buffered` (see analyticsSql), the statements that (re)create the in-memory Buffer tables
-   * in front of view_heartbeats and of the three tables its materialized views write
-   * (video_sessions, concurrent_heartbeats, concurrent_minutes), to run after every table is
+   * in front of view_heartbeats, of the three tables its materialized views write
+   * (video_sessions, concurrent_heartbeats, concurrent_minutes) and of playback_events, to run after every table is
    * created and before the views, in order (the views are dropped first, then the buffers, which
    * flushes them, so they always have the tables' current columns); and the statements that flush
    * them, to run in order, stopping at the first that fails: the views' tables first, the
-   * heartbeats last (the crash-safety argument of CREATE_BUFFER_TABLE). Null without `buffered`.
+   * heartbeats after them (the crash-safety argument of CREATE_BUFFER_TABLE), the playback
+   * events' last; and the buffers the store inserts into (the heartbeats' and the playback
+   * events'). Null without `buffered`.
    */
-  buffer: { create: string[]; flush: string[] } | null;
+  buffer: { create: string[]; flush: string[]; inserts: string[] } | null;
   /**
    * Adds `session_started_at` (view rule v2) to a table created before it, as a nullable column
    * defaulting to NULL: a metadata-only ALTER, so a read model written by the previous version
@@ -129,8 +131,11 @@ export function analyticsSql(database: string = ANALYTICS_DATABASE, dialect: Ana
   const source = options.buffered ? buffer : table;
   const videoSessions = sessionsSql(d, database, source, table, options.buffered);
   const concurrent = concurrentSql(d, database, source, table, options.buffered);
-  // The views' tables' buffers, in the order they are flushed: all before the heartbeats'.
+  const playback = playbackSql(d, database, options.buffered);
+  // The buffers in the order they are flushed: the views' tables' before the heartbeats'; the
+  // playback events' (no views) last.
   const viewBuffers = [...(videoSessions.buffer ? [{ table: videoSessions.table, buffer: videoSessions.buffer }] : []), ...concurrent.buffers];
+  const buffers = [...viewBuffers, { table, buffer }, ...(playback.buffer ? [playback.buffer] : [])];
   const sessions = videoSessions.sessions(VIDEO_SCOPE);
   const channelSessions = videoSessions.sessions(CHANNEL_SCOPE);
   return {
@@ -144,10 +149,11 @@ export function analyticsSql(database: string = ANALYTICS_DATABASE, dialect: Ana
     buffer: options.buffered ? {
       create: [
         videoSessions.dropView, ...concurrent.dropViews,
-        ...[...viewBuffers.map((b) => b.buffer), buffer].map((b) => `DROP TABLE IF EXISTS ${b}`),
-        ...[...viewBuffers, { table, buffer }].map((b) => CREATE_BUFFER_TABLE(b.buffer, b.table)),
+        ...buffers.map((b) => `DROP TABLE IF EXISTS ${b.buffer}`),
+        ...buffers.map((b) => CREATE_BUFFER_TABLE(b.buffer, b.table)),
       ],
-      flush: [...viewBuffers.map((b) => b.buffer), buffer].map((b) => `OPTIMIZE TABLE ${b}`),
+      flush: buffers.map((b) => `OPTIMIZE TABLE ${b.buffer}`),
+      inserts: [buffer, ...(playback.buffer ? [playback.buffer.buffer] : [])],
     } : null,
     videoSessions,
     addSessionStartedAtColumn: d.addColumnIfNotExists ? `
@@ -160,7 +166,7 @@ ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS session_started_at Nullable(${d.ti
       hour: SELECT_VIEWS_OVER_TIME(d.bucketSeconds('hour', 'counted_at'), sessions),
       day: SELECT_VIEWS_OVER_TIME(d.bucketSeconds('day', 'counted_at'), sessions),
     },
-    playback: playbackSql(d, database),
+    playback,
     channel: {
       selectTotals: SELECT_VIDEO_TOTALS(channelSessions),
       selectPerVideo: SELECT_PER_VIDEO(channelSessions),

@@ -27,28 +27,33 @@ after(async () => {
  * its last line (JSON) is returned. `end` says how the child ends: `close` (flushes the buffer) or
  * `kill` (SIGKILL itself, nothing flushed).
  */
-async function inChild(path: string, body: string, end: 'close' | 'kill', bufferFlushMs = 3_600_000): Promise<{ checkpoint: Record<string, number>; views: number; rows: number }> {
+async function inChild(path: string, body: string, end: 'close' | 'kill', bufferFlushMs = 3_600_000, bufferFlushAt?: { rows: number; bytes: number }): Promise<{ checkpoint: Record<string, number>; views: number; samples: number }> {
   const script = join(dir!, `step-${Math.random().toString(36).slice(2)}.mts`);
   await writeFile(script, `
 import { createChdbAnalyticsStore } from ${JSON.stringify(adapter)};
 import { TOPICS } from ${JSON.stringify(topics)};
-const store = await createChdbAnalyticsStore({ path: ${JSON.stringify(path)}, bufferFlushMs: ${bufferFlushMs} });
+const store = await createChdbAnalyticsStore({ path: ${JSON.stringify(path)}, bufferFlushMs: ${bufferFlushMs}, bufferFlushAt: ${JSON.stringify(bufferFlushAt)} });
 const T0 = Date.UTC(2026, 10, 24, 10, 0, 0);
 const rows = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({
   video_id: 'v1', session_id: 's' + (from + i), viewer_id: '', watched_seconds: 30, video_duration_seconds: 60,
   viewed_at: T0 + from + i, session_started_at: T0 - 60_000, topic: TOPICS.views, partition: 0, offset: from + i,
 }));
+// A PlaybackStarted (startup 100 ms) of each of n sessions, at offsets from, from + 1, …
+const starts = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({
+  video_id: 'v1', session_id: 'p' + (from + i), type: 'PlaybackStarted', position_seconds: 0, startup_time_ms: 100,
+  rendition_height: 360, rebuffer_ms: null, error_code: '', at: T0 + from + i, topic: TOPICS.playback, partition: 0, offset: from + i,
+}));
 ${body}
 const checkpoint = Object.fromEntries(await store.checkpoint());
-const { views } = await store.videoAnalytics('v1');
-console.log(JSON.stringify({ checkpoint, views, rows: views }));
+const { views, startup_time_ms: { samples } } = await store.videoInsights('v1', { now: T0 + 60_000, interval: 'hour', timeZone: 'UTC' });
+console.log(JSON.stringify({ checkpoint, views, samples }));
 ${end === 'close' ? 'await store.close();' : "process.kill(process.pid, 'SIGKILL');"}
 `);
   const r = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 120_000 });
   if (end === 'close') assert.equal(r.status, 0, r.stderr);
   else assert.equal(r.signal, 'SIGKILL', `the child should have killed itself: ${r.stderr}`);
   const last = r.stdout.trim().split('\n').pop()!;
-  return JSON.parse(last) as { checkpoint: Record<string, number>; views: number; rows: number };
+  return JSON.parse(last) as { checkpoint: Record<string, number>; views: number; samples: number };
 }
 
 test('given rows in the analytics buffer, when the process is killed before a flush, then those rows and their checkpoint are gone together; rows flushed on close or as they arrive stay', async () => {
@@ -95,4 +100,35 @@ for (const t of ['video_sessions', 'concurrent_heartbeats', 'concurrent_minutes'
   const fourth = await inChild(path, '', 'close');
   assert.equal(fourth.checkpoint[key], 180);
   assert.equal(fourth.views, 180);
+});
+
+test('given playback events in the analytics buffer, when the process is killed before a flush, then their checkpoint goes back with them and, re-applied, they are counted once (the running totals, written straight to their table, skip them)', async () => {
+  dir ??= await mkdtemp(join(tmpdir(), 'sw-chdb-buffer-'));
+  const path = join(dir, 'analytics-playback');
+  const key = 'streamwave.playback:0';
+
+  const first = await inChild(path, 'await store.insertPlaybackEvents(starts(0, 10));', 'close');
+  assert.deepEqual([first.checkpoint[key], first.samples], [10, 10]);
+
+  // When 5 more are inserted (their running totals stored, the events buffered) and the process dies.
+  const second = await inChild(path, 'await store.insertPlaybackEvents(starts(10, 5));', 'kill');
+  assert.deepEqual([second.checkpoint[key], second.samples], [15, 15]);
+
+  // Then the checkpoint is back at 10, the totals already hold the 5, and re-applying them changes nothing.
+  const third = await inChild(path, '', 'close');
+  assert.deepEqual([third.checkpoint[key], third.samples], [10, 15]);
+  const reapplied = await inChild(path, 'await store.insertPlaybackEvents(starts(10, 5));', 'close');
+  assert.deepEqual([reapplied.checkpoint[key], reapplied.samples], [15, 15], 're-applied from the log: counted once');
+});
+
+test('given a store whose buffers hold as many rows as it flushes at, when more come, then it flushes them first (no buffer ever reaches its own thresholds and flushes itself out of order)', async () => {
+  dir ??= await mkdtemp(join(tmpdir(), 'sw-chdb-buffer-'));
+  const path = join(dir, 'analytics-flush-at');
+  const key = 'streamwave.views:0';
+  // Flush at 100 rows: 60 + 60 are buffered, the third insert flushes those 120 first, then the
+  // process dies with that insert's 60 (and the next's 20: below the threshold again) unflushed.
+  const killed = await inChild(path, `for (const [from, n] of [[0, 60], [60, 60], [120, 60], [180, 20]]) await store.insertHeartbeats(rows(from, n));`, 'kill', 3_600_000, { rows: 100, bytes: 1e9 });
+  assert.deepEqual([killed.checkpoint[key], killed.views], [200, 200]);
+  const restarted = await inChild(path, '', 'close');
+  assert.deepEqual([restarted.checkpoint[key], restarted.views], [120, 120], 'the flushed 120 stay; the rest goes with its checkpoint');
 });

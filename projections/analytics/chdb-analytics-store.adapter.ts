@@ -30,6 +30,11 @@ export interface ChdbAnalyticsStoreOptions {
    * re-applied from the log (see CREATE_BUFFER_TABLE); tests set a long one to keep rows unflushed.
    */
   bufferFlushMs?: number;
+  /**
+   * The store flushes its buffers before an insert when the rows or JSON bytes inserted since the
+   * last flush reach these; default BUFFER_FLUSH_AT (analytics.sql.ts: why). Tests set small ones.
+   */
+  bufferFlushAt?: { rows: number; bytes: number };
   logger?: pino.Logger;
 }
 
@@ -79,8 +84,9 @@ export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions):
 
   const serial = pLimit(1);
   const flushMs = opts.bufferFlushMs ?? ANALYTICS_BUFFER_FLUSH_MS;
+  const flushAt = opts.bufferFlushAt ?? BUFFER_FLUSH_AT;
   let unflushedSince: number | undefined;
-  /** Rows and JSON bytes inserted into the heartbeats' buffer since the last flush (BUFFER_FLUSH_AT). */
+  /** Rows and JSON bytes inserted into the buffers since the last flush, all together (BUFFER_FLUSH_AT). */
   const unflushed = { rows: 0, bytes: 0 };
   /**
    * Flushes the buffers in order, the views' tables' first (inside `serial`); a failure stops
@@ -115,9 +121,9 @@ export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions):
       const payload = rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
       const values = Buffer.from(payload, 'utf8');
       return serial(async () => {
-        const buffered = table === sql.heartbeatsTable; // the playback- and engagement-events tables have no buffer
+        const buffered = sql.buffer?.inserts.includes(table) ?? false; // the running totals and the engagement events have none
         // No buffer may reach its own thresholds and flush itself, out of order (CREATE_BUFFER_TABLE).
-        if (buffered && (unflushed.rows >= BUFFER_FLUSH_AT.rows || unflushed.bytes >= BUFFER_FLUSH_AT.bytes)) {
+        if (buffered && (unflushed.rows >= flushAt.rows || unflushed.bytes >= flushAt.bytes)) {
           await flush();
           if (unflushedSince !== undefined) throw new Error('the analytics buffers are full and cannot be flushed');
         }

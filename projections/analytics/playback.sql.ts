@@ -4,7 +4,11 @@
  * - `playback_events`: one row per record of `streamwave.playback` (a skip marker, `type` '', for
  *   an undecodable one), keyed by log position like the heartbeats, so a redelivered record
  *   collapses and the checkpoint is the table's own max(offset)+1. Kept for rebuilds and
- *   backfills; no creator read touches it.
+ *   backfills; no creator read touches it. On chDB (`buffered`) inserts go through a Buffer
+ *   table in front of it (analytics.sql.ts CREATE_BUFFER_TABLE), and the checkpoint is read
+ *   through it: buffered events lost in a crash take their offsets with them and are re-applied,
+ *   and the running totals, written straight to their table, skip what their versions hold (as
+ *   after a crash between the two inserts).
  * - `playback_sessions`: each session's running totals (playback-sessions.ts), one row per batch
  *   that touched it, a ReplacingMergeTree whose version is the log position of the last event
  *   folded in. The creator's reads aggregate these, one row per session (FINAL keeps the latest
@@ -37,7 +41,10 @@ export interface PlaybackSessionJsonRow {
 
 /** The playback statements of one database (they name `<database>.playback_events` and `<database>.playback_sessions`). */
 export interface PlaybackSql {
+  /** What the events are inserted into: `<database>.playback_events`, or its Buffer when `buffered`. */
   table: string;
+  /** With `buffered`, playback_events and its Buffer (`table`), for analytics.sql.ts to create and flush; else null. */
+  buffer: { table: string; buffer: string } | null;
   createTable: string;
   selectCheckpoint: string;
   /** `<database>.playback_sessions`. */
@@ -93,16 +100,18 @@ export function sessionStateOf(r: PlaybackSessionJsonRow): PlaybackSessionState 
   };
 }
 
-/** The PlaybackSql of `database` in dialect `d`. */
-export function playbackSql(d: Dialect, database: string): PlaybackSql {
-  const table = `${database}.playback_events`;
+/** The PlaybackSql of `database` in dialect `d`; with `buffered` the events go through a Buffer (see the file's comment). */
+export function playbackSql(d: Dialect, database: string, buffered = false): PlaybackSql {
+  const stored = `${database}.playback_events`;
+  const table = buffered ? `${stored}_buffer` : stored;
   const sessions = `${database}.playback_sessions`;
   const ofVideo = `FROM ${sessions} FINAL
   WHERE video_id = {video_id:String}`;
   return {
     table,
+    buffer: buffered ? { table: stored, buffer: table } : null,
     createTable: `
-CREATE TABLE IF NOT EXISTS ${table} (
+CREATE TABLE IF NOT EXISTS ${stored} (
   video_id String,
   session_id String,
   type ${d.topic},
@@ -139,7 +148,7 @@ ORDER BY (video_id, session_id)${d.tableSettings}`,
 SELECT video_id, session_id, startup_ms, rebuffers, rebuffer_ms, heights, error_codes, error_counts, topic, partition, offset
 FROM ${sessions} FINAL
 WHERE video_id IN ${idsIn('video_ids_hex')} AND session_id IN ${idsIn('session_ids_hex')}`,
-    backfill: oneOffBackfill(database, 'playback_sessions', sessions, [BACKFILL(table, sessions)]),
+    backfill: oneOffBackfill(database, 'playback_sessions', sessions, [BACKFILL(stored, sessions)]),
     // Nearest rank (1-based index ⌈p·n⌉ of the sorted values); quantileExact takes index ⌊p·n⌋ (0-based), one above it when p·n is whole.
     selectSummary: `
 SELECT s[toUInt64(ceil(0.5 * length(s)))] AS p50, s[toUInt64(ceil(0.95 * length(s)))] AS p95, length(s) AS samples, rebuffers, rebuffer_ms
