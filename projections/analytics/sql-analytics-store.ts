@@ -23,6 +23,12 @@ export interface SqlEngine {
   readonly name: string;
   /** Runs a SELECT (`queryParams` only in the modern dialect) and returns its JSONEachRow rows. */
   rows<T>(query: string, queryParams?: ClickHouseParams): Promise<T[]>;
+  /**
+   * As `rows`, for the creators' reads (the figures; not the checkpoint or the running totals the
+   * projection reads back), where the engine runs them apart from the writes (chDB: a second
+   * session); default `rows`.
+   */
+  reads?<T>(query: string, queryParams?: ClickHouseParams): Promise<T[]>;
   /** One INSERT of `rows` (JSONEachRow) into `table`: one block, atomic. */
   insert(table: string, rows: JsonRow[]): Promise<void>;
   /** Releases the engine (session, HTTP agent). */
@@ -142,10 +148,12 @@ export function sqlAnalyticsStore(sql: AnalyticsSql, engine: SqlEngine): Analyti
     }
   };
   // async: a binding error is a rejection like any other, also inside a Promise.all of statements.
-  const rows = async <T>(statement: string, params: Record<string, string | number> = {}): Promise<T[]> => {
+  const rows = async <T>(statement: string, params: Record<string, string | number> = {}, creators = false): Promise<T[]> => {
     const bound = sql.bind(statement, params);
-    return engine.rows<T>(bound.query, bound.query_params);
+    return creators && engine.reads ? engine.reads<T>(bound.query, bound.query_params) : engine.rows<T>(bound.query, bound.query_params);
   };
+  /** As `rows`, for a creator's read (SqlEngine.reads). */
+  const reads = <T>(statement: string, params?: Record<string, string | number>) => rows<T>(statement, params, true);
   const playbackSessions = playbackSessionCache();
   /**
    * The running totals of the sessions `batch` touches, from memory or, for the ones not there,
@@ -176,7 +184,7 @@ export function sqlAnalyticsStore(sql: AnalyticsSql, engine: SqlEngine): Analyti
   /** The one row of selectSessionSummary for `videoId`. */
   const sessionSummary = async (videoId: string): Promise<SessionSummaryRow | undefined> => {
     if (typeof videoId !== 'string') throw new AnalyticsStoreError('ANALYTICS_IO', `video id must be a string, got ${typeof videoId}`);
-    return (await rows<SessionSummaryRow>(sql.selectSessionSummary, videoParams(videoId)))[0];
+    return (await reads<SessionSummaryRow>(sql.selectSessionSummary, videoParams(videoId)))[0];
   };
   return {
     insertHeartbeats(batch: HeartbeatRow[]) {
@@ -229,12 +237,12 @@ export function sqlAnalyticsStore(sql: AnalyticsSql, engine: SqlEngine): Analyti
         // not for the sum); chDB's adapter queues them in this order on its one session.
         const [summaryRow, [current], perMinute, buckets, [playback], breakdown, engagement] = await Promise.all([
           sessionSummary(videoId),
-          rows<{ viewers: Num }>(st.concurrentNow.statement, st.concurrentNow.params),
-          rows<{ minute_s: Num; viewers: Num }>(st.concurrentPerMinute.statement, st.concurrentPerMinute.params),
-          rows<{ bucket_s: Num; views: Num; unique_viewers: Num }>(st.viewsOverTime.statement, st.viewsOverTime.params),
-          rows<{ p50: Num; p95: Num; samples: Num; rebuffers: Num; rebuffer_ms: Num }>(st.playbackSummary.statement, st.playbackSummary.params),
-          rows<{ failed: Num; key: string; events: Num; sessions: Num }>(st.playbackBreakdown.statement, st.playbackBreakdown.params),
-          rows<EngagementBucketRow>(st.engagement.statement, st.engagement.params),
+          reads<{ viewers: Num }>(st.concurrentNow.statement, st.concurrentNow.params),
+          reads<{ minute_s: Num; viewers: Num }>(st.concurrentPerMinute.statement, st.concurrentPerMinute.params),
+          reads<{ bucket_s: Num; views: Num; unique_viewers: Num }>(st.viewsOverTime.statement, st.viewsOverTime.params),
+          reads<{ p50: Num; p95: Num; samples: Num; rebuffers: Num; rebuffer_ms: Num }>(st.playbackSummary.statement, st.playbackSummary.params),
+          reads<{ failed: Num; key: string; events: Num; sessions: Num }>(st.playbackBreakdown.statement, st.playbackBreakdown.params),
+          reads<EngagementBucketRow>(st.engagement.statement, st.engagement.params),
         ]);
         const summary = summaryOf(summaryRow);
         const { views, watch_time_seconds: watched } = summary.analytics;
@@ -265,10 +273,10 @@ export function sqlAnalyticsStore(sql: AnalyticsSql, engine: SqlEngine): Analyti
         const params = ids.length ? channelParams(ids) : null;
         // All at once, as in videoInsights.
         const [subscribers, [totals], perVideo, buckets] = await Promise.all([
-          rows<EngagementBucketRow>(sql.engagement.selectPerBucket[query.interval], { video_id: channelId, time_zone: query.timeZone }),
-          params ? rows<{ views: Num; unique_viewers: Num; watch_time_seconds: Num }>(sql.channel.selectTotals, params) : [],
-          params ? rows<{ video_id: string; sessions: Num; views: Num; watch_time_seconds: Num }>(sql.channel.selectPerVideo, params) : [],
-          params ? rows<{ bucket_s: Num; views: Num; unique_viewers: Num }>(sql.channel.selectViewsOverTime[query.interval], { ...params, time_zone: query.timeZone }) : [],
+          reads<EngagementBucketRow>(sql.engagement.selectPerBucket[query.interval], { video_id: channelId, time_zone: query.timeZone }),
+          params ? reads<{ views: Num; unique_viewers: Num; watch_time_seconds: Num }>(sql.channel.selectTotals, params) : [],
+          params ? reads<{ video_id: string; sessions: Num; views: Num; watch_time_seconds: Num }>(sql.channel.selectPerVideo, params) : [],
+          params ? reads<{ bucket_s: Num; views: Num; unique_viewers: Num }>(sql.channel.selectViewsOverTime[query.interval], { ...params, time_zone: query.timeZone }) : [],
         ]);
         const rollup: ChannelAnalytics = {
           videos: ids.length, views: 0, unique_viewers: 0, watch_time_seconds: 0, sessions: 0, average_view_duration_seconds: 0,
