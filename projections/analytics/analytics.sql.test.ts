@@ -36,3 +36,26 @@ describe('analytics rows', () => {
     assert.throws(() => analyticsSql().toJsonRow({ ...row(0, null), partition: 1.5 }), /partition must be a non-negative integer/);
   });
 });
+
+describe('analytics buffers (chDB)', () => {
+  test('given the buffered statements, then the flush order is the views\' tables first, the heartbeats after them, the playback events last, and every buffer is flushed and (re)created', () => {
+    const sql = analyticsSql('sw', 'modern', { buffered: true });
+    const flushed = sql.buffer!.flush.map((s) => s.replace('OPTIMIZE TABLE ', ''));
+    assert.deepEqual(flushed, ['sw.video_sessions_buffer', 'sw.concurrent_heartbeats_buffer', 'sw.concurrent_minutes_buffer', 'sw.view_heartbeats_buffer', 'sw.playback_events_buffer']);
+    for (const b of flushed) assert.ok(sql.buffer!.create.some((s) => s.includes(`CREATE TABLE ${b} AS`)), `${b} is created`);
+    assert.deepEqual(sql.buffer!.inserts, ['sw.view_heartbeats_buffer', 'sw.playback_events_buffer']);
+    assert.equal(sql.heartbeatsTable, 'sw.view_heartbeats_buffer');
+    assert.equal(sql.playback.table, 'sw.playback_events_buffer');
+    // The views write into their tables' buffers, and the reads read them.
+    assert.match(sql.videoSessions.createView, /TO sw\.video_sessions_buffer AS/);
+    assert.match(sql.selectSessionSummary, /FROM sw\.video_sessions_buffer/);
+    for (const v of sql.concurrent.createViews) assert.match(v, /TO sw\.concurrent_(heartbeats|minutes)_buffer AS/);
+  });
+
+  test('given the unbuffered statements (a ClickHouse server), then there are no buffers and the views write their tables', () => {
+    const sql = analyticsSql('sw', 'compat-18');
+    assert.equal(sql.buffer, null);
+    assert.match(sql.videoSessions.createView, /TO sw\.video_sessions AS/);
+    assert.equal(sql.playback.table, 'sw.playback_events');
+  });
+});

@@ -70,7 +70,7 @@ export interface AnalyticsSql {
   selectCheckpoint: string;
   /**
    * One video's sessions summed up in one pass, one row (issue 15 freshness: one statement where
-   * there were three; every read waits for the statements before it on chDB's one session):
+   * there were three; a read's statements run one after the other on chDB's read session):
    * `views`, `unique_viewers`, `watch_time_seconds` (seconds), `sessions`; `reach` =
    * [percentages, sessions], the sessions per percentage of the duration their effective watched
    * seconds reached (0…100, -1 when the duration is unknown: the retention curve); `per_minute` =
@@ -226,8 +226,9 @@ ORDER BY (video_id, session_id, topic, partition, offset)${d.tableSettings}`;
 
 /**
  * An in-memory Buffer table `buffer` in front of `table` (ClickHouse's Buffer engine): in front of
- * view_heartbeats, and of the three tables its materialized views write (video_sessions,
- * concurrent_heartbeats, concurrent_minutes). Inserts land in RAM and reach the table as one part
+ * view_heartbeats, of the three tables its materialized views write (video_sessions,
+ * concurrent_heartbeats, concurrent_minutes) and of playback_events (playback.sql.ts: why that
+ * one is crash-safe). Inserts land in RAM and reach the table as one part
  * when the store flushes it (`buffer.flush`; the chDB store does so every 5 s while rows arrive,
  * before the rows since the last flush reach BUFFER_FLUSH_AT, and on close), or on its own at
  * 1,000,000 rows or 100 MB (inside the insert that reaches them); its time thresholds (a day)
@@ -264,8 +265,8 @@ const BUFFER_MAX_ROWS = 1_000_000;
 /** A Buffer table flushes itself at this many bytes (see CREATE_BUFFER_TABLE). */
 const BUFFER_MAX_BYTES = 100_000_000;
 /**
- * The chDB store flushes its buffers itself before an insert into the heartbeats' buffer when the
- * rows or the JSON bytes inserted since the last flush reach these (half the buffers' own
+ * The chDB store flushes its buffers itself before an insert into a buffer when the rows or the
+ * JSON bytes inserted into them since the last flush reach these (half the buffers' own
  * thresholds): with one insert's at most INSERT_GROUP_MAX_ROWS rows and about 30 MB on top, no
  * buffer ever reaches its threshold and flushes itself, out of the order CREATE_BUFFER_TABLE needs
  * (a view's rows are at most as many as the heartbeats', each smaller than a heartbeat's JSON).

@@ -25,7 +25,7 @@ export interface ChdbAnalyticsStoreOptions {
    */
   dialect?: AnalyticsDialect;
   /**
-   * How often the Buffer table in front of the MergeTree table is flushed into it while rows
+   * How often the Buffer tables in front of the MergeTree tables are flushed into them while rows
    * arrive, ms (default ANALYTICS_BUFFER_FLUSH_MS). Rows not yet flushed are lost in a crash and
    * re-applied from the log (see CREATE_BUFFER_TABLE); tests set a long one to keep rows unflushed.
    */
@@ -38,7 +38,7 @@ export interface ChdbAnalyticsStoreOptions {
   logger?: pino.Logger;
 }
 
-/** Default `bufferFlushMs`: at most 5 s of heartbeats to re-apply after a crash, one part per 5 s. */
+/** Default `bufferFlushMs`: at most 5 s of heartbeats and playback events to re-apply after a crash, one part per table per 5 s. */
 export const ANALYTICS_BUFFER_FLUSH_MS = 5_000;
 
 /** The JSONEachRow rows of a SELECT on `session` (`queryParams` bound server-side when given). */
@@ -54,8 +54,10 @@ async function rowsOf<T>(session: Session, query: string, queryParams?: ClickHou
  * AnalyticsStore on chDB (ClickHouse in-process). Uses chDB's async API (queryBindAsync, insert),
  * which runs on the libuv pool instead of blocking the event loop; inserts are one
  * `INSERT … FORMAT JSONEachRow` per batch, or per the batches of several input partitions that
- * wait together (gatheredInserts), into an in-memory Buffer table in front of the
- * MergeTree table (analytics.sql.ts CREATE_BUFFER_TABLE: why, and why that is crash-safe).
+ * wait together (gatheredInserts); heartbeats and playback events into in-memory Buffer tables in
+ * front of their MergeTree tables, the heartbeats' materialized views into buffers too
+ * (analytics.sql.ts CREATE_BUFFER_TABLE: why, and why that is crash-safe), the running totals and
+ * the engagement events straight.
  * The store flushes the buffers itself (`OPTIMIZE TABLE`, every `bufferFlushMs` while rows arrive,
  * before the rows since the last flush reach `bufferFlushAt`, and on close). It runs the writes,
  * the checkpoint and the running totals' reads one at a time on one session, and the creators'
@@ -75,21 +77,23 @@ export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions):
   const sql = analyticsSqlOrThrow(opts.database ?? ANALYTICS_DATABASE, opts.dialect);
   await mkdir(opts.path, { recursive: true });
   const session = openSession(opts.path);
+  let readSession: Session;
   try {
     await createAnalyticsTables(sql, (statement) => session.queryAsync(statement), (statement) => rowsOf(session, statement),
       (table) => logger.info({ database: sql.database, table }, 'chdb analytics store: filling a table from the stored events (once per database and table)'));
+    // The creators' reads run on a session of their own, beside the writes (libchdb runs two
+    // sessions' statements at once, on the same tables and buffers): on the one session they took
+    // about 40 % of its time in the freshness benchmark, while the projection's inserts waited.
+    readSession = openSession(opts.path);
   } catch (e) {
     session.close();
     await drainPending();
+    if (e instanceof AnalyticsStoreError) throw e;
     throw new AnalyticsStoreError('ANALYTICS_IO', `cannot create analytics tables in ${sql.database}: ${(e as Error).message}`, e);
   }
   logger.debug({ path: opts.path, database: sql.database }, 'chdb analytics store open');
 
   const serial = pLimit(1);
-  // The creators' reads run on a session of their own, beside the writes (libchdb runs two
-  // sessions' statements at once, on the same tables and buffers): on the one session they took
-  // about 40 % of its time in the freshness benchmark, while the projection's inserts waited.
-  const readSession = openSession(opts.path);
   const readSerial = pLimit(1);
   const gate = flushGate();
   const flushMs = opts.bufferFlushMs ?? ANALYTICS_BUFFER_FLUSH_MS;
@@ -142,12 +146,14 @@ export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions):
           await flush();
           if (unflushedSince !== undefined) throw new Error('the analytics buffers are full and cannot be flushed');
         }
+        if (buffered) {
+          // Counted before the insert: one that fails part-way may have left rows in a buffer.
+          unflushed.rows += rows.length;
+          unflushed.bytes += values.length;
+          unflushedSince ??= Date.now();
+        }
         await session.insert({ table, values, format: 'JSONEachRow' });
-        if (!buffered) return;
-        unflushed.rows += rows.length;
-        unflushed.bytes += values.length;
-        unflushedSince ??= Date.now();
-        if (Date.now() - unflushedSince >= flushMs) await flush();
+        if (buffered && Date.now() - unflushedSince! >= flushMs) await flush();
       });
     }, () => true),
     async close() {

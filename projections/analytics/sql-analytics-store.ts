@@ -40,8 +40,8 @@ export interface SqlEngine {
  * other input partitions before they go, ms (a lone insert pays it too: a playback batch, whose
  * sessions insert comes before its events insert, twice). The projection applies up to twelve
  * partitions' batches at once (ANALYTICS_PARTITIONS_CONCURRENTLY), each one insert per table:
- * apart, each was its own INSERT, and each heartbeat insert four parts (the table, or chDB's
- * Buffer, and three materialized views), the files ClickHouse spent most of its CPU creating
+ * apart, each was its own INSERT, and each heartbeat insert four parts on a server (the table and
+ * three materialized views; on chDB, buffers), the files ClickHouse spent most of its CPU creating
  * (issue 15). Gathered, they are one INSERT (one block: whole or not at all; each row keeps its own
  * log position, so each partition's checkpoint is still read back from the table).
  */
@@ -234,7 +234,7 @@ export function sqlAnalyticsStore(sql: AnalyticsSql, engine: SqlEngine): Analyti
       return guard('query', async () => {
         const st = insightsStatements(sql, videoId, query);
         // All at once: a ClickHouse server runs them in parallel (the read waits for the slowest,
-        // not for the sum); chDB's adapter queues them in this order on its one session.
+        // not for the sum); chDB's adapter queues them in this order on its read session.
         const [summaryRow, [current], perMinute, buckets, [playback], breakdown, engagement] = await Promise.all([
           sessionSummary(videoId),
           reads<{ viewers: Num }>(st.concurrentNow.statement, st.concurrentNow.params),
