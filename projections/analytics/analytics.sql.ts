@@ -19,7 +19,7 @@ import type { AnalyticsInterval } from './analytics.port.ts';
 import { playbackSql, type PlaybackSql } from './playback.sql.ts';
 import { engagementSql, type EngagementSql } from './engagement.sql.ts';
 import {
-  assertPosition, clampTimestamp, DIALECTS, finite, MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, SELECT_CHECKPOINT,
+  assertPosition, clampTimestamp, DIALECTS, finite, MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, SELECT_CHECKPOINT, viaBuffer,
   type AnalyticsDialect, type Dialect, type HeartbeatJsonRow,
 } from './clickhouse-dialect.ts';
 import { CHANNEL_SCOPE, sessionsSql, VIDEO_SCOPE, type SessionsSql } from './sessions.sql.ts';
@@ -125,17 +125,16 @@ export function analyticsSql(database: string = ANALYTICS_DATABASE, dialect: Ana
   const d = DIALECTS[dialect];
   if (!d) throw new RangeError(`unknown analytics SQL dialect "${String(dialect)}"`);
   const table = `${database}.view_heartbeats`;
-  const buffer = `${database}.view_heartbeats_buffer`;
+  const buffered = options.buffered ?? false;
   // Inserts, the checkpoint and the queries all go through the buffer when there is one: a Buffer
   // table reads its own rows and its destination's, so what was inserted is visible at once.
-  const source = options.buffered ? buffer : table;
-  const videoSessions = sessionsSql(d, database, source, table, options.buffered);
-  const concurrent = concurrentSql(d, database, source, table, options.buffered);
-  const playback = playbackSql(d, database, options.buffered);
+  const { target: source, buffers: heartbeatsBuffers } = viaBuffer(table, buffered);
+  const videoSessions = sessionsSql(d, database, source, table, buffered);
+  const concurrent = concurrentSql(d, database, source, table, buffered);
+  const playback = playbackSql(d, database, buffered);
   // The buffers in the order they are flushed: the views' tables' before the heartbeats'; the
   // playback events' (no views) last.
-  const viewBuffers = [...(videoSessions.buffer ? [{ table: videoSessions.table, buffer: videoSessions.buffer }] : []), ...concurrent.buffers];
-  const buffers = [...viewBuffers, { table, buffer }, ...(playback.buffer ? [playback.buffer] : [])];
+  const buffers = [...videoSessions.buffers, ...concurrent.buffers, ...heartbeatsBuffers, ...playback.buffers];
   const sessions = videoSessions.sessions(VIDEO_SCOPE);
   const channelSessions = videoSessions.sessions(CHANNEL_SCOPE);
   return {
@@ -146,14 +145,14 @@ export function analyticsSql(database: string = ANALYTICS_DATABASE, dialect: Ana
     createDatabase: `CREATE DATABASE IF NOT EXISTS ${database}`,
     createHeartbeatsTable: CREATE_HEARTBEATS_TABLE(d, table),
     // The views read the heartbeats' buffer and write the others: dropped before them, made again after them (setup).
-    buffer: options.buffered ? {
+    buffer: buffered ? {
       create: [
         videoSessions.dropView, ...concurrent.dropViews,
         ...buffers.map((b) => `DROP TABLE IF EXISTS ${b.buffer}`),
         ...buffers.map((b) => CREATE_BUFFER_TABLE(b.buffer, b.table)),
       ],
       flush: buffers.map((b) => `OPTIMIZE TABLE ${b.buffer}`),
-      inserts: [buffer, ...(playback.buffer ? [playback.buffer.buffer] : [])],
+      inserts: [...heartbeatsBuffers, ...playback.buffers].map((b) => b.buffer),
     } : null,
     videoSessions,
     addSessionStartedAtColumn: d.addColumnIfNotExists ? `

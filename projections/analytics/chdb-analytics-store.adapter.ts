@@ -62,7 +62,7 @@ async function rowsOf<T>(session: Session, query: string, queryParams?: ClickHou
  * before the rows since the last flush reach `bufferFlushAt`, and on close). It runs the writes,
  * the checkpoint and the running totals' reads one at a time on one session, and the creators'
  * reads one at a time on a second session beside it (libchdb runs two sessions' statements at
- * once), never during a flush (flushGate): a flush running between a query's read of the table
+ * once), never during a flush: a flush running between a query's read of the table
  * and its read of the buffer would hide the flushed rows from that query (ClickHouse's
  * StorageBuffer snapshots the two at different moments), so the buffers' own thresholds are set
  * never to flush in the background.
@@ -95,7 +95,6 @@ export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions):
 
   const serial = pLimit(1);
   const readSerial = pLimit(1);
-  const gate = flushGate();
   const flushMs = opts.bufferFlushMs ?? ANALYTICS_BUFFER_FLUSH_MS;
   const flushAt = opts.bufferFlushAt ?? BUFFER_FLUSH_AT;
   let unflushedSince: number | undefined;
@@ -103,13 +102,16 @@ export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions):
   const unflushed = { rows: 0, bytes: 0 };
   /**
    * Flushes the buffers in order, the views' tables' first (inside `serial`); a failure stops
-   * there and keeps the rest buffered for the next try.
+   * there and keeps the rest buffered for the next try. It holds the read session's queue too: it
+   * waits for the read in flight and new reads wait for it (a flush between a read's look at a
+   * table and at its Buffer would hide the flushed rows from it: StorageBuffer snapshots the two
+   * at different moments). Inserts need no such care: they change a Buffer, never the table under it.
    */
   const flush = async (): Promise<void> => {
     const statements = sql.buffer?.flush;
     if (!statements || unflushedSince === undefined) return;
     try {
-      await gate.exclusive(async () => {
+      await readSerial(async () => {
         for (const statement of statements) await session.queryAsync(statement);
       });
       unflushedSince = undefined;
@@ -131,7 +133,7 @@ export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions):
       return serial(() => rowsOf<T>(session, query, queryParams));
     },
     reads<T>(query: string, queryParams?: ClickHouseParams) {
-      return readSerial(() => gate.shared(() => rowsOf<T>(readSession, query, queryParams)));
+      return readSerial(() => rowsOf<T>(readSession, query, queryParams));
     },
     // Gathered across input partitions (sql-analytics-store.ts gatheredInserts): what waits while
     // the one session runs another statement goes in one INSERT. Any failed gathered insert is sent
@@ -165,43 +167,6 @@ export async function createChdbAnalyticsStore(opts: ChdbAnalyticsStoreOptions):
       await drainPending();
     },
   });
-}
-
-/**
- * Statements that may run together (`shared`: the creators' reads) and one that must run alone
- * (`exclusive`: a flush of the buffers, which waits for the reads in flight and holds new ones
- * until it ends): a flush between a read's look at a table and its look at the table's Buffer
- * would hide the flushed rows from it (StorageBuffer snapshots the two at different moments).
- * Inserts need neither: they change a Buffer, never the table under it.
- */
-export function flushGate() {
-  let running = 0;
-  let flushing: Promise<void> | undefined;
-  let drained: (() => void) | undefined;
-  return {
-    async shared<T>(fn: () => Promise<T>): Promise<T> {
-      while (flushing) await flushing;
-      running++;
-      try {
-        return await fn();
-      } finally {
-        if (--running === 0) drained?.();
-      }
-    },
-    async exclusive(fn: () => Promise<void>): Promise<void> {
-      while (flushing) await flushing;
-      let done!: () => void;
-      flushing = new Promise<void>((resolve) => { done = resolve; });
-      try {
-        while (running > 0) await new Promise<void>((resolve) => { drained = resolve; });
-        await fn();
-      } finally {
-        flushing = undefined;
-        drained = undefined;
-        done();
-      }
-    },
-  };
 }
 
 /**

@@ -127,6 +127,23 @@ export const idsIn = (param: string): string => `(SELECT unhex(arrayJoin(splitBy
  * A one-off fill of tables from rows stored before they existed (a read model written by an older
  * release), run once per database when it is opened (createAnalyticsTables).
  */
+/** A MergeTree table and the in-memory Buffer table in front of it (analytics.sql.ts CREATE_BUFFER_TABLE). */
+export interface BufferedTable {
+  table: string;
+  buffer: string;
+}
+
+/**
+ * Where `table`'s rows are written and read: its Buffer, `<table>_buffer`, when `buffered` (chDB),
+ * else the table itself; and the buffer as a list of zero or one, for analytics.sql.ts to create
+ * and flush.
+ */
+export function viaBuffer(table: string, buffered: boolean): { target: string; buffers: BufferedTable[] } {
+  if (!buffered) return { target: table, buffers: [] };
+  const buffer = `${table}_buffer`;
+  return { target: buffer, buffers: [{ table, buffer }] };
+}
+
 export interface OneOffBackfill {
   /** What it fills, for logs. */
   tables: string;

@@ -17,14 +17,14 @@
  * come from the states, the partial first and last minutes from concurrent_heartbeats (see
  * concurrentParams).
  */
-import { oneOffBackfill, type Dialect, type OneOffBackfill } from './clickhouse-dialect.ts';
+import { oneOffBackfill, viaBuffer, type BufferedTable, type Dialect, type OneOffBackfill } from './clickhouse-dialect.ts';
 
 /** The concurrent-viewers statements of one database. */
 export interface ConcurrentSql {
   /** CREATE TABLE IF NOT EXISTS of the two tables. */
   createTables: string[];
   /** With `buffered`, the two tables and their Buffers (`<table>_buffer`, what the views write and the reads read); else empty. */
-  buffers: { table: string; buffer: string }[];
+  buffers: BufferedTable[];
   /** The two materialized views (`IF NOT EXISTS`), after the tables and the Buffer. */
   createViews: string[];
   /** Drops the two views (chDB re-creates the Buffer they read on every open: dropped before it). */
@@ -63,9 +63,8 @@ export function concurrentParams(videoId: string, sinceMs: number, nowMs: number
 export function concurrentSql(d: Dialect, database: string, insertTable: string, heartbeatsTable: string, buffered = false): ConcurrentSql {
   const recentTable = `${database}.concurrent_heartbeats`;
   const minutesTable = `${database}.concurrent_minutes`;
-  const via = (table: string) => (buffered ? `${table}_buffer` : table);
-  const recent = via(recentTable);
-  const minutes = via(minutesTable);
+  const { target: recent, buffers: recentBuffers } = viaBuffer(recentTable, buffered);
+  const { target: minutes, buffers: minutesBuffers } = viaBuffer(minutesTable, buffered);
   const t = d.epochMs('viewed_at');
   // Unix seconds of the UTC minute, from the ms in both dialects (modern's toStartOfMinute is a
   // UInt32 DateTime: no minute before 1970 or after 2106, and the states decide what is read).
@@ -91,7 +90,7 @@ CREATE TABLE IF NOT EXISTS ${minutesTable} (
   s_sessions AggregateFunction(uniqExact, String)
 ) ENGINE = AggregatingMergeTree
 ORDER BY (video_id, minute_s)${d.tableSettings}`],
-    buffers: buffered ? [recentTable, minutesTable].map((table) => ({ table, buffer: via(table) })) : [],
+    buffers: [...recentBuffers, ...minutesBuffers],
     createViews: [
       `CREATE MATERIALIZED VIEW IF NOT EXISTS ${recentTable}_mv TO ${recent} AS${recentRows(insertTable)}`,
       `CREATE MATERIALIZED VIEW IF NOT EXISTS ${minutesTable}_mv TO ${minutes} AS${minuteStates(insertTable)}`,

@@ -17,7 +17,7 @@
  */
 import {
   assertPosition, clampTimestamp, finite, finiteOrNull, hexIdList, idsIn, oneOffBackfill, SELECT_CHECKPOINT,
-  type Dialect, type HeartbeatJsonRow, type JsonRow, type OneOffBackfill,
+  viaBuffer, type BufferedTable, type Dialect, type HeartbeatJsonRow, type JsonRow, type OneOffBackfill,
 } from './clickhouse-dialect.ts';
 import type { PlaybackRow } from './analytics-store.port.ts';
 import { storedHeight, type PlaybackSessionState } from './playback-sessions.ts';
@@ -43,8 +43,8 @@ export interface PlaybackSessionJsonRow {
 export interface PlaybackSql {
   /** What the events are inserted into: `<database>.playback_events`, or its Buffer when `buffered`. */
   table: string;
-  /** With `buffered`, playback_events and its Buffer (`table`), for analytics.sql.ts to create and flush; else null. */
-  buffer: { table: string; buffer: string } | null;
+  /** With `buffered`, playback_events and its Buffer (`table`), for analytics.sql.ts to create and flush; else empty. */
+  buffers: BufferedTable[];
   createTable: string;
   selectCheckpoint: string;
   /** `<database>.playback_sessions`. */
@@ -103,13 +103,13 @@ export function sessionStateOf(r: PlaybackSessionJsonRow): PlaybackSessionState 
 /** The PlaybackSql of `database` in dialect `d`; with `buffered` the events go through a Buffer (see the file's comment). */
 export function playbackSql(d: Dialect, database: string, buffered = false): PlaybackSql {
   const stored = `${database}.playback_events`;
-  const table = buffered ? `${stored}_buffer` : stored;
+  const { target: table, buffers } = viaBuffer(stored, buffered);
   const sessions = `${database}.playback_sessions`;
   const ofVideo = `FROM ${sessions} FINAL
   WHERE video_id = {video_id:String}`;
   return {
     table,
-    buffer: buffered ? { table: stored, buffer: table } : null,
+    buffers,
     createTable: `
 CREATE TABLE IF NOT EXISTS ${stored} (
   video_id String,

@@ -20,7 +20,7 @@
  * harmless, since re-applied heartbeats change no max or min.
  */
 import { bindStatement } from './clickhouse-binding.ts';
-import { hexIdList, idsIn, oneOffBackfill, type Dialect, type OneOffBackfill } from './clickhouse-dialect.ts';
+import { hexIdList, idsIn, oneOffBackfill, viaBuffer, type BufferedTable, type Dialect, type OneOffBackfill } from './clickhouse-dialect.ts';
 import { MAX_PLAYBACK_RATE, MIN_VIEW_SECONDS, SESSION_SLACK_SECONDS, WHOLE_VIDEO_TOLERANCE_SECONDS } from '../../domain/view/view-rule.ts';
 
 /** Parameters of the view rule; values come from domain/view/view-rule.ts. */
@@ -61,8 +61,8 @@ export function channelParams(videoIds: readonly string[]): Record<string, strin
 export interface SessionsSql {
   /** `<database>.video_sessions`. */
   table: string;
-  /** `<database>.video_sessions_buffer` when `buffered` (what the view writes and the reads read), else null. */
-  buffer: string | null;
+  /** With `buffered`, video_sessions and its Buffer (what the view writes and the reads read); else empty. */
+  buffers: BufferedTable[];
   createTable: string;
   /**
    * The materialized view from the heartbeats' insert table into video_sessions (`IF NOT
@@ -87,13 +87,12 @@ export interface SessionsSql {
  */
 export function sessionsSql(d: Dialect, database: string, insertTable: string, heartbeatsTable: string, buffered = false): SessionsSql {
   const table = `${database}.video_sessions`;
-  const buffer = buffered ? `${table}_buffer` : null;
-  const target = buffer ?? table;
+  const { target, buffers } = viaBuffer(table, buffered);
   const view = `${database}.video_sessions_mv`;
   const states = (from: string) => bindStatement(SESSION_STATES(d, from), VIEW_RULE_PARAMS, 'literal').query;
   return {
     table,
-    buffer,
+    buffers,
     createTable: `
 CREATE TABLE IF NOT EXISTS ${table} (
   video_id String,
