@@ -125,6 +125,10 @@ export interface AnalyticsStore {
   videoInsights(videoId: string, query: InsightsQuery): Promise<VideoInsights>;
   /** The rollup of a channel's videos (analytics.port.ts ChannelAnalytics). @throws AnalyticsStoreError `ANALYTICS_IO` */
   channelAnalytics(channelId: string, videoIds: readonly string[], query: InsightsQuery): Promise<ChannelAnalytics>;
+  /**
+   * Lets the calls begun before it finish (an insert may still be gathering with others, SQL
+   * stores), then closes; calls after it reject with AnalyticsStoreError `ANALYTICS_CLOSED`.
+   */
   close(): Promise<void>;
 }
 

@@ -60,3 +60,26 @@ test('given six partitions\' playback batches inserted at once, then they go in 
     await store.close();
   }
 });
+
+test('given an insert still gathering with others (its linger not over), when the store closes, then the insert lands before the session closes and its events are there after reopening', async () => {
+  dir ??= await mkdtemp(join(tmpdir(), 'sw-chdb-gather-'));
+  const path = join(dir, 'close-race');
+  const store = await createChdbAnalyticsStore({ path });
+  // When a batch is inserted and close() is called in the same turn, while the insert waits for company.
+  const inserted = store.insertPlaybackEvents([start(0, 0), start(0, 1)]);
+  const closed = store.close();
+
+  // Then the insert succeeds (it ran on the open session, not on a closed one), and so does close.
+  await inserted;
+  await closed;
+  // And a call after close is refused with the store's own code.
+  await assert.rejects(store.insertPlaybackEvents([start(0, 2)]), { code: 'ANALYTICS_CLOSED' });
+  const reopened = await createChdbAnalyticsStore({ path });
+  try {
+    assert.equal((await reopened.checkpoint()).get(`${TOPICS.playback}:0`), 2);
+    const i = await reopened.videoInsights('v0', { now: T0 + 60_000, interval: 'minute', timeZone: 'UTC' });
+    assert.equal(i.startup_time_ms.samples, 2);
+  } finally {
+    await reopened.close();
+  }
+});

@@ -139,13 +139,13 @@ export function insightsStatements(sql: AnalyticsSql, videoId: string, query: In
  */
 export function sqlAnalyticsStore(sql: AnalyticsSql, engine: SqlEngine): AnalyticsStore {
   let closed = false;
+  /** Calls begun before close(), which close() lets finish (an insert may still be gathering). */
+  const inFlight = new Set<Promise<unknown>>();
   const guard = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
     if (closed) throw new AnalyticsStoreError('ANALYTICS_CLOSED', 'analytics store is closed');
-    try {
-      return await fn();
-    } catch (e) {
-      throw analyticsIoError(`${engine.name} ${what}`, e);
-    }
+    const call = fn().catch((e: unknown) => { throw analyticsIoError(`${engine.name} ${what}`, e); });
+    inFlight.add(call);
+    return call.finally(() => inFlight.delete(call));
   };
   // async: a binding error is a rejection like any other, also inside a Promise.all of statements.
   const rows = async <T>(statement: string, params: Record<string, string | number> = {}, creators = false): Promise<T[]> => {
@@ -301,6 +301,7 @@ export function sqlAnalyticsStore(sql: AnalyticsSql, engine: SqlEngine): Analyti
     async close() {
       if (closed) return;
       closed = true;
+      await Promise.allSettled(inFlight);
       await engine.close();
     },
   };
