@@ -125,14 +125,33 @@ test('given playback events in the analytics buffer, when the process is killed 
   assert.deepEqual([reapplied.checkpoint[key], reapplied.samples], [15, 15], 're-applied from the log: counted once');
 });
 
-test('given a store whose buffers hold as many rows as it flushes at, when more come, then it flushes them first (no buffer ever reaches its own thresholds and flushes itself out of order)', async () => {
-  dir ??= await mkdtemp(join(tmpdir(), 'sw-chdb-buffer-'));
-  const path = join(dir, 'analytics-flush-at');
-  const key = 'streamwave.views:0';
-  // Flush at 100 rows: 60 + 60 are buffered, the third insert flushes those 120 first, then the
-  // process dies with that insert's 60 (and the next's 20: below the threshold again) unflushed.
-  const killed = await inChild(path, `for (const [from, n] of [[0, 60], [60, 60], [120, 60], [180, 20]]) await store.insertHeartbeats(rows(from, n));`, 'kill', 3_600_000, { rows: 100, bytes: 1e9 });
-  assert.deepEqual([killed.checkpoint[key], killed.views], [200, 200]);
-  const restarted = await inChild(path, '', 'close');
-  assert.deepEqual([restarted.checkpoint[key], restarted.views], [120, 120], 'the flushed 120 stay; the rest goes with its checkpoint');
-});
+/**
+ * The JSON bytes the store inserts (one JSONEachRow line each) for the child's `rows(from, n)`:
+ * the same heartbeats, built here.
+ */
+function heartbeatBytes(from: number, n: number): number {
+  const sql = analyticsSql(ANALYTICS_DATABASE, 'modern', { buffered: true });
+  const T0 = Date.UTC(2026, 10, 24, 10, 0, 0);
+  return Array.from({ length: n }, (_, i) => Buffer.byteLength(JSON.stringify(sql.toJsonRow({
+    video_id: 'v1', session_id: `s${from + i}`, viewer_id: '', watched_seconds: 30, video_duration_seconds: 60,
+    viewed_at: T0 + from + i, session_started_at: T0 - 60_000, topic: 'streamwave.views', partition: 0, offset: from + i,
+  }))) + 1).reduce((a, b) => a + b, 0);
+}
+
+for (const [half, flushAt] of [
+  ['rows', () => ({ rows: 100, bytes: 1e9 })],
+  ['JSON bytes', () => ({ rows: 1e9, bytes: heartbeatBytes(0, 100) })],
+] as const) {
+  test(`given a store whose buffers hold as many ${half} as it flushes at, when more come, then it flushes them first (no buffer ever reaches its own thresholds and flushes itself out of order)`, async () => {
+    dir ??= await mkdtemp(join(tmpdir(), 'sw-chdb-buffer-'));
+    const path = join(dir, `analytics-flush-at-${half.replace(' ', '-')}`);
+    const key = 'streamwave.views:0';
+    // Flush at 100 rows (or their bytes): 60 + 60 are buffered, the third insert flushes those 120
+    // first, then the process dies with that insert's 60 (and the next's 20: below the threshold
+    // again) unflushed.
+    const killed = await inChild(path, `for (const [from, n] of [[0, 60], [60, 60], [120, 60], [180, 20]]) await store.insertHeartbeats(rows(from, n));`, 'kill', 3_600_000, flushAt());
+    assert.deepEqual([killed.checkpoint[key], killed.views], [200, 200]);
+    const restarted = await inChild(path, '', 'close');
+    assert.deepEqual([restarted.checkpoint[key], restarted.views], [120, 120], 'the flushed 120 stay; the rest goes with its checkpoint');
+  });
+}
