@@ -12,6 +12,8 @@ import { appendEvents, createScriptedLog, duplicatingLog, within } from '../../p
 import { createInMemoryKeyValueStore } from '../../projections/stores/in-memory-key-value-store.adapter.ts';
 import { createVideoDetailProjection } from '../../projections/video-detail/video-detail.projection.ts';
 import { runProjection } from './projection.runtime.ts';
+import { projectionMetricsOn } from './projection-metrics.ts';
+import type { LogRecord } from '../../platform/log/event-log.port.ts';
 import type { ProjectionNode } from './topology.port.ts';
 
 const codec = await sharedAvroTestCodec();
@@ -66,6 +68,8 @@ describe('projection metrics', () => {
       assert.ok(ok >= 2, `ok batches: ${ok}`); // two topics at least (videos, views)
       assert.equal(sampleValue(text, 'streamwave_projection_batches_total', { projection: 'video-detail', outcome: 'error' }), undefined);
       assert.equal(sampleValue(text, 'streamwave_projection_batch_duration_seconds_count', { projection: 'video-detail' }), ok);
+      // One end-to-end latency per record applied.
+      assert.equal(sampleValue(text, 'streamwave_projection_record_e2e_latency_seconds_count', { projection: 'video-detail' }), 3);
       // One lag series per input partition (each input topic × 2 partitions), all caught up.
       const lag = samplesOf(text, 'streamwave_consumer_lag', { projection: 'video-detail', group: GROUP });
       assert.equal(lag.length, ctl.node.inputs.length * 2);
@@ -76,14 +80,19 @@ describe('projection metrics', () => {
       // Records appended while the projection is held are lag, not events.
       ctl.hold();
       await appendEvents(log, codec, [upload('v3'), view('v2', 's2')]);
+      const fastBefore = sampleValue(text, 'streamwave_projection_record_e2e_latency_seconds_bucket', { projection: 'video-detail', le: '0.2' });
       text = await registry.metrics();
       assert.equal(sampleSum(text, 'streamwave_consumer_lag', { group: GROUP }), 2);
       assert.equal(sampleValue(text, 'streamwave_projection_events_total', ID), 3);
+      // Held for 300 ms after their append, they cannot have reached the read model within 200 ms of it.
+      await new Promise((r) => setTimeout(r, 300));
       ctl.release();
       await within(h.caughtUp(), 10_000, 'catch-up after release');
       text = await registry.metrics();
       assert.equal(sampleSum(text, 'streamwave_consumer_lag', { group: GROUP }), 0);
       assert.equal(sampleValue(text, 'streamwave_projection_events_total', ID), 5);
+      assert.equal(sampleValue(text, 'streamwave_projection_record_e2e_latency_seconds_count', { projection: 'video-detail' }), 5);
+      assert.equal(sampleValue(text, 'streamwave_projection_record_e2e_latency_seconds_bucket', { projection: 'video-detail', le: '0.2' }), fastBefore, 'the held records are slower than 0.2 s');
 
       // A failing store: error batches and consecutive failures grow, nothing is applied; then it recovers.
       ctl.failing = true;
@@ -100,6 +109,7 @@ describe('projection metrics', () => {
       text = await registry.metrics();
       assert.equal(sampleValue(text, 'streamwave_projection_failures', ID), 0);
       assert.equal(sampleValue(text, 'streamwave_projection_events_total', ID), 6);
+      assert.equal(sampleValue(text, 'streamwave_projection_record_e2e_latency_seconds_count', { projection: 'video-detail' }), 6, 'failed batches observe nothing');
     } finally {
       ctl.release();
       ctl.failing = false;
@@ -126,10 +136,26 @@ describe('projection metrics', () => {
       assert.equal(sampleValue(text, 'streamwave_projection_events_total', ID), 2);
       const ok = sampleValue(text, 'streamwave_projection_batches_total', { projection: 'video-detail', outcome: 'ok' }) ?? 0;
       assert.ok(ok >= 2 && ok % 2 === 0, `ok batches: ${ok}`);
+      assert.equal(sampleValue(text, 'streamwave_projection_record_e2e_latency_seconds_count', { projection: 'video-detail' }), 2, 'the redelivered records are not observed again');
     } finally {
       await h.stop();
       await node.close();
     }
+  });
+
+  test('the end-to-end latency of a batch\'s records: the applied ones (its tail), from their timestamps, none for a record without one', () => {
+    const registry = new Registry();
+    const metrics = projectionMetricsOn(registry);
+    const now = T0 + 10_000;
+    const rec = (offset: number, timestamp: number): LogRecord => ({ topic: 't', partition: 0, offset, key: null, value: null, headers: {}, timestamp });
+    // Offset 0 is below the checkpoint (redelivered), offset 2 has no timestamp, offset 3 is stamped after `now` (another clock).
+    metrics.observeApplied('p', [rec(0, now - 9_000), rec(1, now - 450), rec(2, 0), rec(3, now + 50)], 3, now);
+    return registry.metrics().then((text) => {
+      assert.equal(sampleValue(text, 'streamwave_projection_record_e2e_latency_seconds_count', { projection: 'p' }), 2);
+      assert.equal(sampleValue(text, 'streamwave_projection_record_e2e_latency_seconds_sum', { projection: 'p' }), 0.45);
+      assert.equal(sampleValue(text, 'streamwave_projection_record_e2e_latency_seconds_bucket', { projection: 'p', le: '0.4' }), 1, 'the one stamped later counts as 0');
+      assert.equal(sampleValue(text, 'streamwave_projection_record_e2e_latency_seconds_bucket', { projection: 'p', le: '0.5' }), 2);
+    });
   });
 
   test('without a registry nothing is recorded (not even on prom-client\'s global registry)', async () => {

@@ -10,6 +10,9 @@
  *   handed to the projection, and whether its apply + checkpoint commit succeeded;
  * - `streamwave_projection_batch_duration_seconds{projection}` (histogram, seconds): decode + apply
  *   + checkpoint commit of one batch, whatever the outcome;
+ * - `streamwave_projection_record_e2e_latency_seconds{projection}` (histogram, seconds): per
+ *   record applied, from its log timestamp to its batch applied with its checkpoint (KIP-613's
+ *   record-e2e-latency: how far the read model is behind the log in time, not in records);
  * - `streamwave_consumer_lag{projection,group,topic,partition}` (gauge, records): end offset minus
  *   the consumer's position, computed on scrape;
  * - `streamwave_projection_failures{projection,instance}` (gauge): consecutive failed batches of
@@ -21,7 +24,7 @@
  * them up), and partitions are the topics' partitions.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { parseTpKey } from '../../platform/log/event-log.port.ts';
+import { parseTpKey, type LogRecord } from '../../platform/log/event-log.port.ts';
 import { settledWithin } from '../../platform/shared/settled-within.ts';
 
 /** What a running projection instance exposes to the scrape-time gauges. */
@@ -40,11 +43,23 @@ export const LAG_SCRAPE_TIMEOUT_MS = 2_000;
 
 /** Histogram buckets of a batch's duration, seconds (a batch is one store commit: ms to seconds). */
 const BATCH_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/**
+ * Histogram buckets of a record's end-to-end latency, seconds: fine from 0.1 to 1 s (the creators'
+ * freshness goal is 1 s, issue 15), then up to an hour (a replay or a backlog shows records' age).
+ */
+const E2E_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.5, 2, 5, 10, 30, 60, 300, 3600];
 
 export interface ProjectionMetrics {
   events: Counter<'projection' | 'instance'>;
   batches: Counter<'projection' | 'outcome'>;
   batchDuration: Histogram<'projection'>;
+  /**
+   * Observes the end-to-end latency of the `applied` records a batch ended with (those at or above
+   * the checkpoint: a batch's records are in offset order), `now - timestamp` in seconds, clamped
+   * at 0; records without a timestamp (0) are left out. Wall clocks of two machines (the
+   * producer's and this one's): meaningful with synced clocks, as KIP-613 says of its own.
+   */
+  observeApplied(projection: string, records: readonly LogRecord[], applied: number, now?: number): void;
   /**
    * Registers a running instance for the scrape-time gauges; the returned function unregisters it
    * and removes its per-instance series.
@@ -77,6 +92,13 @@ export function projectionMetricsOn(registry: Registry): ProjectionMetrics {
     labelNames: ['projection', 'instance'] as const,
     registers: [registry],
   });
+  const e2eLatency = new Histogram({
+    name: 'streamwave_projection_record_e2e_latency_seconds',
+    help: 'Per record applied to a read model: from its log timestamp to its batch applied with its checkpoint, seconds (KIP-613 record-e2e-latency)',
+    labelNames: ['projection'] as const,
+    buckets: E2E_BUCKETS,
+    registers: [registry],
+  });
   const metrics: ProjectionMetrics = {
     events,
     batches: new Counter({
@@ -92,6 +114,12 @@ export function projectionMetricsOn(registry: Registry): ProjectionMetrics {
       buckets: BATCH_BUCKETS,
       registers: [registry],
     }),
+    observeApplied(projection, records, applied, now = Date.now()) {
+      for (let i = Math.max(0, records.length - applied); i < records.length; i++) {
+        const ts = records[i]!.timestamp;
+        if (ts > 0) e2eLatency.observe({ projection }, Math.max(0, now - ts) / 1000);
+      }
+    },
     track(source) {
       sources.add(source);
       return () => {

@@ -216,6 +216,7 @@ export async function runProjection(node: ProjectionNode, opts: RunProjectionOpt
     try {
       const applied = await step(topic, partition, records);
       metrics.events.inc({ projection: node.name, instance }, applied);
+      metrics.observeApplied(node.name, records, applied);
       metrics.batches.inc({ projection: node.name, outcome: 'ok' });
     } catch (err) {
       metrics.batches.inc({ projection: node.name, outcome: 'error' });
