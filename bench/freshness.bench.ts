@@ -51,7 +51,7 @@ import { StreamWaveClient } from '../cli/client/streamwave-client.ts';
 import { uploadFile, waitForProcessing } from '../cli/client/upload-file.ts';
 import { makeClip } from '../test/support/make-media.ts';
 import { startLoad, type RunningLoad } from './freshness/load.ts';
-import { quantileBetween, scrapeAnalyticsE2e } from './freshness/e2e-latency.ts';
+import { BATCH_METRIC, E2E_METRIC, quantileBetween, scrapeAnalyticsHistograms } from './freshness/e2e-latency.ts';
 import { printResult, type BenchFigure } from './support/result.ts';
 import { partitionForKey } from '../platform/log/partitioner.ts';
 import { DEFAULT_TOPIC_PARTITIONS, TOPICS } from '../schemas/topics.ts';
@@ -140,7 +140,7 @@ async function main(): Promise<void> {
     // --- the load (a child process: bench/freshness/load.ts), paced to `rate` events/s over `connections` senders
     // Where the analytics projection runs (its record end-to-end latency is scraped around the load).
     const projectors = server.cluster ? server.cluster.roles.filter((r) => r.role === 'projector').map((r) => r.url) : [server.url];
-    const e2eBefore = await scrapeAnalyticsE2e(projectors);
+    const projectorBefore = await scrapeAnalyticsHistograms(projectors);
     load = await startLoad({ urls: server.urls, sessions: loadSessions, rate, seconds, connections }, { nice: loadNice });
     const started = performance.now();
     const cpuAtStart = process.cpuUsage();
@@ -202,7 +202,7 @@ async function main(): Promise<void> {
     const loadCpu = (cpuSeconds / loadSeconds) * 100;
     clearInterval(progress);
     await readerDone;
-    const e2eAfter = await scrapeAnalyticsE2e(projectors);
+    const projectorAfter = await scrapeAnalyticsHistograms(projectors);
     stopping = true;
     await issuer;
 
@@ -227,9 +227,10 @@ async function main(): Promise<void> {
       figures.push({ name: `freshness p99 (${label}), ${kind} event → creator analytics (at ${achieved.toFixed(0)} events/s)`, value: p99, unit: 'ms', goal: `≤ ${GOAL_MS} ms`, met: p99 <= GOAL_MS });
     }
     console.log(`analytics reads: ${reads.length}, p50 ${pct(reads, 50).toFixed(0)} ms, p99 ${pct(reads, 99).toFixed(0)} ms (a probe waits for the read in flight and the next one)`);
-    const [e50, e99] = [0.5, 0.99].map((q) => quantileBetween(e2eBefore, e2eAfter, q));
-    console.log(e50 && e99
-      ? `analytics projection: ${e99.count} records from their log timestamp to the read model (KIP-613 record e2e latency, its histogram's buckets) p50 ${(e50.seconds * 1000).toFixed(0)} ms, p99 ${(e99.seconds * 1000).toFixed(0)} ms; the rest of a probe's freshness is the reads`
+    const [e50, e99, b50, b99] = [E2E_METRIC, BATCH_METRIC].flatMap((m) => [0.5, 0.99].map((q) => quantileBetween(projectorBefore.get(m)!, projectorAfter.get(m)!, q)));
+    const ms = (x: { seconds: number } | undefined) => (x ? (x.seconds * 1000).toFixed(0) : '?');
+    console.log(e99
+      ? `analytics projection (its histograms' buckets, interpolated): ${e99.count} records from their log timestamp to the read model (KIP-613 record e2e latency) p50 ${ms(e50)} ms, p99 ${ms(e99)} ms; ${b99?.count ?? 0} batches applied in p50 ${ms(b50)} ms, p99 ${ms(b99)} ms. The rest of a probe's freshness is the reads`
       : 'analytics projection: no record e2e latency scraped');
     figures.push({ name: `sustained event rate during the freshness run (${label})`, value: achieved, unit: 'events/s', goal: `≥ ${rate} events/s`, met: achieved >= rate * 0.98 });
   } finally {

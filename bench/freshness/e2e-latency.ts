@@ -1,5 +1,5 @@
 /**
- * The analytics projection's record end-to-end latency over a benchmark's load
+ * The analytics projection's record end-to-end latency (and batch duration) over a benchmark's load
  * (`streamwave_projection_record_e2e_latency_seconds{projection="analytics"}`, KIP-613's
  * record-e2e-latency: a record's log timestamp → its batch applied to the read model), from the
  * difference of two scrapes of every process that runs the projection. It splits a freshness
@@ -8,25 +8,30 @@
  */
 import { samplesOf } from '../../test/support/prometheus-text.ts';
 
-const METRIC = 'streamwave_projection_record_e2e_latency_seconds';
+/** The histograms scraped: each record's end-to-end latency, and each batch's apply + checkpoint. */
+export const E2E_METRIC = 'streamwave_projection_record_e2e_latency_seconds';
+export const BATCH_METRIC = 'streamwave_projection_batch_duration_seconds';
 
 /** Cumulative bucket counts by upper bound (seconds; `+Inf` as Infinity), summed over processes. */
 export type Buckets = Map<number, number>;
 
 /**
- * Scrapes `GET <url>/metrics` of each of `urls` and sums the analytics projection's buckets.
- * A process that does not answer (or has no such series) adds nothing.
+ * Scrapes `GET <url>/metrics` of each of `urls` and sums the analytics projection's buckets of
+ * each histogram in `metrics`, by name. A process that does not answer (or has no such series)
+ * adds nothing.
  */
-export async function scrapeAnalyticsE2e(urls: readonly string[]): Promise<Buckets> {
-  const sum: Buckets = new Map();
+export async function scrapeAnalyticsHistograms(urls: readonly string[], metrics: readonly string[] = [E2E_METRIC, BATCH_METRIC]): Promise<Map<string, Buckets>> {
+  const sums = new Map(metrics.map((m) => [m, new Map() as Buckets]));
   for (const url of urls) {
     const text = await fetch(`${url}/metrics`).then((r) => (r.ok ? r.text() : ''), () => '');
-    for (const s of samplesOf(text, `${METRIC}_bucket`, { projection: 'analytics' })) {
-      const le = s.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(s.labels.le);
-      sum.set(le, (sum.get(le) ?? 0) + s.value);
+    for (const [metric, sum] of sums) {
+      for (const s of samplesOf(text, `${metric}_bucket`, { projection: 'analytics' })) {
+        const le = s.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(s.labels.le);
+        sum.set(le, (sum.get(le) ?? 0) + s.value);
+      }
     }
   }
-  return sum;
+  return sums;
 }
 
 /**
