@@ -39,7 +39,7 @@
  * became visible may not, so it waits for up to two reads). Prints p50/p95/p99/max per kind and
  * the event rate achieved; goal p99 ≤ 1 s. Beside them, from the projector processes' (or the
  * standalone server's) /metrics scraped before and after the load, the analytics projection's
- * record end-to-end latency (log timestamp → read model; bench/freshness/e2e-latency.ts), which
+ * record end-to-end latency (log timestamp → read model; bench/support/histograms.ts), which
  * says how much of the freshness is the projection and how much the reads.
  * A benchmark, not a test: exits 0 when it is missed.
  */
@@ -51,13 +51,17 @@ import { StreamWaveClient } from '../cli/client/streamwave-client.ts';
 import { uploadFile, waitForProcessing } from '../cli/client/upload-file.ts';
 import { makeClip } from '../test/support/make-media.ts';
 import { startLoad, type RunningLoad } from './freshness/load.ts';
-import { BATCH_METRIC, E2E_METRIC, quantileBetween, scrapeAnalyticsHistograms } from './freshness/e2e-latency.ts';
+import { quantileBetween, scrapeHistograms } from './support/histograms.ts';
 import { printResult, type BenchFigure } from './support/result.ts';
 import { partitionForKey } from '../platform/log/partitioner.ts';
 import { DEFAULT_TOPIC_PARTITIONS, TOPICS } from '../schemas/topics.ts';
 import { percentile } from './support/table.ts';
 
 const GOAL_MS = 1000;
+/** The analytics projection's histograms scraped around the load: each record's end-to-end latency (KIP-613), each batch's apply + checkpoint. */
+const E2E_METRIC = 'streamwave_projection_record_e2e_latency_seconds';
+const BATCH_METRIC = 'streamwave_projection_batch_duration_seconds';
+const scrapeProjection = (urls: readonly string[]) => scrapeHistograms(urls, [E2E_METRIC, BATCH_METRIC], { projection: 'analytics' });
 const PROBE_EVERY_MS = 100;
 const READ_EVERY_MS = 50;
 /** Playback sessions the load's heartbeats and playback events come from, spread over `--videos`. */
@@ -140,7 +144,7 @@ async function main(): Promise<void> {
     // --- the load (a child process: bench/freshness/load.ts), paced to `rate` events/s over `connections` senders
     // Where the analytics projection runs (its record end-to-end latency is scraped around the load).
     const projectors = server.cluster ? server.cluster.roles.filter((r) => r.role === 'projector').map((r) => r.url) : [server.url];
-    const projectorBefore = await scrapeAnalyticsHistograms(projectors);
+    const projectorBefore = await scrapeProjection(projectors);
     load = await startLoad({ urls: server.urls, sessions: loadSessions, rate, seconds, connections }, { nice: loadNice });
     const started = performance.now();
     const cpuAtStart = process.cpuUsage();
@@ -202,7 +206,7 @@ async function main(): Promise<void> {
     const loadCpu = (cpuSeconds / loadSeconds) * 100;
     clearInterval(progress);
     await readerDone;
-    const projectorAfter = await scrapeAnalyticsHistograms(projectors);
+    const projectorAfter = await scrapeProjection(projectors);
     stopping = true;
     await issuer;
 

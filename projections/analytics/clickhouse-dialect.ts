@@ -123,10 +123,6 @@ export const hexIdList = (ids: Iterable<string>): string => [...new Set(ids)].ma
 /** SQL: the subquery of the ids in the hexIdList parameter `param`, for `column IN …` (which keeps a read on the table's key ranges). */
 export const idsIn = (param: string): string => `(SELECT unhex(arrayJoin(splitByChar(',', {${param}:String}))))`;
 
-/**
- * A one-off fill of tables from rows stored before they existed (a read model written by an older
- * release), run once per database when it is opened (createAnalyticsTables).
- */
 /** A MergeTree table and the in-memory Buffer table in front of it (analytics.sql.ts CREATE_BUFFER_TABLE). */
 export interface BufferedTable {
   table: string;
@@ -144,6 +140,10 @@ export function viaBuffer(table: string, buffered: boolean): { target: string; b
   return { target: buffer, buffers: [{ table, buffer }] };
 }
 
+/**
+ * A one-off fill of tables from rows stored before they existed (a read model written by an older
+ * release), run once per database when it is opened (createAnalyticsTables).
+ */
 export interface OneOffBackfill {
   /** What it fills, for logs. */
   tables: string;

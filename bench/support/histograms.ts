@@ -1,31 +1,25 @@
 /**
- * The analytics projection's record end-to-end latency (and batch duration) over a benchmark's load
- * (`streamwave_projection_record_e2e_latency_seconds{projection="analytics"}`, KIP-613's
- * record-e2e-latency: a record's log timestamp → its batch applied to the read model), from the
- * difference of two scrapes of every process that runs the projection. It splits a freshness
- * figure in two: how long an event takes to reach the read model, and the rest (the creator's
- * read finding it).
+ * Prometheus histograms over a benchmark's load: scraped from the roles' `/metrics` before and
+ * after it, summed over processes, and a quantile of what was observed in between (e.g. the
+ * freshness benchmark's analytics projection: `streamwave_projection_record_e2e_latency_seconds`,
+ * KIP-613's record-e2e-latency, and its batch duration).
  */
 import { samplesOf } from '../../test/support/prometheus-text.ts';
-
-/** The histograms scraped: each record's end-to-end latency, and each batch's apply + checkpoint. */
-export const E2E_METRIC = 'streamwave_projection_record_e2e_latency_seconds';
-export const BATCH_METRIC = 'streamwave_projection_batch_duration_seconds';
 
 /** Cumulative bucket counts by upper bound (seconds; `+Inf` as Infinity), summed over processes. */
 export type Buckets = Map<number, number>;
 
 /**
- * Scrapes `GET <url>/metrics` of each of `urls` and sums the analytics projection's buckets of
- * each histogram in `metrics`, by name. A process that does not answer (or has no such series)
- * adds nothing.
+ * Scrapes `GET <url>/metrics` of each of `urls` and sums the buckets of each histogram in
+ * `metrics` (by name) over the series whose labels include `match`. A process that does not
+ * answer (or has no such series) adds nothing.
  */
-export async function scrapeAnalyticsHistograms(urls: readonly string[], metrics: readonly string[] = [E2E_METRIC, BATCH_METRIC]): Promise<Map<string, Buckets>> {
+export async function scrapeHistograms(urls: readonly string[], metrics: readonly string[], match: Record<string, string> = {}): Promise<Map<string, Buckets>> {
   const sums = new Map(metrics.map((m) => [m, new Map() as Buckets]));
   for (const url of urls) {
     const text = await fetch(`${url}/metrics`).then((r) => (r.ok ? r.text() : ''), () => '');
     for (const [metric, sum] of sums) {
-      for (const s of samplesOf(text, `${metric}_bucket`, { projection: 'analytics' })) {
+      for (const s of samplesOf(text, `${metric}_bucket`, match)) {
         const le = s.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(s.labels.le);
         sum.set(le, (sum.get(le) ?? 0) + s.value);
       }
