@@ -67,12 +67,15 @@ describe('probe: the client timeout counts running time', () => {
     try {
       const log: Probe[] = [];
       await probeUrl(log, 'plain', url, { timeoutMs: 300 });
-      const began = Date.now();
-      await probeUrl(log, 'stalled', url, { timeoutMs: 300, stalledWithin: (from, to) => overlapMs([{ from: began, to: began + 200 }], from, to) });
+      // The stall is the first 200 ms of the probe itself: anchored at the start the probe reports
+      // (its first question), not at a clock read before the call, which may be a millisecond earlier.
+      let began: number | undefined;
+      const stalledWithin = (from: number, to: number) => { began ??= from; return overlapMs([{ from: began, to: began + 200 }], from, to); };
+      await probeUrl(log, 'stalled', url, { timeoutMs: 300, stalledWithin });
       assert.deepEqual(log.map((p) => [p.what, p.status, p.error]), [['plain', 0, 'timeout'], ['stalled', 0, 'timeout']]);
       assert.ok(log[0]!.ms >= 300, `plain gave up after ${log[0]!.ms} ms`);
       assert.ok(log[1]!.ms >= 500, `stalled gave up after ${log[1]!.ms} ms: the 200 ms stalled must not count`);
-      assert.deepEqual(probeProblems(log, 300, (from, to) => overlapMs([{ from: began, to: began + 200 }], from, to)).map((l) => l.replace(/^\S+ /, '')),
+      assert.deepEqual(probeProblems(log, 300, stalledWithin).map((l) => l.replace(/^\S+ /, '')),
         ['plain: no answer (timeout)', 'stalled: no answer (timeout; 200 ms of it this process stalled)']);
     } finally {
       server.closeAllConnections();
