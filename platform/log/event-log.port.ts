@@ -122,11 +122,15 @@ export interface Subscription {
    * delivering what it has (Kafka's `fetch.min.bytes` + `fetch.max.wait.ms` pair, counted in
    * records): fewer, larger batches for a subscriber whose cost is mostly per batch (an analytics
    * insert), at the price of up to this much delivery latency. A backlog of `maxBatchSize` or more
-   * is delivered at once. Default 0: deliver as soon as records are there. The wait starts when
-   * the consumer first sees the backlog, so records arriving during a batch may wait that batch's
-   * time as well. The Kafka adapter passes it to the fetch as `maxWaitTimeInMs` with `minBytes`
-   * of 1 MiB, which Kafka counts in bytes over all the fetched partitions: there a batch smaller
-   * than 1 MiB waits the whole time, and the adapter's own fetch wait setting does not apply.
+   * is delivered at once. Default 0: deliver as soon as records are there. The wait counts from
+   * when the consumer first sees the records or, for records that came while the partition's
+   * previous batch was applied, from that batch's delivery: they have gathered for that long
+   * already, so they do not wait the batch's time and then the whole wait again. The Kafka
+   * adapter passes it to the fetch as `maxWaitTimeInMs` with `minBytes` of 1 MiB, which Kafka
+   * counts in bytes over all the fetched partitions: there a batch smaller than 1 MiB waits the
+   * whole time, and the adapter's own fetch wait setting does not apply; there the wait counts
+   * from the broker's previous answer (patches/kafkajs+2.2.4.patch, consumerGroup fetch: kafkajs
+   * itself counts it from each request, which it sends only after the batches are applied).
    */
   fetchMaxWaitMs?: number;
   /**

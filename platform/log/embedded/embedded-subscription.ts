@@ -72,7 +72,11 @@ interface PartitionState {
   failures: number;
   /** Not before this time (ms since epoch) after a failure. */
   retryAt: number;
-  /** With `fetchMaxWaitMs`: when the loop first saw records waiting here since the last delivery (performance.now(), ms), else 0. */
+  /**
+   * With `fetchMaxWaitMs`: when the records waiting here started gathering (performance.now(), ms):
+   * when the loop first saw them, or the previous batch's delivery if they came while it was
+   * applied; 0 when none wait.
+   */
   waitingSince: number;
   inFlight: Promise<void> | null;
 }
@@ -178,19 +182,27 @@ export class EmbeddedSubscription {
         if (p.retryAt > now) { nextRetry = Math.min(nextRetry, p.retryAt); continue; }
         if (this.fetchMaxWait > 0 && p.log.end - p.pos < this.maxBatch) {
           // Fetch wait: let a small backlog grow into a full batch, up to fetchMaxWaitMs from
-          // when the loop first saw it (monotonic clock: a wall-clock step cannot stall it).
+          // when it started gathering (waitingSince; monotonic clock: a wall-clock step cannot stall it).
           const mono = performance.now();
           if (p.waitingSince === 0) p.waitingSince = mono;
           const left = p.waitingSince + this.fetchMaxWait - mono;
           if (left > 0) { nextRetry = Math.min(nextRetry, now + left); continue; }
         }
         p.waitingSince = 0;
+        const deliveredAt = performance.now();
         p.inFlight = this.consume(p)
           .catch((err) => {
             this.deps.logger.error({ err, groupId: this.sub.groupId, tp: p.key }, 'consumer read failed');
             p.retryAt = Date.now() + MAX_REDELIVERY_DELAY_MS;
           })
-          .finally(() => { p.inFlight = null; this.progressed(); this.notify(); });
+          .finally(() => {
+            p.inFlight = null;
+            // Records that came while this batch was applied have been gathering since it was
+            // delivered: their fetch wait counts from then, not from now (as the Kafka adapter's).
+            p.waitingSince = p.pos < p.log.end ? deliveredAt : 0;
+            this.progressed();
+            this.notify();
+          });
       }
       if (this.dirty || this.stopped) continue;
       const wait = Math.max(1, Math.min(IDLE_POLL_MS, nextRetry - Date.now()));
