@@ -129,8 +129,9 @@ export interface Subscription {
    * adapter passes it to the fetch as `maxWaitTimeInMs` with `minBytes` of 1 MiB, which Kafka
    * counts in bytes over all the fetched partitions: there a batch smaller than 1 MiB waits the
    * whole time, and the adapter's own fetch wait setting does not apply; there the wait counts
-   * from the broker's previous answer (patches/kafkajs+2.2.4.patch, consumerGroup fetch: kafkajs
-   * itself counts it from each request, which it sends only after the batches are applied).
+   * from the broker's previous answer, for all the partitions it leads together, and a consumer's
+   * first fetch from a broker does not wait (patches/kafkajs+2.2.4.patch, consumerGroup fetch:
+   * kafkajs itself counts it from each request, which it sends only after the batches are applied).
    */
   fetchMaxWaitMs?: number;
   /**

@@ -75,7 +75,8 @@ interface PartitionState {
   /**
    * With `fetchMaxWaitMs`: when the records waiting here started gathering (performance.now(), ms):
    * when the loop first saw them, or the previous batch's delivery if they came while it was
-   * applied; 0 when none wait.
+   * applied (or that batch failed: its redelivery comes at the later of its retry time and the
+   * wait's end); 0 when none wait.
    */
   waitingSince: number;
   inFlight: Promise<void> | null;
