@@ -340,6 +340,37 @@ export function testEventLog(name: string, factory: () => Promise<EventLogFixtur
       assert.deepEqual(Object.fromEntries(await log.committedOffsets('g')), { 't:0': 2 }, 'the batch in flight when stop began is committed');
     }));
 
+    // An adapter without a fetch wait (in-memory) passes trivially: 'b' is never held.
+    test('fetchMaxWaitMs counts from the previous delivery: a record appended while a batch is applied comes right after it, not after a second whole wait', () => withLog(async ({ log }) => {
+      await log.createTopic({ name: 't', partitions: 1 });
+      const WAIT_MS = 2_000;
+      const deliveredAt = new Map<string, number>();
+      let appliedAt = 0;
+      let bCame!: () => void;
+      const bDelivered = new Promise<void>((r) => { bCame = r; });
+      await log.append('t', [{ key: 'k', value: buf('a') }]);
+      const c = await log.subscribe({
+        groupId: 'g', topics: ['t'], maxBatchSize: 100, fetchMaxWaitMs: WAIT_MS,
+        async eachBatch(b) {
+          for (const r of b.records) deliveredAt.set(text(r)!, Date.now());
+          if (deliveredAt.has('b')) bCame();
+          if (!b.records.some((r) => text(r) === 'a')) return;
+          // The first batch's apply takes the whole fetch wait, and a record arrives meanwhile.
+          await log.append('t', [{ key: 'k', value: buf('b') }]);
+          await new Promise((r) => setTimeout(r, WAIT_MS));
+          appliedAt = Date.now();
+        },
+      });
+      try {
+        await within(bDelivered, BOUND_MS, "'b' delivered");
+        // Counted from the request (kafkajs unpatched) or from when the loop saw 'b' after the
+        // apply (the embedded log before), it would wait WAIT_MS more: 1 MiB or 100 records never come.
+        assert.ok(deliveredAt.get('b')! - appliedAt < WAIT_MS, `b came ${deliveredAt.get('b')! - appliedAt} ms after the first batch was applied`);
+      } finally {
+        await c.stop();
+      }
+    }));
+
     if (capabilities.durable) test('durability: records, topics and committed offsets survive close and reopen', async () => {
       const f = await factory();
       try {

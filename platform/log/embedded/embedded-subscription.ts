@@ -189,7 +189,6 @@ export class EmbeddedSubscription {
           const left = p.waitingSince + this.fetchMaxWait - mono;
           if (left > 0) { nextRetry = Math.min(nextRetry, now + left); continue; }
         }
-        p.waitingSince = 0;
         const deliveredAt = performance.now();
         p.inFlight = this.consume(p)
           .catch((err) => {
