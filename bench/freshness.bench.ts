@@ -56,6 +56,8 @@ import { printResult, type BenchFigure } from './support/result.ts';
 import { partitionForKey } from '../platform/log/partitioner.ts';
 import { DEFAULT_TOPIC_PARTITIONS, TOPICS } from '../schemas/topics.ts';
 import { percentile } from './support/table.ts';
+import { cpuShares, cpuSnapshot, type CpuGroup, type CpuSnapshot } from './support/process-cpu.ts';
+import type { E2eTarget } from '../test/support/e2e-target.ts';
 
 const GOAL_MS = 1000;
 /** The analytics projection's histograms scraped around the load: each record's end-to-end latency (KIP-613), each batch's apply + checkpoint. */
@@ -70,6 +72,25 @@ const LOAD_SESSIONS = 200;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Nearest-rank percentile `p` of unsorted `xs` (NaN when empty). */
 const pct = (xs: number[], p: number) => percentile([...xs].sort((a, b) => a - b), p);
+
+/** The process trees whose CPU the run prints: each role (cluster) or the server (standalone), the servers the cluster runs on, and the load generator. */
+function cpuGroups(target: E2eTarget, load: RunningLoad): CpuGroup[] {
+  const groups: CpuGroup[] = [];
+  const add = (name: string, pid: number | undefined) => {
+    if (pid === undefined || !Number.isInteger(pid)) return;
+    const g = groups.find((x) => x.name === name);
+    if (g) g.pids.push(pid);
+    else groups.push({ name, pids: [pid] });
+  };
+  if (target.cluster) {
+    for (const r of target.cluster.roles) add(r.role, r.process.pid);
+    for (const [name, fields] of Object.entries(target.cluster.servers)) add(name, fields.pid === undefined ? undefined : Number(fields.pid));
+  } else {
+    add('server', target.standalone?.child.pid);
+  }
+  add('load generator', load.pid);
+  return groups;
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { target: { type: 'string', default: 'standalone' }, rate: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '60' }, connections: { type: 'string' }, instances: { type: 'string', default: '2' }, videos: { type: 'string', default: '1' }, 'load-nice': { type: 'string', default: '0' } } });
@@ -148,6 +169,10 @@ async function main(): Promise<void> {
     load = await startLoad({ urls: server.urls, sessions: loadSessions, rate, seconds, connections }, { nice: loadNice });
     const started = performance.now();
     const cpuAtStart = process.cpuUsage();
+    // Where the machine's CPU went during the load (Linux /proc), read just before the load ends.
+    const machineAtStart = cpuSnapshot();
+    let machineAtEnd: CpuSnapshot | undefined;
+    const machineEnd = setTimeout(() => (machineAtEnd = cpuSnapshot()), Math.max(0, seconds * 1000 - 500));
     const deadline = started + seconds * 1000;
 
     // --- probes and the reader
@@ -205,6 +230,7 @@ async function main(): Promise<void> {
     /** The load generator (the child), % of one core. */
     const loadCpu = (cpuSeconds / loadSeconds) * 100;
     clearInterval(progress);
+    clearTimeout(machineEnd);
     await readerDone;
     const projectorAfter = await scrapeProjection(projectors);
     stopping = true;
@@ -213,6 +239,8 @@ async function main(): Promise<void> {
     console.log(`\nCreator analytics freshness (${label}${target === 'cluster' ? `, ${server.urls.length} gateways` : ''}; ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version})`);
     if (target === 'cluster') console.log(`Kafka broker JVM flags: ${process.env.KAFKA_JVM_FLAGS || '(the JVM\'s defaults)'}`);
     console.log(`load: ${achieved.toFixed(0)} events/s achieved (asked ${rate}), ${failed} failed requests${whyFailed}; analytics read every ${READ_EVERY_MS} ms; the load generator (nice ${loadNice}) used ${loadCpu.toFixed(0)} % of a core, the benchmark's process (probes, reader) ${benchCpu.toFixed(0)} %`);
+    const machine = cpuShares(machineAtStart, machineAtEnd, cpuGroups(server, load));
+    if (machine) console.log(`CPU during the load (/proc): ${machine}`);
     const pacedShare = (100 * pacedMs) / (connections * loadSeconds * 1000);
     const meanAcceptedMs = accepted.reduce((a, b) => a + b, 0) / Math.max(1, accepted.length);
     /** The most the senders could send at the mean time to a 202: `connections` × 4/3 events ÷ that time. */

@@ -118,6 +118,8 @@ export interface RunningLoad {
   done: Promise<LoadResult>;
   /** Ends the child at once (for a `finally`). */
   kill(): void;
+  /** The child's process id (for bench/support/process-cpu.ts). */
+  pid: number | undefined;
 }
 
 /**
@@ -148,7 +150,7 @@ export async function startLoad(spec: LoadSpec, opts: { nice: number }): Promise
   });
   child.send(spec);
   await Promise.race([started, done]);
-  return { sent: () => sent, done, kill: () => child.kill() };
+  return { sent: () => sent, done, kill: () => child.kill(), pid: child.pid };
 }
 
 if (process.argv[2] === '--child' && process.send) {

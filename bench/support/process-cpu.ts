@@ -1,0 +1,90 @@
+/**
+ * Where a benchmark run's CPU went, from Linux's /proc (proc(5)): the machine's busy share and each
+ * named process tree's, over a window, so a figure that misses its goal is printed beside whether
+ * the machine was saturated and which process used the cores. Elsewhere (no /proc) it reports
+ * nothing.
+ *
+ * Units: `/proc/stat` and `/proc/<pid>/stat` count clock ticks of the same size (USER_HZ), so a
+ * tree's share in cores is its ticks over the machine's total ticks per core; no tick size is
+ * assumed.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+
+/** A snapshot of CPU counters: the machine's busy and total ticks, and every process's own ticks and parent. */
+export interface CpuSnapshot {
+  busy: number;
+  total: number;
+  /** pid → [utime + stime ticks, parent pid]. */
+  processes: Map<number, [ticks: number, ppid: number]>;
+}
+
+/** A named set of root processes whose trees (the process and its descendants) are counted together, e.g. `{ name: 'gateway', pids: [p1, p2] }`. */
+export interface CpuGroup {
+  name: string;
+  pids: number[];
+}
+
+/** The fields of a /proc/<pid>/stat line after the command (which may contain spaces and parentheses). */
+function statFields(line: string): string[] {
+  return line.slice(line.lastIndexOf(')') + 2).split(' ');
+}
+
+/**
+ * Reads the counters now.
+ * @returns the snapshot, or undefined where /proc/stat cannot be read (not Linux)
+ */
+export function cpuSnapshot(): CpuSnapshot | undefined {
+  let machine: number[];
+  try {
+    machine = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  } catch {
+    return undefined;
+  }
+  // user nice system idle iowait irq softirq steal (guest time is already inside user and nice).
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = machine;
+  const processes = new Map<number, [number, number]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      // After the command: state(0) ppid(1) … utime(11) stime(12), proc(5) fields 3, 4, 14 and 15.
+      const f = statFields(readFileSync(`/proc/${name}/stat`, 'utf8'));
+      processes.set(Number(name), [Number(f[11]) + Number(f[12]), Number(f[1])]);
+    } catch {
+      // The process ended between the listing and the read.
+    }
+  }
+  return { busy: user + nice + system + irq + softirq + steal, total: user + nice + system + idle + iowait + irq + softirq + steal, processes };
+}
+
+/**
+ * One line: the machine's busy cores between two snapshots and each group's, e.g. `1.98 of 2 cores
+ * busy: clickhouse 0.51, gateway ×2 0.47, …, the rest 0.14`. A process that started after `before`
+ * counts from zero; one that ended before `after` is missing from both sides' trees (its CPU falls
+ * into "the rest"). Groups whose roots are all gone are left out.
+ * @returns undefined when either snapshot is missing or no time passed
+ */
+export function cpuShares(before: CpuSnapshot | undefined, after: CpuSnapshot | undefined, groups: CpuGroup[]): string | undefined {
+  if (!before || !after || after.total <= before.total) return undefined;
+  const cores = cpus().length;
+  const perCore = (after.total - before.total) / cores;
+  const children = new Map<number, number[]>();
+  for (const [pid, [, ppid]] of after.processes) children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+  const treeTicks = (root: number): number => {
+    let ticks = 0;
+    for (const stack = [root]; stack.length;) {
+      const pid = stack.pop()!;
+      const now = after.processes.get(pid);
+      if (now) ticks += now[0] - (before.processes.get(pid)?.[0] ?? 0);
+      stack.push(...(children.get(pid) ?? []));
+    }
+    return ticks;
+  };
+  const busy = (after.busy - before.busy) / perCore;
+  const shares = groups
+    .filter((g) => g.pids.some((p) => after.processes.has(p)))
+    .map((g) => ({ label: g.pids.length > 1 ? `${g.name} ×${g.pids.length}` : g.name, cores: g.pids.reduce((n, p) => n + treeTicks(p), 0) / perCore }))
+    .sort((a, b) => b.cores - a.cores);
+  const rest = Math.max(0, busy - shares.reduce((n, s) => n + s.cores, 0));
+  return `${busy.toFixed(2)} of ${cores} cores busy: ${[...shares, { label: 'the rest', cores: rest }].map((s) => `${s.label} ${s.cores.toFixed(2)}`).join(', ')}`;
+}
