@@ -172,7 +172,7 @@ async function main(): Promise<void> {
     // Where the machine's CPU went during the load (Linux /proc), read just before the load ends.
     const machineAtStart = cpuSnapshot();
     let machineAtEnd: CpuSnapshot | undefined;
-    const machineEnd = setTimeout(() => (machineAtEnd = cpuSnapshot()), Math.max(0, seconds * 1000 - 500));
+    const machineEnd = setTimeout(() => (machineAtEnd = cpuSnapshot()), Math.max(0, seconds * 1000 - 500)).unref();
     const deadline = started + seconds * 1000;
 
     // --- probes and the reader

@@ -9,14 +9,15 @@
  * assumed.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
 
-/** A snapshot of CPU counters: the machine's busy and total ticks, and every process's own ticks and parent. */
+/** A snapshot of CPU counters: the machine's cores, busy and total ticks, and every process's own ticks, parent and start time. */
 export interface CpuSnapshot {
+  /** The `cpuN` lines of /proc/stat. */
+  cores: number;
   busy: number;
   total: number;
-  /** pid → [utime + stime ticks, parent pid]. */
-  processes: Map<number, [ticks: number, ppid: number]>;
+  /** pid → [utime + stime ticks, parent pid, start time in ticks since boot (tells a reused pid apart)]. */
+  processes: Map<number, [ticks: number, ppid: number, started: number]>;
 }
 
 /** A named set of root processes whose trees (the process and its descendants) are counted together, e.g. `{ name: 'gateway', pids: [p1, p2] }`. */
@@ -35,55 +36,66 @@ function statFields(line: string): string[] {
  * @returns the snapshot, or undefined where /proc/stat cannot be read (not Linux)
  */
 export function cpuSnapshot(): CpuSnapshot | undefined {
-  let machine: number[];
+  let lines: string[];
+  let names: string[];
   try {
-    machine = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    lines = readFileSync('/proc/stat', 'utf8').split('\n');
+    names = readdirSync('/proc');
   } catch {
     return undefined;
   }
+  const machine = lines[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const cores = lines.filter((l) => /^cpu\d+ /.test(l)).length;
   // user nice system idle iowait irq softirq steal (guest time is already inside user and nice).
   const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = machine;
-  const processes = new Map<number, [number, number]>();
-  for (const name of readdirSync('/proc')) {
+  const processes = new Map<number, [number, number, number]>();
+  for (const name of names) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      // After the command: state(0) ppid(1) … utime(11) stime(12), proc(5) fields 3, 4, 14 and 15.
+      // After the command: state(0) ppid(1) … utime(11) stime(12) … starttime(19), proc(5) fields 3, 4, 14, 15 and 22.
       const f = statFields(readFileSync(`/proc/${name}/stat`, 'utf8'));
-      processes.set(Number(name), [Number(f[11]) + Number(f[12]), Number(f[1])]);
+      processes.set(Number(name), [Number(f[11]) + Number(f[12]), Number(f[1]), Number(f[19])]);
     } catch {
       // The process ended between the listing and the read.
     }
   }
-  return { busy: user + nice + system + irq + softirq + steal, total: user + nice + system + idle + iowait + irq + softirq + steal, processes };
+  return { cores, busy: user + nice + system + irq + softirq + steal, total: user + nice + system + idle + iowait + irq + softirq + steal, processes };
 }
 
 /**
  * One line: the machine's busy cores between two snapshots and each group's, e.g. `1.98 of 2 cores
- * busy: clickhouse 0.51, gateway ×2 0.47, …, the rest 0.14`. A process that started after `before`
- * counts from zero; one that ended before `after` is missing from both sides' trees (its CPU falls
- * into "the rest"). Groups whose roots are all gone are left out.
+ * busy: clickhouse 0.51, gateway ×2 0.47, …, the rest 0.14`; "the rest" is the busy time no group
+ * holds (the kernel, other processes, processes that ended in between). A process that started
+ * after `before` (or whose pid was reused) counts from zero; one that ended before `after` is
+ * missing from every tree. A process is counted once, in the first group whose tree reaches it.
+ * Groups whose roots are all gone are left out; `×N` counts the roots still running.
  * @returns undefined when either snapshot is missing or no time passed
  */
 export function cpuShares(before: CpuSnapshot | undefined, after: CpuSnapshot | undefined, groups: CpuGroup[]): string | undefined {
-  if (!before || !after || after.total <= before.total) return undefined;
-  const cores = cpus().length;
+  if (!before || !after || after.total <= before.total || after.cores < 1) return undefined;
+  const cores = after.cores;
   const perCore = (after.total - before.total) / cores;
+  const counted = new Set<number>();
   const children = new Map<number, number[]>();
   for (const [pid, [, ppid]] of after.processes) children.set(ppid, [...(children.get(ppid) ?? []), pid]);
   const treeTicks = (root: number): number => {
     let ticks = 0;
     for (const stack = [root]; stack.length;) {
       const pid = stack.pop()!;
+      if (counted.has(pid)) continue;
+      counted.add(pid);
       const now = after.processes.get(pid);
-      if (now) ticks += now[0] - (before.processes.get(pid)?.[0] ?? 0);
+      const then = before.processes.get(pid);
+      if (now) ticks += now[0] - (then && then[2] === now[2] ? then[0] : 0);
       stack.push(...(children.get(pid) ?? []));
     }
     return ticks;
   };
   const busy = (after.busy - before.busy) / perCore;
   const shares = groups
-    .filter((g) => g.pids.some((p) => after.processes.has(p)))
-    .map((g) => ({ label: g.pids.length > 1 ? `${g.name} ×${g.pids.length}` : g.name, cores: g.pids.reduce((n, p) => n + treeTicks(p), 0) / perCore }))
+    .map((g) => ({ name: g.name, roots: g.pids.filter((p) => after.processes.has(p)) }))
+    .filter((g) => g.roots.length > 0)
+    .map((g) => ({ label: g.roots.length > 1 ? `${g.name} ×${g.roots.length}` : g.name, cores: g.roots.reduce((n, p) => n + treeTicks(p), 0) / perCore }))
     .sort((a, b) => b.cores - a.cores);
   const rest = Math.max(0, busy - shares.reduce((n, s) => n + s.cores, 0));
   return `${busy.toFixed(2)} of ${cores} cores busy: ${[...shares, { label: 'the rest', cores: rest }].map((s) => `${s.label} ${s.cores.toFixed(2)}`).join(', ')}`;
