@@ -76,6 +76,7 @@ const pct = (xs: number[], p: number) => percentile([...xs].sort((a, b) => a - b
 /** The process trees whose CPU the run prints: each role (cluster) or the server (standalone), the servers the cluster runs on, and the load generator. */
 function cpuGroups(target: E2eTarget, load: RunningLoad): CpuGroup[] {
   const groups: CpuGroup[] = [];
+  /** A pid that is missing (undefined, or NaN from a server that printed none) is left out. */
   const add = (name: string, pid: number | undefined) => {
     if (pid === undefined || !Number.isInteger(pid)) return;
     const g = groups.find((x) => x.name === name);
@@ -84,7 +85,7 @@ function cpuGroups(target: E2eTarget, load: RunningLoad): CpuGroup[] {
   };
   if (target.cluster) {
     for (const r of target.cluster.roles) add(r.role, r.process.pid);
-    for (const [name, fields] of Object.entries(target.cluster.servers)) add(name, fields.pid === undefined ? undefined : Number(fields.pid));
+    for (const [name, fields] of Object.entries(target.cluster.servers)) add(name, Number(fields.pid));
   } else {
     add('server', target.standalone?.child.pid);
   }

@@ -77,7 +77,11 @@ export function cpuShares(before: CpuSnapshot | undefined, after: CpuSnapshot | 
   const perCore = (after.total - before.total) / cores;
   const counted = new Set<number>();
   const children = new Map<number, number[]>();
-  for (const [pid, [, ppid]] of after.processes) children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+  for (const [pid, [, ppid]] of after.processes) {
+    const siblings = children.get(ppid);
+    if (siblings) siblings.push(pid);
+    else children.set(ppid, [pid]);
+  }
   const treeTicks = (root: number): number => {
     let ticks = 0;
     for (const stack = [root]; stack.length;) {
