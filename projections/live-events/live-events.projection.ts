@@ -34,8 +34,8 @@ export const COMMENTS_RETAINED = 100;
  * fetches: at 1,000 events/s over two gateways (`bench:freshness -- --target cluster --videos 12`,
  * 2 cores, 2026-12-05, three runs each, alternating) the two gateways used 0.41–0.42 of a core
  * with 100 ms against 0.47–0.48 without. A signal reaches the streams up to a tenth of a second
- * later (a comment, a progress update); an idle gateway now fetches ten times a second per broker
- * (before: one fetch per 500 ms, kafka-client.ts's default wait).
+ * later (a comment, a progress update); an idle gateway's feed now asks the log ten times a second
+ * (before: as often as the log adapter's own idle wait allows).
  */
 export const LIVE_EVENTS_FETCH_WAIT_MS = 100;
 /** Videos whose signals are retained. */
