@@ -6,7 +6,9 @@
  * - `views` `{views}` and `likes` `{like_count}`: the counts of the video detail, views at most
  *   once a second;
  * - `comment`: a new comment, as an item of `GET /{id}/comments`; `comment_deleted` `{id}`: a
- *   comment was deleted (it lists as a placeholder from now on);
+ *   comment was deleted (it lists as a placeholder from now on); pushed from where the gateway's
+ *   feed stood when the stream opened, so a comment accepted just before may be pushed as well
+ *   (at least once: a client drops a comment id it already listed);
  * - `reset` `{reason}`: the stream could not resume from `Last-Event-ID` (POSITION_UNKNOWN,
  *   POSITION_NOT_RETAINED); the client re-reads comments over REST, the rest follows;
  * - `gone`: the video was deleted or is no longer visible to the caller; the stream ends.
