@@ -75,6 +75,7 @@ import type { KafkaBroker } from '../test/support/kafka-broker.ts';
 import { PER_PARTITION_FIGURE, printResult } from './support/result.ts';
 import { prng } from '../test/support/prng.ts';
 import { percentile } from './support/table.ts';
+import { processCpuSeconds } from './support/process-cpu.ts';
 
 /** Goal: StreamWave through Kafka reaches ≥ 0.9 × bare kafkajs (issue 12) end-to-end events/s. */
 export const THROUGHPUT_RATIO_GOAL = 0.9;
@@ -108,15 +109,7 @@ function id26(rand: () => number): string {
 }
 
 /** CPU time of a pid from /proc (user+system), ms; NaN when unreadable. */
-function procCpuMs(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // CLK_TCK = 100 on Linux
-  } catch {
-    return Number.NaN;
-  }
-}
+const procCpuMs = (pid: number): number => processCpuSeconds(pid) * 1000;
 
 /**
  * Opt-in CPU profile of each measured window (first produce → last record visible), for finding

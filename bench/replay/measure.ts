@@ -11,7 +11,6 @@
  *   offset 0 in its own consumer group until caught up, then swapped in. The code path of
  *   `POST /admin/replays` and `streamwave replay`.
  */
-import { readFileSync } from 'node:fs';
 import { Registry } from 'prom-client';
 import type { EventLog, OffsetMap } from '../../platform/log/event-log.port.ts';
 import { runProjection } from '../../processors/runtime/projection.runtime.ts';
@@ -21,26 +20,12 @@ import { createProjectionManager } from '../../projections/replay/projection-man
 import type { CurrentInstanceStore, ReplayableProjection, ReplayStatus } from '../../projections/replay/replay.port.ts';
 import type { EventCodec } from '../../schemas/event-codec.port.ts';
 import { profileBegin, profileEnd } from './profile.ts';
+import { machineBusySeconds } from '../support/process-cpu.ts';
 
 /** Records (count) and the wall time they took (seconds). */
 export interface Timed {
   records: number;
   seconds: number;
-}
-
-/**
- * CPU time used by the whole machine so far (every process; /proc/stat, user + nice + system +
- * irq + softirq + steal), seconds; undefined where there is no /proc/stat. Minus this process's
- * own CPU time over a window, it shows how much other processes competed with the measurement.
- */
-export function machineCpuSeconds(): number | undefined {
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    const [user, nice, system, , , irq, softirq, steal] = f;
-    return (user + nice + system + irq + softirq + (steal ?? 0)) / 100; // USER_HZ is 100 on Linux
-  } catch {
-    return undefined;
-  }
 }
 
 /** Seconds since `t0` (a `performance.now()` value, ms). */
@@ -162,7 +147,7 @@ export async function rebuild(opts: RebuildOptions): Promise<RebuildResult> {
     let last: ReplayStatus | undefined;
     await profileBegin();
     const cpu0 = process.cpuUsage();
-    const machine0 = machineCpuSeconds();
+    const machine0 = machineBusySeconds();
     const t1 = performance.now();
     const replaying = manager.replay(name, { fromBeginning: true }, (s) => {
       last = s;
@@ -173,7 +158,7 @@ export async function rebuild(opts: RebuildOptions): Promise<RebuildResult> {
     const callSeconds = since(t1);
     const { user, system } = process.cpuUsage(cpu0);
     const cpuSeconds = (user + system) / 1e6;
-    const machine1 = machineCpuSeconds();
+    const machine1 = machineBusySeconds();
     const othersCpuSeconds = machine0 === undefined || machine1 === undefined ? undefined : Math.max(0, machine1 - machine0 - cpuSeconds);
     const profile = await profileEnd(`replay-${name}`);
     if (outcome === 'timeout') {

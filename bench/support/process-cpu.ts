@@ -6,7 +6,8 @@
  *
  * Units: `/proc/stat` and `/proc/<pid>/stat` count clock ticks of the same size (USER_HZ), so a
  * tree's share in cores is its ticks over the machine's total ticks per core; no tick size is
- * assumed.
+ * assumed. The two readers in seconds below (for the benchmarks that print CPU time, not
+ * shares) take USER_HZ as {@link USER_HZ}.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 
@@ -32,34 +33,72 @@ function statFields(line: string): string[] {
 }
 
 /**
+ * The clock ticks per second of /proc's CPU counters (USER_HZ, `getconf CLK_TCK`): 100 on every
+ * architecture Linux runs Node on (x86-64, arm64; the kernel fixes it for user space, proc(5)).
+ */
+export const USER_HZ = 100;
+
+/** The machine's counters from the first line of /proc/stat: busy (user + nice + system + irq + softirq + steal) and total ticks, over all cores. @throws when /proc/stat cannot be read */
+function machineTicks(): { busy: number; total: number; lines: string[] } {
+  const lines = readFileSync('/proc/stat', 'utf8').split('\n');
+  // user nice system idle iowait irq softirq steal (guest time is already inside user and nice).
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = lines[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return { busy: user + nice + system + irq + softirq + steal, total: user + nice + system + idle + iowait + irq + softirq + steal, lines };
+}
+
+/** `[utime + stime ticks, parent pid, start time in ticks since boot]` of a process. @throws when /proc/<pid>/stat cannot be read (the process is gone) */
+function processTicks(pid: number | string): [ticks: number, ppid: number, started: number] {
+  // After the command: state(0) ppid(1) … utime(11) stime(12) … starttime(19), proc(5) fields 3, 4, 14, 15 and 22.
+  const f = statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  return [Number(f[11]) + Number(f[12]), Number(f[1]), Number(f[19])];
+}
+
+/** The CPU time (user + system) a process has used so far, seconds; NaN when /proc/<pid>/stat cannot be read. */
+export function processCpuSeconds(pid: number): number {
+  try {
+    return processTicks(pid)[0] / USER_HZ;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * The CPU time the whole machine has used so far (every process and the kernel, all cores: user +
+ * nice + system + irq + softirq + steal), seconds; undefined where there is no /proc/stat. Minus
+ * a process's own CPU time over a window, it shows how much other processes competed with it.
+ */
+export function machineBusySeconds(): number | undefined {
+  try {
+    return machineTicks().busy / USER_HZ;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Reads the counters now.
  * @returns the snapshot, or undefined where /proc/stat cannot be read (not Linux)
  */
 export function cpuSnapshot(): CpuSnapshot | undefined {
-  let lines: string[];
+  let machine: ReturnType<typeof machineTicks>;
   let names: string[];
   try {
-    lines = readFileSync('/proc/stat', 'utf8').split('\n');
+    machine = machineTicks();
     names = readdirSync('/proc');
   } catch {
     return undefined;
   }
-  const machine = lines[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const cores = lines.filter((l) => /^cpu\d+ /.test(l)).length;
-  // user nice system idle iowait irq softirq steal (guest time is already inside user and nice).
-  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = machine;
+  const cores = machine.lines.filter((l) => /^cpu\d+ /.test(l)).length;
   const processes = new Map<number, [number, number, number]>();
   for (const name of names) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      // After the command: state(0) ppid(1) … utime(11) stime(12) … starttime(19), proc(5) fields 3, 4, 14, 15 and 22.
-      const f = statFields(readFileSync(`/proc/${name}/stat`, 'utf8'));
-      processes.set(Number(name), [Number(f[11]) + Number(f[12]), Number(f[1]), Number(f[19])]);
+      processes.set(Number(name), processTicks(name));
     } catch {
       // The process ended between the listing and the read.
     }
   }
-  return { cores, busy: user + nice + system + irq + softirq + steal, total: user + nice + system + idle + iowait + irq + softirq + steal, processes };
+  return { cores, busy: machine.busy, total: machine.total, processes };
 }
 
 /**
