@@ -41,6 +41,8 @@
  * standalone server's) /metrics scraped before and after the load, the analytics projection's
  * record end-to-end latency (log timestamp → read model; bench/support/histograms.ts), which
  * says how much of the freshness is the projection and how much the reads.
+ * It says when its data directory (under TMPDIR) is on an ext4 without a journal, where runs
+ * started within 5 minutes of the previous one's clean-up were slower (bench/support/file-system.ts).
  * A benchmark, not a test: exits 0 when it is missed.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -57,6 +59,7 @@ import { partitionForKey } from '../platform/log/partitioner.ts';
 import { DEFAULT_TOPIC_PARTITIONS, TOPICS } from '../schemas/topics.ts';
 import { percentile } from './support/table.ts';
 import { cpuShares, cpuSnapshot, type CpuGroup, type CpuSnapshot } from './support/process-cpu.ts';
+import { journalLessExt4 } from './support/file-system.ts';
 import type { E2eTarget } from '../test/support/e2e-target.ts';
 
 const GOAL_MS = 1000;
@@ -239,6 +242,8 @@ async function main(): Promise<void> {
 
     console.log(`\nCreator analytics freshness (${label}${target === 'cluster' ? `, ${server.urls.length} gateways` : ''}; ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version})`);
     if (target === 'cluster') console.log(`Kafka broker JVM flags: ${process.env.KAFKA_JVM_FLAGS || '(the JVM\'s defaults)'}`);
+    const device = journalLessExt4(dir);
+    if (device) console.log(`data directory: ${dir} on ext4 without a journal (${device}): a run started within 5 minutes of deleting many files there (the previous run's clean-up) spends much of ClickHouse's CPU in ext4's inode allocator (bench/support/file-system.ts); leave 5 minutes between runs, or set TMPDIR to a tmpfs or a journaled file system`);
     console.log(`load: ${achieved.toFixed(0)} events/s achieved (asked ${rate}), ${failed} failed requests${whyFailed}; analytics read every ${READ_EVERY_MS} ms; the load generator (nice ${loadNice}) used ${loadCpu.toFixed(0)} % of a core, the benchmark's process (probes, reader) ${benchCpu.toFixed(0)} %`);
     const machine = cpuShares(machineAtStart, machineAtEnd, cpuGroups(server, load));
     if (machine) console.log(`CPU during the load (/proc): ${machine}`);
