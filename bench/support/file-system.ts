@@ -23,18 +23,22 @@ const unescape = (s: string): string => s.replace(/\\([0-7]{3})/g, (_, o: string
 export function journalLessExt4(path: string): string | undefined {
   try {
     const real = realpathSync(path);
-    let best: { mountPoint: string; fsType: string; source: string } | undefined;
+    let best: { mountPoint: string; fsType: string; majorMinor: string } | undefined;
     for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
       // id parent major:minor root mount-point options [optional fields] - fs-type source super-options
       const [left, right] = line.split(' - ');
       if (!left || !right) continue;
-      const mountPoint = unescape(left.split(' ')[4] ?? '');
-      const [fsType = '', source = ''] = right.split(' ');
+      const fields = left.split(' ');
+      const mountPoint = unescape(fields[4] ?? '');
+      const majorMinor = fields[2] ?? '';
+      const fsType = right.split(' ')[0] ?? '';
       const inside = real === mountPoint || real.startsWith(mountPoint.endsWith('/') ? mountPoint : `${mountPoint}/`);
-      if (inside && (!best || mountPoint.length >= best.mountPoint.length)) best = { mountPoint, fsType, source };
+      if (inside && (!best || mountPoint.length >= best.mountPoint.length)) best = { mountPoint, fsType, majorMinor };
     }
     if (best?.fsType !== 'ext4') return undefined;
-    const device = basename(best.source);
+    // The kernel's name of the block device (`vda`, `dm-0`), as /proc/fs/jbd2 names it: the
+    // mount's source may be another name for it (`/dev/mapper/vg-root`, `/dev/root`).
+    const device = basename(realpathSync(`/sys/dev/block/${best.majorMinor}`));
     let journals: string[] = [];
     try {
       journals = readdirSync('/proc/fs/jbd2'); // `<device>-<inode of the journal>`, e.g. `vda-8`

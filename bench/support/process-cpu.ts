@@ -36,14 +36,15 @@ function statFields(line: string): string[] {
  * The clock ticks per second of /proc's CPU counters (USER_HZ, `getconf CLK_TCK`): 100 on every
  * architecture Linux runs Node on (x86-64, arm64; the kernel fixes it for user space, proc(5)).
  */
-export const USER_HZ = 100;
+const USER_HZ = 100;
 
-/** The machine's counters from the first line of /proc/stat: busy (user + nice + system + irq + softirq + steal) and total ticks, over all cores. @throws when /proc/stat cannot be read */
-function machineTicks(): { busy: number; total: number; lines: string[] } {
+/** The machine's counters from /proc/stat: its cores (the `cpuN` lines), busy (user + nice + system + irq + softirq + steal) and total ticks over all cores. @throws when /proc/stat cannot be read */
+function machineTicks(): { cores: number; busy: number; total: number } {
   const lines = readFileSync('/proc/stat', 'utf8').split('\n');
   // user nice system idle iowait irq softirq steal (guest time is already inside user and nice).
   const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = lines[0]!.trim().split(/\s+/).slice(1).map(Number);
-  return { busy: user + nice + system + irq + softirq + steal, total: user + nice + system + idle + iowait + irq + softirq + steal, lines };
+  const cores = lines.filter((l) => /^cpu\d+ /.test(l)).length;
+  return { cores, busy: user + nice + system + irq + softirq + steal, total: user + nice + system + idle + iowait + irq + softirq + steal };
 }
 
 /** `[utime + stime ticks, parent pid, start time in ticks since boot]` of a process. @throws when /proc/<pid>/stat cannot be read (the process is gone) */
@@ -88,7 +89,6 @@ export function cpuSnapshot(): CpuSnapshot | undefined {
   } catch {
     return undefined;
   }
-  const cores = machine.lines.filter((l) => /^cpu\d+ /.test(l)).length;
   const processes = new Map<number, [number, number, number]>();
   for (const name of names) {
     if (!/^\d+$/.test(name)) continue;
@@ -98,7 +98,7 @@ export function cpuSnapshot(): CpuSnapshot | undefined {
       // The process ended between the listing and the read.
     }
   }
-  return { cores, busy: machine.busy, total: machine.total, processes };
+  return { ...machine, processes };
 }
 
 /**
